@@ -1,0 +1,150 @@
+/**
+ * Activity factory: dependencies come in (object store, models, result
+ * writer), so tests inject fakes and workers inject real clients.
+ */
+import os from 'node:os';
+import type { Pool } from '../lib/config';
+import { BadInputError, SetupError } from '../lib/errors';
+import { objectKey } from '../lib/events';
+import { decodeImage, type DecodedImage } from '../lib/image';
+import type { Detector } from '../lib/models/detector';
+import { onnxruntimeVersion } from '../lib/models/session';
+import type { ObjectStore } from '../lib/objectstore';
+import { buildRow, type RowBatcher } from '../lib/results';
+import { cropGray, meanStd, sobelMagnitude } from '../lib/vision';
+import type { AnalysisSummary, AnalyzeInput, DetectOutput, ExtractOutput, MachineInfo, ObjectRef, ScoreOutput } from '../lib/types';
+import { heartbeat, runStage } from './stage';
+import type { LookoutActivities, RecordResult, StageContext } from './types';
+
+export interface ActivityDeps {
+  store: ObjectStore;
+  /** Detector for a pipeline (loaded once per worker process). */
+  detector: (pipeline: string) => Detector;
+  rows: RowBatcher;
+  table: string;
+  pool: Pool;
+  limits: { maxObjectBytes: number; maxPixels: number };
+  /** Decoded images kept between stages of the same object on this worker. */
+  imageCacheBytes?: number;
+}
+
+export function machineInfo(): MachineInfo {
+  return {
+    host: os.hostname(),
+    cores: os.availableParallelism(),
+    memoryTotalMb: Math.round(os.totalmem() / 2 ** 20),
+    memoryFreeMb: Math.round(os.freemem() / 2 ** 20),
+    platform: `${os.platform()}-${os.arch()}`,
+    osRelease: os.release(),
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    nodeVersion: process.version,
+    onnxruntimeVersion: onnxruntimeVersion(),
+  };
+}
+
+/** A small LRU of decoded images by object version, bounded in bytes. */
+export class ImageCache {
+  private map = new Map<string, DecodedImage>();
+  private bytes = 0;
+  constructor(private readonly maxBytes: number) {}
+  get(key: string): DecodedImage | undefined {
+    const v = this.map.get(key);
+    if (v) {
+      this.map.delete(key);
+      this.map.set(key, v);
+    }
+    return v;
+  }
+  set(key: string, img: DecodedImage): void {
+    if (img.data.length > this.maxBytes) return;
+    const old = this.map.get(key);
+    if (old) {
+      this.bytes -= old.data.length;
+      this.map.delete(key);
+    }
+    this.map.set(key, img);
+    this.bytes += img.data.length;
+    for (const [k, v] of this.map) {
+      if (this.bytes <= this.maxBytes) break;
+      this.map.delete(k);
+      this.bytes -= v.data.length;
+    }
+  }
+}
+
+const IMAGE_TYPES = /^(image\/|application\/octet-stream$|binary\/octet-stream$)/;
+
+export const OBJECT_FEATURES = ['mean', 'std', 'gradient', 'aspect', 'area', 'cx', 'cy', 'det_score'] as const;
+
+export function createActivities(deps: ActivityDeps): LookoutActivities {
+  const cache = new ImageCache(deps.imageCacheBytes ?? 256 * 2 ** 20);
+
+  async function loadImage(o: ObjectRef): Promise<DecodedImage> {
+    const key = objectKey(o);
+    const hit = cache.get(key);
+    if (hit) return hit;
+    if (o.size > deps.limits.maxObjectBytes) throw new BadInputError('ObjectTooLarge', `object is ${o.size} bytes, over the limit of ${deps.limits.maxObjectBytes}`);
+    if (o.size === 0) throw new BadInputError('EmptyObject', 'object is empty (0 bytes)');
+    if (o.contentType && !IMAGE_TYPES.test(o.contentType)) {
+      throw new BadInputError('UnsupportedMedia', `content type ${o.contentType} is not an image`);
+    }
+    const buf = await deps.store.download(o, deps.limits.maxObjectBytes);
+    heartbeat('downloaded');
+    const img = await decodeImage(buf, { maxPixels: deps.limits.maxPixels });
+    cache.set(key, img);
+    return img;
+  }
+
+  return {
+    async detect(input: AnalyzeInput, ctx: StageContext): Promise<DetectOutput> {
+      return runStage(ctx, async () => {
+        const det = deps.detector(input.pipeline.name);
+        if (ctx.pool !== deps.pool) {
+          // A misrouted task would mislabel where it ran.
+          throw new SetupError('PoolMismatch', `stage scheduled for pool ${ctx.pool} ran on a ${deps.pool} worker`);
+        }
+        const img = await loadImage(input.object);
+        const r = await det.detect(img);
+        return {
+          value: { machine: machineInfo(), width: img.width, height: img.height, format: img.format, boxes: r.boxes },
+          inferenceMs: r.inferenceMs,
+          batchSize: r.batchSize,
+          executionProvider: det.executionProvider,
+          model: { name: det.name, version: det.version },
+        };
+      });
+    },
+
+    async extract(input: AnalyzeInput, detect: DetectOutput, ctx: StageContext): Promise<ExtractOutput> {
+      return runStage(ctx, async () => {
+        const t0 = performance.now();
+        const img = await loadImage(input.object);
+        const features = detect.boxes.map((b, i) => {
+          const crop = cropGray(img.data, img.width, img.height, b, 64);
+          const app = meanStd(crop.data);
+          const grad = meanStd(sobelMagnitude(crop).data);
+          const vector = [app.mean, app.std, grad.mean, b.w / Math.max(1, b.h), (b.w * b.h) / (img.width * img.height), (b.x + b.w / 2) / img.width, (b.y + b.h / 2) / img.height, b.score];
+          return { box: i, vector: vector.map((v) => Math.round(v * 1e5) / 1e5) };
+        });
+        return { value: { featureNames: [...OBJECT_FEATURES], features }, inferenceMs: performance.now() - t0 };
+      });
+    },
+
+    async score(_input: AnalyzeInput, detect: DetectOutput, _extract: ExtractOutput, ctx: StageContext): Promise<ScoreOutput> {
+      return runStage(ctx, async () => {
+        const counts: Record<string, number> = {};
+        for (const b of detect.boxes) counts[b.label] = (counts[b.label] ?? 0) + 1;
+        const top = detect.boxes.reduce<(typeof detect.boxes)[number] | undefined>((best, b) => (!best || b.score > best.score ? b : best), undefined);
+        const details: Record<string, number | string> = { objects: detect.boxes.length };
+        for (const [k, v] of Object.entries(counts)) details[`count_${k}`] = v;
+        return { value: { label: top?.label ?? 'none', score: top?.score ?? 0, objects: detect.boxes, details }, inferenceMs: 0 };
+      });
+    },
+
+    async record(summary: AnalysisSummary): Promise<RecordResult> {
+      const row = buildRow(summary, Date.now());
+      await deps.rows.write(row);
+      return { analysisId: row.analysis_id, table: deps.table, status: summary.failure ? 'failed' : 'ok' };
+    },
+  };
+}

@@ -1,0 +1,200 @@
+/**
+ * Dispatcher: a durable pull consumer on the object stream that turns each
+ * event into a Temporal workflow start.
+ *
+ *  - ack only after the start is accepted (or the workflow already exists:
+ *    the deterministic workflow ID makes a duplicate a no-op);
+ *  - an invalid event is dead-lettered with its reason and terminated;
+ *  - a passing failure is nak'ed with backoff; after max_deliver attempts
+ *    the message goes to the dead-letter subject with its last error;
+ *  - in-flight work is bounded: max_ack_pending equals the concurrency.
+ */
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { WorkflowIdReusePolicy } from '@temporalio/common';
+import { AckPolicy, DeliverPolicy, nanos, type ConsumerMessages, type JsMsg, type NatsConnection } from 'nats';
+import type { LookoutConfig } from '../lib/config';
+import { validateObjectEvent, workflowIdFor, type ObjectEvent } from '../lib/events';
+import { resolvePipeline, type PipelineOptions } from '../lib/pipelines';
+import { DISPATCHER_DURABLE, jsonCodec, publishDeadLetter } from '../lib/streams';
+import type { AnalyzeInput } from '../lib/types';
+
+export interface DispatcherOptions {
+  /** Workflow starts in flight at once; also the consumer's max_ack_pending. */
+  concurrency: number;
+  /** Deliveries before a message is dead-lettered. */
+  maxDeliver: number;
+  /** Seconds the server waits for an ack before redelivering. */
+  ackWaitMs: number;
+  durable: string;
+  pipelineOptions: PipelineOptions;
+  /** Called after each message is settled (for tests and progress). */
+  onSettled?: (outcome: DispatchOutcome) => void;
+}
+
+export const DISPATCHER_DEFAULTS: Omit<DispatcherOptions, 'pipelineOptions'> = {
+  concurrency: 32,
+  maxDeliver: 5,
+  ackWaitMs: 30_000,
+  durable: DISPATCHER_DURABLE,
+};
+
+export type DispatchOutcome =
+  | { kind: 'started'; workflowId: string }
+  | { kind: 'duplicate'; workflowId: string }
+  | { kind: 'invalid'; reason: string }
+  | { kind: 'retry'; error: string; delivery: number }
+  | { kind: 'dead'; error: string };
+
+/** Pipeline named by the object (metadata `lookout-pipeline`), else the configured default. */
+export function pipelineFor(ev: ObjectEvent, cfg: LookoutConfig): string {
+  return ev.metadata?.['lookout-pipeline'] || cfg.pipeline;
+}
+
+export function analyzeInputFor(ev: ObjectEvent, cfg: LookoutConfig, opts: PipelineOptions, now = new Date()): AnalyzeInput {
+  const pipeline = resolvePipeline(pipelineFor(ev, cfg), opts);
+  return {
+    pipeline,
+    object: {
+      bucket: ev.bucket,
+      name: ev.name,
+      generation: ev.generation,
+      size: Number(ev.size),
+      contentType: ev.contentType,
+      timeCreated: ev.timeCreated,
+      md5Hash: ev.md5Hash,
+      crc32c: ev.crc32c,
+      metadata: ev.metadata,
+    },
+    trace: { source: ev.source, publishedAt: ev.publishedAt, dispatchedAt: now.toISOString() },
+    runTag: ev.metadata?.['lookout-run'],
+  };
+}
+
+/** Starts the workflow for an event; "already started" is success. */
+export async function startAnalysis(client: Client, cfg: LookoutConfig, input: AnalyzeInput): Promise<'started' | 'duplicate'> {
+  const workflowId = workflowIdFor(input.pipeline.name, input.object);
+  try {
+    await client.workflow.start('analyzeObject', {
+      taskQueue: cfg.temporal.workflowQueue,
+      workflowId,
+      args: [input],
+      // One analysis per object version, ever (within the namespace's retention):
+      // a completed or failed analysis is not started again by a duplicate event.
+      // Operators re-run failed ones explicitly with `lookout retry`.
+      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+      workflowExecutionTimeout: '24h',
+    });
+    return 'started';
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return 'duplicate';
+    throw err;
+  }
+}
+
+function backoffMs(delivery: number): number {
+  return Math.min(30_000, 1000 * 2 ** Math.max(0, delivery - 1));
+}
+
+export async function ensureDispatcherConsumer(nc: NatsConnection, cfg: LookoutConfig, opts: DispatcherOptions): Promise<void> {
+  const jsm = await nc.jetstreamManager();
+  const config = {
+    durable_name: opts.durable,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    filter_subject: `${cfg.nats.subjectPrefix}.>`,
+    ack_wait: nanos(opts.ackWaitMs),
+    max_deliver: opts.maxDeliver,
+    max_ack_pending: opts.concurrency,
+  };
+  try {
+    await jsm.consumers.info(cfg.nats.stream, opts.durable);
+    await jsm.consumers.update(cfg.nats.stream, opts.durable, {
+      ack_wait: config.ack_wait,
+      max_deliver: config.max_deliver,
+      max_ack_pending: config.max_ack_pending,
+    });
+  } catch (err) {
+    if (!/consumer not found/i.test(String((err as Error).message))) throw err;
+    await jsm.consumers.add(cfg.nats.stream, config);
+  }
+}
+
+export class Dispatcher {
+  private messages: ConsumerMessages | undefined;
+  private inflight = new Set<Promise<void>>();
+  private stopped = false;
+  readonly counts = { started: 0, duplicate: 0, invalid: 0, retry: 0, dead: 0 };
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly client: Client,
+    private readonly cfg: LookoutConfig,
+    private readonly opts: DispatcherOptions,
+  ) {}
+
+  async handle(m: JsMsg): Promise<DispatchOutcome> {
+    const js = this.nc.jetstream();
+    const delivery = m.info.redeliveryCount;
+    let raw: unknown;
+    try {
+      raw = jsonCodec.decode(m.data);
+    } catch {
+      raw = undefined;
+    }
+    const v = raw === undefined ? { ok: false as const, reason: 'payload is not valid JSON' } : validateObjectEvent(raw);
+    if (!v.ok) {
+      await publishDeadLetter(js, this.cfg, { kind: 'invalid', reason: v.reason, payload: new TextDecoder().decode(m.data).slice(0, 65536), subject: m.subject, streamSeq: m.seq, deliveries: delivery });
+      m.term(v.reason);
+      return { kind: 'invalid', reason: v.reason };
+    }
+    try {
+      const input = analyzeInputFor(v.value, this.cfg, this.opts.pipelineOptions);
+      const r = await startAnalysis(this.client, this.cfg, input);
+      m.ack();
+      return { kind: r, workflowId: workflowIdFor(input.pipeline.name, input.object) };
+    } catch (err) {
+      const error = (err as Error)?.message ?? String(err);
+      const permanent = /unknown pipeline/.test(error);
+      if (permanent || delivery >= this.opts.maxDeliver) {
+        await publishDeadLetter(js, this.cfg, { kind: 'dispatch', reason: error, payload: new TextDecoder().decode(m.data), subject: m.subject, streamSeq: m.seq, deliveries: delivery });
+        m.term(error);
+        return { kind: 'dead', error };
+      }
+      m.nak(backoffMs(delivery));
+      return { kind: 'retry', error, delivery };
+    }
+  }
+
+  /** Consumes until stop(); returns when the consumer is drained. */
+  async run(): Promise<void> {
+    await ensureDispatcherConsumer(this.nc, this.cfg, this.opts);
+    const consumer = await this.nc.jetstream().consumers.get(this.cfg.nats.stream, this.opts.durable);
+    this.messages = await consumer.consume({ max_messages: this.opts.concurrency });
+    for await (const m of this.messages) {
+      if (this.stopped) {
+        m.nak();
+        continue;
+      }
+      while (this.inflight.size >= this.opts.concurrency) await Promise.race(this.inflight);
+      const p: Promise<void> = this.handle(m)
+        .then((o) => {
+          this.counts[o.kind]++;
+          this.opts.onSettled?.(o);
+        })
+        .catch((err) => {
+          // Publishing a dead letter failed: leave the message unacked; it is redelivered after ack_wait.
+          console.error('dispatcher: could not settle message', m.seq, err);
+        })
+        .finally(() => this.inflight.delete(p));
+      this.inflight.add(p);
+    }
+    await Promise.allSettled([...this.inflight]);
+  }
+
+  /** Stops taking messages, finishes those in flight. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.allSettled([...this.inflight]);
+    await this.messages?.close();
+  }
+}

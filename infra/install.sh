@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Installs what the embedded stack needs, pinned, reusing what is already built.
+#   Go tools   -> $LOOKOUT_TOOLS_DIR (default ~/.cache/lookout/bin), built with `go`
+#                 (the Go build cache makes a rebuild on a warm machine take seconds)
+#   npm deps   -> ./node_modules (npm ci when package-lock.json changed)
+#   Debian     -> ffmpeg (video decoding), opencv-doc (the vtest.avi sample clip)
+# Usage: infra/install.sh [--no-apt] [--no-npm] [--only TOOL]   (TOOL: nats-server|temporal|fake-gcs-server|bigquery-emulator)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+NATS_VERSION=v2.12.15
+TEMPORAL_CLI_VERSION=v1.5.1
+FAKE_GCS_VERSION=v1.56.1
+BQ_EMULATOR_VERSION=v0.6.6   # pinned in infra/tools/bigquery-emulator/go.mod
+
+TOOLS_DIR=${LOOKOUT_TOOLS_DIR:-$HOME/.cache/lookout/bin}
+do_apt=1 do_npm=1 only=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --no-apt) do_apt=0 ;;
+    --no-npm) do_npm=0 ;;
+    --only) only=$2; shift ;;
+    -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+log() { printf '[install] %s\n' "$*" >&2; }
+need() { command -v "$1" >/dev/null 2>&1 || { echo "install.sh: '$1' is required but not on PATH ($2)" >&2; exit 1; }; }
+
+# has_build BIN MODULE VERSION: true when BIN exists and was built from MODULE@VERSION
+has_build() {
+  [ -x "$1" ] || return 1
+  go version -m "$1" 2>/dev/null | awk -v m="$2" -v v="$3" '($1=="mod"||$1=="dep") && $2==m && $3==v {found=1} END {exit !found}'
+}
+
+go_tool() { # NAME PKG MODULE VERSION
+  local name=$1 pkg=$2 mod=$3 ver=$4 bin="$TOOLS_DIR/$1"
+  [ -n "$only" ] && [ "$only" != "$name" ] && return 0
+  if has_build "$bin" "$mod" "$ver"; then log "$name $ver: present"; return 0; fi
+  log "$name $ver: building (first time can take minutes; later runs reuse the Go build cache)"
+  local t0=$SECONDS
+  GOBIN="$TOOLS_DIR" GOFLAGS=-mod=mod go install "$pkg@$ver"
+  log "$name $ver: built in $((SECONDS - t0))s"
+}
+
+bq_emulator() {
+  local bin="$TOOLS_DIR/bigquery-emulator"
+  [ -n "$only" ] && [ "$only" != bigquery-emulator ] && return 0
+  if has_build "$bin" github.com/goccy/bigquery-emulator "$BQ_EMULATOR_VERSION"; then log "bigquery-emulator $BQ_EMULATOR_VERSION: present"; return 0; fi
+  need g++ "apt-get install g++: the emulator's SQL engine (go-zetasql) is compiled C++ through cgo"
+  log "bigquery-emulator $BQ_EMULATOR_VERSION: building the C++ SQL engine through cgo; the first build takes a long time (tens of minutes on 2 cores), later ones seconds"
+  local t0=$SECONDS
+  (cd infra/tools/bigquery-emulator && CGO_ENABLED=1 go build -o "$bin" github.com/goccy/bigquery-emulator/cmd/bigquery-emulator)
+  log "bigquery-emulator: built in $((SECONDS - t0))s"
+}
+
+apt_pkgs() {
+  [ -n "$only" ] && return 0
+  local missing=()
+  command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
+  [ -f /usr/share/doc/opencv-doc/examples/data/vtest.avi ] || missing+=(opencv-doc)
+  [ ${#missing[@]} -eq 0 ] && { log "debian packages: present"; return 0; }
+  if [ $do_apt -eq 0 ]; then log "skipping apt (--no-apt); missing: ${missing[*]}"; return 0; fi
+  local SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  log "debian packages: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq >/dev/null
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+npm_deps() {
+  [ -n "$only" ] && return 0
+  [ $do_npm -eq 0 ] && return 0
+  local stamp=node_modules/.lookout-lock
+  if [ -f "$stamp" ] && cmp -s package-lock.json "$stamp"; then log "npm dependencies: present"; return 0; fi
+  log "npm dependencies: installing (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+  cp package-lock.json "$stamp"
+}
+
+need go "install Go >= 1.22"
+need node "install Node.js >= 20.9"
+mkdir -p "$TOOLS_DIR"
+apt_pkgs
+npm_deps
+go_tool nats-server github.com/nats-io/nats-server/v2 github.com/nats-io/nats-server/v2 "$NATS_VERSION"
+go_tool fake-gcs-server github.com/fsouza/fake-gcs-server github.com/fsouza/fake-gcs-server "$FAKE_GCS_VERSION"
+go_tool temporal github.com/temporalio/cli/cmd/temporal github.com/temporalio/cli "$TEMPORAL_CLI_VERSION"
+bq_emulator
+log "tools in $TOOLS_DIR"

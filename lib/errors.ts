@@ -1,0 +1,69 @@
+/**
+ * Named errors. Bad input is never retried: it ends as a failed row with a
+ * stable error class. Everything else is a passing fault and is retried with
+ * backoff by Temporal.
+ */
+export class LookoutError extends Error {
+  /** Stable class written to the result row's error_class. */
+  readonly errorClass: string;
+  readonly retryable: boolean;
+  constructor(errorClass: string, message: string, opts: { retryable: boolean; cause?: unknown }) {
+    super(message, opts.cause !== undefined ? { cause: opts.cause } : undefined);
+    this.name = errorClass;
+    this.errorClass = errorClass;
+    this.retryable = opts.retryable;
+  }
+}
+
+/** The input itself is unusable: retrying cannot help. */
+export class BadInputError extends LookoutError {
+  constructor(errorClass: BadInputClass, message: string, cause?: unknown) {
+    super(errorClass, message, { retryable: false, cause });
+  }
+}
+
+export const BAD_INPUT_CLASSES = [
+  'EmptyObject',
+  'ObjectTooLarge',
+  'TooManyPixels',
+  'NotAnImage',
+  'CorruptImage',
+  'UnsupportedMedia',
+  'ObjectNotFound',
+  'GenerationMismatch',
+] as const;
+export type BadInputClass = (typeof BAD_INPUT_CLASSES)[number];
+
+/** A dependency (storage, model runtime) failed in a way that may pass. */
+export class TransientError extends LookoutError {
+  constructor(errorClass: string, message: string, cause?: unknown) {
+    super(errorClass, message, { retryable: true, cause });
+  }
+}
+
+/** Configuration or deployment problem (e.g. a model or an execution provider missing): not the input's fault, not retried. */
+export class SetupError extends LookoutError {
+  constructor(errorClass: string, message: string, cause?: unknown) {
+    super(errorClass, message, { retryable: false, cause });
+  }
+}
+
+const TRANSIENT_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND', 'UND_ERR_SOCKET']);
+const TRANSIENT_HTTP = new Set([408, 429, 500, 502, 503, 504]);
+
+/** The one retry decision: pure and replaceable. */
+export function isRetryable(err: unknown): boolean {
+  if (err instanceof LookoutError) return err.retryable;
+  const e = err as { code?: unknown; status?: unknown; cause?: unknown };
+  if (typeof e?.code === 'string' && TRANSIENT_CODES.has(e.code)) return true;
+  const http = typeof e?.code === 'number' ? e.code : typeof e?.status === 'number' ? e.status : undefined;
+  if (http !== undefined) return TRANSIENT_HTTP.has(http);
+  // Unknown errors: retry (bounded by the activity's retry policy), so a bug does not drop work silently.
+  return true;
+}
+
+export function errorClassOf(err: unknown): string {
+  if (err instanceof LookoutError) return err.errorClass;
+  if (err instanceof Error) return err.name || 'Error';
+  return 'UnknownError';
+}

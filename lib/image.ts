@@ -1,0 +1,56 @@
+/**
+ * Image decoding with sharp, with the bad-input checks that turn a corrupt,
+ * empty, huge or non-image object into a stable error class.
+ */
+import sharp from 'sharp';
+import { BadInputError } from './errors';
+
+export interface DecodedImage {
+  /** Raw interleaved RGB, 8 bits per channel. */
+  data: Buffer;
+  width: number;
+  height: number;
+  /** Format sharp detected (jpeg, png, webp, tiff, ...). */
+  format: string;
+}
+
+export interface DecodeLimits {
+  maxPixels: number;
+}
+
+const NOT_IMAGE = /unsupported image format|Input buffer contains unsupported|Input file is missing|bad seek|not a known file format/i;
+const TOO_MANY = /exceeds pixel limit/i;
+
+function classify(err: unknown): BadInputError {
+  const msg = (err as Error)?.message ?? String(err);
+  if (TOO_MANY.test(msg)) return new BadInputError('TooManyPixels', `image has more pixels than the limit: ${msg}`, err);
+  if (NOT_IMAGE.test(msg)) return new BadInputError('NotAnImage', `object is not a decodable image: ${msg}`, err);
+  return new BadInputError('CorruptImage', `image could not be decoded: ${msg}`, err);
+}
+
+/** Decodes to raw RGB. Truncated or corrupt data fails (failOn 'error' catches premature end of data). */
+export async function decodeImage(buf: Buffer, limits: DecodeLimits): Promise<DecodedImage> {
+  if (buf.length === 0) throw new BadInputError('EmptyObject', 'object is empty (0 bytes)');
+  let meta: sharp.Metadata;
+  try {
+    meta = await sharp(buf, { limitInputPixels: limits.maxPixels, failOn: 'error' }).metadata();
+  } catch (err) {
+    throw classify(err);
+  }
+  if (!meta.width || !meta.height) throw new BadInputError('NotAnImage', 'object has no image dimensions');
+  if (meta.width * meta.height > limits.maxPixels) {
+    throw new BadInputError('TooManyPixels', `image is ${meta.width}x${meta.height} = ${meta.width * meta.height} pixels, over the limit of ${limits.maxPixels}`);
+  }
+  try {
+    const { data, info } = await sharp(buf, { limitInputPixels: limits.maxPixels, failOn: 'error' })
+      .rotate() // honour EXIF orientation
+      .removeAlpha()
+      .toColourspace('srgb')
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new Error(`expected 3 channels after conversion, got ${info.channels}`);
+    return { data, width: info.width, height: info.height, format: meta.format ?? 'unknown' };
+  } catch (err) {
+    throw classify(err);
+  }
+}

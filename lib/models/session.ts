@@ -1,0 +1,44 @@
+/** onnxruntime sessions, with the execution provider chosen by pool. */
+import os from 'node:os';
+import * as ort from 'onnxruntime-node';
+import type { Pool } from '../config';
+import { SetupError } from '../errors';
+
+export interface LoadedSession {
+  session: ort.InferenceSession;
+  executionProvider: 'cpu' | 'cuda';
+}
+
+export function onnxruntimeVersion(): string {
+  return ort.env.versions?.node ?? 'unknown';
+}
+
+export interface SessionOptions {
+  pool: Pool;
+  /** Intra-op threads (default: the machine's cores). */
+  threads?: number;
+}
+
+export async function createSession(modelPath: string, opts: SessionOptions): Promise<LoadedSession> {
+  const threads = opts.threads ?? os.availableParallelism();
+  if (opts.pool === 'gpu') {
+    try {
+      const session = await ort.InferenceSession.create(modelPath, { executionProviders: ['cuda'], graphOptimizationLevel: 'all' });
+      return { session, executionProvider: 'cuda' };
+    } catch (err) {
+      throw new SetupError(
+        'ExecutionProviderUnavailable',
+        `the gpu pool needs onnxruntime's CUDA execution provider, which could not be loaded (${(err as Error).message}). ` +
+          'Install onnxruntime-node with its CUDA binaries (npm install with --onnxruntime-node-install=cuda12 on a machine with CUDA 12 and cuDNN 9), or run this worker with --pool cpu.',
+        err,
+      );
+    }
+  }
+  const session = await ort.InferenceSession.create(modelPath, {
+    executionProviders: ['cpu'],
+    graphOptimizationLevel: 'all',
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+  });
+  return { session, executionProvider: 'cpu' };
+}

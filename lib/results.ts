@@ -1,0 +1,227 @@
+/**
+ * Result rows in BigQuery: one row per analysis, written once.
+ *
+ * "Written once" does not rely on insertId (best-effort in BigQuery, ignored by
+ * the emulator). Each row carries a deterministic analysis_id
+ * (workflow_id/run_id); a retried write may append a second physical copy, and
+ * every reader goes through the view <table>_latest, which keeps exactly one
+ * row per workflow_id (the newest run: a retried analysis replaces its failed
+ * row). insertId is still set, so production BigQuery drops most duplicates at
+ * the source.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { BigQuery, TableField } from '@google-cloud/bigquery';
+import type { LookoutConfig } from './config';
+import type { AnalysisSummary, StageReport } from './types';
+
+export const SCHEMA_PATH = path.join(__dirname, '..', 'infra', 'bigquery', 'analyses.schema.json');
+
+export function loadSchema(): TableField[] {
+  return JSON.parse(fs.readFileSync(SCHEMA_PATH, 'utf8')) as TableField[];
+}
+
+export function viewName(cfg: LookoutConfig): string {
+  return `${cfg.bigquery.table}_latest`;
+}
+
+/** Fully qualified, backticked table reference for SQL. */
+export function tableRef(cfg: LookoutConfig, table = cfg.bigquery.table): string {
+  return `\`${cfg.gcp.projectId}.${cfg.bigquery.dataset}.${table}\``;
+}
+
+/** The de-duplicating query behind the _latest view (also usable inline). */
+export function latestSql(cfg: LookoutConfig): string {
+  return `SELECT * EXCEPT (rn) FROM (
+  SELECT *, ROW_NUMBER() OVER (PARTITION BY workflow_id ORDER BY recorded_at DESC, analysis_id DESC) AS rn
+  FROM ${tableRef(cfg)}
+) WHERE rn = 1`;
+}
+
+/** Creates dataset, table (partitioned by day, clustered by run and pipeline) and view if missing. Idempotent. */
+export async function ensureResultsTable(bq: BigQuery, cfg: LookoutConfig): Promise<void> {
+  const ds = bq.dataset(cfg.bigquery.dataset);
+  const [dsExists] = await ds.exists();
+  if (!dsExists) {
+    try {
+      await ds.create({ location: cfg.bigquery.location });
+    } catch (err) {
+      if ((err as { code?: number }).code !== 409) throw err;
+    }
+  }
+  const table = ds.table(cfg.bigquery.table);
+  const [exists] = await table.exists();
+  if (!exists) {
+    try {
+      await table.create({
+        schema: { fields: loadSchema() },
+        timePartitioning: { type: 'DAY', field: 'recorded_at' },
+        clustering: { fields: ['run_tag', 'pipeline'] },
+        description: 'Lookout analyses: one row per analysis (read through the _latest view for exactly-once)',
+      });
+    } catch (err) {
+      if ((err as { code?: number }).code !== 409) throw err;
+    }
+  }
+  const view = ds.table(viewName(cfg));
+  const [viewExists] = await view.exists();
+  if (!viewExists) {
+    try {
+      await view.create({ view: { query: latestSql(cfg), useLegacySql: false } });
+    } catch (err) {
+      if ((err as { code?: number }).code !== 409) throw err;
+    }
+  }
+}
+
+const iso = (ms: number | undefined) => (ms === undefined || !Number.isFinite(ms) ? null : new Date(ms).toISOString());
+const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
+
+export type ResultRow = Record<string, unknown> & { analysis_id: string; workflow_id: string };
+
+function stageRow(r: StageReport) {
+  return {
+    stage: r.stage,
+    pool: r.pool,
+    task_queue: r.taskQueue,
+    host: r.host,
+    attempt: r.attempt,
+    scheduled_at: iso(r.scheduledAt),
+    started_at: iso(r.startedAt),
+    completed_at: iso(r.completedAt),
+    queue_ms: round(Math.max(0, r.startedAt - r.scheduledAt)),
+    run_ms: round(Math.max(0, r.completedAt - r.startedAt)),
+    inference_ms: round(r.inferenceMs),
+    batch_size: r.batchSize ?? null,
+    execution_provider: r.executionProvider ?? null,
+    fell_back: r.fellBack ?? false,
+  };
+}
+
+/** Builds the row for an analysis summary. Pure: the same summary and time give the same row. */
+export function buildRow(s: AnalysisSummary, recordedAt: number): ResultRow {
+  const { input } = s;
+  const o = input.object;
+  const reports = [s.detect?.report, s.extract?.report, s.score?.report].filter((r): r is StageReport => !!r);
+  const last = reports.length ? reports[reports.length - 1].completedAt : undefined;
+  const created = Date.parse(o.timeCreated);
+  const published = Date.parse(input.trace.publishedAt);
+  const machine = s.detect?.machine;
+  const objects = s.score?.objects ?? s.detect?.boxes ?? [];
+  const attempts = reports.reduce((n, r) => n + r.attempt, 0) + (s.failure ? s.failure.attempts : 0);
+  return {
+    analysis_id: `${s.workflowId}/${s.runId}`,
+    workflow_id: s.workflowId,
+    run_id: s.runId,
+    pipeline: input.pipeline.name,
+    run_tag: input.runTag ?? null,
+    event_source: input.trace.source,
+    bucket: o.bucket,
+    name: o.name,
+    generation: o.generation,
+    size_bytes: o.size,
+    content_type: o.contentType ?? null,
+    md5_hash: o.md5Hash ?? null,
+    crc32c: o.crc32c ?? null,
+    width: s.detect?.width ?? null,
+    height: s.detect?.height ?? null,
+    format: s.detect?.format ?? null,
+    models: reports.filter((r) => r.model).map((r) => ({ stage: r.stage, name: r.model!.name, version: r.model!.version })),
+    status: s.failure ? 'failed' : 'ok',
+    error_class: s.failure?.errorClass ?? null,
+    error_message: s.failure ? s.failure.message.slice(0, 2000) : null,
+    failed_stage: s.failure?.stage ?? null,
+    attempts,
+    label: s.score?.label ?? null,
+    score: s.score ? round(s.score.score, 6) : null,
+    objects: objects.map((b) => ({
+      class_id: b.classId,
+      label: b.label,
+      score: round(b.score, 6),
+      x: round(b.x, 2),
+      y: round(b.y, 2),
+      w: round(b.w, 2),
+      h: round(b.h, 2),
+      anomaly_score: 'anomalyScore' in b && typeof b.anomalyScore === 'number' ? round(b.anomalyScore, 6) : null,
+    })),
+    details: s.score?.details ? JSON.stringify(s.score.details) : null,
+    object_created_at: iso(created),
+    event_published_at: iso(published),
+    dispatched_at: iso(Date.parse(input.trace.dispatchedAt)),
+    workflow_started_at: iso(s.workflowStartedAt),
+    completed_at: iso(last),
+    recorded_at: iso(recordedAt),
+    stages: reports.map(stageRow),
+    inference_ms: round(reports.reduce((n, r) => n + r.inferenceMs, 0)),
+    pipeline_ms: last !== undefined && Number.isFinite(published) ? round(last - published) : null,
+    end_to_end_ms: last !== undefined && Number.isFinite(created) ? round(last - created) : null,
+    pool: s.detect?.report.pool ?? null,
+    host: machine?.host ?? null,
+    cores: machine?.cores ?? null,
+    memory_total_mb: machine?.memoryTotalMb ?? null,
+    memory_free_mb: machine?.memoryFreeMb ?? null,
+    platform: machine?.platform ?? null,
+    os_release: machine?.osRelease ?? null,
+    cpu_model: machine?.cpuModel ?? null,
+    node_version: machine?.nodeVersion ?? null,
+    onnxruntime_version: machine?.onnxruntimeVersion ?? null,
+    execution_provider: s.detect?.report.executionProvider ?? null,
+  };
+}
+
+export interface RowSink {
+  insert(rows: ResultRow[]): Promise<void>;
+}
+
+export function bigquerySink(bq: BigQuery, cfg: LookoutConfig): RowSink {
+  const table = bq.dataset(cfg.bigquery.dataset).table(cfg.bigquery.table);
+  return {
+    async insert(rows) {
+      await table.insert(
+        rows.map((r) => ({ insertId: r.analysis_id, json: r })),
+        { raw: true, skipInvalidRows: false, ignoreUnknownValues: false },
+      );
+    },
+  };
+}
+
+/**
+ * Gathers rows from concurrent record activities into one insertAll call,
+ * bounded by size and delay; each caller learns whether its own batch landed.
+ */
+export class RowBatcher {
+  private pending: Array<{ row: ResultRow; resolve: () => void; reject: (e: unknown) => void }> = [];
+  private timer: NodeJS.Timeout | undefined;
+  private writing = Promise.resolve();
+
+  constructor(
+    private readonly sink: RowSink,
+    private readonly opts = { maxRows: 500, maxDelayMs: 200 },
+  ) {}
+
+  write(row: ResultRow): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ row, resolve, reject });
+      if (this.pending.length >= this.opts.maxRows) this.flush();
+      else if (!this.timer) this.timer = setTimeout(() => this.flush(), this.opts.maxDelayMs);
+    });
+  }
+
+  flush(): Promise<void> {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    const batch = this.pending.splice(0);
+    if (batch.length === 0) return this.writing;
+    this.writing = this.writing.then(async () => {
+      try {
+        await this.sink.insert(batch.map((b) => b.row));
+        batch.forEach((b) => b.resolve());
+      } catch (err) {
+        batch.forEach((b) => b.reject(err));
+      }
+    });
+    return this.writing;
+  }
+}

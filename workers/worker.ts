@@ -1,0 +1,116 @@
+/**
+ * A worker process of one pool (cpu or gpu). Models are loaded once per
+ * process; each pipeline's stage queue `<pipeline>-<pool>` is served with the
+ * activities, and the CPU pool also serves the workflow queue. SIGTERM/SIGINT
+ * drain: no new tasks are taken, running ones finish, then connections close.
+ */
+import os from 'node:os';
+import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import { bigqueryClient, storageClient } from '../lib/clients';
+import type { LookoutConfig, Pool } from '../lib/config';
+import type { Detector } from '../lib/models/detector';
+import { OnnxDetector } from '../lib/models/detector';
+import { defaultModelRepo, loadLocalModel } from '../lib/models/manifest';
+import { gcsObjectStore } from '../lib/objectstore';
+import { PIPELINES, taskQueueFor } from '../lib/pipelines';
+import { RowBatcher, bigquerySink } from '../lib/results';
+
+export interface WorkerOptions {
+  pool: Pool;
+  pipelines: string[];
+  /** Activity tasks run at once per queue. */
+  concurrency: number;
+  /** Serve the workflow task queue too (default: the CPU pool does). */
+  workflows: boolean;
+  /** Model repository folder. */
+  modelRepo?: string;
+  /** Intra-op threads for onnxruntime. */
+  threads?: number;
+  /** Override dynamic batching (maxBatchSize 1 = off). */
+  batch?: { maxBatchSize?: number; maxQueueDelayMs?: number };
+  log?: (line: string) => void;
+}
+
+export async function loadDetectors(cfg: LookoutConfig, opts: Pick<WorkerOptions, 'pipelines' | 'pool' | 'modelRepo' | 'threads' | 'batch'>): Promise<Map<string, Detector>> {
+  const repo = opts.modelRepo ?? defaultModelRepo(cfg.projectRoot);
+  const byModel = new Map<string, Detector>();
+  const byPipeline = new Map<string, Detector>();
+  for (const p of opts.pipelines) {
+    const def = PIPELINES[p];
+    if (!def) throw new Error(`unknown pipeline "${p}" (known: ${Object.keys(PIPELINES).join(', ')})`);
+    const modelName = def.models.detect;
+    if (!modelName) continue;
+    let det = byModel.get(modelName);
+    if (!det) {
+      det = await OnnxDetector.load(loadLocalModel(repo, modelName), { pool: opts.pool, threads: opts.threads, batch: opts.batch });
+      byModel.set(modelName, det);
+    }
+    byPipeline.set(p, det);
+  }
+  return byPipeline;
+}
+
+export async function runWorker(cfg: LookoutConfig, opts: WorkerOptions, onReady?: () => void): Promise<void> {
+  const log = opts.log ?? ((l: string) => console.log(l));
+  Runtime.install({ shutdownSignals: [] }); // we handle signals ourselves, to drain in order
+  const detectors = await loadDetectors(cfg, opts);
+  log(`models loaded: ${[...new Set([...detectors.values()].map((d) => `${d.name} v${d.version} (${d.executionProvider})`))].join(', ') || 'none'}`);
+  const connection = await NativeConnection.connect({ address: cfg.temporal.url });
+  const rows = new RowBatcher(bigquerySink(bigqueryClient(cfg), cfg));
+  const activities = createActivities({
+    store: gcsObjectStore(storageClient(cfg)),
+    detector: (p) => {
+      const d = detectors.get(p);
+      if (!d) throw new Error(`this worker has no detector for pipeline "${p}" (serving: ${[...detectors.keys()].join(', ')})`);
+      return d;
+    },
+    rows,
+    table: `${cfg.gcp.projectId}.${cfg.bigquery.dataset}.${cfg.bigquery.table}`,
+    pool: opts.pool,
+    limits: cfg.limits,
+  });
+  const workers: Worker[] = [];
+  try {
+    for (const p of opts.pipelines) {
+      workers.push(
+        await Worker.create({
+          connection,
+          namespace: cfg.temporal.namespace,
+          taskQueue: taskQueueFor(p, opts.pool),
+          activities,
+          maxConcurrentActivityTaskExecutions: opts.concurrency,
+          identity: `${opts.pool}@${os.hostname()}/${process.pid}`,
+          shutdownGraceTime: '30s',
+        }),
+      );
+    }
+    if (opts.workflows) {
+      workers.push(
+        await Worker.create({
+          connection,
+          namespace: cfg.temporal.namespace,
+          taskQueue: cfg.temporal.workflowQueue,
+          workflowsPath: require.resolve('../workflows'),
+          maxConcurrentWorkflowTaskExecutions: 64,
+          identity: `workflows@${os.hostname()}/${process.pid}`,
+        }),
+      );
+    }
+    const stop = () => {
+      log('draining: finishing running tasks, taking no new ones');
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+    log(`worker pool=${opts.pool} queues=${workers.map((w) => w.options.taskQueue).join(', ')} concurrency=${opts.concurrency}`);
+    const running = Promise.all(workers.map((w) => w.run()));
+    onReady?.();
+    await running;
+  } finally {
+    await rows.flush();
+    for (const d of new Set(detectors.values())) await d.close();
+    await connection.close();
+    log('worker stopped');
+  }
+}

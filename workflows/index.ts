@@ -1,0 +1,2 @@
+// Every workflow the workers register (workflowsPath points here).
+export { analyzeObject } from './analyze';
