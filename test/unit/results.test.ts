@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { buildRow, loadSchema, RowBatcher, type ResultRow } from '../../lib/results';
+import { summary } from './fixtures';
+
+describe('buildRow', () => {
+  const t = Date.parse('2026-11-23T10:00:00.000Z');
+
+  it('fills identity, result, timings and machine; stages are ordered and fit inside end-to-end', () => {
+    const row = buildRow(summary(), t + 400);
+    expect(row.analysis_id).toBe('objects:b-1/x.jpg#7/r-1');
+    expect(row.status).toBe('ok');
+    expect(row.label).toBe('person');
+    expect(row.models).toEqual([{ stage: 'detect', name: 'nanodet', version: 1 }]);
+    expect(row.end_to_end_ms).toBe(355);
+    expect(row.pipeline_ms).toBe(255);
+    expect(row.inference_ms).toBe(80);
+    const stages = row.stages as Array<{ queue_ms: number; run_ms: number; scheduled_at: string; completed_at: string }>;
+    expect(stages.map((s) => [s.queue_ms, s.run_ms])).toEqual([
+      [10, 100],
+      [5, 5],
+      [5, 5],
+    ]);
+    for (let i = 1; i < stages.length; i++) expect(Date.parse(stages[i].scheduled_at)).toBeGreaterThanOrEqual(Date.parse(stages[i - 1].completed_at));
+    const sum = stages.reduce((n, s) => n + s.queue_ms + s.run_ms, 0);
+    expect(sum).toBeLessThanOrEqual(row.end_to_end_ms as number);
+  });
+
+  it('records a failure with its class, stage and attempts', () => {
+    const s = summary({ extract: undefined, score: undefined, failure: { stage: 'extract', errorClass: 'CorruptImage', message: 'bad', attempts: 1, retryable: false } });
+    const row = buildRow(s, t + 400);
+    expect(row.status).toBe('failed');
+    expect(row.error_class).toBe('CorruptImage');
+    expect(row.failed_stage).toBe('extract');
+    expect(row.attempts).toBe(2); // detect's one attempt + the failing one
+  });
+
+  it('only uses columns the schema declares', () => {
+    const cols = new Set(loadSchema().map((f) => f.name));
+    for (const k of Object.keys(buildRow(summary(), t))) expect(cols.has(k)).toBe(true);
+  });
+});
+
+describe('RowBatcher', () => {
+  it('writes concurrent rows in one call and reports a failed write to each caller', async () => {
+    const calls: number[] = [];
+    let fail = false;
+    const b = new RowBatcher({ insert: async (rows) => { calls.push(rows.length); if (fail) throw new Error('bq down'); } }, { maxRows: 10, maxDelayMs: 10 });
+    const row = (i: number) => ({ analysis_id: `a${i}`, workflow_id: `w${i}` }) as ResultRow;
+    await Promise.all([1, 2, 3].map((i) => b.write(row(i))));
+    expect(calls).toEqual([3]);
+    fail = true;
+    const rs = await Promise.allSettled([b.write(row(4)), b.write(row(5))]);
+    expect(rs.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+  });
+});

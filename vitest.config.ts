@@ -1,0 +1,29 @@
+import { defineConfig } from 'vitest/config';
+import { TEST_ENV } from './test/integration/env';
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+          testTimeout: 30_000,
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          globalSetup: ['test/integration/global-setup.ts'],
+          env: TEST_ENV,
+          testTimeout: 180_000,
+          hookTimeout: 300_000,
+          // The files share one embedded stack: run them one after another.
+          fileParallelism: false,
+          pool: 'forks',
+        },
+      },
+    ],
+  },
+});
