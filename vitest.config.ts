@@ -20,8 +20,8 @@ export default defineConfig({
           testTimeout: 180_000,
           hookTimeout: 300_000,
           // The files share one embedded stack: run them one after another.
-          fileParallelism: false,
           pool: 'forks',
+          poolOptions: { forks: { singleFork: true } },
         },
       },
     ],

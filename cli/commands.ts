@@ -14,7 +14,7 @@ Already-running parts are reused. State lives in $LOOKOUT_HOME (default .lookout
     options: { apps: { type: 'boolean', default: true, help: 'also start watcher, dispatcher and a CPU worker (--no-apps: servers only)' } },
   },
   async (cfg, { opts }) => {
-    const { up } = await import('../infra/stack');
+    const { up } = (require('../infra/stack') as typeof import('../infra/stack'));
     await up(cfg, { apps: opts.apps as boolean, log: (l) => console.log(`  ${l}`) });
     console.log(`lookout is up. Endpoints: \`lookout env\`; health: \`lookout status\`; stop: \`lookout down\`.`);
   },
@@ -23,7 +23,7 @@ Already-running parts are reused. State lives in $LOOKOUT_HOME (default .lookout
 command(
   { name: 'down', summary: 'stop everything `lookout up` started (state is kept)', usage: 'down', options: {} },
   async (cfg) => {
-    const { down } = await import('../infra/stack');
+    const { down } = (require('../infra/stack') as typeof import('../infra/stack'));
     await down(cfg, (l) => console.log(`  ${l}`));
     console.log('lookout is down.');
   },
@@ -32,7 +32,7 @@ command(
 command(
   { name: 'status', summary: 'show each server and process with its health', usage: 'status [--json]', options: { json: { type: 'boolean', help: 'print JSON' } } },
   async (cfg, { opts }) => {
-    const { status } = await import('../infra/stack');
+    const { status } = (require('../infra/stack') as typeof import('../infra/stack'));
     const lines = await status(cfg);
     if (opts.json) console.log(JSON.stringify(lines, null, 2));
     else {
@@ -82,9 +82,9 @@ command(
   async (cfg, { opts }) => {
     const pool = opts.pool as Pool;
     if (pool !== 'cpu' && pool !== 'gpu') throw new Error(`--pool must be cpu or gpu, got ${JSON.stringify(opts.pool)}`);
-    const { PIPELINES } = await import('../lib/pipelines');
+    const { PIPELINES } = (require('../lib/pipelines') as typeof import('../lib/pipelines'));
     const pipelines = opts.pipelines ? String(opts.pipelines).split(',').map((s) => s.trim()).filter(Boolean) : Object.keys(PIPELINES);
-    const { runWorker } = await import('../workers/worker');
+    const { runWorker } = (require('../workers/worker') as typeof import('../workers/worker'));
     const batch = { ...(opts['max-batch'] !== undefined ? { maxBatchSize: Number(opts['max-batch']) } : {}), ...(opts['max-delay-ms'] !== undefined ? { maxQueueDelayMs: Number(opts['max-delay-ms']) } : {}) };
     await runWorker(
       cfg,
@@ -105,10 +105,10 @@ command(
     },
   },
   async (cfg, { opts }) => {
-    const { natsConnect, temporalClient } = await import('../lib/clients');
-    const { Dispatcher, DISPATCHER_DEFAULTS } = await import('../dispatch/dispatcher');
-    const { pipelineOptionsFromEnv } = await import('../lib/pipelines');
-    const { ensureStreams } = await import('../lib/streams');
+    const { natsConnect, temporalClient } = (require('../lib/clients') as typeof import('../lib/clients'));
+    const { Dispatcher, DISPATCHER_DEFAULTS } = (require('../dispatch/dispatcher') as typeof import('../dispatch/dispatcher'));
+    const { pipelineOptionsFromEnv } = (require('../lib/pipelines') as typeof import('../lib/pipelines'));
+    const { ensureStreams } = (require('../lib/streams') as typeof import('../lib/streams'));
     const nc = await natsConnect(cfg, 'lookout-dispatcher');
     const { client, connection } = await temporalClient(cfg);
     try {
@@ -152,9 +152,9 @@ command(
     },
   },
   async (cfg, { opts }) => {
-    const { natsConnect, storageClient } = await import('../lib/clients');
-    const { BucketWatcher, WATCHER_DEFAULTS } = await import('../ingest/watcher');
-    const { ensureStreams } = await import('../lib/streams');
+    const { natsConnect, storageClient } = (require('../lib/clients') as typeof import('../lib/clients'));
+    const { BucketWatcher, WATCHER_DEFAULTS } = (require('../ingest/watcher') as typeof import('../ingest/watcher'));
+    const { ensureStreams } = (require('../lib/streams') as typeof import('../lib/streams'));
     const bucket = (opts.bucket as string | undefined) ?? cfg.gcs.bucket;
     const nc = await natsConnect(cfg, 'lookout-watcher');
     try {
@@ -181,8 +181,8 @@ async function uploadFiles(
   prefix: string,
   metadata: Record<string, string>,
 ): Promise<string[]> {
-  const path = await import('node:path');
-  const { storageClient } = await import('../lib/clients');
+  const path = (require('node:path') as typeof import('node:path'));
+  const { storageClient } = (require('../lib/clients') as typeof import('../lib/clients'));
   const bucket = storageClient(cfg).bucket(cfg.gcs.bucket);
   const names: string[] = [];
   const bar = new Progress(`uploading to gs://${cfg.gcs.bucket}/${prefix}`, files.length);
@@ -198,8 +198,8 @@ async function uploadFiles(
 
 /** Polls the result view until `expected` rows of the run exist (or the timeout passes). */
 async function waitForRows(cfg: import('../lib/config').LookoutConfig, runTag: string, expected: number, timeoutMs: number): Promise<number> {
-  const { bigqueryClient } = await import('../lib/clients');
-  const { countForRun } = await import('../lib/query');
+  const { bigqueryClient } = (require('../lib/clients') as typeof import('../lib/clients'));
+  const { countForRun } = (require('../lib/query') as typeof import('../lib/query'));
   const bq = bigqueryClient(cfg);
   const bar = new Progress('waiting for result rows in BigQuery', expected);
   const deadline = Date.now() + timeoutMs;
@@ -229,7 +229,7 @@ command(
     },
   },
   async (cfg, { opts, positionals }) => {
-    const fs = await import('node:fs');
+    const fs = (require('node:fs') as typeof import('node:fs'));
     for (const f of positionals) if (!fs.existsSync(f)) throw new Error(`no such file: ${f}`);
     const run = (opts.run as string | undefined) ?? `upload-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}`;
     const metadata: Record<string, string> = { 'lookout-run': run };
@@ -244,8 +244,8 @@ command(
 );
 
 async function printRun(cfg: import('../lib/config').LookoutConfig, run: string): Promise<import('../lib/query').RowSummary[]> {
-  const { bigqueryClient } = await import('../lib/clients');
-  const { rowsForRun, formatRows } = await import('../lib/query');
+  const { bigqueryClient } = (require('../lib/clients') as typeof import('../lib/clients'));
+  const { rowsForRun, formatRows } = (require('../lib/query') as typeof import('../lib/query'));
   const rows = await rowsForRun(bigqueryClient(cfg), cfg, run);
   console.log(formatRows(rows));
   return rows;
@@ -264,8 +264,8 @@ command(
     },
   },
   async (cfg, { opts }) => {
-    const { bigqueryClient } = await import('../lib/clients');
-    const { query, latestView, formatRows } = await import('../lib/query');
+    const { bigqueryClient } = (require('../lib/clients') as typeof import('../lib/clients'));
+    const { query, latestView, formatRows } = (require('../lib/query') as typeof import('../lib/query'));
     const where: string[] = [];
     const params: Record<string, unknown> = { limit: Number(opts.limit) };
     if (opts.run) {
@@ -306,9 +306,9 @@ object has its row, and prints the rows as read back from BigQuery. The stack st
     options: { 'timeout-s': { type: 'number', default: 600, help: 'give up waiting for rows after this long' } },
   },
   async (cfg, { opts }) => {
-    const path = await import('node:path');
-    const { up } = await import('../infra/stack');
-    const { prepareSamples } = await import('../lib/samples');
+    const path = (require('node:path') as typeof import('node:path'));
+    const { up } = (require('../infra/stack') as typeof import('../infra/stack'));
+    const { prepareSamples } = (require('../lib/samples') as typeof import('../lib/samples'));
     console.log('1/3 starting the embedded stack');
     await up(cfg, { apps: true, log: (l) => console.log(`  ${l}`) });
     const samples = prepareSamples(path.join(cfg.home, 'samples'));
@@ -323,6 +323,199 @@ object has its row, and prints the rows as read back from BigQuery. The stack st
     console.log(`\n${rows.length}/${samples.length} objects have a row: ${ok} ok, ${rows.length - ok} failed (the two bad objects are expected to fail).`);
     console.log('The stack is still up: `lookout results`, `lookout status`, `lookout env`; stop it with `lookout down`.');
     return n >= samples.length ? 0 : 4;
+  },
+);
+
+
+command(
+  {
+    name: 'push-server',
+    summary: 'HTTP endpoint for GCS Pub/Sub push notifications (POST /pubsub) and Eventarc CloudEvents (POST /cloudevents)',
+    usage: 'push-server [--port N]',
+    description: `Requests need "Authorization: Bearer <token>": a Google OIDC ID token whose audience is $LOOKOUT_PUSH_AUDIENCE
+(what a push subscription or Eventarc trigger with a service account sends), or the shared secret $LOOKOUT_PUSH_TOKEN.
+Without either, every request is rejected (401).`,
+    options: { port: { type: 'number', help: 'listen port (default $LOOKOUT_PUSH_PORT or port base + 40)' }, host: { type: 'string', default: '127.0.0.1', help: 'listen address' } },
+  },
+  async (cfg, { opts }) => {
+    const { natsConnect } = require('../lib/clients') as typeof import('../lib/clients');
+    const { createPushServer, oidcVerifier, staticTokenVerifier, rejectAllVerifier } = require('../ingest/push') as typeof import('../ingest/push');
+    const { ensureStreams } = require('../lib/streams') as typeof import('../lib/streams');
+    const token = process.env.LOOKOUT_PUSH_TOKEN;
+    const verify = cfg.push.audience ? await oidcVerifier(cfg.push.audience) : token ? staticTokenVerifier(token) : rejectAllVerifier();
+    if (!cfg.push.audience && !token) console.error('push-server: neither LOOKOUT_PUSH_AUDIENCE nor LOOKOUT_PUSH_TOKEN is set: every request will be rejected');
+    const nc = await natsConnect(cfg, 'lookout-push');
+    await ensureStreams(nc, cfg);
+    const server = createPushServer({ cfg, js: nc.jetstream(), verify, log: (l) => console.error(l) });
+    const port = (opts.port as number | undefined) ?? cfg.push.port;
+    await new Promise<void>((resolve) => server.listen(port, String(opts.host), resolve));
+    console.log(`push-server: listening on http://${opts.host}:${port} (POST /pubsub, POST /cloudevents, GET /healthz)`);
+    markReady();
+    await new Promise<void>((resolve) => {
+      const stop = () => server.close(() => resolve());
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+    });
+    await nc.drain();
+  },
+);
+
+command(
+  {
+    name: 'backfill',
+    summary: 'publish an event for every object under gs://bucket/prefix (resumable, rate-limited)',
+    usage: 'backfill gs://BUCKET/PREFIX [--rate N] [--restart] [--run TAG]',
+    positionals: { min: 1, max: 1, name: 'gs://BUCKET/PREFIX' },
+    options: {
+      rate: { type: 'number', default: 200, help: 'events per second at most (0 = unbounded)' },
+      'page-size': { type: 'number', default: 1000, help: 'objects listed per page (memory holds one page)' },
+      restart: { type: 'boolean', help: 'ignore a saved checkpoint and start over' },
+      run: { type: 'string', help: 'run tag for the rows of objects analysed by this backfill' },
+    },
+  },
+  async (cfg, { opts, positionals }) => {
+    const { natsConnect, storageClient } = require('../lib/clients') as typeof import('../lib/clients');
+    const { backfill, parseGsUri } = require('../ingest/backfill') as typeof import('../ingest/backfill');
+    const { ensureStreams } = require('../lib/streams') as typeof import('../lib/streams');
+    const { bucket, prefix } = parseGsUri(positionals[0]);
+    const nc = await natsConnect(cfg, 'lookout-backfill');
+    const ac = new AbortController();
+    process.once('SIGINT', () => {
+      console.error('\nbackfill: stopping after this page (checkpoint kept; run again to resume)');
+      ac.abort();
+    });
+    try {
+      await ensureStreams(nc, cfg);
+      const bar = new Progress(`backfill gs://${bucket}/${prefix}`);
+      const t0 = Date.now();
+      const r = await backfill(nc, storageClient(cfg), cfg, {
+        bucket,
+        prefix,
+        rate: Number(opts.rate),
+        pageSize: Number(opts['page-size']),
+        restart: Boolean(opts.restart),
+        runTag: opts.run as string | undefined,
+        signal: ac.signal,
+        onProgress: (p) => bar.update(p.published + p.duplicates, `published ${p.published}, already queued ${p.duplicates}, invalid ${p.invalid}, ${((p.published + p.duplicates) / Math.max(0.001, (Date.now() - t0) / 1000)).toFixed(0)}/s`),
+      });
+      bar.done();
+      console.log(`backfill ${r.done ? 'complete' : 'interrupted'}: listed ${r.listed}, published ${r.published}, already in the stream ${r.duplicates}, invalid ${r.invalid}${r.resumedFromCheckpoint ? ' (resumed from checkpoint)' : ''}`);
+      return r.done ? 0 : 130;
+    } finally {
+      await nc.drain().catch(() => {});
+    }
+  },
+);
+
+command(
+  {
+    name: 'deadletters',
+    summary: 'list dead letters, or replay the dispatch failures among them',
+    usage: 'deadletters [list|replay] [--kind invalid|dispatch|ingest] [--limit N]',
+    positionals: { min: 0, max: 1, name: 'ACTION' },
+    description: `Dead letters are kept in the JetStream stream $LOOKOUT_NATS_DEAD_STREAM (subjects <prefix>.invalid, .dispatch, .ingest).
+replay starts the analysis of each 'dispatch' dead letter directly in Temporal (a republish with the same
+Nats-Msg-Id would be dropped by the stream's duplicate window) and removes it from the dead-letter stream once started.`,
+    options: { kind: { type: 'string', help: 'only this kind' }, limit: { type: 'number', default: 100, help: 'at most this many' } },
+  },
+  async (cfg, { opts, positionals }) => {
+    const action = positionals[0] ?? 'list';
+    if (action !== 'list' && action !== 'replay') throw new Error(`unknown action ${JSON.stringify(action)} (list or replay)`);
+    const { natsConnect, temporalClient } = require('../lib/clients') as typeof import('../lib/clients');
+    const { readDeadLetters, ensureStreams } = require('../lib/streams') as typeof import('../lib/streams');
+    const nc = await natsConnect(cfg, 'lookout-deadletters');
+    try {
+      await ensureStreams(nc, cfg);
+      const kind = (opts.kind as 'invalid' | 'dispatch' | 'ingest' | undefined) ?? (action === 'replay' ? 'dispatch' : undefined);
+      const dls = await readDeadLetters(nc, cfg, { kind, limit: Number(opts.limit) });
+      if (action === 'list') {
+        for (const d of dls) console.log(`#${d.seq} ${d.at} ${d.kind.padEnd(8)} ${d.reason}  ${d.payload.slice(0, 100)}`);
+        console.log(`${dls.length} dead letter(s)`);
+        return;
+      }
+      const { validateObjectEvent } = require('../lib/events') as typeof import('../lib/events');
+      const { analyzeInputFor, startAnalysis } = require('../dispatch/dispatcher') as typeof import('../dispatch/dispatcher');
+      const { pipelineOptionsFromEnv } = require('../lib/pipelines') as typeof import('../lib/pipelines');
+      const { client, connection } = await temporalClient(cfg);
+      const jsm = await nc.jetstreamManager();
+      let replayed = 0;
+      try {
+        for (const d of dls) {
+          let parsed: unknown;
+          try {
+            parsed = JSON.parse(d.payload);
+          } catch {
+            parsed = undefined;
+          }
+          const v = validateObjectEvent(parsed);
+          if (!v.ok) {
+            console.log(`#${d.seq}: cannot replay: ${v.reason}`);
+            continue;
+          }
+          const r = await startAnalysis(client, cfg, analyzeInputFor({ ...v.value, source: 'replay' }, cfg, pipelineOptionsFromEnv()));
+          await jsm.streams.deleteMessage(cfg.nats.deadStream, d.seq);
+          replayed++;
+          console.log(`#${d.seq}: ${r} ${v.value.bucket}/${v.value.name}#${v.value.generation}`);
+        }
+      } finally {
+        await connection.close();
+      }
+      console.log(`replayed ${replayed} of ${dls.length}`);
+    } finally {
+      await nc.drain().catch(() => {});
+    }
+  },
+);
+
+command(
+  {
+    name: 'retry',
+    summary: 'run failed analyses again (new run of the same workflow ID; its row replaces the failed one)',
+    usage: 'retry [--run TAG] [--error-class C] [--workflow-id ID] [--limit N] [--dry-run]',
+    description: `Selects failed rows from the de-duplicating view and starts each analysis again under the same workflow ID
+(one object version keeps one row: the view shows the newest run). Objects deleted since are skipped.`,
+    options: {
+      run: { type: 'string', help: 'only failed rows of this run tag' },
+      'error-class': { type: 'string', help: 'only this error class (e.g. StorageError)' },
+      'workflow-id': { type: 'string', help: 'just this analysis' },
+      limit: { type: 'number', default: 1000, help: 'at most this many' },
+      'dry-run': { type: 'boolean', help: 'list what would be retried' },
+    },
+  },
+  async (cfg, { opts }) => {
+    const { bigqueryClient, storageClient, temporalClient } = require('../lib/clients') as typeof import('../lib/clients');
+    const { query, latestView } = require('../lib/query') as typeof import('../lib/query');
+    const { retryAnalysis } = require('../dispatch/retry') as typeof import('../dispatch/retry');
+    const where = [`status = 'failed'`];
+    const params: Record<string, unknown> = { limit: Number(opts.limit) };
+    const filters: Array<[string, string, string]> = [['run', 'run_tag', 'run'], ['error-class', 'error_class', 'ec'], ['workflow-id', 'workflow_id', 'wf']];
+    for (const [opt, col, param] of filters) {
+      if (opts[opt] === undefined) continue;
+      where.push(`${col} = @${param}`);
+      params[param] = opts[opt];
+    }
+    const rows = await query<{ workflow_id: string; pipeline: string; bucket: string; name: string; generation: string; run_tag: string | null; error_class: string }>(
+      bigqueryClient(cfg),
+      `SELECT workflow_id, pipeline, bucket, name, generation, run_tag, error_class FROM ${latestView(cfg)} WHERE ${where.join(' AND ')} ORDER BY recorded_at LIMIT @limit`,
+      params,
+    );
+    if (opts['dry-run']) {
+      for (const r of rows) console.log(`${r.workflow_id}  ${r.error_class}`);
+      console.log(`${rows.length} failed analyses would be retried`);
+      return;
+    }
+    const { client, connection } = await temporalClient(cfg);
+    const counts: Record<string, number> = {};
+    try {
+      for (const r of rows) {
+        const outcome = await retryAnalysis(client, storageClient(cfg), cfg, r);
+        counts[outcome] = (counts[outcome] ?? 0) + 1;
+        console.log(`${r.workflow_id}: ${outcome}`);
+      }
+    } finally {
+      await connection.close();
+    }
+    console.log(`retry: ${rows.length} selected ${JSON.stringify(counts)}`);
   },
 );
 

@@ -3,7 +3,7 @@
 #   Go tools   -> $LOOKOUT_TOOLS_DIR (default ~/.cache/lookout/bin), built with `go`
 #                 (the Go build cache makes a rebuild on a warm machine take seconds)
 #   npm deps   -> ./node_modules (npm ci when package-lock.json changed)
-#   Debian     -> ffmpeg (video decoding), opencv-doc (the vtest.avi sample clip)
+#   Debian     -> ffmpeg (video decoding), opencv-doc (sample photos, vtest.avi), clang (bigquery-emulator's C++)
 # Usage: infra/install.sh [--no-apt] [--no-npm] [--only TOOL]   (TOOL: nats-server|temporal|fake-gcs-server|bigquery-emulator)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,10 +50,10 @@ bq_emulator() {
   local bin="$TOOLS_DIR/bigquery-emulator"
   [ -n "$only" ] && [ "$only" != bigquery-emulator ] && return 0
   if has_build "$bin" github.com/goccy/bigquery-emulator "$BQ_EMULATOR_VERSION"; then log "bigquery-emulator $BQ_EMULATOR_VERSION: present"; return 0; fi
-  need g++ "apt-get install g++: the emulator's SQL engine (go-zetasql) is compiled C++ through cgo"
+  need clang++ "apt-get install clang: the emulator's SQL engine (go-zetasql) is C++ compiled through cgo, and GCC 12 fails on it"
   log "bigquery-emulator $BQ_EMULATOR_VERSION: building the C++ SQL engine through cgo; the first build takes a long time (tens of minutes on 2 cores), later ones seconds"
   local t0=$SECONDS
-  (cd infra/tools/bigquery-emulator && CGO_ENABLED=1 go build -o "$bin" github.com/goccy/bigquery-emulator/cmd/bigquery-emulator)
+  (cd infra/tools/bigquery-emulator && CGO_ENABLED=1 CC=clang CXX=clang++ go build -o "$bin" github.com/goccy/bigquery-emulator/cmd/bigquery-emulator)
   log "bigquery-emulator: built in $((SECONDS - t0))s"
 }
 
@@ -62,6 +62,7 @@ apt_pkgs() {
   local missing=()
   command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
   [ -f /usr/share/doc/opencv-doc/examples/data/vtest.avi ] || missing+=(opencv-doc)
+  command -v clang++ >/dev/null 2>&1 || missing+=(clang)
   [ ${#missing[@]} -eq 0 ] && { log "debian packages: present"; return 0; }
   if [ $do_apt -eq 0 ]; then log "skipping apt (--no-apt); missing: ${missing[*]}"; return 0; fi
   local SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo

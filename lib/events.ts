@@ -4,8 +4,8 @@
  * (Pub/Sub push, Eventarc CloudEvent, bucket watcher or backfill).
  */
 
-export type EventSource = 'push' | 'cloudevent' | 'watcher' | 'backfill' | 'loadtest';
-const SOURCES: readonly EventSource[] = ['push', 'cloudevent', 'watcher', 'backfill', 'loadtest'];
+export type EventSource = 'push' | 'cloudevent' | 'watcher' | 'backfill' | 'loadtest' | 'retry' | 'replay';
+const SOURCES: readonly EventSource[] = ['push', 'cloudevent', 'watcher', 'backfill', 'loadtest', 'retry', 'replay'];
 
 export interface ObjectEvent {
   eventType: 'OBJECT_FINALIZE';
@@ -61,7 +61,6 @@ export function validateObjectEvent(input: unknown, defaults: Partial<Pick<Objec
   const name = input.name;
   if (typeof name !== 'string' || name.length === 0) return bad('name', 'is missing or empty');
   if (Buffer.byteLength(name, 'utf8') > 1024) return bad('name', 'is longer than 1024 bytes');
-  // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(name)) return bad('name', 'contains control characters');
   const generation = decimal(input.generation);
   if (!generation || generation === '0') return bad('generation', 'is missing or not a positive decimal integer');

@@ -202,8 +202,8 @@ export class RowBatcher {
   write(row: ResultRow): Promise<void> {
     return new Promise((resolve, reject) => {
       this.pending.push({ row, resolve, reject });
-      if (this.pending.length >= this.opts.maxRows) this.flush();
-      else if (!this.timer) this.timer = setTimeout(() => this.flush(), this.opts.maxDelayMs);
+      if (this.pending.length >= this.opts.maxRows) void this.flush();
+      else if (!this.timer) this.timer = setTimeout(() => void this.flush(), this.opts.maxDelayMs);
     });
   }
 

@@ -1,0 +1,49 @@
+/**
+ * Operator retries: a failed analysis is started again under the same
+ * workflow ID (a new run). Its new row has a later recorded_at, so the
+ * de-duplicating view shows it instead of the failed one: nothing is lost
+ * and nothing counts twice.
+ */
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { WorkflowIdReusePolicy } from '@temporalio/common';
+import type { Storage } from '@google-cloud/storage';
+import type { LookoutConfig } from '../lib/config';
+import { eventFromObjectResource } from '../lib/events';
+import { pipelineOptionsFromEnv, resolvePipeline } from '../lib/pipelines';
+import { analyzeInputFor } from './dispatcher';
+
+export type RetryOutcome = 'restarted' | 'still-running' | 'object-gone' | 'invalid';
+
+export async function retryAnalysis(
+  client: Client,
+  storage: Storage,
+  cfg: LookoutConfig,
+  row: { workflow_id: string; pipeline: string; bucket: string; name: string; generation: string; run_tag: string | null },
+): Promise<RetryOutcome> {
+  let md: Record<string, unknown>;
+  try {
+    [md] = (await storage.bucket(row.bucket).file(row.name, { generation: Number(row.generation) }).getMetadata()) as unknown as [Record<string, unknown>];
+  } catch (err) {
+    if ((err as { code?: number }).code === 404) return 'object-gone';
+    throw err;
+  }
+  if (String(md.generation) !== row.generation) return 'object-gone';
+  const v = eventFromObjectResource({ ...(md as object), bucket: row.bucket, name: row.name } as Parameters<typeof eventFromObjectResource>[0], 'retry');
+  if (!v.ok) return 'invalid';
+  const input = analyzeInputFor(v.value, cfg, pipelineOptionsFromEnv());
+  input.pipeline = resolvePipeline(row.pipeline, pipelineOptionsFromEnv());
+  if (row.run_tag) input.runTag = row.run_tag;
+  try {
+    await client.workflow.start('analyzeObject', {
+      taskQueue: cfg.temporal.workflowQueue,
+      workflowId: row.workflow_id,
+      args: [input],
+      workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+      workflowExecutionTimeout: '24h',
+    });
+    return 'restarted';
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return 'still-running';
+    throw err;
+  }
+}
