@@ -1,0 +1,99 @@
+/** Shared helpers of the integration tests: real clients to the test stack started by global-setup. */
+import fs from 'node:fs';
+import path from 'node:path';
+import { bigqueryClient, natsConnect, storageClient, temporalClient } from '../../lib/clients';
+import { loadConfig } from '../../lib/config';
+import { query } from '../../lib/query';
+import { tableRef, viewName } from '../../lib/results';
+import { extractFrames, OPENCV_DATA } from '../../lib/samples';
+
+export const cfg = loadConfig(process.env);
+export const storage = storageClient(cfg);
+export const bq = bigqueryClient(cfg);
+
+/** A second bucket nobody watches: objects put here are analysed only when a test says so. */
+export const SIDE_BUCKET = 'lookout-side';
+
+export async function ensureBucket(name: string): Promise<void> {
+  const [exists] = await storage.bucket(name).exists();
+  if (!exists) await storage.createBucket(name);
+}
+
+export const samplesDir = path.join(cfg.home, 'test-samples');
+
+export function sampleFrame(n: number): Buffer {
+  const [f] = extractFrames(samplesDir, [n]);
+  return fs.readFileSync(f);
+}
+
+export function samplePhoto(name: string): Buffer {
+  return fs.readFileSync(path.join(OPENCV_DATA, name));
+}
+
+export function uniqueRun(label: string): string {
+  return `${label}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 7)}`;
+}
+
+/** Uploads with the official client; returns the object's generation. */
+export async function upload(bucket: string, name: string, data: Buffer, contentType: string, metadata: Record<string, string> = {}): Promise<string> {
+  const file = storage.bucket(bucket).file(name);
+  await file.save(data, { resumable: false, contentType, metadata: { metadata } });
+  const [md] = await file.getMetadata();
+  return String(md.generation);
+}
+
+export const VIEW = () => tableRef(cfg, viewName(cfg));
+export const TABLE = () => tableRef(cfg);
+
+export async function rowsWhere<T = Record<string, unknown>>(where: string, params: Record<string, unknown>, table = VIEW()): Promise<T[]> {
+  return query<T>(bq, `SELECT * FROM ${table} WHERE ${where}`, params);
+}
+
+/** Polls until `count` rows match in the view (or fails after timeoutMs with what it saw). */
+export async function waitForRows<T = Record<string, unknown>>(where: string, params: Record<string, unknown>, count: number, timeoutMs = 120_000): Promise<T[]> {
+  const deadline = Date.now() + timeoutMs;
+  let rows: T[] = [];
+  while (Date.now() < deadline) {
+    rows = await rowsWhere<T>(where, params);
+    if (rows.length >= count) return rows;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  throw new Error(`expected ${count} rows where ${where} ${JSON.stringify(params)}, got ${rows.length} after ${timeoutMs} ms`);
+}
+
+export async function withNats<T>(fn: (nc: Awaited<ReturnType<typeof natsConnect>>) => Promise<T>): Promise<T> {
+  const nc = await natsConnect(cfg, 'lookout-test');
+  try {
+    return await fn(nc);
+  } finally {
+    await nc.close();
+  }
+}
+
+export async function withTemporal<T>(fn: (c: Awaited<ReturnType<typeof temporalClient>>['client']) => Promise<T>): Promise<T> {
+  const { client, connection } = await temporalClient(cfg);
+  try {
+    return await fn(client);
+  } finally {
+    await connection.close();
+  }
+}
+
+export interface StageRow {
+  stage: string;
+  pool: string;
+  task_queue: string;
+  attempt: number;
+  scheduled_at: { value: string } | string;
+  started_at: { value: string } | string;
+  completed_at: { value: string } | string;
+  queue_ms: number;
+  run_ms: number;
+  fell_back: boolean;
+}
+
+/** BigQuery timestamps come back as BigQueryTimestamp objects ({ value }) or strings. */
+export function ts(v: unknown): number {
+  if (v && typeof v === 'object' && 'value' in v) return Date.parse(String((v as { value: string }).value));
+  return Date.parse(String(v));
+}

@@ -1,0 +1,171 @@
+/**
+ * Ingest and operations on the real servers: the push endpoint's
+ * authentication, backfill, a dispatcher killed mid-stream, operator retry.
+ */
+import crypto from 'node:crypto';
+import type http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { retryAnalysis } from '../../dispatch/retry';
+import fs from 'node:fs';
+import { appSpec, readyFile } from '../../infra/stack';
+import { isAlive, readPid, startDetached, stopProc } from '../../infra/procs';
+import { backfill } from '../../ingest/backfill';
+import { createPushServer, oidcVerifier, staticTokenVerifier, type TokenVerifier } from '../../ingest/push';
+import { natsConnect } from '../../lib/clients';
+import { readDeadLetters } from '../../lib/streams';
+import { cfg, ensureBucket, rowsWhere, sampleFrame, SIDE_BUCKET, storage, TABLE, uniqueRun, upload, waitForRows, withNats, withTemporal } from './helpers';
+
+interface Row {
+  workflow_id: string;
+  run_id: string;
+  name: string;
+  status: string;
+  error_class: string | null;
+  pipeline: string;
+  bucket: string;
+  generation: string;
+  run_tag: string | null;
+}
+
+beforeAll(async () => {
+  await ensureBucket(SIDE_BUCKET);
+});
+
+describe('push endpoint', () => {
+  let server: http.Server;
+  let base: string;
+  let nc: Awaited<ReturnType<typeof natsConnect>>;
+  const secret = crypto.randomBytes(16).toString('hex');
+  // Our own signing key stands in for Google's: the verifier checks signature, issuer, audience and expiry.
+  const { privateKey, publicKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const kid = 'test-key';
+  const audience = 'https://lookout.example/pubsub';
+  let oidc: TokenVerifier;
+
+  function idToken(claims: Record<string, unknown>): string {
+    const enc = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const now = Math.floor(Date.now() / 1000);
+    const body = `${enc({ alg: 'RS256', kid, typ: 'JWT' })}.${enc({ iss: 'https://accounts.google.com', aud: audience, iat: now, exp: now + 600, sub: '123', email: 'pubsub@proj.iam.gserviceaccount.com', email_verified: true, ...claims })}`;
+    return `${body}.${crypto.sign('sha256', Buffer.from(body), privateKey).toString('base64url')}`;
+  }
+
+  beforeAll(async () => {
+    nc = await natsConnect(cfg, 'lookout-test-push');
+    oidc = await oidcVerifier(audience, async () => ({ [kid]: publicKey.export({ type: 'spki', format: 'pem' }).toString() }));
+    const shared = staticTokenVerifier(secret);
+    // Accept either kind, as a deployment with both configured would.
+    const verify: TokenVerifier = async (t) => ((await shared(t)).ok ? shared(t) : oidc(t));
+    server = createPushServer({ cfg, js: nc.jetstream(), verify });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await new Promise((r) => server.close(r));
+    await nc.close();
+  });
+
+  const envelope = (payload: unknown, eventType = 'OBJECT_FINALIZE') => ({
+    message: { attributes: { eventType, payloadFormat: 'JSON_API_V1' }, data: Buffer.from(JSON.stringify(payload)).toString('base64'), messageId: '1' },
+    subscription: 'projects/p/subscriptions/s',
+  });
+  const post = (path: string, body: unknown, token?: string, headers: Record<string, string> = {}) =>
+    fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers }, body: JSON.stringify(body) });
+
+  it('rejects requests without a valid token', async () => {
+    expect((await post('/pubsub', envelope({}))).status).toBe(401);
+    expect((await post('/pubsub', envelope({}), 'wrong')).status).toBe(401);
+    expect((await post('/pubsub', envelope({}), idToken({ aud: 'https://someone.else' }))).status).toBe(401);
+    expect((await post('/pubsub', envelope({}), idToken({ exp: Math.floor(Date.now() / 1000) - 3600, iat: Math.floor(Date.now() / 1000) - 7200 }))).status).toBe(401);
+  });
+
+  it('accepts an authenticated Pub/Sub push and a CloudEvent, and the objects get rows', async () => {
+    const run = uniqueRun('push');
+    const a = `${run}/pubsub.jpg`;
+    const b = `${run}/cloudevent.jpg`;
+    await upload(SIDE_BUCKET, a, sampleFrame(120), 'image/jpeg', { 'lookout-run': run });
+    await upload(SIDE_BUCKET, b, sampleFrame(130), 'image/jpeg', { 'lookout-run': run });
+    const [ma] = await storage.bucket(SIDE_BUCKET).file(a).getMetadata();
+    const [mb] = await storage.bucket(SIDE_BUCKET).file(b).getMetadata();
+    expect((await post('/pubsub', envelope(ma), idToken({}))).status).toBe(204);
+    const ce = await post('/cloudevents', mb, secret, { 'ce-type': 'google.cloud.storage.object.v1.finalized', 'ce-id': '1', 'ce-source': `//storage.googleapis.com/projects/_/buckets/${SIDE_BUCKET}`, 'ce-specversion': '1.0' });
+    expect(ce.status).toBe(204);
+    const rows = await waitForRows<Row>('run_tag = @run', { run }, 2);
+    expect(rows.map((r) => r.status)).toEqual(['ok', 'ok']);
+  });
+
+  it('acknowledges and dead-letters a malformed notification; ignores other event types', async () => {
+    const marker = uniqueRun('badpush');
+    const r = await post('/pubsub', envelope({ bucket: SIDE_BUCKET, name: marker }), secret);
+    expect(r.status).toBe(200);
+    expect(((await r.json()) as { deadLettered: string }).deadLettered).toContain('generation');
+    expect((await post('/pubsub', envelope({ name: marker }, 'OBJECT_DELETE'), secret)).status).toBe(204);
+    const dls = (await readDeadLetters(nc, cfg, { kind: 'ingest' })).filter((d) => d.payload.includes(marker) || Buffer.from(JSON.parse(d.payload).message?.data ?? '', 'base64').toString().includes(marker));
+    expect(dls).toHaveLength(1);
+  });
+});
+
+describe('backfill', () => {
+  it('publishes one event per existing object under a prefix; a second pass adds nothing', async () => {
+    const run = uniqueRun('backfill');
+    const prefix = `${run}/archive/`;
+    for (let i = 0; i < 5; i++) await upload(SIDE_BUCKET, `${prefix}f${i}.jpg`, sampleFrame(10 + i * 20), 'image/jpeg');
+    await upload(SIDE_BUCKET, `${run}/elsewhere.jpg`, sampleFrame(5), 'image/jpeg'); // outside the prefix
+    const r1 = await withNats((nc) => backfill(nc, storage, cfg, { bucket: SIDE_BUCKET, prefix, rate: 50, pageSize: 2, restart: false, runTag: run }));
+    expect(r1).toEqual(expect.objectContaining({ listed: 5, published: 5, done: true, pages: 3 }));
+    const rows = await waitForRows<Row>('run_tag = @run', { run }, 5);
+    expect(new Set(rows.map((x) => x.name)).size).toBe(5);
+    const r2 = await withNats((nc) => backfill(nc, storage, cfg, { bucket: SIDE_BUCKET, prefix, rate: 0, pageSize: 100, restart: false, runTag: run }));
+    expect(r2.duplicates + r2.published).toBe(5);
+    await new Promise((res) => setTimeout(res, 3000));
+    expect(await rowsWhere('run_tag = @run', { run }, TABLE())).toHaveLength(5);
+  });
+});
+
+describe('dispatcher crash', () => {
+  it('killed mid-stream and restarted: every object analysed once, none lost', async () => {
+    const run = uniqueRun('crash');
+    const n = 16;
+    // Stop the stack's dispatcher so events pile up in the stream.
+    await stopProc(cfg.home, 'dispatcher');
+    for (let i = 0; i < n; i++) await upload(cfg.gcs.bucket, `${run}/o${i}.jpg`, sampleFrame(40 + i * 7), 'image/jpeg', { 'lookout-run': run });
+    const spec = appSpec(cfg, 'dispatcher');
+    fs.rmSync(readyFile(cfg, 'dispatcher'), { force: true });
+    const pid = startDetached(cfg.home, spec);
+    // Let it start consuming, then kill it without warning (messages in flight stay unacked and are redelivered).
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline && !fs.existsSync(readyFile(cfg, 'dispatcher'))) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 150));
+    process.kill(-pid, 'SIGKILL');
+    while (isAlive(pid)) await new Promise((r) => setTimeout(r, 50));
+    const pid2 = startDetached(cfg.home, spec);
+    expect(readPid(cfg.home, 'dispatcher')).toBe(pid2);
+    const rows = await waitForRows<Row>('run_tag = @run', { run }, n, 180_000);
+    expect(new Set(rows.map((r) => r.workflow_id)).size).toBe(n);
+    await new Promise((r) => setTimeout(r, 3000));
+    const raw = await rowsWhere<Row>('run_tag = @run', { run }, TABLE());
+    expect(raw).toHaveLength(n); // no duplicate analysis, not even a duplicate physical row
+  });
+});
+
+describe('operator retry', () => {
+  it('re-runs a failed analysis under the same workflow id; the view keeps one row, the newest', async () => {
+    const run = uniqueRun('retry');
+    await upload(cfg.gcs.bucket, `${run}/broken.jpg`, Buffer.from('not an image'), 'image/jpeg', { 'lookout-run': run });
+    const [failed] = await waitForRows<Row>('run_tag = @run', { run }, 1);
+    expect(failed.status).toBe('failed');
+    const outcome = await withTemporal((client) => retryAnalysis(client, storage, cfg, failed));
+    expect(outcome).toBe('restarted');
+    const deadline = Date.now() + 60_000;
+    let raw: Row[] = [];
+    while (Date.now() < deadline && raw.length < 2) {
+      raw = await rowsWhere<Row>('run_tag = @run', { run }, TABLE());
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(raw).toHaveLength(2);
+    const view = await rowsWhere<Row>('run_tag = @run', { run });
+    expect(view).toHaveLength(1);
+    expect(view[0].run_id).not.toBe(failed.run_id);
+    expect(view[0].workflow_id).toBe(failed.workflow_id);
+  });
+});
