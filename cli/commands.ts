@@ -519,4 +519,79 @@ command(
   },
 );
 
+
+command(
+  {
+    name: 'loadtest',
+    summary: 'upload N objects (replicating a sample set) tagged with a run id, wait until each has a row, print the report',
+    usage: 'loadtest [--objects N] [--concurrency C] [--rate R] [--source DIR] [--pipeline P] [--run ID]',
+    description: `Uploads through the official GCS client into $LOOKOUT_BUCKET with metadata lookout-run=<run id>, waits with a
+progress bar until every object is accounted for by a row, then prints \`lookout report --run <id>\`.
+Ctrl-C stops uploading and waiting; the run can still be reported on as far as it got.`,
+    options: {
+      objects: { type: 'number', default: 200, help: 'objects to upload' },
+      concurrency: { type: 'number', default: 8, help: 'uploads in flight' },
+      rate: { type: 'number', default: 0, help: 'uploads per second at most (0 = unbounded)' },
+      source: { type: 'string', arg: 'DIR', help: 'folder of sample images (default: the demo samples)' },
+      pipeline: { type: 'string', help: 'pipeline (metadata lookout-pipeline)' },
+      run: { type: 'string', help: 'run id (default: loadtest-<time>)' },
+      'timeout-s': { type: 'number', default: 1800, help: 'give up waiting for rows after this long' },
+      html: { type: 'string', arg: 'FILE', help: 'chart file (default: .lookout/reports/<run>.html)' },
+    },
+  },
+  async (cfg, { opts }) => {
+    const path = require('node:path') as typeof import('node:path');
+    const { storageClient, bigqueryClient } = require('../lib/clients') as typeof import('../lib/clients');
+    const { listSampleFiles, uploadLoad, waitForRun } = require('../lib/loadtest') as typeof import('../lib/loadtest');
+    const { prepareSamples } = require('../lib/samples') as typeof import('../lib/samples');
+    const run = (opts.run as string | undefined) ?? `loadtest-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}`;
+    const files = opts.source ? listSampleFiles(String(opts.source)) : prepareSamples(path.join(cfg.home, 'samples')).filter((s) => s.expect === 'ok');
+    const n = Number(opts.objects);
+    const ac = new AbortController();
+    process.once('SIGINT', () => {
+      console.error('\nloadtest: interrupted; reporting on what finished');
+      ac.abort();
+    });
+    const up = new Progress(`uploading (run ${run})`, n);
+    const t0 = Date.now();
+    const uploaded = await uploadLoad(storageClient(cfg), cfg, { runId: run, objects: n, concurrency: Number(opts.concurrency), rate: Number(opts.rate), pipeline: opts.pipeline as string | undefined, files, signal: ac.signal, onUpload: (d) => up.update(d) });
+    up.done(`uploaded ${uploaded} objects in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+    const wait = new Progress('waiting for rows', uploaded);
+    const rows = await waitForRun(bigqueryClient(cfg), cfg, run, uploaded, { timeoutMs: Number(opts['timeout-s']) * 1000, signal: ac.signal, onCount: (c) => wait.update(c) });
+    wait.done(`${rows}/${uploaded} objects have a row`);
+    await printReport(cfg, run, undefined, opts.html as string | undefined);
+    return rows >= uploaded ? 0 : 4;
+  },
+);
+
+async function printReport(cfg: import('../lib/config').LookoutConfig, run: string, vs: string | undefined, htmlFile: string | undefined): Promise<void> {
+  const fs = require('node:fs') as typeof import('node:fs');
+  const path = require('node:path') as typeof import('node:path');
+  const { bigqueryClient } = require('../lib/clients') as typeof import('../lib/clients');
+  const { buildReport, formatTable, reportHtml } = require('../lib/report') as typeof import('../lib/report');
+  const r = await buildReport(bigqueryClient(cfg), cfg, run, vs);
+  for (const s of r.sections) console.log(`\n${s.title}\n${formatTable(s.rows)}`);
+  const file = htmlFile ?? path.join(cfg.projectRoot, '.lookout', 'reports', `${run}${vs ? `-vs-${vs}` : ''}.html`);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, reportHtml(r));
+  console.log(`\nchart: ${file}`);
+}
+
+command(
+  {
+    name: 'report',
+    summary: 'print the SQL load report of a run (infra/sql) and write an HTML chart',
+    usage: 'report --run ID [--vs ID] [--html FILE]',
+    options: {
+      run: { type: 'string', help: 'run id (row run_tag)' },
+      vs: { type: 'string', help: 'a second run to compare with' },
+      html: { type: 'string', arg: 'FILE', help: 'chart file (default: .lookout/reports/<run>.html)' },
+    },
+  },
+  async (cfg, { opts }) => {
+    if (!opts.run) throw new Error('--run is required (the id loadtest printed, or any run tag)');
+    await printReport(cfg, String(opts.run), opts.vs as string | undefined, opts.html as string | undefined);
+  },
+);
+
 export { Progress };
