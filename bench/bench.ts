@@ -1,0 +1,179 @@
+/**
+ * `npm run bench`: in one run on one machine, with the same images and model:
+ *  (a) bare onnxruntime-node inference (preprocess + run + decode) — the limit;
+ *  (b) the full pipeline end to end (GCS -> JetStream -> Temporal -> worker -> BigQuery)
+ *      at saturation and at half of it, with dynamic batching on and off.
+ * Prints throughput, p50/p99 latency, peak memory per process and the ratio (b)/(a).
+ * Runs its own embedded stack on ports 37200+ (state in .lookout/bench-stack).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig, type LookoutConfig } from '../lib/config';
+import { bigqueryClient, storageClient } from '../lib/clients';
+import { decodeImage } from '../lib/image';
+import { listSampleFiles, uploadLoad, waitForRun } from '../lib/loadtest';
+import { OnnxDetector } from '../lib/models/detector';
+import { defaultModelRepo, loadLocalModel } from '../lib/models/manifest';
+import { onnxruntimeVersion } from '../lib/models/session';
+import { query } from '../lib/query';
+import { viewName } from '../lib/results';
+import { extractFrames } from '../lib/samples';
+import { appSpec, down, up } from '../infra/stack';
+import { readPid, startDetached, stopProc } from '../infra/procs';
+
+const args = process.argv.slice(2);
+if (args.includes('--help') || args.includes('-h')) {
+  console.log(`Usage: npm run bench [-- --json] [--objects N] [--quick]
+
+Measures bare inference (a) and the full pipeline (b) at saturation and half of it, batching on and off.
+  --objects N   objects per pipeline run (default 300; --quick: 60)
+  --json        print the results as JSON (after the human-readable lines, on one line prefixed BENCH_JSON=)
+  --keep        leave the bench stack running afterwards`);
+  process.exit(0);
+}
+const json = args.includes('--json');
+const quick = args.includes('--quick');
+const keep = args.includes('--keep');
+const nIdx = args.indexOf('--objects');
+const OBJECTS = nIdx >= 0 ? Number(args[nIdx + 1]) : quick ? 60 : 300;
+
+const pct = (xs: number[], p: number) => {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
+};
+const log = (s: string) => process.stderr.write(`${s}\n`);
+
+function peakRssMb(pid: number | undefined): number | null {
+  if (!pid) return null;
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Math.round(Number(m[1]) / 1024) : null;
+  } catch {
+    return null;
+  }
+}
+
+async function bare(files: string[], batch: number, concurrency: number, iterations: number) {
+  const det = await OnnxDetector.load(loadLocalModel(defaultModelRepo(path.resolve(__dirname, '..')), 'nanodet'), { pool: 'cpu', batch: { maxBatchSize: batch, maxQueueDelayMs: batch > 1 ? 4 : 0 } });
+  const imgs = await Promise.all(files.map(async (f) => decodeImage(fs.readFileSync(f), { maxPixels: 1e8 })));
+  for (let i = 0; i < 5; i++) await det.detect(imgs[i % imgs.length]); // warm-up
+  const lat: number[] = [];
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      for (;;) {
+        const i = next++;
+        if (i >= iterations) return;
+        const s = performance.now();
+        await det.detect(imgs[i % imgs.length]);
+        lat.push(performance.now() - s);
+      }
+    }),
+  );
+  const secs = (performance.now() - t0) / 1000;
+  const r = { batch, concurrency, images: iterations, perSecond: iterations / secs, p50: pct(lat, 50), p99: pct(lat, 99), meanBatch: det.batchStats.items / det.batchStats.batches };
+  await det.close();
+  return r;
+}
+
+async function restartWorker(cfg: LookoutConfig, extra: string[]) {
+  await stopProc(cfg.home, 'worker-cpu');
+  const spec = appSpec(cfg, 'worker-cpu');
+  spec.args.push(...extra);
+  const ready = spec.env!.LOOKOUT_READY_FILE;
+  fs.rmSync(ready, { force: true });
+  startDetached(cfg.home, spec);
+  const deadline = Date.now() + 120_000;
+  while (!fs.existsSync(ready)) {
+    if (Date.now() > deadline) throw new Error('worker did not start');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function pipelineRun(cfg: LookoutConfig, files: Array<{ file: string; contentType: string }>, label: string, objects: number, rate: number) {
+  const run = `bench-${label}-${Date.now().toString(36)}`;
+  const t0 = Date.now();
+  await uploadLoad(storageClient(cfg), cfg, { runId: run, objects, concurrency: 8, rate, files });
+  const n = await waitForRun(bigqueryClient(cfg), cfg, run, objects, { timeoutMs: 900_000 });
+  const view = `\`${cfg.gcp.projectId}.${cfg.bigquery.dataset}.${viewName(cfg)}\``;
+  const rows = await query<{ e: number; p: number; i: number; c: { value: string }; o: { value: string }; st: string; q: number; b: number }>(
+    bigqueryClient(cfg),
+    `SELECT end_to_end_ms AS e, pipeline_ms AS p, inference_ms AS i, completed_at AS c, object_created_at AS o, status AS st,
+       (SELECT SUM(s.queue_ms) FROM UNNEST(stages) s) AS q, (SELECT MAX(s.batch_size) FROM UNNEST(stages) s WHERE s.stage = 'detect') AS b
+     FROM ${view} WHERE run_tag = @run`,
+    { run },
+  );
+  const first = Math.min(...rows.map((r) => Date.parse(r.o.value)));
+  const last = Math.max(...rows.map((r) => Date.parse(r.c.value)));
+  return {
+    label,
+    run,
+    objects,
+    rows: n,
+    failed: rows.filter((r) => r.st !== 'ok').length,
+    offeredRate: rate,
+    perSecond: rows.length / ((last - first) / 1000),
+    e2eP50: pct(rows.map((r) => r.e), 50),
+    e2eP99: pct(rows.map((r) => r.e), 99),
+    pipelineP50: pct(rows.map((r) => r.p), 50),
+    inferenceP50: pct(rows.map((r) => r.i), 50),
+    queueP50: pct(rows.map((r) => r.q), 50),
+    meanDetectBatch: rows.reduce((a, r) => a + Number(r.b ?? 1), 0) / Math.max(1, rows.length),
+    wallS: (Date.now() - t0) / 1000,
+  };
+}
+
+async function main() {
+  const root = path.resolve(__dirname, '..');
+  const cfg = loadConfig({ ...process.env, LOOKOUT_HOME: path.join(root, '.lookout', 'bench-stack'), LOOKOUT_PORT_BASE: process.env.LOOKOUT_BENCH_PORT_BASE ?? '37200' });
+  const machine = { cpu: os.cpus()[0]?.model, cores: os.availableParallelism(), memoryGb: Math.round(os.totalmem() / 2 ** 30), platform: `${os.platform()} ${os.release()}`, node: process.version, onnxruntime: onnxruntimeVersion() };
+  log(`machine: ${machine.cores} cores (${machine.cpu}), ${machine.memoryGb} GiB, ${machine.platform}, Node ${machine.node}, onnxruntime-node ${machine.onnxruntime}`);
+  const dir = path.join(cfg.home, 'samples');
+  extractFrames(dir, Array.from({ length: 24 }, (_, i) => 30 + i * 30));
+  const files = listSampleFiles(dir);
+
+  log('(a) bare inference: nanodet, vtest.avi frames 768x576, preprocess + run + decode in one process');
+  const bareRuns = [await bare(files.map((f) => f.file), 1, 1, quick ? 60 : 200), await bare(files.map((f) => f.file), 1, 4, quick ? 60 : 200), await bare(files.map((f) => f.file), 8, 8, quick ? 64 : 240)];
+  for (const b of bareRuns) log(`    batch<=${b.batch} concurrency ${b.concurrency}: ${b.perSecond.toFixed(1)} img/s, p50 ${b.p50.toFixed(1)} ms, p99 ${b.p99.toFixed(1)} ms, mean batch ${b.meanBatch.toFixed(2)}`);
+  const limit = Math.max(...bareRuns.map((b) => b.perSecond));
+
+  log('(b) full pipeline on the embedded stack (bench profile, ports 37200+)');
+  await down(cfg);
+  fs.rmSync(path.join(cfg.home, 'data'), { recursive: true, force: true });
+  await up(cfg, { apps: true, log: (l) => log(`    ${l}`) });
+  const runs = [];
+  try {
+    await pipelineRun(cfg, files, 'warmup', 20, 0);
+    for (const [label, extra] of [
+      ['batching-on', []],
+      ['batching-off', ['--max-batch', '1']],
+    ] as const) {
+      await restartWorker(cfg, [...extra]);
+      const sat = await pipelineRun(cfg, files, `${label}-saturation`, OBJECTS, 0);
+      log(`    ${label} saturation: ${sat.perSecond.toFixed(1)} obj/s, e2e p50 ${sat.e2eP50.toFixed(0)} ms p99 ${sat.e2eP99.toFixed(0)} ms, inference p50 ${sat.inferenceP50.toFixed(1)} ms, mean detect batch ${sat.meanDetectBatch.toFixed(2)}`);
+      const half = await pipelineRun(cfg, files, `${label}-half`, Math.max(20, Math.round(OBJECTS / 2)), sat.perSecond / 2);
+      log(`    ${label} half load (${(sat.perSecond / 2).toFixed(1)}/s offered): e2e p50 ${half.e2eP50.toFixed(0)} ms p99 ${half.e2eP99.toFixed(0)} ms, pipeline p50 ${half.pipelineP50.toFixed(0)} ms, inference p50 ${half.inferenceP50.toFixed(1)} ms`);
+      runs.push(sat, half);
+    }
+  } finally {
+    const memory: Record<string, number | null> = { bench: Math.round(process.resourceUsage().maxRSS / 1024) };
+    for (const p of ['nats', 'temporal', 'gcs', 'bigquery', 'watcher', 'dispatcher', 'worker-cpu']) memory[p] = peakRssMb(readPid(cfg.home, p));
+    log(`peak memory (MiB, VmHWM): ${Object.entries(memory).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    const sat = runs.find((r) => r.label === 'batching-on-saturation');
+    const result = { machine, bare: bareRuns, bareLimitPerSecond: limit, pipeline: runs, ratioPipelineToBare: sat ? sat.perSecond / limit : null, peakMemoryMb: memory };
+    if (sat) log(`ratio (b)/(a): ${(sat.perSecond / limit).toFixed(3)}  (pipeline ${sat.perSecond.toFixed(1)} obj/s at saturation vs bare ${limit.toFixed(1)} img/s)`);
+    const out = path.join(root, '.lookout', 'bench-results.json');
+    fs.writeFileSync(out, JSON.stringify(result, null, 2));
+    log(`results: ${out}`);
+    if (json) console.log(JSON.stringify(result));
+    if (!keep) await down(cfg);
+  }
+}
+
+main().catch((err) => {
+  console.error(`bench: ${(err as Error).stack ?? err}`);
+  process.exit(1);
+});

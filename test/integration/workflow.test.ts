@@ -1,0 +1,118 @@
+/**
+ * The workflow's own logic with stub activities, on a Temporal dev server started by
+ * @temporalio/testing from the `temporal` binary infra/install.sh built (no download).
+ */
+import path from 'node:path';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LookoutActivities, StageContext } from '../../activities/types';
+import { BadInputError, TransientError } from '../../lib/errors';
+import { loadConfig } from '../../lib/config';
+import { resolvePipeline } from '../../lib/pipelines';
+import type { AnalysisSummary, AnalyzeInput } from '../../lib/types';
+import { toFailure } from '../../activities/stage';
+import type { AnalyzeResult } from '../../workflows/analyze';
+import { summary } from '../unit/fixtures';
+
+let env: TestWorkflowEnvironment;
+const cfg = loadConfig(process.env);
+const base = summary();
+
+/** What the stub detect activity does on each call (set per test). */
+let detectBehaviour: (ctx: StageContext, attempt: number) => Promise<void> = async () => {};
+let recorded: AnalysisSummary[] = [];
+let calls: string[] = [];
+let attempt = 0;
+
+const acts: LookoutActivities = {
+  async detect(_i, ctx) {
+    calls.push(`detect:${ctx.pool}:${ctx.fellBack}`);
+    attempt++;
+    try {
+      await detectBehaviour(ctx, attempt);
+    } catch (err) {
+      throw toFailure(err, attempt);
+    }
+    return { ...base.detect!, report: { ...base.detect!.report, pool: ctx.pool, fellBack: ctx.fellBack } };
+  },
+  async extract() {
+    calls.push('extract');
+    return base.extract!;
+  },
+  async score() {
+    calls.push('score');
+    return base.score!;
+  },
+  async record(s) {
+    recorded.push(s);
+    return { analysisId: `${s.workflowId}/${s.runId}`, table: 't', status: s.failure ? 'failed' : 'ok' };
+  },
+};
+
+let workers: Worker[] = [];
+let running: Promise<unknown>;
+
+beforeAll(async () => {
+  env = await TestWorkflowEnvironment.createLocal({
+    server: { executable: { type: 'existing-path', path: path.join(cfg.toolsDir, 'temporal') }, ip: '127.0.0.1' },
+  });
+  workers = [
+    await Worker.create({ connection: env.nativeConnection, taskQueue: 'objects-cpu', activities: acts }),
+    await Worker.create({ connection: env.nativeConnection, taskQueue: cfg.temporal.workflowQueue, workflowsPath: path.join(__dirname, '..', '..', 'workflows', 'index.ts') }),
+  ];
+  running = Promise.all(workers.map((w) => w.run()));
+}, 120_000);
+
+afterAll(async () => {
+  for (const w of workers) w.shutdown();
+  await running;
+  await env?.teardown();
+});
+
+function input(gpu: boolean): AnalyzeInput {
+  return { ...base.input, pipeline: resolvePipeline('objects', { gpuStages: gpu ? ['detect'] : [], gpuFallbackMs: 500 }) };
+}
+
+async function run(inp: AnalyzeInput, detect: typeof detectBehaviour) {
+  detectBehaviour = detect;
+  recorded = [];
+  calls = [];
+  attempt = 0;
+  const result = (await env.client.workflow.execute('analyzeObject', { taskQueue: cfg.temporal.workflowQueue, workflowId: `wf-${Math.random()}`, args: [inp] })) as AnalyzeResult;
+  return { result, recorded, calls };
+}
+
+describe('analyzeObject', () => {
+  it('chains detect -> extract -> score -> record', async () => {
+    const { result, recorded, calls } = await run(input(false), async () => {});
+    expect(calls).toEqual(['detect:cpu:false', 'extract', 'score']);
+    expect(result.status).toBe('ok');
+    expect(recorded).toHaveLength(1);
+    expect(recorded[0].score?.label).toBe('person');
+  });
+
+  it('bad input: one attempt, a failed summary with the error class, no later stage', async () => {
+    const { result, recorded, calls } = await run(input(false), async () => {
+      throw new BadInputError('CorruptImage', 'premature end of JPEG');
+    });
+    expect(calls).toEqual(['detect:cpu:false']);
+    expect(result).toEqual(expect.objectContaining({ status: 'failed', errorClass: 'CorruptImage' }));
+    expect(recorded[0].failure).toEqual({ stage: 'detect', errorClass: 'CorruptImage', message: 'premature end of JPEG', attempts: 1, retryable: false });
+  });
+
+  it('passing faults are retried with backoff and then succeed', async () => {
+    const { result, calls } = await run(input(false), async (_ctx, attempt) => {
+      if (attempt < 3) throw new TransientError('StorageError', 'connection reset');
+    });
+    expect(calls.filter((c) => c.startsWith('detect'))).toHaveLength(3);
+    expect(result.status).toBe('ok');
+  }, 60_000);
+
+  it('a GPU stage with no GPU worker falls back to the CPU queue', async () => {
+    const { result, recorded, calls } = await run(input(true), async () => {});
+    expect(calls[0]).toBe('detect:cpu:true');
+    expect(result.status).toBe('ok');
+    expect(recorded[0].detect?.report.fellBack).toBe(true);
+  }, 60_000);
+});

@@ -1,0 +1,148 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { BadInputError } from '../../lib/errors';
+import { frameTriplets, probeVideo, readFrames, sampleTriplets, selectExpr, type VideoFrame } from '../../lib/video';
+
+const VTEST = '/usr/share/doc/opencv-doc/examples/data/vtest.avi';
+const HAVE_VTEST = fs.existsSync(VTEST);
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lookout-video-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
+}
+
+async function rejection(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('sampleTriplets', () => {
+  it('keeps t - offset >= 0 and t + offset < total', () => {
+    expect(sampleTriplets(20, 5)).toEqual([3, 8, 13]);
+    expect(sampleTriplets(17, 5)).toEqual([3, 8, 13]); // 13 + 3 = 16 < 17
+    expect(sampleTriplets(16, 5)).toEqual([3, 8]); // 13 + 3 = 16 is out
+    expect(sampleTriplets(7, 1)).toEqual([3]);
+    expect(sampleTriplets(6, 1)).toEqual([]);
+    expect(sampleTriplets(0, 1)).toEqual([]);
+    expect(sampleTriplets(5, 2, 0)).toEqual([0, 2, 4]);
+    expect(sampleTriplets(10, 2, 1)).toEqual([1, 3, 5, 7]);
+    expect(sampleTriplets(795, 10).at(-1)).toBe(783);
+    expect(sampleTriplets(795, 10)).toHaveLength(79);
+  });
+
+  it('rejects invalid arguments', () => {
+    expect(() => sampleTriplets(10, 0)).toThrow(RangeError);
+    expect(() => sampleTriplets(-1, 1)).toThrow(RangeError);
+    expect(() => sampleTriplets(10.5, 1)).toThrow(RangeError);
+    expect(() => sampleTriplets(10, 1, -1)).toThrow(RangeError);
+  });
+});
+
+describe('selectExpr', () => {
+  it('merges runs and nests long sums', () => {
+    expect(selectExpr([3, 100, 101, 102, 110])).toBe('eq(n\\,3)+between(n\\,100\\,102)+eq(n\\,110)');
+    const long = selectExpr(Array.from({ length: 300 }, (_, i) => i * 2));
+    expect(long.startsWith('((eq(n\\,0)+eq(n\\,2)')).toBe(true);
+    expect(long.match(/eq\(/g)).toHaveLength(300);
+  });
+});
+
+describe('video decoding', () => {
+  it.skipIf(!HAVE_VTEST)('probes vtest.avi', async () => {
+    const info = await probeVideo(VTEST);
+    expect([info.width, info.height]).toEqual([768, 576]);
+    expect(info.frames).toBe(795);
+    expect(info.fps).toBeCloseTo(10, 6);
+  });
+
+  it.skipIf(!HAVE_VTEST)('decodes frames 3, 100 and 103 in order, de-duplicated', async () => {
+    const frames = await collect(readFrames(VTEST, [103, 3, 100, 100]));
+    expect(frames.map((f) => f.index)).toEqual([3, 100, 103]);
+    for (const f of frames) {
+      expect([f.width, f.height, f.rgb.length]).toEqual([768, 576, 768 * 576 * 3]);
+    }
+    const [, f100, f103] = frames;
+    expect(f100.rgb.equals(f103.rgb)).toBe(false);
+    // People move: a real fraction of the pixels changes between 100 and 103, but most of the scene is static.
+    let changed = 0;
+    for (let i = 0; i < f100.rgb.length; i++) if (Math.abs(f100.rgb[i] - f103.rgb[i]) > 30) changed++;
+    expect(changed / f100.rgb.length).toBeGreaterThan(0.001);
+    expect(changed / f100.rgb.length).toBeLessThan(0.5);
+    // The same frames through the decode-everything-and-filter path are byte-identical.
+    const slow = await collect(readFrames(VTEST, [3, 100, 103], { maxSelectExpr: 0 }));
+    expect(slow.map((f) => f.index)).toEqual([3, 100, 103]);
+    slow.forEach((f, i) => expect(f.rgb.equals(frames[i].rgb)).toBe(true));
+  });
+
+  it.skipIf(!HAVE_VTEST)('yields triplets t-3, t, t+3 with each frame decoded once', async () => {
+    const triplets = await collect(frameTriplets(VTEST, [100, 6, 3]));
+    expect(triplets.map((t) => [t.t, t.prev.index, t.cur.index, t.next.index])).toEqual([
+      [3, 0, 3, 6],
+      [6, 3, 6, 9],
+      [100, 97, 100, 103],
+    ]);
+    // Frame 6 is shared by the first two triplets: the very same buffer.
+    expect(triplets[1].cur).toBe(triplets[0].next);
+    expect(triplets[1].prev).toBe(triplets[0].cur);
+    const direct = await collect(readFrames(VTEST, [97]));
+    expect(triplets[2].prev.rgb.equals(direct[0].rgb)).toBe(true);
+  });
+
+  it.skipIf(!HAVE_VTEST)('stops ffmpeg on early exit and abort, and reports frames past the end', async () => {
+    const seen: number[] = [];
+    for await (const f of readFrames(VTEST, [1, 2, 3, 400, 700])) {
+      seen.push(f.index);
+      if (f.index === 2) break;
+    }
+    expect(seen).toEqual([1, 2]);
+
+    const ac = new AbortController();
+    const got: VideoFrame[] = [];
+    const err = await rejection(
+      (async () => {
+        for await (const f of readFrames(VTEST, [5, 6, 7, 500], { signal: ac.signal })) {
+          got.push(f);
+          ac.abort();
+        }
+      })(),
+    );
+    expect(err.name).toBe('AbortError');
+    expect(got).toHaveLength(1);
+
+    const past = await rejection(collect(readFrames(VTEST, [794, 795])));
+    expect(past).toBeInstanceOf(BadInputError);
+    expect((past as BadInputError).errorClass).toBe('CorruptImage');
+    expect(past.message).toMatch(/ended before frame 795/);
+  });
+
+  it('rejects a text file, an empty file and a missing file as bad input', async () => {
+    const txt = path.join(tmp, 'notes.avi');
+    fs.writeFileSync(txt, 'this is a text file, not a video\n'.repeat(20));
+    const e1 = await rejection(probeVideo(txt));
+    expect(e1).toBeInstanceOf(BadInputError);
+    expect((e1 as BadInputError).errorClass).toBe('UnsupportedMedia');
+    expect(e1.message).toMatch(/Invalid data found/);
+    const e2 = await rejection(collect(readFrames(txt, [0])));
+    expect((e2 as BadInputError).errorClass).toBe('UnsupportedMedia');
+    // Without the probe (dimensions given), ffmpeg's own failure is classified the same way.
+    const e3 = await rejection(collect(readFrames(txt, [0], { width: 64, height: 48 })));
+    expect(e3).toBeInstanceOf(BadInputError);
+    expect((e3 as BadInputError).errorClass).toBe('UnsupportedMedia');
+    expect(e3.message).toMatch(/Invalid data found/);
+
+    const empty = path.join(tmp, 'empty.mp4');
+    fs.writeFileSync(empty, '');
+    expect(((await rejection(probeVideo(empty))) as BadInputError).errorClass).toBe('EmptyObject');
+    expect(((await rejection(probeVideo(path.join(tmp, 'missing.mp4')))) as BadInputError).errorClass).toBe('ObjectNotFound');
+  });
+});
