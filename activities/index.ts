@@ -13,8 +13,13 @@ import type { ObjectStore } from '../lib/objectstore';
 import { buildRow, type RowBatcher } from '../lib/results';
 import { cropGray, meanStd, sobelMagnitude } from '../lib/vision';
 import type { AnalysisSummary, AnalyzeInput, DetectOutput, ExtractOutput, MachineInfo, ObjectRef, ScoreOutput } from '../lib/types';
-import { heartbeat, runStage } from './stage';
-import type { LookoutActivities, RecordResult, StageContext } from './types';
+import { Context } from '@temporalio/activity';
+import { PIPELINES } from '../lib/pipelines';
+import type { OnnxEmbedder } from '../lib/models/embedder';
+import type { SceneStore } from '../lib/scenes';
+import { createCctvActivities } from './cctv';
+import { heartbeat, runStage, toFailure } from './stage';
+import type { FitSceneResult, LookoutActivities, RecordResult, StageContext } from './types';
 
 export interface ActivityDeps {
   store: ObjectStore;
@@ -26,6 +31,16 @@ export interface ActivityDeps {
   limits: { maxObjectBytes: number; maxPixels: number };
   /** Decoded images kept between stages of the same object on this worker. */
   imageCacheBytes?: number;
+  /** Object-centric pipelines: encoders, scene models and where derived data goes. */
+  objectCentric?: { encoders: { appearance: OnnxEmbedder; motion: OnnxEmbedder }; scenes: SceneStore; resultsBucket: string };
+}
+
+function currentWorkflowId(fallback: string): string {
+  try {
+    return Context.current().info.workflowExecution?.workflowId ?? fallback;
+  } catch {
+    return fallback;
+  }
 }
 
 export function machineInfo(): MachineInfo {
@@ -79,7 +94,7 @@ export const OBJECT_FEATURES = ['mean', 'std', 'gradient', 'aspect', 'area', 'cx
 export function createActivities(deps: ActivityDeps): LookoutActivities {
   const cache = new ImageCache(deps.imageCacheBytes ?? 256 * 2 ** 20);
 
-  async function loadImage(o: ObjectRef): Promise<DecodedImage> {
+  async function loadImage(o: Pick<ObjectRef, 'bucket' | 'name' | 'generation' | 'size' | 'contentType'>): Promise<DecodedImage> {
     const key = objectKey(o);
     const hit = cache.get(key);
     if (hit) return hit;
@@ -95,7 +110,43 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
     return img;
   }
 
+  const cctv = deps.objectCentric
+    ? createCctvActivities({ store: deps.store, encoders: deps.objectCentric.encoders, scenes: deps.objectCentric.scenes, resultsBucket: deps.objectCentric.resultsBucket, maxObjectBytes: deps.limits.maxObjectBytes, loadImage })
+    : undefined;
+  const objectCentric = (pipeline: string) => {
+    if (PIPELINES[pipeline]?.method !== 'object-centric') return undefined;
+    if (!cctv) throw new SetupError('EncodersNotLoaded', `this worker was started without the encoders of pipeline "${pipeline}"`);
+    return cctv;
+  };
+  const direct = async <T>(fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (err) {
+      let attempt = 1;
+      try {
+        attempt = Context.current().info.attempt;
+      } catch {
+        /* outside an activity */
+      }
+      throw toFailure(err, attempt);
+    }
+  };
+
   return {
+    async splitVideo(video, every) {
+      return direct(async () => {
+        if (!cctv) throw new SetupError('EncodersNotLoaded', 'this worker serves no video pipeline');
+        return cctv.splitVideo(video, every);
+      });
+    },
+
+    async fitScene(scene, refs, opts): Promise<FitSceneResult> {
+      return direct(async () => {
+        if (!cctv) throw new SetupError('EncodersNotLoaded', 'this worker serves no object-centric pipeline');
+        return cctv.fitScene(scene, refs, opts);
+      });
+    },
+
     async detect(input: AnalyzeInput, ctx: StageContext): Promise<DetectOutput> {
       return runStage(ctx, async () => {
         const det = deps.detector(input.pipeline.name);
@@ -116,6 +167,8 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
     },
 
     async extract(input: AnalyzeInput, detect: DetectOutput, ctx: StageContext): Promise<ExtractOutput> {
+      const oc = objectCentric(input.pipeline.name);
+      if (oc) return runStage(ctx, () => oc.extract(input, detect, `${currentWorkflowId('direct')}/${objectKey(input.object)}`));
       return runStage(ctx, async () => {
         const t0 = performance.now();
         const img = await loadImage(input.object);
@@ -130,7 +183,9 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
       });
     },
 
-    async score(_input: AnalyzeInput, detect: DetectOutput, _extract: ExtractOutput, ctx: StageContext): Promise<ScoreOutput> {
+    async score(input: AnalyzeInput, detect: DetectOutput, extract: ExtractOutput, ctx: StageContext): Promise<ScoreOutput> {
+      const oc = objectCentric(input.pipeline.name);
+      if (oc) return runStage(ctx, () => oc.score(input, detect, extract));
       return runStage(ctx, async () => {
         const counts: Record<string, number> = {};
         for (const b of detect.boxes) counts[b.label] = (counts[b.label] ?? 0) + 1;

@@ -1,7 +1,8 @@
 /** The activity interface the workflows call (workflows import these types only). */
 import type { Pool } from '../lib/config';
 import type { StageName } from '../lib/pipelines';
-import type { AnalysisSummary, AnalyzeInput, DetectOutput, ExtractOutput, ScoreOutput } from '../lib/types';
+import type { AnalysisSummary, AnalyzeInput, DetectOutput, ExtractOutput, FeaturesRef, ObjectRef, ScoreOutput } from '../lib/types';
+import type { SplitResult } from './cctv';
 
 export interface StageContext {
   stage: StageName;
@@ -22,4 +23,18 @@ export interface LookoutActivities {
   extract(input: AnalyzeInput, detect: DetectOutput, ctx: StageContext): Promise<ExtractOutput>;
   score(input: AnalyzeInput, detect: DetectOutput, extract: ExtractOutput, ctx: StageContext): Promise<ScoreOutput>;
   record(summary: AnalysisSummary): Promise<RecordResult>;
+  /** cctv-anomaly: a video object -> frame triplets in the bucket. */
+  splitVideo(video: ObjectRef, every: number): Promise<SplitResult>;
+  /** cctv-anomaly: fit and store a scene model from normal footage's features. */
+  fitScene(scene: string, refs: FeaturesRef[], opts: { k: number; seed: number; quantile: number }): Promise<FitSceneResult>;
+}
+
+export interface FitSceneResult {
+  scene: string;
+  version: number;
+  uri: string;
+  samples: number;
+  threshold: number;
+  k: number;
+  fitMs: number;
 }

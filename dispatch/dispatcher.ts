@@ -14,7 +14,8 @@ import { WorkflowIdReusePolicy } from '@temporalio/common';
 import { AckPolicy, DeliverPolicy, nanos, type ConsumerMessages, type JsMsg, type NatsConnection } from 'nats';
 import type { LookoutConfig } from '../lib/config';
 import { validateObjectEvent, workflowIdFor, type ObjectEvent } from '../lib/events';
-import { resolvePipeline, type PipelineOptions } from '../lib/pipelines';
+import { PIPELINES, resolvePipeline, type PipelineOptions } from '../lib/pipelines';
+import { isNeighbour, isVideo } from '../lib/triplets';
 import { DISPATCHER_DURABLE, jsonCodec, publishDeadLetter } from '../lib/streams';
 import type { AnalyzeInput } from '../lib/types';
 
@@ -42,6 +43,7 @@ export type DispatchOutcome =
   | { kind: 'started'; workflowId: string }
   | { kind: 'duplicate'; workflowId: string }
   | { kind: 'invalid'; reason: string }
+  | { kind: 'skipped'; reason: string }
   | { kind: 'retry'; error: string; delivery: number }
   | { kind: 'dead'; error: string };
 
@@ -67,17 +69,33 @@ export function analyzeInputFor(ev: ObjectEvent, cfg: LookoutConfig, opts: Pipel
     },
     trace: { source: ev.source, publishedAt: ev.publishedAt, dispatchedAt: now.toISOString() },
     runTag: ev.metadata?.['lookout-run'],
+    scene: ev.metadata?.['lookout-scene'] || process.env.LOOKOUT_SCENE || undefined,
   };
 }
 
+/** Video analysis defaults: every Nth frame, child analyses in flight. */
+export const VIDEO_DEFAULTS = { every: Number(process.env.LOOKOUT_VIDEO_EVERY ?? 5), parallelism: Number(process.env.LOOKOUT_VIDEO_PARALLELISM ?? 4) };
+
+/**
+ * What an event asks for: nothing (Lookout's own derived objects; the t-3/t+3
+ * neighbours of a frame triplet), a video analysis, or an object analysis.
+ */
+export function routeEvent(ev: ObjectEvent, cfg: LookoutConfig): { skip: string } | { workflowType: 'analyzeObject' | 'analyzeVideo' } {
+  if (ev.metadata?.['lookout-derived']) return { skip: `derived object (${ev.metadata['lookout-derived']})` };
+  const def = PIPELINES[pipelineFor(ev, cfg)];
+  if (def?.video && isNeighbour(ev.name)) return { skip: 'neighbour frame of a triplet (analysed with its KEY)' };
+  if (def?.video && isVideo(ev.name, ev.contentType)) return { workflowType: 'analyzeVideo' };
+  return { workflowType: 'analyzeObject' };
+}
+
 /** Starts the workflow for an event; "already started" is success. */
-export async function startAnalysis(client: Client, cfg: LookoutConfig, input: AnalyzeInput): Promise<'started' | 'duplicate'> {
+export async function startAnalysis(client: Client, cfg: LookoutConfig, input: AnalyzeInput, workflowType: 'analyzeObject' | 'analyzeVideo' = 'analyzeObject'): Promise<'started' | 'duplicate'> {
   const workflowId = workflowIdFor(input.pipeline.name, input.object);
   try {
-    await client.workflow.start('analyzeObject', {
+    await client.workflow.start(workflowType, {
       taskQueue: cfg.temporal.workflowQueue,
       workflowId,
-      args: [input],
+      args: workflowType === 'analyzeVideo' ? [{ ...input, ...VIDEO_DEFAULTS }] : [input],
       // One analysis per object version, ever (within the namespace's retention):
       // a completed or failed analysis is not started again by a duplicate event.
       // Operators re-run failed ones explicitly with `lookout retry`.
@@ -123,7 +141,7 @@ export class Dispatcher {
   private messages: ConsumerMessages | undefined;
   private inflight = new Set<Promise<void>>();
   private stopped = false;
-  readonly counts = { started: 0, duplicate: 0, invalid: 0, retry: 0, dead: 0 };
+  readonly counts = { started: 0, duplicate: 0, invalid: 0, skipped: 0, retry: 0, dead: 0 };
 
   constructor(
     private readonly nc: NatsConnection,
@@ -147,9 +165,14 @@ export class Dispatcher {
       m.term(v.reason);
       return { kind: 'invalid', reason: v.reason };
     }
+    const route = routeEvent(v.value, this.cfg);
+    if ('skip' in route) {
+      m.ack();
+      return { kind: 'skipped', reason: route.skip };
+    }
     try {
       const input = analyzeInputFor(v.value, this.cfg, this.opts.pipelineOptions);
-      const r = await startAnalysis(this.client, this.cfg, input);
+      const r = await startAnalysis(this.client, this.cfg, input, route.workflowType);
       m.ack();
       return { kind: r, workflowId: workflowIdFor(input.pipeline.name, input.object) };
     } catch (err) {

@@ -20,11 +20,13 @@ function httpCode(err: unknown): number | undefined {
 export function gcsObjectStore(storage: Storage): ObjectStore {
   return {
     async download(ref, maxBytes) {
-      const file = storage.bucket(ref.bucket).file(ref.name, { generation: Number(ref.generation) });
+      // Generation '0' means the live version (used for derived objects such as KEY_d3/KEY_p3 and features).
+      const latest = ref.generation === '0';
+      const file = latest ? storage.bucket(ref.bucket).file(ref.name) : storage.bucket(ref.bucket).file(ref.name, { generation: Number(ref.generation) });
       let size: number;
       try {
         const [meta] = await file.getMetadata();
-        if (meta.generation !== undefined && String(meta.generation) !== String(ref.generation)) {
+        if (!latest && meta.generation !== undefined && String(meta.generation) !== String(ref.generation)) {
           throw new BadInputError('GenerationMismatch', `gs://${ref.bucket}/${ref.name} is at generation ${meta.generation}, not ${ref.generation}`);
         }
         size = Number(meta.size ?? 0);

@@ -27,15 +27,30 @@ export interface PipelineSpec {
 export interface PipelineDefinition {
   name: string;
   description: string;
+  /** How extract and score work: per-object crop statistics, or the object-centric anomaly method. */
+  method: 'objects' | 'object-centric';
   /** Model per stage (folder name under models/), where the stage runs one. */
   models: Partial<Record<StageName, string>>;
+  /** Encoders of the extract stage (object-centric). */
+  encoders?: { appearance: string; motion: string };
+  /** Accepts video objects (split into frame triplets) and KEY/KEY_d3/KEY_p3 triplets. */
+  video?: boolean;
 }
 
 export const PIPELINES: Record<string, PipelineDefinition> = {
   objects: {
     name: 'objects',
     description: 'single images (satellite tiles, CCTV stills): COCO object detection, per-object crop features, per-image summary score',
+    method: 'objects',
     models: { detect: 'nanodet' },
+  },
+  'cctv-anomaly': {
+    name: 'cctv-anomaly',
+    description: 'fixed-camera CCTV: object-centric anomaly detection (detector on t; appearance and motion encoders on crops at t-3, t, t+3; scene model of k-means clusters and one-vs-rest classifiers)',
+    method: 'object-centric',
+    models: { detect: 'nanodet' },
+    encoders: { appearance: 'ae-appearance', motion: 'ae-motion' },
+    video: true,
   },
 };
 

@@ -20,6 +20,18 @@ export interface AnalyzeInput {
   trace: { source: EventSource; publishedAt: string; dispatchedAt: string };
   /** Load-test or backfill run this analysis belongs to (object metadata `lookout-run`). */
   runTag?: string;
+  /** Scene model for object-centric scoring (object metadata `lookout-scene`). */
+  scene?: string;
+  /** For a frame cut from a video object: which video and frame. */
+  video?: { bucket: string; name: string; generation: string; frame: number; fps: number };
+}
+
+/** Binary features stored next to the data (Float32 LE, count x dim), so they stay out of workflow history. */
+export interface FeaturesRef {
+  bucket: string;
+  name: string;
+  count: number;
+  dim: number;
 }
 
 export interface MachineInfo {
@@ -80,7 +92,12 @@ export interface ObjectFeatures {
 export interface ExtractOutput {
   report: StageReport;
   featureNames: string[];
+  /** Small per-object features inline (objects pipeline)... */
   features: ObjectFeatures[];
+  /** ...or large ones by reference (object-centric: 3 x 1024 per object). */
+  featuresRef?: FeaturesRef;
+  /** Models the stage ran, beyond report.model. */
+  models?: Array<{ name: string; version: number }>;
 }
 
 export interface ScoredObject extends Box {
@@ -90,7 +107,8 @@ export interface ScoredObject extends Box {
 export interface ScoreOutput {
   report: StageReport;
   label: string;
-  score: number;
+  /** Null when there is nothing to score (e.g. a frame without objects). */
+  score: number | null;
   objects: ScoredObject[];
   details?: Record<string, number | string>;
 }

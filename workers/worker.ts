@@ -11,7 +11,9 @@ import { bigqueryClient, storageClient } from '../lib/clients';
 import type { LookoutConfig, Pool } from '../lib/config';
 import type { Detector } from '../lib/models/detector';
 import { OnnxDetector } from '../lib/models/detector';
-import { defaultModelRepo, loadLocalModel } from '../lib/models/manifest';
+import { defaultModelRepo, listLocalModels, loadLocalModel } from '../lib/models/manifest';
+import { OnnxEmbedder } from '../lib/models/embedder';
+import { SceneStore } from '../lib/scenes';
 import { gcsObjectStore } from '../lib/objectstore';
 import { PIPELINES, taskQueueFor } from '../lib/pipelines';
 import { RowBatcher, bigquerySink } from '../lib/results';
@@ -51,15 +53,44 @@ export async function loadDetectors(cfg: LookoutConfig, opts: Pick<WorkerOptions
   return byPipeline;
 }
 
+/** Pipelines whose models are all in the repository (the default set a worker serves). */
+export function servablePipelines(cfg: LookoutConfig, modelRepo?: string): { ok: string[]; missing: Array<{ pipeline: string; models: string[] }> } {
+  const have = new Set(listLocalModels(modelRepo ?? defaultModelRepo(cfg.projectRoot)));
+  const ok: string[] = [];
+  const missing: Array<{ pipeline: string; models: string[] }> = [];
+  for (const def of Object.values(PIPELINES)) {
+    const need = [...Object.values(def.models), ...(def.encoders ? [def.encoders.appearance, def.encoders.motion] : [])].filter((m): m is string => !!m);
+    const lack = need.filter((m) => !have.has(m));
+    if (lack.length) missing.push({ pipeline: def.name, models: lack });
+    else ok.push(def.name);
+  }
+  return { ok, missing };
+}
+
+export async function loadEncoders(cfg: LookoutConfig, opts: Pick<WorkerOptions, 'pipelines' | 'pool' | 'modelRepo' | 'threads'>): Promise<{ appearance: OnnxEmbedder; motion: OnnxEmbedder } | undefined> {
+  const def = opts.pipelines.map((p) => PIPELINES[p]).find((d) => d?.encoders);
+  if (!def?.encoders) return undefined;
+  const repo = opts.modelRepo ?? defaultModelRepo(cfg.projectRoot);
+  return {
+    appearance: await OnnxEmbedder.load(loadLocalModel(repo, def.encoders.appearance), { pool: opts.pool, threads: opts.threads }),
+    motion: await OnnxEmbedder.load(loadLocalModel(repo, def.encoders.motion), { pool: opts.pool, threads: opts.threads }),
+  };
+}
+
 export async function runWorker(cfg: LookoutConfig, opts: WorkerOptions, onReady?: () => void): Promise<void> {
   const log = opts.log ?? ((l: string) => console.log(l));
   Runtime.install({ shutdownSignals: [] }); // we handle signals ourselves, to drain in order
   const detectors = await loadDetectors(cfg, opts);
-  log(`models loaded: ${[...new Set([...detectors.values()].map((d) => `${d.name} v${d.version} (${d.executionProvider})`))].join(', ') || 'none'}`);
+  const encoders = await loadEncoders(cfg, opts);
+  const loadedNames = [...new Set([...detectors.values()].map((d) => `${d.name} v${d.version} (${d.executionProvider})`))];
+  if (encoders) loadedNames.push(...[encoders.appearance, encoders.motion].map((e) => `${e.name} v${e.version} (${e.executionProvider})`));
+  log(`models loaded: ${loadedNames.join(', ') || 'none'}`);
+  const storage = storageClient(cfg);
   const connection = await NativeConnection.connect({ address: cfg.temporal.url });
   const rows = new RowBatcher(bigquerySink(bigqueryClient(cfg), cfg));
   const activities = createActivities({
-    store: gcsObjectStore(storageClient(cfg)),
+    store: gcsObjectStore(storage),
+    objectCentric: encoders ? { encoders, scenes: new SceneStore(storage, cfg.gcs.resultsBucket), resultsBucket: cfg.gcs.resultsBucket } : undefined,
     detector: (p) => {
       const d = detectors.get(p);
       if (!d) throw new Error(`this worker has no detector for pipeline "${p}" (serving: ${[...detectors.keys()].join(', ')})`);
@@ -110,6 +141,7 @@ export async function runWorker(cfg: LookoutConfig, opts: WorkerOptions, onReady
   } finally {
     await rows.flush();
     for (const d of new Set(detectors.values())) await d.close();
+    if (encoders) for (const e of [encoders.appearance, encoders.motion]) await e.close();
     await connection.close();
     log('worker stopped');
   }

@@ -68,7 +68,7 @@ export interface AnalyzeResult {
   status: 'ok' | 'failed';
   errorClass?: string;
   label?: string;
-  score?: number;
+  score?: number | null;
   objects: number;
   record: RecordResult;
 }

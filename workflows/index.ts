@@ -1,2 +1,3 @@
 // Every workflow the workers register (workflowsPath points here).
 export { analyzeObject } from './analyze';
+export { analyzeVideo, fitScene } from './video';

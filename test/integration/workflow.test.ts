@@ -48,6 +48,12 @@ const acts: LookoutActivities = {
     recorded.push(s);
     return { analysisId: `${s.workflowId}/${s.runId}`, table: 't', status: s.failure ? 'failed' : 'ok' };
   },
+  async splitVideo() {
+    throw new Error('not used by these tests');
+  },
+  async fitScene() {
+    throw new Error('not used by these tests');
+  },
 };
 
 let workers: Worker[] = [];
