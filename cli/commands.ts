@@ -14,7 +14,7 @@ Already-running parts are reused. State lives in $LOOKOUT_HOME (default .lookout
     options: { apps: { type: 'boolean', default: true, help: 'also start watcher, dispatcher and a CPU worker (--no-apps: servers only)' } },
   },
   async (cfg, { opts }) => {
-    const { up } = (require('../infra/stack') as typeof import('../infra/stack'));
+    const { up } = require('../infra/stack') as typeof import('../infra/stack');
     await up(cfg, { apps: opts.apps as boolean, log: (l) => console.log(`  ${l}`) });
     console.log(`lookout is up. Endpoints: \`lookout env\`; health: \`lookout status\`; stop: \`lookout down\`.`);
   },
@@ -23,7 +23,7 @@ Already-running parts are reused. State lives in $LOOKOUT_HOME (default .lookout
 command(
   { name: 'down', summary: 'stop everything `lookout up` started (state is kept)', usage: 'down', options: {} },
   async (cfg) => {
-    const { down } = (require('../infra/stack') as typeof import('../infra/stack'));
+    const { down } = require('../infra/stack') as typeof import('../infra/stack');
     await down(cfg, (l) => console.log(`  ${l}`));
     console.log('lookout is down.');
   },
@@ -32,7 +32,7 @@ command(
 command(
   { name: 'status', summary: 'show each server and process with its health', usage: 'status [--json]', options: { json: { type: 'boolean', help: 'print JSON' } } },
   async (cfg, { opts }) => {
-    const { status } = (require('../infra/stack') as typeof import('../infra/stack'));
+    const { status } = require('../infra/stack') as typeof import('../infra/stack');
     const lines = await status(cfg);
     if (opts.json) console.log(JSON.stringify(lines, null, 2));
     else {
@@ -82,9 +82,14 @@ command(
   async (cfg, { opts }) => {
     const pool = opts.pool as Pool;
     if (pool !== 'cpu' && pool !== 'gpu') throw new Error(`--pool must be cpu or gpu, got ${JSON.stringify(opts.pool)}`);
-    const { PIPELINES } = (require('../lib/pipelines') as typeof import('../lib/pipelines'));
-    const pipelines = opts.pipelines ? String(opts.pipelines).split(',').map((s) => s.trim()).filter(Boolean) : Object.keys(PIPELINES);
-    const { runWorker } = (require('../workers/worker') as typeof import('../workers/worker'));
+    const { runWorker, servablePipelines } = require('../workers/worker') as typeof import('../workers/worker');
+    let pipelines: string[];
+    if (opts.pipelines) pipelines = String(opts.pipelines).split(',').map((s) => s.trim()).filter(Boolean);
+    else {
+      const s = servablePipelines(cfg);
+      for (const m of s.missing) console.error(`worker: not serving pipeline ${m.pipeline}: models missing from models/: ${m.models.join(', ')}`);
+      pipelines = s.ok;
+    }
     const batch = { ...(opts['max-batch'] !== undefined ? { maxBatchSize: Number(opts['max-batch']) } : {}), ...(opts['max-delay-ms'] !== undefined ? { maxQueueDelayMs: Number(opts['max-delay-ms']) } : {}) };
     await runWorker(
       cfg,
@@ -105,10 +110,10 @@ command(
     },
   },
   async (cfg, { opts }) => {
-    const { natsConnect, temporalClient } = (require('../lib/clients') as typeof import('../lib/clients'));
-    const { Dispatcher, DISPATCHER_DEFAULTS } = (require('../dispatch/dispatcher') as typeof import('../dispatch/dispatcher'));
-    const { pipelineOptionsFromEnv } = (require('../lib/pipelines') as typeof import('../lib/pipelines'));
-    const { ensureStreams } = (require('../lib/streams') as typeof import('../lib/streams'));
+    const { natsConnect, temporalClient } = require('../lib/clients') as typeof import('../lib/clients');
+    const { Dispatcher, DISPATCHER_DEFAULTS } = require('../dispatch/dispatcher') as typeof import('../dispatch/dispatcher');
+    const { pipelineOptionsFromEnv } = require('../lib/pipelines') as typeof import('../lib/pipelines');
+    const { ensureStreams } = require('../lib/streams') as typeof import('../lib/streams');
     const nc = await natsConnect(cfg, 'lookout-dispatcher');
     const { client, connection } = await temporalClient(cfg);
     try {
@@ -152,9 +157,9 @@ command(
     },
   },
   async (cfg, { opts }) => {
-    const { natsConnect, storageClient } = (require('../lib/clients') as typeof import('../lib/clients'));
-    const { BucketWatcher, WATCHER_DEFAULTS } = (require('../ingest/watcher') as typeof import('../ingest/watcher'));
-    const { ensureStreams } = (require('../lib/streams') as typeof import('../lib/streams'));
+    const { natsConnect, storageClient } = require('../lib/clients') as typeof import('../lib/clients');
+    const { BucketWatcher, WATCHER_DEFAULTS } = require('../ingest/watcher') as typeof import('../ingest/watcher');
+    const { ensureStreams } = require('../lib/streams') as typeof import('../lib/streams');
     const bucket = (opts.bucket as string | undefined) ?? cfg.gcs.bucket;
     const nc = await natsConnect(cfg, 'lookout-watcher');
     try {
@@ -181,8 +186,8 @@ async function uploadFiles(
   prefix: string,
   metadata: Record<string, string>,
 ): Promise<string[]> {
-  const path = (require('node:path') as typeof import('node:path'));
-  const { storageClient } = (require('../lib/clients') as typeof import('../lib/clients'));
+  const path = require('node:path') as typeof import('node:path');
+  const { storageClient } = require('../lib/clients') as typeof import('../lib/clients');
   const bucket = storageClient(cfg).bucket(cfg.gcs.bucket);
   const names: string[] = [];
   const bar = new Progress(`uploading to gs://${cfg.gcs.bucket}/${prefix}`, files.length);
@@ -198,8 +203,8 @@ async function uploadFiles(
 
 /** Polls the result view until `expected` rows of the run exist (or the timeout passes). */
 async function waitForRows(cfg: import('../lib/config').LookoutConfig, runTag: string, expected: number, timeoutMs: number): Promise<number> {
-  const { bigqueryClient } = (require('../lib/clients') as typeof import('../lib/clients'));
-  const { countForRun } = (require('../lib/query') as typeof import('../lib/query'));
+  const { bigqueryClient } = require('../lib/clients') as typeof import('../lib/clients');
+  const { countForRun } = require('../lib/query') as typeof import('../lib/query');
   const bq = bigqueryClient(cfg);
   const bar = new Progress('waiting for result rows in BigQuery', expected);
   const deadline = Date.now() + timeoutMs;
@@ -229,7 +234,7 @@ command(
     },
   },
   async (cfg, { opts, positionals }) => {
-    const fs = (require('node:fs') as typeof import('node:fs'));
+    const fs = require('node:fs') as typeof import('node:fs');
     for (const f of positionals) if (!fs.existsSync(f)) throw new Error(`no such file: ${f}`);
     const run = (opts.run as string | undefined) ?? `upload-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}`;
     const metadata: Record<string, string> = { 'lookout-run': run };
@@ -244,8 +249,8 @@ command(
 );
 
 async function printRun(cfg: import('../lib/config').LookoutConfig, run: string): Promise<import('../lib/query').RowSummary[]> {
-  const { bigqueryClient } = (require('../lib/clients') as typeof import('../lib/clients'));
-  const { rowsForRun, formatRows } = (require('../lib/query') as typeof import('../lib/query'));
+  const { bigqueryClient } = require('../lib/clients') as typeof import('../lib/clients');
+  const { rowsForRun, formatRows } = require('../lib/query') as typeof import('../lib/query');
   const rows = await rowsForRun(bigqueryClient(cfg), cfg, run);
   console.log(formatRows(rows));
   return rows;
@@ -264,8 +269,8 @@ command(
     },
   },
   async (cfg, { opts }) => {
-    const { bigqueryClient } = (require('../lib/clients') as typeof import('../lib/clients'));
-    const { query, latestView, formatRows } = (require('../lib/query') as typeof import('../lib/query'));
+    const { bigqueryClient } = require('../lib/clients') as typeof import('../lib/clients');
+    const { query, latestView, formatRows } = require('../lib/query') as typeof import('../lib/query');
     const where: string[] = [];
     const params: Record<string, unknown> = { limit: Number(opts.limit) };
     if (opts.run) {
@@ -306,9 +311,9 @@ object has its row, and prints the rows as read back from BigQuery. The stack st
     options: { 'timeout-s': { type: 'number', default: 600, help: 'give up waiting for rows after this long' } },
   },
   async (cfg, { opts }) => {
-    const path = (require('node:path') as typeof import('node:path'));
-    const { up } = (require('../infra/stack') as typeof import('../infra/stack'));
-    const { prepareSamples } = (require('../lib/samples') as typeof import('../lib/samples'));
+    const path = require('node:path') as typeof import('node:path');
+    const { up } = require('../infra/stack') as typeof import('../infra/stack');
+    const { prepareSamples } = require('../lib/samples') as typeof import('../lib/samples');
     console.log('1/3 starting the embedded stack');
     await up(cfg, { apps: true, log: (l) => console.log(`  ${l}`) });
     const samples = prepareSamples(path.join(cfg.home, 'samples'));

@@ -41,7 +41,7 @@ function mainHelp(): string {
 
 async function main(argv: string[]): Promise<number> {
   // Register commands (each module calls command()).
-  (require('./commands') as typeof import('./commands'));
+  require('./commands') as typeof import('./commands');
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     console.log(mainHelp());

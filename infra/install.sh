@@ -77,8 +77,10 @@ npm_deps() {
   [ $do_npm -eq 0 ] && return 0
   local stamp=node_modules/.lookout-lock
   if [ -f "$stamp" ] && cmp -s package-lock.json "$stamp"; then log "npm dependencies: present"; return 0; fi
-  log "npm dependencies: installing (npm ci)"
-  npm ci --no-audit --no-fund --loglevel=error
+  log "npm dependencies: installing the locked versions"
+  # `npm install --no-save` rather than `npm ci`: npm 11 omits other platforms' optional packages
+  # (@swc/core-*, @rollup/*) from the lock on some machines, and `npm ci` then refuses the lock.
+  npm install --no-save --no-audit --no-fund --loglevel=error
   cp package-lock.json "$stamp"
 }
 
