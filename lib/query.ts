@@ -3,9 +3,75 @@ import type { BigQuery } from '@google-cloud/bigquery';
 import type { LookoutConfig } from './config';
 import { tableRef, viewName } from './results';
 
+interface Field {
+  name: string;
+  type: string;
+  mode?: string;
+  fields?: Field[];
+}
+
+/** TIMESTAMP cells come as float seconds, int64 micros or (bigquery-emulator, nested) RFC 3339 text. */
+export function timestampCell(v: string): string {
+  if (/^-?\d+(\.\d*)?([eE][+-]?\d+)?$/.test(v)) {
+    const n = Number(v);
+    const ms = /[.eE]/.test(v) || Math.abs(n) < 1e12 ? n * 1000 : Math.abs(n) >= 1e15 ? n / 1000 : n;
+    return new Date(ms).toISOString();
+  }
+  const t = Date.parse(v);
+  return Number.isFinite(t) ? new Date(t).toISOString() : v;
+}
+
+function cell(f: Field, v: unknown): unknown {
+  if (v === null || v === undefined) return null;
+  if (f.mode === 'REPEATED') return (v as Array<{ v: unknown }>).map((x) => cell({ ...f, mode: 'NULLABLE' }, x.v));
+  switch (f.type) {
+    case 'RECORD':
+    case 'STRUCT': {
+      const cells = (v as { f: Array<{ v: unknown }> }).f;
+      return Object.fromEntries((f.fields ?? []).map((sub, i) => [sub.name, cell(sub, cells[i]?.v)]));
+    }
+    case 'INTEGER':
+    case 'INT64':
+    case 'FLOAT':
+    case 'FLOAT64':
+    case 'NUMERIC':
+    case 'BIGNUMERIC':
+      return Number(v);
+    case 'BOOLEAN':
+    case 'BOOL':
+      return v === true || v === 'true';
+    case 'TIMESTAMP':
+      return timestampCell(String(v));
+    default:
+      return v;
+  }
+}
+
+/** Converts the API's f/v rows with their schema into plain objects (timestamps as ISO 8601 strings). */
+export function parseRows(schema: { fields?: Field[] } | undefined, rows: Array<{ f: Array<{ v: unknown }> }> | undefined): Record<string, unknown>[] {
+  const fields = schema?.fields ?? [];
+  return (rows ?? []).map((r) => Object.fromEntries(fields.map((f, i) => [f.name, cell(f, r.f[i]?.v)])));
+}
+
+/**
+ * Runs a query and returns plain rows. The client's own row parsing is skipped: it
+ * cannot read the RFC 3339 timestamps that bigquery-emulator returns inside records.
+ */
 export async function query<T = Record<string, unknown>>(bq: BigQuery, sql: string, params?: Record<string, unknown>): Promise<T[]> {
-  const [rows] = await bq.query({ query: sql, params, useLegacySql: false });
-  return rows as T[];
+  const [job] = await bq.createQueryJob({ query: sql, params, useLegacySql: false });
+  const out: Record<string, unknown>[] = [];
+  let pageToken: string | undefined;
+  do {
+    const getResults = job.getQueryResults.bind(job) as unknown as (o: object) => Promise<unknown>;
+    const res = (await getResults({ skipParsing: true, autoPaginate: false, pageToken, maxResults: 10_000 })) as [
+      Array<{ f: Array<{ v: unknown }> }>,
+      { pageToken?: string } | null,
+      { schema?: { fields?: Field[] }; pageToken?: string },
+    ];
+    out.push(...parseRows(res[2]?.schema, res[0]));
+    pageToken = res[2]?.pageToken ?? res[1]?.pageToken ?? undefined;
+  } while (pageToken);
+  return out as T[];
 }
 
 export function latestView(cfg: LookoutConfig): string {

@@ -79,7 +79,8 @@ const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
 
 export type ResultRow = Record<string, unknown> & { analysis_id: string; workflow_id: string };
 
-function stageRow(r: StageReport) {
+function stageRow(r: StageReport, origin: number) {
+  const off = (t: number) => (Number.isFinite(origin) ? round(t - origin) : null);
   return {
     stage: r.stage,
     pool: r.pool,
@@ -89,6 +90,9 @@ function stageRow(r: StageReport) {
     scheduled_at: iso(r.scheduledAt),
     started_at: iso(r.startedAt),
     completed_at: iso(r.completedAt),
+    scheduled_offset_ms: off(r.scheduledAt),
+    started_offset_ms: off(r.startedAt),
+    completed_offset_ms: off(r.completedAt),
     queue_ms: round(Math.max(0, r.startedAt - r.scheduledAt)),
     run_ms: round(Math.max(0, r.completedAt - r.startedAt)),
     inference_ms: round(r.inferenceMs),
@@ -154,7 +158,10 @@ export function buildRow(s: AnalysisSummary, recordedAt: number): ResultRow {
     workflow_started_at: iso(s.workflowStartedAt),
     completed_at: iso(last),
     recorded_at: iso(recordedAt),
-    stages: reports.map(stageRow),
+    published_offset_ms: Number.isFinite(created) && Number.isFinite(published) ? round(published - created) : null,
+    dispatched_offset_ms: Number.isFinite(created) ? round(Date.parse(input.trace.dispatchedAt) - created) : null,
+    workflow_started_offset_ms: Number.isFinite(created) ? round(s.workflowStartedAt - created) : null,
+    stages: reports.map((r) => stageRow(r, created)),
     inference_ms: round(reports.reduce((n, r) => n + r.inferenceMs, 0)),
     pipeline_ms: last !== undefined && Number.isFinite(published) ? round(last - published) : null,
     end_to_end_ms: last !== undefined && Number.isFinite(created) ? round(last - created) : null,

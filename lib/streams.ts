@@ -6,7 +6,6 @@
  */
 import {
   AckPolicy,
-  DeliverPolicy,
   DiscardPolicy,
   JSONCodec,
   RetentionPolicy,
@@ -119,9 +118,9 @@ export async function readDeadLetters(nc: NatsConnection, cfg: LookoutConfig, op
   const out: Array<DeadLetter & { seq: number }> = [];
   if (info.state.messages === 0) return out;
   const js = nc.jetstream();
+  // An ordered consumer reads from the first message by default.
   const consumer = await js.consumers.get(cfg.nats.deadStream, {
     filterSubjects: [opts.kind ? deadSubject(cfg, opts.kind) : `${cfg.nats.deadPrefix}.>`],
-    deliver_policy: DeliverPolicy.All,
   });
   const limit = opts.limit ?? Number.MAX_SAFE_INTEGER;
   for (;;) {

@@ -87,9 +87,52 @@ export interface StageRow {
   scheduled_at: { value: string } | string;
   started_at: { value: string } | string;
   completed_at: { value: string } | string;
+  scheduled_offset_ms: number;
+  started_offset_ms: number;
+  completed_offset_ms: number;
   queue_ms: number;
   run_ms: number;
   fell_back: boolean;
+}
+
+export interface TimedRow {
+  stages: StageRow[];
+  end_to_end_ms: number;
+  pipeline_ms: number;
+  object_created_at: unknown;
+  event_published_at: unknown;
+  dispatched_at: unknown;
+  workflow_started_at: unknown;
+  completed_at: unknown;
+  recorded_at: unknown;
+  published_offset_ms: number;
+  dispatched_offset_ms: number;
+  workflow_started_offset_ms: number;
+}
+
+/**
+ * Every hop set, in order, and the stages' queue + run time within end-to-end. Order is checked on the
+ * exact millisecond offsets (bigquery-emulator keeps whole seconds in TIMESTAMPs inside records).
+ * `clockSlackMs` allows for the Temporal server's clock vs the worker's (same machine).
+ */
+export function checkTimings(r: TimedRow, expect: (v: unknown) => { toBe(x: unknown): void; toBeGreaterThanOrEqual(x: number): void; toBeLessThanOrEqual(x: number): void }, clockSlackMs = 5): void {
+  for (const t of [r.object_created_at, r.event_published_at, r.dispatched_at, r.workflow_started_at, r.completed_at, r.recorded_at]) expect(Number.isFinite(ts(t))).toBe(true);
+  expect(r.published_offset_ms).toBeGreaterThanOrEqual(0);
+  expect(r.dispatched_offset_ms).toBeGreaterThanOrEqual(r.published_offset_ms);
+  expect(r.workflow_started_offset_ms).toBeGreaterThanOrEqual(r.dispatched_offset_ms - clockSlackMs);
+  expect(r.stages.map((s) => s.stage).join(',')).toBe('detect,extract,score');
+  let prev = r.workflow_started_offset_ms;
+  let sum = 0;
+  for (const s of r.stages) {
+    expect(s.scheduled_offset_ms).toBeGreaterThanOrEqual(prev - clockSlackMs);
+    expect(s.started_offset_ms).toBeGreaterThanOrEqual(s.scheduled_offset_ms);
+    expect(s.completed_offset_ms).toBeGreaterThanOrEqual(s.started_offset_ms);
+    prev = s.completed_offset_ms;
+    sum += s.queue_ms + s.run_ms;
+  }
+  expect(sum).toBeLessThanOrEqual(r.end_to_end_ms);
+  expect(r.end_to_end_ms).toBeGreaterThanOrEqual(r.pipeline_ms);
+  expect(Math.abs(r.stages[r.stages.length - 1].completed_offset_ms - r.end_to_end_ms)).toBeLessThanOrEqual(1);
 }
 
 /** BigQuery timestamps come back as BigQueryTimestamp objects ({ value }) or strings. */
