@@ -1,0 +1,84 @@
+/**
+ * Client side of the cctv-anomaly pipeline: fitting a scene from normal
+ * footage, analysing a video and waiting for its frame rows, and the demo
+ * data cut from vtest.avi.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Client } from '@temporalio/client';
+import type { Storage } from '@google-cloud/storage';
+import type { FitSceneResult } from '../activities/types';
+import type { LookoutConfig } from './config';
+import { pipelineOptionsFromEnv, resolvePipeline } from './pipelines';
+import { checkScene } from './scenes';
+import type { ObjectRef } from './types';
+import { VTEST } from './samples';
+import type { FitSceneInput, VideoProgress } from '../workflows/video';
+
+/** Cuts frames [from, to) of a video into a new MJPEG AVI (near-lossless, quick to decode). */
+export function cutVideo(src: string, dst: string, from: number, to: number): string {
+  if (!fs.existsSync(dst)) {
+    fs.mkdirSync(path.dirname(dst), { recursive: true });
+    execFileSync('ffmpeg', ['-v', 'error', '-y', '-i', src, '-vf', `select=between(n\\,${from}\\,${to - 1})`, '-fps_mode', 'passthrough', '-c:v', 'mjpeg', '-q:v', '2', '-an', dst], { stdio: ['ignore', 'ignore', 'pipe'] });
+  }
+  return dst;
+}
+
+/** vtest.avi split: frames 0-499 are the normal footage the scene is fitted on, 500-794 are analysed. */
+export function vtestParts(dir: string): { normal: string; test: string; split: number } {
+  if (!fs.existsSync(VTEST)) throw new Error(`${VTEST} not found: install Debian's opencv-doc (infra/install.sh does)`);
+  return { normal: cutVideo(VTEST, path.join(dir, 'vtest-normal-0-499.avi'), 0, 500), test: cutVideo(VTEST, path.join(dir, 'vtest-test-500-794.avi'), 500, 795), split: 500 };
+}
+
+/** Resolves gs:// URIs or local files (uploaded under normal/<scene>/, marked derived so they are not analysed) to object refs. */
+export async function resolveSources(storage: Storage, cfg: LookoutConfig, scene: string, sources: string[], metadata: Record<string, string> = {}): Promise<ObjectRef[]> {
+  const refs: ObjectRef[] = [];
+  for (const src of sources) {
+    let bucket: string;
+    let name: string;
+    if (src.startsWith('gs://')) {
+      const m = /^gs:\/\/([^/]+)\/(.+)$/.exec(src);
+      if (!m) throw new Error(`not a gs://bucket/object URI: ${src}`);
+      [bucket, name] = [m[1], m[2]];
+    } else {
+      if (!fs.existsSync(src)) throw new Error(`no such file: ${src}`);
+      bucket = cfg.gcs.bucket;
+      name = `normal/${scene}/${path.basename(src)}`;
+      await storage.bucket(bucket).upload(src, { destination: name, resumable: false, contentType: 'video/x-msvideo', metadata: { metadata: { 'lookout-derived': 'normal-footage', ...metadata } } });
+    }
+    const [md] = await storage.bucket(bucket).file(name).getMetadata().catch((err: { code?: number }) => {
+      throw new Error(err.code === 404 ? `gs://${bucket}/${name} does not exist` : String(err));
+    });
+    refs.push({ bucket, name, generation: String(md.generation), size: Number(md.size), contentType: md.contentType, timeCreated: String(md.timeCreated) });
+  }
+  return refs;
+}
+
+export interface FitOptions {
+  every: number;
+  k: number;
+  seed: number;
+  quantile: number;
+  parallelism: number;
+  onProgress?: (p: VideoProgress) => void;
+}
+
+export async function runFit(client: Client, cfg: LookoutConfig, scene: string, videos: ObjectRef[], opts: FitOptions): Promise<FitSceneResult & { frames: number; framesFailed: number }> {
+  checkScene(scene);
+  const pipeline = resolvePipeline('cctv-anomaly', pipelineOptionsFromEnv());
+  const now = new Date().toISOString();
+  const input: FitSceneInput = { scene, pipeline, videos, every: opts.every, parallelism: opts.parallelism, k: opts.k, seed: opts.seed, quantile: opts.quantile, trace: { source: 'backfill', publishedAt: now, dispatchedAt: now } };
+  const handle = await client.workflow.start('fitScene', { taskQueue: cfg.temporal.workflowQueue, workflowId: `fit:${scene}:${Date.now()}`, args: [input] });
+  const timer = setInterval(() => {
+    handle
+      .query<VideoProgress>('progress')
+      .then((p) => opts.onProgress?.(p))
+      .catch(() => {});
+  }, 1000);
+  try {
+    return (await handle.result()) as FitSceneResult & { frames: number; framesFailed: number };
+  } finally {
+    clearInterval(timer);
+  }
+}
