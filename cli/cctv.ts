@@ -105,13 +105,38 @@ export async function runCctvDemo(cfg: LookoutConfig, o: { stamp: string; every:
   const info = await probeVideo(parts.test);
   const expected = sampleTriplets(info.frames, Number(process.env.LOOKOUT_VIDEO_EVERY ?? o.every)).length;
   const name = `cctv/${run}/vtest-500-794.avi`;
-  await storageClient(cfg)
+  const [file] = await storageClient(cfg)
     .bucket(cfg.gcs.bucket)
     .upload(parts.test, { destination: name, resumable: false, contentType: 'video/x-msvideo', metadata: { metadata: { 'lookout-run': run, 'lookout-pipeline': 'cctv-anomaly', 'lookout-scene': 'vtest' } } });
-  console.log(`  uploaded gs://${cfg.gcs.bucket}/${name} (frames ${parts.split}-794): ${expected} frames to analyse`);
+  console.log(`  uploaded gs://${cfg.gcs.bucket}/${name} (frames ${parts.split}-794, ${info.frames} frames): ${expected} frames to analyse`);
+  // Follow the video's workflow (started by the dispatcher when the watcher sees the object).
+  const { temporalClient } = require('../lib/clients') as typeof import('../lib/clients');
+  const { workflowIdFor } = require('../lib/events') as typeof import('../lib/events');
+  const wf = workflowIdFor('cctv-anomaly', { bucket: cfg.gcs.bucket, name, generation: String(file.metadata.generation) });
+  const { client, connection } = await temporalClient(cfg);
   const bar = new Progress('  analysing frames', expected);
-  const got = await waitForRun(bigqueryClient(cfg), cfg, run, expected, { timeoutMs: o.timeoutMs, onCount: (c) => bar.update(c) });
-  bar.done();
+  let summary: import('../workflows/video').AnalyzeVideoResult | undefined;
+  try {
+    const deadline = Date.now() + o.timeoutMs;
+    const handle = client.workflow.getHandle(wf);
+    for (;;) {
+      if (Date.now() > deadline) throw new Error(`video analysis ${wf} did not finish in ${o.timeoutMs / 1000}s`);
+      const d = await handle.describe().catch(() => undefined);
+      if (d && d.status.name !== 'RUNNING') {
+        summary = (await handle.result()) as import('../workflows/video').AnalyzeVideoResult;
+        break;
+      }
+      if (d) {
+        const p = await handle.query<import('../workflows/video').VideoProgress>('progress').catch(() => undefined);
+        if (p) bar.update(p.done + p.failed, p.phase === 'splitting' ? 'splitting the video into frame triplets' : `${p.failed} failed`);
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  } finally {
+    await connection.close();
+  }
+  bar.done(`  video analysed: ${summary.ok} frames ok, ${summary.failed} failed`);
+  const got = await waitForRun(bigqueryClient(cfg), cfg, run, summary.ok + summary.failed, { timeoutMs: 60_000 });
   const rows = await query<{ name: string; status: string; score: number | null; label: string; n: number; abnormal: number; details: string | null; error_class: string | null }>(
     bigqueryClient(cfg),
     `SELECT name, status, score, label, ARRAY_LENGTH(objects) AS n, error_class, details,
@@ -127,5 +152,5 @@ export async function runCctvDemo(cfg: LookoutConfig, o: { stamp: string; every:
     console.log(`${String(frame).padStart(5)}  ${((frame / info.fps) || 0).toFixed(1).padStart(6)}  ${r.score === null ? 'n/a'.padEnd(8) : Number(r.score).toFixed(4).padStart(8)}  ${`${r.abnormal}/${r.n}`.padStart(16)}  ${r.status === 'ok' ? d.annotated : `${r.error_class}`}`);
   }
   console.log(`\nAnnotated frames (red = abnormal) are in gs://${cfg.gcs.resultsBucket}/results/; with the stack up, fetch one with\n  curl -s "${cfg.gcs.url}/storage/v1/b/${cfg.gcs.resultsBucket}/o/<url-encoded name>?alt=media" -o frame.jpg`);
-  return got >= expected ? 0 : 4;
+  return got >= expected && summary.failed === 0 ? 0 : 4;
 }

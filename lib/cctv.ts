@@ -20,7 +20,7 @@ import type { FitSceneInput, VideoProgress } from '../workflows/video';
 export function cutVideo(src: string, dst: string, from: number, to: number): string {
   if (!fs.existsSync(dst)) {
     fs.mkdirSync(path.dirname(dst), { recursive: true });
-    execFileSync('ffmpeg', ['-v', 'error', '-y', '-i', src, '-vf', `select=between(n\\,${from}\\,${to - 1})`, '-fps_mode', 'passthrough', '-c:v', 'mjpeg', '-q:v', '2', '-an', dst], { stdio: ['ignore', 'ignore', 'pipe'] });
+    execFileSync('ffmpeg', ['-v', 'error', '-y', '-i', src, '-vf', `select=between(n\\,${from}\\,${to - 1}),setpts=PTS-STARTPTS`, '-fps_mode', 'passthrough', '-c:v', 'mjpeg', '-q:v', '2', '-an', dst], { stdio: ['ignore', 'ignore', 'pipe'] });
   }
   return dst;
 }
@@ -28,7 +28,7 @@ export function cutVideo(src: string, dst: string, from: number, to: number): st
 /** vtest.avi split: frames 0-499 are the normal footage the scene is fitted on, 500-794 are analysed. */
 export function vtestParts(dir: string): { normal: string; test: string; split: number } {
   if (!fs.existsSync(VTEST)) throw new Error(`${VTEST} not found: install Debian's opencv-doc (infra/install.sh does)`);
-  return { normal: cutVideo(VTEST, path.join(dir, 'vtest-normal-0-499.avi'), 0, 500), test: cutVideo(VTEST, path.join(dir, 'vtest-test-500-794.avi'), 500, 795), split: 500 };
+  return { normal: cutVideo(VTEST, path.join(dir, 'vtest-normal-0-499.avi'), 0, 500), test: cutVideo(VTEST, path.join(dir, 'vtest-test-500-794-v2.avi'), 500, 795), split: 500 };
 }
 
 /** Resolves gs:// URIs or local files (uploaded under normal/<scene>/, marked derived so they are not analysed) to object refs. */
