@@ -99,15 +99,15 @@ async function pipelineRun(cfg: LookoutConfig, files: Array<{ file: string; cont
   await uploadLoad(storageClient(cfg), cfg, { runId: run, objects, concurrency: 8, rate, files });
   const n = await waitForRun(bigqueryClient(cfg), cfg, run, objects, { timeoutMs: 900_000 });
   const view = `\`${cfg.gcp.projectId}.${cfg.bigquery.dataset}.${viewName(cfg)}\``;
-  const rows = await query<{ e: number; p: number; i: number; c: { value: string }; o: { value: string }; st: string; q: number; b: number }>(
+  const rows = await query<{ e: number; p: number; i: number; c: string; o: string; st: string; q: number; b: number }>(
     bigqueryClient(cfg),
     `SELECT end_to_end_ms AS e, pipeline_ms AS p, inference_ms AS i, completed_at AS c, object_created_at AS o, status AS st,
        (SELECT SUM(s.queue_ms) FROM UNNEST(stages) s) AS q, (SELECT MAX(s.batch_size) FROM UNNEST(stages) s WHERE s.stage = 'detect') AS b
      FROM ${view} WHERE run_tag = @run`,
     { run },
   );
-  const first = Math.min(...rows.map((r) => Date.parse(r.o.value)));
-  const last = Math.max(...rows.map((r) => Date.parse(r.c.value)));
+  const first = Math.min(...rows.map((r) => Date.parse(r.o)));
+  const last = Math.max(...rows.map((r) => Date.parse(r.c)));
   return {
     label,
     run,

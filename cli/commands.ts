@@ -77,23 +77,26 @@ command(
       threads: { type: 'number', help: 'onnxruntime intra-op threads (default: all cores)' },
       'max-batch': { type: 'number', help: 'override dynamic batching max batch size (1 = off)' },
       'max-delay-ms': { type: 'number', help: 'override dynamic batching max queue delay' },
+      'model-repo': { type: 'string', arg: 'DIR|gs://…', help: 'model repository: a folder, or a bucket prefix copied to .lookout/model-cache (default $LOOKOUT_MODEL_REPO or models/)' },
     },
   },
   async (cfg, { opts }) => {
     const pool = opts.pool as Pool;
     if (pool !== 'cpu' && pool !== 'gpu') throw new Error(`--pool must be cpu or gpu, got ${JSON.stringify(opts.pool)}`);
     const { runWorker, servablePipelines } = require('../workers/worker') as typeof import('../workers/worker');
+    const modelRepo = (opts['model-repo'] as string | undefined) ?? process.env.LOOKOUT_MODEL_REPO;
     let pipelines: string[];
     if (opts.pipelines) pipelines = String(opts.pipelines).split(',').map((s) => s.trim()).filter(Boolean);
+    else if (modelRepo?.startsWith('gs://')) pipelines = ['objects'];
     else {
-      const s = servablePipelines(cfg);
+      const s = servablePipelines(cfg, modelRepo);
       for (const m of s.missing) console.error(`worker: not serving pipeline ${m.pipeline}: models missing from models/: ${m.models.join(', ')}`);
       pipelines = s.ok;
     }
     const batch = { ...(opts['max-batch'] !== undefined ? { maxBatchSize: Number(opts['max-batch']) } : {}), ...(opts['max-delay-ms'] !== undefined ? { maxQueueDelayMs: Number(opts['max-delay-ms']) } : {}) };
     await runWorker(
       cfg,
-      { pool, pipelines, concurrency: Number(opts.concurrency), workflows: (opts.workflows as boolean | undefined) ?? pool === 'cpu', threads: opts.threads as number | undefined, batch },
+      { pool, pipelines, modelRepo, concurrency: Number(opts.concurrency), workflows: (opts.workflows as boolean | undefined) ?? pool === 'cpu', threads: opts.threads as number | undefined, batch },
       markReady,
     );
   },
@@ -609,6 +612,33 @@ command(
   async (cfg, { opts }) => {
     if (!opts.run) throw new Error('--run is required (the id loadtest printed, or any run tag)');
     await printReport(cfg, String(opts.run), opts.vs as string | undefined, opts.html as string | undefined);
+  },
+);
+
+command(
+  {
+    name: 'models',
+    summary: 'list the model repository, or publish a model folder to a bucket repository',
+    usage: 'models [list] | models publish NAME --to gs://BUCKET/models',
+    positionals: { min: 0, max: 2, name: 'ACTION [NAME]' },
+    options: { to: { type: 'string', arg: 'gs://…', help: 'bucket repository for publish' }, repo: { type: 'string', arg: 'DIR', help: 'local repository (default models/)' } },
+  },
+  async (cfg, { opts, positionals }) => {
+    const path = require('node:path') as typeof import('node:path');
+    const { listLocalModels, loadLocalModel, defaultModelRepo } = require('../lib/models/manifest') as typeof import('../lib/models/manifest');
+    const repo = (opts.repo as string | undefined) ?? defaultModelRepo(cfg.projectRoot);
+    const [action = 'list', name] = positionals;
+    if (action === 'list') {
+      for (const n of listLocalModels(repo)) {
+        const m = loadLocalModel(repo, n);
+        console.log(`${n.padEnd(16)} v${m.manifest.version}  ${m.manifest.task.padEnd(10)} ${m.manifest.inputs.map((i) => `${i.name}[${i.dims.join(',')}]`).join(' ')} -> ${m.manifest.outputs.map((o) => o.name).join(', ')}  ${path.relative(process.cwd(), m.modelPath)}`);
+      }
+      return;
+    }
+    if (action !== 'publish' || !name || !opts.to) throw new Error('usage: lookout models publish NAME --to gs://BUCKET/models');
+    const { publishModel } = require('../lib/models/remote') as typeof import('../lib/models/remote');
+    const { storageClient } = require('../lib/clients') as typeof import('../lib/clients');
+    console.log(`published ${await publishModel(storageClient(cfg), repo, name, String(opts.to))}`);
   },
 );
 

@@ -14,6 +14,7 @@
  */
 import crypto from 'node:crypto';
 import http from 'node:http';
+import { OAuth2Client } from 'google-auth-library';
 import type { JetStreamClient } from 'nats';
 import type { LookoutConfig } from '../lib/config';
 import { validateObjectEvent, type EventSource } from '../lib/events';
@@ -36,7 +37,6 @@ export function staticTokenVerifier(secret: string): TokenVerifier {
  * in production they are Google's published certificates.
  */
 export async function oidcVerifier(audience: string, certs?: () => Promise<Record<string, string>>): Promise<TokenVerifier> {
-  const { OAuth2Client } = await import('google-auth-library');
   const client = new OAuth2Client();
   return async (token) => {
     try {

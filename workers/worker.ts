@@ -5,6 +5,7 @@
  * drain: no new tasks are taken, running ones finish, then connections close.
  */
 import os from 'node:os';
+import path from 'node:path';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { bigqueryClient, storageClient } from '../lib/clients';
@@ -14,6 +15,7 @@ import { OnnxDetector } from '../lib/models/detector';
 import { defaultModelRepo, listLocalModels, loadLocalModel } from '../lib/models/manifest';
 import { OnnxEmbedder } from '../lib/models/embedder';
 import { SceneStore } from '../lib/scenes';
+import { syncModels } from '../lib/models/remote';
 import { gcsObjectStore } from '../lib/objectstore';
 import { PIPELINES, taskQueueFor } from '../lib/pipelines';
 import { RowBatcher, bigquerySink } from '../lib/results';
@@ -77,9 +79,26 @@ export async function loadEncoders(cfg: LookoutConfig, opts: Pick<WorkerOptions,
   };
 }
 
+/** Model names the given pipelines need. */
+export function modelsFor(pipelines: string[]): string[] {
+  const names = new Set<string>();
+  for (const p of pipelines) {
+    const def = PIPELINES[p];
+    if (!def) throw new Error(`unknown pipeline "${p}" (known: ${Object.keys(PIPELINES).join(', ')})`);
+    for (const m of Object.values(def.models)) if (m) names.add(m);
+    if (def.encoders) [def.encoders.appearance, def.encoders.motion].forEach((m) => names.add(m));
+  }
+  return [...names];
+}
+
 export async function runWorker(cfg: LookoutConfig, opts: WorkerOptions, onReady?: () => void): Promise<void> {
   const log = opts.log ?? ((l: string) => console.log(l));
   Runtime.install({ shutdownSignals: [] }); // we handle signals ourselves, to drain in order
+  if (opts.modelRepo?.startsWith('gs://')) {
+    const cache = path.join(cfg.projectRoot, '.lookout', 'model-cache');
+    log(`models: copying ${modelsFor(opts.pipelines).join(', ')} from ${opts.modelRepo} to ${cache}`);
+    opts = { ...opts, modelRepo: await syncModels(storageClient(cfg), opts.modelRepo, modelsFor(opts.pipelines), cache) };
+  }
   const detectors = await loadDetectors(cfg, opts);
   const encoders = await loadEncoders(cfg, opts);
   const loadedNames = [...new Set([...detectors.values()].map((d) => `${d.name} v${d.version} (${d.executionProvider})`))];
