@@ -156,7 +156,7 @@ command(
     usage: 'watch [--bucket NAME] [--interval-ms N]',
     options: {
       bucket: { type: 'string', arg: 'NAME', help: 'bucket to watch (default: $LOOKOUT_BUCKET)' },
-      'interval-ms': { type: 'number', default: 1000, help: 'poll interval' },
+      'interval-ms': { type: 'number', default: 500, help: 'poll interval' },
     },
   },
   async (cfg, { opts }) => {

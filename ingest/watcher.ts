@@ -30,7 +30,7 @@ export interface WatcherOptions {
   pageSize: number;
 }
 
-export const WATCHER_DEFAULTS: WatcherOptions = { intervalMs: 1000, lookBackMs: 120_000, pageSize: 1000 };
+export const WATCHER_DEFAULTS: WatcherOptions = { intervalMs: 500, lookBackMs: 120_000, pageSize: 1000 };
 
 export function cursorKey(bucket: string): string {
   return `watch.${bucketToken(bucket)}`;

@@ -64,6 +64,8 @@ export const DEFAULTS = {
   portBase: 17200,
   projectId: 'lookout-local',
   bucket: 'lookout-inbox',
+  /** Derived objects (video frames, features, annotated results, scene models) go here, not into the inbox: writing them to the watched bucket would notify again for each. */
+  resultsBucket: 'lookout-results',
   dataset: 'lookout',
   table: 'analyses',
   location: 'US',
@@ -158,7 +160,7 @@ export function loadConfig(env: Env = process.env): LookoutConfig {
       url: gcsUrl ?? `http://127.0.0.1:${port('gcs')}`,
       embedded: gcsUrl === undefined,
       bucket,
-      resultsBucket: str(env, 'LOOKOUT_RESULTS_BUCKET', bucket, BUCKET_RE, 'a GCS bucket name'),
+      resultsBucket: str(env, 'LOOKOUT_RESULTS_BUCKET', DEFAULTS.resultsBucket, BUCKET_RE, 'a GCS bucket name'),
     },
     bigquery: {
       url: bqUrl ?? `http://127.0.0.1:${port('bigquery')}`,

@@ -206,7 +206,7 @@ export class RowBatcher {
 
   constructor(
     private readonly sink: RowSink,
-    private readonly opts = { maxRows: 500, maxDelayMs: 200 },
+    private readonly opts = { maxRows: 500, maxDelayMs: 50 },
   ) {}
 
   write(row: ResultRow): Promise<void> {
