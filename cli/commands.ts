@@ -216,7 +216,7 @@ async function waitForRows(cfg: import('../lib/config').LookoutConfig, runTag: s
     n = await countForRun(bq, cfg, runTag);
     bar.update(n);
     if (n >= expected || Date.now() > deadline) break;
-    await new Promise((r) => setTimeout(r, 1000));
+    await new Promise((r) => setTimeout(r, 2000));
   }
   bar.done();
   return n;

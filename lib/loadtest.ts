@@ -72,6 +72,6 @@ export async function waitForRun(bq: BigQuery, cfg: LookoutConfig, runId: string
     n = await countForRun(bq, cfg, runId);
     opts.onCount?.(n);
     if (n >= expected || Date.now() > deadline || opts.signal?.aborted) return n;
-    await new Promise((r) => setTimeout(r, 1000));
+    await new Promise((r) => setTimeout(r, 2000));
   }
 }

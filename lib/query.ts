@@ -104,8 +104,13 @@ export async function rowsForRun(bq: BigQuery, cfg: LookoutConfig, runTag: strin
   );
 }
 
+/**
+ * Analyses of a run that have a row. Counted on the table (distinct workflow ids: the same
+ * answer as the view, without its window function), because this is polled while a run is
+ * in flight and the emulator evaluates the view's ROW_NUMBER over the whole table each time.
+ */
 export async function countForRun(bq: BigQuery, cfg: LookoutConfig, runTag: string): Promise<number> {
-  const [r] = await query<{ n: number }>(bq, `SELECT COUNT(*) AS n FROM ${latestView(cfg)} WHERE run_tag = @run`, { run: runTag });
+  const [r] = await query<{ n: number }>(bq, `SELECT COUNT(DISTINCT workflow_id) AS n FROM ${tableRef(cfg)} WHERE run_tag = @run`, { run: runTag });
   return Number(r?.n ?? 0);
 }
 

@@ -206,7 +206,7 @@ export class RowBatcher {
 
   constructor(
     private readonly sink: RowSink,
-    private readonly opts = { maxRows: 500, maxDelayMs: 50 },
+    private readonly opts = { maxRows: 500, maxDelayMs: 250 },
   ) {}
 
   write(row: ResultRow): Promise<void> {
