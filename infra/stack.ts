@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { PORT_OFFSETS, type LookoutConfig } from '../lib/config';
 import { bigqueryClient, natsConnect, storageClient, temporalConnection } from '../lib/clients';
+import { query } from '../lib/query';
 import { ensureResultsTable } from '../lib/results';
 import { ensureStreams } from '../lib/streams';
 import { isAlive, portOpen, readPid, startDetached, stopProc, tailLog, waitReady, type ProcSpec } from './procs';
@@ -107,7 +108,8 @@ export function serverSpec(cfg: LookoutConfig, s: ServerName): ProcSpec {
           `--host=127.0.0.1`,
           `--port=${p('bigquery')}`,
           `--grpc-port=${p('bigqueryGrpc')}`,
-          `--database=${path.join(data, 'bigquery', 'bigquery.db')}`,
+          // In memory: bigquery-emulator v0.6.6 cannot reload its own --database file (its catalogue comes back
+          // empty and the tables unreachable). `lookout down` exports the rows and `up` loads them back instead.
           `--log-level=warn`,
         ],
       };
@@ -224,6 +226,10 @@ export async function up(cfg: LookoutConfig, opts: UpOptions): Promise<void> {
   );
   await provision(cfg);
   log('provisioned: bucket, BigQuery dataset/table/view, JetStream streams and KV');
+  if (cfg.bigquery.embedded) {
+    const n = await importRows(cfg);
+    if (n > 0) log(`bigquery: loaded ${n} result rows saved by the last \`lookout down\``);
+  }
   if (!opts.apps) return;
   for (const app of APPS) {
     const running = readPid(cfg.home, app);
@@ -239,12 +245,46 @@ export async function up(cfg: LookoutConfig, opts: UpOptions): Promise<void> {
   }
 }
 
+function rowsFile(cfg: LookoutConfig): string {
+  return path.join(cfg.home, 'data', 'bigquery', 'rows.ndjson');
+}
+
+/** Saves the embedded BigQuery's result rows (the emulator keeps them in memory only). Returns the count. */
+export async function exportRows(cfg: LookoutConfig): Promise<number> {
+  if (!isAlive(readPid(cfg.home, 'bigquery')) || !(await serverReady(cfg, 'bigquery').catch(() => false))) return 0;
+  const rows = await query(bigqueryClient(cfg), `SELECT * FROM \`${cfg.gcp.projectId}.${cfg.bigquery.dataset}.${cfg.bigquery.table}\``).catch(() => undefined);
+  if (!rows) return 0;
+  fs.mkdirSync(path.dirname(rowsFile(cfg)), { recursive: true });
+  const tmp = `${rowsFile(cfg)}.part`;
+  fs.writeFileSync(tmp, rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : ''));
+  fs.renameSync(tmp, rowsFile(cfg));
+  return rows.length;
+}
+
+/** Loads rows saved by exportRows into an empty table. Returns the count. */
+export async function importRows(cfg: LookoutConfig): Promise<number> {
+  const file = rowsFile(cfg);
+  if (!fs.existsSync(file)) return 0;
+  const lines = fs.readFileSync(file, 'utf8').split('\n').filter(Boolean);
+  const table = bigqueryClient(cfg).dataset(cfg.bigquery.dataset).table(cfg.bigquery.table);
+  const [c] = await query<{ n: number }>(bigqueryClient(cfg), `SELECT COUNT(*) AS n FROM \`${cfg.gcp.projectId}.${cfg.bigquery.dataset}.${cfg.bigquery.table}\``);
+  if (Number(c?.n ?? 0) > 0) return 0; // the emulator still had them: nothing to do
+  for (let i = 0; i < lines.length; i += 500) {
+    await table.insert(lines.slice(i, i + 500).map((l) => ({ json: JSON.parse(l) as Record<string, unknown> })), { raw: true });
+  }
+  return lines.length;
+}
+
 export async function down(cfg: LookoutConfig, log: (l: string) => void = () => {}): Promise<void> {
   // Apps first (they drain into the servers), then servers.
   for (const app of APPS) {
     const r = await stopProc(cfg.home, app, 30_000);
     fs.rmSync(readyFile(cfg, app), { force: true });
     if (r === 'stopped') log(`${app}: stopped`);
+  }
+  if (cfg.bigquery.embedded) {
+    const n = await exportRows(cfg);
+    if (n > 0) log(`bigquery: saved ${n} result rows to ${path.relative(process.cwd(), rowsFile(cfg))}`);
   }
   await Promise.all(
     SERVERS.map(async (s) => {
