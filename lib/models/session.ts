@@ -39,6 +39,9 @@ export async function createSession(modelPath: string, opts: SessionOptions): Pr
     graphOptimizationLevel: 'all',
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
+    // No busy-waiting between ops: the worker shares the cores with sharp, Temporal's core and, on the
+    // embedded stack, the servers; spinning threads made 2-thread inference slower than 1 thread under load.
+    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
   });
   return { session, executionProvider: 'cpu' };
 }
