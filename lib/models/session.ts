@@ -29,7 +29,7 @@ export async function createSession(modelPath: string, opts: SessionOptions): Pr
       throw new SetupError(
         'ExecutionProviderUnavailable',
         `the gpu pool needs onnxruntime's CUDA execution provider, which could not be loaded (${(err as Error).message}). ` +
-          'Install onnxruntime-node with its CUDA binaries (npm install with --onnxruntime-node-install=cuda12 on a machine with CUDA 12 and cuDNN 9), or run this worker with --pool cpu.',
+          'Install onnxruntime-node with its CUDA binaries (run its install script with --onnxruntime-node-install=cuda12 on a machine with CUDA 12 and cuDNN 9; npm 11 needs the script allowed), or run this worker with --pool cpu.',
         err,
       );
     }
