@@ -89,17 +89,25 @@ export function routeEvent(ev: ObjectEvent, cfg: LookoutConfig): { skip: string 
 }
 
 /** Starts the workflow for an event; "already started" is success. */
-export async function startAnalysis(client: Client, cfg: LookoutConfig, input: AnalyzeInput, workflowType: 'analyzeObject' | 'analyzeVideo' = 'analyzeObject'): Promise<'started' | 'duplicate'> {
-  const workflowId = workflowIdFor(input.pipeline.name, input.object);
+export interface StartOptions {
+  /** Default: the deterministic id of the object version. */
+  workflowId?: string;
+  /**
+   * false (events): one analysis per object version, ever (within the namespace's retention), so a
+   * duplicate event never starts a second one. true (`lookout retry`): a new run of a finished analysis.
+   */
+  rerun?: boolean;
+}
+
+/** Starts the workflow for an object; "already started" (or, for events, "already ran") is 'duplicate'. */
+export async function startAnalysis(client: Client, cfg: LookoutConfig, input: AnalyzeInput, workflowType: 'analyzeObject' | 'analyzeVideo' = 'analyzeObject', opts: StartOptions = {}): Promise<'started' | 'duplicate'> {
+  const workflowId = opts.workflowId ?? workflowIdFor(input.pipeline.name, input.object);
   try {
     await client.workflow.start(workflowType, {
       taskQueue: cfg.temporal.workflowQueue,
       workflowId,
       args: workflowType === 'analyzeVideo' ? [{ ...input, ...VIDEO_DEFAULTS }] : [input],
-      // One analysis per object version, ever (within the namespace's retention):
-      // a completed or failed analysis is not started again by a duplicate event.
-      // Operators re-run failed ones explicitly with `lookout retry`.
-      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+      workflowIdReusePolicy: opts.rerun ? WorkflowIdReusePolicy.ALLOW_DUPLICATE : WorkflowIdReusePolicy.REJECT_DUPLICATE,
       workflowExecutionTimeout: '24h',
     });
     return 'started';

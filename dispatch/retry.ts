@@ -4,13 +4,12 @@
  * de-duplicating view shows it instead of the failed one: nothing is lost
  * and nothing counts twice.
  */
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
-import { WorkflowIdReusePolicy } from '@temporalio/common';
+import type { Client } from '@temporalio/client';
 import type { Storage } from '@google-cloud/storage';
 import type { LookoutConfig } from '../lib/config';
 import { eventFromObjectResource } from '../lib/events';
 import { pipelineOptionsFromEnv, resolvePipeline } from '../lib/pipelines';
-import { analyzeInputFor } from './dispatcher';
+import { analyzeInputFor, startAnalysis } from './dispatcher';
 
 export type RetryOutcome = 'restarted' | 'still-running' | 'object-gone' | 'invalid';
 
@@ -33,17 +32,6 @@ export async function retryAnalysis(
   const input = analyzeInputFor(v.value, cfg, pipelineOptionsFromEnv());
   input.pipeline = resolvePipeline(row.pipeline, pipelineOptionsFromEnv());
   if (row.run_tag) input.runTag = row.run_tag;
-  try {
-    await client.workflow.start('analyzeObject', {
-      taskQueue: cfg.temporal.workflowQueue,
-      workflowId: row.workflow_id,
-      args: [input],
-      workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
-      workflowExecutionTimeout: '24h',
-    });
-    return 'restarted';
-  } catch (err) {
-    if (err instanceof WorkflowExecutionAlreadyStartedError) return 'still-running';
-    throw err;
-  }
+  const r = await startAnalysis(client, cfg, input, 'analyzeObject', { workflowId: row.workflow_id, rerun: true });
+  return r === 'started' ? 'restarted' : 'still-running';
 }
