@@ -1,22 +1,17 @@
 -- Queue wait per pool: how long tasks waited for a worker of that pool (ms), and fallbacks to the CPU pool.
-WITH s AS (
+-- Percentile = value at rank round(p * (n - 1)) of the sorted values (see summary.sql).
+WITH a AS (
   SELECT
-    st.pool,
-    st.queue_ms,
-    st.fell_back,
-    PERCENTILE_CONT(st.queue_ms, 0.5) OVER (PARTITION BY st.pool) AS queue_p50,
-    PERCENTILE_CONT(st.queue_ms, 0.99) OVER (PARTITION BY st.pool) AS queue_p99
+    st.pool AS pool,
+    COUNT(*) AS tasks,
+    COUNTIF(st.fell_back) AS fell_back_to_cpu,
+    ROUND(AVG(st.queue_ms), 1) AS queue_mean,
+    MAX(st.queue_ms) AS queue_max,
+    ARRAY_AGG(st.queue_ms IGNORE NULLS ORDER BY st.queue_ms) AS q
   FROM `lookout.analyses_latest`, UNNEST(stages) AS st
   WHERE run_tag = @run
+  GROUP BY st.pool
 )
-SELECT
-  pool,
-  COUNT(*) AS tasks,
-  COUNTIF(fell_back) AS fell_back_to_cpu,
-  ROUND(AVG(queue_ms), 1) AS queue_mean,
-  ROUND(ANY_VALUE(queue_p50), 1) AS queue_p50,
-  ROUND(ANY_VALUE(queue_p99), 1) AS queue_p99,
-  MAX(queue_ms) AS queue_max
-FROM s
-GROUP BY pool
+SELECT pool, tasks, fell_back_to_cpu, queue_mean, q[SAFE_OFFSET(CAST(ROUND(0.5 * (ARRAY_LENGTH(q) - 1)) AS INT64))] AS queue_p50, q[SAFE_OFFSET(CAST(ROUND(0.99 * (ARRAY_LENGTH(q) - 1)) AS INT64))] AS queue_p99, queue_max
+FROM a
 ORDER BY pool

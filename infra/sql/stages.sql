@@ -1,33 +1,31 @@
--- Per stage and pool: queue wait (scheduled -> started) and run time (started -> completed), exact percentiles in ms.
-WITH s AS (
+-- Per stage and pool: queue wait (scheduled -> started) and run time (started -> completed), ms.
+-- Percentile = value at rank round(p * (n - 1)) of the sorted values (see summary.sql).
+WITH a AS (
   SELECT
-    st.stage,
-    st.pool,
-    st.queue_ms,
-    st.run_ms,
-    st.batch_size,
-    PERCENTILE_CONT(st.queue_ms, 0.5) OVER (PARTITION BY st.stage, st.pool) AS queue_p50,
-    PERCENTILE_CONT(st.queue_ms, 0.9) OVER (PARTITION BY st.stage, st.pool) AS queue_p90,
-    PERCENTILE_CONT(st.queue_ms, 0.99) OVER (PARTITION BY st.stage, st.pool) AS queue_p99,
-    PERCENTILE_CONT(st.run_ms, 0.5) OVER (PARTITION BY st.stage, st.pool) AS run_p50,
-    PERCENTILE_CONT(st.run_ms, 0.9) OVER (PARTITION BY st.stage, st.pool) AS run_p90,
-    PERCENTILE_CONT(st.run_ms, 0.99) OVER (PARTITION BY st.stage, st.pool) AS run_p99
+    st.stage AS stage,
+    st.pool AS pool,
+    COUNT(*) AS n,
+    MAX(st.queue_ms) AS queue_max,
+    MAX(st.run_ms) AS run_max,
+    ROUND(AVG(st.batch_size), 2) AS mean_batch,
+    ARRAY_AGG(st.queue_ms IGNORE NULLS ORDER BY st.queue_ms) AS q,
+    ARRAY_AGG(st.run_ms IGNORE NULLS ORDER BY st.run_ms) AS r
   FROM `lookout.analyses_latest`, UNNEST(stages) AS st
   WHERE run_tag = @run
+  GROUP BY st.stage, st.pool
 )
 SELECT
   stage,
   pool,
-  COUNT(*) AS n,
-  ROUND(ANY_VALUE(queue_p50), 1) AS queue_p50,
-  ROUND(ANY_VALUE(queue_p90), 1) AS queue_p90,
-  ROUND(ANY_VALUE(queue_p99), 1) AS queue_p99,
-  MAX(queue_ms) AS queue_max,
-  ROUND(ANY_VALUE(run_p50), 1) AS run_p50,
-  ROUND(ANY_VALUE(run_p90), 1) AS run_p90,
-  ROUND(ANY_VALUE(run_p99), 1) AS run_p99,
-  MAX(run_ms) AS run_max,
-  ROUND(AVG(batch_size), 2) AS mean_batch
-FROM s
-GROUP BY stage, pool
+  n,
+  q[SAFE_OFFSET(CAST(ROUND(0.5 * (ARRAY_LENGTH(q) - 1)) AS INT64))] AS queue_p50,
+  q[SAFE_OFFSET(CAST(ROUND(0.9 * (ARRAY_LENGTH(q) - 1)) AS INT64))] AS queue_p90,
+  q[SAFE_OFFSET(CAST(ROUND(0.99 * (ARRAY_LENGTH(q) - 1)) AS INT64))] AS queue_p99,
+  queue_max,
+  r[SAFE_OFFSET(CAST(ROUND(0.5 * (ARRAY_LENGTH(r) - 1)) AS INT64))] AS run_p50,
+  r[SAFE_OFFSET(CAST(ROUND(0.9 * (ARRAY_LENGTH(r) - 1)) AS INT64))] AS run_p90,
+  r[SAFE_OFFSET(CAST(ROUND(0.99 * (ARRAY_LENGTH(r) - 1)) AS INT64))] AS run_p99,
+  run_max,
+  mean_batch
+FROM a
 ORDER BY CASE stage WHEN 'detect' THEN 1 WHEN 'extract' THEN 2 ELSE 3 END, pool

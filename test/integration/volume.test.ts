@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { listSampleFiles, uploadLoad, waitForRun } from '../../lib/loadtest';
+import { buildReport, reportHtml } from '../../lib/report';
 import { extractFrames } from '../../lib/samples';
 import { bq, cfg, checkTimings, rowsWhere, samplesDir, storage, TABLE, uniqueRun, type TimedRow } from './helpers';
 
@@ -21,5 +22,24 @@ describe('volume', () => {
       expect(r.status).toBe('ok');
       checkTimings(r, expect);
     }
+    // The SQL report of the run (infra/sql, as `lookout report` runs it).
+    const rep = await buildReport(bq, cfg, run);
+    const [summary] = rep.sections.find((x) => x.title.startsWith('Summary'))!.rows as Array<Record<string, number>>;
+    expect(summary.objects).toBe(200);
+    expect(summary.ok).toBe(200);
+    expect(summary.e2e_p50).toBeLessThanOrEqual(summary.e2e_p90);
+    expect(summary.e2e_p90).toBeLessThanOrEqual(summary.e2e_p99);
+    expect(summary.e2e_p99).toBeLessThanOrEqual(summary.e2e_max);
+    expect(summary.per_second).toBeGreaterThan(0);
+    const stages = rep.sections.find((x) => x.title.startsWith('Stages'))!.rows as Array<Record<string, number | string>>;
+    expect(stages.map((x) => x.stage)).toEqual(['detect', 'extract', 'score']);
+    for (const st of stages) {
+      expect(st.n).toBe(200);
+      expect(Number(st.queue_p50)).toBeLessThanOrEqual(Number(st.queue_p99));
+      expect(Number(st.run_p50)).toBeLessThanOrEqual(Number(st.run_p99));
+    }
+    expect(rep.latencies).toHaveLength(200);
+    expect(rep.timeline.reduce((n, t) => n + t.completed, 0)).toBe(200);
+    expect(reportHtml(rep)).toContain('<svg');
   }, 600_000);
 });
