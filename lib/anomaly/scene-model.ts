@@ -614,22 +614,8 @@ export function frameScore(objectScores: ReadonlyArray<number>): number | null {
 //   then float32 LE: mean[dim], std[dim], centroids[k·dim], weights[k·dim], biases[k]
 // The file ends exactly there.
 
-interface SceneModelHeader {
-  format: string;
-  version: number;
-  k: number;
-  dim: number;
-  threshold: number;
-  quantile: number;
-  seed: number;
-  C: number;
-  trainingSamples: number;
-  calibrationSamples: number;
-  clusterSizes: number[];
-  createdAt: string;
-  featureSpec: string;
-  layout: string;
-}
+/** The JSON header: every scalar field of the model, plus format and layout. */
+type SceneModelHeader = Omit<SceneModel, 'mean' | 'std' | 'centroids' | 'weights' | 'biases'> & { format: string; layout: string };
 
 const LAYOUT = 'float32le:mean[dim],std[dim],centroids[k*dim],weights[k*dim],biases[k]';
 
