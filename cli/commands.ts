@@ -275,7 +275,8 @@ command(
     const { bigqueryClient } = require('../lib/clients') as typeof import('../lib/clients');
     const { query, latestView, formatRows } = require('../lib/query') as typeof import('../lib/query');
     const where: string[] = [];
-    const params: Record<string, unknown> = { limit: Number(opts.limit) };
+    const limit = Math.max(1, Math.floor(Number(opts.limit)));
+    const params: Record<string, unknown> = {};
     if (opts.run) {
       where.push('run_tag = @run');
       params.run = opts.run;
@@ -287,7 +288,7 @@ command(
     const cond = where.length ? `WHERE ${where.join(' AND ')}` : '';
     const bq = bigqueryClient(cfg);
     if (opts.json) {
-      const rows = await query(bq, `SELECT * FROM ${latestView(cfg)} ${cond} ORDER BY recorded_at DESC LIMIT @limit`, params);
+      const rows = await query(bq, `SELECT * FROM ${latestView(cfg)} ${cond} ORDER BY recorded_at DESC LIMIT ${limit}`, params);
       for (const r of rows) console.log(JSON.stringify(r));
       return;
     }
@@ -296,7 +297,7 @@ command(
       `SELECT name, generation, status, label, score, ARRAY_LENGTH(objects) AS n_objects,
          (SELECT STRING_AGG(CONCAT(l, ' x', CAST(c AS STRING)), ', ') FROM (SELECT o.label AS l, COUNT(*) AS c FROM UNNEST(objects) o GROUP BY o.label ORDER BY c DESC, l)) AS classes,
          error_class, error_message, inference_ms, end_to_end_ms, pool
-       FROM ${latestView(cfg)} ${cond} ORDER BY recorded_at DESC LIMIT @limit`,
+       FROM ${latestView(cfg)} ${cond} ORDER BY recorded_at DESC LIMIT ${limit}`,
       params,
     );
     console.log(formatRows(rows));
@@ -508,7 +509,9 @@ command(
     const { query, latestView } = require('../lib/query') as typeof import('../lib/query');
     const { retryAnalysis } = require('../dispatch/retry') as typeof import('../dispatch/retry');
     const where = [`status = 'failed'`];
-    const params: Record<string, unknown> = { limit: Number(opts.limit) };
+    // Integers inline (validated): the emulator rejects numeric query parameters.
+    const limit = Math.max(1, Math.floor(Number(opts.limit)));
+    const params: Record<string, unknown> = {};
     const filters: Array<[string, string, string]> = [['run', 'run_tag', 'run'], ['error-class', 'error_class', 'ec'], ['workflow-id', 'workflow_id', 'wf']];
     for (const [opt, col, param] of filters) {
       if (opts[opt] === undefined) continue;
@@ -517,7 +520,7 @@ command(
     }
     const rows = await query<{ workflow_id: string; pipeline: string; bucket: string; name: string; generation: string; run_tag: string | null; error_class: string }>(
       bigqueryClient(cfg),
-      `SELECT workflow_id, pipeline, bucket, name, generation, run_tag, error_class FROM ${latestView(cfg)} WHERE ${where.join(' AND ')} ORDER BY recorded_at LIMIT @limit`,
+      `SELECT workflow_id, pipeline, bucket, name, generation, run_tag, error_class FROM ${latestView(cfg)} WHERE ${where.join(' AND ')} ORDER BY recorded_at LIMIT ${limit}`,
       params,
     );
     if (opts['dry-run']) {

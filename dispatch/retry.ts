@@ -9,7 +9,7 @@ import type { Storage } from '@google-cloud/storage';
 import type { LookoutConfig } from '../lib/config';
 import { eventFromObjectResource } from '../lib/events';
 import { pipelineOptionsFromEnv, resolvePipeline } from '../lib/pipelines';
-import { analyzeInputFor, startAnalysis } from './dispatcher';
+import { analyzeInputFor, routeEvent, startAnalysis } from './dispatcher';
 
 export type RetryOutcome = 'restarted' | 'still-running' | 'object-gone' | 'invalid';
 
@@ -32,6 +32,8 @@ export async function retryAnalysis(
   const input = analyzeInputFor(v.value, cfg, pipelineOptionsFromEnv());
   input.pipeline = resolvePipeline(row.pipeline, pipelineOptionsFromEnv());
   if (row.run_tag) input.runTag = row.run_tag;
-  const r = await startAnalysis(client, cfg, input, 'analyzeObject', { workflowId: row.workflow_id, rerun: true });
+  // A video is re-split and re-analysed as a video; a frame or an image as an object.
+  const route = routeEvent({ ...v.value, metadata: { ...v.value.metadata, 'lookout-pipeline': row.pipeline } }, cfg);
+  const r = await startAnalysis(client, cfg, input, 'skip' in route ? 'analyzeObject' : route.workflowType, { workflowId: row.workflow_id, rerun: true });
   return r === 'started' ? 'restarted' : 'still-running';
 }
