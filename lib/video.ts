@@ -154,18 +154,19 @@ export async function probeVideo(file: string, opts: ProbeOptions = {}): Promise
   if (!width || !height) throw new BadInputError('CorruptImage', `${file}: the video stream has no dimensions${msg ? ` (${msg})` : ''}`);
   const fps = parseRate(s.avg_frame_rate) || parseRate(s.r_frame_rate);
   const duration = posNum(s.duration) || posNum(parsed.format?.duration) || null;
-  let frames = Math.floor(posNum(s.nb_frames));
+  // Count the packets (demux only, no decoding): container headers can overstate the frame count (a cut
+  // that kept its timestamps says 795 frames for 295), and a triplet past the real end would fail the video.
+  const c = await runTool('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-count_packets', '-show_entries', 'stream=nb_read_packets', '-of', 'csv=p=0', ffInput(file)], {
+    timeoutMs,
+    signal: opts.signal,
+  });
+  let frames = c.code === 0 && !c.timedOut ? Math.floor(posNum(c.stdout.trim().split(/[\s,]/)[0])) : 0;
   let framesExact = frames > 0;
-  if (!frames && duration && fps) frames = Math.round(duration * fps);
   if (!frames) {
-    // No frame count and no duration (some raw streams): count the packets (demux only, no decoding).
-    const c = await runTool('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-count_packets', '-show_entries', 'stream=nb_read_packets', '-of', 'csv=p=0', ffInput(file)], {
-      timeoutMs,
-      signal: opts.signal,
-    });
-    frames = c.code === 0 && !c.timedOut ? Math.floor(posNum(c.stdout.trim().split(/[\s,]/)[0])) : 0;
+    frames = Math.floor(posNum(s.nb_frames));
     framesExact = frames > 0;
   }
+  if (!frames && duration && fps) frames = Math.round(duration * fps);
   return { width, height, frames, framesExact, fps, duration, codec: typeof s.codec_name === 'string' ? s.codec_name : '' };
 }
 

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -144,5 +145,25 @@ describe('video decoding', () => {
     fs.writeFileSync(empty, '');
     expect(((await rejection(probeVideo(empty))) as BadInputError).errorClass).toBe('EmptyObject');
     expect(((await rejection(probeVideo(path.join(tmp, 'missing.mp4')))) as BadInputError).errorClass).toBe('ObjectNotFound');
+  });
+});
+
+describe('frame count', () => {
+  it.skipIf(!HAVE_VTEST)('counts the frames a cut really has, not what its header claims', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lookout-cut-'));
+    try {
+      const out = path.join(dir, 'cut.avi');
+      // A cut that keeps its timestamps: the AVI header then states more frames than the file holds.
+      execFileSync('ffmpeg', ['-v', 'error', '-y', '-i', VTEST, '-vf', 'select=between(n\\,100\\,139)', '-fps_mode', 'passthrough', '-c:v', 'mjpeg', '-q:v', '5', out]);
+      const info = await probeVideo(out);
+      expect(info.frames).toBe(40);
+      expect(info.framesExact).toBe(true);
+      const last = sampleTriplets(info.frames, 5).at(-1)!;
+      const got: number[] = [];
+      for await (const f of readFrames(out, [last + 3])) got.push(f.index);
+      expect(got).toEqual([last + 3]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
