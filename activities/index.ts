@@ -4,7 +4,7 @@
  */
 import os from 'node:os';
 import type { Pool } from '../lib/config';
-import { BadInputError, SetupError } from '../lib/errors';
+import { BadInputError, SetupError, errorClassOf as errorClassOfAny } from '../lib/errors';
 import { objectKey } from '../lib/events';
 import { decodeImage, type DecodedImage } from '../lib/image';
 import type { Detector } from '../lib/models/detector';
@@ -14,12 +14,12 @@ import { buildRow, type RowBatcher } from '../lib/results';
 import { cropGray, meanStd, sobelMagnitude } from '../lib/vision';
 import type { AnalysisSummary, AnalyzeInput, DetectOutput, ExtractOutput, MachineInfo, ObjectRef, ScoreOutput } from '../lib/types';
 import { Context } from '@temporalio/activity';
-import { PIPELINES } from '../lib/pipelines';
+import { PIPELINES, type StageName } from '../lib/pipelines';
 import type { OnnxEmbedder } from '../lib/models/embedder';
 import type { SceneStore } from '../lib/scenes';
 import { createCctvActivities } from './cctv';
 import { heartbeat, runStage, toFailure } from './stage';
-import type { FitSceneResult, LookoutActivities, RecordResult, StageContext } from './types';
+import type { BatchEntry, BatchInput, FitSceneResult, LookoutActivities, RecordResult, StageContext } from './types';
 
 export interface ActivityDeps {
   store: ObjectStore;
@@ -132,7 +132,57 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
     }
   };
 
-  return {
+  /** Runs one stage for every object of a batch, a few at a time; a passing fault is retried per object. */
+  async function batchStage<T>(input: BatchInput, prev: Array<BatchEntry<unknown>> | undefined, run: (obj: AnalyzeInput, i: number) => Promise<T>, stage: StageName): Promise<Array<BatchEntry<T>>> {
+    const out = new Array<BatchEntry<T>>(input.objects.length);
+    let next = 0;
+    const lane = async () => {
+      for (;;) {
+        const i = next++;
+        if (i >= input.objects.length) return;
+        if (prev && !prev[i].ok) {
+          out[i] = { ok: false, skipped: true };
+          continue;
+        }
+        const obj: AnalyzeInput = { pipeline: input.pipeline, object: input.objects[i], trace: input.trace, runTag: input.runTag };
+        for (let attempt = 1; ; attempt++) {
+          try {
+            out[i] = { ok: true, value: await run(obj, i) };
+            break;
+          } catch (err) {
+            const f = err as { type?: string; nonRetryable?: boolean; message?: string };
+            if (!f.nonRetryable && attempt < 3) {
+              await new Promise((r) => setTimeout(r, 500 * attempt));
+              continue;
+            }
+            out[i] = { ok: false, failure: { stage, errorClass: f.type ?? errorClassOfAny(err), message: f.message ?? String(err), attempts: attempt, retryable: !f.nonRetryable } };
+            break;
+          }
+        }
+        heartbeat({ stage, done: i + 1 });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(4, input.objects.length) }, lane));
+    return out;
+  }
+
+  const acts: LookoutActivities = {
+    async detectBatch(input, ctx) {
+      return batchStage(input, undefined, (obj) => acts.detect(obj, ctx), 'detect');
+    },
+    async extractBatch(input, detects, ctx) {
+      return batchStage(input, detects, (obj, i) => acts.extract(obj, (detects[i] as { value: DetectOutput }).value, ctx), 'extract');
+    },
+    async scoreBatch(input, detects, extracts, ctx) {
+      return batchStage(input, extracts, (obj, i) => acts.score(obj, (detects[i] as { value: DetectOutput }).value, (extracts[i] as { value: ExtractOutput }).value, ctx), 'score');
+    },
+    async recordBatch(summaries) {
+      const now = Date.now();
+      const rows = summaries.map((s) => buildRow(s, now));
+      await Promise.all(rows.map((r) => deps.rows.write(r)));
+      return rows.map((r, i) => ({ analysisId: r.analysis_id, table: deps.table, status: summaries[i].failure ? 'failed' : 'ok' }));
+    },
+
     async splitVideo(video, every) {
       return direct(async () => {
         if (!cctv) throw new SetupError('EncodersNotLoaded', 'this worker serves no video pipeline');
@@ -202,4 +252,5 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
       return { analysisId: row.analysis_id, table: deps.table, status: summary.failure ? 'failed' : 'ok' };
     },
   };
+  return acts;
 }

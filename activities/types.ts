@@ -1,7 +1,7 @@
 /** The activity interface the workflows call (workflows import these types only). */
 import type { Pool } from '../lib/config';
 import type { StageName } from '../lib/pipelines';
-import type { AnalysisSummary, AnalyzeInput, DetectOutput, ExtractOutput, FeaturesRef, ObjectRef, ScoreOutput } from '../lib/types';
+import type { AnalysisSummary, AnalyzeInput, DetectOutput, ExtractOutput, FeaturesRef, ObjectRef, ScoreOutput, StageFailure } from '../lib/types';
 import type { SplitResult } from './cctv';
 
 export interface StageContext {
@@ -23,11 +23,27 @@ export interface LookoutActivities {
   extract(input: AnalyzeInput, detect: DetectOutput, ctx: StageContext): Promise<ExtractOutput>;
   score(input: AnalyzeInput, detect: DetectOutput, extract: ExtractOutput, ctx: StageContext): Promise<ScoreOutput>;
   record(summary: AnalysisSummary): Promise<RecordResult>;
+  /** Bulk mode: one stage for many objects in one activity; a bad object fails only its own entry. */
+  detectBatch(input: BatchInput, ctx: StageContext): Promise<Array<BatchEntry<DetectOutput>>>;
+  extractBatch(input: BatchInput, detects: Array<BatchEntry<DetectOutput>>, ctx: StageContext): Promise<Array<BatchEntry<ExtractOutput>>>;
+  scoreBatch(input: BatchInput, detects: Array<BatchEntry<DetectOutput>>, extracts: Array<BatchEntry<ExtractOutput>>, ctx: StageContext): Promise<Array<BatchEntry<ScoreOutput>>>;
+  recordBatch(summaries: AnalysisSummary[]): Promise<RecordResult[]>;
   /** cctv-anomaly: a video object -> frame triplets in the bucket. */
   splitVideo(video: ObjectRef, every: number): Promise<SplitResult>;
   /** cctv-anomaly: fit and store a scene model from normal footage's features. */
   fitScene(scene: string, refs: FeaturesRef[], opts: { k: number; seed: number; quantile: number }): Promise<FitSceneResult>;
 }
+
+/** Many objects analysed by one workflow (bulk backfills): orchestration shared by the batch. */
+export interface BatchInput {
+  pipeline: AnalyzeInput['pipeline'];
+  objects: ObjectRef[];
+  trace: AnalyzeInput['trace'];
+  runTag?: string;
+}
+
+/** A per-object result inside a batch: the value, or why this object failed (others are unaffected). */
+export type BatchEntry<T> = { ok: true; value: T } | { ok: false; failure: StageFailure } | { ok: false; skipped: true };
 
 export interface FitSceneResult {
   scene: string;

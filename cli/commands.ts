@@ -393,6 +393,9 @@ command(
       'page-size': { type: 'number', default: 1000, help: 'objects listed per page (memory holds one page)' },
       restart: { type: 'boolean', help: 'ignore a saved checkpoint and start over' },
       run: { type: 'string', help: 'run tag for the rows of objects analysed by this backfill' },
+      bulk: { type: 'number', help: 'bulk mode: N objects per analyzeBatch workflow, started directly in Temporal (no per-object events or workflows)' },
+      inflight: { type: 'number', default: 4, help: 'bulk mode: batches running at once' },
+      pipeline: { type: 'string', help: 'bulk mode: pipeline (default $LOOKOUT_PIPELINE; objects-method pipelines only)' },
     },
   },
   async (cfg, { opts, positionals }) => {
@@ -401,6 +404,19 @@ command(
     const { ensureStreams } = require('../lib/streams') as typeof import('../lib/streams');
     const { bucket, prefix } = parseGsUri(positionals[0]);
     const nc = await natsConnect(cfg, 'lookout-backfill');
+    let bulk: import('../ingest/backfill').BackfillOptions['bulk'];
+    let closeTemporal = async () => {};
+    if (opts.bulk !== undefined) {
+      const size = Math.floor(Number(opts.bulk));
+      if (!(size >= 1 && size <= 500)) throw new Error('--bulk takes a batch size from 1 to 500');
+      const { temporalClient } = require('../lib/clients') as typeof import('../lib/clients');
+      const { resolvePipeline, pipelineOptionsFromEnv, PIPELINES } = require('../lib/pipelines') as typeof import('../lib/pipelines');
+      const name = (opts.pipeline as string | undefined) ?? cfg.pipeline;
+      if (PIPELINES[name]?.method !== 'objects') throw new Error(`--bulk supports pipelines of the objects method (not ${name})`);
+      const { client, connection } = await temporalClient(cfg);
+      closeTemporal = () => connection.close();
+      bulk = { size, inflight: Math.max(1, Number(opts.inflight)), client, pipeline: resolvePipeline(name, pipelineOptionsFromEnv()) };
+    }
     const ac = new AbortController();
     process.once('SIGINT', () => {
       console.error('\nbackfill: stopping after this page (checkpoint kept; run again to resume)');
@@ -418,6 +434,7 @@ command(
         restart: Boolean(opts.restart),
         runTag: opts.run as string | undefined,
         signal: ac.signal,
+        bulk,
         onProgress: (p) => bar.update(p.published + p.duplicates, `published ${p.published}, already queued ${p.duplicates}, invalid ${p.invalid}, ${((p.published + p.duplicates) / Math.max(0.001, (Date.now() - t0) / 1000)).toFixed(0)}/s`),
       });
       bar.done();
@@ -425,6 +442,7 @@ command(
       return r.done ? 0 : 130;
     } finally {
       await nc.drain().catch(() => {});
+      await closeTemporal();
     }
   },
 );

@@ -10,7 +10,12 @@ import crypto from 'node:crypto';
 import type { Storage } from '@google-cloud/storage';
 import type { NatsConnection } from 'nats';
 import type { LookoutConfig } from '../lib/config';
-import { eventFromObjectResource } from '../lib/events';
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { WorkflowIdReusePolicy } from '@temporalio/common';
+import type { BatchInput } from '../activities/types';
+import type { PipelineSpec } from '../lib/pipelines';
+import type { BatchResult } from '../workflows/batch';
+import { eventFromObjectResource, objectKey, type ObjectEvent } from '../lib/events';
 import { cursorsKv, jsonCodec, publishDeadLetter, publishObjectEvent } from '../lib/streams';
 
 export interface BackfillOptions {
@@ -25,6 +30,11 @@ export interface BackfillOptions {
   runTag?: string;
   onProgress?: (p: BackfillProgress) => void;
   signal?: AbortSignal;
+  /**
+   * Bulk mode: instead of one event (and one workflow) per object, start one analyzeBatch workflow per
+   * `size` objects directly in Temporal, at most `inflight` at a time.
+   */
+  bulk?: { size: number; inflight: number; client: Client; pipeline: PipelineSpec };
 }
 
 export interface BackfillProgress {
@@ -73,6 +83,7 @@ export class RateLimiter {
 export async function backfill(nc: NatsConnection, storage: Storage, cfg: LookoutConfig, opts: BackfillOptions): Promise<BackfillProgress> {
   const kv = await cursorsKv(nc, cfg);
   const key = checkpointKey(opts.bucket, opts.prefix);
+  const batches = opts.bulk ? new BulkStarter(cfg, opts.bulk, opts.runTag) : undefined;
   let cp: Checkpoint = { pageToken: null, listed: 0, published: 0, duplicates: 0, invalid: 0, pages: 0, done: false };
   let resumed = false;
   if (!opts.restart) {
@@ -103,16 +114,72 @@ export async function backfill(nc: NatsConnection, storage: Storage, cfg: Lookou
         continue;
       }
       await limiter.acquire();
-      const r = await publishObjectEvent(js, cfg, v.value);
-      if (r.duplicate) cp.duplicates++;
-      else cp.published++;
+      if (batches) {
+        if (await batches.add(v.value)) cp.published++;
+        else cp.duplicates++;
+      } else {
+        const r = await publishObjectEvent(js, cfg, v.value);
+        if (r.duplicate) cp.duplicates++;
+        else cp.published++;
+      }
       opts.onProgress?.(progress());
     }
+    if (batches) await batches.flush();
     cp.pages++;
     cp.pageToken = (next as { pageToken?: string } | null)?.pageToken ?? null;
     cp.done = cp.pageToken === null;
     await kv.put(key, jsonCodec.encode(cp));
     opts.onProgress?.(progress());
   } while (cp.pageToken);
+  if (batches) await batches.drain();
   return progress();
+}
+
+/** Gathers objects into batches and starts one analyzeBatch workflow per batch, a bounded number at a time. */
+export class BulkStarter {
+  private pending: ObjectEvent[] = [];
+  private running: Array<Promise<unknown>> = [];
+  readonly results: BatchResult[] = [];
+
+  constructor(
+    private readonly cfg: LookoutConfig,
+    private readonly bulk: NonNullable<BackfillOptions['bulk']>,
+    private readonly runTag?: string,
+  ) {}
+
+  /** Queues an object; returns false when it is already part of a started batch (never here: ids dedupe per batch). */
+  async add(ev: ObjectEvent): Promise<boolean> {
+    this.pending.push(ev);
+    if (this.pending.length >= this.bulk.size) await this.flush();
+    return true;
+  }
+
+  async flush(): Promise<void> {
+    if (this.pending.length === 0) return;
+    const evs = this.pending.splice(0);
+    while (this.running.length >= this.bulk.inflight) await this.running.shift();
+    const now = new Date().toISOString();
+    const input: BatchInput = {
+      pipeline: this.bulk.pipeline,
+      objects: evs.map((e) => ({ bucket: e.bucket, name: e.name, generation: e.generation, size: Number(e.size), contentType: e.contentType, timeCreated: e.timeCreated, md5Hash: e.md5Hash, crc32c: e.crc32c, metadata: e.metadata })),
+      trace: { source: 'backfill', publishedAt: now, dispatchedAt: now },
+      runTag: this.runTag,
+    };
+    // Deterministic id: the same batch of object versions is one workflow, however often the backfill runs.
+    const id = `bulk:${this.bulk.pipeline.name}:${crypto.createHash('sha256').update(evs.map((e) => objectKey(e)).join('\n')).digest('hex').slice(0, 32)}`;
+    let handle;
+    try {
+      handle = await this.bulk.client.workflow.start('analyzeBatch', { taskQueue: this.cfg.temporal.workflowQueue, workflowId: id, args: [input], workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE });
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      return;
+    }
+    this.running.push(handle.result().then((r) => this.results.push(r as BatchResult)));
+  }
+
+  async drain(): Promise<void> {
+    await this.flush();
+    await Promise.all(this.running);
+    this.running = [];
+  }
 }

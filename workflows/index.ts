@@ -1,3 +1,4 @@
 // Every workflow the workers register (workflowsPath points here).
 export { analyzeObject } from './analyze';
 export { analyzeVideo, fitScene } from './video';
+export { analyzeBatch } from './batch';

@@ -12,7 +12,9 @@ import { appSpec, readyFile } from '../../infra/stack';
 import { isAlive, readPid, startDetached, stopProc } from '../../infra/procs';
 import { backfill } from '../../ingest/backfill';
 import { createPushServer, oidcVerifier, staticTokenVerifier, type TokenVerifier } from '../../ingest/push';
-import { natsConnect } from '../../lib/clients';
+import { natsConnect, temporalClient } from '../../lib/clients';
+import { workflowIdFor } from '../../lib/events';
+import { resolvePipeline } from '../../lib/pipelines';
 import { readDeadLetters } from '../../lib/streams';
 import { cfg, ensureBucket, rowsWhere, sampleFrame, SIDE_BUCKET, storage, TABLE, uniqueRun, upload, waitForRows, withNats, withTemporal } from './helpers';
 
@@ -119,6 +121,34 @@ describe('backfill', () => {
     expect(r2.duplicates + r2.published).toBe(5);
     await new Promise((res) => setTimeout(res, 3000));
     expect(await rowsWhere('run_tag = @run', { run }, TABLE())).toHaveLength(5);
+  });
+});
+
+describe('bulk backfill', () => {
+  it('analyses many objects per workflow, one row per object under its own workflow id; a bad object fails alone', async () => {
+    const run = uniqueRun('bulk');
+    const prefix = `${run}/archive/`;
+    for (let i = 0; i < 11; i++) await upload(SIDE_BUCKET, `${prefix}f${String(i).padStart(2, '0')}.jpg`, sampleFrame(15 + i * 17), 'image/jpeg');
+    const jpeg = sampleFrame(400);
+    await upload(SIDE_BUCKET, `${prefix}f99-truncated.jpg`, jpeg.subarray(0, jpeg.length >> 1), 'image/jpeg');
+    const { client, connection } = await temporalClient(cfg);
+    try {
+      const pipeline = resolvePipeline('objects', { gpuStages: [], gpuFallbackMs: 1000 });
+      const r = await withNats((nc) => backfill(nc, storage, cfg, { bucket: SIDE_BUCKET, prefix, rate: 0, pageSize: 100, restart: false, runTag: run, bulk: { size: 5, inflight: 2, client, pipeline } }));
+      expect(r).toEqual(expect.objectContaining({ listed: 12, published: 12, done: true }));
+      const rows = await waitForRows<Row>('run_tag = @run', { run }, 12);
+      expect(rows).toHaveLength(12);
+      for (const row of rows) expect(row.workflow_id).toBe(workflowIdFor('objects', row));
+      const bad = rows.filter((x) => x.status === 'failed');
+      expect(bad.map((x) => [x.name.split('/').pop(), x.error_class])).toEqual([['f99-truncated.jpg', 'CorruptImage']]);
+      // Three batch workflows (5 + 5 + 2), not twelve.
+      expect(new Set(rows.map((x) => x.run_id)).size).toBe(3);
+      // A second pass starts nothing new: the batches have deterministic ids.
+      await withNats((nc) => backfill(nc, storage, cfg, { bucket: SIDE_BUCKET, prefix, rate: 0, pageSize: 100, restart: true, runTag: run, bulk: { size: 5, inflight: 2, client, pipeline } }));
+      expect(await rowsWhere('run_tag = @run', { run }, TABLE())).toHaveLength(12);
+    } finally {
+      await connection.close();
+    }
   });
 });
 

@@ -51,6 +51,18 @@ const acts: LookoutActivities = {
   async splitVideo() {
     throw new Error('not used by these tests');
   },
+  async detectBatch() {
+    throw new Error('not used by these tests');
+  },
+  async extractBatch() {
+    throw new Error('not used by these tests');
+  },
+  async scoreBatch() {
+    throw new Error('not used by these tests');
+  },
+  async recordBatch() {
+    throw new Error('not used by these tests');
+  },
   async fitScene() {
     throw new Error('not used by these tests');
   },
