@@ -10,7 +10,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, type LookoutConfig } from '../lib/config';
-import { bigqueryClient, storageClient } from '../lib/clients';
+import { bigqueryClient, natsConnect, storageClient, temporalClient } from '../lib/clients';
+import { backfill } from '../ingest/backfill';
+import { resolvePipeline } from '../lib/pipelines';
 import { decodeImage } from '../lib/image';
 import { listSampleFiles, uploadLoad, waitForRun } from '../lib/loadtest';
 import { OnnxDetector } from '../lib/models/detector';
@@ -126,6 +128,34 @@ async function pipelineRun(cfg: LookoutConfig, files: Array<{ file: string; cont
   };
 }
 
+const bulkRuns: Array<{ objects: number; batch: number; perSecond: number; wallS: number; overheadMsPerObject: number; rows: number; failed: number; workerRssMb: number | null }> = [];
+
+/** Uploads n objects to an unwatched bucket, then analyses them with backfill --bulk; throughput from the wall time. */
+async function bulkRun(cfg: LookoutConfig, files: Array<{ file: string; contentType: string }>, n: number) {
+  const run = `bench-bulk-${n}-${Date.now().toString(36)}`;
+  const bucket = 'lookout-bench-archive';
+  const st = storageClient(cfg);
+  const [exists] = await st.bucket(bucket).exists();
+  if (!exists) await st.createBucket(bucket);
+  await uploadLoad(st, cfg, { runId: run, objects: n, concurrency: 8, rate: 0, files, bucket, prefix: `${run}/` });
+  const nc = await natsConnect(cfg, 'bench-bulk');
+  const { client, connection } = await temporalClient(cfg);
+  const t0 = Date.now();
+  try {
+    await backfill(nc, st, cfg, { bucket, prefix: `${run}/`, rate: 0, pageSize: 1000, restart: true, runTag: run, bulk: { size: 50, inflight: 4, client, pipeline: resolvePipeline('objects', { gpuStages: [], gpuFallbackMs: 10_000 }) } });
+  } finally {
+    await connection.close();
+    await nc.close();
+  }
+  const wallS = (Date.now() - t0) / 1000;
+  const rows = await waitForRun(bigqueryClient(cfg), cfg, run, n, { timeoutMs: 120_000 });
+  const inf = await query<{ i: number; st: string }>(bigqueryClient(cfg), `SELECT inference_ms AS i, status AS st FROM \`${cfg.gcp.projectId}.${cfg.bigquery.dataset}.${viewName(cfg)}\` WHERE run_tag = @run`, { run });
+  const meanInf = inf.reduce((a, r) => a + Number(r.i ?? 0), 0) / Math.max(1, inf.length);
+  const r = { objects: n, batch: 50, perSecond: n / wallS, wallS, overheadMsPerObject: (wallS * 1000) / n - meanInf, rows, failed: inf.filter((x) => x.st !== 'ok').length, workerRssMb: peakRssMb(readPid(cfg.home, 'worker-cpu')) };
+  log(`    bulk ${n} objects (batches of 50): ${r.perSecond.toFixed(1)} obj/s, ${r.wallS.toFixed(1)} s, wall per object minus inference ${r.overheadMsPerObject.toFixed(1)} ms, worker peak RSS ${r.workerRssMb} MiB, rows ${rows}`);
+  return r;
+}
+
 async function main() {
   const root = path.resolve(__dirname, '..');
   const cfg = loadConfig({ ...process.env, LOOKOUT_HOME: path.join(root, '.lookout', 'bench-stack'), LOOKOUT_PORT_BASE: process.env.LOOKOUT_BENCH_PORT_BASE ?? '37200' });
@@ -158,12 +188,18 @@ async function main() {
       log(`    ${label} half load (${(sat.perSecond / 2).toFixed(1)}/s offered): e2e p50 ${half.e2eP50.toFixed(0)} ms p99 ${half.e2eP99.toFixed(0)} ms, pipeline p50 ${half.pipelineP50.toFixed(0)} ms, inference p50 ${half.inferenceP50.toFixed(1)} ms`);
       runs.push(sat, half);
     }
+    // Bulk mode: the same frames from an unwatched archive bucket, analysed by `backfill --bulk` (one workflow
+    // per 50 objects), at two archive sizes to see whether the per-object overhead stays flat.
+    await restartWorker(cfg, []);
+    for (const n of quick ? [100, 300] : [200, 1000]) bulkRuns.push(await bulkRun(cfg, files, n));
   } finally {
     const memory: Record<string, number | null> = { bench: Math.round(process.resourceUsage().maxRSS / 1024) };
     for (const p of ['nats', 'temporal', 'gcs', 'bigquery', 'watcher', 'dispatcher', 'worker-cpu']) memory[p] = peakRssMb(readPid(cfg.home, p));
     log(`peak memory (MiB, VmHWM): ${Object.entries(memory).map(([k, v]) => `${k} ${v}`).join(', ')}`);
     const sat = runs.find((r) => r.label === 'batching-on-saturation');
-    const result = { machine, bare: bareRuns, bareLimitPerSecond: limit, pipeline: runs, ratioPipelineToBare: sat ? sat.perSecond / limit : null, peakMemoryMb: memory };
+    const bestBulk = bulkRuns.length ? Math.max(...bulkRuns.map((b) => b.perSecond)) : null;
+    const result = { machine, bare: bareRuns, bareLimitPerSecond: limit, pipeline: runs, bulk: bulkRuns, ratioPipelineToBare: sat ? sat.perSecond / limit : null, ratioBulkToBare: bestBulk ? bestBulk / limit : null, peakMemoryMb: memory };
+    if (bestBulk) log(`ratio bulk/(a): ${(bestBulk / limit).toFixed(3)}  (bulk ${bestBulk.toFixed(1)} obj/s vs bare ${limit.toFixed(1)} img/s)`);
     if (sat) log(`ratio (b)/(a): ${(sat.perSecond / limit).toFixed(3)}  (pipeline ${sat.perSecond.toFixed(1)} obj/s at saturation vs bare ${limit.toFixed(1)} img/s)`);
     const out = path.join(root, '.lookout', 'bench-results.json');
     fs.writeFileSync(out, JSON.stringify(result, null, 2));

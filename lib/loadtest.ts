@@ -21,6 +21,8 @@ export interface LoadtestOptions {
   /** Sample files (replicated round-robin). */
   files: Array<{ file: string; contentType: string }>;
   prefix?: string;
+  /** Default: the inbox bucket (watched); another bucket is not analysed until a backfill says so. */
+  bucket?: string;
   signal?: AbortSignal;
   onUpload?: (done: number) => void;
 }
@@ -39,7 +41,7 @@ export function listSampleFiles(dir: string): Array<{ file: string; contentType:
 
 /** Uploads and returns how many were uploaded (fewer if aborted). */
 export async function uploadLoad(storage: Storage, cfg: LookoutConfig, opts: LoadtestOptions): Promise<number> {
-  const bucket = storage.bucket(cfg.gcs.bucket);
+  const bucket = storage.bucket(opts.bucket ?? cfg.gcs.bucket);
   const datas = opts.files.map((f) => ({ ...f, data: fs.readFileSync(f.file) }));
   const limiter = new RateLimiter(opts.rate);
   const prefix = opts.prefix ?? `loadtest/${opts.runId}/`;
