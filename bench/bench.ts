@@ -31,7 +31,9 @@ if (args.includes('--help') || args.includes('-h')) {
 Measures bare inference (a) and the full pipeline (b) at saturation and half of it, batching on and off.
   --objects N   objects per pipeline run (default 300; --quick: 60)
   --json        print the results as JSON (after the human-readable lines, on one line prefixed BENCH_JSON=)
-  --keep        leave the bench stack running afterwards`);
+  --keep        leave the bench stack running afterwards
+  --bulk-sizes A,B,…   archive sizes of the bulk-mode runs (default 200,1000)
+  --bulk-only   skip the per-object pipeline runs (bare inference and bulk mode only)`);
   process.exit(0);
 }
 const json = args.includes('--json');
@@ -39,6 +41,9 @@ const quick = args.includes('--quick');
 const keep = args.includes('--keep');
 const nIdx = args.indexOf('--objects');
 const OBJECTS = nIdx >= 0 ? Number(args[nIdx + 1]) : quick ? 60 : 300;
+const bIdx = args.indexOf('--bulk-sizes');
+const BULK_SIZES = bIdx >= 0 ? String(args[bIdx + 1]).split(',').map(Number).filter((x) => x > 0) : quick ? [100, 300] : [200, 1000];
+const BULK_ONLY = args.includes('--bulk-only');
 
 const pct = (xs: number[], p: number) => {
   if (xs.length === 0) return NaN;
@@ -128,7 +133,17 @@ async function pipelineRun(cfg: LookoutConfig, files: Array<{ file: string; cont
   };
 }
 
-const bulkRuns: Array<{ objects: number; batch: number; perSecond: number; wallS: number; overheadMsPerObject: number; rows: number; failed: number; workerRssMb: number | null }> = [];
+const bulkRuns: Array<{ objects: number; batch: number; perSecond: number; wallS: number; overheadMsPerObject: number; rows: number; failed: number; workerRssMb: number | null; rssAfterMb: Record<string, number | null> }> = [];
+
+function currentRssMb(pid: number | undefined): number | null {
+  if (!pid) return null;
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Math.round(Number(m[1]) / 1024) : null;
+  } catch {
+    return null;
+  }
+}
 
 /** Uploads n objects to an unwatched bucket, then analyses them with backfill --bulk; throughput from the wall time. */
 async function bulkRun(cfg: LookoutConfig, files: Array<{ file: string; contentType: string }>, n: number, bareLimit: number) {
@@ -151,8 +166,9 @@ async function bulkRun(cfg: LookoutConfig, files: Array<{ file: string; contentT
   const rows = await waitForRun(bigqueryClient(cfg), cfg, run, n, { timeoutMs: 120_000 });
   const statuses = await query<{ st: string }>(bigqueryClient(cfg), `SELECT status AS st FROM \`${cfg.gcp.projectId}.${cfg.bigquery.dataset}.${viewName(cfg)}\` WHERE run_tag = @run`, { run });
   // Overhead per object: wall time per object beyond what bare inference needs per image on this machine.
-  const r = { objects: n, batch: 50, perSecond: n / wallS, wallS, overheadMsPerObject: (wallS * 1000) / n - 1000 / bareLimit, rows, failed: statuses.filter((x) => x.st !== 'ok').length, workerRssMb: peakRssMb(readPid(cfg.home, 'worker-cpu')) };
-  log(`    bulk ${n} objects (batches of 50): ${r.perSecond.toFixed(1)} obj/s, ${r.wallS.toFixed(1)} s, overhead per object beyond bare inference ${r.overheadMsPerObject.toFixed(1)} ms, worker peak RSS ${r.workerRssMb} MiB, rows ${rows}`);
+  const r = { objects: n, batch: 50, perSecond: n / wallS, wallS, overheadMsPerObject: (wallS * 1000) / n - 1000 / bareLimit, rows, failed: statuses.filter((x) => x.st !== 'ok').length, workerRssMb: peakRssMb(readPid(cfg.home, 'worker-cpu')),
+    rssAfterMb: Object.fromEntries(['worker-cpu', 'temporal', 'bigquery', 'nats', 'gcs'].map((p) => [p, currentRssMb(readPid(cfg.home, p))])) };
+  log(`    bulk ${n} objects (batches of 50): ${r.perSecond.toFixed(1)} obj/s, ${r.wallS.toFixed(1)} s, overhead per object beyond bare inference ${r.overheadMsPerObject.toFixed(1)} ms, rows ${rows}; RSS after (MiB): ${Object.entries(r.rssAfterMb).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   return r;
 }
 
@@ -177,10 +193,10 @@ async function main() {
   const runs = [];
   try {
     await pipelineRun(cfg, files, 'warmup', 20, 0);
-    for (const [label, extra] of [
+    for (const [label, extra] of (BULK_ONLY ? [] : [
       ['batching-on', []],
       ['batching-off', ['--max-batch', '1']],
-    ] as const) {
+    ]) as ReadonlyArray<readonly [string, readonly string[]]>) {
       await restartWorker(cfg, [...extra]);
       const sat = await pipelineRun(cfg, files, `${label}-saturation`, OBJECTS, 0);
       log(`    ${label} saturation: ${sat.perSecond.toFixed(1)} obj/s, e2e p50 ${sat.e2eP50.toFixed(0)} ms p99 ${sat.e2eP99.toFixed(0)} ms, inference p50 ${sat.inferenceP50.toFixed(1)} ms, mean detect batch ${sat.meanDetectBatch.toFixed(2)}`);
@@ -191,7 +207,7 @@ async function main() {
     // Bulk mode: the same frames from an unwatched archive bucket, analysed by `backfill --bulk` (one workflow
     // per 50 objects), at two archive sizes to see whether the per-object overhead stays flat.
     await restartWorker(cfg, []);
-    for (const n of quick ? [100, 300] : [200, 1000]) bulkRuns.push(await bulkRun(cfg, files, n, limit));
+    for (const n of BULK_SIZES) bulkRuns.push(await bulkRun(cfg, files, n, limit));
   } finally {
     const memory: Record<string, number | null> = { bench: Math.round(process.resourceUsage().maxRSS / 1024) };
     for (const p of ['nats', 'temporal', 'gcs', 'bigquery', 'watcher', 'dispatcher', 'worker-cpu']) memory[p] = peakRssMb(readPid(cfg.home, p));
