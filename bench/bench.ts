@@ -52,10 +52,11 @@ const pct = (xs: number[], p: number) => {
 };
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
-function peakRssMb(pid: number | undefined): number | null {
+/** A process's memory in MiB from /proc: VmHWM (peak resident) or VmRSS (resident now). */
+function procMemMb(pid: number | undefined, field: 'VmHWM' | 'VmRSS'): number | null {
   if (!pid) return null;
   try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Math.round(Number(m[1]) / 1024) : null;
   } catch {
     return null;
@@ -135,15 +136,6 @@ async function pipelineRun(cfg: LookoutConfig, files: Array<{ file: string; cont
 
 const bulkRuns: Array<{ objects: number; batch: number; perSecond: number; wallS: number; overheadMsPerObject: number; rows: number; failed: number; workerRssMb: number | null; rssAfterMb: Record<string, number | null> }> = [];
 
-function currentRssMb(pid: number | undefined): number | null {
-  if (!pid) return null;
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Math.round(Number(m[1]) / 1024) : null;
-  } catch {
-    return null;
-  }
-}
 
 /** Uploads n objects to an unwatched bucket, then analyses them with backfill --bulk; throughput from the wall time. */
 async function bulkRun(cfg: LookoutConfig, files: Array<{ file: string; contentType: string }>, n: number, bareLimit: number) {
@@ -166,8 +158,8 @@ async function bulkRun(cfg: LookoutConfig, files: Array<{ file: string; contentT
   const rows = await waitForRun(bigqueryClient(cfg), cfg, run, n, { timeoutMs: 120_000 });
   const statuses = await query<{ st: string }>(bigqueryClient(cfg), `SELECT status AS st FROM \`${cfg.gcp.projectId}.${cfg.bigquery.dataset}.${viewName(cfg)}\` WHERE run_tag = @run`, { run });
   // Overhead per object: wall time per object beyond what bare inference needs per image on this machine.
-  const r = { objects: n, batch: 50, perSecond: n / wallS, wallS, overheadMsPerObject: (wallS * 1000) / n - 1000 / bareLimit, rows, failed: statuses.filter((x) => x.st !== 'ok').length, workerRssMb: peakRssMb(readPid(cfg.home, 'worker-cpu')),
-    rssAfterMb: Object.fromEntries(['worker-cpu', 'temporal', 'bigquery', 'nats', 'gcs'].map((p) => [p, currentRssMb(readPid(cfg.home, p))])) };
+  const r = { objects: n, batch: 50, perSecond: n / wallS, wallS, overheadMsPerObject: (wallS * 1000) / n - 1000 / bareLimit, rows, failed: statuses.filter((x) => x.st !== 'ok').length, workerRssMb: procMemMb(readPid(cfg.home, 'worker-cpu'), 'VmHWM'),
+    rssAfterMb: Object.fromEntries(['worker-cpu', 'temporal', 'bigquery', 'nats', 'gcs'].map((p) => [p, procMemMb(readPid(cfg.home, p), 'VmRSS')])) };
   log(`    bulk ${n} objects (batches of 50): ${r.perSecond.toFixed(1)} obj/s, ${r.wallS.toFixed(1)} s, overhead per object beyond bare inference ${r.overheadMsPerObject.toFixed(1)} ms, rows ${rows}; RSS after (MiB): ${Object.entries(r.rssAfterMb).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   return r;
 }
@@ -210,7 +202,7 @@ async function main() {
     for (const n of BULK_SIZES) bulkRuns.push(await bulkRun(cfg, files, n, limit));
   } finally {
     const memory: Record<string, number | null> = { bench: Math.round(process.resourceUsage().maxRSS / 1024) };
-    for (const p of ['nats', 'temporal', 'gcs', 'bigquery', 'watcher', 'dispatcher', 'worker-cpu']) memory[p] = peakRssMb(readPid(cfg.home, p));
+    for (const p of ['nats', 'temporal', 'gcs', 'bigquery', 'watcher', 'dispatcher', 'worker-cpu']) memory[p] = procMemMb(readPid(cfg.home, p), 'VmHWM');
     log(`peak memory (MiB, VmHWM): ${Object.entries(memory).map(([k, v]) => `${k} ${v}`).join(', ')}`);
     const sat = runs.find((r) => r.label === 'batching-on-saturation');
     const bestBulk = bulkRuns.length ? Math.max(...bulkRuns.map((b) => b.perSecond)) : null;
