@@ -19,7 +19,7 @@ import { OnnxDetector } from '../lib/models/detector';
 import { defaultModelRepo, loadLocalModel } from '../lib/models/manifest';
 import { onnxruntimeVersion } from '../lib/models/session';
 import { query } from '../lib/query';
-import { viewName } from '../lib/results';
+import { runLatestSql } from '../lib/results';
 import { extractFrames } from '../lib/samples';
 import { appSpec, down, up } from '../infra/stack';
 import { readPid, startDetached, stopProc } from '../infra/procs';
@@ -106,12 +106,11 @@ async function pipelineRun(cfg: LookoutConfig, files: Array<{ file: string; cont
   const t0 = Date.now();
   await uploadLoad(storageClient(cfg), cfg, { runId: run, objects, concurrency: 8, rate, files });
   const n = await waitForRun(bigqueryClient(cfg), cfg, run, objects, { timeoutMs: 900_000 });
-  const view = `\`${cfg.gcp.projectId}.${cfg.bigquery.dataset}.${viewName(cfg)}\``;
   const rows = await query<{ e: number; p: number; i: number; c: string; o: string; st: string; q: number; b: number }>(
     bigqueryClient(cfg),
     `SELECT end_to_end_ms AS e, pipeline_ms AS p, inference_ms AS i, completed_at AS c, object_created_at AS o, status AS st,
        (SELECT SUM(s.queue_ms) FROM UNNEST(stages) s) AS q, (SELECT MAX(s.batch_size) FROM UNNEST(stages) s WHERE s.stage = 'detect') AS b
-     FROM ${view} WHERE run_tag = @run`,
+     FROM (${runLatestSql(cfg)})`,
     { run },
   );
   const first = Math.min(...rows.map((r) => Date.parse(r.o)));
@@ -134,33 +133,100 @@ async function pipelineRun(cfg: LookoutConfig, files: Array<{ file: string; cont
   };
 }
 
-const bulkRuns: Array<{ objects: number; batch: number; perSecond: number; wallS: number; overheadMsPerObject: number; rows: number; failed: number; workerRssMb: number | null; rssAfterMb: Record<string, number | null> }> = [];
-
+interface BulkRun {
+  objects: number;
+  batch: number;
+  perSecond: number;
+  wallS: number;
+  uploadS: number;
+  overheadMsPerObject: number;
+  rows: number;
+  failed: number;
+  batches: number;
+  /** Temporal history of the batch workflows sampled (first, middle, last started): events and bytes. */
+  historyEvents: number[];
+  historyBytes: number[];
+  /** Resident memory of each process right after the run (MiB): flat across sizes means no per-object growth. */
+  rssAfterMb: Record<string, number | null>;
+}
+const bulkRuns: BulkRun[] = [];
 
 /** Uploads n objects to an unwatched bucket, then analyses them with backfill --bulk; throughput from the wall time. */
-async function bulkRun(cfg: LookoutConfig, files: Array<{ file: string; contentType: string }>, n: number, bareLimit: number) {
+async function bulkRun(cfg: LookoutConfig, files: Array<{ file: string; contentType: string }>, n: number, bareLimit: number): Promise<BulkRun> {
   const run = `bench-bulk-${n}-${Date.now().toString(36)}`;
   const bucket = 'lookout-bench-archive';
   const st = storageClient(cfg);
   const [exists] = await st.bucket(bucket).exists();
   if (!exists) await st.createBucket(bucket);
-  await uploadLoad(st, cfg, { runId: run, objects: n, concurrency: 8, rate: 0, files, bucket, prefix: `${run}/` });
+  const tu = Date.now();
+  const every = Math.max(1000, Math.round(n / 10));
+  await uploadLoad(st, cfg, { runId: run, objects: n, concurrency: 8, rate: 0, files, bucket, prefix: `${run}/`, onUpload: (k) => k % every === 0 && log(`      uploaded ${k}/${n}`) });
+  const uploadS = (Date.now() - tu) / 1000;
   const nc = await natsConnect(cfg, 'bench-bulk');
   const { client, connection } = await temporalClient(cfg);
+  const started: string[] = [];
   const t0 = Date.now();
+  let batches = 0;
+  let histories: Array<{ events: number; bytes: number }> = [];
+  let logged = 0;
   try {
-    await backfill(nc, st, cfg, { bucket, prefix: `${run}/`, rate: 0, pageSize: 1000, restart: true, runTag: run, bulk: { size: 50, inflight: 4, client, pipeline: resolvePipeline('objects', { gpuStages: [], gpuFallbackMs: 10_000 }) } });
+    await backfill(nc, st, cfg, {
+      bucket,
+      prefix: `${run}/`,
+      rate: 0,
+      pageSize: 1000,
+      restart: true,
+      runTag: run,
+      onProgress: (p) => {
+        if (p.listed < logged + every) return;
+        logged = p.listed;
+        log(`      started ${p.listed}/${n} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+      },
+      bulk: {
+        size: 50,
+        inflight: 4,
+        client,
+        pipeline: resolvePipeline('objects', { gpuStages: [], gpuFallbackMs: 10_000 }),
+        onStarted: (id) => {
+          batches++;
+          if (started.length < 2) started.push(id);
+          else started[1] = id;
+          if (batches === Math.ceil(n / 100)) started.push(id);
+        },
+      },
+    });
+    histories = await Promise.all(
+      started.map(async (id) => {
+        const h = await client.workflow.getHandle(id).fetchHistory();
+        return { events: h.events?.length ?? 0, bytes: Buffer.byteLength(JSON.stringify(h)) };
+      }),
+    );
   } finally {
     await connection.close();
     await nc.close();
   }
   const wallS = (Date.now() - t0) / 1000;
-  const rows = await waitForRun(bigqueryClient(cfg), cfg, run, n, { timeoutMs: 120_000 });
-  const statuses = await query<{ st: string }>(bigqueryClient(cfg), `SELECT status AS st FROM \`${cfg.gcp.projectId}.${cfg.bigquery.dataset}.${viewName(cfg)}\` WHERE run_tag = @run`, { run });
-  // Overhead per object: wall time per object beyond what bare inference needs per image on this machine.
-  const r = { objects: n, batch: 50, perSecond: n / wallS, wallS, overheadMsPerObject: (wallS * 1000) / n - 1000 / bareLimit, rows, failed: statuses.filter((x) => x.st !== 'ok').length, workerRssMb: procMemMb(readPid(cfg.home, 'worker-cpu'), 'VmHWM'),
-    rssAfterMb: Object.fromEntries(['worker-cpu', 'temporal', 'bigquery', 'nats', 'gcs'].map((p) => [p, procMemMb(readPid(cfg.home, p), 'VmRSS')])) };
-  log(`    bulk ${n} objects (batches of 50): ${r.perSecond.toFixed(1)} obj/s, ${r.wallS.toFixed(1)} s, overhead per object beyond bare inference ${r.overheadMsPerObject.toFixed(1)} ms, rows ${rows}; RSS after (MiB): ${Object.entries(r.rssAfterMb).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  const rows = await waitForRun(bigqueryClient(cfg), cfg, run, n, { timeoutMs: 600_000 });
+  const statuses = await query<{ st: string; n: number }>(bigqueryClient(cfg), `SELECT status AS st, COUNT(*) AS n FROM (${runLatestSql(cfg)}) GROUP BY status`, { run });
+  const r: BulkRun = {
+    objects: n,
+    batch: 50,
+    perSecond: n / wallS,
+    wallS,
+    uploadS,
+    // Overhead per object: wall time per object beyond what bare inference needs per image on this machine.
+    overheadMsPerObject: (wallS * 1000) / n - 1000 / bareLimit,
+    rows,
+    failed: statuses.filter((x) => x.st !== 'ok').reduce((a, x) => a + Number(x.n), 0),
+    batches,
+    historyEvents: histories.map((h) => h.events),
+    historyBytes: histories.map((h) => h.bytes),
+    rssAfterMb: { bench: Math.round(process.memoryUsage().rss / 2 ** 20), ...Object.fromEntries(['worker-cpu', 'temporal', 'bigquery', 'nats', 'gcs'].map((p) => [p, procMemMb(readPid(cfg.home, p), 'VmRSS')])) },
+  };
+  log(
+    `    bulk ${n} objects (${batches} batches of 50): ${r.perSecond.toFixed(1)} obj/s, ${r.wallS.toFixed(1)} s, overhead per object beyond bare inference ${r.overheadMsPerObject.toFixed(1)} ms, rows ${rows}, failed ${r.failed}; ` +
+      `history per batch workflow ${r.historyEvents.join('/')} events (${r.historyBytes.map((b) => (b / 1024).toFixed(0)).join('/')} KiB); RSS after (MiB): ${Object.entries(r.rssAfterMb).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+  );
   return r;
 }
 

@@ -97,7 +97,8 @@ export async function runCctvDemo(cfg: LookoutConfig, o: { stamp: string; every:
   const { storageClient, bigqueryClient } = require('../lib/clients') as typeof import('../lib/clients');
   const { waitForRun } = require('../lib/loadtest') as typeof import('../lib/loadtest');
   const { sampleTriplets, probeVideo } = require('../lib/video') as typeof import('../lib/video');
-  const { query, latestView } = require('../lib/query') as typeof import('../lib/query');
+  const { query } = require('../lib/query') as typeof import('../lib/query');
+  const { runLatestSql } = require('../lib/results') as typeof import('../lib/results');
   const parts = vtestParts(path.join(cfg.home, 'samples'));
   console.log(`  fitting scene "vtest" on frames 0-${parts.split - 1} (every ${o.every}th frame)`);
   await fitScene(cfg, 'vtest', [parts.normal], { every: o.every, k: 10, seed: 7, quantile: 0.99, parallelism: 4 });
@@ -141,7 +142,7 @@ export async function runCctvDemo(cfg: LookoutConfig, o: { stamp: string; every:
     bigqueryClient(cfg),
     `SELECT name, status, score, label, ARRAY_LENGTH(objects) AS n, error_class, details,
        (SELECT COUNT(*) FROM UNNEST(objects) o WHERE o.anomaly_score > CAST(JSON_VALUE(details, '$.threshold') AS FLOAT64)) AS abnormal
-     FROM ${latestView(cfg)} WHERE run_tag = @run ORDER BY score DESC LIMIT 10`,
+     FROM (${runLatestSql(cfg)}) ORDER BY score DESC LIMIT 10`,
     { run },
   );
   console.log(`\nMost anomalous frames of vtest.avi 500-794 (scene vtest; ${got}/${expected} frames analysed), read back from BigQuery:\n`);

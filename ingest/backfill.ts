@@ -34,7 +34,8 @@ export interface BackfillOptions {
    * Bulk mode: instead of one event (and one workflow) per object, start one analyzeBatch workflow per
    * `size` objects directly in Temporal, at most `inflight` at a time.
    */
-  bulk?: { size: number; inflight: number; client: Client; pipeline: PipelineSpec };
+  /** Bulk mode: one analyzeBatch workflow per `size` objects, `inflight` at a time; `onStarted` sees each batch's workflow id. */
+  bulk?: { size: number; inflight: number; client: Client; pipeline: PipelineSpec; onStarted?: (workflowId: string) => void };
 }
 
 export interface BackfillProgress {
@@ -139,7 +140,8 @@ export async function backfill(nc: NatsConnection, storage: Storage, cfg: Lookou
 export class BulkStarter {
   private pending: ObjectEvent[] = [];
   private running: Array<Promise<unknown>> = [];
-  readonly results: BatchResult[] = [];
+  /** Totals over the finished batches (counters, not results: memory stays flat however large the archive). */
+  readonly totals = { batches: 0, objects: 0, ok: 0, failed: 0 };
 
   constructor(
     private readonly cfg: LookoutConfig,
@@ -174,7 +176,15 @@ export class BulkStarter {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
       return;
     }
-    this.running.push(handle.result().then((r) => this.results.push(r as BatchResult)));
+    this.bulk.onStarted?.(id);
+    this.running.push(
+      handle.result().then((r: BatchResult) => {
+        this.totals.batches++;
+        this.totals.objects += r.objects;
+        this.totals.ok += r.ok;
+        this.totals.failed += r.failed;
+      }),
+    );
   }
 
   async drain(): Promise<void> {

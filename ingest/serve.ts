@@ -12,7 +12,8 @@ import type { LookoutConfig } from '../lib/config';
 import { startAnalysis, analyzeInputFor } from '../dispatch/dispatcher';
 import { validateObjectEvent, workflowIdFor } from '../lib/events';
 import { pipelineOptionsFromEnv } from '../lib/pipelines';
-import { query, latestView } from '../lib/query';
+import { query } from '../lib/query';
+import { newestPerAnalysisSql, tableRef } from '../lib/results';
 import { bigqueryClient } from '../lib/clients';
 import { SCENE_RE } from '../lib/scenes';
 import { isNeighbour, neighbourNames } from '../lib/triplets';
@@ -99,7 +100,7 @@ export async function analyzeFrame(deps: ServeDeps, body: Record<string, unknown
   }
   const [row] = await query<{ objects: Array<{ label: string; score: number; x: number; y: number; w: number; h: number; anomaly_score: number | null }>; details: string | null }>(
     bigqueryClient(cfg),
-    `SELECT objects, details FROM ${latestView(cfg)} WHERE workflow_id = @wf`,
+    `SELECT objects, details FROM (${newestPerAnalysisSql(tableRef(cfg), 't.workflow_id = @wf')})`,
     { wf: workflowId },
   );
   const details = row?.details ? (JSON.parse(row.details) as { threshold?: number; annotated?: string; scene_version?: number }) : {};

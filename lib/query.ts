@@ -1,7 +1,7 @@
 /** Reading result rows back from BigQuery (always through the de-duplicating view). */
 import type { BigQuery } from '@google-cloud/bigquery';
 import type { LookoutConfig } from './config';
-import { tableRef, viewName } from './results';
+import { runLatestSql, tableRef, viewName } from './results';
 
 interface Field {
   name: string;
@@ -99,15 +99,14 @@ export async function rowsForRun(bq: BigQuery, cfg: LookoutConfig, runTag: strin
     `SELECT name, generation, status, label, score, ARRAY_LENGTH(objects) AS n_objects,
        (SELECT STRING_AGG(CONCAT(l, ' x', CAST(c AS STRING)), ', ') FROM (SELECT o.label AS l, COUNT(*) AS c FROM UNNEST(objects) o GROUP BY o.label ORDER BY c DESC, l)) AS classes,
        error_class, error_message, inference_ms, end_to_end_ms, pool
-     FROM ${latestView(cfg)} WHERE run_tag = @run ORDER BY name`,
+     FROM (${runLatestSql(cfg)}) ORDER BY name`,
     { run: runTag },
   );
 }
 
 /**
- * Analyses of a run that have a row. Counted on the table (distinct workflow ids: the same
- * answer as the view, without its window function), because this is polled while a run is
- * in flight and the emulator evaluates the view's ROW_NUMBER over the whole table each time.
+ * Analyses of a run that have a row: distinct workflow ids of the run on the table (the same
+ * answer as the view, and the cheapest query for it: this is polled while a run is in flight).
  */
 export async function countForRun(bq: BigQuery, cfg: LookoutConfig, runTag: string): Promise<number> {
   const [r] = await query<{ n: number }>(bq, `SELECT COUNT(DISTINCT workflow_id) AS n FROM ${tableRef(cfg)} WHERE run_tag = @run`, { run: runTag });

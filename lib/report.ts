@@ -4,14 +4,14 @@ import path from 'node:path';
 import type { BigQuery } from '@google-cloud/bigquery';
 import type { LookoutConfig } from './config';
 import { query } from './query';
-import { viewName } from './results';
+import { runLatestSql, tableRef, viewName } from './results';
 
 export const SQL_DIR = path.join(__dirname, '..', 'infra', 'sql');
 
 /** Reads a report query and points it at this deployment's view (the files say `lookout.analyses_latest`). */
 export function loadSql(cfg: LookoutConfig, name: string): string {
   const sql = fs.readFileSync(path.join(SQL_DIR, `${name}.sql`), 'utf8');
-  return sql.replace(/`lookout\.analyses_latest`/g, `\`${cfg.gcp.projectId}.${cfg.bigquery.dataset}.${viewName(cfg)}\``);
+  return sql.replace(/`lookout\.analyses_latest`/g, `\`${cfg.gcp.projectId}.${cfg.bigquery.dataset}.${viewName(cfg)}\``).replace(/`lookout\.analyses`/g, tableRef(cfg));
 }
 
 type Row = Record<string, unknown>;
@@ -53,7 +53,7 @@ export async function buildReport(bq: BigQuery, cfg: LookoutConfig, run: string,
   }
   if (vs) sections.push({ title: `Comparison: ${run} vs ${vs}`, rows: await query(bq, loadSql(cfg, 'compare'), params) });
   const timeline = (await query<{ second: number; completed: number }>(bq, loadSql(cfg, 'throughput'), params)).map((r) => ({ second: Number(r.second), completed: Number(r.completed) }));
-  const lat = await query<{ e: number }>(bq, `SELECT end_to_end_ms AS e FROM \`${cfg.gcp.projectId}.${cfg.bigquery.dataset}.${viewName(cfg)}\` WHERE run_tag = @run AND end_to_end_ms IS NOT NULL`, { run });
+  const lat = await query<{ e: number }>(bq, `SELECT end_to_end_ms AS e FROM (${runLatestSql(cfg)}) WHERE end_to_end_ms IS NOT NULL`, { run });
   return { run, vs, sections, latencies: lat.map((r) => Number(r.e)).sort((a, b) => a - b), timeline };
 }
 

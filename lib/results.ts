@@ -30,12 +30,28 @@ export function tableRef(cfg: LookoutConfig, table = cfg.bigquery.table): string
   return `\`${cfg.gcp.projectId}.${cfg.bigquery.dataset}.${table}\``;
 }
 
+/**
+ * The newest row of each analysis among the rows that `where` selects (a SQL condition on the table alias
+ * `t`, or none). GROUP BY + ARRAY_AGG(... LIMIT 1) rather than ROW_NUMBER() OVER: the same result, a single
+ * aggregation pass on BigQuery, and linear on bigquery-emulator, whose window functions are quadratic
+ * (2,000 rows: 120 s with ROW_NUMBER, 1.8 s with ARRAY_AGG).
+ */
+export function newestPerAnalysisSql(table: string, where?: string): string {
+  return `SELECT latest.* FROM (
+  SELECT ARRAY_AGG(t ORDER BY t.recorded_at DESC, t.analysis_id DESC LIMIT 1)[OFFSET(0)] AS latest
+  FROM ${table} AS t${where ? `\n  WHERE ${where}` : ''}
+  GROUP BY t.workflow_id
+)`;
+}
+
 /** The de-duplicating query behind the _latest view (also usable inline). */
 export function latestSql(cfg: LookoutConfig): string {
-  return `SELECT * EXCEPT (rn) FROM (
-  SELECT *, ROW_NUMBER() OVER (PARTITION BY workflow_id ORDER BY recorded_at DESC, analysis_id DESC) AS rn
-  FROM ${tableRef(cfg)}
-) WHERE rn = 1`;
+  return newestPerAnalysisSql(tableRef(cfg));
+}
+
+/** One run's rows, newest per analysis: what the _latest view gives for the run, without reading other runs. */
+export function runLatestSql(cfg: LookoutConfig, runParam = '@run'): string {
+  return newestPerAnalysisSql(tableRef(cfg), `t.run_tag = ${runParam}`);
 }
 
 /** Creates dataset, table (partitioned by day, clustered by run and pipeline) and view if missing. Idempotent. */
@@ -71,6 +87,11 @@ export async function ensureResultsTable(bq: BigQuery, cfg: LookoutConfig): Prom
     } catch (err) {
       if ((err as { code?: number }).code !== 409) throw err;
     }
+  } else {
+    // A view made by an earlier version (ROW_NUMBER form) is brought up to this one's query.
+    const [meta] = await view.getMetadata();
+    const q = (meta as { view?: { query?: string } }).view?.query;
+    if (q !== undefined && q.trim() !== latestSql(cfg).trim()) await view.setMetadata({ view: { query: latestSql(cfg), useLegacySql: false } });
   }
 }
 

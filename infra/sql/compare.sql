@@ -1,6 +1,15 @@
 -- Runs side by side (set @run and @vs): pipeline, model, pool, execution provider, batch size, workers, machine.
 -- Percentile = value at rank round(p * (n - 1)) of the sorted values (see summary.sql).
-WITH a AS (
+-- (runs: both runs' rows, newest per analysis: the rule of the view lookout.analyses_latest, applied to these runs only)
+WITH runs AS (
+  SELECT latest.* FROM (
+    SELECT ARRAY_AGG(t ORDER BY t.recorded_at DESC, t.analysis_id DESC LIMIT 1)[OFFSET(0)] AS latest
+    FROM `lookout.analyses` AS t
+    WHERE t.run_tag IN (@run, @vs)
+    GROUP BY t.workflow_id
+  )
+),
+a AS (
   SELECT
     run_tag,
     pipeline,
@@ -16,7 +25,7 @@ WITH a AS (
     ROUND(COUNT(*) / NULLIF(TIMESTAMP_DIFF(MAX(completed_at), MIN(object_created_at), MILLISECOND) / 1000, 0), 2) AS per_second,
     ARRAY_AGG(end_to_end_ms IGNORE NULLS ORDER BY end_to_end_ms) AS e2e,
     ARRAY_AGG(inference_ms IGNORE NULLS ORDER BY inference_ms) AS inf
-  FROM `lookout.analyses_latest`
+  FROM runs
   WHERE run_tag IN (@run, @vs)
   GROUP BY run_tag, pipeline, pool, execution_provider
 )

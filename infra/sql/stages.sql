@@ -1,6 +1,15 @@
 -- Per stage and pool: queue wait (scheduled -> started) and run time (started -> completed), ms.
 -- Percentile = value at rank round(p * (n - 1)) of the sorted values (see summary.sql).
-WITH a AS (
+-- (runs: the run's rows, newest per analysis: the rule of the view lookout.analyses_latest, applied to the run only)
+WITH runs AS (
+  SELECT latest.* FROM (
+    SELECT ARRAY_AGG(t ORDER BY t.recorded_at DESC, t.analysis_id DESC LIMIT 1)[OFFSET(0)] AS latest
+    FROM `lookout.analyses` AS t
+    WHERE t.run_tag = @run
+    GROUP BY t.workflow_id
+  )
+),
+a AS (
   SELECT
     st.stage AS stage,
     st.pool AS pool,
@@ -10,7 +19,7 @@ WITH a AS (
     ROUND(AVG(st.batch_size), 2) AS mean_batch,
     ARRAY_AGG(st.queue_ms IGNORE NULLS ORDER BY st.queue_ms) AS q,
     ARRAY_AGG(st.run_ms IGNORE NULLS ORDER BY st.run_ms) AS r
-  FROM `lookout.analyses_latest`, UNNEST(stages) AS st
+  FROM runs, UNNEST(stages) AS st
   WHERE run_tag = @run
   GROUP BY st.stage, st.pool
 )

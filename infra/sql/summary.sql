@@ -2,7 +2,16 @@
 -- A percentile is the value at rank round(p * (n - 1)) of the sorted values: exact, no interpolation.
 -- (Sorted arrays rather than PERCENTILE_CONT / APPROX_QUANTILES: the window function takes minutes on
 -- bigquery-emulator and its APPROX_QUANTILES comes back unsorted; on BigQuery all three work.)
-WITH a AS (
+-- (runs: the run's rows, newest per analysis: the rule of the view lookout.analyses_latest, applied to the run only)
+WITH runs AS (
+  SELECT latest.* FROM (
+    SELECT ARRAY_AGG(t ORDER BY t.recorded_at DESC, t.analysis_id DESC LIMIT 1)[OFFSET(0)] AS latest
+    FROM `lookout.analyses` AS t
+    WHERE t.run_tag = @run
+    GROUP BY t.workflow_id
+  )
+),
+a AS (
   SELECT
     run_tag,
     COUNT(*) AS objects,
@@ -13,7 +22,7 @@ WITH a AS (
     ARRAY_AGG(end_to_end_ms IGNORE NULLS ORDER BY end_to_end_ms) AS e2e,
     ARRAY_AGG(pipeline_ms IGNORE NULLS ORDER BY pipeline_ms) AS pipe,
     ARRAY_AGG(inference_ms IGNORE NULLS ORDER BY inference_ms) AS inf
-  FROM `lookout.analyses_latest`
+  FROM runs
   WHERE run_tag = @run
   GROUP BY run_tag
 )
