@@ -408,7 +408,9 @@ command(
     let closeTemporal = async () => {};
     if (opts.bulk !== undefined) {
       const size = Math.floor(Number(opts.bulk));
-      if (!(size >= 1 && size <= 500)) throw new Error('--bulk takes a batch size from 1 to 500');
+      // Each stage is called in chunks of bounded payload; the bound here keeps a batch workflow's whole history
+      // (about 25 KB per object at ~15 boxes, several times that for crowded images) far from Temporal's 50 MB limit.
+      if (!(size >= 1 && size <= 200)) throw new Error('--bulk takes a batch size from 1 to 200 (objects per analyzeBatch workflow)');
       const { temporalClient } = require('../lib/clients') as typeof import('../lib/clients');
       const { resolvePipeline, pipelineOptionsFromEnv, PIPELINES } = require('../lib/pipelines') as typeof import('../lib/pipelines');
       const name = (opts.pipeline as string | undefined) ?? cfg.pipeline;

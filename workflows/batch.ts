@@ -6,11 +6,15 @@
  * under its own deterministic workflow_id (pipeline:bucket/name#generation),
  * so the _latest view keeps one row per object whichever mode analysed it; a
  * bad object fails only its own row.
+ *
+ * Each stage is called in chunks (lib/chunks.ts) so that no activity payload nears Temporal's 2 MB limit
+ * however large the batch or crowded its images; the chunks of a stage run concurrently.
  */
 import { proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { BatchEntry, BatchInput, LookoutActivities, RecordResult } from '../activities/types';
+import { CHUNK_OBJECTS, CHUNK_WEIGHT, chunkIndices } from '../lib/chunks';
 import type { StageSpec } from '../lib/pipelines';
-import type { AnalysisSummary, StageFailure } from '../lib/types';
+import type { AnalysisSummary, DetectOutput, ExtractOutput, ScoreOutput, StageFailure } from '../lib/types';
 import { failureOf } from './analyze';
 
 function stage(spec: StageSpec, objects: number) {
@@ -37,32 +41,39 @@ function objectWorkflowId(input: BatchInput, i: number): string {
   return `${input.pipeline.name}:${o.bucket}/${o.name}#${o.generation}`;
 }
 
+type Entry<T> = BatchEntry<T>;
+
+/** Runs a stage chunk by chunk (concurrently) and puts each object's entry back at its index. */
+async function inChunks<T>(n: number, chunks: number[][], call: (idx: number[]) => Promise<Array<Entry<T>>>, whole: (err: unknown) => Entry<T>): Promise<Array<Entry<T>>> {
+  const out = new Array<Entry<T>>(n);
+  await Promise.all(
+    chunks.map(async (idx) => {
+      let r: Array<Entry<T>>;
+      try {
+        r = await call(idx);
+      } catch (err) {
+        r = idx.map(() => whole(err));
+      }
+      idx.forEach((i, k) => (out[i] = r[k]));
+    }),
+  );
+  return out;
+}
+
 export async function analyzeBatch(input: BatchInput): Promise<BatchResult> {
   const info = workflowInfo();
   const n = input.objects.length;
   const { stages } = input.pipeline;
   const ctx = (name: 'detect' | 'extract' | 'score') => ({ stage: name, pool: stages[name].pool, fellBack: false });
-  const whole = (stageName: StageFailure['stage'], err: unknown): Array<BatchEntry<never>> => Array.from({ length: n }, () => ({ ok: false as const, failure: failureOf(stageName, err) }));
+  const fail = (stageName: StageFailure['stage']) => (err: unknown): Entry<never> => ({ ok: false as const, failure: failureOf(stageName, err) });
+  const sub = (idx: number[]): BatchInput => ({ ...input, objects: idx.map((i) => input.objects[i]) });
+  const pick = <T>(a: T[], idx: number[]) => idx.map((i) => a[i]);
 
-  let detects: Array<BatchEntry<Awaited<ReturnType<LookoutActivities['detect']>>>>;
-  try {
-    detects = await stage(stages.detect, n).detectBatch(input, ctx('detect'));
-  } catch (err) {
-    detects = whole('detect', err);
-  }
-  let extracts: Array<BatchEntry<Awaited<ReturnType<LookoutActivities['extract']>>>>;
-  try {
-    extracts = await stage(stages.extract, n).extractBatch(input, detects, ctx('extract'));
-  } catch (err) {
-    extracts = whole('extract', err);
-  }
-  let scores: Array<BatchEntry<Awaited<ReturnType<LookoutActivities['score']>>>>;
-  try {
-    scores = await stage(stages.score, n).scoreBatch(input, detects, extracts, ctx('score'));
-  } catch (err) {
-    scores = whole('score', err);
-  }
-
+  const detects = await inChunks<DetectOutput>(n, chunkIndices(n, () => 1, CHUNK_OBJECTS, Infinity), (idx) => stage(stages.detect, idx.length).detectBatch(sub(idx), ctx('detect')), fail('detect'));
+  // After detection an object's payload grows with its boxes: chunk by weight.
+  const chunks = chunkIndices(n, (i) => 1 + (detects[i].ok ? (detects[i] as { value: DetectOutput }).value.boxes.length : 0), CHUNK_OBJECTS, CHUNK_WEIGHT);
+  const extracts = await inChunks<ExtractOutput>(n, chunks, (idx) => stage(stages.extract, idx.length).extractBatch(sub(idx), pick(detects, idx), ctx('extract')), fail('extract'));
+  const scores = await inChunks<ScoreOutput>(n, chunks, (idx) => stage(stages.score, idx.length).scoreBatch(sub(idx), pick(detects, idx), pick(extracts, idx), ctx('score')), fail('score'));
   const summaries: AnalysisSummary[] = input.objects.map((object, i) => {
     const s: AnalysisSummary = {
       input: { pipeline: input.pipeline, object, trace: input.trace, runTag: input.runTag },
@@ -85,7 +96,7 @@ export async function analyzeBatch(input: BatchInput): Promise<BatchResult> {
     startToCloseTimeout: '120s',
     retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '60s', maximumAttempts: 100 },
   });
-  const records = await recordBatch(summaries);
+  const records = (await Promise.all(chunks.map((idx) => recordBatch(pick(summaries, idx))))).flat();
   const failed = summaries.filter((s) => s.failure).length;
   return { objects: n, ok: n - failed, failed, records };
 }
