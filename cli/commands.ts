@@ -78,10 +78,13 @@ command(
       'max-batch': { type: 'number', help: 'override dynamic batching max batch size (1 = off)' },
       'max-delay-ms': { type: 'number', help: 'override dynamic batching max queue delay' },
       'model-repo': { type: 'string', arg: 'DIR|gs://…', help: 'model repository: a folder, or a bucket prefix copied to .lookout/model-cache (default $LOOKOUT_MODEL_REPO or models/)' },
+      'image-cache-mb': { type: 'number', arg: 'MB', help: 'decoded images kept between stages (LRU, default $LOOKOUT_IMAGE_CACHE_MB or 1024): the extract stage reuses the detect stage\'s decode instead of downloading and decoding again' },
     },
   },
   async (cfg, { opts }) => {
     const pool = opts.pool as Pool;
+    const cacheMb = Number(opts['image-cache-mb'] ?? process.env.LOOKOUT_IMAGE_CACHE_MB ?? 1024);
+    if (!(Number.isFinite(cacheMb) && cacheMb >= 0)) throw new Error(`--image-cache-mb takes a number of MB (0 = off), got ${JSON.stringify(opts['image-cache-mb'] ?? process.env.LOOKOUT_IMAGE_CACHE_MB)}`);
     if (pool !== 'cpu' && pool !== 'gpu') throw new Error(`--pool must be cpu or gpu, got ${JSON.stringify(opts.pool)}`);
     const { runWorker, servablePipelines } = require('../workers/worker') as typeof import('../workers/worker');
     const modelRepo = (opts['model-repo'] as string | undefined) ?? process.env.LOOKOUT_MODEL_REPO;
@@ -96,7 +99,7 @@ command(
     const batch = { ...(opts['max-batch'] !== undefined ? { maxBatchSize: Number(opts['max-batch']) } : {}), ...(opts['max-delay-ms'] !== undefined ? { maxQueueDelayMs: Number(opts['max-delay-ms']) } : {}) };
     await runWorker(
       cfg,
-      { pool, pipelines, modelRepo, concurrency: Number(opts.concurrency), workflows: (opts.workflows as boolean | undefined) ?? pool === 'cpu', threads: opts.threads as number | undefined, batch },
+      { pool, pipelines, modelRepo, concurrency: Number(opts.concurrency), workflows: (opts.workflows as boolean | undefined) ?? pool === 'cpu', threads: opts.threads as number | undefined, batch, imageCacheBytes: Math.round(cacheMb * 2 ** 20) },
       markReady,
     );
   },

@@ -33,6 +33,8 @@ export interface WorkerOptions {
   threads?: number;
   /** Override dynamic batching (maxBatchSize 1 = off). */
   batch?: { maxBatchSize?: number; maxQueueDelayMs?: number };
+  /** Decoded images kept between the stages of an object (LRU, bytes). */
+  imageCacheBytes?: number;
   log?: (line: string) => void;
 }
 
@@ -119,6 +121,7 @@ export async function runWorker(cfg: LookoutConfig, opts: WorkerOptions, onReady
     table: `${cfg.gcp.projectId}.${cfg.bigquery.dataset}.${cfg.bigquery.table}`,
     pool: opts.pool,
     limits: cfg.limits,
+    imageCacheBytes: opts.imageCacheBytes,
   });
   const workers: Worker[] = [];
   try {
