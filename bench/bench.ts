@@ -20,6 +20,7 @@ import { defaultModelRepo, loadLocalModel } from '../lib/models/manifest';
 import { onnxruntimeVersion } from '../lib/models/session';
 import { query } from '../lib/query';
 import { runLatestSql } from '../lib/results';
+import { renderMarkdown, type BenchResult } from './render';
 import { extractFrames } from '../lib/samples';
 import { appSpec, down, up } from '../infra/stack';
 import { readPid, startDetached, stopProc } from '../infra/procs';
@@ -34,7 +35,8 @@ Measures bare inference (a) and the full pipeline (b) at saturation and half of 
   --keep        leave the bench stack running afterwards
   --bulk-sizes A,B,…   archive sizes of the bulk-mode runs (default 200,1000)
   --bulk-only   skip the per-object pipeline runs (bare inference and bulk mode only)
-  --out FILE    write the results JSON there as well (always written to .lookout/bench-results.json)
+  --out FILE.json   write the results there as well, and as Markdown tables to FILE.md
+                (always written to .lookout/bench-results.json; bench/render.ts renders any result)
 
 Archive scaling (bulk mode at 1,000 / 10,000 / 100,000 objects; about 75 minutes on 2 cores, ~8 GB of
 fake-gcs-server data under .lookout/bench-stack):
@@ -287,7 +289,9 @@ async function main() {
     if (OUT) {
       fs.mkdirSync(path.dirname(OUT), { recursive: true });
       fs.writeFileSync(OUT, JSON.stringify(result, null, 2));
-      log(`results also in ${OUT}`);
+      const md = OUT.replace(/\.json$/, '') + '.md';
+      fs.writeFileSync(md, renderMarkdown(result as BenchResult) + '\n');
+      log(`results also in ${OUT} and ${md}`);
     }
     log(`results: ${out}`);
     if (json) console.log(JSON.stringify(result));
