@@ -6,10 +6,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import readline from 'node:readline';
 import { PORT_OFFSETS, type LookoutConfig } from '../lib/config';
 import { bigqueryClient, natsConnect, storageClient, temporalConnection } from '../lib/clients';
 import { query } from '../lib/query';
-import { ensureResultsTable } from '../lib/results';
+import { ensureResultsTable, rowJournalDir, tableRef } from '../lib/results';
 import { ensureStreams } from '../lib/streams';
 import { isAlive, portOpen, readPid, startDetached, stopProc, tailLog, waitReady, type ProcSpec } from './procs';
 
@@ -227,8 +228,8 @@ export async function up(cfg: LookoutConfig, opts: UpOptions): Promise<void> {
   await provision(cfg);
   log('provisioned: bucket, BigQuery dataset/table/view, JetStream streams and KV');
   if (cfg.bigquery.embedded) {
-    const n = await importRows(cfg);
-    if (n > 0) log(`bigquery: loaded ${n} result rows saved by the last \`lookout down\``);
+    const n = await importRows(cfg, log);
+    if (n > 0) log(`bigquery: loaded ${n} result rows from the row journal (${path.relative(process.cwd(), rowJournalDir(cfg))})`);
   }
   if (!opts.apps) return;
   for (const app of APPS) {
@@ -245,34 +246,45 @@ export async function up(cfg: LookoutConfig, opts: UpOptions): Promise<void> {
   }
 }
 
-function rowsFile(cfg: LookoutConfig): string {
+/** Saved by `lookout down` before the row journal existed; still loaded. */
+function legacyRowsFile(cfg: LookoutConfig): string {
   return path.join(cfg.home, 'data', 'bigquery', 'rows.ndjson');
 }
 
-/** Saves the embedded BigQuery's result rows (the emulator keeps them in memory only). Returns the count. */
-export async function exportRows(cfg: LookoutConfig): Promise<number> {
-  if (!isAlive(readPid(cfg.home, 'bigquery')) || !(await serverReady(cfg, 'bigquery').catch(() => false))) return 0;
-  const rows = await query(bigqueryClient(cfg), `SELECT * FROM \`${cfg.gcp.projectId}.${cfg.bigquery.dataset}.${cfg.bigquery.table}\``).catch(() => undefined);
-  if (!rows) return 0;
-  fs.mkdirSync(path.dirname(rowsFile(cfg)), { recursive: true });
-  const tmp = `${rowsFile(cfg)}.part`;
-  fs.writeFileSync(tmp, rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : ''));
-  fs.renameSync(tmp, rowsFile(cfg));
-  return rows.length;
-}
-
-/** Loads rows saved by exportRows into an empty table. Returns the count. */
-export async function importRows(cfg: LookoutConfig): Promise<number> {
-  const file = rowsFile(cfg);
-  if (!fs.existsSync(file)) return 0;
-  const lines = fs.readFileSync(file, 'utf8').split('\n').filter(Boolean);
-  const table = bigqueryClient(cfg).dataset(cfg.bigquery.dataset).table(cfg.bigquery.table);
-  const [c] = await query<{ n: number }>(bigqueryClient(cfg), `SELECT COUNT(*) AS n FROM \`${cfg.gcp.projectId}.${cfg.bigquery.dataset}.${cfg.bigquery.table}\``);
+/**
+ * Loads the rows of earlier sessions (the workers' row journals, and a rows.ndjson from older versions) into
+ * the freshly started, empty emulator, streaming the files 500 rows per insert. Returns the count.
+ */
+export async function importRows(cfg: LookoutConfig, log: (l: string) => void = () => {}): Promise<number> {
+  const dir = rowJournalDir(cfg);
+  const files = [legacyRowsFile(cfg), ...(fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.ndjson')).sort().map((f) => path.join(dir, f)) : [])].filter((f) => fs.existsSync(f));
+  if (files.length === 0) return 0;
+  const [c] = await query<{ n: number }>(bigqueryClient(cfg), `SELECT COUNT(*) AS n FROM ${tableRef(cfg)}`);
   if (Number(c?.n ?? 0) > 0) return 0; // the emulator still had them: nothing to do
-  for (let i = 0; i < lines.length; i += 500) {
-    await table.insert(lines.slice(i, i + 500).map((l) => ({ json: JSON.parse(l) as Record<string, unknown> })), { raw: true });
+  const table = bigqueryClient(cfg).dataset(cfg.bigquery.dataset).table(cfg.bigquery.table);
+  let n = 0;
+  let batch: Array<{ json: Record<string, unknown> }> = [];
+  const flush = async () => {
+    if (batch.length === 0) return;
+    await table.insert(batch, { raw: true });
+    n += batch.length;
+    batch = [];
+    if (n % 10_000 === 0) log(`bigquery: loading saved rows… ${n}`);
+  };
+  for (const file of files) {
+    const lines = readline.createInterface({ input: fs.createReadStream(file, 'utf8'), crlfDelay: Infinity });
+    for await (const line of lines) {
+      if (!line.trim()) continue;
+      try {
+        batch.push({ json: JSON.parse(line) as Record<string, unknown> });
+      } catch {
+        continue; // a line cut short by a crash mid-append: its row was re-sent by the retried activity
+      }
+      if (batch.length >= 500) await flush();
+    }
   }
-  return lines.length;
+  await flush();
+  return n;
 }
 
 export async function down(cfg: LookoutConfig, log: (l: string) => void = () => {}): Promise<void> {
@@ -281,10 +293,6 @@ export async function down(cfg: LookoutConfig, log: (l: string) => void = () => 
     const r = await stopProc(cfg.home, app, 30_000);
     fs.rmSync(readyFile(cfg, app), { force: true });
     if (r === 'stopped') log(`${app}: stopped`);
-  }
-  if (cfg.bigquery.embedded) {
-    const n = await exportRows(cfg);
-    if (n > 0) log(`bigquery: saved ${n} result rows to ${path.relative(process.cwd(), rowsFile(cfg))}`);
   }
   await Promise.all(
     SERVERS.map(async (s) => {

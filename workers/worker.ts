@@ -18,7 +18,7 @@ import { SceneStore } from '../lib/scenes';
 import { syncModels } from '../lib/models/remote';
 import { gcsObjectStore } from '../lib/objectstore';
 import { PIPELINES, taskQueueFor } from '../lib/pipelines';
-import { RowBatcher, bigquerySink } from '../lib/results';
+import { RowBatcher, bigquerySink, journalSink, rowJournalDir } from '../lib/results';
 
 export interface WorkerOptions {
   pool: Pool;
@@ -108,7 +108,9 @@ export async function runWorker(cfg: LookoutConfig, opts: WorkerOptions, onReady
   log(`models loaded: ${loadedNames.join(', ') || 'none'}`);
   const storage = storageClient(cfg);
   const connection = await NativeConnection.connect({ address: cfg.temporal.url });
-  const rows = new RowBatcher(bigquerySink(bigqueryClient(cfg), cfg));
+  const sink = bigquerySink(bigqueryClient(cfg), cfg);
+  // Embedded BigQuery keeps rows in memory only: journal them so `lookout up` can load them back.
+  const rows = new RowBatcher(cfg.bigquery.embedded ? journalSink(sink, rowJournalDir(cfg)) : sink);
   const activities = createActivities({
     store: gcsObjectStore(storage),
     objectCentric: encoders ? { encoders, scenes: new SceneStore(storage, cfg.gcs.resultsBucket), resultsBucket: cfg.gcs.resultsBucket } : undefined,

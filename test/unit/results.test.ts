@@ -1,5 +1,8 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildRow, loadSchema, RowBatcher, type ResultRow } from '../../lib/results';
+import { buildRow, journalSink, loadSchema, RowBatcher, type ResultRow } from '../../lib/results';
 import { summary } from './fixtures';
 
 describe('buildRow', () => {
@@ -51,5 +54,24 @@ describe('RowBatcher', () => {
     fail = true;
     const rs = await Promise.allSettled([b.write(row(4)), b.write(row(5))]);
     expect(rs.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+  });
+});
+
+describe('journalSink (the embedded stack\'s durable rows)', () => {
+  it('appends each batch to its own file before inserting, and keeps it when the insert fails', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lookout-journal-'));
+    let fail = false;
+    const inserted: string[] = [];
+    const sink = journalSink({ insert: async (rows) => { if (fail) throw new Error('bq down'); inserted.push(...rows.map((r) => r.analysis_id)); } }, path.join(dir, 'j'));
+    await sink.insert([{ analysis_id: 'a/1', workflow_id: 'a' }, { analysis_id: 'b/1', workflow_id: 'b' }]);
+    fail = true;
+    await expect(sink.insert([{ analysis_id: 'c/1', workflow_id: 'c' }])).rejects.toThrow('bq down');
+    const files = fs.readdirSync(path.join(dir, 'j'));
+    expect(files).toHaveLength(1);
+    const lines = fs.readFileSync(path.join(dir, 'j', files[0]), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { analysis_id: string });
+    // Write-ahead: the failed batch is journaled too (its retry will journal it again; the view keeps one).
+    expect(lines.map((l) => l.analysis_id)).toEqual(['a/1', 'b/1', 'c/1']);
+    expect(inserted).toEqual(['a/1', 'b/1']);
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 });
