@@ -92,7 +92,7 @@ const IMAGE_TYPES = /^(image\/|application\/octet-stream$|binary\/octet-stream$)
 export const OBJECT_FEATURES = ['mean', 'std', 'gradient', 'aspect', 'area', 'cx', 'cy', 'det_score'] as const;
 
 export function createActivities(deps: ActivityDeps): LookoutActivities {
-  const cache = new ImageCache(deps.imageCacheBytes ?? 1024 * 2 ** 20);
+  const cache = new ImageCache(deps.imageCacheBytes ?? 256 * 2 ** 20);
 
   async function loadImage(o: Pick<ObjectRef, 'bucket' | 'name' | 'generation' | 'size' | 'contentType'>): Promise<DecodedImage> {
     const key = objectKey(o);

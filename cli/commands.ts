@@ -78,12 +78,12 @@ command(
       'max-batch': { type: 'number', help: 'override dynamic batching max batch size (1 = off)' },
       'max-delay-ms': { type: 'number', help: 'override dynamic batching max queue delay' },
       'model-repo': { type: 'string', arg: 'DIR|gs://…', help: 'model repository: a folder, or a bucket prefix copied to .lookout/model-cache (default $LOOKOUT_MODEL_REPO or models/)' },
-      'image-cache-mb': { type: 'number', arg: 'MB', help: 'decoded images kept between stages (LRU, default $LOOKOUT_IMAGE_CACHE_MB or 1024): the extract stage reuses the detect stage\'s decode instead of downloading and decoding again' },
+      'image-cache-mb': { type: 'number', arg: 'MB', help: 'decoded images kept between stages (LRU, default $LOOKOUT_IMAGE_CACHE_MB or 256): the extract stage reuses the detect stage\'s decode instead of downloading and decoding again; raise it when many batches are in flight' },
     },
   },
   async (cfg, { opts }) => {
     const pool = opts.pool as Pool;
-    const cacheMb = Number(opts['image-cache-mb'] ?? process.env.LOOKOUT_IMAGE_CACHE_MB ?? 1024);
+    const cacheMb = Number(opts['image-cache-mb'] ?? process.env.LOOKOUT_IMAGE_CACHE_MB ?? 256);
     if (!(Number.isFinite(cacheMb) && cacheMb >= 0)) throw new Error(`--image-cache-mb takes a number of MB (0 = off), got ${JSON.stringify(opts['image-cache-mb'] ?? process.env.LOOKOUT_IMAGE_CACHE_MB)}`);
     if (pool !== 'cpu' && pool !== 'gpu') throw new Error(`--pool must be cpu or gpu, got ${JSON.stringify(opts.pool)}`);
     const { runWorker, servablePipelines } = require('../workers/worker') as typeof import('../workers/worker');
