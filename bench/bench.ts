@@ -173,7 +173,9 @@ async function bulkRun(cfg: LookoutConfig, files: Array<{ file: string; contentT
   const uploadS = (Date.now() - tu) / 1000;
   const nc = await natsConnect(cfg, 'bench-bulk');
   const { client, connection } = await temporalClient(cfg);
-  const started: string[] = [];
+  // History is sampled on the first, the middle and the last batch workflow started.
+  const middle = Math.ceil(Math.ceil(n / 50) / 2);
+  const sampled: Record<'first' | 'middle' | 'last', string | undefined> = { first: undefined, middle: undefined, last: undefined };
   const t0 = Date.now();
   let batches = 0;
   let histories: Array<{ events: number; bytes: number }> = [];
@@ -198,14 +200,14 @@ async function bulkRun(cfg: LookoutConfig, files: Array<{ file: string; contentT
         pipeline: resolvePipeline('objects', { gpuStages: [], gpuFallbackMs: 10_000 }),
         onStarted: (id) => {
           batches++;
-          if (started.length < 2) started.push(id);
-          else started[1] = id;
-          if (batches === Math.ceil(n / 100)) started.push(id);
+          if (batches === 1) sampled.first = id;
+          if (batches === middle) sampled.middle = id;
+          sampled.last = id;
         },
       },
     });
     histories = await Promise.all(
-      started.map(async (id) => {
+      [sampled.first, sampled.middle, sampled.last].filter((id): id is string => !!id).map(async (id) => {
         const h = await client.workflow.getHandle(id).fetchHistory();
         return { events: h.events?.length ?? 0, bytes: Buffer.byteLength(JSON.stringify(h)) };
       }),

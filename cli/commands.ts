@@ -444,6 +444,7 @@ command(
       });
       bar.done();
       console.log(`backfill ${r.done ? 'complete' : 'interrupted'}: listed ${r.listed}, published ${r.published}, already in the stream ${r.duplicates}, invalid ${r.invalid}${r.resumedFromCheckpoint ? ' (resumed from checkpoint)' : ''}`);
+      if (r.bulk) console.log(`bulk: ${r.bulk.batches} batch workflows finished, ${r.bulk.objects} objects (${r.bulk.ok} ok, ${r.bulk.failed} failed; rows in BigQuery)`);
       return r.done ? 0 : 130;
     } finally {
       await nc.drain().catch(() => {});

@@ -46,6 +46,8 @@ export interface BackfillProgress {
   pages: number;
   resumedFromCheckpoint: boolean;
   done: boolean;
+  /** Bulk mode: batch workflows finished by this pass and their objects (a batch already run starts nothing). */
+  bulk?: { batches: number; objects: number; ok: number; failed: number };
 }
 
 interface Checkpoint {
@@ -99,7 +101,7 @@ export async function backfill(nc: NatsConnection, storage: Storage, cfg: Lookou
   }
   const js = nc.jetstream();
   const limiter = new RateLimiter(opts.rate);
-  const progress = (): BackfillProgress => ({ listed: cp.listed, published: cp.published, duplicates: cp.duplicates, invalid: cp.invalid, pages: cp.pages, resumedFromCheckpoint: resumed, done: cp.done });
+  const progress = (): BackfillProgress => ({ listed: cp.listed, published: cp.published, duplicates: cp.duplicates, invalid: cp.invalid, pages: cp.pages, resumedFromCheckpoint: resumed, done: cp.done, ...(batches ? { bulk: { ...batches.totals } } : {}) });
   const bucket = storage.bucket(opts.bucket);
   do {
     if (opts.signal?.aborted) break;
@@ -140,7 +142,7 @@ export async function backfill(nc: NatsConnection, storage: Storage, cfg: Lookou
 export class BulkStarter {
   private pending: ObjectEvent[] = [];
   private running: Array<Promise<unknown>> = [];
-  /** Totals over the finished batches (counters, not results: memory stays flat however large the archive). */
+  /** Totals over the batches finished (counters, not results: memory stays flat however large the archive). */
   readonly totals = { batches: 0, objects: 0, ok: 0, failed: 0 };
 
   constructor(

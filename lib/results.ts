@@ -229,14 +229,11 @@ export function rowJournalDir(cfg: LookoutConfig): string {
  */
 export function journalSink(inner: RowSink, dir: string): RowSink {
   const file = path.join(dir, `rows-${process.pid}-${Date.now().toString(36)}.ndjson`);
-  let made = false;
+  let made: Promise<unknown> | undefined;
   return {
     async insert(rows) {
-      if (!made) {
-        fs.mkdirSync(dir, { recursive: true });
-        made = true;
-      }
-      fs.appendFileSync(file, rows.map((r) => JSON.stringify(r) + '\n').join(''));
+      await (made ??= fs.promises.mkdir(dir, { recursive: true }));
+      await fs.promises.appendFile(file, rows.map((r) => JSON.stringify(r) + '\n').join(''));
       await inner.insert(rows);
     },
   };

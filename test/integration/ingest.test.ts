@@ -135,7 +135,7 @@ describe('bulk backfill', () => {
     try {
       const pipeline = resolvePipeline('objects', { gpuStages: [], gpuFallbackMs: 1000 });
       const r = await withNats((nc) => backfill(nc, storage, cfg, { bucket: SIDE_BUCKET, prefix, rate: 0, pageSize: 100, restart: false, runTag: run, bulk: { size: 5, inflight: 2, client, pipeline } }));
-      expect(r).toEqual(expect.objectContaining({ listed: 12, published: 12, done: true }));
+      expect(r).toEqual(expect.objectContaining({ listed: 12, published: 12, done: true, bulk: { batches: 3, objects: 12, ok: 11, failed: 1 } }));
       const rows = await waitForRows<Row>('run_tag = @run', { run }, 12);
       expect(rows).toHaveLength(12);
       for (const row of rows) expect(row.workflow_id).toBe(workflowIdFor('objects', row));
