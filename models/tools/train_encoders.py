@@ -25,6 +25,8 @@ import time
 
 import numpy as np
 
+from onnx_canon import canonicalize_names  # models/tools/, this script's folder
+
 # ---------------------------------------------------------------------------------------------
 # constants
 
@@ -334,31 +336,7 @@ def export_encoder(tf, enc, path, opset):
     del g.output[:]
     g.output.append(helper.make_tensor_value_info('latent', TensorProto.FLOAT, ['batch', LATENT]))
     del g.value_info[:]
-    # canonical names (byte-stable output)
-    io = {'input', 'latent'}
-    inits = {i.name: i for i in g.initializer}
-    tmap = {}
-
-    def canon(nm, prefix):
-        if not nm or nm in io:
-            return nm
-        if nm not in tmap:
-            tmap[nm] = f'{prefix}{len(tmap)}'
-        return tmap[nm]
-
-    order = []
-    for k, n in enumerate(g.node):
-        n.name = f'{n.op_type.lower()}_{k}'
-        for j, v in enumerate(n.input):
-            if v in inits and v not in tmap:
-                order.append(inits[v])
-            n.input[j] = canon(v, 'w' if v in inits else 't')
-        for j, v in enumerate(n.output):
-            n.output[j] = canon(v, 't')
-    for i in order:
-        i.name = tmap[i.name]
-    del g.initializer[:]
-    g.initializer.extend(order)
+    canonicalize_names(g, {'input', 'latent'})  # byte-stable output
     g.name = enc.name
     model_proto.producer_name = 'lookout train_encoders.py (tf2onnx %s)' % tf2onnx.__version__
     model_proto.doc_string = ('Encoder of the %s autoencoder (Ionescu et al. CVPR 2019 object-centric AE), '
