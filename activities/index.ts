@@ -3,21 +3,21 @@
  * writer), so tests inject fakes and workers inject real clients.
  */
 import os from 'node:os';
-import type { Pool } from '../lib/config';
-import { BadInputError, SetupError, errorClassOf as errorClassOfAny } from '../lib/errors';
-import { objectKey } from '../lib/events';
-import { decodeImage, type DecodedImage } from '../lib/image';
-import type { Detector } from '../lib/models/detector';
-import { onnxruntimeVersion } from '../lib/models/session';
-import type { ObjectStore } from '../lib/objectstore';
-import { buildRow, type RowBatcher } from '../lib/results';
-import { cropGray, meanStd, sobelMagnitude } from '../lib/vision';
-import type { AnalysisSummary, AnalyzeInput, DetectOutput, ExtractOutput, MachineInfo, ObjectRef, ScoreOutput } from '../lib/types';
+import type { Pool } from '../config';
+import { BadInputError, SetupError, errorClassOf as errorClassOfAny } from '../core/errors';
+import { objectKey } from '../core/events';
+import { decodeImage, type DecodedImage } from '../media/image';
+import type { Detector } from '../runtime/detector';
+import { onnxruntimeVersion } from '../runtime/session';
+import type { ObjectStore } from '../io/objectstore';
+import { buildRow, type RowBatcher } from '../io/results';
+import { cropGray, meanStd, sobelMagnitude } from '../media/vision';
+import type { AnalysisSummary, AnalyzeInput, DetectOutput, ExtractOutput, MachineInfo, ObjectRef, ScoreOutput } from '../core/types';
 import { Context } from '@temporalio/activity';
-import { PIPELINES, type StageName } from '../lib/pipelines';
-import type { OnnxEmbedder } from '../lib/models/embedder';
-import type { SceneStore } from '../lib/scenes';
-import { createCctvActivities } from './cctv';
+import { PIPELINES, type StageName } from '../core/pipelines';
+import type { OnnxEmbedder } from '../runtime/embedder';
+import type { SceneStore } from '../io/scenes';
+import { createCctvActivities } from '../methods/cctv-ocae/stages';
 import { heartbeat, runStage, toFailure } from './stage';
 import type { BatchEntry, BatchInput, FitSceneResult, LookoutActivities, RecordResult, StageContext } from './types';
 

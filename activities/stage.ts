@@ -6,8 +6,8 @@
 import os from 'node:os';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { errorClassOf, isRetryable } from '../lib/errors';
-import type { StageReport } from '../lib/types';
+import { errorClassOf, isRetryable } from '../core/errors';
+import type { StageReport } from '../core/types';
 import type { StageContext } from './types';
 
 export interface StageWork<T> {

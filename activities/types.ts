@@ -1,8 +1,8 @@
 /** The activity interface the workflows call (workflows import these types only). */
-import type { Pool } from '../lib/config';
-import type { StageName } from '../lib/pipelines';
-import type { AnalysisSummary, AnalyzeInput, DetectOutput, ExtractOutput, FeaturesRef, ObjectRef, ScoreOutput, StageFailure } from '../lib/types';
-import type { SplitResult } from './cctv';
+import type { Pool } from '../config';
+import type { StageName } from '../core/pipelines';
+import type { AnalysisSummary, AnalyzeInput, DetectOutput, ExtractOutput, FeaturesRef, ObjectRef, ScoreOutput, StageFailure } from '../core/types';
+import type { SplitResult } from '../methods/cctv-ocae/stages';
 
 export interface StageContext {
   stage: StageName;

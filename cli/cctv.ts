@@ -1,5 +1,5 @@
 /** Commands of the cctv-anomaly pipeline: fit, serve, and the CCTV part of the demo. */
-import type { LookoutConfig } from '../lib/config';
+import type { LookoutConfig } from '../config';
 import { Progress } from './args';
 import { command, markReady } from './main';
 
@@ -31,8 +31,8 @@ metadata says lookout-scene=<NAME> use it from then on.`,
 );
 
 export async function fitScene(cfg: LookoutConfig, scene: string, sources: string[], o: { every: number; k: number; seed: number; quantile: number; parallelism: number }) {
-  const { storageClient, temporalClient } = require('../lib/clients') as typeof import('../lib/clients');
-  const { resolveSources, runFit } = require('../lib/cctv') as typeof import('../lib/cctv');
+  const { storageClient, temporalClient } = require('../io/clients') as typeof import('../io/clients');
+  const { resolveSources, runFit } = require('./scene') as typeof import('./scene');
   const refs = await resolveSources(storageClient(cfg), cfg, scene, sources);
   const { client, connection } = await temporalClient(cfg);
   try {
@@ -72,9 +72,9 @@ stack is unavailable. The analysis runs through Temporal on the workers and is r
     },
   },
   async (cfg, { opts }) => {
-    const { temporalClient, storageClient } = require('../lib/clients') as typeof import('../lib/clients');
+    const { temporalClient, storageClient } = require('../io/clients') as typeof import('../io/clients');
     const { createServeApi } = require('../ingest/serve') as typeof import('../ingest/serve');
-    const { PORT_OFFSETS } = require('../lib/config') as typeof import('../lib/config');
+    const { PORT_OFFSETS } = require('../config') as typeof import('../config');
     const { client, connection } = await temporalClient(cfg);
     const server = createServeApi({ cfg, client, storage: storageClient(cfg), defaultScene: String(opts.scene), timeoutMs: Number(opts['timeout-s']) * 1000 });
     const port = (opts.port as number | undefined) ?? cfg.portBase + PORT_OFFSETS.serve;
@@ -93,12 +93,12 @@ stack is unavailable. The analysis runs through Temporal on the workers and is r
 /** The CCTV part of `lookout demo`: fit scene vtest on frames 0-499, analyse frames 500-794, print the top frames. */
 export async function runCctvDemo(cfg: LookoutConfig, o: { stamp: string; every: number; timeoutMs: number }): Promise<number> {
   const path = require('node:path') as typeof import('node:path');
-  const { vtestParts } = require('../lib/cctv') as typeof import('../lib/cctv');
-  const { storageClient, bigqueryClient } = require('../lib/clients') as typeof import('../lib/clients');
-  const { waitForRun } = require('../lib/loadtest') as typeof import('../lib/loadtest');
-  const { sampleTriplets, probeVideo } = require('../lib/video') as typeof import('../lib/video');
-  const { query } = require('../lib/query') as typeof import('../lib/query');
-  const { runLatestSql } = require('../lib/results') as typeof import('../lib/results');
+  const { vtestParts } = require('./scene') as typeof import('./scene');
+  const { storageClient, bigqueryClient } = require('../io/clients') as typeof import('../io/clients');
+  const { waitForRun } = require('../loadtest/loadtest') as typeof import('../loadtest/loadtest');
+  const { sampleTriplets, probeVideo } = require('../media/video') as typeof import('../media/video');
+  const { query } = require('../io/query') as typeof import('../io/query');
+  const { runLatestSql } = require('../io/results') as typeof import('../io/results');
   const parts = vtestParts(path.join(cfg.home, 'samples'));
   console.log(`  fitting scene "vtest" on frames 0-${parts.split - 1} (every ${o.every}th frame)`);
   await fitScene(cfg, 'vtest', [parts.normal], { every: o.every, k: 10, seed: 7, quantile: 0.99, parallelism: 4 });
@@ -111,8 +111,8 @@ export async function runCctvDemo(cfg: LookoutConfig, o: { stamp: string; every:
     .upload(parts.test, { destination: name, resumable: false, contentType: 'video/x-msvideo', metadata: { metadata: { 'lookout-run': run, 'lookout-pipeline': 'cctv-anomaly', 'lookout-scene': 'vtest' } } });
   console.log(`  uploaded gs://${cfg.gcs.bucket}/${name} (frames ${parts.split}-794, ${info.frames} frames): ${expected} frames to analyse`);
   // Follow the video's workflow (started by the dispatcher when the watcher sees the object).
-  const { temporalClient } = require('../lib/clients') as typeof import('../lib/clients');
-  const { workflowIdFor } = require('../lib/events') as typeof import('../lib/events');
+  const { temporalClient } = require('../io/clients') as typeof import('../io/clients');
+  const { workflowIdFor } = require('../core/events') as typeof import('../core/events');
   const wf = workflowIdFor('cctv-anomaly', { bucket: cfg.gcs.bucket, name, generation: String(file.metadata.generation) });
   const { client, connection } = await temporalClient(cfg);
   const bar = new Progress('  analysing frames', expected);

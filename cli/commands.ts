@@ -1,6 +1,6 @@
 /** The commands of `lookout`. */
 import { command, markReady } from './main';
-import { envLines, type Pool } from '../lib/config';
+import { envLines, type Pool } from '../config';
 import { Progress } from './args';
 
 command(
@@ -116,10 +116,10 @@ command(
     },
   },
   async (cfg, { opts }) => {
-    const { natsConnect, temporalClient } = require('../lib/clients') as typeof import('../lib/clients');
+    const { natsConnect, temporalClient } = require('../io/clients') as typeof import('../io/clients');
     const { Dispatcher, DISPATCHER_DEFAULTS } = require('../dispatch/dispatcher') as typeof import('../dispatch/dispatcher');
-    const { pipelineOptionsFromEnv } = require('../lib/pipelines') as typeof import('../lib/pipelines');
-    const { ensureStreams } = require('../lib/streams') as typeof import('../lib/streams');
+    const { pipelineOptionsFromEnv } = require('../core/pipelines') as typeof import('../core/pipelines');
+    const { ensureStreams } = require('../io/streams') as typeof import('../io/streams');
     const nc = await natsConnect(cfg, 'lookout-dispatcher');
     const { client, connection } = await temporalClient(cfg);
     try {
@@ -163,9 +163,9 @@ command(
     },
   },
   async (cfg, { opts }) => {
-    const { natsConnect, storageClient } = require('../lib/clients') as typeof import('../lib/clients');
+    const { natsConnect, storageClient } = require('../io/clients') as typeof import('../io/clients');
     const { BucketWatcher, WATCHER_DEFAULTS } = require('../ingest/watcher') as typeof import('../ingest/watcher');
-    const { ensureStreams } = require('../lib/streams') as typeof import('../lib/streams');
+    const { ensureStreams } = require('../io/streams') as typeof import('../io/streams');
     const bucket = (opts.bucket as string | undefined) ?? cfg.gcs.bucket;
     const nc = await natsConnect(cfg, 'lookout-watcher');
     try {
@@ -187,13 +187,13 @@ command(
 
 /** Uploads files with the official GCS client; returns object names. */
 async function uploadFiles(
-  cfg: import('../lib/config').LookoutConfig,
+  cfg: import('../config').LookoutConfig,
   files: Array<{ file: string; contentType?: string }>,
   prefix: string,
   metadata: Record<string, string>,
 ): Promise<string[]> {
   const path = require('node:path') as typeof import('node:path');
-  const { storageClient } = require('../lib/clients') as typeof import('../lib/clients');
+  const { storageClient } = require('../io/clients') as typeof import('../io/clients');
   const bucket = storageClient(cfg).bucket(cfg.gcs.bucket);
   const names: string[] = [];
   const bar = new Progress(`uploading to gs://${cfg.gcs.bucket}/${prefix}`, files.length);
@@ -208,9 +208,9 @@ async function uploadFiles(
 }
 
 /** Polls the result view until `expected` rows of the run exist (or the timeout passes). */
-async function waitForRows(cfg: import('../lib/config').LookoutConfig, runTag: string, expected: number, timeoutMs: number): Promise<number> {
-  const { bigqueryClient } = require('../lib/clients') as typeof import('../lib/clients');
-  const { countForRun } = require('../lib/query') as typeof import('../lib/query');
+async function waitForRows(cfg: import('../config').LookoutConfig, runTag: string, expected: number, timeoutMs: number): Promise<number> {
+  const { bigqueryClient } = require('../io/clients') as typeof import('../io/clients');
+  const { countForRun } = require('../io/query') as typeof import('../io/query');
   const bq = bigqueryClient(cfg);
   const bar = new Progress('waiting for result rows in BigQuery', expected);
   const deadline = Date.now() + timeoutMs;
@@ -254,9 +254,9 @@ command(
   },
 );
 
-async function printRun(cfg: import('../lib/config').LookoutConfig, run: string): Promise<import('../lib/query').RowSummary[]> {
-  const { bigqueryClient } = require('../lib/clients') as typeof import('../lib/clients');
-  const { rowsForRun, formatRows } = require('../lib/query') as typeof import('../lib/query');
+async function printRun(cfg: import('../config').LookoutConfig, run: string): Promise<import('../io/query').RowSummary[]> {
+  const { bigqueryClient } = require('../io/clients') as typeof import('../io/clients');
+  const { rowsForRun, formatRows } = require('../io/query') as typeof import('../io/query');
   const rows = await rowsForRun(bigqueryClient(cfg), cfg, run);
   console.log(formatRows(rows));
   return rows;
@@ -275,8 +275,8 @@ command(
     },
   },
   async (cfg, { opts }) => {
-    const { bigqueryClient } = require('../lib/clients') as typeof import('../lib/clients');
-    const { query, latestView, formatRows } = require('../lib/query') as typeof import('../lib/query');
+    const { bigqueryClient } = require('../io/clients') as typeof import('../io/clients');
+    const { query, latestView, formatRows } = require('../io/query') as typeof import('../io/query');
     const where: string[] = [];
     const limit = Math.max(1, Math.floor(Number(opts.limit)));
     const params: Record<string, unknown> = {};
@@ -295,7 +295,7 @@ command(
       for (const r of rows) console.log(JSON.stringify(r));
       return;
     }
-    const rows = await query<import('../lib/query').RowSummary>(
+    const rows = await query<import('../io/query').RowSummary>(
       bq,
       `SELECT name, generation, status, label, score, ARRAY_LENGTH(objects) AS n_objects,
          (SELECT STRING_AGG(CONCAT(l, ' x', CAST(c AS STRING)), ', ') FROM (SELECT o.label AS l, COUNT(*) AS c FROM UNNEST(objects) o GROUP BY o.label ORDER BY c DESC, l)) AS classes,
@@ -328,7 +328,7 @@ The stack stays up; \`lookout down\` stops it.`,
   async (cfg, { opts }) => {
     const path = require('node:path') as typeof import('node:path');
     const { up } = require('../infra/stack') as typeof import('../infra/stack');
-    const { prepareSamples } = require('../lib/samples') as typeof import('../lib/samples');
+    const { prepareSamples } = require('../demo/samples') as typeof import('../demo/samples');
     const stamp = new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14);
     console.log('1/3 starting the embedded stack');
     await up(cfg, { apps: true, log: (l) => console.log(`  ${l}`) });
@@ -363,9 +363,9 @@ Without either, every request is rejected (401).`,
     options: { port: { type: 'number', help: 'listen port (default $LOOKOUT_PUSH_PORT or port base + 40)' }, host: { type: 'string', default: '127.0.0.1', help: 'listen address' } },
   },
   async (cfg, { opts }) => {
-    const { natsConnect } = require('../lib/clients') as typeof import('../lib/clients');
+    const { natsConnect } = require('../io/clients') as typeof import('../io/clients');
     const { createPushServer, oidcVerifier, staticTokenVerifier, rejectAllVerifier } = require('../ingest/push') as typeof import('../ingest/push');
-    const { ensureStreams } = require('../lib/streams') as typeof import('../lib/streams');
+    const { ensureStreams } = require('../io/streams') as typeof import('../io/streams');
     const token = process.env.LOOKOUT_PUSH_TOKEN;
     const verify = cfg.push.audience ? await oidcVerifier(cfg.push.audience) : token ? staticTokenVerifier(token) : rejectAllVerifier();
     if (!cfg.push.audience && !token) console.error('push-server: neither LOOKOUT_PUSH_AUDIENCE nor LOOKOUT_PUSH_TOKEN is set: every request will be rejected');
@@ -402,9 +402,9 @@ command(
     },
   },
   async (cfg, { opts, positionals }) => {
-    const { natsConnect, storageClient } = require('../lib/clients') as typeof import('../lib/clients');
+    const { natsConnect, storageClient } = require('../io/clients') as typeof import('../io/clients');
     const { backfill, parseGsUri } = require('../ingest/backfill') as typeof import('../ingest/backfill');
-    const { ensureStreams } = require('../lib/streams') as typeof import('../lib/streams');
+    const { ensureStreams } = require('../io/streams') as typeof import('../io/streams');
     const { bucket, prefix } = parseGsUri(positionals[0]);
     const nc = await natsConnect(cfg, 'lookout-backfill');
     let bulk: import('../ingest/backfill').BackfillOptions['bulk'];
@@ -414,8 +414,8 @@ command(
       // Each stage is called in chunks of bounded payload; the bound here keeps a batch workflow's whole history
       // (about 25 KB per object at ~15 boxes, several times that for crowded images) far from Temporal's 50 MB limit.
       if (!(size >= 1 && size <= 200)) throw new Error('--bulk takes a batch size from 1 to 200 (objects per analyzeBatch workflow)');
-      const { temporalClient } = require('../lib/clients') as typeof import('../lib/clients');
-      const { resolvePipeline, pipelineOptionsFromEnv, PIPELINES } = require('../lib/pipelines') as typeof import('../lib/pipelines');
+      const { temporalClient } = require('../io/clients') as typeof import('../io/clients');
+      const { resolvePipeline, pipelineOptionsFromEnv, PIPELINES } = require('../core/pipelines') as typeof import('../core/pipelines');
       const name = (opts.pipeline as string | undefined) ?? cfg.pipeline;
       if (PIPELINES[name]?.method !== 'objects') throw new Error(`--bulk supports pipelines of the objects method (not ${name})`);
       const { client, connection } = await temporalClient(cfg);
@@ -467,8 +467,8 @@ Nats-Msg-Id would be dropped by the stream's duplicate window) and removes it fr
   async (cfg, { opts, positionals }) => {
     const action = positionals[0] ?? 'list';
     if (action !== 'list' && action !== 'replay') throw new Error(`unknown action ${JSON.stringify(action)} (list or replay)`);
-    const { natsConnect, temporalClient } = require('../lib/clients') as typeof import('../lib/clients');
-    const { readDeadLetters, ensureStreams } = require('../lib/streams') as typeof import('../lib/streams');
+    const { natsConnect, temporalClient } = require('../io/clients') as typeof import('../io/clients');
+    const { readDeadLetters, ensureStreams } = require('../io/streams') as typeof import('../io/streams');
     const nc = await natsConnect(cfg, 'lookout-deadletters');
     try {
       await ensureStreams(nc, cfg);
@@ -479,9 +479,9 @@ Nats-Msg-Id would be dropped by the stream's duplicate window) and removes it fr
         console.log(`${dls.length} dead letter(s)`);
         return;
       }
-      const { validateObjectEvent } = require('../lib/events') as typeof import('../lib/events');
+      const { validateObjectEvent } = require('../core/events') as typeof import('../core/events');
       const { analyzeInputFor, startAnalysis } = require('../dispatch/dispatcher') as typeof import('../dispatch/dispatcher');
-      const { pipelineOptionsFromEnv } = require('../lib/pipelines') as typeof import('../lib/pipelines');
+      const { pipelineOptionsFromEnv } = require('../core/pipelines') as typeof import('../core/pipelines');
       const { client, connection } = await temporalClient(cfg);
       const jsm = await nc.jetstreamManager();
       let replayed = 0;
@@ -529,8 +529,8 @@ command(
     },
   },
   async (cfg, { opts }) => {
-    const { bigqueryClient, storageClient, temporalClient } = require('../lib/clients') as typeof import('../lib/clients');
-    const { query, latestView } = require('../lib/query') as typeof import('../lib/query');
+    const { bigqueryClient, storageClient, temporalClient } = require('../io/clients') as typeof import('../io/clients');
+    const { query, latestView } = require('../io/query') as typeof import('../io/query');
     const { retryAnalysis } = require('../dispatch/retry') as typeof import('../dispatch/retry');
     const where = [`status = 'failed'`];
     // Integers inline (validated): the emulator rejects numeric query parameters.
@@ -589,9 +589,9 @@ Ctrl-C stops uploading and waiting; the run can still be reported on as far as i
   },
   async (cfg, { opts }) => {
     const path = require('node:path') as typeof import('node:path');
-    const { storageClient, bigqueryClient } = require('../lib/clients') as typeof import('../lib/clients');
-    const { listSampleFiles, uploadLoad, waitForRun } = require('../lib/loadtest') as typeof import('../lib/loadtest');
-    const { prepareSamples } = require('../lib/samples') as typeof import('../lib/samples');
+    const { storageClient, bigqueryClient } = require('../io/clients') as typeof import('../io/clients');
+    const { listSampleFiles, uploadLoad, waitForRun } = require('../loadtest/loadtest') as typeof import('../loadtest/loadtest');
+    const { prepareSamples } = require('../demo/samples') as typeof import('../demo/samples');
     const run = (opts.run as string | undefined) ?? `loadtest-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}`;
     const files = opts.source ? listSampleFiles(String(opts.source)) : prepareSamples(path.join(cfg.home, 'samples')).filter((s) => s.expect === 'ok');
     const n = Number(opts.objects);
@@ -612,11 +612,11 @@ Ctrl-C stops uploading and waiting; the run can still be reported on as far as i
   },
 );
 
-async function printReport(cfg: import('../lib/config').LookoutConfig, run: string, vs: string | undefined, htmlFile: string | undefined): Promise<void> {
+async function printReport(cfg: import('../config').LookoutConfig, run: string, vs: string | undefined, htmlFile: string | undefined): Promise<void> {
   const fs = require('node:fs') as typeof import('node:fs');
   const path = require('node:path') as typeof import('node:path');
-  const { bigqueryClient } = require('../lib/clients') as typeof import('../lib/clients');
-  const { buildReport, formatTable, reportHtml } = require('../lib/report') as typeof import('../lib/report');
+  const { bigqueryClient } = require('../io/clients') as typeof import('../io/clients');
+  const { buildReport, formatTable, reportHtml } = require('../loadtest/report') as typeof import('../loadtest/report');
   const r = await buildReport(bigqueryClient(cfg), cfg, run, vs);
   for (const s of r.sections) console.log(`\n${s.title}\n${formatTable(s.rows)}`);
   const file = htmlFile ?? path.join(cfg.projectRoot, '.lookout', 'reports', `${run}${vs ? `-vs-${vs}` : ''}.html`);
@@ -652,7 +652,7 @@ command(
   },
   async (cfg, { opts, positionals }) => {
     const path = require('node:path') as typeof import('node:path');
-    const { listLocalModels, loadLocalModel, defaultModelRepo } = require('../lib/models/manifest') as typeof import('../lib/models/manifest');
+    const { listLocalModels, loadLocalModel, defaultModelRepo } = require('../runtime/manifest') as typeof import('../runtime/manifest');
     const repo = (opts.repo as string | undefined) ?? defaultModelRepo(cfg.projectRoot);
     const [action = 'list', name] = positionals;
     if (action === 'list') {
@@ -663,8 +663,8 @@ command(
       return;
     }
     if (action !== 'publish' || !name || !opts.to) throw new Error('usage: lookout models publish NAME --to gs://BUCKET/models');
-    const { publishModel } = require('../lib/models/remote') as typeof import('../lib/models/remote');
-    const { storageClient } = require('../lib/clients') as typeof import('../lib/clients');
+    const { publishModel } = require('../runtime/remote') as typeof import('../runtime/remote');
+    const { storageClient } = require('../io/clients') as typeof import('../io/clients');
     console.log(`published ${await publishModel(storageClient(cfg), repo, name, String(opts.to))}`);
   },
 );

@@ -3,7 +3,7 @@
  * the environment (see `lookout env` and README).
  */
 import fs from 'node:fs';
-import { ConfigError, loadConfig, type LookoutConfig } from '../lib/config';
+import { ConfigError, loadConfig, type LookoutConfig } from '../config';
 import { helpText, parseArgs, UsageError, type CommandSpec, type Parsed } from './args';
 
 type Handler = (cfg: LookoutConfig, args: Parsed) => Promise<number | void>;

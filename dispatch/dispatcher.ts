@@ -12,12 +12,12 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import { AckPolicy, DeliverPolicy, nanos, type ConsumerMessages, type JsMsg, type NatsConnection } from 'nats';
-import type { LookoutConfig } from '../lib/config';
-import { validateObjectEvent, workflowIdFor, type ObjectEvent } from '../lib/events';
-import { PIPELINES, resolvePipeline, type PipelineOptions } from '../lib/pipelines';
-import { isNeighbour, isVideo } from '../lib/triplets';
-import { DISPATCHER_DURABLE, jsonCodec, publishDeadLetter } from '../lib/streams';
-import type { AnalyzeInput } from '../lib/types';
+import type { LookoutConfig } from '../config';
+import { validateObjectEvent, workflowIdFor, type ObjectEvent } from '../core/events';
+import { PIPELINES, resolvePipeline, type PipelineOptions } from '../core/pipelines';
+import { isNeighbour, isVideo } from '../media/triplets';
+import { DISPATCHER_DURABLE, jsonCodec, publishDeadLetter } from '../io/streams';
+import type { AnalyzeInput } from '../core/types';
 
 export interface DispatcherOptions {
   /** Workflow starts in flight at once; also the consumer's max_ack_pending. */

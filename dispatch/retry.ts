@@ -6,9 +6,9 @@
  */
 import type { Client } from '@temporalio/client';
 import type { Storage } from '@google-cloud/storage';
-import type { LookoutConfig } from '../lib/config';
-import { eventFromObjectResource } from '../lib/events';
-import { pipelineOptionsFromEnv, resolvePipeline } from '../lib/pipelines';
+import type { LookoutConfig } from '../config';
+import { eventFromObjectResource } from '../core/events';
+import { pipelineOptionsFromEnv, resolvePipeline } from '../core/pipelines';
 import { analyzeInputFor, routeEvent, startAnalysis } from './dispatcher';
 
 export type RetryOutcome = 'restarted' | 'still-running' | 'object-gone' | 'invalid';

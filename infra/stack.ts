@@ -7,11 +7,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
-import { PORT_OFFSETS, type LookoutConfig } from '../lib/config';
-import { bigqueryClient, natsConnect, storageClient, temporalConnection } from '../lib/clients';
-import { query } from '../lib/query';
-import { ensureResultsTable, rowJournalDir, tableRef } from '../lib/results';
-import { ensureStreams } from '../lib/streams';
+import { PORT_OFFSETS, type LookoutConfig } from '../config';
+import { bigqueryClient, natsConnect, storageClient, temporalConnection } from '../io/clients';
+import { query } from '../io/query';
+import { ensureResultsTable, rowJournalDir, tableRef } from '../io/results';
+import { ensureStreams } from '../io/streams';
 import { isAlive, portOpen, readPid, startDetached, stopProc, tailLog, waitReady, type ProcSpec } from './procs';
 
 export type ServerName = 'nats' | 'temporal' | 'gcs' | 'bigquery';

@@ -9,14 +9,14 @@
 import crypto from 'node:crypto';
 import type { Storage } from '@google-cloud/storage';
 import type { NatsConnection } from 'nats';
-import type { LookoutConfig } from '../lib/config';
+import type { LookoutConfig } from '../config';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import type { BatchInput } from '../activities/types';
-import type { PipelineSpec } from '../lib/pipelines';
+import type { PipelineSpec } from '../core/pipelines';
 import type { BatchResult } from '../workflows/batch';
-import { eventFromObjectResource, objectKey, type ObjectEvent } from '../lib/events';
-import { cursorsKv, jsonCodec, publishDeadLetter, publishObjectEvent } from '../lib/streams';
+import { eventFromObjectResource, objectKey, type ObjectEvent } from '../core/events';
+import { cursorsKv, jsonCodec, publishDeadLetter, publishObjectEvent } from '../io/streams';
 
 export interface BackfillOptions {
   bucket: string;

@@ -16,9 +16,9 @@ import crypto from 'node:crypto';
 import http from 'node:http';
 import { OAuth2Client } from 'google-auth-library';
 import type { JetStreamClient } from 'nats';
-import type { LookoutConfig } from '../lib/config';
-import { validateObjectEvent, type EventSource } from '../lib/events';
-import { publishDeadLetter, publishObjectEvent } from '../lib/streams';
+import type { LookoutConfig } from '../config';
+import { validateObjectEvent, type EventSource } from '../core/events';
+import { publishDeadLetter, publishObjectEvent } from '../io/streams';
 
 export type TokenVerifier = (token: string) => Promise<{ ok: true; subject?: string } | { ok: false; reason: string }>;
 

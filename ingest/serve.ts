@@ -8,15 +8,15 @@ import http from 'node:http';
 import type { Client } from '@temporalio/client';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { Storage } from '@google-cloud/storage';
-import type { LookoutConfig } from '../lib/config';
+import type { LookoutConfig } from '../config';
 import { startAnalysis, analyzeInputFor } from '../dispatch/dispatcher';
-import { validateObjectEvent, workflowIdFor } from '../lib/events';
-import { pipelineOptionsFromEnv } from '../lib/pipelines';
-import { query } from '../lib/query';
-import { newestPerAnalysisSql, tableRef } from '../lib/results';
-import { bigqueryClient } from '../lib/clients';
-import { SCENE_RE } from '../lib/scenes';
-import { isNeighbour, neighbourNames } from '../lib/triplets';
+import { validateObjectEvent, workflowIdFor } from '../core/events';
+import { pipelineOptionsFromEnv } from '../core/pipelines';
+import { query } from '../io/query';
+import { newestPerAnalysisSql, tableRef } from '../io/results';
+import { bigqueryClient } from '../io/clients';
+import { SCENE_RE } from '../io/scenes';
+import { isNeighbour, neighbourNames } from '../media/triplets';
 import type { AnalyzeResult } from '../workflows/analyze';
 
 export interface ServeDeps {

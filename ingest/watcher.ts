@@ -12,9 +12,9 @@
  */
 import type { Storage } from '@google-cloud/storage';
 import type { KV, NatsConnection } from 'nats';
-import type { LookoutConfig } from '../lib/config';
-import { bucketToken, eventFromObjectResource, objectKey } from '../lib/events';
-import { cursorsKv, jsonCodec, publishDeadLetter, publishObjectEvent } from '../lib/streams';
+import type { LookoutConfig } from '../config';
+import { bucketToken, eventFromObjectResource, objectKey } from '../core/events';
+import { cursorsKv, jsonCodec, publishDeadLetter, publishObjectEvent } from '../io/streams';
 
 export interface WatchCursor {
   /** Largest timeCreated (epoch ms) published so far. */

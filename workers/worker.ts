@@ -8,17 +8,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
-import { bigqueryClient, storageClient } from '../lib/clients';
-import type { LookoutConfig, Pool } from '../lib/config';
-import type { Detector } from '../lib/models/detector';
-import { OnnxDetector } from '../lib/models/detector';
-import { defaultModelRepo, listLocalModels, loadLocalModel } from '../lib/models/manifest';
-import { OnnxEmbedder } from '../lib/models/embedder';
-import { SceneStore } from '../lib/scenes';
-import { syncModels } from '../lib/models/remote';
-import { gcsObjectStore } from '../lib/objectstore';
-import { PIPELINES, taskQueueFor } from '../lib/pipelines';
-import { RowBatcher, bigquerySink, journalSink, rowJournalDir } from '../lib/results';
+import { bigqueryClient, storageClient } from '../io/clients';
+import type { LookoutConfig, Pool } from '../config';
+import type { Detector } from '../runtime/detector';
+import { OnnxDetector } from '../runtime/detector';
+import { defaultModelRepo, listLocalModels, loadLocalModel } from '../runtime/manifest';
+import { OnnxEmbedder } from '../runtime/embedder';
+import { SceneStore } from '../io/scenes';
+import { syncModels } from '../runtime/remote';
+import { gcsObjectStore } from '../io/objectstore';
+import { PIPELINES, taskQueueFor } from '../core/pipelines';
+import { RowBatcher, bigquerySink, journalSink, rowJournalDir } from '../io/results';
 
 export interface WorkerOptions {
   pool: Pool;

@@ -7,8 +7,8 @@
  * as a row; passing faults are retried with backoff by Temporal.
  */
 import { ActivityFailure, ApplicationFailure, TimeoutFailure, log, proxyActivities, workflowInfo } from '@temporalio/workflow';
-import type { StageName, StageSpec } from '../lib/pipelines';
-import type { AnalysisSummary, AnalyzeInput, StageFailure } from '../lib/types';
+import type { StageName, StageSpec } from '../core/pipelines';
+import type { AnalysisSummary, AnalyzeInput, StageFailure } from '../core/types';
 import type { LookoutActivities, RecordResult, StageContext } from '../activities/types';
 
 /** Attempts for a stage before a passing fault becomes a failed row. */

@@ -7,14 +7,14 @@
  * so the _latest view keeps one row per object whichever mode analysed it; a
  * bad object fails only its own row.
  *
- * Each stage is called in chunks (lib/chunks.ts) so that no activity payload nears Temporal's 2 MB limit
+ * Each stage is called in chunks (core/chunks.ts) so that no activity payload nears Temporal's 2 MB limit
  * however large the batch or crowded its images; the chunks of a stage run concurrently.
  */
 import { proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { BatchEntry, BatchInput, LookoutActivities, RecordResult } from '../activities/types';
-import { CHUNK_OBJECTS, CHUNK_WEIGHT, chunkIndices } from '../lib/chunks';
-import type { StageSpec } from '../lib/pipelines';
-import type { AnalysisSummary, DetectOutput, ExtractOutput, ScoreOutput, StageFailure } from '../lib/types';
+import { CHUNK_OBJECTS, CHUNK_WEIGHT, chunkIndices } from '../core/chunks';
+import type { StageSpec } from '../core/pipelines';
+import type { AnalysisSummary, DetectOutput, ExtractOutput, ScoreOutput, StageFailure } from '../core/types';
 import { failureOf } from './analyze';
 
 function stage(spec: StageSpec, objects: number) {

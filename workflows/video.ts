@@ -8,8 +8,8 @@
  */
 import { ParentClosePolicy, defineQuery, executeChild, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { FitSceneResult, LookoutActivities } from '../activities/types';
-import type { PipelineSpec } from '../lib/pipelines';
-import type { AnalyzeInput, FeaturesRef, ObjectRef } from '../lib/types';
+import type { PipelineSpec } from '../core/pipelines';
+import type { AnalyzeInput, FeaturesRef, ObjectRef } from '../core/types';
 import { failureOf, type AnalyzeResult } from './analyze';
 
 export interface VideoProgress {

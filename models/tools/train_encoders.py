@@ -3,7 +3,7 @@
 method (Ionescu et al., CVPR 2019) on vtest.avi frames 0-499 and export their ENCODERS to ONNX.
 
 Called by models/tools/train-encoders.sh (which sets up the venv and the determinism environment).
-See models/ae-appearance/README.md for the exact conventions; they mirror lib/vision.ts (cropGray,
+See models/ae-appearance/README.md for the exact conventions; they mirror media/vision.ts (cropGray,
 sobelMagnitude) so that training and serving see identical inputs.
 
 Stages:
@@ -49,7 +49,7 @@ def log(*a):
 
 
 # ---------------------------------------------------------------------------------------------
-# video + image ops (mirror lib/vision.ts)
+# video + image ops (mirror media/vision.ts)
 
 def read_frames(video, n_frames, width, height):
     """yields (index, HxWx3 uint8 RGB) for frames 0..n_frames-1, decoded by ffmpeg (rgb24)."""
@@ -76,13 +76,13 @@ def probe_size(video):
 
 
 def to_gray(rgb):
-    """(0.299 R + 0.587 G + 0.114 B) / 255 in float64 (lib/vision.ts cropGray px())."""
+    """(0.299 R + 0.587 G + 0.114 B) / 255 in float64 (media/vision.ts cropGray px())."""
     r = rgb.astype(np.float64)
     return (GRAY_W[0] * r[..., 0] + GRAY_W[1] * r[..., 1] + GRAY_W[2] * r[..., 2]) / 255.0
 
 
 def crop_gray(gray, box, size=CROP):
-    """Exact port of lib/vision.ts cropGray (on a precomputed float64 gray image).
+    """Exact port of media/vision.ts cropGray (on a precomputed float64 gray image).
     box = (x, y, w, h) floats in pixels. Returns size x size float32, row-major [row j][col i]."""
     H, W = gray.shape
     x, y, w, h = box
@@ -107,7 +107,7 @@ def crop_gray(gray, box, size=CROP):
 
 
 def sobel_magnitude(g):
-    """Exact port of lib/vision.ts sobelMagnitude: replicate borders, Gx = [[-1,0,1],[-2,0,2],[-1,0,1]]
+    """Exact port of media/vision.ts sobelMagnitude: replicate borders, Gx = [[-1,0,1],[-2,0,2],[-1,0,1]]
     (x = column, increasing right), Gy = Gx^T (y = row, increasing down), sqrt(Gx^2+Gy^2), unscaled."""
     a = np.pad(g.astype(np.float64), 1, mode='edge')
     tl, tc, tr = a[:-2, :-2], a[:-2, 1:-1], a[:-2, 2:]
@@ -379,7 +379,7 @@ def write_manifest(out_root, name, info, n_crops, diff, args, motion, size):
                                  'c = filter 0..15)' % ('appearance' if not motion else 'motion'))}],
         'preprocessing': {'width': CROP, 'height': CROP, 'resize': 'fill', 'channels': 'GRAY',
                           'scale': 1 / 255, 'mean': [0], 'std': [1],
-                          'crop': 'lib/vision.ts cropGray: box (x,y,w,h) floats clamped x0=clamp(x,0,W-1), '
+                          'crop': 'media/vision.ts cropGray: box (x,y,w,h) floats clamped x0=clamp(x,0,W-1), '
                                   'bw=max(1,min(W-x0,w)) (same for y/h); src = x0 + (i+0.5)*bw/64 - 0.5; bilinear '
                                   'between floor and floor+1 clamped to the image; gray = (0.299R+0.587G+0.114B)/255'},
         'maxBatchSize': 64, 'dynamicBatching': {'maxBatchSize': 64, 'maxQueueDelayMs': 2},

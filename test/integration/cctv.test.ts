@@ -7,11 +7,11 @@ import path from 'node:path';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cutVideo, runFit } from '../../lib/cctv';
-import { temporalClient } from '../../lib/clients';
-import { workflowIdFor } from '../../lib/events';
-import { VTEST } from '../../lib/samples';
-import { SceneStore } from '../../lib/scenes';
+import { cutVideo, runFit } from '../../cli/scene';
+import { temporalClient } from '../../io/clients';
+import { workflowIdFor } from '../../core/events';
+import { VTEST } from '../../demo/samples';
+import { SceneStore } from '../../io/scenes';
 import { createServeApi } from '../../ingest/serve';
 import { cfg, samplesDir, sampleFrame, storage, uniqueRun, upload, waitForRows } from './helpers';
 

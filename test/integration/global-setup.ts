@@ -1,6 +1,6 @@
 /** Starts the real servers (and Lookout's watcher, dispatcher and CPU worker) once for all integration tests. */
 import fs from 'node:fs';
-import { loadConfig } from '../../lib/config';
+import { loadConfig } from '../../config';
 import { down, up } from '../../infra/stack';
 import { TEST_ENV } from './env';
 

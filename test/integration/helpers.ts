@@ -1,11 +1,11 @@
 /** Shared helpers of the integration tests: real clients to the test stack started by global-setup. */
 import fs from 'node:fs';
 import path from 'node:path';
-import { bigqueryClient, natsConnect, storageClient, temporalClient } from '../../lib/clients';
-import { loadConfig } from '../../lib/config';
-import { query } from '../../lib/query';
-import { tableRef, viewName } from '../../lib/results';
-import { extractFrames, OPENCV_DATA } from '../../lib/samples';
+import { bigqueryClient, natsConnect, storageClient, temporalClient } from '../../io/clients';
+import { loadConfig } from '../../config';
+import { query } from '../../io/query';
+import { tableRef, viewName } from '../../io/results';
+import { extractFrames, OPENCV_DATA } from '../../demo/samples';
 
 export const cfg = loadConfig(process.env);
 export const storage = storageClient(cfg);

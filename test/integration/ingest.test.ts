@@ -12,10 +12,10 @@ import { appSpec, readyFile } from '../../infra/stack';
 import { isAlive, readPid, startDetached, stopProc } from '../../infra/procs';
 import { backfill } from '../../ingest/backfill';
 import { createPushServer, oidcVerifier, staticTokenVerifier, type TokenVerifier } from '../../ingest/push';
-import { natsConnect, temporalClient } from '../../lib/clients';
-import { workflowIdFor } from '../../lib/events';
-import { resolvePipeline } from '../../lib/pipelines';
-import { readDeadLetters } from '../../lib/streams';
+import { natsConnect, temporalClient } from '../../io/clients';
+import { workflowIdFor } from '../../core/events';
+import { resolvePipeline } from '../../core/pipelines';
+import { readDeadLetters } from '../../io/streams';
 import { cfg, ensureBucket, rowsWhere, sampleFrame, SIDE_BUCKET, storage, TABLE, uniqueRun, upload, waitForRows, withNats, withTemporal } from './helpers';
 
 interface Row {

@@ -5,9 +5,9 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { startAnalysis, analyzeInputFor } from '../../dispatch/dispatcher';
-import { validateObjectEvent, workflowIdFor } from '../../lib/events';
-import { bigquerySink, buildRow } from '../../lib/results';
-import { publishObjectEvent, readDeadLetters, objectSubject } from '../../lib/streams';
+import { validateObjectEvent, workflowIdFor } from '../../core/events';
+import { bigquerySink, buildRow } from '../../io/results';
+import { publishObjectEvent, readDeadLetters, objectSubject } from '../../io/streams';
 import { summary } from '../unit/fixtures';
 import {
   cfg,

@@ -1,9 +1,9 @@
 /** Issue 3's acceptance check: 200 uploads through the official client -> exactly 200 rows, timings set and consistent. */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { listSampleFiles, uploadLoad, waitForRun } from '../../lib/loadtest';
-import { buildReport, reportHtml } from '../../lib/report';
-import { extractFrames } from '../../lib/samples';
+import { listSampleFiles, uploadLoad, waitForRun } from '../../loadtest/loadtest';
+import { buildReport, reportHtml } from '../../loadtest/report';
+import { extractFrames } from '../../demo/samples';
 import { bq, cfg, checkTimings, rowsWhere, samplesDir, storage, TABLE, uniqueRun, type TimedRow } from './helpers';
 
 describe('volume', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DynamicBatcher } from '../../lib/models/batcher';
+import { DynamicBatcher } from '../../runtime/batcher';
 
 describe('DynamicBatcher', () => {
   it('gathers concurrent requests into one run and returns results in order', async () => {

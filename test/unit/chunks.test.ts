@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CHUNK_OBJECTS, CHUNK_WEIGHT, chunkIndices } from '../../lib/chunks';
+import { CHUNK_OBJECTS, CHUNK_WEIGHT, chunkIndices } from '../../core/chunks';
 
 describe('chunkIndices (bulk batch payload bounds)', () => {
   it('keeps every index once, in order, within the count bound', () => {

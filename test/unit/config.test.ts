@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, envLines, loadConfig } from '../../lib/config';
+import { ConfigError, envLines, loadConfig } from '../../config';
 
 describe('loadConfig', () => {
   it('defaults to the embedded stack on loopback', () => {

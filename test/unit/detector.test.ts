@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { decodeNanodet, type NanodetDecoding } from '../../lib/models/detector';
-import { iou, nms } from '../../lib/models/nms';
-import type { Box } from '../../lib/types';
+import { decodeNanodet, type NanodetDecoding } from '../../runtime/detector';
+import { iou, nms } from '../../runtime/nms';
+import type { Box } from '../../core/types';
 
 const box = (classId: number, score: number, x: number, y: number, w: number, h: number): Box => ({ classId, label: `c${classId}`, score, x, y, w, h });
 

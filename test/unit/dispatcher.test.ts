@@ -3,7 +3,7 @@ import type { Client } from '@temporalio/client';
 import type { JsMsg, NatsConnection } from 'nats';
 import { describe, expect, it } from 'vitest';
 import { Dispatcher, DISPATCHER_DEFAULTS } from '../../dispatch/dispatcher';
-import { loadConfig } from '../../lib/config';
+import { loadConfig } from '../../config';
 
 const cfg = loadConfig({});
 const event = {

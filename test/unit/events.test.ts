@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bucketToken, objectKey, validateObjectEvent, workflowIdFor } from '../../lib/events';
+import { bucketToken, objectKey, validateObjectEvent, workflowIdFor } from '../../core/events';
 
 const good = {
   bucket: 'lookout-inbox',

@@ -1,5 +1,5 @@
-import { resolvePipeline } from '../../lib/pipelines';
-import type { AnalysisSummary, StageReport } from '../../lib/types';
+import { resolvePipeline } from '../../core/pipelines';
+import type { AnalysisSummary, StageReport } from '../../core/types';
 
 export function report(stage: StageReport['stage'], scheduledAt: number, startedAt: number, completedAt: number, extra: Partial<StageReport> = {}): StageReport {
   return { stage, pool: 'cpu', taskQueue: 'objects-cpu', host: 'h', attempt: 1, scheduledAt, startedAt, completedAt, inferenceMs: 0, ...extra };

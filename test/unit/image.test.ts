@@ -1,7 +1,7 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { BadInputError } from '../../lib/errors';
-import { decodeImage } from '../../lib/image';
+import { BadInputError } from '../../core/errors';
+import { decodeImage } from '../../media/image';
 
 async function png(w: number, h: number): Promise<Buffer> {
   return sharp({ create: { width: w, height: h, channels: 3, background: { r: 200, g: 10, b: 10 } } }).png().toBuffer();

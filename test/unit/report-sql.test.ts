@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SQL_DIR } from '../../lib/report';
-import { newestPerAnalysisSql } from '../../lib/results';
+import { SQL_DIR } from '../../loadtest/report';
+import { newestPerAnalysisSql } from '../../io/results';
 
 // The report queries are self-contained so that they paste into the BigQuery console; each one repeats the
 // newest-row-per-analysis rule of the _latest view for its run. This keeps every copy equal to the one rule.

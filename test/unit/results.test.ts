@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildRow, journalSink, loadSchema, RowBatcher, type ResultRow } from '../../lib/results';
+import { buildRow, journalSink, loadSchema, RowBatcher, type ResultRow } from '../../io/results';
 import { summary } from './fixtures';
 
 describe('buildRow', () => {

@@ -11,8 +11,8 @@ import {
   scoreObjects,
   serializeSceneModel,
   type SceneModel,
-} from '../../lib/anomaly/scene-model';
-import { SetupError } from '../../lib/errors';
+} from '../../methods/cctv-ocae/scene-model';
+import { SetupError } from '../../core/errors';
 
 /** k well-separated Gaussian blobs in d dimensions; returns the samples and their true blob. */
 function blobs(k: number, per: number, d: number, seed: number, spread = 0.3, noiseSeed = seed + 1000): { X: Float32Array[]; truth: number[]; centers: Float32Array[] } {

@@ -3,8 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BadInputError } from '../../lib/errors';
-import { frameTriplets, probeVideo, readFrames, sampleTriplets, selectExpr, type VideoFrame } from '../../lib/video';
+import { BadInputError } from '../../core/errors';
+import { frameTriplets, probeVideo, readFrames, sampleTriplets, selectExpr, type VideoFrame } from '../../media/video';
 
 const VTEST = '/usr/share/doc/opencv-doc/examples/data/vtest.avi';
 const HAVE_VTEST = fs.existsSync(VTEST);

@@ -2,9 +2,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { BigQuery } from '@google-cloud/bigquery';
-import type { LookoutConfig } from './config';
-import { query } from './query';
-import { runLatestSql, tableRef, viewName } from './results';
+import type { LookoutConfig } from '../config';
+import { query } from '../io/query';
+import { runLatestSql, tableRef, viewName } from '../io/results';
 
 export const SQL_DIR = path.join(__dirname, '..', 'infra', 'sql');
 

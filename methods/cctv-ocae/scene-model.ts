@@ -12,7 +12,7 @@
  *
  * Everything is deterministic given the seed. Pure TypeScript, no dependencies.
  */
-import { SetupError } from '../errors';
+import { SetupError } from '../../core/errors';
 
 // ---------------------------------------------------------------------------------------------
 // PRNG

@@ -1,5 +1,5 @@
 /** Box utilities: IoU and class-wise greedy non-maximum suppression. */
-import type { Box } from '../types';
+import type { Box } from '../core/types';
 
 export function iou(a: Pick<Box, 'x' | 'y' | 'w' | 'h'>, b: Pick<Box, 'x' | 'y' | 'w' | 'h'>): number {
   const x1 = Math.max(a.x, b.x);

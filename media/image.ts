@@ -3,7 +3,7 @@
  * empty, huge or non-image object into a stable error class.
  */
 import sharp from 'sharp';
-import { BadInputError } from './errors';
+import { BadInputError } from '../core/errors';
 
 export interface DecodedImage {
   /** Raw interleaved RGB, 8 bits per channel. */

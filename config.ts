@@ -129,7 +129,7 @@ const SUBJECT_RE = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
 const NAME_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 export function findProjectRoot(): string {
-  return path.resolve(__dirname, '..');
+  return __dirname;
 }
 
 /** Reads and validates the configuration; throws ConfigError naming the variable at fault. */

@@ -7,8 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { BigQuery } from '@google-cloud/bigquery';
 import type { Storage } from '@google-cloud/storage';
-import type { LookoutConfig } from './config';
-import { countForRun } from './query';
+import type { LookoutConfig } from '../config';
+import { countForRun } from '../io/query';
 import { RateLimiter } from '../ingest/backfill';
 
 export interface LoadtestOptions {

@@ -5,8 +5,8 @@
  * A deployed worker picks up a newly fitted scene without a rebuild.
  */
 import type { Storage } from '@google-cloud/storage';
-import { parseSceneModel, type SceneModel } from './anomaly/scene-model';
-import { SetupError } from './errors';
+import { parseSceneModel, type SceneModel } from '../methods/cctv-ocae/scene-model';
+import { SetupError } from '../core/errors';
 
 export const SCENE_RE = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 

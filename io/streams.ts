@@ -17,8 +17,8 @@ import {
   type KV,
   type NatsConnection,
 } from 'nats';
-import type { LookoutConfig } from './config';
-import { bucketToken, objectKey, type ObjectEvent } from './events';
+import type { LookoutConfig } from '../config';
+import { bucketToken, objectKey, type ObjectEvent } from '../core/events';
 
 export const jsonCodec = JSONCodec<unknown>();
 

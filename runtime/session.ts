@@ -2,7 +2,7 @@
 import os from 'node:os';
 import * as ort from 'onnxruntime-node';
 import type { Pool } from '../config';
-import { SetupError } from '../errors';
+import { SetupError } from '../core/errors';
 
 export interface LoadedSession {
   session: ort.InferenceSession;

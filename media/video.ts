@@ -13,7 +13,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { BadInputError, SetupError } from './errors';
+import { BadInputError, SetupError } from '../core/errors';
 
 export interface VideoInfo {
   width: number;

@@ -3,8 +3,8 @@
  * what they analyse; only references travel through Temporal.
  */
 import type { Storage } from '@google-cloud/storage';
-import { BadInputError, TransientError } from './errors';
-import type { ObjectRef } from './types';
+import { BadInputError, TransientError } from '../core/errors';
+import type { ObjectRef } from '../core/types';
 
 export interface ObjectStore {
   /** Downloads exactly the referenced generation, refusing objects over maxBytes. */

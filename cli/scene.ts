@@ -9,11 +9,11 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { Storage } from '@google-cloud/storage';
 import type { FitSceneResult } from '../activities/types';
-import type { LookoutConfig } from './config';
-import { pipelineOptionsFromEnv, resolvePipeline } from './pipelines';
-import { checkScene } from './scenes';
-import type { ObjectRef } from './types';
-import { VTEST } from './samples';
+import type { LookoutConfig } from '../config';
+import { pipelineOptionsFromEnv, resolvePipeline } from '../core/pipelines';
+import { checkScene } from '../io/scenes';
+import type { ObjectRef } from '../core/types';
+import { VTEST } from '../demo/samples';
 import type { FitSceneInput, VideoProgress } from '../workflows/video';
 
 /** Cuts frames [from, to) of a video into a new MJPEG AVI (near-lossless, quick to decode). */

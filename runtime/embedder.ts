@@ -6,7 +6,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import type { Pool } from '../config';
-import { TransientError } from '../errors';
+import { TransientError } from '../core/errors';
 import { DynamicBatcher, type BatchOptions } from './batcher';
 import type { LocalModel, ModelManifest } from './manifest';
 import { createSession, type LoadedSession } from './session';

@@ -4,7 +4,7 @@
  * workflow stays deterministic and a change of configuration affects new
  * analyses only.
  */
-import type { Pool } from './config';
+import type { Pool } from '../config';
 
 export type StageName = 'detect' | 'extract' | 'score';
 export const STAGES: readonly StageName[] = ['detect', 'extract', 'score'];

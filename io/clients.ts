@@ -8,7 +8,7 @@ import { Storage } from '@google-cloud/storage';
 import { Connection, Client } from '@temporalio/client';
 import { OAuth2Client } from 'google-auth-library';
 import { connect, type NatsConnection } from 'nats';
-import type { LookoutConfig } from './config';
+import type { LookoutConfig } from '../config';
 
 export function storageClient(cfg: LookoutConfig): Storage {
   if (cfg.gcs.embedded || !/googleapis\.com/.test(cfg.gcs.url)) {

@@ -7,9 +7,9 @@
 import sharp from 'sharp';
 import * as ort from 'onnxruntime-node';
 import type { Pool } from '../config';
-import { LookoutError, TransientError } from '../errors';
-import type { DecodedImage } from '../image';
-import type { Box } from '../types';
+import { LookoutError, TransientError } from '../core/errors';
+import type { DecodedImage } from '../media/image';
+import type { Box } from '../core/types';
 import { DynamicBatcher, type BatchOptions } from './batcher';
 import type { LocalModel, ModelManifest, Preprocessing } from './manifest';
 import { nms } from './nms';

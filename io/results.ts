@@ -12,8 +12,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { BigQuery, TableField } from '@google-cloud/bigquery';
-import type { LookoutConfig } from './config';
-import type { AnalysisSummary, StageReport } from './types';
+import type { LookoutConfig } from '../config';
+import type { AnalysisSummary, StageReport } from '../core/types';
 
 export const SCHEMA_PATH = path.join(__dirname, '..', 'infra', 'bigquery', 'analyses.schema.json');
 

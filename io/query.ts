@@ -1,6 +1,6 @@
 /** Reading result rows back from BigQuery (always through the de-duplicating view). */
 import type { BigQuery } from '@google-cloud/bigquery';
-import type { LookoutConfig } from './config';
+import type { LookoutConfig } from '../config';
 import { runLatestSql, tableRef, viewName } from './results';
 
 interface Field {

@@ -16,17 +16,17 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { fitSceneModel, frameScore, isAbnormal, scoreObjects, serializeSceneModel } from '../lib/anomaly/scene-model';
-import { BadInputError, SetupError, TransientError } from '../lib/errors';
-import type { DecodedImage } from '../lib/image';
-import type { OnnxEmbedder } from '../lib/models/embedder';
-import type { ObjectStore } from '../lib/objectstore';
-import type { SceneStore } from '../lib/scenes';
-import { neighbourNames } from '../lib/triplets';
-import type { AnalyzeInput, Box, DetectOutput, ExtractOutput, FeaturesRef, ObjectRef, ScoreOutput } from '../lib/types';
-import { probeVideo, sampleTriplets, frameTriplets } from '../lib/video';
-import { cropGray, sobelMagnitude } from '../lib/vision';
-import { heartbeat } from './stage';
+import { fitSceneModel, frameScore, isAbnormal, scoreObjects, serializeSceneModel } from './scene-model';
+import { BadInputError, SetupError, TransientError } from '../../core/errors';
+import type { DecodedImage } from '../../media/image';
+import type { OnnxEmbedder } from '../../runtime/embedder';
+import type { ObjectStore } from '../../io/objectstore';
+import type { SceneStore } from '../../io/scenes';
+import { neighbourNames } from '../../media/triplets';
+import type { AnalyzeInput, Box, DetectOutput, ExtractOutput, FeaturesRef, ObjectRef, ScoreOutput } from '../../core/types';
+import { probeVideo, sampleTriplets, frameTriplets } from '../../media/video';
+import { cropGray, sobelMagnitude } from '../../media/vision';
+import { heartbeat } from '../../activities/stage';
 
 export const CROP = 64;
 /** At most this many objects per frame are embedded (the most confident). */
