@@ -7,6 +7,9 @@
  */
 import os from 'node:os';
 import path from 'node:path';
+import { STAGES, type PipelineOptions, type Pool, type StageName } from './core/pipelines';
+
+export type { Pool };
 
 export class ConfigError extends Error {
   constructor(
@@ -17,8 +20,6 @@ export class ConfigError extends Error {
     this.name = 'ConfigError';
   }
 }
-
-export type Pool = 'cpu' | 'gpu';
 
 export interface Endpoint {
   /** URL or host:port clients use. */
@@ -41,9 +42,21 @@ export interface LookoutConfig {
   nats: Endpoint & { stream: string; subjectPrefix: string; deadStream: string; deadPrefix: string; kvBucket: string };
   temporal: Endpoint & { namespace: string; workflowQueue: string; uiPort: number };
   pipeline: string;
-  push: { port: number; audience: string | undefined; allowUnauthenticated: boolean };
+  /** Where stages run: which go to the GPU pool, and how long they wait for a GPU worker. */
+  pipelines: PipelineOptions;
+  /** Scene for CCTV analyses whose object names none (metadata `lookout-scene`). */
+  scene: string | undefined;
+  /** Video analyses: every Nth frame, frame analyses in flight per video. */
+  video: { every: number; parallelism: number };
+  worker: { imageCacheMb: number; modelRepo: string | undefined };
+  push: { port: number; audience: string | undefined; allowUnauthenticated: boolean; token: string | undefined };
   limits: { maxObjectBytes: number; maxPixels: number };
+  /** Print stack traces of CLI errors. */
+  debug: boolean;
+  /** Set by `lookout up` for the processes it starts: the file a process writes when it is ready. */
+  readyFile: string | undefined;
 }
+
 
 /** Offsets from portBase for every local server. Documented in README. */
 export const PORT_OFFSETS = {
@@ -83,6 +96,50 @@ export const DEFAULTS = {
   maxPixels: 100_000_000,
 } as const;
 
+/**
+ * Every environment variable Lookout reads, with its default and meaning. The README's table is
+ * generated from this list and a unit test keeps the two, and config.ts's reads, in step.
+ */
+export const ENV_VARS: ReadonlyArray<{ name: string; default: string; meaning: string }> = [
+  { name: 'LOOKOUT_HOME', default: '.lookout/stack', meaning: 'state folder of the embedded stack (data, logs, pid files)' },
+  { name: 'LOOKOUT_TOOLS_DIR', default: '~/.cache/lookout/bin', meaning: 'where infra/install.sh puts the Go-built servers' },
+  { name: 'LOOKOUT_PORT_BASE', default: '17200', meaning: 'first port of the embedded stack; every local server sits at a fixed offset' },
+  { name: 'LOOKOUT_GCP_PROJECT', default: '$GOOGLE_CLOUD_PROJECT or lookout-local', meaning: 'GCP project id' },
+  { name: 'GOOGLE_CLOUD_PROJECT', default: '(unset)', meaning: 'fallback for LOOKOUT_GCP_PROJECT' },
+  { name: 'LOOKOUT_GCS_ENDPOINT', default: '(embedded fake-gcs-server)', meaning: 'GCS endpoint; set = real service, nothing local starts' },
+  { name: 'LOOKOUT_BIGQUERY_ENDPOINT', default: '(embedded bigquery-emulator)', meaning: 'BigQuery endpoint; set = real service' },
+  { name: 'LOOKOUT_NATS_URL', default: '(embedded nats-server)', meaning: 'NATS server URL; set = real service' },
+  { name: 'LOOKOUT_TEMPORAL_ADDRESS', default: '(embedded temporal dev server)', meaning: 'Temporal frontend host:port; set = real service' },
+  { name: 'LOOKOUT_BUCKET', default: DEFAULTS.bucket, meaning: 'the inbox bucket that is watched and analysed' },
+  { name: 'LOOKOUT_RESULTS_BUCKET', default: DEFAULTS.resultsBucket, meaning: 'derived objects: frames, features, annotated images, scene models' },
+  { name: 'LOOKOUT_BIGQUERY_DATASET', default: DEFAULTS.dataset, meaning: 'dataset of the results table' },
+  { name: 'LOOKOUT_BIGQUERY_TABLE', default: DEFAULTS.table, meaning: 'results table (the view is <table>_latest)' },
+  { name: 'LOOKOUT_BIGQUERY_LOCATION', default: DEFAULTS.location, meaning: 'BigQuery location' },
+  { name: 'LOOKOUT_NATS_STREAM', default: DEFAULTS.stream, meaning: 'JetStream stream of object events' },
+  { name: 'LOOKOUT_NATS_SUBJECT_PREFIX', default: DEFAULTS.subjectPrefix, meaning: 'subject prefix of object events' },
+  { name: 'LOOKOUT_NATS_DEAD_STREAM', default: DEFAULTS.deadStream, meaning: 'dead-letter stream' },
+  { name: 'LOOKOUT_NATS_DEAD_PREFIX', default: DEFAULTS.deadPrefix, meaning: 'dead-letter subject prefix' },
+  { name: 'LOOKOUT_NATS_KV_BUCKET', default: DEFAULTS.kvBucket, meaning: 'KV bucket of watcher cursors and backfill checkpoints' },
+  { name: 'LOOKOUT_TEMPORAL_NAMESPACE', default: DEFAULTS.namespace, meaning: 'Temporal namespace' },
+  { name: 'LOOKOUT_WORKFLOW_QUEUE', default: DEFAULTS.workflowQueue, meaning: 'task queue of the workflows' },
+  { name: 'LOOKOUT_PIPELINE', default: DEFAULTS.pipeline, meaning: 'pipeline for objects whose metadata names none (lookout-pipeline)' },
+  { name: 'LOOKOUT_GPU_STAGES', default: '(none)', meaning: 'comma-separated stages scheduled on the GPU pool (detect, extract, score)' },
+  { name: 'LOOKOUT_GPU_FALLBACK_MS', default: '10000', meaning: 'how long a GPU stage waits for a GPU worker before it runs on the CPU pool' },
+  { name: 'LOOKOUT_SCENE', default: '(unset: scene "default")', meaning: 'scene for CCTV analyses whose object names none (lookout-scene)' },
+  { name: 'LOOKOUT_VIDEO_EVERY', default: '5', meaning: 'video analyses take every Nth frame' },
+  { name: 'LOOKOUT_VIDEO_PARALLELISM', default: '4', meaning: 'frame analyses in flight per video' },
+  { name: 'LOOKOUT_IMAGE_CACHE_MB', default: '256', meaning: 'worker: decoded images kept between the stages of an object (LRU)' },
+  { name: 'LOOKOUT_MODEL_REPO', default: 'models/', meaning: 'worker: model repository, a folder or gs://bucket/prefix' },
+  { name: 'LOOKOUT_PUSH_PORT', default: 'port base + 40', meaning: 'push-server listen port' },
+  { name: 'LOOKOUT_PUSH_AUDIENCE', default: '(unset)', meaning: 'push-server: accept Google OIDC tokens for this audience' },
+  { name: 'LOOKOUT_PUSH_TOKEN', default: '(unset)', meaning: 'push-server: accept this shared bearer secret' },
+  { name: 'LOOKOUT_PUSH_ALLOW_UNAUTHENTICATED', default: 'false', meaning: 'push-server: accept requests without a token (loopback tests only)' },
+  { name: 'LOOKOUT_MAX_OBJECT_BYTES', default: String(256 * 1024 * 1024), meaning: 'larger objects fail as ObjectTooLarge before download' },
+  { name: 'LOOKOUT_MAX_PIXELS', default: '100000000', meaning: 'larger images fail as TooManyPixels (decompression-bomb guard)' },
+  { name: 'LOOKOUT_DEBUG', default: 'false', meaning: 'print stack traces of CLI errors' },
+  { name: 'LOOKOUT_READY_FILE', default: '(set by lookout up)', meaning: 'a process started by `lookout up` writes its pid here when ready' },
+];
+
 type Env = Record<string, string | undefined>;
 
 function str(env: Env, name: string, fallback: string, pattern?: RegExp, hint?: string): string {
@@ -107,6 +164,17 @@ function bool(env: Env, name: string, fallback: boolean): boolean {
   if (/^(1|true|yes)$/i.test(raw)) return true;
   if (/^(0|false|no)$/i.test(raw)) return false;
   throw new ConfigError(name, `expected true or false, got ${JSON.stringify(raw)}`);
+}
+
+function gpuStages(env: Env, name: string): StageName[] {
+  const raw = env[name];
+  if (!raw) return [];
+  const out: StageName[] = [];
+  for (const s of raw.split(',').map((x) => x.trim()).filter(Boolean)) {
+    if (!(STAGES as readonly string[]).includes(s)) throw new ConfigError(name, `unknown stage "${s}" (stages: ${STAGES.join(', ')})`);
+    out.push(s as StageName);
+  }
+  return out;
 }
 
 function url(env: Env, name: string, protocols: string[]): string | undefined {
@@ -186,15 +254,22 @@ export function loadConfig(env: Env = process.env): LookoutConfig {
       uiPort: port('temporalUi'),
     },
     pipeline: str(env, 'LOOKOUT_PIPELINE', DEFAULTS.pipeline, NAME_RE, 'lowercase letters, digits and -'),
+    pipelines: { gpuStages: gpuStages(env, 'LOOKOUT_GPU_STAGES'), gpuFallbackMs: int(env, 'LOOKOUT_GPU_FALLBACK_MS', 10_000, 100, 3_600_000) },
+    scene: str(env, 'LOOKOUT_SCENE', '', /^[a-z0-9][a-z0-9_-]{0,62}$/, 'lowercase letters, digits, - or _') || undefined,
+    video: { every: int(env, 'LOOKOUT_VIDEO_EVERY', 5, 1, 100_000), parallelism: int(env, 'LOOKOUT_VIDEO_PARALLELISM', 4, 1, 1000) },
+    worker: { imageCacheMb: int(env, 'LOOKOUT_IMAGE_CACHE_MB', 256, 0, 1_000_000), modelRepo: str(env, 'LOOKOUT_MODEL_REPO', '') || undefined },
     push: {
       port: int(env, 'LOOKOUT_PUSH_PORT', port('push'), 0, 65535),
       audience: auth || undefined,
       allowUnauthenticated: bool(env, 'LOOKOUT_PUSH_ALLOW_UNAUTHENTICATED', false),
+      token: env.LOOKOUT_PUSH_TOKEN || undefined,
     },
     limits: {
       maxObjectBytes: int(env, 'LOOKOUT_MAX_OBJECT_BYTES', DEFAULTS.maxObjectBytes, 1, Number.MAX_SAFE_INTEGER),
       maxPixels: int(env, 'LOOKOUT_MAX_PIXELS', DEFAULTS.maxPixels, 1, 2_000_000_000),
     },
+    debug: bool(env, 'LOOKOUT_DEBUG', false),
+    readyFile: env.LOOKOUT_READY_FILE || undefined,
   };
   return cfg;
 }
@@ -224,4 +299,12 @@ export function envLines(cfg: LookoutConfig): string[] {
     `LOOKOUT_WORKFLOW_QUEUE=${cfg.temporal.workflowQueue}`,
     `LOOKOUT_PIPELINE=${cfg.pipeline}`,
   ];
+}
+
+/**
+ * The environment for a child process this one starts (the embedded servers, `lookout up`'s
+ * processes): this process's environment plus `extra`. The one other place that touches process.env.
+ */
+export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return { ...process.env, ...extra };
 }

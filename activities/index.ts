@@ -1,38 +1,29 @@
 /**
- * Activity factory: dependencies come in (object store, models, result
- * writer), so tests inject fakes and workers inject real clients.
+ * The activities: thin adapters between Temporal and the analysis methods. Each stage looks up the
+ * method the pipeline names, checks it runs on the pool it was scheduled for, calls the method, and
+ * adds where and when it ran (runStage). Dependencies come in, so tests inject fakes and workers
+ * inject real clients.
  */
-import os from 'node:os';
-import type { Pool } from '../config';
-import { BadInputError, SetupError, errorClassOf as errorClassOfAny } from '../core/errors';
-import { objectKey } from '../core/events';
-import { decodeImage, type DecodedImage } from '../media/image';
-import type { Detector } from '../runtime/detector';
-import { onnxruntimeVersion } from '../runtime/session';
-import type { ObjectStore } from '../io/objectstore';
-import { buildRow, type RowBatcher } from '../io/results';
-import { cropGray, meanStd, sobelMagnitude } from '../media/vision';
-import type { AnalysisSummary, AnalyzeInput, DetectOutput, ExtractOutput, MachineInfo, ObjectRef, ScoreOutput } from '../core/types';
 import { Context } from '@temporalio/activity';
-import { PIPELINES, type StageName } from '../core/pipelines';
-import type { OnnxEmbedder } from '../runtime/embedder';
-import type { SceneStore } from '../io/scenes';
-import { createCctvActivities } from '../methods/cctv-ocae/stages';
+import type { Pool, StageName } from '../core/pipelines';
+import { SetupError, errorClassOf } from '../core/errors';
+import { objectKey } from '../core/events';
+import type { AnalyzeInput, DetectOutput, ExtractOutput } from '../core/types';
+import type { ResultRow } from '../io/results';
+import { buildRow } from '../io/results';
+import type { MethodRuntime } from '../methods/method';
+import { machineInfo } from '../runtime/machine';
+import { BATCH_LANES, BATCH_OBJECT_ATTEMPTS, batchObjectBackoffMs } from '../core/policies';
 import { heartbeat, runStage, toFailure } from './stage';
-import type { BatchEntry, BatchInput, FitSceneResult, LookoutActivities, RecordResult, StageContext } from './types';
+import type { BatchEntry, BatchInput, LookoutActivities, RecordResult, StageContext } from './types';
 
 export interface ActivityDeps {
-  store: ObjectStore;
-  /** Detector for a pipeline (loaded once per worker process). */
-  detector: (pipeline: string) => Detector;
-  rows: RowBatcher;
+  /** The methods this worker loaded, by method name (those of the pipelines it serves). */
+  methods: ReadonlyMap<string, MethodRuntime>;
+  rows: { write(row: ResultRow): Promise<void> };
+  /** Fully qualified results table, reported back to the workflow. */
   table: string;
   pool: Pool;
-  limits: { maxObjectBytes: number; maxPixels: number };
-  /** Decoded images kept between stages of the same object on this worker. */
-  imageCacheBytes?: number;
-  /** Object-centric pipelines: encoders, scene models and where derived data goes. */
-  objectCentric?: { encoders: { appearance: OnnxEmbedder; motion: OnnxEmbedder }; scenes: SceneStore; resultsBucket: string };
 }
 
 function currentWorkflowId(fallback: string): string {
@@ -43,81 +34,17 @@ function currentWorkflowId(fallback: string): string {
   }
 }
 
-export function machineInfo(): MachineInfo {
-  return {
-    host: os.hostname(),
-    cores: os.availableParallelism(),
-    memoryTotalMb: Math.round(os.totalmem() / 2 ** 20),
-    memoryFreeMb: Math.round(os.freemem() / 2 ** 20),
-    platform: `${os.platform()}-${os.arch()}`,
-    osRelease: os.release(),
-    cpuModel: os.cpus()[0]?.model ?? 'unknown',
-    nodeVersion: process.version,
-    onnxruntimeVersion: onnxruntimeVersion(),
-  };
-}
-
-/** A small LRU of decoded images by object version, bounded in bytes. */
-export class ImageCache {
-  private map = new Map<string, DecodedImage>();
-  private bytes = 0;
-  constructor(private readonly maxBytes: number) {}
-  get(key: string): DecodedImage | undefined {
-    const v = this.map.get(key);
-    if (v) {
-      this.map.delete(key);
-      this.map.set(key, v);
-    }
-    return v;
-  }
-  set(key: string, img: DecodedImage): void {
-    if (img.data.length > this.maxBytes) return;
-    const old = this.map.get(key);
-    if (old) {
-      this.bytes -= old.data.length;
-      this.map.delete(key);
-    }
-    this.map.set(key, img);
-    this.bytes += img.data.length;
-    for (const [k, v] of this.map) {
-      if (this.bytes <= this.maxBytes) break;
-      this.map.delete(k);
-      this.bytes -= v.data.length;
-    }
-  }
-}
-
-const IMAGE_TYPES = /^(image\/|application\/octet-stream$|binary\/octet-stream$)/;
-
-export const OBJECT_FEATURES = ['mean', 'std', 'gradient', 'aspect', 'area', 'cx', 'cy', 'det_score'] as const;
-
 export function createActivities(deps: ActivityDeps): LookoutActivities {
-  const cache = new ImageCache(deps.imageCacheBytes ?? 256 * 2 ** 20);
-
-  async function loadImage(o: Pick<ObjectRef, 'bucket' | 'name' | 'generation' | 'size' | 'contentType'>): Promise<DecodedImage> {
-    const key = objectKey(o);
-    const hit = cache.get(key);
-    if (hit) return hit;
-    if (o.size > deps.limits.maxObjectBytes) throw new BadInputError('ObjectTooLarge', `object is ${o.size} bytes, over the limit of ${deps.limits.maxObjectBytes}`);
-    if (o.size === 0) throw new BadInputError('EmptyObject', 'object is empty (0 bytes)');
-    if (o.contentType && !IMAGE_TYPES.test(o.contentType)) {
-      throw new BadInputError('UnsupportedMedia', `content type ${o.contentType} is not an image`);
-    }
-    const buf = await deps.store.download(o, deps.limits.maxObjectBytes);
-    heartbeat('downloaded');
-    const img = await decodeImage(buf, { maxPixels: deps.limits.maxPixels });
-    cache.set(key, img);
-    return img;
+  function method(name: string): MethodRuntime {
+    const m = deps.methods.get(name);
+    if (!m) throw new SetupError('MethodNotLoaded', `this worker has not loaded method "${name}" (loaded: ${[...deps.methods.keys()].join(', ') || 'none'})`);
+    return m;
   }
-
-  const cctv = deps.objectCentric
-    ? createCctvActivities({ store: deps.store, encoders: deps.objectCentric.encoders, scenes: deps.objectCentric.scenes, resultsBucket: deps.objectCentric.resultsBucket, maxObjectBytes: deps.limits.maxObjectBytes, loadImage })
-    : undefined;
-  const objectCentric = (pipeline: string) => {
-    if (PIPELINES[pipeline]?.method !== 'object-centric') return undefined;
-    if (!cctv) throw new SetupError('EncodersNotLoaded', `this worker was started without the encoders of pipeline "${pipeline}"`);
-    return cctv;
-  };
+  /** A task routed to the wrong pool's worker would mislabel where it ran: refuse it, whatever the stage. */
+  function checkPool(ctx: StageContext): void {
+    if (ctx.pool !== deps.pool) throw new SetupError('PoolMismatch', `stage ${ctx.stage} scheduled for pool ${ctx.pool} ran on a ${deps.pool} worker`);
+  }
+  /** Non-stage activities: errors mapped like stages', without a stage report. */
   const direct = async <T>(fn: () => Promise<T>): Promise<T> => {
     try {
       return await fn();
@@ -151,22 +78,50 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
             break;
           } catch (err) {
             const f = err as { type?: string; nonRetryable?: boolean; message?: string };
-            if (!f.nonRetryable && attempt < 3) {
-              await new Promise((r) => setTimeout(r, 500 * attempt));
+            if (!f.nonRetryable && attempt < BATCH_OBJECT_ATTEMPTS) {
+              await new Promise((r) => setTimeout(r, batchObjectBackoffMs(attempt)));
               continue;
             }
-            out[i] = { ok: false, failure: { stage, errorClass: f.type ?? errorClassOfAny(err), message: f.message ?? String(err), attempts: attempt, retryable: !f.nonRetryable } };
+            out[i] = { ok: false, failure: { stage, errorClass: f.type ?? errorClassOf(err), message: f.message ?? String(err), attempts: attempt, retryable: !f.nonRetryable } };
             break;
           }
         }
         heartbeat({ stage, done: i + 1 });
       }
     };
-    await Promise.all(Array.from({ length: Math.min(4, input.objects.length) }, lane));
+    await Promise.all(Array.from({ length: Math.min(BATCH_LANES, input.objects.length) }, lane));
     return out;
   }
 
   const acts: LookoutActivities = {
+    async detect(input, ctx) {
+      return runStage(ctx, async () => {
+        checkPool(ctx);
+        const w = await method(input.pipeline.method).detect(input);
+        return { ...w, value: { machine: machineInfo(), ...w.value } };
+      });
+    },
+
+    async extract(input, detect, ctx) {
+      return runStage(ctx, async () => {
+        checkPool(ctx);
+        return method(input.pipeline.method).extract(input, detect, `${currentWorkflowId('direct')}/${objectKey(input.object)}`);
+      });
+    },
+
+    async score(input, detect, extract, ctx) {
+      return runStage(ctx, async () => {
+        checkPool(ctx);
+        return method(input.pipeline.method).score(input, detect, extract);
+      });
+    },
+
+    async record(summary): Promise<RecordResult> {
+      const row = buildRow(summary, Date.now());
+      await deps.rows.write(row);
+      return { analysisId: row.analysis_id, table: deps.table, status: summary.failure ? 'failed' : 'ok' };
+    },
+
     async detectBatch(input, ctx) {
       return batchStage(input, undefined, (obj) => acts.detect(obj, ctx), 'detect');
     },
@@ -183,73 +138,20 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
       return rows.map((r, i) => ({ analysisId: r.analysis_id, table: deps.table, status: summaries[i].failure ? 'failed' : 'ok' }));
     },
 
-    async splitVideo(video, every) {
+    async splitVideo(methodName, video, every) {
       return direct(async () => {
-        if (!cctv) throw new SetupError('EncodersNotLoaded', 'this worker serves no video pipeline');
-        return cctv.splitVideo(video, every);
+        const m = method(methodName);
+        if (!m.splitVideo) throw new SetupError('NotAVideoMethod', `method "${methodName}" does not analyse videos`);
+        return m.splitVideo(video, every);
       });
     },
 
-    async fitScene(scene, refs, opts): Promise<FitSceneResult> {
+    async fitScene(methodName, scene, refs, opts) {
       return direct(async () => {
-        if (!cctv) throw new SetupError('EncodersNotLoaded', 'this worker serves no object-centric pipeline');
-        return cctv.fitScene(scene, refs, opts);
+        const m = method(methodName);
+        if (!m.fitScene) throw new SetupError('NotAFittedMethod', `method "${methodName}" has no scene model to fit`);
+        return m.fitScene(scene, refs, opts);
       });
-    },
-
-    async detect(input: AnalyzeInput, ctx: StageContext): Promise<DetectOutput> {
-      return runStage(ctx, async () => {
-        const det = deps.detector(input.pipeline.name);
-        if (ctx.pool !== deps.pool) {
-          // A misrouted task would mislabel where it ran.
-          throw new SetupError('PoolMismatch', `stage scheduled for pool ${ctx.pool} ran on a ${deps.pool} worker`);
-        }
-        const img = await loadImage(input.object);
-        const r = await det.detect(img);
-        return {
-          value: { machine: machineInfo(), width: img.width, height: img.height, format: img.format, boxes: r.boxes },
-          inferenceMs: r.inferenceMs,
-          batchSize: r.batchSize,
-          executionProvider: det.executionProvider,
-          model: { name: det.name, version: det.version },
-        };
-      });
-    },
-
-    async extract(input: AnalyzeInput, detect: DetectOutput, ctx: StageContext): Promise<ExtractOutput> {
-      const oc = objectCentric(input.pipeline.name);
-      if (oc) return runStage(ctx, () => oc.extract(input, detect, `${currentWorkflowId('direct')}/${objectKey(input.object)}`));
-      return runStage(ctx, async () => {
-        const t0 = performance.now();
-        const img = await loadImage(input.object);
-        const features = detect.boxes.map((b, i) => {
-          const crop = cropGray(img.data, img.width, img.height, b, 64);
-          const app = meanStd(crop.data);
-          const grad = meanStd(sobelMagnitude(crop).data);
-          const vector = [app.mean, app.std, grad.mean, b.w / Math.max(1, b.h), (b.w * b.h) / (img.width * img.height), (b.x + b.w / 2) / img.width, (b.y + b.h / 2) / img.height, b.score];
-          return { box: i, vector: vector.map((v) => Math.round(v * 1e5) / 1e5) };
-        });
-        return { value: { featureNames: [...OBJECT_FEATURES], features }, inferenceMs: performance.now() - t0 };
-      });
-    },
-
-    async score(input: AnalyzeInput, detect: DetectOutput, extract: ExtractOutput, ctx: StageContext): Promise<ScoreOutput> {
-      const oc = objectCentric(input.pipeline.name);
-      if (oc) return runStage(ctx, () => oc.score(input, detect, extract));
-      return runStage(ctx, async () => {
-        const counts: Record<string, number> = {};
-        for (const b of detect.boxes) counts[b.label] = (counts[b.label] ?? 0) + 1;
-        const top = detect.boxes.reduce<(typeof detect.boxes)[number] | undefined>((best, b) => (!best || b.score > best.score ? b : best), undefined);
-        const details: Record<string, number | string> = { objects: detect.boxes.length };
-        for (const [k, v] of Object.entries(counts)) details[`count_${k}`] = v;
-        return { value: { label: top?.label ?? 'none', score: top?.score ?? 0, objects: detect.boxes, details }, inferenceMs: 0 };
-      });
-    },
-
-    async record(summary: AnalysisSummary): Promise<RecordResult> {
-      const row = buildRow(summary, Date.now());
-      await deps.rows.write(row);
-      return { analysisId: row.analysis_id, table: deps.table, status: summary.failure ? 'failed' : 'ok' };
     },
   };
   return acts;

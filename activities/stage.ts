@@ -8,18 +8,12 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { errorClassOf, isRetryable } from '../core/errors';
 import type { StageReport } from '../core/types';
+import type { StageWork } from '../methods/method';
 import type { StageContext } from './types';
 
-export interface StageWork<T> {
-  value: T;
-  inferenceMs: number;
-  batchSize?: number;
-  executionProvider?: string;
-  model?: { name: string; version: number };
-}
 
 /** Info of the running activity, or neutral values outside an activity (unit tests calling the function directly). */
-function activityInfo(): { taskQueue: string; attempt: number; scheduledAt: number } {
+export function activityInfo(): { taskQueue: string; attempt: number; scheduledAt: number } {
   try {
     const info = Context.current().info;
     return { taskQueue: info.taskQueue, attempt: info.attempt, scheduledAt: info.currentAttemptScheduledTimestampMs };
@@ -50,6 +44,7 @@ export function toFailure(err: unknown, attempt: number): ApplicationFailure {
   });
 }
 
+/** Runs a method's stage and adds the report (timing, where it ran); any error becomes the failure Temporal should see. */
 export async function runStage<T extends object>(ctx: StageContext, work: () => Promise<StageWork<T>>): Promise<T & { report: StageReport }> {
   const info = activityInfo();
   const startedAt = Date.now();

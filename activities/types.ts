@@ -1,8 +1,7 @@
 /** The activity interface the workflows call (workflows import these types only). */
-import type { Pool } from '../config';
-import type { StageName } from '../core/pipelines';
-import type { AnalysisSummary, AnalyzeInput, DetectOutput, ExtractOutput, FeaturesRef, ObjectRef, ScoreOutput, StageFailure } from '../core/types';
-import type { SplitResult } from '../methods/cctv-ocae/stages';
+import type { Pool, StageName } from '../core/pipelines';
+import type { RecordResult } from '../core/types';
+import type { AnalysisSummary, AnalyzeInput, DetectOutput, ExtractOutput, FeaturesRef, FitOptions, FitResult, ObjectRef, ScoreOutput, SplitResult, StageFailure } from '../core/types';
 
 export interface StageContext {
   stage: StageName;
@@ -12,11 +11,6 @@ export interface StageContext {
   fellBack: boolean;
 }
 
-export interface RecordResult {
-  analysisId: string;
-  table: string;
-  status: 'ok' | 'failed';
-}
 
 export interface LookoutActivities {
   detect(input: AnalyzeInput, ctx: StageContext): Promise<DetectOutput>;
@@ -28,10 +22,10 @@ export interface LookoutActivities {
   extractBatch(input: BatchInput, detects: Array<BatchEntry<DetectOutput>>, ctx: StageContext): Promise<Array<BatchEntry<ExtractOutput>>>;
   scoreBatch(input: BatchInput, detects: Array<BatchEntry<DetectOutput>>, extracts: Array<BatchEntry<ExtractOutput>>, ctx: StageContext): Promise<Array<BatchEntry<ScoreOutput>>>;
   recordBatch(summaries: AnalysisSummary[]): Promise<RecordResult[]>;
-  /** cctv-anomaly: a video object -> frame triplets in the bucket. */
-  splitVideo(video: ObjectRef, every: number): Promise<SplitResult>;
-  /** cctv-anomaly: fit and store a scene model from normal footage's features. */
-  fitScene(scene: string, refs: FeaturesRef[], opts: { k: number; seed: number; quantile: number }): Promise<FitSceneResult>;
+  /** Video methods: a video object -> frames in the results bucket. */
+  splitVideo(method: string, video: ObjectRef, every: number): Promise<SplitResult>;
+  /** Methods with scene models: fit and store a scene model from normal footage's features. */
+  fitScene(method: string, scene: string, refs: FeaturesRef[], opts: FitOptions): Promise<FitSceneResult>;
 }
 
 /** Many objects analysed by one workflow (bulk backfills): orchestration shared by the batch. */
@@ -45,12 +39,5 @@ export interface BatchInput {
 /** A per-object result inside a batch: the value, or why this object failed (others are unaffected). */
 export type BatchEntry<T> = { ok: true; value: T } | { ok: false; failure: StageFailure } | { ok: false; skipped: true };
 
-export interface FitSceneResult {
-  scene: string;
-  version: number;
-  uri: string;
-  samples: number;
-  threshold: number;
-  k: number;
-  fitMs: number;
-}
+export type FitSceneResult = FitResult;
+export type { RecordResult };

@@ -13,6 +13,7 @@ import { loadConfig, type LookoutConfig } from '../config';
 import { bigqueryClient, natsConnect, storageClient, temporalClient } from '../io/clients';
 import { backfill } from '../ingest/backfill';
 import { resolvePipeline } from '../core/pipelines';
+import { WorkflowStarter } from '../io/starter';
 import { decodeImage } from '../media/image';
 import { listSampleFiles, uploadLoad, waitForRun } from '../loadtest/loadtest';
 import { OnnxDetector } from '../runtime/detector';
@@ -196,7 +197,7 @@ async function bulkRun(cfg: LookoutConfig, files: Array<{ file: string; contentT
       bulk: {
         size: 50,
         inflight: 4,
-        client,
+        starter: new WorkflowStarter(client, cfg),
         pipeline: resolvePipeline('objects', { gpuStages: [], gpuFallbackMs: 10_000 }),
         onStarted: (id) => {
           batches++;

@@ -2,28 +2,11 @@
  * `lookout` command line. Every command has --help; configuration comes from
  * the environment (see `lookout env` and README).
  */
-import fs from 'node:fs';
 import { ConfigError, loadConfig, type LookoutConfig } from '../config';
-import { helpText, parseArgs, UsageError, type CommandSpec, type Parsed } from './args';
+import { helpText, parseArgs, UsageError, type Parsed } from './args';
+import { COMMANDS } from './commands';
 
-type Handler = (cfg: LookoutConfig, args: Parsed) => Promise<number | void>;
-
-interface Command {
-  spec: CommandSpec;
-  run: Handler;
-}
-
-const commands = new Map<string, Command>();
-
-export function command(spec: CommandSpec, run: Handler): void {
-  commands.set(spec.name, { spec, run });
-}
-
-/** Long-running processes started by `lookout up` signal readiness through this file. */
-export function markReady(): void {
-  const f = process.env.LOOKOUT_READY_FILE;
-  if (f) fs.writeFileSync(f, String(process.pid));
-}
+const commands = new Map(COMMANDS.map((c) => [c.spec.name, c]));
 
 function mainHelp(): string {
   const w = Math.max(...[...commands.keys()].map((k) => k.length)) + 2;
@@ -39,9 +22,10 @@ function mainHelp(): string {
   ].join('\n');
 }
 
+/** Stack traces of errors are printed when the configuration asks for them (LOOKOUT_DEBUG). */
+let debug = false;
+
 async function main(argv: string[]): Promise<number> {
-  // Register commands (each module calls command()).
-  require('./commands') as typeof import('./commands');
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     console.log(mainHelp());
@@ -69,6 +53,7 @@ async function main(argv: string[]): Promise<number> {
   let cfg: LookoutConfig;
   try {
     cfg = loadConfig();
+    debug = cfg.debug;
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`lookout: configuration error: ${err.message}`);
@@ -89,7 +74,7 @@ export function run(argv: string[]): void {
     (err: unknown) => {
       const e = err as Error;
       console.error(`lookout: ${e?.message ?? String(err)}`);
-      if (process.env.LOOKOUT_DEBUG) console.error(e?.stack);
+      if (debug) console.error(e?.stack);
       process.exitCode = 1;
     },
   );

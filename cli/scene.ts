@@ -9,8 +9,10 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { Storage } from '@google-cloud/storage';
 import type { FitSceneResult } from '../activities/types';
+import { Progress } from './args';
+import { WorkflowStarter } from '../io/starter';
 import type { LookoutConfig } from '../config';
-import { pipelineOptionsFromEnv, resolvePipeline } from '../core/pipelines';
+import { resolvePipeline } from '../core/pipelines';
 import { checkScene } from '../io/scenes';
 import type { ObjectRef } from '../core/types';
 import { VTEST } from '../demo/samples';
@@ -66,10 +68,10 @@ export interface FitOptions {
 
 export async function runFit(client: Client, cfg: LookoutConfig, scene: string, videos: ObjectRef[], opts: FitOptions): Promise<FitSceneResult & { frames: number; framesFailed: number }> {
   checkScene(scene);
-  const pipeline = resolvePipeline('cctv-anomaly', pipelineOptionsFromEnv());
+  const pipeline = resolvePipeline('cctv-anomaly', cfg.pipelines);
   const now = new Date().toISOString();
   const input: FitSceneInput = { scene, pipeline, videos, every: opts.every, parallelism: opts.parallelism, k: opts.k, seed: opts.seed, quantile: opts.quantile, trace: { source: 'backfill', publishedAt: now, dispatchedAt: now } };
-  const handle = await client.workflow.start('fitScene', { taskQueue: cfg.temporal.workflowQueue, workflowId: `fit:${scene}:${Date.now()}`, args: [input] });
+  const handle = await new WorkflowStarter(client, cfg).startFit(input);
   const timer = setInterval(() => {
     handle
       .query<VideoProgress>('progress')
@@ -80,5 +82,29 @@ export async function runFit(client: Client, cfg: LookoutConfig, scene: string, 
     return (await handle.result()) as FitSceneResult & { frames: number; framesFailed: number };
   } finally {
     clearInterval(timer);
+  }
+}
+
+/** `lookout fit`: resolves the sources, runs the fit workflow with a progress bar, prints the new version. */
+export async function fitSceneFromCli(cfg: LookoutConfig, scene: string, sources: string[], o: { every: number; k: number; seed: number; quantile: number; parallelism: number }) {
+  const { storageClient, temporalClient } = require('../io/clients') as typeof import('../io/clients');
+  const refs = await resolveSources(storageClient(cfg), cfg, scene, sources);
+  const { client, connection } = await temporalClient(cfg);
+  try {
+    let bar: Progress | undefined;
+    const r = await runFit(client, cfg, scene, refs, {
+      ...o,
+      onProgress: (p) => {
+        if (p.phase === 'analysing' || p.phase === 'fitting') {
+          bar ??= new Progress(`fitting scene ${scene}: frames`, p.total);
+          bar.update(p.done + p.failed, p.phase === 'fitting' ? 'fitting k-means + classifiers' : `${p.failed} failed`);
+        }
+      },
+    });
+    bar?.done();
+    console.log(`scene ${r.scene} v${r.version}: ${r.samples} objects from ${r.frames} frames (${r.framesFailed} skipped), k=${r.k}, threshold ${r.threshold.toFixed(4)}, fitted in ${(r.fitMs / 1000).toFixed(1)}s -> ${r.uri}`);
+    return r;
+  } finally {
+    await connection.close();
   }
 }

@@ -1,11 +1,16 @@
 /**
- * Pipelines: which stages run, on which pool, with which models. The spec is
- * resolved once by the dispatcher and passed into the workflow, so the
- * workflow stays deterministic and a change of configuration affects new
- * analyses only.
+ * Pipelines: a named way of analysing objects, served by one analysis method
+ * (methods/<method>/). The pipeline decides where each stage runs (pool, task
+ * queue, GPU fallback); the method decides what each stage computes.
+ *
+ * The spec is resolved once by whoever starts the workflow and travels inside
+ * the workflow input, so the workflow stays deterministic and a change of
+ * configuration affects new analyses only. Workflow-safe: plain data, no Node
+ * imports.
  */
-import type { Pool } from '../config';
+import { SetupError } from './errors';
 
+export type Pool = 'cpu' | 'gpu';
 export type StageName = 'detect' | 'extract' | 'score';
 export const STAGES: readonly StageName[] = ['detect', 'extract', 'score'];
 
@@ -20,39 +25,40 @@ export interface StageSpec {
 
 export interface PipelineSpec {
   name: string;
+  /** Analysis method (methods/<method>/) the workers run for this pipeline's stages. */
+  method: string;
   stages: Record<StageName, StageSpec>;
   recordQueue: string;
 }
 
 export interface PipelineDefinition {
   name: string;
+  method: string;
   description: string;
-  /** How extract and score work: per-object crop statistics, or the object-centric anomaly method. */
-  method: 'objects' | 'object-centric';
-  /** Model per stage (folder name under models/), where the stage runs one. */
-  models: Partial<Record<StageName, string>>;
-  /** Encoders of the extract stage (object-centric). */
-  encoders?: { appearance: string; motion: string };
-  /** Accepts video objects (split into frame triplets) and KEY/KEY_d3/KEY_p3 triplets. */
-  video?: boolean;
 }
 
-export const PIPELINES: Record<string, PipelineDefinition> = {
-  objects: {
-    name: 'objects',
-    description: 'single images (satellite tiles, CCTV stills): COCO object detection, per-object crop features, per-image summary score',
-    method: 'objects',
-    models: { detect: 'nanodet' },
-  },
-  'cctv-anomaly': {
-    name: 'cctv-anomaly',
-    description: 'fixed-camera CCTV: object-centric anomaly detection (detector on t; appearance and motion encoders on crops at t-3, t, t+3; scene model of k-means clusters and one-vs-rest classifiers)',
-    method: 'object-centric',
-    models: { detect: 'nanodet' },
-    encoders: { appearance: 'ae-appearance', motion: 'ae-motion' },
-    video: true,
-  },
-};
+/**
+ * Every pipeline. A Map, not an object literal: pipeline names come from object
+ * metadata, and a plain object would answer `constructor` or `__proto__`.
+ */
+export const PIPELINES: ReadonlyMap<string, PipelineDefinition> = new Map(
+  [
+    { name: 'objects', method: 'objects', description: 'single images (satellite tiles, CCTV stills): COCO object detection, per-object crop features, per-image summary score' },
+    { name: 'cctv-anomaly', method: 'cctv-ocae', description: 'fixed-camera CCTV, the default anomaly method (today the object-centric baseline, cctv-ocae)' },
+    { name: 'cctv-ocae', method: 'cctv-ocae', description: 'fixed-camera CCTV, object-centric auto-encoders + scene model (Ionescu et al., CVPR 2019): the seed baseline under its own name' },
+  ].map((p) => [p.name, p]),
+);
+
+export function pipelineNames(): string[] {
+  return [...PIPELINES.keys()];
+}
+
+/** The pipeline's definition; SetupError('UnknownPipeline') for a name that is not one (never a prototype property). */
+export function pipelineDefinition(name: string): PipelineDefinition {
+  const def = PIPELINES.get(name);
+  if (!def) throw new SetupError('UnknownPipeline', `unknown pipeline "${name}" (known: ${pipelineNames().join(', ')})`);
+  return def;
+}
 
 export function taskQueueFor(pipeline: string, pool: Pool): string {
   return `${pipeline}-${pool}`;
@@ -65,32 +71,20 @@ export interface PipelineOptions {
   gpuFallbackMs: number;
 }
 
-export function parseGpuStages(raw: string | undefined): StageName[] {
-  if (!raw) return [];
-  const out: StageName[] = [];
-  for (const s of raw.split(',').map((x) => x.trim()).filter(Boolean)) {
-    if (!(STAGES as readonly string[]).includes(s)) throw new Error(`LOOKOUT_GPU_STAGES: unknown stage "${s}" (stages: ${STAGES.join(', ')})`);
-    out.push(s as StageName);
-  }
-  return out;
-}
-
-export function pipelineOptionsFromEnv(env: Record<string, string | undefined> = process.env): PipelineOptions {
-  const ms = env.LOOKOUT_GPU_FALLBACK_MS ? Number(env.LOOKOUT_GPU_FALLBACK_MS) : 10_000;
-  if (!Number.isInteger(ms) || ms < 100) throw new Error(`LOOKOUT_GPU_FALLBACK_MS: expected an integer >= 100, got ${JSON.stringify(env.LOOKOUT_GPU_FALLBACK_MS)}`);
-  return { gpuStages: parseGpuStages(env.LOOKOUT_GPU_STAGES), gpuFallbackMs: ms };
-}
+/** Stage timeouts (start-to-close) per stage; one place, used by every pipeline. */
+export const STAGE_TIMEOUT_MS: Readonly<Record<StageName, number>> = { detect: 120_000, extract: 120_000, score: 60_000 };
 
 export function resolvePipeline(name: string, opts: PipelineOptions): PipelineSpec {
-  if (!PIPELINES[name]) throw new Error(`unknown pipeline "${name}" (known: ${Object.keys(PIPELINES).join(', ')})`);
+  const def = pipelineDefinition(name);
   const cpuQueue = taskQueueFor(name, 'cpu');
-  const stage = (s: StageName, startToCloseMs: number): StageSpec =>
+  const stage = (s: StageName): StageSpec =>
     opts.gpuStages.includes(s)
-      ? { pool: 'gpu', taskQueue: taskQueueFor(name, 'gpu'), fallback: { taskQueue: cpuQueue, scheduleToStartMs: opts.gpuFallbackMs }, startToCloseMs }
-      : { pool: 'cpu', taskQueue: cpuQueue, startToCloseMs };
+      ? { pool: 'gpu', taskQueue: taskQueueFor(name, 'gpu'), fallback: { taskQueue: cpuQueue, scheduleToStartMs: opts.gpuFallbackMs }, startToCloseMs: STAGE_TIMEOUT_MS[s] }
+      : { pool: 'cpu', taskQueue: cpuQueue, startToCloseMs: STAGE_TIMEOUT_MS[s] };
   return {
     name,
-    stages: { detect: stage('detect', 120_000), extract: stage('extract', 120_000), score: stage('score', 60_000) },
+    method: def.method,
+    stages: { detect: stage('detect'), extract: stage('extract'), score: stage('score') },
     recordQueue: cpuQueue,
   };
 }

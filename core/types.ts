@@ -131,3 +131,39 @@ export interface AnalysisSummary {
   score?: ScoreOutput;
   failure?: StageFailure;
 }
+
+/** A video cut into frames in the results bucket (methods that analyse videos frame by frame). */
+export interface SplitResult {
+  bucket: string;
+  frames: Array<{ t: number; name: string; generation: string; size: number }>;
+  fps: number;
+  totalFrames: number;
+  width: number;
+  height: number;
+}
+
+/** Options of fitting a per-scene model (lookout fit). */
+export interface FitOptions {
+  k: number;
+  seed: number;
+  quantile: number;
+}
+
+/** A fitted and stored scene model. */
+export interface FitResult {
+  scene: string;
+  version: number;
+  uri: string;
+  samples: number;
+  threshold: number;
+  k: number;
+  fitMs: number;
+  report?: unknown;
+}
+
+/** Where a row went. */
+export interface RecordResult {
+  analysisId: string;
+  table: string;
+  status: 'ok' | 'failed';
+}

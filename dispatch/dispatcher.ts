@@ -9,12 +9,15 @@
  *    the message goes to the dead-letter subject with its last error;
  *  - in-flight work is bounded: max_ack_pending equals the concurrency.
  */
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
-import { WorkflowIdReusePolicy } from '@temporalio/common';
+import type { Client } from '@temporalio/client';
 import { AckPolicy, DeliverPolicy, nanos, type ConsumerMessages, type JsMsg, type NatsConnection } from 'nats';
 import type { LookoutConfig } from '../config';
-import { validateObjectEvent, workflowIdFor, type ObjectEvent } from '../core/events';
+import { LookoutError } from '../core/errors';
+import { validateObjectEvent, type ObjectEvent } from '../core/events';
 import { PIPELINES, resolvePipeline, type PipelineOptions } from '../core/pipelines';
+import { dispatchBackoffMs } from '../core/policies';
+import { WorkflowStarter, type AnalysisKind } from '../io/starter';
+import { METHODS } from '../methods/registry';
 import { isNeighbour, isVideo } from '../media/triplets';
 import { DISPATCHER_DURABLE, jsonCodec, publishDeadLetter } from '../io/streams';
 import type { AnalyzeInput } from '../core/types';
@@ -69,56 +72,22 @@ export function analyzeInputFor(ev: ObjectEvent, cfg: LookoutConfig, opts: Pipel
     },
     trace: { source: ev.source, publishedAt: ev.publishedAt, dispatchedAt: now.toISOString() },
     runTag: ev.metadata?.['lookout-run'],
-    scene: ev.metadata?.['lookout-scene'] || process.env.LOOKOUT_SCENE || undefined,
+    scene: ev.metadata?.['lookout-scene'] || cfg.scene,
   };
 }
-
-/** Video analysis defaults: every Nth frame, child analyses in flight. */
-export const VIDEO_DEFAULTS = { every: Number(process.env.LOOKOUT_VIDEO_EVERY ?? 5), parallelism: Number(process.env.LOOKOUT_VIDEO_PARALLELISM ?? 4) };
 
 /**
  * What an event asks for: nothing (Lookout's own derived objects; the t-3/t+3
  * neighbours of a frame triplet), a video analysis, or an object analysis.
  */
-export function routeEvent(ev: ObjectEvent, cfg: LookoutConfig): { skip: string } | { workflowType: 'analyzeObject' | 'analyzeVideo' } {
+export function routeEvent(ev: ObjectEvent, cfg: LookoutConfig): { skip: string } | { workflowType: AnalysisKind } {
   if (ev.metadata?.['lookout-derived']) return { skip: `derived object (${ev.metadata['lookout-derived']})` };
-  const def = PIPELINES[pipelineFor(ev, cfg)];
-  if (def?.video && isNeighbour(ev.name)) return { skip: 'neighbour frame of a triplet (analysed with its KEY)' };
-  if (def?.video && isVideo(ev.name, ev.contentType)) return { workflowType: 'analyzeVideo' };
+  // An unknown pipeline routes as an object: starting it fails with UnknownPipeline, which dead-letters the event.
+  const pipeline = PIPELINES.get(pipelineFor(ev, cfg));
+  const accepts = pipeline ? METHODS.get(pipeline.method)?.accepts : undefined;
+  if (accepts?.triplets && isNeighbour(ev.name)) return { skip: 'neighbour frame of a triplet (analysed with its KEY)' };
+  if (accepts?.videos && isVideo(ev.name, ev.contentType)) return { workflowType: 'analyzeVideo' };
   return { workflowType: 'analyzeObject' };
-}
-
-/** Starts the workflow for an event; "already started" is success. */
-export interface StartOptions {
-  /** Default: the deterministic id of the object version. */
-  workflowId?: string;
-  /**
-   * false (events): one analysis per object version, ever (within the namespace's retention), so a
-   * duplicate event never starts a second one. true (`lookout retry`): a new run of a finished analysis.
-   */
-  rerun?: boolean;
-}
-
-/** Starts the workflow for an object; "already started" (or, for events, "already ran") is 'duplicate'. */
-export async function startAnalysis(client: Client, cfg: LookoutConfig, input: AnalyzeInput, workflowType: 'analyzeObject' | 'analyzeVideo' = 'analyzeObject', opts: StartOptions = {}): Promise<'started' | 'duplicate'> {
-  const workflowId = opts.workflowId ?? workflowIdFor(input.pipeline.name, input.object);
-  try {
-    await client.workflow.start(workflowType, {
-      taskQueue: cfg.temporal.workflowQueue,
-      workflowId,
-      args: workflowType === 'analyzeVideo' ? [{ ...input, ...VIDEO_DEFAULTS }] : [input],
-      workflowIdReusePolicy: opts.rerun ? WorkflowIdReusePolicy.ALLOW_DUPLICATE : WorkflowIdReusePolicy.REJECT_DUPLICATE,
-      workflowExecutionTimeout: '24h',
-    });
-    return 'started';
-  } catch (err) {
-    if (err instanceof WorkflowExecutionAlreadyStartedError) return 'duplicate';
-    throw err;
-  }
-}
-
-function backoffMs(delivery: number): number {
-  return Math.min(30_000, 1000 * 2 ** Math.max(0, delivery - 1));
 }
 
 export async function ensureDispatcherConsumer(nc: NatsConnection, cfg: LookoutConfig, opts: DispatcherOptions): Promise<void> {
@@ -149,14 +118,17 @@ export class Dispatcher {
   private messages: ConsumerMessages | undefined;
   private inflight = new Set<Promise<void>>();
   private stopped = false;
+  private readonly starter: WorkflowStarter;
   readonly counts = { started: 0, duplicate: 0, invalid: 0, skipped: 0, retry: 0, dead: 0 };
 
   constructor(
     private readonly nc: NatsConnection,
-    private readonly client: Client,
+    client: Client,
     private readonly cfg: LookoutConfig,
     private readonly opts: DispatcherOptions,
-  ) {}
+  ) {
+    this.starter = new WorkflowStarter(client, cfg);
+  }
 
   async handle(m: JsMsg): Promise<DispatchOutcome> {
     const js = this.nc.jetstream();
@@ -180,18 +152,19 @@ export class Dispatcher {
     }
     try {
       const input = analyzeInputFor(v.value, this.cfg, this.opts.pipelineOptions);
-      const r = await startAnalysis(this.client, this.cfg, input, route.workflowType);
+      const r = await this.starter.startAnalysis(input, route.workflowType);
       m.ack();
-      return { kind: r, workflowId: workflowIdFor(input.pipeline.name, input.object) };
+      return { kind: r.outcome, workflowId: r.workflowId };
     } catch (err) {
       const error = (err as Error)?.message ?? String(err);
-      const permanent = /unknown pipeline/.test(error);
+      // The event itself is at fault (e.g. it names no known pipeline): no redelivery can help.
+      const permanent = err instanceof LookoutError && !err.retryable;
       if (permanent || delivery >= this.opts.maxDeliver) {
         await publishDeadLetter(js, this.cfg, { kind: 'dispatch', reason: error, payload: new TextDecoder().decode(m.data), subject: m.subject, streamSeq: m.seq, deliveries: delivery });
         m.term(error);
         return { kind: 'dead', error };
       }
-      m.nak(backoffMs(delivery));
+      m.nak(dispatchBackoffMs(delivery));
       return { kind: 'retry', error, delivery };
     }
   }

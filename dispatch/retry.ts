@@ -8,8 +8,9 @@ import type { Client } from '@temporalio/client';
 import type { Storage } from '@google-cloud/storage';
 import type { LookoutConfig } from '../config';
 import { eventFromObjectResource } from '../core/events';
-import { pipelineOptionsFromEnv, resolvePipeline } from '../core/pipelines';
-import { analyzeInputFor, routeEvent, startAnalysis } from './dispatcher';
+import { resolvePipeline } from '../core/pipelines';
+import { WorkflowStarter } from '../io/starter';
+import { analyzeInputFor, routeEvent } from './dispatcher';
 
 export type RetryOutcome = 'restarted' | 'still-running' | 'object-gone' | 'invalid';
 
@@ -29,11 +30,11 @@ export async function retryAnalysis(
   if (String(md.generation) !== row.generation) return 'object-gone';
   const v = eventFromObjectResource({ ...(md as object), bucket: row.bucket, name: row.name } as Parameters<typeof eventFromObjectResource>[0], 'retry');
   if (!v.ok) return 'invalid';
-  const input = analyzeInputFor(v.value, cfg, pipelineOptionsFromEnv());
-  input.pipeline = resolvePipeline(row.pipeline, pipelineOptionsFromEnv());
+  const input = analyzeInputFor(v.value, cfg, cfg.pipelines);
+  input.pipeline = resolvePipeline(row.pipeline, cfg.pipelines);
   if (row.run_tag) input.runTag = row.run_tag;
   // A video is re-split and re-analysed as a video; a frame or an image as an object.
   const route = routeEvent({ ...v.value, metadata: { ...v.value.metadata, 'lookout-pipeline': row.pipeline } }, cfg);
-  const r = await startAnalysis(client, cfg, input, 'skip' in route ? 'analyzeObject' : route.workflowType, { workflowId: row.workflow_id, rerun: true });
-  return r === 'started' ? 'restarted' : 'still-running';
+  const r = await new WorkflowStarter(client, cfg).startAnalysis(input, 'skip' in route ? 'analyzeObject' : route.workflowType, { workflowId: row.workflow_id, rerun: true });
+  return r.outcome === 'started' ? 'restarted' : 'still-running';
 }

@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { childEnv } from '../config';
 
 export interface ProcSpec {
   name: string;
@@ -59,7 +60,7 @@ export function startDetached(home: string, spec: ProcSpec): number {
   fs.writeSync(out, `\n--- ${new Date().toISOString()} start: ${spec.command} ${spec.args.join(' ')}\n`);
   const child = spawn(spec.command, spec.args, {
     cwd: spec.cwd,
-    env: { ...process.env, ...spec.env },
+    env: childEnv(spec.env),
     detached: true,
     stdio: ['ignore', out, out],
   });

@@ -10,12 +10,10 @@ import crypto from 'node:crypto';
 import type { Storage } from '@google-cloud/storage';
 import type { NatsConnection } from 'nats';
 import type { LookoutConfig } from '../config';
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
-import { WorkflowIdReusePolicy } from '@temporalio/common';
 import type { BatchInput } from '../activities/types';
 import type { PipelineSpec } from '../core/pipelines';
-import type { BatchResult } from '../workflows/batch';
-import { eventFromObjectResource, objectKey, type ObjectEvent } from '../core/events';
+import { eventFromObjectResource, type ObjectEvent } from '../core/events';
+import type { WorkflowStarter } from '../io/starter';
 import { cursorsKv, jsonCodec, publishDeadLetter, publishObjectEvent } from '../io/streams';
 
 export interface BackfillOptions {
@@ -32,10 +30,9 @@ export interface BackfillOptions {
   signal?: AbortSignal;
   /**
    * Bulk mode: instead of one event (and one workflow) per object, start one analyzeBatch workflow per
-   * `size` objects directly in Temporal, at most `inflight` at a time.
+   * `size` objects directly in Temporal, at most `inflight` at a time; `onStarted` sees each batch's workflow id.
    */
-  /** Bulk mode: one analyzeBatch workflow per `size` objects, `inflight` at a time; `onStarted` sees each batch's workflow id. */
-  bulk?: { size: number; inflight: number; client: Client; pipeline: PipelineSpec; onStarted?: (workflowId: string) => void };
+  bulk?: { size: number; inflight: number; starter: Pick<WorkflowStarter, 'startBatch'>; pipeline: PipelineSpec; onStarted?: (workflowId: string) => void };
 }
 
 export interface BackfillProgress {
@@ -46,7 +43,11 @@ export interface BackfillProgress {
   pages: number;
   resumedFromCheckpoint: boolean;
   done: boolean;
-  /** Bulk mode: batch workflows finished by this pass and their objects (a batch already run starts nothing). */
+  /**
+   * Bulk mode: batch workflows finished by this pass and their objects (a batch already run starts nothing:
+   * its objects count as `duplicates`). A batch workflow that ended without a result (terminated, timed out)
+   * counts all its objects as failed: `lookout retry` re-runs those without a row.
+   */
   bulk?: { batches: number; objects: number; ok: number; failed: number };
 }
 
@@ -86,7 +87,7 @@ export class RateLimiter {
 export async function backfill(nc: NatsConnection, storage: Storage, cfg: LookoutConfig, opts: BackfillOptions): Promise<BackfillProgress> {
   const kv = await cursorsKv(nc, cfg);
   const key = checkpointKey(opts.bucket, opts.prefix);
-  const batches = opts.bulk ? new BulkStarter(cfg, opts.bulk, opts.runTag) : undefined;
+  const batches = opts.bulk ? new BulkStarter(opts.bulk, opts.runTag) : undefined;
   let cp: Checkpoint = { pageToken: null, listed: 0, published: 0, duplicates: 0, invalid: 0, pages: 0, done: false };
   let resumed = false;
   if (!opts.restart) {
@@ -102,6 +103,11 @@ export async function backfill(nc: NatsConnection, storage: Storage, cfg: Lookou
   const js = nc.jetstream();
   const limiter = new RateLimiter(opts.rate);
   const progress = (): BackfillProgress => ({ listed: cp.listed, published: cp.published, duplicates: cp.duplicates, invalid: cp.invalid, pages: cp.pages, resumedFromCheckpoint: resumed, done: cp.done, ...(batches ? { bulk: { ...batches.totals } } : {}) });
+  // Bulk mode: objects count as published (or duplicates) when their batch is started (or found already run).
+  const count = (r: { started: number; duplicate: number }) => {
+    cp.published += r.started;
+    cp.duplicates += r.duplicate;
+  };
   const bucket = storage.bucket(opts.bucket);
   do {
     if (opts.signal?.aborted) break;
@@ -118,8 +124,7 @@ export async function backfill(nc: NatsConnection, storage: Storage, cfg: Lookou
       }
       await limiter.acquire();
       if (batches) {
-        if (await batches.add(v.value)) cp.published++;
-        else cp.duplicates++;
+        count(await batches.add(v.value));
       } else {
         const r = await publishObjectEvent(js, cfg, v.value);
         if (r.duplicate) cp.duplicates++;
@@ -127,7 +132,7 @@ export async function backfill(nc: NatsConnection, storage: Storage, cfg: Lookou
       }
       opts.onProgress?.(progress());
     }
-    if (batches) await batches.flush();
+    if (batches) count(await batches.flush());
     cp.pages++;
     cp.pageToken = (next as { pageToken?: string } | null)?.pageToken ?? null;
     cp.done = cp.pageToken === null;
@@ -141,25 +146,25 @@ export async function backfill(nc: NatsConnection, storage: Storage, cfg: Lookou
 /** Gathers objects into batches and starts one analyzeBatch workflow per batch, a bounded number at a time. */
 export class BulkStarter {
   private pending: ObjectEvent[] = [];
-  private running: Array<Promise<unknown>> = [];
+  private running: Array<Promise<void>> = [];
   /** Totals over the batches finished (counters, not results: memory stays flat however large the archive). */
   readonly totals = { batches: 0, objects: 0, ok: 0, failed: 0 };
 
   constructor(
-    private readonly cfg: LookoutConfig,
     private readonly bulk: NonNullable<BackfillOptions['bulk']>,
     private readonly runTag?: string,
   ) {}
 
-  /** Queues an object; returns false when it is already part of a started batch (never here: ids dedupe per batch). */
-  async add(ev: ObjectEvent): Promise<boolean> {
+  /** Queues an object; when that fills a batch, starts it and says how many objects were started or had already run. */
+  async add(ev: ObjectEvent): Promise<{ started: number; duplicate: number }> {
     this.pending.push(ev);
-    if (this.pending.length >= this.bulk.size) await this.flush();
-    return true;
+    if (this.pending.length >= this.bulk.size) return this.flush();
+    return { started: 0, duplicate: 0 };
   }
 
-  async flush(): Promise<void> {
-    if (this.pending.length === 0) return;
+  /** Starts a batch of the queued objects (if any). */
+  async flush(): Promise<{ started: number; duplicate: number }> {
+    if (this.pending.length === 0) return { started: 0, duplicate: 0 };
     const evs = this.pending.splice(0);
     while (this.running.length >= this.bulk.inflight) await this.running.shift();
     const now = new Date().toISOString();
@@ -169,24 +174,26 @@ export class BulkStarter {
       trace: { source: 'backfill', publishedAt: now, dispatchedAt: now },
       runTag: this.runTag,
     };
-    // Deterministic id: the same batch of object versions is one workflow, however often the backfill runs.
-    const id = `bulk:${this.bulk.pipeline.name}:${crypto.createHash('sha256').update(evs.map((e) => objectKey(e)).join('\n')).digest('hex').slice(0, 32)}`;
-    let handle;
-    try {
-      handle = await this.bulk.client.workflow.start('analyzeBatch', { taskQueue: this.cfg.temporal.workflowQueue, workflowId: id, args: [input], workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE });
-    } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-      return;
-    }
-    this.bulk.onStarted?.(id);
+    const r = await this.bulk.starter.startBatch(input);
+    if (r.outcome === 'duplicate') return { started: 0, duplicate: evs.length };
+    this.bulk.onStarted?.(r.workflowId);
     this.running.push(
-      handle.result().then((r: BatchResult) => {
-        this.totals.batches++;
-        this.totals.objects += r.objects;
-        this.totals.ok += r.ok;
-        this.totals.failed += r.failed;
-      }),
+      r.result.then(
+        (res) => {
+          this.totals.batches++;
+          this.totals.objects += res.objects;
+          this.totals.ok += res.ok;
+          this.totals.failed += res.failed;
+        },
+        // A batch workflow that ends without a result (terminated, timed out) is counted, not thrown: the others go on.
+        () => {
+          this.totals.batches++;
+          this.totals.objects += evs.length;
+          this.totals.failed += evs.length;
+        },
+      ),
     );
+    return { started: evs.length, duplicate: 0 };
   }
 
   async drain(): Promise<void> {

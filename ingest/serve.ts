@@ -5,23 +5,22 @@
  * score and the abnormal boxes. Bad requests are 4xx, never 500.
  */
 import http from 'node:http';
-import type { Client } from '@temporalio/client';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { Storage } from '@google-cloud/storage';
 import type { LookoutConfig } from '../config';
-import { startAnalysis, analyzeInputFor } from '../dispatch/dispatcher';
-import { validateObjectEvent, workflowIdFor } from '../core/events';
-import { pipelineOptionsFromEnv } from '../core/pipelines';
+import { analyzeInputFor } from '../dispatch/dispatcher';
+import { validateObjectEvent } from '../core/events';
+import type { WorkflowStarter } from '../io/starter';
 import { query } from '../io/query';
 import { newestPerAnalysisSql, tableRef } from '../io/results';
 import { bigqueryClient } from '../io/clients';
 import { SCENE_RE } from '../io/scenes';
 import { isNeighbour, neighbourNames } from '../media/triplets';
-import type { AnalyzeResult } from '../workflows/analyze';
+import type { AnalyzeResult } from '../core/workflows';
 
 export interface ServeDeps {
   cfg: LookoutConfig;
-  client: Client;
+  starter: WorkflowStarter;
   storage: Storage;
   defaultScene: string;
   timeoutMs: number;
@@ -79,20 +78,24 @@ export async function analyzeFrame(deps: ServeDeps, body: Record<string, unknown
   }
   const v = validateObjectEvent({ ...md, bucket, name: key, metadata: { ...((md.metadata as Record<string, string>) ?? {}), 'lookout-pipeline': 'cctv-anomaly', 'lookout-scene': scene }, source: 'push' });
   if (!v.ok) throw new HttpError(400, v.reason);
-  const input = analyzeInputFor(v.value, cfg, pipelineOptionsFromEnv());
+  const input = analyzeInputFor(v.value, cfg, cfg.pipelines);
   input.scene = scene;
-  const workflowId = workflowIdFor(input.pipeline.name, input.object);
-  await startAnalysis(deps.client, cfg, input);
-  const handle = deps.client.workflow.getHandle(workflowId);
+  const { workflowId } = await deps.starter.startAnalysis(input);
   let result: AnalyzeResult;
+  let timer: NodeJS.Timeout | undefined;
   try {
-    result = (await Promise.race([
-      handle.result(),
-      new Promise((_, reject) => setTimeout(() => reject(new HttpError(504, `analysis ${workflowId} still running after ${deps.timeoutMs} ms`)), deps.timeoutMs)),
-    ])) as AnalyzeResult;
+    result = await Promise.race([
+      deps.starter.analysisResult(workflowId),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new HttpError(504, `analysis ${workflowId} still running after ${deps.timeoutMs} ms`)), deps.timeoutMs);
+      }),
+    ]);
   } catch (err) {
     if (err instanceof WorkflowFailedError) throw new HttpError(503, `analysis ${workflowId} failed: ${err.message}`);
     throw err;
+  } finally {
+    // The 504 timer must not outlive the request: with many requests, each would hold a timer (and its closure) for timeoutMs.
+    clearTimeout(timer);
   }
   if (result.status !== 'ok') {
     const status = result.errorClass === 'SceneModelMissing' ? 409 : 422;

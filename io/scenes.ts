@@ -1,17 +1,27 @@
 /**
- * Scene models in the bucket, versioned:
- *   gs://<models bucket>/models/scenes/<scene>/<version>/scene.lksm
- *   gs://<models bucket>/models/scenes/<scene>/LATEST   (text: the version analyses use)
- * A deployed worker picks up a newly fitted scene without a rebuild.
+ * Per-scene models in the results bucket, versioned:
+ *   gs://<results bucket>/models/scenes/<scene>/[<format dir>/]<version>/<file>
+ *   gs://<results bucket>/models/scenes/<scene>/[<format dir>/]LATEST   (text: the version analyses use)
+ * A deployed worker picks up a newly fitted scene without a rebuild. The store
+ * knows nothing of what a model holds: each method passes its SceneFormat (file
+ * name and parser), so the method's model code stays in its own folder.
  */
 import type { Storage } from '@google-cloud/storage';
-import { parseSceneModel, type SceneModel } from '../methods/cctv-ocae/scene-model';
 import { SetupError } from '../core/errors';
 
 export const SCENE_RE = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
-export function scenePrefix(scene: string): string {
-  return `models/scenes/${scene}/`;
+/** How one method's scene models are stored and read. */
+export interface SceneFormat<T> {
+  /** Sub-folder under the scene (empty: directly under it, as the seed method's models are). */
+  dir: string;
+  /** File name of the model inside a version folder. */
+  file: string;
+  parse(buf: Buffer, where: string): T;
+}
+
+export function scenePrefix(scene: string, dir = ''): string {
+  return `models/scenes/${scene}/${dir ? `${dir}/` : ''}`;
 }
 
 export function checkScene(scene: string): string {
@@ -19,59 +29,88 @@ export function checkScene(scene: string): string {
   return scene;
 }
 
-export class SceneStore {
-  private cache = new Map<string, { model: SceneModel; version: number }>();
+/** A version folder that another fit created first (GCS precondition failed): take the next number. */
+function isPreconditionFailed(err: unknown): boolean {
+  return (err as { code?: number }).code === 412;
+}
+
+export class SceneStore<T> {
+  private cache = new Map<string, { model: T; version: number }>();
   private latest = new Map<string, { version: number; at: number }>();
 
   constructor(
     private readonly storage: Storage,
     private readonly bucket: string,
+    private readonly format: SceneFormat<T>,
     /** How long a LATEST lookup is trusted. */
     private readonly latestTtlMs = 10_000,
   ) {}
 
+  private prefix(scene: string): string {
+    return scenePrefix(scene, this.format.dir);
+  }
+
   async latestVersion(scene: string): Promise<number | undefined> {
     const hit = this.latest.get(scene);
     if (hit && Date.now() - hit.at < this.latestTtlMs) return hit.version;
-    const f = this.storage.bucket(this.bucket).file(`${scenePrefix(scene)}LATEST`);
+    const f = this.storage.bucket(this.bucket).file(`${this.prefix(scene)}LATEST`);
     const [exists] = await f.exists();
     if (!exists) return undefined;
     const [buf] = await f.download();
     const version = Number(buf.toString('utf8').trim());
-    if (!Number.isInteger(version) || version < 1) throw new SetupError('SceneModelInvalid', `gs://${this.bucket}/${scenePrefix(scene)}LATEST does not hold a version number`);
+    if (!Number.isInteger(version) || version < 1) throw new SetupError('SceneModelInvalid', `gs://${this.bucket}/${this.prefix(scene)}LATEST does not hold a version number`);
     this.latest.set(scene, { version, at: Date.now() });
     return version;
   }
 
   /** The scene's current model; SetupError('SceneModelMissing') when none was fitted. */
-  async load(scene: string): Promise<{ model: SceneModel; version: number }> {
+  async load(scene: string): Promise<{ model: T; version: number }> {
     checkScene(scene);
     const version = await this.latestVersion(scene);
     if (version === undefined) {
-      throw new SetupError('SceneModelMissing', `no scene model "${scene}" in gs://${this.bucket}/${scenePrefix(scene)}: fit one with \`lookout fit --scene ${scene} <normal footage>\``);
+      throw new SetupError('SceneModelMissing', `no scene model "${scene}" in gs://${this.bucket}/${this.prefix(scene)}: fit one with \`lookout fit --scene ${scene} <normal footage>\``);
     }
     const key = `${scene}@${version}`;
     const hit = this.cache.get(key);
     if (hit) return hit;
-    const name = `${scenePrefix(scene)}${version}/scene.lksm`;
+    const name = `${this.prefix(scene)}${version}/${this.format.file}`;
     const [buf] = await this.storage.bucket(this.bucket).file(name).download();
-    const entry = { model: parseSceneModel(buf, `gs://${this.bucket}/${name}`), version };
+    const entry = { model: this.format.parse(buf, `gs://${this.bucket}/${name}`), version };
     this.cache.set(key, entry);
     return entry;
   }
 
-  /** Stores a new version and points LATEST at it; returns the version. */
+  /**
+   * Stores a new version and points LATEST at it. Two fits of one scene at once
+   * must not write the same version: each version file is created with the
+   * precondition "does not exist yet" (ifGenerationMatch 0), and the loser of a
+   * race takes the next number.
+   */
   async save(scene: string, data: Buffer): Promise<{ version: number; uri: string }> {
     checkScene(scene);
     const b = this.storage.bucket(this.bucket);
-    const [files] = await b.getFiles({ prefix: scenePrefix(scene) });
-    const versions = files.map((f) => Number(f.name.slice(scenePrefix(scene).length).split('/')[0])).filter((v) => Number.isInteger(v) && v > 0);
-    const version = (versions.length ? Math.max(...versions) : 0) + 1;
-    const name = `${scenePrefix(scene)}${version}/scene.lksm`;
+    const prefix = this.prefix(scene);
+    const [files] = await b.getFiles({ prefix });
+    const versions = files.map((f) => Number(f.name.slice(prefix.length).split('/')[0])).filter((v) => Number.isInteger(v) && v > 0);
+    let version = versions.reduce((m, v) => Math.max(m, v), 0) + 1;
     const meta = { metadata: { 'lookout-derived': 'scene-model' } };
-    await b.file(name).save(data, { resumable: false, contentType: 'application/octet-stream', metadata: meta });
-    await b.file(`${scenePrefix(scene)}LATEST`).save(Buffer.from(`${version}\n`), { resumable: false, contentType: 'text/plain', metadata: meta });
-    this.latest.set(scene, { version, at: Date.now() });
-    return { version, uri: `gs://${this.bucket}/${name}` };
+    for (let tries = 0; ; tries++) {
+      const name = `${prefix}${version}/${this.format.file}`;
+      try {
+        await b.file(name).save(data, { resumable: false, contentType: 'application/octet-stream', metadata: meta, preconditionOpts: { ifGenerationMatch: 0 } });
+        break;
+      } catch (err) {
+        if (!isPreconditionFailed(err) || tries >= 100) throw err;
+        version++;
+      }
+    }
+    // LATEST only moves forward: a slower fit that took a lower number does not point analyses back at it.
+    this.latest.delete(scene);
+    const current = await this.latestVersion(scene).catch(() => undefined);
+    if (current === undefined || version > current) {
+      await b.file(`${prefix}LATEST`).save(Buffer.from(`${version}\n`), { resumable: false, contentType: 'text/plain', metadata: meta });
+      this.latest.set(scene, { version, at: Date.now() });
+    }
+    return { version, uri: `gs://${this.bucket}/${prefix}${version}/${this.format.file}` };
   }
 }

@@ -210,3 +210,21 @@ export class OnnxDetector implements Detector {
     await this.loaded.session.release();
   }
 }
+
+/** One image through a detector, as a stage's work: boxes in image pixels plus what ran and how long inference took. */
+export async function detectionWork(det: Detector, img: DecodedImage): Promise<{
+  value: { width: number; height: number; format: string; boxes: Box[] };
+  inferenceMs: number;
+  batchSize: number;
+  executionProvider: string;
+  model: { name: string; version: number };
+}> {
+  const r = await det.detect(img);
+  return {
+    value: { width: img.width, height: img.height, format: img.format, boxes: r.boxes },
+    inferenceMs: r.inferenceMs,
+    batchSize: r.batchSize,
+    executionProvider: det.executionProvider,
+    model: { name: det.name, version: det.version },
+  };
+}

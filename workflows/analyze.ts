@@ -8,26 +8,22 @@
  */
 import { ActivityFailure, ApplicationFailure, TimeoutFailure, log, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { StageName, StageSpec } from '../core/pipelines';
+import { RECORD_OPTIONS, STAGE_HEARTBEAT_MS, STAGE_MAX_ATTEMPTS, STAGE_RETRY } from '../core/policies';
 import type { AnalysisSummary, AnalyzeInput, StageFailure } from '../core/types';
-import type { LookoutActivities, RecordResult, StageContext } from '../activities/types';
+import type { LookoutActivities, StageContext } from '../activities/types';
+import type { AnalyzeResult } from '../core/workflows';
 
-/** Attempts for a stage before a passing fault becomes a failed row. */
-export const STAGE_MAX_ATTEMPTS = 5;
+export type { AnalyzeResult };
 
-const RETRY = {
-  initialInterval: '1s',
-  backoffCoefficient: 2,
-  maximumInterval: '30s',
-  maximumAttempts: STAGE_MAX_ATTEMPTS,
-} as const;
+export { STAGE_MAX_ATTEMPTS };
 
 function stageActivities(spec: StageSpec, queue: string, scheduleToStartMs?: number) {
   return proxyActivities<LookoutActivities>({
     taskQueue: queue,
     startToCloseTimeout: spec.startToCloseMs,
-    heartbeatTimeout: 30_000,
+    heartbeatTimeout: STAGE_HEARTBEAT_MS,
     ...(scheduleToStartMs ? { scheduleToStartTimeout: scheduleToStartMs } : {}),
-    retry: RETRY,
+    retry: STAGE_RETRY,
   });
 }
 
@@ -63,15 +59,6 @@ export function failureOf(stage: StageFailure['stage'], err: unknown): StageFail
   return { stage, errorClass: e?.name ?? 'Error', message: e?.message ?? String(cause), attempts: STAGE_MAX_ATTEMPTS, retryable: true };
 }
 
-export interface AnalyzeResult {
-  workflowId: string;
-  status: 'ok' | 'failed';
-  errorClass?: string;
-  label?: string;
-  score?: number | null;
-  objects: number;
-  record: RecordResult;
-}
 
 export async function analyzeObject(input: AnalyzeInput): Promise<AnalyzeResult> {
   const info = workflowInfo();
@@ -96,12 +83,7 @@ export async function analyzeObject(input: AnalyzeInput): Promise<AnalyzeResult>
     log.warn('analysis failed', { stage: current, errorClass: summary.failure.errorClass, message: summary.failure.message });
   }
 
-  const { record } = proxyActivities<LookoutActivities>({
-    taskQueue: input.pipeline.recordQueue,
-    startToCloseTimeout: '60s',
-    // A row must not be lost to a passing BigQuery outage: retry for a long time.
-    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '60s', maximumAttempts: 100 },
-  });
+  const { record } = proxyActivities<LookoutActivities>({ taskQueue: input.pipeline.recordQueue, ...RECORD_OPTIONS });
   const rec = await record(summary);
   return {
     workflowId: info.workflowId,

@@ -11,29 +11,21 @@
  * however large the batch or crowded its images; the chunks of a stage run concurrently.
  */
 import { proxyActivities, workflowInfo } from '@temporalio/workflow';
-import type { BatchEntry, BatchInput, LookoutActivities, RecordResult } from '../activities/types';
+import type { BatchEntry, BatchInput, LookoutActivities } from '../activities/types';
+import type { BatchResult } from '../core/workflows';
+
+export type { BatchResult };
 import { CHUNK_OBJECTS, CHUNK_WEIGHT, chunkIndices } from '../core/chunks';
 import type { StageSpec } from '../core/pipelines';
+import { RECORD_BATCH_OPTIONS, batchStageOptions } from '../core/policies';
 import type { AnalysisSummary, DetectOutput, ExtractOutput, ScoreOutput, StageFailure } from '../core/types';
 import { failureOf } from './analyze';
 
 function stage(spec: StageSpec, objects: number) {
-  return proxyActivities<LookoutActivities>({
-    // Bulk mode routes each stage to its pool's queue; it has no GPU-to-CPU fallback.
-    taskQueue: spec.taskQueue,
-    // A batch runs its objects a few at a time: give it the time of that many single stages.
-    startToCloseTimeout: spec.startToCloseMs * Math.max(1, Math.ceil(objects / 4)),
-    heartbeatTimeout: '60s',
-    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
-  });
+  // Bulk mode routes each stage to its pool's queue; it has no GPU-to-CPU fallback.
+  return proxyActivities<LookoutActivities>({ taskQueue: spec.taskQueue, ...batchStageOptions(spec.startToCloseMs, objects) });
 }
 
-export interface BatchResult {
-  objects: number;
-  ok: number;
-  failed: number;
-  records: RecordResult[];
-}
 
 /** Workflow id of an object analysed in a batch: the same as in per-object mode. */
 function objectWorkflowId(input: BatchInput, i: number): string {
@@ -91,11 +83,7 @@ export async function analyzeBatch(input: BatchInput): Promise<BatchResult> {
     if (failed) s.failure = failed.failure;
     return s;
   });
-  const { recordBatch } = proxyActivities<LookoutActivities>({
-    taskQueue: input.pipeline.recordQueue,
-    startToCloseTimeout: '120s',
-    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '60s', maximumAttempts: 100 },
-  });
+  const { recordBatch } = proxyActivities<LookoutActivities>({ taskQueue: input.pipeline.recordQueue, ...RECORD_BATCH_OPTIONS });
   const records = (await Promise.all(chunks.map((idx) => recordBatch(pick(summaries, idx))))).flat();
   const failed = summaries.filter((s) => s.failure).length;
   return { objects: n, ok: n - failed, failed, records };

@@ -1,5 +1,5 @@
 /**
- * Video objects (cctv-anomaly): a video becomes one analysis per sampled frame.
+ * Video objects (video methods, e.g. cctv-ocae): a video becomes one analysis per sampled frame.
  *  analyzeVideo: splitVideo (frame triplets into the bucket) -> one child
  *                analyzeObject per frame, in bounded parallelism; progress is
  *                queryable (`lookout video-progress`, or the `progress` query).
@@ -9,40 +9,17 @@
 import { ParentClosePolicy, defineQuery, executeChild, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { FitSceneResult, LookoutActivities } from '../activities/types';
 import type { PipelineSpec } from '../core/pipelines';
-import type { AnalyzeInput, FeaturesRef, ObjectRef } from '../core/types';
+import { FIT_FRAME_OPTIONS, FIT_MODEL_OPTIONS, RECORD_OPTIONS, SPLIT_VIDEO_OPTIONS } from '../core/policies';
+import type { AnalyzeInput, FeaturesRef } from '../core/types';
+import type { AnalyzeVideoInput, AnalyzeVideoResult, FitSceneInput, VideoProgress } from '../core/workflows';
 import { failureOf, type AnalyzeResult } from './analyze';
 
-export interface VideoProgress {
-  phase: 'splitting' | 'analysing' | 'fitting' | 'done';
-  total: number;
-  done: number;
-  failed: number;
-}
+export type { AnalyzeVideoInput, AnalyzeVideoResult, FitSceneInput, VideoProgress };
 
 export const progressQuery = defineQuery<VideoProgress>('progress');
 
-export interface AnalyzeVideoInput extends AnalyzeInput {
-  /** Analyse every Nth frame. */
-  every: number;
-  /** Child analyses in flight at once. */
-  parallelism: number;
-}
-
-export interface AnalyzeVideoResult {
-  video: string;
-  frames: number;
-  ok: number;
-  failed: number;
-  top: Array<{ frame: number; score: number | null | undefined; label?: string }>;
-}
-
 function splitter(pipeline: PipelineSpec) {
-  return proxyActivities<LookoutActivities>({
-    taskQueue: pipeline.recordQueue,
-    startToCloseTimeout: '30m',
-    heartbeatTimeout: '2m',
-    retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '60s', maximumAttempts: 3 },
-  });
+  return proxyActivities<LookoutActivities>({ taskQueue: pipeline.recordQueue, ...SPLIT_VIDEO_OPTIONS });
 }
 
 /** Runs fn over items with at most `limit` in flight; results in item order. */
@@ -67,11 +44,11 @@ export async function analyzeVideo(input: AnalyzeVideoInput): Promise<AnalyzeVid
   const videoId = `${v.bucket}/${v.name}#${v.generation}`;
   let split;
   try {
-    split = await splitter(input.pipeline).splitVideo(v, input.every);
+    split = await splitter(input.pipeline).splitVideo(input.pipeline.method, v, input.every);
   } catch (err) {
     // The video itself is unusable: record one failed row for it.
     const f = failureOf('detect', err);
-    const { record } = proxyActivities<LookoutActivities>({ taskQueue: input.pipeline.recordQueue, startToCloseTimeout: '60s', retry: { maximumAttempts: 100, maximumInterval: '60s' } });
+    const { record } = proxyActivities<LookoutActivities>({ taskQueue: input.pipeline.recordQueue, ...RECORD_OPTIONS });
     await record({ input, workflowId: workflowInfo().workflowId, runId: workflowInfo().runId, workflowStartedAt: workflowInfo().runStartTime.getTime(), failure: f });
     progress.phase = 'done';
     return { video: videoId, frames: 0, ok: 0, failed: 1, top: [] };
@@ -105,29 +82,14 @@ export async function analyzeVideo(input: AnalyzeVideoInput): Promise<AnalyzeVid
   return { video: videoId, frames: split.frames.length, ok: progress.done, failed: progress.failed, top };
 }
 
-export interface FitSceneInput {
-  scene: string;
-  pipeline: PipelineSpec;
-  videos: ObjectRef[];
-  every: number;
-  parallelism: number;
-  k: number;
-  seed: number;
-  quantile: number;
-  trace: AnalyzeInput['trace'];
-}
 
 export async function fitScene(input: FitSceneInput): Promise<FitSceneResult & { frames: number; framesFailed: number }> {
   const progress: VideoProgress = { phase: 'splitting', total: 0, done: 0, failed: 0 };
   setHandler(progressQuery, () => progress);
-  const stage = proxyActivities<LookoutActivities>({
-    taskQueue: input.pipeline.stages.extract.fallback?.taskQueue ?? input.pipeline.stages.extract.taskQueue,
-    startToCloseTimeout: '2m',
-    heartbeatTimeout: '1m',
-    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
-  });
+  // Fitting runs its frames on the CPU pool (the fallback queue of a GPU stage): no GPU routing here.
+  const stage = proxyActivities<LookoutActivities>({ taskQueue: input.pipeline.stages.extract.fallback?.taskQueue ?? input.pipeline.stages.extract.taskQueue, ...FIT_FRAME_OPTIONS });
   const splits = [];
-  for (const v of input.videos) splits.push(await splitter(input.pipeline).splitVideo(v, input.every));
+  for (const v of input.videos) splits.push(await splitter(input.pipeline).splitVideo(input.pipeline.method, v, input.every));
   const frames = splits.flatMap((s, vi) => s.frames.map((f) => ({ ...f, bucket: s.bucket, video: input.videos[vi], fps: s.fps })));
   progress.phase = 'analysing';
   progress.total = frames.length;
@@ -150,13 +112,8 @@ export async function fitScene(input: FitSceneInput): Promise<FitSceneResult & {
     }
   });
   progress.phase = 'fitting';
-  const fit = proxyActivities<LookoutActivities>({
-    taskQueue: input.pipeline.recordQueue,
-    startToCloseTimeout: '30m',
-    heartbeatTimeout: '5m',
-    retry: { maximumAttempts: 3 },
-  });
-  const result = await fit.fitScene(input.scene, refs.filter((r): r is FeaturesRef => !!r && r.count > 0), { k: input.k, seed: input.seed, quantile: input.quantile });
+  const fit = proxyActivities<LookoutActivities>({ taskQueue: input.pipeline.recordQueue, ...FIT_MODEL_OPTIONS });
+  const result = await fit.fitScene(input.pipeline.method, input.scene, refs.filter((r): r is FeaturesRef => !!r && r.count > 0), { k: input.k, seed: input.seed, quantile: input.quantile });
   progress.phase = 'done';
   return { ...result, frames: frames.length, framesFailed: progress.failed };
 }

@@ -1,5 +1,5 @@
 /**
- * Object-centric anomaly detection activities (cctv-anomaly pipeline), after
+ * Stages of the object-centric anomaly method (cctv-ocae, the seed baseline), after
  * Ionescu et al., CVPR 2019:
  *  extract: crops of the detected boxes at t-3, t, t+3 -> 64x64 grayscale;
  *           appearance encoder on t, motion encoder on the Sobel gradient
@@ -22,11 +22,11 @@ import type { DecodedImage } from '../../media/image';
 import type { OnnxEmbedder } from '../../runtime/embedder';
 import type { ObjectStore } from '../../io/objectstore';
 import type { SceneStore } from '../../io/scenes';
+import type { SceneModel } from './scene-model';
 import { neighbourNames } from '../../media/triplets';
-import type { AnalyzeInput, Box, DetectOutput, ExtractOutput, FeaturesRef, ObjectRef, ScoreOutput } from '../../core/types';
+import type { AnalyzeInput, Box, DetectOutput, ExtractOutput, FeaturesRef, ObjectRef, ScoreOutput, SplitResult } from '../../core/types';
 import { probeVideo, sampleTriplets, frameTriplets } from '../../media/video';
 import { cropGray, sobelMagnitude } from '../../media/vision';
-import { heartbeat } from '../../activities/stage';
 
 export const CROP = 64;
 /** At most this many objects per frame are embedded (the most confident). */
@@ -35,11 +35,13 @@ export const MAX_OBJECTS = 50;
 export interface CctvDeps {
   store: ObjectStore;
   encoders: { appearance: OnnxEmbedder; motion: OnnxEmbedder };
-  scenes: SceneStore;
+  scenes: SceneStore<SceneModel>;
   /** Bucket for derived data: frames, features, annotated results, scene models. */
   resultsBucket: string;
   maxObjectBytes: number;
   loadImage: (o: Pick<ObjectRef, 'bucket' | 'name' | 'generation' | 'size' | 'contentType'>) => Promise<DecodedImage>;
+  /** Tells Temporal a long step is alive (no-op outside an activity). */
+  heartbeat: (details?: unknown) => void;
 }
 
 const DERIVED = (kind: string) => ({ 'lookout-derived': kind });
@@ -93,16 +95,8 @@ export async function annotate(img: DecodedImage, objects: Array<Box & { anomaly
     .toBuffer();
 }
 
-export interface SplitResult {
-  bucket: string;
-  frames: Array<{ t: number; name: string; generation: string; size: number }>;
-  fps: number;
-  totalFrames: number;
-  width: number;
-  height: number;
-}
 
-export function createCctvActivities(deps: CctvDeps) {
+export function createOcaeStages(deps: CctvDeps) {
   async function neighbours(o: ObjectRef): Promise<{ prev: DecodedImage; next: DecodedImage }> {
     const n = neighbourNames(o.name);
     const get = async (name: string) => {
@@ -130,7 +124,7 @@ export function createCctvActivities(deps: CctvDeps) {
           throw new BadInputError('CorruptImage', `frame ${label} is ${img.width}x${img.height} but frame t is ${cur.width}x${cur.height}: a triplet must come from one camera`);
         }
       }
-      heartbeat('frames loaded');
+      deps.heartbeat('frames loaded');
       const boxes = detect.boxes.slice(0, MAX_OBJECTS);
       const vecs = await Promise.all(boxes.map((b) => embedObject(deps, { prev, cur, next }, b)));
       const dim = vecs[0]?.vector.length ?? deps.encoders.appearance.latentSize + 2 * deps.encoders.motion.latentSize;
@@ -211,7 +205,7 @@ export function createCctvActivities(deps: CctvDeps) {
           await deps.store.upload(deps.resultsBucket, n.p3, next, 'image/jpeg', meta);
           await deps.store.upload(deps.resultsBucket, name, cur, 'image/jpeg', meta);
           frames.push({ t: tr.t, name, generation: '0', size: cur.length });
-          heartbeat({ framesDone: frames.length, of: ts.length });
+          deps.heartbeat({ framesDone: frames.length, of: ts.length });
         }
         return { bucket: deps.resultsBucket, frames, fps: info.fps, totalFrames: info.frames, width: info.width, height: info.height };
       } finally {
@@ -224,7 +218,7 @@ export function createCctvActivities(deps: CctvDeps) {
       const feats: Float32Array[] = [];
       for (const r of refs) {
         feats.push(...(await readFeatures(deps.store, r, 64 * 2 ** 20)));
-        heartbeat({ loaded: feats.length });
+        deps.heartbeat({ loaded: feats.length });
       }
       if (feats.length < opts.k * 5) throw new BadInputError('UnsupportedMedia', `only ${feats.length} objects were found in the normal footage: too few to fit ${opts.k} clusters`);
       const t0 = Date.now();
@@ -235,4 +229,4 @@ export function createCctvActivities(deps: CctvDeps) {
   };
 }
 
-export type CctvActivities = ReturnType<typeof createCctvActivities>;
+export type OcaeStages = ReturnType<typeof createOcaeStages>;

@@ -12,6 +12,8 @@ import { temporalClient } from '../../io/clients';
 import { workflowIdFor } from '../../core/events';
 import { VTEST } from '../../demo/samples';
 import { SceneStore } from '../../io/scenes';
+import { WorkflowStarter } from '../../io/starter';
+import { OCAE_SCENE_FORMAT } from '../../methods/cctv-ocae';
 import { createServeApi } from '../../ingest/serve';
 import { cfg, samplesDir, sampleFrame, storage, uniqueRun, upload, waitForRows } from './helpers';
 
@@ -29,7 +31,7 @@ beforeAll(async () => {
   const fit = await runFit(conn.client, cfg, scene, [{ bucket: cfg.gcs.bucket, name, generation: String(md.generation), size: Number(md.size), timeCreated: String(md.timeCreated) }], { every: 6, k: 3, seed: 1, quantile: 0.95, parallelism: 4 });
   expect(fit.version).toBe(1);
   expect(fit.samples).toBeGreaterThan(50);
-  server = createServeApi({ cfg, client: conn.client, storage, defaultScene: scene, timeoutMs: 60_000 });
+  server = createServeApi({ cfg, starter: new WorkflowStarter(conn.client, cfg), storage, defaultScene: scene, timeoutMs: 60_000 });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }, 300_000);
@@ -43,7 +45,7 @@ const post = (body: unknown) => fetch(`${base}/v1/frames`, { method: 'POST', hea
 
 describe('scene model', () => {
   it('is stored as a versioned object that a worker can load', async () => {
-    const { model, version } = await new SceneStore(storage, cfg.gcs.resultsBucket).load(scene);
+    const { model, version } = await new SceneStore(storage, cfg.gcs.resultsBucket, OCAE_SCENE_FORMAT).load(scene);
     expect(version).toBe(1);
     expect(model.k).toBe(3);
     expect(model.dim).toBe(3072);

@@ -15,6 +15,7 @@ import { createPushServer, oidcVerifier, staticTokenVerifier, type TokenVerifier
 import { natsConnect, temporalClient } from '../../io/clients';
 import { workflowIdFor } from '../../core/events';
 import { resolvePipeline } from '../../core/pipelines';
+import { WorkflowStarter } from '../../io/starter';
 import { readDeadLetters } from '../../io/streams';
 import { cfg, ensureBucket, rowsWhere, sampleFrame, SIDE_BUCKET, storage, TABLE, uniqueRun, upload, waitForRows, withNats, withTemporal } from './helpers';
 
@@ -134,7 +135,7 @@ describe('bulk backfill', () => {
     const { client, connection } = await temporalClient(cfg);
     try {
       const pipeline = resolvePipeline('objects', { gpuStages: [], gpuFallbackMs: 1000 });
-      const r = await withNats((nc) => backfill(nc, storage, cfg, { bucket: SIDE_BUCKET, prefix, rate: 0, pageSize: 100, restart: false, runTag: run, bulk: { size: 5, inflight: 2, client, pipeline } }));
+      const r = await withNats((nc) => backfill(nc, storage, cfg, { bucket: SIDE_BUCKET, prefix, rate: 0, pageSize: 100, restart: false, runTag: run, bulk: { size: 5, inflight: 2, starter: new WorkflowStarter(client, cfg), pipeline } }));
       expect(r).toEqual(expect.objectContaining({ listed: 12, published: 12, done: true, bulk: { batches: 3, objects: 12, ok: 11, failed: 1 } }));
       const rows = await waitForRows<Row>('run_tag = @run', { run }, 12);
       expect(rows).toHaveLength(12);
@@ -144,7 +145,7 @@ describe('bulk backfill', () => {
       // Three batch workflows (5 + 5 + 2), not twelve.
       expect(new Set(rows.map((x) => x.run_id)).size).toBe(3);
       // A second pass starts nothing new: the batches have deterministic ids.
-      await withNats((nc) => backfill(nc, storage, cfg, { bucket: SIDE_BUCKET, prefix, rate: 0, pageSize: 100, restart: true, runTag: run, bulk: { size: 5, inflight: 2, client, pipeline } }));
+      await withNats((nc) => backfill(nc, storage, cfg, { bucket: SIDE_BUCKET, prefix, rate: 0, pageSize: 100, restart: true, runTag: run, bulk: { size: 5, inflight: 2, starter: new WorkflowStarter(client, cfg), pipeline } }));
       expect(await rowsWhere('run_tag = @run', { run }, TABLE())).toHaveLength(12);
     } finally {
       await connection.close();

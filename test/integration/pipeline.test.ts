@@ -4,7 +4,8 @@
  * worker running as separate processes (started by global-setup).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { startAnalysis, analyzeInputFor } from '../../dispatch/dispatcher';
+import { analyzeInputFor } from '../../dispatch/dispatcher';
+import { WorkflowStarter } from '../../io/starter';
 import { validateObjectEvent, workflowIdFor } from '../../core/events';
 import { bigquerySink, buildRow } from '../../io/results';
 import { publishObjectEvent, readDeadLetters, objectSubject } from '../../io/streams';
@@ -172,7 +173,7 @@ describe('pools', () => {
     if (!v.ok) throw new Error(v.reason);
     const input = analyzeInputFor(v.value, cfg, { gpuStages: ['detect'], gpuFallbackMs: 1500 });
     expect(input.pipeline.stages.detect.taskQueue).toBe('objects-gpu');
-    await withTemporal((client) => startAnalysis(client, cfg, input));
+    await withTemporal((client) => new WorkflowStarter(client, cfg).startAnalysis(input));
     const [row] = await waitForRows<Row>('run_tag = @run', { run }, 1, 60_000);
     expect(row.status).toBe('ok');
     const detect = row.stages.find((s) => s.stage === 'detect')!;

@@ -1,0 +1,43 @@
+/** Every `lookout` command, in the order `lookout --help` lists them. One file per command. */
+import type { Command } from '../command';
+import { upCommand } from './up';
+import { downCommand } from './down';
+import { statusCommand } from './status';
+import { envCommand } from './env';
+import { workerCommand } from './worker';
+import { dispatchCommand } from './dispatch';
+import { watchCommand } from './watch';
+import { uploadCommand } from './upload';
+import { resultsCommand } from './results';
+import { demoCommand } from './demo';
+import { pushServerCommand } from './push-server';
+import { backfillCommand } from './backfill';
+import { deadlettersCommand } from './deadletters';
+import { retryCommand } from './retry';
+import { loadtestCommand } from './loadtest';
+import { reportCommand } from './report';
+import { modelsCommand } from './models';
+import { fitCommand } from './fit';
+import { serveCommand } from './serve';
+
+export const COMMANDS: readonly Command[] = [
+  upCommand,
+  downCommand,
+  statusCommand,
+  envCommand,
+  workerCommand,
+  dispatchCommand,
+  watchCommand,
+  uploadCommand,
+  resultsCommand,
+  demoCommand,
+  pushServerCommand,
+  backfillCommand,
+  deadlettersCommand,
+  retryCommand,
+  loadtestCommand,
+  reportCommand,
+  modelsCommand,
+  fitCommand,
+  serveCommand,
+];

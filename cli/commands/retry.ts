@@ -1,0 +1,56 @@
+/** `lookout retry` */
+import type { Command } from '../command';
+
+export const retryCommand: Command = {
+  spec: {
+    name: 'retry',
+    summary: 'run failed analyses again (new run of the same workflow ID; its row replaces the failed one)',
+    usage: 'retry [--run TAG] [--error-class C] [--workflow-id ID] [--limit N] [--dry-run]',
+    description: `Selects failed rows from the de-duplicating view and starts each analysis again under the same workflow ID
+(one object version keeps one row: the view shows the newest run). Objects deleted since are skipped.`,
+    options: {
+      run: { type: 'string', help: 'only failed rows of this run tag' },
+      'error-class': { type: 'string', help: 'only this error class (e.g. StorageError)' },
+      'workflow-id': { type: 'string', help: 'just this analysis' },
+      limit: { type: 'number', default: 1000, help: 'at most this many' },
+      'dry-run': { type: 'boolean', help: 'list what would be retried' },
+    },
+  },
+  run: async (cfg, { opts }) => {
+    const { bigqueryClient, storageClient, temporalClient } = require('../../io/clients') as typeof import('../../io/clients');
+    const { query, latestView } = require('../../io/query') as typeof import('../../io/query');
+    const { retryAnalysis } = require('../../dispatch/retry') as typeof import('../../dispatch/retry');
+    const where = [`status = 'failed'`];
+    // Integers inline (validated): the emulator rejects numeric query parameters.
+    const limit = Math.max(1, Math.floor(Number(opts.limit)));
+    const params: Record<string, unknown> = {};
+    const filters: Array<[string, string, string]> = [['run', 'run_tag', 'run'], ['error-class', 'error_class', 'ec'], ['workflow-id', 'workflow_id', 'wf']];
+    for (const [opt, col, param] of filters) {
+      if (opts[opt] === undefined) continue;
+      where.push(`${col} = @${param}`);
+      params[param] = opts[opt];
+    }
+    const rows = await query<{ workflow_id: string; pipeline: string; bucket: string; name: string; generation: string; run_tag: string | null; error_class: string }>(
+      bigqueryClient(cfg),
+      `SELECT workflow_id, pipeline, bucket, name, generation, run_tag, error_class FROM ${latestView(cfg)} WHERE ${where.join(' AND ')} ORDER BY recorded_at LIMIT ${limit}`,
+      params,
+    );
+    if (opts['dry-run']) {
+      for (const r of rows) console.log(`${r.workflow_id}  ${r.error_class}`);
+      console.log(`${rows.length} failed analyses would be retried`);
+      return;
+    }
+    const { client, connection } = await temporalClient(cfg);
+    const counts: Record<string, number> = {};
+    try {
+      for (const r of rows) {
+        const outcome = await retryAnalysis(client, storageClient(cfg), cfg, r);
+        counts[outcome] = (counts[outcome] ?? 0) + 1;
+        console.log(`${r.workflow_id}: ${outcome}`);
+      }
+    } finally {
+      await connection.close();
+    }
+    console.log(`retry: ${rows.length} selected ${JSON.stringify(counts)}`);
+  },
+};

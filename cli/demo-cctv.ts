@@ -1,0 +1,70 @@
+/** The CCTV part of `lookout demo`. */
+import type { LookoutConfig } from '../config';
+import { Progress } from './args';
+import { fitSceneFromCli } from './scene';
+
+/** The CCTV part of `lookout demo`: fit scene vtest on frames 0-499, analyse frames 500-794, print the top frames. */
+export async function runCctvDemo(cfg: LookoutConfig, o: { stamp: string; every: number; timeoutMs: number }): Promise<number> {
+  const path = require('node:path') as typeof import('node:path');
+  const { vtestParts } = require('./scene') as typeof import('./scene');
+  const { storageClient, bigqueryClient } = require('../io/clients') as typeof import('../io/clients');
+  const { waitForRun } = require('../loadtest/loadtest') as typeof import('../loadtest/loadtest');
+  const { sampleTriplets, probeVideo } = require('../media/video') as typeof import('../media/video');
+  const { query } = require('../io/query') as typeof import('../io/query');
+  const { runLatestSql } = require('../io/results') as typeof import('../io/results');
+  const parts = vtestParts(path.join(cfg.home, 'samples'));
+  console.log(`  fitting scene "vtest" on frames 0-${parts.split - 1} (every ${o.every}th frame)`);
+  await fitSceneFromCli(cfg, 'vtest', [parts.normal], { every: o.every, k: 10, seed: 7, quantile: 0.99, parallelism: 4 });
+  const run = `demo-cctv-${o.stamp}`;
+  const info = await probeVideo(parts.test);
+  const expected = sampleTriplets(info.frames, o.every).length;
+  const name = `cctv/${run}/vtest-500-794.avi`;
+  const [file] = await storageClient(cfg)
+    .bucket(cfg.gcs.bucket)
+    .upload(parts.test, { destination: name, resumable: false, contentType: 'video/x-msvideo', metadata: { metadata: { 'lookout-run': run, 'lookout-pipeline': 'cctv-anomaly', 'lookout-scene': 'vtest', 'lookout-video-every': String(o.every) } } });
+  console.log(`  uploaded gs://${cfg.gcs.bucket}/${name} (frames ${parts.split}-794, ${info.frames} frames): ${expected} frames to analyse`);
+  // Follow the video's workflow (started by the dispatcher when the watcher sees the object).
+  const { temporalClient } = require('../io/clients') as typeof import('../io/clients');
+  const { workflowIdFor } = require('../core/events') as typeof import('../core/events');
+  const wf = workflowIdFor('cctv-anomaly', { bucket: cfg.gcs.bucket, name, generation: String(file.metadata.generation) });
+  const { client, connection } = await temporalClient(cfg);
+  const bar = new Progress('  analysing frames', expected);
+  let summary: import('../workflows/video').AnalyzeVideoResult | undefined;
+  try {
+    const deadline = Date.now() + o.timeoutMs;
+    const handle = client.workflow.getHandle(wf);
+    for (;;) {
+      if (Date.now() > deadline) throw new Error(`video analysis ${wf} did not finish in ${o.timeoutMs / 1000}s`);
+      const d = await handle.describe().catch(() => undefined);
+      if (d && d.status.name !== 'RUNNING') {
+        summary = (await handle.result()) as import('../workflows/video').AnalyzeVideoResult;
+        break;
+      }
+      if (d) {
+        const p = await handle.query<import('../workflows/video').VideoProgress>('progress').catch(() => undefined);
+        if (p) bar.update(p.done + p.failed, p.phase === 'splitting' ? 'splitting the video into frame triplets' : `${p.failed} failed`);
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  } finally {
+    await connection.close();
+  }
+  bar.done(`  video analysed: ${summary.ok} frames ok, ${summary.failed} failed`);
+  const got = await waitForRun(bigqueryClient(cfg), cfg, run, summary.ok + summary.failed, { timeoutMs: 60_000 });
+  const rows = await query<{ name: string; status: string; score: number | null; label: string; n: number; abnormal: number; details: string | null; error_class: string | null }>(
+    bigqueryClient(cfg),
+    `SELECT name, status, score, label, ARRAY_LENGTH(objects) AS n, error_class, details,
+       (SELECT COUNT(*) FROM UNNEST(objects) o WHERE o.anomaly_score > CAST(JSON_VALUE(details, '$.threshold') AS FLOAT64)) AS abnormal
+     FROM (${runLatestSql(cfg)}) ORDER BY score DESC LIMIT 10`,
+    { run },
+  );
+  console.log(`\nMost anomalous frames of vtest.avi 500-794 (scene vtest; ${got}/${expected} frames analysed), read back from BigQuery:\n`);
+  console.log('frame  time_s  score     abnormal/objects  annotated image');
+  for (const r of rows) {
+    const d = r.details ? (JSON.parse(r.details) as { frame?: number; time_s?: number; annotated?: string }) : {};
+    const frame = d.frame !== undefined ? d.frame + parts.split : NaN;
+    console.log(`${String(frame).padStart(5)}  ${((frame / info.fps) || 0).toFixed(1).padStart(6)}  ${r.score === null ? 'n/a'.padEnd(8) : Number(r.score).toFixed(4).padStart(8)}  ${`${r.abnormal}/${r.n}`.padStart(16)}  ${r.status === 'ok' ? d.annotated : `${r.error_class}`}`);
+  }
+  console.log(`\nAnnotated frames (red = abnormal) are in gs://${cfg.gcs.resultsBucket}/results/; with the stack up, fetch one with\n  curl -s "${cfg.gcs.url}/storage/v1/b/${cfg.gcs.resultsBucket}/o/<url-encoded name>?alt=media" -o frame.jpg`);
+  return got >= expected && summary.failed === 0 ? 0 : 4;
+}

@@ -1,0 +1,62 @@
+/**
+ * Every timeout and retry policy, in one place. Workflow-safe (plain data): the workflows build their
+ * activity proxies from these, the activities and the dispatcher read their own few from here too.
+ * Durations are Temporal duration strings or milliseconds.
+ */
+import type { ActivityOptions, RetryPolicy } from '@temporalio/common';
+
+/** Attempts for a stage before a passing fault becomes a failed row. */
+export const STAGE_MAX_ATTEMPTS = 5;
+
+/** A stage of one object: passing faults retried with backoff; bad input is non-retryable and ends the chain at once. */
+export const STAGE_RETRY: RetryPolicy = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: STAGE_MAX_ATTEMPTS };
+/** A stage that stops heartbeating for this long is considered lost and retried. */
+export const STAGE_HEARTBEAT_MS = 30_000;
+
+/** Writing the row: a row must not be lost to a passing BigQuery outage, so retry for a long time. */
+export const RECORD_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: '60s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '60s', maximumAttempts: 100 },
+};
+/** Writing a batch's rows (up to a chunk of rows per call). */
+export const RECORD_BATCH_OPTIONS: ActivityOptions = { ...RECORD_OPTIONS, startToCloseTimeout: '120s' };
+
+/** Splitting a video into frames: one long, heartbeating activity. */
+export const SPLIT_VIDEO_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: '30m',
+  heartbeatTimeout: '2m',
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '60s', maximumAttempts: 3 },
+};
+
+/** Detect + extract of one normal frame while fitting a scene. */
+export const FIT_FRAME_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: '2m',
+  heartbeatTimeout: '1m',
+  retry: STAGE_RETRY,
+};
+/** Fitting the scene model on all the normal features. */
+export const FIT_MODEL_OPTIONS: ActivityOptions = { startToCloseTimeout: '30m', heartbeatTimeout: '5m', retry: { maximumAttempts: 3 } };
+
+/** Bulk mode: objects of one batch activity processed at once. */
+export const BATCH_LANES = 4;
+/** Bulk mode: attempts per object inside a batch activity before it becomes that object's failure. */
+export const BATCH_OBJECT_ATTEMPTS = 3;
+export function batchObjectBackoffMs(attempt: number): number {
+  return 500 * attempt;
+}
+/** Bulk mode: a stage for many objects gets the time of that many single stages run BATCH_LANES at a time. */
+export function batchStageOptions(stageStartToCloseMs: number, objects: number): ActivityOptions {
+  return {
+    startToCloseTimeout: stageStartToCloseMs * Math.max(1, Math.ceil(objects / BATCH_LANES)),
+    heartbeatTimeout: '60s',
+    retry: STAGE_RETRY,
+  };
+}
+
+/** A started analysis that has not finished in this time is ended by Temporal (its row is then missing: see `lookout retry`). */
+export const WORKFLOW_EXECUTION_TIMEOUT = '24h';
+
+/** Dispatcher: redelivery delay after a passing failure to start a workflow (JetStream nak delay). */
+export function dispatchBackoffMs(delivery: number): number {
+  return Math.min(30_000, 1000 * 2 ** Math.max(0, delivery - 1));
+}

@@ -1,0 +1,57 @@
+/**
+ * What each workflow takes and returns: the contract between the workflows and whoever starts them
+ * (io/starter.ts) or reads their results and progress (CLI). Types only, workflow-safe.
+ */
+import type { PipelineSpec } from './pipelines';
+import type { AnalyzeInput, ObjectRef, RecordResult } from './types';
+
+export interface AnalyzeResult {
+  workflowId: string;
+  status: 'ok' | 'failed';
+  errorClass?: string;
+  label?: string;
+  score?: number | null;
+  objects: number;
+  record: RecordResult;
+}
+
+export interface BatchResult {
+  objects: number;
+  ok: number;
+  failed: number;
+  records: RecordResult[];
+}
+
+export interface VideoProgress {
+  phase: 'splitting' | 'analysing' | 'fitting' | 'done';
+  total: number;
+  done: number;
+  failed: number;
+}
+
+export interface AnalyzeVideoInput extends AnalyzeInput {
+  /** Analyse every Nth frame. */
+  every: number;
+  /** Child analyses in flight at once. */
+  parallelism: number;
+}
+
+export interface AnalyzeVideoResult {
+  video: string;
+  frames: number;
+  ok: number;
+  failed: number;
+  top: Array<{ frame: number; score: number | null | undefined; label?: string }>;
+}
+
+export interface FitSceneInput {
+  scene: string;
+  pipeline: PipelineSpec;
+  videos: ObjectRef[];
+  every: number;
+  parallelism: number;
+  k: number;
+  seed: number;
+  quantile: number;
+  trace: AnalyzeInput['trace'];
+}

@@ -1,0 +1,105 @@
+/**
+ * The one module that starts workflows: every workflow ID, option and duplicate policy is decided here,
+ * for the dispatcher (events), backfill's bulk mode, `lookout fit`, `lookout serve` and `lookout retry`.
+ *
+ * IDs are deterministic where that gives exactly-once: `<pipeline>:<bucket>/<name>#<generation>` for an
+ * object version (a repeated event finds the analysis already started or done), `bulk:<pipeline>:<hash>`
+ * for a batch of object versions. A fit is a new model version each time, so its ID is unique.
+ */
+import crypto from 'node:crypto';
+import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowIdReusePolicy } from '@temporalio/common';
+import type { BatchInput } from '../activities/types';
+import type { LookoutConfig } from '../config';
+import { objectKey, workflowIdFor } from '../core/events';
+import { WORKFLOW_EXECUTION_TIMEOUT } from '../core/policies';
+import type { AnalyzeInput, ObjectRef } from '../core/types';
+import type { AnalyzeResult, AnalyzeVideoInput, BatchResult, FitSceneInput } from '../core/workflows';
+
+export type AnalysisKind = 'analyzeObject' | 'analyzeVideo';
+
+export interface StartOptions {
+  /** Default: the deterministic id of the object version. */
+  workflowId?: string;
+  /**
+   * false (events): one analysis per object version, ever (within the namespace's retention), so a
+   * duplicate event never starts a second one. true (`lookout retry`): a new run of a finished analysis.
+   */
+  rerun?: boolean;
+}
+
+/** The deterministic workflow ID of a pipeline's analysis of an object version. */
+export function analysisWorkflowId(pipeline: string, object: Pick<ObjectRef, 'bucket' | 'name' | 'generation'>): string {
+  return workflowIdFor(pipeline, object);
+}
+
+/** The deterministic workflow ID of a bulk batch: the same object versions are one workflow, however often a backfill runs. */
+export function batchWorkflowId(pipeline: string, objects: Array<Pick<ObjectRef, 'bucket' | 'name' | 'generation'>>): string {
+  return `bulk:${pipeline}:${crypto.createHash('sha256').update(objects.map((o) => objectKey(o)).join('\n')).digest('hex').slice(0, 32)}`;
+}
+
+/** Frame stride of a video analysis: the object's metadata `lookout-video-every` when it is a whole number from 1 to 100000, else the configured default. */
+export function videoEvery(object: Pick<ObjectRef, 'metadata'>, cfg: Pick<LookoutConfig, 'video'>): number {
+  const raw = object.metadata?.['lookout-video-every'];
+  const n = raw !== undefined && /^\d{1,6}$/.test(raw) ? Number(raw) : NaN;
+  return n >= 1 && n <= 100_000 ? n : cfg.video.every;
+}
+
+export class WorkflowStarter {
+  constructor(
+    readonly client: Client,
+    private readonly cfg: LookoutConfig,
+  ) {}
+
+  /** Starts the analysis of an object (image or video); "already started" (or, for events, "already ran") is 'duplicate'. */
+  async startAnalysis(input: AnalyzeInput, kind: AnalysisKind = 'analyzeObject', opts: StartOptions = {}): Promise<{ outcome: 'started' | 'duplicate'; workflowId: string }> {
+    const workflowId = opts.workflowId ?? analysisWorkflowId(input.pipeline.name, input.object);
+    const args = kind === 'analyzeVideo' ? [{ ...input, every: videoEvery(input.object, this.cfg), parallelism: this.cfg.video.parallelism } satisfies AnalyzeVideoInput] : [input];
+    try {
+      await this.client.workflow.start(kind, {
+        taskQueue: this.cfg.temporal.workflowQueue,
+        workflowId,
+        args,
+        workflowIdReusePolicy: opts.rerun ? WorkflowIdReusePolicy.ALLOW_DUPLICATE : WorkflowIdReusePolicy.REJECT_DUPLICATE,
+        workflowExecutionTimeout: WORKFLOW_EXECUTION_TIMEOUT,
+      });
+      return { outcome: 'started', workflowId };
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) return { outcome: 'duplicate', workflowId };
+      throw err;
+    }
+  }
+
+  /** The result of an object analysis (started here or by an event). */
+  analysisResult(workflowId: string): Promise<AnalyzeResult> {
+    return this.client.workflow.getHandle(workflowId).result() as Promise<AnalyzeResult>;
+  }
+
+  /** Starts a bulk batch; a batch of the same object versions that already ran is 'duplicate' and starts nothing. */
+  async startBatch(input: BatchInput): Promise<{ outcome: 'started'; workflowId: string; result: Promise<BatchResult> } | { outcome: 'duplicate'; workflowId: string }> {
+    const workflowId = batchWorkflowId(input.pipeline.name, input.objects);
+    try {
+      const handle = await this.client.workflow.start('analyzeBatch', {
+        taskQueue: this.cfg.temporal.workflowQueue,
+        workflowId,
+        args: [input],
+        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+        workflowExecutionTimeout: WORKFLOW_EXECUTION_TIMEOUT,
+      });
+      return { outcome: 'started', workflowId, result: handle.result() as Promise<BatchResult> };
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) return { outcome: 'duplicate', workflowId };
+      throw err;
+    }
+  }
+
+  /** Starts fitting a scene model: every fit makes a new model version, so every fit is a new workflow. */
+  async startFit(input: FitSceneInput): Promise<WorkflowHandle> {
+    return this.client.workflow.start('fitScene', {
+      taskQueue: this.cfg.temporal.workflowQueue,
+      workflowId: `fit:${input.scene}:${Date.now()}-${crypto.randomBytes(3).toString('hex')}`,
+      args: [input],
+      workflowExecutionTimeout: WORKFLOW_EXECUTION_TIMEOUT,
+    });
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * The analysis-method interface: what a method must declare and provide so that
+ * the activities (thin adapters), the workers (wiring) and the CLI can serve it
+ * without knowing what it computes. In the spirit of Apache Beam's ModelHandler
+ * (load once, run many) and Triton's model configuration (declared inputs,
+ * models and batching).
+ *
+ * Adding a method = one folder methods/<name>/ whose index.ts exports a
+ * MethodDefinition, plus one line in methods/registry.ts. A method never
+ * imports another method; shared machinery lives in runtime/ and media/.
+ */
+import type { AnalyzeInput, DetectOutput, ExtractOutput, FeaturesRef, FitOptions, FitResult, ObjectRef, ScoreOutput, SplitResult, StageReport } from '../core/types';
+import type { DecodedImage } from '../media/image';
+import type { ObjectStore } from '../io/objectstore';
+import type { SceneFormat, SceneStore } from '../io/scenes';
+import type { Detector } from '../runtime/detector';
+import type { OnnxEmbedder } from '../runtime/embedder';
+
+/** What one stage computed, before the activity adds where and when it ran. */
+export interface StageWork<T> {
+  value: T;
+  inferenceMs: number;
+  batchSize?: number;
+  executionProvider?: string;
+  model?: { name: string; version: number };
+}
+
+/** The machine the stage ran on is added by the activity, not the method. */
+export type DetectValue = Omit<DetectOutput, 'report' | 'machine'>;
+export type ExtractValue = Omit<ExtractOutput, 'report'>;
+export type ScoreValue = Omit<ScoreOutput, 'report'>;
+
+/** Models by repository name, loaded once per worker process and shared by every method that asks. */
+export interface ModelLoader {
+  detector(name: string): Promise<Detector>;
+  embedder(name: string): Promise<OnnxEmbedder>;
+}
+
+/** What a worker hands a method when it loads it. */
+export interface MethodContext {
+  models: ModelLoader;
+  store: ObjectStore;
+  /** Versioned per-scene models in the results bucket (methods that fit a scene), stored in the method's format. */
+  sceneStore<T>(format: SceneFormat<T>): SceneStore<T>;
+  /** Bucket for derived data (frames, features, annotated images): writing them to the inbox would notify again. */
+  resultsBucket: string;
+  maxObjectBytes: number;
+  /** Downloads and decodes an image, with the worker's limits and its cache of decoded images. */
+  loadImage(o: Pick<ObjectRef, 'bucket' | 'name' | 'generation' | 'size' | 'contentType'>): Promise<DecodedImage>;
+  /** Tells Temporal that a long step is alive (a no-op outside an activity). */
+  heartbeat(details?: unknown): void;
+}
+
+/** A loaded method: its stages. Called by activities; every call gets object references, never bytes. */
+export interface MethodRuntime {
+  detect(input: AnalyzeInput): Promise<StageWork<DetectValue>>;
+  /** `featuresKey`: a stable key of this analysis, for features a method stores by reference. */
+  extract(input: AnalyzeInput, detect: DetectOutput, featuresKey: string): Promise<StageWork<ExtractValue>>;
+  score(input: AnalyzeInput, detect: DetectOutput, extract: ExtractOutput): Promise<StageWork<ScoreValue>>;
+  /** Video methods: a video object -> frames (with neighbours) in the results bucket. */
+  splitVideo?(video: ObjectRef, every: number): Promise<SplitResult>;
+  /** Methods with a per-scene model: fit it on the features of normal footage and store a new version. */
+  fitScene?(scene: string, refs: FeaturesRef[], opts: FitOptions): Promise<FitResult>;
+  /** "name vN (provider)" of every model loaded, for the worker's log. */
+  loadedModels(): string[];
+}
+
+export interface MethodDefinition {
+  name: string;
+  description: string;
+  /** What the method analyses: single images, videos (split into frames), KEY/KEY_d3/KEY_p3 triplets. */
+  accepts: { images: boolean; videos: boolean; triplets: boolean };
+  /** Models from the repository the method loads (folder names), by role. A worker serves the method only when all are present. */
+  models: Readonly<Record<string, string>>;
+  /** Keys the score stage writes into the row's `details`, with their meaning (documented in the method's README). */
+  rowFields: Readonly<Record<string, string>>;
+  /** How the method is fitted to a scene, when it is (lookout fit). */
+  fit?: { description: string; defaults: FitOptions };
+  /** Loads the models (once per worker process) and returns the stages. */
+  load(ctx: MethodContext): Promise<MethodRuntime>;
+}
+
+export type { FitOptions, FitResult, SplitResult, StageReport };

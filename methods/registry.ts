@@ -1,0 +1,32 @@
+/**
+ * Every analysis method, by name. Adding a method: a folder methods/<name>/ whose index.ts exports a
+ * MethodDefinition, and one line here. Pipelines (core/pipelines.ts) name the method they run.
+ */
+import { SetupError } from '../core/errors';
+import { PIPELINES, pipelineDefinition } from '../core/pipelines';
+import type { MethodDefinition } from './method';
+import { cctvOcaeMethod } from './cctv-ocae';
+import { objectsMethod } from './objects';
+
+export const METHODS: ReadonlyMap<string, MethodDefinition> = new Map([objectsMethod, cctvOcaeMethod].map((m) => [m.name, m]));
+
+export function methodDefinition(name: string): MethodDefinition {
+  const m = METHODS.get(name);
+  if (!m) throw new SetupError('UnknownMethod', `unknown analysis method "${name}" (known: ${[...METHODS.keys()].join(', ')})`);
+  return m;
+}
+
+/** The method a pipeline runs; SetupError('UnknownPipeline') for a name that is not a pipeline. */
+export function methodOfPipeline(pipeline: string): MethodDefinition {
+  return methodDefinition(pipelineDefinition(pipeline).method);
+}
+
+/** Model names (repository folders) the given pipelines need. */
+export function modelsForPipelines(pipelines: string[]): string[] {
+  return [...new Set(pipelines.flatMap((p) => Object.values(methodOfPipeline(p).models)))];
+}
+
+/** Every pipeline whose method is registered: checked by a unit test, so a pipeline cannot name a missing method. */
+export function checkRegistry(): void {
+  for (const p of PIPELINES.values()) methodDefinition(p.method);
+}

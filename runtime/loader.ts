@@ -1,0 +1,47 @@
+/**
+ * Loads models from a repository folder once per worker process and shares them between the methods
+ * that ask for the same model (two CCTV methods using one detector load it once).
+ */
+import type { Pool } from '../core/pipelines';
+import type { BatchOptions } from './batcher';
+import { OnnxDetector, type Detector } from './detector';
+import { OnnxEmbedder } from './embedder';
+import { loadLocalModel } from './manifest';
+
+export interface ModelLoadOptions {
+  repo: string;
+  pool: Pool;
+  /** onnxruntime intra-op threads (default: all cores). */
+  threads?: number;
+  /** Override of the manifests' dynamic batching (maxBatchSize 1 = off). */
+  batch?: Partial<BatchOptions>;
+}
+
+export class CachingModelLoader {
+  private readonly detectors = new Map<string, Promise<OnnxDetector>>();
+  private readonly embedders = new Map<string, Promise<OnnxEmbedder>>();
+
+  constructor(private readonly opts: ModelLoadOptions) {}
+
+  detector(name: string): Promise<Detector> {
+    let d = this.detectors.get(name);
+    if (!d) {
+      d = OnnxDetector.load(loadLocalModel(this.opts.repo, name), { pool: this.opts.pool, threads: this.opts.threads, batch: this.opts.batch });
+      this.detectors.set(name, d);
+    }
+    return d;
+  }
+
+  embedder(name: string): Promise<OnnxEmbedder> {
+    let e = this.embedders.get(name);
+    if (!e) {
+      e = OnnxEmbedder.load(loadLocalModel(this.opts.repo, name), { pool: this.opts.pool, threads: this.opts.threads });
+      this.embedders.set(name, e);
+    }
+    return e;
+  }
+
+  async close(): Promise<void> {
+    for (const p of [...this.detectors.values(), ...this.embedders.values()]) await (await p).close();
+  }
+}
