@@ -308,3 +308,9 @@ export function envLines(cfg: LookoutConfig): string[] {
 export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { ...process.env, ...extra };
 }
+
+/** The README's table of environment variables (kept in step with ENV_VARS by a unit test). */
+export function envVarsMarkdown(): string {
+  const esc = (s: string) => s.replace(/\|/g, '\\|');
+  return ['| variable | default | meaning |', '|---|---|---|', ...ENV_VARS.map((v) => `| \`${v.name}\` | ${esc(v.default)} | ${esc(v.meaning)} |`)].join('\n');
+}

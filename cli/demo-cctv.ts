@@ -29,7 +29,7 @@ export async function runCctvDemo(cfg: LookoutConfig, o: { stamp: string; every:
   const wf = workflowIdFor('cctv-anomaly', { bucket: cfg.gcs.bucket, name, generation: String(file.metadata.generation) });
   const { client, connection } = await temporalClient(cfg);
   const bar = new Progress('  analysing frames', expected);
-  let summary: import('../workflows/video').AnalyzeVideoResult | undefined;
+  let summary: import('../core/workflows').AnalyzeVideoResult | undefined;
   try {
     const deadline = Date.now() + o.timeoutMs;
     const handle = client.workflow.getHandle(wf);
@@ -37,11 +37,11 @@ export async function runCctvDemo(cfg: LookoutConfig, o: { stamp: string; every:
       if (Date.now() > deadline) throw new Error(`video analysis ${wf} did not finish in ${o.timeoutMs / 1000}s`);
       const d = await handle.describe().catch(() => undefined);
       if (d && d.status.name !== 'RUNNING') {
-        summary = (await handle.result()) as import('../workflows/video').AnalyzeVideoResult;
+        summary = (await handle.result()) as import('../core/workflows').AnalyzeVideoResult;
         break;
       }
       if (d) {
-        const p = await handle.query<import('../workflows/video').VideoProgress>('progress').catch(() => undefined);
+        const p = await handle.query<import('../core/workflows').VideoProgress>('progress').catch(() => undefined);
         if (p) bar.update(p.done + p.failed, p.phase === 'splitting' ? 'splitting the video into frame triplets' : `${p.failed} failed`);
       }
       await new Promise((r) => setTimeout(r, 1000));

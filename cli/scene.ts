@@ -16,7 +16,7 @@ import { resolvePipeline } from '../core/pipelines';
 import { checkScene } from '../io/scenes';
 import type { ObjectRef } from '../core/types';
 import { VTEST } from '../demo/samples';
-import type { FitSceneInput, VideoProgress } from '../workflows/video';
+import type { FitSceneInput, VideoProgress } from '../core/workflows';
 
 /** Cuts frames [from, to) of a video into a new MJPEG AVI (near-lossless, quick to decode). */
 export function cutVideo(src: string, dst: string, from: number, to: number): string {

@@ -19,7 +19,7 @@ import { dispatchBackoffMs } from '../core/policies';
 import { WorkflowStarter, type AnalysisKind } from '../io/starter';
 import { METHODS } from '../methods/registry';
 import { isNeighbour, isVideo } from '../media/triplets';
-import { DISPATCHER_DURABLE, jsonCodec, publishDeadLetter } from '../io/streams';
+import { DISPATCHER_DURABLE, isJsApiError, JS_ERR, jsonCodec, publishDeadLetter } from '../io/streams';
 import type { AnalyzeInput } from '../core/types';
 
 export interface DispatcherOptions {
@@ -109,7 +109,7 @@ export async function ensureDispatcherConsumer(nc: NatsConnection, cfg: LookoutC
       max_ack_pending: config.max_ack_pending,
     });
   } catch (err) {
-    if (!/consumer not found/i.test(String((err as Error).message))) throw err;
+    if (!isJsApiError(err, JS_ERR.consumerNotFound)) throw err;
     await jsm.consumers.add(cfg.nats.stream, config);
   }
 }

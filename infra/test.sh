@@ -8,6 +8,7 @@ bash infra/install.sh
 export PATH="$PWD/node_modules/.bin:$PATH"
 echo "== typecheck"; tsc --noEmit -p .
 echo "== lint"; eslint .
+echo "== import circles"; npm run -s lint:cycles
 mkdir -p .lookout
 results=.lookout/test-results.json
 rc=0

@@ -22,6 +22,15 @@ import { bucketToken, objectKey, type ObjectEvent } from '../core/events';
 
 export const jsonCodec = JSONCodec<unknown>();
 
+/** JetStream API error codes Lookout acts on (nats-server's err_code, stable across versions, unlike the message text). */
+export const JS_ERR = { streamNotFound: 10059, consumerNotFound: 10014 } as const;
+
+/** True when a JetStream API call failed with this err_code. */
+export function isJsApiError(err: unknown, errCode: number): boolean {
+  const apiError = (err as { api_error?: { err_code?: number } } | undefined)?.api_error;
+  return apiError?.err_code === errCode;
+}
+
 /** How long the stream remembers a Nats-Msg-Id: a repeated notification inside it is dropped. */
 export const DUPLICATE_WINDOW_MS = 10 * 60 * 1000;
 
@@ -42,7 +51,7 @@ async function upsertStream(jsm: JetStreamManager, name: string, cfg: Parameters
     await jsm.streams.info(name);
     await jsm.streams.update(name, cfg);
   } catch (err) {
-    if (!/stream not found/i.test(String((err as Error).message))) throw err;
+    if (!isJsApiError(err, JS_ERR.streamNotFound)) throw err;
     await jsm.streams.add({ ...cfg, name });
   }
 }

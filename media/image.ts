@@ -18,6 +18,8 @@ export interface DecodeLimits {
   maxPixels: number;
 }
 
+// sharp (libvips) reports every decode failure as a plain Error whose message is the only clue; it is read here,
+// at the boundary, once, and turned into a typed BadInputError. Nothing downstream looks at message text.
 const NOT_IMAGE = /unsupported image format|Input buffer contains unsupported|Input file is missing|bad seek|not a known file format/i;
 const TOO_MANY = /exceeds pixel limit/i;
 

@@ -136,6 +136,7 @@ export async function probeVideo(file: string, opts: ProbeOptions = {}): Promise
   if (r.timedOut) throw new BadInputError('CorruptImage', `ffprobe did not finish reading ${file} within ${timeoutMs / 1000} s`);
   const msg = firstLine(r.stderr);
   if (r.code !== 0) {
+    // ffprobe's exit code does not say why it failed; its stderr does. Read here, at the boundary, into a typed error.
     if (/Invalid data found|Unknown input format|not supported/i.test(r.stderr)) {
       throw new BadInputError('UnsupportedMedia', `${file} is not a readable video: ${msg || `ffprobe exited with ${r.code}`}`);
     }
