@@ -1,4 +1,5 @@
-/** A small, strict argument parser: every command declares its options and gets --help for free. */
+/** Command specs and their parsing: every command declares its options and gets --help for free. */
+import { parseArgs as nodeParseArgs } from 'node:util';
 
 export interface OptionSpec {
   type: 'string' | 'number' | 'boolean';
@@ -30,50 +31,50 @@ export class UsageError extends Error {
 
 export type Parsed = { opts: Record<string, string | number | boolean | undefined>; positionals: string[]; help: boolean };
 
+/**
+ * Parses a command's arguments with Node's own `util.parseArgs` (a kept library: strict, no dependency), adding
+ * what it lacks on Node 20: `--no-FLAG` for booleans, `--FLAG=true|false`, numbers, and the command's own
+ * messages for usage errors.
+ */
 export function parseArgs(spec: CommandSpec, argv: string[]): Parsed {
-  const opts: Parsed['opts'] = {};
-  for (const [k, o] of Object.entries(spec.options)) if (o.default !== undefined) opts[k] = o.default;
-  const positionals: string[] = [];
-  let help = false;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--help' || a === '-h') {
-      help = true;
-      continue;
-    }
-    if (a === '--') {
-      positionals.push(...argv.slice(i + 1));
-      break;
-    }
-    if (a.startsWith('--')) {
-      const eq = a.indexOf('=');
-      let key = eq > 0 ? a.slice(2, eq) : a.slice(2);
-      let value: string | undefined = eq > 0 ? a.slice(eq + 1) : undefined;
-      let negated = false;
-      if (!spec.options[key] && key.startsWith('no-') && spec.options[key.slice(3)]?.type === 'boolean') {
-        key = key.slice(3);
-        negated = true;
-      }
-      const o = spec.options[key];
-      if (!o) throw new UsageError(spec.name, `unknown option --${key}`);
-      if (o.type === 'boolean') {
-        if (value !== undefined && !/^(true|false)$/.test(value)) throw new UsageError(spec.name, `--${key} takes no value (or =true/=false)`);
-        opts[key] = negated ? false : value === undefined ? true : value === 'true';
-        continue;
-      }
-      if (value === undefined) {
-        value = argv[++i];
-        if (value === undefined) throw new UsageError(spec.name, `--${key} needs a value`);
-      }
-      if (o.type === 'number') {
-        const n = Number(value);
-        if (!Number.isFinite(n)) throw new UsageError(spec.name, `--${key} expects a number, got ${JSON.stringify(value)}`);
-        opts[key] = n;
-      } else opts[key] = value;
-      continue;
-    }
-    positionals.push(a);
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = { help: { type: 'boolean', short: 'h' } };
+  for (const [k, o] of Object.entries(spec.options)) {
+    options[k] = { type: o.type === 'boolean' ? 'boolean' : 'string' };
+    if (o.type === 'boolean' && !spec.options[`no-${k}`]) options[`no-${k}`] = { type: 'boolean' };
   }
+  // --FLAG=true|false for booleans: util.parseArgs refuses a value on a boolean.
+  const args = argv.map((a) => {
+    const m = /^--([^=]+)=(.*)$/.exec(a);
+    if (!m || spec.options[m[1]]?.type !== 'boolean') return a;
+    if (m[2] !== 'true' && m[2] !== 'false') throw new UsageError(spec.name, `--${m[1]} takes no value (or =true/=false)`);
+    return m[2] === 'true' ? `--${m[1]}` : `--no-${m[1]}`;
+  });
+  let parsed: ReturnType<typeof nodeParseArgs>;
+  try {
+    parsed = nodeParseArgs({ args, options, strict: true, allowPositionals: true });
+  } catch (err) {
+    const e = err as { code?: string; message: string };
+    const name = /'(-[^' ]+)/.exec(e.message)?.[1] ?? '';
+    if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new UsageError(spec.name, `unknown option ${name}`);
+    if (e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') throw new UsageError(spec.name, `${name} needs a value`);
+    throw new UsageError(spec.name, e.message);
+  }
+  const opts: Parsed['opts'] = {};
+  for (const [k, o] of Object.entries(spec.options)) {
+    const v = parsed.values[k];
+    if (o.type === 'boolean') {
+      opts[k] = parsed.values[`no-${k}`] ? false : v === true ? true : o.default;
+    } else if (v === undefined) {
+      opts[k] = o.default;
+    } else if (o.type === 'number') {
+      const n = Number(v);
+      if (typeof v !== 'string' || v.trim() === '' || !Number.isFinite(n)) throw new UsageError(spec.name, `--${k} expects a number, got ${JSON.stringify(v)}`);
+      opts[k] = n;
+    } else opts[k] = v as string;
+  }
+  for (const k of Object.keys(opts)) if (opts[k] === undefined) delete opts[k];
+  const help = parsed.values.help === true;
+  const positionals = parsed.positionals;
   if (!help) {
     const p = spec.positionals ?? { min: 0, max: 0, name: '' };
     if (positionals.length < p.min) throw new UsageError(spec.name, `missing ${p.name}`);

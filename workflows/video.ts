@@ -2,7 +2,7 @@
  * Video objects (video methods, e.g. cctv-ocae): a video becomes one analysis per sampled frame.
  *  analyzeVideo: splitVideo (frame triplets into the bucket) -> one child
  *                analyzeObject per frame, in bounded parallelism; progress is
- *                queryable (`lookout video-progress`, or the `progress` query).
+ *                queryable (the `progress` query; `lookout demo` follows it).
  *  fitScene:     normal footage -> detect + extract per frame -> fit the scene
  *                model (k-means + one-vs-rest classifiers) -> new version stored.
  */
