@@ -47,7 +47,7 @@ export interface LookoutConfig {
   /** Scene for CCTV analyses whose object names none (metadata `lookout-scene`). */
   scene: string | undefined;
   /** Video analyses: every Nth frame, frame analyses in flight per video. */
-  video: { every: number; parallelism: number };
+  video: { every: number | undefined; parallelism: number; segmentFrames: number; cacheMb: number };
   worker: { imageCacheMb: number; modelRepo: string | undefined };
   push: { port: number; audience: string | undefined; allowUnauthenticated: boolean; token: string | undefined };
   limits: { maxObjectBytes: number; maxPixels: number };
@@ -126,8 +126,10 @@ export const ENV_VARS: ReadonlyArray<{ name: string; default: string; meaning: s
   { name: 'LOOKOUT_GPU_STAGES', default: '(none)', meaning: 'comma-separated stages scheduled on the GPU pool (detect, extract, score)' },
   { name: 'LOOKOUT_GPU_FALLBACK_MS', default: '10000', meaning: 'how long a GPU stage waits for a GPU worker before it runs on the CPU pool' },
   { name: 'LOOKOUT_SCENE', default: '(unset: scene "default")', meaning: 'scene for CCTV analyses whose object names none (lookout-scene)' },
-  { name: 'LOOKOUT_VIDEO_EVERY', default: '5', meaning: 'video analyses take every Nth frame' },
-  { name: 'LOOKOUT_VIDEO_PARALLELISM', default: '4', meaning: 'frame analyses in flight per video' },
+  { name: 'LOOKOUT_VIDEO_EVERY', default: "the method's (1; cctv-ocae 5)", meaning: 'video analyses take every Nth frame (object metadata lookout-video-every overrides)' },
+  { name: 'LOOKOUT_VIDEO_PARALLELISM', default: '4', meaning: 'frame workflows in flight per video (methods that split videos into frames)' },
+  { name: 'LOOKOUT_VIDEO_SEGMENT_FRAMES', default: '100', meaning: 'frames per segment activity (methods that analyse segments)' },
+  { name: 'LOOKOUT_VIDEO_CACHE_MB', default: '2048', meaning: 'worker: videos kept on local disk between their segments (LRU)' },
   { name: 'LOOKOUT_IMAGE_CACHE_MB', default: '256', meaning: 'worker: decoded images kept between the stages of an object (LRU)' },
   { name: 'LOOKOUT_MODEL_REPO', default: 'models/', meaning: 'worker: model repository, a folder or gs://bucket/prefix' },
   { name: 'LOOKOUT_PUSH_PORT', default: 'port base + 40', meaning: 'push-server listen port' },
@@ -256,7 +258,12 @@ export function loadConfig(env: Env = process.env): LookoutConfig {
     pipeline: str(env, 'LOOKOUT_PIPELINE', DEFAULTS.pipeline, NAME_RE, 'lowercase letters, digits and -'),
     pipelines: { gpuStages: gpuStages(env, 'LOOKOUT_GPU_STAGES'), gpuFallbackMs: int(env, 'LOOKOUT_GPU_FALLBACK_MS', 10_000, 100, 3_600_000) },
     scene: str(env, 'LOOKOUT_SCENE', '', /^[a-z0-9][a-z0-9_-]{0,62}$/, 'lowercase letters, digits, - or _') || undefined,
-    video: { every: int(env, 'LOOKOUT_VIDEO_EVERY', 5, 1, 100_000), parallelism: int(env, 'LOOKOUT_VIDEO_PARALLELISM', 4, 1, 1000) },
+    video: {
+      every: env.LOOKOUT_VIDEO_EVERY ? int(env, 'LOOKOUT_VIDEO_EVERY', 1, 1, 100_000) : undefined,
+      parallelism: int(env, 'LOOKOUT_VIDEO_PARALLELISM', 4, 1, 1000),
+      segmentFrames: int(env, 'LOOKOUT_VIDEO_SEGMENT_FRAMES', 100, 1, 100_000),
+      cacheMb: int(env, 'LOOKOUT_VIDEO_CACHE_MB', 2048, 0, 10_000_000),
+    },
     worker: { imageCacheMb: int(env, 'LOOKOUT_IMAGE_CACHE_MB', 256, 0, 1_000_000), modelRepo: str(env, 'LOOKOUT_MODEL_REPO', '') || undefined },
     push: {
       port: int(env, 'LOOKOUT_PUSH_PORT', port('push'), 0, 65535),

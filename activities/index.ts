@@ -8,10 +8,14 @@ import { Context } from '@temporalio/activity';
 import type { Pool, StageName } from '../core/pipelines';
 import { SetupError, errorClassOf } from '../core/errors';
 import { objectKey } from '../core/events';
-import type { AnalyzeInput, DetectOutput, ExtractOutput } from '../core/types';
+import type { AnalyzeInput, DetectOutput, ExtractOutput, ObjectRef, SegmentResult } from '../core/types';
 import type { ResultRow } from '../io/results';
 import { buildRow } from '../io/results';
-import type { MethodRuntime } from '../methods/method';
+import type { MethodDefinition, MethodRuntime } from '../methods/method';
+import { probeVideo, readSegment } from '../media/video';
+import { activityInfo } from './stage';
+import { frameSummary } from './segment';
+import os from 'node:os';
 import { machineInfo } from '../runtime/machine';
 import { BATCH_LANES, BATCH_OBJECT_ATTEMPTS, batchObjectBackoffMs } from '../core/policies';
 import { heartbeat, runStage, toFailure } from './stage';
@@ -20,6 +24,10 @@ import type { BatchEntry, BatchInput, LookoutActivities, RecordResult, StageCont
 export interface ActivityDeps {
   /** The methods this worker loaded, by method name (those of the pipelines it serves). */
   methods: ReadonlyMap<string, MethodRuntime>;
+  /** Video methods: definitions (what a method does with videos, its default stride) by method name. */
+  definitions: ReadonlyMap<string, Pick<MethodDefinition, 'accepts' | 'defaultVideoEvery'>>;
+  /** Videos as local files (ffmpeg seeks in them segment by segment). */
+  videos: { get(ref: ObjectRef): Promise<string> };
   rows: { write(row: ResultRow): Promise<void> };
   /** Fully qualified results table, reported back to the workflow. */
   table: string;
@@ -136,6 +144,57 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
       const rows = summaries.map((s) => buildRow(s, now));
       await Promise.all(rows.map((r) => deps.rows.write(r)));
       return rows.map((r, i) => ({ analysisId: r.analysis_id, table: deps.table, status: summaries[i].failure ? 'failed' : 'ok' }));
+    },
+
+    async planVideo(methodName, video) {
+      return direct(async () => {
+        const def = deps.definitions.get(methodName);
+        if (!def?.accepts.videos) throw new SetupError('NotAVideoMethod', `method "${methodName}" does not analyse videos`);
+        const defaultEvery = def.defaultVideoEvery ?? 1;
+        // Frame-splitting methods probe the video themselves when they split it.
+        if (def.accepts.videos === 'frames') return { mode: 'frames' as const, fps: 0, frames: 0, width: 0, height: 0, defaultEvery };
+        const info = await probeVideo(await deps.videos.get(video));
+        return { mode: 'segments' as const, fps: info.fps, frames: info.frames, width: info.width, height: info.height, defaultEvery };
+      });
+    },
+
+    async analyzeSegment(task) {
+      return direct(async (): Promise<SegmentResult> => {
+        const m = method(task.input.pipeline.method);
+        if (!m.analyzeSegment) throw new SetupError('NotASegmentMethod', `method "${task.input.pipeline.method}" does not analyse video segments`);
+        const t0 = Date.now();
+        const file = await deps.videos.get(task.input.object);
+        const info = activityInfo();
+        let runId = 'direct';
+        let workflowStartedAt = t0;
+        try {
+          const ai = Context.current().info;
+          runId = ai.workflowExecution?.runId ?? runId;
+          workflowStartedAt = ai.currentAttemptScheduledTimestampMs;
+        } catch {
+          /* outside an activity (tests) */
+        }
+        const where = { runId, workflowStartedAt, taskQueue: info.taskQueue, host: os.hostname(), attempt: info.attempt, pool: deps.pool, machine: machineInfo() };
+        const out: SegmentResult = { frames: 0, ok: 0, failed: 0, top: null, state: undefined, runMs: 0, inferenceMs: 0 };
+        const range = { start: task.start, end: task.end, stride: task.stride };
+        const frames = readSegment(file, range, task.plan);
+        const { state } = await m.analyzeSegment(
+          { video: task.input.object, scene: task.input.scene, fps: task.plan.fps, width: task.plan.width, height: task.plan.height, segment: range },
+          frames,
+          task.state,
+          async (f) => {
+            await deps.rows.write(buildRow(frameSummary(task, f, where, Date.now()), Date.now()));
+            out.frames++;
+            out.ok++;
+            out.inferenceMs += f.ms.inference;
+            if (f.score !== null && (!out.top || f.score > out.top.score)) out.top = { frame: f.frame, score: f.score };
+            heartbeat({ segment: task.index, frame: f.frame });
+          },
+        );
+        out.state = state;
+        out.runMs = Date.now() - t0;
+        return out;
+      });
     },
 
     async splitVideo(methodName, video, every) {

@@ -1,7 +1,7 @@
 /** The activity interface the workflows call (workflows import these types only). */
 import type { Pool, StageName } from '../core/pipelines';
 import type { RecordResult } from '../core/types';
-import type { AnalysisSummary, AnalyzeInput, DetectOutput, ExtractOutput, FeaturesRef, FitOptions, FitResult, ObjectRef, ScoreOutput, SplitResult, StageFailure } from '../core/types';
+import type { AnalysisSummary, AnalyzeInput, DetectOutput, ExtractOutput, FeaturesRef, FitOptions, FitResult, ObjectRef, ScoreOutput, SegmentResult, SegmentTask, SplitResult, StageFailure, VideoPlan } from '../core/types';
 
 export interface StageContext {
   stage: StageName;
@@ -22,6 +22,10 @@ export interface LookoutActivities {
   extractBatch(input: BatchInput, detects: Array<BatchEntry<DetectOutput>>, ctx: StageContext): Promise<Array<BatchEntry<ExtractOutput>>>;
   scoreBatch(input: BatchInput, detects: Array<BatchEntry<DetectOutput>>, extracts: Array<BatchEntry<ExtractOutput>>, ctx: StageContext): Promise<Array<BatchEntry<ScoreOutput>>>;
   recordBatch(summaries: AnalysisSummary[]): Promise<RecordResult[]>;
+  /** Video methods: what the method does with videos, and the video's stream (fps, frames, size). */
+  planVideo(method: string, video: ObjectRef): Promise<VideoPlan>;
+  /** Segment methods: one segment of consecutive frames; writes a row per frame; returns the state for the next. */
+  analyzeSegment(task: SegmentTask): Promise<SegmentResult>;
   /** Video methods: a video object -> frames in the results bucket. */
   splitVideo(method: string, video: ObjectRef, every: number): Promise<SplitResult>;
   /** Methods with scene models: fit and store a scene model from normal footage's features. */

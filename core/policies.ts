@@ -28,6 +28,9 @@ export const SPLIT_VIDEO_OPTIONS: ActivityOptions = {
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '60s', maximumAttempts: 3 },
 };
 
+/** One segment of a video (decode, detect, track, score, write its frames' rows): heartbeats every frame. */
+export const SEGMENT_OPTIONS: ActivityOptions = { startToCloseTimeout: '10m', heartbeatTimeout: '60s', retry: STAGE_RETRY };
+
 /** Detect + extract of one normal frame while fitting a scene. */
 export const FIT_FRAME_OPTIONS: ActivityOptions = {
   startToCloseTimeout: '2m',

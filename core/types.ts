@@ -167,3 +167,39 @@ export interface RecordResult {
   table: string;
   status: 'ok' | 'failed';
 }
+
+/** How a worker will analyse a video: what its method does with videos, and the video's stream. */
+export interface VideoPlan {
+  mode: 'segments' | 'frames';
+  fps: number;
+  frames: number;
+  width: number;
+  height: number;
+  /** Frame stride the method uses when nothing else says (LOOKOUT_VIDEO_EVERY, object metadata). */
+  defaultEvery: number;
+}
+
+/** One segment of a video for the analyzeSegment activity. */
+export interface SegmentTask {
+  input: AnalyzeInput;
+  plan: VideoPlan;
+  /** Segment number (0-based) and its frames [start, end) every `stride`. */
+  index: number;
+  start: number;
+  end: number;
+  stride: number;
+  /** Carried from the previous segment (tracks); undefined for the first. */
+  state?: unknown;
+}
+
+export interface SegmentResult {
+  frames: number;
+  ok: number;
+  failed: number;
+  /** The highest-scoring frame of the segment. */
+  top: { frame: number; score: number } | null;
+  state: unknown;
+  /** Wall time of the segment in the activity, and the summed model inference time. */
+  runMs: number;
+  inferenceMs: number;
+}

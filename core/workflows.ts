@@ -3,7 +3,7 @@
  * (io/starter.ts) or reads their results and progress (CLI). Types only, workflow-safe.
  */
 import type { PipelineSpec } from './pipelines';
-import type { AnalyzeInput, ObjectRef, RecordResult } from './types';
+import type { AnalyzeInput, ObjectRef, RecordResult, VideoPlan } from './types';
 
 export interface AnalyzeResult {
   workflowId: string;
@@ -30,8 +30,12 @@ export interface VideoProgress {
 }
 
 export interface AnalyzeVideoInput extends AnalyzeInput {
-  /** Analyse every Nth frame. */
-  every: number;
+  /** Analyse every Nth frame (unset: the method's default). */
+  every?: number;
+  /** Frames per segment activity (segment methods). */
+  segmentFrames: number;
+  /** Set when a long video continues as a new run: where to go on from. */
+  resume?: { plan: VideoPlan; next: number; state: unknown; totals: { frames: number; ok: number; failed: number; segments: number }; top: { frame: number; score: number } | null };
   /** Child analyses in flight at once. */
   parallelism: number;
 }

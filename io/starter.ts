@@ -38,8 +38,11 @@ export function batchWorkflowId(pipeline: string, objects: Array<Pick<ObjectRef,
   return `bulk:${pipeline}:${crypto.createHash('sha256').update(objects.map((o) => objectKey(o)).join('\n')).digest('hex').slice(0, 32)}`;
 }
 
-/** Frame stride of a video analysis: the object's metadata `lookout-video-every` when it is a whole number from 1 to 100000, else the configured default. */
-export function videoEvery(object: Pick<ObjectRef, 'metadata'>, cfg: Pick<LookoutConfig, 'video'>): number {
+/**
+ * Frame stride of a video analysis: the object's metadata `lookout-video-every` when it is a whole number
+ * from 1 to 100000, else LOOKOUT_VIDEO_EVERY, else undefined (the method's default, decided by the worker).
+ */
+export function videoEvery(object: Pick<ObjectRef, 'metadata'>, cfg: Pick<LookoutConfig, 'video'>): number | undefined {
   const raw = object.metadata?.['lookout-video-every'];
   const n = raw !== undefined && /^\d{1,6}$/.test(raw) ? Number(raw) : NaN;
   return n >= 1 && n <= 100_000 ? n : cfg.video.every;
@@ -54,7 +57,7 @@ export class WorkflowStarter {
   /** Starts the analysis of an object (image or video); "already started" (or, for events, "already ran") is 'duplicate'. */
   async startAnalysis(input: AnalyzeInput, kind: AnalysisKind = 'analyzeObject', opts: StartOptions = {}): Promise<{ outcome: 'started' | 'duplicate'; workflowId: string }> {
     const workflowId = opts.workflowId ?? analysisWorkflowId(input.pipeline.name, input.object);
-    const args = kind === 'analyzeVideo' ? [{ ...input, every: videoEvery(input.object, this.cfg), parallelism: this.cfg.video.parallelism } satisfies AnalyzeVideoInput] : [input];
+    const args = kind === 'analyzeVideo' ? [{ ...input, every: videoEvery(input.object, this.cfg), parallelism: this.cfg.video.parallelism, segmentFrames: this.cfg.video.segmentFrames } satisfies AnalyzeVideoInput] : [input];
     try {
       await this.client.workflow.start(kind, {
         taskQueue: this.cfg.temporal.workflowQueue,

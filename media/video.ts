@@ -375,3 +375,114 @@ export async function* frameTriplets(file: string, ts: readonly number[], opts: 
     }
   }
 }
+
+export interface SegmentRange {
+  /** First frame (0-based decode order). */
+  start: number;
+  /** One past the last frame. */
+  end: number;
+  /** Every `stride`-th frame from `start`. */
+  stride: number;
+}
+
+/** Frame indices of a segment: start, start+stride, … < end. */
+export function segmentIndices(r: SegmentRange): number[] {
+  const out: number[] = [];
+  for (let i = r.start; i < r.end; i += r.stride) out.push(i);
+  return out;
+}
+
+/**
+ * Decodes one segment of a video (frames start, start+stride, … < end) without decoding what comes before
+ * it: ffmpeg seeks (input -ss, accurate: it decodes from the previous keyframe and drops frames before the
+ * position) to half a frame before `start`, then a select filter keeps every stride-th frame. A long video
+ * is then read segment by segment at a cost proportional to the segment, not to its position.
+ * Needs a constant frame rate `fps` (probeVideo's); frames come as readFrames yields them, index = start + k·stride.
+ */
+export async function* readSegment(file: string, r: SegmentRange, video: { fps: number; width: number; height: number }, opts: { signal?: AbortSignal; stallTimeoutMs?: number } = {}): AsyncGenerator<VideoFrame, void, undefined> {
+  if (!(Number.isInteger(r.start) && r.start >= 0 && Number.isInteger(r.end) && r.end >= r.start && Number.isInteger(r.stride) && r.stride >= 1)) {
+    throw new RangeError(`readSegment: bad range ${JSON.stringify(r)}`);
+  }
+  const wanted = segmentIndices(r);
+  if (wanted.length === 0) return;
+  await checkFile(file);
+  const { signal } = opts;
+  const { width, height } = video;
+  const frameBytes = width * height * 3;
+  const stallMs = opts.stallTimeoutMs ?? 60_000;
+  const args = ['-v', 'error', '-nostdin', '-noautorotate'];
+  if (r.start > 0) args.push('-ss', ((r.start - 0.5) / video.fps).toFixed(6));
+  args.push('-i', ffInput(file), '-map', '0:v:0');
+  if (r.stride > 1) args.push('-vf', `select=not(mod(n\\,${r.stride}))`);
+  args.push('-fps_mode', 'passthrough', '-frames:v', String(wanted.length), '-an', '-sn', '-dn', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1');
+  signal?.throwIfAborted();
+  const proc = spawn('ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  proc.stderr.setEncoding('utf8');
+  proc.stderr.on('data', (c: string) => (stderr = (stderr + c).slice(-STDERR_KEEP)));
+  let spawnError: Error | undefined;
+  const exited = new Promise<number | null>((resolve) => {
+    proc.on('error', (err) => {
+      spawnError = err;
+      resolve(null);
+    });
+    proc.on('close', (code) => resolve(code));
+  });
+  const kill = () => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+  };
+  signal?.addEventListener('abort', kill, { once: true });
+  let stalled = false;
+  let timer: NodeJS.Timeout | undefined;
+  let cur = Buffer.allocUnsafe(frameBytes);
+  let filled = 0;
+  let emitted = 0;
+  const it = proc.stdout[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  try {
+    for (;;) {
+      timer = setTimeout(() => {
+        stalled = true;
+        kill();
+      }, stallMs);
+      let res: IteratorResult<Buffer>;
+      try {
+        res = await it.next();
+      } catch (err) {
+        if (spawnError || stalled || signal?.aborted) break;
+        throw new BadInputError('CorruptImage', `reading frames of ${file} failed: ${(err as Error).message}`, err);
+      } finally {
+        clearTimeout(timer);
+      }
+      if (res.done) break;
+      const chunk = res.value;
+      let pos = 0;
+      while (pos < chunk.length) {
+        const n = Math.min(frameBytes - filled, chunk.length - pos);
+        chunk.copy(cur, filled, pos, pos + n);
+        filled += n;
+        pos += n;
+        if (filled < frameBytes) continue;
+        filled = 0;
+        const frame: VideoFrame = { index: wanted[emitted], width, height, rgb: cur };
+        cur = Buffer.allocUnsafe(frameBytes);
+        emitted++;
+        yield frame;
+      }
+    }
+    const code = await exited;
+    if (spawnError) throw ffmpegMissing('ffmpeg', spawnError);
+    signal?.throwIfAborted();
+    if (stalled) throw new BadInputError('CorruptImage', `ffmpeg produced no frames of ${file} for ${stallMs / 1000} s`);
+    if (code !== 0) {
+      const msg = firstLine(stderr) || `exit code ${code}`;
+      if (/Invalid data found|Unknown input format/i.test(stderr)) throw new BadInputError('UnsupportedMedia', `${file} is not a readable video: ${msg}`);
+      throw new BadInputError('CorruptImage', `ffmpeg could not decode ${file}: ${msg}`);
+    }
+    if (filled !== 0) throw new BadInputError('CorruptImage', `ffmpeg output for ${file} ended inside a frame (${filled} of ${frameBytes} bytes): the frame size changed mid-stream?`);
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', kill);
+    kill();
+    proc.stdout.destroy();
+  }
+}

@@ -9,7 +9,8 @@
  * MethodDefinition, plus one line in methods/registry.ts. A method never
  * imports another method; shared machinery lives in runtime/ and media/.
  */
-import type { AnalyzeInput, DetectOutput, ExtractOutput, FeaturesRef, FitOptions, FitResult, ObjectRef, ScoreOutput, SplitResult, StageReport } from '../core/types';
+import type { AnalyzeInput, DetectOutput, ExtractOutput, FeaturesRef, FitOptions, FitResult, ObjectRef, ScoredObject, ScoreOutput, SplitResult, StageReport } from '../core/types';
+import type { SegmentRange, VideoFrame } from '../media/video';
 import type { DecodedImage } from '../media/image';
 import type { ObjectStore } from '../io/objectstore';
 import type { SceneFormat, SceneStore } from '../io/scenes';
@@ -51,6 +52,32 @@ export interface MethodContext {
   heartbeat(details?: unknown): void;
 }
 
+/** What a method computed for one frame of a video segment (becomes one row). */
+export interface FrameAnalysis {
+  /** Frame index in the video (decode order). */
+  frame: number;
+  label: string;
+  /** Null when there is nothing to score (e.g. no objects). */
+  score: number | null;
+  objects: ScoredObject[];
+  details?: Record<string, number | string>;
+  /** Milliseconds this frame spent in each stage (detect includes the detector's inference; inference: model time alone). */
+  ms: { detect: number; extract: number; score: number; inference: number };
+  model?: { name: string; version: number };
+  executionProvider?: string;
+  batchSize?: number;
+}
+
+/** One segment of a video, as the method sees it. */
+export interface SegmentContext {
+  video: ObjectRef;
+  scene?: string;
+  fps: number;
+  width: number;
+  height: number;
+  segment: SegmentRange;
+}
+
 /** A loaded method: its stages. Called by activities; every call gets object references, never bytes. */
 export interface MethodRuntime {
   detect(input: AnalyzeInput): Promise<StageWork<DetectValue>>;
@@ -61,6 +88,12 @@ export interface MethodRuntime {
   splitVideo?(video: ObjectRef, every: number): Promise<SplitResult>;
   /** Methods with a per-scene model: fit it on the features of normal footage and store a new version. */
   fitScene?(scene: string, refs: FeaturesRef[], opts: FitOptions): Promise<FitResult>;
+  /**
+   * Video methods that follow objects across frames: analyses the frames of one segment in order, calling
+   * `emit` once per frame; `state` is what the previous segment returned (undefined for the first) and the
+   * returned state goes to the next one. It must be small JSON (it travels through workflow history).
+   */
+  analyzeSegment?(ctx: SegmentContext, frames: AsyncIterable<VideoFrame>, state: unknown, emit: (f: FrameAnalysis) => Promise<void>): Promise<{ state: unknown }>;
   /** "name vN (provider)" of every model loaded, for the worker's log. */
   loadedModels(): string[];
 }
@@ -68,8 +101,14 @@ export interface MethodRuntime {
 export interface MethodDefinition {
   name: string;
   description: string;
-  /** What the method analyses: single images, videos (split into frames), KEY/KEY_d3/KEY_p3 triplets. */
-  accepts: { images: boolean; videos: boolean; triplets: boolean };
+  /**
+   * What the method analyses: single images, videos, KEY/KEY_d3/KEY_p3 triplets. Videos are analysed either in
+   * `segments` of consecutive frames (analyzeSegment: tracking, camera speed) or as `frames` cut into the
+   * bucket and analysed one workflow each (splitVideo: the seed's way).
+   */
+  accepts: { images: boolean; videos: false | 'segments' | 'frames'; triplets: boolean };
+  /** Video methods: analyse every Nth frame unless the object or LOOKOUT_VIDEO_EVERY says otherwise. */
+  defaultVideoEvery?: number;
   /** Models from the repository the method loads (folder names), by role. A worker serves the method only when all are present. */
   models: Readonly<Record<string, string>>;
   /** Keys the score stage writes into the row's `details`, with their meaning (documented in the method's README). */

@@ -16,6 +16,7 @@ import { createImageLoader } from '../io/images';
 import { gcsObjectStore } from '../io/objectstore';
 import { RowBatcher, bigquerySink, journalSink, rowJournalDir } from '../io/results';
 import { SceneStore } from '../io/scenes';
+import { VideoFiles } from '../io/video-files';
 import type { MethodRuntime } from '../methods/method';
 import { methodOfPipeline, modelsForPipelines } from '../methods/registry';
 import { CachingModelLoader } from '../runtime/loader';
@@ -89,7 +90,9 @@ export async function runWorker(cfg: LookoutConfig, opts: WorkerOptions, onReady
   const sink = bigquerySink(bigqueryClient(cfg), cfg);
   // Embedded BigQuery keeps rows in memory only: journal them so `lookout up` can load them back.
   const rows = new RowBatcher(cfg.bigquery.embedded ? journalSink(sink, rowJournalDir(cfg)) : sink);
-  const activities = createActivities({ methods, rows, table: `${cfg.gcp.projectId}.${cfg.bigquery.dataset}.${cfg.bigquery.table}`, pool: opts.pool });
+  const videos = new VideoFiles(store, { maxObjectBytes: cfg.limits.maxObjectBytes, cacheBytes: cfg.video.cacheMb * 2 ** 20 });
+  const definitions = new Map(opts.pipelines.map((p) => methodOfPipeline(p)).map((d) => [d.name, d]));
+  const activities = createActivities({ methods, definitions, videos, rows, table: `${cfg.gcp.projectId}.${cfg.bigquery.dataset}.${cfg.bigquery.table}`, pool: opts.pool });
   const workers: Worker[] = [];
   try {
     for (const p of opts.pipelines) {
@@ -130,6 +133,7 @@ export async function runWorker(cfg: LookoutConfig, opts: WorkerOptions, onReady
   } finally {
     await rows.flush();
     await models.close();
+    videos.close();
     await connection.close();
     log('worker stopped');
   }

@@ -6,11 +6,11 @@
  *  fitScene:     normal footage -> detect + extract per frame -> fit the scene
  *                model (k-means + one-vs-rest classifiers) -> new version stored.
  */
-import { ParentClosePolicy, defineQuery, executeChild, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ParentClosePolicy, continueAsNew, defineQuery, executeChild, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { FitSceneResult, LookoutActivities } from '../activities/types';
 import type { PipelineSpec } from '../core/pipelines';
-import { FIT_FRAME_OPTIONS, FIT_MODEL_OPTIONS, RECORD_OPTIONS, SPLIT_VIDEO_OPTIONS } from '../core/policies';
-import type { AnalyzeInput, FeaturesRef } from '../core/types';
+import { FIT_FRAME_OPTIONS, FIT_MODEL_OPTIONS, RECORD_OPTIONS, SEGMENT_OPTIONS, SPLIT_VIDEO_OPTIONS } from '../core/policies';
+import type { AnalyzeInput, FeaturesRef, StageReport, VideoPlan } from '../core/types';
 import type { AnalyzeVideoInput, AnalyzeVideoResult, FitSceneInput, VideoProgress } from '../core/workflows';
 import { failureOf, type AnalyzeResult } from './analyze';
 
@@ -37,19 +37,45 @@ async function bounded<T, R>(items: T[], limit: number, fn: (item: T, i: number)
   return out;
 }
 
+/** The video itself is unusable (or its analysis broke off): one failed row for it. */
+async function recordVideoFailure(input: AnalyzeVideoInput, err: unknown): Promise<void> {
+  const f = failureOf('detect', err);
+  const { record } = proxyActivities<LookoutActivities>({ taskQueue: input.pipeline.recordQueue, ...RECORD_OPTIONS });
+  await record({ input, workflowId: workflowInfo().workflowId, runId: workflowInfo().runId, workflowStartedAt: workflowInfo().runStartTime.getTime(), failure: f });
+}
+
+/** Segments analysed per workflow run before it continues as a new run (history stays bounded for any length). */
+export const SEGMENTS_PER_RUN = 50;
+
+/**
+ * analyzeVideo: plans the video on a worker (what its method does with videos), then either
+ *  - segments: consecutive frames, one activity per segment of `segmentFrames` frames, in order, carrying the
+ *    method's state (tracks) from one to the next; each frame's row is written by the activity, a summary row
+ *    for the video at the end; a long video continues as a new run every SEGMENTS_PER_RUN segments; or
+ *  - frames (the seed's way): frames cut into the bucket, one child analyzeObject per frame.
+ */
 export async function analyzeVideo(input: AnalyzeVideoInput): Promise<AnalyzeVideoResult> {
-  const progress: VideoProgress = { phase: 'splitting', total: 0, done: 0, failed: 0 };
+  const progress: VideoProgress = { phase: 'splitting', total: 0, done: input.resume?.totals.ok ?? 0, failed: input.resume?.totals.failed ?? 0 };
   setHandler(progressQuery, () => progress);
   const v = input.object;
   const videoId = `${v.bucket}/${v.name}#${v.generation}`;
+  let plan = input.resume?.plan;
+  if (!plan) {
+    try {
+      plan = await splitter(input.pipeline).planVideo(input.pipeline.method, v);
+    } catch (err) {
+      await recordVideoFailure(input, err);
+      progress.phase = 'done';
+      return { video: videoId, frames: 0, ok: 0, failed: 1, top: [] };
+    }
+  }
+  const every = input.every ?? plan.defaultEvery;
+  if (plan.mode === 'segments') return analyzeSegments(input, plan, every, progress);
   let split;
   try {
-    split = await splitter(input.pipeline).splitVideo(input.pipeline.method, v, input.every);
+    split = await splitter(input.pipeline).splitVideo(input.pipeline.method, v, every);
   } catch (err) {
-    // The video itself is unusable: record one failed row for it.
-    const f = failureOf('detect', err);
-    const { record } = proxyActivities<LookoutActivities>({ taskQueue: input.pipeline.recordQueue, ...RECORD_OPTIONS });
-    await record({ input, workflowId: workflowInfo().workflowId, runId: workflowInfo().runId, workflowStartedAt: workflowInfo().runStartTime.getTime(), failure: f });
+    await recordVideoFailure(input, err);
     progress.phase = 'done';
     return { video: videoId, frames: 0, ok: 0, failed: 1, top: [] };
   }
@@ -82,6 +108,69 @@ export async function analyzeVideo(input: AnalyzeVideoInput): Promise<AnalyzeVid
   return { video: videoId, frames: split.frames.length, ok: progress.done, failed: progress.failed, top };
 }
 
+
+async function analyzeSegments(input: AnalyzeVideoInput, plan: VideoPlan, every: number, progress: VideoProgress): Promise<AnalyzeVideoResult> {
+  const v = input.object;
+  const videoId = `${v.bucket}/${v.name}#${v.generation}`;
+  const spec = input.pipeline.stages.detect;
+  const segmentActs = proxyActivities<LookoutActivities>({ taskQueue: spec.fallback?.taskQueue ?? spec.taskQueue, ...SEGMENT_OPTIONS });
+  const totals = { ...(input.resume?.totals ?? { frames: 0, ok: 0, failed: 0, segments: 0 }) };
+  let top = input.resume?.top ?? null;
+  let state = input.resume?.state;
+  const size = Math.max(1, input.segmentFrames) * every;
+  progress.phase = 'analysing';
+  progress.total = Math.ceil(plan.frames / every);
+  let index = input.resume?.next ?? 0;
+  let runSegments = 0;
+  let failure: unknown;
+  for (; index * size < plan.frames; index++) {
+    if (runSegments >= SEGMENTS_PER_RUN) {
+      // History stays bounded however long the video: go on in a new run with the carried state.
+      await continueAsNew<typeof analyzeVideo>({ ...input, every, resume: { plan, next: index, state, totals, top } });
+    }
+    const start = index * size;
+    try {
+      const r = await segmentActs.analyzeSegment({ input, plan, index, start, end: Math.min(plan.frames, start + size), stride: every, state });
+      state = r.state;
+      totals.frames += r.frames;
+      totals.ok += r.ok;
+      totals.failed += r.failed;
+      totals.segments++;
+      if (r.top && (!top || r.top.score > top.score)) top = r.top;
+      progress.done = totals.ok;
+      progress.failed = totals.failed;
+    } catch (err) {
+      // A segment that cannot be decoded ends the video: frames before it keep their rows; the summary says why.
+      failure = err;
+      log.warn('segment failed; the video ends here', { index, error: String(err) });
+      break;
+    }
+    runSegments++;
+  }
+  const info = workflowInfo();
+  const { record } = proxyActivities<LookoutActivities>({ taskQueue: input.pipeline.recordQueue, ...RECORD_OPTIONS });
+  const details: Record<string, number | string> = { kind: 'video-summary', frames: totals.frames, frames_ok: totals.ok, frames_failed: totals.failed, segments: totals.segments, every, fps: plan.fps };
+  if (top) {
+    details.top_frame = top.frame;
+    details.top_time_s = Math.round((top.frame / plan.fps) * 1000) / 1000;
+  }
+  await record({
+    input,
+    workflowId: info.workflowId,
+    runId: info.runId,
+    workflowStartedAt: info.runStartTime.getTime(),
+    ...(failure !== undefined ? { failure: failureOf('detect', failure) } : {}),
+    score: { report: summaryReport(info.runStartTime.getTime(), plan), label: 'video', score: top?.score ?? null, objects: [], details },
+  });
+  progress.phase = 'done';
+  return { video: videoId, frames: totals.frames, ok: totals.ok, failed: totals.failed + (failure !== undefined ? 1 : 0), top: top ? [{ frame: top.frame, score: top.score }] : [] };
+}
+
+/** The summary row's one stage: the whole video, from the first run's start to now (no model of its own). */
+function summaryReport(startedAt: number, plan: VideoPlan): StageReport {
+  const now = Date.now();
+  return { stage: 'score', pool: 'cpu', taskQueue: workflowInfo().taskQueue, host: 'workflow', attempt: 1, scheduledAt: startedAt, startedAt, completedAt: now, inferenceMs: 0, batchSize: plan.frames };
+}
 
 export async function fitScene(input: FitSceneInput): Promise<FitSceneResult & { frames: number; framesFailed: number }> {
   const progress: VideoProgress = { phase: 'splitting', total: 0, done: 0, failed: 0 };

@@ -23,7 +23,8 @@ export const OCAE_SCENE_FORMAT: SceneFormat<SceneModel> = {
 export const cctvOcaeMethod: MethodDefinition = {
   name: 'cctv-ocae',
   description: 'object-centric auto-encoders + k-means / one-vs-rest scene model (Ionescu et al., CVPR 2019): the CCTV baseline',
-  accepts: { images: false, videos: true, triplets: true },
+  accepts: { images: false, videos: 'frames', triplets: true },
+  defaultVideoEvery: 5,
   models: { detect: 'nanodet', appearance: 'ae-appearance', motion: 'ae-motion' },
   rowFields: {
     scene: 'scene model used',

@@ -1,9 +1,12 @@
 /**
- * objects: single images (satellite tiles, CCTV stills).
+ * objects: single images (satellite tiles, CCTV stills) and videos.
  *  detect:  COCO object detection (NanoDet);
  *  extract: per-object crop statistics (appearance mean/std, gradient, shape, position, detector score);
  *  score:   a per-image summary: the most confident object and counts per class.
+ * Videos are analysed in segments of consecutive frames: detection on every frame (a few frames in flight
+ * so the detector's dynamic batcher fills its batches), one row per frame with the same summary.
  */
+import type { Box } from '../../core/types';
 import type { MethodDefinition, MethodRuntime } from '../method';
 
 export const OBJECT_FEATURES = ['mean', 'std', 'gradient', 'aspect', 'area', 'cx', 'cy', 'det_score'] as const;
@@ -11,7 +14,8 @@ export const OBJECT_FEATURES = ['mean', 'std', 'gradient', 'aspect', 'area', 'cx
 export const objectsMethod: MethodDefinition = {
   name: 'objects',
   description: 'COCO object detection, per-object crop features, per-image summary score',
-  accepts: { images: true, videos: false, triplets: false },
+  accepts: { images: true, videos: 'segments', triplets: false },
+  defaultVideoEvery: 1,
   models: { detect: 'nanodet' },
   rowFields: {
     objects: 'number of detected objects',
@@ -22,6 +26,14 @@ export const objectsMethod: MethodDefinition = {
     const { detectionWork } = require('../../runtime/detector') as typeof import('../../runtime/detector');
     const { cropGray, meanStd, sobelMagnitude } = require('../../media/vision') as typeof import('../../media/vision');
     const detector = await ctx.models.detector(this.models.detect);
+    const summarise = (boxes: Box[]) => {
+      const counts: Record<string, number> = {};
+      for (const b of boxes) counts[b.label] = (counts[b.label] ?? 0) + 1;
+      const top = boxes.reduce<Box | undefined>((best, b) => (!best || b.score > best.score ? b : best), undefined);
+      const details: Record<string, number | string> = { objects: boxes.length };
+      for (const [k, v] of Object.entries(counts)) details[`count_${k}`] = v;
+      return { label: top?.label ?? 'none', score: top?.score ?? 0, objects: boxes, details };
+    };
     return {
       loadedModels: () => [`${detector.name} v${detector.version} (${detector.executionProvider})`],
 
@@ -43,12 +55,30 @@ export const objectsMethod: MethodDefinition = {
       },
 
       async score(_input, detect) {
-        const counts: Record<string, number> = {};
-        for (const b of detect.boxes) counts[b.label] = (counts[b.label] ?? 0) + 1;
-        const top = detect.boxes.reduce<(typeof detect.boxes)[number] | undefined>((best, b) => (!best || b.score > best.score ? b : best), undefined);
-        const details: Record<string, number | string> = { objects: detect.boxes.length };
-        for (const [k, v] of Object.entries(counts)) details[`count_${k}`] = v;
-        return { value: { label: top?.label ?? 'none', score: top?.score ?? 0, objects: detect.boxes, details }, inferenceMs: 0 };
+        return { value: summarise(detect.boxes), inferenceMs: 0 };
+      },
+
+      async analyzeSegment(_seg, frames, _state, emit) {
+        // Up to IN_FLIGHT frames are detected at once (their order kept), so concurrent requests share a batch.
+        const IN_FLIGHT = 4;
+        const pending: Array<Promise<{ frame: number; t0: number; r: Awaited<ReturnType<typeof detector.detect>> }>> = [];
+        const flush = async () => {
+          const { frame, t0, r } = await pending.shift()!;
+          const s = summarise(r.boxes);
+          await emit({ frame, ...s, ms: { detect: performance.now() - t0, extract: 0, score: 0, inference: r.inferenceMs }, model: { name: detector.name, version: detector.version }, executionProvider: detector.executionProvider, batchSize: r.batchSize });
+        };
+        try {
+          for await (const f of frames) {
+            const t0 = performance.now();
+            pending.push(detector.detect({ data: f.rgb, width: f.width, height: f.height, format: 'raw' }).then((r) => ({ frame: f.index, t0, r })));
+            if (pending.length >= IN_FLIGHT) await flush();
+          }
+          while (pending.length) await flush();
+        } finally {
+          // A decode error leaves detections in flight: settle them, so none rejects unobserved.
+          await Promise.allSettled(pending);
+        }
+        return { state: null };
       },
     };
   },

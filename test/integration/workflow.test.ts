@@ -13,6 +13,8 @@ import { resolvePipeline } from '../../core/pipelines';
 import type { AnalysisSummary, AnalyzeInput } from '../../core/types';
 import { toFailure } from '../../activities/stage';
 import type { AnalyzeResult } from '../../workflows/analyze';
+import type { AnalyzeVideoResult } from '../../core/workflows';
+import { SEGMENTS_PER_RUN } from '../../workflows/video';
 import { summary } from '../unit/fixtures';
 
 let env: TestWorkflowEnvironment;
@@ -24,6 +26,9 @@ let detectBehaviour: (ctx: StageContext, attempt: number) => Promise<void> = asy
 let recorded: AnalysisSummary[] = [];
 let calls: string[] = [];
 let attempt = 0;
+let segments: Array<{ index: number; start: number; end: number; state: unknown }> = [];
+let videoFrames = 0;
+let failSegment = -1;
 
 const acts: LookoutActivities = {
   async detect(_i, ctx) {
@@ -50,6 +55,17 @@ const acts: LookoutActivities = {
   },
   async splitVideo() {
     throw new Error('not used by these tests');
+  },
+  async planVideo() {
+    return { mode: 'segments', fps: 10, frames: videoFrames, width: 64, height: 48, defaultEvery: 1 };
+  },
+  async analyzeSegment(task) {
+    segments.push({ index: task.index, start: task.start, end: task.end, state: task.state });
+    if (task.index === failSegment) throw toFailure(new BadInputError('CorruptImage', 'video ended inside a frame'), 1);
+    const frames = Math.ceil((task.end - task.start) / task.stride);
+    // The carried state is a running count of frames: the next segment must receive what this one returned.
+    const carried = (task.state as { seen?: number } | undefined)?.seen ?? 0;
+    return { frames, ok: frames, failed: 0, top: { frame: task.start, score: task.index === 7 ? 0.9 : 0.1 }, state: { seen: carried + frames }, runMs: 1, inferenceMs: 1 };
   },
   async detectBatch() {
     throw new Error('not used by these tests');
@@ -132,5 +148,42 @@ describe('analyzeObject', () => {
     expect(calls[0]).toBe('detect:cpu:true');
     expect(result.status).toBe('ok');
     expect(recorded[0].detect?.report.fellBack).toBe(true);
+  }, 60_000);
+});
+
+describe('analyzeVideo in segments', () => {
+  async function video(frames: number, segmentFrames: number, fail = -1) {
+    videoFrames = frames;
+    failSegment = fail;
+    segments = [];
+    recorded = [];
+    const inp = { ...base.input, pipeline: resolvePipeline('objects', { gpuStages: [], gpuFallbackMs: 500 }), parallelism: 1, segmentFrames };
+    const workflowId = `video-${Math.random()}`;
+    const result = (await env.client.workflow.execute('analyzeVideo', { taskQueue: cfg.temporal.workflowQueue, workflowId, args: [inp] })) as AnalyzeVideoResult;
+    const runs: string[] = [];
+    for await (const w of env.client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) runs.push(w.runId);
+    return { result, runs };
+  }
+
+  it('a long video runs segment after segment, carrying state, in several runs of bounded history, with one summary row', async () => {
+    // 72,000 frames (2 hours at 10 fps) in segments of 250: 288 segments, more than SEGMENTS_PER_RUN per run.
+    const { result, runs } = await video(72_000, 250);
+    expect(segments).toHaveLength(288);
+    expect(segments.map((s) => s.index)).toEqual(Array.from({ length: 288 }, (_, i) => i));
+    expect(segments[287]).toMatchObject({ start: 71_750, end: 72_000 });
+    segments.forEach((s, i) => expect((s.state as { seen?: number } | undefined)?.seen ?? 0).toBe(i * 250));
+    expect(result).toEqual({ video: expect.any(String), frames: 72_000, ok: 72_000, failed: 0, top: [{ frame: 1750, score: 0.9 }] });
+    expect(runs.length).toBe(Math.ceil(288 / SEGMENTS_PER_RUN));
+    expect(recorded).toHaveLength(1);
+    expect(recorded[0].score?.details).toMatchObject({ kind: 'video-summary', frames: 72_000, segments: 288, top_frame: 1750 });
+    expect(recorded[0].failure).toBeUndefined();
+  }, 170_000);
+
+  it('a segment that cannot be decoded ends the video with a failed summary, frames before it counted', async () => {
+    const { result } = await video(1000, 100, 3);
+    expect(segments.map((s) => s.index)).toEqual([0, 1, 2, 3]);
+    expect(result).toMatchObject({ frames: 300, ok: 300, failed: 1 });
+    expect(recorded).toHaveLength(1);
+    expect(recorded[0].failure).toMatchObject({ errorClass: 'CorruptImage', retryable: false });
   }, 60_000);
 });

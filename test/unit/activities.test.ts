@@ -34,7 +34,7 @@ function fakeMethod(calls: string[], failOn?: string): MethodRuntime {
 function setup(pool: 'cpu' | 'gpu' = 'cpu', failOn?: string) {
   const calls: string[] = [];
   const rows: ResultRow[] = [];
-  const acts = createActivities({ methods: new Map([['objects', fakeMethod(calls, failOn)]]), rows: { write: async (r) => void rows.push(r) }, table: 'p.d.t', pool });
+  const acts = createActivities({ methods: new Map([['objects', fakeMethod(calls, failOn)]]), definitions: new Map(), videos: { get: async () => '/nonexistent' }, rows: { write: async (r) => void rows.push(r) }, table: 'p.d.t', pool });
   return { acts, calls, rows };
 }
 

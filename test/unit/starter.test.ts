@@ -49,7 +49,7 @@ describe('WorkflowStarter', () => {
     input.pipeline = resolvePipeline('cctv-anomaly', cfg.pipelines);
     await s.startAnalysis({ ...input, object: { ...input.object, metadata: { 'lookout-video-every': '3' } } }, 'analyzeVideo');
     await s.startAnalysis(input, 'analyzeVideo');
-    expect(starts.map((x) => (x.opts.args as Array<{ every: number; parallelism: number }>)[0])).toMatchObject([
+    expect(starts.map((x) => (x.opts.args as Array<{ every?: number; parallelism: number }>)[0])).toMatchObject([
       { every: 3, parallelism: 3 },
       { every: 5, parallelism: 3 },
     ]);

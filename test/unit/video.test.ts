@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BadInputError } from '../../core/errors';
-import { frameTriplets, probeVideo, readFrames, sampleTriplets, selectExpr, type VideoFrame } from '../../media/video';
+import { frameTriplets, probeVideo, readFrames, readSegment, sampleTriplets, segmentIndices, selectExpr, type VideoFrame } from '../../media/video';
 
 const VTEST = '/usr/share/doc/opencv-doc/examples/data/vtest.avi';
 const HAVE_VTEST = fs.existsSync(VTEST);
@@ -165,5 +165,29 @@ describe('frame count', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('readSegment', () => {
+  it('decodes a segment from the middle of a video exactly as decoding from the start would', async () => {
+    if (!fs.existsSync(VTEST)) throw new Error(`${VTEST} missing: infra/install.sh installs opencv-doc`);
+    const info = await probeVideo(VTEST);
+    for (const r of [{ start: 0, end: 4, stride: 1 }, { start: 101, end: 112, stride: 3 }, { start: 780, end: 795, stride: 5 }]) {
+      const seg: Array<{ index: number; rgb: Buffer }> = [];
+      for await (const f of readSegment(VTEST, r, info)) seg.push(f);
+      expect(seg.map((f) => f.index)).toEqual(segmentIndices(r));
+      let k = 0;
+      for await (const f of readFrames(VTEST, segmentIndices(r), { width: info.width, height: info.height })) {
+        expect(f.index).toBe(seg[k].index);
+        expect(f.rgb.equals(seg[k].rgb)).toBe(true);
+        k++;
+      }
+      expect(k).toBe(seg.length);
+    }
+  }, 60_000);
+
+  it('refuses a malformed range', async () => {
+    const gen = readSegment('/nonexistent.avi', { start: 5, end: 2, stride: 0 }, { fps: 10, width: 2, height: 2 });
+    await expect(gen.next()).rejects.toThrow(RangeError);
   });
 });
