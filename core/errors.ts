@@ -43,6 +43,8 @@ export const BAD_INPUT_CLASSES = [
   'BadBandCount',
   /** One tile or strip would decode to more bytes than the reader's memory bound. */
   'RasterBlockTooLarge',
+  /** Two acquisitions compared chip by chip do not share one pixel grid (size, transform or CRS differ). */
+  'NotCoRegistered',
   /** The raster's CRS has no built-in definition: footprints cannot be computed (pixel windows still can). */
   'UnsupportedCrs',
 ] as const;
