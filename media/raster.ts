@@ -20,7 +20,7 @@ import { GeoTIFF } from 'geotiff';
 import type GeoTIFFImage from 'geotiff/dist-module/geotiffimage';
 import sharp from 'sharp';
 import { BadInputError, LookoutError } from '../core/errors';
-import { footprint, georefFromGeoTiff, georefFromWorldFile, NoFootprintError, type Footprint, type FootprintOptions, type Georeference, type PixelWindow } from './georef';
+import { footprint, georefFromGeoTiff, georefFromWorldFile, NoFootprintError, pixelSize, type Footprint, type FootprintOptions, type Georeference, type PixelWindow } from './georef';
 
 
 // ------------------------------------------------------------------------------------------------
@@ -623,6 +623,74 @@ function makeRaster(info: RasterInfo, readWindow: (w: PixelWindow, bands?: numbe
     },
     stats: () => ({ ...stats }),
     close,
+  };
+}
+
+/** What a per-raster summary row needs: size, bands, georeference and the whole raster's footprint. */
+export interface RasterSummary {
+  format: RasterInfo['format'];
+  width: number;
+  height: number;
+  bandCount: number;
+  dtype: RasterDtype;
+  nodata: number | null;
+  tiled: boolean;
+  compression: string;
+  georefStatus: Georeference['status'];
+  georefSource: Georeference['source'];
+  georefReason: string | null;
+  epsg: number | null;
+  crsName: string | null;
+  /** Ground size of a pixel in CRS units (metres for UTM / Web Mercator, degrees for WGS 84). */
+  pixelSizeX: number | null;
+  pixelSizeY: number | null;
+  /** The whole raster's footprint (edges densified every 256 px), or null with georefReason. */
+  footprintWkt: string | null;
+  minLon: number | null;
+  minLat: number | null;
+  maxLon: number | null;
+  maxLat: number | null;
+  chipSize: number;
+  chipOverlap: number;
+  chips: number;
+  clippedChips: number;
+}
+
+export function rasterSummary(r: Raster, chipSize = 128, overlap = 0): RasterSummary {
+  const grid = r.chipGrid(chipSize, overlap);
+  // Clipped chips are the last column and the last row (when those are short): no need to list them all.
+  const lastW = grid.window(grid.cols - 1, 0).width;
+  const lastH = grid.window(0, grid.rows - 1).height;
+  const clippedCols = lastW < chipSize ? 1 : 0;
+  const clippedRows = lastH < chipSize ? 1 : 0;
+  const clipped = clippedCols * grid.rows + clippedRows * grid.cols - clippedCols * clippedRows;
+  const p = r.placement({ x: 0, y: 0, width: r.width, height: r.height });
+  const px = r.georef.transform ? pixelSize(r.georef.transform) : null;
+  return {
+    format: r.format,
+    width: r.width,
+    height: r.height,
+    bandCount: r.bandCount,
+    dtype: r.dtype,
+    nodata: r.nodata,
+    tiled: r.layout.tiled,
+    compression: r.layout.compression,
+    georefStatus: p.georefStatus,
+    georefSource: r.georef.source,
+    georefReason: p.reason ?? r.georef.reason ?? null,
+    epsg: r.georef.epsg ?? null,
+    crsName: r.georef.crsName ?? null,
+    pixelSizeX: px?.x ?? null,
+    pixelSizeY: px?.y ?? null,
+    footprintWkt: p.footprint?.wkt ?? null,
+    minLon: p.footprint?.minLon ?? null,
+    minLat: p.footprint?.minLat ?? null,
+    maxLon: p.footprint?.maxLon ?? null,
+    maxLat: p.footprint?.maxLat ?? null,
+    chipSize,
+    chipOverlap: overlap,
+    chips: grid.count,
+    clippedChips: clipped,
   };
 }
 

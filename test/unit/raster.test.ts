@@ -1,8 +1,10 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { writeArrayBuffer } from 'geotiff';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { BadInputError } from '../../core/errors';
-import { bufferRangeSource, chipGrid, chipWindows, openRaster, type RangeSource } from '../../media/raster';
+import { bufferRangeSource, chipGrid, chipWindows, fileRangeSource, openRaster, rasterSummary, type RangeSource } from '../../media/raster';
 import { blocksFromBands, epsgGeoKeys, SAMPLE_BYTES, toLeBytes, writeTiffBuffer, type SampleType, type TiffWriteOptions } from '../../media/tiff-writer';
 
 /** Deterministic test pattern: value of band b at (x, y), kept inside the type's range. */
@@ -168,6 +170,19 @@ describe('openRaster: GeoTIFF', () => {
   });
 });
 
+describe('rasterSummary', () => {
+  it('gives the summary row: size, CRS, pixel size, whole footprint, chip and clipped counts', async () => {
+    const r = await openRaster(bufferRangeSource(tiff({ width: 300, height: 200, bands: 2, type: 'uint16', tileSize: 64 })));
+    const s = rasterSummary(r, 128);
+    expect(s).toMatchObject({ width: 300, height: 200, bandCount: 2, dtype: 'uint16', tiled: true, compression: 'deflate', georefStatus: 'ok', epsg: 32633, pixelSizeX: 10, pixelSizeY: 10, chips: 6, clippedChips: 4 });
+    expect(s.footprintWkt).toMatch(/^POLYGON\(\(13\.7/);
+    expect(s.maxLat).toBeCloseTo(48.2277, 3);
+    const missing = rasterSummary(await openRaster(bufferRangeSource(tiff({ width: 256, height: 256, bands: 1, type: 'uint8', tileSize: 64, geo: undefined }))));
+    expect(missing).toMatchObject({ georefStatus: 'missing', footprintWkt: null, epsg: null, chips: 4, clippedChips: 0 });
+    expect(missing.georefReason).toMatch(/ModelTiepoint/);
+  });
+});
+
 describe('openRaster: georeference problems keep pixel windows', () => {
   it('missing georeference: chips without footprints, flagged', async () => {
     const r = await openRaster(bufferRangeSource(tiff({ width: 40, height: 40, bands: 1, type: 'uint8', geo: undefined, tileSize: 16 })));
@@ -306,4 +321,24 @@ describe('openRaster: JPEG / PNG with a world file or none', () => {
 
 it('tiff-writer helpers agree on sizes', () => {
   expect(toLeBytes([1, 2], 'uint16')).toHaveLength(2 * SAMPLE_BYTES.uint16);
+});
+
+// Real data from bench/raster-data.sh (not in a fresh clone: skipped there).
+const L7 = path.resolve(__dirname, '../../.lookout/raster-data/stars/L7_ETMs.tif');
+it.skipIf(!fs.existsSync(L7))('reads Landsat 7 L7_ETMs.tif (r-cran-stars) with its SIRGAS 2000 / UTM 25S georeference', async () => {
+  const src = await fileRangeSource(L7);
+  try {
+    const r = await openRaster(src);
+    const s = rasterSummary(r, 128);
+    // gdalinfo: 349 x 352, 6 bands Byte, origin (288776.3, 9120760.75), pixel 28.5 m, EPSG:31985.
+    expect(s).toMatchObject({ width: 349, height: 352, bandCount: 6, dtype: 'uint8', epsg: 31985, georefStatus: 'ok', chips: 9, clippedChips: 5 });
+    expect(s.pixelSizeX).toBeCloseTo(28.5, 6);
+    // Olinda, Pernambuco, Brazil: about 34.9 W, 8.0 S.
+    expect(s.minLon).toBeGreaterThan(-35);
+    expect(s.maxLon).toBeLessThan(-34.8);
+    expect(s.minLat).toBeGreaterThan(-8.1);
+    expect(s.maxLat).toBeLessThan(-7.9);
+  } finally {
+    await src.close();
+  }
 });
