@@ -31,8 +31,35 @@ export const BAD_INPUT_CLASSES = [
   'UnsupportedMedia',
   'ObjectNotFound',
   'GenerationMismatch',
+  // Rasters (media/raster.ts). A georeference problem is not among them: such a raster still yields
+  // chips with pixel windows, flagged, so those are reported on the rows rather than thrown.
+  /** Compression, sample format or bit depth that the raster reader does not decode. */
+  'UnsupportedRaster',
+  /** The header promises data (tiles, strips, tag arrays) past the end of the object. */
+  'TruncatedRaster',
+  /** A tile or strip failed to decode, or the header contradicts itself. */
+  'CorruptRaster',
+  /** 0 bands, or more bands than the reader's limit. */
+  'BadBandCount',
+  /** One tile or strip would decode to more bytes than the reader's memory bound. */
+  'RasterBlockTooLarge',
+  /** Two acquisitions compared chip by chip do not share one pixel grid (size, transform or CRS differ). */
+  'NotCoRegistered',
+  /** The raster's CRS has no built-in definition: footprints cannot be computed (pixel windows still can). */
+  'UnsupportedCrs',
 ] as const;
 export type BadInputClass = (typeof BAD_INPUT_CLASSES)[number];
+
+/** A raster's coordinate reference system has no built-in proj4 definition (media/georef.ts). */
+export class UnsupportedCrsError extends BadInputError {
+  constructor(
+    readonly crs: string,
+    message: string,
+    cause?: unknown,
+  ) {
+    super('UnsupportedCrs', message, cause);
+  }
+}
 
 /** A dependency (storage, model runtime) failed in a way that may pass. */
 export class TransientError extends LookoutError {

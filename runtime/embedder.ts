@@ -1,6 +1,6 @@
 /**
- * Embedding model handler (the appearance and motion encoders): batches of
- * single-channel size x size inputs in, one latent vector per input out.
+ * Embedding model handler (the appearance and motion encoders, ImageNet backbones): batches of
+ * channels x size x size inputs (1 or 3 channels, NCHW) in, one latent vector per input out.
  * Concurrent requests are gathered by the dynamic batcher, bounded by the
  * manifest's dynamicBatching settings.
  */
@@ -16,6 +16,8 @@ export class OnnxEmbedder {
   readonly version: number;
   readonly executionProvider: string;
   readonly inputSize: number;
+  /** Input channels: 1, or 3 (RGB, planar: an input is C x S x S). */
+  readonly channels: number;
   readonly latentSize: number;
   private readonly batcher: DynamicBatcher<Float32Array, Float32Array>;
 
@@ -28,7 +30,9 @@ export class OnnxEmbedder {
     this.version = manifest.version;
     this.executionProvider = loaded.executionProvider;
     const dims = manifest.inputs[0].dims;
-    if (dims.length !== 4 || dims[1] !== 1 || dims[2] !== dims[3]) throw new Error(`model ${manifest.name}: expected input [N,1,S,S], got [${dims.join(',')}]`);
+    // One channel (the CCTV encoders) or three (ImageNet backbones such as MobileNetV2), NCHW, square.
+    if (dims.length !== 4 || (dims[1] !== 1 && dims[1] !== 3) || dims[2] !== dims[3]) throw new Error(`model ${manifest.name}: expected input [N,1,S,S] or [N,3,S,S], got [${dims.join(',')}]`);
+    this.channels = dims[1];
     this.inputSize = dims[2];
     const out = manifest.outputs[0].dims;
     this.latentSize = out[out.length - 1];
@@ -42,7 +46,7 @@ export class OnnxEmbedder {
   }
 
   private async runBatch(items: Float32Array[]): Promise<Float32Array[]> {
-    const per = this.inputSize * this.inputSize;
+    const per = this.channels * this.inputSize * this.inputSize;
     const data = new Float32Array(per * items.length);
     items.forEach((it, i) => {
       if (it.length !== per) throw new Error(`input of ${it.length} values, expected ${per}`);
@@ -50,7 +54,7 @@ export class OnnxEmbedder {
     });
     let out: ort.InferenceSession.OnnxValueMapType;
     try {
-      out = await this.loaded.session.run({ [this.manifest.inputs[0].name]: new ort.Tensor('float32', data, [items.length, 1, this.inputSize, this.inputSize]) });
+      out = await this.loaded.session.run({ [this.manifest.inputs[0].name]: new ort.Tensor('float32', data, [items.length, this.channels, this.inputSize, this.inputSize]) });
     } catch (err) {
       throw new TransientError('InferenceError', `onnxruntime run failed for ${this.name}: ${(err as Error).message}`, err);
     }

@@ -1,0 +1,123 @@
+/**
+ * Deep-feature change: an ImageNet backbone (MobileNetV2 from the model repository, run by
+ * runtime/embedder.ts) embeds the same chip window of two co-registered acquisitions; the change score is
+ * the cosine distance between the two feature vectors. Novelty in an archive uses the same features against
+ * a bank of normal chips (novelty.ts).
+ *
+ * Backbones see 8-bit-like RGB: a chip's red, green and blue bands are stretched to [0, 1] with a
+ * per-band linear stretch (fixed, or the 2nd-98th percentiles of the acquisition, which also absorbs most of
+ * a gain difference between two acquisitions), resized bilinearly to the model's input size, and normalised
+ * with the model's mean / std.
+ */
+import type { OnnxEmbedder } from '../../runtime/embedder';
+import type { ModelManifest } from '../../runtime/manifest';
+import type { ChipPixels } from './spectral';
+
+/** A feature extractor over RGB chips; the ONNX embedder is one, a user's own backbone another. */
+export interface FeatureExtractor {
+  readonly name: string;
+  /** Side of the square model input. */
+  readonly inputSize: number;
+  /** Features of one chip given as planar RGB in [0, 1] (3 x inputSize x inputSize). */
+  embed(rgb01: Float32Array): Promise<Float32Array>;
+}
+
+/** Per-band linear stretch to [0, 1]: (v - min) / (max - min), clamped. */
+export interface Stretch {
+  min: [number, number, number];
+  max: [number, number, number];
+}
+
+/**
+ * A stretch from the 2nd and 98th percentiles of sample values of each of the three bands (e.g. a few
+ * chips or a preview of the acquisition), ignoring nodata and non-finite values.
+ */
+export function percentileStretch(samples: [ArrayLike<number>, ArrayLike<number>, ArrayLike<number>], nodata: number | null = null, lo = 0.02, hi = 0.98): Stretch {
+  const q = (arr: ArrayLike<number>): [number, number] => {
+    const v: number[] = [];
+    for (let i = 0; i < arr.length; i++) if (Number.isFinite(arr[i]) && arr[i] !== nodata) v.push(arr[i]);
+    if (v.length === 0) return [0, 1];
+    v.sort((a, b) => a - b);
+    const a = v[Math.floor(lo * (v.length - 1))];
+    const b = v[Math.ceil(hi * (v.length - 1))];
+    return b > a ? [a, b] : [a, a + 1];
+  };
+  const [r, g, b] = samples.map(q);
+  return { min: [r[0], g[0], b[0]], max: [r[1], g[1], b[1]] };
+}
+
+/**
+ * Planar RGB in [0, 1] at size x size from a chip's bands [r, g, b] (bilinear, pixel-centre aligned like
+ * OpenCV's resize). Nodata pixels become 0.
+ */
+export function chipToRgb01(chip: ChipPixels, rgb: [number, number, number], stretch: Stretch, size: number): Float32Array {
+  const { width: w, height: h } = chip;
+  const out = new Float32Array(3 * size * size);
+  const nd = chip.nodata;
+  const sx = w / size;
+  const sy = h / size;
+  for (let c = 0; c < 3; c++) {
+    const src = chip.bands[rgb[c]];
+    const lo = stretch.min[c];
+    const span = stretch.max[c] - lo || 1;
+    const val = (i: number) => {
+      const v = src[i];
+      if (!Number.isFinite(v) || (nd !== null && nd !== undefined && v === nd)) return 0;
+      const t = (v - lo) / span;
+      return t < 0 ? 0 : t > 1 ? 1 : t;
+    };
+    for (let y = 0; y < size; y++) {
+      const fy = Math.min(h - 1, Math.max(0, (y + 0.5) * sy - 0.5));
+      const y0 = Math.floor(fy);
+      const y1 = Math.min(h - 1, y0 + 1);
+      const wy = fy - y0;
+      for (let x = 0; x < size; x++) {
+        const fx = Math.min(w - 1, Math.max(0, (x + 0.5) * sx - 0.5));
+        const x0 = Math.floor(fx);
+        const x1 = Math.min(w - 1, x0 + 1);
+        const wx = fx - x0;
+        const top = val(y0 * w + x0) * (1 - wx) + val(y0 * w + x1) * wx;
+        const bot = val(y1 * w + x0) * (1 - wx) + val(y1 * w + x1) * wx;
+        out[c * size * size + y * size + x] = top * (1 - wy) + bot * wy;
+      }
+    }
+  }
+  return out;
+}
+
+/** Cosine distance 1 - cos(a, b) in [0, 2]; 0 for identical directions. */
+export function cosineDistance(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new RangeError(`feature lengths differ: ${a.length} vs ${b.length}`);
+  let ab = 0;
+  let aa = 0;
+  let bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    ab += a[i] * b[i];
+    aa += a[i] * a[i];
+    bb += b[i] * b[i];
+  }
+  if (aa === 0 || bb === 0) return aa === bb ? 0 : 1;
+  return 1 - ab / Math.sqrt(aa * bb);
+}
+
+/**
+ * A FeatureExtractor over an OnnxEmbedder with 3-channel input (e.g. models/mobilenetv2): applies the
+ * manifest's preprocessing mean / std (ImageNet by default) to the [0, 1] RGB input.
+ */
+export function onnxFeatureExtractor(embedder: OnnxEmbedder): FeatureExtractor {
+  if (embedder.channels !== 3) throw new Error(`${embedder.name}: a change backbone needs 3 input channels, the model has ${embedder.channels}`);
+  const pre: ModelManifest['preprocessing'] = embedder.manifest.preprocessing;
+  const mean = pre?.mean?.length === 3 ? pre.mean : [0.485, 0.456, 0.406];
+  const std = pre?.std?.length === 3 ? pre.std : [0.229, 0.224, 0.225];
+  const s = embedder.inputSize;
+  return {
+    name: `${embedder.name}/${embedder.version}`,
+    inputSize: s,
+    embed: async (rgb01) => {
+      if (rgb01.length !== 3 * s * s) throw new RangeError(`expected 3 x ${s} x ${s} values, got ${rgb01.length}`);
+      const x = new Float32Array(rgb01.length);
+      for (let c = 0; c < 3; c++) for (let i = c * s * s; i < (c + 1) * s * s; i++) x[i] = (rgb01[i] - mean[c]) / std[c];
+      return (await embedder.embed(x)).output;
+    },
+  };
+}
