@@ -37,6 +37,10 @@ export function frameSummary(
     model,
   });
   const { plan } = task;
+  const meta = task.input.object.metadata ?? {};
+  // Live streams: the frame's capture time, so SQL can measure capture-to-row latency.
+  const capturedMs = Date.parse(meta['lookout-captured-at'] ?? '') + (f.frame / plan.fps) * 1000;
+  const live: Record<string, string> = Number.isFinite(capturedMs) ? { captured_at: new Date(capturedMs).toISOString(), ...(meta['lookout-stream'] ? { stream: meta['lookout-stream'] } : {}) } : {};
   return {
     input: { ...task.input, video: { bucket: task.input.object.bucket, name: task.input.object.name, generation: task.input.object.generation, frame: f.frame, fps: plan.fps } },
     workflowId: frameWorkflowId(task, f.frame),
@@ -49,7 +53,7 @@ export function frameSummary(
       label: f.label,
       score: f.score,
       objects: f.objects,
-      details: { frame: f.frame, time_s: Math.round((f.frame / plan.fps) * 1000) / 1000, segment: task.index, ...(task.input.scene ? { scene: task.input.scene } : {}), ...f.details },
+      details: { frame: f.frame, time_s: Math.round((f.frame / plan.fps) * 1000) / 1000, segment: task.index, ...(task.input.scene ? { scene: task.input.scene } : {}), ...live, ...f.details },
     },
   };
 }

@@ -19,6 +19,7 @@ import { reportCommand } from './report';
 import { modelsCommand } from './models';
 import { fitCommand } from './fit';
 import { serveCommand } from './serve';
+import { streamCommand } from './stream';
 
 export const COMMANDS: readonly Command[] = [
   upCommand,
@@ -40,4 +41,5 @@ export const COMMANDS: readonly Command[] = [
   modelsCommand,
   fitCommand,
   serveCommand,
+  streamCommand,
 ];
