@@ -3,7 +3,7 @@
  * (io/starter.ts) or reads their results and progress (CLI). Types only, workflow-safe.
  */
 import type { PipelineSpec } from './pipelines';
-import type { AnalyzeInput, ObjectRef, RecordResult, VideoPlan } from './types';
+import type { AnalyzeInput, ObjectRef, RecordResult, ScoredObject, VideoPlan } from './types';
 
 export interface AnalyzeResult {
   workflowId: string;
@@ -12,6 +12,9 @@ export interface AnalyzeResult {
   label?: string;
   score?: number | null;
   objects: number;
+  /** The scored objects and the score stage's details (what the row holds), so a synchronous caller needs no query. */
+  scored?: ScoredObject[];
+  details?: Record<string, number | string>;
   record: RecordResult;
 }
 

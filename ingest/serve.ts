@@ -11,11 +11,9 @@ import type { LookoutConfig } from '../config';
 import { analyzeInputFor } from '../dispatch/dispatcher';
 import { validateObjectEvent } from '../core/events';
 import type { WorkflowStarter } from '../io/starter';
-import { query } from '../io/query';
-import { newestPerAnalysisSql, tableRef } from '../io/results';
-import { bigqueryClient } from '../io/clients';
 import { SCENE_RE } from '../io/scenes';
 import { isNeighbour, neighbourNames } from '../media/triplets';
+import { SERVE_OPENAPI } from './serve-openapi';
 import type { AnalyzeResult } from '../core/workflows';
 
 export interface ServeDeps {
@@ -80,7 +78,13 @@ export async function analyzeFrame(deps: ServeDeps, body: Record<string, unknown
   if (!v.ok) throw new HttpError(400, v.reason);
   const input = analyzeInputFor(v.value, cfg, cfg.pipelines);
   input.scene = scene;
-  const { workflowId } = await deps.starter.startAnalysis(input);
+  let started = await deps.starter.startAnalysis(input);
+  if (started.outcome === 'duplicate' && (await deps.starter.analysisStatus(started.workflowId)) === 'failed') {
+    // Asked again for a frame whose analysis failed earlier (the scene was not fitted yet, a worker was down):
+    // analyse it again rather than hand back the old failure. A new run under the same id; the newest row wins.
+    started = await deps.starter.startAnalysis(input, 'analyzeObject', { rerun: true });
+  }
+  const { workflowId } = started;
   let result: AnalyzeResult;
   let timer: NodeJS.Timeout | undefined;
   try {
@@ -101,14 +105,10 @@ export async function analyzeFrame(deps: ServeDeps, body: Record<string, unknown
     const status = result.errorClass === 'SceneModelMissing' ? 409 : 422;
     return { httpStatus: status, body: { status, workflowId, errorClass: result.errorClass, message: `analysis failed: ${result.errorClass}` } };
   }
-  const [row] = await query<{ objects: Array<{ label: string; score: number; x: number; y: number; w: number; h: number; anomaly_score: number | null }>; details: string | null }>(
-    bigqueryClient(cfg),
-    `SELECT objects, details FROM (${newestPerAnalysisSql(tableRef(cfg), 't.workflow_id = @wf')})`,
-    { wf: workflowId },
-  );
-  const details = row?.details ? (JSON.parse(row.details) as { threshold?: number; annotated?: string; scene_version?: number }) : {};
+  // The workflow's result carries what the row holds: no query, so the answer is not slowed by BigQuery.
+  const details = (result.details ?? {}) as { threshold?: number; annotated?: string; scene_version?: number };
   const threshold = details.threshold ?? null;
-  const objects = (row?.objects ?? []).map((o) => ({ label: o.label, detectorScore: o.score, anomalyScore: o.anomaly_score, box: { x: o.x, y: o.y, w: o.w, h: o.h } }));
+  const objects = (result.scored ?? []).map((o) => ({ label: o.label, detectorScore: o.score, anomalyScore: o.anomalyScore ?? null, box: { x: o.x, y: o.y, w: o.w, h: o.h } }));
   return {
     httpStatus: 200,
     body: {
@@ -134,6 +134,7 @@ export function createServeApi(deps: ServeDeps): http.Server {
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://x');
       if (req.method === 'GET' && url.pathname === '/healthz') return send(200, { ok: true });
+      if (req.method === 'GET' && url.pathname === '/openapi.json') return send(200, SERVE_OPENAPI);
       if (url.pathname !== '/v1/frames') return send(404, { status: 404, error: 'POST /v1/frames' });
       if (req.method !== 'POST') return send(405, { status: 405, error: 'POST only' });
       try {

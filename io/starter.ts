@@ -73,6 +73,16 @@ export class WorkflowStarter {
     }
   }
 
+  /** Whether the analysis with this id is still running, finished ok, or failed (or ended without a result). */
+  async analysisStatus(workflowId: string): Promise<'running' | 'ok' | 'failed'> {
+    const handle = this.client.workflow.getHandle(workflowId);
+    const d = await handle.describe();
+    if (d.status.name === 'RUNNING') return 'running';
+    if (d.status.name !== 'COMPLETED') return 'failed';
+    const r = (await handle.result()) as AnalyzeResult;
+    return r.status;
+  }
+
   /** The result of an object analysis (started here or by an event). */
   analysisResult(workflowId: string): Promise<AnalyzeResult> {
     return this.client.workflow.getHandle(workflowId).result() as Promise<AnalyzeResult>;

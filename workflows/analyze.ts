@@ -92,6 +92,8 @@ export async function analyzeObject(input: AnalyzeInput): Promise<AnalyzeResult>
     label: summary.score?.label,
     score: summary.score?.score,
     objects: summary.detect?.boxes.length ?? 0,
+    scored: summary.score?.objects,
+    details: summary.score?.details,
     record: rec,
   };
 }

@@ -31,7 +31,11 @@ stack is unavailable. The analysis runs through Temporal on the workers and is r
     console.log(`serve: http://${opts.host}:${port}/v1/frames (POST {"key": "...", "scene": "..."})`);
     markReady(cfg);
     await new Promise<void>((resolve) => {
-      const stop = () => server.close(() => resolve());
+      // Stop taking requests, let those in flight answer, drop idle keep-alive connections (they would hold close() open).
+      const stop = () => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      };
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);
     });

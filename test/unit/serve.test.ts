@@ -9,19 +9,22 @@ import { analyzeFrame } from '../../ingest/serve';
 
 const cfg = loadConfig({});
 
-function fakes(result: AnalyzeResult) {
+function fakes(result: AnalyzeResult, existing?: 'running' | 'ok' | 'failed') {
   const started: AnalyzeInput[] = [];
+  const reruns: boolean[] = [];
   const storage = {
     bucket: () => ({ file: (name: string) => ({ getMetadata: async () => [{ name, generation: '5', size: '100', contentType: 'image/jpeg', timeCreated: '2026-11-23T10:00:00Z', metadata: {} }] }) }),
   } as unknown as Storage;
   const starter = {
-    startAnalysis: async (input: AnalyzeInput) => {
+    startAnalysis: async (input: AnalyzeInput, _kind?: string, opts?: { rerun?: boolean }) => {
       started.push(input);
-      return { outcome: 'started' as const, workflowId: `wf-${input.object.name}` };
+      reruns.push(opts?.rerun === true);
+      return { outcome: existing && !opts?.rerun ? ('duplicate' as const) : ('started' as const), workflowId: `wf-${input.object.name}` };
     },
+    analysisStatus: async () => existing ?? 'running',
     analysisResult: async () => result,
   } as unknown as WorkflowStarter;
-  return { storage, starter, started };
+  return { storage, starter, started, reruns };
 }
 
 afterEach(() => {
@@ -45,5 +48,41 @@ describe('analyzeFrame', () => {
       ['gate-2', 'cctv-anomaly'],
       ['lobby', 'cctv-anomaly'],
     ]);
+  });
+
+  it('re-runs a frame whose earlier analysis failed, instead of handing back the old failure', async () => {
+    const ok: AnalyzeResult = { workflowId: 'w', status: 'ok', score: 0.4, objects: 1, scored: [{ classId: 0, label: 'person', score: 0.8, x: 1, y: 2, w: 3, h: 4, anomalyScore: 0.4 }], details: { threshold: 0.3, scene_version: 2 }, record: { analysisId: 'a', table: 't', status: 'ok' } };
+    const failedBefore = fakes(ok, 'failed');
+    const r = await analyzeFrame({ cfg, starter: failedBefore.starter, storage: failedBefore.storage, defaultScene: 'lobby', timeoutMs: 1000 }, { key: 'cam/f0100.jpg' });
+    expect(failedBefore.reruns).toEqual([false, true]);
+    expect(r.httpStatus).toBe(200);
+    expect(r.body).toMatchObject({ frameScore: 0.4, threshold: 0.3, sceneVersion: 2, abnormal: [{ label: 'person', anomalyScore: 0.4 }] });
+    // An analysis that is running or went well is not started again.
+    const running = fakes(ok, 'running');
+    await analyzeFrame({ cfg, starter: running.starter, storage: running.storage, defaultScene: 'lobby', timeoutMs: 1000 }, { key: 'cam/f0100.jpg' });
+    expect(running.reruns).toEqual([false]);
+  });
+});
+
+describe('serve API', () => {
+  it('describes itself in OpenAPI, every answer analyzeFrame can give included', async () => {
+    const { createServeApi } = await import('../../ingest/serve');
+    const { storage, starter } = fakes({ workflowId: 'w', status: 'failed', errorClass: 'CorruptImage', objects: 0, record: { analysisId: 'a', table: 't', status: 'failed' } });
+    const server = createServeApi({ cfg, starter, storage, defaultScene: 'lobby', timeoutMs: 1000 });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+      const doc = (await (await fetch(`${base}/openapi.json`)).json()) as { openapi: string; paths: Record<string, { post?: { responses: Record<string, unknown> } }> };
+      expect(doc.openapi).toBe('3.1.0');
+      const documented = Object.keys(doc.paths['/v1/frames'].post!.responses);
+      expect(documented).toEqual(expect.arrayContaining(['200', '400', '404', '409', '413', '422', '503', '504']));
+      const bad = await fetch(`${base}/v1/frames`, { method: 'POST', body: 'not json' });
+      expect(bad.status).toBe(400);
+      expect(documented).toContain(String(bad.status));
+      const unusable = await fetch(`${base}/v1/frames`, { method: 'POST', body: JSON.stringify({ key: 'cam/f0001.jpg' }) });
+      expect(unusable.status).toBe(422);
+    } finally {
+      server.close();
+    }
   });
 });
