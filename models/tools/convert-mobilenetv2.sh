@@ -90,5 +90,8 @@ cd "$REPO"
 PYTHONHASHSEED=0 "$VENV_TORCH/bin/python" -W ignore::UserWarning "$SCRIPT_DIR/convert_mobilenetv2.py" --out-root models --force
 
 # ---- 4. faithfulness ---------------------------------------------------------------------------
-PYTHONHASHSEED=0 "$VENV_TORCH/bin/python" "$SCRIPT_DIR/check_mobilenetv2.py" --update-manifest
+# (models that fail it are removed, so a rerun does not skip them)
+if ! PYTHONHASHSEED=0 "$VENV_TORCH/bin/python" "$SCRIPT_DIR/check_mobilenetv2.py" --update-manifest; then
+  rm -f "${OUTS[@]}"; log "faithfulness check failed; removed the models"; exit 1
+fi
 for f in "${OUTS[@]}"; do log "$(stat -c %s "$f") bytes  sha256 $(sha256sum "$f" | cut -d' ' -f1)  ${f#$REPO/}"; done
