@@ -52,3 +52,10 @@ ensure_venv_at() {
 PY_TORCH_REQS=("torch==2.5.1" "torchvision==0.20.1" "pillow==11.0.0" "numpy==1.26.4" "onnx==1.17.0"
   "onnxruntime==1.20.1" "protobuf==5.29.5" "onnxconverter-common==1.15.0" "opencv-python-headless==4.10.0.84")
 VENV_TORCH="$TOOLS/venv-torch"
+
+# LightGBM toolchain (convert-s2cloudless.sh): .lookout/modeltools/venv-lgbm. s2cloudless imports sentinelhub at
+# module level, hence the pinned sentinelhub; onnxmltools 1.13.0 does the LightGBM -> ONNX conversion.
+PY_LGBM_REQS=("s2cloudless==1.7.3" "lightgbm==4.5.0" "sentinelhub==3.12.0" "opencv-python-headless==4.11.0.86"
+  "onnxmltools==1.13.0" "onnxconverter-common==1.16.0" "onnx==1.17.0" "onnxruntime==1.20.1" "numpy==1.26.4"
+  "protobuf==5.29.5")
+VENV_LGBM="$TOOLS/venv-lgbm"

@@ -39,6 +39,15 @@ const cases: Case[] = [
       check: (out) => expect(out.features.every((v) => v >= 0 && v <= 6)).toBe(true),
     }),
   ),
+  {
+    name: 's2cloudless',
+    task: 'pixel-classification',
+    batch: 4,
+    // 4 pixels x 10 bands of TOA reflectance
+    range: [0, 0.8],
+    outputs: { cloud_probability: [4] },
+    check: (out) => expect(out.cloud_probability.every((v) => v >= 0 && v <= 1)).toBe(true),
+  },
 ];
 
 describe('converted models', () => {
