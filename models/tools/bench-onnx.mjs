@@ -2,7 +2,7 @@
 //   node models/tools/bench-onnx.mjs mobilenetv2 mobilenetv2-fp16 mobilenetv2-int8
 //   node models/tools/bench-onnx.mjs s2cloudless --batch 65536 --runs 10
 // Options: --threads 1,2  --batch 1,8 (items per run: images, or pixels for s2cloudless)  --runs N (timed runs after
-// 3 warm-up runs)  --spin (allow intra-op thread spinning; default off, as lib/models/session.ts creates sessions).
+// 3 warm-up runs)  --spin (allow intra-op thread spinning; default off, as runtime/session.ts creates sessions).
 // Input: seeded uniform random values shaped by the manifest (dynamic dims = batch). Prints p50 / min ms per run
 // and p50 ms per item, and a JSON line per model.
 import fs from 'node:fs';

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { defaultModelRepo, loadLocalModel } from '../../lib/models/manifest';
+import { defaultModelRepo, loadLocalModel } from '../../runtime/manifest';
 
 // Models converted offline from registry packages (models/tools/convert-*.sh): each manifest passes
 // validateManifest (via loadLocalModel) and its ONNX runs once in onnxruntime-node on a tiny input.
