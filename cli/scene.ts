@@ -72,16 +72,23 @@ export async function runFit(client: Client, cfg: LookoutConfig, scene: string, 
   const now = new Date().toISOString();
   const input: FitSceneInput = { scene, pipeline, videos, every: opts.every, parallelism: opts.parallelism, k: opts.k, seed: opts.seed, quantile: opts.quantile, trace: { source: 'backfill', publishedAt: now, dispatchedAt: now } };
   const handle = await new WorkflowStarter(client, cfg).startFit(input);
-  const timer = setInterval(() => {
-    handle
-      .query<VideoProgress>('progress')
-      .then((p) => opts.onProgress?.(p))
-      .catch(() => {});
-  }, 1000);
+  // Progress is polled one query at a time, and the last query is awaited before returning: a query still in
+  // flight when the caller closes the connection failed with grpc-js "Channel has been shut down" (exit 1 after
+  // the scene had been stored).
+  let polling = true;
+  const poller = (async () => {
+    while (polling) {
+      await new Promise((r) => setTimeout(r, 1000));
+      if (!polling) break;
+      const p = await handle.query<VideoProgress>('progress').catch(() => undefined);
+      if (p && polling) opts.onProgress?.(p);
+    }
+  })();
   try {
     return (await handle.result()) as FitSceneResult & { frames: number; framesFailed: number };
   } finally {
-    clearInterval(timer);
+    polling = false;
+    await poller;
   }
 }
 
