@@ -11,14 +11,10 @@
  */
 import type { SceneFormat } from '../../io/scenes';
 import type { MethodDefinition, MethodRuntime } from '../method';
-import type { SceneModel } from './scene-model';
+import { parseSceneModel, type SceneModel } from './scene-model';
 
 /** Where the seed method's scene models live (the layout predates other methods: no sub-folder). */
-export const OCAE_SCENE_FORMAT: SceneFormat<SceneModel> = {
-  dir: '',
-  file: 'scene.lksm',
-  parse: (buf, where) => (require('./scene-model') as typeof import('./scene-model')).parseSceneModel(buf, where),
-};
+export const OCAE_SCENE_FORMAT: SceneFormat<SceneModel> = { dir: '', file: 'scene.lksm', parse: parseSceneModel };
 
 export const cctvOcaeMethod: MethodDefinition = {
   name: 'cctv-ocae',
