@@ -87,6 +87,11 @@ interface Ref {
   q50: number;
   q99: number;
   n: number;
+  /**
+   * Dwell only: objects of this group stayed here for at least half of the normal footage (a parked car),
+   * so no stay is too long here — however long the footage the model later scores.
+   */
+  permanent?: boolean;
   /** Which pooling gave it: the cell, its 3×3 or 5×5 neighbourhood, or the whole scene. */
   level: 'cell' | 'area3' | 'area5' | 'scene';
 }
@@ -360,7 +365,7 @@ function rawParts(model: AttributeModel, o: ObjectObservation, W: number, H: num
   }
   if (use.has('dwell') && o.trackId !== null) {
     const ref = model.dwell[g]?.[cell];
-    if (ref) {
+    if (ref && !ref.permanent) {
       const q = Math.max(ref.q99, model.options.minDwellRefS);
       out.dwell = { value: o.dwellS / q, text: () => `stayed ${o.dwellS.toFixed(0)} s in place where ${plural(g)} stay under ${q.toFixed(1)} s (99th percentile)` };
     }
@@ -427,6 +432,7 @@ export function fitAttributeModel(observations: FrameObservations[], frameSize: 
     persp[g] = [];
   }
   const minMovingSpeed = opts.minMovingSpeed ?? 0.25;
+  const footageS = fit[fit.length - 1].timeS - fit[0].timeS;
   const tracks = new Set<number>();
   let withVelocity = 0;
   const vectors: Float32Array[] = [];
@@ -507,7 +513,12 @@ export function fitAttributeModel(observations: FrameObservations[], frameSize: 
     },
     counts,
     speed: Object.fromEntries(groups.map((g) => [g, refsPerCell(grid, speeds[g], minSamples)])),
-    dwell: Object.fromEntries(groups.map((g) => [g, refsPerCell(grid, dwells[g], minSamples)])),
+    dwell: Object.fromEntries(
+      groups.map((g) => [
+        g,
+        refsPerCell(grid, dwells[g], minSamples).map((ref) => (ref && ref.q99 >= 0.5 * footageS ? { ...ref, permanent: true } : ref)),
+      ]),
+    ),
     direction: Object.fromEntries(groups.map((g) => [g, dirRefsPerCell(grid, dirs[g], minSamples)])),
     perspective,
     appearance,
