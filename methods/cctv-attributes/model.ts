@@ -65,8 +65,17 @@ export interface AttributeFitOptions {
   minMovingSpeed?: number;
   /** Speed references are at least this (box heights/s), so parked objects' jitter is not "fast" (default 0.5). */
   minSpeedRef?: number;
-  /** Dwell references are at least this many seconds (default 2). */
+  /**
+   * Dwell references are at least this many seconds (default 10): a person stopping for a few seconds is
+   * ordinary; staying 10 s where people pass is what an operator calls loitering.
+   */
   minDwellRefS?: number;
+  /**
+   * Class groups that where/what (location) and size are scored for (default person, vehicle, bicycle).
+   * Objects of other groups — at a street camera mostly detector noise (kites, skis, umbrellas) — would
+   * otherwise dominate the calibration tail and mute the parts for the classes that matter.
+   */
+  placeGroups?: string[];
   appearance?: { coresetSize?: number; k?: number; metric?: 'l2' | 'cosine'; clusters?: number };
   /** How calibrated parts combine into the object score (default 'max'). */
   combine?: 'max' | 'sum';
@@ -126,6 +135,7 @@ export interface AttributeModel {
     thresholdQuantile: number;
     parts: Part[];
     appearanceK: number;
+    placeGroups: string[];
   };
   /** Normal observations per group per cell (row-major cells). */
   counts: Record<string, number[]>;
@@ -333,7 +343,8 @@ function rawParts(model: AttributeModel, o: ObjectObservation, W: number, H: num
       };
     }
   }
-  if (use.has('location')) {
+  const placed = model.options.placeGroups.includes(g);
+  if (use.has('location') && placed) {
     const { own, all, perGroup } = locationWeights(model, g, cell);
     const total = Object.values(model.counts).reduce((s, a) => s + a.reduce((x, y) => x + y, 0), 0);
     const cells = model.grid.cols * model.grid.rows;
@@ -352,7 +363,7 @@ function rawParts(model: AttributeModel, o: ObjectObservation, W: number, H: num
             : `class ${o.label} rare in this area (${Math.round((100 * own) / all)} % of the objects seen here)`,
     };
   }
-  if (use.has('size')) {
+  if (use.has('size') && placed) {
     const pm = model.perspective[g];
     if (pm) {
       const fy = footPoint(o).y / H;
@@ -504,12 +515,13 @@ export function fitAttributeModel(observations: FrameObservations[], frameSize: 
       minSamples,
       minMovingSpeed,
       minSpeedRef: opts.minSpeedRef ?? 0.5,
-      minDwellRefS: opts.minDwellRefS ?? 2,
+      minDwellRefS: opts.minDwellRefS ?? 10,
       combine: opts.combine ?? 'max',
       smoothingWindow: opts.smoothingWindow ?? 5,
       thresholdQuantile: opts.thresholdQuantile ?? 0.97,
       parts: opts.parts ?? [...PARTS],
       appearanceK: opts.appearance?.k ?? 1,
+      placeGroups: opts.placeGroups ?? ['person', 'vehicle', 'bicycle'],
     },
     counts,
     speed: Object.fromEntries(groups.map((g) => [g, refsPerCell(grid, speeds[g], minSamples)])),
