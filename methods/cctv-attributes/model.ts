@@ -345,22 +345,26 @@ function rawParts(model: AttributeModel, o: ObjectObservation, W: number, H: num
   }
   const placed = model.options.placeGroups.includes(g);
   if (use.has('location') && placed) {
+    // What is here: p(group | area) from counts smoothed over the 3×3 neighbourhood, with a weak prior (one
+    // pseudo-observation spread by the scene's class shares). Where: an area where nothing at all was seen
+    // in the normal footage (5×5 neighbourhood) adds log(minSamples). A rarely used but not empty spot adds
+    // nothing: people wander, and a density over places would alarm on every unusual step.
     const { own, all, perGroup } = locationWeights(model, g, cell);
     const total = Object.values(model.counts).reduce((s, a) => s + a.reduce((x, y) => x + y, 0), 0);
-    const cells = model.grid.cols * model.grid.rows;
     const nG = model.counts[g]?.reduce((x, y) => x + y, 0) ?? 0;
-    const prior = (nG + 1) / (total + model.groups.length + 1);
-    // Joint density of (place, class group) with a weak prior spread over every cell.
-    const p = (own / 4 + prior / cells) / (total + 1);
+    const prior = (nG + 0.5) / (total + 0.5 * (model.groups.length + 1));
+    const pClass = (own + prior) / (all + 1);
+    const wide = neighbourhood(model.grid, cell, 2).reduce((sum, k) => sum + model.groups.reduce((x, gg) => x + (model.counts[gg]?.[k] ?? 0), 0), 0);
+    const empty = wide === 0;
     const top = Object.entries(perGroup).sort((a, b) => b[1] - a[1])[0];
     out.location = {
-      value: -Math.log(p),
+      value: -Math.log(pClass) + (empty ? Math.log(model.options.minSamples) : 0),
       text: () =>
-        all === 0
+        empty
           ? `no object was seen in this part of the scene in normal footage (class ${o.label})`
           : own === 0
             ? `class ${o.label} never seen in this area (normal footage there: ${top ? plural(top[0]) : 'other objects'})`
-            : `class ${o.label} rare in this area (${Math.round((100 * own) / all)} % of the objects seen here)`,
+            : `class ${o.label} rare in this area (${Math.max(1, Math.round((100 * own) / all))} % of the objects seen here)`,
     };
   }
   if (use.has('size') && placed) {
@@ -389,8 +393,18 @@ function rawParts(model: AttributeModel, o: ObjectObservation, W: number, H: num
   return out;
 }
 
-function calibrate(c: Calibration | undefined, raw: number): number {
+/**
+ * Parts whose raw value is already a ratio to a reference with a floor that means something (speed and
+ * dwell: "× the 99th percentile, at least 0.5 heights/s or 10 s") keep their scale: calibration can only
+ * raise the bar (s = raw / max(1, q99 of held-out raw values)), so normal footage in which nobody happened
+ * to stand still cannot turn a 5 s pause into an alarm. The other parts (log-probabilities, distances) have
+ * no natural unit: s = (raw − median) / (q99 − median) on the held-out objects.
+ */
+const RATIO_PARTS: ReadonlySet<Part> = new Set(['speed', 'dwell']);
+
+function calibrate(part: Part, c: Calibration | undefined, raw: number): number {
   if (!c) return 0;
+  if (RATIO_PARTS.has(part)) return raw / Math.max(1, c.q99);
   const spread = Math.max(c.q99 - c.median, 1e-6);
   return Math.max(0, (raw - c.median) / spread);
 }
@@ -638,7 +652,7 @@ export function scoreObservations(model: AttributeModel, frames: ReadonlyArray<F
         const r = raw[p];
         const c = model.calibration[p];
         if (!r || !c) continue;
-        const s = calibrate(c, r.value);
+        const s = calibrate(p, c, r.value);
         parts[p] = s;
         score = model.options.combine === 'sum' ? score + s : Math.max(score, s);
       }
