@@ -9,8 +9,8 @@
  *                pixels but as many body heights), over the 99th percentile of the same class group in
  *                the same region of the image;
  *  - direction:  -log p(direction | region, class group), 8 compass bins, for objects that move;
- *  - location:   -log p(region, class group): what is seen where (a vehicle on a footpath, anything
- *                where nothing ever was), counts smoothed over neighbouring regions;
+ *  - location:   -log p(class group | region): what is seen where (a vehicle on a footpath), counts
+ *                smoothed over neighbouring regions, plus a fixed term where nothing at all was seen;
  *  - size:       |log(box height / expected height)|, expected from a ground-plane fit of height
  *                against foot row per class group (perspective);
  *  - dwell:      seconds stayed in place over the 99th percentile for the class group in that region
@@ -19,11 +19,12 @@
  * Regions are cells of a grid over the image; a cell with too few normal observations borrows from its
  * neighbourhood (3×3, then 5×5 cells), then from the whole scene.
  *
- * Calibration: every part's raw value is mapped with the held-out normal footage (never the fit frames)
- * to s = (raw − median) / (q99 − median), so s = 1 is the 99th percentile of unseen normal objects and
- * parts of different units can be combined (max by default, or sum as in the paper). Frame score = max
- * over its objects, smoothed with a trailing mean; the threshold is a quantile of the smoothed held-out
- * frame scores. Every part at s ≥ 1 of an object gives a reason a person can read.
+ * Calibration uses held-out normal footage (never the fit frames). Speed and dwell are ratios to a
+ * reference with a meaningful floor and keep that scale (s = raw / max(1, held-out q99)); the other parts
+ * are mapped to s = (raw − median) / (q99 − median) of the held-out objects. Either way s = 1 is about the
+ * 99th percentile of unseen normal objects, so parts of different units combine (max by default, or sum as
+ * in the paper). Frame score = max over its objects, smoothed with a trailing mean; the threshold is a
+ * quantile of the smoothed held-out frame scores. Every part at s ≥ 1 of an object gives a reason a person can read.
  */
 import { KnnBank, kmeans, pcaProject, seededRandom } from '../../runtime/knn';
 import type { FrameObservations, ObjectObservation } from './observations';
