@@ -364,7 +364,7 @@ function rawParts(model: AttributeModel, o: ObjectObservation, W: number, H: num
         empty
           ? `no object was seen in this part of the scene in normal footage (class ${o.label})`
           : own === 0
-            ? `class ${o.label} never seen in this area (normal footage there: ${top ? plural(top[0]) : 'other objects'})`
+            ? `class ${o.label} never seen in this area (normal footage there: ${top && top[0] !== 'other' ? plural(top[0]) : 'other objects'})`
             : `class ${o.label} rare in this area (${Math.max(1, Math.round((100 * own) / all))} % of the objects seen here)`,
     };
   }
