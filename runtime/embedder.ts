@@ -1,23 +1,29 @@
 /**
- * Embedding model handler (the appearance and motion encoders, ImageNet backbones): batches of
- * channels x size x size inputs (1 or 3 channels, NCHW) in, one latent vector per input out.
- * Concurrent requests are gathered by the dynamic batcher, bounded by the
- * manifest's dynamicBatching settings.
+ * Embedding model handler: batches of [C, H, W] inputs in (C = 1 for the seed's
+ * auto-encoders, C = 3 for an ImageNet backbone such as MobileNetV2), one
+ * vector per input out. Concurrent requests are gathered by the dynamic
+ * batcher, bounded by the manifest's dynamicBatching settings.
+ *
+ * RgbCropEmbedder puts the manifest's preprocessing in front of it: boxes of
+ * an RGB frame -> crops -> normalised CHW tensors -> vectors.
  */
 import * as ort from 'onnxruntime-node';
 import type { Pool } from '../config';
 import { TransientError } from '../core/errors';
 import { DynamicBatcher, type BatchOptions } from './batcher';
-import type { LocalModel, ModelManifest } from './manifest';
+import type { LocalModel, ModelManifest, Preprocessing } from './manifest';
+import { cropRgbTensor } from '../media/vision';
 import { createSession, type LoadedSession } from './session';
 
 export class OnnxEmbedder {
   readonly name: string;
   readonly version: number;
   readonly executionProvider: string;
+  /** Height of the (square, for the seed's encoders) input; see also channels / inputHeight / inputWidth. */
   readonly inputSize: number;
-  /** Input channels: 1, or 3 (RGB, planar: an input is C x S x S). */
   readonly channels: number;
+  readonly inputHeight: number;
+  readonly inputWidth: number;
   readonly latentSize: number;
   private readonly batcher: DynamicBatcher<Float32Array, Float32Array>;
 
@@ -30,9 +36,10 @@ export class OnnxEmbedder {
     this.version = manifest.version;
     this.executionProvider = loaded.executionProvider;
     const dims = manifest.inputs[0].dims;
-    // One channel (the CCTV encoders) or three (ImageNet backbones such as MobileNetV2), NCHW, square.
-    if (dims.length !== 4 || (dims[1] !== 1 && dims[1] !== 3) || dims[2] !== dims[3]) throw new Error(`model ${manifest.name}: expected input [N,1,S,S] or [N,3,S,S], got [${dims.join(',')}]`);
+    if (dims.length !== 4 || (dims[1] !== 1 && dims[1] !== 3) || !(dims[2] > 0 && dims[3] > 0)) throw new Error(`model ${manifest.name}: expected input [N,1|3,H,W], got [${dims.join(',')}]`);
     this.channels = dims[1];
+    this.inputHeight = dims[2];
+    this.inputWidth = dims[3];
     this.inputSize = dims[2];
     const out = manifest.outputs[0].dims;
     this.latentSize = out[out.length - 1];
@@ -46,7 +53,7 @@ export class OnnxEmbedder {
   }
 
   private async runBatch(items: Float32Array[]): Promise<Float32Array[]> {
-    const per = this.channels * this.inputSize * this.inputSize;
+    const per = this.channels * this.inputHeight * this.inputWidth;
     const data = new Float32Array(per * items.length);
     items.forEach((it, i) => {
       if (it.length !== per) throw new Error(`input of ${it.length} values, expected ${per}`);
@@ -54,7 +61,7 @@ export class OnnxEmbedder {
     });
     let out: ort.InferenceSession.OnnxValueMapType;
     try {
-      out = await this.loaded.session.run({ [this.manifest.inputs[0].name]: new ort.Tensor('float32', data, [items.length, this.channels, this.inputSize, this.inputSize]) });
+      out = await this.loaded.session.run({ [this.manifest.inputs[0].name]: new ort.Tensor('float32', data, [items.length, this.channels, this.inputHeight, this.inputWidth]) });
     } catch (err) {
       throw new TransientError('InferenceError', `onnxruntime run failed for ${this.name}: ${(err as Error).message}`, err);
     }
@@ -71,5 +78,30 @@ export class OnnxEmbedder {
 
   async close(): Promise<void> {
     await this.loaded.session.release();
+  }
+}
+
+/**
+ * Appearance vectors for boxes of an RGB frame with an ImageNet-style backbone: each box (grown by `margin`
+ * of its size for context) is resized to the model input with the manifest's scale/mean/std, then embedded;
+ * the dynamic batcher gathers the boxes of a frame into batches.
+ */
+export class RgbCropEmbedder {
+  private readonly pre: Preprocessing;
+
+  constructor(
+    readonly embedder: OnnxEmbedder,
+    private readonly margin = 0.1,
+  ) {
+    const pre = embedder.manifest.preprocessing;
+    if (embedder.channels !== 3) throw new Error(`model ${embedder.name}: RgbCropEmbedder needs a 3-channel input, got ${embedder.channels}`);
+    if (!pre || pre.channels === 'GRAY') throw new Error(`model ${embedder.name}: manifest needs RGB or BGR preprocessing (width, height, scale, mean, std)`);
+    if (pre.width !== embedder.inputWidth || pre.height !== embedder.inputHeight) throw new Error(`model ${embedder.name}: preprocessing ${pre.width}x${pre.height} does not match the input ${embedder.inputWidth}x${embedder.inputHeight}`);
+    this.pre = pre;
+  }
+
+  async embedCrops(frame: { rgb: Buffer; width: number; height: number }, boxes: ReadonlyArray<{ x: number; y: number; w: number; h: number }>): Promise<Float32Array[]> {
+    const outs = await Promise.all(boxes.map((b) => this.embedder.embed(cropRgbTensor(frame.rgb, frame.width, frame.height, b, this.pre, this.margin))));
+    return outs.map((o) => o.output);
   }
 }

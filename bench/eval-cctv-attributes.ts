@@ -1,0 +1,132 @@
+/**
+ * `node -r tsx/cjs bench/eval-cctv-attributes.ts`: offline evaluation of the cctv-attributes method
+ * (and, side by side on the same frames, the seed's cctv-ocae baseline) on a constructed anomaly set
+ * made from real footage. See USAGE and the evaluation.md this writes for the exact recipe.
+ */
+import path from 'node:path';
+import fs from 'node:fs';
+import { evaluate } from './cctv-attributes-eval';
+
+const ROOT = path.resolve(__dirname, '..');
+const USAGE = `Usage: node -r tsx/cjs bench/eval-cctv-attributes.ts [options]
+
+Constructed-anomaly evaluation of the cctv-attributes method and the cctv-ocae baseline on vtest.avi
+(Debian opencv-doc), in-process with the project's runtime code; no stack needed.
+
+  --split test|validation  test (default): fit frames 0-399, calibrate on 400-499, evaluate on 500-794.
+                           validation: fit 0-249, calibrate 250-349, evaluate on 350-499 (anomalies with
+                           another seed): for tuning the method without touching frames >= 500.
+  --out DIR                output folder (default .lookout/eval-attributes[-validation]): results.json,
+                           evaluation.md, roc.png, embedding-<scene>.png, examples/*.jpg
+  --appearance PATH|none   MobileNetV2 model folder with manifest.json + 1/model.onnx (default: .lookout/mobilenetv2
+                           if it exists, else none); none = the method without its appearance attribute
+  --no-baseline            skip the cctv-ocae baseline
+  --threads N              onnxruntime intra-op threads per model (default 1)
+  --limit N                smoke test: N-frame ranges and one short episode per anomaly kind (figures not comparable)
+  --json                   print results.json to stdout instead of the summary
+  --help                   this text
+
+Scenes: two non-overlapping 384x576 crops of the 768x576 view, "left" (x 0-383: footpath, car park with
+cones, grass) and "right" (x 384-767: paved area and road, parked van, grass). Anomalies (per scene, seeded):
+objects cut from real frames (people: background-difference masks with soft edges; the parked van: its box
+with feathered edges), scaled to the local person height, blended along paths on the footpath or grass.`;
+
+// ---------------------------------------------------------------------------------------------
+// Arguments
+
+interface Args {
+  split: 'test' | 'validation';
+  out: string;
+  appearance: string | null;
+  baseline: boolean;
+  threads: number;
+  limit: number | null;
+  json: boolean;
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { split: 'test', out: '', appearance: null, baseline: true, threads: 1, limit: null, json: false };
+  let appearanceArg: string | undefined;
+  const need = (i: number, name: string) => {
+    if (i + 1 >= argv.length) fail(`${name} needs a value`);
+    return argv[i + 1];
+  };
+  const posInt = (v: string, name: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) fail(`${name} needs a positive integer, got ${JSON.stringify(v)}`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    switch (argv[i]) {
+      case '--help':
+      case '-h':
+        console.log(USAGE);
+        process.exit(0);
+        break;
+      case '--split': {
+        const v = need(i++, '--split');
+        if (v !== 'test' && v !== 'validation') fail(`--split must be test or validation, got ${JSON.stringify(v)}`);
+        a.split = v as Args['split'];
+        break;
+      }
+      case '--out':
+        a.out = path.resolve(need(i++, '--out'));
+        break;
+      case '--appearance':
+        appearanceArg = need(i++, '--appearance');
+        break;
+      case '--no-baseline':
+        a.baseline = false;
+        break;
+      case '--threads':
+        a.threads = posInt(need(i++, '--threads'), '--threads');
+        break;
+      case '--limit':
+        a.limit = posInt(need(i++, '--limit'), '--limit');
+        break;
+      case '--json':
+        a.json = true;
+        break;
+      default:
+        fail(`unknown argument ${argv[i]}`);
+    }
+  }
+  if (!a.out) a.out = path.join(ROOT, '.lookout', a.split === 'test' ? 'eval-attributes' : 'eval-attributes-validation');
+  const def = path.join(ROOT, '.lookout', 'mobilenetv2');
+  if (appearanceArg === 'none') a.appearance = null;
+  else if (appearanceArg) a.appearance = path.resolve(appearanceArg);
+  else a.appearance = fs.existsSync(path.join(def, 'manifest.json')) ? def : null;
+  return a;
+}
+
+function fail(msg: string): never {
+  console.error(`${msg}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  const res = await evaluate({
+    ...args,
+    command: `node -r tsx/cjs bench/eval-cctv-attributes.ts ${process.argv.slice(2).join(' ')}`.trim(),
+    log: (s) => process.stderr.write(`${s}\n`),
+  });
+  if (args.json) {
+    console.log(JSON.stringify(res, null, 2));
+    return;
+  }
+  console.log(`cctv-attributes evaluation (${args.split}) — ${res.machine}`);
+  console.log('kind               pos   AUC new  AUC base  flagged new  detected');
+  for (const [k, v] of Object.entries(res.auc)) {
+    console.log(`${k.padEnd(17)} ${String(v.positives).padStart(5)}   ${String(v.auc).padEnd(6)}   ${String(v.baseline?.auc ?? 'n/a').padEnd(7)}   ${String(v.framesFlagged).padEnd(10)}   ${v.injectedDetected}`);
+  }
+  const nf = res.normalFramesFlagged;
+  console.log(`normal frames flagged: new ${(100 * nf.new).toFixed(1)} %, baseline ${Number.isFinite(nf.baseline) ? (100 * nf.baseline).toFixed(1) + ' %' : 'n/a'} (of ${nf.of})`);
+  console.log(`wrote ${args.out}/results.json, evaluation.md, roc.png`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

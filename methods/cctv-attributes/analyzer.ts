@@ -1,0 +1,181 @@
+/**
+ * SegmentAnalyzer: decoded frames in order -> detections (injected detector) -> tracks -> per-object
+ * observations (velocity, dwell, optional appearance vector), with all carried state exportable as JSON so
+ * the next segment of the same video, analysed by another activity call, continues the tracks.
+ *
+ * The same code serves the fit (normal footage) and the scoring (segments to analyse), so the attributes
+ * the model was fitted on are computed exactly as the ones it scores.
+ */
+import type { Box } from '../../core/types';
+import type { DecodedImage } from '../../media/image';
+import { Tracker, type TrackerOptions, type TrackerState } from '../../runtime/tracker';
+import { trackVelocity, type FrameObservations, type ObjectObservation } from './observations';
+
+/** A decoded frame: media/video's VideoFrame has this shape. */
+export interface RgbFrame {
+  index: number;
+  /** Interleaved RGB24, width × height × 3 bytes. */
+  rgb: Buffer;
+  width: number;
+  height: number;
+}
+
+/** runtime/detector's OnnxDetector satisfies this. */
+export interface FrameDetector {
+  detect(img: DecodedImage): Promise<{ boxes: Box[] }>;
+}
+
+/** Appearance vectors for boxes of one frame (runtime/embedder's RgbCropEmbedder satisfies this). */
+export interface CropEmbedder {
+  embedCrops(frame: { rgb: Buffer; width: number; height: number }, boxes: ReadonlyArray<{ x: number; y: number; w: number; h: number }>): Promise<Float32Array[]>;
+}
+
+export interface AnalyzerOptions {
+  /** Frames per second of the video (frame indices are converted to seconds with it). */
+  fps: number;
+  /** Detections below this confidence are dropped (default 0: the detector's own threshold applies). */
+  minScore?: number;
+  /** At most this many detections per frame, the most confident (default 50). */
+  maxObjects?: number;
+  /** Velocity from the track's boxes of the last this many frames (default 10). */
+  velocityWindow?: number;
+  /**
+   * Appearance vectors: a track's object is embedded when its frame index is a multiple of this, or when
+   * the track has none yet; in between, the track's last vector is reused (default 1: every frame).
+   */
+  embedEvery?: number;
+  tracker?: Partial<TrackerOptions>;
+}
+
+export interface AnalyzerState {
+  format: 'lookout-cctv-segment';
+  version: 1;
+  tracker: TrackerState;
+  /** Last appearance vector per live track (base64 of float32 LE), for embedEvery > 1. */
+  embeddings: Record<string, string>;
+  lastFrame: number;
+}
+
+export class AnalyzerError extends Error {
+  constructor(message: string, cause?: unknown) {
+    super(message, cause !== undefined ? { cause } : undefined);
+    this.name = 'AnalyzerError';
+  }
+}
+
+function f32ToB64(v: Float32Array): string {
+  return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64');
+}
+
+function b64ToF32(s: string): Float32Array {
+  const b = Buffer.from(s, 'base64');
+  const out = new Float32Array(b.length / 4);
+  Buffer.from(out.buffer).set(b);
+  return out;
+}
+
+export class SegmentAnalyzer {
+  private readonly tracker: Tracker;
+  private readonly embeddings = new Map<number, Float32Array>();
+  private lastFrame: number;
+  private readonly fps: number;
+  private readonly minScore: number;
+  private readonly maxObjects: number;
+  private readonly velocityWindow: number;
+  private readonly embedEvery: number;
+
+  constructor(
+    private readonly deps: { detector: FrameDetector; embedder?: CropEmbedder },
+    opts: AnalyzerOptions,
+    state?: AnalyzerState,
+  ) {
+    if (!(opts.fps > 0)) throw new AnalyzerError(`fps must be positive, got ${opts.fps}`);
+    this.fps = opts.fps;
+    this.minScore = opts.minScore ?? 0;
+    this.maxObjects = opts.maxObjects ?? 50;
+    this.velocityWindow = opts.velocityWindow ?? 10;
+    this.embedEvery = opts.embedEvery ?? 1;
+    if (!(Number.isInteger(this.embedEvery) && this.embedEvery >= 1)) throw new AnalyzerError(`embedEvery must be a positive integer, got ${opts.embedEvery}`);
+    if (state) {
+      if (state.format !== 'lookout-cctv-segment' || state.version !== 1) throw new AnalyzerError(`not a segment analyzer state (format ${JSON.stringify(state.format)})`);
+      this.tracker = new Tracker({}, state.tracker);
+      for (const [id, b64] of Object.entries(state.embeddings)) this.embeddings.set(Number(id), b64ToF32(b64));
+      this.lastFrame = state.lastFrame;
+    } else {
+      this.tracker = new Tracker(opts.tracker ?? {});
+      this.lastFrame = -1;
+    }
+  }
+
+  /** Everything needed to continue with the next frame, as plain JSON. */
+  state(): AnalyzerState {
+    const live = new Set(this.tracker.liveTracks().map((t) => t.id));
+    const embeddings: Record<string, string> = {};
+    for (const [id, v] of this.embeddings) if (live.has(id)) embeddings[String(id)] = f32ToB64(v);
+    return { format: 'lookout-cctv-segment', version: 1, tracker: this.tracker.state(), embeddings, lastFrame: this.lastFrame };
+  }
+
+  /** Detects, tracks and describes the objects of one frame; frames must come in increasing index order. */
+  async analyzeFrame(frame: RgbFrame): Promise<FrameObservations> {
+    if (frame.index <= this.lastFrame) throw new AnalyzerError(`frame ${frame.index} is not after frame ${this.lastFrame}: frames must come in order`);
+    if (frame.rgb.length !== frame.width * frame.height * 3) throw new AnalyzerError(`frame ${frame.index}: ${frame.rgb.length} bytes for ${frame.width}x${frame.height} RGB`);
+    const det = await this.deps.detector.detect({ data: frame.rgb, width: frame.width, height: frame.height, format: 'raw' });
+    const boxes = det.boxes
+      .filter((b) => b.score >= this.minScore && b.w > 0 && b.h > 0)
+      .sort((a, b) => b.score - a.score)
+      .slice(0, this.maxObjects);
+    const tracked = this.tracker.update(frame.index, boxes);
+    this.lastFrame = frame.index;
+    const byDet = new Map(tracked.map((t) => [t.detection, t]));
+
+    // Appearance: embed the boxes that need a fresh vector, in one call (the embedder batches).
+    let vectors: Array<Float32Array | undefined> = [];
+    if (this.deps.embedder) {
+      const need = boxes.map((_, i) => {
+        const t = byDet.get(i);
+        return !t || frame.index % this.embedEvery === 0 || !this.embeddings.has(t.trackId);
+      });
+      const fresh = await this.deps.embedder.embedCrops(frame, boxes.filter((_, i) => need[i]));
+      let k = 0;
+      vectors = boxes.map((_, i) => {
+        const t = byDet.get(i);
+        if (need[i]) {
+          const v = fresh[k++];
+          if (t) this.embeddings.set(t.trackId, v);
+          return v;
+        }
+        return this.embeddings.get(t!.trackId);
+      });
+      const live = new Set(this.tracker.liveTracks().map((t) => t.id));
+      for (const id of [...this.embeddings.keys()]) if (!live.has(id)) this.embeddings.delete(id);
+    }
+
+    const objects: ObjectObservation[] = boxes.map((b, i) => {
+      const t = byDet.get(i);
+      const v = t ? trackVelocity(t.history, this.velocityWindow) : null;
+      const o: ObjectObservation = {
+        label: b.label,
+        score: b.score,
+        x: b.x,
+        y: b.y,
+        w: b.w,
+        h: b.h,
+        trackId: t ? t.trackId : null,
+        confirmed: t ? t.confirmed : false,
+        velocity: v ? { vx: v.vx * this.fps, vy: v.vy * this.fps } : null,
+        dwellS: t ? (frame.index - t.still.frame) / this.fps : 0,
+        trackAgeS: t ? (frame.index - t.firstFrame) / this.fps : 0,
+      };
+      if (vectors[i]) o.embedding = vectors[i];
+      return o;
+    });
+    return { frame: frame.index, timeS: frame.index / this.fps, width: frame.width, height: frame.height, objects };
+  }
+
+  /** Analyses frames in order; returns their observations and the state to carry to the next segment. */
+  async analyzeSegment(frames: Iterable<RgbFrame> | AsyncIterable<RgbFrame>): Promise<{ frames: FrameObservations[]; state: AnalyzerState }> {
+    const out: FrameObservations[] = [];
+    for await (const f of frames) out.push(await this.analyzeFrame(f));
+    return { frames: out, state: this.state() };
+  }
+}

@@ -1,0 +1,736 @@
+/**
+ * The cctv-attributes scene model: interpretable attributes of each tracked object, each scored by how
+ * rare it is in the scene's normal footage *at that place* (after Reiss & Hoshen 2022, "Attribute-based
+ * representations for accurate and interpretable video anomaly detection", with per-region statistics as
+ * a fixed camera needs them).
+ *
+ * Attributes ("parts"), each a raw value per object:
+ *  - speed:      foot-point speed in box heights per second (perspective-free: a far person covers fewer
+ *                pixels but as many body heights), over the 99th percentile of the same class group in
+ *                the same region of the image;
+ *  - direction:  -log p(direction | region, class group), 8 compass bins, for objects that move;
+ *  - location:   -log p(class group | region): what is seen where (a vehicle on a footpath), counts
+ *                smoothed over neighbouring regions, plus a fixed term where nothing at all was seen;
+ *  - size:       |log(box height / expected height)|, expected from a ground-plane fit of height
+ *                against foot row per class group (perspective);
+ *  - dwell:      seconds stayed in place over the 99th percentile for the class group in that region
+ *                (loitering where people pass);
+ *  - appearance: kNN distance of a deep feature vector to a coreset of the normal ones.
+ * Regions are cells of a grid over the image; a cell with too few normal observations borrows from its
+ * neighbourhood (3×3, then 5×5 cells), then from the whole scene.
+ *
+ * Calibration uses held-out normal footage (never the fit frames). Speed and dwell are ratios to a
+ * reference with a meaningful floor and keep that scale (s = raw / max(1, held-out q99)); the other parts
+ * are mapped to s = (raw − median) / (q99 − median) of the held-out objects. Either way s = 1 is about the
+ * 99th percentile of unseen normal objects, so parts of different units combine (max by default, or sum as
+ * in the paper). Frame score = max over its objects, smoothed with a trailing mean; the threshold is a
+ * quantile of the smoothed held-out frame scores. Every part at s ≥ 1 of an object gives a reason a person can read.
+ */
+import { KnnBank, kmeans, pcaProject, seededRandom } from '../../runtime/knn';
+import type { FrameObservations, ObjectObservation } from './observations';
+import { footPoint } from './observations';
+
+export const PARTS = ['speed', 'direction', 'location', 'size', 'dwell', 'appearance'] as const;
+export type Part = (typeof PARTS)[number];
+
+export const MODEL_FORMAT = 'lookout-cctv-attributes';
+export const MODEL_VERSION = 1;
+const MAGIC = 'LKAM';
+
+/** COCO labels -> the groups statistics are kept for (detectors flip car/truck/bus on one object). */
+export const DEFAULT_CLASS_GROUPS: Record<string, string> = {
+  person: 'person',
+  car: 'vehicle',
+  truck: 'vehicle',
+  bus: 'vehicle',
+  motorcycle: 'vehicle',
+  train: 'vehicle',
+  bicycle: 'bicycle',
+};
+
+export class AttributeModelError extends Error {
+  constructor(message: string, cause?: unknown) {
+    super(message, cause !== undefined ? { cause } : undefined);
+    this.name = 'AttributeModelError';
+  }
+}
+
+export interface AttributeFitOptions {
+  /** Grid of regions over the image (default 8 × 8). */
+  grid?: { cols: number; rows: number };
+  /** Observations a region needs before its own statistics are used (default 30). */
+  minSamples?: number;
+  /** Label -> class group; labels not listed go to "other" (default DEFAULT_CLASS_GROUPS). */
+  classGroups?: Record<string, string>;
+  /** Objects slower than this (box heights/s) have no direction (default 0.25). */
+  minMovingSpeed?: number;
+  /** Speed references are at least this (box heights/s), so parked objects' jitter is not "fast" (default 0.5). */
+  minSpeedRef?: number;
+  /**
+   * Dwell references are at least this many seconds (default 10): a person stopping for a few seconds is
+   * ordinary; staying 10 s where people pass is what an operator calls loitering.
+   */
+  minDwellRefS?: number;
+  /**
+   * Class groups that where/what (location) and size are scored for (default person, vehicle, bicycle).
+   * Objects of other groups — at a street camera mostly detector noise (kites, skis, umbrellas) — would
+   * otherwise dominate the calibration tail and mute the parts for the classes that matter.
+   */
+  placeGroups?: string[];
+  appearance?: { coresetSize?: number; k?: number; metric?: 'l2' | 'cosine'; clusters?: number };
+  /** How calibrated parts combine into the object score (default 'max'). */
+  combine?: 'max' | 'sum';
+  /** Trailing mean over this many analysed frames (default 5; 1 = none). */
+  smoothingWindow?: number;
+  /** Threshold = this quantile of the smoothed held-out normal frame scores (default 0.97). */
+  thresholdQuantile?: number;
+  /** Parts used in the score (default all; a part without data is skipped anyway). */
+  parts?: Part[];
+  /** Held-out normal footage for calibration; default: the last calibrationFraction of the frames (by time). */
+  calibration?: FrameObservations[];
+  calibrationFraction?: number;
+  seed?: number;
+  createdAt?: Date;
+}
+
+interface Ref {
+  q50: number;
+  q99: number;
+  n: number;
+  /**
+   * Dwell only: objects of this group stayed here for at least half of the normal footage (a parked car),
+   * so no stay is too long here — however long the footage the model later scores.
+   */
+  permanent?: boolean;
+  /** Which pooling gave it: the cell, its 3×3 or 5×5 neighbourhood, or the whole scene. */
+  level: 'cell' | 'area3' | 'area5' | 'scene';
+}
+
+interface DirRef {
+  hist: number[];
+  n: number;
+  level: Ref['level'];
+}
+
+interface Calibration {
+  median: number;
+  q99: number;
+  n: number;
+}
+
+export interface AttributeModel {
+  format: typeof MODEL_FORMAT;
+  version: number;
+  createdAt: string;
+  frameSize: { width: number; height: number };
+  grid: { cols: number; rows: number };
+  groups: string[];
+  classGroups: Record<string, string>;
+  options: {
+    minSamples: number;
+    minMovingSpeed: number;
+    minSpeedRef: number;
+    minDwellRefS: number;
+    combine: 'max' | 'sum';
+    smoothingWindow: number;
+    thresholdQuantile: number;
+    parts: Part[];
+    appearanceK: number;
+    placeGroups: string[];
+  };
+  /** Normal observations per group per cell (row-major cells). */
+  counts: Record<string, number[]>;
+  speed: Record<string, Array<Ref | null>>;
+  dwell: Record<string, Array<Ref | null>>;
+  direction: Record<string, Array<DirRef | null>>;
+  /** Box height / frame height ≈ a · (foot row / frame height) + b, per group. */
+  perspective: Record<string, { a: number; b: number; n: number } | null>;
+  appearance: { bank: KnnBank; groups: string[] } | null;
+  calibration: Partial<Record<Part, Calibration>>;
+  threshold: number;
+}
+
+export interface FitReport {
+  fitFrames: number;
+  calibrationFrames: number;
+  fitObjects: number;
+  calibrationObjects: number;
+  objectsPerGroup: Record<string, number>;
+  tracks: number;
+  withVelocity: number;
+  cellsWithOwnStatistics: Record<string, number>;
+  calibration: Partial<Record<Part, Calibration>>;
+  threshold: number;
+  calibrationFramesFlagged: number;
+  appearance: {
+    dim: number;
+    sourceVectors: number;
+    bankSize: number;
+    coverageRadius: number;
+    clusters: { k: number; sizes: number[]; conditionalEntropyBits: number; classEntropyBits: number; perCluster: Array<Record<string, number>> };
+    embedding2d: { points: Array<[number, number]>; groups: string[]; explainedVariance: number[]; totalVariance: number };
+  } | null;
+}
+
+export interface Reason {
+  attribute: Part;
+  /** Calibrated score of the part (1 = the 99th percentile of held-out normal objects). */
+  score: number;
+  text: string;
+}
+
+export interface ScoredObject extends Omit<ObjectObservation, 'embedding'> {
+  group: string;
+  /** Combined calibrated score; 0 = typical. */
+  score: number;
+  parts: Partial<Record<Part, number>>;
+  reasons: Reason[];
+  abnormal: boolean;
+}
+
+export interface ScoredFrame {
+  frame: number;
+  timeS: number;
+  /** Max over objects (0 without objects). */
+  score: number;
+  objects: ScoredObject[];
+}
+
+export interface FrameScore {
+  frame: number;
+  timeS: number;
+  raw: number;
+  smoothed: number;
+  abnormal: boolean;
+}
+
+/** Carried between segments: the last raw frame scores for the trailing mean. */
+export interface SmootherState {
+  recent: number[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small statistics
+
+export function quantile(values: ArrayLike<number>, q: number): number {
+  if (values.length === 0) return NaN;
+  const s = Float64Array.from(values).sort();
+  const pos = (s.length - 1) * Math.min(1, Math.max(0, q));
+  const lo = Math.floor(pos);
+  const hi = Math.min(s.length - 1, lo + 1);
+  return s[lo] + (s[hi] - s[lo]) * (pos - lo);
+}
+
+function groupOf(classGroups: Record<string, string>, label: string): string {
+  return classGroups[label] ?? 'other';
+}
+
+function cellOf(model: { grid: { cols: number; rows: number } }, o: { x: number; y: number; w: number; h: number }, W: number, H: number): number {
+  const f = footPoint(o);
+  const u = Math.min(0.999999, Math.max(0, f.x / W));
+  const v = Math.min(0.999999, Math.max(0, f.y / H));
+  return Math.floor(v * model.grid.rows) * model.grid.cols + Math.floor(u * model.grid.cols);
+}
+
+function neighbourhood(grid: { cols: number; rows: number }, cell: number, r: number): number[] {
+  const cx = cell % grid.cols;
+  const cy = Math.floor(cell / grid.cols);
+  const out: number[] = [];
+  for (let y = cy - r; y <= cy + r; y++) for (let x = cx - r; x <= cx + r; x++) if (x >= 0 && y >= 0 && x < grid.cols && y < grid.rows) out.push(y * grid.cols + x);
+  return out;
+}
+
+const DIRS = ['right', 'down-right', 'down', 'down-left', 'left', 'up-left', 'up', 'up-right'];
+
+/** Compass bin of an image-plane velocity (y grows downwards): 0 = right, 2 = down (towards the camera). */
+function dirBin(vx: number, vy: number): number {
+  const a = Math.atan2(vy, vx);
+  return ((Math.round(a / (Math.PI / 4)) % 8) + 8) % 8;
+}
+
+function speedOf(o: ObjectObservation): number | null {
+  if (!o.velocity) return null;
+  return Math.hypot(o.velocity.vx, o.velocity.vy) / Math.max(1, o.h);
+}
+
+/** Reference statistics per cell with backoff to wider areas and then the scene. */
+function refsPerCell(grid: { cols: number; rows: number }, perCell: number[][], minSamples: number): Array<Ref | null> {
+  const all = perCell.flat();
+  const scene: Ref | null = all.length >= minSamples ? { q50: quantile(all, 0.5), q99: quantile(all, 0.99), n: all.length, level: 'scene' } : null;
+  return perCell.map((_, c) => {
+    for (const [r, level] of [[0, 'cell'], [1, 'area3'], [2, 'area5']] as const) {
+      const pool = neighbourhood(grid, c, r).flatMap((k) => perCell[k]);
+      if (pool.length >= minSamples) return { q50: quantile(pool, 0.5), q99: quantile(pool, 0.99), n: pool.length, level };
+    }
+    return scene;
+  });
+}
+
+function dirRefsPerCell(grid: { cols: number; rows: number }, perCell: number[][], minSamples: number): Array<DirRef | null> {
+  const hist = (bins: number[]) => {
+    const h = new Array<number>(8).fill(0);
+    for (const b of bins) h[b]++;
+    return h;
+  };
+  const all = perCell.flat();
+  const scene: DirRef | null = all.length >= minSamples ? { hist: hist(all), n: all.length, level: 'scene' } : null;
+  return perCell.map((_, c) => {
+    for (const [r, level] of [[0, 'cell'], [1, 'area3'], [2, 'area5']] as const) {
+      const pool = neighbourhood(grid, c, r).flatMap((k) => perCell[k]);
+      if (pool.length >= minSamples) return { hist: hist(pool), n: pool.length, level };
+    }
+    return scene;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw attribute values (with what the reasons need to say why)
+
+interface RawPart {
+  value: number;
+  text: (s: number) => string;
+}
+
+const plural = (g: string) => (g === 'person' ? 'people' : g === 'other' ? 'objects of this kind' : `${g}s`);
+const where = (level: Ref['level']) => (level === 'scene' ? 'in this scene' : 'in this part of the scene');
+
+function locationWeights(model: AttributeModel, g: string, cell: number): { own: number; all: number; perGroup: Record<string, number> } {
+  // 3×3 smoothing: centre 1, edge neighbours 0.5, corners 0.25 (sums to 4 inside the grid).
+  const { cols } = model.grid;
+  const cx = cell % cols;
+  const cy = Math.floor(cell / cols);
+  const perGroup: Record<string, number> = {};
+  let own = 0;
+  let all = 0;
+  for (const k of neighbourhood(model.grid, cell, 1)) {
+    const d = Math.abs((k % cols) - cx) + Math.abs(Math.floor(k / cols) - cy);
+    const w = d === 0 ? 1 : d === 1 ? 0.5 : 0.25;
+    for (const gg of model.groups) {
+      const c = (model.counts[gg]?.[k] ?? 0) * w;
+      perGroup[gg] = (perGroup[gg] ?? 0) + c;
+      all += c;
+      if (gg === g) own += c;
+    }
+  }
+  return { own, all, perGroup };
+}
+
+function rawParts(model: AttributeModel, o: ObjectObservation, W: number, H: number): Partial<Record<Part, RawPart>> {
+  const out: Partial<Record<Part, RawPart>> = {};
+  const g = groupOf(model.classGroups, o.label);
+  const cell = cellOf(model, o, W, H);
+  const use = new Set(model.options.parts);
+  const sn = speedOf(o);
+
+  if (use.has('speed') && sn !== null) {
+    const ref = model.speed[g]?.[cell];
+    if (ref) {
+      const q = Math.max(ref.q99, model.options.minSpeedRef);
+      const ratio = sn / q;
+      out.speed = { value: ratio, text: () => `speed ${ratio.toFixed(1)}× the 99th percentile for ${plural(g)} ${where(ref.level)} (${sn.toFixed(2)} vs ${q.toFixed(2)} box heights/s)` };
+    }
+  }
+  if (use.has('direction') && sn !== null && sn >= model.options.minMovingSpeed && o.velocity) {
+    const ref = model.direction[g]?.[cell];
+    if (ref && ref.n >= model.options.minSamples) {
+      const b = dirBin(o.velocity.vx, o.velocity.vy);
+      const h = ref.hist;
+      const c = h[b] + 0.5 * (h[(b + 7) % 8] + h[(b + 1) % 8]);
+      const p = (c + 1) / (2 * ref.n + 8);
+      const share = h[b] / ref.n;
+      out.direction = {
+        value: -Math.log(p),
+        text: () => `moving ${DIRS[b]}, against the usual direction ${where(ref.level)}: ${(100 * share).toFixed(share < 0.01 ? 1 : 0)} % of ${ref.n} moving ${plural(g)} seen here went that way`,
+      };
+    }
+  }
+  const placed = model.options.placeGroups.includes(g);
+  if (use.has('location') && placed) {
+    // What is here: p(group | area) from counts smoothed over the 3×3 neighbourhood, with a weak prior (one
+    // pseudo-observation spread by the scene's class shares). Where: an area where nothing at all was seen
+    // in the normal footage (5×5 neighbourhood) adds log(minSamples). A rarely used but not empty spot adds
+    // nothing: people wander, and a density over places would alarm on every unusual step.
+    const { own, all, perGroup } = locationWeights(model, g, cell);
+    const total = Object.values(model.counts).reduce((s, a) => s + a.reduce((x, y) => x + y, 0), 0);
+    const nG = model.counts[g]?.reduce((x, y) => x + y, 0) ?? 0;
+    const prior = (nG + 0.5) / (total + 0.5 * (model.groups.length + 1));
+    const pClass = (own + prior) / (all + 1);
+    const wide = neighbourhood(model.grid, cell, 2).reduce((sum, k) => sum + model.groups.reduce((x, gg) => x + (model.counts[gg]?.[k] ?? 0), 0), 0);
+    const empty = wide === 0;
+    const top = Object.entries(perGroup).sort((a, b) => b[1] - a[1])[0];
+    out.location = {
+      value: -Math.log(pClass) + (empty ? Math.log(model.options.minSamples) : 0),
+      text: () =>
+        empty
+          ? `no object was seen in this part of the scene in normal footage (class ${o.label})`
+          : own === 0
+            ? `class ${o.label} never seen in this area (normal footage there: ${top && top[0] !== 'other' ? plural(top[0]) : 'other objects'})`
+            : `class ${o.label} rare in this area (${Math.max(1, Math.round((100 * own) / all))} % of the objects seen here)`,
+    };
+  }
+  if (use.has('size') && placed) {
+    const pm = model.perspective[g];
+    if (pm) {
+      const fy = footPoint(o).y / H;
+      const expected = pm.a * fy + pm.b;
+      if (expected > 0.005) {
+        const ratio = o.h / H / expected;
+        out.size = { value: Math.abs(Math.log(ratio)), text: () => `box ${ratio.toFixed(1)}× the usual height of a ${g === 'other' ? 'such object' : g} at this distance from the camera` };
+      }
+    }
+  }
+  if (use.has('dwell') && o.trackId !== null) {
+    const ref = model.dwell[g]?.[cell];
+    if (ref && !ref.permanent) {
+      const q = Math.max(ref.q99, model.options.minDwellRefS);
+      out.dwell = { value: o.dwellS / q, text: () => `stayed ${o.dwellS.toFixed(0)} s in place where ${plural(g)} stay under ${q.toFixed(1)} s (99th percentile)` };
+    }
+  }
+  if (use.has('appearance') && o.embedding && model.appearance) {
+    const r = model.appearance.bank.query(o.embedding, model.options.appearanceK);
+    const nearest = model.appearance.groups[r.nearest] ?? '?';
+    out.appearance = { value: r.distance, text: (s) => `looks unlike anything in the normal footage (appearance ${s.toFixed(1)}× the usual spread; closest: a ${nearest})` };
+  }
+  return out;
+}
+
+/**
+ * Parts whose raw value is already a ratio to a reference with a floor that means something (speed and
+ * dwell: "× the 99th percentile, at least 0.5 heights/s or 10 s") keep their scale: calibration can only
+ * raise the bar (s = raw / max(1, q99 of held-out raw values)), so normal footage in which nobody happened
+ * to stand still cannot turn a 5 s pause into an alarm. The other parts (log-probabilities, distances) have
+ * no natural unit: s = (raw − median) / (q99 − median) on the held-out objects.
+ */
+const RATIO_PARTS: ReadonlySet<Part> = new Set(['speed', 'dwell']);
+
+function calibrate(part: Part, c: Calibration | undefined, raw: number): number {
+  if (!c) return 0;
+  if (RATIO_PARTS.has(part)) return raw / Math.max(1, c.q99);
+  const spread = Math.max(c.q99 - c.median, 1e-6);
+  return Math.max(0, (raw - c.median) / spread);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fit
+
+/**
+ * Fits the scene model on observations of normal footage. Calibration uses `opts.calibration` when given,
+ * else the last `calibrationFraction` (default 0.2) of the frames by time — held out of every statistic.
+ */
+export function fitAttributeModel(observations: FrameObservations[], frameSize: { width: number; height: number }, opts: AttributeFitOptions = {}): { model: AttributeModel; report: FitReport } {
+  if (!(frameSize.width > 0 && frameSize.height > 0)) throw new AttributeModelError(`frame size must be positive, got ${frameSize.width}x${frameSize.height}`);
+  const grid = opts.grid ?? { cols: 8, rows: 8 };
+  if (!(Number.isInteger(grid.cols) && Number.isInteger(grid.rows) && grid.cols >= 1 && grid.rows >= 1)) throw new AttributeModelError(`grid must be positive integers, got ${JSON.stringify(grid)}`);
+  const classGroups = opts.classGroups ?? DEFAULT_CLASS_GROUPS;
+  const minSamples = opts.minSamples ?? 30;
+  const seed = opts.seed ?? 0;
+  let fit = [...observations].sort((a, b) => a.frame - b.frame);
+  let cal: FrameObservations[];
+  if (opts.calibration) {
+    cal = [...opts.calibration].sort((a, b) => a.frame - b.frame);
+  } else {
+    const frac = opts.calibrationFraction ?? 0.2;
+    if (!(frac > 0 && frac < 1)) throw new AttributeModelError(`calibrationFraction must be in (0, 1), got ${frac}`);
+    const nCal = Math.max(1, Math.round(frac * fit.length));
+    cal = fit.slice(fit.length - nCal);
+    fit = fit.slice(0, fit.length - nCal);
+  }
+  if (fit.length === 0) throw new AttributeModelError('no frames to fit on');
+  if (cal.length === 0) throw new AttributeModelError('no held-out frames to calibrate on');
+  for (const f of [...fit, ...cal]) {
+    if (Math.abs(f.width / f.height - frameSize.width / frameSize.height) > 0.01) throw new AttributeModelError(`frame ${f.frame} is ${f.width}x${f.height}, not the aspect ratio of ${frameSize.width}x${frameSize.height}`);
+  }
+  const cells = grid.cols * grid.rows;
+  const fitObjs = fit.flatMap((f) => f.objects.map((o) => ({ o, W: f.width, H: f.height })));
+  if (fitObjs.length < minSamples) throw new AttributeModelError(`only ${fitObjs.length} objects in the normal footage: at least ${minSamples} are needed`);
+  const groups = [...new Set(fitObjs.map(({ o }) => groupOf(classGroups, o.label)))].sort();
+
+  const counts: Record<string, number[]> = {};
+  const speeds: Record<string, number[][]> = {};
+  const dwells: Record<string, number[][]> = {};
+  const dirs: Record<string, number[][]> = {};
+  const persp: Record<string, Array<[number, number]>> = {};
+  for (const g of groups) {
+    counts[g] = new Array<number>(cells).fill(0);
+    speeds[g] = Array.from({ length: cells }, () => []);
+    dwells[g] = Array.from({ length: cells }, () => []);
+    dirs[g] = Array.from({ length: cells }, () => []);
+    persp[g] = [];
+  }
+  const minMovingSpeed = opts.minMovingSpeed ?? 0.25;
+  const footageS = fit[fit.length - 1].timeS - fit[0].timeS;
+  const tracks = new Set<number>();
+  let withVelocity = 0;
+  const vectors: Float32Array[] = [];
+  const vectorGroups: string[] = [];
+  for (const { o, W, H } of fitObjs) {
+    const g = groupOf(classGroups, o.label);
+    const c = cellOf({ grid }, o, W, H);
+    counts[g][c]++;
+    const sn = speedOf(o);
+    if (sn !== null) {
+      withVelocity++;
+      speeds[g][c].push(sn);
+      if (sn >= minMovingSpeed && o.velocity) dirs[g][c].push(dirBin(o.velocity.vx, o.velocity.vy));
+    }
+    if (o.trackId !== null) {
+      tracks.add(o.trackId);
+      dwells[g][c].push(o.dwellS);
+    }
+    persp[g].push([footPoint(o).y / H, o.h / H]);
+    if (o.embedding) {
+      vectors.push(o.embedding);
+      vectorGroups.push(g);
+    }
+  }
+  const perspective: AttributeModel['perspective'] = {};
+  for (const g of groups) {
+    const pts = persp[g];
+    const ys = pts.map((p) => p[0]);
+    if (pts.length < minSamples || quantile(ys, 0.9) - quantile(ys, 0.1) < 0.1) {
+      perspective[g] = null; // too few, or all at one distance: no slope to fit
+      continue;
+    }
+    // Least squares h = a·y + b, then once more without the worst 10 % (merged pairs, partial boxes).
+    const fitLine = (p: Array<[number, number]>) => {
+      const n = p.length;
+      const my = p.reduce((s, q) => s + q[0], 0) / n;
+      const mh = p.reduce((s, q) => s + q[1], 0) / n;
+      let syy = 0;
+      let syh = 0;
+      for (const [y, h] of p) {
+        syy += (y - my) ** 2;
+        syh += (y - my) * (h - mh);
+      }
+      const a = syy > 0 ? syh / syy : 0;
+      return { a, b: mh - a * my };
+    };
+    const l1 = fitLine(pts);
+    const res = pts.map((p) => Math.abs(Math.log(Math.max(1e-6, p[1]) / Math.max(1e-6, l1.a * p[0] + l1.b))));
+    const cut = quantile(res, 0.9);
+    const l2 = fitLine(pts.filter((_, i) => res[i] <= cut));
+    perspective[g] = { a: l2.a, b: l2.b, n: pts.length };
+  }
+
+  let appearance: AttributeModel['appearance'] = null;
+  if (vectors.length >= minSamples) {
+    const built = KnnBank.build(vectors, { maxSize: opts.appearance?.coresetSize ?? 2000, metric: opts.appearance?.metric ?? 'cosine', seed });
+    appearance = { bank: built.bank, groups: built.kept.map((i) => vectorGroups[i]) };
+  }
+
+  const model: AttributeModel = {
+    format: MODEL_FORMAT,
+    version: MODEL_VERSION,
+    createdAt: (opts.createdAt ?? new Date()).toISOString(),
+    frameSize: { width: frameSize.width, height: frameSize.height },
+    grid,
+    groups,
+    classGroups,
+    options: {
+      minSamples,
+      minMovingSpeed,
+      minSpeedRef: opts.minSpeedRef ?? 0.5,
+      minDwellRefS: opts.minDwellRefS ?? 10,
+      combine: opts.combine ?? 'max',
+      smoothingWindow: opts.smoothingWindow ?? 5,
+      thresholdQuantile: opts.thresholdQuantile ?? 0.97,
+      parts: opts.parts ?? [...PARTS],
+      appearanceK: opts.appearance?.k ?? 1,
+      placeGroups: opts.placeGroups ?? ['person', 'vehicle', 'bicycle'],
+    },
+    counts,
+    speed: Object.fromEntries(groups.map((g) => [g, refsPerCell(grid, speeds[g], minSamples)])),
+    dwell: Object.fromEntries(
+      groups.map((g) => [
+        g,
+        refsPerCell(grid, dwells[g], minSamples).map((ref) => (ref && ref.q99 >= 0.5 * footageS ? { ...ref, permanent: true } : ref)),
+      ]),
+    ),
+    direction: Object.fromEntries(groups.map((g) => [g, dirRefsPerCell(grid, dirs[g], minSamples)])),
+    perspective,
+    appearance,
+    calibration: {},
+    threshold: Infinity,
+  };
+  if (!(model.options.smoothingWindow >= 1 && Number.isInteger(model.options.smoothingWindow))) throw new AttributeModelError(`smoothingWindow must be a positive integer, got ${model.options.smoothingWindow}`);
+
+  // Calibration on held-out normal frames: per part, then the frame threshold.
+  const rawCal: Partial<Record<Part, number[]>> = {};
+  let calObjects = 0;
+  for (const f of cal) {
+    for (const o of f.objects) {
+      calObjects++;
+      const r = rawParts(model, o, f.width, f.height);
+      for (const p of PARTS) if (r[p]) (rawCal[p] ??= []).push(r[p].value);
+    }
+  }
+  for (const p of PARTS) {
+    const v = rawCal[p];
+    if (v && v.length >= minSamples) model.calibration[p] = { median: quantile(v, 0.5), q99: quantile(v, 0.99), n: v.length };
+  }
+  const calScored = scoreObservations(model, cal);
+  const calFrames = frameScores(model, calScored).frames;
+  model.threshold = quantile(calFrames.map((f) => f.smoothed), model.options.thresholdQuantile);
+  const calFlagged = frameScores(model, calScored).frames.filter((f) => f.abnormal).length;
+
+  const objectsPerGroup: Record<string, number> = {};
+  for (const g of groups) objectsPerGroup[g] = counts[g].reduce((s, x) => s + x, 0);
+  const report: FitReport = {
+    fitFrames: fit.length,
+    calibrationFrames: cal.length,
+    fitObjects: fitObjs.length,
+    calibrationObjects: calObjects,
+    objectsPerGroup,
+    tracks: tracks.size,
+    withVelocity,
+    cellsWithOwnStatistics: Object.fromEntries(groups.map((g) => [g, model.speed[g].filter((r) => r?.level === 'cell').length])),
+    calibration: model.calibration,
+    threshold: model.threshold,
+    calibrationFramesFlagged: calFlagged / Math.max(1, calFrames.length),
+    appearance: appearance ? appearanceReport(appearance, vectors.length, opts.appearance?.clusters ?? 8, seed) : null,
+  };
+  return { model, report };
+}
+
+function entropyBits(counts: number[]): number {
+  const n = counts.reduce((s, x) => s + x, 0);
+  let h = 0;
+  for (const c of counts) if (c > 0) h -= (c / n) * Math.log2(c / n);
+  return h;
+}
+
+/** Bank report: k-means clusters of the coreset, H(class | cluster) against H(class), a 2-D PCA of the bank. */
+function appearanceReport(app: { bank: KnnBank; groups: string[] }, sourceVectors: number, k: number, seed: number): NonNullable<FitReport['appearance']> {
+  const { bank, groups } = app;
+  const kk = Math.max(1, Math.min(k, bank.count));
+  const km = kmeans(bank.data, bank.count, bank.dim, kk, { seed });
+  const names = [...new Set(groups)].sort();
+  const perCluster: Array<Record<string, number>> = Array.from({ length: kk }, () => ({}));
+  groups.forEach((g, i) => {
+    const c = km.assignments[i];
+    perCluster[c][g] = (perCluster[c][g] ?? 0) + 1;
+  });
+  let hCond = 0;
+  perCluster.forEach((m, c) => {
+    hCond += (km.sizes[c] / bank.count) * entropyBits(names.map((g) => m[g] ?? 0));
+  });
+  const hClass = entropyBits(names.map((g) => groups.filter((x) => x === g).length));
+  // PCA on at most 1500 bank vectors (seeded choice), enough for a readable scatter.
+  const rand = seededRandom(seed + 1);
+  const idx = Array.from({ length: bank.count }, (_, i) => i);
+  for (let i = idx.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [idx[i], idx[j]] = [idx[j], idx[i]];
+  }
+  const take = idx.slice(0, 1500).sort((a, b) => a - b);
+  const sub = new Float32Array(take.length * bank.dim);
+  take.forEach((src, i) => sub.set(bank.vector(src), i * bank.dim));
+  const pca = pcaProject(sub, take.length, bank.dim, 2, seed);
+  return {
+    dim: bank.dim,
+    sourceVectors,
+    bankSize: bank.count,
+    coverageRadius: bank.coverageRadius,
+    clusters: { k: kk, sizes: km.sizes, conditionalEntropyBits: hCond, classEntropyBits: hClass, perCluster },
+    embedding2d: { points: pca.points.map((p) => [p[0], p[1] ?? 0]), groups: take.map((i) => groups[i]), explainedVariance: pca.explainedVariance, totalVariance: pca.totalVariance },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scoring
+
+/** Scores every object of every frame; frame score = max over its objects (0 for an empty frame). */
+export function scoreObservations(model: AttributeModel, frames: ReadonlyArray<FrameObservations>): ScoredFrame[] {
+  return frames.map((f) => {
+    if (Math.abs(f.width / f.height - model.frameSize.width / model.frameSize.height) > 0.01) {
+      throw new AttributeModelError(`frame ${f.frame} is ${f.width}x${f.height} but the scene model was fitted on ${model.frameSize.width}x${model.frameSize.height} footage: another camera view?`);
+    }
+    const objects = f.objects.map((o): ScoredObject => {
+      const raw = rawParts(model, o, f.width, f.height);
+      const parts: Partial<Record<Part, number>> = {};
+      let score = 0;
+      for (const p of model.options.parts) {
+        const r = raw[p];
+        const c = model.calibration[p];
+        if (!r || !c) continue;
+        const s = calibrate(p, c, r.value);
+        parts[p] = s;
+        score = model.options.combine === 'sum' ? score + s : Math.max(score, s);
+      }
+      const abnormal = score > model.threshold;
+      const ranked = (Object.entries(parts) as Array<[Part, number]>).sort((a, b) => b[1] - a[1]);
+      // Every part beyond the 99th percentile of held-out normal objects explains; a flagged object always
+      // gets at least its strongest part.
+      const chosen = ranked.filter(([, s]) => s >= 1);
+      if (abnormal && chosen.length === 0 && ranked.length > 0) chosen.push(ranked[0]);
+      const reasons = chosen.map(([p, s]) => ({ attribute: p, score: s, text: raw[p]!.text(s) }));
+      const { embedding: _e, ...rest } = o;
+      return { ...rest, group: groupOf(model.classGroups, o.label), score, parts, reasons, abnormal };
+    });
+    return { frame: f.frame, timeS: f.timeS, score: objects.reduce((m, o) => Math.max(m, o.score), 0), objects };
+  });
+}
+
+/**
+ * Smoothed frame scores: trailing mean over the model's smoothing window of analysed frames, continued
+ * across segments with `state`. A frame is abnormal when its smoothed score exceeds the threshold.
+ */
+export function frameScores(model: AttributeModel, scored: ReadonlyArray<ScoredFrame>, state?: SmootherState): { frames: FrameScore[]; state: SmootherState } {
+  const w = model.options.smoothingWindow;
+  const recent = [...(state?.recent ?? [])].slice(-(w - 1));
+  const frames = scored.map((f) => {
+    recent.push(f.score);
+    if (recent.length > w) recent.shift();
+    const smoothed = recent.reduce((s, x) => s + x, 0) / recent.length;
+    return { frame: f.frame, timeS: f.timeS, raw: f.score, smoothed, abnormal: smoothed > model.threshold };
+  });
+  return { frames, state: { recent: recent.slice(-(w - 1)) } };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Serialisation: "LKAM", uint32 LE header length, UTF-8 JSON header (everything but the bank), zero
+// padding to 4 bytes, then the kNN bank's own bytes (runtime/knn's format) when there is one.
+
+type Header = Omit<AttributeModel, 'appearance' | 'threshold'> & { threshold: number | null; appearance: { groups: string[]; bankBytes: number } | null };
+
+export function serializeAttributeModel(model: AttributeModel): Buffer {
+  const bank = model.appearance?.bank.serialize() ?? Buffer.alloc(0);
+  const header: Header = { ...model, threshold: Number.isFinite(model.threshold) ? model.threshold : null, appearance: model.appearance ? { groups: model.appearance.groups, bankBytes: bank.length } : null };
+  const json = Buffer.from(JSON.stringify(header), 'utf8');
+  const off = (8 + json.length + 3) & ~3;
+  const buf = Buffer.alloc(off + bank.length);
+  buf.write(MAGIC, 0, 'ascii');
+  buf.writeUInt32LE(json.length, 4);
+  json.copy(buf, 8);
+  bank.copy(buf, off);
+  return buf;
+}
+
+/** Parses serializeAttributeModel's bytes; `where` (a path or URI) names the source in errors. */
+export function parseAttributeModel(bytes: Uint8Array, where = 'scene model'): AttributeModel {
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const bad = (msg: string, cause?: unknown) => new AttributeModelError(`${where}: not a valid cctv-attributes scene model: ${msg}`, cause);
+  if (b.length < 8 || b.toString('latin1', 0, 4) !== MAGIC) throw bad(`bad magic ${JSON.stringify(b.toString('latin1', 0, Math.min(4, b.length)))}, expected "${MAGIC}" (a model of another method?)`);
+  const hlen = b.readUInt32LE(4);
+  if (8 + hlen > b.length) throw bad(`header of ${hlen} bytes runs past the end of the ${b.length}-byte file (truncated?)`);
+  let h: Header;
+  try {
+    h = JSON.parse(b.toString('utf8', 8, 8 + hlen)) as Header;
+  } catch (err) {
+    throw bad('header is not JSON', err);
+  }
+  if (h.format !== MODEL_FORMAT) throw bad(`format ${JSON.stringify(h.format)}, expected ${MODEL_FORMAT}`);
+  if (h.version !== MODEL_VERSION) throw bad(`format version ${JSON.stringify(h.version)}; this build reads version ${MODEL_VERSION}`);
+  if (!h.grid || !h.frameSize || !Array.isArray(h.groups) || !h.options || !h.counts) throw bad('header misses grid, frameSize, groups, options or counts');
+  const off = (8 + hlen + 3) & ~3;
+  let appearance: AttributeModel['appearance'] = null;
+  if (h.appearance) {
+    if (off + h.appearance.bankBytes !== b.length) throw bad(`expected ${off + h.appearance.bankBytes} bytes with the appearance bank, got ${b.length} (truncated?)`);
+    const bank = KnnBank.parse(b.subarray(off), `${where} (appearance bank)`);
+    if (h.appearance.groups.length !== bank.count) throw bad(`${h.appearance.groups.length} bank labels for ${bank.count} vectors`);
+    appearance = { bank, groups: h.appearance.groups };
+  } else if (b.length !== off && b.length !== 8 + hlen) {
+    throw bad(`${b.length - off} unexpected trailing bytes`);
+  }
+  return { ...h, threshold: h.threshold ?? Infinity, appearance };
+}

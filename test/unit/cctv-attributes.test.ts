@@ -1,0 +1,261 @@
+import { describe, expect, it } from 'vitest';
+import {
+  AttributeModelError,
+  embeddingPlotPng,
+  fitAttributeModel,
+  frameScores,
+  parseAttributeModel,
+  scoreObservations,
+  SegmentAnalyzer,
+  serializeAttributeModel,
+  type CropEmbedder,
+  type FrameDetector,
+  type FrameObservations,
+  type ObjectObservation,
+  type RgbFrame,
+} from '../../methods/cctv-attributes';
+import { seededRandom } from '../../runtime/knn';
+import type { Box } from '../../core/types';
+
+/**
+ * A synthetic fixed camera, 400 × 300 at 10 fps: people walk left and right along a footpath (foot row
+ * 180–220) at about 0.5 box heights per second, their height growing with the row (perspective); two
+ * vehicles are parked top left. Appearance: 8-dim vectors, people near one centre, vehicles near another.
+ */
+const W = 400;
+const H = 300;
+const FPS = 10;
+
+function personAt(rand: () => number, x: number, foot: number, vx: number, extra: Partial<ObjectObservation> = {}): ObjectObservation {
+  const h = 0.25 * foot - 10 + rand() * 2; // 35–45 px on the path
+  return {
+    label: 'person',
+    score: 0.8,
+    x: x - 0.2 * h,
+    y: foot - h,
+    w: 0.4 * h,
+    h,
+    trackId: 1,
+    confirmed: true,
+    velocity: { vx, vy: (rand() - 0.5) * 2 },
+    dwellS: rand() * 1.5,
+    trackAgeS: 3,
+    embedding: Float32Array.from({ length: 8 }, (_, j) => (j < 4 ? 1 : 0) + (rand() - 0.5) * 0.2),
+    ...extra,
+  };
+}
+
+function vehicleAt(rand: () => number, x: number, foot: number, extra: Partial<ObjectObservation> = {}): ObjectObservation {
+  return {
+    label: rand() < 0.5 ? 'car' : 'truck',
+    score: 0.6,
+    x,
+    y: foot - 30,
+    w: 60,
+    h: 30,
+    trackId: 2,
+    confirmed: true,
+    velocity: { vx: (rand() - 0.5) * 2, vy: (rand() - 0.5) * 2 },
+    dwellS: 30 + rand() * 100,
+    trackAgeS: 100,
+    embedding: Float32Array.from({ length: 8 }, (_, j) => (j >= 4 ? 1 : 0) + (rand() - 0.5) * 0.2),
+    ...extra,
+  };
+}
+
+function normalFrames(from: number, to: number, seed: number): FrameObservations[] {
+  const rand = seededRandom(seed);
+  const frames: FrameObservations[] = [];
+  for (let f = from; f < to; f++) {
+    const objects: ObjectObservation[] = [];
+    for (let k = 0; k < 4; k++) {
+      const foot = 180 + rand() * 40;
+      const h = 0.25 * foot - 10;
+      const dir = rand() < 0.5 ? 1 : -1;
+      objects.push(personAt(rand, 20 + rand() * 360, foot, dir * h * (0.4 + rand() * 0.2)));
+    }
+    objects.push(vehicleAt(rand, 20 + rand() * 4, 60 + rand() * 2), vehicleAt(rand, 100 + rand() * 4, 62 + rand() * 2));
+    frames.push({ frame: f, timeS: f / FPS, width: W, height: H, objects });
+  }
+  return frames;
+}
+
+function fitted(opts: Parameters<typeof fitAttributeModel>[2] = {}) {
+  return fitAttributeModel(normalFrames(0, 400, 1), { width: W, height: H }, { calibration: normalFrames(400, 600, 2), grid: { cols: 8, rows: 6 }, ...opts });
+}
+
+/** One frame of normal traffic plus `extra`, scored; returns the extra object's result. */
+function scoreExtra(model: ReturnType<typeof fitted>['model'], extra: ObjectObservation) {
+  const f = normalFrames(900, 901, 77)[0];
+  f.objects.push(extra);
+  return scoreObservations(model, [f])[0].objects.at(-1)!;
+}
+
+describe('cctv-attributes model on a synthetic scene', () => {
+  const { model, report } = fitted();
+
+  it('reports what it fitted, with calibration from the held-out frames', () => {
+    expect(report.fitFrames).toBe(400);
+    expect(report.calibrationFrames).toBe(200);
+    expect(report.objectsPerGroup).toEqual({ person: 1600, vehicle: 800 });
+    expect(Object.keys(model.calibration).sort()).toEqual(['appearance', 'direction', 'dwell', 'location', 'size', 'speed']);
+    // People and vehicles sit in separate clusters: knowing the cluster leaves almost no doubt about the class.
+    expect(report.appearance!.clusters.conditionalEntropyBits).toBeLessThan(0.1);
+    expect(report.appearance!.clusters.classEntropyBits).toBeGreaterThan(0.8);
+    expect(report.appearance!.bankSize).toBeLessThanOrEqual(2000);
+    expect(report.appearance!.embedding2d.points.length).toBe(Math.min(1500, report.appearance!.bankSize));
+    // The threshold is the 0.97 quantile of smoothed held-out frame scores: about 3 % flagged there.
+    expect(report.calibrationFramesFlagged).toBeLessThanOrEqual(0.035);
+  });
+
+  it('leaves a normal walker unflagged, without reasons', () => {
+    const rand = seededRandom(5);
+    const o = scoreExtra(model, personAt(rand, 200, 200, 20));
+    expect(o.abnormal).toBe(false);
+    expect(o.reasons).toEqual([]);
+    expect(o.score).toBeLessThan(model.threshold);
+  });
+
+  it('flags a runner on the footpath with a speed reason', () => {
+    const rand = seededRandom(6);
+    const o = scoreExtra(model, personAt(rand, 200, 200, 40 * 2.5)); // 2.5 box heights/s: running
+    expect(o.abnormal).toBe(true);
+    expect(o.reasons[0].attribute).toBe('speed');
+    expect(o.reasons[0].text).toMatch(/^speed \d+\.\d× the 99th percentile for people in this part of the scene/);
+  });
+
+  it('flags a vehicle on the footpath: class never seen in this area', () => {
+    const rand = seededRandom(7);
+    const o = scoreExtra(model, vehicleAt(rand, 200, 200, { label: 'truck', dwellS: 0, velocity: { vx: 20, vy: 0 } }));
+    expect(o.abnormal).toBe(true);
+    const loc = o.reasons.find((r) => r.attribute === 'location');
+    expect(loc?.text).toMatch(/^class truck never seen in this area \(normal footage there: people\)/);
+    // Its appearance is a vehicle's, seen in normal footage: that part stays calm.
+    expect(o.parts.appearance!).toBeLessThan(1);
+  });
+
+  it('flags a person crossing the path downwards where people only walk along it', () => {
+    const rand = seededRandom(8);
+    const o = scoreExtra(model, personAt(rand, 200, 200, 0, { velocity: { vx: 0, vy: 25 } }));
+    expect(o.abnormal).toBe(true);
+    expect(o.reasons.map((r) => r.attribute)).toContain('direction');
+    expect(o.reasons.find((r) => r.attribute === 'direction')!.text).toMatch(/^moving down, against the usual direction/);
+  });
+
+  it('flags a person standing 20 s where people pass: dwell reason', () => {
+    const rand = seededRandom(9);
+    const o = scoreExtra(model, personAt(rand, 200, 200, 0, { velocity: { vx: 0.5, vy: 0 }, dwellS: 20 }));
+    expect(o.abnormal).toBe(true);
+    expect(o.reasons.find((r) => r.attribute === 'dwell')!.text).toMatch(/^stayed 20 s in place where people stay under \d+\.\d s/);
+  });
+
+  it('flags an unseen appearance and a box far too big for its distance', () => {
+    const rand = seededRandom(10);
+    const odd = scoreExtra(model, personAt(rand, 200, 200, 20, { embedding: Float32Array.from({ length: 8 }, (_, j) => (j % 2 ? 1 : -1)) }));
+    expect(odd.reasons.map((r) => r.attribute)).toContain('appearance');
+    const big = scoreExtra(model, personAt(rand, 200, 200, 20, { h: 120, y: 80, w: 48 }));
+    expect(big.reasons.find((r) => r.attribute === 'size')!.text).toMatch(/^box 2\.9× the usual height of a person/); // 120 px where people are ~41 px;
+  });
+
+  it('keeps the false alarm rate on unseen normal frames near the calibration quantile', () => {
+    const test = normalFrames(1000, 1400, 3);
+    const fs = frameScores(model, scoreObservations(model, test)).frames;
+    const flagged = fs.filter((f) => f.abnormal).length / fs.length;
+    expect(flagged).toBeLessThan(0.08);
+  });
+
+  it('smooths across segments exactly as over one run', () => {
+    const scored = scoreObservations(model, normalFrames(0, 30, 4));
+    const whole = frameScores(model, scored).frames;
+    const a = frameScores(model, scored.slice(0, 13));
+    const b = frameScores(model, scored.slice(13), JSON.parse(JSON.stringify(a.state)));
+    expect([...a.frames, ...b.frames]).toEqual(whole);
+    // Smoothing is a trailing mean over the window.
+    const w = model.options.smoothingWindow;
+    const mean = scored.slice(20 - w + 1, 21).reduce((s, f) => s + f.score, 0) / w;
+    expect(whole[20].smoothed).toBeCloseTo(mean, 12);
+  });
+
+  it('round-trips through bytes with identical scores, and rejects other bytes', () => {
+    const bytes = serializeAttributeModel(model);
+    const back = parseAttributeModel(bytes, 'mem');
+    const test = normalFrames(2000, 2010, 12);
+    test[3].objects.push(personAt(seededRandom(1), 100, 190, 150));
+    expect(scoreObservations(back, test)).toEqual(scoreObservations(model, test));
+    expect(() => parseAttributeModel(bytes.subarray(0, bytes.length - 10), 'cut')).toThrow(/truncated/);
+    expect(() => parseAttributeModel(Buffer.from('LKSM\0\0\0\0'), 'ocae')).toThrow(AttributeModelError);
+  });
+
+  it('refuses frames of another aspect ratio and too little normal footage', () => {
+    const f = normalFrames(0, 1, 1)[0];
+    expect(() => scoreObservations(model, [{ ...f, width: 300, height: 300 }])).toThrow(/another camera view/);
+    expect(() => fitAttributeModel(normalFrames(0, 3, 1), { width: W, height: H })).toThrow(/at least 30 are needed/);
+  });
+
+  it('sum combination adds evidence of several parts', () => {
+    const { model: sum } = fitted({ combine: 'sum', appearance: { clusters: 2 } });
+    const rand = seededRandom(11);
+    const o = scoreExtra(sum, personAt(rand, 200, 200, 100, { dwellS: 0 }));
+    expect(o.score).toBeCloseTo(Object.values(o.parts).reduce((s, x) => s + x, 0), 9);
+  });
+
+  it('renders the embedding plot as a PNG', async () => {
+    const png = await embeddingPlotPng(report);
+    expect(png!.subarray(1, 4).toString('latin1')).toBe('PNG');
+  });
+});
+
+describe('SegmentAnalyzer', () => {
+  /** A detector that "sees" scripted boxes per frame index (the frame pixels are not looked at). */
+  class ScriptedDetector implements FrameDetector {
+    constructor(private readonly script: (frame: number) => Box[]) {}
+    frame = 0;
+    async detect() {
+      return { boxes: this.script(this.frame++) };
+    }
+  }
+  const walker = (f: number): Box => ({ classId: 0, label: 'person', score: 0.9, x: 50 + 4 * f, y: 100, w: 16, h: 40 });
+  const stander = (f: number): Box => ({ classId: 0, label: 'person', score: 0.8, x: 300 + (f % 2), y: 200, w: 16, h: 40 });
+  const frame = (index: number): RgbFrame => ({ index, rgb: Buffer.alloc(W * H * 3), width: W, height: H });
+  const embedder: CropEmbedder & { calls: number } = {
+    calls: 0,
+    async embedCrops(_f, boxes) {
+      this.calls += boxes.length;
+      return boxes.map((b) => Float32Array.from([b.x / 100, b.y / 100, b.w / 10, b.h / 10]));
+    },
+  };
+
+  it('tracks, measures velocity (px/s) and dwell, and continues across segments from JSON state', async () => {
+    const script = (f: number) => [walker(f), stander(f)];
+    const whole = new SegmentAnalyzer({ detector: new ScriptedDetector(script), embedder }, { fps: FPS });
+    const ref = (await whole.analyzeSegment(Array.from({ length: 30 }, (_, i) => frame(i)))).frames;
+    const last = ref[29].objects;
+    expect(last[0].velocity!.vx).toBeCloseTo(40, 6); // 4 px/frame × 10 fps
+    expect(last[0].confirmed).toBe(true);
+    expect(last[1].dwellS).toBeCloseTo(2.9, 6);
+    expect(last[0].dwellS).toBeLessThan(1);
+    expect(last[0].embedding).toBeInstanceOf(Float32Array);
+
+    const det = new ScriptedDetector(script);
+    const first = new SegmentAnalyzer({ detector: det, embedder }, { fps: FPS });
+    const a = await first.analyzeSegment(Array.from({ length: 12 }, (_, i) => frame(i)));
+    const second = new SegmentAnalyzer({ detector: det, embedder }, { fps: FPS }, JSON.parse(JSON.stringify(a.state)));
+    const b = await second.analyzeSegment(Array.from({ length: 18 }, (_, i) => frame(12 + i)));
+    expect([...a.frames, ...b.frames]).toEqual(ref);
+  });
+
+  it('embeds a track every embedEvery frames and reuses its vector in between', async () => {
+    embedder.calls = 0;
+    const an = new SegmentAnalyzer({ detector: new ScriptedDetector((f) => [walker(f)]), embedder }, { fps: FPS, embedEvery: 5 });
+    const r = await an.analyzeSegment(Array.from({ length: 10 }, (_, i) => frame(i)));
+    expect(embedder.calls).toBe(2); // frames 0 and 5
+    expect(r.frames[4].objects[0].embedding).toEqual(r.frames[0].objects[0].embedding);
+  });
+
+  it('rejects frames out of order or of the wrong byte size', async () => {
+    const an = new SegmentAnalyzer({ detector: new ScriptedDetector(() => []) }, { fps: FPS });
+    await an.analyzeFrame(frame(3));
+    await expect(an.analyzeFrame(frame(3))).rejects.toThrow(/must come in order/);
+    await expect(an.analyzeFrame({ ...frame(4), rgb: Buffer.alloc(10) })).rejects.toThrow(/10 bytes/);
+  });
+});
