@@ -16,7 +16,7 @@ export default tseslint.config(
   {
     // The CLI loads command dependencies lazily with typed require() (tsx hooks require, not import()); method
     // definitions do the same in load(), so reading a definition (the dispatcher does) loads no model runtime.
-    files: ['cli/**/*.ts', 'methods/*/index.ts'],
+    files: ['cli/**/*.ts', 'methods/*/index.ts', 'methods/*/method.ts'],
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
 );

@@ -197,6 +197,18 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
       });
     },
 
+    async observeSegment(task) {
+      return direct(async () => {
+        const m = method(task.input.pipeline.method);
+        if (!m.observeSegment) throw new SetupError('NotAFittedMethod', `method "${task.input.pipeline.method}" does not observe video segments for fitting`);
+        const file = await deps.videos.get(task.input.object);
+        const range = { start: task.start, end: task.end, stride: task.stride };
+        const v = task.input.object;
+        const key = `${task.input.scene ?? 'default'}/${currentWorkflowId('direct').replace(/[^A-Za-z0-9._-]+/g, '_')}/${v.bucket}/${v.name}#${v.generation}/s${String(task.index).padStart(6, '0')}`;
+        return m.observeSegment({ video: v, scene: task.input.scene, fps: task.plan.fps, width: task.plan.width, height: task.plan.height, segment: range }, readSegment(file, range, task.plan), task.state, key);
+      });
+    },
+
     async splitVideo(methodName, video, every) {
       return direct(async () => {
         const m = method(methodName);

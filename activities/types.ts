@@ -1,7 +1,7 @@
 /** The activity interface the workflows call (workflows import these types only). */
 import type { Pool, StageName } from '../core/pipelines';
 import type { RecordResult } from '../core/types';
-import type { AnalysisSummary, AnalyzeInput, DetectOutput, ExtractOutput, FeaturesRef, FitOptions, FitResult, ObjectRef, ScoreOutput, SegmentResult, SegmentTask, SplitResult, StageFailure, VideoPlan } from '../core/types';
+import type { AnalysisSummary, AnalyzeInput, DetectOutput, ExtractOutput, FeaturesRef, FitOptions, FitResult, ObjectRef, ObserveResult, ScoreOutput, SegmentResult, SegmentTask, SplitResult, StageFailure, VideoPlan } from '../core/types';
 
 export interface StageContext {
   stage: StageName;
@@ -26,6 +26,8 @@ export interface LookoutActivities {
   planVideo(method: string, video: ObjectRef): Promise<VideoPlan>;
   /** Segment methods: one segment of consecutive frames; writes a row per frame; returns the state for the next. */
   analyzeSegment(task: SegmentTask): Promise<SegmentResult>;
+  /** Segment methods with a scene model: observe one segment of normal footage for fitting. */
+  observeSegment(task: SegmentTask): Promise<ObserveResult>;
   /** Video methods: a video object -> frames in the results bucket. */
   splitVideo(method: string, video: ObjectRef, every: number): Promise<SplitResult>;
   /** Methods with scene models: fit and store a scene model from normal footage's features. */

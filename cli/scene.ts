@@ -13,6 +13,7 @@ import { Progress } from './args';
 import { WorkflowStarter } from '../io/starter';
 import type { LookoutConfig } from '../config';
 import { resolvePipeline } from '../core/pipelines';
+import { methodOfPipeline } from '../methods/registry';
 import { checkScene } from '../io/scenes';
 import type { ObjectRef } from '../core/types';
 import { VTEST } from '../demo/samples';
@@ -58,7 +59,10 @@ export async function resolveSources(storage: Storage, cfg: LookoutConfig, scene
 }
 
 export interface FitOptions {
-  every: number;
+  /** Pipeline whose method is fitted (default cctv-anomaly, the default CCTV method). */
+  pipeline?: string;
+  /** Every Nth frame (unset: the method's default). */
+  every?: number;
   k: number;
   seed: number;
   quantile: number;
@@ -68,7 +72,8 @@ export interface FitOptions {
 
 export async function runFit(client: Client, cfg: LookoutConfig, scene: string, videos: ObjectRef[], opts: FitOptions): Promise<FitSceneResult & { frames: number; framesFailed: number }> {
   checkScene(scene);
-  const pipeline = resolvePipeline('cctv-anomaly', cfg.pipelines);
+  const pipeline = resolvePipeline(opts.pipeline ?? 'cctv-anomaly', cfg.pipelines);
+  if (!methodOfPipeline(pipeline.name).fit) throw new Error(`pipeline ${pipeline.name} (method ${pipeline.method}) has no scene model to fit`);
   const now = new Date().toISOString();
   const input: FitSceneInput = { scene, pipeline, videos, every: opts.every, parallelism: opts.parallelism, k: opts.k, seed: opts.seed, quantile: opts.quantile, trace: { source: 'backfill', publishedAt: now, dispatchedAt: now } };
   const handle = await new WorkflowStarter(client, cfg).startFit(input);
@@ -93,7 +98,7 @@ export async function runFit(client: Client, cfg: LookoutConfig, scene: string, 
 }
 
 /** `lookout fit`: resolves the sources, runs the fit workflow with a progress bar, prints the new version. */
-export async function fitSceneFromCli(cfg: LookoutConfig, scene: string, sources: string[], o: { every: number; k: number; seed: number; quantile: number; parallelism: number }) {
+export async function fitSceneFromCli(cfg: LookoutConfig, scene: string, sources: string[], o: Omit<FitOptions, 'onProgress'>) {
   const { storageClient, temporalClient } = require('../io/clients') as typeof import('../io/clients');
   const refs = await resolveSources(storageClient(cfg), cfg, scene, sources);
   const { client, connection } = await temporalClient(cfg);

@@ -44,7 +44,8 @@ export interface PipelineDefinition {
 export const PIPELINES: ReadonlyMap<string, PipelineDefinition> = new Map(
   [
     { name: 'objects', method: 'objects', description: 'single images (satellite tiles, CCTV stills): COCO object detection, per-object crop features, per-image summary score' },
-    { name: 'cctv-anomaly', method: 'cctv-ocae', description: 'fixed-camera CCTV, the default anomaly method (today the object-centric baseline, cctv-ocae)' },
+    { name: 'cctv-anomaly', method: 'cctv-attributes', description: 'fixed-camera CCTV, the default anomaly method: cctv-attributes (tracks, speed, direction, where/what, size, dwell, appearance; reasons per alert)' },
+    { name: 'cctv-attributes', method: 'cctv-attributes', description: 'fixed-camera CCTV: the attribute method under its own name' },
     { name: 'cctv-ocae', method: 'cctv-ocae', description: 'fixed-camera CCTV, object-centric auto-encoders + scene model (Ionescu et al., CVPR 2019): the seed baseline under its own name' },
   ].map((p) => [p.name, p]),
 );

@@ -192,6 +192,12 @@ export interface SegmentTask {
   state?: unknown;
 }
 
+/** One segment of normal footage observed for fitting: where its observations went, and the state for the next. */
+export interface ObserveResult {
+  ref: FeaturesRef;
+  state: unknown;
+}
+
 export interface SegmentResult {
   frames: number;
   ok: number;

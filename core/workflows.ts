@@ -52,10 +52,13 @@ export interface AnalyzeVideoResult {
 }
 
 export interface FitSceneInput {
+  /** Segment methods: frames per observed segment (default 100). */
+  segmentFrames?: number;
   scene: string;
   pipeline: PipelineSpec;
   videos: ObjectRef[];
-  every: number;
+  /** Every Nth frame (unset: the method's default). */
+  every?: number;
   parallelism: number;
   k: number;
   seed: number;

@@ -1,7 +1,7 @@
 /**
  * Synchronous API for one frame triplet (the reference service's shape): the
  * client has uploaded KEY, KEY_d3 and KEY_p3; POST /v1/frames {"key": KEY}
- * runs the cctv-anomaly analysis through Temporal and answers with the frame
+ * runs the cctv-ocae (triplet) analysis through Temporal and answers with the frame
  * score and the abnormal boxes. Bad requests are 4xx, never 500.
  */
 import http from 'node:http';
@@ -74,7 +74,7 @@ export async function analyzeFrame(deps: ServeDeps, body: Record<string, unknown
   for (const [label, name] of [['t-3', n.d3], ['t+3', n.p3]] as const) {
     if (!(await objectMeta(deps.storage, bucket, name))) throw new HttpError(400, `frame ${label} gs://${bucket}/${name} is missing: upload KEY, KEY_d3 and KEY_p3`);
   }
-  const v = validateObjectEvent({ ...md, bucket, name: key, metadata: { ...((md.metadata as Record<string, string>) ?? {}), 'lookout-pipeline': 'cctv-anomaly', 'lookout-scene': scene }, source: 'push' });
+  const v = validateObjectEvent({ ...md, bucket, name: key, metadata: { ...((md.metadata as Record<string, string>) ?? {}), 'lookout-pipeline': 'cctv-ocae', 'lookout-scene': scene }, source: 'push' });
   if (!v.ok) throw new HttpError(400, v.reason);
   const input = analyzeInputFor(v.value, cfg, cfg.pipelines);
   input.scene = scene;

@@ -94,6 +94,11 @@ export interface MethodRuntime {
    * returned state goes to the next one. It must be small JSON (it travels through workflow history).
    */
   analyzeSegment?(ctx: SegmentContext, frames: AsyncIterable<VideoFrame>, state: unknown, emit: (f: FrameAnalysis) => Promise<void>): Promise<{ state: unknown }>;
+  /**
+   * Segment methods with a scene model: what fitting needs from one segment of normal footage, stored in
+   * the results bucket (under `key`) and returned by reference, with the state for the next segment.
+   */
+  observeSegment?(ctx: SegmentContext, frames: AsyncIterable<VideoFrame>, state: unknown, key: string): Promise<{ state: unknown; ref: FeaturesRef }>;
   /** "name vN (provider)" of every model loaded, for the worker's log. */
   loadedModels(): string[];
 }

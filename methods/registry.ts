@@ -5,10 +5,11 @@
 import { SetupError } from '../core/errors';
 import { PIPELINES, pipelineDefinition } from '../core/pipelines';
 import type { MethodDefinition } from './method';
+import { cctvAttributesMethod } from './cctv-attributes';
 import { cctvOcaeMethod } from './cctv-ocae';
 import { objectsMethod } from './objects';
 
-export const METHODS: ReadonlyMap<string, MethodDefinition> = new Map([objectsMethod, cctvOcaeMethod].map((m) => [m.name, m]));
+export const METHODS: ReadonlyMap<string, MethodDefinition> = new Map([objectsMethod, cctvAttributesMethod, cctvOcaeMethod].map((m) => [m.name, m]));
 
 export function methodDefinition(name: string): MethodDefinition {
   const m = METHODS.get(name);

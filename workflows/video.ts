@@ -176,9 +176,13 @@ export async function fitScene(input: FitSceneInput): Promise<FitSceneResult & {
   const progress: VideoProgress = { phase: 'splitting', total: 0, done: 0, failed: 0 };
   setHandler(progressQuery, () => progress);
   // Fitting runs its frames on the CPU pool (the fallback queue of a GPU stage): no GPU routing here.
-  const stage = proxyActivities<LookoutActivities>({ taskQueue: input.pipeline.stages.extract.fallback?.taskQueue ?? input.pipeline.stages.extract.taskQueue, ...FIT_FRAME_OPTIONS });
+  const cpuQueue = input.pipeline.stages.extract.fallback?.taskQueue ?? input.pipeline.stages.extract.taskQueue;
+  const plans = [];
+  for (const v of input.videos) plans.push(await splitter(input.pipeline).planVideo(input.pipeline.method, v));
+  if (plans.every((p) => p.mode === 'segments')) return fitFromSegments(input, plans, progress, cpuQueue);
+  const stage = proxyActivities<LookoutActivities>({ taskQueue: cpuQueue, ...FIT_FRAME_OPTIONS });
   const splits = [];
-  for (const v of input.videos) splits.push(await splitter(input.pipeline).splitVideo(input.pipeline.method, v, input.every));
+  for (const [i, v] of input.videos.entries()) splits.push(await splitter(input.pipeline).splitVideo(input.pipeline.method, v, input.every ?? plans[i].defaultEvery));
   const frames = splits.flatMap((s, vi) => s.frames.map((f) => ({ ...f, bucket: s.bucket, video: input.videos[vi], fps: s.fps })));
   progress.phase = 'analysing';
   progress.total = frames.length;
@@ -205,4 +209,42 @@ export async function fitScene(input: FitSceneInput): Promise<FitSceneResult & {
   const result = await fit.fitScene(input.pipeline.method, input.scene, refs.filter((r): r is FeaturesRef => !!r && r.count > 0), { k: input.k, seed: input.seed, quantile: input.quantile });
   progress.phase = 'done';
   return { ...result, frames: frames.length, framesFailed: progress.failed };
+}
+
+/**
+ * Fitting a segment method: each normal video is observed segment by segment in order (tracks carried
+ * across), each segment's observations stored by reference; then one activity fits the scene model.
+ */
+async function fitFromSegments(input: FitSceneInput, plans: VideoPlan[], progress: VideoProgress, cpuQueue: string): Promise<FitSceneResult & { frames: number; framesFailed: number }> {
+  const observe = proxyActivities<LookoutActivities>({ taskQueue: cpuQueue, ...SEGMENT_OPTIONS });
+  progress.phase = 'analysing';
+  progress.total = plans.reduce((n, p) => n + Math.ceil(p.frames / (input.every ?? p.defaultEvery)), 0);
+  const refs: FeaturesRef[] = [];
+  for (const [vi, video] of input.videos.entries()) {
+    const plan = plans[vi];
+    const every = input.every ?? plan.defaultEvery;
+    const size = Math.max(1, input.segmentFrames ?? 100) * every;
+    let state: unknown;
+    for (let index = 0; index * size < plan.frames; index++) {
+      const start = index * size;
+      const end = Math.min(plan.frames, start + size);
+      const a: AnalyzeInput = { pipeline: input.pipeline, object: video, trace: input.trace, scene: input.scene };
+      try {
+        const r = await observe.observeSegment({ input: a, plan, index, start, end, stride: every, state });
+        state = r.state;
+        if (r.ref.count > 0) refs.push(r.ref);
+        progress.done += Math.ceil((end - start) / every);
+      } catch (err) {
+        // A broken stretch of normal footage is skipped, not fatal: the fit says how much it used.
+        progress.failed += Math.ceil((end - start) / every);
+        log.warn('normal footage segment skipped', { video: video.name, index, error: String(err) });
+        state = undefined;
+      }
+    }
+  }
+  progress.phase = 'fitting';
+  const fit = proxyActivities<LookoutActivities>({ taskQueue: input.pipeline.recordQueue, ...FIT_MODEL_OPTIONS });
+  const result = await fit.fitScene(input.pipeline.method, input.scene, refs, { k: input.k, seed: input.seed, quantile: input.quantile });
+  progress.phase = 'done';
+  return { ...result, frames: progress.done, framesFailed: progress.failed };
 }

@@ -5,26 +5,39 @@ import { fitSceneFromCli } from '../scene';
 export const fitCommand: Command = {
   spec: {
     name: 'fit',
-    summary: 'fit a scene model (cctv-anomaly) on normal footage, as a Temporal workflow on the workers',
-    usage: 'fit --scene NAME [--pipeline cctv-anomaly] [--every N] [--k K] SOURCE...',
+    summary: 'fit a CCTV scene model on normal footage, as a Temporal workflow on the workers',
+    usage: 'fit --scene NAME [--pipeline cctv-anomaly|cctv-ocae] [--every N] [--k K] SOURCE...',
     positionals: { min: 1, max: 1000, name: 'SOURCE... (gs://bucket/video or local video files)' },
-    description: `Each video is split into frame triplets (t-3, t, t+3) every N frames; detection and feature extraction fan out
-over the workers; k-means + one-vs-rest classifiers are fitted in an activity and stored as a new version at
-gs://<results bucket>/models/scenes/<NAME>/<version>/scene.lksm (LATEST points at it). Analyses whose object
-metadata says lookout-scene=<NAME> use it from then on.`,
+    description: `cctv-anomaly (the default, method cctv-attributes): each video is observed in segments of consecutive frames on the
+workers (detection, tracks, appearance features); per-region statistics and an appearance bank are fitted in one
+activity, calibrated on the last 20 % of the footage, and stored as a new version at
+gs://<results bucket>/models/scenes/<NAME>/cctv-attributes/<version>/scene.lkam.
+cctv-ocae (the seed baseline): frame triplets every N frames, auto-encoder features, k-means + one-vs-rest classifiers,
+stored at gs://<results bucket>/models/scenes/<NAME>/<version>/scene.lksm.
+LATEST points at the newest version; analyses whose object metadata says lookout-scene=<NAME> use it from then on.`,
     options: {
       scene: { type: 'string', help: 'scene name (lowercase letters, digits, - and _)' },
-      pipeline: { type: 'string', default: 'cctv-anomaly', help: 'pipeline (only cctv-anomaly fits scenes)' },
-      every: { type: 'number', default: 5, help: 'use every Nth frame' },
-      k: { type: 'number', default: 10, help: 'normality clusters' },
-      seed: { type: 'number', default: 7, help: 'random seed of k-means and the classifiers' },
-      quantile: { type: 'number', default: 0.99, help: 'threshold = this quantile of held-out normal scores' },
+      pipeline: { type: 'string', default: 'cctv-anomaly', help: 'pipeline whose method is fitted (cctv-anomaly, cctv-attributes, cctv-ocae)' },
+      every: { type: 'number', help: "use every Nth frame (default: the method's, 1 for cctv-attributes, 5 for cctv-ocae)" },
+      k: { type: 'number', help: "clusters (cctv-ocae: normality clusters, default 10; cctv-attributes: appearance clusters of the fit report, default 8)" },
+      seed: { type: 'number', default: 7, help: 'random seed' },
+      quantile: { type: 'number', help: "threshold = this quantile of held-out normal scores (default: the method's, 0.99 cctv-ocae, 0.97 cctv-attributes)" },
       parallelism: { type: 'number', default: 4, help: 'frames analysed at once' },
     },
   },
   run: async (cfg, { opts, positionals }) => {
     if (!opts.scene) throw new Error('--scene is required');
-    if (opts.pipeline !== 'cctv-anomaly') throw new Error(`pipeline ${opts.pipeline} has no scene models (only cctv-anomaly)`);
-    await fitSceneFromCli(cfg, String(opts.scene), positionals, { every: Number(opts.every), k: Number(opts.k), seed: Number(opts.seed), quantile: Number(opts.quantile), parallelism: Number(opts.parallelism) });
+    const { methodOfPipeline } = require('../../methods/registry') as typeof import('../../methods/registry');
+    const method = methodOfPipeline(String(opts.pipeline));
+    if (!method.fit) throw new Error(`pipeline ${opts.pipeline} (method ${method.name}) has no scene model to fit`);
+    const d = method.fit.defaults;
+    await fitSceneFromCli(cfg, String(opts.scene), positionals, {
+      pipeline: String(opts.pipeline),
+      every: opts.every === undefined ? undefined : Number(opts.every),
+      k: opts.k === undefined ? d.k : Number(opts.k),
+      seed: Number(opts.seed),
+      quantile: opts.quantile === undefined ? d.quantile : Number(opts.quantile),
+      parallelism: Number(opts.parallelism),
+    });
   },
 };

@@ -28,3 +28,4 @@ export {
 } from './model';
 export { footPoint, trackVelocity, type FrameObservations, type ObjectObservation } from './observations';
 export { embeddingPlotPng, embeddingPlotSvg } from './plot';
+export { ATTRIBUTES_SCENE_FORMAT, cctvAttributesMethod, decodeObservations, encodeObservations } from './method';

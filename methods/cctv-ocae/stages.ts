@@ -27,6 +27,9 @@ import { neighbourNames } from '../../media/triplets';
 import type { AnalyzeInput, Box, DetectOutput, ExtractOutput, FeaturesRef, ObjectRef, ScoreOutput, SplitResult } from '../../core/types';
 import { probeVideo, sampleTriplets, frameTriplets } from '../../media/video';
 import { cropGray, sobelMagnitude } from '../../media/vision';
+import { annotate } from '../../media/annotate';
+
+export { annotate };
 
 export const CROP = 64;
 /** At most this many objects per frame are embedded (the most confident). */
@@ -76,25 +79,6 @@ export async function readFeatures(store: ObjectStore, ref: FeaturesRef, maxByte
   const all = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length));
   return Array.from({ length: ref.count }, (_, i) => all.subarray(i * ref.dim, (i + 1) * ref.dim));
 }
-
-/** Draws boxes (red: abnormal, green: normal) and the frame score on the frame; returns JPEG bytes. */
-export async function annotate(img: DecodedImage, objects: Array<Box & { anomalyScore?: number; abnormal?: boolean }>, title: string): Promise<Buffer> {
-  const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
-  const rects = objects
-    .map((o) => {
-      const color = o.abnormal ? '#ff2020' : '#20d040';
-      const label = `${o.label}${o.anomalyScore !== undefined ? ` ${o.anomalyScore.toFixed(2)}` : ''}`;
-      return `<rect x="${o.x.toFixed(1)}" y="${o.y.toFixed(1)}" width="${o.w.toFixed(1)}" height="${o.h.toFixed(1)}" fill="none" stroke="${color}" stroke-width="${o.abnormal ? 3 : 1.5}"/>` +
-        `<text x="${o.x.toFixed(1)}" y="${Math.max(10, o.y - 3).toFixed(1)}" font-family="sans-serif" font-size="12" fill="${color}">${esc(label)}</text>`;
-    })
-    .join('');
-  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${img.width}" height="${img.height}"><rect x="0" y="0" width="${Math.min(img.width, 420)}" height="22" fill="black" fill-opacity="0.55"/><text x="6" y="16" font-family="sans-serif" font-size="14" fill="white">${esc(title)}</text>${rects}</svg>`;
-  return sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } })
-    .composite([{ input: Buffer.from(svg), top: 0, left: 0 }])
-    .jpeg({ quality: 85 })
-    .toBuffer();
-}
-
 
 export function createOcaeStages(deps: CctvDeps) {
   async function neighbours(o: ObjectRef): Promise<{ prev: DecodedImage; next: DecodedImage }> {

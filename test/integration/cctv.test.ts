@@ -1,5 +1,5 @@
 /**
- * cctv-anomaly on the real stack: a scene fitted by the fitScene workflow on a
+ * The seed's CCTV method (cctv-ocae, the baseline) on the real stack: a scene fitted by the fitScene workflow on a
  * short normal clip, a video split into frame triplets with one row per
  * frame, and the synchronous triplet API with its 4xx answers.
  */
@@ -28,7 +28,7 @@ beforeAll(async () => {
   const name = `normal/${scene}/clip.avi`;
   await storage.bucket(cfg.gcs.bucket).upload(normal, { destination: name, resumable: false, contentType: 'video/x-msvideo', metadata: { metadata: { 'lookout-derived': 'normal-footage' } } });
   const [md] = await storage.bucket(cfg.gcs.bucket).file(name).getMetadata();
-  const fit = await runFit(conn.client, cfg, scene, [{ bucket: cfg.gcs.bucket, name, generation: String(md.generation), size: Number(md.size), timeCreated: String(md.timeCreated) }], { every: 6, k: 3, seed: 1, quantile: 0.95, parallelism: 4 });
+  const fit = await runFit(conn.client, cfg, scene, [{ bucket: cfg.gcs.bucket, name, generation: String(md.generation), size: Number(md.size), timeCreated: String(md.timeCreated) }], { pipeline: 'cctv-ocae', every: 6, k: 3, seed: 1, quantile: 0.95, parallelism: 4 });
   expect(fit.version).toBe(1);
   expect(fit.samples).toBeGreaterThan(50);
   server = createServeApi({ cfg, starter: new WorkflowStarter(conn.client, cfg), storage, defaultScene: scene, timeoutMs: 60_000 });
@@ -97,20 +97,20 @@ describe('video objects', () => {
     const run = uniqueRun('video');
     const clip = cutVideo(VTEST, path.join(samplesDir, 'cctv-test-600-640.avi'), 600, 640);
     const name = `${run}/clip.avi`;
-    const [file] = await storage.bucket(cfg.gcs.bucket).upload(clip, { destination: name, resumable: false, contentType: 'video/x-msvideo', metadata: { metadata: { 'lookout-run': run, 'lookout-pipeline': 'cctv-anomaly', 'lookout-scene': scene } } });
+    const [file] = await storage.bucket(cfg.gcs.bucket).upload(clip, { destination: name, resumable: false, contentType: 'video/x-msvideo', metadata: { metadata: { 'lookout-run': run, 'lookout-pipeline': 'cctv-ocae', 'lookout-scene': scene } } });
     // Every 5th frame of 40 with t-3 >= 0 and t+3 < 40: t = 3, 8, ..., 33 -> 7 frames.
     const rows = await waitForRows<{ status: string; score: number | null; details: string; pipeline: string; models: Array<{ name: string }> }>('run_tag = @run', { run }, 7, 180_000);
     expect(rows).toHaveLength(7);
     for (const r of rows) {
       expect(r.status).toBe('ok');
-      expect(r.pipeline).toBe('cctv-anomaly');
+      expect(r.pipeline).toBe('cctv-ocae');
       const d = JSON.parse(r.details) as { scene: string; frame: number; video: string };
       expect(d.scene).toBe(scene);
       expect(d.video).toContain(name);
       expect(r.models.map((m) => m.name).sort()).toEqual(['ae-appearance', 'ae-motion', 'nanodet', `scene-${scene}`].sort());
     }
     expect(rows.map((r) => (JSON.parse(r.details) as { frame: number }).frame).sort((a, b) => a - b)).toEqual([3, 8, 13, 18, 23, 28, 33]);
-    const handle = conn.client.workflow.getHandle(workflowIdFor('cctv-anomaly', { bucket: cfg.gcs.bucket, name, generation: String(file.metadata.generation) }));
+    const handle = conn.client.workflow.getHandle(workflowIdFor('cctv-ocae', { bucket: cfg.gcs.bucket, name, generation: String(file.metadata.generation) }));
     const result = (await handle.result()) as { frames: number; ok: number; failed: number };
     expect(result).toEqual(expect.objectContaining({ frames: 7, ok: 7, failed: 0 }));
   }, 300_000);

@@ -67,6 +67,9 @@ const acts: LookoutActivities = {
     const carried = (task.state as { seen?: number } | undefined)?.seen ?? 0;
     return { frames, ok: frames, failed: 0, top: { frame: task.start, score: task.index === 7 ? 0.9 : 0.1 }, state: { seen: carried + frames }, runMs: 1, inferenceMs: 1 };
   },
+  async observeSegment() {
+    throw new Error('not used by these tests');
+  },
   async detectBatch() {
     throw new Error('not used by these tests');
   },

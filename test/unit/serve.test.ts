@@ -45,8 +45,8 @@ describe('analyzeFrame', () => {
     await analyzeFrame({ cfg, starter, storage, defaultScene: 'lobby', timeoutMs: 1000 }, { key: 'cam/f0100.jpg', scene: 'gate-2' });
     await analyzeFrame({ cfg, starter, storage, defaultScene: 'lobby', timeoutMs: 1000 }, { key: 'cam/f0101.jpg' });
     expect(started.map((i) => [i.scene, i.pipeline.name])).toEqual([
-      ['gate-2', 'cctv-anomaly'],
-      ['lobby', 'cctv-anomaly'],
+      ['gate-2', 'cctv-ocae'],
+      ['lobby', 'cctv-ocae'],
     ]);
   });
 

@@ -1,0 +1,177 @@
+/**
+ * The cctv-attributes method as Lookout serves it: videos in segments of consecutive frames (tracks need
+ * them), a row per frame with per-object scores and reasons, annotated JPEGs of flagged frames, and
+ * `lookout fit` on normal footage (segments observed on the workers, the model fitted in one activity).
+ */
+import type { FeaturesRef } from '../../core/types';
+import type { SceneFormat } from '../../io/scenes';
+import type { FitResult, FrameAnalysis, MethodDefinition, MethodRuntime } from '../method';
+import type { AnalyzerState } from './analyzer';
+import { BadInputError, SetupError } from '../../core/errors';
+import { fitAttributeModel, frameScores, parseAttributeModel, scoreObservations, serializeAttributeModel, type AttributeModel, type SmootherState } from './model';
+import type { FrameObservations } from './observations';
+
+/** Attribute scene models live beside the seed method's, in their own folder of the scene. */
+export const ATTRIBUTES_SCENE_FORMAT: SceneFormat<AttributeModel> = { dir: 'cctv-attributes', file: 'scene.lkam', parse: parseAttributeModel };
+
+/** What travels from one segment to the next: the tracks (analyzer) and the trailing frame scores (smoother). */
+interface CarriedState {
+  analyzer?: AnalyzerState;
+  smoother?: SmootherState;
+}
+
+/** Observations of normal footage, stored by reference for fitting: JSON lines, embeddings as base64 float32. */
+export function encodeObservations(frames: FrameObservations[]): Buffer {
+  return Buffer.from(
+    frames
+      .map((f) => JSON.stringify({ ...f, objects: f.objects.map((o) => ({ ...o, embedding: o.embedding ? Buffer.from(o.embedding.buffer, o.embedding.byteOffset, o.embedding.byteLength).toString('base64') : undefined })) }))
+      .join('\n'),
+  );
+}
+
+export function decodeObservations(buf: Buffer): FrameObservations[] {
+  return buf
+    .toString('utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const f = JSON.parse(line) as FrameObservations & { objects: Array<{ embedding?: string }> };
+      return {
+        ...f,
+        objects: f.objects.map((o) => {
+          if (typeof o.embedding !== 'string') return { ...o, embedding: undefined };
+          const b = Buffer.from(o.embedding, 'base64');
+          const v = new Float32Array(b.length / 4);
+          Buffer.from(v.buffer).set(b);
+          return { ...o, embedding: v };
+        }),
+      } as FrameObservations;
+    });
+}
+
+export const cctvAttributesMethod: MethodDefinition = {
+  name: 'cctv-attributes',
+  description: 'attribute-based anomaly detection for fixed cameras (after Reiss & Hoshen 2022): tracks, speed, direction, where/what, size, dwell and deep appearance against the scene\'s normal footage, with reasons',
+  accepts: { images: false, videos: 'segments', triplets: false },
+  defaultVideoEvery: 1,
+  models: { detect: 'nanodet', appearance: 'mobilenetv2' },
+  rowFields: {
+    scene: 'scene model used',
+    scene_version: 'its version',
+    threshold: 'smoothed frame score above which the frame is flagged',
+    smoothed: 'the frame score smoothed over time (the raw score is the row score)',
+    abnormal_objects: 'objects flagged in this frame',
+    reasons: 'why each flagged object is unusual, e.g. "person #12: speed 3.8x the 99th percentile for people in this part of the scene"',
+    annotated: 'gs:// URI of the annotated JPEG (flagged frames)',
+    frame: 'frame index in the video',
+    time_s: 'frame time in seconds',
+    captured_at: 'live streams: when the frame was filmed',
+  },
+  fit: {
+    description: 'per-region statistics of normal tracks (class, size, speed, direction, dwell) and a coreset kNN bank of appearance features, calibrated on the last 20 % of the normal footage',
+    defaults: { k: 8, seed: 7, quantile: 0.97 },
+  },
+  async load(ctx): Promise<MethodRuntime> {
+    // Required here, not at the top: the dispatcher reads this definition without loading onnxruntime and sharp.
+    const { RgbCropEmbedder } = require('../../runtime/embedder') as typeof import('../../runtime/embedder');
+    const { SegmentAnalyzer } = require('./analyzer') as typeof import('./analyzer');
+    const { annotate } = require('../../media/annotate') as typeof import('../../media/annotate');
+    const detector = await ctx.models.detector(this.models.detect);
+    const backbone = await ctx.models.embedder(this.models.appearance);
+    const embedder = new RgbCropEmbedder(backbone);
+    const scenes = ctx.sceneStore(ATTRIBUTES_SCENE_FORMAT);
+    const notImages = async (): Promise<never> => {
+      throw new BadInputError('UnsupportedMedia', 'cctv-attributes analyses videos (a camera\'s consecutive frames), not single images');
+    };
+    return {
+      loadedModels: () => [detector, backbone].map((m) => `${m.name} v${m.version} (${m.executionProvider})`),
+      detect: notImages,
+      extract: notImages,
+      score: notImages,
+
+      async analyzeSegment(seg, frames, state, emit) {
+        const scene = seg.scene ?? 'default';
+        const { model, version } = await scenes.load(scene);
+        const carried = (state ?? {}) as CarriedState;
+        const analyzer = new SegmentAnalyzer({ detector, embedder }, { fps: seg.fps }, carried.analyzer);
+        let smoother = carried.smoother;
+        for await (const f of frames) {
+          const t0 = performance.now();
+          const obs = await analyzer.analyzeFrame(f);
+          const t1 = performance.now();
+          const [scored] = scoreObservations(model, [obs]);
+          const fs = frameScores(model, [scored], smoother);
+          smoother = fs.state;
+          const frameScore = fs.frames[0];
+          const flagged = scored.objects.map((o, i) => ({ o, i })).filter((x) => x.o.abnormal);
+          const objects = scored.objects.map((o, i) => ({ classId: -1, label: o.label, score: obs.objects[i]?.score ?? 0, x: o.x, y: o.y, w: o.w, h: o.h, anomalyScore: o.score }));
+          const details: Record<string, number | string> = {
+            scene,
+            scene_version: version,
+            threshold: model.threshold,
+            smoothed: Math.round(frameScore.smoothed * 1e4) / 1e4,
+            abnormal_objects: flagged.length,
+          };
+          if (flagged.length) details.reasons = flagged.map(({ o, i }) => `${o.label}${o.trackId !== null ? ` #${o.trackId}` : ` (box ${i})`}: ${o.reasons.map((r) => r.text).join('; ')}`).join(' | ');
+          if (frameScore.abnormal) {
+            const title = `frame ${f.index}  score ${frameScore.smoothed.toFixed(2)} > ${model.threshold.toFixed(2)}  ${flagged.length} flagged`;
+            const jpeg = await annotate(
+              { data: f.rgb, width: f.width, height: f.height, format: 'raw' },
+              scored.objects.map((o) => ({ classId: -1, label: o.label, score: 0, x: o.x, y: o.y, w: o.w, h: o.h, anomalyScore: o.score, abnormal: o.abnormal, note: o.abnormal ? o.reasons[0]?.text : undefined })),
+              title,
+            );
+            const name = `results/${seg.video.bucket}/${seg.video.name}#${seg.video.generation}/f${String(f.index).padStart(7, '0')}.annotated.jpg`;
+            await ctx.store.upload(ctx.resultsBucket, name, jpeg, 'image/jpeg', { 'lookout-derived': 'annotated' });
+            details.annotated = `gs://${ctx.resultsBucket}/${name}`;
+          }
+          const analysis: FrameAnalysis = {
+            frame: f.index,
+            label: frameScore.abnormal ? 'abnormal' : scored.objects.length ? 'normal' : 'no-objects',
+            score: Math.round(frameScore.raw * 1e6) / 1e6,
+            objects,
+            details,
+            ms: { detect: t1 - t0, extract: 0, score: performance.now() - t1, inference: t1 - t0 },
+            model: { name: detector.name, version: detector.version },
+            executionProvider: detector.executionProvider,
+          };
+          await emit(analysis);
+        }
+        return { state: { analyzer: analyzer.state(), smoother } satisfies CarriedState };
+      },
+
+      async observeSegment(seg, frames, state, key) {
+        const analyzer = new SegmentAnalyzer({ detector, embedder }, { fps: seg.fps }, (state as CarriedState | undefined)?.analyzer);
+        const observed: FrameObservations[] = [];
+        for await (const f of frames) {
+          observed.push(await analyzer.analyzeFrame(f));
+          ctx.heartbeat({ frame: f.index });
+        }
+        const name = `observations/${key}.jsonl`;
+        await ctx.store.upload(ctx.resultsBucket, name, encodeObservations(observed), 'application/x-ndjson', { 'lookout-derived': 'observations' });
+        const ref: FeaturesRef = { bucket: ctx.resultsBucket, name, count: observed.length, dim: 0 };
+        return { state: { analyzer: analyzer.state() } satisfies CarriedState, ref };
+      },
+
+      async fitScene(scene, refs, opts): Promise<FitResult> {
+        const frames: FrameObservations[] = [];
+        for (const r of refs) {
+          frames.push(...decodeObservations(await ctx.store.download({ bucket: r.bucket, name: r.name, generation: '0' }, ctx.maxObjectBytes)));
+          ctx.heartbeat({ loaded: frames.length });
+        }
+        // The fit calibrates on the last part of the footage (held out from fitting): refs come in footage order.
+        const objects = frames.reduce((n, f) => n + f.objects.length, 0);
+        if (frames.length === 0 || objects < 50) throw new BadInputError('UnsupportedMedia', `only ${objects} objects in ${frames.length} frames of normal footage: too few to fit a scene`);
+        const size = { width: frames[0].width, height: frames[0].height };
+        const t0 = Date.now();
+        let fitted;
+        try {
+          fitted = fitAttributeModel(frames, size, { seed: opts.seed, thresholdQuantile: opts.quantile, appearance: { clusters: opts.k } });
+        } catch (err) {
+          throw new SetupError('SceneFitFailed', `fitting scene ${scene}: ${(err as Error).message}`, err);
+        }
+        const saved = await scenes.save(scene, serializeAttributeModel(fitted.model));
+        return { scene, version: saved.version, uri: saved.uri, samples: objects, threshold: fitted.model.threshold, k: opts.k, fitMs: Date.now() - t0, report: fitted.report };
+      },
+    };
+  },
+};

@@ -1,0 +1,75 @@
+/**
+ * The default CCTV method (cctv-anomaly = cctv-attributes) on the real stack: `lookout fit`'s workflow
+ * observes normal footage in segments on the worker and stores a scene model; a clip uploaded to the
+ * bucket is analysed in segments, one row per frame with scores (and reasons where flagged) plus a
+ * summary row for the video.
+ */
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cutVideo, runFit } from '../../cli/scene';
+import { temporalClient } from '../../io/clients';
+import { SceneStore } from '../../io/scenes';
+import { VTEST } from '../../demo/samples';
+import { ATTRIBUTES_SCENE_FORMAT } from '../../methods/cctv-attributes';
+import { cfg, samplesDir, storage, uniqueRun, waitForRows } from './helpers';
+
+const scene = `a${Date.now().toString(36)}`;
+let conn: Awaited<ReturnType<typeof temporalClient>>;
+
+beforeAll(async () => {
+  conn = await temporalClient(cfg);
+  const normal = cutVideo(VTEST, path.join(samplesDir, 'attr-normal-0-200.avi'), 0, 200);
+  const name = `normal/${scene}/clip.avi`;
+  await storage.bucket(cfg.gcs.bucket).upload(normal, { destination: name, resumable: false, contentType: 'video/x-msvideo', metadata: { metadata: { 'lookout-derived': 'normal-footage' } } });
+  const [md] = await storage.bucket(cfg.gcs.bucket).file(name).getMetadata();
+  const fit = await runFit(conn.client, cfg, scene, [{ bucket: cfg.gcs.bucket, name, generation: String(md.generation), size: Number(md.size), timeCreated: String(md.timeCreated) }], { every: 2, k: 4, seed: 7, quantile: 0.97, parallelism: 1 });
+  expect(fit.version).toBe(1);
+  expect(fit.frames).toBe(100);
+  expect(fit.samples).toBeGreaterThan(200);
+}, 600_000);
+
+afterAll(async () => {
+  await conn?.connection.close();
+});
+
+describe('cctv-attributes', () => {
+  it('fits a scene model that a worker can load, in its own folder of the scene', async () => {
+    const { model, version } = await new SceneStore(storage, cfg.gcs.resultsBucket, ATTRIBUTES_SCENE_FORMAT).load(scene);
+    expect(version).toBe(1);
+    expect(model.frameSize).toEqual({ width: 768, height: 576 });
+    expect(Number.isFinite(model.threshold)).toBe(true);
+  });
+
+  it('a clip uploaded to the bucket becomes a row per frame, scored, plus one summary row', async () => {
+    const run = uniqueRun('attr');
+    const clip = cutVideo(VTEST, path.join(samplesDir, 'attr-test-600-640.avi'), 600, 640);
+    const name = `${run}/clip.avi`;
+    await storage.bucket(cfg.gcs.bucket).upload(clip, { destination: name, resumable: false, contentType: 'video/x-msvideo', metadata: { metadata: { 'lookout-run': run, 'lookout-scene': scene, 'lookout-pipeline': 'cctv-anomaly' } } });
+    const rows = await waitForRows<{ status: string; pipeline: string; score: number | null; details: string; workflow_id: string; objects: unknown[] }>('run_tag = @run', { run }, 41, 300_000);
+    expect(rows).toHaveLength(41);
+    const details = rows.map((r) => JSON.parse(r.details) as Record<string, unknown>);
+    const summary = rows.filter((_, i) => details[i].kind === 'video-summary');
+    expect(summary).toHaveLength(1);
+    expect(JSON.parse(summary[0].details)).toMatchObject({ frames: 40, frames_ok: 40, segments: 1, every: 1 });
+    const frames = rows.filter((_, i) => details[i].kind !== 'video-summary');
+    expect(frames.map((r) => (JSON.parse(r.details) as { frame: number }).frame).sort((a, b) => a - b)).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    for (const [i, r] of rows.entries()) {
+      if (details[i].kind === 'video-summary') continue;
+      expect(r.status).toBe('ok');
+      expect(r.pipeline).toBe('cctv-anomaly');
+      expect(details[i]).toMatchObject({ scene, scene_version: 1 });
+      expect(typeof details[i].threshold).toBe('number');
+      expect(r.workflow_id).toMatch(/@\d+$/);
+      // A flagged frame says why, and its annotated image exists.
+      if ((details[i].abnormal_objects as number) > 0) {
+        expect(String(details[i].reasons)).toMatch(/\w+.*: .+/);
+        const uri = String(details[i].annotated ?? '');
+        if (uri) {
+          const [, bucket, obj] = /^gs:\/\/([^/]+)\/(.+)$/.exec(uri)!;
+          const [exists] = await storage.bucket(bucket).file(obj).exists();
+          expect(exists).toBe(true);
+        }
+      }
+    }
+  }, 400_000);
+});
