@@ -11,14 +11,14 @@ export const demoCommand: Command = {
     description: `1. Starts the embedded stack (\`lookout up\`).
 2. Uploads real sample photos and vtest.avi frames from Debian's opencv-doc, plus two bad objects (a truncated JPEG,
    a text file), with the official GCS client (pipeline "objects"), and prints their rows.
-3. CCTV (pipeline "cctv-anomaly"): fits scene "vtest" on frames 0-499 of vtest.avi, uploads frames 500-794 as a
-   video, which is split into frame triplets and analysed frame by frame; prints the most anomalous frames and
-   where their annotated JPEGs are.
+3. CCTV (pipeline "cctv-anomaly", method cctv-attributes): fits scene "vtest" on frames 0-499 of vtest.avi, uploads
+   frames 500-794 as a video, which is analysed in segments of consecutive frames (tracks); prints the most anomalous
+   frames with their reasons and where their annotated JPEGs are.
 The stack stays up; \`lookout down\` stops it.`,
     options: {
       'timeout-s': { type: 'number', default: 900, help: 'give up waiting for rows after this long' },
       cctv: { type: 'boolean', default: true, help: 'run the CCTV part (--no-cctv: images only)' },
-      every: { type: 'number', default: 5, help: 'CCTV: analyse every Nth frame' },
+      every: { type: 'number', default: 1, help: 'CCTV: analyse every Nth frame' },
     },
   },
   run: async (cfg, { opts }) => {
