@@ -22,7 +22,8 @@ import { onnxruntimeVersion } from '../runtime/session';
 import { query } from '../io/query';
 import { runLatestSql } from '../io/results';
 import { renderMarkdown, type BenchResult } from './render';
-import { extractFrames } from '../demo/samples';
+import { extractFrames, VTEST } from '../demo/samples';
+import { cutVideo, runFit } from '../cli/scene';
 import { appSpec, down, up } from '../infra/stack';
 import { readPid, startDetached, stopProc } from '../infra/procs';
 
@@ -35,7 +36,8 @@ Measures bare inference (a) and the full pipeline (b) at saturation and half of 
   --json        also print the results as one line of JSON on stdout (the human-readable lines go to stderr)
   --keep        leave the bench stack running afterwards
   --bulk-sizes A,B,…   archive sizes of the bulk-mode runs (default 200,1000)
-  --bulk-only   skip the per-object pipeline runs (bare inference and bulk mode only)
+  --bulk-only   skip the per-object pipeline runs and the video runs (bare inference and bulk mode only)
+  --no-video    skip (c): videos in segments (objects detection, and cctv-anomaly after fitting a scene)
   --out FILE.json   write the results there as well, and as Markdown tables to FILE.md
                 (always written to .lookout/bench-results.json; bench/render.ts renders any result)
 
@@ -52,6 +54,7 @@ const OBJECTS = nIdx >= 0 ? Number(args[nIdx + 1]) : quick ? 60 : 300;
 const bIdx = args.indexOf('--bulk-sizes');
 const BULK_SIZES = bIdx >= 0 ? String(args[bIdx + 1]).split(',').map(Number).filter((x) => x > 0) : quick ? [100, 300] : [200, 1000];
 const BULK_ONLY = args.includes('--bulk-only');
+const NO_VIDEO = args.includes('--no-video') || BULK_ONLY;
 const oIdx = args.indexOf('--out');
 const OUT = oIdx >= 0 ? path.resolve(String(args[oIdx + 1])) : undefined;
 
@@ -160,6 +163,7 @@ interface BulkRun {
   rssAfterMb: Record<string, number | null>;
 }
 const bulkRuns: BulkRun[] = [];
+const videoRuns: Array<Awaited<ReturnType<typeof videoRun>>> = [];
 
 /** Uploads n objects to an unwatched bucket, then analyses them with backfill --bulk; throughput from the wall time. */
 async function bulkRun(cfg: LookoutConfig, files: Array<{ file: string; contentType: string }>, n: number, bareLimit: number): Promise<BulkRun> {
@@ -242,6 +246,41 @@ async function bulkRun(cfg: LookoutConfig, files: Array<{ file: string; contentT
   return r;
 }
 
+/**
+ * Videos at camera speed: a clip of vtest.avi (frames 500-794, 10 fps) uploaded like any object and analysed in
+ * segments; frames/s = frames / (last frame row completed - first frame's detect started), which leaves out the
+ * time before the video's workflow started. `objects` detects only; `cctv-anomaly` (cctv-attributes) also tracks,
+ * embeds every object with MobileNetV2 and scores it against a scene fitted first on frames 0-199.
+ */
+async function videoRun(cfg: LookoutConfig, pipeline: string, scene: string | undefined) {
+  const clip = cutVideo(VTEST, path.join(cfg.home, 'samples', 'bench-video-500-794.avi'), 500, 795);
+  const run = `bench-video-${pipeline}-${Date.now().toString(36)}`;
+  const t0 = Date.now();
+  await storageClient(cfg).bucket(cfg.gcs.bucket).upload(clip, { destination: `${run}/clip.avi`, resumable: false, contentType: 'video/x-msvideo', metadata: { metadata: { 'lookout-run': run, 'lookout-pipeline': pipeline, 'lookout-video-every': '1', ...(scene ? { 'lookout-scene': scene } : {}) } } });
+  const expected = 295 + 1;
+  const n = await waitForRun(bigqueryClient(cfg), cfg, run, expected, { timeoutMs: 1_800_000 });
+  const rows = await query<{ c: string; s: string; st: string; i: number; k: string | null }>(
+    bigqueryClient(cfg),
+    `SELECT completed_at AS c, (SELECT MIN(x.started_at) FROM UNNEST(stages) x) AS s, status AS st, inference_ms AS i, JSON_VALUE(details, '$.kind') AS k FROM (${runLatestSql(cfg)})`,
+    { run },
+  );
+  const frames = rows.filter((r) => r.k === null);
+  const first = Math.min(...frames.map((r) => Date.parse(r.s)));
+  const last = Math.max(...frames.map((r) => Date.parse(r.c)));
+  const r = {
+    pipeline,
+    frames: frames.length,
+    rows: n,
+    failed: rows.filter((x) => x.st !== 'ok').length,
+    framesPerSecond: frames.length / ((last - first) / 1000),
+    wallS: (Date.now() - t0) / 1000,
+    inferenceMsP50: pct(frames.map((x) => x.i), 50),
+    workerRssMb: procMemMb(readPid(cfg.home, 'worker-cpu'), 'VmRSS'),
+  };
+  log(`    video ${pipeline}: ${r.frames} frames at ${r.framesPerSecond.toFixed(1)} frames/s (upload to last row ${r.wallS.toFixed(0)} s), failed rows ${r.failed}, detector inference p50 ${r.inferenceMsP50.toFixed(1)} ms, worker RSS ${r.workerRssMb} MiB`);
+  return r;
+}
+
 async function main() {
   const root = path.resolve(__dirname, '..');
   const cfg = loadConfig({ ...process.env, LOOKOUT_HOME: path.join(root, '.lookout', 'bench-stack'), LOOKOUT_PORT_BASE: process.env.LOOKOUT_BENCH_PORT_BASE ?? '37200' });
@@ -274,6 +313,24 @@ async function main() {
       log(`    ${label} half load (${(sat.perSecond / 2).toFixed(1)}/s offered): e2e p50 ${half.e2eP50.toFixed(0)} ms p99 ${half.e2eP99.toFixed(0)} ms, pipeline p50 ${half.pipelineP50.toFixed(0)} ms, inference p50 ${half.inferenceP50.toFixed(1)} ms`);
       runs.push(sat, half);
     }
+    if (!NO_VIDEO) {
+      log('(c) video at camera speed: vtest.avi frames 500-794 in segments');
+      await restartWorker(cfg, []);
+      const normal = cutVideo(VTEST, path.join(cfg.home, 'samples', 'bench-normal-0-199.avi'), 0, 200);
+      const bucket = storageClient(cfg).bucket(cfg.gcs.bucket);
+      await bucket.upload(normal, { destination: 'normal/bench/clip.avi', resumable: false, contentType: 'video/x-msvideo', metadata: { metadata: { 'lookout-derived': 'normal-footage' } } });
+      const [md] = await bucket.file('normal/bench/clip.avi').getMetadata();
+      const { client, connection } = await temporalClient(cfg);
+      try {
+        const f0 = Date.now();
+        const fit = await runFit(client, cfg, 'bench', [{ bucket: cfg.gcs.bucket, name: 'normal/bench/clip.avi', generation: String(md.generation), size: Number(md.size), timeCreated: String(md.timeCreated) }], { every: 1, k: 8, seed: 7, quantile: 0.97, parallelism: 1 });
+        log(`    fitted scene bench on 200 frames: ${fit.samples} objects, ${((Date.now() - f0) / 1000).toFixed(0)} s`);
+      } finally {
+        await connection.close();
+      }
+      videoRuns.push(await videoRun(cfg, 'objects', undefined), await videoRun(cfg, 'cctv-anomaly', 'bench'));
+      for (const v of videoRuns) log(`    ratio video ${v.pipeline} frames/s to bare detection: ${(v.framesPerSecond / limit).toFixed(3)} (${v.framesPerSecond.toFixed(1)} vs ${limit.toFixed(1)})`);
+    }
     // Bulk mode: the same frames from an unwatched archive bucket, analysed by `backfill --bulk` (one workflow
     // per 50 objects), at two archive sizes to see whether the per-object overhead stays flat.
     await restartWorker(cfg, []);
@@ -284,7 +341,7 @@ async function main() {
     log(`peak memory (MiB, VmHWM): ${Object.entries(memory).map(([k, v]) => `${k} ${v}`).join(', ')}`);
     const sat = runs.find((r) => r.label === 'batching-on-saturation');
     const bestBulk = bulkRuns.length ? Math.max(...bulkRuns.map((b) => b.perSecond)) : null;
-    const result = { machine, bare: bareRuns, bareLimitPerSecond: limit, pipeline: runs, bulk: bulkRuns, ratioPipelineToBare: sat ? sat.perSecond / limit : null, ratioBulkToBare: bestBulk ? bestBulk / limit : null, peakMemoryMb: memory };
+    const result = { machine, bare: bareRuns, bareLimitPerSecond: limit, pipeline: runs, bulk: bulkRuns, video: videoRuns, ratioPipelineToBare: sat ? sat.perSecond / limit : null, ratioBulkToBare: bestBulk ? bestBulk / limit : null, peakMemoryMb: memory };
     if (bestBulk) log(`ratio bulk/(a): ${(bestBulk / limit).toFixed(3)}  (bulk ${bestBulk.toFixed(1)} obj/s vs bare ${limit.toFixed(1)} img/s)`);
     if (sat) log(`ratio (b)/(a): ${(sat.perSecond / limit).toFixed(3)}  (pipeline ${sat.perSecond.toFixed(1)} obj/s at saturation vs bare ${limit.toFixed(1)} img/s)`);
     const out = path.join(root, '.lookout', 'bench-results.json');
