@@ -31,6 +31,8 @@ export interface PipelineDefinition {
   method: 'objects' | 'object-centric';
   /** Model per stage (folder name under models/), where the stage runs one. */
   models: Partial<Record<StageName, string>>;
+  /** Detector settings: a `detectionProfiles` entry of the detect model's manifest (none: the manifest's decoding). */
+  detection?: string;
   /** Encoders of the extract stage (object-centric). */
   encoders?: { appearance: string; motion: string };
   /** Accepts video objects (split into frame triplets) and KEY/KEY_d3/KEY_p3 triplets. */
@@ -49,6 +51,7 @@ export const PIPELINES: Record<string, PipelineDefinition> = {
     description: 'fixed-camera CCTV: object-centric anomaly detection (detector on t; appearance and motion encoders on crops at t-3, t, t+3; scene model of k-means clusters and one-vs-rest classifiers)',
     method: 'object-centric',
     models: { detect: 'nanodet' },
+    detection: 'cctv',
     encoders: { appearance: 'ae-appearance', motion: 'ae-motion' },
     video: true,
   },

@@ -64,6 +64,12 @@ export interface DetectorOptions {
   inputSize?: { width: number; height: number };
   /** Also run the left-right mirrored whole frame and merge its boxes (test-time augmentation; 2x the cost). */
   mirror?: boolean;
+  /**
+   * Pixel normalisation instead of the manifest's: channel order and value = (pixel * scale - mean) / std.
+   * NanoDet's upstream training used `{ channels: 'BGR', scale: 1, mean: [103.53, 116.28, 123.675],
+   * std: [57.375, 57.12, 58.395] }`; the manifest follows @vladmandic/human (RGB / 255).
+   */
+  normalization?: Pick<Preprocessing, 'channels' | 'scale' | 'mean' | 'std'>;
 }
 
 export interface Detector {
@@ -204,6 +210,7 @@ export interface ResolvedDetection {
   /** Model input size. */
   inputSize: { width: number; height: number };
   mirror: boolean;
+  normalization?: Pick<Preprocessing, 'channels' | 'scale' | 'mean' | 'std'>;
 }
 
 export class DetectorOptionsError extends SetupError {
@@ -221,6 +228,14 @@ export function resolveDetection(
   input: { preprocessing: { width: number; height: number }; dims?: number[]; layout?: string } = { preprocessing: { width: 416, height: 416 } },
 ): ResolvedDetection {
   const where = 'detector options';
+  // A misspelt key (a profile in a manifest saying "tilling") would otherwise be ignored without a word.
+  const known = (obj: object | undefined, keys: string[], what: string) => {
+    const bad = Object.keys(obj ?? {}).filter((k) => !keys.includes(k));
+    if (bad.length) throw new DetectorOptionsError(`${where}: unknown ${what} ${bad.map((k) => JSON.stringify(k)).join(', ')} (known: ${keys.join(', ')})`);
+  };
+  known(opts, ['scoreThreshold', 'classScoreThresholds', 'nms', 'maxDetections', 'tiling', 'inputSize', 'mirror', 'normalization'], 'option');
+  known(opts.nms, ['iouThreshold', 'metric', 'classGroups', 'classAgnostic'], 'nms option');
+  known(opts.tiling, ['cols', 'rows', 'overlap', 'fullFrame', 'seamMarginPx'], 'tiling option');
   let inputSize = { width: input.preprocessing.width, height: input.preprocessing.height };
   if (opts.inputSize) {
     const { width, height } = opts.inputSize;
@@ -279,7 +294,16 @@ export function resolveDetection(
     tiling = { cols: t.cols, rows: t.rows, overlap: t.overlap, fullFrame: t.fullFrame ?? true, seamMarginPx: t.seamMarginPx ?? 2 };
     if (!tiling.fullFrame && t.cols * t.rows === 1) throw new DetectorOptionsError(`${where}: tiling 1 x 1 without the full frame is the full frame; drop the tiling option`);
   }
-  return { decodeThreshold: Math.min(...minScore), minScore, nms: nmsOpts, tiling, inputSize, mirror: opts.mirror ?? false };
+  let normalization: ResolvedDetection['normalization'];
+  if (opts.normalization) {
+    const n = opts.normalization;
+    const triple = (v: unknown) => Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === 'number' && Number.isFinite(x));
+    if (!['RGB', 'BGR'].includes(n.channels) || !(typeof n.scale === 'number' && n.scale > 0) || !triple(n.mean) || !triple(n.std) || n.std.some((x) => x === 0)) {
+      throw new DetectorOptionsError(`${where}: normalization needs channels RGB|BGR, scale > 0, mean and std of 3 numbers (std non-zero), got ${JSON.stringify(n)}`);
+    }
+    normalization = { channels: n.channels, scale: n.scale, mean: [...n.mean], std: [...n.std] };
+  }
+  return { decodeThreshold: Math.min(...minScore), minScore, nms: nmsOpts, tiling, inputSize, mirror: opts.mirror ?? false, normalization };
 }
 
 /** One model run over a frame: the whole frame, its mirror image, or one tile. */
@@ -343,7 +367,7 @@ export class OnnxDetector implements Detector {
     this.pre = manifest.preprocessing;
     this.dec = manifest.decoding as unknown as NanodetDecoding;
     this.detection = resolveDetection(this.dec, manifest.labels ?? [], options, OnnxDetector.inputSpec(manifest));
-    this.pre = { ...this.pre, ...this.detection.inputSize };
+    this.pre = { ...this.pre, ...this.detection.inputSize, ...this.detection.normalization };
     this.inputName = manifest.inputs[0].name;
     this.layout = manifest.inputs[0].layout ?? 'NCHW';
     this.batcher = new DynamicBatcher(batch, (items) => this.runBatch(items));
@@ -432,8 +456,10 @@ export class OnnxDetector implements Detector {
 
 /** A named set of detector options from the manifest's `detectionProfiles` (e.g. "cctv"). */
 export function detectionProfile(manifest: ModelManifest, name: string): DetectorOptions {
-  const profiles = (manifest as ModelManifest & { detectionProfiles?: Record<string, DetectorOptions> }).detectionProfiles ?? {};
-  const p = profiles[name];
+  const profiles = manifest.detectionProfiles ?? {};
+  const p = Object.prototype.hasOwnProperty.call(profiles, name) ? profiles[name] : undefined;
   if (!p) throw new DetectorOptionsError(`model ${manifest.name}: no detection profile "${name}" (manifest has: ${Object.keys(profiles).join(', ') || 'none'})`);
-  return p;
+  // Descriptive keys (notes) are allowed next to the options; resolveDetection checks the options.
+  const { notes: _notes, ...options } = p as DetectorOptions & { notes?: unknown };
+  return options;
 }

@@ -47,10 +47,12 @@ export async function loadDetectors(cfg: LookoutConfig, opts: Pick<WorkerOptions
     if (!def) throw new Error(`unknown pipeline "${p}" (known: ${Object.keys(PIPELINES).join(', ')})`);
     const modelName = def.models.detect;
     if (!modelName) continue;
-    let det = byModel.get(modelName);
+    // One session per model and detection profile: pipelines that share both share the detector.
+    const key = `${modelName}#${def.detection ?? ''}`;
+    let det = byModel.get(key);
     if (!det) {
-      det = await OnnxDetector.load(loadLocalModel(repo, modelName), { pool: opts.pool, threads: opts.threads, batch: opts.batch });
-      byModel.set(modelName, det);
+      det = await OnnxDetector.load(loadLocalModel(repo, modelName), { pool: opts.pool, threads: opts.threads, batch: opts.batch, detection: def.detection });
+      byModel.set(key, det);
     }
     byPipeline.set(p, det);
   }

@@ -29,7 +29,7 @@ function duplicates(boxes: Box[]): number {
 describe.skipIf(!HAVE_VTEST)('OnnxDetector tiling on vtest.avi', () => {
   const frames = new Map<number, DecodedImage>();
   const detectors: OnnxDetector[] = [];
-  const load = async (detection: DetectorOptions) => {
+  const load = async (detection: DetectorOptions | string) => {
     const d = await OnnxDetector.load(loadLocalModel(defaultModelRepo(ROOT), 'nanodet'), { pool: 'cpu', threads: 1, batch: { maxBatchSize: 8, maxQueueDelayMs: 0 }, detection });
     detectors.push(d);
     return d;
@@ -74,5 +74,25 @@ describe.skipIf(!HAVE_VTEST)('OnnxDetector tiling on vtest.avi', () => {
       keptDuplicates += duplicates(people((await kept.detect(img)).boxes));
     }
     expect(keptDuplicates).toBeGreaterThan(0);
+  });
+
+  it("loads the manifest's cctv profile by name: one box per parked vehicle, people above the profile's score", async () => {
+    const cctv = await load('cctv');
+    const plain = await load({});
+    // The parked van and car, hand-labelled (bench/eval-cctv-groundtruth.json).
+    const parked = [
+      { x: 652, y: 43, w: 70, h: 55 },
+      { x: 735, y: 51, w: 33, h: 42 },
+    ];
+    const vehicles = (boxes: Box[]) => boxes.filter((b) => ['car', 'truck', 'bus', 'motorcycle'].includes(b.label) && parked.some((v) => iou(b, v) >= 0.5));
+    for (const t of FRAMES) {
+      const img = frames.get(t)!;
+      const r = await cctv.detect(img);
+      expect(r.passes).toBe(1);
+      expect(people(r.boxes).every((b) => b.score >= 0.55)).toBe(true);
+      expect(vehicles(r.boxes).map((b) => parked.findIndex((v) => iou(b, v) >= 0.5)).sort()).toEqual([0, 1]);
+      // Without the profile a parked vehicle is boxed once per vehicle class that scores >= 0.3.
+      expect(vehicles((await plain.detect(img)).boxes).length).toBeGreaterThan(1);
+    }
   });
 });

@@ -1,6 +1,8 @@
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Box } from '../../core/types';
-import { mergePasses, passesFor, passToFrame, resolveDetection, DetectorOptionsError, type NanodetDecoding } from '../../runtime/detector';
+import { detectionProfile, mergePasses, passesFor, passToFrame, resolveDetection, DetectorOptionsError, type NanodetDecoding } from '../../runtime/detector';
+import { defaultModelRepo, loadLocalModel } from '../../runtime/manifest';
 import { ios, iou, nms } from '../../runtime/nms';
 import { tileRects, toFrame, touchesInnerEdge } from '../../runtime/tiling';
 
@@ -125,6 +127,9 @@ describe('resolveDetection', () => {
     expect(() => resolveDetection(DEC, LABELS, { nms: { classGroups: [['car', 'lorry']] } })).toThrow(/lorry/);
     expect(() => resolveDetection(DEC, LABELS, { scoreThreshold: 1.5 })).toThrow(/scoreThreshold/);
     expect(() => resolveDetection(DEC, LABELS, { tiling: { cols: 2, rows: 2, overlap: -0.1 } })).toThrow(DetectorOptionsError);
+    expect(() => resolveDetection(DEC, LABELS, { tilling: { cols: 2 } } as never)).toThrow(/unknown option "tilling"/);
+    expect(() => resolveDetection(DEC, LABELS, { nms: { iou: 0.5 } } as never)).toThrow(/unknown nms option "iou"/);
+    expect(() => resolveDetection(DEC, LABELS, { normalization: { channels: 'BGR', scale: 1, mean: [1, 2], std: [1, 1, 1] } })).toThrow(/normalization/);
   });
 
   it('accepts another input size only for a graph with a free input height and width', () => {
@@ -175,5 +180,22 @@ describe('mergePasses', () => {
     const rr = resolveDetection(DEC, LABELS, { classScoreThresholds: { person: 0.6 } });
     const out = mergePasses([{ rect: { x: 0, y: 0, w: 768, h: 576, tile: false }, boxes: [box('person', 0.55, 0, 0, 10, 10), box('car', 0.35, 100, 100, 40, 30)] }], frame, rr);
     expect(out.map((b) => b.label)).toEqual(['car']);
+  });
+});
+
+describe('detectionProfile', () => {
+  const manifest = { name: 'm', detectionProfiles: { cctv: { notes: 'why', scoreThreshold: 0.5, nms: { classGroups: [['car', 'truck']] } } } } as unknown as Parameters<typeof detectionProfile>[0];
+  it('returns the named options without their notes, and names what exists when the name is wrong', () => {
+    expect(detectionProfile(manifest, 'cctv')).toEqual({ scoreThreshold: 0.5, nms: { classGroups: [['car', 'truck']] } });
+    expect(() => detectionProfile(manifest, 'cctvv')).toThrow(/no detection profile "cctvv" \(manifest has: cctv\)/);
+    expect(() => detectionProfile(manifest, 'toString')).toThrow(DetectorOptionsError);
+  });
+
+  it('the committed nanodet manifest has a cctv profile that resolves against the model', () => {
+    const local = loadLocalModel(defaultModelRepo(path.resolve(__dirname, '../..')), 'nanodet');
+    const p = detectionProfile(local.manifest, 'cctv');
+    const r = resolveDetection(local.manifest.decoding as unknown as NanodetDecoding, local.manifest.labels ?? [], p, { preprocessing: local.manifest.preprocessing!, dims: local.manifest.inputs[0].dims, layout: local.manifest.inputs[0].layout });
+    expect(r.minScore[0]).toBe(p.classScoreThresholds?.person);
+    expect(r.inputSize.width % 32).toBe(0);
   });
 });
