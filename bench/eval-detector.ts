@@ -447,13 +447,13 @@ export function renderTables(results: VariantResult[], recommended: string, mach
     '|---|---|---|---|---|---|---|---|---|',
     ...results.map(
       (r) =>
-        `| ${r.name === recommended ? `**${r.name}**` : r.name} | ${r.personScore} | ${pr(r.person.choose)} | ${pr(r.person.holdout)} | ${pr(r.personAt['0.3'].choose)}; ${pr(r.personAt['0.3'].holdout)} | ${r.vehicleScore} | ${pr(r.vehicle.choose)} | ${pr(r.vehicle.holdout)} | ${r.speed ? `${fmt(r.speed.p50Ms, 1)} / ${fmt(r.speed.minMs, 1)} (${r.speed.passes})` : 'n/a'} |`,
+        `| ${r.name === recommended ? `**${r.name}**` : r.name} | ${r.personScore} | ${pr(r.person.choose)} | ${pr(r.person.holdout)} | ${r.name === PROFILE ? 'n/a (cut at its own scores)' : `${pr(r.personAt['0.3'].choose)}; ${pr(r.personAt['0.3'].holdout)}`} | ${r.vehicleScore} | ${pr(r.vehicle.choose)} | ${pr(r.vehicle.holdout)} | ${r.speed ? `${fmt(r.speed.p50Ms, 1)} / ${fmt(r.speed.minMs, 1)} (${r.speed.passes})` : 'n/a'} |`,
     ),
     '',
     'Options:',
     ...results.map((r) => `- \`${r.name}\`: ${r.what}${r.speed ? ` (speed: ${r.speed.runs} runs, p90 ${fmt(r.speed.p90Ms, 1)} ms, min ${fmt(r.speed.minMs, 1)} ms, inference ${fmt(r.speed.inferenceP50Ms, 1)} ms, load average ${fmt(r.speed.loadAvg1m, 2)})` : ''}`),
   ];
-  const show = results.filter((r) => r.name === 'baseline' || r.name === recommended || r.name === PROFILE);
+  const show = results.filter((r) => r.name === 'baseline' || r.name === recommended);
   for (const r of show) {
     lines.push('', `Per frame, \`${r.name}\` (person >= ${r.personScore}, vehicle >= ${r.vehicleScore}):`, '', '| frame | split | people | found | person boxes | vehicles found / boxes | missed people [x, y, w, h] (best person score there) | false boxes |', '|---|---|---|---|---|---|---|---|');
     for (const f of r.frames) {
