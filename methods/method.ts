@@ -33,7 +33,8 @@ export type ScoreValue = Omit<ScoreOutput, 'report'>;
 
 /** Models by repository name, loaded once per worker process and shared by every method that asks. */
 export interface ModelLoader {
-  detector(name: string): Promise<Detector>;
+  /** `profile`: a named set of detector settings in the model's manifest (e.g. "cctv"); none: the manifest's decoding. */
+  detector(name: string, profile?: string): Promise<Detector>;
   embedder(name: string): Promise<OnnxEmbedder>;
 }
 
@@ -116,6 +117,8 @@ export interface MethodDefinition {
   defaultVideoEvery?: number;
   /** Models from the repository the method loads (folder names), by role. A worker serves the method only when all are present. */
   models: Readonly<Record<string, string>>;
+  /** Detector settings profile of the detect model's manifest (e.g. "cctv": measured on hand-counted vtest frames). */
+  detectionProfile?: string;
   /** Keys the score stage writes into the row's `details`, with their meaning (documented in the method's README). */
   rowFields: Readonly<Record<string, string>>;
   /** How the method is fitted to a scene, when it is (lookout fit). */

@@ -23,11 +23,13 @@ export class CachingModelLoader {
 
   constructor(private readonly opts: ModelLoadOptions) {}
 
-  detector(name: string): Promise<Detector> {
-    let d = this.detectors.get(name);
+  /** `profile`: a `detectionProfiles` entry of the model's manifest (thresholds, input size, NMS tuned for a use). */
+  detector(name: string, profile?: string): Promise<Detector> {
+    const key = `${name}\u0000${profile ?? ''}`;
+    let d = this.detectors.get(key);
     if (!d) {
-      d = OnnxDetector.load(loadLocalModel(this.opts.repo, name), { pool: this.opts.pool, threads: this.opts.threads, batch: this.opts.batch });
-      this.detectors.set(name, d);
+      d = OnnxDetector.load(loadLocalModel(this.opts.repo, name), { pool: this.opts.pool, threads: this.opts.threads, batch: this.opts.batch, detection: profile });
+      this.detectors.set(key, d);
     }
     return d;
   }

@@ -41,6 +41,12 @@ export interface ModelManifest {
   labels?: string[];
   maxBatchSize: number;
   dynamicBatching?: { maxBatchSize: number; maxQueueDelayMs: number };
+  /**
+   * Named detector settings (runtime/detector.ts DetectorOptions) a pipeline can ask for by name, e.g.
+   * "cctv": chosen by measurement for fixed-camera footage (docs/eval/detector.md). Checked when a detector
+   * loads them.
+   */
+  detectionProfiles?: Record<string, Record<string, unknown>>;
   provenance: Record<string, unknown>;
   license: string;
 }

@@ -55,6 +55,8 @@ export const cctvAttributesMethod: MethodDefinition = {
   accepts: { images: false, videos: 'segments', triplets: false },
   defaultVideoEvery: 1,
   models: { detect: 'nanodet', appearance: 'mobilenetv2' },
+  // The CCTV detector settings (docs/eval/detector.md): person recall 0.885 at precision 1.000 on held-out frames.
+  detectionProfile: 'cctv',
   rowFields: {
     scene: 'scene model used',
     scene_version: 'its version',
@@ -76,7 +78,7 @@ export const cctvAttributesMethod: MethodDefinition = {
     const { RgbCropEmbedder } = require('../../runtime/embedder') as typeof import('../../runtime/embedder');
     const { SegmentAnalyzer } = require('./analyzer') as typeof import('./analyzer');
     const { annotate } = require('../../media/annotate') as typeof import('../../media/annotate');
-    const detector = await ctx.models.detector(this.models.detect);
+    const detector = await ctx.models.detector(this.models.detect, this.detectionProfile);
     const backbone = await ctx.models.embedder(this.models.appearance);
     const embedder = new RgbCropEmbedder(backbone);
     const scenes = ctx.sceneStore(ATTRIBUTES_SCENE_FORMAT);

@@ -36,7 +36,11 @@ Steps (all tooling lives in the git-ignored .lookout/modeltools/):
   5. post-process with the onnx python API:
        - dynamic batch: input dim 0 -> 'batch'; the constant-folded reshape targets [1,C,-1] are
          replaced by [0,C,-1] (dead SparseToDense/ScatterND shape-computation nodes removed)
-       - rename I/O: input 'input' [batch,3,416,416] NCHW; outputs scores_s8/dist_s8/scores_s16/
+       - free input height and width ('height', 'width'; multiples of 32): the graph is fully
+         convolutional (Resize by scales 2 / 0.5, Reshape [0,C,-1]), so the same file runs 416x416
+         as trained and other sizes such as 512x384 (the detector's inputSize option); output cell
+         counts follow (H/S * W/S per stride S)
+       - rename I/O: input 'input' [batch,3,height,width] NCHW; outputs scores_s8/dist_s8/scores_s16/
          dist_s16/scores_s32/dist_s32
        - float32 weights stored as float16 initializers + Cast(to float32). Lossless: the TF.js
          weights are float16-quantised, the script asserts every value round-trips exactly.
@@ -176,7 +180,10 @@ inp = g.input[0]
 assert [d.dim_value for d in inp.type.tensor_type.shape.dim] == [1, 3, 416, 416]
 rename(inp.name, 'input')
 del g.input[:]
-g.input.append(helper.make_tensor_value_info('input', TensorProto.FLOAT, ['batch', 3, 416, 416]))
+# Height and width are left free: every op is size-agnostic (convolutions, Resize by scales, Reshape
+# [0, C, -1]), checked below by running a non-square size.
+g.input.append(helper.make_tensor_value_info('input', TensorProto.FLOAT, ['batch', 3, 'height', 'width']))
+assert all(len(n.input) < 4 or n.input[3] == '' for n in g.node if n.op_type == 'Resize'), 'a Resize with fixed sizes'
 
 # figure out each output's shape from the TF.js signature (tf2onnx lost them: unk__ dims)
 import json, os
@@ -193,7 +200,7 @@ for o in g.output:
     new = f'{kind}_s{stride}'
     mapping[o.name] = new
     rename(o.name, new)
-    new_outputs.append((stride, 0 if kind == 'scores' else 1, helper.make_tensor_value_info(new, TensorProto.FLOAT, ['batch', n_cells, ch])))
+    new_outputs.append((stride, 0 if kind == 'scores' else 1, helper.make_tensor_value_info(new, TensorProto.FLOAT, ['batch', f'cells_s{stride}', ch])))
 del g.output[:]
 for _, _, vi in sorted(new_outputs, key=lambda t: (t[0], t[1])):
     g.output.append(vi)
@@ -237,6 +244,12 @@ for k in range(2):
     for o1, o2 in zip(b1, b2):
         assert np.allclose(o1[0], o2[k], atol=1e-5), 'batched run differs from single run'
 print('outputs:', [(o.name, r.shape[1:]) for o, r in zip(s.get_outputs(), b2)], file=sys.stderr)
+assert [r.shape[1] for r in b2] == [2704, 2704, 676, 676, 169, 169]
+
+# --- another input size: 384 high x 512 wide gives (384/S) * (512/S) cells per stride
+y = s.run(None, {'input': rng.random((1, 3, 384, 512), dtype=np.float32)})
+assert [r.shape[1] for r in y] == [48 * 64, 48 * 64, 24 * 32, 24 * 32, 12 * 16, 12 * 16], [r.shape for r in y]
+print('384x512 input ok:', [r.shape[1:] for r in y], file=sys.stderr)
 PYEOF
 mv "$WORK/model.onnx" "$OUT"
 log "wrote $OUT ($(stat -c %s "$OUT") bytes, sha256 $(sha256sum "$OUT" | cut -d' ' -f1))"
