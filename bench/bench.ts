@@ -38,6 +38,7 @@ Measures bare inference (a) and the full pipeline (b) at saturation and half of 
   --bulk-sizes A,B,…   archive sizes of the bulk-mode runs (default 200,1000)
   --bulk-only   skip the per-object pipeline runs and the video runs (bare inference and bulk mode only)
   --no-video    skip (c): videos in segments (objects detection, and cctv-anomaly after fitting a scene)
+  --video-only  bare inference (a) and the video runs (c) only
   --out FILE.json   write the results there as well, and as Markdown tables to FILE.md
                 (always written to .lookout/bench-results.json; bench/render.ts renders any result)
 
@@ -55,6 +56,7 @@ const bIdx = args.indexOf('--bulk-sizes');
 const BULK_SIZES = bIdx >= 0 ? String(args[bIdx + 1]).split(',').map(Number).filter((x) => x > 0) : quick ? [100, 300] : [200, 1000];
 const BULK_ONLY = args.includes('--bulk-only');
 const NO_VIDEO = args.includes('--no-video') || BULK_ONLY;
+const VIDEO_ONLY = args.includes('--video-only');
 const oIdx = args.indexOf('--out');
 const OUT = oIdx >= 0 ? path.resolve(String(args[oIdx + 1])) : undefined;
 
@@ -302,7 +304,7 @@ async function main() {
   const runs = [];
   try {
     await pipelineRun(cfg, files, 'warmup', 20, 0);
-    for (const [label, extra] of (BULK_ONLY ? [] : [
+    for (const [label, extra] of (BULK_ONLY || VIDEO_ONLY ? [] : [
       ['batching-on', []],
       ['batching-off', ['--max-batch', '1']],
     ]) as ReadonlyArray<readonly [string, readonly string[]]>) {
@@ -334,7 +336,7 @@ async function main() {
     // Bulk mode: the same frames from an unwatched archive bucket, analysed by `backfill --bulk` (one workflow
     // per 50 objects), at two archive sizes to see whether the per-object overhead stays flat.
     await restartWorker(cfg, []);
-    for (const n of BULK_SIZES) bulkRuns.push(await bulkRun(cfg, files, n, limit));
+    if (!VIDEO_ONLY) for (const n of BULK_SIZES) bulkRuns.push(await bulkRun(cfg, files, n, limit));
   } finally {
     const memory: Record<string, number | null> = { bench: Math.round(process.resourceUsage().maxRSS / 1024) };
     for (const p of ['nats', 'temporal', 'gcs', 'bigquery', 'watcher', 'dispatcher', 'worker-cpu']) memory[p] = procMemMb(readPid(cfg.home, p), 'VmHWM');
