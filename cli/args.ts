@@ -50,11 +50,13 @@ export function parseArgs(spec: CommandSpec, argv: string[]): Parsed {
       let key = eq > 0 ? a.slice(2, eq) : a.slice(2);
       let value: string | undefined = eq > 0 ? a.slice(eq + 1) : undefined;
       let negated = false;
-      if (!spec.options[key] && key.startsWith('no-') && spec.options[key.slice(3)]?.type === 'boolean') {
+      // Own keys only: `--constructor` must be an unknown option, not Object.prototype.constructor.
+      const optionOf = (k: string) => (Object.hasOwn(spec.options, k) ? spec.options[k] : undefined);
+      if (!optionOf(key) && key.startsWith('no-') && optionOf(key.slice(3))?.type === 'boolean') {
         key = key.slice(3);
         negated = true;
       }
-      const o = spec.options[key];
+      const o = optionOf(key);
       if (!o) throw new UsageError(spec.name, `unknown option --${key}`);
       if (o.type === 'boolean') {
         if (value !== undefined && !/^(true|false)$/.test(value)) throw new UsageError(spec.name, `--${key} takes no value (or =true/=false)`);

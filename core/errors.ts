@@ -48,6 +48,19 @@ export class SetupError extends LookoutError {
   }
 }
 
+/**
+ * An event names a pipeline Lookout does not have (metadata `lookout-pipeline`). The uploader's fault, not a
+ * passing one: the event is dead-lettered at once with this reason.
+ */
+export class UnknownPipelineError extends LookoutError {
+  constructor(
+    readonly pipeline: string,
+    known: readonly string[],
+  ) {
+    super('UnknownPipeline', `unknown pipeline ${JSON.stringify(pipeline)} (known: ${known.join(', ')})`, { retryable: false });
+  }
+}
+
 const TRANSIENT_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND', 'UND_ERR_SOCKET']);
 const TRANSIENT_HTTP = new Set([408, 429, 500, 502, 503, 504]);
 

@@ -5,6 +5,7 @@
  * analyses only.
  */
 import type { Pool } from '../config';
+import { UnknownPipelineError } from './errors';
 
 export type StageName = 'detect' | 'extract' | 'score';
 export const STAGES: readonly StageName[] = ['detect', 'extract', 'score'];
@@ -82,7 +83,8 @@ export function pipelineOptionsFromEnv(env: Record<string, string | undefined> =
 }
 
 export function resolvePipeline(name: string, opts: PipelineOptions): PipelineSpec {
-  if (!PIPELINES[name]) throw new Error(`unknown pipeline "${name}" (known: ${Object.keys(PIPELINES).join(', ')})`);
+  // Own keys only: the name comes from object metadata, and "constructor" or "__proto__" are truthy on any object.
+  if (!Object.hasOwn(PIPELINES, name)) throw new UnknownPipelineError(name, Object.keys(PIPELINES));
   const cpuQueue = taskQueueFor(name, 'cpu');
   const stage = (s: StageName, startToCloseMs: number): StageSpec =>
     opts.gpuStages.includes(s)

@@ -13,6 +13,7 @@ import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/c
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import { AckPolicy, DeliverPolicy, nanos, type ConsumerMessages, type JsMsg, type NatsConnection } from 'nats';
 import type { LookoutConfig } from '../config';
+import { LookoutError } from '../core/errors';
 import { validateObjectEvent, workflowIdFor, type ObjectEvent } from '../core/events';
 import { PIPELINES, resolvePipeline, type PipelineOptions } from '../core/pipelines';
 import { isNeighbour, isVideo } from '../media/triplets';
@@ -82,7 +83,9 @@ export const VIDEO_DEFAULTS = { every: Number(process.env.LOOKOUT_VIDEO_EVERY ??
  */
 export function routeEvent(ev: ObjectEvent, cfg: LookoutConfig): { skip: string } | { workflowType: 'analyzeObject' | 'analyzeVideo' } {
   if (ev.metadata?.['lookout-derived']) return { skip: `derived object (${ev.metadata['lookout-derived']})` };
-  const def = PIPELINES[pipelineFor(ev, cfg)];
+  const name = pipelineFor(ev, cfg);
+  // Own keys only: the name is the uploader's; an unknown one fails in resolvePipeline as UnknownPipeline.
+  const def = Object.hasOwn(PIPELINES, name) ? PIPELINES[name] : undefined;
   if (def?.video && isNeighbour(ev.name)) return { skip: 'neighbour frame of a triplet (analysed with its KEY)' };
   if (def?.video && isVideo(ev.name, ev.contentType)) return { workflowType: 'analyzeVideo' };
   return { workflowType: 'analyzeObject' };
@@ -185,7 +188,7 @@ export class Dispatcher {
       return { kind: r, workflowId: workflowIdFor(input.pipeline.name, input.object) };
     } catch (err) {
       const error = (err as Error)?.message ?? String(err);
-      const permanent = /unknown pipeline/.test(error);
+      const permanent = err instanceof LookoutError && !err.retryable;
       if (permanent || delivery >= this.opts.maxDeliver) {
         await publishDeadLetter(js, this.cfg, { kind: 'dispatch', reason: error, payload: new TextDecoder().decode(m.data), subject: m.subject, streamSeq: m.seq, deliveries: delivery });
         m.term(error);
