@@ -41,7 +41,18 @@ export interface LookoutConfig {
   nats: Endpoint & { stream: string; subjectPrefix: string; deadStream: string; deadPrefix: string; kvBucket: string };
   temporal: Endpoint & { namespace: string; workflowQueue: string; uiPort: number };
   pipeline: string;
-  push: { port: number; audience: string | undefined; allowUnauthenticated: boolean };
+  push: {
+    port: number;
+    /** OIDC audience the push subscription / Eventarc trigger is configured with; unset = no OIDC. */
+    audience: string | undefined;
+    /** Service-account emails whose OIDC tokens are accepted (required with an audience). */
+    serviceAccounts: string[];
+    /** Buckets whose events the endpoint accepts; an event naming any other bucket is refused (403). */
+    buckets: string[];
+    /** Shared secret accepted as a bearer token instead of OIDC (for senders that cannot mint ID tokens). */
+    token: string | undefined;
+    allowUnauthenticated: boolean;
+  };
   limits: { maxObjectBytes: number; maxPixels: number };
 }
 
@@ -109,6 +120,15 @@ function bool(env: Env, name: string, fallback: boolean): boolean {
   throw new ConfigError(name, `expected true or false, got ${JSON.stringify(raw)}`);
 }
 
+/** A comma-separated list; each item must match `pattern`. */
+function list(env: Env, name: string, fallback: string[], pattern: RegExp, hint: string): string[] {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const items = raw.split(',').map((x) => x.trim()).filter(Boolean);
+  for (const it of items) if (!pattern.test(it)) throw new ConfigError(name, `invalid item ${JSON.stringify(it)} (${hint})`);
+  return items;
+}
+
 function url(env: Env, name: string, protocols: string[]): string | undefined {
   const raw = env[name];
   if (raw === undefined || raw === '') return undefined;
@@ -127,6 +147,7 @@ const BQ_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]{0,1023}$/;
 const STREAM_RE = /^[A-Za-z0-9_-]{1,128}$/;
 const SUBJECT_RE = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
 const NAME_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const EMAIL_RE = /^[^@\s,]+@[^@\s,]+\.[^@\s,]+$/;
 
 export function findProjectRoot(): string {
   return __dirname;
@@ -149,6 +170,9 @@ export function loadConfig(env: Env = process.env): LookoutConfig {
 
   const bucket = str(env, 'LOOKOUT_BUCKET', DEFAULTS.bucket, BUCKET_RE, 'a GCS bucket name');
   const auth = str(env, 'LOOKOUT_PUSH_AUDIENCE', '');
+  const serviceAccounts = list(env, 'LOOKOUT_PUSH_SERVICE_ACCOUNTS', [], EMAIL_RE, 'a service-account email').map((e) => e.toLowerCase());
+  // Any Google-signed ID token for the audience would do otherwise: anyone can mint one with their own service account.
+  if (auth && serviceAccounts.length === 0) throw new ConfigError('LOOKOUT_PUSH_SERVICE_ACCOUNTS', 'required when LOOKOUT_PUSH_AUDIENCE is set: the comma-separated service-account emails of the push subscription or Eventarc trigger');
 
   const cfg: LookoutConfig = {
     projectRoot,
@@ -189,6 +213,9 @@ export function loadConfig(env: Env = process.env): LookoutConfig {
     push: {
       port: int(env, 'LOOKOUT_PUSH_PORT', port('push'), 0, 65535),
       audience: auth || undefined,
+      serviceAccounts,
+      buckets: list(env, 'LOOKOUT_PUSH_BUCKETS', [bucket], BUCKET_RE, 'a GCS bucket name'),
+      token: env.LOOKOUT_PUSH_TOKEN || undefined,
       allowUnauthenticated: bool(env, 'LOOKOUT_PUSH_ALLOW_UNAUTHENTICATED', false),
     },
     limits: {
