@@ -112,7 +112,7 @@ command(
     usage: 'dispatch [--concurrency N] [--max-deliver N]',
     options: {
       concurrency: { type: 'number', default: 32, help: 'workflow starts in flight (also the consumer\'s max_ack_pending)' },
-      'max-deliver': { type: 'number', default: 5, help: 'deliveries before a message is dead-lettered' },
+      'max-deliver': { type: 'number', default: 5, help: 'failures of the event itself before it is dead-lettered (a Temporal outage is waited out, not counted)' },
     },
   },
   async (cfg, { opts }) => {
@@ -479,34 +479,19 @@ Nats-Msg-Id would be dropped by the stream's duplicate window) and removes it fr
         console.log(`${dls.length} dead letter(s)`);
         return;
       }
-      const { validateObjectEvent } = require('../core/events') as typeof import('../core/events');
-      const { analyzeInputFor, startAnalysis } = require('../dispatch/dispatcher') as typeof import('../dispatch/dispatcher');
+      const { replayDeadLetters, replayDeps } = require('../dispatch/replay') as typeof import('../dispatch/replay');
       const { pipelineOptionsFromEnv } = require('../core/pipelines') as typeof import('../core/pipelines');
       const { client, connection } = await temporalClient(cfg);
       const jsm = await nc.jetstreamManager();
-      let replayed = 0;
+      let report;
       try {
-        for (const d of dls) {
-          let parsed: unknown;
-          try {
-            parsed = JSON.parse(d.payload);
-          } catch {
-            parsed = undefined;
-          }
-          const v = validateObjectEvent(parsed);
-          if (!v.ok) {
-            console.log(`#${d.seq}: cannot replay: ${v.reason}`);
-            continue;
-          }
-          const r = await startAnalysis(client, cfg, analyzeInputFor({ ...v.value, source: 'replay' }, cfg, pipelineOptionsFromEnv()));
-          await jsm.streams.deleteMessage(cfg.nats.deadStream, d.seq);
-          replayed++;
-          console.log(`#${d.seq}: ${r} ${v.value.bucket}/${v.value.name}#${v.value.generation}`);
-        }
+        // Item by item: a poison dead letter is reported and kept, the rest go on.
+        report = await replayDeadLetters(dls, replayDeps(client, cfg, pipelineOptionsFromEnv(), (seq) => jsm.streams.deleteMessage(cfg.nats.deadStream, seq)), (r) => console.log(`${r.id}: ${r.outcome}${r.detail ? ` ${r.detail}` : ''}`));
       } finally {
         await connection.close();
       }
-      console.log(`replayed ${replayed} of ${dls.length}`);
+      console.log(`replay of ${dls.length}: ${JSON.stringify(report.counts)}${report.stoppedAt ? ` (stopped at ${report.stoppedAt}: Temporal unreachable)` : ''}`);
+      return report.counts.failed ? 1 : 0;
     } finally {
       await nc.drain().catch(() => {});
     }
@@ -531,7 +516,7 @@ command(
   async (cfg, { opts }) => {
     const { bigqueryClient, storageClient, temporalClient } = require('../io/clients') as typeof import('../io/clients');
     const { query, latestView } = require('../io/query') as typeof import('../io/query');
-    const { retryAnalysis } = require('../dispatch/retry') as typeof import('../dispatch/retry');
+    const { retryAnalysis, retryAnalyses } = require('../dispatch/retry') as typeof import('../dispatch/retry');
     const where = [`status = 'failed'`];
     // Integers inline (validated): the emulator rejects numeric query parameters.
     const limit = Math.max(1, Math.floor(Number(opts.limit)));
@@ -553,17 +538,16 @@ command(
       return;
     }
     const { client, connection } = await temporalClient(cfg);
-    const counts: Record<string, number> = {};
+    const storage = storageClient(cfg);
+    let report;
     try {
-      for (const r of rows) {
-        const outcome = await retryAnalysis(client, storageClient(cfg), cfg, r);
-        counts[outcome] = (counts[outcome] ?? 0) + 1;
-        console.log(`${r.workflow_id}: ${outcome}`);
-      }
+      // Row by row: a row that fails is reported, the rest go on.
+      report = await retryAnalyses(rows, (r) => retryAnalysis(client, storage, cfg, r), (r) => console.log(`${r.id}: ${r.outcome}${r.detail ? ` ${r.detail}` : ''}`));
     } finally {
       await connection.close();
     }
-    console.log(`retry: ${rows.length} selected ${JSON.stringify(counts)}`);
+    console.log(`retry: ${rows.length} selected ${JSON.stringify(report.counts)}${report.stoppedAt ? ` (stopped at ${report.stoppedAt}: Temporal unreachable)` : ''}`);
+    return report.counts.failed ? 1 : 0;
   },
 );
 

@@ -60,7 +60,7 @@ describe('pipeline lookup by a name from the event', () => {
       }),
     } as unknown as NatsConnection;
     const starts: unknown[] = [];
-    const client = { workflow: { start: async (...a: unknown[]) => starts.push(a) } } as unknown as Client;
+    const client = { workflow: { start: async (...a: unknown[]) => starts.push(a) }, withDeadline: (_d: number, fn: () => Promise<unknown>) => fn() } as unknown as Client;
     const d = new Dispatcher(nc, client, cfg, { ...DISPATCHER_DEFAULTS, pipelineOptions: opts });
     const calls: string[] = [];
     const m = {
