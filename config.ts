@@ -53,7 +53,7 @@ export interface LookoutConfig {
     token: string | undefined;
     allowUnauthenticated: boolean;
   };
-  limits: { maxObjectBytes: number; maxPixels: number };
+  limits: { maxObjectBytes: number; maxPixels: number; decodePixelBudget: number };
 }
 
 /** Offsets from portBase for every local server. Documented in README. */
@@ -92,6 +92,12 @@ export const DEFAULTS = {
   maxObjectBytes: 256 * 1024 * 1024,
   /** 100 megapixels: larger images fail as TooManyPixels (decompression-bomb guard). */
   maxPixels: 100_000_000,
+  /**
+   * 200 megapixels: what all decodes in flight in one worker may hold together (two of the largest images
+   * admitted). 12 concurrent 100-megapixel PNGs peaked at 0.96 GB RSS with it against 1.54 GB without
+   * (3.2 GB without, 1.26 GB with, at UV_THREADPOOL_SIZE=12); bench/decode-budget.ts. An image over it decodes alone.
+   */
+  decodePixelBudget: 200_000_000,
 } as const;
 
 type Env = Record<string, string | undefined>;
@@ -221,6 +227,7 @@ export function loadConfig(env: Env = process.env): LookoutConfig {
     limits: {
       maxObjectBytes: int(env, 'LOOKOUT_MAX_OBJECT_BYTES', DEFAULTS.maxObjectBytes, 1, Number.MAX_SAFE_INTEGER),
       maxPixels: int(env, 'LOOKOUT_MAX_PIXELS', DEFAULTS.maxPixels, 1, 2_000_000_000),
+      decodePixelBudget: int(env, 'LOOKOUT_DECODE_PIXEL_BUDGET', DEFAULTS.decodePixelBudget, 1, Number.MAX_SAFE_INTEGER),
     },
   };
   return cfg;

@@ -28,7 +28,7 @@ export interface ActivityDeps {
   rows: RowBatcher;
   table: string;
   pool: Pool;
-  limits: { maxObjectBytes: number; maxPixels: number };
+  limits: { maxObjectBytes: number; maxPixels: number; decodePixelBudget?: number };
   /** Decoded images kept between stages of the same object on this worker. */
   imageCacheBytes?: number;
   /** Object-centric pipelines: encoders, scene models and where derived data goes. */
@@ -105,7 +105,8 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
     }
     const buf = await deps.store.download(o, deps.limits.maxObjectBytes);
     heartbeat('downloaded');
-    const img = await decodeImage(buf, { maxPixels: deps.limits.maxPixels });
+    // The pixel budget is shared by every decode of this worker process.
+    const img = await decodeImage(buf, { maxPixels: deps.limits.maxPixels, pixelBudget: deps.limits.decodePixelBudget });
     cache.set(key, img);
     return img;
   }
