@@ -31,6 +31,8 @@ export const BAD_INPUT_CLASSES = [
   'UnsupportedMedia',
   'ObjectNotFound',
   'GenerationMismatch',
+  'InvalidGeneration',
+  'InvalidObjectReference',
 ] as const;
 export type BadInputClass = (typeof BAD_INPUT_CLASSES)[number];
 
