@@ -10,7 +10,7 @@ import { decodeImage, type DecodedImage } from '../media/image';
 import type { Detector } from '../runtime/detector';
 import { onnxruntimeVersion } from '../runtime/session';
 import type { ObjectStore } from '../io/objectstore';
-import { buildRow, type RowBatcher } from '../io/results';
+import { buildRow, writeResultRow, type RowBatcher } from '../io/results';
 import { cropGray, meanStd, sobelMagnitude } from '../media/vision';
 import type { AnalysisSummary, AnalyzeInput, DetectOutput, ExtractOutput, MachineInfo, ObjectRef, ScoreOutput } from '../core/types';
 import { Context } from '@temporalio/activity';
@@ -178,10 +178,12 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
       return batchStage(input, extracts, (obj, i) => acts.score(obj, (detects[i] as { value: DetectOutput }).value, (extracts[i] as { value: ExtractOutput }).value, ctx), 'score');
     },
     async recordBatch(summaries) {
-      const now = Date.now();
-      const rows = summaries.map((s) => buildRow(s, now));
-      await Promise.all(rows.map((r) => deps.rows.write(r)));
-      return rows.map((r, i) => ({ analysisId: r.analysis_id, table: deps.table, status: summaries[i].failure ? 'failed' : 'ok' }));
+      return direct(async () => {
+        const now = Date.now();
+        const rows = summaries.map((s) => buildRow(s, now));
+        const landed = await Promise.all(rows.map((r) => writeResultRow(deps.rows, r)));
+        return rows.map((r, i) => ({ analysisId: r.analysis_id, table: deps.table, status: landed[i] === 'stand-in' || summaries[i].failure ? ('failed' as const) : ('ok' as const) }));
+      });
     },
 
     async splitVideo(video, every) {
@@ -248,9 +250,12 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
     },
 
     async record(summary: AnalysisSummary): Promise<RecordResult> {
-      const row = buildRow(summary, Date.now());
-      await deps.rows.write(row);
-      return { analysisId: row.analysis_id, table: deps.table, status: summary.failure ? 'failed' : 'ok' };
+      // A refused row is replaced by a failed stand-in (RowRejected); errors become typed failures (refused twice: non-retryable).
+      return direct(async () => {
+        const row = buildRow(summary, Date.now());
+        const landed = await writeResultRow(deps.rows, row);
+        return { analysisId: row.analysis_id, table: deps.table, status: landed === 'stand-in' || summary.failure ? 'failed' : 'ok' };
+      });
     },
   };
   return acts;

@@ -8,6 +8,7 @@
  */
 import { ActivityFailure, ApplicationFailure, TimeoutFailure, log, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { StageName, StageSpec } from '../core/pipelines';
+import { RECORD_RETRY } from '../core/policies';
 import type { AnalysisSummary, AnalyzeInput, StageFailure } from '../core/types';
 import type { LookoutActivities, RecordResult, StageContext } from '../activities/types';
 
@@ -99,8 +100,8 @@ export async function analyzeObject(input: AnalyzeInput): Promise<AnalyzeResult>
   const { record } = proxyActivities<LookoutActivities>({
     taskQueue: input.pipeline.recordQueue,
     startToCloseTimeout: '60s',
-    // A row must not be lost to a passing BigQuery outage: retry for a long time.
-    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '60s', maximumAttempts: 100 },
+    // A row must not be lost to a BigQuery outage however long: unlimited attempts (core/policies.ts).
+    retry: RECORD_RETRY,
   });
   const rec = await record(summary);
   return {

@@ -11,6 +11,7 @@
  * however large the batch or crowded its images; the chunks of a stage run concurrently.
  */
 import { proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { RECORD_RETRY } from '../core/policies';
 import type { BatchEntry, BatchInput, LookoutActivities, RecordResult } from '../activities/types';
 import { CHUNK_OBJECTS, CHUNK_WEIGHT, chunkIndices } from '../core/chunks';
 import type { StageSpec } from '../core/pipelines';
@@ -94,7 +95,7 @@ export async function analyzeBatch(input: BatchInput): Promise<BatchResult> {
   const { recordBatch } = proxyActivities<LookoutActivities>({
     taskQueue: input.pipeline.recordQueue,
     startToCloseTimeout: '120s',
-    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '60s', maximumAttempts: 100 },
+    retry: RECORD_RETRY,
   });
   const records = (await Promise.all(chunks.map((idx) => recordBatch(pick(summaries, idx))))).flat();
   const failed = summaries.filter((s) => s.failure).length;

@@ -7,6 +7,7 @@
  *                model (k-means + one-vs-rest classifiers) -> new version stored.
  */
 import { ParentClosePolicy, defineQuery, executeChild, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { RECORD_RETRY } from '../core/policies';
 import type { FitSceneResult, LookoutActivities } from '../activities/types';
 import type { PipelineSpec } from '../core/pipelines';
 import type { AnalyzeInput, FeaturesRef, ObjectRef } from '../core/types';
@@ -71,7 +72,7 @@ export async function analyzeVideo(input: AnalyzeVideoInput): Promise<AnalyzeVid
   } catch (err) {
     // The video itself is unusable: record one failed row for it.
     const f = failureOf('detect', err);
-    const { record } = proxyActivities<LookoutActivities>({ taskQueue: input.pipeline.recordQueue, startToCloseTimeout: '60s', retry: { maximumAttempts: 100, maximumInterval: '60s' } });
+    const { record } = proxyActivities<LookoutActivities>({ taskQueue: input.pipeline.recordQueue, startToCloseTimeout: '60s', retry: RECORD_RETRY });
     await record({ input, workflowId: workflowInfo().workflowId, runId: workflowInfo().runId, workflowStartedAt: workflowInfo().runStartTime.getTime(), failure: f });
     progress.phase = 'done';
     return { video: videoId, frames: 0, ok: 0, failed: 1, top: [] };
