@@ -12,6 +12,6 @@ export const RECORD_RETRY = {
   initialInterval: '1s',
   backoffCoefficient: 2,
   maximumInterval: '60s',
-  /** 0 = unlimited (Temporal RetryPolicy). */
-  maximumAttempts: 0,
+  /** Unlimited: the TypeScript SDK takes Infinity (and refuses 0, which the server's API would read as unlimited). */
+  maximumAttempts: Number.POSITIVE_INFINITY,
 } as const;
