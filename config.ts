@@ -42,6 +42,19 @@ export interface LookoutConfig {
   nats: Endpoint & { stream: string; subjectPrefix: string; deadStream: string; deadPrefix: string; kvBucket: string };
   temporal: Endpoint & { namespace: string; workflowQueue: string; uiPort: number };
   pipeline: string;
+  push: {
+    port: number;
+    /** OIDC audience the push subscription / Eventarc trigger is configured with; unset = no OIDC. */
+    audience: string | undefined;
+    /** Service-account emails whose OIDC tokens are accepted (required with an audience). */
+    serviceAccounts: string[];
+    /** Buckets whose events the endpoint accepts; an event naming any other bucket is refused (403). */
+    buckets: string[];
+    /** Shared secret accepted as a bearer token instead of OIDC (for senders that cannot mint ID tokens). */
+    token: string | undefined;
+    allowUnauthenticated: boolean;
+  };
+  limits: { maxObjectBytes: number; maxPixels: number; decodePixelBudget: number };
   /** Where stages run: which go to the GPU pool, and how long they wait for a GPU worker. */
   pipelines: PipelineOptions;
   /** Scene for CCTV analyses whose object names none (metadata `lookout-scene`). */
@@ -49,8 +62,6 @@ export interface LookoutConfig {
   /** Video analyses: every Nth frame, frame analyses in flight per video. */
   video: { every: number | undefined; parallelism: number; segmentFrames: number; cacheMb: number };
   worker: { imageCacheMb: number; modelRepo: string | undefined };
-  push: { port: number; audience: string | undefined; allowUnauthenticated: boolean; token: string | undefined };
-  limits: { maxObjectBytes: number; maxPixels: number };
   /** Print stack traces of CLI errors. */
   debug: boolean;
   /** Set by `lookout up` for the processes it starts: the file a process writes when it is ready. */
@@ -94,6 +105,12 @@ export const DEFAULTS = {
   maxObjectBytes: 256 * 1024 * 1024,
   /** 100 megapixels: larger images fail as TooManyPixels (decompression-bomb guard). */
   maxPixels: 100_000_000,
+  /**
+   * 200 megapixels: what all decodes in flight in one worker may hold together (two of the largest images
+   * admitted). 12 concurrent 100-megapixel PNGs peaked at 0.96 GB RSS with it against 1.54 GB without
+   * (3.2 GB without, 1.26 GB with, at UV_THREADPOOL_SIZE=12); bench/decode-budget.ts. An image over it decodes alone.
+   */
+  decodePixelBudget: 200_000_000,
 } as const;
 
 /**
@@ -135,6 +152,9 @@ export const ENV_VARS: ReadonlyArray<{ name: string; default: string; meaning: s
   { name: 'LOOKOUT_PUSH_PORT', default: 'port base + 40', meaning: 'push-server listen port' },
   { name: 'LOOKOUT_PUSH_AUDIENCE', default: '(unset)', meaning: 'push-server: accept Google OIDC tokens for this audience' },
   { name: 'LOOKOUT_PUSH_TOKEN', default: '(unset)', meaning: 'push-server: accept this shared bearer secret' },
+  { name: 'LOOKOUT_PUSH_SERVICE_ACCOUNTS', default: '(none; required with LOOKOUT_PUSH_AUDIENCE)', meaning: 'push-server: service-account emails whose OIDC tokens are accepted' },
+  { name: 'LOOKOUT_PUSH_BUCKETS', default: '$LOOKOUT_BUCKET', meaning: 'push-server: buckets whose events are accepted (others: 403)' },
+  { name: 'LOOKOUT_DECODE_PIXEL_BUDGET', default: '200000000', meaning: 'worker: pixels all image decodes in flight may hold together' },
   { name: 'LOOKOUT_PUSH_ALLOW_UNAUTHENTICATED', default: 'false', meaning: 'push-server: accept requests without a token (loopback tests only)' },
   { name: 'LOOKOUT_MAX_OBJECT_BYTES', default: String(256 * 1024 * 1024), meaning: 'larger objects fail as ObjectTooLarge before download' },
   { name: 'LOOKOUT_MAX_PIXELS', default: '100000000', meaning: 'larger images fail as TooManyPixels (decompression-bomb guard)' },
@@ -179,6 +199,15 @@ function gpuStages(env: Env, name: string): StageName[] {
   return out;
 }
 
+/** A comma-separated list; each item must match `pattern`. */
+function list(env: Env, name: string, fallback: string[], pattern: RegExp, hint: string): string[] {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const items = raw.split(',').map((x) => x.trim()).filter(Boolean);
+  for (const it of items) if (!pattern.test(it)) throw new ConfigError(name, `invalid item ${JSON.stringify(it)} (${hint})`);
+  return items;
+}
+
 function url(env: Env, name: string, protocols: string[]): string | undefined {
   const raw = env[name];
   if (raw === undefined || raw === '') return undefined;
@@ -197,6 +226,7 @@ const BQ_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]{0,1023}$/;
 const STREAM_RE = /^[A-Za-z0-9_-]{1,128}$/;
 const SUBJECT_RE = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
 const NAME_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const EMAIL_RE = /^[^@\s,]+@[^@\s,]+\.[^@\s,]+$/;
 
 export function findProjectRoot(): string {
   return __dirname;
@@ -219,6 +249,9 @@ export function loadConfig(env: Env = process.env): LookoutConfig {
 
   const bucket = str(env, 'LOOKOUT_BUCKET', DEFAULTS.bucket, BUCKET_RE, 'a GCS bucket name');
   const auth = str(env, 'LOOKOUT_PUSH_AUDIENCE', '');
+  const serviceAccounts = list(env, 'LOOKOUT_PUSH_SERVICE_ACCOUNTS', [], EMAIL_RE, 'a service-account email').map((e) => e.toLowerCase());
+  // Any Google-signed ID token for the audience would do otherwise: anyone can mint one with their own service account.
+  if (auth && serviceAccounts.length === 0) throw new ConfigError('LOOKOUT_PUSH_SERVICE_ACCOUNTS', 'required when LOOKOUT_PUSH_AUDIENCE is set: the comma-separated service-account emails of the push subscription or Eventarc trigger');
 
   const cfg: LookoutConfig = {
     projectRoot,
@@ -268,12 +301,15 @@ export function loadConfig(env: Env = process.env): LookoutConfig {
     push: {
       port: int(env, 'LOOKOUT_PUSH_PORT', port('push'), 0, 65535),
       audience: auth || undefined,
-      allowUnauthenticated: bool(env, 'LOOKOUT_PUSH_ALLOW_UNAUTHENTICATED', false),
+      serviceAccounts,
+      buckets: list(env, 'LOOKOUT_PUSH_BUCKETS', [bucket], BUCKET_RE, 'a GCS bucket name'),
       token: env.LOOKOUT_PUSH_TOKEN || undefined,
+      allowUnauthenticated: bool(env, 'LOOKOUT_PUSH_ALLOW_UNAUTHENTICATED', false),
     },
     limits: {
       maxObjectBytes: int(env, 'LOOKOUT_MAX_OBJECT_BYTES', DEFAULTS.maxObjectBytes, 1, Number.MAX_SAFE_INTEGER),
       maxPixels: int(env, 'LOOKOUT_MAX_PIXELS', DEFAULTS.maxPixels, 1, 2_000_000_000),
+      decodePixelBudget: int(env, 'LOOKOUT_DECODE_PIXEL_BUDGET', DEFAULTS.decodePixelBudget, 1, Number.MAX_SAFE_INTEGER),
     },
     debug: bool(env, 'LOOKOUT_DEBUG', false),
     readyFile: env.LOOKOUT_READY_FILE || undefined,

@@ -10,7 +10,7 @@ import { SetupError, errorClassOf } from '../core/errors';
 import { objectKey } from '../core/events';
 import type { AnalyzeInput, DetectOutput, ExtractOutput, ObjectRef, SegmentResult } from '../core/types';
 import type { ResultRow } from '../io/results';
-import { buildRow } from '../io/results';
+import { buildRow, writeResultRow } from '../io/results';
 import type { MethodDefinition, MethodRuntime } from '../methods/method';
 import { probeVideo, readSegment } from '../media/video';
 import { activityInfo } from './stage';
@@ -125,9 +125,12 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
     },
 
     async record(summary): Promise<RecordResult> {
-      const row = buildRow(summary, Date.now());
-      await deps.rows.write(row);
-      return { analysisId: row.analysis_id, table: deps.table, status: summary.failure ? 'failed' : 'ok' };
+      // A refused row is replaced by a failed stand-in (RowRejected); errors become typed failures (refused twice: non-retryable).
+      return direct(async () => {
+        const row = buildRow(summary, Date.now());
+        const landed = await writeResultRow(deps.rows, row);
+        return { analysisId: row.analysis_id, table: deps.table, status: landed === 'stand-in' || summary.failure ? 'failed' : 'ok' };
+      });
     },
 
     async detectBatch(input, ctx) {
@@ -140,10 +143,12 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
       return batchStage(input, extracts, (obj, i) => acts.score(obj, (detects[i] as { value: DetectOutput }).value, (extracts[i] as { value: ExtractOutput }).value, ctx), 'score');
     },
     async recordBatch(summaries) {
-      const now = Date.now();
-      const rows = summaries.map((s) => buildRow(s, now));
-      await Promise.all(rows.map((r) => deps.rows.write(r)));
-      return rows.map((r, i) => ({ analysisId: r.analysis_id, table: deps.table, status: summaries[i].failure ? 'failed' : 'ok' }));
+      return direct(async () => {
+        const now = Date.now();
+        const rows = summaries.map((s) => buildRow(s, now));
+        const landed = await Promise.all(rows.map((r) => writeResultRow(deps.rows, r)));
+        return rows.map((r, i) => ({ analysisId: r.analysis_id, table: deps.table, status: landed[i] === 'stand-in' || summaries[i].failure ? ('failed' as const) : ('ok' as const) }));
+      });
     },
 
     async planVideo(methodName, video) {

@@ -47,6 +47,8 @@ export const BAD_INPUT_CLASSES = [
   'NotCoRegistered',
   /** The raster's CRS has no built-in definition: footprints cannot be computed (pixel windows still can). */
   'UnsupportedCrs',
+  'InvalidGeneration',
+  'InvalidObjectReference',
 ] as const;
 export type BadInputClass = (typeof BAD_INPUT_CLASSES)[number];
 
@@ -72,6 +74,19 @@ export class TransientError extends LookoutError {
 export class SetupError extends LookoutError {
   constructor(errorClass: string, message: string, cause?: unknown) {
     super(errorClass, message, { retryable: false, cause });
+  }
+}
+
+/**
+ * An event names a pipeline Lookout does not have (metadata `lookout-pipeline`). The uploader's fault, not a
+ * passing one: the event is dead-lettered at once with this reason.
+ */
+export class UnknownPipelineError extends LookoutError {
+  constructor(
+    readonly pipeline: string,
+    known: readonly string[],
+  ) {
+    super('UnknownPipeline', `unknown pipeline ${JSON.stringify(pipeline)} (known: ${known.join(', ')})`, { retryable: false });
   }
 }
 

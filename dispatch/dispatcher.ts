@@ -5,40 +5,48 @@
  *  - ack only after the start is accepted (or the workflow already exists:
  *    the deterministic workflow ID makes a duplicate a no-op);
  *  - an invalid event is dead-lettered with its reason and terminated;
- *  - a passing failure is nak'ed with backoff; after max_deliver attempts
- *    the message goes to the dead-letter subject with its last error;
+ *  - a failed start is classified (dispatch/failures.ts): an outage of Temporal
+ *    is waited out (nak with capped backoff, for as long as it lasts, never
+ *    dead-lettered); a failure of the event itself is retried and dead-lettered
+ *    after maxDeliver such failures, counted by the dispatcher (the consumer has
+ *    no max_deliver: JetStream would stop delivering an event that had only
+ *    outlived an outage);
  *  - in-flight work is bounded: max_ack_pending equals the concurrency.
  */
 import type { Client } from '@temporalio/client';
 import { AckPolicy, DeliverPolicy, nanos, type ConsumerMessages, type JsMsg, type NatsConnection } from 'nats';
 import type { LookoutConfig } from '../config';
-import { LookoutError } from '../core/errors';
 import { validateObjectEvent, type ObjectEvent } from '../core/events';
 import { PIPELINES, resolvePipeline, type PipelineOptions } from '../core/pipelines';
-import { dispatchBackoffMs } from '../core/policies';
 import { WorkflowStarter, type AnalysisKind } from '../io/starter';
 import { METHODS } from '../methods/registry';
 import { isNeighbour, isVideo } from '../media/triplets';
 import { DISPATCHER_DURABLE, isJsApiError, JS_ERR, jsonCodec, publishDeadLetter } from '../io/streams';
+import { backoffMs, classifyStartFailure, FailureCounter } from './failures';
 import type { AnalyzeInput } from '../core/types';
 
 export interface DispatcherOptions {
   /** Workflow starts in flight at once; also the consumer's max_ack_pending. */
   concurrency: number;
-  /** Deliveries before a message is dead-lettered. */
+  /** Failures of the event itself (not outages) before it is dead-lettered. */
   maxDeliver: number;
+  /** A workflow start that takes longer fails (and is retried): kept under ackWaitMs, so a hung start is not redelivered while in flight. */
+  startTimeoutMs: number;
   /** Seconds the server waits for an ack before redelivering. */
   ackWaitMs: number;
   durable: string;
   pipelineOptions: PipelineOptions;
   /** Called after each message is settled (for tests and progress). */
   onSettled?: (outcome: DispatchOutcome) => void;
+  /** Where the begin and end of an outage are reported (default stderr). */
+  log?: (line: string) => void;
 }
 
 export const DISPATCHER_DEFAULTS: Omit<DispatcherOptions, 'pipelineOptions'> = {
   concurrency: 32,
   maxDeliver: 5,
   ackWaitMs: 30_000,
+  startTimeoutMs: 15_000,
   durable: DISPATCHER_DURABLE,
 };
 
@@ -48,6 +56,7 @@ export type DispatchOutcome =
   | { kind: 'invalid'; reason: string }
   | { kind: 'skipped'; reason: string }
   | { kind: 'retry'; error: string; delivery: number }
+  | { kind: 'outage'; error: string; delivery: number }
   | { kind: 'dead'; error: string };
 
 /** Pipeline named by the object (metadata `lookout-pipeline`), else the configured default. */
@@ -98,7 +107,8 @@ export async function ensureDispatcherConsumer(nc: NatsConnection, cfg: LookoutC
     deliver_policy: DeliverPolicy.All,
     filter_subject: `${cfg.nats.subjectPrefix}.>`,
     ack_wait: nanos(opts.ackWaitMs),
-    max_deliver: opts.maxDeliver,
+    // Unlimited: an event waits out an outage however long; the dispatcher counts failures of the event itself.
+    max_deliver: -1,
     max_ack_pending: opts.concurrency,
   };
   try {
@@ -119,11 +129,14 @@ export class Dispatcher {
   private inflight = new Set<Promise<void>>();
   private stopped = false;
   private readonly starter: WorkflowStarter;
-  readonly counts = { started: 0, duplicate: 0, invalid: 0, skipped: 0, retry: 0, dead: 0 };
+  private readonly eventFailures = new FailureCounter();
+  /** Since when Temporal has been unreachable (undefined: it is not). */
+  private outageSince: number | undefined;
+  readonly counts = { started: 0, duplicate: 0, invalid: 0, skipped: 0, retry: 0, outage: 0, dead: 0 };
 
   constructor(
     private readonly nc: NatsConnection,
-    client: Client,
+    private readonly client: Client,
     private readonly cfg: LookoutConfig,
     private readonly opts: DispatcherOptions,
   ) {
@@ -152,21 +165,43 @@ export class Dispatcher {
     }
     try {
       const input = analyzeInputFor(v.value, this.cfg, this.opts.pipelineOptions);
-      const r = await this.starter.startAnalysis(input, route.workflowType);
+      const r = await this.client.withDeadline(Date.now() + this.opts.startTimeoutMs, () => this.starter.startAnalysis(input, route.workflowType));
+      this.outageEnded();
+      this.eventFailures.clear(m.seq);
       m.ack();
       return { kind: r.outcome, workflowId: r.workflowId };
     } catch (err) {
       const error = (err as Error)?.message ?? String(err);
-      // The event itself is at fault (e.g. it names no known pipeline): no redelivery can help.
-      const permanent = err instanceof LookoutError && !err.retryable;
-      if (permanent || delivery >= this.opts.maxDeliver) {
+      const kind = classifyStartFailure(err);
+      if (kind === 'outage') {
+        this.outageBegan(err);
+        m.nak(backoffMs(delivery));
+        return { kind: 'outage', error, delivery };
+      }
+      this.outageEnded();
+      const failures = kind === 'permanent' ? Infinity : this.eventFailures.increment(m.seq);
+      if (failures >= this.opts.maxDeliver) {
         await publishDeadLetter(js, this.cfg, { kind: 'dispatch', reason: error, payload: new TextDecoder().decode(m.data), subject: m.subject, streamSeq: m.seq, deliveries: delivery });
+        this.eventFailures.clear(m.seq);
         m.term(error);
         return { kind: 'dead', error };
       }
-      m.nak(dispatchBackoffMs(delivery));
-      return { kind: 'retry', error, delivery };
+      m.nak(backoffMs(failures));
+      return { kind: 'retry', error, delivery: failures };
     }
+  }
+
+  private outageBegan(err: unknown): void {
+    if (this.outageSince !== undefined) return;
+    this.outageSince = Date.now();
+    const cause = (err as { cause?: Error })?.cause?.message ?? (err as Error)?.message;
+    (this.opts.log ?? console.error)(`dispatcher: Temporal unreachable (${cause}); events stay on the stream and are retried with backoff until it is back`);
+  }
+
+  private outageEnded(): void {
+    if (this.outageSince === undefined) return;
+    (this.opts.log ?? console.error)(`dispatcher: Temporal reachable again after ${((Date.now() - this.outageSince) / 1000).toFixed(0)} s`);
+    this.outageSince = undefined;
   }
 
   /** Consumes until stop(); returns when the consumer is drained. */

@@ -11,15 +11,32 @@ import { eventFromObjectResource } from '../core/events';
 import { resolvePipeline } from '../core/pipelines';
 import { WorkflowStarter } from '../io/starter';
 import { analyzeInputFor, routeEvent } from './dispatcher';
+import { eachItem, type BatchReport, type ItemReport } from './replay';
 
 export type RetryOutcome = 'restarted' | 'still-running' | 'object-gone' | 'invalid';
 
-export async function retryAnalysis(
-  client: Client,
-  storage: Storage,
-  cfg: LookoutConfig,
-  row: { workflow_id: string; pipeline: string; bucket: string; name: string; generation: string; run_tag: string | null },
-): Promise<RetryOutcome> {
+export interface RetryRow {
+  workflow_id: string;
+  pipeline: string;
+  bucket: string;
+  name: string;
+  generation: string;
+  run_tag: string | null;
+}
+
+/**
+ * Retries each row in turn, reporting each; a row that fails (its pipeline no longer exists, its object
+ * cannot be read, Temporal refuses the start) is reported as failed and the rest go on.
+ */
+export async function retryAnalyses<R extends RetryRow>(
+  rows: readonly R[],
+  retryOne: (row: R) => Promise<RetryOutcome>,
+  onItem?: (r: ItemReport<RetryOutcome | 'failed'>) => void,
+): Promise<BatchReport<RetryOutcome>> {
+  return eachItem<R, RetryOutcome>(rows, (r) => r.workflow_id, async (r) => ({ outcome: await retryOne(r) }), onItem);
+}
+
+export async function retryAnalysis(client: Client, storage: Storage, cfg: LookoutConfig, row: RetryRow): Promise<RetryOutcome> {
   let md: Record<string, unknown>;
   try {
     [md] = (await storage.bucket(row.bucket).file(row.name, { generation: Number(row.generation) }).getMetadata()) as unknown as [Record<string, unknown>];

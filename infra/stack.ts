@@ -266,7 +266,14 @@ export async function importRows(cfg: LookoutConfig, log: (l: string) => void = 
   let batch: Array<{ json: Record<string, unknown> }> = [];
   const flush = async () => {
     if (batch.length === 0) return;
-    await table.insert(batch, { raw: true });
+    try {
+      await table.insert(batch, { raw: true, skipInvalidRows: true });
+    } catch (err) {
+      // The journal is written ahead of the insert, so it also holds rows BigQuery refused (they were replaced
+      // by RowRejected stand-ins, which follow them): skip those again, load the rest.
+      if ((err as { name?: string }).name !== 'PartialFailureError') throw err;
+      n -= ((err as { errors?: unknown[] }).errors ?? []).length;
+    }
     n += batch.length;
     batch = [];
     if (n % 10_000 === 0) log(`bigquery: loading saved rows… ${n}`);

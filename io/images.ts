@@ -44,7 +44,7 @@ export type ImageRef = Pick<ObjectRef, 'bucket' | 'name' | 'generation' | 'size'
 
 export interface ImageLoaderOptions {
   store: ObjectStore;
-  limits: { maxObjectBytes: number; maxPixels: number };
+  limits: { maxObjectBytes: number; maxPixels: number; decodePixelBudget?: number };
   /** Bytes of decoded images kept (0 = no cache). */
   cacheBytes: number;
   /** Called after a download, before decoding (activities heartbeat here). */
@@ -65,7 +65,8 @@ export function createImageLoader(opts: ImageLoaderOptions): (o: ImageRef) => Pr
     }
     const buf = await opts.store.download(o, opts.limits.maxObjectBytes);
     opts.onDownloaded?.();
-    const img = await decodeImage(buf, { maxPixels: opts.limits.maxPixels });
+    // The pixel budget is shared by every decode of this worker process.
+    const img = await decodeImage(buf, { maxPixels: opts.limits.maxPixels, pixelBudget: opts.limits.decodePixelBudget });
     cache.set(key, img);
     return img;
   };

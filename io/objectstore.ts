@@ -17,9 +17,22 @@ function httpCode(err: unknown): number | undefined {
   return typeof c === 'number' ? c : undefined;
 }
 
+/**
+ * GCS generations are int64 (microsecond timestamps in practice, below 2^53 until the year 2255). The Node
+ * client sends a generation as a JavaScript number, so one over 2^53 would silently become another
+ * generation; one over int64 is refused by GCS with 400 (which used to be retried 5 times as a
+ * StorageError). Either is the reference's fault: refused here, once, as bad input.
+ */
+function checkGeneration(ref: Pick<ObjectRef, 'bucket' | 'name' | 'generation'>): void {
+  if (!/^\d{1,20}$/.test(ref.generation) || BigInt(ref.generation) > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new BadInputError('InvalidGeneration', `gs://${ref.bucket}/${ref.name}: generation ${JSON.stringify(ref.generation.slice(0, 40))} is not a generation GCS can have`);
+  }
+}
+
 export function gcsObjectStore(storage: Storage): ObjectStore {
   return {
     async download(ref, maxBytes) {
+      checkGeneration(ref);
       // Generation '0' means the live version (used for derived objects such as KEY_d3/KEY_p3 and features).
       const latest = ref.generation === '0';
       const file = latest ? storage.bucket(ref.bucket).file(ref.name) : storage.bucket(ref.bucket).file(ref.name, { generation: Number(ref.generation) });
@@ -33,6 +46,8 @@ export function gcsObjectStore(storage: Storage): ObjectStore {
       } catch (err) {
         if (err instanceof BadInputError) throw err;
         if (httpCode(err) === 404) throw new BadInputError('ObjectNotFound', `gs://${ref.bucket}/${ref.name}#${ref.generation} no longer exists`, err);
+        // 400: the request, built from the reference alone, is malformed; asking again cannot help.
+        if (httpCode(err) === 400) throw new BadInputError('InvalidObjectReference', `gs://${ref.bucket}/${ref.name}#${ref.generation}: storage refused the reference: ${(err as Error).message}`, err);
         throw new TransientError('StorageError', `reading metadata of gs://${ref.bucket}/${ref.name}: ${(err as Error).message}`, err);
       }
       if (size > maxBytes) throw new BadInputError('ObjectTooLarge', `object is ${size} bytes, over the limit of ${maxBytes}`);

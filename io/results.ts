@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { BigQuery, TableField } from '@google-cloud/bigquery';
 import type { LookoutConfig } from '../config';
+import { LookoutError, TransientError } from '../core/errors';
 import type { AnalysisSummary, StageReport } from '../core/types';
 
 export const SCHEMA_PATH = path.join(__dirname, '..', 'infra', 'bigquery', 'analyses.schema.json');
@@ -239,9 +240,69 @@ export function journalSink(inner: RowSink, dir: string): RowSink {
   };
 }
 
+/** BigQuery refused this row (a schema mismatch, a value out of range): writing it again cannot help. */
+export class RowRejectedError extends LookoutError {
+  constructor(
+    readonly analysisId: string,
+    message: string,
+    cause?: unknown,
+  ) {
+    super('RowRejected', message, { retryable: false, cause });
+  }
+}
+
+interface PartialFailure {
+  name: 'PartialFailureError';
+  errors: Array<{ row?: { insertId?: string; json?: { analysis_id?: string } } & { analysis_id?: string }; errors?: Array<{ reason?: string; message?: string }> }>;
+}
+
+function isPartialFailure(err: unknown): err is PartialFailure {
+  return (err as { name?: string })?.name === 'PartialFailureError' && Array.isArray((err as { errors?: unknown }).errors);
+}
+
+function httpCode(err: unknown): number | undefined {
+  const c = (err as { code?: unknown })?.code;
+  return typeof c === 'number' ? c : undefined;
+}
+
+/** Anything but a refused row: BigQuery away, overloaded, the table missing. Retried until it works. */
+function passing(err: unknown): TransientError {
+  return new TransientError('RowWriteFailed', `writing result rows: ${(err as Error)?.message ?? String(err)}`, err);
+}
+
+/**
+ * A minimal failed row standing in for one BigQuery refused: identity, the REQUIRED columns, and why.
+ * Only columns every version of the table has, so that it lands where the full row did not.
+ */
+export function rejectedRowStandIn(row: ResultRow, reason: string, recordedAt: number): ResultRow {
+  const keep = ['analysis_id', 'workflow_id', 'run_id', 'pipeline', 'run_tag', 'event_source', 'bucket', 'name', 'generation', 'size_bytes', 'content_type'] as const;
+  const out: Record<string, unknown> = {};
+  for (const k of keep) if (row[k] !== undefined) out[k] = row[k];
+  return { ...out, analysis_id: row.analysis_id, workflow_id: row.workflow_id, status: 'failed', error_class: 'RowRejected', error_message: `BigQuery refused the result row: ${reason}`.slice(0, 2000), failed_stage: null, recorded_at: new Date(recordedAt).toISOString() };
+}
+
+/**
+ * Writes an analysis' row; if BigQuery refuses it, writes its stand-in instead. Returns which landed.
+ * Throws RowRejectedError (non-retryable) if the stand-in is refused too, and a TransientError for
+ * everything else (the record activity is retried without limit).
+ */
+export async function writeResultRow(rows: Pick<RowBatcher, 'write'>, row: ResultRow, now: () => number = Date.now): Promise<'row' | 'stand-in'> {
+  try {
+    await rows.write(row);
+    return 'row';
+  } catch (err) {
+    if (!(err instanceof RowRejectedError)) throw err;
+    await rows.write(rejectedRowStandIn(row, err.message, now()));
+    return 'stand-in';
+  }
+}
+
 /**
  * Gathers rows from concurrent record activities into one insertAll call,
- * bounded by size and delay; each caller learns whether its own batch landed.
+ * bounded by size and delay; each caller learns whether its own row landed:
+ * a row BigQuery refused fails with RowRejectedError, the rows it took down
+ * with it (reason "stopped"; or every row of a batch refused as a whole with
+ * 400, after which each is tried alone) fail as passing faults or land.
  */
 export class RowBatcher {
   private pending: Array<{ row: ResultRow; resolve: () => void; reject: (e: unknown) => void }> = [];
@@ -268,14 +329,34 @@ export class RowBatcher {
     }
     const batch = this.pending.splice(0);
     if (batch.length === 0) return this.writing;
-    this.writing = this.writing.then(async () => {
-      try {
-        await this.sink.insert(batch.map((b) => b.row));
-        batch.forEach((b) => b.resolve());
-      } catch (err) {
-        batch.forEach((b) => b.reject(err));
-      }
-    });
+    this.writing = this.writing.then(() => this.insert(batch, true));
     return this.writing;
+  }
+
+  private async insert(batch: Array<{ row: ResultRow; resolve: () => void; reject: (e: unknown) => void }>, split: boolean): Promise<void> {
+    try {
+      await this.sink.insert(batch.map((b) => b.row));
+      batch.forEach((b) => b.resolve());
+    } catch (err) {
+      if (isPartialFailure(err)) {
+        const refused = new Map<string, string>();
+        for (const e of err.errors) {
+          const id = e.row?.insertId ?? e.row?.json?.analysis_id ?? e.row?.analysis_id;
+          const real = (e.errors ?? []).filter((x) => x.reason !== 'stopped');
+          if (id && real.length > 0) refused.set(id, real.map((x) => `${x.reason}: ${x.message}`).join('; '));
+        }
+        for (const b of batch) {
+          const why = refused.get(b.row.analysis_id);
+          b.reject(why ? new RowRejectedError(b.row.analysis_id, why, err) : passing(err));
+        }
+      } else if (httpCode(err) === 400 && split && batch.length > 1) {
+        // Refused as a whole: find the culprit by trying each row alone.
+        for (const b of batch) await this.insert([b], false);
+      } else if (httpCode(err) === 400 && batch.length === 1) {
+        batch[0].reject(new RowRejectedError(batch[0].row.analysis_id, (err as Error).message, err));
+      } else {
+        batch.forEach((b) => b.reject(passing(err)));
+      }
+    }
   }
 }

@@ -1,9 +1,12 @@
 /**
  * Image decoding with sharp, with the bad-input checks that turn a corrupt,
- * empty, huge or non-image object into a stable error class.
+ * empty, huge or non-image object into a stable error class, and a pixel
+ * budget shared by concurrent decodes (media/pixel-budget.ts): the header is
+ * read first (cheap), then the decode waits until its width x height fits.
  */
 import sharp from 'sharp';
 import { BadInputError } from '../core/errors';
+import { PixelBudget } from './pixel-budget';
 
 export interface DecodedImage {
   /** Raw interleaved RGB, 8 bits per channel. */
@@ -16,6 +19,12 @@ export interface DecodedImage {
 
 export interface DecodeLimits {
   maxPixels: number;
+  /**
+   * Pixels all decodes in flight may hold together: a PixelBudget, or a total (one process-wide budget per
+   * total; the worker passes LOOKOUT_DECODE_PIXEL_BUDGET). Unset: unbounded. The budget covers the decode;
+   * the returned raster (3 bytes a pixel) is the caller's to drop.
+   */
+  pixelBudget?: PixelBudget | number;
 }
 
 // sharp (libvips) reports every decode failure as a plain Error whose message is the only clue; it is read here,
@@ -43,16 +52,20 @@ export async function decodeImage(buf: Buffer, limits: DecodeLimits): Promise<De
   if (meta.width * meta.height > limits.maxPixels) {
     throw new BadInputError('TooManyPixels', `image is ${meta.width}x${meta.height} = ${meta.width * meta.height} pixels, over the limit of ${limits.maxPixels}`);
   }
-  try {
-    const { data, info } = await sharp(buf, { limitInputPixels: limits.maxPixels, failOn: 'error' })
-      .rotate() // honour EXIF orientation
-      .removeAlpha()
-      .toColourspace('srgb')
-      .raw()
-      .toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3) throw new Error(`expected 3 channels after conversion, got ${info.channels}`);
-    return { data, width: info.width, height: info.height, format: meta.format ?? 'unknown' };
-  } catch (err) {
-    throw classify(err);
-  }
+  const decode = async (): Promise<DecodedImage> => {
+    try {
+      const { data, info } = await sharp(buf, { limitInputPixels: limits.maxPixels, failOn: 'error' })
+        .rotate() // honour EXIF orientation
+        .removeAlpha()
+        .toColourspace('srgb')
+        .raw()
+        .toBuffer({ resolveWithObject: true });
+      if (info.channels !== 3) throw new Error(`expected 3 channels after conversion, got ${info.channels}`);
+      return { data, width: info.width, height: info.height, format: meta.format ?? 'unknown' };
+    } catch (err) {
+      throw classify(err);
+    }
+  };
+  const budget = typeof limits.pixelBudget === 'number' ? PixelBudget.shared(limits.pixelBudget) : limits.pixelBudget;
+  return budget ? budget.run(meta.width * meta.height, decode) : decode();
 }

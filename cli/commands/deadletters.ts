@@ -27,34 +27,18 @@ Nats-Msg-Id would be dropped by the stream's duplicate window) and removes it fr
         console.log(`${dls.length} dead letter(s)`);
         return;
       }
-      const { validateObjectEvent } = require('../../core/events') as typeof import('../../core/events');
-      const { analyzeInputFor } = require('../../dispatch/dispatcher') as typeof import('../../dispatch/dispatcher');
-      const { WorkflowStarter } = require('../../io/starter') as typeof import('../../io/starter');
+      const { replayDeadLetters, replayDeps } = require('../../dispatch/replay') as typeof import('../../dispatch/replay');
       const { client, connection } = await temporalClient(cfg);
       const jsm = await nc.jetstreamManager();
-      let replayed = 0;
+      let report;
       try {
-        for (const d of dls) {
-          let parsed: unknown;
-          try {
-            parsed = JSON.parse(d.payload);
-          } catch {
-            parsed = undefined;
-          }
-          const v = validateObjectEvent(parsed);
-          if (!v.ok) {
-            console.log(`#${d.seq}: cannot replay: ${v.reason}`);
-            continue;
-          }
-          const r = (await new WorkflowStarter(client, cfg).startAnalysis(analyzeInputFor({ ...v.value, source: 'replay' }, cfg, cfg.pipelines))).outcome;
-          await jsm.streams.deleteMessage(cfg.nats.deadStream, d.seq);
-          replayed++;
-          console.log(`#${d.seq}: ${r} ${v.value.bucket}/${v.value.name}#${v.value.generation}`);
-        }
+        // Item by item: a poison dead letter is reported and kept, the rest go on.
+        report = await replayDeadLetters(dls, replayDeps(client, cfg, cfg.pipelines, (seq) => jsm.streams.deleteMessage(cfg.nats.deadStream, seq)), (r) => console.log(`${r.id}: ${r.outcome}${r.detail ? ` ${r.detail}` : ''}`));
       } finally {
         await connection.close();
       }
-      console.log(`replayed ${replayed} of ${dls.length}`);
+      console.log(`replay of ${dls.length}: ${JSON.stringify(report.counts)}${report.stoppedAt ? ` (stopped at ${report.stoppedAt}: Temporal unreachable)` : ''}`);
+      return report.counts.failed ? 1 : 0;
     } finally {
       await nc.drain().catch(() => {});
     }

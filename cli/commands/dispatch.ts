@@ -9,7 +9,7 @@ export const dispatchCommand: Command = {
     usage: 'dispatch [--concurrency N] [--max-deliver N]',
     options: {
       concurrency: { type: 'number', default: 32, help: 'workflow starts in flight (also the consumer\'s max_ack_pending)' },
-      'max-deliver': { type: 'number', default: 5, help: 'deliveries before a message is dead-lettered' },
+      'max-deliver': { type: 'number', default: 5, help: 'failures of the event itself before it is dead-lettered (a Temporal outage is waited out, not counted)' },
     },
   },
   run: async (cfg, { opts }) => {

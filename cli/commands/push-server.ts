@@ -8,17 +8,17 @@ export const pushServerCommand: Command = {
     summary: 'HTTP endpoint for GCS Pub/Sub push notifications (POST /pubsub) and Eventarc CloudEvents (POST /cloudevents)',
     usage: 'push-server [--port N]',
     description: `Requests need "Authorization: Bearer <token>": a Google OIDC ID token whose audience is $LOOKOUT_PUSH_AUDIENCE
-(what a push subscription or Eventarc trigger with a service account sends), or the shared secret $LOOKOUT_PUSH_TOKEN.
-Without either, every request is rejected (401).`,
+and whose email is one of $LOOKOUT_PUSH_SERVICE_ACCOUNTS (what a push subscription or Eventarc trigger with a service
+account sends), or the shared secret $LOOKOUT_PUSH_TOKEN. Without either, every request is rejected (401).
+Events for buckets other than $LOOKOUT_PUSH_BUCKETS (default $LOOKOUT_BUCKET) are refused with 403.`,
     options: { port: { type: 'number', help: 'listen port (default $LOOKOUT_PUSH_PORT or port base + 40)' }, host: { type: 'string', default: '127.0.0.1', help: 'listen address' } },
   },
   run: async (cfg, { opts }) => {
     const { natsConnect } = require('../../io/clients') as typeof import('../../io/clients');
-    const { createPushServer, oidcVerifier, staticTokenVerifier, rejectAllVerifier } = require('../../ingest/push') as typeof import('../../ingest/push');
+    const { createPushServer, verifierFromConfig } = require('../../ingest/push') as typeof import('../../ingest/push');
     const { ensureStreams } = require('../../io/streams') as typeof import('../../io/streams');
-    const token = cfg.push.token;
-    const verify = cfg.push.audience ? await oidcVerifier(cfg.push.audience) : token ? staticTokenVerifier(token) : rejectAllVerifier();
-    if (!cfg.push.audience && !token) console.error('push-server: neither LOOKOUT_PUSH_AUDIENCE nor LOOKOUT_PUSH_TOKEN is set: every request will be rejected');
+    const verify = verifierFromConfig(cfg);
+    if (!cfg.push.audience && !cfg.push.token) console.error('push-server: neither LOOKOUT_PUSH_AUDIENCE nor LOOKOUT_PUSH_TOKEN is set: every request will be rejected');
     const nc = await natsConnect(cfg, 'lookout-push');
     await ensureStreams(nc, cfg);
     const server = createPushServer({ cfg, js: nc.jetstream(), verify, log: (l) => console.error(l) });

@@ -19,7 +19,7 @@ export const retryCommand: Command = {
   run: async (cfg, { opts }) => {
     const { bigqueryClient, storageClient, temporalClient } = require('../../io/clients') as typeof import('../../io/clients');
     const { query, latestView } = require('../../io/query') as typeof import('../../io/query');
-    const { retryAnalysis } = require('../../dispatch/retry') as typeof import('../../dispatch/retry');
+    const { retryAnalysis, retryAnalyses } = require('../../dispatch/retry') as typeof import('../../dispatch/retry');
     const where = [`status = 'failed'`];
     // Integers inline (validated): the emulator rejects numeric query parameters.
     const limit = Math.max(1, Math.floor(Number(opts.limit)));
@@ -41,16 +41,15 @@ export const retryCommand: Command = {
       return;
     }
     const { client, connection } = await temporalClient(cfg);
-    const counts: Record<string, number> = {};
+    const storage = storageClient(cfg);
+    let report;
     try {
-      for (const r of rows) {
-        const outcome = await retryAnalysis(client, storageClient(cfg), cfg, r);
-        counts[outcome] = (counts[outcome] ?? 0) + 1;
-        console.log(`${r.workflow_id}: ${outcome}`);
-      }
+      // Row by row: a row that fails is reported, the rest go on.
+      report = await retryAnalyses(rows, (r) => retryAnalysis(client, storage, cfg, r), (r) => console.log(`${r.id}: ${r.outcome}${r.detail ? ` ${r.detail}` : ''}`));
     } finally {
       await connection.close();
     }
-    console.log(`retry: ${rows.length} selected ${JSON.stringify(counts)}`);
+    console.log(`retry: ${rows.length} selected ${JSON.stringify(report.counts)}${report.stoppedAt ? ` (stopped at ${report.stoppedAt}: Temporal unreachable)` : ''}`);
+    return report.counts.failed ? 1 : 0;
   },
 };

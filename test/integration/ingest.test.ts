@@ -3,7 +3,7 @@
  * authentication, backfill, a dispatcher killed mid-stream, operator retry.
  */
 import crypto from 'node:crypto';
-import type http from 'node:http';
+import { createServer as httpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { retryAnalysis } from '../../dispatch/retry';
@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import { appSpec, readyFile } from '../../infra/stack';
 import { isAlive, readPid, startDetached, stopProc } from '../../infra/procs';
 import { backfill } from '../../ingest/backfill';
-import { createPushServer, oidcVerifier, staticTokenVerifier, type TokenVerifier } from '../../ingest/push';
+import { anyVerifier, createPushServer, oidcVerifier, staticTokenVerifier, type TokenVerifier } from '../../ingest/push';
 import { natsConnect, temporalClient } from '../../io/clients';
 import { workflowIdFor } from '../../core/events';
 import { resolvePipeline } from '../../core/pipelines';
@@ -36,7 +36,7 @@ beforeAll(async () => {
 });
 
 describe('push endpoint', () => {
-  let server: http.Server;
+  let server: Server;
   let base: string;
   let nc: Awaited<ReturnType<typeof natsConnect>>;
   const secret = crypto.randomBytes(16).toString('hex');
@@ -53,18 +53,25 @@ describe('push endpoint', () => {
     return `${body}.${crypto.sign('sha256', Buffer.from(body), privateKey).toString('base64url')}`;
   }
 
+  // Google's certificate endpoint, played on loopback: {kid: PEM}.
+  const certServer = httpServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=3600' });
+    res.end(JSON.stringify({ [kid]: publicKey.export({ type: 'spki', format: 'pem' }).toString() }));
+  });
+
   beforeAll(async () => {
     nc = await natsConnect(cfg, 'lookout-test-push');
-    oidc = await oidcVerifier(audience, async () => ({ [kid]: publicKey.export({ type: 'spki', format: 'pem' }).toString() }));
-    const shared = staticTokenVerifier(secret);
+    await new Promise<void>((r) => certServer.listen(0, '127.0.0.1', r));
+    oidc = oidcVerifier({ audience, serviceAccounts: ['pubsub@proj.iam.gserviceaccount.com'], certsUrl: `http://127.0.0.1:${(certServer.address() as AddressInfo).port}/certs` });
     // Accept either kind, as a deployment with both configured would.
-    const verify: TokenVerifier = async (t) => ((await shared(t)).ok ? shared(t) : oidc(t));
-    server = createPushServer({ cfg, js: nc.jetstream(), verify });
+    const verify: TokenVerifier = anyVerifier(staticTokenVerifier(secret), oidc);
+    server = createPushServer({ cfg: { ...cfg, push: { ...cfg.push, buckets: [cfg.gcs.bucket, SIDE_BUCKET] } }, js: nc.jetstream(), verify });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
   afterAll(async () => {
     await new Promise((r) => server.close(r));
+    await new Promise((r) => certServer.close(r));
     await nc.close();
   });
 

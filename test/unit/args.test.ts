@@ -22,6 +22,9 @@ describe('parseArgs', () => {
     expect(() => parseArgs(spec, ['a', 'b'])).toThrow(/unexpected argument/);
     expect(() => parseArgs(spec, ['--s'])).toThrow(/needs a value/);
   });
+  it('an option named like an Object.prototype property is unknown, not a lookup hit', () => {
+    for (const k of ['constructor', '__proto__', 'toString', 'no-constructor']) expect(() => parseArgs(spec, [`--${k}=x`])).toThrow(UsageError);
+  });
   it('help lists every option with its default', () => {
     const h = helpText(spec);
     expect(h).toContain('--n N');

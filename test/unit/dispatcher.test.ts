@@ -43,6 +43,7 @@ function fakes(start: (opts: { workflowId: string; args: unknown[] }) => Promise
   } as unknown as NatsConnection;
   const starts: Array<{ workflowId: string; args: unknown[] }> = [];
   const client = {
+    withDeadline: (_deadline: number, fn: () => Promise<unknown>) => fn(),
     workflow: {
       start: async (_name: string, opts: { workflowId: string; args: unknown[] }) => {
         starts.push(opts);
@@ -94,17 +95,20 @@ describe('Dispatcher.handle', () => {
     expect(published[0].body.payload).toBe('{{{ not json');
   });
 
-  it('naks a passing failure with backoff, and dead-letters it on the last delivery', async () => {
+  it('naks a failure of the event with backoff, and dead-letters it at the maxDeliver-th failure', async () => {
     const { d, published } = fakes(async () => {
-      throw new Error('temporal unavailable');
+      throw new Error('start rejected');
     });
     const first = fakeMsg(JSON.stringify(event), 1);
     expect((await d.handle(first.m)).kind).toBe('retry');
     expect(first.calls).toEqual(['nak:1000']);
+    const second = fakeMsg(JSON.stringify(event), 2);
+    expect((await d.handle(second.m)).kind).toBe('retry');
+    expect(second.calls).toEqual(['nak:2000']);
     const last = fakeMsg(JSON.stringify(event), 3);
     expect((await d.handle(last.m)).kind).toBe('dead');
     expect(last.calls).toEqual(['term']);
     expect(published[0].subject).toBe('lookout.dead.dispatch');
-    expect(published[0].body.reason).toBe('temporal unavailable');
+    expect(published[0].body.reason).toBe('start rejected');
   });
 });
