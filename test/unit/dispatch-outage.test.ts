@@ -136,7 +136,8 @@ describe('Dispatcher during an outage', () => {
       jetstreamManager: async () => ({
         consumers: {
           info: async () => {
-            throw new Error('consumer not found');
+            // As nats.js reports it: the JetStream API error code (10014), not only the text.
+            throw Object.assign(new Error('consumer not found'), { api_error: { code: 404, err_code: 10014, description: 'consumer not found' } });
           },
           add: async (_stream: string, c: Record<string, unknown>) => added.push(c),
         },
