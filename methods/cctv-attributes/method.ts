@@ -49,6 +49,14 @@ export function decodeObservations(buf: Buffer): FrameObservations[] {
     });
 }
 
+/**
+ * A tracked object's appearance is embedded about twice a second, not every frame (new tracks at once): MobileNetV2
+ * on every object of every frame cost ~250 ms a frame on 2 busy cores, and a person's look does not change in 0.5 s.
+ */
+export function embedEvery(fps: number): number {
+  return Math.max(1, Math.round(fps / 2));
+}
+
 export const cctvAttributesMethod: MethodDefinition = {
   name: 'cctv-attributes',
   description: 'attribute-based anomaly detection for fixed cameras (after Reiss & Hoshen 2022): tracks, speed, direction, where/what, size, dwell and deep appearance against the scene\'s normal footage, with reasons',
@@ -95,7 +103,7 @@ export const cctvAttributesMethod: MethodDefinition = {
         const scene = seg.scene ?? 'default';
         const { model, version } = await scenes.load(scene);
         const carried = (state ?? {}) as CarriedState;
-        const analyzer = new SegmentAnalyzer({ detector, embedder }, { fps: seg.fps }, carried.analyzer);
+        const analyzer = new SegmentAnalyzer({ detector, embedder }, { fps: seg.fps, embedEvery: embedEvery(seg.fps) }, carried.analyzer);
         let smoother = carried.smoother;
         for await (const f of frames) {
           const t0 = performance.now();
@@ -142,7 +150,7 @@ export const cctvAttributesMethod: MethodDefinition = {
       },
 
       async observeSegment(seg, frames, state, key) {
-        const analyzer = new SegmentAnalyzer({ detector, embedder }, { fps: seg.fps }, (state as CarriedState | undefined)?.analyzer);
+        const analyzer = new SegmentAnalyzer({ detector, embedder }, { fps: seg.fps, embedEvery: embedEvery(seg.fps) }, (state as CarriedState | undefined)?.analyzer);
         const observed: FrameObservations[] = [];
         for await (const f of frames) {
           observed.push(await analyzer.analyzeFrame(f));
