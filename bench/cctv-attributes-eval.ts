@@ -975,6 +975,9 @@ export async function evaluate(args: EvalOptions): Promise<EvalResults> {
       kinds: KIND_TEXT,
       episodes: episodes.map((e) => ({ kind: e.kind, scene: e.scene, start: e.start, end: e.end, labelFrom: e.labelFrom, describe: e.describe })),
       negatives: 'every frame of the test range of both scenes, unmodified',
+      calibration: (args.fit?.crossFitFolds ?? DEFAULT_FIT.crossFitFolds ?? DEFAULT_CROSS_FIT_FOLDS) >= 2
+        ? `cross-fitted: frames ${r.fit[0]}-${r.cal[1]} cut into ${args.fit?.crossFitFolds ?? DEFAULT_FIT.crossFitFolds ?? DEFAULT_CROSS_FIT_FOLDS} contiguous blocks, each block scored by a model fitted on the other blocks; part normalisers and threshold from those held-out scores; the final model fitted on all of ${r.fit[0]}-${r.cal[1]}`
+        : `held out: fitted on frames ${r.fit[0]}-${r.fit[1]}, part normalisers and threshold from frames ${r.cal[0]}-${r.cal[1]}`,
       pooling: 'scores of the two scenes are pooled after dividing by each scene model\'s threshold (new method) or subtracting it (baseline: SVM margins can be negative)',
     },
     fit: Object.fromEntries(SCENES.map((s) => {
@@ -1017,7 +1020,7 @@ export function markdown(res: any, limit: number | null): string {
     ``,
     `Command: \`${res.command}\`. Machine: ${res.machine}. Total ${res.timings.totalS.toFixed(0)} s (clean pass ${res.timings.cleanPassS.toFixed(0)} s, anomaly clips ${res.timings.scoringS.toFixed(0)} s, baseline ${res.timings.baselineS.toFixed(0)} s; detector p50 ${f(res.timings.detectP50Ms)} ms per crop, appearance ${f(res.timings.embedPerCropP50Ms)} ms per object). Written ${res.createdAt.slice(0, 10)}.${limit !== null ? ` **Smoke run (--limit ${limit}): figures not comparable.**` : ''}`,
     ``,
-    `**Design.** Two scenes from one real fixed camera: non-overlapping 384×576 crops of vtest.avi's 768×576 view, *left* (x 0–383: footpath, car park with cones, grass) and *right* (x 384–767: paved area and road, the parked van, grass). Per scene the method is fitted on frames ${res.ranges.fit[0]}–${res.ranges.fit[1]}, calibrated (part normalisers and threshold) on the held-out normal frames ${res.ranges.cal[0]}–${res.ranges.cal[1]}, and evaluated on frames ${res.ranges.test[0]}–${res.ranges.test[1]}, which neither fitting nor calibration sees. Every frame is analysed (10 fps), tracks carried from one frame to the next. Detector: ${res.design.detector.model} at score ≥ ${res.design.detector.scoreThreshold}, as is (detection work is elsewhere). Appearance: ${res.design.appearance ?? '**none** (no MobileNetV2 model available to this run: the appearance attribute is off)'}.`,
+    `**Design.** Two scenes from one real fixed camera: non-overlapping 384×576 crops of vtest.avi's 768×576 view, *left* (x 0–383: footpath, car park with cones, grass) and *right* (x 384–767: paved area and road, the parked van, grass). Per scene the method uses the normal frames ${res.ranges.fit[0]}–${res.ranges.cal[1]} only; calibration ${res.design.calibration ?? `held out: fitted on frames ${res.ranges.fit[0]}–${res.ranges.fit[1]}, part normalisers and threshold from frames ${res.ranges.cal[0]}–${res.ranges.cal[1]}`}. It is evaluated on frames ${res.ranges.test[0]}–${res.ranges.test[1]}, which neither fitting nor calibration sees. Every frame is analysed (10 fps), tracks carried from one frame to the next. Detector: ${res.design.detector.model} at score ≥ ${res.design.detector.scoreThreshold}, as is (detection work is elsewhere). Appearance: ${res.design.appearance ?? '**none** (no MobileNetV2 model available to this run: the appearance attribute is off)'}.`,
     ``,
     `**Anomalies** (seed ${res.ranges.seed}; ${res.design.episodes.length} episodes, each in its own copy of the test range so kinds never mix; negatives = all ${res.normalFramesFlagged.of} unmodified test frames of both scenes). Objects are cut from real frames of the fit range (people: alpha from the difference to a per-pixel median background of the fit frames, blurred, faded at the edges; the van parked top right: its box with feathered edges), scaled to the local person height (0.25 · foot row + 15 px) and blended:`,
     ...Object.entries(res.design.kinds).map(([k, v]) => `- *${k}*: ${v}`),
@@ -1028,7 +1031,7 @@ export function markdown(res: any, limit: number | null): string {
     `|---|---|---|---|---|---|---|---|---|---|`,
     ...rows,
     ``,
-    `**Normal frames flagged at the default threshold**: new method **${p(res.normalFramesFlagged.new)}**, baseline ${p(res.normalFramesFlagged.baseline)} (of ${res.normalFramesFlagged.of} normal test frames). The new method's threshold is the ${res.fit.left.options.thresholdQuantile} quantile of its smoothed frame scores on the held-out calibration frames; the baseline's is its own (0.99 quantile of held-out object scores).`,
+    `**Normal frames flagged at the default threshold**: new method **${p(res.normalFramesFlagged.new)}**, baseline ${p(res.normalFramesFlagged.baseline)} (of ${res.normalFramesFlagged.of} normal test frames). The new method's threshold is the ${res.fit.left.options.thresholdQuantile} quantile of its smoothed frame scores on the held-out (cross-fitted) calibration frames; the baseline's is its own (0.99 quantile of held-out object scores).`,
     ``,
     `![ROC](roc.png)`,
     ``,
