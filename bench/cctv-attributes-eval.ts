@@ -10,6 +10,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import v8 from 'node:v8';
 import sharp from 'sharp';
 import {
   embeddingPlotPng,
@@ -23,9 +24,12 @@ import {
   type CropEmbedder,
   type FitReport,
   type FrameDetector,
+  type FrameScore,
+  type SmootherState,
   type FrameObservations,
   type ScoredFrame,
 } from '../methods/cctv-attributes';
+import { DEFAULT_CROSS_FIT_FOLDS, type TrackScoreState } from '../methods/cctv-attributes/model';
 import { fitSceneModel, frameScore as ocaeFrameScore, scoreObjects as ocaeScoreObjects } from '../methods/cctv-ocae/scene-model';
 import { CROP as OCAE_CROP, MAX_OBJECTS as OCAE_MAX_OBJECTS } from '../methods/cctv-ocae/stages';
 import type { Box } from '../core/types';
@@ -58,6 +62,8 @@ export interface EvalOptions {
   limit: number | null;
   /** Fit options of the new method beyond the defaults (for ablations on the validation split). */
   fit?: AttributeFitOptions;
+  /** Write every analysed frame's observations (clean passes and anomaly clips, with the pasted boxes) to this file (v8 serialisation), so fit and scoring options can be compared offline (bench/tune-cctv-attributes.ts). */
+  dumpObs?: string | null;
   command: string;
   log?: (s: string) => void;
 }
@@ -334,7 +340,7 @@ class Cached implements FrameDetector, CropEmbedder {
 // Statistics and plots
 
 /** ROC AUC by ranks (Mann-Whitney U), ties counted one half. */
-function rocAuc(pos: number[], neg: number[]): number {
+export function rocAuc(pos: number[], neg: number[]): number {
   if (pos.length === 0 || neg.length === 0) return NaN;
   const all = [...pos.map((s) => ({ s, p: 1 })), ...neg.map((s) => ({ s, p: 0 }))].sort((a, b) => a.s - b.s);
   let rankSum = 0;
@@ -600,6 +606,80 @@ async function ocaeFeatures(m: OcaeModels, boxes: Box[], prev: Buffer, cur: Buff
 
 // ---------------------------------------------------------------------------------------------
 
+/** What --dump-obs writes: everything the method's fit and scoring see, plus the labels. */
+export interface ObsDump {
+  ranges: Ranges;
+  split: EvalOptions['split'];
+  frameSize: Record<string, { width: number; height: number }>;
+  /** Per scene: every frame from the first fit frame to the last test frame, unmodified. */
+  clean: Record<string, FrameObservations[]>;
+  /** Per scene and kind: the test range with that kind's episodes pasted; rects = pasted boxes by frame; labelled = [from, to, episode]. */
+  clips: Array<{ scene: string; kind: string; obs: FrameObservations[]; rects: Array<[number, { x: number; y: number; w: number; h: number }]>; labelled: Array<[number, number, number]> }>;
+}
+
+/** Fits one scene as the evaluation does: on the fit range with the calibration range held out, or, with cross-fitting, on both ranges. */
+export function fitScene(obs: FrameObservations[], r: Ranges, frameSize: { width: number; height: number }, opts: AttributeFitOptions): { model: AttributeModel; report: FitReport } {
+  const fit = obs.filter((f) => f.frame >= r.fit[0] && f.frame <= r.fit[1]);
+  const cal = obs.filter((f) => f.frame >= r.cal[0] && f.frame <= r.cal[1]);
+  if ((opts.crossFitFolds ?? DEFAULT_FIT.crossFitFolds ?? DEFAULT_CROSS_FIT_FOLDS) >= 2) return fitAttributeModel([...fit, ...cal], frameSize, { ...DEFAULT_FIT, ...opts });
+  return fitAttributeModel(fit, frameSize, { ...DEFAULT_FIT, ...opts, calibration: cal });
+}
+
+/**
+ * Fit options of the evaluation beyond the method's own defaults: none today (the method's defaults are
+ * what is evaluated); kept as the one place to change.
+ */
+const DEFAULT_FIT: AttributeFitOptions = {};
+
+/**
+ * Scores the clean range from the first calibration frame on, one continuous pass, carrying the smoother's and
+ * the track scores' state; returns the state at the first evaluation frame for the anomaly clips.
+ */
+export function scoreClean(model: AttributeModel, obs: FrameObservations[], r: Ranges): { scored: ScoredFrame[]; frames: FrameScore[]; atTest: { smoother: SmootherState; tracks: TrackScoreState } } {
+  const seq = obs.filter((f) => f.frame >= r.cal[0]);
+  const tracks: TrackScoreState = { tracks: {} };
+  const before = scoreObservations(model, seq.filter((f) => f.frame < r.test[0]), tracks);
+  const tracksAtTest = JSON.parse(JSON.stringify(tracks)) as TrackScoreState;
+  const after = scoreObservations(model, seq.filter((f) => f.frame >= r.test[0]), tracks);
+  const scored = [...before, ...after];
+  const fr = frameScores(model, before);
+  return { scored, frames: frameScores(model, scored).frames, atTest: { smoother: fr.state, tracks: tracksAtTest } };
+}
+
+/** The figures of bench/tune-cctv-attributes.ts from dumped observations: frame AUC per kind and overall, normal frames flagged. */
+export function scoreDump(dump: ObsDump, opts: AttributeFitOptions): { auc: Record<string, number>; normalFlagged: number; thresholds: Record<string, number> } {
+  const r = dump.ranges;
+  const neg: number[] = [];
+  let flagged = 0;
+  const pos: Record<string, number[]> = {};
+  const thresholds: Record<string, number> = {};
+  for (const scene of Object.keys(dump.clean)) {
+    const { model } = fitScene(dump.clean[scene], r, dump.frameSize[scene], opts);
+    thresholds[scene] = model.threshold;
+    const clean = scoreClean(model, dump.clean[scene], r);
+    for (const f of clean.frames) {
+      if (f.frame < r.test[0]) continue;
+      neg.push(f.smoothed / model.threshold);
+      if (f.abnormal) flagged++;
+    }
+    for (const clip of dump.clips.filter((c) => c.scene === scene)) {
+      const tracks = JSON.parse(JSON.stringify(clean.atTest.tracks)) as TrackScoreState;
+      const fsK = frameScores(model, scoreObservations(model, clip.obs, tracks), clean.atTest.smoother).frames;
+      const rects = new Map(clip.rects);
+      for (const [from, to] of clip.labelled) {
+        for (let t = from; t <= to; t++) {
+          if (!rects.has(t)) continue;
+          const s = fsK[t - r.test[0]].smoothed / model.threshold;
+          (pos[clip.kind] ??= []).push(s);
+          (pos.overall ??= []).push(s);
+        }
+      }
+    }
+  }
+  const auc = Object.fromEntries(Object.entries(pos).map(([k, p]) => [k, rocAuc(p, neg)]));
+  return { auc, normalFlagged: flagged / Math.max(1, neg.length), thresholds };
+}
+
 interface FrameItem {
   scene: Scene['name'];
   kind: Kind | 'normal';
@@ -653,7 +733,7 @@ export async function evaluate(args: EvalOptions): Promise<EvalResults> {
     embedder = new RgbCropEmbedder(await OnnxEmbedder.load(appearanceModel, { pool: 'cpu', threads: args.threads, batch: { maxBatchSize: 16, maxQueueDelayMs: 2 } }), 0.1);
     log(`appearance: ${appearanceModel.manifest.name} v${appearanceModel.manifest.version} (${appearanceModel.modelPath})`);
   } else {
-    log('appearance: none (no MobileNetV2 model given or found in .lookout/mobilenetv2)');
+    log('appearance: none (no MobileNetV2 model given or found in models/mobilenetv2)');
   }
   const cache = new Cached(detector, embedder);
   const analyzerOpts = { fps: FPS };
@@ -680,11 +760,8 @@ export async function evaluate(args: EvalOptions): Promise<EvalResults> {
   const fitOpts: AttributeFitOptions = { seed: 7, createdAt: new Date(0) };
   const models = new Map<string, { model: AttributeModel; report: FitReport; fitS: number }>();
   for (const scene of SCENES) {
-    const all = obsClean.get(scene.name)!;
-    const fit = all.filter((f) => f.frame >= r.fit[0] && f.frame <= r.fit[1]);
-    const cal = all.filter((f) => f.frame >= r.cal[0] && f.frame <= r.cal[1]);
     const t0 = performance.now();
-    const { model, report } = fitAttributeModel(fit, { width: scene.width, height: FULL_H }, { ...fitOpts, ...args.fit, calibration: cal });
+    const { model, report } = fitScene(obsClean.get(scene.name)!, r, { width: scene.width, height: FULL_H }, { ...fitOpts, ...args.fit });
     models.set(scene.name, { model, report, fitS: (performance.now() - t0) / 1000 });
     log(`fit ${scene.name}: ${report.fitObjects} objects, threshold ${model.threshold.toFixed(3)}, calibration frames flagged ${(100 * report.calibrationFramesFlagged).toFixed(1)} %`);
     const png = args.out ? await embeddingPlotPng(report, `Appearance bank, scene ${scene.name} (PCA)`) : null;
@@ -719,14 +796,13 @@ export async function evaluate(args: EvalOptions): Promise<EvalResults> {
   const scoredClean = new Map<string, ScoredFrame[]>();
   const tScore = performance.now();
   const examples: Array<{ kind: string; scene: string; t: number; file: string; reasons: string[] }> = [];
+  const dumped: ObsDump['clips'] = [];
   for (const scene of SCENES) {
     const { model } = models.get(scene.name)!;
-    const all = obsClean.get(scene.name)!;
-    const seq = all.filter((f) => f.frame >= r.cal[0]);
-    const scored = scoreObservations(model, seq);
+    const clean = scoreClean(model, obsClean.get(scene.name)!, r);
+    const scored = clean.scored;
     scoredClean.set(scene.name, scored);
-    const fsAll = frameScores(model, scored).frames;
-    const calTail = scored.filter((f) => f.frame < r.test[0]).slice(-(model.options.smoothingWindow - 1));
+    const fsAll = clean.frames;
     for (const f of fsAll) {
       if (f.frame < r.test[0]) continue;
       items.push({ scene: scene.name, kind: 'normal', t: f.frame, episode: null, score: f.smoothed / model.threshold, raw: f.raw / model.threshold, flagged: f.abnormal, detected: null, injectedFlagged: null, injectedLabel: null, reasons: scored.find((s) => s.frame === f.frame)!.objects.filter((o) => o.abnormal).flatMap((o) => o.reasons.map((x) => x.text)), baseline: null, baselineFlagged: null });
@@ -752,8 +828,9 @@ export async function evaluate(args: EvalOptions): Promise<EvalResults> {
         if (rect) rects.set(t, rect);
         obs.push(await an.analyzeFrame({ index: t, rgb: crop, width: scene.width, height: FULL_H }));
       }
-      const sc = scoreObservations(model, obs);
-      const fsK = frameScores(model, sc, { recent: calTail.map((f) => f.score) }).frames;
+      if (args.dumpObs) dumped.push({ scene: scene.name, kind, obs, rects: [...rects.entries()], labelled: eps.map((e) => [e.labelFrom, e.end, episodes.indexOf(e)]) });
+      const sc = scoreObservations(model, obs, JSON.parse(JSON.stringify(clean.atTest.tracks)) as TrackScoreState);
+      const fsK = frameScores(model, sc, clean.atTest.smoother).frames;
       let shown = 0;
       for (const e of eps) {
         const ei = episodes.indexOf(e);
@@ -786,6 +863,12 @@ export async function evaluate(args: EvalOptions): Promise<EvalResults> {
     }
   }
   const scoreS = (performance.now() - tScore) / 1000;
+  if (args.dumpObs) {
+    const dump: ObsDump = { ranges: r, split: args.split, frameSize: Object.fromEntries(SCENES.map((s) => [s.name, { width: s.width, height: FULL_H }])), clean: Object.fromEntries(obsClean), clips: dumped };
+    fs.mkdirSync(path.dirname(args.dumpObs), { recursive: true });
+    fs.writeFileSync(args.dumpObs, v8.serialize(dump));
+    log(`observations written to ${args.dumpObs}`);
+  }
 
   // Baseline (cctv-ocae) on the very same frames ---------------------------------------------------
   let baselineInfo: Record<string, unknown> | null = null;
@@ -892,6 +975,9 @@ export async function evaluate(args: EvalOptions): Promise<EvalResults> {
       kinds: KIND_TEXT,
       episodes: episodes.map((e) => ({ kind: e.kind, scene: e.scene, start: e.start, end: e.end, labelFrom: e.labelFrom, describe: e.describe })),
       negatives: 'every frame of the test range of both scenes, unmodified',
+      calibration: (args.fit?.crossFitFolds ?? DEFAULT_FIT.crossFitFolds ?? DEFAULT_CROSS_FIT_FOLDS) >= 2
+        ? `cross-fitted: frames ${r.fit[0]}-${r.cal[1]} cut into ${args.fit?.crossFitFolds ?? DEFAULT_FIT.crossFitFolds ?? DEFAULT_CROSS_FIT_FOLDS} contiguous blocks, each block scored by a model fitted on the other blocks; part normalisers and threshold from those held-out scores; the final model fitted on all of ${r.fit[0]}-${r.cal[1]}`
+        : `held out: fitted on frames ${r.fit[0]}-${r.fit[1]}, part normalisers and threshold from frames ${r.cal[0]}-${r.cal[1]}`,
       pooling: 'scores of the two scenes are pooled after dividing by each scene model\'s threshold (new method) or subtracting it (baseline: SVM margins can be negative)',
     },
     fit: Object.fromEntries(SCENES.map((s) => {
@@ -934,7 +1020,7 @@ export function markdown(res: any, limit: number | null): string {
     ``,
     `Command: \`${res.command}\`. Machine: ${res.machine}. Total ${res.timings.totalS.toFixed(0)} s (clean pass ${res.timings.cleanPassS.toFixed(0)} s, anomaly clips ${res.timings.scoringS.toFixed(0)} s, baseline ${res.timings.baselineS.toFixed(0)} s; detector p50 ${f(res.timings.detectP50Ms)} ms per crop, appearance ${f(res.timings.embedPerCropP50Ms)} ms per object). Written ${res.createdAt.slice(0, 10)}.${limit !== null ? ` **Smoke run (--limit ${limit}): figures not comparable.**` : ''}`,
     ``,
-    `**Design.** Two scenes from one real fixed camera: non-overlapping 384×576 crops of vtest.avi's 768×576 view, *left* (x 0–383: footpath, car park with cones, grass) and *right* (x 384–767: paved area and road, the parked van, grass). Per scene the method is fitted on frames ${res.ranges.fit[0]}–${res.ranges.fit[1]}, calibrated (part normalisers and threshold) on the held-out normal frames ${res.ranges.cal[0]}–${res.ranges.cal[1]}, and evaluated on frames ${res.ranges.test[0]}–${res.ranges.test[1]}, which neither fitting nor calibration sees. Every frame is analysed (10 fps), tracks carried from one frame to the next. Detector: ${res.design.detector.model} at score ≥ ${res.design.detector.scoreThreshold}, as is (detection work is elsewhere). Appearance: ${res.design.appearance ?? '**none** (no MobileNetV2 model available to this run: the appearance attribute is off)'}.`,
+    `**Design.** Two scenes from one real fixed camera: non-overlapping 384×576 crops of vtest.avi's 768×576 view, *left* (x 0–383: footpath, car park with cones, grass) and *right* (x 384–767: paved area and road, the parked van, grass). Per scene the method uses the normal frames ${res.ranges.fit[0]}–${res.ranges.cal[1]} only; calibration ${res.design.calibration ?? `held out: fitted on frames ${res.ranges.fit[0]}–${res.ranges.fit[1]}, part normalisers and threshold from frames ${res.ranges.cal[0]}–${res.ranges.cal[1]}`}. It is evaluated on frames ${res.ranges.test[0]}–${res.ranges.test[1]}, which neither fitting nor calibration sees. Every frame is analysed (10 fps), tracks carried from one frame to the next. Detector: ${res.design.detector.model} at score ≥ ${res.design.detector.scoreThreshold}, as is (detection work is elsewhere). Appearance: ${res.design.appearance ?? '**none** (no MobileNetV2 model available to this run: the appearance attribute is off)'}.`,
     ``,
     `**Anomalies** (seed ${res.ranges.seed}; ${res.design.episodes.length} episodes, each in its own copy of the test range so kinds never mix; negatives = all ${res.normalFramesFlagged.of} unmodified test frames of both scenes). Objects are cut from real frames of the fit range (people: alpha from the difference to a per-pixel median background of the fit frames, blurred, faded at the edges; the van parked top right: its box with feathered edges), scaled to the local person height (0.25 · foot row + 15 px) and blended:`,
     ...Object.entries(res.design.kinds).map(([k, v]) => `- *${k}*: ${v}`),
@@ -945,7 +1031,7 @@ export function markdown(res: any, limit: number | null): string {
     `|---|---|---|---|---|---|---|---|---|---|`,
     ...rows,
     ``,
-    `**Normal frames flagged at the default threshold**: new method **${p(res.normalFramesFlagged.new)}**, baseline ${p(res.normalFramesFlagged.baseline)} (of ${res.normalFramesFlagged.of} normal test frames). The new method's threshold is the ${res.fit.left.options.thresholdQuantile} quantile of its smoothed frame scores on the held-out calibration frames; the baseline's is its own (0.99 quantile of held-out object scores).`,
+    `**Normal frames flagged at the default threshold**: new method **${p(res.normalFramesFlagged.new)}**, baseline ${p(res.normalFramesFlagged.baseline)} (of ${res.normalFramesFlagged.of} normal test frames). The new method's threshold is the ${res.fit.left.options.thresholdQuantile} quantile of its smoothed frame scores on the held-out (cross-fitted) calibration frames; the baseline's is its own (0.99 quantile of held-out object scores).`,
     ``,
     `![ROC](roc.png)`,
     ``,

@@ -18,11 +18,13 @@ Constructed-anomaly evaluation of the cctv-attributes method and the cctv-ocae b
                            another seed): for tuning the method without touching frames >= 500.
   --out DIR                output folder (default .lookout/eval-attributes[-validation]): results.json,
                            evaluation.md, roc.png, embedding-<scene>.png, examples/*.jpg
-  --appearance PATH|none   MobileNetV2 model folder with manifest.json + 1/model.onnx (default: .lookout/mobilenetv2
-                           if it exists, else none); none = the method without its appearance attribute
+  --appearance PATH|none   MobileNetV2 model folder with manifest.json + 1/model.onnx (default: models/mobilenetv2
+                           if its model.onnx is there, else none); none = the method without its appearance attribute
   --no-baseline            skip the cctv-ocae baseline
   --threads N              onnxruntime intra-op threads per model (default 1)
   --limit N                smoke test: N-frame ranges and one short episode per anomaly kind (figures not comparable)
+  --dump-obs FILE          also write all observations (clean passes, anomaly clips, pasted boxes) to FILE
+                           for offline comparison of fit options (bench/tune-cctv-attributes.ts)
   --json                   print results.json to stdout instead of the summary
   --help                   this text
 
@@ -42,10 +44,11 @@ interface Args {
   threads: number;
   limit: number | null;
   json: boolean;
+  dumpObs: string | null;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { split: 'test', out: '', appearance: null, baseline: true, threads: 1, limit: null, json: false };
+  const a: Args = { split: 'test', out: '', appearance: null, baseline: true, threads: 1, limit: null, json: false, dumpObs: null };
   let appearanceArg: string | undefined;
   const need = (i: number, name: string) => {
     if (i + 1 >= argv.length) fail(`${name} needs a value`);
@@ -87,15 +90,18 @@ function parseArgs(argv: string[]): Args {
       case '--json':
         a.json = true;
         break;
+      case '--dump-obs':
+        a.dumpObs = path.resolve(need(i++, '--dump-obs'));
+        break;
       default:
         fail(`unknown argument ${argv[i]}`);
     }
   }
   if (!a.out) a.out = path.join(ROOT, '.lookout', a.split === 'test' ? 'eval-attributes' : 'eval-attributes-validation');
-  const def = path.join(ROOT, '.lookout', 'mobilenetv2');
+  const def = path.join(ROOT, 'models', 'mobilenetv2');
   if (appearanceArg === 'none') a.appearance = null;
   else if (appearanceArg) a.appearance = path.resolve(appearanceArg);
-  else a.appearance = fs.existsSync(path.join(def, 'manifest.json')) ? def : null;
+  else a.appearance = fs.existsSync(path.join(def, '1', 'model.onnx')) ? def : null;
   return a;
 }
 

@@ -78,7 +78,10 @@ export interface AttributeFitOptions {
    */
   placeGroups?: string[];
   appearance?: { coresetSize?: number; k?: number; metric?: 'l2' | 'cosine'; clusters?: number };
-  /** How calibrated parts combine into the object score (default 'max'). */
+  /**
+   * How calibrated parts combine into the object score (default 'sum', as in Reiss & Hoshen: one part
+   * slightly high is ordinary, several parts high together are not; chosen over 'max' on the validation split).
+   */
   combine?: 'max' | 'sum';
   /** Trailing mean over this many analysed frames (default 5; 1 = none). */
   smoothingWindow?: number;
@@ -89,6 +92,29 @@ export interface AttributeFitOptions {
   /** Held-out normal footage for calibration; default: the last calibrationFraction of the frames (by time). */
   calibration?: FrameObservations[];
   calibrationFraction?: number;
+  /**
+   * Cross-fitting (used when no `calibration` is given and this is ≥ 2): the frames are cut into this many
+   * contiguous blocks by time; each block's objects are scored by a model fitted on the other blocks, and
+   * calibration (part normalisers, threshold) uses all of those held-out scores. The model itself is then
+   * fitted on all frames. Every frame is calibration footage once, never for a model that saw it, so a
+   * short clip gives several times the held-out objects of a single split. Default DEFAULT_CROSS_FIT_FOLDS
+   * (5); 0 or 1 = the single time split of `calibrationFraction`.
+   */
+  crossFitFolds?: number;
+  /**
+   * Floor under each part's calibration spread (q99 − median of held-out raw values, raw units): a held-out
+   * set that happens to be uniform (one crowd walking one way) must not make ordinary variation look
+   * extreme. Defaults: DEFAULT_SPREAD_FLOOR.
+   */
+  spreadFloor?: Partial<Record<Part, number>>;
+  /**
+   * Persistence: a tracked object's part scores are the median of its last `trackWindow` observed scores
+   * (default 1 = none), so one odd box (an occlusion, a pair merged into one box) does not raise an alarm
+   * but a van on the grass or a runner, present in consecutive frames, does.
+   */
+  trackWindow?: number;
+  /** Weight of each part in the combined score (default 1 each). */
+  partWeights?: Partial<Record<Part, number>>;
   seed?: number;
   createdAt?: Date;
 }
@@ -137,6 +163,10 @@ export interface AttributeModel {
     parts: Part[];
     appearanceK: number;
     placeGroups: string[];
+    /** Added after version 1 models: absent (older files) = 1, no floors, weight 1. */
+    trackWindow?: number;
+    spreadFloor?: Partial<Record<Part, number>>;
+    partWeights?: Partial<Record<Part, number>>;
   };
   /** Normal observations per group per cell (row-major cells). */
   counts: Record<string, number[]>;
@@ -403,10 +433,22 @@ function rawParts(model: AttributeModel, o: ObjectObservation, W: number, H: num
  */
 const RATIO_PARTS: ReadonlySet<Part> = new Set(['speed', 'dwell']);
 
-function calibrate(part: Part, c: Calibration | undefined, raw: number): number {
+/**
+ * Floors under the calibration spread (q99 − median, raw units) of the parts calibrated by spread. Chosen on
+ * the validation split of bench/eval-cctv-attributes.ts (never on its test frames); in words: a box must be
+ * off the perspective fit by a factor of about e^0.7 ≈ 2 beyond the typical before size alone counts
+ * (merged pairs and half-occluded people are ordinary in a street), a class must be some 7× rarer than
+ * typical in its area, a direction some 3× rarer.
+ */
+/** Default number of cross-fitting blocks when no calibration footage is given (chosen on the validation split). */
+export const DEFAULT_CROSS_FIT_FOLDS = 5;
+
+export const DEFAULT_SPREAD_FLOOR: Partial<Record<Part, number>> = { size: 0.7, location: 2, direction: 1.1 };
+
+function calibrate(part: Part, c: Calibration | undefined, raw: number, floor = 0): number {
   if (!c) return 0;
   if (RATIO_PARTS.has(part)) return raw / Math.max(1, c.q99);
-  const spread = Math.max(c.q99 - c.median, 1e-6);
+  const spread = Math.max(c.q99 - c.median, floor, 1e-6);
   return Math.max(0, (raw - c.median) / spread);
 }
 
@@ -426,7 +468,13 @@ export function fitAttributeModel(observations: FrameObservations[], frameSize: 
   const seed = opts.seed ?? 0;
   let fit = [...observations].sort((a, b) => a.frame - b.frame);
   let cal: FrameObservations[];
-  if (opts.calibration) {
+  const folds = opts.crossFitFolds ?? DEFAULT_CROSS_FIT_FOLDS;
+  if (!(Number.isInteger(folds) && folds >= 0)) throw new AttributeModelError(`crossFitFolds must be a non-negative integer, got ${folds}`);
+  // Cross-fitting needs a few frames per block; a very short clip falls back to one time split.
+  const crossFit = !opts.calibration && folds >= 2 && fit.length >= 10 * folds;
+  if (crossFit) {
+    cal = fit; // every frame is held out once, from the model of the other folds
+  } else if (opts.calibration) {
     cal = [...opts.calibration].sort((a, b) => a.frame - b.frame);
   } else {
     const frac = opts.calibrationFraction ?? 0.2;
@@ -437,9 +485,250 @@ export function fitAttributeModel(observations: FrameObservations[], frameSize: 
   }
   if (fit.length === 0) throw new AttributeModelError('no frames to fit on');
   if (cal.length === 0) throw new AttributeModelError('no held-out frames to calibrate on');
-  for (const f of [...fit, ...cal]) {
+  for (const f of crossFit ? fit : [...fit, ...cal]) {
     if (Math.abs(f.width / f.height - frameSize.width / frameSize.height) > 0.01) throw new AttributeModelError(`frame ${f.frame} is ${f.width}x${f.height}, not the aspect ratio of ${frameSize.width}x${frameSize.height}`);
   }
+  const trackWindow = opts.trackWindow ?? 1;
+  if (!(Number.isInteger(trackWindow) && trackWindow >= 1)) throw new AttributeModelError(`trackWindow must be a positive integer, got ${trackWindow}`);
+  const stats = (frames: FrameObservations[]) => fitStatistics(frames, frameSize, opts, grid, classGroups, minSamples, seed);
+  const { model, fitObjs, groups, counts, tracks, withVelocity, vectors, appearance } = stats(fit);
+  if (!(model.options.smoothingWindow >= 1 && Number.isInteger(model.options.smoothingWindow))) throw new AttributeModelError(`smoothingWindow must be a positive integer, got ${model.options.smoothingWindow}`);
+
+  // Calibration on held-out normal frames: per part, then the frame threshold. With cross-fitting, each
+  // block of frames is scored by the model of the other blocks (contiguous blocks, so a person seen in
+  // the block is rarely in the statistics that score it).
+  const heldOut: Array<{ m: AttributeModel; frames: FrameObservations[] }> = [];
+  if (crossFit) {
+    const n = fit.length;
+    for (let k = 0; k < folds; k++) {
+      const a = Math.floor((k * n) / folds);
+      const b = Math.floor(((k + 1) * n) / folds);
+      const rest = [...fit.slice(0, a), ...fit.slice(b)];
+      if (b <= a) continue;
+      if (rest.reduce((s2, f) => s2 + f.objects.length, 0) < minSamples) throw new AttributeModelError(`too few objects outside fold ${k + 1} of ${folds} to cross-fit: fewer folds, or longer footage`);
+      heldOut.push({ m: stats(rest).model, frames: fit.slice(a, b) });
+    }
+  } else {
+    heldOut.push({ m: model, frames: cal });
+  }
+  const rawCal: Partial<Record<Part, number[]>> = {};
+  let calObjects = 0;
+  for (const { m, frames } of heldOut) {
+    for (const f of frames) {
+      for (const o of f.objects) {
+        calObjects++;
+        const r = rawParts(m, o, f.width, f.height);
+        for (const p of PARTS) if (r[p]) (rawCal[p] ??= []).push(r[p].value);
+      }
+    }
+  }
+  for (const p of PARTS) {
+    const v = rawCal[p];
+    if (v && v.length >= minSamples) model.calibration[p] = { median: quantile(v, 0.5), q99: quantile(v, 0.99), n: v.length };
+  }
+  const smoothedCal: number[] = [];
+  for (const { m, frames } of heldOut) {
+    m.calibration = model.calibration;
+    smoothedCal.push(...frameScores(m, scoreObservations(m, frames)).frames.map((f) => f.smoothed));
+  }
+  model.threshold = quantile(smoothedCal, model.options.thresholdQuantile);
+  const calFlagged = smoothedCal.filter((x) => x > model.threshold).length;
+  const calFrames = smoothedCal;
+
+  const objectsPerGroup: Record<string, number> = {};
+  for (const g of groups) objectsPerGroup[g] = counts[g].reduce((s, x) => s + x, 0);
+  const report: FitReport = {
+    fitFrames: fit.length,
+    calibrationFrames: heldOut.reduce((s2, h) => s2 + h.frames.length, 0),
+    fitObjects: fitObjs.length,
+    calibrationObjects: calObjects,
+    objectsPerGroup,
+    tracks: tracks.size,
+    withVelocity,
+    cellsWithOwnStatistics: Object.fromEntries(groups.map((g) => [g, model.speed[g].filter((r) => r?.level === 'cell').length])),
+    calibration: model.calibration,
+    threshold: model.threshold,
+    calibrationFramesFlagged: calFlagged / Math.max(1, calFrames.length),
+    appearance: appearance ? appearanceReport(appearance, vectors.length, opts.appearance?.clusters ?? 8, seed) : null,
+  };
+  return { model, report };
+}
+
+function entropyBits(counts: number[]): number {
+  const n = counts.reduce((s, x) => s + x, 0);
+  let h = 0;
+  for (const c of counts) if (c > 0) h -= (c / n) * Math.log2(c / n);
+  return h;
+}
+
+/** Bank report: k-means clusters of the coreset, H(class | cluster) against H(class), a 2-D PCA of the bank. */
+function appearanceReport(app: { bank: KnnBank; groups: string[] }, sourceVectors: number, k: number, seed: number): NonNullable<FitReport['appearance']> {
+  const { bank, groups } = app;
+  const kk = Math.max(1, Math.min(k, bank.count));
+  const km = kmeans(bank.data, bank.count, bank.dim, kk, { seed });
+  const names = [...new Set(groups)].sort();
+  const perCluster: Array<Record<string, number>> = Array.from({ length: kk }, () => ({}));
+  groups.forEach((g, i) => {
+    const c = km.assignments[i];
+    perCluster[c][g] = (perCluster[c][g] ?? 0) + 1;
+  });
+  let hCond = 0;
+  perCluster.forEach((m, c) => {
+    hCond += (km.sizes[c] / bank.count) * entropyBits(names.map((g) => m[g] ?? 0));
+  });
+  const hClass = entropyBits(names.map((g) => groups.filter((x) => x === g).length));
+  // PCA on at most 1500 bank vectors (seeded choice), enough for a readable scatter.
+  const rand = seededRandom(seed + 1);
+  const idx = Array.from({ length: bank.count }, (_, i) => i);
+  for (let i = idx.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [idx[i], idx[j]] = [idx[j], idx[i]];
+  }
+  const take = idx.slice(0, 1500).sort((a, b) => a - b);
+  const sub = new Float32Array(take.length * bank.dim);
+  take.forEach((src, i) => sub.set(bank.vector(src), i * bank.dim));
+  const pca = pcaProject(sub, take.length, bank.dim, 2, seed);
+  return {
+    dim: bank.dim,
+    sourceVectors,
+    bankSize: bank.count,
+    coverageRadius: bank.coverageRadius,
+    clusters: { k: kk, sizes: km.sizes, conditionalEntropyBits: hCond, classEntropyBits: hClass, perCluster },
+    embedding2d: { points: pca.points.map((p) => [p[0], p[1] ?? 0]), groups: take.map((i) => groups[i]), explainedVariance: pca.explainedVariance, totalVariance: pca.totalVariance },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scoring
+
+/**
+ * Carried between segments when the model has a track window > 1: the last calibrated part scores of each
+ * live track (JSON-serialisable).
+ */
+export interface TrackScoreState {
+  tracks: Record<string, { frame: number; parts: Array<Partial<Record<Part, number>>> }>;
+}
+
+/**
+ * Scores every object of every frame; frame score = max over its objects (0 for an empty frame). With a
+ * track window > 1, pass the same `state` object to consecutive calls (it is updated in place) so that
+ * tracks keep their recent scores across segments; without it every call starts afresh.
+ */
+export function scoreObservations(model: AttributeModel, frames: ReadonlyArray<FrameObservations>, state: TrackScoreState = { tracks: {} }): ScoredFrame[] {
+  const win = model.options.trackWindow ?? 1;
+  const floors = model.options.spreadFloor ?? {};
+  const weights = model.options.partWeights ?? {};
+  return frames.map((f) => {
+    if (Math.abs(f.width / f.height - model.frameSize.width / model.frameSize.height) > 0.01) {
+      throw new AttributeModelError(`frame ${f.frame} is ${f.width}x${f.height} but the scene model was fitted on ${model.frameSize.width}x${model.frameSize.height} footage: another camera view?`);
+    }
+    const objects = f.objects.map((o): ScoredObject => {
+      const raw = rawParts(model, o, f.width, f.height);
+      let parts: Partial<Record<Part, number>> = {};
+      for (const p of model.options.parts) {
+        const r = raw[p];
+        const c = model.calibration[p];
+        if (!r || !c) continue;
+        parts[p] = (weights[p] ?? 1) * calibrate(p, c, r.value, floors[p] ?? 0);
+      }
+      if (win > 1 && o.trackId !== null) {
+        // Persistence: the median of the track's recent scores per part, this frame included.
+        const key = String(o.trackId);
+        const h = (state.tracks[key] ??= { frame: f.frame, parts: [] });
+        h.frame = f.frame;
+        h.parts.push(parts);
+        if (h.parts.length > win) h.parts.shift();
+        const med: Partial<Record<Part, number>> = {};
+        for (const p of Object.keys(parts) as Part[]) {
+          const xs = h.parts.map((q) => q[p]).filter((x): x is number => x !== undefined);
+          med[p] = quantile(xs, 0.5);
+        }
+        parts = med;
+      }
+      let score = 0;
+      for (const s of Object.values(parts)) score = model.options.combine === 'sum' ? score + s : Math.max(score, s);
+      const abnormal = score > model.threshold;
+      const ranked = (Object.entries(parts) as Array<[Part, number]>).sort((a, b) => b[1] - a[1]);
+      // Every part beyond the 99th percentile of held-out normal objects explains; a flagged object always
+      // gets at least its strongest part.
+      const chosen = ranked.filter(([, s]) => s >= 1);
+      if (abnormal && chosen.length === 0 && ranked.length > 0) chosen.push(ranked[0]);
+      const reasons = chosen.map(([p, s]) => ({ attribute: p, score: s, text: raw[p]!.text(s) }));
+      const { embedding: _e, ...rest } = o;
+      return { ...rest, group: groupOf(model.classGroups, o.label), score, parts, reasons, abnormal };
+    });
+    // Forget tracks not seen for a while (the analyzer ends them long before this).
+    if (win > 1) for (const [k, h] of Object.entries(state.tracks)) if (f.frame - h.frame > 10 * win) delete state.tracks[k];
+    return { frame: f.frame, timeS: f.timeS, score: objects.reduce((m, o) => Math.max(m, o.score), 0), objects };
+  });
+}
+
+/**
+ * Smoothed frame scores: trailing mean over the model's smoothing window of analysed frames, continued
+ * across segments with `state`. A frame is abnormal when its smoothed score exceeds the threshold.
+ */
+export function frameScores(model: AttributeModel, scored: ReadonlyArray<ScoredFrame>, state?: SmootherState): { frames: FrameScore[]; state: SmootherState } {
+  const w = model.options.smoothingWindow;
+  const recent = [...(state?.recent ?? [])].slice(-(w - 1));
+  const frames = scored.map((f) => {
+    recent.push(f.score);
+    if (recent.length > w) recent.shift();
+    const smoothed = recent.reduce((s, x) => s + x, 0) / recent.length;
+    return { frame: f.frame, timeS: f.timeS, raw: f.score, smoothed, abnormal: smoothed > model.threshold };
+  });
+  return { frames, state: { recent: recent.slice(-(w - 1)) } };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Serialisation: "LKAM", uint32 LE header length, UTF-8 JSON header (everything but the bank), zero
+// padding to 4 bytes, then the kNN bank's own bytes (runtime/knn's format) when there is one.
+
+type Header = Omit<AttributeModel, 'appearance' | 'threshold'> & { threshold: number | null; appearance: { groups: string[]; bankBytes: number } | null };
+
+export function serializeAttributeModel(model: AttributeModel): Buffer {
+  const bank = model.appearance?.bank.serialize() ?? Buffer.alloc(0);
+  const header: Header = { ...model, threshold: Number.isFinite(model.threshold) ? model.threshold : null, appearance: model.appearance ? { groups: model.appearance.groups, bankBytes: bank.length } : null };
+  const json = Buffer.from(JSON.stringify(header), 'utf8');
+  const off = (8 + json.length + 3) & ~3;
+  const buf = Buffer.alloc(off + bank.length);
+  buf.write(MAGIC, 0, 'ascii');
+  buf.writeUInt32LE(json.length, 4);
+  json.copy(buf, 8);
+  bank.copy(buf, off);
+  return buf;
+}
+
+/** Parses serializeAttributeModel's bytes; `where` (a path or URI) names the source in errors. */
+export function parseAttributeModel(bytes: Uint8Array, where = 'scene model'): AttributeModel {
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const bad = (msg: string, cause?: unknown) => new AttributeModelError(`${where}: not a valid cctv-attributes scene model: ${msg}`, cause);
+  if (b.length < 8 || b.toString('latin1', 0, 4) !== MAGIC) throw bad(`bad magic ${JSON.stringify(b.toString('latin1', 0, Math.min(4, b.length)))}, expected "${MAGIC}" (a model of another method?)`);
+  const hlen = b.readUInt32LE(4);
+  if (8 + hlen > b.length) throw bad(`header of ${hlen} bytes runs past the end of the ${b.length}-byte file (truncated?)`);
+  let h: Header;
+  try {
+    h = JSON.parse(b.toString('utf8', 8, 8 + hlen)) as Header;
+  } catch (err) {
+    throw bad('header is not JSON', err);
+  }
+  if (h.format !== MODEL_FORMAT) throw bad(`format ${JSON.stringify(h.format)}, expected ${MODEL_FORMAT}`);
+  if (h.version !== MODEL_VERSION) throw bad(`format version ${JSON.stringify(h.version)}; this build reads version ${MODEL_VERSION}`);
+  if (!h.grid || !h.frameSize || !Array.isArray(h.groups) || !h.options || !h.counts) throw bad('header misses grid, frameSize, groups, options or counts');
+  const off = (8 + hlen + 3) & ~3;
+  let appearance: AttributeModel['appearance'] = null;
+  if (h.appearance) {
+    if (off + h.appearance.bankBytes !== b.length) throw bad(`expected ${off + h.appearance.bankBytes} bytes with the appearance bank, got ${b.length} (truncated?)`);
+    const bank = KnnBank.parse(b.subarray(off), `${where} (appearance bank)`);
+    if (h.appearance.groups.length !== bank.count) throw bad(`${h.appearance.groups.length} bank labels for ${bank.count} vectors`);
+    appearance = { bank, groups: h.appearance.groups };
+  } else if (b.length !== off && b.length !== 8 + hlen) {
+    throw bad(`${b.length - off} unexpected trailing bytes`);
+  }
+  return { ...h, threshold: h.threshold ?? Infinity, appearance };
+}
+
+/** The normal statistics of a fit (everything but calibration and threshold). */
+function fitStatistics(fit: FrameObservations[], frameSize: { width: number; height: number }, opts: AttributeFitOptions, grid: { cols: number; rows: number }, classGroups: Record<string, string>, minSamples: number, seed: number) {
   const cells = grid.cols * grid.rows;
   const fitObjs = fit.flatMap((f) => f.objects.map((o) => ({ o, W: f.width, H: f.height })));
   if (fitObjs.length < minSamples) throw new AttributeModelError(`only ${fitObjs.length} objects in the normal footage: at least ${minSamples} are needed`);
@@ -531,12 +820,15 @@ export function fitAttributeModel(observations: FrameObservations[], frameSize: 
       minMovingSpeed,
       minSpeedRef: opts.minSpeedRef ?? 0.5,
       minDwellRefS: opts.minDwellRefS ?? 10,
-      combine: opts.combine ?? 'max',
+      combine: opts.combine ?? 'sum',
       smoothingWindow: opts.smoothingWindow ?? 5,
       thresholdQuantile: opts.thresholdQuantile ?? 0.97,
       parts: opts.parts ?? [...PARTS],
       appearanceK: opts.appearance?.k ?? 1,
       placeGroups: opts.placeGroups ?? ['person', 'vehicle', 'bicycle'],
+      trackWindow: opts.trackWindow ?? 1,
+      spreadFloor: { ...DEFAULT_SPREAD_FLOOR, ...opts.spreadFloor },
+      partWeights: opts.partWeights ?? {},
     },
     counts,
     speed: Object.fromEntries(groups.map((g) => [g, refsPerCell(grid, speeds[g], minSamples)])),
@@ -553,184 +845,5 @@ export function fitAttributeModel(observations: FrameObservations[], frameSize: 
     threshold: Infinity,
   };
   if (!(model.options.smoothingWindow >= 1 && Number.isInteger(model.options.smoothingWindow))) throw new AttributeModelError(`smoothingWindow must be a positive integer, got ${model.options.smoothingWindow}`);
-
-  // Calibration on held-out normal frames: per part, then the frame threshold.
-  const rawCal: Partial<Record<Part, number[]>> = {};
-  let calObjects = 0;
-  for (const f of cal) {
-    for (const o of f.objects) {
-      calObjects++;
-      const r = rawParts(model, o, f.width, f.height);
-      for (const p of PARTS) if (r[p]) (rawCal[p] ??= []).push(r[p].value);
-    }
-  }
-  for (const p of PARTS) {
-    const v = rawCal[p];
-    if (v && v.length >= minSamples) model.calibration[p] = { median: quantile(v, 0.5), q99: quantile(v, 0.99), n: v.length };
-  }
-  const calScored = scoreObservations(model, cal);
-  const calFrames = frameScores(model, calScored).frames;
-  model.threshold = quantile(calFrames.map((f) => f.smoothed), model.options.thresholdQuantile);
-  const calFlagged = frameScores(model, calScored).frames.filter((f) => f.abnormal).length;
-
-  const objectsPerGroup: Record<string, number> = {};
-  for (const g of groups) objectsPerGroup[g] = counts[g].reduce((s, x) => s + x, 0);
-  const report: FitReport = {
-    fitFrames: fit.length,
-    calibrationFrames: cal.length,
-    fitObjects: fitObjs.length,
-    calibrationObjects: calObjects,
-    objectsPerGroup,
-    tracks: tracks.size,
-    withVelocity,
-    cellsWithOwnStatistics: Object.fromEntries(groups.map((g) => [g, model.speed[g].filter((r) => r?.level === 'cell').length])),
-    calibration: model.calibration,
-    threshold: model.threshold,
-    calibrationFramesFlagged: calFlagged / Math.max(1, calFrames.length),
-    appearance: appearance ? appearanceReport(appearance, vectors.length, opts.appearance?.clusters ?? 8, seed) : null,
-  };
-  return { model, report };
-}
-
-function entropyBits(counts: number[]): number {
-  const n = counts.reduce((s, x) => s + x, 0);
-  let h = 0;
-  for (const c of counts) if (c > 0) h -= (c / n) * Math.log2(c / n);
-  return h;
-}
-
-/** Bank report: k-means clusters of the coreset, H(class | cluster) against H(class), a 2-D PCA of the bank. */
-function appearanceReport(app: { bank: KnnBank; groups: string[] }, sourceVectors: number, k: number, seed: number): NonNullable<FitReport['appearance']> {
-  const { bank, groups } = app;
-  const kk = Math.max(1, Math.min(k, bank.count));
-  const km = kmeans(bank.data, bank.count, bank.dim, kk, { seed });
-  const names = [...new Set(groups)].sort();
-  const perCluster: Array<Record<string, number>> = Array.from({ length: kk }, () => ({}));
-  groups.forEach((g, i) => {
-    const c = km.assignments[i];
-    perCluster[c][g] = (perCluster[c][g] ?? 0) + 1;
-  });
-  let hCond = 0;
-  perCluster.forEach((m, c) => {
-    hCond += (km.sizes[c] / bank.count) * entropyBits(names.map((g) => m[g] ?? 0));
-  });
-  const hClass = entropyBits(names.map((g) => groups.filter((x) => x === g).length));
-  // PCA on at most 1500 bank vectors (seeded choice), enough for a readable scatter.
-  const rand = seededRandom(seed + 1);
-  const idx = Array.from({ length: bank.count }, (_, i) => i);
-  for (let i = idx.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [idx[i], idx[j]] = [idx[j], idx[i]];
-  }
-  const take = idx.slice(0, 1500).sort((a, b) => a - b);
-  const sub = new Float32Array(take.length * bank.dim);
-  take.forEach((src, i) => sub.set(bank.vector(src), i * bank.dim));
-  const pca = pcaProject(sub, take.length, bank.dim, 2, seed);
-  return {
-    dim: bank.dim,
-    sourceVectors,
-    bankSize: bank.count,
-    coverageRadius: bank.coverageRadius,
-    clusters: { k: kk, sizes: km.sizes, conditionalEntropyBits: hCond, classEntropyBits: hClass, perCluster },
-    embedding2d: { points: pca.points.map((p) => [p[0], p[1] ?? 0]), groups: take.map((i) => groups[i]), explainedVariance: pca.explainedVariance, totalVariance: pca.totalVariance },
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Scoring
-
-/** Scores every object of every frame; frame score = max over its objects (0 for an empty frame). */
-export function scoreObservations(model: AttributeModel, frames: ReadonlyArray<FrameObservations>): ScoredFrame[] {
-  return frames.map((f) => {
-    if (Math.abs(f.width / f.height - model.frameSize.width / model.frameSize.height) > 0.01) {
-      throw new AttributeModelError(`frame ${f.frame} is ${f.width}x${f.height} but the scene model was fitted on ${model.frameSize.width}x${model.frameSize.height} footage: another camera view?`);
-    }
-    const objects = f.objects.map((o): ScoredObject => {
-      const raw = rawParts(model, o, f.width, f.height);
-      const parts: Partial<Record<Part, number>> = {};
-      let score = 0;
-      for (const p of model.options.parts) {
-        const r = raw[p];
-        const c = model.calibration[p];
-        if (!r || !c) continue;
-        const s = calibrate(p, c, r.value);
-        parts[p] = s;
-        score = model.options.combine === 'sum' ? score + s : Math.max(score, s);
-      }
-      const abnormal = score > model.threshold;
-      const ranked = (Object.entries(parts) as Array<[Part, number]>).sort((a, b) => b[1] - a[1]);
-      // Every part beyond the 99th percentile of held-out normal objects explains; a flagged object always
-      // gets at least its strongest part.
-      const chosen = ranked.filter(([, s]) => s >= 1);
-      if (abnormal && chosen.length === 0 && ranked.length > 0) chosen.push(ranked[0]);
-      const reasons = chosen.map(([p, s]) => ({ attribute: p, score: s, text: raw[p]!.text(s) }));
-      const { embedding: _e, ...rest } = o;
-      return { ...rest, group: groupOf(model.classGroups, o.label), score, parts, reasons, abnormal };
-    });
-    return { frame: f.frame, timeS: f.timeS, score: objects.reduce((m, o) => Math.max(m, o.score), 0), objects };
-  });
-}
-
-/**
- * Smoothed frame scores: trailing mean over the model's smoothing window of analysed frames, continued
- * across segments with `state`. A frame is abnormal when its smoothed score exceeds the threshold.
- */
-export function frameScores(model: AttributeModel, scored: ReadonlyArray<ScoredFrame>, state?: SmootherState): { frames: FrameScore[]; state: SmootherState } {
-  const w = model.options.smoothingWindow;
-  const recent = [...(state?.recent ?? [])].slice(-(w - 1));
-  const frames = scored.map((f) => {
-    recent.push(f.score);
-    if (recent.length > w) recent.shift();
-    const smoothed = recent.reduce((s, x) => s + x, 0) / recent.length;
-    return { frame: f.frame, timeS: f.timeS, raw: f.score, smoothed, abnormal: smoothed > model.threshold };
-  });
-  return { frames, state: { recent: recent.slice(-(w - 1)) } };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Serialisation: "LKAM", uint32 LE header length, UTF-8 JSON header (everything but the bank), zero
-// padding to 4 bytes, then the kNN bank's own bytes (runtime/knn's format) when there is one.
-
-type Header = Omit<AttributeModel, 'appearance' | 'threshold'> & { threshold: number | null; appearance: { groups: string[]; bankBytes: number } | null };
-
-export function serializeAttributeModel(model: AttributeModel): Buffer {
-  const bank = model.appearance?.bank.serialize() ?? Buffer.alloc(0);
-  const header: Header = { ...model, threshold: Number.isFinite(model.threshold) ? model.threshold : null, appearance: model.appearance ? { groups: model.appearance.groups, bankBytes: bank.length } : null };
-  const json = Buffer.from(JSON.stringify(header), 'utf8');
-  const off = (8 + json.length + 3) & ~3;
-  const buf = Buffer.alloc(off + bank.length);
-  buf.write(MAGIC, 0, 'ascii');
-  buf.writeUInt32LE(json.length, 4);
-  json.copy(buf, 8);
-  bank.copy(buf, off);
-  return buf;
-}
-
-/** Parses serializeAttributeModel's bytes; `where` (a path or URI) names the source in errors. */
-export function parseAttributeModel(bytes: Uint8Array, where = 'scene model'): AttributeModel {
-  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const bad = (msg: string, cause?: unknown) => new AttributeModelError(`${where}: not a valid cctv-attributes scene model: ${msg}`, cause);
-  if (b.length < 8 || b.toString('latin1', 0, 4) !== MAGIC) throw bad(`bad magic ${JSON.stringify(b.toString('latin1', 0, Math.min(4, b.length)))}, expected "${MAGIC}" (a model of another method?)`);
-  const hlen = b.readUInt32LE(4);
-  if (8 + hlen > b.length) throw bad(`header of ${hlen} bytes runs past the end of the ${b.length}-byte file (truncated?)`);
-  let h: Header;
-  try {
-    h = JSON.parse(b.toString('utf8', 8, 8 + hlen)) as Header;
-  } catch (err) {
-    throw bad('header is not JSON', err);
-  }
-  if (h.format !== MODEL_FORMAT) throw bad(`format ${JSON.stringify(h.format)}, expected ${MODEL_FORMAT}`);
-  if (h.version !== MODEL_VERSION) throw bad(`format version ${JSON.stringify(h.version)}; this build reads version ${MODEL_VERSION}`);
-  if (!h.grid || !h.frameSize || !Array.isArray(h.groups) || !h.options || !h.counts) throw bad('header misses grid, frameSize, groups, options or counts');
-  const off = (8 + hlen + 3) & ~3;
-  let appearance: AttributeModel['appearance'] = null;
-  if (h.appearance) {
-    if (off + h.appearance.bankBytes !== b.length) throw bad(`expected ${off + h.appearance.bankBytes} bytes with the appearance bank, got ${b.length} (truncated?)`);
-    const bank = KnnBank.parse(b.subarray(off), `${where} (appearance bank)`);
-    if (h.appearance.groups.length !== bank.count) throw bad(`${h.appearance.groups.length} bank labels for ${bank.count} vectors`);
-    appearance = { bank, groups: h.appearance.groups };
-  } else if (b.length !== off && b.length !== 8 + hlen) {
-    throw bad(`${b.length - off} unexpected trailing bytes`);
-  }
-  return { ...h, threshold: h.threshold ?? Infinity, appearance };
+  return { model, fitObjs, groups, counts, tracks, withVelocity, vectors, appearance };
 }
