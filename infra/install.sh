@@ -2,7 +2,7 @@
 # Installs what the embedded stack needs, pinned, reusing what is already built.
 #   Go tools   -> $LOOKOUT_TOOLS_DIR (default ~/.cache/lookout/bin), built with `go`
 #                 (the Go build cache makes a rebuild on a warm machine take seconds)
-#   npm deps   -> ./node_modules (npm ci when package-lock.json changed)
+#   npm deps   -> ./node_modules (npm ci when package-lock.json changed; recipe for the lock below)
 #   Debian     -> ffmpeg (video decoding), opencv-doc (sample photos, vtest.avi), clang (bigquery-emulator's C++)
 # Usage: infra/install.sh [--no-apt] [--no-npm] [--only TOOL]   (TOOL: nats-server|temporal|fake-gcs-server|bigquery-emulator)
 set -euo pipefail
@@ -72,15 +72,30 @@ apt_pkgs() {
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# package-lock.json: `npm ci` installs exactly it, and refuses a lock that lacks any platform's build of a
+# native package (@swc/core-*, @rollup/rollup-*: "Missing: @swc/core-darwin-arm64 … from lock file"), even on a
+# machine that would never install that build. A lock written from an installed node_modules records only the
+# builds this machine installed (npm/cli#4828; reproduced with npm 10.8.2, the npm Node 20 ships: no lock,
+# node_modules present -> only @swc/core-linux-x64-gnu). The lock is therefore always regenerated FROM THE LOCK:
+#   1. edit package.json (or `npm install --package-lock-only --ignore-scripts PKG@VER` to add one)
+#   2. npm install --package-lock-only --ignore-scripts   # resolves package.json against the lock; every
+#                                                         # platform's optional builds; node_modules untouched
+#   3. npm ci                                             # what install.sh and CI run (from this script)
+#   4. npx vitest run --project unit test/unit/lockfile.test.ts   # fails if any platform's build is missing
+# Never delete package-lock.json with node_modules present and run `npm install` (that is the lossy path).
+# onnxruntime-node's postinstall downloads the CUDA execution provider from api.nuget.org on linux/x64 unless
+# told otherwise; it reads ONNXRUNTIME_NODE_INSTALL (the lasting form of the `.npmrc` key
+# onnxruntime-node-install, which npm 11 warns it will stop passing on). Default `skip` (the CPU build is
+# bundled); a GPU worker machine runs install.sh with ONNXRUNTIME_NODE_INSTALL=cuda12.
+export ONNXRUNTIME_NODE_INSTALL=${ONNXRUNTIME_NODE_INSTALL:-skip}
+
 npm_deps() {
   [ -n "$only" ] && return 0
   [ $do_npm -eq 0 ] && return 0
   local stamp=node_modules/.lookout-lock
   if [ -f "$stamp" ] && cmp -s package-lock.json "$stamp"; then log "npm dependencies: present"; return 0; fi
-  log "npm dependencies: installing the locked versions"
-  # `npm install --no-save` rather than `npm ci`: npm 11 omits other platforms' optional packages
-  # (@swc/core-*, @rollup/*) from the lock on some machines, and `npm ci` then refuses the lock.
-  npm install --no-save --no-audit --no-fund --loglevel=error
+  log "npm dependencies: npm ci (the locked versions; ONNXRUNTIME_NODE_INSTALL=$ONNXRUNTIME_NODE_INSTALL)"
+  npm ci --no-audit --no-fund --loglevel=error
   cp package-lock.json "$stamp"
 }
 
