@@ -83,10 +83,13 @@ apt_pkgs() {
 #   3. npm ci                                             # what install.sh and CI run (from this script)
 #   4. npx vitest run --project unit test/unit/lockfile.test.ts   # fails if any platform's build is missing
 # Never delete package-lock.json with node_modules present and run `npm install` (that is the lossy path).
-# onnxruntime-node's postinstall downloads the CUDA execution provider from api.nuget.org on linux/x64 unless
-# told otherwise; it reads ONNXRUNTIME_NODE_INSTALL (the lasting form of the `.npmrc` key
-# onnxruntime-node-install, which npm 11 warns it will stop passing on). Default `skip` (the CPU build is
-# bundled); a GPU worker machine runs install.sh with ONNXRUNTIME_NODE_INSTALL=cuda12.
+# Install scripts: package.json `allowScripts` (npm's own field, kept with `npm install-scripts approve|deny`)
+# lets the four packages whose scripts ran before keep running them when npm blocks unreviewed scripts, and
+# denies onnxruntime-node's: on linux/x64 it downloads the CUDA execution provider from api.nuget.org (the CPU
+# build is bundled). That replaces the `.npmrc` key onnxruntime-node-install=skip, which npm 11 warns it will
+# stop passing on. npm 10 (the npm Node 20 ships) ignores allowScripts, so the variable the script itself reads
+# is set too. For the GPU pool, on a machine with CUDA 12:
+#   node node_modules/onnxruntime-node/script/install --onnxruntime-node-install=cuda12
 export ONNXRUNTIME_NODE_INSTALL=${ONNXRUNTIME_NODE_INSTALL:-skip}
 
 npm_deps() {
