@@ -52,8 +52,11 @@ export const PORT_OFFSETS = {
   temporal: 10,
   temporalUi: 11,
   gcs: 20,
+  /** The BigQuery REST endpoint clients use: infra/bigquery-api in front of bigquery-emulator. */
   bigquery: 30,
   bigqueryGrpc: 31,
+  /** bigquery-emulator's own REST port, reached only through the endpoint above. */
+  bigqueryEmulator: 32,
   push: 40,
   serve: 41,
 } as const;
