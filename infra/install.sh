@@ -3,8 +3,11 @@
 #   Go tools   -> $LOOKOUT_TOOLS_DIR (default ~/.cache/lookout/bin), built with `go`
 #                 (the Go build cache makes a rebuild on a warm machine take seconds)
 #   npm deps   -> ./node_modules (npm ci when package-lock.json changed; recipe for the lock below)
-#   Debian     -> ffmpeg (video decoding), opencv-doc (sample photos, vtest.avi), clang (bigquery-emulator's C++)
-# Usage: infra/install.sh [--no-apt] [--no-npm] [--only TOOL]   (TOOL: nats-server|temporal|fake-gcs-server|bigquery-emulator)
+#   Debian     -> ffmpeg (video decoding), opencv-doc (sample photos, vtest.avi), clang (bigquery-emulator's C++),
+#                 python3-venv (the analyst venv)
+#   Python     -> .lookout/analyst-venv: google-cloud-bigquery + pandas + matplotlib + pytest, every package pinned
+#                 in test/python/requirements.txt (the analyst's client tests and examples/ run in it)
+# Usage: infra/install.sh [--no-apt] [--no-npm] [--no-python] [--only TOOL]   (TOOL: nats-server|temporal|fake-gcs-server|bigquery-emulator)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -15,13 +18,14 @@ FAKE_GCS_VERSION=v1.56.1
 BQ_EMULATOR_VERSION=v0.6.6   # pinned in infra/tools/bigquery-emulator/go.mod
 
 TOOLS_DIR=${LOOKOUT_TOOLS_DIR:-$HOME/.cache/lookout/bin}
-do_apt=1 do_npm=1 only=""
+do_apt=1 do_npm=1 do_py=1 only=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --no-apt) do_apt=0 ;;
     --no-npm) do_npm=0 ;;
+    --no-python) do_py=0 ;;
     --only) only=$2; shift ;;
-    -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -63,6 +67,7 @@ apt_pkgs() {
   command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
   [ -f /usr/share/doc/opencv-doc/examples/data/vtest.avi ] || missing+=(opencv-doc)
   command -v clang++ >/dev/null 2>&1 || missing+=(clang)
+  python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
   [ ${#missing[@]} -eq 0 ] && { log "debian packages: present"; return 0; }
   if [ $do_apt -eq 0 ]; then log "skipping apt (--no-apt); missing: ${missing[*]}"; return 0; fi
   local SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
@@ -102,11 +107,26 @@ npm_deps() {
   cp package-lock.json "$stamp"
 }
 
+# The analyst's Python (the official BigQuery client with pandas), pinned; rebuilt when the pins change.
+analyst_venv() {
+  [ -n "$only" ] && return 0
+  [ $do_py -eq 0 ] && return 0
+  local venv=.lookout/analyst-venv reqs=test/python/requirements.txt stamp=.lookout/analyst-venv/.lookout-reqs
+  if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && cmp -s "$reqs" "$stamp"; then log "analyst venv: present"; return 0; fi
+  need python3 "install Python >= 3.9 (apt-get install python3 python3-venv)"
+  log "analyst venv: installing $reqs into $venv"
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check --no-deps -r "$reqs"
+  cp "$reqs" "$stamp"
+}
+
 need go "install Go >= 1.22"
 need node "install Node.js >= 20.9"
 mkdir -p "$TOOLS_DIR"
 apt_pkgs
 npm_deps
+analyst_venv
 go_tool nats-server github.com/nats-io/nats-server/v2 github.com/nats-io/nats-server/v2 "$NATS_VERSION"
 go_tool fake-gcs-server github.com/fsouza/fake-gcs-server github.com/fsouza/fake-gcs-server "$FAKE_GCS_VERSION"
 go_tool temporal github.com/temporalio/cli/cmd/temporal github.com/temporalio/cli "$TEMPORAL_CLI_VERSION"
