@@ -13,7 +13,7 @@ import { bigqueryClient, natsConnect, storageClient, temporalConnection } from '
 import { query } from '../io/query';
 import { ensureResultsTable, rowJournalDir, tableRef } from '../io/results';
 import { ensureStreams } from '../io/streams';
-import { isAlive, portOpen, readPid, startDetached, stopProc, tailLog, waitReady, type ProcSpec } from './procs';
+import { isAlive, portOpen, procPaths, readPid, startDetached, stopProc, tailLog, waitReady, type ProcSpec } from './procs';
 
 export type ServerName = 'nats' | 'temporal' | 'gcs' | 'bigquery' | 'bigquery-api';
 export const SERVERS: ServerName[] = ['nats', 'temporal', 'gcs', 'bigquery', 'bigquery-api'];
@@ -126,7 +126,7 @@ export function serverSpec(cfg: LookoutConfig, s: ServerName): ProcSpec {
       return {
         name: 'bigquery-api',
         command: process.execPath,
-        args: ['--require', 'tsx/cjs', path.join(cfg.projectRoot, 'infra', 'bigquery-api', 'main.ts'), '--upstream', emulatorUrl(cfg), '--host', '127.0.0.1', '--port', p('bigquery')],
+        args: ['--require', 'tsx/cjs', path.join(cfg.projectRoot, 'infra', 'bigquery-api', 'main.ts'), '--upstream', emulatorUrl(cfg), '--host', '127.0.0.1', '--port', p('bigquery'), '--emulator-log', procPaths(cfg.home, 'bigquery').logFile],
         cwd: cfg.projectRoot,
       };
   }

@@ -7,12 +7,13 @@
  *                     emulator's own jobs.query records no job: the Python client's api_method="QUERY" got 404)
  *   getQueryResults   timestamps as asked, pages, query errors as invalidQuery / notFound
  *   tabledata.list    timestamps as asked (with the table's schema), pages, selectedFields
- *   jobs.insert/get   a failed query job's errorResult as invalidQuery / notFound
+ *   jobs.insert/get   a failed query job's errorResult as invalidQuery / notFound; a query that would make
+ *                     the emulator exit is refused (wire.ts refusedQuery)
  * Everything else (datasets, tables, insertAll, uploads) streams through untouched.
  */
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
-import { fixJobStatus, errorBody, isEmulatorQueryError, pageOf, queryError, requestedFormat, rewriteRows, selectFields, type ErrorProto, type Field, type Row } from './wire';
+import { fixJobStatus, errorBody, isEmulatorQueryError, pageOf, queryError, refusedQuery, requestedFormat, rewriteRows, selectFields, type ErrorProto, type Field, type Row } from './wire';
 
 export interface BigQueryApiOptions {
   /** The emulator's REST endpoint, e.g. http://127.0.0.1:17232. */
@@ -22,6 +23,8 @@ export interface BigQueryApiOptions {
   log?: (line: string) => void;
   /** Log every request and its answer's status (diagnosis of a client's calls). */
   verbose?: boolean;
+  /** The emulator's log file, named to a client when the emulator is down. */
+  emulatorLog?: string;
 }
 
 interface Upstream {
@@ -35,11 +38,24 @@ interface JsonReply {
   body: unknown;
 }
 
-export class BigQueryApiError extends Error {
+/** The emulator did not answer (it is down: some queries make it exit, e.g. APPROX_QUANTILES … IGNORE NULLS). */
+export class EmulatorUnavailableError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.name = 'BigQueryApiError';
+    this.name = 'EmulatorUnavailableError';
   }
+}
+
+/**
+ * What a client gets while the emulator is down: HTTP 502 with a reason of this front's own, which the
+ * Python client does not retry (its retried reasons would wait 10 minutes on a process that does not come
+ * back by itself) and which names the way out. The Node client retries a 502 a few times, which covers
+ * `lookout up` restarting the emulator.
+ */
+function unavailable(upstream: URL, err: unknown, logFile = 'logs/bigquery.log under the stack folder'): JsonReply {
+  const why = err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
+  const message = `bigquery-emulator at ${upstream.host} is not answering (${why}): it exits on some queries (e.g. APPROX_QUANTILES … IGNORE NULLS); see its log (${logFile}) and run \`lookout up\` to restart it with the journaled rows`;
+  return { status: 502, body: errorBody(502, { reason: 'emulatorUnavailable', message, domain: 'lookout' }) };
 }
 
 const PREFIX = '/bigquery/v2';
@@ -91,7 +107,7 @@ export function createBigQueryApi(opts: BigQueryApiOptions): http.Server {
           readBody(res).then((b) => resolve({ status: res.statusCode ?? 502, headers: res.headers, body: b }), reject);
         },
       );
-      req.on('error', (err) => reject(new BigQueryApiError(`bigquery-emulator at ${upstream.host} did not answer ${method} ${pathAndQuery}`, { cause: err })));
+      req.on('error', (err) => reject(new EmulatorUnavailableError(`bigquery-emulator at ${upstream.host} did not answer ${method} ${pathAndQuery}`, { cause: err })));
       if (body) req.write(body);
       req.end();
     });
@@ -104,7 +120,7 @@ export function createBigQueryApi(opts: BigQueryApiOptions): http.Server {
     });
     up.on('error', (err) => {
       log(`pass-through ${req.method} ${req.url}: ${err.message}`);
-      if (!res.headersSent) send(res, { status: 502, body: errorBody(502, { reason: 'backendError', message: `bigquery-emulator did not answer: ${err.message}` }) });
+      if (!res.headersSent) send(res, unavailable(upstream, err, opts.emulatorLog));
       else res.destroy(err);
     });
     req.pipe(up);
@@ -179,6 +195,8 @@ export function createBigQueryApi(opts: BigQueryApiOptions): http.Server {
 
   const jobsQuery = async (project: string, raw: Buffer, params: URLSearchParams, req: http.IncomingMessage): Promise<JsonReply> => {
     const q = parseJson<QueryRequest>(raw);
+    const refused = refusedQuery(q?.query);
+    if (refused) return { status: 400, body: errorBody(400, { reason: 'invalidQuery', message: refused, location: 'query', domain: 'global' }) };
     if (!q || q.dryRun) {
       // Not JSON, or a dry run (the emulator's jobs.query handles those without a job): as it is.
       const u = await call('POST', req.url ?? '', raw);
@@ -258,7 +276,12 @@ export function createBigQueryApi(opts: BigQueryApiOptions): http.Server {
     if (req.method === 'POST' && p.length === 4 && p[3] === 'queries') return jobsQuery(project, await readBody(req), url.searchParams, req);
     if (req.method === 'GET' && p.length === 5 && p[3] === 'queries') return getQueryResults(project, p[4], url.searchParams);
     if (req.method === 'GET' && p.length === 8 && p[3] === 'datasets' && p[5] === 'tables' && p[7] === 'data') return tabledataList(project, p[4], p[6], url.searchParams);
-    if (req.method === 'POST' && p.length === 4 && p[3] === 'jobs') return jobResource('POST', `${PREFIX}${apiPath(url.pathname)}${url.search}`, await readBody(req));
+    if (req.method === 'POST' && p.length === 4 && p[3] === 'jobs') {
+      const body = await readBody(req);
+      const refused = refusedQuery(parseJson<{ configuration?: { query?: { query?: string } } }>(body)?.configuration?.query?.query);
+      if (refused) return { status: 400, body: errorBody(400, { reason: 'invalidQuery', message: refused, location: 'query', domain: 'global' }) };
+      return jobResource('POST', `${PREFIX}${apiPath(url.pathname)}${url.search}`, body);
+    }
     if (req.method === 'GET' && p.length === 5 && p[3] === 'jobs') return jobResource('GET', `${PREFIX}${apiPath(url.pathname)}${url.search}`);
     return undefined;
   };
@@ -275,7 +298,9 @@ export function createBigQueryApi(opts: BigQueryApiOptions): http.Server {
       },
       (err: unknown) => {
         log(`${req.method} ${req.url}: ${err instanceof Error ? `${err.message}${err.cause instanceof Error ? ` (${err.cause.message})` : ''}` : String(err)}`);
-        if (!res.headersSent) send(res, { status: 502, body: errorBody(502, { reason: 'backendError', message: err instanceof Error ? err.message : String(err) }) });
+        if (res.headersSent) res.destroy();
+        else if (err instanceof EmulatorUnavailableError) send(res, unavailable(upstream, err, opts.emulatorLog));
+        else send(res, { status: 500, body: errorBody(500, { reason: 'internalError', message: `bigquery-api: ${err instanceof Error ? err.message : String(err)}` }) });
       },
     );
   });

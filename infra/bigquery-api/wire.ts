@@ -176,6 +176,19 @@ export function errorBody(status: number, proto: ErrorProto): { error: { code: n
   return { error: { code: status, message: proto.message ?? '', errors: [proto], status: name[status] ?? 'UNKNOWN' } };
 }
 
+/**
+ * Queries the front refuses rather than pass on, because they make bigquery-emulator v0.6.6 exit (taking
+ * every table of the embedded stack with it until `lookout up`): APPROX_QUANTILES with IGNORE NULLS panics
+ * in its aggregator. Returns the reason, or undefined for a query that may go through.
+ */
+export function refusedQuery(sql: string | undefined): string | undefined {
+  // Inside the call's own parentheses (one level of nested calls allowed), not a later IGNORE NULLS.
+  if (sql && /APPROX_QUANTILES\s*\((?:[^()]|\([^()]*\))*\bIGNORE\s+NULLS\b/i.test(sql)) {
+    return 'APPROX_QUANTILES … IGNORE NULLS makes bigquery-emulator v0.6.6 exit, so the embedded stack refuses it; use the sorted-array percentile of infra/sql/summary.sql (or pandas quantile) — on BigQuery it works';
+  }
+  return undefined;
+}
+
 /** True for the emulator's label of every failed query. */
 export function isEmulatorQueryError(proto: ErrorProto | undefined): boolean {
   return proto?.reason === 'jobInternalError';

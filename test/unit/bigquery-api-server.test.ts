@@ -123,3 +123,30 @@ describe('BigQuery API front (fake emulator)', () => {
     expect(r.status).toBe(404);
   });
 });
+
+describe('BigQuery API front with the emulator down', () => {
+  it('answers 502 emulatorUnavailable, naming the log and the way out, on routed and passed-through calls', async () => {
+    const dead = http.createServer();
+    await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r));
+    const port = (dead.address() as AddressInfo).port;
+    await new Promise((r) => dead.close(r)); // nothing listens there now
+    const front = createBigQueryApi({ upstream: `http://127.0.0.1:${port}`, host: '127.0.0.1', port: 0, emulatorLog: '/x/logs/bigquery.log' });
+    await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
+    const at = `http://127.0.0.1:${(front.address() as AddressInfo).port}`;
+    try {
+      for (const [method, path, body] of [
+        ['POST', '/bigquery/v2/projects/p/queries', { query: 'SELECT 1' }],
+        ['GET', '/bigquery/v2/projects/p/queries/j', undefined],
+        ['GET', '/bigquery/v2/projects/p/datasets', undefined],
+      ] as const) {
+        const r = await fetch(`${at}${path}`, { method, body: body && JSON.stringify(body) });
+        const e = ((await r.json()) as { error: { errors: Array<{ reason: string; message: string }> } }).error.errors[0];
+        expect([path, r.status, e.reason]).toEqual([path, 502, 'emulatorUnavailable']);
+        expect(e.message).toContain('/x/logs/bigquery.log');
+        expect(e.message).toContain('lookout up');
+      }
+    } finally {
+      await new Promise((r) => front.close(r));
+    }
+  });
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { errorBody, fixJobStatus, formatTimestamp, pageOf, queryError, requestedFormat, rewriteRows, selectFields, timestampMicros, type Field, type Row } from '../../infra/bigquery-api/wire';
+import { errorBody, fixJobStatus, formatTimestamp, pageOf, queryError, refusedQuery, requestedFormat, rewriteRows, selectFields, timestampMicros, type Field, type Row } from '../../infra/bigquery-api/wire';
 
 describe('timestampMicros: the forms bigquery-emulator writes', () => {
   it.each([
@@ -126,5 +126,15 @@ describe('query errors', () => {
     expect(fixed.status.errors.map((e) => e.reason)).toEqual(['invalidQuery']);
     const load = { configuration: { load: {} }, status: { state: 'DONE', errorResult: { reason: 'jobInternalError', message: 'x' } } };
     expect(fixJobStatus(load)).toBe(load);
+  });
+});
+
+describe('refusedQuery (what would make the emulator exit)', () => {
+  it('refuses APPROX_QUANTILES … IGNORE NULLS, in any case and spacing', () => {
+    expect(refusedQuery('SELECT approx_quantiles(x, 4\n  ignore   nulls) FROM t')).toMatch(/exit/);
+    expect(refusedQuery('SELECT APPROX_QUANTILES(ROUND(x, 1), 4 IGNORE NULLS) FROM t')).toMatch(/exit/);
+  });
+  it('lets everything else through, APPROX_QUANTILES without IGNORE NULLS included', () => {
+    for (const q of ['SELECT APPROX_QUANTILES(x, 4) FROM t', 'SELECT ARRAY_AGG(x IGNORE NULLS) FROM t', 'SELECT APPROX_QUANTILES(x, 4), ARRAY_AGG(y IGNORE NULLS) FROM t', undefined]) expect(refusedQuery(q)).toBeUndefined();
   });
 });
