@@ -87,7 +87,7 @@ apt_pkgs() {
 #                                                         # platform's optional builds; node_modules untouched
 #   3. npm ci                                             # what install.sh and CI run (from this script)
 #   4. npx vitest run --project unit test/unit/lockfile.test.ts   # fails if any platform's build is missing
-# Never delete package-lock.json with node_modules present and run `npm install` (that is the lossy path).
+# Never delete package-lock.json with node_modules present and run `npm install`: that is the lossy path (npm 10).
 # Install scripts: package.json `allowScripts` (npm's own field, kept with `npm install-scripts approve|deny`)
 # lets the four packages whose scripts ran before keep running them when npm blocks unreviewed scripts, and
 # denies onnxruntime-node's: on linux/x64 it downloads the CUDA execution provider from api.nuget.org (the CPU
