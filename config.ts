@@ -76,8 +76,11 @@ export const PORT_OFFSETS = {
   temporal: 10,
   temporalUi: 11,
   gcs: 20,
+  /** The BigQuery REST endpoint clients use: infra/bigquery-api in front of bigquery-emulator. */
   bigquery: 30,
   bigqueryGrpc: 31,
+  /** bigquery-emulator's own REST port, reached only through the endpoint above. */
+  bigqueryEmulator: 32,
   push: 40,
   serve: 41,
 } as const;
@@ -317,31 +320,46 @@ export function loadConfig(env: Env = process.env): LookoutConfig {
   return cfg;
 }
 
-/** The KEY=VALUE lines that `lookout env` prints: what any standard client needs. */
+/** A POSIX shell word that stands for `v` exactly: single-quoted, each ' written as '\''. */
+export function shellQuote(v: string): string {
+  return `'${v.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * What `lookout env` prints: `export KEY='VALUE'` lines, every value single-quoted, so that
+ * `eval "$(lookout env)"` sets each variable to its exact value (a subject ending in `>`, a path with spaces
+ * or quotes) and exports it to the clients started from that shell. The same lines read as a dotenv file.
+ */
 export function envLines(cfg: LookoutConfig): string[] {
-  const gcsHost = cfg.gcs.url;
-  return [
-    `GOOGLE_CLOUD_PROJECT=${cfg.gcp.projectId}`,
-    ...(cfg.gcs.embedded ? [`STORAGE_EMULATOR_HOST=${gcsHost}`] : []),
-    `LOOKOUT_GCS_ENDPOINT=${gcsHost}`,
-    `LOOKOUT_BUCKET=${cfg.gcs.bucket}`,
-    `LOOKOUT_RESULTS_BUCKET=${cfg.gcs.resultsBucket}`,
-    ...(cfg.bigquery.embedded ? [`BIGQUERY_EMULATOR_HOST=${cfg.bigquery.url}`] : []),
-    `LOOKOUT_BIGQUERY_ENDPOINT=${cfg.bigquery.url}`,
-    `LOOKOUT_BIGQUERY_DATASET=${cfg.bigquery.dataset}`,
-    `LOOKOUT_BIGQUERY_TABLE=${cfg.bigquery.table}`,
-    `LOOKOUT_BIGQUERY_TABLE_ID=${cfg.gcp.projectId}.${cfg.bigquery.dataset}.${cfg.bigquery.table}`,
-    `LOOKOUT_BIGQUERY_VIEW_ID=${cfg.gcp.projectId}.${cfg.bigquery.dataset}.${cfg.bigquery.table}_latest`,
-    `LOOKOUT_NATS_URL=${cfg.nats.url}`,
-    `LOOKOUT_NATS_STREAM=${cfg.nats.stream}`,
-    `LOOKOUT_NATS_SUBJECT=${cfg.nats.subjectPrefix}.>`,
-    `LOOKOUT_NATS_DEAD_STREAM=${cfg.nats.deadStream}`,
-    `LOOKOUT_TEMPORAL_ADDRESS=${cfg.temporal.url}`,
-    `LOOKOUT_TEMPORAL_NAMESPACE=${cfg.temporal.namespace}`,
-    ...(cfg.temporal.embedded ? [`LOOKOUT_TEMPORAL_UI=http://127.0.0.1:${cfg.temporal.uiPort}`] : []),
-    `LOOKOUT_WORKFLOW_QUEUE=${cfg.temporal.workflowQueue}`,
-    `LOOKOUT_PIPELINE=${cfg.pipeline}`,
+  return envPairs(cfg).map(([k, v]) => `export ${k}=${shellQuote(v)}`);
+}
+
+/** The variables any standard client needs, as [name, value] pairs (the emulator hosts only for the embedded stack). */
+export function envPairs(cfg: LookoutConfig): Array<[string, string]> {
+  const { gcp, gcs, bigquery: bq, nats, temporal } = cfg;
+  const pairs: Array<[string, string] | false> = [
+    ['GOOGLE_CLOUD_PROJECT', gcp.projectId],
+    gcs.embedded && ['STORAGE_EMULATOR_HOST', gcs.url],
+    ['LOOKOUT_GCS_ENDPOINT', gcs.url],
+    ['LOOKOUT_BUCKET', gcs.bucket],
+    ['LOOKOUT_RESULTS_BUCKET', gcs.resultsBucket],
+    bq.embedded && ['BIGQUERY_EMULATOR_HOST', bq.url],
+    ['LOOKOUT_BIGQUERY_ENDPOINT', bq.url],
+    ['LOOKOUT_BIGQUERY_DATASET', bq.dataset],
+    ['LOOKOUT_BIGQUERY_TABLE', bq.table],
+    ['LOOKOUT_BIGQUERY_TABLE_ID', `${gcp.projectId}.${bq.dataset}.${bq.table}`],
+    ['LOOKOUT_BIGQUERY_VIEW_ID', `${gcp.projectId}.${bq.dataset}.${bq.table}_latest`],
+    ['LOOKOUT_NATS_URL', nats.url],
+    ['LOOKOUT_NATS_STREAM', nats.stream],
+    ['LOOKOUT_NATS_SUBJECT', `${nats.subjectPrefix}.>`],
+    ['LOOKOUT_NATS_DEAD_STREAM', nats.deadStream],
+    ['LOOKOUT_TEMPORAL_ADDRESS', temporal.url],
+    ['LOOKOUT_TEMPORAL_NAMESPACE', temporal.namespace],
+    temporal.embedded && ['LOOKOUT_TEMPORAL_UI', `http://127.0.0.1:${temporal.uiPort}`],
+    ['LOOKOUT_WORKFLOW_QUEUE', temporal.workflowQueue],
+    ['LOOKOUT_PIPELINE', cfg.pipeline],
   ];
+  return pairs.filter((p): p is [string, string] => p !== false);
 }
 
 /**

@@ -121,15 +121,18 @@ async function pipelineRun(cfg: LookoutConfig, files: Array<{ file: string; cont
   const t0 = Date.now();
   await uploadLoad(storageClient(cfg), cfg, { runId: run, objects, concurrency: 8, rate, files });
   const n = await waitForRun(bigqueryClient(cfg), cfg, run, objects, { timeoutMs: 900_000 });
-  const rows = await query<{ e: number; p: number; i: number; c: string; o: string; st: string; q: number; b: number }>(
+  const rows = await query<{ e: number | null; p: number | null; i: number | null; c: string | null; r: string; o: string; st: string; q: number; b: number }>(
     bigqueryClient(cfg),
-    `SELECT end_to_end_ms AS e, pipeline_ms AS p, inference_ms AS i, completed_at AS c, object_created_at AS o, status AS st,
+    `SELECT end_to_end_ms AS e, pipeline_ms AS p, inference_ms AS i, completed_at AS c, recorded_at AS r, object_created_at AS o, status AS st,
        (SELECT SUM(s.queue_ms) FROM UNNEST(stages) s) AS q, (SELECT MAX(s.batch_size) FROM UNNEST(stages) s WHERE s.stage = 'detect') AS b
      FROM (${runLatestSql(cfg)})`,
     { run },
   );
   const first = Math.min(...rows.map((r) => Date.parse(r.o)));
-  const last = Math.max(...rows.map((r) => Date.parse(r.c)));
+  // A failed analysis has no completed_at (nor latencies): it finished when its failure was recorded.
+  const last = Math.max(...rows.map((r) => Date.parse(r.st === 'ok' && r.c ? r.c : r.r)));
+  const ok = rows.filter((r) => r.st === 'ok');
+  const col = (k: 'e' | 'p' | 'i') => ok.map((r) => r[k]).filter((v): v is number => v !== null);
   return {
     label,
     run,
@@ -138,10 +141,10 @@ async function pipelineRun(cfg: LookoutConfig, files: Array<{ file: string; cont
     failed: rows.filter((r) => r.st !== 'ok').length,
     offeredRate: rate,
     perSecond: rows.length / ((last - first) / 1000),
-    e2eP50: pct(rows.map((r) => r.e), 50),
-    e2eP99: pct(rows.map((r) => r.e), 99),
-    pipelineP50: pct(rows.map((r) => r.p), 50),
-    inferenceP50: pct(rows.map((r) => r.i), 50),
+    e2eP50: pct(col('e'), 50),
+    e2eP99: pct(col('e'), 99),
+    pipelineP50: pct(col('p'), 50),
+    inferenceP50: pct(col('i'), 50),
     queueP50: pct(rows.map((r) => r.q), 50),
     meanDetectBatch: rows.reduce((a, r) => a + Number(r.b ?? 1), 0) / Math.max(1, rows.length),
     wallS: (Date.now() - t0) / 1000,

@@ -2,9 +2,12 @@
 # Installs what the embedded stack needs, pinned, reusing what is already built.
 #   Go tools   -> $LOOKOUT_TOOLS_DIR (default ~/.cache/lookout/bin), built with `go`
 #                 (the Go build cache makes a rebuild on a warm machine take seconds)
-#   npm deps   -> ./node_modules (npm ci when package-lock.json changed)
-#   Debian     -> ffmpeg (video decoding), opencv-doc (sample photos, vtest.avi), clang (bigquery-emulator's C++)
-# Usage: infra/install.sh [--no-apt] [--no-npm] [--only TOOL]   (TOOL: nats-server|temporal|fake-gcs-server|bigquery-emulator)
+#   npm deps   -> ./node_modules (npm ci when package-lock.json changed; recipe for the lock below)
+#   Debian     -> ffmpeg (video decoding), opencv-doc (sample photos, vtest.avi), clang (bigquery-emulator's C++),
+#                 python3-venv (the analyst venv)
+#   Python     -> .lookout/analyst-venv: google-cloud-bigquery + pandas + matplotlib + pytest, every package pinned
+#                 in test/python/requirements.txt (the analyst's client tests and examples/ run in it)
+# Usage: infra/install.sh [--no-apt] [--no-npm] [--no-python] [--only TOOL]   (TOOL: nats-server|temporal|fake-gcs-server|bigquery-emulator)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -15,13 +18,14 @@ FAKE_GCS_VERSION=v1.56.1
 BQ_EMULATOR_VERSION=v0.6.6   # pinned in infra/tools/bigquery-emulator/go.mod
 
 TOOLS_DIR=${LOOKOUT_TOOLS_DIR:-$HOME/.cache/lookout/bin}
-do_apt=1 do_npm=1 only=""
+do_apt=1 do_npm=1 do_py=1 only=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --no-apt) do_apt=0 ;;
     --no-npm) do_npm=0 ;;
+    --no-python) do_py=0 ;;
     --only) only=$2; shift ;;
-    -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -63,6 +67,7 @@ apt_pkgs() {
   command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
   [ -f /usr/share/doc/opencv-doc/examples/data/vtest.avi ] || missing+=(opencv-doc)
   command -v clang++ >/dev/null 2>&1 || missing+=(clang)
+  python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
   [ ${#missing[@]} -eq 0 ] && { log "debian packages: present"; return 0; }
   if [ $do_apt -eq 0 ]; then log "skipping apt (--no-apt); missing: ${missing[*]}"; return 0; fi
   local SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
@@ -72,16 +77,48 @@ apt_pkgs() {
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# package-lock.json: `npm ci` installs exactly it, and refuses a lock that lacks any platform's build of a
+# native package (@swc/core-*, @rollup/rollup-*: "Missing: @swc/core-darwin-arm64 … from lock file"), even on a
+# machine that would never install that build. A lock written from an installed node_modules records only the
+# builds this machine installed (npm/cli#4828; reproduced with npm 10.8.2, the npm Node 20 ships: no lock,
+# node_modules present -> only @swc/core-linux-x64-gnu). The lock is therefore always regenerated FROM THE LOCK:
+#   1. edit package.json (or `npm install --package-lock-only --ignore-scripts PKG@VER` to add one)
+#   2. npm install --package-lock-only --ignore-scripts   # resolves package.json against the lock; every
+#                                                         # platform's optional builds; node_modules untouched
+#   3. npm ci                                             # what install.sh and CI run (from this script)
+#   4. npx vitest run --project unit test/unit/lockfile.test.ts   # fails if any platform's build is missing
+# Never delete package-lock.json with node_modules present and run `npm install`: that is the lossy path (npm 10).
+# Install scripts: package.json `allowScripts` (npm's own field, kept with `npm install-scripts approve|deny`)
+# lets the four packages whose scripts ran before keep running them when npm blocks unreviewed scripts, and
+# denies onnxruntime-node's: on linux/x64 it downloads the CUDA execution provider from api.nuget.org (the CPU
+# build is bundled). That replaces the `.npmrc` key onnxruntime-node-install=skip, which npm 11 warns it will
+# stop passing on. npm 10 (the npm Node 20 ships) ignores allowScripts, so the variable the script itself reads
+# is set too. For the GPU pool, on a machine with CUDA 12:
+#   node node_modules/onnxruntime-node/script/install --onnxruntime-node-install=cuda12
+export ONNXRUNTIME_NODE_INSTALL=${ONNXRUNTIME_NODE_INSTALL:-skip}
+
 npm_deps() {
   [ -n "$only" ] && return 0
   [ $do_npm -eq 0 ] && return 0
   local stamp=node_modules/.lookout-lock
   if [ -f "$stamp" ] && cmp -s package-lock.json "$stamp"; then log "npm dependencies: present"; return 0; fi
-  log "npm dependencies: installing the locked versions"
-  # `npm install --no-save` rather than `npm ci`: npm 11 omits other platforms' optional packages
-  # (@swc/core-*, @rollup/*) from the lock on some machines, and `npm ci` then refuses the lock.
-  npm install --no-save --no-audit --no-fund --loglevel=error
+  log "npm dependencies: npm ci (the locked versions; ONNXRUNTIME_NODE_INSTALL=$ONNXRUNTIME_NODE_INSTALL)"
+  npm ci --no-audit --no-fund --loglevel=error
   cp package-lock.json "$stamp"
+}
+
+# The analyst's Python (the official BigQuery client with pandas), pinned; rebuilt when the pins change.
+analyst_venv() {
+  [ -n "$only" ] && return 0
+  [ $do_py -eq 0 ] && return 0
+  local venv=.lookout/analyst-venv reqs=test/python/requirements.txt stamp=.lookout/analyst-venv/.lookout-reqs
+  if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && cmp -s "$reqs" "$stamp"; then log "analyst venv: present"; return 0; fi
+  need python3 "install Python >= 3.9 (apt-get install python3 python3-venv)"
+  log "analyst venv: installing $reqs into $venv"
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check --no-deps -r "$reqs"
+  cp "$reqs" "$stamp"
 }
 
 need go "install Go >= 1.22"
@@ -89,6 +126,7 @@ need node "install Node.js >= 20.9"
 mkdir -p "$TOOLS_DIR"
 apt_pkgs
 npm_deps
+analyst_venv
 go_tool nats-server github.com/nats-io/nats-server/v2 github.com/nats-io/nats-server/v2 "$NATS_VERSION"
 go_tool fake-gcs-server github.com/fsouza/fake-gcs-server github.com/fsouza/fake-gcs-server "$FAKE_GCS_VERSION"
 go_tool temporal github.com/temporalio/cli/cmd/temporal github.com/temporalio/cli "$TEMPORAL_CLI_VERSION"

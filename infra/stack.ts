@@ -1,8 +1,9 @@
 /**
  * The embedded stack: NATS (JetStream), Temporal dev server, fake-gcs-server,
- * bigquery-emulator, then Lookout's own long-running processes (watcher,
- * dispatcher, CPU worker). Every server whose endpoint is configured for a
- * real service is skipped: nothing local starts for it.
+ * bigquery-emulator behind its BigQuery API front (infra/bigquery-api), then
+ * Lookout's own long-running processes (watcher, dispatcher, CPU worker). Every
+ * server whose endpoint is configured for a real service is skipped: nothing
+ * local starts for it.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -12,10 +13,10 @@ import { bigqueryClient, natsConnect, storageClient, temporalConnection } from '
 import { query } from '../io/query';
 import { ensureResultsTable, rowJournalDir, tableRef } from '../io/results';
 import { ensureStreams } from '../io/streams';
-import { isAlive, portOpen, readPid, startDetached, stopProc, tailLog, waitReady, type ProcSpec } from './procs';
+import { isAlive, portOpen, procPaths, readPid, startDetached, stopProc, tailLog, waitReady, type ProcSpec } from './procs';
 
-export type ServerName = 'nats' | 'temporal' | 'gcs' | 'bigquery';
-export const SERVERS: ServerName[] = ['nats', 'temporal', 'gcs', 'bigquery'];
+export type ServerName = 'nats' | 'temporal' | 'gcs' | 'bigquery' | 'bigquery-api';
+export const SERVERS: ServerName[] = ['nats', 'temporal', 'gcs', 'bigquery', 'bigquery-api'];
 export type AppName = 'watcher' | 'dispatcher' | 'worker-cpu';
 export const APPS: AppName[] = ['watcher', 'dispatcher', 'worker-cpu'];
 
@@ -41,7 +42,12 @@ function hostPort(u: string): { host: string; port: number } {
 }
 
 export function isEmbedded(cfg: LookoutConfig, s: ServerName): boolean {
-  return { nats: cfg.nats.embedded, temporal: cfg.temporal.embedded, gcs: cfg.gcs.embedded, bigquery: cfg.bigquery.embedded }[s];
+  return { nats: cfg.nats.embedded, temporal: cfg.temporal.embedded, gcs: cfg.gcs.embedded, bigquery: cfg.bigquery.embedded, 'bigquery-api': cfg.bigquery.embedded }[s];
+}
+
+/** bigquery-emulator's own REST endpoint (the stack's BigQuery endpoint, cfg.bigquery.url, is the API front). */
+export function emulatorUrl(cfg: LookoutConfig): string {
+  return `http://127.0.0.1:${cfg.portBase + PORT_OFFSETS.bigqueryEmulator}`;
 }
 
 export function serverSpec(cfg: LookoutConfig, s: ServerName): ProcSpec {
@@ -107,12 +113,21 @@ export function serverSpec(cfg: LookoutConfig, s: ServerName): ProcSpec {
         args: [
           `--project=${cfg.gcp.projectId}`,
           `--host=127.0.0.1`,
-          `--port=${p('bigquery')}`,
+          `--port=${p('bigqueryEmulator')}`,
           `--grpc-port=${p('bigqueryGrpc')}`,
           // In memory: bigquery-emulator v0.6.6 cannot reload its own --database file (its catalogue comes back
           // empty and the tables unreachable). `lookout down` exports the rows and `up` loads them back instead.
           `--log-level=warn`,
         ],
+      };
+    case 'bigquery-api':
+      // What clients reach at cfg.bigquery.url: the official clients cannot read some of the emulator's
+      // answers (see infra/bigquery-api/wire.ts); this front rewrites those and passes the rest through.
+      return {
+        name: 'bigquery-api',
+        command: process.execPath,
+        args: ['--require', 'tsx/cjs', path.join(cfg.projectRoot, 'infra', 'bigquery-api', 'main.ts'), '--upstream', emulatorUrl(cfg), '--host', '127.0.0.1', '--port', p('bigquery'), '--emulator-log', procPaths(cfg.home, 'bigquery').logFile],
+        cwd: cfg.projectRoot,
       };
   }
 }
@@ -148,11 +163,13 @@ export async function serverReady(cfg: LookoutConfig, s: ServerName): Promise<bo
     case 'gcs':
       return get(`${cfg.gcs.url}/storage/v1/b?project=${cfg.gcp.projectId}`);
     case 'bigquery':
+      return get(`${cfg.bigquery.embedded ? emulatorUrl(cfg) : cfg.bigquery.url}/bigquery/v2/projects/${cfg.gcp.projectId}/datasets`);
+    case 'bigquery-api':
       return get(`${cfg.bigquery.url}/bigquery/v2/projects/${cfg.gcp.projectId}/datasets`);
   }
 }
 
-const READY_TIMEOUT_MS: Record<ServerName, number> = { nats: 20_000, temporal: 90_000, gcs: 20_000, bigquery: 60_000 };
+const READY_TIMEOUT_MS: Record<ServerName, number> = { nats: 20_000, temporal: 90_000, gcs: 20_000, bigquery: 60_000, 'bigquery-api': 60_000 };
 
 export interface UpOptions {
   /** Also start watcher, dispatcher and a CPU worker. */
@@ -319,9 +336,9 @@ export interface StatusLine {
 }
 
 export async function status(cfg: LookoutConfig): Promise<StatusLine[]> {
-  const endpoints: Record<ServerName, string> = { nats: cfg.nats.url, temporal: cfg.temporal.url, gcs: cfg.gcs.url, bigquery: cfg.bigquery.url };
+  const endpoints: Record<ServerName, string> = { nats: cfg.nats.url, temporal: cfg.temporal.url, gcs: cfg.gcs.url, bigquery: cfg.bigquery.embedded ? emulatorUrl(cfg) : cfg.bigquery.url, 'bigquery-api': cfg.bigquery.url };
   const lines: StatusLine[] = [];
-  for (const s of SERVERS) {
+  for (const s of SERVERS.filter((x) => x !== 'bigquery-api' || cfg.bigquery.embedded)) {
     const pid = readPid(cfg.home, s);
     const healthy = await serverReady(cfg, s).catch(() => false);
     if (!isEmbedded(cfg, s)) {

@@ -54,8 +54,9 @@ export function parseRows(schema: { fields?: Field[] } | undefined, rows: Array<
 }
 
 /**
- * Runs a query and returns plain rows. The client's own row parsing is skipped: it
- * cannot read the RFC 3339 timestamps that bigquery-emulator returns inside records.
+ * Runs a query and returns plain rows (timestamps as ISO 8601 text). The client's own row parsing is
+ * skipped, so that this reads the bare bigquery-emulator too (its nested TIMESTAMPs are RFC 3339 text the
+ * client cannot parse); the embedded stack's endpoint (infra/bigquery-api) fixes that for every client.
  */
 export async function query<T = Record<string, unknown>>(bq: BigQuery, sql: string, params?: Record<string, unknown>): Promise<T[]> {
   const [job] = await bq.createQueryJob({ query: sql, params, useLegacySql: false });

@@ -135,6 +135,11 @@ export function buildRow(s: AnalysisSummary, recordedAt: number): ResultRow {
   const machine = s.detect?.machine;
   const objects = s.score?.objects ?? s.detect?.boxes ?? [];
   const attempts = reports.reduce((n, r) => n + r.attempt, 0) + (s.failure ? s.failure.attempts : 0);
+  // The analysis's own totals (when it completed, its end-to-end, pipeline and inference time) exist only
+  // for an analysis that completed: on a failed row they are NULL, never 0 or a partial sum, so that no
+  // percentile over these columns is pulled down by analyses that stopped early. Each stage that did run
+  // keeps its own measurements in `stages`; a failure is timed by `recorded_at`.
+  const done = !s.failure && last !== undefined;
   return {
     analysis_id: `${s.workflowId}/${s.runId}`,
     workflow_id: s.workflowId,
@@ -178,15 +183,15 @@ export function buildRow(s: AnalysisSummary, recordedAt: number): ResultRow {
     event_published_at: iso(published),
     dispatched_at: iso(Date.parse(input.trace.dispatchedAt)),
     workflow_started_at: iso(s.workflowStartedAt),
-    completed_at: iso(last),
+    completed_at: done ? iso(last) : null,
     recorded_at: iso(recordedAt),
     published_offset_ms: Number.isFinite(created) && Number.isFinite(published) ? round(published - created) : null,
     dispatched_offset_ms: Number.isFinite(created) ? round(Date.parse(input.trace.dispatchedAt) - created) : null,
     workflow_started_offset_ms: Number.isFinite(created) ? round(s.workflowStartedAt - created) : null,
     stages: reports.map((r) => stageRow(r, created)),
-    inference_ms: round(reports.reduce((n, r) => n + r.inferenceMs, 0)),
-    pipeline_ms: last !== undefined && Number.isFinite(published) ? round(last - published) : null,
-    end_to_end_ms: last !== undefined && Number.isFinite(created) ? round(last - created) : null,
+    inference_ms: done ? round(reports.reduce((n, r) => n + r.inferenceMs, 0)) : null,
+    pipeline_ms: done && Number.isFinite(published) ? round(last - published) : null,
+    end_to_end_ms: done && Number.isFinite(created) ? round(last - created) : null,
     pool: s.detect?.report.pool ?? null,
     host: machine?.host ?? null,
     cores: machine?.cores ?? null,

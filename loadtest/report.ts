@@ -37,7 +37,8 @@ export interface Report {
   vs?: string;
   sections: Array<{ title: string; rows: Row[] }>;
   latencies: number[];
-  timeline: Array<{ second: number; completed: number }>;
+  /** Analyses finished per second (ok and failed; throughput.sql). */
+  timeline: Array<{ second: number; finished: number; failed: number }>;
 }
 
 export async function buildReport(bq: BigQuery, cfg: LookoutConfig, run: string, vs?: string): Promise<Report> {
@@ -52,8 +53,9 @@ export async function buildReport(bq: BigQuery, cfg: LookoutConfig, run: string,
     sections.push({ title, rows: await query(bq, loadSql(cfg, file), params) });
   }
   if (vs) sections.push({ title: `Comparison: ${run} vs ${vs}`, rows: await query(bq, loadSql(cfg, 'compare'), params) });
-  const timeline = (await query<{ second: number; completed: number }>(bq, loadSql(cfg, 'throughput'), params)).map((r) => ({ second: Number(r.second), completed: Number(r.completed) }));
-  const lat = await query<{ e: number }>(bq, `SELECT end_to_end_ms AS e FROM (${runLatestSql(cfg)}) WHERE end_to_end_ms IS NOT NULL`, { run });
+  const timeline = (await query<{ second: number; finished: number; failed: number }>(bq, loadSql(cfg, 'throughput'), params)).map((r) => ({ second: Number(r.second), finished: Number(r.finished), failed: Number(r.failed) }));
+  // Completed analyses only: a failed one has no end-to-end time (and rows written before that rule had one).
+  const lat = await query<{ e: number }>(bq, `SELECT end_to_end_ms AS e FROM (${runLatestSql(cfg)}) WHERE status = 'ok' AND end_to_end_ms IS NOT NULL`, { run });
   return { run, vs, sections, latencies: lat.map((r) => Number(r.e)).sort((a, b) => a - b), timeline };
 }
 
@@ -88,8 +90,9 @@ export function reportHtml(r: Report): string {
   }
   const secs = r.timeline.length ? r.timeline[r.timeline.length - 1].second + 1 : 0;
   const per = new Array<number>(Math.max(0, secs)).fill(0);
-  for (const t of r.timeline) if (t.second >= 0) per[t.second] = t.completed;
-  const tl = per.length ? bars(per, per.map((_, i) => `${i} s`), '#2a9d55', 'Throughput: analyses completed per second', 'seconds since the first object was created') : '';
+  for (const t of r.timeline) if (t.second >= 0) per[t.second] = t.finished;
+  const failed = r.timeline.reduce((n, t) => n + t.failed, 0);
+  const tl = per.length ? bars(per, per.map((_, i) => `${i} s`), '#2a9d55', `Throughput: analyses finished per second (${failed} of them failed)`, 'seconds since the first object was created') : '';
   const tables = r.sections.map((s) => `<h3>${esc(s.title)}</h3><pre>${esc(formatTable(s.rows))}</pre>`).join('');
   return `<!doctype html><html><head><meta charset="utf-8"><title>Lookout report ${esc(r.run)}</title><style>body{font-family:sans-serif;margin:2em;max-width:1000px}pre{background:#f4f4f4;padding:.6em;overflow:auto}</style></head><body><h1>Lookout load-test report: ${esc(r.run)}${r.vs ? ` vs ${esc(r.vs)}` : ''}</h1>${hist}${tl}${tables}</body></html>`;
 }

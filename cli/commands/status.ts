@@ -9,7 +9,7 @@ export const statusCommand: Command = {
     if (opts.json) console.log(JSON.stringify(lines, null, 2));
     else {
       for (const l of lines) {
-        console.log(`${l.name.padEnd(11)} ${l.state.padEnd(9)} ${l.pid ? `pid ${String(l.pid).padEnd(8)}` : ''.padEnd(12)} ${l.endpoint ?? ''}`);
+        console.log(`${l.name.padEnd(12)} ${l.state.padEnd(9)} ${l.pid ? `pid ${String(l.pid).padEnd(8)}` : ''.padEnd(12)} ${l.endpoint ?? ''}`);
         if (l.detail) console.log(l.detail.replace(/^/gm, '    '));
       }
     }

@@ -2,6 +2,9 @@
 -- A percentile is the value at rank round(p * (n - 1)) of the sorted values: exact, no interpolation.
 -- (Sorted arrays rather than PERCENTILE_CONT / APPROX_QUANTILES: the window function takes minutes on
 -- bigquery-emulator and its APPROX_QUANTILES comes back unsorted; on BigQuery all three work.)
+-- Latencies are over the analyses that completed (status 'ok'): a failed analysis has no end-to-end,
+-- pipeline or inference time (NULL), and rows written before that rule carried 0 there, so failed rows
+-- are left out explicitly. A failed analysis counts in `failed` and ends, for wall time, at recorded_at.
 -- (runs: the run's rows, newest per analysis: the rule of the view lookout.analyses_latest, applied to the run only)
 WITH runs AS (
   SELECT latest.* FROM (
@@ -17,11 +20,11 @@ a AS (
     COUNT(*) AS objects,
     COUNTIF(status = 'ok') AS ok,
     COUNTIF(status = 'failed') AS failed,
-    TIMESTAMP_DIFF(MAX(completed_at), MIN(object_created_at), MILLISECOND) / 1000 AS wall_s,
-    MAX(end_to_end_ms) AS e2e_max,
-    ARRAY_AGG(end_to_end_ms IGNORE NULLS ORDER BY end_to_end_ms) AS e2e,
-    ARRAY_AGG(pipeline_ms IGNORE NULLS ORDER BY pipeline_ms) AS pipe,
-    ARRAY_AGG(inference_ms IGNORE NULLS ORDER BY inference_ms) AS inf
+    TIMESTAMP_DIFF(MAX(IF(status = 'ok', completed_at, recorded_at)), MIN(object_created_at), MILLISECOND) / 1000 AS wall_s,
+    MAX(IF(status = 'ok', end_to_end_ms, NULL)) AS e2e_max,
+    ARRAY_AGG(IF(status = 'ok', end_to_end_ms, NULL) IGNORE NULLS ORDER BY end_to_end_ms) AS e2e,
+    ARRAY_AGG(IF(status = 'ok', pipeline_ms, NULL) IGNORE NULLS ORDER BY pipeline_ms) AS pipe,
+    ARRAY_AGG(IF(status = 'ok', inference_ms, NULL) IGNORE NULLS ORDER BY inference_ms) AS inf
   FROM runs
   WHERE run_tag = @run
   GROUP BY run_tag

@@ -39,7 +39,8 @@ describe('volume', () => {
       expect(Number(st.run_p50)).toBeLessThanOrEqual(Number(st.run_p99));
     }
     expect(rep.latencies).toHaveLength(200);
-    expect(rep.timeline.reduce((n, t) => n + t.completed, 0)).toBe(200);
+    expect(rep.timeline.reduce((n, t) => n + t.finished, 0)).toBe(200);
+    expect(rep.timeline.reduce((n, t) => n + t.failed, 0)).toBe(0);
     expect(reportHtml(rep)).toContain('<svg');
   }, 600_000);
 });

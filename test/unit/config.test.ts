@@ -39,7 +39,7 @@ describe('loadConfig', () => {
 
   it('env lines name every endpoint a client needs', () => {
     const lines = envLines(loadConfig({}));
-    const keys = lines.map((l) => l.split('=')[0]);
+    const keys = lines.map((l) => /^export ([A-Z_]+)=/.exec(l)?.[1]);
     for (const k of ['STORAGE_EMULATOR_HOST', 'LOOKOUT_BUCKET', 'LOOKOUT_BIGQUERY_ENDPOINT', 'LOOKOUT_BIGQUERY_DATASET', 'LOOKOUT_BIGQUERY_TABLE', 'LOOKOUT_NATS_URL', 'LOOKOUT_NATS_STREAM', 'LOOKOUT_TEMPORAL_ADDRESS', 'LOOKOUT_TEMPORAL_NAMESPACE', 'GOOGLE_CLOUD_PROJECT']) {
       expect(keys).toContain(k);
     }

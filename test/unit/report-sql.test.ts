@@ -26,5 +26,12 @@ describe('infra/sql report queries', () => {
       const rest = sql.slice(m!.index + m![0].length);
       expect(rest).not.toMatch(/`lookout\.analyses(_latest)?`/);
     });
+
+    it(`${file} takes latencies from completed analyses only`, () => {
+      // Failed rows have NULL totals (and older rows 0): every aggregate of a row-level latency keeps to status 'ok'.
+      const sql = fs.readFileSync(path.join(SQL_DIR, file), 'utf8');
+      const aggs = [...sql.matchAll(/\b(ARRAY_AGG|MAX|MIN|AVG)\(([^()]*(?:\([^()]*\))?[^()]*)\)/g)].filter((m) => /\b(end_to_end_ms|pipeline_ms|inference_ms)\b/.test(m[2]) && !/\bst\./.test(m[2]));
+      for (const m of aggs) expect(m[0]).toMatch(/IF\(status = 'ok', (end_to_end_ms|pipeline_ms|inference_ms), NULL\)/);
+    });
   }
 });

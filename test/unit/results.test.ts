@@ -37,6 +37,22 @@ describe('buildRow', () => {
     expect(row.attempts).toBe(2); // detect's one attempt + the failing one
   });
 
+  it('leaves the totals of a failed analysis NULL, never 0 or a partial sum; its stages keep their own figures', () => {
+    const failedAtExtract = buildRow(summary({ extract: undefined, score: undefined, failure: { stage: 'extract', errorClass: 'CorruptImage', message: 'bad', attempts: 1, retryable: false } }), t + 400);
+    const failedAtDetect = buildRow(summary({ detect: undefined, extract: undefined, score: undefined, failure: { stage: 'detect', errorClass: 'NotAnImage', message: 'bad', attempts: 1, retryable: false } }), t + 400);
+    for (const row of [failedAtExtract, failedAtDetect]) {
+      expect([row.inference_ms, row.end_to_end_ms, row.pipeline_ms, row.completed_at]).toEqual([null, null, null, null]);
+      expect(row.recorded_at).toBe(new Date(t + 400).toISOString()); // when the failure was recorded
+    }
+    const [detect] = failedAtExtract.stages as Array<{ stage: string; inference_ms: number; run_ms: number }>;
+    expect([detect.stage, detect.inference_ms, detect.run_ms]).toEqual(['detect', 80, 100]);
+    expect(failedAtDetect.stages).toEqual([]);
+    expect([failedAtDetect.pool, failedAtDetect.execution_provider]).toEqual([null, null]);
+    // A completed analysis has them all.
+    const ok = buildRow(summary(), t + 400);
+    expect([ok.inference_ms, ok.end_to_end_ms, ok.pipeline_ms, ok.completed_at]).toEqual([80, 355, 255, new Date(t + 355).toISOString()]);
+  });
+
   it('only uses columns the schema declares', () => {
     const cols = new Set(loadSchema().map((f) => f.name));
     for (const k of Object.keys(buildRow(summary(), t))) expect(cols.has(k)).toBe(true);
