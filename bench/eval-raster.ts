@@ -40,6 +40,7 @@ import {
 import { OnnxEmbedder } from '../runtime/embedder';
 import { loadLocalModel } from '../runtime/manifest';
 import { onnxruntimeVersion } from '../runtime/session';
+import { mulberry32 } from '../core/random';
 
 const USAGE = `Usage: node -r tsx/cjs bench/eval-raster.ts [--data DIR] [--models DIR] [--out DIR] [--seeds N] [--threads N] [--no-deep] [--json]
 
@@ -95,16 +96,7 @@ const log = (...a: unknown[]) => {
 // ------------------------------------------------------------------------------------------------
 // Deterministic randomness
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 function gauss(r: () => number): number {
   return Math.sqrt(-2 * Math.log(r() || 1e-12)) * Math.cos(2 * Math.PI * r());
 }

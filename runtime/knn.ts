@@ -1,4 +1,5 @@
-/**
+
+import { mulberry32 } from '../core/random';/**
  * A bounded k-nearest-neighbour distance bank over Float32 vectors, shared by methods that score novelty
  * as "distance to the nearest normal examples" (CCTV appearance, satellite chip novelty).
  *
@@ -17,17 +18,8 @@
  * and the top principal components (for 2-D plots).
  */
 
-/** mulberry32: a tiny deterministic 32-bit PRNG giving floats in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG (mulberry32, core/random.ts). */
+export const seededRandom = mulberry32;
 
 export class KnnBankError extends Error {
   constructor(message: string, cause?: unknown) {

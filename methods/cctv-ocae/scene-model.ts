@@ -13,21 +13,12 @@
  * Everything is deterministic given the seed. Pure TypeScript, no dependencies.
  */
 import { SetupError } from '../../core/errors';
+import { mulberry32 } from '../../core/random';
 
 // ---------------------------------------------------------------------------------------------
 // PRNG
 
-/** mulberry32: a tiny deterministic 32-bit PRNG; returns a function giving floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 };
 
 // ---------------------------------------------------------------------------------------------
 // Input handling
