@@ -250,6 +250,28 @@ export async function* readFrames(file: string, indices: readonly number[], opts
   if (useSelect) args.push('-vf', `select=${expr}`);
   args.push('-fps_mode', 'passthrough', '-frames:v', String(useSelect ? wanted.length : last + 1), '-an', '-sn', '-dn', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1');
 
+  let outCount = 0; // frames ffmpeg has written
+  let emitted = 0; // frames yielded
+  const wantedSet = useSelect ? null : new Set(wanted);
+  for await (const rgb of ffmpegRawFrames(args, file, frameBytes, { signal, stallMs })) {
+    const index = useSelect ? wanted[outCount] : outCount;
+    outCount++;
+    if (wantedSet && !wantedSet.has(index)) continue;
+    emitted++;
+    yield { index, width, height, rgb };
+  }
+  if (emitted < wanted.length) {
+    throw new BadInputError('CorruptImage', `video ${file} ended before frame ${wanted[emitted]} (${emitted} of ${wanted.length} requested frames decoded)`);
+  }
+}
+
+/**
+ * Runs ffmpeg with `args` (raw RGB24 frames on stdout) and yields each whole frame as its own buffer, streaming:
+ * at most one frame is buffered here (plus the pipe). A stall, an abort, an error or an early exit of the caller
+ * kills ffmpeg; how ffmpeg ended becomes a typed error (BadInputError for the video, SetupError for no ffmpeg).
+ */
+async function* ffmpegRawFrames(args: string[], file: string, frameBytes: number, opts: { signal?: AbortSignal; stallMs: number }): AsyncGenerator<Buffer, void, undefined> {
+  const { signal, stallMs } = opts;
   signal?.throwIfAborted(); // the listener below only hears later aborts
   const proc = spawn('ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
@@ -269,12 +291,8 @@ export async function* readFrames(file: string, indices: readonly number[], opts
   signal?.addEventListener('abort', kill, { once: true });
   let stalled = false;
   let timer: NodeJS.Timeout | undefined;
-
-  const wantedSet = useSelect ? null : new Set(wanted);
   let cur = Buffer.allocUnsafe(frameBytes);
   let filled = 0;
-  let outCount = 0; // frames ffmpeg has written
-  let emitted = 0; // frames yielded
   const it = proc.stdout[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   try {
     for (;;) {
@@ -300,13 +318,9 @@ export async function* readFrames(file: string, indices: readonly number[], opts
         filled += n;
         pos += n;
         if (filled < frameBytes) continue;
-        const index = useSelect ? wanted[outCount] : outCount;
-        outCount++;
         filled = 0;
-        if (wantedSet && !wantedSet.has(index)) continue; // reuse `cur` for the next frame
-        const frame: VideoFrame = { index, width, height, rgb: cur };
+        const frame = cur;
         cur = Buffer.allocUnsafe(frameBytes);
-        emitted++;
         yield frame;
       }
     }
@@ -320,9 +334,6 @@ export async function* readFrames(file: string, indices: readonly number[], opts
       throw new BadInputError('CorruptImage', `ffmpeg could not decode ${file}: ${msg}`);
     }
     if (filled !== 0) throw new BadInputError('CorruptImage', `ffmpeg output for ${file} ended inside a frame (${filled} of ${frameBytes} bytes): the frame size changed mid-stream?`);
-    if (emitted < wanted.length) {
-      throw new BadInputError('CorruptImage', `video ${file} ended before frame ${wanted[emitted]} (${emitted} of ${wanted.length} requested frames decoded)`);
-    }
   } finally {
     clearTimeout(timer);
     signal?.removeEventListener('abort', kill);
@@ -415,74 +426,6 @@ export async function* readSegment(file: string, r: SegmentRange, video: { fps: 
   args.push('-i', ffInput(file), '-map', '0:v:0');
   if (r.stride > 1) args.push('-vf', `select=not(mod(n\\,${r.stride}))`);
   args.push('-fps_mode', 'passthrough', '-frames:v', String(wanted.length), '-an', '-sn', '-dn', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1');
-  signal?.throwIfAborted();
-  const proc = spawn('ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  proc.stderr.setEncoding('utf8');
-  proc.stderr.on('data', (c: string) => (stderr = (stderr + c).slice(-STDERR_KEEP)));
-  let spawnError: Error | undefined;
-  const exited = new Promise<number | null>((resolve) => {
-    proc.on('error', (err) => {
-      spawnError = err;
-      resolve(null);
-    });
-    proc.on('close', (code) => resolve(code));
-  });
-  const kill = () => {
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
-  };
-  signal?.addEventListener('abort', kill, { once: true });
-  let stalled = false;
-  let timer: NodeJS.Timeout | undefined;
-  let cur = Buffer.allocUnsafe(frameBytes);
-  let filled = 0;
-  let emitted = 0;
-  const it = proc.stdout[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  try {
-    for (;;) {
-      timer = setTimeout(() => {
-        stalled = true;
-        kill();
-      }, stallMs);
-      let res: IteratorResult<Buffer>;
-      try {
-        res = await it.next();
-      } catch (err) {
-        if (spawnError || stalled || signal?.aborted) break;
-        throw new BadInputError('CorruptImage', `reading frames of ${file} failed: ${(err as Error).message}`, err);
-      } finally {
-        clearTimeout(timer);
-      }
-      if (res.done) break;
-      const chunk = res.value;
-      let pos = 0;
-      while (pos < chunk.length) {
-        const n = Math.min(frameBytes - filled, chunk.length - pos);
-        chunk.copy(cur, filled, pos, pos + n);
-        filled += n;
-        pos += n;
-        if (filled < frameBytes) continue;
-        filled = 0;
-        const frame: VideoFrame = { index: wanted[emitted], width, height, rgb: cur };
-        cur = Buffer.allocUnsafe(frameBytes);
-        emitted++;
-        yield frame;
-      }
-    }
-    const code = await exited;
-    if (spawnError) throw ffmpegMissing('ffmpeg', spawnError);
-    signal?.throwIfAborted();
-    if (stalled) throw new BadInputError('CorruptImage', `ffmpeg produced no frames of ${file} for ${stallMs / 1000} s`);
-    if (code !== 0) {
-      const msg = firstLine(stderr) || `exit code ${code}`;
-      if (/Invalid data found|Unknown input format/i.test(stderr)) throw new BadInputError('UnsupportedMedia', `${file} is not a readable video: ${msg}`);
-      throw new BadInputError('CorruptImage', `ffmpeg could not decode ${file}: ${msg}`);
-    }
-    if (filled !== 0) throw new BadInputError('CorruptImage', `ffmpeg output for ${file} ended inside a frame (${filled} of ${frameBytes} bytes): the frame size changed mid-stream?`);
-  } finally {
-    clearTimeout(timer);
-    signal?.removeEventListener('abort', kill);
-    kill();
-    proc.stdout.destroy();
-  }
+  let k = 0;
+  for await (const rgb of ffmpegRawFrames(args, file, frameBytes, { signal, stallMs })) yield { index: wanted[k++], width, height, rgb };
 }
