@@ -14,7 +14,10 @@ export async function runCctvDemo(cfg: LookoutConfig, o: { stamp: string; every:
   const { runLatestSql } = require('../io/results') as typeof import('../io/results');
   const parts = vtestParts(path.join(cfg.home, 'samples'));
   console.log(`  fitting scene "vtest" on frames 0-${parts.split - 1} (every ${o.every}th frame)`);
-  await fitSceneFromCli(cfg, 'vtest', [parts.normal], { every: o.every, k: 10, seed: 7, quantile: 0.99, parallelism: 4 });
+  // The default CCTV method's own fit settings (k, threshold quantile), as `lookout fit` uses them.
+  const { methodOfPipeline } = require('../methods/registry') as typeof import('../methods/registry');
+  const defaults = methodOfPipeline('cctv-anomaly').fit!.defaults;
+  await fitSceneFromCli(cfg, 'vtest', [parts.normal], { pipeline: 'cctv-anomaly', every: o.every, k: defaults.k, seed: defaults.seed, quantile: defaults.quantile, parallelism: 4 });
   const run = `demo-cctv-${o.stamp}`;
   const info = await probeVideo(parts.test);
   // One row per analysed frame, plus the video's summary row.

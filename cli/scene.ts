@@ -109,7 +109,7 @@ export async function fitSceneFromCli(cfg: LookoutConfig, scene: string, sources
       onProgress: (p) => {
         if (p.phase === 'analysing' || p.phase === 'fitting') {
           bar ??= new Progress(`fitting scene ${scene}: frames`, p.total);
-          bar.update(p.done + p.failed, p.phase === 'fitting' ? 'fitting k-means + classifiers' : `${p.failed} failed`);
+          bar.update(p.done + p.failed, p.phase === 'fitting' ? 'fitting the scene model' : `${p.failed} failed`);
         }
       },
     });
