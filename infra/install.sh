@@ -47,6 +47,7 @@ has_build() {
 go_tool() { # NAME PKG MODULE VERSION
   local name=$1 pkg=$2 mod=$3 ver=$4 bin="$TOOLS_DIR/$1"
   [ -n "$only" ] && [ "$only" != "$name" ] && return 0
+  if ! command -v go >/dev/null 2>&1; then release_tool "$name" "$ver"; return; fi
   if has_build "$bin" "$mod" "$ver"; then log "$name $ver: present"; return 0; fi
   log "$name $ver: building (first time can take minutes; later runs reuse the Go build cache)"
   local t0=$SECONDS
@@ -58,6 +59,7 @@ bq_emulator() {
   local bin="$TOOLS_DIR/bigquery-emulator"
   [ -n "$only" ] && [ "$only" != bigquery-emulator ] && return 0
   if has_build "$bin" github.com/goccy/bigquery-emulator "$BQ_EMULATOR_VERSION"; then log "bigquery-emulator $BQ_EMULATOR_VERSION: present"; return 0; fi
+  command -v go >/dev/null 2>&1 || { echo "install.sh: bigquery-emulator needs Go >= 1.22 and clang (no release binary is pinned); or run its image: docker compose up bigquery" >&2; exit 1; }
   need clang++ "apt-get install clang: the emulator's SQL engine (go-zetasql) is C++ compiled through cgo, and GCC 12 fails on it"
   log "bigquery-emulator $BQ_EMULATOR_VERSION: building the C++ SQL engine through cgo; the first build takes a long time (tens of minutes on 2 cores), later ones seconds"
   local t0=$SECONDS
@@ -125,6 +127,52 @@ analyst_venv() {
   cp "$reqs" "$stamp"
 }
 
+# Without Go: the official release binary of a tool, pinned by version AND by SHA-256, checked before it is
+# unpacked. The hashes are those of the upstream release assets (helm: get.helm.sh's .sha256sum; the others: the
+# release's checksum file), written here so that a compromised download host cannot also serve a matching
+# checksum. NOT TESTED on the machine this was written on (no network beyond package registries, and Go present):
+# the hashes were taken from public pins of these exact assets, not recomputed. A tool/platform without a pinned
+# hash takes one from LOOKOUT_SHA256_<TOOL> (e.g. LOOKOUT_SHA256_NATS_SERVER) and otherwise refuses to install.
+# fake-gcs-server and bigquery-emulator have no fallback: build them with Go, or use docker-compose.yml's images.
+release_asset() { # NAME VERSION OS ARCH -> "URL SHA256 MEMBER"
+  local v=${2#v}
+  case "$1/$3-$4" in
+    helm/linux-amd64) echo "https://get.helm.sh/helm-v$v-linux-amd64.tar.gz 1e4ab49e429626cf6c6958d914248b78c9730803c2751b87627e171dc800e7bb linux-amd64/helm" ;;
+    helm/linux-arm64) echo "https://get.helm.sh/helm-v$v-linux-arm64.tar.gz f14e804dfee240f55525b667488fe9adca349e63e00c9af634c0beb1421ac310 linux-arm64/helm" ;;
+    helm/*) echo "https://get.helm.sh/helm-v$v-$3-$4.tar.gz - $3-$4/helm" ;;
+    kubeconform/linux-amd64) echo "https://github.com/yannh/kubeconform/releases/download/v$v/kubeconform-linux-amd64.tar.gz 9bc2bffbf71f261128533edaf912153948b7ff238f9a531ae6d34466ec287883 kubeconform" ;;
+    kubeconform/*) echo "https://github.com/yannh/kubeconform/releases/download/v$v/kubeconform-$3-$4.tar.gz - kubeconform" ;;
+    temporal/linux-amd64) echo "https://github.com/temporalio/cli/releases/download/v$v/temporal_cli_${v}_linux_amd64.tar.gz ddc95e08b0b076efd4ea9733a3f488eb7d2be875f8834e616cd2a37358b4852d temporal" ;;
+    temporal/*) echo "https://github.com/temporalio/cli/releases/download/v$v/temporal_cli_${v}_$3_$4.tar.gz - temporal" ;;
+    nats-server/*) echo "https://github.com/nats-io/nats-server/releases/download/v$v/nats-server-v$v-$3-$4.tar.gz - nats-server-v$v-$3-$4/nats-server" ;;
+    *) return 1 ;;
+  esac
+}
+
+release_tool() { # NAME VERSION
+  local name=$1 ver=$2 bin="$TOOLS_DIR/$1" stamp="$TOOLS_DIR/.$1.release"
+  local os arch
+  os=$(uname -s | tr '[:upper:]' '[:lower:]')
+  case "$(uname -m)" in x86_64|amd64) arch=amd64 ;; aarch64|arm64) arch=arm64 ;; *) arch=$(uname -m) ;; esac
+  local asset; asset=$(release_asset "$name" "$ver" "$os" "$arch") || { echo "install.sh: $name has no release download here; install Go >= 1.22 to build it" >&2; exit 1; }
+  read -r url sha member <<<"$asset"
+  local var; var=LOOKOUT_SHA256_$(echo "$name" | tr '[:lower:]-' '[:upper:]_')
+  [ "$sha" = - ] && sha=${!var:-}
+  [ -n "$sha" ] || { echo "install.sh: no pinned SHA-256 for $url: set $var to the hash in the release's checksum file, or install Go" >&2; exit 1; }
+  if [ -x "$bin" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$ver $sha" ]; then log "$name $ver: present (release binary)"; return 0; fi
+  need curl "apt-get install curl"
+  need sha256sum "coreutils"
+  local tmp; tmp=$(mktemp -d)
+  log "$name $ver: downloading $url"
+  curl -fsSL --retry 3 -o "$tmp/a.tar.gz" "$url"
+  echo "$sha  $tmp/a.tar.gz" | sha256sum -c --quiet - || { rm -rf "$tmp"; echo "install.sh: SHA-256 mismatch for $url: refusing to install it" >&2; exit 1; }
+  tar -xzf "$tmp/a.tar.gz" -C "$tmp" "$member"
+  install -m 0755 "$tmp/$member" "$bin"
+  echo "$ver $sha" > "$stamp"
+  rm -rf "$tmp"
+  log "$name $ver: installed from the release (SHA-256 checked)"
+}
+
 # The deployment checks' Python tools, pinned; rebuilt when the pins change. Outside the worktree (shared by clones).
 deploy_venv() {
   [ -n "$only" ] && [ "$only" != deploy-venv ] && return 0
@@ -140,7 +188,7 @@ deploy_venv() {
   cp "$reqs" "$stamp"
 }
 
-need go "install Go >= 1.22"
+command -v go >/dev/null 2>&1 || log "no Go on PATH: pinned release binaries are downloaded instead (see release_tool)"
 need node "install Node.js >= 20.9"
 mkdir -p "$TOOLS_DIR"
 apt_pkgs
