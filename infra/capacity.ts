@@ -103,7 +103,7 @@ const ceil = (x: number) => Math.max(0, Math.ceil(x - 1e-9));
 
 /**
  * The model. R = objects/day ÷ 86,400 × peakFactor (objects/s at peak), u = targetUtilization:
- *   CPU worker cores   = R × (1 − gpuShare) × workerCpuS ÷ u        (GPU share: its decode still needs CPU, see docs)
+ *   CPU worker cores   = R × (1 − gpuShare) × workerCpuS ÷ u        (the GPU pods' own host CPU for decoding is not modelled: the chart requests 2 cores per GPU pod)
  *   GPUs               = ceil(R × gpuShare ÷ gpuObjPerS ÷ u)
  *   dispatcher, ingest = R × cpuS ÷ u
  *   Temporal actions   = objects/day × actions/workflow ÷ objectsPerWorkflow (× 30 a month); at peak R × that per second
