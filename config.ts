@@ -66,6 +66,8 @@ export interface LookoutConfig {
   debug: boolean;
   /** Set by `lookout up` for the processes it starts: the file a process writes when it is ready. */
   readyFile: string | undefined;
+  /** Port of the /healthz + /readyz endpoint of long-running processes (Kubernetes probes); undefined = off. */
+  healthPort: number | undefined;
 }
 
 
@@ -162,7 +164,7 @@ export const ENV_VARS: ReadonlyArray<{ name: string; default: string; meaning: s
   { name: 'LOOKOUT_MAX_OBJECT_BYTES', default: String(256 * 1024 * 1024), meaning: 'larger objects fail as ObjectTooLarge before download' },
   { name: 'LOOKOUT_MAX_PIXELS', default: '100000000', meaning: 'larger images fail as TooManyPixels (decompression-bomb guard)' },
   { name: 'LOOKOUT_DEBUG', default: 'false', meaning: 'print stack traces of CLI errors' },
-  { name: 'LOOKOUT_READY_FILE', default: '(set by lookout up)', meaning: 'a process started by `lookout up` writes its pid here when ready' },
+  { name: 'LOOKOUT_READY_FILE', default: '(set by lookout up)', meaning: 'a process started by `lookout up` writes its pid here when ready' },  { name: 'LOOKOUT_HEALTH_PORT', default: '(unset: off)', meaning: 'long-running processes (worker, dispatch, watch, push-server, serve) answer GET /healthz and /readyz on this port (Kubernetes probes; 0 = any free port)' },
 ];
 
 type Env = Record<string, string | undefined>;
@@ -316,6 +318,7 @@ export function loadConfig(env: Env = process.env): LookoutConfig {
     },
     debug: bool(env, 'LOOKOUT_DEBUG', false),
     readyFile: env.LOOKOUT_READY_FILE || undefined,
+    healthPort: env.LOOKOUT_HEALTH_PORT ? int(env, 'LOOKOUT_HEALTH_PORT', 0, 0, 65535) : undefined,
   };
   return cfg;
 }

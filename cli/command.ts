@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import type { LookoutConfig } from '../config';
 import type { CommandSpec, Parsed } from './args';
+import { setReady } from './health';
 
 export type Handler = (cfg: LookoutConfig, args: Parsed) => Promise<number | void>;
 
@@ -12,5 +13,6 @@ export interface Command {
 
 /** Long-running processes started by `lookout up` signal readiness through this file. */
 export function markReady(cfg: LookoutConfig): void {
+  setReady(); // /readyz (cli/health.ts) turns 200 at the same moment
   if (cfg.readyFile) fs.writeFileSync(cfg.readyFile, String(process.pid));
 }

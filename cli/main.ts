@@ -5,6 +5,7 @@
 import { ConfigError, loadConfig, type LookoutConfig } from '../config';
 import { helpText, parseArgs, UsageError, type Parsed } from './args';
 import { COMMANDS } from './commands';
+import { startHealthServer } from './health';
 
 const commands = new Map(COMMANDS.map((c) => [c.spec.name, c]));
 
@@ -61,6 +62,7 @@ async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
+  if (cfg.healthPort !== undefined) await startHealthServer(cfg.healthPort);
   const code = await cmd.run(cfg, args);
   return typeof code === 'number' ? code : 0;
 }

@@ -209,6 +209,9 @@ export class Dispatcher {
     await ensureDispatcherConsumer(this.nc, this.cfg, this.opts);
     const consumer = await this.nc.jetstream().consumers.get(this.cfg.nats.stream, this.opts.durable);
     this.messages = await consumer.consume({ max_messages: this.opts.concurrency });
+    // stop() may have run while the consumer was being set up (SIGTERM right after start): it found no consumer
+    // to close, so close it here, or the loop below would nak forever and the process never exit.
+    if (this.stopped) await this.messages.close();
     for await (const m of this.messages) {
       if (this.stopped) {
         m.nak();

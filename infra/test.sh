@@ -9,6 +9,7 @@ export PATH="$PWD/node_modules/.bin:$PATH"
 echo "== typecheck"; tsc --noEmit -p .
 echo "== lint"; eslint .
 echo "== import circles"; npm run -s lint:cycles
+echo "== deployment files (Dockerfile, compose, Helm chart)"; bash infra/lint-deploy.sh
 mkdir -p .lookout
 results=.lookout/test-results.json
 rc=0
