@@ -204,7 +204,7 @@ export async function natsClusterReady(cfg: LookoutConfig): Promise<boolean> {
 }
 
 /** Starts the embedded NATS node(s) not already running; resolves once the whole cluster is ready. */
-async function upNats(cfg: LookoutConfig, log: (l: string) => void): Promise<void> {
+export async function upNats(cfg: LookoutConfig, log: (l: string) => void): Promise<void> {
   const t0 = Date.now();
   const started: number[] = [];
   for (let n = 1; n <= cfg.nats.cluster; n++) {

@@ -125,7 +125,7 @@ describe('Temporal connection profiles (@temporalio/envconfig)', () => {
     const o = temporalConnectOptions(c);
     expect(o.apiKey).toBe('toml-key-0123456789');
     expect(o.tls).toMatchObject({ serverNameOverride: 'prod.example' });
-    expect(Buffer.from((o.tls as { clientCertPair: { key: Buffer } }).clientCertPair.key).toString()).toBe('PRIVATE-KEY-0123456789abcdef');
+    expect(Buffer.from((o.tls as { clientCertPair: { key: Uint8Array } }).clientCertPair.key).toString()).toBe('PRIVATE-KEY-0123456789abcdef');
     // The key from the file, never in the environment, is still a secret to redact.
     expect(secretValues(c)).toEqual(expect.arrayContaining(['toml-key-0123456789', 'PRIVATE-KEY-0123456789abcdef']));
     const o2 = loadConfig({ TEMPORAL_CONFIG_FILE: toml, LOOKOUT_TEMPORAL_PROFILE: 'prod', LOOKOUT_TEMPORAL_ADDRESS: 'other:7233', LOOKOUT_TEMPORAL_NAMESPACE: 'n2' });
