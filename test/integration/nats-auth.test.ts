@@ -3,7 +3,7 @@
  * redaction of secrets from Lookout's own output: `lookout env`, the error of a refused connection, the output
  * of a process that ran. The certificates come from a throwaway CA made with openssl under .lookout/.
  */
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -53,10 +53,22 @@ async function startServer(name: string, port: number, extra: string[]): Promise
   }
 }
 
-/** Runs the lookout binary with extra environment; returns its exit code and whole output. */
-function lookout(args: string[], env: Record<string, string>, timeoutMs = 60_000): { code: number | null; out: string } {
-  const r = spawnSync(process.execPath, [path.join(cfg.projectRoot, 'bin', 'lookout'), ...args], { cwd: cfg.projectRoot, env: { ...process.env, ...env }, encoding: 'utf8', timeout: timeoutMs });
-  return { code: r.status, out: `${r.stdout}${r.stderr}` };
+/**
+ * Runs the lookout binary with extra environment; resolves with its exit code and whole output. Asynchronous:
+ * a synchronous spawn would stall the test runner's own messaging for as long as the command runs.
+ */
+function lookout(args: string[], env: Record<string, string>, timeoutMs = 90_000): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [path.join(cfg.projectRoot, 'bin', 'lookout'), ...args], { cwd: cfg.projectRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
+    p.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, out });
+    });
+  });
 }
 
 beforeAll(async () => {
@@ -133,32 +145,32 @@ describe('no secret in Lookout output', () => {
   const secrets = [PASSWORD, API_KEY, PUSH_TOKEN];
   const secretEnv = { ...plainEnv(PASSWORD), TEMPORAL_API_KEY: API_KEY, LOOKOUT_PUSH_TOKEN: PUSH_TOKEN };
 
-  it('`lookout env` names the secrets without printing them', () => {
-    const r = lookout(['env'], secretEnv);
+  it('`lookout env` names the secrets without printing them', async () => {
+    const r = await lookout(['env'], secretEnv);
     expect(r.code).toBe(0);
     expect(r.out).toContain('# LOOKOUT_NATS_PASSWORD is set');
     expect(r.out).toContain('# TEMPORAL_API_KEY is set');
     for (const s of secrets) expect(r.out).not.toContain(s);
   });
 
-  it('a refused NATS connection: the dispatcher fails with a message naming NATS, not the password', () => {
-    const r = lookout(['dispatch'], { ...secretEnv, LOOKOUT_NATS_PASSWORD: `${PASSWORD}-x` });
+  it('a refused NATS connection: the dispatcher fails with a message naming NATS, not the password', async () => {
+    const r = await lookout(['dispatch'], { ...secretEnv, LOOKOUT_NATS_PASSWORD: `${PASSWORD}-x` });
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/cannot connect to nats/);
     expect(r.out).not.toContain(`${PASSWORD}-x`);
     for (const s of secrets) expect(r.out).not.toContain(s);
   });
 
-  it('a refused Temporal connection (API key over TLS to the plaintext dev server): no key in the output', () => {
+  it('a refused Temporal connection (API key over TLS to the plaintext dev server): no key in the output', async () => {
     // The NATS password is right: the dispatcher gets as far as Temporal, where the TLS handshake fails.
-    const r = lookout(['dispatch'], secretEnv);
+    const r = await lookout(['dispatch'], secretEnv);
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/cannot connect to temporal/);
     for (const s of secrets) expect(r.out).not.toContain(s);
   });
 
-  it('a process that runs (backfill through the password-protected NATS) prints no secret, even under LOOKOUT_DEBUG', () => {
-    const r = lookout(['backfill', `gs://${cfg.gcs.bucket}/no-such-prefix-${Date.now()}/`], { ...secretEnv, LOOKOUT_DEBUG: 'true' });
+  it('a process that runs (backfill through the password-protected NATS) prints no secret, even under LOOKOUT_DEBUG', async () => {
+    const r = await lookout(['backfill', `gs://${cfg.gcs.bucket}/no-such-prefix-${Date.now()}/`], { ...secretEnv, LOOKOUT_DEBUG: 'true' });
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/listed 0/);
     for (const s of secrets) expect(r.out).not.toContain(s);
