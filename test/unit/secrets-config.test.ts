@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { nkeys } from 'nats';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConfigError, envLines, loadConfig, secretValues } from '../../config';
+import { ConfigError, envLines, loadConfig, secretValues, withNatsCluster } from '../../config';
 import { clearSecrets, REDACTED, redact, redactedMessage, registerSecrets } from '../../core/redact';
 import { natsOptions, temporalConnectOptions } from '../../io/clients';
 import { workerDeploymentOptions } from '../../workers/worker';
@@ -53,6 +53,14 @@ describe('NATS seed lists, cluster and replicas', () => {
     expect(c.nats.replicas).toBe(3);
     expect(loadConfig({}).nats.replicas).toBe(1);
     expect(configError({ LOOKOUT_NATS_CLUSTER: '2' }).variable).toBe('LOOKOUT_NATS_CLUSTER');
+    // `lookout env` hands the whole seed list to clients started from that shell.
+    expect(envLines(c)).toContain("export LOOKOUT_NATS_URL='nats://127.0.0.1:27200,nats://127.0.0.1:27202,nats://127.0.0.1:27204'");
+  });
+
+  it('withNatsCluster (`lookout up --nats-cluster 3`) turns the embedded single server into a cluster, not a configured one', () => {
+    const c = withNatsCluster(loadConfig({}), 3, {});
+    expect([c.nats.cluster, c.nats.replicas, c.nats.servers.length]).toEqual([3, 3, 3]);
+    expect(() => withNatsCluster(loadConfig({ LOOKOUT_NATS_URL: 'nats://x:4222' }), 3, { LOOKOUT_NATS_URL: 'nats://x:4222' })).toThrow(ConfigError);
   });
 });
 
