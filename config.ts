@@ -5,9 +5,12 @@
  * `lookout up` starts on loopback. Setting an endpoint means "a real service":
  * nothing local is started for it and the same code talks to it.
  */
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { loadClientConfigProfile, toClientOptions, type ClientConfigProfile } from '@temporalio/envconfig';
 import { STAGES, type PipelineOptions, type Pool, type StageName } from './core/pipelines';
+import { redact } from './core/redact';
 
 export type { Pool };
 
@@ -16,7 +19,8 @@ export class ConfigError extends Error {
     readonly variable: string,
     message: string,
   ) {
-    super(`${variable}: ${message}`);
+    // A value quoted in the message may hold a secret (a password inside a URL): redact before it is shown.
+    super(redact(`${variable}: ${message}`));
     this.name = 'ConfigError';
   }
 }
@@ -39,8 +43,32 @@ export interface LookoutConfig {
   gcp: { projectId: string };
   gcs: Endpoint & { bucket: string; resultsBucket: string };
   bigquery: Endpoint & { dataset: string; table: string; location: string };
-  nats: Endpoint & { stream: string; subjectPrefix: string; deadStream: string; deadPrefix: string; kvBucket: string };
-  temporal: Endpoint & { namespace: string; workflowQueue: string; uiPort: number };
+  nats: Endpoint & {
+    stream: string;
+    subjectPrefix: string;
+    deadStream: string;
+    deadPrefix: string;
+    kvBucket: string;
+    /** Seed servers (url is these joined by commas): the client learns the rest of a cluster from any one of them. */
+    servers: string[];
+    /** Nodes of the embedded JetStream cluster `lookout up` starts (1 = a single server). */
+    cluster: number;
+    /** Replicas of every stream and KV bucket Lookout creates (3 in a cluster, 1 on a single server). */
+    replicas: number;
+    auth: NatsAuth;
+    tls: NatsTls | undefined;
+  };
+  temporal: Endpoint & {
+    namespace: string;
+    workflowQueue: string;
+    uiPort: number;
+    /** The envconfig profile the connection came from (TOML file and/or TEMPORAL_* variables), if any. */
+    profile: string | undefined;
+    /** What every Temporal connection (client and worker) is opened with, besides the address. */
+    connection: TemporalConnectionOptions;
+    /** Worker versioning: deployment name and build ID of this worker release (unset = unversioned workers). */
+    deployment: { name: string; buildId: string } | undefined;
+  };
   pipeline: string;
   push: {
     port: number;
@@ -70,11 +98,40 @@ export interface LookoutConfig {
   healthPort: number | undefined;
 }
 
+/** NATS credentials: at most one of user/password, token, nkey seed or .creds file (checked by loadConfig). */
+export interface NatsAuth {
+  user?: string;
+  password?: string;
+  token?: string;
+  /** An nkey seed (SU...), the secret half of an nkey pair. */
+  nkeySeed?: string;
+  /** Path of a .creds file (user JWT + nkey seed), as `nsc` writes them. */
+  credsFile?: string;
+}
+
+/** TLS to NATS: a CA to trust (a private CA), a client certificate for mutual TLS, or just `required`. */
+export interface NatsTls {
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
+}
+
+/** Temporal connection options from an envconfig profile (the shape @temporalio/client and worker connections take). */
+export type TemporalConnectionOptions = Omit<ReturnType<typeof toClientOptions>['connectionOptions'], 'address'>;
 
 /** Offsets from portBase for every local server. Documented in README. */
 export const PORT_OFFSETS = {
   nats: 0,
   natsMonitor: 1,
+  /** Nodes 2 and 3 of an embedded NATS cluster (`lookout up --nats-cluster 3`): client, monitor. */
+  nats2: 2,
+  nats2Monitor: 3,
+  nats3: 4,
+  nats3Monitor: 5,
+  /** Cluster (route) ports of nodes 1, 2, 3. */
+  natsRoute1: 6,
+  natsRoute2: 7,
+  natsRoute3: 8,
   temporal: 10,
   temporalUi: 11,
   gcs: 20,
@@ -164,7 +221,25 @@ export const ENV_VARS: ReadonlyArray<{ name: string; default: string; meaning: s
   { name: 'LOOKOUT_MAX_OBJECT_BYTES', default: String(256 * 1024 * 1024), meaning: 'larger objects fail as ObjectTooLarge before download' },
   { name: 'LOOKOUT_MAX_PIXELS', default: '100000000', meaning: 'larger images fail as TooManyPixels (decompression-bomb guard)' },
   { name: 'LOOKOUT_DEBUG', default: 'false', meaning: 'print stack traces of CLI errors' },
-  { name: 'LOOKOUT_READY_FILE', default: '(set by lookout up)', meaning: 'a process started by `lookout up` writes its pid here when ready' },  { name: 'LOOKOUT_HEALTH_PORT', default: '(unset: off)', meaning: 'long-running processes (worker, dispatch, watch, push-server, serve) answer GET /healthz and /readyz on this port (Kubernetes probes; 0 = any free port)' },
+  { name: 'LOOKOUT_READY_FILE', default: '(set by lookout up)', meaning: 'a process started by `lookout up` writes its pid here when ready' },
+  { name: 'LOOKOUT_NATS_CLUSTER', default: '1', meaning: 'nodes of the embedded NATS JetStream cluster (1 or 3; `lookout up --nats-cluster 3` sets it)' },
+  { name: 'LOOKOUT_NATS_REPLICAS', default: '3 in a cluster (embedded 3 nodes, or 3+ seed URLs), else 1', meaning: 'replicas of the streams and the KV bucket' },
+  { name: 'LOOKOUT_NATS_USER', default: '(unset)', meaning: 'NATS user (with LOOKOUT_NATS_PASSWORD)' },
+  { name: 'LOOKOUT_NATS_PASSWORD', default: '(unset)', meaning: 'NATS password (secret: never printed)' },
+  { name: 'LOOKOUT_NATS_TOKEN', default: '(unset)', meaning: 'NATS auth token (secret)' },
+  { name: 'LOOKOUT_NATS_NKEY_SEED', default: '(unset)', meaning: 'NATS nkey seed, SU… (secret)' },
+  { name: 'LOOKOUT_NATS_CREDS', default: '(unset)', meaning: 'path of a NATS .creds file (user JWT + nkey seed)' },
+  { name: 'LOOKOUT_NATS_TLS_CA', default: '(unset)', meaning: 'PEM file of the CA that signed the NATS servers\' certificates' },
+  { name: 'LOOKOUT_NATS_TLS_CERT', default: '(unset)', meaning: 'client certificate (PEM) for NATS mutual TLS' },
+  { name: 'LOOKOUT_NATS_TLS_KEY', default: '(unset)', meaning: 'client key (PEM) for NATS mutual TLS' },
+  { name: 'LOOKOUT_TEMPORAL_PROFILE', default: '$TEMPORAL_PROFILE', meaning: 'Temporal envconfig profile (TOML file at $TEMPORAL_CONFIG_FILE)' },
+  { name: 'TEMPORAL_PROFILE', default: '(unset)', meaning: 'fallback for LOOKOUT_TEMPORAL_PROFILE (the Temporal CLI\'s variable)' },
+  { name: 'TEMPORAL_CONFIG_FILE', default: '(unset: no file is read)', meaning: 'Temporal envconfig TOML file of connection profiles' },
+  { name: 'TEMPORAL_ADDRESS', default: '(unset)', meaning: 'Temporal address (envconfig); LOOKOUT_TEMPORAL_ADDRESS wins' },
+  { name: 'TEMPORAL_API_KEY', default: '(unset)', meaning: 'Temporal Cloud API key (secret; envconfig; turns TLS on). Also TEMPORAL_TLS*, TEMPORAL_GRPC_META_*' },
+  { name: 'LOOKOUT_WORKER_DEPLOYMENT', default: '(unset: unversioned)', meaning: 'worker versioning: Worker Deployment name' },
+  { name: 'LOOKOUT_WORKER_BUILD_ID', default: '(unset)', meaning: 'worker versioning: build ID of this release (with LOOKOUT_WORKER_DEPLOYMENT)' },
+  { name: 'LOOKOUT_HEALTH_PORT', default: '(unset: off)', meaning: 'long-running processes (worker, dispatch, watch, push-server, serve) answer GET /healthz and /readyz on this port (Kubernetes probes; 0 = any free port)' },
 ];
 
 type Env = Record<string, string | undefined>;
@@ -226,6 +301,83 @@ function url(env: Env, name: string, protocols: string[]): string | undefined {
   return raw.replace(/\/+$/, '');
 }
 
+/** LOOKOUT_NATS_URL: one URL or a comma-separated list of seed servers of one cluster. */
+function natsServers(env: Env, name: string): string[] | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const items = raw.split(',').map((x) => x.trim()).filter(Boolean);
+  return items.map((item) => url({ [name]: item }, name, ['nats:', 'tls:', 'ws:', 'wss:'])!);
+}
+
+/** A file the configuration names (a certificate, a .creds file): it must exist now, not fail at the first connect. */
+function file(env: Env, name: string): string | undefined {
+  const raw = str(env, name, '');
+  if (!raw) return undefined;
+  const p = path.resolve(raw);
+  if (!fs.existsSync(p)) throw new ConfigError(name, `no such file: ${p}`);
+  return p;
+}
+
+function natsAuth(env: Env): NatsAuth {
+  const auth: NatsAuth = {
+    user: env.LOOKOUT_NATS_USER || undefined,
+    password: env.LOOKOUT_NATS_PASSWORD || undefined,
+    token: env.LOOKOUT_NATS_TOKEN || undefined,
+    nkeySeed: env.LOOKOUT_NATS_NKEY_SEED?.trim() || undefined,
+    credsFile: file(env, 'LOOKOUT_NATS_CREDS'),
+  };
+  if (auth.password && !auth.user) throw new ConfigError('LOOKOUT_NATS_USER', 'required with LOOKOUT_NATS_PASSWORD');
+  const kinds = [auth.user && 'LOOKOUT_NATS_USER', auth.token && 'LOOKOUT_NATS_TOKEN', auth.nkeySeed && 'LOOKOUT_NATS_NKEY_SEED', auth.credsFile && 'LOOKOUT_NATS_CREDS'].filter(Boolean);
+  // A server accepts one method per connection; silently preferring one would hide a misconfiguration.
+  if (kinds.length > 1) throw new ConfigError(kinds[1] as string, `set only one NATS authentication method (found ${kinds.join(', ')})`);
+  // Never quote the seed itself: it is the secret.
+  if (auth.nkeySeed && !/^SU[A-Z2-7]{50,}$/.test(auth.nkeySeed)) throw new ConfigError('LOOKOUT_NATS_NKEY_SEED', 'not a user nkey seed (expected SU followed by base32 letters)');
+  return auth;
+}
+
+function natsTls(env: Env): NatsTls | undefined {
+  const tls: NatsTls = { caFile: file(env, 'LOOKOUT_NATS_TLS_CA'), certFile: file(env, 'LOOKOUT_NATS_TLS_CERT'), keyFile: file(env, 'LOOKOUT_NATS_TLS_KEY') };
+  if (Boolean(tls.certFile) !== Boolean(tls.keyFile)) throw new ConfigError(tls.certFile ? 'LOOKOUT_NATS_TLS_KEY' : 'LOOKOUT_NATS_TLS_CERT', 'a client certificate needs both LOOKOUT_NATS_TLS_CERT and LOOKOUT_NATS_TLS_KEY');
+  return tls.caFile || tls.certFile ? tls : undefined;
+}
+
+/**
+ * The Temporal connection profile, through @temporalio/envconfig: the same TOML profiles and TEMPORAL_* variables
+ * the Temporal CLI and SDKs read (address, namespace, API key, TLS client certificates, gRPC metadata). The TOML file
+ * is read only when named (TEMPORAL_CONFIG_FILE or a profile): a file the Temporal CLI left in the home folder
+ * must not silently move the embedded stack onto another server.
+ */
+function temporalProfile(env: Env): { name: string | undefined; profile: ClientConfigProfile } {
+  const name = env.LOOKOUT_TEMPORAL_PROFILE || env.TEMPORAL_PROFILE || undefined;
+  const fileNamed = Boolean(env.TEMPORAL_CONFIG_FILE) || name !== undefined;
+  const vars = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== ''));
+  // TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS*, TEMPORAL_GRPC_META_* are read by envconfig from `vars`.
+  try {
+    return { name, profile: loadClientConfigProfile({ profile: name, disableFile: !fileNamed, overrideEnvVars: vars }) };
+  } catch (err) {
+    throw new ConfigError(env.TEMPORAL_CONFIG_FILE ? 'TEMPORAL_CONFIG_FILE' : 'LOOKOUT_TEMPORAL_PROFILE', `cannot load the Temporal profile${name ? ` "${name}"` : ''}: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Every secret value in the configuration, for core/redact's registry: whatever is printed or stored
+ * afterwards has them replaced. Includes the Temporal profile's API key and client key even when they came
+ * from a TOML file rather than the environment.
+ */
+export function secretValues(cfg: LookoutConfig): Array<string> {
+  const out = [cfg.nats.auth.password, cfg.nats.auth.token, cfg.nats.auth.nkeySeed, cfg.temporal.connection.apiKey, cfg.push.token];
+  for (const u of cfg.nats.servers) out.push(decodeURIComponent(new URL(u).password));
+  const tls = cfg.temporal.connection.tls;
+  if (tls && typeof tls === 'object' && tls.clientCertPair) out.push(Buffer.from(tls.clientCertPair.key).toString('utf8'));
+  if (cfg.nats.auth.credsFile) out.push(...credsSecrets(fs.readFileSync(cfg.nats.auth.credsFile, 'utf8')));
+  return out.filter((v): v is string => typeof v === 'string' && v.length > 0);
+}
+
+/** The nkey seed and JWT inside a .creds file (the BEGIN/END marker lines are not secret). */
+function credsSecrets(text: string): string[] {
+  return text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length >= 16 && !l.startsWith('-----') && !l.startsWith('*'));
+}
+
 const BUCKET_RE = /^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/;
 const BQ_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]{0,1023}$/;
 const STREAM_RE = /^[A-Za-z0-9_-]{1,128}$/;
@@ -249,8 +401,19 @@ export function loadConfig(env: Env = process.env): LookoutConfig {
 
   const gcsUrl = url(env, 'LOOKOUT_GCS_ENDPOINT', ['http:', 'https:']);
   const bqUrl = url(env, 'LOOKOUT_BIGQUERY_ENDPOINT', ['http:', 'https:']);
-  const natsUrl = url(env, 'LOOKOUT_NATS_URL', ['nats:', 'tls:', 'ws:', 'wss:']);
-  const temporalAddr = str(env, 'LOOKOUT_TEMPORAL_ADDRESS', '', /^[A-Za-z0-9.-]+:\d{1,5}$/, 'host:port');
+  const natsUrls = natsServers(env, 'LOOKOUT_NATS_URL');
+  const natsCluster = int(env, 'LOOKOUT_NATS_CLUSTER', 1, 1, 3);
+  // Two nodes cannot elect a leader once one is gone: the embedded cluster is 1 or 3 nodes (the port plan holds 3).
+  if (natsCluster === 2) throw new ConfigError('LOOKOUT_NATS_CLUSTER', 'expected 1 or 3 (a 2-node JetStream cluster loses its quorum with either node)');
+  const natsEmbeddedUrls = [PORT_OFFSETS.nats, PORT_OFFSETS.nats2, PORT_OFFSETS.nats3].slice(0, natsCluster).map((o) => `nats://127.0.0.1:${portBase + o}`);
+  const natsList = natsUrls ?? natsEmbeddedUrls;
+  const natsReplicas = int(env, 'LOOKOUT_NATS_REPLICAS', natsList.length >= 3 ? 3 : 1, 1, 5);
+  const tp = temporalProfile(env);
+  const temporalAddr = str(env, 'LOOKOUT_TEMPORAL_ADDRESS', env.TEMPORAL_ADDRESS || tp.profile.address || '', /^[A-Za-z0-9.-]+:\d{1,5}$/, 'host:port');
+  const temporalOpts = toClientOptions(tp.profile);
+  const workerDeployment = str(env, 'LOOKOUT_WORKER_DEPLOYMENT', '', /^[A-Za-z0-9._-]{1,255}$/, 'letters, digits, ., _ and -');
+  const workerBuildId = str(env, 'LOOKOUT_WORKER_BUILD_ID', '', /^[A-Za-z0-9._+-]{1,255}$/, 'letters, digits, ., _, + and -');
+  if (Boolean(workerDeployment) !== Boolean(workerBuildId)) throw new ConfigError(workerDeployment ? 'LOOKOUT_WORKER_BUILD_ID' : 'LOOKOUT_WORKER_DEPLOYMENT', 'worker versioning needs both LOOKOUT_WORKER_DEPLOYMENT and LOOKOUT_WORKER_BUILD_ID');
 
   const bucket = str(env, 'LOOKOUT_BUCKET', DEFAULTS.bucket, BUCKET_RE, 'a GCS bucket name');
   const auth = str(env, 'LOOKOUT_PUSH_AUDIENCE', '');
@@ -278,8 +441,13 @@ export function loadConfig(env: Env = process.env): LookoutConfig {
       location: str(env, 'LOOKOUT_BIGQUERY_LOCATION', DEFAULTS.location, /^[A-Za-z0-9-]+$/),
     },
     nats: {
-      url: natsUrl ?? `nats://127.0.0.1:${port('nats')}`,
-      embedded: natsUrl === undefined,
+      url: natsList.join(','),
+      embedded: natsUrls === undefined,
+      servers: natsList,
+      cluster: natsUrls === undefined ? natsCluster : 1,
+      replicas: natsReplicas,
+      auth: natsAuth(env),
+      tls: natsTls(env),
       stream: str(env, 'LOOKOUT_NATS_STREAM', DEFAULTS.stream, STREAM_RE, 'letters, digits, - and _'),
       subjectPrefix: str(env, 'LOOKOUT_NATS_SUBJECT_PREFIX', DEFAULTS.subjectPrefix, SUBJECT_RE, 'dot-separated tokens'),
       deadStream: str(env, 'LOOKOUT_NATS_DEAD_STREAM', DEFAULTS.deadStream, STREAM_RE, 'letters, digits, - and _'),
@@ -289,9 +457,12 @@ export function loadConfig(env: Env = process.env): LookoutConfig {
     temporal: {
       url: temporalAddr || `127.0.0.1:${port('temporal')}`,
       embedded: temporalAddr === '',
-      namespace: str(env, 'LOOKOUT_TEMPORAL_NAMESPACE', DEFAULTS.namespace, /^[A-Za-z0-9._-]{1,255}$/),
+      namespace: str(env, 'LOOKOUT_TEMPORAL_NAMESPACE', tp.profile.namespace ?? DEFAULTS.namespace, /^[A-Za-z0-9._-]{1,255}$/),
       workflowQueue: str(env, 'LOOKOUT_WORKFLOW_QUEUE', DEFAULTS.workflowQueue, /^[A-Za-z0-9._-]{1,200}$/),
       uiPort: port('temporalUi'),
+      profile: tp.name,
+      connection: { apiKey: env.TEMPORAL_API_KEY || temporalOpts.connectionOptions.apiKey, tls: temporalOpts.connectionOptions.tls, metadata: temporalOpts.connectionOptions.metadata },
+      deployment: workerDeployment ? { name: workerDeployment, buildId: workerBuildId } : undefined,
     },
     pipeline: str(env, 'LOOKOUT_PIPELINE', DEFAULTS.pipeline, NAME_RE, 'lowercase letters, digits and -'),
     pipelines: { gpuStages: gpuStages(env, 'LOOKOUT_GPU_STAGES'), gpuFallbackMs: int(env, 'LOOKOUT_GPU_FALLBACK_MS', 10_000, 100, 3_600_000) },
@@ -323,6 +494,15 @@ export function loadConfig(env: Env = process.env): LookoutConfig {
   return cfg;
 }
 
+/**
+ * The configuration with an embedded NATS cluster of `nodes` (`lookout up --nats-cluster 3`): seed list and,
+ * unless LOOKOUT_NATS_REPLICAS chose otherwise, replicas follow the cluster size.
+ */
+export function withNatsCluster(cfg: LookoutConfig, nodes: number, env: Env = process.env): LookoutConfig {
+  if (!cfg.nats.embedded) throw new ConfigError('LOOKOUT_NATS_URL', 'is set: --nats-cluster starts an embedded cluster, which a configured NATS endpoint replaces');
+  return loadConfig({ ...env, LOOKOUT_NATS_CLUSTER: String(nodes) });
+}
+
 /** A POSIX shell word that stands for `v` exactly: single-quoted, each ' written as '\''. */
 export function shellQuote(v: string): string {
   return `'${v.replace(/'/g, `'\\''`)}'`;
@@ -334,7 +514,28 @@ export function shellQuote(v: string): string {
  * or quotes) and exports it to the clients started from that shell. The same lines read as a dotenv file.
  */
 export function envLines(cfg: LookoutConfig): string[] {
-  return envPairs(cfg).map(([k, v]) => `export ${k}=${shellQuote(v)}`);
+  return [...envPairs(cfg).map(([k, v]) => `export ${k}=${shellQuote(v)}`), ...secretNotes(cfg)];
+}
+
+/**
+ * Comment lines naming the secrets that are configured without printing them: `lookout env` output is
+ * pasted into shells, tickets and CI logs, so secrets stay where the operator put them (a secret store, the
+ * environment of the service).
+ */
+export function secretNotes(cfg: LookoutConfig): string[] {
+  const set: Array<[string, unknown]> = [
+    ['LOOKOUT_NATS_PASSWORD', cfg.nats.auth.password],
+    ['LOOKOUT_NATS_TOKEN', cfg.nats.auth.token],
+    ['LOOKOUT_NATS_NKEY_SEED', cfg.nats.auth.nkeySeed],
+    ['TEMPORAL_API_KEY', cfg.temporal.connection.apiKey],
+    ['LOOKOUT_PUSH_TOKEN', cfg.push.token],
+  ];
+  return set.filter(([, v]) => v).map(([k]) => `# ${k} is set (a secret: not printed)`);
+}
+
+/** A URL without its user:password@ part (credentials are configured separately and never printed). */
+function withoutUserinfo(u: string): string {
+  return u.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1');
 }
 
 /** The variables any standard client needs, as [name, value] pairs (the emulator hosts only for the embedded stack). */
@@ -352,12 +553,16 @@ export function envPairs(cfg: LookoutConfig): Array<[string, string]> {
     ['LOOKOUT_BIGQUERY_TABLE', bq.table],
     ['LOOKOUT_BIGQUERY_TABLE_ID', `${gcp.projectId}.${bq.dataset}.${bq.table}`],
     ['LOOKOUT_BIGQUERY_VIEW_ID', `${gcp.projectId}.${bq.dataset}.${bq.table}_latest`],
-    ['LOOKOUT_NATS_URL', nats.url],
+    ['LOOKOUT_NATS_URL', nats.servers.map(withoutUserinfo).join(',')],
+    ...(nats.auth.user ? [['LOOKOUT_NATS_USER', nats.auth.user] as [string, string]] : []),
+    ...(nats.auth.credsFile ? [['LOOKOUT_NATS_CREDS', nats.auth.credsFile] as [string, string]] : []),
+    ...(nats.tls?.caFile ? [['LOOKOUT_NATS_TLS_CA', nats.tls.caFile] as [string, string]] : []),
     ['LOOKOUT_NATS_STREAM', nats.stream],
     ['LOOKOUT_NATS_SUBJECT', `${nats.subjectPrefix}.>`],
     ['LOOKOUT_NATS_DEAD_STREAM', nats.deadStream],
     ['LOOKOUT_TEMPORAL_ADDRESS', temporal.url],
     ['LOOKOUT_TEMPORAL_NAMESPACE', temporal.namespace],
+    ...(temporal.profile ? [['LOOKOUT_TEMPORAL_PROFILE', temporal.profile] as [string, string]] : []),
     temporal.embedded && ['LOOKOUT_TEMPORAL_UI', `http://127.0.0.1:${temporal.uiPort}`],
     ['LOOKOUT_WORKFLOW_QUEUE', temporal.workflowQueue],
     ['LOOKOUT_PIPELINE', cfg.pipeline],

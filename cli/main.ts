@@ -2,7 +2,8 @@
  * `lookout` command line. Every command has --help; configuration comes from
  * the environment (see `lookout env` and README).
  */
-import { ConfigError, loadConfig, type LookoutConfig } from '../config';
+import { ConfigError, loadConfig, secretValues, type LookoutConfig } from '../config';
+import { redact, registerSecrets, secretCount } from '../core/redact';
 import { helpText, parseArgs, UsageError, type Parsed } from './args';
 import { COMMANDS } from './commands';
 import { startHealthServer } from './health';
@@ -21,6 +22,27 @@ function mainHelp(): string {
     '',
     'Run `lookout <command> --help` for a command\'s options. Configuration: environment variables, see `lookout env --help`.',
   ].join('\n');
+}
+
+/**
+ * Every byte this process writes to stdout or stderr passes through core/redact: console output, the messages
+ * of errors from any library, a child's piped output this process echoes. Buffers are decoded only when they
+ * hold a secret, so binary output passes untouched. (A logger that writes to file descriptors directly must
+ * redact itself.)
+ */
+function installRedaction(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    const write = stream.write.bind(stream) as (chunk: unknown, ...rest: unknown[]) => boolean;
+    stream.write = ((chunk: unknown, ...rest: unknown[]) => {
+      if (typeof chunk === 'string') return write(redact(chunk), ...rest);
+      if (chunk instanceof Uint8Array && secretCount() > 0) {
+        const text = Buffer.from(chunk).toString('utf8');
+        const out = redact(text);
+        if (out !== text) return write(out, ...rest);
+      }
+      return write(chunk, ...rest);
+    }) as typeof stream.write;
+  }
 }
 
 /** Stack traces of errors are printed when the configuration asks for them (LOOKOUT_DEBUG). */
@@ -55,6 +77,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     cfg = loadConfig();
     debug = cfg.debug;
+    registerSecrets(secretValues(cfg));
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`lookout: configuration error: ${err.message}`);
@@ -69,6 +92,7 @@ async function main(argv: string[]): Promise<number> {
 
 /** Entry used by bin/lookout. */
 export function run(argv: string[]): void {
+  installRedaction();
   main(argv).then(
     (code) => {
       process.exitCode = code;

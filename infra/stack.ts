@@ -54,26 +54,8 @@ export function serverSpec(cfg: LookoutConfig, s: ServerName): ProcSpec {
   const data = path.join(cfg.home, 'data');
   const p = (k: keyof typeof PORT_OFFSETS) => String(cfg.portBase + PORT_OFFSETS[k]);
   switch (s) {
-    case 'nats': {
-      const conf = path.join(cfg.home, 'nats.conf');
-      fs.mkdirSync(cfg.home, { recursive: true });
-      fs.writeFileSync(
-        conf,
-        [
-          `# written by lookout up`,
-          `server_name: lookout_local`,
-          `listen: 127.0.0.1:${p('nats')}`,
-          `http: 127.0.0.1:${p('natsMonitor')}`,
-          `jetstream {`,
-          `  store_dir: ${JSON.stringify(path.join(data, 'nats'))}`,
-          `  sync_interval: ${NATS_SYNC_INTERVAL}`,
-          `  max_file_store: 8G`,
-          `}`,
-          '',
-        ].join('\n'),
-      );
-      return { name: 'nats', command: tool(cfg, 'nats-server'), args: ['-c', conf] };
-    }
+    case 'nats':
+      return natsNodeSpec(cfg, 1);
     case 'temporal':
       fs.mkdirSync(path.join(data, 'temporal'), { recursive: true });
       return {
@@ -132,6 +114,113 @@ export function serverSpec(cfg: LookoutConfig, s: ServerName): ProcSpec {
   }
 }
 
+/** Process names of the embedded NATS nodes: `nats` alone, or `nats`, `nats-2`, `nats-3` in a cluster. */
+export function natsNodeNames(cfg: LookoutConfig): string[] {
+  return ['nats', 'nats-2', 'nats-3'].slice(0, cfg.nats.cluster);
+}
+
+/** Every NATS node name `down` and `status` look for, whatever the cluster size of this invocation. */
+const ALL_NATS_NODES = ['nats', 'nats-2', 'nats-3'];
+
+const NATS_NODE_PORTS = [
+  { client: PORT_OFFSETS.nats, monitor: PORT_OFFSETS.natsMonitor, route: PORT_OFFSETS.natsRoute1 },
+  { client: PORT_OFFSETS.nats2, monitor: PORT_OFFSETS.nats2Monitor, route: PORT_OFFSETS.natsRoute2 },
+  { client: PORT_OFFSETS.nats3, monitor: PORT_OFFSETS.nats3Monitor, route: PORT_OFFSETS.natsRoute3 },
+];
+
+/** Monitoring endpoint (healthz, jsz) of embedded NATS node `n` (1-based). */
+export function natsMonitorUrl(cfg: LookoutConfig, n: number): string {
+  return `http://127.0.0.1:${cfg.portBase + NATS_NODE_PORTS[n - 1].monitor}`;
+}
+
+/** The server_name of embedded NATS node `n`, as JetStream reports stream leaders. */
+export function natsServerName(cfg: LookoutConfig, n: number): string {
+  return cfg.nats.cluster === 1 ? 'lookout_local' : `lookout_n${n}`;
+}
+
+/**
+ * nats-server configuration of embedded node `n` (1-based). A single server keeps its historical name and
+ * store; a cluster's nodes each get a store of their own and routes to all three (a node ignores its own).
+ * A configured NATS user/password or token is required by the embedded server too, so the credentials path
+ * is exercised locally exactly as against a production cluster.
+ */
+export function natsNodeSpec(cfg: LookoutConfig, n: number): ProcSpec {
+  const data = path.join(cfg.home, 'data');
+  const at = (off: number) => cfg.portBase + off;
+  const ports = NATS_NODE_PORTS[n - 1];
+  const clustered = cfg.nats.cluster > 1;
+  const name = n === 1 ? 'nats' : `nats-${n}`;
+  const conf = path.join(cfg.home, `${name}.conf`);
+  const { auth } = cfg.nats;
+  const authorization = auth.user
+    ? [`authorization {`, `  user: ${JSON.stringify(auth.user)}`, `  password: ${JSON.stringify(auth.password ?? '')}`, `}`]
+    : auth.token
+      ? [`authorization {`, `  token: ${JSON.stringify(auth.token)}`, `}`]
+      : [];
+  fs.mkdirSync(cfg.home, { recursive: true });
+  fs.writeFileSync(
+    conf,
+    [
+      `# written by lookout up`,
+      `server_name: ${natsServerName(cfg, n)}`,
+      `listen: 127.0.0.1:${at(ports.client)}`,
+      `http: 127.0.0.1:${at(ports.monitor)}`,
+      `jetstream {`,
+      `  store_dir: ${JSON.stringify(clustered ? path.join(data, 'nats-cluster', `n${n}`) : path.join(data, 'nats'))}`,
+      `  sync_interval: ${NATS_SYNC_INTERVAL}`,
+      `  max_file_store: 8G`,
+      `}`,
+      ...(clustered
+        ? [
+            `cluster {`,
+            `  name: lookout`,
+            `  listen: 127.0.0.1:${at(ports.route)}`,
+            `  routes: [${NATS_NODE_PORTS.slice(0, cfg.nats.cluster).map((p) => `nats-route://127.0.0.1:${at(p.route)}`).join(', ')}]`,
+            `}`,
+          ]
+        : []),
+      ...authorization,
+      '',
+    ].join('\n'),
+    // It may hold the NATS password: readable by its owner only.
+    { mode: 0o600 },
+  );
+  fs.chmodSync(conf, 0o600);
+  return { name, command: tool(cfg, 'nats-server'), args: ['-c', conf] };
+}
+
+/**
+ * Ready when every node answers healthz and, in a cluster, JetStream has a meta leader (before that, creating
+ * a stream fails): `/jsz` reports `meta_cluster.leader`.
+ */
+export async function natsClusterReady(cfg: LookoutConfig): Promise<boolean> {
+  for (let n = 1; n <= cfg.nats.cluster; n++) {
+    const r = await fetch(`${natsMonitorUrl(cfg, n)}/healthz?js-enabled-only=true`, { signal: AbortSignal.timeout(2000) });
+    if (!r.ok) return false;
+  }
+  if (cfg.nats.cluster === 1) return true;
+  const jsz = (await (await fetch(`${natsMonitorUrl(cfg, 1)}/jsz`, { signal: AbortSignal.timeout(2000) })).json()) as { meta_cluster?: { leader?: string; cluster_size?: number } };
+  return Boolean(jsz.meta_cluster?.leader) && (jsz.meta_cluster?.cluster_size ?? 0) >= cfg.nats.cluster;
+}
+
+/** Starts the embedded NATS node(s) not already running; resolves once the whole cluster is ready. */
+export async function upNats(cfg: LookoutConfig, log: (l: string) => void): Promise<void> {
+  const t0 = Date.now();
+  const started: number[] = [];
+  for (let n = 1; n <= cfg.nats.cluster; n++) {
+    const spec = natsNodeSpec(cfg, n);
+    const running = readPid(cfg.home, spec.name);
+    if (isAlive(running)) continue;
+    started.push(startDetached(cfg.home, spec));
+  }
+  if (started.length === 0 && (await natsClusterReady(cfg).catch(() => false))) {
+    log(`nats: already running (${cfg.nats.cluster} node${cfg.nats.cluster > 1 ? 's' : ''})`);
+    return;
+  }
+  await waitReady(cfg.home, 'nats', () => natsClusterReady(cfg), READY_TIMEOUT_MS.nats, started[0] ?? readPid(cfg.home, 'nats'));
+  log(`nats: ready in ${((Date.now() - t0) / 1000).toFixed(1)}s (${cfg.nats.cluster > 1 ? `JetStream cluster of ${cfg.nats.cluster}, replicas ${cfg.nats.replicas}` : 'single server'})`);
+}
+
 /** Protocol-level readiness, not just an open port. */
 export async function serverReady(cfg: LookoutConfig, s: ServerName): Promise<boolean> {
   const get = async (u: string) => {
@@ -140,7 +229,7 @@ export async function serverReady(cfg: LookoutConfig, s: ServerName): Promise<bo
   };
   switch (s) {
     case 'nats': {
-      if (cfg.nats.embedded) return get(`http://127.0.0.1:${cfg.portBase + PORT_OFFSETS.natsMonitor}/healthz?js-enabled-only=true`);
+      if (cfg.nats.embedded) return natsClusterReady(cfg);
       const nc = await natsConnect(cfg, 'lookout-health');
       try {
         await (await nc.jetstreamManager()).getAccountInfo();
@@ -212,7 +301,7 @@ export function appSpec(cfg: LookoutConfig, app: AppName): ProcSpec {
     args: [bin, ...args[app]],
     cwd: cfg.projectRoot,
     // The child reads the same configuration: pass the resolved endpoints explicitly.
-    env: { LOOKOUT_HOME: cfg.home, LOOKOUT_PORT_BASE: String(cfg.portBase), LOOKOUT_TOOLS_DIR: cfg.toolsDir, LOOKOUT_READY_FILE: readyFile(cfg, app) },
+    env: { LOOKOUT_HOME: cfg.home, LOOKOUT_PORT_BASE: String(cfg.portBase), LOOKOUT_TOOLS_DIR: cfg.toolsDir, LOOKOUT_READY_FILE: readyFile(cfg, app), ...(cfg.nats.embedded ? { LOOKOUT_NATS_CLUSTER: String(cfg.nats.cluster) } : {}) },
   };
 }
 
@@ -230,6 +319,7 @@ export async function up(cfg: LookoutConfig, opts: UpOptions): Promise<void> {
         log(`${s}: configured endpoint, not started locally`);
         return;
       }
+      if (s === 'nats') return upNats(cfg, log);
       const running = readPid(cfg.home, s);
       if (isAlive(running) && (await serverReady(cfg, s).catch(() => false))) {
         log(`${s}: already running (pid ${running})`);
@@ -319,7 +409,7 @@ export async function down(cfg: LookoutConfig, log: (l: string) => void = () => 
     if (r === 'stopped') log(`${app}: stopped`);
   }
   await Promise.all(
-    SERVERS.map(async (s) => {
+    [...SERVERS, ...ALL_NATS_NODES.filter((n) => n !== 'nats')].map(async (s) => {
       const r = await stopProc(cfg.home, s);
       if (r === 'stopped') log(`${s}: stopped`);
     }),
@@ -347,6 +437,11 @@ export async function status(cfg: LookoutConfig): Promise<StatusLine[]> {
     }
     const alive = isAlive(pid);
     lines.push({ name: s, kind: 'server', state: alive ? (healthy ? 'running' : 'unhealthy') : 'stopped', pid: alive ? pid : undefined, endpoint: endpoints[s], detail: alive && !healthy ? tailLog(cfg.home, s, 3) : undefined });
+  }
+  // Nodes 2 and 3 of an embedded NATS cluster (their health is part of the `nats` line above).
+  for (const n of natsNodeNames(cfg).slice(1)) {
+    const pid = readPid(cfg.home, n);
+    lines.push({ name: n, kind: 'server', state: isAlive(pid) ? 'running' : 'stopped', pid: isAlive(pid) ? pid : undefined });
   }
   for (const a of APPS) {
     const pid = readPid(cfg.home, a);

@@ -7,8 +7,46 @@ import { BigQuery } from '@google-cloud/bigquery';
 import { Storage } from '@google-cloud/storage';
 import { Connection, Client } from '@temporalio/client';
 import { OAuth2Client } from 'google-auth-library';
-import { connect, type NatsConnection } from 'nats';
+import fs from 'node:fs';
+import { connect, credsAuthenticator, nkeyAuthenticator, type ConnectionOptions, type NatsConnection } from 'nats';
 import type { LookoutConfig } from '../config';
+import { redactedMessage } from '../core/redact';
+
+/**
+ * A connection to NATS or Temporal could not be opened. The message names the endpoint and the reason with
+ * every configured secret redacted (libraries quote URLs, and some quote what they sent); the original error
+ * is kept as `cause` for --debug, whose printing is redacted the same way by the CLI.
+ */
+export class ConnectError extends Error {
+  constructor(
+    readonly service: 'nats' | 'temporal',
+    endpoint: string,
+    cause: unknown,
+  ) {
+    super(redactedMessage(new Error(`cannot connect to ${service} at ${endpoint}`, { cause })), { cause });
+    this.name = 'ConnectError';
+  }
+}
+
+/** The NATS connect options of the configuration: seed servers, credentials and TLS. */
+export function natsOptions(cfg: LookoutConfig, name: string): ConnectionOptions {
+  const { auth, tls } = cfg.nats;
+  const opts: ConnectionOptions = {
+    servers: cfg.nats.servers,
+    name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+    timeout: 5000,
+  };
+  if (auth.user) Object.assign(opts, { user: auth.user, pass: auth.password });
+  if (auth.token) opts.token = auth.token;
+  if (auth.nkeySeed) opts.authenticator = nkeyAuthenticator(new TextEncoder().encode(auth.nkeySeed));
+  if (auth.credsFile) opts.authenticator = credsAuthenticator(fs.readFileSync(auth.credsFile));
+  if (tls) opts.tls = { caFile: tls.caFile, certFile: tls.certFile, keyFile: tls.keyFile };
+  // tls:// URLs ask for TLS without a private CA or client certificate (the system's trusted roots).
+  else if (cfg.nats.servers.some((u) => u.startsWith('tls:'))) opts.tls = {};
+  return opts;
+}
 
 export function storageClient(cfg: LookoutConfig): Storage {
   if (cfg.gcs.embedded || !/googleapis\.com/.test(cfg.gcs.url)) {
@@ -37,17 +75,29 @@ export function bigqueryClient(cfg: LookoutConfig): BigQuery {
 }
 
 export async function natsConnect(cfg: LookoutConfig, name: string): Promise<NatsConnection> {
-  return connect({
-    servers: cfg.nats.url.split(','),
-    name,
-    maxReconnectAttempts: -1,
-    reconnectTimeWait: 500,
-    timeout: 5000,
-  });
+  try {
+    return await connect(natsOptions(cfg, name));
+  } catch (err) {
+    throw new ConnectError('nats', cfg.nats.url, err);
+  }
+}
+
+/**
+ * Options every Temporal connection is opened with, client and worker alike: the address, and the envconfig
+ * profile's API key, TLS (client certificate pair, CA, server name) and gRPC metadata.
+ */
+export function temporalConnectOptions(cfg: LookoutConfig): { address: string } & LookoutConfig['temporal']['connection'] {
+  const { apiKey, tls, metadata } = cfg.temporal.connection;
+  // An API key travels as a bearer token: never without TLS, which envconfig turns on with it (Temporal Cloud).
+  return { address: cfg.temporal.url, ...(apiKey ? { apiKey } : {}), ...(tls !== undefined ? { tls } : apiKey ? { tls: true } : {}), ...(metadata ? { metadata } : {}) };
 }
 
 export async function temporalConnection(cfg: LookoutConfig): Promise<Connection> {
-  return Connection.connect({ address: cfg.temporal.url, connectTimeout: 5000 });
+  try {
+    return await Connection.connect({ ...temporalConnectOptions(cfg), connectTimeout: 5000 });
+  } catch (err) {
+    throw new ConnectError('temporal', cfg.temporal.url, err);
+  }
 }
 
 export async function temporalClient(cfg: LookoutConfig): Promise<{ client: Client; connection: Connection }> {

@@ -14,6 +14,7 @@ import path from 'node:path';
 import type { BigQuery, TableField } from '@google-cloud/bigquery';
 import type { LookoutConfig } from '../config';
 import { LookoutError, TransientError } from '../core/errors';
+import { redact } from '../core/redact';
 import type { AnalysisSummary, StageReport } from '../core/types';
 
 export const SCHEMA_PATH = path.join(__dirname, '..', 'infra', 'bigquery', 'analyses.schema.json');
@@ -163,7 +164,8 @@ export function buildRow(s: AnalysisSummary, recordedAt: number): ResultRow {
     ],
     status: s.failure ? 'failed' : 'ok',
     error_class: s.failure?.errorClass ?? null,
-    error_message: s.failure ? s.failure.message.slice(0, 2000) : null,
+    // redact: a failure's text may quote a URL or a library's message; no configured secret enters a row.
+    error_message: s.failure ? redact(s.failure.message).slice(0, 2000) : null,
     failed_stage: s.failure?.stage ?? null,
     attempts,
     label: s.score?.label ?? null,

@@ -67,7 +67,8 @@ export async function ensureStreams(nc: NatsConnection, cfg: LookoutConfig): Pro
     discard: DiscardPolicy.Old,
     duplicate_window: nanos(DUPLICATE_WINDOW_MS),
     max_age: nanos(7 * 24 * 3600 * 1000),
-    num_replicas: 1,
+    // 3 in a cluster: an acknowledged event is on a quorum of nodes, so losing the leader loses nothing.
+    num_replicas: cfg.nats.replicas,
   });
   await upsertStream(jsm, cfg.nats.deadStream, {
     name: cfg.nats.deadStream,
@@ -75,14 +76,14 @@ export async function ensureStreams(nc: NatsConnection, cfg: LookoutConfig): Pro
     storage: StorageType.File,
     retention: RetentionPolicy.Limits,
     max_age: nanos(30 * 24 * 3600 * 1000),
-    num_replicas: 1,
+    num_replicas: cfg.nats.replicas,
   });
   await cursorsKv(nc, cfg);
 }
 
 export async function cursorsKv(nc: NatsConnection, cfg: LookoutConfig): Promise<KV> {
   const js = nc.jetstream();
-  return js.views.kv(cfg.nats.kvBucket, { history: 1, storage: StorageType.File });
+  return js.views.kv(cfg.nats.kvBucket, { history: 1, storage: StorageType.File, replicas: cfg.nats.replicas });
 }
 
 export interface PublishResult {

@@ -6,12 +6,12 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, type WorkerOptions as TemporalWorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { heartbeat } from '../activities/stage';
 import type { LookoutConfig, Pool } from '../config';
 import { PIPELINES, taskQueueFor } from '../core/pipelines';
-import { bigqueryClient, storageClient } from '../io/clients';
+import { bigqueryClient, ConnectError, storageClient, temporalConnectOptions } from '../io/clients';
 import { createImageLoader } from '../io/images';
 import { gcsObjectStore } from '../io/objectstore';
 import { RowBatcher, bigquerySink, journalSink, rowJournalDir } from '../io/results';
@@ -86,7 +86,9 @@ export async function runWorker(cfg: LookoutConfig, opts: WorkerOptions, onReady
   }
   const loaded = [...new Set([...methods.values()].flatMap((m) => m.loadedModels()))];
   log(`models loaded: ${loaded.join(', ') || 'none'}`);
-  const connection = await NativeConnection.connect({ address: cfg.temporal.url });
+  const connection = await NativeConnection.connect(temporalConnectOptions(cfg)).catch((err: unknown) => {
+    throw new ConnectError('temporal', cfg.temporal.url, err);
+  });
   const sink = bigquerySink(bigqueryClient(cfg), cfg);
   // Embedded BigQuery keeps rows in memory only: journal them so `lookout up` can load them back.
   const rows = new RowBatcher(cfg.bigquery.embedded ? journalSink(sink, rowJournalDir(cfg)) : sink);
@@ -94,6 +96,7 @@ export async function runWorker(cfg: LookoutConfig, opts: WorkerOptions, onReady
   const definitions = new Map(opts.pipelines.map((p) => methodOfPipeline(p)).map((d) => [d.name, d]));
   const activities = createActivities({ methods, definitions, videos, rows, table: `${cfg.gcp.projectId}.${cfg.bigquery.dataset}.${cfg.bigquery.table}`, pool: opts.pool });
   const workers: Worker[] = [];
+  const versioning = workerDeploymentOptions(cfg);
   try {
     for (const p of opts.pipelines) {
       workers.push(
@@ -105,6 +108,7 @@ export async function runWorker(cfg: LookoutConfig, opts: WorkerOptions, onReady
           maxConcurrentActivityTaskExecutions: opts.concurrency,
           identity: `${opts.pool}@${os.hostname()}/${process.pid}`,
           shutdownGraceTime: '30s',
+          ...versioning,
         }),
       );
     }
@@ -117,6 +121,7 @@ export async function runWorker(cfg: LookoutConfig, opts: WorkerOptions, onReady
           workflowsPath: require.resolve('../workflows'),
           maxConcurrentWorkflowTaskExecutions: 64,
           identity: `workflows@${os.hostname()}/${process.pid}`,
+          ...versioning,
         }),
       );
     }
@@ -137,4 +142,17 @@ export async function runWorker(cfg: LookoutConfig, opts: WorkerOptions, onReady
     await connection.close();
     log('worker stopped');
   }
+}
+
+/**
+ * Worker versioning (Temporal Worker Deployments). With LOOKOUT_WORKER_DEPLOYMENT and LOOKOUT_WORKER_BUILD_ID
+ * set, every worker of this process polls as that deployment version. Workflows are PINNED: a workflow runs to
+ * its end on the build that started it, so a new release whose workflow code differs cannot break the
+ * histories already running (no patching needed); the old release drains and is retired once its workflows are
+ * done. New workflows go to the version set current (`temporal worker deployment set-current-version`).
+ */
+export function workerDeploymentOptions(cfg: LookoutConfig): Pick<TemporalWorkerOptions, 'workerDeploymentOptions'> {
+  const d = cfg.temporal.deployment;
+  if (!d) return {};
+  return { workerDeploymentOptions: { version: { deploymentName: d.name, buildId: d.buildId }, useWorkerVersioning: true, defaultVersioningBehavior: 'PINNED' } };
 }

@@ -37,7 +37,11 @@ export const backfillCommand: Command = {
       const { WorkflowStarter } = require('../../io/starter') as typeof import('../../io/starter');
       const name = (opts.pipeline as string | undefined) ?? cfg.pipeline;
       if (methodOfPipeline(name).name !== 'objects') throw new Error(`--bulk supports pipelines of the objects method (not ${name})`);
-      const { client, connection } = await temporalClient(cfg);
+      // As in dispatch: an open NATS connection would keep the process alive after a Temporal connect error.
+      const { client, connection } = await temporalClient(cfg).catch(async (err: unknown) => {
+        await nc.close();
+        throw err;
+      });
       closeTemporal = () => connection.close();
       bulk = { size, inflight: Math.max(1, Number(opts.inflight)), starter: new WorkflowStarter(client, cfg), pipeline: resolvePipeline(name, cfg.pipelines) };
     }

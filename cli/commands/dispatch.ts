@@ -17,7 +17,12 @@ export const dispatchCommand: Command = {
     const { Dispatcher, DISPATCHER_DEFAULTS } = require('../../dispatch/dispatcher') as typeof import('../../dispatch/dispatcher');
     const { ensureStreams } = require('../../io/streams') as typeof import('../../io/streams');
     const nc = await natsConnect(cfg, 'lookout-dispatcher');
-    const { client, connection } = await temporalClient(cfg);
+    // An open NATS connection keeps the process alive: close it when Temporal cannot be reached, so the
+    // command exits with the error instead of hanging.
+    const { client, connection } = await temporalClient(cfg).catch(async (err: unknown) => {
+      await nc.close();
+      throw err;
+    });
     try {
       await ensureStreams(nc, cfg);
       const d = new Dispatcher(nc, client, cfg, {
