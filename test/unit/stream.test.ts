@@ -46,7 +46,7 @@ describe('recordStream', () => {
     const ac = new AbortController();
     let restarted = false;
     const done = recordStream(
-      { url: `http://127.0.0.1:${port}/cam`, name: 'cam1', scene: 'vtest', segmentSeconds: 1, prefix: 'streams/', minBackoffMs: 300, maxBackoffMs: 1000, readTimeoutMs: 3000, maxSegments: 6, signal: ac.signal },
+      { url: `http://127.0.0.1:${port}/cam`, name: 'cam1', scene: 'vtest', segmentSeconds: 1, prefix: 'streams/', minBackoffMs: 300, maxBackoffMs: 1000, readTimeoutMs: 3000, stallTimeoutMs: 10_000, maxBadConnects: 3, maxSegments: 6, signal: ac.signal },
       async (u) => {
         uploads.push({ ...u, bytes: fs.readFileSync(u.file) });
         if (uploads.length === 3 && !restarted) {
