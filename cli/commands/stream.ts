@@ -38,30 +38,30 @@ connections in a row ends the command with exit code 1: retrying cannot help. St
     let stats;
     try {
       stats = await recordStream(
-      {
-        ...STREAM_DEFAULTS,
-        url,
-        name,
-        scene: opts.scene as string | undefined,
-        pipeline: opts.pipeline as string | undefined,
-        segmentSeconds: Number(opts['segment-s']),
-        prefix: String(opts.prefix),
-        metadata: opts.run ? { 'lookout-run': String(opts.run) } : undefined,
-        maxSegments: Number(opts['max-segments']),
-        signal: ac.signal,
-      },
-      async (u) => {
-        await bucket.upload(u.file, { destination: u.objectName, resumable: false, contentType: u.contentType, metadata: { metadata: u.metadata } });
-      },
-      (e) => {
-        if (json) return console.log(JSON.stringify(e));
-        if (e.kind === 'segment') console.log(`segment ${e.objectName} (${e.durationS.toFixed(1)} s, captured ${e.capturedAt})`);
-        else if (e.kind === 'gap') console.error(`gap: no video from ${e.from} to ${e.to} (${e.reason})`);
-        else if (e.kind === 'reconnecting') console.error(`camera lost (${e.reason}); reconnecting in ${(e.inMs / 1000).toFixed(1)} s`);
-        else if (e.kind === 'upload-failed') console.error(`upload of ${e.objectName} failed (${e.error}); retrying`);
-        else console.error(`connected to ${url} (attempt ${e.attempt})`);
-      },
-    );
+        {
+          ...STREAM_DEFAULTS,
+          url,
+          name,
+          scene: opts.scene as string | undefined,
+          pipeline: opts.pipeline as string | undefined,
+          segmentSeconds: Number(opts['segment-s']),
+          prefix: String(opts.prefix),
+          metadata: opts.run ? { 'lookout-run': String(opts.run) } : undefined,
+          maxSegments: Number(opts['max-segments']),
+          signal: ac.signal,
+        },
+        async (u) => {
+          await bucket.upload(u.file, { destination: u.objectName, resumable: false, contentType: u.contentType, metadata: { metadata: u.metadata } });
+        },
+        (e) => {
+          if (json) return console.log(JSON.stringify(e));
+          if (e.kind === 'segment') console.log(`segment ${e.objectName} (${e.durationS.toFixed(1)} s, captured ${e.capturedAt})`);
+          else if (e.kind === 'gap') console.error(`gap: no video from ${e.from} to ${e.to} (${e.reason})`);
+          else if (e.kind === 'reconnecting') console.error(`camera lost (${e.reason}); reconnecting in ${(e.inMs / 1000).toFixed(1)} s`);
+          else if (e.kind === 'upload-failed') console.error(`upload of ${e.objectName} failed (${e.error}); retrying`);
+          else console.error(`connected to ${url} (attempt ${e.attempt})`);
+        },
+      );
     } catch (err) {
       if (!(err instanceof StreamInputError)) throw err;
       if (json) console.log(JSON.stringify({ kind: 'failed', error: err.errorClass, message: err.message, reasons: err.reasons, ...err.stats }));
