@@ -166,9 +166,11 @@ export async function longVideoBench(cfg: LookoutConfig, minutes: number, pipeli
   const sample = () => {
     const mb = rssMb(worker);
     if (mb !== null) samples.push({ t: Date.now(), mb });
+    // A progress line every 30 s: a run cut short still says how far it got and what memory did.
+    if (samples.length % 15 === 1) log(`      long video: ${((Date.now() - t0) / 1000).toFixed(0)} s, worker RSS ${mb} MiB (peak so far ${Math.max(...samples.map((x) => x.mb))})`);
   };
-  sample();
   const t0 = Date.now();
+  sample();
   const every = setInterval(sample, 2000);
   try {
     await storageClient(cfg).bucket(cfg.gcs.bucket).upload(file, { destination: `${run}/long.avi`, resumable: false, contentType: 'video/x-msvideo', metadata: { metadata: { 'lookout-run': run, 'lookout-pipeline': pipeline, 'lookout-video-every': '1', ...(scene ? { 'lookout-scene': scene } : {}) } } });
