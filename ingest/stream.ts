@@ -245,16 +245,17 @@ export async function recordStream(opts: StreamOptions, upload: (u: SegmentUploa
   return stats;
 }
 
+/** Resolves after ms, or at once on abort. The abort listener goes when the timer fires: the recorder sleeps ten times a second for as long as it runs, and a listener left behind each time grew without bound. */
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(t);
-        resolve();
-      },
-      { once: true },
-    );
+    const onAbort = () => {
+      clearTimeout(t);
+      resolve();
+    };
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
