@@ -88,7 +88,7 @@ export interface LookoutConfig {
   /** Scene for CCTV analyses whose object names none (metadata `lookout-scene`). */
   scene: string | undefined;
   /** Video analyses: every Nth frame, frame analyses in flight per video. */
-  video: { every: number | undefined; parallelism: number; segmentFrames: number; cacheMb: number };
+  video: { every: number | undefined; parallelism: number; segmentFrames: number; cacheMb: number; maxFramePixels: number };
   worker: { imageCacheMb: number; modelRepo: string | undefined };
   /** Print stack traces of CLI errors. */
   debug: boolean;
@@ -209,6 +209,7 @@ export const ENV_VARS: ReadonlyArray<{ name: string; default: string; meaning: s
   { name: 'LOOKOUT_VIDEO_PARALLELISM', default: '4', meaning: 'frame workflows in flight per video (methods that split videos into frames)' },
   { name: 'LOOKOUT_VIDEO_SEGMENT_FRAMES', default: '100', meaning: 'frames per segment activity (methods that analyse segments)' },
   { name: 'LOOKOUT_VIDEO_CACHE_MB', default: '2048', meaning: 'worker: videos kept on local disk between their segments (LRU)' },
+  { name: 'LOOKOUT_VIDEO_MAX_PIXELS', default: '40000000', meaning: 'videos with larger frames (8K is 33 Mpx) fail as TooManyPixels' },
   { name: 'LOOKOUT_IMAGE_CACHE_MB', default: '256', meaning: 'worker: decoded images kept between the stages of an object (LRU)' },
   { name: 'LOOKOUT_MODEL_REPO', default: 'models/', meaning: 'worker: model repository, a folder or gs://bucket/prefix' },
   { name: 'LOOKOUT_PUSH_PORT', default: 'port base + 40', meaning: 'push-server listen port' },
@@ -472,6 +473,8 @@ export function loadConfig(env: Env = process.env): LookoutConfig {
       parallelism: int(env, 'LOOKOUT_VIDEO_PARALLELISM', 4, 1, 1000),
       segmentFrames: int(env, 'LOOKOUT_VIDEO_SEGMENT_FRAMES', 100, 1, 100_000),
       cacheMb: int(env, 'LOOKOUT_VIDEO_CACHE_MB', 2048, 0, 10_000_000),
+      // A decoded video frame is held as RGB (3 bytes a pixel) while it is analysed: 40 Mpx is 120 MB a frame.
+      maxFramePixels: int(env, 'LOOKOUT_VIDEO_MAX_PIXELS', 40_000_000, 1, 2_000_000_000),
     },
     worker: { imageCacheMb: int(env, 'LOOKOUT_IMAGE_CACHE_MB', 256, 0, 1_000_000), modelRepo: str(env, 'LOOKOUT_MODEL_REPO', '') || undefined },
     push: {

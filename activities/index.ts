@@ -6,7 +6,7 @@
  */
 import { Context } from '@temporalio/activity';
 import type { Pool, StageName } from '../core/pipelines';
-import { SetupError, errorClassOf } from '../core/errors';
+import { BadInputError, SetupError, errorClassOf } from '../core/errors';
 import { objectKey } from '../core/events';
 import type { AnalyzeInput, DetectOutput, ExtractOutput, ObjectRef, SegmentResult } from '../core/types';
 import type { ResultRow } from '../io/results';
@@ -32,6 +32,8 @@ export interface ActivityDeps {
   /** Fully qualified results table, reported back to the workflow. */
   table: string;
   pool: Pool;
+  /** Videos with larger frames fail as TooManyPixels when planned (each frame is held decoded as RGB). Unset: no limit. */
+  maxVideoPixels?: number;
 }
 
 function currentWorkflowId(fallback: string): string {
@@ -159,6 +161,10 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
         // Frame-splitting methods probe the video themselves when they split it.
         if (def.accepts.videos === 'frames') return { mode: 'frames' as const, fps: 0, frames: 0, width: 0, height: 0, defaultEvery };
         const info = await probeVideo(await deps.videos.get(video));
+        const max = deps.maxVideoPixels ?? Infinity;
+        if (info.width * info.height > max) {
+          throw new BadInputError('TooManyPixels', `video frames are ${info.width}x${info.height} = ${info.width * info.height} pixels, over the limit of ${max} (LOOKOUT_VIDEO_MAX_PIXELS)`);
+        }
         return { mode: 'segments' as const, fps: info.fps, frames: info.frames, width: info.width, height: info.height, defaultEvery };
       });
     },

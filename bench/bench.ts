@@ -26,6 +26,7 @@ import { extractFrames, VTEST } from '../demo/samples';
 import { cutVideo, runFit } from '../cli/scene';
 import { appSpec, down, up } from '../infra/stack';
 import { readPid, startDetached, stopProc } from '../infra/procs';
+import { longVideoBench, serveBench, streamBench } from './video-extra';
 
 const args = process.argv.slice(2);
 if (args.includes('--help') || args.includes('-h')) {
@@ -40,6 +41,10 @@ Measures bare inference (a) and the full pipeline (b) at saturation and half of 
   --no-video    skip (c): videos in segments (objects detection, and cctv-anomaly after fitting a scene)
   --video-only  bare inference (a) and the video runs (c) only
   --out FILE.json   write the results there as well, and as Markdown tables to FILE.md
+  --serve N     (d) lookout serve: N frame requests one at a time, p50/p99 (default 30 with the video runs; 0: skip)
+  --stream-s S  (d) lookout stream from a looped vtest.avi camera on loopback for S s: capture-to-row p50/p99 (default 60; 0: skip)
+  --long-min M  (d) vtest.avi looped to M minutes, analysed in segments, worker RSS start/peak/end (default 0: skip; 60 for an hour)
+  --long-pipeline P   pipeline of the long video (default cctv-anomaly)
                 (always written to .lookout/bench-results.json; bench/render.ts renders any result)
 
 Archive scaling (bulk mode at 1,000 / 10,000 / 100,000 objects; about 75 minutes on 2 cores, ~8 GB of
@@ -59,6 +64,11 @@ const NO_VIDEO = args.includes('--no-video') || BULK_ONLY;
 const VIDEO_ONLY = args.includes('--video-only');
 const oIdx = args.indexOf('--out');
 const OUT = oIdx >= 0 ? path.resolve(String(args[oIdx + 1])) : undefined;
+const numArg = (flag: string, fallback: number) => (args.indexOf(flag) >= 0 ? Number(args[args.indexOf(flag) + 1]) : fallback);
+const SERVE_REQUESTS = numArg('--serve', 30);
+const STREAM_S = numArg('--stream-s', 60);
+const LONG_MIN = numArg('--long-min', 0);
+const LONG_PIPELINE = args.indexOf('--long-pipeline') >= 0 ? String(args[args.indexOf('--long-pipeline') + 1]) : 'cctv-anomaly';
 
 const pct = (xs: number[], p: number) => {
   if (xs.length === 0) return NaN;
@@ -169,6 +179,7 @@ interface BulkRun {
 }
 const bulkRuns: BulkRun[] = [];
 const videoRuns: Array<Awaited<ReturnType<typeof videoRun>>> = [];
+const videoExtra: { serve?: Awaited<ReturnType<typeof serveBench>>; stream?: Awaited<ReturnType<typeof streamBench>>; long?: Awaited<ReturnType<typeof longVideoBench>> } = {};
 
 /** Uploads n objects to an unwatched bucket, then analyses them with backfill --bulk; throughput from the wall time. */
 async function bulkRun(cfg: LookoutConfig, files: Array<{ file: string; contentType: string }>, n: number, bareLimit: number): Promise<BulkRun> {
@@ -335,6 +346,13 @@ async function main() {
       }
       videoRuns.push(await videoRun(cfg, 'objects', undefined), await videoRun(cfg, 'cctv-anomaly', 'bench'));
       for (const v of videoRuns) log(`    ratio video ${v.pipeline} frames/s to bare detection: ${(v.framesPerSecond / limit).toFixed(3)} (${v.framesPerSecond.toFixed(1)} vs ${limit.toFixed(1)})`);
+      log('(d) video latency and memory: serve p50/p99, stream capture-to-row p50/p99, a long video\'s worker RSS');
+      if (STREAM_S > 0) videoExtra.stream = await streamBench(cfg, STREAM_S, 'cctv-anomaly', 'bench');
+      if (SERVE_REQUESTS > 0) videoExtra.serve = await serveBench(cfg, SERVE_REQUESTS);
+      if (LONG_MIN > 0) {
+        await restartWorker(cfg, []);
+        videoExtra.long = await longVideoBench(cfg, LONG_MIN, LONG_PIPELINE, LONG_PIPELINE === 'objects' ? undefined : 'bench');
+      }
     }
     // Bulk mode: the same frames from an unwatched archive bucket, analysed by `backfill --bulk` (one workflow
     // per 50 objects), at two archive sizes to see whether the per-object overhead stays flat.
@@ -346,7 +364,7 @@ async function main() {
     log(`peak memory (MiB, VmHWM): ${Object.entries(memory).map(([k, v]) => `${k} ${v}`).join(', ')}`);
     const sat = runs.find((r) => r.label === 'batching-on-saturation');
     const bestBulk = bulkRuns.length ? Math.max(...bulkRuns.map((b) => b.perSecond)) : null;
-    const result = { machine, bare: bareRuns, bareLimitPerSecond: limit, pipeline: runs, bulk: bulkRuns, video: videoRuns, ratioPipelineToBare: sat ? sat.perSecond / limit : null, ratioBulkToBare: bestBulk ? bestBulk / limit : null, peakMemoryMb: memory };
+    const result = { machine, bare: bareRuns, bareLimitPerSecond: limit, pipeline: runs, bulk: bulkRuns, video: videoRuns, videoExtra, ratioPipelineToBare: sat ? sat.perSecond / limit : null, ratioBulkToBare: bestBulk ? bestBulk / limit : null, peakMemoryMb: memory };
     if (bestBulk) log(`ratio bulk/(a): ${(bestBulk / limit).toFixed(3)}  (bulk ${bestBulk.toFixed(1)} obj/s vs bare ${limit.toFixed(1)} img/s)`);
     if (sat) log(`ratio (b)/(a): ${(sat.perSecond / limit).toFixed(3)}  (pipeline ${sat.perSecond.toFixed(1)} obj/s at saturation vs bare ${limit.toFixed(1)} img/s)`);
     const out = path.join(root, '.lookout', 'bench-results.json');

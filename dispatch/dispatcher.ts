@@ -94,8 +94,12 @@ export function routeEvent(ev: ObjectEvent, cfg: LookoutConfig): { skip: string 
   // An unknown pipeline routes as an object: starting it fails with UnknownPipeline, which dead-letters the event.
   const pipeline = PIPELINES.get(pipelineFor(ev, cfg));
   const accepts = pipeline ? METHODS.get(pipeline.method)?.accepts : undefined;
-  if (accepts?.triplets && isNeighbour(ev.name)) return { skip: 'neighbour frame of a triplet (analysed with its KEY)' };
-  if (accepts?.videos && isVideo(ev.name, ev.contentType)) return { workflowType: 'analyzeVideo' };
+  const video = isVideo(ev.name, ev.contentType);
+  // KEY_d3 / KEY_p3 are inputs of KEY's analysis. Also when the upload names no pipeline (the default one may not
+  // take triplets): a triplet uploaded without metadata is one analysis of KEY, not three. Only an explicit
+  // lookout-pipeline that takes single images analyses such a name as an image of its own.
+  if (!video && isNeighbour(ev.name) && (accepts?.triplets || !ev.metadata?.['lookout-pipeline'])) return { skip: 'neighbour frame of a triplet (analysed with its KEY)' };
+  if (accepts?.videos && video) return { workflowType: 'analyzeVideo' };
   return { workflowType: 'analyzeObject' };
 }
 

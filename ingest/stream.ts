@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { BadInputError } from '../core/errors';
 import { probeVideo } from '../media/video';
 
 export interface StreamOptions {
@@ -28,12 +29,40 @@ export interface StreamOptions {
   maxBackoffMs: number;
   /** ffmpeg gives up on a silent input after this long (then we reconnect). */
   readTimeoutMs: number;
+  /**
+   * A connection on which no segment grows for this long is dropped (ffmpeg killed) and counts as bad input:
+   * a source that keeps sending bytes without a video frame (ffmpeg would probe it forever) or freezes mid-way.
+   */
+  stallTimeoutMs: number;
+  /**
+   * Give up (StreamInputError) after this many connections in a row that reached the source but gave no video:
+   * corrupt data, no video stream (audio only), no frame before stallTimeoutMs. A camera that cannot be reached
+   * at all is retried without limit (it is away, and comes back); one that answers with unusable data is not.
+   */
+  maxBadConnects: number;
   /** Stop after this many segments (0: run until stopped). */
   maxSegments: number;
   signal?: AbortSignal;
 }
 
-export const STREAM_DEFAULTS = { segmentSeconds: 2, prefix: 'streams/', minBackoffMs: 1000, maxBackoffMs: 30_000, readTimeoutMs: 10_000, maxSegments: 0 };
+export const STREAM_DEFAULTS = { segmentSeconds: 2, prefix: 'streams/', minBackoffMs: 1000, maxBackoffMs: 30_000, readTimeoutMs: 10_000, stallTimeoutMs: 30_000, maxBadConnects: 3, maxSegments: 0 };
+
+/** The source answers, but with nothing Lookout can analyse (see StreamOptions.maxBadConnects): retrying cannot help. */
+export class StreamInputError extends BadInputError {
+  constructor(
+    readonly url: string,
+    readonly reasons: string[],
+    readonly stats: StreamStats,
+  ) {
+    super('UnsupportedMedia', `${url} gave no usable video on ${reasons.length} connections in a row (last: ${reasons[reasons.length - 1]}); not retrying`);
+  }
+}
+
+/**
+ * ffmpeg's own words for a source that answered with something that is not (or has no) video. Anything else
+ * (connection refused, timed out, reset, 404) is a camera away: retried without limit.
+ */
+const BAD_INPUT_RE = /Invalid data found|matches no streams|does not contain any stream|Could not find codec parameters|no video stream|Output file .* does not contain/i;
 
 export interface SegmentUpload {
   file: string;
@@ -46,7 +75,7 @@ export type StreamEvent =
   | { kind: 'connected'; attempt: number }
   | { kind: 'segment'; objectName: string; capturedAt: string; durationS: number; bytes: number }
   | { kind: 'gap'; from: string; to: string; reason: string }
-  | { kind: 'reconnecting'; inMs: number; reason: string }
+  | { kind: 'reconnecting'; inMs: number; reason: string; badInput: boolean }
   | { kind: 'upload-failed'; objectName: string; error: string };
 
 export interface StreamStats {
@@ -87,6 +116,7 @@ export async function recordStream(opts: StreamOptions, upload: (u: SegmentUploa
   let backoff = opts.minBackoffMs;
   let lastEnd: number | undefined;
   let attempt = 0;
+  const badReasons: string[] = [];
   const enough = () => opts.maxSegments > 0 && stats.segments >= opts.maxSegments;
   try {
     while (!opts.signal?.aborted && !enough()) {
@@ -95,6 +125,7 @@ export async function recordStream(opts: StreamOptions, upload: (u: SegmentUploa
       fs.mkdirSync(dir);
       let reason = 'stream ended';
       let gotSegment = false;
+      let stalled = false;
       const proc = spawn('ffmpeg', ffmpegStreamArgs(opts.url, dir, opts.segmentSeconds, opts.readTimeoutMs), { stdio: ['ignore', 'ignore', 'pipe'] });
       let stderr = '';
       proc.stderr.setEncoding('utf8');
@@ -112,10 +143,19 @@ export async function recordStream(opts: StreamOptions, upload: (u: SegmentUploa
       // arrives as it is filmed); each finished segment's duration comes from the file itself.
       const connectedAt = Date.now();
       let elapsedS = 0;
+      // Progress = a segment file appeared or grew; none for stallTimeoutMs and ffmpeg is stopped here (it
+      // would otherwise probe a frameless source, or wait on a frozen one, for as long as bytes trickle in).
+      let lastProgressAt = connectedAt;
+      let lastSeen = '';
       try {
         for (;;) {
           const exited = exitCode !== undefined;
           const files = fs.readdirSync(dir).filter((f) => f.endsWith('.ts')).sort();
+          const newest = files.length ? `${files[files.length - 1]}:${fs.statSync(path.join(dir, files[files.length - 1]), { throwIfNoEntry: false })?.size ?? 0}` : '';
+          if (newest !== lastSeen) {
+            lastSeen = newest;
+            lastProgressAt = Date.now();
+          }
           // Every file but the newest is finished; once ffmpeg has exited, the newest too.
           const done = exited ? files : files.slice(0, -1);
           for (const f of done) {
@@ -169,6 +209,11 @@ export async function recordStream(opts: StreamOptions, upload: (u: SegmentUploa
             if (enough()) break;
           }
           if (exited || enough() || opts.signal?.aborted) break;
+          if (Date.now() - lastProgressAt > opts.stallTimeoutMs) {
+            stalled = true;
+            reason = gotSegment ? `no new video for ${opts.stallTimeoutMs / 1000} s` : `no video frame within ${opts.stallTimeoutMs / 1000} s of connecting`;
+            break;
+          }
           await sleep(100, opts.signal);
         }
       } finally {
@@ -176,10 +221,21 @@ export async function recordStream(opts: StreamOptions, upload: (u: SegmentUploa
         if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
         fs.rmSync(dir, { recursive: true, force: true });
       }
-      if (exitCode !== undefined && exitCode !== 0 && exitCode !== null) reason = stderr.trim().split('\n').pop() || `ffmpeg exited with ${exitCode}`;
+      if (!stalled && exitCode !== undefined && exitCode !== 0 && exitCode !== null) {
+        // ffmpeg's last line is often advice ("To ignore this, add a trailing '?'"); the line that says what was wrong comes first.
+        const lines = stderr.trim().split('\n');
+        reason = lines.find((l) => BAD_INPUT_RE.test(l)) ?? (lines.pop() || `ffmpeg exited with ${exitCode}`);
+      }
       if (opts.signal?.aborted || enough()) break;
+      // A connection that delivered video resets the count; one that reached the source and got no video adds to it.
+      const badInput = !gotSegment && (stalled || BAD_INPUT_RE.test(stderr));
+      if (gotSegment) badReasons.length = 0;
+      if (badInput) {
+        badReasons.push(reason);
+        if (badReasons.length >= opts.maxBadConnects) throw new StreamInputError(opts.url, [...badReasons], stats);
+      } else if (!gotSegment) badReasons.length = 0;
       stats.reconnects++;
-      onEvent({ kind: 'reconnecting', inMs: backoff, reason });
+      onEvent({ kind: 'reconnecting', inMs: backoff, reason, badInput });
       await sleep(backoff, opts.signal);
       backoff = Math.min(opts.maxBackoffMs, backoff * 2);
     }
@@ -189,16 +245,17 @@ export async function recordStream(opts: StreamOptions, upload: (u: SegmentUploa
   return stats;
 }
 
+/** Resolves after ms, or at once on abort. The abort listener goes when the timer fires: the recorder sleeps ten times a second for as long as it runs, and a listener left behind each time grew without bound. */
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(t);
-        resolve();
-      },
-      { once: true },
-    );
+    const onAbort = () => {
+      clearTimeout(t);
+      resolve();
+    };
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

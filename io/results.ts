@@ -135,7 +135,10 @@ export function buildRow(s: AnalysisSummary, recordedAt: number): ResultRow {
   const published = Date.parse(input.trace.publishedAt);
   const machine = s.detect?.machine;
   const objects = s.score?.objects ?? s.detect?.boxes ?? [];
-  const attempts = reports.reduce((n, r) => n + r.attempt, 0) + (s.failure ? s.failure.attempts : 0);
+  // Attempts are per stage (each stage is retried on its own): `stages[].attempt` holds each completed stage's,
+  // and the row's `attempts` is the most any one stage needed, the failed stage's included, so 1 means every
+  // stage succeeded first time. A sum over stages read 3 for a clean three-stage analysis.
+  const attempts = Math.max(1, ...reports.map((r) => r.attempt), s.failure ? s.failure.attempts : 0);
   // The analysis's own totals (when it completed, its end-to-end, pipeline and inference time) exist only
   // for an analysis that completed: on a failed row they are NULL, never 0 or a partial sum, so that no
   // percentile over these columns is pulled down by analyses that stopped early. Each stage that did run

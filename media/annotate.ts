@@ -3,8 +3,11 @@ import sharp from 'sharp';
 import type { Box } from '../core/types';
 import type { DecodedImage } from './image';
 
-/** Draws boxes (red: abnormal, green: normal) and the frame score on the frame; returns JPEG bytes. */
-export async function annotate(img: DecodedImage, objects: Array<Box & { anomalyScore?: number; abnormal?: boolean; note?: string }>, title: string): Promise<Buffer> {
+/**
+ * Draws boxes (red: abnormal, green: normal) and the frame score on the frame; returns JPEG bytes, or RGB24 of
+ * the frame's size for `output: 'rgb'` (frames of an alert clip).
+ */
+export async function annotate(img: DecodedImage, objects: Array<Box & { anomalyScore?: number; abnormal?: boolean; note?: string }>, title: string, output: 'jpeg' | 'rgb' = 'jpeg'): Promise<Buffer> {
   const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
   const rects = objects
     .map((o) => {
@@ -15,10 +18,8 @@ export async function annotate(img: DecodedImage, objects: Array<Box & { anomaly
     })
     .join('');
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${img.width}" height="${img.height}"><rect x="0" y="0" width="${Math.min(img.width, 420)}" height="22" fill="black" fill-opacity="0.55"/><text x="6" y="16" font-family="sans-serif" font-size="14" fill="white">${esc(title)}</text>${rects}</svg>`;
-  return sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } })
-    .composite([{ input: Buffer.from(svg), top: 0, left: 0 }])
-    .jpeg({ quality: 85 })
-    .toBuffer();
+  const drawn = sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } }).composite([{ input: Buffer.from(svg), top: 0, left: 0 }]);
+  return output === 'jpeg' ? drawn.jpeg({ quality: 85 }).toBuffer() : drawn.removeAlpha().raw().toBuffer();
 }
 
 

@@ -94,7 +94,7 @@ export async function runWorker(cfg: LookoutConfig, opts: WorkerOptions, onReady
   const rows = new RowBatcher(cfg.bigquery.embedded ? journalSink(sink, rowJournalDir(cfg)) : sink);
   const videos = new VideoFiles(store, { maxObjectBytes: cfg.limits.maxObjectBytes, cacheBytes: cfg.video.cacheMb * 2 ** 20 });
   const definitions = new Map(opts.pipelines.map((p) => methodOfPipeline(p)).map((d) => [d.name, d]));
-  const activities = createActivities({ methods, definitions, videos, rows, table: `${cfg.gcp.projectId}.${cfg.bigquery.dataset}.${cfg.bigquery.table}`, pool: opts.pool });
+  const activities = createActivities({ methods, definitions, videos, rows, table: `${cfg.gcp.projectId}.${cfg.bigquery.dataset}.${cfg.bigquery.table}`, pool: opts.pool, maxVideoPixels: cfg.video.maxFramePixels });
   const workers: Worker[] = [];
   const versioning = workerDeploymentOptions(cfg);
   try {

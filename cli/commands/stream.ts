@@ -11,7 +11,8 @@ export const streamCommand: Command = {
 each is uploaded to gs://<bucket>/<prefix><name>/<capture time>-<n>.ts with metadata lookout-stream, lookout-captured-at
 and lookout-scene, and the usual path (event -> dispatcher -> analyzeVideo in segments) writes a row per frame, with
 details.captured_at for capture-to-row latency. A camera that drops is reconnected with backoff (1 s doubling to 30 s);
-the gap is printed. Stop with Ctrl-C.`,
+the gap is printed. A source that answers but gives no video (corrupt data, audio only, no frame within 30 s) three
+connections in a row ends the command with exit code 1: retrying cannot help. Stop with Ctrl-C.`,
     options: {
       scene: { type: 'string', help: 'scene model for the analyses (metadata lookout-scene)' },
       name: { type: 'string', help: 'stream name in object names and rows (default: from the URL)' },
@@ -25,7 +26,7 @@ the gap is printed. Stop with Ctrl-C.`,
   },
   run: async (cfg, { opts, positionals }) => {
     const { storageClient } = require('../../io/clients') as typeof import('../../io/clients');
-    const { recordStream, STREAM_DEFAULTS } = require('../../ingest/stream') as typeof import('../../ingest/stream');
+    const { recordStream, STREAM_DEFAULTS, StreamInputError } = require('../../ingest/stream') as typeof import('../../ingest/stream');
     const url = positionals[0];
     if (!/^(rtsps?|https?|rtmp|udp|tcp|file):/i.test(url)) throw new Error(`not a stream URL: ${JSON.stringify(url)} (rtsp://, http(s)://, rtmp://, udp://, tcp:// or file:)`);
     const name = (opts.name as string | undefined) ?? (url.replace(/^[a-z]+:\/\//i, '').replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 60) || 'camera');
@@ -34,31 +35,39 @@ the gap is printed. Stop with Ctrl-C.`,
     process.once('SIGINT', () => ac.abort());
     process.once('SIGTERM', () => ac.abort());
     const json = opts.json === true;
-    const stats = await recordStream(
-      {
-        ...STREAM_DEFAULTS,
-        url,
-        name,
-        scene: opts.scene as string | undefined,
-        pipeline: opts.pipeline as string | undefined,
-        segmentSeconds: Number(opts['segment-s']),
-        prefix: String(opts.prefix),
-        metadata: opts.run ? { 'lookout-run': String(opts.run) } : undefined,
-        maxSegments: Number(opts['max-segments']),
-        signal: ac.signal,
-      },
-      async (u) => {
-        await bucket.upload(u.file, { destination: u.objectName, resumable: false, contentType: u.contentType, metadata: { metadata: u.metadata } });
-      },
-      (e) => {
-        if (json) return console.log(JSON.stringify(e));
-        if (e.kind === 'segment') console.log(`segment ${e.objectName} (${e.durationS.toFixed(1)} s, captured ${e.capturedAt})`);
-        else if (e.kind === 'gap') console.error(`gap: no video from ${e.from} to ${e.to} (${e.reason})`);
-        else if (e.kind === 'reconnecting') console.error(`camera lost (${e.reason}); reconnecting in ${(e.inMs / 1000).toFixed(1)} s`);
-        else if (e.kind === 'upload-failed') console.error(`upload of ${e.objectName} failed (${e.error}); retrying`);
-        else console.error(`connected to ${url} (attempt ${e.attempt})`);
-      },
-    );
+    let stats;
+    try {
+      stats = await recordStream(
+        {
+          ...STREAM_DEFAULTS,
+          url,
+          name,
+          scene: opts.scene as string | undefined,
+          pipeline: opts.pipeline as string | undefined,
+          segmentSeconds: Number(opts['segment-s']),
+          prefix: String(opts.prefix),
+          metadata: opts.run ? { 'lookout-run': String(opts.run) } : undefined,
+          maxSegments: Number(opts['max-segments']),
+          signal: ac.signal,
+        },
+        async (u) => {
+          await bucket.upload(u.file, { destination: u.objectName, resumable: false, contentType: u.contentType, metadata: { metadata: u.metadata } });
+        },
+        (e) => {
+          if (json) return console.log(JSON.stringify(e));
+          if (e.kind === 'segment') console.log(`segment ${e.objectName} (${e.durationS.toFixed(1)} s, captured ${e.capturedAt})`);
+          else if (e.kind === 'gap') console.error(`gap: no video from ${e.from} to ${e.to} (${e.reason})`);
+          else if (e.kind === 'reconnecting') console.error(`camera lost (${e.reason}); reconnecting in ${(e.inMs / 1000).toFixed(1)} s`);
+          else if (e.kind === 'upload-failed') console.error(`upload of ${e.objectName} failed (${e.error}); retrying`);
+          else console.error(`connected to ${url} (attempt ${e.attempt})`);
+        },
+      );
+    } catch (err) {
+      if (!(err instanceof StreamInputError)) throw err;
+      if (json) console.log(JSON.stringify({ kind: 'failed', error: err.errorClass, message: err.message, reasons: err.reasons, ...err.stats }));
+      else console.error(`lookout stream: ${err.message}`);
+      return 1;
+    }
     if (json) console.log(JSON.stringify({ kind: 'totals', ...stats }));
     else console.log(`stream ${name}: ${stats.segments} segments, ${(stats.bytes / 2 ** 20).toFixed(1)} MiB, ${stats.reconnects} reconnects, ${stats.gaps.length} gaps`);
     return stats.uploadFailures > 0 && stats.segments === 0 ? 1 : 0;

@@ -57,6 +57,15 @@ export function embedEvery(fps: number): number {
   return Math.max(1, Math.round(fps / 2));
 }
 
+/**
+ * Frames of an alert clip before its first and after its last flagged frame: two seconds each, fewer for large
+ * frames, since the frames before are held decoded until an alert comes (at most 64 MiB of them).
+ */
+export function alertClipFrames(fps: number, width: number, height: number): { pre: number; post: number } {
+  const two = Math.max(1, Math.round(2 * fps));
+  return { pre: Math.min(two, Math.floor((64 * 2 ** 20) / Math.max(1, width * height * 3))), post: two };
+}
+
 export const cctvAttributesMethod: MethodDefinition = {
   name: 'cctv-attributes',
   description: 'attribute-based anomaly detection for fixed cameras (after Reiss & Hoshen 2022): tracks, speed, direction, where/what, size, dwell and deep appearance against the scene\'s normal footage, with reasons',
@@ -73,6 +82,7 @@ export const cctvAttributesMethod: MethodDefinition = {
     abnormal_objects: 'objects flagged in this frame',
     reasons: 'why each flagged object is unusual, e.g. "person #12: speed 3.8x the 99th percentile for people in this part of the scene"',
     annotated: 'gs:// URI of the annotated JPEG (flagged frames)',
+    clip: 'gs:// URI of the alert\'s annotated MP4 clip: about 2 s before its first flagged frame to 2 s after its last (flagged frames)',
     frame: 'frame index in the video',
     time_s: 'frame time in seconds',
     captured_at: 'live streams: when the frame was filmed',
@@ -86,6 +96,7 @@ export const cctvAttributesMethod: MethodDefinition = {
     const { RgbCropEmbedder } = require('../../runtime/embedder') as typeof import('../../runtime/embedder');
     const { SegmentAnalyzer } = require('./analyzer') as typeof import('./analyzer');
     const { annotate } = require('../../media/annotate') as typeof import('../../media/annotate');
+    const { AlertClips } = require('../../media/clip') as typeof import('../../media/clip');
     const detector = await ctx.models.detector(this.models.detect, this.detectionProfile);
     const backbone = await ctx.models.embedder(this.models.appearance);
     const embedder = new RgbCropEmbedder(backbone);
@@ -105,46 +116,62 @@ export const cctvAttributesMethod: MethodDefinition = {
         const carried = (state ?? {}) as CarriedState;
         const analyzer = new SegmentAnalyzer({ detector, embedder }, { fps: seg.fps, embedEvery: embedEvery(seg.fps) }, carried.analyzer);
         let smoother = carried.smoother;
-        for await (const f of frames) {
-          const t0 = performance.now();
-          const obs = await analyzer.analyzeFrame(f);
-          const t1 = performance.now();
-          const [scored] = scoreObservations(model, [obs]);
-          const fs = frameScores(model, [scored], smoother);
-          smoother = fs.state;
-          const frameScore = fs.frames[0];
-          const flagged = scored.objects.map((o, i) => ({ o, i })).filter((x) => x.o.abnormal);
-          const objects = scored.objects.map((o, i) => ({ classId: -1, label: o.label, score: obs.objects[i]?.score ?? 0, x: o.x, y: o.y, w: o.w, h: o.h, anomalyScore: o.score }));
-          const details: Record<string, number | string> = {
-            scene,
-            scene_version: version,
-            threshold: model.threshold,
-            smoothed: Math.round(frameScore.smoothed * 1e4) / 1e4,
-            abnormal_objects: flagged.length,
-          };
-          if (flagged.length) details.reasons = flagged.map(({ o, i }) => `${o.label}${o.trackId !== null ? ` #${o.trackId}` : ` (box ${i})`}: ${o.reasons.map((r) => r.text).join('; ')}`).join(' | ');
-          if (frameScore.abnormal) {
-            const title = `frame ${f.index}  score ${frameScore.smoothed.toFixed(2)} > ${model.threshold.toFixed(2)}  ${flagged.length} flagged`;
-            const jpeg = await annotate(
-              { data: f.rgb, width: f.width, height: f.height, format: 'raw' },
-              scored.objects.map((o) => ({ classId: -1, label: o.label, score: 0, x: o.x, y: o.y, w: o.w, h: o.h, anomalyScore: o.score, abnormal: o.abnormal, note: o.abnormal ? o.reasons[0]?.text : undefined })),
-              title,
-            );
-            const name = `results/${seg.video.bucket}/${seg.video.name}#${seg.video.generation}/f${String(f.index).padStart(7, '0')}.annotated.jpg`;
-            await ctx.store.upload(ctx.resultsBucket, name, jpeg, 'image/jpeg', { 'lookout-derived': 'annotated' });
-            details.annotated = `gs://${ctx.resultsBucket}/${name}`;
+        const prefix = `results/${seg.video.bucket}/${seg.video.name}#${seg.video.generation}`;
+        type Drawn = { objects: Parameters<typeof annotate>[1]; title: string };
+        const clips = new AlertClips<Drawn>({
+          fps: seg.fps,
+          ...alertClipFrames(seg.fps, seg.width, seg.height),
+          draw: (c) => annotate({ data: c.rgb, width: c.width, height: c.height, format: 'raw' }, c.marks.objects, c.marks.title, 'rgb'),
+          nameFor: (first) => `${prefix}/alert-f${String(first).padStart(7, '0')}.mp4`,
+          save: (name, mp4) => ctx.store.upload(ctx.resultsBucket, name, mp4, 'video/mp4', { 'lookout-derived': 'alert-clip' }),
+        });
+        try {
+          for await (const f of frames) {
+            const t0 = performance.now();
+            const obs = await analyzer.analyzeFrame(f);
+            const t1 = performance.now();
+            const [scored] = scoreObservations(model, [obs]);
+            const fs = frameScores(model, [scored], smoother);
+            smoother = fs.state;
+            const frameScore = fs.frames[0];
+            const flagged = scored.objects.map((o, i) => ({ o, i })).filter((x) => x.o.abnormal);
+            const objects = scored.objects.map((o, i) => ({ classId: -1, label: o.label, score: obs.objects[i]?.score ?? 0, x: o.x, y: o.y, w: o.w, h: o.h, anomalyScore: o.score }));
+            const details: Record<string, number | string> = {
+              scene,
+              scene_version: version,
+              threshold: model.threshold,
+              smoothed: Math.round(frameScore.smoothed * 1e4) / 1e4,
+              abnormal_objects: flagged.length,
+            };
+            if (flagged.length) details.reasons = flagged.map(({ o, i }) => `${o.label}${o.trackId !== null ? ` #${o.trackId}` : ` (box ${i})`}: ${o.reasons.map((r) => r.text).join('; ')}`).join(' | ');
+            const drawn: Drawn = {
+              objects: scored.objects.map((o) => ({ classId: -1, label: o.label, score: 0, x: o.x, y: o.y, w: o.w, h: o.h, anomalyScore: o.score, abnormal: o.abnormal, note: o.abnormal ? o.reasons[0]?.text : undefined })),
+              title: `frame ${f.index}  score ${frameScore.smoothed.toFixed(2)}${frameScore.abnormal ? ` > ${model.threshold.toFixed(2)}` : ''}  ${flagged.length} flagged`,
+            };
+            if (frameScore.abnormal) {
+              const jpeg = await annotate({ data: f.rgb, width: f.width, height: f.height, format: 'raw' }, drawn.objects, drawn.title);
+              const name = `${prefix}/f${String(f.index).padStart(7, '0')}.annotated.jpg`;
+              await ctx.store.upload(ctx.resultsBucket, name, jpeg, 'image/jpeg', { 'lookout-derived': 'annotated' });
+              details.annotated = `gs://${ctx.resultsBucket}/${name}`;
+            }
+            const clip = await clips.push({ index: f.index, rgb: f.rgb, width: f.width, height: f.height, marks: drawn }, frameScore.abnormal);
+            if (clip) details.clip = `gs://${ctx.resultsBucket}/${clip}`;
+            const analysis: FrameAnalysis = {
+              frame: f.index,
+              label: frameScore.abnormal ? 'abnormal' : scored.objects.length ? 'normal' : 'no-objects',
+              score: Math.round(frameScore.raw * 1e6) / 1e6,
+              objects,
+              details,
+              ms: { detect: t1 - t0, extract: 0, score: performance.now() - t1, inference: t1 - t0 },
+              model: { name: detector.name, version: detector.version },
+              executionProvider: detector.executionProvider,
+            };
+            await emit(analysis);
           }
-          const analysis: FrameAnalysis = {
-            frame: f.index,
-            label: frameScore.abnormal ? 'abnormal' : scored.objects.length ? 'normal' : 'no-objects',
-            score: Math.round(frameScore.raw * 1e6) / 1e6,
-            objects,
-            details,
-            ms: { detect: t1 - t0, extract: 0, score: performance.now() - t1, inference: t1 - t0 },
-            model: { name: detector.name, version: detector.version },
-            executionProvider: detector.executionProvider,
-          };
-          await emit(analysis);
+          await clips.end();
+        } catch (err) {
+          clips.abort();
+          throw err;
         }
         return { state: { analyzer: analyzer.state(), smoother } satisfies CarriedState };
       },

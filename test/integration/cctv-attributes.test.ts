@@ -68,6 +68,11 @@ describe('cctv-attributes', () => {
           const [, bucket, obj] = /^gs:\/\/([^/]+)\/(.+)$/.exec(uri)!;
           const [exists] = await storage.bucket(bucket).file(obj).exists();
           expect(exists).toBe(true);
+          // A flagged frame also names its alert's clip, which exists (media/clip.ts is tested frame-exact in test/unit/clip.test.ts).
+          const clip = String(details[i].clip ?? '');
+          expect(clip).toMatch(/^gs:\/\/[^/]+\/.+\/alert-f\d{7}\.mp4$/);
+          const [, cb, co] = /^gs:\/\/([^/]+)\/(.+)$/.exec(clip)!;
+          expect((await storage.bucket(cb).file(co).exists())[0]).toBe(true);
         }
       }
     }

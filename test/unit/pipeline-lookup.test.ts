@@ -80,3 +80,21 @@ describe('pipeline lookup by a name from the event', () => {
     expect(published[0].body.reason).toContain(`unknown pipeline ${JSON.stringify(name)}`);
   });
 });
+
+describe('frame triplets (KEY, KEY_d3, KEY_p3)', () => {
+  const base = { ...event('objects'), eventType: 'OBJECT_FINALIZE' as const, source: 'watcher' as const, metadata: {} as Record<string, string> };
+  const route = (name: string, metadata: Record<string, string> = {}) => routeEvent({ ...base, name, metadata }, cfg);
+
+  it('uploaded without metadata: one analysis of KEY, the neighbours skipped (the default pipeline takes no triplets)', () => {
+    expect(cfg.pipeline).toBe('objects');
+    expect(route('cam1/f0100.jpg')).toEqual({ workflowType: 'analyzeObject' });
+    expect(route('cam1/f0100_d3.jpg')).toMatchObject({ skip: expect.stringMatching(/neighbour/) });
+    expect(route('cam1/f0100_p3.jpg')).toMatchObject({ skip: expect.stringMatching(/neighbour/) });
+  });
+
+  it('a triplet pipeline skips neighbours; an explicit image pipeline analyses such a name; videos are never neighbours', () => {
+    expect(route('cam1/f0100_d3.jpg', { 'lookout-pipeline': 'cctv-ocae' })).toMatchObject({ skip: expect.any(String) });
+    expect(route('scan_d3.jpg', { 'lookout-pipeline': 'objects' })).toEqual({ workflowType: 'analyzeObject' });
+    expect(routeEvent({ ...base, name: 'cam1/clip_p3.mp4', contentType: 'video/mp4', metadata: {} }, cfg)).toEqual({ workflowType: 'analyzeVideo' });
+  });
+});

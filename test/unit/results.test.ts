@@ -34,7 +34,23 @@ describe('buildRow', () => {
     expect(row.status).toBe('failed');
     expect(row.error_class).toBe('CorruptImage');
     expect(row.failed_stage).toBe('extract');
-    expect(row.attempts).toBe(2); // detect's one attempt + the failing one
+    expect(row.attempts).toBe(1); // detect's one attempt, the failing stage's one: no stage was retried
+  });
+
+  it('counts attempts per stage: the row holds the most any one stage needed, each stage its own', () => {
+    const base = summary();
+    const at = (r: NonNullable<typeof base.detect>['report'], attempt: number) => ({ ...r, attempt });
+    const clean = buildRow(base, t + 400);
+    expect(clean.attempts).toBe(1); // three stages, each first time: 1, not 3
+    const retried = buildRow(summary({ detect: { ...base.detect!, report: at(base.detect!.report, 3) }, score: { ...base.score!, report: at(base.score!.report, 2) } }), t + 400);
+    expect((retried.stages as Array<{ stage: string; attempt: number }>).map((x) => [x.stage, x.attempt])).toEqual([
+      ['detect', 3],
+      ['extract', 1],
+      ['score', 2],
+    ]);
+    expect(retried.attempts).toBe(3);
+    const failedAfterRetries = buildRow(summary({ score: undefined, failure: { stage: 'score', errorClass: 'Timeout', message: 'slow', attempts: 5, retryable: true } }), t + 400);
+    expect(failedAfterRetries.attempts).toBe(5);
   });
 
   it('leaves the totals of a failed analysis NULL, never 0 or a partial sum; its stages keep their own figures', () => {

@@ -46,7 +46,7 @@ describe('recordStream', () => {
     const ac = new AbortController();
     let restarted = false;
     const done = recordStream(
-      { url: `http://127.0.0.1:${port}/cam`, name: 'cam1', scene: 'vtest', segmentSeconds: 1, prefix: 'streams/', minBackoffMs: 300, maxBackoffMs: 1000, readTimeoutMs: 3000, maxSegments: 6, signal: ac.signal },
+      { url: `http://127.0.0.1:${port}/cam`, name: 'cam1', scene: 'vtest', segmentSeconds: 1, prefix: 'streams/', minBackoffMs: 300, maxBackoffMs: 1000, readTimeoutMs: 3000, stallTimeoutMs: 10_000, maxBadConnects: 3, maxSegments: 6, signal: ac.signal },
       async (u) => {
         uploads.push({ ...u, bytes: fs.readFileSync(u.file) });
         if (uploads.length === 3 && !restarted) {
@@ -74,4 +74,32 @@ describe('recordStream', () => {
     expect(info.width).toBe(768);
     expect(info.frames).toBeGreaterThanOrEqual(5);
   }, 90_000);
+});
+
+describe('recordStream over a long run', () => {
+  it('leaves no abort listeners behind on its signal (it sleeps ten times a second while recording)', async () => {
+    if (!fs.existsSync(VTEST)) throw new Error(`${VTEST} missing: infra/install.sh installs opencv-doc`);
+    const port = await freePort();
+    camera = startCamera(port);
+    const ac = new AbortController();
+    let added = 0;
+    let removed = 0;
+    const add = ac.signal.addEventListener.bind(ac.signal);
+    const remove = ac.signal.removeEventListener.bind(ac.signal);
+    ac.signal.addEventListener = ((type: string, ...rest: unknown[]) => {
+      if (type === 'abort') added++;
+      return (add as (...a: unknown[]) => void)(type, ...rest);
+    }) as typeof ac.signal.addEventListener;
+    ac.signal.removeEventListener = ((type: string, ...rest: unknown[]) => {
+      if (type === 'abort') removed++;
+      return (remove as (...a: unknown[]) => void)(type, ...rest);
+    }) as typeof ac.signal.removeEventListener;
+    const stats = await recordStream(
+      { url: `http://127.0.0.1:${port}/cam`, name: 'cam1', segmentSeconds: 1, prefix: 'streams/', minBackoffMs: 300, maxBackoffMs: 1000, readTimeoutMs: 3000, stallTimeoutMs: 10_000, maxBadConnects: 3, maxSegments: 3, signal: ac.signal },
+      async () => {},
+    );
+    expect(stats.segments).toBe(3);
+    expect(added).toBeGreaterThan(10); // dozens of sleeps happened
+    expect(added - removed).toBeLessThanOrEqual(1);
+  }, 60_000);
 });
