@@ -7,7 +7,7 @@
 #                 python3-venv (the analyst venv)
 #   Python     -> .lookout/analyst-venv: google-cloud-bigquery + pandas + matplotlib + pytest, every package pinned
 #                 in test/python/requirements.txt (the analyst's client tests and examples/ run in it)
-# Usage: infra/install.sh [--no-apt] [--no-npm] [--no-python] [--only TOOL]   (TOOL: nats-server|temporal|fake-gcs-server|bigquery-emulator)
+# Usage: infra/install.sh [--no-apt] [--no-npm] [--no-python] [--only TOOL]   (TOOL: nats-server|temporal|fake-gcs-server|bigquery-emulator|pstest)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -16,6 +16,7 @@ NATS_VERSION=v2.12.15
 TEMPORAL_CLI_VERSION=v1.5.1
 FAKE_GCS_VERSION=v1.56.1
 BQ_EMULATOR_VERSION=v0.6.6   # pinned in infra/tools/bigquery-emulator/go.mod
+PUBSUB_VERSION=v2.6.2        # cloud.google.com/go/pubsub/v2 (its pstest fake), pinned in infra/tools/pstest/go.mod
 
 TOOLS_DIR=${LOOKOUT_TOOLS_DIR:-$HOME/.cache/lookout/bin}
 do_apt=1 do_npm=1 do_py=1 only=""
@@ -59,6 +60,17 @@ bq_emulator() {
   local t0=$SECONDS
   (cd infra/tools/bigquery-emulator && CGO_ENABLED=1 CC=clang CXX=clang++ go build -o "$bin" github.com/goccy/bigquery-emulator/cmd/bigquery-emulator)
   log "bigquery-emulator: built in $((SECONDS - t0))s"
+}
+
+# Google's Pub/Sub fake as a server (infra/tools/pstest/main.go): fake-gcs-server publishes object notifications to it.
+pstest_server() {
+  local bin="$TOOLS_DIR/pstest"
+  [ -n "$only" ] && [ "$only" != pstest ] && return 0
+  if has_build "$bin" cloud.google.com/go/pubsub/v2 "$PUBSUB_VERSION"; then log "pstest (pubsub $PUBSUB_VERSION): present"; return 0; fi
+  log "pstest (pubsub $PUBSUB_VERSION): building"
+  local t0=$SECONDS
+  (cd infra/tools/pstest && go build -o "$bin" .)
+  log "pstest: built in $((SECONDS - t0))s"
 }
 
 apt_pkgs() {
@@ -131,4 +143,5 @@ go_tool nats-server github.com/nats-io/nats-server/v2 github.com/nats-io/nats-se
 go_tool fake-gcs-server github.com/fsouza/fake-gcs-server github.com/fsouza/fake-gcs-server "$FAKE_GCS_VERSION"
 go_tool temporal github.com/temporalio/cli/cmd/temporal github.com/temporalio/cli "$TEMPORAL_CLI_VERSION"
 bq_emulator
+pstest_server
 log "tools in $TOOLS_DIR"
