@@ -42,6 +42,13 @@ export interface LookoutConfig {
   nats: Endpoint & { stream: string; subjectPrefix: string; deadStream: string; deadPrefix: string; kvBucket: string };
   temporal: Endpoint & { namespace: string; workflowQueue: string; uiPort: number };
   pipeline: string;
+  /**
+   * Pub/Sub: where GCS object notifications arrive. `url` is the emulator's host:port (the embedded pstest
+   * server, or PUBSUB_EMULATOR_HOST); undefined = real Pub/Sub (Google's endpoint and credentials).
+   */
+  pubsub: { url: string | undefined; embedded: boolean; topic: string; subscription: string };
+  /** How `lookout up` feeds the object stream: a Pub/Sub pull subscriber (event-driven) or the bucket watcher (polling). */
+  ingest: 'pubsub' | 'watch';
   push: {
     port: number;
     /** OIDC audience the push subscription / Eventarc trigger is configured with; unset = no OIDC. */
@@ -83,6 +90,8 @@ export const PORT_OFFSETS = {
   bigqueryEmulator: 32,
   push: 40,
   serve: 41,
+  /** pstest, Google's Pub/Sub fake (gRPC): fake-gcs-server publishes object notifications to it. */
+  pubsub: 50,
 } as const;
 
 /** Defaults, each documented: these are what `lookout env` prints on a fresh machine. */
@@ -162,6 +171,12 @@ export const ENV_VARS: ReadonlyArray<{ name: string; default: string; meaning: s
   { name: 'LOOKOUT_MAX_OBJECT_BYTES', default: String(256 * 1024 * 1024), meaning: 'larger objects fail as ObjectTooLarge before download' },
   { name: 'LOOKOUT_MAX_PIXELS', default: '100000000', meaning: 'larger images fail as TooManyPixels (decompression-bomb guard)' },
   { name: 'LOOKOUT_DEBUG', default: 'false', meaning: 'print stack traces of CLI errors' },
+  { name: 'PUBSUB_EMULATOR_HOST', default: '(embedded pstest when GCS is embedded)', meaning: 'Pub/Sub emulator host:port; unset with a real GCS = real Pub/Sub' },
+  { name: 'LOOKOUT_PUBSUB_TOPIC', default: 'lookout-objects', meaning: "topic of the bucket's object notifications (created on the embedded stack)" },
+  { name: 'LOOKOUT_PUBSUB_SUBSCRIPTION', default: 'lookout-ingest', meaning: 'pull subscription `lookout subscribe` reads (created on an emulator)' },
+  { name: 'LOOKOUT_INGEST', default: 'pubsub (embedded GCS) / watch', meaning: '`lookout up` feeds the stream with the Pub/Sub subscriber (pubsub) or the polling watcher (watch)' },
+  { name: 'LOOKOUT_GROUP_STAGES', default: 'true', meaning: 'dispatcher: consecutive stages on one queue run as one activity (one Temporal round trip)' },
+  { name: 'LOOKOUT_LOCAL_RECORD', default: 'true', meaning: "dispatcher: the row is written by a local activity of the workflow's worker" },
   { name: 'LOOKOUT_READY_FILE', default: '(set by lookout up)', meaning: 'a process started by `lookout up` writes its pid here when ready' },
 ];
 
@@ -230,6 +245,8 @@ const STREAM_RE = /^[A-Za-z0-9_-]{1,128}$/;
 const SUBJECT_RE = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
 const NAME_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const EMAIL_RE = /^[^@\s,]+@[^@\s,]+\.[^@\s,]+$/;
+/** Pub/Sub topic and subscription ids: a letter, then 2-254 letters, digits and - _ . ~ + % (not starting with "goog"). */
+const PUBSUB_NAME_RE = /^(?!goog)[A-Za-z][A-Za-z0-9._~+%-]{2,254}$/;
 
 export function findProjectRoot(): string {
   return __dirname;
@@ -249,6 +266,7 @@ export function loadConfig(env: Env = process.env): LookoutConfig {
   const bqUrl = url(env, 'LOOKOUT_BIGQUERY_ENDPOINT', ['http:', 'https:']);
   const natsUrl = url(env, 'LOOKOUT_NATS_URL', ['nats:', 'tls:', 'ws:', 'wss:']);
   const temporalAddr = str(env, 'LOOKOUT_TEMPORAL_ADDRESS', '', /^[A-Za-z0-9.-]+:\d{1,5}$/, 'host:port');
+  const pubsubHost = str(env, 'PUBSUB_EMULATOR_HOST', '', /^[A-Za-z0-9.-]+:\d{1,5}$/, 'host:port');
 
   const bucket = str(env, 'LOOKOUT_BUCKET', DEFAULTS.bucket, BUCKET_RE, 'a GCS bucket name');
   const auth = str(env, 'LOOKOUT_PUSH_AUDIENCE', '');
@@ -292,7 +310,12 @@ export function loadConfig(env: Env = process.env): LookoutConfig {
       uiPort: port('temporalUi'),
     },
     pipeline: str(env, 'LOOKOUT_PIPELINE', DEFAULTS.pipeline, NAME_RE, 'lowercase letters, digits and -'),
-    pipelines: { gpuStages: gpuStages(env, 'LOOKOUT_GPU_STAGES'), gpuFallbackMs: int(env, 'LOOKOUT_GPU_FALLBACK_MS', 10_000, 100, 3_600_000) },
+    pipelines: {
+      gpuStages: gpuStages(env, 'LOOKOUT_GPU_STAGES'),
+      gpuFallbackMs: int(env, 'LOOKOUT_GPU_FALLBACK_MS', 10_000, 100, 3_600_000),
+      groupStages: bool(env, 'LOOKOUT_GROUP_STAGES', true),
+      localRecord: bool(env, 'LOOKOUT_LOCAL_RECORD', true),
+    },
     scene: str(env, 'LOOKOUT_SCENE', '', /^[a-z0-9][a-z0-9_-]{0,62}$/, 'lowercase letters, digits, - or _') || undefined,
     video: {
       every: env.LOOKOUT_VIDEO_EVERY ? int(env, 'LOOKOUT_VIDEO_EVERY', 1, 1, 100_000) : undefined,
@@ -301,6 +324,13 @@ export function loadConfig(env: Env = process.env): LookoutConfig {
       cacheMb: int(env, 'LOOKOUT_VIDEO_CACHE_MB', 2048, 0, 10_000_000),
     },
     worker: { imageCacheMb: int(env, 'LOOKOUT_IMAGE_CACHE_MB', 256, 0, 1_000_000), modelRepo: str(env, 'LOOKOUT_MODEL_REPO', '') || undefined },
+    pubsub: {
+      url: pubsubHost || (gcsUrl === undefined ? `127.0.0.1:${port('pubsub')}` : undefined),
+      embedded: !pubsubHost && gcsUrl === undefined,
+      topic: str(env, 'LOOKOUT_PUBSUB_TOPIC', 'lookout-objects', PUBSUB_NAME_RE, 'a Pub/Sub topic id'),
+      subscription: str(env, 'LOOKOUT_PUBSUB_SUBSCRIPTION', 'lookout-ingest', PUBSUB_NAME_RE, 'a Pub/Sub subscription id'),
+    },
+    ingest: str(env, 'LOOKOUT_INGEST', gcsUrl === undefined ? 'pubsub' : 'watch', /^(pubsub|watch)$/, 'pubsub or watch') as 'pubsub' | 'watch',
     push: {
       port: int(env, 'LOOKOUT_PUSH_PORT', port('push'), 0, 65535),
       audience: auth || undefined,
@@ -355,6 +385,9 @@ export function envPairs(cfg: LookoutConfig): Array<[string, string]> {
     ['LOOKOUT_NATS_DEAD_STREAM', nats.deadStream],
     ['LOOKOUT_TEMPORAL_ADDRESS', temporal.url],
     ['LOOKOUT_TEMPORAL_NAMESPACE', temporal.namespace],
+    !!cfg.pubsub.url && ['PUBSUB_EMULATOR_HOST', cfg.pubsub.url],
+    ['LOOKOUT_PUBSUB_TOPIC', cfg.pubsub.topic],
+    ['LOOKOUT_PUBSUB_SUBSCRIPTION', cfg.pubsub.subscription],
     temporal.embedded && ['LOOKOUT_TEMPORAL_UI', `http://127.0.0.1:${temporal.uiPort}`],
     ['LOOKOUT_WORKFLOW_QUEUE', temporal.workflowQueue],
     ['LOOKOUT_PIPELINE', cfg.pipeline],

@@ -382,7 +382,7 @@ async function main() {
     if (!VIDEO_ONLY && !LATENCY_ONLY) for (const n of BULK_SIZES) bulkRuns.push(await bulkRun(cfg, files, n, limit));
   } finally {
     const memory: Record<string, number | null> = { bench: Math.round(process.resourceUsage().maxRSS / 1024) };
-    for (const p of ['nats', 'temporal', 'gcs', 'bigquery', 'watcher', 'dispatcher', 'worker-cpu']) memory[p] = procMemMb(readPid(cfg.home, p), 'VmHWM');
+    for (const p of ['nats', 'temporal', 'gcs', 'bigquery', 'pubsub', 'watcher', 'subscriber', 'dispatcher', 'worker-cpu']) memory[p] = procMemMb(readPid(cfg.home, p), 'VmHWM');
     log(`peak memory (MiB, VmHWM): ${Object.entries(memory).map(([k, v]) => `${k} ${v}`).join(', ')}`);
     const sat = runs.find((r) => r.label === 'batching-on-saturation');
     const bestBulk = bulkRuns.length ? Math.max(...bulkRuns.map((b) => b.perSecond)) : null;
