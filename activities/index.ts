@@ -18,7 +18,7 @@ import { frameSummary } from './segment';
 import os from 'node:os';
 import { machineInfo } from '../runtime/machine';
 import { BATCH_LANES, BATCH_OBJECT_ATTEMPTS, batchObjectBackoffMs } from '../core/policies';
-import { heartbeat, runStage, toFailure } from './stage';
+import { heartbeat, runStage, runStageGroup, toFailure } from './stage';
 import type { BatchEntry, BatchInput, LookoutActivities, RecordResult, StageContext } from './types';
 
 export interface ActivityDeps {
@@ -101,27 +101,35 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
     return out;
   }
 
+  async function detect(input: AnalyzeInput, ctx: StageContext, scheduledAt?: number) {
+    return runStage(ctx, scheduledAt, async () => {
+      checkPool(ctx);
+      const w = await method(input.pipeline.method).detect(input);
+      return { ...w, value: { machine: machineInfo(), ...w.value } };
+    });
+  }
+
+  async function extract(input: AnalyzeInput, detect: DetectOutput, ctx: StageContext, scheduledAt?: number) {
+    return runStage(ctx, scheduledAt, async () => {
+      checkPool(ctx);
+      return method(input.pipeline.method).extract(input, detect, `${currentWorkflowId('direct')}/${objectKey(input.object)}`);
+    });
+  }
+
+  async function score(input: AnalyzeInput, detect: DetectOutput, extract: ExtractOutput, ctx: StageContext, scheduledAt?: number) {
+    return runStage(ctx, scheduledAt, async () => {
+      checkPool(ctx);
+      return method(input.pipeline.method).score(input, detect, extract);
+    });
+  }
+
   const acts: LookoutActivities = {
-    async detect(input, ctx) {
-      return runStage(ctx, async () => {
-        checkPool(ctx);
-        const w = await method(input.pipeline.method).detect(input);
-        return { ...w, value: { machine: machineInfo(), ...w.value } };
-      });
-    },
+    detect: (input, ctx) => detect(input, ctx),
+    extract: (input, d, ctx) => extract(input, d, ctx),
+    score: (input, d, x, ctx) => score(input, d, x, ctx),
 
-    async extract(input, detect, ctx) {
-      return runStage(ctx, async () => {
-        checkPool(ctx);
-        return method(input.pipeline.method).extract(input, detect, `${currentWorkflowId('direct')}/${objectKey(input.object)}`);
-      });
-    },
-
-    async score(input, detect, extract, ctx) {
-      return runStage(ctx, async () => {
-        checkPool(ctx);
-        return method(input.pipeline.method).score(input, detect, extract);
-      });
+    async stages(input, run, prior, group) {
+      return runStageGroup(input, run, prior, group, { detect, extract, score });
     },
 
     async record(summary): Promise<RecordResult> {
