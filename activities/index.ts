@@ -8,7 +8,7 @@ import { Context } from '@temporalio/activity';
 import type { Pool, StageName } from '../core/pipelines';
 import { SetupError, errorClassOf } from '../core/errors';
 import { objectKey } from '../core/events';
-import type { AnalyzeInput, DetectOutput, ExtractOutput, ObjectRef, SegmentResult } from '../core/types';
+import type { AnalysisSummary, AnalyzeInput, DetectOutput, ExtractOutput, ObjectRef, SegmentResult } from '../core/types';
 import type { ResultRow } from '../io/results';
 import { buildRow, writeResultRow } from '../io/results';
 import type { MethodDefinition, MethodRuntime } from '../methods/method';
@@ -123,22 +123,33 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
     });
   }
 
+  async function recordRow(summary: AnalysisSummary): Promise<RecordResult> {
+    const row = buildRow(summary, Date.now());
+    const landed = await writeResultRow(deps.rows, row);
+    return { analysisId: row.analysis_id, table: deps.table, status: landed === 'stand-in' || summary.failure ? 'failed' : 'ok' };
+  }
+
   const acts: LookoutActivities = {
     detect: (input, ctx) => detect(input, ctx),
     extract: (input, d, ctx) => extract(input, d, ctx),
     score: (input, d, x, ctx) => score(input, d, x, ctx),
 
     async stages(input, run, prior, group) {
-      return runStageGroup(input, run, prior, group, { detect, extract, score });
+      const out = await runStageGroup(input, run, prior, group, { detect, extract, score });
+      if (!group.record) return out;
+      const summary: AnalysisSummary = { input, ...group.record, detect: out.detect, extract: out.extract, score: out.score, failure: out.failure };
+      try {
+        return { ...out, record: await recordRow(summary) };
+      } catch {
+        // BigQuery away (or the row refused twice): the analysis is done; the workflow's own record step, with
+        // its unlimited retry, writes the row. Retrying this activity would run the stages again.
+        return out;
+      }
     },
 
     async record(summary): Promise<RecordResult> {
       // A refused row is replaced by a failed stand-in (RowRejected); errors become typed failures (refused twice: non-retryable).
-      return direct(async () => {
-        const row = buildRow(summary, Date.now());
-        const landed = await writeResultRow(deps.rows, row);
-        return { analysisId: row.analysis_id, table: deps.table, status: landed === 'stand-in' || summary.failure ? 'failed' : 'ok' };
-      });
+      return direct(() => recordRow(summary));
     },
 
     async detectBatch(input, ctx) {

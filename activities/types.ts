@@ -15,6 +15,11 @@ export interface StageContext {
 export interface StageGroupContext {
   pool: Pool;
   fellBack: boolean;
+  /**
+   * The group ends the analysis: also write its row (one round trip for the whole analysis). A failed write
+   * is not the group's failure: the output says so (no `record`) and the workflow writes the row itself.
+   */
+  record?: Pick<AnalysisSummary, 'workflowId' | 'runId' | 'workflowStartedAt'>;
 }
 
 /** Outputs of the stages run so far; `failure`: a stage failed on bad input (not worth retrying), the later ones did not run. */
@@ -23,6 +28,8 @@ export interface StagesOutput {
   extract?: ExtractOutput;
   score?: ScoreOutput;
   failure?: StageFailure;
+  /** Set when the group wrote the analysis's row (StageGroupContext.record). */
+  record?: RecordResult;
 }
 
 export interface LookoutActivities {

@@ -9,7 +9,7 @@
 import { ActivityFailure, ApplicationFailure, TimeoutFailure, log, patched, proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
 import type { StageName, StageSpec } from '../core/pipelines';
 import { LOCAL_RECORD_OPTIONS, RECORD_OPTIONS, STAGE_HEARTBEAT_MS, STAGE_MAX_ATTEMPTS, STAGE_RETRY, stageGroupTimeoutMs } from '../core/policies';
-import type { AnalysisSummary, AnalyzeInput, StageFailure } from '../core/types';
+import type { AnalysisSummary, AnalyzeInput, RecordResult, StageFailure } from '../core/types';
 import type { LookoutActivities, StageContext, StagesOutput } from '../activities/types';
 import type { AnalyzeResult } from '../core/workflows';
 
@@ -75,10 +75,15 @@ export function stageGroups(stages: Record<StageName, StageSpec>): StageName[][]
   return groups;
 }
 
-/** Runs the stages group by group: one activity per group (a group of one is the stage's own activity call). */
-async function runGroups(input: AnalyzeInput, summary: AnalysisSummary, at: (s: StageName) => void): Promise<void> {
+/**
+ * Runs the stages group by group: one activity per group (a group of one is the stage's own activity call).
+ * The last group also writes the row when `recordInGroup` (one round trip for the whole analysis); returns
+ * the record result when it did.
+ */
+async function runGroups(input: AnalyzeInput, summary: AnalysisSummary, at: (s: StageName) => void, recordInGroup: boolean): Promise<RecordResult | undefined> {
   const { stages } = input.pipeline;
-  for (const group of stageGroups(stages)) {
+  const groups = stageGroups(stages);
+  for (const [gi, group] of groups.entries()) {
     at(group[0]);
     const spec = stages[group[0]];
     if (group.length === 1 || spec.fallback) {
@@ -95,16 +100,20 @@ async function runGroups(input: AnalyzeInput, summary: AnalysisSummary, at: (s: 
       retry: STAGE_RETRY,
     });
     const prior: StagesOutput = { detect: summary.detect, extract: summary.extract };
-    const out = await run(input, group, prior, { pool: spec.pool, fellBack: false });
+    const last = gi === groups.length - 1;
+    const record = recordInGroup && last ? { workflowId: summary.workflowId, runId: summary.runId, workflowStartedAt: summary.workflowStartedAt } : undefined;
+    const out = await run(input, group, prior, { pool: spec.pool, fellBack: false, ...(record ? { record } : {}) });
     summary.detect = out.detect;
     summary.extract = out.extract;
     summary.score = out.score;
     if (out.failure) {
       at(out.failure.stage as StageName);
       summary.failure = out.failure;
-      return;
+      return out.record;
     }
+    if (last) return out.record;
   }
+  return undefined;
 }
 
 export async function analyzeObject(input: AnalyzeInput): Promise<AnalyzeResult> {
@@ -117,15 +126,18 @@ export async function analyzeObject(input: AnalyzeInput): Promise<AnalyzeResult>
   };
   const { stages } = input.pipeline;
   let current: StageName = 'detect';
-  // Since lookout-stage-groups: stages that share a queue run in one activity, and the row is written by a
-  // local activity (each can be turned off per pipeline; see docs/performance.md). Histories of runs started
-  // before the patch take the old path on replay.
+  /** The row, when the last stage group wrote it. */
+  let recorded: RecordResult | undefined;
+  // Since lookout-stage-groups: stages that share a queue run in one activity, and the row is written by the
+  // last group or, when it did not (a group that failed on a passing fault, BigQuery away, stages not grouped),
+  // by a local activity (each can be turned off per pipeline; see docs/performance.md). Histories of runs
+  // started before the patch take the old path on replay.
   const newer = (input.pipeline.groupStages !== false || input.pipeline.localRecord !== false) && patched('lookout-stage-groups');
   const grouped = newer && input.pipeline.groupStages !== false;
   const localRecord = newer && input.pipeline.localRecord !== false;
   try {
     if (grouped) {
-      await runGroups(input, summary, (s) => (current = s));
+      recorded = await runGroups(input, summary, (s) => (current = s), localRecord);
     } else {
       const detect = await runStage('detect', stages.detect, (a, ctx) => a.detect(input, ctx));
       summary.detect = detect;
@@ -141,7 +153,7 @@ export async function analyzeObject(input: AnalyzeInput): Promise<AnalyzeResult>
   }
 
   const { record } = localRecord ? proxyLocalActivities<LookoutActivities>(LOCAL_RECORD_OPTIONS) : proxyActivities<LookoutActivities>({ taskQueue: input.pipeline.recordQueue, ...RECORD_OPTIONS });
-  const rec = await record(summary);
+  const rec = recorded ?? (await record(summary));
   return {
     workflowId: info.workflowId,
     status: summary.failure ? 'failed' : 'ok',

@@ -30,6 +30,8 @@ let attempt = 0;
 let segments: Array<{ index: number; start: number; end: number; state: unknown }> = [];
 let videoFrames = 0;
 let failSegment = -1;
+/** The row write inside the last stage group fails (BigQuery away): the workflow's own record step must write it. */
+let failRecordInGroup = false;
 
 const acts: LookoutActivities = {
   async detect(_i, ctx) {
@@ -52,7 +54,14 @@ const acts: LookoutActivities = {
   },
   async stages(inp, run, prior, group) {
     calls.push(`group:${run.join(',')}`);
-    return runStageGroup(inp, run, prior, group, acts);
+    const out = await runStageGroup(inp, run, prior, group, acts);
+    if (!group.record) return out;
+    // The last group writes the row (as the real activity does), unless the write fails: then the workflow does.
+    if (failRecordInGroup) return out;
+    calls.push('record:group');
+    const s: AnalysisSummary = { input: inp, ...group.record, detect: out.detect, extract: out.extract, score: out.score, failure: out.failure };
+    recorded.push(s);
+    return { ...out, record: { analysisId: `${s.workflowId}/${s.runId}`, table: 't', status: s.failure ? 'failed' : 'ok' } };
   },
   async record(s) {
     calls.push(`record:${recordWhere()}`);
@@ -136,14 +145,31 @@ async function run(inp: AnalyzeInput, detect: typeof detectBehaviour) {
 }
 
 describe('analyzeObject', () => {
-  it('chains detect -> extract -> score -> record: the three stages in one activity, the row by a local activity', async () => {
+  it('chains detect -> extract -> score -> record: the three stages and the row in one activity', async () => {
     const { result, recorded, calls } = await run(input(false), async () => {});
-    expect(calls).toEqual(['group:detect,extract,score', 'detect:cpu:false', 'extract', 'score', 'record:local']);
+    expect(calls).toEqual(['group:detect,extract,score', 'detect:cpu:false', 'extract', 'score', 'record:group']);
     // Each stage keeps its own report for the row's `stages`.
     expect([recorded[0].detect?.report.stage, recorded[0].extract?.report.stage, recorded[0].score?.report.stage]).toEqual(['detect', 'extract', 'score']);
     expect(result.status).toBe('ok');
     expect(recorded).toHaveLength(1);
     expect(recorded[0].score?.label).toBe('person');
+  });
+
+  it('a row the group could not write is written by a local activity', async () => {
+    failRecordInGroup = true;
+    try {
+      const { result, recorded, calls } = await run(input(false), async () => {});
+      expect(calls).toEqual(['group:detect,extract,score', 'detect:cpu:false', 'extract', 'score', 'record:local']);
+      expect(result.status).toBe('ok');
+      expect(recorded).toHaveLength(1);
+    } finally {
+      failRecordInGroup = false;
+    }
+  });
+
+  it('with stage groups off: one activity per stage, the row by a local activity', async () => {
+    const { calls } = await run(input(false, { groupStages: false }), async () => {});
+    expect(calls).toEqual(['detect:cpu:false', 'extract', 'score', 'record:local']);
   });
 
   it('with stage groups and the local record turned off: one activity per stage, the row by an activity task', async () => {
@@ -156,7 +182,7 @@ describe('analyzeObject', () => {
     const { result, recorded, calls } = await run(input(false), async () => {
       throw new BadInputError('CorruptImage', 'premature end of JPEG');
     });
-    expect(calls).toEqual(['group:detect,extract,score', 'detect:cpu:false', 'record:local']);
+    expect(calls).toEqual(['group:detect,extract,score', 'detect:cpu:false', 'record:group']);
     expect(result).toEqual(expect.objectContaining({ status: 'failed', errorClass: 'CorruptImage' }));
     expect(recorded[0].failure).toEqual({ stage: 'detect', errorClass: 'CorruptImage', message: 'premature end of JPEG', attempts: 1, retryable: false });
   });
@@ -181,7 +207,7 @@ describe('analyzeObject', () => {
   it('a GPU stage with no GPU worker falls back to the CPU queue', async () => {
     const { result, recorded, calls } = await run(input(true), async () => {});
     // The GPU stage stays alone (it may move to the CPU pool on its own); extract and score, both on the CPU queue, form a group.
-    expect(calls).toEqual(['detect:cpu:true', 'group:extract,score', 'extract', 'score', 'record:local']);
+    expect(calls).toEqual(['detect:cpu:true', 'group:extract,score', 'extract', 'score', 'record:group']);
     expect(result.status).toBe('ok');
     expect(recorded[0].detect?.report.fellBack).toBe(true);
   }, 60_000);
