@@ -24,7 +24,7 @@ import { runLatestSql } from '../io/results';
 import { renderMarkdown, type BenchResult } from './render';
 import { extractFrames, VTEST } from '../demo/samples';
 import { cutVideo, runFit } from '../cli/scene';
-import { appSpec, down, up } from '../infra/stack';
+import { appSpec, appsFor, down, up, type AppName } from '../infra/stack';
 import { readPid, startDetached, stopProc } from '../infra/procs';
 import { compareResults, formatHops, hopBreakdown, percentile, type HopRow } from './hops';
 
@@ -45,6 +45,8 @@ Measures bare inference (a) and the full pipeline (b) at saturation and half of 
                 with the per-hop breakdown; no batching-off, video or bulk runs
   --half-rate R  offered rate of the half-load run (objects/s) instead of half the measured saturation
   --vs FILE.json  print this run's headline figures and hop breakdown beside an earlier run's result
+  --cpu-prof DIR  run the worker, the dispatcher and the ingest process under node --cpu-prof (profiles in DIR
+                when they stop; summarise with bench/profile-summary.ts)
                 (always written to .lookout/bench-results.json; bench/render.ts renders any result)
 
 Archive scaling (bulk mode at 1,000 / 10,000 / 100,000 objects; about 75 minutes on 2 cores, ~8 GB of
@@ -69,6 +71,10 @@ const hrIdx = args.indexOf('--half-rate');
 const HALF_RATE = hrIdx >= 0 ? Number(args[hrIdx + 1]) : undefined;
 const vIdx = args.indexOf('--vs');
 const VS = vIdx >= 0 ? path.resolve(String(args[vIdx + 1])) : undefined;
+const pIdx = args.indexOf('--cpu-prof');
+const CPU_PROF = pIdx >= 0 ? path.resolve(String(args[pIdx + 1])) : undefined;
+/** Node flags of the app processes (before the script): the sampling profiler with --cpu-prof. */
+const nodeFlags = (app: string) => (CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`, `--cpu-prof-name=${app}.cpuprofile`] : []);
 
 const pct = (xs: number[], p: number) => {
   if (xs.length === 0) return NaN;
@@ -112,9 +118,10 @@ async function bare(files: string[], batch: number, concurrency: number, iterati
   return r;
 }
 
-async function restartWorker(cfg: LookoutConfig, extra: string[]) {
-  await stopProc(cfg.home, 'worker-cpu');
-  const spec = appSpec(cfg, 'worker-cpu');
+async function restartWorker(cfg: LookoutConfig, extra: string[], app: AppName = 'worker-cpu') {
+  await stopProc(cfg.home, app, 30_000);
+  const spec = appSpec(cfg, app);
+  spec.args.unshift(...nodeFlags(app));
   spec.args.push(...extra);
   const ready = spec.env!.LOOKOUT_READY_FILE;
   fs.rmSync(ready, { force: true });
@@ -342,6 +349,10 @@ async function main() {
   await up(cfg, { apps: true, log: (l) => log(`    ${l}`) });
   const runs = [];
   try {
+    if (CPU_PROF) {
+      fs.mkdirSync(CPU_PROF, { recursive: true });
+      for (const app of appsFor(cfg).filter((a) => a !== 'worker-cpu')) await restartWorker(cfg, [], app);
+    }
     await pipelineRun(cfg, files, 'warmup', 20, 0);
     for (const [label, extra] of (BULK_ONLY || VIDEO_ONLY ? [] : [
       ['batching-on', []],
