@@ -70,6 +70,13 @@ export interface LookoutConfig {
     deployment: { name: string; buildId: string } | undefined;
   };
   pipeline: string;
+  /**
+   * Pub/Sub: where GCS object notifications arrive. `url` is the emulator's host:port (the embedded pstest
+   * server, or PUBSUB_EMULATOR_HOST); undefined = real Pub/Sub (Google's endpoint and credentials).
+   */
+  pubsub: { url: string | undefined; embedded: boolean; topic: string; subscription: string };
+  /** How `lookout up` feeds the object stream: a Pub/Sub pull subscriber (event-driven) or the bucket watcher (polling). */
+  ingest: 'pubsub' | 'watch';
   push: {
     port: number;
     /** OIDC audience the push subscription / Eventarc trigger is configured with; unset = no OIDC. */
@@ -142,6 +149,8 @@ export const PORT_OFFSETS = {
   bigqueryEmulator: 32,
   push: 40,
   serve: 41,
+  /** pstest, Google's Pub/Sub fake (gRPC): fake-gcs-server publishes object notifications to it. */
+  pubsub: 50,
 } as const;
 
 /** Defaults, each documented: these are what `lookout env` prints on a fresh machine. */
@@ -222,6 +231,12 @@ export const ENV_VARS: ReadonlyArray<{ name: string; default: string; meaning: s
   { name: 'LOOKOUT_MAX_OBJECT_BYTES', default: String(256 * 1024 * 1024), meaning: 'larger objects fail as ObjectTooLarge before download' },
   { name: 'LOOKOUT_MAX_PIXELS', default: '100000000', meaning: 'larger images fail as TooManyPixels (decompression-bomb guard)' },
   { name: 'LOOKOUT_DEBUG', default: 'false', meaning: 'print stack traces of CLI errors' },
+  { name: 'PUBSUB_EMULATOR_HOST', default: '(embedded pstest when GCS is embedded)', meaning: 'Pub/Sub emulator host:port; unset with a real GCS = real Pub/Sub' },
+  { name: 'LOOKOUT_PUBSUB_TOPIC', default: 'lookout-objects', meaning: "topic of the bucket's object notifications (created on the embedded stack)" },
+  { name: 'LOOKOUT_PUBSUB_SUBSCRIPTION', default: 'lookout-ingest', meaning: 'pull subscription `lookout subscribe` reads (created on an emulator)' },
+  { name: 'LOOKOUT_INGEST', default: 'pubsub (embedded GCS) / watch', meaning: '`lookout up` feeds the stream with the Pub/Sub subscriber (pubsub) or the polling watcher (watch)' },
+  { name: 'LOOKOUT_GROUP_STAGES', default: 'true', meaning: 'dispatcher: consecutive stages on one queue run as one activity (one Temporal round trip)' },
+  { name: 'LOOKOUT_LOCAL_RECORD', default: 'true', meaning: "dispatcher: the row is written by a local activity of the workflow's worker" },
   { name: 'LOOKOUT_READY_FILE', default: '(set by lookout up)', meaning: 'a process started by `lookout up` writes its pid here when ready' },
   { name: 'LOOKOUT_NATS_CLUSTER', default: '1', meaning: 'nodes of the embedded NATS JetStream cluster (1 or 3; `lookout up --nats-cluster 3` sets it)' },
   { name: 'LOOKOUT_NATS_REPLICAS', default: '3 in a cluster (embedded 3 nodes, or 3+ seed URLs), else 1', meaning: 'replicas of the streams and the KV bucket' },
@@ -385,6 +400,8 @@ const STREAM_RE = /^[A-Za-z0-9_-]{1,128}$/;
 const SUBJECT_RE = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
 const NAME_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const EMAIL_RE = /^[^@\s,]+@[^@\s,]+\.[^@\s,]+$/;
+/** Pub/Sub topic and subscription ids: a letter, then 2-254 letters, digits and - _ . ~ + % (not starting with "goog"). */
+const PUBSUB_NAME_RE = /^(?!goog)[A-Za-z][A-Za-z0-9._~+%-]{2,254}$/;
 
 export function findProjectRoot(): string {
   return __dirname;
@@ -415,6 +432,7 @@ export function loadConfig(env: Env = process.env): LookoutConfig {
   const workerDeployment = str(env, 'LOOKOUT_WORKER_DEPLOYMENT', '', /^[A-Za-z0-9._-]{1,255}$/, 'letters, digits, ., _ and -');
   const workerBuildId = str(env, 'LOOKOUT_WORKER_BUILD_ID', '', /^[A-Za-z0-9._+-]{1,255}$/, 'letters, digits, ., _, + and -');
   if (Boolean(workerDeployment) !== Boolean(workerBuildId)) throw new ConfigError(workerDeployment ? 'LOOKOUT_WORKER_BUILD_ID' : 'LOOKOUT_WORKER_DEPLOYMENT', 'worker versioning needs both LOOKOUT_WORKER_DEPLOYMENT and LOOKOUT_WORKER_BUILD_ID');
+  const pubsubHost = str(env, 'PUBSUB_EMULATOR_HOST', '', /^[A-Za-z0-9.-]+:\d{1,5}$/, 'host:port');
 
   const bucket = str(env, 'LOOKOUT_BUCKET', DEFAULTS.bucket, BUCKET_RE, 'a GCS bucket name');
   const auth = str(env, 'LOOKOUT_PUSH_AUDIENCE', '');
@@ -466,7 +484,12 @@ export function loadConfig(env: Env = process.env): LookoutConfig {
       deployment: workerDeployment ? { name: workerDeployment, buildId: workerBuildId } : undefined,
     },
     pipeline: str(env, 'LOOKOUT_PIPELINE', DEFAULTS.pipeline, NAME_RE, 'lowercase letters, digits and -'),
-    pipelines: { gpuStages: gpuStages(env, 'LOOKOUT_GPU_STAGES'), gpuFallbackMs: int(env, 'LOOKOUT_GPU_FALLBACK_MS', 10_000, 100, 3_600_000) },
+    pipelines: {
+      gpuStages: gpuStages(env, 'LOOKOUT_GPU_STAGES'),
+      gpuFallbackMs: int(env, 'LOOKOUT_GPU_FALLBACK_MS', 10_000, 100, 3_600_000),
+      groupStages: bool(env, 'LOOKOUT_GROUP_STAGES', true),
+      localRecord: bool(env, 'LOOKOUT_LOCAL_RECORD', true),
+    },
     scene: str(env, 'LOOKOUT_SCENE', '', /^[a-z0-9][a-z0-9_-]{0,62}$/, 'lowercase letters, digits, - or _') || undefined,
     video: {
       every: env.LOOKOUT_VIDEO_EVERY ? int(env, 'LOOKOUT_VIDEO_EVERY', 1, 1, 100_000) : undefined,
@@ -477,6 +500,13 @@ export function loadConfig(env: Env = process.env): LookoutConfig {
       maxFramePixels: int(env, 'LOOKOUT_VIDEO_MAX_PIXELS', 40_000_000, 1, 2_000_000_000),
     },
     worker: { imageCacheMb: int(env, 'LOOKOUT_IMAGE_CACHE_MB', 256, 0, 1_000_000), modelRepo: str(env, 'LOOKOUT_MODEL_REPO', '') || undefined },
+    pubsub: {
+      url: pubsubHost || (gcsUrl === undefined ? `127.0.0.1:${port('pubsub')}` : undefined),
+      embedded: !pubsubHost && gcsUrl === undefined,
+      topic: str(env, 'LOOKOUT_PUBSUB_TOPIC', 'lookout-objects', PUBSUB_NAME_RE, 'a Pub/Sub topic id'),
+      subscription: str(env, 'LOOKOUT_PUBSUB_SUBSCRIPTION', 'lookout-ingest', PUBSUB_NAME_RE, 'a Pub/Sub subscription id'),
+    },
+    ingest: str(env, 'LOOKOUT_INGEST', gcsUrl === undefined ? 'pubsub' : 'watch', /^(pubsub|watch)$/, 'pubsub or watch') as 'pubsub' | 'watch',
     push: {
       port: int(env, 'LOOKOUT_PUSH_PORT', port('push'), 0, 65535),
       audience: auth || undefined,
@@ -566,6 +596,9 @@ export function envPairs(cfg: LookoutConfig): Array<[string, string]> {
     ['LOOKOUT_TEMPORAL_ADDRESS', temporal.url],
     ['LOOKOUT_TEMPORAL_NAMESPACE', temporal.namespace],
     ...(temporal.profile ? [['LOOKOUT_TEMPORAL_PROFILE', temporal.profile] as [string, string]] : []),
+    !!cfg.pubsub.url && ['PUBSUB_EMULATOR_HOST', cfg.pubsub.url],
+    ['LOOKOUT_PUBSUB_TOPIC', cfg.pubsub.topic],
+    ['LOOKOUT_PUBSUB_SUBSCRIPTION', cfg.pubsub.subscription],
     temporal.embedded && ['LOOKOUT_TEMPORAL_UI', `http://127.0.0.1:${temporal.uiPort}`],
     ['LOOKOUT_WORKFLOW_QUEUE', temporal.workflowQueue],
     ['LOOKOUT_PIPELINE', cfg.pipeline],

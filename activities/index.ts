@@ -8,7 +8,7 @@ import { Context } from '@temporalio/activity';
 import type { Pool, StageName } from '../core/pipelines';
 import { BadInputError, SetupError, errorClassOf } from '../core/errors';
 import { objectKey } from '../core/events';
-import type { AnalyzeInput, DetectOutput, ExtractOutput, ObjectRef, SegmentResult } from '../core/types';
+import type { AnalysisSummary, AnalyzeInput, DetectOutput, ExtractOutput, ObjectRef, SegmentResult } from '../core/types';
 import type { ResultRow } from '../io/results';
 import { buildRow, writeResultRow } from '../io/results';
 import type { MethodDefinition, MethodRuntime } from '../methods/method';
@@ -18,7 +18,7 @@ import { frameSummary } from './segment';
 import os from 'node:os';
 import { machineInfo } from '../runtime/machine';
 import { BATCH_LANES, BATCH_OBJECT_ATTEMPTS, batchObjectBackoffMs } from '../core/policies';
-import { heartbeat, runStage, toFailure } from './stage';
+import { heartbeat, runStage, runStageGroup, toFailure } from './stage';
 import type { BatchEntry, BatchInput, LookoutActivities, RecordResult, StageContext } from './types';
 
 export interface ActivityDeps {
@@ -103,36 +103,55 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
     return out;
   }
 
+  async function detect(input: AnalyzeInput, ctx: StageContext, scheduledAt?: number) {
+    return runStage(ctx, scheduledAt, async () => {
+      checkPool(ctx);
+      const w = await method(input.pipeline.method).detect(input);
+      return { ...w, value: { machine: machineInfo(), ...w.value } };
+    });
+  }
+
+  async function extract(input: AnalyzeInput, detect: DetectOutput, ctx: StageContext, scheduledAt?: number) {
+    return runStage(ctx, scheduledAt, async () => {
+      checkPool(ctx);
+      return method(input.pipeline.method).extract(input, detect, `${currentWorkflowId('direct')}/${objectKey(input.object)}`);
+    });
+  }
+
+  async function score(input: AnalyzeInput, detect: DetectOutput, extract: ExtractOutput, ctx: StageContext, scheduledAt?: number) {
+    return runStage(ctx, scheduledAt, async () => {
+      checkPool(ctx);
+      return method(input.pipeline.method).score(input, detect, extract);
+    });
+  }
+
+  async function recordRow(summary: AnalysisSummary): Promise<RecordResult> {
+    const row = buildRow(summary, Date.now());
+    const landed = await writeResultRow(deps.rows, row);
+    return { analysisId: row.analysis_id, table: deps.table, status: landed === 'stand-in' || summary.failure ? 'failed' : 'ok' };
+  }
+
   const acts: LookoutActivities = {
-    async detect(input, ctx) {
-      return runStage(ctx, async () => {
-        checkPool(ctx);
-        const w = await method(input.pipeline.method).detect(input);
-        return { ...w, value: { machine: machineInfo(), ...w.value } };
-      });
-    },
+    detect: (input, ctx) => detect(input, ctx),
+    extract: (input, d, ctx) => extract(input, d, ctx),
+    score: (input, d, x, ctx) => score(input, d, x, ctx),
 
-    async extract(input, detect, ctx) {
-      return runStage(ctx, async () => {
-        checkPool(ctx);
-        return method(input.pipeline.method).extract(input, detect, `${currentWorkflowId('direct')}/${objectKey(input.object)}`);
-      });
-    },
-
-    async score(input, detect, extract, ctx) {
-      return runStage(ctx, async () => {
-        checkPool(ctx);
-        return method(input.pipeline.method).score(input, detect, extract);
-      });
+    async stages(input, run, prior, group) {
+      const out = await runStageGroup(input, run, prior, group, { detect, extract, score });
+      if (!group.record) return out;
+      const summary: AnalysisSummary = { input, ...group.record, detect: out.detect, extract: out.extract, score: out.score, failure: out.failure };
+      try {
+        return { ...out, record: await recordRow(summary) };
+      } catch {
+        // BigQuery away (or the row refused twice): the analysis is done; the workflow's own record step, with
+        // its unlimited retry, writes the row. Retrying this activity would run the stages again.
+        return out;
+      }
     },
 
     async record(summary): Promise<RecordResult> {
       // A refused row is replaced by a failed stand-in (RowRejected); errors become typed failures (refused twice: non-retryable).
-      return direct(async () => {
-        const row = buildRow(summary, Date.now());
-        const landed = await writeResultRow(deps.rows, row);
-        return { analysisId: row.analysis_id, table: deps.table, status: landed === 'stand-in' || summary.failure ? 'failed' : 'ok' };
-      });
+      return direct(() => recordRow(summary));
     },
 
     async detectBatch(input, ctx) {

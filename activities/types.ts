@@ -11,12 +11,37 @@ export interface StageContext {
   fellBack: boolean;
 }
 
+/** A group of stages run in one activity (see LookoutActivities.stages). */
+export interface StageGroupContext {
+  pool: Pool;
+  fellBack: boolean;
+  /**
+   * The group ends the analysis: also write its row (one round trip for the whole analysis). A failed write
+   * is not the group's failure: the output says so (no `record`) and the workflow writes the row itself.
+   */
+  record?: Pick<AnalysisSummary, 'workflowId' | 'runId' | 'workflowStartedAt'>;
+}
+
+/** Outputs of the stages run so far; `failure`: a stage failed on bad input (not worth retrying), the later ones did not run. */
+export interface StagesOutput {
+  detect?: DetectOutput;
+  extract?: ExtractOutput;
+  score?: ScoreOutput;
+  failure?: StageFailure;
+  /** Set when the group wrote the analysis's row (StageGroupContext.record). */
+  record?: RecordResult;
+}
 
 export interface LookoutActivities {
   detect(input: AnalyzeInput, ctx: StageContext): Promise<DetectOutput>;
   extract(input: AnalyzeInput, detect: DetectOutput, ctx: StageContext): Promise<ExtractOutput>;
   score(input: AnalyzeInput, detect: DetectOutput, extract: ExtractOutput, ctx: StageContext): Promise<ScoreOutput>;
   record(summary: AnalysisSummary): Promise<RecordResult>;
+  /**
+   * Consecutive stages of one object that are scheduled on the same queue, run in one activity (one
+   * Temporal round trip instead of one per stage); each stage keeps its own report (timings) for the row.
+   */
+  stages(input: AnalyzeInput, run: StageName[], prior: StagesOutput, ctx: StageGroupContext): Promise<StagesOutput>;
   /** Bulk mode: one stage for many objects in one activity; a bad object fails only its own entry. */
   detectBatch(input: BatchInput, ctx: StageContext): Promise<Array<BatchEntry<DetectOutput>>>;
   extractBatch(input: BatchInput, detects: Array<BatchEntry<DetectOutput>>, ctx: StageContext): Promise<Array<BatchEntry<ExtractOutput>>>;

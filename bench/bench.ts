@@ -24,9 +24,10 @@ import { runLatestSql } from '../io/results';
 import { renderMarkdown, type BenchResult } from './render';
 import { extractFrames, VTEST } from '../demo/samples';
 import { cutVideo, runFit } from '../cli/scene';
-import { appSpec, down, up } from '../infra/stack';
+import { appSpec, appsFor, down, up, type AppName } from '../infra/stack';
 import { readPid, startDetached, stopProc } from '../infra/procs';
 import { longVideoBench, serveBench, streamBench } from './video-extra';
+import { compareResults, formatHops, hopBreakdown, percentile, type HopRow } from './hops';
 
 const args = process.argv.slice(2);
 if (args.includes('--help') || args.includes('-h')) {
@@ -45,6 +46,12 @@ Measures bare inference (a) and the full pipeline (b) at saturation and half of 
   --stream-s S  (d) lookout stream from a looped vtest.avi camera on loopback for S s: capture-to-row p50/p99 (default 60; 0: skip)
   --long-min M  (d) vtest.avi looped to M minutes, analysed in segments, worker RSS start/peak/end (default 0: skip; 60 for an hour)
   --long-pipeline P   pipeline of the long video (default cctv-anomaly)
+  --latency-only  bare inference (a) and the per-object pipeline with batching on (saturation, then half of it)
+                with the per-hop breakdown; no batching-off, video or bulk runs
+  --half-rate R  offered rate of the half-load run (objects/s) instead of half the measured saturation
+  --vs FILE.json  print this run's headline figures and hop breakdown beside an earlier run's result
+  --cpu-prof DIR  run the worker, the dispatcher and the ingest process under node --cpu-prof (profiles in DIR
+                when they stop; summarise with bench/profile-summary.ts)
                 (always written to .lookout/bench-results.json; bench/render.ts renders any result)
 
 Archive scaling (bulk mode at 1,000 / 10,000 / 100,000 objects; about 75 minutes on 2 cores, ~8 GB of
@@ -69,6 +76,15 @@ const SERVE_REQUESTS = numArg('--serve', 30);
 const STREAM_S = numArg('--stream-s', 60);
 const LONG_MIN = numArg('--long-min', 0);
 const LONG_PIPELINE = args.indexOf('--long-pipeline') >= 0 ? String(args[args.indexOf('--long-pipeline') + 1]) : 'cctv-anomaly';
+const LATENCY_ONLY = args.includes('--latency-only');
+const hrIdx = args.indexOf('--half-rate');
+const HALF_RATE = hrIdx >= 0 ? Number(args[hrIdx + 1]) : undefined;
+const vIdx = args.indexOf('--vs');
+const VS = vIdx >= 0 ? path.resolve(String(args[vIdx + 1])) : undefined;
+const pIdx = args.indexOf('--cpu-prof');
+const CPU_PROF = pIdx >= 0 ? path.resolve(String(args[pIdx + 1])) : undefined;
+/** Node flags of the app processes (before the script): the sampling profiler with --cpu-prof. */
+const nodeFlags = (app: string) => (CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`, `--cpu-prof-name=${app}.cpuprofile`] : []);
 
 const pct = (xs: number[], p: number) => {
   if (xs.length === 0) return NaN;
@@ -112,9 +128,10 @@ async function bare(files: string[], batch: number, concurrency: number, iterati
   return r;
 }
 
-async function restartWorker(cfg: LookoutConfig, extra: string[]) {
-  await stopProc(cfg.home, 'worker-cpu');
-  const spec = appSpec(cfg, 'worker-cpu');
+async function restartWorker(cfg: LookoutConfig, extra: string[], app: AppName = 'worker-cpu') {
+  await stopProc(cfg.home, app, 30_000);
+  const spec = appSpec(cfg, app);
+  spec.args.unshift(...nodeFlags(app));
   spec.args.push(...extra);
   const ready = spec.env!.LOOKOUT_READY_FILE;
   fs.rmSync(ready, { force: true });
@@ -131,13 +148,31 @@ async function pipelineRun(cfg: LookoutConfig, files: Array<{ file: string; cont
   const t0 = Date.now();
   await uploadLoad(storageClient(cfg), cfg, { runId: run, objects, concurrency: 8, rate, files });
   const n = await waitForRun(bigqueryClient(cfg), cfg, run, objects, { timeoutMs: 900_000 });
-  const rows = await query<{ e: number | null; p: number | null; i: number | null; c: string | null; r: string; o: string; st: string; q: number; b: number }>(
+  type StageCols = { [K in `${'d' | 'x' | 's'}${'s' | 'b' | 'c'}`]: number | null };
+  const stageCols = (['detect', 'extract', 'score'] as const)
+    .map((st, i) => (['scheduled', 'started', 'completed'] as const).map((t) => `(SELECT x.${t}_offset_ms FROM UNNEST(stages) x WHERE x.stage = '${st}' ORDER BY x.attempt DESC LIMIT 1) AS ${'dxs'[i]}${t === 'started' ? 'b' : t[0]}`).join(', '))
+    .join(',\n       ');
+  const rows = await query<{ e: number | null; p: number | null; i: number | null; c: string | null; r: string; o: string; st: string; q: number; b: number; po: number | null; dso: number | null; wso: number | null } & StageCols>(
     bigqueryClient(cfg),
     `SELECT end_to_end_ms AS e, pipeline_ms AS p, inference_ms AS i, completed_at AS c, recorded_at AS r, object_created_at AS o, status AS st,
-       (SELECT SUM(s.queue_ms) FROM UNNEST(stages) s) AS q, (SELECT MAX(s.batch_size) FROM UNNEST(stages) s WHERE s.stage = 'detect') AS b
+       (SELECT SUM(s.queue_ms) FROM UNNEST(stages) s) AS q, (SELECT MAX(s.batch_size) FROM UNNEST(stages) s WHERE s.stage = 'detect') AS b,
+       published_offset_ms AS po, dispatched_offset_ms AS dso, workflow_started_offset_ms AS wso,
+       ${stageCols}
      FROM (${runLatestSql(cfg)})`,
     { run },
   );
+  const num = (x: unknown) => (x === null || x === undefined ? null : Number(x));
+  const hopRows: HopRow[] = rows
+    .filter((r) => r.st === 'ok')
+    .map((r) => {
+      const stage = (k: 'd' | 'x' | 's') => {
+        const [a, b, c] = [num(r[`${k}s`]), num(r[`${k}b`]), num(r[`${k}c`])];
+        return a === null || b === null || c === null ? undefined : { scheduled: a, started: b, completed: c };
+      };
+      return { published: num(r.po), dispatched: num(r.dso), workflowStarted: num(r.wso), recorded: Date.parse(r.r) - Date.parse(r.o), stages: { detect: stage('d'), extract: stage('x'), score: stage('s') } };
+    });
+  const hops = hopBreakdown(hopRows);
+  const toRecord = hopRows.map((h) => h.recorded).filter((v): v is number => v !== null && Number.isFinite(v));
   const first = Math.min(...rows.map((r) => Date.parse(r.o)));
   // A failed analysis has no completed_at (nor latencies): it finished when its failure was recorded.
   const last = Math.max(...rows.map((r) => Date.parse(r.st === 'ok' && r.c ? r.c : r.r)));
@@ -157,6 +192,10 @@ async function pipelineRun(cfg: LookoutConfig, files: Array<{ file: string; cont
     inferenceP50: pct(col('i'), 50),
     queueP50: pct(rows.map((r) => r.q), 50),
     meanDetectBatch: rows.reduce((a, r) => a + Number(r.b ?? 1), 0) / Math.max(1, rows.length),
+    /** Upload -> row: object created -> its row built by the record activity. */
+    recordP50: percentile(toRecord, 50),
+    recordP99: percentile(toRecord, 99),
+    hops,
     wallS: (Date.now() - t0) / 1000,
   };
 }
@@ -297,7 +336,11 @@ async function videoRun(cfg: LookoutConfig, pipeline: string, scene: string | un
   return r;
 }
 
+/** The earlier result given with --vs (read before anything runs, so a wrong path fails at once). */
+let previous: { pipeline?: Array<{ label: string; perSecond: number; e2eP50: number; e2eP99: number; hops?: ReturnType<typeof hopBreakdown> }> } | undefined;
+
 async function main() {
+  if (VS) previous = JSON.parse(fs.readFileSync(VS, 'utf8'));
   const root = path.resolve(__dirname, '..');
   const cfg = loadConfig({ ...process.env, LOOKOUT_HOME: path.join(root, '.lookout', 'bench-stack'), LOOKOUT_PORT_BASE: process.env.LOOKOUT_BENCH_PORT_BASE ?? '37200' });
   const machine = { cpu: os.cpus()[0]?.model, cores: os.availableParallelism(), memoryGb: Math.round(os.totalmem() / 2 ** 30), platform: `${os.platform()} ${os.release()}`, node: process.version, onnxruntime: onnxruntimeVersion() };
@@ -317,19 +360,27 @@ async function main() {
   await up(cfg, { apps: true, log: (l) => log(`    ${l}`) });
   const runs = [];
   try {
+    if (CPU_PROF) {
+      fs.mkdirSync(CPU_PROF, { recursive: true });
+      for (const app of appsFor(cfg).filter((a) => a !== 'worker-cpu')) await restartWorker(cfg, [], app);
+    }
     await pipelineRun(cfg, files, 'warmup', 20, 0);
     for (const [label, extra] of (BULK_ONLY || VIDEO_ONLY ? [] : [
       ['batching-on', []],
-      ['batching-off', ['--max-batch', '1']],
+      ...(LATENCY_ONLY ? [] : [['batching-off', ['--max-batch', '1']] as const]),
     ]) as ReadonlyArray<readonly [string, readonly string[]]>) {
       await restartWorker(cfg, [...extra]);
       const sat = await pipelineRun(cfg, files, `${label}-saturation`, OBJECTS, 0);
       log(`    ${label} saturation: ${sat.perSecond.toFixed(1)} obj/s, e2e p50 ${sat.e2eP50.toFixed(0)} ms p99 ${sat.e2eP99.toFixed(0)} ms, inference p50 ${sat.inferenceP50.toFixed(1)} ms, mean detect batch ${sat.meanDetectBatch.toFixed(2)}`);
-      const half = await pipelineRun(cfg, files, `${label}-half`, Math.max(20, Math.round(OBJECTS / 2)), sat.perSecond / 2);
-      log(`    ${label} half load (${(sat.perSecond / 2).toFixed(1)}/s offered): e2e p50 ${half.e2eP50.toFixed(0)} ms p99 ${half.e2eP99.toFixed(0)} ms, pipeline p50 ${half.pipelineP50.toFixed(0)} ms, inference p50 ${half.inferenceP50.toFixed(1)} ms`);
+      const halfRate = HALF_RATE ?? sat.perSecond / 2;
+      const half = await pipelineRun(cfg, files, `${label}-half`, Math.max(20, Math.round(OBJECTS / 2)), halfRate);
+      log(`    ${label} half load (${halfRate.toFixed(1)}/s offered): e2e p50 ${half.e2eP50.toFixed(0)} ms p99 ${half.e2eP99.toFixed(0)} ms, upload->row p50 ${half.recordP50.toFixed(0)} ms p99 ${half.recordP99.toFixed(0)} ms, pipeline p50 ${half.pipelineP50.toFixed(0)} ms, inference p50 ${half.inferenceP50.toFixed(1)} ms`);
+      const was = previous?.pipeline?.find((r) => r.label === half.label)?.hops;
+      log(`    ${label} half load, per hop (ms; upload -> row = toRecord)${was ? ', beside --vs' : ''}:`);
+      for (const l of formatHops(half.hops, was)) log(`      ${l}`);
       runs.push(sat, half);
     }
-    if (!NO_VIDEO) {
+    if (!NO_VIDEO && !LATENCY_ONLY) {
       log('(c) video at camera speed: vtest.avi frames 500-794 in segments');
       await restartWorker(cfg, []);
       const normal = cutVideo(VTEST, path.join(cfg.home, 'samples', 'bench-normal-0-199.avi'), 0, 200);
@@ -356,11 +407,11 @@ async function main() {
     }
     // Bulk mode: the same frames from an unwatched archive bucket, analysed by `backfill --bulk` (one workflow
     // per 50 objects), at two archive sizes to see whether the per-object overhead stays flat.
-    await restartWorker(cfg, []);
-    if (!VIDEO_ONLY) for (const n of BULK_SIZES) bulkRuns.push(await bulkRun(cfg, files, n, limit));
+    if (!VIDEO_ONLY && !LATENCY_ONLY) await restartWorker(cfg, []);
+    if (!VIDEO_ONLY && !LATENCY_ONLY) for (const n of BULK_SIZES) bulkRuns.push(await bulkRun(cfg, files, n, limit));
   } finally {
     const memory: Record<string, number | null> = { bench: Math.round(process.resourceUsage().maxRSS / 1024) };
-    for (const p of ['nats', 'temporal', 'gcs', 'bigquery', 'watcher', 'dispatcher', 'worker-cpu']) memory[p] = procMemMb(readPid(cfg.home, p), 'VmHWM');
+    for (const p of ['nats', 'temporal', 'gcs', 'bigquery', 'pubsub', 'watcher', 'subscriber', 'dispatcher', 'worker-cpu']) memory[p] = procMemMb(readPid(cfg.home, p), 'VmHWM');
     log(`peak memory (MiB, VmHWM): ${Object.entries(memory).map(([k, v]) => `${k} ${v}`).join(', ')}`);
     const sat = runs.find((r) => r.label === 'batching-on-saturation');
     const bestBulk = bulkRuns.length ? Math.max(...bulkRuns.map((b) => b.perSecond)) : null;
@@ -377,6 +428,10 @@ async function main() {
       log(`results also in ${OUT} and ${md}`);
     }
     log(`results: ${out}`);
+    if (previous) {
+      log(`beside ${VS}:`);
+      for (const c of compareResults(result, previous)) log(`    ${c.label.padEnd(40)} ${c.before.toFixed(2).padStart(10)} -> ${c.now.toFixed(2).padStart(10)}  (${c.change >= 0 ? '+' : ''}${(100 * c.change).toFixed(0)}%, ${c.better ? 'better' : 'not better'})`);
+    }
     if (json) console.log(JSON.stringify(result));
     if (!keep) {
       await down(cfg);

@@ -4,8 +4,8 @@
  * (Pub/Sub push, Eventarc CloudEvent, bucket watcher or backfill).
  */
 
-export type EventSource = 'push' | 'cloudevent' | 'watcher' | 'backfill' | 'loadtest' | 'retry' | 'replay';
-const SOURCES: readonly EventSource[] = ['push', 'cloudevent', 'watcher', 'backfill', 'loadtest', 'retry', 'replay'];
+export type EventSource = 'push' | 'cloudevent' | 'pubsub' | 'watcher' | 'backfill' | 'loadtest' | 'retry' | 'replay';
+const SOURCES: readonly EventSource[] = ['push', 'cloudevent', 'pubsub', 'watcher', 'backfill', 'loadtest', 'retry', 'replay'];
 
 export interface ObjectEvent {
   eventType: 'OBJECT_FINALIZE';

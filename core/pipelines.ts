@@ -29,6 +29,10 @@ export interface PipelineSpec {
   method: string;
   stages: Record<StageName, StageSpec>;
   recordQueue: string;
+  /** Consecutive stages on one queue run as one activity (default true; false: one activity per stage). */
+  groupStages?: boolean;
+  /** The row is written by a local activity of the workflow's worker (default true; false: an activity on recordQueue). */
+  localRecord?: boolean;
 }
 
 export interface PipelineDefinition {
@@ -70,6 +74,10 @@ export interface PipelineOptions {
   gpuStages: StageName[];
   /** How long a GPU stage waits for a GPU worker before it runs on the CPU pool. */
   gpuFallbackMs: number;
+  /** See PipelineSpec.groupStages (default true). */
+  groupStages?: boolean;
+  /** See PipelineSpec.localRecord (default true). */
+  localRecord?: boolean;
 }
 
 /** Stage timeouts (start-to-close) per stage; one place, used by every pipeline. */
@@ -87,5 +95,7 @@ export function resolvePipeline(name: string, opts: PipelineOptions): PipelineSp
     method: def.method,
     stages: { detect: stage('detect'), extract: stage('extract'), score: stage('score') },
     recordQueue: cpuQueue,
+    ...(opts.groupStages === false ? { groupStages: false } : {}),
+    ...(opts.localRecord === false ? { localRecord: false } : {}),
   };
 }

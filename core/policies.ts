@@ -3,7 +3,7 @@
  * activity proxies from these, the activities and the dispatcher read their own few from here too.
  * Durations are Temporal duration strings or milliseconds.
  */
-import type { ActivityOptions, RetryPolicy } from '@temporalio/common';
+import type { ActivityOptions, LocalActivityOptions, RetryPolicy } from '@temporalio/common';
 
 /** Attempts for a stage before a passing fault becomes a failed row. */
 export const STAGE_MAX_ATTEMPTS = 5;
@@ -76,3 +76,15 @@ export const WORKFLOW_EXECUTION_TIMEOUT = '24h';
 export function dispatchBackoffMs(delivery: number): number {
   return Math.min(30_000, 1000 * 2 ** Math.max(0, delivery - 1));
 }
+
+/** Stages run as one activity (a stage group): the time of its stages together. */
+export function stageGroupTimeoutMs(stageTimeoutsMs: number[]): number {
+  return stageTimeoutsMs.reduce((a, b) => a + b, 0);
+}
+
+/**
+ * Writing the row as a local activity (run by the workflow's own worker, no activity task queue round trip):
+ * the same unlimited retry as RECORD_OPTIONS. Retries longer than a minute apart are scheduled by Temporal
+ * as timers rather than inside one workflow task (localRetryThreshold), so a long BigQuery outage holds no task.
+ */
+export const LOCAL_RECORD_OPTIONS: LocalActivityOptions = { startToCloseTimeout: '60s', retry: RECORD_RETRY, localRetryThreshold: '60s' };

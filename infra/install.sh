@@ -9,7 +9,7 @@
 #                 in test/python/requirements.txt (the analyst's client tests and examples/ run in it)
 #   Deploy     -> helm + kubeconform (Go tools, as above) and ~/.cache/lookout/deploy-venv (hadolint, check-jsonschema,
 #                 kubernetes-validate's schemas; infra/deploy-requirements.txt), for infra/lint-deploy.sh
-# Usage: infra/install.sh [--no-apt] [--no-npm] [--no-python] [--only TOOL]   (TOOL: nats-server|temporal|fake-gcs-server|bigquery-emulator|helm|kubeconform|deploy-venv)
+# Usage: infra/install.sh [--no-apt] [--no-npm] [--no-python] [--only TOOL]   (TOOL: nats-server|temporal|fake-gcs-server|bigquery-emulator|helm|kubeconform|deploy-venv|pstest)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -20,6 +20,7 @@ FAKE_GCS_VERSION=v1.56.1
 BQ_EMULATOR_VERSION=v0.6.6   # pinned in infra/tools/bigquery-emulator/go.mod
 HELM_VERSION=v3.22.0          # deployment checks (infra/lint-deploy.sh): first build ~5 min on 2 cores
 KUBECONFORM_VERSION=v0.8.0
+PUBSUB_VERSION=v2.6.2        # cloud.google.com/go/pubsub/v2 (its pstest fake), pinned in infra/tools/pstest/go.mod
 
 TOOLS_DIR=${LOOKOUT_TOOLS_DIR:-$HOME/.cache/lookout/bin}
 do_apt=1 do_npm=1 do_py=1 only=""
@@ -65,6 +66,17 @@ bq_emulator() {
   local t0=$SECONDS
   (cd infra/tools/bigquery-emulator && CGO_ENABLED=1 CC=clang CXX=clang++ go build -o "$bin" github.com/goccy/bigquery-emulator/cmd/bigquery-emulator)
   log "bigquery-emulator: built in $((SECONDS - t0))s"
+}
+
+# Google's Pub/Sub fake as a server (infra/tools/pstest/main.go): fake-gcs-server publishes object notifications to it.
+pstest_server() {
+  local bin="$TOOLS_DIR/pstest"
+  [ -n "$only" ] && [ "$only" != pstest ] && return 0
+  if has_build "$bin" cloud.google.com/go/pubsub/v2 "$PUBSUB_VERSION"; then log "pstest (pubsub $PUBSUB_VERSION): present"; return 0; fi
+  log "pstest (pubsub $PUBSUB_VERSION): building"
+  local t0=$SECONDS
+  (cd infra/tools/pstest && go build -o "$bin" .)
+  log "pstest: built in $((SECONDS - t0))s"
 }
 
 apt_pkgs() {
@@ -204,4 +216,5 @@ bq_emulator
 go_tool helm helm.sh/helm/v3/cmd/helm helm.sh/helm/v3 "$HELM_VERSION"
 go_tool kubeconform github.com/yannh/kubeconform/cmd/kubeconform github.com/yannh/kubeconform "$KUBECONFORM_VERSION"
 deploy_venv
+pstest_server
 log "tools in $TOOLS_DIR"

@@ -9,16 +9,22 @@ import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { PORT_OFFSETS, type LookoutConfig } from '../config';
-import { bigqueryClient, natsConnect, storageClient, temporalConnection } from '../io/clients';
+import { bigqueryClient, ensurePubSub, natsConnect, pubsubClient, storageClient, temporalConnection } from '../io/clients';
 import { query } from '../io/query';
 import { ensureResultsTable, rowJournalDir, tableRef } from '../io/results';
 import { ensureStreams } from '../io/streams';
 import { isAlive, portOpen, procPaths, readPid, startDetached, stopProc, tailLog, waitReady, type ProcSpec } from './procs';
 
-export type ServerName = 'nats' | 'temporal' | 'gcs' | 'bigquery' | 'bigquery-api';
-export const SERVERS: ServerName[] = ['nats', 'temporal', 'gcs', 'bigquery', 'bigquery-api'];
-export type AppName = 'watcher' | 'dispatcher' | 'worker-cpu';
-export const APPS: AppName[] = ['watcher', 'dispatcher', 'worker-cpu'];
+export type ServerName = 'nats' | 'temporal' | 'gcs' | 'bigquery' | 'bigquery-api' | 'pubsub';
+export const SERVERS: ServerName[] = ['nats', 'temporal', 'gcs', 'bigquery', 'bigquery-api', 'pubsub'];
+export type AppName = 'watcher' | 'subscriber' | 'dispatcher' | 'worker-cpu';
+/** Every app `down` stops; `up` starts one of the two ingest apps (appsFor). */
+export const APPS: AppName[] = ['watcher', 'subscriber', 'dispatcher', 'worker-cpu'];
+
+/** The apps `lookout up` starts: the ingest mode's app (LOOKOUT_INGEST: Pub/Sub subscriber or watcher), the dispatcher, a CPU worker. */
+export function appsFor(cfg: LookoutConfig): AppName[] {
+  return [cfg.ingest === 'pubsub' ? 'subscriber' : 'watcher', 'dispatcher', 'worker-cpu'];
+}
 
 /**
  * JetStream flush policy. `sync_interval: always` fsyncs every write before the
@@ -42,7 +48,7 @@ function hostPort(u: string): { host: string; port: number } {
 }
 
 export function isEmbedded(cfg: LookoutConfig, s: ServerName): boolean {
-  return { nats: cfg.nats.embedded, temporal: cfg.temporal.embedded, gcs: cfg.gcs.embedded, bigquery: cfg.bigquery.embedded, 'bigquery-api': cfg.bigquery.embedded }[s];
+  return { nats: cfg.nats.embedded, temporal: cfg.temporal.embedded, gcs: cfg.gcs.embedded, bigquery: cfg.bigquery.embedded, 'bigquery-api': cfg.bigquery.embedded, pubsub: cfg.pubsub.embedded }[s];
 }
 
 /** bigquery-emulator's own REST endpoint (the stack's BigQuery endpoint, cfg.bigquery.url, is the API front). */
@@ -85,8 +91,14 @@ export function serverSpec(cfg: LookoutConfig, s: ServerName): ProcSpec {
           '-public-host', `127.0.0.1:${p('gcs')}`,
           '-external-url', `http://127.0.0.1:${p('gcs')}`,
           '-log-level', 'warn',
+          // Object notifications of the inbox bucket (finalize only, as a GCS notification config would send)
+          // to the Pub/Sub emulator, for `lookout subscribe`. Other buckets (results, bench archives) notify nothing.
+          ...(cfg.pubsub.url ? ['-event.pubsub-project-id', cfg.gcp.projectId, '-event.pubsub-topic', cfg.pubsub.topic, '-event.bucket', cfg.gcs.bucket, '-event.list', 'finalize'] : []),
         ],
+        ...(cfg.pubsub.url ? { env: { PUBSUB_EMULATOR_HOST: cfg.pubsub.url } } : {}),
       };
+    case 'pubsub':
+      return { name: 'pubsub', command: tool(cfg, 'pstest'), args: ['-host', '127.0.0.1', '-port', p('pubsub')] };
     case 'bigquery':
       fs.mkdirSync(path.join(data, 'bigquery'), { recursive: true });
       return {
@@ -255,10 +267,22 @@ export async function serverReady(cfg: LookoutConfig, s: ServerName): Promise<bo
       return get(`${cfg.bigquery.embedded ? emulatorUrl(cfg) : cfg.bigquery.url}/bigquery/v2/projects/${cfg.gcp.projectId}/datasets`);
     case 'bigquery-api':
       return get(`${cfg.bigquery.url}/bigquery/v2/projects/${cfg.gcp.projectId}/datasets`);
+    case 'pubsub': {
+      // A gRPC call, not just an open port: list the project's topics.
+      const ps = pubsubClient(cfg);
+      try {
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('pstest did not answer in 2 s')), 2000)));
+        await Promise.race([ps.getTopics({ pageSize: 1, autoPaginate: false }), late]).finally(() => clearTimeout(timer));
+        return true;
+      } finally {
+        await ps.close();
+      }
+    }
   }
 }
 
-const READY_TIMEOUT_MS: Record<ServerName, number> = { nats: 20_000, temporal: 90_000, gcs: 20_000, bigquery: 60_000, 'bigquery-api': 60_000 };
+const READY_TIMEOUT_MS: Record<ServerName, number> = { nats: 20_000, temporal: 90_000, gcs: 20_000, bigquery: 60_000, 'bigquery-api': 60_000, pubsub: 20_000 };
 
 export interface UpOptions {
   /** Also start watcher, dispatcher and a CPU worker. */
@@ -280,6 +304,8 @@ export async function provision(cfg: LookoutConfig): Promise<void> {
     }
   }
   await ensureResultsTable(bigqueryClient(cfg), cfg);
+  // The notification topic and pull subscription (on an emulator; real Pub/Sub's are the deployment's).
+  if (cfg.pubsub.url) await ensurePubSub(cfg);
   const nc = await natsConnect(cfg, 'lookout-provision');
   try {
     await ensureStreams(nc, cfg);
@@ -292,6 +318,7 @@ export function appSpec(cfg: LookoutConfig, app: AppName): ProcSpec {
   const bin = path.join(cfg.projectRoot, 'bin', 'lookout');
   const args: Record<AppName, string[]> = {
     watcher: ['watch'],
+    subscriber: ['subscribe'],
     dispatcher: ['dispatch'],
     'worker-cpu': ['worker', '--pool', 'cpu'],
   };
@@ -339,7 +366,7 @@ export async function up(cfg: LookoutConfig, opts: UpOptions): Promise<void> {
     if (n > 0) log(`bigquery: loaded ${n} result rows from the row journal (${path.relative(process.cwd(), rowJournalDir(cfg))})`);
   }
   if (!opts.apps) return;
-  for (const app of APPS) {
+  for (const app of appsFor(cfg)) {
     const running = readPid(cfg.home, app);
     if (isAlive(running)) {
       log(`${app}: already running (pid ${running})`);
@@ -426,9 +453,9 @@ export interface StatusLine {
 }
 
 export async function status(cfg: LookoutConfig): Promise<StatusLine[]> {
-  const endpoints: Record<ServerName, string> = { nats: cfg.nats.url, temporal: cfg.temporal.url, gcs: cfg.gcs.url, bigquery: cfg.bigquery.embedded ? emulatorUrl(cfg) : cfg.bigquery.url, 'bigquery-api': cfg.bigquery.url };
+  const endpoints: Record<ServerName, string> = { nats: cfg.nats.url, temporal: cfg.temporal.url, gcs: cfg.gcs.url, bigquery: cfg.bigquery.embedded ? emulatorUrl(cfg) : cfg.bigquery.url, 'bigquery-api': cfg.bigquery.url, pubsub: cfg.pubsub.url ?? 'pubsub.googleapis.com' };
   const lines: StatusLine[] = [];
-  for (const s of SERVERS.filter((x) => x !== 'bigquery-api' || cfg.bigquery.embedded)) {
+  for (const s of SERVERS.filter((x) => (x !== 'bigquery-api' || cfg.bigquery.embedded) && (x !== 'pubsub' || cfg.ingest === 'pubsub' || cfg.pubsub.embedded))) {
     const pid = readPid(cfg.home, s);
     const healthy = await serverReady(cfg, s).catch(() => false);
     if (!isEmbedded(cfg, s)) {
@@ -446,6 +473,8 @@ export async function status(cfg: LookoutConfig): Promise<StatusLine[]> {
   for (const a of APPS) {
     const pid = readPid(cfg.home, a);
     const alive = isAlive(pid);
+    // The ingest app of the other mode is listed only while it runs.
+    if (!alive && !appsFor(cfg).includes(a)) continue;
     lines.push({ name: a, kind: 'app', state: alive ? (fs.existsSync(readyFile(cfg, a)) ? 'running' : 'unhealthy') : 'stopped', pid: alive ? pid : undefined });
   }
   return lines;

@@ -316,30 +316,49 @@ export async function writeResultRow(rows: Pick<RowBatcher, 'write'>, row: Resul
  */
 export class RowBatcher {
   private pending: Array<{ row: ResultRow; resolve: () => void; reject: (e: unknown) => void }> = [];
-  private timer: NodeJS.Timeout | undefined;
+  private timer: { timeout?: NodeJS.Timeout; immediate?: NodeJS.Immediate } | undefined;
   private writing = Promise.resolve();
+  /** Inserts sent and not yet answered. */
+  private inflight = 0;
 
+  /**
+   * maxDelayMs bounds how long a row waits while an insert is in flight (rows arriving then go together in
+   * the next one); a row written while no insert is in flight goes at once (on the next turn of the event
+   * loop, with the rows written in the same turn). Waiting the full delay for a lone row cost every
+   * analysis at light load ~125 ms on average between its last stage and its row (docs/performance.md).
+   */
   constructor(
     private readonly sink: RowSink,
-    private readonly opts = { maxRows: 500, maxDelayMs: 250 },
+    private readonly opts: { maxRows: number; maxDelayMs: number; idleFlush?: boolean } = { maxRows: 500, maxDelayMs: 250, idleFlush: true },
   ) {}
 
   write(row: ResultRow): Promise<void> {
     return new Promise((resolve, reject) => {
       this.pending.push({ row, resolve, reject });
       if (this.pending.length >= this.opts.maxRows) void this.flush();
-      else if (!this.timer) this.timer = setTimeout(() => void this.flush(), this.opts.maxDelayMs);
+      else if (!this.timer) {
+        const idle = this.opts.idleFlush !== false && this.inflight === 0;
+        this.timer = idle ? { immediate: setImmediate(() => void this.flush()) } : { timeout: setTimeout(() => void this.flush(), this.opts.maxDelayMs) };
+      }
     });
   }
 
   flush(): Promise<void> {
     if (this.timer) {
-      clearTimeout(this.timer);
+      if (this.timer.timeout) clearTimeout(this.timer.timeout);
+      if (this.timer.immediate) clearImmediate(this.timer.immediate);
       this.timer = undefined;
     }
     const batch = this.pending.splice(0);
     if (batch.length === 0) return this.writing;
-    this.writing = this.writing.then(() => this.insert(batch, true));
+    this.inflight++;
+    this.writing = this.writing
+      .then(() => this.insert(batch, true))
+      .finally(() => {
+        this.inflight--;
+        // Rows that came while this insert was out wait no longer than it took.
+        if (this.pending.length > 0 && this.opts.idleFlush !== false) void this.flush();
+      });
     return this.writing;
   }
 

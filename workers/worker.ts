@@ -119,6 +119,8 @@ export async function runWorker(cfg: LookoutConfig, opts: WorkerOptions, onReady
           namespace: cfg.temporal.namespace,
           taskQueue: cfg.temporal.workflowQueue,
           workflowsPath: require.resolve('../workflows'),
+          // For local activities (the row's record step): they run here, in the workflow's own worker.
+          activities,
           maxConcurrentWorkflowTaskExecutions: 64,
           identity: `workflows@${os.hostname()}/${process.pid}`,
           ...versioning,

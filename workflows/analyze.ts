@@ -6,11 +6,11 @@
  * image bytes. Bad input ends the chain with a failure that is still recorded
  * as a row; passing faults are retried with backoff by Temporal.
  */
-import { ActivityFailure, ApplicationFailure, TimeoutFailure, log, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, TimeoutFailure, log, patched, proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
 import type { StageName, StageSpec } from '../core/pipelines';
-import { RECORD_OPTIONS, STAGE_HEARTBEAT_MS, STAGE_MAX_ATTEMPTS, STAGE_RETRY } from '../core/policies';
-import type { AnalysisSummary, AnalyzeInput, StageFailure } from '../core/types';
-import type { LookoutActivities, StageContext } from '../activities/types';
+import { LOCAL_RECORD_OPTIONS, RECORD_OPTIONS, STAGE_HEARTBEAT_MS, STAGE_MAX_ATTEMPTS, STAGE_RETRY, stageGroupTimeoutMs } from '../core/policies';
+import type { AnalysisSummary, AnalyzeInput, RecordResult, StageFailure } from '../core/types';
+import type { LookoutActivities, StageContext, StagesOutput } from '../activities/types';
 import type { AnalyzeResult } from '../core/workflows';
 
 export type { AnalyzeResult };
@@ -48,8 +48,10 @@ export function failureOf(stage: StageFailure['stage'], err: unknown): StageFail
   let cause: unknown = err;
   if (err instanceof ActivityFailure && err.cause) cause = err.cause;
   if (cause instanceof ApplicationFailure) {
-    const detail = (cause.details?.[0] ?? {}) as { attempt?: number };
+    const detail = (cause.details?.[0] ?? {}) as { attempt?: number; stage?: StageName };
     const attempts = detail.attempt ?? STAGE_MAX_ATTEMPTS;
+    // A group of stages run in one activity names the stage that failed in the failure's details.
+    if (detail.stage) stage = detail.stage;
     return { stage, errorClass: cause.type ?? 'ApplicationFailure', message: cause.message, attempts, retryable: !cause.nonRetryable };
   }
   if (cause instanceof TimeoutFailure) {
@@ -59,6 +61,60 @@ export function failureOf(stage: StageFailure['stage'], err: unknown): StageFail
   return { stage, errorClass: e?.name ?? 'Error', message: e?.message ?? String(cause), attempts: STAGE_MAX_ATTEMPTS, retryable: true };
 }
 
+
+/** Consecutive stages on the same queue, with no fallback queue (a GPU stage may move to the CPU pool on its own). */
+export function stageGroups(stages: Record<StageName, StageSpec>): StageName[][] {
+  const order: StageName[] = ['detect', 'extract', 'score'];
+  const groups: StageName[][] = [];
+  for (const s of order) {
+    const last = groups[groups.length - 1];
+    const prev = last ? stages[last[last.length - 1]] : undefined;
+    if (last && prev && !prev.fallback && !stages[s].fallback && prev.taskQueue === stages[s].taskQueue) last.push(s);
+    else groups.push([s]);
+  }
+  return groups;
+}
+
+/**
+ * Runs the stages group by group: one activity per group (a group of one is the stage's own activity call).
+ * The last group also writes the row when `recordInGroup` (one round trip for the whole analysis); returns
+ * the record result when it did.
+ */
+async function runGroups(input: AnalyzeInput, summary: AnalysisSummary, at: (s: StageName) => void, recordInGroup: boolean): Promise<RecordResult | undefined> {
+  const { stages } = input.pipeline;
+  const groups = stageGroups(stages);
+  for (const [gi, group] of groups.entries()) {
+    at(group[0]);
+    const spec = stages[group[0]];
+    if (group.length === 1 || spec.fallback) {
+      const s = group[0];
+      if (s === 'detect') summary.detect = await runStage('detect', spec, (a, ctx) => a.detect(input, ctx));
+      else if (s === 'extract') summary.extract = await runStage('extract', spec, (a, ctx) => a.extract(input, summary.detect!, ctx));
+      else summary.score = await runStage('score', spec, (a, ctx) => a.score(input, summary.detect!, summary.extract!, ctx));
+      continue;
+    }
+    const { stages: run } = proxyActivities<LookoutActivities>({
+      taskQueue: spec.taskQueue,
+      startToCloseTimeout: stageGroupTimeoutMs(group.map((g) => stages[g].startToCloseMs)),
+      heartbeatTimeout: STAGE_HEARTBEAT_MS,
+      retry: STAGE_RETRY,
+    });
+    const prior: StagesOutput = { detect: summary.detect, extract: summary.extract };
+    const last = gi === groups.length - 1;
+    const record = recordInGroup && last ? { workflowId: summary.workflowId, runId: summary.runId, workflowStartedAt: summary.workflowStartedAt } : undefined;
+    const out = await run(input, group, prior, { pool: spec.pool, fellBack: false, ...(record ? { record } : {}) });
+    summary.detect = out.detect;
+    summary.extract = out.extract;
+    summary.score = out.score;
+    if (out.failure) {
+      at(out.failure.stage as StageName);
+      summary.failure = out.failure;
+      return out.record;
+    }
+    if (last) return out.record;
+  }
+  return undefined;
+}
 
 export async function analyzeObject(input: AnalyzeInput): Promise<AnalyzeResult> {
   const info = workflowInfo();
@@ -70,21 +126,34 @@ export async function analyzeObject(input: AnalyzeInput): Promise<AnalyzeResult>
   };
   const { stages } = input.pipeline;
   let current: StageName = 'detect';
+  /** The row, when the last stage group wrote it. */
+  let recorded: RecordResult | undefined;
+  // Since lookout-stage-groups: stages that share a queue run in one activity, and the row is written by the
+  // last group or, when it did not (a group that failed on a passing fault, BigQuery away, stages not grouped),
+  // by a local activity (each can be turned off per pipeline; see docs/performance.md). Histories of runs
+  // started before the patch take the old path on replay.
+  const newer = (input.pipeline.groupStages !== false || input.pipeline.localRecord !== false) && patched('lookout-stage-groups');
+  const grouped = newer && input.pipeline.groupStages !== false;
+  const localRecord = newer && input.pipeline.localRecord !== false;
   try {
-    const detect = await runStage('detect', stages.detect, (a, ctx) => a.detect(input, ctx));
-    summary.detect = detect;
-    current = 'extract';
-    const extract = await runStage('extract', stages.extract, (a, ctx) => a.extract(input, detect, ctx));
-    summary.extract = extract;
-    current = 'score';
-    summary.score = await runStage('score', stages.score, (a, ctx) => a.score(input, detect, extract, ctx));
+    if (grouped) {
+      recorded = await runGroups(input, summary, (s) => (current = s), localRecord);
+    } else {
+      const detect = await runStage('detect', stages.detect, (a, ctx) => a.detect(input, ctx));
+      summary.detect = detect;
+      current = 'extract';
+      const extract = await runStage('extract', stages.extract, (a, ctx) => a.extract(input, detect, ctx));
+      summary.extract = extract;
+      current = 'score';
+      summary.score = await runStage('score', stages.score, (a, ctx) => a.score(input, detect, extract, ctx));
+    }
   } catch (err) {
     summary.failure = failureOf(current, err);
     log.warn('analysis failed', { stage: current, errorClass: summary.failure.errorClass, message: summary.failure.message });
   }
 
-  const { record } = proxyActivities<LookoutActivities>({ taskQueue: input.pipeline.recordQueue, ...RECORD_OPTIONS });
-  const rec = await record(summary);
+  const { record } = localRecord ? proxyLocalActivities<LookoutActivities>(LOCAL_RECORD_OPTIONS) : proxyActivities<LookoutActivities>({ taskQueue: input.pipeline.recordQueue, ...RECORD_OPTIONS });
+  const rec = recorded ?? (await record(summary));
   return {
     workflowId: info.workflowId,
     status: summary.failure ? 'failed' : 'ok',

@@ -21,6 +21,7 @@ import { fitCommand } from './fit';
 import { serveCommand } from './serve';
 import { streamCommand } from './stream';
 import { planCommand } from './plan';
+import { subscribeCommand } from './subscribe';
 
 export const COMMANDS: readonly Command[] = [
   upCommand,
@@ -44,4 +45,5 @@ export const COMMANDS: readonly Command[] = [
   serveCommand,
   streamCommand,
   planCommand,
+  subscribeCommand,
 ];

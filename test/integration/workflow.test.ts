@@ -5,13 +5,14 @@
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
+import { Context } from '@temporalio/activity';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LookoutActivities, StageContext } from '../../activities/types';
 import { BadInputError, TransientError } from '../../core/errors';
 import { loadConfig } from '../../config';
 import { resolvePipeline } from '../../core/pipelines';
 import type { AnalysisSummary, AnalyzeInput } from '../../core/types';
-import { toFailure } from '../../activities/stage';
+import { runStageGroup, toFailure } from '../../activities/stage';
 import type { AnalyzeResult } from '../../workflows/analyze';
 import type { AnalyzeVideoResult } from '../../core/workflows';
 import { SEGMENTS_PER_RUN } from '../../workflows/video';
@@ -29,6 +30,8 @@ let attempt = 0;
 let segments: Array<{ index: number; start: number; end: number; state: unknown }> = [];
 let videoFrames = 0;
 let failSegment = -1;
+/** The row write inside the last stage group fails (BigQuery away): the workflow's own record step must write it. */
+let failRecordInGroup = false;
 
 const acts: LookoutActivities = {
   async detect(_i, ctx) {
@@ -49,7 +52,19 @@ const acts: LookoutActivities = {
     calls.push('score');
     return base.score!;
   },
+  async stages(inp, run, prior, group) {
+    calls.push(`group:${run.join(',')}`);
+    const out = await runStageGroup(inp, run, prior, group, acts);
+    if (!group.record) return out;
+    // The last group writes the row (as the real activity does), unless the write fails: then the workflow does.
+    if (failRecordInGroup) return out;
+    calls.push('record:group');
+    const s: AnalysisSummary = { input: inp, ...group.record, detect: out.detect, extract: out.extract, score: out.score, failure: out.failure };
+    recorded.push(s);
+    return { ...out, record: { analysisId: `${s.workflowId}/${s.runId}`, table: 't', status: s.failure ? 'failed' : 'ok' } };
+  },
   async record(s) {
+    calls.push(`record:${recordWhere()}`);
     recorded.push(s);
     return { analysisId: `${s.workflowId}/${s.runId}`, table: 't', status: s.failure ? 'failed' : 'ok' };
   },
@@ -87,6 +102,15 @@ const acts: LookoutActivities = {
   },
 };
 
+/** Where the record step ran: a local activity (on the workflow's worker) or an activity task on the stage queue. */
+function recordWhere(): string {
+  try {
+    return Context.current().info.isLocal ? 'local' : 'task';
+  } catch {
+    return 'unknown';
+  }
+}
+
 let workers: Worker[] = [];
 let running: Promise<unknown>;
 
@@ -96,7 +120,7 @@ beforeAll(async () => {
   });
   workers = [
     await Worker.create({ connection: env.nativeConnection, taskQueue: 'objects-cpu', activities: acts }),
-    await Worker.create({ connection: env.nativeConnection, taskQueue: cfg.temporal.workflowQueue, workflowsPath: path.join(__dirname, '..', '..', 'workflows', 'index.ts') }),
+    await Worker.create({ connection: env.nativeConnection, taskQueue: cfg.temporal.workflowQueue, workflowsPath: path.join(__dirname, '..', '..', 'workflows', 'index.ts'), activities: acts }),
   ];
   running = Promise.all(workers.map((w) => w.run()));
 }, 120_000);
@@ -107,8 +131,8 @@ afterAll(async () => {
   await env?.teardown();
 });
 
-function input(gpu: boolean): AnalyzeInput {
-  return { ...base.input, pipeline: resolvePipeline('objects', { gpuStages: gpu ? ['detect'] : [], gpuFallbackMs: 500 }) };
+function input(gpu: boolean, opts: { groupStages?: boolean; localRecord?: boolean } = {}): AnalyzeInput {
+  return { ...base.input, pipeline: resolvePipeline('objects', { gpuStages: gpu ? ['detect'] : [], gpuFallbackMs: 500, ...opts }) };
 }
 
 async function run(inp: AnalyzeInput, detect: typeof detectBehaviour) {
@@ -121,19 +145,53 @@ async function run(inp: AnalyzeInput, detect: typeof detectBehaviour) {
 }
 
 describe('analyzeObject', () => {
-  it('chains detect -> extract -> score -> record', async () => {
+  it('chains detect -> extract -> score -> record: the three stages and the row in one activity', async () => {
     const { result, recorded, calls } = await run(input(false), async () => {});
-    expect(calls).toEqual(['detect:cpu:false', 'extract', 'score']);
+    expect(calls).toEqual(['group:detect,extract,score', 'detect:cpu:false', 'extract', 'score', 'record:group']);
+    // Each stage keeps its own report for the row's `stages`.
+    expect([recorded[0].detect?.report.stage, recorded[0].extract?.report.stage, recorded[0].score?.report.stage]).toEqual(['detect', 'extract', 'score']);
     expect(result.status).toBe('ok');
     expect(recorded).toHaveLength(1);
     expect(recorded[0].score?.label).toBe('person');
   });
 
-  it('bad input: one attempt, a failed summary with the error class, no later stage', async () => {
+  it('a row the group could not write is written by a local activity', async () => {
+    failRecordInGroup = true;
+    try {
+      const { result, recorded, calls } = await run(input(false), async () => {});
+      expect(calls).toEqual(['group:detect,extract,score', 'detect:cpu:false', 'extract', 'score', 'record:local']);
+      expect(result.status).toBe('ok');
+      expect(recorded).toHaveLength(1);
+    } finally {
+      failRecordInGroup = false;
+    }
+  });
+
+  it('with stage groups off: one activity per stage, the row by a local activity', async () => {
+    const { calls } = await run(input(false, { groupStages: false }), async () => {});
+    expect(calls).toEqual(['detect:cpu:false', 'extract', 'score', 'record:local']);
+  });
+
+  it('with stage groups and the local record turned off: one activity per stage, the row by an activity task', async () => {
+    const { result, calls } = await run(input(false, { groupStages: false, localRecord: false }), async () => {});
+    expect(calls).toEqual(['detect:cpu:false', 'extract', 'score', 'record:task']);
+    expect(result.status).toBe('ok');
+  });
+
+  it('bad input inside a group: one attempt, a failed summary naming the stage, no later stage', async () => {
     const { result, recorded, calls } = await run(input(false), async () => {
       throw new BadInputError('CorruptImage', 'premature end of JPEG');
     });
-    expect(calls).toEqual(['detect:cpu:false']);
+    expect(calls).toEqual(['group:detect,extract,score', 'detect:cpu:false', 'record:group']);
+    expect(result).toEqual(expect.objectContaining({ status: 'failed', errorClass: 'CorruptImage' }));
+    expect(recorded[0].failure).toEqual({ stage: 'detect', errorClass: 'CorruptImage', message: 'premature end of JPEG', attempts: 1, retryable: false });
+  });
+
+  it('bad input: one attempt, a failed summary with the error class, no later stage', async () => {
+    const { result, recorded, calls } = await run(input(false, { groupStages: false }), async () => {
+      throw new BadInputError('CorruptImage', 'premature end of JPEG');
+    });
+    expect(calls).toEqual(['detect:cpu:false', 'record:local']);
     expect(result).toEqual(expect.objectContaining({ status: 'failed', errorClass: 'CorruptImage' }));
     expect(recorded[0].failure).toEqual({ stage: 'detect', errorClass: 'CorruptImage', message: 'premature end of JPEG', attempts: 1, retryable: false });
   });
@@ -148,7 +206,8 @@ describe('analyzeObject', () => {
 
   it('a GPU stage with no GPU worker falls back to the CPU queue', async () => {
     const { result, recorded, calls } = await run(input(true), async () => {});
-    expect(calls[0]).toBe('detect:cpu:true');
+    // The GPU stage stays alone (it may move to the CPU pool on its own); extract and score, both on the CPU queue, form a group.
+    expect(calls).toEqual(['detect:cpu:true', 'group:extract,score', 'extract', 'score', 'record:group']);
     expect(result.status).toBe('ok');
     expect(recorded[0].detect?.report.fellBack).toBe(true);
   }, 60_000);
