@@ -20,6 +20,8 @@ import { machineInfo } from '../runtime/machine';
 import { BATCH_LANES, BATCH_OBJECT_ATTEMPTS, batchObjectBackoffMs } from '../core/policies';
 import { heartbeat, runStage, toFailure } from './stage';
 import type { BatchEntry, BatchInput, LookoutActivities, RecordResult, StageContext } from './types';
+import { observeRow } from '../io/metrics';
+import { inSpan } from '../io/tracing';
 
 export interface ActivityDeps {
   /** The methods this worker loaded, by method name (those of the pipelines it serves). */
@@ -32,6 +34,21 @@ export interface ActivityDeps {
   /** Fully qualified results table, reported back to the workflow. */
   table: string;
   pool: Pool;
+}
+
+/** Writes a row (or its stand-in) inside a `lookout.record` span, and counts it: rows by status, failed rows by error class, end to end. */
+async function recordRow(rows: ActivityDeps['rows'], row: ResultRow): Promise<'row' | 'stand-in'> {
+  const str = (k: string) => (typeof row[k] === 'string' ? (row[k] as string) : null);
+  const landed = await inSpan('lookout.record', { attributes: { 'lookout.object_key': `${str('bucket')}/${str('name')}#${str('generation')}`, 'lookout.workflow_id': row.workflow_id, 'lookout.status': str('status') ?? undefined } }, () => writeResultRow(rows, row));
+  const standIn = landed === 'stand-in';
+  observeRow({
+    pipeline: str('pipeline') ?? 'unknown',
+    status: standIn ? 'failed' : (str('status') ?? 'unknown'),
+    errorClass: standIn ? 'RowRejected' : str('error_class'),
+    failedStage: standIn ? null : str('failed_stage'),
+    endToEndMs: typeof row.end_to_end_ms === 'number' ? row.end_to_end_ms : null,
+  });
+  return landed;
 }
 
 function currentWorkflowId(fallback: string): string {
@@ -128,7 +145,7 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
       // A refused row is replaced by a failed stand-in (RowRejected); errors become typed failures (refused twice: non-retryable).
       return direct(async () => {
         const row = buildRow(summary, Date.now());
-        const landed = await writeResultRow(deps.rows, row);
+        const landed = await recordRow(deps.rows, row);
         return { analysisId: row.analysis_id, table: deps.table, status: landed === 'stand-in' || summary.failure ? 'failed' : 'ok' };
       });
     },
@@ -146,7 +163,7 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
       return direct(async () => {
         const now = Date.now();
         const rows = summaries.map((s) => buildRow(s, now));
-        const landed = await Promise.all(rows.map((r) => writeResultRow(deps.rows, r)));
+        const landed = await Promise.all(rows.map((r) => recordRow(deps.rows, r)));
         return rows.map((r, i) => ({ analysisId: r.analysis_id, table: deps.table, status: landed[i] === 'stand-in' || summaries[i].failure ? ('failed' as const) : ('ok' as const) }));
       });
     },

@@ -8,6 +8,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { errorClassOf, isRetryable } from '../core/errors';
 import type { StageReport } from '../core/types';
+import { metrics, observeStage } from '../io/metrics';
 import type { StageWork } from '../methods/method';
 import type { StageContext } from './types';
 
@@ -48,6 +49,8 @@ export function toFailure(err: unknown, attempt: number): ApplicationFailure {
 export async function runStage<T extends object>(ctx: StageContext, work: () => Promise<StageWork<T>>): Promise<T & { report: StageReport }> {
   const info = activityInfo();
   const startedAt = Date.now();
+  const where = { stage: ctx.stage, pool: ctx.pool };
+  metrics.stageInFlight.inc(where);
   try {
     const w = await work();
     const report: StageReport = {
@@ -65,8 +68,12 @@ export async function runStage<T extends object>(ctx: StageContext, work: () => 
       model: w.model,
       fellBack: ctx.fellBack,
     };
+    observeStage({ ...report, model: report.model?.name }, 'ok');
     return { ...w.value, report };
   } catch (err) {
+    observeStage({ ...where, scheduledAt: Math.min(info.scheduledAt, startedAt), startedAt, completedAt: Date.now() }, 'failed');
     throw toFailure(err, info.attempt);
+  } finally {
+    metrics.stageInFlight.dec(where);
   }
 }
