@@ -20,6 +20,7 @@ import { machineInfo } from '../runtime/machine';
 import { BATCH_LANES, BATCH_OBJECT_ATTEMPTS, batchObjectBackoffMs } from '../core/policies';
 import { heartbeat, runStage, toFailure } from './stage';
 import type { BatchEntry, BatchInput, LookoutActivities, RecordResult, StageContext } from './types';
+import { log } from '../io/log';
 import { observeRow } from '../io/metrics';
 import { inSpan } from '../io/tracing';
 
@@ -41,6 +42,8 @@ async function recordRow(rows: ActivityDeps['rows'], row: ResultRow): Promise<'r
   const str = (k: string) => (typeof row[k] === 'string' ? (row[k] as string) : null);
   const landed = await inSpan('lookout.record', { attributes: { 'lookout.object_key': `${str('bucket')}/${str('name')}#${str('generation')}`, 'lookout.workflow_id': row.workflow_id, 'lookout.status': str('status') ?? undefined } }, () => writeResultRow(rows, row));
   const standIn = landed === 'stand-in';
+  // One line per object and worker: the row's outcome, with the key, workflow id and trace id of the activity's scope.
+  log().info({ status: standIn ? 'failed' : str('status'), errorClass: standIn ? 'RowRejected' : str('error_class') ?? undefined, endToEndMs: row.end_to_end_ms }, 'row recorded');
   observeRow({
     pipeline: str('pipeline') ?? 'unknown',
     status: standIn ? 'failed' : (str('status') ?? 'unknown'),

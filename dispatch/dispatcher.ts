@@ -40,7 +40,7 @@ export interface DispatcherOptions {
   ackWaitMs: number;
   durable: string;
   pipelineOptions: PipelineOptions;
-  /** Called after each message is settled (for tests and progress). */
+  /** Called after each message is settled (for tests and progress), inside the message's span and log scope. */
   onSettled?: (outcome: DispatchOutcome) => void;
   /** Where the begin and end of an outage are reported (default stderr). */
   log?: (line: string) => void;
@@ -160,7 +160,9 @@ export class Dispatcher {
     if (!v.ok) {
       await publishDeadLetter(js, this.cfg, { kind: 'invalid', reason: v.reason, payload: new TextDecoder().decode(m.data).slice(0, 65536), subject: m.subject, streamSeq: m.seq, deliveries: delivery });
       m.term(v.reason);
-      return { kind: 'invalid', reason: v.reason };
+      const o: DispatchOutcome = { kind: 'invalid', reason: v.reason };
+      this.opts.onSettled?.(o);
+      return o;
     }
     const ev = v.value;
     // The object's trace continues here from the event's headers; every log line below carries its key.
@@ -170,6 +172,8 @@ export class Dispatcher {
         const o = await this.dispatch(m, ev, delivery);
         span.setAttribute('lookout.outcome', o.kind);
         if ('workflowId' in o) span.setAttribute('lookout.workflow_id', o.workflowId);
+        // Inside the span and the log scope: what onSettled logs carries the object's key and trace id.
+        withLogFields('workflowId' in o ? { workflowId: o.workflowId } : {}, () => this.opts.onSettled?.(o));
         return o;
       }),
     );
@@ -242,7 +246,6 @@ export class Dispatcher {
         .then((o) => {
           this.counts[o.kind]++;
           metrics.dispatched.inc({ outcome: o.kind });
-          this.opts.onSettled?.(o);
         })
         .catch((err) => {
           // Publishing a dead letter failed: leave the message unacked; it is redelivered after ack_wait.

@@ -39,7 +39,9 @@ export const dispatchCommand: Command = {
         onSettled: (o) => {
           if (o.kind === 'invalid' || o.kind === 'dead') log.warn({ outcome: o.kind }, `dispatcher: dead-lettered: ${'reason' in o ? o.reason : o.error}`);
           else if (o.kind === 'retry') log.warn({ outcome: o.kind, delivery: o.delivery }, `dispatcher: will retry (delivery ${o.delivery}): ${o.error}`);
-          else if (o.kind === 'started' || o.kind === 'duplicate') log.debug({ outcome: o.kind, workflowId: o.workflowId }, `dispatcher: ${o.kind}`);
+          // One line per object: with its key, workflow id and trace id (from the scope and span of the dispatch).
+          else if (o.kind === 'started') log.info({ outcome: o.kind, workflowId: o.workflowId }, 'dispatcher: workflow started');
+          else if (o.kind === 'duplicate') log.info({ outcome: o.kind, workflowId: o.workflowId }, 'dispatcher: workflow already started or done (duplicate event)');
         },
       });
       const stop = () => {
