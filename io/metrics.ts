@@ -39,11 +39,11 @@ export const metrics = {
 };
 
 let defaultsOn = false;
-/** Node process metrics (CPU, memory, event-loop lag, GC), prefixed lookout_process_. */
+/** Node process metrics (CPU, memory, event-loop lag, GC): lookout_process_*, lookout_nodejs_*. */
 export function collectProcessMetrics(): void {
   if (defaultsOn) return;
   defaultsOn = true;
-  client.collectDefaultMetrics({ prefix: 'lookout_process_' });
+  client.collectDefaultMetrics({ prefix: 'lookout_' });
 }
 
 /** What the stage frame (activities/stage.ts) reports once per attempt. */
