@@ -88,6 +88,14 @@ describe('observability of the running stack', () => {
     // Watcher: the events it published.
     expect(grew(wa0, wa1, 'lookout_events_published_total', { source: 'watcher', duplicate: 'false' })).toBeGreaterThanOrEqual(2);
 
+    // The Grafana dashboard reads only metrics that these processes serve (names as in their # TYPE lines).
+    const dash = JSON.parse(fs.readFileSync(path.join(cfg.projectRoot, 'infra', 'grafana', 'lookout.json'), 'utf8')) as { panels: Array<{ targets?: Array<{ expr: string }> }> };
+    const exprs = dash.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr));
+    expect(exprs.length).toBeGreaterThanOrEqual(20);
+    const used = new Set(exprs.flatMap((e) => [...e.matchAll(/\b((?:lookout|temporal)_[a-z0-9_]+)/g)].map((m) => m[1].replace(/_(bucket|sum|count)$/, ''))));
+    const served = new Set([w1, d1, wa1].flatMap((t) => [...t.matchAll(/^# TYPE (\S+)/gm)].map((m) => m[1])));
+    expect([...used].filter((n) => !served.has(n))).toEqual([]);
+
     // Logs: the dispatcher's and the worker's line about the object share its key, workflow id and trace id.
     const key = objectKey({ bucket: cfg.gcs.bucket, name: good, generation: goodGen });
     const dl = await waitForLog('dispatcher', (l) => l.objectKey === key && l.msg === 'dispatcher: workflow started');
