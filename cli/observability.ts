@@ -5,7 +5,7 @@
  */
 import type { LookoutConfig, MetricsProcess } from '../config';
 import { initLogging, type Logger } from '../io/log';
-import { collectProcessMetrics, serveMetrics, type MetricsServer } from '../io/metrics';
+import { collectProcessMetrics, serveMetricsIfFree, type MetricsServer } from '../io/metrics';
 import { flushTracing, initTracing } from '../io/tracing';
 
 export interface Observed {
@@ -22,8 +22,8 @@ export async function observe(cfg: LookoutConfig, name: string, metricsProcess: 
   const port = metricsProcess ? cfg.observability.metricsPorts[metricsProcess] : 0;
   if (metricsProcess && port > 0) {
     collectProcessMetrics();
-    metrics = await serveMetrics({ host: cfg.observability.metricsHost, port });
-    logger.info({ port: metrics.port }, `metrics: http://${cfg.observability.metricsHost}:${metrics.port}/metrics`);
+    metrics = await serveMetricsIfFree({ host: cfg.observability.metricsHost, port }, (m) => logger.warn(m));
+    if (metrics) logger.info({ port: metrics.port }, `metrics: http://${cfg.observability.metricsHost}:${metrics.port}/metrics`);
   }
   return {
     logger,

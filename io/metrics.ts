@@ -169,6 +169,20 @@ export async function describeTaskQueues(tc: Client, namespace: string, queues: 
   );
 }
 
+/**
+ * serveMetrics, except that a port already taken (a second worker of the same pool on one machine) costs the
+ * metrics, not the process: it is reported through `warn`, naming the variable that moves it, and undefined is returned.
+ */
+export async function serveMetricsIfFree(opts: { host: string; port: number; proxied?: string[] }, warn: (msg: string) => void): Promise<MetricsServer | undefined> {
+  try {
+    return await serveMetrics(opts);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException)?.code !== 'EADDRINUSE') throw err;
+    warn(`metrics: port ${opts.port} is in use; this process serves no /metrics (set LOOKOUT_METRICS_PORT for it, 0 = off)`);
+    return undefined;
+  }
+}
+
 export interface MetricsServer {
   port: number;
   close(): Promise<void>;

@@ -26,7 +26,7 @@ import { defaultModelRepo, listLocalModels } from '../runtime/manifest';
 import { syncModels } from '../runtime/remote';
 import { PixelBudget } from '../media/pixel-budget';
 import { log as rootLog, objectKeyOfWorkflowId, temporalLogger, withLogFields } from '../io/log';
-import { collectProcessMetrics, serveMetrics, watchPixelBudget, type MetricsServer } from '../io/metrics';
+import { collectProcessMetrics, serveMetricsIfFree, watchPixelBudget, type MetricsServer } from '../io/metrics';
 import { workflowSpanExport } from '../io/tracing';
 
 export interface WorkerOptions {
@@ -97,20 +97,24 @@ export function servablePipelines(cfg: LookoutConfig, modelRepo?: string): { ok:
 
 export async function runWorker(cfg: LookoutConfig, opts: WorkerOptions, onReady?: () => void): Promise<void> {
   const log = opts.log ?? ((l: string) => rootLog().info(l));
-  Runtime.install({
-    shutdownSignals: [], // we handle signals ourselves, to drain in order
-    // Workflow and activity `log` calls and the SDK's own messages, as pino lines with the workflow's ids.
-    logger: temporalLogger(rootLog(), cfg.observability.logLevel),
-    ...(opts.sdkMetricsAddress ? { telemetryOptions: { metrics: { prometheus: { bindAddress: opts.sdkMetricsAddress } } } } : {}),
-  });
   let metricsServer: MetricsServer | undefined;
   if (opts.metricsPort !== undefined) {
     collectProcessMetrics();
     watchPixelBudget(PixelBudget.shared(cfg.limits.decodePixelBudget));
-    metricsServer = await serveMetrics({ host: cfg.observability.metricsHost, port: opts.metricsPort, proxied: opts.sdkMetricsAddress ? [`http://${opts.sdkMetricsAddress}/metrics`] : [] });
-    log(`metrics: http://${cfg.observability.metricsHost}:${metricsServer.port}/metrics`);
-    opts.onMetrics?.(metricsServer);
+    metricsServer = await serveMetricsIfFree({ host: cfg.observability.metricsHost, port: opts.metricsPort, proxied: opts.sdkMetricsAddress ? [`http://${opts.sdkMetricsAddress}/metrics`] : [] }, (m) => rootLog().warn(m));
+    if (metricsServer) {
+      log(`metrics: http://${cfg.observability.metricsHost}:${metricsServer.port}/metrics`);
+      opts.onMetrics?.(metricsServer);
+    }
   }
+  // The SDK's exporter only beside our own /metrics: a second worker of the pool on this machine would find its port taken too.
+  const sdkMetrics = metricsServer && opts.sdkMetricsAddress;
+  Runtime.install({
+    shutdownSignals: [], // we handle signals ourselves, to drain in order
+    // Workflow and activity `log` calls and the SDK's own messages, as pino lines with the workflow's ids.
+    logger: temporalLogger(rootLog(), cfg.observability.logLevel),
+    ...(sdkMetrics ? { telemetryOptions: { metrics: { prometheus: { bindAddress: sdkMetrics } } } } : {}),
+  });
   const storage = storageClient(cfg);
   let repo = opts.modelRepo ?? defaultModelRepo(cfg.projectRoot);
   if (repo.startsWith('gs://')) {
