@@ -100,9 +100,11 @@ export interface PublishResult {
 export async function publishObjectEvent(js: JetStreamClient, cfg: LookoutConfig, ev: ObjectEvent): Promise<PublishResult> {
   const key = objectKey(ev);
   return inSpan('lookout.event', { kind: SpanKind.PRODUCER, attributes: { 'lookout.object_key': key, 'lookout.event_source': ev.source, 'messaging.system': 'nats', 'messaging.destination.name': cfg.nats.stream } }, async (span) => {
-    const h = natsHeaders();
-    for (const [k, v] of Object.entries(traceHeaders())) h.set(k, v);
-    const ack = await js.publish(objectSubject(cfg, ev.bucket), jsonCodec.encode(ev), { msgID: key, headers: h, timeout: 10_000 });
+    // Headers only when there is a trace to carry (a process without a tracer provider has none).
+    const trace = Object.entries(traceHeaders());
+    const h = trace.length ? natsHeaders() : undefined;
+    for (const [k, v] of trace) h!.set(k, v);
+    const ack = await js.publish(objectSubject(cfg, ev.bucket), jsonCodec.encode(ev), { msgID: key, ...(h ? { headers: h } : {}), timeout: 10_000 });
     span.setAttribute('lookout.duplicate', ack.duplicate);
     span.setAttribute('messaging.message.id', String(ack.seq));
     metrics.eventsPublished.inc({ source: ev.source ?? 'unknown', duplicate: String(ack.duplicate) });

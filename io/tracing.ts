@@ -12,7 +12,7 @@
  * LOOKOUT_OTLP_ENDPOINT when it is set, and to any processors a test adds (an in-memory exporter). Without an
  * endpoint spans are still made: their ids are on every log line (io/log.ts) and cross process boundaries.
  */
-import { context, propagation, trace, SpanKind, SpanStatusCode, type Context, type Span, type Tracer } from '@opentelemetry/api';
+import { context, INVALID_SPAN_CONTEXT, propagation, trace, SpanKind, SpanStatusCode, type Context, type Span, type Tracer } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { Resource } from '@opentelemetry/resources';
 import { BatchSpanProcessor, type ReadableSpan, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
@@ -40,6 +40,7 @@ class FanOutProcessor implements SpanProcessor {
 }
 
 const fanOut = new FanOutProcessor();
+const NOOP_SPAN = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
 let provider: NodeTracerProvider | undefined;
 let resource: Resource | undefined;
 let otlpUrl: string | undefined;
@@ -94,6 +95,9 @@ export function contextFromHeaders(get: (name: string) => string | undefined): C
 
 /** Runs fn inside a new span (child of `parent`, default the active context); records an exception and ends it either way. */
 export async function inSpan<T>(name: string, opts: { kind?: SpanKind; attributes?: Record<string, string | number | boolean | undefined>; parent?: Context }, fn: (span: Span) => Promise<T>): Promise<T> {
+  // No provider in this process (unit tests, library use): skip the span machinery, which is measurable on hot paths
+  // such as a watcher's first poll of a million objects.
+  if (!provider) return fn(NOOP_SPAN);
   const attrs = Object.fromEntries(Object.entries(opts.attributes ?? {}).filter(([, v]) => v !== undefined)) as Record<string, string | number | boolean>;
   return tracer().startActiveSpan(name, { kind: opts.kind ?? SpanKind.INTERNAL, attributes: attrs }, opts.parent ?? context.active(), async (span) => {
     try {
