@@ -103,7 +103,23 @@ export interface LookoutConfig {
   readyFile: string | undefined;
   /** Port of the /healthz + /readyz endpoint of long-running processes (Kubernetes probes); undefined = off. */
   healthPort: number | undefined;
+  /** Logs, metrics and traces of the long-running processes (README "Observability"). */
+  observability: {
+    logLevel: LogLevelName;
+    /** Address the /metrics servers listen on. */
+    metricsHost: string;
+    /** Port of each process's /metrics server: port base + PORT_OFFSETS.metrics<Process> unless overridden; 0 = off. */
+    metricsPorts: Record<MetricsProcess, number>;
+    /** OTLP/HTTP traces endpoint (collector base URL, e.g. http://127.0.0.1:4318); unset = spans are not exported. */
+    otlpEndpoint: string | undefined;
+  };
 }
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevelName = (typeof LOG_LEVELS)[number];
+/** The long-running processes that serve /metrics. */
+export const METRICS_PROCESSES = ['worker', 'workerGpu', 'dispatcher', 'watcher', 'push', 'serve', 'stream'] as const;
+export type MetricsProcess = (typeof METRICS_PROCESSES)[number];
 
 /** NATS credentials: at most one of user/password, token, nkey seed or .creds file (checked by loadConfig). */
 export interface NatsAuth {
@@ -150,7 +166,18 @@ export const PORT_OFFSETS = {
   push: 40,
   serve: 41,
   /** pstest, Google's Pub/Sub fake (gRPC): fake-gcs-server publishes object notifications to it. */
-  pubsub: 50,
+  pubsub: 44,
+  /** /metrics of each long-running Lookout process (LOOKOUT_METRICS_PORT overrides them all for one process). */
+  metricsWorker: 50,
+  metricsWorkerGpu: 51,
+  metricsDispatcher: 52,
+  metricsWatcher: 53,
+  metricsPush: 54,
+  metricsServe: 55,
+  metricsStream: 56,
+  /** The Temporal SDK's own Prometheus exporter (Rust core) of the CPU / GPU worker; proxied into the worker's /metrics. */
+  temporalSdkMetricsWorker: 60,
+  temporalSdkMetricsWorkerGpu: 61,
 } as const;
 
 /** Defaults, each documented: these are what `lookout env` prints on a fresh machine. */
@@ -256,6 +283,10 @@ export const ENV_VARS: ReadonlyArray<{ name: string; default: string; meaning: s
   { name: 'LOOKOUT_WORKER_DEPLOYMENT', default: '(unset: unversioned)', meaning: 'worker versioning: Worker Deployment name' },
   { name: 'LOOKOUT_WORKER_BUILD_ID', default: '(unset)', meaning: 'worker versioning: build ID of this release (with LOOKOUT_WORKER_DEPLOYMENT)' },
   { name: 'LOOKOUT_HEALTH_PORT', default: '(unset: off)', meaning: 'long-running processes (worker, dispatch, watch, push-server, serve) answer GET /healthz and /readyz on this port (Kubernetes probes; 0 = any free port)' },
+  { name: 'LOOKOUT_LOG_LEVEL', default: 'info', meaning: 'log level of the long-running processes: trace, debug, info, warn, error, fatal or silent' },
+  { name: 'LOOKOUT_METRICS_HOST', default: '127.0.0.1', meaning: 'address the /metrics servers listen on' },
+  { name: 'LOOKOUT_METRICS_PORT', default: '(port base + 50..56, per process)', meaning: "this process's /metrics port (0 = no metrics server)" },
+  { name: 'LOOKOUT_OTLP_ENDPOINT', default: '(unset: no export)', meaning: 'OTLP/HTTP collector base URL; traces go to <url>/v1/traces' },
 ];
 
 type Env = Record<string, string | undefined>;
@@ -407,6 +438,21 @@ export function findProjectRoot(): string {
   return __dirname;
 }
 
+/** Each process's /metrics port: its offset from the port base, or LOOKOUT_METRICS_PORT for all (one process per environment). */
+function metricsPorts(env: Env, portBase: number): Record<MetricsProcess, number> {
+  const offset: Record<MetricsProcess, keyof typeof PORT_OFFSETS> = {
+    worker: 'metricsWorker',
+    workerGpu: 'metricsWorkerGpu',
+    dispatcher: 'metricsDispatcher',
+    watcher: 'metricsWatcher',
+    push: 'metricsPush',
+    serve: 'metricsServe',
+    stream: 'metricsStream',
+  };
+  const override = env.LOOKOUT_METRICS_PORT ? int(env, 'LOOKOUT_METRICS_PORT', 0, 0, 65535) : undefined;
+  return Object.fromEntries(METRICS_PROCESSES.map((p) => [p, override ?? portBase + PORT_OFFSETS[offset[p]]])) as Record<MetricsProcess, number>;
+}
+
 /** Reads and validates the configuration; throws ConfigError naming the variable at fault. */
 export function loadConfig(env: Env = process.env): LookoutConfig {
   const projectRoot = findProjectRoot();
@@ -523,6 +569,12 @@ export function loadConfig(env: Env = process.env): LookoutConfig {
     debug: bool(env, 'LOOKOUT_DEBUG', false),
     readyFile: env.LOOKOUT_READY_FILE || undefined,
     healthPort: env.LOOKOUT_HEALTH_PORT ? int(env, 'LOOKOUT_HEALTH_PORT', 0, 0, 65535) : undefined,
+    observability: {
+      logLevel: str(env, 'LOOKOUT_LOG_LEVEL', 'info', new RegExp(`^(${LOG_LEVELS.join('|')})$`), LOG_LEVELS.join(', ')) as LogLevelName,
+      metricsHost: str(env, 'LOOKOUT_METRICS_HOST', '127.0.0.1', /^[A-Za-z0-9.:-]+$/, 'an address'),
+      metricsPorts: metricsPorts(env, portBase),
+      otlpEndpoint: url(env, 'LOOKOUT_OTLP_ENDPOINT', ['http:', 'https:']),
+    },
   };
   return cfg;
 }

@@ -20,6 +20,9 @@ import { machineInfo } from '../runtime/machine';
 import { BATCH_LANES, BATCH_OBJECT_ATTEMPTS, batchObjectBackoffMs } from '../core/policies';
 import { heartbeat, runStage, runStageGroup, toFailure } from './stage';
 import type { BatchEntry, BatchInput, LookoutActivities, RecordResult, StageContext } from './types';
+import { log } from '../io/log';
+import { observeRow } from '../io/metrics';
+import { inSpan } from '../io/tracing';
 
 export interface ActivityDeps {
   /** The methods this worker loaded, by method name (those of the pipelines it serves). */
@@ -34,6 +37,23 @@ export interface ActivityDeps {
   pool: Pool;
   /** Videos with larger frames fail as TooManyPixels when planned (each frame is held decoded as RGB). Unset: no limit. */
   maxVideoPixels?: number;
+}
+
+/** Writes a row (or its stand-in) inside a `lookout.record` span, and counts it: rows by status, failed rows by error class, end to end. */
+async function recordRow(rows: ActivityDeps['rows'], row: ResultRow): Promise<'row' | 'stand-in'> {
+  const str = (k: string) => (typeof row[k] === 'string' ? (row[k] as string) : null);
+  const landed = await inSpan('lookout.record', { attributes: { 'lookout.object_key': `${str('bucket')}/${str('name')}#${str('generation')}`, 'lookout.workflow_id': row.workflow_id, 'lookout.status': str('status') ?? undefined } }, () => writeResultRow(rows, row));
+  const standIn = landed === 'stand-in';
+  // One line per object and worker: the row's outcome, with the key, workflow id and trace id of the activity's scope.
+  log().info({ status: standIn ? 'failed' : str('status'), errorClass: standIn ? 'RowRejected' : str('error_class') ?? undefined, endToEndMs: row.end_to_end_ms }, 'row recorded');
+  observeRow({
+    pipeline: str('pipeline') ?? 'unknown',
+    status: standIn ? 'failed' : (str('status') ?? 'unknown'),
+    errorClass: standIn ? 'RowRejected' : str('error_class'),
+    failedStage: standIn ? null : str('failed_stage'),
+    endToEndMs: typeof row.end_to_end_ms === 'number' ? row.end_to_end_ms : null,
+  });
+  return landed;
 }
 
 function currentWorkflowId(fallback: string): string {
@@ -125,9 +145,9 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
     });
   }
 
-  async function recordRow(summary: AnalysisSummary): Promise<RecordResult> {
+  async function recordSummary(summary: AnalysisSummary): Promise<RecordResult> {
     const row = buildRow(summary, Date.now());
-    const landed = await writeResultRow(deps.rows, row);
+    const landed = await recordRow(deps.rows, row);
     return { analysisId: row.analysis_id, table: deps.table, status: landed === 'stand-in' || summary.failure ? 'failed' : 'ok' };
   }
 
@@ -141,7 +161,7 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
       if (!group.record) return out;
       const summary: AnalysisSummary = { input, ...group.record, detect: out.detect, extract: out.extract, score: out.score, failure: out.failure };
       try {
-        return { ...out, record: await recordRow(summary) };
+        return { ...out, record: await recordSummary(summary) };
       } catch {
         // BigQuery away (or the row refused twice): the analysis is done; the workflow's own record step, with
         // its unlimited retry, writes the row. Retrying this activity would run the stages again.
@@ -151,7 +171,7 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
 
     async record(summary): Promise<RecordResult> {
       // A refused row is replaced by a failed stand-in (RowRejected); errors become typed failures (refused twice: non-retryable).
-      return direct(() => recordRow(summary));
+      return direct(() => recordSummary(summary));
     },
 
     async detectBatch(input, ctx) {
@@ -167,7 +187,7 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
       return direct(async () => {
         const now = Date.now();
         const rows = summaries.map((s) => buildRow(s, now));
-        const landed = await Promise.all(rows.map((r) => writeResultRow(deps.rows, r)));
+        const landed = await Promise.all(rows.map((r) => recordRow(deps.rows, r)));
         return rows.map((r, i) => ({ analysisId: r.analysis_id, table: deps.table, status: landed[i] === 'stand-in' || summaries[i].failure ? ('failed' as const) : ('ok' as const) }));
       });
     },

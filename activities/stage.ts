@@ -9,6 +9,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { SetupError, errorClassOf, isRetryable } from '../core/errors';
 import type { StageName } from '../core/pipelines';
 import type { AnalyzeInput, DetectOutput, ExtractOutput, ScoreOutput, StageReport } from '../core/types';
+import { metrics, observeStage } from '../io/metrics';
 import type { StageWork } from '../methods/method';
 import type { StageContext, StageGroupContext, StagesOutput } from './types';
 
@@ -51,6 +52,8 @@ export async function runStage<T extends object>(ctx: StageContext, scheduledAt:
   // A stage run inside a group (activities.stages) was "scheduled" when the stage before it finished.
   if (scheduledAt !== undefined) info.scheduledAt = scheduledAt;
   const startedAt = Date.now();
+  const where = { stage: ctx.stage, pool: ctx.pool };
+  metrics.stageInFlight.inc(where);
   try {
     const w = await work();
     const report: StageReport = {
@@ -68,9 +71,13 @@ export async function runStage<T extends object>(ctx: StageContext, scheduledAt:
       model: w.model,
       fellBack: ctx.fellBack,
     };
+    observeStage({ ...report, model: report.model?.name }, 'ok');
     return { ...w.value, report };
   } catch (err) {
+    observeStage({ ...where, scheduledAt: Math.min(info.scheduledAt, startedAt), startedAt, completedAt: Date.now() }, 'failed');
     throw toFailure(err, info.attempt);
+  } finally {
+    metrics.stageInFlight.dec(where);
   }
 }
 

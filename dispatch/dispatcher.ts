@@ -18,12 +18,16 @@ import { AckPolicy, DeliverPolicy, nanos, type ConsumerMessages, type JsMsg, typ
 import type { LookoutConfig } from '../config';
 import { validateObjectEvent, type ObjectEvent } from '../core/events';
 import { PIPELINES, resolvePipeline, type PipelineOptions } from '../core/pipelines';
-import { WorkflowStarter, type AnalysisKind } from '../io/starter';
+import { analysisWorkflowId, WorkflowStarter, type AnalysisKind } from '../io/starter';
 import { METHODS } from '../methods/registry';
 import { isNeighbour, isVideo } from '../media/triplets';
 import { DISPATCHER_DURABLE, isJsApiError, JS_ERR, jsonCodec, publishDeadLetter } from '../io/streams';
 import { backoffMs, classifyStartFailure, FailureCounter } from './failures';
 import type { AnalyzeInput } from '../core/types';
+import { objectKey } from '../core/events';
+import { log, withLogFields } from '../io/log';
+import { metrics } from '../io/metrics';
+import { contextFromHeaders, inSpan, SpanKind } from '../io/tracing';
 
 export interface DispatcherOptions {
   /** Workflow starts in flight at once; also the consumer's max_ack_pending. */
@@ -36,7 +40,7 @@ export interface DispatcherOptions {
   ackWaitMs: number;
   durable: string;
   pipelineOptions: PipelineOptions;
-  /** Called after each message is settled (for tests and progress). */
+  /** Called after each message is settled (for tests and progress), inside the message's span and log scope. */
   onSettled?: (outcome: DispatchOutcome) => void;
   /** Where the begin and end of an outage are reported (default stderr). */
   log?: (line: string) => void;
@@ -160,16 +164,38 @@ export class Dispatcher {
     if (!v.ok) {
       await publishDeadLetter(js, this.cfg, { kind: 'invalid', reason: v.reason, payload: new TextDecoder().decode(m.data).slice(0, 65536), subject: m.subject, streamSeq: m.seq, deliveries: delivery });
       m.term(v.reason);
-      return { kind: 'invalid', reason: v.reason };
+      const o: DispatchOutcome = { kind: 'invalid', reason: v.reason };
+      this.opts.onSettled?.(o);
+      return o;
     }
-    const route = routeEvent(v.value, this.cfg);
+    const ev = v.value;
+    // The object's trace continues here from the event's headers; every log line below carries its key.
+    const parent = contextFromHeaders((k) => m.headers?.get(k) || undefined);
+    return withLogFields({ objectKey: objectKey(ev) }, () =>
+      inSpan('lookout.dispatch', { kind: SpanKind.CONSUMER, parent, attributes: { 'lookout.object_key': objectKey(ev), 'messaging.system': 'nats', 'messaging.message.id': String(m.seq), 'lookout.delivery': delivery } }, async (span) => {
+        const o = await this.dispatch(m, ev, delivery);
+        span.setAttribute('lookout.outcome', o.kind);
+        if ('workflowId' in o) span.setAttribute('lookout.workflow_id', o.workflowId);
+        // Inside the span and the log scope: what onSettled logs carries the object's key and trace id.
+        withLogFields('workflowId' in o ? { workflowId: o.workflowId } : {}, () => this.opts.onSettled?.(o));
+        return o;
+      }),
+    );
+  }
+
+  private async dispatch(m: JsMsg, ev: ObjectEvent, delivery: number): Promise<DispatchOutcome> {
+    const js = this.nc.jetstream();
+    const route = routeEvent(ev, this.cfg);
     if ('skip' in route) {
       m.ack();
       return { kind: 'skipped', reason: route.skip };
     }
     try {
-      const input = analyzeInputFor(v.value, this.cfg, this.opts.pipelineOptions);
-      const r = await this.client.withDeadline(Date.now() + this.opts.startTimeoutMs, () => this.starter.startAnalysis(input, route.workflowType));
+      const input = analyzeInputFor(ev, this.cfg, this.opts.pipelineOptions);
+      const t0 = performance.now();
+      const r = await withLogFields({ workflowId: analysisWorkflowId(input.pipeline.name, input.object) }, () =>
+        this.client.withDeadline(Date.now() + this.opts.startTimeoutMs, () => this.starter.startAnalysis(input, route.workflowType)),
+      ).finally(() => metrics.workflowStart.observe({ outcome: 'any' }, (performance.now() - t0) / 1000));
       this.outageEnded();
       this.eventFailures.clear(m.seq);
       m.ack();
@@ -199,12 +225,12 @@ export class Dispatcher {
     if (this.outageSince !== undefined) return;
     this.outageSince = Date.now();
     const cause = (err as { cause?: Error })?.cause?.message ?? (err as Error)?.message;
-    (this.opts.log ?? console.error)(`dispatcher: Temporal unreachable (${cause}); events stay on the stream and are retried with backoff until it is back`);
+    (this.opts.log ?? ((l: string) => log().warn(l)))(`dispatcher: Temporal unreachable (${cause}); events stay on the stream and are retried with backoff until it is back`);
   }
 
   private outageEnded(): void {
     if (this.outageSince === undefined) return;
-    (this.opts.log ?? console.error)(`dispatcher: Temporal reachable again after ${((Date.now() - this.outageSince) / 1000).toFixed(0)} s`);
+    (this.opts.log ?? ((l: string) => log().info(l)))(`dispatcher: Temporal reachable again after ${((Date.now() - this.outageSince) / 1000).toFixed(0)} s`);
     this.outageSince = undefined;
   }
 
@@ -222,17 +248,22 @@ export class Dispatcher {
         continue;
       }
       while (this.inflight.size >= this.opts.concurrency) await Promise.race(this.inflight);
+      if (m.info.redelivered) metrics.redeliveries.inc();
       const p: Promise<void> = this.handle(m)
         .then((o) => {
           this.counts[o.kind]++;
-          this.opts.onSettled?.(o);
+          metrics.dispatched.inc({ outcome: o.kind });
         })
         .catch((err) => {
           // Publishing a dead letter failed: leave the message unacked; it is redelivered after ack_wait.
-          console.error('dispatcher: could not settle message', m.seq, err);
+          log().error({ err, streamSeq: m.seq }, 'dispatcher: could not settle message');
         })
-        .finally(() => this.inflight.delete(p));
+        .finally(() => {
+          this.inflight.delete(p);
+          metrics.dispatchInFlight.set(this.inflight.size);
+        });
       this.inflight.add(p);
+      metrics.dispatchInFlight.set(this.inflight.size);
     }
     await Promise.allSettled([...this.inflight]);
   }

@@ -27,6 +27,7 @@ import type { KV, NatsConnection } from 'nats';
 import type { LookoutConfig } from '../config';
 import { bucketToken, eventFromObjectResource, objectKey } from '../core/events';
 import { cursorsKv, publishDeadLetter, publishObjectEvent } from '../io/streams';
+import { log } from '../io/log';
 
 /** Cursor as stored in KV (version 2). */
 export interface WatchCursor {
@@ -287,7 +288,7 @@ export class BucketWatcher {
     return n;
   }
 
-  async run(onError: (err: unknown) => void = (e) => console.error('watcher:', e)): Promise<void> {
+  async run(onError: (err: unknown) => void = (err) => log().error({ err }, 'watcher: listing or publishing failed; retrying')): Promise<void> {
     const kv = await cursorsKv(this.nc, this.cfg);
     while (!this.stopped) {
       try {

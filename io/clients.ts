@@ -7,6 +7,7 @@ import { BigQuery } from '@google-cloud/bigquery';
 import { Storage } from '@google-cloud/storage';
 import { PubSub } from '@google-cloud/pubsub';
 import { Connection, Client } from '@temporalio/client';
+import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
 import { OAuth2Client } from 'google-auth-library';
 import fs from 'node:fs';
 import { connect, credsAuthenticator, nkeyAuthenticator, type ConnectionOptions, type NatsConnection } from 'nats';
@@ -138,5 +139,7 @@ export async function temporalConnection(cfg: LookoutConfig): Promise<Connection
 
 export async function temporalClient(cfg: LookoutConfig): Promise<{ client: Client; connection: Connection }> {
   const connection = await temporalConnection(cfg);
-  return { connection, client: new Client({ connection, namespace: cfg.temporal.namespace }) };
+  // The interceptor opens a StartWorkflow span under the caller's active span (the dispatcher's) and passes
+  // its context to the workflow in the start request's headers: the object's trace continues in the worker.
+  return { connection, client: new Client({ connection, namespace: cfg.temporal.namespace, interceptors: { workflow: [new OpenTelemetryWorkflowClientInterceptor()] } }) };
 }

@@ -19,6 +19,8 @@ import {
 } from 'nats';
 import type { LookoutConfig } from '../config';
 import { bucketToken, objectKey, type ObjectEvent } from '../core/events';
+import { metrics } from './metrics';
+import { inSpan, SpanKind, traceHeaders } from './tracing';
 
 export const jsonCodec = JSONCodec<unknown>();
 
@@ -91,10 +93,24 @@ export interface PublishResult {
   duplicate: boolean;
 }
 
-/** Publishes an object event with Nats-Msg-Id = bucket/name#generation, so the stream drops repeats. */
+/**
+ * Publishes an object event with Nats-Msg-Id = bucket/name#generation, so the stream drops repeats. The
+ * object's trace starts here: a `lookout.event` span whose W3C trace context rides in the message headers
+ * (the dispatcher continues it).
+ */
 export async function publishObjectEvent(js: JetStreamClient, cfg: LookoutConfig, ev: ObjectEvent): Promise<PublishResult> {
-  const ack = await js.publish(objectSubject(cfg, ev.bucket), jsonCodec.encode(ev), { msgID: objectKey(ev), timeout: 10_000 });
-  return { seq: ack.seq, duplicate: ack.duplicate };
+  const key = objectKey(ev);
+  return inSpan('lookout.event', { kind: SpanKind.PRODUCER, attributes: { 'lookout.object_key': key, 'lookout.event_source': ev.source, 'messaging.system': 'nats', 'messaging.destination.name': cfg.nats.stream } }, async (span) => {
+    // Headers only when there is a trace to carry (a process without a tracer provider has none).
+    const trace = Object.entries(traceHeaders());
+    const h = trace.length ? natsHeaders() : undefined;
+    for (const [k, v] of trace) h!.set(k, v);
+    const ack = await js.publish(objectSubject(cfg, ev.bucket), jsonCodec.encode(ev), { msgID: key, ...(h ? { headers: h } : {}), timeout: 10_000 });
+    span.setAttribute('lookout.duplicate', ack.duplicate);
+    span.setAttribute('messaging.message.id', String(ack.seq));
+    metrics.eventsPublished.inc({ source: ev.source ?? 'unknown', duplicate: String(ack.duplicate) });
+    return { seq: ack.seq, duplicate: ack.duplicate };
+  });
 }
 
 export interface DeadLetter {
@@ -119,6 +135,7 @@ export async function publishDeadLetter(js: JetStreamClient, cfg: LookoutConfig,
     ...(id ? { msgID: id } : {}),
     timeout: 10_000,
   });
+  metrics.deadLetters.inc({ kind: dl.kind });
 }
 
 /** Reads the dead-letter stream from the start without consuming it (an ordered consumer). */

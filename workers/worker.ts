@@ -6,7 +6,9 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { NativeConnection, Runtime, Worker, type WorkerOptions as TemporalWorkerOptions } from '@temporalio/worker';
+import { Context } from '@temporalio/activity';
+import { OpenTelemetryActivityInboundInterceptor, OpenTelemetryActivityOutboundInterceptor, makeWorkflowExporter } from '@temporalio/interceptors-opentelemetry';
+import { NativeConnection, Runtime, Worker, type ActivityInboundCallsInterceptor, type WorkerInterceptors, type WorkerOptions as TemporalWorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { heartbeat } from '../activities/stage';
 import type { LookoutConfig, Pool } from '../config';
@@ -22,6 +24,10 @@ import { methodOfPipeline, modelsForPipelines } from '../methods/registry';
 import { CachingModelLoader } from '../runtime/loader';
 import { defaultModelRepo, listLocalModels } from '../runtime/manifest';
 import { syncModels } from '../runtime/remote';
+import { PixelBudget } from '../media/pixel-budget';
+import { log as rootLog, objectKeyOfWorkflowId, temporalLogger, withLogFields } from '../io/log';
+import { collectProcessMetrics, serveMetricsIfFree, watchPixelBudget, type MetricsServer } from '../io/metrics';
+import { workflowSpanExport } from '../io/tracing';
 
 export interface WorkerOptions {
   pool: Pool;
@@ -39,6 +45,41 @@ export interface WorkerOptions {
   /** Decoded images kept between stages of an object (LRU, bytes). */
   imageCacheBytes?: number;
   log?: (line: string) => void;
+  /** Port of this worker's /metrics (0: any free port; undefined: no metrics server). */
+  metricsPort?: number;
+  /** Where the Temporal SDK's own Prometheus exporter listens (host:port; proxied into /metrics). Undefined: not installed. */
+  sdkMetricsAddress?: string;
+  /** Aborting drains the worker like SIGTERM (tests run a worker in-process). */
+  signal?: AbortSignal;
+  /** Called with the metrics server once it listens. */
+  onMetrics?: (server: MetricsServer) => void;
+}
+
+/**
+ * Log fields of an activity: its workflow id and the object key (from a per-object workflow id, or the
+ * object the first argument names), on every line the activity and the code below it write.
+ */
+function logFieldsInterceptor(): ActivityInboundCallsInterceptor {
+  return {
+    async execute(input, next) {
+      const workflowId = Context.current().info.workflowExecution?.workflowId;
+      const arg = input.args[0] as { object?: { bucket?: string; name?: string; generation?: string }; input?: { object?: { bucket?: string; name?: string; generation?: string } } } | undefined;
+      const o = arg?.object ?? arg?.input?.object;
+      const objectKey = (workflowId && objectKeyOfWorkflowId(workflowId)) || (o?.bucket && o.name ? `${o.bucket}/${o.name}#${o.generation}` : undefined);
+      return withLogFields({ workflowId, objectKey }, () => next(input));
+    },
+  };
+}
+
+/** Tracing and log-field interceptors of every Lookout worker (README "Observability"). */
+export function workerInterceptors(): WorkerInterceptors {
+  return {
+    workflowModules: [require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors')],
+    activity: [
+      (ctx) => ({ inbound: new OpenTelemetryActivityInboundInterceptor(ctx), outbound: new OpenTelemetryActivityOutboundInterceptor(ctx) }),
+      () => ({ inbound: logFieldsInterceptor() }),
+    ],
+  };
 }
 
 /** Pipelines whose models are all in the repository (the default set a worker serves). */
@@ -55,8 +96,25 @@ export function servablePipelines(cfg: LookoutConfig, modelRepo?: string): { ok:
 }
 
 export async function runWorker(cfg: LookoutConfig, opts: WorkerOptions, onReady?: () => void): Promise<void> {
-  const log = opts.log ?? ((l: string) => console.log(l));
-  Runtime.install({ shutdownSignals: [] }); // we handle signals ourselves, to drain in order
+  const log = opts.log ?? ((l: string) => rootLog().info(l));
+  let metricsServer: MetricsServer | undefined;
+  if (opts.metricsPort !== undefined) {
+    collectProcessMetrics();
+    watchPixelBudget(PixelBudget.shared(cfg.limits.decodePixelBudget));
+    metricsServer = await serveMetricsIfFree({ host: cfg.observability.metricsHost, port: opts.metricsPort, proxied: opts.sdkMetricsAddress ? [`http://${opts.sdkMetricsAddress}/metrics`] : [] }, (m) => rootLog().warn(m));
+    if (metricsServer) {
+      log(`metrics: http://${cfg.observability.metricsHost}:${metricsServer.port}/metrics`);
+      opts.onMetrics?.(metricsServer);
+    }
+  }
+  // The SDK's exporter only beside our own /metrics: a second worker of the pool on this machine would find its port taken too.
+  const sdkMetrics = metricsServer && opts.sdkMetricsAddress;
+  Runtime.install({
+    shutdownSignals: [], // we handle signals ourselves, to drain in order
+    // Workflow and activity `log` calls and the SDK's own messages, as pino lines with the workflow's ids.
+    logger: temporalLogger(rootLog(), cfg.observability.logLevel),
+    ...(sdkMetrics ? { telemetryOptions: { metrics: { prometheus: { bindAddress: sdkMetrics } } } } : {}),
+  });
   const storage = storageClient(cfg);
   let repo = opts.modelRepo ?? defaultModelRepo(cfg.projectRoot);
   if (repo.startsWith('gs://')) {
@@ -109,6 +167,7 @@ export async function runWorker(cfg: LookoutConfig, opts: WorkerOptions, onReady
           identity: `${opts.pool}@${os.hostname()}/${process.pid}`,
           shutdownGraceTime: '30s',
           ...versioning,
+          interceptors: workerInterceptors(),
         }),
       );
     }
@@ -124,6 +183,9 @@ export async function runWorker(cfg: LookoutConfig, opts: WorkerOptions, onReady
           maxConcurrentWorkflowTaskExecutions: 64,
           identity: `workflows@${os.hostname()}/${process.pid}`,
           ...versioning,
+          interceptors: workerInterceptors(),
+          // Workflow spans are made in the sandbox and exported by the worker through this sink.
+          sinks: { exporter: makeWorkflowExporter(workflowSpanExport().processor, workflowSpanExport().resource) },
         }),
       );
     }
@@ -133,6 +195,7 @@ export async function runWorker(cfg: LookoutConfig, opts: WorkerOptions, onReady
     };
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
+    opts.signal?.addEventListener('abort', stop, { once: true });
     log(`worker pool=${opts.pool} queues=${workers.map((w) => w.options.taskQueue).join(', ')} concurrency=${opts.concurrency}`);
     const running = Promise.all(workers.map((w) => w.run()));
     onReady?.();
@@ -142,6 +205,7 @@ export async function runWorker(cfg: LookoutConfig, opts: WorkerOptions, onReady
     await models.close();
     videos.close();
     await connection.close();
+    await metricsServer?.close();
     log('worker stopped');
   }
 }

@@ -16,6 +16,11 @@ export const dispatchCommand: Command = {
     const { natsConnect, temporalClient } = require('../../io/clients') as typeof import('../../io/clients');
     const { Dispatcher, DISPATCHER_DEFAULTS } = require('../../dispatch/dispatcher') as typeof import('../../dispatch/dispatcher');
     const { ensureStreams } = require('../../io/streams') as typeof import('../../io/streams');
+    const { observe } = require('../observability') as typeof import('../observability');
+    const { watchJetStream, watchTaskQueues } = require('../../io/metrics') as typeof import('../../io/metrics');
+    const { PIPELINES, taskQueueFor } = require('../../core/pipelines') as typeof import('../../core/pipelines');
+    const obs = await observe(cfg, 'dispatcher', 'dispatcher');
+    const log = obs.logger;
     const nc = await natsConnect(cfg, 'lookout-dispatcher');
     // An open NATS connection keeps the process alive: close it when Temporal cannot be reached, so the
     // command exits with the error instead of hanging.
@@ -25,30 +30,40 @@ export const dispatchCommand: Command = {
     });
     try {
       await ensureStreams(nc, cfg);
+      // Read when Prometheus scrapes: the stream's backlog for this consumer, dead letters kept, and every task queue's backlog.
+      watchJetStream(nc, [{ stream: cfg.nats.stream, consumer: DISPATCHER_DEFAULTS.durable }], [cfg.nats.stream, cfg.nats.deadStream]);
+      watchTaskQueues(client, cfg.temporal.namespace, [
+        { name: cfg.temporal.workflowQueue, type: 'workflow' },
+        ...[...PIPELINES.keys()].flatMap((p) => (['cpu', 'gpu'] as const).map((pool) => ({ name: taskQueueFor(p, pool), type: 'activity' as const }))),
+      ]);
       const d = new Dispatcher(nc, client, cfg, {
         ...DISPATCHER_DEFAULTS,
         concurrency: Number(opts.concurrency),
         maxDeliver: Number(opts['max-deliver']),
         pipelineOptions: cfg.pipelines,
         onSettled: (o) => {
-          if (o.kind === 'invalid' || o.kind === 'dead') console.error(`dispatcher: dead-lettered: ${'reason' in o ? o.reason : o.error}`);
-          else if (o.kind === 'retry') console.error(`dispatcher: will retry (delivery ${o.delivery}): ${o.error}`);
+          if (o.kind === 'invalid' || o.kind === 'dead') log.warn({ outcome: o.kind }, `dispatcher: dead-lettered: ${'reason' in o ? o.reason : o.error}`);
+          else if (o.kind === 'retry') log.warn({ outcome: o.kind, delivery: o.delivery }, `dispatcher: will retry (delivery ${o.delivery}): ${o.error}`);
+          // One line per object: with its key, workflow id and trace id (from the scope and span of the dispatch).
+          else if (o.kind === 'started') log.info({ outcome: o.kind, workflowId: o.workflowId }, 'dispatcher: workflow started');
+          else if (o.kind === 'duplicate') log.info({ outcome: o.kind, workflowId: o.workflowId }, 'dispatcher: workflow already started or done (duplicate event)');
         },
       });
       const stop = () => {
-        console.log('dispatcher: draining');
+        log.info('dispatcher: draining');
         void d.stop();
       };
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);
       const running = d.run();
-      console.log(`dispatcher: consuming ${cfg.nats.stream} -> Temporal ${cfg.temporal.url} (${cfg.temporal.namespace})`);
+      log.info(`dispatcher: consuming ${cfg.nats.stream} -> Temporal ${cfg.temporal.url} (${cfg.temporal.namespace})`);
       markReady(cfg);
       await running;
-      console.log(`dispatcher: stopped ${JSON.stringify(d.counts)}`);
+      log.info({ counts: d.counts }, 'dispatcher: stopped');
     } finally {
       await nc.drain().catch(() => {});
       await connection.close();
+      await obs.close();
     }
   },
 };

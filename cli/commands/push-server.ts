@@ -17,14 +17,16 @@ Events for buckets other than $LOOKOUT_PUSH_BUCKETS (default $LOOKOUT_BUCKET) ar
     const { natsConnect } = require('../../io/clients') as typeof import('../../io/clients');
     const { createPushServer, verifierFromConfig } = require('../../ingest/push') as typeof import('../../ingest/push');
     const { ensureStreams } = require('../../io/streams') as typeof import('../../io/streams');
+    const { observe } = require('../observability') as typeof import('../observability');
+    const obs = await observe(cfg, 'push-server', 'push');
     const verify = verifierFromConfig(cfg);
-    if (!cfg.push.audience && !cfg.push.token) console.error('push-server: neither LOOKOUT_PUSH_AUDIENCE nor LOOKOUT_PUSH_TOKEN is set: every request will be rejected');
+    if (!cfg.push.audience && !cfg.push.token) obs.logger.warn('push-server: neither LOOKOUT_PUSH_AUDIENCE nor LOOKOUT_PUSH_TOKEN is set: every request will be rejected');
     const nc = await natsConnect(cfg, 'lookout-push');
     await ensureStreams(nc, cfg);
-    const server = createPushServer({ cfg, js: nc.jetstream(), verify, log: (l) => console.error(l) });
+    const server = createPushServer({ cfg, js: nc.jetstream(), verify, log: (l) => obs.logger.warn(l) });
     const port = (opts.port as number | undefined) ?? cfg.push.port;
     await new Promise<void>((resolve) => server.listen(port, String(opts.host), resolve));
-    console.log(`push-server: listening on http://${opts.host}:${port} (POST /pubsub, POST /cloudevents, GET /healthz)`);
+    obs.logger.info(`push-server: listening on http://${opts.host}:${port} (POST /pubsub, POST /cloudevents, GET /healthz)`);
     markReady(cfg);
     await new Promise<void>((resolve) => {
       const stop = () => server.close(() => resolve());
@@ -32,5 +34,6 @@ Events for buckets other than $LOOKOUT_PUSH_BUCKETS (default $LOOKOUT_BUCKET) ar
       process.once('SIGINT', stop);
     });
     await nc.drain();
+    await obs.close();
   },
 };

@@ -23,12 +23,14 @@ stack is unavailable. The analysis runs through Temporal on the workers and is r
     const { temporalClient, storageClient } = require('../../io/clients') as typeof import('../../io/clients');
     const { createServeApi } = require('../../ingest/serve') as typeof import('../../ingest/serve');
     const { PORT_OFFSETS } = require('../../config') as typeof import('../../config');
+    const { observe } = require('../observability') as typeof import('../observability');
+    const obs = await observe(cfg, 'serve', 'serve');
     const { client, connection } = await temporalClient(cfg);
     const { WorkflowStarter } = require('../../io/starter') as typeof import('../../io/starter');
     const server = createServeApi({ cfg, starter: new WorkflowStarter(client, cfg), storage: storageClient(cfg), defaultScene: String(opts.scene), timeoutMs: Number(opts['timeout-s']) * 1000 });
     const port = (opts.port as number | undefined) ?? cfg.portBase + PORT_OFFSETS.serve;
     await new Promise<void>((resolve) => server.listen(port, String(opts.host), resolve));
-    console.log(`serve: http://${opts.host}:${port}/v1/frames (POST {"key": "...", "scene": "..."})`);
+    obs.logger.info(`serve: http://${opts.host}:${port}/v1/frames (POST {"key": "...", "scene": "..."})`);
     markReady(cfg);
     await new Promise<void>((resolve) => {
       // Stop taking requests, let those in flight answer, drop idle keep-alive connections (they would hold close() open).
@@ -40,5 +42,6 @@ stack is unavailable. The analysis runs through Temporal on the workers and is r
       process.once('SIGINT', stop);
     });
     await connection.close();
+    await obs.close();
   },
 };

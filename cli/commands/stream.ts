@@ -31,6 +31,9 @@ connections in a row ends the command with exit code 1: retrying cannot help. St
     if (!/^(rtsps?|https?|rtmp|udp|tcp|file):/i.test(url)) throw new Error(`not a stream URL: ${JSON.stringify(url)} (rtsp://, http(s)://, rtmp://, udp://, tcp:// or file:)`);
     const name = (opts.name as string | undefined) ?? (url.replace(/^[a-z]+:\/\//i, '').replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 60) || 'camera');
     const bucket = storageClient(cfg).bucket(cfg.gcs.bucket);
+    const { observe } = require('../observability') as typeof import('../observability');
+    const obs = await observe(cfg, 'stream', 'stream');
+    const log = obs.logger.child({ stream: name });
     const ac = new AbortController();
     process.once('SIGINT', () => ac.abort());
     process.once('SIGTERM', () => ac.abort());
@@ -55,19 +58,21 @@ connections in a row ends the command with exit code 1: retrying cannot help. St
         },
         (e) => {
           if (json) return console.log(JSON.stringify(e));
-          if (e.kind === 'segment') console.log(`segment ${e.objectName} (${e.durationS.toFixed(1)} s, captured ${e.capturedAt})`);
-          else if (e.kind === 'gap') console.error(`gap: no video from ${e.from} to ${e.to} (${e.reason})`);
-          else if (e.kind === 'reconnecting') console.error(`camera lost (${e.reason}); reconnecting in ${(e.inMs / 1000).toFixed(1)} s`);
-          else if (e.kind === 'upload-failed') console.error(`upload of ${e.objectName} failed (${e.error}); retrying`);
-          else console.error(`connected to ${url} (attempt ${e.attempt})`);
+          if (e.kind === 'segment') log.info({ objectKey: `${cfg.gcs.bucket}/${e.objectName}` }, `segment ${e.objectName} (${e.durationS.toFixed(1)} s, captured ${e.capturedAt})`);
+          else if (e.kind === 'gap') log.warn(`gap: no video from ${e.from} to ${e.to} (${e.reason})`);
+          else if (e.kind === 'reconnecting') log.warn(`camera lost (${e.reason}); reconnecting in ${(e.inMs / 1000).toFixed(1)} s`);
+          else if (e.kind === 'upload-failed') log.warn({ objectKey: `${cfg.gcs.bucket}/${e.objectName}` }, `upload of ${e.objectName} failed (${e.error}); retrying`);
+          else log.info(`connected to ${url} (attempt ${e.attempt})`);
         },
       );
     } catch (err) {
       if (!(err instanceof StreamInputError)) throw err;
       if (json) console.log(JSON.stringify({ kind: 'failed', error: err.errorClass, message: err.message, reasons: err.reasons, ...err.stats }));
-      else console.error(`lookout stream: ${err.message}`);
+      else log.error(`lookout stream: ${err.message}`);
+      await obs.close();
       return 1;
     }
+    await obs.close();
     if (json) console.log(JSON.stringify({ kind: 'totals', ...stats }));
     else console.log(`stream ${name}: ${stats.segments} segments, ${(stats.bytes / 2 ** 20).toFixed(1)} MiB, ${stats.reconnects} reconnects, ${stats.gaps.length} gaps`);
     return stats.uploadFailures > 0 && stats.segments === 0 ? 1 : 0;

@@ -26,20 +26,41 @@ export const workerCommand: Command = {
     if (!(Number.isFinite(cacheMb) && cacheMb >= 0)) throw new Error(`--image-cache-mb takes a number of MB (0 = off), got ${JSON.stringify(opts['image-cache-mb'])}`);
     if (pool !== 'cpu' && pool !== 'gpu') throw new Error(`--pool must be cpu or gpu, got ${JSON.stringify(opts.pool)}`);
     const { runWorker, servablePipelines } = require('../../workers/worker') as typeof import('../../workers/worker');
+    const { observe } = require('../observability') as typeof import('../observability');
+    const { PORT_OFFSETS } = require('../../config') as typeof import('../../config');
+    // The worker serves its own /metrics (runWorker): it also proxies the Temporal SDK's exporter.
+    const obs = await observe(cfg, `worker-${pool}`, undefined);
     const modelRepo = (opts['model-repo'] as string | undefined) ?? cfg.worker.modelRepo;
     let pipelines: string[];
     if (opts.pipelines) pipelines = String(opts.pipelines).split(',').map((s) => s.trim()).filter(Boolean);
     else if (modelRepo?.startsWith('gs://')) pipelines = ['objects'];
     else {
       const s = servablePipelines(cfg, modelRepo);
-      for (const m of s.missing) console.error(`worker: not serving pipeline ${m.pipeline}: models missing from models/: ${m.models.join(', ')}`);
+      for (const m of s.missing) obs.logger.warn({ pipeline: m.pipeline, models: m.models }, `worker: not serving pipeline ${m.pipeline}: models missing from models/: ${m.models.join(', ')}`);
       pipelines = s.ok;
     }
     const batch = { ...(opts['max-batch'] !== undefined ? { maxBatchSize: Number(opts['max-batch']) } : {}), ...(opts['max-delay-ms'] !== undefined ? { maxQueueDelayMs: Number(opts['max-delay-ms']) } : {}) };
-    await runWorker(
-      cfg,
-      { pool, pipelines, modelRepo, concurrency: Number(opts.concurrency), workflows: (opts.workflows as boolean | undefined) ?? pool === 'cpu', threads: opts.threads as number | undefined, batch, imageCacheBytes: Math.round(cacheMb * 2 ** 20) },
-      () => markReady(cfg),
-    );
+    const metricsPort = cfg.observability.metricsPorts[pool === 'gpu' ? 'workerGpu' : 'worker'];
+    const sdkPort = cfg.portBase + (pool === 'gpu' ? PORT_OFFSETS.temporalSdkMetricsWorkerGpu : PORT_OFFSETS.temporalSdkMetricsWorker);
+    try {
+      await runWorker(
+        cfg,
+        {
+          pool,
+          pipelines,
+          modelRepo,
+          concurrency: Number(opts.concurrency),
+          workflows: (opts.workflows as boolean | undefined) ?? pool === 'cpu',
+          threads: opts.threads as number | undefined,
+          batch,
+          imageCacheBytes: Math.round(cacheMb * 2 ** 20),
+          metricsPort: metricsPort > 0 ? metricsPort : undefined,
+          sdkMetricsAddress: metricsPort > 0 ? `127.0.0.1:${sdkPort}` : undefined,
+        },
+        () => markReady(cfg),
+      );
+    } finally {
+      await obs.close();
+    }
   },
 };
