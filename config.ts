@@ -66,6 +66,8 @@ export interface LookoutConfig {
   debug: boolean;
   /** Set by `lookout up` for the processes it starts: the file a process writes when it is ready. */
   readyFile: string | undefined;
+  /** `lookout ui`: where it listens, and the bearer token its writes (retry, feedback, upload) need beyond loopback. */
+  ui: { port: number; host: string; token: string | undefined };
 }
 
 
@@ -83,6 +85,7 @@ export const PORT_OFFSETS = {
   bigqueryEmulator: 32,
   push: 40,
   serve: 41,
+  ui: 42,
 } as const;
 
 /** Defaults, each documented: these are what `lookout env` prints on a fresh machine. */
@@ -163,6 +166,9 @@ export const ENV_VARS: ReadonlyArray<{ name: string; default: string; meaning: s
   { name: 'LOOKOUT_MAX_PIXELS', default: '100000000', meaning: 'larger images fail as TooManyPixels (decompression-bomb guard)' },
   { name: 'LOOKOUT_DEBUG', default: 'false', meaning: 'print stack traces of CLI errors' },
   { name: 'LOOKOUT_READY_FILE', default: '(set by lookout up)', meaning: 'a process started by `lookout up` writes its pid here when ready' },
+  { name: 'LOOKOUT_UI_PORT', default: 'port base + 42', meaning: '`lookout ui` listen port' },
+  { name: 'LOOKOUT_UI_HOST', default: '127.0.0.1', meaning: '`lookout ui` listen address (beyond loopback, writes need LOOKOUT_UI_TOKEN)' },
+  { name: 'LOOKOUT_UI_TOKEN', default: '(unset)', meaning: '`lookout ui`: bearer token for writes (retry, feedback, upload); required when bound beyond loopback' },
 ];
 
 type Env = Record<string, string | undefined>;
@@ -316,6 +322,7 @@ export function loadConfig(env: Env = process.env): LookoutConfig {
     },
     debug: bool(env, 'LOOKOUT_DEBUG', false),
     readyFile: env.LOOKOUT_READY_FILE || undefined,
+    ui: { port: int(env, 'LOOKOUT_UI_PORT', port('ui'), 0, 65535), host: str(env, 'LOOKOUT_UI_HOST', '127.0.0.1'), token: env.LOOKOUT_UI_TOKEN || undefined },
   };
   return cfg;
 }
