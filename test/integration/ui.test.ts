@@ -75,7 +75,7 @@ describe('lookout ui in Chromium', () => {
     await page.setInputFiles('#files', { name: 'frame100.jpg', mimeType: 'image/jpeg', buffer: sampleFrame(100) });
     await page.selectOption('#pipeline', 'objects');
     await page.fill('#run', RUN + '-upload');
-    await page.click('button[type=submit]');
+    await page.click('#upload-form button[type=submit]');
     await page.waitForSelector('#upload-rows td >> text=ok', { timeout: 120_000 });
     await expect(page.locator('#upload-rows').textContent()).resolves.toContain('1 of 1 rows');
     const rows = await rowsWhere<{ status: string; pipeline: string; label: string }>('run_tag = @run', { run: RUN + '-upload' });

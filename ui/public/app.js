@@ -132,7 +132,7 @@ function rowsTable(rows) {
 
 async function analysisPage(wf) {
   const r = await api(`/api/analysis?wf=${encodeURIComponent(wf)}`);
-  main.innerHTML = `<h1>Analysis</h1><p class="muted">${esc(wf)}</p><div class="row-detail" data-testid="row-detail">${esc(JSON.stringify(r, null, 2))}</div>`;
+  main.innerHTML = `<h1>Analysis</h1><p class="muted">${esc(wf)}</p><div class="row-detail" data-testid="row-detail" tabindex="0">${esc(JSON.stringify(r, null, 2))}</div>`;
 }
 
 // ---------------------------------------------------------------- Alerts
@@ -214,7 +214,7 @@ async function mapPage() {
   main.innerHTML = `<h1>Map</h1><form class="inline" id="map-form"><label for="raster">Raster</label><select id="raster"></select>
     <fieldset><legend>Layer</legend>${Object.keys(LAYERS).map((k, i) => `<input type="radio" name="layer" id="layer-${k}" value="${k}" ${i === 0 ? 'checked' : ''}><label for="layer-${k}">${k}</label>`).join('')}</fieldset>
     <fieldset><legend>Area of interest (pixels)</legend><label for="aoi">x0,y0,x1,y1</label><input id="aoi" size="18" placeholder="all"><button type="submit">Apply</button></fieldset></form>
-    <div class="grid2"><div id="map" role="region" aria-label="raster map with chip heatmap"></div><section aria-label="selected chip"><h2>Chip</h2><div id="chip" class="row-detail" data-testid="chip-row">Click a chip.</div></section></div>`;
+    <div class="grid2"><div id="map" role="region" aria-label="raster map with chip heatmap"></div><section aria-label="selected chip"><h2>Chip</h2><div id="chip" class="row-detail" data-testid="chip-row" tabindex="0">Click a chip.</div></section></div>`;
   const { rasters, error } = await api('/api/rasters');
   const sel = document.getElementById('raster');
   if (!rasters.length) { document.getElementById('map').innerHTML = `<p>No raster chip rows${error ? ` (${esc(error)})` : ''}.</p>`; return; }
@@ -243,7 +243,14 @@ async function mapPage() {
       });
       chipLayer.addLayer(rect);
       const el = rect.getElement();
-      if (el) { el.setAttribute('data-chip', `${k.chip_col},${k.chip_row}`); el.setAttribute('aria-label', `chip ${k.chip_col},${k.chip_row}`); }
+      if (el) {
+        // Keyboard and screen readers: each chip is a button (Enter or Space shows its row).
+        el.setAttribute('data-chip', `${k.chip_col},${k.chip_row}`);
+        el.setAttribute('role', 'button');
+        el.setAttribute('tabindex', '0');
+        el.setAttribute('aria-label', `chip ${k.chip_col},${k.chip_row}, ${layer} ${v === null || v === undefined ? 'not available' : Number(v).toFixed(3)}`);
+        el.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); rect.fire('click'); } });
+      }
     }
   };
   const load = async () => {
@@ -317,6 +324,9 @@ async function uploadPage() {
     <button type="submit">Upload</button></form><h2>Rows of this upload</h2><div id="upload-rows" data-testid="upload-rows"><p class="muted">Nothing uploaded yet.</p></div>`;
   document.getElementById('upload-form').onsubmit = async (e) => {
     e.preventDefault();
+    uploadFiles().catch((err) => say(`upload failed: ${err.message}`));
+  };
+  const uploadFiles = async () => {
     const files = [...document.getElementById('files').files, ...document.getElementById('folder').files];
     if (!files.length) return say('choose files first');
     const run = document.getElementById('run').value.trim() || `ui-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}`;
