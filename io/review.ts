@@ -8,6 +8,7 @@
 import type { BigQuery } from '@google-cloud/bigquery';
 import type { LookoutConfig } from '../config';
 import { latestView, query } from './query';
+import { runLatestSql } from './results';
 
 /** Integers go inline (validated): the emulator rejects numeric query parameters. */
 const lim = (n: number, max = 10_000) => Math.min(max, Math.max(1, Math.floor(Number(n) || 1)));
@@ -193,5 +194,20 @@ export async function rasterRows(bq: BigQuery, cfg: LookoutConfig, r: { bucket: 
     `SELECT workflow_id, pipeline, bucket, name, generation, label, score, run_tag, raster FROM ${latestView(cfg)}
      WHERE raster IS NOT NULL AND bucket = @bucket AND name = @name AND generation = @generation LIMIT 100000`,
     r,
+  );
+}
+
+/**
+ * Each completed analysis's time in every hop of a run, in ms: object created -> event published -> dispatched
+ * -> workflow started -> last stage completed (the row's own offsets, all measured from object creation), for
+ * the run page's per-hop histograms. Completed analyses only, as in summary.sql: a failed row has no totals.
+ */
+export async function runHops(bq: BigQuery, cfg: LookoutConfig, run: string): Promise<Array<{ publish: number | null; dispatch: number | null; start: number | null; stages: number | null; end_to_end: number | null }>> {
+  return query(
+    bq,
+    `SELECT published_offset_ms AS publish, dispatched_offset_ms - published_offset_ms AS dispatch,
+       workflow_started_offset_ms - dispatched_offset_ms AS start, end_to_end_ms - workflow_started_offset_ms AS stages, end_to_end_ms AS end_to_end
+     FROM (${runLatestSql(cfg)}) WHERE status = 'ok' AND end_to_end_ms IS NOT NULL LIMIT 100000`,
+    { run },
   );
 }

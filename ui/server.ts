@@ -21,7 +21,7 @@ import { LookoutError } from '../core/errors';
 import { pipelineNames } from '../core/pipelines';
 import { bigqueryClient, natsConnect, storageClient, temporalClient } from '../io/clients';
 import { failedAnalyses } from '../io/query';
-import { analysisRow, failuresByRun, listAlerts, listFailures, listRasters, listRuns, liveFrames, rasterRows, runRows, videoFrames } from '../io/review';
+import { analysisRow, failuresByRun, listAlerts, listFailures, listRasters, listRuns, liveFrames, rasterRows, runHops, runRows, videoFrames } from '../io/review';
 import { latestFeedback, writeFeedback } from '../io/feedback';
 import { uploadMetadata, defaultUploadRun } from '../io/uploads';
 import { readDeadLetters, ensureStreams } from '../io/streams';
@@ -134,6 +134,7 @@ export async function startUi(cfg: LookoutConfig, opts: UiOptions = {}): Promise
     const { vs } = req.query as { vs?: string };
     return buildReport(bq, cfg, run, vs || undefined);
   });
+  app.get('/api/runs/:run/hops', async (req) => runHops(bq, cfg, (req.params as { run: string }).run));
   app.get('/api/runs/:run/rows', async (req) => runRows(bq, cfg, (req.params as { run: string }).run));
   app.get('/api/analysis', async (req, reply) => {
     const row = await analysisRow(bq, cfg, String((req.query as { wf?: string }).wf ?? ''));

@@ -72,15 +72,17 @@ afterAll(async () => {
 describe('lookout ui in Chromium', () => {
   it('upload page: a file uploaded with the objects pipeline becomes a row on the page', async () => {
     await open('#/upload');
-    await page.setInputFiles('#files', { name: 'frame100.jpg', mimeType: 'image/jpeg', buffer: sampleFrame(100) });
+    await page.setInputFiles('#files', [100, 110, 120].map((n) => ({ name: `frame${n}.jpg`, mimeType: 'image/jpeg', buffer: sampleFrame(n) })));
     await page.selectOption('#pipeline', 'objects');
     await page.fill('#run', RUN + '-upload');
     await page.click('#upload-form button[type=submit]');
-    await page.waitForSelector('#upload-rows td >> text=ok', { timeout: 120_000 });
-    await expect(page.locator('#upload-rows').textContent()).resolves.toContain('1 of 1 rows');
-    const rows = await rowsWhere<{ status: string; pipeline: string; label: string }>('run_tag = @run', { run: RUN + '-upload' });
-    expect(rows).toHaveLength(1);
-    expect(rows[0]).toMatchObject({ status: 'ok', pipeline: 'objects', label: 'person' });
+    await page.waitForSelector('#upload-rows >> text=3 of 3 rows', { timeout: 120_000 });
+    expect(await page.locator('#upload-rows tbody tr').count()).toBe(3);
+    const rows = await rowsWhere<{ status: string; pipeline: string; label: string; name: string }>('run_tag = @run', { run: RUN + '-upload' });
+    expect(rows.map((r) => r.name.split('/').pop()).sort()).toEqual(['frame100.jpg', 'frame110.jpg', 'frame120.jpg']);
+    for (const r of rows) expect(r).toMatchObject({ status: 'ok', pipeline: 'objects', label: 'person' });
+    // The page shows what the rows say.
+    expect(await page.locator('#upload-rows tbody .ok').count()).toBe(3);
     await shoot('upload');
     expect(await axeViolations()).toEqual([]);
   });
@@ -92,6 +94,7 @@ describe('lookout ui in Chromium', () => {
     expect(await axeViolations()).toEqual([]);
     await open(`#/run/${encodeURIComponent(RUN + '-upload')}`);
     await page.waitForSelector('#c-lat svg');
+    await page.waitForSelector('#c-hops svg');
     const text = await page.locator('#report').textContent();
     expect(text).toContain('Summary (ms)');
     expect(text).toContain('frame100.jpg');
@@ -182,6 +185,10 @@ describe('lookout ui in Chromium', () => {
     expect(JSON.parse(chip ?? '{}')).toMatchObject({ label: 'changed', raster: { chip_col: 2, chip_row: 1, change_score: 0.9 } });
     await shoot('map');
     expect(await axeViolations()).toEqual([]);
+    // Keyboard: a chip takes focus and Enter shows its row.
+    await page.focus('path[data-chip="0,2"]');
+    await page.keyboard.press('Enter');
+    await expect.poll(async () => JSON.parse((await page.locator('[data-testid=chip-row]').textContent()) ?? '{}').raster?.chip_row).toBe(2);
     // The novelty layer colours by novelty_score; an area of interest keeps the chips it overlaps.
     await page.check('#layer-novelty');
     await page.fill('#aoi', '0,0,383,191');

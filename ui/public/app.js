@@ -28,11 +28,12 @@ function every(ms, fn) {
 function table(cols, rows, caption) {
   const head = cols.map((c) => `<th scope="col" class="${c.num ? 'num' : ''}">${esc(c.title)}</th>`).join('');
   const body = rows.map((r) => `<tr>${cols.map((c) => `<td class="${c.num ? 'num' : ''}">${c.html ? c.html(r) : fmt(r[c.key], c.digits)}</td>`).join('')}</tr>`).join('');
-  return `<table>${caption ? `<caption class="muted">${esc(caption)}</caption>` : ''}<thead><tr>${head}</tr></thead><tbody>${body || `<tr><td colspan="${cols.length}" class="muted">nothing yet</td></tr>`}</tbody></table>`;
+  return `<div class="scroll" tabindex="0" role="region" aria-label="${esc(caption || cols.map((c) => c.title).slice(0, 3).join(', '))} table"><table>${caption ? `<caption class="muted">${esc(caption)}</caption>` : ''}<thead><tr>${head}</tr></thead><tbody>${body || `<tr><td colspan="${cols.length}" class="muted">nothing yet</td></tr>`}</tbody></table></div>`;
 }
 
 function chart(el, spec, description) {
-  return vegaEmbed(el, { description: description ?? spec.description ?? 'chart', $schema: 'https://vega.github.io/schema/vega-lite/v5.json', width: 'container', height: 200, ...spec }, { actions: false, renderer: 'svg' });
+  const size = spec.facet || spec.hconcat ? {} : { width: 'container', height: 200 };
+  return vegaEmbed(el, { description: description ?? spec.description ?? 'chart', $schema: 'https://vega.github.io/schema/vega-lite/v5.json', ...size, ...spec }, { actions: false, renderer: 'svg' });
 }
 
 /** Draws an image (URL) with boxes on a canvas; the boxes are in the image's pixel coordinates. */
@@ -99,11 +100,16 @@ async function runPage(run, vs) {
   const el = document.getElementById('report');
   el.innerHTML = `<h2>End-to-end latency (${r.latencies.length} completed analyses)</h2><div id="c-lat" class="chart" style="width:100%"></div>
     <h2>Throughput: analyses finished per second</h2><div id="c-tp" style="width:100%"></div>
+    <h2>Per-hop latency (ms from the previous hop)</h2><div id="c-hops" style="width:100%"></div>
     <h2>Per-stage run time and queue wait</h2><div id="c-stage" style="width:100%"></div>
     ${r.sections.map((s) => `<h2>${esc(s.title)}</h2>${table(Object.keys(s.rows[0] || {}).map((k) => ({ title: k, key: k, num: typeof s.rows[0][k] === 'number', digits: 2 })), s.rows)}`).join('')}
     <h2>Analyses of this run</h2><div id="rows"></div>`;
   await chart('#c-lat', { data: { values: r.latencies.map((ms) => ({ ms })) }, mark: 'bar', encoding: { x: { field: 'ms', bin: { maxbins: 30 }, title: 'end-to-end ms' }, y: { aggregate: 'count', title: 'analyses' } } }, 'Histogram of end-to-end latency');
   await chart('#c-tp', { data: { values: r.timeline.flatMap((t) => [{ second: t.second, n: t.finished - t.failed, status: 'ok' }, { second: t.second, n: t.failed, status: 'failed' }]) }, mark: 'bar', encoding: { x: { field: 'second', type: 'ordinal', title: 'seconds since the first object was created' }, y: { field: 'n', type: 'quantitative', stack: true, title: 'analyses' }, color: { field: 'status', scale: { domain: ['ok', 'failed'], range: ['#1a6b35', '#a4161a'] } } } }, 'Analyses finished per second, ok and failed');
+  const hops = await api(`/api/runs/${encodeURIComponent(run)}/hops`);
+  const HOPS = [['publish', 'created → published'], ['dispatch', 'published → dispatched'], ['start', 'dispatched → workflow started'], ['stages', 'workflow started → last stage done']];
+  // One chart per hop, each binned over its own range (a hop of 5 ms and one of 2 s share no useful bins).
+  await chart('#c-hops', { hconcat: HOPS.map(([k, title]) => ({ title, width: 220, height: 140, data: { values: hops.filter((h) => h[k] !== null).map((h) => ({ ms: Number(h[k]) })) }, mark: 'bar', encoding: { x: { field: 'ms', bin: { maxbins: 20 }, title: 'ms' }, y: { aggregate: 'count', title: 'analyses' } } })) }, 'Histograms of the time spent in each hop');
   const stages = (r.sections.find((s) => s.title.startsWith('Stages')) || { rows: [] }).rows;
   const pcol = (row, re) => Object.keys(row).find((k) => re.test(k));
   const stageVals = stages.flatMap((s) => {
@@ -364,6 +370,7 @@ async function route() {
   for (const id of timers) clearInterval(id);
   timers = [];
   if (map) { map.remove(); map = null; }
+  say('');
   const h = location.hash || '#/runs';
   for (const [re, page, nav] of ROUTES) {
     const m = re.exec(h);
