@@ -22,18 +22,28 @@ export interface RunListing {
   first_created_at: string | null;
   last_recorded_at: string | null;
   wall_s: number | null;
+  e2e_p50: number | null;
+  e2e_p95: number | null;
 }
 
-/** Every run (run_tag) with its counts and wall time, newest first. */
+/**
+ * Every run (run_tag) with its counts, wall time and end-to-end percentiles, newest first. Wall time and the
+ * percentiles follow summary.sql's rules (a failed analysis ends at recorded_at and has no latency; a
+ * percentile is the value at rank round(p * (n - 1)) of the sorted values), over the view instead of one run.
+ */
 export async function listRuns(bq: BigQuery, cfg: LookoutConfig, limit = 200): Promise<RunListing[]> {
+  const pct = (p: number) => `e2e[SAFE_OFFSET(CAST(ROUND(${p} * (ARRAY_LENGTH(e2e) - 1)) AS INT64))]`;
   return query<RunListing>(
     bq,
-    `SELECT run_tag, STRING_AGG(DISTINCT pipeline, ', ') AS pipelines, COUNT(*) AS analyses,
-       COUNTIF(status = 'ok') AS ok, COUNTIF(status = 'failed') AS failed,
-       MIN(object_created_at) AS first_created_at, MAX(recorded_at) AS last_recorded_at,
-       TIMESTAMP_DIFF(MAX(recorded_at), MIN(object_created_at), MILLISECOND) / 1000 AS wall_s
-     FROM ${latestView(cfg)} WHERE run_tag IS NOT NULL
-     GROUP BY run_tag ORDER BY last_recorded_at DESC LIMIT ${lim(limit)}`,
+    `SELECT run_tag, pipelines, analyses, ok, failed, first_created_at, last_recorded_at, wall_s, ${pct(0.5)} AS e2e_p50, ${pct(0.95)} AS e2e_p95 FROM (
+       SELECT run_tag, STRING_AGG(DISTINCT pipeline, ', ') AS pipelines, COUNT(*) AS analyses,
+         COUNTIF(status = 'ok') AS ok, COUNTIF(status = 'failed') AS failed,
+         MIN(object_created_at) AS first_created_at, MAX(recorded_at) AS last_recorded_at,
+         TIMESTAMP_DIFF(MAX(IF(status = 'ok', completed_at, recorded_at)), MIN(object_created_at), MILLISECOND) / 1000 AS wall_s,
+         ARRAY_AGG(IF(status = 'ok', end_to_end_ms, NULL) IGNORE NULLS ORDER BY end_to_end_ms) AS e2e
+       FROM ${latestView(cfg)} WHERE run_tag IS NOT NULL
+       GROUP BY run_tag
+     ) ORDER BY last_recorded_at DESC LIMIT ${lim(limit)}`,
   );
 }
 

@@ -90,6 +90,12 @@ describe('lookout ui in Chromium', () => {
   it('runs page lists the run; its page shows the report of infra/sql and the charts', async () => {
     await open('#/runs');
     await page.waitForSelector(`a:has-text("${RUN}-upload")`);
+    // The listing's figures are the rows' own: 3 analyses, 3 ok, and a median end-to-end among the rows' values.
+    const line = page.locator('tr', { has: page.locator(`a:has-text("${RUN}-upload")`) });
+    const cells = (await line.locator('td').allTextContents()).map((t) => t.trim());
+    expect(cells.slice(2, 5)).toEqual(['3', '3', '0']);
+    const e2e = (await rowsWhere<{ end_to_end_ms: number }>('run_tag = @run', { run: RUN + '-upload' })).map((r) => Math.round(r.end_to_end_ms));
+    expect(e2e).toContain(Number(cells[8]));
     await shoot('runs');
     expect(await axeViolations()).toEqual([]);
     await open(`#/run/${encodeURIComponent(RUN + '-upload')}`);

@@ -80,6 +80,8 @@ async function runsPage() {
       { title: 'failures by class', html: (r) => r.failures.map((f) => `<span class="bad">${esc(f.error_class)} ×${f.n}</span>`).join(', ') },
       { title: 'wall s', key: 'wall_s', num: true },
       { title: 'analyses / s', html: (r) => (r.wall_s > 0 ? (r.analyses / r.wall_s).toFixed(2) : ''), num: true },
+      { title: 'e2e p50 ms', key: 'e2e_p50', num: true, digits: 0 },
+      { title: 'e2e p95 ms', key: 'e2e_p95', num: true, digits: 0 },
       { title: 'last row', key: 'last_recorded_at' },
     ],
     runs,
