@@ -145,8 +145,8 @@ export function clipWindows(frames: readonly number[], half = DISMISSED_CLIP_HAL
  * So a false alarm an operator dismissed becomes part of what the scene's model calls normal.
  */
 export async function dismissedClips(cfg: LookoutConfig, scene: string, dir: string): Promise<string[]> {
-  const { bigqueryClient, storageClient } = require('../io/clients') as typeof import('../io/clients');
-  const { dismissedAlerts } = require('../io/feedback') as typeof import('../io/feedback');
+  const { bigqueryClient, storageClient } = await import('../io/clients');
+  const { dismissedAlerts } = await import('../io/feedback');
   const rows = (await dismissedAlerts(bigqueryClient(cfg), cfg, scene)).filter((r) => r.bucket && r.name && r.generation && r.frame !== null);
   const byVideo = new Map<string, typeof rows>();
   for (const r of rows) {

@@ -16,7 +16,9 @@ import sharp from 'sharp';
 import { startUi, type UiServer } from '../../ui/server';
 import { bigquerySink, buildRow } from '../../io/results';
 import { latestFeedback } from '../../io/feedback';
-import { cutVideo } from '../../cli/scene';
+import { cutVideo, dismissedClips } from '../../cli/scene';
+import { probeVideo } from '../../media/video';
+import { spawn } from 'node:child_process';
 import { VTEST } from '../../demo/samples';
 import { summary } from '../unit/fixtures';
 import { bq, cfg, ensureBucket, rowsWhere, sampleFrame, samplesDir, storage, TABLE, uniqueRun, upload, waitForRows } from './helpers';
@@ -111,11 +113,17 @@ describe('lookout ui in Chromium', () => {
   it('alerts page: dismissing an alert writes a feedback row', async () => {
     const annotated = `results/ui-test/${RUN}/f0000120.annotated.jpg`;
     await storage.bucket(cfg.gcs.resultsBucket).file(annotated).save(sampleFrame(120), { resumable: false, contentType: 'image/jpeg' });
-    const video = { bucket: cfg.gcs.bucket, name: `ui-test/${RUN}/cam1.avi`, generation: '1' };
+    // The alert's video is real (vtest frames 0-139, in the results bucket so that nothing analyses it):
+    // `lookout fit --with-dismissed` cuts its clip from it below.
+    const clipSrc = cutVideo(VTEST, path.join(samplesDir, 'ui-alert-0-140.avi'), 0, 140);
+    const videoName = `ui-test/${RUN}/cam1.avi`;
+    await storage.bucket(cfg.gcs.resultsBucket).upload(clipSrc, { destination: videoName, resumable: false, contentType: 'video/x-msvideo' });
+    const [vmd] = await storage.bucket(cfg.gcs.resultsBucket).file(videoName).getMetadata();
+    const video = { bucket: cfg.gcs.resultsBucket, name: videoName, generation: String(vmd.generation) };
     const rows = [110, 120, 130].map((frame) =>
       row({
-        workflow_id: `cctv-anomaly:${video.bucket}/${video.name}#1@${frame}`,
-        analysis_id: `cctv-anomaly:${video.bucket}/${video.name}#1@${frame}/r1`,
+        workflow_id: `cctv-anomaly:${video.bucket}/${video.name}#${video.generation}@${frame}`,
+        analysis_id: `cctv-anomaly:${video.bucket}/${video.name}#${video.generation}@${frame}/r1`,
         pipeline: 'cctv-anomaly',
         ...video,
         label: frame === 120 ? 'abnormal' : 'normal',
@@ -138,6 +146,11 @@ describe('lookout ui in Chromium', () => {
     const fb = await latestFeedback(bq, cfg, 't.workflow_id = @wf', { wf });
     expect(fb).toHaveLength(1);
     expect(fb[0]).toMatchObject({ verdict: 'dismissed', scene: 'ui-test', frame: 120, name: video.name, analysis_id: rows[1].analysis_id });
+    // The fit side: the dismissed frame becomes a clip of normal footage, frames 95-139 of its video.
+    const clips = await dismissedClips(cfg, 'ui-test', path.join(samplesDir, `dismissed-${RUN}`));
+    expect(clips).toHaveLength(1);
+    const info = await probeVideo(clips[0]);
+    expect(info.frames).toBe(140 - 95);
   });
 
   it('failures page: retrying a failed analysis shows its new row', async () => {
@@ -231,6 +244,27 @@ describe('lookout ui in Chromium', () => {
     expect(await card.locator('canvas').evaluate((c) => (c as HTMLCanvasElement).width)).toBe(768);
     await shoot('live');
     expect(await axeViolations()).toEqual([]);
+  });
+
+  it('`lookout ui` serves the page on the port it prints and stops on SIGTERM', async () => {
+    const child = spawn(process.execPath, [path.join(cfg.projectRoot, 'bin', 'lookout'), 'ui', '--port', '0'], { env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = /ui: (http:\/\/\S+?)\/?(\s|$)/.exec(out);
+        if (m) resolve(m[1]);
+      });
+      child.once('exit', (code) => reject(new Error(`lookout ui exited ${code}: ${out}`)));
+    });
+    const html = await (await fetch(`${url}/`)).text();
+    expect(html).toContain('<title>Lookout review</title>');
+    expect((await (await fetch(`${url}/api/info`)).json()) as { bucket: string }).toMatchObject({ bucket: cfg.gcs.bucket });
+    const code = await new Promise<number | null>((resolve) => {
+      child.once('exit', (c) => resolve(c));
+      child.kill('SIGTERM');
+    });
+    expect(code).toBe(0);
   });
 
   it('writes need the bearer token when one is configured; reads do not', async () => {
