@@ -113,6 +113,8 @@ export interface LookoutConfig {
     /** OTLP/HTTP traces endpoint (collector base URL, e.g. http://127.0.0.1:4318); unset = spans are not exported. */
     otlpEndpoint: string | undefined;
   };
+  /** `lookout ui`: where it listens, and the bearer token its writes (retry, feedback, upload) need beyond loopback. */
+  ui: { port: number; host: string; token: string | undefined };
 }
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -178,6 +180,7 @@ export const PORT_OFFSETS = {
   /** The Temporal SDK's own Prometheus exporter (Rust core) of the CPU / GPU worker; proxied into the worker's /metrics. */
   temporalSdkMetricsWorker: 60,
   temporalSdkMetricsWorkerGpu: 61,
+  ui: 42,
 } as const;
 
 /** Defaults, each documented: these are what `lookout env` prints on a fresh machine. */
@@ -287,6 +290,9 @@ export const ENV_VARS: ReadonlyArray<{ name: string; default: string; meaning: s
   { name: 'LOOKOUT_METRICS_HOST', default: '127.0.0.1', meaning: 'address the /metrics servers listen on' },
   { name: 'LOOKOUT_METRICS_PORT', default: '(port base + 50..56, per process)', meaning: "this process's /metrics port (0 = no metrics server)" },
   { name: 'LOOKOUT_OTLP_ENDPOINT', default: '(unset: no export)', meaning: 'OTLP/HTTP collector base URL; traces go to <url>/v1/traces' },
+  { name: 'LOOKOUT_UI_PORT', default: 'port base + 42', meaning: '`lookout ui` listen port' },
+  { name: 'LOOKOUT_UI_HOST', default: '127.0.0.1', meaning: '`lookout ui` listen address (beyond loopback, writes need LOOKOUT_UI_TOKEN)' },
+  { name: 'LOOKOUT_UI_TOKEN', default: '(unset)', meaning: '`lookout ui`: bearer token for writes (retry, feedback, upload); required when bound beyond loopback' },
 ];
 
 type Env = Record<string, string | undefined>;
@@ -412,7 +418,7 @@ function temporalProfile(env: Env): { name: string | undefined; profile: ClientC
  * from a TOML file rather than the environment.
  */
 export function secretValues(cfg: LookoutConfig): Array<string> {
-  const out = [cfg.nats.auth.password, cfg.nats.auth.token, cfg.nats.auth.nkeySeed, cfg.temporal.connection.apiKey, cfg.push.token];
+  const out = [cfg.nats.auth.password, cfg.nats.auth.token, cfg.nats.auth.nkeySeed, cfg.temporal.connection.apiKey, cfg.push.token, cfg.ui.token];
   for (const u of cfg.nats.servers) out.push(decodeURIComponent(new URL(u).password));
   const tls = cfg.temporal.connection.tls;
   if (tls && typeof tls === 'object' && tls.clientCertPair) out.push(Buffer.from(tls.clientCertPair.key).toString('utf8'));
@@ -575,6 +581,7 @@ export function loadConfig(env: Env = process.env): LookoutConfig {
       metricsPorts: metricsPorts(env, portBase),
       otlpEndpoint: url(env, 'LOOKOUT_OTLP_ENDPOINT', ['http:', 'https:']),
     },
+    ui: { port: int(env, 'LOOKOUT_UI_PORT', port('ui'), 0, 65535), host: str(env, 'LOOKOUT_UI_HOST', '127.0.0.1'), token: env.LOOKOUT_UI_TOKEN || undefined },
   };
   return cfg;
 }

@@ -120,3 +120,55 @@ export async function fitSceneFromCli(cfg: LookoutConfig, scene: string, sources
     await connection.close();
   }
 }
+
+/** Frames either side of a dismissed alert frame that go into its clip (about two seconds at 25 fps). */
+export const DISMISSED_CLIP_HALF = 25;
+
+/**
+ * The frame ranges [from, to) to cut around dismissed alert frames of one video: each frame ± `half`,
+ * clamped at 0, overlapping or touching ranges merged so that no frame is added twice.
+ */
+export function clipWindows(frames: readonly number[], half = DISMISSED_CLIP_HALF): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  for (const f of [...new Set(frames)].filter((x) => Number.isInteger(x) && x >= 0).sort((a, b) => a - b)) {
+    const w: [number, number] = [Math.max(0, f - half), f + half + 1];
+    const last = out[out.length - 1];
+    if (last && w[0] <= last[1]) last[1] = Math.max(last[1], w[1]);
+    else out.push(w);
+  }
+  return out;
+}
+
+/**
+ * `lookout fit --with-dismissed`: the review UI's dismissed alerts of a scene (io/feedback.ts), as short local
+ * clips cut around each dismissed frame from its video, to be fitted as normal footage with the other sources.
+ * So a false alarm an operator dismissed becomes part of what the scene's model calls normal.
+ */
+export async function dismissedClips(cfg: LookoutConfig, scene: string, dir: string): Promise<string[]> {
+  const { bigqueryClient, storageClient } = await import('../io/clients');
+  const { dismissedAlerts } = await import('../io/feedback');
+  const rows = (await dismissedAlerts(bigqueryClient(cfg), cfg, scene)).filter((r) => r.bucket && r.name && r.generation && r.frame !== null);
+  const byVideo = new Map<string, typeof rows>();
+  for (const r of rows) {
+    const k = `${r.bucket}/${r.name}#${r.generation}`;
+    byVideo.set(k, [...(byVideo.get(k) ?? []), r]);
+  }
+  const storage = storageClient(cfg);
+  const clips: string[] = [];
+  fs.mkdirSync(dir, { recursive: true });
+  for (const [k, rs] of byVideo) {
+    const { bucket, name, generation } = rs[0];
+    const safe = k.replace(/[^\w.-]+/g, '_');
+    const src = path.join(dir, `${safe}.src`);
+    try {
+      await storage.bucket(bucket!).file(name!, { generation: Number(generation) }).download({ destination: src });
+    } catch (err) {
+      // The video was deleted or replaced since the verdict: its alerts cannot be fitted; the others can.
+      if ((err as { code?: number }).code === 404) continue;
+      throw err;
+    }
+    for (const [from, to] of clipWindows(rs.map((r) => r.frame!))) clips.push(cutVideo(src, path.join(dir, `dismissed-${safe}-${from}-${to}.avi`), from, to));
+    fs.rmSync(src, { force: true });
+  }
+  return clips;
+}

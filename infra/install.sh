@@ -4,7 +4,7 @@
 #                 (the Go build cache makes a rebuild on a warm machine take seconds)
 #   npm deps   -> ./node_modules (npm ci when package-lock.json changed; recipe for the lock below)
 #   Debian     -> ffmpeg (video decoding), opencv-doc (sample photos, vtest.avi), clang (bigquery-emulator's C++),
-#                 python3-venv (the analyst venv)
+#                 python3-venv (the analyst venv), chromium (headless, for the review UI's browser tests)
 #   Python     -> .lookout/analyst-venv: google-cloud-bigquery + pandas + matplotlib + pytest, every package pinned
 #                 in test/python/requirements.txt (the analyst's client tests and examples/ run in it)
 #   Deploy     -> helm + kubeconform (Go tools, as above) and ~/.cache/lookout/deploy-venv (hadolint, check-jsonschema,
@@ -86,6 +86,7 @@ apt_pkgs() {
   [ -f /usr/share/doc/opencv-doc/examples/data/vtest.avi ] || missing+=(opencv-doc)
   command -v clang++ >/dev/null 2>&1 || missing+=(clang)
   python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)   # the review UI's browser tests (playwright-core executablePath)
   [ ${#missing[@]} -eq 0 ] && { log "debian packages: present"; return 0; }
   if [ $do_apt -eq 0 ]; then log "skipping apt (--no-apt); missing: ${missing[*]}"; return 0; fi
   local SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo

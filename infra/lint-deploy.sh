@@ -20,8 +20,8 @@ TOOLS_DIR=${LOOKOUT_TOOLS_DIR:-$HOME/.cache/lookout/bin}
 VENV=$TOOLS_DIR/../deploy-venv
 KUBE_VERSION=1.33.0       # one of kubernetes-validate 1.37's schema sets (v1.25 .. v1.37)
 KEDA_VERSION=v2.21.0      # the CRD and scaler schema the ScaledObjects are checked against (temporal scaler: >= 2.17)
-# Commands the deployment files run that another branch adds (wip/ui: `lookout ui`). Empty this once merged.
-PENDING_COMMANDS=${LOOKOUT_PENDING_COMMANDS-ui}
+# Commands the deployment files may run before they exist in this tree (none now; space-separated).
+PENDING_COMMANDS=${LOOKOUT_PENDING_COMMANDS-}
 
 for t in "$TOOLS_DIR/helm" "$TOOLS_DIR/kubeconform" "$VENV/bin/hadolint" "$VENV/bin/check-jsonschema"; do
   [ -x "$t" ] || { echo "lint-deploy: $t is missing: run infra/install.sh" >&2; exit 1; }

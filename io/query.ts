@@ -130,3 +130,32 @@ export function formatRows(rows: RowSummary[]): string {
   const fmt = (cells: string[]) => cells.map((c, i) => (c.length > w[i] ? c.slice(0, w[i] - 1) + '…' : c.padEnd(w[i]))).join('  ');
   return [fmt(head), w.map((n) => '-'.repeat(n)).join('  '), ...body.map(fmt)].join('\n');
 }
+
+/** A failed analysis as `lookout retry` selects it: what dispatch/retry.ts needs to start it again. */
+export interface FailedAnalysis {
+  workflow_id: string;
+  pipeline: string;
+  bucket: string;
+  name: string;
+  generation: string;
+  run_tag: string | null;
+  error_class: string;
+}
+
+/**
+ * Failed analyses in the de-duplicating view, oldest first: the selection of `lookout retry` (and of the
+ * review UI's retry button, which passes a workflow id). Every filter is optional.
+ */
+export async function failedAnalyses(bq: BigQuery, cfg: LookoutConfig, filter: { run?: string; errorClass?: string; workflowId?: string }, limit: number): Promise<FailedAnalysis[]> {
+  const where = [`status = 'failed'`];
+  const params: Record<string, unknown> = {};
+  const filters: Array<[string | undefined, string, string]> = [[filter.run, 'run_tag', 'run'], [filter.errorClass, 'error_class', 'ec'], [filter.workflowId, 'workflow_id', 'wf']];
+  for (const [value, col, param] of filters) {
+    if (value === undefined) continue;
+    where.push(`${col} = @${param}`);
+    params[param] = value;
+  }
+  // Integers inline (validated): the emulator rejects numeric query parameters.
+  const n = Math.max(1, Math.floor(Number(limit)));
+  return query<FailedAnalysis>(bq, `SELECT workflow_id, pipeline, bucket, name, generation, run_tag, error_class FROM ${latestView(cfg)} WHERE ${where.join(' AND ')} ORDER BY recorded_at LIMIT ${n}`, params);
+}

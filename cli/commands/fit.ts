@@ -6,7 +6,7 @@ export const fitCommand: Command = {
   spec: {
     name: 'fit',
     summary: 'fit a CCTV scene model on normal footage, as a Temporal workflow on the workers',
-    usage: 'fit --scene NAME [--pipeline cctv-anomaly|cctv-ocae] [--every N] [--k K] SOURCE...',
+    usage: 'fit --scene NAME [--pipeline cctv-anomaly|cctv-ocae] [--every N] [--k K] [--with-dismissed] SOURCE...',
     positionals: { min: 1, max: 1000, name: 'SOURCE... (gs://bucket/video or local video files)' },
     description: `cctv-anomaly (the default, method cctv-attributes): each video is observed in segments of consecutive frames on the
 workers (detection, tracks, appearance features); per-region statistics and an appearance bank are fitted in one
@@ -23,6 +23,7 @@ LATEST points at the newest version; analyses whose object metadata says lookout
       seed: { type: 'number', default: 7, help: 'random seed' },
       quantile: { type: 'number', help: "threshold = this quantile of held-out normal scores (default: the method's, 0.99 cctv-ocae, 0.97 cctv-attributes)" },
       parallelism: { type: 'number', default: 4, help: 'frames analysed at once' },
+      'with-dismissed': { type: 'boolean', help: 'also fit clips around the alerts of this scene dismissed in `lookout ui` (BigQuery <table>_feedback)' },
     },
   },
   run: async (cfg, { opts, positionals }) => {
@@ -31,7 +32,15 @@ LATEST points at the newest version; analyses whose object metadata says lookout
     const method = methodOfPipeline(String(opts.pipeline));
     if (!method.fit) throw new Error(`pipeline ${opts.pipeline} (method ${method.name}) has no scene model to fit`);
     const d = method.fit.defaults;
-    await fitSceneFromCli(cfg, String(opts.scene), positionals, {
+    let sources = positionals;
+    if (opts['with-dismissed']) {
+      const { dismissedClips } = require('../scene') as typeof import('../scene');
+      const path = require('node:path') as typeof import('node:path');
+      const clips = await dismissedClips(cfg, String(opts.scene), path.join(cfg.home, 'dismissed', String(opts.scene)));
+      console.log(`fit: ${clips.length} clip(s) around dismissed alerts of scene ${opts.scene} added to the normal footage`);
+      sources = [...positionals, ...clips];
+    }
+    await fitSceneFromCli(cfg, String(opts.scene), sources, {
       pipeline: String(opts.pipeline),
       every: opts.every === undefined ? undefined : Number(opts.every),
       k: opts.k === undefined ? d.k : Number(opts.k),

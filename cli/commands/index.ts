@@ -22,6 +22,7 @@ import { serveCommand } from './serve';
 import { streamCommand } from './stream';
 import { planCommand } from './plan';
 import { subscribeCommand } from './subscribe';
+import { uiCommand } from './ui';
 
 export const COMMANDS: readonly Command[] = [
   upCommand,
@@ -46,4 +47,5 @@ export const COMMANDS: readonly Command[] = [
   streamCommand,
   planCommand,
   subscribeCommand,
+  uiCommand,
 ];

@@ -18,22 +18,13 @@ export const retryCommand: Command = {
   },
   run: async (cfg, { opts }) => {
     const { bigqueryClient, storageClient, temporalClient } = require('../../io/clients') as typeof import('../../io/clients');
-    const { query, latestView } = require('../../io/query') as typeof import('../../io/query');
+    const { failedAnalyses } = require('../../io/query') as typeof import('../../io/query');
     const { retryAnalysis, retryAnalyses } = require('../../dispatch/retry') as typeof import('../../dispatch/retry');
-    const where = [`status = 'failed'`];
-    // Integers inline (validated): the emulator rejects numeric query parameters.
-    const limit = Math.max(1, Math.floor(Number(opts.limit)));
-    const params: Record<string, unknown> = {};
-    const filters: Array<[string, string, string]> = [['run', 'run_tag', 'run'], ['error-class', 'error_class', 'ec'], ['workflow-id', 'workflow_id', 'wf']];
-    for (const [opt, col, param] of filters) {
-      if (opts[opt] === undefined) continue;
-      where.push(`${col} = @${param}`);
-      params[param] = opts[opt];
-    }
-    const rows = await query<{ workflow_id: string; pipeline: string; bucket: string; name: string; generation: string; run_tag: string | null; error_class: string }>(
+    const rows = await failedAnalyses(
       bigqueryClient(cfg),
-      `SELECT workflow_id, pipeline, bucket, name, generation, run_tag, error_class FROM ${latestView(cfg)} WHERE ${where.join(' AND ')} ORDER BY recorded_at LIMIT ${limit}`,
-      params,
+      cfg,
+      { run: opts.run as string | undefined, errorClass: opts['error-class'] as string | undefined, workflowId: opts['workflow-id'] as string | undefined },
+      Number(opts.limit),
     );
     if (opts['dry-run']) {
       for (const r of rows) console.log(`${r.workflow_id}  ${r.error_class}`);

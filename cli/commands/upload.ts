@@ -21,11 +21,9 @@ export const uploadCommand: Command = {
   run: async (cfg, { opts, positionals }) => {
     const fs = require('node:fs') as typeof import('node:fs');
     for (const f of positionals) if (!fs.existsSync(f)) throw new Error(`no such file: ${f}`);
-    const run = (opts.run as string | undefined) ?? `upload-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}`;
-    const metadata: Record<string, string> = { 'lookout-run': run };
-    if (opts.pipeline) metadata['lookout-pipeline'] = String(opts.pipeline);
-    if (opts.scene) metadata['lookout-scene'] = String(opts.scene);
-    if (opts.every !== undefined) metadata['lookout-video-every'] = String(opts.every);
+    const { uploadMetadata, defaultUploadRun } = require('../../io/uploads') as typeof import('../../io/uploads');
+    const run = (opts.run as string | undefined) ?? defaultUploadRun();
+    const metadata = uploadMetadata({ run, pipeline: opts.pipeline as string | undefined, scene: opts.scene as string | undefined, every: opts.every === undefined ? undefined : Number(opts.every) });
     const names = await uploadFiles(cfg, positionals.map((file) => ({ file })), String(opts.prefix), metadata);
     console.log(`uploaded ${names.length} objects (run ${run})`);
     if (!opts.wait) return;

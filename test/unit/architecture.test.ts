@@ -7,7 +7,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const PROD_DIRS = ['config.ts', 'core', 'io', 'runtime', 'media', 'methods', 'activities', 'workflows', 'workers', 'ingest', 'dispatch', 'cli', 'infra', 'demo', 'loadtest'];
+const PROD_DIRS = ['config.ts', 'core', 'io', 'runtime', 'media', 'methods', 'activities', 'workflows', 'workers', 'ingest', 'dispatch', 'cli', 'infra', 'demo', 'loadtest', 'ui'];
 
 function tsFiles(p: string): string[] {
   const abs = path.join(ROOT, p);

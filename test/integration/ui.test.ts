@@ -1,0 +1,285 @@
+/// <reference lib="dom" />
+/**
+ * The review UI (`lookout ui`) in real headless Chromium (Debian's chromium through playwright-core's
+ * executablePath) against the embedded stack: upload -> row, alert -> dismiss -> feedback row, failure ->
+ * retry -> new row, map -> chip click -> its row, live frame with boxes, runs and a run's report. Every page
+ * is screenshotted to .lookout/ui-screens and checked with axe-core (no serious or critical violations).
+ *
+ * Rows the stack cannot make quickly here (CCTV alerts, satellite chips, live-stream frames) are written
+ * through the real results writer (io/results.ts buildRow + bigquerySink), with real images in the buckets.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import sharp from 'sharp';
+import { startUi, type UiServer } from '../../ui/server';
+import { bigquerySink, buildRow } from '../../io/results';
+import { latestFeedback } from '../../io/feedback';
+import { cutVideo, dismissedClips } from '../../cli/scene';
+import { probeVideo } from '../../media/video';
+import { spawn } from 'node:child_process';
+import { VTEST } from '../../demo/samples';
+import { summary } from '../unit/fixtures';
+import { bq, cfg, ensureBucket, rowsWhere, sampleFrame, samplesDir, storage, TABLE, uniqueRun, upload, waitForRows } from './helpers';
+
+export const CHROMIUM = process.env.LOOKOUT_CHROMIUM || '/usr/bin/chromium';
+const SCREENS = path.join(cfg.projectRoot, '.lookout', 'ui-screens');
+const AXE = require.resolve('axe-core/axe.min.js');
+
+let ui: UiServer;
+let browser: Browser;
+let page: Page;
+const RUN = uniqueRun('ui');
+const sink = bigquerySink(bq, cfg);
+
+/** A row written by the real writer: the fixture's analysis, with the fields a test needs. */
+function row(over: Record<string, unknown>) {
+  const base = buildRow(summary(), Date.now());
+  return { ...base, run_tag: RUN, recorded_at: new Date().toISOString(), ...over } as typeof base;
+}
+
+async function open(hash: string): Promise<void> {
+  await page.goto(`${ui.url}/${hash}`);
+  await page.waitForFunction((h) => document.body.dataset.ready === h, hash, { timeout: 60_000 });
+}
+
+async function shoot(name: string): Promise<void> {
+  await page.screenshot({ path: path.join(SCREENS, `${name}.png`), fullPage: true });
+}
+
+/** axe-core on the current page: the serious and critical violations (rule id and first target). */
+async function axeViolations(): Promise<string[]> {
+  await page.addScriptTag({ path: AXE });
+  const v = await page.evaluate(async () => {
+    const r = await (window as unknown as { axe: { run(ctx: Document, o: object): Promise<{ violations: Array<{ id: string; impact: string; nodes: Array<{ target: string[] }> }> }> } }).axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.map((x) => ({ id: x.id, impact: x.impact, target: x.nodes[0]?.target.join(' ') }));
+  });
+  return v.filter((x) => x.impact === 'serious' || x.impact === 'critical').map((x) => `${x.id} (${x.impact}) at ${x.target}`);
+}
+
+beforeAll(async () => {
+  fs.mkdirSync(SCREENS, { recursive: true });
+  await ensureBucket(cfg.gcs.resultsBucket);
+  ui = await startUi(cfg, { host: '127.0.0.1', port: cfg.ui.port });
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await ui?.close();
+});
+
+describe('lookout ui in Chromium', () => {
+  it('upload page: a file uploaded with the objects pipeline becomes a row on the page', async () => {
+    await open('#/upload');
+    await page.setInputFiles('#files', [100, 110, 120].map((n) => ({ name: `frame${n}.jpg`, mimeType: 'image/jpeg', buffer: sampleFrame(n) })));
+    await page.selectOption('#pipeline', 'objects');
+    await page.fill('#run', RUN + '-upload');
+    await page.click('#upload-form button[type=submit]');
+    await page.waitForSelector('#upload-rows >> text=3 of 3 rows', { timeout: 120_000 });
+    expect(await page.locator('#upload-rows tbody tr').count()).toBe(3);
+    const rows = await rowsWhere<{ status: string; pipeline: string; label: string; name: string }>('run_tag = @run', { run: RUN + '-upload' });
+    expect(rows.map((r) => r.name.split('/').pop()).sort()).toEqual(['frame100.jpg', 'frame110.jpg', 'frame120.jpg']);
+    for (const r of rows) expect(r).toMatchObject({ status: 'ok', pipeline: 'objects', label: 'person' });
+    // The page shows what the rows say.
+    expect(await page.locator('#upload-rows tbody .ok').count()).toBe(3);
+    await shoot('upload');
+    expect(await axeViolations()).toEqual([]);
+  });
+
+  it('runs page lists the run; its page shows the report of infra/sql and the charts', async () => {
+    await open('#/runs');
+    await page.waitForSelector(`a:has-text("${RUN}-upload")`);
+    // The listing's figures are the rows' own: 3 analyses, 3 ok, and a median end-to-end among the rows' values.
+    const line = page.locator('tr', { has: page.locator(`a:has-text("${RUN}-upload")`) });
+    const cells = (await line.locator('td').allTextContents()).map((t) => t.trim());
+    expect(cells.slice(2, 5)).toEqual(['3', '3', '0']);
+    const e2e = (await rowsWhere<{ end_to_end_ms: number }>('run_tag = @run', { run: RUN + '-upload' })).map((r) => Math.round(r.end_to_end_ms));
+    expect(e2e).toContain(Number(cells[8]));
+    await shoot('runs');
+    expect(await axeViolations()).toEqual([]);
+    await open(`#/run/${encodeURIComponent(RUN + '-upload')}`);
+    await page.waitForSelector('#c-lat svg');
+    await page.waitForSelector('#c-hops svg');
+    const text = await page.locator('#report').textContent();
+    expect(text).toContain('Summary (ms)');
+    expect(text).toContain('frame100.jpg');
+    await shoot('run');
+    expect(await axeViolations()).toEqual([]);
+  });
+
+  it('alerts page: dismissing an alert writes a feedback row', async () => {
+    const annotated = `results/ui-test/${RUN}/f0000120.annotated.jpg`;
+    await storage.bucket(cfg.gcs.resultsBucket).file(annotated).save(sampleFrame(120), { resumable: false, contentType: 'image/jpeg' });
+    // The alert's video is real (vtest frames 0-139, in the results bucket so that nothing analyses it):
+    // `lookout fit --with-dismissed` cuts its clip from it below.
+    const clipSrc = cutVideo(VTEST, path.join(samplesDir, 'ui-alert-0-140.avi'), 0, 140);
+    const videoName = `ui-test/${RUN}/cam1.avi`;
+    await storage.bucket(cfg.gcs.resultsBucket).upload(clipSrc, { destination: videoName, resumable: false, contentType: 'video/x-msvideo' });
+    const [vmd] = await storage.bucket(cfg.gcs.resultsBucket).file(videoName).getMetadata();
+    const video = { bucket: cfg.gcs.resultsBucket, name: videoName, generation: String(vmd.generation) };
+    const rows = [110, 120, 130].map((frame) =>
+      row({
+        workflow_id: `cctv-anomaly:${video.bucket}/${video.name}#${video.generation}@${frame}`,
+        analysis_id: `cctv-anomaly:${video.bucket}/${video.name}#${video.generation}@${frame}/r1`,
+        pipeline: 'cctv-anomaly',
+        ...video,
+        label: frame === 120 ? 'abnormal' : 'normal',
+        score: frame === 120 ? 0.93 : 0.1 + frame / 1000,
+        details: JSON.stringify({ frame, time_s: frame / 10, scene: 'ui-test', ...(frame === 120 ? { annotated: `gs://${cfg.gcs.resultsBucket}/${annotated}`, reasons: [{ text: 'person moving fast here (speed 3.1x the normal 99th percentile)' }] } : {}) }),
+      }),
+    );
+    await sink.insert(rows);
+    const wf = String(rows[1].workflow_id);
+    await open('#/alerts');
+    const card = page.locator(`article[data-workflow-id="${wf}"]`);
+    await card.waitFor();
+    await card.locator('canvas').waitFor();
+    await expect(card.textContent()).resolves.toContain('person moving fast');
+    await card.locator('.timeline svg').waitFor();
+    await shoot('alerts');
+    expect(await axeViolations()).toEqual([]);
+    await card.locator('button[data-verdict=dismissed]').click();
+    await card.locator('.verdict >> text=dismissed').waitFor();
+    const fb = await latestFeedback(bq, cfg, 't.workflow_id = @wf', { wf });
+    expect(fb).toHaveLength(1);
+    expect(fb[0]).toMatchObject({ verdict: 'dismissed', scene: 'ui-test', frame: 120, name: video.name, analysis_id: rows[1].analysis_id });
+    // The fit side: the dismissed frame becomes a clip of normal footage, frames 95-139 of its video.
+    const clips = await dismissedClips(cfg, 'ui-test', path.join(samplesDir, `dismissed-${RUN}`));
+    expect(clips).toHaveLength(1);
+    const info = await probeVideo(clips[0]);
+    expect(info.frames).toBe(140 - 95);
+  });
+
+  it('failures page: retrying a failed analysis shows its new row', async () => {
+    const run = RUN + '-fail';
+    await upload(cfg.gcs.bucket, `${run}/broken.jpg`, Buffer.from('not an image'), 'image/jpeg', { 'lookout-run': run });
+    const [failed] = await waitForRows<{ workflow_id: string; run_id: string; status: string; error_class: string }>('run_tag = @run', { run }, 1);
+    expect(failed.status).toBe('failed');
+    await open('#/failures');
+    const button = page.locator(`button[data-retry="${failed.workflow_id}"]`);
+    await shoot('failures');
+    expect(await axeViolations()).toEqual([]);
+    await button.click();
+    const state = button.locator('xpath=..').locator('.retry-state');
+    await state.locator('text=new row').waitFor({ timeout: 90_000 });
+    await expect(state.textContent()).resolves.toContain(`failed ${failed.error_class}`);
+    const raw = await rowsWhere<{ run_id: string }>('run_tag = @run', { run }, TABLE());
+    expect(raw).toHaveLength(2);
+    expect(new Set(raw.map((r) => r.run_id)).size).toBe(2);
+  });
+
+  it('map page: the raster with its chip heatmap; a chip click shows its row; layers and area of interest', async () => {
+    // A real image as the raster (vtest frame 200), cut into 4 x 3 chips of 192 px.
+    const name = `ui-test/${RUN}/scene.png`;
+    const png = await sharp(sampleFrame(200)).png().toBuffer();
+    await storage.bucket(cfg.gcs.resultsBucket).file(name).save(png, { resumable: false, contentType: 'image/png' });
+    const [md] = await storage.bucket(cfg.gcs.resultsBucket).file(name).getMetadata();
+    const chips = [];
+    for (let r = 0; r < 3; r++)
+      for (let c = 0; c < 4; c++)
+        chips.push(
+          row({
+            workflow_id: `raster-change:${cfg.gcs.resultsBucket}/${name}#1@chip${c},${r}`,
+            analysis_id: `raster-change:${cfg.gcs.resultsBucket}/${name}#1@chip${c},${r}/r1`,
+            pipeline: 'raster-change',
+            bucket: cfg.gcs.resultsBucket,
+            name,
+            generation: String(md.generation),
+            label: c === 2 && r === 1 ? 'changed' : 'unchanged',
+            score: (c + r) / 6,
+            raster: { kind: 'chip', chip_col: c, chip_row: r, x: c * 192, y: r * 192, width: 192, height: 192, edge: r === 2, raster_width: 768, raster_height: 576, crs: null, georef: 'none', georef_note: 'pixel grid only', footprint_wkt: null, west: null, south: null, east: null, north: null, cloud_fraction: r === 0 ? 0.6 : 0.05, change_score: c === 2 && r === 1 ? 0.9 : 0.1 * c, novelty_score: 0.2 * r, ndvi_delta: -0.1, nbr_delta: 0.02, ndwi_delta: 0.01, before_name: 'before.tif' },
+          }),
+        );
+    await sink.insert(chips);
+    await open('#/map');
+    await page.selectOption('#raster', { label: `${name} (12 chips)` });
+    await page.waitForSelector('path[data-chip="2,1"]');
+    await page.waitForFunction(() => Array.from(document.querySelectorAll('.leaflet-image-layer')).some((i) => (i as HTMLImageElement).complete && (i as HTMLImageElement).naturalWidth > 0));
+    expect(await page.locator('path[data-chip]').count()).toBe(12);
+    await page.locator('path[data-chip="2,1"]').click();
+    const chip = await page.locator('[data-testid=chip-row]').textContent();
+    expect(JSON.parse(chip ?? '{}')).toMatchObject({ label: 'changed', raster: { chip_col: 2, chip_row: 1, change_score: 0.9 } });
+    await shoot('map');
+    expect(await axeViolations()).toEqual([]);
+    // Keyboard: a chip takes focus and Enter shows its row.
+    await page.focus('path[data-chip="0,2"]');
+    await page.keyboard.press('Enter');
+    await expect.poll(async () => JSON.parse((await page.locator('[data-testid=chip-row]').textContent()) ?? '{}').raster?.chip_row).toBe(2);
+    // The novelty layer colours by novelty_score; an area of interest keeps the chips it overlaps.
+    await page.check('#layer-novelty');
+    await page.fill('#aoi', '0,0,383,191');
+    await page.click('#map-form button[type=submit]');
+    await expect.poll(() => page.locator('path[data-chip]').count()).toBe(2);
+  });
+
+  it('live page: the newest frame of a stream, decoded from its segment, with its boxes', async () => {
+    const seg = cutVideo(VTEST, path.join(samplesDir, 'ui-live-0-10.avi'), 0, 10);
+    const name = `ui-test/${RUN}/live/cam7/seg-0001.avi`;
+    await storage.bucket(cfg.gcs.resultsBucket).upload(seg, { destination: name, resumable: false, contentType: 'video/x-msvideo' });
+    const [md] = await storage.bucket(cfg.gcs.resultsBucket).file(name).getMetadata();
+    const gen = String(md.generation);
+    const t0 = Date.now();
+    await sink.insert(
+      [3, 7].map((frame) =>
+        row({
+          workflow_id: `objects:${cfg.gcs.resultsBucket}/${name}#${gen}@${frame}`,
+          analysis_id: `objects:${cfg.gcs.resultsBucket}/${name}#${gen}@${frame}/r1`,
+          bucket: cfg.gcs.resultsBucket,
+          name,
+          generation: gen,
+          label: 'person',
+          objects: [{ class_id: 0, label: 'person', score: 0.8, x: 100, y: 120, w: 40, h: 90, anomaly_score: null }],
+          details: JSON.stringify({ frame, time_s: frame / 10, stream: `cam7-${RUN}`, captured_at: new Date(t0 + frame * 100).toISOString() }),
+        }),
+      ),
+    );
+    await open('#/live');
+    const card = page.locator(`article[data-stream="cam7-${RUN}"]`);
+    await card.waitFor({ timeout: 30_000 });
+    await expect(card.textContent()).resolves.toContain('frame 7');
+    await card.locator('canvas').waitFor();
+    expect(await card.locator('canvas').evaluate((c) => (c as HTMLCanvasElement).width)).toBe(768);
+    await shoot('live');
+    expect(await axeViolations()).toEqual([]);
+  });
+
+  it('`lookout ui` serves the page on the port it prints and stops on SIGTERM', async () => {
+    const child = spawn(process.execPath, [path.join(cfg.projectRoot, 'bin', 'lookout'), 'ui', '--port', '0'], { env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = /ui: (http:\/\/\S+?)\/?(\s|$)/.exec(out);
+        if (m) resolve(m[1]);
+      });
+      child.once('exit', (code) => reject(new Error(`lookout ui exited ${code}: ${out}`)));
+    });
+    const html = await (await fetch(`${url}/`)).text();
+    expect(html).toContain('<title>Lookout review</title>');
+    expect((await (await fetch(`${url}/api/info`)).json()) as { bucket: string }).toMatchObject({ bucket: cfg.gcs.bucket });
+    const code = await new Promise<number | null>((resolve) => {
+      child.once('exit', (c) => resolve(c));
+      child.kill('SIGTERM');
+    });
+    expect(code).toBe(0);
+  });
+
+  it('writes need the bearer token when one is configured; reads do not', async () => {
+    const locked = await startUi({ ...cfg, ui: { ...cfg.ui, token: 's3cret' } }, { host: '127.0.0.1', port: 0 });
+    try {
+      const noToken = await fetch(`${locked.url}/api/retry`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"workflowId":"x"}' });
+      expect(noToken.status).toBe(401);
+      const wrong = await fetch(`${locked.url}/api/feedback`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer nope' }, body: '{}' });
+      expect(wrong.status).toBe(401);
+      const right = await fetch(`${locked.url}/api/retry`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer s3cret' }, body: '{"workflowId":"no-such"}' });
+      expect(right.status).toBe(404);
+      expect((await fetch(`${locked.url}/api/info`)).status).toBe(200);
+    } finally {
+      await locked.close();
+    }
+    await expect(startUi({ ...cfg, ui: { ...cfg.ui, token: undefined } }, { host: '0.0.0.0', port: 0 })).rejects.toThrow(/LOOKOUT_UI_TOKEN/);
+  });
+});
