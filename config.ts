@@ -62,6 +62,8 @@ export interface LookoutConfig {
   /** Video analyses: every Nth frame, frame analyses in flight per video. */
   video: { every: number | undefined; parallelism: number; segmentFrames: number; cacheMb: number };
   worker: { imageCacheMb: number; modelRepo: string | undefined };
+  /** Raster pipeline: chip side and overlap (pixels), chips per block side, blocks in flight per raster. */
+  raster: { chipSize: number; chipOverlap: number; blockChips: number; parallelism: number };
   /** Print stack traces of CLI errors. */
   debug: boolean;
   /** Set by `lookout up` for the processes it starts: the file a process writes when it is ready. */
@@ -149,6 +151,10 @@ export const ENV_VARS: ReadonlyArray<{ name: string; default: string; meaning: s
   { name: 'LOOKOUT_VIDEO_EVERY', default: "the method's (1; cctv-ocae 5)", meaning: 'video analyses take every Nth frame (object metadata lookout-video-every overrides)' },
   { name: 'LOOKOUT_VIDEO_PARALLELISM', default: '4', meaning: 'frame workflows in flight per video (methods that split videos into frames)' },
   { name: 'LOOKOUT_VIDEO_SEGMENT_FRAMES', default: '100', meaning: 'frames per segment activity (methods that analyse segments)' },
+  { name: 'LOOKOUT_RASTER_CHIP_SIZE', default: '128', meaning: 'raster pipeline: chip side in pixels (object metadata lookout-chip-size overrides)' },
+  { name: 'LOOKOUT_RASTER_CHIP_OVERLAP', default: '0', meaning: 'raster pipeline: overlap of neighbouring chips in pixels (metadata lookout-chip-overlap overrides)' },
+  { name: 'LOOKOUT_RASTER_BLOCK_CHIPS', default: '8', meaning: 'raster pipeline: chips per side of the block one activity analyses (8: 64 chips)' },
+  { name: 'LOOKOUT_RASTER_PARALLELISM', default: '2', meaning: 'raster pipeline: block activities in flight per raster' },
   { name: 'LOOKOUT_VIDEO_CACHE_MB', default: '2048', meaning: 'worker: videos kept on local disk between their segments (LRU)' },
   { name: 'LOOKOUT_IMAGE_CACHE_MB', default: '256', meaning: 'worker: decoded images kept between the stages of an object (LRU)' },
   { name: 'LOOKOUT_MODEL_REPO', default: 'models/', meaning: 'worker: model repository, a folder or gs://bucket/prefix' },
@@ -299,6 +305,12 @@ export function loadConfig(env: Env = process.env): LookoutConfig {
       parallelism: int(env, 'LOOKOUT_VIDEO_PARALLELISM', 4, 1, 1000),
       segmentFrames: int(env, 'LOOKOUT_VIDEO_SEGMENT_FRAMES', 100, 1, 100_000),
       cacheMb: int(env, 'LOOKOUT_VIDEO_CACHE_MB', 2048, 0, 10_000_000),
+    },
+    raster: {
+      chipSize: int(env, 'LOOKOUT_RASTER_CHIP_SIZE', 128, 8, 4096),
+      chipOverlap: int(env, 'LOOKOUT_RASTER_CHIP_OVERLAP', 0, 0, 4095),
+      blockChips: int(env, 'LOOKOUT_RASTER_BLOCK_CHIPS', 8, 1, 64),
+      parallelism: int(env, 'LOOKOUT_RASTER_PARALLELISM', 2, 1, 256),
     },
     worker: { imageCacheMb: int(env, 'LOOKOUT_IMAGE_CACHE_MB', 256, 0, 1_000_000), modelRepo: str(env, 'LOOKOUT_MODEL_REPO', '') || undefined },
     push: {

@@ -76,3 +76,12 @@ export const WORKFLOW_EXECUTION_TIMEOUT = '24h';
 export function dispatchBackoffMs(delivery: number): number {
   return Math.min(30_000, 1000 * 2 ** Math.max(0, delivery - 1));
 }
+
+/** Planning a raster: reads its header (and the before acquisition's) by range requests. */
+export const RASTER_PLAN_OPTIONS: ActivityOptions = { startToCloseTimeout: '5m', heartbeatTimeout: '1m', retry: STAGE_RETRY };
+/** One block of chips of a raster (read, score, write the chips' rows): heartbeats every chip. */
+export const RASTER_BLOCK_OPTIONS: ActivityOptions = { startToCloseTimeout: '20m', heartbeatTimeout: '2m', retry: STAGE_RETRY };
+/** Finishing a raster: heatmap, GeoJSON and archive bank from the blocks' results, then the summary row. */
+export const RASTER_FINISH_OPTIONS: ActivityOptions = { startToCloseTimeout: '30m', heartbeatTimeout: '2m', retry: STAGE_RETRY };
+/** Blocks of a raster analysed per workflow run before it continues as a new run (bounded history). */
+export const RASTER_BLOCKS_PER_RUN = 100;

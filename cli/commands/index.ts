@@ -20,6 +20,7 @@ import { modelsCommand } from './models';
 import { fitCommand } from './fit';
 import { serveCommand } from './serve';
 import { streamCommand } from './stream';
+import { exportCommand } from './export';
 
 export const COMMANDS: readonly Command[] = [
   upCommand,
@@ -42,4 +43,5 @@ export const COMMANDS: readonly Command[] = [
   fitCommand,
   serveCommand,
   streamCommand,
+  exportCommand,
 ];

@@ -85,6 +85,15 @@ const acts: LookoutActivities = {
   async fitScene() {
     throw new Error('not used by these tests');
   },
+  async planRaster() {
+    throw new Error('not used by these tests');
+  },
+  async analyzeRasterBlock() {
+    throw new Error('not used by these tests');
+  },
+  async finishRaster() {
+    throw new Error('not used by these tests');
+  },
 };
 
 let workers: Worker[] = [];
