@@ -32,7 +32,7 @@ export const S2_L2A_12 = S2_L1C_13.filter((b) => b !== 'B10');
 export const LANDSAT_6 = ['B1', 'B2', 'B3', 'B4', 'B5', 'B7'];
 
 /** Preview side (pixels) of the heatmap's background: the whole raster downsampled. */
-const PREVIEW_SIDE = 1024;
+const PREVIEW_SIDE = 512;
 /** Feature vectors per block kept for the archive bank (a sample: the bank is a coreset anyway). */
 const BANK_SAMPLES_PER_BLOCK = 8;
 /** Most chips in an archive's novelty bank (farthest-point coreset beyond). */
@@ -254,7 +254,14 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
       for (const fx of pts) {
         const x = Math.min(r.width - side, Math.floor(fx * r.width - side / 2) < 0 ? 0 : Math.floor(fx * r.width - side / 2));
         const y = Math.min(r.height - side, Math.floor(fy * r.height - side / 2) < 0 ? 0 : Math.floor(fy * r.height - side / 2));
-        const d = await r.readWindow({ x, y, width: side, height: side }, [...rgb]);
+        let d: WindowData;
+        try {
+          d = await r.readWindow({ x, y, width: side, height: side }, [...rgb]);
+        } catch (err) {
+          // A sample over a corrupt tile is skipped: its chips fail on their own, the raster goes on.
+          if (err instanceof BadInputError) continue;
+          throw err;
+        }
         for (let c = 0; c < 3; c++) for (let i = 0; i < d.bands[c].length; i += 3) samples[c].push(d.bands[c][i]);
       }
     }
@@ -356,8 +363,9 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
       const r = await openObject(input.object);
       const b = plan.before ? await openObject(plan.before) : null;
       const bank = await loadBank(plan.archive);
-      let after: WindowData[];
-      let before: WindowData[] | null = null;
+      let after: Array<WindowData | null>;
+      let before: Array<WindowData | null> | null = null;
+      const errors: Array<BadInputError | null> = windows.map(() => null);
       const record: BlockRecord = { block: task.block, chips: [], preview: null, features: null, dim: 0 };
       const wfId = where.workflowId;
       const report = (stage: StageReport['stage'], s: number, e: number, inferenceMs: number, batchSize?: number): StageReport => ({
@@ -378,18 +386,22 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
         [after, before] = await Promise.all([r.readChips(windows), b ? b.readChips(windows) : Promise.resolve(null)]);
       } catch (err) {
         if (!(err instanceof BadInputError)) throw err;
-        // A block whose bytes cannot be decoded (a corrupt or missing tile): its chips become failed rows,
-        // the rest of the raster goes on (a flagged partial result, not a lost raster).
-        for (const w of windows) {
-          await emit({
-            workflowId: chipWorkflowId(wfId, w.col, w.row),
-            failure: { stage: 'detect', errorClass: err.errorClass, message: err.message, attempts: where.attempt, retryable: false },
-            raster: rasterRecord(plan, w, r, {}),
-          });
-          record.chips.push({ col: w.col, row: w.row, x: w.x, y: w.y, w: w.width, h: w.height, score: null, cloud: null, change: null, novelty: null, ndvi: null, nbr: null, ndwi: null, failed: err.errorClass });
+        // Some bytes under the block cannot be decoded (a corrupt or missing tile): read chip by chip, so only
+        // the chips over the bad bytes become failed rows and the rest of the raster goes on (a flagged partial
+        // result, not a lost raster).
+        after = [];
+        before = b ? [] : null;
+        for (const [i, w] of windows.entries()) {
+          try {
+            after.push(await r.readChip(w));
+            if (b && before) before.push(await b.readChip(w));
+          } catch (e) {
+            if (!(e instanceof BadInputError)) throw e;
+            after[i] = null;
+            if (before) before[i] = null;
+            errors[i] = e;
+          }
         }
-        await store.upload(ctx.resultsBucket, `${plan.prefix}/blocks/${task.block}.json`, Buffer.from(JSON.stringify(record)), 'application/json', { 'lookout-derived': 'raster-block' });
-        return { ok: 0, failed: windows.length, top: null, inferenceMs: 0 };
       }
       const readMs = Date.now() - t0;
       const preview = new PreviewBuilder(plan.width, plan.height, plan.rgb ? 3 : 1, PREVIEW_SIDE);
@@ -400,10 +412,12 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
       // Chips of a block are embedded concurrently, so the embedder's dynamic batching groups them.
       const feats = await Promise.all(
         windows.map(async (_, i) => {
-          if (!plan.rgb || !plan.stretch) return { after: null, before: null, ms: 0 };
+          const a = after[i];
+          const bb = before?.[i];
+          if (!plan.rgb || !plan.stretch || !a) return { after: null, before: null, ms: 0 };
           const s = Date.now();
-          const fa = await extractor.embed(chipToRgb01(after[i], plan.rgb, plan.stretch, extractor.inputSize));
-          const fb = before && plan.stretchBefore ? await extractor.embed(chipToRgb01(before[i], plan.rgb, plan.stretchBefore, extractor.inputSize)) : null;
+          const fa = await extractor.embed(chipToRgb01(a, plan.rgb, plan.stretch, extractor.inputSize));
+          const fb = bb && plan.stretchBefore ? await extractor.embed(chipToRgb01(bb, plan.rgb, plan.stretchBefore, extractor.inputSize)) : null;
           return { after: fa, before: fb, ms: Date.now() - s };
         }),
       );
@@ -411,6 +425,17 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
       for (let i = 0; i < windows.length; i++) {
         const w = windows[i];
         const a = after[i];
+        const err = errors[i];
+        if (!a || err) {
+          await emit({
+            workflowId: chipWorkflowId(wfId, w.col, w.row),
+            failure: { stage: 'detect', errorClass: err?.errorClass ?? 'CorruptRaster', message: err?.message ?? 'chip unreadable', attempts: where.attempt, retryable: false },
+            raster: rasterRecord(plan, w, r, {}),
+          });
+          record.chips.push({ col: w.col, row: w.row, x: w.x, y: w.y, w: w.width, h: w.height, score: null, cloud: null, change: null, novelty: null, ndvi: null, nbr: null, ndwi: null, failed: err?.errorClass ?? 'CorruptRaster' });
+          continue;
+        }
+        const bw = before?.[i] ?? null;
         const cs = Date.now();
         preview.add(w, previewBands(plan).map((bi) => a.bands[bi]), a.nodata);
         const cloudFraction = plan.cloudBands && cloud ? ((await chipCloudFraction(a, plan.cloudBands, cloud))?.fraction ?? null) : null;
@@ -423,8 +448,8 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
         let ndvi: number | null = null;
         let nbr: number | null = null;
         let ndwi: number | null = null;
-        if (before) {
-          const sc = spectralChange(before[i], a, plan.roles);
+        if (bw) {
+          const sc = spectralChange(bw, a, plan.roles);
           ndvi = sc.meanDelta.ndvi ?? null;
           nbr = sc.meanDelta.nbr ?? null;
           ndwi = sc.meanDelta.ndwi ?? null;
@@ -459,7 +484,8 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
         record.features = Buffer.from(flat.buffer).toString('base64');
       }
       await store.upload(ctx.resultsBucket, `${plan.prefix}/blocks/${task.block}.json`, Buffer.from(JSON.stringify(record)), 'application/json', { 'lookout-derived': 'raster-block' });
-      return { ok: windows.length, failed: 0, top, inferenceMs };
+      const failedChips = errors.filter((e) => e).length;
+      return { ok: windows.length - failedChips, failed: failedChips, top, inferenceMs };
     },
 
     async finishRaster(input, plan) {
