@@ -104,9 +104,11 @@ export async function ensureResultsTable(bq: BigQuery, cfg: LookoutConfig): Prom
  */
 export async function addMissingColumns(table: { getMetadata(): Promise<unknown>; setMetadata(m: object): Promise<unknown> }): Promise<string[]> {
   const [meta] = (await table.getMetadata()) as [{ schema?: { fields?: TableField[] } }];
-  const have = meta.schema?.fields ?? [];
-  const merged = mergeFields(have, loadSchema());
+  const merged = mergeFields(meta.schema?.fields ?? [], loadSchema());
   if (merged.added.length === 0) return [];
+  // BigQuery's tables.patch appends NULLABLE columns in place (rows already there read NULL). bigquery-emulator
+  // answers the patch but keeps its schema, and knows no ALTER TABLE; its tables are created fresh by every
+  // `lookout up` (rows come back from the journal), so there an old table does not outlive a session.
   await table.setMetadata({ schema: { fields: merged.fields } });
   return merged.added;
 }

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { BadInputError, SetupError } from '../../core/errors';
 import type { ObjectRef, RasterPlan, RasterRowFields, StageReport } from '../../core/types';
 import type { ObjectStore } from '../../io/objectstore';
+import { worldFileCandidates } from '../../media/georef';
 import { openRaster, type ChipWindow, type Raster, type WindowData } from '../../media/raster';
 import { KnnBank } from '../../runtime/knn';
 import { machineInfo } from '../../runtime/machine';
@@ -224,7 +225,6 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
 
   async function worldFileFor(o: ObjectRef): Promise<{ worldFile?: string; prj?: string }> {
     if (!/\.(jpe?g|png)$/i.test(o.name)) return {};
-    const { worldFileCandidates } = await import('../../media/georef');
     for (const cand of worldFileCandidates(o.name)) {
       const s = await stat(o.bucket, cand);
       if (!s) continue;
