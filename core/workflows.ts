@@ -86,6 +86,8 @@ export interface AnalyzeRasterInput extends AnalyzeInput {
   blockChips: number;
   /** Block activities in flight at once. */
   parallelism: number;
+  /** Blocks per workflow run before continue-as-new (default RASTER_BLOCKS_PER_RUN). */
+  blocksPerRun?: number;
   /** Set when a large raster continues as a new run. */
   resume?: { plan: RasterPlan; next: number; progress: RasterProgress; top: { col: number; row: number; score: number } | null; startedAt: number };
 }

@@ -51,7 +51,7 @@ export async function analyzeRaster(input: AnalyzeRasterInput): Promise<AnalyzeR
   progress.phase = 'analysing';
   let top = input.resume?.top ?? null;
   let next = input.resume?.next ?? 0;
-  const runEnd = Math.min(plan.blocks, next + RASTER_BLOCKS_PER_RUN);
+  const runEnd = Math.min(plan.blocks, next + Math.max(1, input.blocksPerRun ?? RASTER_BLOCKS_PER_RUN));
   const p = plan;
   const lanes = Array.from({ length: Math.max(1, Math.min(input.parallelism, runEnd - next)) }, async () => {
     for (;;) {

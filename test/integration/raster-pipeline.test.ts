@@ -11,7 +11,9 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { epsgGeoKeys, blocksFromBands, writeTiffBuffer, type TiffWriteOptions } from '../../media/tiff-writer';
-import { cfg, storage, uniqueRun, upload, waitForRows, withTemporal } from './helpers';
+import { cfg, ensureBucket, SIDE_BUCKET, storage, uniqueRun, upload, waitForRows, withTemporal } from './helpers';
+import { resolvePipeline } from '../../core/pipelines';
+import type { AnalyzeRasterInput, AnalyzeRasterResult } from '../../core/workflows';
 import type { RasterProgress } from '../../core/workflows';
 import type { RasterRowFields } from '../../core/types';
 
@@ -253,5 +255,55 @@ describe('raster pipeline', () => {
       ['chip', 'none', null],
       ['summary', 'none', null],
     ]);
+  });
+
+  it('lookout upload scene.tif --wait and lookout backfill gs://…/archive/ produce georeferenced chip rows', async () => {
+    const bin = path.resolve(__dirname, '..', '..', 'bin', 'lookout');
+    const run = uniqueRun('raster-cli');
+    const file = path.join(cfg.home, `${run}-scene.tif`);
+    fs.writeFileSync(file, scene());
+    // --wait counts analyses (a raster's summary row), not its chip rows.
+    execFileSync('node', [bin, 'upload', file, '--prefix', `${run}/`, '--run', run, '--wait', '--timeout-s', '240'], { encoding: 'utf8', env: process.env });
+    const up = await chipsAndSummary(run, 7);
+    expect([up.chips.length, up.summaries.length]).toEqual([6, 1]);
+    expect(up.chips.every((c) => c.raster!.footprint_wkt !== null && c.raster!.crs === 'EPSG:32611')).toBe(true);
+    // An archive already in a bucket (not the watched inbox): backfill publishes an event per object.
+    await ensureBucket(SIDE_BUCKET);
+    const bfRun = uniqueRun('raster-backfill');
+    for (const n of ['t1.tif', 't2.tif']) await upload(SIDE_BUCKET, `${bfRun}/archive/${n}`, scene({ width: 200, height: 100 }), 'image/tiff');
+    execFileSync('node', [bin, 'backfill', `gs://${SIDE_BUCKET}/${bfRun}/archive/`, '--run', bfRun], { encoding: 'utf8', env: process.env });
+    const bf = await chipsAndSummary(bfRun, 2 * (2 + 1));
+    expect([bf.chips.length, bf.summaries.length]).toEqual([4, 2]);
+    expect(bf.chips.every((c) => c.status === 'ok' && c.raster!.footprint_wkt !== null && c.pipeline === 'raster')).toBe(true);
+  });
+
+  it('a raster of many blocks continues as new runs, and its progress counts every block', async () => {
+    const run = uniqueRun('raster-can');
+    const name = `${run}/blocks.tif`;
+    await ensureBucket(SIDE_BUCKET);
+    const generation = await upload(SIDE_BUCKET, name, scene(), 'image/tiff');
+    const input: AnalyzeRasterInput = {
+      pipeline: resolvePipeline('raster', cfg.pipelines),
+      object: { bucket: SIDE_BUCKET, name, generation, size: 0, timeCreated: new Date().toISOString() },
+      trace: { source: 'backfill', publishedAt: new Date().toISOString(), dispatchedAt: new Date().toISOString() },
+      runTag: run,
+      chipSize: 128,
+      chipOverlap: 0,
+      blockChips: 1,
+      parallelism: 2,
+      blocksPerRun: 2,
+    };
+    const workflowId = `raster:${SIDE_BUCKET}/${name}#${generation}`;
+    const result = await withTemporal(async (c) => {
+      const h = await c.workflow.start('analyzeRaster', { taskQueue: cfg.temporal.workflowQueue, workflowId, args: [input] });
+      return (await h.result()) as AnalyzeRasterResult;
+    });
+    expect(result).toMatchObject({ status: 'ok', chips: 6, ok: 6, failed: 0 });
+    const progress = await withTemporal((c) => c.workflow.getHandle(workflowId).query<RasterProgress>('progress'));
+    // 6 blocks of one chip, 2 per run: 3 runs.
+    expect(progress).toMatchObject({ phase: 'done', blocks: 6, blocksDone: 6, chipsDone: 6, runs: 3 });
+    const { chips, summaries } = await chipsAndSummary(run, 7);
+    expect([chips.length, summaries.length]).toEqual([6, 1]);
+    expect(JSON.parse(summaries[0].details!)).toMatchObject({ kind: 'raster-summary', runs: 3, blocks: 6 });
   });
 });
