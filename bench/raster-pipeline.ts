@@ -53,14 +53,16 @@ async function main(): Promise<void> {
     const run = `${tag}-${burn ? 'pair' : 'single'}`;
     await storage.bucket(cfg.gcs.bucket).file(file).save(scene(side, burn), { resumable: false, contentType: 'image/tiff', metadata: { metadata: { 'lookout-run': run } } });
     const deadline = Date.now() + Number(values['timeout-s'] ?? 900) * 1000;
-    let row: { chips: number; failed: number; started: { value: string }; completed: { value: string } } | undefined;
+    let row: { chips: number; failed: number; started: string | { value: string }; completed: string | { value: string } } | undefined;
     while (Date.now() < deadline) {
       [row] = await query<NonNullable<typeof row>>(bq, `SELECT raster.chips AS chips, raster.chips_failed AS failed, workflow_started_at AS started, completed_at AS completed FROM ${tableRef(cfg, viewName(cfg))} WHERE run_tag = @run AND raster.kind = 'summary'`, { run });
       if (row) break;
       await new Promise((r) => setTimeout(r, 2000));
     }
     if (!row) throw new Error(`no summary row for ${file} within the timeout`);
-    const seconds = (Date.parse(row.completed.value) - Date.parse(row.started.value)) / 1000;
+        // The client returns TIMESTAMPs as strings or as { value } objects depending on how they are read.
+    const ts = (v: string | { value: string }) => Date.parse(typeof v === 'string' ? v : v.value);
+    const seconds = (ts(row.completed) - ts(row.started)) / 1000;
     results.push({ case: label, raster: `${side} x ${side} x 4 uint16`, chips: row.chips, chipsFailed: row.failed, seconds, chipsPerSecond: Math.round((row.chips / seconds) * 100) / 100 });
   }
   const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 2 ** 30), loadavgBefore: load0.map((x) => Math.round(x * 100) / 100), loadavgAfter: os.loadavg().map((x) => Math.round(x * 100) / 100) };

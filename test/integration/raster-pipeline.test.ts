@@ -11,7 +11,8 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { epsgGeoKeys, blocksFromBands, writeTiffBuffer, type TiffWriteOptions } from '../../media/tiff-writer';
-import { cfg, ensureBucket, SIDE_BUCKET, storage, uniqueRun, upload, waitForRows, withTemporal } from './helpers';
+import { bq, cfg, ensureBucket, SIDE_BUCKET, storage, uniqueRun, upload, VIEW, waitForRows, withTemporal } from './helpers';
+import { query } from '../../io/query';
 import { resolvePipeline } from '../../core/pipelines';
 import type { AnalyzeRasterInput, AnalyzeRasterResult } from '../../core/workflows';
 import type { RasterProgress } from '../../core/workflows';
@@ -156,6 +157,22 @@ describe('raster pipeline', () => {
     for (const o of others.filter((x) => x.chip_col === 0)) expect(Math.abs(o.ndvi_delta!)).toBeLessThan(0.01);
     expect(summaries[0].raster!.change_score).toBeCloseTo(burnt.change_score!, 5);
     expect(summaries[0].raster!.before_name).toBe(`${folder}/scene_before.tif`);
+  });
+
+  it('the README\'s emulator SQL: chips of a run inside a bounding box, most changed first', async () => {
+    const rows = await query<{ chip_col: number; chip_row: number; change_score: number }>(
+      bq,
+      `SELECT name, raster.chip_col, raster.chip_row, raster.change_score, raster.novelty_score, raster.footprint_wkt
+FROM ${VIEW()}
+WHERE run_tag = @run AND raster.kind = 'chip'
+  AND raster.east >= -117.0 AND raster.west <= -116.99 AND raster.north >= 36.12 AND raster.south <= 36.13
+ORDER BY raster.change_score DESC
+LIMIT 20`,
+      { run: runAfter },
+    );
+    // The box covers the first chip column (1.28 km wide from -117.0) over both chip rows.
+    expect(rows.map((r) => [r.chip_col, r.chip_row]).sort()).toEqual([[0, 0], [0, 1]]);
+    expect(rows[0].change_score).toBeGreaterThanOrEqual(rows[1].change_score);
   });
 
   it('lookout export --geojson RUN writes the chips as a FeatureCollection from the rows', () => {
