@@ -97,6 +97,8 @@ export interface LookoutConfig {
   /** Video analyses: every Nth frame, frame analyses in flight per video. */
   video: { every: number | undefined; parallelism: number; segmentFrames: number; cacheMb: number; maxFramePixels: number };
   worker: { imageCacheMb: number; modelRepo: string | undefined };
+  /** Raster pipeline: chip side and overlap (pixels), chips per block side, blocks in flight per raster. */
+  raster: { chipSize: number; chipOverlap: number; blockChips: number; parallelism: number };
   /** Print stack traces of CLI errors. */
   debug: boolean;
   /** Set by `lookout up` for the processes it starts: the file a process writes when it is ready. */
@@ -247,6 +249,10 @@ export const ENV_VARS: ReadonlyArray<{ name: string; default: string; meaning: s
   { name: 'LOOKOUT_VIDEO_EVERY', default: "the method's (1; cctv-ocae 5)", meaning: 'video analyses take every Nth frame (object metadata lookout-video-every overrides)' },
   { name: 'LOOKOUT_VIDEO_PARALLELISM', default: '4', meaning: 'frame workflows in flight per video (methods that split videos into frames)' },
   { name: 'LOOKOUT_VIDEO_SEGMENT_FRAMES', default: '100', meaning: 'frames per segment activity (methods that analyse segments)' },
+  { name: 'LOOKOUT_RASTER_CHIP_SIZE', default: '128', meaning: 'raster pipeline: chip side in pixels (object metadata lookout-chip-size overrides)' },
+  { name: 'LOOKOUT_RASTER_CHIP_OVERLAP', default: '0', meaning: 'raster pipeline: overlap of neighbouring chips in pixels (metadata lookout-chip-overlap overrides)' },
+  { name: 'LOOKOUT_RASTER_BLOCK_CHIPS', default: '8', meaning: 'raster pipeline: chips per side of the block one activity analyses (8: 64 chips)' },
+  { name: 'LOOKOUT_RASTER_PARALLELISM', default: '2', meaning: 'raster pipeline: block activities in flight per raster' },
   { name: 'LOOKOUT_VIDEO_CACHE_MB', default: '2048', meaning: 'worker: videos kept on local disk between their segments (LRU)' },
   { name: 'LOOKOUT_VIDEO_MAX_PIXELS', default: '40000000', meaning: 'videos with larger frames (8K is 33 Mpx) fail as TooManyPixels' },
   { name: 'LOOKOUT_IMAGE_CACHE_MB', default: '256', meaning: 'worker: decoded images kept between the stages of an object (LRU)' },
@@ -550,6 +556,12 @@ export function loadConfig(env: Env = process.env): LookoutConfig {
       cacheMb: int(env, 'LOOKOUT_VIDEO_CACHE_MB', 2048, 0, 10_000_000),
       // A decoded video frame is held as RGB (3 bytes a pixel) while it is analysed: 40 Mpx is 120 MB a frame.
       maxFramePixels: int(env, 'LOOKOUT_VIDEO_MAX_PIXELS', 40_000_000, 1, 2_000_000_000),
+    },
+    raster: {
+      chipSize: int(env, 'LOOKOUT_RASTER_CHIP_SIZE', 128, 8, 4096),
+      chipOverlap: int(env, 'LOOKOUT_RASTER_CHIP_OVERLAP', 0, 0, 4095),
+      blockChips: int(env, 'LOOKOUT_RASTER_BLOCK_CHIPS', 8, 1, 64),
+      parallelism: int(env, 'LOOKOUT_RASTER_PARALLELISM', 2, 1, 256),
     },
     worker: { imageCacheMb: int(env, 'LOOKOUT_IMAGE_CACHE_MB', 256, 0, 1_000_000), modelRepo: str(env, 'LOOKOUT_MODEL_REPO', '') || undefined },
     pubsub: {

@@ -8,13 +8,14 @@ import { Context } from '@temporalio/activity';
 import type { Pool, StageName } from '../core/pipelines';
 import { BadInputError, SetupError, errorClassOf } from '../core/errors';
 import { objectKey } from '../core/events';
-import type { AnalysisSummary, AnalyzeInput, DetectOutput, ExtractOutput, ObjectRef, SegmentResult } from '../core/types';
+import type { AnalysisSummary, AnalyzeInput, DetectOutput, ExtractOutput, ObjectRef, RasterBlockResult, SegmentResult } from '../core/types';
 import type { ResultRow } from '../io/results';
 import { buildRow, writeResultRow } from '../io/results';
 import type { MethodDefinition, MethodRuntime } from '../methods/method';
 import { probeVideo, readSegment } from '../media/video';
 import { activityInfo } from './stage';
 import { frameSummary } from './segment';
+import { rasterSummaryRecord } from './raster';
 import os from 'node:os';
 import { machineInfo } from '../runtime/machine';
 import { BATCH_LANES, BATCH_OBJECT_ATTEMPTS, batchObjectBackoffMs } from '../core/policies';
@@ -264,6 +265,75 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
         const v = task.input.object;
         const key = `${task.input.scene ?? 'default'}/${currentWorkflowId('direct').replace(/[^A-Za-z0-9._-]+/g, '_')}/${v.bucket}/${v.name}#${v.generation}/s${String(task.index).padStart(6, '0')}`;
         return m.observeSegment({ video: v, scene: task.input.scene, fps: task.plan.fps, width: task.plan.width, height: task.plan.height, segment: range }, readSegment(file, range, task.plan), task.state, key);
+      });
+    },
+
+    async planRaster(input, opts) {
+      return direct(async () => {
+        const m = method(input.pipeline.method);
+        if (!m.planRaster) throw new SetupError('NotARasterMethod', `method "${input.pipeline.method}" does not analyse rasters`);
+        return m.planRaster(input, opts);
+      });
+    },
+
+    async analyzeRasterBlock(task) {
+      return direct(async (): Promise<RasterBlockResult> => {
+        const m = method(task.input.pipeline.method);
+        if (!m.analyzeRasterBlock) throw new SetupError('NotARasterMethod', `method "${task.input.pipeline.method}" does not analyse rasters`);
+        const t0 = Date.now();
+        const info = activityInfo();
+        let runId = 'direct';
+        let workflowStartedAt = t0;
+        try {
+          const ai = Context.current().info;
+          runId = ai.workflowExecution?.runId ?? runId;
+          workflowStartedAt = ai.currentAttemptScheduledTimestampMs;
+        } catch {
+          /* outside an activity (tests) */
+        }
+        // Chip rows go to the batcher as chips finish and are awaited together (as a video segment's frames are).
+        const writes: Array<Promise<void>> = [];
+        const r = await m.analyzeRasterBlock(task, { workflowId: currentWorkflowId('direct'), taskQueue: info.taskQueue, attempt: info.attempt }, async (row) => {
+          const w = deps.rows.write(buildRow({ ...row, input: task.input, runId, workflowStartedAt }, Date.now()));
+          w.catch(() => {});
+          writes.push(w);
+        });
+        await Promise.all(writes);
+        return { block: task.block, chips: r.ok + r.failed, ok: r.ok, failed: r.failed, top: r.top, runMs: Date.now() - t0, inferenceMs: r.inferenceMs };
+      });
+    },
+
+    async finishRaster(input, plan, totals) {
+      return direct(async () => {
+        const m = method(input.pipeline.method);
+        if (!m.finishRaster) throw new SetupError('NotARasterMethod', `method "${input.pipeline.method}" does not analyse rasters`);
+        const t0 = Date.now();
+        const out = await m.finishRaster(input, plan);
+        const info = activityInfo();
+        let runId = 'direct';
+        try {
+          runId = Context.current().info.workflowExecution?.runId ?? runId;
+        } catch {
+          /* outside an activity */
+        }
+        const workflowId = currentWorkflowId('direct');
+        const now = Date.now();
+        const raster = rasterSummaryRecord(plan, out, totals);
+        const details: Record<string, number | string> = { kind: 'raster-summary', chips: out.chips, chips_ok: totals.ok, chips_failed: out.chipsFailed, blocks: plan.blocks, runs: totals.runs, format: plan.format, dtype: plan.dtype, archive: plan.archive, notes: plan.notes.join('; ') };
+        if (out.bankSize !== null) details.archive_bank_size = out.bankSize;
+        const partial = out.chipsFailed > 0;
+        const summary: AnalysisSummary = {
+          input,
+          workflowId,
+          runId,
+          workflowStartedAt: totals.startedAt,
+          detect: { report: { stage: 'detect', pool: deps.pool, taskQueue: info.taskQueue, host: os.hostname(), attempt: info.attempt, scheduledAt: totals.startedAt, startedAt: totals.startedAt, completedAt: t0, inferenceMs: 0, batchSize: plan.chips }, machine: machineInfo(), width: plan.width, height: plan.height, format: plan.format, boxes: [] },
+          score: { report: { stage: 'score', pool: deps.pool, taskQueue: info.taskQueue, host: os.hostname(), attempt: info.attempt, scheduledAt: t0, startedAt: t0, completedAt: now, inferenceMs: 0 }, label: partial ? 'raster-partial' : 'raster', score: raster.change_score ?? raster.novelty_score ?? null, objects: [], details },
+          raster,
+        };
+        const row = buildRow(summary, now);
+        const landed = await writeResultRow(deps.rows, row);
+        return { ...out, record: { analysisId: row.analysis_id, table: deps.table, status: landed === 'stand-in' ? 'failed' : 'ok' } };
       });
     },
 

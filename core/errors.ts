@@ -45,6 +45,11 @@ export const BAD_INPUT_CLASSES = [
   'RasterBlockTooLarge',
   /** Two acquisitions compared chip by chip do not share one pixel grid (size, transform or CRS differ). */
   'NotCoRegistered',
+  /** Raster pipeline: metadata lookout-before names an object that does not exist. */
+  'BeforeNotFound',
+  /** Raster pipeline: metadata lookout-bands / lookout-chip-size / lookout-chip-overlap is not usable. */
+  'BadBandNames',
+  'BadRasterOptions',
   /** The raster's CRS has no built-in definition: footprints cannot be computed (pixel windows still can). */
   'UnsupportedCrs',
   'InvalidGeneration',

@@ -50,6 +50,7 @@ export const PIPELINES: ReadonlyMap<string, PipelineDefinition> = new Map(
     { name: 'objects', method: 'objects', description: 'single images (satellite tiles, CCTV stills): COCO object detection, per-object crop features, per-image summary score' },
     { name: 'cctv-anomaly', method: 'cctv-attributes', description: 'fixed-camera CCTV, the default anomaly method: cctv-attributes (tracks, speed, direction, where/what, size, dwell, appearance; reasons per alert)' },
     { name: 'cctv-attributes', method: 'cctv-attributes', description: 'fixed-camera CCTV: the attribute method under its own name' },
+    { name: 'raster', method: 'raster-change', description: 'satellite / aerial rasters (GeoTIFF, COG; JPEG/PNG with or without a world file): chips with WGS 84 footprints, cloud fraction, spectral indices, change against a before acquisition, novelty against the archive; summary row, heatmap, GeoJSON' },
     { name: 'cctv-ocae', method: 'cctv-ocae', description: 'fixed-camera CCTV, object-centric auto-encoders + scene model (Ionescu et al., CVPR 2019): the seed baseline under its own name' },
   ].map((p) => [p.name, p]),
 );

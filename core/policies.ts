@@ -88,3 +88,12 @@ export function stageGroupTimeoutMs(stageTimeoutsMs: number[]): number {
  * as timers rather than inside one workflow task (localRetryThreshold), so a long BigQuery outage holds no task.
  */
 export const LOCAL_RECORD_OPTIONS: LocalActivityOptions = { startToCloseTimeout: '60s', retry: RECORD_RETRY, localRetryThreshold: '60s' };
+
+/** Planning a raster: reads its header (and the before acquisition's) by range requests. */
+export const RASTER_PLAN_OPTIONS: ActivityOptions = { startToCloseTimeout: '5m', heartbeatTimeout: '1m', retry: STAGE_RETRY };
+/** One block of chips of a raster (read, score, write the chips' rows): heartbeats every chip. */
+export const RASTER_BLOCK_OPTIONS: ActivityOptions = { startToCloseTimeout: '20m', heartbeatTimeout: '2m', retry: STAGE_RETRY };
+/** Finishing a raster: heatmap, GeoJSON and archive bank from the blocks' results, then the summary row. */
+export const RASTER_FINISH_OPTIONS: ActivityOptions = { startToCloseTimeout: '30m', heartbeatTimeout: '2m', retry: STAGE_RETRY };
+/** Blocks of a raster analysed per workflow run before it continues as a new run (bounded history). */
+export const RASTER_BLOCKS_PER_RUN = 100;

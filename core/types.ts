@@ -130,6 +130,8 @@ export interface AnalysisSummary {
   extract?: ExtractOutput;
   score?: ScoreOutput;
   failure?: StageFailure;
+  /** Raster pipeline rows: the chip's or the raster's `raster` record. */
+  raster?: RasterRowFields;
 }
 
 /** A video cut into frames in the results bucket (methods that analyse videos frame by frame). */
@@ -208,4 +210,116 @@ export interface SegmentResult {
   /** Wall time of the segment in the activity, and the summed model inference time. */
   runMs: number;
   inferenceMs: number;
+}
+
+/**
+ * The `raster` RECORD of a result row (infra/bigquery/analyses.schema.json): one per chip of a raster
+ * (kind 'chip') and one per raster (kind 'summary'). The map page and the GIS SQL are built on these names.
+ * Scores are null where they cannot be computed (no before image, bands missing, no archive bank yet).
+ */
+export interface RasterRowFields {
+  kind: 'chip' | 'summary';
+  chip_col: number | null;
+  chip_row: number | null;
+  /** Pixel window of the chip (the whole raster on a summary row). */
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  /** The chip was clipped at the raster's right or bottom edge (never padded). */
+  edge: boolean;
+  raster_width: number;
+  raster_height: number;
+  /** "EPSG:32611" or the CRS's name; null when the raster names none. */
+  crs: string | null;
+  georef: 'geotiff' | 'world-file' | 'none' | 'broken';
+  /** Why there is no footprint (or how the georeference was found). */
+  georef_note: string | null;
+  /** WGS 84 POLYGON WKT (lon lat); null without a usable georeference. */
+  footprint_wkt: string | null;
+  west: number | null;
+  south: number | null;
+  east: number | null;
+  north: number | null;
+  cloud_fraction: number | null;
+  change_score: number | null;
+  novelty_score: number | null;
+  ndvi_delta: number | null;
+  nbr_delta: number | null;
+  ndwi_delta: number | null;
+  /** Object name of the before acquisition paired with this one. */
+  before_name: string | null;
+  /** Summary rows: chip grid and outputs. */
+  chip_size: number | null;
+  chip_overlap: number | null;
+  bands: number | null;
+  chips: number | null;
+  chips_failed: number | null;
+  heatmap_uri: string | null;
+  geojson_uri: string | null;
+}
+
+/** A raster as the workflow plans it (small: it travels through workflow history). */
+export interface RasterPlan {
+  format: 'geotiff' | 'jpeg' | 'png';
+  width: number;
+  height: number;
+  bands: number;
+  dtype: string;
+  crs: string | null;
+  georef: RasterRowFields['georef'];
+  georefNote: string | null;
+  chipSize: number;
+  overlap: number;
+  cols: number;
+  rows: number;
+  chips: number;
+  /** Chips per side of a block (one activity reads and scores a block). */
+  blockChips: number;
+  blocksAcross: number;
+  blocks: number;
+  /** The before acquisition (co-registered), when there is one. */
+  before: ObjectRef | null;
+  /** Archive whose normal-chip bank scores novelty (the object's folder unless metadata names one). */
+  archive: string;
+  /** Where block results and outputs go in the results bucket. */
+  prefix: string;
+  /** Band indices used: RGB for the backbone and preview, s2cloudless's ten, spectral roles. */
+  rgb: [number, number, number] | null;
+  cloudBands: number[] | null;
+  roles: Partial<Record<'blue' | 'green' | 'red' | 'nir' | 'swir1' | 'swir2', number>>;
+  /** Why a score is absent for every chip (no NIR, no B10, no before...). */
+  notes: string[];
+  /** The whole raster's footprint in WGS 84 (null without a usable georeference). */
+  footprint: { wkt: string; west: number; south: number; east: number; north: number } | null;
+  /** Per-band 2-98 % stretch of the RGB bands for the backbone, per acquisition (sampled at planning). */
+  stretch: { min: [number, number, number]; max: [number, number, number] } | null;
+  stretchBefore: { min: [number, number, number]; max: [number, number, number] } | null;
+}
+
+/** One block of chips for the analyzeRasterBlock activity. */
+export interface RasterBlockTask {
+  input: AnalyzeInput;
+  plan: RasterPlan;
+  block: number;
+}
+
+export interface RasterBlockResult {
+  block: number;
+  chips: number;
+  ok: number;
+  failed: number;
+  /** Highest-scoring chip of the block. */
+  top: { col: number; row: number; score: number } | null;
+  runMs: number;
+  inferenceMs: number;
+}
+
+/** What the finishing activity made: the summary's outputs. */
+export interface RasterFinishResult {
+  heatmapUri: string | null;
+  geojsonUri: string | null;
+  chips: number;
+  chipsFailed: number;
+  bankSize: number | null;
 }

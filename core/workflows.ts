@@ -3,7 +3,7 @@
  * (io/starter.ts) or reads their results and progress (CLI). Types only, workflow-safe.
  */
 import type { PipelineSpec } from './pipelines';
-import type { AnalyzeInput, ObjectRef, RecordResult, ScoredObject, VideoPlan } from './types';
+import type { AnalyzeInput, ObjectRef, RasterPlan, RecordResult, ScoredObject, VideoPlan } from './types';
 
 export interface AnalyzeResult {
   workflowId: string;
@@ -64,4 +64,42 @@ export interface FitSceneInput {
   seed: number;
   quantile: number;
   trace: AnalyzeInput['trace'];
+}
+
+/** analyzeRaster's progress (the `progress` query). */
+export interface RasterProgress {
+  phase: 'planning' | 'analysing' | 'finishing' | 'done' | 'failed';
+  chips: number;
+  chipsDone: number;
+  chipsFailed: number;
+  blocks: number;
+  blocksDone: number;
+  /** Continue-as-new runs so far (history is bounded per run). */
+  runs: number;
+}
+
+export interface AnalyzeRasterInput extends AnalyzeInput {
+  /** Chip side and overlap in pixels (metadata lookout-chip-size / lookout-chip-overlap override). */
+  chipSize: number;
+  chipOverlap: number;
+  /** Chips per side of a block: one activity analyses blockChips² chips. */
+  blockChips: number;
+  /** Block activities in flight at once. */
+  parallelism: number;
+  /** Blocks per workflow run before continue-as-new (default RASTER_BLOCKS_PER_RUN). */
+  blocksPerRun?: number;
+  /** Set when a large raster continues as a new run. */
+  resume?: { plan: RasterPlan; next: number; progress: RasterProgress; top: { col: number; row: number; score: number } | null; startedAt: number };
+}
+
+export interface AnalyzeRasterResult {
+  raster: string;
+  status: 'ok' | 'partial' | 'failed';
+  errorClass?: string;
+  chips: number;
+  ok: number;
+  failed: number;
+  heatmapUri: string | null;
+  geojsonUri: string | null;
+  top: { col: number; row: number; score: number } | null;
 }

@@ -65,7 +65,18 @@ export type DispatchOutcome =
 
 /** Pipeline named by the object (metadata `lookout-pipeline`), else the configured default. */
 export function pipelineFor(ev: ObjectEvent, cfg: LookoutConfig): string {
-  return ev.metadata?.['lookout-pipeline'] || cfg.pipeline;
+  // A GeoTIFF goes to the raster pipeline unless the object names another: it is not a picture to detect objects in.
+  return ev.metadata?.['lookout-pipeline'] || (isGeoTiff(ev.name, ev.contentType) ? 'raster' : cfg.pipeline);
+}
+
+/** .tif / .tiff objects (or content type image/tiff). */
+export function isGeoTiff(name: string, contentType?: string): boolean {
+  return /\.tiff?$/i.test(name) || /^image\/tiff\b/i.test(contentType ?? '');
+}
+
+/** Sidecars of rasters (world files, .prj, GDAL .aux.xml): read with their raster, never analysed alone. */
+export function isRasterSidecar(name: string): boolean {
+  return /\.(tfw|tifw|jgw|jpgw|pgw|pngw|wld|prj)$/i.test(name) || /\.aux\.xml$/i.test(name);
 }
 
 export function analyzeInputFor(ev: ObjectEvent, cfg: LookoutConfig, opts: PipelineOptions, now = new Date()): AnalyzeInput {
@@ -103,6 +114,8 @@ export function routeEvent(ev: ObjectEvent, cfg: LookoutConfig): { skip: string 
   // take triplets): a triplet uploaded without metadata is one analysis of KEY, not three. Only an explicit
   // lookout-pipeline that takes single images analyses such a name as an image of its own.
   if (!video && isNeighbour(ev.name) && (accepts?.triplets || !ev.metadata?.['lookout-pipeline'])) return { skip: 'neighbour frame of a triplet (analysed with its KEY)' };
+  if (isRasterSidecar(ev.name)) return { skip: 'raster sidecar (world file / .prj, read with its raster)' };
+  if (accepts?.rasters) return { workflowType: 'analyzeRaster' };
   if (accepts?.videos && video) return { workflowType: 'analyzeVideo' };
   return { workflowType: 'analyzeObject' };
 }

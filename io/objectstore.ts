@@ -5,11 +5,19 @@
 import type { Storage } from '@google-cloud/storage';
 import { BadInputError, TransientError } from '../core/errors';
 import type { ObjectRef } from '../core/types';
+import type { RangeSource } from '../media/raster';
+import { gcsRangeSource } from './rangesource';
 
 export interface ObjectStore {
   /** Downloads exactly the referenced generation, refusing objects over maxBytes. */
   download(ref: Pick<ObjectRef, 'bucket' | 'name' | 'generation'>, maxBytes: number): Promise<Buffer>;
   upload(bucket: string, name: string, data: Buffer, contentType: string, metadata?: Record<string, string>): Promise<void>;
+  /** Byte ranges of one generation (rasters are read by ranges, never whole). */
+  rangeSource?(ref: Pick<ObjectRef, 'bucket' | 'name' | 'generation'>): Promise<RangeSource & { generation: string }>;
+  /** Writes only if the object is still at `generation` ('0': does not exist yet); false when another writer won. */
+  uploadIfGeneration?(bucket: string, name: string, data: Buffer, generation: string): Promise<boolean>;
+  /** Metadata of the live generation of an object, or null when there is none (pairing a before acquisition). */
+  stat?(bucket: string, name: string): Promise<{ generation: string; size: number; timeCreated: string; contentType?: string } | null>;
 }
 
 function httpCode(err: unknown): number | undefined {
@@ -62,6 +70,25 @@ export function gcsObjectStore(storage: Storage): ObjectStore {
     },
     async upload(bucket, name, data, contentType, metadata) {
       await storage.bucket(bucket).file(name).save(data, { contentType, resumable: false, metadata: metadata ? { metadata } : undefined });
+    },
+    rangeSource: (ref) => gcsRangeSource(storage, ref),
+    async uploadIfGeneration(bucket, name, data, generation) {
+      try {
+        await storage.bucket(bucket).file(name).save(data, { resumable: false, contentType: 'application/octet-stream', preconditionOpts: { ifGenerationMatch: Number(generation) } });
+        return true;
+      } catch (err) {
+        if (httpCode(err) === 412) return false;
+        throw new TransientError('StorageError', `writing gs://${bucket}/${name}: ${(err as Error).message}`, err);
+      }
+    },
+    async stat(bucket, name) {
+      try {
+        const [meta] = await storage.bucket(bucket).file(name).getMetadata();
+        return { generation: String(meta.generation), size: Number(meta.size ?? 0), timeCreated: String(meta.timeCreated ?? ''), contentType: meta.contentType };
+      } catch (err) {
+        if (httpCode(err) === 404) return null;
+        throw new TransientError('StorageError', `reading metadata of gs://${bucket}/${name}: ${(err as Error).message}`, err);
+      }
     },
   };
 }

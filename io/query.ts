@@ -94,13 +94,16 @@ export interface RowSummary {
   pool: string | null;
 }
 
+/** Rows that are one analysis each: a raster's chip rows are parts of its analysis (its summary row counts). */
+export const NOT_A_CHIP = "(raster IS NULL OR raster.kind != 'chip')";
+
 export async function rowsForRun(bq: BigQuery, cfg: LookoutConfig, runTag: string): Promise<RowSummary[]> {
   return query<RowSummary>(
     bq,
     `SELECT name, generation, status, label, score, ARRAY_LENGTH(objects) AS n_objects,
        (SELECT STRING_AGG(CONCAT(l, ' x', CAST(c AS STRING)), ', ') FROM (SELECT o.label AS l, COUNT(*) AS c FROM UNNEST(objects) o GROUP BY o.label ORDER BY c DESC, l)) AS classes,
        error_class, error_message, inference_ms, end_to_end_ms, pool
-     FROM (${runLatestSql(cfg)}) ORDER BY name`,
+     FROM (${runLatestSql(cfg)}) WHERE ${NOT_A_CHIP} ORDER BY name`,
     { run: runTag },
   );
 }
@@ -110,7 +113,7 @@ export async function rowsForRun(bq: BigQuery, cfg: LookoutConfig, runTag: strin
  * answer as the view, and the cheapest query for it: this is polled while a run is in flight).
  */
 export async function countForRun(bq: BigQuery, cfg: LookoutConfig, runTag: string): Promise<number> {
-  const [r] = await query<{ n: number }>(bq, `SELECT COUNT(DISTINCT workflow_id) AS n FROM ${tableRef(cfg)} WHERE run_tag = @run`, { run: runTag });
+  const [r] = await query<{ n: number }>(bq, `SELECT COUNT(DISTINCT workflow_id) AS n FROM ${tableRef(cfg)} WHERE run_tag = @run AND ${NOT_A_CHIP}`, { run: runTag });
   return Number(r?.n ?? 0);
 }
 

@@ -81,6 +81,7 @@ export async function ensureResultsTable(bq: BigQuery, cfg: LookoutConfig): Prom
       if ((err as { code?: number }).code !== 409) throw err;
     }
   }
+  if (exists) await addMissingColumns(table);
   const view = ds.table(viewName(cfg));
   const [viewExists] = await view.exists();
   if (!viewExists) {
@@ -95,6 +96,42 @@ export async function ensureResultsTable(bq: BigQuery, cfg: LookoutConfig): Prom
     const q = (meta as { view?: { query?: string } }).view?.query;
     if (q !== undefined && q.trim() !== latestSql(cfg).trim()) await view.setMetadata({ view: { query: latestSql(cfg), useLegacySql: false } });
   }
+}
+
+/**
+ * A table made by an earlier version lacks the columns added since (e.g. the `raster` record): they are
+ * added, NULLABLE, by a schema update (BigQuery allows appending nullable columns, and new fields inside a
+ * RECORD), so rows of this version land in old tables and old rows read NULL there.
+ */
+export async function addMissingColumns(table: { getMetadata(): Promise<unknown>; setMetadata(m: object): Promise<unknown> }): Promise<string[]> {
+  const [meta] = (await table.getMetadata()) as [{ schema?: { fields?: TableField[] } }];
+  const merged = mergeFields(meta.schema?.fields ?? [], loadSchema());
+  if (merged.added.length === 0) return [];
+  // BigQuery's tables.patch appends NULLABLE columns in place (rows already there read NULL). bigquery-emulator
+  // answers the patch but keeps its schema, and knows no ALTER TABLE; its tables are created fresh by every
+  // `lookout up` (rows come back from the journal), so there an old table does not outlive a session.
+  await table.setMetadata({ schema: { fields: merged.fields } });
+  return merged.added;
+}
+
+/** `have` with every field of `want` it lacks appended (recursively in RECORDs); which were added. */
+export function mergeFields(have: TableField[], want: TableField[], prefix = ''): { fields: TableField[]; added: string[] } {
+  const added: string[] = [];
+  const fields = have.map((h) => {
+    const w = want.find((x) => x.name === h.name);
+    if (w && h.type === 'RECORD' && w.type === 'RECORD') {
+      const sub = mergeFields(h.fields ?? [], w.fields ?? [], `${prefix}${h.name}.`);
+      added.push(...sub.added);
+      return { ...h, fields: sub.fields };
+    }
+    return h;
+  });
+  for (const w of want) {
+    if (have.some((h) => h.name?.toLowerCase() === w.name?.toLowerCase())) continue;
+    fields.push({ ...w, mode: w.mode === 'REPEATED' ? 'REPEATED' : 'NULLABLE' });
+    added.push(`${prefix}${w.name}`);
+  }
+  return { fields, added };
 }
 
 const iso = (ms: number | undefined) => (ms === undefined || !Number.isFinite(ms) ? null : new Date(ms).toISOString());
@@ -208,6 +245,7 @@ export function buildRow(s: AnalysisSummary, recordedAt: number): ResultRow {
     node_version: machine?.nodeVersion ?? null,
     onnxruntime_version: machine?.onnxruntimeVersion ?? null,
     execution_provider: s.detect?.report.executionProvider ?? null,
+    raster: s.raster ?? null,
   };
 }
 

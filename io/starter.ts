@@ -14,9 +14,9 @@ import type { LookoutConfig } from '../config';
 import { objectKey, workflowIdFor } from '../core/events';
 import { WORKFLOW_EXECUTION_TIMEOUT } from '../core/policies';
 import type { AnalyzeInput, ObjectRef } from '../core/types';
-import type { AnalyzeResult, AnalyzeVideoInput, BatchResult, FitSceneInput } from '../core/workflows';
+import type { AnalyzeRasterInput, AnalyzeResult, AnalyzeVideoInput, BatchResult, FitSceneInput } from '../core/workflows';
 
-export type AnalysisKind = 'analyzeObject' | 'analyzeVideo';
+export type AnalysisKind = 'analyzeObject' | 'analyzeVideo' | 'analyzeRaster';
 
 export interface StartOptions {
   /** Default: the deterministic id of the object version. */
@@ -48,6 +48,11 @@ export function videoEvery(object: Pick<ObjectRef, 'metadata'>, cfg: Pick<Lookou
   return n >= 1 && n <= 100_000 ? n : cfg.video.every;
 }
 
+/** The raster workflow's input: chip grid and fan-out from the configuration (object metadata may change the chip grid). */
+export function rasterInput(input: AnalyzeInput, cfg: Pick<LookoutConfig, 'raster'>): AnalyzeRasterInput {
+  return { ...input, chipSize: cfg.raster.chipSize, chipOverlap: Math.min(cfg.raster.chipOverlap, cfg.raster.chipSize - 1), blockChips: cfg.raster.blockChips, parallelism: cfg.raster.parallelism };
+}
+
 export class WorkflowStarter {
   constructor(
     readonly client: Client,
@@ -57,7 +62,12 @@ export class WorkflowStarter {
   /** Starts the analysis of an object (image or video); "already started" (or, for events, "already ran") is 'duplicate'. */
   async startAnalysis(input: AnalyzeInput, kind: AnalysisKind = 'analyzeObject', opts: StartOptions = {}): Promise<{ outcome: 'started' | 'duplicate'; workflowId: string }> {
     const workflowId = opts.workflowId ?? analysisWorkflowId(input.pipeline.name, input.object);
-    const args = kind === 'analyzeVideo' ? [{ ...input, every: videoEvery(input.object, this.cfg), parallelism: this.cfg.video.parallelism, segmentFrames: this.cfg.video.segmentFrames } satisfies AnalyzeVideoInput] : [input];
+    const args =
+      kind === 'analyzeVideo'
+        ? [{ ...input, every: videoEvery(input.object, this.cfg), parallelism: this.cfg.video.parallelism, segmentFrames: this.cfg.video.segmentFrames } satisfies AnalyzeVideoInput]
+        : kind === 'analyzeRaster'
+          ? [rasterInput(input, this.cfg)]
+          : [input];
     try {
       await this.client.workflow.start(kind, {
         taskQueue: this.cfg.temporal.workflowQueue,

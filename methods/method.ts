@@ -9,7 +9,7 @@
  * MethodDefinition, plus one line in methods/registry.ts. A method never
  * imports another method; shared machinery lives in runtime/ and media/.
  */
-import type { AnalyzeInput, DetectOutput, ExtractOutput, FeaturesRef, FitOptions, FitResult, ObjectRef, ScoredObject, ScoreOutput, SplitResult, StageReport } from '../core/types';
+import type { AnalysisSummary, AnalyzeInput, DetectOutput, RasterBlockTask, RasterFinishResult, RasterPlan, ExtractOutput, FeaturesRef, FitOptions, FitResult, ObjectRef, ScoredObject, ScoreOutput, SplitResult, StageReport } from '../core/types';
 import type { SegmentRange, VideoFrame } from '../media/video';
 import type { DecodedImage } from '../media/image';
 import type { ObjectStore } from '../io/objectstore';
@@ -36,6 +36,8 @@ export interface ModelLoader {
   /** `profile`: a named set of detector settings in the model's manifest (e.g. "cctv"); none: the manifest's decoding. */
   detector(name: string, profile?: string): Promise<Detector>;
   embedder(name: string): Promise<OnnxEmbedder>;
+  /** Absolute path of a model's ONNX file (models run by a method's own session, e.g. s2cloudless). */
+  modelPath?(name: string): string;
 }
 
 /** What a worker hands a method when it loads it. */
@@ -100,6 +102,15 @@ export interface MethodRuntime {
    * the results bucket (under `key`) and returned by reference, with the state for the next segment.
    */
   observeSegment?(ctx: SegmentContext, frames: AsyncIterable<VideoFrame>, state: unknown, key: string): Promise<{ state: unknown; ref: FeaturesRef }>;
+  /** Raster methods: reads the raster's header (by ranges) and plans its chips; bad input throws BadInputError. */
+  planRaster?(input: AnalyzeInput, opts: { chipSize: number; chipOverlap: number; blockChips: number }): Promise<RasterPlan>;
+  /**
+   * Raster methods: analyses one block of chips, handing each chip's row to `emit` (as an analysis summary
+   * with its `raster` record); stores what finishing needs under the plan's prefix.
+   */
+  analyzeRasterBlock?(task: RasterBlockTask, where: { workflowId: string; taskQueue: string; attempt: number }, emit: (row: Omit<AnalysisSummary, 'input' | 'runId' | 'workflowStartedAt'>) => Promise<void>): Promise<{ ok: number; failed: number; top: { col: number; row: number; score: number } | null; inferenceMs: number }>;
+  /** Raster methods: heatmap, GeoJSON and archive bank from the stored block results. */
+  finishRaster?(input: AnalyzeInput, plan: RasterPlan): Promise<RasterFinishResult & { summary: Record<string, number | null> }>;
   /** "name vN (provider)" of every model loaded, for the worker's log. */
   loadedModels(): string[];
 }
@@ -112,7 +123,7 @@ export interface MethodDefinition {
    * `segments` of consecutive frames (analyzeSegment: tracking, camera speed) or as `frames` cut into the
    * bucket and analysed one workflow each (splitVideo: the seed's way).
    */
-  accepts: { images: boolean; videos: false | 'segments' | 'frames'; triplets: boolean };
+  accepts: { images: boolean; videos: false | 'segments' | 'frames'; triplets: boolean; rasters?: boolean };
   /** Video methods: analyse every Nth frame unless the object or LOOKOUT_VIDEO_EVERY says otherwise. */
   defaultVideoEvery?: number;
   /** Models from the repository the method loads (folder names), by role. A worker serves the method only when all are present. */

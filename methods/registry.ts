@@ -8,8 +8,9 @@ import type { MethodDefinition } from './method';
 import { cctvAttributesMethod } from './cctv-attributes';
 import { cctvOcaeMethod } from './cctv-ocae';
 import { objectsMethod } from './objects';
+import { rasterChangeMethod } from './raster-change/method';
 
-export const METHODS: ReadonlyMap<string, MethodDefinition> = new Map([objectsMethod, cctvAttributesMethod, cctvOcaeMethod].map((m) => [m.name, m]));
+export const METHODS: ReadonlyMap<string, MethodDefinition> = new Map([objectsMethod, cctvAttributesMethod, cctvOcaeMethod, rasterChangeMethod].map((m) => [m.name, m]));
 
 export function methodDefinition(name: string): MethodDefinition {
   const m = METHODS.get(name);

@@ -43,6 +43,10 @@ export class CachingModelLoader {
     return e;
   }
 
+  modelPath(name: string): string {
+    return loadLocalModel(this.opts.repo, name).modelPath;
+  }
+
   async close(): Promise<void> {
     for (const p of [...this.detectors.values(), ...this.embedders.values()]) await (await p).close();
   }

@@ -23,6 +23,7 @@ import { streamCommand } from './stream';
 import { planCommand } from './plan';
 import { subscribeCommand } from './subscribe';
 import { uiCommand } from './ui';
+import { exportCommand } from './export';
 
 export const COMMANDS: readonly Command[] = [
   upCommand,
@@ -48,4 +49,5 @@ export const COMMANDS: readonly Command[] = [
   planCommand,
   subscribeCommand,
   uiCommand,
+  exportCommand,
 ];

@@ -58,3 +58,40 @@ export function chipFeatureCollection(chips: readonly ChipFeatureInput[], meta?:
 export async function writeGeoJson(file: string, fc: GeoJsonFeatureCollection): Promise<void> {
   await fs.writeFile(file, JSON.stringify(fc) + '\n');
 }
+
+/** Ring of a WKT POLYGON's exterior ("POLYGON((lon lat, ...))"), or null for anything else. */
+export function ringFromWkt(wkt: string | null | undefined): Array<[number, number]> | null {
+  const m = /^\s*POLYGON\s*\(\(\s*([^()]+?)\s*\)/i.exec(wkt ?? '');
+  if (!m) return null;
+  const pts = m[1].split(',').map((p) => p.trim().split(/\s+/).map(Number) as [number, number]);
+  return pts.length >= 4 && pts.every((p) => p.length === 2 && p.every(Number.isFinite)) ? pts : null;
+}
+
+/** What a chip row of the results table holds (the `raster` record plus the row's identity). */
+export interface ChipRowLike {
+  name: string;
+  generation: string;
+  status: string;
+  error_class?: string | null;
+  score?: number | null;
+  raster: Record<string, unknown> & { chip_col: number | null; chip_row: number | null; footprint_wkt: string | null };
+}
+
+/**
+ * A FeatureCollection from chip rows read back from BigQuery (`lookout export --geojson`): one feature per
+ * chip, geometry from footprint_wkt (null when the raster had no usable georeference: the pixel window is
+ * in the properties), every `raster` field as a property.
+ */
+export function featureCollectionFromRows(rows: readonly ChipRowLike[], meta?: Record<string, unknown>): GeoJsonFeatureCollection {
+  let bbox: [number, number, number, number] | undefined;
+  const features = rows.map((r, i): GeoJsonFeature => {
+    const ring = ringFromWkt(r.raster.footprint_wkt);
+    const props: GeoJsonFeature['properties'] = { raster: r.name, generation: r.generation, status: r.status, error_class: r.error_class ?? null, score: r.score ?? null };
+    for (const [k, v] of Object.entries(r.raster)) if (k !== 'footprint_wkt' && (v === null || ['number', 'string', 'boolean'].includes(typeof v))) props[k] = v as number | string | boolean | null;
+    if (!ring) return { type: 'Feature', id: i, geometry: null, properties: props };
+    const b: [number, number, number, number] = [Math.min(...ring.map((p) => p[0])), Math.min(...ring.map((p) => p[1])), Math.max(...ring.map((p) => p[0])), Math.max(...ring.map((p) => p[1]))];
+    bbox = bbox ? [Math.min(bbox[0], b[0]), Math.min(bbox[1], b[1]), Math.max(bbox[2], b[2]), Math.max(bbox[3], b[3])] : b;
+    return { type: 'Feature', id: i, bbox: b, geometry: { type: 'Polygon', coordinates: [ring] }, properties: props };
+  });
+  return { type: 'FeatureCollection', ...(bbox ? { bbox } : {}), features, ...(meta ? { lookout: meta } : {}) };
+}

@@ -18,6 +18,16 @@ export interface PreviewImage {
   data: Uint8Array;
 }
 
+/** Preview cells of a window: position and size in preview pixels, sums (interleaved channels) and counts. */
+export interface PreviewRegion {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  sum: number[];
+  count: number[];
+}
+
 /** Accumulates a downsampled view of a raster from chips; see the module comment. */
 export class PreviewBuilder {
   readonly width: number;
@@ -58,6 +68,43 @@ export class PreviewBuilder {
         const p = py * this.width + Math.min(this.width - 1, Math.floor((window.x + x) / this.scale));
         for (let c = 0; c < this.channels; c++) this.sum[p * this.channels + c] += bands[c][i];
         this.count[p]++;
+      }
+    }
+  }
+
+  /**
+   * The cells a raster window covers, as sums and counts: what one worker's block contributes, small
+   * enough to store beside the block's results and add into the whole raster's preview later (addRegion).
+   */
+  region(window: PixelWindow): PreviewRegion {
+    const px0 = Math.min(this.width - 1, Math.floor(window.x / this.scale));
+    const py0 = Math.min(this.height - 1, Math.floor(window.y / this.scale));
+    const px1 = Math.min(this.width, Math.max(px0 + 1, Math.ceil((window.x + window.width) / this.scale)));
+    const py1 = Math.min(this.height, Math.max(py0 + 1, Math.ceil((window.y + window.height) / this.scale)));
+    const w = px1 - px0;
+    const h = py1 - py0;
+    const sum: number[] = new Array(w * h * this.channels);
+    const count: number[] = new Array(w * h);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const p = (py0 + y) * this.width + px0 + x;
+        count[y * w + x] = this.count[p];
+        for (let c = 0; c < this.channels; c++) sum[(y * w + x) * this.channels + c] = this.sum[p * this.channels + c];
+      }
+    }
+    return { x: px0, y: py0, width: w, height: h, sum, count };
+  }
+
+  /** Adds a region taken from a builder of the same raster and maxSide. */
+  addRegion(r: PreviewRegion): void {
+    for (let y = 0; y < r.height; y++) {
+      for (let x = 0; x < r.width; x++) {
+        const px = r.x + x;
+        const py = r.y + y;
+        if (px >= this.width || py >= this.height) continue;
+        const p = py * this.width + px;
+        this.count[p] += r.count[y * r.width + x];
+        for (let c = 0; c < this.channels; c++) this.sum[p * this.channels + c] += r.sum[(y * r.width + x) * this.channels + c];
       }
     }
   }

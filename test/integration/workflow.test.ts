@@ -100,6 +100,15 @@ const acts: LookoutActivities = {
   async fitScene() {
     throw new Error('not used by these tests');
   },
+  async planRaster() {
+    throw new Error('not used by these tests');
+  },
+  async analyzeRasterBlock() {
+    throw new Error('not used by these tests');
+  },
+  async finishRaster() {
+    throw new Error('not used by these tests');
+  },
 };
 
 /** Where the record step ran: a local activity (on the workflow's worker) or an activity task on the stage queue. */

@@ -11,7 +11,7 @@ describe('pipelines', () => {
     expect(() => checkRegistry()).not.toThrow();
     for (const m of METHODS.values()) {
       expect(Object.keys(m.models).length).toBeGreaterThan(0);
-      expect(Boolean(m.accepts.images || m.accepts.videos || m.accepts.triplets)).toBe(true);
+      expect(Boolean(m.accepts.images || m.accepts.videos || m.accepts.triplets || m.accepts.rasters)).toBe(true);
       expect(Object.keys(m.rowFields).length).toBeGreaterThan(0);
     }
   });

@@ -1,0 +1,588 @@
+/**
+ * The raster-change method as a pipeline stage set (pipeline `raster`, workflow analyzeRaster): plans a
+ * raster from its header (read by range requests), analyses it block by block (one activity per block of
+ * chips: cloud fraction, spectral indices, deep features, change against a co-registered before
+ * acquisition, novelty against the archive's bank of chips), and finishes it (heatmap PNG over a preview
+ * of the raster, GeoJSON of the chips, the archive bank updated with this raster's chips).
+ *
+ * Memory per activity is one block of chips (blockChips² chips of chipSize², all bands) plus the range
+ * reader's 4 MiB cache: whatever the raster's size. What the finishing step needs from each block (chip
+ * scores, a few feature vectors for the bank, the block's preview cells) is stored in the results bucket
+ * under the plan's prefix, not in workflow history.
+ */
+import path from 'node:path';
+import { BadInputError, SetupError } from '../../core/errors';
+import type { ObjectRef, RasterPlan, RasterRowFields, StageReport } from '../../core/types';
+import type { ObjectStore } from '../../io/objectstore';
+import { worldFileCandidates } from '../../media/georef';
+import { openRaster, type ChipWindow, type Raster, type WindowData } from '../../media/raster';
+import { KnnBank } from '../../runtime/knn';
+import { machineInfo } from '../../runtime/machine';
+import type { MethodContext, MethodDefinition, MethodRuntime } from '../method';
+import { assertCoRegistered } from './index';
+import { chipCloudFraction, OnnxCloudModel, s2cloudlessBandIndices, type CloudModel } from './cloud';
+import { chipToRgb01, cosineDistance, onnxFeatureExtractor, percentileStretch, type FeatureExtractor, type Stretch } from './deep';
+import { chipFeatureCollection } from './geojson';
+import { PreviewBuilder, renderHeatmap, type PreviewRegion } from './heatmap';
+import { chipIndices, rolesFromNames, spectralChange, type BandRoles } from './spectral';
+
+/** Sentinel-2 L1C band order of a 13-band stack (SAFE / GDAL order), and L2A's 12 (no B10). */
+export const S2_L1C_13 = ['B01', 'B02', 'B03', 'B04', 'B05', 'B06', 'B07', 'B08', 'B8A', 'B09', 'B10', 'B11', 'B12'];
+export const S2_L2A_12 = S2_L1C_13.filter((b) => b !== 'B10');
+/** Landsat 7 ETM+ 6-band stack (bands 1-5 and 7, as r-cran-stars' L7_ETMs.tif). */
+export const LANDSAT_6 = ['B1', 'B2', 'B3', 'B4', 'B5', 'B7'];
+
+/** Preview side (pixels) of the heatmap's background: the whole raster downsampled. */
+const PREVIEW_SIDE = 512;
+/** Feature vectors per block kept for the archive bank (a sample: the bank is a coreset anyway). */
+const BANK_SAMPLES_PER_BLOCK = 8;
+/** Most chips in an archive's novelty bank (farthest-point coreset beyond). */
+const BANK_MAX = 2048;
+/** Neighbours averaged for novelty. */
+const NOVELTY_K = 3;
+
+/** Band names of a raster: object metadata `lookout-bands` (comma-separated), else a guess from the count. */
+export function bandNames(count: number, meta: Record<string, string> | undefined): { names: string[]; source: string } {
+  const given = meta?.['lookout-bands'];
+  if (given) {
+    const names = given.split(',').map((s) => s.trim());
+    if (names.length !== count) throw new BadInputError('BadBandNames', `metadata lookout-bands names ${names.length} bands, the raster has ${count}`);
+    return { names, source: 'metadata lookout-bands' };
+  }
+  if (count === 3) return { names: ['red', 'green', 'blue'], source: 'assumed RGB (3 bands)' };
+  if (count === 4) return { names: ['red', 'green', 'blue', 'nir'], source: 'assumed R,G,B,NIR (4 bands, NAIP order)' };
+  if (count === 6) return { names: LANDSAT_6, source: 'assumed Landsat TM/ETM+ bands 1-5,7 (6 bands)' };
+  if (count === 13) return { names: S2_L1C_13, source: 'assumed Sentinel-2 L1C B01..B12 (13 bands)' };
+  if (count === 12) return { names: S2_L2A_12, source: 'assumed Sentinel-2 L2A (12 bands, no B10)' };
+  return { names: Array.from({ length: count }, (_, i) => `band${i + 1}`), source: `${count} unnamed band(s)` };
+}
+
+/** Spectral roles of named bands, whichever naming family they use. */
+export function rolesOf(names: readonly string[]): BandRoles {
+  const upper = names.map((n) => n.trim().toUpperCase());
+  if (upper.some((n) => /^B(0\d|1[0-2]|8A)$/.test(n))) return rolesFromNames(names, 'sentinel2');
+  if (upper.some((n) => /^B\d$/.test(n))) return rolesFromNames(names, 'landsat-tm');
+  return rolesFromNames(names, 'names');
+}
+
+/** The before acquisition: metadata `lookout-before` (object name or gs://bucket/name), else `*_after.*` -> `*_before.*`. */
+export function beforeCandidate(o: Pick<ObjectRef, 'bucket' | 'name' | 'metadata'>): { bucket: string; name: string; explicit: boolean } | null {
+  const m = o.metadata?.['lookout-before'];
+  if (m) {
+    const gs = /^gs:\/\/([^/]+)\/(.+)$/.exec(m);
+    return gs ? { bucket: gs[1], name: gs[2], explicit: true } : { bucket: o.bucket, name: m, explicit: true };
+  }
+  const conv = /^(.*[._-])(after)(\.[^./]+)$/i.exec(o.name);
+  if (conv) {
+    const word = conv[2] === 'AFTER' ? 'BEFORE' : conv[2] === 'After' ? 'Before' : 'before';
+    return { bucket: o.bucket, name: `${conv[1]}${word}${conv[3]}`, explicit: false };
+  }
+  return null;
+}
+
+function positiveInt(raw: string | undefined, min: number, max: number, what: string): number | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!(Number.isInteger(n) && n >= min && n <= max)) throw new BadInputError('BadRasterOptions', `metadata ${what} must be a whole number from ${min} to ${max}, got ${JSON.stringify(raw.slice(0, 40))}`);
+  return n;
+}
+
+/** The row's georef label and note from the raster's georeference. */
+function georefLabel(r: Raster): { georef: RasterRowFields['georef']; note: string | null; crs: string | null } {
+  const g = r.georef;
+  const crs = g.epsg ? `EPSG:${g.epsg}` : (g.crsName ?? null);
+  if (g.status === 'ok') return { georef: g.source === 'world-file' ? 'world-file' : 'geotiff', note: null, crs };
+  if (g.status === 'missing') return { georef: 'none', note: g.reason ?? 'no georeference: rows keep pixel windows only', crs };
+  return { georef: 'broken', note: `${g.status}: ${g.reason ?? 'unusable georeference'}; rows keep pixel windows only`, crs };
+}
+
+const round = (v: number | null | undefined, d = 6): number | null => (v === null || v === undefined || !Number.isFinite(v) ? null : Math.round(v * 10 ** d) / 10 ** d);
+
+/** Windows of one block of the plan's chip grid (row-major blocks of blockChips x blockChips chips). */
+export function blockWindows(plan: Pick<RasterPlan, 'width' | 'height' | 'chipSize' | 'overlap' | 'cols' | 'rows' | 'blockChips' | 'blocksAcross'>, block: number): ChipWindow[] {
+  const k = plan.blockChips;
+  const c0 = (block % plan.blocksAcross) * k;
+  const r0 = Math.floor(block / plan.blocksAcross) * k;
+  const stride = plan.chipSize - plan.overlap;
+  const out: ChipWindow[] = [];
+  for (let r = r0; r < Math.min(plan.rows, r0 + k); r++) {
+    for (let c = c0; c < Math.min(plan.cols, c0 + k); c++) {
+      const x = c * stride;
+      const y = r * stride;
+      const w = Math.min(plan.chipSize, plan.width - x);
+      const h = Math.min(plan.chipSize, plan.height - y);
+      out.push({ x, y, width: w, height: h, col: c, row: r, index: r * plan.cols + c, clipped: w < plan.chipSize || h < plan.chipSize });
+    }
+  }
+  return out;
+}
+
+/** The suffix that gives each chip its own workflow_id (the _latest view keeps one row per chip). */
+export function chipWorkflowId(rasterWorkflowId: string, col: number, row: number): string {
+  return `${rasterWorkflowId}@c${col}r${row}`;
+}
+
+/** What a block leaves in the results bucket for finishing. */
+interface BlockRecord {
+  block: number;
+  chips: Array<{ col: number; row: number; x: number; y: number; w: number; h: number; score: number | null; cloud: number | null; change: number | null; novelty: number | null; ndvi: number | null; nbr: number | null; ndwi: number | null; failed?: string }>;
+  preview: PreviewRegion | null;
+  /** Float32 little-endian, base64: a sample of this block's after-features for the archive bank. */
+  features: string | null;
+  dim: number;
+}
+
+function previewBands(plan: RasterPlan): number[] {
+  return plan.rgb ? [...plan.rgb] : [0];
+}
+
+export function rasterRecord(plan: RasterPlan, w: ChipWindow | null, raster: Raster | null, scores: Partial<Pick<RasterRowFields, 'cloud_fraction' | 'change_score' | 'novelty_score' | 'ndvi_delta' | 'nbr_delta' | 'ndwi_delta'>>): RasterRowFields {
+  let fp: RasterPlan['footprint'] = null;
+  let note = plan.georefNote;
+  if (w && raster) {
+    const p = raster.placement(w);
+    if (p.footprint) fp = { wkt: p.footprint.wkt, west: p.footprint.minLon, south: p.footprint.minLat, east: p.footprint.maxLon, north: p.footprint.maxLat };
+    else note = p.reason ?? note;
+  } else if (!w) fp = plan.footprint;
+  return {
+    kind: w ? 'chip' : 'summary',
+    chip_col: w ? w.col : null,
+    chip_row: w ? w.row : null,
+    x: w ? w.x : 0,
+    y: w ? w.y : 0,
+    width: w ? w.width : plan.width,
+    height: w ? w.height : plan.height,
+    edge: w ? w.clipped : false,
+    raster_width: plan.width,
+    raster_height: plan.height,
+    crs: plan.crs,
+    georef: plan.georef,
+    georef_note: note,
+    footprint_wkt: fp?.wkt ?? null,
+    west: round(fp?.west, 9),
+    south: round(fp?.south, 9),
+    east: round(fp?.east, 9),
+    north: round(fp?.north, 9),
+    cloud_fraction: round(scores.cloud_fraction),
+    change_score: round(scores.change_score),
+    novelty_score: round(scores.novelty_score),
+    ndvi_delta: round(scores.ndvi_delta),
+    nbr_delta: round(scores.nbr_delta),
+    ndwi_delta: round(scores.ndwi_delta),
+    before_name: plan.before?.name ?? null,
+    chip_size: w ? null : plan.chipSize,
+    chip_overlap: w ? null : plan.overlap,
+    bands: w ? null : plan.bands,
+    chips: null,
+    chips_failed: null,
+    heatmap_uri: null,
+    geojson_uri: null,
+  };
+}
+
+function safeKey(s: string): string {
+  return s.replace(/[^A-Za-z0-9._/-]+/g, '_');
+}
+
+/** Opened rasters per worker: the header is read once per raster, not once per block (a few at a time). */
+class RasterCache {
+  private readonly open = new Map<string, Promise<Raster>>();
+  constructor(private readonly max = 4) {}
+  get(key: string, make: () => Promise<Raster>): Promise<Raster> {
+    let p = this.open.get(key);
+    if (p) {
+      this.open.delete(key);
+      this.open.set(key, p);
+      return p;
+    }
+    p = make();
+    p.catch(() => this.open.delete(key));
+    this.open.set(key, p);
+    while (this.open.size > this.max) {
+      const [k, old] = this.open.entries().next().value as [string, Promise<Raster>];
+      this.open.delete(k);
+      void old.then((r) => r.close()).catch(() => {});
+    }
+    return p;
+  }
+}
+
+export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: string; cloud: string }): Promise<MethodRuntime> {
+  const store: ObjectStore = ctx.store;
+  if (!store.rangeSource || !store.stat) throw new SetupError('NoRangeReads', 'the raster method needs an object store with range reads');
+  const rangeSource = store.rangeSource.bind(store);
+  const stat = store.stat.bind(store);
+  const embedder = await ctx.models.embedder(models.backbone);
+  const extractor: FeatureExtractor = onnxFeatureExtractor(embedder);
+  let cloud: CloudModel | null = null;
+  let cloudModelName = models.cloud;
+  if (ctx.models.modelPath) {
+    cloud = await OnnxCloudModel.load(ctx.models.modelPath(models.cloud), { pool: 'cpu', name: models.cloud });
+  } else {
+    cloudModelName = '';
+  }
+  const cache = new RasterCache();
+
+  async function worldFileFor(o: ObjectRef): Promise<{ worldFile?: string; prj?: string }> {
+    if (!/\.(jpe?g|png)$/i.test(o.name)) return {};
+    for (const cand of worldFileCandidates(o.name)) {
+      const s = await stat(o.bucket, cand);
+      if (!s) continue;
+      const worldFile = (await store.download({ bucket: o.bucket, name: cand, generation: s.generation }, 64 * 1024)).toString('utf8');
+      const prjName = o.name.replace(/\.[^./]+$/, '.prj');
+      const ps = await stat(o.bucket, prjName);
+      const prj = ps ? (await store.download({ bucket: o.bucket, name: prjName, generation: ps.generation }, 256 * 1024)).toString('utf8') : undefined;
+      return { worldFile, prj };
+    }
+    return {};
+  }
+
+  function openObject(o: ObjectRef): Promise<Raster> {
+    return cache.get(`${o.bucket}/${o.name}#${o.generation}`, async () => {
+      const src = await rangeSource(o);
+      const epsg = positiveInt(o.metadata?.['lookout-epsg'], 1024, 999_999, 'lookout-epsg');
+      return openRaster(src, { ...(await worldFileFor(o)), ...(epsg ? { epsg } : {}) });
+    });
+  }
+
+  async function sampleStretch(r: Raster, rgb: [number, number, number]): Promise<Stretch> {
+    // Up to 9 chips spread over the raster: enough for 2-98 % percentiles, a few range reads.
+    const side = Math.min(128, r.width, r.height);
+    const pts = [0.15, 0.5, 0.85];
+    const samples: [number[], number[], number[]] = [[], [], []];
+    for (const fy of pts) {
+      for (const fx of pts) {
+        const x = Math.min(r.width - side, Math.floor(fx * r.width - side / 2) < 0 ? 0 : Math.floor(fx * r.width - side / 2));
+        const y = Math.min(r.height - side, Math.floor(fy * r.height - side / 2) < 0 ? 0 : Math.floor(fy * r.height - side / 2));
+        let d: WindowData;
+        try {
+          d = await r.readWindow({ x, y, width: side, height: side }, [...rgb]);
+        } catch (err) {
+          // A sample over a corrupt tile is skipped: its chips fail on their own, the raster goes on.
+          if (err instanceof BadInputError) continue;
+          throw err;
+        }
+        for (let c = 0; c < 3; c++) for (let i = 0; i < d.bands[c].length; i += 3) samples[c].push(d.bands[c][i]);
+      }
+    }
+    return percentileStretch(samples, r.nodata);
+  }
+
+  async function loadBank(archive: string): Promise<KnnBank | null> {
+    const name = `raster-banks/${safeKey(archive)}/bank.knn`;
+    const s = await stat(ctx.resultsBucket, name);
+    if (!s) return null;
+    return KnnBank.parse(await store.download({ bucket: ctx.resultsBucket, name, generation: s.generation }, 64 * 2 ** 20), name);
+  }
+
+  const runtime: MethodRuntime = {
+    async detect() {
+      throw new SetupError('NotAnObjectMethod', 'the raster method analyses rasters through the analyzeRaster workflow, not analyzeObject');
+    },
+    async extract() {
+      throw new SetupError('NotAnObjectMethod', 'the raster method analyses rasters through the analyzeRaster workflow, not analyzeObject');
+    },
+    async score() {
+      throw new SetupError('NotAnObjectMethod', 'the raster method analyses rasters through the analyzeRaster workflow, not analyzeObject');
+    },
+
+    async planRaster(input, opts) {
+      const o = input.object;
+      const meta = o.metadata ?? {};
+      const chipSize = positiveInt(meta['lookout-chip-size'], 8, 4096, 'lookout-chip-size') ?? opts.chipSize;
+      const overlap = positiveInt(meta['lookout-chip-overlap'], 0, 4095, 'lookout-chip-overlap') ?? Math.min(opts.chipOverlap, chipSize - 1);
+      if (overlap >= chipSize) throw new BadInputError('BadRasterOptions', `chip overlap ${overlap} must be smaller than the chip size ${chipSize}`);
+      const r = await openObject(o);
+      const { names, source } = bandNames(r.bandCount, meta);
+      const roles = rolesOf(names);
+      const notes: string[] = [`bands: ${source}`];
+      const rgb: [number, number, number] | null = roles.red !== undefined && roles.green !== undefined && roles.blue !== undefined ? [roles.red, roles.green, roles.blue] : r.bandCount <= 2 ? [0, 0, 0] : null;
+      if (!rgb) notes.push('no red/green/blue bands named: no deep features (change_score and novelty_score null)');
+      else if (r.bandCount <= 2) notes.push('single band shown to the backbone as grey');
+      const cloudIdx = s2cloudlessBandIndices(names);
+      if (!cloudIdx.indices) notes.push(`cloud_fraction null: s2cloudless needs Sentinel-2 L1C bands, missing ${cloudIdx.missing.join(', ')}`);
+      else if (!cloud) notes.push('cloud_fraction null: s2cloudless model not loaded');
+      if (roles.nir === undefined) notes.push('no NIR band: NDVI, NBR and NDWI not available');
+      const grid = r.chipGrid(chipSize, overlap);
+      const blockChips = Math.max(1, Math.floor(opts.blockChips));
+      const blocksAcross = Math.ceil(grid.cols / blockChips);
+      const blocks = blocksAcross * Math.ceil(grid.rows / blockChips);
+      let before: ObjectRef | null = null;
+      let stretchBefore: Stretch | null = null;
+      const cand = beforeCandidate(o);
+      if (cand) {
+        const s = await stat(cand.bucket, cand.name);
+        if (!s && cand.explicit) throw new BadInputError('BeforeNotFound', `metadata lookout-before names gs://${cand.bucket}/${cand.name}, which does not exist`);
+        if (s) {
+          before = { bucket: cand.bucket, name: cand.name, generation: s.generation, size: s.size, timeCreated: s.timeCreated, contentType: s.contentType };
+          const b = await openObject(before);
+          assertCoRegistered(b, r);
+          if (b.bandCount !== r.bandCount) throw new BadInputError('NotCoRegistered', `before has ${b.bandCount} bands, after ${r.bandCount}`);
+          if (rgb) stretchBefore = await sampleStretch(b, rgb);
+          notes.push(`before: gs://${cand.bucket}/${cand.name} (${cand.explicit ? 'metadata lookout-before' : 'naming convention *_before.*'})`);
+        }
+      }
+      if (!before) notes.push('no before acquisition: change_score and index deltas null (cloud fraction, indices and novelty only)');
+      const g = georefLabel(r);
+      const whole = r.placement({ x: 0, y: 0, width: r.width, height: r.height });
+      const folder = path.posix.dirname(o.name);
+      return {
+        format: r.format,
+        width: r.width,
+        height: r.height,
+        bands: r.bandCount,
+        dtype: r.dtype,
+        crs: g.crs,
+        georef: g.georef,
+        georefNote: g.note ?? (whole.footprint ? null : (whole.reason ?? null)),
+        chipSize,
+        overlap,
+        cols: grid.cols,
+        rows: grid.rows,
+        chips: grid.count,
+        blockChips,
+        blocksAcross,
+        blocks,
+        before,
+        archive: meta['lookout-archive'] || `${o.bucket}/${folder === '.' ? '' : folder}`,
+        prefix: safeKey(`rasters/${o.bucket}/${o.name}#${o.generation}`),
+        rgb,
+        cloudBands: cloud ? cloudIdx.indices : null,
+        roles,
+        notes,
+        footprint: whole.footprint ? { wkt: whole.footprint.wkt, west: whole.footprint.minLon, south: whole.footprint.minLat, east: whole.footprint.maxLon, north: whole.footprint.maxLat } : null,
+        stretch: rgb ? await sampleStretch(r, rgb) : null,
+        stretchBefore,
+      };
+    },
+
+    async analyzeRasterBlock(task, where, emit) {
+      const { plan, input } = task;
+      const t0 = Date.now();
+      const windows = blockWindows(plan, task.block);
+      const r = await openObject(input.object);
+      const b = plan.before ? await openObject(plan.before) : null;
+      const bank = await loadBank(plan.archive);
+      let after: Array<WindowData | null>;
+      let before: Array<WindowData | null> | null = null;
+      const errors: Array<BadInputError | null> = windows.map(() => null);
+      const record: BlockRecord = { block: task.block, chips: [], preview: null, features: null, dim: 0 };
+      const wfId = where.workflowId;
+      const report = (stage: StageReport['stage'], s: number, e: number, inferenceMs: number, batchSize?: number): StageReport => ({
+        stage,
+        pool: 'cpu',
+        taskQueue: where.taskQueue,
+        host: machineInfo().host,
+        attempt: where.attempt,
+        scheduledAt: s,
+        startedAt: s,
+        completedAt: e,
+        inferenceMs,
+        batchSize,
+        executionProvider: embedder.executionProvider,
+        model: stage === 'extract' && plan.rgb ? { name: embedder.name, version: embedder.version } : undefined,
+      });
+      try {
+        [after, before] = await Promise.all([r.readChips(windows), b ? b.readChips(windows) : Promise.resolve(null)]);
+      } catch (err) {
+        if (!(err instanceof BadInputError)) throw err;
+        // Some bytes under the block cannot be decoded (a corrupt or missing tile): read chip by chip, so only
+        // the chips over the bad bytes become failed rows and the rest of the raster goes on (a flagged partial
+        // result, not a lost raster).
+        after = [];
+        before = b ? [] : null;
+        for (const [i, w] of windows.entries()) {
+          try {
+            after.push(await r.readChip(w));
+            if (b && before) before.push(await b.readChip(w));
+          } catch (e) {
+            if (!(e instanceof BadInputError)) throw e;
+            after[i] = null;
+            if (before) before[i] = null;
+            errors[i] = e;
+          }
+        }
+      }
+      const readMs = Date.now() - t0;
+      const preview = new PreviewBuilder(plan.width, plan.height, plan.rgb ? 3 : 1, PREVIEW_SIDE);
+      let inferenceMs = 0;
+      let top: { col: number; row: number; score: number } | null = null;
+      const sampled: Float32Array[] = [];
+      const sampleEvery = Math.max(1, Math.floor(windows.length / BANK_SAMPLES_PER_BLOCK));
+      // Chips of a block are embedded concurrently, so the embedder's dynamic batching groups them.
+      const feats = await Promise.all(
+        windows.map(async (_, i) => {
+          const a = after[i];
+          const bb = before?.[i];
+          if (!plan.rgb || !plan.stretch || !a) return { after: null, before: null, ms: 0 };
+          const s = Date.now();
+          const fa = await extractor.embed(chipToRgb01(a, plan.rgb, plan.stretch, extractor.inputSize));
+          const fb = bb && plan.stretchBefore ? await extractor.embed(chipToRgb01(bb, plan.rgb, plan.stretchBefore, extractor.inputSize)) : null;
+          return { after: fa, before: fb, ms: Date.now() - s };
+        }),
+      );
+      const perChipRead = readMs / windows.length;
+      for (let i = 0; i < windows.length; i++) {
+        const w = windows[i];
+        const a = after[i];
+        const err = errors[i];
+        if (!a || err) {
+          await emit({
+            workflowId: chipWorkflowId(wfId, w.col, w.row),
+            failure: { stage: 'detect', errorClass: err?.errorClass ?? 'CorruptRaster', message: err?.message ?? 'chip unreadable', attempts: where.attempt, retryable: false },
+            raster: rasterRecord(plan, w, r, {}),
+          });
+          record.chips.push({ col: w.col, row: w.row, x: w.x, y: w.y, w: w.width, h: w.height, score: null, cloud: null, change: null, novelty: null, ndvi: null, nbr: null, ndwi: null, failed: err?.errorClass ?? 'CorruptRaster' });
+          continue;
+        }
+        const bw = before?.[i] ?? null;
+        const cs = Date.now();
+        preview.add(w, previewBands(plan).map((bi) => a.bands[bi]), a.nodata);
+        const cloudFraction = plan.cloudBands && cloud ? ((await chipCloudFraction(a, plan.cloudBands, cloud))?.fraction ?? null) : null;
+        const f = feats[i];
+        inferenceMs += f.ms;
+        const change = f.after && f.before ? cosineDistance(f.before, f.after) : null;
+        const novelty = f.after && bank && bank.dim === f.after.length ? bank.query(f.after, NOVELTY_K).distance : null;
+        if (f.after && i % sampleEvery === 0 && sampled.length < BANK_SAMPLES_PER_BLOCK) sampled.push(f.after);
+        const details: Record<string, number | string> = {};
+        let ndvi: number | null = null;
+        let nbr: number | null = null;
+        let ndwi: number | null = null;
+        if (bw) {
+          const sc = spectralChange(bw, a, plan.roles);
+          ndvi = sc.meanDelta.ndvi ?? null;
+          nbr = sc.meanDelta.nbr ?? null;
+          ndwi = sc.meanDelta.ndwi ?? null;
+          if (sc.evidence.burn !== null) details.burn_dnbr = round(sc.evidence.burn) as number;
+          if (sc.evidence.flood !== null) details.flood_dndwi = round(sc.evidence.flood) as number;
+          if (sc.evidence.vegetationLoss !== null) details.vegetation_loss = round(sc.evidence.vegetationLoss) as number;
+          if (sc.score !== null) details.spectral_change = round(sc.score) as number;
+        }
+        const idx = chipIndices(a, plan.roles);
+        for (const [k, v] of Object.entries(idx.mean)) if (v !== null && v !== undefined) details[k] = round(v) as number;
+        details.valid_fraction = round(idx.validFraction, 4) as number;
+        const score = change ?? novelty ?? null;
+        if (score !== null && (!top || score > top.score)) top = { col: w.col, row: w.row, score };
+        const ce = Date.now();
+        const fs = cs - f.ms;
+        await emit({
+          workflowId: chipWorkflowId(wfId, w.col, w.row),
+          detect: { report: report('detect', fs - perChipRead, fs, 0), machine: machineInfo(), width: w.width, height: w.height, format: `${plan.format}-chip`, boxes: [] },
+          extract: { report: report('extract', fs, cs, f.ms, f.before ? 2 : f.after ? 1 : 0), featureNames: [], features: [] },
+          score: { report: report('score', cs, ce, 0), label: change !== null ? 'change' : 'chip', score, objects: [], details },
+          raster: rasterRecord(plan, w, r, { cloud_fraction: cloudFraction, change_score: change, novelty_score: novelty, ndvi_delta: ndvi, nbr_delta: nbr, ndwi_delta: ndwi }),
+        });
+        record.chips.push({ col: w.col, row: w.row, x: w.x, y: w.y, w: w.width, h: w.height, score, cloud: cloudFraction, change, novelty, ndvi, nbr, ndwi });
+        ctx.heartbeat({ block: task.block, chip: i });
+      }
+      const bbox = { x: windows[0].x, y: windows[0].y, width: Math.max(...windows.map((w) => w.x + w.width)) - windows[0].x, height: Math.max(...windows.map((w) => w.y + w.height)) - windows[0].y };
+      record.preview = preview.region(bbox);
+      if (sampled.length > 0) {
+        record.dim = sampled[0].length;
+        const flat = new Float32Array(sampled.length * record.dim);
+        sampled.forEach((v, i) => flat.set(v, i * record.dim));
+        record.features = Buffer.from(flat.buffer).toString('base64');
+      }
+      await store.upload(ctx.resultsBucket, `${plan.prefix}/blocks/${task.block}.json`, Buffer.from(JSON.stringify(record)), 'application/json', { 'lookout-derived': 'raster-block' });
+      const failedChips = errors.filter((e) => e).length;
+      return { ok: windows.length - failedChips, failed: failedChips, top, inferenceMs };
+    },
+
+    async finishRaster(input, plan) {
+      const r = await openObject(input.object);
+      const preview = new PreviewBuilder(plan.width, plan.height, plan.rgb ? 3 : 1, PREVIEW_SIDE);
+      const heat: Array<{ window: ChipWindow; score: number | null }> = [];
+      const features: Float32Array[] = [];
+      const agg = { cloud: [] as number[], change: [] as number[], novelty: [] as number[], ndvi: [] as number[], nbr: [] as number[], ndwi: [] as number[] };
+      let chips = 0;
+      let failed = 0;
+      const fcChips: Parameters<typeof chipFeatureCollection>[0][number][] = [];
+      for (let blk = 0; blk < plan.blocks; blk++) {
+        const name = `${plan.prefix}/blocks/${blk}.json`;
+        const s = await stat(ctx.resultsBucket, name);
+        if (!s) {
+          // A block with no record failed as a whole (its activity gave up): its chips count as failed.
+          const n = blockWindows(plan, blk).length;
+          chips += n;
+          failed += n;
+          continue;
+        }
+        const rec = JSON.parse((await store.download({ bucket: ctx.resultsBucket, name, generation: s.generation }, 256 * 2 ** 20)).toString('utf8')) as BlockRecord;
+        if (rec.preview) preview.addRegion(rec.preview);
+        if (rec.features && rec.dim > 0) {
+          const buf = Buffer.from(rec.features, 'base64');
+          const flat = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
+          for (let i = 0; i < flat.length / rec.dim; i++) features.push(flat.slice(i * rec.dim, (i + 1) * rec.dim));
+        }
+        for (const c of rec.chips) {
+          chips++;
+          if (c.failed) failed++;
+          const w: ChipWindow = { x: c.x, y: c.y, width: c.w, height: c.h, col: c.col, row: c.row, index: c.row * plan.cols + c.col, clipped: c.w < plan.chipSize || c.h < plan.chipSize };
+          heat.push({ window: w, score: c.score });
+          for (const [k, v] of [['cloud', c.cloud], ['change', c.change], ['novelty', c.novelty], ['ndvi', c.ndvi], ['nbr', c.nbr], ['ndwi', c.ndwi]] as const) if (v !== null) agg[k].push(v);
+          fcChips.push({ window: w, placement: r.placement(w), properties: { score: c.score, cloud_fraction: c.cloud, change_score: c.change, novelty_score: c.novelty, ndvi_delta: c.ndvi, nbr_delta: c.nbr, ndwi_delta: c.ndwi, status: c.failed ? 'failed' : 'ok' } });
+        }
+        ctx.heartbeat({ finishing: blk });
+      }
+      const heatmap = await renderHeatmap(plan.width, plan.height, heat, preview.toImage());
+      const heatName = `${plan.prefix}/heatmap.png`;
+      await store.upload(ctx.resultsBucket, heatName, heatmap.png, 'image/png', { 'lookout-derived': 'raster-heatmap', 'lookout-score-range': heatmap.range.join(',') });
+      const fc = chipFeatureCollection(fcChips, { raster: `gs://${input.object.bucket}/${input.object.name}#${input.object.generation}`, crs: plan.crs, georef: plan.georef, before: plan.before?.name ?? null });
+      const geoName = `${plan.prefix}/chips.geojson`;
+      await store.upload(ctx.resultsBucket, geoName, Buffer.from(JSON.stringify(fc)), 'application/geo+json', { 'lookout-derived': 'raster-geojson' });
+      // The archive bank learns this raster's chips after they were scored against it: a later acquisition
+      // of the archive is novel where it differs from every earlier one.
+      let bankSize: number | null = null;
+      if (features.length > 0) bankSize = await updateBank(plan.archive, features);
+      const mean = (v: number[]) => (v.length ? v.reduce((s, x) => s + x, 0) / v.length : null);
+      const max = (v: number[]) => (v.length ? Math.max(...v) : null);
+      return {
+        heatmapUri: `gs://${ctx.resultsBucket}/${heatName}`,
+        geojsonUri: `gs://${ctx.resultsBucket}/${geoName}`,
+        chips,
+        chipsFailed: failed,
+        bankSize,
+        summary: { cloud_fraction: mean(agg.cloud), change_score: max(agg.change), novelty_score: max(agg.novelty), ndvi_delta: mean(agg.ndvi), nbr_delta: mean(agg.nbr), ndwi_delta: mean(agg.ndwi) },
+      };
+    },
+
+    loadedModels() {
+      return [`${embedder.name} v${embedder.version} (${embedder.executionProvider})`, ...(cloud ? [`${cloudModelName} (cpu)`] : [])];
+    },
+  };
+
+  /** Adds features to the archive's bank; a concurrent writer is detected by the generation precondition and retried. */
+  async function updateBank(archive: string, add: Float32Array[]): Promise<number | null> {
+    if (!store.uploadIfGeneration) return null;
+    const name = `raster-banks/${safeKey(archive)}/bank.knn`;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const s = await stat(ctx.resultsBucket, name);
+      const old = s ? KnnBank.parse(await store.download({ bucket: ctx.resultsBucket, name, generation: s.generation }, 64 * 2 ** 20), name) : null;
+      const all: Float32Array[] = old && old.dim === add[0].length ? [...Array.from({ length: old.count }, (_, i) => old.vector(i)), ...add] : add;
+      const { bank } = KnnBank.build(all, { metric: 'cosine', maxSize: BANK_MAX, seed: 7 });
+      if (await store.uploadIfGeneration(ctx.resultsBucket, name, bank.serialize(), s?.generation ?? '0')) return bank.count;
+    }
+    return null;
+  }
+
+  return runtime;
+}
+
+export const rasterChangeMethod: MethodDefinition = {
+  name: 'raster-change',
+  description: 'satellite / aerial rasters in chips: cloud fraction (s2cloudless), spectral indices, deep-feature change against a before acquisition, novelty against the archive',
+  accepts: { images: false, videos: false, triplets: false, rasters: true },
+  models: { backbone: 'mobilenetv2', cloud: 's2cloudless' },
+  rowFields: {
+    ndvi: 'chip-mean NDVI of this acquisition (where red and NIR bands exist)',
+    nbr: 'chip-mean NBR (NIR and SWIR2)',
+    ndwi: 'chip-mean NDWI (green and NIR)',
+    gli: 'chip-mean green leaf index (RGB)',
+    valid_fraction: 'share of the chip valid for every index',
+    burn_dnbr: 'with a before image: dNBR = NBR_before - NBR_after',
+    flood_dndwi: 'with a before image: NDWI_after - NDWI_before',
+    vegetation_loss: 'with a before image: NDVI_before - NDVI_after (GLI without NIR)',
+    spectral_change: 'with a before image: largest mean |index delta|',
+  },
+  load: (ctx) => loadRasterRuntime(ctx, { backbone: 'mobilenetv2', cloud: 's2cloudless' }),
+};

@@ -1,0 +1,91 @@
+/**
+ * analyzeRaster: one satellite or aerial raster, any size.
+ *   planRaster (header by range reads: size, bands, georeference, chip grid, before acquisition)
+ *   -> analyzeRasterBlock per block of blockChips² chips, `parallelism` at a time (each writes its chips' rows)
+ *   -> finishRaster (heatmap, GeoJSON, archive bank, the summary row).
+ * Progress is the `progress` query. History stays bounded: after RASTER_BLOCKS_PER_RUN blocks the workflow
+ * continues as a new run carrying the plan and the totals. A raster that cannot be planned (bad input) is
+ * one failed row; a block that fails after its retries counts its chips as failed and the summary says
+ * the result is partial (label raster-partial, raster.chips_failed).
+ */
+import { continueAsNew, defineQuery, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { LookoutActivities } from '../activities/types';
+import { RASTER_BLOCK_OPTIONS, RASTER_BLOCKS_PER_RUN, RASTER_FINISH_OPTIONS, RASTER_PLAN_OPTIONS, RECORD_OPTIONS } from '../core/policies';
+import type { RasterPlan } from '../core/types';
+import type { AnalyzeRasterInput, AnalyzeRasterResult, RasterProgress } from '../core/workflows';
+import { failureOf } from './analyze';
+
+export type { AnalyzeRasterInput, AnalyzeRasterResult, RasterProgress };
+
+export const rasterProgressQuery = defineQuery<RasterProgress>('progress');
+
+export async function analyzeRaster(input: AnalyzeRasterInput): Promise<AnalyzeRasterResult> {
+  const info = workflowInfo();
+  const progress: RasterProgress = input.resume?.progress ?? { phase: 'planning', chips: 0, chipsDone: 0, chipsFailed: 0, blocks: 0, blocksDone: 0, runs: 1 };
+  setHandler(rasterProgressQuery, () => progress);
+  const o = input.object;
+  const rasterId = `${o.bucket}/${o.name}#${o.generation}`;
+  // Raster work runs on the pipeline's CPU queue (the fallback of a GPU stage): the reader and s2cloudless are CPU code.
+  const spec = input.pipeline.stages.extract;
+  const queue = spec.fallback?.taskQueue ?? spec.taskQueue;
+  const planActs = proxyActivities<LookoutActivities>({ taskQueue: queue, ...RASTER_PLAN_OPTIONS });
+  const blockActs = proxyActivities<LookoutActivities>({ taskQueue: queue, ...RASTER_BLOCK_OPTIONS });
+  const finishActs = proxyActivities<LookoutActivities>({ taskQueue: queue, ...RASTER_FINISH_OPTIONS });
+  const startedAt = input.resume?.startedAt ?? info.runStartTime.getTime();
+
+  let plan: RasterPlan | undefined = input.resume?.plan;
+  if (!plan) {
+    try {
+      plan = await planActs.planRaster(input, { chipSize: input.chipSize, chipOverlap: input.chipOverlap, blockChips: input.blockChips });
+    } catch (err) {
+      const failure = failureOf('detect', err);
+      log.warn('raster could not be planned', { raster: rasterId, errorClass: failure.errorClass, message: failure.message });
+      const { record } = proxyActivities<LookoutActivities>({ taskQueue: input.pipeline.recordQueue, ...RECORD_OPTIONS });
+      await record({ input, workflowId: info.workflowId, runId: info.runId, workflowStartedAt: startedAt, failure });
+      progress.phase = 'failed';
+      return { raster: rasterId, status: 'failed', errorClass: failure.errorClass, chips: 0, ok: 0, failed: 0, heatmapUri: null, geojsonUri: null, top: null };
+    }
+    progress.chips = plan.chips;
+    progress.blocks = plan.blocks;
+  }
+  progress.phase = 'analysing';
+  let top = input.resume?.top ?? null;
+  let next = input.resume?.next ?? 0;
+  const runEnd = Math.min(plan.blocks, next + Math.max(1, input.blocksPerRun ?? RASTER_BLOCKS_PER_RUN));
+  const p = plan;
+  const lanes = Array.from({ length: Math.max(1, Math.min(input.parallelism, runEnd - next)) }, async () => {
+    for (;;) {
+      const block = next++;
+      if (block >= runEnd) return;
+      try {
+        const r = await blockActs.analyzeRasterBlock({ input, plan: p, block });
+        progress.chipsDone += r.ok;
+        progress.chipsFailed += r.failed;
+        if (r.top && (!top || r.top.score > top.score)) top = r.top;
+      } catch (err) {
+        // Retries spent: the block's chips have no rows; the summary counts them as failed.
+        const f = failureOf('detect', err);
+        log.warn('raster block failed', { block, errorClass: f.errorClass, message: f.message });
+        progress.chipsFailed += blockChipCount(p, block);
+      }
+      progress.blocksDone++;
+    }
+  });
+  await Promise.all(lanes);
+  if (runEnd < plan.blocks) {
+    progress.runs++;
+    await continueAsNew<typeof analyzeRaster>({ ...input, resume: { plan, next: runEnd, progress, top, startedAt } });
+  }
+  progress.phase = 'finishing';
+  const fin = await finishActs.finishRaster(input, plan, { ok: progress.chipsDone, failed: progress.chipsFailed, runs: progress.runs, startedAt });
+  progress.phase = 'done';
+  const failed = Math.max(fin.chipsFailed, progress.chipsFailed);
+  return { raster: rasterId, status: failed > 0 ? 'partial' : 'ok', chips: plan.chips, ok: progress.chipsDone, failed, heatmapUri: fin.heatmapUri, geojsonUri: fin.geojsonUri, top };
+}
+
+/** Chips in a block (edge blocks hold fewer). */
+function blockChipCount(plan: RasterPlan, block: number): number {
+  const c0 = (block % plan.blocksAcross) * plan.blockChips;
+  const r0 = Math.floor(block / plan.blocksAcross) * plan.blockChips;
+  return (Math.min(plan.cols, c0 + plan.blockChips) - c0) * (Math.min(plan.rows, r0 + plan.blockChips) - r0);
+}
