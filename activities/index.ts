@@ -9,7 +9,7 @@ import type { Pool, StageName } from '../core/pipelines';
 import { SetupError, errorClassOf } from '../core/errors';
 import { objectKey } from '../core/events';
 import type { AnalyzeInput, DetectOutput, ExtractOutput, ObjectRef, SegmentResult } from '../core/types';
-import type { ResultRow } from '../io/results';
+import type { ResultRow, WriteOptions } from '../io/results';
 import { buildRow, writeResultRow } from '../io/results';
 import type { MethodDefinition, MethodRuntime } from '../methods/method';
 import { probeVideo, readSegment } from '../media/video';
@@ -28,7 +28,7 @@ export interface ActivityDeps {
   definitions: ReadonlyMap<string, Pick<MethodDefinition, 'accepts' | 'defaultVideoEvery'>>;
   /** Videos as local files (ffmpeg seeks in them segment by segment). */
   videos: { get(ref: ObjectRef): Promise<string> };
-  rows: { write(row: ResultRow): Promise<void> };
+  rows: { write(row: ResultRow, opts?: WriteOptions): Promise<void> };
   /** Fully qualified results table, reported back to the workflow. */
   table: string;
   pool: Pool;
@@ -52,6 +52,17 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
   function checkPool(ctx: StageContext): void {
     if (ctx.pool !== deps.pool) throw new SetupError('PoolMismatch', `stage ${ctx.stage} scheduled for pool ${ctx.pool} ran on a ${deps.pool} worker`);
   }
+  /**
+   * A retried attempt may follow a write that landed before the worker died or its completion was lost: its
+   * rows are written only if the table does not hold them yet (io/results.ts, exactly one row per analysis).
+   */
+  const writeOpts = (): WriteOptions => {
+    try {
+      return { retried: Context.current().info.attempt > 1 };
+    } catch {
+      return {}; // outside an activity (tests): a first write
+    }
+  };
   /** Non-stage activities: errors mapped like stages', without a stage report. */
   const direct = async <T>(fn: () => Promise<T>): Promise<T> => {
     try {
@@ -128,7 +139,7 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
       // A refused row is replaced by a failed stand-in (RowRejected); errors become typed failures (refused twice: non-retryable).
       return direct(async () => {
         const row = buildRow(summary, Date.now());
-        const landed = await writeResultRow(deps.rows, row);
+        const landed = await writeResultRow(deps.rows, row, Date.now, writeOpts());
         return { analysisId: row.analysis_id, table: deps.table, status: landed === 'stand-in' || summary.failure ? 'failed' : 'ok' };
       });
     },
@@ -146,7 +157,8 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
       return direct(async () => {
         const now = Date.now();
         const rows = summaries.map((s) => buildRow(s, now));
-        const landed = await Promise.all(rows.map((r) => writeResultRow(deps.rows, r)));
+        const opts = writeOpts();
+        const landed = await Promise.all(rows.map((r) => writeResultRow(deps.rows, r, Date.now, opts)));
         return rows.map((r, i) => ({ analysisId: r.analysis_id, table: deps.table, status: landed[i] === 'stand-in' || summaries[i].failure ? ('failed' as const) : ('ok' as const) }));
       });
     },
@@ -186,12 +198,13 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
         // Rows are handed to the batcher as frames finish and awaited together at the end of the segment: awaiting
         // each write (a BigQuery insert round trip) per frame held analysis to ~2 frames/s.
         const writes: Array<Promise<void>> = [];
+        const wopts = writeOpts();
         const { state } = await m.analyzeSegment(
           { video: task.input.object, scene: task.input.scene, fps: task.plan.fps, width: task.plan.width, height: task.plan.height, segment: range },
           frames,
           task.state,
           async (f) => {
-            const w = deps.rows.write(buildRow(frameSummary(task, f, where, Date.now()), Date.now()));
+            const w = deps.rows.write(buildRow(frameSummary(task, f, where, Date.now()), Date.now()), wopts);
             w.catch(() => {}); // observed below, with the others
             writes.push(w);
             out.frames++;
