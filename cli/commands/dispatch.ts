@@ -28,6 +28,9 @@ export const dispatchCommand: Command = {
         onSettled: (o) => {
           if (o.kind === 'invalid' || o.kind === 'dead') console.error(`dispatcher: dead-lettered: ${'reason' in o ? o.reason : o.error}`);
           else if (o.kind === 'retry') console.error(`dispatcher: will retry (delivery ${o.delivery}): ${o.error}`);
+          // A redelivered event whose workflow already started (the ack was lost: a crash between start and ack):
+          // harmless, and the evidence the chaos suite reads to prove such a crash happened.
+          else if (o.kind === 'duplicate') console.error(`dispatcher: already started, acked again: ${o.workflowId}`);
         },
       });
       const stop = () => {
