@@ -21,12 +21,12 @@ import type { BigQuery } from '@google-cloud/bigquery';
 import type { Storage } from '@google-cloud/storage';
 import { DiscardPolicy, type NatsConnection } from 'nats';
 import type { Client } from '@temporalio/client';
-import type { LookoutConfig } from '../config';
+import { PORT_OFFSETS, type LookoutConfig } from '../config';
 import { query } from '../io/query';
 import { tableRef } from '../io/results';
 import { readDeadLetters } from '../io/streams';
 import { appSpec, readyFile, serverReady, serverSpec, up, type ServerName } from '../infra/stack';
-import { isAlive, procPaths, readPid, startDetached, stopProc, waitReady } from '../infra/procs';
+import { isAlive, portOpen, procPaths, readPid, startDetached, stopProc, waitReady } from '../infra/procs';
 import { uploadLoad } from './loadtest';
 
 export const FAULTS = ['worker-kill', 'dispatcher-kill', 'nats-restart', 'temporal-restart', 'temporal-outage', 'bigquery-kill', 'gcs-outage', 'stream-full'] as const;
@@ -224,6 +224,9 @@ export async function runFault(c: ChaosClients, fault: FaultName, o: ChaosOption
       runningAtFault = await runningWorkflows(c);
       const pid = kill9(cfg, 'bigquery');
       await waitDead(pid);
+      // A killed Go server's leader thread turns zombie before its other threads have let go of the sockets:
+      // wait until its ports are really closed, or the restart finds them in use.
+      for (const port of [cfg.portBase + PORT_OFFSETS.bigqueryEmulator, cfg.portBase + PORT_OFFSETS.bigqueryGrpc]) while (await portOpen('127.0.0.1', port)) await sleep(100);
       log(`${fault}: SIGKILL bigquery-emulator (pid ${pid}) at ${rowsAtFault}/${n} rows`);
       // As an operator would: `lookout up` starts a fresh emulator and loads the row journal into it.
       await up(cfg, { apps: false, log: (l) => log(`${fault}: up: ${l}`) });
