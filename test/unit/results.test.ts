@@ -102,6 +102,15 @@ describe('RowBatcher: exactly one row per analysis', () => {
     expect(t.asked).toEqual([['w1/r', 'w2/r']]);
   });
 
+  it('the lookup names the earliest start of the retried analyses (partition pruning), or none if one lacks it', async () => {
+    const seen: Array<string | undefined> = [];
+    const b = new RowBatcher({ insert: async () => {}, present: async (_ids, since) => (seen.push(since), new Set()) }, { maxRows: 10, maxDelayMs: 5 });
+    const at = (i: number, t?: string) => ({ ...row(i), workflow_started_at: t }) as ResultRow;
+    await Promise.all([b.write(at(1, '2026-12-01T06:00:00.000Z'), { retried: true }), b.write(at(2, '2026-11-30T23:00:00.000Z'), { retried: true }), b.write(at(3, '2026-11-01T00:00:00.000Z'))]);
+    await b.write(at(4), { retried: true });
+    expect(seen).toEqual(['2026-11-30T23:00:00.000Z', undefined]);
+  });
+
   it('first attempts are not looked up (no query on the common path)', async () => {
     const t = tableSink();
     const b = new RowBatcher(t.sink, { maxRows: 10, maxDelayMs: 5 });
