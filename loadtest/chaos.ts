@@ -257,7 +257,7 @@ export async function runFault(c: ChaosClients, fault: FaultName, o: ChaosOption
         // Held full until the watcher has been refused at least once, and for streamFullS.
         const t0 = Date.now();
         let refusals = 0;
-        while (Date.now() - t0 < Math.max(o.streamFullS * 1000, 1000) || (refusals === 0 && Date.now() - t0 < o.phaseTimeoutMs)) {
+        while (Date.now() - t0 < Math.max(o.streamFullS * 1000, 1000) || (refusals === 0 && Date.now() - t0 < Math.min(o.phaseTimeoutMs, 120_000))) {
           refusals = (logSince(cfg, 'watcher', logAt).match(/maximum bytes exceeded|insufficient resources|no space/gi) ?? []).length;
           await sleep(500);
         }
