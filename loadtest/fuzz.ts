@@ -291,7 +291,14 @@ export async function runFuzz(c: FuzzClients, cases: FuzzCase[], prefix: string,
         `SELECT name, COUNT(*) AS n, MIN(status) AS status, MIN(error_class) AS error_class FROM ${tableRef(cfg)} WHERE STARTS_WITH(name, @prefix) GROUP BY name`,
         { prefix },
       );
-      for (const r of rows) {
+      // A video analysed frame by frame (cctv-ocae) has its rows under its frames' names,
+      // frames/<bucket>/<video name>#<generation>/f<t>.jpg: count them for the video.
+      const frameRows = await query<{ name: string; n: number; status: string; error_class: string | null }>(
+        c.bq,
+        `SELECT REGEXP_EXTRACT(name, r'^frames/[^/]+/(.*)#[0-9]+/f[0-9]+[.]jpg$') AS name, COUNT(*) AS n, MIN(status) AS status, MIN(error_class) AS error_class FROM ${tableRef(cfg)} WHERE STARTS_WITH(name, @framePrefix) GROUP BY 1`,
+        { framePrefix: `frames/${cfg.gcs.bucket}/${prefix}` },
+      );
+      for (const r of [...rows, ...frameRows]) {
         const o = outcomes.get(r.name);
         if (o && o.outcome !== 'refused-upload') Object.assign(o, { outcome: 'row', rows: Number(r.n), status: r.status, errorClass: r.error_class });
       }
