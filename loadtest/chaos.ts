@@ -101,9 +101,10 @@ async function waitAnalyses(c: ChaosClients, run: string, min: number, timeoutMs
   }
 }
 
-async function runningWorkflows(c: ChaosClients): Promise<number | undefined> {
+/** Running workflows of one phase (its object names start with `chaos/<run>/`), so other work on a shared stack does not count. */
+async function runningWorkflows(c: ChaosClients, run: string): Promise<number | undefined> {
   try {
-    return (await c.temporal.workflow.count('ExecutionStatus="Running"')).count;
+    return (await c.temporal.workflow.count(`ExecutionStatus="Running" AND WorkflowId STARTS_WITH "${c.cfg.pipeline}:${c.cfg.gcs.bucket}/chaos/${run}/"`)).count;
   } catch {
     return undefined;
   }
@@ -167,7 +168,7 @@ export async function runFault(c: ChaosClients, fault: FaultName, o: ChaosOption
     case 'worker-kill': {
       uploaded = await upload();
       rowsAtFault = await waitAnalyses(c, run, someDone, o.phaseTimeoutMs);
-      runningAtFault = await runningWorkflows(c);
+      runningAtFault = await runningWorkflows(c, run);
       const pid = kill9(cfg, 'worker-cpu');
       await waitDead(pid);
       log(`${fault}: SIGKILL worker (pid ${pid}) at ${rowsAtFault}/${n} rows`);
@@ -189,7 +190,7 @@ export async function runFault(c: ChaosClients, fault: FaultName, o: ChaosOption
         await sleep(10);
       }
       const logAt = logSize(cfg, 'dispatcher');
-      runningAtFault = await runningWorkflows(c);
+      runningAtFault = await runningWorkflows(c, run);
       const pid = kill9(cfg, 'dispatcher');
       await waitDead(pid);
       rowsAtFault = (await tableCounts(c, run))?.analyses ?? 0;
@@ -208,7 +209,7 @@ export async function runFault(c: ChaosClients, fault: FaultName, o: ChaosOption
       const s: ServerName = fault === 'nats-restart' ? 'nats' : 'temporal';
       uploaded = await upload();
       rowsAtFault = await waitAnalyses(c, run, someDone, o.phaseTimeoutMs);
-      runningAtFault = await runningWorkflows(c);
+      runningAtFault = await runningWorkflows(c, run);
       await stopProc(cfg.home, s, 10_000);
       const t0 = Date.now();
       log(`${fault}: ${s} stopped at ${rowsAtFault}/${n} rows`);
@@ -221,7 +222,7 @@ export async function runFault(c: ChaosClients, fault: FaultName, o: ChaosOption
     case 'bigquery-kill': {
       uploaded = await upload();
       rowsAtFault = await waitAnalyses(c, run, someDone, o.phaseTimeoutMs);
-      runningAtFault = await runningWorkflows(c);
+      runningAtFault = await runningWorkflows(c, run);
       const pid = kill9(cfg, 'bigquery');
       await waitDead(pid);
       // A killed Go server's leader thread turns zombie before its other threads have let go of the sockets:
@@ -236,7 +237,7 @@ export async function runFault(c: ChaosClients, fault: FaultName, o: ChaosOption
     case 'gcs-outage': {
       uploaded = await upload();
       rowsAtFault = await waitAnalyses(c, run, someDone, o.phaseTimeoutMs);
-      runningAtFault = await runningWorkflows(c);
+      runningAtFault = await runningWorkflows(c, run);
       await stopProc(cfg.home, 'gcs', 10_000);
       log(`${fault}: fake-gcs-server stopped at ${rowsAtFault}/${n} rows for ${o.gcsOutageS} s`);
       await sleep(o.gcsOutageS * 1000);
@@ -262,7 +263,7 @@ export async function runFault(c: ChaosClients, fault: FaultName, o: ChaosOption
           await sleep(500);
         }
         rowsAtFault = (await tableCounts(c, run))?.analyses ?? 0;
-        runningAtFault = await runningWorkflows(c);
+        runningAtFault = await runningWorkflows(c, run);
         const held = await jsm.streams.info(cfg.nats.stream);
         landed = `stream full for ${((Date.now() - t0) / 1000).toFixed(0)} s (${held.state.bytes}/${held.config.max_bytes} bytes), ${refusals} refused publishes logged by the watcher`;
       } finally {
@@ -286,7 +287,7 @@ export async function runFault(c: ChaosClients, fault: FaultName, o: ChaosOption
       prevAnalyses = counts.analyses;
       lastRowAt = Date.now();
     }
-    if (counts && counts.analyses >= uploaded && (await runningWorkflows(c)) === 0) break;
+    if (counts && counts.analyses >= uploaded && (await runningWorkflows(c, run)) === 0) break;
     await sleep(1000);
   }
   counts = (await tableCounts(c, run)) ?? counts;

@@ -14,6 +14,7 @@ import type { Storage } from '@google-cloud/storage';
 import type { Client } from '@temporalio/client';
 import type { NatsConnection } from 'nats';
 import type { LookoutConfig } from '../config';
+import { PIPELINES } from '../core/pipelines';
 import { query } from '../io/query';
 import { tableRef } from '../io/results';
 import { readDeadLetters } from '../io/streams';
@@ -309,7 +310,9 @@ export async function runFuzz(c: FuzzClients, cases: FuzzCase[], prefix: string,
       log(`fuzz: counting failed (${(err as Error).message}); again`);
     }
     const open = [...outcomes.values()].filter((o) => o.outcome === 'none').length;
-    running = await c.temporal.workflow.count('ExecutionStatus="Running"').then((x) => x.count, () => undefined);
+    // This run's workflows only (any pipeline: the metadata may name one), so other work on a shared stack does not count.
+    const mine = [...PIPELINES.keys()].map((p) => `WorkflowId STARTS_WITH "${p}:${cfg.gcs.bucket}/${prefix}"`).join(' OR ');
+    running = await c.temporal.workflow.count(`ExecutionStatus="Running" AND (${mine})`).then((x) => x.count, () => undefined);
     if ((open === 0 && running === 0) || Date.now() > deadline) break;
     log(`fuzz: ${cases.length - open}/${cases.length} accounted, ${running ?? '?'} workflows running`);
     await sleep(5000);
