@@ -89,6 +89,8 @@ export interface LookoutConfig {
     token: string | undefined;
     allowUnauthenticated: boolean;
   };
+  /** `lookout serve`: bearer secret its callers must send (required when it listens beyond loopback). */
+  serve: { token: string | undefined };
   limits: { maxObjectBytes: number; maxPixels: number; decodePixelBudget: number };
   /** Where stages run: which go to the GPU pool, and how long they wait for a GPU worker. */
   pipelines: PipelineOptions;
@@ -263,7 +265,8 @@ export const ENV_VARS: ReadonlyArray<{ name: string; default: string; meaning: s
   { name: 'LOOKOUT_PUSH_SERVICE_ACCOUNTS', default: '(none; required with LOOKOUT_PUSH_AUDIENCE)', meaning: 'push-server: service-account emails whose OIDC tokens are accepted' },
   { name: 'LOOKOUT_PUSH_BUCKETS', default: '$LOOKOUT_BUCKET', meaning: 'push-server: buckets whose events are accepted (others: 403)' },
   { name: 'LOOKOUT_DECODE_PIXEL_BUDGET', default: '200000000', meaning: 'worker: pixels all image decodes in flight may hold together' },
-  { name: 'LOOKOUT_PUSH_ALLOW_UNAUTHENTICATED', default: 'false', meaning: 'push-server: accept requests without a token (loopback tests only)' },
+  { name: 'LOOKOUT_PUSH_ALLOW_UNAUTHENTICATED', default: 'false', meaning: 'push-server: accept requests without a token; refused unless it listens on loopback' },
+  { name: 'LOOKOUT_SERVE_TOKEN', default: '(unset)', meaning: 'lookout serve: bearer secret callers must send; required when --host is beyond loopback' },
   { name: 'LOOKOUT_MAX_OBJECT_BYTES', default: String(256 * 1024 * 1024), meaning: 'larger objects fail as ObjectTooLarge before download' },
   { name: 'LOOKOUT_MAX_PIXELS', default: '100000000', meaning: 'larger images fail as TooManyPixels (decompression-bomb guard)' },
   { name: 'LOOKOUT_DEBUG', default: 'false', meaning: 'print stack traces of CLI errors' },
@@ -579,6 +582,7 @@ export function loadConfig(env: Env = process.env): LookoutConfig {
       token: env.LOOKOUT_PUSH_TOKEN || undefined,
       allowUnauthenticated: bool(env, 'LOOKOUT_PUSH_ALLOW_UNAUTHENTICATED', false),
     },
+    serve: { token: env.LOOKOUT_SERVE_TOKEN || undefined },
     limits: {
       maxObjectBytes: int(env, 'LOOKOUT_MAX_OBJECT_BYTES', DEFAULTS.maxObjectBytes, 1, Number.MAX_SAFE_INTEGER),
       maxPixels: int(env, 'LOOKOUT_MAX_PIXELS', DEFAULTS.maxPixels, 1, 2_000_000_000),

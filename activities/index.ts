@@ -9,7 +9,7 @@ import type { Pool, StageName } from '../core/pipelines';
 import { BadInputError, SetupError, errorClassOf } from '../core/errors';
 import { objectKey } from '../core/events';
 import type { AnalysisSummary, AnalyzeInput, DetectOutput, ExtractOutput, ObjectRef, RasterBlockResult, SegmentResult } from '../core/types';
-import type { ResultRow } from '../io/results';
+import type { ResultRow, WriteOptions } from '../io/results';
 import { buildRow, writeResultRow } from '../io/results';
 import type { MethodDefinition, MethodRuntime } from '../methods/method';
 import { probeVideo, readSegment } from '../media/video';
@@ -32,7 +32,7 @@ export interface ActivityDeps {
   definitions: ReadonlyMap<string, Pick<MethodDefinition, 'accepts' | 'defaultVideoEvery'>>;
   /** Videos as local files (ffmpeg seeks in them segment by segment). */
   videos: { get(ref: ObjectRef): Promise<string> };
-  rows: { write(row: ResultRow): Promise<void> };
+  rows: { write(row: ResultRow, opts?: WriteOptions): Promise<void> };
   /** Fully qualified results table, reported back to the workflow. */
   table: string;
   pool: Pool;
@@ -41,9 +41,9 @@ export interface ActivityDeps {
 }
 
 /** Writes a row (or its stand-in) inside a `lookout.record` span, and counts it: rows by status, failed rows by error class, end to end. */
-async function recordRow(rows: ActivityDeps['rows'], row: ResultRow): Promise<'row' | 'stand-in'> {
+async function recordRow(rows: ActivityDeps['rows'], row: ResultRow, opts: WriteOptions = {}): Promise<'row' | 'stand-in'> {
   const str = (k: string) => (typeof row[k] === 'string' ? (row[k] as string) : null);
-  const landed = await inSpan('lookout.record', { attributes: { 'lookout.object_key': `${str('bucket')}/${str('name')}#${str('generation')}`, 'lookout.workflow_id': row.workflow_id, 'lookout.status': str('status') ?? undefined } }, () => writeResultRow(rows, row));
+  const landed = await inSpan('lookout.record', { attributes: { 'lookout.object_key': `${str('bucket')}/${str('name')}#${str('generation')}`, 'lookout.workflow_id': row.workflow_id, 'lookout.status': str('status') ?? undefined } }, () => writeResultRow(rows, row, Date.now, opts));
   const standIn = landed === 'stand-in';
   // One line per object and worker: the row's outcome, with the key, workflow id and trace id of the activity's scope.
   log().info({ status: standIn ? 'failed' : str('status'), errorClass: standIn ? 'RowRejected' : str('error_class') ?? undefined, endToEndMs: row.end_to_end_ms }, 'row recorded');
@@ -75,6 +75,17 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
   function checkPool(ctx: StageContext): void {
     if (ctx.pool !== deps.pool) throw new SetupError('PoolMismatch', `stage ${ctx.stage} scheduled for pool ${ctx.pool} ran on a ${deps.pool} worker`);
   }
+  /**
+   * A retried attempt may follow a write that landed before the worker died or its completion was lost: its
+   * rows are written only if the table does not hold them yet (io/results.ts, exactly one row per analysis).
+   */
+  const writeOpts = (): WriteOptions => {
+    try {
+      return { retried: Context.current().info.attempt > 1 };
+    } catch {
+      return {}; // outside an activity (tests): a first write
+    }
+  };
   /** Non-stage activities: errors mapped like stages', without a stage report. */
   const direct = async <T>(fn: () => Promise<T>): Promise<T> => {
     try {
@@ -148,7 +159,7 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
 
   async function recordSummary(summary: AnalysisSummary): Promise<RecordResult> {
     const row = buildRow(summary, Date.now());
-    const landed = await recordRow(deps.rows, row);
+    const landed = await recordRow(deps.rows, row, writeOpts());
     return { analysisId: row.analysis_id, table: deps.table, status: landed === 'stand-in' || summary.failure ? 'failed' : 'ok' };
   }
 
@@ -188,7 +199,8 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
       return direct(async () => {
         const now = Date.now();
         const rows = summaries.map((s) => buildRow(s, now));
-        const landed = await Promise.all(rows.map((r) => recordRow(deps.rows, r)));
+        const opts = writeOpts();
+        const landed = await Promise.all(rows.map((r) => recordRow(deps.rows, r, opts)));
         return rows.map((r, i) => ({ analysisId: r.analysis_id, table: deps.table, status: landed[i] === 'stand-in' || summaries[i].failure ? ('failed' as const) : ('ok' as const) }));
       });
     },
@@ -232,12 +244,13 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
         // Rows are handed to the batcher as frames finish and awaited together at the end of the segment: awaiting
         // each write (a BigQuery insert round trip) per frame held analysis to ~2 frames/s.
         const writes: Array<Promise<void>> = [];
+        const wopts = writeOpts();
         const { state } = await m.analyzeSegment(
           { video: task.input.object, scene: task.input.scene, fps: task.plan.fps, width: task.plan.width, height: task.plan.height, segment: range },
           frames,
           task.state,
           async (f) => {
-            const w = deps.rows.write(buildRow(frameSummary(task, f, where, Date.now()), Date.now()));
+            const w = deps.rows.write(buildRow(frameSummary(task, f, where, Date.now()), Date.now()), wopts);
             w.catch(() => {}); // observed below, with the others
             writes.push(w);
             out.frames++;
@@ -293,8 +306,9 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
         }
         // Chip rows go to the batcher as chips finish and are awaited together (as a video segment's frames are).
         const writes: Array<Promise<void>> = [];
+        const wopts = writeOpts(); // a retried block writes only the chip rows the table does not hold yet
         const r = await m.analyzeRasterBlock(task, { workflowId: currentWorkflowId('direct'), taskQueue: info.taskQueue, attempt: info.attempt }, async (row) => {
-          const w = deps.rows.write(buildRow({ ...row, input: task.input, runId, workflowStartedAt }, Date.now()));
+          const w = deps.rows.write(buildRow({ ...row, input: task.input, runId, workflowStartedAt }, Date.now()), wopts);
           w.catch(() => {});
           writes.push(w);
         });
@@ -332,7 +346,7 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
           raster,
         };
         const row = buildRow(summary, now);
-        const landed = await writeResultRow(deps.rows, row);
+        const landed = await recordRow(deps.rows, row, writeOpts());
         return { ...out, record: { analysisId: row.analysis_id, table: deps.table, status: landed === 'stand-in' ? 'failed' : 'ok' } };
       });
     },

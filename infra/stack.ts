@@ -11,7 +11,7 @@ import readline from 'node:readline';
 import { PORT_OFFSETS, type LookoutConfig } from '../config';
 import { bigqueryClient, ensurePubSub, natsConnect, pubsubClient, storageClient, temporalConnection } from '../io/clients';
 import { query } from '../io/query';
-import { ensureResultsTable, rowJournalDir, tableRef } from '../io/results';
+import { ensureResultsTable, insertsHeldFile, rowJournalDir, tableRef } from '../io/results';
 import { ensureStreams } from '../io/streams';
 import { isAlive, portOpen, procPaths, readPid, startDetached, stopProc, tailLog, waitReady, type ProcSpec } from './procs';
 
@@ -120,7 +120,7 @@ export function serverSpec(cfg: LookoutConfig, s: ServerName): ProcSpec {
       return {
         name: 'bigquery-api',
         command: process.execPath,
-        args: ['--require', 'tsx/cjs', path.join(cfg.projectRoot, 'infra', 'bigquery-api', 'main.ts'), '--upstream', emulatorUrl(cfg), '--host', '127.0.0.1', '--port', p('bigquery'), '--emulator-log', procPaths(cfg.home, 'bigquery').logFile],
+        args: ['--require', 'tsx/cjs', path.join(cfg.projectRoot, 'infra', 'bigquery-api', 'main.ts'), '--upstream', emulatorUrl(cfg), '--host', '127.0.0.1', '--port', p('bigquery'), '--emulator-log', procPaths(cfg.home, 'bigquery').logFile, '--hold-inserts-while', insertsHeldFile(cfg)],
         cwd: cfg.projectRoot,
       };
   }
@@ -353,6 +353,11 @@ export async function up(cfg: LookoutConfig, opts: UpOptions): Promise<void> {
         return;
       }
       if (isAlive(running)) await stopProc(cfg.home, s);
+      if (s === 'bigquery') {
+        // A fresh emulator is empty until the journal is loaded below: hold the writers' inserts until then.
+        fs.mkdirSync(path.dirname(insertsHeldFile(cfg)), { recursive: true });
+        fs.writeFileSync(insertsHeldFile(cfg), `${new Date().toISOString()}\n`);
+      }
       const pid = startDetached(cfg.home, serverSpec(cfg, s));
       const t0 = Date.now();
       await waitReady(cfg.home, s, () => serverReady(cfg, s), READY_TIMEOUT_MS[s], pid);
@@ -364,6 +369,7 @@ export async function up(cfg: LookoutConfig, opts: UpOptions): Promise<void> {
   if (cfg.bigquery.embedded) {
     const n = await importRows(cfg, log);
     if (n > 0) log(`bigquery: loaded ${n} result rows from the row journal (${path.relative(process.cwd(), rowJournalDir(cfg))})`);
+    fs.rmSync(insertsHeldFile(cfg), { force: true });
   }
   if (!opts.apps) return;
   for (const app of appsFor(cfg)) {
@@ -395,7 +401,22 @@ export async function importRows(cfg: LookoutConfig, log: (l: string) => void = 
   if (files.length === 0) return 0;
   const [c] = await query<{ n: number }>(bigqueryClient(cfg), `SELECT COUNT(*) AS n FROM ${tableRef(cfg)}`);
   if (Number(c?.n ?? 0) > 0) return 0; // the emulator still had them: nothing to do
-  const table = bigqueryClient(cfg).dataset(cfg.bigquery.dataset).table(cfg.bigquery.table);
+  // Straight to the emulator: the front holds inserts back until this load is done.
+  const table = bigqueryClient({ ...cfg, bigquery: { ...cfg.bigquery, url: emulatorUrl(cfg) } }).dataset(cfg.bigquery.dataset).table(cfg.bigquery.table);
+  // A row may be journaled more than once (a retried write whose first copy never reached BigQuery, a refused
+  // row followed by its stand-in): load only the last copy of each analysis_id, so the table gets one row each.
+  const last = new Map<string, string>();
+  for (const [fi, file] of files.entries()) {
+    let ln = 0;
+    for await (const line of readline.createInterface({ input: fs.createReadStream(file, 'utf8'), crlfDelay: Infinity })) {
+      ln++;
+      try {
+        last.set(String((JSON.parse(line) as { analysis_id?: unknown }).analysis_id), `${fi}:${ln}`);
+      } catch {
+        /* a line cut short: skipped again below */
+      }
+    }
+  }
   let n = 0;
   let batch: Array<{ json: Record<string, unknown> }> = [];
   const flush = async () => {
@@ -412,15 +433,20 @@ export async function importRows(cfg: LookoutConfig, log: (l: string) => void = 
     batch = [];
     if (n % 10_000 === 0) log(`bigquery: loading saved rows… ${n}`);
   };
-  for (const file of files) {
+  for (const [fi, file] of files.entries()) {
     const lines = readline.createInterface({ input: fs.createReadStream(file, 'utf8'), crlfDelay: Infinity });
+    let ln = 0;
     for await (const line of lines) {
+      ln++;
       if (!line.trim()) continue;
+      let json: Record<string, unknown>;
       try {
-        batch.push({ json: JSON.parse(line) as Record<string, unknown> });
+        json = JSON.parse(line) as Record<string, unknown>;
       } catch {
         continue; // a line cut short by a crash mid-append: its row was re-sent by the retried activity
       }
+      if (last.get(String(json.analysis_id)) !== `${fi}:${ln}`) continue;
+      batch.push({ json });
       if (batch.length >= 500) await flush();
     }
   }

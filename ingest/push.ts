@@ -31,6 +31,7 @@ import type { JetStreamClient } from 'nats';
 import type { LookoutConfig } from '../config';
 import { validateObjectEvent, type EventSource } from '../core/events';
 import { publishDeadLetter, publishObjectEvent } from '../io/streams';
+import { isLoopbackHost, UnauthenticatedExposureError } from './http-auth';
 
 /** ok, or why not; `unavailable` when the token could not be checked at all (certificates unreachable): 503, not 401. */
 export type TokenCheck = { ok: true; subject?: string } | { ok: false; reason: string; unavailable?: boolean };
@@ -145,6 +146,16 @@ export function anyVerifier(...vs: TokenVerifier[]): TokenVerifier {
 }
 
 /** The verifier the configuration asks for: OIDC, the shared secret, both, or (neither configured) none passes. */
+/**
+ * Refuses to serve pushes without authentication beyond loopback: LOOKOUT_PUSH_ALLOW_UNAUTHENTICATED is for
+ * tests on this machine, and must never open the endpoint to a network.
+ */
+export function assertPushExposure(cfg: LookoutConfig, host: string): void {
+  if (cfg.push.allowUnauthenticated && !isLoopbackHost(host)) {
+    throw new UnauthenticatedExposureError(`push-server: LOOKOUT_PUSH_ALLOW_UNAUTHENTICATED is set and --host ${host} is beyond loopback: anyone on that network could inject events. Unset it, or listen on 127.0.0.1`);
+  }
+}
+
 export function verifierFromConfig(cfg: LookoutConfig): TokenVerifier {
   const vs: TokenVerifier[] = [];
   if (cfg.push.audience) vs.push(oidcVerifier({ audience: cfg.push.audience, serviceAccounts: cfg.push.serviceAccounts }));
@@ -254,7 +265,9 @@ export function createPushServer(deps: PushServerDeps): PushServer {
       if (req.method !== 'POST' || (url.pathname !== '/pubsub' && url.pathname !== '/cloudevents')) return send(404, { error: 'POST /pubsub or /cloudevents' });
       const auth = req.headers.authorization ?? '';
       const m = /^Bearer\s+(\S+)$/i.exec(auth);
-      const v: TokenCheck = m ? await deps.verify(m[1]) : { ok: false, reason: 'missing bearer token' };
+      // LOOKOUT_PUSH_ALLOW_UNAUTHENTICATED (loopback only, see assertPushExposure): a request without a token
+      // passes; one that carries a token still has it checked.
+      const v: TokenCheck = m ? await deps.verify(m[1]) : deps.cfg.push.allowUnauthenticated && !auth ? { ok: true, subject: 'unauthenticated (loopback)' } : { ok: false, reason: 'missing bearer token' };
       if (!v.ok) {
         if (v.unavailable) {
           counts.unavailable++;

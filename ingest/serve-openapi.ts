@@ -54,6 +54,7 @@ export const SERVE_OPENAPI = {
             'the frame score and the abnormal objects',
           ),
           '400': json(error, 'bad request, or a neighbour frame (KEY_d3 / KEY_p3) is missing'),
+          '401': json(error, 'missing or wrong bearer token (when the server has LOOKOUT_SERVE_TOKEN)'),
           '404': json(error, 'KEY does not exist'),
           '409': json({ type: 'object' }, 'no scene model fitted for the scene (fit one with lookout fit)'),
           '413': json(error, 'request body over 64 KiB'),
@@ -66,4 +67,7 @@ export const SERVE_OPENAPI = {
     '/healthz': { get: { summary: 'liveness', responses: { '200': json({ type: 'object' }, 'up') } } },
     '/openapi.json': { get: { summary: 'this description', responses: { '200': json({ type: 'object' }, 'OpenAPI 3.1') } } },
   },
+  // Required on every path but /healthz when the server has LOOKOUT_SERVE_TOKEN (always, beyond loopback).
+  components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+  security: [{ bearer: [] }, {}],
 } as const;

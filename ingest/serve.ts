@@ -14,6 +14,7 @@ import type { WorkflowStarter } from '../io/starter';
 import { SCENE_RE } from '../io/scenes';
 import { isNeighbour, neighbourNames } from '../media/triplets';
 import { SERVE_OPENAPI } from './serve-openapi';
+import { bearerMatches, isLoopbackHost, UnauthenticatedExposureError } from './http-auth';
 import type { AnalyzeResult } from '../core/workflows';
 
 export interface ServeDeps {
@@ -22,6 +23,15 @@ export interface ServeDeps {
   storage: Storage;
   defaultScene: string;
   timeoutMs: number;
+  /** Bearer secret every request but GET /healthz must carry (LOOKOUT_SERVE_TOKEN); none: loopback only. */
+  token?: string;
+}
+
+/** `lookout serve` beyond loopback needs a token: the API starts analyses and reads any object of the bucket. */
+export function assertServeExposure(host: string, token: string | undefined): void {
+  if (!token && !isLoopbackHost(host)) {
+    throw new UnauthenticatedExposureError(`serve: --host ${host} is beyond loopback and LOOKOUT_SERVE_TOKEN is not set: set it (callers send "Authorization: Bearer <token>") or listen on 127.0.0.1`);
+  }
 }
 
 class HttpError extends Error {
@@ -134,6 +144,11 @@ export function createServeApi(deps: ServeDeps): http.Server {
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://x');
       if (req.method === 'GET' && url.pathname === '/healthz') return send(200, { ok: true });
+      if (deps.token && !bearerMatches(req.headers.authorization, deps.token)) {
+        req.resume();
+        res.setHeader('www-authenticate', 'Bearer');
+        return send(401, { status: 401, error: 'missing or invalid bearer token' });
+      }
       if (req.method === 'GET' && url.pathname === '/openapi.json') return send(200, SERVE_OPENAPI);
       if (url.pathname !== '/v1/frames') return send(404, { status: 404, error: 'POST /v1/frames' });
       if (req.method !== 'POST') return send(405, { status: 405, error: 'POST only' });

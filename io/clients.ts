@@ -100,13 +100,18 @@ function emulatorAuth(): OAuth2Client {
   return c;
 }
 
-export function bigqueryClient(cfg: LookoutConfig): BigQuery {
+/**
+ * `autoRetry: false` for the result-row writer: the client's own retry re-sends an insert whose first
+ * request may have landed, inside the same activity attempt, where no one looks for the first copy. The
+ * writer leaves every retry to Temporal, whose retried attempt looks its rows up first (io/results.ts).
+ */
+export function bigqueryClient(cfg: LookoutConfig, opts: { autoRetry?: boolean } = {}): BigQuery {
   const local = cfg.bigquery.embedded || !/googleapis\.com/.test(cfg.bigquery.url);
   return new BigQuery({
     projectId: cfg.gcp.projectId,
     location: cfg.bigquery.location,
     ...(local ? { apiEndpoint: cfg.bigquery.url, authClient: emulatorAuth() } : {}),
-    autoRetry: true,
+    autoRetry: opts.autoRetry ?? true,
     maxRetries: 5,
   });
 }

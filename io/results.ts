@@ -1,13 +1,19 @@
 /**
- * Result rows in BigQuery: one row per analysis, written once.
+ * Result rows in BigQuery: exactly one row per analysis in the table itself.
  *
- * "Written once" does not rely on insertId (best-effort in BigQuery, ignored by
- * the emulator). Each row carries a deterministic analysis_id
- * (workflow_id/run_id); a retried write may append a second physical copy, and
- * every reader goes through the view <table>_latest, which keeps exactly one
- * row per workflow_id (the newest run: a retried analysis replaces its failed
- * row). insertId is still set, so production BigQuery drops most duplicates at
- * the source.
+ * Each row carries a deterministic analysis_id (workflow_id/run_id). A first
+ * attempt of a record step cannot meet an earlier copy (REJECT_DUPLICATE workflow
+ * ids, one record step per analysis), so it inserts at once. A retried attempt
+ * (the worker was killed, Temporal lost the completion, BigQuery failed) may
+ * follow a write that landed: its row is first looked up by analysis_id and
+ * inserted only if absent ("read before retried write"). Temporal starts a retry
+ * only after the earlier attempt failed or timed out, so the earlier insert has
+ * either landed (and is found) or never will; insertId is still set, so
+ * production BigQuery also drops a copy whose first request was still in flight.
+ * The embedded stack reloads its row journal into a fresh emulator while the
+ * BigQuery front holds inserts back (see insertsHeldFile), so a retry cannot
+ * slip in ahead of its own journaled copy. The view <table>_latest still keeps
+ * the newest run per workflow_id (a deliberate `lookout retry` is a new run).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -251,6 +257,16 @@ export function buildRow(s: AnalysisSummary, recordedAt: number): ResultRow {
 
 export interface RowSink {
   insert(rows: ResultRow[]): Promise<void>;
+  /**
+   * Which of these analysis ids already have a row in the table (asked only for retried writes). `since`: no
+   * earlier row can exist (the analyses started then), so the table's day partitions before it are skipped.
+   */
+  present?(ids: string[], since?: string): Promise<Set<string>>;
+}
+
+/** How a row is written: `retried` when an earlier attempt of the same write may have landed. */
+export interface WriteOptions {
+  retried?: boolean;
 }
 
 export function bigquerySink(bq: BigQuery, cfg: LookoutConfig): RowSink {
@@ -262,7 +278,24 @@ export function bigquerySink(bq: BigQuery, cfg: LookoutConfig): RowSink {
         { raw: true, skipInvalidRows: false, ignoreUnknownValues: false },
       );
     },
+    async present(ids, since) {
+      if (ids.length === 0) return new Set();
+      // Partition pruning on recorded_at (a day early, for clock skew): on real BigQuery the lookup reads the
+      // analysis_id column of the days the retried analyses ran in, not of the whole table.
+      const after = since ? ` AND recorded_at >= TIMESTAMP_SUB(TIMESTAMP(@since), INTERVAL 1 DAY)` : '';
+      const [rows] = await bq.query({ query: `SELECT DISTINCT analysis_id FROM ${tableRef(cfg)} WHERE analysis_id IN UNNEST(@ids)${after}`, params: since ? { ids, since } : { ids }, types: since ? { ids: ['STRING'], since: 'STRING' } : { ids: ['STRING'] }, location: cfg.bigquery.location });
+      return new Set((rows as Array<{ analysis_id: string }>).map((r) => r.analysis_id));
+    },
   };
+}
+
+/**
+ * While this file exists the embedded stack's BigQuery front refuses inserts (503, retried by the writers):
+ * `lookout up` creates it before it starts a fresh emulator and removes it once the journal is loaded, so a
+ * retried write looks for its row only after the journaled copy is back.
+ */
+export function insertsHeldFile(cfg: LookoutConfig): string {
+  return path.join(cfg.home, 'data', 'bigquery', 'importing');
 }
 
 /** Where the embedded stack keeps its row journal (bigquery-emulator holds rows in memory only). */
@@ -285,6 +318,7 @@ export function journalSink(inner: RowSink, dir: string): RowSink {
       await fs.promises.appendFile(file, rows.map((r) => JSON.stringify(r) + '\n').join(''));
       await inner.insert(rows);
     },
+    ...(inner.present ? { present: (ids: string[], since?: string) => inner.present!(ids, since) } : {}),
   };
 }
 
@@ -334,26 +368,31 @@ export function rejectedRowStandIn(row: ResultRow, reason: string, recordedAt: n
  * Throws RowRejectedError (non-retryable) if the stand-in is refused too, and a TransientError for
  * everything else (the record activity is retried without limit).
  */
-export async function writeResultRow(rows: Pick<RowBatcher, 'write'>, row: ResultRow, now: () => number = Date.now): Promise<'row' | 'stand-in'> {
+export async function writeResultRow(rows: Pick<RowBatcher, 'write'>, row: ResultRow, now: () => number = Date.now, opts: WriteOptions = {}): Promise<'row' | 'stand-in'> {
   try {
-    await rows.write(row);
+    await rows.write(row, opts);
     return 'row';
   } catch (err) {
     if (!(err instanceof RowRejectedError)) throw err;
-    await rows.write(rejectedRowStandIn(row, err.message, now()));
+    await rows.write(rejectedRowStandIn(row, err.message, now()), opts);
     return 'stand-in';
   }
 }
 
+type Pending = { row: ResultRow; retried: boolean; resolve: () => void; reject: (e: unknown) => void };
+
 /**
  * Gathers rows from concurrent record activities into one insertAll call,
- * bounded by size and delay; each caller learns whether its own row landed:
+ * bounded by size and delay; each caller learns whether its own row landed.
+ * Copies of one analysis_id in a batch are inserted once; a retried row whose
+ * analysis_id the table already holds is not inserted again (one lookup per
+ * batch, only when it holds retried rows). Otherwise:
  * a row BigQuery refused fails with RowRejectedError, the rows it took down
  * with it (reason "stopped"; or every row of a batch refused as a whole with
  * 400, after which each is tried alone) fail as passing faults or land.
  */
 export class RowBatcher {
-  private pending: Array<{ row: ResultRow; resolve: () => void; reject: (e: unknown) => void }> = [];
+  private pending: Pending[] = [];
   private timer: { timeout?: NodeJS.Timeout; immediate?: NodeJS.Immediate } | undefined;
   private writing = Promise.resolve();
   /** Inserts sent and not yet answered. */
@@ -370,9 +409,9 @@ export class RowBatcher {
     private readonly opts: { maxRows: number; maxDelayMs: number; idleFlush?: boolean } = { maxRows: 500, maxDelayMs: 250, idleFlush: true },
   ) {}
 
-  write(row: ResultRow): Promise<void> {
+  write(row: ResultRow, opts: WriteOptions = {}): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.pending.push({ row, resolve, reject });
+      this.pending.push({ row, retried: opts.retried === true, resolve, reject });
       if (this.pending.length >= this.opts.maxRows) void this.flush();
       else if (!this.timer) {
         const idle = this.opts.idleFlush !== false && this.inflight === 0;
@@ -391,7 +430,7 @@ export class RowBatcher {
     if (batch.length === 0) return this.writing;
     this.inflight++;
     this.writing = this.writing
-      .then(() => this.insert(batch, true))
+      .then(() => this.deduplicate(batch))
       .finally(() => {
         this.inflight--;
         // Rows that came while this insert was out wait no longer than it took.
@@ -400,7 +439,45 @@ export class RowBatcher {
     return this.writing;
   }
 
-  private async insert(batch: Array<{ row: ResultRow; resolve: () => void; reject: (e: unknown) => void }>, split: boolean): Promise<void> {
+  /** Settles the copies of a row with its first writer, drops retried rows that already landed, inserts the rest. */
+  private async deduplicate(batch: Pending[]): Promise<void> {
+    const first = new Map<string, Pending>();
+    const copies = new Map<Pending, Pending[]>();
+    for (const b of batch) {
+      const f = first.get(b.row.analysis_id);
+      // A stand-in replaces a refused row under the same id: only identical copies are merged.
+      if (f && JSON.stringify(f.row) === JSON.stringify(b.row)) {
+        f.retried ||= b.retried;
+        copies.get(f)!.push(b);
+      } else if (!f) {
+        first.set(b.row.analysis_id, b);
+        copies.set(b, [b]);
+      } else copies.set(b, [b]);
+    }
+    const fanOut = (p: Pending): Pending => ({
+      ...p,
+      resolve: () => copies.get(p)!.forEach((c) => c.resolve()),
+      reject: (e) => copies.get(p)!.forEach((c) => c.reject(e)),
+    });
+    let todo = [...copies.keys()].map(fanOut);
+    const retried = todo.filter((b) => b.retried);
+    if (retried.length > 0 && this.sink.present) {
+      const started = retried.map((b) => Date.parse(String(b.row.workflow_started_at ?? '')));
+      const since = started.every(Number.isFinite) ? new Date(Math.min(...started)).toISOString() : undefined;
+      let landed: Set<string>;
+      try {
+        landed = await this.sink.present(retried.map((b) => b.row.analysis_id), since);
+      } catch (err) {
+        todo.forEach((b) => b.reject(passing(err)));
+        return;
+      }
+      for (const b of todo) if (b.retried && landed.has(b.row.analysis_id)) b.resolve();
+      todo = todo.filter((b) => !(b.retried && landed.has(b.row.analysis_id)));
+    }
+    if (todo.length > 0) await this.insert(todo, true);
+  }
+
+  private async insert(batch: Pending[], split: boolean): Promise<void> {
     try {
       await this.sink.insert(batch.map((b) => b.row));
       batch.forEach((b) => b.resolve());

@@ -147,7 +147,7 @@ export async function runWorker(cfg: LookoutConfig, opts: WorkerOptions, onReady
   const connection = await NativeConnection.connect(temporalConnectOptions(cfg)).catch((err: unknown) => {
     throw new ConnectError('temporal', cfg.temporal.url, err);
   });
-  const sink = bigquerySink(bigqueryClient(cfg), cfg);
+  const sink = bigquerySink(bigqueryClient(cfg, { autoRetry: false }), cfg);
   // Embedded BigQuery keeps rows in memory only: journal them so `lookout up` can load them back.
   const rows = new RowBatcher(cfg.bigquery.embedded ? journalSink(sink, rowJournalDir(cfg)) : sink);
   const videos = new VideoFiles(store, { maxObjectBytes: cfg.limits.maxObjectBytes, cacheBytes: cfg.video.cacheMb * 2 ** 20 });

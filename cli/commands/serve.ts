@@ -11,7 +11,8 @@ export const serveCommand: Command = {
   curl -s -X POST localhost:<port>/v1/frames -d '{"key":"cam1/f0100.jpg","scene":"vtest"}'
 Answers 200 {status, frameScore, threshold, abnormal:[boxes], objects, annotated}; 400 for a bad request or a
 missing neighbour frame; 404 when KEY does not exist; 422 when the object is not a usable image; 503 when the
-stack is unavailable. The analysis runs through Temporal on the workers and is recorded in BigQuery as usual.`,
+stack is unavailable; 401 without the bearer token when $LOOKOUT_SERVE_TOKEN is set. Listening beyond loopback
+(--host 0.0.0.0, a LAN address) is refused unless $LOOKOUT_SERVE_TOKEN is set. The analysis runs through Temporal on the workers and is recorded in BigQuery as usual.`,
     options: {
       port: { type: 'number', help: 'listen port (default: port base + 41)' },
       host: { type: 'string', default: '127.0.0.1', help: 'listen address' },
@@ -21,13 +22,14 @@ stack is unavailable. The analysis runs through Temporal on the workers and is r
   },
   run: async (cfg, { opts }) => {
     const { temporalClient, storageClient } = require('../../io/clients') as typeof import('../../io/clients');
-    const { createServeApi } = require('../../ingest/serve') as typeof import('../../ingest/serve');
+    const { assertServeExposure, createServeApi } = require('../../ingest/serve') as typeof import('../../ingest/serve');
+    assertServeExposure(String(opts.host), cfg.serve.token);
     const { PORT_OFFSETS } = require('../../config') as typeof import('../../config');
     const { observe } = require('../observability') as typeof import('../observability');
     const obs = await observe(cfg, 'serve', 'serve');
     const { client, connection } = await temporalClient(cfg);
     const { WorkflowStarter } = require('../../io/starter') as typeof import('../../io/starter');
-    const server = createServeApi({ cfg, starter: new WorkflowStarter(client, cfg), storage: storageClient(cfg), defaultScene: String(opts.scene), timeoutMs: Number(opts['timeout-s']) * 1000 });
+    const server = createServeApi({ cfg, starter: new WorkflowStarter(client, cfg), storage: storageClient(cfg), defaultScene: String(opts.scene), timeoutMs: Number(opts['timeout-s']) * 1000, token: cfg.serve.token });
     const port = (opts.port as number | undefined) ?? cfg.portBase + PORT_OFFSETS.serve;
     await new Promise<void>((resolve) => server.listen(port, String(opts.host), resolve));
     obs.logger.info(`serve: http://${opts.host}:${port}/v1/frames (POST {"key": "...", "scene": "..."})`);

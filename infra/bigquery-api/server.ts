@@ -12,6 +12,7 @@
  * Everything else (datasets, tables, insertAll, uploads) streams through untouched.
  */
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
 import http from 'node:http';
 import { fixJobStatus, errorBody, isEmulatorQueryError, pageOf, queryError, refusedQuery, requestedFormat, rewriteRows, selectFields, type ErrorProto, type Field, type Row } from './wire';
 
@@ -25,6 +26,11 @@ export interface BigQueryApiOptions {
   verbose?: boolean;
   /** The emulator's log file, named to a client when the emulator is down. */
   emulatorLog?: string;
+  /**
+   * While this file exists, insertAll is answered 503 (the writers retry): `lookout up` is loading the row
+   * journal into a fresh emulator, and a retried write must find its journaled copy, not race it.
+   */
+  holdInsertsWhile?: string;
 }
 
 interface Upstream {
@@ -273,6 +279,10 @@ export function createBigQueryApi(opts: BigQueryApiOptions): http.Server {
     // ['', 'projects', P, ...]
     if (p[1] !== 'projects' || !p[2]) return undefined;
     const project = p[2];
+    if (req.method === 'POST' && p[p.length - 1] === 'insertAll' && opts.holdInsertsWhile && fs.existsSync(opts.holdInsertsWhile)) {
+      req.resume();
+      return { status: 503, body: errorBody(503, { reason: 'backendError', message: 'the embedded stack is loading its saved rows into bigquery-emulator (lookout up); inserts resume when it is done', domain: 'global' }) };
+    }
     if (req.method === 'POST' && p.length === 4 && p[3] === 'queries') return jobsQuery(project, await readBody(req), url.searchParams, req);
     if (req.method === 'GET' && p.length === 5 && p[3] === 'queries') return getQueryResults(project, p[4], url.searchParams);
     if (req.method === 'GET' && p.length === 8 && p[3] === 'datasets' && p[5] === 'tables' && p[7] === 'data') return tabledataList(project, p[4], p[6], url.searchParams);

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildRow, journalSink, loadSchema, RowBatcher, type ResultRow } from '../../io/results';
+import { TransientError } from '../../core/errors';
 import { summary } from './fixtures';
 
 describe('buildRow', () => {
@@ -86,6 +87,66 @@ describe('RowBatcher', () => {
     fail = true;
     const rs = await Promise.allSettled([b.write(row(4)), b.write(row(5))]);
     expect(rs.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+  });
+});
+
+describe('RowBatcher: exactly one row per analysis', () => {
+  /** A sink that behaves like a table: present() answers from what was inserted. */
+  function tableSink() {
+    const table: ResultRow[] = [];
+    const asked: string[][] = [];
+    return {
+      table,
+      asked,
+      sink: {
+        insert: async (rows: ResultRow[]) => void table.push(...rows),
+        present: async (ids: string[]) => {
+          asked.push(ids);
+          return new Set(table.map((r) => r.analysis_id).filter((id) => ids.includes(id)));
+        },
+      },
+    };
+  }
+  const row = (i: number) => ({ analysis_id: `w${i}/r`, workflow_id: `w${i}`, status: 'ok' }) as ResultRow;
+
+  it('a retried write of a row that landed inserts nothing; one that did not land inserts it once', async () => {
+    const t = tableSink();
+    const b = new RowBatcher(t.sink, { maxRows: 10, maxDelayMs: 5 });
+    await b.write(row(1)); // attempt 1 landed, then (say) the worker was killed before completing
+    await Promise.all([b.write(row(1), { retried: true }), b.write(row(2), { retried: true })]);
+    expect(t.table.map((r) => r.analysis_id).sort()).toEqual(['w1/r', 'w2/r']);
+    expect(t.asked).toEqual([['w1/r', 'w2/r']]);
+  });
+
+  it('the lookup names the earliest start of the retried analyses (partition pruning), or none if one lacks it', async () => {
+    const seen: Array<string | undefined> = [];
+    const b = new RowBatcher({ insert: async () => {}, present: async (_ids, since) => (seen.push(since), new Set()) }, { maxRows: 10, maxDelayMs: 5 });
+    const at = (i: number, t?: string) => ({ ...row(i), workflow_started_at: t }) as ResultRow;
+    await Promise.all([b.write(at(1, '2026-12-01T06:00:00.000Z'), { retried: true }), b.write(at(2, '2026-11-30T23:00:00.000Z'), { retried: true }), b.write(at(3, '2026-11-01T00:00:00.000Z'))]);
+    await b.write(at(4), { retried: true });
+    expect(seen).toEqual(['2026-11-30T23:00:00.000Z', undefined]);
+  });
+
+  it('first attempts are not looked up (no query on the common path)', async () => {
+    const t = tableSink();
+    const b = new RowBatcher(t.sink, { maxRows: 10, maxDelayMs: 5 });
+    await Promise.all([1, 2, 3].map((i) => b.write(row(i))));
+    expect(t.asked).toEqual([]);
+    expect(t.table).toHaveLength(3);
+  });
+
+  it('two identical copies in one batch are inserted once and both callers resolve', async () => {
+    const t = tableSink();
+    const b = new RowBatcher(t.sink, { maxRows: 10, maxDelayMs: 5 });
+    await Promise.all([b.write(row(7)), b.write(row(7), { retried: true })]);
+    expect(t.table.map((r) => r.analysis_id)).toEqual(['w7/r']);
+  });
+
+  it('a failing lookup fails the retried batch as a passing fault (retried again), never inserts blindly', async () => {
+    const inserted: string[] = [];
+    const b = new RowBatcher({ insert: async (rows) => void inserted.push(...rows.map((r) => r.analysis_id)), present: async () => { throw new Error('bq away'); } }, { maxRows: 10, maxDelayMs: 5 });
+    await expect(b.write(row(1), { retried: true })).rejects.toBeInstanceOf(TransientError);
+    expect(inserted).toEqual([]);
   });
 });
 
