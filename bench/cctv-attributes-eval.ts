@@ -699,6 +699,58 @@ interface FrameItem {
   baselineFlagged: boolean | null;
 }
 
+/** Per-kind AUCs, flagged shares, reason counts and (with `out`) the ROC PNG from the scored frame items. */
+async function figures(items: FrameItem[], withBaseline: boolean, out: string | null | undefined) {
+  const neg = items.filter((i) => i.kind === 'normal');
+  const perKind: Record<string, Record<string, unknown>> = {};
+  const curvesNew: Array<{ name: string; auc: number; pts: Array<[number, number]> }> = [];
+  const curvesBase: typeof curvesNew = [];
+  for (const k of [...KINDS, 'overall'] as const) {
+    const pos = items.filter((i) => i.kind !== 'normal' && (k === 'overall' || i.kind === k));
+    if (pos.length === 0) continue;
+    const auc = rocAuc(pos.map((i) => i.score), neg.map((i) => i.score));
+    const det = pos.filter((i) => i.detected);
+    const perScene = Object.fromEntries(SCENES.map((s) => [s.name, r4(rocAuc(pos.filter((i) => i.scene === s.name).map((i) => i.score), neg.filter((i) => i.scene === s.name).map((i) => i.score)))]));
+    const aucDet = rocAuc(det.map((i) => i.score), neg.map((i) => i.score));
+    const aucRaw = rocAuc(pos.map((i) => i.raw), neg.map((i) => i.raw));
+    const bAuc = withBaseline ? rocAuc(pos.map((i) => i.baseline!), neg.map((i) => i.baseline!)) : NaN;
+    perKind[k] = {
+      positives: pos.length,
+      negatives: neg.length,
+      auc: r4(auc),
+      aucPerScene: perScene,
+      aucUnsmoothed: r4(aucRaw),
+      aucDetectedOnly: r4(aucDet),
+      injectedDetected: r4(det.length / pos.length),
+      injectedDetectedAs: det.reduce<Record<string, number>>((m, i) => ((m[i.injectedLabel!] = (m[i.injectedLabel!] ?? 0) + 1), m), {}),
+      framesFlagged: r4(pos.filter((i) => i.flagged).length / pos.length),
+      injectedObjectFlagged: r4(det.filter((i) => i.injectedFlagged).length / Math.max(1, det.length)),
+      baseline: withBaseline ? { auc: r4(bAuc), framesFlagged: r4(pos.filter((i) => i.baselineFlagged).length / pos.length) } : null,
+      what: k === 'overall' ? 'all anomalous frames' : KIND_TEXT[k],
+    };
+    curvesNew.push({ name: k, auc, pts: rocCurve(pos.map((i) => i.score), neg.map((i) => i.score)) });
+    if (withBaseline) curvesBase.push({ name: k, auc: bAuc, pts: rocCurve(pos.map((i) => i.baseline!), neg.map((i) => i.baseline!)) });
+  }
+  const normalFlagged = neg.filter((i) => i.flagged).length / neg.length;
+  const baselineNormalFlagged = withBaseline ? neg.filter((i) => i.baselineFlagged).length / neg.length : NaN;
+  if (out) await rocPng(path.join(out, 'roc.png'), [{ title: 'cctv-attributes (new default)', curves: curvesNew }, ...(withBaseline ? [{ title: 'cctv-ocae (seed baseline)', curves: curvesBase }] : [])]);
+
+  // Reasons seen on the injected objects, counted by attribute.
+  const reasonCounts: Record<string, Record<string, number>> = {};
+  for (const it of items) {
+    if (it.kind === 'normal' || !it.injectedFlagged) continue;
+    const m = (reasonCounts[it.kind] ??= {});
+    for (const t of it.reasons) {
+      const a = t.split(' ')[0];
+      m[a] = (m[a] ?? 0) + 1;
+    }
+  }
+  const falseAlarmReasons: Record<string, number> = {};
+  for (const it of neg) if (it.flagged) for (const t of it.reasons) falseAlarmReasons[t.replace(/[\d.]+/g, '#')] = (falseAlarmReasons[t.replace(/[\d.]+/g, '#')] ?? 0) + 1;
+
+  return { perKind, normalFlagged, baselineNormalFlagged, reasonCounts, falseAlarmReasons };
+}
+
 export async function evaluate(args: EvalOptions): Promise<EvalResults> {
   const log = args.log ?? (() => undefined);
   const tStart = performance.now();
@@ -911,52 +963,7 @@ export async function evaluate(args: EvalOptions): Promise<EvalResults> {
   }
 
   // Figures --------------------------------------------------------------------------------------
-  const neg = items.filter((i) => i.kind === 'normal');
-  const perKind: Record<string, Record<string, unknown>> = {};
-  const curvesNew: Array<{ name: string; auc: number; pts: Array<[number, number]> }> = [];
-  const curvesBase: typeof curvesNew = [];
-  for (const k of [...KINDS, 'overall'] as const) {
-    const pos = items.filter((i) => i.kind !== 'normal' && (k === 'overall' || i.kind === k));
-    if (pos.length === 0) continue;
-    const auc = rocAuc(pos.map((i) => i.score), neg.map((i) => i.score));
-    const det = pos.filter((i) => i.detected);
-    const perScene = Object.fromEntries(SCENES.map((s) => [s.name, r4(rocAuc(pos.filter((i) => i.scene === s.name).map((i) => i.score), neg.filter((i) => i.scene === s.name).map((i) => i.score)))]));
-    const aucDet = rocAuc(det.map((i) => i.score), neg.map((i) => i.score));
-    const aucRaw = rocAuc(pos.map((i) => i.raw), neg.map((i) => i.raw));
-    const bAuc = args.baseline ? rocAuc(pos.map((i) => i.baseline!), neg.map((i) => i.baseline!)) : NaN;
-    perKind[k] = {
-      positives: pos.length,
-      negatives: neg.length,
-      auc: r4(auc),
-      aucPerScene: perScene,
-      aucUnsmoothed: r4(aucRaw),
-      aucDetectedOnly: r4(aucDet),
-      injectedDetected: r4(det.length / pos.length),
-      injectedDetectedAs: det.reduce<Record<string, number>>((m, i) => ((m[i.injectedLabel!] = (m[i.injectedLabel!] ?? 0) + 1), m), {}),
-      framesFlagged: r4(pos.filter((i) => i.flagged).length / pos.length),
-      injectedObjectFlagged: r4(det.filter((i) => i.injectedFlagged).length / Math.max(1, det.length)),
-      baseline: args.baseline ? { auc: r4(bAuc), framesFlagged: r4(pos.filter((i) => i.baselineFlagged).length / pos.length) } : null,
-      what: k === 'overall' ? 'all anomalous frames' : KIND_TEXT[k],
-    };
-    curvesNew.push({ name: k, auc, pts: rocCurve(pos.map((i) => i.score), neg.map((i) => i.score)) });
-    if (args.baseline) curvesBase.push({ name: k, auc: bAuc, pts: rocCurve(pos.map((i) => i.baseline!), neg.map((i) => i.baseline!)) });
-  }
-  const normalFlagged = neg.filter((i) => i.flagged).length / neg.length;
-  const baselineNormalFlagged = args.baseline ? neg.filter((i) => i.baselineFlagged).length / neg.length : NaN;
-  if (args.out) await rocPng(path.join(args.out, 'roc.png'), [{ title: 'cctv-attributes (new default)', curves: curvesNew }, ...(args.baseline ? [{ title: 'cctv-ocae (seed baseline)', curves: curvesBase }] : [])]);
-
-  // Reasons seen on the injected objects, counted by attribute.
-  const reasonCounts: Record<string, Record<string, number>> = {};
-  for (const it of items) {
-    if (it.kind === 'normal' || !it.injectedFlagged) continue;
-    const m = (reasonCounts[it.kind] ??= {});
-    for (const t of it.reasons) {
-      const a = t.split(' ')[0];
-      m[a] = (m[a] ?? 0) + 1;
-    }
-  }
-  const falseAlarmReasons: Record<string, number> = {};
-  for (const it of neg) if (it.flagged) for (const t of it.reasons) falseAlarmReasons[t.replace(/[\d.]+/g, '#')] = (falseAlarmReasons[t.replace(/[\d.]+/g, '#')] ?? 0) + 1;
+  const { perKind, normalFlagged, baselineNormalFlagged, reasonCounts, falseAlarmReasons } = await figures(items, args.baseline, args.out);
 
   const totalS = (performance.now() - tStart) / 1000;
   const results = {
@@ -986,7 +993,7 @@ export async function evaluate(args: EvalOptions): Promise<EvalResults> {
       return [s.name, { ...rest, threshold: r4(model.threshold), fitS: r4(fitS), appearance: appearance ? { ...appearance, embedding2d: { points: appearance.embedding2d.points.length, explainedVariance: appearance.embedding2d.explainedVariance.map(r4), totalVariance: r4(appearance.embedding2d.totalVariance) } } : null, options: model.options }];
     })),
     auc: perKind,
-    normalFramesFlagged: { new: r4(normalFlagged), baseline: r4(baselineNormalFlagged), of: neg.length },
+    normalFramesFlagged: { new: r4(normalFlagged), baseline: r4(baselineNormalFlagged), of: items.filter((i) => i.kind === 'normal').length },
     baseline: baselineInfo,
     reasonsOnFlaggedInjectedObjects: reasonCounts,
     falseAlarmReasons,
@@ -1018,7 +1025,7 @@ export function markdown(res: any, limit: number | null): string {
   return [
     `### cctv-attributes: constructed-anomaly evaluation on vtest.avi (${res.split} split)`,
     ``,
-    `Command: \`${res.command}\`. Machine: ${res.machine}. Total ${res.timings.totalS.toFixed(0)} s (clean pass ${res.timings.cleanPassS.toFixed(0)} s, anomaly clips ${res.timings.scoringS.toFixed(0)} s, baseline ${res.timings.baselineS.toFixed(0)} s; detector p50 ${f(res.timings.detectP50Ms)} ms per crop, appearance ${f(res.timings.embedPerCropP50Ms)} ms per object). Written ${res.createdAt.slice(0, 10)}.${limit !== null ? ` **Smoke run (--limit ${limit}): figures not comparable.**` : ''}`,
+    `Command: \`${res.command}\`${res.rescoredFrom ? ` (re-scored with the current defaults from the observations dumped by \`${res.rescoredFrom.command}\` of ${res.rescoredFrom.createdAt.slice(0, 10)}; timings are that run's)` : ''}. Machine: ${res.machine}. Total ${res.timings.totalS.toFixed(0)} s (clean pass ${res.timings.cleanPassS.toFixed(0)} s, anomaly clips ${res.timings.scoringS.toFixed(0)} s, baseline ${res.timings.baselineS.toFixed(0)} s; detector p50 ${f(res.timings.detectP50Ms)} ms per crop, appearance ${f(res.timings.embedPerCropP50Ms)} ms per object). Written ${res.createdAt.slice(0, 10)}.${limit !== null ? ` **Smoke run (--limit ${limit}): figures not comparable.**` : ''}`,
     ``,
     `**Design.** Two scenes from one real fixed camera: non-overlapping 384×576 crops of vtest.avi's 768×576 view, *left* (x 0–383: footpath, car park with cones, grass) and *right* (x 384–767: paved area and road, the parked van, grass). Per scene the method uses the normal frames ${res.ranges.fit[0]}–${res.ranges.cal[1]} only; calibration ${res.design.calibration ?? `held out: fitted on frames ${res.ranges.fit[0]}–${res.ranges.fit[1]}, part normalisers and threshold from frames ${res.ranges.cal[0]}–${res.ranges.cal[1]}`}. It is evaluated on frames ${res.ranges.test[0]}–${res.ranges.test[1]}, which neither fitting nor calibration sees. Every frame is analysed (10 fps), tracks carried from one frame to the next. Detector: ${res.design.detector.model} at score ≥ ${res.design.detector.scoreThreshold}, as is (detection work is elsewhere). Appearance: ${res.design.appearance ?? '**none** (no MobileNetV2 model available to this run: the appearance attribute is off)'}.`,
     ``,
@@ -1046,7 +1053,7 @@ export function markdown(res: any, limit: number | null): string {
     ``,
     `Most frequent reasons on falsely flagged normal frames: ${Object.entries(res.falseAlarmReasons as Record<string, number>).sort((a, b) => b[1] - a[1]).slice(0, 6).map(([t, n]) => `"${t}" ×${n}`).join('; ') || 'none'}.`,
     ``,
-    `Annotated examples (examples/):`,
+    res.rescoredFrom ? `Examples (re-scored reasons; images not redrawn):` : `Annotated examples (examples/):`,
     ...res.examples.map((e: any) => `- ${e.scene} ${e.kind}, frame ${e.t}: ${e.file}${e.reasons.length ? ` — ${e.reasons.slice(0, 3).map((x: string) => `"${x}"`).join('; ')}` : ' — no object flagged'}`),
     ``,
     `Episodes: ${res.design.episodes.map((e: any) => `${e.scene}/${e.kind} ${e.start}–${e.end}: ${e.describe}`).join('; ')}.`,
@@ -1055,3 +1062,96 @@ export function markdown(res: any, limit: number | null): string {
 }
 
 /* eslint-enable @typescript-eslint/no-explicit-any */
+
+/**
+ * Re-scores a finished evaluation from its dumped observations with other fit options (by default the
+ * method's current defaults): detection, tracking and appearance vectors do not depend on the scoring, so
+ * the new method's figures, ROC PNG and embedding plots are exactly what a full run with these options
+ * would give, in seconds instead of the full run's minutes. Kept from the full run: the episodes, the
+ * baseline's scores (it does not depend on these options) and the timings; the annotated example images
+ * are not redrawn (their frames are not in the dump), so examples list the re-scored reasons only.
+ */
+export async function rescoreFromDump(prev: EvalResults, dump: ObsDump, opts: AttributeFitOptions, out: string | null, command: string): Promise<EvalResults> {
+  const r = dump.ranges;
+  if (JSON.stringify(r) !== JSON.stringify(prev.ranges)) throw new Error(`dump ranges ${JSON.stringify(r)} differ from the results' ${JSON.stringify(prev.ranges)}: not the same run`);
+  const prevItems = prev.items as FrameItem[];
+  const baselineOf = new Map(prevItems.map((i) => [`${i.scene}:${i.kind}:${i.t}`, i]));
+  const items: FrameItem[] = [];
+  const fitInfo: Record<string, unknown> = {};
+  const examples: Array<{ kind: string; scene: string; t: number; file: string; reasons: string[] }> = [];
+  for (const scene of SCENES) {
+    const obs = dump.clean[scene.name];
+    const t0 = performance.now();
+    const { model, report } = fitScene(obs, r, dump.frameSize[scene.name], { seed: 7, createdAt: new Date(0), ...opts });
+    const fitS = (performance.now() - t0) / 1000;
+    const { appearance, ...rest } = report;
+    fitInfo[scene.name] = { ...rest, threshold: r4(model.threshold), fitS: r4(fitS), appearance: appearance ? { ...appearance, embedding2d: { points: appearance.embedding2d.points.length, explainedVariance: appearance.embedding2d.explainedVariance.map(r4), totalVariance: r4(appearance.embedding2d.totalVariance) } } : null, options: model.options };
+    if (out) {
+      const png = await embeddingPlotPng(report, `Appearance bank, scene ${scene.name} (PCA)`);
+      if (png) fs.writeFileSync(path.join(out, `embedding-${scene.name}.png`), png);
+    }
+    const clean = scoreClean(model, obs, r);
+    const byFrame = new Map(clean.scored.map((s) => [s.frame, s]));
+    const keep = (it: Omit<FrameItem, 'baseline' | 'baselineFlagged'>): FrameItem => {
+      const b = baselineOf.get(`${it.scene}:${it.kind}:${it.t}`);
+      return { ...it, baseline: b?.baseline ?? null, baselineFlagged: b?.baselineFlagged ?? null };
+    };
+    for (const f of clean.frames) {
+      if (f.frame < r.test[0]) continue;
+      const reasons = byFrame.get(f.frame)!.objects.filter((o) => o.abnormal).flatMap((o) => o.reasons.map((x) => x.text));
+      items.push(keep({ scene: scene.name, kind: 'normal', t: f.frame, episode: null, score: f.smoothed / model.threshold, raw: f.raw / model.threshold, flagged: f.abnormal, detected: null, injectedFlagged: null, injectedLabel: null, reasons }));
+      if (f.abnormal && examples.filter((e) => e.scene === scene.name && e.kind === 'normal (false alarm)').length < 2) {
+        examples.push({ kind: 'normal (false alarm)', scene: scene.name, t: f.frame, file: '(not redrawn)', reasons: byFrame.get(f.frame)!.objects.filter((o) => o.abnormal).flatMap((o) => o.reasons.map((x) => `${o.label}: ${x.text}`)) });
+      }
+    }
+    for (const clip of dump.clips.filter((c) => c.scene === scene.name)) {
+      const sc = scoreObservations(model, clip.obs, JSON.parse(JSON.stringify(clean.atTest.tracks)) as TrackScoreState);
+      const fsK = frameScores(model, sc, clean.atTest.smoother).frames;
+      const rects = new Map(clip.rects);
+      let shown = 0;
+      for (const [from, to, ei] of clip.labelled) {
+        for (let t = from; t <= to; t++) {
+          const rect = rects.get(t);
+          if (!rect) continue;
+          const k = t - r.test[0];
+          const so = sc[k];
+          let best: (typeof so.objects)[number] | null = null;
+          let bestIou = 0.3;
+          for (const o of so.objects) {
+            const v = iou(o, rect);
+            if (v >= bestIou) {
+              bestIou = v;
+              best = o;
+            }
+          }
+          const f = fsK[k];
+          items.push(keep({ scene: scene.name, kind: clip.kind as Kind, t, episode: ei, score: f.smoothed / model.threshold, raw: f.raw / model.threshold, flagged: f.abnormal, detected: best !== null, injectedFlagged: best ? best.abnormal : null, injectedLabel: best ? best.label : null, reasons: best ? best.reasons.map((x) => x.text) : [] }));
+          if (shown === 0 && t >= Math.floor((from + to) / 2)) {
+            shown++;
+            examples.push({ kind: clip.kind, scene: scene.name, t, file: '(not redrawn)', reasons: so.objects.filter((o) => o.abnormal).flatMap((o) => o.reasons.map((x) => `${o.label}: ${x.text}`)) });
+          }
+        }
+      }
+    }
+  }
+  const withBaseline = items.every((i) => i.baseline !== null);
+  const { perKind, normalFlagged, baselineNormalFlagged, reasonCounts, falseAlarmReasons } = await figures(items, withBaseline, out);
+  const res: EvalResults = {
+    ...prev,
+    command,
+    rescoredFrom: { command: prev.command, createdAt: prev.createdAt, options: opts },
+    createdAt: new Date().toISOString(),
+    fit: fitInfo,
+    auc: perKind,
+    normalFramesFlagged: { new: r4(normalFlagged), baseline: r4(baselineNormalFlagged), of: items.filter((i) => i.kind === 'normal').length },
+    reasonsOnFlaggedInjectedObjects: reasonCounts,
+    falseAlarmReasons,
+    examples,
+    items,
+  };
+  if (out) {
+    fs.writeFileSync(path.join(out, 'results.json'), JSON.stringify(res, null, 2) + '\n');
+    fs.writeFileSync(path.join(out, 'evaluation.md'), markdown(res, prev.limit as number | null));
+  }
+  return res;
+}

@@ -5,7 +5,8 @@
  */
 import path from 'node:path';
 import fs from 'node:fs';
-import { evaluate } from './cctv-attributes-eval';
+import v8 from 'node:v8';
+import { evaluate, rescoreFromDump, type EvalResults, type ObsDump } from './cctv-attributes-eval';
 
 const ROOT = path.resolve(__dirname, '..');
 const USAGE = `Usage: node -r tsx/cjs bench/eval-cctv-attributes.ts [options]
@@ -25,6 +26,11 @@ Constructed-anomaly evaluation of the cctv-attributes method and the cctv-ocae b
   --limit N                smoke test: N-frame ranges and one short episode per anomaly kind (figures not comparable)
   --dump-obs FILE          also write all observations (clean passes, anomaly clips, pasted boxes) to FILE
                            for offline comparison of fit options (bench/tune-cctv-attributes.ts)
+  --rescore RESULTS.json OBS.v8
+                           no detection: re-score a finished run from the observations it dumped (--dump-obs)
+                           with the method's current defaults and rewrite results.json, evaluation.md, roc.png
+                           and the embedding plots in --out (baseline scores and episodes kept from RESULTS.json;
+                           example images not redrawn)
   --json                   print results.json to stdout instead of the summary
   --help                   this text
 
@@ -45,10 +51,11 @@ interface Args {
   limit: number | null;
   json: boolean;
   dumpObs: string | null;
+  rescore: { results: string; obs: string } | null;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { split: 'test', out: '', appearance: null, baseline: true, threads: 1, limit: null, json: false, dumpObs: null };
+  const a: Args = { split: 'test', out: '', appearance: null, baseline: true, threads: 1, limit: null, json: false, dumpObs: null, rescore: null };
   let appearanceArg: string | undefined;
   const need = (i: number, name: string) => {
     if (i + 1 >= argv.length) fail(`${name} needs a value`);
@@ -90,6 +97,9 @@ function parseArgs(argv: string[]): Args {
       case '--json':
         a.json = true;
         break;
+      case '--rescore':
+        a.rescore = { results: path.resolve(need(i++, '--rescore')), obs: path.resolve(need(i++, '--rescore')) };
+        break;
       case '--dump-obs':
         a.dumpObs = path.resolve(need(i++, '--dump-obs'));
         break;
@@ -113,9 +123,13 @@ function fail(msg: string): never {
 
 async function main() {
   const args = parseArgs(process.argv.slice(2));
-  const res = await evaluate({
+  const command = `node -r tsx/cjs bench/eval-cctv-attributes.ts ${process.argv.slice(2).join(' ')}`.trim();
+  if (args.rescore) fs.mkdirSync(args.out, { recursive: true });
+  const res = args.rescore
+    ? await rescoreFromDump(JSON.parse(fs.readFileSync(args.rescore.results, 'utf8')) as EvalResults, v8.deserialize(fs.readFileSync(args.rescore.obs)) as ObsDump, {}, args.out, command)
+    : await evaluate({
     ...args,
-    command: `node -r tsx/cjs bench/eval-cctv-attributes.ts ${process.argv.slice(2).join(' ')}`.trim(),
+    command,
     log: (s) => process.stderr.write(`${s}\n`),
   });
   if (args.json) {

@@ -115,6 +115,24 @@ export interface AttributeFitOptions {
   trackWindow?: number;
   /** Weight of each part in the combined score (default 1 each). */
   partWeights?: Partial<Record<Part, number>>;
+  /**
+   * Largest calibrated score a part may contribute (default none). Capping appearance makes it supporting
+   * evidence: a new person who merely looks unlike the people of the normal footage cannot raise an alarm
+   * alone, but adds to an odd place, speed or direction.
+   */
+  partCaps?: Partial<Record<Part, number>>;
+  /**
+   * Where/what prior: p(group | area) = (own + α · scene share of the group) / (all + α), counts smoothed over
+   * the 3×3 neighbourhood; α = this (default 1). A larger α backs a sparsely seen area off towards the
+   * scene's class mix, so a person where few objects were seen is mild, a vehicle where the scene shows
+   * few vehicles is not.
+   */
+  locationPrior?: number;
+  /**
+   * Count only the place groups (person, vehicle, bicycle) in p(group | area) (default false): detector noise
+   * of other classes on the grass then no longer makes a person there look "never seen in this area".
+   */
+  locationPlacedOnly?: boolean;
   seed?: number;
   createdAt?: Date;
 }
@@ -167,6 +185,9 @@ export interface AttributeModel {
     trackWindow?: number;
     spreadFloor?: Partial<Record<Part, number>>;
     partWeights?: Partial<Record<Part, number>>;
+    partCaps?: Partial<Record<Part, number>>;
+    locationPrior?: number;
+    locationPlacedOnly?: boolean;
   };
   /** Normal observations per group per cell (row-major cells). */
   counts: Record<string, number[]>;
@@ -336,6 +357,7 @@ function locationWeights(model: AttributeModel, g: string, cell: number): { own:
     const d = Math.abs((k % cols) - cx) + Math.abs(Math.floor(k / cols) - cy);
     const w = d === 0 ? 1 : d === 1 ? 0.5 : 0.25;
     for (const gg of model.groups) {
+      if (model.options.locationPlacedOnly && !model.options.placeGroups.includes(gg)) continue;
       const c = (model.counts[gg]?.[k] ?? 0) * w;
       perGroup[gg] = (perGroup[gg] ?? 0) + c;
       all += c;
@@ -381,10 +403,12 @@ function rawParts(model: AttributeModel, o: ObjectObservation, W: number, H: num
     // in the normal footage (5×5 neighbourhood) adds log(minSamples). A rarely used but not empty spot adds
     // nothing: people wander, and a density over places would alarm on every unusual step.
     const { own, all, perGroup } = locationWeights(model, g, cell);
-    const total = Object.values(model.counts).reduce((s, a) => s + a.reduce((x, y) => x + y, 0), 0);
+    const counted = Object.entries(model.counts).filter(([gg]) => !model.options.locationPlacedOnly || model.options.placeGroups.includes(gg));
+    const total = counted.reduce((s, [, a]) => s + a.reduce((x, y) => x + y, 0), 0);
     const nG = model.counts[g]?.reduce((x, y) => x + y, 0) ?? 0;
-    const prior = (nG + 0.5) / (total + 0.5 * (model.groups.length + 1));
-    const pClass = (own + prior) / (all + 1);
+    const prior = (nG + 0.5) / (total + 0.5 * (counted.length + 1));
+    const alpha = model.options.locationPrior ?? 1;
+    const pClass = (own + alpha * prior) / (all + alpha);
     const wide = neighbourhood(model.grid, cell, 2).reduce((sum, k) => sum + model.groups.reduce((x, gg) => x + (model.counts[gg]?.[k] ?? 0), 0), 0);
     const empty = wide === 0;
     const top = Object.entries(perGroup).sort((a, b) => b[1] - a[1])[0];
@@ -618,6 +642,7 @@ export function scoreObservations(model: AttributeModel, frames: ReadonlyArray<F
   const win = model.options.trackWindow ?? 1;
   const floors = model.options.spreadFloor ?? {};
   const weights = model.options.partWeights ?? {};
+  const caps = model.options.partCaps ?? {};
   return frames.map((f) => {
     if (Math.abs(f.width / f.height - model.frameSize.width / model.frameSize.height) > 0.01) {
       throw new AttributeModelError(`frame ${f.frame} is ${f.width}x${f.height} but the scene model was fitted on ${model.frameSize.width}x${model.frameSize.height} footage: another camera view?`);
@@ -629,7 +654,7 @@ export function scoreObservations(model: AttributeModel, frames: ReadonlyArray<F
         const r = raw[p];
         const c = model.calibration[p];
         if (!r || !c) continue;
-        parts[p] = (weights[p] ?? 1) * calibrate(p, c, r.value, floors[p] ?? 0);
+        parts[p] = Math.min(caps[p] ?? Infinity, (weights[p] ?? 1) * calibrate(p, c, r.value, floors[p] ?? 0));
       }
       if (win > 1 && o.trackId !== null) {
         // Persistence: the median of the track's recent scores per part, this frame included.
@@ -829,6 +854,9 @@ function fitStatistics(fit: FrameObservations[], frameSize: { width: number; hei
       trackWindow: opts.trackWindow ?? 1,
       spreadFloor: { ...DEFAULT_SPREAD_FLOOR, ...opts.spreadFloor },
       partWeights: opts.partWeights ?? {},
+      partCaps: opts.partCaps ?? {},
+      locationPrior: opts.locationPrior ?? 1,
+      locationPlacedOnly: opts.locationPlacedOnly ?? false,
     },
     counts,
     speed: Object.fromEntries(groups.map((g) => [g, refsPerCell(grid, speeds[g], minSamples)])),

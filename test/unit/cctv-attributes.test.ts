@@ -192,6 +192,24 @@ describe('cctv-attributes model on a synthetic scene', () => {
     expect(() => fitAttributeModel(normalFrames(0, 3, 1), { width: W, height: H })).toThrow(/at least 30 are needed/);
   });
 
+  it('caps a part (appearance as supporting evidence) and backs where/what off towards the scene mix', () => {
+    const rand = seededRandom(12);
+    const oddLook = personAt(rand, 200, 200, 20, { embedding: Float32Array.from({ length: 8 }, (_, j) => (j % 2 ? 1 : -1)) });
+    const free = scoreExtra(model, oddLook);
+    expect(free.parts.appearance!).toBeGreaterThan(0.5);
+    const { model: capped } = fitted({ partCaps: { appearance: 0.5 } });
+    expect(scoreExtra(capped, oddLook).parts.appearance!).toBe(0.5);
+    // A person where only vehicles were seen: a stronger prior on the scene's mix (two thirds people) makes it milder;
+    // a vehicle on the footpath stays far from typical.
+    const onRoad = personAt(seededRandom(13), 60, 61, 20);
+    const truck = vehicleAt(seededRandom(14), 200, 200, { label: 'truck', dwellS: 0, velocity: { vx: 20, vy: 0 } });
+    const { model: strong } = fitted({ locationPrior: 20 });
+    const weakLoc = scoreExtra(model, onRoad).parts.location ?? 0;
+    expect(weakLoc).toBeGreaterThan(1);
+    expect(scoreExtra(strong, onRoad).parts.location!).toBeLessThan(weakLoc);
+    expect(scoreExtra(strong, truck).parts.location!).toBeGreaterThan(1);
+  });
+
   it('sum combination adds evidence of several parts', () => {
     const { model: sum } = fitted({ combine: 'sum', appearance: { clusters: 2 } });
     const rand = seededRandom(11);
