@@ -124,7 +124,7 @@ export interface LookoutConfig {
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevelName = (typeof LOG_LEVELS)[number];
 /** The long-running processes that serve /metrics. */
-export const METRICS_PROCESSES = ['worker', 'workerGpu', 'dispatcher', 'watcher', 'push', 'serve', 'stream'] as const;
+export const METRICS_PROCESSES = ['worker', 'workerGpu', 'dispatcher', 'watcher', 'push', 'serve', 'stream', 'subscriber'] as const;
 export type MetricsProcess = (typeof METRICS_PROCESSES)[number];
 
 /** NATS credentials: at most one of user/password, token, nkey seed or .creds file (checked by loadConfig). */
@@ -181,6 +181,7 @@ export const PORT_OFFSETS = {
   metricsPush: 54,
   metricsServe: 55,
   metricsStream: 56,
+  metricsSubscriber: 57,
   /** The Temporal SDK's own Prometheus exporter (Rust core) of the CPU / GPU worker; proxied into the worker's /metrics. */
   temporalSdkMetricsWorker: 60,
   temporalSdkMetricsWorkerGpu: 61,
@@ -297,7 +298,7 @@ export const ENV_VARS: ReadonlyArray<{ name: string; default: string; meaning: s
   { name: 'LOOKOUT_HEALTH_PORT', default: '(unset: off)', meaning: 'long-running processes (worker, dispatch, watch, push-server, serve) answer GET /healthz and /readyz on this port (Kubernetes probes; 0 = any free port)' },
   { name: 'LOOKOUT_LOG_LEVEL', default: 'info', meaning: 'log level of the long-running processes: trace, debug, info, warn, error, fatal or silent' },
   { name: 'LOOKOUT_METRICS_HOST', default: '127.0.0.1', meaning: 'address the /metrics servers listen on' },
-  { name: 'LOOKOUT_METRICS_PORT', default: '(port base + 50..56, per process)', meaning: "this process's /metrics port (0 = no metrics server)" },
+  { name: 'LOOKOUT_METRICS_PORT', default: '(port base + 50..57, per process)', meaning: "this process's /metrics port (0 = no metrics server)" },
   { name: 'LOOKOUT_OTLP_ENDPOINT', default: '(unset: no export)', meaning: 'OTLP/HTTP collector base URL; traces go to <url>/v1/traces' },
   { name: 'LOOKOUT_UI_PORT', default: 'port base + 42', meaning: '`lookout ui` listen port' },
   { name: 'LOOKOUT_UI_HOST', default: '127.0.0.1', meaning: '`lookout ui` listen address (beyond loopback, writes need LOOKOUT_UI_TOKEN)' },
@@ -463,6 +464,7 @@ function metricsPorts(env: Env, portBase: number): Record<MetricsProcess, number
     push: 'metricsPush',
     serve: 'metricsServe',
     stream: 'metricsStream',
+    subscriber: 'metricsSubscriber',
   };
   const override = env.LOOKOUT_METRICS_PORT ? int(env, 'LOOKOUT_METRICS_PORT', 0, 0, 65535) : undefined;
   return Object.fromEntries(METRICS_PROCESSES.map((p) => [p, override ?? portBase + PORT_OFFSETS[offset[p]]])) as Record<MetricsProcess, number>;

@@ -10,6 +10,7 @@ import { SetupError, errorClassOf, isRetryable } from '../core/errors';
 import type { StageName } from '../core/pipelines';
 import type { AnalyzeInput, DetectOutput, ExtractOutput, ScoreOutput, StageReport } from '../core/types';
 import { metrics, observeStage } from '../io/metrics';
+import { inSpan } from '../io/tracing';
 import type { StageWork } from '../methods/method';
 import type { StageContext, StageGroupContext, StagesOutput } from './types';
 
@@ -107,9 +108,13 @@ export async function runStageGroup(input: AnalyzeInput, run: StageName[], prior
   for (const stage of run) {
     const ctx: StageContext = { stage, pool: group.pool, fellBack: group.fellBack };
     try {
-      if (stage === 'detect') out.detect = await fns.detect(input, ctx, scheduledAt);
-      else if (stage === 'extract') out.extract = await fns.extract(input, needed(out.detect, stage), ctx, scheduledAt);
-      else out.score = await fns.score(input, needed(out.detect, stage), needed(out.extract, stage), ctx, scheduledAt);
+      // One span per stage: the group is one activity (one RunActivity span), and a trace still shows each stage.
+      const at = scheduledAt;
+      await inSpan(`lookout.stage.${stage}`, { attributes: { 'lookout.stage': stage, 'lookout.pool': group.pool } }, async () => {
+        if (stage === 'detect') out.detect = await fns.detect(input, ctx, at);
+        else if (stage === 'extract') out.extract = await fns.extract(input, needed(out.detect, stage), ctx, at);
+        else out.score = await fns.score(input, needed(out.detect, stage), needed(out.extract, stage), ctx, at);
+      });
     } catch (err) {
       const f = toFailure(err, activityInfo().attempt);
       const d = (f.details?.[0] ?? {}) as { attempt?: number };

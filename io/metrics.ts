@@ -20,22 +20,31 @@ export { register };
 /** Seconds buckets from 5 ms to 2 min: stages are tens of ms on a warm CPU worker, minutes for video segments. */
 const SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 
+/**
+ * A metric of the default registry, made once per process. This module can be loaded twice in one process (the
+ * test runner's module graph beside Node's own require of the same file, e.g. through a CLI command's lazy
+ * require); a second `new Histogram` of the same name would throw, so the second copy reuses the first's metric.
+ */
+function once<T>(name: string, make: () => T): T {
+  return (register.getSingleMetric(name) as T | undefined) ?? make();
+}
+
 export const metrics = {
-  stageRun: new Histogram({ name: 'lookout_stage_run_seconds', help: 'run time of a stage activity attempt (started to completed)', labelNames: ['stage', 'pool', 'outcome'], buckets: SECONDS }),
-  stageQueue: new Histogram({ name: 'lookout_stage_queue_seconds', help: 'time a stage activity attempt waited on its task queue (scheduled to started)', labelNames: ['stage', 'pool'], buckets: SECONDS }),
-  stageInFlight: new Gauge({ name: 'lookout_stage_in_flight', help: 'stage activities running in this worker', labelNames: ['stage', 'pool'] }),
-  inference: new Histogram({ name: 'lookout_inference_seconds', help: 'model inference time per stage call', labelNames: ['model', 'execution_provider', 'stage'], buckets: SECONDS }),
-  inferenceBatch: new Histogram({ name: 'lookout_inference_batch_size', help: 'dynamic batch size of an inference call', labelNames: ['model', 'execution_provider'], buckets: [1, 2, 4, 8, 16, 32, 64] }),
-  rows: new Counter({ name: 'lookout_rows_total', help: 'result rows recorded', labelNames: ['pipeline', 'status'] }),
-  failedRows: new Counter({ name: 'lookout_failed_rows_total', help: 'failed result rows by error class and failed stage', labelNames: ['error_class', 'stage'] }),
-  endToEnd: new Histogram({ name: 'lookout_end_to_end_seconds', help: 'object created to result recorded, per row', labelNames: ['pipeline', 'status'], buckets: SECONDS }),
-  eventsPublished: new Counter({ name: 'lookout_events_published_total', help: 'object events published to JetStream (duplicate = dropped by the stream as a repeat)', labelNames: ['source', 'duplicate'] }),
-  deadLetters: new Counter({ name: 'lookout_dead_letters_total', help: 'dead letters published by this process', labelNames: ['kind'] }),
-  dispatched: new Counter({ name: 'lookout_dispatch_total', help: 'events settled by the dispatcher, by outcome', labelNames: ['outcome'] }),
-  redeliveries: new Counter({ name: 'lookout_dispatch_redeliveries_total', help: 'messages the dispatcher received again (redelivered by JetStream)' }),
-  workflowStart: new Histogram({ name: 'lookout_workflow_start_seconds', help: 'time of a workflow start call from the dispatcher', labelNames: ['outcome'], buckets: SECONDS }),
-  dispatchInFlight: new Gauge({ name: 'lookout_dispatch_in_flight', help: 'events being dispatched now' }),
-  collectErrors: new Counter({ name: 'lookout_metrics_collect_errors_total', help: 'scrapes where an outside source (JetStream, Temporal) could not be read', labelNames: ['source'] }),
+  stageRun: once('lookout_stage_run_seconds', () => new Histogram({ name: 'lookout_stage_run_seconds', help: 'run time of a stage activity attempt (started to completed)', labelNames: ['stage', 'pool', 'outcome'], buckets: SECONDS })),
+  stageQueue: once('lookout_stage_queue_seconds', () => new Histogram({ name: 'lookout_stage_queue_seconds', help: 'time a stage activity attempt waited on its task queue (scheduled to started)', labelNames: ['stage', 'pool'], buckets: SECONDS })),
+  stageInFlight: once('lookout_stage_in_flight', () => new Gauge({ name: 'lookout_stage_in_flight', help: 'stage activities running in this worker', labelNames: ['stage', 'pool'] })),
+  inference: once('lookout_inference_seconds', () => new Histogram({ name: 'lookout_inference_seconds', help: 'model inference time per stage call', labelNames: ['model', 'execution_provider', 'stage'], buckets: SECONDS })),
+  inferenceBatch: once('lookout_inference_batch_size', () => new Histogram({ name: 'lookout_inference_batch_size', help: 'dynamic batch size of an inference call', labelNames: ['model', 'execution_provider'], buckets: [1, 2, 4, 8, 16, 32, 64] })),
+  rows: once('lookout_rows_total', () => new Counter({ name: 'lookout_rows_total', help: 'result rows recorded', labelNames: ['pipeline', 'status'] })),
+  failedRows: once('lookout_failed_rows_total', () => new Counter({ name: 'lookout_failed_rows_total', help: 'failed result rows by error class and failed stage', labelNames: ['error_class', 'stage'] })),
+  endToEnd: once('lookout_end_to_end_seconds', () => new Histogram({ name: 'lookout_end_to_end_seconds', help: 'object created to result recorded, per row', labelNames: ['pipeline', 'status'], buckets: SECONDS })),
+  eventsPublished: once('lookout_events_published_total', () => new Counter({ name: 'lookout_events_published_total', help: 'object events published to JetStream (duplicate = dropped by the stream as a repeat)', labelNames: ['source', 'duplicate'] })),
+  deadLetters: once('lookout_dead_letters_total', () => new Counter({ name: 'lookout_dead_letters_total', help: 'dead letters published by this process', labelNames: ['kind'] })),
+  dispatched: once('lookout_dispatch_total', () => new Counter({ name: 'lookout_dispatch_total', help: 'events settled by the dispatcher, by outcome', labelNames: ['outcome'] })),
+  redeliveries: once('lookout_dispatch_redeliveries_total', () => new Counter({ name: 'lookout_dispatch_redeliveries_total', help: 'messages the dispatcher received again (redelivered by JetStream)' })),
+  workflowStart: once('lookout_workflow_start_seconds', () => new Histogram({ name: 'lookout_workflow_start_seconds', help: 'time of a workflow start call from the dispatcher', labelNames: ['outcome'], buckets: SECONDS })),
+  dispatchInFlight: once('lookout_dispatch_in_flight', () => new Gauge({ name: 'lookout_dispatch_in_flight', help: 'events being dispatched now' })),
+  collectErrors: once('lookout_metrics_collect_errors_total', () => new Counter({ name: 'lookout_metrics_collect_errors_total', help: 'scrapes where an outside source (JetStream, Temporal) could not be read', labelNames: ['source'] })),
 };
 
 let defaultsOn = false;

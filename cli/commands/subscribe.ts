@@ -22,22 +22,25 @@ Pub/Sub with application default credentials. Events for buckets other than $LOO
     const { ensureStreams } = require('../../io/streams') as typeof import('../../io/streams');
     const name = (opts.subscription as string | undefined) ?? cfg.pubsub.subscription;
     const c = { ...cfg, pubsub: { ...cfg.pubsub, subscription: name } };
+    const { observe } = require('../observability') as typeof import('../observability');
+    const obs = await observe(cfg, 'subscriber', 'subscriber');
     await ensurePubSub(c);
     const nc = await natsConnect(cfg, 'lookout-subscriber');
     const ps = pubsubClient(cfg);
     try {
       await ensureStreams(nc, cfg);
-      const s = new PubSubSubscriber(ps.subscription(name), nc.jetstream(), cfg, { maxMessages: Number(opts['max-messages']), log: (l) => console.error(l) });
+      const s = new PubSubSubscriber(ps.subscription(name), nc.jetstream(), cfg, { maxMessages: Number(opts['max-messages']), log: (l) => obs.logger.warn(l) });
       process.once('SIGTERM', () => s.stop());
       process.once('SIGINT', () => s.stop());
       const running = s.run();
-      console.log(`subscriber: ${cfg.pubsub.url ? `emulator ${cfg.pubsub.url}` : 'Pub/Sub'} subscription ${name} -> ${cfg.nats.stream}`);
+      obs.logger.info(`subscriber: ${cfg.pubsub.url ? `emulator ${cfg.pubsub.url}` : 'Pub/Sub'} subscription ${name} -> ${cfg.nats.stream}`);
       markReady(cfg);
       await running;
-      console.log(`subscriber: stopped after publishing ${s.counts.published} events (${s.counts.duplicate} duplicates, ${s.counts.deadLettered} dead-lettered)`);
+      obs.logger.info({ published: s.counts.published }, `subscriber: stopped after publishing ${s.counts.published} events (${s.counts.duplicate} duplicates, ${s.counts.deadLettered} dead-lettered)`);
     } finally {
       await ps.close().catch(() => {});
       await nc.drain().catch(() => {});
+      await obs.close();
     }
   },
 };

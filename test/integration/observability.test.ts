@@ -12,6 +12,8 @@ import { objectKey } from '../../core/events';
 import { cfg, sampleFrame, samplePhoto, uniqueRun, upload, waitForRows } from './helpers';
 
 const ports = cfg.observability.metricsPorts;
+/** The ingest app `lookout up` runs: the Pub/Sub subscriber on the embedded stack, else the watcher (infra/stack.ts appsFor). */
+const ingest = cfg.ingest === 'pubsub' ? 'subscriber' : 'watcher';
 
 async function scrape(port: number): Promise<string> {
   const r = await fetch(`http://${cfg.observability.metricsHost}:${port}/metrics`);
@@ -50,7 +52,7 @@ async function waitForLog(app: string, pred: (l: Record<string, unknown>) => boo
 
 describe('observability of the running stack', () => {
   it('after an upload and a corrupt upload: metrics on every process, log lines with ids and one trace id, lookout status', async () => {
-    const [w0, d0, wa0] = await Promise.all([scrape(ports.worker), scrape(ports.dispatcher), scrape(ports.watcher)]);
+    const [w0, d0, wa0] = await Promise.all([scrape(ports.worker), scrape(ports.dispatcher), scrape(ports[ingest])]);
     const run = uniqueRun('obs');
     const good = `${run}/frame100.jpg`;
     const jpeg = samplePhoto('messi5.jpg');
@@ -63,7 +65,7 @@ describe('observability of the running stack', () => {
     expect(bad.status).toBe('failed');
     expect(bad.error_class).toBeTruthy();
 
-    const [w1, d1, wa1] = await Promise.all([scrape(ports.worker), scrape(ports.dispatcher), scrape(ports.watcher)]);
+    const [w1, d1, wa1] = await Promise.all([scrape(ports.worker), scrape(ports.dispatcher), scrape(ports[ingest])]);
     const grew = (a: string, b: string, name: string, labels: Record<string, string>) => (sample(b, name, labels) ?? 0) - (sample(a, name, labels) ?? 0);
 
     // Worker: stage and inference histograms, rows, failed rows by class, decode budget, and the Temporal SDK's own metrics.
@@ -86,7 +88,7 @@ describe('observability of the running stack', () => {
     expect(sample(d1, 'lookout_temporal_task_queue_pollers', { task_queue: 'objects-cpu', type: 'activity' })).toBeGreaterThanOrEqual(1);
 
     // Watcher: the events it published.
-    expect(grew(wa0, wa1, 'lookout_events_published_total', { source: 'watcher', duplicate: 'false' })).toBeGreaterThanOrEqual(2);
+    expect(grew(wa0, wa1, 'lookout_events_published_total', { source: ingest === 'subscriber' ? 'pubsub' : 'watcher', duplicate: 'false' })).toBeGreaterThanOrEqual(2);
 
     // The Grafana dashboard reads only metrics that these processes serve (names as in their # TYPE lines).
     const dash = JSON.parse(fs.readFileSync(path.join(cfg.projectRoot, 'infra', 'grafana', 'lookout.json'), 'utf8')) as { panels: Array<{ targets?: Array<{ expr: string }> }> };
@@ -108,7 +110,7 @@ describe('observability of the running stack', () => {
     // lookout status --json: the same sources, with this run's failure among the last hour's.
     const { stdout } = await promisify(execFile)(process.execPath, [path.join(cfg.projectRoot, 'bin', 'lookout'), 'status', '--json'], { env: process.env, maxBuffer: 1 << 20 });
     const st = JSON.parse(stdout) as { services: Array<{ name: string; state: string }>; pipeline: { backlog: { events: number; taskQueues: Array<{ name: string; pollers: number }> }; inFlight: { events: number; workflows: number }; failuresLastHour: { rows: number; byErrorClass: Array<{ errorClass: string; n: number }>; deadLetters: number }; slowestStage: { stage: string; pool: string; n: number } | null; unavailable: unknown[] } };
-    expect(st.services.map((s) => s.name)).toEqual(expect.arrayContaining(['nats', 'temporal', 'watcher', 'dispatcher', 'worker-cpu']));
+    expect(st.services.map((s) => s.name)).toEqual(expect.arrayContaining(['nats', 'temporal', ingest, 'dispatcher', 'worker-cpu']));
     expect(st.pipeline.unavailable).toEqual([]);
     expect(typeof st.pipeline.backlog.events).toBe('number');
     expect(st.pipeline.backlog.taskQueues.find((q) => q.name === 'objects-cpu')?.pollers).toBeGreaterThanOrEqual(1);

@@ -117,19 +117,17 @@ describe('tracing and logs', () => {
     const traceId = event()!.spanContext().traceId;
     const mine = spans.filter((s) => s.spanContext().traceId === traceId);
     const names = mine.map((s) => s.name);
+    const grouped = tcfg.pipelines.groupStages !== false;
     for (const hop of [
       'lookout.event',
       'lookout.dispatch',
       'StartWorkflow:analyzeObject',
       'RunWorkflow:analyzeObject',
-      'StartActivity:detect',
-      'RunActivity:detect',
-      'StartActivity:extract',
-      'RunActivity:extract',
-      'StartActivity:score',
-      'RunActivity:score',
-      'StartActivity:record',
-      'RunActivity:record',
+      // Stages on one queue run as one activity (stage groups, LOOKOUT_GROUP_STAGES), which writes the row itself;
+      // each stage is a span of its own inside it. Without groups: an activity per stage, then the record activity.
+      ...(grouped
+        ? ['StartActivity:stages', 'RunActivity:stages', 'lookout.stage.detect', 'lookout.stage.extract', 'lookout.stage.score']
+        : ['StartActivity:detect', 'RunActivity:detect', 'StartActivity:extract', 'RunActivity:extract', 'StartActivity:score', 'RunActivity:score', 'StartActivity:record', 'RunActivity:record']),
       'lookout.record',
     ]) {
       expect(names, hop).toContain(hop);
@@ -144,7 +142,8 @@ describe('tracing and logs', () => {
     expect(byName('lookout.dispatch').parentSpanId).toBe(byName('lookout.event').spanContext().spanId);
     expect(byName('StartWorkflow:analyzeObject').parentSpanId).toBe(byName('lookout.dispatch').spanContext().spanId);
     expect(byName('RunWorkflow:analyzeObject').parentSpanId).toBe(byName('StartWorkflow:analyzeObject').spanContext().spanId);
-    expect(byName('lookout.record').parentSpanId).toBe(byName('RunActivity:record').spanContext().spanId);
+    expect(byName('lookout.record').parentSpanId).toBe(byName(grouped ? 'RunActivity:stages' : 'RunActivity:record').spanContext().spanId);
+    if (grouped) for (const st of ['detect', 'extract', 'score']) expect(byName(`lookout.stage.${st}`).parentSpanId).toBe(byName('RunActivity:stages').spanContext().spanId);
     expect(byName('lookout.dispatch').attributes['lookout.workflow_id']).toBe(row.workflow_id);
 
     // Log lines about this object (dispatcher's settle, the worker's row line) carry its key, workflow id and this trace id.
