@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { BigQuery, TableField } from '@google-cloud/bigquery';
 import type { LookoutConfig } from '../config';
+import { ensureDataset } from '../io/results';
 
 export const ENGINE_TABLE = 'engine_comparison';
 export const ENGINE_REPORT_SQL = path.join(__dirname, '..', 'infra', 'sql', 'engines', 'report.sql');
@@ -177,15 +178,7 @@ export function comparisonRows(runId: string, results: readonly ChipPairResult[]
 }
 
 export async function ensureEngineTable(bq: BigQuery, cfg: LookoutConfig): Promise<void> {
-  const ds = bq.dataset(cfg.bigquery.dataset);
-  const [dsExists] = await ds.exists();
-  if (!dsExists) {
-    try {
-      await ds.create({ location: cfg.bigquery.location });
-    } catch (err) {
-      if ((err as { code?: number }).code !== 409) throw err;
-    }
-  }
+  const ds = await ensureDataset(bq, cfg);
   const t = ds.table(ENGINE_TABLE);
   const [exists] = await t.exists();
   if (exists) return;

@@ -20,7 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
-import { chipToRgb01, percentileStretch, type Stretch } from '../methods/raster-change';
+import { chipToRgb01, cosineDistance, percentileStretch, type Stretch } from '../methods/raster-change';
 import { loadLocalModel, type LocalModel } from '../runtime/manifest';
 import { createSession, onnxruntimeVersion, type LoadedSession } from '../runtime/session';
 import { auc, construct, KINDS, loadScenes, type Kind, type Scene } from './raster-scenes';
@@ -108,18 +108,6 @@ async function embed(v: Variant, x: Float32Array, size: number): Promise<{ featu
   const out = await v.session.session.run({ [input]: new ort.Tensor('float32', x, [1, 3, size, size]) });
   const ms = performance.now() - t;
   return { features: (out[output] as ort.Tensor).data as Float32Array, ms };
-}
-
-function cosineDistance(a: Float32Array, b: Float32Array): number {
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    ab += a[i] * b[i];
-    aa += a[i] * a[i];
-    bb += b[i] * b[i];
-  }
-  return aa > 0 && bb > 0 ? 1 - ab / Math.sqrt(aa * bb) : 0;
 }
 
 function maxAbsDiff(a: Float32Array, b: Float32Array): number {

@@ -12,17 +12,11 @@ import { resolvePipeline } from '../core/pipelines';
 import { WorkflowStarter } from '../io/starter';
 import { analyzeInputFor, routeEvent } from './dispatcher';
 import { eachItem, type BatchReport, type ItemReport } from './replay';
+import type { RetryRow } from '../io/query';
 
 export type RetryOutcome = 'restarted' | 'still-running' | 'object-gone' | 'invalid';
 
-export interface RetryRow {
-  workflow_id: string;
-  pipeline: string;
-  bucket: string;
-  name: string;
-  generation: string;
-  run_tag: string | null;
-}
+export type { RetryRow };
 
 /**
  * Retries each row in turn, reporting each; a row that fails (its pipeline no longer exists, its object

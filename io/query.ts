@@ -135,14 +135,18 @@ export function formatRows(rows: RowSummary[]): string {
 }
 
 /** A failed analysis as `lookout retry` selects it: what dispatch/retry.ts needs to start it again. */
-export interface FailedAnalysis {
+export interface FailedAnalysis extends RetryRow {
+  error_class: string;
+}
+
+/** What a retry needs of a row (dispatch/retry.ts): the analysis and the object version it read. */
+export interface RetryRow {
   workflow_id: string;
   pipeline: string;
   bucket: string;
   name: string;
   generation: string;
   run_tag: string | null;
-  error_class: string;
 }
 
 /**

@@ -62,8 +62,8 @@ export function runLatestSql(cfg: LookoutConfig, runParam = '@run'): string {
   return newestPerAnalysisSql(tableRef(cfg), `t.run_tag = ${runParam}`);
 }
 
-/** Creates dataset, table (partitioned by day, clustered by run and pipeline) and view if missing. Idempotent. */
-export async function ensureResultsTable(bq: BigQuery, cfg: LookoutConfig): Promise<void> {
+/** The configured dataset, created if missing (a concurrent creator's 409 is fine). */
+export async function ensureDataset(bq: BigQuery, cfg: LookoutConfig): Promise<ReturnType<BigQuery['dataset']>> {
   const ds = bq.dataset(cfg.bigquery.dataset);
   const [dsExists] = await ds.exists();
   if (!dsExists) {
@@ -73,6 +73,12 @@ export async function ensureResultsTable(bq: BigQuery, cfg: LookoutConfig): Prom
       if ((err as { code?: number }).code !== 409) throw err;
     }
   }
+  return ds;
+}
+
+/** Creates dataset, table (partitioned by day, clustered by run and pipeline) and view if missing. Idempotent. */
+export async function ensureResultsTable(bq: BigQuery, cfg: LookoutConfig): Promise<void> {
+  const ds = await ensureDataset(bq, cfg);
   const table = ds.table(cfg.bigquery.table);
   const [exists] = await table.exists();
   if (!exists) {

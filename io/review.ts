@@ -9,6 +9,7 @@ import type { BigQuery } from '@google-cloud/bigquery';
 import type { LookoutConfig } from '../config';
 import { latestView, query } from './query';
 import { runLatestSql } from './results';
+import type { RasterRowFields } from '../core/types';
 
 /** Integers go inline (validated): the emulator rejects numeric query parameters. */
 const lim = (n: number, max = 10_000) => Math.min(max, Math.max(1, Math.floor(Number(n) || 1)));
@@ -147,33 +148,8 @@ export async function liveFrames(bq: BigQuery, cfg: LookoutConfig, limit = 2000)
   return [...newest.values()].sort((a, b) => a.stream.localeCompare(b.stream));
 }
 
-export interface RasterCell {
-  kind: 'chip' | 'summary' | string;
-  chip_col: number | null;
-  chip_row: number | null;
-  x: number | null;
-  y: number | null;
-  width: number | null;
-  height: number | null;
-  edge: boolean | null;
-  raster_width: number | null;
-  raster_height: number | null;
-  crs: string | null;
-  georef: string | null;
-  georef_note: string | null;
-  footprint_wkt: string | null;
-  west: number | null;
-  south: number | null;
-  east: number | null;
-  north: number | null;
-  cloud_fraction: number | null;
-  change_score: number | null;
-  novelty_score: number | null;
-  ndvi_delta: number | null;
-  nbr_delta: number | null;
-  ndwi_delta: number | null;
-  before_name: string | null;
-}
+/** The `raster` RECORD as read back from BigQuery (core/types RasterRowFields; any field may come back NULL). */
+export type RasterCell = { [K in keyof RasterRowFields]: RasterRowFields[K] | null };
 
 export interface RasterRow {
   workflow_id: string;

@@ -19,6 +19,7 @@ import { query } from '../io/query';
 import { tableRef } from '../io/results';
 import { readDeadLetters } from '../io/streams';
 import { isAlive, readPid } from '../infra/procs';
+import { mulberry32 } from '../core/random';
 
 export type SeedKind = 'jpeg' | 'png' | 'tiff' | 'mp4';
 export const MUTATIONS = ['none', 'bitflip', 'boundary', 'truncate', 'splice', 'zero-run', 'header', 'junk-tail'] as const;
@@ -40,17 +41,8 @@ export interface FuzzCase {
   data: Buffer;
 }
 
-/** mulberry32: small, fast, seedable; enough for test-case generation. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The cases' seeded generator: core/random's mulberry32 (small, fast, seedable). */
+export const rng = mulberry32;
 
 const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
 const int = (r: () => number, lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
