@@ -50,11 +50,21 @@ export async function runRasterDemo(cfg: LookoutConfig, o: { stamp: string; time
   }
   const chips = rows.filter((r) => r.raster?.kind === 'chip' && r.name.endsWith('_after.tif') && typeof r.raster.change_score === 'number');
   chips.sort((a, b) => Number(b.raster!.change_score) - Number(a.raster!.change_score));
-  console.log(`\nMost changed chips of the after image (${chips.length} chips; burn scar constructed, so these are the ones painted):\n`);
-  console.log('  col row  change  dNBR     footprint (WGS 84)');
+  // The share of each chip the construction painted (its mask), to read the ranking against.
+  const painted = (s: Record<string, unknown>) => {
+    const [x0, y0, w, h] = [Number(s.x), Number(s.y), Number(s.width), Number(s.height)];
+    let m = 0;
+    for (let y = y0; y < y0 + h; y++) for (let x = x0; x < x0 + w; x++) m += burn.mask[y * scene.width + x];
+    return m / (w * h);
+  };
+  const top = chips.slice(0, 10);
+  const hits = top.filter((c) => painted(c.raster!) >= 0.1).length;
+  const share = chips.filter((c) => painted(c.raster!) >= 0.1).length / Math.max(1, chips.length);
+  console.log(`\nMost changed chips of the after image (${chips.length} chips; ${hits} of the top 10 are >= 10 % painted, against ${(100 * share).toFixed(0)} % of all chips):\n`);
+  console.log('  col row  change  dNBR    painted  footprint (WGS 84)');
   for (const c of chips.slice(0, 5)) {
     const s = c.raster!;
-    console.log(`  ${String(s.chip_col).padStart(3)} ${String(s.chip_row).padStart(3)}  ${Number(s.change_score).toFixed(3)}  ${typeof s.nbr_delta === 'number' ? s.nbr_delta.toFixed(3).padStart(6) : '     –'}   ${String(s.footprint_wkt).slice(0, 90)}…`);
+    console.log(`  ${String(s.chip_col).padStart(3)} ${String(s.chip_row).padStart(3)}  ${Number(s.change_score).toFixed(3)}  ${typeof s.nbr_delta === 'number' ? s.nbr_delta.toFixed(3).padStart(6) : '     –'}  ${(100 * painted(s)).toFixed(0).padStart(5)} %  ${String(s.footprint_wkt).slice(0, 80)}…`);
   }
   console.log(`\n  lookout export --geojson ${run}   writes these chips as a GeoJSON FeatureCollection; \`lookout ui\` shows them on its map page`);
   return n >= 2 && summaries.every((r) => r.status === 'ok') && chips.length > 0 ? 0 : 4;

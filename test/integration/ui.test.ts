@@ -128,7 +128,7 @@ describe('lookout ui in Chromium', () => {
         ...video,
         label: frame === 120 ? 'abnormal' : 'normal',
         score: frame === 120 ? 0.93 : 0.1 + frame / 1000,
-        details: JSON.stringify({ frame, time_s: frame / 10, scene: 'ui-test', ...(frame === 120 ? { annotated: `gs://${cfg.gcs.resultsBucket}/${annotated}`, reasons: [{ text: 'person moving fast here (speed 3.1x the normal 99th percentile)' }] } : {}) }),
+        details: JSON.stringify({ frame, time_s: frame / 10, scene: 'ui-test', ...(frame === 120 ? { annotated: `gs://${cfg.gcs.resultsBucket}/${annotated}`, reasons: 'person #4: speed 3.1x the 99th percentile for people in this part of the scene | person #7: class person rare in this area' } : {}) }),
       }),
     );
     await sink.insert(rows);
@@ -137,7 +137,7 @@ describe('lookout ui in Chromium', () => {
     const card = page.locator(`article[data-workflow-id="${wf}"]`);
     await card.waitFor();
     await card.locator('canvas').waitFor();
-    await expect(card.textContent()).resolves.toContain('person moving fast');
+    await expect(card.textContent()).resolves.toContain('person #4: speed 3.1x the 99th percentile for people in this part of the scene; person #7: class person rare in this area');
     await card.locator('.timeline svg').waitFor();
     await shoot('alerts');
     expect(await axeViolations()).toEqual([]);

@@ -154,7 +154,8 @@ async function alertsPage() {
     const card = document.createElement('article');
     card.className = 'card';
     card.dataset.workflowId = a.workflow_id;
-    const reasons = (d.reasons || []).map((x) => (typeof x === 'string' ? x : x.text)).filter(Boolean);
+    // cctv-attributes writes one string per frame, each flagged object's reasons separated by ' | '.
+    const reasons = (typeof d.reasons === 'string' ? d.reasons.split(' | ') : Array.isArray(d.reasons) ? d.reasons : []).map((x) => (typeof x === 'string' ? x : x && x.text)).filter(Boolean);
     const clip = d.clip ? `<a href="/api/object?uri=${encodeURIComponent(d.clip)}">clip</a>` : '';
     card.innerHTML = `<h2>${esc(a.name)}${d.frame !== undefined ? ` · frame ${esc(d.frame)}` : ''}</h2>
       <p>score <strong>${fmt(a.score, 3)}</strong> · ${esc(a.pipeline)}${d.scene ? ` · scene ${esc(d.scene)}` : ''} ${clip}</p>
