@@ -49,7 +49,9 @@ async function main(): Promise<number> {
   const total = Number(values.objects);
   const perFault = Math.max(1, Math.floor(total / faults.length));
   const home = path.resolve(__dirname, '..', '.lookout', 'chaos');
-  const cfg = loadConfig({ ...process.env, LOOKOUT_HOME: home, LOOKOUT_PORT_BASE: values['port-base']! });
+  // Ingest by the watcher: the stream-full fault reads the publisher's refusals from its log, and the faults were
+  // designed and measured with it (the Pub/Sub subscriber publishes through the same io/streams code).
+  const cfg = loadConfig({ ...process.env, LOOKOUT_HOME: home, LOOKOUT_PORT_BASE: values['port-base']!, LOOKOUT_INGEST: 'watch' });
   const log = (l: string) => process.stderr.write(`${new Date().toISOString()} ${l}\n`);
   await down(cfg);
   fs.rmSync(home, { recursive: true, force: true });

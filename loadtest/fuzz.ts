@@ -19,6 +19,7 @@ import { query } from '../io/query';
 import { tableRef } from '../io/results';
 import { readDeadLetters } from '../io/streams';
 import { isAlive, readPid } from '../infra/procs';
+import { appsFor } from '../infra/stack';
 import { mulberry32 } from '../core/random';
 
 export type SeedKind = 'jpeg' | 'png' | 'tiff' | 'mp4';
@@ -251,7 +252,8 @@ export async function runFuzz(c: FuzzClients, cases: FuzzCase[], prefix: string,
   const { cfg } = c;
   const log = opts.log ?? (() => {});
   const t0 = Date.now();
-  const apps = ['worker-cpu', 'dispatcher', 'watcher'];
+  // The stack's long-running apps: the ingest app `lookout up` chose (Pub/Sub subscriber or watcher), dispatcher, worker.
+  const apps = appsFor(cfg);
   const pids = Object.fromEntries(apps.map((a) => [a, readPid(cfg.home, a)]));
   const workerPid = pids['worker-cpu'];
   let peak: number | undefined;

@@ -25,8 +25,9 @@ const BUCKET = 'lookout-cluster';
 const PASSWORD = `cluster-pw-${Math.random().toString(36).slice(2)}-${Date.now()}`;
 const clusterEnv: Record<string, string> = {
   LOOKOUT_HOME: path.join(path.dirname(cfg.home), 'test-nats-cluster'),
-  // Ports 60-68 above the test stack's base: inside this checkout's range, clear of the test stack's own.
-  LOOKOUT_PORT_BASE: String(cfg.portBase + 60),
+  // Ports 80-88 above the test stack's base: inside this checkout's range, clear of the test stack's own
+  // (config.ts PORT_OFFSETS end at 61: the Temporal SDK metrics) and of nats-auth.test.ts (70, 72).
+  LOOKOUT_PORT_BASE: String(cfg.portBase + 80),
   LOOKOUT_NATS_CLUSTER: '3',
   LOOKOUT_NATS_USER: 'lookout',
   LOOKOUT_NATS_PASSWORD: PASSWORD,
