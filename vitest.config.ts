@@ -16,6 +16,8 @@ export default defineConfig({
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
           globalSetup: ['test/integration/global-setup.ts'],
+          // Before each file: a fresh bigquery-emulator once the old one has grown too big (see the file).
+          setupFiles: ['test/integration/fresh-emulator.ts'],
           env: TEST_ENV,
           testTimeout: 180_000,
           hookTimeout: 300_000,

@@ -2,18 +2,23 @@
  * The BigQuery REST endpoint of the embedded stack: a small HTTP front of bigquery-emulator that makes the
  * official clients (google-cloud-bigquery for Python, @google-cloud/bigquery for Node, and Lookout itself)
  * work against it unchanged. It passes every request through to the emulator and changes only what
- * ./wire.ts describes, on four calls:
- *   jobs.query        runs as jobs.insert + getQueryResults, so the job it names exists afterwards (the
- *                     emulator's own jobs.query records no job: the Python client's api_method="QUERY" got 404)
+ * ./wire.ts and ./held-jobs.ts describe:
+ *   query jobs        jobs.insert of a query (no destination table, not a dry run) and jobs.query run on the
+ *                     emulator's synchronous jobs.query, which records no job; the front keeps the job and
+ *                     its results (held-jobs.ts says why: recorded jobs make the emulator grow without
+ *                     bound) and answers jobs.get / getQueryResults / jobs.cancel / jobs.delete for it, so a
+ *                     job named by jobs.query exists afterwards (the Python client's api_method="QUERY")
  *   getQueryResults   timestamps as asked, pages, query errors as invalidQuery / notFound
  *   tabledata.list    timestamps as asked (with the table's schema), pages, selectedFields
  *   jobs.insert/get   a failed query job's errorResult as invalidQuery / notFound; a query that would make
  *                     the emulator exit is refused (wire.ts refusedQuery)
- * Everything else (datasets, tables, insertAll, uploads) streams through untouched.
+ * Everything else (datasets, tables, insertAll, uploads, load jobs, jobs.list) streams through untouched;
+ * jobs.list does not show the held query jobs.
  */
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import { HeldJobs, statementType, type HeldJob } from './held-jobs';
 import { fixJobStatus, errorBody, isEmulatorQueryError, pageOf, queryError, refusedQuery, requestedFormat, rewriteRows, selectFields, type ErrorProto, type Field, type Row } from './wire';
 
 export interface BigQueryApiOptions {
@@ -164,11 +169,8 @@ export function createBigQueryApi(opts: BigQueryApiOptions): http.Server {
     jobReference?: Record<string, unknown>;
   }
 
-  const getQueryResults = async (project: string, jobId: string, params: URLSearchParams): Promise<JsonReply> => {
-    const u = await call('GET', `${PREFIX}/projects/${encodeURIComponent(project)}/queries/${encodeURIComponent(jobId)}${forwardQuery(params)}`);
-    if (u.status !== 200) return queryFailure(u);
-    const r = parseJson<Results>(u.body);
-    if (!r) return { status: u.status, body: u.body.toString('utf8') };
+  /** getQueryResults' answer from a query's full results: the asked page, timestamps as asked. */
+  const resultsPage = (r: Results, params: URLSearchParams): JsonReply => {
     const { rows: all = [], ...rest } = r;
     const page = pageOf(all, params);
     return {
@@ -184,13 +186,31 @@ export function createBigQueryApi(opts: BigQueryApiOptions): http.Server {
     };
   };
 
-  interface QueryRequest {
+  const getQueryResults = async (project: string, jobId: string, params: URLSearchParams): Promise<JsonReply> => {
+    const h = held.get(project, jobId);
+    if (h) {
+      if (h.failure) return { status: h.failure.status, body: errorBody(h.failure.status, h.failure.proto) };
+      return resultsPage({ ...h.results, jobReference: h.resource.jobReference as Record<string, unknown> }, params);
+    }
+    const u = await call('GET', `${PREFIX}/projects/${encodeURIComponent(project)}/queries/${encodeURIComponent(jobId)}${forwardQuery(params)}`);
+    if (u.status !== 200) return queryFailure(u);
+    const r = parseJson<Results>(u.body);
+    if (!r) return { status: u.status, body: u.body.toString('utf8') };
+    return resultsPage(r, params);
+  };
+
+  interface QueryConfig {
     query?: string;
     useLegacySql?: boolean;
     parameterMode?: string;
     queryParameters?: unknown[];
     defaultDataset?: unknown;
     useQueryCache?: boolean;
+    destinationTable?: unknown;
+    [other: string]: unknown;
+  }
+
+  interface QueryRequest extends QueryConfig {
     dryRun?: boolean;
     location?: string;
     labels?: Record<string, string>;
@@ -198,6 +218,45 @@ export function createBigQueryApi(opts: BigQueryApiOptions): http.Server {
     requestId?: string;
     formatOptions?: { useInt64Timestamp?: boolean; timestampOutputFormat?: string };
   }
+
+  const held = new HeldJobs();
+
+  /**
+   * Runs a query job on the emulator's synchronous jobs.query and keeps it here (held-jobs.ts). A query the
+   * engine refused becomes a DONE job with BigQuery's errorResult; a busy store answers 503 (retried).
+   */
+  const holdQuery = async (project: string, jobId: string, location: string | undefined, conf: QueryConfig, labels?: Record<string, string>): Promise<HeldJob | JsonReply> => {
+    const u = await call(
+      'POST',
+      `${PREFIX}/projects/${encodeURIComponent(project)}/queries`,
+      JSON.stringify({ query: conf.query, useLegacySql: conf.useLegacySql, parameterMode: conf.parameterMode, queryParameters: conf.queryParameters, defaultDataset: conf.defaultDataset, formatOptions: { useInt64Timestamp: true } }),
+    );
+    let failure: HeldJob['failure'];
+    let results: Results | undefined;
+    if (u.status === 200) {
+      results = parseJson<Results>(u.body);
+      if (!results) return { status: 502, body: errorBody(502, { reason: 'backendError', message: `bigquery-emulator answered jobs.query with no JSON: ${u.body.toString('utf8').slice(0, 200)}` }) };
+    } else {
+      const f = queryFailure(u);
+      const proto = (f.body as { error?: { errors?: ErrorProto[] } })?.error?.errors?.[0];
+      if (f.status === 503 || !proto) return f; // busy, or not a query error: as it came
+      failure = { status: f.status, proto };
+    }
+    const now = String(Date.now());
+    const resource: Record<string, unknown> = {
+      kind: 'bigquery#job',
+      id: `${project}:${location ?? 'US'}.${jobId}`,
+      jobReference: { projectId: project, jobId, ...(location ? { location } : {}) },
+      configuration: { jobType: 'QUERY', query: { priority: 'INTERACTIVE', ...conf }, ...(labels ? { labels } : {}) },
+      statistics: { creationTime: now, startTime: now, endTime: now, totalBytesProcessed: '0', query: { statementType: statementType(conf.query ?? ''), totalBytesProcessed: '0', cacheHit: false } },
+      status: failure ? { state: 'DONE', errorResult: failure.proto, errors: [failure.proto] } : { state: 'DONE' },
+    };
+    const job: HeldJob = { resource, bytes: u.body.length, ...(results ? { results: { schema: results.schema, rows: results.rows, totalRows: results.totalRows } } : {}), ...(failure ? { failure } : {}) };
+    held.put(project, jobId, job);
+    return job;
+  };
+
+  const isReply = (x: HeldJob | JsonReply): x is JsonReply => 'status' in x && typeof (x as JsonReply).status === 'number';
 
   const jobsQuery = async (project: string, raw: Buffer, params: URLSearchParams, req: http.IncomingMessage): Promise<JsonReply> => {
     const q = parseJson<QueryRequest>(raw);
@@ -209,40 +268,47 @@ export function createBigQueryApi(opts: BigQueryApiOptions): http.Server {
       return u.status === 200 ? { status: 200, body: parseJson(u.body) ?? u.body.toString('utf8') } : queryFailure(u);
     }
     const jobId = `lookout_query_${randomUUID().replace(/-/g, '')}`;
-    const job = {
-      jobReference: { projectId: project, jobId, ...(q.location ? { location: q.location } : {}) },
-      configuration: {
-        query: { query: q.query, useLegacySql: q.useLegacySql, parameterMode: q.parameterMode, queryParameters: q.queryParameters, defaultDataset: q.defaultDataset, useQueryCache: q.useQueryCache },
-        ...(q.labels ? { labels: q.labels } : {}),
-      },
-    };
-    const ins = await call('POST', `${PREFIX}/projects/${encodeURIComponent(project)}/jobs`, JSON.stringify(job));
-    if (ins.status !== 200) return queryFailure(ins);
-    const created = fixJobStatus(parseJson<{ status?: { errorResult?: ErrorProto }; configuration?: { query?: unknown }; statistics?: { totalBytesProcessed?: string } }>(ins.body) ?? {});
-    if (created.status?.errorResult) {
-      const { status, proto } = queryError(created.status.errorResult.message ?? '');
-      return { status, body: errorBody(status, proto) };
-    }
+    // What a QueryRequest carries besides the query's own configuration.
+    const { dryRun: _dryRun, location, labels, maxResults, requestId: _requestId, formatOptions: _formatOptions, kind: _kind, timeoutMs: _timeoutMs, ...conf } = q;
+    const h = await holdQuery(project, jobId, location, conf, labels);
+    if (isReply(h)) return h;
+    if (h.failure) return { status: h.failure.status, body: errorBody(h.failure.status, h.failure.proto) };
+    const all = h.results ?? {};
     const pageParams = new URLSearchParams();
-    if (q.maxResults !== undefined) pageParams.set('maxResults', String(q.maxResults));
-    const u = await call('GET', `${PREFIX}/projects/${encodeURIComponent(project)}/queries/${encodeURIComponent(jobId)}${forwardQuery(new URLSearchParams())}`);
-    if (u.status !== 200) return queryFailure(u);
-    const all = parseJson<Results>(u.body) ?? {};
+    if (maxResults !== undefined) pageParams.set('maxResults', String(maxResults));
     const page = pageOf(all.rows ?? [], pageParams);
     return {
       status: 200,
       body: {
         kind: 'bigquery#queryResponse',
-        jobReference: { projectId: project, jobId, ...(q.location ? { location: q.location } : {}) },
+        jobReference: h.resource.jobReference,
         schema: all.schema,
         ...rowsField(rewriteRows(all.schema?.fields, page.rows, requestedFormat(params, q))),
         totalRows: String(all.totalRows ?? (all.rows ?? []).length),
         ...(page.pageToken ? { pageToken: page.pageToken } : {}),
-        totalBytesProcessed: created.statistics?.totalBytesProcessed ?? '0',
+        totalBytesProcessed: '0',
         jobComplete: true,
         cacheHit: false,
       },
     };
+  };
+
+  interface JobInsert {
+    jobReference?: { projectId?: string; jobId?: string; location?: string };
+    configuration?: { query?: QueryConfig; dryRun?: boolean; labels?: Record<string, string>; [kind: string]: unknown };
+  }
+
+  /** jobs.insert: a plain query job is held here; anything else (load, copy, extract, dry run, destination table) goes to the emulator. */
+  const jobsInsert = async (project: string, raw: Buffer, pathAndQuery: string): Promise<JsonReply> => {
+    const job = parseJson<JobInsert>(raw);
+    const conf = job?.configuration?.query;
+    const refused = refusedQuery(conf?.query);
+    if (refused) return { status: 400, body: errorBody(400, { reason: 'invalidQuery', message: refused, location: 'query', domain: 'global' }) };
+    if (!job || !conf || job.configuration?.dryRun || conf.destinationTable) return jobResource('POST', pathAndQuery, raw);
+    const jobId = job.jobReference?.jobId ?? `lookout_job_${randomUUID().replace(/-/g, '')}`;
+    if (held.has(project, jobId)) return { status: 409, body: errorBody(409, { reason: 'duplicate', message: `Already Exists: Job ${project}:${jobId}`, domain: 'global' }) };
+    const h = await holdQuery(project, jobId, job.jobReference?.location, conf, job.configuration?.labels);
+    return isReply(h) ? h : { status: 200, body: h.resource };
   };
 
   const tabledataList = async (project: string, dataset: string, table: string, params: URLSearchParams): Promise<JsonReply> => {
@@ -286,11 +352,16 @@ export function createBigQueryApi(opts: BigQueryApiOptions): http.Server {
     if (req.method === 'POST' && p.length === 4 && p[3] === 'queries') return jobsQuery(project, await readBody(req), url.searchParams, req);
     if (req.method === 'GET' && p.length === 5 && p[3] === 'queries') return getQueryResults(project, p[4], url.searchParams);
     if (req.method === 'GET' && p.length === 8 && p[3] === 'datasets' && p[5] === 'tables' && p[7] === 'data') return tabledataList(project, p[4], p[6], url.searchParams);
-    if (req.method === 'POST' && p.length === 4 && p[3] === 'jobs') {
-      const body = await readBody(req);
-      const refused = refusedQuery(parseJson<{ configuration?: { query?: { query?: string } } }>(body)?.configuration?.query?.query);
-      if (refused) return { status: 400, body: errorBody(400, { reason: 'invalidQuery', message: refused, location: 'query', domain: 'global' }) };
-      return jobResource('POST', `${PREFIX}${apiPath(url.pathname)}${url.search}`, body);
+    if (req.method === 'POST' && p.length === 4 && p[3] === 'jobs') return jobsInsert(project, await readBody(req), `${PREFIX}${apiPath(url.pathname)}${url.search}`);
+    const heldJob = p[3] === 'jobs' && p[4] ? held.get(project, p[4]) : undefined;
+    if (heldJob) {
+      if (req.method === 'GET' && p.length === 5) return { status: 200, body: heldJob.resource };
+      if (req.method === 'POST' && p.length === 6 && p[5] === 'cancel') return { status: 200, body: { kind: 'bigquery#jobCancelResponse', job: heldJob.resource } };
+      if (req.method === 'DELETE' && p.length === 6 && p[5] === 'delete') {
+        req.resume();
+        held.delete(project, p[4]);
+        return { status: 200, body: {} };
+      }
     }
     if (req.method === 'GET' && p.length === 5 && p[3] === 'jobs') return jobResource('GET', `${PREFIX}${apiPath(url.pathname)}${url.search}`);
     return undefined;

@@ -1,6 +1,7 @@
 /**
  * The BigQuery API front's routing, against a fake upstream that answers as bigquery-emulator v0.6.6 does
  * (its handlers read from source: raw timestamps, jobInternalError, no paging, no job behind jobs.query).
+ * Query jobs never reach the emulator's jobs.insert (held-jobs.ts): the fake records what reached it.
  * The real emulator is exercised by the integration tests (node-client, python-client, report-sql).
  */
 import http from 'node:http';
@@ -14,6 +15,7 @@ const SCHEMA = { fields: [{ name: 'at', type: 'TIMESTAMP' }, { name: 's', type: 
 const rows = (int64: boolean) => [1, 2, 3].map((i) => ({ f: [{ v: int64 ? `179609413${i}075000` : `179609413${i}.75000` }, { v: [{ v: { f: [{ v: `2026-12-01T03:02:1${i}Z` }] } }] }] }));
 
 const seen: string[] = [];
+const syncQueries: Array<{ query: string; formatOptions?: { useInt64Timestamp?: boolean } }> = [];
 const jobs = new Map<string, { error?: string }>();
 let upstream: http.Server;
 let api: http.Server;
@@ -35,9 +37,18 @@ beforeAll(async () => {
       const u = new URL(req.url!, 'http://x');
       const p = u.pathname.replace(/^\/bigquery\/v2/, '');
       let m: RegExpExecArray | null;
+      if (req.method === 'POST' && (m = /^\/projects\/([^/]+)\/queries$/.exec(p))) {
+        const q = JSON.parse(body) as (typeof syncQueries)[number];
+        syncQueries.push(q);
+        if (q.query.startsWith('SELEC ')) {
+          const message = 'failed to analyze: INVALID_ARGUMENT: Syntax error: Unexpected identifier "SELEC" [at 1:1]';
+          return json(res, 400, { error: { errors: [{ reason: 'jobInternalError', location: '', debugInfo: '', message }], code: 400, message } });
+        }
+        return json(res, 200, { jobReference: { projectId: m[1], jobId: 'emulator-own-id' }, schema: SCHEMA, rows: rows(q.formatOptions?.useInt64Timestamp === true), totalRows: '3', jobComplete: true });
+      }
       if (req.method === 'POST' && (m = /^\/projects\/([^/]+)\/jobs$/.exec(p))) {
-        const job = JSON.parse(body) as { jobReference: { jobId: string }; configuration: { query: { query: string } } };
-        const bad = job.configuration.query.query.startsWith('SELEC ');
+        const job = JSON.parse(body) as { jobReference: { jobId: string }; configuration: { query?: { query: string } } };
+        const bad = (job.configuration.query?.query ?? '').startsWith('SELEC ');
         jobs.set(job.jobReference.jobId, bad ? { error: 'failed to analyze: INVALID_ARGUMENT: Syntax error: Unexpected identifier "SELEC" [at 1:1]' } : {});
         return json(res, 200, { ...job, kind: 'bigquery#job', status: { state: 'DONE', ...(bad ? { errorResult: { reason: 'jobInternalError', message: jobs.get(job.jobReference.jobId)!.error }, errors: [{ reason: 'jobInternalError' }] } : {}) } });
       }
@@ -81,7 +92,41 @@ describe('BigQuery API front (fake emulator)', () => {
     expect(next.status).toBe(200);
     expect((next.body.rows as unknown[]).length).toBe(1);
     expect(next.body.pageToken).toBeUndefined();
-    expect(seen.some((s) => s.startsWith('POST /bigquery/v2/projects/p/jobs'))).toBe(true);
+    // Held by the front: the emulator ran it as a synchronous query and recorded no job.
+    expect(seen).toContain('POST /bigquery/v2/projects/p/queries');
+    expect(seen.some((s) => s.startsWith('POST /bigquery/v2/projects/p/jobs'))).toBe(false);
+    const job = await call('GET', `/bigquery/v2/projects/p/jobs/${ref.jobId}`);
+    expect(job.status).toBe(200);
+    expect(job.body.status).toEqual({ state: 'DONE' });
+  });
+
+  it('a query job (jobs.insert) is held by the front, not recorded by the emulator: get, pages, cancel, delete', async () => {
+    const before = seen.length;
+    const ins = await call('POST', '/bigquery/v2/projects/p/jobs', { jobReference: { projectId: 'p', jobId: 'held-1' }, configuration: { query: { query: 'SELECT at FROM t', useLegacySql: false } } });
+    expect(ins.status).toBe(200);
+    expect(ins.body).toEqual(expect.objectContaining({ kind: 'bigquery#job', jobReference: { projectId: 'p', jobId: 'held-1' }, status: { state: 'DONE' } }));
+    expect((ins.body.statistics as { query: { statementType: string } }).query.statementType).toBe('SELECT');
+    expect(seen.slice(before)).toEqual(['POST /bigquery/v2/projects/p/queries']);
+    expect(syncQueries.at(-1)?.formatOptions?.useInt64Timestamp).toBe(true);
+    const again = await call('POST', '/bigquery/v2/projects/p/jobs', { jobReference: { projectId: 'p', jobId: 'held-1' }, configuration: { query: { query: 'SELECT 1' } } });
+    expect(again.status).toBe(409);
+    const first = await call('GET', '/bigquery/v2/projects/p/queries/held-1?maxResults=2&formatOptions.useInt64Timestamp=true');
+    expect(first.body).toEqual(expect.objectContaining({ jobComplete: true, totalRows: '3', pageToken: '2', jobReference: { projectId: 'p', jobId: 'held-1' } }));
+    expect((first.body.rows as unknown[]).length).toBe(2);
+    const cancel = await call('POST', '/bigquery/v2/projects/p/jobs/held-1/cancel');
+    expect(cancel.body).toEqual(expect.objectContaining({ kind: 'bigquery#jobCancelResponse' }));
+    expect((await call('DELETE', '/bigquery/v2/projects/p/jobs/held-1/delete')).status).toBe(200);
+    // Gone from the front: the next read is the emulator's own answer for a job it never had.
+    expect((await call('GET', '/bigquery/v2/projects/p/queries/held-1')).status).toBe(404);
+  });
+
+  it('load jobs, dry runs and queries with a destination table still go to the emulator as jobs', async () => {
+    for (const configuration of [{ load: { destinationTable: { tableId: 't' } } }, { query: { query: 'SELECT 1' }, dryRun: true }, { query: { query: 'SELECT 1', destinationTable: { tableId: 't' } } }]) {
+      const before = seen.length;
+      const r = await call('POST', '/bigquery/v2/projects/p/jobs', { jobReference: { projectId: 'p', jobId: `up-${seen.length}` }, configuration });
+      expect(r.status).toBe(200);
+      expect(seen.slice(before)).toEqual(['POST /bigquery/v2/projects/p/jobs']);
+    }
   });
 
   it('getQueryResults without formatOptions gives seconds, right to the millisecond; the emulator is always asked for microseconds', async () => {
@@ -89,9 +134,9 @@ describe('BigQuery API front (fake emulator)', () => {
     const id = (q.body.jobReference as { jobId: string }).jobId;
     const r = await call('GET', `/projects/p/queries/${id}`);
     expect((r.body.rows as Array<{ f: Array<{ v: unknown }> }>)[0].f[0].v).toBe('1796094131.075000');
-    const reads = seen.filter((s) => s.startsWith('GET') && /\/(queries|data)/.test(s));
-    expect(reads.length).toBeGreaterThan(0);
-    for (const s of reads) expect(s).toContain('formatOptions.useInt64Timestamp=true');
+    expect(syncQueries.length).toBeGreaterThan(0);
+    for (const q of syncQueries) expect(q.formatOptions?.useInt64Timestamp).toBe(true);
+    for (const s of seen.filter((x) => x.startsWith('GET') && /\/(queries|data)/.test(x))) expect(s).toContain('formatOptions.useInt64Timestamp=true');
   });
 
   it('a failed query is invalidQuery with HTTP 400 on every path: jobs.query, the job, getQueryResults', async () => {
