@@ -97,7 +97,7 @@ export interface LookoutConfig {
   /** Scene for CCTV analyses whose object names none (metadata `lookout-scene`). */
   scene: string | undefined;
   /** Video analyses: every Nth frame, frame analyses in flight per video. */
-  video: { every: number | undefined; parallelism: number; segmentFrames: number; cacheMb: number; maxFramePixels: number };
+  video: { every: number | undefined; parallelism: number; segmentFrames: number; cacheMb: number; maxFramePixels: number; maxBytes: number };
   worker: { imageCacheMb: number; modelRepo: string | undefined };
   /** Raster pipeline: chip side and overlap (pixels), chips per block side, blocks in flight per raster. */
   raster: { chipSize: number; chipOverlap: number; blockChips: number; parallelism: number };
@@ -257,6 +257,7 @@ export const ENV_VARS: ReadonlyArray<{ name: string; default: string; meaning: s
   { name: 'LOOKOUT_RASTER_BLOCK_CHIPS', default: '8', meaning: 'raster pipeline: chips per side of the block one activity analyses (8: 64 chips)' },
   { name: 'LOOKOUT_RASTER_PARALLELISM', default: '2', meaning: 'raster pipeline: block activities in flight per raster' },
   { name: 'LOOKOUT_VIDEO_CACHE_MB', default: '2048', meaning: 'worker: videos kept on local disk between their segments (LRU)' },
+  { name: 'LOOKOUT_VIDEO_MAX_BYTES', default: String(16 * 2 ** 30), meaning: 'worker: larger videos fail as ObjectTooLarge (videos are streamed to local disk, not memory; LOOKOUT_MAX_OBJECT_BYTES bounds what is read into memory)' },
   { name: 'LOOKOUT_VIDEO_MAX_PIXELS', default: '40000000', meaning: 'videos with larger frames (8K is 33 Mpx) fail as TooManyPixels' },
   { name: 'LOOKOUT_IMAGE_CACHE_MB', default: '256', meaning: 'worker: decoded images kept between the stages of an object (LRU)' },
   { name: 'LOOKOUT_MODEL_REPO', default: 'models/', meaning: 'worker: model repository, a folder or gs://bucket/prefix' },
@@ -561,6 +562,8 @@ export function loadConfig(env: Env = process.env): LookoutConfig {
       cacheMb: int(env, 'LOOKOUT_VIDEO_CACHE_MB', 2048, 0, 10_000_000),
       // A decoded video frame is held as RGB (3 bytes a pixel) while it is analysed: 40 Mpx is 120 MB a frame.
       maxFramePixels: int(env, 'LOOKOUT_VIDEO_MAX_PIXELS', 40_000_000, 1, 2_000_000_000),
+      // An hour of 1 Mbit/s camera footage is ~450 MB: videos get their own bound, on disk.
+      maxBytes: int(env, 'LOOKOUT_VIDEO_MAX_BYTES', 16 * 2 ** 30, 1, Number.MAX_SAFE_INTEGER),
     },
     raster: {
       chipSize: int(env, 'LOOKOUT_RASTER_CHIP_SIZE', 128, 8, 4096),

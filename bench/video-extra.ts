@@ -174,13 +174,16 @@ export async function longVideoBench(cfg: LookoutConfig, minutes: number, pipeli
   const every = setInterval(sample, 2000);
   try {
     await storageClient(cfg).bucket(cfg.gcs.bucket).upload(file, { destination: `${run}/long.avi`, resumable: false, contentType: 'video/x-msvideo', metadata: { metadata: { 'lookout-run': run, 'lookout-pipeline': pipeline, 'lookout-video-every': '1', ...(scene ? { 'lookout-scene': scene } : {}) } } });
-    await waitRows(cfg, `run_tag = @run AND JSON_VALUE(details, '$.kind') = 'video-summary'`, { run }, (n) => n >= 1, 4 * 3600_000);
+    // The summary row ends the wait; so does a failed row of the whole video (e.g. ObjectTooLarge; frame rows have
+    // `@<frame>` in their workflow id), which no summary would follow.
+    await waitRows(cfg, `run_tag = @run AND (JSON_VALUE(details, '$.kind') = 'video-summary' OR (status = 'failed' AND STRPOS(workflow_id, '@') = 0))`, { run }, (n) => n >= 1, 4 * 3600_000);
   } finally {
     clearInterval(every);
     sample();
   }
   const wallS = (Date.now() - t0) / 1000;
-  const [summary] = await query<{ details: string; status: string }>(bigqueryClient(cfg), `SELECT details, status FROM (${runLatestSql(cfg)}) WHERE JSON_VALUE(details, '$.kind') = 'video-summary'`, { run });
+  const [summary] = await query<{ details: string; status: string; error_class: string | null; error_message: string | null }>(bigqueryClient(cfg), `SELECT details, status, error_class, error_message FROM (${runLatestSql(cfg)}) WHERE JSON_VALUE(details, '$.kind') = 'video-summary' OR (status = 'failed' AND STRPOS(workflow_id, '@') = 0) ORDER BY status DESC LIMIT 1`, { run });
+  if (summary?.status === 'failed' && summary.error_class) throw new Error(`long video failed: ${summary.error_class}: ${summary.error_message ?? ''} (a video over LOOKOUT_MAX_OBJECT_BYTES needs a higher limit)`);
   const d = JSON.parse(summary?.details ?? '{}') as { frames?: number; frames_ok?: number; segments?: number };
   const q = (i: number) => Math.max(...samples.filter((_, k) => Math.floor((k * 4) / samples.length) === i).map((s) => s.mb));
   const r = {

@@ -2,7 +2,7 @@
  * Reading objects by reference (bucket, name, generation). Workers download
  * what they analyse; only references travel through Temporal.
  */
-import type { Storage } from '@google-cloud/storage';
+import type { File, Storage } from '@google-cloud/storage';
 import { BadInputError, TransientError } from '../core/errors';
 import type { ObjectRef } from '../core/types';
 import type { RangeSource } from '../media/raster';
@@ -11,6 +11,11 @@ import { gcsRangeSource } from './rangesource';
 export interface ObjectStore {
   /** Downloads exactly the referenced generation, refusing objects over maxBytes. */
   download(ref: Pick<ObjectRef, 'bucket' | 'name' | 'generation'>, maxBytes: number): Promise<Buffer>;
+  /**
+   * The same checks, streamed into a local file instead of memory (videos: an hour of camera footage is
+   * hundreds of MB, which a worker should not hold in its heap while ffmpeg reads the file).
+   */
+  downloadToFile?(ref: Pick<ObjectRef, 'bucket' | 'name' | 'generation'>, destination: string, maxBytes: number): Promise<void>;
   upload(bucket: string, name: string, data: Buffer, contentType: string, metadata?: Record<string, string>): Promise<void>;
   /** Byte ranges of one generation (rasters are read by ranges, never whole). */
   rangeSource?(ref: Pick<ObjectRef, 'bucket' | 'name' | 'generation'>): Promise<RangeSource & { generation: string }>;
@@ -37,35 +42,53 @@ function checkGeneration(ref: Pick<ObjectRef, 'bucket' | 'name' | 'generation'>)
   }
 }
 
+/** The file handle of exactly this generation, after checking it exists, is that generation, and fits maxBytes. */
+async function checkedFile(storage: Storage, ref: Pick<ObjectRef, 'bucket' | 'name' | 'generation'>, maxBytes: number): Promise<File> {
+  checkGeneration(ref);
+  // Generation '0' means the live version (used for derived objects such as KEY_d3/KEY_p3 and features).
+  const latest = ref.generation === '0';
+  const file = latest ? storage.bucket(ref.bucket).file(ref.name) : storage.bucket(ref.bucket).file(ref.name, { generation: Number(ref.generation) });
+  let size: number;
+  try {
+    const [meta] = await file.getMetadata();
+    if (!latest && meta.generation !== undefined && String(meta.generation) !== String(ref.generation)) {
+      throw new BadInputError('GenerationMismatch', `gs://${ref.bucket}/${ref.name} is at generation ${meta.generation}, not ${ref.generation}`);
+    }
+    size = Number(meta.size ?? 0);
+  } catch (err) {
+    if (err instanceof BadInputError) throw err;
+    if (httpCode(err) === 404) throw new BadInputError('ObjectNotFound', `gs://${ref.bucket}/${ref.name}#${ref.generation} no longer exists`, err);
+    // 400: the request, built from the reference alone, is malformed; asking again cannot help.
+    if (httpCode(err) === 400) throw new BadInputError('InvalidObjectReference', `gs://${ref.bucket}/${ref.name}#${ref.generation}: storage refused the reference: ${(err as Error).message}`, err);
+    throw new TransientError('StorageError', `reading metadata of gs://${ref.bucket}/${ref.name}: ${(err as Error).message}`, err);
+  }
+  if (size > maxBytes) throw new BadInputError('ObjectTooLarge', `object is ${size} bytes, over the limit of ${maxBytes}`);
+  if (size === 0) throw new BadInputError('EmptyObject', 'object is empty (0 bytes)');
+  return file;
+}
+
+function downloadError(ref: Pick<ObjectRef, 'bucket' | 'name' | 'generation'>, err: unknown): Error {
+  if (httpCode(err) === 404) return new BadInputError('ObjectNotFound', `gs://${ref.bucket}/${ref.name}#${ref.generation} no longer exists`, err);
+  return new TransientError('StorageError', `downloading gs://${ref.bucket}/${ref.name}: ${(err as Error).message}`, err);
+}
+
 export function gcsObjectStore(storage: Storage): ObjectStore {
   return {
     async download(ref, maxBytes) {
-      checkGeneration(ref);
-      // Generation '0' means the live version (used for derived objects such as KEY_d3/KEY_p3 and features).
-      const latest = ref.generation === '0';
-      const file = latest ? storage.bucket(ref.bucket).file(ref.name) : storage.bucket(ref.bucket).file(ref.name, { generation: Number(ref.generation) });
-      let size: number;
-      try {
-        const [meta] = await file.getMetadata();
-        if (!latest && meta.generation !== undefined && String(meta.generation) !== String(ref.generation)) {
-          throw new BadInputError('GenerationMismatch', `gs://${ref.bucket}/${ref.name} is at generation ${meta.generation}, not ${ref.generation}`);
-        }
-        size = Number(meta.size ?? 0);
-      } catch (err) {
-        if (err instanceof BadInputError) throw err;
-        if (httpCode(err) === 404) throw new BadInputError('ObjectNotFound', `gs://${ref.bucket}/${ref.name}#${ref.generation} no longer exists`, err);
-        // 400: the request, built from the reference alone, is malformed; asking again cannot help.
-        if (httpCode(err) === 400) throw new BadInputError('InvalidObjectReference', `gs://${ref.bucket}/${ref.name}#${ref.generation}: storage refused the reference: ${(err as Error).message}`, err);
-        throw new TransientError('StorageError', `reading metadata of gs://${ref.bucket}/${ref.name}: ${(err as Error).message}`, err);
-      }
-      if (size > maxBytes) throw new BadInputError('ObjectTooLarge', `object is ${size} bytes, over the limit of ${maxBytes}`);
-      if (size === 0) throw new BadInputError('EmptyObject', 'object is empty (0 bytes)');
+      const file = await checkedFile(storage, ref, maxBytes);
       try {
         const [buf] = await file.download({ validation: false });
         return buf;
       } catch (err) {
-        if (httpCode(err) === 404) throw new BadInputError('ObjectNotFound', `gs://${ref.bucket}/${ref.name}#${ref.generation} no longer exists`, err);
-        throw new TransientError('StorageError', `downloading gs://${ref.bucket}/${ref.name}: ${(err as Error).message}`, err);
+        throw downloadError(ref, err);
+      }
+    },
+    async downloadToFile(ref, destination, maxBytes) {
+      const file = await checkedFile(storage, ref, maxBytes);
+      try {
+        await file.download({ validation: false, destination });
+      } catch (err) {
+        throw downloadError(ref, err);
       }
     },
     async upload(bucket, name, data, contentType, metadata) {

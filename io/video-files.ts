@@ -39,8 +39,11 @@ export class VideoFiles {
     const ext = path.extname(ref.name).replace(/[^.A-Za-z0-9]/g, '').slice(0, 8);
     const file = path.join(this.dir(), `${crypto.createHash('sha1').update(key).digest('hex')}${ext}`);
     const ready = (async () => {
-      const buf = await this.store.download(ref, this.opts.maxObjectBytes);
-      await fs.promises.writeFile(file, buf);
+      if (this.store.downloadToFile) {
+        await this.store.downloadToFile(ref, file, this.opts.maxObjectBytes);
+      } else {
+        await fs.promises.writeFile(file, await this.store.download(ref, this.opts.maxObjectBytes));
+      }
       return file;
     })();
     const entry = { file, bytes: ref.size, ready };

@@ -150,7 +150,7 @@ export async function runWorker(cfg: LookoutConfig, opts: WorkerOptions, onReady
   const sink = bigquerySink(bigqueryClient(cfg, { autoRetry: false }), cfg);
   // Embedded BigQuery keeps rows in memory only: journal them so `lookout up` can load them back.
   const rows = new RowBatcher(cfg.bigquery.embedded ? journalSink(sink, rowJournalDir(cfg)) : sink);
-  const videos = new VideoFiles(store, { maxObjectBytes: cfg.limits.maxObjectBytes, cacheBytes: cfg.video.cacheMb * 2 ** 20 });
+  const videos = new VideoFiles(store, { maxObjectBytes: cfg.video.maxBytes, cacheBytes: cfg.video.cacheMb * 2 ** 20 });
   const definitions = new Map(opts.pipelines.map((p) => methodOfPipeline(p)).map((d) => [d.name, d]));
   const activities = createActivities({ methods, definitions, videos, rows, table: `${cfg.gcp.projectId}.${cfg.bigquery.dataset}.${cfg.bigquery.table}`, pool: opts.pool, maxVideoPixels: cfg.video.maxFramePixels });
   const workers: Worker[] = [];
