@@ -48,5 +48,6 @@ export function rasterSummaryRecord(plan: RasterPlan, out: RasterFinishResult & 
     classifier_score: round(out.classifier?.maxScore),
     classifier_label: out.classifier?.label ?? null,
     classifier_positives: out.classifier?.positives ?? null,
+    backbone: plan.rgb ? (plan.backbone?.name ?? null) : null,
   };
 }

@@ -52,6 +52,8 @@ export const BAD_INPUT_CLASSES = [
   'BadRasterOptions',
   /** Raster pipeline: metadata lookout-classifier names a chip classifier the model repository does not declare. */
   'UnknownClassifier',
+  /** Raster pipeline: metadata lookout-backbone names no usable backbone variant. */
+  'UnknownBackbone',
   /** The raster's CRS has no built-in definition: footprints cannot be computed (pixel windows still can). */
   'UnsupportedCrs',
   'InvalidGeneration',

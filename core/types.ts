@@ -267,6 +267,8 @@ export interface RasterRowFields {
   classifier_score: number | null;
   classifier_label: string | null;
   classifier_positives: number | null;
+  /** The backbone model (engine variant) that made the chip features (metadata lookout-backbone); null without RGB bands. */
+  backbone: string | null;
 }
 
 /** A raster as the workflow plans it (small: it travels through workflow history). */
@@ -307,6 +309,8 @@ export interface RasterPlan {
   stretchBefore: { min: [number, number, number]; max: [number, number, number] } | null;
   /** The chip classifier this raster runs (a model of the repository with task "chip-classifier"), or null. */
   classifier?: RasterClassifierPlan | null;
+  /** The backbone (engine variant) this raster runs: the method's own, or metadata lookout-backbone (e.g. mobilenetv2-int8); null without RGB bands. */
+  backbone?: { name: string; version: number } | null;
 }
 
 /** Which chip classifier a raster runs and where (plain data: it travels in the plan). */

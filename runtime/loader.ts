@@ -39,7 +39,9 @@ export class CachingModelLoader {
   embedder(name: string): Promise<OnnxEmbedder> {
     let e = this.embedders.get(name);
     if (!e) {
-      e = OnnxEmbedder.load(loadLocalModel(this.opts.repo, name), { pool: this.opts.pool, threads: this.opts.threads });
+      e = (async () => OnnxEmbedder.load(loadLocalModel(this.opts.repo, name), { pool: this.opts.pool, threads: this.opts.threads }))();
+      // A model that failed to load is not cached: asked again, it is tried again (and close() skips it).
+      e.catch(() => this.embedders.delete(name));
       this.embedders.set(name, e);
     }
     return e;
@@ -64,6 +66,9 @@ export class CachingModelLoader {
   }
 
   async close(): Promise<void> {
-    for (const p of [...this.detectors.values(), ...this.embedders.values(), ...this.classifiers.values()]) await (await p).close();
+    for (const p of [...this.detectors.values(), ...this.embedders.values(), ...this.classifiers.values()]) {
+      const m = await p.catch(() => null);
+      if (m) await m.close();
+    }
   }
 }

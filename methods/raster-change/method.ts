@@ -18,6 +18,7 @@ import type { ObjectStore } from '../../io/objectstore';
 import { worldFileCandidates } from '../../media/georef';
 import { openRaster, type ChipWindow, type Raster, type WindowData } from '../../media/raster';
 import type { OnnxChipClassifier } from '../../runtime/classifier';
+import type { OnnxEmbedder } from '../../runtime/embedder';
 import { KnnBank } from '../../runtime/knn';
 import { machineInfo } from '../../runtime/machine';
 import type { MethodContext, MethodDefinition, MethodRuntime } from '../method';
@@ -199,6 +200,7 @@ export function rasterRecord(plan: RasterPlan, w: ChipWindow | null, raster: Ras
     classifier_score: round(scores.classifier_score),
     classifier_label: scores.classifier_label ?? null,
     classifier_positives: null,
+    backbone: plan.rgb ? (plan.backbone?.name ?? null) : null,
   };
 }
 
@@ -263,16 +265,34 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
   // Loaded with the method, so that a broken classifier manifest stops the worker at start, not a raster later.
   const rasterPipelines = [...PIPELINES.values()].filter((p) => p.method === 'raster-change').map((p) => p.name);
   const loadedClassifiers = [...new Map((await Promise.all(rasterPipelines.map(classifiersOf))).flat().map((c) => [c.name, c])).values()];
-  // Backbones of embedding heads other than the method's own (their features are computed for the head only).
-  const extractors = new Map<string, Promise<FeatureExtractor>>([[models.backbone, Promise.resolve(extractor)]]);
-  const extractorOf = (name: string): Promise<FeatureExtractor> => {
+  // Other backbones: an engine variant chosen per raster (metadata lookout-backbone, e.g. mobilenetv2-int8), or
+  // the backbone of an embedding head other than the method's own. Loaded on first use, once per worker.
+  const extractors = new Map<string, Promise<{ embedder: OnnxEmbedder; extractor: FeatureExtractor }>>([[models.backbone, Promise.resolve({ embedder, extractor })]]);
+  const backboneOf = (name: string): Promise<{ embedder: OnnxEmbedder; extractor: FeatureExtractor }> => {
     let e = extractors.get(name);
     if (!e) {
-      e = ctx.models.embedder(name).then(onnxFeatureExtractor);
+      e = ctx.models.embedder(name).then((m) => ({ embedder: m, extractor: onnxFeatureExtractor(m) }));
+      e.catch(() => extractors.delete(name));
       extractors.set(name, e);
     }
     return e;
   };
+  const extractorOf = async (name: string): Promise<FeatureExtractor> => (await backboneOf(name)).extractor;
+
+  /** The engine variant of the backbone a raster asks for (metadata lookout-backbone): a 3-channel embedding model with the backbone's feature size. */
+  async function planBackbone(o: ObjectRef): Promise<{ name: string; version: number }> {
+    const want = o.metadata?.['lookout-backbone']?.trim();
+    if (!want || want === models.backbone) return { name: embedder.name, version: embedder.version };
+    if (!/^[a-z0-9][a-z0-9_-]{0,63}$/.test(want)) throw new BadInputError('UnknownBackbone', `metadata lookout-backbone ${JSON.stringify(want.slice(0, 60))} is not a model name`);
+    let b: { embedder: OnnxEmbedder };
+    try {
+      b = await backboneOf(want);
+    } catch (err) {
+      throw new BadInputError('UnknownBackbone', `metadata lookout-backbone names ${want}, which this worker cannot load: ${(err as Error).message}`, err);
+    }
+    if (b.embedder.channels !== 3 || b.embedder.latentSize !== embedder.latentSize) throw new BadInputError('UnknownBackbone', `backbone ${want} must take 3 channels and give ${embedder.latentSize} features (it takes ${b.embedder.channels}, gives ${b.embedder.latentSize})`);
+    return { name: b.embedder.name, version: b.embedder.version };
+  }
 
   /** The classifier a raster runs: metadata lookout-classifier (a name, or "none"), else the repository's first for the pipeline. */
   async function planClassifier(input: { pipeline: { name: string }; object: ObjectRef }, r: Raster, names: string[], roles: BandRoles, rgb: [number, number, number] | null, notes: string[]): Promise<RasterClassifierPlan | null> {
@@ -314,6 +334,7 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
     if (c.spec.input === 'pixels') return chipToChannels01(chip, cls, c.spec.size!, plan.rgb, plan.stretch);
     if (!plan.rgb || !plan.stretch) return null;
     const backbone = c.spec.backbone!;
+    // The method's backbone, or the engine variant standing in for it (plan.backbone): the features computed anyway.
     if (backbone === models.backbone) return features;
     const e = await extractorOf(backbone);
     return e.embed(chipToRgb01(chip, plan.rgb, plan.stretch, e.inputSize));
@@ -420,6 +441,8 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
       }
       if (!before) notes.push('no before acquisition: change_score and index deltas null (cloud fraction, indices and novelty only)');
       const classifier = await planClassifier(input, r, names, roles, rgb, notes);
+      const backbone = rgb ? await planBackbone(o) : null;
+      if (backbone && backbone.name !== models.backbone) notes.push(`backbone: ${backbone.name} v${backbone.version} (metadata lookout-backbone)`);
       const g = georefLabel(r);
       const whole = r.placement({ x: 0, y: 0, width: r.width, height: r.height });
       const folder = path.posix.dirname(o.name);
@@ -451,12 +474,15 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
         stretch: rgb ? await sampleStretch(r, rgb) : null,
         stretchBefore,
         classifier,
+        backbone,
       };
     },
 
     async analyzeRasterBlock(task, where, emitRow) {
       const { plan, input } = task;
       const pool = where.pool ?? 'cpu';
+      const bb = plan.backbone ? await backboneOf(plan.backbone.name) : { embedder, extractor };
+      if (bb.embedder.version !== (plan.backbone?.version ?? embedder.version)) throw new SetupError('BackboneVersion', `backbone ${bb.embedder.name}: planned with version ${plan.backbone?.version}, this worker has ${bb.embedder.version}`);
       const t0 = Date.now();
       const windows = blockWindows(plan, task.block);
       const r = await openObject(input.object);
@@ -478,8 +504,8 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
         completedAt: e,
         inferenceMs,
         batchSize,
-        executionProvider: embedder.executionProvider,
-        model: stage === 'extract' && plan.rgb ? { name: embedder.name, version: embedder.version } : undefined,
+        executionProvider: bb.embedder.executionProvider,
+        model: stage === 'extract' && plan.rgb ? { name: bb.embedder.name, version: bb.embedder.version } : undefined,
         ...(where.fellBack ? { fellBack: true } : {}),
       });
       try {
@@ -513,11 +539,11 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
       const feats = await Promise.all(
         windows.map(async (_, i) => {
           const a = after[i];
-          const bb = before?.[i];
+          const bw = before?.[i];
           if (!plan.rgb || !plan.stretch || !a) return { after: null, before: null, ms: 0 };
           const s = Date.now();
-          const fa = await extractor.embed(chipToRgb01(a, plan.rgb, plan.stretch, extractor.inputSize));
-          const fb = bb && plan.stretchBefore ? await extractor.embed(chipToRgb01(bb, plan.rgb, plan.stretchBefore, extractor.inputSize)) : null;
+          const fa = await bb.extractor.embed(chipToRgb01(a, plan.rgb, plan.stretch, bb.extractor.inputSize));
+          const fb = bw && plan.stretchBefore ? await bb.extractor.embed(chipToRgb01(bw, plan.rgb, plan.stretchBefore, bb.extractor.inputSize)) : null;
           return { after: fa, before: fb, ms: Date.now() - s };
         }),
       );

@@ -224,7 +224,7 @@ describe('the raster method with the example chip classifier', () => {
     await store.upload('inbox', 'area/scene.tif', rgbTiff(), 'image/tiff');
     const s = await store.stat!('inbox', 'area/scene.tif');
     const object: ObjectRef = { bucket: 'inbox', name: 'area/scene.tif', generation: s!.generation, size: s!.size, timeCreated: s!.timeCreated, contentType: 'image/tiff', metadata: { 'lookout-chip-size': '64' } };
-    input = { pipeline: resolvePipeline('raster', { gpuStages: [], gpuFallbackMs: 1500 }), object, trace: { source: 'test', publishedAt: new Date(0).toISOString(), dispatchedAt: new Date(0).toISOString() } } as AnalyzeInput;
+    input = { pipeline: resolvePipeline('raster', { gpuStages: [], gpuFallbackMs: 1500 }), object, trace: { source: 'backfill', publishedAt: new Date(0).toISOString(), dispatchedAt: new Date(0).toISOString() } } as AnalyzeInput;
     loader = new CachingModelLoader({ repo: REPO, pool: 'cpu', threads: 1 });
     method = await rasterChangeMethod.load({ models: loader, store, sceneStore: () => { throw new Error('unused'); }, resultsBucket: 'results', maxObjectBytes: 2 ** 30, loadImage: () => { throw new Error('unused'); }, heartbeat: () => {} });
     plan = await method.planRaster!(input, { chipSize: 128, chipOverlap: 0, blockChips: 2 });
@@ -241,6 +241,25 @@ describe('the raster method with the example chip classifier', () => {
     expect(off.classifier).toBeNull();
     await expect(method.planRaster!({ ...input, object: { ...input.object, metadata: { 'lookout-classifier': 'nope' } } }, { chipSize: 128, chipOverlap: 0, blockChips: 2 })).rejects.toMatchObject({ errorClass: 'UnknownClassifier' });
   }, 60_000);
+
+  it('an engine variant of the backbone per raster (metadata lookout-backbone): planned, run and named in the rows; an unknown one is bad input', async () => {
+    expect(plan.backbone).toEqual({ name: 'mobilenetv2', version: 1 });
+    const meta = { ...input.object.metadata, 'lookout-backbone': 'mobilenetv2-int8' };
+    const vin = { ...input, object: { ...input.object, metadata: meta } };
+    const vplan = await method.planRaster!(vin, { chipSize: 128, chipOverlap: 0, blockChips: 2 });
+    expect(vplan.backbone).toEqual({ name: 'mobilenetv2-int8', version: 1 });
+    const got: Row[] = [];
+    await method.analyzeRasterBlock!({ input: vin, plan: vplan, block: 0 }, { workflowId: 'raster:v', taskQueue: 'raster-cpu', attempt: 1, pool: 'cpu' }, async (row) => void got.push(row));
+    expect(got).toHaveLength(4);
+    for (const row of got) {
+      expect(row.extract?.report.model).toEqual({ name: 'mobilenetv2-int8', version: 1 });
+      expect(row.raster!.backbone).toBe('mobilenetv2-int8');
+      expect(row.raster!.classifier_score).not.toBeNull();
+    }
+    for (const bad of ['nanodet', 'no-such-model', '../x']) {
+      await expect(method.planRaster!({ ...input, object: { ...input.object, metadata: { 'lookout-backbone': bad } } }, { chipSize: 128, chipOverlap: 0, blockChips: 2 }), bad).rejects.toMatchObject({ errorClass: 'UnknownBackbone' });
+    }
+  }, 120_000);
 
   it('one stage: every chip row carries the head\'s score and label; two stages: the rows wait for the head, which gives the same scores (float16 inputs) and reports its own queue and pool', async () => {
     expect(plan.chips).toBe(12);
