@@ -59,8 +59,13 @@ export interface ModelManifest {
  * and label into each chip's row. The ONNX model's first input and output are used.
  */
 export interface ChipClassifierSpec {
-  /** Pipelines that run this classifier on every chip (e.g. ["raster"]). */
+  /** Pipelines that can run this classifier on every chip (e.g. ["raster"]). */
   pipelines: string[];
+  /**
+   * Run on every raster of those pipelines (default true: drop the folder in and it runs); false: only on rasters
+   * whose metadata lookout-classifier names it (the repository's example heads are such).
+   */
+  byDefault?: boolean;
   /**
    * What the model's input is:
    *  - "embedding": the feature vector [N, D] of the chip's after image from `backbone` (a model of the same
@@ -131,6 +136,7 @@ export function validateManifest(raw: unknown, where: string, folderName?: strin
     const k = c as Partial<ChipClassifierSpec>;
     need(Array.isArray(k.pipelines) && k.pipelines.length > 0 && k.pipelines.every((p) => typeof p === 'string'), 'classifier.pipelines must name at least one pipeline');
     need(k.input === 'embedding' || k.input === 'pixels', 'classifier.input must be "embedding" or "pixels"');
+    need(k.byDefault === undefined || typeof k.byDefault === 'boolean', 'classifier.byDefault must be true or false');
     if (k.input === 'embedding') need(typeof k.backbone === 'string' && /^[a-z0-9][a-z0-9_-]*$/.test(k.backbone), 'classifier.backbone must name the model whose features the head takes');
     if (k.input === 'pixels') {
       need(Array.isArray(k.bands) && k.bands.length >= 1 && k.bands.every((b) => typeof b === 'string'), 'classifier.bands must name the input channels (band names or roles, or "gray")');

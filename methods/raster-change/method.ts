@@ -299,10 +299,11 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
     const all = await classifiersOf(input.pipeline.name);
     const want = input.object.metadata?.['lookout-classifier']?.trim();
     if (want === 'none') return null;
-    const c = want ? all.find((x) => x.name === want) : all[0];
+    const byDefault = all.filter((x) => x.spec.byDefault !== false);
+    const c = want ? all.find((x) => x.name === want) : byDefault[0];
     if (want && !c) throw new BadInputError('UnknownClassifier', `metadata lookout-classifier names ${JSON.stringify(want.slice(0, 60))}, which the model repository does not declare for pipeline ${input.pipeline.name} (has: ${all.map((x) => x.name).join(', ') || 'none'})`);
     if (!c) return null;
-    if (!want && all.length > 1) notes.push(`chip classifier: ${c.name} (also in the repository: ${all.slice(1).map((x) => x.name).join(', ')}; metadata lookout-classifier chooses)`);
+    if (!want && byDefault.length > 1) notes.push(`chip classifier: ${c.name} (also in the repository: ${byDefault.slice(1).map((x) => x.name).join(', ')}; metadata lookout-classifier chooses)`);
     const spec = c.spec;
     let channels: number[] | null = null;
     let stretch: RasterClassifierPlan['stretch'] = null;

@@ -168,6 +168,7 @@ def main():
         "outputs": [{"name": "probability", "dtype": "float32", "dims": [-1, 1], "meaning": "P(the chip shows a burn scar), logistic regression"}],
         "classifier": {
             "pipelines": ["raster"],
+            "byDefault": False,
             "input": "embedding",
             "backbone": "mobilenetv2",
             "output": "probability",

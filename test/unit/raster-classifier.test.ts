@@ -223,7 +223,7 @@ describe('the raster method with the example chip classifier', () => {
     store = memoryStore();
     await store.upload('inbox', 'area/scene.tif', rgbTiff(), 'image/tiff');
     const s = await store.stat!('inbox', 'area/scene.tif');
-    const object: ObjectRef = { bucket: 'inbox', name: 'area/scene.tif', generation: s!.generation, size: s!.size, timeCreated: s!.timeCreated, contentType: 'image/tiff', metadata: { 'lookout-chip-size': '64' } };
+    const object: ObjectRef = { bucket: 'inbox', name: 'area/scene.tif', generation: s!.generation, size: s!.size, timeCreated: s!.timeCreated, contentType: 'image/tiff', metadata: { 'lookout-chip-size': '64', 'lookout-classifier': HEAD } };
     input = { pipeline: resolvePipeline('raster', { gpuStages: [], gpuFallbackMs: 1500 }), object, trace: { source: 'backfill', publishedAt: new Date(0).toISOString(), dispatchedAt: new Date(0).toISOString() } } as AnalyzeInput;
     loader = new CachingModelLoader({ repo: REPO, pool: 'cpu', threads: 1 });
     method = await rasterChangeMethod.load({ models: loader, store, sceneStore: () => { throw new Error('unused'); }, resultsBucket: 'results', maxObjectBytes: 2 ** 30, loadImage: () => { throw new Error('unused'); }, heartbeat: () => {} });
@@ -233,10 +233,14 @@ describe('the raster method with the example chip classifier', () => {
     await loader?.close();
   });
 
-  it('planning picks the repository\'s chip classifier (metadata lookout-classifier: none turns it off, an unknown name is bad input)', async () => {
+  it('planning: metadata lookout-classifier names the chip classifier (the example heads are byDefault false: not run unless named; none turns it off; an unknown name is bad input)', async () => {
     const m = loadLocalModel(REPO, HEAD).manifest;
+    expect(m.classifier?.byDefault).toBe(false);
     expect(plan.classifier).toEqual({ model: HEAD, version: m.version, input: 'embedding', channels: null, stretch: null, placement: m.classifier?.placement ?? null });
     expect(method.loadedModels().some((l) => l.startsWith(`${HEAD} v${m.version}`))).toBe(true);
+    const { 'lookout-classifier': _named, ...unnamed } = input.object.metadata!;
+    const plain = await method.planRaster!({ ...input, object: { ...input.object, metadata: unnamed } }, { chipSize: 128, chipOverlap: 0, blockChips: 2 });
+    expect(plain.classifier).toBeNull();
     const off = await method.planRaster!({ ...input, object: { ...input.object, metadata: { ...input.object.metadata, 'lookout-classifier': 'none' } } }, { chipSize: 128, chipOverlap: 0, blockChips: 2 });
     expect(off.classifier).toBeNull();
     await expect(method.planRaster!({ ...input, object: { ...input.object, metadata: { 'lookout-classifier': 'nope' } } }, { chipSize: 128, chipOverlap: 0, blockChips: 2 })).rejects.toMatchObject({ errorClass: 'UnknownClassifier' });
