@@ -386,11 +386,25 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
     return percentileStretch(samples, r.nodata);
   }
 
+  /**
+   * The bank's live generation: stat, then download that generation. Another raster of the archive finishing in
+   * between replaces the generation (the old one is gone: ObjectNotFound / GenerationMismatch): read again.
+   */
+  async function readBank(name: string): Promise<{ bank: KnnBank; generation: string } | null> {
+    for (let attempt = 0; ; attempt++) {
+      const s = await stat(ctx.resultsBucket, name);
+      if (!s) return null;
+      try {
+        return { bank: KnnBank.parse(await store.download({ bucket: ctx.resultsBucket, name, generation: s.generation }, 64 * 2 ** 20), name), generation: s.generation };
+      } catch (err) {
+        const cls = (err as { errorClass?: string }).errorClass;
+        if (attempt >= 4 || (cls !== 'ObjectNotFound' && cls !== 'GenerationMismatch')) throw err;
+      }
+    }
+  }
+
   async function loadBank(archive: string): Promise<KnnBank | null> {
-    const name = `raster-banks/${safeKey(archive)}/bank.knn`;
-    const s = await stat(ctx.resultsBucket, name);
-    if (!s) return null;
-    return KnnBank.parse(await store.download({ bucket: ctx.resultsBucket, name, generation: s.generation }, 64 * 2 ** 20), name);
+    return (await readBank(`raster-banks/${safeKey(archive)}/bank.knn`))?.bank ?? null;
   }
 
   const runtime: MethodRuntime = {
@@ -755,8 +769,9 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
     if (!store.uploadIfGeneration) return null;
     const name = `raster-banks/${safeKey(archive)}/bank.knn`;
     for (let attempt = 0; attempt < 5; attempt++) {
-      const s = await stat(ctx.resultsBucket, name);
-      const old = s ? KnnBank.parse(await store.download({ bucket: ctx.resultsBucket, name, generation: s.generation }, 64 * 2 ** 20), name) : null;
+      const cur = await readBank(name);
+      const s = cur ? { generation: cur.generation } : null;
+      const old = cur?.bank ?? null;
       const all: Float32Array[] = old && old.dim === add[0].length ? [...Array.from({ length: old.count }, (_, i) => old.vector(i)), ...add] : add;
       const { bank } = KnnBank.build(all, { metric: 'cosine', maxSize: BANK_MAX, seed: 7 });
       if (await store.uploadIfGeneration(ctx.resultsBucket, name, bank.serialize(), s?.generation ?? '0')) return bank.count;
