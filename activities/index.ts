@@ -293,6 +293,7 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
       return direct(async (): Promise<RasterBlockResult> => {
         const m = method(task.input.pipeline.method);
         if (!m.analyzeRasterBlock) throw new SetupError('NotARasterMethod', `method "${task.input.pipeline.method}" does not analyse rasters`);
+        if (task.pool && task.pool !== deps.pool) throw new SetupError('PoolMismatch', `the raster block scheduled for pool ${task.pool} ran on a ${deps.pool} worker`);
         const t0 = Date.now();
         const info = activityInfo();
         let runId = 'direct';
@@ -307,13 +308,41 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
         // Chip rows go to the batcher as chips finish and are awaited together (as a video segment's frames are).
         const writes: Array<Promise<void>> = [];
         const wopts = writeOpts(); // a retried block writes only the chip rows the table does not hold yet
-        const r = await m.analyzeRasterBlock(task, { workflowId: currentWorkflowId('direct'), taskQueue: info.taskQueue, attempt: info.attempt }, async (row) => {
+        const r = await m.analyzeRasterBlock(task, { workflowId: currentWorkflowId('direct'), taskQueue: info.taskQueue, attempt: info.attempt, pool: deps.pool, fellBack: task.fellBack }, async (row) => {
           const w = deps.rows.write(buildRow({ ...row, input: task.input, runId, workflowStartedAt }, Date.now()), wopts);
           w.catch(() => {});
           writes.push(w);
         });
         await Promise.all(writes);
-        return { block: task.block, chips: r.ok + r.failed, ok: r.ok, failed: r.failed, top: r.top, runMs: Date.now() - t0, inferenceMs: r.inferenceMs };
+        return { block: task.block, chips: r.ok + r.failed, ok: r.ok, failed: r.failed, top: r.top, runMs: Date.now() - t0, inferenceMs: r.inferenceMs, ...(r.pendingHead ? { pendingHead: true } : {}) };
+      });
+    },
+
+    async classifyRasterBlock(task) {
+      return direct(async (): Promise<RasterBlockResult> => {
+        const m = method(task.input.pipeline.method);
+        if (!m.classifyRasterBlock) throw new SetupError('NotARasterMethod', `method "${task.input.pipeline.method}" has no chip classifier stage`);
+        if (task.pool && task.pool !== deps.pool) throw new SetupError('PoolMismatch', `the chip classifier scheduled for pool ${task.pool} ran on a ${deps.pool} worker`);
+        const t0 = Date.now();
+        const info = activityInfo();
+        let runId = 'direct';
+        let workflowStartedAt = t0;
+        try {
+          const ai = Context.current().info;
+          runId = ai.workflowExecution?.runId ?? runId;
+          workflowStartedAt = ai.currentAttemptScheduledTimestampMs;
+        } catch {
+          /* outside an activity (tests) */
+        }
+        const writes: Array<Promise<void>> = [];
+        const wopts = writeOpts();
+        const r = await m.classifyRasterBlock(task, { workflowId: currentWorkflowId('direct'), taskQueue: info.taskQueue, attempt: info.attempt, pool: deps.pool, fellBack: task.fellBack }, async (row) => {
+          const w = deps.rows.write(buildRow({ ...row, input: task.input, runId, workflowStartedAt }, Date.now()), wopts);
+          w.catch(() => {});
+          writes.push(w);
+        });
+        await Promise.all(writes);
+        return { block: task.block, chips: r.ok + r.failed, ok: r.ok, failed: r.failed, top: null, runMs: Date.now() - t0, inferenceMs: r.inferenceMs };
       });
     },
 

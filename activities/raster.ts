@@ -2,7 +2,7 @@
  * The summary row of a raster: its `raster` record from the plan (size, CRS, the whole footprint) and what
  * finishing made (aggregate scores, chip counts, heatmap and GeoJSON URIs). Pure, so it is unit-tested.
  * Aggregates: mean cloud fraction and mean index deltas over the chips that have them; the largest change
- * and novelty scores (the chip to look at first).
+ * and novelty scores (the chip to look at first); a chip classifier's largest score and its positive chips.
  */
 import type { RasterFinishResult, RasterPlan, RasterRowFields } from '../core/types';
 
@@ -43,5 +43,11 @@ export function rasterSummaryRecord(plan: RasterPlan, out: RasterFinishResult & 
     chips_failed: Math.max(out.chipsFailed, totals.failed),
     heatmap_uri: out.heatmapUri,
     geojson_uri: out.geojsonUri,
+    classifier_model: out.classifier?.model ?? null,
+    classifier_version: out.classifier?.version ?? null,
+    classifier_score: round(out.classifier?.maxScore),
+    classifier_label: out.classifier?.label ?? null,
+    classifier_positives: out.classifier?.positives ?? null,
+    backbone: plan.rgb ? (plan.backbone?.name ?? null) : null,
   };
 }

@@ -59,6 +59,8 @@ export interface LookoutActivities {
   planRaster(input: AnalyzeInput, opts: { chipSize: number; chipOverlap: number; blockChips: number }): Promise<RasterPlan>;
   /** Raster methods: one block of chips; writes a row per chip. */
   analyzeRasterBlock(task: RasterBlockTask): Promise<RasterBlockResult>;
+  /** Raster methods, two-stage placement: the chip classifier over one block's stored inputs, on the head's pool; writes the block's chip rows. */
+  classifyRasterBlock(task: RasterBlockTask): Promise<RasterBlockResult>;
   /** Raster methods: heatmap, GeoJSON, archive bank, then the raster's summary row. */
   finishRaster(input: AnalyzeInput, plan: RasterPlan, totals: { ok: number; failed: number; runs: number; startedAt: number }): Promise<RasterFinishResult & { record: RecordResult }>;
   /** Methods with scene models: fit and store a scene model from normal footage's features. */

@@ -50,6 +50,10 @@ export const BAD_INPUT_CLASSES = [
   /** Raster pipeline: metadata lookout-bands / lookout-chip-size / lookout-chip-overlap is not usable. */
   'BadBandNames',
   'BadRasterOptions',
+  /** Raster pipeline: metadata lookout-classifier names a chip classifier the model repository does not declare. */
+  'UnknownClassifier',
+  /** Raster pipeline: metadata lookout-backbone names no usable backbone variant. */
+  'UnknownBackbone',
   /** The raster's CRS has no built-in definition: footprints cannot be computed (pixel windows still can). */
   'UnsupportedCrs',
   'InvalidGeneration',

@@ -33,6 +33,8 @@ export interface PipelineSpec {
   groupStages?: boolean;
   /** The row is written by a local activity of the workflow's worker (default true; false: an activity on recordQueue). */
   localRecord?: boolean;
+  /** How long a GPU-placed activity waits for a GPU worker before it runs on the CPU pool (model-placed stages too). */
+  gpuFallbackMs?: number;
 }
 
 export interface PipelineDefinition {
@@ -96,7 +98,40 @@ export function resolvePipeline(name: string, opts: PipelineOptions): PipelineSp
     method: def.method,
     stages: { detect: stage('detect'), extract: stage('extract'), score: stage('score') },
     recordQueue: cpuQueue,
+    gpuFallbackMs: opts.gpuFallbackMs,
     ...(opts.groupStages === false ? { groupStages: false } : {}),
     ...(opts.localRecord === false ? { localRecord: false } : {}),
   };
+}
+
+/** Two-stage placement of a raster's chip work (a chip classifier's manifest: `classifier.placement`). */
+export interface RasterPlacement {
+  /** Reading, indices, backbone features, change, novelty (and the head too when `head` is null). */
+  block: StageSpec;
+  /** The chip classifier in its own activity on its own pool; null: it runs inside the block activity. */
+  head: StageSpec | null;
+}
+
+/** Default wait for a GPU worker when a spec made by an older version carries none. */
+export const DEFAULT_GPU_FALLBACK_MS = 10_000;
+
+/**
+ * Where a raster's block and head activities run. Without a placement both run in one activity on the queue
+ * of the pipeline's extract stage (its CPU fallback when it is a GPU stage: the reader and s2cloudless are
+ * CPU code). With one, the block runs on the backbone's pool and, when the head's pool differs, the head in a
+ * second activity on its pool; a GPU-placed activity falls back to the CPU queue after the pipeline's GPU wait.
+ * Pure and workflow-safe: the workflow calls it with the plan's placement.
+ */
+export function rasterPlacement(pipeline: Pick<PipelineSpec, 'name' | 'stages' | 'gpuFallbackMs'>, placement: { backbone: Pool; head: Pool } | null | undefined): RasterPlacement {
+  const cpu = taskQueueFor(pipeline.name, 'cpu');
+  const on = (pool: Pool, startToCloseMs: number): StageSpec =>
+    pool === 'gpu'
+      ? { pool: 'gpu', taskQueue: taskQueueFor(pipeline.name, 'gpu'), fallback: { taskQueue: cpu, scheduleToStartMs: pipeline.gpuFallbackMs ?? DEFAULT_GPU_FALLBACK_MS }, startToCloseMs }
+      : { pool: 'cpu', taskQueue: cpu, startToCloseMs };
+  if (!placement) {
+    const spec = pipeline.stages.extract;
+    return { block: { pool: 'cpu', taskQueue: spec.fallback?.taskQueue ?? spec.taskQueue, startToCloseMs: spec.startToCloseMs }, head: null };
+  }
+  const block = on(placement.backbone, STAGE_TIMEOUT_MS.extract);
+  return { block, head: placement.head === placement.backbone ? null : on(placement.head, STAGE_TIMEOUT_MS.score) };
 }

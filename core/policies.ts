@@ -93,6 +93,8 @@ export const LOCAL_RECORD_OPTIONS: LocalActivityOptions = { startToCloseTimeout:
 export const RASTER_PLAN_OPTIONS: ActivityOptions = { startToCloseTimeout: '5m', heartbeatTimeout: '1m', retry: STAGE_RETRY };
 /** One block of chips of a raster (read, score, write the chips' rows): heartbeats every chip. */
 export const RASTER_BLOCK_OPTIONS: ActivityOptions = { startToCloseTimeout: '20m', heartbeatTimeout: '2m', retry: STAGE_RETRY };
+/** A chip classifier placed on its own pool (two-stage placement): one block's head over its stored inputs, writing its chip rows. */
+export const RASTER_HEAD_OPTIONS: ActivityOptions = { startToCloseTimeout: '10m', heartbeatTimeout: '2m', retry: STAGE_RETRY };
 /** Finishing a raster: heatmap, GeoJSON and archive bank from the blocks' results, then the summary row. */
 export const RASTER_FINISH_OPTIONS: ActivityOptions = { startToCloseTimeout: '30m', heartbeatTimeout: '2m', retry: STAGE_RETRY };
 /** Blocks of a raster analysed per workflow run before it continues as a new run (bounded history). */

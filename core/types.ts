@@ -257,6 +257,18 @@ export interface RasterRowFields {
   chips_failed: number | null;
   heatmap_uri: string | null;
   geojson_uri: string | null;
+  /**
+   * A user's chip classifier from the model repository (task "chip-classifier"): its name and version, the
+   * chip's score (P(positive); summary: the largest) and label (manifest labels at its threshold; summary: the
+   * positive label), and on the summary the count of chips at or above the threshold. NULL without one.
+   */
+  classifier_model: string | null;
+  classifier_version: number | null;
+  classifier_score: number | null;
+  classifier_label: string | null;
+  classifier_positives: number | null;
+  /** The backbone model (engine variant) that made the chip features (metadata lookout-backbone); null without RGB bands. */
+  backbone: string | null;
 }
 
 /** A raster as the workflow plans it (small: it travels through workflow history). */
@@ -295,6 +307,22 @@ export interface RasterPlan {
   /** Per-band 2-98 % stretch of the RGB bands for the backbone, per acquisition (sampled at planning). */
   stretch: { min: [number, number, number]; max: [number, number, number] } | null;
   stretchBefore: { min: [number, number, number]; max: [number, number, number] } | null;
+  /** The chip classifier this raster runs (a model of the repository with task "chip-classifier"), or null. */
+  classifier?: RasterClassifierPlan | null;
+  /** The backbone (engine variant) this raster runs: the method's own, or metadata lookout-backbone (e.g. mobilenetv2-int8); null without RGB bands. */
+  backbone?: { name: string; version: number } | null;
+}
+
+/** Which chip classifier a raster runs and where (plain data: it travels in the plan). */
+export interface RasterClassifierPlan {
+  model: string;
+  version: number;
+  input: 'embedding' | 'pixels';
+  /** Pixel heads: band index per input channel (-1: gray, the mean of the stretched RGB), and each channel's 2-98 % stretch. */
+  channels: number[] | null;
+  stretch: { min: number[]; max: number[] } | null;
+  /** Two-stage placement from the manifest: backbone pool and head pool; null = one activity on the raster's queue. */
+  placement: { backbone: 'cpu' | 'gpu'; head: 'cpu' | 'gpu' } | null;
 }
 
 /** One block of chips for the analyzeRasterBlock activity. */
@@ -302,6 +330,11 @@ export interface RasterBlockTask {
   input: AnalyzeInput;
   plan: RasterPlan;
   block: number;
+  /** Two-stage placement: the chip classifier runs in a later activity on another pool (classifyRasterBlock). */
+  deferHead?: boolean;
+  /** The pool the workflow scheduled this activity for, and whether it fell back from the GPU pool. */
+  pool?: 'cpu' | 'gpu';
+  fellBack?: boolean;
 }
 
 export interface RasterBlockResult {
@@ -313,6 +346,8 @@ export interface RasterBlockResult {
   top: { col: number; row: number; score: number } | null;
   runMs: number;
   inferenceMs: number;
+  /** Two-stage placement: the chip rows wait in the results bucket for the head activity (classifyRasterBlock). */
+  pendingHead?: boolean;
 }
 
 /** What the finishing activity made: the summary's outputs. */
@@ -322,4 +357,6 @@ export interface RasterFinishResult {
   chips: number;
   chipsFailed: number;
   bankSize: number | null;
+  /** Chip classifier summary: the largest score and the chips at or above the threshold. */
+  classifier?: { model: string; version: number; maxScore: number | null; positives: number; label: string } | null;
 }

@@ -18,6 +18,8 @@ export interface LoadtestOptions {
   /** Uploads per second at most (0 = as fast as the concurrency allows). */
   rate: number;
   pipeline?: string;
+  /** More object metadata on every upload (e.g. lookout-backbone: the engine variant of a raster phase). */
+  metadata?: Record<string, string>;
   /** Sample files (replicated round-robin). */
   files: Array<{ file: string; contentType: string }>;
   prefix?: string;
@@ -45,7 +47,7 @@ export async function uploadLoad(storage: Storage, cfg: LookoutConfig, opts: Loa
   const datas = opts.files.map((f) => ({ ...f, data: fs.readFileSync(f.file) }));
   const limiter = new RateLimiter(opts.rate);
   const prefix = opts.prefix ?? `loadtest/${opts.runId}/`;
-  const metadata: Record<string, string> = { 'lookout-run': opts.runId };
+  const metadata: Record<string, string> = { ...opts.metadata, 'lookout-run': opts.runId };
   if (opts.pipeline) metadata['lookout-pipeline'] = opts.pipeline;
   let next = 0;
   let done = 0;

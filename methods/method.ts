@@ -15,6 +15,7 @@ import type { DecodedImage } from '../media/image';
 import type { ObjectStore } from '../io/objectstore';
 import type { SceneFormat, SceneStore } from '../io/scenes';
 import type { Detector } from '../runtime/detector';
+import type { OnnxChipClassifier } from '../runtime/classifier';
 import type { OnnxEmbedder } from '../runtime/embedder';
 
 /** What one stage computed, before the activity adds where and when it ran. */
@@ -38,6 +39,8 @@ export interface ModelLoader {
   embedder(name: string): Promise<OnnxEmbedder>;
   /** Absolute path of a model's ONNX file (models run by a method's own session, e.g. s2cloudless). */
   modelPath?(name: string): string;
+  /** Users' chip classifiers the repository declares for a pipeline (task "chip-classifier"); none without it. */
+  chipClassifiers?(pipeline: string): Promise<OnnxChipClassifier[]>;
 }
 
 /** What a worker hands a method when it loads it. */
@@ -81,6 +84,16 @@ export interface SegmentContext {
   segment: SegmentRange;
 }
 
+/** Where a raster activity runs: the chip rows' stage reports say so. */
+export interface RasterWhere {
+  workflowId: string;
+  taskQueue: string;
+  attempt: number;
+  pool?: 'cpu' | 'gpu';
+  /** A GPU-placed activity that ran on the CPU pool because no GPU worker took it in time. */
+  fellBack?: boolean;
+}
+
 /** A loaded method: its stages. Called by activities; every call gets object references, never bytes. */
 export interface MethodRuntime {
   detect(input: AnalyzeInput): Promise<StageWork<DetectValue>>;
@@ -108,7 +121,12 @@ export interface MethodRuntime {
    * Raster methods: analyses one block of chips, handing each chip's row to `emit` (as an analysis summary
    * with its `raster` record); stores what finishing needs under the plan's prefix.
    */
-  analyzeRasterBlock?(task: RasterBlockTask, where: { workflowId: string; taskQueue: string; attempt: number }, emit: (row: Omit<AnalysisSummary, 'input' | 'runId' | 'workflowStartedAt'>) => Promise<void>): Promise<{ ok: number; failed: number; top: { col: number; row: number; score: number } | null; inferenceMs: number }>;
+  analyzeRasterBlock?(task: RasterBlockTask, where: RasterWhere, emit: (row: Omit<AnalysisSummary, 'input' | 'runId' | 'workflowStartedAt'>) => Promise<void>): Promise<{ ok: number; failed: number; top: { col: number; row: number; score: number } | null; inferenceMs: number; pendingHead?: boolean }>;
+  /**
+   * Raster methods with a chip classifier placed on another pool (two-stage placement): runs the head over the
+   * inputs analyzeRasterBlock stored for the block (task.deferHead) and emits the block's chip rows.
+   */
+  classifyRasterBlock?(task: RasterBlockTask, where: RasterWhere, emit: (row: Omit<AnalysisSummary, 'input' | 'runId' | 'workflowStartedAt'>) => Promise<void>): Promise<{ ok: number; failed: number; inferenceMs: number }>;
   /** Raster methods: heatmap, GeoJSON and archive bank from the stored block results. */
   finishRaster?(input: AnalyzeInput, plan: RasterPlan): Promise<RasterFinishResult & { summary: Record<string, number | null> }>;
   /** "name vN (provider)" of every model loaded, for the worker's log. */

@@ -5,8 +5,9 @@
 import type { Pool } from '../core/pipelines';
 import type { BatchOptions } from './batcher';
 import { OnnxDetector, type Detector } from './detector';
+import { OnnxChipClassifier } from './classifier';
 import { OnnxEmbedder } from './embedder';
-import { loadLocalModel } from './manifest';
+import { chipClassifiersFor, loadLocalModel } from './manifest';
 
 export interface ModelLoadOptions {
   repo: string;
@@ -20,6 +21,7 @@ export interface ModelLoadOptions {
 export class CachingModelLoader {
   private readonly detectors = new Map<string, Promise<OnnxDetector>>();
   private readonly embedders = new Map<string, Promise<OnnxEmbedder>>();
+  private readonly classifiers = new Map<string, Promise<OnnxChipClassifier>>();
 
   constructor(private readonly opts: ModelLoadOptions) {}
 
@@ -37,10 +39,26 @@ export class CachingModelLoader {
   embedder(name: string): Promise<OnnxEmbedder> {
     let e = this.embedders.get(name);
     if (!e) {
-      e = OnnxEmbedder.load(loadLocalModel(this.opts.repo, name), { pool: this.opts.pool, threads: this.opts.threads });
+      e = (async () => OnnxEmbedder.load(loadLocalModel(this.opts.repo, name), { pool: this.opts.pool, threads: this.opts.threads }))();
+      // A model that failed to load is not cached: asked again, it is tried again (and close() skips it).
+      e.catch(() => this.embedders.delete(name));
       this.embedders.set(name, e);
     }
     return e;
+  }
+
+  /** Every chip classifier of the repository that `pipeline` runs (manifests with task "chip-classifier"), loaded once. */
+  async chipClassifiers(pipeline: string): Promise<OnnxChipClassifier[]> {
+    return Promise.all(
+      chipClassifiersFor(this.opts.repo, pipeline).map((m) => {
+        let c = this.classifiers.get(m.manifest.name);
+        if (!c) {
+          c = OnnxChipClassifier.load(m, { pool: this.opts.pool, threads: this.opts.threads });
+          this.classifiers.set(m.manifest.name, c);
+        }
+        return c;
+      }),
+    );
   }
 
   modelPath(name: string): string {
@@ -48,6 +66,9 @@ export class CachingModelLoader {
   }
 
   async close(): Promise<void> {
-    for (const p of [...this.detectors.values(), ...this.embedders.values()]) await (await p).close();
+    for (const p of [...this.detectors.values(), ...this.embedders.values(), ...this.classifiers.values()]) {
+      const m = await p.catch(() => null);
+      if (m) await m.close();
+    }
   }
 }

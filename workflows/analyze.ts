@@ -27,7 +27,7 @@ function stageActivities(spec: StageSpec, queue: string, scheduleToStartMs?: num
   });
 }
 
-function isScheduleToStartTimeout(err: unknown): boolean {
+export function isScheduleToStartTimeout(err: unknown): boolean {
   return err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && err.cause.timeoutType === 'SCHEDULE_TO_START';
 }
 

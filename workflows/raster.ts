@@ -2,18 +2,22 @@
  * analyzeRaster: one satellite or aerial raster, any size.
  *   planRaster (header by range reads: size, bands, georeference, chip grid, before acquisition)
  *   -> analyzeRasterBlock per block of blockChips² chips, `parallelism` at a time (each writes its chips' rows)
+ *      [two-stage placement (a chip classifier's manifest places backbone and head on different pools): the block
+ *       runs on the backbone's queue and classifyRasterBlock on the head's queue writes the block's rows; a
+ *       GPU-placed activity that no GPU worker takes in time runs on the CPU queue (rows say fell_back)]
  *   -> finishRaster (heatmap, GeoJSON, archive bank, the summary row).
  * Progress is the `progress` query. History stays bounded: after RASTER_BLOCKS_PER_RUN blocks the workflow
  * continues as a new run carrying the plan and the totals. A raster that cannot be planned (bad input) is
  * one failed row; a block that fails after its retries counts its chips as failed and the summary says
  * the result is partial (label raster-partial, raster.chips_failed).
  */
-import { continueAsNew, defineQuery, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { continueAsNew, defineQuery, log, proxyActivities, setHandler, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
 import type { LookoutActivities } from '../activities/types';
-import { RASTER_BLOCK_OPTIONS, RASTER_BLOCKS_PER_RUN, RASTER_FINISH_OPTIONS, RASTER_PLAN_OPTIONS, RECORD_OPTIONS } from '../core/policies';
+import { rasterPlacement, type Pool, type StageSpec } from '../core/pipelines';
+import { RASTER_BLOCK_OPTIONS, RASTER_BLOCKS_PER_RUN, RASTER_FINISH_OPTIONS, RASTER_HEAD_OPTIONS, RASTER_PLAN_OPTIONS, RECORD_OPTIONS } from '../core/policies';
 import type { RasterPlan } from '../core/types';
 import type { AnalyzeRasterInput, AnalyzeRasterResult, RasterProgress } from '../core/workflows';
-import { failureOf } from './analyze';
+import { failureOf, isScheduleToStartTimeout } from './analyze';
 
 export type { AnalyzeRasterInput, AnalyzeRasterResult, RasterProgress };
 
@@ -29,7 +33,6 @@ export async function analyzeRaster(input: AnalyzeRasterInput): Promise<AnalyzeR
   const spec = input.pipeline.stages.extract;
   const queue = spec.fallback?.taskQueue ?? spec.taskQueue;
   const planActs = proxyActivities<LookoutActivities>({ taskQueue: queue, ...RASTER_PLAN_OPTIONS });
-  const blockActs = proxyActivities<LookoutActivities>({ taskQueue: queue, ...RASTER_BLOCK_OPTIONS });
   const finishActs = proxyActivities<LookoutActivities>({ taskQueue: queue, ...RASTER_FINISH_OPTIONS });
   const startedAt = input.resume?.startedAt ?? info.runStartTime.getTime();
 
@@ -53,14 +56,17 @@ export async function analyzeRaster(input: AnalyzeRasterInput): Promise<AnalyzeR
   let next = input.resume?.next ?? 0;
   const runEnd = Math.min(plan.blocks, next + Math.max(1, input.blocksPerRun ?? RASTER_BLOCKS_PER_RUN));
   const p = plan;
+  // Where the block work and a chip classifier's head run (core/pipelines.ts rasterPlacement; the plan carries the manifest's placement).
+  const placed = rasterPlacement(input.pipeline, plan.classifier?.placement);
   const lanes = Array.from({ length: Math.max(1, Math.min(input.parallelism, runEnd - next)) }, async () => {
     for (;;) {
       const block = next++;
       if (block >= runEnd) return;
       try {
-        const r = await blockActs.analyzeRasterBlock({ input, plan: p, block });
-        progress.chipsDone += r.ok;
-        progress.chipsFailed += r.failed;
+        const r = await onPool(placed.block, RASTER_BLOCK_OPTIONS, (acts, where) => acts.analyzeRasterBlock({ input, plan: p, block, ...where, ...(placed.head ? { deferHead: true } : {}) }));
+        const rows = r.pendingHead && placed.head ? await onPool(placed.head, RASTER_HEAD_OPTIONS, (acts, where) => acts.classifyRasterBlock({ input, plan: p, block, ...where })) : r;
+        progress.chipsDone += rows.ok;
+        progress.chipsFailed += rows.failed;
         if (r.top && (!top || r.top.score > top.score)) top = r.top;
       } catch (err) {
         // Retries spent: the block's chips have no rows; the summary counts them as failed.
@@ -81,6 +87,18 @@ export async function analyzeRaster(input: AnalyzeRasterInput): Promise<AnalyzeR
   progress.phase = 'done';
   const failed = Math.max(fin.chipsFailed, progress.chipsFailed);
   return { raster: rasterId, status: failed > 0 ? 'partial' : 'ok', chips: plan.chips, ok: progress.chipsDone, failed, heatmapUri: fin.heatmapUri, geojsonUri: fin.geojsonUri, top };
+}
+
+/** Runs an activity on its pool's queue; a GPU-placed one that no GPU worker picks up in time runs on the CPU queue. */
+async function onPool<T>(spec: StageSpec, opts: ActivityOptions, call: (acts: LookoutActivities, where: { pool: Pool; fellBack: boolean }) => Promise<T>): Promise<T> {
+  const primary = proxyActivities<LookoutActivities>({ ...opts, taskQueue: spec.taskQueue, ...(spec.fallback ? { scheduleToStartTimeout: spec.fallback.scheduleToStartMs } : {}) });
+  try {
+    return await call(primary, { pool: spec.pool, fellBack: false });
+  } catch (err) {
+    if (!spec.fallback || !isScheduleToStartTimeout(err)) throw err;
+    log.warn('no worker picked up the raster activity in time; running it on the fallback pool', { from: spec.taskQueue, to: spec.fallback.taskQueue });
+    return await call(proxyActivities<LookoutActivities>({ ...opts, taskQueue: spec.fallback.taskQueue }), { pool: 'cpu', fellBack: true });
+  }
 }
 
 /** Chips in a block (edge blocks hold fewer). */

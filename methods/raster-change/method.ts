@@ -12,14 +12,18 @@
  */
 import path from 'node:path';
 import { BadInputError, SetupError } from '../../core/errors';
-import type { ObjectRef, RasterPlan, RasterRowFields, StageReport } from '../../core/types';
+import { PIPELINES } from '../../core/pipelines';
+import type { AnalysisSummary, ObjectRef, RasterClassifierPlan, RasterPlan, RasterRowFields, StageReport } from '../../core/types';
 import type { ObjectStore } from '../../io/objectstore';
 import { worldFileCandidates } from '../../media/georef';
 import { openRaster, type ChipWindow, type Raster, type WindowData } from '../../media/raster';
+import type { OnnxChipClassifier } from '../../runtime/classifier';
+import type { OnnxEmbedder } from '../../runtime/embedder';
 import { KnnBank } from '../../runtime/knn';
 import { machineInfo } from '../../runtime/machine';
 import type { MethodContext, MethodDefinition, MethodRuntime } from '../method';
 import { assertCoRegistered } from './index';
+import { chipToChannels01, classifierChannels, classifierSummary, packFloat16, unpackFloat16 } from './classifier';
 import { chipCloudFraction, OnnxCloudModel, s2cloudlessBandIndices, type CloudModel } from './cloud';
 import { chipToRgb01, cosineDistance, onnxFeatureExtractor, percentileStretch, type FeatureExtractor, type Stretch } from './deep';
 import { chipFeatureCollection } from './geojson';
@@ -125,18 +129,32 @@ export function chipWorkflowId(rasterWorkflowId: string, col: number, row: numbe
 /** What a block leaves in the results bucket for finishing. */
 interface BlockRecord {
   block: number;
-  chips: Array<{ col: number; row: number; x: number; y: number; w: number; h: number; score: number | null; cloud: number | null; change: number | null; novelty: number | null; ndvi: number | null; nbr: number | null; ndwi: number | null; failed?: string }>;
+  chips: Array<{ col: number; row: number; x: number; y: number; w: number; h: number; score: number | null; cloud: number | null; change: number | null; novelty: number | null; ndvi: number | null; nbr: number | null; ndwi: number | null; cls?: number | null; failed?: string }>;
   preview: PreviewRegion | null;
   /** Float32 little-endian, base64: a sample of this block's after-features for the archive bank. */
   features: string | null;
   dim: number;
 }
 
+/** A block whose head runs on another pool: its chip rows and the head's inputs wait here for classifyRasterBlock. */
+interface PendingHead {
+  block: number;
+  /** Chip rows as the backbone stage made them; `input` says which rows get a classifier score. */
+  rows: Array<Omit<AnalysisSummary, 'input' | 'runId' | 'workflowStartedAt'>>;
+  /** Per row: index into the inputs, or -1 (failed chip, or no input for this chip). */
+  input: number[];
+  /** Float16 little-endian, base64: the head's inputs (features or chip tensors), `dim` values each. */
+  inputs: string;
+  dim: number;
+  /** When the backbone stage finished (the head's queue wait starts here). */
+  doneAt: number;
+}
+
 function previewBands(plan: RasterPlan): number[] {
   return plan.rgb ? [...plan.rgb] : [0];
 }
 
-export function rasterRecord(plan: RasterPlan, w: ChipWindow | null, raster: Raster | null, scores: Partial<Pick<RasterRowFields, 'cloud_fraction' | 'change_score' | 'novelty_score' | 'ndvi_delta' | 'nbr_delta' | 'ndwi_delta'>>): RasterRowFields {
+export function rasterRecord(plan: RasterPlan, w: ChipWindow | null, raster: Raster | null, scores: Partial<Pick<RasterRowFields, 'cloud_fraction' | 'change_score' | 'novelty_score' | 'ndvi_delta' | 'nbr_delta' | 'ndwi_delta' | 'classifier_score' | 'classifier_label'>>): RasterRowFields {
   let fp: RasterPlan['footprint'] = null;
   let note = plan.georefNote;
   if (w && raster) {
@@ -177,6 +195,12 @@ export function rasterRecord(plan: RasterPlan, w: ChipWindow | null, raster: Ras
     chips_failed: null,
     heatmap_uri: null,
     geojson_uri: null,
+    classifier_model: plan.classifier && w ? plan.classifier.model : null,
+    classifier_version: plan.classifier && w ? plan.classifier.version : null,
+    classifier_score: round(scores.classifier_score),
+    classifier_label: scores.classifier_label ?? null,
+    classifier_positives: null,
+    backbone: plan.rgb ? (plan.backbone?.name ?? null) : null,
   };
 }
 
@@ -222,6 +246,100 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
     cloudModelName = '';
   }
   const cache = new RasterCache();
+  // Users' chip classifiers (task "chip-classifier" in the model repository), per pipeline, loaded once.
+  const classifierSets = new Map<string, Promise<OnnxChipClassifier[]>>();
+  const classifiersOf = (pipeline: string): Promise<OnnxChipClassifier[]> => {
+    let c = classifierSets.get(pipeline);
+    if (!c) {
+      c = ctx.models.chipClassifiers ? ctx.models.chipClassifiers(pipeline) : Promise.resolve([]);
+      classifierSets.set(pipeline, c);
+    }
+    return c;
+  };
+  async function classifierOf(pipeline: string, cls: RasterClassifierPlan): Promise<OnnxChipClassifier> {
+    const c = (await classifiersOf(pipeline)).find((x) => x.name === cls.model);
+    if (!c) throw new SetupError('ClassifierNotLoaded', `chip classifier ${cls.model} is not in this worker's model repository for pipeline ${pipeline}`);
+    if (c.version !== cls.version) throw new SetupError('ClassifierVersion', `chip classifier ${cls.model}: the raster was planned with version ${cls.version}, this worker has ${c.version}`);
+    return c;
+  }
+  // Loaded with the method, so that a broken classifier manifest stops the worker at start, not a raster later.
+  const rasterPipelines = [...PIPELINES.values()].filter((p) => p.method === 'raster-change').map((p) => p.name);
+  const loadedClassifiers = [...new Map((await Promise.all(rasterPipelines.map(classifiersOf))).flat().map((c) => [c.name, c])).values()];
+  // Other backbones: an engine variant chosen per raster (metadata lookout-backbone, e.g. mobilenetv2-int8), or
+  // the backbone of an embedding head other than the method's own. Loaded on first use, once per worker.
+  const extractors = new Map<string, Promise<{ embedder: OnnxEmbedder; extractor: FeatureExtractor }>>([[models.backbone, Promise.resolve({ embedder, extractor })]]);
+  const backboneOf = (name: string): Promise<{ embedder: OnnxEmbedder; extractor: FeatureExtractor }> => {
+    let e = extractors.get(name);
+    if (!e) {
+      e = ctx.models.embedder(name).then((m) => ({ embedder: m, extractor: onnxFeatureExtractor(m) }));
+      e.catch(() => extractors.delete(name));
+      extractors.set(name, e);
+    }
+    return e;
+  };
+  const extractorOf = async (name: string): Promise<FeatureExtractor> => (await backboneOf(name)).extractor;
+
+  /** The engine variant of the backbone a raster asks for (metadata lookout-backbone): a 3-channel embedding model with the backbone's feature size. */
+  async function planBackbone(o: ObjectRef): Promise<{ name: string; version: number }> {
+    const want = o.metadata?.['lookout-backbone']?.trim();
+    if (!want || want === models.backbone) return { name: embedder.name, version: embedder.version };
+    if (!/^[a-z0-9][a-z0-9_-]{0,63}$/.test(want)) throw new BadInputError('UnknownBackbone', `metadata lookout-backbone ${JSON.stringify(want.slice(0, 60))} is not a model name`);
+    let b: { embedder: OnnxEmbedder };
+    try {
+      b = await backboneOf(want);
+    } catch (err) {
+      throw new BadInputError('UnknownBackbone', `metadata lookout-backbone names ${want}, which this worker cannot load: ${(err as Error).message}`, err);
+    }
+    if (b.embedder.channels !== 3 || b.embedder.latentSize !== embedder.latentSize) throw new BadInputError('UnknownBackbone', `backbone ${want} must take 3 channels and give ${embedder.latentSize} features (it takes ${b.embedder.channels}, gives ${b.embedder.latentSize})`);
+    return { name: b.embedder.name, version: b.embedder.version };
+  }
+
+  /** The classifier a raster runs: metadata lookout-classifier (a name, or "none"), else the repository's first for the pipeline. */
+  async function planClassifier(input: { pipeline: { name: string }; object: ObjectRef }, r: Raster, names: string[], roles: BandRoles, rgb: [number, number, number] | null, notes: string[]): Promise<RasterClassifierPlan | null> {
+    const all = await classifiersOf(input.pipeline.name);
+    const want = input.object.metadata?.['lookout-classifier']?.trim();
+    if (want === 'none') return null;
+    const byDefault = all.filter((x) => x.spec.byDefault !== false);
+    const c = want ? all.find((x) => x.name === want) : byDefault[0];
+    if (want && !c) throw new BadInputError('UnknownClassifier', `metadata lookout-classifier names ${JSON.stringify(want.slice(0, 60))}, which the model repository does not declare for pipeline ${input.pipeline.name} (has: ${all.map((x) => x.name).join(', ') || 'none'})`);
+    if (!c) return null;
+    if (!want && byDefault.length > 1) notes.push(`chip classifier: ${c.name} (also in the repository: ${byDefault.slice(1).map((x) => x.name).join(', ')}; metadata lookout-classifier chooses)`);
+    const spec = c.spec;
+    let channels: number[] | null = null;
+    let stretch: RasterClassifierPlan['stretch'] = null;
+    if (spec.input === 'embedding') {
+      if (!rgb) {
+        notes.push(`chip classifier ${c.name} not run: it takes ${spec.backbone} features, which need red/green/blue bands`);
+        return null;
+      }
+    } else {
+      const ch = classifierChannels(spec, names, roles, rgb);
+      if (!ch.channels) {
+        notes.push(`chip classifier ${c.name} not run: the raster has no ${ch.missing.join(', ')}`);
+        return null;
+      }
+      channels = ch.channels;
+      stretch = { min: [], max: [] };
+      for (const b of channels) {
+        const st = b >= 0 ? await sampleStretch(r, [b, b, b]) : null;
+        stretch.min.push(st ? st.min[0] : 0);
+        stretch.max.push(st ? st.max[0] : 1);
+      }
+    }
+    return { model: c.name, version: c.version, input: spec.input, channels, stretch, placement: spec.placement ?? null };
+  }
+
+  /** The head's input for one chip (null: none for this chip). */
+  async function headInput(cls: RasterClassifierPlan, c: OnnxChipClassifier, plan: RasterPlan, chip: WindowData | null, features: Float32Array | null): Promise<Float32Array | null> {
+    if (!chip) return null;
+    if (c.spec.input === 'pixels') return chipToChannels01(chip, cls, c.spec.size!, plan.rgb, plan.stretch);
+    if (!plan.rgb || !plan.stretch) return null;
+    const backbone = c.spec.backbone!;
+    // The method's backbone, or the engine variant standing in for it (plan.backbone): the features computed anyway.
+    if (backbone === models.backbone) return features;
+    const e = await extractorOf(backbone);
+    return e.embed(chipToRgb01(chip, plan.rgb, plan.stretch, e.inputSize));
+  }
 
   async function worldFileFor(o: ObjectRef): Promise<{ worldFile?: string; prj?: string }> {
     if (!/\.(jpe?g|png)$/i.test(o.name)) return {};
@@ -268,11 +386,25 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
     return percentileStretch(samples, r.nodata);
   }
 
+  /**
+   * The bank's live generation: stat, then download that generation. Another raster of the archive finishing in
+   * between replaces the generation (the old one is gone: ObjectNotFound / GenerationMismatch): read again.
+   */
+  async function readBank(name: string): Promise<{ bank: KnnBank; generation: string } | null> {
+    for (let attempt = 0; ; attempt++) {
+      const s = await stat(ctx.resultsBucket, name);
+      if (!s) return null;
+      try {
+        return { bank: KnnBank.parse(await store.download({ bucket: ctx.resultsBucket, name, generation: s.generation }, 64 * 2 ** 20), name), generation: s.generation };
+      } catch (err) {
+        const cls = (err as { errorClass?: string }).errorClass;
+        if (attempt >= 4 || (cls !== 'ObjectNotFound' && cls !== 'GenerationMismatch')) throw err;
+      }
+    }
+  }
+
   async function loadBank(archive: string): Promise<KnnBank | null> {
-    const name = `raster-banks/${safeKey(archive)}/bank.knn`;
-    const s = await stat(ctx.resultsBucket, name);
-    if (!s) return null;
-    return KnnBank.parse(await store.download({ bucket: ctx.resultsBucket, name, generation: s.generation }, 64 * 2 ** 20), name);
+    return (await readBank(`raster-banks/${safeKey(archive)}/bank.knn`))?.bank ?? null;
   }
 
   const runtime: MethodRuntime = {
@@ -323,6 +455,9 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
         }
       }
       if (!before) notes.push('no before acquisition: change_score and index deltas null (cloud fraction, indices and novelty only)');
+      const classifier = await planClassifier(input, r, names, roles, rgb, notes);
+      const backbone = rgb ? await planBackbone(o) : null;
+      if (backbone && backbone.name !== models.backbone) notes.push(`backbone: ${backbone.name} v${backbone.version} (metadata lookout-backbone)`);
       const g = georefLabel(r);
       const whole = r.placement({ x: 0, y: 0, width: r.width, height: r.height });
       const folder = path.posix.dirname(o.name);
@@ -353,11 +488,16 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
         footprint: whole.footprint ? { wkt: whole.footprint.wkt, west: whole.footprint.minLon, south: whole.footprint.minLat, east: whole.footprint.maxLon, north: whole.footprint.maxLat } : null,
         stretch: rgb ? await sampleStretch(r, rgb) : null,
         stretchBefore,
+        classifier,
+        backbone,
       };
     },
 
-    async analyzeRasterBlock(task, where, emit) {
+    async analyzeRasterBlock(task, where, emitRow) {
       const { plan, input } = task;
+      const pool = where.pool ?? 'cpu';
+      const bb = plan.backbone ? await backboneOf(plan.backbone.name) : { embedder, extractor };
+      if (bb.embedder.version !== (plan.backbone?.version ?? embedder.version)) throw new SetupError('BackboneVersion', `backbone ${bb.embedder.name}: planned with version ${plan.backbone?.version}, this worker has ${bb.embedder.version}`);
       const t0 = Date.now();
       const windows = blockWindows(plan, task.block);
       const r = await openObject(input.object);
@@ -370,7 +510,7 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
       const wfId = where.workflowId;
       const report = (stage: StageReport['stage'], s: number, e: number, inferenceMs: number, batchSize?: number): StageReport => ({
         stage,
-        pool: 'cpu',
+        pool,
         taskQueue: where.taskQueue,
         host: machineInfo().host,
         attempt: where.attempt,
@@ -379,8 +519,9 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
         completedAt: e,
         inferenceMs,
         batchSize,
-        executionProvider: embedder.executionProvider,
-        model: stage === 'extract' && plan.rgb ? { name: embedder.name, version: embedder.version } : undefined,
+        executionProvider: bb.embedder.executionProvider,
+        model: stage === 'extract' && plan.rgb ? { name: bb.embedder.name, version: bb.embedder.version } : undefined,
+        ...(where.fellBack ? { fellBack: true } : {}),
       });
       try {
         [after, before] = await Promise.all([r.readChips(windows), b ? b.readChips(windows) : Promise.resolve(null)]);
@@ -413,15 +554,35 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
       const feats = await Promise.all(
         windows.map(async (_, i) => {
           const a = after[i];
-          const bb = before?.[i];
+          const bw = before?.[i];
           if (!plan.rgb || !plan.stretch || !a) return { after: null, before: null, ms: 0 };
           const s = Date.now();
-          const fa = await extractor.embed(chipToRgb01(a, plan.rgb, plan.stretch, extractor.inputSize));
-          const fb = bb && plan.stretchBefore ? await extractor.embed(chipToRgb01(bb, plan.rgb, plan.stretchBefore, extractor.inputSize)) : null;
+          const fa = await bb.extractor.embed(chipToRgb01(a, plan.rgb, plan.stretch, bb.extractor.inputSize));
+          const fb = bw && plan.stretchBefore ? await bb.extractor.embed(chipToRgb01(bw, plan.rgb, plan.stretchBefore, bb.extractor.inputSize)) : null;
           return { after: fa, before: fb, ms: Date.now() - s };
         }),
       );
       const perChipRead = readMs / windows.length;
+      // A user's chip classifier (plan.classifier): its inputs for every readable chip; run here, or (two-stage
+      // placement) stored with the chip rows for classifyRasterBlock on the head's pool.
+      const cls = plan.classifier ?? null;
+      const head = cls ? await classifierOf(input.pipeline.name, cls) : null;
+      const headInputs: Array<Float32Array | null> = head && cls ? await Promise.all(windows.map((_, i) => (errors[i] ? null : headInput(cls, head, plan, after[i], feats[i].after)))) : windows.map(() => null);
+      const decisions: Array<{ score: number; label: string } | null> = windows.map(() => null);
+      let headMs = 0;
+      const withInput = headInputs.flatMap((x, i) => (x ? [i] : []));
+      if (head && !task.deferHead && withInput.length > 0) {
+        const h0 = Date.now();
+        const res = await head.classify(withInput.map((i) => headInputs[i]!));
+        headMs = Date.now() - h0;
+        withInput.forEach((i, k) => (decisions[i] = res[k]));
+      }
+      const pending: PendingHead | null = task.deferHead && head ? { block: task.block, rows: [], input: [], inputs: '', dim: head.inputLength, doneAt: 0 } : null;
+      const emit = async (row: Omit<AnalysisSummary, 'input' | 'runId' | 'workflowStartedAt'>, i: number): Promise<void> => {
+        if (!pending) return emitRow(row);
+        pending.rows.push(row);
+        pending.input.push(headInputs[i] ? withInput.indexOf(i) : -1);
+      };
       for (let i = 0; i < windows.length; i++) {
         const w = windows[i];
         const a = after[i];
@@ -431,7 +592,7 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
             workflowId: chipWorkflowId(wfId, w.col, w.row),
             failure: { stage: 'detect', errorClass: err?.errorClass ?? 'CorruptRaster', message: err?.message ?? 'chip unreadable', attempts: where.attempt, retryable: false },
             raster: rasterRecord(plan, w, r, {}),
-          });
+          }, i);
           record.chips.push({ col: w.col, row: w.row, x: w.x, y: w.y, w: w.width, h: w.height, score: null, cloud: null, change: null, novelty: null, ndvi: null, nbr: null, ndwi: null, failed: err?.errorClass ?? 'CorruptRaster' });
           continue;
         }
@@ -469,10 +630,10 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
           workflowId: chipWorkflowId(wfId, w.col, w.row),
           detect: { report: report('detect', fs - perChipRead, fs, 0), machine: machineInfo(), width: w.width, height: w.height, format: `${plan.format}-chip`, boxes: [] },
           extract: { report: report('extract', fs, cs, f.ms, f.before ? 2 : f.after ? 1 : 0), featureNames: [], features: [] },
-          score: { report: report('score', cs, ce, 0), label: change !== null ? 'change' : 'chip', score, objects: [], details },
-          raster: rasterRecord(plan, w, r, { cloud_fraction: cloudFraction, change_score: change, novelty_score: novelty, ndvi_delta: ndvi, nbr_delta: nbr, ndwi_delta: ndwi }),
-        });
-        record.chips.push({ col: w.col, row: w.row, x: w.x, y: w.y, w: w.width, h: w.height, score, cloud: cloudFraction, change, novelty, ndvi, nbr, ndwi });
+          score: { report: { ...report('score', cs, ce, decisions[i] ? headMs / withInput.length : 0, decisions[i] ? withInput.length : undefined), ...(decisions[i] && head ? { model: { name: head.name, version: head.version }, executionProvider: head.executionProvider } : {}) }, label: change !== null ? 'change' : 'chip', score, objects: [], details },
+          raster: rasterRecord(plan, w, r, { cloud_fraction: cloudFraction, change_score: change, novelty_score: novelty, ndvi_delta: ndvi, nbr_delta: nbr, ndwi_delta: ndwi, classifier_score: decisions[i]?.score ?? null, classifier_label: decisions[i]?.label ?? null }),
+        }, i);
+        record.chips.push({ col: w.col, row: w.row, x: w.x, y: w.y, w: w.width, h: w.height, score, cloud: cloudFraction, change, novelty, ndvi, nbr, ndwi, cls: decisions[i]?.score ?? null });
         ctx.heartbeat({ block: task.block, chip: i });
       }
       const bbox = { x: windows[0].x, y: windows[0].y, width: Math.max(...windows.map((w) => w.x + w.width)) - windows[0].x, height: Math.max(...windows.map((w) => w.y + w.height)) - windows[0].y };
@@ -484,8 +645,56 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
         record.features = Buffer.from(flat.buffer).toString('base64');
       }
       await store.upload(ctx.resultsBucket, `${plan.prefix}/blocks/${task.block}.json`, Buffer.from(JSON.stringify(record)), 'application/json', { 'lookout-derived': 'raster-block' });
+      if (pending) {
+        // The head's inputs travel through the results bucket (64 chips x 1280 features are ~160 KiB even in
+        // float16: too much for workflow history); the workflow passes only the block number.
+        pending.inputs = packFloat16(withInput.map((i) => headInputs[i]!), pending.dim);
+        pending.doneAt = Date.now();
+        await store.upload(ctx.resultsBucket, `${plan.prefix}/blocks/${task.block}.head.json`, Buffer.from(JSON.stringify(pending)), 'application/json', { 'lookout-derived': 'raster-head-inputs' });
+      }
       const failedChips = errors.filter((e) => e).length;
-      return { ok: windows.length - failedChips, failed: failedChips, top, inferenceMs };
+      return { ok: windows.length - failedChips, failed: failedChips, top, inferenceMs, ...(pending ? { pendingHead: true } : {}) };
+    },
+
+    async classifyRasterBlock(task, where, emit) {
+      const { plan, input } = task;
+      const cls = plan.classifier;
+      if (!cls) throw new SetupError('NoClassifier', 'classifyRasterBlock: the raster was planned without a chip classifier');
+      const head = await classifierOf(input.pipeline.name, cls);
+      const name = `${plan.prefix}/blocks/${task.block}.head.json`;
+      const s = await stat(ctx.resultsBucket, name);
+      if (!s) throw new SetupError('HeadInputsMissing', `gs://${ctx.resultsBucket}/${name} is missing: the block's backbone stage did not finish`);
+      const p = JSON.parse((await store.download({ bucket: ctx.resultsBucket, name, generation: s.generation }, 256 * 2 ** 20)).toString('utf8')) as PendingHead;
+      const inputs = p.inputs ? unpackFloat16(p.inputs, p.dim) : [];
+      const t0 = Date.now();
+      const res = inputs.length ? await head.classify(inputs) : [];
+      const t1 = Date.now();
+      const byChip = new Map<string, number>();
+      let ok = 0;
+      let failed = 0;
+      for (const [i, row] of p.rows.entries()) {
+        const k = p.input[i];
+        if (row.failure) failed++;
+        else ok++;
+        if (k >= 0 && row.raster && row.score) {
+          const d = res[k];
+          row.raster.classifier_score = round(d.score);
+          row.raster.classifier_label = d.label;
+          byChip.set(`${row.raster.chip_col},${row.raster.chip_row}`, d.score);
+          // The score stage of a two-stage chip is the head: where, when and on what it ran.
+          row.score.report = { ...row.score.report, pool: where.pool ?? 'cpu', taskQueue: where.taskQueue, host: machineInfo().host, attempt: where.attempt, scheduledAt: p.doneAt, startedAt: t0, completedAt: t1, inferenceMs: (t1 - t0) / inputs.length, batchSize: inputs.length, executionProvider: head.executionProvider, model: { name: head.name, version: head.version }, ...(where.fellBack ? { fellBack: true } : {}) };
+        }
+        await emit(row);
+      }
+      // The block's record (for the summary, heatmap and GeoJSON) gets the scores too.
+      const recName = `${plan.prefix}/blocks/${task.block}.json`;
+      const rs = await stat(ctx.resultsBucket, recName);
+      if (rs) {
+        const rec = JSON.parse((await store.download({ bucket: ctx.resultsBucket, name: recName, generation: rs.generation }, 256 * 2 ** 20)).toString('utf8')) as BlockRecord;
+        for (const c of rec.chips) c.cls = byChip.get(`${c.col},${c.row}`) ?? c.cls ?? null;
+        await store.upload(ctx.resultsBucket, recName, Buffer.from(JSON.stringify(rec)), 'application/json', { 'lookout-derived': 'raster-block' });
+      }
+      return { ok, failed, inferenceMs: t1 - t0 };
     },
 
     async finishRaster(input, plan) {
@@ -494,6 +703,7 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
       const heat: Array<{ window: ChipWindow; score: number | null }> = [];
       const features: Float32Array[] = [];
       const agg = { cloud: [] as number[], change: [] as number[], novelty: [] as number[], ndvi: [] as number[], nbr: [] as number[], ndwi: [] as number[] };
+      const clsScores: Array<number | null> = [];
       let chips = 0;
       let failed = 0;
       const fcChips: Parameters<typeof chipFeatureCollection>[0][number][] = [];
@@ -520,7 +730,8 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
           const w: ChipWindow = { x: c.x, y: c.y, width: c.w, height: c.h, col: c.col, row: c.row, index: c.row * plan.cols + c.col, clipped: c.w < plan.chipSize || c.h < plan.chipSize };
           heat.push({ window: w, score: c.score });
           for (const [k, v] of [['cloud', c.cloud], ['change', c.change], ['novelty', c.novelty], ['ndvi', c.ndvi], ['nbr', c.nbr], ['ndwi', c.ndwi]] as const) if (v !== null) agg[k].push(v);
-          fcChips.push({ window: w, placement: r.placement(w), properties: { score: c.score, cloud_fraction: c.cloud, change_score: c.change, novelty_score: c.novelty, ndvi_delta: c.ndvi, nbr_delta: c.nbr, ndwi_delta: c.ndwi, status: c.failed ? 'failed' : 'ok' } });
+          clsScores.push(c.cls ?? null);
+          fcChips.push({ window: w, placement: r.placement(w), properties: { score: c.score, cloud_fraction: c.cloud, change_score: c.change, novelty_score: c.novelty, ndvi_delta: c.ndvi, nbr_delta: c.nbr, ndwi_delta: c.ndwi, ...(plan.classifier ? { classifier_score: c.cls ?? null } : {}), status: c.failed ? 'failed' : 'ok' } });
         }
         ctx.heartbeat({ finishing: blk });
       }
@@ -536,7 +747,9 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
       if (features.length > 0) bankSize = await updateBank(plan.archive, features);
       const mean = (v: number[]) => (v.length ? v.reduce((s, x) => s + x, 0) / v.length : null);
       const max = (v: number[]) => (v.length ? Math.max(...v) : null);
+      const head = plan.classifier ? await classifierOf(input.pipeline.name, plan.classifier) : null;
       return {
+        classifier: head && plan.classifier ? classifierSummary(plan.classifier, head.spec, clsScores) : null,
         heatmapUri: `gs://${ctx.resultsBucket}/${heatName}`,
         geojsonUri: `gs://${ctx.resultsBucket}/${geoName}`,
         chips,
@@ -547,7 +760,7 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
     },
 
     loadedModels() {
-      return [`${embedder.name} v${embedder.version} (${embedder.executionProvider})`, ...(cloud ? [`${cloudModelName} (cpu)`] : [])];
+      return [`${embedder.name} v${embedder.version} (${embedder.executionProvider})`, ...(cloud ? [`${cloudModelName} (cpu)`] : []), ...loadedClassifiers.map((c) => `${c.name} v${c.version} (chip classifier, ${c.executionProvider})`)];
     },
   };
 
@@ -556,8 +769,9 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
     if (!store.uploadIfGeneration) return null;
     const name = `raster-banks/${safeKey(archive)}/bank.knn`;
     for (let attempt = 0; attempt < 5; attempt++) {
-      const s = await stat(ctx.resultsBucket, name);
-      const old = s ? KnnBank.parse(await store.download({ bucket: ctx.resultsBucket, name, generation: s.generation }, 64 * 2 ** 20), name) : null;
+      const cur = await readBank(name);
+      const s = cur ? { generation: cur.generation } : null;
+      const old = cur?.bank ?? null;
       const all: Float32Array[] = old && old.dim === add[0].length ? [...Array.from({ length: old.count }, (_, i) => old.vector(i)), ...add] : add;
       const { bank } = KnnBank.build(all, { metric: 'cosine', maxSize: BANK_MAX, seed: 7 });
       if (await store.uploadIfGeneration(ctx.resultsBucket, name, bank.serialize(), s?.generation ?? '0')) return bank.count;

@@ -106,6 +106,9 @@ const acts: LookoutActivities = {
   async analyzeRasterBlock() {
     throw new Error('not used by these tests');
   },
+  async classifyRasterBlock() {
+    throw new Error('not used by these tests');
+  },
   async finishRaster() {
     throw new Error('not used by these tests');
   },
