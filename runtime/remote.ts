@@ -52,6 +52,37 @@ export async function syncModels(storage: Storage, uri: string, names: string[],
   return cacheDir;
 }
 
+/**
+ * Chip classifiers of a bucket repository that one of `pipelines` runs (task "chip-classifier", `classifier.pipelines`):
+ * a user plugs one in by publishing its folder, so a worker with a gs:// repository must find them by their
+ * manifests, not only copy the models its pipelines name.
+ */
+export async function chipClassifierNames(storage: Storage, uri: string, pipelines: string[]): Promise<string[]> {
+  const { bucket, prefix } = parseRepoUri(uri);
+  const [files] = await storage.bucket(bucket).getFiles({ prefix });
+  const out: string[] = [];
+  for (const f of files) {
+    if (!f.name.endsWith('/manifest.json')) continue;
+    const name = f.name.slice(prefix.length, -'/manifest.json'.length);
+    if (!name || name.includes('/')) continue;
+    let raw: { task?: unknown; classifier?: { pipelines?: unknown } };
+    try {
+      raw = JSON.parse((await f.download())[0].toString('utf8')) as typeof raw;
+    } catch {
+      continue; // syncModels reports a broken manifest if the model is asked for by name
+    }
+    const runs = raw.classifier?.pipelines;
+    if (raw.task === 'chip-classifier' && Array.isArray(runs) && runs.some((p) => pipelines.includes(String(p)))) out.push(name);
+  }
+  return out.sort();
+}
+
+/** What a worker with a bucket repository copies: its pipelines' models and the chip classifiers published for them. */
+export async function syncPipelineModels(storage: Storage, uri: string, pipelines: string[], pipelineModels: string[], cacheDir: string): Promise<{ dir: string; names: string[] }> {
+  const names = [...new Set([...pipelineModels, ...(await chipClassifierNames(storage, uri, pipelines))])];
+  return { dir: await syncModels(storage, uri, names, cacheDir), names };
+}
+
 /** Uploads a local model folder (manifest + current version) to a bucket repository. */
 export async function publishModel(storage: Storage, localRepo: string, name: string, uri: string): Promise<string> {
   const { bucket, prefix } = parseRepoUri(uri);

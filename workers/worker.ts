@@ -23,7 +23,7 @@ import type { MethodRuntime } from '../methods/method';
 import { methodOfPipeline, modelsForPipelines } from '../methods/registry';
 import { CachingModelLoader } from '../runtime/loader';
 import { defaultModelRepo, listLocalModels } from '../runtime/manifest';
-import { syncModels } from '../runtime/remote';
+import { syncPipelineModels } from '../runtime/remote';
 import { PixelBudget } from '../media/pixel-budget';
 import { log as rootLog, objectKeyOfWorkflowId, temporalLogger, withLogFields } from '../io/log';
 import { collectProcessMetrics, serveMetricsIfFree, watchPixelBudget, type MetricsServer } from '../io/metrics';
@@ -119,8 +119,10 @@ export async function runWorker(cfg: LookoutConfig, opts: WorkerOptions, onReady
   let repo = opts.modelRepo ?? defaultModelRepo(cfg.projectRoot);
   if (repo.startsWith('gs://')) {
     const cache = path.join(cfg.projectRoot, '.lookout', 'model-cache');
-    log(`models: copying ${modelsForPipelines(opts.pipelines).join(', ')} from ${repo} to ${cache}`);
-    repo = await syncModels(storage, repo, modelsForPipelines(opts.pipelines), cache);
+    // The pipelines' own models, and the chip classifiers a user published for them (plugged in by manifest alone).
+    const synced = await syncPipelineModels(storage, repo, opts.pipelines, modelsForPipelines(opts.pipelines), cache);
+    log(`models: copied ${synced.names.join(', ')} from ${repo} to ${cache}`);
+    repo = synced.dir;
   }
   const models = new CachingModelLoader({ repo, pool: opts.pool, threads: opts.threads, batch: opts.batch });
   const store = gcsObjectStore(storage);
