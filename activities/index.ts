@@ -65,6 +65,16 @@ function currentWorkflowId(fallback: string): string {
   }
 }
 
+/** The workflow run an activity's rows belong to, and when its attempt was scheduled; `direct` outside an activity (tests). */
+function currentRun(now: number): { runId: string; workflowStartedAt: number } {
+  try {
+    const ai = Context.current().info;
+    return { runId: ai.workflowExecution?.runId ?? 'direct', workflowStartedAt: ai.currentAttemptScheduledTimestampMs };
+  } catch {
+    return { runId: 'direct', workflowStartedAt: now };
+  }
+}
+
 export function createActivities(deps: ActivityDeps): LookoutActivities {
   function method(name: string): MethodRuntime {
     const m = deps.methods.get(name);
@@ -85,6 +95,23 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
     } catch {
       return {}; // outside an activity (tests): a first write
     }
+  };
+  /**
+   * A raster block's chip rows: handed to the batcher as chips finish and awaited together (as a video
+   * segment's frames are); a retried block writes only the rows the table does not hold yet.
+   */
+  const chipRows = (input: AnalyzeInput, now: number) => {
+    const { runId, workflowStartedAt } = currentRun(now);
+    const writes: Array<Promise<void>> = [];
+    const wopts = writeOpts();
+    return {
+      write: async (row: Omit<AnalysisSummary, 'input' | 'runId' | 'workflowStartedAt'>) => {
+        const w = deps.rows.write(buildRow({ ...row, input, runId, workflowStartedAt }, Date.now()), wopts);
+        w.catch(() => {}); // observed by flush, with the others
+        writes.push(w);
+      },
+      flush: () => Promise.all(writes),
+    };
   };
   /** Non-stage activities: errors mapped like stages', without a stage report. */
   const direct = async <T>(fn: () => Promise<T>): Promise<T> => {
@@ -228,15 +255,7 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
         const t0 = Date.now();
         const file = await deps.videos.get(task.input.object);
         const info = activityInfo();
-        let runId = 'direct';
-        let workflowStartedAt = t0;
-        try {
-          const ai = Context.current().info;
-          runId = ai.workflowExecution?.runId ?? runId;
-          workflowStartedAt = ai.currentAttemptScheduledTimestampMs;
-        } catch {
-          /* outside an activity (tests) */
-        }
+        const { runId, workflowStartedAt } = currentRun(t0);
         const where = { runId, workflowStartedAt, taskQueue: info.taskQueue, host: os.hostname(), attempt: info.attempt, pool: deps.pool, machine: machineInfo() };
         const out: SegmentResult = { frames: 0, ok: 0, failed: 0, top: null, state: undefined, runMs: 0, inferenceMs: 0 };
         const range = { start: task.start, end: task.end, stride: task.stride };
@@ -296,24 +315,9 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
         if (task.pool && task.pool !== deps.pool) throw new SetupError('PoolMismatch', `the raster block scheduled for pool ${task.pool} ran on a ${deps.pool} worker`);
         const t0 = Date.now();
         const info = activityInfo();
-        let runId = 'direct';
-        let workflowStartedAt = t0;
-        try {
-          const ai = Context.current().info;
-          runId = ai.workflowExecution?.runId ?? runId;
-          workflowStartedAt = ai.currentAttemptScheduledTimestampMs;
-        } catch {
-          /* outside an activity (tests) */
-        }
-        // Chip rows go to the batcher as chips finish and are awaited together (as a video segment's frames are).
-        const writes: Array<Promise<void>> = [];
-        const wopts = writeOpts(); // a retried block writes only the chip rows the table does not hold yet
-        const r = await m.analyzeRasterBlock(task, { workflowId: currentWorkflowId('direct'), taskQueue: info.taskQueue, attempt: info.attempt, pool: deps.pool, fellBack: task.fellBack }, async (row) => {
-          const w = deps.rows.write(buildRow({ ...row, input: task.input, runId, workflowStartedAt }, Date.now()), wopts);
-          w.catch(() => {});
-          writes.push(w);
-        });
-        await Promise.all(writes);
+        const rows = chipRows(task.input, t0);
+        const r = await m.analyzeRasterBlock(task, { workflowId: currentWorkflowId('direct'), taskQueue: info.taskQueue, attempt: info.attempt, pool: deps.pool, fellBack: task.fellBack }, rows.write);
+        await rows.flush();
         return { block: task.block, chips: r.ok + r.failed, ok: r.ok, failed: r.failed, top: r.top, runMs: Date.now() - t0, inferenceMs: r.inferenceMs, ...(r.pendingHead ? { pendingHead: true } : {}) };
       });
     },
@@ -325,23 +329,9 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
         if (task.pool && task.pool !== deps.pool) throw new SetupError('PoolMismatch', `the chip classifier scheduled for pool ${task.pool} ran on a ${deps.pool} worker`);
         const t0 = Date.now();
         const info = activityInfo();
-        let runId = 'direct';
-        let workflowStartedAt = t0;
-        try {
-          const ai = Context.current().info;
-          runId = ai.workflowExecution?.runId ?? runId;
-          workflowStartedAt = ai.currentAttemptScheduledTimestampMs;
-        } catch {
-          /* outside an activity (tests) */
-        }
-        const writes: Array<Promise<void>> = [];
-        const wopts = writeOpts();
-        const r = await m.classifyRasterBlock(task, { workflowId: currentWorkflowId('direct'), taskQueue: info.taskQueue, attempt: info.attempt, pool: deps.pool, fellBack: task.fellBack }, async (row) => {
-          const w = deps.rows.write(buildRow({ ...row, input: task.input, runId, workflowStartedAt }, Date.now()), wopts);
-          w.catch(() => {});
-          writes.push(w);
-        });
-        await Promise.all(writes);
+        const rows = chipRows(task.input, t0);
+        const r = await m.classifyRasterBlock(task, { workflowId: currentWorkflowId('direct'), taskQueue: info.taskQueue, attempt: info.attempt, pool: deps.pool, fellBack: task.fellBack }, rows.write);
+        await rows.flush();
         return { block: task.block, chips: r.ok + r.failed, ok: r.ok, failed: r.failed, top: null, runMs: Date.now() - t0, inferenceMs: r.inferenceMs };
       });
     },

@@ -7,6 +7,7 @@ import type { RasterClassifierPlan } from '../../core/types';
 import type { ChipClassifierSpec } from '../../runtime/manifest';
 import type { BandRoles } from './spectral';
 import type { ChipPixels } from './spectral';
+import { stretchBand01 } from './deep';
 
 const ROLE_NAMES = ['blue', 'green', 'red', 'nir', 'swir1', 'swir2'] as const;
 
@@ -34,37 +35,6 @@ export function classifierChannels(spec: Pick<ChipClassifierSpec, 'bands'>, name
   return missing.length ? { channels: null, missing } : { channels, missing };
 }
 
-/** One band of a chip stretched linearly to [0, 1] (nodata and non-finite: 0), resized bilinearly to size x size. */
-function band01(chip: ChipPixels, band: number, lo: number, hi: number, size: number, out: Float32Array, offset: number, weight = 1): void {
-  const { width: w, height: h } = chip;
-  const src = chip.bands[band];
-  const nd = chip.nodata;
-  const span = hi - lo || 1;
-  const val = (i: number) => {
-    const v = src[i];
-    if (!Number.isFinite(v) || (nd !== null && nd !== undefined && v === nd)) return 0;
-    const t = (v - lo) / span;
-    return t < 0 ? 0 : t > 1 ? 1 : t;
-  };
-  const sx = w / size;
-  const sy = h / size;
-  for (let y = 0; y < size; y++) {
-    const fy = Math.min(h - 1, Math.max(0, (y + 0.5) * sy - 0.5));
-    const y0 = Math.floor(fy);
-    const y1 = Math.min(h - 1, y0 + 1);
-    const wy = fy - y0;
-    for (let x = 0; x < size; x++) {
-      const fx = Math.min(w - 1, Math.max(0, (x + 0.5) * sx - 0.5));
-      const x0 = Math.floor(fx);
-      const x1 = Math.min(w - 1, x0 + 1);
-      const wx = fx - x0;
-      const top = val(y0 * w + x0) * (1 - wx) + val(y0 * w + x1) * wx;
-      const bot = val(y1 * w + x0) * (1 - wx) + val(y1 * w + x1) * wx;
-      out[offset + y * size + x] += weight * (top * (1 - wy) + bot * wy);
-    }
-  }
-}
-
 /**
  * A pixel head's input for one chip: planar [C, size, size] in [0, 1], channel c from band channels[c]
  * with its stretch (gray: the mean of the stretched red, green and blue with the raster's RGB stretch).
@@ -76,9 +46,9 @@ export function chipToChannels01(chip: ChipPixels, cls: Pick<RasterClassifierPla
     const off = c * size * size;
     if (band === -1) {
       if (!rgb || !rgbStretch) throw new Error('gray channel needs the raster RGB bands and their stretch');
-      for (let k = 0; k < 3; k++) band01(chip, rgb[k], rgbStretch.min[k], rgbStretch.max[k], size, out, off, 1 / 3);
+      for (let k = 0; k < 3; k++) stretchBand01(chip, rgb[k], rgbStretch.min[k], rgbStretch.max[k], size, out, off, 1 / 3);
     } else {
-      band01(chip, band, cls.stretch?.min[c] ?? 0, cls.stretch?.max[c] ?? 1, size, out, off);
+      stretchBand01(chip, band, cls.stretch?.min[c] ?? 0, cls.stretch?.max[c] ?? 1, size, out, off);
     }
   });
   return out;

@@ -51,39 +51,43 @@ export function percentileStretch(samples: [ArrayLike<number>, ArrayLike<number>
  * OpenCV's resize). Nodata pixels become 0.
  */
 export function chipToRgb01(chip: ChipPixels, rgb: [number, number, number], stretch: Stretch, size: number): Float32Array {
-  const { width: w, height: h } = chip;
   const out = new Float32Array(3 * size * size);
-  const nd = chip.nodata;
-  const sx = w / size;
-  const sy = h / size;
-  for (let c = 0; c < 3; c++) {
-    const src = chip.bands[rgb[c]];
-    const lo = stretch.min[c];
-    const span = stretch.max[c] - lo || 1;
-    const val = (i: number) => {
-      const v = src[i];
-      if (!Number.isFinite(v) || (nd !== null && nd !== undefined && v === nd)) return 0;
-      const t = (v - lo) / span;
-      return t < 0 ? 0 : t > 1 ? 1 : t;
-    };
-    for (let y = 0; y < size; y++) {
-      const fy = Math.min(h - 1, Math.max(0, (y + 0.5) * sy - 0.5));
-      const y0 = Math.floor(fy);
-      const y1 = Math.min(h - 1, y0 + 1);
-      const wy = fy - y0;
-      for (let x = 0; x < size; x++) {
-        const fx = Math.min(w - 1, Math.max(0, (x + 0.5) * sx - 0.5));
-        const x0 = Math.floor(fx);
-        const x1 = Math.min(w - 1, x0 + 1);
-        const wx = fx - x0;
-        const top = val(y0 * w + x0) * (1 - wx) + val(y0 * w + x1) * wx;
-        const bot = val(y1 * w + x0) * (1 - wx) + val(y1 * w + x1) * wx;
-        out[c * size * size + y * size + x] = top * (1 - wy) + bot * wy;
-      }
-    }
-  }
+  for (let c = 0; c < 3; c++) stretchBand01(chip, rgb[c], stretch.min[c], stretch.max[c], size, out, c * size * size);
   return out;
 }
+
+/** One band of a chip stretched linearly to [0, 1] (nodata and non-finite: 0), resized bilinearly to size x size
+ * (pixel-centre aligned like OpenCV's resize), added with `weight` into out[offset …]. */
+export function stretchBand01(chip: ChipPixels, band: number, lo: number, hi: number, size: number, out: Float32Array, offset: number, weight = 1): void {
+  const { width: w, height: h } = chip;
+  const src = chip.bands[band];
+  const nd = chip.nodata;
+  const span = hi - lo || 1;
+  const val = (i: number) => {
+    const v = src[i];
+    if (!Number.isFinite(v) || (nd !== null && nd !== undefined && v === nd)) return 0;
+    const t = (v - lo) / span;
+    return t < 0 ? 0 : t > 1 ? 1 : t;
+  };
+  const sx = w / size;
+  const sy = h / size;
+  for (let y = 0; y < size; y++) {
+    const fy = Math.min(h - 1, Math.max(0, (y + 0.5) * sy - 0.5));
+    const y0 = Math.floor(fy);
+    const y1 = Math.min(h - 1, y0 + 1);
+    const wy = fy - y0;
+    for (let x = 0; x < size; x++) {
+      const fx = Math.min(w - 1, Math.max(0, (x + 0.5) * sx - 0.5));
+      const x0 = Math.floor(fx);
+      const x1 = Math.min(w - 1, x0 + 1);
+      const wx = fx - x0;
+      const top = val(y0 * w + x0) * (1 - wx) + val(y0 * w + x1) * wx;
+      const bot = val(y1 * w + x0) * (1 - wx) + val(y1 * w + x1) * wx;
+      out[offset + y * size + x] += weight * (top * (1 - wy) + bot * wy);
+    }
+  }
+}
+
 
 /** Cosine distance 1 - cos(a, b) in [0, 2]; 0 for identical directions. */
 export function cosineDistance(a: ArrayLike<number>, b: ArrayLike<number>): number {
