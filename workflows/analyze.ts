@@ -7,7 +7,7 @@
  * as a row; passing faults are retried with backoff by Temporal.
  */
 import { ActivityFailure, ApplicationFailure, TimeoutFailure, log, patched, proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
-import type { StageName, StageSpec } from '../core/pipelines';
+import type { Pool, StageName, StageSpec } from '../core/pipelines';
 import { LOCAL_RECORD_OPTIONS, RECORD_OPTIONS, STAGE_HEARTBEAT_MS, STAGE_MAX_ATTEMPTS, STAGE_RETRY, stageGroupTimeoutMs } from '../core/policies';
 import type { AnalysisSummary, AnalyzeInput, RecordResult, StageFailure } from '../core/types';
 import type { LookoutActivities, StageContext, StagesOutput } from '../activities/types';
@@ -31,17 +31,28 @@ export function isScheduleToStartTimeout(err: unknown): boolean {
   return err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && err.cause.timeoutType === 'SCHEDULE_TO_START';
 }
 
-/** Runs one stage on its pool; a GPU stage that no GPU worker picks up in time runs on its CPU fallback queue. */
-async function runStage<T>(name: StageName, spec: StageSpec, call: (acts: LookoutActivities, ctx: StageContext) => Promise<T>): Promise<T> {
-  const primary = stageActivities(spec, spec.taskQueue, spec.fallback?.scheduleToStartMs);
+/**
+ * Runs an activity on its pool's queue; one placed on a GPU pool that no GPU worker picks up in time runs on the
+ * CPU fallback queue. `activities(queue, scheduleToStartMs)` makes the proxies with the caller's own options.
+ */
+export async function withPoolFallback<T>(
+  spec: StageSpec,
+  activities: (queue: string, scheduleToStartMs?: number) => LookoutActivities,
+  call: (acts: LookoutActivities, where: { pool: Pool; fellBack: boolean }) => Promise<T>,
+  what: Record<string, string>,
+): Promise<T> {
   try {
-    return await call(primary, { stage: name, pool: spec.pool, fellBack: false });
+    return await call(activities(spec.taskQueue, spec.fallback?.scheduleToStartMs), { pool: spec.pool, fellBack: false });
   } catch (err) {
     if (!spec.fallback || !isScheduleToStartTimeout(err)) throw err;
-    log.warn('no worker picked up the stage in time; running it on the fallback pool', { stage: name, from: spec.taskQueue, to: spec.fallback.taskQueue });
-    const fallback = stageActivities(spec, spec.fallback.taskQueue);
-    return await call(fallback, { stage: name, pool: 'cpu', fellBack: true });
+    log.warn('no worker picked up the activity in time; running it on the fallback pool', { ...what, from: spec.taskQueue, to: spec.fallback.taskQueue });
+    return await call(activities(spec.fallback.taskQueue), { pool: 'cpu', fellBack: true });
   }
+}
+
+/** Runs one stage on its pool (with the GPU → CPU fallback). */
+async function runStage<T>(name: StageName, spec: StageSpec, call: (acts: LookoutActivities, ctx: StageContext) => Promise<T>): Promise<T> {
+  return withPoolFallback(spec, (queue, scheduleToStartMs) => stageActivities(spec, queue, scheduleToStartMs), (acts, where) => call(acts, { stage: name, ...where }), { stage: name });
 }
 
 export function failureOf(stage: StageFailure['stage'], err: unknown): StageFailure {

@@ -17,7 +17,7 @@ import { rasterPlacement, type Pool, type StageSpec } from '../core/pipelines';
 import { RASTER_BLOCK_OPTIONS, RASTER_BLOCKS_PER_RUN, RASTER_FINISH_OPTIONS, RASTER_HEAD_OPTIONS, RASTER_PLAN_OPTIONS, RECORD_OPTIONS } from '../core/policies';
 import type { RasterPlan } from '../core/types';
 import type { AnalyzeRasterInput, AnalyzeRasterResult, RasterProgress } from '../core/workflows';
-import { failureOf, isScheduleToStartTimeout } from './analyze';
+import { failureOf, withPoolFallback } from './analyze';
 
 export type { AnalyzeRasterInput, AnalyzeRasterResult, RasterProgress };
 
@@ -89,16 +89,10 @@ export async function analyzeRaster(input: AnalyzeRasterInput): Promise<AnalyzeR
   return { raster: rasterId, status: failed > 0 ? 'partial' : 'ok', chips: plan.chips, ok: progress.chipsDone, failed, heatmapUri: fin.heatmapUri, geojsonUri: fin.geojsonUri, top };
 }
 
-/** Runs an activity on its pool's queue; a GPU-placed one that no GPU worker picks up in time runs on the CPU queue. */
-async function onPool<T>(spec: StageSpec, opts: ActivityOptions, call: (acts: LookoutActivities, where: { pool: Pool; fellBack: boolean }) => Promise<T>): Promise<T> {
-  const primary = proxyActivities<LookoutActivities>({ ...opts, taskQueue: spec.taskQueue, ...(spec.fallback ? { scheduleToStartTimeout: spec.fallback.scheduleToStartMs } : {}) });
-  try {
-    return await call(primary, { pool: spec.pool, fellBack: false });
-  } catch (err) {
-    if (!spec.fallback || !isScheduleToStartTimeout(err)) throw err;
-    log.warn('no worker picked up the raster activity in time; running it on the fallback pool', { from: spec.taskQueue, to: spec.fallback.taskQueue });
-    return await call(proxyActivities<LookoutActivities>({ ...opts, taskQueue: spec.fallback.taskQueue }), { pool: 'cpu', fellBack: true });
-  }
+/** A raster activity on its placed pool (workflows/analyze.ts withPoolFallback: GPU → CPU when no GPU worker takes it). */
+function onPool<T>(spec: StageSpec, opts: ActivityOptions, call: (acts: LookoutActivities, where: { pool: Pool; fellBack: boolean }) => Promise<T>): Promise<T> {
+  const activities = (taskQueue: string, scheduleToStartMs?: number) => proxyActivities<LookoutActivities>({ ...opts, taskQueue, ...(scheduleToStartMs ? { scheduleToStartTimeout: scheduleToStartMs } : {}) });
+  return withPoolFallback(spec, activities, call, { activity: 'raster' });
 }
 
 /** Chips in a block (edge blocks hold fewer). */
