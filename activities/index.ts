@@ -89,11 +89,11 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
    * A retried attempt may follow a write that landed before the worker died or its completion was lost: its
    * rows are written only if the table does not hold them yet (io/results.ts, exactly one row per analysis).
    */
-  const writeOpts = (): WriteOptions => {
+  const writeOpts = (afterFailedWrite = false): WriteOptions => {
     try {
-      return { retried: Context.current().info.attempt > 1 };
+      return { retried: afterFailedWrite || Context.current().info.attempt > 1 };
     } catch {
-      return {}; // outside an activity (tests): a first write
+      return afterFailedWrite ? { retried: true } : {}; // outside an activity (tests)
     }
   };
   /**
@@ -184,9 +184,9 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
     });
   }
 
-  async function recordSummary(summary: AnalysisSummary): Promise<RecordResult> {
+  async function recordSummary(summary: AnalysisSummary, afterFailedWrite = false): Promise<RecordResult> {
     const row = buildRow(summary, Date.now());
-    const landed = await recordRow(deps.rows, row, writeOpts());
+    const landed = await recordRow(deps.rows, row, writeOpts(afterFailedWrite));
     return { analysisId: row.analysis_id, table: deps.table, status: landed === 'stand-in' || summary.failure ? 'failed' : 'ok' };
   }
 
@@ -203,14 +203,16 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
         return { ...out, record: await recordSummary(summary) };
       } catch {
         // BigQuery away (or the row refused twice): the analysis is done; the workflow's own record step, with
-        // its unlimited retry, writes the row. Retrying this activity would run the stages again.
-        return out;
+        // its unlimited retry, writes the row. Retrying this activity would run the stages again. The failed
+        // write may have landed all the same (or been journaled and reloaded by `lookout up`): that step
+        // looks the row up before inserting it, or the table would hold it twice.
+        return { ...out, rowWriteFailed: true };
       }
     },
 
-    async record(summary): Promise<RecordResult> {
+    async record(summary, opts): Promise<RecordResult> {
       // A refused row is replaced by a failed stand-in (RowRejected); errors become typed failures (refused twice: non-retryable).
-      return direct(() => recordSummary(summary));
+      return direct(() => recordSummary(summary, opts?.afterFailedWrite === true));
     },
 
     async detectBatch(input, ctx) {

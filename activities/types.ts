@@ -30,13 +30,19 @@ export interface StagesOutput {
   failure?: StageFailure;
   /** Set when the group wrote the analysis's row (StageGroupContext.record). */
   record?: RecordResult;
+  /**
+   * The group tried to write the row and the write failed: it may still have landed, or sit in the embedded
+   * stack's row journal that `lookout up` reloads, so the workflow's own write looks for it first.
+   */
+  rowWriteFailed?: boolean;
 }
 
 export interface LookoutActivities {
   detect(input: AnalyzeInput, ctx: StageContext): Promise<DetectOutput>;
   extract(input: AnalyzeInput, detect: DetectOutput, ctx: StageContext): Promise<ExtractOutput>;
   score(input: AnalyzeInput, detect: DetectOutput, extract: ExtractOutput, ctx: StageContext): Promise<ScoreOutput>;
-  record(summary: AnalysisSummary): Promise<RecordResult>;
+  /** `afterFailedWrite`: an earlier write of this row failed and may have landed: look it up before inserting. */
+  record(summary: AnalysisSummary, opts?: { afterFailedWrite?: boolean }): Promise<RecordResult>;
   /**
    * Consecutive stages of one object that are scheduled on the same queue, run in one activity (one
    * Temporal round trip instead of one per stage); each stage keeps its own report (timings) for the row.

@@ -399,10 +399,11 @@ export async function importRows(cfg: LookoutConfig, log: (l: string) => void = 
   const dir = rowJournalDir(cfg);
   const files = [legacyRowsFile(cfg), ...(fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.ndjson')).sort().map((f) => path.join(dir, f)) : [])].filter((f) => fs.existsSync(f));
   if (files.length === 0) return 0;
-  const [c] = await query<{ n: number }>(bigqueryClient(cfg), `SELECT COUNT(*) AS n FROM ${tableRef(cfg)}`);
+  // Straight to the emulator: the front holds inserts and queries back until this load is done.
+  const emulator = bigqueryClient({ ...cfg, bigquery: { ...cfg.bigquery, url: emulatorUrl(cfg) } });
+  const [c] = await query<{ n: number }>(emulator, `SELECT COUNT(*) AS n FROM ${tableRef(cfg)}`);
   if (Number(c?.n ?? 0) > 0) return 0; // the emulator still had them: nothing to do
-  // Straight to the emulator: the front holds inserts back until this load is done.
-  const table = bigqueryClient({ ...cfg, bigquery: { ...cfg.bigquery, url: emulatorUrl(cfg) } }).dataset(cfg.bigquery.dataset).table(cfg.bigquery.table);
+  const table = emulator.dataset(cfg.bigquery.dataset).table(cfg.bigquery.table);
   // A row may be journaled more than once (a retried write whose first copy never reached BigQuery, a refused
   // row followed by its stand-in): load only the last copy of each analysis_id, so the table gets one row each.
   const last = new Map<string, string>();

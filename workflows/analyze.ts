@@ -89,9 +89,9 @@ export function stageGroups(stages: Record<StageName, StageSpec>): StageName[][]
 /**
  * Runs the stages group by group: one activity per group (a group of one is the stage's own activity call).
  * The last group also writes the row when `recordInGroup` (one round trip for the whole analysis); returns
- * the record result when it did.
+ * the record result when it did, and whether it tried and failed (the row may have landed all the same).
  */
-async function runGroups(input: AnalyzeInput, summary: AnalysisSummary, at: (s: StageName) => void, recordInGroup: boolean): Promise<RecordResult | undefined> {
+async function runGroups(input: AnalyzeInput, summary: AnalysisSummary, at: (s: StageName) => void, recordInGroup: boolean): Promise<{ record?: RecordResult; rowWriteFailed?: boolean }> {
   const { stages } = input.pipeline;
   const groups = stageGroups(stages);
   for (const [gi, group] of groups.entries()) {
@@ -120,11 +120,11 @@ async function runGroups(input: AnalyzeInput, summary: AnalysisSummary, at: (s: 
     if (out.failure) {
       at(out.failure.stage as StageName);
       summary.failure = out.failure;
-      return out.record;
+      return { record: out.record, rowWriteFailed: out.rowWriteFailed };
     }
-    if (last) return out.record;
+    if (last) return { record: out.record, rowWriteFailed: out.rowWriteFailed };
   }
-  return undefined;
+  return {};
 }
 
 export async function analyzeObject(input: AnalyzeInput): Promise<AnalyzeResult> {
@@ -139,6 +139,8 @@ export async function analyzeObject(input: AnalyzeInput): Promise<AnalyzeResult>
   let current: StageName = 'detect';
   /** The row, when the last stage group wrote it. */
   let recorded: RecordResult | undefined;
+  /** The last group tried to write the row and failed: the record step looks it up before inserting. */
+  let rowWriteFailed = false;
   // Since lookout-stage-groups: stages that share a queue run in one activity, and the row is written by the
   // last group or, when it did not (a group that failed on a passing fault, BigQuery away, stages not grouped),
   // by a local activity (each can be turned off per pipeline; see docs/performance.md). Histories of runs
@@ -148,7 +150,9 @@ export async function analyzeObject(input: AnalyzeInput): Promise<AnalyzeResult>
   const localRecord = newer && input.pipeline.localRecord !== false;
   try {
     if (grouped) {
-      recorded = await runGroups(input, summary, (s) => (current = s), localRecord);
+      const group = await runGroups(input, summary, (s) => (current = s), localRecord);
+      recorded = group.record;
+      rowWriteFailed = group.rowWriteFailed === true;
     } else {
       const detect = await runStage('detect', stages.detect, (a, ctx) => a.detect(input, ctx));
       summary.detect = detect;
@@ -164,7 +168,7 @@ export async function analyzeObject(input: AnalyzeInput): Promise<AnalyzeResult>
   }
 
   const { record } = localRecord ? proxyLocalActivities<LookoutActivities>(LOCAL_RECORD_OPTIONS) : proxyActivities<LookoutActivities>({ taskQueue: input.pipeline.recordQueue, ...RECORD_OPTIONS });
-  const rec = recorded ?? (await record(summary));
+  const rec = recorded ?? (await (rowWriteFailed ? record(summary, { afterFailedWrite: true }) : record(summary)));
   return {
     workflowId: info.workflowId,
     status: summary.failure ? 'failed' : 'ok',

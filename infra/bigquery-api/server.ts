@@ -32,8 +32,10 @@ export interface BigQueryApiOptions {
   /** The emulator's log file, named to a client when the emulator is down. */
   emulatorLog?: string;
   /**
-   * While this file exists, insertAll is answered 503 (the writers retry): `lookout up` is loading the row
-   * journal into a fresh emulator, and a retried write must find its journaled copy, not race it.
+   * While this file exists, insertAll and new queries are answered 503 (the writers retry): `lookout up` is
+   * loading the row journal into a fresh emulator, and a retried write must find its journaled copy, not
+   * race it. Queries are held too: a retried write's lookup answered from the half-loaded table, followed by
+   * its insert once the hold is lifted, would put a second copy beside the journaled one.
    */
   holdInsertsWhile?: string;
 }
@@ -345,9 +347,10 @@ export function createBigQueryApi(opts: BigQueryApiOptions): http.Server {
     // ['', 'projects', P, ...]
     if (p[1] !== 'projects' || !p[2]) return undefined;
     const project = p[2];
-    if (req.method === 'POST' && p[p.length - 1] === 'insertAll' && opts.holdInsertsWhile && fs.existsSync(opts.holdInsertsWhile)) {
+    const insertOrQuery = req.method === 'POST' && (p[p.length - 1] === 'insertAll' || (p.length === 4 && (p[3] === 'queries' || p[3] === 'jobs')));
+    if (insertOrQuery && opts.holdInsertsWhile && fs.existsSync(opts.holdInsertsWhile)) {
       req.resume();
-      return { status: 503, body: errorBody(503, { reason: 'backendError', message: 'the embedded stack is loading its saved rows into bigquery-emulator (lookout up); inserts resume when it is done', domain: 'global' }) };
+      return { status: 503, body: errorBody(503, { reason: 'backendError', message: 'the embedded stack is loading its saved rows into bigquery-emulator (lookout up); inserts and queries resume when it is done', domain: 'global' }) };
     }
     if (req.method === 'POST' && p.length === 4 && p[3] === 'queries') return jobsQuery(project, await readBody(req), url.searchParams, req);
     if (req.method === 'GET' && p.length === 5 && p[3] === 'queries') return getQueryResults(project, p[4], url.searchParams);

@@ -57,14 +57,14 @@ const acts: LookoutActivities = {
     const out = await runStageGroup(inp, run, prior, group, acts);
     if (!group.record) return out;
     // The last group writes the row (as the real activity does), unless the write fails: then the workflow does.
-    if (failRecordInGroup) return out;
+    if (failRecordInGroup) return { ...out, rowWriteFailed: true };
     calls.push('record:group');
     const s: AnalysisSummary = { input: inp, ...group.record, detect: out.detect, extract: out.extract, score: out.score, failure: out.failure };
     recorded.push(s);
     return { ...out, record: { analysisId: `${s.workflowId}/${s.runId}`, table: 't', status: s.failure ? 'failed' : 'ok' } };
   },
-  async record(s) {
-    calls.push(`record:${recordWhere()}`);
+  async record(s, opts) {
+    calls.push(`record:${recordWhere()}${opts?.afterFailedWrite ? ':lookup-first' : ''}`);
     recorded.push(s);
     return { analysisId: `${s.workflowId}/${s.runId}`, table: 't', status: s.failure ? 'failed' : 'ok' };
   },
@@ -167,11 +167,11 @@ describe('analyzeObject', () => {
     expect(recorded[0].score?.label).toBe('person');
   });
 
-  it('a row the group could not write is written by a local activity', async () => {
+  it('a row the group could not write is written by a local activity, which looks for it first (the failed write may have landed)', async () => {
     failRecordInGroup = true;
     try {
       const { result, recorded, calls } = await run(input(false), async () => {});
-      expect(calls).toEqual(['group:detect,extract,score', 'detect:cpu:false', 'extract', 'score', 'record:local']);
+      expect(calls).toEqual(['group:detect,extract,score', 'detect:cpu:false', 'extract', 'score', 'record:local:lookup-first']);
       expect(result.status).toBe('ok');
       expect(recorded).toHaveLength(1);
     } finally {

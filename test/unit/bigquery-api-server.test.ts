@@ -4,7 +4,10 @@
  * Query jobs never reach the emulator's jobs.insert (held-jobs.ts): the fake records what reached it.
  * The real emulator is exercised by the integration tests (node-client, python-client, report-sql).
  */
+import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBigQueryApi } from '../../infra/bigquery-api/server';
@@ -190,6 +193,28 @@ describe('BigQuery API front with the emulator down', () => {
         expect(e.message).toContain('/x/logs/bigquery.log');
         expect(e.message).toContain('lookout up');
       }
+    } finally {
+      await new Promise((r) => front.close(r));
+    }
+  });
+});
+
+describe('while `lookout up` loads the row journal (the hold file exists)', () => {
+  it('inserts and new queries are answered 503, other calls pass; once the file is gone they reach the emulator', async () => {
+    const hold = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bq-hold-')), 'importing');
+    fs.writeFileSync(hold, 'now\n');
+    const front = createBigQueryApi({ upstream: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`, host: '127.0.0.1', port: 0, holdInsertsWhile: hold });
+    await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
+    const at = `http://127.0.0.1:${(front.address() as AddressInfo).port}`;
+    const send = async (method: string, p: string, body?: unknown) => (await fetch(`${at}${p}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) })).status;
+    const insert = () => send('POST', '/bigquery/v2/projects/p/datasets/d/tables/t/insertAll', { rows: [{ insertId: 'a', json: { at: 1 } }] });
+    const syncQuery = () => send('POST', '/bigquery/v2/projects/p/queries', { query: 'SELECT 1' });
+    const jobQuery = () => send('POST', '/bigquery/v2/projects/p/jobs', { jobReference: { projectId: 'p', jobId: 'held-1' }, configuration: { query: { query: 'SELECT 1' } } });
+    try {
+      expect([await insert(), await syncQuery(), await jobQuery()]).toEqual([503, 503, 503]);
+      expect(await send('GET', '/bigquery/v2/projects/p/datasets/d/tables/t')).toBe(200);
+      fs.rmSync(hold);
+      expect([await insert(), await syncQuery(), await jobQuery()]).toEqual([200, 200, 200]);
     } finally {
       await new Promise((r) => front.close(r));
     }

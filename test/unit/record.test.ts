@@ -87,6 +87,45 @@ describe('record activity', () => {
   });
 });
 
+describe('record step after a failed in-group write', () => {
+  /** A table that already holds the row: the stage group's write failed after it landed, or it was journaled and reloaded by `lookout up`. */
+  function holdingSink() {
+    const table = new Map<string, ResultRow>();
+    const inserted: string[] = [];
+    const sink: RowSink = {
+      async insert(rows) {
+        for (const r of rows) {
+          inserted.push(r.analysis_id);
+          table.set(r.analysis_id, r);
+        }
+      },
+      present: async (ids) => new Set(ids.filter((id) => table.has(id))),
+    };
+    table.set(buildRow(summary(), 0).analysis_id, buildRow(summary(), 0));
+    return { sink, inserted };
+  }
+
+  it('looks the row up first and does not insert it a second time', async () => {
+    const { sink, inserted } = holdingSink();
+    const r = await activities(sink).record(summary(), { afterFailedWrite: true });
+    expect(r.status).toBe('ok');
+    expect(inserted).toEqual([]);
+  });
+
+  it('without an earlier write (first attempt, nothing tried before) it inserts without a lookup', async () => {
+    const { sink, inserted } = holdingSink();
+    let lookups = 0;
+    const present = sink.present!;
+    sink.present = (ids, since) => {
+      lookups++;
+      return present(ids, since);
+    };
+    await activities(sink).record(summary());
+    expect(lookups).toBe(0);
+    expect(inserted).toHaveLength(1);
+  });
+});
+
 describe('RowBatcher with a refused row in the batch', () => {
   it('fails the refused row as RowRejected and the rows stopped with it as retryable', async () => {
     const { sink, written } = schemaSink('label');
