@@ -185,9 +185,11 @@ export async function runFault(c: ChaosClients, fault: FaultName, o: ChaosOption
       const uploading = upload();
       let pending = 0;
       const t0 = Date.now();
+      // Struck in full flow: events delivered and unacked while this run's workflows are already being started
+      // (a kill before the first start could only leave events that were never started).
       while (Date.now() - t0 < o.phaseTimeoutMs) {
         pending = (await jsm.consumers.info(cfg.nats.stream, durable)).num_ack_pending;
-        if (pending >= 2) break;
+        if (pending >= 2 && ((await runningWorkflows(c, run)) ?? 0) > 0) break;
         await sleep(10);
       }
       const logAt = logSize(cfg, 'dispatcher');
