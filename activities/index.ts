@@ -75,6 +75,15 @@ function currentRun(now: number): { runId: string; workflowStartedAt: number } {
   }
 }
 
+/** This activity attempt's number; 1 outside an activity (tests call activities directly). */
+function currentAttempt(): number {
+  try {
+    return Context.current().info.attempt;
+  } catch {
+    return 1;
+  }
+}
+
 export function createActivities(deps: ActivityDeps): LookoutActivities {
   function method(name: string): MethodRuntime {
     const m = deps.methods.get(name);
@@ -89,13 +98,7 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
    * A retried attempt may follow a write that landed before the worker died or its completion was lost: its
    * rows are written only if the table does not hold them yet (io/results.ts, exactly one row per analysis).
    */
-  const writeOpts = (afterFailedWrite = false): WriteOptions => {
-    try {
-      return { retried: afterFailedWrite || Context.current().info.attempt > 1 };
-    } catch {
-      return afterFailedWrite ? { retried: true } : {}; // outside an activity (tests)
-    }
-  };
+  const writeOpts = (afterFailedWrite = false): WriteOptions => ({ retried: afterFailedWrite || currentAttempt() > 1 });
   /**
    * A raster block's chip rows: handed to the batcher as chips finish and awaited together (as a video
    * segment's frames are); a retried block writes only the rows the table does not hold yet.
@@ -118,13 +121,7 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
     try {
       return await fn();
     } catch (err) {
-      let attempt = 1;
-      try {
-        attempt = Context.current().info.attempt;
-      } catch {
-        /* outside an activity */
-      }
-      throw toFailure(err, attempt);
+      throw toFailure(err, currentAttempt());
     }
   };
 
