@@ -51,7 +51,7 @@ const FULL_H = 576;
 const r4 = (x: number) => (Number.isFinite(x) ? Math.round(x * 1e4) / 1e4 : x);
 
 export interface EvalOptions {
-  split: 'test' | 'validation';
+  split: 'test' | 'validation' | 'shift';
   /** Output folder for results.json, evaluation.md, roc.png, examples; null writes nothing. */
   out: string | null;
   /** MobileNetV2 model folder (manifest.json + 1/model.onnx), or null for no appearance attribute. */
@@ -85,9 +85,13 @@ export function rangesFor(a: Pick<EvalOptions, 'split' | 'limit'>): Ranges {
   if (a.limit !== null) {
     const n = a.limit;
     // Smoke test: short contiguous ranges from the start of the video (so little is decoded and tracked).
-    return { fit: [0, 3 * n - 1], cal: [3 * n, 4 * n - 1], test: [4 * n, 6 * n - 1], seed: a.split === 'test' ? 20261201 : 4242 };
+    return { fit: [0, 3 * n - 1], cal: [3 * n, 4 * n - 1], test: [4 * n, 6 * n - 1], seed: a.split === 'test' ? 20261201 : a.split === 'validation' ? 4242 : 3131 };
   }
-  return a.split === 'test' ? { fit: [0, 399], cal: [400, 499], test: [500, 794], seed: 20261201 } : { fit: [0, 249], cal: [250, 349], test: [350, 499], seed: 4242 };
+  if (a.split === 'test') return { fit: [0, 399], cal: [400, 499], test: [500, 794], seed: 20261201 };
+  if (a.split === 'validation') return { fit: [0, 249], cal: [250, 349], test: [350, 499], seed: 4242 };
+  // 'shift': a second validation split with a longer horizon after a shorter fit (200 frames fitted, 300
+  // evaluated), so the evaluated frames hold people and places the fit never saw, as the test frames do.
+  return { fit: [0, 149], cal: [150, 199], test: [200, 499], seed: 3131 };
 }
 
 interface Scene {

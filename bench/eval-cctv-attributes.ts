@@ -14,9 +14,12 @@ const USAGE = `Usage: node -r tsx/cjs bench/eval-cctv-attributes.ts [options]
 Constructed-anomaly evaluation of the cctv-attributes method and the cctv-ocae baseline on vtest.avi
 (Debian opencv-doc), in-process with the project's runtime code; no stack needed.
 
-  --split test|validation  test (default): fit frames 0-399, calibrate on 400-499, evaluate on 500-794.
+  --split test|validation|shift
+                           test (default): fit frames 0-399, calibrate on 400-499, evaluate on 500-794.
                            validation: fit 0-249, calibrate 250-349, evaluate on 350-499 (anomalies with
                            another seed): for tuning the method without touching frames >= 500.
+                           shift: fit 0-149, calibrate 150-199, evaluate on 200-499 (a third seed): a second
+                           tuning split whose evaluated frames hold people and places the fit never saw.
   --out DIR                output folder (default .lookout/eval-attributes[-validation]): results.json,
                            evaluation.md, roc.png, embedding-<scene>.png, examples/*.jpg
   --appearance PATH|none   MobileNetV2 model folder with manifest.json + 1/model.onnx (default: models/mobilenetv2
@@ -43,7 +46,7 @@ with feathered edges), scaled to the local person height, blended along paths on
 // Arguments
 
 interface Args {
-  split: 'test' | 'validation';
+  split: 'test' | 'validation' | 'shift';
   out: string;
   appearance: string | null;
   baseline: boolean;
@@ -75,7 +78,7 @@ function parseArgs(argv: string[]): Args {
         break;
       case '--split': {
         const v = need(i++, '--split');
-        if (v !== 'test' && v !== 'validation') fail(`--split must be test or validation, got ${JSON.stringify(v)}`);
+        if (v !== 'test' && v !== 'validation' && v !== 'shift') fail(`--split must be test, validation or shift, got ${JSON.stringify(v)}`);
         a.split = v as Args['split'];
         break;
       }
@@ -107,7 +110,7 @@ function parseArgs(argv: string[]): Args {
         fail(`unknown argument ${argv[i]}`);
     }
   }
-  if (!a.out) a.out = path.join(ROOT, '.lookout', a.split === 'test' ? 'eval-attributes' : 'eval-attributes-validation');
+  if (!a.out) a.out = path.join(ROOT, '.lookout', a.split === 'test' ? 'eval-attributes' : `eval-attributes-${a.split}`);
   const def = path.join(ROOT, 'models', 'mobilenetv2');
   if (appearanceArg === 'none') a.appearance = null;
   else if (appearanceArg) a.appearance = path.resolve(appearanceArg);

@@ -2,8 +2,9 @@
  * `node -r tsx/cjs bench/tune-cctv-attributes.ts OBS.v8 [CANDIDATES.json]`: compares fit options of the
  * cctv-attributes method offline on the observations that `bench/eval-cctv-attributes.ts --dump-obs`
  * wrote (detections, tracks and appearance vectors are computed once there; fitting and scoring here take
- * seconds). Meant for the validation split (frames 0-499): settings are chosen here, and the test split is
- * then run once with the chosen defaults. Figures follow the evaluation's recipe (smoothed frame score
+ * about a minute per candidate with the appearance bank). Meant for the tuning splits inside frames 0-499
+ * (--split validation and --split shift): settings are chosen here, and the test split is then run once with
+ * the chosen defaults. Figures follow the evaluation's recipe (smoothed frame score
  * over the scene's threshold, scenes pooled, normal frames = unmodified evaluation range).
  */
 import fs from 'node:fs';
@@ -13,7 +14,7 @@ import { scoreDump, type ObsDump } from './cctv-attributes-eval';
 
 const USAGE = `Usage: node -r tsx/cjs bench/tune-cctv-attributes.ts OBS.v8 [CANDIDATES.json] [--json]
 
-OBS.v8: written by bench/eval-cctv-attributes.ts --dump-obs (use --split validation).
+OBS.v8: written by bench/eval-cctv-attributes.ts --dump-obs (use --split validation or --split shift).
 CANDIDATES.json: {"name": AttributeFitOptions, ...}; default: {"defaults": {}}.
 Prints per candidate: overall and per-kind frame AUC, normal frames flagged at the threshold.`;
 

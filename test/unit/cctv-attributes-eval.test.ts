@@ -10,8 +10,8 @@ import { describe, expect, it } from 'vitest';
 import { evaluate, VTEST } from '../../bench/cctv-attributes-eval';
 
 /** Measured with this exact configuration; see the commit that set it. */
-const MEASURED = { overall: 0.7193 }; // 2026-12-01, AMD EPYC 2 cores, onnxruntime-node 1.30.0 (cross-fitted calibration, sum, spread floors; was 0.628 before)
-const FLOOR = { overall: 0.67 };
+const MEASURED = { overall: 0.7303 }; // 2026-12-02, Intel Xeon 2 cores, onnxruntime-node 1.30.0 (third tuning round: per-part allowance, dwell per track, 10 × 10 grid, ...; 0.7193 with the defaults before, 0.628 before cross-fitting)
+const FLOOR = { overall: 0.7 };
 
 describe.skipIf(!fs.existsSync(VTEST))('cctv-attributes on a fixed subset of the constructed set', () => {
   it('keeps its frame AUC above the measured floor', { timeout: 240_000 }, async () => {

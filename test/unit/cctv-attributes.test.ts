@@ -72,9 +72,10 @@ function normalFrames(from: number, to: number, seed: number): FrameObservations
       const foot = 180 + rand() * 40;
       const h = 0.25 * foot - 10;
       const dir = rand() < 0.5 ? 1 : -1;
-      objects.push(personAt(rand, 20 + rand() * 360, foot, dir * h * (0.4 + rand() * 0.2)));
+      // Each box its own short track, as passers-by are (dwell statistics count tracks).
+      objects.push(personAt(rand, 20 + rand() * 360, foot, dir * h * (0.4 + rand() * 0.2), { trackId: 10 + 4 * f + k }));
     }
-    objects.push(vehicleAt(rand, 20 + rand() * 4, 60 + rand() * 2), vehicleAt(rand, 100 + rand() * 4, 62 + rand() * 2));
+    objects.push(vehicleAt(rand, 20 + rand() * 4, 60 + rand() * 2, { trackId: 2 }), vehicleAt(rand, 100 + rand() * 4, 62 + rand() * 2, { trackId: 3 }));
     frames.push({ frame: f, timeS: f / FPS, width: W, height: H, objects });
   }
   return frames;
@@ -129,7 +130,7 @@ describe('cctv-attributes model on a synthetic scene', () => {
     const o = scoreExtra(model, vehicleAt(rand, 200, 200, { label: 'truck', dwellS: 0, velocity: { vx: 20, vy: 0 } }));
     expect(o.abnormal).toBe(true);
     const loc = o.reasons.find((r) => r.attribute === 'location');
-    expect(loc?.text).toMatch(/^class truck never seen in this area \(normal footage there: people\)/);
+    expect(loc?.text).toMatch(/^no vehicle was seen anywhere near this part of the scene in normal footage \(class truck; normal footage here: people\)/);
     // Its appearance is a vehicle's, seen in normal footage: that part stays calm.
     expect(o.parts.appearance!).toBeLessThan(1);
   });
@@ -211,10 +212,72 @@ describe('cctv-attributes model on a synthetic scene', () => {
   });
 
   it('sum combination adds evidence of several parts', () => {
-    const { model: sum } = fitted({ combine: 'sum', appearance: { clusters: 2 } });
+    const { model: sum } = fitted({ combine: 'sum', partAllowance: 0, appearance: { clusters: 2 } });
     const rand = seededRandom(11);
     const o = scoreExtra(sum, personAt(rand, 200, 200, 100, { dwellS: 0 }));
     expect(o.score).toBeCloseTo(Object.values(o.parts).reduce((s, x) => s + x, 0), 9);
+  });
+
+  it('adds only the evidence beyond the part allowance', () => {
+    const { model: allowed } = fitted({ combine: 'sum', partAllowance: 0.3 });
+    const o = scoreExtra(allowed, personAt(seededRandom(11), 200, 200, 100, { dwellS: 2 }));
+    expect(Object.values(o.parts).some((x) => x > 0 && x < 0.3)).toBe(true); // an ordinary part that adds nothing
+    expect(Object.values(o.parts).some((x) => x > 1)).toBe(true); // the running speed
+    expect(o.score).toBeCloseTo(Object.values(o.parts).reduce((s, x) => s + Math.max(0, x - 0.3), 0), 9);
+    expect(() => fitted({ partAllowance: -1 })).toThrow(/partAllowance/);
+  });
+
+  it('scores a vehicle where no vehicle was ever seen nearby as strongly as one where nothing was seen', () => {
+    // The grass below the path (foot row 280): people walk above it, vehicles only park at the top.
+    const onGrass = vehicleAt(seededRandom(15), 200, 280, { label: 'truck', dwellS: 0, velocity: null });
+    const { model: plain } = fitted({ locationGroupUnseen: false });
+    const { model: unseen } = fitted({ locationGroupUnseen: true });
+    const before = scoreExtra(plain, onGrass);
+    const after = scoreExtra(unseen, onGrass);
+    expect(after.parts.location!).toBeGreaterThan(before.parts.location! + 0.5);
+    expect(after.reasons.find((r) => r.attribute === 'location')!.text).toMatch(/^no vehicle was seen anywhere near this part of the scene in normal footage \(class truck; normal footage here: people\)/);
+    expect(before.parts.location!).toBeGreaterThan(1);
+    // A person there is near where people were seen: no such term.
+    const person = personAt(seededRandom(16), 200, 280, 20);
+    expect(scoreExtra(unseen, person).parts.location ?? 0).toBeCloseTo(scoreExtra(plain, person).parts.location ?? 0, 9);
+  });
+
+  it('lets people wander: a person where nothing was seen is not "in the wrong place" unless asked', () => {
+    // The top right corner: nothing at all was seen within two cells of it.
+    const person = personAt(seededRandom(19), 380, 40, 20);
+    const { model: strict } = fitted({ wanderingGroups: [] });
+    const strictLoc = scoreExtra(strict, person).reasons.find((r) => r.attribute === 'location');
+    expect(strictLoc?.text).toMatch(/^no object was seen in this part of the scene in normal footage \(class person\)/);
+    const wandering = scoreExtra(model, person); // default: people wander
+    expect(wandering.parts.location ?? 0).toBeLessThan(scoreExtra(strict, person).parts.location! - 1);
+    expect(wandering.reasons.find((r) => r.attribute === 'location')?.text ?? '').not.toMatch(/^no object was seen/);
+    // A vehicle there still is.
+    const truck = vehicleAt(seededRandom(20), 330, 40, { label: 'truck', dwellS: 0, velocity: null });
+    expect(scoreExtra(model, truck).reasons.find((r) => r.attribute === 'location')!.text).toMatch(/^no object was seen in this part of the scene/);
+  });
+
+  it('counts dwell per track, so one object that never moves mutes only its own place', () => {
+    // Many short tracks on the path, and one "person" box on the grass that never moves (a sign the detector
+    // takes for a person) for the whole footage.
+    const withTracks = (from: number, to: number, seed: number) =>
+      normalFrames(from, to, seed).map((f) => ({
+        ...f,
+        objects: [
+          ...f.objects.map((o, k) => ({ ...o, trackId: o.label === 'person' ? 1000 + Math.floor(f.frame / 20) * 4 + k : 2 + k })),
+          personAt(seededRandom(f.frame), 350, 285, 0, { trackId: 7, velocity: { vx: 0, vy: 0 }, dwellS: f.timeS - from / FPS }),
+        ],
+      }));
+    const fit = (dwellStatistics: 'frames' | 'tracks') =>
+      fitAttributeModel(withTracks(0, 400, 1), { width: W, height: H }, { calibration: withTracks(400, 600, 2), grid: { cols: 8, rows: 6 }, dwellStatistics }).model;
+    const loiterer = personAt(seededRandom(17), 300, 285, 0, { trackId: 99, velocity: { vx: 0.2, vy: 0 }, dwellS: 25 });
+    const byFrames = scoreExtra(fit('frames'), loiterer);
+    const byTracks = scoreExtra(fit('tracks'), loiterer);
+    expect(byFrames.parts.dwell).toBeUndefined(); // the sign's frames made the whole neighbourhood a place where people stay
+    expect(byTracks.reasons.find((r) => r.attribute === 'dwell')!.text).toMatch(/^stayed 25 s in place where people stay under \d+\.\d s/);
+    // At the sign itself, staying is what happens.
+    const atSign = personAt(seededRandom(18), 350, 285, 0, { trackId: 98, velocity: { vx: 0.2, vy: 0 }, dwellS: 25 });
+    expect(scoreExtra(fit('tracks'), atSign).parts.dwell).toBeUndefined();
+    expect(() => fitted({ dwellStatistics: 'objects' as 'tracks' })).toThrow(/dwellStatistics/);
   });
 
   it('renders the embedding plot as a PNG', async () => {
