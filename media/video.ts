@@ -127,11 +127,36 @@ export interface ProbeOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * ffprobe's score for a format it recognised (AVPROBE_SCORE_EXTENSION: a container signature such as MPEG-TS
+ * reaches it, MP4/AVI/Matroska score 100). Below it, ffprobe only guessed a raw stream from byte patterns: of
+ * 400 files of 200 kB random bytes named .mp4, 6 "were" raw H.263 streams (score 25) and 2 of them even had
+ * dimensions and one frame of garbage, which was then analysed as a picture (two rows for one bad upload).
+ */
+export const CONFIDENT_PROBE_SCORE = 50;
+
+/** Raw streams with no container, which ffprobe can only guess: accepted when the file's own extension names them. */
+const RAW_FORMAT_EXTENSIONS: Record<string, readonly string[]> = {
+  jpeg_pipe: ['.mjpeg', '.mjpg', '.mjp'],
+  mjpeg: ['.mjpeg', '.mjpg', '.mjp'],
+  h261: ['.h261'],
+  h263: ['.h263'],
+  m4v: ['.m4v', '.cmp'],
+  mpegvideo: ['.mpg', '.mpeg', '.m1v', '.m2v'],
+};
+
+/** Whether a format ffprobe reports with `score` is trusted for `file` (see CONFIDENT_PROBE_SCORE). */
+export function trustedProbe(file: string, formatName: string, score: number): boolean {
+  if (score >= CONFIDENT_PROBE_SCORE) return true;
+  const ext = path.extname(file).toLowerCase();
+  return formatName.split(',').some((f) => RAW_FORMAT_EXTENSIONS[f]?.includes(ext) ?? false);
+}
+
 /** Dimensions, frame rate and frame count of the first video stream (ffprobe). */
 export async function probeVideo(file: string, opts: ProbeOptions = {}): Promise<VideoInfo> {
   await checkFile(file);
   const timeoutMs = opts.timeoutMs ?? 30_000;
-  const args = ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=codec_name,width,height,nb_frames,r_frame_rate,avg_frame_rate,duration:format=duration', '-of', 'json', ffInput(file)];
+  const args = ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=codec_name,width,height,nb_frames,r_frame_rate,avg_frame_rate,duration:format=duration,format_name,probe_score', '-of', 'json', ffInput(file)];
   const r = await runTool('ffprobe', args, { timeoutMs, signal: opts.signal });
   if (r.timedOut) throw new BadInputError('CorruptImage', `ffprobe did not finish reading ${file} within ${timeoutMs / 1000} s`);
   const msg = firstLine(r.stderr);
@@ -150,6 +175,14 @@ export async function probeVideo(file: string, opts: ProbeOptions = {}): Promise
   }
   const s = parsed.streams?.[0];
   if (!s) throw new BadInputError('UnsupportedMedia', `${file} has no video stream${msg ? ` (${msg})` : ''}`);
+  const formatName = typeof parsed.format?.format_name === 'string' ? parsed.format.format_name : '';
+  const score = Number(parsed.format?.probe_score ?? CONFIDENT_PROBE_SCORE);
+  if (!trustedProbe(file, formatName, score)) {
+    throw new BadInputError(
+      'UnsupportedMedia',
+      `${file} is not a readable video: its bytes match no container format; ffprobe could only guess a raw ${formatName || 'video'} stream (probe score ${score} of 100), which its name does not declare`,
+    );
+  }
   const width = posNum(s.width);
   const height = posNum(s.height);
   if (!width || !height) throw new BadInputError('CorruptImage', `${file}: the video stream has no dimensions${msg ? ` (${msg})` : ''}`);

@@ -208,6 +208,15 @@ describe('video files that cannot be analysed: one clear failed row each', () =>
     expect(r.attempts).toBe(1);
   });
 
+  it('bytes ffprobe can only guess to be raw H.263 (random bytes, 1 in 200 of them), named .mp4: one failed row, not a frame of garbage', async () => {
+    const bytes = fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'video', 'random-bytes-guessed-h263.mp4'));
+    const r = await analyse('guessed-h263.mp4', bytes, 'video/mp4');
+    expect(r.status).toBe('failed');
+    expect(r.error_class).toBe('UnsupportedMedia');
+    expect(r.error_message).toMatch(/probe score 25/);
+    expect(r.attempts).toBe(1);
+  });
+
   it('an audio-only file: UnsupportedMedia "has no video stream"', async () => {
     const f = path.join(dir, 'audio-only.mp4');
     ffmpeg(['-f', 'lavfi', '-i', 'sine=frequency=440:duration=3', '-c:a', 'aac', f]);

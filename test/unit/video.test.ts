@@ -148,6 +148,42 @@ describe('video decoding', () => {
   });
 });
 
+describe('formats ffprobe only guesses', () => {
+  const fixture = path.join(__dirname, '..', 'fixtures', 'video', 'random-bytes-guessed-h263.mp4');
+  const ffmpeg = (args: string[]) => execFileSync('ffmpeg', ['-v', 'error', '-y', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+
+  it('random bytes that ffprobe takes for a raw H.263 stream (score 25) are UnsupportedMedia, whatever they are named', async () => {
+    // The fixture really does probe as a 704x576 H.263 stream: without the check it would be analysed.
+    const raw = execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name,width:format=probe_score', '-of', 'json', fixture]).toString();
+    expect(raw).toMatch(/"h263"/);
+    expect(raw).toMatch(/"probe_score": 25/);
+    const e = await rejection(probeVideo(fixture));
+    expect(e).toBeInstanceOf(BadInputError);
+    expect((e as BadInputError).errorClass).toBe('UnsupportedMedia');
+    expect(e.message).toMatch(/match no container format.*raw h263 stream \(probe score 25 of 100\)/);
+    const asAvi = path.join(tmp, 'guessed.avi');
+    fs.copyFileSync(fixture, asAvi);
+    expect(((await rejection(probeVideo(asAvi))) as BadInputError).errorClass).toBe('UnsupportedMedia');
+  });
+
+  it('a raw stream is read when its extension names it (MJPEG as .mjpeg, H.263 as .h263); MPEG-TS (score 50) always', async () => {
+    const mjpeg = path.join(tmp, 'cam.mjpeg');
+    ffmpeg(['-f', 'lavfi', '-i', 'testsrc=size=160x120:rate=10', '-t', '1', '-c:v', 'mjpeg', '-f', 'mjpeg', mjpeg]);
+    const m = await probeVideo(mjpeg);
+    expect([m.width, m.height, m.frames]).toEqual([160, 120, 10]);
+    const h263 = path.join(tmp, 'cam.h263');
+    ffmpeg(['-f', 'lavfi', '-i', 'testsrc=size=176x144:rate=10', '-t', '1', '-c:v', 'h263', '-f', 'h263', h263]);
+    expect((await probeVideo(h263)).width).toBe(176);
+    const ts = path.join(tmp, 'segment.ts');
+    ffmpeg(['-f', 'lavfi', '-i', 'testsrc=size=160x120:rate=10', '-t', '1', '-c:v', 'mpeg2video', '-f', 'mpegts', ts]);
+    expect((await probeVideo(ts)).height).toBe(120);
+    // The same MJPEG bytes under a container's name are a guess, not a declared raw stream.
+    const misnamed = path.join(tmp, 'cam-mjpeg.mp4');
+    fs.copyFileSync(mjpeg, misnamed);
+    expect(((await rejection(probeVideo(misnamed))) as BadInputError).errorClass).toBe('UnsupportedMedia');
+  });
+});
+
 describe('frame count', () => {
   it.skipIf(!HAVE_VTEST)('counts the frames a cut really has, not what its header claims', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lookout-cut-'));
