@@ -133,7 +133,7 @@ export interface ProbeOptions {
  * 400 files of 200 kB random bytes named .mp4, 6 "were" raw H.263 streams (score 25) and 2 of them even had
  * dimensions and one frame of garbage, which was then analysed as a picture (two rows for one bad upload).
  */
-export const CONFIDENT_PROBE_SCORE = 50;
+const CONFIDENT_PROBE_SCORE = 50;
 
 /** Raw streams with no container, which ffprobe can only guess: accepted when the file's own extension names them. */
 const RAW_FORMAT_EXTENSIONS: Record<string, readonly string[]> = {
@@ -146,7 +146,7 @@ const RAW_FORMAT_EXTENSIONS: Record<string, readonly string[]> = {
 };
 
 /** Whether a format ffprobe reports with `score` is trusted for `file` (see CONFIDENT_PROBE_SCORE). */
-export function trustedProbe(file: string, formatName: string, score: number): boolean {
+function trustedProbe(file: string, formatName: string, score: number): boolean {
   if (score >= CONFIDENT_PROBE_SCORE) return true;
   const ext = path.extname(file).toLowerCase();
   return formatName.split(',').some((f) => RAW_FORMAT_EXTENSIONS[f]?.includes(ext) ?? false);
