@@ -250,7 +250,12 @@ export class Dispatcher {
   /** Consumes until stop(); returns when the consumer is drained. */
   async run(): Promise<void> {
     await ensureDispatcherConsumer(this.nc, this.cfg, this.opts);
+    // SIGTERM while the consumer was being looked up (the CLI marks ready as run() starts): nothing is in flight,
+    // so return before consuming. A consume() closed before its first pull was seen not to end the loop below
+    // (CI: a dispatcher still running 60 s after a SIGTERM 8 ms after start).
+    if (this.stopped) return;
     const consumer = await this.nc.jetstream().consumers.get(this.cfg.nats.stream, this.opts.durable);
+    if (this.stopped) return;
     this.messages = await consumer.consume({ max_messages: this.opts.concurrency });
     // stop() may have run while the consumer was being set up (SIGTERM right after start): it found no consumer
     // to close, so close it here, or the loop below would nak forever and the process never exit.
