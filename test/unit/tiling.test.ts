@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import type { Box } from '../../core/types';
 import { detectionProfile, mergePasses, passesFor, passToFrame, resolveDetection, DetectorOptionsError, type NanodetDecoding } from '../../runtime/detector';
 import { defaultModelRepo, loadLocalModel } from '../../runtime/manifest';
+import { cctvAttributesMethod } from '../../methods/cctv-attributes/method';
+import { DEFAULT_CLASS_GROUPS } from '../../methods/cctv-attributes/model';
 import { ios, iou, nms } from '../../runtime/nms';
 import { tileRects, toFrame, touchesInnerEdge } from '../../runtime/tiling';
 
@@ -197,5 +199,21 @@ describe('detectionProfile', () => {
     const r = resolveDetection(local.manifest.decoding as unknown as NanodetDecoding, local.manifest.labels ?? [], p, { preprocessing: local.manifest.preprocessing!, dims: local.manifest.inputs[0].dims, layout: local.manifest.inputs[0].layout });
     expect(r.minScore[0]).toBe(p.classScoreThresholds?.person);
     expect(r.inputSize.width % 32).toBe(0);
+  });
+
+  it("the CCTV anomaly method's profile exists: the cctv profile with the road vehicles (and airplane/boat, as the method reads them) kept from 0.3", () => {
+    const local = loadLocalModel(defaultModelRepo(path.resolve(__dirname, '../..')), 'nanodet');
+    expect(cctvAttributesMethod.detectionProfile).toBe('cctv-anomaly');
+    const cctv = detectionProfile(local.manifest, 'cctv');
+    const anomaly = detectionProfile(local.manifest, cctvAttributesMethod.detectionProfile!);
+    const labels = local.manifest.labels ?? [];
+    const r = resolveDetection(local.manifest.decoding as unknown as NanodetDecoding, labels, anomaly, { preprocessing: local.manifest.preprocessing!, dims: local.manifest.inputs[0].dims, layout: local.manifest.inputs[0].layout });
+    const vehicleLabels = ['car', 'truck', 'bus', 'motorcycle', 'airplane', 'boat'];
+    for (const l of vehicleLabels) expect(DEFAULT_CLASS_GROUPS[l]).toBe('vehicle');
+    for (const l of vehicleLabels) expect(r.minScore[labels.indexOf(l)]).toBe(0.3);
+    // Everything else as the detector evaluation chose it.
+    expect(r.minScore[labels.indexOf('person')]).toBe(cctv.classScoreThresholds?.person);
+    expect(r.minScore[labels.indexOf('dog')]).toBe(cctv.scoreThreshold);
+    expect({ ...anomaly, classScoreThresholds: undefined }).toEqual({ ...cctv, classScoreThresholds: undefined });
   });
 });
