@@ -36,7 +36,8 @@ import type { Box } from '../core/types';
 import type { DecodedImage } from '../media/image';
 import { readFrames } from '../media/video';
 import { cropGray, sobelMagnitude } from '../media/vision';
-import { OnnxDetector } from '../runtime/detector';
+import { detectionProfile, OnnxDetector, type DetectorOptions } from '../runtime/detector';
+import { cctvAttributesMethod } from '../methods/cctv-attributes/method';
 import { OnnxEmbedder, RgbCropEmbedder } from '../runtime/embedder';
 import { seededRandom } from '../runtime/knn';
 import { defaultModelRepo, loadLocalModel, type LocalModel } from '../runtime/manifest';
@@ -60,6 +61,14 @@ export interface EvalOptions {
   threads: number;
   /** Smoke mode: short ranges, one episode per kind and scene. */
   limit: number | null;
+  /**
+   * Detector settings: 'method' (default) = the detection profile the cctv-attributes pipeline runs in
+   * production, at the same pixel scale on the scene crops; 'manifest' = the model manifest's own decoding
+   * (RGB/255, 416x416, score 0.3), which every figure before 2026-12-03 used.
+   */
+  detector?: 'method' | 'manifest';
+  /** Detector options merged over the method's profile (tuning only: score thresholds per class, input size, ...). */
+  detectionOverride?: DetectorOptions;
   /** Fit options of the new method beyond the defaults (for ablations on the validation split). */
   fit?: AttributeFitOptions;
   /** Write every analysed frame's observations (clean passes and anomaly clips, with the pasted boxes) to this file (v8 serialisation), so fit and scoring options can be compared offline (bench/tune-cctv-attributes.ts). */
@@ -109,6 +118,27 @@ const SCENES: Scene[] = [
   { name: 'left', x0: 0, width: 384, walk: (x) => [205, 238 + 0.15 * x], grassTop: (x) => 280 + 0.2 * x, grassX: [40, 340] },
   { name: 'right', x0: 384, width: 384, walk: (x) => [250, 300 + 0.2 * (x - 384)], grassTop: (x) => 350 + 0.44 * (x - 384), grassX: [400, 560] },
 ];
+
+/** The production profile's model input size, chosen for vtest.avi's full 768x576 frame (docs/eval/detector.md). */
+function sceneCropDetectionBase(manifest: Parameters<typeof detectionProfile>[0]): { width: number; height: number } {
+  const p = detectionProfile(manifest, cctvAttributesMethod.detectionProfile ?? 'cctv');
+  return p.inputSize ?? { width: manifest.preprocessing!.width, height: manifest.preprocessing!.height };
+}
+
+/**
+ * The cctv-attributes pipeline's detection profile, for a scene crop: its input size scaled by the same factor
+ * the profile applies to the full frame (512x384 for 768x576 -> 256x384 for a 384x576 crop), so people are
+ * seen at the pixel size production sees them; fed the profile's fixed 4:3 size, a portrait crop would be
+ * squeezed to half its aspect.
+ */
+export function sceneCropDetection(manifest: Parameters<typeof detectionProfile>[0]): DetectorOptions {
+  const profile = detectionProfile(manifest, cctvAttributesMethod.detectionProfile ?? 'cctv');
+  const base = sceneCropDetectionBase(manifest);
+  const widths = new Set(SCENES.map((s) => s.width));
+  if (widths.size !== 1) throw new Error('scenes of different widths need one detector each (bug)');
+  const round32 = (v: number) => Math.max(32, Math.round(v / 32) * 32);
+  return { ...profile, inputSize: { width: round32((SCENES[0].width * base.width) / FULL_W), height: round32((FULL_H * base.height) / FULL_H) } };
+}
 
 /** Height in pixels of a standing person whose feet are at full-frame row y (read off vtest.avi; the seed's eval uses it too). */
 const personHeightAt = (yFoot: number) => 0.25 * yFoot + 15;
@@ -779,8 +809,17 @@ export async function evaluate(args: EvalOptions): Promise<EvalResults> {
   // Models ----------------------------------------------------------------------------------------
   const repo = defaultModelRepo(ROOT);
   const detModel = loadLocalModel(repo, 'nanodet');
-  const detector = await OnnxDetector.load(detModel, { pool: 'cpu', threads: args.threads, batch: { maxBatchSize: 1, maxQueueDelayMs: 0 } });
+  const detectorSetting = args.detector ?? 'method';
+  const profileOnCrop = detectorSetting === 'method' ? sceneCropDetection(detModel.manifest) : undefined;
+  const detection = profileOnCrop && args.detectionOverride
+    ? { ...profileOnCrop, ...args.detectionOverride, classScoreThresholds: { ...profileOnCrop.classScoreThresholds, ...args.detectionOverride.classScoreThresholds } }
+    : profileOnCrop;
+  const detector = await OnnxDetector.load(detModel, { pool: 'cpu', threads: args.threads, batch: { maxBatchSize: 1, maxQueueDelayMs: 0 }, detection });
   const detThreshold = (detModel.manifest.decoding as { scoreThreshold?: number } | undefined)?.scoreThreshold ?? NaN;
+  const detectorText = detection
+    ? `${detModel.manifest.name} v${detModel.manifest.version} with the cctv-attributes pipeline's detection profile "${cctvAttributesMethod.detectionProfile}" (person >= ${detection.classScoreThresholds?.person ?? detection.scoreThreshold}, vehicles >= ${detection.classScoreThresholds?.car ?? detection.scoreThreshold}, ${detection.normalization ? `${detection.normalization.channels} mean/std normalisation, ` : ''}${args.detectionOverride ? `overridden by ${JSON.stringify(args.detectionOverride)}, ` : ''}input ${detection.inputSize!.width}x${detection.inputSize!.height} for the ${SCENES[0].width}x${FULL_H} crop: the same pixel scale as the profile's ${sceneCropDetectionBase(detModel.manifest).width}x${sceneCropDetectionBase(detModel.manifest).height} on the full ${FULL_W}x${FULL_H} frame); the cctv-ocae baseline gets the same boxes`
+    : `${detModel.manifest.name} v${detModel.manifest.version} at score >= ${detThreshold}, the manifest's own decoding (not the production profile); the cctv-ocae baseline gets the same boxes`;
+  log(`detector: ${detectorText}`);
   let embedder: RgbCropEmbedder | null = null;
   let appearanceModel: LocalModel | null = null;
   if (args.appearance) {
@@ -812,6 +851,25 @@ export async function evaluate(args: EvalOptions): Promise<EvalResults> {
   }
   const cleanS = (performance.now() - tClean) / 1000;
 
+  /** Tracks over the fit frames as the manifest's detector sees them (the clean pass itself when that is the method's detector). */
+  const constructionPass = async (): Promise<Map<string, FrameObservations[]>> => {
+    if (!detection) return obsClean;
+    const plain = await OnnxDetector.load(detModel, { pool: 'cpu', threads: args.threads, batch: { maxBatchSize: 1, maxQueueDelayMs: 0 } });
+    const out = new Map<string, FrameObservations[]>();
+    try {
+      for (const scene of SCENES) {
+        const an = new SegmentAnalyzer({ detector: plain }, analyzerOpts);
+        const obs: FrameObservations[] = [];
+        for (let t = first; t <= r.fit[1]; t++) obs.push(await an.analyzeFrame({ index: t, rgb: cropOf(frames.get(t)!, scene), width: scene.width, height: FULL_H }));
+        out.set(scene.name, obs);
+      }
+    } finally {
+      await plain.close();
+    }
+    log(`construction pass (manifest detector, frames ${first}-${r.fit[1]}): ${[...out.values()].reduce((s, o) => s + o.reduce((n, f) => n + f.objects.length, 0), 0)} objects`);
+    return out;
+  };
+
   // Fit ------------------------------------------------------------------------------------------
   const fitOpts: AttributeFitOptions = { seed: 7, createdAt: new Date(0) };
   const models = new Map<string, { model: AttributeModel; report: FitReport; fitS: number }>();
@@ -826,7 +884,9 @@ export async function evaluate(args: EvalOptions): Promise<EvalResults> {
 
   // Anomalies ------------------------------------------------------------------------------------
   // People are cut from the fit frames (never from frames that are evaluated), the van from the first frame.
-  const tracks = personTracks(obsClean, r.fit, args.limit !== null ? 6 : 24);
+  // The people to cut are found by the manifest's own detector, whatever detector the method is evaluated
+  // with, so the constructed set (which person, which frames) stays the same when detector settings change.
+  const tracks = personTracks(await constructionPass(), r.fit, args.limit !== null ? 6 : 24);
   const spriteCache = new Map<string, Sprite>();
   const personSpriteOf = (tr: PersonTrack, k: number) => {
     const f = tr.frames[Math.min(k, tr.frames.length - 1)];
@@ -981,7 +1041,7 @@ export async function evaluate(args: EvalOptions): Promise<EvalResults> {
       video: VTEST,
       fps: FPS,
       scenes: SCENES.map((s) => ({ name: s.name, crop: { x: s.x0, y: 0, w: s.width, h: FULL_H } })),
-      detector: { model: `${detModel.manifest.name} v${detModel.manifest.version}`, scoreThreshold: detThreshold },
+      detector: { model: `${detModel.manifest.name} v${detModel.manifest.version}`, setting: detectorSetting, scoreThreshold: detection ? null : detThreshold, options: detection ?? null, text: detectorText },
       appearance: appearanceModel ? `${appearanceModel.manifest.name} v${appearanceModel.manifest.version}` : null,
       kinds: KIND_TEXT,
       episodes: episodes.map((e) => ({ kind: e.kind, scene: e.scene, start: e.start, end: e.end, labelFrom: e.labelFrom, describe: e.describe })),
@@ -1031,7 +1091,7 @@ export function markdown(res: any, limit: number | null): string {
     ``,
     `Command: \`${res.command}\`${res.rescoredFrom ? ` (re-scored with the current defaults from the observations dumped by \`${res.rescoredFrom.command}\` of ${res.rescoredFrom.createdAt.slice(0, 10)}; timings are that run's)` : ''}. Machine: ${res.machine}. Total ${res.timings.totalS.toFixed(0)} s (clean pass ${res.timings.cleanPassS.toFixed(0)} s, anomaly clips ${res.timings.scoringS.toFixed(0)} s, baseline ${res.timings.baselineS.toFixed(0)} s; detector p50 ${f(res.timings.detectP50Ms)} ms per crop, appearance ${f(res.timings.embedPerCropP50Ms)} ms per object). Written ${res.createdAt.slice(0, 10)}.${limit !== null ? ` **Smoke run (--limit ${limit}): figures not comparable.**` : ''}`,
     ``,
-    `**Design.** Two scenes from one real fixed camera: non-overlapping 384×576 crops of vtest.avi's 768×576 view, *left* (x 0–383: footpath, car park with cones, grass) and *right* (x 384–767: paved area and road, the parked van, grass). Per scene the method uses the normal frames ${res.ranges.fit[0]}–${res.ranges.cal[1]} only; calibration ${res.design.calibration ?? `held out: fitted on frames ${res.ranges.fit[0]}–${res.ranges.fit[1]}, part normalisers and threshold from frames ${res.ranges.cal[0]}–${res.ranges.cal[1]}`}. It is evaluated on frames ${res.ranges.test[0]}–${res.ranges.test[1]}, which neither fitting nor calibration sees. Every frame is analysed (10 fps), tracks carried from one frame to the next. Detector: ${res.design.detector.model} at score ≥ ${res.design.detector.scoreThreshold}, as is (detection work is elsewhere). Appearance: ${res.design.appearance ?? '**none** (no MobileNetV2 model available to this run: the appearance attribute is off)'}.`,
+    `**Design.** Two scenes from one real fixed camera: non-overlapping 384×576 crops of vtest.avi's 768×576 view, *left* (x 0–383: footpath, car park with cones, grass) and *right* (x 384–767: paved area and road, the parked van, grass). Per scene the method uses the normal frames ${res.ranges.fit[0]}–${res.ranges.cal[1]} only; calibration ${res.design.calibration ?? `held out: fitted on frames ${res.ranges.fit[0]}–${res.ranges.fit[1]}, part normalisers and threshold from frames ${res.ranges.cal[0]}–${res.ranges.cal[1]}`}. It is evaluated on frames ${res.ranges.test[0]}–${res.ranges.test[1]}, which neither fitting nor calibration sees. Every frame is analysed (10 fps), tracks carried from one frame to the next. Detector: ${res.design.detector.text ?? `${res.design.detector.model} at score ≥ ${res.design.detector.scoreThreshold}, as is (detection work is elsewhere)`}. Appearance: ${res.design.appearance ?? '**none** (no MobileNetV2 model available to this run: the appearance attribute is off)'}.`,
     ``,
     `**Anomalies** (seed ${res.ranges.seed}; ${res.design.episodes.length} episodes, each in its own copy of the test range so kinds never mix; negatives = all ${res.normalFramesFlagged.of} unmodified test frames of both scenes). Objects are cut from real frames of the fit range (people: alpha from the difference to a per-pixel median background of the fit frames, blurred, faded at the edges; the van parked top right: its box with feathered edges), scaled to the local person height (0.25 · foot row + 15 px) and blended:`,
     ...Object.entries(res.design.kinds).map(([k, v]) => `- *${k}*: ${v}`),

@@ -6,6 +6,7 @@
 import path from 'node:path';
 import fs from 'node:fs';
 import v8 from 'node:v8';
+import type { DetectorOptions } from '../runtime/detector';
 import { evaluate, rescoreFromDump, type EvalResults, type ObsDump } from './cctv-attributes-eval';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -20,10 +21,19 @@ Constructed-anomaly evaluation of the cctv-attributes method and the cctv-ocae b
                            another seed): for tuning the method without touching frames >= 500.
                            shift: fit 0-149, calibrate 150-199, evaluate on 200-499 (a third seed): a second
                            tuning split whose evaluated frames hold people and places the fit never saw.
+                           With the default cross-fitting the method is fitted and calibrated on the fit and
+                           calibration frames together (5 time blocks); people to paste are cut from the fit frames.
   --out DIR                output folder (default .lookout/eval-attributes[-validation]): results.json,
                            evaluation.md, roc.png, embedding-<scene>.png, examples/*.jpg
   --appearance PATH|none   MobileNetV2 model folder with manifest.json + 1/model.onnx (default: models/mobilenetv2
                            if its model.onnx is there, else none); none = the method without its appearance attribute
+  --detector method|manifest
+                           method (default): the detection profile the cctv-attributes pipeline runs in production
+                           (models/nanodet detectionProfiles.cctv), at the same pixel scale on the scene crops;
+                           manifest: the model manifest's own decoding (score 0.3, 416x416), as every figure
+                           before 2026-12-03 used
+  --detection JSON         with --detector method: detector options merged over the profile, for tuning (for
+                           example '{"classScoreThresholds":{"truck":0.4}}')
   --no-baseline            skip the cctv-ocae baseline
   --threads N              onnxruntime intra-op threads per model (default 1)
   --limit N                smoke test: N-frame ranges and one short episode per anomaly kind (figures not comparable)
@@ -47,6 +57,8 @@ with feathered edges), scaled to the local person height, blended along paths on
 
 interface Args {
   split: 'test' | 'validation' | 'shift';
+  detector: 'method' | 'manifest';
+  detectionOverride?: DetectorOptions;
   out: string;
   appearance: string | null;
   baseline: boolean;
@@ -58,7 +70,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { split: 'test', out: '', appearance: null, baseline: true, threads: 1, limit: null, json: false, dumpObs: null, rescore: null };
+  const a: Args = { split: 'test', detector: 'method', out: '', appearance: null, baseline: true, threads: 1, limit: null, json: false, dumpObs: null, rescore: null };
   let appearanceArg: string | undefined;
   const need = (i: number, name: string) => {
     if (i + 1 >= argv.length) fail(`${name} needs a value`);
@@ -82,6 +94,19 @@ function parseArgs(argv: string[]): Args {
         a.split = v as Args['split'];
         break;
       }
+      case '--detector': {
+        const v = need(i++, '--detector');
+        if (v !== 'method' && v !== 'manifest') fail(`--detector must be method or manifest, got ${JSON.stringify(v)}`);
+        a.detector = v;
+        break;
+      }
+      case '--detection':
+        try {
+          a.detectionOverride = JSON.parse(need(i++, '--detection')) as DetectorOptions;
+        } catch (err) {
+          fail(`--detection needs JSON detector options: ${(err as Error).message}`);
+        }
+        break;
       case '--out':
         a.out = path.resolve(need(i++, '--out'));
         break;
