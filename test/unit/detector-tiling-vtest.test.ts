@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Box } from '../../core/types';
 import type { DecodedImage } from '../../media/image';
 import { readFrames } from '../../media/video';
-import { OnnxDetector, type DetectorOptions } from '../../runtime/detector';
+import { detectionProfile, OnnxDetector, type DetectorOptions } from '../../runtime/detector';
 import { defaultModelRepo, loadLocalModel } from '../../runtime/manifest';
 import { ios, iou } from '../../runtime/nms';
 
@@ -118,5 +118,37 @@ describe.skipIf(!HAVE_VTEST)('OnnxDetector tiling on vtest.avi', () => {
     }
     // On these frames the air-conditioning units top centre are a 'car' at 0.30-0.35 (docs: profile notes).
     expect(extra).toBeGreaterThan(0);
+  });
+  it('keepAspect: a 4:3 frame gets exactly the fixed size; frames of other aspects batch apart and come back in frame pixels', async () => {
+    const model = loadLocalModel(defaultModelRepo(ROOT), 'nanodet');
+    const profile = detectionProfile(model.manifest, 'cctv');
+    const fixed = await load({ ...profile, inputSize: { width: 512, height: 384 } });
+    const keep = await OnnxDetector.load(model, { pool: 'cpu', threads: 1, batch: { maxBatchSize: 8, maxQueueDelayMs: 50 }, detection: { ...profile, inputSize: { width: 512, height: 384, keepAspect: true } } });
+    detectors.push(keep);
+    const at576x320 = await load({ ...profile, inputSize: { width: 576, height: 320 } });
+    // A 16:9 view: rows 100-531 of the 768x576 frame.
+    const wide = (img: DecodedImage): DecodedImage => ({ data: img.data.subarray(100 * img.width * 3, 532 * img.width * 3), width: img.width, height: 432, format: 'raw' });
+    for (const t of FRAMES) {
+      const img = frames.get(t)!;
+      expect((await keep.detect(img)).boxes).toEqual((await fixed.detect(img)).boxes);
+      // One at a time, then both at once (the batcher gets a 512x384 and a 576x320 tensor together).
+      const aloneWide = await keep.detect(wide(img));
+      const aloneFull = await keep.detect(img);
+      const [full, w] = await Promise.all([keep.detect(img), keep.detect(wide(img))]);
+      expect(full.batchSize).toBe(2);
+      expect(w.batchSize).toBe(2);
+      expect(full.boxes).toEqual(aloneFull.boxes);
+      expect(w.boxes).toEqual(aloneWide.boxes);
+      // The 16:9 view was fed at 576x320, not squeezed to 512x384.
+      expect(w.boxes).toEqual((await at576x320.detect(wide(img))).boxes);
+      expect(people(w.boxes).length).toBeGreaterThanOrEqual(3);
+      for (const b of w.boxes) {
+        expect(b.x).toBeGreaterThanOrEqual(0);
+        expect(b.y + b.h).toBeLessThanOrEqual(432 + 1e-6);
+      }
+      // The same people as in the full frame, shifted by the 100 rows cut off.
+      const shifted = people(full.boxes).filter((b) => b.y >= 110 && b.y + b.h <= 522 && b.score >= 0.7).map((b) => ({ ...b, y: b.y - 100 }));
+      for (const b of shifted) expect(Math.max(...people(w.boxes).map((x) => iou(x, b)))).toBeGreaterThan(0.5);
+    }
   });
 });

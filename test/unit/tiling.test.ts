@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Box } from '../../core/types';
-import { detectionProfile, mergePasses, passesFor, passToFrame, resolveDetection, DetectorOptionsError, type NanodetDecoding } from '../../runtime/detector';
+import { detectionProfile, inputSizeFor, mergePasses, passesFor, passToFrame, resolveDetection, DetectorOptionsError, type NanodetDecoding } from '../../runtime/detector';
 import { defaultModelRepo, loadLocalModel } from '../../runtime/manifest';
 import { cctvAttributesMethod } from '../../methods/cctv-attributes/method';
 import { DEFAULT_CLASS_GROUPS } from '../../methods/cctv-attributes/model';
@@ -120,7 +120,7 @@ describe('resolveDetection', () => {
     expect(r.minScore[7]).toBe(0.4);
     expect(r.decodeThreshold).toBe(0.25);
     expect(r.nms.iouThreshold).toBe(0.5);
-    expect(r.inputSize).toEqual({ width: 416, height: 416 });
+    expect(r.inputSize).toEqual({ width: 416, height: 416, keepAspect: false });
     expect(resolveDetection(DEC, LABELS).minScore[3]).toBe(0.3);
   });
 
@@ -138,9 +138,36 @@ describe('resolveDetection', () => {
     const fixed = { preprocessing: { width: 416, height: 416 }, dims: [-1, 3, 416, 416], layout: 'NCHW' };
     const free = { ...fixed, dims: [-1, 3, -1, -1] };
     expect(() => resolveDetection(DEC, LABELS, { inputSize: { width: 512, height: 384 } }, fixed)).toThrow(/free input height and width/);
-    expect(resolveDetection(DEC, LABELS, { inputSize: { width: 512, height: 384 } }, free).inputSize).toEqual({ width: 512, height: 384 });
+    expect(resolveDetection(DEC, LABELS, { inputSize: { width: 512, height: 384 } }, free).inputSize).toEqual({ width: 512, height: 384, keepAspect: false });
     expect(() => resolveDetection(DEC, LABELS, { inputSize: { width: 500, height: 384 } }, free)).toThrow(/multiples of the largest stride 32/);
-    expect(resolveDetection(DEC, LABELS, { inputSize: { width: 416, height: 416 } }, fixed).inputSize).toEqual({ width: 416, height: 416 });
+    expect(resolveDetection(DEC, LABELS, { inputSize: { width: 416, height: 416 } }, fixed).inputSize).toEqual({ width: 416, height: 416, keepAspect: false });
+    // keepAspect feeds other sizes than the budget, so even the budget's own size needs free dims.
+    expect(() => resolveDetection(DEC, LABELS, { inputSize: { width: 416, height: 416, keepAspect: true } }, fixed)).toThrow(/with keepAspect needs a model with a free input/);
+    expect(resolveDetection(DEC, LABELS, { inputSize: { width: 512, height: 384, keepAspect: true } }, free).inputSize).toEqual({ width: 512, height: 384, keepAspect: true });
+    expect(() => resolveDetection(DEC, LABELS, { inputSize: { width: 512, height: 384, keepAspect: 'yes' } } as never, free)).toThrow(/keepAspect must be true or false/);
+    expect(() => resolveDetection(DEC, LABELS, { inputSize: { width: 512, height: 384, keepaspect: true } } as never, free)).toThrow(/unknown inputSize option "keepaspect"/);
+  });
+});
+
+describe('inputSizeFor', () => {
+  const budget = { width: 512, height: 384, keepAspect: true };
+  it("feeds each region near its own aspect at the budget's pixel count, in multiples of the stride", () => {
+    expect(inputSizeFor(budget, 768, 576, 32)).toEqual({ width: 512, height: 384 }); // 4:3: the budget itself
+    expect(inputSizeFor(budget, 1920, 1080, 32)).toEqual({ width: 576, height: 320 }); // 16:9 (1.8 fed, 1.78 seen)
+    expect(inputSizeFor(budget, 1280, 720, 32)).toEqual({ width: 576, height: 320 });
+    expect(inputSizeFor(budget, 384, 576, 32)).toEqual({ width: 352, height: 544 }); // portrait, not squeezed to 4:3
+    expect(inputSizeFor(budget, 4000, 100, 32)).toEqual({ width: 2816, height: 64 }); // a strip: 44:1 fed, 40:1 seen
+    expect(inputSizeFor(budget, 100, 100000, 32)).toEqual({ width: 32, height: 14016 }); // never below one stride
+    for (const [w, h] of [[640, 480], [1920, 1080], [720, 1280], [1000, 1000]]) {
+      const s = inputSizeFor(budget, w, h, 32);
+      expect(s.width % 32 + (s.height % 32)).toBe(0);
+      expect(Math.abs(s.width / s.height - w / h) / (w / h)).toBeLessThan(0.1);
+      expect(Math.abs((s.width * s.height) / (512 * 384) - 1)).toBeLessThan(0.1);
+    }
+  });
+  it('without keepAspect is the fixed size whatever the frame', () => {
+    expect(inputSizeFor({ width: 512, height: 384 }, 1920, 1080, 32)).toEqual({ width: 512, height: 384 });
+    expect(inputSizeFor({ width: 512, height: 384, keepAspect: false }, 384, 576, 32)).toEqual({ width: 512, height: 384 });
   });
 });
 
