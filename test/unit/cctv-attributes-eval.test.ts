@@ -25,7 +25,7 @@ describe('the evaluation runs the detector production runs', () => {
     const profile = detectionProfile(manifest, cctvAttributesMethod.detectionProfile!);
     const onCrop = sceneCropDetection(manifest);
     // 512x384 for the 768x576 frame is a scale of 2/3: the 384x576 crop is fed at 256x384, not squeezed to 4:3.
-    expect(profile.inputSize).toEqual({ width: 512, height: 384 });
+    expect(profile.inputSize).toEqual({ width: 512, height: 384, keepAspect: true });
     expect(onCrop.inputSize).toEqual({ width: 256, height: 384 });
     expect({ ...onCrop, inputSize: undefined }).toEqual({ ...profile, inputSize: undefined });
   });
