@@ -119,25 +119,20 @@ const SCENES: Scene[] = [
   { name: 'right', x0: 384, width: 384, walk: (x) => [250, 300 + 0.2 * (x - 384)], grassTop: (x) => 350 + 0.44 * (x - 384), grassX: [400, 560] },
 ];
 
-/** The production profile's model input size, chosen for vtest.avi's full 768x576 frame (docs/eval/detector.md). */
-function sceneCropDetectionBase(manifest: Parameters<typeof detectionProfile>[0]): { width: number; height: number } {
-  const p = detectionProfile(manifest, cctvAttributesMethod.detectionProfile ?? 'cctv');
-  return p.inputSize ?? { width: manifest.preprocessing!.width, height: manifest.preprocessing!.height };
-}
-
 /**
  * The cctv-attributes pipeline's detection profile, for a scene crop: its input size scaled by the same factor
- * the profile applies to the full frame (512x384 for 768x576 -> 256x384 for a 384x576 crop), so people are
- * seen at the pixel size production sees them; fed the profile's fixed 4:3 size, a portrait crop would be
- * squeezed to half its aspect.
+ * the profile applies to vtest.avi's full 768x576 frame, for which it was chosen (512x384 for 768x576 -> 256x384
+ * for a 384x576 crop), so people are seen at the pixel size production sees them. `fullFrameInput` is the
+ * profile's own size, for the report.
  */
-export function sceneCropDetection(manifest: Parameters<typeof detectionProfile>[0]): DetectorOptions {
+export function sceneCropDetection(manifest: Parameters<typeof detectionProfile>[0]): { options: DetectorOptions; fullFrameInput: { width: number; height: number } } {
   const profile = detectionProfile(manifest, cctvAttributesMethod.detectionProfile ?? 'cctv');
-  const base = sceneCropDetectionBase(manifest);
+  const base = profile.inputSize ?? { width: manifest.preprocessing!.width, height: manifest.preprocessing!.height };
   const widths = new Set(SCENES.map((s) => s.width));
   if (widths.size !== 1) throw new Error('scenes of different widths need one detector each (bug)');
   const round32 = (v: number) => Math.max(32, Math.round(v / 32) * 32);
-  return { ...profile, inputSize: { width: round32((SCENES[0].width * base.width) / FULL_W), height: round32((FULL_H * base.height) / FULL_H) } };
+  const inputSize = { width: round32((SCENES[0].width * base.width) / FULL_W), height: round32((FULL_H * base.height) / FULL_H) };
+  return { options: { ...profile, inputSize }, fullFrameInput: { width: base.width, height: base.height } };
 }
 
 /** Height in pixels of a standing person whose feet are at full-frame row y (read off vtest.avi; the seed's eval uses it too). */
@@ -810,14 +805,15 @@ export async function evaluate(args: EvalOptions): Promise<EvalResults> {
   const repo = defaultModelRepo(ROOT);
   const detModel = loadLocalModel(repo, 'nanodet');
   const detectorSetting = args.detector ?? 'method';
-  const profileOnCrop = detectorSetting === 'method' ? sceneCropDetection(detModel.manifest) : undefined;
+  const onCrop = detectorSetting === 'method' ? sceneCropDetection(detModel.manifest) : undefined;
+  const profileOnCrop = onCrop?.options;
   const detection = profileOnCrop && args.detectionOverride
     ? { ...profileOnCrop, ...args.detectionOverride, classScoreThresholds: { ...profileOnCrop.classScoreThresholds, ...args.detectionOverride.classScoreThresholds } }
     : profileOnCrop;
   const detector = await OnnxDetector.load(detModel, { pool: 'cpu', threads: args.threads, batch: { maxBatchSize: 1, maxQueueDelayMs: 0 }, detection });
   const detThreshold = (detModel.manifest.decoding as { scoreThreshold?: number } | undefined)?.scoreThreshold ?? NaN;
   const detectorText = detection
-    ? `${detModel.manifest.name} v${detModel.manifest.version} with the cctv-attributes pipeline's detection profile "${cctvAttributesMethod.detectionProfile}" (person >= ${detection.classScoreThresholds?.person ?? detection.scoreThreshold}, vehicles >= ${detection.classScoreThresholds?.car ?? detection.scoreThreshold}, ${detection.normalization ? `${detection.normalization.channels} mean/std normalisation, ` : ''}${args.detectionOverride ? `overridden by ${JSON.stringify(args.detectionOverride)}, ` : ''}input ${detection.inputSize!.width}x${detection.inputSize!.height} for the ${SCENES[0].width}x${FULL_H} crop: the same pixel scale as the profile's ${sceneCropDetectionBase(detModel.manifest).width}x${sceneCropDetectionBase(detModel.manifest).height} on the full ${FULL_W}x${FULL_H} frame); the cctv-ocae baseline gets the same boxes`
+    ? `${detModel.manifest.name} v${detModel.manifest.version} with the cctv-attributes pipeline's detection profile "${cctvAttributesMethod.detectionProfile}" (person >= ${detection.classScoreThresholds?.person ?? detection.scoreThreshold}, vehicles >= ${detection.classScoreThresholds?.car ?? detection.scoreThreshold}, ${detection.normalization ? `${detection.normalization.channels} mean/std normalisation, ` : ''}${args.detectionOverride ? `overridden by ${JSON.stringify(args.detectionOverride)}, ` : ''}input ${detection.inputSize!.width}x${detection.inputSize!.height} for the ${SCENES[0].width}x${FULL_H} crop: the same pixel scale as the profile's ${onCrop!.fullFrameInput.width}x${onCrop!.fullFrameInput.height} on the full ${FULL_W}x${FULL_H} frame); the cctv-ocae baseline gets the same boxes`
     : `${detModel.manifest.name} v${detModel.manifest.version} at score >= ${detThreshold}, the manifest's own decoding (not the production profile); the cctv-ocae baseline gets the same boxes`;
   log(`detector: ${detectorText}`);
   let embedder: RgbCropEmbedder | null = null;

@@ -268,8 +268,10 @@ export function resolveDetection(
     // Height and width positions in the declared input dims: NCHW [n, c, h, w] or NHWC [n, h, w, c].
     const [hi, wi] = (input.layout ?? 'NCHW') === 'NCHW' ? [2, 3] : [1, 2];
     const dims = input.dims ?? [];
-    const fixed = (i: number, v: number) => dims[i] !== undefined && dims[i] !== -1 && dims[i] !== v;
-    if (keepAspect ? fixed(hi, -2) || fixed(wi, -2) : fixed(hi, height) || fixed(wi, width)) {
+    const free = (i: number) => dims[i] === undefined || dims[i] === -1;
+    // With keepAspect other sizes than the budget are fed, so even the budget's own size needs free dims.
+    const fits = keepAspect ? free(hi) && free(wi) : (free(hi) || dims[hi] === height) && (free(wi) || dims[wi] === width);
+    if (!fits) {
       throw new DetectorOptionsError(`${where}: inputSize ${width} x ${height}${keepAspect ? ' with keepAspect' : ''} needs a model with a free input height and width, but its input dims are [${dims.join(', ')}]`);
     }
     inputSize = { width, height, keepAspect };
@@ -428,7 +430,9 @@ export class OnnxDetector implements Detector {
     const bySize = new Map<string, number[]>();
     items.forEach((it, i) => {
       const key = `${it.input.width}x${it.input.height}`;
-      bySize.set(key, [...(bySize.get(key) ?? []), i]);
+      const group = bySize.get(key);
+      if (group) group.push(i);
+      else bySize.set(key, [i]);
     });
     for (const idx of bySize.values()) {
       const group = idx.map((i) => items[i]);

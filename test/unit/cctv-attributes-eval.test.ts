@@ -23,7 +23,8 @@ describe('the evaluation runs the detector production runs', () => {
   it("uses the cctv-attributes pipeline's detection profile, at production's pixel scale on the 384x576 scene crops", () => {
     const manifest = loadLocalModel(defaultModelRepo(ROOT), 'nanodet').manifest;
     const profile = detectionProfile(manifest, cctvAttributesMethod.detectionProfile!);
-    const onCrop = sceneCropDetection(manifest);
+    const { options: onCrop, fullFrameInput } = sceneCropDetection(manifest);
+    expect(fullFrameInput).toEqual({ width: 512, height: 384 });
     // 512x384 for the 768x576 frame is a scale of 2/3: the 384x576 crop is fed at 256x384, not squeezed to 4:3.
     expect(profile.inputSize).toEqual({ width: 512, height: 384, keepAspect: true });
     expect(onCrop.inputSize).toEqual({ width: 256, height: 384 });
