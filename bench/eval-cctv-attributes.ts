@@ -29,7 +29,7 @@ Constructed-anomaly evaluation of the cctv-attributes method and the cctv-ocae b
                            if its model.onnx is there, else none); none = the method without its appearance attribute
   --detector method|manifest
                            method (default): the detection profile the cctv-attributes pipeline runs in production
-                           (models/nanodet detectionProfiles.cctv), at the same pixel scale on the scene crops;
+                           (models/nanodet detectionProfiles.cctv-anomaly), at the same pixel scale on the scene crops;
                            manifest: the model manifest's own decoding (score 0.3, 416x416), as every figure
                            before 2026-12-03 used
   --detection JSON         with --detector method: detector options merged over the profile, for tuning (for
