@@ -97,15 +97,33 @@ export async function runFit(client: Client, cfg: LookoutConfig, scene: string, 
   }
 }
 
-/** `lookout fit`: resolves the sources, runs the fit workflow with a progress bar, prints the new version. */
-export async function fitSceneFromCli(cfg: LookoutConfig, scene: string, sources: string[], o: Omit<FitOptions, 'onProgress'>) {
-  const { storageClient, temporalClient } = require('../io/clients') as typeof import('../io/clients');
+/** Where `lookout fit` writes a fit's report unless told: under the stack's home, per scene and version. */
+export function defaultFitReportDir(cfg: LookoutConfig, scene: string, version: number): string {
+  return path.join(cfg.home, 'fit-reports', scene, `v${version}`);
+}
+
+export interface FitCliOptions extends Omit<FitOptions, 'onProgress'> {
+  /** Folder for fit.json and the method's figures (default: defaultFitReportDir). */
+  reportDir?: string;
+  /** Print the result as JSON on stdout instead of the text lines. */
+  json?: boolean;
+}
+
+/**
+ * `lookout fit`: resolves the sources, runs the fit workflow with a progress bar, then shows the fit report —
+ * the method's own lines (bank and cluster sizes, conditional entropy, threshold) and files (the embedding
+ * plot) — and writes it with the whole result (fit.json) into the report folder.
+ */
+export async function fitSceneFromCli(cfg: LookoutConfig, scene: string, sources: string[], o: FitCliOptions) {
+  const { storageClient, temporalClient } = await import('../io/clients');
+  const { reportDir, json, ...fitOptions } = o;
   const refs = await resolveSources(storageClient(cfg), cfg, scene, sources);
   const { client, connection } = await temporalClient(cfg);
+  let r: Awaited<ReturnType<typeof runFit>>;
   try {
     let bar: Progress | undefined;
-    const r = await runFit(client, cfg, scene, refs, {
-      ...o,
+    r = await runFit(client, cfg, scene, refs, {
+      ...fitOptions,
       onProgress: (p) => {
         if (p.phase === 'analysing' || p.phase === 'fitting') {
           bar ??= new Progress(`fitting scene ${scene}: frames`, p.total);
@@ -114,11 +132,28 @@ export async function fitSceneFromCli(cfg: LookoutConfig, scene: string, sources
       },
     });
     bar?.done();
-    console.log(`scene ${r.scene} v${r.version}: ${r.samples} objects from ${r.frames} frames (${r.framesFailed} skipped), k=${r.k}, threshold ${r.threshold.toFixed(4)}, fitted in ${(r.fitMs / 1000).toFixed(1)}s -> ${r.uri}`);
-    return r;
   } finally {
     await connection.close();
   }
+  const method = methodOfPipeline(resolvePipeline(fitOptions.pipeline ?? 'cctv-anomaly', cfg.pipelines).name);
+  const view = (await method.fit?.describeReport?.(r)) ?? { lines: [], files: {} };
+  const dir = path.resolve(reportDir ?? defaultFitReportDir(cfg, r.scene, r.version));
+  fs.mkdirSync(dir, { recursive: true });
+  const written = [path.join(dir, 'fit.json'), ...Object.keys(view.files).map((f) => path.join(dir, f))];
+  fs.writeFileSync(written[0], JSON.stringify(r, null, 2) + '\n');
+  for (const [name, bytes] of Object.entries(view.files)) fs.writeFileSync(path.join(dir, name), bytes);
+  console.log(fitOutput({ ...r, reportFiles: written }, view.lines, json === true));
+  return { ...r, reportFiles: written };
+}
+
+/** What `lookout fit` prints: the whole result as JSON, or a line about the new version and the report's lines. */
+export function fitOutput(r: Awaited<ReturnType<typeof runFit>> & { reportFiles: string[] }, lines: string[], json: boolean): string {
+  if (json) return JSON.stringify(r, null, 2);
+  return [
+    `scene ${r.scene} v${r.version}: ${r.samples} objects from ${r.frames} frames (${r.framesFailed} skipped), k=${r.k}, threshold ${r.threshold.toFixed(4)}, fitted in ${(r.fitMs / 1000).toFixed(1)}s -> ${r.uri}`,
+    ...lines.map((l) => `  ${l}`),
+    `  report: ${r.reportFiles.join(', ')}`,
+  ].join('\n');
 }
 
 /** Frames either side of a dismissed alert frame that go into its clip (about two seconds at 25 fps). */

@@ -151,9 +151,21 @@ export interface MethodDefinition {
   /** Keys the score stage writes into the row's `details`, with their meaning (documented in the method's README). */
   rowFields: Readonly<Record<string, string>>;
   /** How the method is fitted to a scene, when it is (lookout fit). */
-  fit?: { description: string; defaults: FitOptions };
+  fit?: {
+    description: string;
+    defaults: FitOptions;
+    /** The fit report as `lookout fit` shows it: lines for the terminal, files (figures) for the report folder. */
+    describeReport?(result: FitResult): Promise<FitReportView>;
+  };
   /** Loads the models (once per worker process) and returns the stages. */
   load(ctx: MethodContext): Promise<MethodRuntime>;
+}
+
+/** What `lookout fit` shows of a fitted scene model beyond its version and threshold. */
+export interface FitReportView {
+  lines: string[];
+  /** File name (no folders) -> contents, written into the fit's report folder. */
+  files: Record<string, Buffer>;
 }
 
 export type { FitOptions, FitResult, SplitResult, StageReport };

@@ -8,7 +8,7 @@ import type { SceneFormat } from '../../io/scenes';
 import type { FitResult, FrameAnalysis, MethodDefinition, MethodRuntime } from '../method';
 import type { AnalyzerState } from './analyzer';
 import { BadInputError, SetupError } from '../../core/errors';
-import { fitAttributeModel, frameScores, parseAttributeModel, scoreObservations, serializeAttributeModel, type AttributeModel, type SmootherState } from './model';
+import { fitAttributeModel, frameScores, parseAttributeModel, scoreObservations, serializeAttributeModel, type AttributeModel, type FitReport, type SmootherState } from './model';
 import type { FrameObservations } from './observations';
 
 /** Attribute scene models live beside the seed method's, in their own folder of the scene. */
@@ -90,8 +90,13 @@ export const cctvAttributesMethod: MethodDefinition = {
     captured_at: 'live streams: when the frame was filmed',
   },
   fit: {
-    description: 'per-region statistics of normal tracks (class, size, speed, direction, dwell) and a coreset kNN bank of appearance features, calibrated on the last 20 % of the normal footage',
+    description: 'per-region statistics of normal tracks (class, size, speed, direction, dwell) and a coreset kNN bank of appearance features, calibrated cross-fitted on the normal footage (5 time blocks, each scored by a model of the other four)',
     defaults: { k: 8, seed: 7, quantile: 0.97 },
+    async describeReport(result) {
+      // Loaded when asked: plot.ts needs sharp, which the dispatcher never loads.
+      const { describeFitReport } = await import('./plot');
+      return describeFitReport(result.report as FitReport);
+    },
   },
   async load(ctx): Promise<MethodRuntime> {
     // Required here, not at the top: the dispatcher reads this definition without loading onnxruntime and sharp.

@@ -1,7 +1,8 @@
 /**
- * Fit-report figure: the appearance bank in two dimensions (PCA), one colour per class group, written as
- * SVG and rendered to PNG with sharp (already a dependency for image work; no charting library needed for
- * one scatter plot).
+ * The fit report as a person reads it: `describeFitReport` (what `lookout fit` prints and writes) and its
+ * figure, the appearance bank in two dimensions (PCA), one colour per class group, written as SVG and
+ * rendered to PNG with sharp (already a dependency for image work; no charting library needed for one
+ * scatter plot).
  */
 import sharp from 'sharp';
 import type { FitReport } from './model';
@@ -48,4 +49,31 @@ export function embeddingPlotSvg(report: FitReport, title = 'Appearance bank (PC
 export async function embeddingPlotPng(report: FitReport, title?: string): Promise<Buffer | null> {
   const svg = embeddingPlotSvg(report, title);
   return svg === null ? null : sharp(Buffer.from(svg)).png().toBuffer();
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
+
+/**
+ * What `lookout fit` shows of a fitted scene: the footage and objects it learned from, the appearance bank and
+ * its clusters (sizes, conditional entropy of the clusters against the object class), the threshold and how
+ * many held-out normal frames it flags; and the bank's 2-D embedding as `embedding.png`.
+ */
+export async function describeFitReport(report: FitReport): Promise<{ lines: string[]; files: Record<string, Buffer> }> {
+  const groups = Object.entries(report.objectsPerGroup)
+    .map(([g, n]) => `${g} ${n}`)
+    .join(', ');
+  const lines = [
+    `normal footage: ${report.fitFrames} frames fitted, ${report.calibrationFrames} scored held out for calibration`,
+    `objects: ${report.fitObjects} (${groups || 'none'}); ${report.tracks} tracks, ${report.withVelocity} objects with a velocity`,
+  ];
+  const a = report.appearance;
+  if (a) {
+    lines.push(
+      `appearance bank: ${a.bankSize} of ${a.sourceVectors} vectors (coreset, dim ${a.dim}); ${a.clusters.k} k-means clusters of sizes ${a.clusters.sizes.join(', ')}; ` +
+        `H(class | cluster) ${a.clusters.conditionalEntropyBits.toFixed(2)} of H(class) ${a.clusters.classEntropyBits.toFixed(2)} bits`,
+    );
+  } else lines.push('appearance bank: none (no appearance features in the footage)');
+  lines.push(`threshold ${report.threshold.toFixed(4)}: ${pct(report.calibrationFramesFlagged)} of the held-out normal frames above it`);
+  const png = await embeddingPlotPng(report);
+  return { lines, files: png ? { 'embedding.png': png } : {} };
 }

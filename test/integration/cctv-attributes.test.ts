@@ -4,35 +4,54 @@
  * bucket is analysed in segments, one row per frame with scores (and reasons where flagged) plus a
  * summary row for the video.
  */
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cutVideo, runFit } from '../../cli/scene';
-import { temporalClient } from '../../io/clients';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { cutVideo, fitSceneFromCli } from '../../cli/scene';
 import { SceneStore } from '../../io/scenes';
 import { VTEST } from '../../demo/samples';
 import { ATTRIBUTES_SCENE_FORMAT } from '../../methods/cctv-attributes';
 import { cfg, samplesDir, storage, uniqueRun, waitForRows } from './helpers';
 
 const scene = `a${Date.now().toString(36)}`;
-let conn: Awaited<ReturnType<typeof temporalClient>>;
+const reportDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lookout-fit-report-'));
+let fit: Awaited<ReturnType<typeof fitSceneFromCli>>;
+let printed = '';
 
 beforeAll(async () => {
-  conn = await temporalClient(cfg);
   const normal = cutVideo(VTEST, path.join(samplesDir, 'attr-normal-0-200.avi'), 0, 200);
   const name = `normal/${scene}/clip.avi`;
   await storage.bucket(cfg.gcs.bucket).upload(normal, { destination: name, resumable: false, contentType: 'video/x-msvideo', metadata: { metadata: { 'lookout-derived': 'normal-footage' } } });
-  const [md] = await storage.bucket(cfg.gcs.bucket).file(name).getMetadata();
-  const fit = await runFit(conn.client, cfg, scene, [{ bucket: cfg.gcs.bucket, name, generation: String(md.generation), size: Number(md.size), timeCreated: String(md.timeCreated) }], { every: 2, k: 4, seed: 7, quantile: 0.97, parallelism: 1 });
+  // What `lookout fit --scene S gs://… --report-dir DIR` runs, with its printed lines captured.
+  const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+  try {
+    fit = await fitSceneFromCli(cfg, scene, [`gs://${cfg.gcs.bucket}/${name}`], { every: 2, k: 4, seed: 7, quantile: 0.97, parallelism: 1, reportDir });
+    printed = log.mock.calls.map((c) => String(c[0])).join('\n');
+  } finally {
+    log.mockRestore();
+  }
   expect(fit.version).toBe(1);
   expect(fit.frames).toBe(100);
   expect(fit.samples).toBeGreaterThan(200);
 }, 600_000);
 
-afterAll(async () => {
-  await conn?.connection.close();
+afterAll(() => {
+  fs.rmSync(reportDir, { recursive: true, force: true });
 });
 
 describe('cctv-attributes', () => {
+  it("lookout fit prints the fit report and writes it with the bank's embedding plot", () => {
+    expect(printed).toMatch(new RegExp(`scene ${scene} v1: `));
+    expect(printed).toMatch(/appearance bank: \d+ of \d+ vectors \(coreset, dim 1280\); 4 k-means clusters of sizes [\d, ]+; H\(class \| cluster\) [\d.]+ of H\(class\) [\d.]+ bits/);
+    expect(printed).toMatch(/threshold [\d.]+: [\d.]+ % of the held-out normal frames above it/);
+    expect(fit.reportFiles).toEqual([path.join(reportDir, 'fit.json'), path.join(reportDir, 'embedding.png')]);
+    const stored = JSON.parse(fs.readFileSync(path.join(reportDir, 'fit.json'), 'utf8'));
+    expect(stored).toMatchObject({ scene, version: 1, frames: 100 });
+    expect(stored.report.appearance.clusters.sizes.reduce((a: number, b: number) => a + b, 0)).toBe(stored.report.appearance.bankSize);
+    expect(fs.readFileSync(path.join(reportDir, 'embedding.png')).subarray(1, 4).toString('latin1')).toBe('PNG');
+  });
+
   it('fits a scene model that a worker can load, in its own folder of the scene', async () => {
     const { model, version } = await new SceneStore(storage, cfg.gcs.resultsBucket, ATTRIBUTES_SCENE_FORMAT).load(scene);
     expect(version).toBe(1);

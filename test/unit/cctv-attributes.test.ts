@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   AttributeModelError,
+  cctvAttributesMethod,
   embeddingPlotPng,
   fitAttributeModel,
   frameScores,
@@ -283,6 +284,24 @@ describe('cctv-attributes model on a synthetic scene', () => {
   it('renders the embedding plot as a PNG', async () => {
     const png = await embeddingPlotPng(report);
     expect(png!.subarray(1, 4).toString('latin1')).toBe('PNG');
+  });
+
+  it('describes the fit report as lookout fit shows it: bank, cluster sizes, entropy, threshold, and the plot as a file', async () => {
+    const result = { scene: 's', version: 3, uri: 'gs://r/s', samples: 2400, threshold: report.threshold, k: 8, fitMs: 1, report };
+    const view = await cctvAttributesMethod.fit!.describeReport!(result);
+    const text = view.lines.join('\n');
+    const a = report.appearance!;
+    expect(text).toContain('400 frames fitted, 200 scored held out');
+    expect(text).toContain('person 1600, vehicle 800');
+    expect(text).toContain(`appearance bank: ${a.bankSize} of ${a.sourceVectors} vectors`);
+    expect(text).toContain(`sizes ${a.clusters.sizes.join(', ')}`);
+    expect(text).toContain(`H(class | cluster) ${a.clusters.conditionalEntropyBits.toFixed(2)} of H(class) ${a.clusters.classEntropyBits.toFixed(2)} bits`);
+    expect(text).toContain(`threshold ${report.threshold.toFixed(4)}`);
+    expect(Object.keys(view.files)).toEqual(['embedding.png']);
+    expect(view.files['embedding.png'].subarray(1, 4).toString('latin1')).toBe('PNG');
+    const noBank = await cctvAttributesMethod.fit!.describeReport!({ ...result, report: { ...report, appearance: null } });
+    expect(noBank.files).toEqual({});
+    expect(noBank.lines.join('\n')).toContain('appearance bank: none');
   });
 });
 

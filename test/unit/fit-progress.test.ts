@@ -3,11 +3,11 @@
  * exit 1 with grpc-js "Channel has been shut down" after the scene had been stored: a progress query was still in
  * flight when the command closed its Temporal connection. These tests hold runFit to what fixed it: one query at
  * a time, and no query left in flight (or reported) once runFit has returned — so closing the connection right
- * after cannot fail a query. With the old setInterval poll both fail.
+ * after cannot fail a query. With the old setInterval poll both fail. Also what the command prints (text or --json).
  */
 import type { Client } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
-import { runFit } from '../../cli/scene';
+import { fitOutput, runFit } from '../../cli/scene';
 import { loadConfig } from '../../config';
 import type { VideoProgress } from '../../core/workflows';
 
@@ -62,5 +62,22 @@ describe('lookout fit progress polling', () => {
     expect(fake.state().maxInFlight).toBe(1);
     expect(progress.length).toBeGreaterThanOrEqual(1);
     expect(progress[0]).toEqual({ phase: 'analysing', total: 20, done: 3, failed: 0 });
+  });
+});
+
+describe('lookout fit output', () => {
+  const r = { scene: 'cam1', version: 2, uri: 'gs://r/models/scenes/cam1/cctv-attributes/2/scene.lkam', samples: 900, threshold: 1.23456, k: 8, fitMs: 2500, frames: 300, framesFailed: 1, report: { threshold: 1.23456 }, reportFiles: ['/d/fit.json', '/d/embedding.png'] };
+
+  it('prints the new version, the report lines indented, and where the report is', () => {
+    const text = fitOutput(r, ['appearance bank: 10 of 20 vectors'], false);
+    expect(text.split('\n')).toEqual([
+      'scene cam1 v2: 900 objects from 300 frames (1 skipped), k=8, threshold 1.2346, fitted in 2.5s -> gs://r/models/scenes/cam1/cctv-attributes/2/scene.lkam',
+      '  appearance bank: 10 of 20 vectors',
+      '  report: /d/fit.json, /d/embedding.png',
+    ]);
+  });
+
+  it('--json prints the whole result, report and report files included, as one JSON document', () => {
+    expect(JSON.parse(fitOutput(r, ['ignored in JSON'], true))).toEqual(r);
   });
 });
