@@ -8,6 +8,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
+          setupFiles: ['test/setup-require.ts'],
           testTimeout: 30_000,
         },
       },
@@ -17,7 +18,7 @@ export default defineConfig({
           include: ['test/integration/**/*.test.ts'],
           globalSetup: ['test/integration/global-setup.ts'],
           // Before each file: a fresh bigquery-emulator once the old one has grown too big (see the file).
-          setupFiles: ['test/integration/fresh-emulator.ts'],
+          setupFiles: ['test/setup-require.ts', 'test/integration/fresh-emulator.ts'],
           env: TEST_ENV,
           testTimeout: 180_000,
           hookTimeout: 300_000,

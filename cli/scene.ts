@@ -115,7 +115,7 @@ export interface FitCliOptions extends Omit<FitOptions, 'onProgress'> {
  * plot) — and writes it with the whole result (fit.json) into the report folder.
  */
 export async function fitSceneFromCli(cfg: LookoutConfig, scene: string, sources: string[], o: FitCliOptions) {
-  const { storageClient, temporalClient } = await import('../io/clients');
+  const { storageClient, temporalClient } = require('../io/clients') as typeof import('../io/clients');
   const { reportDir, json, ...fitOptions } = o;
   const refs = await resolveSources(storageClient(cfg), cfg, scene, sources);
   const { client, connection } = await temporalClient(cfg);
@@ -180,8 +180,8 @@ export function clipWindows(frames: readonly number[], half = DISMISSED_CLIP_HAL
  * So a false alarm an operator dismissed becomes part of what the scene's model calls normal.
  */
 export async function dismissedClips(cfg: LookoutConfig, scene: string, dir: string): Promise<string[]> {
-  const { bigqueryClient, storageClient } = await import('../io/clients');
-  const { dismissedAlerts } = await import('../io/feedback');
+  const { bigqueryClient, storageClient } = require('../io/clients') as typeof import('../io/clients');
+  const { dismissedAlerts } = require('../io/feedback') as typeof import('../io/feedback');
   const rows = (await dismissedAlerts(bigqueryClient(cfg), cfg, scene)).filter((r) => r.bucket && r.name && r.generation && r.frame !== null);
   const byVideo = new Map<string, typeof rows>();
   for (const r of rows) {

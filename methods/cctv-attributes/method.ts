@@ -94,7 +94,7 @@ export const cctvAttributesMethod: MethodDefinition = {
     defaults: { k: 8, seed: 7, quantile: 0.97 },
     async describeReport(result) {
       // Loaded when asked: plot.ts needs sharp, which the dispatcher never loads.
-      const { describeFitReport } = await import('./plot');
+      const { describeFitReport } = require('./plot') as typeof import('./plot');
       return describeFitReport(result.report as FitReport);
     },
   },

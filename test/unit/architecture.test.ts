@@ -81,6 +81,14 @@ describe('architecture', () => {
     expect(bad).toEqual([]);
   });
 
+  it("loads project modules lazily with require(), never import(): under node -r tsx/cjs (the CLI, workers) import('./x') of a .ts file fails", () => {
+    // `lookout fit --with-dismissed` failed this way ("Cannot find module .../io/clients imported from cli/scene.ts").
+    // Runtime dynamic imports only: `import('./x').T` in a type position is erased and harmless.
+    const runtimeImport = /\bawait\s+import\(\s*'\.|\bimport\(\s*'\.[^']*'\s*\)\s*\.then\(/;
+    const bad = files.filter((f) => runtimeImport.test(fs.readFileSync(path.join(ROOT, f), 'utf8')));
+    expect(bad).toEqual([]);
+  });
+
   it('only config.ts reads the environment', () => {
     const bad = files.filter((f) => f !== 'config.ts' && /process\.env/.test(fs.readFileSync(path.join(ROOT, f), 'utf8')));
     expect(bad).toEqual([]);
