@@ -19,7 +19,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { vtestParts } from '../cli/scene';
 import type { Box } from '../core/types';
@@ -29,6 +28,7 @@ import { detectionProfile, OnnxDetector, type DetectorOptions } from '../runtime
 import { defaultModelRepo, loadLocalModel } from '../runtime/manifest';
 import { iou } from '../runtime/nms';
 import { onnxruntimeVersion } from '../runtime/session';
+import { benchArgs } from './args';
 
 const ROOT = path.resolve(__dirname, '..');
 const GT_FILE = path.join(ROOT, 'bench', 'eval-cctv-groundtruth.json');
@@ -304,30 +304,18 @@ export function scoreBoxes(name: string, what: string, gt: Record<string, GtFram
 }
 
 async function main() {
-  let args;
-  try {
-    args = parseArgs({
-      options: {
-        json: { type: 'boolean', default: false },
-        variants: { type: 'string' },
-        list: { type: 'boolean', default: false },
-        'speed-runs': { type: 'string', default: '20' },
-        threads: { type: 'string', default: '1' },
-        annotate: { type: 'string' },
-        markdown: { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }).values;
-  } catch (err) {
-    console.error(`${(err as Error).message}\n\n${USAGE}`);
-    process.exit(2);
-  }
-  if (args.help) {
-    console.log(USAGE);
-    return;
-  }
+  const args = benchArgs(
+    {
+      json: { type: 'boolean', default: false },
+      variants: { type: 'string' },
+      list: { type: 'boolean', default: false },
+      'speed-runs': { type: 'string', default: '20' },
+      threads: { type: 'string', default: '1' },
+      annotate: { type: 'string' },
+      markdown: { type: 'string' },
+    },
+    USAGE,
+  );
   if (args.list) {
     for (const v of VARIANTS) console.log(`${v.name.padEnd(22)} ${v.what}`);
     for (const p of PROFILES) console.log(`${profileRow(p).padEnd(22)} the manifest's ${p} profile at its own scores (a check of what the pipelines run)`);

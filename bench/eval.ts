@@ -22,8 +22,8 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { onnxruntimeVersion } from '../runtime/session';
+import { benchArgs } from './args';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -250,28 +250,16 @@ function machineLine(): string {
 }
 
 async function main(): Promise<number> {
-  let args;
-  try {
-    args = parseArgs({
-      options: {
-        quick: { type: 'boolean', default: false },
-        only: { type: 'string' },
-        out: { type: 'string', default: path.join(ROOT, '.lookout', 'eval-all') },
-        json: { type: 'boolean', default: false },
-        list: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }).values;
-  } catch (err) {
-    console.error(`${(err as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (args.help) {
-    console.log(USAGE);
-    return 0;
-  }
+  const args = benchArgs(
+    {
+      quick: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      out: { type: 'string', default: path.join(ROOT, '.lookout', 'eval-all') },
+      json: { type: 'boolean', default: false },
+      list: { type: 'boolean', default: false },
+    },
+    USAGE,
+  );
   if (args.list) {
     for (const e of EVALUATIONS) console.log(`${e.name.padEnd(16)} ${e.what}`);
     return 0;
