@@ -22,7 +22,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { onnxruntimeVersion } from '../runtime/session';
+import { machineInfo } from '../runtime/machine';
 import { benchArgs } from './args';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -245,8 +245,10 @@ export function renderSummary(s: { machine: string; quick: boolean; createdAt: s
   return lines.join('\n') + '\n';
 }
 
+/** The machine, from the same record result rows carry (runtime/machine.ts), plus the load at the start. */
 function machineLine(): string {
-  return `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.availableParallelism()} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, ${os.platform()} ${os.release()}, Node ${process.version}, onnxruntime-node ${onnxruntimeVersion()}, load average ${os.loadavg()[0].toFixed(1)} at start`;
+  const m = machineInfo();
+  return `${m.cpuModel}, ${m.cores} cores, ${Math.round(m.memoryTotalMb / 1024)} GiB RAM, ${m.platform} ${m.osRelease}, Node ${m.nodeVersion}, onnxruntime-node ${m.onnxruntimeVersion}, load average ${os.loadavg()[0].toFixed(1)} at start`;
 }
 
 async function main(): Promise<number> {

@@ -93,6 +93,7 @@ export const cctvAttributesMethod: MethodDefinition = {
     description: 'per-region statistics of normal tracks (class, size, speed, direction, dwell) and a coreset kNN bank of appearance features, calibrated cross-fitted on the normal footage (5 time blocks, each scored by a model of the other four)',
     defaults: { k: 8, seed: 7, quantile: 0.97 },
     async describeReport(result) {
+      if (!result.report) return { lines: [], files: {} };
       // Loaded when asked: plot.ts needs sharp, which the dispatcher never loads.
       const { describeFitReport } = require('./plot') as typeof import('./plot');
       return describeFitReport(result.report as FitReport);

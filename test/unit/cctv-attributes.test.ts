@@ -302,6 +302,7 @@ describe('cctv-attributes model on a synthetic scene', () => {
     const noBank = await cctvAttributesMethod.fit!.describeReport!({ ...result, report: { ...report, appearance: null } });
     expect(noBank.files).toEqual({});
     expect(noBank.lines.join('\n')).toContain('appearance bank: none');
+    expect(await cctvAttributesMethod.fit!.describeReport!({ ...result, report: undefined })).toEqual({ lines: [], files: {} });
   });
 });
 
