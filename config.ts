@@ -107,7 +107,7 @@ export interface LookoutConfig {
   readyFile: string | undefined;
   /** Port of the /healthz + /readyz endpoint of long-running processes (Kubernetes probes); undefined = off. */
   healthPort: number | undefined;
-  /** Logs, metrics and traces of the long-running processes (README "Observability"). */
+  /** Logs, metrics and traces of the long-running processes (docs/operations.md "Observability"). */
   observability: {
     logLevel: LogLevelName;
     /** Address the /metrics servers listen on. */
@@ -148,7 +148,7 @@ export interface NatsTls {
 /** Temporal connection options from an envconfig profile (the shape @temporalio/client and worker connections take). */
 export type TemporalConnectionOptions = Omit<ReturnType<typeof toClientOptions>['connectionOptions'], 'address'>;
 
-/** Offsets from portBase for every local server. Documented in README. */
+/** Offsets from portBase for every local server. Documented in docs/stack.md. */
 export const PORT_OFFSETS = {
   nats: 0,
   natsMonitor: 1,
@@ -220,7 +220,7 @@ export const DEFAULTS = {
 } as const;
 
 /**
- * Every environment variable Lookout reads, with its default and meaning. The README's table is
+ * Every environment variable Lookout reads, with its default and meaning. The table in docs/configuration.md is
  * generated from this list and a unit test keeps the two, and config.ts's reads, in step.
  */
 export const ENV_VARS: ReadonlyArray<{ name: string; default: string; meaning: string }> = [
@@ -694,7 +694,7 @@ export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
   return { ...process.env, ...extra };
 }
 
-/** The README's table of environment variables (kept in step with ENV_VARS by a unit test). */
+/** The table of environment variables in docs/configuration.md (kept in step with ENV_VARS by a unit test). */
 export function envVarsMarkdown(): string {
   const esc = (s: string) => s.replace(/\|/g, '\\|');
   return ['| variable | default | meaning |', '|---|---|---|', ...ENV_VARS.map((v) => `| \`${v.name}\` | ${esc(v.default)} | ${esc(v.meaning)} |`)].join('\n');

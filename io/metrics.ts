@@ -1,6 +1,6 @@
 /**
  * Prometheus metrics (prom-client) of the long-running processes, each served on its own /metrics port
- * (config PORT_OFFSETS.metrics*; README "Observability"). Every process registers the same metric names; a
+ * (config PORT_OFFSETS.metrics*; docs/operations.md "Observability"). Every process registers the same metric names; a
  * metric a process does not produce simply has no samples there. Gauges of outside state (JetStream consumer,
  * Temporal task queues, the decode pixel budget) are read when Prometheus scrapes, not on a timer.
  *

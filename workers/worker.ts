@@ -71,7 +71,7 @@ function logFieldsInterceptor(): ActivityInboundCallsInterceptor {
   };
 }
 
-/** Tracing and log-field interceptors of every Lookout worker (README "Observability"). */
+/** Tracing and log-field interceptors of every Lookout worker (docs/operations.md "Observability"). */
 export function workerInterceptors(): WorkerInterceptors {
   return {
     workflowModules: [require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors')],
