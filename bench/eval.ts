@@ -158,6 +158,8 @@ evaluation's full report is in its own subfolder.
   --out DIR    output folder (default .lookout/eval-all)
   --json       print summary.json on stdout instead of the table
   --list       list the evaluations and exit
+  --record     also keep the summary as docs/eval/<date>-summary.json and .md, the record that
+               docs/figures.md is rendered from (\`npm run docs:figures\`); not with --quick
 Exit code: 0 every evaluation ran (goals are reported, not enforced), 1 one failed, 2 bad arguments.
 A full run takes about 25 minutes on 2 cores.`;
 
@@ -259,9 +261,14 @@ async function main(): Promise<number> {
       out: { type: 'string', default: path.join(ROOT, '.lookout', 'eval-all') },
       json: { type: 'boolean', default: false },
       list: { type: 'boolean', default: false },
+      record: { type: 'boolean', default: false },
     },
     USAGE,
   );
+  if (args.record && args.quick) {
+    console.error(`--record keeps a full run's summary as the record; a --quick run's figures are not comparable\n\n${USAGE}`);
+    return 2;
+  }
   if (args.list) {
     for (const e of EVALUATIONS) console.log(`${e.name.padEnd(16)} ${e.what}`);
     return 0;
@@ -288,6 +295,12 @@ async function main(): Promise<number> {
   fs.writeFileSync(path.join(outRoot, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
   const md = renderSummary(summary);
   fs.writeFileSync(path.join(outRoot, 'summary.md'), md);
+  if (args.record) {
+    const stem = path.join(ROOT, 'docs', 'eval', `${summary.createdAt.slice(0, 10)}-summary`);
+    fs.writeFileSync(`${stem}.json`, JSON.stringify(summary, null, 2) + '\n');
+    fs.writeFileSync(`${stem}.md`, md);
+    log(`recorded: ${shortPath(stem)}.json and .md (then: npm run docs:figures)`);
+  }
   if (args.json) console.log(JSON.stringify(summary, null, 2));
   else console.log(md + `\nWritten: ${shortPath(path.join(outRoot, "summary.md"))} and summary.json`);
   return outcomes.every((o) => o.ok) ? 0 : 1;
