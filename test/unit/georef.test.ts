@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { UnsupportedCrsError } from '../../core/errors';
+import { epsgEntry, resolveEpsg } from '../../media/crs';
 import {
   builtinCrs,
   crsDefinition,
@@ -37,6 +38,9 @@ describe('CRS definitions', () => {
     const bng = epsgCrs(27700);
     expect(bng.proj4).toContain('+towgs84=446.448,-125.157,542.06,0.15,0.247,0.842,-20.489');
     expect(bng.note).toMatch(/OSGB36 to WGS 84 \(6\).*grid/);
+    // Resolved once per code and cached (the pipeline asks per raster, footprints per chip reuse the converter).
+    expect(resolveEpsg(2154)).toBe(resolveEpsg(2154));
+    expect(epsgEntry(2154)).toBe(epsgEntry(2154));
   });
 
   it('refuses by name what cannot be expressed: unknown codes, non-CRS entries, projections proj4js lacks', () => {
