@@ -312,6 +312,31 @@ export function epsgFromPrj(wkt: string): number | undefined {
   return undefined;
 }
 
+/**
+ * A .prj without an EPSG code (ESRI writes State Plane as PROJCS["NAD_1983_StatePlane_…"] without AUTHORITY):
+ * proj4js reads the WKT itself. Accepted when its datum shift is stated (TOWGS84) or needs none (a WGS 84 /
+ * GRS80 ellipsoid: NAD83, ETRS89, GDA, … are WGS 84 within about a metre, as PROJ's null transformations say);
+ * any other datum named without TOWGS84 has no known shift here, and gets a reason instead of a guess.
+ */
+export function crsFromPrjWkt(wkt: string): CrsLookup {
+  const name = /^\s*(?:PROJCS|GEOGCS|PROJCRS|GEOGCRS)\s*\[\s*"([^"]+)"/i.exec(wkt)?.[1] ?? wkt.slice(0, 80);
+  let p: { a?: number; es?: number; datum?: { datum_type?: number; datum_params?: number[] } };
+  try {
+    p = proj4.Proj(wkt) as unknown as typeof p;
+    proj4(wkt, 'EPSG:4326').forward([0, 0]);
+  } catch (err) {
+    return { name, reason: `the .prj names no EPSG code and proj4js cannot read its WKT (${(err as Error).message ?? String(err)})` };
+  }
+  const explicitShift = /TOWGS84\s*\[/i.test(wkt);
+  const wgs84Like = p.a !== undefined && Math.abs(p.a - 6378137) < 1e-3 && p.es !== undefined && Math.abs(p.es - 0.00669438) < 1e-8;
+  const noShift = !p.datum?.datum_params || p.datum.datum_params.every((v, i) => (i === 6 ? v === 1 : v === 0));
+  if (explicitShift || (wgs84Like && noShift)) {
+    return { proj4: wkt, name, note: `CRS read from the .prj's WKT (no EPSG code)${explicitShift ? ' with its TOWGS84 datum shift' : ', on a WGS 84 / GRS80 ellipsoid without a datum shift'}` };
+  }
+  const datum = /DATUM\s*\[\s*"([^"]+)"/i.exec(wkt)?.[1] ?? 'its datum';
+  return { name, reason: `the .prj names no EPSG code, and ${datum} without TOWGS84 has no known shift to WGS 84 (give the code in metadata lookout-epsg)` };
+}
+
 /** Georeference of a plain image from its world file text and, optionally, a .prj text or an EPSG code given by the caller. */
 export function georefFromWorldFile(worldFile: string, opts: { prj?: string; epsg?: number } = {}): Georeference {
   let t: Affine;
@@ -322,7 +347,7 @@ export function georefFromWorldFile(worldFile: string, opts: { prj?: string; eps
   }
   const epsg = opts.epsg ?? (opts.prj !== undefined ? epsgFromPrj(opts.prj) : undefined);
   if (epsg === undefined) {
-    if (opts.prj !== undefined) return withCrs(t, { reason: 'the .prj names no EPSG code or recognised CRS', name: opts.prj.slice(0, 80) }, 'world-file');
+    if (opts.prj !== undefined) return withCrs(t, crsFromPrjWkt(opts.prj), 'world-file');
     return withCrs(t, { reason: 'world file without a .prj or a CRS given by the caller', named: false }, 'world-file');
   }
   return withCrs(t, epsgCrs(epsg), 'world-file');

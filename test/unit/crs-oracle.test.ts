@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import proj4 from 'proj4';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { footprint, georefFromGeoTiff, pixelToMap, type Georeference, type PixelWindow } from '../../media/georef';
+import { footprint, georefFromGeoTiff, georefFromWorldFile, pixelToMap, type Georeference, type PixelWindow } from '../../media/georef';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const PYTHON = path.join(ROOT, '.lookout', 'analyst-venv', 'bin', 'python');
@@ -243,5 +243,63 @@ describe('chip footprints agree with PROJ (pyproj) within 1e-7 degrees', () => {
     }
     expect(worst, `${p.c.id}: worst corner ${worst.toExponential(2)} deg from PROJ (${o.operations.join(' | ')})`).toBeLessThanOrEqual(TOL_DEG);
     if (p.c.operation) expect(o.operations.join(' | ')).toMatch(p.c.operation);
+  });
+});
+
+// ------------------------------------------------------------------------------------------------
+// World files with a .prj that names no EPSG code (ESRI's WKT): proj4js reads the WKT; PROJ reads the same text.
+
+const CA5_ESRI =
+  'PROJCS["NAD_1983_StatePlane_California_V_FIPS_0405_Feet",GEOGCS["GCS_North_American_1983",DATUM["D_North_American_1983",SPHEROID["GRS_1980",6378137.0,298.257222101]],PRIMEM["Greenwich",0.0],UNIT["Degree",0.0174532925199433]],PROJECTION["Lambert_Conformal_Conic"],PARAMETER["False_Easting",6561666.666666666],PARAMETER["False_Northing",1640416.666666667],PARAMETER["Central_Meridian",-118.0],PARAMETER["Standard_Parallel_1",34.03333333333333],PARAMETER["Standard_Parallel_2",35.46666666666667],PARAMETER["Latitude_Of_Origin",33.5],UNIT["Foot_US",0.3048006096012192]]';
+const RD_TOWGS84 =
+  'PROJCS["Amersfoort / RD New",GEOGCS["Amersfoort",DATUM["Amersfoort",SPHEROID["Bessel 1841",6377397.155,299.1528128],TOWGS84[565.4171,50.3319,465.5524,-0.398957388243134,0.343987817378283,-1.87740163998045,4.0725]],PRIMEM["Greenwich",0],UNIT["degree",0.0174532925199433]],PROJECTION["Oblique_Stereographic"],PARAMETER["latitude_of_origin",52.1561605555556],PARAMETER["central_meridian",5.38763888888889],PARAMETER["scale_factor",0.9999079],PARAMETER["false_easting",155000],PARAMETER["false_northing",463000],UNIT["metre",1]]';
+const BNG_ESRI =
+  'PROJCS["British_National_Grid",GEOGCS["GCS_OSGB_1936",DATUM["D_OSGB_1936",SPHEROID["Airy_1830",6377563.396,299.3249646]],PRIMEM["Greenwich",0.0],UNIT["Degree",0.0174532925199433]],PROJECTION["Transverse_Mercator"],PARAMETER["False_Easting",400000.0],PARAMETER["False_Northing",-100000.0],PARAMETER["Central_Meridian",-2.0],PARAMETER["Scale_Factor",0.9996012717],PARAMETER["Latitude_Of_Origin",49.0],UNIT["Meter",1.0]]';
+
+describe('world files with a .prj without an EPSG code agree with PROJ reading the same WKT', () => {
+  const cases = [
+    { id: 'ESRI State Plane California V (US feet, NAD83)', prj: CA5_ESRI, origin: [6_400_000, 1_900_000], px: 2 },
+    { id: 'WKT1 RD New with TOWGS84', prj: RD_TOWGS84, origin: [150_000, 460_000], px: 0.5 },
+  ];
+  const prepared2 = cases.map((c) => {
+    const world = `${c.px}\n0\n0\n${-c.px}\n${c.origin[0] + c.px / 2}\n${c.origin[1] - c.px / 2}\n`;
+    const geo = georefFromWorldFile(world, { prj: c.prj });
+    const corners: Array<[number, number]> = [];
+    const ring: Array<[number, number]> = [];
+    if (geo.status === 'ok') {
+      for (const w of CHIPS) {
+        for (const [col, row] of [[w.x, w.y], [w.x + w.width, w.y], [w.x + w.width, w.y + w.height], [w.x, w.y + w.height]]) corners.push(pixelToMap(geo.transform!, col, row));
+        ring.push(...footprint(geo, w, { densifyEveryPx: 4096 }).ring.slice(0, 4));
+      }
+    }
+    return { c, geo, corners, ring };
+  });
+  let out: typeof oracle;
+  beforeAll(() => {
+    const input = JSON.stringify({ cases: prepared2.map((p) => ({ id: p.c.id, crs: p.c.prj, points: p.corners })) });
+    const r = spawnSync(PYTHON, [ORACLE], { input, encoding: 'utf8', maxBuffer: 64 << 20 });
+    if (r.status !== 0) throw new Error(`crs_oracle.py failed (${r.status}): ${r.stderr}`);
+    out = JSON.parse(r.stdout) as typeof oracle;
+  });
+
+  it.each(prepared2.map((p, i) => [p.c.id, i] as const))('%s', (_id, i) => {
+    const p = prepared2[i];
+    expect(p.geo.status).toBe('ok');
+    expect(p.geo.note).toMatch(/read from the \.prj's WKT/);
+    let worst = 0;
+    for (let k = 0; k < p.ring.length; k++) {
+      const chip = Math.floor(k / 4);
+      const want = out.cases[i].wgs84.slice(4 * chip, 4 * chip + 4);
+      const [lon, lat] = p.ring[k];
+      worst = Math.max(worst, Math.min(...want.map(([wl, wa]) => Math.max(Math.abs(lon - (wl ?? Infinity)), Math.abs(lat - (wa ?? Infinity))))));
+    }
+    expect(p.ring).toHaveLength(12);
+    expect(worst, `${p.c.id}: worst corner ${worst.toExponential(2)} deg from PROJ`).toBeLessThanOrEqual(TOL_DEG);
+  });
+
+  it('a datum named without TOWGS84 and off WGS 84 (ESRI British National Grid) gets a reason, not a guess', () => {
+    const geo = georefFromWorldFile('10\n0\n0\n-10\n400005\n299995\n', { prj: BNG_ESRI });
+    expect(geo.status).toBe('unsupported-crs');
+    expect(geo.reason).toMatch(/D_OSGB_1936 without TOWGS84 has no known shift to WGS 84/);
   });
 });
