@@ -101,8 +101,9 @@ deb_files() {
   local spec="$1" dest="$2" name="${1%%=*}" deb tmp; shift 2
   deb="$(ls "$PKG"/"$name"_*.deb 2>/dev/null | head -1 || true)"
   if [ -z "$deb" ] || [ "$FORCE" = 1 ]; then
-    (cd "$PKG" && apt-get download -q "$spec" >&2) || {
-      echo "apt-get download $spec failed: run 'apt-get update' first" >&2; exit 1; }
+    # A machine that never ran 'apt-get update' has no package lists: refresh them once and retry.
+    (cd "$PKG" && apt-get download -q "$spec" >&2) || { apt-get update -qq >&2 && (cd "$PKG" && apt-get download -q "$spec" >&2); } || {
+      echo "apt-get download $spec failed (apt-get update did not help)" >&2; exit 1; }
     deb="$(ls "$PKG"/"$name"_*.deb | head -1)"
   fi
   tmp="$(mktemp -d)"
