@@ -54,14 +54,14 @@ export const BAD_INPUT_CLASSES = [
   'UnknownClassifier',
   /** Raster pipeline: metadata lookout-backbone names no usable backbone variant. */
   'UnknownBackbone',
-  /** The raster's CRS has no built-in definition: footprints cannot be computed (pixel windows still can). */
+  /** The raster's CRS cannot be expressed for proj4js (media/crs.ts): footprints cannot be computed (pixel windows still can). */
   'UnsupportedCrs',
   'InvalidGeneration',
   'InvalidObjectReference',
 ] as const;
 export type BadInputClass = (typeof BAD_INPUT_CLASSES)[number];
 
-/** A raster's coordinate reference system has no built-in proj4 definition (media/georef.ts). */
+/** A raster's coordinate reference system has no proj4 definition (media/crs.ts says why). */
 export class UnsupportedCrsError extends BadInputError {
   constructor(
     readonly crs: string,

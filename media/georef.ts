@@ -2,16 +2,16 @@
  * Georeference of a raster and footprints of its chips in WGS 84.
  *
  * A raster's georeference is an affine map from pixel-corner coordinates (col, row; (0, 0) is the top-left
- * corner of the top-left pixel) to map coordinates in the raster's CRS, plus that CRS as an EPSG code.
- * Footprints are reprojected with proj4 (a kept library), from definitions built here for the common
- * families only — WGS 84 (4326), Web Mercator (3857), UTM on WGS 84 (326xx / 327xx) and UTM on the GRS80
- * datums that are WGS 84 within about a metre (NAD83 269xx, ETRS89 258xx, SIRGAS 2000 319xx) — because
- * shipping the whole EPSG registry is out of proportion for a chip footprint. Anything else throws
- * UnsupportedCrsError; the raster is still tiled, its rows keep their pixel windows and say why they have no
- * footprint.
+ * corner of the top-left pixel) to map coordinates in the raster's CRS, plus that CRS. Footprints are
+ * reprojected with proj4 (proj4js, a kept library). The CRS's proj4 definition comes from media/crs.ts: any
+ * EPSG code from the full registry (npm epsg-index, read lazily per code) and user-defined projections built
+ * from the GeoKeys. The commonest codes (WGS 84, Web Mercator, UTM on WGS 84 / GRS80 datums) are answered
+ * here without a registry read. A CRS that cannot be expressed gives status 'unsupported-crs': the raster is
+ * still tiled, its rows keep their pixel windows and say why they have no footprint.
  */
 import proj4 from 'proj4';
 import { UnsupportedCrsError } from '../core/errors';
+import { resolveEpsg, userDefinedGeographic, userDefinedProjected, withLinearUnit, type CrsResolution } from './crs';
 
 /** x = a·col + b·row + c, y = d·col + e·row + f, with (col, row) at pixel corners. */
 export type Affine = readonly [a: number, b: number, c: number, d: number, e: number, f: number];
@@ -25,7 +25,7 @@ export type GeorefStatus =
   | 'invalid'
   /** Transform known, CRS absent: map coordinates exist but cannot be placed on the globe. */
   | 'no-crs'
-  /** Transform known, CRS without a built-in definition. */
+  /** Transform known, CRS that cannot be expressed (unknown code, projection or datum shift proj4js lacks): see reason. */
   | 'unsupported-crs';
 
 export interface Georeference {
@@ -40,6 +40,8 @@ export interface Georeference {
   crsName?: string;
   /** Why the status is not 'ok'. */
   reason?: string;
+  /** A caveat on an 'ok' footprint (e.g. a datum shift by a Helmert fallback instead of a grid). */
+  note?: string;
   /** Where the georeference came from. */
   source: 'geotiff' | 'world-file' | 'none';
 }
@@ -102,15 +104,20 @@ export function builtinCrs(epsg: number): { proj4: string; name: string } | null
   return null;
 }
 
-/** The proj4 definition of an EPSG code, or UnsupportedCrsError. */
-export function crsDefinition(epsg: number): string {
+/**
+ * The CRS of an EPSG code: the built-in families without a registry read, else the EPSG registry
+ * (media/crs.ts, cached per code).
+ */
+export function epsgCrs(epsg: number): CrsResolution {
   const c = builtinCrs(epsg);
-  if (!c) {
-    throw new UnsupportedCrsError(
-      `EPSG:${epsg}`,
-      `EPSG:${epsg} has no built-in definition (supported: 4326, 3857, UTM 326xx/327xx, NAD83 UTM 269xx, ETRS89 UTM 258xx, SIRGAS 2000 UTM 319xx, and their geographic CRSs); chips keep pixel windows without footprints`,
-    );
-  }
+  if (c) return { epsg, proj4: c.proj4, name: c.name };
+  return resolveEpsg(epsg);
+}
+
+/** The proj4 definition of an EPSG code, or UnsupportedCrsError saying why there is none. */
+export function crsDefinition(epsg: number): string {
+  const c = epsgCrs(epsg);
+  if (!c.proj4) throw new UnsupportedCrsError(`EPSG:${epsg}`, `${c.reason ?? `EPSG:${epsg} has no proj4 definition`}; chips keep pixel windows without footprints`);
   return c.proj4;
 }
 
@@ -129,11 +136,7 @@ export interface GeoTiffGeoTags {
 const USER_DEFINED = 32767;
 
 /** A CRS lookup: proj4 set when supported; `named` false when the file names no CRS at all. */
-export interface CrsLookup {
-  epsg?: number;
-  proj4?: string;
-  name?: string;
-  reason?: string;
+export interface CrsLookup extends CrsResolution {
   named?: boolean;
 }
 
@@ -141,7 +144,11 @@ function finite(...xs: number[]): boolean {
   return xs.every((x) => Number.isFinite(x));
 }
 
-/** EPSG code and description from GeoKeys; {reason} when the keys name no usable CRS. */
+/**
+ * CRS from GeoKeys: an EPSG projected or geographic CRS from the registry (with the file's linear unit when it
+ * overrides the registry's, as GDAL reads it), or a user-defined one built from the keys; {reason} when the keys
+ * name no usable CRS.
+ */
 export function crsFromGeoKeys(keys: Record<string, unknown>): CrsLookup {
   const num = (k: string) => (typeof keys[k] === 'number' ? (keys[k] as number) : undefined);
   const str = (k: string) => (typeof keys[k] === 'string' ? (keys[k] as string) : undefined);
@@ -149,47 +156,65 @@ export function crsFromGeoKeys(keys: Record<string, unknown>): CrsLookup {
   const projected = num('ProjectedCSTypeGeoKey');
   const geographic = num('GeographicTypeGeoKey');
   const citation = str('GTCitationGeoKey') ?? str('GeogCitationGeoKey');
-  const linearUnits = num('ProjLinearUnitsGeoKey');
+  const named = (c: CrsResolution, fallbackName?: string): CrsLookup => ({ ...c, name: c.name ?? citation ?? fallbackName });
   if (model === 1 || (model === undefined && projected !== undefined)) {
-    if (linearUnits !== undefined && linearUnits !== 9001) return { reason: `projected CRS in linear units ${linearUnits} (only metres, 9001, are supported)`, name: citation };
     if (projected !== undefined && projected !== USER_DEFINED) {
-      const c = builtinCrs(projected);
-      return c ? { epsg: projected, proj4: c.proj4, name: citation ?? c.name } : { epsg: projected, name: citation, reason: `EPSG:${projected} has no built-in definition` };
+      const c = epsgCrs(projected);
+      if (!c.proj4) return named(c);
+      const u = withLinearUnit(c.proj4, keys);
+      if ('reason' in u) return { epsg: projected, name: c.name, reason: `EPSG:${projected} with ${u.reason}` };
+      if (!u.changed) return named(c);
+      const unit = num('ProjLinearUnitsGeoKey');
+      const note = `coordinates in linear unit EPSG:${unit} (ProjLinearUnitsGeoKey) instead of the registry's, read as GDAL does`;
+      return { ...named(c), proj4: u.proj4, note: c.note ? `${c.note}; ${note}` : note };
     }
-    // User-defined projected CRS: UTM is common enough (GDAL writes it for "unknown datum" UTM) to map by
-    // ProjectionGeoKey (16001-16060 north, 16101-16160 south) on a WGS 84 or GRS80 ellipsoid.
+    // User-defined projected CRS. UTM by ProjectionGeoKey (16001-16060 north, 16101-16160 south) is common
+    // enough (GDAL writes it for "unknown datum" UTM) to map to its parameters directly.
     const projection = num('ProjectionGeoKey');
     const zoneN = projection !== undefined && projection >= 16001 && projection <= 16060 ? projection - 16000 : undefined;
     const zoneS = projection !== undefined && projection >= 16101 && projection <= 16160 ? projection - 16100 : undefined;
     const zone = zoneN ?? zoneS;
-    if (zone !== undefined) {
+    if (zone !== undefined && num('ProjCoordTransGeoKey') === undefined) {
       const ellipsoid = ellipsoidOf(keys);
-      if (!ellipsoid) return { name: citation, reason: `user-defined UTM zone ${zone} on an ellipsoid other than WGS 84 or GRS80` };
-      const epsg = ellipsoid === 'WGS84' ? (zoneN ? 32600 : 32700) + zone : undefined;
-      return { epsg, proj4: utm(zone, zoneS !== undefined, ellipsoid), name: citation ?? `UTM zone ${zone}${zoneS ? 'S' : 'N'}` };
+      if (ellipsoid) {
+        const epsg = ellipsoid === 'WGS84' ? (zoneN ? 32600 : 32700) + zone : undefined;
+        return { epsg, proj4: utm(zone, zoneS !== undefined, ellipsoid), name: citation ?? `UTM zone ${zone}${zoneS ? 'S' : 'N'}` };
+      }
+      const c = userDefinedProjected({ ...keys, ProjCoordTransGeoKey: 1, ProjNatOriginLatGeoKey: 0, ProjNatOriginLongGeoKey: zone * 6 - 183, ProjScaleAtNatOriginGeoKey: 0.9996, ProjFalseEastingGeoKey: 500000 / linearMetres(keys), ProjFalseNorthingGeoKey: zoneS ? 10000000 / linearMetres(keys) : 0 });
+      return named(c, `UTM zone ${zone}${zoneS ? 'S' : 'N'}`);
     }
-    return { name: citation, reason: `user-defined projected CRS${citation ? ` "${citation}"` : ''} (ProjectionGeoKey ${projection ?? 'absent'}, ProjCoordTransGeoKey ${num('ProjCoordTransGeoKey') ?? 'absent'}) has no built-in definition` };
+    if (projection !== undefined && projection !== USER_DEFINED && num('ProjCoordTransGeoKey') === undefined) {
+      return { name: citation, reason: `user-defined projected CRS${citation ? ` "${citation}"` : ''} names the EPSG conversion ${projection} (ProjectionGeoKey) without its parameters, which the registry used here does not hold` };
+    }
+    const c = userDefinedProjected(keys);
+    if (!c.proj4) return { name: citation, reason: `user-defined projected CRS${citation ? ` "${citation}"` : ''}: ${c.reason}` };
+    return named(c, 'user-defined projected CRS');
   }
   if (model === 2 || (model === undefined && geographic !== undefined)) {
     const angular = num('GeogAngularUnitsGeoKey');
-    if (angular !== undefined && angular !== 9102) return { reason: `geographic CRS in angular units ${angular} (only degrees, 9102, are supported)`, name: citation };
-    if (geographic !== undefined && geographic !== USER_DEFINED) {
-      const c = builtinCrs(geographic);
-      return c ? { epsg: geographic, proj4: c.proj4, name: citation ?? c.name } : { epsg: geographic, name: citation, reason: `EPSG:${geographic} has no built-in definition` };
-    }
+    if (angular !== undefined && angular !== 9102 && angular !== 9122) return { reason: `geographic CRS in angular units ${angular} (only degrees, 9102, are supported)`, name: citation };
+    if (geographic !== undefined && geographic !== USER_DEFINED) return named(epsgCrs(geographic));
     const ellipsoid = ellipsoidOf(keys);
-    if (ellipsoid === 'WGS84') return { epsg: 4326, proj4: crsDefinition(4326), name: citation ?? 'WGS 84' };
-    if (ellipsoid === 'GRS80') return { proj4: `+proj=longlat +ellps=GRS80 ${TOWGS84_ZERO} +no_defs`, name: citation ?? 'GRS80' };
-    return { name: citation, reason: 'user-defined geographic CRS on an unknown ellipsoid' };
+    if (ellipsoid === 'WGS84' && keys.GeogTOWGS84GeoKey === undefined) return { epsg: 4326, proj4: crsDefinition(4326), name: citation ?? 'WGS 84' };
+    const c = userDefinedGeographic(keys);
+    if (!c.proj4) return { name: citation, reason: `user-defined geographic CRS: ${c.reason}` };
+    return named(c);
   }
   if (model === 3) return { name: citation, reason: 'geocentric model type (GTModelTypeGeoKey 3) is not supported' };
   return { name: citation, reason: 'GeoKeys name no coordinate reference system', named: false };
 }
 
+function linearMetres(keys: Record<string, unknown>): number {
+  const u = keys.ProjLinearUnitsGeoKey;
+  return u === 9002 ? 0.3048 : u === 9003 ? 1200 / 3937 : u === USER_DEFINED && typeof keys.ProjLinearUnitSizeGeoKey === 'number' ? keys.ProjLinearUnitSizeGeoKey : 1;
+}
+
 function ellipsoidOf(keys: Record<string, unknown>): 'WGS84' | 'GRS80' | null {
+  if (keys.GeogTOWGS84GeoKey !== undefined) return null;
   const geographic = keys.GeographicTypeGeoKey;
   if (geographic === 4326) return 'WGS84';
   if (geographic === 4269 || geographic === 4258 || geographic === 4674) return 'GRS80';
+  if (geographic !== undefined && geographic !== USER_DEFINED) return null;
   const a = keys.GeogSemiMajorAxisGeoKey;
   const invf = keys.GeogInvFlatteningGeoKey;
   const ell = keys.GeogEllipsoidGeoKey;
@@ -241,7 +266,7 @@ function withCrs(t: Affine, crs: CrsLookup, source: Georeference['source']): Geo
     return { status: 'invalid', source, reason: `degenerate pixel-to-map transform [${t.join(', ')}]` };
   }
   const base = { transform: t, epsg: crs.epsg, crsName: crs.name, source };
-  if (crs.proj4) return { ...base, status: 'ok', proj4: crs.proj4 };
+  if (crs.proj4) return { ...base, status: 'ok', proj4: crs.proj4, ...(crs.note ? { note: crs.note } : {}) };
   if (crs.named === false) return { ...base, status: 'no-crs', reason: crs.reason ?? 'no CRS' };
   return { ...base, status: 'unsupported-crs', reason: crs.reason };
 }
@@ -287,6 +312,31 @@ export function epsgFromPrj(wkt: string): number | undefined {
   return undefined;
 }
 
+/**
+ * A .prj without an EPSG code (ESRI writes State Plane as PROJCS["NAD_1983_StatePlane_…"] without AUTHORITY):
+ * proj4js reads the WKT itself. Accepted when its datum shift is stated (TOWGS84) or needs none (a WGS 84 /
+ * GRS80 ellipsoid: NAD83, ETRS89, GDA, … are WGS 84 within about a metre, as PROJ's null transformations say);
+ * any other datum named without TOWGS84 has no known shift here, and gets a reason instead of a guess.
+ */
+export function crsFromPrjWkt(wkt: string): CrsLookup {
+  const name = /^\s*(?:PROJCS|GEOGCS|PROJCRS|GEOGCRS)\s*\[\s*"([^"]+)"/i.exec(wkt)?.[1] ?? wkt.slice(0, 80);
+  let p: { a?: number; es?: number; datum?: { datum_type?: number; datum_params?: number[] } };
+  try {
+    p = proj4.Proj(wkt) as unknown as typeof p;
+    proj4(wkt, 'EPSG:4326').forward([0, 0]);
+  } catch (err) {
+    return { name, reason: `the .prj names no EPSG code and proj4js cannot read its WKT (${(err as Error).message ?? String(err)})` };
+  }
+  const explicitShift = /TOWGS84\s*\[/i.test(wkt);
+  const wgs84Like = p.a !== undefined && Math.abs(p.a - 6378137) < 1e-3 && p.es !== undefined && Math.abs(p.es - 0.00669438) < 1e-8;
+  const noShift = !p.datum?.datum_params || p.datum.datum_params.every((v, i) => (i === 6 ? v === 1 : v === 0));
+  if (explicitShift || (wgs84Like && noShift)) {
+    return { proj4: wkt, name, note: `CRS read from the .prj's WKT (no EPSG code)${explicitShift ? ' with its TOWGS84 datum shift' : ', on a WGS 84 / GRS80 ellipsoid without a datum shift'}` };
+  }
+  const datum = /DATUM\s*\[\s*"([^"]+)"/i.exec(wkt)?.[1] ?? 'its datum';
+  return { name, reason: `the .prj names no EPSG code, and ${datum} without TOWGS84 has no known shift to WGS 84 (give the code in metadata lookout-epsg)` };
+}
+
 /** Georeference of a plain image from its world file text and, optionally, a .prj text or an EPSG code given by the caller. */
 export function georefFromWorldFile(worldFile: string, opts: { prj?: string; epsg?: number } = {}): Georeference {
   let t: Affine;
@@ -297,11 +347,10 @@ export function georefFromWorldFile(worldFile: string, opts: { prj?: string; eps
   }
   const epsg = opts.epsg ?? (opts.prj !== undefined ? epsgFromPrj(opts.prj) : undefined);
   if (epsg === undefined) {
-    if (opts.prj !== undefined) return withCrs(t, { reason: 'the .prj names no EPSG code or recognised CRS', name: opts.prj.slice(0, 80) }, 'world-file');
+    if (opts.prj !== undefined) return withCrs(t, crsFromPrjWkt(opts.prj), 'world-file');
     return withCrs(t, { reason: 'world file without a .prj or a CRS given by the caller', named: false }, 'world-file');
   }
-  const c = builtinCrs(epsg);
-  return withCrs(t, c ? { epsg, proj4: c.proj4, name: c.name } : { epsg, reason: `EPSG:${epsg} has no built-in definition` }, 'world-file');
+  return withCrs(t, epsgCrs(epsg), 'world-file');
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -338,7 +387,7 @@ export interface FootprintOptions {
  */
 export function footprint(geo: Georeference, w: PixelWindow, opts: FootprintOptions = {}): Footprint {
   if (geo.status === 'unsupported-crs') {
-    throw new UnsupportedCrsError(geo.epsg !== undefined ? `EPSG:${geo.epsg}` : (geo.crsName ?? 'unknown'), `no footprint: ${geo.reason ?? 'CRS without a built-in definition'}`);
+    throw new UnsupportedCrsError(geo.epsg !== undefined ? `EPSG:${geo.epsg}` : (geo.crsName ?? 'unknown'), `no footprint: ${geo.reason ?? 'CRS without a proj4 definition'}`);
   }
   if (geo.status !== 'ok' || !geo.transform || !geo.proj4) throw new NoFootprintError(geo.status, `no footprint: georeference is ${geo.status}${geo.reason ? ` (${geo.reason})` : ''}`);
   const step = Math.max(1, opts.densifyEveryPx ?? 256);

@@ -92,10 +92,10 @@ function positiveInt(raw: string | undefined, min: number, max: number, what: st
 }
 
 /** The row's georef label and note from the raster's georeference. */
-function georefLabel(r: Raster): { georef: RasterRowFields['georef']; note: string | null; crs: string | null } {
+export function georefLabel(r: Raster): { georef: RasterRowFields['georef']; note: string | null; crs: string | null } {
   const g = r.georef;
   const crs = g.epsg ? `EPSG:${g.epsg}` : (g.crsName ?? null);
-  if (g.status === 'ok') return { georef: g.source === 'world-file' ? 'world-file' : 'geotiff', note: null, crs };
+  if (g.status === 'ok') return { georef: g.source === 'world-file' ? 'world-file' : 'geotiff', note: g.note ?? null, crs };
   if (g.status === 'missing') return { georef: 'none', note: g.reason ?? 'no georeference: rows keep pixel windows only', crs };
   return { georef: 'broken', note: `${g.status}: ${g.reason ?? 'unusable georeference'}; rows keep pixel windows only`, crs };
 }

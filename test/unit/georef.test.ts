@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { UnsupportedCrsError } from '../../core/errors';
+import { epsgEntry, resolveEpsg } from '../../media/crs';
 import {
   builtinCrs,
   crsDefinition,
   crsFromGeoKeys,
+  epsgCrs,
   epsgFromPrj,
   footprint,
   georefFromGeoTiff,
@@ -22,7 +24,7 @@ function utmGeo(epsg: number, originX: number, originY: number, px: number): Geo
 }
 
 describe('CRS definitions', () => {
-  it('covers the common families and refuses the rest by name', () => {
+  it('answers the common families without a registry read, any other EPSG code from the registry', () => {
     expect(builtinCrs(4326)?.proj4).toContain('longlat');
     expect(builtinCrs(3857)?.proj4).toContain('+proj=merc');
     expect(builtinCrs(32633)?.proj4).toBe('+proj=utm +zone=33 +datum=WGS84 +units=m +no_defs');
@@ -30,23 +32,44 @@ describe('CRS definitions', () => {
     expect(builtinCrs(31985)?.name).toBe('SIRGAS 2000 / UTM zone 25S');
     expect(builtinCrs(26917)?.name).toBe('NAD83 / UTM zone 17N');
     expect(builtinCrs(3035)).toBeNull();
-    expect(() => crsDefinition(3035)).toThrow(UnsupportedCrsError);
-    try {
-      crsDefinition(27700);
-    } catch (err) {
-      expect((err as UnsupportedCrsError).errorClass).toBe('UnsupportedCrs');
-      expect((err as UnsupportedCrsError).crs).toBe('EPSG:27700');
-      expect((err as UnsupportedCrsError).retryable).toBe(false);
-    }
+    // From the registry (epsg-index), the datum shift PROJ chooses (media/datum-shifts.json).
+    expect(crsDefinition(3035)).toContain('+proj=laea');
+    expect(epsgCrs(2154)).toMatchObject({ epsg: 2154, name: 'RGF93 v1 / Lambert-93' });
+    const bng = epsgCrs(27700);
+    expect(bng.proj4).toContain('+towgs84=446.448,-125.157,542.06,0.15,0.247,0.842,-20.489');
+    expect(bng.note).toMatch(/OSGB36 to WGS 84 \(6\).*grid/);
+    // Resolved once per code and cached (the pipeline asks per raster, footprints per chip reuse the converter).
+    expect(resolveEpsg(2154)).toBe(resolveEpsg(2154));
+    expect(epsgEntry(2154)).toBe(epsgEntry(2154));
   });
 
-  it('maps user-defined UTM (ProjectionGeoKey 16125 on GRS80, as GDAL writes it) and refuses Albers', () => {
+  it('refuses by name what cannot be expressed: unknown codes, non-CRS entries, projections proj4js lacks', () => {
+    try {
+      crsDefinition(99999);
+      expect.unreachable('EPSG:99999 is no CRS');
+    } catch (err) {
+      expect((err as UnsupportedCrsError).errorClass).toBe('UnsupportedCrs');
+      expect((err as UnsupportedCrsError).crs).toBe('EPSG:99999');
+      expect((err as UnsupportedCrsError).retryable).toBe(false);
+      expect((err as Error).message).toMatch(/not in the EPSG registry/);
+    }
+    expect(epsgCrs(5703).reason).toMatch(/VERTCRS|not a projected or geographic/); // NAVD88 height
+    expect(epsgCrs(6269).reason).toMatch(/proj4js cannot express it/); // a Colombian urban grid (+proj=col_urban)
+  });
+
+  it('maps user-defined UTM (ProjectionGeoKey 16125 on GRS80, as GDAL writes it); Albers needs its parameters', () => {
     const utm25s = crsFromGeoKeys({ GTModelTypeGeoKey: 1, ProjectedCSTypeGeoKey: 32767, ProjectionGeoKey: 16125, GeographicTypeGeoKey: 32767, GeogSemiMajorAxisGeoKey: 6378137, GeogInvFlatteningGeoKey: 298.257222101 });
     expect(utm25s.proj4).toContain('+zone=25 +south +ellps=GRS80');
     const albers = crsFromGeoKeys({ GTModelTypeGeoKey: 1, ProjectedCSTypeGeoKey: 32767, ProjectionGeoKey: 32767, ProjCoordTransGeoKey: 11, GTCitationGeoKey: 'Albers Conical Equal Area' });
     expect(albers.proj4).toBeUndefined();
-    expect(albers.reason).toMatch(/Albers/);
-    expect(crsFromGeoKeys({ GTModelTypeGeoKey: 1, ProjectedCSTypeGeoKey: 32633, ProjLinearUnitsGeoKey: 9002 }).reason).toMatch(/linear units 9002/);
+    expect(albers.reason).toMatch(/Albers without both standard parallels/);
+    const unknownCt = crsFromGeoKeys({ GTModelTypeGeoKey: 1, ProjectedCSTypeGeoKey: 32767, GeographicTypeGeoKey: 4326, ProjCoordTransGeoKey: 27 });
+    expect(unknownCt.reason).toMatch(/ProjCoordTransGeoKey 27 \(south-oriented Transverse Mercator\)/);
+    // A linear unit other than the registry's (ERDAS wrote State Plane this way): read as GDAL does.
+    const ft = crsFromGeoKeys({ GTModelTypeGeoKey: 1, ProjectedCSTypeGeoKey: 32633, ProjLinearUnitsGeoKey: 9002 });
+    expect(ft.proj4).toMatch(/\+units=ft/);
+    expect(ft.note).toMatch(/linear unit EPSG:9002/);
+    expect(crsFromGeoKeys({ GTModelTypeGeoKey: 1, ProjectedCSTypeGeoKey: 32633, ProjLinearUnitsGeoKey: 9014 }).reason).toMatch(/linear unit EPSG:9014 is not supported/);
   });
 });
 
@@ -148,7 +171,8 @@ describe('world files and .prj', () => {
     expect(georefFromWorldFile(wld, { prj: ogc }).status).toBe('ok');
     expect(georefFromWorldFile(wld, { epsg: 32633 }).epsg).toBe(32633);
     expect(georefFromWorldFile(wld).status).toBe('no-crs');
-    expect(georefFromWorldFile(wld, { epsg: 2154 }).status).toBe('unsupported-crs');
+    expect(georefFromWorldFile(wld, { epsg: 2154 }).status).toBe('ok');
+    expect(georefFromWorldFile(wld, { epsg: 99999 }).status).toBe('unsupported-crs');
     expect(georefFromWorldFile('garbage').status).toBe('invalid');
   });
 });

@@ -198,12 +198,14 @@ describe('openRaster: georeference problems keep pixel windows', () => {
     const broken = await openRaster(bufferRangeSource(tiff({ width: 40, height: 40, bands: 1, type: 'uint8', geo: { ...UTM33, pixelScale: [0, 10, 0] }, tileSize: 16 })));
     expect(broken.georef.status).toBe('invalid');
     expect(broken.placement({ x: 0, y: 0, width: 16, height: 16 }).footprint).toBeNull();
-    const lambert = await openRaster(bufferRangeSource(tiff({ width: 40, height: 40, bands: 1, type: 'uint8', geo: { ...UTM33, geoKeys: epsgGeoKeys(2154) }, tileSize: 16 })));
-    expect(lambert.georef.status).toBe('unsupported-crs');
-    const p = lambert.placement({ x: 0, y: 0, width: 16, height: 16 });
+    // EPSG:6269 is in the registry, but its projection (+proj=col_urban) is not one proj4js has.
+    const urban = await openRaster(bufferRangeSource(tiff({ width: 40, height: 40, bands: 1, type: 'uint8', geo: { ...UTM33, geoKeys: epsgGeoKeys(6269) }, tileSize: 16 })));
+    expect(urban.georef.status).toBe('unsupported-crs');
+    const p = urban.placement({ x: 0, y: 0, width: 16, height: 16 });
     expect(p.footprint).toBeNull();
-    expect(p.reason).toMatch(/EPSG:2154/);
-    expect(() => lambert.footprint({ x: 0, y: 0, width: 16, height: 16 })).toThrow(expect.objectContaining({ errorClass: 'UnsupportedCrs' }));
+    expect(p.reason).toMatch(/EPSG:6269.*proj4js cannot express it/);
+    expect(() => urban.footprint({ x: 0, y: 0, width: 16, height: 16 })).toThrow(expect.objectContaining({ errorClass: 'UnsupportedCrs' }));
+    expect((await urban.readChip({ x: 0, y: 0, width: 16, height: 16 })).bands[0]).toHaveLength(256);
   });
 });
 
