@@ -27,6 +27,9 @@ import { LookoutError } from '../core/errors';
 import type { RasterRowFields } from '../core/types';
 import { latestView, query } from '../io/query';
 import { featureCollectionFromRows, ringFromWkt, type GeoJsonFeatureCollection } from '../methods/raster-change/geojson';
+import { PreviewBuilder } from '../methods/raster-change/heatmap';
+import { bandNames, rolesOf } from '../methods/raster-change/method';
+import { bufferRangeSource, openRaster } from '../media/raster';
 
 /** A polygon AOI in WGS 84: one exterior ring of [lon, lat] positions, closed. */
 export interface Aoi {
@@ -155,4 +158,35 @@ export function selectionOf(rows: readonly ChipRow[], aoi: Aoi, meta: Omit<Selec
 export async function selectChips(bq: BigQuery, cfg: LookoutConfig, r: { bucket: string; name: string; generation: string }, aoi: Aoi): Promise<Selection> {
   const rows = await query<ChipRow>(bq, boundsSql(cfg), { ...r, ...aoiBounds(aoi) });
   return selectionOf(rows, aoi, { raster: `gs://${r.bucket}/${r.name}#${r.generation}`, bigquery_gis_sql: bigQueryGisSql(cfg, aoi, r) });
+}
+
+/**
+ * The raster as a browser image, for TIFFs (GeoTIFF/COG of any sample type and band count, which a browser
+ * and sharp's colour handling do not show: a 4-band uint16 scene comes out as grey with NIR as alpha). The
+ * bands the pipeline would call red, green and blue (object metadata `lookout-bands`, else its guess from the
+ * band count: methods/raster-change bandNames / rolesOf), else the first band as grey; read window by window
+ * through media/raster.ts (bounded memory) into the pipeline's PreviewBuilder (each band stretched between its
+ * 2nd and 98th percentile; nodata transparent would need alpha, it is black as in the heatmap).
+ */
+export async function rasterPreviewPng(buf: Buffer, name: string, metadata: Record<string, string> | undefined, maxSide = 2048): Promise<Buffer> {
+  const r = await openRaster(bufferRangeSource(buf, name));
+  try {
+    let rgb: number[] = [0];
+    try {
+      const roles = rolesOf(bandNames(r.bandCount, metadata).names);
+      if (roles.red !== undefined && roles.green !== undefined && roles.blue !== undefined) rgb = [roles.red, roles.green, roles.blue];
+    } catch {
+      // Metadata that names the wrong number of bands: the pipeline fails such a raster; show band 1.
+    }
+    const preview = new PreviewBuilder(r.width, r.height, rgb.length === 3 ? 3 : 1, maxSide);
+    for (const w of r.chipGrid(1024).windows()) {
+      const d = await r.readWindow(w, rgb);
+      preview.add(w, d.bands, d.nodata);
+    }
+    const img = preview.toImage();
+    const sharp = (await import('sharp')).default;
+    return await sharp(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength), { raw: { width: img.width, height: img.height, channels: img.channels as 1 | 3 } }).png().toBuffer();
+  } finally {
+    await r.close();
+  }
 }

@@ -28,7 +28,7 @@ import { readDeadLetters, ensureStreams } from '../io/streams';
 import { buildReport } from '../loadtest/report';
 import { retryAnalysis, retryAnalyses } from '../dispatch/retry';
 import { readFrames } from '../media/video';
-import { parseAoi, selectChips } from './map';
+import { parseAoi, rasterPreviewPng, selectChips } from './map';
 
 const NODE_MODULES = path.join(__dirname, '..', 'node_modules');
 const PUBLIC = path.join(__dirname, 'public');
@@ -283,9 +283,14 @@ export async function startUi(cfg: LookoutConfig, opts: UiOptions = {}): Promise
     const q = req.query as { bucket: string; name: string; generation?: string };
     const obj = ownObject(cfg, `gs://${q.bucket}/${q.name}`);
     if (!obj) return reply.code(403).send({ error: 'not a bucket of this deployment' });
-    const [buf] = await storage.bucket(obj.bucket).file(obj.name, q.generation ? { generation: Number(q.generation) } : {}).download();
+    const file = storage.bucket(obj.bucket).file(obj.name, q.generation ? { generation: Number(q.generation) } : {});
+    const [buf] = await file.download();
     const sharp = (await import('sharp')).default;
     try {
+      if (buf.subarray(0, 4).toString('latin1').match(/^(II[*+]\0|MM\0[*+])$/)) {
+        const [md] = await file.getMetadata();
+        return reply.type('image/png').send(await rasterPreviewPng(buf, q.name, md.metadata as Record<string, string> | undefined));
+      }
       const png = await sharp(buf, { limitInputPixels: cfg.limits.maxPixels }).resize({ width: 2048, height: 2048, fit: 'inside', withoutEnlargement: true }).normalise().png().toBuffer();
       return reply.type('image/png').send(png);
     } catch (err) {

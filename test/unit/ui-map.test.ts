@@ -1,6 +1,8 @@
 /** The map page's selection (ui/map.ts): AOI checks, the README's bounds predicate and ST_INTERSECTS on footprints. */
 import { describe, expect, it } from 'vitest';
-import { aoiBounds, aoiWkt, BadAoiError, bigQueryGisSql, boundsSql, footprintIntersects, parseAoi, selectionOf, type Aoi, type ChipRow } from '../../ui/map';
+import sharp from 'sharp';
+import { aoiBounds, aoiWkt, BadAoiError, bigQueryGisSql, boundsSql, footprintIntersects, parseAoi, rasterPreviewPng, selectionOf, type Aoi, type ChipRow } from '../../ui/map';
+import { blocksFromBands, writeTiffBuffer } from '../../media/tiff-writer';
 import { loadConfig } from '../../config';
 import type { RasterRowFields } from '../../core/types';
 
@@ -86,5 +88,26 @@ describe('the README predicate: bounds in SQL, then ST_INTERSECTS(footprint, aoi
     const gis = bigQueryGisSql(cfg, box(1, 2, 3, 4), { bucket: 'b', name: "it's.tif", generation: '7' });
     expect(gis).toContain("ST_INTERSECTS(ST_GEOGFROMTEXT(raster.footprint_wkt, planar => TRUE), ST_GEOGFROMTEXT('POLYGON((1 2, 3 2, 3 4, 1 4, 1 2))', planar => TRUE))");
     expect(gis).toContain("name = 'it\\'s.tif'");
+  });
+});
+
+describe('the raster as a browser image (rasterPreviewPng)', () => {
+  it('shows a 4-band uint16 GeoTIFF as RGB from its red, green and blue bands, stretched, without NIR as alpha', async () => {
+    const [w, h] = [64, 32];
+    // Left half red-ish, right half blue-ish; NIR constant and low (as alpha it would hide everything).
+    const bands = [0, 1, 2, 3].map((b) => Array.from({ length: w * h }, (_, i) => {
+      const left = i % w < w / 2;
+      return b === 0 ? (left ? 3000 : 500) + (i % 7) : b === 1 ? 800 + (i % 5) : b === 2 ? (left ? 500 : 3000) + (i % 3) : 100;
+    }));
+    const tif = writeTiffBuffer({ width: w, height: h, bands: 4, type: 'uint16', tileSize: 16, compression: 'deflate', block: blocksFromBands(bands, w, h, 'uint16') });
+    const png = await rasterPreviewPng(tif, 'x.tif', undefined);
+    const { data, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
+    expect([info.width, info.height, info.channels]).toEqual([w, h, 3]);
+    const px = (x: number, y: number) => [0, 1, 2].map((c) => data[(y * w + x) * 3 + c]);
+    const [l, r] = [px(5, 10), px(w - 5, 10)];
+    expect(l[0]).toBeGreaterThan(200);
+    expect(l[2]).toBeLessThan(50);
+    expect(r[0]).toBeLessThan(50);
+    expect(r[2]).toBeGreaterThan(200);
   });
 });

@@ -130,8 +130,8 @@ export async function mapPage({ main, api, esc, say, setMap }) {
     <fieldset><legend>Colour chips by</legend>${Object.keys(LAYERS).map((k, i) => `<input type="radio" name="layer" id="layer-${k}" value="${k}" ${i === 0 ? 'checked' : ''}><label for="layer-${k}">${k}</label>`).join('')}</fieldset>
     <fieldset id="aoi-pixels" hidden><legend>Area of interest (pixels)</legend><label for="aoi">x0,y0,x1,y1</label><input id="aoi" size="18" placeholder="all"><button type="submit">Apply</button></fieldset></form>
     <p id="map-note" class="muted" data-testid="map-note"></p>
-    <div class="grid2"><div class="map-wrap"><div id="map" role="region" aria-label="raster map with chip heatmap"></div><div id="map-inset" aria-hidden="true" hidden></div></div>
-    <section aria-label="area of interest and selected chip"><div id="legend"></div>
+    <div class="grid2"><div id="map" role="region" aria-label="raster map with chip heatmap"></div>
+    <section aria-label="legend, area of interest and selected chip"><div id="legend"></div><div id="map-inset" role="img" aria-label="world map locating the raster" hidden></div>
       <div id="aoi-panel" hidden><h2>Area of interest</h2><p id="aoi-state" data-testid="aoi-state" aria-live="polite">Draw a rectangle or a polygon with the tools at the map's top left.</p>
       <p><a id="aoi-download" class="button" download hidden>Download selection (GeoJSON)</a></p></div>
       <h2>Chip</h2><div id="chip" class="row-detail" data-testid="chip-row" tabindex="0">Click a chip.</div></section></div>`;
