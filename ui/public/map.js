@@ -207,10 +207,11 @@ export async function mapPage({ main, api, esc, say, setMap }) {
     map.on('mousemove', (e) => { document.getElementById('map-coords').textContent = `${fmtDeg(e.latlng.lat, 'N', 'S')}, ${fmtDeg(e.latlng.lng, 'E', 'W')}`; });
     const basemapReady = basemap(map, '50m', 'basemap');
     const placed = chips.filter((c) => c.ring);
+    const bounds = L.latLngBounds(placed.flatMap((c) => c.ring));
+    // A view first: Leaflet adds layers (and makes their SVG elements) once the map has one.
+    map.fitBounds(bounds, { padding: [20, 20] });
     const heat = L.layerGroup().addTo(map);
     for (const c of placed) addChip(heat, c, c.ring, L.polygon);
-    const bounds = L.latLngBounds(placed.flatMap((c) => c.ring));
-    map.fitBounds(bounds, { padding: [20, 20] });
     const geo = fitAffine(placed);
     const image = geo ? affineImage(`/api/raster.png?${new URLSearchParams({ bucket: r.bucket, name: r.name, generation: r.generation })}`, summary?.raster.raster_width ?? r.raster_width, summary?.raster.raster_height ?? r.raster_height, geo, `raster ${r.name}`).addTo(map) : null;
     const overlays = { 'Raster image': image, 'Chip heatmap': heat };
@@ -232,7 +233,9 @@ export async function mapPage({ main, api, esc, say, setMap }) {
   const setupDraw = (r) => {
     document.getElementById('aoi-panel').hidden = false;
     const drawn = new L.FeatureGroup().addTo(map);
-    const shape = { color: '#0b5cad', weight: 2, fillOpacity: 0.08, dashArray: '6 4' };
+    // The area above the chips, dark and dashed (selected chips are outlined in blue).
+    map.createPane('aoi').style.zIndex = 450;
+    const shape = { pane: 'aoi', color: '#111111', weight: 2.5, fillColor: '#ffffff', fillOpacity: 0.12, dashArray: '8 5' };
     // showArea off: leaflet-draw 1.0.4's area readout assigns an undeclared variable (fails in strict code).
     map.addControl(new L.Control.Draw({
       position: 'topleft',
