@@ -123,7 +123,7 @@ describe('map page on rows the raster pipeline wrote', () => {
     for (const c of afterChips) expect([c.status, c.raster.georef, c.raster.crs]).toEqual(['ok', 'geotiff', 'EPSG:32611']);
     await open('#/map');
     await page.selectOption('#raster', { label: `${after} (6 chips)` });
-    await page.waitForSelector('main[data-map-mode="geo"]');
+    await page.waitForSelector(`main[data-map-raster="${after}"][data-map-mode="geo"]`);
     await expect.poll(() => page.locator('path[data-chip]').count(), { timeout: 30_000 }).toBe(6);
     // The basemap (Natural Earth from world-atlas, drawn on a canvas) and the raster image are there.
     await page.waitForSelector('.leaflet-basemap-pane canvas');
@@ -248,7 +248,7 @@ LIMIT 20`,
 
   it('a raster without a georeference stays on its pixel grid, with a note saying why', async () => {
     await page.selectOption('#raster', { label: `${nogeo} (2 chips)` });
-    await page.waitForSelector('main[data-map-mode="pixels"]');
+    await page.waitForSelector(`main[data-map-raster="${nogeo}"][data-map-mode="pixels"]`);
     await expect.poll(() => page.locator('path[data-chip]').count(), { timeout: 30_000 }).toBe(2);
     await page.waitForFunction(() => Array.from(document.querySelectorAll('.leaflet-image-layer')).some((i) => (i as HTMLImageElement).complete && (i as HTMLImageElement).naturalWidth > 0));
     const note = (await page.locator('[data-testid=map-note]').textContent()) ?? '';

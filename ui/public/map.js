@@ -293,9 +293,13 @@ export async function mapPage({ main, api, esc, say, setMap }) {
   };
 
   let current = null;
+  let loads = 0;
   const load = async () => {
     const r = rasters[Number(sel.value)];
+    const seq = ++loads;
     const rows = await api(`/api/raster?${new URLSearchParams({ bucket: r.bucket, name: r.name, generation: r.generation })}`);
+    if (seq !== loads) return; // another raster was chosen meanwhile
+    delete main.dataset.mapRaster;
     const summary = rows.find((x) => x.raster && x.raster.kind === 'summary');
     chips = rows.filter((x) => x.raster && x.raster.kind === 'chip').map((row) => ({ row, raster: row.raster, ring: ringOf(row.raster.footprint_wkt), shape: null }));
     selected = new Set();
@@ -309,6 +313,7 @@ export async function mapPage({ main, api, esc, say, setMap }) {
     if (geoMode) await drawGeo(r, summary);
     else drawPixels(r, summary);
     restyle();
+    main.dataset.mapRaster = r.name;
   };
   sel.onchange = () => load().catch((e) => say(e.message));
   for (const i of document.querySelectorAll('input[name=layer]')) i.onchange = restyle;
