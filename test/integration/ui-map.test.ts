@@ -158,6 +158,14 @@ describe('map page on rows the raster pipeline wrote', () => {
     // A chip click shows its row.
     await page.locator('path[data-chip="1,0"]').click();
     expect(JSON.parse((await page.locator('[data-testid=chip-row]').textContent()) ?? '{}')).toMatchObject({ workflow_id: top.workflow_id, raster: { chip_col: 1, chip_row: 0 } });
+    // The layer switch hides and shows the heatmap; the chips are keyboard buttons again afterwards.
+    const toggle = page.getByRole('checkbox', { name: 'Chip heatmap' });
+    await toggle.uncheck();
+    expect(await page.locator('path[data-chip]').count()).toBe(0);
+    await toggle.check();
+    await page.focus('path[data-chip="0,1"]');
+    await page.keyboard.press('Enter');
+    await expect.poll(async () => JSON.parse((await page.locator('[data-testid=chip-row]').textContent()) ?? '{}').raster?.chip_row).toBe(1);
   });
 
   it('an area drawn with the mouse selects what the README SQL selects; the GeoJSON download holds exactly those chips', async () => {

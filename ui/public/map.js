@@ -159,30 +159,38 @@ export async function mapPage({ main, api, esc, say, setMap }) {
       const t = v === null || v === undefined ? null : hi > lo ? (v - lo) / (hi - lo) : 1;
       const on = selected.has(c.row.workflow_id);
       c.shape.setStyle({ color: on ? '#0b5cad' : '#3a3a3a', weight: on ? 3 : 1, fillColor: colour(t), fillOpacity: t === null ? 0.15 : 0.6 });
-      const label = `chip ${c.raster.chip_col},${c.raster.chip_row}, ${layer} ${v === null || v === undefined ? 'not available' : Number(v).toFixed(3)}${on ? ', selected' : ''}`;
-      c.shape.setTooltipContent(label);
-      const el = c.shape.getElement();
-      if (el) { el.setAttribute('aria-label', label); el.classList.toggle('selected', on); }
+      c.label = `chip ${c.raster.chip_col},${c.raster.chip_row}, ${layer} ${v === null || v === undefined ? 'not available' : Number(v).toFixed(3)}${on ? ', selected' : ''}`;
+      c.on = on;
+      c.shape.setTooltipContent(c.label);
+      decorate(c);
     }
     document.getElementById('legend').innerHTML = legendHtml(esc, layer, lo, hi, shown.length - vals.length);
   };
 
-  const addChip = (group, c, latlngs, shape) => {
-    c.shape = shape(latlngs, { pane: 'chips' });
-    group.addLayer(c.shape);
-    c.shape.bindTooltip('', { sticky: true });
-    c.shape.on('click', () => {
-      document.getElementById('chip').textContent = JSON.stringify(c.row, null, 2);
-      say(`chip ${c.raster.chip_col},${c.raster.chip_row}`);
-    });
-    const el = c.shape.getElement();
-    if (el) {
-      // Keyboard and screen readers: each chip is a button (Enter or Space shows its row).
+  // Keyboard and screen readers: each chip's SVG path is a button (Enter or Space shows its row). Leaflet
+  // makes a new path each time a layer is added (the layer switch), so this runs on every 'add'.
+  const decorate = (c) => {
+    const el = c.shape?.getElement();
+    if (!el) return;
+    if (!el.hasAttribute('data-chip')) {
       el.setAttribute('data-chip', `${c.raster.chip_col},${c.raster.chip_row}`);
       el.setAttribute('role', 'button');
       el.setAttribute('tabindex', '0');
       el.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); c.shape.fire('click'); } });
     }
+    if (c.label) el.setAttribute('aria-label', c.label);
+    el.classList.toggle('selected', !!c.on);
+  };
+
+  const addChip = (group, c, latlngs, shape) => {
+    c.shape = shape(latlngs, { pane: 'chips' });
+    c.shape.bindTooltip('', { sticky: true });
+    c.shape.on('click', () => {
+      document.getElementById('chip').textContent = JSON.stringify(c.row, null, 2);
+      say(`chip ${c.raster.chip_col},${c.raster.chip_row}`);
+    });
+    c.shape.on('add', () => decorate(c));
+    group.addLayer(c.shape);
   };
 
   const newMap = (opts) => {
