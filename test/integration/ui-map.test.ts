@@ -247,6 +247,31 @@ LIMIT 20`,
     expect(await axeViolations()).toEqual([]);
   });
 
+  it('a polygon drawn with the mouse selects by the footprints themselves, not by their bounds', async () => {
+    const centre = async (k: string) => {
+      const b = await chipBox(k);
+      return { x: b.x + b.width / 2, y: b.y + b.height / 2 };
+    };
+    // A triangle through the centres of chips (0,0), (2,0) and (2,1): its bounds cover all six chips, the
+    // triangle itself misses chip (0,1) (its long edge passes a quarter chip above that chip's top).
+    const pts = [await centre('0,0'), await centre('2,0'), await centre('2,1')];
+    const geo = [];
+    for (const p of pts) geo.push(await lonLatAt(p.x, p.y));
+    await page.locator('.leaflet-draw-draw-polygon').click();
+    for (const p of pts) {
+      await page.mouse.move(p.x, p.y, { steps: 4 });
+      await page.mouse.down();
+      await page.mouse.up();
+    }
+    await page.locator('.leaflet-draw-actions a', { hasText: 'Finish' }).click();
+    await expect.poll(() => page.locator('[data-testid=aoi-count]').textContent(), { timeout: 30_000 }).toBe('5');
+    expect(await page.locator('path[data-chip].selected').evaluateAll((els) => els.map((e) => e.getAttribute('data-chip')).sort())).toEqual(['0,0', '1,0', '1,1', '2,0', '2,1']);
+    // The README's bounds SQL over the triangle's bounds keeps all six: step 1 is a superset, step 2 decides.
+    const bounds = { west: Math.min(...geo.map((g) => g.lon)), east: Math.max(...geo.map((g) => g.lon)), south: Math.min(...geo.map((g) => g.lat)), north: Math.max(...geo.map((g) => g.lat)) };
+    const sql = await query<{ chip_col: number }>(bq, `SELECT raster.chip_col FROM ${VIEW()} WHERE run_tag = @run AND raster.kind = 'chip' AND raster.east >= @west AND raster.west <= @east AND raster.north >= @south AND raster.south <= @north`, { run: `${RUN}-after`, ...bounds });
+    expect(sql).toHaveLength(6);
+  });
+
   it('an area off the globe is refused with the reason', async () => {
     const r = afterChips[0];
     const bad = await fetch(`${ui.url}/api/raster/select?${new URLSearchParams({ bucket: cfg.gcs.bucket, name: r.name, generation: r.generation, aoi: JSON.stringify({ type: 'Polygon', coordinates: [[[170, 0], [190, 0], [190, 1], [170, 0]]] }) })}`);
