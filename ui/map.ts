@@ -5,6 +5,7 @@
  * The predicate is the README's raster SQL, in two steps:
  *  1. SQL on the results view with the README's emulator query predicate on the AOI's bounds,
  *     `raster.east >= @west AND raster.west <= @east AND raster.north >= @south AND raster.south <= @north`
+ *     (the parameters as strings, CAST to FLOAT64: see boundsParams)
  *     (bigquery-emulator has no GEOGRAPHY; the same SQL runs on BigQuery);
  *  2. the README's BigQuery GIS predicate `ST_INTERSECTS(footprint, aoi)` on the rows step 1 returned: the
  *     chip's footprint polygon (footprint_wkt) and the AOI polygon share at least one point (touching counts),
@@ -104,8 +105,19 @@ export function footprintIntersects(footprintWkt: string | null | undefined, aoi
 export function boundsSql(cfg: LookoutConfig): string {
   return `SELECT workflow_id, name, generation, status, error_class, score, raster FROM ${latestView(cfg)}
 WHERE raster IS NOT NULL AND raster.kind = 'chip' AND bucket = @bucket AND name = @name AND generation = @generation
-  AND raster.east >= @west AND raster.west <= @east AND raster.north >= @south AND raster.south <= @north
+  AND raster.east >= CAST(@west AS FLOAT64) AND raster.west <= CAST(@east AS FLOAT64)
+  AND raster.north >= CAST(@south AS FLOAT64) AND raster.south <= CAST(@north AS FLOAT64)
 ORDER BY raster.chip_row, raster.chip_col`;
+}
+
+/**
+ * The bounds as query parameters. As strings, CAST in the SQL: the Node client sends a FLOAT64 parameter's
+ * value as a JSON number, which bigquery-emulator refuses ("cannot unmarshal number into Go struct field
+ * QueryParameterValue.Value of type string"); a string parameter is what the REST API documents anyway.
+ */
+export function boundsParams(aoi: Aoi): Record<'west' | 'south' | 'east' | 'north', string> {
+  const b = aoiBounds(aoi);
+  return { west: String(b.west), south: String(b.south), east: String(b.east), north: String(b.north) };
 }
 
 /** The same selection for the BigQuery console (GEOGRAPHY with straight lon/lat edges); not run by Lookout. */
@@ -156,7 +168,7 @@ export function selectionOf(rows: readonly ChipRow[], aoi: Aoi, meta: Omit<Selec
 
 /** The chips of one raster that the AOI touches (README predicate: bounds in SQL, then ST_INTERSECTS). */
 export async function selectChips(bq: BigQuery, cfg: LookoutConfig, r: { bucket: string; name: string; generation: string }, aoi: Aoi): Promise<Selection> {
-  const rows = await query<ChipRow>(bq, boundsSql(cfg), { ...r, ...aoiBounds(aoi) });
+  const rows = await query<ChipRow>(bq, boundsSql(cfg), { ...r, ...boundsParams(aoi) });
   return selectionOf(rows, aoi, { raster: `gs://${r.bucket}/${r.name}#${r.generation}`, bigquery_gis_sql: bigQueryGisSql(cfg, aoi, r) });
 }
 

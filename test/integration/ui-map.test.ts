@@ -91,6 +91,24 @@ async function lonLatAt(x: number, y: number): Promise<{ lon: number; lat: numbe
   return { lat: Number(m![1]) * (m![2] === 'S' ? -1 : 1), lon: Number(m![3]) * (m![4] === 'W' ? -1 : 1) };
 }
 
+/** The selection panel's text once it changed from `before` and is no longer waiting for the server. */
+async function selectionState(before: string): Promise<string> {
+  try {
+    await page.waitForFunction(
+      (prev) => {
+        const state = document.getElementById('aoi-state')?.textContent ?? '';
+        return state !== prev && state !== 'Selecting…';
+      },
+      before,
+      { timeout: 30_000 },
+    );
+  } catch (err) {
+    await page.screenshot({ path: path.join(SCREENS, 'map-no-selection.png'), fullPage: true });
+    throw new Error(`no selection answer (panel: ${JSON.stringify(await page.locator('#aoi-state').textContent())}, screen map-no-selection.png)`, { cause: err });
+  }
+  return (await page.locator('#aoi-state').textContent()) ?? '';
+}
+
 async function chipBox(key: string): Promise<{ x: number; y: number; width: number; height: number }> {
   const b = await page.locator(`path[data-chip="${key}"]`).boundingBox();
   expect(b, key).not.toBeNull();
@@ -176,13 +194,15 @@ describe('map page on rows the raster pipeline wrote', () => {
     const to = { x: q.x + 0.6 * q.width, y: q.y + 0.6 * q.height };
     const geoFrom = await lonLatAt(from.x, from.y);
     const geoTo = await lonLatAt(to.x, to.y);
+    const stateBefore = (await page.locator('#aoi-state').textContent()) ?? '';
     await page.locator('.leaflet-draw-draw-rectangle').click();
     await page.mouse.move(from.x, from.y);
     await page.mouse.down();
     await page.mouse.move((from.x + to.x) / 2, (from.y + to.y) / 2, { steps: 5 });
     await page.mouse.move(to.x, to.y, { steps: 5 });
     await page.mouse.up();
-    const count = Number(await page.locator('[data-testid=aoi-count]').textContent({ timeout: 30_000 }));
+    expect(await selectionState(stateBefore)).toMatch(/^\d+ of 6 chips intersect/);
+    const count = Number(await page.locator('[data-testid=aoi-count]').textContent());
 
     const [dl] = await Promise.all([page.waitForEvent('download'), page.locator('#aoi-download').click()]);
     const file = path.join(SCREENS, 'map-selection.geojson');
@@ -202,16 +222,16 @@ describe('map page on rows the raster pipeline wrote', () => {
     expect(bounds.north).toBeCloseTo(geoFrom.lat, 4);
     expect(bounds.south).toBeCloseTo(geoTo.lat, 4);
 
-    // The README's emulator SQL, the drawn area's bounds, on the same rows.
+    // The README's emulator SQL with the drawn area's bounds written in, as a user would, on the same rows.
     const sql = await query<{ chip_col: number; chip_row: number }>(
       bq,
       `SELECT name, raster.chip_col, raster.chip_row, raster.change_score, raster.novelty_score, raster.footprint_wkt
 FROM ${VIEW()}
 WHERE run_tag = @run AND raster.kind = 'chip'
-  AND raster.east >= @west AND raster.west <= @east AND raster.north >= @south AND raster.south <= @north
+  AND raster.east >= ${bounds.west} AND raster.west <= ${bounds.east} AND raster.north >= ${bounds.south} AND raster.south <= ${bounds.north}
 ORDER BY raster.change_score DESC
 LIMIT 20`,
-      { run: `${RUN}-after`, ...bounds },
+      { run: `${RUN}-after` },
     );
     expect(sql.map((r) => `${r.chip_col},${r.chip_row}`).sort()).toEqual(['1,0', '1,1', '2,0', '2,1']);
     expect(count).toBe(sql.length);
@@ -255,6 +275,7 @@ LIMIT 20`,
     // A triangle through the centres of chips (0,0), (2,0) and (2,1): its bounds cover all six chips, the
     // triangle itself misses chip (0,1) (its long edge passes a quarter chip above that chip's top).
     const pts = [await centre('0,0'), await centre('2,0'), await centre('2,1')];
+    const previous = (await page.locator('#aoi-state').textContent()) ?? '';
     const geo = [];
     for (const p of pts) geo.push(await lonLatAt(p.x, p.y));
     await page.locator('.leaflet-draw-draw-polygon').click();
@@ -264,11 +285,11 @@ LIMIT 20`,
       await page.mouse.up();
     }
     await page.locator('.leaflet-draw-actions a', { hasText: 'Finish' }).click();
-    await expect.poll(() => page.locator('[data-testid=aoi-count]').textContent(), { timeout: 30_000 }).toBe('5');
+    expect(await selectionState(previous)).toMatch(/^5 of 6 chips intersect/);
     expect(await page.locator('path[data-chip].selected').evaluateAll((els) => els.map((e) => e.getAttribute('data-chip')).sort())).toEqual(['0,0', '1,0', '1,1', '2,0', '2,1']);
     // The README's bounds SQL over the triangle's bounds keeps all six: step 1 is a superset, step 2 decides.
     const bounds = { west: Math.min(...geo.map((g) => g.lon)), east: Math.max(...geo.map((g) => g.lon)), south: Math.min(...geo.map((g) => g.lat)), north: Math.max(...geo.map((g) => g.lat)) };
-    const sql = await query<{ chip_col: number }>(bq, `SELECT raster.chip_col FROM ${VIEW()} WHERE run_tag = @run AND raster.kind = 'chip' AND raster.east >= @west AND raster.west <= @east AND raster.north >= @south AND raster.south <= @north`, { run: `${RUN}-after`, ...bounds });
+    const sql = await query<{ chip_col: number }>(bq, `SELECT raster.chip_col FROM ${VIEW()} WHERE run_tag = @run AND raster.kind = 'chip' AND raster.east >= ${bounds.west} AND raster.west <= ${bounds.east} AND raster.north >= ${bounds.south} AND raster.south <= ${bounds.north}`, { run: `${RUN}-after` });
     expect(sql).toHaveLength(6);
   });
 

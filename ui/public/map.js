@@ -305,9 +305,9 @@ export async function mapPage({ main, api, esc, say, setMap }) {
   const load = async () => {
     const r = rasters[Number(sel.value)];
     const seq = ++loads;
+    delete main.dataset.mapRaster; // set again once this raster is drawn
     const rows = await api(`/api/raster?${new URLSearchParams({ bucket: r.bucket, name: r.name, generation: r.generation })}`);
     if (seq !== loads) return; // another raster was chosen meanwhile
-    delete main.dataset.mapRaster;
     const summary = rows.find((x) => x.raster && x.raster.kind === 'summary');
     chips = rows.filter((x) => x.raster && x.raster.kind === 'chip').map((row) => ({ row, raster: row.raster, ring: ringOf(row.raster.footprint_wkt), shape: null }));
     selected = new Set();
