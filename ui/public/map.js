@@ -311,6 +311,8 @@ export async function mapPage({ main, api, esc, say, setMap }) {
     const summary = rows.find((x) => x.raster && x.raster.kind === 'summary');
     chips = rows.filter((x) => x.raster && x.raster.kind === 'chip').map((row) => ({ row, raster: row.raster, ring: ringOf(row.raster.footprint_wkt), shape: null }));
     selected = new Set();
+    document.getElementById('chip').textContent = 'Click a chip.';
+    say('');
     geoMode = chips.some((c) => c.ring);
     document.getElementById('aoi-pixels').hidden = geoMode;
     document.getElementById('aoi-panel').hidden = true;
