@@ -28,6 +28,7 @@ import { readDeadLetters, ensureStreams } from '../io/streams';
 import { buildReport } from '../loadtest/report';
 import { retryAnalysis, retryAnalyses } from '../dispatch/retry';
 import { readFrames } from '../media/video';
+import { parseAoi, rasterPreviewPng, selectChips } from './map';
 
 const NODE_MODULES = path.join(__dirname, '..', 'node_modules');
 const PUBLIC = path.join(__dirname, 'public');
@@ -39,7 +40,17 @@ export const LIBS: Record<string, string> = {
   'vega-embed.min.js': 'vega-embed/build/vega-embed.min.js',
   'leaflet.js': 'leaflet/dist/leaflet.js',
   'leaflet.css': 'leaflet/dist/leaflet.css',
+  // The map page (docs/map.md): drawing an area of interest, and an offline basemap (Natural Earth through
+  // world-atlas' TopoJSON, decoded in the browser by topojson-client) instead of a tile server.
+  'leaflet.draw.js': 'leaflet-draw/dist/leaflet.draw.js',
+  'leaflet.draw.css': 'leaflet-draw/dist/leaflet.draw.css',
+  'topojson-client.min.js': 'topojson-client/dist/topojson-client.min.js',
+  'countries-110m.json': 'world-atlas/countries-110m.json',
+  'countries-50m.json': 'world-atlas/countries-50m.json',
+  'countries-10m.json': 'world-atlas/countries-10m.json',
 };
+
+const LIB_TYPES: Record<string, string> = { '.css': 'text/css', '.json': 'application/json', '.js': 'text/javascript' };
 
 /** Bound beyond loopback without a token: writes would be open to the network. */
 export class UiAuthConfigError extends LookoutError {
@@ -114,12 +125,13 @@ export async function startUi(cfg: LookoutConfig, opts: UiOptions = {}): Promise
   app.get('/lib/:file', async (req, reply) => {
     const rel = LIBS[(req.params as { file: string }).file];
     if (!rel) return reply.code(404).send({ error: 'no such library' });
-    return reply.type(rel.endsWith('.css') ? 'text/css' : 'text/javascript').send(fs.createReadStream(path.join(NODE_MODULES, rel)));
+    return reply.type(LIB_TYPES[path.extname(rel)] ?? 'application/octet-stream').send(fs.createReadStream(path.join(NODE_MODULES, rel)));
   });
-  // Leaflet's CSS refers to its marker images relative to itself.
+  // Leaflet's CSS refers to its marker images relative to itself; leaflet-draw's to its toolbar sprites.
   app.get('/lib/images/:file', async (req, reply) => {
     const f = path.basename((req.params as { file: string }).file);
-    return reply.type('image/png').send(fs.createReadStream(path.join(NODE_MODULES, 'leaflet', 'dist', 'images', f)));
+    const pkg = f.startsWith('spritesheet') ? 'leaflet-draw' : 'leaflet';
+    return reply.type(f.endsWith('.svg') ? 'image/svg+xml' : 'image/png').send(fs.createReadStream(path.join(NODE_MODULES, pkg, 'dist', 'images', f)));
   });
 
   app.get('/api/info', async () => ({ project: cfg.gcp.projectId, bucket: cfg.gcs.bucket, table: `${cfg.bigquery.dataset}.${cfg.bigquery.table}`, pipelines: pipelineNames(), defaultPipeline: cfg.pipeline, writesNeedToken: !!token }));
@@ -259,13 +271,26 @@ export async function startUi(cfg: LookoutConfig, opts: UiOptions = {}): Promise
     const q = req.query as { bucket: string; name: string; generation: string };
     return rasterRows(bq, cfg, q);
   });
+  // The chips an area of interest touches, as GeoJSON (ui/map.ts: the README's bounds SQL, then ST_INTERSECTS).
+  app.get('/api/raster/select', async (req, reply) => {
+    const q = req.query as { bucket?: string; name?: string; generation?: string; aoi?: string; download?: string };
+    if (!q.bucket || !q.name || !q.generation) return reply.code(400).send({ error: 'bucket, name and generation are required' });
+    const sel = await selectChips(bq, cfg, { bucket: q.bucket, name: q.name, generation: q.generation }, parseAoi(q.aoi));
+    if (q.download) reply.header('content-disposition', `attachment; filename="${path.basename(q.name).replace(/[^\w.-]+/g, '_')}-aoi.geojson"`);
+    return reply.type('application/geo+json').send(JSON.stringify(sel));
+  });
   app.get('/api/raster.png', async (req, reply) => {
     const q = req.query as { bucket: string; name: string; generation?: string };
     const obj = ownObject(cfg, `gs://${q.bucket}/${q.name}`);
     if (!obj) return reply.code(403).send({ error: 'not a bucket of this deployment' });
-    const [buf] = await storage.bucket(obj.bucket).file(obj.name, q.generation ? { generation: Number(q.generation) } : {}).download();
+    const file = storage.bucket(obj.bucket).file(obj.name, q.generation ? { generation: Number(q.generation) } : {});
+    const [buf] = await file.download();
     const sharp = (await import('sharp')).default;
     try {
+      if (buf.subarray(0, 4).toString('latin1').match(/^(II[*+]\0|MM\0[*+])$/)) {
+        const [md] = await file.getMetadata();
+        return reply.type('image/png').send(await rasterPreviewPng(buf, q.name, md.metadata as Record<string, string> | undefined));
+      }
       const png = await sharp(buf, { limitInputPixels: cfg.limits.maxPixels }).resize({ width: 2048, height: 2048, fit: 'inside', withoutEnlargement: true }).normalise().png().toBuffer();
       return reply.type('image/png').send(png);
     } catch (err) {

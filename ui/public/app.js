@@ -1,5 +1,6 @@
 // Lookout review UI: one page per hash route, each reading the server's JSON API (ui/server.ts).
-// Charts: Vega-Lite through vega-embed; map: Leaflet in pixel coordinates (CRS.Simple), no tiles.
+// Charts: Vega-Lite through vega-embed; map: Leaflet (map.js), no tiles.
+import { mapPage as mapPageOf } from './map.js';
 const main = document.getElementById('main');
 const statusEl = document.getElementById('status');
 let info = { pipelines: [], writesNeedToken: false };
@@ -216,67 +217,8 @@ async function livePage() {
   every(5000, refresh);
 }
 
-// ---------------------------------------------------------------- Map
-const LAYERS = { change: 'change_score', novelty: 'novelty_score', cloud: 'cloud_fraction' };
-
-async function mapPage() {
-  main.innerHTML = `<h1>Map</h1><form class="inline" id="map-form"><label for="raster">Raster</label><select id="raster"></select>
-    <fieldset><legend>Layer</legend>${Object.keys(LAYERS).map((k, i) => `<input type="radio" name="layer" id="layer-${k}" value="${k}" ${i === 0 ? 'checked' : ''}><label for="layer-${k}">${k}</label>`).join('')}</fieldset>
-    <fieldset><legend>Area of interest (pixels)</legend><label for="aoi">x0,y0,x1,y1</label><input id="aoi" size="18" placeholder="all"><button type="submit">Apply</button></fieldset></form>
-    <div class="grid2"><div id="map" role="region" aria-label="raster map with chip heatmap"></div><section aria-label="selected chip"><h2>Chip</h2><div id="chip" class="row-detail" data-testid="chip-row" tabindex="0">Click a chip.</div></section></div>`;
-  const { rasters, error } = await api('/api/rasters');
-  const sel = document.getElementById('raster');
-  if (!rasters.length) { document.getElementById('map').innerHTML = `<p>No raster chip rows${error ? ` (${esc(error)})` : ''}.</p>`; return; }
-  sel.innerHTML = rasters.map((r, i) => `<option value="${i}">${esc(r.name)} (${r.chips} chips)</option>`).join('');
-  let rows = [];
-  let chipLayer = null;
-  const draw = () => {
-    const layer = LAYERS[document.querySelector('input[name=layer]:checked').value];
-    const aoi = document.getElementById('aoi').value.split(',').map(Number);
-    const inAoi = (c) => aoi.length !== 4 || aoi.some((v) => !Number.isFinite(v)) || (c.x < aoi[2] && c.x + c.width > aoi[0] && c.y < aoi[3] && c.y + c.height > aoi[1]);
-    if (chipLayer) chipLayer.remove();
-    chipLayer = L.layerGroup().addTo(map);
-    const chips = rows.filter((x) => x.raster && x.raster.kind === 'chip' && inAoi(x.raster));
-    const vals = chips.map((c) => c.raster[layer]).filter((v) => v !== null && v !== undefined);
-    const lo = Math.min(...vals, 0), hi = Math.max(...vals, 1e-9);
-    for (const c of chips) {
-      const k = c.raster;
-      const v = k[layer];
-      const t = v === null || v === undefined ? null : (v - lo) / (hi - lo || 1);
-      // CRS.Simple: lat = -row, lng = col, so the raster's top-left is (0, 0) and rows grow downwards.
-      const rect = L.rectangle([[-(k.y + k.height), k.x], [-k.y, k.x + k.width]], { color: '#222', weight: 1, fillColor: t === null ? '#888' : `hsl(${(1 - t) * 220}, 90%, 50%)`, fillOpacity: t === null ? 0.1 : 0.25 + 0.45 * t });
-      rect.bindTooltip(`chip ${k.chip_col},${k.chip_row}: ${layer} ${v === null || v === undefined ? 'n/a' : Number(v).toFixed(3)}`);
-      rect.on('click', () => {
-        document.getElementById('chip').textContent = JSON.stringify(c, null, 2);
-        say(`chip ${k.chip_col},${k.chip_row}`);
-      });
-      chipLayer.addLayer(rect);
-      const el = rect.getElement();
-      if (el) {
-        // Keyboard and screen readers: each chip is a button (Enter or Space shows its row).
-        el.setAttribute('data-chip', `${k.chip_col},${k.chip_row}`);
-        el.setAttribute('role', 'button');
-        el.setAttribute('tabindex', '0');
-        el.setAttribute('aria-label', `chip ${k.chip_col},${k.chip_row}, ${layer} ${v === null || v === undefined ? 'not available' : Number(v).toFixed(3)}`);
-        el.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); rect.fire('click'); } });
-      }
-    }
-  };
-  const load = async () => {
-    const r = rasters[Number(sel.value)];
-    rows = await api(`/api/raster?${new URLSearchParams({ bucket: r.bucket, name: r.name, generation: r.generation })}`);
-    if (map) map.remove();
-    map = L.map('map', { crs: L.CRS.Simple, minZoom: -5, attributionControl: false });
-    const bounds = [[-r.raster_height, 0], [0, r.raster_width]];
-    L.imageOverlay(`/api/raster.png?${new URLSearchParams({ bucket: r.bucket, name: r.name, generation: r.generation })}`, bounds, { alt: `raster ${r.name}` }).addTo(map);
-    map.fitBounds(bounds);
-    draw();
-  };
-  sel.onchange = load;
-  for (const i of document.querySelectorAll('input[name=layer]')) i.onchange = draw;
-  document.getElementById('map-form').onsubmit = (e) => { e.preventDefault(); draw(); };
-  await load();
-}
+// ---------------------------------------------------------------- Map (map.js)
+const mapPage = () => mapPageOf({ main, api, esc, say, setMap: (m) => { map = m; } });
 
 // ---------------------------------------------------------------- Failures
 async function failuresPage() {
