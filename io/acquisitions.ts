@@ -84,3 +84,21 @@ WHERE status = 'ok' AND raster.kind = 'summary' AND raster.acquired_at IS NOT NU
     },
   };
 }
+
+/**
+ * The current consecutive pairs of the archive (docs/stac.md): per acquisition, the summary row whose before image is
+ * its previous acquisition of the same collection and tile key. Pairs that were consecutive only until a late
+ * arrival came between them keep their rows but are not listed. `where` narrows the acquisitions (e.g. a run).
+ */
+export function consecutivePairsSql(cfg: LookoutConfig, where = 'TRUE'): string {
+  const view = latestView(cfg);
+  return `WITH acq AS (
+  SELECT DISTINCT bucket, name, raster.acquired_at AS t, raster.place AS place, raster.collection AS collection
+  FROM ${view} WHERE raster.kind = 'summary' AND status = 'ok' AND raster.acquired_at IS NOT NULL AND ${where}),
+prev AS (
+  SELECT bucket, name, t, place, collection, LAG(name) OVER (PARTITION BY collection, place ORDER BY t, name) AS previous FROM acq)
+SELECT s.name AS name, s.raster.before_name AS before_name, s.raster.change_score AS change_score, s.raster.ndvi_delta AS ndvi_delta, s.raster.heatmap_uri AS heatmap_uri
+FROM ${view} s JOIN prev p ON s.bucket = p.bucket AND s.name = p.name
+WHERE s.raster.kind = 'summary' AND s.raster.before_name = p.previous
+ORDER BY p.place, p.t`;
+}

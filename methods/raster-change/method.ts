@@ -509,6 +509,7 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
       if (!cand && acquisition.datetime && whole.footprint && ctx.acquisitions) {
         const f = whole.footprint;
         const { previous } = await ctx.acquisitions.neighbours({ bucket: o.bucket, name: o.name, datetime: acquisition.datetime, place: acquisition.place, collection: acquisition.collection, footprint: { west: f.minLon, south: f.minLat, east: f.maxLon, north: f.maxLat } });
+        ctx.heartbeat({ planning: 'previous acquisition' });
         if (previous) {
           try {
             const p: ObjectRef = { bucket: previous.bucket, name: previous.name, generation: previous.generation, size: 0, timeCreated: previous.datetime };
@@ -854,6 +855,7 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
       const o = input.object;
       const me: ObjectRef = { bucket: o.bucket, name: o.name, generation: o.generation, size: o.size, timeCreated: o.timeCreated };
       const { previous, next } = await ctx.acquisitions.neighbours({ bucket: o.bucket, name: o.name, datetime: a.datetime, place: a.place, collection: a.collection, footprint: f });
+      ctx.heartbeat({ pairing: 'neighbours' });
       const out: RasterRepair[] = [];
       const ref = (x: { bucket: string; name: string; generation: string; datetime: string }): ObjectRef => ({ bucket: x.bucket, name: x.name, generation: x.generation, size: 0, timeCreated: x.datetime });
       // This acquisition's own change: planned against another before (or none) while its previous one was not yet in the rows.
@@ -861,6 +863,7 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
         out.push({ after: me, before: ref(previous), runTag: input.runTag ?? null, workflowId: pairWorkflowId(input.pipeline.name, me, ref(previous)) });
       }
       // The next acquisition arrived first and was paired with an older one (or none): its change against this one.
+      ctx.heartbeat({ pairing: 'previous' });
       if (next && !(await ctx.acquisitions.paired(next, o.name))) {
         out.push({ after: ref(next), before: me, runTag: next.runTag, workflowId: pairWorkflowId(input.pipeline.name, next, me) });
       }
