@@ -14,7 +14,7 @@ import type { LookoutConfig } from '../config';
 import type { AcquisitionIndex, AcquisitionRecord } from '../core/types';
 import { latestView, query } from './query';
 
-interface Row {
+export interface AcquisitionRow {
   bucket: string;
   name: string;
   generation: string;
@@ -41,14 +41,27 @@ export function overlapShare(a: Box, b: Box): number {
 }
 
 /** Rows of one acquisition per object name (the newest generation), as records. */
-function distinct(rows: Row[]): AcquisitionRecord[] {
-  const byName = new Map<string, Row>();
+function distinct(rows: AcquisitionRow[]): AcquisitionRecord[] {
+  const byName = new Map<string, AcquisitionRow>();
   for (const r of rows) {
     const k = `${r.bucket}/${r.name}`;
     const cur = byName.get(k);
     if (!cur || BigInt(r.generation) > BigInt(cur.generation)) byName.set(k, r);
   }
   return [...byName.values()].map((r) => ({ bucket: r.bucket, name: r.name, generation: String(r.generation), datetime: r.acquired_at, place: r.place, collection: r.collection, runTag: r.run_tag }));
+}
+
+/**
+ * Of summary rows already narrowed to one collection and tile key, the acquisitions just before and just after `a`
+ * in (time, name) order among those whose footprint box shares at least `share` of the smaller box with a's.
+ */
+export function pickNeighbours(rows: AcquisitionRow[], a: { bucket: string; name: string; datetime: string; footprint: Box }, share: number): { previous: AcquisitionRecord | null; next: AcquisitionRecord | null } {
+  const key = (r: { datetime: string; name: string }) => `${r.datetime}\u0000${r.name}`;
+  const me = key(a);
+  const near = distinct(rows.filter((r) => !(r.bucket === a.bucket && r.name === a.name) && overlapShare(r, a.footprint) >= share));
+  const earlier = near.filter((r) => key(r) < me).sort((x, y) => (key(x) < key(y) ? 1 : -1));
+  const later = near.filter((r) => key(r) > me).sort((x, y) => (key(x) < key(y) ? -1 : 1));
+  return { previous: earlier[0] ?? null, next: later[0] ?? null };
 }
 
 export function bigqueryAcquisitions(bq: BigQuery, cfg: LookoutConfig): AcquisitionIndex {
@@ -65,14 +78,10 @@ WHERE status = 'ok' AND raster.kind = 'summary' AND raster.acquired_at IS NOT NU
     async neighbours(a) {
       const params = { bucket: a.bucket, name: a.name, collection: a.collection ?? '', place: a.place ?? '', west: a.footprint.west, south: a.footprint.south, east: a.footprint.east, north: a.footprint.north, t: a.datetime };
       const [before, after] = await Promise.all([
-        query<Row>(bq, `${select}\n  AND (raster.acquired_at < @t OR (raster.acquired_at = @t AND name < @name))\nORDER BY acquired_at DESC, name DESC\nLIMIT 200`, params),
-        query<Row>(bq, `${select}\n  AND (raster.acquired_at > @t OR (raster.acquired_at = @t AND name > @name))\nORDER BY acquired_at, name\nLIMIT 200`, params),
+        query<AcquisitionRow>(bq, `${select}\n  AND (raster.acquired_at < @t OR (raster.acquired_at = @t AND name < @name))\nORDER BY acquired_at DESC, name DESC\nLIMIT 200`, params),
+        query<AcquisitionRow>(bq, `${select}\n  AND (raster.acquired_at > @t OR (raster.acquired_at = @t AND name > @name))\nORDER BY acquired_at, name\nLIMIT 200`, params),
       ]);
-      const near = (rows: Row[]) => distinct(rows.filter((r) => overlapShare(r, a.footprint) >= cfg.raster.pairOverlap));
-      const key = (r: AcquisitionRecord) => `${r.datetime}\u0000${r.name}`;
-      const prev = near(before).sort((x, y) => (key(x) < key(y) ? 1 : -1))[0] ?? null;
-      const next = near(after).sort((x, y) => (key(x) < key(y) ? -1 : 1))[0] ?? null;
-      return { previous: prev, next };
+      return pickNeighbours([...before, ...after], a, cfg.raster.pairOverlap);
     },
     async paired(after, beforeName) {
       const rows = await query<{ n: number }>(

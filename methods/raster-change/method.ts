@@ -13,8 +13,8 @@
 import path from 'node:path';
 import { BadInputError, SetupError } from '../../core/errors';
 import { PIPELINES } from '../../core/pipelines';
-import { isStacJsonName, pairWorkflowId } from '../../core/events';
-import type { AnalysisSummary, ObjectRef, RasterAcquisition, RasterClassifierPlan, RasterPlan, RasterRepair, RasterRowFields, StageReport } from '../../core/types';
+import { isStacJsonName } from '../../core/events';
+import type { AnalysisSummary, ObjectRef, RasterAcquisition, RasterClassifierPlan, RasterPlan, RasterRowFields, StageReport } from '../../core/types';
 import type { ObjectStore } from '../../io/objectstore';
 import { worldFileCandidates } from '../../media/georef';
 import { openRaster, type ChipWindow, type Raster, type WindowData } from '../../media/raster';
@@ -25,6 +25,7 @@ import { KnnBank } from '../../runtime/knn';
 import { machineInfo } from '../../runtime/machine';
 import type { MethodContext, MethodDefinition, MethodRuntime } from '../method';
 import { assertCoRegistered } from './index';
+import { acquisitionRepairs } from './pairing';
 import { chipToChannels01, classifierChannels, classifierSummary, packFloat16, unpackFloat16 } from './classifier';
 import { chipCloudFraction, OnnxCloudModel, s2cloudlessBandIndices, type CloudModel } from './cloud';
 import { chipToRgb01, cosineDistance, onnxFeatureExtractor, percentileStretch, type FeatureExtractor, type Stretch } from './deep';
@@ -849,25 +850,7 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
     },
 
     async pairAcquisition(input, plan) {
-      const a = plan.acquisition;
-      const f = plan.footprint;
-      if (!ctx.acquisitions || !a?.datetime || !f) return [];
-      const o = input.object;
-      const me: ObjectRef = { bucket: o.bucket, name: o.name, generation: o.generation, size: o.size, timeCreated: o.timeCreated };
-      const { previous, next } = await ctx.acquisitions.neighbours({ bucket: o.bucket, name: o.name, datetime: a.datetime, place: a.place, collection: a.collection, footprint: f });
-      ctx.heartbeat({ pairing: 'neighbours' });
-      const out: RasterRepair[] = [];
-      const ref = (x: { bucket: string; name: string; generation: string; datetime: string }): ObjectRef => ({ bucket: x.bucket, name: x.name, generation: x.generation, size: 0, timeCreated: x.datetime });
-      // This acquisition's own change: planned against another before (or none) while its previous one was not yet in the rows.
-      if (previous && previous.name !== plan.before?.name && !(await ctx.acquisitions.paired(me, previous.name))) {
-        out.push({ after: me, before: ref(previous), runTag: input.runTag ?? null, workflowId: pairWorkflowId(input.pipeline.name, me, ref(previous)) });
-      }
-      // The next acquisition arrived first and was paired with an older one (or none): its change against this one.
-      ctx.heartbeat({ pairing: 'previous' });
-      if (next && !(await ctx.acquisitions.paired(next, o.name))) {
-        out.push({ after: ref(next), before: me, runTag: next.runTag, workflowId: pairWorkflowId(input.pipeline.name, next, me) });
-      }
-      return out;
+      return ctx.acquisitions ? acquisitionRepairs(ctx.acquisitions, input, plan, ctx.heartbeat) : [];
     },
 
     loadedModels() {
