@@ -16,7 +16,7 @@ export const backfillCommand: Command = {
       bulk: { type: 'number', help: 'bulk mode: N objects per analyzeBatch workflow, started directly in Temporal (no per-object events or workflows)' },
       inflight: { type: 'number', default: 4, help: 'bulk mode: batches running at once' },
       pipeline: { type: 'string', help: 'bulk mode: pipeline (default $LOOKOUT_PIPELINE; objects-method pipelines only)' },
-      json: { type: 'boolean', help: 'STAC catalogs: print the result as one JSON line' },
+      json: { type: 'boolean', help: 'print the result (counts) as one JSON line' },
     },
   },
   run: async (cfg, { opts, positionals }) => {
@@ -86,6 +86,10 @@ export const backfillCommand: Command = {
         onProgress: (p) => bar.update(p.published + p.duplicates, `published ${p.published}, already queued ${p.duplicates}, invalid ${p.invalid}, ${((p.published + p.duplicates) / Math.max(0.001, (Date.now() - t0) / 1000)).toFixed(0)}/s`),
       });
       bar.done();
+      if (opts.json) {
+        console.log(JSON.stringify(r));
+        return r.done ? 0 : 130;
+      }
       console.log(`backfill ${r.done ? 'complete' : 'interrupted'}: listed ${r.listed}, published ${r.published}, already in the stream ${r.duplicates}, invalid ${r.invalid}${r.resumedFromCheckpoint ? ' (resumed from checkpoint)' : ''}`);
       if (r.bulk) console.log(`bulk: ${r.bulk.batches} batch workflows finished, ${r.bulk.objects} objects (${r.bulk.ok} ok, ${r.bulk.failed} failed; rows in BigQuery)`);
       return r.done ? 0 : 130;
