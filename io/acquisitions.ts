@@ -73,10 +73,11 @@ WHERE status = 'ok' AND raster.kind = 'summary' AND raster.acquired_at IS NOT NU
   AND NOT (bucket = @bucket AND name = @name)
   AND IFNULL(raster.collection, '') = @collection
   AND (@place = '' OR raster.place IS NULL OR raster.place = @place)
-  AND raster.east >= @west AND raster.west <= @east AND raster.north >= @south AND raster.south <= @north`;
+  AND raster.east >= CAST(@west AS FLOAT64) AND raster.west <= CAST(@east AS FLOAT64) AND raster.north >= CAST(@south AS FLOAT64) AND raster.south <= CAST(@north AS FLOAT64)`;
   return {
     async neighbours(a) {
-      const params = { bucket: a.bucket, name: a.name, collection: a.collection ?? '', place: a.place ?? '', west: a.footprint.west, south: a.footprint.south, east: a.footprint.east, north: a.footprint.north, t: a.datetime };
+      // Coordinates travel as text and are cast in SQL: bigquery-emulator refuses numeric query parameter values.
+      const params = { bucket: a.bucket, name: a.name, collection: a.collection ?? '', place: a.place ?? '', west: String(a.footprint.west), south: String(a.footprint.south), east: String(a.footprint.east), north: String(a.footprint.north), t: a.datetime };
       const [before, after] = await Promise.all([
         query<AcquisitionRow>(bq, `${select}\n  AND (raster.acquired_at < @t OR (raster.acquired_at = @t AND name < @name))\nORDER BY acquired_at DESC, name DESC\nLIMIT 200`, params),
         query<AcquisitionRow>(bq, `${select}\n  AND (raster.acquired_at > @t OR (raster.acquired_at = @t AND name > @name))\nORDER BY acquired_at, name\nLIMIT 200`, params),

@@ -49,7 +49,7 @@ async function uploadBands(meta: PatchMeta, bucket: string, prefix: string): Pro
 
 const json = (v: unknown) => Buffer.from(JSON.stringify(v, null, 1));
 
-describe.skipIf(!haveBigEarthNet())('STAC Items on the real stack', () => {
+describe.skipIf(!haveBigEarthNet())('STAC Items on the real stack', { timeout: 600_000 }, () => {
   const meta = haveBigEarthNet() ? patchMeta(PATCH) : (null as unknown as PatchMeta);
   const bandsRun = uniqueRun('stac-bands');
   let hrefs: Record<string, string> = {};
