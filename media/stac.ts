@@ -22,7 +22,7 @@ import path from 'node:path';
 import Migrate from '@radiantearth/stac-migrate';
 import { BadInputError } from '../core/errors';
 import { footprint as footprintOf, type Affine, type PixelWindow } from './georef';
-import { makeRaster, type BandArray, type Raster, type RasterDtype, type ReadStats, type WindowData } from './raster';
+import { DEFAULT_RASTER_LIMITS, makeRaster, type BandArray, type Raster, type RasterDtype, type ReadStats, type WindowData } from './raster';
 
 /** One band of an Item: the asset it lives in and what it measures. */
 export interface StacBand {
@@ -70,6 +70,9 @@ const COMMON = new Set(['coastal', 'blue', 'green', 'red', 'yellow', 'pan', 'red
 const KEY_COMMON: Record<string, string> = { rededge1: 'rededge071', rededge2: 'rededge075', rededge3: 'rededge078' };
 /** Common name -> the role names of methods/raster-change/spectral.ts. */
 const ROLE_OF: Record<string, string> = { blue: 'blue', green: 'green', red: 'red', nir: 'nir', swir16: 'swir1', swir22: 'swir2' };
+
+/** Most bands one Item may give (media/raster.ts's DEFAULT_RASTER_LIMITS.maxBands: a hyperspectral cube is refused, not half-read). */
+const MAX_BANDS = DEFAULT_RASTER_LIMITS.maxBands;
 
 type Json = Record<string, unknown>;
 const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -131,6 +134,7 @@ export function parseStacItem(text: string | Buffer, where: string): StacItemInf
     if (!href) throw new BadInputError('BadStacItem', `${where}: band asset "${key}" has no href`);
     bands.push({ key, href, name, commonName });
   }
+  if (bands.length > MAX_BANDS) throw new BadInputError('BadBandCount', `${where}: ${bands.length} band assets (${bands.map((b) => b.key).join(', ')}), over the limit of ${MAX_BANDS}`);
   if (bands.length === 0) throw new BadInputError('StacAssetMissing', `${where}: no band asset (a GeoTIFF asset with eo:common_name, a Sentinel-2 band name or a common-name key) among ${Object.keys(item.assets as Json).join(', ')}`);
   return {
     id,

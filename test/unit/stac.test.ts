@@ -84,6 +84,8 @@ describe('parseStacItem', () => {
     expect(err(() => parseStacItem(JSON.stringify(item11({ bbox: [1, 2, 3] })), 'a')).errorClass).toBe('BadStacItem');
     expect(err(() => parseStacItem(JSON.stringify(item11({ assets: { scl: { href: 'SCL.tif', type: 'image/tiff' } } })), 'a')).message).toMatch(/no band asset.*scl/);
     expect(err(() => parseStacItem(JSON.stringify(item11({ assets: { red: { type: 'image/tiff' } } })), 'a')).message).toMatch(/band asset "red" has no href/);
+    const cube = Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`b${i}`, { href: `b${i}.tif`, type: 'image/tiff', bands: [{ name: `b${i}`, 'eo:common_name': 'red' }] }]));
+    expect(err(() => parseStacItem(JSON.stringify(item11({ assets: cube })), 'a'))).toMatchObject({ errorClass: 'BadBandCount', message: expect.stringMatching(/17 band assets .* over the limit of 16/) });
   });
 
   it('tile keys and hrefs', () => {
