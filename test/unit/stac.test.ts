@@ -7,7 +7,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BadInputError } from '../../core/errors';
-import { isStacCatalogName, isStacJsonName } from '../../core/events';
+import { loadConfig } from '../../config';
+import { isStacCatalogName, isStacJsonName, validateObjectEvent } from '../../core/events';
+import { pipelineFor, routeEvent } from '../../dispatch/dispatcher';
 import { pixelToMap } from '../../media/georef';
 import { fileRangeSource, openRaster, type Raster } from '../../media/raster';
 import { openStacRaster, parseStacItem, placeOf, resolveAssetHref, type StacBand } from '../../media/stac';
@@ -101,6 +103,19 @@ describe('parseStacItem', () => {
     expect(err(() => resolveAssetHref('https://sentinel-cogs.s3.us-west-2.amazonaws.com/B02.tif', at, 'blue'))).toMatchObject({ errorClass: 'StacAssetUnreadable', message: expect.stringMatching(/asset "blue"/) });
     expect(err(() => resolveAssetHref('../../../x.tif', at, 'blue')).message).toMatch(/climbs out/);
     expect([isStacJsonName('a/item.json'), isStacJsonName('a/x', 'application/geo+json'), isStacJsonName('a/x.tif'), isStacCatalogName('a/catalog.json'), isStacCatalogName('a/item.json')]).toEqual([true, true, false, true, false]);
+  });
+
+  it('routing: a .json object goes to the raster pipeline (unless it names another); catalog.json / collection.json are skipped', () => {
+    const cfg = loadConfig({});
+    const ev = (name: string, metadata: Record<string, string> = {}) => {
+      const v = validateObjectEvent({ bucket: 'inbox', name, generation: '1', size: '10', timeCreated: '2026-12-07T10:00:00Z', source: 'watcher', publishedAt: '2026-12-07T10:00:01Z', contentType: 'application/json', metadata });
+      if (!v.ok) throw new Error(v.reason);
+      return v.value;
+    };
+    expect([pipelineFor(ev('s2/item.json'), cfg), routeEvent(ev('s2/item.json'), cfg)]).toEqual(['raster', { workflowType: 'analyzeRaster' }]);
+    expect(pipelineFor(ev('s2/item.json', { 'lookout-pipeline': 'objects' }), cfg)).toBe('objects');
+    expect(routeEvent(ev('s2/catalog.json'), cfg)).toEqual({ skip: expect.stringMatching(/STAC catalog/) });
+    expect(routeEvent(ev('s2/collection.json'), cfg)).toEqual({ skip: expect.stringMatching(/STAC catalog/) });
   });
 
   it('acquisition fields from an Item, or from metadata for a plain GeoTIFF; band roles from the role names', () => {
