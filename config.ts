@@ -100,7 +100,16 @@ export interface LookoutConfig {
   video: { every: number | undefined; parallelism: number; segmentFrames: number; cacheMb: number; maxFramePixels: number; maxBytes: number };
   worker: { imageCacheMb: number; modelRepo: string | undefined };
   /** Raster pipeline: chip side and overlap (pixels), chips per block side, blocks in flight per raster. */
-  raster: { chipSize: number; chipOverlap: number; blockChips: number; parallelism: number };
+  raster: {
+    chipSize: number;
+    chipOverlap: number;
+    blockChips: number;
+    parallelism: number;
+    /** Pairing by place and time (docs/stac.md): find each acquisition's before image in the archive's rows. */
+    pairing: boolean;
+    /** Share of the smaller footprint's bounding box two acquisitions must have in common to be of one place. */
+    pairOverlap: number;
+  };
   /** Print stack traces of CLI errors. */
   debug: boolean;
   /** Set by `lookout up` for the processes it starts: the file a process writes when it is ready. */
@@ -256,6 +265,8 @@ export const ENV_VARS: ReadonlyArray<{ name: string; default: string; meaning: s
   { name: 'LOOKOUT_RASTER_CHIP_OVERLAP', default: '0', meaning: 'raster pipeline: overlap of neighbouring chips in pixels (metadata lookout-chip-overlap overrides)' },
   { name: 'LOOKOUT_RASTER_BLOCK_CHIPS', default: '8', meaning: 'raster pipeline: chips per side of the block one activity analyses (8: 64 chips)' },
   { name: 'LOOKOUT_RASTER_PARALLELISM', default: '2', meaning: 'raster pipeline: block activities in flight per raster' },
+  { name: 'LOOKOUT_RASTER_PAIRING', default: 'true', meaning: 'raster pipeline: pair each acquisition (STAC datetime or metadata lookout-datetime) with the previous one of the same place found in the results table, and re-pair when an older one arrives late (docs/stac.md)' },
+  { name: 'LOOKOUT_RASTER_PAIR_OVERLAP', default: '0.9', meaning: 'raster pipeline: share (0-1] of the smaller footprint bounding box two acquisitions must share to be paired (same tile key too, when both have one)' },
   { name: 'LOOKOUT_VIDEO_CACHE_MB', default: '2048', meaning: 'worker: videos kept on local disk between their segments (LRU)' },
   { name: 'LOOKOUT_VIDEO_MAX_BYTES', default: String(16 * 2 ** 30), meaning: 'worker: larger videos fail as ObjectTooLarge (videos are streamed to local disk, not memory; LOOKOUT_MAX_OBJECT_BYTES bounds what is read into memory)' },
   { name: 'LOOKOUT_VIDEO_MAX_PIXELS', default: '40000000', meaning: 'videos with larger frames (8K is 33 Mpx) fail as TooManyPixels' },
@@ -321,6 +332,15 @@ function int(env: Env, name: string, fallback: number, min: number, max: number)
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(name, `expected an integer in [${min}, ${max}], got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+/** A share in (0, 1]. */
+function share(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0 || n > 1) throw new ConfigError(name, `expected a share in (0, 1], got ${JSON.stringify(raw)}`);
   return n;
 }
 
@@ -570,6 +590,8 @@ export function loadConfig(env: Env = process.env): LookoutConfig {
       chipOverlap: int(env, 'LOOKOUT_RASTER_CHIP_OVERLAP', 0, 0, 4095),
       blockChips: int(env, 'LOOKOUT_RASTER_BLOCK_CHIPS', 8, 1, 64),
       parallelism: int(env, 'LOOKOUT_RASTER_PARALLELISM', 2, 1, 256),
+      pairing: bool(env, 'LOOKOUT_RASTER_PAIRING', true),
+      pairOverlap: share(env, 'LOOKOUT_RASTER_PAIR_OVERLAP', 0.9),
     },
     worker: { imageCacheMb: int(env, 'LOOKOUT_IMAGE_CACHE_MB', 256, 0, 1_000_000), modelRepo: str(env, 'LOOKOUT_MODEL_REPO', '') || undefined },
     pubsub: {

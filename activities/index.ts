@@ -340,7 +340,7 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
         const m = method(input.pipeline.method);
         if (!m.finishRaster) throw new SetupError('NotARasterMethod', `method "${input.pipeline.method}" does not analyse rasters`);
         const t0 = Date.now();
-        const out = await m.finishRaster(input, plan);
+        const out = await m.finishRaster(input, plan, totals.pairWith ? { pairWith: totals.pairWith } : undefined);
         const info = activityInfo();
         let runId = 'direct';
         try {
@@ -366,6 +366,13 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
         const row = buildRow(summary, now);
         const landed = await recordRow(deps.rows, row, writeOpts());
         return { ...out, record: { analysisId: row.analysis_id, table: deps.table, status: landed === 'stand-in' ? 'failed' : 'ok' } };
+      });
+    },
+
+    async pairAcquisition(input, plan) {
+      return direct(async () => {
+        const m = method(input.pipeline.method);
+        return m.pairAcquisition ? m.pairAcquisition(input, plan) : [];
       });
     },
 

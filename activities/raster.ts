@@ -49,5 +49,10 @@ export function rasterSummaryRecord(plan: RasterPlan, out: RasterFinishResult & 
     classifier_label: out.classifier?.label ?? null,
     classifier_positives: out.classifier?.positives ?? null,
     backbone: plan.rgb ? (plan.backbone?.name ?? null) : null,
+    acquired_at: plan.acquisition?.datetime ?? null,
+    platform: plan.acquisition?.platform ?? null,
+    place: plan.acquisition?.place ?? null,
+    collection: plan.acquisition?.collection ?? null,
+    stac_item: plan.acquisition?.item ?? null,
   };
 }

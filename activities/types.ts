@@ -1,6 +1,6 @@
 /** The activity interface the workflows call (workflows import these types only). */
 import type { Pool, StageName } from '../core/pipelines';
-import type { RecordResult } from '../core/types';
+import type { RasterRepair, RecordResult } from '../core/types';
 import type { AnalysisSummary, AnalyzeInput, DetectOutput, ExtractOutput, FeaturesRef, FitOptions, FitResult, ObjectRef, ObserveResult, RasterBlockResult, RasterBlockTask, RasterFinishResult, RasterPlan, ScoreOutput, SegmentResult, SegmentTask, SplitResult, StageFailure, VideoPlan } from '../core/types';
 
 export interface StageContext {
@@ -62,13 +62,15 @@ export interface LookoutActivities {
   /** Video methods: a video object -> frames in the results bucket. */
   splitVideo(method: string, video: ObjectRef, every: number): Promise<SplitResult>;
   /** Raster methods: the raster's header -> its plan (size, bands, georeference, chip grid, before acquisition). */
-  planRaster(input: AnalyzeInput, opts: { chipSize: number; chipOverlap: number; blockChips: number }): Promise<RasterPlan>;
+  planRaster(input: AnalyzeInput, opts: { chipSize: number; chipOverlap: number; blockChips: number; pairWith?: ObjectRef }): Promise<RasterPlan>;
   /** Raster methods: one block of chips; writes a row per chip. */
   analyzeRasterBlock(task: RasterBlockTask): Promise<RasterBlockResult>;
   /** Raster methods, two-stage placement: the chip classifier over one block's stored inputs, on the head's pool; writes the block's chip rows. */
   classifyRasterBlock(task: RasterBlockTask): Promise<RasterBlockResult>;
   /** Raster methods: heatmap, GeoJSON, archive bank, then the raster's summary row. */
-  finishRaster(input: AnalyzeInput, plan: RasterPlan, totals: { ok: number; failed: number; runs: number; startedAt: number }): Promise<RasterFinishResult & { record: RecordResult }>;
+  finishRaster(input: AnalyzeInput, plan: RasterPlan, totals: { ok: number; failed: number; runs: number; startedAt: number; pairWith?: ObjectRef }): Promise<RasterFinishResult & { record: RecordResult }>;
+  /** Raster methods, after the summary row: the re-pair runs this acquisition's arrival calls for (pairing by place and time). */
+  pairAcquisition(input: AnalyzeInput, plan: RasterPlan): Promise<RasterRepair[]>;
   /** Methods with scene models: fit and store a scene model from normal footage's features. */
   fitScene(method: string, scene: string, refs: FeaturesRef[], opts: FitOptions): Promise<FitSceneResult>;
 }

@@ -58,6 +58,17 @@ export const BAD_INPUT_CLASSES = [
   'UnsupportedCrs',
   'InvalidGeneration',
   'InvalidObjectReference',
+  // STAC items (media/stac.ts): the error message names the asset and why.
+  /** A JSON object that is not a STAC Item (not JSON, not a Feature, a Catalog or Collection, no assets). */
+  'NotStacItem',
+  /** A STAC Item whose fields Lookout reads are malformed (datetime, bbox, bands). */
+  'BadStacItem',
+  /** A band asset the item names does not exist (or the item names no band asset at all). */
+  'StacAssetMissing',
+  /** A band asset exists but cannot be read as a raster (not a GeoTIFF, corrupt, an href Lookout cannot read). */
+  'StacAssetUnreadable',
+  /** Band assets of one item disagree: another CRS, a footprint that does not cover the item's grid, or the item's bbox. */
+  'StacAssetMismatch',
 ] as const;
 export type BadInputClass = (typeof BAD_INPUT_CLASSES)[number];
 

@@ -114,6 +114,24 @@ export function workflowIdFor(pipeline: string, ev: Pick<ObjectEvent, 'bucket' |
   return `${pipeline}:${objectKey(ev)}`;
 }
 
+/**
+ * Deterministic workflow ID of a change analysis of `after` against `before` (pairing by place and time): one per
+ * pair of object versions, so a pair asked for twice (two acquisitions arriving together both see it) runs once.
+ */
+export function pairWorkflowId(pipeline: string, after: Pick<ObjectEvent, 'bucket' | 'name' | 'generation'>, before: Pick<ObjectEvent, 'bucket' | 'name' | 'generation'>): string {
+  return `${pipeline}:${objectKey(after)}<${objectKey(before)}`;
+}
+
+/** A `.json` object (or JSON content type): read as a STAC Item by the raster pipeline (docs/stac.md). */
+export function isStacJsonName(name: string, contentType?: string): boolean {
+  return /\.json$/i.test(name) || /^application\/(geo\+)?json\b/i.test(contentType ?? '');
+}
+
+/** catalog.json / collection.json (STAC best-practice names): walked by `lookout backfill`, never analysed alone. */
+export function isStacCatalogName(name: string): boolean {
+  return /(^|\/)(catalog|collection)\.json$/i.test(name);
+}
+
 /** NATS subject token for a bucket ('.' is the subject separator, so it is escaped). */
 export function bucketToken(bucket: string): string {
   return bucket.replace(/\./g, '_');

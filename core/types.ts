@@ -269,6 +269,58 @@ export interface RasterRowFields {
   classifier_positives: number | null;
   /** The backbone model (engine variant) that made the chip features (metadata lookout-backbone); null without RGB bands. */
   backbone: string | null;
+  /**
+   * The acquisition (docs/stac.md): when it was taken (STAC properties.datetime or metadata lookout-datetime, ISO
+   * 8601 UTC text that sorts as time), by which platform, the tile key of its footprint (MGRS:33UUP, WRS2:044/034,
+   * metadata lookout-place), its STAC collection and Item id. Optional in this type: rows of older versions lack them.
+   */
+  acquired_at?: string | null;
+  platform?: string | null;
+  place?: string | null;
+  collection?: string | null;
+  stac_item?: string | null;
+}
+
+/** What a raster says about its acquisition (a STAC Item's properties, or object metadata for a plain GeoTIFF). */
+export interface RasterAcquisition {
+  /** ISO 8601 UTC with milliseconds; null when neither the Item nor metadata lookout-datetime gives one (no pairing). */
+  datetime: string | null;
+  platform: string | null;
+  place: string | null;
+  collection: string | null;
+  /** STAC Item id (null for a plain GeoTIFF). */
+  item: string | null;
+}
+
+/** An acquisition of the archive as its summary row records it (io/acquisitions.ts reads them back). */
+export interface AcquisitionRecord {
+  bucket: string;
+  name: string;
+  generation: string;
+  datetime: string;
+  place: string | null;
+  collection: string | null;
+  runTag: string | null;
+}
+
+/** A change analysis of `after` against `before` that pairing by place and time asks for (a re-pair run). */
+export interface RasterRepair {
+  after: ObjectRef;
+  before: ObjectRef;
+  runTag: string | null;
+  /** pairWorkflowId (core/events.ts): one workflow, and so one row set, per pair. */
+  workflowId: string;
+}
+
+/** Finds acquisitions of the same place in the archive's own rows (BigQuery results), for pairing by place and time. */
+export interface AcquisitionIndex {
+  /**
+   * The acquisitions of the same place (same collection, same tile key when both have one, footprint bounding boxes
+   * overlapping by at least the configured share) just before and just after `a` in time (ties broken by name).
+   */
+  neighbours(a: { bucket: string; name: string; datetime: string; place: string | null; collection: string | null; footprint: { west: number; south: number; east: number; north: number } }): Promise<{ previous: AcquisitionRecord | null; next: AcquisitionRecord | null }>;
+  /** Whether a summary row of `after` already records a change against `beforeName` (any run: exactly one per pair). */
+  paired(after: { bucket: string; name: string; generation: string }, beforeName: string): Promise<boolean>;
 }
 
 /** A raster as the workflow plans it (small: it travels through workflow history). */
@@ -311,6 +363,8 @@ export interface RasterPlan {
   classifier?: RasterClassifierPlan | null;
   /** The backbone (engine variant) this raster runs: the method's own, or metadata lookout-backbone (e.g. mobilenetv2-int8); null without RGB bands. */
   backbone?: { name: string; version: number } | null;
+  /** When, by what and where the raster was acquired (STAC Item or metadata); absent in plans of older versions. */
+  acquisition?: RasterAcquisition | null;
 }
 
 /** Which chip classifier a raster runs and where (plain data: it travels in the plan). */

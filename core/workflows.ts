@@ -88,6 +88,11 @@ export interface AnalyzeRasterInput extends AnalyzeInput {
   parallelism: number;
   /** Blocks per workflow run before continue-as-new (default RASTER_BLOCKS_PER_RUN). */
   blocksPerRun?: number;
+  /**
+   * Pairing by place and time (docs/stac.md): analyse this acquisition against exactly this earlier one. Set on the
+   * re-pair runs analyzeRaster starts when an acquisition arrives between two others; they pair nothing further.
+   */
+  pairWith?: ObjectRef;
   /** Set when a large raster continues as a new run. */
   resume?: { plan: RasterPlan; next: number; progress: RasterProgress; top: { col: number; row: number; score: number } | null; startedAt: number };
 }

@@ -16,7 +16,7 @@
 import type { Client } from '@temporalio/client';
 import { AckPolicy, DeliverPolicy, nanos, type ConsumerMessages, type JsMsg, type NatsConnection } from 'nats';
 import type { LookoutConfig } from '../config';
-import { validateObjectEvent, type ObjectEvent } from '../core/events';
+import { isStacCatalogName, isStacJsonName, validateObjectEvent, type ObjectEvent } from '../core/events';
 import { PIPELINES, resolvePipeline, type PipelineOptions } from '../core/pipelines';
 import { analysisWorkflowId, WorkflowStarter, type AnalysisKind } from '../io/starter';
 import { METHODS } from '../methods/registry';
@@ -66,7 +66,8 @@ export type DispatchOutcome =
 /** Pipeline named by the object (metadata `lookout-pipeline`), else the configured default. */
 export function pipelineFor(ev: ObjectEvent, cfg: LookoutConfig): string {
   // A GeoTIFF goes to the raster pipeline unless the object names another: it is not a picture to detect objects in.
-  return ev.metadata?.['lookout-pipeline'] || (isGeoTiff(ev.name, ev.contentType) ? 'raster' : cfg.pipeline);
+  // So is a STAC Item (a .json object: its band assets are read as one raster, docs/stac.md).
+  return ev.metadata?.['lookout-pipeline'] || (isGeoTiff(ev.name, ev.contentType) || isStacJsonName(ev.name, ev.contentType) ? 'raster' : cfg.pipeline);
 }
 
 /** .tif / .tiff objects (or content type image/tiff). */
@@ -115,6 +116,7 @@ export function routeEvent(ev: ObjectEvent, cfg: LookoutConfig): { skip: string 
   // lookout-pipeline that takes single images analyses such a name as an image of its own.
   if (!video && isNeighbour(ev.name) && (accepts?.triplets || !ev.metadata?.['lookout-pipeline'])) return { skip: 'neighbour frame of a triplet (analysed with its KEY)' };
   if (isRasterSidecar(ev.name)) return { skip: 'raster sidecar (world file / .prj, read with its raster)' };
+  if (isStacCatalogName(ev.name)) return { skip: 'STAC catalog / collection (lookout backfill gs://BUCKET/…/catalog.json analyses its items)' };
   if (accepts?.rasters) return { workflowType: 'analyzeRaster' };
   if (accepts?.videos && video) return { workflowType: 'analyzeVideo' };
   return { workflowType: 'analyzeObject' };

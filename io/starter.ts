@@ -49,7 +49,7 @@ export function videoEvery(object: Pick<ObjectRef, 'metadata'>, cfg: Pick<Lookou
 }
 
 /** The raster workflow's input: chip grid and fan-out from the configuration (object metadata may change the chip grid). */
-export function rasterInput(input: AnalyzeInput, cfg: Pick<LookoutConfig, 'raster'>): AnalyzeRasterInput {
+export function rasterInput(input: AnalyzeInput, cfg: { raster: Pick<LookoutConfig['raster'], 'chipSize' | 'chipOverlap' | 'blockChips' | 'parallelism'> }): AnalyzeRasterInput {
   return { ...input, chipSize: cfg.raster.chipSize, chipOverlap: Math.min(cfg.raster.chipOverlap, cfg.raster.chipSize - 1), blockChips: cfg.raster.blockChips, parallelism: cfg.raster.parallelism };
 }
 

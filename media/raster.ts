@@ -597,7 +597,8 @@ function sliceWindow(d: WindowData, w: PixelWindow): WindowData {
   return { ...d, window: { x: w.x, y: w.y, width: w.width, height: w.height }, width: w.width, height: w.height, bands };
 }
 
-function makeRaster(info: RasterInfo, readWindow: (w: PixelWindow, bands?: number[]) => Promise<WindowData>, stats: ReadStats, close: () => Promise<void>): Raster {
+/** A Raster over a window reader (GeoTIFF, plain image, or a STAC Item's bands in media/stac.ts). */
+export function makeRaster(info: RasterInfo, readWindow: (w: PixelWindow, bands?: number[]) => Promise<WindowData>, stats: ReadStats, close: () => Promise<void>): Raster {
   return {
     ...info,
     chipGrid: (size = 128, overlap = 0) => chipGrid(info.width, info.height, size, overlap),

@@ -9,7 +9,7 @@
  * MethodDefinition, plus one line in methods/registry.ts. A method never
  * imports another method; shared machinery lives in runtime/ and media/.
  */
-import type { AnalysisSummary, AnalyzeInput, DetectOutput, RasterBlockTask, RasterFinishResult, RasterPlan, ExtractOutput, FeaturesRef, FitOptions, FitResult, ObjectRef, ScoredObject, ScoreOutput, SplitResult, StageReport } from '../core/types';
+import type { AcquisitionIndex, AnalysisSummary, AnalyzeInput, RasterRepair, DetectOutput, RasterBlockTask, RasterFinishResult, RasterPlan, ExtractOutput, FeaturesRef, FitOptions, FitResult, ObjectRef, ScoredObject, ScoreOutput, SplitResult, StageReport } from '../core/types';
 import type { SegmentRange, VideoFrame } from '../media/video';
 import type { DecodedImage } from '../media/image';
 import type { ObjectStore } from '../io/objectstore';
@@ -56,6 +56,8 @@ export interface MethodContext {
   loadImage(o: Pick<ObjectRef, 'bucket' | 'name' | 'generation' | 'size' | 'contentType'>): Promise<DecodedImage>;
   /** Tells Temporal that a long step is alive (a no-op outside an activity). */
   heartbeat(details?: unknown): void;
+  /** The archive's acquisitions in the results table (raster pairing by place and time); absent: no pairing. */
+  acquisitions?: AcquisitionIndex;
 }
 
 /** What a method computed for one frame of a video segment (becomes one row). */
@@ -116,7 +118,7 @@ export interface MethodRuntime {
    */
   observeSegment?(ctx: SegmentContext, frames: AsyncIterable<VideoFrame>, state: unknown, key: string): Promise<{ state: unknown; ref: FeaturesRef }>;
   /** Raster methods: reads the raster's header (by ranges) and plans its chips; bad input throws BadInputError. */
-  planRaster?(input: AnalyzeInput, opts: { chipSize: number; chipOverlap: number; blockChips: number }): Promise<RasterPlan>;
+  planRaster?(input: AnalyzeInput, opts: { chipSize: number; chipOverlap: number; blockChips: number; pairWith?: ObjectRef }): Promise<RasterPlan>;
   /**
    * Raster methods: analyses one block of chips, handing each chip's row to `emit` (as an analysis summary
    * with its `raster` record); stores what finishing needs under the plan's prefix.
@@ -128,7 +130,12 @@ export interface MethodRuntime {
    */
   classifyRasterBlock?(task: RasterBlockTask, where: RasterWhere, emit: (row: Omit<AnalysisSummary, 'input' | 'runId' | 'workflowStartedAt'>) => Promise<void>): Promise<{ ok: number; failed: number; inferenceMs: number }>;
   /** Raster methods: heatmap, GeoJSON and archive bank from the stored block results. */
-  finishRaster?(input: AnalyzeInput, plan: RasterPlan): Promise<RasterFinishResult & { summary: Record<string, number | null> }>;
+  finishRaster?(input: AnalyzeInput, plan: RasterPlan, opts?: { pairWith?: ObjectRef }): Promise<RasterFinishResult & { summary: Record<string, number | null> }>;
+  /**
+   * Raster methods, after the summary row is written: the change analyses this acquisition's arrival calls for
+   * (pairing by place and time, docs/stac.md) that the archive's rows do not hold yet.
+   */
+  pairAcquisition?(input: AnalyzeInput, plan: RasterPlan): Promise<RasterRepair[]>;
   /** "name vN (provider)" of every model loaded, for the worker's log. */
   loadedModels(): string[];
 }

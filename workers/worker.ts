@@ -14,6 +14,7 @@ import { heartbeat } from '../activities/stage';
 import type { LookoutConfig, Pool } from '../config';
 import { PIPELINES, taskQueueFor } from '../core/pipelines';
 import { bigqueryClient, ConnectError, storageClient, temporalConnectOptions } from '../io/clients';
+import { bigqueryAcquisitions } from '../io/acquisitions';
 import { createImageLoader } from '../io/images';
 import { gcsObjectStore } from '../io/objectstore';
 import { RowBatcher, bigquerySink, journalSink, rowJournalDir } from '../io/results';
@@ -128,6 +129,8 @@ export async function runWorker(cfg: LookoutConfig, opts: WorkerOptions, onReady
   const store = gcsObjectStore(storage);
   const loadImage = createImageLoader({ store, limits: cfg.limits, cacheBytes: opts.imageCacheBytes ?? cfg.worker.imageCacheMb * 2 ** 20, onDownloaded: () => heartbeat('downloaded') });
   const methods = new Map<string, MethodRuntime>();
+  // Raster pairing by place and time reads the archive's acquisitions back from the results table.
+  const acquisitions = cfg.raster.pairing ? bigqueryAcquisitions(bigqueryClient(cfg), cfg) : undefined;
   for (const p of opts.pipelines) {
     const def = methodOfPipeline(p);
     if (methods.has(def.name)) continue;
@@ -141,6 +144,7 @@ export async function runWorker(cfg: LookoutConfig, opts: WorkerOptions, onReady
         maxObjectBytes: cfg.limits.maxObjectBytes,
         loadImage,
         heartbeat,
+        ...(acquisitions ? { acquisitions } : {}),
       }),
     );
   }

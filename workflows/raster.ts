@@ -11,11 +11,12 @@
  * one failed row; a block that fails after its retries counts its chips as failed and the summary says
  * the result is partial (label raster-partial, raster.chips_failed).
  */
-import { continueAsNew, defineQuery, log, proxyActivities, setHandler, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { continueAsNew, defineQuery, log, ParentClosePolicy, proxyActivities, setHandler, startChild, WorkflowIdReusePolicy, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
 import type { LookoutActivities } from '../activities/types';
 import { rasterPlacement, type Pool, type StageSpec } from '../core/pipelines';
 import { RASTER_BLOCK_OPTIONS, RASTER_BLOCKS_PER_RUN, RASTER_FINISH_OPTIONS, RASTER_HEAD_OPTIONS, RASTER_PLAN_OPTIONS, RECORD_OPTIONS } from '../core/policies';
-import type { RasterPlan } from '../core/types';
+import type { RasterPlan, RasterRepair } from '../core/types';
 import type { AnalyzeRasterInput, AnalyzeRasterResult, RasterProgress } from '../core/workflows';
 import { failureOf, withPoolFallback } from './analyze';
 
@@ -39,7 +40,7 @@ export async function analyzeRaster(input: AnalyzeRasterInput): Promise<AnalyzeR
   let plan: RasterPlan | undefined = input.resume?.plan;
   if (!plan) {
     try {
-      plan = await planActs.planRaster(input, { chipSize: input.chipSize, chipOverlap: input.chipOverlap, blockChips: input.blockChips });
+      plan = await planActs.planRaster(input, { chipSize: input.chipSize, chipOverlap: input.chipOverlap, blockChips: input.blockChips, ...(input.pairWith ? { pairWith: input.pairWith } : {}) });
     } catch (err) {
       const failure = failureOf('detect', err);
       log.warn('raster could not be planned', { raster: rasterId, errorClass: failure.errorClass, message: failure.message });
@@ -83,10 +84,32 @@ export async function analyzeRaster(input: AnalyzeRasterInput): Promise<AnalyzeR
     await continueAsNew<typeof analyzeRaster>({ ...input, resume: { plan, next: runEnd, progress, top, startedAt } });
   }
   progress.phase = 'finishing';
-  const fin = await finishActs.finishRaster(input, plan, { ok: progress.chipsDone, failed: progress.chipsFailed, runs: progress.runs, startedAt });
+  const fin = await finishActs.finishRaster(input, plan, { ok: progress.chipsDone, failed: progress.chipsFailed, runs: progress.runs, startedAt, ...(input.pairWith ? { pairWith: input.pairWith } : {}) });
+  // Pairing by place and time (docs/stac.md): with this acquisition's summary row written, the pairs its arrival
+  // completes (its own previous acquisition arrived meanwhile; a later one was paired with an older one) run as
+  // re-pair children, one workflow per pair. A re-pair run pairs nothing further.
+  if (plan.acquisition?.datetime && !input.pairWith) await startRepairs(input, await finishActs.pairAcquisition(input, plan));
   progress.phase = 'done';
   const failed = Math.max(fin.chipsFailed, progress.chipsFailed);
   return { raster: rasterId, status: failed > 0 ? 'partial' : 'ok', chips: plan.chips, ok: progress.chipsDone, failed, heatmapUri: fin.heatmapUri, geojsonUri: fin.geojsonUri, top };
+}
+
+/**
+ * Starts each re-pair as an abandoned child (it outlives this workflow) with its pair's workflow ID: a pair that two
+ * arrivals both ask for, or that ran already, is refused by Temporal (WorkflowExecutionAlreadyStarted) — once per pair.
+ */
+async function startRepairs(input: AnalyzeRasterInput, repairs: RasterRepair[]): Promise<void> {
+  for (const r of repairs) {
+    const { resume: _resume, ...base } = input;
+    const child: AnalyzeRasterInput = { ...base, object: r.after, pairWith: r.before, runTag: r.runTag ?? undefined };
+    try {
+      await startChild(analyzeRaster, { workflowId: r.workflowId, args: [child], parentClosePolicy: ParentClosePolicy.ABANDON, workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE });
+      log.info('re-pair started', { workflowId: r.workflowId, after: r.after.name, before: r.before.name });
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      log.info('re-pair already ran or runs', { workflowId: r.workflowId });
+    }
+  }
 }
 
 /** A raster activity on its placed pool (workflows/analyze.ts withPoolFallback: GPU → CPU when no GPU worker takes it). */

@@ -13,16 +13,19 @@
 import path from 'node:path';
 import { BadInputError, SetupError } from '../../core/errors';
 import { PIPELINES } from '../../core/pipelines';
-import type { AnalysisSummary, ObjectRef, RasterClassifierPlan, RasterPlan, RasterRowFields, StageReport } from '../../core/types';
+import { isStacJsonName } from '../../core/events';
+import type { AnalysisSummary, ObjectRef, RasterAcquisition, RasterClassifierPlan, RasterPlan, RasterRowFields, StageReport } from '../../core/types';
 import type { ObjectStore } from '../../io/objectstore';
 import { worldFileCandidates } from '../../media/georef';
 import { openRaster, type ChipWindow, type Raster, type WindowData } from '../../media/raster';
+import { isStacRaster, openStacRaster, parseStacItem, resolveAssetHref, type StacRaster } from '../../media/stac';
 import type { OnnxChipClassifier } from '../../runtime/classifier';
 import type { OnnxEmbedder } from '../../runtime/embedder';
 import { KnnBank } from '../../runtime/knn';
 import { machineInfo } from '../../runtime/machine';
 import type { MethodContext, MethodDefinition, MethodRuntime } from '../method';
 import { assertCoRegistered } from './index';
+import { acquisitionRepairs } from './pairing';
 import { chipToChannels01, classifierChannels, classifierSummary, packFloat16, unpackFloat16 } from './classifier';
 import { chipCloudFraction, OnnxCloudModel, s2cloudlessBandIndices, type CloudModel } from './cloud';
 import { chipToRgb01, cosineDistance, onnxFeatureExtractor, percentileStretch, type FeatureExtractor, type Stretch } from './deep';
@@ -42,6 +45,8 @@ const PREVIEW_SIDE = 512;
 const BANK_SAMPLES_PER_BLOCK = 8;
 /** Most chips in an archive's novelty bank (farthest-point coreset beyond). */
 const BANK_MAX = 2048;
+/** Largest STAC Item JSON read (Items are a few KiB; a 4 MiB "Item" is something else). */
+const STAC_ITEM_MAX_BYTES = 4 * 2 ** 20;
 /** Neighbours averaged for novelty. */
 const NOVELTY_K = 3;
 
@@ -82,6 +87,28 @@ export function beforeCandidate(o: Pick<ObjectRef, 'bucket' | 'name' | 'metadata
     return { bucket: o.bucket, name: `${conv[1]}${word}${conv[3]}`, explicit: false };
   }
   return null;
+}
+
+/**
+ * The acquisition a raster records: a STAC Item's datetime, platform, tile key, collection and id; for a plain
+ * GeoTIFF, object metadata lookout-datetime / lookout-platform / lookout-place / lookout-collection.
+ */
+export function acquisitionOf(meta: Record<string, string>, stac: StacRaster['stac'] | null): RasterAcquisition {
+  let datetime = stac?.datetime ?? null;
+  const given = meta['lookout-datetime']?.trim();
+  if (!stac && given) {
+    const t = Date.parse(given);
+    if (!Number.isFinite(t)) throw new BadInputError('BadRasterOptions', `metadata lookout-datetime ${JSON.stringify(given.slice(0, 40))} is not an ISO 8601 time`);
+    datetime = new Date(t).toISOString();
+  }
+  const m = (k: string) => meta[k]?.trim() || null;
+  return {
+    datetime,
+    platform: stac?.platform ?? m('lookout-platform'),
+    place: stac?.place ?? m('lookout-place'),
+    collection: stac?.collection ?? m('lookout-collection'),
+    item: stac?.id ?? null,
+  };
 }
 
 function positiveInt(raw: string | undefined, min: number, max: number, what: string): number | undefined {
@@ -201,6 +228,11 @@ export function rasterRecord(plan: RasterPlan, w: ChipWindow | null, raster: Ras
     classifier_label: scores.classifier_label ?? null,
     classifier_positives: null,
     backbone: plan.rgb ? (plan.backbone?.name ?? null) : null,
+    acquired_at: plan.acquisition?.datetime ?? null,
+    platform: plan.acquisition?.platform ?? null,
+    place: plan.acquisition?.place ?? null,
+    collection: plan.acquisition?.collection ?? null,
+    stac_item: plan.acquisition?.item ?? null,
   };
 }
 
@@ -355,8 +387,31 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
     return {};
   }
 
+  /**
+   * A STAC Item (a .json object): the Item is downloaded (bounded), checked, and its band assets opened by range
+   * reads as one raster on the finest band's grid (media/stac.ts). Relative hrefs resolve against the Item's object.
+   */
+  async function openStacObject(o: ObjectRef): Promise<StacRaster> {
+    const where = `gs://${o.bucket}/${o.name}`;
+    const text = await store.download(o, STAC_ITEM_MAX_BYTES);
+    const item = parseStacItem(text, where);
+    return openStacRaster(
+      item,
+      async (band) => {
+        const at = resolveAssetHref(band.href, o, band.key);
+        const s = await stat(at.bucket, at.name);
+        if (!s) throw new BadInputError('StacAssetMissing', `gs://${at.bucket}/${at.name} does not exist`);
+        if (s.size === 0) throw new BadInputError('StacAssetUnreadable', `gs://${at.bucket}/${at.name} is empty (0 bytes)`);
+        const src = await rangeSource({ bucket: at.bucket, name: at.name, generation: s.generation });
+        return openRaster({ ...src, name: `gs://${at.bucket}/${at.name}` });
+      },
+      where,
+    );
+  }
+
   function openObject(o: ObjectRef): Promise<Raster> {
     return cache.get(`${o.bucket}/${o.name}#${o.generation}`, async () => {
+      if (isStacJsonName(o.name, o.contentType)) return openStacObject(o);
       const src = await rangeSource(o);
       const epsg = positiveInt(o.metadata?.['lookout-epsg'], 1024, 999_999, 'lookout-epsg');
       return openRaster(src, { ...(await worldFileFor(o)), ...(epsg ? { epsg } : {}) });
@@ -425,13 +480,17 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
       const overlap = positiveInt(meta['lookout-chip-overlap'], 0, 4095, 'lookout-chip-overlap') ?? Math.min(opts.chipOverlap, chipSize - 1);
       if (overlap >= chipSize) throw new BadInputError('BadRasterOptions', `chip overlap ${overlap} must be smaller than the chip size ${chipSize}`);
       const r = await openObject(o);
-      const { names, source } = bandNames(r.bandCount, meta);
+      const stac = isStacRaster(r) ? r.stac : null;
+      const { names, source } = stac
+        ? { names: stac.roleNames, source: `STAC Item ${stac.id}: ${stac.bands.map((b) => `${b.key}=${b.commonName}`).join(', ')} on the grid of ${stac.gridBand}` }
+        : bandNames(r.bandCount, meta);
       const roles = rolesOf(names);
       const notes: string[] = [`bands: ${source}`];
+      const acquisition = acquisitionOf(meta, stac);
       const rgb: [number, number, number] | null = roles.red !== undefined && roles.green !== undefined && roles.blue !== undefined ? [roles.red, roles.green, roles.blue] : r.bandCount <= 2 ? [0, 0, 0] : null;
       if (!rgb) notes.push('no red/green/blue bands named: no deep features (change_score and novelty_score null)');
       else if (r.bandCount <= 2) notes.push('single band shown to the backbone as grey');
-      const cloudIdx = s2cloudlessBandIndices(names);
+      const cloudIdx = s2cloudlessBandIndices(stac ? stac.sensorNames : names);
       if (!cloudIdx.indices) notes.push(`cloud_fraction null: s2cloudless needs Sentinel-2 L1C bands, missing ${cloudIdx.missing.join(', ')}`);
       else if (!cloud) notes.push('cloud_fraction null: s2cloudless model not loaded');
       if (roles.nir === undefined) notes.push('no NIR band: NDVI, NBR and NDWI not available');
@@ -441,17 +500,47 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
       const blocks = blocksAcross * Math.ceil(grid.rows / blockChips);
       let before: ObjectRef | null = null;
       let stretchBefore: Stretch | null = null;
-      const cand = beforeCandidate(o);
+      const whole = r.placement({ x: 0, y: 0, width: r.width, height: r.height });
+      // Before image, first that applies: a re-pair run's pair; metadata lookout-before; the previous acquisition of
+      // the same place in the archive's rows (pairing by place and time); the *_before.* naming convention.
+      const explicitCand = beforeCandidate(o);
+      const pairWith = opts.pairWith ?? null;
+      let cand = pairWith ? { bucket: pairWith.bucket, name: pairWith.name, explicit: true } : explicitCand?.explicit ? explicitCand : null;
+      let how = pairWith ? 'pairing by place and time (re-pair)' : 'metadata lookout-before';
+      if (!cand && acquisition.datetime && whole.footprint && ctx.acquisitions) {
+        const f = whole.footprint;
+        const { previous } = await ctx.acquisitions.neighbours({ bucket: o.bucket, name: o.name, datetime: acquisition.datetime, place: acquisition.place, collection: acquisition.collection, footprint: { west: f.minLon, south: f.minLat, east: f.maxLon, north: f.maxLat } });
+        ctx.heartbeat({ planning: 'previous acquisition' });
+        if (previous) {
+          try {
+            const p: ObjectRef = { bucket: previous.bucket, name: previous.name, generation: previous.generation, size: 0, timeCreated: previous.datetime };
+            const b = await openObject(p);
+            assertCoRegistered(b, r);
+            if (b.bandCount !== r.bandCount) throw new BadInputError('NotCoRegistered', `before has ${b.bandCount} bands, after ${r.bandCount}`);
+            before = p;
+            if (rgb) stretchBefore = await sampleStretch(b, rgb);
+            notes.push(`before: gs://${p.bucket}/${p.name} acquired ${previous.datetime} (previous acquisition of ${acquisition.place ?? 'the same footprint'})`);
+          } catch (err) {
+            if (!(err instanceof BadInputError)) throw err;
+            notes.push(`previous acquisition gs://${previous.bucket}/${previous.name} not used as before: ${err.message}`);
+          }
+        }
+      }
+      if (!cand && !before && explicitCand) {
+        cand = explicitCand;
+        how = 'naming convention *_before.*';
+      }
       if (cand) {
         const s = await stat(cand.bucket, cand.name);
         if (!s && cand.explicit) throw new BadInputError('BeforeNotFound', `metadata lookout-before names gs://${cand.bucket}/${cand.name}, which does not exist`);
         if (s) {
-          before = { bucket: cand.bucket, name: cand.name, generation: s.generation, size: s.size, timeCreated: s.timeCreated, contentType: s.contentType };
+          // A re-pair names the exact generation it pairs with (its workflow ID does too).
+          before = { bucket: cand.bucket, name: cand.name, generation: pairWith?.generation ?? s.generation, size: s.size, timeCreated: s.timeCreated, contentType: s.contentType };
           const b = await openObject(before);
           assertCoRegistered(b, r);
           if (b.bandCount !== r.bandCount) throw new BadInputError('NotCoRegistered', `before has ${b.bandCount} bands, after ${r.bandCount}`);
           if (rgb) stretchBefore = await sampleStretch(b, rgb);
-          notes.push(`before: gs://${cand.bucket}/${cand.name} (${cand.explicit ? 'metadata lookout-before' : 'naming convention *_before.*'})`);
+          notes.push(`before: gs://${cand.bucket}/${cand.name} (${how})`);
         }
       }
       if (!before) notes.push('no before acquisition: change_score and index deltas null (cloud fraction, indices and novelty only)');
@@ -459,7 +548,6 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
       const backbone = rgb ? await planBackbone(o) : null;
       if (backbone && backbone.name !== models.backbone) notes.push(`backbone: ${backbone.name} v${backbone.version} (metadata lookout-backbone)`);
       const g = georefLabel(r);
-      const whole = r.placement({ x: 0, y: 0, width: r.width, height: r.height });
       const folder = path.posix.dirname(o.name);
       return {
         format: r.format,
@@ -490,6 +578,7 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
         stretchBefore,
         classifier,
         backbone,
+        acquisition,
       };
     },
 
@@ -697,7 +786,7 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
       return { ok, failed, inferenceMs: t1 - t0 };
     },
 
-    async finishRaster(input, plan) {
+    async finishRaster(input, plan, opts) {
       const r = await openObject(input.object);
       const preview = new PreviewBuilder(plan.width, plan.height, plan.rgb ? 3 : 1, PREVIEW_SIDE);
       const heat: Array<{ window: ChipWindow; score: number | null }> = [];
@@ -744,7 +833,8 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
       // The archive bank learns this raster's chips after they were scored against it: a later acquisition
       // of the archive is novel where it differs from every earlier one.
       let bankSize: number | null = null;
-      if (features.length > 0) bankSize = await updateBank(plan.archive, features);
+      // A re-pair run analyses an acquisition already in the bank: its chips are not added twice.
+      if (features.length > 0 && !opts?.pairWith) bankSize = await updateBank(plan.archive, features);
       const mean = (v: number[]) => (v.length ? v.reduce((s, x) => s + x, 0) / v.length : null);
       const max = (v: number[]) => (v.length ? Math.max(...v) : null);
       const head = plan.classifier ? await classifierOf(input.pipeline.name, plan.classifier) : null;
@@ -757,6 +847,10 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
         bankSize,
         summary: { cloud_fraction: mean(agg.cloud), change_score: max(agg.change), novelty_score: max(agg.novelty), ndvi_delta: mean(agg.ndvi), nbr_delta: mean(agg.nbr), ndwi_delta: mean(agg.ndwi) },
       };
+    },
+
+    async pairAcquisition(input, plan) {
+      return ctx.acquisitions ? acquisitionRepairs(ctx.acquisitions, input, plan, ctx.heartbeat) : [];
     },
 
     loadedModels() {

@@ -112,6 +112,9 @@ const acts: LookoutActivities = {
   async finishRaster() {
     throw new Error('not used by these tests');
   },
+  async pairAcquisition() {
+    throw new Error('not used by these tests');
+  },
 };
 
 /** Where the record step ran: a local activity (on the workflow's worker) or an activity task on the stage queue. */
