@@ -13,7 +13,7 @@ import { loadConfig } from '../config';
 import { extractFrames } from '../demo/samples';
 import { down, natsNodeSpec, up } from '../infra/stack';
 import { startDetached } from '../infra/procs';
-import { bigqueryClient, natsConnect, storageClient } from '../io/clients';
+import { bigqueryClient, natsConnect, storageClient, temporalClient } from '../io/clients';
 import { listSampleFiles } from '../loadtest/loadtest';
 import { runFailover } from './nats-failover';
 
@@ -38,11 +38,13 @@ async function main(): Promise<number> {
   if (!exists) await storage.createBucket(bucket);
   const dir = path.join(home, 'samples');
   extractFrames(dir, Array.from({ length: 20 }, (_, i) => 30 + i * 37));
+  const temporal = await temporalClient(cfg);
   try {
     const r = await runFailover(
       nc,
       storage,
       bigqueryClient(cfg),
+      temporal.client,
       cfg,
       { runId: `failover-${Date.now().toString(36)}`, objects, rate: 50, window: 60, killAtFraction: 0.4, bucket, files: listSampleFiles(dir), timeoutMs: 3 * 3600_000, log },
       async (name) => {
@@ -53,8 +55,9 @@ async function main(): Promise<number> {
     const out = { ...r, machine, at: new Date().toISOString() };
     fs.writeFileSync(path.resolve(__dirname, '..', '.lookout', 'nats-failover.json'), JSON.stringify(out, null, 2));
     console.table(out);
-    return r.lost === 0 && r.duplicateRows === 0 && r.viewRows === objects ? 0 : 1;
+    return r.lost === 0 && r.unpublished === 0 && r.duplicateRows === 0 && r.workflowsNotSettled === 0 && r.viewRows === objects ? 0 : 1;
   } finally {
+    await temporal.connection.close();
     await nc.close();
     await down(cfg, log);
   }
