@@ -187,6 +187,7 @@ describe('dispatcher crash', () => {
           process.kill(-pid, 'SIGKILL');
           break;
         }
+        if (ci.ack_floor.stream_seq >= last) throw new Error('the dispatcher acknowledged every event of the run before it could be seen holding one: no mid-stream kill');
         if (Date.now() > deadline) throw new Error(`the dispatcher took no event of the run in 60 s (delivered up to ${ci.delivered.stream_seq}, first ${first})`);
         await new Promise((r) => setTimeout(r, 5));
       }
