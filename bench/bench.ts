@@ -27,7 +27,8 @@ import { cutVideo, runFit } from '../cli/scene';
 import { appSpec, appsFor, down, up, type AppName } from '../infra/stack';
 import { readPid, startDetached, stopProc } from '../infra/procs';
 import { longVideoBench, serveBench, streamBench } from './video-extra';
-import { compareResults, formatHops, hopBreakdown, percentile, type HopRow } from './hops';
+import { compareResults, formatHops, hopBreakdown, type HopRow } from './hops';
+import { percentile } from './metrics';
 
 const args = process.argv.slice(2);
 if (args.includes('--help') || args.includes('-h')) {
@@ -86,11 +87,6 @@ const CPU_PROF = pIdx >= 0 ? path.resolve(String(args[pIdx + 1])) : undefined;
 /** Node flags of the app processes (before the script): the sampling profiler with --cpu-prof. */
 const nodeFlags = (app: string) => (CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`, `--cpu-prof-name=${app}.cpuprofile`] : []);
 
-const pct = (xs: number[], p: number) => {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
-};
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
 /** A process's memory in MiB from /proc: VmHWM (peak resident) or VmRSS (resident now). */
@@ -123,7 +119,7 @@ async function bare(files: string[], batch: number, concurrency: number, iterati
     }),
   );
   const secs = (performance.now() - t0) / 1000;
-  const r = { batch, concurrency, images: iterations, perSecond: iterations / secs, p50: pct(lat, 50), p99: pct(lat, 99), meanBatch: det.batchStats.items / det.batchStats.batches };
+  const r = { batch, concurrency, images: iterations, perSecond: iterations / secs, p50: percentile(lat, 50), p99: percentile(lat, 99), meanBatch: det.batchStats.items / det.batchStats.batches };
   await det.close();
   return r;
 }
@@ -186,11 +182,11 @@ async function pipelineRun(cfg: LookoutConfig, files: Array<{ file: string; cont
     failed: rows.filter((r) => r.st !== 'ok').length,
     offeredRate: rate,
     perSecond: rows.length / ((last - first) / 1000),
-    e2eP50: pct(col('e'), 50),
-    e2eP99: pct(col('e'), 99),
-    pipelineP50: pct(col('p'), 50),
-    inferenceP50: pct(col('i'), 50),
-    queueP50: pct(rows.map((r) => r.q), 50),
+    e2eP50: percentile(col('e'), 50),
+    e2eP99: percentile(col('e'), 99),
+    pipelineP50: percentile(col('p'), 50),
+    inferenceP50: percentile(col('i'), 50),
+    queueP50: percentile(rows.map((r) => r.q), 50),
     meanDetectBatch: rows.reduce((a, r) => a + Number(r.b ?? 1), 0) / Math.max(1, rows.length),
     /** Upload -> row: object created -> its row built by the record activity. */
     recordP50: percentile(toRecord, 50),
@@ -329,7 +325,7 @@ async function videoRun(cfg: LookoutConfig, pipeline: string, scene: string | un
     failed: rows.filter((x) => x.st !== 'ok').length,
     framesPerSecond: frames.length / ((last - first) / 1000),
     wallS: (Date.now() - t0) / 1000,
-    inferenceMsP50: pct(frames.map((x) => x.i), 50),
+    inferenceMsP50: percentile(frames.map((x) => x.i), 50),
     workerRssMb: procMemMb(readPid(cfg.home, 'worker-cpu'), 'VmRSS'),
   };
   log(`    video ${pipeline}: ${r.frames} frames at ${r.framesPerSecond.toFixed(1)} frames/s (upload to last row ${r.wallS.toFixed(0)} s), failed rows ${r.failed}, detector inference p50 ${r.inferenceMsP50.toFixed(1)} ms, worker RSS ${r.workerRssMb} MiB`);

@@ -43,6 +43,7 @@ import { seededRandom } from '../runtime/knn';
 import { defaultModelRepo, loadLocalModel, type LocalModel } from '../runtime/manifest';
 import { iou } from '../runtime/nms';
 import { onnxruntimeVersion } from '../runtime/session';
+import { percentile, rocAuc, rocCurve } from './metrics';
 
 const ROOT = path.resolve(__dirname, '..');
 export const VTEST = '/usr/share/doc/opencv-doc/examples/data/vtest.avi';
@@ -368,29 +369,6 @@ class Cached implements FrameDetector, CropEmbedder {
 // ---------------------------------------------------------------------------------------------
 // Statistics and plots
 
-/** ROC AUC by ranks (Mann-Whitney U), ties counted one half. */
-export function rocAuc(pos: number[], neg: number[]): number {
-  if (pos.length === 0 || neg.length === 0) return NaN;
-  const all = [...pos.map((s) => ({ s, p: 1 })), ...neg.map((s) => ({ s, p: 0 }))].sort((a, b) => a.s - b.s);
-  let rankSum = 0;
-  for (let i = 0; i < all.length; ) {
-    let j = i;
-    while (j + 1 < all.length && all[j + 1].s === all[i].s) j++;
-    const avg = (i + j) / 2 + 1;
-    for (let m = i; m <= j; m++) if (all[m].p) rankSum += avg;
-    i = j + 1;
-  }
-  return (rankSum - (pos.length * (pos.length + 1)) / 2) / (pos.length * neg.length);
-}
-
-function rocCurve(pos: number[], neg: number[]): Array<[number, number]> {
-  const ths = [...new Set([...pos, ...neg])].sort((a, b) => b - a);
-  const pts: Array<[number, number]> = [[0, 0]];
-  for (const t of ths) pts.push([neg.filter((s) => s >= t).length / neg.length, pos.filter((s) => s >= t).length / pos.length]);
-  pts.push([1, 1]);
-  return pts;
-}
-
 const COLORS: Record<string, string> = { overall: '#000000', 'vehicle-driving': '#d62728', 'vehicle-parked': '#ff7f0e', running: '#1f77b4', 'wrong-direction': '#9467bd', loitering: '#2ca02c' };
 
 async function rocPng(file: string, panels: Array<{ title: string; curves: Array<{ name: string; auc: number; pts: Array<[number, number]> }> }>) {
@@ -677,36 +655,77 @@ export function scoreClean(model: AttributeModel, obs: FrameObservations[], r: R
 
 /** The figures of bench/tune-cctv-attributes.ts from dumped observations: frame AUC per kind and overall, normal frames flagged. */
 export function scoreDump(dump: ObsDump, opts: AttributeFitOptions): { auc: Record<string, number>; normalFlagged: number; thresholds: Record<string, number> } {
-  const r = dump.ranges;
-  const neg: number[] = [];
-  let flagged = 0;
-  const pos: Record<string, number[]> = {};
+  const items: SceneItem[] = [];
   const thresholds: Record<string, number> = {};
   for (const scene of Object.keys(dump.clean)) {
-    const { model } = fitScene(dump.clean[scene], r, dump.frameSize[scene], opts);
+    const { model } = fitScene(dump.clean[scene], dump.ranges, dump.frameSize[scene], opts);
     thresholds[scene] = model.threshold;
-    const clean = scoreClean(model, dump.clean[scene], r);
-    for (const f of clean.frames) {
-      if (f.frame < r.test[0]) continue;
-      neg.push(f.smoothed / model.threshold);
-      if (f.abnormal) flagged++;
+    items.push(...scoreScene(model, scene as Scene['name'], dump.clean[scene], dump.clips.filter((c) => c.scene === scene), dump.ranges).items);
+  }
+  const neg = items.filter((i) => i.kind === 'normal');
+  const kinds = [...new Set(items.filter((i) => i.kind !== 'normal').map((i) => i.kind)), 'overall'];
+  const auc = Object.fromEntries(kinds.map((k) => [k, rocAuc(items.filter((i) => i.kind !== 'normal' && (k === 'overall' || i.kind === k)).map((i) => i.score), neg.map((i) => i.score))]));
+  return { auc, normalFlagged: neg.filter((i) => i.flagged).length / Math.max(1, neg.length), thresholds };
+}
+
+type SceneItem = Omit<FrameItem, 'baseline' | 'baselineFlagged'>;
+
+/** The detection that overlaps a pasted object most, at IoU >= 0.3 ("detected"), or null. */
+function injectedObject<O extends { x: number; y: number; w: number; h: number }>(objects: readonly O[], rect: { x: number; y: number; w: number; h: number }): O | null {
+  let best: O | null = null;
+  let bestIou = 0.3;
+  for (const o of objects) {
+    const v = iou(o, rect);
+    if (v >= bestIou) {
+      bestIou = v;
+      best = o;
     }
-    for (const clip of dump.clips.filter((c) => c.scene === scene)) {
-      const tracks = JSON.parse(JSON.stringify(clean.atTest.tracks)) as TrackScoreState;
-      const fsK = frameScores(model, scoreObservations(model, clip.obs, tracks), clean.atTest.smoother).frames;
-      const rects = new Map(clip.rects);
-      for (const [from, to] of clip.labelled) {
-        for (let t = from; t <= to; t++) {
-          if (!rects.has(t)) continue;
-          const s = fsK[t - r.test[0]].smoothed / model.threshold;
-          (pos[clip.kind] ??= []).push(s);
-          (pos.overall ??= []).push(s);
-        }
+  }
+  return best;
+}
+
+/**
+ * Scores one scene as every figure of the evaluation does (the full run, the re-scoring and the tuning all call
+ * this): the clean range in one pass, then each anomaly clip from the clean state at the first test frame. Items:
+ * every normal test frame, then every labelled frame of each clip that has the object pasted, with the detection
+ * matched to the pasted box. `clips` gives each clip's scored frames (from the first test frame) for the examples.
+ */
+function scoreScene(model: AttributeModel, scene: Scene['name'], cleanObs: FrameObservations[], clips: ObsDump['clips'], r: Ranges): { items: SceneItem[]; clean: ReturnType<typeof scoreClean>; clips: ScoredFrame[][] } {
+  const clean = scoreClean(model, cleanObs, r);
+  const byFrame = new Map(clean.scored.map((f) => [f.frame, f]));
+  const items: SceneItem[] = [];
+  for (const f of clean.frames) {
+    if (f.frame < r.test[0]) continue;
+    const reasons = byFrame.get(f.frame)!.objects.filter((o) => o.abnormal).flatMap((o) => o.reasons.map((x) => x.text));
+    items.push({ scene, kind: 'normal', t: f.frame, episode: null, score: f.smoothed / model.threshold, raw: f.raw / model.threshold, flagged: f.abnormal, detected: null, injectedFlagged: null, injectedLabel: null, reasons });
+  }
+  const scoredClips: ScoredFrame[][] = [];
+  for (const clip of clips) {
+    const sc = scoreObservations(model, clip.obs, JSON.parse(JSON.stringify(clean.atTest.tracks)) as TrackScoreState);
+    scoredClips.push(sc);
+    const fsK = frameScores(model, sc, clean.atTest.smoother).frames;
+    const rects = new Map(clip.rects);
+    for (const [from, to, ei] of clip.labelled) {
+      for (let t = from; t <= to; t++) {
+        const rect = rects.get(t);
+        if (!rect) continue;
+        const k = t - r.test[0];
+        const best = injectedObject(sc[k].objects, rect);
+        const f = fsK[k];
+        items.push({ scene, kind: clip.kind as Kind, t, episode: ei, score: f.smoothed / model.threshold, raw: f.raw / model.threshold, flagged: f.abnormal, detected: best !== null, injectedFlagged: best ? best.abnormal : null, injectedLabel: best ? best.label : null, reasons: best ? best.reasons.map((x) => x.text) : [] });
       }
     }
   }
-  const auc = Object.fromEntries(Object.entries(pos).map(([k, p]) => [k, rocAuc(p, neg)]));
-  return { auc, normalFlagged: flagged / Math.max(1, neg.length), thresholds };
+  return { items, clean, clips: scoredClips };
+}
+
+/** Per clip, the frame shown as its example: the first scored frame at or after the middle of one of its episodes, in episode order. */
+function exampleFrame(clip: ObsDump['clips'][number], items: readonly SceneItem[]): number | null {
+  for (const [from, to, ei] of clip.labelled) {
+    const hit = items.find((i) => i.kind === clip.kind && i.episode === ei && i.t >= Math.floor((from + to) / 2));
+    if (hit) return hit.t;
+  }
+  return null;
 }
 
 interface FrameItem {
@@ -905,29 +924,12 @@ export async function evaluate(args: EvalOptions): Promise<EvalResults> {
 
   // Score: normal test frames, then each kind's clip (from the clean state at the first test frame) --
   const items: FrameItem[] = [];
-  const scoredClean = new Map<string, ScoredFrame[]>();
   const tScore = performance.now();
   const examples: Array<{ kind: string; scene: string; t: number; file: string; reasons: string[] }> = [];
   const dumped: ObsDump['clips'] = [];
   for (const scene of SCENES) {
     const { model } = models.get(scene.name)!;
-    const clean = scoreClean(model, obsClean.get(scene.name)!, r);
-    const scored = clean.scored;
-    scoredClean.set(scene.name, scored);
-    const fsAll = clean.frames;
-    for (const f of fsAll) {
-      if (f.frame < r.test[0]) continue;
-      items.push({ scene: scene.name, kind: 'normal', t: f.frame, episode: null, score: f.smoothed / model.threshold, raw: f.raw / model.threshold, flagged: f.abnormal, detected: null, injectedFlagged: null, injectedLabel: null, reasons: scored.find((s) => s.frame === f.frame)!.objects.filter((o) => o.abnormal).flatMap((o) => o.reasons.map((x) => x.text)), baseline: null, baselineFlagged: null });
-    }
-    // A few annotated false alarms on normal frames, to see what the method complains about.
-    const fps = fsAll.filter((f) => f.frame >= r.test[0] && f.abnormal).slice(0, 2);
-    for (const f of args.out ? fps : []) {
-      const file = path.join(args.out!, 'examples', `${scene.name}-normal-${f.frame}.jpg`);
-      const sf = scored.find((s) => s.frame === f.frame)!;
-      await annotatedJpeg(file, cropOf(frames.get(f.frame)!, scene), scene.width, FULL_H, sf.objects, `${scene.name} normal frame ${f.frame} (false alarm)`, model.threshold);
-      examples.push({ kind: 'normal (false alarm)', scene: scene.name, t: f.frame, file: path.relative(args.out!, file), reasons: sf.objects.filter((o) => o.abnormal).flatMap((o) => o.reasons.map((x) => `${o.label}: ${x.text}`)) });
-    }
-
+    const clips: ObsDump['clips'] = [];
     for (const kind of KINDS) {
       const eps = episodes.filter((e) => e.scene === scene.name && e.kind === kind);
       if (eps.length === 0) continue;
@@ -940,38 +942,30 @@ export async function evaluate(args: EvalOptions): Promise<EvalResults> {
         if (rect) rects.set(t, rect);
         obs.push(await an.analyzeFrame({ index: t, rgb: crop, width: scene.width, height: FULL_H }));
       }
-      if (args.dumpObs) dumped.push({ scene: scene.name, kind, obs, rects: [...rects.entries()], labelled: eps.map((e) => [e.labelFrom, e.end, episodes.indexOf(e)]) });
-      const sc = scoreObservations(model, obs, JSON.parse(JSON.stringify(clean.atTest.tracks)) as TrackScoreState);
-      const fsK = frameScores(model, sc, clean.atTest.smoother).frames;
-      let shown = 0;
-      for (const e of eps) {
-        const ei = episodes.indexOf(e);
-        for (let t = e.labelFrom; t <= e.end; t++) {
-          const k = t - r.test[0];
-          const rect = rects.get(t);
-          if (!rect) continue;
-          const f = fsK[k];
-          const so = sc[k];
-          let best: (typeof so.objects)[number] | null = null;
-          let bestIou = 0.3;
-          for (const o of so.objects) {
-            const v = iou(o, rect);
-            if (v >= bestIou) {
-              bestIou = v;
-              best = o;
-            }
-          }
-          items.push({ scene: scene.name, kind, t, episode: ei, score: f.smoothed / model.threshold, raw: f.raw / model.threshold, flagged: f.abnormal, detected: best !== null, injectedFlagged: best ? best.abnormal : null, injectedLabel: best ? best.label : null, reasons: best ? best.reasons.map((x) => x.text) : [], baseline: null, baselineFlagged: null });
-          // One annotated example per kind and scene: the middle of the first episode.
-          if (args.out && shown === 0 && t >= Math.floor((e.labelFrom + e.end) / 2)) {
-            shown++;
-            const file = path.join(args.out!, 'examples', `${scene.name}-${kind}-${t}.jpg`);
-            await annotatedJpeg(file, render(scene, eps, t).crop, scene.width, FULL_H, so.objects, `${scene.name} ${kind} frame ${t}: smoothed ${f.smoothed.toFixed(2)}`, model.threshold);
-            examples.push({ kind, scene: scene.name, t, file: path.relative(args.out!, file), reasons: so.objects.filter((o) => o.abnormal).flatMap((o) => o.reasons.map((x) => `${o.label}: ${x.text}`)) });
-          }
-        }
-      }
-      log(`scored ${scene.name} ${kind}: ${eps.length} episodes`);
+      clips.push({ scene: scene.name, kind, obs, rects: [...rects.entries()], labelled: eps.map((e) => [e.labelFrom, e.end, episodes.indexOf(e)]) });
+      log(`analysed ${scene.name} ${kind}: ${eps.length} episodes`);
+    }
+    if (args.dumpObs) dumped.push(...clips);
+    const scored = scoreScene(model, scene.name, obsClean.get(scene.name)!, clips, r);
+    items.push(...scored.items.map((i) => ({ ...i, baseline: null, baselineFlagged: null })));
+    if (!args.out) continue;
+    // A few annotated false alarms on normal frames, to see what the method complains about.
+    const byFrame = new Map(scored.clean.scored.map((f) => [f.frame, f]));
+    for (const f of scored.clean.frames.filter((x) => x.frame >= r.test[0] && x.abnormal).slice(0, 2)) {
+      const file = path.join(args.out, 'examples', `${scene.name}-normal-${f.frame}.jpg`);
+      const sf = byFrame.get(f.frame)!;
+      await annotatedJpeg(file, cropOf(frames.get(f.frame)!, scene), scene.width, FULL_H, sf.objects, `${scene.name} normal frame ${f.frame} (false alarm)`, model.threshold);
+      examples.push({ kind: 'normal (false alarm)', scene: scene.name, t: f.frame, file: path.relative(args.out, file), reasons: sf.objects.filter((o) => o.abnormal).flatMap((o) => o.reasons.map((x) => `${o.label}: ${x.text}`)) });
+    }
+    // One annotated example per kind and scene: the middle of the first episode.
+    for (const [ci, clip] of clips.entries()) {
+      const t = exampleFrame(clip, scored.items);
+      if (t === null) continue;
+      const so = scored.clips[ci][t - r.test[0]];
+      const eps = episodes.filter((e) => e.scene === scene.name && e.kind === clip.kind);
+      const file = path.join(args.out, 'examples', `${scene.name}-${clip.kind}-${t}.jpg`);
+      await annotatedJpeg(file, render(scene, eps, t).crop, scene.width, FULL_H, so.objects, `${scene.name} ${clip.kind} frame ${t}: smoothed ${(scored.items.find((i) => i.kind === clip.kind && i.t === t)!.score * model.threshold).toFixed(2)}`, model.threshold);
+      examples.push({ kind: clip.kind, scene: scene.name, t, file: path.relative(args.out, file), reasons: so.objects.filter((o) => o.abnormal).flatMap((o) => o.reasons.map((x) => `${o.label}: ${x.text}`)) });
     }
   }
   const scoreS = (performance.now() - tScore) / 1000;
@@ -1058,7 +1052,7 @@ export async function evaluate(args: EvalOptions): Promise<EvalResults> {
     reasonsOnFlaggedInjectedObjects: reasonCounts,
     falseAlarmReasons,
     examples,
-    timings: { cleanPassS: r4(cleanS), scoringS: r4(scoreS), baselineS: r4(baselineS), totalS: r4(totalS), detectP50Ms: r4(pct(cache.detectMs, 50)), embedPerCropP50Ms: r4(pct(cache.embedMs, 50)) },
+    timings: { cleanPassS: r4(cleanS), scoringS: r4(scoreS), baselineS: r4(baselineS), totalS: r4(totalS), detectP50Ms: r4(percentile(cache.detectMs, 50)), embedPerCropP50Ms: r4(percentile(cache.embedMs, 50)) },
     items,
   };
   if (args.out) {
@@ -1068,12 +1062,6 @@ export async function evaluate(args: EvalOptions): Promise<EvalResults> {
   await detector.close();
   if (embedder) await embedder.embedder.close();
   return results;
-}
-
-function pct(xs: number[], p: number): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
 }
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- the results object is built above and only read here */
@@ -1150,48 +1138,21 @@ export async function rescoreFromDump(prev: EvalResults, dump: ObsDump, opts: At
       const png = await embeddingPlotPng(report, `Appearance bank, scene ${scene.name} (PCA)`);
       if (png) fs.writeFileSync(path.join(out, `embedding-${scene.name}.png`), png);
     }
-    const clean = scoreClean(model, obs, r);
-    const byFrame = new Map(clean.scored.map((s) => [s.frame, s]));
-    const keep = (it: Omit<FrameItem, 'baseline' | 'baselineFlagged'>): FrameItem => {
+    const clips = dump.clips.filter((c) => c.scene === scene.name);
+    const scored = scoreScene(model, scene.name, obs, clips, r);
+    for (const it of scored.items) {
       const b = baselineOf.get(`${it.scene}:${it.kind}:${it.t}`);
-      return { ...it, baseline: b?.baseline ?? null, baselineFlagged: b?.baselineFlagged ?? null };
-    };
-    for (const f of clean.frames) {
-      if (f.frame < r.test[0]) continue;
-      const reasons = byFrame.get(f.frame)!.objects.filter((o) => o.abnormal).flatMap((o) => o.reasons.map((x) => x.text));
-      items.push(keep({ scene: scene.name, kind: 'normal', t: f.frame, episode: null, score: f.smoothed / model.threshold, raw: f.raw / model.threshold, flagged: f.abnormal, detected: null, injectedFlagged: null, injectedLabel: null, reasons }));
-      if (f.abnormal && examples.filter((e) => e.scene === scene.name && e.kind === 'normal (false alarm)').length < 2) {
-        examples.push({ kind: 'normal (false alarm)', scene: scene.name, t: f.frame, file: '(not redrawn)', reasons: byFrame.get(f.frame)!.objects.filter((o) => o.abnormal).flatMap((o) => o.reasons.map((x) => `${o.label}: ${x.text}`)) });
-      }
+      items.push({ ...it, baseline: b?.baseline ?? null, baselineFlagged: b?.baselineFlagged ?? null });
     }
-    for (const clip of dump.clips.filter((c) => c.scene === scene.name)) {
-      const sc = scoreObservations(model, clip.obs, JSON.parse(JSON.stringify(clean.atTest.tracks)) as TrackScoreState);
-      const fsK = frameScores(model, sc, clean.atTest.smoother).frames;
-      const rects = new Map(clip.rects);
-      let shown = 0;
-      for (const [from, to, ei] of clip.labelled) {
-        for (let t = from; t <= to; t++) {
-          const rect = rects.get(t);
-          if (!rect) continue;
-          const k = t - r.test[0];
-          const so = sc[k];
-          let best: (typeof so.objects)[number] | null = null;
-          let bestIou = 0.3;
-          for (const o of so.objects) {
-            const v = iou(o, rect);
-            if (v >= bestIou) {
-              bestIou = v;
-              best = o;
-            }
-          }
-          const f = fsK[k];
-          items.push(keep({ scene: scene.name, kind: clip.kind as Kind, t, episode: ei, score: f.smoothed / model.threshold, raw: f.raw / model.threshold, flagged: f.abnormal, detected: best !== null, injectedFlagged: best ? best.abnormal : null, injectedLabel: best ? best.label : null, reasons: best ? best.reasons.map((x) => x.text) : [] }));
-          if (shown === 0 && t >= Math.floor((from + to) / 2)) {
-            shown++;
-            examples.push({ kind: clip.kind, scene: scene.name, t, file: '(not redrawn)', reasons: so.objects.filter((o) => o.abnormal).flatMap((o) => o.reasons.map((x) => `${o.label}: ${x.text}`)) });
-          }
-        }
-      }
+    const byFrame = new Map(scored.clean.scored.map((f) => [f.frame, f]));
+    for (const f of scored.clean.frames.filter((x) => x.frame >= r.test[0] && x.abnormal).slice(0, 2)) {
+      examples.push({ kind: 'normal (false alarm)', scene: scene.name, t: f.frame, file: '(not redrawn)', reasons: byFrame.get(f.frame)!.objects.filter((o) => o.abnormal).flatMap((o) => o.reasons.map((x) => `${o.label}: ${x.text}`)) });
+    }
+    for (const [ci, clip] of clips.entries()) {
+      const t = exampleFrame(clip, scored.items);
+      if (t === null) continue;
+      const so = scored.clips[ci][t - r.test[0]];
+      examples.push({ kind: clip.kind, scene: scene.name, t, file: '(not redrawn)', reasons: so.objects.filter((o) => o.abnormal).flatMap((o) => o.reasons.map((x) => `${o.label}: ${x.text}`)) });
     }
   }
   const withBaseline = items.every((i) => i.baseline !== null);

@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { BigQuery, TableField } from '@google-cloud/bigquery';
 import type { LookoutConfig } from '../config';
 import { ensureDataset } from '../io/results';
+import { quantileAtRank } from './metrics';
 
 export const ENGINE_TABLE = 'engine_comparison';
 export const ENGINE_REPORT_SQL = path.join(__dirname, '..', 'infra', 'sql', 'engines', 'report.sql');
@@ -52,12 +53,6 @@ export interface VariantSummary {
   auc: Record<string, number | null>;
 }
 
-/** The value at rank round(p * (n - 1)) of the sorted values (as infra/sql/summary.sql). */
-export function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.round(p * (sorted.length - 1))))];
-}
-
 /**
  * The change decision's threshold per construction, from the reference variant: the score that 5 % of the
  * construction's unchanged chips exceed (a 5 % false-alarm rate for the reference). Every variant is judged
@@ -67,7 +62,7 @@ export function decisionThreshold(reference: readonly ChipPairResult[], falseAla
   const neg = new Map<string, number[]>();
   for (const r of reference) if (r.label === 0) neg.set(r.construction, [...(neg.get(r.construction) ?? []), r.score]);
   const out = new Map<string, number>();
-  for (const [c, v] of neg) out.set(c, percentile([...v].sort((a, b) => a - b), 1 - falseAlarmRate));
+  for (const [c, v] of neg) out.set(c, quantileAtRank(v, 1 - falseAlarmRate));
   return out;
 }
 
@@ -89,8 +84,8 @@ export function summariseVariant(rows: readonly ChipPairResult[], thresholds: Re
     chipPairs: rows.length,
     embeddingsPerSecond: round(lat.length / total, 1),
     chipPairsPerSecond: round(rows.length / total, 1),
-    p50Ms: round(percentile(lat, 0.5), 2),
-    p99Ms: round(percentile(lat, 0.99), 2),
+    p50Ms: round(quantileAtRank(lat, 0.5), 2),
+    p99Ms: round(quantileAtRank(lat, 0.99), 2),
     maxScoreAbsDiff: round(Math.max(...rows.map((r) => Math.abs(r.score - r.referenceScore))), 5),
     maxFeatureAbsDiff: round(Math.max(...rows.map((r) => r.featureMaxAbsDiff))),
     minFeatureCosine: round(Math.min(...rows.map((r) => r.featureCosine)), 5),

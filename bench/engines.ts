@@ -23,7 +23,8 @@ import * as ort from 'onnxruntime-node';
 import { chipToRgb01, cosineDistance, percentileStretch, type Stretch } from '../methods/raster-change';
 import { loadLocalModel, type LocalModel } from '../runtime/manifest';
 import { createSession, onnxruntimeVersion, type LoadedSession } from '../runtime/session';
-import { auc, construct, KINDS, loadScenes, type Kind, type Scene } from './raster-scenes';
+import { rocAucLabelled } from './metrics';
+import { construct, KINDS, loadScenes, type Kind, type Scene } from './raster-scenes';
 import { comparisonRows, decisionThreshold, ENGINE_TABLE, summariseVariant, type ChipPairResult, type VariantSummary } from './engines-report';
 
 const USAGE = `Usage: npm run bench:engines -- [--data DIR] [--models DIR] [--variants LIST] [--seeds N] [--threads N] [--pool cpu|gpu] [--max-chips N] [--bigquery] [--json]
@@ -209,7 +210,7 @@ async function main(): Promise<void> {
   for (const v of variants) await v.session.session.release();
 
   const thresholds = decisionThreshold(results.filter((r) => r.variant === variants[0].model.manifest.name));
-  const summaries: VariantSummary[] = variants.map((v) => summariseVariant(results.filter((r) => r.variant === v.model.manifest.name), thresholds, auc));
+  const summaries: VariantSummary[] = variants.map((v) => summariseVariant(results.filter((r) => r.variant === v.model.manifest.name), thresholds, rocAucLabelled));
   const machine = { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.availableParallelism(), memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, onnxruntime: onnxruntimeVersion(), threads: THREADS, pool: POOL, loadAverage: os.loadavg().map((l) => Math.round(l * 10) / 10) };
   const runId = `engines-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${crypto.randomBytes(2).toString('hex')}`;
   const summary = { runId, evaluation: 'real rasters with CONSTRUCTED changes (bench/raster-scenes.ts); not a labelled dataset', reference: variants[0].model.manifest.name, chipPairs: results.length / variants.length, seconds: Math.round(seconds), machine, variants: summaries, at: new Date().toISOString() };

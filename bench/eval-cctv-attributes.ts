@@ -7,6 +7,7 @@ import path from 'node:path';
 import fs from 'node:fs';
 import v8 from 'node:v8';
 import type { DetectorOptions } from '../runtime/detector';
+import { benchCommandLine, usageFail } from './args';
 import { evaluate, rescoreFromDump, type EvalResults, type ObsDump } from './cctv-attributes-eval';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -69,88 +70,62 @@ interface Args {
   rescore: { results: string; obs: string } | null;
 }
 
-function parseArgs(argv: string[]): Args {
-  const a: Args = { split: 'test', detector: 'method', out: '', appearance: null, baseline: true, threads: 1, limit: null, json: false, dumpObs: null, rescore: null };
-  let appearanceArg: string | undefined;
-  const need = (i: number, name: string) => {
-    if (i + 1 >= argv.length) fail(`${name} needs a value`);
-    return argv[i + 1];
-  };
-  const posInt = (v: string, name: string) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) fail(`${name} needs a positive integer, got ${JSON.stringify(v)}`);
+function parseCommandLine(): Args {
+  const { values: v, positionals } = benchCommandLine(
+    {
+      split: { type: 'string', default: 'test' },
+      detector: { type: 'string', default: 'method' },
+      detection: { type: 'string' },
+      out: { type: 'string' },
+      appearance: { type: 'string' },
+      'no-baseline': { type: 'boolean', default: false },
+      threads: { type: 'string', default: '1' },
+      limit: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      'dump-obs': { type: 'string' },
+      rescore: { type: 'string' },
+    },
+    USAGE,
+    true,
+  );
+  const fail = (msg: string) => usageFail(msg, USAGE);
+  const posInt = (x: string, name: string) => {
+    const n = Number(x);
+    if (!Number.isInteger(n) || n < 1) fail(`${name} needs a positive integer, got ${JSON.stringify(x)}`);
     return n;
   };
-  for (let i = 0; i < argv.length; i++) {
-    switch (argv[i]) {
-      case '--help':
-      case '-h':
-        console.log(USAGE);
-        process.exit(0);
-        break;
-      case '--split': {
-        const v = need(i++, '--split');
-        if (v !== 'test' && v !== 'validation' && v !== 'shift') fail(`--split must be test, validation or shift, got ${JSON.stringify(v)}`);
-        a.split = v as Args['split'];
-        break;
-      }
-      case '--detector': {
-        const v = need(i++, '--detector');
-        if (v !== 'method' && v !== 'manifest') fail(`--detector must be method or manifest, got ${JSON.stringify(v)}`);
-        a.detector = v;
-        break;
-      }
-      case '--detection':
-        try {
-          a.detectionOverride = JSON.parse(need(i++, '--detection')) as DetectorOptions;
-        } catch (err) {
-          fail(`--detection needs JSON detector options: ${(err as Error).message}`);
-        }
-        break;
-      case '--out':
-        a.out = path.resolve(need(i++, '--out'));
-        break;
-      case '--appearance':
-        appearanceArg = need(i++, '--appearance');
-        break;
-      case '--no-baseline':
-        a.baseline = false;
-        break;
-      case '--threads':
-        a.threads = posInt(need(i++, '--threads'), '--threads');
-        break;
-      case '--limit':
-        a.limit = posInt(need(i++, '--limit'), '--limit');
-        break;
-      case '--json':
-        a.json = true;
-        break;
-      case '--rescore':
-        a.rescore = { results: path.resolve(need(i++, '--rescore')), obs: path.resolve(need(i++, '--rescore')) };
-        break;
-      case '--dump-obs':
-        a.dumpObs = path.resolve(need(i++, '--dump-obs'));
-        break;
-      default:
-        fail(`unknown argument ${argv[i]}`);
+  // --rescore takes two values (RESULTS.json OBS.v8): the second is the one positional argument allowed.
+  if (positionals.length > (v.rescore !== undefined ? 1 : 0)) fail(`unknown argument ${positionals[v.rescore !== undefined ? 1 : 0]}`);
+  if (v.rescore !== undefined && positionals.length !== 1) fail('--rescore needs two values: RESULTS.json OBS.v8');
+  if (v.split !== 'test' && v.split !== 'validation' && v.split !== 'shift') fail(`--split must be test, validation or shift, got ${JSON.stringify(v.split)}`);
+  if (v.detector !== 'method' && v.detector !== 'manifest') fail(`--detector must be method or manifest, got ${JSON.stringify(v.detector)}`);
+  let detectionOverride: DetectorOptions | undefined;
+  if (v.detection !== undefined) {
+    try {
+      detectionOverride = JSON.parse(v.detection) as DetectorOptions;
+    } catch (err) {
+      fail(`--detection needs JSON detector options: ${(err as Error).message}`);
     }
   }
-  if (!a.out) a.out = path.join(ROOT, '.lookout', a.split === 'test' ? 'eval-attributes' : `eval-attributes-${a.split}`);
+  const split = v.split as Args['split'];
   const def = path.join(ROOT, 'models', 'mobilenetv2');
-  if (appearanceArg === 'none') a.appearance = null;
-  else if (appearanceArg) a.appearance = path.resolve(appearanceArg);
-  else a.appearance = fs.existsSync(path.join(def, '1', 'model.onnx')) ? def : null;
-  return a;
+  return {
+    split,
+    detector: v.detector as Args['detector'],
+    detectionOverride,
+    out: v.out ? path.resolve(v.out) : path.join(ROOT, '.lookout', split === 'test' ? 'eval-attributes' : `eval-attributes-${split}`),
+    appearance: v.appearance === 'none' ? null : v.appearance ? path.resolve(v.appearance) : fs.existsSync(path.join(def, '1', 'model.onnx')) ? def : null,
+    baseline: !v['no-baseline'],
+    threads: posInt(v.threads, '--threads'),
+    limit: v.limit !== undefined ? posInt(v.limit, '--limit') : null,
+    json: v.json,
+    dumpObs: v['dump-obs'] ? path.resolve(v['dump-obs']) : null,
+    rescore: v.rescore !== undefined ? { results: path.resolve(v.rescore), obs: path.resolve(positionals[0]) } : null,
+  };
 }
-
-function fail(msg: string): never {
-  console.error(`${msg}\n\n${USAGE}`);
-  process.exit(2);
-}
-
 
 async function main() {
-  const args = parseArgs(process.argv.slice(2));
+  const args = parseCommandLine();
   const command = `node -r tsx/cjs bench/eval-cctv-attributes.ts ${process.argv.slice(2).join(' ')}`.trim();
   if (args.rescore) fs.mkdirSync(args.out, { recursive: true });
   const res = args.rescore

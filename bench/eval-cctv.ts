@@ -28,6 +28,7 @@ import { onnxruntimeVersion } from '../runtime/session';
 import type { Box } from '../core/types';
 import { readFrames, sampleTriplets } from '../media/video';
 import { cropGray, sobelMagnitude } from '../media/vision';
+import { bootstrapAuc, greedyMatch, percentile, rocAuc } from './metrics';
 
 const ROOT = path.resolve(__dirname, '..');
 const DATA = '/usr/share/doc/opencv-doc/examples/data';
@@ -124,44 +125,8 @@ const PLACE = { yMin: 300, yMax: 560, xMargin: 10 };
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const r4 = (x: number | null) => (x === null || !Number.isFinite(x) ? x : Math.round(x * 1e4) / 1e4);
-const pct = (xs: number[], p: number) => {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
-};
 const fmt = (x: number | null | undefined, d = 3) => (x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : x.toFixed(d));
 const pctStr = (num: number, den: number) => (den === 0 ? 'n/a' : `${((100 * num) / den).toFixed(1)}% (${num}/${den})`);
-
-/**
- * ROC AUC by ranks (Mann-Whitney U): the probability that a random positive scores above a random negative,
- * ties counted one half (average ranks). Null scores (frames without objects) rank below everything.
- */
-function rocAuc(pos: ReadonlyArray<number | null>, neg: ReadonlyArray<number | null>): number {
-  if (pos.length === 0 || neg.length === 0) return NaN;
-  const all = [...pos.map((s) => ({ s: s ?? -Infinity, p: 1 })), ...neg.map((s) => ({ s: s ?? -Infinity, p: 0 }))].sort((a, b) => a.s - b.s);
-  let rankSumPos = 0;
-  for (let i = 0; i < all.length; ) {
-    let j = i;
-    while (j + 1 < all.length && all[j + 1].s === all[i].s) j++;
-    const avgRank = (i + j) / 2 + 1; // ranks i+1 .. j+1
-    for (let m = i; m <= j; m++) if (all[m].p) rankSumPos += avgRank;
-    i = j + 1;
-  }
-  const nP = pos.length;
-  const nN = neg.length;
-  return (rankSumPos - (nP * (nP + 1)) / 2) / (nP * nN);
-}
-
-/** Stratified bootstrap 95% interval of the AUC (seeded). */
-function bootstrapAuc(pos: Array<number | null>, neg: Array<number | null>, reps = 2000, seed = SEED): [number, number] | null {
-  if (pos.length < 2 || neg.length < 2) return null;
-  const rand = mulberry32(seed);
-  const draw = <T>(a: T[]) => a.map(() => a[Math.floor(rand() * a.length)]);
-  const aucs: number[] = [];
-  for (let r = 0; r < reps; r++) aucs.push(rocAuc(draw(pos), draw(neg)));
-  aucs.sort((a, b) => a - b);
-  return [aucs[Math.floor(0.025 * reps)], aucs[Math.min(reps - 1, Math.floor(0.975 * reps))]];
-}
 
 /**
  * Diagnostic only (not the production score): squared distance, per dimension, from the standardised
@@ -492,25 +457,8 @@ async function drawDetections(img: DecodedImage, boxes: Box[], title: string, fi
 }
 
 function matchPeople(boxes: Box[], gt: Rect[]): { tp: number; matchedGt: number } {
-  const used = new Set<number>();
-  let tp = 0;
-  for (const b of [...boxes].sort((a, c) => c.score - a.score)) {
-    let bestJ = -1;
-    let bestIou = IOU_MATCH;
-    gt.forEach((g, j) => {
-      if (used.has(j)) return;
-      const v = iou(b, g);
-      if (v >= bestIou) {
-        bestIou = v;
-        bestJ = j;
-      }
-    });
-    if (bestJ >= 0) {
-      used.add(bestJ);
-      tp++;
-    }
-  }
-  return { tp, matchedGt: used.size };
+  const tp = greedyMatch(boxes, gt, IOU_MATCH).filter((j) => j >= 0).length;
+  return { tp, matchedGt: tp };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -528,7 +476,7 @@ async function detectorSpeed(img: DecodedImage, threads: number) {
       total.push(performance.now() - t0);
       infer.push(r.inferenceMs);
     }
-    return { threads, runs: 50, warmup: 5, p50Ms: r4(pct(total, 50))!, p90Ms: r4(pct(total, 90))!, minMs: r4(Math.min(...total))!, inferenceP50Ms: r4(pct(infer, 50))!, loadAvg1m: r4(os.loadavg()[0])! };
+    return { threads, runs: 50, warmup: 5, p50Ms: r4(percentile(total, 50))!, p90Ms: r4(percentile(total, 90))!, minMs: r4(Math.min(...total))!, inferenceP50Ms: r4(percentile(infer, 50))!, loadAvg1m: r4(os.loadavg()[0])! };
   } finally {
     await det.close();
   }
@@ -690,7 +638,7 @@ async function main() {
     const posItems = items.filter((i) => i.label === 1 && (k === 'overall' || i.kind === k));
     const pos = posItems.map((i) => i.frameScore);
     aucs[k] = rocAuc(pos, neg);
-    const ci = bootstrapAuc(pos, neg);
+    const ci = bootstrapAuc(pos, neg, mulberry32(SEED));
     perKind[k] = {
       positives: pos.length,
       negatives: neg.length,
@@ -846,8 +794,8 @@ async function main() {
       fitFeaturesS: r4(fitFeatMs / 1000),
       fitS: r4(fitMs / 1000),
       testS: r4(testMs / 1000),
-      detectP50Ms: r4(pct(detMs, 50)),
-      extractP50Ms: r4(pct(extMs, 50)),
+      detectP50Ms: r4(percentile(detMs, 50)),
+      extractP50Ms: r4(percentile(extMs, 50)),
       totalS: r4(totalMs / 1000),
     },
     items: items.map((i) => ({ ...i, frameScore: r4(i.frameScore) })),
@@ -921,7 +869,7 @@ async function main() {
     `- Detector ground truth: one person's hand count on 6 frames (41 people), boxes read off the images at ±3 px.`,
     `- Speed was measured on a shared 2-core VM while other jobs ran (load average above); with onnxruntime's thread spinning, 2 threads degrade when the second core is busy (see models/nanodet/README.md).`,
     ``,
-    `Timings of this run: decoding ${(loadMs / 1000).toFixed(1)} s, fit features ${(fitFeatMs / 1000).toFixed(1)} s, fit ${(fitMs / 1000).toFixed(1)} s, test set ${(testMs / 1000).toFixed(1)} s (per frame p50: detect ${fmt(pct(detMs, 50), 1)} ms, crops + encoders ${fmt(pct(extMs, 50), 1)} ms, ${THREADS} thread${THREADS > 1 ? 's' : ''}), total ${(totalMs / 1000).toFixed(0)} s.`,
+    `Timings of this run: decoding ${(loadMs / 1000).toFixed(1)} s, fit features ${(fitFeatMs / 1000).toFixed(1)} s, fit ${(fitMs / 1000).toFixed(1)} s, test set ${(testMs / 1000).toFixed(1)} s (per frame p50: detect ${fmt(percentile(detMs, 50), 1)} ms, crops + encoders ${fmt(percentile(extMs, 50), 1)} ms, ${THREADS} thread${THREADS > 1 ? 's' : ''}), total ${(totalMs / 1000).toFixed(0)} s.`,
     ``,
   ].join('\n');
   fs.writeFileSync(path.join(OUT, 'evaluation.md'), md);

@@ -29,6 +29,7 @@ import { defaultModelRepo, loadLocalModel } from '../runtime/manifest';
 import { iou } from '../runtime/nms';
 import { onnxruntimeVersion } from '../runtime/session';
 import { benchArgs } from './args';
+import { greedyMatch, percentile } from './metrics';
 
 const ROOT = path.resolve(__dirname, '..');
 const GT_FILE = path.join(ROOT, 'bench', 'eval-cctv-groundtruth.json');
@@ -136,35 +137,14 @@ const f1 = (c: Counts) => {
 };
 const add = (a: Counts, b: Counts): Counts => ({ truth: a.truth + b.truth, boxes: a.boxes + b.boxes, tp: a.tp + b.tp });
 const zero = (): Counts => ({ truth: 0, boxes: 0, tp: 0 });
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] : NaN;
-};
 
 /** Greedy matching by score at IoU >= IOU_MATCH; unmatched boxes mostly inside an ignore region are dropped. */
 export function match(boxes: Box[], truth: Rect[], ignore: Rect[]): { counts: Counts; missed: Rect[]; falseBoxes: Box[] } {
-  const used = new Set<number>();
-  const falseBoxes: Box[] = [];
-  let tp = 0;
-  let ignored = 0;
-  for (const b of [...boxes].sort((a, c) => c.score - a.score)) {
-    let best = -1;
-    let bestIou = IOU_MATCH;
-    truth.forEach((g, j) => {
-      if (used.has(j)) return;
-      const v = iou(b, rect(g));
-      if (v >= bestIou) {
-        bestIou = v;
-        best = j;
-      }
-    });
-    if (best >= 0) {
-      used.add(best);
-      tp++;
-    } else if (ignore.some((g) => inside(b, rect(g)) >= 0.5)) ignored++;
-    else falseBoxes.push(b);
-  }
-  return { counts: { truth: truth.length, boxes: boxes.length - ignored, tp }, missed: truth.filter((_, j) => !used.has(j)), falseBoxes };
+  const matched = greedyMatch(boxes, truth.map(rect), IOU_MATCH);
+  const used = new Set(matched.filter((j) => j >= 0));
+  const unmatched = boxes.filter((_, i) => matched[i] < 0).sort((a, b) => b.score - a.score);
+  const falseBoxes = unmatched.filter((b) => !ignore.some((g) => inside(b, rect(g)) >= 0.5));
+  return { counts: { truth: truth.length, boxes: boxes.length - (unmatched.length - falseBoxes.length), tp: used.size }, missed: truth.filter((_, j) => !used.has(j)), falseBoxes };
 }
 
 function inside(b: { x: number; y: number; w: number; h: number }, g: { x: number; y: number; w: number; h: number }): number {
@@ -421,7 +401,7 @@ async function main() {
       for (const t of timed) await t.det.close();
     }
     const load = r3(os.loadavg()[0]);
-    for (const t of timed) t.r.speed = { runs: speedRuns, p50Ms: r3(pct(t.ms, 50)), p90Ms: r3(pct(t.ms, 90)), minMs: r3(Math.min(...t.ms)), passes: t.passes, inferenceP50Ms: r3(pct(t.inf, 50)), loadAvg1m: load };
+    for (const t of timed) t.r.speed = { runs: speedRuns, p50Ms: r3(percentile(t.ms, 50)), p90Ms: r3(percentile(t.ms, 90)), minMs: r3(Math.min(...t.ms)), passes: t.passes, inferenceP50Ms: r3(percentile(t.inf, 50)), loadAvg1m: load };
     out(`speed (frame ${indices[Math.floor(indices.length / 2)]}, ${speedRuns} interleaved runs, load average ${load}): ${timed.map((t) => `${t.r.name} ${fmt(t.r.speed!.p50Ms, 1)}`).join(', ')} ms`);
   }
 

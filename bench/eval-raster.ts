@@ -35,7 +35,8 @@ import {
 import { OnnxEmbedder } from '../runtime/embedder';
 import { loadLocalModel } from '../runtime/manifest';
 import { onnxruntimeVersion } from '../runtime/session';
-import { auc, CHANGES, construct, KINDS, loadScenes, ranks, writeScene, type Kind, type Scene } from './raster-scenes';
+import { ranks, rocAucLabelled as auc } from './metrics';
+import { CHANGES, construct, KINDS, loadScenes, writeScene, type Kind, type Scene } from './raster-scenes';
 
 const USAGE = `Usage: node -r tsx/cjs bench/eval-raster.ts [--data DIR] [--models DIR] [--out DIR] [--seeds N] [--threads N] [--no-deep] [--json]
 

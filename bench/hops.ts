@@ -13,6 +13,7 @@
  *   record          last stage completed -> the row built by the record activity (a workflow task round
  *                   trip, the record activity's queue wait)
  */
+import { mean, percentile } from './metrics';
 
 export const STAGES = ['detect', 'extract', 'score'] as const;
 
@@ -58,18 +59,12 @@ export interface HopStats {
   mean: number;
 }
 
-export function percentile(xs: number[], p: number): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
-}
-
 /** p50/p99/mean of every hop over the rows, in hop order. */
 export function hopBreakdown(rows: HopRow[]): Partial<Record<HopName, HopStats>> {
   const acc = new Map<HopName, number[]>();
   for (const r of rows) for (const [k, v] of Object.entries(rowHops(r)) as Array<[HopName, number]>) (acc.get(k) ?? acc.set(k, []).get(k)!).push(v);
   const out: Partial<Record<HopName, HopStats>> = {};
-  for (const [k, xs] of acc) out[k] = { n: xs.length, p50: percentile(xs, 50), p99: percentile(xs, 99), mean: xs.reduce((a, b) => a + b, 0) / xs.length };
+  for (const [k, xs] of acc) out[k] = { n: xs.length, p50: percentile(xs, 50), p99: percentile(xs, 99), mean: mean(xs) };
   return out;
 }
 

@@ -9,11 +9,17 @@
  *
  * Publishing goes on through the failover the way Lookout's publishers do it: an event whose publish fails
  * (no stream leader yet, a timeout) is published again with the same Nats-Msg-Id, which the stream dedupes,
- * as the watcher does at its next poll and Pub/Sub does when the push endpoint answers 5xx.
+ * as the watcher does at its next poll and Pub/Sub does when the push endpoint answers 5xx — for at most
+ * `publishDeadlineMs` per event; an event still unpublished then is counted in `unpublished` (a failure that shows
+ * in the result), not retried forever. Every wait has a deadline: no leader elected within `electionDeadlineMs`
+ * throws, and so does a dispatcher that does not settle. "No duplicate" is read from positive signals, not a pause:
+ * the dispatcher's consumer has acknowledged every event on the stream, and each row's workflow has finished with
+ * the row's own run as its newest run (`workflowsNotSettled` counts those that have not).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import type { BigQuery } from '@google-cloud/bigquery';
+import type { Client } from '@temporalio/client';
 import type { Storage } from '@google-cloud/storage';
 import type { NatsConnection } from 'nats';
 import type { LookoutConfig } from '../config';
@@ -23,7 +29,7 @@ import { natsServerName } from '../infra/stack';
 import { readPid } from '../infra/procs';
 import { query } from '../io/query';
 import { runLatestSql, tableRef } from '../io/results';
-import { publishObjectEvent } from '../io/streams';
+import { DISPATCHER_DURABLE, publishObjectEvent } from '../io/streams';
 
 export interface FailoverOptions {
   runId: string;
@@ -42,17 +48,26 @@ export interface FailoverOptions {
   /** Sample images, replicated round-robin. */
   files: Array<{ file: string; contentType: string }>;
   timeoutMs: number;
+  /** Longest one event is retried before it counts as unpublished (default 120 s). */
+  publishDeadlineMs?: number;
+  /** Longest wait for a stream leader, before the kill and after it (default 60 s). */
+  electionDeadlineMs?: number;
   log?: (line: string) => void;
 }
 
 export interface FailoverResult {
   objects: number;
+  /** Events the stream acknowledged. */
   published: number;
+  /** Events that could not be published within publishDeadlineMs (each a lost object). */
+  unpublished: number;
   /** Publishes that failed and were retried (same Nats-Msg-Id). */
   publishRetries: number;
   /** Publishes the stream reported as duplicates (a retry of one that had in fact been stored). */
   publishDuplicates: number;
   killedNode: string;
+  /** The stream's leader after the failover (another node than killedNode). */
+  newLeader: string;
   rowsBeforeKill: number;
   publishedBeforeKill: number;
   /** Rows that appeared after the kill (rowsAfter - rowsBeforeKill). */
@@ -76,6 +91,8 @@ export interface FailoverResult {
   runSeconds: number;
   /** The killed node restarted and every stream replica caught up again. */
   rejoinedMs: number;
+  /** Rows whose workflow is not finished, or whose newest run is not the run that wrote the row (a second analysis). */
+  workflowsNotSettled: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -92,6 +109,17 @@ async function streamLeader(nc: NatsConnection, cfg: LookoutConfig): Promise<str
     return (await jsm.streams.info(cfg.nats.stream)).cluster?.leader;
   } catch {
     return undefined;
+  }
+}
+
+/** Polls until `ok(value)` or throws after deadlineMs with `what`. */
+async function waitFor<T>(what: string, deadlineMs: number, read: () => Promise<T>, ok: (v: T) => boolean, everyMs = 100): Promise<T> {
+  const until = Date.now() + deadlineMs;
+  for (;;) {
+    const v = await read();
+    if (ok(v)) return v;
+    if (Date.now() > until) throw new Error(`${what}: not within ${deadlineMs} ms (last seen ${JSON.stringify(v)})`);
+    await sleep(everyMs);
   }
 }
 
@@ -122,7 +150,7 @@ async function listEvents(storage: Storage, opts: FailoverOptions): Promise<Obje
  * Runs the scenario against a running system whose NATS is an embedded cluster of 3 (`cfg.nats.cluster`),
  * with a dispatcher consuming it and workers on its Temporal. Kills the stream leader's process.
  */
-export async function runFailover(nc: NatsConnection, storage: Storage, bq: BigQuery, cfg: LookoutConfig, opts: FailoverOptions, restartNode: (name: string) => Promise<void>): Promise<FailoverResult> {
+export async function runFailover(nc: NatsConnection, storage: Storage, bq: BigQuery, temporal: Client, cfg: LookoutConfig, opts: FailoverOptions, restartNode: (name: string) => Promise<void>): Promise<FailoverResult> {
   const log = opts.log ?? (() => {});
   if (cfg.nats.cluster < 3) throw new Error('runFailover needs an embedded NATS cluster of 3 nodes');
   const t0 = Date.now();
@@ -133,7 +161,12 @@ export async function runFailover(nc: NatsConnection, storage: Storage, bq: BigQ
 
   const js = nc.jetstream({ timeout: 2000 });
   const limiter = new RateLimiter(opts.rate);
+  const publishDeadlineMs = opts.publishDeadlineMs ?? 120_000;
+  const electionDeadlineMs = opts.electionDeadlineMs ?? 60_000;
+  const deadline = Date.now() + opts.timeoutMs;
   let published = 0;
+  let unpublished = 0;
+  let publisherError: Error | undefined;
   let retries = 0;
   let duplicates = 0;
   let maxPublishMs = 0;
@@ -142,25 +175,36 @@ export async function runFailover(nc: NatsConnection, storage: Storage, bq: BigQ
   let rowsSeen = 0;
   const publisher = (async () => {
     for (const ev of events) {
-      while (published - rowsSeen >= opts.window) await sleep(100);
+      while (published - rowsSeen >= opts.window) {
+        if (Date.now() > deadline) throw new Error(`rows stopped coming: ${published} published, ${rowsSeen} rows after ${opts.timeoutMs} ms`);
+        await sleep(100);
+      }
       await limiter.acquire();
       const started = Date.now();
-      for (;;) {
+      let acked = false;
+      while (!acked && Date.now() - started < publishDeadlineMs) {
         try {
           const r = await publishObjectEvent(js, cfg, ev);
           if (r.duplicate) duplicates++;
-          break;
+          acked = true;
         } catch {
           retries++;
           await sleep(250);
         }
+      }
+      if (!acked) {
+        unpublished++;
+        log(`gave up publishing ${ev.name} after ${publishDeadlineMs} ms`);
+        continue;
       }
       const now = Date.now();
       maxPublishMs = Math.max(maxPublishMs, now - started);
       if (killAt !== undefined && firstAckAfterKill === undefined) firstAckAfterKill = now;
       published++;
     }
-  })();
+  })().catch((err: unknown) => {
+    publisherError = err as Error;
+  });
 
   // Rows counted once a second for the publisher's window, until the end of the run.
   let counting = true;
@@ -173,14 +217,13 @@ export async function runFailover(nc: NatsConnection, storage: Storage, bq: BigQ
   // Wait until the run is well under way (rows arriving, events still being published), then kill the node
   // that leads the stream.
   const killAtRows = Math.max(1, Math.floor(opts.objects * opts.killAtFraction));
-  const deadline = Date.now() + opts.timeoutMs;
   while (rowsSeen < killAtRows) {
+    if (publisherError) throw publisherError;
     if (Date.now() > deadline) throw new Error(`kill point not reached (${published} published, ${rowsSeen} rows) after ${opts.timeoutMs} ms`);
     await sleep(200);
   }
   const rowsBeforeKill = rowsSeen;
-  let leader: string | undefined;
-  while (!(leader = await streamLeader(nc, cfg))) await sleep(100);
+  const leader = (await waitFor('a stream leader before the kill', electionDeadlineMs, () => streamLeader(nc, cfg), (l) => l !== undefined))!;
   const nodeIndex = [1, 2, 3].find((n) => natsServerName(cfg, n) === leader);
   if (!nodeIndex) throw new Error(`stream leader ${leader} is not an embedded node`);
   const procName = nodeIndex === 1 ? 'nats' : `nats-${nodeIndex}`;
@@ -191,20 +234,37 @@ export async function runFailover(nc: NatsConnection, storage: Storage, bq: BigQ
   process.kill(pid, 'SIGKILL');
   log(`killed stream leader ${leader} (${procName}, pid ${pid}) at ${rowsBeforeKill} rows, ${publishedBeforeKill} events published`);
 
-  let newLeader: string | undefined;
-  while (!(newLeader = await streamLeader(nc, cfg)) || newLeader === leader) await sleep(50);
+  const newLeader = (await waitFor(`a new stream leader after killing ${leader}`, electionDeadlineMs, () => streamLeader(nc, cfg), (l) => l !== undefined && l !== leader, 50))!;
   const leaderElectedMs = Date.now() - killAt;
   log(`new stream leader ${newLeader} after ${leaderElectedMs} ms`);
 
   await publisher;
-  log(`published ${published} events (${retries} retried publishes, ${duplicates} reported duplicate)`);
-  while (rowsSeen < opts.objects && Date.now() < deadline) await sleep(500);
+  if (publisherError) throw publisherError;
+  log(`published ${published} events (${retries} retried publishes, ${duplicates} reported duplicate, ${unpublished} given up)`);
+  while (rowsSeen < published && Date.now() < deadline) await sleep(500);
   counting = false;
   await counter;
   const rows = await countRows(bq, cfg, opts.runId);
   const runSeconds = (Date.now() - t0) / 1000;
-  // Anything still arriving now would be a duplicate: give stragglers a moment, then count for good.
-  await sleep(3000);
+  // Nothing more can arrive once the dispatcher has acknowledged every event on the stream and every row's workflow
+  // has finished with that row's run as its newest run.
+  const lastSeq = (await (await nc.jetstreamManager({ timeout: 5000 })).streams.info(cfg.nats.stream)).state.last_seq;
+  await waitFor(
+    `the dispatcher acknowledging every event up to ${lastSeq}`,
+    Math.max(60_000, deadline - Date.now()),
+    async () => {
+      const ci = await (await nc.jetstreamManager({ timeout: 5000 })).consumers.info(cfg.nats.stream, DISPATCHER_DURABLE).catch(() => undefined);
+      return ci ? { ackFloor: ci.ack_floor.stream_seq, unacked: ci.num_ack_pending } : undefined;
+    },
+    (c) => c !== undefined && c.ackFloor >= lastSeq && c.unacked === 0,
+    500,
+  );
+  const written = await query<{ workflow_id: string; run_id: string }>(bq, `SELECT workflow_id, run_id FROM ${tableRef(cfg)} WHERE run_tag = @run`, { run: opts.runId });
+  let workflowsNotSettled = 0;
+  for (const w of written) {
+    const d = await temporal.workflow.getHandle(w.workflow_id).describe();
+    if (d.status.name !== 'COMPLETED' || d.runId !== w.run_id) workflowsNotSettled++;
+  }
 
   const [view] = await query<{ n: number; failed: number }>(bq, `SELECT COUNT(*) AS n, COUNTIF(status != 'ok') AS failed FROM (${runLatestSql(cfg)})`, { run: opts.runId });
   const [raw] = await query<{ n: number; objects: number }>(bq, `SELECT COUNT(*) AS n, COUNT(DISTINCT CONCAT(bucket, '/', name, '#', CAST(generation AS STRING))) AS objects FROM ${tableRef(cfg)} WHERE run_tag = @run`, { run: opts.runId });
@@ -212,17 +272,13 @@ export async function runFailover(nc: NatsConnection, storage: Storage, bq: BigQ
   // Bring the node back: it rejoins and catches up from the new leader.
   const tRestart = Date.now();
   await restartNode(procName);
-  for (;;) {
-    try {
-      const info = await (await nc.jetstreamManager({ timeout: 1000 })).streams.info(cfg.nats.stream);
-      const reps = info.cluster?.replicas ?? [];
-      if (reps.length === 2 && reps.every((r) => r.current && !r.offline)) break;
-    } catch {
-      // not yet
-    }
-    if (Date.now() - tRestart > 60_000) throw new Error(`${procName} did not rejoin the stream within 60 s`);
-    await sleep(200);
-  }
+  await waitFor(
+    `${procName} rejoining the stream`,
+    60_000,
+    async () => (await (await nc.jetstreamManager({ timeout: 1000 })).streams.info(cfg.nats.stream).catch(() => undefined))?.cluster?.replicas ?? [],
+    (reps) => reps.length === 2 && reps.every((r) => r.current && !r.offline),
+    200,
+  );
   const rejoinedMs = Date.now() - tRestart;
 
   const viewRows = Number(view?.n ?? 0);
@@ -230,9 +286,11 @@ export async function runFailover(nc: NatsConnection, storage: Storage, bq: BigQ
   return {
     objects: opts.objects,
     published,
+    unpublished,
     publishRetries: retries,
     publishDuplicates: duplicates,
     killedNode: leader,
+    newLeader,
     rowsBeforeKill,
     publishedBeforeKill,
     rowsAfterKill: rows - rowsBeforeKill,
@@ -246,5 +304,6 @@ export async function runFailover(nc: NatsConnection, storage: Storage, bq: BigQ
     failedRows: Number(view?.failed ?? 0),
     runSeconds,
     rejoinedMs,
+    workflowsNotSettled,
   };
 }

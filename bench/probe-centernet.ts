@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import type { Box } from '../core/types';
 import { nms } from '../runtime/nms';
 import { Frames, loadGroundTruth, renderTables, scoreBoxes } from './eval-detector';
+import { percentile } from './metrics';
 
 const ROOT = path.resolve(__dirname, '..');
 const TOOLS = path.join(ROOT, '.lookout', 'modeltools');
@@ -83,9 +84,8 @@ async function main() {
     process.stderr.write(`frame ${t}: ${Math.round(ms[ms.length - 1])} ms\n`);
   }
   const res = scoreBoxes('mb3-centernet-512', 'MB3-CenterNet (human-models centernet.json) in TF.js, input 512x512 0..255, class-wise NMS 0.5 with vehicle group', gt, boxes);
-  const sorted = [...ms].sort((a, b) => a - b);
   const tfVersion = (JSON.parse(fs.readFileSync(path.join(TOOLS, 'node_modules', '@tensorflow', 'tfjs', 'package.json'), 'utf8')) as { version: string }).version;
-  const machine = `TF.js ${tfVersion} cpu backend, median ${Math.round(sorted[Math.floor(sorted.length / 2)])} ms/frame`;
+  const machine = `TF.js ${tfVersion} cpu backend, median ${Math.round(percentile(ms, 50))} ms/frame`;
   const md = renderTables([res], res.name, machine, { choose: indices.filter((t) => gt[t].split === 'choose'), holdout: indices.filter((t) => gt[t].split === 'holdout') });
   process.stderr.write(`\n${md}\n`);
   if (args.markdown) fs.writeFileSync(args.markdown, md + '\n');

@@ -11,6 +11,7 @@ import { fileRangeSource, openRaster, type Raster } from '../media/raster';
 import { writeTiffFile, type SampleType } from '../media/tiff-writer';
 import { LANDSAT7_ETM_6BAND, RGB_ROLES, type BandRoles } from '../methods/raster-change';
 import { mulberry32 } from '../core/random';
+import { quantileAtRank } from './metrics';
 // ------------------------------------------------------------------------------------------------
 // Deterministic randomness
 
@@ -113,11 +114,6 @@ export const CHANGES: Record<Kind, { factor?: Partial<Record<Role, number>>; wat
   clearing: { factor: { blue: 1.3, green: 1.15, red: 1.6, nir: 0.6, swir1: 1.35, swir2: 1.6 }, describe: 'blue x1.30, green x1.15, red x1.60, NIR x0.60, SWIR1 x1.35, SWIR2 x1.60' },
 };
 
-function quantile(v: Float64Array, q: number): number {
-  const s = Float64Array.from(v).sort();
-  return s[Math.min(s.length - 1, Math.max(0, Math.round(q * (s.length - 1))))];
-}
-
 const TYPE_MAX: Record<string, number> = { uint8: 255, uint16: 65535 };
 
 export interface Construction {
@@ -161,8 +157,8 @@ export function construct(scene: Scene, kind: Kind, seed: number): Construction 
   const spec = CHANGES[kind];
   const after = scene.bands.map((band, b) => {
     const role = roleOf.get(b);
-    const p98 = quantile(band, 0.98);
-    const p02 = quantile(band, 0.02);
+    const p98 = quantileAtRank(band, 0.98);
+    const p02 = quantileAtRank(band, 0.02);
     const gain = 0.92 + 0.16 * r();
     const offset = (r() * 2 - 1) * 0.01 * p98;
     const sigma = 0.01 * p98;
@@ -218,41 +214,4 @@ export function writeScene(file: string, scene: Scene, bands: Float64Array[]): v
       return buf;
     },
   });
-}
-
-// ------------------------------------------------------------------------------------------------
-// Metrics
-
-/** ROC AUC by the Mann-Whitney statistic (ties count half); null without both classes. */
-export function auc(scores: number[], labels: number[]): number | null {
-  const idx = scores.map((s, i) => i).sort((a, b) => scores[a] - scores[b]);
-  let pos = 0;
-  let neg = 0;
-  let rankSum = 0;
-  for (let i = 0; i < idx.length; ) {
-    let j = i;
-    while (j + 1 < idx.length && scores[idx[j + 1]] === scores[idx[i]]) j++;
-    const rank = (i + j) / 2 + 1;
-    for (let k = i; k <= j; k++) {
-      if (labels[idx[k]] === 1) {
-        pos++;
-        rankSum += rank;
-      } else neg++;
-    }
-    i = j + 1;
-  }
-  if (pos === 0 || neg === 0) return null;
-  return (rankSum - (pos * (pos + 1)) / 2) / (pos * neg);
-}
-
-export function ranks(v: number[]): number[] {
-  const idx = v.map((_, i) => i).sort((a, b) => v[a] - v[b]);
-  const r = new Array<number>(v.length);
-  for (let i = 0; i < idx.length; ) {
-    let j = i;
-    while (j + 1 < idx.length && v[idx[j + 1]] === v[idx[i]]) j++;
-    for (let k = i; k <= j; k++) r[idx[k]] = (i + j) / 2;
-    i = j + 1;
-  }
-  return r;
 }

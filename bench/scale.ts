@@ -22,6 +22,7 @@ import { extractFrames } from '../demo/samples';
 import { onnxruntimeVersion } from '../runtime/session';
 import { appSpec, down, readyFile, up } from '../infra/stack';
 import { readPid, startDetached, stopProc } from '../infra/procs';
+import { percentile } from './metrics';
 
 const args = process.argv.slice(2);
 if (args.includes('--help') || args.includes('-h')) {
@@ -133,10 +134,6 @@ interface RunResult {
   loadAvg1: number;
 }
 
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] : NaN;
-};
 
 async function run(cfg: LookoutConfig, files: Array<{ file: string; contentType: string }>, workers: number, n: number): Promise<{ r: RunResult; workflowIds: string[]; rowBytes: number[]; streamBytes: number; streamMsgs: number }> {
   // Idle rate of every process first: the servers spend CPU while idle (Temporal's timers and queues), which is
@@ -179,7 +176,7 @@ async function run(cfg: LookoutConfig, files: Array<{ file: string; contentType:
     failed: rows.filter((x) => x.status !== 'ok').length,
     wallS,
     objPerS: rows.length / ((last - first) / 1000),
-    e2eP50Ms: pct(rows.map((x) => x.end_to_end_ms).filter((x): x is number => x !== null), 50),
+    e2eP50Ms: percentile(rows.map((x) => x.end_to_end_ms).filter((x): x is number => x !== null), 50),
     cpuSecondsPerObject: cpu,
     stageRunMsMean: Object.fromEntries(Object.entries(stageMs).map(([k, v]) => [k, v.reduce((a, b) => a + b, 0) / v.length])),
     loadAvg1: os.loadavg()[0],

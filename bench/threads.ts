@@ -11,7 +11,7 @@ import { decodeImage } from '../media/image';
 import { OnnxDetector } from '../runtime/detector';
 import { defaultModelRepo, loadLocalModel } from '../runtime/manifest';
 import { extractFrames } from '../demo/samples';
-import { percentile } from './hops';
+import { percentile } from './metrics';
 
 const args = process.argv.slice(2);
 if (args.includes('--help')) {

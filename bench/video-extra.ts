@@ -24,13 +24,9 @@ import { probeVideo } from '../media/video';
 import { extractFrames, VTEST } from '../demo/samples';
 import { cutVideo, runFit } from '../cli/scene';
 import { readPid } from '../infra/procs';
+import { percentile } from './metrics';
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
-const pct = (xs: number[], p: number) => {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
-};
 
 function rssMb(pid: number | undefined): number | null {
   if (!pid) return null;
@@ -112,7 +108,7 @@ export async function serveBench(cfg: LookoutConfig, requests: number) {
     } finally {
       await new Promise((r) => server.close(r));
     }
-    const r = { requests, ok: lat.length, statuses, p50Ms: pct(lat, 50), p99Ms: pct(lat, 99), meanMs: lat.reduce((a, b) => a + b, 0) / Math.max(1, lat.length) };
+    const r = { requests, ok: lat.length, statuses, p50Ms: percentile(lat, 50), p99Ms: percentile(lat, 99), meanMs: lat.reduce((a, b) => a + b, 0) / Math.max(1, lat.length) };
     log(`    serve: ${r.ok}/${requests} answered 200 (one at a time, ${warm} warm-up requests left out): p50 ${r.p50Ms.toFixed(0)} ms, p99 ${r.p99Ms.toFixed(0)} ms per frame`);
     return r;
   } finally {
@@ -148,7 +144,7 @@ export async function streamBench(cfg: LookoutConfig, seconds: number, pipeline:
     { run },
   );
   const lat = rows.map((r) => Date.parse(r.rec) - Date.parse(r.cap)).filter((x) => Number.isFinite(x));
-  const r = { seconds, pipeline, segments: stats.segments, summaries, frames: rows.length, p50Ms: pct(lat, 50), p99Ms: pct(lat, 99), maxMs: Math.max(...lat) };
+  const r = { seconds, pipeline, segments: stats.segments, summaries, frames: rows.length, p50Ms: percentile(lat, 50), p99Ms: percentile(lat, 99), maxMs: Math.max(...lat) };
   log(`    stream (${pipeline}, ${seconds} s of a 10 fps camera, ${r.segments} segments, ${r.frames} frame rows): capture -> row p50 ${(r.p50Ms / 1000).toFixed(2)} s, p99 ${(r.p99Ms / 1000).toFixed(2)} s`);
   return r;
 }

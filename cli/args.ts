@@ -97,18 +97,50 @@ export function helpText(spec: CommandSpec): string {
   return lines.join('\n');
 }
 
-/** A progress line on stderr when it is a terminal, a line per step otherwise. */
+/** English ordinal of a positive integer: 1st, 2nd, 3rd, 4th, 11th, 12th, 13th, 21st, 102nd. */
+export function ordinal(n: number): string {
+  const tens = n % 100;
+  const suffix = tens >= 11 && tens <= 13 ? 'th' : (['th', 'st', 'nd', 'rd'][n % 10] ?? 'th');
+  return `${n}${suffix}`;
+}
+
+/** "every frame" for 1, else "every 2nd frame", "every 5th frame", ... */
+export function everyNthFrame(n: number): string {
+  return n === 1 ? 'every frame' : `every ${ordinal(n)} frame`;
+}
+
+/**
+ * Progress on stderr. On a terminal: one line redrawn in place (at most every 100 ms). Off a terminal (a log file, CI,
+ * a pipe): a new line only when the share done reaches the next 10 % step (so at most 11 lines for a bar with a
+ * total), never the same count twice; without a total, a line when the count changed and 10 s have passed.
+ */
 export class Progress {
-  private last = 0;
-  private readonly tty = process.stderr.isTTY === true;
+  private last = -Infinity;
+  private lastDone = -1;
+  private lastStep = -1;
+  private readonly tty: boolean;
+  private readonly write: (s: string) => void;
+  private readonly now: () => number;
   constructor(
     private readonly label: string,
     private readonly total?: number,
-  ) {}
+    io: { tty?: boolean; write?: (s: string) => void; now?: () => number } = {},
+  ) {
+    this.tty = io.tty ?? process.stderr.isTTY === true;
+    this.write = io.write ?? ((x) => process.stderr.write(x));
+    this.now = io.now ?? Date.now;
+  }
   update(done: number, extra = ''): void {
-    const now = Date.now();
-    if (now - this.last < (this.tty ? 100 : 5000) && done !== this.total) return;
+    const now = this.now();
+    if (this.tty) {
+      if (now - this.last < 100 && done !== this.total) return;
+    } else if (this.total) {
+      const step = Math.floor((10 * Math.min(done, this.total)) / this.total);
+      if (step <= this.lastStep || done === this.lastDone) return;
+      this.lastStep = step;
+    } else if (done === this.lastDone || now - this.last < 10_000) return;
     this.last = now;
+    this.lastDone = done;
     let bar = '';
     if (this.total) {
       const frac = Math.min(1, done / this.total);
@@ -116,11 +148,11 @@ export class Progress {
       bar = `[${'#'.repeat(Math.round(frac * width)).padEnd(width, '.')}] ${done}/${this.total} `;
     } else bar = `${done} `;
     const line = `${this.label} ${bar}${extra}`;
-    if (this.tty) process.stderr.write(`\r\x1b[2K${line}`);
-    else process.stderr.write(`${line}\n`);
+    if (this.tty) this.write(`\r\x1b[2K${line}`);
+    else this.write(`${line}\n`);
   }
   done(message = ''): void {
-    if (this.tty) process.stderr.write(`\r\x1b[2K`);
-    if (message) process.stderr.write(`${message}\n`);
+    if (this.tty) this.write(`\r\x1b[2K`);
+    if (message) this.write(`${message}\n`);
   }
 }

@@ -1,6 +1,6 @@
 /** The CCTV part of `lookout demo`. */
 import type { LookoutConfig } from '../config';
-import { Progress } from './args';
+import { everyNthFrame, Progress } from './args';
 import { fitSceneFromCli } from './scene';
 
 /** The CCTV part of `lookout demo`: fit scene vtest on frames 0-499, analyse frames 500-794, print the top frames. */
@@ -13,7 +13,7 @@ export async function runCctvDemo(cfg: LookoutConfig, o: { stamp: string; every:
   const { query } = require('../io/query') as typeof import('../io/query');
   const { runLatestSql } = require('../io/results') as typeof import('../io/results');
   const parts = vtestParts(path.join(cfg.home, 'samples'));
-  console.log(`  fitting scene "vtest" on frames 0-${parts.split - 1} (every ${o.every}th frame)`);
+  console.log(`  fitting scene "vtest" on frames 0-${parts.split - 1} (${everyNthFrame(o.every)})`);
   // The default CCTV method's own fit settings (k, threshold quantile), as `lookout fit` uses them.
   const { methodOfPipeline } = require('../methods/registry') as typeof import('../methods/registry');
   const defaults = methodOfPipeline('cctv-anomaly').fit!.defaults;

@@ -30,10 +30,6 @@ export function setDraining(): void {
   state.draining = true;
 }
 
-export function healthState(): Readonly<HealthState> {
-  return state;
-}
-
 /** Status code and body of a probe path, or undefined for any other path (pure: the server and tests use it). */
 export function probe(pathname: string, s: Readonly<HealthState> = state): { status: number; body: Record<string, unknown> } | undefined {
   const uptimeS = Math.round((Date.now() - s.startedAt) / 1000);

@@ -72,9 +72,12 @@ export function batchStageOptions(stageStartToCloseMs: number, objects: number):
 /** A started analysis that has not finished in this time is ended by Temporal (its row is then missing: see `lookout retry`). */
 export const WORKFLOW_EXECUTION_TIMEOUT = '24h';
 
-/** Dispatcher: redelivery delay after a passing failure to start a workflow (JetStream nak delay). */
-export function dispatchBackoffMs(delivery: number): number {
-  return Math.min(30_000, 1000 * 2 ** Math.max(0, delivery - 1));
+/**
+ * Dispatcher: redelivery delay after a failure to start a workflow (the JetStream nak delay), by attempt: capped
+ * exponential backoff, 1 s, 2 s, 4 s, ... at most capMs (the dispatcher's only backoff).
+ */
+export function dispatchBackoffMs(attempt: number, capMs = 30_000): number {
+  return Math.min(capMs, 1000 * 2 ** Math.min(30, Math.max(0, attempt - 1)));
 }
 
 /** Stages run as one activity (a stage group): the time of its stages together. */

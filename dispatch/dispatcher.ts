@@ -22,7 +22,8 @@ import { analysisWorkflowId, WorkflowStarter, type AnalysisKind } from '../io/st
 import { METHODS } from '../methods/registry';
 import { isNeighbour, isVideo } from '../media/triplets';
 import { DISPATCHER_DURABLE, isJsApiError, JS_ERR, jsonCodec, publishDeadLetter } from '../io/streams';
-import { backoffMs, classifyStartFailure, FailureCounter } from './failures';
+import { dispatchBackoffMs } from '../core/policies';
+import { classifyStartFailure, FailureCounter } from './failures';
 import type { AnalyzeInput } from '../core/types';
 import { objectKey } from '../core/events';
 import { log, withLogFields } from '../io/log';
@@ -220,7 +221,7 @@ export class Dispatcher {
       const kind = classifyStartFailure(err);
       if (kind === 'outage') {
         this.outageBegan(err);
-        m.nak(backoffMs(delivery));
+        m.nak(dispatchBackoffMs(delivery));
         return { kind: 'outage', error, delivery };
       }
       this.outageEnded();
@@ -231,7 +232,7 @@ export class Dispatcher {
         m.term(error);
         return { kind: 'dead', error };
       }
-      m.nak(backoffMs(failures));
+      m.nak(dispatchBackoffMs(failures));
       return { kind: 'retry', error, delivery: failures };
     }
   }

@@ -55,11 +55,6 @@ export function classifyStartFailure(err: unknown): StartFailureKind {
   return 'event';
 }
 
-/** Capped exponential backoff for a nak: 1 s, 2 s, 4 s, ... at most capMs. */
-export function backoffMs(attempt: number, capMs = 30_000): number {
-  return Math.min(capMs, 1000 * 2 ** Math.min(30, Math.max(0, attempt - 1)));
-}
-
 /**
  * Failures of the event itself, per stream sequence. JetStream's own delivery count cannot tell an outage
  * from a bad event, so the consumer has no max_deliver and the dispatcher counts these itself. In memory

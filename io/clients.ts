@@ -64,7 +64,15 @@ export function storageClient(cfg: LookoutConfig): Storage {
  * (config.ts is the only reader of the environment); the client treats a non-Google endpoint as an emulator.
  */
 export function pubsubClient(cfg: LookoutConfig): PubSub {
-  if (cfg.pubsub.url) return new PubSub({ projectId: cfg.gcp.projectId, apiEndpoint: cfg.pubsub.url, emulatorMode: true });
+  // The emulator gets an explicit placeholder auth client: without one, google-gax looks for application default
+  // credentials before its first call and, finding none, probes the GCE metadata server (a MetadataLookupWarning
+  // printed by every process, and a delay, where no metadata server exists). Emulator mode sends no credentials:
+  // the client is only asked for its universe domain. (google-gax's own copy of google-auth-library declares the
+  // type, hence the cast; the object is the same class.)
+  if (cfg.pubsub.url) {
+    const authClient = emulatorAuth('pubsub-emulator') as unknown as NonNullable<ConstructorParameters<typeof PubSub>[0]>['authClient'];
+    return new PubSub({ projectId: cfg.gcp.projectId, apiEndpoint: cfg.pubsub.url, emulatorMode: true, authClient });
+  }
   return new PubSub({ projectId: cfg.gcp.projectId });
 }
 
@@ -93,10 +101,10 @@ export async function ensurePubSub(cfg: LookoutConfig): Promise<void> {
   }
 }
 
-/** An auth client that adds a placeholder token: the emulator accepts any request. */
-function emulatorAuth(): OAuth2Client {
+/** An auth client that adds a placeholder token: the emulators accept any request. */
+function emulatorAuth(token = 'bigquery-emulator'): OAuth2Client {
   const c = new OAuth2Client();
-  c.setCredentials({ access_token: 'bigquery-emulator', expiry_date: Date.now() + 10 * 365 * 24 * 3600 * 1000 });
+  c.setCredentials({ access_token: token, expiry_date: Date.now() + 10 * 365 * 24 * 3600 * 1000 });
   return c;
 }
 

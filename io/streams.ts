@@ -5,7 +5,6 @@
  *   KV     lookout_cursors   watcher cursors and backfill checkpoints
  */
 import {
-  AckPolicy,
   DiscardPolicy,
   JSONCodec,
   RetentionPolicy,
@@ -158,7 +157,3 @@ export async function readDeadLetters(nc: NatsConnection, cfg: LookoutConfig, op
   }
   return out;
 }
-
-export const CONSUMER_DEFAULTS = {
-  ackPolicy: AckPolicy.Explicit,
-};

@@ -221,7 +221,11 @@ export interface CaseOutcome {
   mutation: Mutation;
   /** 'row' (with status and error class), 'dead-letter', 'refused-upload' (GCS would not take it), or 'none'. */
   outcome: 'row' | 'dead-letter' | 'refused-upload' | 'none';
+  /** Rows in the table for this input (raw, every physical row), and the distinct analyses (workflow ids) among them. */
   rows: number;
+  analyses?: number;
+  /** Whether a dead letter names this input (with a row as well, the input was both analysed and dead-lettered). */
+  deadLettered?: boolean;
   status?: string;
   errorClass?: string | null;
   reason?: string;
@@ -281,24 +285,28 @@ export async function runFuzz(c: FuzzClients, cases: FuzzCase[], prefix: string,
   let running: number | undefined;
   for (;;) {
     try {
-      const rows = await query<{ name: string; n: number; status: string; error_class: string | null }>(
+      const rows = await query<{ name: string; n: number; analyses: number; status: string; error_class: string | null }>(
         c.bq,
-        `SELECT name, COUNT(*) AS n, MIN(status) AS status, MIN(error_class) AS error_class FROM ${tableRef(cfg)} WHERE STARTS_WITH(name, @prefix) GROUP BY name`,
+        `SELECT name, COUNT(*) AS n, COUNT(DISTINCT workflow_id) AS analyses, MIN(status) AS status, MIN(error_class) AS error_class FROM ${tableRef(cfg)} WHERE STARTS_WITH(name, @prefix) GROUP BY name`,
         { prefix },
       );
       // A video analysed frame by frame (cctv-ocae) has its rows under its frames' names,
       // frames/<bucket>/<video name>#<generation>/f<t>.jpg: count them for the video.
-      const frameRows = await query<{ name: string; n: number; status: string; error_class: string | null }>(
+      const frameRows = await query<{ name: string; n: number; analyses: number; status: string; error_class: string | null }>(
         c.bq,
-        `SELECT REGEXP_EXTRACT(name, r'^frames/[^/]+/(.*)#[0-9]+/f[0-9]+[.]jpg$') AS name, COUNT(*) AS n, MIN(status) AS status, MIN(error_class) AS error_class FROM ${tableRef(cfg)} WHERE STARTS_WITH(name, @framePrefix) GROUP BY 1`,
+        `SELECT REGEXP_EXTRACT(name, r'^frames/[^/]+/(.*)#[0-9]+/f[0-9]+[.]jpg$') AS name, COUNT(*) AS n, COUNT(DISTINCT workflow_id) AS analyses, MIN(status) AS status, MIN(error_class) AS error_class FROM ${tableRef(cfg)} WHERE STARTS_WITH(name, @framePrefix) GROUP BY 1`,
         { framePrefix: `frames/${cfg.gcs.bucket}/${prefix}` },
       );
       for (const r of [...rows, ...frameRows]) {
         const o = outcomes.get(r.name);
-        if (o && o.outcome !== 'refused-upload') Object.assign(o, { outcome: 'row', rows: Number(r.n), status: r.status, errorClass: r.error_class });
+        if (o && o.outcome !== 'refused-upload') Object.assign(o, { outcome: 'row', rows: Number(r.n), analyses: Number(r.analyses), status: r.status, errorClass: r.error_class });
       }
       for (const d of await readDeadLetters(c.nc, cfg)) {
-        for (const o of outcomes.values()) if (o.outcome === 'none' && d.payload.includes(o.name)) Object.assign(o, { outcome: 'dead-letter', reason: d.reason.slice(0, 200) });
+        for (const o of outcomes.values()) {
+          if (!d.payload.includes(o.name)) continue;
+          o.deadLettered = true;
+          if (o.outcome === 'none') Object.assign(o, { outcome: 'dead-letter', reason: d.reason.slice(0, 200) });
+        }
       }
     } catch (err) {
       log(`fuzz: counting failed (${(err as Error).message}); again`);

@@ -378,8 +378,3 @@ export class Tracker {
     return out;
   }
 }
-
-/** The box a track predicts for its next frame (for drawing and tests). */
-export function predictedBox(t: TrackState): { x: number; y: number; w: number; h: number } {
-  return xToBox(t.x);
-}

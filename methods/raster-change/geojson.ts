@@ -4,7 +4,6 @@
  * without a footprint (no or unsupported georeference) is kept with "geometry": null, as RFC 7946 allows, so
  * the collection still lists every chip and says why it has no place.
  */
-import fs from 'node:fs/promises';
 import type { ChipWindow, ChipPlacement } from '../../media/raster';
 
 export interface ChipFeatureInput {
@@ -53,10 +52,6 @@ export function chipFeatureCollection(chips: readonly ChipFeatureInput[], meta?:
     return { type: 'Feature', id: c.window.index, bbox: b, geometry: { type: 'Polygon', coordinates: [f.ring.map(([lon, lat]) => [lon, lat])] }, properties: props };
   });
   return { type: 'FeatureCollection', ...(bbox ? { bbox } : {}), features, ...(meta ? { lookout: meta } : {}) };
-}
-
-export async function writeGeoJson(file: string, fc: GeoJsonFeatureCollection): Promise<void> {
-  await fs.writeFile(file, JSON.stringify(fc) + '\n');
 }
 
 /** Ring of a WKT POLYGON's exterior ("POLYGON((lon lat, ...))"), or null for anything else. */

@@ -4,7 +4,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { comparisonRows, decisionThreshold, engineReportSql, ensureEngineTable, insertEngineRows, summariseVariant, type ChipPairResult } from '../../bench/engines-report';
-import { auc } from '../../bench/raster-scenes';
+import { rocAucLabelled } from '../../bench/metrics';
 import { query } from '../../io/query';
 import { bq, cfg, uniqueRun } from './helpers';
 
@@ -39,7 +39,7 @@ describe('engine comparison report (bigquery-emulator)', () => {
       const s = summariseVariant(
         results.filter((r) => r.variant === row.variant),
         thresholds,
-        auc,
+        rocAucLabelled,
       );
       expect(row.reference).toBe(row.variant === 'mobilenetv2');
       expect(Number(row.chip_pairs)).toBe(s.chipPairs);

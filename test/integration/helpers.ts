@@ -5,6 +5,7 @@ import { bigqueryClient, natsConnect, storageClient, temporalClient } from '../.
 import { loadConfig } from '../../config';
 import { query } from '../../io/query';
 import { tableRef, viewName } from '../../io/results';
+import { DISPATCHER_DURABLE } from '../../io/streams';
 import { extractFrames, OPENCV_DATA } from '../../demo/samples';
 
 export const cfg = loadConfig(process.env);
@@ -141,4 +142,75 @@ export function checkTimings(r: TimedRow, expect: (v: unknown) => { toBe(x: unkn
 export function ts(v: unknown): number {
   if (v && typeof v === 'object' && 'value' in v) return Date.parse(String((v as { value: string }).value));
   return Date.parse(String(v));
+}
+
+// ---------------------------------------------------------------------------------------------
+// "Nothing more appears", proven by positive signals instead of a fixed wait (see docs/tests.md).
+
+/** The sequence of the newest message on the objects stream now (0 when empty). */
+export async function objectsStreamLastSeq(): Promise<number> {
+  return withNats(async (nc) => (await (await nc.jetstreamManager()).streams.info(cfg.nats.stream)).state.last_seq);
+}
+
+/**
+ * Waits until the dispatcher has settled every event on the objects stream up to `seq`: its durable consumer's ack
+ * floor reaches `seq` (each event was started, found already started, skipped or dead-lettered, then acked) and nothing
+ * is in flight. After this no event published up to `seq` can still start an analysis. Fails after timeoutMs.
+ */
+export async function waitDispatcherSettled(seq: number, timeoutMs = 120_000): Promise<{ ackFloor: number; delivered: number }> {
+  const deadline = Date.now() + timeoutMs;
+  return withNats(async (nc) => {
+    const jsm = await nc.jetstreamManager();
+    for (;;) {
+      const ci = await jsm.consumers.info(cfg.nats.stream, DISPATCHER_DURABLE);
+      if (ci.ack_floor.stream_seq >= seq && ci.num_ack_pending === 0) return { ackFloor: ci.ack_floor.stream_seq, delivered: ci.delivered.stream_seq };
+      if (Date.now() > deadline) throw new Error(`dispatcher not settled after ${timeoutMs} ms: ack floor ${ci.ack_floor.stream_seq} < ${seq} or ${ci.num_ack_pending} unacked`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  });
+}
+
+/**
+ * Every row's workflow has finished and its newest run is the run that wrote the row: no second analysis was
+ * started after it (a later run would be the newest one) and none is still running that could write a row later.
+ */
+export async function expectOnlyRunWroteRow(rows: ReadonlyArray<{ workflow_id: string; run_id: string }>): Promise<void> {
+  await withTemporal(async (client) => {
+    for (const r of rows) {
+      const d = await client.workflow.getHandle(r.workflow_id).describe();
+      if (d.status.name !== 'COMPLETED' || d.runId !== r.run_id) throw new Error(`workflow ${r.workflow_id}: newest run ${d.runId} is ${d.status.name}, the row came from run ${r.run_id}`);
+    }
+  });
+}
+
+/**
+ * Waits until the object events of all `names` are on the objects stream (published by the watcher, push or a
+ * backfill) and returns their stream sequences, scanning from `fromSeq` (take objectsStreamLastSeq() + 1 before the
+ * uploads). Fails after timeoutMs naming what was seen.
+ */
+export async function objectEventSeqs(names: readonly string[], fromSeq: number, timeoutMs = 60_000): Promise<Map<string, number>> {
+  const want = new Set(names);
+  const seqs = new Map<string, number>();
+  const deadline = Date.now() + timeoutMs;
+  return withNats(async (nc) => {
+    const jsm = await nc.jetstreamManager();
+    let from = fromSeq;
+    while (seqs.size < want.size) {
+      if (Date.now() > deadline) throw new Error(`object events seen for ${seqs.size} of ${want.size} objects after ${timeoutMs} ms`);
+      const { state } = await jsm.streams.info(cfg.nats.stream);
+      for (let seq = Math.max(from, state.first_seq); seq <= state.last_seq; seq++) {
+        const m = await jsm.streams.getMessage(cfg.nats.stream, { seq }).catch(() => undefined);
+        let name: string | undefined;
+        try {
+          name = m?.json<{ name?: string }>().name; // other suites share the stream: a message that is not an object event is not ours
+        } catch {
+          name = undefined;
+        }
+        if (name && want.has(name) && !seqs.has(name)) seqs.set(name, seq);
+      }
+      from = state.last_seq + 1;
+      if (seqs.size < want.size) await new Promise((r) => setTimeout(r, 250));
+    }
+    return seqs;
+  });
 }

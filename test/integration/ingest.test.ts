@@ -16,8 +16,8 @@ import { natsConnect, temporalClient } from '../../io/clients';
 import { workflowIdFor } from '../../core/events';
 import { resolvePipeline } from '../../core/pipelines';
 import { WorkflowStarter } from '../../io/starter';
-import { readDeadLetters } from '../../io/streams';
-import { cfg, ensureBucket, rowsWhere, sampleFrame, SIDE_BUCKET, storage, TABLE, uniqueRun, upload, waitForRows, withNats, withTemporal } from './helpers';
+import { DISPATCHER_DURABLE, readDeadLetters } from '../../io/streams';
+import { cfg, ensureBucket, expectOnlyRunWroteRow, objectEventSeqs, objectsStreamLastSeq, rowsWhere, sampleFrame, SIDE_BUCKET, storage, TABLE, uniqueRun, upload, waitDispatcherSettled, waitForRows, withNats, withTemporal } from './helpers';
 
 interface Row {
   workflow_id: string;
@@ -127,7 +127,9 @@ describe('backfill', () => {
     expect(new Set(rows.map((x) => x.name)).size).toBe(5);
     const r2 = await withNats((nc) => backfill(nc, storage, cfg, { bucket: SIDE_BUCKET, prefix, rate: 0, pageSize: 100, restart: false, runTag: run }));
     expect(r2.duplicates + r2.published).toBe(5);
-    await new Promise((res) => setTimeout(res, 3000));
+    // Nothing more: the dispatcher has settled every event of both passes, and each object's only run wrote its row.
+    await waitDispatcherSettled(await objectsStreamLastSeq());
+    await expectOnlyRunWroteRow(rows);
     expect(await rowsWhere('run_tag = @run', { run }, TABLE())).toHaveLength(5);
   });
 });
@@ -166,21 +168,42 @@ describe('dispatcher crash', () => {
     const n = 16;
     // Stop the stack's dispatcher so events pile up in the stream.
     await stopProc(cfg.home, 'dispatcher');
-    for (let i = 0; i < n; i++) await upload(cfg.gcs.bucket, `${run}/o${i}.jpg`, sampleFrame(40 + i * 7), 'image/jpeg', { 'lookout-run': run });
+    const before = await objectsStreamLastSeq();
+    const names = Array.from({ length: n }, (_, i) => `${run}/o${i}.jpg`);
+    for (const [i, name] of names.entries()) await upload(cfg.gcs.bucket, name, sampleFrame(40 + i * 7), 'image/jpeg', { 'lookout-run': run });
+    // All n events are on the stream before the dispatcher starts.
+    const seqs = [...(await objectEventSeqs(names, before + 1)).values()];
+    const [first, last] = [Math.min(...seqs), Math.max(...seqs)];
     const spec = appSpec(cfg, 'dispatcher');
     fs.rmSync(readyFile(cfg, 'dispatcher'), { force: true });
     const pid = startDetached(cfg.home, spec);
-    // Let it start consuming, then kill it without warning (messages in flight stay unacked and are redelivered).
-    const deadline = Date.now() + 60_000;
-    while (Date.now() < deadline && !fs.existsSync(readyFile(cfg, 'dispatcher'))) await new Promise((r) => setTimeout(r, 20));
-    await new Promise((r) => setTimeout(r, 150));
-    process.kill(-pid, 'SIGKILL');
-    while (isAlive(pid)) await new Promise((r) => setTimeout(r, 50));
+    // Kill it without warning as soon as it holds events of this run unacked (delivered to it, not yet acknowledged).
+    const atKill = await withNats(async (nc) => {
+      const jsm = await nc.jetstreamManager();
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const ci = await jsm.consumers.info(cfg.nats.stream, DISPATCHER_DURABLE);
+        if (ci.delivered.stream_seq >= first && ci.num_ack_pending > 0) {
+          process.kill(-pid, 'SIGKILL');
+          break;
+        }
+        if (ci.ack_floor.stream_seq >= last) throw new Error('the dispatcher acknowledged every event of the run before it could be seen holding one: no mid-stream kill');
+        if (Date.now() > deadline) throw new Error(`the dispatcher took no event of the run in 60 s (delivered up to ${ci.delivered.stream_seq}, first ${first})`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      while (isAlive(pid)) await new Promise((r) => setTimeout(r, 20));
+      return jsm.consumers.info(cfg.nats.stream, DISPATCHER_DURABLE);
+    });
+    // The kill landed mid-stream: the dead dispatcher had taken events of the run, yet left some of them unacked.
+    expect(atKill.delivered.stream_seq).toBeGreaterThanOrEqual(first);
+    expect(atKill.ack_floor.stream_seq).toBeLessThan(last);
     const pid2 = startDetached(cfg.home, spec);
     expect(readPid(cfg.home, 'dispatcher')).toBe(pid2);
     const rows = await waitForRows<Row>('run_tag = @run', { run }, n, 180_000);
     expect(new Set(rows.map((r) => r.workflow_id)).size).toBe(n);
-    await new Promise((r) => setTimeout(r, 3000));
+    // Nothing more: every event of the run is settled (the redelivered ones included) and each row came from its object's only run.
+    await waitDispatcherSettled(last);
+    await expectOnlyRunWroteRow(rows);
     const raw = await rowsWhere<Row>('run_tag = @run', { run }, TABLE());
     expect(raw).toHaveLength(n); // no duplicate analysis, not even a duplicate physical row
   });

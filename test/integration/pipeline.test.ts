@@ -21,8 +21,10 @@ import {
   storage,
   TABLE,
   checkTimings,
+  expectOnlyRunWroteRow,
   uniqueRun,
   upload,
+  waitDispatcherSettled,
   waitForRows,
   withNats,
   withTemporal,
@@ -107,6 +109,7 @@ describe('exactly one analysis per object version', () => {
     const v = validateObjectEvent({ ...md, bucket: SIDE_BUCKET, name, metadata: { 'lookout-run': run }, source: 'push' });
     expect(v.ok).toBe(true);
     if (!v.ok) return;
+    let lastSeq = 0;
     await withNats(async (nc) => {
       const js = nc.jetstream();
       const first = await publishObjectEvent(js, cfg, v.value);
@@ -114,11 +117,14 @@ describe('exactly one analysis per object version', () => {
       expect(first.duplicate).toBe(false);
       expect(second.duplicate).toBe(true); // dropped by the stream's Nats-Msg-Id window
       // A redelivery the stream cannot recognise (other message id): the workflow ID still dedupes it.
-      await js.publish(objectSubject(cfg, SIDE_BUCKET), JSON.stringify(v.value), { msgID: `${run}-other-id` });
+      lastSeq = (await js.publish(objectSubject(cfg, SIDE_BUCKET), JSON.stringify(v.value), { msgID: `${run}-other-id` })).seq;
     });
     const wf = workflowIdFor('objects', { bucket: SIDE_BUCKET, name, generation });
-    await waitForRows<Row>('workflow_id = @wf', { wf }, 1);
-    await new Promise((r) => setTimeout(r, 4000)); // give a second analysis every chance to appear
+    const rows = await waitForRows<Row>('workflow_id = @wf', { wf }, 1);
+    // Nothing more: the dispatcher has settled all three messages (the one under another id too), and the
+    // workflow's only run, completed, is the one that wrote the row.
+    await waitDispatcherSettled(lastSeq);
+    await expectOnlyRunWroteRow(rows);
     const raw = await rowsWhere<Row>('workflow_id = @wf', { wf }, TABLE());
     expect(raw).toHaveLength(1);
     await withTemporal(async (client) => {

@@ -5,8 +5,9 @@
  * retry -> new row, map -> chip click -> its row, live frame with boxes, runs and a run's report. Every page
  * is screenshotted to .lookout/ui-screens and checked with axe-core (no serious or critical violations).
  *
- * Rows the stack cannot make quickly here (CCTV alerts, satellite chips, live-stream frames) are written
- * through the real results writer (io/results.ts buildRow + bigquerySink), with real images in the buckets.
+ * Rows the stack cannot make quickly here (CCTV alerts, satellite chips) are written through the real results
+ * writer (io/results.ts buildRow + bigquerySink), with real images in the buckets; the live page's come from a
+ * camera recorded by `lookout stream`'s recorder and analysed by the stack.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -19,6 +20,8 @@ import { latestFeedback } from '../../io/feedback';
 import { cutVideo, dismissedClips } from '../../cli/scene';
 import { probeVideo } from '../../media/video';
 import { spawn } from 'node:child_process';
+import net from 'node:net';
+import { recordStream, STREAM_DEFAULTS } from '../../ingest/stream';
 import { VTEST } from '../../demo/samples';
 import { summary } from '../unit/fixtures';
 import { bq, cfg, ensureBucket, rowsWhere, sampleFrame, samplesDir, storage, TABLE, uniqueRun, upload, waitForRows } from './helpers';
@@ -215,36 +218,71 @@ describe('lookout ui in Chromium', () => {
     await expect.poll(() => page.locator('path[data-chip]').count()).toBe(2);
   });
 
-  it('live page: the newest frame of a stream, decoded from its segment, with its boxes', async () => {
-    const seg = cutVideo(VTEST, path.join(samplesDir, 'ui-live-0-10.avi'), 0, 10);
-    const name = `ui-test/${RUN}/live/cam7/seg-0001.avi`;
-    await storage.bucket(cfg.gcs.resultsBucket).upload(seg, { destination: name, resumable: false, contentType: 'video/x-msvideo' });
-    const [md] = await storage.bucket(cfg.gcs.resultsBucket).file(name).getMetadata();
-    const gen = String(md.generation);
-    const t0 = Date.now();
-    await sink.insert(
-      [3, 7].map((frame) =>
-        row({
-          workflow_id: `objects:${cfg.gcs.resultsBucket}/${name}#${gen}@${frame}`,
-          analysis_id: `objects:${cfg.gcs.resultsBucket}/${name}#${gen}@${frame}/r1`,
-          bucket: cfg.gcs.resultsBucket,
-          name,
-          generation: gen,
-          label: 'person',
-          objects: [{ class_id: 0, label: 'person', score: 0.8, x: 100, y: 120, w: 40, h: 90, anomaly_score: null }],
-          details: JSON.stringify({ frame, time_s: frame / 10, stream: `cam7-${RUN}`, captured_at: new Date(t0 + frame * 100).toISOString() }),
-        }),
-      ),
-    );
+  it('live page: the newest frame of a stream the real pipeline analysed, decoded from its segment, with its boxes', async () => {
+    // A camera (vtest.avi at 10 fps, MPEG-TS over HTTP on loopback) recorded by `lookout stream`'s recorder into two
+    // 1 s segments; the stack's watcher, dispatcher and worker turn them into frame rows, as in production.
+    const port = await new Promise<number>((resolve) => {
+      const srv = net.createServer().listen(0, '127.0.0.1', () => {
+        const p = (srv.address() as net.AddressInfo).port;
+        srv.close(() => resolve(p));
+      });
+    });
+    const camera = spawn('ffmpeg', ['-nostdin', '-v', 'error', '-re', '-i', VTEST, '-c:v', 'mpeg2video', '-q:v', '5', '-g', '10', '-f', 'mpegts', '-listen', '1', `http://127.0.0.1:${port}/cam`], { stdio: 'ignore' });
+    const stream = `cam-${RUN}`;
+    const liveRun = `${RUN}-live`;
+    let stats: Awaited<ReturnType<typeof recordStream>>;
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      stats = await recordStream(
+        { ...STREAM_DEFAULTS, url: `http://127.0.0.1:${port}/cam`, name: stream, prefix: `ui-test/${RUN}/live/`, segmentSeconds: 1, maxSegments: 2, minBackoffMs: 200, maxBackoffMs: 800, metadata: { 'lookout-run': liveRun, 'lookout-pipeline': 'objects' } },
+        async (u) => {
+          await storage.bucket(cfg.gcs.bucket).upload(u.file, { destination: u.objectName, resumable: false, contentType: u.contentType, metadata: { metadata: u.metadata } });
+        },
+      );
+    } finally {
+      camera.kill('SIGKILL');
+    }
+    expect(stats.segments).toBe(2);
+    await waitForRows(`run_tag = @run AND JSON_VALUE(details, '$.kind') = 'video-summary'`, { run: liveRun }, stats.segments, 300_000);
+    // The newest frame row of the stream, read off the rows themselves.
+    type LiveRow = { details: string; objects: Array<{ x: number; y: number; w: number; h: number }> };
+    const frames = (await rowsWhere<LiveRow>(`run_tag = @run AND status = 'ok' AND JSON_VALUE(details, '$.stream') = @stream`, { run: liveRun, stream }))
+      .map((r) => ({ ...r, d: JSON.parse(r.details) as { frame: number; captured_at: string } }))
+      .sort((x, y) => x.d.captured_at.localeCompare(y.d.captured_at));
+    expect(frames.length).toBeGreaterThan(10);
+    const newest = frames[frames.length - 1];
+    expect(newest.objects.length).toBeGreaterThan(0); // vtest.avi's walkers
+
     await open('#/live');
-    const card = page.locator(`article[data-stream="cam7-${RUN}"]`);
+    const card = page.locator(`article[data-stream="${stream}"]`);
     await card.waitFor({ timeout: 30_000 });
-    await expect(card.textContent()).resolves.toContain('frame 7');
-    await card.locator('canvas').waitFor();
-    expect(await card.locator('canvas').evaluate((c) => (c as HTMLCanvasElement).width)).toBe(768);
+    await expect(card.textContent()).resolves.toContain(`frame ${newest.d.frame} · captured ${newest.d.captured_at}`);
+    const canvas = card.locator('canvas');
+    await canvas.waitFor();
+    await expect.poll(() => canvas.evaluate((c) => (c as HTMLCanvasElement).width)).toBe(768); // decoded from the 768x576 segment
+    // Each box is drawn where the row says: along one of its four edges, most pixels have the box colour
+    // (teal; red for an abnormal object) — labels or a neighbour may cover parts of the others.
+    const edgeShares = await canvas.evaluate((c, boxes) => {
+      const g = (c as HTMLCanvasElement).getContext('2d')!;
+      const { width, height } = c as HTMLCanvasElement;
+      const px = g.getImageData(0, 0, width, height).data;
+      const boxish = (x: number, y: number) => {
+        const i = 4 * (Math.min(height - 1, Math.max(0, Math.round(y))) * width + Math.min(width - 1, Math.max(0, Math.round(x))));
+        return [[46, 196, 182], [230, 57, 70]].some((col) => col.every((v, k) => Math.abs(v - px[i + k]) <= 40));
+      };
+      const share = (pts: Array<[number, number]>) => pts.filter(([x, y]) => boxish(x, y)).length / Math.max(1, pts.length);
+      const line = (n: number, f: (t: number) => [number, number]) => Array.from({ length: n }, (_, k) => f((k + 1) / (n + 1)));
+      return boxes.map((b) => Math.max(
+        share(line(20, (t) => [b.x + t * b.w, b.y])),
+        share(line(20, (t) => [b.x + t * b.w, b.y + b.h])),
+        share(line(20, (t) => [b.x, b.y + t * b.h])),
+        share(line(20, (t) => [b.x + b.w, b.y + t * b.h])),
+      ));
+    }, newest.objects);
+    for (const [i, share] of edgeShares.entries()) expect(share, `box ${i} of ${JSON.stringify(newest.objects[i])}`).toBeGreaterThanOrEqual(0.6);
     await shoot('live');
     expect(await axeViolations()).toEqual([]);
-  });
+  }, 400_000);
 
   it('`lookout ui` serves the page on the port it prints and stops on SIGTERM', async () => {
     const child = spawn(process.execPath, [path.join(cfg.projectRoot, 'bin', 'lookout'), 'ui', '--port', '0'], { env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });

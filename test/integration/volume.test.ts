@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { listSampleFiles, uploadLoad, waitForRun } from '../../loadtest/loadtest';
 import { buildReport, reportHtml } from '../../loadtest/report';
 import { extractFrames } from '../../demo/samples';
-import { bq, cfg, checkTimings, rowsWhere, samplesDir, storage, TABLE, uniqueRun, type TimedRow } from './helpers';
+import { bq, cfg, checkTimings, expectOnlyRunWroteRow, objectsStreamLastSeq, rowsWhere, samplesDir, storage, TABLE, uniqueRun, waitDispatcherSettled, type TimedRow } from './helpers';
 
 describe('volume', () => {
   it('200 images uploaded with the official GCS client produce exactly 200 rows with consistent timings', async () => {
@@ -15,8 +15,10 @@ describe('volume', () => {
     expect(uploaded).toBe(200);
     const n = await waitForRun(bq, cfg, run, 200, { timeoutMs: 400_000 });
     expect(n).toBe(200);
-    await new Promise((r) => setTimeout(r, 2000));
-    const raw = await rowsWhere<TimedRow & { status: string }>('run_tag = @run', { run }, TABLE());
+    // Nothing more: every event on the stream is settled by the dispatcher and each row came from its object's only run.
+    await waitDispatcherSettled(await objectsStreamLastSeq());
+    const raw = await rowsWhere<TimedRow & { status: string; workflow_id: string; run_id: string }>('run_tag = @run', { run }, TABLE());
+    await expectOnlyRunWroteRow(raw);
     expect(raw).toHaveLength(200);
     for (const r of raw) {
       expect(r.status).toBe('ok');

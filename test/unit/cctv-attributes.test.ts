@@ -15,6 +15,7 @@ import {
   type ObjectObservation,
   type RgbFrame,
 } from '../../methods/cctv-attributes';
+import { DEFAULT_PART_ALLOWANCE } from '../../methods/cctv-attributes/model';
 import { seededRandom } from '../../runtime/knn';
 import type { Box } from '../../core/types';
 
@@ -106,8 +107,10 @@ describe('cctv-attributes model on a synthetic scene', () => {
     expect(report.appearance!.clusters.classEntropyBits).toBeGreaterThan(0.8);
     expect(report.appearance!.bankSize).toBeLessThanOrEqual(2000);
     expect(report.appearance!.embedding2d.points.length).toBe(Math.min(1500, report.appearance!.bankSize));
-    // The threshold is the 0.97 quantile of smoothed held-out frame scores: about 3 % flagged there.
-    expect(report.calibrationFramesFlagged).toBeLessThanOrEqual(0.035);
+    // The report's share of calibration frames above the threshold is what the stored model gives on them. (Its
+    // size says nothing: the threshold is a quantile of those same frames; held-out frames are checked below.)
+    const cal = frameScores(model, scoreObservations(model, normalFrames(400, 600, 2))).frames;
+    expect(report.calibrationFramesFlagged).toBeCloseTo(cal.filter((f) => f.abnormal).length / cal.length, 9);
   });
 
   it('leaves a normal walker unflagged, without reasons', () => {
@@ -160,10 +163,16 @@ describe('cctv-attributes model on a synthetic scene', () => {
   });
 
   it('keeps the false alarm rate on unseen normal frames near the calibration quantile', () => {
-    const test = normalFrames(1000, 1400, 3);
-    const fs = frameScores(model, scoreObservations(model, test)).frames;
-    const flagged = fs.filter((f) => f.abnormal).length / fs.length;
-    expect(flagged).toBeLessThan(0.08);
+    // Frames of another seed that neither the fit nor the calibration saw: the threshold (0.97 quantile of the
+    // calibration frames) must carry over, about 3 % flagged, not far more (a threshold fitted to noise) and
+    // not none at all (a threshold so high it would hide anomalies too).
+    for (const seed of [3, 31]) {
+      const fs = frameScores(model, scoreObservations(model, normalFrames(1000, 1400, seed))).frames;
+      const flagged = fs.filter((f) => f.abnormal).length / fs.length;
+      console.log(`held-out normal frames flagged (seed ${seed}): ${(100 * flagged).toFixed(1)} %`);
+      expect(flagged).toBeLessThan(0.08);
+      expect(flagged).toBeGreaterThan(0.005);
+    }
   });
 
   it('smooths across segments exactly as over one run', () => {
@@ -220,11 +229,24 @@ describe('cctv-attributes model on a synthetic scene', () => {
   });
 
   it('adds only the evidence beyond the part allowance', () => {
-    const { model: allowed } = fitted({ combine: 'sum', partAllowance: 0.3 });
-    const o = scoreExtra(allowed, personAt(seededRandom(11), 200, 200, 100, { dwellS: 2 }));
-    expect(Object.values(o.parts).some((x) => x > 0 && x < 0.3)).toBe(true); // an ordinary part that adds nothing
-    expect(Object.values(o.parts).some((x) => x > 1)).toBe(true); // the running speed
-    expect(o.score).toBeCloseTo(Object.values(o.parts).reduce((s, x) => s + Math.max(0, x - 0.3), 0), 9);
+    // An allowance other than the default (0.3), so a code path that ignored the option would fail; the parts
+    // come from a model with no allowance (the plain sum), an independent computation of the same evidence.
+    const a = 0.45;
+    expect(a).not.toBe(DEFAULT_PART_ALLOWANCE);
+    const runner = personAt(seededRandom(11), 200, 200, 100, { dwellS: 2 });
+    const plain = scoreExtra(fitted({ combine: 'sum', partAllowance: 0 }).model, runner);
+    const allowed = scoreExtra(fitted({ combine: 'sum', partAllowance: a }).model, runner);
+    expect(allowed.parts).toEqual(plain.parts); // the allowance changes how parts add up, not the parts
+    const parts = Object.values(plain.parts);
+    expect(parts.some((x) => x > 0 && x < a)).toBe(true); // an ordinary part that adds nothing
+    expect(parts.some((x) => x > 1)).toBe(true); // the running speed
+    expect(plain.score).toBeCloseTo(parts.reduce((s, x) => s + x, 0), 9);
+    expect(allowed.score).toBeCloseTo(parts.reduce((s, x) => s + Math.max(0, x - a), 0), 9);
+    expect(allowed.score).toBeLessThan(plain.score);
+    // With an allowance above every part of a normal walker, the walker adds nothing at all.
+    const walkerAt = (allowance: number) => scoreExtra(fitted({ combine: 'sum', partAllowance: allowance }).model, personAt(seededRandom(5), 200, 200, 20));
+    const above = Math.max(...Object.values(walkerAt(0).parts)) + 0.05;
+    expect(walkerAt(above).score).toBe(0);
     expect(() => fitted({ partAllowance: -1 })).toThrow(/partAllowance/);
   });
 

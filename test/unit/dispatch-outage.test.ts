@@ -9,7 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../config';
 import { UnknownPipelineError } from '../../core/errors';
 import { Dispatcher, DISPATCHER_DEFAULTS, ensureDispatcherConsumer } from '../../dispatch/dispatcher';
-import { backoffMs, classifyStartFailure, FailureCounter } from '../../dispatch/failures';
+import { dispatchBackoffMs } from '../../core/policies';
+import { classifyStartFailure, FailureCounter } from '../../dispatch/failures';
 
 const cfg = loadConfig({});
 const event = { bucket: 'lookout-inbox', name: 'a.jpg', generation: '12', size: '10', timeCreated: '2026-11-23T10:00:00Z', source: 'watcher', publishedAt: '2026-11-23T10:00:01Z' };
@@ -72,7 +73,7 @@ describe('classifyStartFailure', () => {
   });
 
   it('backoff is capped', () => {
-    expect([1, 2, 3, 5, 6, 50, 10_000].map((n) => backoffMs(n))).toEqual([1000, 2000, 4000, 16000, 30000, 30000, 30000]);
+    expect([1, 2, 3, 5, 6, 50, 10_000].map((n) => dispatchBackoffMs(n))).toEqual([1000, 2000, 4000, 16000, 30000, 30000, 30000]);
   });
 
   it('the failure counter stays bounded', () => {
@@ -92,7 +93,7 @@ describe('Dispatcher during an outage', () => {
       const { m, calls } = msg(1, delivery);
       const out = await d.handle(m);
       expect(out.kind).toBe('outage');
-      expect(calls).toEqual([`nak:${backoffMs(delivery)}`]);
+      expect(calls).toEqual([`nak:${dispatchBackoffMs(delivery)}`]);
     }
     expect(dead).toEqual([]);
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { comparisonRows, decide, decisionThreshold, percentile, summariseVariant, type ChipPairResult } from '../../bench/engines-report';
-import { auc } from '../../bench/raster-scenes';
+import { comparisonRows, decide, decisionThreshold, summariseVariant, type ChipPairResult } from '../../bench/engines-report';
+import { rocAucLabelled as auc } from '../../bench/metrics';
 
 const base = { precision: 'fp32', construction: 's/burn/0', scene: 's', kind: 'burn', seed: 0, featureMaxAbsDiff: 0, featureCosine: 1 };
 function pair(variant: string, chip: number, label: number, score: number, referenceScore: number, ms = 10): ChipPairResult {
@@ -8,13 +8,6 @@ function pair(variant: string, chip: number, label: number, score: number, refer
 }
 
 describe('engine comparison figures', () => {
-  it('percentile is the value at rank round(p (n - 1)), as the SQL report', () => {
-    expect(percentile([1, 2, 3, 4, 5], 0.5)).toBe(3);
-    expect(percentile([1, 2, 3, 4], 0.5)).toBe(3); // round(1.5) = 2
-    expect(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 0.99)).toBe(10);
-    expect(Number.isNaN(percentile([], 0.5))).toBe(true);
-  });
-
   it('thresholds come from the reference negatives of each construction; decisions compare with them', () => {
     const negatives = Array.from({ length: 21 }, (_, i) => pair('ref', i, 0, i / 100, i / 100));
     const t = decisionThreshold([...negatives, pair('ref', 99, 1, 0.9, 0.9)]);

@@ -88,11 +88,23 @@ describe('running evaluations', () => {
     const row = own.results.find((r: { name: string }) => r.name === 'profile:cctv-anomaly');
     expect(o.figures[0].value).toBe(row.person.holdout.recall);
     expect(o.figures[1].value).toBe(row.person.holdout.precision);
-    // Measured 2026-12-03: 46 of 52 held-out people at precision 1.000; the anomaly profile's vehicles from
-    // 0.3 find all 16 held-out vehicles (the cctv profile 15).
-    expect(row.person.holdout.tp).toBe(46);
-    expect(row.vehicle.holdout.tp).toBe(16);
-    expect(fs.readFileSync(path.join(out, 'summary.md'), 'utf8')).toMatch(/\| detector \| person recall, held-out frames \(profile cctv-anomaly\) \| 0\.885 \| >= 0\.9 \(issue 11\) \| \*\*no\*\* \|/);
+    // The figures are derived, not pinned (a better detector must not fail this): the truth counts are the
+    // hand-drawn boxes of the held-out frames, recall and precision follow from the matched counts, and the
+    // summary line states the recall with its goal and a "met" that follows from the value.
+    const gt = JSON.parse(fs.readFileSync(path.join(ROOT, 'bench', 'eval-cctv-groundtruth.json'), 'utf8')).frames as Record<string, { split?: string; people: unknown[]; vehicles?: unknown[] }>;
+    const holdout = Object.values(gt).filter((f) => (f.split ?? 'choose') === 'holdout');
+    const { person, vehicle } = row;
+    expect(person.holdout.truth).toBe(holdout.reduce((n, f) => n + f.people.length, 0));
+    expect(vehicle.holdout.truth).toBe(holdout.reduce((n, f) => n + (f.vehicles?.length ?? 0), 0));
+    for (const c of [person.holdout, vehicle.holdout]) {
+      expect(c.tp).toBeGreaterThan(0);
+      expect(c.tp).toBeLessThanOrEqual(Math.min(c.truth, c.boxes));
+      expect(c.recall).toBeCloseTo(c.tp / c.truth, 3);
+      expect(c.precision).toBeCloseTo(c.tp / c.boxes, 3);
+    }
+    const recall = person.holdout.recall as number;
+    const summaryMd = fs.readFileSync(path.join(out, 'summary.md'), 'utf8');
+    expect(summaryMd).toContain(`| detector | person recall, held-out frames (profile cctv-anomaly) | ${recall.toFixed(3)} | >= 0.9 (issue 11) | ${recall >= 0.9 ? 'yes' : '**no**'} |`);
     expect(fs.existsSync(path.join(out, 'detector', 'detector.md'))).toBe(true);
   });
 });
