@@ -43,7 +43,7 @@ import { seededRandom } from '../runtime/knn';
 import { defaultModelRepo, loadLocalModel, type LocalModel } from '../runtime/manifest';
 import { iou } from '../runtime/nms';
 import { onnxruntimeVersion } from '../runtime/session';
-import { DEFAULT_EPISODE_OPTIONS, episodesOf, type Episode, type EpisodeOptions } from '../runtime/episodes';
+import { DEFAULT_EPISODE_SETTINGS, episodeOptionsAt, episodesOf, type Episode as AlertEpisode, type EpisodeOptions, type EpisodeSettings } from '../runtime/episodes';
 import { matchEpisodes, summariseEpisodes, type EpisodeMatch, type EpisodeSummary } from './metrics/episodes';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -73,8 +73,8 @@ export interface EvalOptions {
   detectionOverride?: DetectorOptions;
   /** Fit options of the new method beyond the defaults (for ablations on the validation split). */
   fit?: AttributeFitOptions;
-  /** Alert episode settings (default runtime/episodes.ts DEFAULT_EPISODE_OPTIONS, production's). */
-  episodes?: EpisodeOptions;
+  /** Alert episode settings (default runtime/episodes.ts DEFAULT_EPISODE_SETTINGS, production's). */
+  episodes?: EpisodeSettings;
   /** Write every analysed frame's observations (clean passes and anomaly clips, with the pasted boxes) to this file (v8 serialisation), so fit and scoring options can be compared offline (bench/tune-cctv-attributes.ts). */
   dumpObs?: string | null;
   command: string;
@@ -735,11 +735,12 @@ export interface EpisodeInput {
 }
 
 export interface EpisodeFigures {
+  settings: EpisodeSettings;
   options: EpisodeOptions;
   overall: EpisodeSummary;
   perKind: Record<string, EpisodeSummary>;
   /** Alerts on the clean test frames (false alerts: nothing was constructed there), per scene. */
-  normalAlerts: Record<string, Array<Pick<Episode, 'start' | 'end' | 'openedAt' | 'peakFrame'>>>;
+  normalAlerts: Record<string, Array<Pick<AlertEpisode, 'start' | 'end' | 'openedAt' | 'peakFrame'>>>;
   /** Per constructed episode: caught, time to alert. */
   episodes: Array<{ scene: string; kind: string; index: number; caught: boolean; latencyS: number | null }>;
   /** Alerts in the anomaly clips that overlap no constructed episode (the clips' normal frames). */
@@ -749,7 +750,8 @@ export interface EpisodeFigures {
 /** Levels on the threshold's scale: smoothed / threshold opens and closes, raw / threshold picks the peak (as in production). */
 const levels = (frames: FrameScore[], threshold: number) => frames.map((f) => ({ frame: f.frame, timeS: f.timeS, level: f.smoothed / threshold, peak: f.raw / threshold }));
 
-export function episodeFigures(inputs: EpisodeInput[], opts: EpisodeOptions = DEFAULT_EPISODE_OPTIONS): EpisodeFigures {
+export function episodeFigures(inputs: EpisodeInput[], settings: EpisodeSettings = DEFAULT_EPISODE_SETTINGS): EpisodeFigures {
+  const opts = episodeOptionsAt(FPS, settings);
   const matches: Array<{ kind: string; m: EpisodeMatch }> = [];
   const normalAlerts: EpisodeFigures['normalAlerts'] = {};
   const episodes: EpisodeFigures['episodes'] = [];
@@ -773,6 +775,7 @@ export function episodeFigures(inputs: EpisodeInput[], opts: EpisodeOptions = DE
   const normal = { falseAlerts: normalFalse, seconds: normalSeconds };
   const kinds = [...new Set(matches.map((x) => x.kind))];
   return {
+    settings,
     options: opts,
     overall: summariseEpisodes(matches.map((x) => x.m), normal),
     perKind: Object.fromEntries(kinds.map((k) => [k, summariseEpisodes(matches.filter((x) => x.kind === k).map((x) => x.m), normal)])),
@@ -783,7 +786,7 @@ export function episodeFigures(inputs: EpisodeInput[], opts: EpisodeOptions = DE
 }
 
 /** The figures of bench/tune-cctv-attributes.ts from dumped observations: frame AUC per kind and overall, normal frames flagged. */
-export function scoreDump(dump: ObsDump, opts: AttributeFitOptions, episodeOpts: EpisodeOptions = DEFAULT_EPISODE_OPTIONS): { auc: Record<string, number>; normalFlagged: number; thresholds: Record<string, number>; episodes: EpisodeFigures } {
+export function scoreDump(dump: ObsDump, opts: AttributeFitOptions, episodeSettings: EpisodeSettings = DEFAULT_EPISODE_SETTINGS): { auc: Record<string, number>; normalFlagged: number; thresholds: Record<string, number>; episodes: EpisodeFigures } {
   const epIn: EpisodeInput[] = [];
   const r = dump.ranges;
   const neg: number[] = [];
@@ -817,7 +820,7 @@ export function scoreDump(dump: ObsDump, opts: AttributeFitOptions, episodeOpts:
     }
   }
   const auc = Object.fromEntries(Object.entries(pos).map(([k, p]) => [k, rocAuc(p, neg)]));
-  return { auc, normalFlagged: flagged / Math.max(1, neg.length), thresholds, episodes: episodeFigures(epIn, episodeOpts) };
+  return { auc, normalFlagged: flagged / Math.max(1, neg.length), thresholds, episodes: episodeFigures(epIn, episodeSettings) };
 }
 
 interface FrameItem {
@@ -1147,7 +1150,7 @@ export async function evaluate(args: EvalOptions): Promise<EvalResults> {
 
   // Figures --------------------------------------------------------------------------------------
   const { perKind, normalFlagged, baselineNormalFlagged, reasonCounts, falseAlarmReasons } = await figures(items, args.baseline, args.out);
-  const episodeFig = episodeFigures(epIn, args.episodes ?? DEFAULT_EPISODE_OPTIONS);
+  const episodeFig = episodeFigures(epIn, args.episodes ?? DEFAULT_EPISODE_SETTINGS);
 
   const totalS = (performance.now() - tStart) / 1000;
   const results = {

@@ -30,11 +30,27 @@ export interface EpisodeOptions {
   mergeGapFrames: number;
 }
 
+/** The same settings in seconds, as a deployment states them (frames depend on the analysed frame rate). */
+export interface EpisodeSettings {
+  high: number;
+  low: number;
+  /** Seconds above `high` before the alert is raised (at least one frame). */
+  openS: number;
+  /** Episodes closer than this many seconds are one alert. */
+  mergeGapS: number;
+}
+
 /**
  * Defaults, chosen on the evaluation's tuning splits (bench/eval-cctv-attributes.ts --split validation and
- * --split shift, docs/eval/cctv-attributes/episodes-tuning.md), never on its test split.
+ * --split shift; docs/eval/cctv-attributes/episodes-tuning.md), never on its test split.
  */
-export const DEFAULT_EPISODE_OPTIONS: EpisodeOptions = { high: 1, low: 0.8, openFrames: 3, mergeGapFrames: 30 };
+export const DEFAULT_EPISODE_SETTINGS: EpisodeSettings = { high: 1, low: 0.8, openS: 0.3, mergeGapS: 3 };
+
+/** Settings in seconds → options in frames at `fps` analysed frames per second. */
+export function episodeOptionsAt(fps: number, st: EpisodeSettings = DEFAULT_EPISODE_SETTINGS): EpisodeOptions {
+  if (!(fps > 0)) throw new EpisodeOptionsError(`fps must be positive, got ${fps}`);
+  return checkEpisodeOptions({ high: st.high, low: st.low, openFrames: Math.max(1, Math.round(st.openS * fps)), mergeGapFrames: Math.max(0, Math.round(st.mergeGapS * fps)) });
+}
 
 export interface EpisodeFrame {
   frame: number;
@@ -106,9 +122,19 @@ export class EpisodeTracker {
   private s: EpisodeState;
   readonly opts: EpisodeOptions;
 
-  constructor(opts: EpisodeOptions = DEFAULT_EPISODE_OPTIONS, state?: EpisodeState) {
+  constructor(opts: EpisodeOptions, state?: EpisodeState) {
     this.opts = checkEpisodeOptions({ ...opts });
     this.s = state ? (JSON.parse(JSON.stringify(state)) as EpisodeState) : { run: null, current: null, open: false };
+  }
+
+  /** The open (or merging) episode, if any (a copy). */
+  get current(): Episode | null {
+    return this.s.current ? { ...this.s.current } : null;
+  }
+
+  /** Whether frames above `high` are pending (not yet enough to open). */
+  get pending(): boolean {
+    return this.s.run !== null;
   }
 
   state(): EpisodeState {
@@ -182,7 +208,7 @@ export class EpisodeTracker {
 }
 
 /** Every episode of a whole clip (frames in order). */
-export function episodesOf(frames: Iterable<EpisodeFrame>, opts: EpisodeOptions = DEFAULT_EPISODE_OPTIONS): Episode[] {
+export function episodesOf(frames: Iterable<EpisodeFrame>, opts: EpisodeOptions): Episode[] {
   const t = new EpisodeTracker(opts);
   const out: Episode[] = [];
   for (const f of frames) out.push(...t.push(f).closed);

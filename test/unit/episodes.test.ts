@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EpisodeOptionsError, EpisodeTracker, episodesOf, type EpisodeFrame, type EpisodeOptions } from '../../runtime/episodes';
+import { EpisodeOptionsError, EpisodeTracker, episodeOptionsAt, episodesOf, type EpisodeFrame, type EpisodeOptions, type EpisodeState } from '../../runtime/episodes';
 
 /** Frames 0.. at 10 fps with the given levels. */
 const frames = (levels: number[], peaks?: number[]): EpisodeFrame[] => levels.map((level, i) => ({ frame: i, timeS: i / 10, level, ...(peaks ? { peak: peaks[i] } : {}) }));
@@ -44,9 +44,9 @@ describe('episodes (hysteresis, persistence, merging)', () => {
     const whole = episodesOf(frames(lv), opts());
     expect(whole.length).toBeGreaterThan(3);
     const out = [];
-    let state;
+    let state: EpisodeState | undefined;
     for (let s = 0; s < 200; s += 37) {
-      const t = new EpisodeTracker(opts(), state ? JSON.parse(JSON.stringify(state)) : undefined);
+      const t = new EpisodeTracker(opts(), state ? (JSON.parse(JSON.stringify(state)) as EpisodeState) : undefined);
       for (const f of frames(lv).slice(s, s + 37)) out.push(...t.push(f).closed);
       state = t.state();
     }
@@ -61,6 +61,12 @@ describe('episodes (hysteresis, persistence, merging)', () => {
     expect(steps.map((s) => s.active)).toEqual([false, false, true, true, true, false]);
     expect(steps.map((s) => s.newPeak)).toEqual([true, true, false, true, false, false]);
     expect(t.finish()).toHaveLength(1);
+  });
+
+  it('states settings in seconds, converted at the analysed frame rate', () => {
+    expect(episodeOptionsAt(10, { high: 1, low: 0.8, openS: 0.3, mergeGapS: 3 })).toEqual({ high: 1, low: 0.8, openFrames: 3, mergeGapFrames: 30 });
+    expect(episodeOptionsAt(25, { high: 1, low: 0.8, openS: 0.3, mergeGapS: 3 })).toEqual({ high: 1, low: 0.8, openFrames: 8, mergeGapFrames: 75 });
+    expect(episodeOptionsAt(1, { high: 1, low: 0.8, openS: 0.1, mergeGapS: 0 }).openFrames).toBe(1);
   });
 
   it('refuses options that cannot work', () => {
