@@ -506,7 +506,6 @@ function buildEpisodes(r: Ranges, limit: number | null, tracks: PersonTrack[], s
   const [t0, t1] = r.test;
   const len = t1 - t0 + 1;
   const slots = limit !== null ? 1 : Math.max(1, Math.floor(len / 95));
-  const slotLen = Math.floor(len / slots);
   if (tracks.length === 0) throw new Error('no isolated walking person track found in the source frames: cannot cut people');
   const episodes: Episode[] = [];
   let trackPick = 0;

@@ -10,13 +10,15 @@
 import fs from 'node:fs';
 import v8 from 'node:v8';
 import type { AttributeFitOptions } from '../methods/cctv-attributes';
+import { DEFAULT_EPISODE_SETTINGS, type EpisodeSettings } from '../runtime/episodes';
 import { scoreDump, type ObsDump } from './cctv-attributes-eval';
 
 const USAGE = `Usage: node -r tsx/cjs bench/tune-cctv-attributes.ts OBS.v8 [CANDIDATES.json] [--json]
 
 OBS.v8: written by bench/eval-cctv-attributes.ts --dump-obs (use --split validation or --split shift).
-CANDIDATES.json: {"name": AttributeFitOptions, ...}; default: {"defaults": {}}.
-Prints per candidate: overall and per-kind frame AUC, normal frames flagged at the threshold.`;
+CANDIDATES.json: {"name": AttributeFitOptions & {"episodes"?: partial EpisodeSettings}, ...}; default: {"defaults": {}}.
+Prints per candidate: overall and per-kind frame AUC, normal frames flagged at the threshold, and the alert
+episodes (runtime/episodes.ts): anomaly episodes caught, median time to alert, false alerts per 10 minutes.`;
 
 function main() {
   const argv = process.argv.slice(2);
@@ -27,15 +29,18 @@ function main() {
   const json = argv.includes('--json');
   const files = argv.filter((a) => !a.startsWith('--'));
   const dump = v8.deserialize(fs.readFileSync(files[0])) as ObsDump;
-  const cands = files[1] ? (JSON.parse(fs.readFileSync(files[1], 'utf8')) as Record<string, AttributeFitOptions>) : { defaults: {} };
+  const cands = files[1] ? (JSON.parse(fs.readFileSync(files[1], 'utf8')) as Record<string, AttributeFitOptions & { episodes?: Partial<EpisodeSettings> }>) : { defaults: {} };
   const out: Record<string, unknown> = {};
-  for (const [name, opts] of Object.entries(cands)) {
+  for (const [name, cand] of Object.entries(cands)) {
     const t0 = performance.now();
-    const res = scoreDump(dump, { seed: 7, createdAt: new Date(0), ...opts });
+    const { episodes, ...opts } = cand as AttributeFitOptions & { episodes?: Partial<EpisodeSettings> };
+    const res = scoreDump(dump, { seed: 7, createdAt: new Date(0), ...opts }, { ...DEFAULT_EPISODE_SETTINGS, ...episodes });
     out[name] = res;
     if (!json) {
       const kinds = Object.entries(res.auc).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ');
+      const e = res.episodes.overall;
       console.log(`${name.padEnd(28)} flagged ${(100 * res.normalFlagged).toFixed(1).padStart(5)} %  ${kinds}  (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+      console.log(`${''.padEnd(28)} episodes: caught ${e.caught}/${e.anomalyEpisodes}, median time to alert ${e.medianTimeToAlertS.toFixed(1)} s, false alerts ${e.falseAlerts} in ${e.normalSeconds} s (${e.falseAlertsPer10Min.toFixed(1)} per 10 min), in clips ${res.episodes.clipFalseAlerts}; missed: ${res.episodes.episodes.filter((x) => !x.caught).map((x) => `${x.scene}/${x.kind}`).join(', ') || 'none'}`);
     }
   }
   if (json) console.log(JSON.stringify(out, null, 2));

@@ -283,7 +283,7 @@ export const cctvAttributesMethod: MethodDefinition = {
               details.clip = `gs://${ctx.resultsBucket}/${clip}`;
               draft.clip ??= details.clip;
             }
-            if (step.active) details.alert_start = episodes.state().current?.start ?? f.index;
+            if (step.active) details.alert_start = episodes.current?.start ?? f.index;
             const analysis: FrameAnalysis = {
               frame: f.index,
               label: frameScore.abnormal ? 'abnormal' : scored.objects.length ? 'normal' : 'no-objects',
