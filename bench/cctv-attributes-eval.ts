@@ -149,7 +149,7 @@ const VAN = { x: 654, y: 44, w: 71, h: 57 };
 const VAN_TO_PERSON = 1.42;
 
 type Kind = 'vehicle-driving' | 'vehicle-parked' | 'running' | 'wrong-direction' | 'loitering' | 'group-gathering';
-const KINDS: Kind[] = ['vehicle-driving', 'vehicle-parked', 'running', 'wrong-direction', 'loitering', 'group-gathering'];
+export const KINDS: Kind[] = ['vehicle-driving', 'vehicle-parked', 'running', 'wrong-direction', 'loitering', 'group-gathering'];
 const KIND_TEXT: Record<Kind, string> = {
   'vehicle-driving': 'wrong place: the parked van cut out and driven along the footpath / paved area at 1.5 person heights/s (~3x walking)',
   'vehicle-parked': 'wrong class for the area: the van standing on the grass, where only people were seen',
@@ -785,7 +785,7 @@ export function episodeFigures(inputs: EpisodeInput[], settings: EpisodeSettings
 }
 
 /** The figures of bench/tune-cctv-attributes.ts from dumped observations: frame AUC per kind and overall, normal frames flagged. */
-export function scoreDump(dump: ObsDump, opts: AttributeFitOptions, episodeSettings: EpisodeSettings = DEFAULT_EPISODE_SETTINGS): { auc: Record<string, number>; normalFlagged: number; thresholds: Record<string, number>; episodes: EpisodeFigures } {
+export function scoreDump(dump: ObsDump, opts: AttributeFitOptions, episodeSettings: EpisodeSettings = DEFAULT_EPISODE_SETTINGS): { auc: Record<string, number>; normalFlagged: number; thresholds: Record<string, number>; episodes: EpisodeFigures; episodeInputs: EpisodeInput[] } {
   const epIn: EpisodeInput[] = [];
   const r = dump.ranges;
   const neg: number[] = [];
@@ -819,7 +819,7 @@ export function scoreDump(dump: ObsDump, opts: AttributeFitOptions, episodeSetti
     }
   }
   const auc = Object.fromEntries(Object.entries(pos).map(([k, p]) => [k, rocAuc(p, neg)]));
-  return { auc, normalFlagged: flagged / Math.max(1, neg.length), thresholds, episodes: episodeFigures(epIn, episodeSettings) };
+  return { auc, normalFlagged: flagged / Math.max(1, neg.length), thresholds, episodes: episodeFigures(epIn, episodeSettings), episodeInputs: epIn };
 }
 
 interface FrameItem {

@@ -76,10 +76,19 @@ export function summariseCctvAttributes(results: unknown): Figure[] {
   const auc = get(results, 'auc');
   if (!auc || typeof auc !== 'object') throw new Error('cctv-attributes results hold no auc table');
   const kinds = Object.keys(auc).filter((k) => k !== 'overall');
+  const ep = get(results, 'alertEpisodes', 'overall');
+  const episodeFigures: Figure[] = ep
+    ? [
+        withGoal(`false alerts per 10 min of normal footage (alert episodes; ${num(get(ep, 'normalSeconds')) ?? '?'} s of it)`, num(get(ep, 'falseAlertsPer10Min')), '<=', 1, 'issue 29'),
+        withGoal('anomaly episodes caught (an alert overlaps it)', num(get(ep, 'caughtShare')), '>=', 0.9, 'issue 29'),
+        withGoal('median time from anomaly start to alert (s)', num(get(ep, 'medianTimeToAlertS')), '<=', 2, 'issue 29'),
+      ]
+    : [];
   return [
+    ...episodeFigures,
     withGoal('frame AUC, all kinds (cctv-attributes)', num(get(auc, 'overall', 'auc')), '>=', 0.9, 'issue 11'),
     withGoal('normal frames flagged at the default threshold', num(get(results, 'normalFramesFlagged', 'new')), '<=', 0.05, 'issue 11'),
-    ...kinds.map((k) => ({ label: `frame AUC, ${k}`, value: num(get(auc, k, 'auc')) })),
+    ...kinds.map((k) => withGoal(`frame AUC, ${k}`, num(get(auc, k, 'auc')), '>=', 0.85, 'issue 29')),
     { label: 'baseline cctv-ocae, same frames and boxes: frame AUC', value: num(get(auc, 'overall', 'baseline', 'auc')) },
     { label: 'baseline cctv-ocae: normal frames flagged', value: num(get(results, 'normalFramesFlagged', 'baseline')) },
   ];

@@ -11,7 +11,8 @@ import fs from 'node:fs';
 import v8 from 'node:v8';
 import type { AttributeFitOptions } from '../methods/cctv-attributes';
 import { DEFAULT_EPISODE_SETTINGS, type EpisodeSettings } from '../runtime/episodes';
-import { scoreDump, type ObsDump } from './cctv-attributes-eval';
+import { episodeFigures, scoreDump, type ObsDump } from './cctv-attributes-eval';
+import { recordRead, setId } from './split-reads';
 
 const USAGE = `Usage: node -r tsx/cjs bench/tune-cctv-attributes.ts OBS.v8 [CANDIDATES.json] [--json]
 
@@ -29,13 +30,19 @@ function main() {
   const json = argv.includes('--json');
   const files = argv.filter((a) => !a.startsWith('--'));
   const dump = v8.deserialize(fs.readFileSync(files[0])) as ObsDump;
+  if (dump.split === 'test') console.error('warning: tuning on the test split: its figures would no longer be held out (this read is counted)');
+  recordRead(setId(dump.ranges.seed, [...new Set(dump.clips.map((c) => c.kind))]), dump.split, `node -r tsx/cjs bench/tune-cctv-attributes.ts ${argv.join(' ')}`);
   const cands = files[1] ? (JSON.parse(fs.readFileSync(files[1], 'utf8')) as Record<string, AttributeFitOptions & { episodes?: Partial<EpisodeSettings> }>) : { defaults: {} };
   const out: Record<string, unknown> = {};
+  const fitted: Record<string, ReturnType<typeof scoreDump>> = {};
   for (const [name, cand] of Object.entries(cands)) {
     const t0 = performance.now();
     const { episodes, ...opts } = cand as AttributeFitOptions & { episodes?: Partial<EpisodeSettings> };
-    const res = scoreDump(dump, { seed: 7, createdAt: new Date(0), ...opts }, { ...DEFAULT_EPISODE_SETTINGS, ...episodes });
-    out[name] = res;
+    // Fitting and scoring depend on the fit options only: candidates that differ in episode settings alone share them.
+    const key = JSON.stringify(opts);
+    const scored = (fitted[key] ??= scoreDump(dump, { seed: 7, createdAt: new Date(0), ...opts }));
+    const res = { ...scored, episodes: episodeFigures(scored.episodeInputs, { ...DEFAULT_EPISODE_SETTINGS, ...episodes }) };
+    out[name] = { ...res, episodeInputs: undefined };
     if (!json) {
       const kinds = Object.entries(res.auc).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ');
       const e = res.episodes.overall;

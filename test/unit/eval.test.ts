@@ -37,6 +37,21 @@ describe('summaries', () => {
     expect(() => summariseCctvAttributes({})).toThrow(/no auc/);
   });
 
+  it('puts the alert-episode figures first, each against the goal of issue 29', () => {
+    const figures = summariseCctvAttributes({
+      auc: { running: { auc: 0.9 }, overall: { auc: 0.92 } },
+      normalFramesFlagged: { new: 0.01 },
+      alertEpisodes: { overall: { falseAlertsPer10Min: 1.5, normalSeconds: 59, caughtShare: 0.92, medianTimeToAlertS: 0.6 } },
+    });
+    expect(figures.slice(0, 3).map((f) => [f.value, f.met])).toEqual([
+      [1.5, false],
+      [0.92, true],
+      [0.6, true],
+    ]);
+    expect(figures[0].label).toMatch(/false alerts per 10 min .*59 s/);
+    expect(figures.find((f) => f.label === 'frame AUC, running')).toMatchObject({ met: true, goal: { op: '>=', value: 0.85 } });
+  });
+
   it("reads the detector row of the anomaly pipeline's profile, not another option's", () => {
     const row = (name: string, r: number) => ({ name, person: { choose: { recall: r }, holdout: { recall: r, precision: 1 } }, vehicle: { holdout: { recall: 1, precision: 0.7 } } });
     const figures = summariseDetector({ results: [row('baseline', 0.5), row('profile:cctv-anomaly', 0.92)] });
