@@ -1214,7 +1214,7 @@ export function markdown(res: any, limit: number | null): string {
     ``,
     `Command: \`${res.command}\`${res.rescoredFrom ? ` (re-scored with the current defaults from the observations dumped by \`${res.rescoredFrom.command}\` of ${res.rescoredFrom.createdAt.slice(0, 10)}; timings are that run's)` : ''}. Machine: ${res.machine}. Total ${res.timings.totalS.toFixed(0)} s (clean pass ${res.timings.cleanPassS.toFixed(0)} s, anomaly clips ${res.timings.scoringS.toFixed(0)} s, baseline ${res.timings.baselineS.toFixed(0)} s; detector p50 ${f(res.timings.detectP50Ms)} ms per crop, appearance ${f(res.timings.embedPerCropP50Ms)} ms per object). Written ${res.createdAt.slice(0, 10)}.${limit !== null ? ` **Smoke run (--limit ${limit}): figures not comparable.**` : ''}`,
     ``,
-    `**Design.** Two scenes from one real fixed camera: non-overlapping 384×576 crops of vtest.avi's 768×576 view, *left* (x 0–383: footpath, car park with cones, grass) and *right* (x 384–767: paved area and road, the parked van, grass). Per scene the method uses the normal frames ${res.ranges.fit[0]}–${res.ranges.cal[1]} only; calibration ${res.design.calibration ?? `held out: fitted on frames ${res.ranges.fit[0]}–${res.ranges.fit[1]}, part normalisers and threshold from frames ${res.ranges.cal[0]}–${res.ranges.cal[1]}`}. It is evaluated on frames ${res.ranges.test[0]}–${res.ranges.test[1]}, which neither fitting nor calibration sees. Every frame is analysed (10 fps), tracks carried from one frame to the next. Detector: ${res.design.detector.text ?? `${res.design.detector.model} at score ≥ ${res.design.detector.scoreThreshold}, as is (detection work is elsewhere)`}. Appearance: ${res.design.appearance ?? '**none** (no MobileNetV2 model available to this run: the appearance attribute is off)'}.`,
+    `**Design.** Two scenes from one real fixed camera: non-overlapping 384×576 crops of vtest.avi's 768×576 view, *left* (x 0–383: footpath, car park with cones, grass) and *right* (x 384–767: paved area and road, the parked van, grass). Per scene the method uses the normal frames ${res.ranges.fit[0]}–${res.ranges.cal[1]} only; calibration ${res.design.calibration ?? `held out: fitted on frames ${res.ranges.fit[0]}–${res.ranges.fit[1]}, part normalisers and threshold from frames ${res.ranges.cal[0]}–${res.ranges.cal[1]}`}. It is evaluated on frames ${res.ranges.test[0]}–${res.ranges.test[1]}, which neither fitting nor calibration sees. Every frame is analysed (10 fps), tracks carried from one frame to the next; appearance is embedded as production does it (each track about twice a second, new tracks at once). Detector: ${res.design.detector.text ?? `${res.design.detector.model} at score ≥ ${res.design.detector.scoreThreshold}, as is (detection work is elsewhere)`}. Appearance: ${res.design.appearance ?? '**none** (no MobileNetV2 model available to this run: the appearance attribute is off)'}.`,
     ``,
     `**Anomalies** (seed ${res.ranges.seed}; ${res.design.episodes.length} episodes, each in its own copy of the test range so kinds never mix; negatives = all ${res.normalFramesFlagged.of} unmodified test frames of both scenes). Objects are cut from real frames of the fit range (people: alpha from the difference to a per-pixel median background of the fit frames, blurred, faded at the edges; the van parked top right: its box with feathered edges), scaled to the local person height (0.25 · foot row + 15 px) and blended:`,
     ...Object.entries(res.design.kinds).map(([k, v]) => `- *${k}*: ${v}`),
@@ -1225,6 +1225,7 @@ export function markdown(res: any, limit: number | null): string {
     `|---|---|---|---|---|---|---|---|---|---|`,
     ...rows,
     ``,
+    ...episodeMarkdown(res.alertEpisodes),
     `**Normal frames flagged at the default threshold**: new method **${p(res.normalFramesFlagged.new)}**, baseline ${p(res.normalFramesFlagged.baseline)} (of ${res.normalFramesFlagged.of} normal test frames). The new method's threshold is the ${res.fit.left.options.thresholdQuantile} quantile of its smoothed frame scores on the held-out (cross-fitted) calibration frames; the baseline's is its own (0.99 quantile of held-out object scores).`,
     ``,
     `![ROC](roc.png)`,
@@ -1246,6 +1247,32 @@ export function markdown(res: any, limit: number | null): string {
     `Episodes: ${res.design.episodes.map((e: any) => `${e.scene}/${e.kind} ${e.start}–${e.end}: ${e.describe}`).join('; ')}.`,
     ``,
   ].join('\n');
+}
+
+/** The alert-episode section of evaluation.md: the goals of issue 29 first, then per kind. */
+function episodeMarkdown(e: EpisodeFigures | undefined): string[] {
+  if (!e) return [];
+  const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : 'n/a');
+  const pc = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(0)} %` : 'n/a');
+  const o = e.overall;
+  const missed = e.episodes.filter((x) => !x.caught);
+  return [
+    `**Alert episodes** (what an operator reviews; runtime/episodes.ts, the production code, on the same frame scores: an alert opens when the smoothed score / threshold stays above ${e.settings.high} for ${e.options.openFrames} frames (${e.settings.openS} s), ends below ${e.settings.low}, episodes closer than ${e.options.mergeGapFrames} frames (${e.settings.mergeGapS} s) are one alert; an anomaly episode is caught when an alert overlaps its labelled frames; time to alert = from its first labelled frame to the alert's opening frame):`,
+    ``,
+    `| figure | value | goal (issue 29) |`,
+    `|---|---|---|`,
+    `| false alerts per 10 min of normal footage | **${f1(o.falseAlertsPer10Min)}** (${o.falseAlerts} alerts in ${o.normalSeconds} s of unmodified test frames, both scenes) | ≤ 1 |`,
+    `| anomaly episodes caught | **${pc(o.caughtShare)}** (${o.caught} of ${o.anomalyEpisodes}) | ≥ 90 % |`,
+    `| median time from anomaly start to alert | **${f1(o.medianTimeToAlertS)} s** | ≤ 2 s |`,
+    `| alerts in the anomaly clips overlapping nothing constructed | ${e.clipFalseAlerts} | |`,
+    ``,
+    `| kind | caught | median time to alert |`,
+    `|---|---|---|`,
+    ...Object.entries(e.perKind).map(([k, v]) => `| ${k} | ${v.caught} of ${v.anomalyEpisodes} | ${f1(v.medianTimeToAlertS)} s |`),
+    ``,
+    `Missed episodes: ${missed.map((x) => `${x.scene}/${x.kind} (episode ${x.index})`).join(', ') || 'none'}. False alerts on the normal frames: ${Object.entries(e.normalAlerts).map(([sc, a]) => `${sc}: ${a.length ? a.map((x) => `frames ${x.start}–${x.end}`).join(', ') : 'none'}`).join('; ')}.`,
+    ``,
+  ];
 }
 
 /* eslint-enable @typescript-eslint/no-explicit-any */
