@@ -13,6 +13,7 @@ import type { AttributeFitOptions } from '../methods/cctv-attributes';
 import { DEFAULT_EPISODE_SETTINGS, type EpisodeSettings } from '../runtime/episodes';
 import { episodeFigures, scoreDump, type ObsDump } from './cctv-attributes-eval';
 import { recordRead, setId } from './split-reads';
+import { machineInfo } from '../runtime/machine';
 
 const USAGE = `Usage: node -r tsx/cjs bench/tune-cctv-attributes.ts OBS.v8 [CANDIDATES.json] [--json]
 
@@ -33,6 +34,8 @@ function main() {
   if (dump.split === 'test') console.error('warning: tuning on the test split: its figures would no longer be held out (this read is counted)');
   recordRead(setId(dump.ranges.seed, [...new Set(dump.clips.map((c) => c.kind))]), dump.split, `node -r tsx/cjs bench/tune-cctv-attributes.ts ${argv.join(' ')}`);
   const cands = files[1] ? (JSON.parse(fs.readFileSync(files[1], 'utf8')) as Record<string, AttributeFitOptions & { episodes?: Partial<EpisodeSettings> }>) : { defaults: {} };
+  const m = machineInfo();
+  if (!json) console.log(`# ${`node -r tsx/cjs bench/tune-cctv-attributes.ts ${argv.join(' ')}`} — ${dump.split} split (seed ${dump.ranges.seed}), ${new Date().toISOString()}, ${m.cpuModel}, ${m.cores} cores, Node ${m.nodeVersion}`);
   const out: Record<string, unknown> = {};
   const fitted: Record<string, ReturnType<typeof scoreDump>> = {};
   for (const [name, cand] of Object.entries(cands)) {

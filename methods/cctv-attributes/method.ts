@@ -37,9 +37,14 @@ interface AlertDraft {
 
 const emptyDraft = (): AlertDraft => ({ peakFrame: null, peakReasons: [], attributes: {}, objects: [] });
 
-/** One line per object with reasons: "person #12: speed 3.8× …; moving up, …". */
-function reasonLines(objects: ReadonlyArray<{ label: string; trackId: number | null; reasons: ReadonlyArray<{ text: string }> }>): string[] {
-  return objects.filter((o) => o.reasons.length > 0).map((o, i) => `${o.label}${o.trackId !== null ? ` #${o.trackId}` : ` (box ${i})`}: ${o.reasons.map((r) => r.text).join('; ')}`);
+type Explained = { label: string; trackId: number | null; reasons: ReadonlyArray<{ text: string }>; strongest?: { text: string } };
+
+/** One line per object: "person #12: speed 3.8× …; moving up, …" (its reasons, else its strongest part). */
+function reasonLines(objects: ReadonlyArray<Explained>): string[] {
+  return objects
+    .map((o, i) => ({ o, i, texts: o.reasons.length ? o.reasons.map((r) => r.text) : o.strongest ? [o.strongest.text] : [] }))
+    .filter((x) => x.texts.length > 0)
+    .map(({ o, i, texts }) => `${o.label}${o.trackId !== null ? ` #${o.trackId}` : ` (box ${i})`}: ${texts.join('; ')}`);
 }
 
 /** Observations of normal footage, stored by reference for fitting: JSON lines, embeddings as base64 float32. */

@@ -57,7 +57,8 @@ async function axeViolations(): Promise<string[]> {
 /** vtest.avi frames from..to-1, every 4th: people at four times walking speed. */
 function fastClip(dst: string, from: number, to: number): string {
   if (!fs.existsSync(dst)) {
-    execFileSync('ffmpeg', ['-v', 'error', '-y', '-i', VTEST, '-vf', `select=between(n\\,${from}\\,${to - 1})*not(mod(n\\,4)),setpts=N/10/TB`, '-fps_mode', 'passthrough', '-r', '10', '-c:v', 'mjpeg', '-q:v', '2', '-an', dst], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // setpts=N/TB: consecutive timestamps in the AVI's 1/10 s time base, so the clip plays at vtest's 10 fps.
+    execFileSync('ffmpeg', ['-v', 'error', '-y', '-i', VTEST, '-vf', `select=between(n\\,${from}\\,${to - 1})*not(mod(n\\,4)),setpts=N/TB`, '-fps_mode', 'passthrough', '-c:v', 'mjpeg', '-q:v', '2', '-an', dst], { stdio: ['ignore', 'ignore', 'pipe'] });
   }
   return dst;
 }

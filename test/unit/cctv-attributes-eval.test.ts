@@ -2,8 +2,8 @@
  * Quality floor of the cctv-attributes method on a small fixed subset of the constructed evaluation
  * (bench/cctv-attributes-eval.ts in smoke mode: vtest.avi frames 0-99 normal footage — cross-fitted in
  * 5 time blocks by the method's default — and 100-149 evaluated, one seeded episode per anomaly kind and scene,
- * the detector profile production runs, no appearance model since MobileNetV2 is not shipped in the
- * repository). Deterministic: fixed seed, one onnxruntime thread. The floor sits a little under the measured
+ * the detector profile production runs, the MobileNetV2 appearance attribute embedded at production's cadence, as
+ * production runs it). Deterministic: fixed seed, one onnxruntime thread. The floor sits a little under the measured
  * value (see FLOOR); a change that drops the AUC below it fails here. (Frames 0-59, the subset before
  * 2026-12-03, hold only 23 objects in the left scene once the detector stops boxing the cones as people: too few
  * to fit.)
@@ -51,7 +51,7 @@ const FLOOR = { overall: 0.74 };
 
 describe.skipIf(!fs.existsSync(VTEST))('cctv-attributes on a fixed subset of the constructed set', () => {
   it('keeps its frame AUC above the measured floor', { timeout: 240_000 }, async () => {
-    const res = await evaluate({ split: 'test', limit: 25, out: null, appearance: null, baseline: false, threads: 1, command: 'unit test' });
+    const res = await evaluate({ split: 'test', limit: 25, out: null, appearance: path.join(ROOT, 'models', 'mobilenetv2'), baseline: false, threads: 1, command: 'unit test' });
     const overall = res.auc.overall;
     expect(overall.positives).toBeGreaterThan(50);
     expect(overall.negatives).toBe(100);
