@@ -80,6 +80,18 @@ export async function listAlerts(bq: BigQuery, cfg: LookoutConfig, limit = 500):
   return query<AlertRow>(bq, `SELECT ${ALERT_COLS} FROM ${latestView(cfg)} WHERE status = 'ok' AND label = 'alert' ORDER BY recorded_at DESC, score DESC LIMIT ${lim(limit, 5000)}`);
 }
 
+/** The [first, last] frames of alert episode rows by workflow id (rows that are not episodes are left out). */
+export async function alertSpans(bq: BigQuery, cfg: LookoutConfig, workflowIds: string[]): Promise<Map<string, [number, number]>> {
+  const out = new Map<string, [number, number]>();
+  if (workflowIds.length === 0) return out;
+  const rows = await query<{ workflow_id: string; details: string | null }>(bq, `SELECT workflow_id, details FROM ${latestView(cfg)} WHERE workflow_id IN UNNEST(@ids) AND label = 'alert'`, { ids: workflowIds });
+  for (const r of rows) {
+    const d = parseDetails(r.details);
+    if (typeof d.start_frame === 'number' && typeof d.end_frame === 'number') out.set(r.workflow_id, [d.start_frame, d.end_frame]);
+  }
+  return out;
+}
+
 /** An alert as the review page shows it: the row, what its details say, the newest verdict. */
 export interface AlertView extends AlertRow {
   scene: string | null;

@@ -109,9 +109,10 @@ describe('alerts page on the pipeline\'s own alert episodes', () => {
       expect(d.reasons.trim().length).toBeGreaterThan(10);
       const [, bucket, obj] = /^gs:\/\/([^/]+)\/(.+)$/.exec(d.annotated)!;
       expect((await storage.bucket(bucket).file(obj).exists())[0]).toBe(true);
-      // The frames of the span are there for SQL, the alert frame above the threshold.
-      const alertFrame = frameRows.find((r) => r.d.frame === d.alert_frame)!;
-      expect(alertFrame.label).toBe('abnormal');
+      // The frames of the span are there for SQL, each naming the episode it belongs to.
+      const inside = frameRows.filter((r) => (r.d.frame as number) >= d.alert_frame && (r.d.frame as number) <= d.end_frame);
+      expect(inside.length).toBe(d.end_frame - d.alert_frame + 1);
+      for (const r of inside) expect(r.d.alert_start).toBe(d.start_frame);
     }
   });
 
@@ -157,6 +158,8 @@ describe('alerts page on the pipeline\'s own alert episodes', () => {
     // The fit side: the dismissed alert's frames become a clip of normal footage.
     const clips = await dismissedClips(cfg, scene, path.join(samplesDir, `dismissed-${RUN}`));
     expect(clips).toHaveLength(1);
-    expect((await probeVideo(clips[0])).frames).toBeGreaterThan(10);
+    // The whole episode (widened by the clip margin, clamped to the video), not only its peak frame.
+    const span = a.d as { start_frame: number; end_frame: number };
+    expect((await probeVideo(clips[0])).frames).toBe(Math.min(60, span.end_frame + 26) - Math.max(0, span.start_frame - 25));
   });
 });
