@@ -94,6 +94,18 @@ export function summariseCctvAttributes(results: unknown): Figure[] {
   ];
 }
 
+export function summariseOnlineNormal(results: unknown): Figure[] {
+  const f = get(results, 'falseAlertsPer10Min');
+  if (!f || typeof f !== 'object') throw new Error('online-normal results hold no falseAlertsPer10Min');
+  return [
+    { label: 'false alerts per 10 min, first fit only (static)', value: num(get(f, 'static', 'all')) },
+    withGoal('false alerts per 10 min, refitted as footage flows (operator dismisses false alerts)', num(get(f, 'dismiss', 'all')), '<=', 1, 'issue 29'),
+    { label: 'false alerts per 10 min, refitted, alerts never judged', value: num(get(f, 'unjudged', 'all')) },
+    { label: 'the same in the last loop: static / dismiss', value: num(get(f, 'static', 'lastLoop')) },
+    { label: '  … dismiss', value: num(get(f, 'dismiss', 'lastLoop')) },
+  ];
+}
+
 export function summariseCctvSeed(results: unknown): Figure[] {
   const auc = get(results, 'auc');
   if (!auc || typeof auc !== 'object') throw new Error('cctv-seed results hold no auc table');
@@ -136,6 +148,16 @@ export const EVALUATIONS: Evaluation[] = [
     steps: (quick) => [tsx('eval-cctv-attributes.ts', '--split', 'test', '--out', '{out}', ...(quick ? ['--limit', '40'] : []))],
     results: 'results.json',
     summarise: summariseCctvAttributes,
+  },
+  {
+    name: 'cctv-online-normal',
+    what: 'false alerts per 10 min with the scene refitted as normal footage flows vs the first fit, on the shift tuning split\'s unused footage looped (bench/online-normal.ts)',
+    steps: (quick) => [
+      tsx('eval-cctv-attributes.ts', '--split', 'shift', '--no-baseline', '--dump-obs', '{out}/shift.v8', '--out', '{out}/shift', ...(quick ? ['--limit', '40'] : [])),
+      tsx('online-normal.ts', '--obs', '{out}/shift.v8', '--out', '{out}', ...(quick ? ['--chunk-s', '4', '--min-age-s', '4'] : [])),
+    ],
+    results: 'online-normal.json',
+    summarise: summariseOnlineNormal,
   },
   {
     name: 'cctv-seed',

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { EVALUATIONS, renderSummary, runEvaluation, summariseCctvAttributes, summariseDetector, summariseRaster, withGoal } from '../../bench/eval';
+import { EVALUATIONS, renderSummary, runEvaluation, summariseCctvAttributes, summariseDetector, summariseOnlineNormal, summariseRaster, withGoal } from '../../bench/eval';
 
 const ROOT = path.resolve(__dirname, '../..');
 const run = (...args: string[]) => spawnSync(process.execPath, ['-r', 'tsx/cjs', path.join(ROOT, 'bench', 'eval.ts'), ...args], { cwd: ROOT, encoding: 'utf8' });
@@ -35,6 +35,13 @@ describe('summaries', () => {
     expect(by['frame AUC, loitering'].value).toBe(0.95);
     expect(by['baseline cctv-ocae, same frames and boxes: frame AUC'].value).toBe(0.58);
     expect(() => summariseCctvAttributes({})).toThrow(/no auc/);
+  });
+
+  it('summarises learning normal online: static and refitted false alerts, the refitted one against the goal', () => {
+    const figures = summariseOnlineNormal({ falseAlertsPer10Min: { static: { all: 5, lastLoop: 5 }, dismiss: { all: 0.8, lastLoop: 0 }, unjudged: { all: 3, lastLoop: 2 } } });
+    expect(figures.map((f) => f.value)).toEqual([5, 0.8, 3, 5, 0]);
+    expect(figures[1]).toMatchObject({ met: true, goal: { op: '<=', value: 1 } });
+    expect(() => summariseOnlineNormal({})).toThrow(/falseAlertsPer10Min/);
   });
 
   it('puts the alert-episode figures first, each against the goal of issue 29', () => {

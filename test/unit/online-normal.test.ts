@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { eligibility, normalFrames, type FootageChunk } from '../../methods/cctv-attributes/online';
 import type { FrameObservations } from '../../methods/cctv-attributes';
@@ -28,5 +30,17 @@ describe('learning normal as footage flows: the drift guard', () => {
     const kept = normalFrames(first, joined, 25);
     expect(kept.map((f) => f.frame)).toEqual([...frames(0, 10), ...frames(40, 10), ...frames(60, 10)].map((f) => f.frame));
     expect(normalFrames(first, joined, 5)).toEqual(first);
+  });
+});
+
+describe('bench/online-normal.ts', () => {
+  const ROOT = path.resolve(__dirname, '../..');
+  const run = (...args: string[]) => spawnSync(process.execPath, ['-r', 'tsx/cjs', path.join(ROOT, 'bench', 'online-normal.ts'), ...args], { cwd: ROOT, encoding: 'utf8' });
+  it('prints its usage with --help (exit 0) and refuses a missing dump or unknown option (exit 2)', () => {
+    const help = run('--help');
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/--obs OBS.v8/);
+    expect(run().status).toBe(2);
+    expect(run('--bogus').status).toBe(2);
   });
 });
