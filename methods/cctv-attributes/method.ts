@@ -272,11 +272,18 @@ export const cctvAttributesMethod: MethodDefinition = {
               // The frame's most unusual objects explain the alert (an object with a score has at least its strongest part as reason).
               const top = [...scored.objects].filter((o) => o.score > 0).sort((x, y) => y.score - x.score);
               const explained = flagged.length ? flagged.map((x) => x.o) : top.slice(0, 1);
+              // The alert's picture marks the objects that explain it (red, with their first reason), whether or not
+              // they passed the object threshold in this frame.
+              const why = new Set(explained);
+              const peakDrawn: Drawn = {
+                objects: scored.objects.map((o) => ({ classId: -1, label: o.label, score: 0, x: o.x, y: o.y, w: o.w, h: o.h, anomalyScore: o.score, abnormal: why.has(o), note: why.has(o) ? (o.reasons[0] ?? o.strongest)?.text : undefined })),
+                title: `alert peak: frame ${f.index}  score ${(frameScore.raw / th).toFixed(2)}x the threshold  ${why.size} unusual`,
+              };
               const peak: PeakCandidate = {
                 frame: f.index,
                 reasons: reasonLines(explained),
                 objects: explained.map((o) => ({ label: o.label, x: o.x, y: o.y, w: o.w, h: o.h, score: o.score })),
-                image: { frame: f.index, rgb: Buffer.from(f.rgb), width: f.width, height: f.height, drawn },
+                image: { frame: f.index, rgb: Buffer.from(f.rgb), width: f.width, height: f.height, drawn: peakDrawn },
               };
               // Inside an open episode it is its peak; before opening (or merging) only a candidate.
               if (step.active) adopt(peak);

@@ -50,7 +50,7 @@ const MEASURED = { overall: 0.7728 }; // 2026-12-03, AMD EPYC 2 cores, onnxrunti
 const FLOOR = { overall: 0.74 };
 
 describe.skipIf(!fs.existsSync(VTEST))('cctv-attributes on a fixed subset of the constructed set', () => {
-  it('keeps its frame AUC above the measured floor', { timeout: 240_000 }, async () => {
+  it('keeps its frame AUC above the measured floor', { timeout: 600_000 }, async () => {
     const res = await evaluate({ split: 'test', limit: 25, out: null, appearance: path.join(ROOT, 'models', 'mobilenetv2'), baseline: false, threads: 1, command: 'unit test' });
     const overall = res.auc.overall;
     expect(overall.positives).toBeGreaterThan(50);
