@@ -685,6 +685,8 @@ async function ocaeFeatures(m: OcaeModels, boxes: Box[], prev: Buffer, cur: Buff
 export interface ObsDump {
   ranges: Ranges;
   split: EvalOptions['split'];
+  /** Smoke runs (--limit): other frames, not a read of the split. */
+  limit?: number | null;
   frameSize: Record<string, { width: number; height: number }>;
   /** Per scene: every frame from the first fit frame to the last test frame, unmodified. */
   clean: Record<string, FrameObservations[]>;
@@ -1101,7 +1103,7 @@ export async function evaluate(args: EvalOptions): Promise<EvalResults> {
   }
   const scoreS = (performance.now() - tScore) / 1000;
   if (args.dumpObs) {
-    const dump: ObsDump = { ranges: r, split: args.split, frameSize: Object.fromEntries(SCENES.map((s) => [s.name, { width: s.width, height: FULL_H }])), clean: Object.fromEntries(obsClean), clips: dumped };
+    const dump: ObsDump = { ranges: r, split: args.split, limit: args.limit, frameSize: Object.fromEntries(SCENES.map((s) => [s.name, { width: s.width, height: FULL_H }])), clean: Object.fromEntries(obsClean), clips: dumped };
     fs.mkdirSync(path.dirname(args.dumpObs), { recursive: true });
     fs.writeFileSync(args.dumpObs, v8.serialize(dump));
     log(`observations written to ${args.dumpObs}`);

@@ -118,7 +118,7 @@ async function main(): Promise<number> {
     return 2;
   }
   const command = `node -r tsx/cjs bench/online-normal.ts ${process.argv.slice(2).join(' ')}`;
-  recordRead(setId(dump.ranges.seed, [...new Set(dump.clips.map((c) => c.kind))]), dump.split, command);
+  if (dump.limit == null) recordRead(setId(dump.ranges.seed, [...new Set(dump.clips.map((c) => c.kind))]), dump.split, command);
   const o = { loops: Number(args.loops), chunkFrames: Math.round(Number(args['chunk-s']) * FPS), minAgeS: Number(args['min-age-s']), maxFrames: Number(args['max-frames']) };
   const t0 = performance.now();
   const scenes: Record<string, Variant[]> = {};

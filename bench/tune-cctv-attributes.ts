@@ -32,7 +32,7 @@ function main() {
   const files = argv.filter((a) => !a.startsWith('--'));
   const dump = v8.deserialize(fs.readFileSync(files[0])) as ObsDump;
   if (dump.split === 'test') console.error('warning: tuning on the test split: its figures would no longer be held out (this read is counted)');
-  recordRead(setId(dump.ranges.seed, [...new Set(dump.clips.map((c) => c.kind))]), dump.split, `node -r tsx/cjs bench/tune-cctv-attributes.ts ${argv.join(' ')}`);
+  if (dump.limit == null) recordRead(setId(dump.ranges.seed, [...new Set(dump.clips.map((c) => c.kind))]), dump.split, `node -r tsx/cjs bench/tune-cctv-attributes.ts ${argv.join(' ')}`);
   const cands = files[1] ? (JSON.parse(fs.readFileSync(files[1], 'utf8')) as Record<string, AttributeFitOptions & { episodes?: Partial<EpisodeSettings> }>) : { defaults: {} };
   const m = machineInfo();
   if (!json) console.log(`# ${`node -r tsx/cjs bench/tune-cctv-attributes.ts ${argv.join(' ')}`} — ${dump.split} split (seed ${dump.ranges.seed}), ${new Date().toISOString()}, ${m.cpuModel}, ${m.cores} cores, Node ${m.nodeVersion}`);
