@@ -101,8 +101,8 @@ export function summariseOnlineNormal(results: unknown): Figure[] {
     { label: 'false alerts per 10 min, first fit only (static)', value: num(get(f, 'static', 'all')) },
     withGoal('false alerts per 10 min, refitted as footage flows (operator dismisses false alerts)', num(get(f, 'dismiss', 'all')), '<=', 1, 'issue 29'),
     { label: 'false alerts per 10 min, refitted, alerts never judged', value: num(get(f, 'unjudged', 'all')) },
-    { label: 'the same in the last loop: static / dismiss', value: num(get(f, 'static', 'lastLoop')) },
-    { label: '  … dismiss', value: num(get(f, 'dismiss', 'lastLoop')) },
+    { label: 'false alerts per 10 min in the last loop, first fit only', value: num(get(f, 'static', 'lastLoop')) },
+    { label: 'false alerts per 10 min in the last loop, refitted (operator dismisses)', value: num(get(f, 'dismiss', 'lastLoop')) },
   ];
 }
 

@@ -62,7 +62,7 @@ export async function runCctvDemo(cfg: LookoutConfig, o: { stamp: string; every:
      FROM (${runLatestSql(cfg)}) WHERE JSON_VALUE(details, '$.kind') IS NULL ORDER BY CAST(JSON_VALUE(details, '$.smoothed') AS FLOAT64) DESC LIMIT 10`,
     { run },
   );
-  console.log(`\nMost anomalous frames of vtest.avi 500-794 (scene vtest; ${got}/${expected} rows: frames and the video summary), read back from BigQuery:\n`);
+  console.log(`\nMost anomalous frames of vtest.avi 500-794 (scene vtest; ${got} rows for ${expected} expected: the frames and the video summary, plus one per alert episode), read back from BigQuery:\n`);
   console.log('frame  time_s  score   flagged/objects  why');
   for (const r of rows) {
     const d = r.details ? (JSON.parse(r.details) as { frame?: number; smoothed?: number; threshold?: number; abnormal_objects?: number; reasons?: string; annotated?: string }) : {};
