@@ -264,13 +264,17 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
         const writes: Array<Promise<void>> = [];
         const wopts = writeOpts();
         const { state } = await m.analyzeSegment(
-          { video: task.input.object, scene: task.input.scene, fps: task.plan.fps, width: task.plan.width, height: task.plan.height, segment: range },
+          { video: task.input.object, scene: task.input.scene, fps: task.plan.fps, width: task.plan.width, height: task.plan.height, segment: range, totalFrames: task.plan.frames },
           frames,
           task.state,
           async (f) => {
             const w = deps.rows.write(buildRow(frameSummary(task, f, where, Date.now()), Date.now()), wopts);
             w.catch(() => {}); // observed below, with the others
             writes.push(w);
+            if (f.rowKind === 'alert') {
+              out.alerts = (out.alerts ?? 0) + 1;
+              return;
+            }
             out.frames++;
             out.ok++;
             out.inferenceMs += f.ms.inference;

@@ -11,6 +11,12 @@ export function frameWorkflowId(task: Pick<SegmentTask, 'input'>, frame: number)
   return `${task.input.pipeline.name}:${v.bucket}/${v.name}#${v.generation}@${frame}`;
 }
 
+/** An alert episode's row id: beside its frames' ids, keyed by its first frame (a re-run replaces it). */
+export function alertWorkflowId(task: Pick<SegmentTask, 'input'>, start: number): string {
+  const v = task.input.object;
+  return `${task.input.pipeline.name}:${v.bucket}/${v.name}#${v.generation}@alert${start}`;
+}
+
 /** Where and when the frame ran: the three stages back to back ending at `completedAt`. */
 export function frameSummary(
   task: SegmentTask,
@@ -43,7 +49,7 @@ export function frameSummary(
   const live: Record<string, string> = Number.isFinite(capturedMs) ? { captured_at: new Date(capturedMs).toISOString(), ...(meta['lookout-stream'] ? { stream: meta['lookout-stream'] } : {}) } : {};
   return {
     input: { ...task.input, video: { bucket: task.input.object.bucket, name: task.input.object.name, generation: task.input.object.generation, frame: f.frame, fps: plan.fps } },
-    workflowId: frameWorkflowId(task, f.frame),
+    workflowId: f.rowKind === 'alert' ? alertWorkflowId(task, f.alertStart ?? f.frame) : frameWorkflowId(task, f.frame),
     runId: where.runId,
     workflowStartedAt: where.workflowStartedAt,
     detect: { report: report('detect', t0, t1, f.ms.inference, f.model), machine: where.machine, width: plan.width, height: plan.height, format: 'video', boxes: f.objects },

@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import v8 from 'node:v8';
 import type { DetectorOptions } from '../runtime/detector';
 import { benchCommandLine, usageFail } from './args';
-import { evaluate, rescoreFromDump, type EvalResults, type ObsDump } from './cctv-attributes-eval';
+import { evaluate, KINDS, rescoreFromDump, type EvalResults, type ObsDump } from './cctv-attributes-eval';
+import { recordRead, setId } from './split-reads';
 
 const ROOT = path.resolve(__dirname, '..');
 const USAGE = `Usage: node -r tsx/cjs bench/eval-cctv-attributes.ts [options]
@@ -135,6 +136,8 @@ async function main() {
     command,
     log: (s) => process.stderr.write(`${s}\n`),
   });
+  // Every scoring of a split counts as a read of it (smoke runs use other frames).
+  const reads = args.limit === null ? recordRead(setId(res.ranges.seed as number, KINDS), args.split, command) : null;
   if (args.json) {
     console.log(JSON.stringify(res, null, 2));
     return;
@@ -146,6 +149,9 @@ async function main() {
   }
   const nf = res.normalFramesFlagged;
   console.log(`normal frames flagged: new ${(100 * nf.new).toFixed(1)} %, baseline ${Number.isFinite(nf.baseline) ? (100 * nf.baseline).toFixed(1) + ' %' : 'n/a'} (of ${nf.of})`);
+  const ep = res.alertEpisodes?.overall;
+  if (ep) console.log(`alert episodes: ${ep.caught} of ${ep.anomalyEpisodes} caught, median time to alert ${Number(ep.medianTimeToAlertS).toFixed(1)} s, ${ep.falseAlerts} false alerts in ${ep.normalSeconds} s of normal footage (${Number(ep.falseAlertsPer10Min).toFixed(2)} per 10 min)`);
+  if (reads !== null) console.log(`the ${args.split} split of this set has now been read ${reads} time(s) (docs/eval/cctv-attributes/split-reads.json)`);
   console.log(`wrote ${args.out}/results.json, evaluation.md, roc.png`);
 }
 

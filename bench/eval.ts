@@ -76,12 +76,33 @@ export function summariseCctvAttributes(results: unknown): Figure[] {
   const auc = get(results, 'auc');
   if (!auc || typeof auc !== 'object') throw new Error('cctv-attributes results hold no auc table');
   const kinds = Object.keys(auc).filter((k) => k !== 'overall');
+  const ep = get(results, 'alertEpisodes', 'overall');
+  const episodeFigures: Figure[] = ep
+    ? [
+        withGoal(`false alerts per 10 min of normal footage (alert episodes; ${num(get(ep, 'normalSeconds')) ?? '?'} s of it)`, num(get(ep, 'falseAlertsPer10Min')), '<=', 1, 'issue 29'),
+        withGoal('anomaly episodes caught (an alert overlaps it)', num(get(ep, 'caughtShare')), '>=', 0.9, 'issue 29'),
+        withGoal('median time from anomaly start to alert (s)', num(get(ep, 'medianTimeToAlertS')), '<=', 2, 'issue 29'),
+      ]
+    : [];
   return [
+    ...episodeFigures,
     withGoal('frame AUC, all kinds (cctv-attributes)', num(get(auc, 'overall', 'auc')), '>=', 0.9, 'issue 11'),
     withGoal('normal frames flagged at the default threshold', num(get(results, 'normalFramesFlagged', 'new')), '<=', 0.05, 'issue 11'),
-    ...kinds.map((k) => ({ label: `frame AUC, ${k}`, value: num(get(auc, k, 'auc')) })),
+    ...kinds.map((k) => withGoal(`frame AUC, ${k}`, num(get(auc, k, 'auc')), '>=', 0.85, 'issue 29')),
     { label: 'baseline cctv-ocae, same frames and boxes: frame AUC', value: num(get(auc, 'overall', 'baseline', 'auc')) },
     { label: 'baseline cctv-ocae: normal frames flagged', value: num(get(results, 'normalFramesFlagged', 'baseline')) },
+  ];
+}
+
+export function summariseOnlineNormal(results: unknown): Figure[] {
+  const f = get(results, 'falseAlertsPer10Min');
+  if (!f || typeof f !== 'object') throw new Error('online-normal results hold no falseAlertsPer10Min');
+  return [
+    { label: 'false alerts per 10 min, first fit only (static)', value: num(get(f, 'static', 'all')) },
+    withGoal('false alerts per 10 min, refitted as footage flows (operator dismisses false alerts)', num(get(f, 'dismiss', 'all')), '<=', 1, 'issue 29'),
+    { label: 'false alerts per 10 min, refitted, alerts never judged', value: num(get(f, 'unjudged', 'all')) },
+    { label: 'false alerts per 10 min in the last loop, first fit only', value: num(get(f, 'static', 'lastLoop')) },
+    { label: 'false alerts per 10 min in the last loop, refitted (operator dismisses)', value: num(get(f, 'dismiss', 'lastLoop')) },
   ];
 }
 
@@ -127,6 +148,16 @@ export const EVALUATIONS: Evaluation[] = [
     steps: (quick) => [tsx('eval-cctv-attributes.ts', '--split', 'test', '--out', '{out}', ...(quick ? ['--limit', '40'] : []))],
     results: 'results.json',
     summarise: summariseCctvAttributes,
+  },
+  {
+    name: 'cctv-online-normal',
+    what: 'false alerts per 10 min with the scene refitted as normal footage flows vs the first fit, on the shift tuning split\'s unused footage looped (bench/online-normal.ts)',
+    steps: (quick) => [
+      tsx('eval-cctv-attributes.ts', '--split', 'shift', '--no-baseline', '--dump-obs', '{out}/shift.v8', '--out', '{out}/shift', ...(quick ? ['--limit', '40'] : [])),
+      tsx('online-normal.ts', '--obs', '{out}/shift.v8', '--out', '{out}', ...(quick ? ['--chunk-s', '4', '--min-age-s', '4'] : [])),
+    ],
+    results: 'online-normal.json',
+    summarise: summariseOnlineNormal,
   },
   {
     name: 'cctv-seed',

@@ -62,13 +62,21 @@ export async function runCctvDemo(cfg: LookoutConfig, o: { stamp: string; every:
      FROM (${runLatestSql(cfg)}) WHERE JSON_VALUE(details, '$.kind') IS NULL ORDER BY CAST(JSON_VALUE(details, '$.smoothed') AS FLOAT64) DESC LIMIT 10`,
     { run },
   );
-  console.log(`\nMost anomalous frames of vtest.avi 500-794 (scene vtest; ${got}/${expected} rows: frames and the video summary), read back from BigQuery:\n`);
+  console.log(`\nMost anomalous frames of vtest.avi 500-794 (scene vtest; ${got} rows for ${expected} expected: the frames and the video summary, plus one per alert episode), read back from BigQuery:\n`);
   console.log('frame  time_s  score   flagged/objects  why');
   for (const r of rows) {
     const d = r.details ? (JSON.parse(r.details) as { frame?: number; smoothed?: number; threshold?: number; abnormal_objects?: number; reasons?: string; annotated?: string }) : {};
     const frame = d.frame !== undefined ? d.frame + parts.split : NaN;
     const why = r.status !== 'ok' ? String(r.error_class) : d.reasons ? `${d.reasons.slice(0, 140)}${d.annotated ? `\n${' '.repeat(42)}${d.annotated}` : ''}` : '(below threshold)';
     console.log(`${String(frame).padStart(5)}  ${((frame / info.fps) || 0).toFixed(1).padStart(6)}  ${d.smoothed === undefined ? 'n/a'.padEnd(6) : d.smoothed.toFixed(2).padStart(6)}  ${`${d.abnormal_objects ?? 0}/${r.n}`.padStart(15)}  ${why}`);
+  }
+  // Alerts as an operator sees them: one per episode. Frames 500-794 are normal footage: every alert here is a false one.
+  const alerts = await query<{ details: string }>(bigqueryClient(cfg), `SELECT details FROM (${runLatestSql(cfg)}) WHERE label = 'alert' ORDER BY CAST(JSON_VALUE(details, '$.start_frame') AS INT64)`, { run });
+  console.log(`\nAlert episodes (what the review UI lists; this footage is normal, so each one is a false alert): ${alerts.length}`);
+  for (const a of alerts) {
+    const d = JSON.parse(a.details) as { start_frame: number; end_frame: number; peak_frame: number; reasons: string; annotated?: string };
+    const at = (f: number) => `${f + parts.split} (${((f + parts.split) / info.fps).toFixed(1)} s)`;
+    console.log(`  frames ${at(d.start_frame)} to ${at(d.end_frame)}, peak ${d.peak_frame + parts.split}: ${d.reasons.slice(0, 200)}${d.annotated ? `\n    ${d.annotated}` : ''}`);
   }
   console.log(`\nFrames are flagged when their smoothed score passes the scene's threshold; annotated frames (red = flagged, with the reason) are in\ngs://${cfg.gcs.resultsBucket}/results/; with the stack up, fetch one with\n  curl -s "${cfg.gcs.url}/storage/v1/b/${cfg.gcs.resultsBucket}/o/<url-encoded name>?alt=media" -o frame.jpg`);
   return got >= expected && summary.failed === 0 ? 0 : 4;

@@ -163,10 +163,13 @@ export const DISMISSED_CLIP_HALF = 25;
  * The frame ranges [from, to) to cut around dismissed alert frames of one video: each frame ± `half`,
  * clamped at 0, overlapping or touching ranges merged so that no frame is added twice.
  */
-export function clipWindows(frames: readonly number[], half = DISMISSED_CLIP_HALF): Array<[number, number]> {
+export function clipWindows(frames: ReadonlyArray<number | readonly [number, number]>, half = DISMISSED_CLIP_HALF): Array<[number, number]> {
   const out: Array<[number, number]> = [];
-  for (const f of [...new Set(frames)].filter((x) => Number.isInteger(x) && x >= 0).sort((a, b) => a - b)) {
-    const w: [number, number] = [Math.max(0, f - half), f + half + 1];
+  // A frame, or an alert episode's [first, last] frames (the whole episode is normal footage once dismissed).
+  const spans = frames.map((f): [number, number] => (typeof f === 'number' ? [f, f] : [f[0], f[1]]));
+  const ok = spans.filter(([a, b]) => Number.isInteger(a) && Number.isInteger(b) && a >= 0 && b >= a).sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+  for (const [f, e] of ok) {
+    const w: [number, number] = [Math.max(0, f - half), e + half + 1];
     const last = out[out.length - 1];
     if (last && w[0] <= last[1]) last[1] = Math.max(last[1], w[1]);
     else out.push(w);
@@ -183,6 +186,9 @@ export async function dismissedClips(cfg: LookoutConfig, scene: string, dir: str
   const { bigqueryClient, storageClient } = require('../io/clients') as typeof import('../io/clients');
   const { dismissedAlerts } = require('../io/feedback') as typeof import('../io/feedback');
   const rows = (await dismissedAlerts(bigqueryClient(cfg), cfg, scene)).filter((r) => r.bucket && r.name && r.generation && r.frame !== null);
+  // Alert episodes: their whole span of frames, from the alert row (the verdict names its peak frame).
+  const { alertSpans } = require('../io/review') as typeof import('../io/review');
+  const spans = await alertSpans(bigqueryClient(cfg), cfg, rows.map((r) => r.workflow_id));
   const byVideo = new Map<string, typeof rows>();
   for (const r of rows) {
     const k = `${r.bucket}/${r.name}#${r.generation}`;
@@ -202,7 +208,7 @@ export async function dismissedClips(cfg: LookoutConfig, scene: string, dir: str
       if ((err as { code?: number }).code === 404) continue;
       throw err;
     }
-    for (const [from, to] of clipWindows(rs.map((r) => r.frame!))) clips.push(cutVideo(src, path.join(dir, `dismissed-${safe}-${from}-${to}.avi`), from, to));
+    for (const [from, to] of clipWindows(rs.map((r) => spans.get(r.workflow_id) ?? r.frame!))) clips.push(cutVideo(src, path.join(dir, `dismissed-${safe}-${from}-${to}.avi`), from, to));
     fs.rmSync(src, { force: true });
   }
   return clips;

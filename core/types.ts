@@ -210,6 +210,8 @@ export interface SegmentResult {
   /** Wall time of the segment in the activity, and the summed model inference time. */
   runMs: number;
   inferenceMs: number;
+  /** Alert episode rows the segment wrote (methods with alert episodes). */
+  alerts?: number;
 }
 
 /**

@@ -38,7 +38,7 @@ export interface AnalyzeVideoInput extends AnalyzeInput {
   /** Frames per segment activity (segment methods). */
   segmentFrames: number;
   /** Set when a long video continues as a new run: where to go on from. */
-  resume?: { plan: VideoPlan; next: number; state: unknown; totals: { frames: number; ok: number; failed: number; segments: number }; top: { frame: number; score: number } | null };
+  resume?: { plan: VideoPlan; next: number; state: unknown; totals: { frames: number; ok: number; failed: number; segments: number; alerts?: number }; top: { frame: number; score: number } | null };
   /** Child analyses in flight at once. */
   parallelism: number;
 }

@@ -72,9 +72,78 @@ export interface AlertRow {
 
 const ALERT_COLS = 'analysis_id, workflow_id, pipeline, run_tag, bucket, name, generation, label, score, details, objects, width, height, recorded_at';
 
-/** Flagged frames and objects (label 'abnormal', what the CCTV methods write), highest score first. */
-export async function listAlerts(bq: BigQuery, cfg: LookoutConfig, limit = 100): Promise<AlertRow[]> {
-  return query<AlertRow>(bq, `SELECT ${ALERT_COLS} FROM ${latestView(cfg)} WHERE status = 'ok' AND label = 'abnormal' ORDER BY score DESC, recorded_at DESC LIMIT ${lim(limit, 1000)}`);
+/**
+ * Alert episodes (label 'alert': one row per episode, what cctv-attributes writes beside its frame rows),
+ * newest first. Frame rows flagged 'abnormal' stay in the table for SQL; an operator reviews episodes.
+ */
+export async function listAlerts(bq: BigQuery, cfg: LookoutConfig, limit = 500): Promise<AlertRow[]> {
+  return query<AlertRow>(bq, `SELECT ${ALERT_COLS} FROM ${latestView(cfg)} WHERE status = 'ok' AND label = 'alert' ORDER BY recorded_at DESC, score DESC LIMIT ${lim(limit, 5000)}`);
+}
+
+/** The [first, last] frames of alert episode rows by workflow id (rows that are not episodes are left out). */
+export async function alertSpans(bq: BigQuery, cfg: LookoutConfig, workflowIds: string[]): Promise<Map<string, [number, number]>> {
+  const out = new Map<string, [number, number]>();
+  if (workflowIds.length === 0) return out;
+  const rows = await query<{ workflow_id: string; details: string | null }>(bq, `SELECT workflow_id, details FROM ${latestView(cfg)} WHERE workflow_id IN UNNEST(@ids) AND label = 'alert'`, { ids: workflowIds });
+  for (const r of rows) {
+    const d = parseDetails(r.details);
+    if (typeof d.start_frame === 'number' && typeof d.end_frame === 'number') out.set(r.workflow_id, [d.start_frame, d.end_frame]);
+  }
+  return out;
+}
+
+/** An alert as the review page shows it: the row, what its details say, the newest verdict. */
+export interface AlertView extends AlertRow {
+  scene: string | null;
+  /** The live stream's name, else the video's folder and file name. */
+  camera: string;
+  reasons: string[];
+  /** Attributes behind the reasons (speed, direction, …), for filtering. */
+  attributes: string[];
+  verdict: string | null;
+}
+
+export interface AlertFilter {
+  scene?: string;
+  camera?: string;
+  /** An attribute (speed, appearance, …) or words the reasons contain (case-insensitive). */
+  reason?: string;
+  /** confirmed, dismissed, or none (not reviewed). */
+  verdict?: string;
+}
+
+function parseDetails(s: string | null): Record<string, unknown> {
+  try {
+    const v = JSON.parse(s ?? '{}') as unknown;
+    return v && typeof v === 'object' ? (v as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+/** The view of an alert row; `verdict` from the feedback table. */
+export function alertView(a: AlertRow, verdict: string | null): AlertView {
+  const d = parseDetails(a.details);
+  const reasons = typeof d.reasons === 'string' ? d.reasons.split(' | ').filter(Boolean) : [];
+  const attributes = typeof d.attributes === 'string' ? d.attributes.split(',').filter(Boolean) : [];
+  const camera = typeof d.stream === 'string' ? d.stream : a.name;
+  return { ...a, scene: typeof d.scene === 'string' ? d.scene : null, camera, reasons, attributes, verdict };
+}
+
+/** The alerts that pass every given filter. */
+export function filterAlerts(alerts: ReadonlyArray<AlertView>, f: AlertFilter): AlertView[] {
+  const want = (v: string | undefined) => (v && v.trim() ? v.trim().toLowerCase() : undefined);
+  const scene = want(f.scene);
+  const camera = want(f.camera);
+  const reason = want(f.reason);
+  const verdict = want(f.verdict);
+  return alerts.filter(
+    (a) =>
+      (!scene || (a.scene ?? '').toLowerCase() === scene) &&
+      (!camera || a.camera.toLowerCase() === camera) &&
+      (!reason || a.attributes.some((x) => x.toLowerCase() === reason) || a.reasons.some((r) => r.toLowerCase().includes(reason))) &&
+      (!verdict || (verdict === 'none' ? a.verdict === null : (a.verdict ?? '').toLowerCase() === verdict)),
+  );
 }
 
 /** Frame rows of one video (or camera segment) under one pipeline: the alert timeline. */

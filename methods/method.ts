@@ -60,10 +60,17 @@ export interface MethodContext {
   acquisitions?: AcquisitionIndex;
 }
 
-/** What a method computed for one frame of a video segment (becomes one row). */
+/** What a method computed for one frame of a video segment (becomes one row), or one alert episode. */
 export interface FrameAnalysis {
-  /** Frame index in the video (decode order). */
+  /** Frame index in the video (decode order); an alert: its peak frame. */
   frame: number;
+  /**
+   * 'alert': one row per alert episode (a span of frames an operator reviews as one alert), under the id
+   * `…@alert<start frame>` beside the frame rows; default 'frame'.
+   */
+  rowKind?: 'frame' | 'alert';
+  /** An alert's first frame (its row id). */
+  alertStart?: number;
   label: string;
   /** Null when there is nothing to score (e.g. no objects). */
   score: number | null;
@@ -84,6 +91,8 @@ export interface SegmentContext {
   width: number;
   height: number;
   segment: SegmentRange;
+  /** Frames in the whole video (the last segment ends there): what is still open is closed at the end. */
+  totalFrames?: number;
 }
 
 /** Where a raster activity runs: the chip rows' stage reports say so. */

@@ -21,7 +21,7 @@ import { LookoutError } from '../core/errors';
 import { pipelineNames } from '../core/pipelines';
 import { bigqueryClient, natsConnect, storageClient, temporalClient } from '../io/clients';
 import { failedAnalyses } from '../io/query';
-import { analysisRow, failuresByRun, listAlerts, listFailures, listRasters, listRuns, liveFrames, rasterRows, runHops, runRows, videoFrames } from '../io/review';
+import { alertView, analysisRow, failuresByRun, filterAlerts, listAlerts, listFailures, listRasters, listRuns, liveFrames, rasterRows, runHops, runRows, videoFrames } from '../io/review';
 import { latestFeedback, writeFeedback } from '../io/feedback';
 import { uploadMetadata, defaultUploadRun } from '../io/uploads';
 import { readDeadLetters, ensureStreams } from '../io/streams';
@@ -153,13 +153,21 @@ export async function startUi(cfg: LookoutConfig, opts: UiOptions = {}): Promise
     return row ?? reply.code(404).send({ error: 'no such analysis' });
   });
 
-  // Alerts: flagged rows with their newest verdict; a video's frame scores; verdicts.
-  app.get('/api/alerts', async () => {
+  // Alerts: alert episodes with their newest verdict, filtered by scene, camera, reason and verdict (the
+  // choices of each filter come with them); a video's frame scores; verdicts.
+  app.get('/api/alerts', async (req) => {
+    const q = req.query as { scene?: string; camera?: string; reason?: string; verdict?: string };
     const alerts = await listAlerts(bq, cfg);
     const ids = alerts.map((a) => a.workflow_id);
     const fb = ids.length ? await latestFeedback(bq, cfg, 't.workflow_id IN UNNEST(@ids)', { ids }) : [];
     const by = new Map(fb.map((f) => [f.workflow_id, f]));
-    return alerts.map((a) => ({ ...a, verdict: by.get(a.workflow_id)?.verdict ?? null }));
+    const all = alerts.map((a) => alertView(a, by.get(a.workflow_id)?.verdict ?? null));
+    const uniq = (xs: Array<string | null>) => [...new Set(xs.filter((x): x is string => !!x))].sort();
+    return {
+      alerts: filterAlerts(all, q),
+      choices: { scene: uniq(all.map((a) => a.scene)), camera: uniq(all.map((a) => a.camera)), reason: uniq(all.flatMap((a) => a.attributes)), verdict: ['confirmed', 'dismissed', 'none'] },
+      total: all.length,
+    };
   });
   app.get('/api/timeline', async (req) => {
     const q = req.query as { pipeline: string; bucket: string; name: string; generation: string };
@@ -169,6 +177,8 @@ export async function startUi(cfg: LookoutConfig, opts: UiOptions = {}): Promise
         const d = safeJson(r.details);
         return { workflow_id: r.workflow_id, frame: typeof d.frame === 'number' ? d.frame : null, time_s: typeof d.time_s === 'number' ? d.time_s : null, score: r.score, label: r.label };
       })
+      // Frame rows only: an alert episode's row names its peak frame too.
+      .filter((r) => r.label !== 'alert')
       .filter((r) => r.frame !== null)
       .sort((a, b) => a.frame! - b.frame!);
   });

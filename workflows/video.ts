@@ -136,6 +136,7 @@ async function analyzeSegments(input: AnalyzeVideoInput, plan: VideoPlan, every:
       totals.ok += r.ok;
       totals.failed += r.failed;
       totals.segments++;
+      if (r.alerts) totals.alerts = (totals.alerts ?? 0) + r.alerts;
       if (r.top && (!top || r.top.score > top.score)) top = r.top;
       progress.done = totals.ok;
       progress.failed = totals.failed;
@@ -150,6 +151,7 @@ async function analyzeSegments(input: AnalyzeVideoInput, plan: VideoPlan, every:
   const info = workflowInfo();
   const { record } = proxyActivities<LookoutActivities>({ taskQueue: input.pipeline.recordQueue, ...RECORD_OPTIONS });
   const details: Record<string, number | string> = { kind: 'video-summary', frames: totals.frames, frames_ok: totals.ok, frames_failed: totals.failed, segments: totals.segments, every, fps: plan.fps };
+  if (totals.alerts !== undefined) details.alerts = totals.alerts;
   if (top) {
     details.top_frame = top.frame;
     details.top_time_s = Math.round((top.frame / plan.fps) * 1000) / 1000;

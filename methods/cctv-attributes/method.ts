@@ -10,14 +10,41 @@ import type { AnalyzerState } from './analyzer';
 import { BadInputError, SetupError } from '../../core/errors';
 import { fitAttributeModel, frameScores, parseAttributeModel, scoreObservations, serializeAttributeModel, type AttributeModel, type FitReport, type SmootherState } from './model';
 import type { FrameObservations } from './observations';
+import { EpisodeTracker, episodeOptionsAt, type Episode, type EpisodeState } from '../../runtime/episodes';
 
 /** Attribute scene models live beside the seed method's, in their own folder of the scene. */
 export const ATTRIBUTES_SCENE_FORMAT: SceneFormat<AttributeModel> = { dir: 'cctv-attributes', file: 'scene.lkam', parse: parseAttributeModel };
 
-/** What travels from one segment to the next: the tracks (analyzer) and the trailing frame scores (smoother). */
+/** What travels from one segment to the next: the tracks (analyzer), the trailing frame scores (smoother), the alert episode. */
 interface CarriedState {
   analyzer?: AnalyzerState;
   smoother?: SmootherState;
+  episodes?: EpisodeState;
+  alert?: AlertDraft;
+}
+
+/** What an alert row needs beyond the episode's frames, gathered while it is pending or open. */
+interface AlertDraft {
+  /** The peak frame's reasons ("person #4: speed …"), its annotated JPEG (written when the peak may leave memory). */
+  peakFrame: number | null;
+  peakReasons: string[];
+  annotated?: string;
+  clip?: string;
+  /** Reason texts seen on flagged objects during the episode, by attribute, with how many frames. */
+  attributes: Record<string, number>;
+  objects: Array<{ label: string; x: number; y: number; w: number; h: number; score: number }>;
+}
+
+const emptyDraft = (): AlertDraft => ({ peakFrame: null, peakReasons: [], attributes: {}, objects: [] });
+
+type Explained = { label: string; trackId: number | null; reasons: ReadonlyArray<{ text: string }>; strongest?: { text: string } };
+
+/** One line per object: "person #12: speed 3.8× …; moving up, …" (its reasons, else its strongest part). */
+function reasonLines(objects: ReadonlyArray<Explained>): string[] {
+  return objects
+    .map((o, i) => ({ o, i, texts: o.reasons.length ? o.reasons.map((r) => r.text) : o.strongest ? [o.strongest.text] : [] }))
+    .filter((x) => x.texts.length > 0)
+    .map(({ o, i, texts }) => `${o.label}${o.trackId !== null ? ` #${o.trackId}` : ` (box ${i})`}: ${texts.join('; ')}`);
 }
 
 /** Observations of normal footage, stored by reference for fitting: JSON lines, embeddings as base64 float32. */
@@ -82,9 +109,22 @@ export const cctvAttributesMethod: MethodDefinition = {
     threshold: 'smoothed frame score above which the frame is flagged',
     smoothed: 'the frame score smoothed over time (the raw score is the row score)',
     abnormal_objects: 'objects flagged in this frame',
-    reasons: 'why each flagged object is unusual, e.g. "person #12: speed 3.8x the 99th percentile for people in this part of the scene"',
-    annotated: 'gs:// URI of the annotated JPEG (flagged frames)',
-    clip: 'gs:// URI of the alert\'s annotated MP4 clip: about 2 s before its first flagged frame to 2 s after its last (flagged frames)',
+    reasons: 'why each flagged object is unusual, e.g. "person #12: speed 3.8x the 99th percentile for people in this part of the scene"; alert rows: the peak frame\'s, never empty',
+    annotated: 'gs:// URI of the annotated JPEG (flagged frames; alert rows: the peak frame)',
+    clip: 'gs:// URI of the alert\'s annotated MP4 clip: about 2 s before the episode opens to 2 s after it ends (frames of an open episode, alert rows)',
+    alert_start: 'frames inside an open alert episode: the first frame of that episode (its alert row is …@alert<alert_start>)',
+    kind: "alert rows (label 'alert', one per alert episode): 'alert-episode'",
+    start_frame: 'alert rows: first frame of the episode (its first frame above the threshold)',
+    end_frame: 'alert rows: last frame of the episode at or above the lower (closing) level',
+    start_s: 'alert rows: start_frame in seconds',
+    end_s: 'alert rows: end_frame in seconds',
+    duration_s: 'alert rows: length of the episode in seconds',
+    alert_frame: 'alert rows: the frame at which the alert was raised (after the persistence frames)',
+    alert_s: 'alert rows: alert_frame in seconds',
+    peak_frame: 'alert rows: the frame with the highest unsmoothed score (its reasons and annotated JPEG are the alert\'s)',
+    peak_level: 'alert rows: highest smoothed score of the episode over the threshold',
+    parts: 'alert rows: episodes merged into this one (closer than the merge gap)',
+    attributes: 'alert rows: the attributes behind the reasons (speed, direction, location, size, dwell, appearance), comma-separated',
     frame: 'frame index in the video',
     time_s: 'frame time in seconds',
     captured_at: 'live streams: when the frame was filmed',
@@ -124,6 +164,22 @@ export const cctvAttributesMethod: MethodDefinition = {
         const carried = (state ?? {}) as CarriedState;
         const analyzer = new SegmentAnalyzer({ detector, embedder }, { fps: seg.fps, embedEvery: embedEvery(seg.fps) }, carried.analyzer);
         let smoother = carried.smoother;
+        // Alerts as operators count them: one episode per event (runtime/episodes.ts), one row per episode.
+        const episodes = new EpisodeTracker(episodeOptionsAt(seg.fps), carried.episodes);
+        let draft: AlertDraft = carried.alert ?? emptyDraft();
+        /** The peak frame, in memory until its episode ends or the segment does (then it is written as a JPEG). */
+        let peakImage: PeakCandidate['image'] | null = null;
+        type PeakCandidate = { frame: number; reasons: string[]; objects: AlertDraft['objects']; image: { frame: number; rgb: Buffer; width: number; height: number; drawn: Drawn } };
+        /** The best frame of a run above the threshold that has not opened (or merged into) an episode yet. */
+        let runPeak: PeakCandidate | null = null;
+        const adopt = (p: PeakCandidate) => {
+          draft.peakFrame = p.frame;
+          draft.peakReasons = p.reasons;
+          draft.objects = p.objects;
+          draft.annotated = undefined;
+          peakImage = p.image;
+          if (runPeak === p) runPeak = null;
+        };
         const prefix = `results/${seg.video.bucket}/${seg.video.name}#${seg.video.generation}`;
         type Drawn = { objects: Parameters<typeof annotate>[1]; title: string };
         const clips = new AlertClips<Drawn>({
@@ -133,6 +189,58 @@ export const cctvAttributesMethod: MethodDefinition = {
           nameFor: (first) => `${prefix}/alert-f${String(first).padStart(7, '0')}.mp4`,
           save: (name, mp4) => ctx.store.upload(ctx.resultsBucket, name, mp4, 'video/mp4', { 'lookout-derived': 'alert-clip' }),
         });
+        const writePeak = async (): Promise<void> => {
+          if (!peakImage || peakImage.frame !== draft.peakFrame) return;
+          const jpeg = await annotate({ data: peakImage.rgb, width: peakImage.width, height: peakImage.height, format: 'raw' }, peakImage.drawn.objects, peakImage.drawn.title);
+          const name = `${prefix}/alert-f${String(peakImage.frame).padStart(7, '0')}.peak.jpg`;
+          await ctx.store.upload(ctx.resultsBucket, name, jpeg, 'image/jpeg', { 'lookout-derived': 'annotated' });
+          draft.annotated = `gs://${ctx.resultsBucket}/${name}`;
+          peakImage = null;
+        };
+        const emitAlert = async (e: Episode): Promise<void> => {
+          await writePeak();
+          const d = draft;
+          draft = emptyDraft();
+          // Never an alert without its reason: the peak frame's, else the reasons seen during the episode, else the score itself.
+          const byAttr = Object.entries(d.attributes).sort((x, y) => y[1] - x[1]);
+          const reasons = d.peakReasons.length
+            ? d.peakReasons.join(' | ')
+            : byAttr.length
+              ? byAttr.map(([a, n]) => `${a} (${n} frames)`).join(' | ')
+              : `frame score ${e.maxLevel.toFixed(2)}× the scene's threshold for ${((e.end - e.start + 1) / seg.fps).toFixed(1)} s`;
+          const details: Record<string, number | string> = {
+            kind: 'alert-episode',
+            scene,
+            scene_version: version,
+            threshold: model.threshold,
+            start_frame: e.start,
+            end_frame: e.end,
+            start_s: Math.round(e.startS * 1000) / 1000,
+            end_s: Math.round(e.endS * 1000) / 1000,
+            duration_s: Math.round(((e.end - e.start + 1) / seg.fps) * 1000) / 1000,
+            alert_frame: e.openedAt,
+            alert_s: Math.round(e.openedS * 1000) / 1000,
+            peak_frame: e.peakFrame,
+            peak_level: Math.round(e.maxLevel * 1e4) / 1e4,
+            parts: e.parts,
+            reasons,
+            attributes: byAttr.map(([a]) => a).join(',') || 'score',
+          };
+          if (d.annotated) details.annotated = d.annotated;
+          if (d.clip) details.clip = d.clip;
+          await emit({
+            frame: e.peakFrame,
+            rowKind: 'alert',
+            alertStart: e.start,
+            label: 'alert',
+            score: Math.round(e.peakValue * model.threshold * 1e6) / 1e6,
+            objects: d.objects.map((o) => ({ classId: -1, label: o.label, score: 0, x: o.x, y: o.y, w: o.w, h: o.h, anomalyScore: o.score })),
+            details,
+            ms: { detect: 0, extract: 0, score: 0, inference: 0 },
+            model: { name: detector.name, version: detector.version },
+            executionProvider: detector.executionProvider,
+          });
+        };
         try {
           for await (const f of frames) {
             const t0 = performance.now();
@@ -156,14 +264,51 @@ export const cctvAttributesMethod: MethodDefinition = {
               objects: scored.objects.map((o) => ({ classId: -1, label: o.label, score: 0, x: o.x, y: o.y, w: o.w, h: o.h, anomalyScore: o.score, abnormal: o.abnormal, note: o.abnormal ? o.reasons[0]?.text : undefined })),
               title: `frame ${f.index}  score ${frameScore.smoothed.toFixed(2)}${frameScore.abnormal ? ` > ${model.threshold.toFixed(2)}` : ''}  ${flagged.length} flagged`,
             };
+            // Episodes: the smoothed score opens and closes them, the unsmoothed one picks the peak frame.
+            const th = model.threshold > 0 && Number.isFinite(model.threshold) ? model.threshold : Infinity;
+            const step = episodes.push({ frame: f.index, timeS: f.index / seg.fps, level: frameScore.smoothed / th, peak: frameScore.raw / th });
+            for (const e of step.closed) await emitAlert(e);
+            if (step.newPeak) {
+              // The frame's most unusual objects explain the alert (an object with a score has at least its strongest part as reason).
+              const top = [...scored.objects].filter((o) => o.score > 0).sort((x, y) => y.score - x.score);
+              const explained = flagged.length ? flagged.map((x) => x.o) : top.slice(0, 1);
+              // The alert's picture marks the objects that explain it (red, with their first reason), whether or not
+              // they passed the object threshold in this frame.
+              const why = new Set(explained);
+              const peakDrawn: Drawn = {
+                objects: scored.objects.map((o) => ({ classId: -1, label: o.label, score: 0, x: o.x, y: o.y, w: o.w, h: o.h, anomalyScore: o.score, abnormal: why.has(o), note: why.has(o) ? (o.reasons[0] ?? o.strongest)?.text : undefined })),
+                title: `alert peak: frame ${f.index}  score ${(frameScore.raw / th).toFixed(2)}x the threshold  ${why.size} unusual`,
+              };
+              const peak: PeakCandidate = {
+                frame: f.index,
+                reasons: reasonLines(explained),
+                objects: explained.map((o) => ({ label: o.label, x: o.x, y: o.y, w: o.w, h: o.h, score: o.score })),
+                image: { frame: f.index, rgb: Buffer.from(f.rgb), width: f.width, height: f.height, drawn: peakDrawn },
+              };
+              // Inside an open episode it is its peak; before opening (or merging) only a candidate.
+              if (step.active) adopt(peak);
+              else runPeak = peak;
+            }
+            if (step.active && runPeak && episodes.current?.peakFrame === runPeak.frame) adopt(runPeak);
+            if (!episodes.pending) runPeak = null;
+            if (!episodes.current && !episodes.pending) {
+              draft = emptyDraft();
+              peakImage = null;
+            }
+            if (step.active) for (const { o } of flagged) for (const r of o.reasons) draft.attributes[r.attribute] = (draft.attributes[r.attribute] ?? 0) + 1;
             if (frameScore.abnormal) {
               const jpeg = await annotate({ data: f.rgb, width: f.width, height: f.height, format: 'raw' }, drawn.objects, drawn.title);
               const name = `${prefix}/f${String(f.index).padStart(7, '0')}.annotated.jpg`;
               await ctx.store.upload(ctx.resultsBucket, name, jpeg, 'image/jpeg', { 'lookout-derived': 'annotated' });
               details.annotated = `gs://${ctx.resultsBucket}/${name}`;
             }
-            const clip = await clips.push({ index: f.index, rgb: f.rgb, width: f.width, height: f.height, marks: drawn }, frameScore.abnormal);
-            if (clip) details.clip = `gs://${ctx.resultsBucket}/${clip}`;
+            // The clip follows the episode (open frames), not single flagged frames.
+            const clip = await clips.push({ index: f.index, rgb: f.rgb, width: f.width, height: f.height, marks: drawn }, step.active);
+            if (clip) {
+              details.clip = `gs://${ctx.resultsBucket}/${clip}`;
+              draft.clip ??= details.clip;
+            }
+            if (step.active) details.alert_start = episodes.current?.start ?? f.index;
             const analysis: FrameAnalysis = {
               frame: f.index,
               label: frameScore.abnormal ? 'abnormal' : scored.objects.length ? 'normal' : 'no-objects',
@@ -177,11 +322,19 @@ export const cctvAttributesMethod: MethodDefinition = {
             await emit(analysis);
           }
           await clips.end();
+          if (seg.totalFrames !== undefined && seg.segment.end >= seg.totalFrames) {
+            // The end of the video: what is open or merging is final.
+            for (const e of episodes.finish()) await emitAlert(e);
+          } else {
+            // The peak frame's pixels do not travel to the next segment: its annotated JPEG is written now.
+            await writePeak();
+          }
         } catch (err) {
           clips.abort();
           throw err;
         }
-        return { state: { analyzer: analyzer.state(), smoother } satisfies CarriedState };
+        const st = episodes.state();
+        return { state: { analyzer: analyzer.state(), smoother, ...(st.current || st.run ? { episodes: st, alert: draft } : {}) } satisfies CarriedState };
       },
 
       async observeSegment(seg, frames, state, key) {

@@ -271,6 +271,8 @@ export interface ScoredObject extends Omit<ObjectObservation, 'embedding'> {
   score: number;
   parts: Partial<Record<Part, number>>;
   reasons: Reason[];
+  /** The strongest part as a reason, whether or not the object is flagged (what an alert opened below the object threshold names). */
+  strongest?: Reason;
   abnormal: boolean;
 }
 
@@ -731,8 +733,9 @@ export function scoreObservations(model: AttributeModel, frames: ReadonlyArray<F
       const chosen = ranked.filter(([, s]) => s >= 1);
       if (abnormal && chosen.length === 0 && ranked.length > 0) chosen.push(ranked[0]);
       const reasons = chosen.map(([p, s]) => ({ attribute: p, score: s, text: raw[p]!.text(s) }));
+      const top = ranked[0] && ranked[0][1] > 0 ? { attribute: ranked[0][0], score: ranked[0][1], text: raw[ranked[0][0]]!.text(ranked[0][1]) } : undefined;
       const { embedding: _e, ...rest } = o;
-      return { ...rest, group: groupOf(model.classGroups, o.label), score, parts, reasons, abnormal };
+      return { ...rest, group: groupOf(model.classGroups, o.label), score, parts, reasons, ...(top ? { strongest: top } : {}), abnormal };
     });
     // Forget tracks not seen for a while (the analyzer ends them long before this).
     if (win > 1) for (const [k, h] of Object.entries(state.tracks)) if (f.frame - h.frame > 10 * win) delete state.tracks[k];

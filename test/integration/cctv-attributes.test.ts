@@ -12,7 +12,7 @@ import { cutVideo, fitSceneFromCli } from '../../cli/scene';
 import { SceneStore } from '../../io/scenes';
 import { VTEST } from '../../demo/samples';
 import { ATTRIBUTES_SCENE_FORMAT } from '../../methods/cctv-attributes';
-import { cfg, samplesDir, storage, uniqueRun, waitForRows } from './helpers';
+import { cfg, rowsWhere, samplesDir, storage, uniqueRun, waitForRows } from './helpers';
 
 const scene = `a${Date.now().toString(36)}`;
 const reportDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lookout-fit-report-'));
@@ -64,7 +64,13 @@ describe('cctv-attributes', () => {
     const clip = cutVideo(VTEST, path.join(samplesDir, 'attr-test-600-640.avi'), 600, 640);
     const name = `${run}/clip.avi`;
     await storage.bucket(cfg.gcs.bucket).upload(clip, { destination: name, resumable: false, contentType: 'video/x-msvideo', metadata: { metadata: { 'lookout-run': run, 'lookout-scene': scene, 'lookout-pipeline': 'cctv-anomaly' } } });
-    const rows = await waitForRows<{ status: string; pipeline: string; score: number | null; details: string; workflow_id: string; objects: unknown[] }>('run_tag = @run', { run }, 41, 300_000);
+    // The summary row comes last (after every frame and alert episode row): a positive end signal.
+    await waitForRows(`run_tag = @run AND JSON_VALUE(details, '$.kind') = 'video-summary'`, { run }, 1, 300_000);
+    const all = await rowsWhere<{ status: string; label: string; pipeline: string; score: number | null; details: string; workflow_id: string; objects: unknown[] }>('run_tag = @run', { run });
+    // Alert episodes (one row per episode, label 'alert') beside the frame rows; ui-alerts.test.ts looks at them closely.
+    const alerts = all.filter((r) => r.label === 'alert');
+    for (const a of alerts) expect(JSON.parse(a.details)).toMatchObject({ kind: 'alert-episode', scene, reasons: expect.stringMatching(/\w+.*: .+/) });
+    const rows = all.filter((r) => r.label !== 'alert');
     expect(rows).toHaveLength(41);
     const details = rows.map((r) => JSON.parse(r.details) as Record<string, unknown>);
     const summary = rows.filter((_, i) => details[i].kind === 'video-summary');
@@ -87,11 +93,13 @@ describe('cctv-attributes', () => {
           const [, bucket, obj] = /^gs:\/\/([^/]+)\/(.+)$/.exec(uri)!;
           const [exists] = await storage.bucket(bucket).file(obj).exists();
           expect(exists).toBe(true);
-          // A flagged frame also names its alert's clip, which exists (media/clip.ts is tested frame-exact in test/unit/clip.test.ts).
-          const clip = String(details[i].clip ?? '');
-          expect(clip).toMatch(/^gs:\/\/[^/]+\/.+\/alert-f\d{7}\.mp4$/);
-          const [, cb, co] = /^gs:\/\/([^/]+)\/(.+)$/.exec(clip)!;
-          expect((await storage.bucket(cb).file(co).exists())[0]).toBe(true);
+          // A frame inside an alert episode also names the episode's clip, which exists (media/clip.ts is tested frame-exact in test/unit/clip.test.ts).
+          if (details[i].alert_start !== undefined) {
+            const clip = String(details[i].clip ?? '');
+            expect(clip).toMatch(/^gs:\/\/[^/]+\/.+\/alert-f\d{7}\.mp4$/);
+            const [, cb, co] = /^gs:\/\/([^/]+)\/(.+)$/.exec(clip)!;
+            expect((await storage.bucket(cb).file(co).exists())[0]).toBe(true);
+          }
         }
       }
     }

@@ -1,13 +1,14 @@
 /// <reference lib="dom" />
 /**
  * The review UI (`lookout ui`) in real headless Chromium (Debian's chromium through playwright-core's
- * executablePath) against the embedded stack: upload -> row, alert -> dismiss -> feedback row, failure ->
+ * executablePath) against the embedded stack: upload -> row, failure ->
  * retry -> new row, map -> chip click -> its row, live frame with boxes, runs and a run's report. Every page
  * is screenshotted to .lookout/ui-screens and checked with axe-core (no serious or critical violations).
  *
- * Rows the stack cannot make quickly here (CCTV alerts, satellite chips) are written through the real results
- * writer (io/results.ts buildRow + bigquerySink), with real images in the buckets; the live page's come from a
- * camera recorded by `lookout stream`'s recorder and analysed by the stack.
+ * The alerts page is tested on rows the real pipeline wrote, in ui-alerts.test.ts, and the map page in
+ * ui-map.test.ts. Rows the stack cannot make quickly here (satellite chips for the older map check) are written
+ * through the real results writer (io/results.ts buildRow + bigquerySink), with real images in the buckets; the
+ * live page's come from a camera recorded by `lookout stream`'s recorder and analysed by the stack.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -16,9 +17,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import sharp from 'sharp';
 import { startUi, type UiServer } from '../../ui/server';
 import { bigquerySink, buildRow } from '../../io/results';
-import { latestFeedback } from '../../io/feedback';
-import { cutVideo, dismissedClips } from '../../cli/scene';
-import { probeVideo } from '../../media/video';
+import { cutVideo } from '../../cli/scene';
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { recordStream, STREAM_DEFAULTS } from '../../ingest/stream';
@@ -111,49 +110,6 @@ describe('lookout ui in Chromium', () => {
     expect(text).toContain('frame100.jpg');
     await shoot('run');
     expect(await axeViolations()).toEqual([]);
-  });
-
-  it('alerts page: dismissing an alert writes a feedback row', async () => {
-    const annotated = `results/ui-test/${RUN}/f0000120.annotated.jpg`;
-    await storage.bucket(cfg.gcs.resultsBucket).file(annotated).save(sampleFrame(120), { resumable: false, contentType: 'image/jpeg' });
-    // The alert's video is real (vtest frames 0-139, in the results bucket so that nothing analyses it):
-    // `lookout fit --with-dismissed` cuts its clip from it below.
-    const clipSrc = cutVideo(VTEST, path.join(samplesDir, 'ui-alert-0-140.avi'), 0, 140);
-    const videoName = `ui-test/${RUN}/cam1.avi`;
-    await storage.bucket(cfg.gcs.resultsBucket).upload(clipSrc, { destination: videoName, resumable: false, contentType: 'video/x-msvideo' });
-    const [vmd] = await storage.bucket(cfg.gcs.resultsBucket).file(videoName).getMetadata();
-    const video = { bucket: cfg.gcs.resultsBucket, name: videoName, generation: String(vmd.generation) };
-    const rows = [110, 120, 130].map((frame) =>
-      row({
-        workflow_id: `cctv-anomaly:${video.bucket}/${video.name}#${video.generation}@${frame}`,
-        analysis_id: `cctv-anomaly:${video.bucket}/${video.name}#${video.generation}@${frame}/r1`,
-        pipeline: 'cctv-anomaly',
-        ...video,
-        label: frame === 120 ? 'abnormal' : 'normal',
-        score: frame === 120 ? 0.93 : 0.1 + frame / 1000,
-        details: JSON.stringify({ frame, time_s: frame / 10, scene: 'ui-test', ...(frame === 120 ? { annotated: `gs://${cfg.gcs.resultsBucket}/${annotated}`, reasons: 'person #4: speed 3.1x the 99th percentile for people in this part of the scene | person #7: class person rare in this area' } : {}) }),
-      }),
-    );
-    await sink.insert(rows);
-    const wf = String(rows[1].workflow_id);
-    await open('#/alerts');
-    const card = page.locator(`article[data-workflow-id="${wf}"]`);
-    await card.waitFor();
-    await card.locator('canvas').waitFor();
-    await expect(card.textContent()).resolves.toContain('person #4: speed 3.1x the 99th percentile for people in this part of the scene; person #7: class person rare in this area');
-    await card.locator('.timeline svg').waitFor();
-    await shoot('alerts');
-    expect(await axeViolations()).toEqual([]);
-    await card.locator('button[data-verdict=dismissed]').click();
-    await card.locator('.verdict >> text=dismissed').waitFor();
-    const fb = await latestFeedback(bq, cfg, 't.workflow_id = @wf', { wf });
-    expect(fb).toHaveLength(1);
-    expect(fb[0]).toMatchObject({ verdict: 'dismissed', scene: 'ui-test', frame: 120, name: video.name, analysis_id: rows[1].analysis_id });
-    // The fit side: the dismissed frame becomes a clip of normal footage, frames 95-139 of its video.
-    const clips = await dismissedClips(cfg, 'ui-test', path.join(samplesDir, `dismissed-${RUN}`));
-    expect(clips).toHaveLength(1);
-    const info = await probeVideo(clips[0]);
-    expect(info.frames).toBe(140 - 95);
   });
 
   it('failures page: retrying a failed analysis shows its new row', async () => {

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { EVALUATIONS, renderSummary, runEvaluation, summariseCctvAttributes, summariseDetector, summariseRaster, withGoal } from '../../bench/eval';
+import { EVALUATIONS, renderSummary, runEvaluation, summariseCctvAttributes, summariseDetector, summariseOnlineNormal, summariseRaster, withGoal } from '../../bench/eval';
 
 const ROOT = path.resolve(__dirname, '../..');
 const run = (...args: string[]) => spawnSync(process.execPath, ['-r', 'tsx/cjs', path.join(ROOT, 'bench', 'eval.ts'), ...args], { cwd: ROOT, encoding: 'utf8' });
@@ -35,6 +35,28 @@ describe('summaries', () => {
     expect(by['frame AUC, loitering'].value).toBe(0.95);
     expect(by['baseline cctv-ocae, same frames and boxes: frame AUC'].value).toBe(0.58);
     expect(() => summariseCctvAttributes({})).toThrow(/no auc/);
+  });
+
+  it('summarises learning normal online: static and refitted false alerts, the refitted one against the goal', () => {
+    const figures = summariseOnlineNormal({ falseAlertsPer10Min: { static: { all: 5, lastLoop: 5 }, dismiss: { all: 0.8, lastLoop: 0 }, unjudged: { all: 3, lastLoop: 2 } } });
+    expect(figures.map((f) => f.value)).toEqual([5, 0.8, 3, 5, 0]);
+    expect(figures[1]).toMatchObject({ met: true, goal: { op: '<=', value: 1 } });
+    expect(() => summariseOnlineNormal({})).toThrow(/falseAlertsPer10Min/);
+  });
+
+  it('puts the alert-episode figures first, each against the goal of issue 29', () => {
+    const figures = summariseCctvAttributes({
+      auc: { running: { auc: 0.9 }, overall: { auc: 0.92 } },
+      normalFramesFlagged: { new: 0.01 },
+      alertEpisodes: { overall: { falseAlertsPer10Min: 1.5, normalSeconds: 59, caughtShare: 0.92, medianTimeToAlertS: 0.6 } },
+    });
+    expect(figures.slice(0, 3).map((f) => [f.value, f.met])).toEqual([
+      [1.5, false],
+      [0.92, true],
+      [0.6, true],
+    ]);
+    expect(figures[0].label).toMatch(/false alerts per 10 min .*59 s/);
+    expect(figures.find((f) => f.label === 'frame AUC, running')).toMatchObject({ met: true, goal: { op: '>=', value: 0.85 } });
   });
 
   it("reads the detector row of the anomaly pipeline's profile, not another option's", () => {

@@ -25,6 +25,9 @@ describe('clips around dismissed alerts (lookout fit --with-dismissed)', () => {
     expect(clipWindows([10], 25)).toEqual([[0, 36]]);
     expect(clipWindows([300, 100, 120, 100], 25)).toEqual([[75, 146], [275, 326]]);
     expect(clipWindows([-1, 1.5], 25)).toEqual([]);
+    // An alert episode's span: the whole episode, widened on both sides, merged with a nearby frame's window.
+    expect(clipWindows([[100, 160], 200], 25)).toEqual([[75, 226]]);
+    expect(clipWindows([[50, 40]], 25)).toEqual([]);
   });
 });
 

@@ -146,8 +146,21 @@ async function analysisPage(wf) {
 
 // ---------------------------------------------------------------- Alerts
 async function alertsPage() {
-  main.innerHTML = `<h1>Alerts</h1><p class="muted">Flagged frames and objects (label "abnormal"), highest score first. Dismissed alerts join the scene's normal footage at the next <code>lookout fit --with-dismissed</code>.</p><div id="alerts" class="cards">Loading…</div>`;
-  const alerts = await api('/api/alerts');
+  const params = new URLSearchParams(location.hash.split('?')[1] || '');
+  main.innerHTML = `<h1>Alerts</h1><p class="muted">One card per alert episode (a span of frames the scene's model found unusual, merged as an operator counts alerts), newest first, each with its reasons. Dismissed alerts join the scene's normal footage at the next <code>lookout fit --with-dismissed</code>; confirmed ones never do.</p>
+    <form id="alert-filters" class="filters" aria-label="Filter alerts"></form><p id="alert-count" class="muted"></p><div id="alerts" class="cards">Loading…</div>`;
+  const res = await api(`/api/alerts?${params}`);
+  const form = document.getElementById('alert-filters');
+  const select = (name, label, values) => `<label>${label} <select id="filter-${name}" name="${name}"><option value="">all</option>${values.map((v) => `<option value="${esc(v)}"${params.get(name) === v ? ' selected' : ''}>${esc(v)}</option>`).join('')}</select></label>`;
+  form.innerHTML = select('scene', 'Scene', res.choices.scene) + ' ' + select('camera', 'Camera', res.choices.camera) + ' ' + select('reason', 'Reason', res.choices.reason) + ' ' + select('verdict', 'Verdict', res.choices.verdict) + ' <button type="submit">Filter</button>';
+  form.onsubmit = (ev) => {
+    ev.preventDefault();
+    const q = new URLSearchParams([...new FormData(form).entries()].filter(([, v]) => v));
+    location.hash = `#/alerts${q.toString() ? `?${q}` : ''}`;
+  };
+  for (const sel of form.querySelectorAll('select')) sel.onchange = () => form.requestSubmit();
+  const alerts = res.alerts;
+  document.getElementById('alert-count').textContent = `${alerts.length} of ${res.total} alerts`;
   const el = document.getElementById('alerts');
   el.innerHTML = alerts.length ? '' : '<p>No alerts.</p>';
   for (const a of alerts) {
@@ -155,26 +168,25 @@ async function alertsPage() {
     const card = document.createElement('article');
     card.className = 'card';
     card.dataset.workflowId = a.workflow_id;
-    // cctv-attributes writes one string per frame, each flagged object's reasons separated by ' | '.
-    const reasons = (typeof d.reasons === 'string' ? d.reasons.split(' | ') : Array.isArray(d.reasons) ? d.reasons : []).map((x) => (typeof x === 'string' ? x : x && x.text)).filter(Boolean);
     const clip = d.clip ? `<a href="/api/object?uri=${encodeURIComponent(d.clip)}">clip</a>` : '';
-    card.innerHTML = `<h2>${esc(a.name)}${d.frame !== undefined ? ` · frame ${esc(d.frame)}` : ''}</h2>
-      <p>score <strong>${fmt(a.score, 3)}</strong> · ${esc(a.pipeline)}${d.scene ? ` · scene ${esc(d.scene)}` : ''} ${clip}</p>
+    const span = d.start_frame !== undefined ? `frames ${esc(d.start_frame)}–${esc(d.end_frame)} (${fmt(d.start_s, 1)}–${fmt(d.end_s, 1)} s)` : '';
+    card.innerHTML = `<h2>${esc(a.camera)}${span ? ` · ${span}` : ''}</h2>
+      <p>peak frame ${esc(d.peak_frame ?? d.frame)} · alert raised at ${fmt(d.alert_s, 1)} s · score <strong>${fmt(a.score, 3)}</strong> · ${esc(a.pipeline)}${a.scene ? ` · scene ${esc(a.scene)}` : ''} ${clip}</p>
       <div class="frame"></div>
-      <p>${reasons.length ? `Reason: ${esc(reasons.join('; '))}` : '<span class="muted">no reason recorded</span>'}</p>
+      <ul class="reasons" data-testid="reasons">${a.reasons.map((r) => `<li>${esc(r)}</li>`).join('')}</ul>
       <div class="timeline" style="width:100%"></div>
       <p class="verdict" data-testid="verdict">${a.verdict ? `Verdict: <strong>${esc(a.verdict)}</strong>` : 'Not reviewed'}</p>
       <button type="button" data-verdict="confirmed">Confirm</button> <button type="button" class="secondary" data-verdict="dismissed">Dismiss</button>`;
     el.appendChild(card);
-    if (d.annotated) await drawFrame(card.querySelector('.frame'), `/api/object?uri=${encodeURIComponent(d.annotated)}`, [], `annotated frame of ${a.name}`);
+    if (d.annotated) await drawFrame(card.querySelector('.frame'), `/api/object?uri=${encodeURIComponent(d.annotated)}`, [], `annotated peak frame of the alert on ${a.camera}`);
     for (const b of card.querySelectorAll('button[data-verdict]')) {
-      b.setAttribute('aria-label', `${b.textContent} alert ${a.name}${d.frame !== undefined ? ` frame ${d.frame}` : ''}`);
+      b.setAttribute('aria-label', `${b.textContent} alert ${a.camera}${span ? ` ${span}` : ''}`);
       b.onclick = async () => {
         b.disabled = true;
         try {
           const fb = await post('/api/feedback', { workflowId: a.workflow_id, verdict: b.dataset.verdict });
           card.querySelector('.verdict').innerHTML = `Verdict: <strong>${esc(fb.verdict)}</strong> (recorded ${esc(fb.recorded_at)})`;
-          say(`${fb.verdict}: ${a.name}`);
+          say(`${fb.verdict}: ${a.camera}`);
         } catch (e) {
           say(e.message);
         } finally {
@@ -182,9 +194,9 @@ async function alertsPage() {
         }
       };
     }
-    if (d.frame !== undefined) {
+    if (d.start_frame !== undefined) {
       const q = new URLSearchParams({ pipeline: a.pipeline, bucket: a.bucket, name: a.name, generation: a.generation });
-      api(`/api/timeline?${q}`).then((frames) => frames.length > 1 && chart(card.querySelector('.timeline'), { height: 90, data: { values: frames }, layer: [{ mark: 'line', encoding: { x: { field: 'frame', type: 'quantitative' }, y: { field: 'score', type: 'quantitative', title: 'frame score' } } }, { mark: { type: 'rule', color: '#e63946', aria: false }, encoding: { x: { datum: d.frame } } }] }, `Frame scores over the video ${a.name}, the alert frame marked`)).catch(() => {});
+      api(`/api/timeline?${q}`).then((frames) => frames.length > 1 && chart(card.querySelector('.timeline'), { height: 90, data: { values: frames }, layer: [{ mark: { type: 'rect', color: '#e63946', opacity: 0.2, aria: false }, encoding: { x: { datum: d.start_frame }, x2: { datum: d.end_frame } } }, { mark: 'line', encoding: { x: { field: 'frame', type: 'quantitative' }, y: { field: 'score', type: 'quantitative', title: 'frame score' } } }] }, `Frame scores over the video ${a.name}, the alert episode shaded`)).catch(() => {});
     }
   }
 }
