@@ -17,13 +17,12 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import sharp from 'sharp';
 import { startUi, type UiServer } from '../../ui/server';
 import { bigquerySink, buildRow } from '../../io/results';
-import { cutVideo } from '../../cli/scene';
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { recordStream, STREAM_DEFAULTS } from '../../ingest/stream';
 import { VTEST } from '../../demo/samples';
 import { summary } from '../unit/fixtures';
-import { bq, cfg, ensureBucket, rowsWhere, sampleFrame, samplesDir, storage, TABLE, uniqueRun, upload, waitForRows } from './helpers';
+import { bq, cfg, ensureBucket, rowsWhere, sampleFrame, storage, TABLE, uniqueRun, upload, waitForRows } from './helpers';
 
 export const CHROMIUM = process.env.LOOKOUT_CHROMIUM || '/usr/bin/chromium';
 const SCREENS = path.join(cfg.projectRoot, '.lookout', 'ui-screens');
