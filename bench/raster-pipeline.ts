@@ -20,7 +20,8 @@ const USAGE = `Usage: node -r tsx/cjs bench/raster-pipeline.ts [--size PX] [--ti
   --json         print the results as JSON
 Needs a running stack (lookout up); LOOKOUT_* variables select it.`;
 
-function scene(side: number, burn: boolean): Buffer {
+/** A generated 4-band uint16 GeoTIFF (UTM 11N, tiled, deflate); `burn` darkens a square (the after of a pair). */
+export function scene(side: number, burn: boolean): Buffer {
   const bands = [0, 1, 2, 3].map(() => new Array<number>(side * side));
   for (let y = 0; y < side; y++) {
     for (let x = 0; x < side; x++) {
@@ -73,7 +74,9 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

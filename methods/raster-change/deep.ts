@@ -12,6 +12,7 @@
 import type { OnnxEmbedder } from '../../runtime/embedder';
 import type { ModelManifest } from '../../runtime/manifest';
 import type { ChipPixels } from './spectral';
+import { timeSync } from '../../runtime/steps';
 
 /** A feature extractor over RGB chips; the ONNX embedder is one, a user's own backbone another. */
 export interface FeatureExtractor {
@@ -119,8 +120,11 @@ export function onnxFeatureExtractor(embedder: OnnxEmbedder): FeatureExtractor {
     inputSize: s,
     embed: async (rgb01) => {
       if (rgb01.length !== 3 * s * s) throw new RangeError(`expected 3 x ${s} x ${s} values, got ${rgb01.length}`);
-      const x = new Float32Array(rgb01.length);
-      for (let c = 0; c < 3; c++) for (let i = c * s * s; i < (c + 1) * s * s; i++) x[i] = (rgb01[i] - mean[c]) / std[c];
+      const x = timeSync('preprocess', () => {
+        const t = new Float32Array(rgb01.length);
+        for (let c = 0; c < 3; c++) for (let i = c * s * s; i < (c + 1) * s * s; i++) t[i] = (rgb01[i] - mean[c]) / std[c];
+        return t;
+      });
       return (await embedder.embed(x)).output;
     },
   };
