@@ -160,11 +160,14 @@ async function restartWorker(cfg: LookoutConfig, extra: string[], app: AppName =
   }
 }
 
-async function pipelineRun(cfg: LookoutConfig, files: Array<{ file: string; contentType: string }>, label: string, objects: number, rate: number) {
+async function pipelineRun(cfg: LookoutConfig, files: Array<{ file: string; contentType: string }>, label: string, objects: number, rate: number, ledgerName?: string) {
   const run = `bench-${label}-${Date.now().toString(36)}`;
   const t0 = Date.now();
+  const cpu0 = ledgerName ? await ledgerStart(cfg) : undefined;
   await uploadLoad(storageClient(cfg), cfg, { runId: run, objects, concurrency: 8, rate, files });
   const n = await waitForRun(bigqueryClient(cfg), cfg, run, objects, { timeoutMs: 900_000 });
+  // The ledger ends when the last row landed: the bench's own queries below are not the pipeline's CPU.
+  if (ledgerName && cpu0) await ledgerEnd(cfg, cpu0, ledgerName, 'image', n);
   type StageCols = { [K in `${'d' | 'x' | 's'}${'s' | 'b' | 'c'}`]: number | null };
   const stageCols = (['detect', 'extract', 'score'] as const)
     .map((st, i) => (['scheduled', 'started', 'completed'] as const).map((t) => `(SELECT x.${t}_offset_ms FROM UNNEST(stages) x WHERE x.stage = '${st}' ORDER BY x.attempt DESC LIMIT 1) AS ${'dxs'[i]}${t === 'started' ? 'b' : t[0]}`).join(', '))
@@ -421,6 +424,9 @@ async function bareRaster(side: number) {
 async function rasterRun(cfg: LookoutConfig, side: number) {
   const run = `bench-raster-${side}-${Date.now().toString(36)}`;
   const data = rasterScene(side, false);
+  // The ledger starts after the GeoTIFF is generated (the bench's CPU, not the pipeline's) and ends when the
+  // summary row landed.
+  const cpu0 = await ledgerStart(cfg);
   const t0 = Date.now();
   await storageClient(cfg).bucket(cfg.gcs.bucket).file(`${run}/scene.tif`).save(data, { resumable: false, contentType: 'image/tiff', metadata: { metadata: { 'lookout-run': run } } });
   const bq = bigqueryClient(cfg);
@@ -436,6 +442,7 @@ async function rasterRun(cfg: LookoutConfig, side: number) {
   }
   if (!row) throw new Error(`raster ${run}: no summary row within 30 minutes`);
   const wallS = (Date.now() - t0) / 1000;
+  await ledgerEnd(cfg, cpu0, 'raster', 'chip', Number(row.chips));
   // Chips with a row: distinct chip analyses on the table (the view's answer, without grouping the whole table).
   const [count] = await query<{ n: number }>(bq, `SELECT COUNT(DISTINCT workflow_id) AS n FROM ${tableRef(cfg)} WHERE run_tag = @run AND raster.kind = 'chip'`, { run });
   const ts = (v: string | { value: string }) => Date.parse(typeof v === 'string' ? v : v.value);
@@ -484,9 +491,7 @@ async function main() {
     if (withRaster) {
       log(`(e) raster archive: one ${RASTER_SIZE} x ${RASTER_SIZE} GeoTIFF through the stack (analyzeRaster)`);
       await restartWorker(cfg, []);
-      const cpu0 = await ledgerStart(cfg);
       rasterRuns.push(await rasterRun(cfg, RASTER_SIZE));
-      await ledgerEnd(cfg, cpu0, 'raster', 'chip', rasterRuns[rasterRuns.length - 1].chips);
       log(`    ratio raster chips/s to bare MobileNetV2: ${(rasterRuns[0].perSecond / rasterBare!.perSecond).toFixed(3)} (${rasterRuns[0].perSecond.toFixed(1)} vs ${rasterBare!.perSecond.toFixed(1)})`);
     }
     for (const [label, extra] of (BULK_ONLY || VIDEO_ONLY || RASTER_ONLY ? [] : [
@@ -494,9 +499,7 @@ async function main() {
       ...(LATENCY_ONLY ? [] : [['batching-off', ['--max-batch', '1']] as const]),
     ]) as ReadonlyArray<readonly [string, readonly string[]]>) {
       await restartWorker(cfg, [...extra]);
-      const cpu0 = await ledgerStart(cfg);
-      const sat = await pipelineRun(cfg, files, `${label}-saturation`, OBJECTS, 0);
-      await ledgerEnd(cfg, cpu0, `per-object ${label}`, 'image', sat.rows);
+      const sat = await pipelineRun(cfg, files, `${label}-saturation`, OBJECTS, 0, `per-object ${label}`);
       log(`    ${label} saturation: ${sat.perSecond.toFixed(1)} obj/s, e2e p50 ${sat.e2eP50.toFixed(0)} ms p99 ${sat.e2eP99.toFixed(0)} ms, inference p50 ${sat.inferenceP50.toFixed(1)} ms, mean detect batch ${sat.meanDetectBatch.toFixed(2)}`);
       const halfRate = HALF_RATE ?? sat.perSecond / 2;
       const half = await pipelineRun(cfg, files, `${label}-half`, Math.max(20, Math.round(OBJECTS / 2)), halfRate);
