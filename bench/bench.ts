@@ -127,6 +127,7 @@ async function bare(files: string[], batch: number, concurrency: number, iterati
   for (let i = 0; i < 5; i++) await det.detect(imgs[i % imgs.length]); // warm-up
   const lat: number[] = [];
   let next = 0;
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
@@ -140,7 +141,8 @@ async function bare(files: string[], batch: number, concurrency: number, iterati
     }),
   );
   const secs = (performance.now() - t0) / 1000;
-  const r = { batch, concurrency, images: iterations, perSecond: iterations / secs, p50: pct(lat, 50), p99: pct(lat, 99), meanBatch: det.batchStats.items / det.batchStats.batches };
+  const cpu = process.cpuUsage(cpu0);
+  const r = { batch, concurrency, images: iterations, perSecond: iterations / secs, cpuMsPerObject: (cpu.user + cpu.system) / 1000 / iterations, p50: pct(lat, 50), p99: pct(lat, 99), meanBatch: det.batchStats.items / det.batchStats.batches };
   await det.close();
   return r;
 }
@@ -399,6 +401,7 @@ async function bareRaster(side: number) {
   const ex = onnxFeatureExtractor(embedder);
   for (let i = 0; i < 4; i++) await ex.embed(chipToRgb01(chips[i], [0, 1, 2], stretch, ex.inputSize)); // warm-up
   let next = 0;
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: 16 }, async () => {
@@ -410,8 +413,9 @@ async function bareRaster(side: number) {
     }),
   );
   const secs = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   await embedder.close();
-  const out = { model: 'mobilenetv2', chips: chips.length, chipSize: 128, maxBatch: 16, inFlight: 16, perSecond: chips.length / secs };
+  const out = { model: 'mobilenetv2', chips: chips.length, chipSize: 128, maxBatch: 16, inFlight: 16, perSecond: chips.length / secs, cpuMsPerObject: (cpu.user + cpu.system) / 1000 / chips.length };
   log(`    bare MobileNetV2 on ${out.chips} chips of a ${side} x ${side} raster (batch <= 16): ${out.perSecond.toFixed(1)} chips/s`);
   return out;
 }
@@ -459,6 +463,13 @@ async function main() {
   if (VS) previous = JSON.parse(fs.readFileSync(VS, 'utf8'));
   const root = path.resolve(__dirname, '..');
   const cfg = loadConfig({ ...process.env, LOOKOUT_HOME: path.join(root, '.lookout', 'bench-stack'), LOOKOUT_PORT_BASE: process.env.LOOKOUT_BENCH_PORT_BASE ?? '37200' });
+  // The code measured: read at the start (a file edited while the bench runs does not change what it runs).
+  let commit: string | null = null;
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim() + (execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: root, encoding: 'utf8' }).trim() ? '+changes' : '');
+  } catch {
+    commit = null;
+  }
   // The machine as result rows name it (runtime/machine.ts), with the older fields render.ts also reads.
   const machine = { ...machineInfo(), cpu: os.cpus()[0]?.model, memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version, onnxruntime: onnxruntimeVersion(), loadavgAtStart: os.loadavg().map((x) => Math.round(x * 100) / 100) };
   log(`machine: ${machine.cores} cores (${machine.cpu}), ${machine.memoryGb} GiB, ${machine.platform}, Node ${machine.node}, onnxruntime-node ${machine.onnxruntime}; load average ${machine.loadavgAtStart.join(' ')}`);
@@ -546,23 +557,23 @@ async function main() {
     const bestBulk = bulkRuns.length ? Math.max(...bulkRuns.map((b) => b.perSecond)) : null;
     // The headline per workload (pipeline objects/s, bare of the same model, ratio, CPU ledger): render.ts ResultsFile.
     const workloads: Record<string, Workload> = {};
-    const wl = (name: string, unit: string, perSecond: number, bare: number, ledgerName: string) => (workloads[name] = { unit, perSecond, bare, ratio: perSecond / bare, ledger: ledgers[ledgerName] ?? null });
-    if (rasterRuns[0] && rasterBare) wl('raster', 'chip', rasterRuns[0].perSecond, rasterBare.perSecond, 'raster');
-    if (sat) wl('per-object', 'image', sat.perSecond, limit, 'per-object batching-on');
+    // CPU ratio: bare inference's CPU per object over the whole stack's (ledger): on a shared machine, where the
+    // throughput ratio moves with other programs' load between the bare run and the pipeline run, this one does not.
+    const bareDetCpu = bareRuns.find((b) => b.perSecond === limit)?.cpuMsPerObject;
+    const wl = (name: string, unit: string, perSecond: number, bare: number, ledgerName: string, bareCpu: number | undefined) => {
+      const l = ledgers[ledgerName] ?? null;
+      workloads[name] = { unit, perSecond, bare, ratio: perSecond / bare, ledger: l, bareCpuMsPerObject: bareCpu ?? null, cpuRatio: bareCpu && l ? bareCpu / l.stackMsPerObject : null };
+    };
+    if (rasterRuns[0] && rasterBare) wl('raster', 'chip', rasterRuns[0].perSecond, rasterBare.perSecond, 'raster', rasterBare.cpuMsPerObject);
+    if (sat) wl('per-object', 'image', sat.perSecond, limit, 'per-object batching-on', bareDetCpu);
     const off = runs.find((r) => r.label === 'batching-off-saturation');
-    if (off) wl('per-object, batching off', 'image', off.perSecond, limit, 'per-object batching-off');
+    if (off) wl('per-object, batching off', 'image', off.perSecond, limit, 'per-object batching-off', bareDetCpu);
     const bulkBest = bulkRuns.length ? bulkRuns.reduce((a, b) => (b.perSecond > a.perSecond ? b : a)) : undefined;
-    if (bulkBest) wl('bulk', 'image', bulkBest.perSecond, limit, `bulk ${bulkBest.objects}`);
-    for (const v of videoRuns) wl(`video ${v.pipeline}`, 'frame', v.framesPerSecond, limit, `video ${v.pipeline}`);
+    if (bulkBest) wl('bulk', 'image', bulkBest.perSecond, limit, `bulk ${bulkBest.objects}`, bareDetCpu);
+    for (const v of videoRuns) wl(`video ${v.pipeline}`, 'frame', v.framesPerSecond, limit, `video ${v.pipeline}`, bareDetCpu);
     const half = runs.find((r) => r.label === 'batching-on-half');
     const num = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? null : x);
     const latency = { uploadToRowP50Ms: num(half?.recordP50), uploadToRowP99Ms: num(half?.recordP99), halfLoadRate: num(half?.offeredRate), serveP50Ms: num(videoExtra.serve?.p50Ms), serveP99Ms: num(videoExtra.serve?.p99Ms), streamP50Ms: num(videoExtra.stream?.p50Ms), streamP99Ms: num(videoExtra.stream?.p99Ms) };
-    let commit: string | null = null;
-    try {
-      commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim() + (execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: root, encoding: 'utf8' }).trim() ? '+changes' : '');
-    } catch {
-      commit = null;
-    }
     const date = new Date().toISOString().slice(0, 10);
     const result = { date, machine, commit, command: `npm run bench -- ${args.join(' ')}`.trim(), workloads, latency, ledgerTable: formatLedgers(ledgers), ledgers, bare: bareRuns, bareLimitPerSecond: limit, rasterBare: rasterBare ?? null, raster: rasterRuns, pipeline: runs, bulk: bulkRuns, video: videoRuns, videoExtra, ratioPipelineToBare: sat ? sat.perSecond / limit : null, ratioBulkToBare: bestBulk ? bestBulk / limit : null, peakMemoryMb: memory };
     if (Object.keys(ledgers).length) {

@@ -36,6 +36,9 @@ export interface Workload {
   bare: number;
   ratio: number;
   ledger: Ledger | null;
+  /** Bare inference's CPU ms per object (its process, all threads) and bare CPU / the stack's CPU per object (ledger). */
+  bareCpuMsPerObject?: number | null;
+  cpuRatio?: number | null;
 }
 
 /**
@@ -83,7 +86,7 @@ export function renderMarkdown(r: BenchResult): string {
   out.push(`Machine: ${m.cores} cores (${m.cpuModel ?? m.cpu ?? 'unknown CPU'}), ${m.memoryGb ?? Math.round((m.memoryTotalMb ?? 0) / 1024)} GiB, ${m.platform}, Node ${m.nodeVersion ?? m.node}, onnxruntime-node ${m.onnxruntimeVersion ?? m.onnxruntime} (CPU execution provider)${r.commit ? `, commit ${r.commit}` : ''}${r.date ? `, ${r.date}` : ''}.`, '');
   if (r.workloads && Object.keys(r.workloads).length) {
     out.push('### Headline: the pipeline against bare inference of the same model, same run', '');
-    out.push(table(['workload', 'unit', 'pipeline /s', 'bare /s', 'ratio', 'CPU ms per object (stack)', 'other programs ms per object'], Object.entries(r.workloads).map(([k, w]) => [k, w.unit, f(w.perSecond), f(w.bare), f(w.ratio, 3), f(w.ledger?.stackMsPerObject), f(w.ledger?.otherMsPerObject)])), '');
+    out.push(table(['workload', 'unit', 'pipeline /s', 'bare /s', 'ratio', 'CPU ms per object (stack)', 'bare CPU ms per object', 'CPU ratio (bare / stack)', 'other programs ms per object'], Object.entries(r.workloads).map(([k, w]) => [k, w.unit, f(w.perSecond), f(w.bare), f(w.ratio, 3), f(w.ledger?.stackMsPerObject), f(w.bareCpuMsPerObject), f(w.cpuRatio, 3), f(w.ledger?.otherMsPerObject)])), '');
     const ls = Object.fromEntries(Object.entries(r.workloads).flatMap(([k, w]) => (w.ledger ? [[k, w.ledger]] : [])));
     if (Object.keys(ls).length) out.push('### CPU ledger (bench/ledger.ts): CPU ms per analysed object', '', '```', ...formatLedgers(ls), '```', '');
   }

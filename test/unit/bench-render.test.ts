@@ -18,7 +18,7 @@ describe('bench results file', () => {
       date: '2026-12-07',
       commit: 'abc1234',
       machine: { cores: 2, cpuModel: 'AMD EPYC', memoryTotalMb: 24000, platform: 'linux-x64', nodeVersion: 'v20.20.2', onnxruntimeVersion: '1.30.0' },
-      workloads: { raster: { unit: 'chip', perSecond: 50, bare: 100, ratio: 0.5, ledger: l } },
+      workloads: { raster: { unit: 'chip', perSecond: 50, bare: 100, ratio: 0.5, ledger: l, bareCpuMsPerObject: 14, cpuRatio: 0.4 } },
       latency: { uploadToRowP50Ms: 120, uploadToRowP99Ms: 190, halfLoadRate: 4, serveP50Ms: null, serveP99Ms: null, streamP50Ms: null, streamP99Ms: null },
       bare: [],
       bareLimitPerSecond: NaN,
@@ -30,7 +30,7 @@ describe('bench results file', () => {
     };
     const md = renderMarkdown(r);
     expect(md).toContain('commit abc1234, 2026-12-07');
-    expect(md).toMatch(/\| raster \| chip \| 50\.0 \| 100\.0 \| 0\.500 \| 35\.0 \|/);
+    expect(md).toMatch(/\| raster \| chip \| 50\.0 \| 100\.0 \| 0\.500 \| 35\.0 \| 14\.0 \| 0\.400 \|/);
     expect(md).toMatch(/worker-cpu\s+30\.0/);
     expect(md).toMatch(/temporal\s+5\.00/);
     expect(md).toContain('upload → row at half load p50 120 / p99 190 ms');
