@@ -21,14 +21,23 @@ import { defaultModelRepo, loadLocalModel } from '../runtime/manifest';
 import { onnxruntimeVersion } from '../runtime/session';
 import { query } from '../io/query';
 import { runLatestSql } from '../io/results';
-import { renderMarkdown, type BenchResult } from './render';
+import { machineSlug, renderMarkdown, type BenchResult, type Workload } from './render';
 import { extractFrames, VTEST } from '../demo/samples';
 import { cutVideo, runFit } from '../cli/scene';
-import { appSpec, appsFor, down, up, type AppName } from '../infra/stack';
+import { APPS, appSpec, appsFor, down, up, type AppName } from '../infra/stack';
 import { readPid, startDetached, stopProc } from '../infra/procs';
 import { longVideoBench, serveBench, streamBench } from './video-extra';
 import { compareResults, formatHops, hopBreakdown, type HopRow } from './hops';
 import { percentile } from './metrics';
+import { clockTicks, formatLedgers, ledger, snapshot, type Ledger } from './ledger';
+import { scene as rasterScene } from './raster-pipeline';
+import { bufferRangeSource, chipWindows, openRaster } from '../media/raster';
+import { OnnxEmbedder } from '../runtime/embedder';
+import { chipToRgb01, onnxFeatureExtractor, percentileStretch } from '../methods/raster-change';
+import { machineInfo } from '../runtime/machine';
+import { tableRef } from '../io/results';
+import { natsNodeNames, SERVERS } from '../infra/stack';
+import { execFileSync } from 'node:child_process';
 
 const args = process.argv.slice(2);
 if (args.includes('--help') || args.includes('-h')) {
@@ -42,7 +51,10 @@ Measures bare inference (a) and the full pipeline (b) at saturation and half of 
   --bulk-only   skip the per-object pipeline runs and the video runs (bare inference and bulk mode only)
   --no-video    skip (c): videos in segments (objects detection, and cctv-anomaly after fitting a scene)
   --video-only  bare inference (a) and the video runs (c) only
-  --out FILE.json   write the results there as well, and as Markdown tables to FILE.md
+  --out FILE.json   write the results there (and as Markdown tables to FILE.md) instead of benchmarks/<date>-<machine>.json
+  --raster-size PX  (e) the raster workload: one PX x PX 4-band GeoTIFF (chips of 128 px) through the stack, beside
+                bare MobileNetV2 on the same chips (default 4096: 1,024 chips; --quick: 2048; 0: skip)
+  --raster-only  bare inference (a) and the raster workload (e) only
   --serve N     (d) lookout serve: N frame requests one at a time, p50/p99 (default 30 with the video runs; 0: skip)
   --stream-s S  (d) lookout stream from a looped vtest.avi camera on loopback for S s: capture-to-row p50/p99 (default 60; 0: skip)
   --long-min M  (d) vtest.avi looped to M minutes, analysed in segments, worker RSS start/peak/end (default 0: skip; 60 for an hour)
@@ -54,6 +66,9 @@ Measures bare inference (a) and the full pipeline (b) at saturation and half of 
   --cpu-prof DIR  run the worker, the dispatcher and the ingest process under node --cpu-prof (profiles in DIR
                 when they stop; summarise with bench/profile-summary.ts)
                 (always written to .lookout/bench-results.json; bench/render.ts renders any result)
+
+Every workload also gets its CPU ledger (bench/ledger.ts): CPU ms per analysed object of each process of the stack,
+the worker's threads and steps, printed as one table and written into the results ("ledger" of each workload).
 
 Archive scaling (bulk mode at 1,000 / 10,000 / 100,000 objects; about 75 minutes on 2 cores, ~8 GB of
 fake-gcs-server data under .lookout/bench-stack):
@@ -78,6 +93,8 @@ const STREAM_S = numArg('--stream-s', 60);
 const LONG_MIN = numArg('--long-min', 0);
 const LONG_PIPELINE = args.indexOf('--long-pipeline') >= 0 ? String(args[args.indexOf('--long-pipeline') + 1]) : 'cctv-anomaly';
 const LATENCY_ONLY = args.includes('--latency-only');
+const RASTER_ONLY = args.includes('--raster-only');
+const RASTER_SIZE = numArg('--raster-size', quick ? 2048 : 4096);
 const hrIdx = args.indexOf('--half-rate');
 const HALF_RATE = hrIdx >= 0 ? Number(args[hrIdx + 1]) : undefined;
 const vIdx = args.indexOf('--vs');
@@ -106,6 +123,7 @@ async function bare(files: string[], batch: number, concurrency: number, iterati
   for (let i = 0; i < 5; i++) await det.detect(imgs[i % imgs.length]); // warm-up
   const lat: number[] = [];
   let next = 0;
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
@@ -119,7 +137,8 @@ async function bare(files: string[], batch: number, concurrency: number, iterati
     }),
   );
   const secs = (performance.now() - t0) / 1000;
-  const r = { batch, concurrency, images: iterations, perSecond: iterations / secs, p50: percentile(lat, 50), p99: percentile(lat, 99), meanBatch: det.batchStats.items / det.batchStats.batches };
+  const cpu = process.cpuUsage(cpu0);
+  const r = { batch, concurrency, images: iterations, perSecond: iterations / secs, cpuMsPerObject: (cpu.user + cpu.system) / 1000 / iterations, p50: percentile(lat, 50), p99: percentile(lat, 99), meanBatch: det.batchStats.items / det.batchStats.batches };
   await det.close();
   return r;
 }
@@ -139,11 +158,14 @@ async function restartWorker(cfg: LookoutConfig, extra: string[], app: AppName =
   }
 }
 
-async function pipelineRun(cfg: LookoutConfig, files: Array<{ file: string; contentType: string }>, label: string, objects: number, rate: number) {
+async function pipelineRun(cfg: LookoutConfig, files: Array<{ file: string; contentType: string }>, label: string, objects: number, rate: number, ledgerName?: string) {
   const run = `bench-${label}-${Date.now().toString(36)}`;
   const t0 = Date.now();
+  const cpu0 = ledgerName ? await ledgerStart(cfg) : undefined;
   await uploadLoad(storageClient(cfg), cfg, { runId: run, objects, concurrency: 8, rate, files });
   const n = await waitForRun(bigqueryClient(cfg), cfg, run, objects, { timeoutMs: 900_000 });
+  // The ledger ends when the last row landed: the bench's own queries below are not the pipeline's CPU.
+  if (ledgerName && cpu0) await ledgerEnd(cfg, cpu0, ledgerName, 'image', n);
   type StageCols = { [K in `${'d' | 'x' | 's'}${'s' | 'b' | 'c'}`]: number | null };
   const stageCols = (['detect', 'extract', 'score'] as const)
     .map((st, i) => (['scheduled', 'started', 'completed'] as const).map((t) => `(SELECT x.${t}_offset_ms FROM UNNEST(stages) x WHERE x.stage = '${st}' ORDER BY x.attempt DESC LIMIT 1) AS ${'dxs'[i]}${t === 'started' ? 'b' : t[0]}`).join(', '))
@@ -213,6 +235,7 @@ interface BulkRun {
   rssAfterMb: Record<string, number | null>;
 }
 const bulkRuns: BulkRun[] = [];
+const rasterRuns: Array<Awaited<ReturnType<typeof rasterRun>>> = [];
 const videoRuns: Array<Awaited<ReturnType<typeof videoRun>>> = [];
 const videoExtra: { serve?: Awaited<ReturnType<typeof serveBench>>; stream?: Awaited<ReturnType<typeof streamBench>>; long?: Awaited<ReturnType<typeof longVideoBench>> } = {};
 
@@ -227,6 +250,8 @@ async function bulkRun(cfg: LookoutConfig, files: Array<{ file: string; contentT
   const every = Math.max(1000, Math.round(n / 10));
   await uploadLoad(st, cfg, { runId: run, objects: n, concurrency: 8, rate: 0, files, bucket, prefix: `${run}/`, onUpload: (k) => k % every === 0 && log(`      uploaded ${k}/${n}`) });
   const uploadS = (Date.now() - tu) / 1000;
+  // The ledger leaves the upload out: an archive is in the bucket before its backfill.
+  const cpu0 = await ledgerStart(cfg);
   const nc = await natsConnect(cfg, 'bench-bulk');
   const { client, connection } = await temporalClient(cfg);
   // History is sampled on the first, the middle and the last batch workflow started.
@@ -274,6 +299,7 @@ async function bulkRun(cfg: LookoutConfig, files: Array<{ file: string; contentT
   }
   const wallS = (Date.now() - t0) / 1000;
   const rows = await waitForRun(bigqueryClient(cfg), cfg, run, n, { timeoutMs: 600_000 });
+  await ledgerEnd(cfg, cpu0, `bulk ${n}`, 'image', n);
   const statuses = await query<{ st: string; n: number }>(bigqueryClient(cfg), `SELECT status AS st, COUNT(*) AS n FROM (${runLatestSql(cfg)}) GROUP BY status`, { run });
   const r: BulkRun = {
     objects: n,
@@ -307,9 +333,11 @@ async function videoRun(cfg: LookoutConfig, pipeline: string, scene: string | un
   const clip = cutVideo(VTEST, path.join(cfg.home, 'samples', 'bench-video-500-794.avi'), 500, 795);
   const run = `bench-video-${pipeline}-${Date.now().toString(36)}`;
   const t0 = Date.now();
+  const cpu0 = await ledgerStart(cfg);
   await storageClient(cfg).bucket(cfg.gcs.bucket).upload(clip, { destination: `${run}/clip.avi`, resumable: false, contentType: 'video/x-msvideo', metadata: { metadata: { 'lookout-run': run, 'lookout-pipeline': pipeline, 'lookout-video-every': '1', ...(scene ? { 'lookout-scene': scene } : {}) } } });
   const expected = 295 + 1;
   const n = await waitForRun(bigqueryClient(cfg), cfg, run, expected, { timeoutMs: 1_800_000 });
+  await ledgerEnd(cfg, cpu0, `video ${pipeline}`, 'frame', 295);
   const rows = await query<{ c: string; s: string; st: string; i: number; k: string | null }>(
     bigqueryClient(cfg),
     `SELECT completed_at AS c, (SELECT MIN(x.started_at) FROM UNNEST(stages) x) AS s, status AS st, inference_ms AS i, JSON_VALUE(details, '$.kind') AS k FROM (${runLatestSql(cfg)})`,
@@ -332,6 +360,98 @@ async function videoRun(cfg: LookoutConfig, pipeline: string, scene: string | un
   return r;
 }
 
+/** Pids of the stack's processes (servers, NATS nodes, apps) from their pid files. */
+function stackPids(cfg: LookoutConfig): Record<string, number | undefined> {
+  const names = [...new Set([...natsNodeNames(cfg), ...SERVERS.filter((x) => x !== 'nats'), ...APPS])];
+  return Object.fromEntries(names.map((n) => [n, readPid(cfg.home, n)]));
+}
+
+const CLK_TCK = clockTicks();
+/** The CPU ledger of every workload measured, by workload name (bench/ledger.ts). */
+const ledgers: Record<string, Ledger> = {};
+
+/** A CPU snapshot of the stack (and the worker's steps) at the start of a workload. */
+async function ledgerStart(cfg: LookoutConfig) {
+  return snapshot(stackPids(cfg), { threadsOf: ['worker-cpu'], stepsUrl: `http://127.0.0.1:${cfg.observability.metricsPorts.worker}/metrics` });
+}
+
+/** Books the ledger of a workload under `name`: the CPU since `before`, per analysed object (chip, frame, image). */
+async function ledgerEnd(cfg: LookoutConfig, before: Awaited<ReturnType<typeof ledgerStart>>, name: string, unit: string, objects: number): Promise<Ledger> {
+  const after = await ledgerStart(cfg);
+  ledgers[name] = ledger(before, after, objects, { unit, clkTck: CLK_TCK, cores: os.availableParallelism() });
+  return ledgers[name];
+}
+
+/**
+ * (e) bare: MobileNetV2 on the chips of the same generated raster as the pipeline run, read and decoded
+ * beforehand, in one process: chip -> RGB [0, 1] at 224 (the method's chipToRgb01) -> normalise -> run, with the
+ * manifest's dynamic batching (batch <= 16) and 16 chips in flight. The limit the raster pipeline is held to.
+ */
+async function bareRaster(side: number) {
+  const r = await openRaster(bufferRangeSource(rasterScene(side, false)));
+  const windows = chipWindows(r.width, r.height, 128, 0);
+  const chips = await r.readChips(windows);
+  const sample = chips.filter((_, i) => i % 16 === 0);
+  const stretch = percentileStretch([0, 1, 2].map((b) => sample.flatMap((c) => Array.from(c.bands[b]).filter((_, i) => i % 7 === 0))) as [number[], number[], number[]], r.nodata);
+  const embedder = await OnnxEmbedder.load(loadLocalModel(defaultModelRepo(path.resolve(__dirname, '..')), 'mobilenetv2'), { pool: 'cpu' });
+  const ex = onnxFeatureExtractor(embedder);
+  for (let i = 0; i < 4; i++) await ex.embed(chipToRgb01(chips[i], [0, 1, 2], stretch, ex.inputSize)); // warm-up
+  let next = 0;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      for (;;) {
+        const i = next++;
+        if (i >= chips.length) return;
+        await ex.embed(chipToRgb01(chips[i], [0, 1, 2], stretch, ex.inputSize));
+      }
+    }),
+  );
+  const secs = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  await embedder.close();
+  const out = { model: 'mobilenetv2', chips: chips.length, chipSize: 128, maxBatch: 16, inFlight: 16, perSecond: chips.length / secs, cpuMsPerObject: (cpu.user + cpu.system) / 1000 / chips.length };
+  log(`    bare MobileNetV2 on ${out.chips} chips of a ${side} x ${side} raster (batch <= 16): ${out.perSecond.toFixed(1)} chips/s`);
+  return out;
+}
+
+/**
+ * (e) the raster pipeline: the same generated GeoTIFF uploaded to the inbox bucket, analysed by analyzeRaster
+ * (plan, blocks of chips, finish), waited for by its summary row. chips/s = chips / (summary completed_at -
+ * workflow started), as bench/raster-pipeline.ts reports it; upload -> summary row is the wall time a user sees.
+ */
+async function rasterRun(cfg: LookoutConfig, side: number) {
+  const run = `bench-raster-${side}-${Date.now().toString(36)}`;
+  const data = rasterScene(side, false);
+  // The ledger starts after the GeoTIFF is generated (the bench's CPU, not the pipeline's) and ends when the
+  // summary row landed.
+  const cpu0 = await ledgerStart(cfg);
+  const t0 = Date.now();
+  await storageClient(cfg).bucket(cfg.gcs.bucket).file(`${run}/scene.tif`).save(data, { resumable: false, contentType: 'image/tiff', metadata: { metadata: { 'lookout-run': run } } });
+  const bq = bigqueryClient(cfg);
+  const deadline = Date.now() + 1_800_000;
+  type Summary = { chips: number; failed: number; started: string | { value: string }; completed: string | { value: string } };
+  let row: Summary | undefined;
+  while (Date.now() < deadline) {
+    // Polled on the table, not the _latest view: the view groups the whole table, ~1 s of emulator CPU per poll at
+    // 800 rows (the CPU ledger), which the bench would take from the pipeline it measures. The newest summary row.
+    [row] = await query<Summary>(bq, `SELECT raster.chips AS chips, raster.chips_failed AS failed, workflow_started_at AS started, completed_at AS completed FROM ${tableRef(cfg)} WHERE run_tag = @run AND raster.kind = 'summary' ORDER BY recorded_at DESC LIMIT 1`, { run });
+    if (row) break;
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+  if (!row) throw new Error(`raster ${run}: no summary row within 30 minutes`);
+  const wallS = (Date.now() - t0) / 1000;
+  await ledgerEnd(cfg, cpu0, 'raster', 'chip', Number(row.chips));
+  // Chips with a row: distinct chip analyses on the table (the view's answer, without grouping the whole table).
+  const [count] = await query<{ n: number }>(bq, `SELECT COUNT(DISTINCT workflow_id) AS n FROM ${tableRef(cfg)} WHERE run_tag = @run AND raster.kind = 'chip'`, { run });
+  const ts = (v: string | { value: string }) => Date.parse(typeof v === 'string' ? v : v.value);
+  const seconds = (ts(row.completed) - ts(row.started)) / 1000;
+  const out = { run, side, chips: Number(row.chips), chipRows: Number(count?.n ?? 0), chipsFailed: Number(row.failed), seconds, perSecond: Number(row.chips) / seconds, uploadToSummaryS: wallS };
+  log(`    raster ${side} x ${side}: ${out.chips} chips (${out.chipRows} chip rows, ${out.chipsFailed} failed) in ${seconds.toFixed(1)} s = ${out.perSecond.toFixed(1)} chips/s (upload -> summary row ${out.uploadToSummaryS.toFixed(1)} s)`);
+  return out;
+}
+
 /** The earlier result given with --vs (read before anything runs, so a wrong path fails at once). */
 let previous: { pipeline?: Array<{ label: string; perSecond: number; e2eP50: number; e2eP99: number; hops?: ReturnType<typeof hopBreakdown> }> } | undefined;
 
@@ -339,16 +459,30 @@ async function main() {
   if (VS) previous = JSON.parse(fs.readFileSync(VS, 'utf8'));
   const root = path.resolve(__dirname, '..');
   const cfg = loadConfig({ ...process.env, LOOKOUT_HOME: path.join(root, '.lookout', 'bench-stack'), LOOKOUT_PORT_BASE: process.env.LOOKOUT_BENCH_PORT_BASE ?? '37200' });
-  const machine = { cpu: os.cpus()[0]?.model, cores: os.availableParallelism(), memoryGb: Math.round(os.totalmem() / 2 ** 30), platform: `${os.platform()} ${os.release()}`, node: process.version, onnxruntime: onnxruntimeVersion() };
-  log(`machine: ${machine.cores} cores (${machine.cpu}), ${machine.memoryGb} GiB, ${machine.platform}, Node ${machine.node}, onnxruntime-node ${machine.onnxruntime}`);
+  // The code measured: read at the start (a file edited while the bench runs does not change what it runs).
+  let commit: string | null = null;
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim() + (execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: root, encoding: 'utf8' }).trim() ? '+changes' : '');
+  } catch {
+    commit = null;
+  }
+  // The machine as result rows name it (runtime/machine.ts), with the older fields render.ts also reads.
+  const machine = { ...machineInfo(), cpu: os.cpus()[0]?.model, memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version, onnxruntime: onnxruntimeVersion(), loadavgAtStart: os.loadavg().map((x) => Math.round(x * 100) / 100) };
+  log(`machine: ${machine.cores} cores (${machine.cpu}), ${machine.memoryGb} GiB, ${machine.platform}, Node ${machine.node}, onnxruntime-node ${machine.onnxruntime}; load average ${machine.loadavgAtStart.join(' ')}`);
   const dir = path.join(cfg.home, 'samples');
   extractFrames(dir, Array.from({ length: 24 }, (_, i) => 30 + i * 30));
   const files = listSampleFiles(dir);
 
-  log('(a) bare inference: nanodet, vtest.avi frames 768x576, preprocess + run + decode in one process');
-  const bareRuns = [await bare(files.map((f) => f.file), 1, 1, quick ? 60 : 200), await bare(files.map((f) => f.file), 1, 4, quick ? 60 : 200), await bare(files.map((f) => f.file), 8, 8, quick ? 64 : 240)];
-  for (const b of bareRuns) log(`    batch<=${b.batch} concurrency ${b.concurrency}: ${b.perSecond.toFixed(1)} img/s, p50 ${b.p50.toFixed(1)} ms, p99 ${b.p99.toFixed(1)} ms, mean batch ${b.meanBatch.toFixed(2)}`);
-  const limit = Math.max(...bareRuns.map((b) => b.perSecond));
+  const bareRuns = [];
+  if (!RASTER_ONLY) {
+    log('(a) bare inference: nanodet, vtest.avi frames 768x576, preprocess + run + decode in one process');
+    bareRuns.push(await bare(files.map((f) => f.file), 1, 1, quick ? 60 : 200), await bare(files.map((f) => f.file), 1, 4, quick ? 60 : 200), await bare(files.map((f) => f.file), 8, 8, quick ? 64 : 240));
+    for (const b of bareRuns) log(`    batch<=${b.batch} concurrency ${b.concurrency}: ${b.perSecond.toFixed(1)} img/s, p50 ${b.p50.toFixed(1)} ms, p99 ${b.p99.toFixed(1)} ms, mean batch ${b.meanBatch.toFixed(2)}`);
+  }
+  const limit = bareRuns.length ? Math.max(...bareRuns.map((b) => b.perSecond)) : NaN;
+  const withRaster = RASTER_SIZE > 0 && (RASTER_ONLY || !(BULK_ONLY || VIDEO_ONLY || LATENCY_ONLY));
+  if (withRaster) log('(a) bare inference: MobileNetV2 on raster chips');
+  const rasterBare = withRaster ? await bareRaster(RASTER_SIZE) : undefined;
 
   log('(b) full pipeline on the embedded stack (bench profile, ports 37200+)');
   await down(cfg);
@@ -361,12 +495,18 @@ async function main() {
       for (const app of appsFor(cfg).filter((a) => a !== 'worker-cpu')) await restartWorker(cfg, [], app);
     }
     await pipelineRun(cfg, files, 'warmup', 20, 0);
-    for (const [label, extra] of (BULK_ONLY || VIDEO_ONLY ? [] : [
+    if (withRaster) {
+      log(`(e) raster archive: one ${RASTER_SIZE} x ${RASTER_SIZE} GeoTIFF through the stack (analyzeRaster)`);
+      await restartWorker(cfg, []);
+      rasterRuns.push(await rasterRun(cfg, RASTER_SIZE));
+      log(`    ratio raster chips/s to bare MobileNetV2: ${(rasterRuns[0].perSecond / rasterBare!.perSecond).toFixed(3)} (${rasterRuns[0].perSecond.toFixed(1)} vs ${rasterBare!.perSecond.toFixed(1)})`);
+    }
+    for (const [label, extra] of (BULK_ONLY || VIDEO_ONLY || RASTER_ONLY ? [] : [
       ['batching-on', []],
       ...(LATENCY_ONLY ? [] : [['batching-off', ['--max-batch', '1']] as const]),
     ]) as ReadonlyArray<readonly [string, readonly string[]]>) {
       await restartWorker(cfg, [...extra]);
-      const sat = await pipelineRun(cfg, files, `${label}-saturation`, OBJECTS, 0);
+      const sat = await pipelineRun(cfg, files, `${label}-saturation`, OBJECTS, 0, `per-object ${label}`);
       log(`    ${label} saturation: ${sat.perSecond.toFixed(1)} obj/s, e2e p50 ${sat.e2eP50.toFixed(0)} ms p99 ${sat.e2eP99.toFixed(0)} ms, inference p50 ${sat.inferenceP50.toFixed(1)} ms, mean detect batch ${sat.meanDetectBatch.toFixed(2)}`);
       const halfRate = HALF_RATE ?? sat.perSecond / 2;
       const half = await pipelineRun(cfg, files, `${label}-half`, Math.max(20, Math.round(OBJECTS / 2)), halfRate);
@@ -376,7 +516,7 @@ async function main() {
       for (const l of formatHops(half.hops, was)) log(`      ${l}`);
       runs.push(sat, half);
     }
-    if (!NO_VIDEO && !LATENCY_ONLY) {
+    if (!NO_VIDEO && !LATENCY_ONLY && !RASTER_ONLY) {
       log('(c) video at camera speed: vtest.avi frames 500-794 in segments');
       await restartWorker(cfg, []);
       const normal = cutVideo(VTEST, path.join(cfg.home, 'samples', 'bench-normal-0-199.avi'), 0, 200);
@@ -403,26 +543,51 @@ async function main() {
     }
     // Bulk mode: the same frames from an unwatched archive bucket, analysed by `backfill --bulk` (one workflow
     // per 50 objects), at two archive sizes to see whether the per-object overhead stays flat.
-    if (!VIDEO_ONLY && !LATENCY_ONLY) await restartWorker(cfg, []);
-    if (!VIDEO_ONLY && !LATENCY_ONLY) for (const n of BULK_SIZES) bulkRuns.push(await bulkRun(cfg, files, n, limit));
+    if (!VIDEO_ONLY && !LATENCY_ONLY && !RASTER_ONLY) await restartWorker(cfg, []);
+    if (!VIDEO_ONLY && !LATENCY_ONLY && !RASTER_ONLY) for (const n of BULK_SIZES) bulkRuns.push(await bulkRun(cfg, files, n, limit));
   } finally {
     const memory: Record<string, number | null> = { bench: Math.round(process.resourceUsage().maxRSS / 1024) };
     for (const p of ['nats', 'temporal', 'gcs', 'bigquery', 'pubsub', 'watcher', 'subscriber', 'dispatcher', 'worker-cpu']) memory[p] = procMemMb(readPid(cfg.home, p), 'VmHWM');
     log(`peak memory (MiB, VmHWM): ${Object.entries(memory).map(([k, v]) => `${k} ${v}`).join(', ')}`);
     const sat = runs.find((r) => r.label === 'batching-on-saturation');
     const bestBulk = bulkRuns.length ? Math.max(...bulkRuns.map((b) => b.perSecond)) : null;
-    const result = { machine, bare: bareRuns, bareLimitPerSecond: limit, pipeline: runs, bulk: bulkRuns, video: videoRuns, videoExtra, ratioPipelineToBare: sat ? sat.perSecond / limit : null, ratioBulkToBare: bestBulk ? bestBulk / limit : null, peakMemoryMb: memory };
+    // The headline per workload (pipeline objects/s, bare of the same model, ratio, CPU ledger): render.ts ResultsFile.
+    const workloads: Record<string, Workload> = {};
+    // CPU ratio: bare inference's CPU per object over the whole stack's (ledger): on a shared machine, where the
+    // throughput ratio moves with other programs' load between the bare run and the pipeline run, this one does not.
+    const bareDetCpu = bareRuns.find((b) => b.perSecond === limit)?.cpuMsPerObject;
+    const wl = (name: string, unit: string, perSecond: number, bare: number, ledgerName: string, bareCpu: number | undefined) => {
+      const l = ledgers[ledgerName] ?? null;
+      workloads[name] = { unit, perSecond, bare, ratio: perSecond / bare, ledger: l, bareCpuMsPerObject: bareCpu ?? null, cpuRatio: bareCpu && l ? bareCpu / l.stackMsPerObject : null };
+    };
+    if (rasterRuns[0] && rasterBare) wl('raster', 'chip', rasterRuns[0].perSecond, rasterBare.perSecond, 'raster', rasterBare.cpuMsPerObject);
+    if (sat) wl('per-object', 'image', sat.perSecond, limit, 'per-object batching-on', bareDetCpu);
+    const off = runs.find((r) => r.label === 'batching-off-saturation');
+    if (off) wl('per-object, batching off', 'image', off.perSecond, limit, 'per-object batching-off', bareDetCpu);
+    const bulkBest = bulkRuns.length ? bulkRuns.reduce((a, b) => (b.perSecond > a.perSecond ? b : a)) : undefined;
+    if (bulkBest) wl('bulk', 'image', bulkBest.perSecond, limit, `bulk ${bulkBest.objects}`, bareDetCpu);
+    for (const v of videoRuns) wl(`video ${v.pipeline}`, 'frame', v.framesPerSecond, limit, `video ${v.pipeline}`, bareDetCpu);
+    const half = runs.find((r) => r.label === 'batching-on-half');
+    const num = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? null : x);
+    const latency = { uploadToRowP50Ms: num(half?.recordP50), uploadToRowP99Ms: num(half?.recordP99), halfLoadRate: num(half?.offeredRate), serveP50Ms: num(videoExtra.serve?.p50Ms), serveP99Ms: num(videoExtra.serve?.p99Ms), streamP50Ms: num(videoExtra.stream?.p50Ms), streamP99Ms: num(videoExtra.stream?.p99Ms) };
+    const date = new Date().toISOString().slice(0, 10);
+    const result = { date, machine, commit, command: `npm run bench -- ${args.join(' ')}`.trim(), workloads, latency, ledgerTable: formatLedgers(ledgers), ledgers, bare: bareRuns, bareLimitPerSecond: limit, rasterBare: rasterBare ?? null, raster: rasterRuns, pipeline: runs, bulk: bulkRuns, video: videoRuns, videoExtra, ratioPipelineToBare: sat ? sat.perSecond / limit : null, ratioBulkToBare: bestBulk ? bestBulk / limit : null, peakMemoryMb: memory };
+    if (Object.keys(ledgers).length) {
+      log('CPU ledger (ms per analysed object; bench/ledger.ts):');
+      for (const l of formatLedgers(ledgers)) log(`    ${l}`);
+    }
+    for (const [k, w] of Object.entries(workloads)) log(`ratio ${k}: ${w.ratio.toFixed(3)} (${w.perSecond.toFixed(1)} vs bare ${w.bare.toFixed(1)} ${w.unit}s/s)`);
     if (bestBulk) log(`ratio bulk/(a): ${(bestBulk / limit).toFixed(3)}  (bulk ${bestBulk.toFixed(1)} obj/s vs bare ${limit.toFixed(1)} img/s)`);
     if (sat) log(`ratio (b)/(a): ${(sat.perSecond / limit).toFixed(3)}  (pipeline ${sat.perSecond.toFixed(1)} obj/s at saturation vs bare ${limit.toFixed(1)} img/s)`);
     const out = path.join(root, '.lookout', 'bench-results.json');
     fs.writeFileSync(out, JSON.stringify(result, null, 2));
-    if (OUT) {
-      fs.mkdirSync(path.dirname(OUT), { recursive: true });
-      fs.writeFileSync(OUT, JSON.stringify(result, null, 2));
-      const md = OUT.replace(/\.json$/, '') + '.md';
-      fs.writeFileSync(md, renderMarkdown(result as BenchResult) + '\n');
-      log(`results also in ${OUT} and ${md}`);
-    }
+    // The results file: benchmarks/<date>-<machine>.json (or --out), with its Markdown beside it.
+    const file = OUT ?? path.join(root, 'benchmarks', `${date}-${machineSlug(machine)}${quick ? '-quick' : ''}.json`);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, JSON.stringify(result, null, 2));
+    const md = file.replace(/\.json$/, '') + '.md';
+    fs.writeFileSync(md, renderMarkdown(result as BenchResult) + '\n');
+    log(`results in ${path.relative(root, file)} and ${path.relative(root, md)}`);
     log(`results: ${out}`);
     if (previous) {
       log(`beside ${VS}:`);

@@ -44,6 +44,42 @@ export const MEASURED: MeasuredCosts = {
   objPerS: { workers1: 1.3698395575418227, workers2: 0.626051570998161 },
 };
 
+/** The part of a bench results file (benchmarks/<date>-<machine>.json, bench/render.ts ResultsFile) a plan reads. */
+export interface LedgerResults {
+  date?: string;
+  machine?: { cores?: number; cpuModel?: string };
+  workloads?: Record<string, { unit?: string; perSecond?: number; ledger?: { perObjectMs?: Record<string, number | null> } | null }>;
+}
+
+/**
+ * Per-object CPU costs from a bench run's CPU ledger (bench/ledger.ts: CPU ms per analysed object of every process
+ * of the stack, for one workload), over the defaults: the worker, dispatcher, ingest, Temporal and NATS figures come
+ * from the ledger; Temporal actions, history, event and row sizes (which the ledger does not measure) stay as
+ * `base` has them. Null when the file has no ledger for that workload.
+ */
+export function costsFromLedger(r: LedgerResults, workload: string, source: string, base: MeasuredCosts = MEASURED): MeasuredCosts | null {
+  const w = r.workloads?.[workload];
+  const ms = w?.ledger?.perObjectMs;
+  if (!w || !ms || typeof ms['worker-cpu'] !== 'number') return null;
+  const s = (...names: string[]) => names.reduce((a, n) => a + (typeof ms[n] === 'number' ? (ms[n] as number) : 0), 0) / 1000;
+  return {
+    ...base,
+    source: `${source} (CPU ledger of workload "${workload}"${r.date ? `, ${r.date}` : ''}${r.machine?.cores ? `, ${r.machine.cores} cores ${r.machine.cpuModel ?? ''}`.trimEnd() : ''}; Temporal actions, history and row sizes from ${base.source})`,
+    workerCpuS: s('worker-cpu', 'worker-cpu-2'),
+    dispatcherCpuS: s('dispatcher'),
+    ingestCpuS: s('watcher', 'subscriber'),
+    temporalCpuS: s('temporal'),
+    natsCpuS: s('nats', 'nats-2', 'nats-3'),
+    objPerS: { workers1: w.perSecond ?? base.objPerS.workers1, workers2: base.objPerS.workers2 },
+  };
+}
+
+/** Bench results file names (benchmarks/<YYYY-MM-DD>-<machine>[-quick].json) newest first; of one day, full runs before quick ones. */
+export function resultsFilesNewestFirst(names: string[]): string[] {
+  const ok = names.filter((n) => /^\d{4}-\d{2}-\d{2}-.+\.json$/.test(n));
+  return ok.sort((a, b) => b.slice(0, 10).localeCompare(a.slice(0, 10)) || Number(a.includes('-quick')) - Number(b.includes('-quick')) || a.localeCompare(b));
+}
+
 export interface PlanInputs {
   objectsPerDay: number;
   /** Peak rate over the daily mean (uploads are not uniform over the day). */

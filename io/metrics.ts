@@ -14,6 +14,7 @@ import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import type { NatsConnection } from 'nats';
 import client, { Counter, Gauge, Histogram, register } from 'prom-client';
+import { stepTotals, STEPS } from '../runtime/steps';
 
 export { register };
 
@@ -46,6 +47,28 @@ export const metrics = {
   dispatchInFlight: once('lookout_dispatch_in_flight', () => new Gauge({ name: 'lookout_dispatch_in_flight', help: 'events being dispatched now' })),
   collectErrors: once('lookout_metrics_collect_errors_total', () => new Counter({ name: 'lookout_metrics_collect_errors_total', help: 'scrapes where an outside source (JetStream, Temporal) could not be read', labelNames: ['source'] })),
 };
+
+/**
+ * The worker's steps (runtime/steps.ts), read at scrape time: `clock="cpu"` is main-thread CPU inside synchronous
+ * sections, `clock="wall"` elapsed time summed over calls (async sections overlap). bench/ledger.ts divides
+ * their change over a workload by the objects analysed.
+ */
+export function watchWorkerSteps(): void {
+  register.removeSingleMetric('lookout_worker_step_seconds_total');
+  new Counter({
+    name: 'lookout_worker_step_seconds_total',
+    help: 'time spent in each worker step since start (clock cpu: main-thread CPU of synchronous sections; wall: elapsed, summed over concurrent calls)',
+    labelNames: ['step', 'clock'],
+    collect() {
+      this.reset();
+      const t = stepTotals();
+      for (const s of STEPS) {
+        this.inc({ step: s, clock: 'cpu' }, t[s].cpuS);
+        this.inc({ step: s, clock: 'wall' }, t[s].wallS);
+      }
+    },
+  });
+}
 
 let defaultsOn = false;
 /** Node process metrics (CPU, memory, event-loop lag, GC): lookout_process_*, lookout_nodejs_*. */

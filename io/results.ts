@@ -22,6 +22,7 @@ import type { LookoutConfig } from '../config';
 import { LookoutError, TransientError } from '../core/errors';
 import { redact } from '../core/redact';
 import type { AnalysisSummary, StageReport } from '../core/types';
+import { timeAsync, timeSync } from '../runtime/steps';
 
 export const SCHEMA_PATH = path.join(__dirname, '..', 'infra', 'bigquery', 'analyses.schema.json');
 
@@ -176,6 +177,10 @@ function stageRow(r: StageReport, origin: number) {
 
 /** Builds the row for an analysis summary. Pure: the same summary and time give the same row. */
 export function buildRow(s: AnalysisSummary, recordedAt: number): ResultRow {
+  return timeSync('rows', () => buildRowNow(s, recordedAt));
+}
+
+function buildRowNow(s: AnalysisSummary, recordedAt: number): ResultRow {
   const { input } = s;
   const o = input.object;
   const reports = [s.detect?.report, s.extract?.report, s.score?.report].filter((r): r is StageReport => !!r);
@@ -279,9 +284,11 @@ export function bigquerySink(bq: BigQuery, cfg: LookoutConfig): RowSink {
   const table = bq.dataset(cfg.bigquery.dataset).table(cfg.bigquery.table);
   return {
     async insert(rows) {
-      await table.insert(
-        rows.map((r) => ({ insertId: r.analysis_id, json: r })),
-        { raw: true, skipInvalidRows: false, ignoreUnknownValues: false },
+      await timeAsync('rows', () =>
+        table.insert(
+          rows.map((r) => ({ insertId: r.analysis_id, json: r })),
+          { raw: true, skipInvalidRows: false, ignoreUnknownValues: false },
+        ),
       );
     },
     async present(ids, since) {
@@ -321,7 +328,7 @@ export function journalSink(inner: RowSink, dir: string): RowSink {
   return {
     async insert(rows) {
       await (made ??= fs.promises.mkdir(dir, { recursive: true }));
-      await fs.promises.appendFile(file, rows.map((r) => JSON.stringify(r) + '\n').join(''));
+      await fs.promises.appendFile(file, timeSync('rows', () => rows.map((r) => JSON.stringify(r) + '\n').join('')));
       await inner.insert(rows);
     },
     ...(inner.present ? { present: (ids: string[], since?: string) => inner.present!(ids, since) } : {}),

@@ -7,6 +7,7 @@
 import sharp from 'sharp';
 import { BadInputError } from '../core/errors';
 import { PixelBudget } from './pixel-budget';
+import { timeAsync } from '../runtime/steps';
 
 export interface DecodedImage {
   /** Raw interleaved RGB, 8 bits per channel. */
@@ -67,5 +68,5 @@ export async function decodeImage(buf: Buffer, limits: DecodeLimits): Promise<De
     }
   };
   const budget = typeof limits.pixelBudget === 'number' ? PixelBudget.shared(limits.pixelBudget) : limits.pixelBudget;
-  return budget ? budget.run(meta.width * meta.height, decode) : decode();
+  return timeAsync('decode', () => (budget ? budget.run(meta.width * meta.height, decode) : decode()));
 }

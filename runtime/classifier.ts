@@ -9,6 +9,7 @@ import type { Pool } from '../core/pipelines';
 import { TransientError } from '../core/errors';
 import type { ChipClassifierSpec, LocalModel, ModelManifest } from './manifest';
 import { createSession, type LoadedSession } from './session';
+import { timeBlocking } from './steps';
 
 export interface ChipDecision {
   score: number;
@@ -75,7 +76,7 @@ export class OnnxChipClassifier {
       });
       let res: ort.InferenceSession.OnnxValueMapType;
       try {
-        res = await this.loaded.session.run({ [this.manifest.inputs[0].name]: new ort.Tensor('float32', data, [batch.length, ...this.inputDims]) });
+        res = await timeBlocking('inference', () => this.loaded.session.run({ [this.manifest.inputs[0].name]: new ort.Tensor('float32', data, [batch.length, ...this.inputDims]) }));
       } catch (err) {
         throw new TransientError('InferenceError', `onnxruntime run failed for ${this.name}: ${(err as Error).message}`, err);
       }

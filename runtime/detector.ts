@@ -15,6 +15,7 @@ import type { LocalModel, ModelManifest, Preprocessing } from './manifest';
 import { nms, type NmsOptions } from './nms';
 import { createSession, type LoadedSession } from './session';
 import { tileRects, toFrame, touchesInnerEdge, type TileRect, type TilingOptions } from './tiling';
+import { timeBlocking, timeSync } from './steps';
 
 export type { TilingOptions } from './tiling';
 
@@ -108,17 +109,19 @@ export async function preprocess(img: DecodedImage, pre: Preprocessing, layout: 
     .resize(W, H, { fit: pre.resize === 'letterbox' ? 'contain' : 'fill', background: { r: 0, g: 0, b: 0 } })
     .raw()
     .toBuffer();
-  const out = new Float32Array(3 * W * H);
-  const order = pre.channels === 'BGR' ? [2, 1, 0] : [0, 1, 2];
-  const plane = W * H;
-  for (let p = 0; p < plane; p++) {
-    for (let c = 0; c < 3; c++) {
-      const v = (resized[p * 3 + order[c]] * pre.scale - pre.mean[c]) / pre.std[c];
-      if (layout === 'NCHW') out[c * plane + p] = v;
-      else out[p * 3 + c] = v;
+  return timeSync('preprocess', () => {
+    const out = new Float32Array(3 * W * H);
+    const order = pre.channels === 'BGR' ? [2, 1, 0] : [0, 1, 2];
+    const plane = W * H;
+    for (let p = 0; p < plane; p++) {
+      for (let c = 0; c < 3; c++) {
+        const v = (resized[p * 3 + order[c]] * pre.scale - pre.mean[c]) / pre.std[c];
+        if (layout === 'NCHW') out[c * plane + p] = v;
+        else out[p * 3 + c] = v;
+      }
     }
-  }
-  return out;
+    return out;
+  });
 }
 
 /**
@@ -450,12 +453,12 @@ export class OnnxDetector implements Detector {
     const dims = this.layout === 'NCHW' ? [items.length, 3, H, W] : [items.length, H, W, 3];
     let out: ort.InferenceSession.OnnxValueMapType;
     try {
-      out = await this.loaded.session.run({ [this.inputName]: new ort.Tensor('float32', data, dims) });
+      out = await timeBlocking('inference', () => this.loaded.session.run({ [this.inputName]: new ort.Tensor('float32', data, dims) }));
     } catch (err) {
       throw new TransientError('InferenceError', `onnxruntime run failed for ${this.name}: ${(err as Error).message}`, err);
     }
     const dec = { ...this.dec, scoreThreshold: this.detection.decodeThreshold };
-    return items.map((it, b) => {
+    return timeSync('postprocess', () => items.map((it, b) => {
       const views: Record<string, { data: Float32Array; offset: number }> = {};
       for (const [name, t] of Object.entries(out)) {
         const tensor = t as ort.Tensor;
@@ -463,7 +466,7 @@ export class OnnxDetector implements Detector {
         views[name] = { data: tensor.data as Float32Array, offset: b * perItem };
       }
       return decodeNanodetCandidates(views, dec, { width: W, height: H }, { width: it.width, height: it.height }, this.manifest.labels ?? []);
-    });
+    }));
   }
 
   async detect(img: DecodedImage): Promise<DetectResult> {
@@ -478,11 +481,11 @@ export class OnnxDetector implements Detector {
     }
     // All passes are submitted at once, so the batcher can run them as one batch.
     const results = await Promise.all(tensors.map((tensor, i) => this.batcher.submit({ tensor, width: rects[i].w, height: rects[i].h, input: inputs[i] })));
-    const boxes = mergePasses(
+    const boxes = timeSync('postprocess', () => mergePasses(
       results.map((r, i) => ({ rect: rects[i], boxes: passToFrame(r.output, rects[i]) })),
       img,
       this.detection,
-    );
+    ));
     return {
       boxes,
       inferenceMs: results.reduce((s, r) => s + r.inferenceMs / r.batchSize, 0),

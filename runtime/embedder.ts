@@ -14,6 +14,7 @@ import { DynamicBatcher, type BatchOptions } from './batcher';
 import type { LocalModel, ModelManifest, Preprocessing } from './manifest';
 import { cropRgbTensor } from '../media/vision';
 import { createSession, type LoadedSession } from './session';
+import { timeBlocking } from './steps';
 
 export class OnnxEmbedder {
   readonly name: string;
@@ -61,7 +62,7 @@ export class OnnxEmbedder {
     });
     let out: ort.InferenceSession.OnnxValueMapType;
     try {
-      out = await this.loaded.session.run({ [this.manifest.inputs[0].name]: new ort.Tensor('float32', data, [items.length, this.channels, this.inputHeight, this.inputWidth]) });
+      out = await timeBlocking('inference', () => this.loaded.session.run({ [this.manifest.inputs[0].name]: new ort.Tensor('float32', data, [items.length, this.channels, this.inputHeight, this.inputWidth]) }));
     } catch (err) {
       throw new TransientError('InferenceError', `onnxruntime run failed for ${this.name}: ${(err as Error).message}`, err);
     }

@@ -27,7 +27,7 @@ import { defaultModelRepo, listLocalModels } from '../runtime/manifest';
 import { syncPipelineModels } from '../runtime/remote';
 import { PixelBudget } from '../media/pixel-budget';
 import { log as rootLog, objectKeyOfWorkflowId, temporalLogger, withLogFields } from '../io/log';
-import { collectProcessMetrics, serveMetricsIfFree, watchPixelBudget, type MetricsServer } from '../io/metrics';
+import { collectProcessMetrics, serveMetricsIfFree, watchPixelBudget, watchWorkerSteps, type MetricsServer } from '../io/metrics';
 import { workflowSpanExport } from '../io/tracing';
 
 export interface WorkerOptions {
@@ -102,6 +102,7 @@ export async function runWorker(cfg: LookoutConfig, opts: WorkerOptions, onReady
   if (opts.metricsPort !== undefined) {
     collectProcessMetrics();
     watchPixelBudget(PixelBudget.shared(cfg.limits.decodePixelBudget));
+    watchWorkerSteps();
     metricsServer = await serveMetricsIfFree({ host: cfg.observability.metricsHost, port: opts.metricsPort, proxied: opts.sdkMetricsAddress ? [`http://${opts.sdkMetricsAddress}/metrics`] : [] }, (m) => rootLog().warn(m));
     if (metricsServer) {
       log(`metrics: http://${cfg.observability.metricsHost}:${metricsServer.port}/metrics`);

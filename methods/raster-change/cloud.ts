@@ -12,6 +12,7 @@ import type { Pool } from '../../config';
 import { TransientError } from '../../core/errors';
 import { createSession, type LoadedSession } from '../../runtime/session';
 import type { ChipPixels } from './spectral';
+import { timeBlocking } from '../../runtime/steps';
 
 export const S2CLOUDLESS_BANDS = ['B01', 'B02', 'B04', 'B05', 'B08', 'B8A', 'B09', 'B10', 'B11', 'B12'] as const;
 
@@ -104,7 +105,7 @@ export class OnnxCloudModel implements CloudModel {
   async probabilities(features: Float32Array, n: number): Promise<Float32Array> {
     let out: ort.InferenceSession.OnnxValueMapType;
     try {
-      out = await this.loaded.session.run({ [this.inputName]: new ort.Tensor('float32', features, [n, 10]) }, [this.outputName]);
+      out = await timeBlocking('inference', () => this.loaded.session.run({ [this.inputName]: new ort.Tensor('float32', features, [n, 10]) }, [this.outputName]));
     } catch (err) {
       throw new TransientError('InferenceError', `onnxruntime run failed for ${this.name}: ${(err as Error).message}`, err);
     }

@@ -12,6 +12,7 @@
 import type { OnnxEmbedder } from '../../runtime/embedder';
 import type { ModelManifest } from '../../runtime/manifest';
 import type { ChipPixels } from './spectral';
+import { timeSync } from '../../runtime/steps';
 
 /** A feature extractor over RGB chips; the ONNX embedder is one, a user's own backbone another. */
 export interface FeatureExtractor {
@@ -63,31 +64,43 @@ export function stretchBand01(chip: ChipPixels, band: number, lo: number, hi: nu
   const src = chip.bands[band];
   const nd = chip.nodata;
   const span = hi - lo || 1;
-  const val = (i: number) => {
+  // Each source pixel is stretched once (w x h), not four times per output pixel (size² x 4): the same values,
+  // in float64 as before, so the result is bit for bit what the per-output-pixel form gave.
+  const v01 = new Float64Array(w * h);
+  for (let i = 0; i < w * h; i++) {
     const v = src[i];
-    if (!Number.isFinite(v) || (nd !== null && nd !== undefined && v === nd)) return 0;
+    if (!Number.isFinite(v) || (nd !== null && nd !== undefined && v === nd)) continue;
     const t = (v - lo) / span;
-    return t < 0 ? 0 : t > 1 ? 1 : t;
-  };
+    v01[i] = t < 0 ? 0 : t > 1 ? 1 : t;
+  }
   const sx = w / size;
   const sy = h / size;
+  // Column taps and weights are the same for every row: computed once per call.
+  const cx0 = new Int32Array(size);
+  const cx1 = new Int32Array(size);
+  const cwx = new Float64Array(size);
+  for (let x = 0; x < size; x++) {
+    const fx = Math.min(w - 1, Math.max(0, (x + 0.5) * sx - 0.5));
+    cx0[x] = Math.floor(fx);
+    cx1[x] = Math.min(w - 1, cx0[x] + 1);
+    cwx[x] = fx - cx0[x];
+  }
   for (let y = 0; y < size; y++) {
     const fy = Math.min(h - 1, Math.max(0, (y + 0.5) * sy - 0.5));
     const y0 = Math.floor(fy);
     const y1 = Math.min(h - 1, y0 + 1);
     const wy = fy - y0;
+    const r0 = y0 * w;
+    const r1 = y1 * w;
+    const o = offset + y * size;
     for (let x = 0; x < size; x++) {
-      const fx = Math.min(w - 1, Math.max(0, (x + 0.5) * sx - 0.5));
-      const x0 = Math.floor(fx);
-      const x1 = Math.min(w - 1, x0 + 1);
-      const wx = fx - x0;
-      const top = val(y0 * w + x0) * (1 - wx) + val(y0 * w + x1) * wx;
-      const bot = val(y1 * w + x0) * (1 - wx) + val(y1 * w + x1) * wx;
-      out[offset + y * size + x] += weight * (top * (1 - wy) + bot * wy);
+      const wx = cwx[x];
+      const top = v01[r0 + cx0[x]] * (1 - wx) + v01[r0 + cx1[x]] * wx;
+      const bot = v01[r1 + cx0[x]] * (1 - wx) + v01[r1 + cx1[x]] * wx;
+      out[o + x] += weight * (top * (1 - wy) + bot * wy);
     }
   }
 }
-
 
 /** Cosine distance 1 - cos(a, b) in [0, 2]; 0 for identical directions. */
 export function cosineDistance(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -119,8 +132,11 @@ export function onnxFeatureExtractor(embedder: OnnxEmbedder): FeatureExtractor {
     inputSize: s,
     embed: async (rgb01) => {
       if (rgb01.length !== 3 * s * s) throw new RangeError(`expected 3 x ${s} x ${s} values, got ${rgb01.length}`);
-      const x = new Float32Array(rgb01.length);
-      for (let c = 0; c < 3; c++) for (let i = c * s * s; i < (c + 1) * s * s; i++) x[i] = (rgb01[i] - mean[c]) / std[c];
+      const x = timeSync('preprocess', () => {
+        const t = new Float32Array(rgb01.length);
+        for (let c = 0; c < 3; c++) for (let i = c * s * s; i < (c + 1) * s * s; i++) t[i] = (rgb01[i] - mean[c]) / std[c];
+        return t;
+      });
       return (await embedder.embed(x)).output;
     },
   };

@@ -32,6 +32,7 @@ import { chipToRgb01, cosineDistance, onnxFeatureExtractor, percentileStretch, t
 import { chipFeatureCollection } from './geojson';
 import { PreviewBuilder, renderHeatmap, type PreviewRegion } from './heatmap';
 import { chipIndices, rolesFromNames, spectralChange, type BandRoles } from './spectral';
+import { timeAsync, timeSync } from '../../runtime/steps';
 
 /** Sentinel-2 L1C band order of a 13-band stack (SAFE / GDAL order), and L2A's 12 (no B10). */
 export const S2_L1C_13 = ['B01', 'B02', 'B03', 'B04', 'B05', 'B06', 'B07', 'B08', 'B8A', 'B09', 'B10', 'B11', 'B12'];
@@ -613,7 +614,7 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
         ...(where.fellBack ? { fellBack: true } : {}),
       });
       try {
-        [after, before] = await Promise.all([r.readChips(windows), b ? b.readChips(windows) : Promise.resolve(null)]);
+        [after, before] = await timeAsync('decode', () => Promise.all([r.readChips(windows), b ? b.readChips(windows) : Promise.resolve(null)]));
       } catch (err) {
         if (!(err instanceof BadInputError)) throw err;
         // Some bytes under the block cannot be decoded (a corrupt or missing tile): read chip by chip, so only
@@ -646,8 +647,8 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
           const bw = before?.[i];
           if (!plan.rgb || !plan.stretch || !a) return { after: null, before: null, ms: 0 };
           const s = Date.now();
-          const fa = await bb.extractor.embed(chipToRgb01(a, plan.rgb, plan.stretch, bb.extractor.inputSize));
-          const fb = bw && plan.stretchBefore ? await bb.extractor.embed(chipToRgb01(bw, plan.rgb, plan.stretchBefore, bb.extractor.inputSize)) : null;
+          const fa = await bb.extractor.embed(timeSync('preprocess', () => chipToRgb01(a, plan.rgb!, plan.stretch!, bb.extractor.inputSize)));
+          const fb = bw && plan.stretchBefore ? await bb.extractor.embed(timeSync('preprocess', () => chipToRgb01(bw, plan.rgb!, plan.stretchBefore!, bb.extractor.inputSize))) : null;
           return { after: fa, before: fb, ms: Date.now() - s };
         }),
       );
@@ -687,41 +688,44 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
         }
         const bw = before?.[i] ?? null;
         const cs = Date.now();
-        preview.add(w, previewBands(plan).map((bi) => a.bands[bi]), a.nodata);
         const cloudFraction = plan.cloudBands && cloud ? ((await chipCloudFraction(a, plan.cloudBands, cloud))?.fraction ?? null) : null;
         const f = feats[i];
         inferenceMs += f.ms;
-        const change = f.after && f.before ? cosineDistance(f.before, f.after) : null;
-        const novelty = f.after && bank && bank.dim === f.after.length ? bank.query(f.after, NOVELTY_K).distance : null;
-        if (f.after && i % sampleEvery === 0 && sampled.length < BANK_SAMPLES_PER_BLOCK) sampled.push(f.after);
-        const details: Record<string, number | string> = {};
-        let ndvi: number | null = null;
-        let nbr: number | null = null;
-        let ndwi: number | null = null;
-        if (bw) {
-          const sc = spectralChange(bw, a, plan.roles);
-          ndvi = sc.meanDelta.ndvi ?? null;
-          nbr = sc.meanDelta.nbr ?? null;
-          ndwi = sc.meanDelta.ndwi ?? null;
-          if (sc.evidence.burn !== null) details.burn_dnbr = round(sc.evidence.burn) as number;
-          if (sc.evidence.flood !== null) details.flood_dndwi = round(sc.evidence.flood) as number;
-          if (sc.evidence.vegetationLoss !== null) details.vegetation_loss = round(sc.evidence.vegetationLoss) as number;
-          if (sc.score !== null) details.spectral_change = round(sc.score) as number;
-        }
-        const idx = chipIndices(a, plan.roles);
-        for (const [k, v] of Object.entries(idx.mean)) if (v !== null && v !== undefined) details[k] = round(v) as number;
-        details.valid_fraction = round(idx.validFraction, 4) as number;
-        const score = change ?? novelty ?? null;
+        const { change, novelty, ndvi, nbr, ndwi, details, score } = timeSync('postprocess', () => {
+          preview.add(w, previewBands(plan).map((bi) => a.bands[bi]), a.nodata);
+          const change = f.after && f.before ? cosineDistance(f.before, f.after) : null;
+          const novelty = f.after && bank && bank.dim === f.after.length ? bank.query(f.after, NOVELTY_K).distance : null;
+          if (f.after && i % sampleEvery === 0 && sampled.length < BANK_SAMPLES_PER_BLOCK) sampled.push(f.after);
+          const details: Record<string, number | string> = {};
+          let ndvi: number | null = null;
+          let nbr: number | null = null;
+          let ndwi: number | null = null;
+          if (bw) {
+            const sc = spectralChange(bw, a, plan.roles);
+            ndvi = sc.meanDelta.ndvi ?? null;
+            nbr = sc.meanDelta.nbr ?? null;
+            ndwi = sc.meanDelta.ndwi ?? null;
+            if (sc.evidence.burn !== null) details.burn_dnbr = round(sc.evidence.burn) as number;
+            if (sc.evidence.flood !== null) details.flood_dndwi = round(sc.evidence.flood) as number;
+            if (sc.evidence.vegetationLoss !== null) details.vegetation_loss = round(sc.evidence.vegetationLoss) as number;
+            if (sc.score !== null) details.spectral_change = round(sc.score) as number;
+          }
+          const idx = chipIndices(a, plan.roles);
+          for (const [k, v] of Object.entries(idx.mean)) if (v !== null && v !== undefined) details[k] = round(v) as number;
+          details.valid_fraction = round(idx.validFraction, 4) as number;
+          return { change, novelty, ndvi, nbr, ndwi, details, score: change ?? novelty ?? null };
+        });
         if (score !== null && (!top || score > top.score)) top = { col: w.col, row: w.row, score };
         const ce = Date.now();
         const fs = cs - f.ms;
-        await emit({
+        const row = timeSync('rows', () => ({
           workflowId: chipWorkflowId(wfId, w.col, w.row),
           detect: { report: report('detect', fs - perChipRead, fs, 0), machine: machineInfo(), width: w.width, height: w.height, format: `${plan.format}-chip`, boxes: [] },
           extract: { report: report('extract', fs, cs, f.ms, f.before ? 2 : f.after ? 1 : 0), featureNames: [], features: [] },
           score: { report: { ...report('score', cs, ce, decisions[i] ? headMs / withInput.length : 0, decisions[i] ? withInput.length : undefined), ...(decisions[i] && head ? { model: { name: head.name, version: head.version }, executionProvider: head.executionProvider } : {}) }, label: change !== null ? 'change' : 'chip', score, objects: [], details },
           raster: rasterRecord(plan, w, r, { cloud_fraction: cloudFraction, change_score: change, novelty_score: novelty, ndvi_delta: ndvi, nbr_delta: nbr, ndwi_delta: ndwi, classifier_score: decisions[i]?.score ?? null, classifier_label: decisions[i]?.label ?? null }),
-        }, i);
+        }));
+        await emit(row, i);
         record.chips.push({ col: w.col, row: w.row, x: w.x, y: w.y, w: w.width, h: w.height, score, cloud: cloudFraction, change, novelty, ndvi, nbr, ndwi, cls: decisions[i]?.score ?? null });
         ctx.heartbeat({ block: task.block, chip: i });
       }

@@ -3,7 +3,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { MEASURED, plan, renderPlan } from '../../infra/capacity';
+import os from 'node:os';
+import { costsFromLedger, MEASURED, plan, renderPlan, resultsFilesNewestFirst } from '../../infra/capacity';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const BIN = path.join(ROOT, 'bin', 'lookout');
@@ -75,11 +76,53 @@ describe('lookout plan', () => {
   it('prints JSON with --json (suffix M accepted) and fails clearly on a bad count', () => {
     const out = JSON.parse(execFileSync('node', [BIN, 'plan', '--objects-per-day', '10M', '--json'], { encoding: 'utf8' }));
     expect(out.inputs.objectsPerDay).toBe(1e7);
-    expect(out.workers.cpuCores).toBeCloseTo(plan({ objectsPerDay: 1e7 }).workers.cpuCores, 6);
+    // The costs come from the newest bench ledger (or the scale benchmark without one): the plan is the model over them.
+    expect(out.workers.cpuCores).toBeCloseTo(plan({ objectsPerDay: 1e7 }, out.measured).workers.cpuCores, 6);
     const bad = spawnSync('node', [BIN, 'plan', '--objects-per-day', 'lots'], { encoding: 'utf8' });
     expect(bad.status).toBe(1);
     expect(bad.stderr).toContain('--objects-per-day takes a positive number');
     const text = execFileSync('node', [BIN, 'plan', '--objects-per-day', '1000000'], { encoding: 'utf8' });
     expect(text).toMatch(/Workers +CPU pool: [\d.]+ cores/);
+  });
+});
+
+describe('plans from a bench run\'s CPU ledger', () => {
+  const results = {
+    date: '2026-12-07',
+    machine: { cores: 2, cpuModel: 'AMD EPYC' },
+    workloads: {
+      'per-object': { unit: 'image', perSecond: 9, ledger: { perObjectMs: { 'worker-cpu': 120, dispatcher: 4, watcher: 1.5, temporal: 60, nats: 2, bigquery: 30, bench: 5 } } },
+      bulk: { unit: 'image', perSecond: 20, ledger: null },
+    },
+  };
+
+  it('takes each process\'s CPU per object from the ledger and the rest from the scale benchmark', () => {
+    const m = costsFromLedger(results, 'per-object', 'benchmarks/x.json')!;
+    expect(m.workerCpuS).toBeCloseTo(0.12);
+    expect(m.dispatcherCpuS).toBeCloseTo(0.004);
+    expect(m.ingestCpuS).toBeCloseTo(0.0015);
+    expect(m.temporalCpuS).toBeCloseTo(0.06);
+    expect(m.natsCpuS).toBeCloseTo(0.002);
+    expect(m.temporalActions).toBe(MEASURED.temporalActions);
+    expect(m.source).toContain('benchmarks/x.json');
+    expect(costsFromLedger(results, 'bulk', 'x')).toBeNull();
+    expect(costsFromLedger(results, 'raster', 'x')).toBeNull();
+  });
+
+  it('orders results files newest first, a full run before a quick one of the same day', () => {
+    expect(resultsFilesNewestFirst(['README.md', '2026-12-01-scale.json', '2026-12-07-2cpu-amd-epyc-quick.json', '2026-12-07-2cpu-amd-epyc.json', '2026-12-03-quick.json'])).toEqual(['2026-12-07-2cpu-amd-epyc.json', '2026-12-07-2cpu-amd-epyc-quick.json', '2026-12-03-quick.json', '2026-12-01-scale.json']);
+  });
+
+  it('lookout plan --measured FILE plans with that ledger, and refuses a file without one for the workload', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'plan-'));
+    const file = path.join(dir, '2026-12-07-test.json');
+    fs.writeFileSync(file, JSON.stringify(results));
+    const out = JSON.parse(execFileSync('node', [BIN, 'plan', '--objects-per-day', '1M', '--measured', file, '--json'], { encoding: 'utf8' }));
+    expect(out.measured.workerCpuS).toBeCloseTo(0.12);
+    expect(out.workers.cpuCores).toBeCloseTo(plan({ objectsPerDay: 1e6 }, costsFromLedger(results, 'per-object', 'x')!).workers.cpuCores, 6);
+    const bad = spawnSync('node', [BIN, 'plan', '--objects-per-day', '1M', '--measured', file, '--workload', 'bulk'], { encoding: 'utf8' });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain('has no CPU ledger for workload "bulk"');
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 });
