@@ -66,6 +66,8 @@ describe('bench result choice', () => {
       'benchmarks/2026-12-10-amd-epyc.json': { date: '2026-12-09T23:50:00Z', machine: 'AMD EPYC 9B14, 2 cores, 24 GiB', commit: 'abc1234', workloads: { bulk: { ratio: 0.91, perSecond: 27.3, bare: 30 }, 'per-object': { ratio: 0.31, perSecond: 9.3, bare: 30 } }, latency: { p50Ms: 95, p99Ms: 210 } },
       'benchmarks/2026-12-11-quick.json': older(25, 7),
       'benchmarks/2026-12-01-amd-epyc.json': { date: '2026-12-01', machine: 'old', workloads: { bulk: { ratio: 0.5, perSecond: 1, bare: 2 } } },
+      // a one-workload probe of the same day (bench --raster-only) sorts first by name but is not the day's whole run
+      'benchmarks/2026-12-10-zz-raster-only.json': { date: '2026-12-10', machine: 'probe', workloads: { raster: { ratio: 0.4, perSecond: 10, bare: 25 } } },
     });
     const b = latestBench(path.join(dir, 'benchmarks'))!;
     expect(path.basename(b.file)).toBe('2026-12-10-amd-epyc.json');
