@@ -54,12 +54,14 @@ export const BENCH_GOALS: Record<string, { ratio?: number; p50Ms?: number; p99Ms
 };
 const SOURCE = 'issue 27';
 
-/** The machine as one short phrase, from either form: a string already, or {cpu, cores, memoryGb}. */
+/** The machine as one short phrase, from either form: a string already, or {cpu, cores, memoryGb, loadavgAtStart}. */
 export function machineText(m: unknown): string {
   if (typeof m === 'string') return m;
   if (!isObj(m)) return 'unknown machine';
   const cpu = typeof m.cpu === 'string' ? m.cpu.replace(/\(R\)|\(TM\)/g, '').replace(/\s+Processor$/, '').trim() : 'unknown CPU';
-  return [cpu, num(m.cores) !== undefined ? `${m.cores} cores` : '', num(m.memoryGb) !== undefined ? `${m.memoryGb} GiB` : ''].filter(Boolean).join(', ');
+  // A run on a busy machine says so: its ratios compare with nothing measured on an idle one.
+  const load = Array.isArray(m.loadavgAtStart) && typeof m.loadavgAtStart[0] === 'number' ? `load average ${m.loadavgAtStart[0]} at start` : '';
+  return [cpu, num(m.cores) !== undefined ? `${m.cores} cores` : '', num(m.memoryGb) !== undefined ? `${m.memoryGb} GiB` : '', load].filter(Boolean).join(', ');
 }
 
 /** Dated result files in `dir`, newest first (by date, then name descending, so the choice is stable). */

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { renderSummary } from '../../bench/eval';
-import { latestBench, latestEval, parseSummaryMarkdown, renderFigures, type EvalSummary } from '../../bench/figures';
+import { latestBench, latestEval, machineText, parseSummaryMarkdown, renderFigures, type EvalSummary } from '../../bench/figures';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -138,5 +138,13 @@ describe('npm run docs:figures', () => {
     const check = run('--check');
     expect(check.stderr).toBe('');
     expect(check.status).toBe(0);
+  });
+});
+
+describe('machine text', () => {
+  it('names the CPU, cores, memory and, for a run that recorded it, the load average at its start', () => {
+    expect(machineText({ cpu: 'AMD EPYC 9B14 Processor', cores: 2, memoryGb: 24 })).toBe('AMD EPYC 9B14, 2 cores, 24 GiB');
+    expect(machineText({ cpu: 'AMD EPYC', cores: 2, memoryGb: 24, loadavgAtStart: [12.39, 12.61, 10.36] })).toBe('AMD EPYC, 2 cores, 24 GiB, load average 12.39 at start');
+    expect(machineText('a string stays')).toBe('a string stays');
   });
 });
