@@ -767,40 +767,97 @@ export function episodeFigures(inputs: EpisodeInput[], settings: EpisodeSettings
 /** The figures of bench/tune-cctv-attributes.ts from dumped observations: frame AUC per kind and overall, normal frames flagged. */
 export function scoreDump(dump: ObsDump, opts: AttributeFitOptions, episodeSettings: EpisodeSettings = DEFAULT_EPISODE_SETTINGS): { auc: Record<string, number>; normalFlagged: number; thresholds: Record<string, number>; episodes: EpisodeFigures; episodeInputs: EpisodeInput[] } {
   const epIn: EpisodeInput[] = [];
-  const r = dump.ranges;
   const neg: number[] = [];
   let flagged = 0;
   const pos: Record<string, number[]> = {};
   const thresholds: Record<string, number> = {};
   for (const scene of Object.keys(dump.clean)) {
-    const { model } = fitScene(dump.clean[scene], r, dump.frameSize[scene], opts);
+    const { model } = fitScene(dump.clean[scene], dump.ranges, dump.frameSize[scene], opts);
     thresholds[scene] = model.threshold;
-    const clean = scoreClean(model, dump.clean[scene], r);
-    const ein: EpisodeInput = { scene, threshold: model.threshold, clean: clean.frames.filter((f) => f.frame >= r.test[0]), clips: [] };
-    epIn.push(ein);
-    for (const f of clean.frames) {
-      if (f.frame < r.test[0]) continue;
-      neg.push(f.smoothed / model.threshold);
-      if (f.abnormal) flagged++;
-    }
-    for (const clip of dump.clips.filter((c) => c.scene === scene)) {
-      const tracks = JSON.parse(JSON.stringify(clean.atTest.tracks)) as TrackScoreState;
-      const fsK = frameScores(model, scoreObservations(model, clip.obs, tracks), clean.atTest.smoother).frames;
-      ein.clips.push({ kind: clip.kind, frames: fsK, episodes: clip.labelled.map(([from, to, index, start]) => ({ start: start ?? from, end: to, labelFrom: from, index })) });
-      const rects = new Map(clip.rects);
-      for (const [from, to] of clip.labelled) {
-        for (let t = from; t <= to; t++) {
-          if (!rects.has(t)) continue;
-          const s = fsK[t - r.test[0]].smoothed / model.threshold;
-          (pos[clip.kind] ??= []).push(s);
-          (pos.overall ??= []).push(s);
-        }
+    const scored = scoreScene(model, scene as Scene['name'], dump.clean[scene], dump.clips.filter((c) => c.scene === scene), dump.ranges);
+    epIn.push(scored.episodes);
+    for (const it of scored.items) {
+      if (it.kind === 'normal') {
+        neg.push(it.score);
+        if (it.flagged) flagged++;
+        continue;
       }
+      (pos[it.kind] ??= []).push(it.score);
+      (pos.overall ??= []).push(it.score);
     }
   }
   const auc = Object.fromEntries(Object.entries(pos).map(([k, p]) => [k, rocAuc(p, neg)]));
   return { auc, normalFlagged: flagged / Math.max(1, neg.length), thresholds, episodes: episodeFigures(epIn, episodeSettings), episodeInputs: epIn };
 }
+
+type SceneItem = Omit<FrameItem, 'baseline' | 'baselineFlagged'>;
+
+/** The detection that overlaps a pasted object most, at IoU >= 0.3 ("detected"), or null. */
+function injectedObject<O extends { x: number; y: number; w: number; h: number }>(objects: readonly O[], rect: { x: number; y: number; w: number; h: number }): O | null {
+  let best: O | null = null;
+  let bestIou = 0.3;
+  for (const o of objects) {
+    const v = iou(o, rect);
+    if (v >= bestIou) {
+      bestIou = v;
+      best = o;
+    }
+  }
+  return best;
+}
+
+/** One scene scored as every figure of the evaluation sees it (see scoreScene). */
+interface ScoredScene {
+  /** Every normal test frame, then per clip every labelled frame that has the object pasted, with the detection matched to the pasted box. */
+  items: SceneItem[];
+  /** The clean range scored in one pass (from the first calibration frame) and the state at the first test frame. */
+  clean: ReturnType<typeof scoreClean>;
+  /** Per clip (in the order given): its scored objects and frame scores from the first test frame, and the frame shown as its example (the first pasted frame at or after the middle of one of its labelled spans, in episode order), or null. */
+  clips: Array<{ scored: ScoredFrame[]; frames: FrameScore[]; example: number | null }>;
+  /** What the alert-episode evaluation needs: the clean frames from the first test frame, each clip's frame scores and its episode spans. */
+  episodes: EpisodeInput;
+}
+
+/**
+ * Scores one scene as every figure of the evaluation does (the full run, the re-scoring from a dump and the
+ * tuning all call this, so they cannot drift apart): the clean range in one pass, then each anomaly clip from
+ * the clean state at the first test frame (track scores and smoother), the pasted object matched to a detection
+ * by injectedObject().
+ */
+function scoreScene(model: AttributeModel, scene: Scene['name'], cleanObs: FrameObservations[], clips: ObsDump['clips'], r: Ranges): ScoredScene {
+  const clean = scoreClean(model, cleanObs, r);
+  const byFrame = new Map(clean.scored.map((f) => [f.frame, f]));
+  const items: SceneItem[] = [];
+  const episodes: EpisodeInput = { scene, threshold: model.threshold, clean: clean.frames.filter((f) => f.frame >= r.test[0]), clips: [] };
+  for (const f of episodes.clean) {
+    const reasons = byFrame.get(f.frame)!.objects.filter((o) => o.abnormal).flatMap((o) => o.reasons.map((x) => x.text));
+    items.push({ scene, kind: 'normal', t: f.frame, episode: null, score: f.smoothed / model.threshold, raw: f.raw / model.threshold, flagged: f.abnormal, detected: null, injectedFlagged: null, injectedLabel: null, reasons });
+  }
+  const scoredClips: ScoredScene['clips'] = [];
+  for (const clip of clips) {
+    const sc = scoreObservations(model, clip.obs, JSON.parse(JSON.stringify(clean.atTest.tracks)) as TrackScoreState);
+    const fsK = frameScores(model, sc, clean.atTest.smoother).frames;
+    episodes.clips.push({ kind: clip.kind, frames: fsK, episodes: clip.labelled.map(([from, to, index, start]) => ({ start: start ?? from, end: to, labelFrom: from, index })) });
+    const rects = new Map(clip.rects);
+    let example: number | null = null;
+    for (const [from, to, ei] of clip.labelled) {
+      for (let t = from; t <= to; t++) {
+        const rect = rects.get(t);
+        if (!rect) continue;
+        const k = t - r.test[0];
+        const best = injectedObject(sc[k].objects, rect);
+        const f = fsK[k];
+        items.push({ scene, kind: clip.kind as Kind, t, episode: ei, score: f.smoothed / model.threshold, raw: f.raw / model.threshold, flagged: f.abnormal, detected: best !== null, injectedFlagged: best ? best.abnormal : null, injectedLabel: best ? best.label : null, reasons: best ? best.reasons.map((x) => x.text) : [] });
+        if (example === null && t >= Math.floor((from + to) / 2)) example = t;
+      }
+    }
+    scoredClips.push({ scored: sc, frames: fsK, example });
+  }
+  return { items, clean, clips: scoredClips, episodes };
+}
+
+/** Abnormal objects' reasons of a scored frame, "label: reason", for the examples. */
+const exampleReasons = (f: ScoredFrame) => f.objects.filter((o) => o.abnormal).flatMap((o) => o.reasons.map((x) => `${o.label}: ${x.text}`));
 
 interface FrameItem {
   scene: Scene['name'];
@@ -1007,31 +1064,13 @@ export async function evaluate(args: EvalOptions): Promise<EvalResults> {
   // Score: normal test frames, then each kind's clip (from the clean state at the first test frame) --
   const items: FrameItem[] = [];
   const epIn: EpisodeInput[] = [];
-  const scoredClean = new Map<string, ScoredFrame[]>();
   const tScore = performance.now();
   const examples: Array<{ kind: string; scene: string; t: number; file: string; reasons: string[] }> = [];
   const dumped: ObsDump['clips'] = [];
   for (const scene of SCENES) {
     const { model } = models.get(scene.name)!;
-    const clean = scoreClean(model, obsClean.get(scene.name)!, r);
-    const scored = clean.scored;
-    scoredClean.set(scene.name, scored);
-    const fsAll = clean.frames;
-    const ein: EpisodeInput = { scene: scene.name, threshold: model.threshold, clean: fsAll.filter((f) => f.frame >= r.test[0]), clips: [] };
-    epIn.push(ein);
-    for (const f of fsAll) {
-      if (f.frame < r.test[0]) continue;
-      items.push({ scene: scene.name, kind: 'normal', t: f.frame, episode: null, score: f.smoothed / model.threshold, raw: f.raw / model.threshold, flagged: f.abnormal, detected: null, injectedFlagged: null, injectedLabel: null, reasons: scored.find((s) => s.frame === f.frame)!.objects.filter((o) => o.abnormal).flatMap((o) => o.reasons.map((x) => x.text)), baseline: null, baselineFlagged: null });
-    }
-    // A few annotated false alarms on normal frames, to see what the method complains about.
-    const fps = fsAll.filter((f) => f.frame >= r.test[0] && f.abnormal).slice(0, 2);
-    for (const f of args.out ? fps : []) {
-      const file = path.join(args.out!, 'examples', `${scene.name}-normal-${f.frame}.jpg`);
-      const sf = scored.find((s) => s.frame === f.frame)!;
-      await annotatedJpeg(file, cropOf(frames.get(f.frame)!, scene), scene.width, FULL_H, sf.objects, `${scene.name} normal frame ${f.frame} (false alarm)`, model.threshold);
-      examples.push({ kind: 'normal (false alarm)', scene: scene.name, t: f.frame, file: path.relative(args.out!, file), reasons: sf.objects.filter((o) => o.abnormal).flatMap((o) => o.reasons.map((x) => `${o.label}: ${x.text}`)) });
-    }
-
+    // Each kind's clip analysed from the clean analyser state at the first test frame (detection, tracks, appearance).
+    const clips: ObsDump['clips'] = [];
     for (const kind of KINDS) {
       const eps = episodes.filter((e) => e.scene === scene.name && e.kind === kind);
       if (eps.length === 0) continue;
@@ -1044,39 +1083,31 @@ export async function evaluate(args: EvalOptions): Promise<EvalResults> {
         if (rect) rects.set(t, rect);
         obs.push(await an.analyzeFrame({ index: t, rgb: crop, width: scene.width, height: FULL_H }));
       }
-      if (args.dumpObs) dumped.push({ scene: scene.name, kind, obs, rects: [...rects.entries()], labelled: eps.map((e) => [e.labelFrom, e.end, episodes.indexOf(e), e.start]) });
-      const sc = scoreObservations(model, obs, JSON.parse(JSON.stringify(clean.atTest.tracks)) as TrackScoreState);
-      const fsK = frameScores(model, sc, clean.atTest.smoother).frames;
-      ein.clips.push({ kind, frames: fsK, episodes: eps.map((e) => ({ start: e.start, end: e.end, labelFrom: e.labelFrom, index: episodes.indexOf(e) })) });
-      let shown = 0;
-      for (const e of eps) {
-        const ei = episodes.indexOf(e);
-        for (let t = e.labelFrom; t <= e.end; t++) {
-          const k = t - r.test[0];
-          const rect = rects.get(t);
-          if (!rect) continue;
-          const f = fsK[k];
-          const so = sc[k];
-          let best: (typeof so.objects)[number] | null = null;
-          let bestIou = 0.3;
-          for (const o of so.objects) {
-            const v = iou(o, rect);
-            if (v >= bestIou) {
-              bestIou = v;
-              best = o;
-            }
-          }
-          items.push({ scene: scene.name, kind, t, episode: ei, score: f.smoothed / model.threshold, raw: f.raw / model.threshold, flagged: f.abnormal, detected: best !== null, injectedFlagged: best ? best.abnormal : null, injectedLabel: best ? best.label : null, reasons: best ? best.reasons.map((x) => x.text) : [], baseline: null, baselineFlagged: null });
-          // One annotated example per kind and scene: the middle of the first episode.
-          if (args.out && shown === 0 && t >= Math.floor((e.labelFrom + e.end) / 2)) {
-            shown++;
-            const file = path.join(args.out!, 'examples', `${scene.name}-${kind}-${t}.jpg`);
-            await annotatedJpeg(file, render(scene, eps, t).crop, scene.width, FULL_H, so.objects, `${scene.name} ${kind} frame ${t}: smoothed ${f.smoothed.toFixed(2)}`, model.threshold);
-            examples.push({ kind, scene: scene.name, t, file: path.relative(args.out!, file), reasons: so.objects.filter((o) => o.abnormal).flatMap((o) => o.reasons.map((x) => `${o.label}: ${x.text}`)) });
-          }
-        }
-      }
-      log(`scored ${scene.name} ${kind}: ${eps.length} episodes`);
+      clips.push({ scene: scene.name, kind, obs, rects: [...rects.entries()], labelled: eps.map((e) => [e.labelFrom, e.end, episodes.indexOf(e), e.start]) });
+      log(`analysed ${scene.name} ${kind}: ${eps.length} episodes`);
+    }
+    if (args.dumpObs) dumped.push(...clips);
+    const scored = scoreScene(model, scene.name, obsClean.get(scene.name)!, clips, r);
+    items.push(...scored.items.map((i) => ({ ...i, baseline: null, baselineFlagged: null })));
+    epIn.push(scored.episodes);
+    if (!args.out) continue;
+    // A few annotated false alarms on normal frames, to see what the method complains about.
+    const byFrame = new Map(scored.clean.scored.map((f) => [f.frame, f]));
+    for (const f of scored.episodes.clean.filter((x) => x.abnormal).slice(0, 2)) {
+      const file = path.join(args.out, 'examples', `${scene.name}-normal-${f.frame}.jpg`);
+      const sf = byFrame.get(f.frame)!;
+      await annotatedJpeg(file, cropOf(frames.get(f.frame)!, scene), scene.width, FULL_H, sf.objects, `${scene.name} normal frame ${f.frame} (false alarm)`, model.threshold);
+      examples.push({ kind: 'normal (false alarm)', scene: scene.name, t: f.frame, file: path.relative(args.out, file), reasons: exampleReasons(sf) });
+    }
+    // One annotated example per kind and scene: the middle of the first episode.
+    for (const [ci, clip] of clips.entries()) {
+      const { scored: sc, frames: fsK, example: t } = scored.clips[ci];
+      if (t === null) continue;
+      const so = sc[t - r.test[0]];
+      const eps = episodes.filter((e) => e.scene === scene.name && e.kind === clip.kind);
+      const file = path.join(args.out, 'examples', `${scene.name}-${clip.kind}-${t}.jpg`);
+      await annotatedJpeg(file, render(scene, eps, t).crop, scene.width, FULL_H, so.objects, `${scene.name} ${clip.kind} frame ${t}: smoothed ${fsK[t - r.test[0]].smoothed.toFixed(2)}`, model.threshold);
+      examples.push({ kind: clip.kind, scene: scene.name, t, file: path.relative(args.out, file), reasons: exampleReasons(so) });
     }
   }
   const scoreS = (performance.now() - tScore) / 1000;
@@ -1279,51 +1310,20 @@ export async function rescoreFromDump(prev: EvalResults, dump: ObsDump, opts: At
       const png = await embeddingPlotPng(report, `Appearance bank, scene ${scene.name} (PCA)`);
       if (png) fs.writeFileSync(path.join(out, `embedding-${scene.name}.png`), png);
     }
-    const clean = scoreClean(model, obs, r);
-    const ein: EpisodeInput = { scene: scene.name, threshold: model.threshold, clean: clean.frames.filter((f) => f.frame >= r.test[0]), clips: [] };
-    epIn.push(ein);
-    const byFrame = new Map(clean.scored.map((s) => [s.frame, s]));
-    const keep = (it: Omit<FrameItem, 'baseline' | 'baselineFlagged'>): FrameItem => {
+    const clips = dump.clips.filter((c) => c.scene === scene.name);
+    const scored = scoreScene(model, scene.name, obs, clips, r);
+    epIn.push(scored.episodes);
+    for (const it of scored.items) {
       const b = baselineOf.get(`${it.scene}:${it.kind}:${it.t}`);
-      return { ...it, baseline: b?.baseline ?? null, baselineFlagged: b?.baselineFlagged ?? null };
-    };
-    for (const f of clean.frames) {
-      if (f.frame < r.test[0]) continue;
-      const reasons = byFrame.get(f.frame)!.objects.filter((o) => o.abnormal).flatMap((o) => o.reasons.map((x) => x.text));
-      items.push(keep({ scene: scene.name, kind: 'normal', t: f.frame, episode: null, score: f.smoothed / model.threshold, raw: f.raw / model.threshold, flagged: f.abnormal, detected: null, injectedFlagged: null, injectedLabel: null, reasons }));
-      if (f.abnormal && examples.filter((e) => e.scene === scene.name && e.kind === 'normal (false alarm)').length < 2) {
-        examples.push({ kind: 'normal (false alarm)', scene: scene.name, t: f.frame, file: '(not redrawn)', reasons: byFrame.get(f.frame)!.objects.filter((o) => o.abnormal).flatMap((o) => o.reasons.map((x) => `${o.label}: ${x.text}`)) });
-      }
+      items.push({ ...it, baseline: b?.baseline ?? null, baselineFlagged: b?.baselineFlagged ?? null });
     }
-    for (const clip of dump.clips.filter((c) => c.scene === scene.name)) {
-      const sc = scoreObservations(model, clip.obs, JSON.parse(JSON.stringify(clean.atTest.tracks)) as TrackScoreState);
-      const fsK = frameScores(model, sc, clean.atTest.smoother).frames;
-      ein.clips.push({ kind: clip.kind, frames: fsK, episodes: clip.labelled.map(([from, to, index, start]) => ({ start: start ?? from, end: to, labelFrom: from, index })) });
-      const rects = new Map(clip.rects);
-      let shown = 0;
-      for (const [from, to, ei] of clip.labelled) {
-        for (let t = from; t <= to; t++) {
-          const rect = rects.get(t);
-          if (!rect) continue;
-          const k = t - r.test[0];
-          const so = sc[k];
-          let best: (typeof so.objects)[number] | null = null;
-          let bestIou = 0.3;
-          for (const o of so.objects) {
-            const v = iou(o, rect);
-            if (v >= bestIou) {
-              bestIou = v;
-              best = o;
-            }
-          }
-          const f = fsK[k];
-          items.push(keep({ scene: scene.name, kind: clip.kind as Kind, t, episode: ei, score: f.smoothed / model.threshold, raw: f.raw / model.threshold, flagged: f.abnormal, detected: best !== null, injectedFlagged: best ? best.abnormal : null, injectedLabel: best ? best.label : null, reasons: best ? best.reasons.map((x) => x.text) : [] }));
-          if (shown === 0 && t >= Math.floor((from + to) / 2)) {
-            shown++;
-            examples.push({ kind: clip.kind, scene: scene.name, t, file: '(not redrawn)', reasons: so.objects.filter((o) => o.abnormal).flatMap((o) => o.reasons.map((x) => `${o.label}: ${x.text}`)) });
-          }
-        }
-      }
+    const byFrame = new Map(scored.clean.scored.map((f) => [f.frame, f]));
+    for (const f of scored.episodes.clean.filter((x) => x.abnormal).slice(0, 2)) {
+      examples.push({ kind: 'normal (false alarm)', scene: scene.name, t: f.frame, file: '(not redrawn)', reasons: exampleReasons(byFrame.get(f.frame)!) });
+    }
+    for (const [ci, clip] of clips.entries()) {
+      const { scored: sc, example: t } = scored.clips[ci];
+      if (t !== null) examples.push({ kind: clip.kind, scene: scene.name, t, file: '(not redrawn)', reasons: exampleReasons(sc[t - r.test[0]]) });
     }
   }
   const withBaseline = items.every((i) => i.baseline !== null);
