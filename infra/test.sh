@@ -8,6 +8,7 @@ bash infra/install.sh
 export PATH="$PWD/node_modules/.bin:$PATH"
 echo "== typecheck"; tsc --noEmit -p .
 echo "== lint"; eslint .
+echo "== format (Prettier; npm run format fixes)"; prettier --check . --log-level warn
 echo "== import circles"; npm run -s lint:cycles
 echo "== deployment files (Dockerfile, compose, Helm chart)"; bash infra/lint-deploy.sh
 mkdir -p .lookout
