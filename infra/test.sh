@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash infra/install.sh
 export PATH="$PWD/node_modules/.bin:$PATH"
+# Real per-band Sentinel-2 files (PyPI bigearthnet-common) for the STAC tests, which would otherwise skip.
+echo "== test data (bench/raster-data.sh --only bigearthnet)"; bash bench/raster-data.sh --only bigearthnet
 echo "== typecheck"; tsc --noEmit -p .
 echo "== lint"; eslint .
 echo "== format (Prettier; npm run format fixes)"; prettier --check . --log-level warn
