@@ -97,7 +97,14 @@ export interface LookoutConfig {
   /** Scene for CCTV analyses whose object names none (metadata `lookout-scene`). */
   scene: string | undefined;
   /** Video analyses: every Nth frame, frame analyses in flight per video. */
-  video: { every: number | undefined; parallelism: number; segmentFrames: number; cacheMb: number; maxFramePixels: number; maxBytes: number };
+  video: {
+    every: number | undefined;
+    parallelism: number;
+    segmentFrames: number;
+    cacheMb: number;
+    maxFramePixels: number;
+    maxBytes: number;
+  };
   worker: { imageCacheMb: number; modelRepo: string | undefined };
   /** Raster pipeline: chip side and overlap (pixels), chips per block side, blocks in flight per raster. */
   raster: {
@@ -133,7 +140,16 @@ export interface LookoutConfig {
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevelName = (typeof LOG_LEVELS)[number];
 /** The long-running processes that serve /metrics. */
-export const METRICS_PROCESSES = ['worker', 'workerGpu', 'dispatcher', 'watcher', 'push', 'serve', 'stream', 'subscriber'] as const;
+export const METRICS_PROCESSES = [
+  'worker',
+  'workerGpu',
+  'dispatcher',
+  'watcher',
+  'push',
+  'serve',
+  'stream',
+  'subscriber',
+] as const;
 export type MetricsProcess = (typeof METRICS_PROCESSES)[number];
 
 /** NATS credentials: at most one of user/password, token, nkey seed or .creds file (checked by loadConfig). */
@@ -233,17 +249,45 @@ export const DEFAULTS = {
  * generated from this list and a unit test keeps the two, and config.ts's reads, in step.
  */
 export const ENV_VARS: ReadonlyArray<{ name: string; default: string; meaning: string }> = [
-  { name: 'LOOKOUT_HOME', default: '.lookout/stack', meaning: 'state folder of the embedded stack (data, logs, pid files)' },
-  { name: 'LOOKOUT_TOOLS_DIR', default: '~/.cache/lookout/bin', meaning: 'where infra/install.sh puts the Go-built servers' },
-  { name: 'LOOKOUT_PORT_BASE', default: '17200', meaning: 'first port of the embedded stack; every local server sits at a fixed offset' },
+  {
+    name: 'LOOKOUT_HOME',
+    default: '.lookout/stack',
+    meaning: 'state folder of the embedded stack (data, logs, pid files)',
+  },
+  {
+    name: 'LOOKOUT_TOOLS_DIR',
+    default: '~/.cache/lookout/bin',
+    meaning: 'where infra/install.sh puts the Go-built servers',
+  },
+  {
+    name: 'LOOKOUT_PORT_BASE',
+    default: '17200',
+    meaning: 'first port of the embedded stack; every local server sits at a fixed offset',
+  },
   { name: 'LOOKOUT_GCP_PROJECT', default: '$GOOGLE_CLOUD_PROJECT or lookout-local', meaning: 'GCP project id' },
   { name: 'GOOGLE_CLOUD_PROJECT', default: '(unset)', meaning: 'fallback for LOOKOUT_GCP_PROJECT' },
-  { name: 'LOOKOUT_GCS_ENDPOINT', default: '(embedded fake-gcs-server)', meaning: 'GCS endpoint; set = real service, nothing local starts' },
-  { name: 'LOOKOUT_BIGQUERY_ENDPOINT', default: '(embedded bigquery-emulator)', meaning: 'BigQuery endpoint; set = real service' },
+  {
+    name: 'LOOKOUT_GCS_ENDPOINT',
+    default: '(embedded fake-gcs-server)',
+    meaning: 'GCS endpoint; set = real service, nothing local starts',
+  },
+  {
+    name: 'LOOKOUT_BIGQUERY_ENDPOINT',
+    default: '(embedded bigquery-emulator)',
+    meaning: 'BigQuery endpoint; set = real service',
+  },
   { name: 'LOOKOUT_NATS_URL', default: '(embedded nats-server)', meaning: 'NATS server URL; set = real service' },
-  { name: 'LOOKOUT_TEMPORAL_ADDRESS', default: '(embedded temporal dev server)', meaning: 'Temporal frontend host:port; set = real service' },
+  {
+    name: 'LOOKOUT_TEMPORAL_ADDRESS',
+    default: '(embedded temporal dev server)',
+    meaning: 'Temporal frontend host:port; set = real service',
+  },
   { name: 'LOOKOUT_BUCKET', default: DEFAULTS.bucket, meaning: 'the inbox bucket that is watched and analysed' },
-  { name: 'LOOKOUT_RESULTS_BUCKET', default: DEFAULTS.resultsBucket, meaning: 'derived objects: frames, features, annotated images, scene models' },
+  {
+    name: 'LOOKOUT_RESULTS_BUCKET',
+    default: DEFAULTS.resultsBucket,
+    meaning: 'derived objects: frames, features, annotated images, scene models',
+  },
   { name: 'LOOKOUT_BIGQUERY_DATASET', default: DEFAULTS.dataset, meaning: 'dataset of the results table' },
   { name: 'LOOKOUT_BIGQUERY_TABLE', default: DEFAULTS.table, meaning: 'results table (the view is <table>_latest)' },
   { name: 'LOOKOUT_BIGQUERY_LOCATION', default: DEFAULTS.location, meaning: 'BigQuery location' },
@@ -251,70 +295,274 @@ export const ENV_VARS: ReadonlyArray<{ name: string; default: string; meaning: s
   { name: 'LOOKOUT_NATS_SUBJECT_PREFIX', default: DEFAULTS.subjectPrefix, meaning: 'subject prefix of object events' },
   { name: 'LOOKOUT_NATS_DEAD_STREAM', default: DEFAULTS.deadStream, meaning: 'dead-letter stream' },
   { name: 'LOOKOUT_NATS_DEAD_PREFIX', default: DEFAULTS.deadPrefix, meaning: 'dead-letter subject prefix' },
-  { name: 'LOOKOUT_NATS_KV_BUCKET', default: DEFAULTS.kvBucket, meaning: 'KV bucket of watcher cursors and backfill checkpoints' },
+  {
+    name: 'LOOKOUT_NATS_KV_BUCKET',
+    default: DEFAULTS.kvBucket,
+    meaning: 'KV bucket of watcher cursors and backfill checkpoints',
+  },
   { name: 'LOOKOUT_TEMPORAL_NAMESPACE', default: DEFAULTS.namespace, meaning: 'Temporal namespace' },
   { name: 'LOOKOUT_WORKFLOW_QUEUE', default: DEFAULTS.workflowQueue, meaning: 'task queue of the workflows' },
-  { name: 'LOOKOUT_PIPELINE', default: DEFAULTS.pipeline, meaning: 'pipeline for objects whose metadata names none (lookout-pipeline)' },
-  { name: 'LOOKOUT_GPU_STAGES', default: '(none)', meaning: 'comma-separated stages scheduled on the GPU pool (detect, extract, score)' },
-  { name: 'LOOKOUT_GPU_FALLBACK_MS', default: '10000', meaning: 'how long a GPU stage waits for a GPU worker before it runs on the CPU pool' },
-  { name: 'LOOKOUT_SCENE', default: '(unset: scene "default")', meaning: 'scene for CCTV analyses whose object names none (lookout-scene)' },
-  { name: 'LOOKOUT_VIDEO_EVERY', default: "the method's (1; cctv-ocae 5)", meaning: 'video analyses take every Nth frame (object metadata lookout-video-every overrides)' },
-  { name: 'LOOKOUT_VIDEO_PARALLELISM', default: '4', meaning: 'frame workflows in flight per video (methods that split videos into frames)' },
-  { name: 'LOOKOUT_VIDEO_SEGMENT_FRAMES', default: '100', meaning: 'frames per segment activity (methods that analyse segments)' },
-  { name: 'LOOKOUT_RASTER_CHIP_SIZE', default: '128', meaning: 'raster pipeline: chip side in pixels (object metadata lookout-chip-size overrides)' },
-  { name: 'LOOKOUT_RASTER_CHIP_OVERLAP', default: '0', meaning: 'raster pipeline: overlap of neighbouring chips in pixels (metadata lookout-chip-overlap overrides)' },
-  { name: 'LOOKOUT_RASTER_BLOCK_CHIPS', default: '8', meaning: 'raster pipeline: chips per side of the block one activity analyses (8: 64 chips)' },
-  { name: 'LOOKOUT_RASTER_PARALLELISM', default: '2', meaning: 'raster pipeline: block activities in flight per raster' },
-  { name: 'LOOKOUT_RASTER_PAIRING', default: 'true', meaning: 'raster pipeline: pair each acquisition (STAC datetime or metadata lookout-datetime) with the previous one of the same place found in the results table, and re-pair when an older one arrives late (docs/stac.md)' },
-  { name: 'LOOKOUT_RASTER_PAIR_OVERLAP', default: '0.9', meaning: 'raster pipeline: share (0-1] of the smaller footprint bounding box two acquisitions must share to be paired (same tile key too, when both have one)' },
-  { name: 'LOOKOUT_VIDEO_CACHE_MB', default: '2048', meaning: 'worker: videos kept on local disk between their segments (LRU)' },
-  { name: 'LOOKOUT_VIDEO_MAX_BYTES', default: String(16 * 2 ** 30), meaning: 'worker: larger videos fail as ObjectTooLarge (videos are streamed to local disk, not memory; LOOKOUT_MAX_OBJECT_BYTES bounds what is read into memory)' },
-  { name: 'LOOKOUT_VIDEO_MAX_PIXELS', default: '40000000', meaning: 'videos with larger frames (8K is 33 Mpx) fail as TooManyPixels' },
-  { name: 'LOOKOUT_IMAGE_CACHE_MB', default: '256', meaning: 'worker: decoded images kept between the stages of an object (LRU)' },
-  { name: 'LOOKOUT_MODEL_REPO', default: 'models/', meaning: 'worker: model repository, a folder or gs://bucket/prefix' },
+  {
+    name: 'LOOKOUT_PIPELINE',
+    default: DEFAULTS.pipeline,
+    meaning: 'pipeline for objects whose metadata names none (lookout-pipeline)',
+  },
+  {
+    name: 'LOOKOUT_GPU_STAGES',
+    default: '(none)',
+    meaning: 'comma-separated stages scheduled on the GPU pool (detect, extract, score)',
+  },
+  {
+    name: 'LOOKOUT_GPU_FALLBACK_MS',
+    default: '10000',
+    meaning: 'how long a GPU stage waits for a GPU worker before it runs on the CPU pool',
+  },
+  {
+    name: 'LOOKOUT_SCENE',
+    default: '(unset: scene "default")',
+    meaning: 'scene for CCTV analyses whose object names none (lookout-scene)',
+  },
+  {
+    name: 'LOOKOUT_VIDEO_EVERY',
+    default: "the method's (1; cctv-ocae 5)",
+    meaning: 'video analyses take every Nth frame (object metadata lookout-video-every overrides)',
+  },
+  {
+    name: 'LOOKOUT_VIDEO_PARALLELISM',
+    default: '4',
+    meaning: 'frame workflows in flight per video (methods that split videos into frames)',
+  },
+  {
+    name: 'LOOKOUT_VIDEO_SEGMENT_FRAMES',
+    default: '100',
+    meaning: 'frames per segment activity (methods that analyse segments)',
+  },
+  {
+    name: 'LOOKOUT_RASTER_CHIP_SIZE',
+    default: '128',
+    meaning: 'raster pipeline: chip side in pixels (object metadata lookout-chip-size overrides)',
+  },
+  {
+    name: 'LOOKOUT_RASTER_CHIP_OVERLAP',
+    default: '0',
+    meaning: 'raster pipeline: overlap of neighbouring chips in pixels (metadata lookout-chip-overlap overrides)',
+  },
+  {
+    name: 'LOOKOUT_RASTER_BLOCK_CHIPS',
+    default: '8',
+    meaning: 'raster pipeline: chips per side of the block one activity analyses (8: 64 chips)',
+  },
+  {
+    name: 'LOOKOUT_RASTER_PARALLELISM',
+    default: '2',
+    meaning: 'raster pipeline: block activities in flight per raster',
+  },
+  {
+    name: 'LOOKOUT_RASTER_PAIRING',
+    default: 'true',
+    meaning:
+      'raster pipeline: pair each acquisition (STAC datetime or metadata lookout-datetime) with the previous one of the same place found in the results table, and re-pair when an older one arrives late (docs/stac.md)',
+  },
+  {
+    name: 'LOOKOUT_RASTER_PAIR_OVERLAP',
+    default: '0.9',
+    meaning:
+      'raster pipeline: share (0-1] of the smaller footprint bounding box two acquisitions must share to be paired (same tile key too, when both have one)',
+  },
+  {
+    name: 'LOOKOUT_VIDEO_CACHE_MB',
+    default: '2048',
+    meaning: 'worker: videos kept on local disk between their segments (LRU)',
+  },
+  {
+    name: 'LOOKOUT_VIDEO_MAX_BYTES',
+    default: String(16 * 2 ** 30),
+    meaning:
+      'worker: larger videos fail as ObjectTooLarge (videos are streamed to local disk, not memory; LOOKOUT_MAX_OBJECT_BYTES bounds what is read into memory)',
+  },
+  {
+    name: 'LOOKOUT_VIDEO_MAX_PIXELS',
+    default: '40000000',
+    meaning: 'videos with larger frames (8K is 33 Mpx) fail as TooManyPixels',
+  },
+  {
+    name: 'LOOKOUT_IMAGE_CACHE_MB',
+    default: '256',
+    meaning: 'worker: decoded images kept between the stages of an object (LRU)',
+  },
+  {
+    name: 'LOOKOUT_MODEL_REPO',
+    default: 'models/',
+    meaning: 'worker: model repository, a folder or gs://bucket/prefix',
+  },
   { name: 'LOOKOUT_PUSH_PORT', default: 'port base + 40', meaning: 'push-server listen port' },
-  { name: 'LOOKOUT_PUSH_AUDIENCE', default: '(unset)', meaning: 'push-server: accept Google OIDC tokens for this audience' },
+  {
+    name: 'LOOKOUT_PUSH_AUDIENCE',
+    default: '(unset)',
+    meaning: 'push-server: accept Google OIDC tokens for this audience',
+  },
   { name: 'LOOKOUT_PUSH_TOKEN', default: '(unset)', meaning: 'push-server: accept this shared bearer secret' },
-  { name: 'LOOKOUT_PUSH_SERVICE_ACCOUNTS', default: '(none; required with LOOKOUT_PUSH_AUDIENCE)', meaning: 'push-server: service-account emails whose OIDC tokens are accepted' },
-  { name: 'LOOKOUT_PUSH_BUCKETS', default: '$LOOKOUT_BUCKET', meaning: 'push-server: buckets whose events are accepted (others: 403)' },
-  { name: 'LOOKOUT_DECODE_PIXEL_BUDGET', default: '200000000', meaning: 'worker: pixels all image decodes in flight may hold together' },
-  { name: 'LOOKOUT_PUSH_ALLOW_UNAUTHENTICATED', default: 'false', meaning: 'push-server: accept requests without a token; refused unless it listens on loopback' },
-  { name: 'LOOKOUT_SERVE_TOKEN', default: '(unset)', meaning: 'lookout serve: bearer secret callers must send; required when --host is beyond loopback' },
-  { name: 'LOOKOUT_MAX_OBJECT_BYTES', default: String(256 * 1024 * 1024), meaning: 'larger objects fail as ObjectTooLarge before download' },
-  { name: 'LOOKOUT_MAX_PIXELS', default: '100000000', meaning: 'larger images fail as TooManyPixels (decompression-bomb guard)' },
+  {
+    name: 'LOOKOUT_PUSH_SERVICE_ACCOUNTS',
+    default: '(none; required with LOOKOUT_PUSH_AUDIENCE)',
+    meaning: 'push-server: service-account emails whose OIDC tokens are accepted',
+  },
+  {
+    name: 'LOOKOUT_PUSH_BUCKETS',
+    default: '$LOOKOUT_BUCKET',
+    meaning: 'push-server: buckets whose events are accepted (others: 403)',
+  },
+  {
+    name: 'LOOKOUT_DECODE_PIXEL_BUDGET',
+    default: '200000000',
+    meaning: 'worker: pixels all image decodes in flight may hold together',
+  },
+  {
+    name: 'LOOKOUT_PUSH_ALLOW_UNAUTHENTICATED',
+    default: 'false',
+    meaning: 'push-server: accept requests without a token; refused unless it listens on loopback',
+  },
+  {
+    name: 'LOOKOUT_SERVE_TOKEN',
+    default: '(unset)',
+    meaning: 'lookout serve: bearer secret callers must send; required when --host is beyond loopback',
+  },
+  {
+    name: 'LOOKOUT_MAX_OBJECT_BYTES',
+    default: String(256 * 1024 * 1024),
+    meaning: 'larger objects fail as ObjectTooLarge before download',
+  },
+  {
+    name: 'LOOKOUT_MAX_PIXELS',
+    default: '100000000',
+    meaning: 'larger images fail as TooManyPixels (decompression-bomb guard)',
+  },
   { name: 'LOOKOUT_DEBUG', default: 'false', meaning: 'print stack traces of CLI errors' },
-  { name: 'PUBSUB_EMULATOR_HOST', default: '(embedded pstest when GCS is embedded)', meaning: 'Pub/Sub emulator host:port; unset with a real GCS = real Pub/Sub' },
-  { name: 'LOOKOUT_PUBSUB_TOPIC', default: 'lookout-objects', meaning: "topic of the bucket's object notifications (created on the embedded stack)" },
-  { name: 'LOOKOUT_PUBSUB_SUBSCRIPTION', default: 'lookout-ingest', meaning: 'pull subscription `lookout subscribe` reads (created on an emulator)' },
-  { name: 'LOOKOUT_INGEST', default: 'pubsub (embedded GCS) / watch', meaning: '`lookout up` feeds the stream with the Pub/Sub subscriber (pubsub) or the polling watcher (watch)' },
-  { name: 'LOOKOUT_GROUP_STAGES', default: 'true', meaning: 'dispatcher: consecutive stages on one queue run as one activity (one Temporal round trip)' },
-  { name: 'LOOKOUT_LOCAL_RECORD', default: 'true', meaning: "dispatcher: the row is written by a local activity of the workflow's worker" },
-  { name: 'LOOKOUT_READY_FILE', default: '(set by lookout up)', meaning: 'a process started by `lookout up` writes its pid here when ready' },
-  { name: 'LOOKOUT_NATS_CLUSTER', default: '1', meaning: 'nodes of the embedded NATS JetStream cluster (1 or 3; `lookout up --nats-cluster 3` sets it)' },
-  { name: 'LOOKOUT_NATS_REPLICAS', default: '3 in a cluster (embedded 3 nodes, or 3+ seed URLs), else 1', meaning: 'replicas of the streams and the KV bucket' },
+  {
+    name: 'PUBSUB_EMULATOR_HOST',
+    default: '(embedded pstest when GCS is embedded)',
+    meaning: 'Pub/Sub emulator host:port; unset with a real GCS = real Pub/Sub',
+  },
+  {
+    name: 'LOOKOUT_PUBSUB_TOPIC',
+    default: 'lookout-objects',
+    meaning: "topic of the bucket's object notifications (created on the embedded stack)",
+  },
+  {
+    name: 'LOOKOUT_PUBSUB_SUBSCRIPTION',
+    default: 'lookout-ingest',
+    meaning: 'pull subscription `lookout subscribe` reads (created on an emulator)',
+  },
+  {
+    name: 'LOOKOUT_INGEST',
+    default: 'pubsub (embedded GCS) / watch',
+    meaning: '`lookout up` feeds the stream with the Pub/Sub subscriber (pubsub) or the polling watcher (watch)',
+  },
+  {
+    name: 'LOOKOUT_GROUP_STAGES',
+    default: 'true',
+    meaning: 'dispatcher: consecutive stages on one queue run as one activity (one Temporal round trip)',
+  },
+  {
+    name: 'LOOKOUT_LOCAL_RECORD',
+    default: 'true',
+    meaning: "dispatcher: the row is written by a local activity of the workflow's worker",
+  },
+  {
+    name: 'LOOKOUT_READY_FILE',
+    default: '(set by lookout up)',
+    meaning: 'a process started by `lookout up` writes its pid here when ready',
+  },
+  {
+    name: 'LOOKOUT_NATS_CLUSTER',
+    default: '1',
+    meaning: 'nodes of the embedded NATS JetStream cluster (1 or 3; `lookout up --nats-cluster 3` sets it)',
+  },
+  {
+    name: 'LOOKOUT_NATS_REPLICAS',
+    default: '3 in a cluster (embedded 3 nodes, or 3+ seed URLs), else 1',
+    meaning: 'replicas of the streams and the KV bucket',
+  },
   { name: 'LOOKOUT_NATS_USER', default: '(unset)', meaning: 'NATS user (with LOOKOUT_NATS_PASSWORD)' },
   { name: 'LOOKOUT_NATS_PASSWORD', default: '(unset)', meaning: 'NATS password (secret: never printed)' },
   { name: 'LOOKOUT_NATS_TOKEN', default: '(unset)', meaning: 'NATS auth token (secret)' },
   { name: 'LOOKOUT_NATS_NKEY_SEED', default: '(unset)', meaning: 'NATS nkey seed, SU… (secret)' },
   { name: 'LOOKOUT_NATS_CREDS', default: '(unset)', meaning: 'path of a NATS .creds file (user JWT + nkey seed)' },
-  { name: 'LOOKOUT_NATS_TLS_CA', default: '(unset)', meaning: 'PEM file of the CA that signed the NATS servers\' certificates' },
+  {
+    name: 'LOOKOUT_NATS_TLS_CA',
+    default: '(unset)',
+    meaning: "PEM file of the CA that signed the NATS servers' certificates",
+  },
   { name: 'LOOKOUT_NATS_TLS_CERT', default: '(unset)', meaning: 'client certificate (PEM) for NATS mutual TLS' },
   { name: 'LOOKOUT_NATS_TLS_KEY', default: '(unset)', meaning: 'client key (PEM) for NATS mutual TLS' },
-  { name: 'LOOKOUT_TEMPORAL_PROFILE', default: '$TEMPORAL_PROFILE', meaning: 'Temporal envconfig profile (TOML file at $TEMPORAL_CONFIG_FILE)' },
-  { name: 'TEMPORAL_PROFILE', default: '(unset)', meaning: 'fallback for LOOKOUT_TEMPORAL_PROFILE (the Temporal CLI\'s variable)' },
-  { name: 'TEMPORAL_CONFIG_FILE', default: '(unset: no file is read)', meaning: 'Temporal envconfig TOML file of connection profiles' },
-  { name: 'TEMPORAL_ADDRESS', default: '(unset)', meaning: 'Temporal address (envconfig); LOOKOUT_TEMPORAL_ADDRESS wins' },
-  { name: 'TEMPORAL_API_KEY', default: '(unset)', meaning: 'Temporal Cloud API key (secret; envconfig; turns TLS on). Also TEMPORAL_TLS*, TEMPORAL_GRPC_META_*' },
-  { name: 'LOOKOUT_WORKER_DEPLOYMENT', default: '(unset: unversioned)', meaning: 'worker versioning: Worker Deployment name' },
-  { name: 'LOOKOUT_WORKER_BUILD_ID', default: '(unset)', meaning: 'worker versioning: build ID of this release (with LOOKOUT_WORKER_DEPLOYMENT)' },
-  { name: 'LOOKOUT_HEALTH_PORT', default: '(unset: off)', meaning: 'long-running processes (worker, dispatch, watch, push-server, serve) answer GET /healthz and /readyz on this port (Kubernetes probes; 0 = any free port)' },
-  { name: 'LOOKOUT_LOG_LEVEL', default: 'info', meaning: 'log level of the long-running processes: trace, debug, info, warn, error, fatal or silent' },
+  {
+    name: 'LOOKOUT_TEMPORAL_PROFILE',
+    default: '$TEMPORAL_PROFILE',
+    meaning: 'Temporal envconfig profile (TOML file at $TEMPORAL_CONFIG_FILE)',
+  },
+  {
+    name: 'TEMPORAL_PROFILE',
+    default: '(unset)',
+    meaning: "fallback for LOOKOUT_TEMPORAL_PROFILE (the Temporal CLI's variable)",
+  },
+  {
+    name: 'TEMPORAL_CONFIG_FILE',
+    default: '(unset: no file is read)',
+    meaning: 'Temporal envconfig TOML file of connection profiles',
+  },
+  {
+    name: 'TEMPORAL_ADDRESS',
+    default: '(unset)',
+    meaning: 'Temporal address (envconfig); LOOKOUT_TEMPORAL_ADDRESS wins',
+  },
+  {
+    name: 'TEMPORAL_API_KEY',
+    default: '(unset)',
+    meaning: 'Temporal Cloud API key (secret; envconfig; turns TLS on). Also TEMPORAL_TLS*, TEMPORAL_GRPC_META_*',
+  },
+  {
+    name: 'LOOKOUT_WORKER_DEPLOYMENT',
+    default: '(unset: unversioned)',
+    meaning: 'worker versioning: Worker Deployment name',
+  },
+  {
+    name: 'LOOKOUT_WORKER_BUILD_ID',
+    default: '(unset)',
+    meaning: 'worker versioning: build ID of this release (with LOOKOUT_WORKER_DEPLOYMENT)',
+  },
+  {
+    name: 'LOOKOUT_HEALTH_PORT',
+    default: '(unset: off)',
+    meaning:
+      'long-running processes (worker, dispatch, watch, push-server, serve) answer GET /healthz and /readyz on this port (Kubernetes probes; 0 = any free port)',
+  },
+  {
+    name: 'LOOKOUT_LOG_LEVEL',
+    default: 'info',
+    meaning: 'log level of the long-running processes: trace, debug, info, warn, error, fatal or silent',
+  },
   { name: 'LOOKOUT_METRICS_HOST', default: '127.0.0.1', meaning: 'address the /metrics servers listen on' },
-  { name: 'LOOKOUT_METRICS_PORT', default: '(port base + 50..57, per process)', meaning: "this process's /metrics port (0 = no metrics server)" },
-  { name: 'LOOKOUT_OTLP_ENDPOINT', default: '(unset: no export)', meaning: 'OTLP/HTTP collector base URL; traces go to <url>/v1/traces' },
+  {
+    name: 'LOOKOUT_METRICS_PORT',
+    default: '(port base + 50..57, per process)',
+    meaning: "this process's /metrics port (0 = no metrics server)",
+  },
+  {
+    name: 'LOOKOUT_OTLP_ENDPOINT',
+    default: '(unset: no export)',
+    meaning: 'OTLP/HTTP collector base URL; traces go to <url>/v1/traces',
+  },
   { name: 'LOOKOUT_UI_PORT', default: 'port base + 42', meaning: '`lookout ui` listen port' },
-  { name: 'LOOKOUT_UI_HOST', default: '127.0.0.1', meaning: '`lookout ui` listen address (beyond loopback, writes need LOOKOUT_UI_TOKEN)' },
-  { name: 'LOOKOUT_UI_TOKEN', default: '(unset)', meaning: '`lookout ui`: bearer token for writes (retry, feedback, upload); required when bound beyond loopback' },
+  {
+    name: 'LOOKOUT_UI_HOST',
+    default: '127.0.0.1',
+    meaning: '`lookout ui` listen address (beyond loopback, writes need LOOKOUT_UI_TOKEN)',
+  },
+  {
+    name: 'LOOKOUT_UI_TOKEN',
+    default: '(unset)',
+    meaning: '`lookout ui`: bearer token for writes (retry, feedback, upload); required when bound beyond loopback',
+  },
 ];
 
 type Env = Record<string, string | undefined>;
@@ -323,7 +571,8 @@ function str(env: Env, name: string, fallback: string, pattern?: RegExp, hint?: 
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const v = raw.trim();
-  if (pattern && !pattern.test(v)) throw new ConfigError(name, `invalid value ${JSON.stringify(raw)}${hint ? ` (${hint})` : ''}`);
+  if (pattern && !pattern.test(v))
+    throw new ConfigError(name, `invalid value ${JSON.stringify(raw)}${hint ? ` (${hint})` : ''}`);
   return v;
 }
 
@@ -331,7 +580,8 @@ function int(env: Env, name: string, fallback: number, min: number, max: number)
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(name, `expected an integer in [${min}, ${max}], got ${JSON.stringify(raw)}`);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new ConfigError(name, `expected an integer in [${min}, ${max}], got ${JSON.stringify(raw)}`);
   return n;
 }
 
@@ -340,7 +590,8 @@ function share(env: Env, name: string, fallback: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (!Number.isFinite(n) || n <= 0 || n > 1) throw new ConfigError(name, `expected a share in (0, 1], got ${JSON.stringify(raw)}`);
+  if (!Number.isFinite(n) || n <= 0 || n > 1)
+    throw new ConfigError(name, `expected a share in (0, 1], got ${JSON.stringify(raw)}`);
   return n;
 }
 
@@ -356,8 +607,12 @@ function gpuStages(env: Env, name: string): StageName[] {
   const raw = env[name];
   if (!raw) return [];
   const out: StageName[] = [];
-  for (const s of raw.split(',').map((x) => x.trim()).filter(Boolean)) {
-    if (!(STAGES as readonly string[]).includes(s)) throw new ConfigError(name, `unknown stage "${s}" (stages: ${STAGES.join(', ')})`);
+  for (const s of raw
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean)) {
+    if (!(STAGES as readonly string[]).includes(s))
+      throw new ConfigError(name, `unknown stage "${s}" (stages: ${STAGES.join(', ')})`);
     out.push(s as StageName);
   }
   return out;
@@ -367,8 +622,12 @@ function gpuStages(env: Env, name: string): StageName[] {
 function list(env: Env, name: string, fallback: string[], pattern: RegExp, hint: string): string[] {
   const raw = env[name];
   if (raw === undefined || raw.trim() === '') return fallback;
-  const items = raw.split(',').map((x) => x.trim()).filter(Boolean);
-  for (const it of items) if (!pattern.test(it)) throw new ConfigError(name, `invalid item ${JSON.stringify(it)} (${hint})`);
+  const items = raw
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
+  for (const it of items)
+    if (!pattern.test(it)) throw new ConfigError(name, `invalid item ${JSON.stringify(it)} (${hint})`);
   return items;
 }
 
@@ -381,7 +640,8 @@ function url(env: Env, name: string, protocols: string[]): string | undefined {
   } catch {
     throw new ConfigError(name, `not a URL: ${JSON.stringify(raw)} (expected e.g. ${protocols[0]}//host:port)`);
   }
-  if (!protocols.includes(u.protocol)) throw new ConfigError(name, `unsupported scheme ${u.protocol} (expected ${protocols.join(' or ')})`);
+  if (!protocols.includes(u.protocol))
+    throw new ConfigError(name, `unsupported scheme ${u.protocol} (expected ${protocols.join(' or ')})`);
   return raw.replace(/\/+$/, '');
 }
 
@@ -389,7 +649,10 @@ function url(env: Env, name: string, protocols: string[]): string | undefined {
 function natsServers(env: Env, name: string): string[] | undefined {
   const raw = env[name];
   if (raw === undefined || raw.trim() === '') return undefined;
-  const items = raw.split(',').map((x) => x.trim()).filter(Boolean);
+  const items = raw
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
   return items.map((item) => url({ [name]: item }, name, ['nats:', 'tls:', 'ws:', 'wss:'])!);
 }
 
@@ -411,17 +674,32 @@ function natsAuth(env: Env): NatsAuth {
     credsFile: file(env, 'LOOKOUT_NATS_CREDS'),
   };
   if (auth.password && !auth.user) throw new ConfigError('LOOKOUT_NATS_USER', 'required with LOOKOUT_NATS_PASSWORD');
-  const kinds = [auth.user && 'LOOKOUT_NATS_USER', auth.token && 'LOOKOUT_NATS_TOKEN', auth.nkeySeed && 'LOOKOUT_NATS_NKEY_SEED', auth.credsFile && 'LOOKOUT_NATS_CREDS'].filter(Boolean);
+  const kinds = [
+    auth.user && 'LOOKOUT_NATS_USER',
+    auth.token && 'LOOKOUT_NATS_TOKEN',
+    auth.nkeySeed && 'LOOKOUT_NATS_NKEY_SEED',
+    auth.credsFile && 'LOOKOUT_NATS_CREDS',
+  ].filter(Boolean);
   // A server accepts one method per connection; silently preferring one would hide a misconfiguration.
-  if (kinds.length > 1) throw new ConfigError(kinds[1] as string, `set only one NATS authentication method (found ${kinds.join(', ')})`);
+  if (kinds.length > 1)
+    throw new ConfigError(kinds[1] as string, `set only one NATS authentication method (found ${kinds.join(', ')})`);
   // Never quote the seed itself: it is the secret.
-  if (auth.nkeySeed && !/^SU[A-Z2-7]{50,}$/.test(auth.nkeySeed)) throw new ConfigError('LOOKOUT_NATS_NKEY_SEED', 'not a user nkey seed (expected SU followed by base32 letters)');
+  if (auth.nkeySeed && !/^SU[A-Z2-7]{50,}$/.test(auth.nkeySeed))
+    throw new ConfigError('LOOKOUT_NATS_NKEY_SEED', 'not a user nkey seed (expected SU followed by base32 letters)');
   return auth;
 }
 
 function natsTls(env: Env): NatsTls | undefined {
-  const tls: NatsTls = { caFile: file(env, 'LOOKOUT_NATS_TLS_CA'), certFile: file(env, 'LOOKOUT_NATS_TLS_CERT'), keyFile: file(env, 'LOOKOUT_NATS_TLS_KEY') };
-  if (Boolean(tls.certFile) !== Boolean(tls.keyFile)) throw new ConfigError(tls.certFile ? 'LOOKOUT_NATS_TLS_KEY' : 'LOOKOUT_NATS_TLS_CERT', 'a client certificate needs both LOOKOUT_NATS_TLS_CERT and LOOKOUT_NATS_TLS_KEY');
+  const tls: NatsTls = {
+    caFile: file(env, 'LOOKOUT_NATS_TLS_CA'),
+    certFile: file(env, 'LOOKOUT_NATS_TLS_CERT'),
+    keyFile: file(env, 'LOOKOUT_NATS_TLS_KEY'),
+  };
+  if (Boolean(tls.certFile) !== Boolean(tls.keyFile))
+    throw new ConfigError(
+      tls.certFile ? 'LOOKOUT_NATS_TLS_KEY' : 'LOOKOUT_NATS_TLS_CERT',
+      'a client certificate needs both LOOKOUT_NATS_TLS_CERT and LOOKOUT_NATS_TLS_KEY',
+    );
   return tls.caFile || tls.certFile ? tls : undefined;
 }
 
@@ -434,12 +712,20 @@ function natsTls(env: Env): NatsTls | undefined {
 function temporalProfile(env: Env): { name: string | undefined; profile: ClientConfigProfile } {
   const name = env.LOOKOUT_TEMPORAL_PROFILE || env.TEMPORAL_PROFILE || undefined;
   const fileNamed = Boolean(env.TEMPORAL_CONFIG_FILE) || name !== undefined;
-  const vars = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== ''));
+  const vars = Object.fromEntries(
+    Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== ''),
+  );
   // TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS*, TEMPORAL_GRPC_META_* are read by envconfig from `vars`.
   try {
-    return { name, profile: loadClientConfigProfile({ profile: name, disableFile: !fileNamed, overrideEnvVars: vars }) };
+    return {
+      name,
+      profile: loadClientConfigProfile({ profile: name, disableFile: !fileNamed, overrideEnvVars: vars }),
+    };
   } catch (err) {
-    throw new ConfigError(env.TEMPORAL_CONFIG_FILE ? 'TEMPORAL_CONFIG_FILE' : 'LOOKOUT_TEMPORAL_PROFILE', `cannot load the Temporal profile${name ? ` "${name}"` : ''}: ${(err as Error).message}`);
+    throw new ConfigError(
+      env.TEMPORAL_CONFIG_FILE ? 'TEMPORAL_CONFIG_FILE' : 'LOOKOUT_TEMPORAL_PROFILE',
+      `cannot load the Temporal profile${name ? ` "${name}"` : ''}: ${(err as Error).message}`,
+    );
   }
 }
 
@@ -449,17 +735,28 @@ function temporalProfile(env: Env): { name: string | undefined; profile: ClientC
  * from a TOML file rather than the environment.
  */
 export function secretValues(cfg: LookoutConfig): Array<string> {
-  const out = [cfg.nats.auth.password, cfg.nats.auth.token, cfg.nats.auth.nkeySeed, cfg.temporal.connection.apiKey, cfg.push.token, cfg.ui.token];
+  const out = [
+    cfg.nats.auth.password,
+    cfg.nats.auth.token,
+    cfg.nats.auth.nkeySeed,
+    cfg.temporal.connection.apiKey,
+    cfg.push.token,
+    cfg.ui.token,
+  ];
   for (const u of cfg.nats.servers) out.push(decodeURIComponent(new URL(u).password));
   const tls = cfg.temporal.connection.tls;
-  if (tls && typeof tls === 'object' && tls.clientCertPair) out.push(Buffer.from(tls.clientCertPair.key).toString('utf8'));
+  if (tls && typeof tls === 'object' && tls.clientCertPair)
+    out.push(Buffer.from(tls.clientCertPair.key).toString('utf8'));
   if (cfg.nats.auth.credsFile) out.push(...credsSecrets(fs.readFileSync(cfg.nats.auth.credsFile, 'utf8')));
   return out.filter((v): v is string => typeof v === 'string' && v.length > 0);
 }
 
 /** The nkey seed and JWT inside a .creds file (the BEGIN/END marker lines are not secret). */
 function credsSecrets(text: string): string[] {
-  return text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length >= 16 && !l.startsWith('-----') && !l.startsWith('*'));
+  return text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l.length >= 16 && !l.startsWith('-----') && !l.startsWith('*'));
 }
 
 const BUCKET_RE = /^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/;
@@ -488,7 +785,9 @@ function metricsPorts(env: Env, portBase: number): Record<MetricsProcess, number
     subscriber: 'metricsSubscriber',
   };
   const override = env.LOOKOUT_METRICS_PORT ? int(env, 'LOOKOUT_METRICS_PORT', 0, 0, 65535) : undefined;
-  return Object.fromEntries(METRICS_PROCESSES.map((p) => [p, override ?? portBase + PORT_OFFSETS[offset[p]]])) as Record<MetricsProcess, number>;
+  return Object.fromEntries(
+    METRICS_PROCESSES.map((p) => [p, override ?? portBase + PORT_OFFSETS[offset[p]]]),
+  ) as Record<MetricsProcess, number>;
 }
 
 /** Reads and validates the configuration; throws ConfigError naming the variable at fault. */
@@ -499,30 +798,70 @@ export function loadConfig(env: Env = process.env): LookoutConfig {
   const portBase = int(env, 'LOOKOUT_PORT_BASE', DEFAULTS.portBase, 1024, 65000);
   const port = (k: keyof typeof PORT_OFFSETS) => portBase + PORT_OFFSETS[k];
 
-  const projectId = str(env, 'LOOKOUT_GCP_PROJECT', env.GOOGLE_CLOUD_PROJECT || DEFAULTS.projectId, /^[a-z][a-z0-9-]{4,61}[a-z0-9]$/, 'a GCP project id');
+  const projectId = str(
+    env,
+    'LOOKOUT_GCP_PROJECT',
+    env.GOOGLE_CLOUD_PROJECT || DEFAULTS.projectId,
+    /^[a-z][a-z0-9-]{4,61}[a-z0-9]$/,
+    'a GCP project id',
+  );
 
   const gcsUrl = url(env, 'LOOKOUT_GCS_ENDPOINT', ['http:', 'https:']);
   const bqUrl = url(env, 'LOOKOUT_BIGQUERY_ENDPOINT', ['http:', 'https:']);
   const natsUrls = natsServers(env, 'LOOKOUT_NATS_URL');
   const natsCluster = int(env, 'LOOKOUT_NATS_CLUSTER', 1, 1, 3);
   // Two nodes cannot elect a leader once one is gone: the embedded cluster is 1 or 3 nodes (the port plan holds 3).
-  if (natsCluster === 2) throw new ConfigError('LOOKOUT_NATS_CLUSTER', 'expected 1 or 3 (a 2-node JetStream cluster loses its quorum with either node)');
-  const natsEmbeddedUrls = [PORT_OFFSETS.nats, PORT_OFFSETS.nats2, PORT_OFFSETS.nats3].slice(0, natsCluster).map((o) => `nats://127.0.0.1:${portBase + o}`);
+  if (natsCluster === 2)
+    throw new ConfigError(
+      'LOOKOUT_NATS_CLUSTER',
+      'expected 1 or 3 (a 2-node JetStream cluster loses its quorum with either node)',
+    );
+  const natsEmbeddedUrls = [PORT_OFFSETS.nats, PORT_OFFSETS.nats2, PORT_OFFSETS.nats3]
+    .slice(0, natsCluster)
+    .map((o) => `nats://127.0.0.1:${portBase + o}`);
   const natsList = natsUrls ?? natsEmbeddedUrls;
   const natsReplicas = int(env, 'LOOKOUT_NATS_REPLICAS', natsList.length >= 3 ? 3 : 1, 1, 5);
   const tp = temporalProfile(env);
-  const temporalAddr = str(env, 'LOOKOUT_TEMPORAL_ADDRESS', env.TEMPORAL_ADDRESS || tp.profile.address || '', /^[A-Za-z0-9.-]+:\d{1,5}$/, 'host:port');
+  const temporalAddr = str(
+    env,
+    'LOOKOUT_TEMPORAL_ADDRESS',
+    env.TEMPORAL_ADDRESS || tp.profile.address || '',
+    /^[A-Za-z0-9.-]+:\d{1,5}$/,
+    'host:port',
+  );
   const temporalOpts = toClientOptions(tp.profile);
-  const workerDeployment = str(env, 'LOOKOUT_WORKER_DEPLOYMENT', '', /^[A-Za-z0-9._-]{1,255}$/, 'letters, digits, ., _ and -');
-  const workerBuildId = str(env, 'LOOKOUT_WORKER_BUILD_ID', '', /^[A-Za-z0-9._+-]{1,255}$/, 'letters, digits, ., _, + and -');
-  if (Boolean(workerDeployment) !== Boolean(workerBuildId)) throw new ConfigError(workerDeployment ? 'LOOKOUT_WORKER_BUILD_ID' : 'LOOKOUT_WORKER_DEPLOYMENT', 'worker versioning needs both LOOKOUT_WORKER_DEPLOYMENT and LOOKOUT_WORKER_BUILD_ID');
+  const workerDeployment = str(
+    env,
+    'LOOKOUT_WORKER_DEPLOYMENT',
+    '',
+    /^[A-Za-z0-9._-]{1,255}$/,
+    'letters, digits, ., _ and -',
+  );
+  const workerBuildId = str(
+    env,
+    'LOOKOUT_WORKER_BUILD_ID',
+    '',
+    /^[A-Za-z0-9._+-]{1,255}$/,
+    'letters, digits, ., _, + and -',
+  );
+  if (Boolean(workerDeployment) !== Boolean(workerBuildId))
+    throw new ConfigError(
+      workerDeployment ? 'LOOKOUT_WORKER_BUILD_ID' : 'LOOKOUT_WORKER_DEPLOYMENT',
+      'worker versioning needs both LOOKOUT_WORKER_DEPLOYMENT and LOOKOUT_WORKER_BUILD_ID',
+    );
   const pubsubHost = str(env, 'PUBSUB_EMULATOR_HOST', '', /^[A-Za-z0-9.-]+:\d{1,5}$/, 'host:port');
 
   const bucket = str(env, 'LOOKOUT_BUCKET', DEFAULTS.bucket, BUCKET_RE, 'a GCS bucket name');
   const auth = str(env, 'LOOKOUT_PUSH_AUDIENCE', '');
-  const serviceAccounts = list(env, 'LOOKOUT_PUSH_SERVICE_ACCOUNTS', [], EMAIL_RE, 'a service-account email').map((e) => e.toLowerCase());
+  const serviceAccounts = list(env, 'LOOKOUT_PUSH_SERVICE_ACCOUNTS', [], EMAIL_RE, 'a service-account email').map((e) =>
+    e.toLowerCase(),
+  );
   // Any Google-signed ID token for the audience would do otherwise: anyone can mint one with their own service account.
-  if (auth && serviceAccounts.length === 0) throw new ConfigError('LOOKOUT_PUSH_SERVICE_ACCOUNTS', 'required when LOOKOUT_PUSH_AUDIENCE is set: the comma-separated service-account emails of the push subscription or Eventarc trigger');
+  if (auth && serviceAccounts.length === 0)
+    throw new ConfigError(
+      'LOOKOUT_PUSH_SERVICE_ACCOUNTS',
+      'required when LOOKOUT_PUSH_AUDIENCE is set: the comma-separated service-account emails of the push subscription or Eventarc trigger',
+    );
 
   const cfg: LookoutConfig = {
     projectRoot,
@@ -552,7 +891,13 @@ export function loadConfig(env: Env = process.env): LookoutConfig {
       auth: natsAuth(env),
       tls: natsTls(env),
       stream: str(env, 'LOOKOUT_NATS_STREAM', DEFAULTS.stream, STREAM_RE, 'letters, digits, - and _'),
-      subjectPrefix: str(env, 'LOOKOUT_NATS_SUBJECT_PREFIX', DEFAULTS.subjectPrefix, SUBJECT_RE, 'dot-separated tokens'),
+      subjectPrefix: str(
+        env,
+        'LOOKOUT_NATS_SUBJECT_PREFIX',
+        DEFAULTS.subjectPrefix,
+        SUBJECT_RE,
+        'dot-separated tokens',
+      ),
       deadStream: str(env, 'LOOKOUT_NATS_DEAD_STREAM', DEFAULTS.deadStream, STREAM_RE, 'letters, digits, - and _'),
       deadPrefix: str(env, 'LOOKOUT_NATS_DEAD_PREFIX', DEFAULTS.deadPrefix, SUBJECT_RE, 'dot-separated tokens'),
       kvBucket: str(env, 'LOOKOUT_NATS_KV_BUCKET', DEFAULTS.kvBucket, /^[A-Za-z0-9_-]+$/),
@@ -560,11 +905,20 @@ export function loadConfig(env: Env = process.env): LookoutConfig {
     temporal: {
       url: temporalAddr || `127.0.0.1:${port('temporal')}`,
       embedded: temporalAddr === '',
-      namespace: str(env, 'LOOKOUT_TEMPORAL_NAMESPACE', tp.profile.namespace ?? DEFAULTS.namespace, /^[A-Za-z0-9._-]{1,255}$/),
+      namespace: str(
+        env,
+        'LOOKOUT_TEMPORAL_NAMESPACE',
+        tp.profile.namespace ?? DEFAULTS.namespace,
+        /^[A-Za-z0-9._-]{1,255}$/,
+      ),
       workflowQueue: str(env, 'LOOKOUT_WORKFLOW_QUEUE', DEFAULTS.workflowQueue, /^[A-Za-z0-9._-]{1,200}$/),
       uiPort: port('temporalUi'),
       profile: tp.name,
-      connection: { apiKey: env.TEMPORAL_API_KEY || temporalOpts.connectionOptions.apiKey, tls: temporalOpts.connectionOptions.tls, metadata: temporalOpts.connectionOptions.metadata },
+      connection: {
+        apiKey: env.TEMPORAL_API_KEY || temporalOpts.connectionOptions.apiKey,
+        tls: temporalOpts.connectionOptions.tls,
+        metadata: temporalOpts.connectionOptions.metadata,
+      },
       deployment: workerDeployment ? { name: workerDeployment, buildId: workerBuildId } : undefined,
     },
     pipeline: str(env, 'LOOKOUT_PIPELINE', DEFAULTS.pipeline, NAME_RE, 'lowercase letters, digits and -'),
@@ -574,7 +928,8 @@ export function loadConfig(env: Env = process.env): LookoutConfig {
       groupStages: bool(env, 'LOOKOUT_GROUP_STAGES', true),
       localRecord: bool(env, 'LOOKOUT_LOCAL_RECORD', true),
     },
-    scene: str(env, 'LOOKOUT_SCENE', '', /^[a-z0-9][a-z0-9_-]{0,62}$/, 'lowercase letters, digits, - or _') || undefined,
+    scene:
+      str(env, 'LOOKOUT_SCENE', '', /^[a-z0-9][a-z0-9_-]{0,62}$/, 'lowercase letters, digits, - or _') || undefined,
     video: {
       every: env.LOOKOUT_VIDEO_EVERY ? int(env, 'LOOKOUT_VIDEO_EVERY', 1, 1, 100_000) : undefined,
       parallelism: int(env, 'LOOKOUT_VIDEO_PARALLELISM', 4, 1, 1000),
@@ -593,14 +948,29 @@ export function loadConfig(env: Env = process.env): LookoutConfig {
       pairing: bool(env, 'LOOKOUT_RASTER_PAIRING', true),
       pairOverlap: share(env, 'LOOKOUT_RASTER_PAIR_OVERLAP', 0.9),
     },
-    worker: { imageCacheMb: int(env, 'LOOKOUT_IMAGE_CACHE_MB', 256, 0, 1_000_000), modelRepo: str(env, 'LOOKOUT_MODEL_REPO', '') || undefined },
+    worker: {
+      imageCacheMb: int(env, 'LOOKOUT_IMAGE_CACHE_MB', 256, 0, 1_000_000),
+      modelRepo: str(env, 'LOOKOUT_MODEL_REPO', '') || undefined,
+    },
     pubsub: {
       url: pubsubHost || (gcsUrl === undefined ? `127.0.0.1:${port('pubsub')}` : undefined),
       embedded: !pubsubHost && gcsUrl === undefined,
       topic: str(env, 'LOOKOUT_PUBSUB_TOPIC', 'lookout-objects', PUBSUB_NAME_RE, 'a Pub/Sub topic id'),
-      subscription: str(env, 'LOOKOUT_PUBSUB_SUBSCRIPTION', 'lookout-ingest', PUBSUB_NAME_RE, 'a Pub/Sub subscription id'),
+      subscription: str(
+        env,
+        'LOOKOUT_PUBSUB_SUBSCRIPTION',
+        'lookout-ingest',
+        PUBSUB_NAME_RE,
+        'a Pub/Sub subscription id',
+      ),
     },
-    ingest: str(env, 'LOOKOUT_INGEST', gcsUrl === undefined ? 'pubsub' : 'watch', /^(pubsub|watch)$/, 'pubsub or watch') as 'pubsub' | 'watch',
+    ingest: str(
+      env,
+      'LOOKOUT_INGEST',
+      gcsUrl === undefined ? 'pubsub' : 'watch',
+      /^(pubsub|watch)$/,
+      'pubsub or watch',
+    ) as 'pubsub' | 'watch',
     push: {
       port: int(env, 'LOOKOUT_PUSH_PORT', port('push'), 0, 65535),
       audience: auth || undefined,
@@ -613,18 +983,34 @@ export function loadConfig(env: Env = process.env): LookoutConfig {
     limits: {
       maxObjectBytes: int(env, 'LOOKOUT_MAX_OBJECT_BYTES', DEFAULTS.maxObjectBytes, 1, Number.MAX_SAFE_INTEGER),
       maxPixels: int(env, 'LOOKOUT_MAX_PIXELS', DEFAULTS.maxPixels, 1, 2_000_000_000),
-      decodePixelBudget: int(env, 'LOOKOUT_DECODE_PIXEL_BUDGET', DEFAULTS.decodePixelBudget, 1, Number.MAX_SAFE_INTEGER),
+      decodePixelBudget: int(
+        env,
+        'LOOKOUT_DECODE_PIXEL_BUDGET',
+        DEFAULTS.decodePixelBudget,
+        1,
+        Number.MAX_SAFE_INTEGER,
+      ),
     },
     debug: bool(env, 'LOOKOUT_DEBUG', false),
     readyFile: env.LOOKOUT_READY_FILE || undefined,
     healthPort: env.LOOKOUT_HEALTH_PORT ? int(env, 'LOOKOUT_HEALTH_PORT', 0, 0, 65535) : undefined,
     observability: {
-      logLevel: str(env, 'LOOKOUT_LOG_LEVEL', 'info', new RegExp(`^(${LOG_LEVELS.join('|')})$`), LOG_LEVELS.join(', ')) as LogLevelName,
+      logLevel: str(
+        env,
+        'LOOKOUT_LOG_LEVEL',
+        'info',
+        new RegExp(`^(${LOG_LEVELS.join('|')})$`),
+        LOG_LEVELS.join(', '),
+      ) as LogLevelName,
       metricsHost: str(env, 'LOOKOUT_METRICS_HOST', '127.0.0.1', /^[A-Za-z0-9.:-]+$/, 'an address'),
       metricsPorts: metricsPorts(env, portBase),
       otlpEndpoint: url(env, 'LOOKOUT_OTLP_ENDPOINT', ['http:', 'https:']),
     },
-    ui: { port: int(env, 'LOOKOUT_UI_PORT', port('ui'), 0, 65535), host: str(env, 'LOOKOUT_UI_HOST', '127.0.0.1'), token: env.LOOKOUT_UI_TOKEN || undefined },
+    ui: {
+      port: int(env, 'LOOKOUT_UI_PORT', port('ui'), 0, 65535),
+      host: str(env, 'LOOKOUT_UI_HOST', '127.0.0.1'),
+      token: env.LOOKOUT_UI_TOKEN || undefined,
+    },
   };
   return cfg;
 }
@@ -634,7 +1020,11 @@ export function loadConfig(env: Env = process.env): LookoutConfig {
  * unless LOOKOUT_NATS_REPLICAS chose otherwise, replicas follow the cluster size.
  */
 export function withNatsCluster(cfg: LookoutConfig, nodes: number, env: Env = process.env): LookoutConfig {
-  if (!cfg.nats.embedded) throw new ConfigError('LOOKOUT_NATS_URL', 'is set: --nats-cluster starts an embedded cluster, which a configured NATS endpoint replaces');
+  if (!cfg.nats.embedded)
+    throw new ConfigError(
+      'LOOKOUT_NATS_URL',
+      'is set: --nats-cluster starts an embedded cluster, which a configured NATS endpoint replaces',
+    );
   return loadConfig({ ...env, LOOKOUT_NATS_CLUSTER: String(nodes) });
 }
 
@@ -719,5 +1109,9 @@ export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
 /** The table of environment variables in docs/configuration.md (kept in step with ENV_VARS by a unit test). */
 export function envVarsMarkdown(): string {
   const esc = (s: string) => s.replace(/\|/g, '\\|');
-  return ['| variable | default | meaning |', '|---|---|---|', ...ENV_VARS.map((v) => `| \`${v.name}\` | ${esc(v.default)} | ${esc(v.meaning)} |`)].join('\n');
+  return [
+    '| variable | default | meaning |',
+    '|---|---|---|',
+    ...ENV_VARS.map((v) => `| \`${v.name}\` | ${esc(v.default)} | ${esc(v.meaning)} |`),
+  ].join('\n');
 }

@@ -8,7 +8,15 @@ import { Context } from '@temporalio/activity';
 import type { Pool, StageName } from '../core/pipelines';
 import { BadInputError, SetupError, errorClassOf } from '../core/errors';
 import { objectKey } from '../core/events';
-import type { AnalysisSummary, AnalyzeInput, DetectOutput, ExtractOutput, ObjectRef, RasterBlockResult, SegmentResult } from '../core/types';
+import type {
+  AnalysisSummary,
+  AnalyzeInput,
+  DetectOutput,
+  ExtractOutput,
+  ObjectRef,
+  RasterBlockResult,
+  SegmentResult,
+} from '../core/types';
 import type { ResultRow, WriteOptions } from '../io/results';
 import { buildRow, writeResultRow } from '../io/results';
 import type { MethodDefinition, MethodRuntime } from '../methods/method';
@@ -41,12 +49,33 @@ export interface ActivityDeps {
 }
 
 /** Writes a row (or its stand-in) inside a `lookout.record` span, and counts it: rows by status, failed rows by error class, end to end. */
-async function recordRow(rows: ActivityDeps['rows'], row: ResultRow, opts: WriteOptions = {}): Promise<'row' | 'stand-in'> {
+async function recordRow(
+  rows: ActivityDeps['rows'],
+  row: ResultRow,
+  opts: WriteOptions = {},
+): Promise<'row' | 'stand-in'> {
   const str = (k: string) => (typeof row[k] === 'string' ? (row[k] as string) : null);
-  const landed = await inSpan('lookout.record', { attributes: { 'lookout.object_key': `${str('bucket')}/${str('name')}#${str('generation')}`, 'lookout.workflow_id': row.workflow_id, 'lookout.status': str('status') ?? undefined } }, () => writeResultRow(rows, row, Date.now, opts));
+  const landed = await inSpan(
+    'lookout.record',
+    {
+      attributes: {
+        'lookout.object_key': `${str('bucket')}/${str('name')}#${str('generation')}`,
+        'lookout.workflow_id': row.workflow_id,
+        'lookout.status': str('status') ?? undefined,
+      },
+    },
+    () => writeResultRow(rows, row, Date.now, opts),
+  );
   const standIn = landed === 'stand-in';
   // One line per object and worker: the row's outcome, with the key, workflow id and trace id of the activity's scope.
-  log().info({ status: standIn ? 'failed' : str('status'), errorClass: standIn ? 'RowRejected' : str('error_class') ?? undefined, endToEndMs: row.end_to_end_ms }, 'row recorded');
+  log().info(
+    {
+      status: standIn ? 'failed' : str('status'),
+      errorClass: standIn ? 'RowRejected' : (str('error_class') ?? undefined),
+      endToEndMs: row.end_to_end_ms,
+    },
+    'row recorded',
+  );
   observeRow({
     pipeline: str('pipeline') ?? 'unknown',
     status: standIn ? 'failed' : (str('status') ?? 'unknown'),
@@ -87,12 +116,20 @@ function currentAttempt(): number {
 export function createActivities(deps: ActivityDeps): LookoutActivities {
   function method(name: string): MethodRuntime {
     const m = deps.methods.get(name);
-    if (!m) throw new SetupError('MethodNotLoaded', `this worker has not loaded method "${name}" (loaded: ${[...deps.methods.keys()].join(', ') || 'none'})`);
+    if (!m)
+      throw new SetupError(
+        'MethodNotLoaded',
+        `this worker has not loaded method "${name}" (loaded: ${[...deps.methods.keys()].join(', ') || 'none'})`,
+      );
     return m;
   }
   /** A task routed to the wrong pool's worker would mislabel where it ran: refuse it, whatever the stage. */
   function checkPool(ctx: StageContext): void {
-    if (ctx.pool !== deps.pool) throw new SetupError('PoolMismatch', `stage ${ctx.stage} scheduled for pool ${ctx.pool} ran on a ${deps.pool} worker`);
+    if (ctx.pool !== deps.pool)
+      throw new SetupError(
+        'PoolMismatch',
+        `stage ${ctx.stage} scheduled for pool ${ctx.pool} ran on a ${deps.pool} worker`,
+      );
   }
   /**
    * A retried attempt may follow a write that landed before the worker died or its completion was lost: its
@@ -126,7 +163,12 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
   };
 
   /** Runs one stage for every object of a batch, a few at a time; a passing fault is retried per object. */
-  async function batchStage<T>(input: BatchInput, prev: Array<BatchEntry<unknown>> | undefined, run: (obj: AnalyzeInput, i: number) => Promise<T>, stage: StageName): Promise<Array<BatchEntry<T>>> {
+  async function batchStage<T>(
+    input: BatchInput,
+    prev: Array<BatchEntry<unknown>> | undefined,
+    run: (obj: AnalyzeInput, i: number) => Promise<T>,
+    stage: StageName,
+  ): Promise<Array<BatchEntry<T>>> {
     const out = new Array<BatchEntry<T>>(input.objects.length);
     let next = 0;
     const lane = async () => {
@@ -137,7 +179,12 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
           out[i] = { ok: false, skipped: true };
           continue;
         }
-        const obj: AnalyzeInput = { pipeline: input.pipeline, object: input.objects[i], trace: input.trace, runTag: input.runTag };
+        const obj: AnalyzeInput = {
+          pipeline: input.pipeline,
+          object: input.objects[i],
+          trace: input.trace,
+          runTag: input.runTag,
+        };
         for (let attempt = 1; ; attempt++) {
           try {
             out[i] = { ok: true, value: await run(obj, i) };
@@ -148,7 +195,16 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
               await new Promise((r) => setTimeout(r, batchObjectBackoffMs(attempt)));
               continue;
             }
-            out[i] = { ok: false, failure: { stage, errorClass: f.type ?? errorClassOf(err), message: f.message ?? String(err), attempts: attempt, retryable: !f.nonRetryable } };
+            out[i] = {
+              ok: false,
+              failure: {
+                stage,
+                errorClass: f.type ?? errorClassOf(err),
+                message: f.message ?? String(err),
+                attempts: attempt,
+                retryable: !f.nonRetryable,
+              },
+            };
             break;
           }
         }
@@ -170,11 +226,21 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
   async function extract(input: AnalyzeInput, detect: DetectOutput, ctx: StageContext, scheduledAt?: number) {
     return runStage(ctx, scheduledAt, async () => {
       checkPool(ctx);
-      return method(input.pipeline.method).extract(input, detect, `${currentWorkflowId('direct')}/${objectKey(input.object)}`);
+      return method(input.pipeline.method).extract(
+        input,
+        detect,
+        `${currentWorkflowId('direct')}/${objectKey(input.object)}`,
+      );
     });
   }
 
-  async function score(input: AnalyzeInput, detect: DetectOutput, extract: ExtractOutput, ctx: StageContext, scheduledAt?: number) {
+  async function score(
+    input: AnalyzeInput,
+    detect: DetectOutput,
+    extract: ExtractOutput,
+    ctx: StageContext,
+    scheduledAt?: number,
+  ) {
     return runStage(ctx, scheduledAt, async () => {
       checkPool(ctx);
       return method(input.pipeline.method).score(input, detect, extract);
@@ -184,7 +250,11 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
   async function recordSummary(summary: AnalysisSummary, afterFailedWrite = false): Promise<RecordResult> {
     const row = buildRow(summary, Date.now());
     const landed = await recordRow(deps.rows, row, writeOpts(afterFailedWrite));
-    return { analysisId: row.analysis_id, table: deps.table, status: landed === 'stand-in' || summary.failure ? 'failed' : 'ok' };
+    return {
+      analysisId: row.analysis_id,
+      table: deps.table,
+      status: landed === 'stand-in' || summary.failure ? 'failed' : 'ok',
+    };
   }
 
   const acts: LookoutActivities = {
@@ -195,7 +265,14 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
     async stages(input, run, prior, group) {
       const out = await runStageGroup(input, run, prior, group, { detect, extract, score });
       if (!group.record) return out;
-      const summary: AnalysisSummary = { input, ...group.record, detect: out.detect, extract: out.extract, score: out.score, failure: out.failure };
+      const summary: AnalysisSummary = {
+        input,
+        ...group.record,
+        detect: out.detect,
+        extract: out.extract,
+        score: out.score,
+        failure: out.failure,
+      };
       try {
         return { ...out, record: await recordSummary(summary) };
       } catch {
@@ -216,10 +293,26 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
       return batchStage(input, undefined, (obj) => acts.detect(obj, ctx), 'detect');
     },
     async extractBatch(input, detects, ctx) {
-      return batchStage(input, detects, (obj, i) => acts.extract(obj, (detects[i] as { value: DetectOutput }).value, ctx), 'extract');
+      return batchStage(
+        input,
+        detects,
+        (obj, i) => acts.extract(obj, (detects[i] as { value: DetectOutput }).value, ctx),
+        'extract',
+      );
     },
     async scoreBatch(input, detects, extracts, ctx) {
-      return batchStage(input, extracts, (obj, i) => acts.score(obj, (detects[i] as { value: DetectOutput }).value, (extracts[i] as { value: ExtractOutput }).value, ctx), 'score');
+      return batchStage(
+        input,
+        extracts,
+        (obj, i) =>
+          acts.score(
+            obj,
+            (detects[i] as { value: DetectOutput }).value,
+            (extracts[i] as { value: ExtractOutput }).value,
+            ctx,
+          ),
+        'score',
+      );
     },
     async recordBatch(summaries) {
       return direct(async () => {
@@ -227,36 +320,72 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
         const rows = summaries.map((s) => buildRow(s, now));
         const opts = writeOpts();
         const landed = await Promise.all(rows.map((r) => recordRow(deps.rows, r, opts)));
-        return rows.map((r, i) => ({ analysisId: r.analysis_id, table: deps.table, status: landed[i] === 'stand-in' || summaries[i].failure ? ('failed' as const) : ('ok' as const) }));
+        return rows.map((r, i) => ({
+          analysisId: r.analysis_id,
+          table: deps.table,
+          status: landed[i] === 'stand-in' || summaries[i].failure ? ('failed' as const) : ('ok' as const),
+        }));
       });
     },
 
     async planVideo(methodName, video) {
       return direct(async () => {
         const def = deps.definitions.get(methodName);
-        if (!def?.accepts.videos) throw new SetupError('NotAVideoMethod', `method "${methodName}" does not analyse videos`);
+        if (!def?.accepts.videos)
+          throw new SetupError('NotAVideoMethod', `method "${methodName}" does not analyse videos`);
         const defaultEvery = def.defaultVideoEvery ?? 1;
         // Frame-splitting methods probe the video themselves when they split it.
-        if (def.accepts.videos === 'frames') return { mode: 'frames' as const, fps: 0, frames: 0, width: 0, height: 0, defaultEvery };
+        if (def.accepts.videos === 'frames')
+          return { mode: 'frames' as const, fps: 0, frames: 0, width: 0, height: 0, defaultEvery };
         const info = await probeVideo(await deps.videos.get(video));
         const max = deps.maxVideoPixels ?? Infinity;
         if (info.width * info.height > max) {
-          throw new BadInputError('TooManyPixels', `video frames are ${info.width}x${info.height} = ${info.width * info.height} pixels, over the limit of ${max} (LOOKOUT_VIDEO_MAX_PIXELS)`);
+          throw new BadInputError(
+            'TooManyPixels',
+            `video frames are ${info.width}x${info.height} = ${info.width * info.height} pixels, over the limit of ${max} (LOOKOUT_VIDEO_MAX_PIXELS)`,
+          );
         }
-        return { mode: 'segments' as const, fps: info.fps, frames: info.frames, width: info.width, height: info.height, defaultEvery };
+        return {
+          mode: 'segments' as const,
+          fps: info.fps,
+          frames: info.frames,
+          width: info.width,
+          height: info.height,
+          defaultEvery,
+        };
       });
     },
 
     async analyzeSegment(task) {
       return direct(async (): Promise<SegmentResult> => {
         const m = method(task.input.pipeline.method);
-        if (!m.analyzeSegment) throw new SetupError('NotASegmentMethod', `method "${task.input.pipeline.method}" does not analyse video segments`);
+        if (!m.analyzeSegment)
+          throw new SetupError(
+            'NotASegmentMethod',
+            `method "${task.input.pipeline.method}" does not analyse video segments`,
+          );
         const t0 = Date.now();
         const file = await deps.videos.get(task.input.object);
         const info = activityInfo();
         const { runId, workflowStartedAt } = currentRun(t0);
-        const where = { runId, workflowStartedAt, taskQueue: info.taskQueue, host: os.hostname(), attempt: info.attempt, pool: deps.pool, machine: machineInfo() };
-        const out: SegmentResult = { frames: 0, ok: 0, failed: 0, top: null, state: undefined, runMs: 0, inferenceMs: 0 };
+        const where = {
+          runId,
+          workflowStartedAt,
+          taskQueue: info.taskQueue,
+          host: os.hostname(),
+          attempt: info.attempt,
+          pool: deps.pool,
+          machine: machineInfo(),
+        };
+        const out: SegmentResult = {
+          frames: 0,
+          ok: 0,
+          failed: 0,
+          top: null,
+          state: undefined,
+          runMs: 0,
+          inferenceMs: 0,
+        };
         const range = { start: task.start, end: task.end, stride: task.stride };
         const frames = readSegment(file, range, task.plan);
         // Rows are handed to the batcher as frames finish and awaited together at the end of the segment: awaiting
@@ -264,7 +393,15 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
         const writes: Array<Promise<void>> = [];
         const wopts = writeOpts();
         const { state } = await m.analyzeSegment(
-          { video: task.input.object, scene: task.input.scene, fps: task.plan.fps, width: task.plan.width, height: task.plan.height, segment: range, totalFrames: task.plan.frames },
+          {
+            video: task.input.object,
+            scene: task.input.scene,
+            fps: task.plan.fps,
+            width: task.plan.width,
+            height: task.plan.height,
+            segment: range,
+            totalFrames: task.plan.frames,
+          },
           frames,
           task.state,
           async (f) => {
@@ -294,19 +431,36 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
     async observeSegment(task) {
       return direct(async () => {
         const m = method(task.input.pipeline.method);
-        if (!m.observeSegment) throw new SetupError('NotAFittedMethod', `method "${task.input.pipeline.method}" does not observe video segments for fitting`);
+        if (!m.observeSegment)
+          throw new SetupError(
+            'NotAFittedMethod',
+            `method "${task.input.pipeline.method}" does not observe video segments for fitting`,
+          );
         const file = await deps.videos.get(task.input.object);
         const range = { start: task.start, end: task.end, stride: task.stride };
         const v = task.input.object;
         const key = `${task.input.scene ?? 'default'}/${currentWorkflowId('direct').replace(/[^A-Za-z0-9._-]+/g, '_')}/${v.bucket}/${v.name}#${v.generation}/s${String(task.index).padStart(6, '0')}`;
-        return m.observeSegment({ video: v, scene: task.input.scene, fps: task.plan.fps, width: task.plan.width, height: task.plan.height, segment: range }, readSegment(file, range, task.plan), task.state, key);
+        return m.observeSegment(
+          {
+            video: v,
+            scene: task.input.scene,
+            fps: task.plan.fps,
+            width: task.plan.width,
+            height: task.plan.height,
+            segment: range,
+          },
+          readSegment(file, range, task.plan),
+          task.state,
+          key,
+        );
       });
     },
 
     async planRaster(input, opts) {
       return direct(async () => {
         const m = method(input.pipeline.method);
-        if (!m.planRaster) throw new SetupError('NotARasterMethod', `method "${input.pipeline.method}" does not analyse rasters`);
+        if (!m.planRaster)
+          throw new SetupError('NotARasterMethod', `method "${input.pipeline.method}" does not analyse rasters`);
         return m.planRaster(input, opts);
       });
     },
@@ -314,35 +468,86 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
     async analyzeRasterBlock(task) {
       return direct(async (): Promise<RasterBlockResult> => {
         const m = method(task.input.pipeline.method);
-        if (!m.analyzeRasterBlock) throw new SetupError('NotARasterMethod', `method "${task.input.pipeline.method}" does not analyse rasters`);
-        if (task.pool && task.pool !== deps.pool) throw new SetupError('PoolMismatch', `the raster block scheduled for pool ${task.pool} ran on a ${deps.pool} worker`);
+        if (!m.analyzeRasterBlock)
+          throw new SetupError('NotARasterMethod', `method "${task.input.pipeline.method}" does not analyse rasters`);
+        if (task.pool && task.pool !== deps.pool)
+          throw new SetupError(
+            'PoolMismatch',
+            `the raster block scheduled for pool ${task.pool} ran on a ${deps.pool} worker`,
+          );
         const t0 = Date.now();
         const info = activityInfo();
         const rows = chipRows(task.input, t0);
-        const r = await m.analyzeRasterBlock(task, { workflowId: currentWorkflowId('direct'), taskQueue: info.taskQueue, attempt: info.attempt, pool: deps.pool, fellBack: task.fellBack }, rows.write);
+        const r = await m.analyzeRasterBlock(
+          task,
+          {
+            workflowId: currentWorkflowId('direct'),
+            taskQueue: info.taskQueue,
+            attempt: info.attempt,
+            pool: deps.pool,
+            fellBack: task.fellBack,
+          },
+          rows.write,
+        );
         await rows.flush();
-        return { block: task.block, chips: r.ok + r.failed, ok: r.ok, failed: r.failed, top: r.top, runMs: Date.now() - t0, inferenceMs: r.inferenceMs, ...(r.pendingHead ? { pendingHead: true } : {}) };
+        return {
+          block: task.block,
+          chips: r.ok + r.failed,
+          ok: r.ok,
+          failed: r.failed,
+          top: r.top,
+          runMs: Date.now() - t0,
+          inferenceMs: r.inferenceMs,
+          ...(r.pendingHead ? { pendingHead: true } : {}),
+        };
       });
     },
 
     async classifyRasterBlock(task) {
       return direct(async (): Promise<RasterBlockResult> => {
         const m = method(task.input.pipeline.method);
-        if (!m.classifyRasterBlock) throw new SetupError('NotARasterMethod', `method "${task.input.pipeline.method}" has no chip classifier stage`);
-        if (task.pool && task.pool !== deps.pool) throw new SetupError('PoolMismatch', `the chip classifier scheduled for pool ${task.pool} ran on a ${deps.pool} worker`);
+        if (!m.classifyRasterBlock)
+          throw new SetupError(
+            'NotARasterMethod',
+            `method "${task.input.pipeline.method}" has no chip classifier stage`,
+          );
+        if (task.pool && task.pool !== deps.pool)
+          throw new SetupError(
+            'PoolMismatch',
+            `the chip classifier scheduled for pool ${task.pool} ran on a ${deps.pool} worker`,
+          );
         const t0 = Date.now();
         const info = activityInfo();
         const rows = chipRows(task.input, t0);
-        const r = await m.classifyRasterBlock(task, { workflowId: currentWorkflowId('direct'), taskQueue: info.taskQueue, attempt: info.attempt, pool: deps.pool, fellBack: task.fellBack }, rows.write);
+        const r = await m.classifyRasterBlock(
+          task,
+          {
+            workflowId: currentWorkflowId('direct'),
+            taskQueue: info.taskQueue,
+            attempt: info.attempt,
+            pool: deps.pool,
+            fellBack: task.fellBack,
+          },
+          rows.write,
+        );
         await rows.flush();
-        return { block: task.block, chips: r.ok + r.failed, ok: r.ok, failed: r.failed, top: null, runMs: Date.now() - t0, inferenceMs: r.inferenceMs };
+        return {
+          block: task.block,
+          chips: r.ok + r.failed,
+          ok: r.ok,
+          failed: r.failed,
+          top: null,
+          runMs: Date.now() - t0,
+          inferenceMs: r.inferenceMs,
+        };
       });
     },
 
     async finishRaster(input, plan, totals) {
       return direct(async () => {
         const m = method(input.pipeline.method);
-        if (!m.finishRaster) throw new SetupError('NotARasterMethod', `method "${input.pipeline.method}" does not analyse rasters`);
+        if (!m.finishRaster)
+          throw new SetupError('NotARasterMethod', `method "${input.pipeline.method}" does not analyse rasters`);
         const t0 = Date.now();
         const out = await m.finishRaster(input, plan, totals.pairWith ? { pairWith: totals.pairWith } : undefined);
         const info = activityInfo();
@@ -355,7 +560,18 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
         const workflowId = currentWorkflowId('direct');
         const now = Date.now();
         const raster = rasterSummaryRecord(plan, out, totals);
-        const details: Record<string, number | string> = { kind: 'raster-summary', chips: out.chips, chips_ok: totals.ok, chips_failed: out.chipsFailed, blocks: plan.blocks, runs: totals.runs, format: plan.format, dtype: plan.dtype, archive: plan.archive, notes: plan.notes.join('; ') };
+        const details: Record<string, number | string> = {
+          kind: 'raster-summary',
+          chips: out.chips,
+          chips_ok: totals.ok,
+          chips_failed: out.chipsFailed,
+          blocks: plan.blocks,
+          runs: totals.runs,
+          format: plan.format,
+          dtype: plan.dtype,
+          archive: plan.archive,
+          notes: plan.notes.join('; '),
+        };
         if (out.bankSize !== null) details.archive_bank_size = out.bankSize;
         const partial = out.chipsFailed > 0;
         const summary: AnalysisSummary = {
@@ -363,13 +579,50 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
           workflowId,
           runId,
           workflowStartedAt: totals.startedAt,
-          detect: { report: { stage: 'detect', pool: deps.pool, taskQueue: info.taskQueue, host: os.hostname(), attempt: info.attempt, scheduledAt: totals.startedAt, startedAt: totals.startedAt, completedAt: t0, inferenceMs: 0, batchSize: plan.chips }, machine: machineInfo(), width: plan.width, height: plan.height, format: plan.format, boxes: [] },
-          score: { report: { stage: 'score', pool: deps.pool, taskQueue: info.taskQueue, host: os.hostname(), attempt: info.attempt, scheduledAt: t0, startedAt: t0, completedAt: now, inferenceMs: 0 }, label: partial ? 'raster-partial' : 'raster', score: raster.change_score ?? raster.novelty_score ?? null, objects: [], details },
+          detect: {
+            report: {
+              stage: 'detect',
+              pool: deps.pool,
+              taskQueue: info.taskQueue,
+              host: os.hostname(),
+              attempt: info.attempt,
+              scheduledAt: totals.startedAt,
+              startedAt: totals.startedAt,
+              completedAt: t0,
+              inferenceMs: 0,
+              batchSize: plan.chips,
+            },
+            machine: machineInfo(),
+            width: plan.width,
+            height: plan.height,
+            format: plan.format,
+            boxes: [],
+          },
+          score: {
+            report: {
+              stage: 'score',
+              pool: deps.pool,
+              taskQueue: info.taskQueue,
+              host: os.hostname(),
+              attempt: info.attempt,
+              scheduledAt: t0,
+              startedAt: t0,
+              completedAt: now,
+              inferenceMs: 0,
+            },
+            label: partial ? 'raster-partial' : 'raster',
+            score: raster.change_score ?? raster.novelty_score ?? null,
+            objects: [],
+            details,
+          },
           raster,
         };
         const row = buildRow(summary, now);
         const landed = await recordRow(deps.rows, row, writeOpts());
-        return { ...out, record: { analysisId: row.analysis_id, table: deps.table, status: landed === 'stand-in' ? 'failed' : 'ok' } };
+        return {
+          ...out,
+          record: { analysisId: row.analysis_id, table: deps.table, status: landed === 'stand-in' ? 'failed' : 'ok' },
+        };
       });
     },
 

@@ -6,9 +6,14 @@
  */
 import type { RasterFinishResult, RasterPlan, RasterRowFields } from '../core/types';
 
-const round = (v: number | null | undefined, d = 6): number | null => (v === null || v === undefined || !Number.isFinite(v) ? null : Math.round(v * 10 ** d) / 10 ** d);
+const round = (v: number | null | undefined, d = 6): number | null =>
+  v === null || v === undefined || !Number.isFinite(v) ? null : Math.round(v * 10 ** d) / 10 ** d;
 
-export function rasterSummaryRecord(plan: RasterPlan, out: RasterFinishResult & { summary: Record<string, number | null> }, totals: { ok: number; failed: number }): RasterRowFields {
+export function rasterSummaryRecord(
+  plan: RasterPlan,
+  out: RasterFinishResult & { summary: Record<string, number | null> },
+  totals: { ok: number; failed: number },
+): RasterRowFields {
   const fp = plan.footprint;
   return {
     kind: 'summary',

@@ -21,14 +21,28 @@ export function alertWorkflowId(task: Pick<SegmentTask, 'input'>, start: number)
 export function frameSummary(
   task: SegmentTask,
   f: FrameAnalysis,
-  where: { runId: string; workflowStartedAt: number; taskQueue: string; host: string; attempt: number; pool: 'cpu' | 'gpu'; machine: MachineInfo },
+  where: {
+    runId: string;
+    workflowStartedAt: number;
+    taskQueue: string;
+    host: string;
+    attempt: number;
+    pool: 'cpu' | 'gpu';
+    machine: MachineInfo;
+  },
   completedAt: number,
 ): AnalysisSummary {
   const t3 = completedAt;
   const t2 = t3 - f.ms.score;
   const t1 = t2 - f.ms.extract;
   const t0 = t1 - f.ms.detect;
-  const report = (stage: StageReport['stage'], startedAt: number, done: number, inferenceMs: number, model?: FrameAnalysis['model']): StageReport => ({
+  const report = (
+    stage: StageReport['stage'],
+    startedAt: number,
+    done: number,
+    inferenceMs: number,
+    model?: FrameAnalysis['model'],
+  ): StageReport => ({
     stage,
     pool: where.pool,
     taskQueue: where.taskQueue,
@@ -46,20 +60,48 @@ export function frameSummary(
   const meta = task.input.object.metadata ?? {};
   // Live streams: the frame's capture time, so SQL can measure capture-to-row latency.
   const capturedMs = Date.parse(meta['lookout-captured-at'] ?? '') + (f.frame / plan.fps) * 1000;
-  const live: Record<string, string> = Number.isFinite(capturedMs) ? { captured_at: new Date(capturedMs).toISOString(), ...(meta['lookout-stream'] ? { stream: meta['lookout-stream'] } : {}) } : {};
+  const live: Record<string, string> = Number.isFinite(capturedMs)
+    ? {
+        captured_at: new Date(capturedMs).toISOString(),
+        ...(meta['lookout-stream'] ? { stream: meta['lookout-stream'] } : {}),
+      }
+    : {};
   return {
-    input: { ...task.input, video: { bucket: task.input.object.bucket, name: task.input.object.name, generation: task.input.object.generation, frame: f.frame, fps: plan.fps } },
+    input: {
+      ...task.input,
+      video: {
+        bucket: task.input.object.bucket,
+        name: task.input.object.name,
+        generation: task.input.object.generation,
+        frame: f.frame,
+        fps: plan.fps,
+      },
+    },
     workflowId: f.rowKind === 'alert' ? alertWorkflowId(task, f.alertStart ?? f.frame) : frameWorkflowId(task, f.frame),
     runId: where.runId,
     workflowStartedAt: where.workflowStartedAt,
-    detect: { report: report('detect', t0, t1, f.ms.inference, f.model), machine: where.machine, width: plan.width, height: plan.height, format: 'video', boxes: f.objects },
+    detect: {
+      report: report('detect', t0, t1, f.ms.inference, f.model),
+      machine: where.machine,
+      width: plan.width,
+      height: plan.height,
+      format: 'video',
+      boxes: f.objects,
+    },
     extract: { report: report('extract', t1, t2, 0), featureNames: [], features: [] },
     score: {
       report: report('score', t2, t3, 0),
       label: f.label,
       score: f.score,
       objects: f.objects,
-      details: { frame: f.frame, time_s: Math.round((f.frame / plan.fps) * 1000) / 1000, segment: task.index, ...(task.input.scene ? { scene: task.input.scene } : {}), ...live, ...f.details },
+      details: {
+        frame: f.frame,
+        time_s: Math.round((f.frame / plan.fps) * 1000) / 1000,
+        segment: task.index,
+        ...(task.input.scene ? { scene: task.input.scene } : {}),
+        ...live,
+        ...f.details,
+      },
     },
   };
 }

@@ -14,7 +14,6 @@ import { inSpan } from '../io/tracing';
 import type { StageWork } from '../methods/method';
 import type { StageContext, StageGroupContext, StagesOutput } from './types';
 
-
 /** Info of the running activity, or neutral values outside an activity (unit tests calling the function directly). */
 export function activityInfo(): { taskQueue: string; attempt: number; scheduledAt: number } {
   try {
@@ -48,7 +47,11 @@ export function toFailure(err: unknown, attempt: number): ApplicationFailure {
 }
 
 /** Runs a method's stage and adds the report (timing, where it ran); any error becomes the failure Temporal should see. */
-export async function runStage<T extends object>(ctx: StageContext, scheduledAt: number | undefined, work: () => Promise<StageWork<T>>): Promise<T & { report: StageReport }> {
+export async function runStage<T extends object>(
+  ctx: StageContext,
+  scheduledAt: number | undefined,
+  work: () => Promise<StageWork<T>>,
+): Promise<T & { report: StageReport }> {
   const info = activityInfo();
   // A stage run inside a group (activities.stages) was "scheduled" when the stage before it finished.
   if (scheduledAt !== undefined) info.scheduledAt = scheduledAt;
@@ -75,7 +78,10 @@ export async function runStage<T extends object>(ctx: StageContext, scheduledAt:
     observeStage({ ...report, model: report.model?.name }, 'ok');
     return { ...w.value, report };
   } catch (err) {
-    observeStage({ ...where, scheduledAt: Math.min(info.scheduledAt, startedAt), startedAt, completedAt: Date.now() }, 'failed');
+    observeStage(
+      { ...where, scheduledAt: Math.min(info.scheduledAt, startedAt), startedAt, completedAt: Date.now() },
+      'failed',
+    );
     throw toFailure(err, info.attempt);
   } finally {
     metrics.stageInFlight.dec(where);
@@ -86,12 +92,25 @@ export async function runStage<T extends object>(ctx: StageContext, scheduledAt:
 export interface StageFns {
   detect(input: AnalyzeInput, ctx: StageContext, scheduledAt?: number): Promise<DetectOutput>;
   extract(input: AnalyzeInput, detect: DetectOutput, ctx: StageContext, scheduledAt?: number): Promise<ExtractOutput>;
-  score(input: AnalyzeInput, detect: DetectOutput, extract: ExtractOutput, ctx: StageContext, scheduledAt?: number): Promise<ScoreOutput>;
+  score(
+    input: AnalyzeInput,
+    detect: DetectOutput,
+    extract: ExtractOutput,
+    ctx: StageContext,
+    scheduledAt?: number,
+  ): Promise<ScoreOutput>;
 }
 
 /** A later stage of a group needs an earlier one's output: the workflow passes it in (prior) or the group ran it. */
 function needed<T>(v: T | undefined, stage: StageName): T {
-  if (v === undefined) throw toFailure(new SetupError('StageOrder', `stage ${stage} needs the output of an earlier stage, which the group neither ran nor received`), 1);
+  if (v === undefined)
+    throw toFailure(
+      new SetupError(
+        'StageOrder',
+        `stage ${stage} needs the output of an earlier stage, which the group neither ran nor received`,
+      ),
+      1,
+    );
   return v;
 }
 
@@ -102,7 +121,13 @@ function needed<T>(v: T | undefined, stage: StageName): T {
  * that stage's failure and the earlier stages' outputs (as the separate activities did); a passing fault
  * fails the activity (Temporal retries the group), naming the stage in the failure's details.
  */
-export async function runStageGroup(input: AnalyzeInput, run: StageName[], prior: StagesOutput, group: StageGroupContext, fns: StageFns): Promise<StagesOutput> {
+export async function runStageGroup(
+  input: AnalyzeInput,
+  run: StageName[],
+  prior: StagesOutput,
+  group: StageGroupContext,
+  fns: StageFns,
+): Promise<StagesOutput> {
   const out: StagesOutput = { ...prior };
   let scheduledAt = activityInfo().scheduledAt;
   for (const stage of run) {
@@ -110,11 +135,15 @@ export async function runStageGroup(input: AnalyzeInput, run: StageName[], prior
     try {
       // One span per stage: the group is one activity (one RunActivity span), and a trace still shows each stage.
       const at = scheduledAt;
-      await inSpan(`lookout.stage.${stage}`, { attributes: { 'lookout.stage': stage, 'lookout.pool': group.pool } }, async () => {
-        if (stage === 'detect') out.detect = await fns.detect(input, ctx, at);
-        else if (stage === 'extract') out.extract = await fns.extract(input, needed(out.detect, stage), ctx, at);
-        else out.score = await fns.score(input, needed(out.detect, stage), needed(out.extract, stage), ctx, at);
-      });
+      await inSpan(
+        `lookout.stage.${stage}`,
+        { attributes: { 'lookout.stage': stage, 'lookout.pool': group.pool } },
+        async () => {
+          if (stage === 'detect') out.detect = await fns.detect(input, ctx, at);
+          else if (stage === 'extract') out.extract = await fns.extract(input, needed(out.detect, stage), ctx, at);
+          else out.score = await fns.score(input, needed(out.detect, stage), needed(out.extract, stage), ctx, at);
+        },
+      );
     } catch (err) {
       const f = toFailure(err, activityInfo().attempt);
       const d = (f.details?.[0] ?? {}) as { attempt?: number };
@@ -122,7 +151,16 @@ export async function runStageGroup(input: AnalyzeInput, run: StageName[], prior
         Object.assign(f, { details: [{ ...d, stage }, ...(f.details ?? []).slice(1)] });
         throw f;
       }
-      return { ...out, failure: { stage, errorClass: f.type ?? errorClassOf(err), message: f.message, attempts: d.attempt ?? activityInfo().attempt, retryable: false } };
+      return {
+        ...out,
+        failure: {
+          stage,
+          errorClass: f.type ?? errorClassOf(err),
+          message: f.message,
+          attempts: d.attempt ?? activityInfo().attempt,
+          retryable: false,
+        },
+      };
     }
     scheduledAt = Date.now();
     heartbeat({ stage });

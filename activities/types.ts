@@ -1,7 +1,27 @@
 /** The activity interface the workflows call (workflows import these types only). */
 import type { Pool, StageName } from '../core/pipelines';
 import type { RasterRepair, RecordResult } from '../core/types';
-import type { AnalysisSummary, AnalyzeInput, DetectOutput, ExtractOutput, FeaturesRef, FitOptions, FitResult, ObjectRef, ObserveResult, RasterBlockResult, RasterBlockTask, RasterFinishResult, RasterPlan, ScoreOutput, SegmentResult, SegmentTask, SplitResult, StageFailure, VideoPlan } from '../core/types';
+import type {
+  AnalysisSummary,
+  AnalyzeInput,
+  DetectOutput,
+  ExtractOutput,
+  FeaturesRef,
+  FitOptions,
+  FitResult,
+  ObjectRef,
+  ObserveResult,
+  RasterBlockResult,
+  RasterBlockTask,
+  RasterFinishResult,
+  RasterPlan,
+  ScoreOutput,
+  SegmentResult,
+  SegmentTask,
+  SplitResult,
+  StageFailure,
+  VideoPlan,
+} from '../core/types';
 
 export interface StageContext {
   stage: StageName;
@@ -50,8 +70,17 @@ export interface LookoutActivities {
   stages(input: AnalyzeInput, run: StageName[], prior: StagesOutput, ctx: StageGroupContext): Promise<StagesOutput>;
   /** Bulk mode: one stage for many objects in one activity; a bad object fails only its own entry. */
   detectBatch(input: BatchInput, ctx: StageContext): Promise<Array<BatchEntry<DetectOutput>>>;
-  extractBatch(input: BatchInput, detects: Array<BatchEntry<DetectOutput>>, ctx: StageContext): Promise<Array<BatchEntry<ExtractOutput>>>;
-  scoreBatch(input: BatchInput, detects: Array<BatchEntry<DetectOutput>>, extracts: Array<BatchEntry<ExtractOutput>>, ctx: StageContext): Promise<Array<BatchEntry<ScoreOutput>>>;
+  extractBatch(
+    input: BatchInput,
+    detects: Array<BatchEntry<DetectOutput>>,
+    ctx: StageContext,
+  ): Promise<Array<BatchEntry<ExtractOutput>>>;
+  scoreBatch(
+    input: BatchInput,
+    detects: Array<BatchEntry<DetectOutput>>,
+    extracts: Array<BatchEntry<ExtractOutput>>,
+    ctx: StageContext,
+  ): Promise<Array<BatchEntry<ScoreOutput>>>;
   recordBatch(summaries: AnalysisSummary[]): Promise<RecordResult[]>;
   /** Video methods: what the method does with videos, and the video's stream (fps, frames, size). */
   planVideo(method: string, video: ObjectRef): Promise<VideoPlan>;
@@ -62,13 +91,20 @@ export interface LookoutActivities {
   /** Video methods: a video object -> frames in the results bucket. */
   splitVideo(method: string, video: ObjectRef, every: number): Promise<SplitResult>;
   /** Raster methods: the raster's header -> its plan (size, bands, georeference, chip grid, before acquisition). */
-  planRaster(input: AnalyzeInput, opts: { chipSize: number; chipOverlap: number; blockChips: number; pairWith?: ObjectRef }): Promise<RasterPlan>;
+  planRaster(
+    input: AnalyzeInput,
+    opts: { chipSize: number; chipOverlap: number; blockChips: number; pairWith?: ObjectRef },
+  ): Promise<RasterPlan>;
   /** Raster methods: one block of chips; writes a row per chip. */
   analyzeRasterBlock(task: RasterBlockTask): Promise<RasterBlockResult>;
   /** Raster methods, two-stage placement: the chip classifier over one block's stored inputs, on the head's pool; writes the block's chip rows. */
   classifyRasterBlock(task: RasterBlockTask): Promise<RasterBlockResult>;
   /** Raster methods: heatmap, GeoJSON, archive bank, then the raster's summary row. */
-  finishRaster(input: AnalyzeInput, plan: RasterPlan, totals: { ok: number; failed: number; runs: number; startedAt: number; pairWith?: ObjectRef }): Promise<RasterFinishResult & { record: RecordResult }>;
+  finishRaster(
+    input: AnalyzeInput,
+    plan: RasterPlan,
+    totals: { ok: number; failed: number; runs: number; startedAt: number; pairWith?: ObjectRef },
+  ): Promise<RasterFinishResult & { record: RecordResult }>;
   /** Raster methods, after the summary row: the re-pair runs this acquisition's arrival calls for (pairing by place and time). */
   pairAcquisition(input: AnalyzeInput, plan: RasterPlan): Promise<RasterRepair[]>;
   /** Methods with scene models: fit and store a scene model from normal footage's features. */
@@ -84,7 +120,8 @@ export interface BatchInput {
 }
 
 /** A per-object result inside a batch: the value, or why this object failed (others are unaffected). */
-export type BatchEntry<T> = { ok: true; value: T } | { ok: false; failure: StageFailure } | { ok: false; skipped: true };
+export type BatchEntry<T> =
+  { ok: true; value: T } | { ok: false; failure: StageFailure } | { ok: false; skipped: true };
 
 export type FitSceneResult = FitResult;
 export type { RecordResult };

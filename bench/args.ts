@@ -14,8 +14,18 @@ export function usageFail(message: string, usage: string): never {
 }
 
 /** The parsed options and the positional arguments (only where `allowPositionals` is set; otherwise any is an error). */
-export function benchCommandLine<O extends Options>(options: O, usage: string, allowPositionals = false, argv = process.argv.slice(2)) {
-  const config = { args: argv, options: { ...options, help: { type: 'boolean' as const, short: 'h', default: false } }, strict: true as const, allowPositionals };
+export function benchCommandLine<O extends Options>(
+  options: O,
+  usage: string,
+  allowPositionals = false,
+  argv = process.argv.slice(2),
+) {
+  const config = {
+    args: argv,
+    options: { ...options, help: { type: 'boolean' as const, short: 'h', default: false } },
+    strict: true as const,
+    allowPositionals,
+  };
   let parsed: ReturnType<typeof parseArgs<typeof config>>;
   try {
     parsed = parseArgs(config);

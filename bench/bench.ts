@@ -81,17 +81,27 @@ const keep = args.includes('--keep');
 const nIdx = args.indexOf('--objects');
 const OBJECTS = nIdx >= 0 ? Number(args[nIdx + 1]) : quick ? 60 : 300;
 const bIdx = args.indexOf('--bulk-sizes');
-const BULK_SIZES = bIdx >= 0 ? String(args[bIdx + 1]).split(',').map(Number).filter((x) => x > 0) : quick ? [100, 300] : [200, 1000];
+const BULK_SIZES =
+  bIdx >= 0
+    ? String(args[bIdx + 1])
+        .split(',')
+        .map(Number)
+        .filter((x) => x > 0)
+    : quick
+      ? [100, 300]
+      : [200, 1000];
 const BULK_ONLY = args.includes('--bulk-only');
 const NO_VIDEO = args.includes('--no-video') || BULK_ONLY;
 const VIDEO_ONLY = args.includes('--video-only');
 const oIdx = args.indexOf('--out');
 const OUT = oIdx >= 0 ? path.resolve(String(args[oIdx + 1])) : undefined;
-const numArg = (flag: string, fallback: number) => (args.indexOf(flag) >= 0 ? Number(args[args.indexOf(flag) + 1]) : fallback);
+const numArg = (flag: string, fallback: number) =>
+  args.indexOf(flag) >= 0 ? Number(args[args.indexOf(flag) + 1]) : fallback;
 const SERVE_REQUESTS = numArg('--serve', 30);
 const STREAM_S = numArg('--stream-s', 60);
 const LONG_MIN = numArg('--long-min', 0);
-const LONG_PIPELINE = args.indexOf('--long-pipeline') >= 0 ? String(args[args.indexOf('--long-pipeline') + 1]) : 'cctv-anomaly';
+const LONG_PIPELINE =
+  args.indexOf('--long-pipeline') >= 0 ? String(args[args.indexOf('--long-pipeline') + 1]) : 'cctv-anomaly';
 const LATENCY_ONLY = args.includes('--latency-only');
 const RASTER_ONLY = args.includes('--raster-only');
 const RASTER_SIZE = numArg('--raster-size', quick ? 2048 : 4096);
@@ -102,7 +112,8 @@ const VS = vIdx >= 0 ? path.resolve(String(args[vIdx + 1])) : undefined;
 const pIdx = args.indexOf('--cpu-prof');
 const CPU_PROF = pIdx >= 0 ? path.resolve(String(args[pIdx + 1])) : undefined;
 /** Node flags of the app processes (before the script): the sampling profiler with --cpu-prof. */
-const nodeFlags = (app: string) => (CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`, `--cpu-prof-name=${app}.cpuprofile`] : []);
+const nodeFlags = (app: string) =>
+  CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`, `--cpu-prof-name=${app}.cpuprofile`] : [];
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
@@ -118,7 +129,10 @@ function procMemMb(pid: number | undefined, field: 'VmHWM' | 'VmRSS'): number | 
 }
 
 async function bare(files: string[], batch: number, concurrency: number, iterations: number) {
-  const det = await OnnxDetector.load(loadLocalModel(defaultModelRepo(path.resolve(__dirname, '..')), 'nanodet'), { pool: 'cpu', batch: { maxBatchSize: batch, maxQueueDelayMs: batch > 1 ? 4 : 0 } });
+  const det = await OnnxDetector.load(loadLocalModel(defaultModelRepo(path.resolve(__dirname, '..')), 'nanodet'), {
+    pool: 'cpu',
+    batch: { maxBatchSize: batch, maxQueueDelayMs: batch > 1 ? 4 : 0 },
+  });
   const imgs = await Promise.all(files.map(async (f) => decodeImage(fs.readFileSync(f), { maxPixels: 1e8 })));
   for (let i = 0; i < 5; i++) await det.detect(imgs[i % imgs.length]); // warm-up
   const lat: number[] = [];
@@ -138,7 +152,16 @@ async function bare(files: string[], batch: number, concurrency: number, iterati
   );
   const secs = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
-  const r = { batch, concurrency, images: iterations, perSecond: iterations / secs, cpuMsPerObject: (cpu.user + cpu.system) / 1000 / iterations, p50: percentile(lat, 50), p99: percentile(lat, 99), meanBatch: det.batchStats.items / det.batchStats.batches };
+  const r = {
+    batch,
+    concurrency,
+    images: iterations,
+    perSecond: iterations / secs,
+    cpuMsPerObject: (cpu.user + cpu.system) / 1000 / iterations,
+    p50: percentile(lat, 50),
+    p99: percentile(lat, 99),
+    meanBatch: det.batchStats.items / det.batchStats.batches,
+  };
   await det.close();
   return r;
 }
@@ -158,7 +181,14 @@ async function restartWorker(cfg: LookoutConfig, extra: string[], app: AppName =
   }
 }
 
-async function pipelineRun(cfg: LookoutConfig, files: Array<{ file: string; contentType: string }>, label: string, objects: number, rate: number, ledgerName?: string) {
+async function pipelineRun(
+  cfg: LookoutConfig,
+  files: Array<{ file: string; contentType: string }>,
+  label: string,
+  objects: number,
+  rate: number,
+  ledgerName?: string,
+) {
   const run = `bench-${label}-${Date.now().toString(36)}`;
   const t0 = Date.now();
   const cpu0 = ledgerName ? await ledgerStart(cfg) : undefined;
@@ -168,9 +198,31 @@ async function pipelineRun(cfg: LookoutConfig, files: Array<{ file: string; cont
   if (ledgerName && cpu0) await ledgerEnd(cfg, cpu0, ledgerName, 'image', n);
   type StageCols = { [K in `${'d' | 'x' | 's'}${'s' | 'b' | 'c'}`]: number | null };
   const stageCols = (['detect', 'extract', 'score'] as const)
-    .map((st, i) => (['scheduled', 'started', 'completed'] as const).map((t) => `(SELECT x.${t}_offset_ms FROM UNNEST(stages) x WHERE x.stage = '${st}' ORDER BY x.attempt DESC LIMIT 1) AS ${'dxs'[i]}${t === 'started' ? 'b' : t[0]}`).join(', '))
+    .map((st, i) =>
+      (['scheduled', 'started', 'completed'] as const)
+        .map(
+          (t) =>
+            `(SELECT x.${t}_offset_ms FROM UNNEST(stages) x WHERE x.stage = '${st}' ORDER BY x.attempt DESC LIMIT 1) AS ${'dxs'[i]}${t === 'started' ? 'b' : t[0]}`,
+        )
+        .join(', '),
+    )
     .join(',\n       ');
-  const rows = await query<{ e: number | null; p: number | null; i: number | null; c: string | null; r: string; o: string; st: string; q: number; b: number; po: number | null; dso: number | null; wso: number | null } & StageCols>(
+  const rows = await query<
+    {
+      e: number | null;
+      p: number | null;
+      i: number | null;
+      c: string | null;
+      r: string;
+      o: string;
+      st: string;
+      q: number;
+      b: number;
+      po: number | null;
+      dso: number | null;
+      wso: number | null;
+    } & StageCols
+  >(
     bigqueryClient(cfg),
     `SELECT end_to_end_ms AS e, pipeline_ms AS p, inference_ms AS i, completed_at AS c, recorded_at AS r, object_created_at AS o, status AS st,
        (SELECT SUM(s.queue_ms) FROM UNNEST(stages) s) AS q, (SELECT MAX(s.batch_size) FROM UNNEST(stages) s WHERE s.stage = 'detect') AS b,
@@ -187,7 +239,13 @@ async function pipelineRun(cfg: LookoutConfig, files: Array<{ file: string; cont
         const [a, b, c] = [num(r[`${k}s`]), num(r[`${k}b`]), num(r[`${k}c`])];
         return a === null || b === null || c === null ? undefined : { scheduled: a, started: b, completed: c };
       };
-      return { published: num(r.po), dispatched: num(r.dso), workflowStarted: num(r.wso), recorded: Date.parse(r.r) - Date.parse(r.o), stages: { detect: stage('d'), extract: stage('x'), score: stage('s') } };
+      return {
+        published: num(r.po),
+        dispatched: num(r.dso),
+        workflowStarted: num(r.wso),
+        recorded: Date.parse(r.r) - Date.parse(r.o),
+        stages: { detect: stage('d'), extract: stage('x'), score: stage('s') },
+      };
     });
   const hops = hopBreakdown(hopRows);
   const toRecord = hopRows.map((h) => h.recorded).filter((v): v is number => v !== null && Number.isFinite(v));
@@ -208,7 +266,10 @@ async function pipelineRun(cfg: LookoutConfig, files: Array<{ file: string; cont
     e2eP99: percentile(col('e'), 99),
     pipelineP50: percentile(col('p'), 50),
     inferenceP50: percentile(col('i'), 50),
-    queueP50: percentile(rows.map((r) => r.q), 50),
+    queueP50: percentile(
+      rows.map((r) => r.q),
+      50,
+    ),
     meanDetectBatch: rows.reduce((a, r) => a + Number(r.b ?? 1), 0) / Math.max(1, rows.length),
     /** Upload -> row: object created -> its row built by the record activity. */
     recordP50: percentile(toRecord, 50),
@@ -237,10 +298,19 @@ interface BulkRun {
 const bulkRuns: BulkRun[] = [];
 const rasterRuns: Array<Awaited<ReturnType<typeof rasterRun>>> = [];
 const videoRuns: Array<Awaited<ReturnType<typeof videoRun>>> = [];
-const videoExtra: { serve?: Awaited<ReturnType<typeof serveBench>>; stream?: Awaited<ReturnType<typeof streamBench>>; long?: Awaited<ReturnType<typeof longVideoBench>> } = {};
+const videoExtra: {
+  serve?: Awaited<ReturnType<typeof serveBench>>;
+  stream?: Awaited<ReturnType<typeof streamBench>>;
+  long?: Awaited<ReturnType<typeof longVideoBench>>;
+} = {};
 
 /** Uploads n objects to an unwatched bucket, then analyses them with backfill --bulk; throughput from the wall time. */
-async function bulkRun(cfg: LookoutConfig, files: Array<{ file: string; contentType: string }>, n: number, bareLimit: number): Promise<BulkRun> {
+async function bulkRun(
+  cfg: LookoutConfig,
+  files: Array<{ file: string; contentType: string }>,
+  n: number,
+  bareLimit: number,
+): Promise<BulkRun> {
   const run = `bench-bulk-${n}-${Date.now().toString(36)}`;
   const bucket = 'lookout-bench-archive';
   const st = storageClient(cfg);
@@ -248,7 +318,16 @@ async function bulkRun(cfg: LookoutConfig, files: Array<{ file: string; contentT
   if (!exists) await st.createBucket(bucket);
   const tu = Date.now();
   const every = Math.max(1000, Math.round(n / 10));
-  await uploadLoad(st, cfg, { runId: run, objects: n, concurrency: 8, rate: 0, files, bucket, prefix: `${run}/`, onUpload: (k) => k % every === 0 && log(`      uploaded ${k}/${n}`) });
+  await uploadLoad(st, cfg, {
+    runId: run,
+    objects: n,
+    concurrency: 8,
+    rate: 0,
+    files,
+    bucket,
+    prefix: `${run}/`,
+    onUpload: (k) => k % every === 0 && log(`      uploaded ${k}/${n}`),
+  });
   const uploadS = (Date.now() - tu) / 1000;
   // The ledger leaves the upload out: an archive is in the bucket before its backfill.
   const cpu0 = await ledgerStart(cfg);
@@ -256,7 +335,11 @@ async function bulkRun(cfg: LookoutConfig, files: Array<{ file: string; contentT
   const { client, connection } = await temporalClient(cfg);
   // History is sampled on the first, the middle and the last batch workflow started.
   const middle = Math.ceil(Math.ceil(n / 50) / 2);
-  const sampled: Record<'first' | 'middle' | 'last', string | undefined> = { first: undefined, middle: undefined, last: undefined };
+  const sampled: Record<'first' | 'middle' | 'last', string | undefined> = {
+    first: undefined,
+    middle: undefined,
+    last: undefined,
+  };
   const t0 = Date.now();
   let batches = 0;
   let histories: Array<{ events: number; bytes: number }> = [];
@@ -288,10 +371,12 @@ async function bulkRun(cfg: LookoutConfig, files: Array<{ file: string; contentT
       },
     });
     histories = await Promise.all(
-      [sampled.first, sampled.middle, sampled.last].filter((id): id is string => !!id).map(async (id) => {
-        const h = await client.workflow.getHandle(id).fetchHistory();
-        return { events: h.events?.length ?? 0, bytes: Buffer.byteLength(JSON.stringify(h)) };
-      }),
+      [sampled.first, sampled.middle, sampled.last]
+        .filter((id): id is string => !!id)
+        .map(async (id) => {
+          const h = await client.workflow.getHandle(id).fetchHistory();
+          return { events: h.events?.length ?? 0, bytes: Buffer.byteLength(JSON.stringify(h)) };
+        }),
     );
   } finally {
     await connection.close();
@@ -300,7 +385,11 @@ async function bulkRun(cfg: LookoutConfig, files: Array<{ file: string; contentT
   const wallS = (Date.now() - t0) / 1000;
   const rows = await waitForRun(bigqueryClient(cfg), cfg, run, n, { timeoutMs: 600_000 });
   await ledgerEnd(cfg, cpu0, `bulk ${n}`, 'image', n);
-  const statuses = await query<{ st: string; n: number }>(bigqueryClient(cfg), `SELECT status AS st, COUNT(*) AS n FROM (${runLatestSql(cfg)}) GROUP BY status`, { run });
+  const statuses = await query<{ st: string; n: number }>(
+    bigqueryClient(cfg),
+    `SELECT status AS st, COUNT(*) AS n FROM (${runLatestSql(cfg)}) GROUP BY status`,
+    { run },
+  );
   const r: BulkRun = {
     objects: n,
     batch: 50,
@@ -314,11 +403,20 @@ async function bulkRun(cfg: LookoutConfig, files: Array<{ file: string; contentT
     batches,
     historyEvents: histories.map((h) => h.events),
     historyBytes: histories.map((h) => h.bytes),
-    rssAfterMb: { bench: Math.round(process.memoryUsage().rss / 2 ** 20), ...Object.fromEntries(['worker-cpu', 'temporal', 'bigquery', 'nats', 'gcs'].map((p) => [p, procMemMb(readPid(cfg.home, p), 'VmRSS')])) },
+    rssAfterMb: {
+      bench: Math.round(process.memoryUsage().rss / 2 ** 20),
+      ...Object.fromEntries(
+        ['worker-cpu', 'temporal', 'bigquery', 'nats', 'gcs'].map((p) => [p, procMemMb(readPid(cfg.home, p), 'VmRSS')]),
+      ),
+    },
   };
   log(
     `    bulk ${n} objects (${batches} batches of 50): ${r.perSecond.toFixed(1)} obj/s, ${r.wallS.toFixed(1)} s, overhead per object beyond bare inference ${r.overheadMsPerObject.toFixed(1)} ms, rows ${rows}, failed ${r.failed}; ` +
-      `history per batch workflow ${r.historyEvents.join('/')} events (${r.historyBytes.map((b) => (b / 1024).toFixed(0)).join('/')} KiB); RSS after (MiB): ${Object.entries(r.rssAfterMb).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+      `history per batch workflow ${r.historyEvents.join('/')} events (${r.historyBytes.map((b) => (b / 1024).toFixed(0)).join('/')} KiB); RSS after (MiB): ${Object.entries(
+        r.rssAfterMb,
+      )
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}`,
   );
   return r;
 }
@@ -334,7 +432,21 @@ async function videoRun(cfg: LookoutConfig, pipeline: string, scene: string | un
   const run = `bench-video-${pipeline}-${Date.now().toString(36)}`;
   const t0 = Date.now();
   const cpu0 = await ledgerStart(cfg);
-  await storageClient(cfg).bucket(cfg.gcs.bucket).upload(clip, { destination: `${run}/clip.avi`, resumable: false, contentType: 'video/x-msvideo', metadata: { metadata: { 'lookout-run': run, 'lookout-pipeline': pipeline, 'lookout-video-every': '1', ...(scene ? { 'lookout-scene': scene } : {}) } } });
+  await storageClient(cfg)
+    .bucket(cfg.gcs.bucket)
+    .upload(clip, {
+      destination: `${run}/clip.avi`,
+      resumable: false,
+      contentType: 'video/x-msvideo',
+      metadata: {
+        metadata: {
+          'lookout-run': run,
+          'lookout-pipeline': pipeline,
+          'lookout-video-every': '1',
+          ...(scene ? { 'lookout-scene': scene } : {}),
+        },
+      },
+    });
   const expected = 295 + 1;
   const n = await waitForRun(bigqueryClient(cfg), cfg, run, expected, { timeoutMs: 1_800_000 });
   await ledgerEnd(cfg, cpu0, `video ${pipeline}`, 'frame', 295);
@@ -353,10 +465,15 @@ async function videoRun(cfg: LookoutConfig, pipeline: string, scene: string | un
     failed: rows.filter((x) => x.st !== 'ok').length,
     framesPerSecond: frames.length / ((last - first) / 1000),
     wallS: (Date.now() - t0) / 1000,
-    inferenceMsP50: percentile(frames.map((x) => x.i), 50),
+    inferenceMsP50: percentile(
+      frames.map((x) => x.i),
+      50,
+    ),
     workerRssMb: procMemMb(readPid(cfg.home, 'worker-cpu'), 'VmRSS'),
   };
-  log(`    video ${pipeline}: ${r.frames} frames at ${r.framesPerSecond.toFixed(1)} frames/s (upload to last row ${r.wallS.toFixed(0)} s), failed rows ${r.failed}, detector inference p50 ${r.inferenceMsP50.toFixed(1)} ms, worker RSS ${r.workerRssMb} MiB`);
+  log(
+    `    video ${pipeline}: ${r.frames} frames at ${r.framesPerSecond.toFixed(1)} frames/s (upload to last row ${r.wallS.toFixed(0)} s), failed rows ${r.failed}, detector inference p50 ${r.inferenceMsP50.toFixed(1)} ms, worker RSS ${r.workerRssMb} MiB`,
+  );
   return r;
 }
 
@@ -372,11 +489,20 @@ const ledgers: Record<string, Ledger> = {};
 
 /** A CPU snapshot of the stack (and the worker's steps) at the start of a workload. */
 async function ledgerStart(cfg: LookoutConfig) {
-  return snapshot(stackPids(cfg), { threadsOf: ['worker-cpu'], stepsUrl: `http://127.0.0.1:${cfg.observability.metricsPorts.worker}/metrics` });
+  return snapshot(stackPids(cfg), {
+    threadsOf: ['worker-cpu'],
+    stepsUrl: `http://127.0.0.1:${cfg.observability.metricsPorts.worker}/metrics`,
+  });
 }
 
 /** Books the ledger of a workload under `name`: the CPU since `before`, per analysed object (chip, frame, image). */
-async function ledgerEnd(cfg: LookoutConfig, before: Awaited<ReturnType<typeof ledgerStart>>, name: string, unit: string, objects: number): Promise<Ledger> {
+async function ledgerEnd(
+  cfg: LookoutConfig,
+  before: Awaited<ReturnType<typeof ledgerStart>>,
+  name: string,
+  unit: string,
+  objects: number,
+): Promise<Ledger> {
   const after = await ledgerStart(cfg);
   ledgers[name] = ledger(before, after, objects, { unit, clkTck: CLK_TCK, cores: os.availableParallelism() });
   return ledgers[name];
@@ -392,8 +518,18 @@ async function bareRaster(side: number) {
   const windows = chipWindows(r.width, r.height, 128, 0);
   const chips = await r.readChips(windows);
   const sample = chips.filter((_, i) => i % 16 === 0);
-  const stretch = percentileStretch([0, 1, 2].map((b) => sample.flatMap((c) => Array.from(c.bands[b]).filter((_, i) => i % 7 === 0))) as [number[], number[], number[]], r.nodata);
-  const embedder = await OnnxEmbedder.load(loadLocalModel(defaultModelRepo(path.resolve(__dirname, '..')), 'mobilenetv2'), { pool: 'cpu' });
+  const stretch = percentileStretch(
+    [0, 1, 2].map((b) => sample.flatMap((c) => Array.from(c.bands[b]).filter((_, i) => i % 7 === 0))) as [
+      number[],
+      number[],
+      number[],
+    ],
+    r.nodata,
+  );
+  const embedder = await OnnxEmbedder.load(
+    loadLocalModel(defaultModelRepo(path.resolve(__dirname, '..')), 'mobilenetv2'),
+    { pool: 'cpu' },
+  );
   const ex = onnxFeatureExtractor(embedder);
   for (let i = 0; i < 4; i++) await ex.embed(chipToRgb01(chips[i], [0, 1, 2], stretch, ex.inputSize)); // warm-up
   let next = 0;
@@ -411,8 +547,18 @@ async function bareRaster(side: number) {
   const secs = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   await embedder.close();
-  const out = { model: 'mobilenetv2', chips: chips.length, chipSize: 128, maxBatch: 16, inFlight: 16, perSecond: chips.length / secs, cpuMsPerObject: (cpu.user + cpu.system) / 1000 / chips.length };
-  log(`    bare MobileNetV2 on ${out.chips} chips of a ${side} x ${side} raster (batch <= 16): ${out.perSecond.toFixed(1)} chips/s`);
+  const out = {
+    model: 'mobilenetv2',
+    chips: chips.length,
+    chipSize: 128,
+    maxBatch: 16,
+    inFlight: 16,
+    perSecond: chips.length / secs,
+    cpuMsPerObject: (cpu.user + cpu.system) / 1000 / chips.length,
+  };
+  log(
+    `    bare MobileNetV2 on ${out.chips} chips of a ${side} x ${side} raster (batch <= 16): ${out.perSecond.toFixed(1)} chips/s`,
+  );
   return out;
 }
 
@@ -428,15 +574,27 @@ async function rasterRun(cfg: LookoutConfig, side: number) {
   // summary row landed.
   const cpu0 = await ledgerStart(cfg);
   const t0 = Date.now();
-  await storageClient(cfg).bucket(cfg.gcs.bucket).file(`${run}/scene.tif`).save(data, { resumable: false, contentType: 'image/tiff', metadata: { metadata: { 'lookout-run': run } } });
+  await storageClient(cfg)
+    .bucket(cfg.gcs.bucket)
+    .file(`${run}/scene.tif`)
+    .save(data, { resumable: false, contentType: 'image/tiff', metadata: { metadata: { 'lookout-run': run } } });
   const bq = bigqueryClient(cfg);
   const deadline = Date.now() + 1_800_000;
-  type Summary = { chips: number; failed: number; started: string | { value: string }; completed: string | { value: string } };
+  type Summary = {
+    chips: number;
+    failed: number;
+    started: string | { value: string };
+    completed: string | { value: string };
+  };
   let row: Summary | undefined;
   while (Date.now() < deadline) {
     // Polled on the table, not the _latest view: the view groups the whole table, ~1 s of emulator CPU per poll at
     // 800 rows (the CPU ledger), which the bench would take from the pipeline it measures. The newest summary row.
-    [row] = await query<Summary>(bq, `SELECT raster.chips AS chips, raster.chips_failed AS failed, workflow_started_at AS started, completed_at AS completed FROM ${tableRef(cfg)} WHERE run_tag = @run AND raster.kind = 'summary' ORDER BY recorded_at DESC LIMIT 1`, { run });
+    [row] = await query<Summary>(
+      bq,
+      `SELECT raster.chips AS chips, raster.chips_failed AS failed, workflow_started_at AS started, completed_at AS completed FROM ${tableRef(cfg)} WHERE run_tag = @run AND raster.kind = 'summary' ORDER BY recorded_at DESC LIMIT 1`,
+      { run },
+    );
     if (row) break;
     await new Promise((r) => setTimeout(r, 2000));
   }
@@ -444,40 +602,107 @@ async function rasterRun(cfg: LookoutConfig, side: number) {
   const wallS = (Date.now() - t0) / 1000;
   await ledgerEnd(cfg, cpu0, 'raster', 'chip', Number(row.chips));
   // Chips with a row: distinct chip analyses on the table (the view's answer, without grouping the whole table).
-  const [count] = await query<{ n: number }>(bq, `SELECT COUNT(DISTINCT workflow_id) AS n FROM ${tableRef(cfg)} WHERE run_tag = @run AND raster.kind = 'chip'`, { run });
+  const [count] = await query<{ n: number }>(
+    bq,
+    `SELECT COUNT(DISTINCT workflow_id) AS n FROM ${tableRef(cfg)} WHERE run_tag = @run AND raster.kind = 'chip'`,
+    { run },
+  );
   const ts = (v: string | { value: string }) => Date.parse(typeof v === 'string' ? v : v.value);
   const seconds = (ts(row.completed) - ts(row.started)) / 1000;
-  const out = { run, side, chips: Number(row.chips), chipRows: Number(count?.n ?? 0), chipsFailed: Number(row.failed), seconds, perSecond: Number(row.chips) / seconds, uploadToSummaryS: wallS };
-  log(`    raster ${side} x ${side}: ${out.chips} chips (${out.chipRows} chip rows, ${out.chipsFailed} failed) in ${seconds.toFixed(1)} s = ${out.perSecond.toFixed(1)} chips/s (upload -> summary row ${out.uploadToSummaryS.toFixed(1)} s)`);
+  const out = {
+    run,
+    side,
+    chips: Number(row.chips),
+    chipRows: Number(count?.n ?? 0),
+    chipsFailed: Number(row.failed),
+    seconds,
+    perSecond: Number(row.chips) / seconds,
+    uploadToSummaryS: wallS,
+  };
+  log(
+    `    raster ${side} x ${side}: ${out.chips} chips (${out.chipRows} chip rows, ${out.chipsFailed} failed) in ${seconds.toFixed(1)} s = ${out.perSecond.toFixed(1)} chips/s (upload -> summary row ${out.uploadToSummaryS.toFixed(1)} s)`,
+  );
   return out;
 }
 
 /** The earlier result given with --vs (read before anything runs, so a wrong path fails at once). */
-let previous: { pipeline?: Array<{ label: string; perSecond: number; e2eP50: number; e2eP99: number; hops?: ReturnType<typeof hopBreakdown> }> } | undefined;
+let previous:
+  | {
+      pipeline?: Array<{
+        label: string;
+        perSecond: number;
+        e2eP50: number;
+        e2eP99: number;
+        hops?: ReturnType<typeof hopBreakdown>;
+      }>;
+    }
+  | undefined;
 
 async function main() {
   if (VS) previous = JSON.parse(fs.readFileSync(VS, 'utf8'));
   const root = path.resolve(__dirname, '..');
-  const cfg = loadConfig({ ...process.env, LOOKOUT_HOME: path.join(root, '.lookout', 'bench-stack'), LOOKOUT_PORT_BASE: process.env.LOOKOUT_BENCH_PORT_BASE ?? '37200' });
+  const cfg = loadConfig({
+    ...process.env,
+    LOOKOUT_HOME: path.join(root, '.lookout', 'bench-stack'),
+    LOOKOUT_PORT_BASE: process.env.LOOKOUT_BENCH_PORT_BASE ?? '37200',
+  });
   // The code measured: read at the start (a file edited while the bench runs does not change what it runs).
   let commit: string | null = null;
   try {
-    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim() + (execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: root, encoding: 'utf8' }).trim() ? '+changes' : '');
+    commit =
+      execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim() +
+      (execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: root, encoding: 'utf8' }).trim()
+        ? '+changes'
+        : '');
   } catch {
     commit = null;
   }
   // The machine as result rows name it (runtime/machine.ts), with the older fields render.ts also reads.
-  const machine = { ...machineInfo(), cpu: os.cpus()[0]?.model, memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version, onnxruntime: onnxruntimeVersion(), loadavgAtStart: os.loadavg().map((x) => Math.round(x * 100) / 100) };
-  log(`machine: ${machine.cores} cores (${machine.cpu}), ${machine.memoryGb} GiB, ${machine.platform}, Node ${machine.node}, onnxruntime-node ${machine.onnxruntime}; load average ${machine.loadavgAtStart.join(' ')}`);
+  const machine = {
+    ...machineInfo(),
+    cpu: os.cpus()[0]?.model,
+    memoryGb: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    onnxruntime: onnxruntimeVersion(),
+    loadavgAtStart: os.loadavg().map((x) => Math.round(x * 100) / 100),
+  };
+  log(
+    `machine: ${machine.cores} cores (${machine.cpu}), ${machine.memoryGb} GiB, ${machine.platform}, Node ${machine.node}, onnxruntime-node ${machine.onnxruntime}; load average ${machine.loadavgAtStart.join(' ')}`,
+  );
   const dir = path.join(cfg.home, 'samples');
-  extractFrames(dir, Array.from({ length: 24 }, (_, i) => 30 + i * 30));
+  extractFrames(
+    dir,
+    Array.from({ length: 24 }, (_, i) => 30 + i * 30),
+  );
   const files = listSampleFiles(dir);
 
   const bareRuns = [];
   if (!RASTER_ONLY) {
     log('(a) bare inference: nanodet, vtest.avi frames 768x576, preprocess + run + decode in one process');
-    bareRuns.push(await bare(files.map((f) => f.file), 1, 1, quick ? 60 : 200), await bare(files.map((f) => f.file), 1, 4, quick ? 60 : 200), await bare(files.map((f) => f.file), 8, 8, quick ? 64 : 240));
-    for (const b of bareRuns) log(`    batch<=${b.batch} concurrency ${b.concurrency}: ${b.perSecond.toFixed(1)} img/s, p50 ${b.p50.toFixed(1)} ms, p99 ${b.p99.toFixed(1)} ms, mean batch ${b.meanBatch.toFixed(2)}`);
+    bareRuns.push(
+      await bare(
+        files.map((f) => f.file),
+        1,
+        1,
+        quick ? 60 : 200,
+      ),
+      await bare(
+        files.map((f) => f.file),
+        1,
+        4,
+        quick ? 60 : 200,
+      ),
+      await bare(
+        files.map((f) => f.file),
+        8,
+        8,
+        quick ? 64 : 240,
+      ),
+    );
+    for (const b of bareRuns)
+      log(
+        `    batch<=${b.batch} concurrency ${b.concurrency}: ${b.perSecond.toFixed(1)} img/s, p50 ${b.p50.toFixed(1)} ms, p99 ${b.p99.toFixed(1)} ms, mean batch ${b.meanBatch.toFixed(2)}`,
+      );
   }
   const limit = bareRuns.length ? Math.max(...bareRuns.map((b) => b.perSecond)) : NaN;
   const withRaster = RASTER_SIZE > 0 && (RASTER_ONLY || !(BULK_ONLY || VIDEO_ONLY || LATENCY_ONLY));
@@ -499,18 +724,26 @@ async function main() {
       log(`(e) raster archive: one ${RASTER_SIZE} x ${RASTER_SIZE} GeoTIFF through the stack (analyzeRaster)`);
       await restartWorker(cfg, []);
       rasterRuns.push(await rasterRun(cfg, RASTER_SIZE));
-      log(`    ratio raster chips/s to bare MobileNetV2: ${(rasterRuns[0].perSecond / rasterBare!.perSecond).toFixed(3)} (${rasterRuns[0].perSecond.toFixed(1)} vs ${rasterBare!.perSecond.toFixed(1)})`);
+      log(
+        `    ratio raster chips/s to bare MobileNetV2: ${(rasterRuns[0].perSecond / rasterBare!.perSecond).toFixed(3)} (${rasterRuns[0].perSecond.toFixed(1)} vs ${rasterBare!.perSecond.toFixed(1)})`,
+      );
     }
-    for (const [label, extra] of (BULK_ONLY || VIDEO_ONLY || RASTER_ONLY ? [] : [
-      ['batching-on', []],
-      ...(LATENCY_ONLY ? [] : [['batching-off', ['--max-batch', '1']] as const]),
-    ]) as ReadonlyArray<readonly [string, readonly string[]]>) {
+    for (const [label, extra] of (BULK_ONLY || VIDEO_ONLY || RASTER_ONLY
+      ? []
+      : [
+          ['batching-on', []],
+          ...(LATENCY_ONLY ? [] : [['batching-off', ['--max-batch', '1']] as const]),
+        ]) as ReadonlyArray<readonly [string, readonly string[]]>) {
       await restartWorker(cfg, [...extra]);
       const sat = await pipelineRun(cfg, files, `${label}-saturation`, OBJECTS, 0, `per-object ${label}`);
-      log(`    ${label} saturation: ${sat.perSecond.toFixed(1)} obj/s, e2e p50 ${sat.e2eP50.toFixed(0)} ms p99 ${sat.e2eP99.toFixed(0)} ms, inference p50 ${sat.inferenceP50.toFixed(1)} ms, mean detect batch ${sat.meanDetectBatch.toFixed(2)}`);
+      log(
+        `    ${label} saturation: ${sat.perSecond.toFixed(1)} obj/s, e2e p50 ${sat.e2eP50.toFixed(0)} ms p99 ${sat.e2eP99.toFixed(0)} ms, inference p50 ${sat.inferenceP50.toFixed(1)} ms, mean detect batch ${sat.meanDetectBatch.toFixed(2)}`,
+      );
       const halfRate = HALF_RATE ?? sat.perSecond / 2;
       const half = await pipelineRun(cfg, files, `${label}-half`, Math.max(20, Math.round(OBJECTS / 2)), halfRate);
-      log(`    ${label} half load (${halfRate.toFixed(1)}/s offered): e2e p50 ${half.e2eP50.toFixed(0)} ms p99 ${half.e2eP99.toFixed(0)} ms, upload->row p50 ${half.recordP50.toFixed(0)} ms p99 ${half.recordP99.toFixed(0)} ms, pipeline p50 ${half.pipelineP50.toFixed(0)} ms, inference p50 ${half.inferenceP50.toFixed(1)} ms`);
+      log(
+        `    ${label} half load (${halfRate.toFixed(1)}/s offered): e2e p50 ${half.e2eP50.toFixed(0)} ms p99 ${half.e2eP99.toFixed(0)} ms, upload->row p50 ${half.recordP50.toFixed(0)} ms p99 ${half.recordP99.toFixed(0)} ms, pipeline p50 ${half.pipelineP50.toFixed(0)} ms, inference p50 ${half.inferenceP50.toFixed(1)} ms`,
+      );
       const was = previous?.pipeline?.find((r) => r.label === half.label)?.hops;
       log(`    ${label} half load, per hop (ms; upload -> row = toRecord)${was ? ', beside --vs' : ''}:`);
       for (const l of formatHops(half.hops, was)) log(`      ${l}`);
@@ -521,34 +754,77 @@ async function main() {
       await restartWorker(cfg, []);
       const normal = cutVideo(VTEST, path.join(cfg.home, 'samples', 'bench-normal-0-199.avi'), 0, 200);
       const bucket = storageClient(cfg).bucket(cfg.gcs.bucket);
-      await bucket.upload(normal, { destination: 'normal/bench/clip.avi', resumable: false, contentType: 'video/x-msvideo', metadata: { metadata: { 'lookout-derived': 'normal-footage' } } });
+      await bucket.upload(normal, {
+        destination: 'normal/bench/clip.avi',
+        resumable: false,
+        contentType: 'video/x-msvideo',
+        metadata: { metadata: { 'lookout-derived': 'normal-footage' } },
+      });
       const [md] = await bucket.file('normal/bench/clip.avi').getMetadata();
       const { client, connection } = await temporalClient(cfg);
       try {
         const f0 = Date.now();
-        const fit = await runFit(client, cfg, 'bench', [{ bucket: cfg.gcs.bucket, name: 'normal/bench/clip.avi', generation: String(md.generation), size: Number(md.size), timeCreated: String(md.timeCreated) }], { every: 1, k: 8, seed: 7, quantile: 0.97, parallelism: 1 });
+        const fit = await runFit(
+          client,
+          cfg,
+          'bench',
+          [
+            {
+              bucket: cfg.gcs.bucket,
+              name: 'normal/bench/clip.avi',
+              generation: String(md.generation),
+              size: Number(md.size),
+              timeCreated: String(md.timeCreated),
+            },
+          ],
+          { every: 1, k: 8, seed: 7, quantile: 0.97, parallelism: 1 },
+        );
         log(`    fitted scene bench on 200 frames: ${fit.samples} objects, ${((Date.now() - f0) / 1000).toFixed(0)} s`);
       } finally {
         await connection.close();
       }
       videoRuns.push(await videoRun(cfg, 'objects', undefined), await videoRun(cfg, 'cctv-anomaly', 'bench'));
-      for (const v of videoRuns) log(`    ratio video ${v.pipeline} frames/s to bare detection: ${(v.framesPerSecond / limit).toFixed(3)} (${v.framesPerSecond.toFixed(1)} vs ${limit.toFixed(1)})`);
-      log('(d) video latency and memory: serve p50/p99, stream capture-to-row p50/p99, a long video\'s worker RSS');
+      for (const v of videoRuns)
+        log(
+          `    ratio video ${v.pipeline} frames/s to bare detection: ${(v.framesPerSecond / limit).toFixed(3)} (${v.framesPerSecond.toFixed(1)} vs ${limit.toFixed(1)})`,
+        );
+      log("(d) video latency and memory: serve p50/p99, stream capture-to-row p50/p99, a long video's worker RSS");
       if (STREAM_S > 0) videoExtra.stream = await streamBench(cfg, STREAM_S, 'cctv-anomaly', 'bench');
       if (SERVE_REQUESTS > 0) videoExtra.serve = await serveBench(cfg, SERVE_REQUESTS);
       if (LONG_MIN > 0) {
         await restartWorker(cfg, []);
-        videoExtra.long = await longVideoBench(cfg, LONG_MIN, LONG_PIPELINE, LONG_PIPELINE === 'objects' ? undefined : 'bench');
+        videoExtra.long = await longVideoBench(
+          cfg,
+          LONG_MIN,
+          LONG_PIPELINE,
+          LONG_PIPELINE === 'objects' ? undefined : 'bench',
+        );
       }
     }
     // Bulk mode: the same frames from an unwatched archive bucket, analysed by `backfill --bulk` (one workflow
     // per 50 objects), at two archive sizes to see whether the per-object overhead stays flat.
     if (!VIDEO_ONLY && !LATENCY_ONLY && !RASTER_ONLY) await restartWorker(cfg, []);
-    if (!VIDEO_ONLY && !LATENCY_ONLY && !RASTER_ONLY) for (const n of BULK_SIZES) bulkRuns.push(await bulkRun(cfg, files, n, limit));
+    if (!VIDEO_ONLY && !LATENCY_ONLY && !RASTER_ONLY)
+      for (const n of BULK_SIZES) bulkRuns.push(await bulkRun(cfg, files, n, limit));
   } finally {
     const memory: Record<string, number | null> = { bench: Math.round(process.resourceUsage().maxRSS / 1024) };
-    for (const p of ['nats', 'temporal', 'gcs', 'bigquery', 'pubsub', 'watcher', 'subscriber', 'dispatcher', 'worker-cpu']) memory[p] = procMemMb(readPid(cfg.home, p), 'VmHWM');
-    log(`peak memory (MiB, VmHWM): ${Object.entries(memory).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    for (const p of [
+      'nats',
+      'temporal',
+      'gcs',
+      'bigquery',
+      'pubsub',
+      'watcher',
+      'subscriber',
+      'dispatcher',
+      'worker-cpu',
+    ])
+      memory[p] = procMemMb(readPid(cfg.home, p), 'VmHWM');
+    log(
+      `peak memory (MiB, VmHWM): ${Object.entries(memory)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}`,
+    );
     const sat = runs.find((r) => r.label === 'batching-on-saturation');
     const bestBulk = bulkRuns.length ? Math.max(...bulkRuns.map((b) => b.perSecond)) : null;
     // The headline per workload (pipeline objects/s, bare of the same model, ratio, CPU ledger): render.ts ResultsFile.
@@ -556,29 +832,81 @@ async function main() {
     // CPU ratio: bare inference's CPU per object over the whole stack's (ledger): on a shared machine, where the
     // throughput ratio moves with other programs' load between the bare run and the pipeline run, this one does not.
     const bareDetCpu = bareRuns.find((b) => b.perSecond === limit)?.cpuMsPerObject;
-    const wl = (name: string, unit: string, perSecond: number, bare: number, ledgerName: string, bareCpu: number | undefined) => {
+    const wl = (
+      name: string,
+      unit: string,
+      perSecond: number,
+      bare: number,
+      ledgerName: string,
+      bareCpu: number | undefined,
+    ) => {
       const l = ledgers[ledgerName] ?? null;
-      workloads[name] = { unit, perSecond, bare, ratio: perSecond / bare, ledger: l, bareCpuMsPerObject: bareCpu ?? null, cpuRatio: bareCpu && l ? bareCpu / l.stackMsPerObject : null };
+      workloads[name] = {
+        unit,
+        perSecond,
+        bare,
+        ratio: perSecond / bare,
+        ledger: l,
+        bareCpuMsPerObject: bareCpu ?? null,
+        cpuRatio: bareCpu && l ? bareCpu / l.stackMsPerObject : null,
+      };
     };
-    if (rasterRuns[0] && rasterBare) wl('raster', 'chip', rasterRuns[0].perSecond, rasterBare.perSecond, 'raster', rasterBare.cpuMsPerObject);
+    if (rasterRuns[0] && rasterBare)
+      wl('raster', 'chip', rasterRuns[0].perSecond, rasterBare.perSecond, 'raster', rasterBare.cpuMsPerObject);
     if (sat) wl('per-object', 'image', sat.perSecond, limit, 'per-object batching-on', bareDetCpu);
     const off = runs.find((r) => r.label === 'batching-off-saturation');
     if (off) wl('per-object, batching off', 'image', off.perSecond, limit, 'per-object batching-off', bareDetCpu);
     const bulkBest = bulkRuns.length ? bulkRuns.reduce((a, b) => (b.perSecond > a.perSecond ? b : a)) : undefined;
     if (bulkBest) wl('bulk', 'image', bulkBest.perSecond, limit, `bulk ${bulkBest.objects}`, bareDetCpu);
-    for (const v of videoRuns) wl(`video ${v.pipeline}`, 'frame', v.framesPerSecond, limit, `video ${v.pipeline}`, bareDetCpu);
+    for (const v of videoRuns)
+      wl(`video ${v.pipeline}`, 'frame', v.framesPerSecond, limit, `video ${v.pipeline}`, bareDetCpu);
     const half = runs.find((r) => r.label === 'batching-on-half');
     const num = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? null : x);
-    const latency = { uploadToRowP50Ms: num(half?.recordP50), uploadToRowP99Ms: num(half?.recordP99), halfLoadRate: num(half?.offeredRate), serveP50Ms: num(videoExtra.serve?.p50Ms), serveP99Ms: num(videoExtra.serve?.p99Ms), streamP50Ms: num(videoExtra.stream?.p50Ms), streamP99Ms: num(videoExtra.stream?.p99Ms) };
+    const latency = {
+      uploadToRowP50Ms: num(half?.recordP50),
+      uploadToRowP99Ms: num(half?.recordP99),
+      halfLoadRate: num(half?.offeredRate),
+      serveP50Ms: num(videoExtra.serve?.p50Ms),
+      serveP99Ms: num(videoExtra.serve?.p99Ms),
+      streamP50Ms: num(videoExtra.stream?.p50Ms),
+      streamP99Ms: num(videoExtra.stream?.p99Ms),
+    };
     const date = new Date().toISOString().slice(0, 10);
-    const result = { date, machine, commit, command: `npm run bench -- ${args.join(' ')}`.trim(), workloads, latency, ledgerTable: formatLedgers(ledgers), ledgers, bare: bareRuns, bareLimitPerSecond: limit, rasterBare: rasterBare ?? null, raster: rasterRuns, pipeline: runs, bulk: bulkRuns, video: videoRuns, videoExtra, ratioPipelineToBare: sat ? sat.perSecond / limit : null, ratioBulkToBare: bestBulk ? bestBulk / limit : null, peakMemoryMb: memory };
+    const result = {
+      date,
+      machine,
+      commit,
+      command: `npm run bench -- ${args.join(' ')}`.trim(),
+      workloads,
+      latency,
+      ledgerTable: formatLedgers(ledgers),
+      ledgers,
+      bare: bareRuns,
+      bareLimitPerSecond: limit,
+      rasterBare: rasterBare ?? null,
+      raster: rasterRuns,
+      pipeline: runs,
+      bulk: bulkRuns,
+      video: videoRuns,
+      videoExtra,
+      ratioPipelineToBare: sat ? sat.perSecond / limit : null,
+      ratioBulkToBare: bestBulk ? bestBulk / limit : null,
+      peakMemoryMb: memory,
+    };
     if (Object.keys(ledgers).length) {
       log('CPU ledger (ms per analysed object; bench/ledger.ts):');
       for (const l of formatLedgers(ledgers)) log(`    ${l}`);
     }
-    for (const [k, w] of Object.entries(workloads)) log(`ratio ${k}: ${w.ratio.toFixed(3)} (${w.perSecond.toFixed(1)} vs bare ${w.bare.toFixed(1)} ${w.unit}s/s)`);
-    if (bestBulk) log(`ratio bulk/(a): ${(bestBulk / limit).toFixed(3)}  (bulk ${bestBulk.toFixed(1)} obj/s vs bare ${limit.toFixed(1)} img/s)`);
-    if (sat) log(`ratio (b)/(a): ${(sat.perSecond / limit).toFixed(3)}  (pipeline ${sat.perSecond.toFixed(1)} obj/s at saturation vs bare ${limit.toFixed(1)} img/s)`);
+    for (const [k, w] of Object.entries(workloads))
+      log(`ratio ${k}: ${w.ratio.toFixed(3)} (${w.perSecond.toFixed(1)} vs bare ${w.bare.toFixed(1)} ${w.unit}s/s)`);
+    if (bestBulk)
+      log(
+        `ratio bulk/(a): ${(bestBulk / limit).toFixed(3)}  (bulk ${bestBulk.toFixed(1)} obj/s vs bare ${limit.toFixed(1)} img/s)`,
+      );
+    if (sat)
+      log(
+        `ratio (b)/(a): ${(sat.perSecond / limit).toFixed(3)}  (pipeline ${sat.perSecond.toFixed(1)} obj/s at saturation vs bare ${limit.toFixed(1)} img/s)`,
+      );
     const out = path.join(root, '.lookout', 'bench-results.json');
     fs.writeFileSync(out, JSON.stringify(result, null, 2));
     // The results file: benchmarks/<date>-<machine>.json (or --out), with its Markdown beside it.
@@ -591,13 +919,17 @@ async function main() {
     log(`results: ${out}`);
     if (previous) {
       log(`beside ${VS}:`);
-      for (const c of compareResults(result, previous)) log(`    ${c.label.padEnd(40)} ${c.before.toFixed(2).padStart(10)} -> ${c.now.toFixed(2).padStart(10)}  (${c.change >= 0 ? '+' : ''}${(100 * c.change).toFixed(0)}%, ${c.better ? 'better' : 'not better'})`);
+      for (const c of compareResults(result, previous))
+        log(
+          `    ${c.label.padEnd(40)} ${c.before.toFixed(2).padStart(10)} -> ${c.now.toFixed(2).padStart(10)}  (${c.change >= 0 ? '+' : ''}${(100 * c.change).toFixed(0)}%, ${c.better ? 'better' : 'not better'})`,
+        );
     }
     if (json) console.log(JSON.stringify(result));
     if (!keep) {
       await down(cfg);
       // The archive objects of the bulk runs (tens of GB at 100,000 objects) are of no use after the run.
-      for (const f of ['lookout-bench-archive', 'lookout-bench-archive.bucketMetadata']) fs.rmSync(path.join(cfg.home, 'data', 'gcs', f), { recursive: true, force: true });
+      for (const f of ['lookout-bench-archive', 'lookout-bench-archive.bucketMetadata'])
+        fs.rmSync(path.join(cfg.home, 'data', 'gcs', f), { recursive: true, force: true });
     }
   }
 }

@@ -30,7 +30,11 @@ import {
   type ScoredFrame,
 } from '../methods/cctv-attributes';
 import { DEFAULT_CROSS_FIT_FOLDS, type TrackScoreState } from '../methods/cctv-attributes/model';
-import { fitSceneModel, frameScore as ocaeFrameScore, scoreObjects as ocaeScoreObjects } from '../methods/cctv-ocae/scene-model';
+import {
+  fitSceneModel,
+  frameScore as ocaeFrameScore,
+  scoreObjects as ocaeScoreObjects,
+} from '../methods/cctv-ocae/scene-model';
 import { CROP as OCAE_CROP, MAX_OBJECTS as OCAE_MAX_OBJECTS } from '../methods/cctv-ocae/stages';
 import type { Box } from '../core/types';
 import type { DecodedImage } from '../media/image';
@@ -44,7 +48,14 @@ import { defaultModelRepo, loadLocalModel, type LocalModel } from '../runtime/ma
 import { iou } from '../runtime/nms';
 import { onnxruntimeVersion } from '../runtime/session';
 import { percentile, rocAuc, rocCurve } from './metrics';
-import { DEFAULT_EPISODE_SETTINGS, episodeOptionsAt, episodesOf, type Episode as AlertEpisode, type EpisodeOptions, type EpisodeSettings } from '../runtime/episodes';
+import {
+  DEFAULT_EPISODE_SETTINGS,
+  episodeOptionsAt,
+  episodesOf,
+  type Episode as AlertEpisode,
+  type EpisodeOptions,
+  type EpisodeSettings,
+} from '../runtime/episodes';
 import { matchEpisodes, summariseEpisodes, type EpisodeMatch, type EpisodeSummary } from './metrics/episodes';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -82,8 +93,12 @@ export interface EvalOptions {
   log?: (s: string) => void;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type EvalResults = Record<string, any> & { auc: Record<string, Record<string, any>>; normalFramesFlagged: { new: number; baseline: number; of: number } };
+/* eslint-disable @typescript-eslint/no-explicit-any -- the results object is open JSON, read by the report writers */
+export type EvalResults = Record<string, any> & {
+  auc: Record<string, Record<string, any>>;
+  normalFramesFlagged: { new: number; baseline: number; of: number };
+};
+/* eslint-enable @typescript-eslint/no-explicit-any */
 
 // ---------------------------------------------------------------------------------------------
 // Design
@@ -99,7 +114,12 @@ export function rangesFor(a: Pick<EvalOptions, 'split' | 'limit'>): Ranges {
   if (a.limit !== null) {
     const n = a.limit;
     // Smoke test: short contiguous ranges from the start of the video (so little is decoded and tracked).
-    return { fit: [0, 3 * n - 1], cal: [3 * n, 4 * n - 1], test: [4 * n, 6 * n - 1], seed: a.split === 'test' ? 20261207 : a.split === 'validation' ? 4242 : 3131 };
+    return {
+      fit: [0, 3 * n - 1],
+      cal: [3 * n, 4 * n - 1],
+      test: [4 * n, 6 * n - 1],
+      seed: a.split === 'test' ? 20261207 : a.split === 'validation' ? 4242 : 3131,
+    };
   }
   if (a.split === 'test') return { fit: [0, 399], cal: [400, 499], test: [500, 794], seed: 20261207 };
   if (a.split === 'validation') return { fit: [0, 249], cal: [250, 349], test: [350, 499], seed: 4242 };
@@ -120,8 +140,22 @@ interface Scene {
 }
 
 const SCENES: Scene[] = [
-  { name: 'left', x0: 0, width: 384, walk: (x) => [205, 238 + 0.15 * x], grassTop: (x) => 280 + 0.2 * x, grassX: [40, 340] },
-  { name: 'right', x0: 384, width: 384, walk: (x) => [250, 300 + 0.2 * (x - 384)], grassTop: (x) => 350 + 0.44 * (x - 384), grassX: [400, 560] },
+  {
+    name: 'left',
+    x0: 0,
+    width: 384,
+    walk: (x) => [205, 238 + 0.15 * x],
+    grassTop: (x) => 280 + 0.2 * x,
+    grassX: [40, 340],
+  },
+  {
+    name: 'right',
+    x0: 384,
+    width: 384,
+    walk: (x) => [250, 300 + 0.2 * (x - 384)],
+    grassTop: (x) => 350 + 0.44 * (x - 384),
+    grassX: [400, 560],
+  },
 ];
 
 /**
@@ -130,13 +164,19 @@ const SCENES: Scene[] = [
  * for a 384x576 crop), so people are seen at the pixel size production sees them. `fullFrameInput` is the
  * profile's own size, for the report.
  */
-export function sceneCropDetection(manifest: Parameters<typeof detectionProfile>[0]): { options: DetectorOptions; fullFrameInput: { width: number; height: number } } {
+export function sceneCropDetection(manifest: Parameters<typeof detectionProfile>[0]): {
+  options: DetectorOptions;
+  fullFrameInput: { width: number; height: number };
+} {
   const profile = detectionProfile(manifest, cctvAttributesMethod.detectionProfile ?? 'cctv');
   const base = profile.inputSize ?? { width: manifest.preprocessing!.width, height: manifest.preprocessing!.height };
   const widths = new Set(SCENES.map((s) => s.width));
   if (widths.size !== 1) throw new Error('scenes of different widths need one detector each (bug)');
   const round32 = (v: number) => Math.max(32, Math.round(v / 32) * 32);
-  const inputSize = { width: round32((SCENES[0].width * base.width) / FULL_W), height: round32((FULL_H * base.height) / FULL_H) };
+  const inputSize = {
+    width: round32((SCENES[0].width * base.width) / FULL_W),
+    height: round32((FULL_H * base.height) / FULL_H),
+  };
   return { options: { ...profile, inputSize }, fullFrameInput: { width: base.width, height: base.height } };
 }
 
@@ -150,14 +190,26 @@ const VAN = { x: 654, y: 44, w: 71, h: 57 };
 const VAN_TO_PERSON = 1.42;
 
 type Kind = 'vehicle-driving' | 'vehicle-parked' | 'running' | 'wrong-direction' | 'loitering' | 'group-gathering';
-export const KINDS: Kind[] = ['vehicle-driving', 'vehicle-parked', 'running', 'wrong-direction', 'loitering', 'group-gathering'];
+export const KINDS: Kind[] = [
+  'vehicle-driving',
+  'vehicle-parked',
+  'running',
+  'wrong-direction',
+  'loitering',
+  'group-gathering',
+];
 const KIND_TEXT: Record<Kind, string> = {
-  'vehicle-driving': 'wrong place: the parked van cut out and driven along the footpath / paved area at 1.5 person heights/s (~3x walking)',
+  'vehicle-driving':
+    'wrong place: the parked van cut out and driven along the footpath / paved area at 1.5 person heights/s (~3x walking)',
   'vehicle-parked': 'wrong class for the area: the van standing on the grass, where only people were seen',
-  running: 'wrong speed: a real walking person (gait frames of a real track, played 4x faster) moved along the footpath at 4x walking speed',
-  'wrong-direction': 'wrong direction: a real walking person moved straight towards or away from the camera at walking speed across the footpath, where people walk across the view',
-  loitering: 'loitering: a real person standing still on the footpath for up to 20 s (one episode per scene); frames from 7 s on are labelled anomalous (no method constant: the method\'s dwell reference is 10 s), the first 7 s are left out (people do stop for a few seconds here)',
-  'group-gathering': 'a group gathering (no single attribute mirrors it): three real people (three different tracks) walk from different sides towards one spot on the footpath at walking speed and stand there together; labelled anomalous from when the last one arrives until they leave (8 s)',
+  running:
+    'wrong speed: a real walking person (gait frames of a real track, played 4x faster) moved along the footpath at 4x walking speed',
+  'wrong-direction':
+    'wrong direction: a real walking person moved straight towards or away from the camera at walking speed across the footpath, where people walk across the view',
+  loitering:
+    "loitering: a real person standing still on the footpath for up to 20 s (one episode per scene); frames from 7 s on are labelled anomalous (no method constant: the method's dwell reference is 10 s), the first 7 s are left out (people do stop for a few seconds here)",
+  'group-gathering':
+    'a group gathering (no single attribute mirrors it): three real people (three different tracks) walk from different sides towards one spot on the footpath at walking speed and stand there together; labelled anomalous from when the last one arrives until they leave (8 s)',
 };
 /** Loitering: standing for 20 s; anomalous from 7 s on (people do stop for a few seconds in this scene; 7 s is deliberately no constant of the method). */
 const LOITER_FRAMES = 200;
@@ -266,7 +318,8 @@ function personSprite(frame: Buffer, bg: Uint8Array, box: { x: number; y: number
   }
   blur(alpha, w, h, 1);
   // Fade out towards the crop border so no hard rectangle edge shows.
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) alpha[y * w + x] *= Math.min(1, Math.min(x, y, w - 1 - x, h - 1 - y) / 2);
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) alpha[y * w + x] *= Math.min(1, Math.min(x, y, w - 1 - x, h - 1 - y) / 2);
   return { w, h, rgb, alpha };
 }
 
@@ -286,7 +339,13 @@ function vanSprite(frame: Buffer): Sprite {
 }
 
 /** Blends a placement into a crop (RGB, scene coordinates) in place; returns the pasted rectangle in crop coordinates. */
-function paste(crop: Buffer, cw: number, ch: number, sceneX0: number, p: Placement): { x: number; y: number; w: number; h: number } {
+function paste(
+  crop: Buffer,
+  cw: number,
+  ch: number,
+  sceneX0: number,
+  p: Placement,
+): { x: number; y: number; w: number; h: number } {
   const s = p.height / p.sprite.h;
   const w = Math.max(1, Math.round(p.sprite.w * s));
   const h = Math.max(1, Math.round(p.height));
@@ -327,7 +386,8 @@ function paste(crop: Buffer, cw: number, ch: number, sceneX0: number, p: Placeme
 
 function cropOf(frame: Buffer, scene: Scene): Buffer {
   const out = Buffer.alloc(scene.width * FULL_H * 3);
-  for (let y = 0; y < FULL_H; y++) frame.copy(out, y * scene.width * 3, (y * FULL_W + scene.x0) * 3, (y * FULL_W + scene.x0 + scene.width) * 3);
+  for (let y = 0; y < FULL_H; y++)
+    frame.copy(out, y * scene.width * 3, (y * FULL_W + scene.x0) * 3, (y * FULL_W + scene.x0 + scene.width) * 3);
   return out;
 }
 
@@ -353,9 +413,14 @@ class Cached implements FrameDetector, CropEmbedder {
     if (this.key !== null) this.dets.set(this.key, r.boxes);
     return { boxes: r.boxes };
   }
-  async embedCrops(frame: { rgb: Buffer; width: number; height: number }, boxes: ReadonlyArray<{ x: number; y: number; w: number; h: number }>): Promise<Float32Array[]> {
+  async embedCrops(
+    frame: { rgb: Buffer; width: number; height: number },
+    boxes: ReadonlyArray<{ x: number; y: number; w: number; h: number }>,
+  ): Promise<Float32Array[]> {
     if (!this.embedder) throw new Error('no embedder (bug)');
-    const keys = boxes.map((b) => (this.key !== null ? `${this.key}:${b.x.toFixed(2)},${b.y.toFixed(2)},${b.w.toFixed(2)},${b.h.toFixed(2)}` : null));
+    const keys = boxes.map((b) =>
+      this.key !== null ? `${this.key}:${b.x.toFixed(2)},${b.y.toFixed(2)},${b.w.toFixed(2)},${b.h.toFixed(2)}` : null,
+    );
     const missing = boxes.filter((_, i) => keys[i] === null || !this.embs.has(keys[i]!));
     const t0 = performance.now();
     const fresh = missing.length ? await this.embedder.embedCrops(frame, missing) : [];
@@ -378,9 +443,20 @@ class Cached implements FrameDetector, CropEmbedder {
 // ---------------------------------------------------------------------------------------------
 // Statistics and plots
 
-const COLORS: Record<string, string> = { overall: '#000000', 'vehicle-driving': '#d62728', 'vehicle-parked': '#ff7f0e', running: '#1f77b4', 'wrong-direction': '#9467bd', loitering: '#2ca02c', 'group-gathering': '#8c564b' };
+const COLORS: Record<string, string> = {
+  overall: '#000000',
+  'vehicle-driving': '#d62728',
+  'vehicle-parked': '#ff7f0e',
+  running: '#1f77b4',
+  'wrong-direction': '#9467bd',
+  loitering: '#2ca02c',
+  'group-gathering': '#8c564b',
+};
 
-async function rocPng(file: string, panels: Array<{ title: string; curves: Array<{ name: string; auc: number; pts: Array<[number, number]> }> }>) {
+async function rocPng(
+  file: string,
+  panels: Array<{ title: string; curves: Array<{ name: string; auc: number; pts: Array<[number, number]> }> }>,
+) {
   const PW = 430;
   const PH = 430;
   const m = { l: 55, t: 45, b: 50, r: 20 };
@@ -395,31 +471,62 @@ async function rocPng(file: string, panels: Array<{ title: string; curves: Array
     parts.push(`<rect x="${ox}" y="${m.t}" width="${PW}" height="${PH}" fill="none" stroke="#333"/>`);
     parts.push(`<line x1="${X(0)}" y1="${Y(0)}" x2="${X(1)}" y2="${Y(1)}" stroke="#bbb" stroke-dasharray="4,4"/>`);
     for (let v = 0; v <= 1.0001; v += 0.2) {
-      parts.push(`<text x="${X(v)}" y="${m.t + PH + 16}" font-family="sans-serif" font-size="11" text-anchor="middle">${v.toFixed(1)}</text>`);
-      parts.push(`<text x="${ox - 6}" y="${Y(v) + 4}" font-family="sans-serif" font-size="11" text-anchor="end">${v.toFixed(1)}</text>`);
+      parts.push(
+        `<text x="${X(v)}" y="${m.t + PH + 16}" font-family="sans-serif" font-size="11" text-anchor="middle">${v.toFixed(1)}</text>`,
+      );
+      parts.push(
+        `<text x="${ox - 6}" y="${Y(v) + 4}" font-family="sans-serif" font-size="11" text-anchor="end">${v.toFixed(1)}</text>`,
+      );
     }
-    parts.push(`<text x="${ox + PW / 2}" y="${m.t + PH + 34}" font-family="sans-serif" font-size="12" text-anchor="middle">normal frames above threshold (false positive rate)</text>`);
-    parts.push(`<text x="${ox - 38}" y="${m.t + PH / 2}" font-family="sans-serif" font-size="12" text-anchor="middle" transform="rotate(-90 ${ox - 38} ${m.t + PH / 2})">anomalous frames above threshold</text>`);
+    parts.push(
+      `<text x="${ox + PW / 2}" y="${m.t + PH + 34}" font-family="sans-serif" font-size="12" text-anchor="middle">normal frames above threshold (false positive rate)</text>`,
+    );
+    parts.push(
+      `<text x="${ox - 38}" y="${m.t + PH / 2}" font-family="sans-serif" font-size="12" text-anchor="middle" transform="rotate(-90 ${ox - 38} ${m.t + PH / 2})">anomalous frames above threshold</text>`,
+    );
     p.curves.forEach((c, i) => {
       const col = COLORS[c.name] ?? '#777';
-      parts.push(`<polyline fill="none" stroke="${col}" stroke-width="${c.name === 'overall' ? 2.5 : 1.5}" points="${c.pts.map(([x, y]) => `${X(x).toFixed(1)},${Y(y).toFixed(1)}`).join(' ')}"/>`);
-      parts.push(`<line x1="${ox}" y1="${m.t + PH + 52 + i * 18}" x2="${ox + 22}" y2="${m.t + PH + 52 + i * 18}" stroke="${col}" stroke-width="2.5"/>`);
-      parts.push(`<text x="${ox + 28}" y="${m.t + PH + 56 + i * 18}" font-family="sans-serif" font-size="12">${c.name}: AUC ${Number.isFinite(c.auc) ? c.auc.toFixed(3) : 'n/a'}</text>`);
+      parts.push(
+        `<polyline fill="none" stroke="${col}" stroke-width="${c.name === 'overall' ? 2.5 : 1.5}" points="${c.pts.map(([x, y]) => `${X(x).toFixed(1)},${Y(y).toFixed(1)}`).join(' ')}"/>`,
+      );
+      parts.push(
+        `<line x1="${ox}" y1="${m.t + PH + 52 + i * 18}" x2="${ox + 22}" y2="${m.t + PH + 52 + i * 18}" stroke="${col}" stroke-width="2.5"/>`,
+      );
+      parts.push(
+        `<text x="${ox + 28}" y="${m.t + PH + 56 + i * 18}" font-family="sans-serif" font-size="12">${c.name}: AUC ${Number.isFinite(c.auc) ? c.auc.toFixed(3) : 'n/a'}</text>`,
+      );
     });
   });
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}">${parts.join('')}</svg>`;
   await sharp(Buffer.from(svg)).png().toFile(file);
 }
 
-async function annotatedJpeg(file: string, crop: Buffer, w: number, h: number, objects: ScoredFrame['objects'], title: string, threshold: number) {
-  const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+async function annotatedJpeg(
+  file: string,
+  crop: Buffer,
+  w: number,
+  h: number,
+  objects: ScoredFrame['objects'],
+  title: string,
+  threshold: number,
+) {
+  const esc = (s: string) =>
+    s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
   const parts = objects.map((o) => {
     const col = o.abnormal ? '#ff2020' : '#20d040';
     return `<rect x="${o.x.toFixed(1)}" y="${o.y.toFixed(1)}" width="${o.w.toFixed(1)}" height="${o.h.toFixed(1)}" fill="none" stroke="${col}" stroke-width="${o.abnormal ? 2.5 : 1}"/><text x="${o.x.toFixed(1)}" y="${Math.max(10, o.y - 3).toFixed(1)}" font-family="sans-serif" font-size="11" fill="${col}">${esc(o.label)} ${o.score.toFixed(1)}</text>`;
   });
-  const reasons = objects.filter((o) => o.abnormal).flatMap((o) => o.reasons.map((r) => `${o.label}: ${r.text}`)).slice(0, 4);
+  const reasons = objects
+    .filter((o) => o.abnormal)
+    .flatMap((o) => o.reasons.map((r) => `${o.label}: ${r.text}`))
+    .slice(0, 4);
   const lines = [title, `threshold ${threshold.toFixed(2)}`, ...reasons];
-  const textBlock = lines.map((l, i) => `<text x="4" y="${14 + i * 13}" font-family="sans-serif" font-size="10" fill="white">${esc(l.length > 75 ? l.slice(0, 74) + '…' : l)}</text>`).join('');
+  const textBlock = lines
+    .map(
+      (l, i) =>
+        `<text x="4" y="${14 + i * 13}" font-family="sans-serif" font-size="10" fill="white">${esc(l.length > 75 ? l.slice(0, 74) + '…' : l)}</text>`,
+    )
+    .join('');
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}"><rect x="0" y="0" width="${w}" height="${8 + lines.length * 13}" fill="black" fill-opacity="0.6"/>${textBlock}${parts.join('')}</svg>`;
   await sharp(crop, { raw: { width: w, height: h, channels: 3 } })
     .composite([{ input: Buffer.from(svg), top: 0, left: 0 }])
@@ -438,7 +545,11 @@ interface PersonTrack {
 }
 
 /** Isolated, well-sized walking person tracks from the clean pass over the source frames. */
-function personTracks(obsByScene: Map<string, FrameObservations[]>, range: [number, number], minRun: number): PersonTrack[] {
+function personTracks(
+  obsByScene: Map<string, FrameObservations[]>,
+  range: [number, number],
+  minRun: number,
+): PersonTrack[] {
   const out: PersonTrack[] = [];
   for (const scene of SCENES) {
     const frames = (obsByScene.get(scene.name) ?? []).filter((f) => f.frame >= range[0] && f.frame <= range[1]);
@@ -478,13 +589,19 @@ function personTracks(obsByScene: Map<string, FrameObservations[]>, range: [numb
   });
 }
 
-function buildEpisodes(r: Ranges, limit: number | null, tracks: PersonTrack[], sprites: { person: (tr: PersonTrack, k: number) => Sprite; van: Sprite }): Episode[] {
+function buildEpisodes(
+  r: Ranges,
+  limit: number | null,
+  tracks: PersonTrack[],
+  sprites: { person: (tr: PersonTrack, k: number) => Sprite; van: Sprite },
+): Episode[] {
   const rand = seededRandom(r.seed);
   const U = (a: number, b: number) => a + rand() * (b - a);
   const [t0, t1] = r.test;
   const len = t1 - t0 + 1;
   const slots = limit !== null ? 1 : Math.max(1, Math.floor(len / 95));
-  if (tracks.length === 0) throw new Error('no isolated walking person track found in the source frames: cannot cut people');
+  if (tracks.length === 0)
+    throw new Error('no isolated walking person track found in the source frames: cannot cut people');
   const episodes: Episode[] = [];
   let trackPick = 0;
   const nextTrack = () => tracks[trackPick++ % tracks.length];
@@ -493,7 +610,14 @@ function buildEpisodes(r: Ranges, limit: number | null, tracks: PersonTrack[], s
     const sx1 = scene.x0 + scene.width;
     for (const kind of KINDS) {
       // Loitering needs one long stay: a single episode over the whole range; the other kinds get `slots`.
-      const kSlots = kind === 'loitering' ? 1 : kind === 'group-gathering' ? (limit !== null ? 1 : Math.max(1, Math.floor(len / 145))) : slots;
+      const kSlots =
+        kind === 'loitering'
+          ? 1
+          : kind === 'group-gathering'
+            ? limit !== null
+              ? 1
+              : Math.max(1, Math.floor(len / 145))
+            : slots;
       const kSlotLen = Math.floor(len / kSlots);
       for (let s = 0; s < kSlots; s++) {
         const start = t0 + s * kSlotLen + 5;
@@ -520,12 +644,25 @@ function buildEpisodes(r: Ranges, limit: number | null, tracks: PersonTrack[], s
             place: (t) => {
               const k = t - start;
               if (k < 0 || k >= n) return null;
-              if (isVan) return { sprite: sprites.van, fx: xStart + dir * speed * k, fy, height: VAN_TO_PERSON * ph, flip: dir < 0 };
+              if (isVan)
+                return {
+                  sprite: sprites.van,
+                  fx: xStart + dir * speed * k,
+                  fy,
+                  height: VAN_TO_PERSON * ph,
+                  flip: dir < 0,
+                };
               // Gait frames of the real track played 4x faster, looping.
               const frames = tr!.frames.length;
               const idx = (4 * k) % (2 * frames - 2);
               const f = idx < frames ? idx : 2 * frames - 2 - idx;
-              return { sprite: sprites.person(tr!, f), fx: xStart + dir * speed * k, fy, height: ph, flip: tr!.heading !== dir };
+              return {
+                sprite: sprites.person(tr!, f),
+                fx: xStart + dir * speed * k,
+                fy,
+                height: ph,
+                flip: tr!.heading !== dir,
+              };
             },
           });
         } else if (kind === 'vehicle-parked') {
@@ -541,7 +678,8 @@ function buildEpisodes(r: Ranges, limit: number | null, tracks: PersonTrack[], s
             end: start + n - 1,
             labelFrom: start,
             describe: `van standing on the grass, foot point (${fx.toFixed(0)}, ${fy.toFixed(0)}), ${n} frames`,
-            place: (t) => (t < start || t >= start + n ? null : { sprite: sprites.van, fx, fy, height: VAN_TO_PERSON * ph, flip }),
+            place: (t) =>
+              t < start || t >= start + n ? null : { sprite: sprites.van, fx, fy, height: VAN_TO_PERSON * ph, flip },
           });
         } else if (kind === 'wrong-direction') {
           const fx = U(sx0 + 50, sx1 - 50);
@@ -578,7 +716,10 @@ function buildEpisodes(r: Ranges, limit: number | null, tracks: PersonTrack[], s
           const members = [-1, 1, 0].map((side, i) => {
             const tr = nextTrack();
             const goal = { x: fx + (i - 1) * 0.45 * ph, y: fy + (side === 0 ? 0.15 * ph : 0) };
-            const from = side === 0 ? { x: goal.x, y: Math.min(FULL_H - 5, goal.y + GATHER_WALK * WALK * ph * 0.8) } : { x: goal.x - side * GATHER_WALK * WALK * ph * U(0.7, 1), y: goal.y };
+            const from =
+              side === 0
+                ? { x: goal.x, y: Math.min(FULL_H - 5, goal.y + GATHER_WALK * WALK * ph * 0.8) }
+                : { x: goal.x - side * GATHER_WALK * WALK * ph * U(0.7, 1), y: goal.y };
             const dist = Math.hypot(goal.x - from.x, goal.y - from.y);
             const steps = Math.max(1, Math.ceil(dist / (WALK * ph)));
             return { tr, goal, from, steps };
@@ -603,7 +744,13 @@ function buildEpisodes(r: Ranges, limit: number | null, tracks: PersonTrack[], s
                 const f = idx < frames ? idx : 2 * frames - 2 - idx;
                 const x = m.from.x + a * (m.goal.x - m.from.x);
                 const y = m.from.y + a * (m.goal.y - m.from.y);
-                return { sprite: sprites.person(m.tr, f), fx: x, fy: y, height: personHeightAt(y), flip: m.goal.x < m.from.x ? m.tr.heading > 0 : m.tr.heading < 0 };
+                return {
+                  sprite: sprites.person(m.tr, f),
+                  fx: x,
+                  fy: y,
+                  height: personHeightAt(y),
+                  flip: m.goal.x < m.from.x ? m.tr.heading > 0 : m.tr.heading < 0,
+                };
               });
             },
           });
@@ -625,7 +772,13 @@ function buildEpisodes(r: Ranges, limit: number | null, tracks: PersonTrack[], s
               if (k < 0 || k >= n) return null;
               // Standing: a few frames of the real person cycled slowly (small body motion), 1-px sway.
               const f = Math.floor(k / 4) % Math.min(4, tr.frames.length);
-              return { sprite: sprites.person(tr, f), fx: fx + (k % 6 < 3 ? 0 : 1), fy, height: personHeightAt(fy), flip: false };
+              return {
+                sprite: sprites.person(tr, f),
+                fx: fx + (k % 6 < 3 ? 0 : 1),
+                fy,
+                height: personHeightAt(fy),
+                flip: false,
+              };
             },
           });
         }
@@ -643,11 +796,23 @@ interface OcaeModels {
   motion: OnnxEmbedder;
 }
 
-async function ocaeFeatures(m: OcaeModels, boxes: Box[], prev: Buffer, cur: Buffer, next: Buffer, w: number, h: number): Promise<Float32Array[]> {
+async function ocaeFeatures(
+  m: OcaeModels,
+  boxes: Box[],
+  prev: Buffer,
+  cur: Buffer,
+  next: Buffer,
+  w: number,
+  h: number,
+): Promise<Float32Array[]> {
   return Promise.all(
     boxes.slice(0, OCAE_MAX_OBJECTS).map(async (b) => {
       const crop = (img: Buffer) => cropGray(img, w, h, b, OCAE_CROP);
-      const [a, p, n] = await Promise.all([m.appearance.embed(crop(cur).data), m.motion.embed(sobelMagnitude(crop(prev)).data), m.motion.embed(sobelMagnitude(crop(next)).data)]);
+      const [a, p, n] = await Promise.all([
+        m.appearance.embed(crop(cur).data),
+        m.motion.embed(sobelMagnitude(crop(prev)).data),
+        m.motion.embed(sobelMagnitude(crop(next)).data),
+      ]);
       const v = new Float32Array(a.output.length + p.output.length + n.output.length);
       v.set(a.output, 0);
       v.set(p.output, a.output.length);
@@ -669,14 +834,26 @@ export interface ObsDump {
   /** Per scene: every frame from the first fit frame to the last test frame, unmodified. */
   clean: Record<string, FrameObservations[]>;
   /** Per scene and kind: the test range with that kind's episodes pasted; rects = pasted boxes by frame; labelled = [from, to, episode]. */
-  clips: Array<{ scene: string; kind: string; obs: FrameObservations[]; rects: Array<[number, { x: number; y: number; w: number; h: number }]>; labelled: Array<[number, number, number, number?]> }>;
+  clips: Array<{
+    scene: string;
+    kind: string;
+    obs: FrameObservations[];
+    rects: Array<[number, { x: number; y: number; w: number; h: number }]>;
+    labelled: Array<[number, number, number, number?]>;
+  }>;
 }
 
 /** Fits one scene as the evaluation does: on the fit range with the calibration range held out, or, with cross-fitting, on both ranges. */
-export function fitScene(obs: FrameObservations[], r: Ranges, frameSize: { width: number; height: number }, opts: AttributeFitOptions): { model: AttributeModel; report: FitReport } {
+export function fitScene(
+  obs: FrameObservations[],
+  r: Ranges,
+  frameSize: { width: number; height: number },
+  opts: AttributeFitOptions,
+): { model: AttributeModel; report: FitReport } {
   const fit = obs.filter((f) => f.frame >= r.fit[0] && f.frame <= r.fit[1]);
   const cal = obs.filter((f) => f.frame >= r.cal[0] && f.frame <= r.cal[1]);
-  if ((opts.crossFitFolds ?? DEFAULT_FIT.crossFitFolds ?? DEFAULT_CROSS_FIT_FOLDS) >= 2) return fitAttributeModel([...fit, ...cal], frameSize, { ...DEFAULT_FIT, ...opts });
+  if ((opts.crossFitFolds ?? DEFAULT_FIT.crossFitFolds ?? DEFAULT_CROSS_FIT_FOLDS) >= 2)
+    return fitAttributeModel([...fit, ...cal], frameSize, { ...DEFAULT_FIT, ...opts });
   return fitAttributeModel(fit, frameSize, { ...DEFAULT_FIT, ...opts, calibration: cal });
 }
 
@@ -690,17 +867,28 @@ const DEFAULT_FIT: AttributeFitOptions = {};
  * Scores the clean range from the first calibration frame on, one continuous pass, carrying the smoother's and
  * the track scores' state; returns the state at the first evaluation frame for the anomaly clips.
  */
-export function scoreClean(model: AttributeModel, obs: FrameObservations[], r: Ranges): { scored: ScoredFrame[]; frames: FrameScore[]; atTest: { smoother: SmootherState; tracks: TrackScoreState } } {
+export function scoreClean(
+  model: AttributeModel,
+  obs: FrameObservations[],
+  r: Ranges,
+): { scored: ScoredFrame[]; frames: FrameScore[]; atTest: { smoother: SmootherState; tracks: TrackScoreState } } {
   const seq = obs.filter((f) => f.frame >= r.cal[0]);
   const tracks: TrackScoreState = { tracks: {} };
-  const before = scoreObservations(model, seq.filter((f) => f.frame < r.test[0]), tracks);
+  const before = scoreObservations(
+    model,
+    seq.filter((f) => f.frame < r.test[0]),
+    tracks,
+  );
   const tracksAtTest = JSON.parse(JSON.stringify(tracks)) as TrackScoreState;
-  const after = scoreObservations(model, seq.filter((f) => f.frame >= r.test[0]), tracks);
+  const after = scoreObservations(
+    model,
+    seq.filter((f) => f.frame >= r.test[0]),
+    tracks,
+  );
   const scored = [...before, ...after];
   const fr = frameScores(model, before);
   return { scored, frames: frameScores(model, scored).frames, atTest: { smoother: fr.state, tracks: tracksAtTest } };
 }
-
 
 // ---------------------------------------------------------------------------------------------
 // Episodes: alerts as operators count them (runtime/episodes.ts, the production code), over the scored frames
@@ -710,7 +898,11 @@ export interface EpisodeInput {
   scene: string;
   threshold: number;
   clean: FrameScore[];
-  clips: Array<{ kind: string; frames: FrameScore[]; episodes: Array<{ start: number; end: number; labelFrom: number; index: number }> }>;
+  clips: Array<{
+    kind: string;
+    frames: FrameScore[];
+    episodes: Array<{ start: number; end: number; labelFrom: number; index: number }>;
+  }>;
 }
 
 export interface EpisodeFigures {
@@ -727,9 +919,13 @@ export interface EpisodeFigures {
 }
 
 /** Levels on the threshold's scale: smoothed / threshold opens and closes, raw / threshold picks the peak (as in production). */
-const levels = (frames: FrameScore[], threshold: number) => frames.map((f) => ({ frame: f.frame, timeS: f.timeS, level: f.smoothed / threshold, peak: f.raw / threshold }));
+const levels = (frames: FrameScore[], threshold: number) =>
+  frames.map((f) => ({ frame: f.frame, timeS: f.timeS, level: f.smoothed / threshold, peak: f.raw / threshold }));
 
-export function episodeFigures(inputs: EpisodeInput[], settings: EpisodeSettings = DEFAULT_EPISODE_SETTINGS): EpisodeFigures {
+export function episodeFigures(
+  inputs: EpisodeInput[],
+  settings: EpisodeSettings = DEFAULT_EPISODE_SETTINGS,
+): EpisodeFigures {
   const opts = episodeOptionsAt(FPS, settings);
   const matches: Array<{ kind: string; m: EpisodeMatch }> = [];
   const normalAlerts: EpisodeFigures['normalAlerts'] = {};
@@ -739,16 +935,31 @@ export function episodeFigures(inputs: EpisodeInput[], settings: EpisodeSettings
   let clipFalseAlerts = 0;
   for (const inp of inputs) {
     const clean = episodesOf(levels(inp.clean, inp.threshold), opts);
-    normalAlerts[inp.scene] = clean.map((e) => ({ start: e.start, end: e.end, openedAt: e.openedAt, peakFrame: e.peakFrame }));
+    normalAlerts[inp.scene] = clean.map((e) => ({
+      start: e.start,
+      end: e.end,
+      openedAt: e.openedAt,
+      peakFrame: e.peakFrame,
+    }));
     normalFalse += clean.length;
     normalSeconds += inp.clean.length / FPS;
     for (const clip of inp.clips) {
       const alerts = episodesOf(levels(clip.frames, inp.threshold), opts);
       // Caught: an alert overlaps the labelled part; false: an alert overlapping nothing constructed (the whole pasted span).
-      const m = matchEpisodes(alerts, clip.episodes.map((e) => ({ start: e.labelFrom, end: e.end })), FPS);
-      clipFalseAlerts += matchEpisodes(alerts, clip.episodes.map((e) => ({ start: e.start, end: e.end })), FPS).falseAlerts.length;
+      const m = matchEpisodes(
+        alerts,
+        clip.episodes.map((e) => ({ start: e.labelFrom, end: e.end })),
+        FPS,
+      );
+      clipFalseAlerts += matchEpisodes(
+        alerts,
+        clip.episodes.map((e) => ({ start: e.start, end: e.end })),
+        FPS,
+      ).falseAlerts.length;
       matches.push({ kind: clip.kind, m });
-      clip.episodes.forEach((e, i) => episodes.push({ scene: inp.scene, kind: clip.kind, index: e.index, ...m.anomalies[i] }));
+      clip.episodes.forEach((e, i) =>
+        episodes.push({ scene: inp.scene, kind: clip.kind, index: e.index, ...m.anomalies[i] }),
+      );
     }
   }
   const normal = { falseAlerts: normalFalse, seconds: normalSeconds };
@@ -756,8 +967,19 @@ export function episodeFigures(inputs: EpisodeInput[], settings: EpisodeSettings
   return {
     settings,
     options: opts,
-    overall: summariseEpisodes(matches.map((x) => x.m), normal),
-    perKind: Object.fromEntries(kinds.map((k) => [k, summariseEpisodes(matches.filter((x) => x.kind === k).map((x) => x.m), normal)])),
+    overall: summariseEpisodes(
+      matches.map((x) => x.m),
+      normal,
+    ),
+    perKind: Object.fromEntries(
+      kinds.map((k) => [
+        k,
+        summariseEpisodes(
+          matches.filter((x) => x.kind === k).map((x) => x.m),
+          normal,
+        ),
+      ]),
+    ),
     normalAlerts,
     episodes,
     clipFalseAlerts,
@@ -765,7 +987,17 @@ export function episodeFigures(inputs: EpisodeInput[], settings: EpisodeSettings
 }
 
 /** The figures of bench/tune-cctv-attributes.ts from dumped observations: frame AUC per kind and overall, normal frames flagged. */
-export function scoreDump(dump: ObsDump, opts: AttributeFitOptions, episodeSettings: EpisodeSettings = DEFAULT_EPISODE_SETTINGS): { auc: Record<string, number>; normalFlagged: number; thresholds: Record<string, number>; episodes: EpisodeFigures; episodeInputs: EpisodeInput[] } {
+export function scoreDump(
+  dump: ObsDump,
+  opts: AttributeFitOptions,
+  episodeSettings: EpisodeSettings = DEFAULT_EPISODE_SETTINGS,
+): {
+  auc: Record<string, number>;
+  normalFlagged: number;
+  thresholds: Record<string, number>;
+  episodes: EpisodeFigures;
+  episodeInputs: EpisodeInput[];
+} {
   const epIn: EpisodeInput[] = [];
   const neg: number[] = [];
   let flagged = 0;
@@ -774,7 +1006,13 @@ export function scoreDump(dump: ObsDump, opts: AttributeFitOptions, episodeSetti
   for (const scene of Object.keys(dump.clean)) {
     const { model } = fitScene(dump.clean[scene], dump.ranges, dump.frameSize[scene], opts);
     thresholds[scene] = model.threshold;
-    const scored = scoreScene(model, scene as Scene['name'], dump.clean[scene], dump.clips.filter((c) => c.scene === scene), dump.ranges);
+    const scored = scoreScene(
+      model,
+      scene as Scene['name'],
+      dump.clean[scene],
+      dump.clips.filter((c) => c.scene === scene),
+      dump.ranges,
+    );
     epIn.push(scored.episodes);
     for (const it of scored.items) {
       if (it.kind === 'normal') {
@@ -787,13 +1025,22 @@ export function scoreDump(dump: ObsDump, opts: AttributeFitOptions, episodeSetti
     }
   }
   const auc = Object.fromEntries(Object.entries(pos).map(([k, p]) => [k, rocAuc(p, neg)]));
-  return { auc, normalFlagged: flagged / Math.max(1, neg.length), thresholds, episodes: episodeFigures(epIn, episodeSettings), episodeInputs: epIn };
+  return {
+    auc,
+    normalFlagged: flagged / Math.max(1, neg.length),
+    thresholds,
+    episodes: episodeFigures(epIn, episodeSettings),
+    episodeInputs: epIn,
+  };
 }
 
 type SceneItem = Omit<FrameItem, 'baseline' | 'baselineFlagged'>;
 
 /** The detection that overlaps a pasted object most, at IoU >= 0.3 ("detected"), or null. */
-function injectedObject<O extends { x: number; y: number; w: number; h: number }>(objects: readonly O[], rect: { x: number; y: number; w: number; h: number }): O | null {
+function injectedObject<O extends { x: number; y: number; w: number; h: number }>(
+  objects: readonly O[],
+  rect: { x: number; y: number; w: number; h: number },
+): O | null {
   let best: O | null = null;
   let bestIou = 0.3;
   for (const o of objects) {
@@ -824,20 +1071,55 @@ interface ScoredScene {
  * the clean state at the first test frame (track scores and smoother), the pasted object matched to a detection
  * by injectedObject().
  */
-function scoreScene(model: AttributeModel, scene: Scene['name'], cleanObs: FrameObservations[], clips: ObsDump['clips'], r: Ranges): ScoredScene {
+function scoreScene(
+  model: AttributeModel,
+  scene: Scene['name'],
+  cleanObs: FrameObservations[],
+  clips: ObsDump['clips'],
+  r: Ranges,
+): ScoredScene {
   const clean = scoreClean(model, cleanObs, r);
   const byFrame = new Map(clean.scored.map((f) => [f.frame, f]));
   const items: SceneItem[] = [];
-  const episodes: EpisodeInput = { scene, threshold: model.threshold, clean: clean.frames.filter((f) => f.frame >= r.test[0]), clips: [] };
+  const episodes: EpisodeInput = {
+    scene,
+    threshold: model.threshold,
+    clean: clean.frames.filter((f) => f.frame >= r.test[0]),
+    clips: [],
+  };
   for (const f of episodes.clean) {
-    const reasons = byFrame.get(f.frame)!.objects.filter((o) => o.abnormal).flatMap((o) => o.reasons.map((x) => x.text));
-    items.push({ scene, kind: 'normal', t: f.frame, episode: null, score: f.smoothed / model.threshold, raw: f.raw / model.threshold, flagged: f.abnormal, detected: null, injectedFlagged: null, injectedLabel: null, reasons });
+    const reasons = byFrame
+      .get(f.frame)!
+      .objects.filter((o) => o.abnormal)
+      .flatMap((o) => o.reasons.map((x) => x.text));
+    items.push({
+      scene,
+      kind: 'normal',
+      t: f.frame,
+      episode: null,
+      score: f.smoothed / model.threshold,
+      raw: f.raw / model.threshold,
+      flagged: f.abnormal,
+      detected: null,
+      injectedFlagged: null,
+      injectedLabel: null,
+      reasons,
+    });
   }
   const scoredClips: ScoredScene['clips'] = [];
   for (const clip of clips) {
     const sc = scoreObservations(model, clip.obs, JSON.parse(JSON.stringify(clean.atTest.tracks)) as TrackScoreState);
     const fsK = frameScores(model, sc, clean.atTest.smoother).frames;
-    episodes.clips.push({ kind: clip.kind, frames: fsK, episodes: clip.labelled.map(([from, to, index, start]) => ({ start: start ?? from, end: to, labelFrom: from, index })) });
+    episodes.clips.push({
+      kind: clip.kind,
+      frames: fsK,
+      episodes: clip.labelled.map(([from, to, index, start]) => ({
+        start: start ?? from,
+        end: to,
+        labelFrom: from,
+        index,
+      })),
+    });
     const rects = new Map(clip.rects);
     let example: number | null = null;
     for (const [from, to, ei] of clip.labelled) {
@@ -847,7 +1129,19 @@ function scoreScene(model: AttributeModel, scene: Scene['name'], cleanObs: Frame
         const k = t - r.test[0];
         const best = injectedObject(sc[k].objects, rect);
         const f = fsK[k];
-        items.push({ scene, kind: clip.kind as Kind, t, episode: ei, score: f.smoothed / model.threshold, raw: f.raw / model.threshold, flagged: f.abnormal, detected: best !== null, injectedFlagged: best ? best.abnormal : null, injectedLabel: best ? best.label : null, reasons: best ? best.reasons.map((x) => x.text) : [] });
+        items.push({
+          scene,
+          kind: clip.kind as Kind,
+          t,
+          episode: ei,
+          score: f.smoothed / model.threshold,
+          raw: f.raw / model.threshold,
+          flagged: f.abnormal,
+          detected: best !== null,
+          injectedFlagged: best ? best.abnormal : null,
+          injectedLabel: best ? best.label : null,
+          reasons: best ? best.reasons.map((x) => x.text) : [],
+        });
         if (example === null && t >= Math.floor((from + to) / 2)) example = t;
       }
     }
@@ -857,7 +1151,8 @@ function scoreScene(model: AttributeModel, scene: Scene['name'], cleanObs: Frame
 }
 
 /** Abnormal objects' reasons of a scored frame, "label: reason", for the examples. */
-const exampleReasons = (f: ScoredFrame) => f.objects.filter((o) => o.abnormal).flatMap((o) => o.reasons.map((x) => `${o.label}: ${x.text}`));
+const exampleReasons = (f: ScoredFrame) =>
+  f.objects.filter((o) => o.abnormal).flatMap((o) => o.reasons.map((x) => `${o.label}: ${x.text}`));
 
 interface FrameItem {
   scene: Scene['name'];
@@ -887,12 +1182,36 @@ async function figures(items: FrameItem[], withBaseline: boolean, out: string | 
   for (const k of [...KINDS, 'overall'] as const) {
     const pos = items.filter((i) => i.kind !== 'normal' && (k === 'overall' || i.kind === k));
     if (pos.length === 0) continue;
-    const auc = rocAuc(pos.map((i) => i.score), neg.map((i) => i.score));
+    const auc = rocAuc(
+      pos.map((i) => i.score),
+      neg.map((i) => i.score),
+    );
     const det = pos.filter((i) => i.detected);
-    const perScene = Object.fromEntries(SCENES.map((s) => [s.name, r4(rocAuc(pos.filter((i) => i.scene === s.name).map((i) => i.score), neg.filter((i) => i.scene === s.name).map((i) => i.score)))]));
-    const aucDet = rocAuc(det.map((i) => i.score), neg.map((i) => i.score));
-    const aucRaw = rocAuc(pos.map((i) => i.raw), neg.map((i) => i.raw));
-    const bAuc = withBaseline ? rocAuc(pos.map((i) => i.baseline!), neg.map((i) => i.baseline!)) : NaN;
+    const perScene = Object.fromEntries(
+      SCENES.map((s) => [
+        s.name,
+        r4(
+          rocAuc(
+            pos.filter((i) => i.scene === s.name).map((i) => i.score),
+            neg.filter((i) => i.scene === s.name).map((i) => i.score),
+          ),
+        ),
+      ]),
+    );
+    const aucDet = rocAuc(
+      det.map((i) => i.score),
+      neg.map((i) => i.score),
+    );
+    const aucRaw = rocAuc(
+      pos.map((i) => i.raw),
+      neg.map((i) => i.raw),
+    );
+    const bAuc = withBaseline
+      ? rocAuc(
+          pos.map((i) => i.baseline!),
+          neg.map((i) => i.baseline!),
+        )
+      : NaN;
     perKind[k] = {
       positives: pos.length,
       negatives: neg.length,
@@ -901,18 +1220,42 @@ async function figures(items: FrameItem[], withBaseline: boolean, out: string | 
       aucUnsmoothed: r4(aucRaw),
       aucDetectedOnly: r4(aucDet),
       injectedDetected: r4(det.length / pos.length),
-      injectedDetectedAs: det.reduce<Record<string, number>>((m, i) => ((m[i.injectedLabel!] = (m[i.injectedLabel!] ?? 0) + 1), m), {}),
+      injectedDetectedAs: det.reduce<Record<string, number>>(
+        (m, i) => ((m[i.injectedLabel!] = (m[i.injectedLabel!] ?? 0) + 1), m),
+        {},
+      ),
       framesFlagged: r4(pos.filter((i) => i.flagged).length / pos.length),
       injectedObjectFlagged: r4(det.filter((i) => i.injectedFlagged).length / Math.max(1, det.length)),
-      baseline: withBaseline ? { auc: r4(bAuc), framesFlagged: r4(pos.filter((i) => i.baselineFlagged).length / pos.length) } : null,
+      baseline: withBaseline
+        ? { auc: r4(bAuc), framesFlagged: r4(pos.filter((i) => i.baselineFlagged).length / pos.length) }
+        : null,
       what: k === 'overall' ? 'all anomalous frames' : KIND_TEXT[k],
     };
-    curvesNew.push({ name: k, auc, pts: rocCurve(pos.map((i) => i.score), neg.map((i) => i.score)) });
-    if (withBaseline) curvesBase.push({ name: k, auc: bAuc, pts: rocCurve(pos.map((i) => i.baseline!), neg.map((i) => i.baseline!)) });
+    curvesNew.push({
+      name: k,
+      auc,
+      pts: rocCurve(
+        pos.map((i) => i.score),
+        neg.map((i) => i.score),
+      ),
+    });
+    if (withBaseline)
+      curvesBase.push({
+        name: k,
+        auc: bAuc,
+        pts: rocCurve(
+          pos.map((i) => i.baseline!),
+          neg.map((i) => i.baseline!),
+        ),
+      });
   }
   const normalFlagged = neg.filter((i) => i.flagged).length / neg.length;
   const baselineNormalFlagged = withBaseline ? neg.filter((i) => i.baselineFlagged).length / neg.length : NaN;
-  if (out) await rocPng(path.join(out, 'roc.png'), [{ title: 'cctv-attributes (new default)', curves: curvesNew }, ...(withBaseline ? [{ title: 'cctv-ocae (seed baseline)', curves: curvesBase }] : [])]);
+  if (out)
+    await rocPng(path.join(out, 'roc.png'), [
+      { title: 'cctv-attributes (new default)', curves: curvesNew },
+      ...(withBaseline ? [{ title: 'cctv-ocae (seed baseline)', curves: curvesBase }] : []),
+    ]);
 
   // Reasons seen on the injected objects, counted by attribute.
   const reasonCounts: Record<string, Record<string, number>> = {};
@@ -925,7 +1268,10 @@ async function figures(items: FrameItem[], withBaseline: boolean, out: string | 
     }
   }
   const falseAlarmReasons: Record<string, number> = {};
-  for (const it of neg) if (it.flagged) for (const t of it.reasons) falseAlarmReasons[t.replace(/[\d.]+/g, '#')] = (falseAlarmReasons[t.replace(/[\d.]+/g, '#')] ?? 0) + 1;
+  for (const it of neg)
+    if (it.flagged)
+      for (const t of it.reasons)
+        falseAlarmReasons[t.replace(/[\d.]+/g, '#')] = (falseAlarmReasons[t.replace(/[\d.]+/g, '#')] ?? 0) + 1;
 
   return { perKind, normalFlagged, baselineNormalFlagged, reasonCounts, falseAlarmReasons };
 }
@@ -957,10 +1303,23 @@ export async function evaluate(args: EvalOptions): Promise<EvalResults> {
   const detectorSetting = args.detector ?? 'method';
   const onCrop = detectorSetting === 'method' ? sceneCropDetection(detModel.manifest) : undefined;
   const profileOnCrop = onCrop?.options;
-  const detection = profileOnCrop && args.detectionOverride
-    ? { ...profileOnCrop, ...args.detectionOverride, classScoreThresholds: { ...profileOnCrop.classScoreThresholds, ...args.detectionOverride.classScoreThresholds } }
-    : profileOnCrop;
-  const detector = await OnnxDetector.load(detModel, { pool: 'cpu', threads: args.threads, batch: { maxBatchSize: 1, maxQueueDelayMs: 0 }, detection });
+  const detection =
+    profileOnCrop && args.detectionOverride
+      ? {
+          ...profileOnCrop,
+          ...args.detectionOverride,
+          classScoreThresholds: {
+            ...profileOnCrop.classScoreThresholds,
+            ...args.detectionOverride.classScoreThresholds,
+          },
+        }
+      : profileOnCrop;
+  const detector = await OnnxDetector.load(detModel, {
+    pool: 'cpu',
+    threads: args.threads,
+    batch: { maxBatchSize: 1, maxQueueDelayMs: 0 },
+    detection,
+  });
   const detThreshold = (detModel.manifest.decoding as { scoreThreshold?: number } | undefined)?.scoreThreshold ?? NaN;
   const detectorText = detection
     ? `${detModel.manifest.name} v${detModel.manifest.version} with the cctv-attributes pipeline's detection profile "${cctvAttributesMethod.detectionProfile}" (person >= ${detection.classScoreThresholds?.person ?? detection.scoreThreshold}, vehicles >= ${detection.classScoreThresholds?.car ?? detection.scoreThreshold}, ${detection.normalization ? `${detection.normalization.channels} mean/std normalisation, ` : ''}${args.detectionOverride ? `overridden by ${JSON.stringify(args.detectionOverride)}, ` : ''}input ${detection.inputSize!.width}x${detection.inputSize!.height} for the ${SCENES[0].width}x${FULL_H} crop: the same pixel scale as the profile's ${onCrop!.fullFrameInput.width}x${onCrop!.fullFrameInput.height} on the full ${FULL_W}x${FULL_H} frame); the cctv-ocae baseline gets the same boxes`
@@ -971,8 +1330,17 @@ export async function evaluate(args: EvalOptions): Promise<EvalResults> {
   if (args.appearance) {
     const dir = args.appearance;
     appearanceModel = loadLocalModel(path.dirname(dir), path.basename(dir));
-    embedder = new RgbCropEmbedder(await OnnxEmbedder.load(appearanceModel, { pool: 'cpu', threads: args.threads, batch: { maxBatchSize: 16, maxQueueDelayMs: 2 } }), 0.1);
-    log(`appearance: ${appearanceModel.manifest.name} v${appearanceModel.manifest.version} (${appearanceModel.modelPath})`);
+    embedder = new RgbCropEmbedder(
+      await OnnxEmbedder.load(appearanceModel, {
+        pool: 'cpu',
+        threads: args.threads,
+        batch: { maxBatchSize: 16, maxQueueDelayMs: 2 },
+      }),
+      0.1,
+    );
+    log(
+      `appearance: ${appearanceModel.manifest.name} v${appearanceModel.manifest.version} (${appearanceModel.modelPath})`,
+    );
   } else {
     log('appearance: none (no MobileNetV2 model given or found in models/mobilenetv2)');
   }
@@ -992,7 +1360,9 @@ export async function evaluate(args: EvalOptions): Promise<EvalResults> {
     for (const t of idx) {
       if (t === r.test[0]) stateAtTest.set(scene.name, an.state());
       cache.key = `${scene.name}:clean:${t}`;
-      out.push(await an.analyzeFrame({ index: t, rgb: cropOf(frames.get(t)!, scene), width: scene.width, height: FULL_H }));
+      out.push(
+        await an.analyzeFrame({ index: t, rgb: cropOf(frames.get(t)!, scene), width: scene.width, height: FULL_H }),
+      );
     }
     obsClean.set(scene.name, out);
     log(`clean pass ${scene.name}: ${out.length} frames, ${out.reduce((s, f) => s + f.objects.length, 0)} objects`);
@@ -1002,19 +1372,28 @@ export async function evaluate(args: EvalOptions): Promise<EvalResults> {
   /** Tracks over the fit frames as the manifest's detector sees them (the clean pass itself when that is the method's detector). */
   const constructionPass = async (): Promise<Map<string, FrameObservations[]>> => {
     if (!detection) return obsClean;
-    const plain = await OnnxDetector.load(detModel, { pool: 'cpu', threads: args.threads, batch: { maxBatchSize: 1, maxQueueDelayMs: 0 } });
+    const plain = await OnnxDetector.load(detModel, {
+      pool: 'cpu',
+      threads: args.threads,
+      batch: { maxBatchSize: 1, maxQueueDelayMs: 0 },
+    });
     const out = new Map<string, FrameObservations[]>();
     try {
       for (const scene of SCENES) {
         const an = new SegmentAnalyzer({ detector: plain }, analyzerOpts);
         const obs: FrameObservations[] = [];
-        for (let t = first; t <= r.fit[1]; t++) obs.push(await an.analyzeFrame({ index: t, rgb: cropOf(frames.get(t)!, scene), width: scene.width, height: FULL_H }));
+        for (let t = first; t <= r.fit[1]; t++)
+          obs.push(
+            await an.analyzeFrame({ index: t, rgb: cropOf(frames.get(t)!, scene), width: scene.width, height: FULL_H }),
+          );
         out.set(scene.name, obs);
       }
     } finally {
       await plain.close();
     }
-    log(`construction pass (manifest detector, frames ${first}-${r.fit[1]}): ${[...out.values()].reduce((s, o) => s + o.reduce((n, f) => n + f.objects.length, 0), 0)} objects`);
+    log(
+      `construction pass (manifest detector, frames ${first}-${r.fit[1]}): ${[...out.values()].reduce((s, o) => s + o.reduce((n, f) => n + f.objects.length, 0), 0)} objects`,
+    );
     return out;
   };
 
@@ -1023,9 +1402,16 @@ export async function evaluate(args: EvalOptions): Promise<EvalResults> {
   const models = new Map<string, { model: AttributeModel; report: FitReport; fitS: number }>();
   for (const scene of SCENES) {
     const t0 = performance.now();
-    const { model, report } = fitScene(obsClean.get(scene.name)!, r, { width: scene.width, height: FULL_H }, { ...fitOpts, ...args.fit });
+    const { model, report } = fitScene(
+      obsClean.get(scene.name)!,
+      r,
+      { width: scene.width, height: FULL_H },
+      { ...fitOpts, ...args.fit },
+    );
     models.set(scene.name, { model, report, fitS: (performance.now() - t0) / 1000 });
-    log(`fit ${scene.name}: ${report.fitObjects} objects, threshold ${model.threshold.toFixed(3)}, calibration frames flagged ${(100 * report.calibrationFramesFlagged).toFixed(1)} %`);
+    log(
+      `fit ${scene.name}: ${report.fitObjects} objects, threshold ${model.threshold.toFixed(3)}, calibration frames flagged ${(100 * report.calibrationFramesFlagged).toFixed(1)} %`,
+    );
     const png = args.out ? await embeddingPlotPng(report, `Appearance bank, scene ${scene.name} (PCA)`) : null;
     if (png && args.out) fs.writeFileSync(path.join(args.out, `embedding-${scene.name}.png`), png);
   }
@@ -1046,16 +1432,27 @@ export async function evaluate(args: EvalOptions): Promise<EvalResults> {
   const episodes = buildEpisodes(r, args.limit, tracks, { person: personSpriteOf, van: vanSprite(frames.get(first)!) });
   log(`${tracks.length} isolated walking person tracks to cut from; ${episodes.length} episodes`);
 
-  const render = (scene: Scene, eps: Episode[], t: number): { crop: Buffer; rect: { x: number; y: number; w: number; h: number } | null; ep: number | null } => {
+  const render = (
+    scene: Scene,
+    eps: Episode[],
+    t: number,
+  ): { crop: Buffer; rect: { x: number; y: number; w: number; h: number } | null; ep: number | null } => {
     const crop = cropOf(frames.get(Math.min(last, Math.max(first, t)))!, scene);
     for (const e of eps) {
       const p = e.place(t);
       if (!p) continue;
       // A group is pasted person by person (the last drawn in front); its rectangle is the union.
-      const rects = (Array.isArray(p) ? [...p].sort((a, b) => a.fy - b.fy) : [p]).map((q) => paste(crop, scene.width, FULL_H, scene.x0, q));
+      const rects = (Array.isArray(p) ? [...p].sort((a, b) => a.fy - b.fy) : [p]).map((q) =>
+        paste(crop, scene.width, FULL_H, scene.x0, q),
+      );
       const x0 = Math.min(...rects.map((q) => q.x));
       const y0 = Math.min(...rects.map((q) => q.y));
-      const rect = { x: x0, y: y0, w: Math.max(...rects.map((q) => q.x + q.w)) - x0, h: Math.max(...rects.map((q) => q.y + q.h)) - y0 };
+      const rect = {
+        x: x0,
+        y: y0,
+        w: Math.max(...rects.map((q) => q.x + q.w)) - x0,
+        h: Math.max(...rects.map((q) => q.y + q.h)) - y0,
+      };
       return { crop, rect, ep: episodes.indexOf(e) };
     }
     return { crop, rect: null, ep: null };
@@ -1083,7 +1480,13 @@ export async function evaluate(args: EvalOptions): Promise<EvalResults> {
         if (rect) rects.set(t, rect);
         obs.push(await an.analyzeFrame({ index: t, rgb: crop, width: scene.width, height: FULL_H }));
       }
-      clips.push({ scene: scene.name, kind, obs, rects: [...rects.entries()], labelled: eps.map((e) => [e.labelFrom, e.end, episodes.indexOf(e), e.start]) });
+      clips.push({
+        scene: scene.name,
+        kind,
+        obs,
+        rects: [...rects.entries()],
+        labelled: eps.map((e) => [e.labelFrom, e.end, episodes.indexOf(e), e.start]),
+      });
       log(`analysed ${scene.name} ${kind}: ${eps.length} episodes`);
     }
     if (args.dumpObs) dumped.push(...clips);
@@ -1096,8 +1499,22 @@ export async function evaluate(args: EvalOptions): Promise<EvalResults> {
     for (const f of scored.episodes.clean.filter((x) => x.abnormal).slice(0, 2)) {
       const file = path.join(args.out, 'examples', `${scene.name}-normal-${f.frame}.jpg`);
       const sf = byFrame.get(f.frame)!;
-      await annotatedJpeg(file, cropOf(frames.get(f.frame)!, scene), scene.width, FULL_H, sf.objects, `${scene.name} normal frame ${f.frame} (false alarm)`, model.threshold);
-      examples.push({ kind: 'normal (false alarm)', scene: scene.name, t: f.frame, file: path.relative(args.out, file), reasons: exampleReasons(sf) });
+      await annotatedJpeg(
+        file,
+        cropOf(frames.get(f.frame)!, scene),
+        scene.width,
+        FULL_H,
+        sf.objects,
+        `${scene.name} normal frame ${f.frame} (false alarm)`,
+        model.threshold,
+      );
+      examples.push({
+        kind: 'normal (false alarm)',
+        scene: scene.name,
+        t: f.frame,
+        file: path.relative(args.out, file),
+        reasons: exampleReasons(sf),
+      });
     }
     // One annotated example per kind and scene: the middle of the first episode.
     for (const [ci, clip] of clips.entries()) {
@@ -1106,13 +1523,34 @@ export async function evaluate(args: EvalOptions): Promise<EvalResults> {
       const so = sc[t - r.test[0]];
       const eps = episodes.filter((e) => e.scene === scene.name && e.kind === clip.kind);
       const file = path.join(args.out, 'examples', `${scene.name}-${clip.kind}-${t}.jpg`);
-      await annotatedJpeg(file, render(scene, eps, t).crop, scene.width, FULL_H, so.objects, `${scene.name} ${clip.kind} frame ${t}: smoothed ${fsK[t - r.test[0]].smoothed.toFixed(2)}`, model.threshold);
-      examples.push({ kind: clip.kind, scene: scene.name, t, file: path.relative(args.out, file), reasons: exampleReasons(so) });
+      await annotatedJpeg(
+        file,
+        render(scene, eps, t).crop,
+        scene.width,
+        FULL_H,
+        so.objects,
+        `${scene.name} ${clip.kind} frame ${t}: smoothed ${fsK[t - r.test[0]].smoothed.toFixed(2)}`,
+        model.threshold,
+      );
+      examples.push({
+        kind: clip.kind,
+        scene: scene.name,
+        t,
+        file: path.relative(args.out, file),
+        reasons: exampleReasons(so),
+      });
     }
   }
   const scoreS = (performance.now() - tScore) / 1000;
   if (args.dumpObs) {
-    const dump: ObsDump = { ranges: r, split: args.split, limit: args.limit, frameSize: Object.fromEntries(SCENES.map((s) => [s.name, { width: s.width, height: FULL_H }])), clean: Object.fromEntries(obsClean), clips: dumped };
+    const dump: ObsDump = {
+      ranges: r,
+      split: args.split,
+      limit: args.limit,
+      frameSize: Object.fromEntries(SCENES.map((s) => [s.name, { width: s.width, height: FULL_H }])),
+      clean: Object.fromEntries(obsClean),
+      clips: dumped,
+    };
     fs.mkdirSync(path.dirname(args.dumpObs), { recursive: true });
     fs.writeFileSync(args.dumpObs, v8.serialize(dump));
     log(`observations written to ${args.dumpObs}`);
@@ -1124,7 +1562,10 @@ export async function evaluate(args: EvalOptions): Promise<EvalResults> {
   if (args.baseline) {
     const tB = performance.now();
     const m: OcaeModels = {
-      appearance: await OnnxEmbedder.load(loadLocalModel(repo, 'ae-appearance'), { pool: 'cpu', threads: args.threads }),
+      appearance: await OnnxEmbedder.load(loadLocalModel(repo, 'ae-appearance'), {
+        pool: 'cpu',
+        threads: args.threads,
+      }),
       motion: await OnnxEmbedder.load(loadLocalModel(repo, 'ae-motion'), { pool: 'cpu', threads: args.threads }),
     };
     baselineInfo = {};
@@ -1140,13 +1581,28 @@ export async function evaluate(args: EvalOptions): Promise<EvalResults> {
         feats.push(...(await ocaeFeatures(m, boxes, c(t - 3), c(t), c(t + 3), scene.width, FULL_H)));
       }
       const k = Math.min(10, Math.max(2, Math.floor(feats.length / 20)));
-      const model = fitSceneModel(feats, { k, seed: 7, quantile: 0.99, calibrationFraction: 0.2, createdAt: new Date(0) });
-      (baselineInfo as Record<string, unknown>)[scene.name] = { fitFrames: fitTs.length, objects: feats.length, k: model.k, threshold: r4(model.threshold) };
+      const model = fitSceneModel(feats, {
+        k,
+        seed: 7,
+        quantile: 0.99,
+        calibrationFraction: 0.2,
+        createdAt: new Date(0),
+      });
+      (baselineInfo as Record<string, unknown>)[scene.name] = {
+        fitFrames: fitTs.length,
+        objects: feats.length,
+        k: model.k,
+        threshold: r4(model.threshold),
+      };
       for (const it of items.filter((i) => i.scene === scene.name)) {
         const eps = it.kind === 'normal' ? [] : episodes.filter((e) => e.scene === scene.name && e.kind === it.kind);
-        const boxes = cache.boxesOf(it.kind === 'normal' ? `${scene.name}:clean:${it.t}` : `${scene.name}:${it.kind}:${it.t}`) ?? [];
+        const boxes =
+          cache.boxesOf(it.kind === 'normal' ? `${scene.name}:clean:${it.t}` : `${scene.name}:${it.kind}:${it.t}`) ??
+          [];
         const c = (u: number) => render(scene, eps, u).crop;
-        const s = ocaeFrameScore(ocaeScoreObjects(model, await ocaeFeatures(m, boxes, c(it.t - 3), c(it.t), c(it.t + 3), scene.width, FULL_H)));
+        const s = ocaeFrameScore(
+          ocaeScoreObjects(model, await ocaeFeatures(m, boxes, c(it.t - 3), c(it.t), c(it.t + 3), scene.width, FULL_H)),
+        );
         // Frames without objects get the lowest score; scores are offset by the scene's threshold so the two scenes pool.
         it.baseline = s === null ? -1e9 : s - model.threshold;
         it.baselineFlagged = s !== null && s > model.threshold;
@@ -1159,7 +1615,11 @@ export async function evaluate(args: EvalOptions): Promise<EvalResults> {
   }
 
   // Figures --------------------------------------------------------------------------------------
-  const { perKind, normalFlagged, baselineNormalFlagged, reasonCounts, falseAlarmReasons } = await figures(items, args.baseline, args.out);
+  const { perKind, normalFlagged, baselineNormalFlagged, reasonCounts, falseAlarmReasons } = await figures(
+    items,
+    args.baseline,
+    args.out,
+  );
   const episodeFig = episodeFigures(epIn, args.episodes ?? DEFAULT_EPISODE_SETTINGS);
 
   const totalS = (performance.now() - tStart) / 1000;
@@ -1174,29 +1634,75 @@ export async function evaluate(args: EvalOptions): Promise<EvalResults> {
       video: VTEST,
       fps: FPS,
       scenes: SCENES.map((s) => ({ name: s.name, crop: { x: s.x0, y: 0, w: s.width, h: FULL_H } })),
-      detector: { model: `${detModel.manifest.name} v${detModel.manifest.version}`, setting: detectorSetting, scoreThreshold: detection ? null : detThreshold, options: detection ?? null, text: detectorText },
+      detector: {
+        model: `${detModel.manifest.name} v${detModel.manifest.version}`,
+        setting: detectorSetting,
+        scoreThreshold: detection ? null : detThreshold,
+        options: detection ?? null,
+        text: detectorText,
+      },
       appearance: appearanceModel ? `${appearanceModel.manifest.name} v${appearanceModel.manifest.version}` : null,
       kinds: KIND_TEXT,
-      episodes: episodes.map((e) => ({ kind: e.kind, scene: e.scene, start: e.start, end: e.end, labelFrom: e.labelFrom, describe: e.describe })),
+      episodes: episodes.map((e) => ({
+        kind: e.kind,
+        scene: e.scene,
+        start: e.start,
+        end: e.end,
+        labelFrom: e.labelFrom,
+        describe: e.describe,
+      })),
       negatives: 'every frame of the test range of both scenes, unmodified',
-      calibration: (args.fit?.crossFitFolds ?? DEFAULT_FIT.crossFitFolds ?? DEFAULT_CROSS_FIT_FOLDS) >= 2
-        ? `cross-fitted: frames ${r.fit[0]}-${r.cal[1]} cut into ${args.fit?.crossFitFolds ?? DEFAULT_FIT.crossFitFolds ?? DEFAULT_CROSS_FIT_FOLDS} contiguous blocks, each block scored by a model fitted on the other blocks; part normalisers and threshold from those held-out scores; the final model fitted on all of ${r.fit[0]}-${r.cal[1]}`
-        : `held out: fitted on frames ${r.fit[0]}-${r.fit[1]}, part normalisers and threshold from frames ${r.cal[0]}-${r.cal[1]}`,
-      pooling: 'scores of the two scenes are pooled after dividing by each scene model\'s threshold (new method) or subtracting it (baseline: SVM margins can be negative)',
+      calibration:
+        (args.fit?.crossFitFolds ?? DEFAULT_FIT.crossFitFolds ?? DEFAULT_CROSS_FIT_FOLDS) >= 2
+          ? `cross-fitted: frames ${r.fit[0]}-${r.cal[1]} cut into ${args.fit?.crossFitFolds ?? DEFAULT_FIT.crossFitFolds ?? DEFAULT_CROSS_FIT_FOLDS} contiguous blocks, each block scored by a model fitted on the other blocks; part normalisers and threshold from those held-out scores; the final model fitted on all of ${r.fit[0]}-${r.cal[1]}`
+          : `held out: fitted on frames ${r.fit[0]}-${r.fit[1]}, part normalisers and threshold from frames ${r.cal[0]}-${r.cal[1]}`,
+      pooling:
+        "scores of the two scenes are pooled after dividing by each scene model's threshold (new method) or subtracting it (baseline: SVM margins can be negative)",
     },
-    fit: Object.fromEntries(SCENES.map((s) => {
-      const { model, report, fitS } = models.get(s.name)!;
-      const { appearance, ...rest } = report;
-      return [s.name, { ...rest, threshold: r4(model.threshold), fitS: r4(fitS), appearance: appearance ? { ...appearance, embedding2d: { points: appearance.embedding2d.points.length, explainedVariance: appearance.embedding2d.explainedVariance.map(r4), totalVariance: r4(appearance.embedding2d.totalVariance) } } : null, options: model.options }];
-    })),
+    fit: Object.fromEntries(
+      SCENES.map((s) => {
+        const { model, report, fitS } = models.get(s.name)!;
+        const { appearance, ...rest } = report;
+        return [
+          s.name,
+          {
+            ...rest,
+            threshold: r4(model.threshold),
+            fitS: r4(fitS),
+            appearance: appearance
+              ? {
+                  ...appearance,
+                  embedding2d: {
+                    points: appearance.embedding2d.points.length,
+                    explainedVariance: appearance.embedding2d.explainedVariance.map(r4),
+                    totalVariance: r4(appearance.embedding2d.totalVariance),
+                  },
+                }
+              : null,
+            options: model.options,
+          },
+        ];
+      }),
+    ),
     auc: perKind,
-    normalFramesFlagged: { new: r4(normalFlagged), baseline: r4(baselineNormalFlagged), of: items.filter((i) => i.kind === 'normal').length },
+    normalFramesFlagged: {
+      new: r4(normalFlagged),
+      baseline: r4(baselineNormalFlagged),
+      of: items.filter((i) => i.kind === 'normal').length,
+    },
     alertEpisodes: episodeFig,
     baseline: baselineInfo,
     reasonsOnFlaggedInjectedObjects: reasonCounts,
     falseAlarmReasons,
     examples,
-    timings: { cleanPassS: r4(cleanS), scoringS: r4(scoreS), baselineS: r4(baselineS), totalS: r4(totalS), detectP50Ms: r4(percentile(cache.detectMs, 50)), embedPerCropP50Ms: r4(percentile(cache.embedMs, 50)) },
+    timings: {
+      cleanPassS: r4(cleanS),
+      scoringS: r4(scoreS),
+      baselineS: r4(baselineS),
+      totalS: r4(totalS),
+      detectP50Ms: r4(percentile(cache.detectMs, 50)),
+      embedPerCropP50Ms: r4(percentile(cache.embedMs, 50)),
+    },
     items,
   };
   if (args.out) {
@@ -1212,8 +1718,18 @@ export async function evaluate(args: EvalOptions): Promise<EvalResults> {
 export function markdown(res: any, limit: number | null): string {
   const f = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(3) : 'n/a');
   const p = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) ? `${(100 * x).toFixed(1)} %` : 'n/a');
-  const rows = Object.entries(res.auc).map(([k, v]: [string, any]) => `| ${k} | ${v.positives} | **${f(v.auc)}** | ${f(v.aucPerScene.left)} / ${f(v.aucPerScene.right)} | ${f(v.aucUnsmoothed)} | ${p(v.framesFlagged)} | ${p(v.injectedDetected)} | ${f(v.aucDetectedOnly)} | ${v.baseline ? `**${f(v.baseline.auc)}**` : 'n/a'} | ${v.baseline ? p(v.baseline.framesFlagged) : 'n/a'} |`);
-  const fitRows = Object.entries(res.fit).map(([s, v]: [string, any]) => `| ${s} | ${v.fitFrames} / ${v.calibrationFrames} | ${v.fitObjects} (${Object.entries(v.objectsPerGroup).map(([g, n]) => `${g} ${n}`).join(', ')}) | ${v.tracks} | ${v.appearance ? `${v.appearance.bankSize} of ${v.appearance.sourceVectors}` : '—'} | ${v.appearance ? `${v.appearance.clusters.conditionalEntropyBits.toFixed(2)} of ${v.appearance.clusters.classEntropyBits.toFixed(2)} bits` : '—'} | ${f(v.threshold)} | ${p(v.calibrationFramesFlagged)} |`);
+  const rows = Object.entries(res.auc).map(
+    ([k, v]: [string, any]) =>
+      `| ${k} | ${v.positives} | **${f(v.auc)}** | ${f(v.aucPerScene.left)} / ${f(v.aucPerScene.right)} | ${f(v.aucUnsmoothed)} | ${p(v.framesFlagged)} | ${p(v.injectedDetected)} | ${f(v.aucDetectedOnly)} | ${v.baseline ? `**${f(v.baseline.auc)}**` : 'n/a'} | ${v.baseline ? p(v.baseline.framesFlagged) : 'n/a'} |`,
+  );
+  const fitRows = Object.entries(res.fit).map(
+    ([s, v]: [string, any]) =>
+      `| ${s} | ${v.fitFrames} / ${v.calibrationFrames} | ${v.fitObjects} (${Object.entries(v.objectsPerGroup)
+        .map(([g, n]) => `${g} ${n}`)
+        .join(
+          ', ',
+        )}) | ${v.tracks} | ${v.appearance ? `${v.appearance.bankSize} of ${v.appearance.sourceVectors}` : '—'} | ${v.appearance ? `${v.appearance.clusters.conditionalEntropyBits.toFixed(2)} of ${v.appearance.clusters.classEntropyBits.toFixed(2)} bits` : '—'} | ${f(v.threshold)} | ${p(v.calibrationFramesFlagged)} |`,
+  );
   return [
     `### cctv-attributes: constructed-anomaly evaluation on vtest.avi (${res.split} split)`,
     ``,
@@ -1241,13 +1757,40 @@ export function markdown(res: any, limit: number | null): string {
     `|---|---|---|---|---|---|---|---|`,
     ...fitRows,
     ``,
-    ...(res.fit.left.appearance ? [`![embedding left](embedding-left.png) ![embedding right](embedding-right.png)`, ``] : []),
-    `Reasons given on the flagged injected objects (counted by the attribute the text starts with): ${Object.entries(res.reasonsOnFlaggedInjectedObjects).map(([k, v]) => `*${k}*: ${Object.entries(v as Record<string, number>).map(([a, n]) => `${a} ${n}`).join(', ')}`).join('; ') || 'none'}.`,
+    ...(res.fit.left.appearance
+      ? [`![embedding left](embedding-left.png) ![embedding right](embedding-right.png)`, ``]
+      : []),
+    `Reasons given on the flagged injected objects (counted by the attribute the text starts with): ${
+      Object.entries(res.reasonsOnFlaggedInjectedObjects)
+        .map(
+          ([k, v]) =>
+            `*${k}*: ${Object.entries(v as Record<string, number>)
+              .map(([a, n]) => `${a} ${n}`)
+              .join(', ')}`,
+        )
+        .join('; ') || 'none'
+    }.`,
     ``,
-    `Most frequent reasons on falsely flagged normal frames: ${Object.entries(res.falseAlarmReasons as Record<string, number>).sort((a, b) => b[1] - a[1]).slice(0, 6).map(([t, n]) => `"${t}" ×${n}`).join('; ') || 'none'}.`,
+    `Most frequent reasons on falsely flagged normal frames: ${
+      Object.entries(res.falseAlarmReasons as Record<string, number>)
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 6)
+        .map(([t, n]) => `"${t}" ×${n}`)
+        .join('; ') || 'none'
+    }.`,
     ``,
     res.rescoredFrom ? `Examples (re-scored reasons; images not redrawn):` : `Annotated examples (examples/):`,
-    ...res.examples.map((e: any) => `- ${e.scene} ${e.kind}, frame ${e.t}: ${e.file}${e.reasons.length ? ` — ${e.reasons.slice(0, 3).map((x: string) => `"${x}"`).join('; ')}` : ' — no object flagged'}`),
+    ...res.examples.map(
+      (e: any) =>
+        `- ${e.scene} ${e.kind}, frame ${e.t}: ${e.file}${
+          e.reasons.length
+            ? ` — ${e.reasons
+                .slice(0, 3)
+                .map((x: string) => `"${x}"`)
+                .join('; ')}`
+            : ' — no object flagged'
+        }`,
+    ),
     ``,
     `Episodes: ${res.design.episodes.map((e: any) => `${e.scene}/${e.kind} ${e.start}–${e.end}: ${e.describe}`).join('; ')}.`,
     ``,
@@ -1273,9 +1816,15 @@ function episodeMarkdown(e: EpisodeFigures | undefined): string[] {
     ``,
     `| kind | caught | median time to alert |`,
     `|---|---|---|`,
-    ...Object.entries(e.perKind).map(([k, v]) => `| ${k} | ${v.caught} of ${v.anomalyEpisodes} | ${f1(v.medianTimeToAlertS)} s |`),
+    ...Object.entries(e.perKind).map(
+      ([k, v]) => `| ${k} | ${v.caught} of ${v.anomalyEpisodes} | ${f1(v.medianTimeToAlertS)} s |`,
+    ),
     ``,
-    `Missed episodes: ${missed.map((x) => `${x.scene}/${x.kind} (episode ${x.index})`).join(', ') || 'none'}. False alerts on the normal frames: ${Object.entries(e.normalAlerts).map(([sc, a]) => `${sc}: ${a.length ? a.map((x) => `frames ${x.start}–${x.end}`).join(', ') : 'none'}`).join('; ')}.`,
+    `Missed episodes: ${missed.map((x) => `${x.scene}/${x.kind} (episode ${x.index})`).join(', ') || 'none'}. False alerts on the normal frames: ${Object.entries(
+      e.normalAlerts,
+    )
+      .map(([sc, a]) => `${sc}: ${a.length ? a.map((x) => `frames ${x.start}–${x.end}`).join(', ') : 'none'}`)
+      .join('; ')}.`,
     ``,
   ];
 }
@@ -1290,9 +1839,18 @@ function episodeMarkdown(e: EpisodeFigures | undefined): string[] {
  * baseline's scores (it does not depend on these options) and the timings; the annotated example images
  * are not redrawn (their frames are not in the dump), so examples list the re-scored reasons only.
  */
-export async function rescoreFromDump(prev: EvalResults, dump: ObsDump, opts: AttributeFitOptions, out: string | null, command: string): Promise<EvalResults> {
+export async function rescoreFromDump(
+  prev: EvalResults,
+  dump: ObsDump,
+  opts: AttributeFitOptions,
+  out: string | null,
+  command: string,
+): Promise<EvalResults> {
   const r = dump.ranges;
-  if (JSON.stringify(r) !== JSON.stringify(prev.ranges)) throw new Error(`dump ranges ${JSON.stringify(r)} differ from the results' ${JSON.stringify(prev.ranges)}: not the same run`);
+  if (JSON.stringify(r) !== JSON.stringify(prev.ranges))
+    throw new Error(
+      `dump ranges ${JSON.stringify(r)} differ from the results' ${JSON.stringify(prev.ranges)}: not the same run`,
+    );
   const prevItems = prev.items as FrameItem[];
   const baselineOf = new Map(prevItems.map((i) => [`${i.scene}:${i.kind}:${i.t}`, i]));
   const items: FrameItem[] = [];
@@ -1302,10 +1860,29 @@ export async function rescoreFromDump(prev: EvalResults, dump: ObsDump, opts: At
   for (const scene of SCENES) {
     const obs = dump.clean[scene.name];
     const t0 = performance.now();
-    const { model, report } = fitScene(obs, r, dump.frameSize[scene.name], { seed: 7, createdAt: new Date(0), ...opts });
+    const { model, report } = fitScene(obs, r, dump.frameSize[scene.name], {
+      seed: 7,
+      createdAt: new Date(0),
+      ...opts,
+    });
     const fitS = (performance.now() - t0) / 1000;
     const { appearance, ...rest } = report;
-    fitInfo[scene.name] = { ...rest, threshold: r4(model.threshold), fitS: r4(fitS), appearance: appearance ? { ...appearance, embedding2d: { points: appearance.embedding2d.points.length, explainedVariance: appearance.embedding2d.explainedVariance.map(r4), totalVariance: r4(appearance.embedding2d.totalVariance) } } : null, options: model.options };
+    fitInfo[scene.name] = {
+      ...rest,
+      threshold: r4(model.threshold),
+      fitS: r4(fitS),
+      appearance: appearance
+        ? {
+            ...appearance,
+            embedding2d: {
+              points: appearance.embedding2d.points.length,
+              explainedVariance: appearance.embedding2d.explainedVariance.map(r4),
+              totalVariance: r4(appearance.embedding2d.totalVariance),
+            },
+          }
+        : null,
+      options: model.options,
+    };
     if (out) {
       const png = await embeddingPlotPng(report, `Appearance bank, scene ${scene.name} (PCA)`);
       if (png) fs.writeFileSync(path.join(out, `embedding-${scene.name}.png`), png);
@@ -1319,15 +1896,32 @@ export async function rescoreFromDump(prev: EvalResults, dump: ObsDump, opts: At
     }
     const byFrame = new Map(scored.clean.scored.map((f) => [f.frame, f]));
     for (const f of scored.episodes.clean.filter((x) => x.abnormal).slice(0, 2)) {
-      examples.push({ kind: 'normal (false alarm)', scene: scene.name, t: f.frame, file: '(not redrawn)', reasons: exampleReasons(byFrame.get(f.frame)!) });
+      examples.push({
+        kind: 'normal (false alarm)',
+        scene: scene.name,
+        t: f.frame,
+        file: '(not redrawn)',
+        reasons: exampleReasons(byFrame.get(f.frame)!),
+      });
     }
     for (const [ci, clip] of clips.entries()) {
       const { scored: sc, example: t } = scored.clips[ci];
-      if (t !== null) examples.push({ kind: clip.kind, scene: scene.name, t, file: '(not redrawn)', reasons: exampleReasons(sc[t - r.test[0]]) });
+      if (t !== null)
+        examples.push({
+          kind: clip.kind,
+          scene: scene.name,
+          t,
+          file: '(not redrawn)',
+          reasons: exampleReasons(sc[t - r.test[0]]),
+        });
     }
   }
   const withBaseline = items.every((i) => i.baseline !== null);
-  const { perKind, normalFlagged, baselineNormalFlagged, reasonCounts, falseAlarmReasons } = await figures(items, withBaseline, out);
+  const { perKind, normalFlagged, baselineNormalFlagged, reasonCounts, falseAlarmReasons } = await figures(
+    items,
+    withBaseline,
+    out,
+  );
   const res: EvalResults = {
     ...prev,
     command,
@@ -1335,7 +1929,11 @@ export async function rescoreFromDump(prev: EvalResults, dump: ObsDump, opts: At
     createdAt: new Date().toISOString(),
     fit: fitInfo,
     auc: perKind,
-    normalFramesFlagged: { new: r4(normalFlagged), baseline: r4(baselineNormalFlagged), of: items.filter((i) => i.kind === 'normal').length },
+    normalFramesFlagged: {
+      new: r4(normalFlagged),
+      baseline: r4(baselineNormalFlagged),
+      of: items.filter((i) => i.kind === 'normal').length,
+    },
     alertEpisodes: episodeFigures(epIn),
     reasonsOnFlaggedInjectedObjects: reasonCounts,
     falseAlarmReasons,

@@ -20,7 +20,9 @@ import { down, up } from '../infra/stack';
 import { listSampleFiles } from '../loadtest/loadtest';
 import { chaosTable, FAULTS, runChaos, type FaultName } from '../loadtest/chaos';
 
-const USAGE = 'usage: chaos.ts [--objects N] [--faults a,b,...] [--temporal-outage-s S] [--gcs-outage-s S] [--stream-full-s S] [--port-base N] [--phase-timeout-s S] [--json]\nfaults: ' + FAULTS.join(', ');
+const USAGE =
+  'usage: chaos.ts [--objects N] [--faults a,b,...] [--temporal-outage-s S] [--gcs-outage-s S] [--stream-full-s S] [--port-base N] [--phase-timeout-s S] [--json]\nfaults: ' +
+  FAULTS.join(', ');
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -51,13 +53,21 @@ async function main(): Promise<number> {
   const home = path.resolve(__dirname, '..', '.lookout', 'chaos');
   // Ingest by the watcher: the stream-full fault reads the publisher's refusals from its log, and the faults were
   // designed and measured with it (the Pub/Sub subscriber publishes through the same io/streams code).
-  const cfg = loadConfig({ ...process.env, LOOKOUT_HOME: home, LOOKOUT_PORT_BASE: values['port-base']!, LOOKOUT_INGEST: 'watch' });
+  const cfg = loadConfig({
+    ...process.env,
+    LOOKOUT_HOME: home,
+    LOOKOUT_PORT_BASE: values['port-base']!,
+    LOOKOUT_INGEST: 'watch',
+  });
   const log = (l: string) => process.stderr.write(`${new Date().toISOString()} ${l}\n`);
   await down(cfg);
   fs.rmSync(home, { recursive: true, force: true });
   await up(cfg, { apps: true, log: (l) => log(`[stack] ${l}`) });
   const samples = path.join(home, 'samples');
-  extractFrames(samples, Array.from({ length: 20 }, (_, i) => 20 + i * 35));
+  extractFrames(
+    samples,
+    Array.from({ length: 20 }, (_, i) => 20 + i * 35),
+  );
   const nc = await natsConnect(cfg, 'lookout-chaos');
   const { client, connection } = await temporalClient(cfg);
   const t0 = Date.now();
@@ -76,11 +86,23 @@ async function main(): Promise<number> {
         log,
       },
     );
-    const machine = `${os.cpus()[0]?.model ?? 'cpu'} x${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`;
-    const out = { machine, objects: perFault * faults.length, perFault, minutes: Number(((Date.now() - t0) / 60_000).toFixed(1)), results };
+    const machine = `${os.cpus()[0]?.model ?? 'cpu'} x${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, load ${os
+      .loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')}`;
+    const out = {
+      machine,
+      objects: perFault * faults.length,
+      perFault,
+      minutes: Number(((Date.now() - t0) / 60_000).toFixed(1)),
+      results,
+    };
     fs.writeFileSync(path.join(home, 'result.json'), JSON.stringify(out, null, 2));
     if (values.json) console.log(JSON.stringify(out, null, 2));
-    else console.log(`${chaosTable(results)}\n\nmachine: ${machine}; ${out.objects} objects (${perFault} per fault) in ${out.minutes} min`);
+    else
+      console.log(
+        `${chaosTable(results)}\n\nmachine: ${machine}; ${out.objects} objects (${perFault} per fault) in ${out.minutes} min`,
+      );
     return results.some((r) => r.lost > 0 || r.duplicates > 0 || r.deadLetters > 0) ? 1 : 0;
   } finally {
     await nc.close().catch(() => {});

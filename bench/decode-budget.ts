@@ -37,11 +37,21 @@ async function child(file: string, images: number, budgetMp: string): Promise<vo
       return img.data[0] + img.data[img.data.length - 1];
     }),
   );
-  console.log(JSON.stringify({ budgetMp, images, peakRssMb: peakRssMb(), seconds: Number(((performance.now() - t0) / 1000).toFixed(1)), peakBudgetMp: budget ? budget.peak / 1e6 : null, checksum: sums[0] }));
+  console.log(
+    JSON.stringify({
+      budgetMp,
+      images,
+      peakRssMb: peakRssMb(),
+      seconds: Number(((performance.now() - t0) / 1000).toFixed(1)),
+      peakBudgetMp: budget ? budget.peak / 1e6 : null,
+      checksum: sums[0],
+    }),
+  );
 }
 
 async function main(): Promise<void> {
-  if (process.argv.includes('--child')) return child(arg('file', ''), Number(arg('images', '12')), arg('budget', 'none'));
+  if (process.argv.includes('--child'))
+    return child(arg('file', ''), Number(arg('images', '12')), arg('budget', 'none'));
   const images = Number(arg('images', '12'));
   const mp = Number(arg('megapixels', '100'));
   const side = Math.round(Math.sqrt(mp * 1e6));
@@ -49,11 +59,22 @@ async function main(): Promise<void> {
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${side}x${side}.png`);
   if (!fs.existsSync(file)) {
-    await sharp({ create: { width: side, height: side, channels: 3, background: { r: 120, g: 80, b: 40 } }, limitInputPixels: false }).png().toFile(file);
+    await sharp({
+      create: { width: side, height: side, channels: 3, background: { r: 120, g: 80, b: 40 } },
+      limitInputPixels: false,
+    })
+      .png()
+      .toFile(file);
   }
-  console.log(`# ${images} concurrent decodes of a ${side}x${side} PNG (${(fs.statSync(file).size / 1024).toFixed(0)} KiB); ${os.cpus()[0]?.model} x${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}, sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips})`);
+  console.log(
+    `# ${images} concurrent decodes of a ${side}x${side} PNG (${(fs.statSync(file).size / 1024).toFixed(0)} KiB); ${os.cpus()[0]?.model} x${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}, sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips})`,
+  );
   for (const b of arg('budgets', 'none,200,100').split(',')) {
-    const out = execFileSync(process.execPath, ['-r', 'tsx/cjs', __filename, '--child', '--file', file, '--images', String(images), '--budget', b], { encoding: 'utf8' });
+    const out = execFileSync(
+      process.execPath,
+      ['-r', 'tsx/cjs', __filename, '--child', '--file', file, '--images', String(images), '--budget', b],
+      { encoding: 'utf8' },
+    );
     process.stdout.write(out);
   }
 }

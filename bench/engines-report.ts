@@ -71,13 +71,19 @@ export function decide(score: number, construction: string, thresholds: Readonly
   return t !== undefined && score > t;
 }
 
-export function summariseVariant(rows: readonly ChipPairResult[], thresholds: ReadonlyMap<string, number>, aucOf: (scores: number[], labels: number[]) => number | null): VariantSummary {
+export function summariseVariant(
+  rows: readonly ChipPairResult[],
+  thresholds: ReadonlyMap<string, number>,
+  aucOf: (scores: number[], labels: number[]) => number | null,
+): VariantSummary {
   if (rows.length === 0) throw new Error('no results for a variant');
   const lat = rows.flatMap((r) => [r.msBefore, r.msAfter]).sort((a, b) => a - b);
   const total = lat.reduce((a, b) => a + b, 0) / 1000;
   const kinds = [...new Set(rows.map((r) => r.kind))];
   const round = (v: number, d = 4) => Math.round(v * 10 ** d) / 10 ** d;
-  const agree = rows.filter((r) => decide(r.score, r.construction, thresholds) === decide(r.referenceScore, r.construction, thresholds)).length;
+  const agree = rows.filter(
+    (r) => decide(r.score, r.construction, thresholds) === decide(r.referenceScore, r.construction, thresholds),
+  ).length;
   return {
     variant: rows[0].variant,
     precision: rows[0].precision,
@@ -105,7 +111,12 @@ export function summariseVariant(rows: readonly ChipPairResult[], thresholds: Re
 }
 
 export function engineTableSchema(): TableField[] {
-  const f = (name: string, type: string, mode = 'NULLABLE', description?: string): TableField => ({ name, type, mode, ...(description ? { description } : {}) });
+  const f = (name: string, type: string, mode = 'NULLABLE', description?: string): TableField => ({
+    name,
+    type,
+    mode,
+    ...(description ? { description } : {}),
+  });
   return [
     f('run_id', 'STRING', 'REQUIRED'),
     f('recorded_at', 'TIMESTAMP', 'REQUIRED'),
@@ -142,7 +153,14 @@ export interface Machine {
   pool: string;
 }
 
-export function comparisonRows(runId: string, results: readonly ChipPairResult[], thresholds: ReadonlyMap<string, number>, machine: Machine, host = os.hostname(), at = new Date()): Record<string, unknown>[] {
+export function comparisonRows(
+  runId: string,
+  results: readonly ChipPairResult[],
+  thresholds: ReadonlyMap<string, number>,
+  machine: Machine,
+  host = os.hostname(),
+  at = new Date(),
+): Record<string, unknown>[] {
   const reference = results[0]?.variant;
   return results.map((r) => ({
     run_id: runId,
@@ -178,18 +196,29 @@ export async function ensureEngineTable(bq: BigQuery, cfg: LookoutConfig): Promi
   const [exists] = await t.exists();
   if (exists) return;
   try {
-    await t.create({ schema: { fields: engineTableSchema() }, description: 'Lookout engine comparison: one row per chip pair and model variant (npm run bench:engines -- --bigquery)' });
+    await t.create({
+      schema: { fields: engineTableSchema() },
+      description:
+        'Lookout engine comparison: one row per chip pair and model variant (npm run bench:engines -- --bigquery)',
+    });
   } catch (err) {
     if ((err as { code?: number }).code !== 409) throw err;
   }
 }
 
-export async function insertEngineRows(bq: BigQuery, cfg: LookoutConfig, rows: Record<string, unknown>[], batch = 500): Promise<void> {
+export async function insertEngineRows(
+  bq: BigQuery,
+  cfg: LookoutConfig,
+  rows: Record<string, unknown>[],
+  batch = 500,
+): Promise<void> {
   const t = bq.dataset(cfg.bigquery.dataset).table(ENGINE_TABLE);
   for (let i = 0; i < rows.length; i += batch) await t.insert(rows.slice(i, i + batch), { raw: false });
 }
 
 /** infra/sql/engines/report.sql pointed at this deployment's table (the file says `lookout.engine_comparison`). */
 export function engineReportSql(cfg: LookoutConfig): string {
-  return fs.readFileSync(ENGINE_REPORT_SQL, 'utf8').replace(/`lookout\.engine_comparison`/g, `\`${cfg.gcp.projectId}.${cfg.bigquery.dataset}.${ENGINE_TABLE}\``);
+  return fs
+    .readFileSync(ENGINE_REPORT_SQL, 'utf8')
+    .replace(/`lookout\.engine_comparison`/g, `\`${cfg.gcp.projectId}.${cfg.bigquery.dataset}.${ENGINE_TABLE}\``);
 }

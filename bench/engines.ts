@@ -25,7 +25,14 @@ import { loadLocalModel, type LocalModel } from '../runtime/manifest';
 import { createSession, onnxruntimeVersion, type LoadedSession } from '../runtime/session';
 import { rocAucLabelled } from './metrics';
 import { construct, KINDS, loadScenes, type Kind, type Scene } from './raster-scenes';
-import { comparisonRows, decisionThreshold, ENGINE_TABLE, summariseVariant, type ChipPairResult, type VariantSummary } from './engines-report';
+import {
+  comparisonRows,
+  decisionThreshold,
+  ENGINE_TABLE,
+  summariseVariant,
+  type ChipPairResult,
+  type VariantSummary,
+} from './engines-report';
 
 const USAGE = `Usage: npm run bench:engines -- [--data DIR] [--models DIR] [--variants LIST] [--seeds N] [--threads N] [--pool cpu|gpu] [--max-chips N] [--bigquery] [--json]
 
@@ -72,13 +79,24 @@ if (opt.help) {
 const ROOT = path.resolve(__dirname, '..');
 const DATA = path.resolve(opt.data ?? path.join(ROOT, '.lookout', 'raster-data'));
 const REPO = path.resolve(opt.models ?? path.join(ROOT, 'models'));
-const VARIANTS = opt.variants.split(',').map((v) => v.trim()).filter(Boolean);
+const VARIANTS = opt.variants
+  .split(',')
+  .map((v) => v.trim())
+  .filter(Boolean);
 const SEEDS = Number(opt.seeds);
 const THREADS = Number(opt.threads);
 const MAX_CHIPS = opt['max-chips'] === undefined ? Infinity : Number(opt['max-chips']);
 const POOL = opt.pool;
-if (!(Number.isInteger(SEEDS) && SEEDS >= 1) || !(Number.isInteger(THREADS) && THREADS >= 1) || !(MAX_CHIPS > 0) || VARIANTS.length < 2 || (POOL !== 'cpu' && POOL !== 'gpu')) {
-  console.error(`--seeds, --threads and --max-chips need positive integers, --variants at least two models, --pool cpu or gpu\n\n${USAGE}`);
+if (
+  !(Number.isInteger(SEEDS) && SEEDS >= 1) ||
+  !(Number.isInteger(THREADS) && THREADS >= 1) ||
+  !(MAX_CHIPS > 0) ||
+  VARIANTS.length < 2 ||
+  (POOL !== 'cpu' && POOL !== 'gpu')
+) {
+  console.error(
+    `--seeds, --threads and --max-chips need positive integers, --variants at least two models, --pool cpu or gpu\n\n${USAGE}`,
+  );
   process.exit(2);
 }
 const log = (...a: unknown[]) => {
@@ -123,7 +141,8 @@ function chipBands(scene: Scene, bands: Float64Array[], w: { x: number; y: numbe
     height: w.height,
     bands: bands.map((b) => {
       const out = new Float64Array(w.width * w.height);
-      for (let y = 0; y < w.height; y++) out.set(b.subarray((w.y + y) * scene.width + w.x, (w.y + y) * scene.width + w.x + w.width), y * w.width);
+      for (let y = 0; y < w.height; y++)
+        out.set(b.subarray((w.y + y) * scene.width + w.x, (w.y + y) * scene.width + w.x + w.width), y * w.width);
       return out;
     }),
     nodata: null,
@@ -137,16 +156,25 @@ async function main(): Promise<void> {
     const session = await createSession(model.modelPath, { pool: POOL as 'cpu' | 'gpu', threads: THREADS });
     // The manifest's provenance names the precision in words; the table wants a short key.
     const described = String((model.manifest.provenance as { precision?: string }).precision ?? '');
-    const precision = /int8/i.test(name + described) ? 'int8' : /fp16|float16/i.test(name + described) ? 'fp16' : 'fp32';
+    const precision = /int8/i.test(name + described)
+      ? 'int8'
+      : /fp16|float16/i.test(name + described)
+        ? 'fp16'
+        : 'fp32';
     variants.push({ model, session, precision });
   }
   const size = variants[0].model.manifest.inputs[0].dims[2];
   for (const v of variants) {
     const d = v.model.manifest.inputs[0].dims;
-    if (d[1] !== 3 || d[2] !== size || d[3] !== size) throw new Error(`${v.model.manifest.name}: input [${d.join(',')}] differs from the reference's [N,3,${size},${size}]`);
+    if (d[1] !== 3 || d[2] !== size || d[3] !== size)
+      throw new Error(
+        `${v.model.manifest.name}: input [${d.join(',')}] differs from the reference's [N,3,${size},${size}]`,
+      );
   }
   const scenes = await loadScenes(DATA);
-  log(`variants: ${variants.map((v) => `${v.model.manifest.name} (${v.precision}, ${v.session.executionProvider})`).join(', ')}; ${scenes.length} scenes, ${SEEDS} seed(s), ${THREADS} thread(s)`);
+  log(
+    `variants: ${variants.map((v) => `${v.model.manifest.name} (${v.precision}, ${v.session.executionProvider})`).join(', ')}; ${scenes.length} scenes, ${SEEDS} seed(s), ${THREADS} thread(s)`,
+  );
 
   const results: ChipPairResult[] = [];
   const t0 = Date.now();
@@ -156,20 +184,28 @@ async function main(): Promise<void> {
       for (let s = 0; s < SEEDS; s++) {
         const seed = 20261201 + 7919 * s + 104729 * KINDS.indexOf(kind) + scenes.indexOf(scene);
         const c = construct(scene, kind as Kind, seed);
-        const stretch = (bands: Float64Array[]): Stretch => percentileStretch([bands[scene.rgb[0]], bands[scene.rgb[1]], bands[scene.rgb[2]]]);
+        const stretch = (bands: Float64Array[]): Stretch =>
+          percentileStretch([bands[scene.rgb[0]], bands[scene.rgb[1]], bands[scene.rgb[2]]]);
         const [sb, sa] = [stretch(scene.bands), stretch(c.after)];
         const construction = `${scene.name}/${kind}/${s}`;
         for (let y = 0, idx = 0; y < scene.height; y += scene.chip) {
           for (let x = 0; x < scene.width; x += scene.chip, idx++) {
             if (results.length / variants.length >= MAX_CHIPS) break outer;
-            const w = { x, y, width: Math.min(scene.chip, scene.width - x), height: Math.min(scene.chip, scene.height - y) };
+            const w = {
+              x,
+              y,
+              width: Math.min(scene.chip, scene.width - x),
+              height: Math.min(scene.chip, scene.height - y),
+            };
             let m = 0;
-            for (let yy = w.y; yy < w.y + w.height; yy++) for (let xx = w.x; xx < w.x + w.width; xx++) m += c.mask[yy * scene.width + xx];
+            for (let yy = w.y; yy < w.y + w.height; yy++)
+              for (let xx = w.x; xx < w.x + w.width; xx++) m += c.mask[yy * scene.width + xx];
             const frac = m / (w.width * w.height);
             const label = frac >= 0.1 ? 1 : frac === 0 ? 0 : -1;
             const rgbBefore = chipToRgb01(chipBands(scene, scene.bands, w), scene.rgb, sb, size);
             const rgbAfter = chipToRgb01(chipBands(scene, c.after, w), scene.rgb, sa, size);
-            const out: Array<{ before: Float32Array; after: Float32Array; msBefore: number; msAfter: number }> = new Array(variants.length);
+            const out: Array<{ before: Float32Array; after: Float32Array; msBefore: number; msAfter: number }> =
+              new Array(variants.length);
             // Rotate which variant runs first so that load on the shared machine is spread over all of them.
             for (let k = 0; k < variants.length; k++) {
               const vi = (k + turn) % variants.length;
@@ -210,10 +246,37 @@ async function main(): Promise<void> {
   for (const v of variants) await v.session.session.release();
 
   const thresholds = decisionThreshold(results.filter((r) => r.variant === variants[0].model.manifest.name));
-  const summaries: VariantSummary[] = variants.map((v) => summariseVariant(results.filter((r) => r.variant === v.model.manifest.name), thresholds, rocAucLabelled));
-  const machine = { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.availableParallelism(), memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, onnxruntime: onnxruntimeVersion(), threads: THREADS, pool: POOL, loadAverage: os.loadavg().map((l) => Math.round(l * 10) / 10) };
-  const runId = `engines-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${crypto.randomBytes(2).toString('hex')}`;
-  const summary = { runId, evaluation: 'real rasters with CONSTRUCTED changes (bench/raster-scenes.ts); not a labelled dataset', reference: variants[0].model.manifest.name, chipPairs: results.length / variants.length, seconds: Math.round(seconds), machine, variants: summaries, at: new Date().toISOString() };
+  const summaries: VariantSummary[] = variants.map((v) =>
+    summariseVariant(
+      results.filter((r) => r.variant === v.model.manifest.name),
+      thresholds,
+      rocAucLabelled,
+    ),
+  );
+  const machine = {
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    cores: os.availableParallelism(),
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    onnxruntime: onnxruntimeVersion(),
+    threads: THREADS,
+    pool: POOL,
+    loadAverage: os.loadavg().map((l) => Math.round(l * 10) / 10),
+  };
+  const runId = `engines-${new Date()
+    .toISOString()
+    .replace(/[-:.TZ]/g, '')
+    .slice(0, 14)}-${crypto.randomBytes(2).toString('hex')}`;
+  const summary = {
+    runId,
+    evaluation: 'real rasters with CONSTRUCTED changes (bench/raster-scenes.ts); not a labelled dataset',
+    reference: variants[0].model.manifest.name,
+    chipPairs: results.length / variants.length,
+    seconds: Math.round(seconds),
+    machine,
+    variants: summaries,
+    at: new Date().toISOString(),
+  };
 
   if (opt.bigquery) {
     const { loadConfig } = await import('../config');
@@ -225,7 +288,9 @@ async function main(): Promise<void> {
     const rows = comparisonRows(runId, results, thresholds, machine);
     await insertEngineRows(bq, cfg, rows);
     const [report] = await bq.query({ query: engineReportSql(cfg), params: { run: runId } });
-    log(`wrote ${rows.length} rows to ${cfg.bigquery.dataset}.${ENGINE_TABLE}; infra/sql/engines.sql for run ${runId}:`);
+    log(
+      `wrote ${rows.length} rows to ${cfg.bigquery.dataset}.${ENGINE_TABLE}; infra/sql/engines.sql for run ${runId}:`,
+    );
     if (!opt.json) console.table(report);
     (summary as Record<string, unknown>).sqlReport = report;
   }
@@ -237,13 +302,21 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(summary, null, 2));
     return;
   }
-  console.log(`\n${summary.chipPairs} chip pairs x ${variants.length} variants in ${summary.seconds} s; machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}, onnxruntime ${machine.onnxruntime} (${POOL}, ${THREADS} thread), load ${machine.loadAverage.join(' ')}`);
-  console.log('variant              precision  emb/s  pairs/s  p50 ms  p99 ms  max|dscore|  min feat cos  decision agree  AUC burn/flood/clearing');
+  console.log(
+    `\n${summary.chipPairs} chip pairs x ${variants.length} variants in ${summary.seconds} s; machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}, onnxruntime ${machine.onnxruntime} (${POOL}, ${THREADS} thread), load ${machine.loadAverage.join(' ')}`,
+  );
+  console.log(
+    'variant              precision  emb/s  pairs/s  p50 ms  p99 ms  max|dscore|  min feat cos  decision agree  AUC burn/flood/clearing',
+  );
   for (const s of summaries) {
     const a = KINDS.map((k) => (typeof s.auc[k] === 'number' ? s.auc[k]!.toFixed(3) : '-')).join('/');
-    console.log(`${s.variant.padEnd(20)} ${s.precision.slice(0, 9).padEnd(9)} ${s.embeddingsPerSecond.toFixed(1).padStart(6)} ${s.chipPairsPerSecond.toFixed(1).padStart(8)} ${s.p50Ms.toFixed(2).padStart(7)} ${s.p99Ms.toFixed(2).padStart(7)} ${s.maxScoreAbsDiff.toFixed(4).padStart(12)} ${s.minFeatureCosine.toFixed(4).padStart(13)} ${(100 * s.decisionAgreement).toFixed(1).padStart(14)}%  ${a}`);
+    console.log(
+      `${s.variant.padEnd(20)} ${s.precision.slice(0, 9).padEnd(9)} ${s.embeddingsPerSecond.toFixed(1).padStart(6)} ${s.chipPairsPerSecond.toFixed(1).padStart(8)} ${s.p50Ms.toFixed(2).padStart(7)} ${s.p99Ms.toFixed(2).padStart(7)} ${s.maxScoreAbsDiff.toFixed(4).padStart(12)} ${s.minFeatureCosine.toFixed(4).padStart(13)} ${(100 * s.decisionAgreement).toFixed(1).padStart(14)}%  ${a}`,
+    );
   }
-  console.log(`(latency: one embedding, batch 1, wall time of session.run; wrote .lookout/bench-engines/${runId}.json)`);
+  console.log(
+    `(latency: one embedding, batch 1, wall time of session.run; wrote .lookout/bench-engines/${runId}.json)`,
+  );
 }
 
 main().catch((err) => {

@@ -96,10 +96,13 @@ function parseCommandLine(): Args {
     return n;
   };
   // --rescore takes two values (RESULTS.json OBS.v8): the second is the one positional argument allowed.
-  if (positionals.length > (v.rescore !== undefined ? 1 : 0)) fail(`unknown argument ${positionals[v.rescore !== undefined ? 1 : 0]}`);
+  if (positionals.length > (v.rescore !== undefined ? 1 : 0))
+    fail(`unknown argument ${positionals[v.rescore !== undefined ? 1 : 0]}`);
   if (v.rescore !== undefined && positionals.length !== 1) fail('--rescore needs two values: RESULTS.json OBS.v8');
-  if (v.split !== 'test' && v.split !== 'validation' && v.split !== 'shift') fail(`--split must be test, validation or shift, got ${JSON.stringify(v.split)}`);
-  if (v.detector !== 'method' && v.detector !== 'manifest') fail(`--detector must be method or manifest, got ${JSON.stringify(v.detector)}`);
+  if (v.split !== 'test' && v.split !== 'validation' && v.split !== 'shift')
+    fail(`--split must be test, validation or shift, got ${JSON.stringify(v.split)}`);
+  if (v.detector !== 'method' && v.detector !== 'manifest')
+    fail(`--detector must be method or manifest, got ${JSON.stringify(v.detector)}`);
   let detectionOverride: DetectorOptions | undefined;
   if (v.detection !== undefined) {
     try {
@@ -114,8 +117,17 @@ function parseCommandLine(): Args {
     split,
     detector: v.detector as Args['detector'],
     detectionOverride,
-    out: v.out ? path.resolve(v.out) : path.join(ROOT, '.lookout', split === 'test' ? 'eval-attributes' : `eval-attributes-${split}`),
-    appearance: v.appearance === 'none' ? null : v.appearance ? path.resolve(v.appearance) : fs.existsSync(path.join(def, '1', 'model.onnx')) ? def : null,
+    out: v.out
+      ? path.resolve(v.out)
+      : path.join(ROOT, '.lookout', split === 'test' ? 'eval-attributes' : `eval-attributes-${split}`),
+    appearance:
+      v.appearance === 'none'
+        ? null
+        : v.appearance
+          ? path.resolve(v.appearance)
+          : fs.existsSync(path.join(def, '1', 'model.onnx'))
+            ? def
+            : null,
     baseline: !v['no-baseline'],
     threads: posInt(v.threads, '--threads'),
     limit: v.limit !== undefined ? posInt(v.limit, '--limit') : null,
@@ -130,12 +142,18 @@ async function main() {
   const command = `node -r tsx/cjs bench/eval-cctv-attributes.ts ${process.argv.slice(2).join(' ')}`.trim();
   if (args.rescore) fs.mkdirSync(args.out, { recursive: true });
   const res = args.rescore
-    ? await rescoreFromDump(JSON.parse(fs.readFileSync(args.rescore.results, 'utf8')) as EvalResults, v8.deserialize(fs.readFileSync(args.rescore.obs)) as ObsDump, {}, args.out, command)
+    ? await rescoreFromDump(
+        JSON.parse(fs.readFileSync(args.rescore.results, 'utf8')) as EvalResults,
+        v8.deserialize(fs.readFileSync(args.rescore.obs)) as ObsDump,
+        {},
+        args.out,
+        command,
+      )
     : await evaluate({
-    ...args,
-    command,
-    log: (s) => process.stderr.write(`${s}\n`),
-  });
+        ...args,
+        command,
+        log: (s) => process.stderr.write(`${s}\n`),
+      });
   // Every scoring of a split counts as a read of it (smoke runs use other frames).
   const reads = args.limit === null ? recordRead(setId(res.ranges.seed as number, KINDS), args.split, command) : null;
   if (args.json) {
@@ -145,13 +163,23 @@ async function main() {
   console.log(`cctv-attributes evaluation (${args.split}) — ${res.machine}`);
   console.log('kind               pos   AUC new  AUC base  flagged new  detected');
   for (const [k, v] of Object.entries(res.auc)) {
-    console.log(`${k.padEnd(17)} ${String(v.positives).padStart(5)}   ${String(v.auc).padEnd(6)}   ${String(v.baseline?.auc ?? 'n/a').padEnd(7)}   ${String(v.framesFlagged).padEnd(10)}   ${v.injectedDetected}`);
+    console.log(
+      `${k.padEnd(17)} ${String(v.positives).padStart(5)}   ${String(v.auc).padEnd(6)}   ${String(v.baseline?.auc ?? 'n/a').padEnd(7)}   ${String(v.framesFlagged).padEnd(10)}   ${v.injectedDetected}`,
+    );
   }
   const nf = res.normalFramesFlagged;
-  console.log(`normal frames flagged: new ${(100 * nf.new).toFixed(1)} %, baseline ${Number.isFinite(nf.baseline) ? (100 * nf.baseline).toFixed(1) + ' %' : 'n/a'} (of ${nf.of})`);
+  console.log(
+    `normal frames flagged: new ${(100 * nf.new).toFixed(1)} %, baseline ${Number.isFinite(nf.baseline) ? (100 * nf.baseline).toFixed(1) + ' %' : 'n/a'} (of ${nf.of})`,
+  );
   const ep = res.alertEpisodes?.overall;
-  if (ep) console.log(`alert episodes: ${ep.caught} of ${ep.anomalyEpisodes} caught, median time to alert ${Number(ep.medianTimeToAlertS).toFixed(1)} s, ${ep.falseAlerts} false alerts in ${ep.normalSeconds} s of normal footage (${Number(ep.falseAlertsPer10Min).toFixed(2)} per 10 min)`);
-  if (reads !== null) console.log(`the ${args.split} split of this set has now been read ${reads} time(s) (docs/eval/cctv-attributes/split-reads.json)`);
+  if (ep)
+    console.log(
+      `alert episodes: ${ep.caught} of ${ep.anomalyEpisodes} caught, median time to alert ${Number(ep.medianTimeToAlertS).toFixed(1)} s, ${ep.falseAlerts} false alerts in ${ep.normalSeconds} s of normal footage (${Number(ep.falseAlertsPer10Min).toFixed(2)} per 10 min)`,
+    );
+  if (reads !== null)
+    console.log(
+      `the ${args.split} split of this set has now been read ${reads} time(s) (docs/eval/cctv-attributes/split-reads.json)`,
+    );
   console.log(`wrote ${args.out}/results.json, evaluation.md, roc.png`);
 }
 

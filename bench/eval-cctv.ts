@@ -17,7 +17,14 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { annotate, CROP, MAX_OBJECTS } from '../methods/cctv-ocae/stages';
-import { fitSceneModel, frameScore, isAbnormal, mulberry32, scoreObjects, type SceneModel } from '../methods/cctv-ocae/scene-model';
+import {
+  fitSceneModel,
+  frameScore,
+  isAbnormal,
+  mulberry32,
+  scoreObjects,
+  type SceneModel,
+} from '../methods/cctv-ocae/scene-model';
 import { vtestParts } from '../cli/scene';
 import { decodeImage, type DecodedImage } from '../media/image';
 import { OnnxDetector } from '../runtime/detector';
@@ -78,7 +85,9 @@ const EVERY = numArg('--every', 5);
 const THREADS = numArg('--threads', 1);
 const LIMIT = argv.includes('--limit') ? numArg('--limit', 0) : Infinity;
 const SPEED = !argv.includes('--no-speed');
-const OUT = path.resolve(argv.includes('--out') ? argv[argv.indexOf('--out') + 1] : path.join(ROOT, '.lookout', 'eval'));
+const OUT = path.resolve(
+  argv.includes('--out') ? argv[argv.indexOf('--out') + 1] : path.join(ROOT, '.lookout', 'eval'),
+);
 const COMMAND = `node -r tsx/cjs bench/eval-cctv.ts${argv.length ? ' ' + argv.join(' ') : ''}`;
 
 // ---------------------------------------------------------------------------------------------
@@ -106,10 +115,34 @@ interface ForeignObject {
 }
 /** Cut from opencv-doc sample photos; none of these occurs in vtest.avi. */
 const OBJECTS: ForeignObject[] = [
-  { name: 'messi', file: 'messi5.jpg', crop: { left: 60, top: 55, width: 400, height: 285 }, heightFactor: 1.0, what: 'footballer mid-kick with stadium background (person-sized)' },
-  { name: 'car', file: 'licenseplate_motion.jpg', crop: { left: 0, top: 10, width: 600, height: 410 }, heightFactor: 0.85, what: 'rear of a silver car (car-sized)' },
-  { name: 'baboon', file: 'baboon.jpg', crop: { left: 0, top: 0, width: 512, height: 512 }, heightFactor: 0.7, what: 'mandrill face (square patch, 0.7 x person height)' },
-  { name: 'squirrel', file: 'squirrel_cls.jpg', crop: { left: 125, top: 100, width: 240, height: 260 }, heightFactor: 0.8, what: 'squirrel on a branch (0.8 x person height)' },
+  {
+    name: 'messi',
+    file: 'messi5.jpg',
+    crop: { left: 60, top: 55, width: 400, height: 285 },
+    heightFactor: 1.0,
+    what: 'footballer mid-kick with stadium background (person-sized)',
+  },
+  {
+    name: 'car',
+    file: 'licenseplate_motion.jpg',
+    crop: { left: 0, top: 10, width: 600, height: 410 },
+    heightFactor: 0.85,
+    what: 'rear of a silver car (car-sized)',
+  },
+  {
+    name: 'baboon',
+    file: 'baboon.jpg',
+    crop: { left: 0, top: 0, width: 512, height: 512 },
+    heightFactor: 0.7,
+    what: 'mandrill face (square patch, 0.7 x person height)',
+  },
+  {
+    name: 'squirrel',
+    file: 'squirrel_cls.jpg',
+    crop: { left: 125, top: 100, width: 240, height: 260 },
+    heightFactor: 0.8,
+    what: 'squirrel on a branch (0.8 x person height)',
+  },
 ];
 /** Approximate height in pixels of a standing person whose feet are at row y (read off vtest.avi). */
 const personHeightAt = (yBottom: number) => 0.25 * yBottom + 15;
@@ -125,7 +158,8 @@ const PLACE = { yMin: 300, yMax: 560, xMargin: 10 };
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const r4 = (x: number | null) => (x === null || !Number.isFinite(x) ? x : Math.round(x * 1e4) / 1e4);
-const fmt = (x: number | null | undefined, d = 3) => (x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : x.toFixed(d));
+const fmt = (x: number | null | undefined, d = 3) =>
+  x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : x.toFixed(d);
 const pctStr = (num: number, den: number) => (den === 0 ? 'n/a' : `${((100 * num) / den).toFixed(1)}% (${num}/${den})`);
 
 /**
@@ -181,7 +215,12 @@ class FrameSource {
         this.width = f.width;
         this.height = f.height;
         // As splitVideo: JPEG quality 95 (the worker then decodes it with decodeImage).
-        this.jpeg.set(f.index + base, await sharp(f.rgb, { raw: { width: f.width, height: f.height, channels: 3 } }).jpeg({ quality: 95 }).toBuffer());
+        this.jpeg.set(
+          f.index + base,
+          await sharp(f.rgb, { raw: { width: f.width, height: f.height, channels: 3 } })
+            .jpeg({ quality: 95 })
+            .toBuffer(),
+        );
       }
     }
   }
@@ -194,7 +233,12 @@ class FrameSource {
 }
 
 /** Pastes a patch (raw RGB) into a copy of img at integer top-left (x, y), clipped; re-encoded as JPEG q95 like a camera frame. */
-async function pasted(img: DecodedImage, patch: { data: Buffer; width: number; height: number }, x: number, y: number): Promise<DecodedImage> {
+async function pasted(
+  img: DecodedImage,
+  patch: { data: Buffer; width: number; height: number },
+  x: number,
+  y: number,
+): Promise<DecodedImage> {
   const out = Buffer.from(img.data);
   for (let j = 0; j < patch.height; j++) {
     const yy = y + j;
@@ -209,7 +253,9 @@ async function pasted(img: DecodedImage, patch: { data: Buffer; width: number; h
       out[d + 2] = patch.data[s + 2];
     }
   }
-  const jpg = await sharp(out, { raw: { width: img.width, height: img.height, channels: 3 } }).jpeg({ quality: 95 }).toBuffer();
+  const jpg = await sharp(out, { raw: { width: img.width, height: img.height, channels: 3 } })
+    .jpeg({ quality: 95 })
+    .toBuffer();
   return decodeImage(jpg, { maxPixels: 1e8 });
 }
 
@@ -304,7 +350,14 @@ interface Item {
   injection?: Injection;
 }
 
-function placeObject(rand: () => number, o: ForeignObject, W: number, H: number, existing: Box[], moving: boolean): { rects: [Rect, Rect, Rect]; v: number } {
+function placeObject(
+  rand: () => number,
+  o: ForeignObject,
+  W: number,
+  H: number,
+  existing: Box[],
+  moving: boolean,
+): { rects: [Rect, Rect, Rect]; v: number } {
   const aspect = o.crop.width / o.crop.height;
   let best: { rects: [Rect, Rect, Rect]; v: number; overlap: number } | undefined;
   for (let attempt = 0; attempt < 50; attempt++) {
@@ -336,13 +389,21 @@ function placeObject(rand: () => number, o: ForeignObject, W: number, H: number,
 // ---------------------------------------------------------------------------------------------
 // Plot (SVG -> PNG with sharp)
 
-async function plot(file: string, fitPoints: Array<{ t: number; s: number | null }>, items: Item[], threshold: number, aucs: Record<string, number>) {
+async function plot(
+  file: string,
+  fitPoints: Array<{ t: number; s: number | null }>,
+  items: Item[],
+  threshold: number,
+  aucs: Record<string, number>,
+) {
   const W = 1500;
   const H = 640;
   const m = { l: 70, r: 20, t: 70, b: 60 };
   const pw = W - m.l - m.r;
   const ph = H - m.t - m.b;
-  const vals = [...fitPoints.map((p) => p.s), ...items.map((i) => i.frameScore), threshold].filter((s): s is number => s !== null && Number.isFinite(s));
+  const vals = [...fitPoints.map((p) => p.s), ...items.map((i) => i.frameScore), threshold].filter(
+    (s): s is number => s !== null && Number.isFinite(s),
+  );
   let lo = Math.min(...vals);
   let hi = Math.max(...vals);
   const pad = (hi - lo) * 0.05 || 1;
@@ -350,7 +411,8 @@ async function plot(file: string, fitPoints: Array<{ t: number; s: number | null
   hi += pad;
   // Piecewise linear time axis: the fit part gets 40 % of the width, the (denser) test part 60 %.
   const FIT_W = 0.4;
-  const X = (t: number) => (t < SPLIT ? m.l + (t / SPLIT) * FIT_W * pw : m.l + FIT_W * pw + ((t - SPLIT) / (TOTAL - SPLIT)) * (1 - FIT_W) * pw);
+  const X = (t: number) =>
+    t < SPLIT ? m.l + (t / SPLIT) * FIT_W * pw : m.l + FIT_W * pw + ((t - SPLIT) / (TOTAL - SPLIT)) * (1 - FIT_W) * pw;
   const Y = (s: number) => m.t + (1 - (s - lo) / (hi - lo)) * ph;
   const parts: string[] = [];
   parts.push(`<rect x="0" y="0" width="${W}" height="${H}" fill="white"/>`);
@@ -360,25 +422,42 @@ async function plot(file: string, fitPoints: Array<{ t: number; s: number | null
   const step = [0.1, 0.2, 0.25, 0.5, 1, 2, 2.5, 5, 10, 20, 50].find((s) => span / s <= 10) ?? 100;
   for (let v = Math.ceil(lo / step) * step; v <= hi; v += step) {
     parts.push(`<line x1="${m.l}" y1="${Y(v)}" x2="${W - m.r}" y2="${Y(v)}" stroke="#d0d0d0" stroke-width="1"/>`);
-    parts.push(`<text x="${m.l - 6}" y="${Y(v) + 4}" font-size="13" text-anchor="end" font-family="sans-serif">${Number(v.toFixed(2))}</text>`);
+    parts.push(
+      `<text x="${m.l - 6}" y="${Y(v) + 4}" font-size="13" text-anchor="end" font-family="sans-serif">${Number(v.toFixed(2))}</text>`,
+    );
   }
   for (let t = 0; t <= TOTAL; t += 25) {
     const major = t < SPLIT ? t % 100 === 0 : t % 50 === 0;
     if (t < SPLIT && t % 50 !== 0) continue;
     parts.push(`<line x1="${X(t)}" y1="${m.t + ph}" x2="${X(t)}" y2="${m.t + ph + (major ? 6 : 3)}" stroke="black"/>`);
-    if (major) parts.push(`<text x="${X(t)}" y="${m.t + ph + 20}" font-size="13" text-anchor="middle" font-family="sans-serif">${t}</text>`);
+    if (major)
+      parts.push(
+        `<text x="${X(t)}" y="${m.t + ph + 20}" font-size="13" text-anchor="middle" font-family="sans-serif">${t}</text>`,
+      );
   }
   parts.push(`<rect x="${m.l}" y="${m.t}" width="${pw}" height="${ph}" fill="none" stroke="black"/>`);
-  parts.push(`<line x1="${X(SPLIT)}" y1="${m.t}" x2="${X(SPLIT)}" y2="${m.t + ph}" stroke="black" stroke-width="1.5" stroke-dasharray="4,3"/>`);
-  parts.push(`<text x="${X(SPLIT / 2)}" y="${m.t + 18}" font-size="14" text-anchor="middle" font-family="sans-serif" fill="#555">fit part (frames 0-499, scores in-sample)</text>`);
-  parts.push(`<text x="${X((SPLIT + TOTAL) / 2)}" y="${m.t + 18}" font-size="14" text-anchor="middle" font-family="sans-serif" fill="#555">test part (frames 500-794)</text>`);
+  parts.push(
+    `<line x1="${X(SPLIT)}" y1="${m.t}" x2="${X(SPLIT)}" y2="${m.t + ph}" stroke="black" stroke-width="1.5" stroke-dasharray="4,3"/>`,
+  );
+  parts.push(
+    `<text x="${X(SPLIT / 2)}" y="${m.t + 18}" font-size="14" text-anchor="middle" font-family="sans-serif" fill="#555">fit part (frames 0-499, scores in-sample)</text>`,
+  );
+  parts.push(
+    `<text x="${X((SPLIT + TOTAL) / 2)}" y="${m.t + 18}" font-size="14" text-anchor="middle" font-family="sans-serif" fill="#555">test part (frames 500-794)</text>`,
+  );
   // Series line through fit frames and normal test frames
   const line = [...fitPoints, ...items.filter((i) => i.kind === 'normal').map((i) => ({ t: i.t, s: i.frameScore }))]
     .filter((p): p is { t: number; s: number } => p.s !== null)
     .sort((a, b) => a.t - b.t);
-  parts.push(`<polyline fill="none" stroke="#7090c0" stroke-width="1" points="${line.map((p) => `${X(p.t).toFixed(1)},${Y(p.s).toFixed(1)}`).join(' ')}"/>`);
-  parts.push(`<line x1="${m.l}" y1="${Y(threshold)}" x2="${W - m.r}" y2="${Y(threshold)}" stroke="#d00000" stroke-width="1.5" stroke-dasharray="8,4"/>`);
-  parts.push(`<text x="${m.l + 6}" y="${Y(threshold) - 6}" font-size="13" text-anchor="start" font-family="sans-serif" fill="#d00000">threshold ${threshold.toFixed(3)} (q0.99 of held-out normal objects)</text>`);
+  parts.push(
+    `<polyline fill="none" stroke="#7090c0" stroke-width="1" points="${line.map((p) => `${X(p.t).toFixed(1)},${Y(p.s).toFixed(1)}`).join(' ')}"/>`,
+  );
+  parts.push(
+    `<line x1="${m.l}" y1="${Y(threshold)}" x2="${W - m.r}" y2="${Y(threshold)}" stroke="#d00000" stroke-width="1.5" stroke-dasharray="8,4"/>`,
+  );
+  parts.push(
+    `<text x="${m.l + 6}" y="${Y(threshold) - 6}" font-size="13" text-anchor="start" font-family="sans-serif" fill="#d00000">threshold ${threshold.toFixed(3)} (q0.99 of held-out normal objects)</text>`,
+  );
   const marker = (kind: string, x: number, y: number) => {
     switch (kind) {
       case 'fit':
@@ -415,8 +494,12 @@ async function plot(file: string, fitPoints: Array<{ t: number; s: number | null
     parts.push(marker(k, lx + 6, ly));
     parts.push(`<text x="${lx + 16}" y="${ly + 5}" font-size="13" font-family="sans-serif">${text}</text>`);
   });
-  parts.push(`<text x="${W / 2}" y="${H - 12}" font-size="14" text-anchor="middle" font-family="sans-serif">frame t (10 fps; the fit part is drawn at a smaller scale than the test part); overall AUC ${fmt(aucs.overall)}</text>`);
-  parts.push(`<text x="18" y="${m.t + ph / 2}" font-size="14" text-anchor="middle" font-family="sans-serif" transform="rotate(-90 18 ${m.t + ph / 2})">frame score (max object anomaly score)</text>`);
+  parts.push(
+    `<text x="${W / 2}" y="${H - 12}" font-size="14" text-anchor="middle" font-family="sans-serif">frame t (10 fps; the fit part is drawn at a smaller scale than the test part); overall AUC ${fmt(aucs.overall)}</text>`,
+  );
+  parts.push(
+    `<text x="18" y="${m.t + ph / 2}" font-size="14" text-anchor="middle" font-family="sans-serif" transform="rotate(-90 18 ${m.t + ph / 2})">frame score (max object anomaly score)</text>`,
+  );
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}">${parts.join('')}</svg>`;
   fs.writeFileSync(file.replace(/\.png$/, '.svg'), svg);
   await sharp(Buffer.from(svg)).png().toFile(file);
@@ -433,21 +516,33 @@ async function drawDetections(img: DecodedImage, boxes: Box[], title: string, fi
   const parts: string[] = [];
   for (let x = 0; x <= img.width; x += 50) {
     parts.push(`<line x1="${x}" y1="0" x2="${x}" y2="${x % 100 === 0 ? 10 : 5}" stroke="yellow" stroke-width="1"/>`);
-    parts.push(`<line x1="${x}" y1="${img.height}" x2="${x}" y2="${img.height - (x % 100 === 0 ? 10 : 5)}" stroke="yellow" stroke-width="1"/>`);
-    if (x % 100 === 0 && x > 0) parts.push(`<text x="${x + 2}" y="${img.height - 3}" font-size="10" fill="yellow" font-family="sans-serif">${x}</text>`);
+    parts.push(
+      `<line x1="${x}" y1="${img.height}" x2="${x}" y2="${img.height - (x % 100 === 0 ? 10 : 5)}" stroke="yellow" stroke-width="1"/>`,
+    );
+    if (x % 100 === 0 && x > 0)
+      parts.push(
+        `<text x="${x + 2}" y="${img.height - 3}" font-size="10" fill="yellow" font-family="sans-serif">${x}</text>`,
+      );
   }
   for (let y = 0; y <= img.height; y += 50) {
     parts.push(`<line x1="0" y1="${y}" x2="${y % 100 === 0 ? 10 : 5}" y2="${y}" stroke="yellow" stroke-width="1"/>`);
-    parts.push(`<line x1="${img.width}" y1="${y}" x2="${img.width - (y % 100 === 0 ? 10 : 5)}" y2="${y}" stroke="yellow" stroke-width="1"/>`);
-    if (y % 100 === 0 && y > 0) parts.push(`<text x="12" y="${y + 4}" font-size="10" fill="yellow" font-family="sans-serif">${y}</text>`);
+    parts.push(
+      `<line x1="${img.width}" y1="${y}" x2="${img.width - (y % 100 === 0 ? 10 : 5)}" y2="${y}" stroke="yellow" stroke-width="1"/>`,
+    );
+    if (y % 100 === 0 && y > 0)
+      parts.push(`<text x="12" y="${y + 4}" font-size="10" fill="yellow" font-family="sans-serif">${y}</text>`);
   }
   let pi = 0;
   boxes.forEach((b) => {
     const person = b.label === 'person';
     const i = person ? pi++ : -1;
     const color = person ? '#00ff40' : '#ffa000';
-    parts.push(`<rect x="${b.x.toFixed(1)}" y="${b.y.toFixed(1)}" width="${b.w.toFixed(1)}" height="${b.h.toFixed(1)}" fill="none" stroke="${color}" stroke-width="${person ? 1.5 : 1}"/>`);
-    parts.push(`<text x="${b.x.toFixed(1)}" y="${Math.max(10, b.y - 2).toFixed(1)}" font-size="11" font-family="sans-serif" fill="${color}">${person ? `#${i} ` : `${b.label} `}${b.score.toFixed(2)}</text>`);
+    parts.push(
+      `<rect x="${b.x.toFixed(1)}" y="${b.y.toFixed(1)}" width="${b.w.toFixed(1)}" height="${b.h.toFixed(1)}" fill="none" stroke="${color}" stroke-width="${person ? 1.5 : 1}"/>`,
+    );
+    parts.push(
+      `<text x="${b.x.toFixed(1)}" y="${Math.max(10, b.y - 2).toFixed(1)}" font-size="11" font-family="sans-serif" fill="${color}">${person ? `#${i} ` : `${b.label} `}${b.score.toFixed(2)}</text>`,
+    );
   });
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${img.width}" height="${img.height}"><rect x="0" y="0" width="${Math.min(img.width, 560)}" height="20" fill="black" fill-opacity="0.6"/><text x="6" y="15" font-size="13" font-family="sans-serif" fill="white">${title}</text>${parts.join('')}</svg>`;
   await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } })
@@ -465,7 +560,11 @@ function matchPeople(boxes: Box[], gt: Rect[]): { tp: number; matchedGt: number 
 // Detector speed
 
 async function detectorSpeed(img: DecodedImage, threads: number) {
-  const det = await OnnxDetector.load(loadLocalModel(defaultModelRepo(ROOT), 'nanodet'), { pool: 'cpu', threads, batch: { maxBatchSize: 1, maxQueueDelayMs: 0 } });
+  const det = await OnnxDetector.load(loadLocalModel(defaultModelRepo(ROOT), 'nanodet'), {
+    pool: 'cpu',
+    threads,
+    batch: { maxBatchSize: 1, maxQueueDelayMs: 0 },
+  });
   try {
     for (let i = 0; i < 5; i++) await det.detect(img);
     const total: number[] = [];
@@ -476,7 +575,16 @@ async function detectorSpeed(img: DecodedImage, threads: number) {
       total.push(performance.now() - t0);
       infer.push(r.inferenceMs);
     }
-    return { threads, runs: 50, warmup: 5, p50Ms: r4(percentile(total, 50))!, p90Ms: r4(percentile(total, 90))!, minMs: r4(Math.min(...total))!, inferenceP50Ms: r4(percentile(infer, 50))!, loadAvg1m: r4(os.loadavg()[0])! };
+    return {
+      threads,
+      runs: 50,
+      warmup: 5,
+      p50Ms: r4(percentile(total, 50))!,
+      p90Ms: r4(percentile(total, 90))!,
+      minMs: r4(Math.min(...total))!,
+      inferenceP50Ms: r4(percentile(infer, 50))!,
+      loadAvg1m: r4(os.loadavg()[0])!,
+    };
   } finally {
     await det.close();
   }
@@ -507,17 +615,23 @@ async function main() {
   for (let t = SPLIT + FAST_K + 5; t + FAST_K < TOTAL; t += 5) if (!normalSet.has(t)) fastTs.push(t);
   const taken = new Set([...normalTs, ...fastTs]);
   const foreignTs: number[] = [];
-  for (let t = SPLIT + OFFSET; t <= TEST_LAST; t++) if ((t % 5 === 1 || t % 5 === 4) && !taken.has(t)) foreignTs.push(t);
+  for (let t = SPLIT + OFFSET; t <= TEST_LAST; t++)
+    if ((t % 5 === 1 || t % 5 === 4) && !taken.has(t)) foreignTs.push(t);
   const rand = mulberry32(SEED);
   // Half the foreign-object frames static, half moving; objects assigned round-robin after a seeded shuffle.
-  const foreignPlan = shuffle(foreignTs, rand).map((t, i) => ({ t, moving: i % 2 === 1, object: OBJECTS[Math.floor(i / 2) % OBJECTS.length] }));
+  const foreignPlan = shuffle(foreignTs, rand).map((t, i) => ({
+    t,
+    moving: i % 2 === 1,
+    object: OBJECTS[Math.floor(i / 2) % OBJECTS.length],
+  }));
   const lim = <T>(a: T[]) => (LIMIT === Infinity ? a : a.slice(0, LIMIT));
   const normalUse = lim(normalTs);
   const fastUse = lim(fastTs);
   const foreignUse = lim(foreignPlan).sort((a, b) => a.t - b.t);
 
   const needed = new Set<number>();
-  for (const t of [...fitTs, ...normalUse, ...foreignUse.map((f) => f.t)]) for (const d of [-OFFSET, 0, OFFSET]) needed.add(t + d);
+  for (const t of [...fitTs, ...normalUse, ...foreignUse.map((f) => f.t)])
+    for (const d of [-OFFSET, 0, OFFSET]) needed.add(t + d);
   for (const t of fastUse) for (const d of [-FAST_K, 0, FAST_K]) needed.add(t + d);
   for (const t of DET_FRAMES) needed.add(t);
   const tLoad = performance.now();
@@ -532,7 +646,9 @@ async function main() {
     appearance: await OnnxEmbedder.load(loadLocalModel(repo, 'ae-appearance'), { pool: 'cpu', threads: THREADS }),
     motion: await OnnxEmbedder.load(loadLocalModel(repo, 'ae-motion'), { pool: 'cpu', threads: THREADS }),
   };
-  const detThreshold = Number((detModel.manifest.decoding as { scoreThreshold?: number } | undefined)?.scoreThreshold ?? 0.3);
+  const detThreshold = Number(
+    (detModel.manifest.decoding as { scoreThreshold?: number } | undefined)?.scoreThreshold ?? 0.3,
+  );
 
   // 1. Fit ------------------------------------------------------------------------------------
   const tFeat = performance.now();
@@ -545,10 +661,17 @@ async function main() {
   const feats = fitFrames.flatMap((f) => f.analysed.features);
   log(`fit features: ${feats.length} objects from ${fitFrames.length} frames in ${(fitFeatMs / 1000).toFixed(1)}s`);
   const tFit = performance.now();
-  const model: SceneModel & { report: { kmeansIterations: number; svmEpochs: number; svmConverged: boolean } } = fitSceneModel(feats, { ...FIT, featureSpec: FEATURE_SPEC, createdAt: new Date(0) });
+  const model: SceneModel & { report: { kmeansIterations: number; svmEpochs: number; svmConverged: boolean } } =
+    fitSceneModel(feats, { ...FIT, featureSpec: FEATURE_SPEC, createdAt: new Date(0) });
   const fitMs = performance.now() - tFit;
-  log(`scene model: k=${model.k}, threshold ${model.threshold.toFixed(4)}, ${model.trainingSamples} training + ${model.calibrationSamples} calibration samples, fitted in ${(fitMs / 1000).toFixed(1)}s`);
-  const fitPoints = fitFrames.map((f) => ({ t: f.t, s: frameScore(scoreObjects(model, f.analysed.features)), n: f.analysed.boxes.length }));
+  log(
+    `scene model: k=${model.k}, threshold ${model.threshold.toFixed(4)}, ${model.trainingSamples} training + ${model.calibrationSamples} calibration samples, fitted in ${(fitMs / 1000).toFixed(1)}s`,
+  );
+  const fitPoints = fitFrames.map((f) => ({
+    t: f.t,
+    s: frameScore(scoreObjects(model, f.analysed.features)),
+    n: f.analysed.boxes.length,
+  }));
   const fitLabels: Record<string, number> = {};
   for (const f of fitFrames) for (const b of f.analysed.boxes) fitLabels[b.label] = (fitLabels[b.label] ?? 0) + 1;
 
@@ -619,13 +742,20 @@ async function main() {
     if (!detected) it.label = null;
     items.push(it);
     // Every constructed frame t is kept for inspection: cyan = pasted object, boxes as in production (red = abnormal).
-    const objs = a.boxes.map((b, i) => ({ ...b, anomalyScore: it.objectScores[i], abnormal: isAbnormal(model, it.objectScores[i]) }));
+    const objs = a.boxes.map((b, i) => ({
+      ...b,
+      anomalyScore: it.objectScores[i],
+      abnormal: isAbnormal(model, it.objectScores[i]),
+    }));
     const title = `t=${f.t} ${kind} ${f.object.name} ${detected ? `found (IoU ${bestIou.toFixed(2)})` : 'NOT detected'} frame ${fmt(it.frameScore)} thr ${model.threshold.toFixed(3)}`;
     const jpg = await annotate(cur, objs, title);
     const r = rects[1];
     const ring = `<svg xmlns="http://www.w3.org/2000/svg" width="${cur.width}" height="${cur.height}">${rects.map((q, i) => `<rect x="${q.x - 2}" y="${q.y - 2}" width="${q.w + 4}" height="${q.h + 4}" fill="none" stroke="#00e0ff" stroke-width="${i === 1 ? 2 : 1}" stroke-dasharray="${i === 1 ? '' : '3,3'}"/>`).join('')}<text x="${r.x}" y="${Math.min(cur.height - 4, r.y + r.h + 14)}" font-size="12" font-family="sans-serif" fill="#00e0ff">pasted ${f.object.name}</text></svg>`;
     fs.mkdirSync(path.join(OUT, 'constructed'), { recursive: true });
-    await sharp(jpg).composite([{ input: Buffer.from(ring), top: 0, left: 0 }]).jpeg({ quality: 80 }).toFile(path.join(OUT, 'constructed', `t${f.t}-${kind}-${f.object.name}.jpg`));
+    await sharp(jpg)
+      .composite([{ input: Buffer.from(ring), top: 0, left: 0 }])
+      .jpeg({ quality: 80 })
+      .toFile(path.join(OUT, 'constructed', `t${f.t}-${kind}-${f.object.name}.jpg`));
   }
   log(`foreign-object frames: ${foreignUse.length}`);
   const testMs = performance.now() - tTest;
@@ -645,7 +775,9 @@ async function main() {
       auc: r4(aucs[k]),
       auc95ci: ci ? ci.map((x) => r4(x)) : null,
       framesAboveThreshold: posItems.filter((i) => i.frameScore !== null && isAbnormal(model, i.frameScore)).length,
-      frameTprAtThreshold: pos.length ? r4(posItems.filter((i) => i.frameScore !== null && isAbnormal(model, i.frameScore)).length / pos.length) : null,
+      frameTprAtThreshold: pos.length
+        ? r4(posItems.filter((i) => i.frameScore !== null && isAbnormal(model, i.frameScore)).length / pos.length)
+        : null,
     };
   }
   // Object level: the anomalous objects against every object of the normal test frames, with the production
@@ -654,7 +786,17 @@ async function main() {
   const normObjS = normals.flatMap((i) => i.objectScores);
   const normObjD = normals.flatMap((i) => i.objectDistances);
   const maxOf = (xs: number[]) => (xs.length ? Math.max(...xs) : null);
-  const objectLevel: Record<string, { anomalous: number; normal: number; aucScore: number | null; aucCentroidDistance: number | null; frameAucCentroidDistance: number | null; what: string }> = {};
+  const objectLevel: Record<
+    string,
+    {
+      anomalous: number;
+      normal: number;
+      aucScore: number | null;
+      aucCentroidDistance: number | null;
+      frameAucCentroidDistance: number | null;
+      what: string;
+    }
+  > = {};
   for (const k of ANOMALY_KINDS) {
     const its = items.filter((i) => i.kind === k && i.label === 1);
     const s = k === 'fast' ? its.flatMap((i) => i.objectScores) : its.map((i) => i.injection!.anomalyScore!);
@@ -664,8 +806,16 @@ async function main() {
       normal: normObjS.length,
       aucScore: r4(rocAuc(s, normObjS)),
       aucCentroidDistance: r4(rocAuc(d, normObjD)),
-      frameAucCentroidDistance: r4(rocAuc(its.map((i) => maxOf(i.objectDistances)), normals.map((i) => maxOf(i.objectDistances)))),
-      what: k === 'fast' ? 'every object of the fast-motion frames (standing people and parked vehicles included)' : 'the detected injected object',
+      frameAucCentroidDistance: r4(
+        rocAuc(
+          its.map((i) => maxOf(i.objectDistances)),
+          normals.map((i) => maxOf(i.objectDistances)),
+        ),
+      ),
+      what:
+        k === 'fast'
+          ? 'every object of the fast-motion frames (standing people and parked vehicles included)'
+          : 'the detected injected object',
     };
   }
   const normalFp = normals.filter((i) => i.frameScore !== null && isAbnormal(model, i.frameScore)).length;
@@ -675,10 +825,17 @@ async function main() {
   const fastObjs = fastItems.reduce((n, i) => n + i.objects, 0);
   const fastObjFlag = fastItems.reduce((n, i) => n + i.abnormalObjects, 0);
   const fitObjScores = fitFrames.flatMap((f) => scoreObjects(model, f.analysed.features));
-  const injections: Record<string, { planted: number; detected: number; flagged: number; labels: Record<string, number> }> = {};
+  const injections: Record<
+    string,
+    { planted: number; detected: number; flagged: number; labels: Record<string, number> }
+  > = {};
   for (const it of items) {
     if (!it.injection) continue;
-    for (const key of [`${it.injection.object}/${it.kind === 'foreign-moving' ? 'moving' : 'static'}`, it.kind, 'all']) {
+    for (const key of [
+      `${it.injection.object}/${it.kind === 'foreign-moving' ? 'moving' : 'static'}`,
+      it.kind,
+      'all',
+    ]) {
       const e = (injections[key] ??= { planted: 0, detected: 0, flagged: 0, labels: {} });
       e.planted++;
       if (it.injection.detected) {
@@ -691,19 +848,34 @@ async function main() {
   }
 
   // 4. Detector quality on hand-labelled frames ------------------------------------------------
-  const gt: GroundTruth | null = fs.existsSync(GT_FILE) ? (JSON.parse(fs.readFileSync(GT_FILE, 'utf8')) as GroundTruth) : null;
+  const gt: GroundTruth | null = fs.existsSync(GT_FILE)
+    ? (JSON.parse(fs.readFileSync(GT_FILE, 'utf8')) as GroundTruth)
+    : null;
   const detQuality: Array<Record<string, unknown>> = [];
-  const totals: Record<string, { boxes: number; tp: number; people: number; matched: number }> = { '0.3': { boxes: 0, tp: 0, people: 0, matched: 0 }, '0.5': { boxes: 0, tp: 0, people: 0, matched: 0 } };
+  const totals: Record<string, { boxes: number; tp: number; people: number; matched: number }> = {
+    '0.3': { boxes: 0, tp: 0, people: 0, matched: 0 },
+    '0.5': { boxes: 0, tp: 0, people: 0, matched: 0 },
+  };
   for (const t of DET_FRAMES) {
     const img = await src.get(t);
     const r = await models.detector.detect(img);
     const boxes = r.boxes.filter((b) => b.score >= detThreshold);
     const persons = boxes.filter((b) => b.label === 'person');
-    await drawDetections(img, boxes, `vtest.avi frame ${t}: ${persons.length} person boxes (green, #index score), others orange; score >= ${detThreshold}`, path.join(OUT, `det-${t}.png`));
-    const row: Record<string, unknown> = { t, personBoxes: persons.map((b, i) => ({ i, x: r4(b.x), y: r4(b.y), w: r4(b.w), h: r4(b.h), score: r4(b.score) })), otherBoxes: boxes.filter((b) => b.label !== 'person').map((b) => `${b.label} ${b.score.toFixed(2)}`) };
+    await drawDetections(
+      img,
+      boxes,
+      `vtest.avi frame ${t}: ${persons.length} person boxes (green, #index score), others orange; score >= ${detThreshold}`,
+      path.join(OUT, `det-${t}.png`),
+    );
+    const row: Record<string, unknown> = {
+      t,
+      personBoxes: persons.map((b, i) => ({ i, x: r4(b.x), y: r4(b.y), w: r4(b.w), h: r4(b.h), score: r4(b.score) })),
+      otherBoxes: boxes.filter((b) => b.label !== 'person').map((b) => `${b.label} ${b.score.toFixed(2)}`),
+    };
     const g = gt?.frames[String(t)];
     if (g) {
-      if (g.people.length !== g.visible) throw new Error(`${GT_FILE}: frame ${t} has visible=${g.visible} but ${g.people.length} boxes`);
+      if (g.people.length !== g.visible)
+        throw new Error(`${GT_FILE}: frame ${t} has visible=${g.visible} but ${g.people.length} boxes`);
       const gtRects = g.people.map(([x, y, w, h]) => ({ x, y, w, h }));
       for (const thr of ['0.3', '0.5']) {
         const ps = persons.filter((b) => b.score >= Number(thr));
@@ -719,7 +891,12 @@ async function main() {
     detQuality.push(row);
   }
   const detSummary = gt
-    ? Object.fromEntries(Object.entries(totals).map(([thr, v]) => [thr, { ...v, precision: r4(v.boxes ? v.tp / v.boxes : NaN), recall: r4(v.people ? v.matched / v.people : NaN) }]))
+    ? Object.fromEntries(
+        Object.entries(totals).map(([thr, v]) => [
+          thr,
+          { ...v, precision: r4(v.boxes ? v.tp / v.boxes : NaN), recall: r4(v.people ? v.matched / v.people : NaN) },
+        ]),
+      )
     : null;
 
   // Release the scoring sessions before timing the detector alone.
@@ -748,7 +925,11 @@ async function main() {
       fitFrames: fitTs,
       fitOptions: FIT,
       normalTestFrames: normalUse,
-      fastMotion: { frames: fastUse, neighbourOffset: FAST_K, note: 'frames t-15, t, t+15 used as the t-3, t, t+3 triplet' },
+      fastMotion: {
+        frames: fastUse,
+        neighbourOffset: FAST_K,
+        note: 'frames t-15, t, t+15 used as the t-3, t, t+3 triplet',
+      },
       foreign: {
         objects: OBJECTS,
         placement: `feet row uniform in [${PLACE.yMin}, ${PLACE.yMax}], x uniform inside the frame, height = factor x person height (0.25*yBottom+15 px), clear of the boxes detected in the clean frame t when possible; moving: ${MOVE_PER_FRAME} person heights per frame horizontally (left/right at random), static: same place in t-3, t, t+3; pasted as opaque rectangles, frame re-encoded JPEG q95`,
@@ -772,14 +953,29 @@ async function main() {
       report: model.report,
       featureExtractionS: r4(fitFeatMs / 1000),
       fitS: r4(fitMs / 1000),
-      inSampleObjectsAboveThreshold: pctStr(fitObjScores.filter((s) => isAbnormal(model, s)).length, fitObjScores.length),
+      inSampleObjectsAboveThreshold: pctStr(
+        fitObjScores.filter((s) => isAbnormal(model, s)).length,
+        fitObjScores.length,
+      ),
     },
     auc: perKind,
     objectLevel,
     atThreshold: {
-      normalFramesFlagged: { flagged: normalFp, of: normals.length, fpr: r4(normals.length ? normalFp / normals.length : NaN) },
-      normalObjectsFlagged: { flagged: normalObjFlag, of: normalObjs, rate: r4(normalObjs ? normalObjFlag / normalObjs : NaN) },
-      fastMotionObjectsFlagged: { flagged: fastObjFlag, of: fastObjs, rate: r4(fastObjs ? fastObjFlag / fastObjs : NaN) },
+      normalFramesFlagged: {
+        flagged: normalFp,
+        of: normals.length,
+        fpr: r4(normals.length ? normalFp / normals.length : NaN),
+      },
+      normalObjectsFlagged: {
+        flagged: normalObjFlag,
+        of: normalObjs,
+        rate: r4(normalObjs ? normalObjFlag / normalObjs : NaN),
+      },
+      fastMotionObjectsFlagged: {
+        flagged: fastObjFlag,
+        of: fastObjs,
+        rate: r4(fastObjs ? fastObjFlag / fastObjs : NaN),
+      },
       injectedObjects: injections,
     },
     detector: {
@@ -806,12 +1002,25 @@ async function main() {
 
   // Human-readable tables + Markdown ---------------------------------------------------------------
   const kindRows = ([...ANOMALY_KINDS, 'overall'] as const).map((k) => {
-    const v = perKind[k] as { positives: number; negatives: number; auc: number; auc95ci: number[] | null; framesAboveThreshold: number };
+    const v = perKind[k] as {
+      positives: number;
+      negatives: number;
+      auc: number;
+      auc95ci: number[] | null;
+      framesAboveThreshold: number;
+    };
     return `| ${k} | ${v.positives} | ${v.negatives} | **${fmt(v.auc)}** | ${v.auc95ci ? `${fmt(v.auc95ci[0])}–${fmt(v.auc95ci[1])}` : 'n/a'} | ${pctStr(v.framesAboveThreshold, v.positives)} |`;
   });
   const injRows = Object.entries(injections)
     .sort(([a], [b]) => a.localeCompare(b))
-    .map(([k, v]) => `| ${k} | ${v.planted} | ${pctStr(v.detected, v.planted)} | ${Object.entries(v.labels).map(([l, n]) => `${l} ${n}`).join(', ') || '–'} | ${pctStr(v.flagged, v.detected)} |`);
+    .map(
+      ([k, v]) =>
+        `| ${k} | ${v.planted} | ${pctStr(v.detected, v.planted)} | ${
+          Object.entries(v.labels)
+            .map(([l, n]) => `${l} ${n}`)
+            .join(', ') || '–'
+        } | ${pctStr(v.flagged, v.detected)} |`,
+    );
   const detRows = detQuality.map((r) => {
     const g3 = r['at0.3'] as { boxes: number; correct: number; people: number; matched: number } | undefined;
     const g5 = r['at0.5'] as { boxes: number; correct: number; people: number; matched: number } | undefined;
@@ -826,7 +1035,13 @@ async function main() {
     ``,
     `**Method under test**: the production cctv-anomaly recipe run in-process with the project's code: NanoDet boxes on frame t (first ${MAX_OBJECTS}, all classes, score ≥ ${detThreshold}), 64×64 gray crops of t−3, t, t+3, ae-appearance on t, ae-motion on the Sobel magnitude of t−3 and t+3 (3072 dims), scene model \`fitSceneModel(k ${FIT.k}, seed ${FIT.seed}, quantile ${FIT.quantile}, calibrationFraction ${FIT.calibrationFraction})\`, frame score = max object score. Frames are the bytes production sees: MJPEG q2 cuts of vtest.avi (as \`lookout demo\`), each frame re-encoded JPEG q95 (as \`splitVideo\`).`,
     ``,
-    `**Fit**: frames t = ${fitTs[0]}, ${fitTs[1]}, …, ${fitTs[fitTs.length - 1]} (${fitTs.length} frames), ${feats.length} objects (${Object.entries(fitLabels).map(([l, n]) => `${l} ${n}`).join(', ')}), ${model.trainingSamples} for training + ${model.calibrationSamples} held out for the threshold; threshold **${model.threshold.toFixed(4)}**; feature extraction ${(fitFeatMs / 1000).toFixed(1)} s, fit (k-means + ${model.k} SVMs) **${(fitMs / 1000).toFixed(1)} s**.`,
+    `**Fit**: frames t = ${fitTs[0]}, ${fitTs[1]}, …, ${fitTs[fitTs.length - 1]} (${fitTs.length} frames), ${feats.length} objects (${Object.entries(
+      fitLabels,
+    )
+      .map(([l, n]) => `${l} ${n}`)
+      .join(
+        ', ',
+      )}), ${model.trainingSamples} for training + ${model.calibrationSamples} held out for the threshold; threshold **${model.threshold.toFixed(4)}**; feature extraction ${(fitFeatMs / 1000).toFixed(1)} s, fit (k-means + ${model.k} SVMs) **${(fitMs / 1000).toFixed(1)} s**.`,
     ``,
     `**Test set** (frames 500–794, never used for fitting or training the encoders; seed ${SEED}; every frame index is used once with one label):`,
     `- *normal* (label 0): t = ${normalUse[0]}, ${normalUse[0] + EVERY}, …, ${normalUse[normalUse.length - 1]} (${normalUse.length} frames), real triplet t±${OFFSET}.`,
@@ -841,7 +1056,10 @@ async function main() {
     ``,
     `| anomaly kind | anomalous objects | object AUC, scene-model score | object AUC, centroid distance (diagnostic) | frame AUC, max centroid distance (diagnostic) |`,
     `|---|---|---|---|---|`,
-    ...ANOMALY_KINDS.map((k) => `| ${k}: ${objectLevel[k].what} | ${objectLevel[k].anomalous} | ${fmt(objectLevel[k].aucScore)} | ${fmt(objectLevel[k].aucCentroidDistance)} | ${fmt(objectLevel[k].frameAucCentroidDistance)} |`),
+    ...ANOMALY_KINDS.map(
+      (k) =>
+        `| ${k}: ${objectLevel[k].what} | ${objectLevel[k].anomalous} | ${fmt(objectLevel[k].aucScore)} | ${fmt(objectLevel[k].aucCentroidDistance)} | ${fmt(objectLevel[k].frameAucCentroidDistance)} |`,
+    ),
     ``,
     `At the threshold: **${pctStr(normalFp, normals.length)}** of normal test frames are flagged (frame false-positive rate); ${pctStr(normalObjFlag, normalObjs)} of their objects; ${pctStr(fastObjFlag, fastObjs)} of the objects in fast-motion frames; in-sample (fit frames, 80 % training data) ${results.fit.inSampleObjectsAboveThreshold} of objects.`,
     ``,
@@ -856,7 +1074,9 @@ async function main() {
     `| frame | people | correct/boxes ≥0.3 | found/people ≥0.3 | correct/boxes ≥0.5 | found/people ≥0.5 | notes |`,
     `|---|---|---|---|---|---|---|`,
     ...detRows,
-    s3 && s5 ? `| **all** | ${s3.people} | **P ${fmt(s3.precision)}** (${s3.tp}/${s3.boxes}) | **R ${fmt(s3.recall)}** (${s3.matched}/${s3.people}) | **P ${fmt(s5.precision)}** (${s5.tp}/${s5.boxes}) | **R ${fmt(s5.recall)}** (${s5.matched}/${s5.people}) | |` : `| ground truth missing | | | | | | |`,
+    s3 && s5
+      ? `| **all** | ${s3.people} | **P ${fmt(s3.precision)}** (${s3.tp}/${s3.boxes}) | **R ${fmt(s3.recall)}** (${s3.matched}/${s3.people}) | **P ${fmt(s5.precision)}** (${s5.tp}/${s5.boxes}) | **R ${fmt(s5.recall)}** (${s5.matched}/${s5.people}) | |`
+      : `| ground truth missing | | | | | | |`,
     ``,
     speed.length
       ? `**Detector speed** (\`OnnxDetector.detect\` on a 768×576 frame: sharp resize to 416×416 + NCHW tensor, onnxruntime run, decode + NMS; batch 1; 5 warm-up + 50 runs): ${speed.map((s) => `${s.threads} intra-op thread${s.threads > 1 ? 's' : ''}: p50 **${s.p50Ms.toFixed(1)} ms** (p90 ${s.p90Ms.toFixed(1)}, min ${s.minMs.toFixed(1)}, inference alone p50 ${s.inferenceP50Ms.toFixed(1)} ms; load average ${s.loadAvg1m})`).join('; ')}. \`OnnxDetector.load(model, { pool: 'cpu', threads })\` sets \`intraOpNumThreads\`.`
@@ -879,25 +1099,45 @@ async function main() {
   line(`CCTV anomaly evaluation — ${machine}`);
   line(`command: ${COMMAND}`);
   line('');
-  line(`fit: ${fitFrames.length} frames, ${feats.length} objects, threshold ${model.threshold.toFixed(4)}, fit ${(fitMs / 1000).toFixed(1)} s (features ${(fitFeatMs / 1000).toFixed(1)} s)`);
+  line(
+    `fit: ${fitFrames.length} frames, ${feats.length} objects, threshold ${model.threshold.toFixed(4)}, fit ${(fitMs / 1000).toFixed(1)} s (features ${(fitFeatMs / 1000).toFixed(1)} s)`,
+  );
   line('');
   line('kind             pos  neg  AUC     95% CI          pos above thr');
   for (const k of [...ANOMALY_KINDS, 'overall']) {
-    const v = perKind[k] as { positives: number; negatives: number; auc: number; auc95ci: number[] | null; framesAboveThreshold: number };
-    line(`${k.padEnd(15)} ${String(v.positives).padStart(4)} ${String(v.negatives).padStart(4)}  ${fmt(v.auc).padEnd(6)}  ${(v.auc95ci ? `${fmt(v.auc95ci[0])}-${fmt(v.auc95ci[1])}` : 'n/a').padEnd(14)}  ${pctStr(v.framesAboveThreshold, v.positives)}`);
+    const v = perKind[k] as {
+      positives: number;
+      negatives: number;
+      auc: number;
+      auc95ci: number[] | null;
+      framesAboveThreshold: number;
+    };
+    line(
+      `${k.padEnd(15)} ${String(v.positives).padStart(4)} ${String(v.negatives).padStart(4)}  ${fmt(v.auc).padEnd(6)}  ${(v.auc95ci ? `${fmt(v.auc95ci[0])}-${fmt(v.auc95ci[1])}` : 'n/a').padEnd(14)}  ${pctStr(v.framesAboveThreshold, v.positives)}`,
+    );
   }
   line('');
   line('object level vs normal objects   n    AUC score  AUC centroid-dist (diag)  frame AUC max-dist (diag)');
   for (const k of ANOMALY_KINDS) {
     const o = objectLevel[k];
-    line(`${k.padEnd(30)} ${String(o.anomalous).padStart(4)}  ${fmt(o.aucScore).padStart(9)}  ${fmt(o.aucCentroidDistance).padStart(24)}  ${fmt(o.frameAucCentroidDistance).padStart(25)}`);
+    line(
+      `${k.padEnd(30)} ${String(o.anomalous).padStart(4)}  ${fmt(o.aucScore).padStart(9)}  ${fmt(o.aucCentroidDistance).padStart(24)}  ${fmt(o.frameAucCentroidDistance).padStart(25)}`,
+    );
   }
   line('');
-  line(`normal test frames flagged at threshold: ${pctStr(normalFp, normals.length)}; normal objects ${pctStr(normalObjFlag, normalObjs)}; fast-motion objects ${pctStr(fastObjFlag, fastObjs)}`);
+  line(
+    `normal test frames flagged at threshold: ${pctStr(normalFp, normals.length)}; normal objects ${pctStr(normalObjFlag, normalObjs)}; fast-motion objects ${pctStr(fastObjFlag, fastObjs)}`,
+  );
   line('');
   line('injected object        planted  detected            flagged (of detected)  detected as');
   for (const [k, v] of Object.entries(injections).sort(([a], [b]) => a.localeCompare(b))) {
-    line(`${k.padEnd(22)} ${String(v.planted).padStart(7)}  ${pctStr(v.detected, v.planted).padEnd(18)}  ${pctStr(v.flagged, v.detected).padEnd(21)}  ${Object.entries(v.labels).map(([l, n]) => `${l} ${n}`).join(', ')}`);
+    line(
+      `${k.padEnd(22)} ${String(v.planted).padStart(7)}  ${pctStr(v.detected, v.planted).padEnd(18)}  ${pctStr(v.flagged, v.detected).padEnd(21)}  ${Object.entries(
+        v.labels,
+      )
+        .map(([l, n]) => `${l} ${n}`)
+        .join(', ')}`,
+    );
   }
   line('');
   if (s3 && s5) {
@@ -905,17 +1145,27 @@ async function main() {
     for (const r of detQuality) {
       const g3 = r['at0.3'] as { boxes: number; correct: number; people: number; matched: number } | undefined;
       const g5 = r['at0.5'] as { boxes: number; correct: number; people: number; matched: number } | undefined;
-      if (g3 && g5) line(`${' '.repeat(18)}${String(r.t).padStart(5)}  ${String(g3.people).padStart(6)}  ${`${g3.correct}/${g3.boxes}`.padStart(17)}  ${`${g3.matched}/${g3.people}`.padStart(9)}  ${`${g5.correct}/${g5.boxes}`.padStart(17)}  ${`${g5.matched}/${g5.people}`.padStart(9)}`);
+      if (g3 && g5)
+        line(
+          `${' '.repeat(18)}${String(r.t).padStart(5)}  ${String(g3.people).padStart(6)}  ${`${g3.correct}/${g3.boxes}`.padStart(17)}  ${`${g3.matched}/${g3.people}`.padStart(9)}  ${`${g5.correct}/${g5.boxes}`.padStart(17)}  ${`${g5.matched}/${g5.people}`.padStart(9)}`,
+        );
     }
-    line(`precision/recall @0.3: ${fmt(s3.precision)} / ${fmt(s3.recall)}   @0.5: ${fmt(s5.precision)} / ${fmt(s5.recall)}`);
+    line(
+      `precision/recall @0.3: ${fmt(s3.precision)} / ${fmt(s3.recall)}   @0.5: ${fmt(s5.precision)} / ${fmt(s5.recall)}`,
+    );
   } else {
     line(`detector: no ground truth in ${GT_FILE}; annotated frames written as ${path.join(OUT, 'det-<t>.png')}`);
     for (const r of detQuality) line(`  ${r.t}: ${JSON.stringify(r.personBoxes)}`);
   }
   line('');
-  for (const s of speed) line(`detector speed, ${s.threads} thread(s): p50 ${s.p50Ms.toFixed(1)} ms/frame (p90 ${s.p90Ms.toFixed(1)}, min ${s.minMs.toFixed(1)}, inference p50 ${s.inferenceP50Ms.toFixed(1)}), load avg ${s.loadAvg1m}`);
+  for (const s of speed)
+    line(
+      `detector speed, ${s.threads} thread(s): p50 ${s.p50Ms.toFixed(1)} ms/frame (p90 ${s.p90Ms.toFixed(1)}, min ${s.minMs.toFixed(1)}, inference p50 ${s.inferenceP50Ms.toFixed(1)}), load avg ${s.loadAvg1m}`,
+    );
   line('');
-  line(`total ${(totalMs / 1000).toFixed(1)} s; wrote ${path.join(OUT, 'results.json')}, ${path.join(OUT, 'evaluation.md')}, ${pngPath}`);
+  line(
+    `total ${(totalMs / 1000).toFixed(1)} s; wrote ${path.join(OUT, 'results.json')}, ${path.join(OUT, 'evaluation.md')}, ${pngPath}`,
+  );
 }
 
 main().catch((err: unknown) => {

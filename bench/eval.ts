@@ -46,10 +46,17 @@ interface Evaluation {
   summarise: (results: unknown) => Figure[];
 }
 
-const tsx = (script: string, ...args: string[]) => [process.execPath, '-r', 'tsx/cjs', path.join('bench', script), ...args];
+const tsx = (script: string, ...args: string[]) => [
+  process.execPath,
+  '-r',
+  'tsx/cjs',
+  path.join('bench', script),
+  ...args,
+];
 
 type Json = Record<string, unknown>;
-const get = (o: unknown, ...keys: string[]): unknown => keys.reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Json)[k] : undefined), o);
+const get = (o: unknown, ...keys: string[]): unknown =>
+  keys.reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Json)[k] : undefined), o);
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 
 /** A figure with its goal; `met` is left out when the value is missing. */
@@ -64,8 +71,20 @@ export function summariseDetector(results: unknown): Figure[] {
   const row = Array.isArray(rows) ? rows.find((r) => get(r, 'name') === 'profile:cctv-anomaly') : undefined;
   if (!row) throw new Error('detector results hold no profile:cctv-anomaly row');
   return [
-    withGoal('person recall, held-out frames (profile cctv-anomaly)', num(get(row, 'person', 'holdout', 'recall')), '>=', 0.9, 'issue 11'),
-    withGoal('person precision, held-out frames', num(get(row, 'person', 'holdout', 'precision')), '>=', 0.9, 'issue 11'),
+    withGoal(
+      'person recall, held-out frames (profile cctv-anomaly)',
+      num(get(row, 'person', 'holdout', 'recall')),
+      '>=',
+      0.9,
+      'issue 11',
+    ),
+    withGoal(
+      'person precision, held-out frames',
+      num(get(row, 'person', 'holdout', 'precision')),
+      '>=',
+      0.9,
+      'issue 11',
+    ),
     { label: 'person recall, frames the settings were chosen on', value: num(get(row, 'person', 'choose', 'recall')) },
     { label: 'vehicle recall, held-out frames', value: num(get(row, 'vehicle', 'holdout', 'recall')) },
     { label: 'vehicle precision, held-out frames', value: num(get(row, 'vehicle', 'holdout', 'precision')) },
@@ -79,17 +98,38 @@ export function summariseCctvAttributes(results: unknown): Figure[] {
   const ep = get(results, 'alertEpisodes', 'overall');
   const episodeFigures: Figure[] = ep
     ? [
-        withGoal(`false alerts per 10 min of normal footage (alert episodes; ${num(get(ep, 'normalSeconds')) ?? '?'} s of it)`, num(get(ep, 'falseAlertsPer10Min')), '<=', 1, 'issue 29'),
+        withGoal(
+          `false alerts per 10 min of normal footage (alert episodes; ${num(get(ep, 'normalSeconds')) ?? '?'} s of it)`,
+          num(get(ep, 'falseAlertsPer10Min')),
+          '<=',
+          1,
+          'issue 29',
+        ),
         withGoal('anomaly episodes caught (an alert overlaps it)', num(get(ep, 'caughtShare')), '>=', 0.9, 'issue 29'),
-        withGoal('median time from anomaly start to alert (s)', num(get(ep, 'medianTimeToAlertS')), '<=', 2, 'issue 29'),
+        withGoal(
+          'median time from anomaly start to alert (s)',
+          num(get(ep, 'medianTimeToAlertS')),
+          '<=',
+          2,
+          'issue 29',
+        ),
       ]
     : [];
   return [
     ...episodeFigures,
     withGoal('frame AUC, all kinds (cctv-attributes)', num(get(auc, 'overall', 'auc')), '>=', 0.9, 'issue 11'),
-    withGoal('normal frames flagged at the default threshold', num(get(results, 'normalFramesFlagged', 'new')), '<=', 0.05, 'issue 11'),
+    withGoal(
+      'normal frames flagged at the default threshold',
+      num(get(results, 'normalFramesFlagged', 'new')),
+      '<=',
+      0.05,
+      'issue 11',
+    ),
     ...kinds.map((k) => withGoal(`frame AUC, ${k}`, num(get(auc, k, 'auc')), '>=', 0.85, 'issue 29')),
-    { label: 'baseline cctv-ocae, same frames and boxes: frame AUC', value: num(get(auc, 'overall', 'baseline', 'auc')) },
+    {
+      label: 'baseline cctv-ocae, same frames and boxes: frame AUC',
+      value: num(get(auc, 'overall', 'baseline', 'auc')),
+    },
     { label: 'baseline cctv-ocae: normal frames flagged', value: num(get(results, 'normalFramesFlagged', 'baseline')) },
   ];
 }
@@ -99,10 +139,19 @@ export function summariseOnlineNormal(results: unknown): Figure[] {
   if (!f || typeof f !== 'object') throw new Error('online-normal results hold no falseAlertsPer10Min');
   return [
     { label: 'false alerts per 10 min, first fit only (static)', value: num(get(f, 'static', 'all')) },
-    withGoal('false alerts per 10 min, refitted as footage flows (operator dismisses false alerts)', num(get(f, 'dismiss', 'all')), '<=', 1, 'issue 29'),
+    withGoal(
+      'false alerts per 10 min, refitted as footage flows (operator dismisses false alerts)',
+      num(get(f, 'dismiss', 'all')),
+      '<=',
+      1,
+      'issue 29',
+    ),
     { label: 'false alerts per 10 min, refitted, alerts never judged', value: num(get(f, 'unjudged', 'all')) },
     { label: 'false alerts per 10 min in the last loop, first fit only', value: num(get(f, 'static', 'lastLoop')) },
-    { label: 'false alerts per 10 min in the last loop, refitted (operator dismisses)', value: num(get(f, 'dismiss', 'lastLoop')) },
+    {
+      label: 'false alerts per 10 min in the last loop, refitted (operator dismisses)',
+      value: num(get(f, 'dismiss', 'lastLoop')),
+    },
   ];
 }
 
@@ -114,7 +163,10 @@ export function summariseCctvSeed(results: unknown): Figure[] {
     ...Object.keys(auc)
       .filter((k) => k !== 'overall')
       .map((k) => ({ label: `frame AUC, ${k}`, value: num(get(auc, k, 'auc')) })),
-    { label: 'normal frames flagged at its threshold', value: num(get(results, 'atThreshold', 'normalFramesFlagged', 'fpr')) },
+    {
+      label: 'normal frames flagged at its threshold',
+      value: num(get(results, 'atThreshold', 'normalFramesFlagged', 'fpr')),
+    },
   ];
 }
 
@@ -125,12 +177,19 @@ export function summariseCctvSeed(results: unknown): Figure[] {
 export function summariseRaster(results: unknown): Figure[] {
   const mean = get(results, 'aucMeanOverConstructions');
   const pooled = get(results, 'aucPooledPerKind');
-  if (!mean || typeof mean !== 'object' || !pooled || typeof pooled !== 'object') throw new Error('raster results hold no aucMeanOverConstructions / aucPooledPerKind tables');
+  if (!mean || typeof mean !== 'object' || !pooled || typeof pooled !== 'object')
+    throw new Error('raster results hold no aucMeanOverConstructions / aucPooledPerKind tables');
   return Object.keys(mean).flatMap((k) => [
-    { label: `chip AUC, ${k}, mean over ${num(get(mean, k, 'constructions')) ?? '?'} constructions: spectral`, value: num(get(mean, k, 'spectral')) },
+    {
+      label: `chip AUC, ${k}, mean over ${num(get(mean, k, 'constructions')) ?? '?'} constructions: spectral`,
+      value: num(get(mean, k, 'spectral')),
+    },
     { label: `chip AUC, ${k}, mean over constructions: MobileNetV2 features`, value: num(get(mean, k, 'deep')) },
     { label: `chip AUC, ${k}, mean over constructions: both (rank sum)`, value: num(get(mean, k, 'fusedRanks')) },
-    { label: `chip AUC, ${k}, pooled over all scenes: both (rank sum)`, value: num(get(pooled, k, 'auc', 'fusedRanks')) },
+    {
+      label: `chip AUC, ${k}, pooled over all scenes: both (rank sum)`,
+      value: num(get(pooled, k, 'auc', 'fusedRanks')),
+    },
   ]);
 }
 
@@ -138,23 +197,50 @@ export const EVALUATIONS: Evaluation[] = [
   {
     name: 'detector',
     what: 'person and vehicle recall / precision on hand-counted vtest.avi frames (bench/eval-detector.ts)',
-    steps: (quick) => [tsx('eval-detector.ts', '--json', '--markdown', '{out}/detector.md', ...(quick ? ['--variants', 'upstream-norm,profile:cctv,profile:cctv-anomaly', '--speed-runs', '0'] : []))],
+    steps: (quick) => [
+      tsx(
+        'eval-detector.ts',
+        '--json',
+        '--markdown',
+        '{out}/detector.md',
+        ...(quick ? ['--variants', 'upstream-norm,profile:cctv,profile:cctv-anomaly', '--speed-runs', '0'] : []),
+      ),
+    ],
     results: 'stdout',
     summarise: summariseDetector,
   },
   {
     name: 'cctv-attributes',
     what: 'CCTV anomalies constructed in vtest.avi, test split: cctv-attributes and the cctv-ocae baseline (bench/eval-cctv-attributes.ts)',
-    steps: (quick) => [tsx('eval-cctv-attributes.ts', '--split', 'test', '--out', '{out}', ...(quick ? ['--limit', '40'] : []))],
+    steps: (quick) => [
+      tsx('eval-cctv-attributes.ts', '--split', 'test', '--out', '{out}', ...(quick ? ['--limit', '40'] : [])),
+    ],
     results: 'results.json',
     summarise: summariseCctvAttributes,
   },
   {
     name: 'cctv-online-normal',
-    what: 'false alerts per 10 min with the scene refitted as normal footage flows vs the first fit, on the shift tuning split\'s unused footage looped (bench/online-normal.ts)',
+    what: "false alerts per 10 min with the scene refitted as normal footage flows vs the first fit, on the shift tuning split's unused footage looped (bench/online-normal.ts)",
     steps: (quick) => [
-      tsx('eval-cctv-attributes.ts', '--split', 'shift', '--no-baseline', '--dump-obs', '{out}/shift.v8', '--out', '{out}/shift', ...(quick ? ['--limit', '40'] : [])),
-      tsx('online-normal.ts', '--obs', '{out}/shift.v8', '--out', '{out}', ...(quick ? ['--chunk-s', '4', '--min-age-s', '4'] : [])),
+      tsx(
+        'eval-cctv-attributes.ts',
+        '--split',
+        'shift',
+        '--no-baseline',
+        '--dump-obs',
+        '{out}/shift.v8',
+        '--out',
+        '{out}/shift',
+        ...(quick ? ['--limit', '40'] : []),
+      ),
+      tsx(
+        'online-normal.ts',
+        '--obs',
+        '{out}/shift.v8',
+        '--out',
+        '{out}',
+        ...(quick ? ['--chunk-s', '4', '--min-age-s', '4'] : []),
+      ),
     ],
     results: 'online-normal.json',
     summarise: summariseOnlineNormal,
@@ -220,12 +306,25 @@ function runStep(cmd: string[], stdoutFile: string): Promise<number> {
   });
 }
 
-export async function runEvaluation(ev: Evaluation, quick: boolean, outRoot: string, log: (s: string) => void): Promise<EvaluationOutcome> {
+export async function runEvaluation(
+  ev: Evaluation,
+  quick: boolean,
+  outRoot: string,
+  log: (s: string) => void,
+): Promise<EvaluationOutcome> {
   const dir = path.join(outRoot, ev.name);
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
   const t0 = performance.now();
-  const outcome = (ok: boolean, figures: Figure[], error?: string): EvaluationOutcome => ({ name: ev.name, what: ev.what, ok, seconds: Math.round((performance.now() - t0) / 1000), figures, out: shortPath(dir), ...(error ? { error } : {}) });
+  const outcome = (ok: boolean, figures: Figure[], error?: string): EvaluationOutcome => ({
+    name: ev.name,
+    what: ev.what,
+    ok,
+    seconds: Math.round((performance.now() - t0) / 1000),
+    figures,
+    out: shortPath(dir),
+    ...(error ? { error } : {}),
+  });
   const steps = ev.steps(quick).map((cmd) => cmd.map((a) => a.replaceAll('{out}', dir)));
   let stdoutFile = '';
   for (const [i, cmd] of steps.entries()) {
@@ -238,7 +337,8 @@ export async function runEvaluation(ev: Evaluation, quick: boolean, outRoot: str
       return outcome(false, [], `could not start ${cmd[0]}: ${(err as Error).message}`);
     }
     const script = cmd.find((a) => a.startsWith(`bench${path.sep}`)) ?? cmd[0];
-    if (code !== 0) return outcome(false, [], `${script} exited ${code} (its standard output: ${shortPath(stdoutFile)})`);
+    if (code !== 0)
+      return outcome(false, [], `${script} exited ${code} (its standard output: ${shortPath(stdoutFile)})`);
   }
   try {
     const file = ev.results === 'stdout' ? stdoutFile : path.join(dir, ev.results);
@@ -258,7 +358,12 @@ function shortPath(a: string): string {
 
 const fmt = (v: number | null) => (v === null ? 'n/a' : v.toFixed(3));
 
-export function renderSummary(s: { machine: string; quick: boolean; createdAt: string; outcomes: EvaluationOutcome[] }): string {
+export function renderSummary(s: {
+  machine: string;
+  quick: boolean;
+  createdAt: string;
+  outcomes: EvaluationOutcome[];
+}): string {
   const lines = [
     `# Lookout evaluations${s.quick ? ' — QUICK (reduced form: figures not comparable with a full run)' : ''}`,
     '',
@@ -272,7 +377,10 @@ export function renderSummary(s: { machine: string; quick: boolean; createdAt: s
       lines.push(`| ${o.name} | **failed**: ${o.error} | | | |`);
       continue;
     }
-    for (const f of o.figures) lines.push(`| ${o.name} | ${f.label} | ${fmt(f.value)} | ${f.goal ? `${f.goal.op} ${f.goal.value} (${f.goal.source})` : ''} | ${f.met === undefined ? '' : f.met ? 'yes' : '**no**'} |`);
+    for (const f of o.figures)
+      lines.push(
+        `| ${o.name} | ${f.label} | ${fmt(f.value)} | ${f.goal ? `${f.goal.op} ${f.goal.value} (${f.goal.source})` : ''} | ${f.met === undefined ? '' : f.met ? 'yes' : '**no**'} |`,
+      );
   }
   lines.push('', 'Full reports:', ...s.outcomes.map((o) => `- ${o.name} (${o.seconds} s): ${o.what} — ${o.out}/`));
   return lines.join('\n') + '\n';
@@ -297,7 +405,9 @@ async function main(): Promise<number> {
     USAGE,
   );
   if (args.record && args.quick) {
-    console.error(`--record keeps a full run's summary as the record; a --quick run's figures are not comparable\n\n${USAGE}`);
+    console.error(
+      `--record keeps a full run's summary as the record; a --quick run's figures are not comparable\n\n${USAGE}`,
+    );
     return 2;
   }
   if (args.list) {
@@ -307,7 +417,9 @@ async function main(): Promise<number> {
   const wanted = args.only ? args.only.split(',').map((s) => s.trim()) : EVALUATIONS.map((e) => e.name);
   const unknown = wanted.filter((n) => !EVALUATIONS.some((e) => e.name === n));
   if (unknown.length || !wanted.length) {
-    console.error(`unknown evaluation(s) ${unknown.join(', ') || '(none given)'}; known: ${EVALUATIONS.map((e) => e.name).join(', ')}`);
+    console.error(
+      `unknown evaluation(s) ${unknown.join(', ') || '(none given)'}; known: ${EVALUATIONS.map((e) => e.name).join(', ')}`,
+    );
     return 2;
   }
   const outRoot = path.resolve(args.out);
@@ -333,7 +445,7 @@ async function main(): Promise<number> {
     log(`recorded: ${shortPath(stem)}.json and .md (then: npm run docs:figures)`);
   }
   if (args.json) console.log(JSON.stringify(summary, null, 2));
-  else console.log(md + `\nWritten: ${shortPath(path.join(outRoot, "summary.md"))} and summary.json`);
+  else console.log(md + `\nWritten: ${shortPath(path.join(outRoot, 'summary.md'))} and summary.json`);
   return outcomes.every((o) => o.ok) ? 0 : 1;
 }
 

@@ -58,10 +58,26 @@ const SOURCE = 'issue 27';
 export function machineText(m: unknown): string {
   if (typeof m === 'string') return m;
   if (!isObj(m)) return 'unknown machine';
-  const cpu = typeof m.cpu === 'string' ? m.cpu.replace(/\(R\)|\(TM\)/g, '').replace(/\s+Processor$/, '').trim() : 'unknown CPU';
+  const cpu =
+    typeof m.cpu === 'string'
+      ? m.cpu
+          .replace(/\(R\)|\(TM\)/g, '')
+          .replace(/\s+Processor$/, '')
+          .trim()
+      : 'unknown CPU';
   // A run on a busy machine says so: its ratios compare with nothing measured on an idle one.
-  const load = Array.isArray(m.loadavgAtStart) && typeof m.loadavgAtStart[0] === 'number' ? `load average ${m.loadavgAtStart[0]} at start` : '';
-  return [cpu, num(m.cores) !== undefined ? `${m.cores} cores` : '', num(m.memoryGb) !== undefined ? `${m.memoryGb} GiB` : '', load].filter(Boolean).join(', ');
+  const load =
+    Array.isArray(m.loadavgAtStart) && typeof m.loadavgAtStart[0] === 'number'
+      ? `load average ${m.loadavgAtStart[0]} at start`
+      : '';
+  return [
+    cpu,
+    num(m.cores) !== undefined ? `${m.cores} cores` : '',
+    num(m.memoryGb) !== undefined ? `${m.memoryGb} GiB` : '',
+    load,
+  ]
+    .filter(Boolean)
+    .join(', ');
 }
 
 /** Dated result files in `dir`, newest first (by date, then name descending, so the choice is stable). */
@@ -76,7 +92,8 @@ function dated(dir: string, suffix: RegExp): Array<{ file: string; date: string 
 }
 
 const isLedger = (j: unknown): j is Json & { workloads: Json } => isObj(j) && isObj(j.workloads);
-const isOlder = (j: unknown): j is BenchResult => isObj(j) && typeof j.bareLimitPerSecond === 'number' && Array.isArray(j.pipeline);
+const isOlder = (j: unknown): j is BenchResult =>
+  isObj(j) && typeof j.bareLimitPerSecond === 'number' && Array.isArray(j.pipeline);
 
 /**
  * The newest bench result: ledger form first, else the older form; undefined when there is none. Of the ledger-form
@@ -87,21 +104,40 @@ export function latestBench(dir: string): { file: string; date: string; json: Js
   const ledgers = files.filter((d): d is typeof d & { json: Json & { workloads: Json } } => isLedger(d.json));
   const newest = ledgers[0]?.date;
   const width = (d: (typeof ledgers)[number]) => Object.keys(d.json.workloads).length;
-  const whole = ledgers.filter((d) => d.date === newest).reduce<(typeof ledgers)[number] | undefined>((best, d) => (best === undefined || width(d) > width(best) ? d : best), undefined);
+  const whole = ledgers
+    .filter((d) => d.date === newest)
+    .reduce<(typeof ledgers)[number] | undefined>(
+      (best, d) => (best === undefined || width(d) > width(best) ? d : best),
+      undefined,
+    );
   const pick = whole ?? files.find((d) => isOlder(d.json));
-  return pick && { file: pick.file, date: isObj(pick.json) && typeof pick.json.date === 'string' ? pick.json.date.slice(0, 10) : pick.date, json: pick.json as Json };
+  return (
+    pick && {
+      file: pick.file,
+      date: isObj(pick.json) && typeof pick.json.date === 'string' ? pick.json.date.slice(0, 10) : pick.date,
+      json: pick.json as Json,
+    }
+  );
 }
 
 const ratioGoal = (key: string, ratio: number | undefined) => {
   const g = BENCH_GOALS[key]?.ratio;
-  return g === undefined ? { goal: '' } : { goal: `≥ ${g} × bare (${SOURCE})`, ...(ratio !== undefined ? { met: ratio >= g } : {}) };
+  return g === undefined
+    ? { goal: '' }
+    : { goal: `≥ ${g} × bare (${SOURCE})`, ...(ratio !== undefined ? { met: ratio >= g } : {}) };
 };
 const ms = (x: number) => (x >= 1000 ? `${x / 1000} s` : `${x} ms`);
 const msGoal = (key: string, p50?: number, p99?: number) => {
   const g = BENCH_GOALS[key] ?? {};
-  const parts = [g.p50Ms !== undefined ? `p50 ≤ ${ms(g.p50Ms)}` : '', g.p99Ms !== undefined ? `p99 ≤ ${ms(g.p99Ms)}` : ''].filter(Boolean);
+  const parts = [
+    g.p50Ms !== undefined ? `p50 ≤ ${ms(g.p50Ms)}` : '',
+    g.p99Ms !== undefined ? `p99 ≤ ${ms(g.p99Ms)}` : '',
+  ].filter(Boolean);
   if (!parts.length) return { goal: '' };
-  const checks = [g.p50Ms !== undefined && p50 !== undefined ? p50 <= g.p50Ms : undefined, g.p99Ms !== undefined && p99 !== undefined ? p99 <= g.p99Ms : undefined].filter((x) => x !== undefined);
+  const checks = [
+    g.p50Ms !== undefined && p50 !== undefined ? p50 <= g.p50Ms : undefined,
+    g.p99Ms !== undefined && p99 !== undefined ? p99 <= g.p99Ms : undefined,
+  ].filter((x) => x !== undefined);
   return { goal: `${parts.join(', ')} (${SOURCE})`, ...(checks.length ? { met: checks.every(Boolean) } : {}) };
 };
 
@@ -111,22 +147,42 @@ function ledgerRows(j: Json): Array<Omit<Headline, 'machine' | 'date' | 'file'>>
   for (const [name, w] of Object.entries(j.workloads as Json)) {
     if (!isObj(w)) continue;
     const ratio = num(w.ratio);
-    rows.push({ workload: name, figure: `${f(num(w.perSecond))}/s, **${f(ratio, 3)}** × bare (${f(num(w.bare))}/s)`, ...ratioGoal(name, ratio) });
+    rows.push({
+      workload: name,
+      figure: `${f(num(w.perSecond))}/s, **${f(ratio, 3)}** × bare (${f(num(w.bare))}/s)`,
+      ...ratioGoal(name, ratio),
+    });
   }
   const lat = j.latency;
-  if (isObj(lat) && (num(lat.uploadToRowP50Ms ?? lat.p50Ms ?? lat.p50) !== undefined || num(lat.uploadToRowP99Ms ?? lat.p99Ms ?? lat.p99) !== undefined)) {
+  if (
+    isObj(lat) &&
+    (num(lat.uploadToRowP50Ms ?? lat.p50Ms ?? lat.p50) !== undefined ||
+      num(lat.uploadToRowP99Ms ?? lat.p99Ms ?? lat.p99) !== undefined)
+  ) {
     const p50 = num(lat.uploadToRowP50Ms ?? lat.p50Ms ?? lat.p50);
     const p99 = num(lat.uploadToRowP99Ms ?? lat.p99Ms ?? lat.p99);
-    rows.push({ workload: 'upload → row at half load', figure: `p50 **${f(p50, 0)}** / p99 ${f(p99, 0)} ms`, ...msGoal('latency', p50, p99) });
+    rows.push({
+      workload: 'upload → row at half load',
+      figure: `p50 **${f(p50, 0)}** / p99 ${f(p99, 0)} ms`,
+      ...msGoal('latency', p50, p99),
+    });
   }
   if (isObj(lat) && num(lat.serveP50Ms) !== undefined) {
     const p50 = num(lat.serveP50Ms);
-    rows.push({ workload: 'frame API (`lookout serve`)', figure: `p50 **${f(p50, 0)}** / p99 ${f(num(lat.serveP99Ms), 0)} ms`, ...msGoal('serve', p50) });
+    rows.push({
+      workload: 'frame API (`lookout serve`)',
+      figure: `p50 **${f(p50, 0)}** / p99 ${f(num(lat.serveP99Ms), 0)} ms`,
+      ...msGoal('serve', p50),
+    });
   }
   if (isObj(lat) && num(lat.streamP99Ms) !== undefined) {
     const p50 = num(lat.streamP50Ms);
     const p99 = num(lat.streamP99Ms);
-    rows.push({ workload: 'live camera (`lookout stream`)', figure: `capture → row p50 ${f(p50 !== undefined ? p50 / 1000 : undefined)} / p99 **${f(p99 !== undefined ? p99 / 1000 : undefined)}** s`, ...msGoal('stream', p50, p99) });
+    rows.push({
+      workload: 'live camera (`lookout stream`)',
+      figure: `capture → row p50 ${f(p50 !== undefined ? p50 / 1000 : undefined)} / p99 **${f(p99 !== undefined ? p99 / 1000 : undefined)}** s`,
+      ...msGoal('stream', p50, p99),
+    });
   }
   return rows;
 }
@@ -134,21 +190,44 @@ function ledgerRows(j: Json): Array<Omit<Headline, 'machine' | 'date' | 'file'>>
 /** Headline rows of a bench result in the older form (bench/render.ts BenchResult plus video and videoExtra). */
 function olderRows(j: BenchResult & Json): Array<Omit<Headline, 'machine' | 'date' | 'file'>> {
   const bare = j.bareLimitPerSecond;
-  const rows: Array<Omit<Headline, 'machine' | 'date' | 'file'>> = [{ workload: 'bare inference (NanoDet, batch ≤ 8)', figure: `${f(bare)} img/s`, goal: 'the reference for the ratios' }];
+  const rows: Array<Omit<Headline, 'machine' | 'date' | 'file'>> = [
+    {
+      workload: 'bare inference (NanoDet, batch ≤ 8)',
+      figure: `${f(bare)} img/s`,
+      goal: 'the reference for the ratios',
+    },
+  ];
   const sat = j.pipeline.find((p) => p.label === 'batching-on-saturation');
-  if (sat) rows.push({ workload: 'per-object images at saturation', figure: `${f(sat.perSecond)} obj/s, **${f(sat.perSecond / bare, 3)}** × bare`, ...ratioGoal('per-object', sat.perSecond / bare) });
+  if (sat)
+    rows.push({
+      workload: 'per-object images at saturation',
+      figure: `${f(sat.perSecond)} obj/s, **${f(sat.perSecond / bare, 3)}** × bare`,
+      ...ratioGoal('per-object', sat.perSecond / bare),
+    });
   if (j.bulk.length) {
     const best = j.bulk.reduce((a, b) => (b.perSecond > a.perSecond ? b : a));
-    rows.push({ workload: `bulk images (\`backfill --bulk\`, ${best.objects} objects)`, figure: `${f(best.perSecond)} obj/s, **${f(best.perSecond / bare, 3)}** × bare`, ...ratioGoal('bulk', best.perSecond / bare) });
+    rows.push({
+      workload: `bulk images (\`backfill --bulk\`, ${best.objects} objects)`,
+      figure: `${f(best.perSecond)} obj/s, **${f(best.perSecond / bare, 3)}** × bare`,
+      ...ratioGoal('bulk', best.perSecond / bare),
+    });
   }
-  const half = j.pipeline.find((p) => p.label === 'batching-on-half') as (BenchResult['pipeline'][number] & { recordP50?: number; recordP99?: number }) | undefined;
+  const half = j.pipeline.find((p) => p.label === 'batching-on-half') as
+    (BenchResult['pipeline'][number] & { recordP50?: number; recordP99?: number }) | undefined;
   if (half) {
     const p50 = half.recordP50 ?? half.e2eP50;
     const p99 = half.recordP99 ?? half.e2eP99;
-    rows.push({ workload: 'upload → row at half load', figure: `p50 **${f(p50, 0)}** / p99 ${f(p99, 0)} ms`, ...msGoal('latency', p50, p99) });
+    rows.push({
+      workload: 'upload → row at half load',
+      figure: `p50 **${f(p50, 0)}** / p99 ${f(p99, 0)} ms`,
+      ...msGoal('latency', p50, p99),
+    });
   }
   const video = Array.isArray(j.video) ? (j.video as Json[]) : [];
-  for (const [pipeline, key] of [['objects', 'video-objects'], ['cctv-anomaly', 'video-cctv']] as const) {
+  for (const [pipeline, key] of [
+    ['objects', 'video-objects'],
+    ['cctv-anomaly', 'video-cctv'],
+  ] as const) {
     const v = video.find((x) => x.pipeline === pipeline);
     const fps = num(v?.framesPerSecond);
     if (fps === undefined) continue;
@@ -157,7 +236,9 @@ function olderRows(j: BenchResult & Json): Array<Omit<Headline, 'machine' | 'dat
     rows.push({
       workload: `video, \`${pipeline}\` (vtest.avi, ${num(v?.frames) ?? '?'} frames)`,
       figure: `${f(fps)} frames/s, **${f(fps / bare, 3)}** × bare`,
-      goal: [r.goal, camera !== undefined ? `≥ ${camera} frames/s (issue 12: a 10 fps camera)` : ''].filter(Boolean).join('; '),
+      goal: [r.goal, camera !== undefined ? `≥ ${camera} frames/s (issue 12: a 10 fps camera)` : '']
+        .filter(Boolean)
+        .join('; '),
       met: camera !== undefined ? r.met !== false && fps >= camera : r.met,
     });
   }
@@ -165,12 +246,20 @@ function olderRows(j: BenchResult & Json): Array<Omit<Headline, 'machine' | 'dat
   if (isObj(extra.serve)) {
     const p50 = num(extra.serve.p50Ms);
     const p99 = num(extra.serve.p99Ms);
-    rows.push({ workload: `frame API (\`lookout serve\`, ${num(extra.serve.requests) ?? '?'} requests one at a time)`, figure: `p50 **${f(p50, 0)}** / p99 ${f(p99, 0)} ms`, ...msGoal('serve', p50, p99) });
+    rows.push({
+      workload: `frame API (\`lookout serve\`, ${num(extra.serve.requests) ?? '?'} requests one at a time)`,
+      figure: `p50 **${f(p50, 0)}** / p99 ${f(p99, 0)} ms`,
+      ...msGoal('serve', p50, p99),
+    });
   }
   if (isObj(extra.stream)) {
     const p50 = num(extra.stream.p50Ms);
     const p99 = num(extra.stream.p99Ms);
-    rows.push({ workload: `live camera (\`lookout stream\`, ${num(extra.stream.seconds) ?? '?'} s, \`${String(extra.stream.pipeline)}\`)`, figure: `capture → row p50 ${f(p50 !== undefined ? p50 / 1000 : undefined)} / p99 **${f(p99 !== undefined ? p99 / 1000 : undefined)}** s`, ...msGoal('stream', p50, p99) });
+    rows.push({
+      workload: `live camera (\`lookout stream\`, ${num(extra.stream.seconds) ?? '?'} s, \`${String(extra.stream.pipeline)}\`)`,
+      figure: `capture → row p50 ${f(p50 !== undefined ? p50 / 1000 : undefined)} / p99 **${f(p99 !== undefined ? p99 / 1000 : undefined)}** s`,
+      ...msGoal('stream', p50, p99),
+    });
   }
   return rows;
 }
@@ -199,7 +288,13 @@ export function parseSummaryMarkdown(md: string): EvalSummary {
   const outcomes: EvalSummary['outcomes'] = [];
   for (const line of md.split('\n')) {
     // renderSummary writes the cells unescaped and never with a '|' inside
-    const cells = line.startsWith('|') && line.endsWith('|') ? line.slice(1, -1).split('|').map((c) => c.trim()) : [];
+    const cells =
+      line.startsWith('|') && line.endsWith('|')
+        ? line
+            .slice(1, -1)
+            .split('|')
+            .map((c) => c.trim())
+        : [];
     if (cells.length !== 5 || cells[0] === 'evaluation' || /^[-:]+$/.test(cells[0])) continue;
     const [name, label, value, goal, met] = cells;
     let o = outcomes.find((x) => x.name === name);
@@ -226,7 +321,11 @@ export function latestEval(dir: string): { file: string; date: string; summary: 
   const pick = files.find((x) => x.date === newest && x.file.endsWith('.json')) ?? files[0];
   if (!pick) return undefined;
   const text = fs.readFileSync(pick.file, 'utf8');
-  return { file: pick.file, date: pick.date, summary: pick.file.endsWith('.json') ? (JSON.parse(text) as EvalSummary) : parseSummaryMarkdown(text) };
+  return {
+    file: pick.file,
+    date: pick.date,
+    summary: pick.file.endsWith('.json') ? (JSON.parse(text) as EvalSummary) : parseSummaryMarkdown(text),
+  };
 }
 
 /** A short machine phrase from eval.ts's machine line ("AMD EPYC, 2 cores, 24 GiB RAM, linux …"). */
@@ -237,14 +336,23 @@ export function evalHeadlines(e: { file: string; date: string; summary: EvalSumm
   const where = { machine: shortEvalMachine(e.summary.machine), date: e.date, file: path.relative(root, e.file) };
   return e.summary.outcomes.flatMap((o) =>
     o.ok
-      ? o.figures.filter((x) => x.goal).map((x) => ({ workload: `${o.name}: ${x.label}`, figure: `**${x.value === null ? 'n/a' : x.value.toFixed(3)}**`, goal: goalText(x.goal!), ...(x.met !== undefined ? { met: x.met } : {}), ...where }))
+      ? o.figures
+          .filter((x) => x.goal)
+          .map((x) => ({
+            workload: `${o.name}: ${x.label}`,
+            figure: `**${x.value === null ? 'n/a' : x.value.toFixed(3)}**`,
+            goal: goalText(x.goal!),
+            ...(x.met !== undefined ? { met: x.met } : {}),
+            ...where,
+          }))
       : [{ workload: o.name, figure: `**failed**: ${o.error ?? 'no figures'}`, goal: '', ...where }],
   );
 }
 
 const cell = (s: string) => s.replace(/\|/g, '\\|');
 /** A link from docs/figures.md to a file given relative to the repository root. */
-const link = (file: string) => `[${path.basename(file)}](${path.posix.relative('docs', file.split(path.sep).join('/'))})`;
+const link = (file: string) =>
+  `[${path.basename(file)}](${path.posix.relative('docs', file.split(path.sep).join('/'))})`;
 const metText = (m: boolean | undefined) => (m === undefined ? '' : m ? 'yes' : '**no**');
 
 /** docs/figures.md from the result files under `root` (benchmarks/, docs/eval/). */
@@ -266,14 +374,29 @@ export function renderFigures(root: string): string {
     '',
     '| workload | figure | goal | met | machine | date | source |',
     '|---|---|---|---|---|---|---|',
-    ...rows.map((r) => `| ${cell(r.workload)} | ${cell(r.figure)} | ${cell(r.goal)} | ${metText(r.met)} | ${cell(r.machine)} | ${r.date} | ${link(r.file)} |`),
+    ...rows.map(
+      (r) =>
+        `| ${cell(r.workload)} | ${cell(r.figure)} | ${cell(r.goal)} | ${metText(r.met)} | ${cell(r.machine)} | ${r.date} | ${link(r.file)} |`,
+    ),
   ];
-  if (!bench) out.push('', 'No bench result found in `benchmarks/`: run `npm run bench -- --out benchmarks/<date>-<name>.json`.');
+  if (!bench)
+    out.push('', 'No bench result found in `benchmarks/`: run `npm run bench -- --out benchmarks/<date>-<name>.json`.');
   if (!ev) out.push('', 'No evaluation summary found in `docs/eval/`: run `npm run eval -- --record`.');
-  if (ev?.summary.quick) out.push('', '**The evaluation summary is a QUICK run**: its figures are not comparable with a full run.');
+  if (ev?.summary.quick)
+    out.push('', '**The evaluation summary is a QUICK run**: its figures are not comparable with a full run.');
   if (ev) {
-    out.push('', `Every figure of that evaluation summary (${ev.summary.machine}; written ${ev.summary.createdAt}):`, '', '| evaluation | figure | value | goal | met |', '|---|---|---:|---|---|');
-    for (const o of ev.summary.outcomes) for (const x of o.figures) out.push(`| ${o.name} | ${cell(x.label)} | ${x.value === null ? 'n/a' : x.value.toFixed(3)} | ${x.goal ? cell(goalText(x.goal)) : ''} | ${metText(x.met)} |`);
+    out.push(
+      '',
+      `Every figure of that evaluation summary (${ev.summary.machine}; written ${ev.summary.createdAt}):`,
+      '',
+      '| evaluation | figure | value | goal | met |',
+      '|---|---|---:|---|---|',
+    );
+    for (const o of ev.summary.outcomes)
+      for (const x of o.figures)
+        out.push(
+          `| ${o.name} | ${cell(x.label)} | ${x.value === null ? 'n/a' : x.value.toFixed(3)} | ${x.goal ? cell(goalText(x.goal)) : ''} | ${metText(x.met)} |`,
+        );
   }
   return out.join('\n') + '\n';
 }
@@ -287,7 +410,10 @@ summary (docs/eval/<date>-summary.json, or .md), with the machine and date of ea
 Exit code: 0 written (or up to date), 1 out of date with --check or a result file unreadable, 2 bad arguments.`;
 
 function main(): number {
-  const args = benchArgs({ check: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } }, USAGE);
+  const args = benchArgs(
+    { check: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } },
+    USAGE,
+  );
   const target = path.join(ROOT, 'docs', 'figures.md');
   if (args.json) {
     const bench = latestBench(path.join(ROOT, 'benchmarks'));

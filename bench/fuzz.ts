@@ -19,7 +19,8 @@ import { bigqueryClient, natsConnect, storageClient, temporalClient } from '../i
 import { down, up } from '../infra/stack';
 import { makeCases, makeSeeds, runFuzz, type FuzzCase, type FuzzReport } from '../loadtest/fuzz';
 
-const USAGE = 'usage: fuzz.ts [--count N] [--seed N] [--rss-cap-mb N] [--timeout-s S] [--port-base N] [--save-corpus] [--json]';
+const USAGE =
+  'usage: fuzz.ts [--count N] [--seed N] [--rss-cap-mb N] [--timeout-s S] [--port-base N] [--save-corpus] [--json]';
 const CORPUS = path.resolve(__dirname, '..', 'test', 'fixtures', 'fuzz');
 
 export interface CorpusEntry {
@@ -40,13 +41,16 @@ function saveCorpus(cases: FuzzCase[], rep: FuzzReport): number {
   for (const o of rep.outcomes) {
     const k = byName.get(o.name)!;
     if (k.data.length > 64 * 1024 || o.outcome === 'refused-upload') continue;
-    const key = o.outcome === 'none' ? `none:${o.name}` : `${o.kind}:${o.outcome}:${o.status ?? ''}:${o.errorClass ?? ''}`;
+    const key =
+      o.outcome === 'none' ? `none:${o.name}` : `${o.kind}:${o.outcome}:${o.status ?? ''}:${o.errorClass ?? ''}`;
     const cur = best.get(key);
     if (!cur || k.data.length < cur.data.length) best.set(key, k);
   }
   fs.mkdirSync(CORPUS, { recursive: true });
   const manifestFile = path.join(CORPUS, 'manifest.json');
-  const manifest: CorpusEntry[] = fs.existsSync(manifestFile) ? (JSON.parse(fs.readFileSync(manifestFile, 'utf8')) as CorpusEntry[]) : [];
+  const manifest: CorpusEntry[] = fs.existsSync(manifestFile)
+    ? (JSON.parse(fs.readFileSync(manifestFile, 'utf8')) as CorpusEntry[])
+    : [];
   const known = new Set(manifest.map((m) => `${m.kind}:${m.outcome}:${m.status ?? ''}:${m.errorClass ?? ''}`));
   let added = 0;
   for (const [key, k] of best) {
@@ -54,7 +58,16 @@ function saveCorpus(cases: FuzzCase[], rep: FuzzReport): number {
     const o = rep.outcomes.find((x) => x.name === k.name)!;
     const file = path.basename(k.name);
     fs.writeFileSync(path.join(CORPUS, file), k.data);
-    manifest.push({ file, kind: k.kind, mutation: k.mutation, contentType: k.contentType, metadata: k.metadata, outcome: o.outcome, status: o.status, errorClass: o.errorClass });
+    manifest.push({
+      file,
+      kind: k.kind,
+      mutation: k.mutation,
+      contentType: k.contentType,
+      metadata: k.metadata,
+      outcome: o.outcome,
+      status: o.status,
+      errorClass: o.errorClass,
+    });
     added++;
   }
   fs.writeFileSync(manifestFile, JSON.stringify(manifest, null, 2) + '\n');
@@ -90,20 +103,45 @@ async function main(): Promise<number> {
   const nc = await natsConnect(cfg, 'lookout-fuzz');
   const { client, connection } = await temporalClient(cfg);
   try {
-    const rep = await runFuzz({ cfg, storage: storageClient(cfg), bq: bigqueryClient(cfg), nc, temporal: client }, cases, prefix, { timeoutMs: Number(values['timeout-s']) * 1000, log });
+    const rep = await runFuzz(
+      { cfg, storage: storageClient(cfg), bq: bigqueryClient(cfg), nc, temporal: client },
+      cases,
+      prefix,
+      { timeoutMs: Number(values['timeout-s']) * 1000, log },
+    );
     const cap = Number(values['rss-cap-mb']);
-    const machine = `${os.cpus()[0]?.model ?? 'cpu'} x${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`;
-    const summary = { machine, seed: Number(values.seed), seeds: seeds.map((s) => path.basename(s.file)), rssCapMb: cap, ...rep, outcomes: undefined, unaccountedCases: rep.outcomes.filter((o) => o.outcome === 'none').map((o) => o.name) };
+    const machine = `${os.cpus()[0]?.model ?? 'cpu'} x${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, load ${os
+      .loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')}`;
+    const summary = {
+      machine,
+      seed: Number(values.seed),
+      seeds: seeds.map((s) => path.basename(s.file)),
+      rssCapMb: cap,
+      ...rep,
+      outcomes: undefined,
+      unaccountedCases: rep.outcomes.filter((o) => o.outcome === 'none').map((o) => o.name),
+    };
     fs.writeFileSync(path.join(home, 'report.json'), JSON.stringify({ ...summary, outcomes: rep.outcomes }, null, 2));
-    if (values['save-corpus']) log(`fuzz: ${saveCorpus(cases, rep)} cases added to ${path.relative(process.cwd(), CORPUS)}`);
-    console.log(values.json ? JSON.stringify(summary, null, 2) : [
-      `cases ${rep.cases} (uploaded ${rep.uploaded}, refused by GCS ${rep.refusedUploads}) in ${rep.minutes} min`,
-      `rows ok ${rep.rowsOk}, failed rows ${rep.rowsFailed}, dead letters ${rep.deadLetters}, unaccounted ${rep.unaccounted}`,
-      `stuck workflows ${rep.stuckWorkflows}, crashed processes ${rep.crashed.join(', ') || 'none'}, worker peak RSS ${rep.workerPeakRssMb ?? '?'} MiB (cap ${cap})`,
-      `failed rows by error class: ${JSON.stringify(rep.errorClasses)}`,
-      `machine: ${machine}`,
-    ].join('\n'));
-    const ok = rep.unaccounted === 0 && rep.stuckWorkflows === 0 && rep.crashed.length === 0 && (rep.workerPeakRssMb ?? Infinity) < cap;
+    if (values['save-corpus'])
+      log(`fuzz: ${saveCorpus(cases, rep)} cases added to ${path.relative(process.cwd(), CORPUS)}`);
+    console.log(
+      values.json
+        ? JSON.stringify(summary, null, 2)
+        : [
+            `cases ${rep.cases} (uploaded ${rep.uploaded}, refused by GCS ${rep.refusedUploads}) in ${rep.minutes} min`,
+            `rows ok ${rep.rowsOk}, failed rows ${rep.rowsFailed}, dead letters ${rep.deadLetters}, unaccounted ${rep.unaccounted}`,
+            `stuck workflows ${rep.stuckWorkflows}, crashed processes ${rep.crashed.join(', ') || 'none'}, worker peak RSS ${rep.workerPeakRssMb ?? '?'} MiB (cap ${cap})`,
+            `failed rows by error class: ${JSON.stringify(rep.errorClasses)}`,
+            `machine: ${machine}`,
+          ].join('\n'),
+    );
+    const ok =
+      rep.unaccounted === 0 &&
+      rep.stuckWorkflows === 0 &&
+      rep.crashed.length === 0 &&
+      (rep.workerPeakRssMb ?? Infinity) < cap;
     return ok ? 0 : 1;
   } finally {
     await nc.close().catch(() => {});

@@ -26,12 +26,19 @@ export interface HopRow {
   stages: Partial<Record<(typeof STAGES)[number], { scheduled: number; started: number; completed: number }>>;
 }
 
-export type HopName = 'event' | 'dispatch' | 'workflowStart' | `${(typeof STAGES)[number]}.${'sched' | 'queue' | 'run'}` | 'record' | 'toRecord';
+export type HopName =
+  | 'event'
+  | 'dispatch'
+  | 'workflowStart'
+  | `${(typeof STAGES)[number]}.${'sched' | 'queue' | 'run'}`
+  | 'record'
+  | 'toRecord';
 
 /** The hops of one row (ms); a hop whose two ends are not both known is left out. */
 export function rowHops(r: HopRow): Partial<Record<HopName, number>> {
   const out: Partial<Record<HopName, number>> = {};
-  const diff = (a: number | null | undefined, b: number | null | undefined) => (a === null || a === undefined || b === null || b === undefined ? undefined : b - a);
+  const diff = (a: number | null | undefined, b: number | null | undefined) =>
+    a === null || a === undefined || b === null || b === undefined ? undefined : b - a;
   const set = (k: HopName, v: number | undefined) => {
     if (v !== undefined && Number.isFinite(v)) out[k] = v;
   };
@@ -62,22 +69,41 @@ export interface HopStats {
 /** p50/p99/mean of every hop over the rows, in hop order. */
 export function hopBreakdown(rows: HopRow[]): Partial<Record<HopName, HopStats>> {
   const acc = new Map<HopName, number[]>();
-  for (const r of rows) for (const [k, v] of Object.entries(rowHops(r)) as Array<[HopName, number]>) (acc.get(k) ?? acc.set(k, []).get(k)!).push(v);
+  for (const r of rows)
+    for (const [k, v] of Object.entries(rowHops(r)) as Array<[HopName, number]>)
+      (acc.get(k) ?? acc.set(k, []).get(k)!).push(v);
   const out: Partial<Record<HopName, HopStats>> = {};
-  for (const [k, xs] of acc) out[k] = { n: xs.length, p50: percentile(xs, 50), p99: percentile(xs, 99), mean: mean(xs) };
+  for (const [k, xs] of acc)
+    out[k] = { n: xs.length, p50: percentile(xs, 50), p99: percentile(xs, 99), mean: mean(xs) };
   return out;
 }
 
 /** The breakdown as aligned text lines (one hop a line), optionally beside an earlier run's. */
-export function formatHops(h: Partial<Record<HopName, HopStats>>, before?: Partial<Record<HopName, HopStats>>): string[] {
+export function formatHops(
+  h: Partial<Record<HopName, HopStats>>,
+  before?: Partial<Record<HopName, HopStats>>,
+): string[] {
   const f = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(1));
-  const lines = [`${'hop'.padEnd(16)} ${'p50 ms'.padStart(9)} ${'p99 ms'.padStart(9)} ${'mean ms'.padStart(9)}${before ? `   ${'before p50'.padStart(10)} ${'before p99'.padStart(10)}` : ''}`];
+  const lines = [
+    `${'hop'.padEnd(16)} ${'p50 ms'.padStart(9)} ${'p99 ms'.padStart(9)} ${'mean ms'.padStart(9)}${before ? `   ${'before p50'.padStart(10)} ${'before p99'.padStart(10)}` : ''}`,
+  ];
   const keys = new Set<HopName>([...(Object.keys(before ?? {}) as HopName[]), ...(Object.keys(h) as HopName[])]);
-  const order = (k: HopName) => (k === 'toRecord' ? 99 : k === 'record' ? 98 : ['event', 'dispatch', 'workflowStart'].indexOf(k) >= 0 ? ['event', 'dispatch', 'workflowStart'].indexOf(k) : 10 + STAGES.indexOf(k.split('.')[0] as (typeof STAGES)[number]) * 3 + ['sched', 'queue', 'run'].indexOf(k.split('.')[1]));
+  const order = (k: HopName) =>
+    k === 'toRecord'
+      ? 99
+      : k === 'record'
+        ? 98
+        : ['event', 'dispatch', 'workflowStart'].indexOf(k) >= 0
+          ? ['event', 'dispatch', 'workflowStart'].indexOf(k)
+          : 10 +
+            STAGES.indexOf(k.split('.')[0] as (typeof STAGES)[number]) * 3 +
+            ['sched', 'queue', 'run'].indexOf(k.split('.')[1]);
   for (const k of [...keys].sort((a, b) => order(a) - order(b))) {
     const s = h[k];
     const b = before?.[k];
-    lines.push(`${k.padEnd(16)} ${f(s?.p50).padStart(9)} ${f(s?.p99).padStart(9)} ${f(s?.mean).padStart(9)}${before ? `   ${f(b?.p50).padStart(10)} ${f(b?.p99).padStart(10)}` : ''}`);
+    lines.push(
+      `${k.padEnd(16)} ${f(s?.p50).padStart(9)} ${f(s?.p99).padStart(9)} ${f(s?.mean).padStart(9)}${before ? `   ${f(b?.p50).padStart(10)} ${f(b?.p99).padStart(10)}` : ''}`,
+    );
   }
   return lines;
 }
@@ -92,7 +118,14 @@ export interface Headline {
 
 interface ResultLike {
   bareLimitPerSecond?: number;
-  pipeline?: Array<{ label: string; perSecond: number; e2eP50: number; e2eP99: number; recordP50?: number; recordP99?: number }>;
+  pipeline?: Array<{
+    label: string;
+    perSecond: number;
+    e2eP50: number;
+    e2eP99: number;
+    recordP50?: number;
+    recordP99?: number;
+  }>;
   ratioPipelineToBare?: number | null;
   ratioBulkToBare?: number | null;
 }
@@ -101,21 +134,41 @@ export function headlines(r: ResultLike): Headline[] {
   const out: Headline[] = [{ label: 'bare inference img/s', value: r.bareLimitPerSecond ?? null, better: 'higher' }];
   for (const p of r.pipeline ?? []) {
     if (p.label.endsWith('saturation')) out.push({ label: `${p.label} obj/s`, value: p.perSecond, better: 'higher' });
-    out.push({ label: `${p.label} e2e p50 ms`, value: p.e2eP50, better: 'lower' }, { label: `${p.label} e2e p99 ms`, value: p.e2eP99, better: 'lower' });
-    if (p.recordP50 !== undefined) out.push({ label: `${p.label} upload->row p50 ms`, value: p.recordP50, better: 'lower' }, { label: `${p.label} upload->row p99 ms`, value: p.recordP99 ?? null, better: 'lower' });
+    out.push(
+      { label: `${p.label} e2e p50 ms`, value: p.e2eP50, better: 'lower' },
+      { label: `${p.label} e2e p99 ms`, value: p.e2eP99, better: 'lower' },
+    );
+    if (p.recordP50 !== undefined)
+      out.push(
+        { label: `${p.label} upload->row p50 ms`, value: p.recordP50, better: 'lower' },
+        { label: `${p.label} upload->row p99 ms`, value: p.recordP99 ?? null, better: 'lower' },
+      );
   }
-  out.push({ label: 'ratio pipeline/bare', value: r.ratioPipelineToBare ?? null, better: 'higher' }, { label: 'ratio bulk/bare', value: r.ratioBulkToBare ?? null, better: 'higher' });
+  out.push(
+    { label: 'ratio pipeline/bare', value: r.ratioPipelineToBare ?? null, better: 'higher' },
+    { label: 'ratio bulk/bare', value: r.ratioBulkToBare ?? null, better: 'higher' },
+  );
   return out;
 }
 
 /** `--vs`: this run's headline figures beside an earlier run's, with the change; figures either run lacks are left out. */
-export function compareResults(now: ResultLike, before: ResultLike): Array<{ label: string; before: number; now: number; change: number; better: boolean }> {
+export function compareResults(
+  now: ResultLike,
+  before: ResultLike,
+): Array<{ label: string; before: number; now: number; change: number; better: boolean }> {
   const b = new Map(headlines(before).map((h) => [h.label, h.value]));
   const out = [];
   for (const h of headlines(now)) {
     const was = b.get(h.label);
-    if (h.value === null || was === null || was === undefined || !Number.isFinite(h.value) || !Number.isFinite(was)) continue;
-    out.push({ label: h.label, before: was, now: h.value, change: was === 0 ? NaN : (h.value - was) / was, better: h.better === 'higher' ? h.value > was : h.value < was });
+    if (h.value === null || was === null || was === undefined || !Number.isFinite(h.value) || !Number.isFinite(was))
+      continue;
+    out.push({
+      label: h.label,
+      before: was,
+      now: h.value,
+      change: was === 0 ? NaN : (h.value - was) / was,
+      better: h.better === 'higher' ? h.value > was : h.value < was,
+    });
   }
   return out;
 }

@@ -43,10 +43,24 @@ export function parseProcStat(text: string): ProcStat {
   if (open < 0 || close < open) throw new Error(`not a /proc stat line: ${JSON.stringify(text.slice(0, 80))}`);
   const pid = Number(text.slice(0, open).trim());
   // After ")": field 3 (state) onwards; proc(5) numbers them from 1 with pid = 1, comm = 2.
-  const f = text.slice(close + 2).trim().split(/\s+/);
+  const f = text
+    .slice(close + 2)
+    .trim()
+    .split(/\s+/);
   const field = (n: number) => Number(f[n - 3]);
-  const out = { pid, comm: text.slice(open + 1, close), state: f[0], ppid: field(4), utime: field(14), stime: field(15), cutime: field(16), cstime: field(17), threads: field(20) };
-  if (![pid, out.ppid, out.utime, out.stime, out.cutime, out.cstime, out.threads].every(Number.isFinite)) throw new Error(`not a /proc stat line: ${JSON.stringify(text.slice(0, 80))}`);
+  const out = {
+    pid,
+    comm: text.slice(open + 1, close),
+    state: f[0],
+    ppid: field(4),
+    utime: field(14),
+    stime: field(15),
+    cutime: field(16),
+    cstime: field(17),
+    threads: field(20),
+  };
+  if (![pid, out.ppid, out.utime, out.stime, out.cutime, out.cstime, out.threads].every(Number.isFinite))
+    throw new Error(`not a /proc stat line: ${JSON.stringify(text.slice(0, 80))}`);
   return out;
 }
 
@@ -169,7 +183,10 @@ export interface Snapshot {
 }
 
 /** A snapshot of the named processes' CPU (pids from the stack's pid files), the worker's steps read from `stepsUrl`. */
-export async function snapshot(pids: Record<string, number | undefined>, opts: { threadsOf?: string[]; stepsUrl?: string } = {}): Promise<Snapshot> {
+export async function snapshot(
+  pids: Record<string, number | undefined>,
+  opts: { threadsOf?: string[]; stepsUrl?: string } = {},
+): Promise<Snapshot> {
   let steps: Snapshot['steps'] = null;
   if (opts.stepsUrl) {
     try {
@@ -230,7 +247,12 @@ export interface Ledger {
 }
 
 /** The ledger between two snapshots for `objects` analysed objects. */
-export function ledger(before: Snapshot, after: Snapshot, objects: number, opts: { unit: string; clkTck: number; cores: number }): Ledger {
+export function ledger(
+  before: Snapshot,
+  after: Snapshot,
+  objects: number,
+  opts: { unit: string; clkTck: number; cores: number },
+): Ledger {
   const n = Math.max(1, objects);
   const ms = (ticks: number) => (ticks * 1000) / opts.clkTck / n;
   const perObjectMs: Record<string, number | null> = {};
@@ -276,35 +298,63 @@ export function ledger(before: Snapshot, after: Snapshot, objects: number, opts:
 }
 
 /** Process names in the stack's order, then anything else. */
-const ORDER = ['nats', 'nats-2', 'nats-3', 'temporal', 'gcs', 'bigquery', 'bigquery-api', 'pubsub', 'watcher', 'subscriber', 'dispatcher', 'worker-cpu', 'bench'];
+const ORDER = [
+  'nats',
+  'nats-2',
+  'nats-3',
+  'temporal',
+  'gcs',
+  'bigquery',
+  'bigquery-api',
+  'pubsub',
+  'watcher',
+  'subscriber',
+  'dispatcher',
+  'worker-cpu',
+  'bench',
+];
 
 /** Ledgers of several workloads as one text table: one row per process, one column per workload (ms per object). */
 export function formatLedgers(ls: Record<string, Ledger>): string[] {
   const names = Object.keys(ls);
   if (names.length === 0) return [];
-  const f = (x: number | null | undefined) => (x === null || x === undefined || !Number.isFinite(x) ? '–' : x < 10 ? x.toFixed(2) : x.toFixed(1));
+  const f = (x: number | null | undefined) =>
+    x === null || x === undefined || !Number.isFinite(x) ? '–' : x < 10 ? x.toFixed(2) : x.toFixed(1);
   const w = Math.max(12, ...names.map((n) => n.length));
   const col = (s: string) => s.padStart(w);
   const lines: string[] = [];
   lines.push(`${'CPU ms per object'.padEnd(44)}${names.map(col).join(' ')}`);
   lines.push(`${'(object)'.padEnd(44)}${names.map((n) => col(ls[n].unit)).join(' ')}`);
-  lines.push(`${'objects, wall s'.padEnd(44)}${names.map((n) => col(`${ls[n].objects}, ${ls[n].wallS.toFixed(0)} s`)).join(' ')}`);
-  const procs = [...new Set(names.flatMap((n) => Object.keys(ls[n].perObjectMs)))].sort((a, b) => (ORDER.indexOf(a) + 1 || 99) - (ORDER.indexOf(b) + 1 || 99));
+  lines.push(
+    `${'objects, wall s'.padEnd(44)}${names.map((n) => col(`${ls[n].objects}, ${ls[n].wallS.toFixed(0)} s`)).join(' ')}`,
+  );
+  const procs = [...new Set(names.flatMap((n) => Object.keys(ls[n].perObjectMs)))].sort(
+    (a, b) => (ORDER.indexOf(a) + 1 || 99) - (ORDER.indexOf(b) + 1 || 99),
+  );
   for (const p of procs) {
     if (names.every((n) => !ls[n].perObjectMs[p])) continue;
     lines.push(`${p.padEnd(44)}${names.map((n) => col(f(ls[n].perObjectMs[p]))).join(' ')}`);
     if (p === 'worker-cpu') {
       const groups = [...new Set(names.flatMap((n) => Object.keys(ls[n].threads[p] ?? {})))].sort();
-      for (const g of groups) lines.push(`${`  thread: ${g}`.padEnd(44)}${names.map((n) => col(f(ls[n].threads[p]?.[g]))).join(' ')}`);
+      for (const g of groups)
+        lines.push(`${`  thread: ${g}`.padEnd(44)}${names.map((n) => col(f(ls[n].threads[p]?.[g]))).join(' ')}`);
       const steps = [...new Set(names.flatMap((n) => Object.keys(ls[n].steps ?? {})))];
       for (const s of steps) {
-        lines.push(`${`  step ${s}, main-thread CPU`.padEnd(44)}${names.map((n) => col(f(ls[n].steps?.[s]?.cpuMs))).join(' ')}`);
-        lines.push(`${`  step ${s}, wall (not CPU)`.padEnd(44)}${names.map((n) => col(f(ls[n].steps?.[s]?.wallMs))).join(' ')}`);
+        lines.push(
+          `${`  step ${s}, main-thread CPU`.padEnd(44)}${names.map((n) => col(f(ls[n].steps?.[s]?.cpuMs))).join(' ')}`,
+        );
+        lines.push(
+          `${`  step ${s}, wall (not CPU)`.padEnd(44)}${names.map((n) => col(f(ls[n].steps?.[s]?.wallMs))).join(' ')}`,
+        );
       }
     }
   }
   lines.push(`${'all of the above'.padEnd(44)}${names.map((n) => col(f(ls[n].stackMsPerObject))).join(' ')}`);
-  lines.push(`${'other programs on the machine'.padEnd(44)}${names.map((n) => col(f(ls[n].otherMsPerObject))).join(' ')}`);
-  lines.push(`${'CPU-bound limit, objects/s (cores / above)'.padEnd(44)}${names.map((n) => col(f(ls[n].cpuBoundPerSecond))).join(' ')}`);
+  lines.push(
+    `${'other programs on the machine'.padEnd(44)}${names.map((n) => col(f(ls[n].otherMsPerObject))).join(' ')}`,
+  );
+  lines.push(
+    `${'CPU-bound limit, objects/s (cores / above)'.padEnd(44)}${names.map((n) => col(f(ls[n].cpuBoundPerSecond))).join(' ')}`,
+  );
   return lines;
 }

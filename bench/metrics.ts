@@ -44,7 +44,7 @@ export function mean(xs: ArrayLike<number>): number {
 export function ranks(xs: readonly number[]): number[] {
   const idx = xs.map((_, i) => i).sort((a, b) => xs[a] - xs[b]);
   const r = new Array<number>(xs.length);
-  for (let i = 0; i < idx.length; ) {
+  for (let i = 0; i < idx.length;) {
     let j = i;
     while (j + 1 < idx.length && xs[idx[j + 1]] === xs[idx[i]]) j++;
     for (let k = i; k <= j; k++) r[idx[k]] = (i + j) / 2;
@@ -79,7 +79,8 @@ export function rocAucLabelled(scores: readonly number[], labels: readonly numbe
 export function rocCurve(pos: readonly number[], neg: readonly number[]): Array<[number, number]> {
   const ths = [...new Set([...pos, ...neg])].sort((a, b) => b - a);
   const pts: Array<[number, number]> = [[0, 0]];
-  for (const t of ths) pts.push([neg.filter((s) => s >= t).length / neg.length, pos.filter((s) => s >= t).length / pos.length]);
+  for (const t of ths)
+    pts.push([neg.filter((s) => s >= t).length / neg.length, pos.filter((s) => s >= t).length / pos.length]);
   pts.push([1, 1]);
   return pts;
 }
@@ -88,7 +89,12 @@ export function rocCurve(pos: readonly number[], neg: readonly number[]): Array<
  * Stratified bootstrap 95 % interval of the ROC AUC: positives and negatives are resampled separately `reps` times
  * with the given uniform generator in [0, 1) (seed it for figures that repeat). Null with fewer than two of a class.
  */
-export function bootstrapAuc(pos: ReadonlyArray<number | null>, neg: ReadonlyArray<number | null>, rand: () => number, reps = 2000): [number, number] | null {
+export function bootstrapAuc(
+  pos: ReadonlyArray<number | null>,
+  neg: ReadonlyArray<number | null>,
+  rand: () => number,
+  reps = 2000,
+): [number, number] | null {
   if (pos.length < 2 || neg.length < 2) return null;
   const draw = <T>(a: readonly T[]) => a.map(() => a[Math.floor(rand() * a.length)]);
   const aucs: number[] = [];
@@ -104,7 +110,11 @@ type Rect = { x: number; y: number; w: number; h: number };
  * boxes in descending score take the free truth box they overlap most, if that overlap is at least `minIou`.
  * Returns, per box (in the input order), the index of its truth box or -1.
  */
-export function greedyMatch(boxes: ReadonlyArray<Rect & { score: number }>, truth: readonly Rect[], minIou: number): number[] {
+export function greedyMatch(
+  boxes: ReadonlyArray<Rect & { score: number }>,
+  truth: readonly Rect[],
+  minIou: number,
+): number[] {
   const out = new Array<number>(boxes.length).fill(-1);
   const used = new Set<number>();
   const order = boxes.map((_, i) => i).sort((a, b) => boxes[b].score - boxes[a].score);

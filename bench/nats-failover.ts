@@ -98,7 +98,11 @@ export interface FailoverResult {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function countRows(bq: BigQuery, cfg: LookoutConfig, run: string): Promise<number> {
-  const [r] = await query<{ n: number }>(bq, `SELECT COUNT(DISTINCT workflow_id) AS n FROM ${tableRef(cfg)} WHERE run_tag = @run`, { run });
+  const [r] = await query<{ n: number }>(
+    bq,
+    `SELECT COUNT(DISTINCT workflow_id) AS n FROM ${tableRef(cfg)} WHERE run_tag = @run`,
+    { run },
+  );
   return Number(r?.n ?? 0);
 }
 
@@ -113,7 +117,13 @@ async function streamLeader(nc: NatsConnection, cfg: LookoutConfig): Promise<str
 }
 
 /** Polls until `ok(value)` or throws after deadlineMs with `what`. */
-async function waitFor<T>(what: string, deadlineMs: number, read: () => Promise<T>, ok: (v: T) => boolean, everyMs = 100): Promise<T> {
+async function waitFor<T>(
+  what: string,
+  deadlineMs: number,
+  read: () => Promise<T>,
+  ok: (v: T) => boolean,
+  everyMs = 100,
+): Promise<T> {
   const until = Date.now() + deadlineMs;
   for (;;) {
     const v = await read();
@@ -131,7 +141,13 @@ async function uploadObjects(storage: Storage, opts: FailoverOptions): Promise<v
     for (let i = next++; i < opts.objects; i = next++) {
       const s = datas[i % datas.length];
       const name = `failover/${opts.runId}/${String(i).padStart(6, '0')}-${path.basename(s.file)}`;
-      await bucket.file(name).save(s.data, { resumable: false, contentType: s.contentType, metadata: { metadata: { 'lookout-run': opts.runId } } });
+      await bucket
+        .file(name)
+        .save(s.data, {
+          resumable: false,
+          contentType: s.contentType,
+          metadata: { metadata: { 'lookout-run': opts.runId } },
+        });
     }
   };
   await Promise.all(Array.from({ length: 8 }, worker));
@@ -140,7 +156,10 @@ async function uploadObjects(storage: Storage, opts: FailoverOptions): Promise<v
 async function listEvents(storage: Storage, opts: FailoverOptions): Promise<ObjectEvent[]> {
   const [files] = await storage.bucket(opts.bucket).getFiles({ prefix: `failover/${opts.runId}/` });
   return files.map((f) => {
-    const v = eventFromObjectResource({ ...f.metadata, bucket: opts.bucket, name: f.name } as Parameters<typeof eventFromObjectResource>[0], 'backfill');
+    const v = eventFromObjectResource(
+      { ...f.metadata, bucket: opts.bucket, name: f.name } as Parameters<typeof eventFromObjectResource>[0],
+      'backfill',
+    );
     if (!v.ok) throw new Error(`object ${f.name}: ${v.reason}`);
     return v.value;
   });
@@ -150,7 +169,15 @@ async function listEvents(storage: Storage, opts: FailoverOptions): Promise<Obje
  * Runs the scenario against a running system whose NATS is an embedded cluster of 3 (`cfg.nats.cluster`),
  * with a dispatcher consuming it and workers on its Temporal. Kills the stream leader's process.
  */
-export async function runFailover(nc: NatsConnection, storage: Storage, bq: BigQuery, temporal: Client, cfg: LookoutConfig, opts: FailoverOptions, restartNode: (name: string) => Promise<void>): Promise<FailoverResult> {
+export async function runFailover(
+  nc: NatsConnection,
+  storage: Storage,
+  bq: BigQuery,
+  temporal: Client,
+  cfg: LookoutConfig,
+  opts: FailoverOptions,
+  restartNode: (name: string) => Promise<void>,
+): Promise<FailoverResult> {
   const log = opts.log ?? (() => {});
   if (cfg.nats.cluster < 3) throw new Error('runFailover needs an embedded NATS cluster of 3 nodes');
   const t0 = Date.now();
@@ -176,7 +203,8 @@ export async function runFailover(nc: NatsConnection, storage: Storage, bq: BigQ
   const publisher = (async () => {
     for (const ev of events) {
       while (published - rowsSeen >= opts.window) {
-        if (Date.now() > deadline) throw new Error(`rows stopped coming: ${published} published, ${rowsSeen} rows after ${opts.timeoutMs} ms`);
+        if (Date.now() > deadline)
+          throw new Error(`rows stopped coming: ${published} published, ${rowsSeen} rows after ${opts.timeoutMs} ms`);
         await sleep(100);
       }
       await limiter.acquire();
@@ -219,11 +247,17 @@ export async function runFailover(nc: NatsConnection, storage: Storage, bq: BigQ
   const killAtRows = Math.max(1, Math.floor(opts.objects * opts.killAtFraction));
   while (rowsSeen < killAtRows) {
     if (publisherError) throw publisherError;
-    if (Date.now() > deadline) throw new Error(`kill point not reached (${published} published, ${rowsSeen} rows) after ${opts.timeoutMs} ms`);
+    if (Date.now() > deadline)
+      throw new Error(`kill point not reached (${published} published, ${rowsSeen} rows) after ${opts.timeoutMs} ms`);
     await sleep(200);
   }
   const rowsBeforeKill = rowsSeen;
-  const leader = (await waitFor('a stream leader before the kill', electionDeadlineMs, () => streamLeader(nc, cfg), (l) => l !== undefined))!;
+  const leader = (await waitFor(
+    'a stream leader before the kill',
+    electionDeadlineMs,
+    () => streamLeader(nc, cfg),
+    (l) => l !== undefined,
+  ))!;
   const nodeIndex = [1, 2, 3].find((n) => natsServerName(cfg, n) === leader);
   if (!nodeIndex) throw new Error(`stream leader ${leader} is not an embedded node`);
   const procName = nodeIndex === 1 ? 'nats' : `nats-${nodeIndex}`;
@@ -232,15 +266,25 @@ export async function runFailover(nc: NatsConnection, storage: Storage, bq: BigQ
   const publishedBeforeKill = published;
   killAt = Date.now();
   process.kill(pid, 'SIGKILL');
-  log(`killed stream leader ${leader} (${procName}, pid ${pid}) at ${rowsBeforeKill} rows, ${publishedBeforeKill} events published`);
+  log(
+    `killed stream leader ${leader} (${procName}, pid ${pid}) at ${rowsBeforeKill} rows, ${publishedBeforeKill} events published`,
+  );
 
-  const newLeader = (await waitFor(`a new stream leader after killing ${leader}`, electionDeadlineMs, () => streamLeader(nc, cfg), (l) => l !== undefined && l !== leader, 50))!;
+  const newLeader = (await waitFor(
+    `a new stream leader after killing ${leader}`,
+    electionDeadlineMs,
+    () => streamLeader(nc, cfg),
+    (l) => l !== undefined && l !== leader,
+    50,
+  ))!;
   const leaderElectedMs = Date.now() - killAt;
   log(`new stream leader ${newLeader} after ${leaderElectedMs} ms`);
 
   await publisher;
   if (publisherError) throw publisherError;
-  log(`published ${published} events (${retries} retried publishes, ${duplicates} reported duplicate, ${unpublished} given up)`);
+  log(
+    `published ${published} events (${retries} retried publishes, ${duplicates} reported duplicate, ${unpublished} given up)`,
+  );
   while (rowsSeen < published && Date.now() < deadline) await sleep(500);
   counting = false;
   await counter;
@@ -253,21 +297,37 @@ export async function runFailover(nc: NatsConnection, storage: Storage, bq: BigQ
     `the dispatcher acknowledging every event up to ${lastSeq}`,
     Math.max(60_000, deadline - Date.now()),
     async () => {
-      const ci = await (await nc.jetstreamManager({ timeout: 5000 })).consumers.info(cfg.nats.stream, DISPATCHER_DURABLE).catch(() => undefined);
+      const ci = await (
+        await nc.jetstreamManager({ timeout: 5000 })
+      ).consumers
+        .info(cfg.nats.stream, DISPATCHER_DURABLE)
+        .catch(() => undefined);
       return ci ? { ackFloor: ci.ack_floor.stream_seq, unacked: ci.num_ack_pending } : undefined;
     },
     (c) => c !== undefined && c.ackFloor >= lastSeq && c.unacked === 0,
     500,
   );
-  const written = await query<{ workflow_id: string; run_id: string }>(bq, `SELECT workflow_id, run_id FROM ${tableRef(cfg)} WHERE run_tag = @run`, { run: opts.runId });
+  const written = await query<{ workflow_id: string; run_id: string }>(
+    bq,
+    `SELECT workflow_id, run_id FROM ${tableRef(cfg)} WHERE run_tag = @run`,
+    { run: opts.runId },
+  );
   let workflowsNotSettled = 0;
   for (const w of written) {
     const d = await temporal.workflow.getHandle(w.workflow_id).describe();
     if (d.status.name !== 'COMPLETED' || d.runId !== w.run_id) workflowsNotSettled++;
   }
 
-  const [view] = await query<{ n: number; failed: number }>(bq, `SELECT COUNT(*) AS n, COUNTIF(status != 'ok') AS failed FROM (${runLatestSql(cfg)})`, { run: opts.runId });
-  const [raw] = await query<{ n: number; objects: number }>(bq, `SELECT COUNT(*) AS n, COUNT(DISTINCT CONCAT(bucket, '/', name, '#', CAST(generation AS STRING))) AS objects FROM ${tableRef(cfg)} WHERE run_tag = @run`, { run: opts.runId });
+  const [view] = await query<{ n: number; failed: number }>(
+    bq,
+    `SELECT COUNT(*) AS n, COUNTIF(status != 'ok') AS failed FROM (${runLatestSql(cfg)})`,
+    { run: opts.runId },
+  );
+  const [raw] = await query<{ n: number; objects: number }>(
+    bq,
+    `SELECT COUNT(*) AS n, COUNT(DISTINCT CONCAT(bucket, '/', name, '#', CAST(generation AS STRING))) AS objects FROM ${tableRef(cfg)} WHERE run_tag = @run`,
+    { run: opts.runId },
+  );
 
   // Bring the node back: it rejoins and catches up from the new leader.
   const tRestart = Date.now();
@@ -275,7 +335,9 @@ export async function runFailover(nc: NatsConnection, storage: Storage, bq: BigQ
   await waitFor(
     `${procName} rejoining the stream`,
     60_000,
-    async () => (await (await nc.jetstreamManager({ timeout: 1000 })).streams.info(cfg.nats.stream).catch(() => undefined))?.cluster?.replicas ?? [],
+    async () =>
+      (await (await nc.jetstreamManager({ timeout: 1000 })).streams.info(cfg.nats.stream).catch(() => undefined))
+        ?.cluster?.replicas ?? [],
     (reps) => reps.length === 2 && reps.every((r) => r.current && !r.offline),
     200,
   );

@@ -42,16 +42,28 @@ interface Variant {
   notJoined: Record<string, number>;
 }
 
-function run(dump: ObsDump, scene: string, o: { loops: number; chunkFrames: number; minAgeS: number; maxFrames: number; mode: 'static' | 'dismiss' | 'unjudged' }): Variant {
+function run(
+  dump: ObsDump,
+  scene: string,
+  o: {
+    loops: number;
+    chunkFrames: number;
+    minAgeS: number;
+    maxFrames: number;
+    mode: 'static' | 'dismiss' | 'unjudged';
+  },
+): Variant {
   const r = dump.ranges;
   const all = dump.clean[scene];
   const base = all.filter((f) => f.frame >= r.fit[0] && f.frame <= r.cal[1]);
   const once = all.filter((f) => f.frame >= r.test[0] && f.frame <= r.test[1]);
   const L = r.test[1] - r.test[0] + 1;
   const stream: FrameObservations[] = [];
-  for (let k = 0; k < o.loops; k++) for (const f of once) stream.push({ ...f, frame: f.frame + k * L, timeS: f.timeS + (k * L) / FPS });
+  for (let k = 0; k < o.loops; k++)
+    for (const f of once) stream.push({ ...f, frame: f.frame + k * L, timeS: f.timeS + (k * L) / FPS });
   const size = dump.frameSize[scene];
-  const fit = (frames: FrameObservations[]) => fitAttributeModel(frames, size, { seed: 7, createdAt: new Date(0) }).model;
+  const fit = (frames: FrameObservations[]) =>
+    fitAttributeModel(frames, size, { seed: 7, createdAt: new Date(0) }).model;
   let model = fit(base);
   const tracker = new EpisodeTracker(episodeOptionsAt(FPS, DEFAULT_EPISODE_SETTINGS));
   let smoother;
@@ -66,14 +78,24 @@ function run(dump: ObsDump, scene: string, o: { loops: number; chunkFrames: numb
     smoother = fr.state;
     let alerted = false;
     for (const f of fr.frames) {
-      const step = tracker.push({ frame: f.frame, timeS: f.timeS, level: f.smoothed / model.threshold, peak: f.raw / model.threshold });
+      const step = tracker.push({
+        frame: f.frame,
+        timeS: f.timeS,
+        level: f.smoothed / model.threshold,
+        peak: f.raw / model.threshold,
+      });
       if (step.opened) opened.push(step.opened.openedAt);
       alerted ||= step.active;
     }
     if (o.mode === 'static') continue;
     const endS = chunk[chunk.length - 1].timeS;
     // Every alert here is false (normal footage): the operator dismisses it, or nobody judges it.
-    pending.push({ id: String(i), endS, alerts: alerted ? [{ verdict: o.mode === 'dismiss' ? 'dismissed' : null }] : [], frames: chunk });
+    pending.push({
+      id: String(i),
+      endS,
+      alerts: alerted ? [{ verdict: o.mode === 'dismiss' ? 'dismissed' : null }] : [],
+      frames: chunk,
+    });
     let changed = false;
     for (const c of [...pending]) {
       const e = eligibility(c, endS, { minAgeS: o.minAgeS });
@@ -92,7 +114,14 @@ function run(dump: ObsDump, scene: string, o: { loops: number; chunkFrames: numb
     }
   }
   const lastLoopFrom = (o.loops - 1) * L + r.test[0];
-  return { name: o.mode, alerts: opened.length, alertsLastLoop: opened.filter((f) => f >= lastLoopFrom).length, refits, joinedFrames: joined.reduce((s, c) => s + c.frames.length, 0), notJoined };
+  return {
+    name: o.mode,
+    alerts: opened.length,
+    alertsLastLoop: opened.filter((f) => f >= lastLoopFrom).length,
+    refits,
+    joinedFrames: joined.reduce((s, c) => s + c.frames.length, 0),
+    notJoined,
+  };
 }
 
 async function main(): Promise<number> {
@@ -118,18 +147,27 @@ async function main(): Promise<number> {
     return 2;
   }
   const command = `node -r tsx/cjs bench/online-normal.ts ${process.argv.slice(2).join(' ')}`;
-  if (dump.limit == null) recordRead(setId(dump.ranges.seed, [...new Set(dump.clips.map((c) => c.kind))]), dump.split, command);
-  const o = { loops: Number(args.loops), chunkFrames: Math.round(Number(args['chunk-s']) * FPS), minAgeS: Number(args['min-age-s']), maxFrames: Number(args['max-frames']) };
+  if (dump.limit == null)
+    recordRead(setId(dump.ranges.seed, [...new Set(dump.clips.map((c) => c.kind))]), dump.split, command);
+  const o = {
+    loops: Number(args.loops),
+    chunkFrames: Math.round(Number(args['chunk-s']) * FPS),
+    minAgeS: Number(args['min-age-s']),
+    maxFrames: Number(args['max-frames']),
+  };
   const t0 = performance.now();
   const scenes: Record<string, Variant[]> = {};
   for (const scene of Object.keys(dump.clean)) {
     scenes[scene] = (['static', 'dismiss', 'unjudged'] as const).map((mode) => run(dump, scene, { ...o, mode }));
-    process.stderr.write(`${scene}: ${scenes[scene].map((v) => `${v.name} ${v.alerts} alerts (${v.refits} refits)`).join(', ')}\n`);
+    process.stderr.write(
+      `${scene}: ${scenes[scene].map((v) => `${v.name} ${v.alerts} alerts (${v.refits} refits)`).join(', ')}\n`,
+    );
   }
   const L = dump.ranges.test[1] - dump.ranges.test[0] + 1;
   const seconds = (Object.keys(dump.clean).length * o.loops * L) / FPS;
   const lastSeconds = (Object.keys(dump.clean).length * L) / FPS;
-  const total = (name: string, k: 'alerts' | 'alertsLastLoop') => Object.values(scenes).reduce((s, vs) => s + vs.find((v) => v.name === name)![k], 0);
+  const total = (name: string, k: 'alerts' | 'alertsLastLoop') =>
+    Object.values(scenes).reduce((s, vs) => s + vs.find((v) => v.name === name)![k], 0);
   const m = machineInfo();
   const res = {
     command,
@@ -142,7 +180,15 @@ async function main(): Promise<number> {
     normalSeconds: seconds,
     lastLoopSeconds: lastSeconds,
     perScene: scenes,
-    falseAlertsPer10Min: Object.fromEntries(['static', 'dismiss', 'unjudged'].map((n) => [n, { all: falseAlertsPer10Min(total(n, 'alerts'), seconds), lastLoop: falseAlertsPer10Min(total(n, 'alertsLastLoop'), lastSeconds) }])),
+    falseAlertsPer10Min: Object.fromEntries(
+      ['static', 'dismiss', 'unjudged'].map((n) => [
+        n,
+        {
+          all: falseAlertsPer10Min(total(n, 'alerts'), seconds),
+          lastLoop: falseAlertsPer10Min(total(n, 'alertsLastLoop'), lastSeconds),
+        },
+      ]),
+    ),
     seconds: Math.round((performance.now() - t0) / 100) / 10,
   };
   fs.mkdirSync(args.out, { recursive: true });
@@ -157,7 +203,16 @@ async function main(): Promise<number> {
     ``,
     `| model | false alerts per 10 min, all ${o.loops} loops | in the last loop | alerts per scene | refits | frames joined |`,
     `|---|---|---|---|---|---|`,
-    ...['static', 'dismiss', 'unjudged'].map((n) => `| ${n} | **${f(res.falseAlertsPer10Min[n].all)}** | ${f(res.falseAlertsPer10Min[n].lastLoop)} | ${Object.entries(scenes).map(([s, vs]) => `${s} ${vs.find((v) => v.name === n)!.alerts}`).join(', ')} | ${Object.values(scenes).reduce((s, vs) => s + vs.find((v) => v.name === n)!.refits, 0)} | ${Object.values(scenes).reduce((s, vs) => s + vs.find((v) => v.name === n)!.joinedFrames, 0)} |`),
+    ...['static', 'dismiss', 'unjudged'].map(
+      (n) =>
+        `| ${n} | **${f(res.falseAlertsPer10Min[n].all)}** | ${f(res.falseAlertsPer10Min[n].lastLoop)} | ${Object.entries(
+          scenes,
+        )
+          .map(([s, vs]) => `${s} ${vs.find((v) => v.name === n)!.alerts}`)
+          .join(
+            ', ',
+          )} | ${Object.values(scenes).reduce((s, vs) => s + vs.find((v) => v.name === n)!.refits, 0)} | ${Object.values(scenes).reduce((s, vs) => s + vs.find((v) => v.name === n)!.joinedFrames, 0)} |`,
+    ),
     ``,
     `This measures the policy on the fit code; the production path (storing the observations of analysed footage and refitting on a schedule) is not built yet (docs/cctv-alerts.md).`,
     ``,

@@ -25,39 +25,71 @@ type Rect = [number, number, number, number];
 async function main() {
   const json = process.argv.includes('--json');
   if (process.argv.includes('--help')) {
-    console.log('Usage: node -r tsx/cjs bench/probe-aspect.ts [--json]\n\nPerson recall/precision on 16:9 views of the hand-labelled vtest frames: fixed 4:3 input vs keepAspect.');
+    console.log(
+      'Usage: node -r tsx/cjs bench/probe-aspect.ts [--json]\n\nPerson recall/precision on 16:9 views of the hand-labelled vtest frames: fixed 4:3 input vs keepAspect.',
+    );
     return;
   }
   const gt = loadGroundTruth();
-  const idx = Object.keys(gt).map(Number).sort((a, b) => a - b);
+  const idx = Object.keys(gt)
+    .map(Number)
+    .sort((a, b) => a - b);
   const full = new Map<number, Buffer>();
   for await (const f of readFrames(VTEST, idx, { width: W, height: 576 })) full.set(f.index, f.rgb);
   const model = loadLocalModel(defaultModelRepo(ROOT), 'nanodet');
   const profile = detectionProfile(model.manifest, 'cctv');
   const person = { ...profile.classScoreThresholds, person: Math.min(...SCORES) };
   const options: Array<[string, DetectorOptions]> = [
-    ['cctv profile, fixed 512x384 (squeezed to 4:3)', { ...profile, classScoreThresholds: person, inputSize: { width: 512, height: 384 } }],
-    ['cctv profile, keepAspect (576x320 for 16:9)', { ...profile, classScoreThresholds: person, inputSize: { width: 512, height: 384, keepAspect: true } }],
-    ['cctv profile, 512x288 (16:9, fewer pixels)', { ...profile, classScoreThresholds: person, inputSize: { width: 512, height: 288 } }],
+    [
+      'cctv profile, fixed 512x384 (squeezed to 4:3)',
+      { ...profile, classScoreThresholds: person, inputSize: { width: 512, height: 384 } },
+    ],
+    [
+      'cctv profile, keepAspect (576x320 for 16:9)',
+      { ...profile, classScoreThresholds: person, inputSize: { width: 512, height: 384, keepAspect: true } },
+    ],
+    [
+      'cctv profile, 512x288 (16:9, fewer pixels)',
+      { ...profile, classScoreThresholds: person, inputSize: { width: 512, height: 288 } },
+    ],
   ];
   const rows: Array<{ option: string; view: number; score: number; found: number; people: number; boxes: number }> = [];
   for (const [name, opts] of options) {
-    const det = await OnnxDetector.load(model, { pool: 'cpu', threads: 1, batch: { maxBatchSize: 1, maxQueueDelayMs: 0 }, detection: opts });
+    const det = await OnnxDetector.load(model, {
+      pool: 'cpu',
+      threads: 1,
+      batch: { maxBatchSize: 1, maxQueueDelayMs: 0 },
+      detection: opts,
+    });
     for (const y0 of VIEWS) {
       const boxesOf = new Map<number, Box[]>();
       for (const t of idx) {
         const data = Buffer.from(full.get(t)!.subarray(y0 * W * 3, (y0 + VIEW_H) * W * 3));
-        boxesOf.set(t, (await det.detect({ data, width: W, height: VIEW_H, format: 'raw' })).boxes.filter((b) => b.label === 'person'));
+        boxesOf.set(
+          t,
+          (await det.detect({ data, width: W, height: VIEW_H, format: 'raw' })).boxes.filter(
+            (b) => b.label === 'person',
+          ),
+        );
       }
       const inView = (r: Rect) => r[1] + r[3] / 2 >= y0 && r[1] + r[3] / 2 < y0 + VIEW_H;
-      const clip = (r: Rect): Rect => [r[0], Math.max(r[1], y0) - y0, r[2], Math.min(r[1] + r[3], y0 + VIEW_H) - Math.max(r[1], y0)];
+      const clip = (r: Rect): Rect => [
+        r[0],
+        Math.max(r[1], y0) - y0,
+        r[2],
+        Math.min(r[1] + r[3], y0 + VIEW_H) - Math.max(r[1], y0),
+      ];
       for (const score of SCORES) {
         let found = 0;
         let people = 0;
         let boxes = 0;
         for (const t of idx) {
           const g = gt[String(t)];
-          const m = match(boxesOf.get(t)!.filter((b) => b.score >= score), g.people.filter(inView).map(clip), (g.ignore ?? []).filter(inView).map(clip));
+          const m = match(
+            boxesOf.get(t)!.filter((b) => b.score >= score),
+            g.people.filter(inView).map(clip),
+            (g.ignore ?? []).filter(inView).map(clip),
+          );
           found += m.counts.tp;
           people += m.counts.truth;
           boxes += m.counts.boxes;

@@ -21,7 +21,9 @@ const MODEL = path.join(TOOLS, 'node_modules', '@vladmandic', 'human-models', 'm
 const SIZE = 512;
 const VEHICLES = [2, 3, 5, 7]; // car, motorcycle, bus, truck
 // COCO ids as centernet emits them (0-based, 80 classes, same order as models/nanodet labels).
-const LABELS: string[] = (JSON.parse(fs.readFileSync(path.join(ROOT, 'models', 'nanodet', 'manifest.json'), 'utf8')) as { labels: string[] }).labels;
+const LABELS: string[] = (
+  JSON.parse(fs.readFileSync(path.join(ROOT, 'models', 'nanodet', 'manifest.json'), 'utf8')) as { labels: string[] }
+).labels;
 
 const USAGE = `Usage: node -r tsx/cjs bench/probe-centernet.ts [--json] [--markdown FILE]
 
@@ -34,14 +36,22 @@ interface TfLike {
   setBackend(b: string): Promise<boolean>;
   ready(): Promise<void>;
   io: { fromMemory(a: unknown): unknown };
-  loadGraphModel(h: unknown): Promise<{ execute(x: unknown, out: string[]): { array(): Promise<number[][][]>; dispose(): void } }>;
+  loadGraphModel(
+    h: unknown,
+  ): Promise<{ execute(x: unknown, out: string[]): { array(): Promise<number[][][]>; dispose(): void } }>;
   tidy<T>(f: () => T): T;
   tensor3d(d: Uint8Array, s: number[], dtype: string): { toFloat(): { expandDims(a: number): unknown } };
   image: { resizeBilinear(x: unknown, s: number[]): { dispose(): void } };
 }
 
 async function main() {
-  const args = parseArgs({ options: { json: { type: 'boolean', default: false }, markdown: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } } }).values;
+  const args = parseArgs({
+    options: {
+      json: { type: 'boolean', default: false },
+      markdown: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  }).values;
   if (args.help) {
     console.log(USAGE);
     return;
@@ -54,21 +64,41 @@ async function main() {
   const tf = require(path.join(TOOLS, 'node_modules', '@tensorflow', 'tfjs')) as TfLike;
   await tf.setBackend('cpu');
   await tf.ready();
-  const json = JSON.parse(fs.readFileSync(MODEL, 'utf8')) as { modelTopology: unknown; weightsManifest: Array<{ paths: string[]; weights: unknown[] }>; format: string; signature: unknown };
-  const bin = Buffer.concat(json.weightsManifest.flatMap((g) => g.paths).map((p) => fs.readFileSync(path.join(path.dirname(MODEL), p))));
+  const json = JSON.parse(fs.readFileSync(MODEL, 'utf8')) as {
+    modelTopology: unknown;
+    weightsManifest: Array<{ paths: string[]; weights: unknown[] }>;
+    format: string;
+    signature: unknown;
+  };
+  const bin = Buffer.concat(
+    json.weightsManifest.flatMap((g) => g.paths).map((p) => fs.readFileSync(path.join(path.dirname(MODEL), p))),
+  );
   const model = await tf.loadGraphModel(
-    tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest.flatMap((g) => g.weights), weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength), format: json.format, signature: json.signature }),
+    tf.io.fromMemory({
+      modelTopology: json.modelTopology,
+      weightSpecs: json.weightsManifest.flatMap((g) => g.weights),
+      weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength),
+      format: json.format,
+      signature: json.signature,
+    }),
   );
 
   const gt = loadGroundTruth();
-  const indices = Object.keys(gt).map(Number).sort((a, b) => a - b);
+  const indices = Object.keys(gt)
+    .map(Number)
+    .sort((a, b) => a - b);
   const frames = new Frames();
   await frames.load(indices);
   const boxes = new Map<number, Box[]>();
   const ms: number[] = [];
   for (const t of indices) {
     const img = await frames.get(t);
-    const x = tf.tidy(() => tf.image.resizeBilinear(tf.tensor3d(new Uint8Array(img.data), [img.height, img.width, 3], 'int32').toFloat().expandDims(0), [SIZE, SIZE]));
+    const x = tf.tidy(() =>
+      tf.image.resizeBilinear(
+        tf.tensor3d(new Uint8Array(img.data), [img.height, img.width, 3], 'int32').toFloat().expandDims(0),
+        [SIZE, SIZE],
+      ),
+    );
     const t0 = performance.now();
     const out = model.execute(x, ['tower_0/detections']);
     // Rows [x1, y1, x2, y2, score, class] in 512-input pixels (human's centernet.ts reads them the same way).
@@ -78,15 +108,42 @@ async function main() {
     x.dispose();
     const found = rows
       .filter((r) => r[4] >= 0.1 && Number.isFinite(r[5]))
-      .map((r) => ({ classId: r[5], label: LABELS[r[5]] ?? String(r[5]), score: r[4], x: (r[0] / SIZE) * img.width, y: (r[1] / SIZE) * img.height, w: ((r[2] - r[0]) / SIZE) * img.width, h: ((r[3] - r[1]) / SIZE) * img.height }));
+      .map((r) => ({
+        classId: r[5],
+        label: LABELS[r[5]] ?? String(r[5]),
+        score: r[4],
+        x: (r[0] / SIZE) * img.width,
+        y: (r[1] / SIZE) * img.height,
+        w: ((r[2] - r[0]) / SIZE) * img.width,
+        h: ((r[3] - r[1]) / SIZE) * img.height,
+      }));
     // The same NMS as the NanoDet options (class-wise IoU 0.5, vehicle classes as one group).
-    boxes.set(t, nms(found, { iouThreshold: 0.5, maxDetections: 10_000, groupOf: (c) => (VEHICLES.includes(c) ? 'vehicle' : undefined) }));
+    boxes.set(
+      t,
+      nms(found, {
+        iouThreshold: 0.5,
+        maxDetections: 10_000,
+        groupOf: (c) => (VEHICLES.includes(c) ? 'vehicle' : undefined),
+      }),
+    );
     process.stderr.write(`frame ${t}: ${Math.round(ms[ms.length - 1])} ms\n`);
   }
-  const res = scoreBoxes('mb3-centernet-512', 'MB3-CenterNet (human-models centernet.json) in TF.js, input 512x512 0..255, class-wise NMS 0.5 with vehicle group', gt, boxes);
-  const tfVersion = (JSON.parse(fs.readFileSync(path.join(TOOLS, 'node_modules', '@tensorflow', 'tfjs', 'package.json'), 'utf8')) as { version: string }).version;
+  const res = scoreBoxes(
+    'mb3-centernet-512',
+    'MB3-CenterNet (human-models centernet.json) in TF.js, input 512x512 0..255, class-wise NMS 0.5 with vehicle group',
+    gt,
+    boxes,
+  );
+  const tfVersion = (
+    JSON.parse(fs.readFileSync(path.join(TOOLS, 'node_modules', '@tensorflow', 'tfjs', 'package.json'), 'utf8')) as {
+      version: string;
+    }
+  ).version;
   const machine = `TF.js ${tfVersion} cpu backend, median ${Math.round(percentile(ms, 50))} ms/frame`;
-  const md = renderTables([res], res.name, machine, { choose: indices.filter((t) => gt[t].split === 'choose'), holdout: indices.filter((t) => gt[t].split === 'holdout') });
+  const md = renderTables([res], res.name, machine, {
+    choose: indices.filter((t) => gt[t].split === 'choose'),
+    holdout: indices.filter((t) => gt[t].split === 'holdout'),
+  });
   process.stderr.write(`\n${md}\n`);
   if (args.markdown) fs.writeFileSync(args.markdown, md + '\n');
   if (args.json) console.log(JSON.stringify(res, null, 1));

@@ -101,7 +101,8 @@ function makeRaster(file: string): { seconds: number; bytes: number } {
         return b;
       }
       const b = Buffer.alloc(w * h);
-      for (let r = 0; r < h; r++) for (let c = 0; c < w; c++) b[r * w + c] = (v + ((r ^ c) & 63) + ((r * c) >> 9)) & 0xff;
+      for (let r = 0; r < h; r++)
+        for (let c = 0; c < w; c++) b[r * w + c] = (v + ((r ^ c) & 63) + ((r * c) >> 9)) & 0xff;
       return b;
     },
   });
@@ -115,7 +116,8 @@ async function main(): Promise<void> {
   if (!fs.existsSync(file)) {
     if (!args.values.json) console.error(`writing ${file} (${SIZE} x ${SIZE}, ${TILE}-px deflate tiles) ...`);
     generated = makeRaster(file);
-    if (!args.values.json) console.error(`  ${(generated.bytes / 2 ** 20).toFixed(1)} MiB in ${generated.seconds.toFixed(1)} s`);
+    if (!args.values.json)
+      console.error(`  ${(generated.bytes / 2 ** 20).toFixed(1)} MiB in ${generated.seconds.toFixed(1)} s`);
   }
   const fileBytes = fs.statSync(file).size;
   const rssBefore = rssMb();
@@ -147,7 +149,16 @@ async function main(): Promise<void> {
   const rss = rssMb();
   const result = {
     benchmark: 'raster-memory',
-    raster: { file: path.relative(ROOT, file), width: SIZE, height: SIZE, gigapixels: (SIZE * SIZE) / 1e9, tile: TILE, compression: 'deflate', fileBytes, generated },
+    raster: {
+      file: path.relative(ROOT, file),
+      width: SIZE,
+      height: SIZE,
+      gigapixels: (SIZE * SIZE) / 1e9,
+      tile: TILE,
+      compression: 'deflate',
+      fileBytes,
+      generated,
+    },
     chip: CHIP,
     chipsPerRead: BLOCK * BLOCK,
     chips,
@@ -164,7 +175,13 @@ async function main(): Promise<void> {
     peakHeapUsedMiB: Math.round(peakHeapMb),
     goalPeakRssMiB: 1024,
     checksum: Math.round(checksum),
-    machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.availableParallelism(), memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: `${os.platform()} ${os.release()}` },
+    machine: {
+      cpu: os.cpus()[0]?.model ?? 'unknown',
+      cores: os.availableParallelism(),
+      memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+      node: process.version,
+      platform: `${os.platform()} ${os.release()}`,
+    },
     at: new Date().toISOString(),
   };
   if (args.values.out) fs.writeFileSync(args.values.out, JSON.stringify(result, null, 2) + '\n');

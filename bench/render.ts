@@ -5,8 +5,28 @@
 import fs from 'node:fs';
 import { formatLedgers, type Ledger } from './ledger';
 
-interface Bare { batch: number; concurrency: number; images: number; perSecond: number; p50: number; p99: number; meanBatch: number }
-interface Run { label: string; objects: number; rows: number; failed: number; offeredRate: number; perSecond: number; e2eP50: number; e2eP99: number; pipelineP50: number; inferenceP50: number; meanDetectBatch: number }
+interface Bare {
+  batch: number;
+  concurrency: number;
+  images: number;
+  perSecond: number;
+  p50: number;
+  p99: number;
+  meanBatch: number;
+}
+interface Run {
+  label: string;
+  objects: number;
+  rows: number;
+  failed: number;
+  offeredRate: number;
+  perSecond: number;
+  e2eP50: number;
+  e2eP99: number;
+  pipelineP50: number;
+  inferenceP50: number;
+  meanDetectBatch: number;
+}
 interface Bulk {
   objects: number;
   batch: number;
@@ -52,7 +72,16 @@ export interface ResultsFile {
   machine: { host?: string; cores: number; cpuModel?: string; memoryTotalMb?: number; platform: string };
   commit: string | null;
   workloads: Record<string, Workload>;
-  latency: Record<'uploadToRowP50Ms' | 'uploadToRowP99Ms' | 'halfLoadRate' | 'serveP50Ms' | 'serveP99Ms' | 'streamP50Ms' | 'streamP99Ms', number | null>;
+  latency: Record<
+    | 'uploadToRowP50Ms'
+    | 'uploadToRowP99Ms'
+    | 'halfLoadRate'
+    | 'serveP50Ms'
+    | 'serveP99Ms'
+    | 'streamP50Ms'
+    | 'streamP99Ms',
+    number | null
+  >;
 }
 
 /** A file-name-safe name of the machine: cores and CPU model (host names of cloud VMs change every boot). */
@@ -66,7 +95,18 @@ export function machineSlug(m: { cores: number; cpuModel?: string; cpu?: string 
 }
 
 export interface BenchResult extends Partial<ResultsFile> {
-  machine: { cpu?: string; cpuModel?: string; cores: number; memoryGb?: number; memoryTotalMb?: number; platform: string; node?: string; nodeVersion?: string; onnxruntime?: string; onnxruntimeVersion?: string };
+  machine: {
+    cpu?: string;
+    cpuModel?: string;
+    cores: number;
+    memoryGb?: number;
+    memoryTotalMb?: number;
+    platform: string;
+    node?: string;
+    nodeVersion?: string;
+    onnxruntime?: string;
+    onnxruntimeVersion?: string;
+  };
   bare: Bare[];
   bareLimitPerSecond: number;
   pipeline: Run[];
@@ -76,33 +116,123 @@ export interface BenchResult extends Partial<ResultsFile> {
   peakMemoryMb: Record<string, number | null>;
 }
 
-const f = (x: number | null | undefined, d = 1) => (x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(d));
+const f = (x: number | null | undefined, d = 1) =>
+  x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(d);
 const table = (head: string[], rows: Array<Array<string | number>>) =>
-  [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+  [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join(
+    '\n',
+  );
 
 export function renderMarkdown(r: BenchResult): string {
   const m = r.machine;
   const out: string[] = [];
-  out.push(`Machine: ${m.cores} cores (${m.cpuModel ?? m.cpu ?? 'unknown CPU'}), ${m.memoryGb ?? Math.round((m.memoryTotalMb ?? 0) / 1024)} GiB, ${m.platform}, Node ${m.nodeVersion ?? m.node}, onnxruntime-node ${m.onnxruntimeVersion ?? m.onnxruntime} (CPU execution provider)${r.commit ? `, commit ${r.commit}` : ''}${r.date ? `, ${r.date}` : ''}.`, '');
+  out.push(
+    `Machine: ${m.cores} cores (${m.cpuModel ?? m.cpu ?? 'unknown CPU'}), ${m.memoryGb ?? Math.round((m.memoryTotalMb ?? 0) / 1024)} GiB, ${m.platform}, Node ${m.nodeVersion ?? m.node}, onnxruntime-node ${m.onnxruntimeVersion ?? m.onnxruntime} (CPU execution provider)${r.commit ? `, commit ${r.commit}` : ''}${r.date ? `, ${r.date}` : ''}.`,
+    '',
+  );
   if (r.workloads && Object.keys(r.workloads).length) {
     out.push('### Headline: the pipeline against bare inference of the same model, same run', '');
-    out.push(table(['workload', 'unit', 'pipeline /s', 'bare /s', 'ratio', 'CPU ms per object (stack)', 'bare CPU ms per object', 'CPU ratio (bare / stack)', 'other programs ms per object'], Object.entries(r.workloads).map(([k, w]) => [k, w.unit, f(w.perSecond), f(w.bare), f(w.ratio, 3), f(w.ledger?.stackMsPerObject), f(w.bareCpuMsPerObject), f(w.cpuRatio, 3), f(w.ledger?.otherMsPerObject)])), '');
+    out.push(
+      table(
+        [
+          'workload',
+          'unit',
+          'pipeline /s',
+          'bare /s',
+          'ratio',
+          'CPU ms per object (stack)',
+          'bare CPU ms per object',
+          'CPU ratio (bare / stack)',
+          'other programs ms per object',
+        ],
+        Object.entries(r.workloads).map(([k, w]) => [
+          k,
+          w.unit,
+          f(w.perSecond),
+          f(w.bare),
+          f(w.ratio, 3),
+          f(w.ledger?.stackMsPerObject),
+          f(w.bareCpuMsPerObject),
+          f(w.cpuRatio, 3),
+          f(w.ledger?.otherMsPerObject),
+        ]),
+      ),
+      '',
+    );
     const ls = Object.fromEntries(Object.entries(r.workloads).flatMap(([k, w]) => (w.ledger ? [[k, w.ledger]] : [])));
-    if (Object.keys(ls).length) out.push('### CPU ledger (bench/ledger.ts): CPU ms per analysed object', '', '```', ...formatLedgers(ls), '```', '');
+    if (Object.keys(ls).length)
+      out.push(
+        '### CPU ledger (bench/ledger.ts): CPU ms per analysed object',
+        '',
+        '```',
+        ...formatLedgers(ls),
+        '```',
+        '',
+      );
   }
-  if (r.latency) out.push(`Latency: upload → row at half load p50 ${f(r.latency.uploadToRowP50Ms, 0)} / p99 ${f(r.latency.uploadToRowP99Ms, 0)} ms (${f(r.latency.halfLoadRate)} objects/s offered); lookout serve p50 ${f(r.latency.serveP50Ms, 0)} / p99 ${f(r.latency.serveP99Ms, 0)} ms; lookout stream capture → row p50 ${f(r.latency.streamP50Ms, 0)} / p99 ${f(r.latency.streamP99Ms, 0)} ms.`, '');
+  if (r.latency)
+    out.push(
+      `Latency: upload → row at half load p50 ${f(r.latency.uploadToRowP50Ms, 0)} / p99 ${f(r.latency.uploadToRowP99Ms, 0)} ms (${f(r.latency.halfLoadRate)} objects/s offered); lookout serve p50 ${f(r.latency.serveP50Ms, 0)} / p99 ${f(r.latency.serveP99Ms, 0)} ms; lookout stream capture → row p50 ${f(r.latency.streamP50Ms, 0)} / p99 ${f(r.latency.streamP99Ms, 0)} ms.`,
+      '',
+    );
   if (r.bare.length) out.push('### (a) Bare inference (NanoDet, 768×576 frames decoded beforehand)', '');
-  if (r.bare.length) out.push(table(['batch ≤', 'concurrency', 'images', 'img/s', 'p50 ms', 'p99 ms', 'mean batch'], r.bare.map((b) => [b.batch, b.concurrency, b.images, f(b.perSecond), f(b.p50), f(b.p99), f(b.meanBatch, 2)])), '');
+  if (r.bare.length)
+    out.push(
+      table(
+        ['batch ≤', 'concurrency', 'images', 'img/s', 'p50 ms', 'p99 ms', 'mean batch'],
+        r.bare.map((b) => [b.batch, b.concurrency, b.images, f(b.perSecond), f(b.p50), f(b.p99), f(b.meanBatch, 2)]),
+      ),
+      '',
+    );
   if (r.bare.length) out.push(`Limit (best of the above): **${f(r.bareLimitPerSecond)} img/s**.`, '');
   if (r.pipeline.length) {
     out.push('### (b) Per-object pipeline (GCS → watcher → JetStream → dispatcher → Temporal → worker → BigQuery)', '');
-    out.push(table(['run', 'objects', 'offered/s', 'obj/s', 'e2e p50 ms', 'e2e p99 ms', 'pipeline p50 ms', 'inference p50 ms', 'mean detect batch', 'failed'], r.pipeline.map((p) => [p.label, p.objects, p.offeredRate ? f(p.offeredRate) : 'max', f(p.perSecond), f(p.e2eP50, 0), f(p.e2eP99, 0), f(p.pipelineP50, 0), f(p.inferenceP50), f(p.meanDetectBatch, 2), p.failed])), '');
+    out.push(
+      table(
+        [
+          'run',
+          'objects',
+          'offered/s',
+          'obj/s',
+          'e2e p50 ms',
+          'e2e p99 ms',
+          'pipeline p50 ms',
+          'inference p50 ms',
+          'mean detect batch',
+          'failed',
+        ],
+        r.pipeline.map((p) => [
+          p.label,
+          p.objects,
+          p.offeredRate ? f(p.offeredRate) : 'max',
+          f(p.perSecond),
+          f(p.e2eP50, 0),
+          f(p.e2eP99, 0),
+          f(p.pipelineP50, 0),
+          f(p.inferenceP50),
+          f(p.meanDetectBatch, 2),
+          p.failed,
+        ]),
+      ),
+      '',
+    );
   }
   if (r.bulk.length) {
     out.push('### (b) Bulk mode (`backfill --bulk 50`: one analyzeBatch workflow per 50 objects)', '');
     out.push(
       table(
-        ['objects', 'batches', 'obj/s', 'wall s', 'overhead ms/object', 'rows', 'failed', 'history events per batch (sampled)', 'history KiB', 'RSS after the run, MiB'],
+        [
+          'objects',
+          'batches',
+          'obj/s',
+          'wall s',
+          'overhead ms/object',
+          'rows',
+          'failed',
+          'history events per batch (sampled)',
+          'history KiB',
+          'RSS after the run, MiB',
+        ],
         r.bulk.map((b) => [
           b.objects,
           b.batches ?? Math.ceil(b.objects / b.batch),
@@ -114,22 +244,36 @@ export function renderMarkdown(r: BenchResult): string {
           b.failed,
           b.historyEvents?.join(' / ') ?? '–',
           b.historyBytes?.map((x) => (x / 1024).toFixed(0)).join(' / ') ?? '–',
-          b.rssAfterMb ? Object.entries(b.rssAfterMb).map(([k, v]) => `${k} ${v ?? '–'}`).join(', ') : `worker peak ${b.workerRssMb ?? '–'}`,
+          b.rssAfterMb
+            ? Object.entries(b.rssAfterMb)
+                .map(([k, v]) => `${k} ${v ?? '–'}`)
+                .join(', ')
+            : `worker peak ${b.workerRssMb ?? '–'}`,
         ]),
       ),
       '',
     );
     out.push('Overhead per object = wall time per object beyond what bare inference needs per image.', '');
   }
-  out.push(`Ratios to bare inference: per-object pipeline **${f(r.ratioPipelineToBare, 3)}**, bulk mode (best run) **${f(r.ratioBulkToBare, 3)}**.`, '');
-  out.push(`Peak memory over the whole benchmark (VmHWM, MiB): ${Object.entries(r.peakMemoryMb).map(([k, v]) => `${k} ${v ?? '–'}`).join(', ')}.`, '');
+  out.push(
+    `Ratios to bare inference: per-object pipeline **${f(r.ratioPipelineToBare, 3)}**, bulk mode (best run) **${f(r.ratioBulkToBare, 3)}**.`,
+    '',
+  );
+  out.push(
+    `Peak memory over the whole benchmark (VmHWM, MiB): ${Object.entries(r.peakMemoryMb)
+      .map(([k, v]) => `${k} ${v ?? '–'}`)
+      .join(', ')}.`,
+    '',
+  );
   return out.join('\n');
 }
 
 if (require.main === module) {
   const file = process.argv[2];
   if (!file || file === '--help' || file === '-h') {
-    console.log('Usage: node -r tsx/cjs bench/render.ts RESULT.json   (prints Markdown tables of a `npm run bench` result)');
+    console.log(
+      'Usage: node -r tsx/cjs bench/render.ts RESULT.json   (prints Markdown tables of a `npm run bench` result)',
+    );
     process.exit(file ? 0 : 2);
   }
   console.log(renderMarkdown(JSON.parse(fs.readFileSync(file, 'utf8')) as BenchResult));

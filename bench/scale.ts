@@ -40,7 +40,17 @@ const OUT = oIdx >= 0 ? args[oIdx + 1] : undefined;
 const log = (l: string) => console.error(l);
 const TICK = 100; // USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s on Linux
 
-const PROCS = ['nats', 'temporal', 'gcs', 'bigquery', 'bigquery-api', 'watcher', 'dispatcher', 'worker-cpu', 'worker-cpu-2'];
+const PROCS = [
+  'nats',
+  'temporal',
+  'gcs',
+  'bigquery',
+  'bigquery-api',
+  'watcher',
+  'dispatcher',
+  'worker-cpu',
+  'worker-cpu-2',
+];
 
 function cpuSeconds(pid: number | undefined): number | null {
   if (!pid) return null;
@@ -107,7 +117,9 @@ async function historyCosts(cfg: LookoutConfig, workflowIds: string[]): Promise<
     return await Promise.all(
       workflowIds.map(async (id) => {
         const h = await client.workflow.getHandle(id).fetchHistory();
-        const types = (h.events ?? []).map((e) => temporal.api.enums.v1.EventType[e.eventType as number] ?? String(e.eventType));
+        const types = (h.events ?? []).map(
+          (e) => temporal.api.enums.v1.EventType[e.eventType as number] ?? String(e.eventType),
+        );
         return {
           events: types.length,
           protoBytes: temporal.api.history.v1.History.encode(h).finish().length,
@@ -134,15 +146,21 @@ interface RunResult {
   loadAvg1: number;
 }
 
-
-async function run(cfg: LookoutConfig, files: Array<{ file: string; contentType: string }>, workers: number, n: number): Promise<{ r: RunResult; workflowIds: string[]; rowBytes: number[]; streamBytes: number; streamMsgs: number }> {
+async function run(
+  cfg: LookoutConfig,
+  files: Array<{ file: string; contentType: string }>,
+  workers: number,
+  n: number,
+): Promise<{ r: RunResult; workflowIds: string[]; rowBytes: number[]; streamBytes: number; streamMsgs: number }> {
   // Idle rate of every process first: the servers spend CPU while idle (Temporal's timers and queues), which is
   // a fixed cost per server, not a cost per object.
   const i0 = snapshot(cfg);
   const idleMs = 10_000;
   await sleep(idleMs);
   const i1 = snapshot(cfg);
-  const idleRate = Object.fromEntries(Object.keys(i1).map((k) => [k, Math.max(0, (i1[k] - (i0[k] ?? i1[k])) / (idleMs / 1000))]));
+  const idleRate = Object.fromEntries(
+    Object.keys(i1).map((k) => [k, Math.max(0, (i1[k] - (i0[k] ?? i1[k])) / (idleMs / 1000))]),
+  );
 
   const nc = await natsConnect(cfg, 'bench-scale');
   const jsm = await nc.jetstreamManager();
@@ -157,12 +175,19 @@ async function run(cfg: LookoutConfig, files: Array<{ file: string; contentType:
   const s1 = (await jsm.streams.info(cfg.nats.stream)).state;
   await nc.close();
 
-  const rows = await query<Record<string, unknown> & { workflow_id: string; status: string; end_to_end_ms: number | null; object_created_at: unknown; completed_at: unknown; recorded_at: unknown; stages: Array<{ stage: string; run_ms: number | null }> }>(
-    bigqueryClient(cfg),
-    `SELECT * FROM (${runLatestSql(cfg)})`,
-    { run: runId },
-  );
-  const ts = (v: unknown) => Date.parse(typeof v === 'object' && v && 'value' in v ? String((v as { value: string }).value) : String(v));
+  const rows = await query<
+    Record<string, unknown> & {
+      workflow_id: string;
+      status: string;
+      end_to_end_ms: number | null;
+      object_created_at: unknown;
+      completed_at: unknown;
+      recorded_at: unknown;
+      stages: Array<{ stage: string; run_ms: number | null }>;
+    }
+  >(bigqueryClient(cfg), `SELECT * FROM (${runLatestSql(cfg)})`, { run: runId });
+  const ts = (v: unknown) =>
+    Date.parse(typeof v === 'object' && v && 'value' in v ? String((v as { value: string }).value) : String(v));
   const first = Math.min(...rows.map((r) => ts(r.object_created_at)));
   const last = Math.max(...rows.map((r) => ts(r.completed_at ?? r.recorded_at)));
   const cpu: Record<string, number> = {};
@@ -176,21 +201,49 @@ async function run(cfg: LookoutConfig, files: Array<{ file: string; contentType:
     failed: rows.filter((x) => x.status !== 'ok').length,
     wallS,
     objPerS: rows.length / ((last - first) / 1000),
-    e2eP50Ms: percentile(rows.map((x) => x.end_to_end_ms).filter((x): x is number => x !== null), 50),
+    e2eP50Ms: percentile(
+      rows.map((x) => x.end_to_end_ms).filter((x): x is number => x !== null),
+      50,
+    ),
     cpuSecondsPerObject: cpu,
-    stageRunMsMean: Object.fromEntries(Object.entries(stageMs).map(([k, v]) => [k, v.reduce((a, b) => a + b, 0) / v.length])),
+    stageRunMsMean: Object.fromEntries(
+      Object.entries(stageMs).map(([k, v]) => [k, v.reduce((a, b) => a + b, 0) / v.length]),
+    ),
     loadAvg1: os.loadavg()[0],
   };
-  return { r, workflowIds: rows.map((x) => x.workflow_id), rowBytes: rows.map((x) => Buffer.byteLength(JSON.stringify(x))), streamBytes: Number(s1.bytes) - Number(s0.bytes), streamMsgs: s1.messages - s0.messages };
+  return {
+    r,
+    workflowIds: rows.map((x) => x.workflow_id),
+    rowBytes: rows.map((x) => Buffer.byteLength(JSON.stringify(x))),
+    streamBytes: Number(s1.bytes) - Number(s0.bytes),
+    streamMsgs: s1.messages - s0.messages,
+  };
 }
 
 async function main() {
   const root = path.resolve(__dirname, '..');
-  const cfg = loadConfig({ ...process.env, LOOKOUT_HOME: path.join(root, '.lookout', 'scale-stack'), LOOKOUT_PORT_BASE: process.env.LOOKOUT_BENCH_PORT_BASE ?? '37300' });
-  const machine = { cpu: os.cpus()[0]?.model, cores: os.availableParallelism(), memoryGb: Math.round(os.totalmem() / 2 ** 30), platform: `${os.platform()} ${os.release()}`, node: process.version, onnxruntime: onnxruntimeVersion(), loadAvgAtStart: os.loadavg()[0] };
-  log(`machine: ${machine.cores} cores (${machine.cpu}), ${machine.memoryGb} GiB, load average ${machine.loadAvgAtStart.toFixed(1)}`);
+  const cfg = loadConfig({
+    ...process.env,
+    LOOKOUT_HOME: path.join(root, '.lookout', 'scale-stack'),
+    LOOKOUT_PORT_BASE: process.env.LOOKOUT_BENCH_PORT_BASE ?? '37300',
+  });
+  const machine = {
+    cpu: os.cpus()[0]?.model,
+    cores: os.availableParallelism(),
+    memoryGb: Math.round(os.totalmem() / 2 ** 30),
+    platform: `${os.platform()} ${os.release()}`,
+    node: process.version,
+    onnxruntime: onnxruntimeVersion(),
+    loadAvgAtStart: os.loadavg()[0],
+  };
+  log(
+    `machine: ${machine.cores} cores (${machine.cpu}), ${machine.memoryGb} GiB, load average ${machine.loadAvgAtStart.toFixed(1)}`,
+  );
   const dir = path.join(cfg.home, 'samples');
-  extractFrames(dir, Array.from({ length: 24 }, (_, i) => 30 + i * 30));
+  extractFrames(
+    dir,
+    Array.from({ length: 24 }, (_, i) => 30 + i * 30),
+  );
   const files = listSampleFiles(dir);
   await down(cfg);
   fs.rmSync(path.join(cfg.home, 'data'), { recursive: true, force: true });
@@ -204,9 +257,13 @@ async function main() {
       const res = await run(cfg, files, workers, OBJECTS);
       runs.push(res.r);
       costs ??= res;
-      log(`  ${workers} worker process(es): ${res.r.objPerS.toFixed(2)} obj/s, e2e p50 ${res.r.e2eP50Ms} ms, ${res.r.failed} failed, worker CPU-s/object ${((res.r.cpuSecondsPerObject['worker-cpu'] ?? 0) + (res.r.cpuSecondsPerObject['worker-cpu-2'] ?? 0)).toFixed(3)}`);
+      log(
+        `  ${workers} worker process(es): ${res.r.objPerS.toFixed(2)} obj/s, e2e p50 ${res.r.e2eP50Ms} ms, ${res.r.failed} failed, worker CPU-s/object ${((res.r.cpuSecondsPerObject['worker-cpu'] ?? 0) + (res.r.cpuSecondsPerObject['worker-cpu-2'] ?? 0)).toFixed(3)}`,
+      );
     }
-    const sample = costs!.workflowIds.filter((_, i, a) => i % Math.max(1, Math.floor(a.length / 10)) === 0).slice(0, 10);
+    const sample = costs!.workflowIds
+      .filter((_, i, a) => i % Math.max(1, Math.floor(a.length / 10)) === 0)
+      .slice(0, 10);
     const hist = await historyCosts(cfg, sample);
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     const result = {
@@ -216,8 +273,17 @@ async function main() {
       objectsPerRun: OBJECTS,
       runs,
       perObject: {
-        temporal: { workflowsSampled: hist.length, historyEvents: mean(hist.map((h) => h.events)), historyProtoBytes: mean(hist.map((h) => h.protoBytes)), historyJsonBytes: mean(hist.map((h) => h.jsonBytes)), actions: mean(hist.map((h) => h.actions)) },
-        jetstream: { bytesPerEvent: costs!.streamMsgs > 0 ? costs!.streamBytes / costs!.streamMsgs : null, events: costs!.streamMsgs },
+        temporal: {
+          workflowsSampled: hist.length,
+          historyEvents: mean(hist.map((h) => h.events)),
+          historyProtoBytes: mean(hist.map((h) => h.protoBytes)),
+          historyJsonBytes: mean(hist.map((h) => h.jsonBytes)),
+          actions: mean(hist.map((h) => h.actions)),
+        },
+        jetstream: {
+          bytesPerEvent: costs!.streamMsgs > 0 ? costs!.streamBytes / costs!.streamMsgs : null,
+          events: costs!.streamMsgs,
+        },
         bigquery: { rowJsonBytes: mean(costs!.rowBytes) },
       },
     };
@@ -236,16 +302,46 @@ async function main() {
   }
 }
 
-export function renderScale(r: { machine: { cores: number; cpu?: string; memoryGb: number; node: string; onnxruntime: string; loadAvgAtStart: number }; runs: RunResult[]; perObject: { temporal: { historyEvents: number; historyProtoBytes: number; historyJsonBytes: number; actions: number; workflowsSampled: number }; jetstream: { bytesPerEvent: number | null }; bigquery: { rowJsonBytes: number } } }): string {
+export function renderScale(r: {
+  machine: { cores: number; cpu?: string; memoryGb: number; node: string; onnxruntime: string; loadAvgAtStart: number };
+  runs: RunResult[];
+  perObject: {
+    temporal: {
+      historyEvents: number;
+      historyProtoBytes: number;
+      historyJsonBytes: number;
+      actions: number;
+      workflowsSampled: number;
+    };
+    jetstream: { bytesPerEvent: number | null };
+    bigquery: { rowJsonBytes: number };
+  };
+}): string {
   const procs = [...new Set(r.runs.flatMap((x) => Object.keys(x.cpuSecondsPerObject)))];
   const lines = [
     `Machine: ${r.machine.cores} cores (${r.machine.cpu}), ${r.machine.memoryGb} GiB, Node ${r.machine.node}, onnxruntime-node ${r.machine.onnxruntime} (CPU); load average at start ${r.machine.loadAvgAtStart.toFixed(1)} (a machine shared with other jobs).`,
     '',
-    '| worker processes | objects | obj/s | e2e p50 ms | failed | load avg | ' + procs.map((p) => `${p} CPU-s/obj`).join(' | ') + ' |',
+    '| worker processes | objects | obj/s | e2e p50 ms | failed | load avg | ' +
+      procs.map((p) => `${p} CPU-s/obj`).join(' | ') +
+      ' |',
     '|---|---|---|---|---|---|' + procs.map(() => '---|').join(''),
-    ...r.runs.map((x) => `| ${x.workers} | ${x.objects} | ${x.objPerS.toFixed(2)} | ${x.e2eP50Ms} | ${x.failed} | ${x.loadAvg1.toFixed(1)} | ` + procs.map((p) => (x.cpuSecondsPerObject[p] ?? 0).toFixed(4)).join(' | ') + ' |'),
+    ...r.runs.map(
+      (x) =>
+        `| ${x.workers} | ${x.objects} | ${x.objPerS.toFixed(2)} | ${x.e2eP50Ms} | ${x.failed} | ${x.loadAvg1.toFixed(1)} | ` +
+        procs.map((p) => (x.cpuSecondsPerObject[p] ?? 0).toFixed(4)).join(' | ') +
+        ' |',
+    ),
     '',
-    'Mean stage run time per object (ms, wall): ' + r.runs.map((x) => `${x.workers} worker(s): ` + Object.entries(x.stageRunMsMean).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')).join('; '),
+    'Mean stage run time per object (ms, wall): ' +
+      r.runs
+        .map(
+          (x) =>
+            `${x.workers} worker(s): ` +
+            Object.entries(x.stageRunMsMean)
+              .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+              .join(', '),
+        )
+        .join('; '),
     '',
     `Per object: Temporal ${r.perObject.temporal.historyEvents.toFixed(1)} history events, ${r.perObject.temporal.historyProtoBytes.toFixed(0)} history bytes (protobuf; ${r.perObject.temporal.historyJsonBytes.toFixed(0)} as JSON), ${r.perObject.temporal.actions.toFixed(1)} billable actions (${r.perObject.temporal.workflowsSampled} workflows sampled); JetStream ${r.perObject.jetstream.bytesPerEvent?.toFixed(0) ?? '?'} bytes per event; BigQuery ${r.perObject.bigquery.rowJsonBytes.toFixed(0)} bytes per row (JSON).`,
   ];

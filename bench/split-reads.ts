@@ -15,7 +15,8 @@ export interface SplitReads {
   sets: Record<string, Record<string, { reads: number; log: Array<{ at: string; command: string }> }>>;
 }
 
-export const ABOUT = 'How many times each split of each constructed CCTV evaluation set has been scored (bench/split-reads.ts adds one per run of bench/eval-cctv-attributes.ts or bench/tune-cctv-attributes.ts). Choices are made on validation and shift; the test split is meant to be read once per round.';
+export const ABOUT =
+  'How many times each split of each constructed CCTV evaluation set has been scored (bench/split-reads.ts adds one per run of bench/eval-cctv-attributes.ts or bench/tune-cctv-attributes.ts). Choices are made on validation and shift; the test split is meant to be read once per round.';
 
 export function readCounts(file = SPLIT_READS): SplitReads {
   if (!fs.existsSync(file)) return { about: ABOUT, sets: {} };

@@ -46,7 +46,12 @@ async function main(): Promise<number> {
   let code = 0;
   try {
     await ensureStreams(nc, cfg);
-    const d = new Dispatcher(nc, client, cfg, { ...DISPATCHER_DEFAULTS, concurrency: 4, pipelineOptions: { gpuStages: [], gpuFallbackMs: 10_000 }, log: (l) => lines.push(`${new Date().toISOString()} ${l}`) });
+    const d = new Dispatcher(nc, client, cfg, {
+      ...DISPATCHER_DEFAULTS,
+      concurrency: 4,
+      pipelineOptions: { gpuStages: [], gpuFallbackMs: 10_000 },
+      log: (l) => lines.push(`${new Date().toISOString()} ${l}`),
+    });
     const running = d.run();
     await stopProc(cfg.home, 'temporal');
     const t0 = Date.now();
@@ -67,7 +72,14 @@ async function main(): Promise<number> {
     await start('temporal');
     const back = Date.now();
     const ids = evs.map((e) => workflowIdFor(cfg.pipeline, e));
-    const exists = async (id: string) => client.workflow.getHandle(id).describe().then(() => true, () => false);
+    const exists = async (id: string) =>
+      client.workflow
+        .getHandle(id)
+        .describe()
+        .then(
+          () => true,
+          () => false,
+        );
     let started = 0;
     while (Date.now() - back < 180_000) {
       started = (await Promise.all(ids.map(exists))).filter(Boolean).length;

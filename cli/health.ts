@@ -31,7 +31,10 @@ export function setDraining(): void {
 }
 
 /** Status code and body of a probe path, or undefined for any other path (pure: the server and tests use it). */
-export function probe(pathname: string, s: Readonly<HealthState> = state): { status: number; body: Record<string, unknown> } | undefined {
+export function probe(
+  pathname: string,
+  s: Readonly<HealthState> = state,
+): { status: number; body: Record<string, unknown> } | undefined {
   const uptimeS = Math.round((Date.now() - s.startedAt) / 1000);
   if (pathname === '/healthz') return { status: 200, body: { ok: true, uptimeS } };
   if (pathname === '/readyz') {

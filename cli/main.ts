@@ -20,7 +20,7 @@ function mainHelp(): string {
     'Commands:',
     ...[...commands.values()].map((c) => `  ${c.spec.name.padEnd(w)}${c.spec.summary}`),
     '',
-    'Run `lookout <command> --help` for a command\'s options. Configuration: environment variables, see `lookout env --help`.',
+    "Run `lookout <command> --help` for a command's options. Configuration: environment variables, see `lookout env --help`.",
   ].join('\n');
 }
 

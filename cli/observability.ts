@@ -15,7 +15,11 @@ export interface Observed {
   close(): Promise<void>;
 }
 
-export async function observe(cfg: LookoutConfig, name: string, metricsProcess: MetricsProcess | undefined): Promise<Observed> {
+export async function observe(
+  cfg: LookoutConfig,
+  name: string,
+  metricsProcess: MetricsProcess | undefined,
+): Promise<Observed> {
   const logger = initLogging(name, cfg.observability.logLevel);
   initTracing(cfg, `lookout-${name}`);
   let metrics: MetricsServer | undefined;
@@ -23,7 +27,8 @@ export async function observe(cfg: LookoutConfig, name: string, metricsProcess: 
   if (metricsProcess && port > 0) {
     collectProcessMetrics();
     metrics = await serveMetricsIfFree({ host: cfg.observability.metricsHost, port }, (m) => logger.warn(m));
-    if (metrics) logger.info({ port: metrics.port }, `metrics: http://${cfg.observability.metricsHost}:${metrics.port}/metrics`);
+    if (metrics)
+      logger.info({ port: metrics.port }, `metrics: http://${cfg.observability.metricsHost}:${metrics.port}/metrics`);
   }
   return {
     logger,

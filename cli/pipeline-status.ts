@@ -28,7 +28,11 @@ export interface StageLatency {
 export interface PipelineStatus {
   backlog: { events: number | null; taskQueues: TaskQueueState[] | null };
   inFlight: { events: number | null; workflows: number | null };
-  failuresLastHour: { rows: number | null; byErrorClass: Array<{ errorClass: string; n: number }> | null; deadLetters: number | null };
+  failuresLastHour: {
+    rows: number | null;
+    byErrorClass: Array<{ errorClass: string; n: number }> | null;
+    deadLetters: number | null;
+  };
   /** Stages in the last hour, slowest (mean queue + run) first. */
   stagesLastHour: StageLatency[] | null;
   slowestStage: StageLatency | null;
@@ -38,7 +42,10 @@ export interface PipelineStatus {
 
 function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let t: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<T>((_, reject) => (t = setTimeout(() => reject(new Error(`${what}: no answer in ${ms} ms`)), ms)))]).finally(() => clearTimeout(t));
+  return Promise.race([
+    p,
+    new Promise<T>((_, reject) => (t = setTimeout(() => reject(new Error(`${what}: no answer in ${ms} ms`)), ms))),
+  ]).finally(() => clearTimeout(t));
 }
 
 const DEADLINE_MS = 10_000;
@@ -77,9 +84,16 @@ export async function pipelineStatus(cfg: LookoutConfig): Promise<PipelineStatus
     (async () => {
       const { client, connection } = await temporalClient(cfg);
       try {
-        const queues = [{ name: cfg.temporal.workflowQueue, type: 'workflow' as const }, ...[...PIPELINES.keys()].flatMap((p) => (['cpu', 'gpu'] as const).map((pool) => ({ name: taskQueueFor(p, pool), type: 'activity' as const })))];
+        const queues = [
+          { name: cfg.temporal.workflowQueue, type: 'workflow' as const },
+          ...[...PIPELINES.keys()].flatMap((p) =>
+            (['cpu', 'gpu'] as const).map((pool) => ({ name: taskQueueFor(p, pool), type: 'activity' as const })),
+          ),
+        ];
         // Only queues that have work or workers: the others (pipelines nobody runs) would be noise.
-        out.backlog.taskQueues = (await describeTaskQueues(client, cfg.temporal.namespace, queues)).filter((q) => q.backlog > 0 || q.pollers > 0);
+        out.backlog.taskQueues = (await describeTaskQueues(client, cfg.temporal.namespace, queues)).filter(
+          (q) => q.backlog > 0 || q.pollers > 0,
+        );
         out.inFlight.workflows = (await client.workflow.count('ExecutionStatus="Running"')).count;
       } finally {
         await connection.close();
@@ -93,15 +107,27 @@ export async function pipelineStatus(cfg: LookoutConfig): Promise<PipelineStatus
     (async () => {
       const bq = bigqueryClient(cfg);
       const since = 'TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 1 HOUR)';
-      const failed = await query<{ error_class: string | null; n: number }>(bq, `SELECT error_class, COUNT(*) AS n FROM ${tableRef(cfg)} WHERE status = 'failed' AND recorded_at >= ${since} GROUP BY error_class ORDER BY n DESC`);
-      out.failuresLastHour.byErrorClass = failed.map((r) => ({ errorClass: r.error_class ?? 'Unknown', n: Number(r.n) }));
+      const failed = await query<{ error_class: string | null; n: number }>(
+        bq,
+        `SELECT error_class, COUNT(*) AS n FROM ${tableRef(cfg)} WHERE status = 'failed' AND recorded_at >= ${since} GROUP BY error_class ORDER BY n DESC`,
+      );
+      out.failuresLastHour.byErrorClass = failed.map((r) => ({
+        errorClass: r.error_class ?? 'Unknown',
+        n: Number(r.n),
+      }));
       out.failuresLastHour.rows = out.failuresLastHour.byErrorClass.reduce((a, r) => a + r.n, 0);
       const stages = await query<{ stage: string; pool: string; n: number; queue_ms: number; run_ms: number }>(
         bq,
         `SELECT st.stage AS stage, st.pool AS pool, COUNT(*) AS n, AVG(st.queue_ms) AS queue_ms, AVG(st.run_ms) AS run_ms FROM ${tableRef(cfg)}, UNNEST(stages) AS st WHERE recorded_at >= ${since} GROUP BY st.stage, st.pool`,
       );
       out.stagesLastHour = stages
-        .map((r) => ({ stage: r.stage, pool: r.pool, n: Number(r.n), queueMsMean: Math.round(Number(r.queue_ms) * 10) / 10, runMsMean: Math.round(Number(r.run_ms) * 10) / 10 }))
+        .map((r) => ({
+          stage: r.stage,
+          pool: r.pool,
+          n: Number(r.n),
+          queueMsMean: Math.round(Number(r.queue_ms) * 10) / 10,
+          runMsMean: Math.round(Number(r.run_ms) * 10) / 10,
+        }))
         .sort((a, b) => b.queueMsMean + b.runMsMean - (a.queueMsMean + a.runMsMean));
       out.slowestStage = out.stagesLastHour[0] ?? null;
     })(),
@@ -117,13 +143,24 @@ export async function pipelineStatus(cfg: LookoutConfig): Promise<PipelineStatus
 export function formatPipelineStatus(s: PipelineStatus): string[] {
   const n = (v: number | null) => (v === null ? '?' : String(v));
   const lines: string[] = [];
-  const queues = s.backlog.taskQueues?.map((q) => `${q.name} ${q.backlog}${q.backlog > 0 ? ` (oldest ${q.backlogAgeSeconds.toFixed(1)} s)` : ''}, ${q.pollers} pollers`).join('; ');
-  lines.push(`backlog      events ${n(s.backlog.events)}; task queues: ${queues === undefined ? '?' : queues || 'none active'}`);
+  const queues = s.backlog.taskQueues
+    ?.map(
+      (q) =>
+        `${q.name} ${q.backlog}${q.backlog > 0 ? ` (oldest ${q.backlogAgeSeconds.toFixed(1)} s)` : ''}, ${q.pollers} pollers`,
+    )
+    .join('; ');
+  lines.push(
+    `backlog      events ${n(s.backlog.events)}; task queues: ${queues === undefined ? '?' : queues || 'none active'}`,
+  );
   lines.push(`in flight    events ${n(s.inFlight.events)}, workflows running ${n(s.inFlight.workflows)}`);
   const classes = s.failuresLastHour.byErrorClass?.map((c) => `${c.errorClass} ${c.n}`).join(', ');
-  lines.push(`failures 1h  rows ${n(s.failuresLastHour.rows)}${classes ? ` (${classes})` : ''}; dead letters kept ${n(s.failuresLastHour.deadLetters)}`);
+  lines.push(
+    `failures 1h  rows ${n(s.failuresLastHour.rows)}${classes ? ` (${classes})` : ''}; dead letters kept ${n(s.failuresLastHour.deadLetters)}`,
+  );
   const sl = s.slowestStage;
-  lines.push(`slowest 1h   ${sl ? `${sl.stage} on ${sl.pool}: queue ${sl.queueMsMean} ms + run ${sl.runMsMean} ms (mean of ${sl.n})` : s.stagesLastHour ? 'no analyses in the last hour' : '?'}`);
+  lines.push(
+    `slowest 1h   ${sl ? `${sl.stage} on ${sl.pool}: queue ${sl.queueMsMean} ms + run ${sl.runMsMean} ms (mean of ${sl.n})` : s.stagesLastHour ? 'no analyses in the last hour' : '?'}`,
+  );
   for (const u of s.unavailable) lines.push(`unavailable  ${u.source}: ${u.error}`);
   return lines;
 }

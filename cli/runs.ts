@@ -15,7 +15,12 @@ export async function uploadFiles(
   const bar = new Progress(`uploading to gs://${cfg.gcs.bucket}/${prefix}`, files.length);
   for (const f of files) {
     const name = `${prefix}${path.basename(f.file)}`;
-    await bucket.upload(f.file, { destination: name, resumable: false, contentType: f.contentType, metadata: { metadata } });
+    await bucket.upload(f.file, {
+      destination: name,
+      resumable: false,
+      contentType: f.contentType,
+      metadata: { metadata },
+    });
     names.push(name);
     bar.update(names.length);
   }
@@ -24,7 +29,12 @@ export async function uploadFiles(
 }
 
 /** Polls the result view until `expected` rows of the run exist (or the timeout passes). */
-export async function waitForRows(cfg: import('../config').LookoutConfig, runTag: string, expected: number, timeoutMs: number): Promise<number> {
+export async function waitForRows(
+  cfg: import('../config').LookoutConfig,
+  runTag: string,
+  expected: number,
+  timeoutMs: number,
+): Promise<number> {
   const { bigqueryClient } = require('../io/clients') as typeof import('../io/clients');
   const { countForRun } = require('../io/query') as typeof import('../io/query');
   const bq = bigqueryClient(cfg);
@@ -41,7 +51,10 @@ export async function waitForRows(cfg: import('../config').LookoutConfig, runTag
   return n;
 }
 
-export async function printRun(cfg: import('../config').LookoutConfig, run: string): Promise<import('../io/query').RowSummary[]> {
+export async function printRun(
+  cfg: import('../config').LookoutConfig,
+  run: string,
+): Promise<import('../io/query').RowSummary[]> {
   const { bigqueryClient } = require('../io/clients') as typeof import('../io/clients');
   const { rowsForRun, formatRows } = require('../io/query') as typeof import('../io/query');
   const rows = await rowsForRun(bigqueryClient(cfg), cfg, run);
@@ -49,7 +62,12 @@ export async function printRun(cfg: import('../config').LookoutConfig, run: stri
   return rows;
 }
 
-export async function printReport(cfg: import('../config').LookoutConfig, run: string, vs: string | undefined, htmlFile: string | undefined): Promise<void> {
+export async function printReport(
+  cfg: import('../config').LookoutConfig,
+  run: string,
+  vs: string | undefined,
+  htmlFile: string | undefined,
+): Promise<void> {
   const fs = require('node:fs') as typeof import('node:fs');
   const path = require('node:path') as typeof import('node:path');
   const { bigqueryClient } = require('../io/clients') as typeof import('../io/clients');

@@ -23,7 +23,27 @@ import type { FitSceneInput, VideoProgress } from '../core/workflows';
 export function cutVideo(src: string, dst: string, from: number, to: number): string {
   if (!fs.existsSync(dst)) {
     fs.mkdirSync(path.dirname(dst), { recursive: true });
-    execFileSync('ffmpeg', ['-v', 'error', '-y', '-i', src, '-vf', `select=between(n\\,${from}\\,${to - 1}),setpts=PTS-STARTPTS`, '-fps_mode', 'passthrough', '-c:v', 'mjpeg', '-q:v', '2', '-an', dst], { stdio: ['ignore', 'ignore', 'pipe'] });
+    execFileSync(
+      'ffmpeg',
+      [
+        '-v',
+        'error',
+        '-y',
+        '-i',
+        src,
+        '-vf',
+        `select=between(n\\,${from}\\,${to - 1}),setpts=PTS-STARTPTS`,
+        '-fps_mode',
+        'passthrough',
+        '-c:v',
+        'mjpeg',
+        '-q:v',
+        '2',
+        '-an',
+        dst,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
   }
   return dst;
 }
@@ -31,11 +51,21 @@ export function cutVideo(src: string, dst: string, from: number, to: number): st
 /** vtest.avi split: frames 0-499 are the normal footage the scene is fitted on, 500-794 are analysed. */
 export function vtestParts(dir: string): { normal: string; test: string; split: number } {
   if (!fs.existsSync(VTEST)) throw new Error(`${VTEST} not found: install Debian's opencv-doc (infra/install.sh does)`);
-  return { normal: cutVideo(VTEST, path.join(dir, 'vtest-normal-0-499.avi'), 0, 500), test: cutVideo(VTEST, path.join(dir, 'vtest-test-500-794-v2.avi'), 500, 795), split: 500 };
+  return {
+    normal: cutVideo(VTEST, path.join(dir, 'vtest-normal-0-499.avi'), 0, 500),
+    test: cutVideo(VTEST, path.join(dir, 'vtest-test-500-794-v2.avi'), 500, 795),
+    split: 500,
+  };
 }
 
 /** Resolves gs:// URIs or local files (uploaded under normal/<scene>/, marked derived so they are not analysed) to object refs. */
-export async function resolveSources(storage: Storage, cfg: LookoutConfig, scene: string, sources: string[], metadata: Record<string, string> = {}): Promise<ObjectRef[]> {
+export async function resolveSources(
+  storage: Storage,
+  cfg: LookoutConfig,
+  scene: string,
+  sources: string[],
+  metadata: Record<string, string> = {},
+): Promise<ObjectRef[]> {
   const refs: ObjectRef[] = [];
   for (const src of sources) {
     let bucket: string;
@@ -48,12 +78,30 @@ export async function resolveSources(storage: Storage, cfg: LookoutConfig, scene
       if (!fs.existsSync(src)) throw new Error(`no such file: ${src}`);
       bucket = cfg.gcs.bucket;
       name = `normal/${scene}/${path.basename(src)}`;
-      await storage.bucket(bucket).upload(src, { destination: name, resumable: false, contentType: 'video/x-msvideo', metadata: { metadata: { 'lookout-derived': 'normal-footage', ...metadata } } });
+      await storage
+        .bucket(bucket)
+        .upload(src, {
+          destination: name,
+          resumable: false,
+          contentType: 'video/x-msvideo',
+          metadata: { metadata: { 'lookout-derived': 'normal-footage', ...metadata } },
+        });
     }
-    const [md] = await storage.bucket(bucket).file(name).getMetadata().catch((err: { code?: number }) => {
-      throw new Error(err.code === 404 ? `gs://${bucket}/${name} does not exist` : String(err));
+    const [md] = await storage
+      .bucket(bucket)
+      .file(name)
+      .getMetadata()
+      .catch((err: { code?: number }) => {
+        throw new Error(err.code === 404 ? `gs://${bucket}/${name} does not exist` : String(err));
+      });
+    refs.push({
+      bucket,
+      name,
+      generation: String(md.generation),
+      size: Number(md.size),
+      contentType: md.contentType,
+      timeCreated: String(md.timeCreated),
     });
-    refs.push({ bucket, name, generation: String(md.generation), size: Number(md.size), contentType: md.contentType, timeCreated: String(md.timeCreated) });
   }
   return refs;
 }
@@ -70,12 +118,29 @@ export interface FitOptions {
   onProgress?: (p: VideoProgress) => void;
 }
 
-export async function runFit(client: Client, cfg: LookoutConfig, scene: string, videos: ObjectRef[], opts: FitOptions): Promise<FitSceneResult & { frames: number; framesFailed: number }> {
+export async function runFit(
+  client: Client,
+  cfg: LookoutConfig,
+  scene: string,
+  videos: ObjectRef[],
+  opts: FitOptions,
+): Promise<FitSceneResult & { frames: number; framesFailed: number }> {
   checkScene(scene);
   const pipeline = resolvePipeline(opts.pipeline ?? 'cctv-anomaly', cfg.pipelines);
-  if (!methodOfPipeline(pipeline.name).fit) throw new Error(`pipeline ${pipeline.name} (method ${pipeline.method}) has no scene model to fit`);
+  if (!methodOfPipeline(pipeline.name).fit)
+    throw new Error(`pipeline ${pipeline.name} (method ${pipeline.method}) has no scene model to fit`);
   const now = new Date().toISOString();
-  const input: FitSceneInput = { scene, pipeline, videos, every: opts.every, parallelism: opts.parallelism, k: opts.k, seed: opts.seed, quantile: opts.quantile, trace: { source: 'backfill', publishedAt: now, dispatchedAt: now } };
+  const input: FitSceneInput = {
+    scene,
+    pipeline,
+    videos,
+    every: opts.every,
+    parallelism: opts.parallelism,
+    k: opts.k,
+    seed: opts.seed,
+    quantile: opts.quantile,
+    trace: { source: 'backfill', publishedAt: now, dispatchedAt: now },
+  };
   const handle = await new WorkflowStarter(client, cfg).startFit(input);
   // Progress is polled one query at a time, and the last query is awaited before returning: a query still in
   // flight when the caller closes the connection failed with grpc-js "Channel has been shut down" (exit 1 after
@@ -147,7 +212,11 @@ export async function fitSceneFromCli(cfg: LookoutConfig, scene: string, sources
 }
 
 /** What `lookout fit` prints: the whole result as JSON, or a line about the new version and the report's lines. */
-export function fitOutput(r: Awaited<ReturnType<typeof runFit>> & { reportFiles: string[] }, lines: string[], json: boolean): string {
+export function fitOutput(
+  r: Awaited<ReturnType<typeof runFit>> & { reportFiles: string[] },
+  lines: string[],
+  json: boolean,
+): string {
   if (json) return JSON.stringify(r, null, 2);
   return [
     `scene ${r.scene} v${r.version}: ${r.samples} objects from ${r.frames} frames (${r.framesFailed} skipped), k=${r.k}, threshold ${r.threshold.toFixed(4)}, fitted in ${(r.fitMs / 1000).toFixed(1)}s -> ${r.uri}`,
@@ -163,11 +232,16 @@ export const DISMISSED_CLIP_HALF = 25;
  * The frame ranges [from, to) to cut around dismissed alert frames of one video: each frame ± `half`,
  * clamped at 0, overlapping or touching ranges merged so that no frame is added twice.
  */
-export function clipWindows(frames: ReadonlyArray<number | readonly [number, number]>, half = DISMISSED_CLIP_HALF): Array<[number, number]> {
+export function clipWindows(
+  frames: ReadonlyArray<number | readonly [number, number]>,
+  half = DISMISSED_CLIP_HALF,
+): Array<[number, number]> {
   const out: Array<[number, number]> = [];
   // A frame, or an alert episode's [first, last] frames (the whole episode is normal footage once dismissed).
   const spans = frames.map((f): [number, number] => (typeof f === 'number' ? [f, f] : [f[0], f[1]]));
-  const ok = spans.filter(([a, b]) => Number.isInteger(a) && Number.isInteger(b) && a >= 0 && b >= a).sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+  const ok = spans
+    .filter(([a, b]) => Number.isInteger(a) && Number.isInteger(b) && a >= 0 && b >= a)
+    .sort((x, y) => x[0] - y[0] || x[1] - y[1]);
   for (const [f, e] of ok) {
     const w: [number, number] = [Math.max(0, f - half), e + half + 1];
     const last = out[out.length - 1];
@@ -185,10 +259,16 @@ export function clipWindows(frames: ReadonlyArray<number | readonly [number, num
 export async function dismissedClips(cfg: LookoutConfig, scene: string, dir: string): Promise<string[]> {
   const { bigqueryClient, storageClient } = require('../io/clients') as typeof import('../io/clients');
   const { dismissedAlerts } = require('../io/feedback') as typeof import('../io/feedback');
-  const rows = (await dismissedAlerts(bigqueryClient(cfg), cfg, scene)).filter((r) => r.bucket && r.name && r.generation && r.frame !== null);
+  const rows = (await dismissedAlerts(bigqueryClient(cfg), cfg, scene)).filter(
+    (r) => r.bucket && r.name && r.generation && r.frame !== null,
+  );
   // Alert episodes: their whole span of frames, from the alert row (the verdict names its peak frame).
   const { alertSpans } = require('../io/review') as typeof import('../io/review');
-  const spans = await alertSpans(bigqueryClient(cfg), cfg, rows.map((r) => r.workflow_id));
+  const spans = await alertSpans(
+    bigqueryClient(cfg),
+    cfg,
+    rows.map((r) => r.workflow_id),
+  );
   const byVideo = new Map<string, typeof rows>();
   for (const r of rows) {
     const k = `${r.bucket}/${r.name}#${r.generation}`;
@@ -202,13 +282,17 @@ export async function dismissedClips(cfg: LookoutConfig, scene: string, dir: str
     const safe = k.replace(/[^\w.-]+/g, '_');
     const src = path.join(dir, `${safe}.src`);
     try {
-      await storage.bucket(bucket!).file(name!, { generation: Number(generation) }).download({ destination: src });
+      await storage
+        .bucket(bucket!)
+        .file(name!, { generation: Number(generation) })
+        .download({ destination: src });
     } catch (err) {
       // The video was deleted or replaced since the verdict: its alerts cannot be fitted; the others can.
       if ((err as { code?: number }).code === 404) continue;
       throw err;
     }
-    for (const [from, to] of clipWindows(rs.map((r) => spans.get(r.workflow_id) ?? r.frame!))) clips.push(cutVideo(src, path.join(dir, `dismissed-${safe}-${from}-${to}.avi`), from, to));
+    for (const [from, to] of clipWindows(rs.map((r) => spans.get(r.workflow_id) ?? r.frame!)))
+      clips.push(cutVideo(src, path.join(dir, `dismissed-${safe}-${from}-${to}.avi`), from, to));
     fs.rmSync(src, { force: true });
   }
   return clips;

@@ -17,7 +17,12 @@ export const CHUNK_WEIGHT = 1000;
  * Consecutive chunks of the indices 0..n-1, each with at most maxCount items and at most maxWeight in total
  * (an item heavier than maxWeight alone gets a chunk of its own). Every index appears exactly once, in order.
  */
-export function chunkIndices(n: number, weight: (i: number) => number, maxCount: number, maxWeight: number): number[][] {
+export function chunkIndices(
+  n: number,
+  weight: (i: number) => number,
+  maxCount: number,
+  maxWeight: number,
+): number[][] {
   if (!(maxCount >= 1)) throw new Error(`maxCount must be at least 1 (got ${maxCount})`);
   const out: number[][] = [];
   let cur: number[] = [];

@@ -106,11 +106,21 @@ export class UnknownPipelineError extends LookoutError {
     readonly pipeline: string,
     known: readonly string[],
   ) {
-    super('UnknownPipeline', `unknown pipeline ${JSON.stringify(pipeline)} (known: ${known.join(', ')})`, { retryable: false });
+    super('UnknownPipeline', `unknown pipeline ${JSON.stringify(pipeline)} (known: ${known.join(', ')})`, {
+      retryable: false,
+    });
   }
 }
 
-const TRANSIENT_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND', 'UND_ERR_SOCKET']);
+const TRANSIENT_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'UND_ERR_SOCKET',
+]);
 const TRANSIENT_HTTP = new Set([408, 429, 500, 502, 503, 504]);
 
 /** The one retry decision: pure and replaceable. */

@@ -5,7 +5,16 @@
  */
 
 export type EventSource = 'push' | 'cloudevent' | 'pubsub' | 'watcher' | 'backfill' | 'loadtest' | 'retry' | 'replay';
-const SOURCES: readonly EventSource[] = ['push', 'cloudevent', 'pubsub', 'watcher', 'backfill', 'loadtest', 'retry', 'replay'];
+const SOURCES: readonly EventSource[] = [
+  'push',
+  'cloudevent',
+  'pubsub',
+  'watcher',
+  'backfill',
+  'loadtest',
+  'retry',
+  'replay',
+];
 
 export interface ObjectEvent {
   eventType: 'OBJECT_FINALIZE';
@@ -50,14 +59,22 @@ function isoTime(v: unknown): string | undefined {
  * Validates and normalises anything that claims to be an object event (or a bare
  * GCS object resource / notification payload plus the envelope fields).
  */
-export function validateObjectEvent(input: unknown, defaults: Partial<Pick<ObjectEvent, 'source' | 'publishedAt'>> = {}): Validation<ObjectEvent> {
+export function validateObjectEvent(
+  input: unknown,
+  defaults: Partial<Pick<ObjectEvent, 'source' | 'publishedAt'>> = {},
+): Validation<ObjectEvent> {
   if (!isRecord(input)) return { ok: false, reason: 'event is not a JSON object' };
-  const bad = (field: string, why: string): Validation<ObjectEvent> => ({ ok: false, reason: `field "${field}" ${why}` });
+  const bad = (field: string, why: string): Validation<ObjectEvent> => ({
+    ok: false,
+    reason: `field "${field}" ${why}`,
+  });
 
   const eventType = input.eventType ?? 'OBJECT_FINALIZE';
-  if (eventType !== 'OBJECT_FINALIZE') return bad('eventType', `is ${JSON.stringify(eventType)}; only OBJECT_FINALIZE is analysed`);
+  if (eventType !== 'OBJECT_FINALIZE')
+    return bad('eventType', `is ${JSON.stringify(eventType)}; only OBJECT_FINALIZE is analysed`);
   const bucket = input.bucket;
-  if (typeof bucket !== 'string' || !BUCKET_RE.test(bucket)) return bad('bucket', 'is missing or not a valid bucket name');
+  if (typeof bucket !== 'string' || !BUCKET_RE.test(bucket))
+    return bad('bucket', 'is missing or not a valid bucket name');
   const name = input.name;
   if (typeof name !== 'string' || name.length === 0) return bad('name', 'is missing or empty');
   if (Buffer.byteLength(name, 'utf8') > 1024) return bad('name', 'is longer than 1024 bytes');
@@ -68,10 +85,12 @@ export function validateObjectEvent(input: unknown, defaults: Partial<Pick<Objec
   if (size === undefined) return bad('size', 'is missing or not a non-negative decimal integer');
   const timeCreated = isoTime(input.timeCreated);
   if (!timeCreated) return bad('timeCreated', 'is missing or not an RFC 3339 timestamp');
-  if (input.contentType !== undefined && typeof input.contentType !== 'string') return bad('contentType', 'is not a string');
+  if (input.contentType !== undefined && typeof input.contentType !== 'string')
+    return bad('contentType', 'is not a string');
   for (const f of ['md5Hash', 'crc32c'] as const) {
     const v = input[f];
-    if (v !== undefined && (typeof v !== 'string' || !/^[A-Za-z0-9+/=]{1,64}$/.test(v))) return bad(f, 'is not base64 text');
+    if (v !== undefined && (typeof v !== 'string' || !/^[A-Za-z0-9+/=]{1,64}$/.test(v)))
+      return bad(f, 'is not base64 text');
   }
   let metadata: Record<string, string> | undefined;
   if (input.metadata !== undefined && input.metadata !== null) {
@@ -118,7 +137,11 @@ export function workflowIdFor(pipeline: string, ev: Pick<ObjectEvent, 'bucket' |
  * Deterministic workflow ID of a change analysis of `after` against `before` (pairing by place and time): one per
  * pair of object versions, so a pair asked for twice (two acquisitions arriving together both see it) runs once.
  */
-export function pairWorkflowId(pipeline: string, after: Pick<ObjectEvent, 'bucket' | 'name' | 'generation'>, before: Pick<ObjectEvent, 'bucket' | 'name' | 'generation'>): string {
+export function pairWorkflowId(
+  pipeline: string,
+  after: Pick<ObjectEvent, 'bucket' | 'name' | 'generation'>,
+  before: Pick<ObjectEvent, 'bucket' | 'name' | 'generation'>,
+): string {
   return `${pipeline}:${objectKey(after)}<${objectKey(before)}`;
 }
 
@@ -139,7 +162,17 @@ export function bucketToken(bucket: string): string {
 
 /** Builds an event from a GCS object resource (as returned by the JSON API listing or a notification). */
 export function eventFromObjectResource(
-  obj: { bucket?: string; name?: string; generation?: string | number; size?: string | number; contentType?: string; timeCreated?: string; md5Hash?: string; crc32c?: string; metadata?: Record<string, unknown> | null },
+  obj: {
+    bucket?: string;
+    name?: string;
+    generation?: string | number;
+    size?: string | number;
+    contentType?: string;
+    timeCreated?: string;
+    md5Hash?: string;
+    crc32c?: string;
+    metadata?: Record<string, unknown> | null;
+  },
   source: EventSource,
 ): Validation<ObjectEvent> {
   return validateObjectEvent({ ...obj, eventType: 'OBJECT_FINALIZE', source, publishedAt: new Date().toISOString() });

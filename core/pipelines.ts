@@ -49,11 +49,35 @@ export interface PipelineDefinition {
  */
 export const PIPELINES: ReadonlyMap<string, PipelineDefinition> = new Map(
   [
-    { name: 'objects', method: 'objects', description: 'single images (satellite tiles, CCTV stills): COCO object detection, per-object crop features, per-image summary score' },
-    { name: 'cctv-anomaly', method: 'cctv-attributes', description: 'fixed-camera CCTV, the default anomaly method: cctv-attributes (tracks, speed, direction, where/what, size, dwell, appearance; reasons per alert)' },
-    { name: 'cctv-attributes', method: 'cctv-attributes', description: 'fixed-camera CCTV: the attribute method under its own name' },
-    { name: 'raster', method: 'raster-change', description: 'satellite / aerial rasters (GeoTIFF, COG; JPEG/PNG with or without a world file): chips with WGS 84 footprints, cloud fraction, spectral indices, change against a before acquisition, novelty against the archive; summary row, heatmap, GeoJSON' },
-    { name: 'cctv-ocae', method: 'cctv-ocae', description: 'fixed-camera CCTV, object-centric auto-encoders + scene model (Ionescu et al., CVPR 2019): the seed baseline under its own name' },
+    {
+      name: 'objects',
+      method: 'objects',
+      description:
+        'single images (satellite tiles, CCTV stills): COCO object detection, per-object crop features, per-image summary score',
+    },
+    {
+      name: 'cctv-anomaly',
+      method: 'cctv-attributes',
+      description:
+        'fixed-camera CCTV, the default anomaly method: cctv-attributes (tracks, speed, direction, where/what, size, dwell, appearance; reasons per alert)',
+    },
+    {
+      name: 'cctv-attributes',
+      method: 'cctv-attributes',
+      description: 'fixed-camera CCTV: the attribute method under its own name',
+    },
+    {
+      name: 'raster',
+      method: 'raster-change',
+      description:
+        'satellite / aerial rasters (GeoTIFF, COG; JPEG/PNG with or without a world file): chips with WGS 84 footprints, cloud fraction, spectral indices, change against a before acquisition, novelty against the archive; summary row, heatmap, GeoJSON',
+    },
+    {
+      name: 'cctv-ocae',
+      method: 'cctv-ocae',
+      description:
+        'fixed-camera CCTV, object-centric auto-encoders + scene model (Ionescu et al., CVPR 2019): the seed baseline under its own name',
+    },
   ].map((p) => [p.name, p]),
 );
 
@@ -64,7 +88,8 @@ export function pipelineNames(): string[] {
 /** The pipeline's definition; SetupError('UnknownPipeline') for a name that is not one (never a prototype property). */
 export function pipelineDefinition(name: string): PipelineDefinition {
   const def = PIPELINES.get(name);
-  if (!def) throw new SetupError('UnknownPipeline', `unknown pipeline "${name}" (known: ${pipelineNames().join(', ')})`);
+  if (!def)
+    throw new SetupError('UnknownPipeline', `unknown pipeline "${name}" (known: ${pipelineNames().join(', ')})`);
   return def;
 }
 
@@ -84,14 +109,23 @@ export interface PipelineOptions {
 }
 
 /** Stage timeouts (start-to-close) per stage; one place, used by every pipeline. */
-export const STAGE_TIMEOUT_MS: Readonly<Record<StageName, number>> = { detect: 120_000, extract: 120_000, score: 60_000 };
+export const STAGE_TIMEOUT_MS: Readonly<Record<StageName, number>> = {
+  detect: 120_000,
+  extract: 120_000,
+  score: 60_000,
+};
 
 export function resolvePipeline(name: string, opts: PipelineOptions): PipelineSpec {
   const def = pipelineDefinition(name);
   const cpuQueue = taskQueueFor(name, 'cpu');
   const stage = (s: StageName): StageSpec =>
     opts.gpuStages.includes(s)
-      ? { pool: 'gpu', taskQueue: taskQueueFor(name, 'gpu'), fallback: { taskQueue: cpuQueue, scheduleToStartMs: opts.gpuFallbackMs }, startToCloseMs: STAGE_TIMEOUT_MS[s] }
+      ? {
+          pool: 'gpu',
+          taskQueue: taskQueueFor(name, 'gpu'),
+          fallback: { taskQueue: cpuQueue, scheduleToStartMs: opts.gpuFallbackMs },
+          startToCloseMs: STAGE_TIMEOUT_MS[s],
+        }
       : { pool: 'cpu', taskQueue: cpuQueue, startToCloseMs: STAGE_TIMEOUT_MS[s] };
   return {
     name,
@@ -122,15 +156,30 @@ export const DEFAULT_GPU_FALLBACK_MS = 10_000;
  * second activity on its pool; a GPU-placed activity falls back to the CPU queue after the pipeline's GPU wait.
  * Pure and workflow-safe: the workflow calls it with the plan's placement.
  */
-export function rasterPlacement(pipeline: Pick<PipelineSpec, 'name' | 'stages' | 'gpuFallbackMs'>, placement: { backbone: Pool; head: Pool } | null | undefined): RasterPlacement {
+export function rasterPlacement(
+  pipeline: Pick<PipelineSpec, 'name' | 'stages' | 'gpuFallbackMs'>,
+  placement: { backbone: Pool; head: Pool } | null | undefined,
+): RasterPlacement {
   const cpu = taskQueueFor(pipeline.name, 'cpu');
   const on = (pool: Pool, startToCloseMs: number): StageSpec =>
     pool === 'gpu'
-      ? { pool: 'gpu', taskQueue: taskQueueFor(pipeline.name, 'gpu'), fallback: { taskQueue: cpu, scheduleToStartMs: pipeline.gpuFallbackMs ?? DEFAULT_GPU_FALLBACK_MS }, startToCloseMs }
+      ? {
+          pool: 'gpu',
+          taskQueue: taskQueueFor(pipeline.name, 'gpu'),
+          fallback: { taskQueue: cpu, scheduleToStartMs: pipeline.gpuFallbackMs ?? DEFAULT_GPU_FALLBACK_MS },
+          startToCloseMs,
+        }
       : { pool: 'cpu', taskQueue: cpu, startToCloseMs };
   if (!placement) {
     const spec = pipeline.stages.extract;
-    return { block: { pool: 'cpu', taskQueue: spec.fallback?.taskQueue ?? spec.taskQueue, startToCloseMs: spec.startToCloseMs }, head: null };
+    return {
+      block: {
+        pool: 'cpu',
+        taskQueue: spec.fallback?.taskQueue ?? spec.taskQueue,
+        startToCloseMs: spec.startToCloseMs,
+      },
+      head: null,
+    };
   }
   const block = on(placement.backbone, STAGE_TIMEOUT_MS.extract);
   return { block, head: placement.head === placement.backbone ? null : on(placement.head, STAGE_TIMEOUT_MS.score) };

@@ -9,7 +9,12 @@ import type { ActivityOptions, LocalActivityOptions, RetryPolicy } from '@tempor
 export const STAGE_MAX_ATTEMPTS = 5;
 
 /** A stage of one object: passing faults retried with backoff; bad input is non-retryable and ends the chain at once. */
-export const STAGE_RETRY: RetryPolicy = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: STAGE_MAX_ATTEMPTS };
+export const STAGE_RETRY: RetryPolicy = {
+  initialInterval: '1s',
+  backoffCoefficient: 2,
+  maximumInterval: '30s',
+  maximumAttempts: STAGE_MAX_ATTEMPTS,
+};
 /** A stage that stops heartbeating for this long is considered lost and retried. */
 export const STAGE_HEARTBEAT_MS = 30_000;
 
@@ -42,7 +47,11 @@ export const SPLIT_VIDEO_OPTIONS: ActivityOptions = {
 };
 
 /** One segment of a video (decode, detect, track, score, write its frames' rows): heartbeats every frame. */
-export const SEGMENT_OPTIONS: ActivityOptions = { startToCloseTimeout: '10m', heartbeatTimeout: '60s', retry: STAGE_RETRY };
+export const SEGMENT_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: '10m',
+  heartbeatTimeout: '60s',
+  retry: STAGE_RETRY,
+};
 
 /** Detect + extract of one normal frame while fitting a scene. */
 export const FIT_FRAME_OPTIONS: ActivityOptions = {
@@ -51,7 +60,11 @@ export const FIT_FRAME_OPTIONS: ActivityOptions = {
   retry: STAGE_RETRY,
 };
 /** Fitting the scene model on all the normal features. */
-export const FIT_MODEL_OPTIONS: ActivityOptions = { startToCloseTimeout: '30m', heartbeatTimeout: '5m', retry: { maximumAttempts: 3 } };
+export const FIT_MODEL_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: '30m',
+  heartbeatTimeout: '5m',
+  retry: { maximumAttempts: 3 },
+};
 
 /** Bulk mode: objects of one batch activity processed at once. */
 export const BATCH_LANES = 4;
@@ -90,15 +103,35 @@ export function stageGroupTimeoutMs(stageTimeoutsMs: number[]): number {
  * the same unlimited retry as RECORD_OPTIONS. Retries longer than a minute apart are scheduled by Temporal
  * as timers rather than inside one workflow task (localRetryThreshold), so a long BigQuery outage holds no task.
  */
-export const LOCAL_RECORD_OPTIONS: LocalActivityOptions = { startToCloseTimeout: '60s', retry: RECORD_RETRY, localRetryThreshold: '60s' };
+export const LOCAL_RECORD_OPTIONS: LocalActivityOptions = {
+  startToCloseTimeout: '60s',
+  retry: RECORD_RETRY,
+  localRetryThreshold: '60s',
+};
 
 /** Planning a raster: reads its header (and the before acquisition's) by range requests. */
-export const RASTER_PLAN_OPTIONS: ActivityOptions = { startToCloseTimeout: '5m', heartbeatTimeout: '1m', retry: STAGE_RETRY };
+export const RASTER_PLAN_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: '5m',
+  heartbeatTimeout: '1m',
+  retry: STAGE_RETRY,
+};
 /** One block of chips of a raster (read, score, write the chips' rows): heartbeats every chip. */
-export const RASTER_BLOCK_OPTIONS: ActivityOptions = { startToCloseTimeout: '20m', heartbeatTimeout: '2m', retry: STAGE_RETRY };
+export const RASTER_BLOCK_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: '20m',
+  heartbeatTimeout: '2m',
+  retry: STAGE_RETRY,
+};
 /** A chip classifier placed on its own pool (two-stage placement): one block's head over its stored inputs, writing its chip rows. */
-export const RASTER_HEAD_OPTIONS: ActivityOptions = { startToCloseTimeout: '10m', heartbeatTimeout: '2m', retry: STAGE_RETRY };
+export const RASTER_HEAD_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: '10m',
+  heartbeatTimeout: '2m',
+  retry: STAGE_RETRY,
+};
 /** Finishing a raster: heatmap, GeoJSON and archive bank from the blocks' results, then the summary row. */
-export const RASTER_FINISH_OPTIONS: ActivityOptions = { startToCloseTimeout: '30m', heartbeatTimeout: '2m', retry: STAGE_RETRY };
+export const RASTER_FINISH_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: '30m',
+  heartbeatTimeout: '2m',
+  retry: STAGE_RETRY,
+};
 /** Blocks of a raster analysed per workflow run before it continues as a new run (bounded history). */
 export const RASTER_BLOCKS_PER_RUN = 100;

@@ -320,7 +320,14 @@ export interface AcquisitionIndex {
    * The acquisitions of the same place (same collection, same tile key when both have one, footprint bounding boxes
    * overlapping by at least the configured share) just before and just after `a` in time (ties broken by name).
    */
-  neighbours(a: { bucket: string; name: string; datetime: string; place: string | null; collection: string | null; footprint: { west: number; south: number; east: number; north: number } }): Promise<{ previous: AcquisitionRecord | null; next: AcquisitionRecord | null }>;
+  neighbours(a: {
+    bucket: string;
+    name: string;
+    datetime: string;
+    place: string | null;
+    collection: string | null;
+    footprint: { west: number; south: number; east: number; north: number };
+  }): Promise<{ previous: AcquisitionRecord | null; next: AcquisitionRecord | null }>;
   /** Whether a summary row of `after` already records a change against `beforeName` (any run: exactly one per pair). */
   paired(after: { bucket: string; name: string; generation: string }, beforeName: string): Promise<boolean>;
 }

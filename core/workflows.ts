@@ -38,7 +38,13 @@ export interface AnalyzeVideoInput extends AnalyzeInput {
   /** Frames per segment activity (segment methods). */
   segmentFrames: number;
   /** Set when a long video continues as a new run: where to go on from. */
-  resume?: { plan: VideoPlan; next: number; state: unknown; totals: { frames: number; ok: number; failed: number; segments: number; alerts?: number }; top: { frame: number; score: number } | null };
+  resume?: {
+    plan: VideoPlan;
+    next: number;
+    state: unknown;
+    totals: { frames: number; ok: number; failed: number; segments: number; alerts?: number };
+    top: { frame: number; score: number } | null;
+  };
   /** Child analyses in flight at once. */
   parallelism: number;
 }
@@ -94,7 +100,13 @@ export interface AnalyzeRasterInput extends AnalyzeInput {
    */
   pairWith?: ObjectRef;
   /** Set when a large raster continues as a new run. */
-  resume?: { plan: RasterPlan; next: number; progress: RasterProgress; top: { col: number; row: number; score: number } | null; startedAt: number };
+  resume?: {
+    plan: RasterPlan;
+    next: number;
+    progress: RasterProgress;
+    top: { col: number; row: number; score: number } | null;
+    startedAt: number;
+  };
 }
 
 export interface AnalyzeRasterResult {

@@ -32,7 +32,11 @@ export function extractFrames(dir: string, frames: number[], video = VTEST): str
   return frames.map((n) => {
     const out = path.join(dir, `vtest_${String(n).padStart(4, '0')}.jpg`);
     if (!fs.existsSync(out)) {
-      execFileSync('ffmpeg', ['-v', 'error', '-y', '-i', video, '-vf', `select=eq(n\\,${n})`, '-frames:v', '1', '-q:v', '3', out], { stdio: ['ignore', 'ignore', 'pipe'] });
+      execFileSync(
+        'ffmpeg',
+        ['-v', 'error', '-y', '-i', video, '-vf', `select=eq(n\\,${n})`, '-frames:v', '1', '-q:v', '3', out],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      );
     }
     return out;
   });
@@ -49,7 +53,8 @@ export function prepareSamples(dir: string): Sample[] {
     if (!fs.existsSync(dst)) fs.copyFileSync(src, dst);
     samples.push({ file: dst, contentType: f.endsWith('.png') ? 'image/png' : 'image/jpeg', expect: 'ok' });
   }
-  for (const f of extractFrames(dir, [100, 400, 700])) samples.push({ file: f, contentType: 'image/jpeg', expect: 'ok' });
+  for (const f of extractFrames(dir, [100, 400, 700]))
+    samples.push({ file: f, contentType: 'image/jpeg', expect: 'ok' });
   // Bad input: a JPEG cut in half, and a text file that claims to be an image.
   const truncated = path.join(dir, 'truncated.jpg');
   const whole = fs.readFileSync(path.join(OPENCV_DATA, 'messi5.jpg'));

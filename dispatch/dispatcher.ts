@@ -68,7 +68,10 @@ export type DispatchOutcome =
 export function pipelineFor(ev: ObjectEvent, cfg: LookoutConfig): string {
   // A GeoTIFF goes to the raster pipeline unless the object names another: it is not a picture to detect objects in.
   // So is a STAC Item (a .json object: its band assets are read as one raster, docs/stac.md).
-  return ev.metadata?.['lookout-pipeline'] || (isGeoTiff(ev.name, ev.contentType) || isStacJsonName(ev.name, ev.contentType) ? 'raster' : cfg.pipeline);
+  return (
+    ev.metadata?.['lookout-pipeline'] ||
+    (isGeoTiff(ev.name, ev.contentType) || isStacJsonName(ev.name, ev.contentType) ? 'raster' : cfg.pipeline)
+  );
 }
 
 /** .tif / .tiff objects (or content type image/tiff). */
@@ -81,7 +84,12 @@ export function isRasterSidecar(name: string): boolean {
   return /\.(tfw|tifw|jgw|jpgw|pgw|pngw|wld|prj)$/i.test(name) || /\.aux\.xml$/i.test(name);
 }
 
-export function analyzeInputFor(ev: ObjectEvent, cfg: LookoutConfig, opts: PipelineOptions, now = new Date()): AnalyzeInput {
+export function analyzeInputFor(
+  ev: ObjectEvent,
+  cfg: LookoutConfig,
+  opts: PipelineOptions,
+  now = new Date(),
+): AnalyzeInput {
   const pipeline = resolvePipeline(pipelineFor(ev, cfg), opts);
   return {
     pipeline,
@@ -115,15 +123,21 @@ export function routeEvent(ev: ObjectEvent, cfg: LookoutConfig): { skip: string 
   // KEY_d3 / KEY_p3 are inputs of KEY's analysis. Also when the upload names no pipeline (the default one may not
   // take triplets): a triplet uploaded without metadata is one analysis of KEY, not three. Only an explicit
   // lookout-pipeline that takes single images analyses such a name as an image of its own.
-  if (!video && isNeighbour(ev.name) && (accepts?.triplets || !ev.metadata?.['lookout-pipeline'])) return { skip: 'neighbour frame of a triplet (analysed with its KEY)' };
+  if (!video && isNeighbour(ev.name) && (accepts?.triplets || !ev.metadata?.['lookout-pipeline']))
+    return { skip: 'neighbour frame of a triplet (analysed with its KEY)' };
   if (isRasterSidecar(ev.name)) return { skip: 'raster sidecar (world file / .prj, read with its raster)' };
-  if (isStacCatalogName(ev.name)) return { skip: 'STAC catalog / collection (lookout backfill gs://BUCKET/…/catalog.json analyses its items)' };
+  if (isStacCatalogName(ev.name))
+    return { skip: 'STAC catalog / collection (lookout backfill gs://BUCKET/…/catalog.json analyses its items)' };
   if (accepts?.rasters) return { workflowType: 'analyzeRaster' };
   if (accepts?.videos && video) return { workflowType: 'analyzeVideo' };
   return { workflowType: 'analyzeObject' };
 }
 
-export async function ensureDispatcherConsumer(nc: NatsConnection, cfg: LookoutConfig, opts: DispatcherOptions): Promise<void> {
+export async function ensureDispatcherConsumer(
+  nc: NatsConnection,
+  cfg: LookoutConfig,
+  opts: DispatcherOptions,
+): Promise<void> {
   const jsm = await nc.jetstreamManager();
   const config = {
     durable_name: opts.durable,
@@ -176,9 +190,17 @@ export class Dispatcher {
     } catch {
       raw = undefined;
     }
-    const v = raw === undefined ? { ok: false as const, reason: 'payload is not valid JSON' } : validateObjectEvent(raw);
+    const v =
+      raw === undefined ? { ok: false as const, reason: 'payload is not valid JSON' } : validateObjectEvent(raw);
     if (!v.ok) {
-      await publishDeadLetter(js, this.cfg, { kind: 'invalid', reason: v.reason, payload: new TextDecoder().decode(m.data).slice(0, 65536), subject: m.subject, streamSeq: m.seq, deliveries: delivery });
+      await publishDeadLetter(js, this.cfg, {
+        kind: 'invalid',
+        reason: v.reason,
+        payload: new TextDecoder().decode(m.data).slice(0, 65536),
+        subject: m.subject,
+        streamSeq: m.seq,
+        deliveries: delivery,
+      });
       m.term(v.reason);
       const o: DispatchOutcome = { kind: 'invalid', reason: v.reason };
       this.opts.onSettled?.(o);
@@ -188,14 +210,27 @@ export class Dispatcher {
     // The object's trace continues here from the event's headers; every log line below carries its key.
     const parent = contextFromHeaders((k) => m.headers?.get(k) || undefined);
     return withLogFields({ objectKey: objectKey(ev) }, () =>
-      inSpan('lookout.dispatch', { kind: SpanKind.CONSUMER, parent, attributes: { 'lookout.object_key': objectKey(ev), 'messaging.system': 'nats', 'messaging.message.id': String(m.seq), 'lookout.delivery': delivery } }, async (span) => {
-        const o = await this.dispatch(m, ev, delivery);
-        span.setAttribute('lookout.outcome', o.kind);
-        if ('workflowId' in o) span.setAttribute('lookout.workflow_id', o.workflowId);
-        // Inside the span and the log scope: what onSettled logs carries the object's key and trace id.
-        withLogFields('workflowId' in o ? { workflowId: o.workflowId } : {}, () => this.opts.onSettled?.(o));
-        return o;
-      }),
+      inSpan(
+        'lookout.dispatch',
+        {
+          kind: SpanKind.CONSUMER,
+          parent,
+          attributes: {
+            'lookout.object_key': objectKey(ev),
+            'messaging.system': 'nats',
+            'messaging.message.id': String(m.seq),
+            'lookout.delivery': delivery,
+          },
+        },
+        async (span) => {
+          const o = await this.dispatch(m, ev, delivery);
+          span.setAttribute('lookout.outcome', o.kind);
+          if ('workflowId' in o) span.setAttribute('lookout.workflow_id', o.workflowId);
+          // Inside the span and the log scope: what onSettled logs carries the object's key and trace id.
+          withLogFields('workflowId' in o ? { workflowId: o.workflowId } : {}, () => this.opts.onSettled?.(o));
+          return o;
+        },
+      ),
     );
   }
 
@@ -210,7 +245,9 @@ export class Dispatcher {
       const input = analyzeInputFor(ev, this.cfg, this.opts.pipelineOptions);
       const t0 = performance.now();
       const r = await withLogFields({ workflowId: analysisWorkflowId(input.pipeline.name, input.object) }, () =>
-        this.client.withDeadline(Date.now() + this.opts.startTimeoutMs, () => this.starter.startAnalysis(input, route.workflowType)),
+        this.client.withDeadline(Date.now() + this.opts.startTimeoutMs, () =>
+          this.starter.startAnalysis(input, route.workflowType),
+        ),
       ).finally(() => metrics.workflowStart.observe({ outcome: 'any' }, (performance.now() - t0) / 1000));
       this.outageEnded();
       this.eventFailures.clear(m.seq);
@@ -227,7 +264,14 @@ export class Dispatcher {
       this.outageEnded();
       const failures = kind === 'permanent' ? Infinity : this.eventFailures.increment(m.seq);
       if (failures >= this.opts.maxDeliver) {
-        await publishDeadLetter(js, this.cfg, { kind: 'dispatch', reason: error, payload: new TextDecoder().decode(m.data), subject: m.subject, streamSeq: m.seq, deliveries: delivery });
+        await publishDeadLetter(js, this.cfg, {
+          kind: 'dispatch',
+          reason: error,
+          payload: new TextDecoder().decode(m.data),
+          subject: m.subject,
+          streamSeq: m.seq,
+          deliveries: delivery,
+        });
         this.eventFailures.clear(m.seq);
         m.term(error);
         return { kind: 'dead', error };
@@ -241,12 +285,16 @@ export class Dispatcher {
     if (this.outageSince !== undefined) return;
     this.outageSince = Date.now();
     const cause = (err as { cause?: Error })?.cause?.message ?? (err as Error)?.message;
-    (this.opts.log ?? ((l: string) => log().warn(l)))(`dispatcher: Temporal unreachable (${cause}); events stay on the stream and are retried with backoff until it is back`);
+    (this.opts.log ?? ((l: string) => log().warn(l)))(
+      `dispatcher: Temporal unreachable (${cause}); events stay on the stream and are retried with backoff until it is back`,
+    );
   }
 
   private outageEnded(): void {
     if (this.outageSince === undefined) return;
-    (this.opts.log ?? ((l: string) => log().info(l)))(`dispatcher: Temporal reachable again after ${((Date.now() - this.outageSince) / 1000).toFixed(0)} s`);
+    (this.opts.log ?? ((l: string) => log().info(l)))(
+      `dispatcher: Temporal reachable again after ${((Date.now() - this.outageSince) / 1000).toFixed(0)} s`,
+    );
     this.outageSince = undefined;
   }
 

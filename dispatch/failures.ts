@@ -33,8 +33,19 @@ export const OUTAGE_GRPC_CODES: ReadonlyMap<number, string> = new Map([
   [16, 'UNAUTHENTICATED'],
 ]);
 
-const OUTAGE_NET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND', 'ECONNABORTED']);
-const OUTAGE_MESSAGES = /Failed to connect before the deadline|No connection established|Connection dropped|Deadline exceeded/i;
+const OUTAGE_NET_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'ECONNABORTED',
+]);
+const OUTAGE_MESSAGES =
+  /Failed to connect before the deadline|No connection established|Connection dropped|Deadline exceeded/i;
 
 /** The error and its causes, outermost first (bounded: a cyclic cause chain must not loop). */
 function chain(err: unknown): unknown[] {

@@ -40,7 +40,11 @@ export async function eachItem<T, K extends string>(
     try {
       r = { id, ...(await one(items[i])) };
     } catch (err) {
-      r = { id, outcome: 'failed', detail: `${(err as Error)?.name ?? 'Error'}: ${(err as Error)?.message ?? String(err)}` };
+      r = {
+        id,
+        outcome: 'failed',
+        detail: `${(err as Error)?.name ?? 'Error'}: ${(err as Error)?.message ?? String(err)}`,
+      };
       if (classifyStartFailure(err) === 'outage') {
         report.items.push(r);
         count('failed');
@@ -67,11 +71,21 @@ export interface ReplayDeps {
 }
 
 /** The real dependencies: Temporal directly (a republish with the same Nats-Msg-Id would be dropped as a duplicate). */
-export function replayDeps(client: Client, cfg: LookoutConfig, pipelineOptions: PipelineOptions, removeDeadLetter: (seq: number) => Promise<unknown>): ReplayDeps {
+export function replayDeps(
+  client: Client,
+  cfg: LookoutConfig,
+  pipelineOptions: PipelineOptions,
+  removeDeadLetter: (seq: number) => Promise<unknown>,
+): ReplayDeps {
   return {
     start: async (ev) => {
       const route = routeEvent(ev, cfg);
-      return (await new WorkflowStarter(client, cfg).startAnalysis(analyzeInputFor(ev, cfg, pipelineOptions), 'skip' in route ? 'analyzeObject' : route.workflowType)).outcome;
+      return (
+        await new WorkflowStarter(client, cfg).startAnalysis(
+          analyzeInputFor(ev, cfg, pipelineOptions),
+          'skip' in route ? 'analyzeObject' : route.workflowType,
+        )
+      ).outcome;
     },
     remove: async (seq) => {
       await removeDeadLetter(seq);

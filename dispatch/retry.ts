@@ -27,25 +27,45 @@ export async function retryAnalyses<R extends RetryRow>(
   retryOne: (row: R) => Promise<RetryOutcome>,
   onItem?: (r: ItemReport<RetryOutcome | 'failed'>) => void,
 ): Promise<BatchReport<RetryOutcome>> {
-  return eachItem<R, RetryOutcome>(rows, (r) => r.workflow_id, async (r) => ({ outcome: await retryOne(r) }), onItem);
+  return eachItem<R, RetryOutcome>(
+    rows,
+    (r) => r.workflow_id,
+    async (r) => ({ outcome: await retryOne(r) }),
+    onItem,
+  );
 }
 
-export async function retryAnalysis(client: Client, storage: Storage, cfg: LookoutConfig, row: RetryRow): Promise<RetryOutcome> {
+export async function retryAnalysis(
+  client: Client,
+  storage: Storage,
+  cfg: LookoutConfig,
+  row: RetryRow,
+): Promise<RetryOutcome> {
   let md: Record<string, unknown>;
   try {
-    [md] = (await storage.bucket(row.bucket).file(row.name, { generation: Number(row.generation) }).getMetadata()) as unknown as [Record<string, unknown>];
+    [md] = (await storage
+      .bucket(row.bucket)
+      .file(row.name, { generation: Number(row.generation) })
+      .getMetadata()) as unknown as [Record<string, unknown>];
   } catch (err) {
     if ((err as { code?: number }).code === 404) return 'object-gone';
     throw err;
   }
   if (String(md.generation) !== row.generation) return 'object-gone';
-  const v = eventFromObjectResource({ ...(md as object), bucket: row.bucket, name: row.name } as Parameters<typeof eventFromObjectResource>[0], 'retry');
+  const v = eventFromObjectResource(
+    { ...(md as object), bucket: row.bucket, name: row.name } as Parameters<typeof eventFromObjectResource>[0],
+    'retry',
+  );
   if (!v.ok) return 'invalid';
   const input = analyzeInputFor(v.value, cfg, cfg.pipelines);
   input.pipeline = resolvePipeline(row.pipeline, cfg.pipelines);
   if (row.run_tag) input.runTag = row.run_tag;
   // A video is re-split and re-analysed as a video; a frame or an image as an object.
   const route = routeEvent({ ...v.value, metadata: { ...v.value.metadata, 'lookout-pipeline': row.pipeline } }, cfg);
-  const r = await new WorkflowStarter(client, cfg).startAnalysis(input, 'skip' in route ? 'analyzeObject' : route.workflowType, { workflowId: row.workflow_id, rerun: true });
+  const r = await new WorkflowStarter(client, cfg).startAnalysis(
+    input,
+    'skip' in route ? 'analyzeObject' : route.workflowType,
+    { workflowId: row.workflow_id, rerun: true },
+  );
   return r.outcome === 'started' ? 'restarted' : 'still-running';
 }

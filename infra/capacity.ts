@@ -48,7 +48,10 @@ export const MEASURED: MeasuredCosts = {
 export interface LedgerResults {
   date?: string;
   machine?: { cores?: number; cpuModel?: string };
-  workloads?: Record<string, { unit?: string; perSecond?: number; ledger?: { perObjectMs?: Record<string, number | null> } | null }>;
+  workloads?: Record<
+    string,
+    { unit?: string; perSecond?: number; ledger?: { perObjectMs?: Record<string, number | null> } | null }
+  >;
 }
 
 /**
@@ -57,11 +60,17 @@ export interface LedgerResults {
  * from the ledger; Temporal actions, history, event and row sizes (which the ledger does not measure) stay as
  * `base` has them. Null when the file has no ledger for that workload.
  */
-export function costsFromLedger(r: LedgerResults, workload: string, source: string, base: MeasuredCosts = MEASURED): MeasuredCosts | null {
+export function costsFromLedger(
+  r: LedgerResults,
+  workload: string,
+  source: string,
+  base: MeasuredCosts = MEASURED,
+): MeasuredCosts | null {
   const w = r.workloads?.[workload];
   const ms = w?.ledger?.perObjectMs;
   if (!w || !ms || typeof ms['worker-cpu'] !== 'number') return null;
-  const s = (...names: string[]) => names.reduce((a, n) => a + (typeof ms[n] === 'number' ? (ms[n] as number) : 0), 0) / 1000;
+  const s = (...names: string[]) =>
+    names.reduce((a, n) => a + (typeof ms[n] === 'number' ? (ms[n] as number) : 0), 0) / 1000;
   return {
     ...base,
     source: `${source} (CPU ledger of workload "${workload}"${r.date ? `, ${r.date}` : ''}${r.machine?.cores ? `, ${r.machine.cores} cores ${r.machine.cpuModel ?? ''}`.trimEnd() : ''}; Temporal actions, history and row sizes from ${base.source})`,
@@ -77,7 +86,12 @@ export function costsFromLedger(r: LedgerResults, workload: string, source: stri
 /** Bench results file names (benchmarks/<YYYY-MM-DD>-<machine>[-quick].json) newest first; of one day, full runs before quick ones. */
 export function resultsFilesNewestFirst(names: string[]): string[] {
   const ok = names.filter((n) => /^\d{4}-\d{2}-\d{2}-.+\.json$/.test(n));
-  return ok.sort((a, b) => b.slice(0, 10).localeCompare(a.slice(0, 10)) || Number(a.includes('-quick')) - Number(b.includes('-quick')) || a.localeCompare(b));
+  return ok.sort(
+    (a, b) =>
+      b.slice(0, 10).localeCompare(a.slice(0, 10)) ||
+      Number(a.includes('-quick')) - Number(b.includes('-quick')) ||
+      a.localeCompare(b),
+  );
 }
 
 export interface PlanInputs {
@@ -107,7 +121,14 @@ export interface PlanInputs {
    */
   objectsPerWorkflow: number;
   /** Optional prices, in the user's currency: costs are printed only for those given. */
-  prices: { perMillionTemporalActions?: number; perGbMonthTemporalStorage?: number; perGbBigqueryStreaming?: number; perGbMonthBigqueryStorage?: number; perCoreHour?: number; perGpuHour?: number };
+  prices: {
+    perMillionTemporalActions?: number;
+    perGbMonthTemporalStorage?: number;
+    perGbBigqueryStreaming?: number;
+    perGbMonthBigqueryStorage?: number;
+    perCoreHour?: number;
+    perGpuHour?: number;
+  };
 }
 
 export const PLAN_DEFAULTS: Omit<PlanInputs, 'objectsPerDay' | 'prices'> = {
@@ -129,7 +150,14 @@ export interface Plan {
   rates: { meanObjPerS: number; peakObjPerS: number };
   workers: { cpuCores: number; cpuWorkerPods: number; coresPerPod: number; gpus: number };
   control: { dispatcherCores: number; ingestCores: number };
-  temporal: { actionsPerDay: number; actionsPerMonth: number; peakActionsPerS: number; historyBytesPerDay: number; historyStorageBytes: number; selfHostedCores: number };
+  temporal: {
+    actionsPerDay: number;
+    actionsPerMonth: number;
+    peakActionsPerS: number;
+    historyBytesPerDay: number;
+    historyStorageBytes: number;
+    selfHostedCores: number;
+  };
   bigquery: { rowsPerDay: number; bytesPerDay: number; storageBytes: number; legacyStreamingBilledBytesPerDay: number };
   nats: { eventsPerDay: number; peakEventsPerS: number; streamStorageBytes: number; nodes: number; streams: number };
   costsPerMonth: Record<string, number>;
@@ -151,9 +179,11 @@ const ceil = (x: number) => Math.max(0, Math.ceil(x - 1e-9));
 export function plan(inputs: Partial<PlanInputs> & { objectsPerDay: number }, m: MeasuredCosts = MEASURED): Plan {
   const i: PlanInputs = { ...PLAN_DEFAULTS, prices: {}, ...inputs };
   if (!(i.objectsPerDay > 0)) throw new RangeError(`objectsPerDay must be > 0, got ${i.objectsPerDay}`);
-  if (!(i.targetUtilization > 0 && i.targetUtilization <= 1)) throw new RangeError(`targetUtilization must be in (0, 1], got ${i.targetUtilization}`);
+  if (!(i.targetUtilization > 0 && i.targetUtilization <= 1))
+    throw new RangeError(`targetUtilization must be in (0, 1], got ${i.targetUtilization}`);
   if (!(i.gpuShare >= 0 && i.gpuShare <= 1)) throw new RangeError(`gpuShare must be in [0, 1], got ${i.gpuShare}`);
-  if (!(Number.isInteger(i.objectsPerWorkflow) && i.objectsPerWorkflow >= 1)) throw new RangeError(`objectsPerWorkflow must be an integer >= 1, got ${i.objectsPerWorkflow}`);
+  if (!(Number.isInteger(i.objectsPerWorkflow) && i.objectsPerWorkflow >= 1))
+    throw new RangeError(`objectsPerWorkflow must be an integer >= 1, got ${i.objectsPerWorkflow}`);
   const mean = i.objectsPerDay / 86_400;
   const R = mean * i.peakFactor;
   const u = i.targetUtilization;
@@ -168,11 +198,17 @@ export function plan(inputs: Partial<PlanInputs> & { objectsPerDay: number }, m:
   const p = i.prices;
   const GB = 1e9;
   const costs: Record<string, number> = {};
-  if (p.perMillionTemporalActions !== undefined) costs.temporalActions = ((actionsPerDay * 30) / 1e6) * p.perMillionTemporalActions;
-  if (p.perGbMonthTemporalStorage !== undefined) costs.temporalStorage = ((historyBytesPerDay * i.temporalRetentionDays) / GB) * p.perGbMonthTemporalStorage;
-  if (p.perGbBigqueryStreaming !== undefined) costs.bigqueryStreaming = ((i.objectsPerDay * Math.max(1024, m.bigqueryRowBytes) * 30) / GB) * p.perGbBigqueryStreaming;
-  if (p.perGbMonthBigqueryStorage !== undefined) costs.bigqueryStorage = ((bqBytesPerDay * i.bigqueryRetentionDays) / GB) * p.perGbMonthBigqueryStorage;
-  if (p.perCoreHour !== undefined) costs.workerCores = ((mean * (1 - i.gpuShare) * m.workerCpuS) / u) * 24 * 30 * p.perCoreHour;
+  if (p.perMillionTemporalActions !== undefined)
+    costs.temporalActions = ((actionsPerDay * 30) / 1e6) * p.perMillionTemporalActions;
+  if (p.perGbMonthTemporalStorage !== undefined)
+    costs.temporalStorage = ((historyBytesPerDay * i.temporalRetentionDays) / GB) * p.perGbMonthTemporalStorage;
+  if (p.perGbBigqueryStreaming !== undefined)
+    costs.bigqueryStreaming =
+      ((i.objectsPerDay * Math.max(1024, m.bigqueryRowBytes) * 30) / GB) * p.perGbBigqueryStreaming;
+  if (p.perGbMonthBigqueryStorage !== undefined)
+    costs.bigqueryStorage = ((bqBytesPerDay * i.bigqueryRetentionDays) / GB) * p.perGbMonthBigqueryStorage;
+  if (p.perCoreHour !== undefined)
+    costs.workerCores = ((mean * (1 - i.gpuShare) * m.workerCpuS) / u) * 24 * 30 * p.perCoreHour;
   if (p.perGpuHour !== undefined) costs.gpus = gpus * 24 * 30 * p.perGpuHour;
   return {
     inputs: i,
@@ -188,14 +224,39 @@ export function plan(inputs: Partial<PlanInputs> & { objectsPerDay: number }, m:
       historyStorageBytes: historyBytesPerDay * i.temporalRetentionDays,
       selfHostedCores: (R * m.temporalCpuS) / u,
     },
-    bigquery: { rowsPerDay: i.objectsPerDay, bytesPerDay: bqBytesPerDay, storageBytes: bqBytesPerDay * i.bigqueryRetentionDays, legacyStreamingBilledBytesPerDay: i.objectsPerDay * Math.max(1024, m.bigqueryRowBytes) },
-    nats: { eventsPerDay: i.objectsPerDay, peakEventsPerS: R, streamStorageBytes: i.objectsPerDay * m.jetstreamBytesPerEvent * i.streamRetentionDays * i.streamReplicas, nodes: 3 * streams, streams },
+    bigquery: {
+      rowsPerDay: i.objectsPerDay,
+      bytesPerDay: bqBytesPerDay,
+      storageBytes: bqBytesPerDay * i.bigqueryRetentionDays,
+      legacyStreamingBilledBytesPerDay: i.objectsPerDay * Math.max(1024, m.bigqueryRowBytes),
+    },
+    nats: {
+      eventsPerDay: i.objectsPerDay,
+      peakEventsPerS: R,
+      streamStorageBytes: i.objectsPerDay * m.jetstreamBytesPerEvent * i.streamRetentionDays * i.streamReplicas,
+      nodes: 3 * streams,
+      streams,
+    },
     costsPerMonth: costs,
   };
 }
 
-const si = (x: number) => (x >= 1e9 ? `${(x / 1e9).toFixed(2)} G` : x >= 1e6 ? `${(x / 1e6).toFixed(2)} M` : x >= 1e3 ? `${(x / 1e3).toFixed(1)} k` : x.toFixed(x < 10 ? 2 : 0));
-const bytes = (x: number) => (x >= 1e12 ? `${(x / 1e12).toFixed(2)} TB` : x >= 1e9 ? `${(x / 1e9).toFixed(2)} GB` : x >= 1e6 ? `${(x / 1e6).toFixed(1)} MB` : `${(x / 1e3).toFixed(1)} kB`);
+const si = (x: number) =>
+  x >= 1e9
+    ? `${(x / 1e9).toFixed(2)} G`
+    : x >= 1e6
+      ? `${(x / 1e6).toFixed(2)} M`
+      : x >= 1e3
+        ? `${(x / 1e3).toFixed(1)} k`
+        : x.toFixed(x < 10 ? 2 : 0);
+const bytes = (x: number) =>
+  x >= 1e12
+    ? `${(x / 1e12).toFixed(2)} TB`
+    : x >= 1e9
+      ? `${(x / 1e9).toFixed(2)} GB`
+      : x >= 1e6
+        ? `${(x / 1e6).toFixed(1)} MB`
+        : `${(x / 1e3).toFixed(1)} kB`;
 
 /** The plan as the lines `lookout plan` prints. */
 export function renderPlan(p: Plan): string {
@@ -204,13 +265,20 @@ export function renderPlan(p: Plan): string {
     `Plan for ${si(i.objectsPerDay)} objects/day: mean ${p.rates.meanObjPerS.toFixed(1)} obj/s, peak ${p.rates.peakObjPerS.toFixed(1)} obj/s (peak factor ${i.peakFactor}); pools sized to ${(i.targetUtilization * 100).toFixed(0)} % CPU at peak.`,
     `Measured inputs (${p.measured.source}): worker ${p.measured.workerCpuS.toFixed(3)} CPU-s/object, ${p.measured.temporalActions.toFixed(1)} Temporal actions per workflow and ${bytes(p.measured.temporalHistoryBytes)} history per object, ${p.measured.jetstreamBytesPerEvent.toFixed(0)} B per JetStream event, ${p.measured.bigqueryRowBytes.toFixed(0)} B per BigQuery row.`,
     '',
-    `Workers     CPU pool: ${p.workers.cpuCores.toFixed(1)} cores = ${p.workers.cpuWorkerPods} pods of ${p.workers.coresPerPod} cores` + (i.gpuShare > 0 ? `; GPU pool: ${p.workers.gpus} GPUs (${(i.gpuShare * 100).toFixed(0)} % of objects at ${i.gpuObjPerS} obj/s per GPU, ASSUMED)` : '; GPU pool: none (--gpu-share 0)'),
+    `Workers     CPU pool: ${p.workers.cpuCores.toFixed(1)} cores = ${p.workers.cpuWorkerPods} pods of ${p.workers.coresPerPod} cores` +
+      (i.gpuShare > 0
+        ? `; GPU pool: ${p.workers.gpus} GPUs (${(i.gpuShare * 100).toFixed(0)} % of objects at ${i.gpuObjPerS} obj/s per GPU, ASSUMED)`
+        : '; GPU pool: none (--gpu-share 0)'),
     `Control     dispatcher ${p.control.dispatcherCores.toFixed(2)} cores, ingest ${p.control.ingestCores.toFixed(2)} cores`,
     `Temporal    ${i.objectsPerWorkflow > 1 ? `bulk ${i.objectsPerWorkflow} objects/workflow: ` : ''}${si(p.temporal.actionsPerDay)} actions/day, ${si(p.temporal.actionsPerMonth)}/month, ${p.temporal.peakActionsPerS.toFixed(0)} actions/s at peak; history ${bytes(p.temporal.historyBytesPerDay)}/day, ${bytes(p.temporal.historyStorageBytes)} kept (${i.temporalRetentionDays} d); self-hosted: ~${p.temporal.selfHostedCores.toFixed(1)} server cores`,
     `BigQuery    ${si(p.bigquery.rowsPerDay)} rows/day, ${bytes(p.bigquery.bytesPerDay)}/day streamed (${bytes(p.bigquery.legacyStreamingBilledBytesPerDay)} billed by legacy insertAll at 1 KiB/row minimum), ${bytes(p.bigquery.storageBytes)} stored over ${i.bigqueryRetentionDays} d`,
     `NATS        ${p.nats.peakEventsPerS.toFixed(0)} events/s at peak, ${bytes(p.nats.streamStorageBytes)} of stream storage (${i.streamRetentionDays} d × R${i.streamReplicas}); ${p.nats.nodes} nodes (${p.nats.streams} R3 stream${p.nats.streams > 1 ? 's' : ''} at ≤ ${i.streamMsgPerS} msg/s each, ASSUMED)`,
   ];
   const c = Object.entries(p.costsPerMonth);
-  if (c.length) lines.push('', `Cost/month  ${c.map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')} (total ${c.reduce((a, [, v]) => a + v, 0).toFixed(2)})`);
+  if (c.length)
+    lines.push(
+      '',
+      `Cost/month  ${c.map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')} (total ${c.reduce((a, [, v]) => a + v, 0).toFixed(2)})`,
+    );
   return lines.join('\n');
 }

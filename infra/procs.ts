@@ -144,7 +144,9 @@ export async function waitReady(
       throw new Error(`${name} exited during start; last log lines:\n${tailLog(home, name)}`);
     }
     if (Date.now() > deadline) {
-      throw new Error(`${name} was not ready after ${Math.round(timeoutMs / 1000)}s; last log lines:\n${tailLog(home, name)}`);
+      throw new Error(
+        `${name} was not ready after ${Math.round(timeoutMs / 1000)}s; last log lines:\n${tailLog(home, name)}`,
+      );
     }
     await sleep(200);
   }

@@ -5,7 +5,10 @@ import { envVarsMarkdown } from '../config';
 
 const file = path.join(__dirname, '..', 'docs', 'configuration.md');
 const doc = fs.readFileSync(file, 'utf8');
-const next = doc.replace(/<!-- env-table -->\n[\s\S]*?\n<!-- \/env-table -->/, `<!-- env-table -->\n${envVarsMarkdown()}\n<!-- /env-table -->`);
+const next = doc.replace(
+  /<!-- env-table -->\n[\s\S]*?\n<!-- \/env-table -->/,
+  `<!-- env-table -->\n${envVarsMarkdown()}\n<!-- /env-table -->`,
+);
 if (next === doc) console.log('docs/configuration.md: env table already up to date');
 else {
   fs.writeFileSync(file, next);

@@ -9,11 +9,28 @@ import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { PORT_OFFSETS, type LookoutConfig } from '../config';
-import { bigqueryClient, ensurePubSub, natsConnect, pubsubClient, storageClient, temporalConnection } from '../io/clients';
+import {
+  bigqueryClient,
+  ensurePubSub,
+  natsConnect,
+  pubsubClient,
+  storageClient,
+  temporalConnection,
+} from '../io/clients';
 import { query } from '../io/query';
 import { ensureResultsTable, insertsHeldFile, rowJournalDir, tableRef } from '../io/results';
 import { ensureStreams } from '../io/streams';
-import { isAlive, portOpen, procPaths, readPid, startDetached, stopProc, tailLog, waitReady, type ProcSpec } from './procs';
+import {
+  isAlive,
+  portOpen,
+  procPaths,
+  readPid,
+  startDetached,
+  stopProc,
+  tailLog,
+  waitReady,
+  type ProcSpec,
+} from './procs';
 
 export type ServerName = 'nats' | 'temporal' | 'gcs' | 'bigquery' | 'bigquery-api' | 'pubsub';
 export const SERVERS: ServerName[] = ['nats', 'temporal', 'gcs', 'bigquery', 'bigquery-api', 'pubsub'];
@@ -48,7 +65,14 @@ function hostPort(u: string): { host: string; port: number } {
 }
 
 export function isEmbedded(cfg: LookoutConfig, s: ServerName): boolean {
-  return { nats: cfg.nats.embedded, temporal: cfg.temporal.embedded, gcs: cfg.gcs.embedded, bigquery: cfg.bigquery.embedded, 'bigquery-api': cfg.bigquery.embedded, pubsub: cfg.pubsub.embedded }[s];
+  return {
+    nats: cfg.nats.embedded,
+    temporal: cfg.temporal.embedded,
+    gcs: cfg.gcs.embedded,
+    bigquery: cfg.bigquery.embedded,
+    'bigquery-api': cfg.bigquery.embedded,
+    pubsub: cfg.pubsub.embedded,
+  }[s];
 }
 
 /** bigquery-emulator's own REST endpoint (the stack's BigQuery endpoint, cfg.bigquery.url, is the API front). */
@@ -68,13 +92,20 @@ export function serverSpec(cfg: LookoutConfig, s: ServerName): ProcSpec {
         name: 'temporal',
         command: tool(cfg, 'temporal'),
         args: [
-          'server', 'start-dev',
-          '--ip', '127.0.0.1',
-          '--port', p('temporal'),
-          '--ui-port', p('temporalUi'),
-          '--db-filename', path.join(data, 'temporal', 'temporal.db'),
-          '--namespace', cfg.temporal.namespace,
-          '--log-level', 'warn',
+          'server',
+          'start-dev',
+          '--ip',
+          '127.0.0.1',
+          '--port',
+          p('temporal'),
+          '--ui-port',
+          p('temporalUi'),
+          '--db-filename',
+          path.join(data, 'temporal', 'temporal.db'),
+          '--namespace',
+          cfg.temporal.namespace,
+          '--log-level',
+          'warn',
         ],
       };
     case 'gcs':
@@ -83,17 +114,36 @@ export function serverSpec(cfg: LookoutConfig, s: ServerName): ProcSpec {
         name: 'gcs',
         command: tool(cfg, 'fake-gcs-server'),
         args: [
-          '-scheme', 'http',
-          '-host', '127.0.0.1',
-          '-port', p('gcs'),
-          '-backend', 'filesystem',
-          '-filesystem-root', path.join(data, 'gcs'),
-          '-public-host', `127.0.0.1:${p('gcs')}`,
-          '-external-url', `http://127.0.0.1:${p('gcs')}`,
-          '-log-level', 'warn',
+          '-scheme',
+          'http',
+          '-host',
+          '127.0.0.1',
+          '-port',
+          p('gcs'),
+          '-backend',
+          'filesystem',
+          '-filesystem-root',
+          path.join(data, 'gcs'),
+          '-public-host',
+          `127.0.0.1:${p('gcs')}`,
+          '-external-url',
+          `http://127.0.0.1:${p('gcs')}`,
+          '-log-level',
+          'warn',
           // Object notifications of the inbox bucket (finalize only, as a GCS notification config would send)
           // to the Pub/Sub emulator, for `lookout subscribe`. Other buckets (results, bench archives) notify nothing.
-          ...(cfg.pubsub.url ? ['-event.pubsub-project-id', cfg.gcp.projectId, '-event.pubsub-topic', cfg.pubsub.topic, '-event.bucket', cfg.gcs.bucket, '-event.list', 'finalize'] : []),
+          ...(cfg.pubsub.url
+            ? [
+                '-event.pubsub-project-id',
+                cfg.gcp.projectId,
+                '-event.pubsub-topic',
+                cfg.pubsub.topic,
+                '-event.bucket',
+                cfg.gcs.bucket,
+                '-event.list',
+                'finalize',
+              ]
+            : []),
         ],
         ...(cfg.pubsub.url ? { env: { PUBSUB_EMULATOR_HOST: cfg.pubsub.url } } : {}),
       };
@@ -120,7 +170,21 @@ export function serverSpec(cfg: LookoutConfig, s: ServerName): ProcSpec {
       return {
         name: 'bigquery-api',
         command: process.execPath,
-        args: ['--require', 'tsx/cjs', path.join(cfg.projectRoot, 'infra', 'bigquery-api', 'main.ts'), '--upstream', emulatorUrl(cfg), '--host', '127.0.0.1', '--port', p('bigquery'), '--emulator-log', procPaths(cfg.home, 'bigquery').logFile, '--hold-inserts-while', insertsHeldFile(cfg)],
+        args: [
+          '--require',
+          'tsx/cjs',
+          path.join(cfg.projectRoot, 'infra', 'bigquery-api', 'main.ts'),
+          '--upstream',
+          emulatorUrl(cfg),
+          '--host',
+          '127.0.0.1',
+          '--port',
+          p('bigquery'),
+          '--emulator-log',
+          procPaths(cfg.home, 'bigquery').logFile,
+          '--hold-inserts-while',
+          insertsHeldFile(cfg),
+        ],
         cwd: cfg.projectRoot,
       };
   }
@@ -165,7 +229,12 @@ export function natsNodeSpec(cfg: LookoutConfig, n: number): ProcSpec {
   const conf = path.join(cfg.home, `${name}.conf`);
   const { auth } = cfg.nats;
   const authorization = auth.user
-    ? [`authorization {`, `  user: ${JSON.stringify(auth.user)}`, `  password: ${JSON.stringify(auth.password ?? '')}`, `}`]
+    ? [
+        `authorization {`,
+        `  user: ${JSON.stringify(auth.user)}`,
+        `  password: ${JSON.stringify(auth.password ?? '')}`,
+        `}`,
+      ]
     : auth.token
       ? [`authorization {`, `  token: ${JSON.stringify(auth.token)}`, `}`]
       : [];
@@ -187,7 +256,9 @@ export function natsNodeSpec(cfg: LookoutConfig, n: number): ProcSpec {
             `cluster {`,
             `  name: lookout`,
             `  listen: 127.0.0.1:${at(ports.route)}`,
-            `  routes: [${NATS_NODE_PORTS.slice(0, cfg.nats.cluster).map((p) => `nats-route://127.0.0.1:${at(p.route)}`).join(', ')}]`,
+            `  routes: [${NATS_NODE_PORTS.slice(0, cfg.nats.cluster)
+              .map((p) => `nats-route://127.0.0.1:${at(p.route)}`)
+              .join(', ')}]`,
             `}`,
           ]
         : []),
@@ -207,11 +278,15 @@ export function natsNodeSpec(cfg: LookoutConfig, n: number): ProcSpec {
  */
 export async function natsClusterReady(cfg: LookoutConfig): Promise<boolean> {
   for (let n = 1; n <= cfg.nats.cluster; n++) {
-    const r = await fetch(`${natsMonitorUrl(cfg, n)}/healthz?js-enabled-only=true`, { signal: AbortSignal.timeout(2000) });
+    const r = await fetch(`${natsMonitorUrl(cfg, n)}/healthz?js-enabled-only=true`, {
+      signal: AbortSignal.timeout(2000),
+    });
     if (!r.ok) return false;
   }
   if (cfg.nats.cluster === 1) return true;
-  const jsz = (await (await fetch(`${natsMonitorUrl(cfg, 1)}/jsz`, { signal: AbortSignal.timeout(2000) })).json()) as { meta_cluster?: { leader?: string; cluster_size?: number } };
+  const jsz = (await (await fetch(`${natsMonitorUrl(cfg, 1)}/jsz`, { signal: AbortSignal.timeout(2000) })).json()) as {
+    meta_cluster?: { leader?: string; cluster_size?: number };
+  };
   return Boolean(jsz.meta_cluster?.leader) && (jsz.meta_cluster?.cluster_size ?? 0) >= cfg.nats.cluster;
 }
 
@@ -229,8 +304,16 @@ export async function upNats(cfg: LookoutConfig, log: (l: string) => void): Prom
     log(`nats: already running (${cfg.nats.cluster} node${cfg.nats.cluster > 1 ? 's' : ''})`);
     return;
   }
-  await waitReady(cfg.home, 'nats', () => natsClusterReady(cfg), READY_TIMEOUT_MS.nats, started[0] ?? readPid(cfg.home, 'nats'));
-  log(`nats: ready in ${((Date.now() - t0) / 1000).toFixed(1)}s (${cfg.nats.cluster > 1 ? `JetStream cluster of ${cfg.nats.cluster}, replicas ${cfg.nats.replicas}` : 'single server'})`);
+  await waitReady(
+    cfg.home,
+    'nats',
+    () => natsClusterReady(cfg),
+    READY_TIMEOUT_MS.nats,
+    started[0] ?? readPid(cfg.home, 'nats'),
+  );
+  log(
+    `nats: ready in ${((Date.now() - t0) / 1000).toFixed(1)}s (${cfg.nats.cluster > 1 ? `JetStream cluster of ${cfg.nats.cluster}, replicas ${cfg.nats.replicas}` : 'single server'})`,
+  );
 }
 
 /** Protocol-level readiness, not just an open port. */
@@ -264,7 +347,9 @@ export async function serverReady(cfg: LookoutConfig, s: ServerName): Promise<bo
     case 'gcs':
       return get(`${cfg.gcs.url}/storage/v1/b?project=${cfg.gcp.projectId}`);
     case 'bigquery':
-      return get(`${cfg.bigquery.embedded ? emulatorUrl(cfg) : cfg.bigquery.url}/bigquery/v2/projects/${cfg.gcp.projectId}/datasets`);
+      return get(
+        `${cfg.bigquery.embedded ? emulatorUrl(cfg) : cfg.bigquery.url}/bigquery/v2/projects/${cfg.gcp.projectId}/datasets`,
+      );
     case 'bigquery-api':
       return get(`${cfg.bigquery.url}/bigquery/v2/projects/${cfg.gcp.projectId}/datasets`);
     case 'pubsub': {
@@ -272,8 +357,12 @@ export async function serverReady(cfg: LookoutConfig, s: ServerName): Promise<bo
       const ps = pubsubClient(cfg);
       try {
         let timer: NodeJS.Timeout | undefined;
-        const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('pstest did not answer in 2 s')), 2000)));
-        await Promise.race([ps.getTopics({ pageSize: 1, autoPaginate: false }), late]).finally(() => clearTimeout(timer));
+        const late = new Promise<never>(
+          (_, reject) => (timer = setTimeout(() => reject(new Error('pstest did not answer in 2 s')), 2000)),
+        );
+        await Promise.race([ps.getTopics({ pageSize: 1, autoPaginate: false }), late]).finally(() =>
+          clearTimeout(timer),
+        );
         return true;
       } finally {
         await ps.close();
@@ -284,7 +373,14 @@ export async function serverReady(cfg: LookoutConfig, s: ServerName): Promise<bo
 
 // Generous: on a busy 2-core machine six servers start at once, and a clean-clone CI run once saw nats-server
 // print its first log line 19.5 s after it was spawned (ready 1.2 s later), past the 20 s this used to allow.
-const READY_TIMEOUT_MS: Record<ServerName, number> = { nats: 60_000, temporal: 90_000, gcs: 60_000, bigquery: 60_000, 'bigquery-api': 60_000, pubsub: 60_000 };
+const READY_TIMEOUT_MS: Record<ServerName, number> = {
+  nats: 60_000,
+  temporal: 90_000,
+  gcs: 60_000,
+  bigquery: 60_000,
+  'bigquery-api': 60_000,
+  pubsub: 60_000,
+};
 
 export interface UpOptions {
   /** Also start watcher, dispatcher and a CPU worker. */
@@ -330,7 +426,13 @@ export function appSpec(cfg: LookoutConfig, app: AppName): ProcSpec {
     args: [bin, ...args[app]],
     cwd: cfg.projectRoot,
     // The child reads the same configuration: pass the resolved endpoints explicitly.
-    env: { LOOKOUT_HOME: cfg.home, LOOKOUT_PORT_BASE: String(cfg.portBase), LOOKOUT_TOOLS_DIR: cfg.toolsDir, LOOKOUT_READY_FILE: readyFile(cfg, app), ...(cfg.nats.embedded ? { LOOKOUT_NATS_CLUSTER: String(cfg.nats.cluster) } : {}) },
+    env: {
+      LOOKOUT_HOME: cfg.home,
+      LOOKOUT_PORT_BASE: String(cfg.portBase),
+      LOOKOUT_TOOLS_DIR: cfg.toolsDir,
+      LOOKOUT_READY_FILE: readyFile(cfg, app),
+      ...(cfg.nats.embedded ? { LOOKOUT_NATS_CLUSTER: String(cfg.nats.cluster) } : {}),
+    },
   };
 }
 
@@ -370,7 +472,10 @@ export async function up(cfg: LookoutConfig, opts: UpOptions): Promise<void> {
   log('provisioned: bucket, BigQuery dataset/table/view, JetStream streams and KV');
   if (cfg.bigquery.embedded) {
     const n = await importRows(cfg, log);
-    if (n > 0) log(`bigquery: loaded ${n} result rows from the row journal (${path.relative(process.cwd(), rowJournalDir(cfg))})`);
+    if (n > 0)
+      log(
+        `bigquery: loaded ${n} result rows from the row journal (${path.relative(process.cwd(), rowJournalDir(cfg))})`,
+      );
     fs.rmSync(insertsHeldFile(cfg), { force: true });
   }
   if (!opts.apps) return;
@@ -399,7 +504,16 @@ function legacyRowsFile(cfg: LookoutConfig): string {
  */
 export async function importRows(cfg: LookoutConfig, log: (l: string) => void = () => {}): Promise<number> {
   const dir = rowJournalDir(cfg);
-  const files = [legacyRowsFile(cfg), ...(fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.ndjson')).sort().map((f) => path.join(dir, f)) : [])].filter((f) => fs.existsSync(f));
+  const files = [
+    legacyRowsFile(cfg),
+    ...(fs.existsSync(dir)
+      ? fs
+          .readdirSync(dir)
+          .filter((f) => f.endsWith('.ndjson'))
+          .sort()
+          .map((f) => path.join(dir, f))
+      : []),
+  ].filter((f) => fs.existsSync(f));
   if (files.length === 0) return 0;
   // Straight to the emulator: the front holds inserts and queries back until this load is done.
   const emulator = bigqueryClient({ ...cfg, bigquery: { ...cfg.bigquery, url: emulatorUrl(cfg) } });
@@ -411,7 +525,10 @@ export async function importRows(cfg: LookoutConfig, log: (l: string) => void = 
   const last = new Map<string, string>();
   for (const [fi, file] of files.entries()) {
     let ln = 0;
-    for await (const line of readline.createInterface({ input: fs.createReadStream(file, 'utf8'), crlfDelay: Infinity })) {
+    for await (const line of readline.createInterface({
+      input: fs.createReadStream(file, 'utf8'),
+      crlfDelay: Infinity,
+    })) {
       ln++;
       try {
         last.set(String((JSON.parse(line) as { analysis_id?: unknown }).analysis_id), `${fi}:${ln}`);
@@ -482,9 +599,20 @@ export interface StatusLine {
 }
 
 export async function status(cfg: LookoutConfig): Promise<StatusLine[]> {
-  const endpoints: Record<ServerName, string> = { nats: cfg.nats.url, temporal: cfg.temporal.url, gcs: cfg.gcs.url, bigquery: cfg.bigquery.embedded ? emulatorUrl(cfg) : cfg.bigquery.url, 'bigquery-api': cfg.bigquery.url, pubsub: cfg.pubsub.url ?? 'pubsub.googleapis.com' };
+  const endpoints: Record<ServerName, string> = {
+    nats: cfg.nats.url,
+    temporal: cfg.temporal.url,
+    gcs: cfg.gcs.url,
+    bigquery: cfg.bigquery.embedded ? emulatorUrl(cfg) : cfg.bigquery.url,
+    'bigquery-api': cfg.bigquery.url,
+    pubsub: cfg.pubsub.url ?? 'pubsub.googleapis.com',
+  };
   const lines: StatusLine[] = [];
-  for (const s of SERVERS.filter((x) => (x !== 'bigquery-api' || cfg.bigquery.embedded) && (x !== 'pubsub' || cfg.ingest === 'pubsub' || cfg.pubsub.embedded))) {
+  for (const s of SERVERS.filter(
+    (x) =>
+      (x !== 'bigquery-api' || cfg.bigquery.embedded) &&
+      (x !== 'pubsub' || cfg.ingest === 'pubsub' || cfg.pubsub.embedded),
+  )) {
     const pid = readPid(cfg.home, s);
     const healthy = await serverReady(cfg, s).catch(() => false);
     if (!isEmbedded(cfg, s)) {
@@ -492,19 +620,36 @@ export async function status(cfg: LookoutConfig): Promise<StatusLine[]> {
       continue;
     }
     const alive = isAlive(pid);
-    lines.push({ name: s, kind: 'server', state: alive ? (healthy ? 'running' : 'unhealthy') : 'stopped', pid: alive ? pid : undefined, endpoint: endpoints[s], detail: alive && !healthy ? tailLog(cfg.home, s, 3) : undefined });
+    lines.push({
+      name: s,
+      kind: 'server',
+      state: alive ? (healthy ? 'running' : 'unhealthy') : 'stopped',
+      pid: alive ? pid : undefined,
+      endpoint: endpoints[s],
+      detail: alive && !healthy ? tailLog(cfg.home, s, 3) : undefined,
+    });
   }
   // Nodes 2 and 3 of an embedded NATS cluster (their health is part of the `nats` line above).
   for (const n of natsNodeNames(cfg).slice(1)) {
     const pid = readPid(cfg.home, n);
-    lines.push({ name: n, kind: 'server', state: isAlive(pid) ? 'running' : 'stopped', pid: isAlive(pid) ? pid : undefined });
+    lines.push({
+      name: n,
+      kind: 'server',
+      state: isAlive(pid) ? 'running' : 'stopped',
+      pid: isAlive(pid) ? pid : undefined,
+    });
   }
   for (const a of APPS) {
     const pid = readPid(cfg.home, a);
     const alive = isAlive(pid);
     // The ingest app of the other mode is listed only while it runs.
     if (!alive && !appsFor(cfg).includes(a)) continue;
-    lines.push({ name: a, kind: 'app', state: alive ? (fs.existsSync(readyFile(cfg, a)) ? 'running' : 'unhealthy') : 'stopped', pid: alive ? pid : undefined });
+    lines.push({
+      name: a,
+      kind: 'app',
+      state: alive ? (fs.existsSync(readyFile(cfg, a)) ? 'running' : 'unhealthy') : 'stopped',
+      pid: alive ? pid : undefined,
+    });
   }
   return lines;
 }

@@ -32,7 +32,13 @@ export interface BackfillOptions {
    * Bulk mode: instead of one event (and one workflow) per object, start one analyzeBatch workflow per
    * `size` objects directly in Temporal, at most `inflight` at a time; `onStarted` sees each batch's workflow id.
    */
-  bulk?: { size: number; inflight: number; starter: Pick<WorkflowStarter, 'startBatch'>; pipeline: PipelineSpec; onStarted?: (workflowId: string) => void };
+  bulk?: {
+    size: number;
+    inflight: number;
+    starter: Pick<WorkflowStarter, 'startBatch'>;
+    pipeline: PipelineSpec;
+    onStarted?: (workflowId: string) => void;
+  };
 }
 
 export interface BackfillProgress {
@@ -84,7 +90,12 @@ export class RateLimiter {
   }
 }
 
-export async function backfill(nc: NatsConnection, storage: Storage, cfg: LookoutConfig, opts: BackfillOptions): Promise<BackfillProgress> {
+export async function backfill(
+  nc: NatsConnection,
+  storage: Storage,
+  cfg: LookoutConfig,
+  opts: BackfillOptions,
+): Promise<BackfillProgress> {
   const kv = await cursorsKv(nc, cfg);
   const key = checkpointKey(opts.bucket, opts.prefix);
   const batches = opts.bulk ? new BulkStarter(opts.bulk, opts.runTag) : undefined;
@@ -102,7 +113,16 @@ export async function backfill(nc: NatsConnection, storage: Storage, cfg: Lookou
   }
   const js = nc.jetstream();
   const limiter = new RateLimiter(opts.rate);
-  const progress = (): BackfillProgress => ({ listed: cp.listed, published: cp.published, duplicates: cp.duplicates, invalid: cp.invalid, pages: cp.pages, resumedFromCheckpoint: resumed, done: cp.done, ...(batches ? { bulk: { ...batches.totals } } : {}) });
+  const progress = (): BackfillProgress => ({
+    listed: cp.listed,
+    published: cp.published,
+    duplicates: cp.duplicates,
+    invalid: cp.invalid,
+    pages: cp.pages,
+    resumedFromCheckpoint: resumed,
+    done: cp.done,
+    ...(batches ? { bulk: { ...batches.totals } } : {}),
+  });
   // Bulk mode: objects count as published (or duplicates) when their batch is started (or found already run).
   const count = (r: { started: number; duplicate: number }) => {
     cp.published += r.started;
@@ -111,15 +131,30 @@ export async function backfill(nc: NatsConnection, storage: Storage, cfg: Lookou
   const bucket = storage.bucket(opts.bucket);
   do {
     if (opts.signal?.aborted) break;
-    const [files, next] = await bucket.getFiles({ prefix: opts.prefix || undefined, autoPaginate: false, maxResults: opts.pageSize, pageToken: cp.pageToken ?? undefined });
+    const [files, next] = await bucket.getFiles({
+      prefix: opts.prefix || undefined,
+      autoPaginate: false,
+      maxResults: opts.pageSize,
+      pageToken: cp.pageToken ?? undefined,
+    });
     for (const f of files) {
       cp.listed++;
       const md = f.metadata;
-      const metadata = { ...(md.metadata as Record<string, string> | undefined), ...(opts.runTag ? { 'lookout-run': opts.runTag } : {}) };
-      const v = eventFromObjectResource({ ...md, bucket: opts.bucket, name: f.name, metadata } as Parameters<typeof eventFromObjectResource>[0], 'backfill');
+      const metadata = {
+        ...(md.metadata as Record<string, string> | undefined),
+        ...(opts.runTag ? { 'lookout-run': opts.runTag } : {}),
+      };
+      const v = eventFromObjectResource(
+        { ...md, bucket: opts.bucket, name: f.name, metadata } as Parameters<typeof eventFromObjectResource>[0],
+        'backfill',
+      );
       if (!v.ok) {
         cp.invalid++;
-        await publishDeadLetter(js, cfg, { kind: 'ingest', reason: v.reason, payload: JSON.stringify({ bucket: opts.bucket, name: f.name }) });
+        await publishDeadLetter(js, cfg, {
+          kind: 'ingest',
+          reason: v.reason,
+          payload: JSON.stringify({ bucket: opts.bucket, name: f.name }),
+        });
         continue;
       }
       await limiter.acquire();
@@ -170,7 +205,17 @@ export class BulkStarter {
     const now = new Date().toISOString();
     const input: BatchInput = {
       pipeline: this.bulk.pipeline,
-      objects: evs.map((e) => ({ bucket: e.bucket, name: e.name, generation: e.generation, size: Number(e.size), contentType: e.contentType, timeCreated: e.timeCreated, md5Hash: e.md5Hash, crc32c: e.crc32c, metadata: e.metadata })),
+      objects: evs.map((e) => ({
+        bucket: e.bucket,
+        name: e.name,
+        generation: e.generation,
+        size: Number(e.size),
+        contentType: e.contentType,
+        timeCreated: e.timeCreated,
+        md5Hash: e.md5Hash,
+        crc32c: e.crc32c,
+        metadata: e.metadata,
+      })),
       trace: { source: 'backfill', publishedAt: now, dispatchedAt: now },
       runTag: this.runTag,
     };

@@ -8,7 +8,10 @@ import { SetupError } from '../core/errors';
 
 /** True for addresses only this machine can reach: 127.0.0.0/8, ::1, localhost (and IPv4-mapped loopback). */
 export function isLoopbackHost(host: string): boolean {
-  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, '');
+  const h = host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[|\]$/g, '');
   if (h === 'localhost' || h === '::1') return true;
   const v4 = h.startsWith('::ffff:') ? h.slice(7) : h;
   return net.isIPv4(v4) && v4.split('.')[0] === '127';

@@ -74,7 +74,8 @@ function decodeSegment(seg: string | undefined): Record<string, unknown> | undef
 /** What went wrong, in words that are safe to log: google-auth-library's messages quote the whole token. */
 function verifyFailure(err: unknown): TokenCheck & { ok: false } {
   const m = (err as Error)?.message ?? '';
-  if (m.startsWith('Failed to retrieve verification certificates')) return { ok: false, reason: 'Google signing certificates unavailable', unavailable: true };
+  if (m.startsWith('Failed to retrieve verification certificates'))
+    return { ok: false, reason: 'Google signing certificates unavailable', unavailable: true };
   const known: Array<[string, string]> = [
     ['Invalid token signature', 'bad signature'],
     ['No pem found', 'unknown signing key (kid)'],
@@ -104,12 +105,22 @@ export function oidcVerifier(opts: OidcVerifierOptions): TokenVerifier {
   const allowed = new Set(opts.serviceAccounts.map((e) => e.toLowerCase()));
   if (allowed.size === 0) throw new Error('oidcVerifier: serviceAccounts must name at least one service-account email');
   const skew = opts.clockSkewS ?? OIDC_CLOCK_SKEW_S;
-  const client = new OAuth2Client({ issuers: GOOGLE_ISSUERS, ...(opts.certsUrl ? { endpoints: { oauth2FederatedSignonPemCertsUrl: opts.certsUrl } } : {}) });
+  const client = new OAuth2Client({
+    issuers: GOOGLE_ISSUERS,
+    ...(opts.certsUrl ? { endpoints: { oauth2FederatedSignonPemCertsUrl: opts.certsUrl } } : {}),
+  });
   return async (token) => {
     const parts = token.split('.');
     const header = parts.length === 3 ? decodeSegment(parts[0]) : undefined;
     if (!header || !decodeSegment(parts[1])) return { ok: false, reason: 'malformed token' };
-    if (header.alg !== 'RS256') return { ok: false, reason: header.alg === 'none' ? 'unsigned token (alg none)' : `algorithm ${JSON.stringify(String(header.alg).slice(0, 16))} not accepted (RS256 only)` };
+    if (header.alg !== 'RS256')
+      return {
+        ok: false,
+        reason:
+          header.alg === 'none'
+            ? 'unsigned token (alg none)'
+            : `algorithm ${JSON.stringify(String(header.alg).slice(0, 16))} not accepted (RS256 only)`,
+      };
     let payload;
     try {
       payload = (await client.verifyIdToken({ idToken: token, audience: opts.audience })).getPayload();
@@ -122,14 +133,22 @@ export function oidcVerifier(opts: OidcVerifierOptions): TokenVerifier {
     if (payload.iat - skew > now) return { ok: false, reason: 'issued in the future' };
     const email = typeof payload.email === 'string' ? payload.email.toLowerCase() : undefined;
     if (!email) return { ok: false, reason: 'token has no email (the push subscription needs a service account)' };
-    if (!allowed.has(email)) return { ok: false, reason: `service account ${JSON.stringify(email.slice(0, 120))} is not in LOOKOUT_PUSH_SERVICE_ACCOUNTS` };
+    if (!allowed.has(email))
+      return {
+        ok: false,
+        reason: `service account ${JSON.stringify(email.slice(0, 120))} is not in LOOKOUT_PUSH_SERVICE_ACCOUNTS`,
+      };
     if (payload.email_verified !== true) return { ok: false, reason: 'email not verified' };
     return { ok: true, subject: email };
   };
 }
 
 export function rejectAllVerifier(): TokenVerifier {
-  return async () => ({ ok: false, reason: 'no authentication configured: set LOOKOUT_PUSH_AUDIENCE and LOOKOUT_PUSH_SERVICE_ACCOUNTS (OIDC) or LOOKOUT_PUSH_TOKEN' });
+  return async () => ({
+    ok: false,
+    reason:
+      'no authentication configured: set LOOKOUT_PUSH_AUDIENCE and LOOKOUT_PUSH_SERVICE_ACCOUNTS (OIDC) or LOOKOUT_PUSH_TOKEN',
+  });
 }
 
 /** Accepts what any of the verifiers accepts; otherwise the first one's reason (or "unavailable" if any could not check). */
@@ -152,13 +171,16 @@ export function anyVerifier(...vs: TokenVerifier[]): TokenVerifier {
  */
 export function assertPushExposure(cfg: LookoutConfig, host: string): void {
   if (cfg.push.allowUnauthenticated && !isLoopbackHost(host)) {
-    throw new UnauthenticatedExposureError(`push-server: LOOKOUT_PUSH_ALLOW_UNAUTHENTICATED is set and --host ${host} is beyond loopback: anyone on that network could inject events. Unset it, or listen on 127.0.0.1`);
+    throw new UnauthenticatedExposureError(
+      `push-server: LOOKOUT_PUSH_ALLOW_UNAUTHENTICATED is set and --host ${host} is beyond loopback: anyone on that network could inject events. Unset it, or listen on 127.0.0.1`,
+    );
   }
 }
 
 export function verifierFromConfig(cfg: LookoutConfig): TokenVerifier {
   const vs: TokenVerifier[] = [];
-  if (cfg.push.audience) vs.push(oidcVerifier({ audience: cfg.push.audience, serviceAccounts: cfg.push.serviceAccounts }));
+  if (cfg.push.audience)
+    vs.push(oidcVerifier({ audience: cfg.push.audience, serviceAccounts: cfg.push.serviceAccounts }));
   if (cfg.push.token) vs.push(staticTokenVerifier(cfg.push.token));
   return vs.length === 0 ? rejectAllVerifier() : anyVerifier(...vs);
 }
@@ -203,19 +225,26 @@ function readBody(req: http.IncomingMessage, max: number): Promise<Buffer> {
   });
 }
 
-type Extracted = { kind: 'event'; payload: unknown; source: EventSource } | { kind: 'ignore'; reason: string } | { kind: 'malformed'; reason: string };
+type Extracted =
+  | { kind: 'event'; payload: unknown; source: EventSource }
+  | { kind: 'ignore'; reason: string }
+  | { kind: 'malformed'; reason: string };
 
 /** Pub/Sub push envelope -> notification payload. */
 export function fromPubSub(body: unknown): Extracted {
   const msg = (body as { message?: { attributes?: Record<string, string>; data?: string } })?.message;
-  if (!msg || typeof msg !== 'object') return { kind: 'malformed', reason: 'not a Pub/Sub push envelope (no "message")' };
+  if (!msg || typeof msg !== 'object')
+    return { kind: 'malformed', reason: 'not a Pub/Sub push envelope (no "message")' };
   const eventType = msg.attributes?.eventType;
   if (eventType && eventType !== 'OBJECT_FINALIZE') return { kind: 'ignore', reason: `event type ${eventType}` };
   if (typeof msg.data !== 'string') return { kind: 'malformed', reason: 'Pub/Sub message has no data' };
   try {
     return { kind: 'event', payload: JSON.parse(Buffer.from(msg.data, 'base64').toString('utf8')), source: 'push' };
   } catch {
-    return { kind: 'malformed', reason: 'Pub/Sub message data is not base64 JSON (payload format must be JSON_API_V1)' };
+    return {
+      kind: 'malformed',
+      reason: 'Pub/Sub message data is not base64 JSON (payload format must be JSON_API_V1)',
+    };
   }
 }
 
@@ -252,7 +281,16 @@ export type PushServer = http.Server & { counts: PushCounts };
 
 export function createPushServer(deps: PushServerDeps): PushServer {
   const log = deps.log ?? (() => {});
-  const counts: PushCounts = { accepted: 0, duplicate: 0, ignored: 0, deadLettered: 0, unauthorized: 0, foreignBucket: 0, tooLarge: 0, unavailable: 0 };
+  const counts: PushCounts = {
+    accepted: 0,
+    duplicate: 0,
+    ignored: 0,
+    deadLettered: 0,
+    unauthorized: 0,
+    foreignBucket: 0,
+    tooLarge: 0,
+    unavailable: 0,
+  };
   const buckets = new Set(deps.cfg.push.buckets);
   const server = http.createServer((req, res) => {
     const send = (status: number, body?: unknown, headers: Record<string, string> = {}) => {
@@ -262,12 +300,17 @@ export function createPushServer(deps: PushServerDeps): PushServer {
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://x');
       if (req.method === 'GET' && url.pathname === '/healthz') return send(200, { ok: true });
-      if (req.method !== 'POST' || (url.pathname !== '/pubsub' && url.pathname !== '/cloudevents')) return send(404, { error: 'POST /pubsub or /cloudevents' });
+      if (req.method !== 'POST' || (url.pathname !== '/pubsub' && url.pathname !== '/cloudevents'))
+        return send(404, { error: 'POST /pubsub or /cloudevents' });
       const auth = req.headers.authorization ?? '';
       const m = /^Bearer\s+(\S+)$/i.exec(auth);
       // LOOKOUT_PUSH_ALLOW_UNAUTHENTICATED (loopback only, see assertPushExposure): a request without a token
       // passes; one that carries a token still has it checked.
-      const v: TokenCheck = m ? await deps.verify(m[1]) : deps.cfg.push.allowUnauthenticated && !auth ? { ok: true, subject: 'unauthenticated (loopback)' } : { ok: false, reason: 'missing bearer token' };
+      const v: TokenCheck = m
+        ? await deps.verify(m[1])
+        : deps.cfg.push.allowUnauthenticated && !auth
+          ? { ok: true, subject: 'unauthenticated (loopback)' }
+          : { ok: false, reason: 'missing bearer token' };
       if (!v.ok) {
         if (v.unavailable) {
           counts.unavailable++;
@@ -295,25 +338,42 @@ export function createPushServer(deps: PushServerDeps): PushServer {
         body = undefined;
       }
       const ex: Extracted =
-        body === undefined ? { kind: 'malformed', reason: 'body is not JSON' } : url.pathname === '/pubsub' ? fromPubSub(body) : fromCloudEvent(req.headers, body);
+        body === undefined
+          ? { kind: 'malformed', reason: 'body is not JSON' }
+          : url.pathname === '/pubsub'
+            ? fromPubSub(body)
+            : fromCloudEvent(req.headers, body);
       try {
         if (ex.kind === 'ignore') {
           counts.ignored++;
           return send(204);
         }
-        const valid = ex.kind === 'event' ? validateObjectEvent(ex.payload, { source: ex.source, publishedAt: new Date().toISOString() }) : ({ ok: false, reason: ex.reason } as const);
+        const valid =
+          ex.kind === 'event'
+            ? validateObjectEvent(ex.payload, { source: ex.source, publishedAt: new Date().toISOString() })
+            : ({ ok: false, reason: ex.reason } as const);
         if (!valid.ok) {
-          await publishDeadLetter(deps.js, deps.cfg, { kind: 'ingest', reason: valid.reason, payload: raw.toString('utf8').slice(0, 65536) });
+          await publishDeadLetter(deps.js, deps.cfg, {
+            kind: 'ingest',
+            reason: valid.reason,
+            payload: raw.toString('utf8').slice(0, 65536),
+          });
           counts.deadLettered++;
           return send(200, { deadLettered: valid.reason });
         }
         if (!buckets.has(valid.value.bucket)) {
           counts.foreignBucket++;
-          log(`push: refused an event for bucket ${JSON.stringify(valid.value.bucket)} (not in LOOKOUT_PUSH_BUCKETS) from ${v.subject ?? 'shared-token sender'}`);
+          log(
+            `push: refused an event for bucket ${JSON.stringify(valid.value.bucket)} (not in LOOKOUT_PUSH_BUCKETS) from ${v.subject ?? 'shared-token sender'}`,
+          );
           return send(403, { error: `bucket ${JSON.stringify(valid.value.bucket)} is not served by this endpoint` });
         }
         // Every event is stamped when Lookout publishes it, whatever the sender claimed.
-        const r = await publishObjectEvent(deps.js, deps.cfg, { ...valid.value, source: ex.kind === 'event' ? ex.source : 'push', publishedAt: new Date().toISOString() });
+        const r = await publishObjectEvent(deps.js, deps.cfg, {
+          ...valid.value,
+          source: ex.kind === 'event' ? ex.source : 'push',
+          publishedAt: new Date().toISOString(),
+        });
         if (r.duplicate) counts.duplicate++;
         else counts.accepted++;
         return send(204);

@@ -1,10 +1,24 @@
 /** OpenAPI 3.1 description of `lookout serve` (served at GET /openapi.json). */
-const box = { type: 'object', required: ['x', 'y', 'w', 'h'], properties: { x: { type: 'number' }, y: { type: 'number' }, w: { type: 'number' }, h: { type: 'number' } }, description: 'pixels in the frame: top-left corner, width, height' };
+const box = {
+  type: 'object',
+  required: ['x', 'y', 'w', 'h'],
+  properties: { x: { type: 'number' }, y: { type: 'number' }, w: { type: 'number' }, h: { type: 'number' } },
+  description: 'pixels in the frame: top-left corner, width, height',
+};
 const object = {
   type: 'object',
-  properties: { label: { type: 'string' }, detectorScore: { type: 'number' }, anomalyScore: { type: ['number', 'null'] }, box },
+  properties: {
+    label: { type: 'string' },
+    detectorScore: { type: 'number' },
+    anomalyScore: { type: ['number', 'null'] },
+    box,
+  },
 };
-const error = { type: 'object', required: ['status', 'error'], properties: { status: { type: 'integer' }, error: { type: 'string' } } };
+const error = {
+  type: 'object',
+  required: ['status', 'error'],
+  properties: { status: { type: 'integer' }, error: { type: 'string' } },
+};
 const json = (schema: object, description: string) => ({ description, content: { 'application/json': { schema } } });
 
 export const SERVE_OPENAPI = {
@@ -13,7 +27,7 @@ export const SERVE_OPENAPI = {
     title: 'Lookout frame API',
     version: '1',
     description:
-      'Synchronous analysis of one CCTV frame triplet (the reference service\'s shape): upload KEY, KEY_d3 (frame t-3) and KEY_p3 (frame t+3) to the bucket, then POST the KEY. The analysis runs through Temporal on the workers and is recorded in BigQuery like any other.',
+      "Synchronous analysis of one CCTV frame triplet (the reference service's shape): upload KEY, KEY_d3 (frame t-3) and KEY_p3 (frame t+3) to the bucket, then POST the KEY. The analysis runs through Temporal on the workers and is recorded in BigQuery like any other.",
   },
   paths: {
     '/v1/frames': {
@@ -29,7 +43,11 @@ export const SERVE_OPENAPI = {
                 properties: {
                   key: { type: 'string', description: 'object name of frame t', maxLength: 1024 },
                   bucket: { type: 'string', description: 'default: the inbox bucket' },
-                  scene: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{0,62}$', description: 'scene model; default: the server\'s --scene' },
+                  scene: {
+                    type: 'string',
+                    pattern: '^[a-z0-9][a-z0-9_-]{0,62}$',
+                    description: "scene model; default: the server's --scene",
+                  },
                 },
               },
             },
@@ -60,12 +78,14 @@ export const SERVE_OPENAPI = {
           '413': json(error, 'request body over 64 KiB'),
           '422': json({ type: 'object' }, 'the frame is not a usable image'),
           '503': json(error, 'the stack is unavailable, or the analysis broke off'),
-          '504': json(error, 'the analysis is still running after the server\'s timeout'),
+          '504': json(error, "the analysis is still running after the server's timeout"),
         },
       },
     },
     '/healthz': { get: { summary: 'liveness', responses: { '200': json({ type: 'object' }, 'up') } } },
-    '/openapi.json': { get: { summary: 'this description', responses: { '200': json({ type: 'object' }, 'OpenAPI 3.1') } } },
+    '/openapi.json': {
+      get: { summary: 'this description', responses: { '200': json({ type: 'object' }, 'OpenAPI 3.1') } },
+    },
   },
   // Required on every path but /healthz when the server has LOOKOUT_SERVE_TOKEN (always, beyond loopback).
   components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },

@@ -30,7 +30,9 @@ export interface ServeDeps {
 /** `lookout serve` beyond loopback needs a token: the API starts analyses and reads any object of the bucket. */
 export function assertServeExposure(host: string, token: string | undefined): void {
   if (!token && !isLoopbackHost(host)) {
-    throw new UnauthenticatedExposureError(`serve: --host ${host} is beyond loopback and LOOKOUT_SERVE_TOKEN is not set: set it (callers send "Authorization: Bearer <token>") or listen on 127.0.0.1`);
+    throw new UnauthenticatedExposureError(
+      `serve: --host ${host} is beyond loopback and LOOKOUT_SERVE_TOKEN is not set: set it (callers send "Authorization: Bearer <token>") or listen on 127.0.0.1`,
+    );
   }
 }
 
@@ -60,7 +62,11 @@ async function readJson(req: http.IncomingMessage): Promise<Record<string, unkno
   }
 }
 
-async function objectMeta(storage: Storage, bucket: string, name: string): Promise<Record<string, unknown> | undefined> {
+async function objectMeta(
+  storage: Storage,
+  bucket: string,
+  name: string,
+): Promise<Record<string, unknown> | undefined> {
   try {
     const [md] = await storage.bucket(bucket).file(name).getMetadata();
     return md as unknown as Record<string, unknown>;
@@ -73,18 +79,34 @@ async function objectMeta(storage: Storage, bucket: string, name: string): Promi
 export async function analyzeFrame(deps: ServeDeps, body: Record<string, unknown>) {
   const { cfg } = deps;
   const key = body.key;
-  if (typeof key !== 'string' || key.length === 0 || key.length > 1024) throw new HttpError(400, '"key" must be a non-empty object name');
+  if (typeof key !== 'string' || key.length === 0 || key.length > 1024)
+    throw new HttpError(400, '"key" must be a non-empty object name');
   if (isNeighbour(key)) throw new HttpError(400, `"${key}" is a neighbour frame; send the KEY of frame t`);
   const bucket = typeof body.bucket === 'string' ? body.bucket : cfg.gcs.bucket;
   const scene = typeof body.scene === 'string' ? body.scene : deps.defaultScene;
-  if (!SCENE_RE.test(scene)) throw new HttpError(400, `"scene" ${JSON.stringify(scene)} must be lowercase letters, digits, - or _`);
+  if (!SCENE_RE.test(scene))
+    throw new HttpError(400, `"scene" ${JSON.stringify(scene)} must be lowercase letters, digits, - or _`);
   const md = await objectMeta(deps.storage, bucket, key);
   if (!md) throw new HttpError(404, `gs://${bucket}/${key} does not exist`);
   const n = neighbourNames(key);
-  for (const [label, name] of [['t-3', n.d3], ['t+3', n.p3]] as const) {
-    if (!(await objectMeta(deps.storage, bucket, name))) throw new HttpError(400, `frame ${label} gs://${bucket}/${name} is missing: upload KEY, KEY_d3 and KEY_p3`);
+  for (const [label, name] of [
+    ['t-3', n.d3],
+    ['t+3', n.p3],
+  ] as const) {
+    if (!(await objectMeta(deps.storage, bucket, name)))
+      throw new HttpError(400, `frame ${label} gs://${bucket}/${name} is missing: upload KEY, KEY_d3 and KEY_p3`);
   }
-  const v = validateObjectEvent({ ...md, bucket, name: key, metadata: { ...((md.metadata as Record<string, string>) ?? {}), 'lookout-pipeline': 'cctv-ocae', 'lookout-scene': scene }, source: 'push' });
+  const v = validateObjectEvent({
+    ...md,
+    bucket,
+    name: key,
+    metadata: {
+      ...((md.metadata as Record<string, string>) ?? {}),
+      'lookout-pipeline': 'cctv-ocae',
+      'lookout-scene': scene,
+    },
+    source: 'push',
+  });
   if (!v.ok) throw new HttpError(400, v.reason);
   const input = analyzeInputFor(v.value, cfg, cfg.pipelines);
   input.scene = scene;
@@ -101,7 +123,10 @@ export async function analyzeFrame(deps: ServeDeps, body: Record<string, unknown
     result = await Promise.race([
       deps.starter.analysisResult(workflowId),
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new HttpError(504, `analysis ${workflowId} still running after ${deps.timeoutMs} ms`)), deps.timeoutMs);
+        timer = setTimeout(
+          () => reject(new HttpError(504, `analysis ${workflowId} still running after ${deps.timeoutMs} ms`)),
+          deps.timeoutMs,
+        );
       }),
     ]);
   } catch (err) {
@@ -113,12 +138,20 @@ export async function analyzeFrame(deps: ServeDeps, body: Record<string, unknown
   }
   if (result.status !== 'ok') {
     const status = result.errorClass === 'SceneModelMissing' ? 409 : 422;
-    return { httpStatus: status, body: { status, workflowId, errorClass: result.errorClass, message: `analysis failed: ${result.errorClass}` } };
+    return {
+      httpStatus: status,
+      body: { status, workflowId, errorClass: result.errorClass, message: `analysis failed: ${result.errorClass}` },
+    };
   }
   // The workflow's result carries what the row holds: no query, so the answer is not slowed by BigQuery.
   const details = (result.details ?? {}) as { threshold?: number; annotated?: string; scene_version?: number };
   const threshold = details.threshold ?? null;
-  const objects = (result.scored ?? []).map((o) => ({ label: o.label, detectorScore: o.score, anomalyScore: o.anomalyScore ?? null, box: { x: o.x, y: o.y, w: o.w, h: o.h } }));
+  const objects = (result.scored ?? []).map((o) => ({
+    label: o.label,
+    detectorScore: o.score,
+    anomalyScore: o.anomalyScore ?? null,
+    box: { x: o.x, y: o.y, w: o.w, h: o.h },
+  }));
   return {
     httpStatus: 200,
     body: {

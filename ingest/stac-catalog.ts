@@ -49,7 +49,8 @@ const MAX_JSON_BYTES = 64 * 2 ** 20;
 async function readJson(storage: Storage, bucket: string, name: string): Promise<Json> {
   const f = storage.bucket(bucket).file(name);
   const [meta] = await f.getMetadata();
-  if (Number(meta.size ?? 0) > MAX_JSON_BYTES) throw new Error(`${Number(meta.size)} bytes, over the ${MAX_JSON_BYTES}-byte bound for a catalog file`);
+  if (Number(meta.size ?? 0) > MAX_JSON_BYTES)
+    throw new Error(`${Number(meta.size)} bytes, over the ${MAX_JSON_BYTES}-byte bound for a catalog file`);
   const [buf] = await f.download();
   const v = JSON.parse(buf.toString('utf8')) as unknown;
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not a JSON object');
@@ -67,16 +68,27 @@ export function standaloneItem(feature: Json, from: { bucket: string; name: stri
       return href; // an http(s) href stays as it is (the Item's analysis says whether it can be read)
     }
   };
-  const assets = typeof feature.assets === 'object' && feature.assets !== null ? (feature.assets as Record<string, Json>) : {};
+  const assets =
+    typeof feature.assets === 'object' && feature.assets !== null ? (feature.assets as Record<string, Json>) : {};
   const links = Array.isArray(feature.links) ? (feature.links as Json[]) : [];
   return {
     ...feature,
-    assets: Object.fromEntries(Object.entries(assets).map(([k, a]) => [k, typeof a === 'object' && a !== null ? { ...a, href: abs(a.href, k) } : a])),
+    assets: Object.fromEntries(
+      Object.entries(assets).map(([k, a]) => [
+        k,
+        typeof a === 'object' && a !== null ? { ...a, href: abs(a.href, k) } : a,
+      ]),
+    ),
     links: links.filter((l) => l && l.rel !== 'self').map((l) => ({ ...l, href: abs(l.href, String(l.rel)) })),
   };
 }
 
-export async function backfillStac(nc: NatsConnection, storage: Storage, cfg: LookoutConfig, opts: StacBackfillOptions): Promise<StacBackfillProgress> {
+export async function backfillStac(
+  nc: NatsConnection,
+  storage: Storage,
+  cfg: LookoutConfig,
+  opts: StacBackfillOptions,
+): Promise<StacBackfillProgress> {
   const js = nc.jetstream();
   const limiter = new RateLimiter(opts.rate);
   const p: StacBackfillProgress = { catalogs: 0, items: 0, published: 0, duplicates: 0, invalid: 0, problems: [] };
@@ -100,8 +112,14 @@ export async function backfillStac(nc: NatsConnection, storage: Storage, cfg: Lo
       await problem(`item gs://${key}`, err);
       return;
     }
-    const metadata = { ...(md.metadata as Record<string, string> | undefined), ...(opts.runTag ? { 'lookout-run': opts.runTag } : {}) };
-    const v = eventFromObjectResource({ ...md, bucket, name, metadata } as Parameters<typeof eventFromObjectResource>[0], 'backfill');
+    const metadata = {
+      ...(md.metadata as Record<string, string> | undefined),
+      ...(opts.runTag ? { 'lookout-run': opts.runTag } : {}),
+    };
+    const v = eventFromObjectResource(
+      { ...md, bucket, name, metadata } as Parameters<typeof eventFromObjectResource>[0],
+      'backfill',
+    );
     if (!v.ok) {
       await problem(`item gs://${key}`, new Error(v.reason));
       return;
@@ -114,7 +132,10 @@ export async function backfillStac(nc: NatsConnection, storage: Storage, cfg: Lo
   };
 
   /** Writes an ItemCollection's Item to the results bucket unless the same bytes are there already. */
-  const materialise = async (feature: Json, from: { bucket: string; name: string }): Promise<{ bucket: string; name: string }> => {
+  const materialise = async (
+    feature: Json,
+    from: { bucket: string; name: string },
+  ): Promise<{ bucket: string; name: string }> => {
     const id = typeof feature.id === 'string' && feature.id.trim() ? feature.id.trim() : null;
     if (!id) throw new Error('an ItemCollection feature without an id');
     const name = `stac-items/${from.bucket}/${from.name.replace(/\.json$/i, '')}/${id.replace(/[^A-Za-z0-9._-]+/g, '_')}.json`;
@@ -125,7 +146,11 @@ export async function backfillStac(nc: NatsConnection, storage: Storage, cfg: Lo
       const [cur] = await f.download();
       if (cur.equals(body)) return { bucket: cfg.gcs.resultsBucket, name };
     }
-    await f.save(body, { resumable: false, contentType: 'application/geo+json', metadata: { metadata: { 'lookout-stac-from': `gs://${from.bucket}/${from.name}` } } });
+    await f.save(body, {
+      resumable: false,
+      contentType: 'application/geo+json',
+      metadata: { metadata: { 'lookout-stac-from': `gs://${from.bucket}/${from.name}` } },
+    });
     return { bucket: cfg.gcs.resultsBucket, name };
   };
 
@@ -146,7 +171,8 @@ export async function backfillStac(nc: NatsConnection, storage: Storage, cfg: Lo
       const features = Array.isArray(doc.features) ? (doc.features as unknown[]) : [];
       for (const [i, f] of features.entries()) {
         try {
-          if (typeof f !== 'object' || f === null || (f as Json).type !== 'Feature') throw new Error('not a GeoJSON Feature');
+          if (typeof f !== 'object' || f === null || (f as Json).type !== 'Feature')
+            throw new Error('not a GeoJSON Feature');
           const at = await materialise(f as Json, { bucket, name });
           await publishItem(at.bucket, at.name);
         } catch (err) {
@@ -156,7 +182,12 @@ export async function backfillStac(nc: NatsConnection, storage: Storage, cfg: Lo
       return;
     }
     if (doc.type !== 'Catalog' && doc.type !== 'Collection') {
-      await problem(`gs://${key}`, new Error(`"type" is ${JSON.stringify(doc.type ?? null)}: not a STAC Catalog, Collection, ItemCollection or Item`));
+      await problem(
+        `gs://${key}`,
+        new Error(
+          `"type" is ${JSON.stringify(doc.type ?? null)}: not a STAC Catalog, Collection, ItemCollection or Item`,
+        ),
+      );
       return;
     }
     const links = Array.isArray(doc.links) ? (doc.links as Json[]) : [];
@@ -170,7 +201,8 @@ export async function backfillStac(nc: NatsConnection, storage: Storage, cfg: Lo
         continue;
       }
       if (l.rel === 'item') await publishItem(at.bucket, at.name);
-      else if (depth >= (opts.maxDepth ?? 16)) await problem(`gs://${key} child ${l.href}`, new Error(`deeper than ${opts.maxDepth ?? 16} catalogs`));
+      else if (depth >= (opts.maxDepth ?? 16))
+        await problem(`gs://${key} child ${l.href}`, new Error(`deeper than ${opts.maxDepth ?? 16} catalogs`));
       else await walk(at.bucket, at.name, depth + 1);
     }
   };

@@ -45,7 +45,16 @@ export interface StreamOptions {
   signal?: AbortSignal;
 }
 
-export const STREAM_DEFAULTS = { segmentSeconds: 2, prefix: 'streams/', minBackoffMs: 1000, maxBackoffMs: 30_000, readTimeoutMs: 10_000, stallTimeoutMs: 30_000, maxBadConnects: 3, maxSegments: 0 };
+export const STREAM_DEFAULTS = {
+  segmentSeconds: 2,
+  prefix: 'streams/',
+  minBackoffMs: 1000,
+  maxBackoffMs: 30_000,
+  readTimeoutMs: 10_000,
+  stallTimeoutMs: 30_000,
+  maxBadConnects: 3,
+  maxSegments: 0,
+};
 
 /** The source answers, but with nothing Lookout can analyse (see StreamOptions.maxBadConnects): retrying cannot help. */
 export class StreamInputError extends BadInputError {
@@ -54,7 +63,10 @@ export class StreamInputError extends BadInputError {
     readonly reasons: string[],
     readonly stats: StreamStats,
   ) {
-    super('UnsupportedMedia', `${url} gave no usable video on ${reasons.length} connections in a row (last: ${reasons[reasons.length - 1]}); not retrying`);
+    super(
+      'UnsupportedMedia',
+      `${url} gave no usable video on ${reasons.length} connections in a row (last: ${reasons[reasons.length - 1]}); not retrying`,
+    );
   }
 }
 
@@ -62,7 +74,8 @@ export class StreamInputError extends BadInputError {
  * ffmpeg's own words for a source that answered with something that is not (or has no) video. Anything else
  * (connection refused, timed out, reset, 404) is a camera away: retried without limit.
  */
-const BAD_INPUT_RE = /Invalid data found|matches no streams|does not contain any stream|Could not find codec parameters|no video stream|Output file .* does not contain/i;
+const BAD_INPUT_RE =
+  /Invalid data found|matches no streams|does not contain any stream|Could not find codec parameters|no video stream|Output file .* does not contain/i;
 
 export interface SegmentUpload {
   file: string;
@@ -92,13 +105,29 @@ export function ffmpegStreamArgs(url: string, dir: string, segmentSeconds: numbe
   if (/^rtsps?:/i.test(url)) input.push('-rtsp_transport', 'tcp', '-timeout', String(readTimeoutMs * 1000));
   else if (/^https?:/i.test(url)) input.push('-rw_timeout', String(readTimeoutMs * 1000));
   return [
-    '-nostdin', '-v', 'error',
+    '-nostdin',
+    '-v',
+    'error',
     ...input,
     // Probe one second, not ffmpeg's default five: the first segment (and every alert in it) comes sooner.
-    '-analyzeduration', '1000000', '-probesize', '1000000',
-    '-i', url,
-    '-map', '0:v:0', '-c', 'copy',
-    '-f', 'segment', '-segment_time', String(segmentSeconds), '-segment_format', 'mpegts', '-reset_timestamps', '1',
+    '-analyzeduration',
+    '1000000',
+    '-probesize',
+    '1000000',
+    '-i',
+    url,
+    '-map',
+    '0:v:0',
+    '-c',
+    'copy',
+    '-f',
+    'segment',
+    '-segment_time',
+    String(segmentSeconds),
+    '-segment_format',
+    'mpegts',
+    '-reset_timestamps',
+    '1',
     path.join(dir, 'seg-%06d.ts'),
   ];
 }
@@ -110,7 +139,11 @@ export function ffmpegStreamArgs(url: string, dir: string, segmentSeconds: numbe
  * is only flushed at exit.) `upload` puts a finished segment in the bucket; a failed upload is retried with
  * backoff, so nothing recorded is lost while the bucket is briefly away.
  */
-export async function recordStream(opts: StreamOptions, upload: (u: SegmentUpload) => Promise<void>, onEvent: (e: StreamEvent) => void = () => {}): Promise<StreamStats> {
+export async function recordStream(
+  opts: StreamOptions,
+  upload: (u: SegmentUpload) => Promise<void>,
+  onEvent: (e: StreamEvent) => void = () => {},
+): Promise<StreamStats> {
   const stats: StreamStats = { segments: 0, bytes: 0, reconnects: 0, gaps: [], uploadFailures: 0 };
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'lookout-stream-'));
   let backoff = opts.minBackoffMs;
@@ -126,7 +159,9 @@ export async function recordStream(opts: StreamOptions, upload: (u: SegmentUploa
       let reason = 'stream ended';
       let gotSegment = false;
       let stalled = false;
-      const proc = spawn('ffmpeg', ffmpegStreamArgs(opts.url, dir, opts.segmentSeconds, opts.readTimeoutMs), { stdio: ['ignore', 'ignore', 'pipe'] });
+      const proc = spawn('ffmpeg', ffmpegStreamArgs(opts.url, dir, opts.segmentSeconds, opts.readTimeoutMs), {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
       let stderr = '';
       proc.stderr.setEncoding('utf8');
       proc.stderr.on('data', (c: string) => (stderr = (stderr + c).slice(-2000)));
@@ -150,8 +185,13 @@ export async function recordStream(opts: StreamOptions, upload: (u: SegmentUploa
       try {
         for (;;) {
           const exited = exitCode !== undefined;
-          const files = fs.readdirSync(dir).filter((f) => f.endsWith('.ts')).sort();
-          const newest = files.length ? `${files[files.length - 1]}:${fs.statSync(path.join(dir, files[files.length - 1]), { throwIfNoEntry: false })?.size ?? 0}` : '';
+          const files = fs
+            .readdirSync(dir)
+            .filter((f) => f.endsWith('.ts'))
+            .sort();
+          const newest = files.length
+            ? `${files[files.length - 1]}:${fs.statSync(path.join(dir, files[files.length - 1]), { throwIfNoEntry: false })?.size ?? 0}`
+            : '';
           if (newest !== lastSeen) {
             lastSeen = newest;
             lastProgressAt = Date.now();
@@ -175,7 +215,11 @@ export async function recordStream(opts: StreamOptions, upload: (u: SegmentUploa
             const capturedMs = connectedAt + elapsedS * 1000;
             elapsedS += durationS;
             if (!gotSegment && lastEnd !== undefined && capturedMs - lastEnd > opts.segmentSeconds * 1000 + 1000) {
-              const gap = { from: new Date(lastEnd).toISOString(), to: new Date(capturedMs).toISOString(), reason: 'camera reconnected' };
+              const gap = {
+                from: new Date(lastEnd).toISOString(),
+                to: new Date(capturedMs).toISOString(),
+                reason: 'camera reconnected',
+              };
               stats.gaps.push(gap);
               onEvent({ kind: 'gap', ...gap });
             }
@@ -211,7 +255,9 @@ export async function recordStream(opts: StreamOptions, upload: (u: SegmentUploa
           if (exited || enough() || opts.signal?.aborted) break;
           if (Date.now() - lastProgressAt > opts.stallTimeoutMs) {
             stalled = true;
-            reason = gotSegment ? `no new video for ${opts.stallTimeoutMs / 1000} s` : `no video frame within ${opts.stallTimeoutMs / 1000} s of connecting`;
+            reason = gotSegment
+              ? `no new video for ${opts.stallTimeoutMs / 1000} s`
+              : `no video frame within ${opts.stallTimeoutMs / 1000} s of connecting`;
             break;
           }
           await sleep(100, opts.signal);

@@ -27,10 +27,19 @@ export interface SubscriberCounts {
   nacked: number;
 }
 
-export type SubscribeOutcome = { kind: 'published' | 'duplicate' } | { kind: 'ignored'; reason: string } | { kind: 'deadLettered'; reason: string } | { kind: 'nacked'; error: string };
+export type SubscribeOutcome =
+  | { kind: 'published' | 'duplicate' }
+  | { kind: 'ignored'; reason: string }
+  | { kind: 'deadLettered'; reason: string }
+  | { kind: 'nacked'; error: string };
 
 /** What one notification becomes on the stream; the caller acks unless the outcome is `nacked`. */
-export async function handleNotification(js: JetStreamClient, cfg: LookoutConfig, msg: { data: Buffer; attributes: Record<string, string>; id: string }, buckets: ReadonlySet<string>): Promise<SubscribeOutcome> {
+export async function handleNotification(
+  js: JetStreamClient,
+  cfg: LookoutConfig,
+  msg: { data: Buffer; attributes: Record<string, string>; id: string },
+  buckets: ReadonlySet<string>,
+): Promise<SubscribeOutcome> {
   const eventType = msg.attributes.eventType;
   if (eventType && eventType !== 'OBJECT_FINALIZE') return { kind: 'ignored', reason: `event type ${eventType}` };
   const text = msg.data.toString('utf8');
@@ -41,7 +50,10 @@ export async function handleNotification(js: JetStreamClient, cfg: LookoutConfig
     payload = undefined;
   }
   try {
-    const v = payload === undefined ? ({ ok: false, reason: 'Pub/Sub message data is not JSON (payload format must be JSON_API_V1)' } as const) : validateObjectEvent(payload, { source: 'pubsub', publishedAt: new Date().toISOString() });
+    const v =
+      payload === undefined
+        ? ({ ok: false, reason: 'Pub/Sub message data is not JSON (payload format must be JSON_API_V1)' } as const)
+        : validateObjectEvent(payload, { source: 'pubsub', publishedAt: new Date().toISOString() });
     if (!v.ok) {
       await publishDeadLetter(js, cfg, { kind: 'ingest', reason: v.reason, payload: text.slice(0, 65536) });
       return { kind: 'deadLettered', reason: v.reason };
@@ -52,7 +64,11 @@ export async function handleNotification(js: JetStreamClient, cfg: LookoutConfig
       return { kind: 'deadLettered', reason };
     }
     // Stamped when Lookout publishes it, whatever the notification said.
-    const r = await publishObjectEvent(js, cfg, { ...v.value, source: 'pubsub', publishedAt: new Date().toISOString() });
+    const r = await publishObjectEvent(js, cfg, {
+      ...v.value,
+      source: 'pubsub',
+      publishedAt: new Date().toISOString(),
+    });
     return { kind: r.duplicate ? 'duplicate' : 'published' };
   } catch (err) {
     return { kind: 'nacked', error: (err as Error).message };
@@ -88,7 +104,12 @@ export class PubSubSubscriber {
     this.subscription.setOptions({ flowControl: { maxMessages: this.opts.maxMessages, allowExcessMessages: false } });
     return new Promise<void>((resolve, reject) => {
       const onMessage = (m: Message) => {
-        const p = handleNotification(this.js, this.cfg, { data: m.data, attributes: m.attributes ?? {}, id: m.id }, this.buckets).then((o) => {
+        const p = handleNotification(
+          this.js,
+          this.cfg,
+          { data: m.data, attributes: m.attributes ?? {}, id: m.id },
+          this.buckets,
+        ).then((o) => {
           this.counts[o.kind]++;
           if (o.kind === 'nacked') {
             log(`subscriber: stream unavailable (${o.error}); message ${m.id} nacked for redelivery`);

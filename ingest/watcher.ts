@@ -203,7 +203,11 @@ export class PollPlan {
  * Pure form of a poll over a listing held in memory (tests, small buckets): what to publish, and the
  * cursor after publishing it.
  */
-export function planPoll(cursor: WatchCursor | LegacyWatchCursor, listed: readonly Listed[], lookBackMs: number): { fresh: Listed[]; next: WatchCursor } {
+export function planPoll(
+  cursor: WatchCursor | LegacyWatchCursor,
+  listed: readonly Listed[],
+  lookBackMs: number,
+): { fresh: Listed[]; next: WatchCursor } {
   const plan = new PollPlan(cursor, lookBackMs);
   const fresh = listed.filter((o) => plan.add(o) === 'publish');
   const changed = plan.changedSlots();
@@ -235,13 +239,19 @@ export class BucketWatcher {
   private async *pages(): AsyncGenerator<Listed[]> {
     let pageToken: string | undefined;
     do {
-      const [files, next] = await this.storage.bucket(this.bucket).getFiles({ autoPaginate: false, maxResults: this.opts.pageSize, pageToken });
+      const [files, next] = await this.storage
+        .bucket(this.bucket)
+        .getFiles({ autoPaginate: false, maxResults: this.opts.pageSize, pageToken });
       const out: Listed[] = [];
       for (const f of files) {
         const md = f.metadata;
         const created = Date.parse(String(md.timeCreated ?? ''));
         if (!Number.isFinite(created) || md.generation === undefined) continue;
-        out.push({ key: objectKey({ bucket: this.bucket, name: f.name, generation: String(md.generation) }), created, resource: { ...md, bucket: this.bucket, name: f.name } });
+        out.push({
+          key: objectKey({ bucket: this.bucket, name: f.name, generation: String(md.generation) }),
+          created,
+          resource: { ...md, bucket: this.bucket, name: f.name },
+        });
       }
       yield out;
       pageToken = (next as { pageToken?: string } | null)?.pageToken;
@@ -288,7 +298,9 @@ export class BucketWatcher {
     return n;
   }
 
-  async run(onError: (err: unknown) => void = (err) => log().error({ err }, 'watcher: listing or publishing failed; retrying')): Promise<void> {
+  async run(
+    onError: (err: unknown) => void = (err) => log().error({ err }, 'watcher: listing or publishing failed; retrying'),
+  ): Promise<void> {
     const kv = await cursorsKv(this.nc, this.cfg);
     while (!this.stopped) {
       try {

@@ -48,17 +48,31 @@ function distinct(rows: AcquisitionRow[]): AcquisitionRecord[] {
     const cur = byName.get(k);
     if (!cur || BigInt(r.generation) > BigInt(cur.generation)) byName.set(k, r);
   }
-  return [...byName.values()].map((r) => ({ bucket: r.bucket, name: r.name, generation: String(r.generation), datetime: r.acquired_at, place: r.place, collection: r.collection, runTag: r.run_tag }));
+  return [...byName.values()].map((r) => ({
+    bucket: r.bucket,
+    name: r.name,
+    generation: String(r.generation),
+    datetime: r.acquired_at,
+    place: r.place,
+    collection: r.collection,
+    runTag: r.run_tag,
+  }));
 }
 
 /**
  * Of summary rows already narrowed to one collection and tile key, the acquisitions just before and just after `a`
  * in (time, name) order among those whose footprint box shares at least `share` of the smaller box with a's.
  */
-export function pickNeighbours(rows: AcquisitionRow[], a: { bucket: string; name: string; datetime: string; footprint: Box }, share: number): { previous: AcquisitionRecord | null; next: AcquisitionRecord | null } {
+export function pickNeighbours(
+  rows: AcquisitionRow[],
+  a: { bucket: string; name: string; datetime: string; footprint: Box },
+  share: number,
+): { previous: AcquisitionRecord | null; next: AcquisitionRecord | null } {
   const key = (r: { datetime: string; name: string }) => `${r.datetime}\u0000${r.name}`;
   const me = key(a);
-  const near = distinct(rows.filter((r) => !(r.bucket === a.bucket && r.name === a.name) && overlapShare(r, a.footprint) >= share));
+  const near = distinct(
+    rows.filter((r) => !(r.bucket === a.bucket && r.name === a.name) && overlapShare(r, a.footprint) >= share),
+  );
   const earlier = near.filter((r) => key(r) < me).sort((x, y) => (key(x) < key(y) ? 1 : -1));
   const later = near.filter((r) => key(r) > me).sort((x, y) => (key(x) < key(y) ? -1 : 1));
   return { previous: earlier[0] ?? null, next: later[0] ?? null };
@@ -77,10 +91,28 @@ WHERE status = 'ok' AND raster.kind = 'summary' AND raster.acquired_at IS NOT NU
   return {
     async neighbours(a) {
       // Coordinates travel as text and are cast in SQL: bigquery-emulator refuses numeric query parameter values.
-      const params = { bucket: a.bucket, name: a.name, collection: a.collection ?? '', place: a.place ?? '', west: String(a.footprint.west), south: String(a.footprint.south), east: String(a.footprint.east), north: String(a.footprint.north), t: a.datetime };
+      const params = {
+        bucket: a.bucket,
+        name: a.name,
+        collection: a.collection ?? '',
+        place: a.place ?? '',
+        west: String(a.footprint.west),
+        south: String(a.footprint.south),
+        east: String(a.footprint.east),
+        north: String(a.footprint.north),
+        t: a.datetime,
+      };
       const [before, after] = await Promise.all([
-        query<AcquisitionRow>(bq, `${select}\n  AND (raster.acquired_at < @t OR (raster.acquired_at = @t AND name < @name))\nORDER BY acquired_at DESC, name DESC\nLIMIT 200`, params),
-        query<AcquisitionRow>(bq, `${select}\n  AND (raster.acquired_at > @t OR (raster.acquired_at = @t AND name > @name))\nORDER BY acquired_at, name\nLIMIT 200`, params),
+        query<AcquisitionRow>(
+          bq,
+          `${select}\n  AND (raster.acquired_at < @t OR (raster.acquired_at = @t AND name < @name))\nORDER BY acquired_at DESC, name DESC\nLIMIT 200`,
+          params,
+        ),
+        query<AcquisitionRow>(
+          bq,
+          `${select}\n  AND (raster.acquired_at > @t OR (raster.acquired_at = @t AND name > @name))\nORDER BY acquired_at, name\nLIMIT 200`,
+          params,
+        ),
       ]);
       return pickNeighbours([...before, ...after], a, cfg.raster.pairOverlap);
     },

@@ -70,7 +70,9 @@ export function pubsubClient(cfg: LookoutConfig): PubSub {
   // the client is only asked for its universe domain. (google-gax's own copy of google-auth-library declares the
   // type, hence the cast; the object is the same class.)
   if (cfg.pubsub.url) {
-    const authClient = emulatorAuth('pubsub-emulator') as unknown as NonNullable<ConstructorParameters<typeof PubSub>[0]>['authClient'];
+    const authClient = emulatorAuth('pubsub-emulator') as unknown as NonNullable<
+      ConstructorParameters<typeof PubSub>[0]
+    >['authClient'];
     return new PubSub({ projectId: cfg.gcp.projectId, apiEndpoint: cfg.pubsub.url, emulatorMode: true, authClient });
   }
   return new PubSub({ projectId: cfg.gcp.projectId });
@@ -88,14 +90,21 @@ export async function ensurePubSub(cfg: LookoutConfig): Promise<void> {
     const sub = ps.subscription(cfg.pubsub.subscription);
     if (!cfg.pubsub.url) {
       const [ok] = await sub.exists();
-      if (!ok) throw new Error(`Pub/Sub subscription ${cfg.pubsub.subscription} does not exist in project ${cfg.gcp.projectId} (create it on the bucket's notification topic)`);
+      if (!ok)
+        throw new Error(
+          `Pub/Sub subscription ${cfg.pubsub.subscription} does not exist in project ${cfg.gcp.projectId} (create it on the bucket's notification topic)`,
+        );
       return;
     }
     const [hasTopic] = await topic.exists();
-    if (!hasTopic) await topic.create().catch((err: { code?: number }) => (err.code === 6 ? undefined : Promise.reject(err)));
+    if (!hasTopic)
+      await topic.create().catch((err: { code?: number }) => (err.code === 6 ? undefined : Promise.reject(err)));
     const [hasSub] = await sub.exists();
     // ackDeadline: long enough for a JetStream publish under load; a lost ack means one redelivery, deduped by the stream.
-    if (!hasSub) await topic.createSubscription(cfg.pubsub.subscription, { ackDeadlineSeconds: 30 }).catch((err: { code?: number }) => (err.code === 6 ? undefined : Promise.reject(err)));
+    if (!hasSub)
+      await topic
+        .createSubscription(cfg.pubsub.subscription, { ackDeadlineSeconds: 30 })
+        .catch((err: { code?: number }) => (err.code === 6 ? undefined : Promise.reject(err)));
   } finally {
     await ps.close();
   }
@@ -136,10 +145,17 @@ export async function natsConnect(cfg: LookoutConfig, name: string): Promise<Nat
  * Options every Temporal connection is opened with, client and worker alike: the address, and the envconfig
  * profile's API key, TLS (client certificate pair, CA, server name) and gRPC metadata.
  */
-export function temporalConnectOptions(cfg: LookoutConfig): { address: string } & LookoutConfig['temporal']['connection'] {
+export function temporalConnectOptions(
+  cfg: LookoutConfig,
+): { address: string } & LookoutConfig['temporal']['connection'] {
   const { apiKey, tls, metadata } = cfg.temporal.connection;
   // An API key travels as a bearer token: never without TLS, which envconfig turns on with it (Temporal Cloud).
-  return { address: cfg.temporal.url, ...(apiKey ? { apiKey } : {}), ...(tls !== undefined ? { tls } : apiKey ? { tls: true } : {}), ...(metadata ? { metadata } : {}) };
+  return {
+    address: cfg.temporal.url,
+    ...(apiKey ? { apiKey } : {}),
+    ...(tls !== undefined ? { tls } : apiKey ? { tls: true } : {}),
+    ...(metadata ? { metadata } : {}),
+  };
 }
 
 export async function temporalConnection(cfg: LookoutConfig): Promise<Connection> {
@@ -154,5 +170,12 @@ export async function temporalClient(cfg: LookoutConfig): Promise<{ client: Clie
   const connection = await temporalConnection(cfg);
   // The interceptor opens a StartWorkflow span under the caller's active span (the dispatcher's) and passes
   // its context to the workflow in the start request's headers: the object's trace continues in the worker.
-  return { connection, client: new Client({ connection, namespace: cfg.temporal.namespace, interceptors: { workflow: [new OpenTelemetryWorkflowClientInterceptor()] } }) };
+  return {
+    connection,
+    client: new Client({
+      connection,
+      namespace: cfg.temporal.namespace,
+      interceptors: { workflow: [new OpenTelemetryWorkflowClientInterceptor()] },
+    }),
+  };
 }

@@ -64,7 +64,10 @@ export async function ensureFeedbackTable(bq: BigQuery, cfg: LookoutConfig): Pro
   const [exists] = await table.exists();
   if (exists) return;
   try {
-    await table.create({ schema: { fields: JSON.parse(fs.readFileSync(FEEDBACK_SCHEMA_PATH, 'utf8')) as TableField[] }, description: 'Lookout review verdicts on alerts (newest per workflow_id counts)' });
+    await table.create({
+      schema: { fields: JSON.parse(fs.readFileSync(FEEDBACK_SCHEMA_PATH, 'utf8')) as TableField[] },
+      description: 'Lookout review verdicts on alerts (newest per workflow_id counts)',
+    });
   } catch (err) {
     if ((err as { code?: number }).code !== 409) throw err;
   }
@@ -72,8 +75,10 @@ export async function ensureFeedbackTable(bq: BigQuery, cfg: LookoutConfig): Pro
 
 /** Pure: the row for a verdict (validated). */
 export function feedbackRow(f: FeedbackInput, now: number): FeedbackRow {
-  if (!(VERDICTS as readonly string[]).includes(f.verdict)) throw new InvalidFeedbackError(`verdict must be one of ${VERDICTS.join(', ')}, not ${JSON.stringify(f.verdict)}`);
-  if (!f.analysisId || !f.workflowId) throw new InvalidFeedbackError('a verdict needs the analysis_id and workflow_id of the alert row');
+  if (!(VERDICTS as readonly string[]).includes(f.verdict))
+    throw new InvalidFeedbackError(`verdict must be one of ${VERDICTS.join(', ')}, not ${JSON.stringify(f.verdict)}`);
+  if (!f.analysisId || !f.workflowId)
+    throw new InvalidFeedbackError('a verdict needs the analysis_id and workflow_id of the alert row');
   return {
     feedback_id: crypto.randomUUID(),
     analysis_id: f.analysisId,
@@ -94,7 +99,14 @@ export function feedbackRow(f: FeedbackInput, now: number): FeedbackRow {
 export async function writeFeedback(bq: BigQuery, cfg: LookoutConfig, f: FeedbackInput): Promise<FeedbackRow> {
   const row = feedbackRow(f, Date.now());
   await ensureFeedbackTable(bq, cfg);
-  await bq.dataset(cfg.bigquery.dataset).table(feedbackTable(cfg)).insert([{ insertId: row.feedback_id, json: row }], { raw: true, skipInvalidRows: false, ignoreUnknownValues: false });
+  await bq
+    .dataset(cfg.bigquery.dataset)
+    .table(feedbackTable(cfg))
+    .insert([{ insertId: row.feedback_id, json: row }], {
+      raw: true,
+      skipInvalidRows: false,
+      ignoreUnknownValues: false,
+    });
   return row;
 }
 
@@ -103,9 +115,18 @@ export async function writeFeedback(bq: BigQuery, cfg: LookoutConfig, f: Feedbac
  * newestPerAnalysisSql orders by recorded_at then analysis_id; two verdicts on one analysis share the
  * analysis_id, so the tie-break is by time alone, which is what a reviewer changing their mind means.
  */
-export async function latestFeedback(bq: BigQuery, cfg: LookoutConfig, where: string, params: Record<string, unknown>): Promise<FeedbackRow[]> {
+export async function latestFeedback(
+  bq: BigQuery,
+  cfg: LookoutConfig,
+  where: string,
+  params: Record<string, unknown>,
+): Promise<FeedbackRow[]> {
   await ensureFeedbackTable(bq, cfg);
-  return query<FeedbackRow>(bq, `SELECT * FROM (${newestPerAnalysisSql(tableRef(cfg, feedbackTable(cfg)), where)})`, params);
+  return query<FeedbackRow>(
+    bq,
+    `SELECT * FROM (${newestPerAnalysisSql(tableRef(cfg, feedbackTable(cfg)), where)})`,
+    params,
+  );
 }
 
 /** Dismissed alerts of a scene: what `lookout fit --with-dismissed` adds to the normal footage. */

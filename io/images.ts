@@ -58,7 +58,11 @@ export function createImageLoader(opts: ImageLoaderOptions): (o: ImageRef) => Pr
     const key = objectKey(o);
     const hit = cache.get(key);
     if (hit) return hit;
-    if (o.size > opts.limits.maxObjectBytes) throw new BadInputError('ObjectTooLarge', `object is ${o.size} bytes, over the limit of ${opts.limits.maxObjectBytes}`);
+    if (o.size > opts.limits.maxObjectBytes)
+      throw new BadInputError(
+        'ObjectTooLarge',
+        `object is ${o.size} bytes, over the limit of ${opts.limits.maxObjectBytes}`,
+      );
     if (o.size === 0) throw new BadInputError('EmptyObject', 'object is empty (0 bytes)');
     if (o.contentType && !IMAGE_TYPES.test(o.contentType)) {
       throw new BadInputError('UnsupportedMedia', `content type ${o.contentType} is not an image`);
@@ -66,7 +70,10 @@ export function createImageLoader(opts: ImageLoaderOptions): (o: ImageRef) => Pr
     const buf = await opts.store.download(o, opts.limits.maxObjectBytes);
     opts.onDownloaded?.();
     // The pixel budget is shared by every decode of this worker process.
-    const img = await decodeImage(buf, { maxPixels: opts.limits.maxPixels, pixelBudget: opts.limits.decodePixelBudget });
+    const img = await decodeImage(buf, {
+      maxPixels: opts.limits.maxPixels,
+      pixelBudget: opts.limits.decodePixelBudget,
+    });
     cache.set(key, img);
     return img;
   };

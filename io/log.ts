@@ -56,7 +56,11 @@ export interface LoggerOptions {
 export function createLogger(opts: LoggerOptions): Logger {
   const usePretty = opts.pretty ?? (process.stdout.isTTY === true && !opts.destination);
   // pino-pretty as a synchronous stream (not a transport thread): a process's last lines before exit are not lost.
-  const dest = opts.destination ?? (usePretty ? pretty({ colorize: true, sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }) : pino.destination({ dest: 1, sync: true }));
+  const dest =
+    opts.destination ??
+    (usePretty
+      ? pretty({ colorize: true, sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' })
+      : pino.destination({ dest: 1, sync: true }));
   return pino(
     {
       name: opts.name,
@@ -79,13 +83,31 @@ export function log(): Logger {
 }
 
 /** Sets the process's logger (called at the start of each long-running command). */
-export function initLogging(name: string, level: LogLevelName, opts: Omit<LoggerOptions, 'name' | 'level'> = {}): Logger {
+export function initLogging(
+  name: string,
+  level: LogLevelName,
+  opts: Omit<LoggerOptions, 'name' | 'level'> = {},
+): Logger {
   root = createLogger({ name, level, ...opts });
   return root;
 }
 
-const TEMPORAL_LEVEL: Record<LogLevelName, TemporalLogLevel> = { trace: 'TRACE', debug: 'DEBUG', info: 'INFO', warn: 'WARN', error: 'ERROR', fatal: 'ERROR', silent: 'ERROR' };
-const PINO_LEVEL: Record<TemporalLogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = { TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' };
+const TEMPORAL_LEVEL: Record<LogLevelName, TemporalLogLevel> = {
+  trace: 'TRACE',
+  debug: 'DEBUG',
+  info: 'INFO',
+  warn: 'WARN',
+  error: 'ERROR',
+  fatal: 'ERROR',
+  silent: 'ERROR',
+};
+const PINO_LEVEL: Record<TemporalLogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
+  TRACE: 'trace',
+  DEBUG: 'debug',
+  INFO: 'info',
+  WARN: 'warn',
+  ERROR: 'error',
+};
 
 /**
  * Temporal's Runtime logger writing into pino. Workflow and activity log calls arrive with their workflowId,
@@ -97,7 +119,8 @@ export function temporalLogger(logger: Logger, level: LogLevelName): TemporalLog
     if (['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'].indexOf(lvl) < threshold) return;
     const m = { ...(meta ?? {}) } as Record<string, unknown>;
     // The SDK's workflow-context fields, under the names every other Lookout line uses.
-    if (typeof m.workflowId === 'string' && m.objectKey === undefined) m.objectKey = objectKeyOfWorkflowId(m.workflowId);
+    if (typeof m.workflowId === 'string' && m.objectKey === undefined)
+      m.objectKey = objectKeyOfWorkflowId(m.workflowId);
     if (typeof m.trace_id === 'string') m.traceId = m.trace_id;
     if (typeof m.span_id === 'string') m.spanId = m.span_id;
     delete m.trace_id;

@@ -31,21 +31,136 @@ function once<T>(name: string, make: () => T): T {
 }
 
 export const metrics = {
-  stageRun: once('lookout_stage_run_seconds', () => new Histogram({ name: 'lookout_stage_run_seconds', help: 'run time of a stage activity attempt (started to completed)', labelNames: ['stage', 'pool', 'outcome'], buckets: SECONDS })),
-  stageQueue: once('lookout_stage_queue_seconds', () => new Histogram({ name: 'lookout_stage_queue_seconds', help: 'time a stage activity attempt waited on its task queue (scheduled to started)', labelNames: ['stage', 'pool'], buckets: SECONDS })),
-  stageInFlight: once('lookout_stage_in_flight', () => new Gauge({ name: 'lookout_stage_in_flight', help: 'stage activities running in this worker', labelNames: ['stage', 'pool'] })),
-  inference: once('lookout_inference_seconds', () => new Histogram({ name: 'lookout_inference_seconds', help: 'model inference time per stage call', labelNames: ['model', 'execution_provider', 'stage'], buckets: SECONDS })),
-  inferenceBatch: once('lookout_inference_batch_size', () => new Histogram({ name: 'lookout_inference_batch_size', help: 'dynamic batch size of an inference call', labelNames: ['model', 'execution_provider'], buckets: [1, 2, 4, 8, 16, 32, 64] })),
-  rows: once('lookout_rows_total', () => new Counter({ name: 'lookout_rows_total', help: 'result rows recorded', labelNames: ['pipeline', 'status'] })),
-  failedRows: once('lookout_failed_rows_total', () => new Counter({ name: 'lookout_failed_rows_total', help: 'failed result rows by error class and failed stage', labelNames: ['error_class', 'stage'] })),
-  endToEnd: once('lookout_end_to_end_seconds', () => new Histogram({ name: 'lookout_end_to_end_seconds', help: 'object created to result recorded, per row', labelNames: ['pipeline', 'status'], buckets: SECONDS })),
-  eventsPublished: once('lookout_events_published_total', () => new Counter({ name: 'lookout_events_published_total', help: 'object events published to JetStream (duplicate = dropped by the stream as a repeat)', labelNames: ['source', 'duplicate'] })),
-  deadLetters: once('lookout_dead_letters_total', () => new Counter({ name: 'lookout_dead_letters_total', help: 'dead letters published by this process', labelNames: ['kind'] })),
-  dispatched: once('lookout_dispatch_total', () => new Counter({ name: 'lookout_dispatch_total', help: 'events settled by the dispatcher, by outcome', labelNames: ['outcome'] })),
-  redeliveries: once('lookout_dispatch_redeliveries_total', () => new Counter({ name: 'lookout_dispatch_redeliveries_total', help: 'messages the dispatcher received again (redelivered by JetStream)' })),
-  workflowStart: once('lookout_workflow_start_seconds', () => new Histogram({ name: 'lookout_workflow_start_seconds', help: 'time of a workflow start call from the dispatcher', labelNames: ['outcome'], buckets: SECONDS })),
-  dispatchInFlight: once('lookout_dispatch_in_flight', () => new Gauge({ name: 'lookout_dispatch_in_flight', help: 'events being dispatched now' })),
-  collectErrors: once('lookout_metrics_collect_errors_total', () => new Counter({ name: 'lookout_metrics_collect_errors_total', help: 'scrapes where an outside source (JetStream, Temporal) could not be read', labelNames: ['source'] })),
+  stageRun: once(
+    'lookout_stage_run_seconds',
+    () =>
+      new Histogram({
+        name: 'lookout_stage_run_seconds',
+        help: 'run time of a stage activity attempt (started to completed)',
+        labelNames: ['stage', 'pool', 'outcome'],
+        buckets: SECONDS,
+      }),
+  ),
+  stageQueue: once(
+    'lookout_stage_queue_seconds',
+    () =>
+      new Histogram({
+        name: 'lookout_stage_queue_seconds',
+        help: 'time a stage activity attempt waited on its task queue (scheduled to started)',
+        labelNames: ['stage', 'pool'],
+        buckets: SECONDS,
+      }),
+  ),
+  stageInFlight: once(
+    'lookout_stage_in_flight',
+    () =>
+      new Gauge({
+        name: 'lookout_stage_in_flight',
+        help: 'stage activities running in this worker',
+        labelNames: ['stage', 'pool'],
+      }),
+  ),
+  inference: once(
+    'lookout_inference_seconds',
+    () =>
+      new Histogram({
+        name: 'lookout_inference_seconds',
+        help: 'model inference time per stage call',
+        labelNames: ['model', 'execution_provider', 'stage'],
+        buckets: SECONDS,
+      }),
+  ),
+  inferenceBatch: once(
+    'lookout_inference_batch_size',
+    () =>
+      new Histogram({
+        name: 'lookout_inference_batch_size',
+        help: 'dynamic batch size of an inference call',
+        labelNames: ['model', 'execution_provider'],
+        buckets: [1, 2, 4, 8, 16, 32, 64],
+      }),
+  ),
+  rows: once(
+    'lookout_rows_total',
+    () => new Counter({ name: 'lookout_rows_total', help: 'result rows recorded', labelNames: ['pipeline', 'status'] }),
+  ),
+  failedRows: once(
+    'lookout_failed_rows_total',
+    () =>
+      new Counter({
+        name: 'lookout_failed_rows_total',
+        help: 'failed result rows by error class and failed stage',
+        labelNames: ['error_class', 'stage'],
+      }),
+  ),
+  endToEnd: once(
+    'lookout_end_to_end_seconds',
+    () =>
+      new Histogram({
+        name: 'lookout_end_to_end_seconds',
+        help: 'object created to result recorded, per row',
+        labelNames: ['pipeline', 'status'],
+        buckets: SECONDS,
+      }),
+  ),
+  eventsPublished: once(
+    'lookout_events_published_total',
+    () =>
+      new Counter({
+        name: 'lookout_events_published_total',
+        help: 'object events published to JetStream (duplicate = dropped by the stream as a repeat)',
+        labelNames: ['source', 'duplicate'],
+      }),
+  ),
+  deadLetters: once(
+    'lookout_dead_letters_total',
+    () =>
+      new Counter({
+        name: 'lookout_dead_letters_total',
+        help: 'dead letters published by this process',
+        labelNames: ['kind'],
+      }),
+  ),
+  dispatched: once(
+    'lookout_dispatch_total',
+    () =>
+      new Counter({
+        name: 'lookout_dispatch_total',
+        help: 'events settled by the dispatcher, by outcome',
+        labelNames: ['outcome'],
+      }),
+  ),
+  redeliveries: once(
+    'lookout_dispatch_redeliveries_total',
+    () =>
+      new Counter({
+        name: 'lookout_dispatch_redeliveries_total',
+        help: 'messages the dispatcher received again (redelivered by JetStream)',
+      }),
+  ),
+  workflowStart: once(
+    'lookout_workflow_start_seconds',
+    () =>
+      new Histogram({
+        name: 'lookout_workflow_start_seconds',
+        help: 'time of a workflow start call from the dispatcher',
+        labelNames: ['outcome'],
+        buckets: SECONDS,
+      }),
+  ),
+  dispatchInFlight: once(
+    'lookout_dispatch_in_flight',
+    () => new Gauge({ name: 'lookout_dispatch_in_flight', help: 'events being dispatched now' }),
+  ),
+  collectErrors: once(
+    'lookout_metrics_collect_errors_total',
+    () =>
+      new Counter({
+        name: 'lookout_metrics_collect_errors_total',
+        help: 'scrapes where an outside source (JetStream, Temporal) could not be read',
+        labelNames: ['source'],
+      }),
+  ),
 };
 
 /**
@@ -79,7 +194,20 @@ export function collectProcessMetrics(): void {
 }
 
 /** What the stage frame (activities/stage.ts) reports once per attempt. */
-export function observeStage(r: { stage: string; pool: string; scheduledAt: number; startedAt: number; completedAt: number; inferenceMs?: number; model?: string; executionProvider?: string; batchSize?: number }, outcome: 'ok' | 'failed'): void {
+export function observeStage(
+  r: {
+    stage: string;
+    pool: string;
+    scheduledAt: number;
+    startedAt: number;
+    completedAt: number;
+    inferenceMs?: number;
+    model?: string;
+    executionProvider?: string;
+    batchSize?: number;
+  },
+  outcome: 'ok' | 'failed',
+): void {
   metrics.stageRun.observe({ stage: r.stage, pool: r.pool, outcome }, (r.completedAt - r.startedAt) / 1000);
   metrics.stageQueue.observe({ stage: r.stage, pool: r.pool }, Math.max(0, r.startedAt - r.scheduledAt) / 1000);
   if (r.inferenceMs !== undefined && r.model) {
@@ -90,10 +218,18 @@ export function observeStage(r: { stage: string; pool: string; scheduledAt: numb
 }
 
 /** A recorded row: counts, failures by class, end-to-end latency. */
-export function observeRow(r: { pipeline: string; status: string; errorClass?: string | null; failedStage?: string | null; endToEndMs?: number | null }): void {
+export function observeRow(r: {
+  pipeline: string;
+  status: string;
+  errorClass?: string | null;
+  failedStage?: string | null;
+  endToEndMs?: number | null;
+}): void {
   metrics.rows.inc({ pipeline: r.pipeline, status: r.status });
-  if (r.status !== 'ok') metrics.failedRows.inc({ error_class: r.errorClass ?? 'Unknown', stage: r.failedStage ?? 'unknown' });
-  if (typeof r.endToEndMs === 'number' && Number.isFinite(r.endToEndMs)) metrics.endToEnd.observe({ pipeline: r.pipeline, status: r.status }, r.endToEndMs / 1000);
+  if (r.status !== 'ok')
+    metrics.failedRows.inc({ error_class: r.errorClass ?? 'Unknown', stage: r.failedStage ?? 'unknown' });
+  if (typeof r.endToEndMs === 'number' && Number.isFinite(r.endToEndMs))
+    metrics.endToEnd.observe({ pipeline: r.pipeline, status: r.status }, r.endToEndMs / 1000);
 }
 
 /** Decode memory: the worker's shared pixel budget (media/pixel-budget.ts), read at scrape time. */
@@ -102,10 +238,34 @@ export function watchPixelBudget(budget: { inUse: number; total: number; waiting
   register.removeSingleMetric('lookout_decode_pixel_budget');
   register.removeSingleMetric('lookout_decode_waiting');
   register.removeSingleMetric('lookout_decode_pixels_peak');
-  new Gauge({ name: 'lookout_decode_pixels_in_use', help: 'pixels held by image decodes in flight (about 3-4 bytes each)', collect() { this.set(budget.inUse); } });
-  new Gauge({ name: 'lookout_decode_pixel_budget', help: 'pixels all decodes in flight may hold together (LOOKOUT_DECODE_PIXEL_BUDGET)', collect() { this.set(budget.total); } });
-  new Gauge({ name: 'lookout_decode_waiting', help: 'decodes waiting for pixel budget', collect() { this.set(budget.waiting); } });
-  new Gauge({ name: 'lookout_decode_pixels_peak', help: 'most pixels held at once since the worker started', collect() { this.set(budget.peak); } });
+  new Gauge({
+    name: 'lookout_decode_pixels_in_use',
+    help: 'pixels held by image decodes in flight (about 3-4 bytes each)',
+    collect() {
+      this.set(budget.inUse);
+    },
+  });
+  new Gauge({
+    name: 'lookout_decode_pixel_budget',
+    help: 'pixels all decodes in flight may hold together (LOOKOUT_DECODE_PIXEL_BUDGET)',
+    collect() {
+      this.set(budget.total);
+    },
+  });
+  new Gauge({
+    name: 'lookout_decode_waiting',
+    help: 'decodes waiting for pixel budget',
+    collect() {
+      this.set(budget.waiting);
+    },
+  });
+  new Gauge({
+    name: 'lookout_decode_pixels_peak',
+    help: 'most pixels held at once since the worker started',
+    collect() {
+      this.set(budget.peak);
+    },
+  });
 }
 
 /**
@@ -120,7 +280,13 @@ function sharedPoll<T>(fn: () => Promise<T>, ttlMs = 1000): () => Promise<T> {
   };
 }
 
-function pollGauge<T>(name: string, help: string, labelNames: string[], poll: () => Promise<T | undefined>, values: (t: T) => Array<[Record<string, string>, number]>): void {
+function pollGauge<T>(
+  name: string,
+  help: string,
+  labelNames: string[],
+  poll: () => Promise<T | undefined>,
+  values: (t: T) => Array<[Record<string, string>, number]>,
+): void {
   register.removeSingleMetric(name);
   new Gauge({
     name,
@@ -135,12 +301,20 @@ function pollGauge<T>(name: string, help: string, labelNames: string[], poll: ()
 }
 
 /** JetStream consumer state (pending, ack pending, redelivered) and stream sizes, read at scrape time. */
-export function watchJetStream(nc: NatsConnection, consumers: Array<{ stream: string; consumer: string }>, streams: string[]): void {
+export function watchJetStream(
+  nc: NatsConnection,
+  consumers: Array<{ stream: string; consumer: string }>,
+  streams: string[],
+): void {
   const poll = sharedPoll(async () => {
     try {
       const jsm = await nc.jetstreamManager();
-      const cs = await Promise.all(consumers.map(async (c) => ({ c, info: await jsm.consumers.info(c.stream, c.consumer) })));
-      const ss = await Promise.all(streams.map(async (s) => ({ s, messages: (await jsm.streams.info(s)).state.messages })));
+      const cs = await Promise.all(
+        consumers.map(async (c) => ({ c, info: await jsm.consumers.info(c.stream, c.consumer) })),
+      );
+      const ss = await Promise.all(
+        streams.map(async (s) => ({ s, messages: (await jsm.streams.info(s)).state.messages })),
+      );
       return { cs, ss };
     } catch {
       metrics.collectErrors.inc({ source: 'jetstream' });
@@ -148,14 +322,42 @@ export function watchJetStream(nc: NatsConnection, consumers: Array<{ stream: st
     }
   });
   const L = ['stream', 'consumer'];
-  pollGauge('lookout_jetstream_consumer_pending', 'messages in the stream not yet delivered to the consumer (backlog)', L, poll, (t) => t.cs.map(({ c, info }) => [c, info.num_pending]));
-  pollGauge('lookout_jetstream_consumer_ack_pending', 'messages delivered and not yet acknowledged (in flight)', L, poll, (t) => t.cs.map(({ c, info }) => [c, info.num_ack_pending]));
-  pollGauge('lookout_jetstream_consumer_redelivered', 'messages delivered more than once and not yet acknowledged', L, poll, (t) => t.cs.map(({ c, info }) => [c, info.num_redelivered]));
-  pollGauge('lookout_jetstream_stream_messages', 'messages kept in a stream (the dead-letter stream: dead letters not yet replayed or purged)', ['stream'], poll, (t) => t.ss.map(({ s, messages }) => [{ stream: s }, messages]));
+  pollGauge(
+    'lookout_jetstream_consumer_pending',
+    'messages in the stream not yet delivered to the consumer (backlog)',
+    L,
+    poll,
+    (t) => t.cs.map(({ c, info }) => [c, info.num_pending]),
+  );
+  pollGauge(
+    'lookout_jetstream_consumer_ack_pending',
+    'messages delivered and not yet acknowledged (in flight)',
+    L,
+    poll,
+    (t) => t.cs.map(({ c, info }) => [c, info.num_ack_pending]),
+  );
+  pollGauge(
+    'lookout_jetstream_consumer_redelivered',
+    'messages delivered more than once and not yet acknowledged',
+    L,
+    poll,
+    (t) => t.cs.map(({ c, info }) => [c, info.num_redelivered]),
+  );
+  pollGauge(
+    'lookout_jetstream_stream_messages',
+    'messages kept in a stream (the dead-letter stream: dead letters not yet replayed or purged)',
+    ['stream'],
+    poll,
+    (t) => t.ss.map(({ s, messages }) => [{ stream: s }, messages]),
+  );
 }
 
 /** Temporal task-queue backlog (DescribeTaskQueue with report_stats), read at scrape time. */
-export function watchTaskQueues(tc: Client, namespace: string, queues: Array<{ name: string; type: 'workflow' | 'activity' }>): void {
+export function watchTaskQueues(
+  tc: Client,
+  namespace: string,
+  queues: Array<{ name: string; type: 'workflow' | 'activity' }>,
+): void {
   const poll = sharedPoll(async () => {
     try {
       return await describeTaskQueues(tc, namespace, queues);
@@ -166,9 +368,23 @@ export function watchTaskQueues(tc: Client, namespace: string, queues: Array<{ n
   });
   const L = ['task_queue', 'type'];
   const label = (s: TaskQueueState) => ({ task_queue: s.name, type: s.type });
-  pollGauge('lookout_temporal_task_queue_backlog', 'tasks waiting on a Temporal task queue (approximate, DescribeTaskQueue stats)', L, poll, (t) => t.map((s) => [label(s), s.backlog]));
-  pollGauge('lookout_temporal_task_queue_backlog_age_seconds', 'age of the oldest task waiting on a task queue', L, poll, (t) => t.map((s) => [label(s), s.backlogAgeSeconds]));
-  pollGauge('lookout_temporal_task_queue_pollers', 'workers polling a task queue', L, poll, (t) => t.map((s) => [label(s), s.pollers]));
+  pollGauge(
+    'lookout_temporal_task_queue_backlog',
+    'tasks waiting on a Temporal task queue (approximate, DescribeTaskQueue stats)',
+    L,
+    poll,
+    (t) => t.map((s) => [label(s), s.backlog]),
+  );
+  pollGauge(
+    'lookout_temporal_task_queue_backlog_age_seconds',
+    'age of the oldest task waiting on a task queue',
+    L,
+    poll,
+    (t) => t.map((s) => [label(s), s.backlogAgeSeconds]),
+  );
+  pollGauge('lookout_temporal_task_queue_pollers', 'workers polling a task queue', L, poll, (t) =>
+    t.map((s) => [label(s), s.pollers]),
+  );
 }
 
 export interface TaskQueueState {
@@ -180,7 +396,11 @@ export interface TaskQueueState {
 }
 
 /** Backlog and pollers of each queue (the same call `lookout status` makes). */
-export async function describeTaskQueues(tc: Client, namespace: string, queues: Array<{ name: string; type: 'workflow' | 'activity' }>): Promise<TaskQueueState[]> {
+export async function describeTaskQueues(
+  tc: Client,
+  namespace: string,
+  queues: Array<{ name: string; type: 'workflow' | 'activity' }>,
+): Promise<TaskQueueState[]> {
   const T = temporal.api.enums.v1.TaskQueueType;
   return Promise.all(
     queues.map(async (q) => {
@@ -205,12 +425,17 @@ export async function describeTaskQueues(tc: Client, namespace: string, queues: 
  * serveMetrics, except that a port already taken (a second worker of the same pool on one machine) costs the
  * metrics, not the process: it is reported through `warn`, naming the variable that moves it, and undefined is returned.
  */
-export async function serveMetricsIfFree(opts: { host: string; port: number; proxied?: string[] }, warn: (msg: string) => void): Promise<MetricsServer | undefined> {
+export async function serveMetricsIfFree(
+  opts: { host: string; port: number; proxied?: string[] },
+  warn: (msg: string) => void,
+): Promise<MetricsServer | undefined> {
   try {
     return await serveMetrics(opts);
   } catch (err) {
     if ((err as NodeJS.ErrnoException)?.code !== 'EADDRINUSE') throw err;
-    warn(`metrics: port ${opts.port} is in use; this process serves no /metrics (set LOOKOUT_METRICS_PORT for it, 0 = off)`);
+    warn(
+      `metrics: port ${opts.port} is in use; this process serves no /metrics (set LOOKOUT_METRICS_PORT for it, 0 = off)`,
+    );
     return undefined;
   }
 }

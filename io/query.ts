@@ -48,7 +48,10 @@ function cell(f: Field, v: unknown): unknown {
 }
 
 /** Converts the API's f/v rows with their schema into plain objects (timestamps as ISO 8601 strings). */
-export function parseRows(schema: { fields?: Field[] } | undefined, rows: Array<{ f: Array<{ v: unknown }> }> | undefined): Record<string, unknown>[] {
+export function parseRows(
+  schema: { fields?: Field[] } | undefined,
+  rows: Array<{ f: Array<{ v: unknown }> }> | undefined,
+): Record<string, unknown>[] {
   const fields = schema?.fields ?? [];
   return (rows ?? []).map((r) => Object.fromEntries(fields.map((f, i) => [f.name, cell(f, r.f[i]?.v)])));
 }
@@ -58,7 +61,11 @@ export function parseRows(schema: { fields?: Field[] } | undefined, rows: Array<
  * skipped, so that this reads the bare bigquery-emulator too (its nested TIMESTAMPs are RFC 3339 text the
  * client cannot parse); the embedded stack's endpoint (infra/bigquery-api) fixes that for every client.
  */
-export async function query<T = Record<string, unknown>>(bq: BigQuery, sql: string, params?: Record<string, unknown>): Promise<T[]> {
+export async function query<T = Record<string, unknown>>(
+  bq: BigQuery,
+  sql: string,
+  params?: Record<string, unknown>,
+): Promise<T[]> {
   const [job] = await bq.createQueryJob({ query: sql, params, useLegacySql: false });
   const out: Record<string, unknown>[] = [];
   let pageToken: string | undefined;
@@ -113,7 +120,11 @@ export async function rowsForRun(bq: BigQuery, cfg: LookoutConfig, runTag: strin
  * answer as the view, and the cheapest query for it: this is polled while a run is in flight).
  */
 export async function countForRun(bq: BigQuery, cfg: LookoutConfig, runTag: string): Promise<number> {
-  const [r] = await query<{ n: number }>(bq, `SELECT COUNT(DISTINCT workflow_id) AS n FROM ${tableRef(cfg)} WHERE run_tag = @run AND ${NOT_A_CHIP}`, { run: runTag });
+  const [r] = await query<{ n: number }>(
+    bq,
+    `SELECT COUNT(DISTINCT workflow_id) AS n FROM ${tableRef(cfg)} WHERE run_tag = @run AND ${NOT_A_CHIP}`,
+    { run: runTag },
+  );
   return Number(r?.n ?? 0);
 }
 
@@ -130,7 +141,8 @@ export function formatRows(rows: RowSummary[]): string {
     r.end_to_end_ms === null ? '' : Number(r.end_to_end_ms).toFixed(0),
   ]);
   const w = head.map((h, i) => Math.min(70, Math.max(h.length, ...body.map((b) => b[i].length))));
-  const fmt = (cells: string[]) => cells.map((c, i) => (c.length > w[i] ? c.slice(0, w[i] - 1) + '…' : c.padEnd(w[i]))).join('  ');
+  const fmt = (cells: string[]) =>
+    cells.map((c, i) => (c.length > w[i] ? c.slice(0, w[i] - 1) + '…' : c.padEnd(w[i]))).join('  ');
   return [fmt(head), w.map((n) => '-'.repeat(n)).join('  '), ...body.map(fmt)].join('\n');
 }
 
@@ -153,10 +165,19 @@ export interface RetryRow {
  * Failed analyses in the de-duplicating view, oldest first: the selection of `lookout retry` (and of the
  * review UI's retry button, which passes a workflow id). Every filter is optional.
  */
-export async function failedAnalyses(bq: BigQuery, cfg: LookoutConfig, filter: { run?: string; errorClass?: string; workflowId?: string }, limit: number): Promise<FailedAnalysis[]> {
+export async function failedAnalyses(
+  bq: BigQuery,
+  cfg: LookoutConfig,
+  filter: { run?: string; errorClass?: string; workflowId?: string },
+  limit: number,
+): Promise<FailedAnalysis[]> {
   const where = [`status = 'failed'`];
   const params: Record<string, unknown> = {};
-  const filters: Array<[string | undefined, string, string]> = [[filter.run, 'run_tag', 'run'], [filter.errorClass, 'error_class', 'ec'], [filter.workflowId, 'workflow_id', 'wf']];
+  const filters: Array<[string | undefined, string, string]> = [
+    [filter.run, 'run_tag', 'run'],
+    [filter.errorClass, 'error_class', 'ec'],
+    [filter.workflowId, 'workflow_id', 'wf'],
+  ];
   for (const [value, col, param] of filters) {
     if (value === undefined) continue;
     where.push(`${col} = @${param}`);
@@ -164,5 +185,9 @@ export async function failedAnalyses(bq: BigQuery, cfg: LookoutConfig, filter: {
   }
   // Integers inline (validated): the emulator rejects numeric query parameters.
   const n = Math.max(1, Math.floor(Number(limit)));
-  return query<FailedAnalysis>(bq, `SELECT workflow_id, pipeline, bucket, name, generation, run_tag, error_class FROM ${latestView(cfg)} WHERE ${where.join(' AND ')} ORDER BY recorded_at LIMIT ${n}`, params);
+  return query<FailedAnalysis>(
+    bq,
+    `SELECT workflow_id, pipeline, bucket, name, generation, run_tag, error_class FROM ${latestView(cfg)} WHERE ${where.join(' AND ')} ORDER BY recorded_at LIMIT ${n}`,
+    params,
+  );
 }

@@ -14,24 +14,32 @@ function httpCode(err: unknown): number | undefined {
 }
 
 /** Reads the object's size and generation once, then serves ranges; errors keep the storage classes (ObjectNotFound, GenerationMismatch, StorageError). */
-export async function gcsRangeSource(storage: Storage, ref: Pick<ObjectRef, 'bucket' | 'name' | 'generation'>): Promise<RangeSource & { generation: string }> {
+export async function gcsRangeSource(
+  storage: Storage,
+  ref: Pick<ObjectRef, 'bucket' | 'name' | 'generation'>,
+): Promise<RangeSource & { generation: string }> {
   const where = `gs://${ref.bucket}/${ref.name}`;
   const latest = ref.generation === '0';
-  let file = latest ? storage.bucket(ref.bucket).file(ref.name) : storage.bucket(ref.bucket).file(ref.name, { generation: Number(ref.generation) });
+  let file = latest
+    ? storage.bucket(ref.bucket).file(ref.name)
+    : storage.bucket(ref.bucket).file(ref.name, { generation: Number(ref.generation) });
   let size: number;
   let generation: string;
   try {
     const [meta] = await file.getMetadata();
     generation = String(meta.generation ?? ref.generation);
-    if (!latest && generation !== String(ref.generation)) throw new BadInputError('GenerationMismatch', `${where} is at generation ${generation}, not ${ref.generation}`);
+    if (!latest && generation !== String(ref.generation))
+      throw new BadInputError('GenerationMismatch', `${where} is at generation ${generation}, not ${ref.generation}`);
     size = Number(meta.size ?? 0);
   } catch (err) {
     if (err instanceof BadInputError) throw err;
-    if (httpCode(err) === 404) throw new BadInputError('ObjectNotFound', `${where}#${ref.generation} no longer exists`, err);
+    if (httpCode(err) === 404)
+      throw new BadInputError('ObjectNotFound', `${where}#${ref.generation} no longer exists`, err);
     throw new TransientError('StorageError', `reading metadata of ${where}: ${(err as Error).message}`, err);
   }
   // Pin the generation the metadata named, also when the caller asked for the live one.
-  if (latest && generation !== '0') file = storage.bucket(ref.bucket).file(ref.name, { generation: Number(generation) });
+  if (latest && generation !== '0')
+    file = storage.bucket(ref.bucket).file(ref.name, { generation: Number(generation) });
   return {
     size,
     generation,
@@ -44,8 +52,13 @@ export async function gcsRangeSource(storage: Storage, ref: Pick<ObjectRef, 'buc
         const [buf] = await file.download({ start: offset, end, validation: false });
         return buf;
       } catch (err) {
-        if (httpCode(err) === 404) throw new BadInputError('ObjectNotFound', `${where}#${generation} no longer exists`, err);
-        throw new TransientError('StorageError', `reading bytes ${offset}-${end} of ${where}: ${(err as Error).message}`, err);
+        if (httpCode(err) === 404)
+          throw new BadInputError('ObjectNotFound', `${where}#${generation} no longer exists`, err);
+        throw new TransientError(
+          'StorageError',
+          `reading bytes ${offset}-${end} of ${where}: ${(err as Error).message}`,
+          err,
+        );
       }
     },
   };

@@ -107,7 +107,8 @@ export async function ensureResultsTable(bq: BigQuery, cfg: LookoutConfig): Prom
     // A view made by an earlier version (ROW_NUMBER form) is brought up to this one's query.
     const [meta] = await view.getMetadata();
     const q = (meta as { view?: { query?: string } }).view?.query;
-    if (q !== undefined && q.trim() !== latestSql(cfg).trim()) await view.setMetadata({ view: { query: latestSql(cfg), useLegacySql: false } });
+    if (q !== undefined && q.trim() !== latestSql(cfg).trim())
+      await view.setMetadata({ view: { query: latestSql(cfg), useLegacySql: false } });
   }
 }
 
@@ -116,7 +117,10 @@ export async function ensureResultsTable(bq: BigQuery, cfg: LookoutConfig): Prom
  * added, NULLABLE, by a schema update (BigQuery allows appending nullable columns, and new fields inside a
  * RECORD), so rows of this version land in old tables and old rows read NULL there.
  */
-export async function addMissingColumns(table: { getMetadata(): Promise<unknown>; setMetadata(m: object): Promise<unknown> }): Promise<string[]> {
+export async function addMissingColumns(table: {
+  getMetadata(): Promise<unknown>;
+  setMetadata(m: object): Promise<unknown>;
+}): Promise<string[]> {
   const [meta] = (await table.getMetadata()) as [{ schema?: { fields?: TableField[] } }];
   const merged = mergeFields(meta.schema?.fields ?? [], loadSchema());
   if (merged.added.length === 0) return [];
@@ -128,7 +132,11 @@ export async function addMissingColumns(table: { getMetadata(): Promise<unknown>
 }
 
 /** `have` with every field of `want` it lacks appended (recursively in RECORDs); which were added. */
-export function mergeFields(have: TableField[], want: TableField[], prefix = ''): { fields: TableField[]; added: string[] } {
+export function mergeFields(
+  have: TableField[],
+  want: TableField[],
+  prefix = '',
+): { fields: TableField[]; added: string[] } {
   const added: string[] = [];
   const fields = have.map((h) => {
     const w = want.find((x) => x.name === h.name);
@@ -216,8 +224,12 @@ function buildRowNow(s: AnalysisSummary, recordedAt: number): ResultRow {
     height: s.detect?.height ?? null,
     format: s.detect?.format ?? null,
     models: [
-      ...reports.filter((r) => r.model).map((r) => ({ stage: r.stage, name: r.model!.name, version: r.model!.version })),
-      ...(s.extract?.models ?? []).filter((m) => m.name !== s.extract?.report.model?.name).map((m) => ({ stage: 'extract', name: m.name, version: m.version })),
+      ...reports
+        .filter((r) => r.model)
+        .map((r) => ({ stage: r.stage, name: r.model!.name, version: r.model!.version })),
+      ...(s.extract?.models ?? [])
+        .filter((m) => m.name !== s.extract?.report.model?.name)
+        .map((m) => ({ stage: 'extract', name: m.name, version: m.version })),
     ],
     status: s.failure ? 'failed' : 'ok',
     error_class: s.failure?.errorClass ?? null,
@@ -296,7 +308,12 @@ export function bigquerySink(bq: BigQuery, cfg: LookoutConfig): RowSink {
       // Partition pruning on recorded_at (a day early, for clock skew): on real BigQuery the lookup reads the
       // analysis_id column of the days the retried analyses ran in, not of the whole table.
       const after = since ? ` AND recorded_at >= TIMESTAMP_SUB(TIMESTAMP(@since), INTERVAL 1 DAY)` : '';
-      const [rows] = await bq.query({ query: `SELECT DISTINCT analysis_id FROM ${tableRef(cfg)} WHERE analysis_id IN UNNEST(@ids)${after}`, params: since ? { ids, since } : { ids }, types: since ? { ids: ['STRING'], since: 'STRING' } : { ids: ['STRING'] }, location: cfg.bigquery.location });
+      const [rows] = await bq.query({
+        query: `SELECT DISTINCT analysis_id FROM ${tableRef(cfg)} WHERE analysis_id IN UNNEST(@ids)${after}`,
+        params: since ? { ids, since } : { ids },
+        types: since ? { ids: ['STRING'], since: 'STRING' } : { ids: ['STRING'] },
+        location: cfg.bigquery.location,
+      });
       return new Set((rows as Array<{ analysis_id: string }>).map((r) => r.analysis_id));
     },
   };
@@ -328,7 +345,10 @@ export function journalSink(inner: RowSink, dir: string): RowSink {
   return {
     async insert(rows) {
       await (made ??= fs.promises.mkdir(dir, { recursive: true }));
-      await fs.promises.appendFile(file, timeSync('rows', () => rows.map((r) => JSON.stringify(r) + '\n').join('')));
+      await fs.promises.appendFile(
+        file,
+        timeSync('rows', () => rows.map((r) => JSON.stringify(r) + '\n').join('')),
+      );
       await inner.insert(rows);
     },
     ...(inner.present ? { present: (ids: string[], since?: string) => inner.present!(ids, since) } : {}),
@@ -348,11 +368,16 @@ export class RowRejectedError extends LookoutError {
 
 interface PartialFailure {
   name: 'PartialFailureError';
-  errors: Array<{ row?: { insertId?: string; json?: { analysis_id?: string } } & { analysis_id?: string }; errors?: Array<{ reason?: string; message?: string }> }>;
+  errors: Array<{
+    row?: { insertId?: string; json?: { analysis_id?: string } } & { analysis_id?: string };
+    errors?: Array<{ reason?: string; message?: string }>;
+  }>;
 }
 
 function isPartialFailure(err: unknown): err is PartialFailure {
-  return (err as { name?: string })?.name === 'PartialFailureError' && Array.isArray((err as { errors?: unknown }).errors);
+  return (
+    (err as { name?: string })?.name === 'PartialFailureError' && Array.isArray((err as { errors?: unknown }).errors)
+  );
 }
 
 function httpCode(err: unknown): number | undefined {
@@ -370,10 +395,31 @@ function passing(err: unknown): TransientError {
  * Only columns every version of the table has, so that it lands where the full row did not.
  */
 export function rejectedRowStandIn(row: ResultRow, reason: string, recordedAt: number): ResultRow {
-  const keep = ['analysis_id', 'workflow_id', 'run_id', 'pipeline', 'run_tag', 'event_source', 'bucket', 'name', 'generation', 'size_bytes', 'content_type'] as const;
+  const keep = [
+    'analysis_id',
+    'workflow_id',
+    'run_id',
+    'pipeline',
+    'run_tag',
+    'event_source',
+    'bucket',
+    'name',
+    'generation',
+    'size_bytes',
+    'content_type',
+  ] as const;
   const out: Record<string, unknown> = {};
   for (const k of keep) if (row[k] !== undefined) out[k] = row[k];
-  return { ...out, analysis_id: row.analysis_id, workflow_id: row.workflow_id, status: 'failed', error_class: 'RowRejected', error_message: `BigQuery refused the result row: ${reason}`.slice(0, 2000), failed_stage: null, recorded_at: new Date(recordedAt).toISOString() };
+  return {
+    ...out,
+    analysis_id: row.analysis_id,
+    workflow_id: row.workflow_id,
+    status: 'failed',
+    error_class: 'RowRejected',
+    error_message: `BigQuery refused the result row: ${reason}`.slice(0, 2000),
+    failed_stage: null,
+    recorded_at: new Date(recordedAt).toISOString(),
+  };
 }
 
 /**
@@ -381,7 +427,12 @@ export function rejectedRowStandIn(row: ResultRow, reason: string, recordedAt: n
  * Throws RowRejectedError (non-retryable) if the stand-in is refused too, and a TransientError for
  * everything else (the record activity is retried without limit).
  */
-export async function writeResultRow(rows: Pick<RowBatcher, 'write'>, row: ResultRow, now: () => number = Date.now, opts: WriteOptions = {}): Promise<'row' | 'stand-in'> {
+export async function writeResultRow(
+  rows: Pick<RowBatcher, 'write'>,
+  row: ResultRow,
+  now: () => number = Date.now,
+  opts: WriteOptions = {},
+): Promise<'row' | 'stand-in'> {
   try {
     await rows.write(row, opts);
     return 'row';
@@ -419,7 +470,11 @@ export class RowBatcher {
    */
   constructor(
     private readonly sink: RowSink,
-    private readonly opts: { maxRows: number; maxDelayMs: number; idleFlush?: boolean } = { maxRows: 500, maxDelayMs: 250, idleFlush: true },
+    private readonly opts: { maxRows: number; maxDelayMs: number; idleFlush?: boolean } = {
+      maxRows: 500,
+      maxDelayMs: 250,
+      idleFlush: true,
+    },
   ) {}
 
   write(row: ResultRow, opts: WriteOptions = {}): Promise<void> {
@@ -428,7 +483,9 @@ export class RowBatcher {
       if (this.pending.length >= this.opts.maxRows) void this.flush();
       else if (!this.timer) {
         const idle = this.opts.idleFlush !== false && this.inflight === 0;
-        this.timer = idle ? { immediate: setImmediate(() => void this.flush()) } : { timeout: setTimeout(() => void this.flush(), this.opts.maxDelayMs) };
+        this.timer = idle
+          ? { immediate: setImmediate(() => void this.flush()) }
+          : { timeout: setTimeout(() => void this.flush(), this.opts.maxDelayMs) };
       }
     });
   }
@@ -479,7 +536,10 @@ export class RowBatcher {
       const since = started.every(Number.isFinite) ? new Date(Math.min(...started)).toISOString() : undefined;
       let landed: Set<string>;
       try {
-        landed = await this.sink.present(retried.map((b) => b.row.analysis_id), since);
+        landed = await this.sink.present(
+          retried.map((b) => b.row.analysis_id),
+          since,
+        );
       } catch (err) {
         todo.forEach((b) => b.reject(passing(err)));
         return;

@@ -49,8 +49,14 @@ export async function listRuns(bq: BigQuery, cfg: LookoutConfig, limit = 200): P
 }
 
 /** Failures by error class per run (the runs list's column; errors.sql gives the same per run and stage). */
-export async function failuresByRun(bq: BigQuery, cfg: LookoutConfig): Promise<Array<{ run_tag: string; error_class: string; n: number }>> {
-  return query(bq, `SELECT run_tag, error_class, COUNT(*) AS n FROM ${latestView(cfg)} WHERE status = 'failed' AND run_tag IS NOT NULL GROUP BY run_tag, error_class ORDER BY run_tag, n DESC`);
+export async function failuresByRun(
+  bq: BigQuery,
+  cfg: LookoutConfig,
+): Promise<Array<{ run_tag: string; error_class: string; n: number }>> {
+  return query(
+    bq,
+    `SELECT run_tag, error_class, COUNT(*) AS n FROM ${latestView(cfg)} WHERE status = 'failed' AND run_tag IS NOT NULL GROUP BY run_tag, error_class ORDER BY run_tag, n DESC`,
+  );
 }
 
 export interface AlertRow {
@@ -64,30 +70,51 @@ export interface AlertRow {
   label: string | null;
   score: number | null;
   details: string | null;
-  objects: Array<{ label: string; score: number; x: number; y: number; w: number; h: number; anomaly_score: number | null }>;
+  objects: Array<{
+    label: string;
+    score: number;
+    x: number;
+    y: number;
+    w: number;
+    h: number;
+    anomaly_score: number | null;
+  }>;
   width: number | null;
   height: number | null;
   recorded_at: string;
 }
 
-const ALERT_COLS = 'analysis_id, workflow_id, pipeline, run_tag, bucket, name, generation, label, score, details, objects, width, height, recorded_at';
+const ALERT_COLS =
+  'analysis_id, workflow_id, pipeline, run_tag, bucket, name, generation, label, score, details, objects, width, height, recorded_at';
 
 /**
  * Alert episodes (label 'alert': one row per episode, what cctv-attributes writes beside its frame rows),
  * newest first. Frame rows flagged 'abnormal' stay in the table for SQL; an operator reviews episodes.
  */
 export async function listAlerts(bq: BigQuery, cfg: LookoutConfig, limit = 500): Promise<AlertRow[]> {
-  return query<AlertRow>(bq, `SELECT ${ALERT_COLS} FROM ${latestView(cfg)} WHERE status = 'ok' AND label = 'alert' ORDER BY recorded_at DESC, score DESC LIMIT ${lim(limit, 5000)}`);
+  return query<AlertRow>(
+    bq,
+    `SELECT ${ALERT_COLS} FROM ${latestView(cfg)} WHERE status = 'ok' AND label = 'alert' ORDER BY recorded_at DESC, score DESC LIMIT ${lim(limit, 5000)}`,
+  );
 }
 
 /** The [first, last] frames of alert episode rows by workflow id (rows that are not episodes are left out). */
-export async function alertSpans(bq: BigQuery, cfg: LookoutConfig, workflowIds: string[]): Promise<Map<string, [number, number]>> {
+export async function alertSpans(
+  bq: BigQuery,
+  cfg: LookoutConfig,
+  workflowIds: string[],
+): Promise<Map<string, [number, number]>> {
   const out = new Map<string, [number, number]>();
   if (workflowIds.length === 0) return out;
-  const rows = await query<{ workflow_id: string; details: string | null }>(bq, `SELECT workflow_id, details FROM ${latestView(cfg)} WHERE workflow_id IN UNNEST(@ids) AND label = 'alert'`, { ids: workflowIds });
+  const rows = await query<{ workflow_id: string; details: string | null }>(
+    bq,
+    `SELECT workflow_id, details FROM ${latestView(cfg)} WHERE workflow_id IN UNNEST(@ids) AND label = 'alert'`,
+    { ids: workflowIds },
+  );
   for (const r of rows) {
     const d = parseDetails(r.details);
-    if (typeof d.start_frame === 'number' && typeof d.end_frame === 'number') out.set(r.workflow_id, [d.start_frame, d.end_frame]);
+    if (typeof d.start_frame === 'number' && typeof d.end_frame === 'number')
+      out.set(r.workflow_id, [d.start_frame, d.end_frame]);
   }
   return out;
 }
@@ -141,13 +168,19 @@ export function filterAlerts(alerts: ReadonlyArray<AlertView>, f: AlertFilter): 
     (a) =>
       (!scene || (a.scene ?? '').toLowerCase() === scene) &&
       (!camera || a.camera.toLowerCase() === camera) &&
-      (!reason || a.attributes.some((x) => x.toLowerCase() === reason) || a.reasons.some((r) => r.toLowerCase().includes(reason))) &&
+      (!reason ||
+        a.attributes.some((x) => x.toLowerCase() === reason) ||
+        a.reasons.some((r) => r.toLowerCase().includes(reason))) &&
       (!verdict || (verdict === 'none' ? a.verdict === null : (a.verdict ?? '').toLowerCase() === verdict)),
   );
 }
 
 /** Frame rows of one video (or camera segment) under one pipeline: the alert timeline. */
-export async function videoFrames(bq: BigQuery, cfg: LookoutConfig, v: { pipeline: string; bucket: string; name: string; generation: string }): Promise<Array<{ workflow_id: string; label: string | null; score: number | null; details: string | null }>> {
+export async function videoFrames(
+  bq: BigQuery,
+  cfg: LookoutConfig,
+  v: { pipeline: string; bucket: string; name: string; generation: string },
+): Promise<Array<{ workflow_id: string; label: string | null; score: number | null; details: string | null }>> {
   return query(
     bq,
     `SELECT workflow_id, label, score, details FROM ${latestView(cfg)}
@@ -157,7 +190,11 @@ export async function videoFrames(bq: BigQuery, cfg: LookoutConfig, v: { pipelin
 }
 
 /** One analysis's row, by workflow id (the newest). */
-export async function analysisRow(bq: BigQuery, cfg: LookoutConfig, workflowId: string): Promise<Record<string, unknown> | undefined> {
+export async function analysisRow(
+  bq: BigQuery,
+  cfg: LookoutConfig,
+  workflowId: string,
+): Promise<Record<string, unknown> | undefined> {
   const [r] = await query(bq, `SELECT * FROM ${latestView(cfg)} WHERE workflow_id = @wf`, { wf: workflowId });
   return r;
 }
@@ -199,8 +236,15 @@ export async function listFailures(bq: BigQuery, cfg: LookoutConfig, limit = 200
  * The newest analysed frame of each live stream (rows whose details carry `stream`, written for segments
  * that `lookout stream` recorded). The JSON is read in TypeScript: the details column is free-form text.
  */
-export async function liveFrames(bq: BigQuery, cfg: LookoutConfig, limit = 2000): Promise<Array<AlertRow & { stream: string; captured_at: string | null; frame: number | null }>> {
-  const rows = await query<AlertRow>(bq, `SELECT ${ALERT_COLS} FROM ${latestView(cfg)} WHERE status = 'ok' AND details LIKE '%"stream"%' ORDER BY recorded_at DESC LIMIT ${lim(limit)}`);
+export async function liveFrames(
+  bq: BigQuery,
+  cfg: LookoutConfig,
+  limit = 2000,
+): Promise<Array<AlertRow & { stream: string; captured_at: string | null; frame: number | null }>> {
+  const rows = await query<AlertRow>(
+    bq,
+    `SELECT ${ALERT_COLS} FROM ${latestView(cfg)} WHERE status = 'ok' AND details LIKE '%"stream"%' ORDER BY recorded_at DESC LIMIT ${lim(limit)}`,
+  );
   const newest = new Map<string, AlertRow & { stream: string; captured_at: string | null; frame: number | null }>();
   for (const r of rows) {
     let d: { stream?: unknown; captured_at?: unknown; frame?: unknown };
@@ -212,7 +256,13 @@ export async function liveFrames(bq: BigQuery, cfg: LookoutConfig, limit = 2000)
     if (typeof d.stream !== 'string') continue;
     const captured = typeof d.captured_at === 'string' ? d.captured_at : null;
     const cur = newest.get(d.stream);
-    if (!cur || (captured ?? '') > (cur.captured_at ?? '')) newest.set(d.stream, { ...r, stream: d.stream, captured_at: captured, frame: typeof d.frame === 'number' ? d.frame : null });
+    if (!cur || (captured ?? '') > (cur.captured_at ?? ''))
+      newest.set(d.stream, {
+        ...r,
+        stream: d.stream,
+        captured_at: captured,
+        frame: typeof d.frame === 'number' ? d.frame : null,
+      });
   }
   return [...newest.values()].sort((a, b) => a.stream.localeCompare(b.stream));
 }
@@ -233,7 +283,19 @@ export interface RasterRow {
 }
 
 /** The rasters that have chip rows: one entry per raster object (bucket, name, generation). */
-export async function listRasters(bq: BigQuery, cfg: LookoutConfig): Promise<Array<{ bucket: string; name: string; generation: string; chips: number; raster_width: number | null; raster_height: number | null }>> {
+export async function listRasters(
+  bq: BigQuery,
+  cfg: LookoutConfig,
+): Promise<
+  Array<{
+    bucket: string;
+    name: string;
+    generation: string;
+    chips: number;
+    raster_width: number | null;
+    raster_height: number | null;
+  }>
+> {
   return query(
     bq,
     `SELECT bucket, name, generation, COUNT(*) AS chips, MAX(raster.raster_width) AS raster_width, MAX(raster.raster_height) AS raster_height
@@ -243,7 +305,11 @@ export async function listRasters(bq: BigQuery, cfg: LookoutConfig): Promise<Arr
 }
 
 /** Chip and summary rows of one raster. */
-export async function rasterRows(bq: BigQuery, cfg: LookoutConfig, r: { bucket: string; name: string; generation: string }): Promise<RasterRow[]> {
+export async function rasterRows(
+  bq: BigQuery,
+  cfg: LookoutConfig,
+  r: { bucket: string; name: string; generation: string },
+): Promise<RasterRow[]> {
   return query<RasterRow>(
     bq,
     `SELECT workflow_id, pipeline, bucket, name, generation, label, score, run_tag, raster FROM ${latestView(cfg)}
@@ -257,7 +323,19 @@ export async function rasterRows(bq: BigQuery, cfg: LookoutConfig, r: { bucket: 
  * -> workflow started -> last stage completed (the row's own offsets, all measured from object creation), for
  * the run page's per-hop histograms. Completed analyses only, as in summary.sql: a failed row has no totals.
  */
-export async function runHops(bq: BigQuery, cfg: LookoutConfig, run: string): Promise<Array<{ publish: number | null; dispatch: number | null; start: number | null; stages: number | null; end_to_end: number | null }>> {
+export async function runHops(
+  bq: BigQuery,
+  cfg: LookoutConfig,
+  run: string,
+): Promise<
+  Array<{
+    publish: number | null;
+    dispatch: number | null;
+    start: number | null;
+    stages: number | null;
+    end_to_end: number | null;
+  }>
+> {
   return query(
     bq,
     `SELECT published_offset_ms AS publish, dispatched_offset_ms - published_offset_ms AS dispatch,

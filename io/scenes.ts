@@ -25,7 +25,11 @@ export function scenePrefix(scene: string, dir = ''): string {
 }
 
 export function checkScene(scene: string): string {
-  if (!SCENE_RE.test(scene)) throw new SetupError('InvalidScene', `scene name ${JSON.stringify(scene)} must be lowercase letters, digits, - or _`);
+  if (!SCENE_RE.test(scene))
+    throw new SetupError(
+      'InvalidScene',
+      `scene name ${JSON.stringify(scene)} must be lowercase letters, digits, - or _`,
+    );
   return scene;
 }
 
@@ -58,7 +62,11 @@ export class SceneStore<T> {
     if (!exists) return undefined;
     const [buf] = await f.download();
     const version = Number(buf.toString('utf8').trim());
-    if (!Number.isInteger(version) || version < 1) throw new SetupError('SceneModelInvalid', `gs://${this.bucket}/${this.prefix(scene)}LATEST does not hold a version number`);
+    if (!Number.isInteger(version) || version < 1)
+      throw new SetupError(
+        'SceneModelInvalid',
+        `gs://${this.bucket}/${this.prefix(scene)}LATEST does not hold a version number`,
+      );
     this.latest.set(scene, { version, at: Date.now() });
     return version;
   }
@@ -68,7 +76,10 @@ export class SceneStore<T> {
     checkScene(scene);
     const version = await this.latestVersion(scene);
     if (version === undefined) {
-      throw new SetupError('SceneModelMissing', `no scene model "${scene}" in gs://${this.bucket}/${this.prefix(scene)}: fit one with \`lookout fit --scene ${scene} <normal footage>\``);
+      throw new SetupError(
+        'SceneModelMissing',
+        `no scene model "${scene}" in gs://${this.bucket}/${this.prefix(scene)}: fit one with \`lookout fit --scene ${scene} <normal footage>\``,
+      );
     }
     const key = `${scene}@${version}`;
     const hit = this.cache.get(key);
@@ -91,13 +102,22 @@ export class SceneStore<T> {
     const b = this.storage.bucket(this.bucket);
     const prefix = this.prefix(scene);
     const [files] = await b.getFiles({ prefix });
-    const versions = files.map((f) => Number(f.name.slice(prefix.length).split('/')[0])).filter((v) => Number.isInteger(v) && v > 0);
+    const versions = files
+      .map((f) => Number(f.name.slice(prefix.length).split('/')[0]))
+      .filter((v) => Number.isInteger(v) && v > 0);
     let version = versions.reduce((m, v) => Math.max(m, v), 0) + 1;
     const meta = { metadata: { 'lookout-derived': 'scene-model' } };
     for (let tries = 0; ; tries++) {
       const name = `${prefix}${version}/${this.format.file}`;
       try {
-        await b.file(name).save(data, { resumable: false, contentType: 'application/octet-stream', metadata: meta, preconditionOpts: { ifGenerationMatch: 0 } });
+        await b
+          .file(name)
+          .save(data, {
+            resumable: false,
+            contentType: 'application/octet-stream',
+            metadata: meta,
+            preconditionOpts: { ifGenerationMatch: 0 },
+          });
         break;
       } catch (err) {
         if (!isPreconditionFailed(err) || tries >= 100) throw err;
@@ -108,7 +128,9 @@ export class SceneStore<T> {
     this.latest.delete(scene);
     const current = await this.latestVersion(scene).catch(() => undefined);
     if (current === undefined || version > current) {
-      await b.file(`${prefix}LATEST`).save(Buffer.from(`${version}\n`), { resumable: false, contentType: 'text/plain', metadata: meta });
+      await b
+        .file(`${prefix}LATEST`)
+        .save(Buffer.from(`${version}\n`), { resumable: false, contentType: 'text/plain', metadata: meta });
       this.latest.set(scene, { version, at: Date.now() });
     }
     return { version, uri: `gs://${this.bucket}/${prefix}${version}/${this.format.file}` };

@@ -14,7 +14,13 @@ import type { LookoutConfig } from '../config';
 import { objectKey, workflowIdFor } from '../core/events';
 import { WORKFLOW_EXECUTION_TIMEOUT } from '../core/policies';
 import type { AnalyzeInput, ObjectRef } from '../core/types';
-import type { AnalyzeRasterInput, AnalyzeResult, AnalyzeVideoInput, BatchResult, FitSceneInput } from '../core/workflows';
+import type {
+  AnalyzeRasterInput,
+  AnalyzeResult,
+  AnalyzeVideoInput,
+  BatchResult,
+  FitSceneInput,
+} from '../core/workflows';
 
 export type AnalysisKind = 'analyzeObject' | 'analyzeVideo' | 'analyzeRaster';
 
@@ -29,13 +35,23 @@ export interface StartOptions {
 }
 
 /** The deterministic workflow ID of a pipeline's analysis of an object version. */
-export function analysisWorkflowId(pipeline: string, object: Pick<ObjectRef, 'bucket' | 'name' | 'generation'>): string {
+export function analysisWorkflowId(
+  pipeline: string,
+  object: Pick<ObjectRef, 'bucket' | 'name' | 'generation'>,
+): string {
   return workflowIdFor(pipeline, object);
 }
 
 /** The deterministic workflow ID of a bulk batch: the same object versions are one workflow, however often a backfill runs. */
-export function batchWorkflowId(pipeline: string, objects: Array<Pick<ObjectRef, 'bucket' | 'name' | 'generation'>>): string {
-  return `bulk:${pipeline}:${crypto.createHash('sha256').update(objects.map((o) => objectKey(o)).join('\n')).digest('hex').slice(0, 32)}`;
+export function batchWorkflowId(
+  pipeline: string,
+  objects: Array<Pick<ObjectRef, 'bucket' | 'name' | 'generation'>>,
+): string {
+  return `bulk:${pipeline}:${crypto
+    .createHash('sha256')
+    .update(objects.map((o) => objectKey(o)).join('\n'))
+    .digest('hex')
+    .slice(0, 32)}`;
 }
 
 /**
@@ -49,8 +65,17 @@ export function videoEvery(object: Pick<ObjectRef, 'metadata'>, cfg: Pick<Lookou
 }
 
 /** The raster workflow's input: chip grid and fan-out from the configuration (object metadata may change the chip grid). */
-export function rasterInput(input: AnalyzeInput, cfg: { raster: Pick<LookoutConfig['raster'], 'chipSize' | 'chipOverlap' | 'blockChips' | 'parallelism'> }): AnalyzeRasterInput {
-  return { ...input, chipSize: cfg.raster.chipSize, chipOverlap: Math.min(cfg.raster.chipOverlap, cfg.raster.chipSize - 1), blockChips: cfg.raster.blockChips, parallelism: cfg.raster.parallelism };
+export function rasterInput(
+  input: AnalyzeInput,
+  cfg: { raster: Pick<LookoutConfig['raster'], 'chipSize' | 'chipOverlap' | 'blockChips' | 'parallelism'> },
+): AnalyzeRasterInput {
+  return {
+    ...input,
+    chipSize: cfg.raster.chipSize,
+    chipOverlap: Math.min(cfg.raster.chipOverlap, cfg.raster.chipSize - 1),
+    blockChips: cfg.raster.blockChips,
+    parallelism: cfg.raster.parallelism,
+  };
 }
 
 export class WorkflowStarter {
@@ -60,11 +85,22 @@ export class WorkflowStarter {
   ) {}
 
   /** Starts the analysis of an object (image or video); "already started" (or, for events, "already ran") is 'duplicate'. */
-  async startAnalysis(input: AnalyzeInput, kind: AnalysisKind = 'analyzeObject', opts: StartOptions = {}): Promise<{ outcome: 'started' | 'duplicate'; workflowId: string }> {
+  async startAnalysis(
+    input: AnalyzeInput,
+    kind: AnalysisKind = 'analyzeObject',
+    opts: StartOptions = {},
+  ): Promise<{ outcome: 'started' | 'duplicate'; workflowId: string }> {
     const workflowId = opts.workflowId ?? analysisWorkflowId(input.pipeline.name, input.object);
     const args =
       kind === 'analyzeVideo'
-        ? [{ ...input, every: videoEvery(input.object, this.cfg), parallelism: this.cfg.video.parallelism, segmentFrames: this.cfg.video.segmentFrames } satisfies AnalyzeVideoInput]
+        ? [
+            {
+              ...input,
+              every: videoEvery(input.object, this.cfg),
+              parallelism: this.cfg.video.parallelism,
+              segmentFrames: this.cfg.video.segmentFrames,
+            } satisfies AnalyzeVideoInput,
+          ]
         : kind === 'analyzeRaster'
           ? [rasterInput(input, this.cfg)]
           : [input];
@@ -73,7 +109,9 @@ export class WorkflowStarter {
         taskQueue: this.cfg.temporal.workflowQueue,
         workflowId,
         args,
-        workflowIdReusePolicy: opts.rerun ? WorkflowIdReusePolicy.ALLOW_DUPLICATE : WorkflowIdReusePolicy.REJECT_DUPLICATE,
+        workflowIdReusePolicy: opts.rerun
+          ? WorkflowIdReusePolicy.ALLOW_DUPLICATE
+          : WorkflowIdReusePolicy.REJECT_DUPLICATE,
         workflowExecutionTimeout: WORKFLOW_EXECUTION_TIMEOUT,
       });
       return { outcome: 'started', workflowId };
@@ -99,7 +137,12 @@ export class WorkflowStarter {
   }
 
   /** Starts a bulk batch; a batch of the same object versions that already ran is 'duplicate' and starts nothing. */
-  async startBatch(input: BatchInput): Promise<{ outcome: 'started'; workflowId: string; result: Promise<BatchResult> } | { outcome: 'duplicate'; workflowId: string }> {
+  async startBatch(
+    input: BatchInput,
+  ): Promise<
+    | { outcome: 'started'; workflowId: string; result: Promise<BatchResult> }
+    | { outcome: 'duplicate'; workflowId: string }
+  > {
     const workflowId = batchWorkflowId(input.pipeline.name, input.objects);
     try {
       const handle = await this.client.workflow.start('analyzeBatch', {

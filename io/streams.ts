@@ -47,7 +47,11 @@ export function deadSubject(cfg: LookoutConfig, kind: DeadKind): string {
   return `${cfg.nats.deadPrefix}.${kind}`;
 }
 
-async function upsertStream(jsm: JetStreamManager, name: string, cfg: Parameters<JetStreamManager['streams']['add']>[0]): Promise<void> {
+async function upsertStream(
+  jsm: JetStreamManager,
+  name: string,
+  cfg: Parameters<JetStreamManager['streams']['add']>[0],
+): Promise<void> {
   try {
     await jsm.streams.info(name);
     await jsm.streams.update(name, cfg);
@@ -97,19 +101,39 @@ export interface PublishResult {
  * object's trace starts here: a `lookout.event` span whose W3C trace context rides in the message headers
  * (the dispatcher continues it).
  */
-export async function publishObjectEvent(js: JetStreamClient, cfg: LookoutConfig, ev: ObjectEvent): Promise<PublishResult> {
+export async function publishObjectEvent(
+  js: JetStreamClient,
+  cfg: LookoutConfig,
+  ev: ObjectEvent,
+): Promise<PublishResult> {
   const key = objectKey(ev);
-  return inSpan('lookout.event', { kind: SpanKind.PRODUCER, attributes: { 'lookout.object_key': key, 'lookout.event_source': ev.source, 'messaging.system': 'nats', 'messaging.destination.name': cfg.nats.stream } }, async (span) => {
-    // Headers only when there is a trace to carry (a process without a tracer provider has none).
-    const trace = Object.entries(traceHeaders());
-    const h = trace.length ? natsHeaders() : undefined;
-    for (const [k, v] of trace) h!.set(k, v);
-    const ack = await js.publish(objectSubject(cfg, ev.bucket), jsonCodec.encode(ev), { msgID: key, ...(h ? { headers: h } : {}), timeout: 10_000 });
-    span.setAttribute('lookout.duplicate', ack.duplicate);
-    span.setAttribute('messaging.message.id', String(ack.seq));
-    metrics.eventsPublished.inc({ source: ev.source ?? 'unknown', duplicate: String(ack.duplicate) });
-    return { seq: ack.seq, duplicate: ack.duplicate };
-  });
+  return inSpan(
+    'lookout.event',
+    {
+      kind: SpanKind.PRODUCER,
+      attributes: {
+        'lookout.object_key': key,
+        'lookout.event_source': ev.source,
+        'messaging.system': 'nats',
+        'messaging.destination.name': cfg.nats.stream,
+      },
+    },
+    async (span) => {
+      // Headers only when there is a trace to carry (a process without a tracer provider has none).
+      const trace = Object.entries(traceHeaders());
+      const h = trace.length ? natsHeaders() : undefined;
+      for (const [k, v] of trace) h!.set(k, v);
+      const ack = await js.publish(objectSubject(cfg, ev.bucket), jsonCodec.encode(ev), {
+        msgID: key,
+        ...(h ? { headers: h } : {}),
+        timeout: 10_000,
+      });
+      span.setAttribute('lookout.duplicate', ack.duplicate);
+      span.setAttribute('messaging.message.id', String(ack.seq));
+      metrics.eventsPublished.inc({ source: ev.source ?? 'unknown', duplicate: String(ack.duplicate) });
+      return { seq: ack.seq, duplicate: ack.duplicate };
+    },
+  );
 }
 
 export interface DeadLetter {
@@ -124,7 +148,11 @@ export interface DeadLetter {
   at: string;
 }
 
-export async function publishDeadLetter(js: JetStreamClient, cfg: LookoutConfig, dl: Omit<DeadLetter, 'at'>): Promise<void> {
+export async function publishDeadLetter(
+  js: JetStreamClient,
+  cfg: LookoutConfig,
+  dl: Omit<DeadLetter, 'at'>,
+): Promise<void> {
   const h = natsHeaders();
   h.set('Lookout-Dead-Reason', dl.reason.slice(0, 512).replace(/[\r\n]+/g, ' '));
   // Identity for the dead stream's own dedupe: one dead letter per original message.
@@ -138,7 +166,11 @@ export async function publishDeadLetter(js: JetStreamClient, cfg: LookoutConfig,
 }
 
 /** Reads the dead-letter stream from the start without consuming it (an ordered consumer). */
-export async function readDeadLetters(nc: NatsConnection, cfg: LookoutConfig, opts: { kind?: DeadKind; limit?: number } = {}): Promise<Array<DeadLetter & { seq: number }>> {
+export async function readDeadLetters(
+  nc: NatsConnection,
+  cfg: LookoutConfig,
+  opts: { kind?: DeadKind; limit?: number } = {},
+): Promise<Array<DeadLetter & { seq: number }>> {
   const jsm = await nc.jetstreamManager();
   const info = await jsm.streams.info(cfg.nats.deadStream);
   const out: Array<DeadLetter & { seq: number }> = [];

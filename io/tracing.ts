@@ -12,7 +12,17 @@
  * LOOKOUT_OTLP_ENDPOINT when it is set, and to any processors a test adds (an in-memory exporter). Without an
  * endpoint spans are still made: their ids are on every log line (io/log.ts) and cross process boundaries.
  */
-import { context, INVALID_SPAN_CONTEXT, propagation, trace, SpanKind, SpanStatusCode, type Context, type Span, type Tracer } from '@opentelemetry/api';
+import {
+  context,
+  INVALID_SPAN_CONTEXT,
+  propagation,
+  trace,
+  SpanKind,
+  SpanStatusCode,
+  type Context,
+  type Span,
+  type Tracer,
+} from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { Resource } from '@opentelemetry/resources';
 import { BatchSpanProcessor, type ReadableSpan, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
@@ -49,7 +59,11 @@ let otlpUrl: string | undefined;
  * Registers the process's tracer provider (once; later calls only add processors). `extra` processors see
  * every span (tests: an InMemorySpanExporter behind a SimpleSpanProcessor).
  */
-export function initTracing(cfg: Pick<LookoutConfig, 'observability'>, serviceName: string, extra: SpanProcessor[] = []): void {
+export function initTracing(
+  cfg: Pick<LookoutConfig, 'observability'>,
+  serviceName: string,
+  extra: SpanProcessor[] = [],
+): void {
   if (!provider) {
     resource = new Resource({ 'service.name': serviceName });
     provider = new NodeTracerProvider({ resource, spanProcessors: [fanOut] });
@@ -87,27 +101,43 @@ export function traceHeaders(ctx: Context = context.active()): Record<string, st
 
 /** The context a message's headers carry (the root context when they carry none). */
 export function contextFromHeaders(get: (name: string) => string | undefined): Context {
-  return propagation.extract(context.active(), {}, {
-    keys: () => ['traceparent', 'tracestate'],
-    get: (_carrier, key) => get(key),
-  });
+  return propagation.extract(
+    context.active(),
+    {},
+    {
+      keys: () => ['traceparent', 'tracestate'],
+      get: (_carrier, key) => get(key),
+    },
+  );
 }
 
 /** Runs fn inside a new span (child of `parent`, default the active context); records an exception and ends it either way. */
-export async function inSpan<T>(name: string, opts: { kind?: SpanKind; attributes?: Record<string, string | number | boolean | undefined>; parent?: Context }, fn: (span: Span) => Promise<T>): Promise<T> {
+export async function inSpan<T>(
+  name: string,
+  opts: { kind?: SpanKind; attributes?: Record<string, string | number | boolean | undefined>; parent?: Context },
+  fn: (span: Span) => Promise<T>,
+): Promise<T> {
   // No provider in this process (unit tests, library use): skip the span machinery, which is measurable on hot paths
   // such as a watcher's first poll of a million objects.
   if (!provider) return fn(NOOP_SPAN);
-  const attrs = Object.fromEntries(Object.entries(opts.attributes ?? {}).filter(([, v]) => v !== undefined)) as Record<string, string | number | boolean>;
-  return tracer().startActiveSpan(name, { kind: opts.kind ?? SpanKind.INTERNAL, attributes: attrs }, opts.parent ?? context.active(), async (span) => {
-    try {
-      return await fn(span);
-    } catch (err) {
-      span.recordException(err as Error);
-      span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error)?.message });
-      throw err;
-    } finally {
-      span.end();
-    }
-  });
+  const attrs = Object.fromEntries(Object.entries(opts.attributes ?? {}).filter(([, v]) => v !== undefined)) as Record<
+    string,
+    string | number | boolean
+  >;
+  return tracer().startActiveSpan(
+    name,
+    { kind: opts.kind ?? SpanKind.INTERNAL, attributes: attrs },
+    opts.parent ?? context.active(),
+    async (span) => {
+      try {
+        return await fn(span);
+      } catch (err) {
+        span.recordException(err as Error);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error)?.message });
+        throw err;
+      } finally {
+        span.end();
+      }
+    },
+  );
 }

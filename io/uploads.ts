@@ -22,5 +22,8 @@ export function uploadMetadata(o: UploadOptions): Record<string, string> {
 
 /** A run tag for an upload that names none: upload-YYYYMMDDhhmmss. */
 export function defaultUploadRun(now = new Date()): string {
-  return `upload-${now.toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}`;
+  return `upload-${now
+    .toISOString()
+    .replace(/[-:.TZ]/g, '')
+    .slice(0, 14)}`;
 }

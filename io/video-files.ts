@@ -36,7 +36,10 @@ export class VideoFiles {
       this.entries.set(key, hit);
       return hit.ready;
     }
-    const ext = path.extname(ref.name).replace(/[^.A-Za-z0-9]/g, '').slice(0, 8);
+    const ext = path
+      .extname(ref.name)
+      .replace(/[^.A-Za-z0-9]/g, '')
+      .slice(0, 8);
     const file = path.join(this.dir(), `${crypto.createHash('sha1').update(key).digest('hex')}${ext}`);
     const ready = (async () => {
       if (this.store.downloadToFile) {

@@ -29,7 +29,16 @@ import { appSpec, readyFile, serverReady, serverSpec, up, type ServerName } from
 import { isAlive, portOpen, procPaths, readPid, startDetached, stopProc, waitReady } from '../infra/procs';
 import { uploadLoad } from './loadtest';
 
-export const FAULTS = ['worker-kill', 'dispatcher-kill', 'nats-restart', 'temporal-restart', 'temporal-outage', 'bigquery-kill', 'gcs-outage', 'stream-full'] as const;
+export const FAULTS = [
+  'worker-kill',
+  'dispatcher-kill',
+  'nats-restart',
+  'temporal-restart',
+  'temporal-outage',
+  'bigquery-kill',
+  'gcs-outage',
+  'stream-full',
+] as const;
 export type FaultName = (typeof FAULTS)[number];
 
 export interface ChaosOptions {
@@ -77,7 +86,10 @@ export interface ChaosClients {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The phase's counts in the table; undefined while BigQuery does not answer (a fault in progress). */
-async function tableCounts(c: ChaosClients, run: string): Promise<{ rows: number; analyses: number; failed: number; retried: number } | undefined> {
+async function tableCounts(
+  c: ChaosClients,
+  run: string,
+): Promise<{ rows: number; analyses: number; failed: number; retried: number } | undefined> {
   try {
     // n_rows, not rows: ROWS is a reserved word in BigQuery SQL.
     const [r] = await query<{ n_rows: number; analyses: number; failed: number; retried: number }>(
@@ -85,7 +97,12 @@ async function tableCounts(c: ChaosClients, run: string): Promise<{ rows: number
       `SELECT COUNT(*) AS n_rows, COUNT(DISTINCT workflow_id) AS analyses, COUNTIF(status != 'ok') AS failed, COUNTIF(attempts > ARRAY_LENGTH(stages)) AS retried FROM ${tableRef(c.cfg)} WHERE run_tag = @run`,
       { run },
     );
-    return { rows: Number(r?.n_rows ?? 0), analyses: Number(r?.analyses ?? 0), failed: Number(r?.failed ?? 0), retried: Number(r?.retried ?? 0) };
+    return {
+      rows: Number(r?.n_rows ?? 0),
+      analyses: Number(r?.analyses ?? 0),
+      failed: Number(r?.failed ?? 0),
+      retried: Number(r?.retried ?? 0),
+    };
   } catch {
     return undefined;
   }
@@ -105,7 +122,11 @@ async function waitAnalyses(c: ChaosClients, run: string, min: number, timeoutMs
 /** Running workflows of one phase (its object names start with `chaos/<run>/`), so other work on a shared stack does not count. */
 async function runningWorkflows(c: ChaosClients, run: string): Promise<number | undefined> {
   try {
-    return (await c.temporal.workflow.count(`ExecutionStatus="Running" AND WorkflowId STARTS_WITH "${c.cfg.pipeline}:${c.cfg.gcs.bucket}/chaos/${run}/"`)).count;
+    return (
+      await c.temporal.workflow.count(
+        `ExecutionStatus="Running" AND WorkflowId STARTS_WITH "${c.cfg.pipeline}:${c.cfg.gcs.bucket}/chaos/${run}/"`,
+      )
+    ).count;
   } catch {
     return undefined;
   }
@@ -157,7 +178,16 @@ export async function runFault(c: ChaosClients, fault: FaultName, o: ChaosOption
   const n = o.objects;
   // Mid-work: a tenth of the phase has its row, most has not.
   const someDone = Math.max(1, Math.floor(n / 10));
-  const upload = (signal?: AbortSignal) => uploadLoad(c.storage, cfg, { runId: run, objects: n, concurrency: 8, rate: 0, files: o.files, prefix: `chaos/${run}/`, signal });
+  const upload = (signal?: AbortSignal) =>
+    uploadLoad(c.storage, cfg, {
+      runId: run,
+      objects: n,
+      concurrency: 8,
+      rate: 0,
+      files: o.files,
+      prefix: `chaos/${run}/`,
+      signal,
+    });
   let uploaded = 0;
   let rowsAtFault = 0;
   let landed = '';
@@ -180,7 +210,8 @@ export async function runFault(c: ChaosClients, fault: FaultName, o: ChaosOption
     case 'dispatcher-kill': {
       // Killed while it holds delivered, unacked events (workflow starts in flight): some were started and not acked.
       const jsm = await c.nc.jetstreamManager();
-      const durable = (await jsm.consumers.list(cfg.nats.stream).next()).find((ci) => ci.config.durable_name)?.config.durable_name;
+      const durable = (await jsm.consumers.list(cfg.nats.stream).next()).find((ci) => ci.config.durable_name)?.config
+        .durable_name;
       if (!durable) throw new Error('chaos: no durable dispatcher consumer on the object stream');
       const uploading = upload();
       let pending = 0;
@@ -230,7 +261,8 @@ export async function runFault(c: ChaosClients, fault: FaultName, o: ChaosOption
       await waitDead(pid);
       // A killed Go server's leader thread turns zombie before its other threads have let go of the sockets:
       // wait until its ports are really closed, or the restart finds them in use.
-      for (const port of [cfg.portBase + PORT_OFFSETS.bigqueryEmulator, cfg.portBase + PORT_OFFSETS.bigqueryGrpc]) while (await portOpen('127.0.0.1', port)) await sleep(100);
+      for (const port of [cfg.portBase + PORT_OFFSETS.bigqueryEmulator, cfg.portBase + PORT_OFFSETS.bigqueryGrpc])
+        while (await portOpen('127.0.0.1', port)) await sleep(100);
       log(`${fault}: SIGKILL bigquery-emulator (pid ${pid}) at ${rowsAtFault}/${n} rows`);
       // As an operator would: `lookout up` starts a fresh emulator and loads the row journal into it.
       await up(cfg, { apps: false, log: (l) => log(`${fault}: up: ${l}`) });
@@ -254,15 +286,24 @@ export async function runFault(c: ChaosClients, fault: FaultName, o: ChaosOption
       const info = await jsm.streams.info(cfg.nats.stream);
       // Room for about a tenth of the phase's events (~1 KiB each), then publishes are refused.
       const room = Math.max(2048, someDone * 1024);
-      await jsm.streams.update(cfg.nats.stream, { ...info.config, max_bytes: info.state.bytes + room, discard: DiscardPolicy.New });
+      await jsm.streams.update(cfg.nats.stream, {
+        ...info.config,
+        max_bytes: info.state.bytes + room,
+        discard: DiscardPolicy.New,
+      });
       const logAt = logSize(cfg, 'watcher');
       try {
         uploaded = await upload();
         // Held full until the watcher has been refused at least once, and for streamFullS.
         const t0 = Date.now();
         let refusals = 0;
-        while (Date.now() - t0 < Math.max(o.streamFullS * 1000, 1000) || (refusals === 0 && Date.now() - t0 < Math.min(o.phaseTimeoutMs, 120_000))) {
-          refusals = (logSince(cfg, 'watcher', logAt).match(/maximum bytes exceeded|insufficient resources|no space/gi) ?? []).length;
+        while (
+          Date.now() - t0 < Math.max(o.streamFullS * 1000, 1000) ||
+          (refusals === 0 && Date.now() - t0 < Math.min(o.phaseTimeoutMs, 120_000))
+        ) {
+          refusals = (
+            logSince(cfg, 'watcher', logAt).match(/maximum bytes exceeded|insufficient resources|no space/gi) ?? []
+          ).length;
           await sleep(500);
         }
         rowsAtFault = (await tableCounts(c, run))?.analyses ?? 0;
@@ -294,8 +335,13 @@ export async function runFault(c: ChaosClients, fault: FaultName, o: ChaosOption
     await sleep(1000);
   }
   counts = (await tableCounts(c, run)) ?? counts;
-  landed = [`${runningAtFault ?? '?'} workflows running when it struck`, landed || `${counts?.retried ?? 0} rows with a retried stage`].join('; ');
-  const dead = (await readDeadLetters(c.nc, cfg)).filter((d) => !deadBefore.has(d.seq) && JSON.stringify(d).includes(run));
+  landed = [
+    `${runningAtFault ?? '?'} workflows running when it struck`,
+    landed || `${counts?.retried ?? 0} rows with a retried stage`,
+  ].join('; ');
+  const dead = (await readDeadLetters(c.nc, cfg)).filter(
+    (d) => !deadBefore.has(d.seq) && JSON.stringify(d).includes(run),
+  );
   const rows = counts?.rows ?? 0;
   const analyses = counts?.analyses ?? 0;
   return {
@@ -327,7 +373,15 @@ export async function runChaos(c: ChaosClients, o: ChaosOptions): Promise<FaultR
 
 /** The printed table (also pasted into the README and the benchmark note). */
 export function chaosTable(rs: FaultResult[]): string {
-  const head = '| fault | uploaded | rows in table | duplicate rows | failed rows | dead letters | lost | rows when it struck | evidence it landed mid-work | recovered in |';
+  const head =
+    '| fault | uploaded | rows in table | duplicate rows | failed rows | dead letters | lost | rows when it struck | evidence it landed mid-work | recovered in |';
   const sep = '|---|---:|---:|---:|---:|---:|---:|---:|---|---:|';
-  return [head, sep, ...rs.map((r) => `| ${r.fault} | ${r.uploaded} | ${r.rows} | ${r.duplicates} | ${r.failedRows} | ${r.deadLetters} | ${r.lost} | ${r.rowsAtFault}/${r.uploaded} | ${r.landed} | ${r.recoverS} s |`)].join('\n');
+  return [
+    head,
+    sep,
+    ...rs.map(
+      (r) =>
+        `| ${r.fault} | ${r.uploaded} | ${r.rows} | ${r.duplicates} | ${r.failedRows} | ${r.deadLetters} | ${r.lost} | ${r.rowsAtFault}/${r.uploaded} | ${r.landed} | ${r.recoverS} s |`,
+    ),
+  ].join('\n');
 }

@@ -23,7 +23,16 @@ import { appsFor } from '../infra/stack';
 import { mulberry32 } from '../core/random';
 
 export type SeedKind = 'jpeg' | 'png' | 'tiff' | 'mp4';
-export const MUTATIONS = ['none', 'bitflip', 'boundary', 'truncate', 'splice', 'zero-run', 'header', 'junk-tail'] as const;
+export const MUTATIONS = [
+  'none',
+  'bitflip',
+  'boundary',
+  'truncate',
+  'splice',
+  'zero-run',
+  'header',
+  'junk-tail',
+] as const;
 export type Mutation = (typeof MUTATIONS)[number];
 
 export interface Seed {
@@ -101,7 +110,7 @@ const NASTY = [
   'hasOwnProperty',
   '../../../etc/passwd',
   'objects; DROP TABLE analyses; --',
-  "'\"`",
+  '\'"`',
   '${jndi:ldap://x}',
   '%s%s%s%n',
   'ümlaut-ß-日本語-🙂',
@@ -157,7 +166,8 @@ export function makeCases(seeds: Seed[], count: number, seed: number, runPrefix:
     const s = datas[i % datas.length];
     const mutation = i < datas.length ? 'none' : pick(r, MUTATIONS.slice(1));
     // One in eight lies about its type (a PNG sent as image/jpeg, a video as an image...).
-    const contentType = r() < 0.125 ? pick(r, [...Object.values(TYPES), 'application/octet-stream', 'text/plain']) : TYPES[s.kind];
+    const contentType =
+      r() < 0.125 ? pick(r, [...Object.values(TYPES), 'application/octet-stream', 'text/plain']) : TYPES[s.kind];
     out.push({
       name: `${runPrefix}${String(i).padStart(5, '0')}-${s.kind}-${mutation}.${EXT[s.kind]}`,
       kind: s.kind,
@@ -181,7 +191,8 @@ export function makeSeeds(dir: string, opencvData = '/usr/share/doc/opencv-doc/e
   const seeds: Seed[] = [];
   for (const [i, t] of [1, 9, 21].entries()) {
     const f = path.join(dir, `frame${i}.jpg`);
-    if (!fs.existsSync(f)) ff(['-ss', String(t), '-i', video, '-frames:v', '1', '-vf', 'scale=384:288', '-q:v', '4', f]);
+    if (!fs.existsSync(f))
+      ff(['-ss', String(t), '-i', video, '-frames:v', '1', '-vf', 'scale=384:288', '-q:v', '4', f]);
     seeds.push({ kind: 'jpeg', file: f, contentType: TYPES.jpeg });
   }
   for (const name of ['pic1.png', 'templ.png', 'opencv-logo-white.png']) {
@@ -192,7 +203,25 @@ export function makeSeeds(dir: string, opencvData = '/usr/share/doc/opencv-doc/e
   if (!fs.existsSync(tif)) ff(['-ss', '5', '-i', video, '-frames:v', '1', '-vf', 'scale=256:192', tif]);
   seeds.push({ kind: 'tiff', file: tif, contentType: TYPES.tiff });
   const mp4 = path.join(dir, 'clip.mp4');
-  if (!fs.existsSync(mp4)) ff(['-ss', '3', '-t', '1', '-i', video, '-vf', 'scale=320:240', '-an', '-c:v', 'libx264', '-preset', 'veryfast', '-movflags', '+faststart', mp4]);
+  if (!fs.existsSync(mp4))
+    ff([
+      '-ss',
+      '3',
+      '-t',
+      '1',
+      '-i',
+      video,
+      '-vf',
+      'scale=320:240',
+      '-an',
+      '-c:v',
+      'libx264',
+      '-preset',
+      'veryfast',
+      '-movflags',
+      '+faststart',
+      mp4,
+    ]);
   seeds.push({ kind: 'mp4', file: mp4, contentType: TYPES.mp4 });
   return seeds;
 }
@@ -252,7 +281,12 @@ export interface FuzzReport {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Uploads the cases and waits until each is accounted for and no workflow runs; see the module comment. */
-export async function runFuzz(c: FuzzClients, cases: FuzzCase[], prefix: string, opts: { timeoutMs: number; log?: (l: string) => void }): Promise<FuzzReport> {
+export async function runFuzz(
+  c: FuzzClients,
+  cases: FuzzCase[],
+  prefix: string,
+  opts: { timeoutMs: number; log?: (l: string) => void },
+): Promise<FuzzReport> {
   const { cfg } = c;
   const log = opts.log ?? (() => {});
   const t0 = Date.now();
@@ -264,7 +298,9 @@ export async function runFuzz(c: FuzzClients, cases: FuzzCase[], prefix: string,
   const sampler = setInterval(() => {
     if (workerPid) peak = peakRssMb(workerPid) ?? peak;
   }, 1000);
-  const outcomes = new Map<string, CaseOutcome>(cases.map((k) => [k.name, { name: k.name, kind: k.kind, mutation: k.mutation, outcome: 'none' as const, rows: 0 }]));
+  const outcomes = new Map<string, CaseOutcome>(
+    cases.map((k) => [k.name, { name: k.name, kind: k.kind, mutation: k.mutation, outcome: 'none' as const, rows: 0 }]),
+  );
   const bucket = c.storage.bucket(cfg.gcs.bucket);
   let next = 0;
   await Promise.all(
@@ -273,9 +309,14 @@ export async function runFuzz(c: FuzzClients, cases: FuzzCase[], prefix: string,
         const k = cases[next++];
         if (!k) return;
         try {
-          await bucket.file(k.name).save(k.data, { resumable: false, contentType: k.contentType, metadata: { metadata: k.metadata } });
+          await bucket
+            .file(k.name)
+            .save(k.data, { resumable: false, contentType: k.contentType, metadata: { metadata: k.metadata } });
         } catch (err) {
-          Object.assign(outcomes.get(k.name)!, { outcome: 'refused-upload', reason: String((err as Error).message).slice(0, 200) });
+          Object.assign(outcomes.get(k.name)!, {
+            outcome: 'refused-upload',
+            reason: String((err as Error).message).slice(0, 200),
+          });
         }
       }
     }),
@@ -285,21 +326,40 @@ export async function runFuzz(c: FuzzClients, cases: FuzzCase[], prefix: string,
   let running: number | undefined;
   for (;;) {
     try {
-      const rows = await query<{ name: string; n: number; analyses: number; status: string; error_class: string | null }>(
+      const rows = await query<{
+        name: string;
+        n: number;
+        analyses: number;
+        status: string;
+        error_class: string | null;
+      }>(
         c.bq,
         `SELECT name, COUNT(*) AS n, COUNT(DISTINCT workflow_id) AS analyses, MIN(status) AS status, MIN(error_class) AS error_class FROM ${tableRef(cfg)} WHERE STARTS_WITH(name, @prefix) GROUP BY name`,
         { prefix },
       );
       // A video analysed frame by frame (cctv-ocae) has its rows under its frames' names,
       // frames/<bucket>/<video name>#<generation>/f<t>.jpg: count them for the video.
-      const frameRows = await query<{ name: string; n: number; analyses: number; status: string; error_class: string | null }>(
+      const frameRows = await query<{
+        name: string;
+        n: number;
+        analyses: number;
+        status: string;
+        error_class: string | null;
+      }>(
         c.bq,
         `SELECT REGEXP_EXTRACT(name, r'^frames/[^/]+/(.*)#[0-9]+/f[0-9]+[.]jpg$') AS name, COUNT(*) AS n, COUNT(DISTINCT workflow_id) AS analyses, MIN(status) AS status, MIN(error_class) AS error_class FROM ${tableRef(cfg)} WHERE STARTS_WITH(name, @framePrefix) GROUP BY 1`,
         { framePrefix: `frames/${cfg.gcs.bucket}/${prefix}` },
       );
       for (const r of [...rows, ...frameRows]) {
         const o = outcomes.get(r.name);
-        if (o && o.outcome !== 'refused-upload') Object.assign(o, { outcome: 'row', rows: Number(r.n), analyses: Number(r.analyses), status: r.status, errorClass: r.error_class });
+        if (o && o.outcome !== 'refused-upload')
+          Object.assign(o, {
+            outcome: 'row',
+            rows: Number(r.n),
+            analyses: Number(r.analyses),
+            status: r.status,
+            errorClass: r.error_class,
+          });
       }
       for (const d of await readDeadLetters(c.nc, cfg)) {
         for (const o of outcomes.values()) {
@@ -313,8 +373,13 @@ export async function runFuzz(c: FuzzClients, cases: FuzzCase[], prefix: string,
     }
     const open = [...outcomes.values()].filter((o) => o.outcome === 'none').length;
     // This run's workflows only (any pipeline: the metadata may name one), so other work on a shared stack does not count.
-    const mine = [...PIPELINES.keys()].map((p) => `WorkflowId STARTS_WITH "${p}:${cfg.gcs.bucket}/${prefix}"`).join(' OR ');
-    running = await c.temporal.workflow.count(`ExecutionStatus="Running" AND (${mine})`).then((x) => x.count, () => undefined);
+    const mine = [...PIPELINES.keys()]
+      .map((p) => `WorkflowId STARTS_WITH "${p}:${cfg.gcs.bucket}/${prefix}"`)
+      .join(' OR ');
+    running = await c.temporal.workflow.count(`ExecutionStatus="Running" AND (${mine})`).then(
+      (x) => x.count,
+      () => undefined,
+    );
     if ((open === 0 && running === 0) || Date.now() > deadline) break;
     log(`fuzz: ${cases.length - open}/${cases.length} accounted, ${running ?? '?'} workflows running`);
     await sleep(5000);
@@ -323,7 +388,9 @@ export async function runFuzz(c: FuzzClients, cases: FuzzCase[], prefix: string,
   if (workerPid) peak = peakRssMb(workerPid) ?? peak;
   const all = [...outcomes.values()];
   const errorClasses: Record<string, number> = {};
-  for (const o of all) if (o.outcome === 'row' && o.status !== 'ok') errorClasses[o.errorClass ?? '(none)'] = (errorClasses[o.errorClass ?? '(none)'] ?? 0) + 1;
+  for (const o of all)
+    if (o.outcome === 'row' && o.status !== 'ok')
+      errorClasses[o.errorClass ?? '(none)'] = (errorClasses[o.errorClass ?? '(none)'] ?? 0) + 1;
   return {
     cases: cases.length,
     uploaded: all.filter((o) => o.outcome !== 'refused-upload').length,

@@ -30,7 +30,14 @@ export interface LoadtestOptions {
 }
 
 export function listSampleFiles(dir: string): Array<{ file: string; contentType: string }> {
-  const types: Record<string, string> = { '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.png': 'image/png', '.webp': 'image/webp', '.tif': 'image/tiff', '.tiff': 'image/tiff' };
+  const types: Record<string, string> = {
+    '.jpg': 'image/jpeg',
+    '.jpeg': 'image/jpeg',
+    '.png': 'image/png',
+    '.webp': 'image/webp',
+    '.tif': 'image/tiff',
+    '.tiff': 'image/tiff',
+  };
   if (!fs.existsSync(dir)) throw new Error(`sample folder ${dir} does not exist`);
   const out = fs
     .readdirSync(dir)
@@ -69,7 +76,13 @@ export async function uploadLoad(storage: Storage, cfg: LookoutConfig, opts: Loa
 }
 
 /** Polls until `expected` rows of the run exist, the timeout passes or the signal aborts; returns the count. */
-export async function waitForRun(bq: BigQuery, cfg: LookoutConfig, runId: string, expected: number, opts: { timeoutMs: number; signal?: AbortSignal; onCount?: (n: number) => void }): Promise<number> {
+export async function waitForRun(
+  bq: BigQuery,
+  cfg: LookoutConfig,
+  runId: string,
+  expected: number,
+  opts: { timeoutMs: number; signal?: AbortSignal; onCount?: (n: number) => void },
+): Promise<number> {
   const deadline = Date.now() + opts.timeoutMs;
   let n = 0;
   for (;;) {

@@ -40,11 +40,33 @@ export class ClipEncoder {
     this.file = path.join(this.dir, 'clip.mp4');
     // yuv420p needs even dimensions: pad by one pixel where needed. veryfast: a clip costs little next to analysis.
     const args = [
-      '-nostdin', '-v', 'error',
-      '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height}`, '-r', String(fps), '-i', 'pipe:0',
-      '-vf', 'pad=ceil(iw/2)*2:ceil(ih/2)*2',
-      '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '26', '-pix_fmt', 'yuv420p', '-movflags', '+faststart',
-      '-y', this.file,
+      '-nostdin',
+      '-v',
+      'error',
+      '-f',
+      'rawvideo',
+      '-pix_fmt',
+      'rgb24',
+      '-s',
+      `${width}x${height}`,
+      '-r',
+      String(fps),
+      '-i',
+      'pipe:0',
+      '-vf',
+      'pad=ceil(iw/2)*2:ceil(ih/2)*2',
+      '-c:v',
+      'libx264',
+      '-preset',
+      'veryfast',
+      '-crf',
+      '26',
+      '-pix_fmt',
+      'yuv420p',
+      '-movflags',
+      '+faststart',
+      '-y',
+      this.file,
     ];
     this.proc = spawn('ffmpeg', args, { stdio: ['pipe', 'ignore', 'pipe'] });
     this.proc.stderr.setEncoding('utf8');
@@ -62,7 +84,9 @@ export class ClipEncoder {
   /** Writes one frame; resolves when ffmpeg has taken it (so at most a pipe's worth of frames is held). */
   async write(f: RgbFrame): Promise<void> {
     if (f.width !== this.width || f.height !== this.height || f.rgb.length !== f.width * f.height * 3) {
-      throw new RangeError(`clip frame ${f.width}x${f.height} (${f.rgb.length} bytes) in a ${this.width}x${this.height} clip`);
+      throw new RangeError(
+        `clip frame ${f.width}x${f.height} (${f.rgb.length} bytes) in a ${this.width}x${this.height} clip`,
+      );
     }
     this.frames++;
     if (!this.proc.stdin.write(f.rgb)) {
@@ -82,8 +106,17 @@ export class ClipEncoder {
     this.proc.stdin.end();
     const code = await this.exited;
     try {
-      if (this.spawnError) throw new SetupError('FfmpegUnavailable', `ffmpeg could not be started (${this.spawnError.message}); install ffmpeg`, this.spawnError);
-      if (code !== 0) throw new TransientError('ClipEncodeFailed', `ffmpeg could not encode the alert clip: ${this.stderr.trim().split('\n')[0] || `exit code ${code}`}`);
+      if (this.spawnError)
+        throw new SetupError(
+          'FfmpegUnavailable',
+          `ffmpeg could not be started (${this.spawnError.message}); install ffmpeg`,
+          this.spawnError,
+        );
+      if (code !== 0)
+        throw new TransientError(
+          'ClipEncodeFailed',
+          `ffmpeg could not encode the alert clip: ${this.stderr.trim().split('\n')[0] || `exit code ${code}`}`,
+        );
       return { mp4: await fs.promises.readFile(this.file), frames: this.frames };
     } finally {
       fs.rmSync(this.dir, { recursive: true, force: true });
@@ -98,7 +131,10 @@ export class ClipEncoder {
 }
 
 /** Encodes frames to one MP4. */
-export async function encodeClip(frames: Iterable<RgbFrame> | AsyncIterable<RgbFrame>, fps: number): Promise<{ mp4: Buffer; frames: number }> {
+export async function encodeClip(
+  frames: Iterable<RgbFrame> | AsyncIterable<RgbFrame>,
+  fps: number,
+): Promise<{ mp4: Buffer; frames: number }> {
   let enc: ClipEncoder | undefined;
   try {
     for await (const f of frames) {
@@ -139,7 +175,8 @@ export interface AlertClipOptions<T> {
  */
 export class AlertClips<T> {
   private readonly recent: Array<ClipFrame<T>> = [];
-  private open: { enc: ClipEncoder; name: string; first: number; from: number; to: number; lastFlagged: number } | undefined;
+  private open:
+    { enc: ClipEncoder; name: string; first: number; from: number; to: number; lastFlagged: number } | undefined;
   readonly written: Array<{ name: string; first: number; from: number; to: number; frames: number }> = [];
 
   constructor(private readonly opts: AlertClipOptions<T>) {}
@@ -161,7 +198,14 @@ export class AlertClips<T> {
     }
     const name = o.nameFor(f.index);
     const from = this.recent[0]?.index ?? f.index;
-    this.open = { enc: new ClipEncoder(f.width, f.height, o.fps), name, first: f.index, from, to: from, lastFlagged: f.index };
+    this.open = {
+      enc: new ClipEncoder(f.width, f.height, o.fps),
+      name,
+      first: f.index,
+      from,
+      to: from,
+      lastFlagged: f.index,
+    };
     try {
       for (const r of this.recent.splice(0)) await this.feed(r);
       await this.feed(f);

@@ -92,7 +92,8 @@ interface ShiftTable {
 let shiftTable: ShiftTable | null = null;
 function shifts(): ShiftTable {
   // One 100 kB JSON parse the first time a CRS with a datum shift is resolved.
-  if (!shiftTable) shiftTable = JSON.parse(fs.readFileSync(path.join(__dirname, 'datum-shifts.json'), 'utf8')) as ShiftTable;
+  if (!shiftTable)
+    shiftTable = JSON.parse(fs.readFileSync(path.join(__dirname, 'datum-shifts.json'), 'utf8')) as ShiftTable;
   return shiftTable;
 }
 
@@ -113,15 +114,23 @@ function withProjShift(code: number, def: string, wkt?: string): { proj4?: strin
   const t = shifts();
   const base = baseGeographic(wkt);
   const sh = t.p[String(code)] ?? t.g[String(code)] ?? (base ? t.g[base] : undefined);
-  if (!sh) return { reason: `no datum shift to WGS 84 is known for it (not in media/datum-shifts.json, PROJ ${t.proj})` };
+  if (!sh)
+    return { reason: `no datum shift to WGS 84 is known for it (not in media/datum-shifts.json, PROJ ${t.proj})` };
   const [towgs84, op, accuracy, gridMissing] = sh;
   if (towgs84 === null && op.startsWith('PROJ:')) {
     // A code PROJ does not know (an ESRI code the registry copy files under EPSG, a deprecated one): the
     // registry's own shift, unless that needs a grid.
-    if (/\s\+nadgrids=(?!@)/.test(def) || /\s\+datum=NAD27\b/.test(def)) return { reason: `its datum shift to WGS 84 needs a grid file, which proj4js cannot apply, and PROJ does not know the code` };
-    return { proj4: def, note: 'datum shift to WGS 84 as the registry copy gives it (PROJ does not know this code, so it is not checked against PROJ)' };
+    if (/\s\+nadgrids=(?!@)/.test(def) || /\s\+datum=NAD27\b/.test(def))
+      return {
+        reason: `its datum shift to WGS 84 needs a grid file, which proj4js cannot apply, and PROJ does not know the code`,
+      };
+    return {
+      proj4: def,
+      note: 'datum shift to WGS 84 as the registry copy gives it (PROJ does not know this code, so it is not checked against PROJ)',
+    };
   }
-  if (towgs84 === null) return { reason: `PROJ's datum shift to WGS 84 (${op}) needs a grid or a method proj4js cannot apply` };
+  if (towgs84 === null)
+    return { reason: `PROJ's datum shift to WGS 84 (${op}) needs a grid or a method proj4js cannot apply` };
   let d = def;
   const datum = /\s\+datum=(\S+)/.exec(d);
   if (datum) {
@@ -132,7 +141,14 @@ function withProjShift(code: number, def: string, wkt?: string): { proj4?: strin
   d = d.replace(/\s\+(towgs84|nadgrids)=\S+/g, '');
   d = towgs84 ? d.replace(/\s\+units=|\s\+no_defs|$/, (m) => ` +towgs84=${towgs84}${m}`) : d;
   const acc = accuracy >= 0 ? `, accuracy about ${accuracy} m` : '';
-  return { proj4: d, ...(gridMissing ? { note: `datum shift to WGS 84 by ${op}${acc}: PROJ's best transformation needs a grid file, which is not applied (as PROJ does without it)` } : {}) };
+  return {
+    proj4: d,
+    ...(gridMissing
+      ? {
+          note: `datum shift to WGS 84 by ${op}${acc}: PROJ's best transformation needs a grid file, which is not applied (as PROJ does without it)`,
+        }
+      : {}),
+  };
 }
 
 const parsed = new Map<string, string | null>();
@@ -163,9 +179,18 @@ function resolveEpsgUncached(code: number): CrsResolution {
   const e = epsgEntry(code);
   if (!e) return { epsg: code, reason: `EPSG:${code} is not in the EPSG registry (epsg-index)` };
   if (e.kind !== 'CRS-PROJCRS' && e.kind !== 'CRS-GEOGCRS' && e.kind !== 'CRS-GEOG3DCRS') {
-    return { epsg: code, name: e.name, reason: `EPSG:${code} (${e.name}) is a ${e.kind.replace(/^CRS-/, '')}, not a projected or geographic CRS` };
+    return {
+      epsg: code,
+      name: e.name,
+      reason: `EPSG:${code} (${e.name}) is a ${e.kind.replace(/^CRS-/, '')}, not a projected or geographic CRS`,
+    };
   }
-  if (!e.proj4) return { epsg: code, name: e.name, reason: `EPSG:${code} (${e.name}) has no proj4 form (PROJ cannot export it to a proj4 string)` };
+  if (!e.proj4)
+    return {
+      epsg: code,
+      name: e.name,
+      reason: `EPSG:${code} (${e.name}) has no proj4 form (PROJ cannot export it to a proj4 string)`,
+    };
   const def = e.proj4.replace(/\s*\+type=crs\b/, '').trim();
   const g = withProjShift(code, def, e.wkt);
   if (!g.proj4) return { epsg: code, name: e.name, reason: `EPSG:${code} (${e.name}): ${g.reason}` };
@@ -178,7 +203,8 @@ function resolveEpsgUncached(code: number): CrsResolution {
 // User-defined CRSs from GeoKeys
 
 type Keys = Record<string, unknown>;
-const num = (k: Keys, name: string): number | undefined => (typeof k[name] === 'number' && Number.isFinite(k[name]) ? (k[name] as number) : undefined);
+const num = (k: Keys, name: string): number | undefined =>
+  typeof k[name] === 'number' && Number.isFinite(k[name]) ? (k[name] as number) : undefined;
 const USER_DEFINED = 32767;
 
 /** Linear units (EPSG unit codes GeoTIFF uses) in metres. */
@@ -216,43 +242,68 @@ export function linearUnit(keys: Keys): { metres: number; proj4: string } | { re
     if (size === undefined || size <= 0) return { reason: 'user-defined linear unit without ProjLinearUnitSizeGeoKey' };
     return { metres: size, proj4: `+to_meter=${size}` };
   }
-  return LINEAR_UNITS[code] ?? { reason: `linear unit EPSG:${code} is not supported (metre, foot, US survey foot, kilometre are)` };
+  return (
+    LINEAR_UNITS[code] ?? {
+      reason: `linear unit EPSG:${code} is not supported (metre, foot, US survey foot, kilometre are)`,
+    }
+  );
 }
 
 /** The datum / ellipsoid part of a proj4 definition from the geographic GeoKeys, or why there is none. */
 export function datumFromGeoKeys(keys: Keys): { terms: string; name: string; note?: string } | { reason: string } {
   const towgs = keys.GeogTOWGS84GeoKey;
-  const towgs84 = Array.isArray(towgs) || ArrayBuffer.isView(towgs) ? Array.from(towgs as ArrayLike<number>) : undefined;
+  const towgs84 =
+    Array.isArray(towgs) || ArrayBuffer.isView(towgs) ? Array.from(towgs as ArrayLike<number>) : undefined;
   const geographic = num(keys, 'GeographicTypeGeoKey');
   const datumCode = num(keys, 'GeogGeodeticDatumGeoKey');
   const pm = num(keys, 'GeogPrimeMeridianGeoKey');
-  if (pm !== undefined && pm !== 8901) return { reason: `prime meridian EPSG:${pm} other than Greenwich is not supported in user-defined CRSs` };
+  if (pm !== undefined && pm !== 8901)
+    return { reason: `prime meridian EPSG:${pm} other than Greenwich is not supported in user-defined CRSs` };
   // EPSG numbers a datum 6xxx and its geographic CRS 4xxx (6326 WGS 84 <-> 4326): GDAL relies on the same pairing.
-  const geogCode = geographic !== undefined && geographic !== USER_DEFINED ? geographic : datumCode !== undefined && datumCode >= 6001 && datumCode <= 6999 ? datumCode - 2000 : undefined;
+  const geogCode =
+    geographic !== undefined && geographic !== USER_DEFINED
+      ? geographic
+      : datumCode !== undefined && datumCode >= 6001 && datumCode <= 6999
+        ? datumCode - 2000
+        : undefined;
   if (geogCode !== undefined) {
     const r = resolveEpsg(geogCode);
     if (!r.proj4) return { reason: `geographic CRS of the GeoKeys: ${r.reason}` };
     const terms = r.proj4.split(/\s+/).filter((t) => /^\+(datum|ellps|a|b|rf|f|towgs84|nadgrids|pm)=/.test(t));
-    if (towgs84 && !terms.some((t) => t.startsWith('+towgs84=') || t.startsWith('+datum='))) terms.push(`+towgs84=${towgs84.join(',')}`);
+    if (towgs84 && !terms.some((t) => t.startsWith('+towgs84=') || t.startsWith('+datum=')))
+      terms.push(`+towgs84=${towgs84.join(',')}`);
     return { terms: terms.join(' '), name: r.name ?? `EPSG:${geogCode}`, ...(r.note ? { note: r.note } : {}) };
   }
   const ellCode = num(keys, 'GeogEllipsoidGeoKey');
   let ell: string | undefined;
   if (ellCode !== undefined && ellCode !== USER_DEFINED) {
-    if (!ELLIPSOIDS[ellCode]) return { reason: `ellipsoid EPSG:${ellCode} is not in the table of ellipsoids (give GeogSemiMajorAxisGeoKey and GeogInvFlatteningGeoKey)` };
+    if (!ELLIPSOIDS[ellCode])
+      return {
+        reason: `ellipsoid EPSG:${ellCode} is not in the table of ellipsoids (give GeogSemiMajorAxisGeoKey and GeogInvFlatteningGeoKey)`,
+      };
     ell = `+ellps=${ELLIPSOIDS[ellCode]}`;
   } else {
     const a = num(keys, 'GeogSemiMajorAxisGeoKey');
     const b = num(keys, 'GeogSemiMinorAxisGeoKey');
     const rf = num(keys, 'GeogInvFlatteningGeoKey');
-    if (a === undefined || a <= 0) return { reason: 'user-defined geographic CRS without a datum, an ellipsoid code or a semi-major axis' };
-    ell = rf !== undefined && rf > 0 ? `+a=${a} +rf=${rf}` : b !== undefined && b > 0 ? `+a=${a} +b=${b}` : `+a=${a} +b=${a}`;
+    if (a === undefined || a <= 0)
+      return { reason: 'user-defined geographic CRS without a datum, an ellipsoid code or a semi-major axis' };
+    ell =
+      rf !== undefined && rf > 0
+        ? `+a=${a} +rf=${rf}`
+        : b !== undefined && b > 0
+          ? `+a=${a} +b=${b}`
+          : `+a=${a} +b=${a}`;
   }
   const shift = towgs84 ? ` +towgs84=${towgs84.join(',')}` : '';
   return {
     terms: `${ell}${shift}`,
     name: ell,
-    ...(towgs84 ? {} : { note: 'user-defined datum without GeogTOWGS84GeoKey: its latitudes and longitudes are taken as WGS 84 (no datum shift), as PROJ does' }),
+    ...(towgs84
+      ? {}
+      : {
+          note: 'user-defined datum without GeogTOWGS84GeoKey: its latitudes and longitudes are taken as WGS 84 (no datum shift), as PROJ does',
+        }),
   };
 }
 
@@ -272,7 +323,8 @@ function projectionTerms(keys: Keys, unitMetres: number, deg: number): string | 
   const lat0 = first(a('ProjNatOriginLatGeoKey'), a('ProjFalseOriginLatGeoKey'), a('ProjCenterLatGeoKey')) ?? 0;
   const lon0 = first(a('ProjNatOriginLongGeoKey'), a('ProjFalseOriginLongGeoKey'), a('ProjCenterLongGeoKey')) ?? 0;
   const fe = first(l('ProjFalseEastingGeoKey'), l('ProjFalseOriginEastingGeoKey'), l('ProjCenterEastingGeoKey')) ?? 0;
-  const fn = first(l('ProjFalseNorthingGeoKey'), l('ProjFalseOriginNorthingGeoKey'), l('ProjCenterNorthingGeoKey')) ?? 0;
+  const fn =
+    first(l('ProjFalseNorthingGeoKey'), l('ProjFalseOriginNorthingGeoKey'), l('ProjCenterNorthingGeoKey')) ?? 0;
   const k0 = first(num(keys, 'ProjScaleAtNatOriginGeoKey'), num(keys, 'ProjScaleAtCenterGeoKey')) ?? 1;
   const sp1 = a('ProjStdParallel1GeoKey');
   const sp2 = a('ProjStdParallel2GeoKey');
@@ -291,7 +343,9 @@ function projectionTerms(keys: Keys, unitMetres: number, deg: number): string | 
       return `+proj=omerc +no_uoff +lat_0=${centerLat} +lonc=${centerLon} +alpha=${alpha} +gamma=${gamma} +k=${k} ${xy}`;
     }
     case 7: // Mercator (1SP with a scale, 2SP with a standard parallel)
-      return sp1 !== undefined ? `+proj=merc +lat_ts=${sp1} +lon_0=${lon0} ${xy}` : `+proj=merc +lon_0=${lon0} +k=${k0} ${xy}`;
+      return sp1 !== undefined
+        ? `+proj=merc +lat_ts=${sp1} +lon_0=${lon0} ${xy}`
+        : `+proj=merc +lon_0=${lon0} +k=${k0} ${xy}`;
     case 8: {
       // LambertConfConic_2SP: the false origin
       const la = first(a('ProjFalseOriginLatGeoKey'), a('ProjNatOriginLatGeoKey')) ?? 0;
@@ -313,18 +367,26 @@ function projectionTerms(keys: Keys, unitMetres: number, deg: number): string | 
     case 12: // AzimuthalEquidistant
       return `+proj=aeqd +lat_0=${centerLat} +lon_0=${centerLon} ${xy}`;
     case 13: // EquidistantConic
-      if (sp1 === undefined || sp2 === undefined) return { reason: 'equidistant conic without both standard parallels' };
+      if (sp1 === undefined || sp2 === undefined)
+        return { reason: 'equidistant conic without both standard parallels' };
       return `+proj=eqdc +lat_0=${centerLat} +lon_0=${centerLon} +lat_1=${sp1} +lat_2=${sp2} ${xy}`;
     case 14: // Stereographic
       return `+proj=stere +lat_0=${centerLat} +lon_0=${centerLon} +k=${k0} ${xy}`;
     case 15: {
       // PolarStereographic: ProjNatOriginLatGeoKey is the latitude of true scale (variant B), or the pole
       // itself with a scale factor (variant A); the pole's side follows its sign.
-      const lat = num(keys, 'ProjNatOriginLatGeoKey') !== undefined ? (num(keys, 'ProjNatOriginLatGeoKey') as number) * deg : undefined;
+      const lat =
+        num(keys, 'ProjNatOriginLatGeoKey') !== undefined
+          ? (num(keys, 'ProjNatOriginLatGeoKey') as number) * deg
+          : undefined;
       const lon = first(a('ProjStraightVertPoleLongGeoKey'), a('ProjNatOriginLongGeoKey')) ?? 0;
-      if (lat === undefined || lat === 0) return { reason: 'polar stereographic without a latitude of origin / true scale' };
+      if (lat === undefined || lat === 0)
+        return { reason: 'polar stereographic without a latitude of origin / true scale' };
       const pole = lat > 0 ? 90 : -90;
-      if (Math.abs(lat) === 90 || num(keys, 'ProjScaleAtNatOriginGeoKey') !== undefined && num(keys, 'ProjScaleAtNatOriginGeoKey') !== 1) {
+      if (
+        Math.abs(lat) === 90 ||
+        (num(keys, 'ProjScaleAtNatOriginGeoKey') !== undefined && num(keys, 'ProjScaleAtNatOriginGeoKey') !== 1)
+      ) {
         return `+proj=stere +lat_0=${pole} +lon_0=${lon} +k=${k0} ${xy}`;
       }
       return `+proj=stere +lat_0=${pole} +lat_ts=${lat} +lon_0=${lon} ${xy}`;
@@ -354,7 +416,9 @@ function projectionTerms(keys: Keys, unitMetres: number, deg: number): string | 
     case 28: // CylindricalEqualArea (GDAL's code)
       return `+proj=cea +lat_ts=${sp1 ?? 0} +lon_0=${lon0} ${xy}`;
     default:
-      return { reason: `coordinate transformation ProjCoordTransGeoKey ${ct} (${CT_NAMES[ct] ?? 'unknown'}) has no proj4 form here` };
+      return {
+        reason: `coordinate transformation ProjCoordTransGeoKey ${ct} (${CT_NAMES[ct] ?? 'unknown'}) has no proj4 form here`,
+      };
   }
 }
 

@@ -93,14 +93,24 @@ export function builtinCrs(epsg: number): { proj4: string; name: string } | null
     return { proj4: `+proj=longlat +ellps=GRS80 ${TOWGS84_ZERO} +no_defs`, name };
   }
   if (epsg === 3857 || epsg === 900913) {
-    return { proj4: '+proj=merc +a=6378137 +b=6378137 +lat_ts=0 +lon_0=0 +x_0=0 +y_0=0 +k=1 +units=m +nadgrids=@null +wktext +no_defs', name: 'WGS 84 / Pseudo-Mercator' };
+    return {
+      proj4:
+        '+proj=merc +a=6378137 +b=6378137 +lat_ts=0 +lon_0=0 +x_0=0 +y_0=0 +k=1 +units=m +nadgrids=@null +wktext +no_defs',
+      name: 'WGS 84 / Pseudo-Mercator',
+    };
   }
-  if (epsg >= 32601 && epsg <= 32660) return { proj4: utm(epsg - 32600, false, 'WGS84'), name: `WGS 84 / UTM zone ${epsg - 32600}N` };
-  if (epsg >= 32701 && epsg <= 32760) return { proj4: utm(epsg - 32700, true, 'WGS84'), name: `WGS 84 / UTM zone ${epsg - 32700}S` };
-  if (epsg >= 26901 && epsg <= 26923) return { proj4: utm(epsg - 26900, false, 'GRS80'), name: `NAD83 / UTM zone ${epsg - 26900}N` };
-  if (epsg >= 25828 && epsg <= 25838) return { proj4: utm(epsg - 25800, false, 'GRS80'), name: `ETRS89 / UTM zone ${epsg - 25800}N` };
-  if (epsg >= 31965 && epsg <= 31976) return { proj4: utm(epsg - 31965 + 11, false, 'GRS80'), name: `SIRGAS 2000 / UTM zone ${epsg - 31965 + 11}N` };
-  if (epsg >= 31977 && epsg <= 31985) return { proj4: utm(epsg - 31977 + 17, true, 'GRS80'), name: `SIRGAS 2000 / UTM zone ${epsg - 31977 + 17}S` };
+  if (epsg >= 32601 && epsg <= 32660)
+    return { proj4: utm(epsg - 32600, false, 'WGS84'), name: `WGS 84 / UTM zone ${epsg - 32600}N` };
+  if (epsg >= 32701 && epsg <= 32760)
+    return { proj4: utm(epsg - 32700, true, 'WGS84'), name: `WGS 84 / UTM zone ${epsg - 32700}S` };
+  if (epsg >= 26901 && epsg <= 26923)
+    return { proj4: utm(epsg - 26900, false, 'GRS80'), name: `NAD83 / UTM zone ${epsg - 26900}N` };
+  if (epsg >= 25828 && epsg <= 25838)
+    return { proj4: utm(epsg - 25800, false, 'GRS80'), name: `ETRS89 / UTM zone ${epsg - 25800}N` };
+  if (epsg >= 31965 && epsg <= 31976)
+    return { proj4: utm(epsg - 31965 + 11, false, 'GRS80'), name: `SIRGAS 2000 / UTM zone ${epsg - 31965 + 11}N` };
+  if (epsg >= 31977 && epsg <= 31985)
+    return { proj4: utm(epsg - 31977 + 17, true, 'GRS80'), name: `SIRGAS 2000 / UTM zone ${epsg - 31977 + 17}S` };
   return null;
 }
 
@@ -117,7 +127,11 @@ export function epsgCrs(epsg: number): CrsResolution {
 /** The proj4 definition of an EPSG code, or UnsupportedCrsError saying why there is none. */
 export function crsDefinition(epsg: number): string {
   const c = epsgCrs(epsg);
-  if (!c.proj4) throw new UnsupportedCrsError(`EPSG:${epsg}`, `${c.reason ?? `EPSG:${epsg} has no proj4 definition`}; chips keep pixel windows without footprints`);
+  if (!c.proj4)
+    throw new UnsupportedCrsError(
+      `EPSG:${epsg}`,
+      `${c.reason ?? `EPSG:${epsg} has no proj4 definition`}; chips keep pixel windows without footprints`,
+    );
   return c.proj4;
 }
 
@@ -156,7 +170,10 @@ export function crsFromGeoKeys(keys: Record<string, unknown>): CrsLookup {
   const projected = num('ProjectedCSTypeGeoKey');
   const geographic = num('GeographicTypeGeoKey');
   const citation = str('GTCitationGeoKey') ?? str('GeogCitationGeoKey');
-  const named = (c: CrsResolution, fallbackName?: string): CrsLookup => ({ ...c, name: c.name ?? citation ?? fallbackName });
+  const named = (c: CrsResolution, fallbackName?: string): CrsLookup => ({
+    ...c,
+    name: c.name ?? citation ?? fallbackName,
+  });
   if (model === 1 || (model === undefined && projected !== undefined)) {
     if (projected !== undefined && projected !== USER_DEFINED) {
       const c = epsgCrs(projected);
@@ -171,31 +188,54 @@ export function crsFromGeoKeys(keys: Record<string, unknown>): CrsLookup {
     // User-defined projected CRS. UTM by ProjectionGeoKey (16001-16060 north, 16101-16160 south) is common
     // enough (GDAL writes it for "unknown datum" UTM) to map to its parameters directly.
     const projection = num('ProjectionGeoKey');
-    const zoneN = projection !== undefined && projection >= 16001 && projection <= 16060 ? projection - 16000 : undefined;
-    const zoneS = projection !== undefined && projection >= 16101 && projection <= 16160 ? projection - 16100 : undefined;
+    const zoneN =
+      projection !== undefined && projection >= 16001 && projection <= 16060 ? projection - 16000 : undefined;
+    const zoneS =
+      projection !== undefined && projection >= 16101 && projection <= 16160 ? projection - 16100 : undefined;
     const zone = zoneN ?? zoneS;
     if (zone !== undefined && num('ProjCoordTransGeoKey') === undefined) {
       const ellipsoid = ellipsoidOf(keys);
       if (ellipsoid) {
         const epsg = ellipsoid === 'WGS84' ? (zoneN ? 32600 : 32700) + zone : undefined;
-        return { epsg, proj4: utm(zone, zoneS !== undefined, ellipsoid), name: citation ?? `UTM zone ${zone}${zoneS ? 'S' : 'N'}` };
+        return {
+          epsg,
+          proj4: utm(zone, zoneS !== undefined, ellipsoid),
+          name: citation ?? `UTM zone ${zone}${zoneS ? 'S' : 'N'}`,
+        };
       }
-      const c = userDefinedProjected({ ...keys, ProjCoordTransGeoKey: 1, ProjNatOriginLatGeoKey: 0, ProjNatOriginLongGeoKey: zone * 6 - 183, ProjScaleAtNatOriginGeoKey: 0.9996, ProjFalseEastingGeoKey: 500000 / linearMetres(keys), ProjFalseNorthingGeoKey: zoneS ? 10000000 / linearMetres(keys) : 0 });
+      const c = userDefinedProjected({
+        ...keys,
+        ProjCoordTransGeoKey: 1,
+        ProjNatOriginLatGeoKey: 0,
+        ProjNatOriginLongGeoKey: zone * 6 - 183,
+        ProjScaleAtNatOriginGeoKey: 0.9996,
+        ProjFalseEastingGeoKey: 500000 / linearMetres(keys),
+        ProjFalseNorthingGeoKey: zoneS ? 10000000 / linearMetres(keys) : 0,
+      });
       return named(c, `UTM zone ${zone}${zoneS ? 'S' : 'N'}`);
     }
     if (projection !== undefined && projection !== USER_DEFINED && num('ProjCoordTransGeoKey') === undefined) {
-      return { name: citation, reason: `user-defined projected CRS${citation ? ` "${citation}"` : ''} names the EPSG conversion ${projection} (ProjectionGeoKey) without its parameters, which the registry used here does not hold` };
+      return {
+        name: citation,
+        reason: `user-defined projected CRS${citation ? ` "${citation}"` : ''} names the EPSG conversion ${projection} (ProjectionGeoKey) without its parameters, which the registry used here does not hold`,
+      };
     }
     const c = userDefinedProjected(keys);
-    if (!c.proj4) return { name: citation, reason: `user-defined projected CRS${citation ? ` "${citation}"` : ''}: ${c.reason}` };
+    if (!c.proj4)
+      return { name: citation, reason: `user-defined projected CRS${citation ? ` "${citation}"` : ''}: ${c.reason}` };
     return named(c, 'user-defined projected CRS');
   }
   if (model === 2 || (model === undefined && geographic !== undefined)) {
     const angular = num('GeogAngularUnitsGeoKey');
-    if (angular !== undefined && angular !== 9102 && angular !== 9122) return { reason: `geographic CRS in angular units ${angular} (only degrees, 9102, are supported)`, name: citation };
+    if (angular !== undefined && angular !== 9102 && angular !== 9122)
+      return {
+        reason: `geographic CRS in angular units ${angular} (only degrees, 9102, are supported)`,
+        name: citation,
+      };
     if (geographic !== undefined && geographic !== USER_DEFINED) return named(epsgCrs(geographic));
     const ellipsoid = ellipsoidOf(keys);
-    if (ellipsoid === 'WGS84' && keys.GeogTOWGS84GeoKey === undefined) return { epsg: 4326, proj4: crsDefinition(4326), name: citation ?? 'WGS 84' };
+    if (ellipsoid === 'WGS84' && keys.GeogTOWGS84GeoKey === undefined)
+      return { epsg: 4326, proj4: crsDefinition(4326), name: citation ?? 'WGS 84' };
     const c = userDefinedGeographic(keys);
     if (!c.proj4) return { name: citation, reason: `user-defined geographic CRS: ${c.reason}` };
     return named(c);
@@ -206,7 +246,13 @@ export function crsFromGeoKeys(keys: Record<string, unknown>): CrsLookup {
 
 function linearMetres(keys: Record<string, unknown>): number {
   const u = keys.ProjLinearUnitsGeoKey;
-  return u === 9002 ? 0.3048 : u === 9003 ? 1200 / 3937 : u === USER_DEFINED && typeof keys.ProjLinearUnitSizeGeoKey === 'number' ? keys.ProjLinearUnitSizeGeoKey : 1;
+  return u === 9002
+    ? 0.3048
+    : u === 9003
+      ? 1200 / 3937
+      : u === USER_DEFINED && typeof keys.ProjLinearUnitSizeGeoKey === 'number'
+        ? keys.ProjLinearUnitSizeGeoKey
+        : 1;
 }
 
 function ellipsoidOf(keys: Record<string, unknown>): 'WGS84' | 'GRS80' | null {
@@ -240,15 +286,33 @@ export function georefFromGeoTiff(tags: GeoTiffGeoTags): Georeference {
   if (m && m.length >= 16) {
     t = [m[0], m[1], m[3], m[4], m[5], m[7]];
   } else if (tie && tie.length >= 6 && scale && scale.length >= 2) {
-    if (tie.length > 6) return { status: 'invalid', source: 'geotiff', reason: `${tie.length / 6} tie points without a pixel scale-compatible grid (GCP rasters are not supported)` };
+    if (tie.length > 6)
+      return {
+        status: 'invalid',
+        source: 'geotiff',
+        reason: `${tie.length / 6} tie points without a pixel scale-compatible grid (GCP rasters are not supported)`,
+      };
     const [i, j, , X, Y] = Array.from(tie);
     const [sx, sy] = [scale[0], scale[1]];
-    if (!finite(i, j, X, Y, sx, sy) || sx === 0 || sy === 0) return { status: 'invalid', source: 'geotiff', reason: `unusable tie point / pixel scale (${Array.from(tie).join(',')} / ${Array.from(scale).join(',')})` };
+    if (!finite(i, j, X, Y, sx, sy) || sx === 0 || sy === 0)
+      return {
+        status: 'invalid',
+        source: 'geotiff',
+        reason: `unusable tie point / pixel scale (${Array.from(tie).join(',')} / ${Array.from(scale).join(',')})`,
+      };
     t = [sx, 0, X - i * sx, 0, -sy, Y + j * sy];
   } else if (tie || scale || m) {
-    return { status: 'invalid', source: 'geotiff', reason: 'incomplete georeference: a tie point without a pixel scale, or a short ModelTransformation' };
+    return {
+      status: 'invalid',
+      source: 'geotiff',
+      reason: 'incomplete georeference: a tie point without a pixel scale, or a short ModelTransformation',
+    };
   } else {
-    return { status: 'missing', source: 'geotiff', reason: 'no ModelTiepoint/ModelPixelScale or ModelTransformation tag' };
+    return {
+      status: 'missing',
+      source: 'geotiff',
+      reason: 'no ModelTiepoint/ModelPixelScale or ModelTransformation tag',
+    };
   }
   if (keys.GTRasterTypeGeoKey === 2) t = shift(t, -0.5, -0.5);
   return withCrs(t, crsFromGeoKeys(keys), 'geotiff');
@@ -288,10 +352,14 @@ export function worldFileCandidates(objectName: string): string[] {
  * (col, row integer indices); shifted here to corners. Throws on anything that is not six finite numbers.
  */
 export function parseWorldFile(text: string): Affine {
-  const nums = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
+  const nums = text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0);
   if (nums.length < 6) throw new Error(`a world file has 6 lines, this one ${nums.length}`);
   const v = nums.slice(0, 6).map(Number);
-  if (!v.every((x) => Number.isFinite(x))) throw new Error(`world file lines are not numbers: ${nums.slice(0, 6).join(' | ')}`);
+  if (!v.every((x) => Number.isFinite(x)))
+    throw new Error(`world file lines are not numbers: ${nums.slice(0, 6).join(' | ')}`);
   const [A, D, B, E, C, F] = v;
   return shift([A, B, C, D, E, F], -0.5, -0.5);
 }
@@ -325,16 +393,27 @@ export function crsFromPrjWkt(wkt: string): CrsLookup {
     p = proj4.Proj(wkt) as unknown as typeof p;
     proj4(wkt, 'EPSG:4326').forward([0, 0]);
   } catch (err) {
-    return { name, reason: `the .prj names no EPSG code and proj4js cannot read its WKT (${(err as Error).message ?? String(err)})` };
+    return {
+      name,
+      reason: `the .prj names no EPSG code and proj4js cannot read its WKT (${(err as Error).message ?? String(err)})`,
+    };
   }
   const explicitShift = /TOWGS84\s*\[/i.test(wkt);
-  const wgs84Like = p.a !== undefined && Math.abs(p.a - 6378137) < 1e-3 && p.es !== undefined && Math.abs(p.es - 0.00669438) < 1e-8;
+  const wgs84Like =
+    p.a !== undefined && Math.abs(p.a - 6378137) < 1e-3 && p.es !== undefined && Math.abs(p.es - 0.00669438) < 1e-8;
   const noShift = !p.datum?.datum_params || p.datum.datum_params.every((v, i) => (i === 6 ? v === 1 : v === 0));
   if (explicitShift || (wgs84Like && noShift)) {
-    return { proj4: wkt, name, note: `CRS read from the .prj's WKT (no EPSG code)${explicitShift ? ' with its TOWGS84 datum shift' : ', on a WGS 84 / GRS80 ellipsoid without a datum shift'}` };
+    return {
+      proj4: wkt,
+      name,
+      note: `CRS read from the .prj's WKT (no EPSG code)${explicitShift ? ' with its TOWGS84 datum shift' : ', on a WGS 84 / GRS80 ellipsoid without a datum shift'}`,
+    };
   }
   const datum = /DATUM\s*\[\s*"([^"]+)"/i.exec(wkt)?.[1] ?? 'its datum';
-  return { name, reason: `the .prj names no EPSG code, and ${datum} without TOWGS84 has no known shift to WGS 84 (give the code in metadata lookout-epsg)` };
+  return {
+    name,
+    reason: `the .prj names no EPSG code, and ${datum} without TOWGS84 has no known shift to WGS 84 (give the code in metadata lookout-epsg)`,
+  };
 }
 
 /** Georeference of a plain image from its world file text and, optionally, a .prj text or an EPSG code given by the caller. */
@@ -387,9 +466,16 @@ export interface FootprintOptions {
  */
 export function footprint(geo: Georeference, w: PixelWindow, opts: FootprintOptions = {}): Footprint {
   if (geo.status === 'unsupported-crs') {
-    throw new UnsupportedCrsError(geo.epsg !== undefined ? `EPSG:${geo.epsg}` : (geo.crsName ?? 'unknown'), `no footprint: ${geo.reason ?? 'CRS without a proj4 definition'}`);
+    throw new UnsupportedCrsError(
+      geo.epsg !== undefined ? `EPSG:${geo.epsg}` : (geo.crsName ?? 'unknown'),
+      `no footprint: ${geo.reason ?? 'CRS without a proj4 definition'}`,
+    );
   }
-  if (geo.status !== 'ok' || !geo.transform || !geo.proj4) throw new NoFootprintError(geo.status, `no footprint: georeference is ${geo.status}${geo.reason ? ` (${geo.reason})` : ''}`);
+  if (geo.status !== 'ok' || !geo.transform || !geo.proj4)
+    throw new NoFootprintError(
+      geo.status,
+      `no footprint: georeference is ${geo.status}${geo.reason ? ` (${geo.reason})` : ''}`,
+    );
   const step = Math.max(1, opts.densifyEveryPx ?? 256);
   const nx = Math.max(1, Math.ceil(w.width / step));
   const ny = Math.max(1, Math.ceil(w.height / step));
@@ -415,8 +501,16 @@ export function footprint(geo: Georeference, w: PixelWindow, opts: FootprintOpti
       // non-finite output: reported below
     }
     const tol = 1e-6 * Math.max(1, Math.abs(x), Math.abs(y));
-    if (!Number.isFinite(lon) || !Number.isFinite(lat) || Math.abs(lat) > 90 + 1e-9 || !(Math.abs(back[0] - x) <= tol && Math.abs(back[1] - y) <= tol)) {
-      throw new NoFootprintError('invalid', `pixel (${c}, ${r}) -> map (${x}, ${y}) in ${geo.crsName ?? `EPSG:${geo.epsg}`} is not a place on the globe: wrong CRS or transform`);
+    if (
+      !Number.isFinite(lon) ||
+      !Number.isFinite(lat) ||
+      Math.abs(lat) > 90 + 1e-9 ||
+      !(Math.abs(back[0] - x) <= tol && Math.abs(back[1] - y) <= tol)
+    ) {
+      throw new NoFootprintError(
+        'invalid',
+        `pixel (${c}, ${r}) -> map (${x}, ${y}) in ${geo.crsName ?? `EPSG:${geo.epsg}`} is not a place on the globe: wrong CRS or transform`,
+      );
     }
     return [normaliseLon(lon), lat];
   });

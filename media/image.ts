@@ -30,12 +30,14 @@ export interface DecodeLimits {
 
 // sharp (libvips) reports every decode failure as a plain Error whose message is the only clue; it is read here,
 // at the boundary, once, and turned into a typed BadInputError. Nothing downstream looks at message text.
-const NOT_IMAGE = /unsupported image format|Input buffer contains unsupported|Input file is missing|bad seek|not a known file format/i;
+const NOT_IMAGE =
+  /unsupported image format|Input buffer contains unsupported|Input file is missing|bad seek|not a known file format/i;
 const TOO_MANY = /exceeds pixel limit/i;
 
 function classify(err: unknown): BadInputError {
   const msg = (err as Error)?.message ?? String(err);
-  if (TOO_MANY.test(msg)) return new BadInputError('TooManyPixels', `image has more pixels than the limit: ${msg}`, err);
+  if (TOO_MANY.test(msg))
+    return new BadInputError('TooManyPixels', `image has more pixels than the limit: ${msg}`, err);
   if (NOT_IMAGE.test(msg)) return new BadInputError('NotAnImage', `object is not a decodable image: ${msg}`, err);
   return new BadInputError('CorruptImage', `image could not be decoded: ${msg}`, err);
 }
@@ -51,7 +53,10 @@ export async function decodeImage(buf: Buffer, limits: DecodeLimits): Promise<De
   }
   if (!meta.width || !meta.height) throw new BadInputError('NotAnImage', 'object has no image dimensions');
   if (meta.width * meta.height > limits.maxPixels) {
-    throw new BadInputError('TooManyPixels', `image is ${meta.width}x${meta.height} = ${meta.width * meta.height} pixels, over the limit of ${limits.maxPixels}`);
+    throw new BadInputError(
+      'TooManyPixels',
+      `image is ${meta.width}x${meta.height} = ${meta.width * meta.height} pixels, over the limit of ${limits.maxPixels}`,
+    );
   }
   const decode = async (): Promise<DecodedImage> => {
     try {

@@ -20,8 +20,17 @@ import { GeoTIFF } from 'geotiff';
 import type GeoTIFFImage from 'geotiff/dist-module/geotiffimage';
 import sharp from 'sharp';
 import { BadInputError, LookoutError } from '../core/errors';
-import { footprint, georefFromGeoTiff, georefFromWorldFile, NoFootprintError, pixelSize, type Footprint, type FootprintOptions, type Georeference, type PixelWindow } from './georef';
-
+import {
+  footprint,
+  georefFromGeoTiff,
+  georefFromWorldFile,
+  NoFootprintError,
+  pixelSize,
+  type Footprint,
+  type FootprintOptions,
+  type Georeference,
+  type PixelWindow,
+} from './georef';
 
 // ------------------------------------------------------------------------------------------------
 // Sources
@@ -61,7 +70,11 @@ export async function fileRangeSource(file: string): Promise<RangeSource & { clo
 
 /** A RangeSource over bytes in memory (tests). */
 export function bufferRangeSource(buf: Uint8Array, name = 'buffer'): RangeSource {
-  return { size: buf.length, name, read: async (offset, length) => buf.subarray(offset, Math.min(buf.length, offset + length)) };
+  return {
+    size: buf.length,
+    name,
+    read: async (offset, length) => buf.subarray(offset, Math.min(buf.length, offset + length)),
+  };
 }
 
 export interface ReadStats {
@@ -134,14 +147,17 @@ function positions(extent: number, size: number, stride: number): number {
 }
 
 export function chipGrid(width: number, height: number, size = 128, overlap = 0): ChipGrid {
-  if (!(Number.isInteger(width) && width > 0 && Number.isInteger(height) && height > 0)) throw new RangeError(`raster size must be positive integers, got ${width} x ${height}`);
+  if (!(Number.isInteger(width) && width > 0 && Number.isInteger(height) && height > 0))
+    throw new RangeError(`raster size must be positive integers, got ${width} x ${height}`);
   if (!(Number.isInteger(size) && size > 0)) throw new RangeError(`chip size must be a positive integer, got ${size}`);
-  if (!(Number.isInteger(overlap) && overlap >= 0 && overlap < size)) throw new RangeError(`overlap must be an integer in [0, size), got ${overlap}`);
+  if (!(Number.isInteger(overlap) && overlap >= 0 && overlap < size))
+    throw new RangeError(`overlap must be an integer in [0, size), got ${overlap}`);
   const stride = size - overlap;
   const cols = positions(width, size, stride);
   const rows = positions(height, size, stride);
   const window = (col: number, row: number): ChipWindow => {
-    if (col < 0 || col >= cols || row < 0 || row >= rows) throw new RangeError(`chip (${col}, ${row}) outside the ${cols} x ${rows} grid`);
+    if (col < 0 || col >= cols || row < 0 || row >= rows)
+      throw new RangeError(`chip (${col}, ${row}) outside the ${cols} x ${rows} grid`);
     const x = col * stride;
     const y = row * stride;
     const w = Math.min(size, width - x);
@@ -165,7 +181,8 @@ export function chipGrid(width: number, height: number, size = 128, overlap = 0)
       for (let r0 = 0; r0 < rows; r0 += k) {
         for (let c0 = 0; c0 < cols; c0 += k) {
           const out: ChipWindow[] = [];
-          for (let r = r0; r < Math.min(rows, r0 + k); r++) for (let c = c0; c < Math.min(cols, c0 + k); c++) out.push(window(c, r));
+          for (let r = r0; r < Math.min(rows, r0 + k); r++)
+            for (let c = c0; c < Math.min(cols, c0 + k); c++) out.push(window(c, r));
           yield out;
         }
       }
@@ -182,7 +199,8 @@ export function chipWindows(width: number, height: number, size = 128, overlap =
 // Raster
 
 export type RasterDtype = 'uint8' | 'int8' | 'uint16' | 'int16' | 'uint32' | 'int32' | 'float32' | 'float64';
-export type BandArray = Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array | Float32Array | Float64Array;
+export type BandArray =
+  Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array | Float32Array | Float64Array;
 
 export interface WindowData {
   window: PixelWindow;
@@ -259,19 +277,69 @@ export async function openRaster(src: RangeSource, opts: OpenRasterOptions = {})
   if (magic.length >= 4 && ((magic[0] === 0x49 && magic[1] === 0x49) || (magic[0] === 0x4d && magic[1] === 0x4d))) {
     return openGeoTiff({ ...src, read: counted }, name, limits, stats);
   }
-  if (magic.length >= 3 && magic[0] === 0xff && magic[1] === 0xd8 && magic[2] === 0xff) return openPlain({ ...src, read: counted }, name, 'jpeg', limits, stats, opts);
-  if (magic.length >= 8 && magic.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) return openPlain({ ...src, read: counted }, name, 'png', limits, stats, opts);
-  throw new BadInputError('NotAnImage', `${name} is neither a TIFF, a JPEG nor a PNG (first bytes ${magic.subarray(0, 8).toString('hex')})`);
+  if (magic.length >= 3 && magic[0] === 0xff && magic[1] === 0xd8 && magic[2] === 0xff)
+    return openPlain({ ...src, read: counted }, name, 'jpeg', limits, stats, opts);
+  if (magic.length >= 8 && magic.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])))
+    return openPlain({ ...src, read: counted }, name, 'png', limits, stats, opts);
+  throw new BadInputError(
+    'NotAnImage',
+    `${name} is neither a TIFF, a JPEG nor a PNG (first bytes ${magic.subarray(0, 8).toString('hex')})`,
+  );
 }
 
 // ------------------------------------------------------------------------------------------------
 // GeoTIFF
 
-const COMPRESSIONS: Record<number, string> = { 1: 'none', 5: 'lzw', 7: 'jpeg', 8: 'deflate', 32946: 'deflate', 32773: 'packbits', 34887: 'lerc', 50000: 'zstd' };
-const KNOWN_UNSUPPORTED: Record<number, string> = { 2: 'CCITT RLE', 3: 'CCITT T.4', 4: 'CCITT T.6', 6: 'old-style JPEG', 34712: 'JPEG 2000', 34925: 'LZMA', 50001: 'WebP (browser-only decoder)', 50002: 'JPEG XL' };
+const COMPRESSIONS: Record<number, string> = {
+  1: 'none',
+  5: 'lzw',
+  7: 'jpeg',
+  8: 'deflate',
+  32946: 'deflate',
+  32773: 'packbits',
+  34887: 'lerc',
+  50000: 'zstd',
+};
+const KNOWN_UNSUPPORTED: Record<number, string> = {
+  2: 'CCITT RLE',
+  3: 'CCITT T.4',
+  4: 'CCITT T.6',
+  6: 'old-style JPEG',
+  34712: 'JPEG 2000',
+  34925: 'LZMA',
+  50001: 'WebP (browser-only decoder)',
+  50002: 'JPEG XL',
+};
 
-const TYPE_SIZES: Record<number, number> = { 1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4, 16: 8, 17: 8, 18: 8 };
-const TAG_NAMES: Record<number, string> = { 256: 'ImageWidth', 257: 'ImageLength', 258: 'BitsPerSample', 273: 'StripOffsets', 277: 'SamplesPerPixel', 279: 'StripByteCounts', 324: 'TileOffsets', 325: 'TileByteCounts', 339: 'SampleFormat' };
+const TYPE_SIZES: Record<number, number> = {
+  1: 1,
+  2: 1,
+  3: 2,
+  4: 4,
+  5: 8,
+  6: 1,
+  7: 1,
+  8: 2,
+  9: 4,
+  10: 8,
+  11: 4,
+  12: 8,
+  13: 4,
+  16: 8,
+  17: 8,
+  18: 8,
+};
+const TAG_NAMES: Record<number, string> = {
+  256: 'ImageWidth',
+  257: 'ImageLength',
+  258: 'BitsPerSample',
+  273: 'StripOffsets',
+  277: 'SamplesPerPixel',
+  279: 'StripByteCounts',
+  324: 'TileOffsets',
+  325: 'TileByteCounts',
+  339: 'SampleFormat',
+};
 
 interface IfdEntrySummary {
   tag: number;
@@ -284,27 +352,45 @@ interface IfdEntrySummary {
  * Reads the first IFD's entries and checks every out-of-line tag value lies inside the object and under
  * maxTagBytes, before geotiff.js allocates arrays from the counts (it sizes them from the header).
  */
-async function checkFirstIfd(read: RangeReader, size: number, name: string, limits: RasterLimits): Promise<Map<number, IfdEntrySummary>> {
+async function checkFirstIfd(
+  read: RangeReader,
+  size: number,
+  name: string,
+  limits: RasterLimits,
+): Promise<Map<number, IfdEntrySummary>> {
   const h = Buffer.from(await read(0, Math.min(16, size)));
-  if (h.length < 8) throw new BadInputError('TruncatedRaster', `${name}: ${h.length} bytes, too short for a TIFF header`);
+  if (h.length < 8)
+    throw new BadInputError('TruncatedRaster', `${name}: ${h.length} bytes, too short for a TIFF header`);
   const le = h[0] === 0x49;
   const u16 = (b: Buffer, o: number) => (le ? b.readUInt16LE(o) : b.readUInt16BE(o));
   const u32 = (b: Buffer, o: number) => (le ? b.readUInt32LE(o) : b.readUInt32BE(o));
   const u64 = (b: Buffer, o: number) => Number(le ? b.readBigUInt64LE(o) : b.readBigUInt64BE(o));
   const version = u16(h, 2);
-  if (version !== 42 && version !== 43) throw new BadInputError('NotAnImage', `${name}: TIFF byte order mark but version ${version} (neither TIFF 42 nor BigTIFF 43)`);
+  if (version !== 42 && version !== 43)
+    throw new BadInputError(
+      'NotAnImage',
+      `${name}: TIFF byte order mark but version ${version} (neither TIFF 42 nor BigTIFF 43)`,
+    );
   const big = version === 43;
   if (big && h.length < 16) throw new BadInputError('TruncatedRaster', `${name}: too short for a BigTIFF header`);
   const ifdOffset = big ? u64(h, 8) : u32(h, 4);
   const countSize = big ? 8 : 2;
   const entrySize = big ? 20 : 12;
   const inlineSize = big ? 8 : 4;
-  if (ifdOffset + countSize > size) throw new BadInputError('TruncatedRaster', `${name}: first IFD at byte ${ifdOffset}, past the end of the ${size}-byte object`);
+  if (ifdOffset + countSize > size)
+    throw new BadInputError(
+      'TruncatedRaster',
+      `${name}: first IFD at byte ${ifdOffset}, past the end of the ${size}-byte object`,
+    );
   const cb = Buffer.from(await read(ifdOffset, countSize));
   const n = big ? u64(cb, 0) : u16(cb, 0);
   if (n === 0 || n > 4096) throw new BadInputError('CorruptRaster', `${name}: first IFD has ${n} entries`);
   const ifdBytes = n * entrySize;
-  if (ifdOffset + countSize + ifdBytes > size) throw new BadInputError('TruncatedRaster', `${name}: IFD of ${n} entries runs past the end of the ${size}-byte object`);
+  if (ifdOffset + countSize + ifdBytes > size)
+    throw new BadInputError(
+      'TruncatedRaster',
+      `${name}: IFD of ${n} entries runs past the end of the ${size}-byte object`,
+    );
   const ifd = Buffer.from(await read(ifdOffset + countSize, ifdBytes));
   const entries = new Map<number, IfdEntrySummary>();
   for (let i = 0; i < n; i++) {
@@ -313,17 +399,34 @@ async function checkFirstIfd(read: RangeReader, size: number, name: string, limi
     const type = u16(ifd, e + 2);
     const count = big ? u64(ifd, e + 4) : u32(ifd, e + 8 - 4);
     const typeSize = TYPE_SIZES[type];
-    if (typeSize === undefined) throw new BadInputError('CorruptRaster', `${name}: tag ${tag} has unknown field type ${type}`);
+    if (typeSize === undefined)
+      throw new BadInputError('CorruptRaster', `${name}: tag ${tag} has unknown field type ${type}`);
     const bytes = count * typeSize;
     const label = TAG_NAMES[tag] ?? `tag ${tag}`;
     const valueAt = e + (big ? 12 : 8);
     let inline: number | undefined;
     if (bytes <= inlineSize) {
-      if (count >= 1) inline = typeSize === 1 ? ifd[valueAt] : typeSize === 2 ? u16(ifd, valueAt) : typeSize === 4 ? u32(ifd, valueAt) : undefined;
+      if (count >= 1)
+        inline =
+          typeSize === 1
+            ? ifd[valueAt]
+            : typeSize === 2
+              ? u16(ifd, valueAt)
+              : typeSize === 4
+                ? u32(ifd, valueAt)
+                : undefined;
     } else {
       const at = big ? u64(ifd, valueAt) : u32(ifd, valueAt);
-      if (bytes > limits.maxTagBytes) throw new BadInputError('RasterBlockTooLarge', `${name}: ${label} holds ${count} values (${bytes} bytes), over the ${limits.maxTagBytes}-byte bound`);
-      if (at + bytes > size) throw new BadInputError('TruncatedRaster', `${name}: ${label} (${count} values at byte ${at}) runs past the end of the ${size}-byte object: the header promises more data than there is`);
+      if (bytes > limits.maxTagBytes)
+        throw new BadInputError(
+          'RasterBlockTooLarge',
+          `${name}: ${label} holds ${count} values (${bytes} bytes), over the ${limits.maxTagBytes}-byte bound`,
+        );
+      if (at + bytes > size)
+        throw new BadInputError(
+          'TruncatedRaster',
+          `${name}: ${label} (${count} values at byte ${at}) runs past the end of the ${size}-byte object: the header promises more data than there is`,
+        );
     }
     entries.set(tag, { tag, count, inline });
   }
@@ -371,7 +474,11 @@ class RangeBlockSource {
   }
 
   private async fetchOne(offset: number, length: number): Promise<ArrayBuffer> {
-    if (offset >= this.size) throw new BadInputError('TruncatedRaster', `${this.name}: read at byte ${offset}, past the end of the ${this.size}-byte object`);
+    if (offset >= this.size)
+      throw new BadInputError(
+        'TruncatedRaster',
+        `${this.name}: read at byte ${offset}, past the end of the ${this.size}-byte object`,
+      );
     // geotiff.js asks for a fixed 1 KiB (4 KiB BigTIFF) when it does not know a length: clamp at the end.
     const len = Math.min(length, this.size - offset);
     const out = new Uint8Array(len);
@@ -386,7 +493,11 @@ class RangeBlockSource {
       }
     } else {
       const data = await this.read(offset, len);
-      if (data.length < len) throw new BadInputError('TruncatedRaster', `${this.name}: ${data.length} of ${len} bytes at ${offset}: the object is shorter than its size`);
+      if (data.length < len)
+        throw new BadInputError(
+          'TruncatedRaster',
+          `${this.name}: ${data.length} of ${len} bytes at ${offset}: the object is shorter than its size`,
+        );
       out.set(data);
     }
     return out.buffer;
@@ -404,7 +515,16 @@ function dtypeOf(format: number, bits: number): RasterDtype | null {
   return null;
 }
 
-const DTYPE_BYTES: Record<RasterDtype, number> = { uint8: 1, int8: 1, uint16: 2, int16: 2, uint32: 4, int32: 4, float32: 4, float64: 8 };
+const DTYPE_BYTES: Record<RasterDtype, number> = {
+  uint8: 1,
+  int8: 1,
+  uint16: 2,
+  int16: 2,
+  uint32: 4,
+  int32: 4,
+  float32: 4,
+  float64: 8,
+};
 
 /** Wraps errors of geotiff.js calls: ours and the source's pass through; anything else is the file's fault. */
 function isSourceError(err: unknown, sourceErrors: WeakSet<object>): boolean {
@@ -430,15 +550,21 @@ async function openGeoTiff(src: RangeSource, name: string, limits: RasterLimits,
   const entries = await checkFirstIfd(read, src.size, name, limits);
   const spp = entries.get(277)?.inline ?? 1;
   if (spp === 0) throw new BadInputError('BadBandCount', `${name}: SamplesPerPixel is 0: the raster has no bands`);
-  if (spp > limits.maxBands) throw new BadInputError('BadBandCount', `${name}: ${spp} bands, over the limit of ${limits.maxBands}`);
+  if (spp > limits.maxBands)
+    throw new BadInputError('BadBandCount', `${name}: ${spp} bands, over the limit of ${limits.maxBands}`);
   const compression = entries.get(259)?.inline ?? 1;
   if (!(compression in COMPRESSIONS)) {
-    throw new BadInputError('UnsupportedRaster', `${name}: compression ${compression}${KNOWN_UNSUPPORTED[compression] ? ` (${KNOWN_UNSUPPORTED[compression]})` : ''} is not supported (supported: ${[...new Set(Object.values(COMPRESSIONS))].join(', ')})`);
+    throw new BadInputError(
+      'UnsupportedRaster',
+      `${name}: compression ${compression}${KNOWN_UNSUPPORTED[compression] ? ` (${KNOWN_UNSUPPORTED[compression]})` : ''} is not supported (supported: ${[...new Set(Object.values(COMPRESSIONS))].join(', ')})`,
+    );
   }
-  if (!entries.has(256) || !entries.has(257)) throw new BadInputError('CorruptRaster', `${name}: ImageWidth or ImageLength missing`);
+  if (!entries.has(256) || !entries.has(257))
+    throw new BadInputError('CorruptRaster', `${name}: ImageWidth or ImageLength missing`);
   const tiledTags = entries.has(324) && entries.has(325);
   const stripTags = entries.has(273) && entries.has(279);
-  if (!tiledTags && !stripTags) throw new BadInputError('CorruptRaster', `${name}: neither tile nor strip offsets and byte counts`);
+  if (!tiledTags && !stripTags)
+    throw new BadInputError('CorruptRaster', `${name}: neither tile nor strip offsets and byte counts`);
 
   const source = new RangeBlockSource(read, src.size, name);
   let tiff: GeoTIFF;
@@ -461,20 +587,31 @@ async function openGeoTiff(src: RangeSource, name: string, limits: RasterLimits,
   } catch (err) {
     throw classify(err, 'BitsPerSample / SampleFormat unreadable');
   }
-  if (!bits || bits.length !== spp) throw new BadInputError('CorruptRaster', `${name}: ${bits?.length ?? 0} BitsPerSample values for ${spp} bands`);
+  if (!bits || bits.length !== spp)
+    throw new BadInputError('CorruptRaster', `${name}: ${bits?.length ?? 0} BitsPerSample values for ${spp} bands`);
   const types = Array.from({ length: spp }, (_, i) => dtypeOf(formats?.[i] ?? formats?.[0] ?? 1, bits[i]));
   const dtype = types[0];
   if (dtype === null || types.some((t) => t !== dtype)) {
-    const desc = Array.from({ length: spp }, (_, i) => `${['?', 'uint', 'int', 'float'][formats?.[i] ?? 1] ?? `format${formats?.[i]}`}${bits[i]}`);
-    throw new BadInputError('UnsupportedRaster', `${name}: sample type ${[...new Set(desc)].join('/')} is not supported (one of uint8/16/32, int8/16/32, float32/64 for all bands)`);
+    const desc = Array.from(
+      { length: spp },
+      (_, i) => `${['?', 'uint', 'int', 'float'][formats?.[i] ?? 1] ?? `format${formats?.[i]}`}${bits[i]}`,
+    );
+    throw new BadInputError(
+      'UnsupportedRaster',
+      `${name}: sample type ${[...new Set(desc)].join('/')} is not supported (one of uint8/16/32, int8/16/32, float32/64 for all bands)`,
+    );
   }
   const planar = (image.planarConfiguration === 2 ? 2 : 1) as 1 | 2;
   const blockWidth = image.getTileWidth();
   const blockHeight = image.getTileHeight();
-  if (!(blockWidth > 0 && blockHeight > 0)) throw new BadInputError('CorruptRaster', `${name}: block size ${blockWidth} x ${blockHeight}`);
+  if (!(blockWidth > 0 && blockHeight > 0))
+    throw new BadInputError('CorruptRaster', `${name}: block size ${blockWidth} x ${blockHeight}`);
   const bytesPerBlock = blockWidth * blockHeight * DTYPE_BYTES[dtype] * (planar === 1 ? spp : 1);
   if (bytesPerBlock > limits.maxBlockBytes) {
-    throw new BadInputError('RasterBlockTooLarge', `${name}: one ${image.isTiled ? 'tile' : 'strip'} of ${blockWidth} x ${blockHeight} decodes to ${bytesPerBlock} bytes, over the ${limits.maxBlockBytes}-byte bound`);
+    throw new BadInputError(
+      'RasterBlockTooLarge',
+      `${name}: one ${image.isTiled ? 'tile' : 'strip'} of ${blockWidth} x ${blockHeight} decodes to ${bytesPerBlock} bytes, over the ${limits.maxBlockBytes}-byte bound`,
+    );
   }
   const blocksAcross = Math.ceil(width / blockWidth);
   const blocksDown = Math.ceil(height / blockHeight);
@@ -483,7 +620,10 @@ async function openGeoTiff(src: RangeSource, name: string, limits: RasterLimits,
   const countsTag = image.isTiled ? 325 : 279;
   const nOffsets = entries.get(offsetsTag)?.count ?? 0;
   if (nOffsets < expectedBlocks || (entries.get(countsTag)?.count ?? 0) < expectedBlocks) {
-    throw new BadInputError('TruncatedRaster', `${name}: ${width} x ${height} needs ${expectedBlocks} ${image.isTiled ? 'tiles' : 'strips'}, the header lists ${nOffsets}`);
+    throw new BadInputError(
+      'TruncatedRaster',
+      `${name}: ${width} x ${height} needs ${expectedBlocks} ${image.isTiled ? 'tiles' : 'strips'}, the header lists ${nOffsets}`,
+    );
   }
   const offsetsName = image.isTiled ? 'TileOffsets' : 'StripOffsets';
   const countsName = image.isTiled ? 'TileByteCounts' : 'StripByteCounts';
@@ -502,9 +642,16 @@ async function openGeoTiff(src: RangeSource, name: string, limits: RasterLimits,
       throw classify(err, `${offsetsName}[${index}] unreadable`);
     }
     if (cnt > 0 && off + cnt > src.size) {
-      throw new BadInputError('TruncatedRaster', `${name}: ${image.isTiled ? 'tile' : 'strip'} ${index} (${cnt} bytes at ${off}) lies past the end of the ${src.size}-byte object: truncated file or lying header`);
+      throw new BadInputError(
+        'TruncatedRaster',
+        `${name}: ${image.isTiled ? 'tile' : 'strip'} ${index} (${cnt} bytes at ${off}) lies past the end of the ${src.size}-byte object: truncated file or lying header`,
+      );
     }
-    if (cnt > limits.maxBlockBytes + 65536) throw new BadInputError('RasterBlockTooLarge', `${name}: ${image.isTiled ? 'tile' : 'strip'} ${index} is ${cnt} bytes compressed, over the bound`);
+    if (cnt > limits.maxBlockBytes + 65536)
+      throw new BadInputError(
+        'RasterBlockTooLarge',
+        `${name}: ${image.isTiled ? 'tile' : 'strip'} ${index} is ${cnt} bytes compressed, over the bound`,
+      );
     // Bounded: a raster of millions of tiles re-checks (cheaply, from cached offset blocks) past this.
     if (checkedBlocks.size < 200_000) checkedBlocks.add(index);
   };
@@ -522,13 +669,17 @@ async function openGeoTiff(src: RangeSource, name: string, limits: RasterLimits,
     });
   } catch (err) {
     if (isSourceError(err, sourceErrors)) throw err;
-    georef = { status: 'invalid', source: 'geotiff', reason: `georeference tags unreadable: ${(err as Error).message}` };
+    georef = {
+      status: 'invalid',
+      source: 'geotiff',
+      reason: `georeference tags unreadable: ${(err as Error).message}`,
+    };
   }
   let nodata: number | null = null;
   try {
     const nd = fd.hasTag('GDAL_NODATA') ? String(await fd.loadValue('GDAL_NODATA')) : '';
     const v = Number.parseFloat(nd.replace(/\0/g, '').trim());
-    nodata = Number.isFinite(v) || Number.isNaN(v) && /nan/i.test(nd) ? v : null;
+    nodata = Number.isFinite(v) || (Number.isNaN(v) && /nan/i.test(nd)) ? v : null;
   } catch {
     nodata = null;
   }
@@ -552,15 +703,29 @@ async function openGeoTiff(src: RangeSource, name: string, limits: RasterLimits,
     const y0 = Math.floor(w.y / blockHeight);
     const y1 = Math.ceil((w.y + w.height) / blockHeight);
     const planes = planar === 2 ? sel : [0];
-    for (const p of planes) for (let by = y0; by < y1; by++) for (let bx = x0; bx < x1; bx++) await checkBlock(p * blocksAcross * blocksDown + by * blocksAcross + bx);
+    for (const p of planes)
+      for (let by = y0; by < y1; by++)
+        for (let bx = x0; bx < x1; bx++) await checkBlock(p * blocksAcross * blocksDown + by * blocksAcross + bx);
     let res: unknown;
     try {
-      res = await image.readRasters({ window: [w.x, w.y, w.x + w.width, w.y + w.height], samples: sel, interleave: false });
+      res = await image.readRasters({
+        window: [w.x, w.y, w.x + w.width, w.y + w.height],
+        samples: sel,
+        interleave: false,
+      });
     } catch (err) {
       throw classify(err, `window ${w.x},${w.y} ${w.width}x${w.height} could not be decoded`);
     }
     const arrays = res as BandArray[];
-    return { window: { x: w.x, y: w.y, width: w.width, height: w.height }, width: w.width, height: w.height, bands: arrays, bandIndices: sel, dtype, nodata };
+    return {
+      window: { x: w.x, y: w.y, width: w.width, height: w.height },
+      width: w.width,
+      height: w.height,
+      bands: arrays,
+      bandIndices: sel,
+      dtype,
+      nodata,
+    };
   };
 
   return makeRaster(info, readWindow, stats, async () => {
@@ -570,19 +735,35 @@ async function openGeoTiff(src: RangeSource, name: string, limits: RasterLimits,
 
 async function loadGeoKeys(fd: GeoTIFFImage['fileDirectory']): Promise<Record<string, unknown> | null> {
   // parseGeoKeyDirectory reads GeoDoubleParams / GeoAsciiParams synchronously: load them first.
-  for (const t of ['GeoKeyDirectory', 'GeoDoubleParams', 'GeoAsciiParams'] as const) if (fd.hasTag(t)) await fd.loadValue(t);
+  for (const t of ['GeoKeyDirectory', 'GeoDoubleParams', 'GeoAsciiParams'] as const)
+    if (fd.hasTag(t)) await fd.loadValue(t);
   return fd.parseGeoKeyDirectory() as Record<string, unknown> | null;
 }
 
 function checkWindow(w: PixelWindow, width: number, height: number, limits: RasterLimits, name: string): void {
-  const ok = [w.x, w.y, w.width, w.height].every((v) => Number.isInteger(v)) && w.x >= 0 && w.y >= 0 && w.width > 0 && w.height > 0 && w.x + w.width <= width && w.y + w.height <= height;
-  if (!ok) throw new RangeError(`${name}: window ${w.x},${w.y} ${w.width}x${w.height} is not inside the ${width} x ${height} raster`);
-  if (w.width * w.height > limits.maxWindowPixels) throw new RangeError(`${name}: window of ${w.width * w.height} pixels, over the ${limits.maxWindowPixels}-pixel bound`);
+  const ok =
+    [w.x, w.y, w.width, w.height].every((v) => Number.isInteger(v)) &&
+    w.x >= 0 &&
+    w.y >= 0 &&
+    w.width > 0 &&
+    w.height > 0 &&
+    w.x + w.width <= width &&
+    w.y + w.height <= height;
+  if (!ok)
+    throw new RangeError(
+      `${name}: window ${w.x},${w.y} ${w.width}x${w.height} is not inside the ${width} x ${height} raster`,
+    );
+  if (w.width * w.height > limits.maxWindowPixels)
+    throw new RangeError(
+      `${name}: window of ${w.width * w.height} pixels, over the ${limits.maxWindowPixels}-pixel bound`,
+    );
 }
 
 function bandSelection(bands: number[] | undefined, count: number, name: string): number[] {
   const sel = bands && bands.length > 0 ? bands : Array.from({ length: count }, (_, i) => i);
-  for (const b of sel) if (!(Number.isInteger(b) && b >= 0 && b < count)) throw new RangeError(`${name}: band ${b} outside 0..${count - 1}`);
+  for (const b of sel)
+    if (!(Number.isInteger(b) && b >= 0 && b < count))
+      throw new RangeError(`${name}: band ${b} outside 0..${count - 1}`);
   return sel;
 }
 
@@ -591,14 +772,26 @@ function sliceWindow(d: WindowData, w: PixelWindow): WindowData {
   const oy = w.y - d.window.y;
   const bands = d.bands.map((src) => {
     const out = new (src.constructor as new (n: number) => BandArray)(w.width * w.height);
-    for (let r = 0; r < w.height; r++) out.set(src.subarray((oy + r) * d.width + ox, (oy + r) * d.width + ox + w.width), r * w.width);
+    for (let r = 0; r < w.height; r++)
+      out.set(src.subarray((oy + r) * d.width + ox, (oy + r) * d.width + ox + w.width), r * w.width);
     return out;
   });
-  return { ...d, window: { x: w.x, y: w.y, width: w.width, height: w.height }, width: w.width, height: w.height, bands };
+  return {
+    ...d,
+    window: { x: w.x, y: w.y, width: w.width, height: w.height },
+    width: w.width,
+    height: w.height,
+    bands,
+  };
 }
 
 /** A Raster over a window reader (GeoTIFF, plain image, or a STAC Item's bands in media/stac.ts). */
-export function makeRaster(info: RasterInfo, readWindow: (w: PixelWindow, bands?: number[]) => Promise<WindowData>, stats: ReadStats, close: () => Promise<void>): Raster {
+export function makeRaster(
+  info: RasterInfo,
+  readWindow: (w: PixelWindow, bands?: number[]) => Promise<WindowData>,
+  stats: ReadStats,
+  close: () => Promise<void>,
+): Raster {
   return {
     ...info,
     chipGrid: (size = 128, overlap = 0) => chipGrid(info.width, info.height, size, overlap),
@@ -619,7 +812,8 @@ export function makeRaster(info: RasterInfo, readWindow: (w: PixelWindow, bands?
         return { footprint: footprint(info.georef, w, opts), georefStatus: info.georef.status };
       } catch (err) {
         if (err instanceof NoFootprintError) return { footprint: null, georefStatus: err.status, reason: err.message };
-        if (err instanceof LookoutError) return { footprint: null, georefStatus: info.georef.status, reason: err.message };
+        if (err instanceof LookoutError)
+          return { footprint: null, georefStatus: info.georef.status, reason: err.message };
         throw err;
       }
     },
@@ -699,25 +893,42 @@ export function rasterSummary(r: Raster, chipSize = 128, overlap = 0): RasterSum
 // ------------------------------------------------------------------------------------------------
 // JPEG / PNG
 
-async function openPlain(src: RangeSource, name: string, format: 'jpeg' | 'png', limits: RasterLimits, stats: ReadStats, opts: OpenRasterOptions): Promise<Raster> {
+async function openPlain(
+  src: RangeSource,
+  name: string,
+  format: 'jpeg' | 'png',
+  limits: RasterLimits,
+  stats: ReadStats,
+  opts: OpenRasterOptions,
+): Promise<Raster> {
   if (src.size > limits.maxPlainImageBytes) {
-    throw new BadInputError('ObjectTooLarge', `${name}: a ${format.toUpperCase()} cannot be read in ranges and this one is ${src.size} bytes, over the ${limits.maxPlainImageBytes}-byte bound (convert it to a tiled GeoTIFF)`);
+    throw new BadInputError(
+      'ObjectTooLarge',
+      `${name}: a ${format.toUpperCase()} cannot be read in ranges and this one is ${src.size} bytes, over the ${limits.maxPlainImageBytes}-byte bound (convert it to a tiled GeoTIFF)`,
+    );
   }
   const bytes = Buffer.from(await src.read(0, src.size));
-  if (bytes.length < src.size) throw new BadInputError('TruncatedRaster', `${name}: ${bytes.length} of ${src.size} bytes`);
+  if (bytes.length < src.size)
+    throw new BadInputError('TruncatedRaster', `${name}: ${bytes.length} of ${src.size} bytes`);
   let data: Buffer;
   let info: sharp.OutputInfo;
   try {
     const meta = await sharp(bytes, { limitInputPixels: limits.maxPlainImagePixels, failOn: 'error' }).metadata();
     if (!meta.width || !meta.height) throw new Error('no dimensions');
-    ({ data, info } = await sharp(bytes, { limitInputPixels: limits.maxPlainImagePixels, failOn: 'error' }).raw().toBuffer({ resolveWithObject: true }));
+    ({ data, info } = await sharp(bytes, { limitInputPixels: limits.maxPlainImagePixels, failOn: 'error' })
+      .raw()
+      .toBuffer({ resolveWithObject: true }));
   } catch (err) {
     const msg = (err as Error).message ?? String(err);
-    if (/pixel limit/i.test(msg)) throw new BadInputError('TooManyPixels', `${name}: over ${limits.maxPlainImagePixels} pixels: ${msg}`, err);
+    if (/pixel limit/i.test(msg))
+      throw new BadInputError('TooManyPixels', `${name}: over ${limits.maxPlainImagePixels} pixels: ${msg}`, err);
     throw new BadInputError('CorruptImage', `${name}: ${format} could not be decoded: ${msg}`, err);
   }
   const { width, height, channels } = info;
-  const georef: Georeference = opts.worldFile !== undefined ? georefFromWorldFile(opts.worldFile, { prj: opts.prj, epsg: opts.epsg }) : { status: 'missing', source: 'none', reason: `${format} without a world file` };
+  const georef: Georeference =
+    opts.worldFile !== undefined
+      ? georefFromWorldFile(opts.worldFile, { prj: opts.prj, epsg: opts.epsg })
+      : { status: 'missing', source: 'none', reason: `${format} without a world file` };
   const raster: RasterInfo = {
     format,
     width,
@@ -738,7 +949,15 @@ async function openPlain(src: RangeSource, name: string, format: 'jpeg' | 'png',
         sel.forEach((b, k) => (out[k][r * w.width + c] = data[p + b]));
       }
     }
-    return { window: { ...w }, width: w.width, height: w.height, bands: out, bandIndices: sel, dtype: 'uint8', nodata: null };
+    return {
+      window: { ...w },
+      width: w.width,
+      height: w.height,
+      bands: out,
+      bandIndices: sel,
+      dtype: 'uint8',
+      nodata: null,
+    };
   };
   return makeRaster(raster, readWindow, stats, async () => {});
 }

@@ -22,7 +22,15 @@ import path from 'node:path';
 import Migrate from '@radiantearth/stac-migrate';
 import { BadInputError } from '../core/errors';
 import { footprint as footprintOf, type Affine, type PixelWindow } from './georef';
-import { DEFAULT_RASTER_LIMITS, makeRaster, type BandArray, type Raster, type RasterDtype, type ReadStats, type WindowData } from './raster';
+import {
+  DEFAULT_RASTER_LIMITS,
+  makeRaster,
+  type BandArray,
+  type Raster,
+  type RasterDtype,
+  type ReadStats,
+  type WindowData,
+} from './raster';
 
 /** One band of an Item: the asset it lives in and what it measures. */
 export interface StacBand {
@@ -64,12 +72,53 @@ export function isStacRaster(r: Raster): r is StacRaster {
   return (r as Partial<StacRaster>).stac !== undefined;
 }
 
-const S2_COMMON: Record<string, string> = { B01: 'coastal', B02: 'blue', B03: 'green', B04: 'red', B05: 'rededge071', B06: 'rededge075', B07: 'rededge078', B08: 'nir', B8A: 'nir08', B09: 'nir09', B10: 'cirrus', B11: 'swir16', B12: 'swir22' };
-const COMMON = new Set(['coastal', 'blue', 'green', 'red', 'yellow', 'pan', 'rededge', 'rededge071', 'rededge075', 'rededge078', 'nir', 'nir08', 'nir09', 'cirrus', 'swir16', 'swir22', 'lwir', 'lwir11', 'lwir12']);
+const S2_COMMON: Record<string, string> = {
+  B01: 'coastal',
+  B02: 'blue',
+  B03: 'green',
+  B04: 'red',
+  B05: 'rededge071',
+  B06: 'rededge075',
+  B07: 'rededge078',
+  B08: 'nir',
+  B8A: 'nir08',
+  B09: 'nir09',
+  B10: 'cirrus',
+  B11: 'swir16',
+  B12: 'swir22',
+};
+const COMMON = new Set([
+  'coastal',
+  'blue',
+  'green',
+  'red',
+  'yellow',
+  'pan',
+  'rededge',
+  'rededge071',
+  'rededge075',
+  'rededge078',
+  'nir',
+  'nir08',
+  'nir09',
+  'cirrus',
+  'swir16',
+  'swir22',
+  'lwir',
+  'lwir11',
+  'lwir12',
+]);
 /** Earth Search's Sentinel-2 asset keys that are not common names. */
 const KEY_COMMON: Record<string, string> = { rededge1: 'rededge071', rededge2: 'rededge075', rededge3: 'rededge078' };
 /** Common name -> the role names of methods/raster-change/spectral.ts. */
-const ROLE_OF: Record<string, string> = { blue: 'blue', green: 'green', red: 'red', nir: 'nir', swir16: 'swir1', swir22: 'swir2' };
+const ROLE_OF: Record<string, string> = {
+  blue: 'blue',
+  green: 'green',
+  red: 'red',
+  nir: 'nir',
+  swir16: 'swir1',
+  swir22: 'swir2',
+};
 
 /** Most bands one Item may give (media/raster.ts's DEFAULT_RASTER_LIMITS.maxBands: a hyperspectral cube is refused, not half-read). */
 const MAX_BANDS = DEFAULT_RASTER_LIMITS.maxBands;
@@ -84,33 +133,72 @@ export function parseStacItem(text: string | Buffer, where: string): StacItemInf
   try {
     raw = JSON.parse(text.toString());
   } catch (err) {
-    throw new BadInputError('NotStacItem', `${where}: not JSON (${(err as Error).message.slice(0, 120)}), so not a STAC Item`, err);
+    throw new BadInputError(
+      'NotStacItem',
+      `${where}: not JSON (${(err as Error).message.slice(0, 120)}), so not a STAC Item`,
+      err,
+    );
   }
-  if (!isObj(raw)) throw new BadInputError('NotStacItem', `${where}: JSON ${Array.isArray(raw) ? 'array' : typeof raw}, not a STAC Item`);
+  if (!isObj(raw))
+    throw new BadInputError(
+      'NotStacItem',
+      `${where}: JSON ${Array.isArray(raw) ? 'array' : typeof raw}, not a STAC Item`,
+    );
   const type = raw.type;
-  if (type === 'FeatureCollection') throw new BadInputError('NotStacItem', `${where}: a STAC ItemCollection (${Array.isArray(raw.features) ? raw.features.length : 0} features), not one Item: run lookout backfill gs://BUCKET/${where.replace(/^gs:\/\/[^/]+\//, '')} to analyse each`);
-  if (type === 'Catalog' || type === 'Collection') throw new BadInputError('NotStacItem', `${where}: a STAC ${type}, not an Item: run lookout backfill on it to analyse its items`);
-  if (type !== 'Feature') throw new BadInputError('NotStacItem', `${where}: "type" is ${JSON.stringify(type ?? null)}, a STAC Item is a GeoJSON "Feature"`);
-  if (!str(raw.stac_version)) throw new BadInputError('NotStacItem', `${where}: a GeoJSON Feature without "stac_version", not a STAC Item`);
-  if (!isObj(raw.assets) || Object.keys(raw.assets).length === 0) throw new BadInputError('StacAssetMissing', `${where}: the Item has no assets`);
+  if (type === 'FeatureCollection')
+    throw new BadInputError(
+      'NotStacItem',
+      `${where}: a STAC ItemCollection (${Array.isArray(raw.features) ? raw.features.length : 0} features), not one Item: run lookout backfill gs://BUCKET/${where.replace(/^gs:\/\/[^/]+\//, '')} to analyse each`,
+    );
+  if (type === 'Catalog' || type === 'Collection')
+    throw new BadInputError(
+      'NotStacItem',
+      `${where}: a STAC ${type}, not an Item: run lookout backfill on it to analyse its items`,
+    );
+  if (type !== 'Feature')
+    throw new BadInputError(
+      'NotStacItem',
+      `${where}: "type" is ${JSON.stringify(type ?? null)}, a STAC Item is a GeoJSON "Feature"`,
+    );
+  if (!str(raw.stac_version))
+    throw new BadInputError('NotStacItem', `${where}: a GeoJSON Feature without "stac_version", not a STAC Item`);
+  if (!isObj(raw.assets) || Object.keys(raw.assets).length === 0)
+    throw new BadInputError('StacAssetMissing', `${where}: the Item has no assets`);
   if (!isObj(raw.properties)) throw new BadInputError('BadStacItem', `${where}: the Item has no "properties" object`);
   let item: Json;
   try {
     item = Migrate.item(structuredClone(raw)) as Json;
   } catch (err) {
-    throw new BadInputError('BadStacItem', `${where}: STAC ${String(raw.stac_version)} could not be migrated to 1.1: ${(err as Error).message}`, err);
+    throw new BadInputError(
+      'BadStacItem',
+      `${where}: STAC ${String(raw.stac_version)} could not be migrated to 1.1: ${(err as Error).message}`,
+      err,
+    );
   }
   const props = item.properties as Json;
   const id = str(item.id);
   if (!id) throw new BadInputError('BadStacItem', `${where}: the Item has no "id"`);
   const dt = str(props.datetime) ?? str(props.start_datetime);
-  if (!dt) throw new BadInputError('BadStacItem', `${where}: properties.datetime is ${JSON.stringify(props.datetime ?? null)} and there is no start_datetime: the acquisition has no time`);
+  if (!dt)
+    throw new BadInputError(
+      'BadStacItem',
+      `${where}: properties.datetime is ${JSON.stringify(props.datetime ?? null)} and there is no start_datetime: the acquisition has no time`,
+    );
   const t = Date.parse(dt);
-  if (!Number.isFinite(t)) throw new BadInputError('BadStacItem', `${where}: properties.datetime ${JSON.stringify(dt.slice(0, 40))} is not an RFC 3339 time`);
+  if (!Number.isFinite(t))
+    throw new BadInputError(
+      'BadStacItem',
+      `${where}: properties.datetime ${JSON.stringify(dt.slice(0, 40))} is not an RFC 3339 time`,
+    );
   let bbox: StacItemInfo['bbox'] = null;
   if (item.bbox !== undefined) {
     const b = item.bbox;
-    if (!Array.isArray(b) || !(b.length === 4 || b.length === 6) || !b.every((v) => typeof v === 'number' && Number.isFinite(v))) throw new BadInputError('BadStacItem', `${where}: bbox ${JSON.stringify(b).slice(0, 80)} is not 4 or 6 numbers`);
+    if (
+      !Array.isArray(b) ||
+      !(b.length === 4 || b.length === 6) ||
+      !b.every((v) => typeof v === 'number' && Number.isFinite(v))
+    )
+      throw new BadInputError('BadStacItem', `${where}: bbox ${JSON.stringify(b).slice(0, 80)} is not 4 or 6 numbers`);
     const n = b as number[];
     bbox = n.length === 4 ? [n[0], n[1], n[2], n[3]] : [n[0], n[1], n[3], n[4]];
   }
@@ -129,13 +217,27 @@ export function parseStacItem(text: string | Buffer, where: string): StacItemInf
     const name = str(b0.name) ?? key;
     // eo v2 (STAC 1.1) names it eo:common_name; an Item migrated without its eo extension listed keeps common_name.
     const given = str(a['eo:common_name']) ?? str(b0['eo:common_name']) ?? str(a.common_name) ?? str(b0.common_name);
-    const commonName = given ?? (COMMON.has(key.toLowerCase()) ? key.toLowerCase() : null) ?? KEY_COMMON[key.toLowerCase()] ?? S2_COMMON[name.toUpperCase()] ?? S2_COMMON[key.toUpperCase()] ?? null;
+    const commonName =
+      given ??
+      (COMMON.has(key.toLowerCase()) ? key.toLowerCase() : null) ??
+      KEY_COMMON[key.toLowerCase()] ??
+      S2_COMMON[name.toUpperCase()] ??
+      S2_COMMON[key.toUpperCase()] ??
+      null;
     if (!commonName) continue;
     if (!href) throw new BadInputError('BadStacItem', `${where}: band asset "${key}" has no href`);
     bands.push({ key, href, name, commonName });
   }
-  if (bands.length > MAX_BANDS) throw new BadInputError('BadBandCount', `${where}: ${bands.length} band assets (${bands.map((b) => b.key).join(', ')}), over the limit of ${MAX_BANDS}`);
-  if (bands.length === 0) throw new BadInputError('StacAssetMissing', `${where}: no band asset (a GeoTIFF asset with eo:common_name, a Sentinel-2 band name or a common-name key) among ${Object.keys(item.assets as Json).join(', ')}`);
+  if (bands.length > MAX_BANDS)
+    throw new BadInputError(
+      'BadBandCount',
+      `${where}: ${bands.length} band assets (${bands.map((b) => b.key).join(', ')}), over the limit of ${MAX_BANDS}`,
+    );
+  if (bands.length === 0)
+    throw new BadInputError(
+      'StacAssetMissing',
+      `${where}: no band asset (a GeoTIFF asset with eo:common_name, a Sentinel-2 band name or a common-name key) among ${Object.keys(item.assets as Json).join(', ')}`,
+    );
   return {
     id,
     collection: str(item.collection),
@@ -149,11 +251,16 @@ export function parseStacItem(text: string | Buffer, where: string): StacItemInf
 
 /** The tile key of an Item: MGRS tile (s2:mgrs_tile or the mgrs extension), Landsat WRS-2 path/row, or grid:code. */
 export function placeOf(props: Json): string | null {
-  const mgrs = str(props['s2:mgrs_tile']) ?? (props['mgrs:utm_zone'] !== undefined ? `${String(props['mgrs:utm_zone'])}${str(props['mgrs:latitude_band']) ?? ''}${str(props['mgrs:grid_square']) ?? ''}` : null);
+  const mgrs =
+    str(props['s2:mgrs_tile']) ??
+    (props['mgrs:utm_zone'] !== undefined
+      ? `${String(props['mgrs:utm_zone'])}${str(props['mgrs:latitude_band']) ?? ''}${str(props['mgrs:grid_square']) ?? ''}`
+      : null);
   if (mgrs) return `MGRS:${mgrs.replace(/^T/i, '').toUpperCase()}`;
   const path_ = props['landsat:wrs_path'];
   const row = props['landsat:wrs_row'];
-  if (path_ !== undefined && row !== undefined) return `WRS2:${String(path_).padStart(3, '0')}/${String(row).padStart(3, '0')}`;
+  if (path_ !== undefined && row !== undefined)
+    return `WRS2:${String(path_).padStart(3, '0')}/${String(row).padStart(3, '0')}`;
   return str(props['grid:code']);
 }
 
@@ -162,15 +269,31 @@ export function placeOf(props: Json): string | null {
  * storage.googleapis.com URL. Anything else (another HTTP server, s3://) is StacAssetUnreadable: workers read
  * objects of the configured store only.
  */
-export function resolveAssetHref(href: string, item: { bucket: string; name: string }, key: string): { bucket: string; name: string } {
+export function resolveAssetHref(
+  href: string,
+  item: { bucket: string; name: string },
+  key: string,
+): { bucket: string; name: string } {
   const gs = /^gs:\/\/([^/]+)\/(.+)$/.exec(href);
   if (gs) return { bucket: gs[1], name: gs[2] };
-  const https = /^https?:\/\/storage\.googleapis\.com\/([^/]+)\/([^?#]+)/.exec(href) ?? /^https?:\/\/([^/.]+)\.storage\.googleapis\.com\/([^?#]+)/.exec(href);
+  const https =
+    /^https?:\/\/storage\.googleapis\.com\/([^/]+)\/([^?#]+)/.exec(href) ??
+    /^https?:\/\/([^/.]+)\.storage\.googleapis\.com\/([^?#]+)/.exec(href);
   if (https) return { bucket: https[1], name: decodeURIComponent(https[2]) };
-  if (/^[a-z][a-z0-9+.-]*:/i.test(href)) throw new BadInputError('StacAssetUnreadable', `asset "${key}": href ${href.slice(0, 120)} is not in a bucket Lookout reads (gs://, a storage.googleapis.com URL, or a path relative to the Item)`);
+  if (/^[a-z][a-z0-9+.-]*:/i.test(href))
+    throw new BadInputError(
+      'StacAssetUnreadable',
+      `asset "${key}": href ${href.slice(0, 120)} is not in a bucket Lookout reads (gs://, a storage.googleapis.com URL, or a path relative to the Item)`,
+    );
   const rel = href.split(/[?#]/)[0];
-  const joined = rel.startsWith('/') ? rel.slice(1) : path.posix.normalize(path.posix.join(path.posix.dirname(item.name), rel));
-  if (joined.startsWith('../') || joined === '..') throw new BadInputError('StacAssetUnreadable', `asset "${key}": relative href ${href.slice(0, 120)} climbs out of the bucket`);
+  const joined = rel.startsWith('/')
+    ? rel.slice(1)
+    : path.posix.normalize(path.posix.join(path.posix.dirname(item.name), rel));
+  if (joined.startsWith('../') || joined === '..')
+    throw new BadInputError(
+      'StacAssetUnreadable',
+      `asset "${key}": relative href ${href.slice(0, 120)} climbs out of the bucket`,
+    );
   return { bucket: item.bucket, name: joined };
 }
 
@@ -191,7 +314,11 @@ const pixelArea = (t: Affine) => Math.abs(det(t));
  * here: a BadInputError becomes StacAssetUnreadable / StacAssetMissing naming the asset, anything else — a
  * storage fault — passes through for the retry policy).
  */
-export async function openStacRaster(item: StacItemInfo, open: (band: StacBand) => Promise<Raster>, where: string): Promise<StacRaster> {
+export async function openStacRaster(
+  item: StacItemInfo,
+  open: (band: StacBand) => Promise<Raster>,
+  where: string,
+): Promise<StacRaster> {
   const opened = await Promise.allSettled(item.bands.map((b) => open(b)));
   const rasters: Raster[] = [];
   const closeAll = async () => {
@@ -206,7 +333,12 @@ export async function openStacRaster(item: StacItemInfo, open: (band: StacBand) 
     const err = o.reason as unknown;
     const b = item.bands[i];
     if (err instanceof BadInputError) {
-      const cls = err.errorClass === 'ObjectNotFound' || err.errorClass === 'StacAssetMissing' ? 'StacAssetMissing' : err.errorClass.startsWith('Stac') ? err.errorClass : 'StacAssetUnreadable';
+      const cls =
+        err.errorClass === 'ObjectNotFound' || err.errorClass === 'StacAssetMissing'
+          ? 'StacAssetMissing'
+          : err.errorClass.startsWith('Stac')
+            ? err.errorClass
+            : 'StacAssetUnreadable';
       throw new BadInputError(cls as 'StacAssetMissing', `${where}: asset "${b.key}" (${b.href}): ${err.message}`, err);
     }
     throw err;
@@ -221,7 +353,8 @@ export async function openStacRaster(item: StacItemInfo, open: (band: StacBand) 
 
 function combine(item: StacItemInfo, rasters: Raster[], where: string): StacRaster {
   const bands = item.bands;
-  const mismatch = (i: number, why: string) => new BadInputError('StacAssetMismatch', `${where}: asset "${bands[i].key}" ${why}`);
+  const mismatch = (i: number, why: string) =>
+    new BadInputError('StacAssetMismatch', `${where}: asset "${bands[i].key}" ${why}`);
   // The finest band's grid (smallest pixel area); without georeference all bands must share one size.
   let ref = 0;
   for (let i = 1; i < rasters.length; i++) {
@@ -235,13 +368,21 @@ function combine(item: StacItemInfo, rasters: Raster[], where: string): StacRast
   for (const [i, r] of rasters.entries()) {
     const t = r.georef.transform;
     if (!T || !t) {
-      if (T || t) throw mismatch(i, `is ${t ? '' : 'not '}georeferenced while asset "${bands[ref].key}" is${T ? '' : ' not'}`);
-      if (r.width !== R.width || r.height !== R.height) throw mismatch(i, `is ${r.width} x ${r.height} without a georeference, asset "${bands[ref].key}" ${R.width} x ${R.height}: bands cannot be aligned`);
+      if (T || t)
+        throw mismatch(i, `is ${t ? '' : 'not '}georeferenced while asset "${bands[ref].key}" is${T ? '' : ' not'}`);
+      if (r.width !== R.width || r.height !== R.height)
+        throw mismatch(
+          i,
+          `is ${r.width} x ${r.height} without a georeference, asset "${bands[ref].key}" ${R.width} x ${R.height}: bands cannot be aligned`,
+        );
       maps.push(null);
       continue;
     }
     if (r.georef.epsg !== R.georef.epsg || r.georef.proj4 !== R.georef.proj4) {
-      throw mismatch(i, `is in ${r.georef.epsg ? `EPSG:${r.georef.epsg}` : (r.georef.crsName ?? 'an unnamed CRS')}, asset "${bands[ref].key}" in ${R.georef.epsg ? `EPSG:${R.georef.epsg}` : (R.georef.crsName ?? 'an unnamed CRS')}: the bands of one Item must share a CRS`);
+      throw mismatch(
+        i,
+        `is in ${r.georef.epsg ? `EPSG:${r.georef.epsg}` : (r.georef.crsName ?? 'an unnamed CRS')}, asset "${bands[ref].key}" in ${R.georef.epsg ? `EPSG:${R.georef.epsg}` : (R.georef.crsName ?? 'an unnamed CRS')}: the bands of one Item must share a CRS`,
+      );
     }
     // Pixel-corner map from the grid to this band: (c, r) -> (m0·c + m1·r + m2, m3·c + m4·r + m5).
     const o = toPixel(t, T[2], T[5]);
@@ -257,8 +398,16 @@ function combine(item: StacItemInfo, rasters: Raster[], where: string): StacRast
     ].map(([c, rr]) => [m[0] * c + m[1] * rr + m[2], m[3] * c + m[4] * rr + m[5]]);
     const xs = corners.map((p) => p[0]);
     const ys = corners.map((p) => p[1]);
-    if (Math.min(...xs) < -0.5 || Math.min(...ys) < -0.5 || Math.max(...xs) > r.width + 0.5 || Math.max(...ys) > r.height + 0.5) {
-      throw mismatch(i, `covers another footprint than asset "${bands[ref].key}": the grid's corners fall at band pixels (${Math.min(...xs).toFixed(1)}, ${Math.min(...ys).toFixed(1)})..(${Math.max(...xs).toFixed(1)}, ${Math.max(...ys).toFixed(1)}) of its ${r.width} x ${r.height}`);
+    if (
+      Math.min(...xs) < -0.5 ||
+      Math.min(...ys) < -0.5 ||
+      Math.max(...xs) > r.width + 0.5 ||
+      Math.max(...ys) > r.height + 0.5
+    ) {
+      throw mismatch(
+        i,
+        `covers another footprint than asset "${bands[ref].key}": the grid's corners fall at band pixels (${Math.min(...xs).toFixed(1)}, ${Math.min(...ys).toFixed(1)})..(${Math.max(...xs).toFixed(1)}, ${Math.max(...ys).toFixed(1)}) of its ${r.width} x ${r.height}`,
+      );
     }
     maps.push(m);
   }
@@ -274,13 +423,27 @@ function combine(item: StacItemInfo, rasters: Raster[], where: string): StacRast
       const [w, s, e, n] = item.bbox;
       const tol = 0.01;
       if (fp.maxLon < w - tol || fp.minLon > e + tol || fp.maxLat < s - tol || fp.minLat > n + tol) {
-        throw new BadInputError('StacAssetMismatch', `${where}: the Item's bbox [${item.bbox.join(', ')}] does not meet the footprint of its bands [${[fp.minLon, fp.minLat, fp.maxLon, fp.maxLat].map((v) => v.toFixed(5)).join(', ')}] (asset "${bands[ref].key}")`);
+        throw new BadInputError(
+          'StacAssetMismatch',
+          `${where}: the Item's bbox [${item.bbox.join(', ')}] does not meet the footprint of its bands [${[fp.minLon, fp.minLat, fp.maxLon, fp.maxLat].map((v) => v.toFixed(5)).join(', ')}] (asset "${bands[ref].key}")`,
+        );
       }
     }
   }
   const dtypes = new Set(rasters.map((r) => r.dtype));
   const dtype: RasterDtype = dtypes.size === 1 ? R.dtype : 'float32';
-  const identity = maps.map((m, i) => m === null || (rasters[i].width === R.width && rasters[i].height === R.height && Math.abs(m[0] - 1) < 1e-9 && Math.abs(m[4] - 1) < 1e-9 && Math.abs(m[1]) < 1e-9 && Math.abs(m[3]) < 1e-9 && Math.abs(m[2]) < 1e-6 && Math.abs(m[5]) < 1e-6));
+  const identity = maps.map(
+    (m, i) =>
+      m === null ||
+      (rasters[i].width === R.width &&
+        rasters[i].height === R.height &&
+        Math.abs(m[0] - 1) < 1e-9 &&
+        Math.abs(m[4] - 1) < 1e-9 &&
+        Math.abs(m[1]) < 1e-9 &&
+        Math.abs(m[3]) < 1e-9 &&
+        Math.abs(m[2]) < 1e-6 &&
+        Math.abs(m[5]) < 1e-6),
+  );
 
   const readBand = async (i: number, w: PixelWindow): Promise<BandArray> => {
     const r = rasters[i];
@@ -319,12 +482,32 @@ function combine(item: StacItemInfo, rasters: Raster[], where: string): StacRast
   };
 
   const readWindow = async (w: PixelWindow, sel?: number[]): Promise<WindowData> => {
-    const ok = [w.x, w.y, w.width, w.height].every((v) => Number.isInteger(v)) && w.x >= 0 && w.y >= 0 && w.width > 0 && w.height > 0 && w.x + w.width <= R.width && w.y + w.height <= R.height;
-    if (!ok) throw new RangeError(`${where}: window ${w.x},${w.y} ${w.width}x${w.height} is not inside the ${R.width} x ${R.height} raster`);
+    const ok =
+      [w.x, w.y, w.width, w.height].every((v) => Number.isInteger(v)) &&
+      w.x >= 0 &&
+      w.y >= 0 &&
+      w.width > 0 &&
+      w.height > 0 &&
+      w.x + w.width <= R.width &&
+      w.y + w.height <= R.height;
+    if (!ok)
+      throw new RangeError(
+        `${where}: window ${w.x},${w.y} ${w.width}x${w.height} is not inside the ${R.width} x ${R.height} raster`,
+      );
     const idx = sel && sel.length > 0 ? sel : bands.map((_, i) => i);
-    for (const b of idx) if (!(Number.isInteger(b) && b >= 0 && b < bands.length)) throw new RangeError(`${where}: band ${b} outside 0..${bands.length - 1}`);
+    for (const b of idx)
+      if (!(Number.isInteger(b) && b >= 0 && b < bands.length))
+        throw new RangeError(`${where}: band ${b} outside 0..${bands.length - 1}`);
     const arrays = await Promise.all(idx.map((b) => readBand(b, w)));
-    return { window: { x: w.x, y: w.y, width: w.width, height: w.height }, width: w.width, height: w.height, bands: arrays, bandIndices: idx, dtype, nodata: R.nodata };
+    return {
+      window: { x: w.x, y: w.y, width: w.width, height: w.height },
+      width: w.width,
+      height: w.height,
+      bands: arrays,
+      bandIndices: idx,
+      dtype,
+      nodata: R.nodata,
+    };
   };
 
   const stats: ReadStats = {
@@ -336,7 +519,16 @@ function combine(item: StacItemInfo, rasters: Raster[], where: string): StacRast
     },
   };
   const raster = makeRaster(
-    { format: 'geotiff', width: R.width, height: R.height, bandCount: bands.length, dtype, nodata: R.nodata, georef: R.georef, layout: R.layout },
+    {
+      format: 'geotiff',
+      width: R.width,
+      height: R.height,
+      bandCount: bands.length,
+      dtype,
+      nodata: R.nodata,
+      georef: R.georef,
+      layout: R.layout,
+    },
     readWindow,
     stats,
     async () => {
@@ -345,6 +537,10 @@ function combine(item: StacItemInfo, rasters: Raster[], where: string): StacRast
   );
   // Role names: the common names the spectral indices know; Landsat's nir08 is its NIR when no `nir` band exists.
   const hasNir = bands.some((b) => b.commonName === 'nir');
-  const roleNames = bands.map((b) => ROLE_OF[b.commonName ?? ''] ?? (b.commonName === 'nir08' && !hasNir ? 'nir' : (b.commonName ?? b.name)));
-  return Object.assign(raster, { stac: { ...item, roleNames, sensorNames: bands.map((b) => b.name), gridBand: bands[ref].key } });
+  const roleNames = bands.map(
+    (b) => ROLE_OF[b.commonName ?? ''] ?? (b.commonName === 'nir08' && !hasNir ? 'nir' : (b.commonName ?? b.name)),
+  );
+  return Object.assign(raster, {
+    stac: { ...item, roleNames, sensorNames: bands.map((b) => b.name), gridBand: bands[ref].key },
+  });
 }

@@ -14,8 +14,26 @@ import zlib from 'node:zlib';
 
 export type SampleType = 'uint8' | 'int8' | 'uint16' | 'int16' | 'uint32' | 'int32' | 'float32' | 'float64';
 
-export const SAMPLE_BYTES: Record<SampleType, number> = { uint8: 1, int8: 1, uint16: 2, int16: 2, uint32: 4, int32: 4, float32: 4, float64: 8 };
-const SAMPLE_FORMAT: Record<SampleType, number> = { uint8: 1, uint16: 1, uint32: 1, int8: 2, int16: 2, int32: 2, float32: 3, float64: 3 };
+export const SAMPLE_BYTES: Record<SampleType, number> = {
+  uint8: 1,
+  int8: 1,
+  uint16: 2,
+  int16: 2,
+  uint32: 4,
+  int32: 4,
+  float32: 4,
+  float64: 8,
+};
+const SAMPLE_FORMAT: Record<SampleType, number> = {
+  uint8: 1,
+  uint16: 1,
+  uint32: 1,
+  int8: 2,
+  int16: 2,
+  int32: 2,
+  float32: 3,
+  float64: 3,
+};
 
 export interface TiffGeoTags {
   /** [I, J, K, X, Y, Z]: pixel (I, J) is at map (X, Y). */
@@ -85,8 +103,15 @@ interface Sink {
 
 function layout(o: TiffWriteOptions): { tiled: boolean; bw: number; bh: number; nx: number; ny: number } {
   if (o.tileSize !== undefined) {
-    if (o.tileSize % 16 !== 0 || o.tileSize <= 0) throw new Error(`tileSize must be a positive multiple of 16, got ${o.tileSize}`);
-    return { tiled: true, bw: o.tileSize, bh: o.tileSize, nx: Math.ceil(o.width / o.tileSize), ny: Math.ceil(o.height / o.tileSize) };
+    if (o.tileSize % 16 !== 0 || o.tileSize <= 0)
+      throw new Error(`tileSize must be a positive multiple of 16, got ${o.tileSize}`);
+    return {
+      tiled: true,
+      bw: o.tileSize,
+      bh: o.tileSize,
+      nx: Math.ceil(o.width / o.tileSize),
+      ny: Math.ceil(o.height / o.tileSize),
+    };
   }
   const rps = o.rowsPerStrip ?? o.height;
   return { tiled: false, bw: o.width, bh: rps, nx: 1, ny: Math.ceil(o.height / rps) };
@@ -110,11 +135,21 @@ function writeTiff(o: TiffWriteOptions, sink: Sink): number {
   ];
   const placeholder = new Array<number>(nBlocks).fill(0);
   if (tiled) {
-    tags.push({ id: 322, type: 4, values: [bw] }, { id: 323, type: 4, values: [bh] }, { id: 324, type: 4, values: placeholder }, { id: 325, type: 4, values: placeholder });
+    tags.push(
+      { id: 322, type: 4, values: [bw] },
+      { id: 323, type: 4, values: [bh] },
+      { id: 324, type: 4, values: placeholder },
+      { id: 325, type: 4, values: placeholder },
+    );
   } else {
-    tags.push({ id: 273, type: 4, values: placeholder }, { id: 278, type: 4, values: [bh] }, { id: 279, type: 4, values: placeholder });
+    tags.push(
+      { id: 273, type: 4, values: placeholder },
+      { id: 278, type: 4, values: [bh] },
+      { id: 279, type: 4, values: placeholder },
+    );
   }
-  if (o.bands > (rgb ? 3 : 1)) tags.push({ id: 338, type: 3, values: new Array<number>(o.bands - (rgb ? 3 : 1)).fill(0) });
+  if (o.bands > (rgb ? 3 : 1))
+    tags.push({ id: 338, type: 3, values: new Array<number>(o.bands - (rgb ? 3 : 1)).fill(0) });
   const g = o.geo;
   if (g?.pixelScale) tags.push({ id: 33550, type: 12, values: g.pixelScale });
   if (g?.tiepoint) tags.push({ id: 33922, type: 12, values: g.tiepoint });
@@ -154,7 +189,8 @@ function writeTiff(o: TiffWriteOptions, sink: Sink): number {
         counts.push(seen.n);
         continue;
       }
-      if (raw.length !== bw * h * o.bands * bytes) throw new Error(`block (${bx}, ${by}): ${raw.length} bytes, expected ${bw * h * o.bands * bytes}`);
+      if (raw.length !== bw * h * o.bands * bytes)
+        throw new Error(`block (${bx}, ${by}): ${raw.length} bytes, expected ${bw * h * o.bands * bytes}`);
       const data = o.compression === 'deflate' ? zlib.deflateSync(raw, { level: o.level ?? 6 }) : raw;
       sink.write(data, pos);
       if (o.shareRepeatedBlocks) written.set(raw, { at: pos, n: data.length });
@@ -227,14 +263,30 @@ export function toLeBytes(values: ArrayLike<number>, type: SampleType): Buffer {
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     switch (type) {
-      case 'uint8': b.writeUInt8(v, i); break;
-      case 'int8': b.writeInt8(v, i); break;
-      case 'uint16': b.writeUInt16LE(v, i * 2); break;
-      case 'int16': b.writeInt16LE(v, i * 2); break;
-      case 'uint32': b.writeUInt32LE(v, i * 4); break;
-      case 'int32': b.writeInt32LE(v, i * 4); break;
-      case 'float32': b.writeFloatLE(v, i * 4); break;
-      case 'float64': b.writeDoubleLE(v, i * 8); break;
+      case 'uint8':
+        b.writeUInt8(v, i);
+        break;
+      case 'int8':
+        b.writeInt8(v, i);
+        break;
+      case 'uint16':
+        b.writeUInt16LE(v, i * 2);
+        break;
+      case 'int16':
+        b.writeInt16LE(v, i * 2);
+        break;
+      case 'uint32':
+        b.writeUInt32LE(v, i * 4);
+        break;
+      case 'int32':
+        b.writeInt32LE(v, i * 4);
+        break;
+      case 'float32':
+        b.writeFloatLE(v, i * 4);
+        break;
+      case 'float64':
+        b.writeDoubleLE(v, i * 8);
+        break;
     }
   }
   return b;
@@ -244,7 +296,13 @@ export function toLeBytes(values: ArrayLike<number>, type: SampleType): Buffer {
  * Block callback over a full in-memory band-sequential raster (values[band][row * width + col]), padding
  * tiles past the edge with `pad`. For tests.
  */
-export function blocksFromBands(bands: ArrayLike<number>[], width: number, height: number, type: SampleType, pad = 0): TiffWriteOptions['block'] {
+export function blocksFromBands(
+  bands: ArrayLike<number>[],
+  width: number,
+  height: number,
+  type: SampleType,
+  pad = 0,
+): TiffWriteOptions['block'] {
   return (x0, y0, bw, bh) => {
     const n = bands.length;
     const out = new Array<number>(bw * bh * n);

@@ -46,7 +46,11 @@ interface RunResult {
 }
 
 function ffmpegMissing(bin: string, err: Error): SetupError {
-  return new SetupError('FfmpegUnavailable', `${bin} could not be started (${err.message}); install ffmpeg (e.g. apt-get install ffmpeg)`, err);
+  return new SetupError(
+    'FfmpegUnavailable',
+    `${bin} could not be started (${err.message}); install ffmpeg (e.g. apt-get install ffmpeg)`,
+    err,
+  );
 }
 
 /** Runs a short-lived tool with a time limit; the output is collected in memory (for ffprobe's JSON). */
@@ -103,7 +107,11 @@ async function checkFile(file: string): Promise<void> {
   try {
     st = await fs.promises.stat(file);
   } catch (err) {
-    throw new BadInputError('ObjectNotFound', `video ${file} does not exist or cannot be read (${(err as Error).message})`, err);
+    throw new BadInputError(
+      'ObjectNotFound',
+      `video ${file} does not exist or cannot be read (${(err as Error).message})`,
+      err,
+    );
   }
   if (!st.isFile()) throw new BadInputError('UnsupportedMedia', `video ${file} is not a regular file`);
   if (st.size === 0) throw new BadInputError('EmptyObject', `video ${file} is empty (0 bytes)`);
@@ -156,14 +164,28 @@ function trustedProbe(file: string, formatName: string, score: number): boolean 
 export async function probeVideo(file: string, opts: ProbeOptions = {}): Promise<VideoInfo> {
   await checkFile(file);
   const timeoutMs = opts.timeoutMs ?? 30_000;
-  const args = ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=codec_name,width,height,nb_frames,r_frame_rate,avg_frame_rate,duration:format=duration,format_name,probe_score', '-of', 'json', ffInput(file)];
+  const args = [
+    '-v',
+    'error',
+    '-select_streams',
+    'v:0',
+    '-show_entries',
+    'stream=codec_name,width,height,nb_frames,r_frame_rate,avg_frame_rate,duration:format=duration,format_name,probe_score',
+    '-of',
+    'json',
+    ffInput(file),
+  ];
   const r = await runTool('ffprobe', args, { timeoutMs, signal: opts.signal });
-  if (r.timedOut) throw new BadInputError('CorruptImage', `ffprobe did not finish reading ${file} within ${timeoutMs / 1000} s`);
+  if (r.timedOut)
+    throw new BadInputError('CorruptImage', `ffprobe did not finish reading ${file} within ${timeoutMs / 1000} s`);
   const msg = firstLine(r.stderr);
   if (r.code !== 0) {
     // ffprobe's exit code does not say why it failed; its stderr does. Read here, at the boundary, into a typed error.
     if (/Invalid data found|Unknown input format|not supported/i.test(r.stderr)) {
-      throw new BadInputError('UnsupportedMedia', `${file} is not a readable video: ${msg || `ffprobe exited with ${r.code}`}`);
+      throw new BadInputError(
+        'UnsupportedMedia',
+        `${file} is not a readable video: ${msg || `ffprobe exited with ${r.code}`}`,
+      );
     }
     throw new BadInputError('CorruptImage', `ffprobe could not read ${file}: ${msg || `exit code ${r.code}`}`);
   }
@@ -171,7 +193,11 @@ export async function probeVideo(file: string, opts: ProbeOptions = {}): Promise
   try {
     parsed = JSON.parse(r.stdout) as typeof parsed;
   } catch (err) {
-    throw new BadInputError('CorruptImage', `ffprobe gave unreadable output for ${file}: ${(err as Error).message}`, err);
+    throw new BadInputError(
+      'CorruptImage',
+      `ffprobe gave unreadable output for ${file}: ${(err as Error).message}`,
+      err,
+    );
   }
   const s = parsed.streams?.[0];
   if (!s) throw new BadInputError('UnsupportedMedia', `${file} has no video stream${msg ? ` (${msg})` : ''}`);
@@ -185,15 +211,31 @@ export async function probeVideo(file: string, opts: ProbeOptions = {}): Promise
   }
   const width = posNum(s.width);
   const height = posNum(s.height);
-  if (!width || !height) throw new BadInputError('CorruptImage', `${file}: the video stream has no dimensions${msg ? ` (${msg})` : ''}`);
+  if (!width || !height)
+    throw new BadInputError('CorruptImage', `${file}: the video stream has no dimensions${msg ? ` (${msg})` : ''}`);
   const fps = parseRate(s.avg_frame_rate) || parseRate(s.r_frame_rate);
   const duration = posNum(s.duration) || posNum(parsed.format?.duration) || null;
   // Count the packets (demux only, no decoding): container headers can overstate the frame count (a cut
   // that kept its timestamps says 795 frames for 295), and a triplet past the real end would fail the video.
-  const c = await runTool('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-count_packets', '-show_entries', 'stream=nb_read_packets', '-of', 'csv=p=0', ffInput(file)], {
-    timeoutMs,
-    signal: opts.signal,
-  });
+  const c = await runTool(
+    'ffprobe',
+    [
+      '-v',
+      'error',
+      '-select_streams',
+      'v:0',
+      '-count_packets',
+      '-show_entries',
+      'stream=nb_read_packets',
+      '-of',
+      'csv=p=0',
+      ffInput(file),
+    ],
+    {
+      timeoutMs,
+      signal: opts.signal,
+    },
+  );
   let frames = c.code === 0 && !c.timedOut ? Math.floor(posNum(c.stdout.trim().split(/[\s,]/)[0])) : 0;
   let framesExact = frames > 0;
   if (!frames) {
@@ -201,7 +243,15 @@ export async function probeVideo(file: string, opts: ProbeOptions = {}): Promise
     framesExact = frames > 0;
   }
   if (!frames && duration && fps) frames = Math.round(duration * fps);
-  return { width, height, frames, framesExact, fps, duration, codec: typeof s.codec_name === 'string' ? s.codec_name : '' };
+  return {
+    width,
+    height,
+    frames,
+    framesExact,
+    fps,
+    duration,
+    codec: typeof s.codec_name === 'string' ? s.codec_name : '',
+  };
 }
 
 /**
@@ -209,9 +259,12 @@ export async function probeVideo(file: string, opts: ProbeOptions = {}): Promise
  * t + offset < totalFrames.
  */
 export function sampleTriplets(totalFrames: number, every: number, offset = 3): number[] {
-  if (!Number.isInteger(totalFrames) || totalFrames < 0) throw new RangeError(`sampleTriplets: totalFrames must be a non-negative integer, got ${totalFrames}`);
-  if (!Number.isInteger(every) || every < 1) throw new RangeError(`sampleTriplets: every must be a positive integer, got ${every}`);
-  if (!Number.isInteger(offset) || offset < 0) throw new RangeError(`sampleTriplets: offset must be a non-negative integer, got ${offset}`);
+  if (!Number.isInteger(totalFrames) || totalFrames < 0)
+    throw new RangeError(`sampleTriplets: totalFrames must be a non-negative integer, got ${totalFrames}`);
+  if (!Number.isInteger(every) || every < 1)
+    throw new RangeError(`sampleTriplets: every must be a positive integer, got ${every}`);
+  if (!Number.isInteger(offset) || offset < 0)
+    throw new RangeError(`sampleTriplets: offset must be a non-negative integer, got ${offset}`);
   const out: number[] = [];
   for (let t = offset; t + offset < totalFrames; t += every) out.push(t);
   return out;
@@ -240,7 +293,7 @@ export interface ReadFramesOptions {
  */
 export function selectExpr(sorted: readonly number[]): string {
   let terms: string[] = [];
-  for (let i = 0; i < sorted.length; ) {
+  for (let i = 0; i < sorted.length;) {
     let j = i;
     while (j + 1 < sorted.length && sorted[j + 1] === sorted[j] + 1) j++;
     terms.push(j === i ? `eq(n\\,${sorted[i]})` : `between(n\\,${sorted[i]}\\,${sorted[j]})`);
@@ -260,9 +313,14 @@ export function selectExpr(sorted: readonly number[]): string {
  * is buffered here (plus the pipe). Breaking out of the loop, an abort or an error kills ffmpeg.
  * Throws BadInputError('CorruptImage') when the video ends before a requested frame.
  */
-export async function* readFrames(file: string, indices: readonly number[], opts: ReadFramesOptions = {}): AsyncGenerator<VideoFrame, void, undefined> {
+export async function* readFrames(
+  file: string,
+  indices: readonly number[],
+  opts: ReadFramesOptions = {},
+): AsyncGenerator<VideoFrame, void, undefined> {
   for (const i of indices) {
-    if (!Number.isInteger(i) || i < 0) throw new RangeError(`readFrames: frame index ${i} is not a non-negative integer`);
+    if (!Number.isInteger(i) || i < 0)
+      throw new RangeError(`readFrames: frame index ${i} is not a non-negative integer`);
   }
   let wanted = [...new Set(indices)].sort((a, b) => a - b);
   if (opts.maxFrames !== undefined) wanted = wanted.slice(0, Math.max(0, opts.maxFrames));
@@ -281,7 +339,20 @@ export async function* readFrames(file: string, indices: readonly number[], opts
   const last = wanted[wanted.length - 1];
   const args = ['-v', 'error', '-nostdin', '-noautorotate', '-i', ffInput(file), '-map', '0:v:0'];
   if (useSelect) args.push('-vf', `select=${expr}`);
-  args.push('-fps_mode', 'passthrough', '-frames:v', String(useSelect ? wanted.length : last + 1), '-an', '-sn', '-dn', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1');
+  args.push(
+    '-fps_mode',
+    'passthrough',
+    '-frames:v',
+    String(useSelect ? wanted.length : last + 1),
+    '-an',
+    '-sn',
+    '-dn',
+    '-f',
+    'rawvideo',
+    '-pix_fmt',
+    'rgb24',
+    'pipe:1',
+  );
 
   let outCount = 0; // frames ffmpeg has written
   let emitted = 0; // frames yielded
@@ -294,7 +365,10 @@ export async function* readFrames(file: string, indices: readonly number[], opts
     yield { index, width, height, rgb };
   }
   if (emitted < wanted.length) {
-    throw new BadInputError('CorruptImage', `video ${file} ended before frame ${wanted[emitted]} (${emitted} of ${wanted.length} requested frames decoded)`);
+    throw new BadInputError(
+      'CorruptImage',
+      `video ${file} ended before frame ${wanted[emitted]} (${emitted} of ${wanted.length} requested frames decoded)`,
+    );
   }
 }
 
@@ -303,7 +377,12 @@ export async function* readFrames(file: string, indices: readonly number[], opts
  * at most one frame is buffered here (plus the pipe). A stall, an abort, an error or an early exit of the caller
  * kills ffmpeg; how ffmpeg ended becomes a typed error (BadInputError for the video, SetupError for no ffmpeg).
  */
-async function* ffmpegRawFrames(args: string[], file: string, frameBytes: number, opts: { signal?: AbortSignal; stallMs: number }): AsyncGenerator<Buffer, void, undefined> {
+async function* ffmpegRawFrames(
+  args: string[],
+  file: string,
+  frameBytes: number,
+  opts: { signal?: AbortSignal; stallMs: number },
+): AsyncGenerator<Buffer, void, undefined> {
   const { signal, stallMs } = opts;
   signal?.throwIfAborted(); // the listener below only hears later aborts
   const proc = spawn('ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -360,13 +439,19 @@ async function* ffmpegRawFrames(args: string[], file: string, frameBytes: number
     const code = await exited;
     if (spawnError) throw ffmpegMissing('ffmpeg', spawnError);
     signal?.throwIfAborted();
-    if (stalled) throw new BadInputError('CorruptImage', `ffmpeg produced no frames of ${file} for ${stallMs / 1000} s`);
+    if (stalled)
+      throw new BadInputError('CorruptImage', `ffmpeg produced no frames of ${file} for ${stallMs / 1000} s`);
     if (code !== 0) {
       const msg = firstLine(stderr) || `exit code ${code}`;
-      if (/Invalid data found|Unknown input format/i.test(stderr)) throw new BadInputError('UnsupportedMedia', `${file} is not a readable video: ${msg}`);
+      if (/Invalid data found|Unknown input format/i.test(stderr))
+        throw new BadInputError('UnsupportedMedia', `${file} is not a readable video: ${msg}`);
       throw new BadInputError('CorruptImage', `ffmpeg could not decode ${file}: ${msg}`);
     }
-    if (filled !== 0) throw new BadInputError('CorruptImage', `ffmpeg output for ${file} ended inside a frame (${filled} of ${frameBytes} bytes): the frame size changed mid-stream?`);
+    if (filled !== 0)
+      throw new BadInputError(
+        'CorruptImage',
+        `ffmpeg output for ${file} ended inside a frame (${filled} of ${frameBytes} bytes): the frame size changed mid-stream?`,
+      );
   } finally {
     clearTimeout(timer);
     signal?.removeEventListener('abort', kill);
@@ -392,12 +477,18 @@ export interface TripletOptions extends Omit<ReadFramesOptions, 'maxFrames'> {
  * decoded once; only the frames of the pending triplets are held. A frame shared by two triplets is the
  * same Buffer in both: treat frames as read-only.
  */
-export async function* frameTriplets(file: string, ts: readonly number[], opts: TripletOptions = {}): AsyncGenerator<Triplet, void, undefined> {
+export async function* frameTriplets(
+  file: string,
+  ts: readonly number[],
+  opts: TripletOptions = {},
+): AsyncGenerator<Triplet, void, undefined> {
   const offset = opts.offset ?? 3;
-  if (!Number.isInteger(offset) || offset < 0) throw new RangeError(`frameTriplets: offset must be a non-negative integer, got ${offset}`);
+  if (!Number.isInteger(offset) || offset < 0)
+    throw new RangeError(`frameTriplets: offset must be a non-negative integer, got ${offset}`);
   const times = [...new Set(ts)].sort((a, b) => a - b);
   for (const t of times) {
-    if (!Number.isInteger(t) || t - offset < 0) throw new RangeError(`frameTriplets: t = ${t} needs frame ${t - offset}, which does not exist`);
+    if (!Number.isInteger(t) || t - offset < 0)
+      throw new RangeError(`frameTriplets: t = ${t} needs frame ${t - offset}, which does not exist`);
   }
   if (times.length === 0) return;
   const needed = [...new Set(times.flatMap((t) => [t - offset, t, t + offset]))];
@@ -443,8 +534,20 @@ export function segmentIndices(r: SegmentRange): number[] {
  * is then read segment by segment at a cost proportional to the segment, not to its position.
  * Needs a constant frame rate `fps` (probeVideo's); frames come as readFrames yields them, index = start + k·stride.
  */
-export async function* readSegment(file: string, r: SegmentRange, video: { fps: number; width: number; height: number }, opts: { signal?: AbortSignal; stallTimeoutMs?: number } = {}): AsyncGenerator<VideoFrame, void, undefined> {
-  if (!(Number.isInteger(r.start) && r.start >= 0 && Number.isInteger(r.end) && r.end >= r.start && Number.isInteger(r.stride) && r.stride >= 1)) {
+export async function* readSegment(
+  file: string,
+  r: SegmentRange,
+  video: { fps: number; width: number; height: number },
+  opts: { signal?: AbortSignal; stallTimeoutMs?: number } = {},
+): AsyncGenerator<VideoFrame, void, undefined> {
+  if (!(
+    Number.isInteger(r.start) &&
+    r.start >= 0 &&
+    Number.isInteger(r.end) &&
+    r.end >= r.start &&
+    Number.isInteger(r.stride) &&
+    r.stride >= 1
+  )) {
     throw new RangeError(`readSegment: bad range ${JSON.stringify(r)}`);
   }
   const wanted = segmentIndices(r);
@@ -458,7 +561,21 @@ export async function* readSegment(file: string, r: SegmentRange, video: { fps: 
   if (r.start > 0) args.push('-ss', ((r.start - 0.5) / video.fps).toFixed(6));
   args.push('-i', ffInput(file), '-map', '0:v:0');
   if (r.stride > 1) args.push('-vf', `select=not(mod(n\\,${r.stride}))`);
-  args.push('-fps_mode', 'passthrough', '-frames:v', String(wanted.length), '-an', '-sn', '-dn', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1');
+  args.push(
+    '-fps_mode',
+    'passthrough',
+    '-frames:v',
+    String(wanted.length),
+    '-an',
+    '-sn',
+    '-dn',
+    '-f',
+    'rawvideo',
+    '-pix_fmt',
+    'rgb24',
+    'pipe:1',
+  );
   let k = 0;
-  for await (const rgb of ffmpegRawFrames(args, file, frameBytes, { signal, stallMs })) yield { index: wanted[k++], width, height, rgb };
+  for await (const rgb of ffmpegRawFrames(args, file, frameBytes, { signal, stallMs }))
+    yield { index: wanted[k++], width, height, rgb };
 }

@@ -7,7 +7,13 @@ export interface Gray {
 }
 
 /** Crops box (pixels) from interleaved RGB and resizes to size x size grayscale in [0, 1] (bilinear). */
-export function cropGray(rgb: Buffer | Uint8Array, width: number, height: number, box: { x: number; y: number; w: number; h: number }, size: number): Gray {
+export function cropGray(
+  rgb: Buffer | Uint8Array,
+  width: number,
+  height: number,
+  box: { x: number; y: number; w: number; h: number },
+  size: number,
+): Gray {
   const out = new Float32Array(size * size);
   const x0 = Math.max(0, Math.min(width - 1, box.x));
   const y0 = Math.max(0, Math.min(height - 1, box.y));
@@ -42,8 +48,10 @@ export function sobelMagnitude(g: Gray): Gray {
   const at = (x: number, y: number) => data[Math.min(h - 1, Math.max(0, y)) * w + Math.min(w - 1, Math.max(0, x))];
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
-      const gx = at(x + 1, y - 1) + 2 * at(x + 1, y) + at(x + 1, y + 1) - at(x - 1, y - 1) - 2 * at(x - 1, y) - at(x - 1, y + 1);
-      const gy = at(x - 1, y + 1) + 2 * at(x, y + 1) + at(x + 1, y + 1) - at(x - 1, y - 1) - 2 * at(x, y - 1) - at(x + 1, y - 1);
+      const gx =
+        at(x + 1, y - 1) + 2 * at(x + 1, y) + at(x + 1, y + 1) - at(x - 1, y - 1) - 2 * at(x - 1, y) - at(x - 1, y + 1);
+      const gy =
+        at(x - 1, y + 1) + 2 * at(x, y + 1) + at(x + 1, y + 1) - at(x - 1, y - 1) - 2 * at(x, y - 1) - at(x + 1, y - 1);
       out[y * w + x] = Math.sqrt(gx * gx + gy * gy);
     }
   }
@@ -69,7 +77,14 @@ export function cropRgbTensor(
   width: number,
   height: number,
   box: { x: number; y: number; w: number; h: number },
-  pre: { width: number; height: number; scale: number; mean: number[]; std: number[]; channels?: 'RGB' | 'BGR' | 'GRAY' },
+  pre: {
+    width: number;
+    height: number;
+    scale: number;
+    mean: number[];
+    std: number[];
+    channels?: 'RGB' | 'BGR' | 'GRAY';
+  },
   margin = 0,
   out = new Float32Array(3 * pre.width * pre.height),
 ): Float32Array {
@@ -101,7 +116,8 @@ export function cropRgbTensor(
       const p11 = (yB * width + xB) * 3;
       for (let k = 0; k < 3; k++) {
         const c = order[k]; // output channel k reads source channel c
-        const v = (rgb[p00 + c] * (1 - fx) + rgb[p01 + c] * fx) * (1 - fy) + (rgb[p10 + c] * (1 - fx) + rgb[p11 + c] * fx) * fy;
+        const v =
+          (rgb[p00 + c] * (1 - fx) + rgb[p01 + c] * fx) * (1 - fy) + (rgb[p10 + c] * (1 - fx) + rgb[p11 + c] * fx) * fy;
         out[k * plane + j * ow + i] = v * a[k] + b[k];
       }
     }

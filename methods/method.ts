@@ -9,7 +9,25 @@
  * MethodDefinition, plus one line in methods/registry.ts. A method never
  * imports another method; shared machinery lives in runtime/ and media/.
  */
-import type { AcquisitionIndex, AnalysisSummary, AnalyzeInput, RasterRepair, DetectOutput, RasterBlockTask, RasterFinishResult, RasterPlan, ExtractOutput, FeaturesRef, FitOptions, FitResult, ObjectRef, ScoredObject, ScoreOutput, SplitResult, StageReport } from '../core/types';
+import type {
+  AcquisitionIndex,
+  AnalysisSummary,
+  AnalyzeInput,
+  RasterRepair,
+  DetectOutput,
+  RasterBlockTask,
+  RasterFinishResult,
+  RasterPlan,
+  ExtractOutput,
+  FeaturesRef,
+  FitOptions,
+  FitResult,
+  ObjectRef,
+  ScoredObject,
+  ScoreOutput,
+  SplitResult,
+  StageReport,
+} from '../core/types';
 import type { SegmentRange, VideoFrame } from '../media/video';
 import type { DecodedImage } from '../media/image';
 import type { ObjectStore } from '../io/objectstore';
@@ -120,26 +138,57 @@ export interface MethodRuntime {
    * `emit` once per frame; `state` is what the previous segment returned (undefined for the first) and the
    * returned state goes to the next one. It must be small JSON (it travels through workflow history).
    */
-  analyzeSegment?(ctx: SegmentContext, frames: AsyncIterable<VideoFrame>, state: unknown, emit: (f: FrameAnalysis) => Promise<void>): Promise<{ state: unknown }>;
+  analyzeSegment?(
+    ctx: SegmentContext,
+    frames: AsyncIterable<VideoFrame>,
+    state: unknown,
+    emit: (f: FrameAnalysis) => Promise<void>,
+  ): Promise<{ state: unknown }>;
   /**
    * Segment methods with a scene model: what fitting needs from one segment of normal footage, stored in
    * the results bucket (under `key`) and returned by reference, with the state for the next segment.
    */
-  observeSegment?(ctx: SegmentContext, frames: AsyncIterable<VideoFrame>, state: unknown, key: string): Promise<{ state: unknown; ref: FeaturesRef }>;
+  observeSegment?(
+    ctx: SegmentContext,
+    frames: AsyncIterable<VideoFrame>,
+    state: unknown,
+    key: string,
+  ): Promise<{ state: unknown; ref: FeaturesRef }>;
   /** Raster methods: reads the raster's header (by ranges) and plans its chips; bad input throws BadInputError. */
-  planRaster?(input: AnalyzeInput, opts: { chipSize: number; chipOverlap: number; blockChips: number; pairWith?: ObjectRef }): Promise<RasterPlan>;
+  planRaster?(
+    input: AnalyzeInput,
+    opts: { chipSize: number; chipOverlap: number; blockChips: number; pairWith?: ObjectRef },
+  ): Promise<RasterPlan>;
   /**
    * Raster methods: analyses one block of chips, handing each chip's row to `emit` (as an analysis summary
    * with its `raster` record); stores what finishing needs under the plan's prefix.
    */
-  analyzeRasterBlock?(task: RasterBlockTask, where: RasterWhere, emit: (row: Omit<AnalysisSummary, 'input' | 'runId' | 'workflowStartedAt'>) => Promise<void>): Promise<{ ok: number; failed: number; top: { col: number; row: number; score: number } | null; inferenceMs: number; pendingHead?: boolean }>;
+  analyzeRasterBlock?(
+    task: RasterBlockTask,
+    where: RasterWhere,
+    emit: (row: Omit<AnalysisSummary, 'input' | 'runId' | 'workflowStartedAt'>) => Promise<void>,
+  ): Promise<{
+    ok: number;
+    failed: number;
+    top: { col: number; row: number; score: number } | null;
+    inferenceMs: number;
+    pendingHead?: boolean;
+  }>;
   /**
    * Raster methods with a chip classifier placed on another pool (two-stage placement): runs the head over the
    * inputs analyzeRasterBlock stored for the block (task.deferHead) and emits the block's chip rows.
    */
-  classifyRasterBlock?(task: RasterBlockTask, where: RasterWhere, emit: (row: Omit<AnalysisSummary, 'input' | 'runId' | 'workflowStartedAt'>) => Promise<void>): Promise<{ ok: number; failed: number; inferenceMs: number }>;
+  classifyRasterBlock?(
+    task: RasterBlockTask,
+    where: RasterWhere,
+    emit: (row: Omit<AnalysisSummary, 'input' | 'runId' | 'workflowStartedAt'>) => Promise<void>,
+  ): Promise<{ ok: number; failed: number; inferenceMs: number }>;
   /** Raster methods: heatmap, GeoJSON and archive bank from the stored block results. */
-  finishRaster?(input: AnalyzeInput, plan: RasterPlan, opts?: { pairWith?: ObjectRef }): Promise<RasterFinishResult & { summary: Record<string, number | null> }>;
+  finishRaster?(
+    input: AnalyzeInput,
+    plan: RasterPlan,
+    opts?: { pairWith?: ObjectRef },
+  ): Promise<RasterFinishResult & { summary: Record<string, number | null> }>;
   /**
    * Raster methods, after the summary row is written: the change analyses this acquisition's arrival calls for
    * (pairing by place and time, docs/stac.md) that the archive's rows do not hold yet.

@@ -10,11 +10,17 @@ import { cctvOcaeMethod } from './cctv-ocae';
 import { objectsMethod } from './objects';
 import { rasterChangeMethod } from './raster-change/method';
 
-export const METHODS: ReadonlyMap<string, MethodDefinition> = new Map([objectsMethod, cctvAttributesMethod, cctvOcaeMethod, rasterChangeMethod].map((m) => [m.name, m]));
+export const METHODS: ReadonlyMap<string, MethodDefinition> = new Map(
+  [objectsMethod, cctvAttributesMethod, cctvOcaeMethod, rasterChangeMethod].map((m) => [m.name, m]),
+);
 
 export function methodDefinition(name: string): MethodDefinition {
   const m = METHODS.get(name);
-  if (!m) throw new SetupError('UnknownMethod', `unknown analysis method "${name}" (known: ${[...METHODS.keys()].join(', ')})`);
+  if (!m)
+    throw new SetupError(
+      'UnknownMethod',
+      `unknown analysis method "${name}" (known: ${[...METHODS.keys()].join(', ')})`,
+    );
   return m;
 }
 

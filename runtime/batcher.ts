@@ -86,9 +86,12 @@ export class DynamicBatcher<I, O> {
     this.stats.maxSeen = Math.max(this.stats.maxSeen, batch.length);
     try {
       const outs = await this.runBatch(batch.map((p) => p.item));
-      if (outs.length !== batch.length) throw new Error(`model returned ${outs.length} results for a batch of ${batch.length}`);
+      if (outs.length !== batch.length)
+        throw new Error(`model returned ${outs.length} results for a batch of ${batch.length}`);
       const inferenceMs = performance.now() - started;
-      batch.forEach((p, i) => p.resolve({ output: outs[i], batchSize: batch.length, inferenceMs, queueMs: started - p.enqueuedAt }));
+      batch.forEach((p, i) =>
+        p.resolve({ output: outs[i], batchSize: batch.length, inferenceMs, queueMs: started - p.enqueuedAt }),
+      );
     } catch (err) {
       if (batch.length === 1) {
         batch[0].reject(err);
@@ -99,7 +102,12 @@ export class DynamicBatcher<I, O> {
         const t0 = performance.now();
         try {
           const [out] = await this.runBatch([p.item]);
-          p.resolve({ output: out, batchSize: 1, inferenceMs: performance.now() - t0, queueMs: started - p.enqueuedAt });
+          p.resolve({
+            output: out,
+            batchSize: 1,
+            inferenceMs: performance.now() - t0,
+            queueMs: started - p.enqueuedAt,
+          });
         } catch (e) {
           p.reject(e);
         }

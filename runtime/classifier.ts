@@ -26,7 +26,8 @@ export function decide(spec: Pick<ChipClassifierSpec, 'threshold' | 'labels'>, s
 /** Score of one output row: the positive index's value, a sigmoid applied to a logit. */
 export function scoreOf(spec: Pick<ChipClassifierSpec, 'output' | 'positiveIndex'>, row: ArrayLike<number>): number {
   const v = row[spec.positiveIndex ?? 0];
-  if (v === undefined || !Number.isFinite(v)) throw new RangeError(`classifier output has no finite value at index ${spec.positiveIndex ?? 0}`);
+  if (v === undefined || !Number.isFinite(v))
+    throw new RangeError(`classifier output has no finite value at index ${spec.positiveIndex ?? 0}`);
   return spec.output === 'logit' ? 1 / (1 + Math.exp(-v)) : v;
 }
 
@@ -49,10 +50,16 @@ export class OnnxChipClassifier {
     this.spec = manifest.classifier;
     this.executionProvider = loaded.executionProvider;
     const dims = manifest.inputs[0].dims.slice(1);
-    if (dims.length === 0 || dims.some((d) => !(d > 0))) throw new Error(`model ${manifest.name}: input dims after the batch must be fixed, got [${manifest.inputs[0].dims.join(',')}]`);
+    if (dims.length === 0 || dims.some((d) => !(d > 0)))
+      throw new Error(
+        `model ${manifest.name}: input dims after the batch must be fixed, got [${manifest.inputs[0].dims.join(',')}]`,
+      );
     if (this.spec.input === 'pixels') {
       const want = [this.spec.bands!.length, this.spec.size!, this.spec.size!];
-      if (dims.join(',') !== want.join(',')) throw new Error(`model ${manifest.name}: input [${dims.join(',')}] does not match classifier bands x size x size [${want.join(',')}]`);
+      if (dims.join(',') !== want.join(','))
+        throw new Error(
+          `model ${manifest.name}: input [${dims.join(',')}] does not match classifier bands x size x size [${want.join(',')}]`,
+        );
     }
     this.inputDims = dims;
     this.inputLength = dims.reduce((a, b) => a * b, 1);
@@ -71,19 +78,29 @@ export class OnnxChipClassifier {
       const batch = inputs.slice(i, i + step);
       const data = new Float32Array(this.inputLength * batch.length);
       batch.forEach((x, j) => {
-        if (x.length !== this.inputLength) throw new RangeError(`${this.name}: input of ${x.length} values, expected ${this.inputLength}`);
+        if (x.length !== this.inputLength)
+          throw new RangeError(`${this.name}: input of ${x.length} values, expected ${this.inputLength}`);
         data.set(x, j * this.inputLength);
       });
       let res: ort.InferenceSession.OnnxValueMapType;
       try {
-        res = await timeBlocking('inference', () => this.loaded.session.run({ [this.manifest.inputs[0].name]: new ort.Tensor('float32', data, [batch.length, ...this.inputDims]) }));
+        res = await timeBlocking('inference', () =>
+          this.loaded.session.run({
+            [this.manifest.inputs[0].name]: new ort.Tensor('float32', data, [batch.length, ...this.inputDims]),
+          }),
+        );
       } catch (err) {
-        throw new TransientError('InferenceError', `onnxruntime run failed for ${this.name}: ${(err as Error).message}`, err);
+        throw new TransientError(
+          'InferenceError',
+          `onnxruntime run failed for ${this.name}: ${(err as Error).message}`,
+          err,
+        );
       }
       const t = res[this.manifest.outputs[0].name] as ort.Tensor;
       const all = t.data as Float32Array;
       const per = all.length / batch.length;
-      for (let j = 0; j < batch.length; j++) out.push(decide(this.spec, scoreOf(this.spec, all.subarray(j * per, (j + 1) * per))));
+      for (let j = 0; j < batch.length; j++)
+        out.push(decide(this.spec, scoreOf(this.spec, all.subarray(j * per, (j + 1) * per))));
     }
     return out;
   }

@@ -98,7 +98,13 @@ export interface NanodetDecoding {
  * Resizes raw RGB (or the `region` of it: a tile) to the model's input and lays it out as float32
  * (NCHW or NHWC) with scale/mean/std.
  */
-export async function preprocess(img: DecodedImage, pre: Preprocessing, layout: string, region?: TileRect, mirror = false): Promise<Float32Array> {
+export async function preprocess(
+  img: DecodedImage,
+  pre: Preprocessing,
+  layout: string,
+  region?: TileRect,
+  mirror = false,
+): Promise<Float32Array> {
   const { width: W, height: H } = pre;
   let pipeline = sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } });
   if (region && (region.x !== 0 || region.y !== 0 || region.w !== img.width || region.h !== img.height)) {
@@ -192,7 +198,15 @@ export function decodeNanodetCandidates(
       const x2 = Math.min(inputSize.width, cx + dist[2]);
       const y2 = Math.min(inputSize.height, cy + dist[3]);
       if (x2 <= x1 || y2 <= y1) continue;
-      candidates.push({ classId: best, label: labels[best] ?? String(best), score: bestScore, x: x1 * sx, y: y1 * sy, w: (x2 - x1) * sx, h: (y2 - y1) * sy });
+      candidates.push({
+        classId: best,
+        label: labels[best] ?? String(best),
+        score: bestScore,
+        x: x1 * sx,
+        y: y1 * sy,
+        w: (x2 - x1) * sx,
+        h: (y2 - y1) * sy,
+      });
     }
   }
   return candidates;
@@ -211,7 +225,12 @@ interface DetectRequest {
  * The model input size for a region of `width` x `height` pixels: the budget itself, or with `keepAspect` the
  * multiple of `stride` nearest the region's aspect at about the budget's pixel count.
  */
-export function inputSizeFor(budget: { width: number; height: number; keepAspect?: boolean }, width: number, height: number, stride: number): { width: number; height: number } {
+export function inputSizeFor(
+  budget: { width: number; height: number; keepAspect?: boolean },
+  width: number,
+  height: number,
+  stride: number,
+): { width: number; height: number } {
   if (!budget.keepAspect) return { width: budget.width, height: budget.height };
   const aspect = width / height;
   const h = Math.sqrt((budget.width * budget.height) / aspect);
@@ -247,15 +266,33 @@ export function resolveDetection(
   dec: NanodetDecoding,
   labels: string[],
   opts: DetectorOptions = {},
-  input: { preprocessing: { width: number; height: number }; dims?: number[]; layout?: string } = { preprocessing: { width: 416, height: 416 } },
+  input: { preprocessing: { width: number; height: number }; dims?: number[]; layout?: string } = {
+    preprocessing: { width: 416, height: 416 },
+  },
 ): ResolvedDetection {
   const where = 'detector options';
   // A misspelt key (a profile in a manifest saying "tilling") would otherwise be ignored without a word.
   const known = (obj: object | undefined, keys: string[], what: string) => {
     const bad = Object.keys(obj ?? {}).filter((k) => !keys.includes(k));
-    if (bad.length) throw new DetectorOptionsError(`${where}: unknown ${what} ${bad.map((k) => JSON.stringify(k)).join(', ')} (known: ${keys.join(', ')})`);
+    if (bad.length)
+      throw new DetectorOptionsError(
+        `${where}: unknown ${what} ${bad.map((k) => JSON.stringify(k)).join(', ')} (known: ${keys.join(', ')})`,
+      );
   };
-  known(opts, ['scoreThreshold', 'classScoreThresholds', 'nms', 'maxDetections', 'tiling', 'inputSize', 'mirror', 'normalization'], 'option');
+  known(
+    opts,
+    [
+      'scoreThreshold',
+      'classScoreThresholds',
+      'nms',
+      'maxDetections',
+      'tiling',
+      'inputSize',
+      'mirror',
+      'normalization',
+    ],
+    'option',
+  );
   known(opts.nms, ['iouThreshold', 'metric', 'classGroups', 'classAgnostic'], 'nms option');
   known(opts.tiling, ['cols', 'rows', 'overlap', 'fullFrame', 'seamMarginPx'], 'tiling option');
   known(opts.inputSize, ['width', 'height', 'keepAspect'], 'inputSize option');
@@ -264,47 +301,71 @@ export function resolveDetection(
   if (opts.inputSize) {
     const { width, height } = opts.inputSize;
     const keepAspect = opts.inputSize.keepAspect ?? false;
-    if (typeof keepAspect !== 'boolean') throw new DetectorOptionsError(`${where}: inputSize.keepAspect must be true or false, got ${JSON.stringify(keepAspect)}`);
-    if (!(Number.isInteger(width) && Number.isInteger(height) && width >= stride && height >= stride && width % stride === 0 && height % stride === 0)) {
-      throw new DetectorOptionsError(`${where}: inputSize must be positive multiples of the largest stride ${stride}, got ${width} x ${height}`);
+    if (typeof keepAspect !== 'boolean')
+      throw new DetectorOptionsError(
+        `${where}: inputSize.keepAspect must be true or false, got ${JSON.stringify(keepAspect)}`,
+      );
+    if (!(
+      Number.isInteger(width) &&
+      Number.isInteger(height) &&
+      width >= stride &&
+      height >= stride &&
+      width % stride === 0 &&
+      height % stride === 0
+    )) {
+      throw new DetectorOptionsError(
+        `${where}: inputSize must be positive multiples of the largest stride ${stride}, got ${width} x ${height}`,
+      );
     }
     // Height and width positions in the declared input dims: NCHW [n, c, h, w] or NHWC [n, h, w, c].
     const [hi, wi] = (input.layout ?? 'NCHW') === 'NCHW' ? [2, 3] : [1, 2];
     const dims = input.dims ?? [];
     const free = (i: number) => dims[i] === undefined || dims[i] === -1;
     // With keepAspect other sizes than the budget are fed, so even the budget's own size needs free dims.
-    const fits = keepAspect ? free(hi) && free(wi) : (free(hi) || dims[hi] === height) && (free(wi) || dims[wi] === width);
+    const fits = keepAspect
+      ? free(hi) && free(wi)
+      : (free(hi) || dims[hi] === height) && (free(wi) || dims[wi] === width);
     if (!fits) {
-      throw new DetectorOptionsError(`${where}: inputSize ${width} x ${height}${keepAspect ? ' with keepAspect' : ''} needs a model with a free input height and width, but its input dims are [${dims.join(', ')}]`);
+      throw new DetectorOptionsError(
+        `${where}: inputSize ${width} x ${height}${keepAspect ? ' with keepAspect' : ''} needs a model with a free input height and width, but its input dims are [${dims.join(', ')}]`,
+      );
     }
     inputSize = { width, height, keepAspect };
   }
   const unit = (name: string, v: unknown) => {
-    if (typeof v !== 'number' || !(v >= 0 && v <= 1)) throw new DetectorOptionsError(`${where}: ${name} must be a number in [0, 1], got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !(v >= 0 && v <= 1))
+      throw new DetectorOptionsError(`${where}: ${name} must be a number in [0, 1], got ${JSON.stringify(v)}`);
     return v;
   };
   const base = opts.scoreThreshold === undefined ? dec.scoreThreshold : unit('scoreThreshold', opts.scoreThreshold);
   const minScore = new Float64Array(dec.numClasses).fill(base);
   for (const [label, v] of Object.entries(opts.classScoreThresholds ?? {})) {
     const id = labels.indexOf(label);
-    if (id < 0) throw new DetectorOptionsError(`${where}: classScoreThresholds names "${label}", which the model does not detect`);
+    if (id < 0)
+      throw new DetectorOptionsError(
+        `${where}: classScoreThresholds names "${label}", which the model does not detect`,
+      );
     minScore[id] = unit(`classScoreThresholds.${label}`, v);
   }
   const group = new Map<number, number>();
   (opts.nms?.classGroups ?? []).forEach((g, gi) => {
     for (const label of g) {
       const id = labels.indexOf(label);
-      if (id < 0) throw new DetectorOptionsError(`${where}: nms.classGroups names "${label}", which the model does not detect`);
+      if (id < 0)
+        throw new DetectorOptionsError(`${where}: nms.classGroups names "${label}", which the model does not detect`);
       if (group.has(id)) throw new DetectorOptionsError(`${where}: nms.classGroups names "${label}" twice`);
       group.set(id, gi);
     }
   });
   const maxDetections = opts.maxDetections ?? dec.maxDetections;
-  if (!(Number.isInteger(maxDetections) && maxDetections >= 1)) throw new DetectorOptionsError(`${where}: maxDetections must be an integer >= 1, got ${maxDetections}`);
+  if (!(Number.isInteger(maxDetections) && maxDetections >= 1))
+    throw new DetectorOptionsError(`${where}: maxDetections must be an integer >= 1, got ${maxDetections}`);
   const metric = opts.nms?.metric ?? 'iou';
-  if (metric !== 'iou' && metric !== 'ios') throw new DetectorOptionsError(`${where}: nms.metric must be "iou" or "ios", got ${JSON.stringify(metric)}`);
+  if (metric !== 'iou' && metric !== 'ios')
+    throw new DetectorOptionsError(`${where}: nms.metric must be "iou" or "ios", got ${JSON.stringify(metric)}`);
   const nmsOpts: NmsOptions = {
-    iouThreshold: opts.nms?.iouThreshold === undefined ? dec.iouThreshold : unit('nms.iouThreshold', opts.nms.iouThreshold),
+    iouThreshold:
+      opts.nms?.iouThreshold === undefined ? dec.iouThreshold : unit('nms.iouThreshold', opts.nms.iouThreshold),
     maxDetections,
     metric,
     classAgnostic: opts.nms?.classAgnostic ?? false,
@@ -318,26 +379,58 @@ export function resolveDetection(
     } catch (err) {
       throw new DetectorOptionsError(`${where}: ${(err as Error).message}`);
     }
-    tiling = { cols: t.cols, rows: t.rows, overlap: t.overlap, fullFrame: t.fullFrame ?? true, seamMarginPx: t.seamMarginPx ?? 2 };
-    if (!tiling.fullFrame && t.cols * t.rows === 1) throw new DetectorOptionsError(`${where}: tiling 1 x 1 without the full frame is the full frame; drop the tiling option`);
+    tiling = {
+      cols: t.cols,
+      rows: t.rows,
+      overlap: t.overlap,
+      fullFrame: t.fullFrame ?? true,
+      seamMarginPx: t.seamMarginPx ?? 2,
+    };
+    if (!tiling.fullFrame && t.cols * t.rows === 1)
+      throw new DetectorOptionsError(
+        `${where}: tiling 1 x 1 without the full frame is the full frame; drop the tiling option`,
+      );
   }
   let normalization: ResolvedDetection['normalization'];
   if (opts.normalization) {
     const n = opts.normalization;
-    const triple = (v: unknown) => Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === 'number' && Number.isFinite(x));
-    if (!['RGB', 'BGR'].includes(n.channels) || !(typeof n.scale === 'number' && n.scale > 0) || !triple(n.mean) || !triple(n.std) || n.std.some((x) => x === 0)) {
-      throw new DetectorOptionsError(`${where}: normalization needs channels RGB|BGR, scale > 0, mean and std of 3 numbers (std non-zero), got ${JSON.stringify(n)}`);
+    const triple = (v: unknown) =>
+      Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === 'number' && Number.isFinite(x));
+    if (
+      !['RGB', 'BGR'].includes(n.channels) ||
+      !(typeof n.scale === 'number' && n.scale > 0) ||
+      !triple(n.mean) ||
+      !triple(n.std) ||
+      n.std.some((x) => x === 0)
+    ) {
+      throw new DetectorOptionsError(
+        `${where}: normalization needs channels RGB|BGR, scale > 0, mean and std of 3 numbers (std non-zero), got ${JSON.stringify(n)}`,
+      );
     }
     normalization = { channels: n.channels, scale: n.scale, mean: [...n.mean], std: [...n.std] };
   }
-  return { decodeThreshold: Math.min(...minScore), minScore, nms: nmsOpts, tiling, inputSize, stride, mirror: opts.mirror ?? false, normalization };
+  return {
+    decodeThreshold: Math.min(...minScore),
+    minScore,
+    nms: nmsOpts,
+    tiling,
+    inputSize,
+    stride,
+    mirror: opts.mirror ?? false,
+    normalization,
+  };
 }
 
 /** One model run over a frame: the whole frame, its mirror image, or one tile. */
 export type Pass = TileRect & { tile: boolean; mirror?: boolean };
 
 /** The passes of one frame: the whole frame (and its mirror image) and/or its tiles. */
-export function passesFor(width: number, height: number, tiling: Required<TilingOptions> | undefined, mirror = false): Pass[] {
+export function passesFor(
+  width: number,
+  height: number,
+  tiling: Required<TilingOptions> | undefined,
+  mirror = false,
+): Pass[] {
   const whole: Pass = { x: 0, y: 0, w: width, h: height, tile: false };
   const wholes = mirror ? [whole, { ...whole, mirror: true }] : [whole];
   if (!tiling) return wholes;
@@ -356,7 +449,11 @@ export function passToFrame(boxes: Box[], pass: Pass): Box[] {
  * fragments tiles cut at their inner edges, then one NMS over everything, so an object seen by the full
  * frame and by two overlapping tiles ends up as one box.
  */
-export function mergePasses(passes: Array<{ rect: Pass; boxes: Box[] }>, frame: { width: number; height: number }, r: ResolvedDetection): Box[] {
+export function mergePasses(
+  passes: Array<{ rect: Pass; boxes: Box[] }>,
+  frame: { width: number; height: number },
+  r: ResolvedDetection,
+): Box[] {
   const all: Box[] = [];
   const margin = r.tiling?.seamMarginPx ?? -1;
   for (const p of passes) {
@@ -390,11 +487,17 @@ export class OnnxDetector implements Detector {
     this.version = manifest.version;
     this.executionProvider = loaded.executionProvider;
     if (!manifest.preprocessing) throw new Error(`model ${manifest.name}: manifest has no preprocessing`);
-    if (manifest.decoding?.type !== 'nanodet') throw new Error(`model ${manifest.name}: unsupported decoding ${manifest.decoding?.type}`);
+    if (manifest.decoding?.type !== 'nanodet')
+      throw new Error(`model ${manifest.name}: unsupported decoding ${manifest.decoding?.type}`);
     this.pre = manifest.preprocessing;
     this.dec = manifest.decoding as unknown as NanodetDecoding;
     this.detection = resolveDetection(this.dec, manifest.labels ?? [], options, OnnxDetector.inputSpec(manifest));
-    this.pre = { ...this.pre, width: this.detection.inputSize.width, height: this.detection.inputSize.height, ...this.detection.normalization };
+    this.pre = {
+      ...this.pre,
+      width: this.detection.inputSize.width,
+      height: this.detection.inputSize.height,
+      ...this.detection.normalization,
+    };
     this.inputName = manifest.inputs[0].name;
     this.layout = manifest.inputs[0].layout ?? 'NCHW';
     this.batcher = new DynamicBatcher(batch, (items) => this.runBatch(items));
@@ -403,24 +506,41 @@ export class OnnxDetector implements Detector {
   /** Batch options from the manifest; `maxBatchSize: 1` turns batching off. */
   static batchOptions(manifest: ModelManifest, override?: Partial<BatchOptions>): BatchOptions {
     const db = manifest.dynamicBatching ?? { maxBatchSize: 1, maxQueueDelayMs: 0 };
-    return { maxBatchSize: Math.min(db.maxBatchSize, manifest.maxBatchSize), maxQueueDelayMs: db.maxQueueDelayMs, ...override };
+    return {
+      maxBatchSize: Math.min(db.maxBatchSize, manifest.maxBatchSize),
+      maxQueueDelayMs: db.maxQueueDelayMs,
+      ...override,
+    };
   }
 
   /**
    * `detection` overrides the manifest's decoding (thresholds, NMS, tiling); absent = the manifest's
    * behaviour. A string names one of the manifest's `detectionProfiles`.
    */
-  static async load(model: LocalModel, opts: { pool: Pool; threads?: number; batch?: Partial<BatchOptions>; detection?: DetectorOptions | string }): Promise<OnnxDetector> {
-    const detection = typeof opts.detection === 'string' ? detectionProfile(model.manifest, opts.detection) : (opts.detection ?? {});
+  static async load(
+    model: LocalModel,
+    opts: { pool: Pool; threads?: number; batch?: Partial<BatchOptions>; detection?: DetectorOptions | string },
+  ): Promise<OnnxDetector> {
+    const detection =
+      typeof opts.detection === 'string' ? detectionProfile(model.manifest, opts.detection) : (opts.detection ?? {});
     // Resolve before loading the session, so a bad option fails fast and names itself.
-    resolveDetection(model.manifest.decoding as unknown as NanodetDecoding, model.manifest.labels ?? [], detection, OnnxDetector.inputSpec(model.manifest));
+    resolveDetection(
+      model.manifest.decoding as unknown as NanodetDecoding,
+      model.manifest.labels ?? [],
+      detection,
+      OnnxDetector.inputSpec(model.manifest),
+    );
     const loaded = await createSession(model.modelPath, { pool: opts.pool, threads: opts.threads });
     return new OnnxDetector(model.manifest, loaded, OnnxDetector.batchOptions(model.manifest, opts.batch), detection);
   }
 
   private static inputSpec(manifest: ModelManifest) {
     if (!manifest.preprocessing) throw new Error(`model ${manifest.name}: manifest has no preprocessing`);
-    return { preprocessing: manifest.preprocessing, dims: manifest.inputs[0]?.dims, layout: manifest.inputs[0]?.layout };
+    return {
+      preprocessing: manifest.preprocessing,
+      dims: manifest.inputs[0]?.dims,
+      layout: manifest.inputs[0]?.layout,
+    };
   }
 
   get batchStats() {
@@ -453,20 +573,34 @@ export class OnnxDetector implements Detector {
     const dims = this.layout === 'NCHW' ? [items.length, 3, H, W] : [items.length, H, W, 3];
     let out: ort.InferenceSession.OnnxValueMapType;
     try {
-      out = await timeBlocking('inference', () => this.loaded.session.run({ [this.inputName]: new ort.Tensor('float32', data, dims) }));
+      out = await timeBlocking('inference', () =>
+        this.loaded.session.run({ [this.inputName]: new ort.Tensor('float32', data, dims) }),
+      );
     } catch (err) {
-      throw new TransientError('InferenceError', `onnxruntime run failed for ${this.name}: ${(err as Error).message}`, err);
+      throw new TransientError(
+        'InferenceError',
+        `onnxruntime run failed for ${this.name}: ${(err as Error).message}`,
+        err,
+      );
     }
     const dec = { ...this.dec, scoreThreshold: this.detection.decodeThreshold };
-    return timeSync('postprocess', () => items.map((it, b) => {
-      const views: Record<string, { data: Float32Array; offset: number }> = {};
-      for (const [name, t] of Object.entries(out)) {
-        const tensor = t as ort.Tensor;
-        const perItem = tensor.data.length / items.length;
-        views[name] = { data: tensor.data as Float32Array, offset: b * perItem };
-      }
-      return decodeNanodetCandidates(views, dec, { width: W, height: H }, { width: it.width, height: it.height }, this.manifest.labels ?? []);
-    }));
+    return timeSync('postprocess', () =>
+      items.map((it, b) => {
+        const views: Record<string, { data: Float32Array; offset: number }> = {};
+        for (const [name, t] of Object.entries(out)) {
+          const tensor = t as ort.Tensor;
+          const perItem = tensor.data.length / items.length;
+          views[name] = { data: tensor.data as Float32Array, offset: b * perItem };
+        }
+        return decodeNanodetCandidates(
+          views,
+          dec,
+          { width: W, height: H },
+          { width: it.width, height: it.height },
+          this.manifest.labels ?? [],
+        );
+      }),
+    );
   }
 
   async detect(img: DecodedImage): Promise<DetectResult> {
@@ -474,18 +608,30 @@ export class OnnxDetector implements Detector {
     const inputs = rects.map((r) => inputSizeFor(this.detection.inputSize, r.w, r.h, this.detection.stride));
     let tensors: Float32Array[];
     try {
-      tensors = await Promise.all(rects.map((r, i) => preprocess(img, { ...this.pre, ...inputs[i] }, this.layout, r, r.mirror)));
+      tensors = await Promise.all(
+        rects.map((r, i) => preprocess(img, { ...this.pre, ...inputs[i] }, this.layout, r, r.mirror)),
+      );
     } catch (err) {
       if (err instanceof LookoutError) throw err;
-      throw new TransientError('PreprocessError', `preprocessing for ${this.name} failed: ${(err as Error).message}`, err);
+      throw new TransientError(
+        'PreprocessError',
+        `preprocessing for ${this.name} failed: ${(err as Error).message}`,
+        err,
+      );
     }
     // All passes are submitted at once, so the batcher can run them as one batch.
-    const results = await Promise.all(tensors.map((tensor, i) => this.batcher.submit({ tensor, width: rects[i].w, height: rects[i].h, input: inputs[i] })));
-    const boxes = timeSync('postprocess', () => mergePasses(
-      results.map((r, i) => ({ rect: rects[i], boxes: passToFrame(r.output, rects[i]) })),
-      img,
-      this.detection,
-    ));
+    const results = await Promise.all(
+      tensors.map((tensor, i) =>
+        this.batcher.submit({ tensor, width: rects[i].w, height: rects[i].h, input: inputs[i] }),
+      ),
+    );
+    const boxes = timeSync('postprocess', () =>
+      mergePasses(
+        results.map((r, i) => ({ rect: rects[i], boxes: passToFrame(r.output, rects[i]) })),
+        img,
+        this.detection,
+      ),
+    );
     return {
       boxes,
       inferenceMs: results.reduce((s, r) => s + r.inferenceMs / r.batchSize, 0),
@@ -501,7 +647,10 @@ export class OnnxDetector implements Detector {
 }
 
 /** One image through a detector, as a stage's work: boxes in image pixels plus what ran and how long inference took. */
-export async function detectionWork(det: Detector, img: DecodedImage): Promise<{
+export async function detectionWork(
+  det: Detector,
+  img: DecodedImage,
+): Promise<{
   value: { width: number; height: number; format: string; boxes: Box[] };
   inferenceMs: number;
   batchSize: number;
@@ -522,7 +671,10 @@ export async function detectionWork(det: Detector, img: DecodedImage): Promise<{
 export function detectionProfile(manifest: ModelManifest, name: string): DetectorOptions {
   const profiles = manifest.detectionProfiles ?? {};
   const p = Object.prototype.hasOwnProperty.call(profiles, name) ? profiles[name] : undefined;
-  if (!p) throw new DetectorOptionsError(`model ${manifest.name}: no detection profile "${name}" (manifest has: ${Object.keys(profiles).join(', ') || 'none'})`);
+  if (!p)
+    throw new DetectorOptionsError(
+      `model ${manifest.name}: no detection profile "${name}" (manifest has: ${Object.keys(profiles).join(', ') || 'none'})`,
+    );
   // Descriptive keys (notes) are allowed next to the options; resolveDetection checks the options.
   const { notes: _notes, ...options } = p as DetectorOptions & { notes?: unknown };
   return options;

@@ -37,7 +37,8 @@ export class OnnxEmbedder {
     this.version = manifest.version;
     this.executionProvider = loaded.executionProvider;
     const dims = manifest.inputs[0].dims;
-    if (dims.length !== 4 || (dims[1] !== 1 && dims[1] !== 3) || !(dims[2] > 0 && dims[3] > 0)) throw new Error(`model ${manifest.name}: expected input [N,1|3,H,W], got [${dims.join(',')}]`);
+    if (dims.length !== 4 || (dims[1] !== 1 && dims[1] !== 3) || !(dims[2] > 0 && dims[3] > 0))
+      throw new Error(`model ${manifest.name}: expected input [N,1|3,H,W], got [${dims.join(',')}]`);
     this.channels = dims[1];
     this.inputHeight = dims[2];
     this.inputWidth = dims[3];
@@ -47,10 +48,17 @@ export class OnnxEmbedder {
     this.batcher = new DynamicBatcher(batch, (items) => this.runBatch(items));
   }
 
-  static async load(model: LocalModel, opts: { pool: Pool; threads?: number; batch?: Partial<BatchOptions> }): Promise<OnnxEmbedder> {
+  static async load(
+    model: LocalModel,
+    opts: { pool: Pool; threads?: number; batch?: Partial<BatchOptions> },
+  ): Promise<OnnxEmbedder> {
     const loaded = await createSession(model.modelPath, { pool: opts.pool, threads: opts.threads });
     const db = model.manifest.dynamicBatching ?? { maxBatchSize: 1, maxQueueDelayMs: 0 };
-    return new OnnxEmbedder(model.manifest, loaded, { maxBatchSize: Math.min(db.maxBatchSize, model.manifest.maxBatchSize), maxQueueDelayMs: db.maxQueueDelayMs, ...opts.batch });
+    return new OnnxEmbedder(model.manifest, loaded, {
+      maxBatchSize: Math.min(db.maxBatchSize, model.manifest.maxBatchSize),
+      maxQueueDelayMs: db.maxQueueDelayMs,
+      ...opts.batch,
+    });
   }
 
   private async runBatch(items: Float32Array[]): Promise<Float32Array[]> {
@@ -62,9 +70,22 @@ export class OnnxEmbedder {
     });
     let out: ort.InferenceSession.OnnxValueMapType;
     try {
-      out = await timeBlocking('inference', () => this.loaded.session.run({ [this.manifest.inputs[0].name]: new ort.Tensor('float32', data, [items.length, this.channels, this.inputHeight, this.inputWidth]) }));
+      out = await timeBlocking('inference', () =>
+        this.loaded.session.run({
+          [this.manifest.inputs[0].name]: new ort.Tensor('float32', data, [
+            items.length,
+            this.channels,
+            this.inputHeight,
+            this.inputWidth,
+          ]),
+        }),
+      );
     } catch (err) {
-      throw new TransientError('InferenceError', `onnxruntime run failed for ${this.name}: ${(err as Error).message}`, err);
+      throw new TransientError(
+        'InferenceError',
+        `onnxruntime run failed for ${this.name}: ${(err as Error).message}`,
+        err,
+      );
     }
     const t = out[this.manifest.outputs[0].name] as ort.Tensor;
     const all = t.data as Float32Array;
@@ -95,14 +116,28 @@ export class RgbCropEmbedder {
     private readonly margin = 0.1,
   ) {
     const pre = embedder.manifest.preprocessing;
-    if (embedder.channels !== 3) throw new Error(`model ${embedder.name}: RgbCropEmbedder needs a 3-channel input, got ${embedder.channels}`);
-    if (!pre || pre.channels === 'GRAY') throw new Error(`model ${embedder.name}: manifest needs RGB or BGR preprocessing (width, height, scale, mean, std)`);
-    if (pre.width !== embedder.inputWidth || pre.height !== embedder.inputHeight) throw new Error(`model ${embedder.name}: preprocessing ${pre.width}x${pre.height} does not match the input ${embedder.inputWidth}x${embedder.inputHeight}`);
+    if (embedder.channels !== 3)
+      throw new Error(`model ${embedder.name}: RgbCropEmbedder needs a 3-channel input, got ${embedder.channels}`);
+    if (!pre || pre.channels === 'GRAY')
+      throw new Error(
+        `model ${embedder.name}: manifest needs RGB or BGR preprocessing (width, height, scale, mean, std)`,
+      );
+    if (pre.width !== embedder.inputWidth || pre.height !== embedder.inputHeight)
+      throw new Error(
+        `model ${embedder.name}: preprocessing ${pre.width}x${pre.height} does not match the input ${embedder.inputWidth}x${embedder.inputHeight}`,
+      );
     this.pre = pre;
   }
 
-  async embedCrops(frame: { rgb: Buffer; width: number; height: number }, boxes: ReadonlyArray<{ x: number; y: number; w: number; h: number }>): Promise<Float32Array[]> {
-    const outs = await Promise.all(boxes.map((b) => this.embedder.embed(cropRgbTensor(frame.rgb, frame.width, frame.height, b, this.pre, this.margin))));
+  async embedCrops(
+    frame: { rgb: Buffer; width: number; height: number },
+    boxes: ReadonlyArray<{ x: number; y: number; w: number; h: number }>,
+  ): Promise<Float32Array[]> {
+    const outs = await Promise.all(
+      boxes.map((b) =>
+        this.embedder.embed(cropRgbTensor(frame.rgb, frame.width, frame.height, b, this.pre, this.margin)),
+      ),
+    );
     return outs.map((o) => o.output);
   }
 }

@@ -52,7 +52,12 @@ export const DEFAULT_EPISODE_SETTINGS: EpisodeSettings = { high: 0.8, low: 0.7, 
 /** Settings in seconds → options in frames at `fps` analysed frames per second. */
 export function episodeOptionsAt(fps: number, st: EpisodeSettings = DEFAULT_EPISODE_SETTINGS): EpisodeOptions {
   if (!(fps > 0)) throw new EpisodeOptionsError(`fps must be positive, got ${fps}`);
-  return checkEpisodeOptions({ high: st.high, low: st.low, openFrames: Math.max(1, Math.round(st.openS * fps)), mergeGapFrames: Math.max(0, Math.round(st.mergeGapS * fps)) });
+  return checkEpisodeOptions({
+    high: st.high,
+    low: st.low,
+    openFrames: Math.max(1, Math.round(st.openS * fps)),
+    mergeGapFrames: Math.max(0, Math.round(st.mergeGapS * fps)),
+  });
 }
 
 export interface EpisodeFrame {
@@ -101,9 +106,12 @@ export class EpisodeOptionsError extends Error {
 }
 
 export function checkEpisodeOptions(o: EpisodeOptions): EpisodeOptions {
-  if (!(Number.isFinite(o.high) && Number.isFinite(o.low) && o.low <= o.high)) throw new EpisodeOptionsError(`episode levels need low ≤ high, got low ${o.low}, high ${o.high}`);
-  if (!(Number.isInteger(o.openFrames) && o.openFrames >= 1)) throw new EpisodeOptionsError(`openFrames must be a positive integer, got ${o.openFrames}`);
-  if (!(Number.isInteger(o.mergeGapFrames) && o.mergeGapFrames >= 0)) throw new EpisodeOptionsError(`mergeGapFrames must be a non-negative integer, got ${o.mergeGapFrames}`);
+  if (!(Number.isFinite(o.high) && Number.isFinite(o.low) && o.low <= o.high))
+    throw new EpisodeOptionsError(`episode levels need low ≤ high, got low ${o.low}, high ${o.high}`);
+  if (!(Number.isInteger(o.openFrames) && o.openFrames >= 1))
+    throw new EpisodeOptionsError(`openFrames must be a positive integer, got ${o.openFrames}`);
+  if (!(Number.isInteger(o.mergeGapFrames) && o.mergeGapFrames >= 0))
+    throw new EpisodeOptionsError(`mergeGapFrames must be a non-negative integer, got ${o.mergeGapFrames}`);
   return o;
 }
 
@@ -188,9 +196,22 @@ export class EpisodeTracker {
           c.endS = f.timeS;
           c.parts++;
           c.maxLevel = Math.max(c.maxLevel, maxLevel);
-          if (peakOf(best) > c.peakValue) Object.assign(c, { peakFrame: best.frame, peakS: best.timeS, peakValue: peakOf(best) });
+          if (peakOf(best) > c.peakValue)
+            Object.assign(c, { peakFrame: best.frame, peakS: best.timeS, peakValue: peakOf(best) });
         } else {
-          s.current = { start: first.frame, startS: first.timeS, end: f.frame, endS: f.timeS, openedAt: f.frame, openedS: f.timeS, peakFrame: best.frame, peakS: best.timeS, peakValue: peakOf(best), maxLevel, parts: 1 };
+          s.current = {
+            start: first.frame,
+            startS: first.timeS,
+            end: f.frame,
+            endS: f.timeS,
+            openedAt: f.frame,
+            openedS: f.timeS,
+            peakFrame: best.frame,
+            peakS: best.timeS,
+            peakValue: peakOf(best),
+            maxLevel,
+            parts: 1,
+          };
           step.opened = s.current;
         }
         s.open = true;

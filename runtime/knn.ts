@@ -1,5 +1,4 @@
-
-import { mulberry32 } from '../core/random';/**
+import { mulberry32 } from '../core/random'; /**
  * A bounded k-nearest-neighbour distance bank over Float32 vectors, shared by methods that score novelty
  * as "distance to the nearest normal examples" (CCTV appearance, satellite chip novelty).
  *
@@ -117,7 +116,12 @@ function project(data: Float32Array, n: number, d: number, p: number, seed: numb
  * then each step takes the point farthest from the chosen ones. Duplicates are never chosen twice (the
  * loop stops once every point is covered at distance 0).
  */
-export function farthestPointCoreset(data: Float32Array, n: number, d: number, opts: CoresetOptions = {}): CoresetResult {
+export function farthestPointCoreset(
+  data: Float32Array,
+  n: number,
+  d: number,
+  opts: CoresetOptions = {},
+): CoresetResult {
   const m = Math.min(n, opts.maxSize ?? 2000);
   if (n === 0 || m <= 0) return { indices: [], coverageRadius: 0 };
   const p = opts.projectDim ?? 128;
@@ -188,13 +192,17 @@ export class KnnBank {
    * Builds a bank from normal vectors: all of them when there are at most maxSize, else a farthest-point
    * coreset. Returns the bank and, for callers that keep per-vector metadata, which inputs were kept.
    */
-  static build(vectors: ReadonlyArray<ArrayLike<number>>, opts: KnnBankOptions = {}): { bank: KnnBank; kept: number[] } {
+  static build(
+    vectors: ReadonlyArray<ArrayLike<number>>,
+    opts: KnnBankOptions = {},
+  ): { bank: KnnBank; kept: number[] } {
     const metric = opts.metric ?? 'l2';
     const { data, n, d } = flat(vectors, 'KnnBank.build');
     if (n === 0) throw new KnnBankError('KnnBank.build: no vectors');
     if (metric === 'cosine') normaliseRows(data, n, d);
     const max = opts.maxSize ?? 2000;
-    if (!(Number.isInteger(max) && max >= 1)) throw new KnnBankError(`KnnBank.build: maxSize must be a positive integer, got ${max}`);
+    if (!(Number.isInteger(max) && max >= 1))
+      throw new KnnBankError(`KnnBank.build: maxSize must be a positive integer, got ${max}`);
     let kept: number[];
     let radius = 0;
     if (n <= max) {
@@ -211,9 +219,11 @@ export class KnnBank {
 
   /** Mean distance to the k nearest bank vectors (k clipped to the bank size), and the nearest one. */
   query(v: ArrayLike<number>, k = 1): KnnQuery {
-    if (v.length !== this.dim) throw new KnnBankError(`KnnBank.query: vector has dimension ${v.length}, the bank ${this.dim}`);
+    if (v.length !== this.dim)
+      throw new KnnBankError(`KnnBank.query: vector has dimension ${v.length}, the bank ${this.dim}`);
     const q = Float32Array.from(v);
-    for (let j = 0; j < q.length; j++) if (!Number.isFinite(q[j])) throw new KnnBankError(`KnnBank.query: non-finite value at ${j}`);
+    for (let j = 0; j < q.length; j++)
+      if (!Number.isFinite(q[j])) throw new KnnBankError(`KnnBank.query: non-finite value at ${j}`);
     if (this.metric === 'cosine') normaliseRows(q, 1, this.dim);
     const kk = Math.max(1, Math.min(k, this.count));
     // Keep the kk smallest squared distances in a small sorted array (kk is tiny).
@@ -241,7 +251,16 @@ export class KnnBank {
 
   /** "LKNN", uint32 LE header length, JSON header, zero padding to 4 bytes, float32 LE count × dim. */
   serialize(): Buffer {
-    const header: BankHeader = { format: FORMAT, version: VERSION, dim: this.dim, count: this.count, metric: this.metric, sourceCount: this.sourceCount, coverageRadius: this.coverageRadius, layout: 'float32le[count*dim]' };
+    const header: BankHeader = {
+      format: FORMAT,
+      version: VERSION,
+      dim: this.dim,
+      count: this.count,
+      metric: this.metric,
+      sourceCount: this.sourceCount,
+      coverageRadius: this.coverageRadius,
+      layout: 'float32le[count*dim]',
+    };
     const json = Buffer.from(JSON.stringify(header), 'utf8');
     const off = (8 + json.length + 3) & ~3;
     const buf = Buffer.alloc(off + 4 * this.data.length);
@@ -255,24 +274,35 @@ export class KnnBank {
   /** Parses serialize()'s bytes; `where` names the source in errors. */
   static parse(buf: Uint8Array, where = 'knn bank'): KnnBank {
     const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-    if (b.length < 8 || b.toString('latin1', 0, 4) !== MAGIC) throw new KnnBankError(`${where}: not a kNN bank (magic ${JSON.stringify(b.toString('latin1', 0, Math.min(4, b.length)))}, expected "${MAGIC}")`);
+    if (b.length < 8 || b.toString('latin1', 0, 4) !== MAGIC)
+      throw new KnnBankError(
+        `${where}: not a kNN bank (magic ${JSON.stringify(b.toString('latin1', 0, Math.min(4, b.length)))}, expected "${MAGIC}")`,
+      );
     const hlen = b.readUInt32LE(4);
-    if (8 + hlen > b.length) throw new KnnBankError(`${where}: header runs past the end of the ${b.length}-byte buffer (truncated?)`);
+    if (8 + hlen > b.length)
+      throw new KnnBankError(`${where}: header runs past the end of the ${b.length}-byte buffer (truncated?)`);
     let h: BankHeader;
     try {
       h = JSON.parse(b.toString('utf8', 8, 8 + hlen)) as BankHeader;
     } catch (err) {
       throw new KnnBankError(`${where}: header is not JSON`, err);
     }
-    if (h.format !== FORMAT || h.version !== VERSION) throw new KnnBankError(`${where}: format ${JSON.stringify(h.format)} v${h.version}, this build reads ${FORMAT} v${VERSION}`);
-    if (!(Number.isInteger(h.dim) && h.dim > 0 && Number.isInteger(h.count) && h.count > 0)) throw new KnnBankError(`${where}: bad dim/count ${h.dim}/${h.count}`);
-    if (h.metric !== 'l2' && h.metric !== 'cosine') throw new KnnBankError(`${where}: unknown metric ${JSON.stringify(h.metric)}`);
+    if (h.format !== FORMAT || h.version !== VERSION)
+      throw new KnnBankError(
+        `${where}: format ${JSON.stringify(h.format)} v${h.version}, this build reads ${FORMAT} v${VERSION}`,
+      );
+    if (!(Number.isInteger(h.dim) && h.dim > 0 && Number.isInteger(h.count) && h.count > 0))
+      throw new KnnBankError(`${where}: bad dim/count ${h.dim}/${h.count}`);
+    if (h.metric !== 'l2' && h.metric !== 'cosine')
+      throw new KnnBankError(`${where}: unknown metric ${JSON.stringify(h.metric)}`);
     const off = (8 + hlen + 3) & ~3;
     const need = off + 4 * h.dim * h.count;
-    if (b.length !== need) throw new KnnBankError(`${where}: ${b.length} bytes, dim ${h.dim} × count ${h.count} needs exactly ${need}`);
+    if (b.length !== need)
+      throw new KnnBankError(`${where}: ${b.length} bytes, dim ${h.dim} × count ${h.count} needs exactly ${need}`);
     const data = new Float32Array(h.dim * h.count);
     Buffer.from(data.buffer).set(b.subarray(off, need));
-    for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) throw new KnnBankError(`${where}: value ${i} is not finite`);
+    for (let i = 0; i < data.length; i++)
+      if (!Number.isFinite(data[i])) throw new KnnBankError(`${where}: value ${i} is not finite`);
     return new KnnBank(h.dim, h.count, h.metric, data, h.sourceCount ?? h.count, h.coverageRadius ?? 0);
   }
 }
@@ -287,7 +317,13 @@ export interface KmeansResult {
 }
 
 /** Seeded k-means (k-means++ seeding, Lloyd iterations) on a flat n × d set. */
-export function kmeans(data: Float32Array, n: number, d: number, k: number, opts: { seed?: number; maxIter?: number } = {}): KmeansResult {
+export function kmeans(
+  data: Float32Array,
+  n: number,
+  d: number,
+  k: number,
+  opts: { seed?: number; maxIter?: number } = {},
+): KmeansResult {
   if (!(Number.isInteger(k) && k >= 1)) throw new KnnBankError(`kmeans: k must be a positive integer, got ${k}`);
   if (n < k) throw new KnnBankError(`kmeans: ${n} vectors is fewer than k = ${k}`);
   const rand = seededRandom(opts.seed ?? 0);
@@ -353,7 +389,13 @@ export function kmeans(data: Float32Array, n: number, d: number, k: number, opts
 }
 
 /** Projection of each row onto the top `components` principal axes (power iteration with deflation). */
-export function pcaProject(data: Float32Array, n: number, d: number, components = 2, seed = 0): { points: Float64Array[]; explainedVariance: number[]; totalVariance: number } {
+export function pcaProject(
+  data: Float32Array,
+  n: number,
+  d: number,
+  components = 2,
+  seed = 0,
+): { points: Float64Array[]; explainedVariance: number[]; totalVariance: number } {
   const mean = new Float64Array(d);
   for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) mean[j] += data[i * d + j] / n;
   const X = new Float64Array(n * d);

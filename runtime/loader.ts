@@ -30,7 +30,12 @@ export class CachingModelLoader {
     const key = `${name}\u0000${profile ?? ''}`;
     let d = this.detectors.get(key);
     if (!d) {
-      d = OnnxDetector.load(loadLocalModel(this.opts.repo, name), { pool: this.opts.pool, threads: this.opts.threads, batch: this.opts.batch, detection: profile });
+      d = OnnxDetector.load(loadLocalModel(this.opts.repo, name), {
+        pool: this.opts.pool,
+        threads: this.opts.threads,
+        batch: this.opts.batch,
+        detection: profile,
+      });
       this.detectors.set(key, d);
     }
     return d;
@@ -39,7 +44,11 @@ export class CachingModelLoader {
   embedder(name: string): Promise<OnnxEmbedder> {
     let e = this.embedders.get(name);
     if (!e) {
-      e = (async () => OnnxEmbedder.load(loadLocalModel(this.opts.repo, name), { pool: this.opts.pool, threads: this.opts.threads }))();
+      e = (async () =>
+        OnnxEmbedder.load(loadLocalModel(this.opts.repo, name), {
+          pool: this.opts.pool,
+          threads: this.opts.threads,
+        }))();
       // A model that failed to load is not cached: asked again, it is tried again (and close() skips it).
       e.catch(() => this.embedders.delete(name));
       this.embedders.set(name, e);

@@ -106,49 +106,94 @@ export function validateManifest(raw: unknown, where: string, folderName?: strin
     if (!cond) throw new ManifestError(where, msg);
   };
   need(typeof m === 'object' && m !== null, 'not a JSON object');
-  need(typeof m.name === 'string' && /^[a-z0-9][a-z0-9_-]*$/.test(m.name), '"name" must be lowercase letters, digits, - or _');
-  if (folderName !== undefined) need(m.name === folderName, `"name" is ${JSON.stringify(m.name)} but the folder is ${JSON.stringify(folderName)}`);
+  need(
+    typeof m.name === 'string' && /^[a-z0-9][a-z0-9_-]*$/.test(m.name),
+    '"name" must be lowercase letters, digits, - or _',
+  );
+  if (folderName !== undefined)
+    need(m.name === folderName, `"name" is ${JSON.stringify(m.name)} but the folder is ${JSON.stringify(folderName)}`);
   need(Number.isInteger(m.version) && (m.version as number) >= 1, '"version" must be an integer >= 1');
   need(typeof m.task === 'string', '"task" is required');
   need(m.platform === 'onnxruntime', '"platform" must be "onnxruntime"');
-  need(typeof m.file === 'string' && m.file.endsWith('.onnx') && !m.file.includes('/'), '"file" must be an .onnx file name');
+  need(
+    typeof m.file === 'string' && m.file.endsWith('.onnx') && !m.file.includes('/'),
+    '"file" must be an .onnx file name',
+  );
   for (const key of ['inputs', 'outputs'] as const) {
     const list = m[key];
     need(Array.isArray(list) && list.length > 0, `"${key}" must be a non-empty list`);
     for (const t of list as TensorSpec[]) {
       need(typeof t.name === 'string' && t.name.length > 0, `every entry of "${key}" needs a name`);
-      need(['float32', 'uint8', 'int32', 'int64'].includes(t.dtype), `${key} "${t.name}": unsupported dtype ${JSON.stringify(t.dtype)}`);
-      need(Array.isArray(t.dims) && t.dims.every((d) => Number.isInteger(d)), `${key} "${t.name}": "dims" must be integers (-1 for dynamic)`);
+      need(
+        ['float32', 'uint8', 'int32', 'int64'].includes(t.dtype),
+        `${key} "${t.name}": unsupported dtype ${JSON.stringify(t.dtype)}`,
+      );
+      need(
+        Array.isArray(t.dims) && t.dims.every((d) => Number.isInteger(d)),
+        `${key} "${t.name}": "dims" must be integers (-1 for dynamic)`,
+      );
     }
   }
   need(Number.isInteger(m.maxBatchSize) && (m.maxBatchSize as number) >= 1, '"maxBatchSize" must be an integer >= 1');
   if (m.dynamicBatching) {
-    need(Number.isInteger(m.dynamicBatching.maxBatchSize) && m.dynamicBatching.maxBatchSize >= 1, 'dynamicBatching.maxBatchSize must be >= 1');
-    need(typeof m.dynamicBatching.maxQueueDelayMs === 'number' && m.dynamicBatching.maxQueueDelayMs >= 0, 'dynamicBatching.maxQueueDelayMs must be >= 0');
+    need(
+      Number.isInteger(m.dynamicBatching.maxBatchSize) && m.dynamicBatching.maxBatchSize >= 1,
+      'dynamicBatching.maxBatchSize must be >= 1',
+    );
+    need(
+      typeof m.dynamicBatching.maxQueueDelayMs === 'number' && m.dynamicBatching.maxQueueDelayMs >= 0,
+      'dynamicBatching.maxQueueDelayMs must be >= 0',
+    );
   }
   need(typeof m.license === 'string' && m.license.length > 0, '"license" is required');
   need(typeof m.provenance === 'object' && m.provenance !== null, '"provenance" is required');
-  if (m.labels !== undefined) need(Array.isArray(m.labels) && m.labels.every((l) => typeof l === 'string'), '"labels" must be strings');
+  if (m.labels !== undefined)
+    need(Array.isArray(m.labels) && m.labels.every((l) => typeof l === 'string'), '"labels" must be strings');
   if (m.task === 'chip-classifier' || m.classifier !== undefined) {
     const c = m.classifier as Partial<ChipClassifierSpec> | undefined;
     need(m.task === 'chip-classifier', '"classifier" belongs to task "chip-classifier"');
     need(typeof c === 'object' && c !== null, 'task "chip-classifier" needs a "classifier" object');
     const k = c as Partial<ChipClassifierSpec>;
-    need(Array.isArray(k.pipelines) && k.pipelines.length > 0 && k.pipelines.every((p) => typeof p === 'string'), 'classifier.pipelines must name at least one pipeline');
+    need(
+      Array.isArray(k.pipelines) && k.pipelines.length > 0 && k.pipelines.every((p) => typeof p === 'string'),
+      'classifier.pipelines must name at least one pipeline',
+    );
     need(k.input === 'embedding' || k.input === 'pixels', 'classifier.input must be "embedding" or "pixels"');
     need(k.byDefault === undefined || typeof k.byDefault === 'boolean', 'classifier.byDefault must be true or false');
-    if (k.input === 'embedding') need(typeof k.backbone === 'string' && /^[a-z0-9][a-z0-9_-]*$/.test(k.backbone), 'classifier.backbone must name the model whose features the head takes');
+    if (k.input === 'embedding')
+      need(
+        typeof k.backbone === 'string' && /^[a-z0-9][a-z0-9_-]*$/.test(k.backbone),
+        'classifier.backbone must name the model whose features the head takes',
+      );
     if (k.input === 'pixels') {
-      need(Array.isArray(k.bands) && k.bands.length >= 1 && k.bands.every((b) => typeof b === 'string'), 'classifier.bands must name the input channels (band names or roles, or "gray")');
-      need(Number.isInteger(k.size) && (k.size as number) >= 8 && (k.size as number) <= 1024, 'classifier.size must be a whole number from 8 to 1024');
+      need(
+        Array.isArray(k.bands) && k.bands.length >= 1 && k.bands.every((b) => typeof b === 'string'),
+        'classifier.bands must name the input channels (band names or roles, or "gray")',
+      );
+      need(
+        Number.isInteger(k.size) && (k.size as number) >= 8 && (k.size as number) <= 1024,
+        'classifier.size must be a whole number from 8 to 1024',
+      );
     }
     need(k.output === 'probability' || k.output === 'logit', 'classifier.output must be "probability" or "logit"');
-    need(k.positiveIndex === undefined || (Number.isInteger(k.positiveIndex) && k.positiveIndex >= 0), 'classifier.positiveIndex must be a whole number >= 0');
+    need(
+      k.positiveIndex === undefined || (Number.isInteger(k.positiveIndex) && k.positiveIndex >= 0),
+      'classifier.positiveIndex must be a whole number >= 0',
+    );
     need(typeof k.threshold === 'number' && Number.isFinite(k.threshold), 'classifier.threshold must be a number');
-    need(Array.isArray(k.labels) && k.labels.length === 2 && k.labels.every((l) => typeof l === 'string' && l.length > 0), 'classifier.labels must be two names: [below threshold, at or above]');
+    need(
+      Array.isArray(k.labels) && k.labels.length === 2 && k.labels.every((l) => typeof l === 'string' && l.length > 0),
+      'classifier.labels must be two names: [below threshold, at or above]',
+    );
     if (k.placement !== undefined) {
       const pools = ['cpu', 'gpu'];
-      need(typeof k.placement === 'object' && k.placement !== null && pools.includes(k.placement.backbone) && pools.includes(k.placement.head), 'classifier.placement must be { backbone: "cpu"|"gpu", head: "cpu"|"gpu" }');
+      need(
+        typeof k.placement === 'object' &&
+          k.placement !== null &&
+          pools.includes(k.placement.backbone) &&
+          pools.includes(k.placement.head),
+        'classifier.placement must be { backbone: "cpu"|"gpu", head: "cpu"|"gpu" }',
+      );
     }
   }
   return m as ModelManifest;
@@ -199,7 +244,10 @@ export function loadLocalModel(repo: string, name: string): LocalModel {
   const manifestPath = path.join(dir, 'manifest.json');
   if (!fs.existsSync(manifestPath)) {
     const known = listLocalModels(repo);
-    throw new ManifestError(manifestPath, `model "${name}" not found in ${repo} (known: ${known.join(', ') || 'none'})`);
+    throw new ManifestError(
+      manifestPath,
+      `model "${name}" not found in ${repo} (known: ${known.join(', ') || 'none'})`,
+    );
   }
   let raw: unknown;
   try {
@@ -209,6 +257,7 @@ export function loadLocalModel(repo: string, name: string): LocalModel {
   }
   const manifest = validateManifest(raw, manifestPath, name);
   const modelPath = path.join(dir, String(manifest.version), manifest.file);
-  if (!fs.existsSync(modelPath)) throw new ManifestError(manifestPath, `version ${manifest.version} has no file ${modelPath}`);
+  if (!fs.existsSync(modelPath))
+    throw new ManifestError(manifestPath, `version ${manifest.version} has no file ${modelPath}`);
   return { manifest, modelPath, dir };
 }

@@ -37,11 +37,15 @@ export async function syncModels(storage: Storage, uri: string, names: string[],
     const local = path.join(dir, modelRel);
     const remote = b.file(`${prefix}${name}/${manifest.version}/${manifest.file}`);
     const [meta] = await remote.getMetadata().catch((err: { code?: number }) => {
-      throw new ManifestError(`gs://${bucket}/${manifestName}`, err.code === 404 ? `version ${manifest.version} has no ${manifest.file} in the bucket` : String(err));
+      throw new ManifestError(
+        `gs://${bucket}/${manifestName}`,
+        err.code === 404 ? `version ${manifest.version} has no ${manifest.file} in the bucket` : String(err),
+      );
     });
     fs.mkdirSync(path.dirname(local), { recursive: true });
     const stamp = `${local}.md5`;
-    const fresh = fs.existsSync(local) && fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === String(meta.md5Hash);
+    const fresh =
+      fs.existsSync(local) && fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === String(meta.md5Hash);
     if (!fresh) {
       await remote.download({ destination: `${local}.part` });
       fs.renameSync(`${local}.part`, local);
@@ -72,13 +76,20 @@ export async function chipClassifierNames(storage: Storage, uri: string, pipelin
       continue; // syncModels reports a broken manifest if the model is asked for by name
     }
     const runs = raw.classifier?.pipelines;
-    if (raw.task === 'chip-classifier' && Array.isArray(runs) && runs.some((p) => pipelines.includes(String(p)))) out.push(name);
+    if (raw.task === 'chip-classifier' && Array.isArray(runs) && runs.some((p) => pipelines.includes(String(p))))
+      out.push(name);
   }
   return out.sort();
 }
 
 /** What a worker with a bucket repository copies: its pipelines' models and the chip classifiers published for them. */
-export async function syncPipelineModels(storage: Storage, uri: string, pipelines: string[], pipelineModels: string[], cacheDir: string): Promise<{ dir: string; names: string[] }> {
+export async function syncPipelineModels(
+  storage: Storage,
+  uri: string,
+  pipelines: string[],
+  pipelineModels: string[],
+  cacheDir: string,
+): Promise<{ dir: string; names: string[] }> {
   const names = [...new Set([...pipelineModels, ...(await chipClassifierNames(storage, uri, pipelines))])];
   return { dir: await syncModels(storage, uri, names, cacheDir), names };
 }
@@ -87,10 +98,23 @@ export async function syncPipelineModels(storage: Storage, uri: string, pipeline
 export async function publishModel(storage: Storage, localRepo: string, name: string, uri: string): Promise<string> {
   const { bucket, prefix } = parseRepoUri(uri);
   const dir = path.join(localRepo, name);
-  const manifest = validateManifest(JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')), path.join(dir, 'manifest.json'), name);
+  const manifest = validateManifest(
+    JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')),
+    path.join(dir, 'manifest.json'),
+    name,
+  );
   const b = storage.bucket(bucket);
   const meta = { metadata: { 'lookout-derived': 'model' } };
-  await b.upload(path.join(dir, String(manifest.version), manifest.file), { destination: `${prefix}${name}/${manifest.version}/${manifest.file}`, resumable: false, metadata: meta });
-  await b.upload(path.join(dir, 'manifest.json'), { destination: `${prefix}${name}/manifest.json`, resumable: false, contentType: 'application/json', metadata: meta });
+  await b.upload(path.join(dir, String(manifest.version), manifest.file), {
+    destination: `${prefix}${name}/${manifest.version}/${manifest.file}`,
+    resumable: false,
+    metadata: meta,
+  });
+  await b.upload(path.join(dir, 'manifest.json'), {
+    destination: `${prefix}${name}/manifest.json`,
+    resumable: false,
+    contentType: 'application/json',
+    metadata: meta,
+  });
   return `gs://${bucket}/${prefix}${name}/${manifest.version}/${manifest.file}`;
 }

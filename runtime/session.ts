@@ -23,7 +23,10 @@ export async function createSession(modelPath: string, opts: SessionOptions): Pr
   const threads = opts.threads ?? os.availableParallelism();
   if (opts.pool === 'gpu') {
     try {
-      const session = await ort.InferenceSession.create(modelPath, { executionProviders: ['cuda'], graphOptimizationLevel: 'all' });
+      const session = await ort.InferenceSession.create(modelPath, {
+        executionProviders: ['cuda'],
+        graphOptimizationLevel: 'all',
+      });
       return { session, executionProvider: 'cuda' };
     } catch (err) {
       throw new SetupError(

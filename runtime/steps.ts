@@ -23,7 +23,9 @@ interface Totals {
   calls: number;
 }
 
-const totals: Record<Step, Totals> = Object.fromEntries(STEPS.map((s) => [s, { cpuNs: 0, wallNs: 0, calls: 0 }])) as Record<Step, Totals>;
+const totals: Record<Step, Totals> = Object.fromEntries(
+  STEPS.map((s) => [s, { cpuNs: 0, wallNs: 0, calls: 0 }]),
+) as Record<Step, Totals>;
 
 let fd: number | undefined | null;
 const buf = Buffer.alloc(128);
@@ -45,7 +47,8 @@ export function threadCpuNs(): number {
 /** `/proc/<pid>/schedstat`: time on CPU (ns), time waiting on a run queue (ns), time slices. */
 export function parseSchedstat(text: string): { runNs: number; waitNs: number; slices: number } {
   const [run, wait, slices] = text.trim().split(/\s+/).map(Number);
-  if (![run, wait, slices].every(Number.isFinite)) throw new Error(`not a schedstat line: ${JSON.stringify(text.slice(0, 80))}`);
+  if (![run, wait, slices].every(Number.isFinite))
+    throw new Error(`not a schedstat line: ${JSON.stringify(text.slice(0, 80))}`);
   return { runNs: run, waitNs: wait, slices };
 }
 
@@ -111,5 +114,7 @@ export function addWall(step: Step, ms: number): void {
 
 /** Totals since the process started, in seconds. */
 export function stepTotals(): Record<Step, { cpuS: number; wallS: number; calls: number }> {
-  return Object.fromEntries(STEPS.map((s) => [s, { cpuS: totals[s].cpuNs / 1e9, wallS: totals[s].wallNs / 1e9, calls: totals[s].calls }])) as Record<Step, { cpuS: number; wallS: number; calls: number }>;
+  return Object.fromEntries(
+    STEPS.map((s) => [s, { cpuS: totals[s].cpuNs / 1e9, wallS: totals[s].wallNs / 1e9, calls: totals[s].calls }]),
+  ) as Record<Step, { cpuS: number; wallS: number; calls: number }>;
 }

@@ -42,8 +42,13 @@ function axis(length: number, n: number, overlap: number): Array<[number, number
 }
 
 /** Integer tile rectangles, row-major, covering the frame exactly (first tile at 0, last ending at the edge). */
-export function tileRects(width: number, height: number, t: Pick<TilingOptions, 'cols' | 'rows' | 'overlap'>): TileRect[] {
-  if (!Number.isInteger(t.cols) || !Number.isInteger(t.rows) || t.cols < 1 || t.rows < 1) throw new RangeError(`tiling: cols and rows must be integers >= 1, got ${t.cols} x ${t.rows}`);
+export function tileRects(
+  width: number,
+  height: number,
+  t: Pick<TilingOptions, 'cols' | 'rows' | 'overlap'>,
+): TileRect[] {
+  if (!Number.isInteger(t.cols) || !Number.isInteger(t.rows) || t.cols < 1 || t.rows < 1)
+    throw new RangeError(`tiling: cols and rows must be integers >= 1, got ${t.cols} x ${t.rows}`);
   if (!(t.overlap >= 0 && t.overlap < 1)) throw new RangeError(`tiling: overlap must be in [0, 1), got ${t.overlap}`);
   const xs = axis(width, t.cols, t.overlap);
   const ys = axis(height, t.rows, t.overlap);
@@ -61,7 +66,12 @@ export function toFrame(boxes: Box[], tile: TileRect): Box[] {
  * Whether a box (frame coordinates) from `tile` touches one of the tile's inner edges, i.e. an edge that
  * is not also the frame's edge: such a box is likely the cut-off part of an object.
  */
-export function touchesInnerEdge(b: Pick<Box, 'x' | 'y' | 'w' | 'h'>, tile: TileRect, frame: { width: number; height: number }, marginPx: number): boolean {
+export function touchesInnerEdge(
+  b: Pick<Box, 'x' | 'y' | 'w' | 'h'>,
+  tile: TileRect,
+  frame: { width: number; height: number },
+  marginPx: number,
+): boolean {
   if (marginPx < 0) return false;
   if (tile.x > 0 && b.x <= tile.x + marginPx) return true;
   if (tile.y > 0 && b.y <= tile.y + marginPx) return true;

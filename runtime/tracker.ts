@@ -133,7 +133,10 @@ function xToBox(x: number[]): { x: number; y: number; w: number; h: number } {
   return { x: x[0] - w / 2, y: x[1] - h / 2, w, h };
 }
 
-function iouOf(a: { x: number; y: number; w: number; h: number }, b: { x: number; y: number; w: number; h: number }): number {
+function iouOf(
+  a: { x: number; y: number; w: number; h: number },
+  b: { x: number; y: number; w: number; h: number },
+): number {
   const ix = Math.max(0, Math.min(a.x + a.w, b.x + b.w) - Math.max(a.x, b.x));
   const iy = Math.max(0, Math.min(a.y + a.h, b.y + b.h) - Math.max(a.y, b.y));
   const inter = ix * iy;
@@ -184,7 +187,8 @@ function kfUpdate(t: TrackState, z: number[]): void {
     }
   }
   // Keep P symmetric against round-off.
-  for (let i = 0; i < N; i++) for (let j = i + 1; j < N; j++) Pn[i * N + j] = Pn[j * N + i] = (Pn[i * N + j] + Pn[j * N + i]) / 2;
+  for (let i = 0; i < N; i++)
+    for (let j = i + 1; j < N; j++) Pn[i * N + j] = Pn[j * N + i] = (Pn[i * N + j] + Pn[j * N + i]) / 2;
   t.P = Pn;
 }
 
@@ -233,7 +237,8 @@ function validate(opts: TrackerOptions): void {
   if (!(opts.maxCentreDistance >= 0)) throw bad('maxCentreDistance', opts.maxCentreDistance);
   if (!(Number.isInteger(opts.minHits) && opts.minHits >= 1)) throw bad('minHits', opts.minHits);
   if (!(Number.isInteger(opts.maxMisses) && opts.maxMisses >= 0)) throw bad('maxMisses', opts.maxMisses);
-  if (!(Number.isInteger(opts.historyLength) && opts.historyLength >= 2)) throw bad('historyLength', opts.historyLength);
+  if (!(Number.isInteger(opts.historyLength) && opts.historyLength >= 2))
+    throw bad('historyLength', opts.historyLength);
   if (!(opts.stillRadius > 0)) throw bad('stillRadius', opts.stillRadius);
 }
 
@@ -246,7 +251,10 @@ export class Tracker {
   /** A new tracker, or one resumed from `state` (whose options then win over `opts`). */
   constructor(opts: Partial<TrackerOptions> = {}, state?: TrackerState) {
     if (state) {
-      if (state.format !== 'lookout-tracker' || state.version !== 1) throw new TrackerError(`not a tracker state (format ${JSON.stringify(state.format)} v${JSON.stringify(state.version)})`);
+      if (state.format !== 'lookout-tracker' || state.version !== 1)
+        throw new TrackerError(
+          `not a tracker state (format ${JSON.stringify(state.format)} v${JSON.stringify(state.version)})`,
+        );
       this.opts = { ...DEFAULT_TRACKER_OPTIONS, ...state.options };
       this.tracks = structuredClone(state.tracks);
       this.nextId = state.nextId;
@@ -266,7 +274,14 @@ export class Tracker {
 
   /** The full state as plain JSON; a deep copy. */
   state(): TrackerState {
-    return { format: 'lookout-tracker', version: 1, options: structuredClone(this.opts), nextId: this.nextId, frame: this.frame, tracks: structuredClone(this.tracks) };
+    return {
+      format: 'lookout-tracker',
+      version: 1,
+      options: structuredClone(this.opts),
+      nextId: this.nextId,
+      frame: this.frame,
+      tracks: structuredClone(this.tracks),
+    };
   }
 
   /** Live tracks (tentative and confirmed), a copy. */
@@ -283,10 +298,15 @@ export class Tracker {
    * stride or a dropped frame is handled) and associates this frame's detections.
    */
   update(frame: number, detections: ReadonlyArray<TrackerDetection>): TrackedDetection[] {
-    if (!Number.isInteger(frame) || frame < 0) throw new TrackerError(`frame index must be a non-negative integer, got ${frame}`);
-    if (frame <= this.frame) throw new TrackerError(`frame ${frame} is not after the last frame ${this.frame}: frames must be passed in increasing order`);
+    if (!Number.isInteger(frame) || frame < 0)
+      throw new TrackerError(`frame index must be a non-negative integer, got ${frame}`);
+    if (frame <= this.frame)
+      throw new TrackerError(
+        `frame ${frame} is not after the last frame ${this.frame}: frames must be passed in increasing order`,
+      );
     detections.forEach((d, i) => {
-      if (![d.x, d.y, d.w, d.h].every(Number.isFinite) || d.w <= 0 || d.h <= 0) throw new TrackerError(`detection ${i} has an invalid box (${d.x}, ${d.y}, ${d.w}, ${d.h})`);
+      if (![d.x, d.y, d.w, d.h].every(Number.isFinite) || d.w <= 0 || d.h <= 0)
+        throw new TrackerError(`detection ${i} has an invalid box (${d.x}, ${d.y}, ${d.w}, ${d.h})`);
     });
     const steps = this.frame < 0 ? 1 : frame - this.frame;
     // Missed frames between calls count as misses for every track.
@@ -371,7 +391,15 @@ export class Tracker {
       const fy = d.y + d.h;
       if (Math.hypot(fx - t.still.x, fy - t.still.y) > this.opts.stillRadius * d.h) t.still = { frame, x: fx, y: fy };
       updated.add(t.id);
-      out.push({ detection: i, trackId: t.id, confirmed: t.confirmed, hits: t.hits, firstFrame: t.firstFrame, history: t.history.map((p) => ({ ...p })), still: { ...t.still } });
+      out.push({
+        detection: i,
+        trackId: t.id,
+        confirmed: t.confirmed,
+        hits: t.hits,
+        firstFrame: t.firstFrame,
+        history: t.history.map((p) => ({ ...p })),
+        still: { ...t.still },
+      });
     });
     for (const t of this.tracks) if (!updated.has(t.id)) t.misses++;
     this.tracks = this.tracks.filter((t) => t.misses <= this.opts.maxMisses);

@@ -27,7 +27,11 @@ import type { LookoutConfig } from '../config';
 import { LookoutError } from '../core/errors';
 import type { RasterRowFields } from '../core/types';
 import { latestView, query } from '../io/query';
-import { featureCollectionFromRows, ringFromWkt, type GeoJsonFeatureCollection } from '../methods/raster-change/geojson';
+import {
+  featureCollectionFromRows,
+  ringFromWkt,
+  type GeoJsonFeatureCollection,
+} from '../methods/raster-change/geojson';
 import { PreviewBuilder } from '../methods/raster-change/heatmap';
 import { bandNames, rolesOf } from '../methods/raster-change/method';
 import { bufferRangeSource, openRaster } from '../media/raster';
@@ -55,17 +59,27 @@ export function parseAoi(text: string | undefined): Aoi {
   } catch {
     throw new BadAoiError('send it as a GeoJSON Polygon geometry (JSON) in ?aoi=');
   }
-  const g = (v && typeof v === 'object' && (v as { type?: string }).type === 'Feature' ? (v as { geometry?: unknown }).geometry : v) as { type?: unknown; coordinates?: unknown } | null;
-  if (!g || g.type !== 'Polygon' || !Array.isArray(g.coordinates) || g.coordinates.length === 0) throw new BadAoiError('a GeoJSON Polygon is needed');
+  const g = (
+    v && typeof v === 'object' && (v as { type?: string }).type === 'Feature'
+      ? (v as { geometry?: unknown }).geometry
+      : v
+  ) as { type?: unknown; coordinates?: unknown } | null;
+  if (!g || g.type !== 'Polygon' || !Array.isArray(g.coordinates) || g.coordinates.length === 0)
+    throw new BadAoiError('a GeoJSON Polygon is needed');
   const rings = g.coordinates as unknown[];
   const out: Array<Array<[number, number]>> = [];
   let n = 0;
   for (const r of rings) {
-    if (!Array.isArray(r) || r.length < 4) throw new BadAoiError('each ring needs at least 4 positions (a closed triangle)');
+    if (!Array.isArray(r) || r.length < 4)
+      throw new BadAoiError('each ring needs at least 4 positions (a closed triangle)');
     const ring = r.map((p: unknown) => {
-      if (!Array.isArray(p) || p.length < 2 || !p.slice(0, 2).every((x) => typeof x === 'number' && Number.isFinite(x))) throw new BadAoiError(`position ${JSON.stringify(p)} is not [lon, lat]`);
+      if (!Array.isArray(p) || p.length < 2 || !p.slice(0, 2).every((x) => typeof x === 'number' && Number.isFinite(x)))
+        throw new BadAoiError(`position ${JSON.stringify(p)} is not [lon, lat]`);
       const [lon, lat] = p as [number, number];
-      if (lon < -180 || lon > 180 || lat < -90 || lat > 90) throw new BadAoiError(`position [${lon}, ${lat}] is off the globe (longitude -180..180: split an area that crosses the antimeridian)`);
+      if (lon < -180 || lon > 180 || lat < -90 || lat > 90)
+        throw new BadAoiError(
+          `position [${lon}, ${lat}] is off the globe (longitude -180..180: split an area that crosses the antimeridian)`,
+        );
       return [lon, lat] as [number, number];
     });
     const [a, z] = [ring[0], ring[ring.length - 1]];
@@ -75,7 +89,8 @@ export function parseAoi(text: string | undefined): Aoi {
   }
   if (n > MAX_AOI_VERTICES) throw new BadAoiError(`${n} vertices; at most ${MAX_AOI_VERTICES}`);
   const b = aoiBounds({ type: 'Polygon', coordinates: out });
-  if (b.east - b.west > 180) throw new BadAoiError('wider than 180° of longitude (an area across the antimeridian: split it in two)');
+  if (b.east - b.west > 180)
+    throw new BadAoiError('wider than 180° of longitude (an area across the antimeridian: split it in two)');
   return { type: 'Polygon', coordinates: out };
 }
 
@@ -121,7 +136,11 @@ export function boundsParams(aoi: Aoi): Record<'west' | 'south' | 'east' | 'nort
 }
 
 /** The same selection for the BigQuery console (GEOGRAPHY with straight lon/lat edges); not run by Lookout. */
-export function bigQueryGisSql(cfg: LookoutConfig, aoi: Aoi, r: { bucket: string; name: string; generation: string }): string {
+export function bigQueryGisSql(
+  cfg: LookoutConfig,
+  aoi: Aoi,
+  r: { bucket: string; name: string; generation: string },
+): string {
   const q = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
   return `SELECT name, raster.chip_col, raster.chip_row, raster.change_score, ST_GEOGFROMTEXT(raster.footprint_wkt, planar => TRUE) AS footprint
 FROM ${latestView(cfg)}
@@ -153,7 +172,11 @@ export interface Selection extends GeoJsonFeatureCollection {
 }
 
 /** Steps 1 and 2 over already-read rows (exported for the unit tests; selectChips runs step 1 in SQL). */
-export function selectionOf(rows: readonly ChipRow[], aoi: Aoi, meta: Omit<Selection['lookout'], 'aoi' | 'bounds_rows' | 'selected' | 'predicate'>): Selection {
+export function selectionOf(
+  rows: readonly ChipRow[],
+  aoi: Aoi,
+  meta: Omit<Selection['lookout'], 'aoi' | 'bounds_rows' | 'selected' | 'predicate'>,
+): Selection {
   const picked = rows.filter((r) => footprintIntersects(r.raster.footprint_wkt, aoi));
   const fc = featureCollectionFromRows(
     picked.map((r) => ({ ...r, raster: r.raster as unknown as Record<string, unknown> & RasterRowFields })),
@@ -162,14 +185,28 @@ export function selectionOf(rows: readonly ChipRow[], aoi: Aoi, meta: Omit<Selec
   for (const [i, f] of fc.features.entries()) f.properties.workflow_id = picked[i].workflow_id;
   return {
     ...fc,
-    lookout: { ...meta, aoi, predicate: 'ST_INTERSECTS(footprint, aoi), edges straight in lon/lat; chips without a footprint are not selected', bounds_rows: rows.length, selected: picked.length },
+    lookout: {
+      ...meta,
+      aoi,
+      predicate: 'ST_INTERSECTS(footprint, aoi), edges straight in lon/lat; chips without a footprint are not selected',
+      bounds_rows: rows.length,
+      selected: picked.length,
+    },
   };
 }
 
 /** The chips of one raster that the AOI touches (README predicate: bounds in SQL, then ST_INTERSECTS). */
-export async function selectChips(bq: BigQuery, cfg: LookoutConfig, r: { bucket: string; name: string; generation: string }, aoi: Aoi): Promise<Selection> {
+export async function selectChips(
+  bq: BigQuery,
+  cfg: LookoutConfig,
+  r: { bucket: string; name: string; generation: string },
+  aoi: Aoi,
+): Promise<Selection> {
   const rows = await query<ChipRow>(bq, boundsSql(cfg), { ...r, ...boundsParams(aoi) });
-  return selectionOf(rows, aoi, { raster: `gs://${r.bucket}/${r.name}#${r.generation}`, bigquery_gis_sql: bigQueryGisSql(cfg, aoi, r) });
+  return selectionOf(rows, aoi, {
+    raster: `gs://${r.bucket}/${r.name}#${r.generation}`,
+    bigquery_gis_sql: bigQueryGisSql(cfg, aoi, r),
+  });
 }
 
 /**
@@ -180,13 +217,19 @@ export async function selectChips(bq: BigQuery, cfg: LookoutConfig, r: { bucket:
  * through media/raster.ts (bounded memory) into the pipeline's PreviewBuilder (each band stretched between its
  * 2nd and 98th percentile; nodata transparent would need alpha, it is black as in the heatmap).
  */
-export async function rasterPreviewPng(buf: Buffer, name: string, metadata: Record<string, string> | undefined, maxSide = 2048): Promise<Buffer> {
+export async function rasterPreviewPng(
+  buf: Buffer,
+  name: string,
+  metadata: Record<string, string> | undefined,
+  maxSide = 2048,
+): Promise<Buffer> {
   const r = await openRaster(bufferRangeSource(buf, name));
   try {
     let rgb: number[] = [0];
     try {
       const roles = rolesOf(bandNames(r.bandCount, metadata).names);
-      if (roles.red !== undefined && roles.green !== undefined && roles.blue !== undefined) rgb = [roles.red, roles.green, roles.blue];
+      if (roles.red !== undefined && roles.green !== undefined && roles.blue !== undefined)
+        rgb = [roles.red, roles.green, roles.blue];
     } catch {
       // Metadata that names the wrong number of bands: the pipeline fails such a raster; show band 1.
     }
@@ -197,7 +240,11 @@ export async function rasterPreviewPng(buf: Buffer, name: string, metadata: Reco
     }
     const img = preview.toImage();
     const sharp = (await import('sharp')).default;
-    return await sharp(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength), { raw: { width: img.width, height: img.height, channels: img.channels as 1 | 3 } }).png().toBuffer();
+    return await sharp(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength), {
+      raw: { width: img.width, height: img.height, channels: img.channels as 1 | 3 },
+    })
+      .png()
+      .toBuffer();
   } finally {
     await r.close();
   }

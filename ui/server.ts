@@ -21,7 +21,21 @@ import { LookoutError } from '../core/errors';
 import { pipelineNames } from '../core/pipelines';
 import { bigqueryClient, natsConnect, storageClient, temporalClient } from '../io/clients';
 import { failedAnalyses } from '../io/query';
-import { alertView, analysisRow, failuresByRun, filterAlerts, listAlerts, listFailures, listRasters, listRuns, liveFrames, rasterRows, runHops, runRows, videoFrames } from '../io/review';
+import {
+  alertView,
+  analysisRow,
+  failuresByRun,
+  filterAlerts,
+  listAlerts,
+  listFailures,
+  listRasters,
+  listRuns,
+  liveFrames,
+  rasterRows,
+  runHops,
+  runRows,
+  videoFrames,
+} from '../io/review';
 import { latestFeedback, writeFeedback } from '../io/feedback';
 import { uploadMetadata, defaultUploadRun } from '../io/uploads';
 import { readDeadLetters, ensureStreams } from '../io/streams';
@@ -55,7 +69,11 @@ const LIB_TYPES: Record<string, string> = { '.css': 'text/css', '.json': 'applic
 /** Bound beyond loopback without a token: writes would be open to the network. */
 export class UiAuthConfigError extends LookoutError {
   constructor(host: string) {
-    super('UiAuthConfig', `lookout ui: listening on ${host} (beyond loopback) needs LOOKOUT_UI_TOKEN: retry, feedback and upload would be open to anyone who can reach it`, { retryable: false });
+    super(
+      'UiAuthConfig',
+      `lookout ui: listening on ${host} (beyond loopback) needs LOOKOUT_UI_TOKEN: retry, feedback and upload would be open to anyone who can reach it`,
+      { retryable: false },
+    );
   }
 }
 
@@ -80,7 +98,16 @@ function ownObject(cfg: LookoutConfig, uri: string): { bucket: string; name: str
   return { bucket: m[1], name: m[2] };
 }
 
-const CONTENT_TYPES: Record<string, string> = { '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.png': 'image/png', '.webp': 'image/webp', '.mp4': 'video/mp4', '.avi': 'video/x-msvideo', '.tif': 'image/tiff', '.tiff': 'image/tiff' };
+const CONTENT_TYPES: Record<string, string> = {
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.png': 'image/png',
+  '.webp': 'image/webp',
+  '.mp4': 'video/mp4',
+  '.avi': 'video/x-msvideo',
+  '.tif': 'image/tiff',
+  '.tiff': 'image/tiff',
+};
 
 export interface UiServer {
   app: FastifyInstance;
@@ -108,12 +135,17 @@ export async function startUi(cfg: LookoutConfig, opts: UiOptions = {}): Promise
   const tclient = () => (temporal ??= temporalClient(cfg));
 
   const app = Fastify({ logger: opts.log ? { level: 'info' } : false, bodyLimit: cfg.limits.maxObjectBytes });
-  app.addContentTypeParser(/^(application\/octet-stream|image\/|video\/)/, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser(/^(application\/octet-stream|image\/|video\/)/, { parseAs: 'buffer' }, (_req, body, done) =>
+    done(null, body),
+  );
 
   app.addHook('onRequest', async (req, reply) => {
     if (req.method === 'GET' || req.method === 'HEAD') return;
     if (!authorized(req.headers.authorization, token)) {
-      await reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'this write needs Authorization: Bearer <LOOKOUT_UI_TOKEN>' });
+      await reply
+        .code(401)
+        .header('www-authenticate', 'Bearer')
+        .send({ error: 'this write needs Authorization: Bearer <LOOKOUT_UI_TOKEN>' });
     }
   });
   app.setErrorHandler(async (err: Error & { statusCode?: number }, _req, reply) => {
@@ -125,21 +157,37 @@ export async function startUi(cfg: LookoutConfig, opts: UiOptions = {}): Promise
   app.get('/lib/:file', async (req, reply) => {
     const rel = LIBS[(req.params as { file: string }).file];
     if (!rel) return reply.code(404).send({ error: 'no such library' });
-    return reply.type(LIB_TYPES[path.extname(rel)] ?? 'application/octet-stream').send(fs.createReadStream(path.join(NODE_MODULES, rel)));
+    return reply
+      .type(LIB_TYPES[path.extname(rel)] ?? 'application/octet-stream')
+      .send(fs.createReadStream(path.join(NODE_MODULES, rel)));
   });
   // Leaflet's CSS refers to its marker images relative to itself; leaflet-draw's to its toolbar sprites.
   app.get('/lib/images/:file', async (req, reply) => {
     const f = path.basename((req.params as { file: string }).file);
     const pkg = f.startsWith('spritesheet') ? 'leaflet-draw' : 'leaflet';
-    return reply.type(f.endsWith('.svg') ? 'image/svg+xml' : 'image/png').send(fs.createReadStream(path.join(NODE_MODULES, pkg, 'dist', 'images', f)));
+    return reply
+      .type(f.endsWith('.svg') ? 'image/svg+xml' : 'image/png')
+      .send(fs.createReadStream(path.join(NODE_MODULES, pkg, 'dist', 'images', f)));
   });
 
-  app.get('/api/info', async () => ({ project: cfg.gcp.projectId, bucket: cfg.gcs.bucket, table: `${cfg.bigquery.dataset}.${cfg.bigquery.table}`, pipelines: pipelineNames(), defaultPipeline: cfg.pipeline, writesNeedToken: !!token }));
+  app.get('/api/info', async () => ({
+    project: cfg.gcp.projectId,
+    bucket: cfg.gcs.bucket,
+    table: `${cfg.bigquery.dataset}.${cfg.bigquery.table}`,
+    pipelines: pipelineNames(),
+    defaultPipeline: cfg.pipeline,
+    writesNeedToken: !!token,
+  }));
 
   // Runs: listing, one run's report (infra/sql through loadtest/report.ts, as `lookout report`), comparison.
   app.get('/api/runs', async () => {
     const [runs, failures] = await Promise.all([listRuns(bq, cfg), failuresByRun(bq, cfg)]);
-    return runs.map((r) => ({ ...r, failures: failures.filter((f) => f.run_tag === r.run_tag).map((f) => ({ error_class: f.error_class, n: Number(f.n) })) }));
+    return runs.map((r) => ({
+      ...r,
+      failures: failures
+        .filter((f) => f.run_tag === r.run_tag)
+        .map((f) => ({ error_class: f.error_class, n: Number(f.n) })),
+    }));
   });
   app.get('/api/runs/:run/report', async (req) => {
     const { run } = req.params as { run: string };
@@ -165,22 +213,40 @@ export async function startUi(cfg: LookoutConfig, opts: UiOptions = {}): Promise
     const uniq = (xs: Array<string | null>) => [...new Set(xs.filter((x): x is string => !!x))].sort();
     return {
       alerts: filterAlerts(all, q),
-      choices: { scene: uniq(all.map((a) => a.scene)), camera: uniq(all.map((a) => a.camera)), reason: uniq(all.flatMap((a) => a.attributes)), verdict: ['confirmed', 'dismissed', 'none'] },
+      choices: {
+        scene: uniq(all.map((a) => a.scene)),
+        camera: uniq(all.map((a) => a.camera)),
+        reason: uniq(all.flatMap((a) => a.attributes)),
+        verdict: ['confirmed', 'dismissed', 'none'],
+      },
       total: all.length,
     };
   });
   app.get('/api/timeline', async (req) => {
     const q = req.query as { pipeline: string; bucket: string; name: string; generation: string };
-    const rows = await videoFrames(bq, cfg, { pipeline: q.pipeline, bucket: q.bucket, name: q.name, generation: q.generation });
-    return rows
-      .map((r) => {
-        const d = safeJson(r.details);
-        return { workflow_id: r.workflow_id, frame: typeof d.frame === 'number' ? d.frame : null, time_s: typeof d.time_s === 'number' ? d.time_s : null, score: r.score, label: r.label };
-      })
-      // Frame rows only: an alert episode's row names its peak frame too.
-      .filter((r) => r.label !== 'alert')
-      .filter((r) => r.frame !== null)
-      .sort((a, b) => a.frame! - b.frame!);
+    const rows = await videoFrames(bq, cfg, {
+      pipeline: q.pipeline,
+      bucket: q.bucket,
+      name: q.name,
+      generation: q.generation,
+    });
+    return (
+      rows
+        .map((r) => {
+          const d = safeJson(r.details);
+          return {
+            workflow_id: r.workflow_id,
+            frame: typeof d.frame === 'number' ? d.frame : null,
+            time_s: typeof d.time_s === 'number' ? d.time_s : null,
+            score: r.score,
+            label: r.label,
+          };
+        })
+        // Frame rows only: an alert episode's row names its peak frame too.
+        .filter((r) => r.label !== 'alert')
+        .filter((r) => r.frame !== null)
+        .sort((a, b) => a.frame! - b.frame!)
+    );
   });
   app.post('/api/feedback', async (req, reply) => {
     const b = (req.body ?? {}) as { workflowId?: string; verdict?: string; note?: string };
@@ -233,17 +299,37 @@ export async function startUi(cfg: LookoutConfig, opts: UiOptions = {}): Promise
 
   // Upload: one object per request (the page sends each file of a folder in turn), with the metadata of `lookout upload`.
   app.post('/api/upload', async (req, reply) => {
-    const q = req.query as { name?: string; run?: string; pipeline?: string; scene?: string; every?: string; prefix?: string };
+    const q = req.query as {
+      name?: string;
+      run?: string;
+      pipeline?: string;
+      scene?: string;
+      every?: string;
+      prefix?: string;
+    };
     const body = req.body as Buffer | undefined;
-    if (!q.name || !Buffer.isBuffer(body) || body.length === 0) return reply.code(400).send({ error: 'send the file as the request body with ?name=' });
+    if (!q.name || !Buffer.isBuffer(body) || body.length === 0)
+      return reply.code(400).send({ error: 'send the file as the request body with ?name=' });
     const base = path.basename(q.name).replace(/[^\w.\-]+/g, '_');
-    if (q.pipeline && !pipelineNames().includes(q.pipeline)) return reply.code(400).send({ error: `unknown pipeline ${q.pipeline}` });
+    if (q.pipeline && !pipelineNames().includes(q.pipeline))
+      return reply.code(400).send({ error: `unknown pipeline ${q.pipeline}` });
     const run = q.run || defaultUploadRun();
     const name = `${q.prefix ?? 'uploads/'}${run}/${base}`;
     const every = q.every ? Number(q.every) : undefined;
-    const metadata = uploadMetadata({ run, pipeline: q.pipeline || undefined, scene: q.scene || undefined, every: Number.isFinite(every) ? every : undefined });
-    const contentType = String(req.headers['content-type'] ?? '') !== 'application/octet-stream' ? String(req.headers['content-type']) : (CONTENT_TYPES[path.extname(base).toLowerCase()] ?? 'application/octet-stream');
-    await storage.bucket(cfg.gcs.bucket).file(name).save(body, { resumable: false, contentType, metadata: { metadata } });
+    const metadata = uploadMetadata({
+      run,
+      pipeline: q.pipeline || undefined,
+      scene: q.scene || undefined,
+      every: Number.isFinite(every) ? every : undefined,
+    });
+    const contentType =
+      String(req.headers['content-type'] ?? '') !== 'application/octet-stream'
+        ? String(req.headers['content-type'])
+        : (CONTENT_TYPES[path.extname(base).toLowerCase()] ?? 'application/octet-stream');
+    await storage
+      .bucket(cfg.gcs.bucket)
+      .file(name)
+      .save(body, { resumable: false, contentType, metadata: { metadata } });
     return { bucket: cfg.gcs.bucket, name, run };
   });
 
@@ -256,10 +342,15 @@ export async function startUi(cfg: LookoutConfig, opts: UiOptions = {}): Promise
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lookout-ui-'));
     try {
       const file = path.join(tmp, 'video');
-      await storage.bucket(obj.bucket).file(obj.name, { generation: Number(q.generation) }).download({ destination: file });
+      await storage
+        .bucket(obj.bucket)
+        .file(obj.name, { generation: Number(q.generation) })
+        .download({ destination: file });
       const sharp = (await import('sharp')).default;
       for await (const f of readFrames(file, [Number(q.frame)])) {
-        const jpeg = await sharp(f.rgb, { raw: { width: f.width, height: f.height, channels: 3 } }).jpeg({ quality: 80 }).toBuffer();
+        const jpeg = await sharp(f.rgb, { raw: { width: f.width, height: f.height, channels: 3 } })
+          .jpeg({ quality: 80 })
+          .toBuffer();
         return reply.type('image/jpeg').send(jpeg);
       }
       return reply.code(404).send({ error: 'no such frame' });
@@ -284,9 +375,19 @@ export async function startUi(cfg: LookoutConfig, opts: UiOptions = {}): Promise
   // The chips an area of interest touches, as GeoJSON (ui/map.ts: the README's bounds SQL, then ST_INTERSECTS).
   app.get('/api/raster/select', async (req, reply) => {
     const q = req.query as { bucket?: string; name?: string; generation?: string; aoi?: string; download?: string };
-    if (!q.bucket || !q.name || !q.generation) return reply.code(400).send({ error: 'bucket, name and generation are required' });
-    const sel = await selectChips(bq, cfg, { bucket: q.bucket, name: q.name, generation: q.generation }, parseAoi(q.aoi));
-    if (q.download) reply.header('content-disposition', `attachment; filename="${path.basename(q.name).replace(/[^\w.-]+/g, '_')}-aoi.geojson"`);
+    if (!q.bucket || !q.name || !q.generation)
+      return reply.code(400).send({ error: 'bucket, name and generation are required' });
+    const sel = await selectChips(
+      bq,
+      cfg,
+      { bucket: q.bucket, name: q.name, generation: q.generation },
+      parseAoi(q.aoi),
+    );
+    if (q.download)
+      reply.header(
+        'content-disposition',
+        `attachment; filename="${path.basename(q.name).replace(/[^\w.-]+/g, '_')}-aoi.geojson"`,
+      );
     return reply.type('application/geo+json').send(JSON.stringify(sel));
   });
   app.get('/api/raster.png', async (req, reply) => {
@@ -297,11 +398,22 @@ export async function startUi(cfg: LookoutConfig, opts: UiOptions = {}): Promise
     const [buf] = await file.download();
     const sharp = (await import('sharp')).default;
     try {
-      if (buf.subarray(0, 4).toString('latin1').match(/^(II[*+]\0|MM\0[*+])$/)) {
+      if (
+        buf
+          .subarray(0, 4)
+          .toString('latin1')
+          .match(/^(II[*+]\0|MM\0[*+])$/)
+      ) {
         const [md] = await file.getMetadata();
-        return reply.type('image/png').send(await rasterPreviewPng(buf, q.name, md.metadata as Record<string, string> | undefined));
+        return reply
+          .type('image/png')
+          .send(await rasterPreviewPng(buf, q.name, md.metadata as Record<string, string> | undefined));
       }
-      const png = await sharp(buf, { limitInputPixels: cfg.limits.maxPixels }).resize({ width: 2048, height: 2048, fit: 'inside', withoutEnlargement: true }).normalise().png().toBuffer();
+      const png = await sharp(buf, { limitInputPixels: cfg.limits.maxPixels })
+        .resize({ width: 2048, height: 2048, fit: 'inside', withoutEnlargement: true })
+        .normalise()
+        .png()
+        .toBuffer();
       return reply.type('image/png').send(png);
     } catch (err) {
       return reply.code(415).send({ error: `cannot render ${q.name} as an image: ${(err as Error).message}` });
@@ -314,10 +426,15 @@ export async function startUi(cfg: LookoutConfig, opts: UiOptions = {}): Promise
     if (!obj) return reply.code(403).send({ error: 'not an object of this deployment' });
     const file = storage.bucket(obj.bucket).file(obj.name);
     const [md] = await file.getMetadata().catch((err: { code?: number }) => {
-      throw Object.assign(new Error(`gs://${obj.bucket}/${obj.name}: ${err.code === 404 ? 'not found' : String(err)}`), { statusCode: err.code === 404 ? 404 : 502 });
+      throw Object.assign(
+        new Error(`gs://${obj.bucket}/${obj.name}: ${err.code === 404 ? 'not found' : String(err)}`),
+        { statusCode: err.code === 404 ? 404 : 502 },
+      );
     });
     const [buf] = await file.download();
-    return reply.type(String(md.contentType ?? CONTENT_TYPES[path.extname(obj.name).toLowerCase()] ?? 'application/octet-stream')).send(buf);
+    return reply
+      .type(String(md.contentType ?? CONTENT_TYPES[path.extname(obj.name).toLowerCase()] ?? 'application/octet-stream'))
+      .send(buf);
   });
 
   await app.listen({ port, host });

@@ -7,8 +7,19 @@
 import os from 'node:os';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
-import { OpenTelemetryActivityInboundInterceptor, OpenTelemetryActivityOutboundInterceptor, makeWorkflowExporter } from '@temporalio/interceptors-opentelemetry';
-import { NativeConnection, Runtime, Worker, type ActivityInboundCallsInterceptor, type WorkerInterceptors, type WorkerOptions as TemporalWorkerOptions } from '@temporalio/worker';
+import {
+  OpenTelemetryActivityInboundInterceptor,
+  OpenTelemetryActivityOutboundInterceptor,
+  makeWorkflowExporter,
+} from '@temporalio/interceptors-opentelemetry';
+import {
+  NativeConnection,
+  Runtime,
+  Worker,
+  type ActivityInboundCallsInterceptor,
+  type WorkerInterceptors,
+  type WorkerOptions as TemporalWorkerOptions,
+} from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { heartbeat } from '../activities/stage';
 import type { LookoutConfig, Pool } from '../config';
@@ -27,7 +38,13 @@ import { defaultModelRepo, listLocalModels } from '../runtime/manifest';
 import { syncPipelineModels } from '../runtime/remote';
 import { PixelBudget } from '../media/pixel-budget';
 import { log as rootLog, objectKeyOfWorkflowId, temporalLogger, withLogFields } from '../io/log';
-import { collectProcessMetrics, serveMetricsIfFree, watchPixelBudget, watchWorkerSteps, type MetricsServer } from '../io/metrics';
+import {
+  collectProcessMetrics,
+  serveMetricsIfFree,
+  watchPixelBudget,
+  watchWorkerSteps,
+  type MetricsServer,
+} from '../io/metrics';
 import { workflowSpanExport } from '../io/tracing';
 
 export interface WorkerOptions {
@@ -64,9 +81,16 @@ function logFieldsInterceptor(): ActivityInboundCallsInterceptor {
   return {
     async execute(input, next) {
       const workflowId = Context.current().info.workflowExecution?.workflowId;
-      const arg = input.args[0] as { object?: { bucket?: string; name?: string; generation?: string }; input?: { object?: { bucket?: string; name?: string; generation?: string } } } | undefined;
+      const arg = input.args[0] as
+        | {
+            object?: { bucket?: string; name?: string; generation?: string };
+            input?: { object?: { bucket?: string; name?: string; generation?: string } };
+          }
+        | undefined;
       const o = arg?.object ?? arg?.input?.object;
-      const objectKey = (workflowId && objectKeyOfWorkflowId(workflowId)) || (o?.bucket && o.name ? `${o.bucket}/${o.name}#${o.generation}` : undefined);
+      const objectKey =
+        (workflowId && objectKeyOfWorkflowId(workflowId)) ||
+        (o?.bucket && o.name ? `${o.bucket}/${o.name}#${o.generation}` : undefined);
       return withLogFields({ workflowId, objectKey }, () => next(input));
     },
   };
@@ -77,14 +101,20 @@ export function workerInterceptors(): WorkerInterceptors {
   return {
     workflowModules: [require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors')],
     activity: [
-      (ctx) => ({ inbound: new OpenTelemetryActivityInboundInterceptor(ctx), outbound: new OpenTelemetryActivityOutboundInterceptor(ctx) }),
+      (ctx) => ({
+        inbound: new OpenTelemetryActivityInboundInterceptor(ctx),
+        outbound: new OpenTelemetryActivityOutboundInterceptor(ctx),
+      }),
       () => ({ inbound: logFieldsInterceptor() }),
     ],
   };
 }
 
 /** Pipelines whose models are all in the repository (the default set a worker serves). */
-export function servablePipelines(cfg: LookoutConfig, modelRepo?: string): { ok: string[]; missing: Array<{ pipeline: string; models: string[] }> } {
+export function servablePipelines(
+  cfg: LookoutConfig,
+  modelRepo?: string,
+): { ok: string[]; missing: Array<{ pipeline: string; models: string[] }> } {
   const have = new Set(listLocalModels(modelRepo ?? defaultModelRepo(cfg.projectRoot)));
   const ok: string[] = [];
   const missing: Array<{ pipeline: string; models: string[] }> = [];
@@ -103,7 +133,14 @@ export async function runWorker(cfg: LookoutConfig, opts: WorkerOptions, onReady
     collectProcessMetrics();
     watchPixelBudget(PixelBudget.shared(cfg.limits.decodePixelBudget));
     watchWorkerSteps();
-    metricsServer = await serveMetricsIfFree({ host: cfg.observability.metricsHost, port: opts.metricsPort, proxied: opts.sdkMetricsAddress ? [`http://${opts.sdkMetricsAddress}/metrics`] : [] }, (m) => rootLog().warn(m));
+    metricsServer = await serveMetricsIfFree(
+      {
+        host: cfg.observability.metricsHost,
+        port: opts.metricsPort,
+        proxied: opts.sdkMetricsAddress ? [`http://${opts.sdkMetricsAddress}/metrics`] : [],
+      },
+      (m) => rootLog().warn(m),
+    );
     if (metricsServer) {
       log(`metrics: http://${cfg.observability.metricsHost}:${metricsServer.port}/metrics`);
       opts.onMetrics?.(metricsServer);
@@ -128,7 +165,12 @@ export async function runWorker(cfg: LookoutConfig, opts: WorkerOptions, onReady
   }
   const models = new CachingModelLoader({ repo, pool: opts.pool, threads: opts.threads, batch: opts.batch });
   const store = gcsObjectStore(storage);
-  const loadImage = createImageLoader({ store, limits: cfg.limits, cacheBytes: opts.imageCacheBytes ?? cfg.worker.imageCacheMb * 2 ** 20, onDownloaded: () => heartbeat('downloaded') });
+  const loadImage = createImageLoader({
+    store,
+    limits: cfg.limits,
+    cacheBytes: opts.imageCacheBytes ?? cfg.worker.imageCacheMb * 2 ** 20,
+    onDownloaded: () => heartbeat('downloaded'),
+  });
   const methods = new Map<string, MethodRuntime>();
   // Raster pairing by place and time reads the archive's acquisitions back from the results table.
   const acquisitions = cfg.raster.pairing ? bigqueryAcquisitions(bigqueryClient(cfg), cfg) : undefined;
@@ -159,7 +201,15 @@ export async function runWorker(cfg: LookoutConfig, opts: WorkerOptions, onReady
   const rows = new RowBatcher(cfg.bigquery.embedded ? journalSink(sink, rowJournalDir(cfg)) : sink);
   const videos = new VideoFiles(store, { maxObjectBytes: cfg.video.maxBytes, cacheBytes: cfg.video.cacheMb * 2 ** 20 });
   const definitions = new Map(opts.pipelines.map((p) => methodOfPipeline(p)).map((d) => [d.name, d]));
-  const activities = createActivities({ methods, definitions, videos, rows, table: `${cfg.gcp.projectId}.${cfg.bigquery.dataset}.${cfg.bigquery.table}`, pool: opts.pool, maxVideoPixels: cfg.video.maxFramePixels });
+  const activities = createActivities({
+    methods,
+    definitions,
+    videos,
+    rows,
+    table: `${cfg.gcp.projectId}.${cfg.bigquery.dataset}.${cfg.bigquery.table}`,
+    pool: opts.pool,
+    maxVideoPixels: cfg.video.maxFramePixels,
+  });
   const workers: Worker[] = [];
   const versioning = workerDeploymentOptions(cfg);
   try {
@@ -203,7 +253,9 @@ export async function runWorker(cfg: LookoutConfig, opts: WorkerOptions, onReady
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
     opts.signal?.addEventListener('abort', stop, { once: true });
-    log(`worker pool=${opts.pool} queues=${workers.map((w) => w.options.taskQueue).join(', ')} concurrency=${opts.concurrency}`);
+    log(
+      `worker pool=${opts.pool} queues=${workers.map((w) => w.options.taskQueue).join(', ')} concurrency=${opts.concurrency}`,
+    );
     const running = Promise.all(workers.map((w) => w.run()));
     onReady?.();
     await running;
@@ -227,5 +279,11 @@ export async function runWorker(cfg: LookoutConfig, opts: WorkerOptions, onReady
 export function workerDeploymentOptions(cfg: LookoutConfig): Pick<TemporalWorkerOptions, 'workerDeploymentOptions'> {
   const d = cfg.temporal.deployment;
   if (!d) return {};
-  return { workerDeploymentOptions: { version: { deploymentName: d.name, buildId: d.buildId }, useWorkerVersioning: true, defaultVersioningBehavior: 'PINNED' } };
+  return {
+    workerDeploymentOptions: {
+      version: { deploymentName: d.name, buildId: d.buildId },
+      useWorkerVersioning: true,
+      defaultVersioningBehavior: 'PINNED',
+    },
+  };
 }

@@ -6,9 +6,25 @@
  * image bytes. Bad input ends the chain with a failure that is still recorded
  * as a row; passing faults are retried with backoff by Temporal.
  */
-import { ActivityFailure, ApplicationFailure, TimeoutFailure, log, patched, proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  TimeoutFailure,
+  log,
+  patched,
+  proxyActivities,
+  proxyLocalActivities,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { Pool, StageName, StageSpec } from '../core/pipelines';
-import { LOCAL_RECORD_OPTIONS, RECORD_OPTIONS, STAGE_HEARTBEAT_MS, STAGE_MAX_ATTEMPTS, STAGE_RETRY, stageGroupTimeoutMs } from '../core/policies';
+import {
+  LOCAL_RECORD_OPTIONS,
+  RECORD_OPTIONS,
+  STAGE_HEARTBEAT_MS,
+  STAGE_MAX_ATTEMPTS,
+  STAGE_RETRY,
+  stageGroupTimeoutMs,
+} from '../core/policies';
 import type { AnalysisSummary, AnalyzeInput, RecordResult, StageFailure } from '../core/types';
 import type { LookoutActivities, StageContext, StagesOutput } from '../activities/types';
 import type { AnalyzeResult } from '../core/workflows';
@@ -28,7 +44,11 @@ function stageActivities(spec: StageSpec, queue: string, scheduleToStartMs?: num
 }
 
 export function isScheduleToStartTimeout(err: unknown): boolean {
-  return err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && err.cause.timeoutType === 'SCHEDULE_TO_START';
+  return (
+    err instanceof ActivityFailure &&
+    err.cause instanceof TimeoutFailure &&
+    err.cause.timeoutType === 'SCHEDULE_TO_START'
+  );
 }
 
 /**
@@ -42,17 +62,33 @@ export async function withPoolFallback<T>(
   what: Record<string, string>,
 ): Promise<T> {
   try {
-    return await call(activities(spec.taskQueue, spec.fallback?.scheduleToStartMs), { pool: spec.pool, fellBack: false });
+    return await call(activities(spec.taskQueue, spec.fallback?.scheduleToStartMs), {
+      pool: spec.pool,
+      fellBack: false,
+    });
   } catch (err) {
     if (!spec.fallback || !isScheduleToStartTimeout(err)) throw err;
-    log.warn('no worker picked up the activity in time; running it on the fallback pool', { ...what, from: spec.taskQueue, to: spec.fallback.taskQueue });
+    log.warn('no worker picked up the activity in time; running it on the fallback pool', {
+      ...what,
+      from: spec.taskQueue,
+      to: spec.fallback.taskQueue,
+    });
     return await call(activities(spec.fallback.taskQueue), { pool: 'cpu', fellBack: true });
   }
 }
 
 /** Runs one stage on its pool (with the GPU → CPU fallback). */
-async function runStage<T>(name: StageName, spec: StageSpec, call: (acts: LookoutActivities, ctx: StageContext) => Promise<T>): Promise<T> {
-  return withPoolFallback(spec, (queue, scheduleToStartMs) => stageActivities(spec, queue, scheduleToStartMs), (acts, where) => call(acts, { stage: name, ...where }), { stage: name });
+async function runStage<T>(
+  name: StageName,
+  spec: StageSpec,
+  call: (acts: LookoutActivities, ctx: StageContext) => Promise<T>,
+): Promise<T> {
+  return withPoolFallback(
+    spec,
+    (queue, scheduleToStartMs) => stageActivities(spec, queue, scheduleToStartMs),
+    (acts, where) => call(acts, { stage: name, ...where }),
+    { stage: name },
+  );
 }
 
 export function failureOf(stage: StageFailure['stage'], err: unknown): StageFailure {
@@ -63,15 +99,32 @@ export function failureOf(stage: StageFailure['stage'], err: unknown): StageFail
     const attempts = detail.attempt ?? STAGE_MAX_ATTEMPTS;
     // A group of stages run in one activity names the stage that failed in the failure's details.
     if (detail.stage) stage = detail.stage;
-    return { stage, errorClass: cause.type ?? 'ApplicationFailure', message: cause.message, attempts, retryable: !cause.nonRetryable };
+    return {
+      stage,
+      errorClass: cause.type ?? 'ApplicationFailure',
+      message: cause.message,
+      attempts,
+      retryable: !cause.nonRetryable,
+    };
   }
   if (cause instanceof TimeoutFailure) {
-    return { stage, errorClass: `Timeout${cause.timeoutType ?? ''}`, message: cause.message, attempts: STAGE_MAX_ATTEMPTS, retryable: true };
+    return {
+      stage,
+      errorClass: `Timeout${cause.timeoutType ?? ''}`,
+      message: cause.message,
+      attempts: STAGE_MAX_ATTEMPTS,
+      retryable: true,
+    };
   }
   const e = cause as Error;
-  return { stage, errorClass: e?.name ?? 'Error', message: e?.message ?? String(cause), attempts: STAGE_MAX_ATTEMPTS, retryable: true };
+  return {
+    stage,
+    errorClass: e?.name ?? 'Error',
+    message: e?.message ?? String(cause),
+    attempts: STAGE_MAX_ATTEMPTS,
+    retryable: true,
+  };
 }
-
 
 /** Consecutive stages on the same queue, with no fallback queue (a GPU stage may move to the CPU pool on its own). */
 export function stageGroups(stages: Record<StageName, StageSpec>): StageName[][] {
@@ -91,7 +144,12 @@ export function stageGroups(stages: Record<StageName, StageSpec>): StageName[][]
  * The last group also writes the row when `recordInGroup` (one round trip for the whole analysis); returns
  * the record result when it did, and whether it tried and failed (the row may have landed all the same).
  */
-async function runGroups(input: AnalyzeInput, summary: AnalysisSummary, at: (s: StageName) => void, recordInGroup: boolean): Promise<{ record?: RecordResult; rowWriteFailed?: boolean }> {
+async function runGroups(
+  input: AnalyzeInput,
+  summary: AnalysisSummary,
+  at: (s: StageName) => void,
+  recordInGroup: boolean,
+): Promise<{ record?: RecordResult; rowWriteFailed?: boolean }> {
   const { stages } = input.pipeline;
   const groups = stageGroups(stages);
   for (const [gi, group] of groups.entries()) {
@@ -100,8 +158,12 @@ async function runGroups(input: AnalyzeInput, summary: AnalysisSummary, at: (s: 
     if (group.length === 1 || spec.fallback) {
       const s = group[0];
       if (s === 'detect') summary.detect = await runStage('detect', spec, (a, ctx) => a.detect(input, ctx));
-      else if (s === 'extract') summary.extract = await runStage('extract', spec, (a, ctx) => a.extract(input, summary.detect!, ctx));
-      else summary.score = await runStage('score', spec, (a, ctx) => a.score(input, summary.detect!, summary.extract!, ctx));
+      else if (s === 'extract')
+        summary.extract = await runStage('extract', spec, (a, ctx) => a.extract(input, summary.detect!, ctx));
+      else
+        summary.score = await runStage('score', spec, (a, ctx) =>
+          a.score(input, summary.detect!, summary.extract!, ctx),
+        );
       continue;
     }
     const { stages: run } = proxyActivities<LookoutActivities>({
@@ -112,7 +174,10 @@ async function runGroups(input: AnalyzeInput, summary: AnalysisSummary, at: (s: 
     });
     const prior: StagesOutput = { detect: summary.detect, extract: summary.extract };
     const last = gi === groups.length - 1;
-    const record = recordInGroup && last ? { workflowId: summary.workflowId, runId: summary.runId, workflowStartedAt: summary.workflowStartedAt } : undefined;
+    const record =
+      recordInGroup && last
+        ? { workflowId: summary.workflowId, runId: summary.runId, workflowStartedAt: summary.workflowStartedAt }
+        : undefined;
     const out = await run(input, group, prior, { pool: spec.pool, fellBack: false, ...(record ? { record } : {}) });
     summary.detect = out.detect;
     summary.extract = out.extract;
@@ -145,7 +210,8 @@ export async function analyzeObject(input: AnalyzeInput): Promise<AnalyzeResult>
   // last group or, when it did not (a group that failed on a passing fault, BigQuery away, stages not grouped),
   // by a local activity (each can be turned off per pipeline; see docs/performance.md). Histories of runs
   // started before the patch take the old path on replay.
-  const newer = (input.pipeline.groupStages !== false || input.pipeline.localRecord !== false) && patched('lookout-stage-groups');
+  const newer =
+    (input.pipeline.groupStages !== false || input.pipeline.localRecord !== false) && patched('lookout-stage-groups');
   const grouped = newer && input.pipeline.groupStages !== false;
   const localRecord = newer && input.pipeline.localRecord !== false;
   try {
@@ -164,10 +230,16 @@ export async function analyzeObject(input: AnalyzeInput): Promise<AnalyzeResult>
     }
   } catch (err) {
     summary.failure = failureOf(current, err);
-    log.warn('analysis failed', { stage: current, errorClass: summary.failure.errorClass, message: summary.failure.message });
+    log.warn('analysis failed', {
+      stage: current,
+      errorClass: summary.failure.errorClass,
+      message: summary.failure.message,
+    });
   }
 
-  const { record } = localRecord ? proxyLocalActivities<LookoutActivities>(LOCAL_RECORD_OPTIONS) : proxyActivities<LookoutActivities>({ taskQueue: input.pipeline.recordQueue, ...RECORD_OPTIONS });
+  const { record } = localRecord
+    ? proxyLocalActivities<LookoutActivities>(LOCAL_RECORD_OPTIONS)
+    : proxyActivities<LookoutActivities>({ taskQueue: input.pipeline.recordQueue, ...RECORD_OPTIONS });
   const rec = recorded ?? (await (rowWriteFailed ? record(summary, { afterFailedWrite: true }) : record(summary)));
   return {
     workflowId: info.workflowId,

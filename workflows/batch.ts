@@ -23,9 +23,11 @@ import { failureOf } from './analyze';
 
 function stage(spec: StageSpec, objects: number) {
   // Bulk mode routes each stage to its pool's queue; it has no GPU-to-CPU fallback.
-  return proxyActivities<LookoutActivities>({ taskQueue: spec.taskQueue, ...batchStageOptions(spec.startToCloseMs, objects) });
+  return proxyActivities<LookoutActivities>({
+    taskQueue: spec.taskQueue,
+    ...batchStageOptions(spec.startToCloseMs, objects),
+  });
 }
-
 
 /** Workflow id of an object analysed in a batch: the same as in per-object mode. */
 function objectWorkflowId(input: BatchInput, i: number): string {
@@ -36,7 +38,12 @@ function objectWorkflowId(input: BatchInput, i: number): string {
 type Entry<T> = BatchEntry<T>;
 
 /** Runs a stage chunk by chunk (concurrently) and puts each object's entry back at its index. */
-async function inChunks<T>(n: number, chunks: number[][], call: (idx: number[]) => Promise<Array<Entry<T>>>, whole: (err: unknown) => Entry<T>): Promise<Array<Entry<T>>> {
+async function inChunks<T>(
+  n: number,
+  chunks: number[][],
+  call: (idx: number[]) => Promise<Array<Entry<T>>>,
+  whole: (err: unknown) => Entry<T>,
+): Promise<Array<Entry<T>>> {
   const out = new Array<Entry<T>>(n);
   await Promise.all(
     chunks.map(async (idx) => {
@@ -57,15 +64,38 @@ export async function analyzeBatch(input: BatchInput): Promise<BatchResult> {
   const n = input.objects.length;
   const { stages } = input.pipeline;
   const ctx = (name: 'detect' | 'extract' | 'score') => ({ stage: name, pool: stages[name].pool, fellBack: false });
-  const fail = (stageName: StageFailure['stage']) => (err: unknown): Entry<never> => ({ ok: false as const, failure: failureOf(stageName, err) });
+  const fail =
+    (stageName: StageFailure['stage']) =>
+    (err: unknown): Entry<never> => ({ ok: false as const, failure: failureOf(stageName, err) });
   const sub = (idx: number[]): BatchInput => ({ ...input, objects: idx.map((i) => input.objects[i]) });
   const pick = <T>(a: T[], idx: number[]) => idx.map((i) => a[i]);
 
-  const detects = await inChunks<DetectOutput>(n, chunkIndices(n, () => 1, CHUNK_OBJECTS, Infinity), (idx) => stage(stages.detect, idx.length).detectBatch(sub(idx), ctx('detect')), fail('detect'));
+  const detects = await inChunks<DetectOutput>(
+    n,
+    chunkIndices(n, () => 1, CHUNK_OBJECTS, Infinity),
+    (idx) => stage(stages.detect, idx.length).detectBatch(sub(idx), ctx('detect')),
+    fail('detect'),
+  );
   // After detection an object's payload grows with its boxes: chunk by weight.
-  const chunks = chunkIndices(n, (i) => 1 + (detects[i].ok ? (detects[i] as { value: DetectOutput }).value.boxes.length : 0), CHUNK_OBJECTS, CHUNK_WEIGHT);
-  const extracts = await inChunks<ExtractOutput>(n, chunks, (idx) => stage(stages.extract, idx.length).extractBatch(sub(idx), pick(detects, idx), ctx('extract')), fail('extract'));
-  const scores = await inChunks<ScoreOutput>(n, chunks, (idx) => stage(stages.score, idx.length).scoreBatch(sub(idx), pick(detects, idx), pick(extracts, idx), ctx('score')), fail('score'));
+  const chunks = chunkIndices(
+    n,
+    (i) => 1 + (detects[i].ok ? (detects[i] as { value: DetectOutput }).value.boxes.length : 0),
+    CHUNK_OBJECTS,
+    CHUNK_WEIGHT,
+  );
+  const extracts = await inChunks<ExtractOutput>(
+    n,
+    chunks,
+    (idx) => stage(stages.extract, idx.length).extractBatch(sub(idx), pick(detects, idx), ctx('extract')),
+    fail('extract'),
+  );
+  const scores = await inChunks<ScoreOutput>(
+    n,
+    chunks,
+    (idx) =>
+      stage(stages.score, idx.length).scoreBatch(sub(idx), pick(detects, idx), pick(extracts, idx), ctx('score')),
+    fail('score'),
+  );
   const summaries: AnalysisSummary[] = input.objects.map((object, i) => {
     const s: AnalysisSummary = {
       input: { pipeline: input.pipeline, object, trace: input.trace, runTag: input.runTag },
@@ -83,7 +113,10 @@ export async function analyzeBatch(input: BatchInput): Promise<BatchResult> {
     if (failed) s.failure = failed.failure;
     return s;
   });
-  const { recordBatch } = proxyActivities<LookoutActivities>({ taskQueue: input.pipeline.recordQueue, ...RECORD_BATCH_OPTIONS });
+  const { recordBatch } = proxyActivities<LookoutActivities>({
+    taskQueue: input.pipeline.recordQueue,
+    ...RECORD_BATCH_OPTIONS,
+  });
   const records = (await Promise.all(chunks.map((idx) => recordBatch(pick(summaries, idx))))).flat();
   const failed = summaries.filter((s) => s.failure).length;
   return { objects: n, ok: n - failed, failed, records };

@@ -12,10 +12,28 @@
  * the result is partial (label raster-partial, raster.chips_failed).
  */
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { continueAsNew, defineQuery, log, ParentClosePolicy, proxyActivities, setHandler, startChild, WorkflowIdReusePolicy, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
+import {
+  continueAsNew,
+  defineQuery,
+  log,
+  ParentClosePolicy,
+  proxyActivities,
+  setHandler,
+  startChild,
+  WorkflowIdReusePolicy,
+  workflowInfo,
+  type ActivityOptions,
+} from '@temporalio/workflow';
 import type { LookoutActivities } from '../activities/types';
 import { rasterPlacement, type Pool, type StageSpec } from '../core/pipelines';
-import { RASTER_BLOCK_OPTIONS, RASTER_BLOCKS_PER_RUN, RASTER_FINISH_OPTIONS, RASTER_HEAD_OPTIONS, RASTER_PLAN_OPTIONS, RECORD_OPTIONS } from '../core/policies';
+import {
+  RASTER_BLOCK_OPTIONS,
+  RASTER_BLOCKS_PER_RUN,
+  RASTER_FINISH_OPTIONS,
+  RASTER_HEAD_OPTIONS,
+  RASTER_PLAN_OPTIONS,
+  RECORD_OPTIONS,
+} from '../core/policies';
 import type { RasterPlan, RasterRepair } from '../core/types';
 import type { AnalyzeRasterInput, AnalyzeRasterResult, RasterProgress } from '../core/workflows';
 import { failureOf, withPoolFallback } from './analyze';
@@ -26,7 +44,15 @@ export const rasterProgressQuery = defineQuery<RasterProgress>('progress');
 
 export async function analyzeRaster(input: AnalyzeRasterInput): Promise<AnalyzeRasterResult> {
   const info = workflowInfo();
-  const progress: RasterProgress = input.resume?.progress ?? { phase: 'planning', chips: 0, chipsDone: 0, chipsFailed: 0, blocks: 0, blocksDone: 0, runs: 1 };
+  const progress: RasterProgress = input.resume?.progress ?? {
+    phase: 'planning',
+    chips: 0,
+    chipsDone: 0,
+    chipsFailed: 0,
+    blocks: 0,
+    blocksDone: 0,
+    runs: 1,
+  };
   setHandler(rasterProgressQuery, () => progress);
   const o = input.object;
   const rasterId = `${o.bucket}/${o.name}#${o.generation}`;
@@ -40,14 +66,36 @@ export async function analyzeRaster(input: AnalyzeRasterInput): Promise<AnalyzeR
   let plan: RasterPlan | undefined = input.resume?.plan;
   if (!plan) {
     try {
-      plan = await planActs.planRaster(input, { chipSize: input.chipSize, chipOverlap: input.chipOverlap, blockChips: input.blockChips, ...(input.pairWith ? { pairWith: input.pairWith } : {}) });
+      plan = await planActs.planRaster(input, {
+        chipSize: input.chipSize,
+        chipOverlap: input.chipOverlap,
+        blockChips: input.blockChips,
+        ...(input.pairWith ? { pairWith: input.pairWith } : {}),
+      });
     } catch (err) {
       const failure = failureOf('detect', err);
-      log.warn('raster could not be planned', { raster: rasterId, errorClass: failure.errorClass, message: failure.message });
-      const { record } = proxyActivities<LookoutActivities>({ taskQueue: input.pipeline.recordQueue, ...RECORD_OPTIONS });
+      log.warn('raster could not be planned', {
+        raster: rasterId,
+        errorClass: failure.errorClass,
+        message: failure.message,
+      });
+      const { record } = proxyActivities<LookoutActivities>({
+        taskQueue: input.pipeline.recordQueue,
+        ...RECORD_OPTIONS,
+      });
       await record({ input, workflowId: info.workflowId, runId: info.runId, workflowStartedAt: startedAt, failure });
       progress.phase = 'failed';
-      return { raster: rasterId, status: 'failed', errorClass: failure.errorClass, chips: 0, ok: 0, failed: 0, heatmapUri: null, geojsonUri: null, top: null };
+      return {
+        raster: rasterId,
+        status: 'failed',
+        errorClass: failure.errorClass,
+        chips: 0,
+        ok: 0,
+        failed: 0,
+        heatmapUri: null,
+        geojsonUri: null,
+        top: null,
+      };
     }
     progress.chips = plan.chips;
     progress.blocks = plan.blocks;
@@ -64,8 +112,15 @@ export async function analyzeRaster(input: AnalyzeRasterInput): Promise<AnalyzeR
       const block = next++;
       if (block >= runEnd) return;
       try {
-        const r = await onPool(placed.block, RASTER_BLOCK_OPTIONS, (acts, where) => acts.analyzeRasterBlock({ input, plan: p, block, ...where, ...(placed.head ? { deferHead: true } : {}) }));
-        const rows = r.pendingHead && placed.head ? await onPool(placed.head, RASTER_HEAD_OPTIONS, (acts, where) => acts.classifyRasterBlock({ input, plan: p, block, ...where })) : r;
+        const r = await onPool(placed.block, RASTER_BLOCK_OPTIONS, (acts, where) =>
+          acts.analyzeRasterBlock({ input, plan: p, block, ...where, ...(placed.head ? { deferHead: true } : {}) }),
+        );
+        const rows =
+          r.pendingHead && placed.head
+            ? await onPool(placed.head, RASTER_HEAD_OPTIONS, (acts, where) =>
+                acts.classifyRasterBlock({ input, plan: p, block, ...where }),
+              )
+            : r;
         progress.chipsDone += rows.ok;
         progress.chipsFailed += rows.failed;
         if (r.top && (!top || r.top.score > top.score)) top = r.top;
@@ -84,14 +139,30 @@ export async function analyzeRaster(input: AnalyzeRasterInput): Promise<AnalyzeR
     await continueAsNew<typeof analyzeRaster>({ ...input, resume: { plan, next: runEnd, progress, top, startedAt } });
   }
   progress.phase = 'finishing';
-  const fin = await finishActs.finishRaster(input, plan, { ok: progress.chipsDone, failed: progress.chipsFailed, runs: progress.runs, startedAt, ...(input.pairWith ? { pairWith: input.pairWith } : {}) });
+  const fin = await finishActs.finishRaster(input, plan, {
+    ok: progress.chipsDone,
+    failed: progress.chipsFailed,
+    runs: progress.runs,
+    startedAt,
+    ...(input.pairWith ? { pairWith: input.pairWith } : {}),
+  });
   // Pairing by place and time (docs/stac.md): with this acquisition's summary row written, the pairs its arrival
   // completes (its own previous acquisition arrived meanwhile; a later one was paired with an older one) run as
   // re-pair children, one workflow per pair. A re-pair run pairs nothing further.
-  if (plan.acquisition?.datetime && !input.pairWith) await startRepairs(input, await finishActs.pairAcquisition(input, plan));
+  if (plan.acquisition?.datetime && !input.pairWith)
+    await startRepairs(input, await finishActs.pairAcquisition(input, plan));
   progress.phase = 'done';
   const failed = Math.max(fin.chipsFailed, progress.chipsFailed);
-  return { raster: rasterId, status: failed > 0 ? 'partial' : 'ok', chips: plan.chips, ok: progress.chipsDone, failed, heatmapUri: fin.heatmapUri, geojsonUri: fin.geojsonUri, top };
+  return {
+    raster: rasterId,
+    status: failed > 0 ? 'partial' : 'ok',
+    chips: plan.chips,
+    ok: progress.chipsDone,
+    failed,
+    heatmapUri: fin.heatmapUri,
+    geojsonUri: fin.geojsonUri,
+    top,
+  };
 }
 
 /**
@@ -103,7 +174,12 @@ async function startRepairs(input: AnalyzeRasterInput, repairs: RasterRepair[]):
     const { resume: _resume, ...base } = input;
     const child: AnalyzeRasterInput = { ...base, object: r.after, pairWith: r.before, runTag: r.runTag ?? undefined };
     try {
-      await startChild(analyzeRaster, { workflowId: r.workflowId, args: [child], parentClosePolicy: ParentClosePolicy.ABANDON, workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE });
+      await startChild(analyzeRaster, {
+        workflowId: r.workflowId,
+        args: [child],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+      });
       log.info('re-pair started', { workflowId: r.workflowId, after: r.after.name, before: r.before.name });
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
@@ -113,8 +189,17 @@ async function startRepairs(input: AnalyzeRasterInput, repairs: RasterRepair[]):
 }
 
 /** A raster activity on its placed pool (workflows/analyze.ts withPoolFallback: GPU → CPU when no GPU worker takes it). */
-function onPool<T>(spec: StageSpec, opts: ActivityOptions, call: (acts: LookoutActivities, where: { pool: Pool; fellBack: boolean }) => Promise<T>): Promise<T> {
-  const activities = (taskQueue: string, scheduleToStartMs?: number) => proxyActivities<LookoutActivities>({ ...opts, taskQueue, ...(scheduleToStartMs ? { scheduleToStartTimeout: scheduleToStartMs } : {}) });
+function onPool<T>(
+  spec: StageSpec,
+  opts: ActivityOptions,
+  call: (acts: LookoutActivities, where: { pool: Pool; fellBack: boolean }) => Promise<T>,
+): Promise<T> {
+  const activities = (taskQueue: string, scheduleToStartMs?: number) =>
+    proxyActivities<LookoutActivities>({
+      ...opts,
+      taskQueue,
+      ...(scheduleToStartMs ? { scheduleToStartTimeout: scheduleToStartMs } : {}),
+    });
   return withPoolFallback(spec, activities, call, { activity: 'raster' });
 }
 

@@ -6,10 +6,25 @@
  *  fitScene:     normal footage -> detect + extract per frame -> fit the scene
  *                model (k-means + one-vs-rest classifiers) -> new version stored.
  */
-import { ParentClosePolicy, continueAsNew, defineQuery, executeChild, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  ParentClosePolicy,
+  continueAsNew,
+  defineQuery,
+  executeChild,
+  log,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { FitSceneResult, LookoutActivities } from '../activities/types';
 import type { PipelineSpec } from '../core/pipelines';
-import { FIT_FRAME_OPTIONS, FIT_MODEL_OPTIONS, RECORD_OPTIONS, SEGMENT_OPTIONS, SPLIT_VIDEO_OPTIONS } from '../core/policies';
+import {
+  FIT_FRAME_OPTIONS,
+  FIT_MODEL_OPTIONS,
+  RECORD_OPTIONS,
+  SEGMENT_OPTIONS,
+  SPLIT_VIDEO_OPTIONS,
+} from '../core/policies';
 import type { AnalyzeInput, FeaturesRef, StageReport, VideoPlan } from '../core/types';
 import type { AnalyzeVideoInput, AnalyzeVideoResult, FitSceneInput, VideoProgress } from '../core/workflows';
 import { failureOf, type AnalyzeResult } from './analyze';
@@ -41,7 +56,13 @@ async function bounded<T, R>(items: T[], limit: number, fn: (item: T, i: number)
 async function recordVideoFailure(input: AnalyzeVideoInput, err: unknown): Promise<void> {
   const f = failureOf('detect', err);
   const { record } = proxyActivities<LookoutActivities>({ taskQueue: input.pipeline.recordQueue, ...RECORD_OPTIONS });
-  await record({ input, workflowId: workflowInfo().workflowId, runId: workflowInfo().runId, workflowStartedAt: workflowInfo().runStartTime.getTime(), failure: f });
+  await record({
+    input,
+    workflowId: workflowInfo().workflowId,
+    runId: workflowInfo().runId,
+    workflowStartedAt: workflowInfo().runStartTime.getTime(),
+    failure: f,
+  });
 }
 
 /** Segments analysed per workflow run before it continues as a new run (history stays bounded for any length). */
@@ -55,7 +76,12 @@ export const SEGMENTS_PER_RUN = 50;
  *  - frames (the seed's way): frames cut into the bucket, one child analyzeObject per frame.
  */
 export async function analyzeVideo(input: AnalyzeVideoInput): Promise<AnalyzeVideoResult> {
-  const progress: VideoProgress = { phase: 'splitting', total: 0, done: input.resume?.totals.ok ?? 0, failed: input.resume?.totals.failed ?? 0 };
+  const progress: VideoProgress = {
+    phase: 'splitting',
+    total: 0,
+    done: input.resume?.totals.ok ?? 0,
+    failed: input.resume?.totals.failed ?? 0,
+  };
   setHandler(progressQuery, () => progress);
   const v = input.object;
   const videoId = `${v.bucket}/${v.name}#${v.generation}`;
@@ -84,7 +110,15 @@ export async function analyzeVideo(input: AnalyzeVideoInput): Promise<AnalyzeVid
   const results = await bounded(split.frames, input.parallelism, async (fr) => {
     const child: AnalyzeInput = {
       ...input,
-      object: { bucket: split.bucket, name: fr.name, generation: fr.generation, size: fr.size, contentType: 'image/jpeg', timeCreated: input.object.timeCreated, metadata: input.object.metadata },
+      object: {
+        bucket: split.bucket,
+        name: fr.name,
+        generation: fr.generation,
+        size: fr.size,
+        contentType: 'image/jpeg',
+        timeCreated: input.object.timeCreated,
+        metadata: input.object.metadata,
+      },
       video: { bucket: v.bucket, name: v.name, generation: v.generation, frame: fr.t, fps: split.fps },
     };
     try {
@@ -104,16 +138,26 @@ export async function analyzeVideo(input: AnalyzeVideoInput): Promise<AnalyzeVid
     }
   });
   progress.phase = 'done';
-  const top = results.filter((r) => typeof r.score === 'number').sort((a, b) => (b.score as number) - (a.score as number)).slice(0, 10);
+  const top = results
+    .filter((r) => typeof r.score === 'number')
+    .sort((a, b) => (b.score as number) - (a.score as number))
+    .slice(0, 10);
   return { video: videoId, frames: split.frames.length, ok: progress.done, failed: progress.failed, top };
 }
 
-
-async function analyzeSegments(input: AnalyzeVideoInput, plan: VideoPlan, every: number, progress: VideoProgress): Promise<AnalyzeVideoResult> {
+async function analyzeSegments(
+  input: AnalyzeVideoInput,
+  plan: VideoPlan,
+  every: number,
+  progress: VideoProgress,
+): Promise<AnalyzeVideoResult> {
   const v = input.object;
   const videoId = `${v.bucket}/${v.name}#${v.generation}`;
   const spec = input.pipeline.stages.detect;
-  const segmentActs = proxyActivities<LookoutActivities>({ taskQueue: spec.fallback?.taskQueue ?? spec.taskQueue, ...SEGMENT_OPTIONS });
+  const segmentActs = proxyActivities<LookoutActivities>({
+    taskQueue: spec.fallback?.taskQueue ?? spec.taskQueue,
+    ...SEGMENT_OPTIONS,
+  });
   const totals = { ...(input.resume?.totals ?? { frames: 0, ok: 0, failed: 0, segments: 0 }) };
   let top = input.resume?.top ?? null;
   let state = input.resume?.state;
@@ -130,7 +174,15 @@ async function analyzeSegments(input: AnalyzeVideoInput, plan: VideoPlan, every:
     }
     const start = index * size;
     try {
-      const r = await segmentActs.analyzeSegment({ input, plan, index, start, end: Math.min(plan.frames, start + size), stride: every, state });
+      const r = await segmentActs.analyzeSegment({
+        input,
+        plan,
+        index,
+        start,
+        end: Math.min(plan.frames, start + size),
+        stride: every,
+        state,
+      });
       state = r.state;
       totals.frames += r.frames;
       totals.ok += r.ok;
@@ -150,7 +202,15 @@ async function analyzeSegments(input: AnalyzeVideoInput, plan: VideoPlan, every:
   }
   const info = workflowInfo();
   const { record } = proxyActivities<LookoutActivities>({ taskQueue: input.pipeline.recordQueue, ...RECORD_OPTIONS });
-  const details: Record<string, number | string> = { kind: 'video-summary', frames: totals.frames, frames_ok: totals.ok, frames_failed: totals.failed, segments: totals.segments, every, fps: plan.fps };
+  const details: Record<string, number | string> = {
+    kind: 'video-summary',
+    frames: totals.frames,
+    frames_ok: totals.ok,
+    frames_failed: totals.failed,
+    segments: totals.segments,
+    every,
+    fps: plan.fps,
+  };
   if (totals.alerts !== undefined) details.alerts = totals.alerts;
   if (top) {
     details.top_frame = top.frame;
@@ -162,19 +222,44 @@ async function analyzeSegments(input: AnalyzeVideoInput, plan: VideoPlan, every:
     runId: info.runId,
     workflowStartedAt: info.runStartTime.getTime(),
     ...(failure !== undefined ? { failure: failureOf('detect', failure) } : {}),
-    score: { report: summaryReport(info.runStartTime.getTime(), plan), label: 'video', score: top?.score ?? null, objects: [], details },
+    score: {
+      report: summaryReport(info.runStartTime.getTime(), plan),
+      label: 'video',
+      score: top?.score ?? null,
+      objects: [],
+      details,
+    },
   });
   progress.phase = 'done';
-  return { video: videoId, frames: totals.frames, ok: totals.ok, failed: totals.failed + (failure !== undefined ? 1 : 0), top: top ? [{ frame: top.frame, score: top.score }] : [] };
+  return {
+    video: videoId,
+    frames: totals.frames,
+    ok: totals.ok,
+    failed: totals.failed + (failure !== undefined ? 1 : 0),
+    top: top ? [{ frame: top.frame, score: top.score }] : [],
+  };
 }
 
 /** The summary row's one stage: the whole video, from the first run's start to now (no model of its own). */
 function summaryReport(startedAt: number, plan: VideoPlan): StageReport {
   const now = Date.now();
-  return { stage: 'score', pool: 'cpu', taskQueue: workflowInfo().taskQueue, host: 'workflow', attempt: 1, scheduledAt: startedAt, startedAt, completedAt: now, inferenceMs: 0, batchSize: plan.frames };
+  return {
+    stage: 'score',
+    pool: 'cpu',
+    taskQueue: workflowInfo().taskQueue,
+    host: 'workflow',
+    attempt: 1,
+    scheduledAt: startedAt,
+    startedAt,
+    completedAt: now,
+    inferenceMs: 0,
+    batchSize: plan.frames,
+  };
 }
 
-export async function fitScene(input: FitSceneInput): Promise<FitSceneResult & { frames: number; framesFailed: number }> {
+export async function fitScene(
+  input: FitSceneInput,
+): Promise<FitSceneResult & { frames: number; framesFailed: number }> {
   const progress: VideoProgress = { phase: 'splitting', total: 0, done: 0, failed: 0 };
   setHandler(progressQuery, () => progress);
   // Fitting runs its frames on the CPU pool (the fallback queue of a GPU stage): no GPU routing here.
@@ -184,16 +269,34 @@ export async function fitScene(input: FitSceneInput): Promise<FitSceneResult & {
   if (plans.every((p) => p.mode === 'segments')) return fitFromSegments(input, plans, progress, cpuQueue);
   const stage = proxyActivities<LookoutActivities>({ taskQueue: cpuQueue, ...FIT_FRAME_OPTIONS });
   const splits = [];
-  for (const [i, v] of input.videos.entries()) splits.push(await splitter(input.pipeline).splitVideo(input.pipeline.method, v, input.every ?? plans[i].defaultEvery));
-  const frames = splits.flatMap((s, vi) => s.frames.map((f) => ({ ...f, bucket: s.bucket, video: input.videos[vi], fps: s.fps })));
+  for (const [i, v] of input.videos.entries())
+    splits.push(
+      await splitter(input.pipeline).splitVideo(input.pipeline.method, v, input.every ?? plans[i].defaultEvery),
+    );
+  const frames = splits.flatMap((s, vi) =>
+    s.frames.map((f) => ({ ...f, bucket: s.bucket, video: input.videos[vi], fps: s.fps })),
+  );
   progress.phase = 'analysing';
   progress.total = frames.length;
   const refs = await bounded(frames, input.parallelism, async (fr): Promise<FeaturesRef | undefined> => {
     const a: AnalyzeInput = {
       pipeline: input.pipeline,
-      object: { bucket: fr.bucket, name: fr.name, generation: fr.generation, size: fr.size, contentType: 'image/jpeg', timeCreated: fr.video.timeCreated },
+      object: {
+        bucket: fr.bucket,
+        name: fr.name,
+        generation: fr.generation,
+        size: fr.size,
+        contentType: 'image/jpeg',
+        timeCreated: fr.video.timeCreated,
+      },
       trace: input.trace,
-      video: { bucket: fr.video.bucket, name: fr.video.name, generation: fr.video.generation, frame: fr.t, fps: fr.fps },
+      video: {
+        bucket: fr.video.bucket,
+        name: fr.video.name,
+        generation: fr.video.generation,
+        frame: fr.t,
+        fps: fr.fps,
+      },
     };
     try {
       const det = await stage.detect(a, { stage: 'detect', pool: 'cpu', fellBack: false });
@@ -208,7 +311,12 @@ export async function fitScene(input: FitSceneInput): Promise<FitSceneResult & {
   });
   progress.phase = 'fitting';
   const fit = proxyActivities<LookoutActivities>({ taskQueue: input.pipeline.recordQueue, ...FIT_MODEL_OPTIONS });
-  const result = await fit.fitScene(input.pipeline.method, input.scene, refs.filter((r): r is FeaturesRef => !!r && r.count > 0), { k: input.k, seed: input.seed, quantile: input.quantile });
+  const result = await fit.fitScene(
+    input.pipeline.method,
+    input.scene,
+    refs.filter((r): r is FeaturesRef => !!r && r.count > 0),
+    { k: input.k, seed: input.seed, quantile: input.quantile },
+  );
   progress.phase = 'done';
   return { ...result, frames: frames.length, framesFailed: progress.failed };
 }
@@ -217,7 +325,12 @@ export async function fitScene(input: FitSceneInput): Promise<FitSceneResult & {
  * Fitting a segment method: each normal video is observed segment by segment in order (tracks carried
  * across), each segment's observations stored by reference; then one activity fits the scene model.
  */
-async function fitFromSegments(input: FitSceneInput, plans: VideoPlan[], progress: VideoProgress, cpuQueue: string): Promise<FitSceneResult & { frames: number; framesFailed: number }> {
+async function fitFromSegments(
+  input: FitSceneInput,
+  plans: VideoPlan[],
+  progress: VideoProgress,
+  cpuQueue: string,
+): Promise<FitSceneResult & { frames: number; framesFailed: number }> {
   const observe = proxyActivities<LookoutActivities>({ taskQueue: cpuQueue, ...SEGMENT_OPTIONS });
   progress.phase = 'analysing';
   progress.total = plans.reduce((n, p) => n + Math.ceil(p.frames / (input.every ?? p.defaultEvery)), 0);
@@ -246,7 +359,11 @@ async function fitFromSegments(input: FitSceneInput, plans: VideoPlan[], progres
   }
   progress.phase = 'fitting';
   const fit = proxyActivities<LookoutActivities>({ taskQueue: input.pipeline.recordQueue, ...FIT_MODEL_OPTIONS });
-  const result = await fit.fitScene(input.pipeline.method, input.scene, refs, { k: input.k, seed: input.seed, quantile: input.quantile });
+  const result = await fit.fitScene(input.pipeline.method, input.scene, refs, {
+    k: input.k,
+    seed: input.seed,
+    quantile: input.quantile,
+  });
   progress.phase = 'done';
   return { ...result, frames: progress.done, framesFailed: progress.failed };
 }

@@ -25,10 +25,15 @@ export interface EpisodeMatch {
   falseAlerts: AlertSpan[];
 }
 
-const overlaps = (a: { start: number; end: number }, b: { start: number; end: number }) => a.start <= b.end && b.start <= a.end;
+const overlaps = (a: { start: number; end: number }, b: { start: number; end: number }) =>
+  a.start <= b.end && b.start <= a.end;
 
 /** Matches the alerts of one clip to its labelled anomalies (same frame numbering; fps for seconds). */
-export function matchEpisodes(alerts: ReadonlyArray<AlertSpan>, anomalies: ReadonlyArray<AnomalySpan>, fps: number): EpisodeMatch {
+export function matchEpisodes(
+  alerts: ReadonlyArray<AlertSpan>,
+  anomalies: ReadonlyArray<AnomalySpan>,
+  fps: number,
+): EpisodeMatch {
   if (!(fps > 0)) throw new RangeError(`fps must be positive, got ${fps}`);
   return {
     anomalies: anomalies.map((an) => {
@@ -68,7 +73,10 @@ export interface EpisodeSummary {
  * The headline figures over several clips: caught share and median time to alert over every anomaly, false
  * alerts per 10 minutes over the normal footage given (`normalSeconds`) and the false alerts found there.
  */
-export function summariseEpisodes(matches: ReadonlyArray<EpisodeMatch>, normal: { falseAlerts: number; seconds: number }): EpisodeSummary {
+export function summariseEpisodes(
+  matches: ReadonlyArray<EpisodeMatch>,
+  normal: { falseAlerts: number; seconds: number },
+): EpisodeSummary {
   const all = matches.flatMap((m) => m.anomalies);
   const caught = all.filter((a) => a.caught);
   return {

@@ -6,7 +6,8 @@ import { runCctvDemo } from '../demo-cctv';
 export const demoCommand: Command = {
   spec: {
     name: 'demo',
-    summary: 'the main job on the embedded stack: sample images, CCTV anomaly detection on vtest.avi, a satellite change pair; prints the rows read back from BigQuery',
+    summary:
+      'the main job on the embedded stack: sample images, CCTV anomaly detection on vtest.avi, a satellite change pair; prints the rows read back from BigQuery',
     usage: 'demo [--timeout-s N] [--no-cctv] [--no-satellite] [--every N]',
     description: `1. Starts the embedded stack (\`lookout up\`).
 2. Uploads real sample photos and vtest.avi frames from Debian's opencv-doc, plus two bad objects (a truncated JPEG,
@@ -29,7 +30,10 @@ The stack stays up; \`lookout down\` stops it.`,
     const path = require('node:path') as typeof import('node:path');
     const { up } = require('../../infra/stack') as typeof import('../../infra/stack');
     const { prepareSamples } = require('../../demo/samples') as typeof import('../../demo/samples');
-    const stamp = new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14);
+    const stamp = new Date()
+      .toISOString()
+      .replace(/[-:.TZ]/g, '')
+      .slice(0, 14);
     console.log('1/4 starting the embedded stack');
     await up(cfg, { apps: true, log: (l) => console.log(`  ${l}`) });
     const samples = prepareSamples(path.join(cfg.home, 'samples'));
@@ -37,21 +41,30 @@ The stack stays up; \`lookout down\` stops it.`,
     console.log(`2/4 images: uploading ${samples.length} objects (run ${run})`);
     await uploadFiles(cfg, samples, `demo/${run}/`, { 'lookout-run': run });
     const n = await waitForRows(cfg, run, samples.length, Number(opts['timeout-s']) * 1000);
-    console.log(`\nResults of run ${run}, read back from BigQuery (${cfg.gcp.projectId}.${cfg.bigquery.dataset}.${cfg.bigquery.table}_latest):\n`);
+    console.log(
+      `\nResults of run ${run}, read back from BigQuery (${cfg.gcp.projectId}.${cfg.bigquery.dataset}.${cfg.bigquery.table}_latest):\n`,
+    );
     const rows = await printRun(cfg, run);
     const ok = rows.filter((r) => r.status === 'ok').length;
-    console.log(`\n${rows.length}/${samples.length} objects have a row: ${ok} ok, ${rows.length - ok} failed (the two bad objects are expected to fail).`);
+    console.log(
+      `\n${rows.length}/${samples.length} objects have a row: ${ok} ok, ${rows.length - ok} failed (the two bad objects are expected to fail).`,
+    );
     let code = n >= samples.length ? 0 : 4;
     if (opts.cctv) {
       console.log('\n3/4 CCTV anomaly detection on vtest.avi');
-      code = Math.max(code, await runCctvDemo(cfg, { stamp, every: Number(opts.every), timeoutMs: Number(opts['timeout-s']) * 1000 }));
+      code = Math.max(
+        code,
+        await runCctvDemo(cfg, { stamp, every: Number(opts.every), timeoutMs: Number(opts['timeout-s']) * 1000 }),
+      );
     }
     if (opts.satellite) {
       console.log('\n4/4 satellite: before / after change on a Landsat 7 scene');
       const { runRasterDemo } = require('../demo-raster') as typeof import('../demo-raster');
       code = Math.max(code, await runRasterDemo(cfg, { stamp, timeoutMs: Number(opts['timeout-s']) * 1000 }));
     }
-    console.log('\nThe stack is still up: `lookout ui` (review in a browser), `lookout results`, `lookout status`, `lookout env`; stop it with `lookout down`.');
+    console.log(
+      '\nThe stack is still up: `lookout ui` (review in a browser), `lookout results`, `lookout status`, `lookout env`; stop it with `lookout down`.',
+    );
     return code;
   },
 };

@@ -4,7 +4,8 @@ import type { Command } from '../command';
 export const exportCommand: Command = {
   spec: {
     name: 'export',
-    summary: 'export the chips of a raster run as GeoJSON (a FeatureCollection of chip footprints with their scores, read from the rows)',
+    summary:
+      'export the chips of a raster run as GeoJSON (a FeatureCollection of chip footprints with their scores, read from the rows)',
     usage: 'export --geojson RUN [--out FILE] [--json]',
     options: {
       geojson: { type: 'string', arg: 'RUN', help: 'run tag whose raster chip rows to export (row run_tag)' },
@@ -18,7 +19,8 @@ export const exportCommand: Command = {
     const { bigqueryClient } = require('../../io/clients') as typeof import('../../io/clients');
     const { query } = require('../../io/query') as typeof import('../../io/query');
     const { runLatestSql } = require('../../io/results') as typeof import('../../io/results');
-    const { featureCollectionFromRows } = require('../../methods/raster-change/geojson') as typeof import('../../methods/raster-change/geojson');
+    const { featureCollectionFromRows } =
+      require('../../methods/raster-change/geojson') as typeof import('../../methods/raster-change/geojson');
     const run = String(opts.geojson);
     const rows = await query<import('../../methods/raster-change/geojson').ChipRowLike>(
       bigqueryClient(cfg),
@@ -30,7 +32,10 @@ export const exportCommand: Command = {
     const placed = fc.features.filter((f) => f.geometry).length;
     if (opts.out) {
       fs.writeFileSync(String(opts.out), text + '\n');
-      if (opts.json) console.log(JSON.stringify({ run, file: String(opts.out), features: fc.features.length, placed, bbox: fc.bbox ?? null }));
+      if (opts.json)
+        console.log(
+          JSON.stringify({ run, file: String(opts.out), features: fc.features.length, placed, bbox: fc.bbox ?? null }),
+        );
       else console.log(`wrote ${fc.features.length} chips (${placed} with a footprint) of run ${run} to ${opts.out}`);
     } else {
       process.stdout.write(text + '\n');

@@ -6,7 +6,8 @@ export const fitCommand: Command = {
   spec: {
     name: 'fit',
     summary: 'fit a CCTV scene model on normal footage, as a Temporal workflow on the workers',
-    usage: 'fit --scene NAME [--pipeline cctv-anomaly|cctv-ocae] [--every N] [--k K] [--with-dismissed] [--report-dir DIR] [--json] SOURCE...',
+    usage:
+      'fit --scene NAME [--pipeline cctv-anomaly|cctv-ocae] [--every N] [--k K] [--with-dismissed] [--report-dir DIR] [--json] SOURCE...',
     positionals: { min: 1, max: 1000, name: 'SOURCE... (gs://bucket/video or local video files)' },
     description: `cctv-anomaly (the default, method cctv-attributes): each video is observed in segments of consecutive frames on the
 workers (detection, tracks, appearance features); per-region statistics and an appearance bank are fitted in one
@@ -19,14 +20,33 @@ stored at gs://<results bucket>/models/scenes/<NAME>/<version>/scene.lksm.
 LATEST points at the newest version; analyses whose object metadata says lookout-scene=<NAME> use it from then on.`,
     options: {
       scene: { type: 'string', help: 'scene name (lowercase letters, digits, - and _)' },
-      pipeline: { type: 'string', default: 'cctv-anomaly', help: 'pipeline whose method is fitted (cctv-anomaly, cctv-attributes, cctv-ocae)' },
-      every: { type: 'number', help: "use every Nth frame (default: the method's, 1 for cctv-attributes, 5 for cctv-ocae)" },
-      k: { type: 'number', help: "clusters (cctv-ocae: normality clusters, default 10; cctv-attributes: appearance clusters of the fit report, default 8)" },
+      pipeline: {
+        type: 'string',
+        default: 'cctv-anomaly',
+        help: 'pipeline whose method is fitted (cctv-anomaly, cctv-attributes, cctv-ocae)',
+      },
+      every: {
+        type: 'number',
+        help: "use every Nth frame (default: the method's, 1 for cctv-attributes, 5 for cctv-ocae)",
+      },
+      k: {
+        type: 'number',
+        help: 'clusters (cctv-ocae: normality clusters, default 10; cctv-attributes: appearance clusters of the fit report, default 8)',
+      },
       seed: { type: 'number', default: 7, help: 'random seed' },
-      quantile: { type: 'number', help: "threshold = this quantile of held-out normal scores (default: the method's, 0.99 cctv-ocae, 0.97 cctv-attributes)" },
+      quantile: {
+        type: 'number',
+        help: "threshold = this quantile of held-out normal scores (default: the method's, 0.99 cctv-ocae, 0.97 cctv-attributes)",
+      },
       parallelism: { type: 'number', default: 4, help: 'frames analysed at once' },
-      'with-dismissed': { type: 'boolean', help: 'also fit clips around the alerts of this scene dismissed in `lookout ui` (BigQuery <table>_feedback)' },
-      'report-dir': { type: 'string', help: 'folder for the fit report (fit.json, embedding.png; default <LOOKOUT_HOME>/fit-reports/<scene>/v<version>)' },
+      'with-dismissed': {
+        type: 'boolean',
+        help: 'also fit clips around the alerts of this scene dismissed in `lookout ui` (BigQuery <table>_feedback)',
+      },
+      'report-dir': {
+        type: 'string',
+        help: 'folder for the fit report (fit.json, embedding.png; default <LOOKOUT_HOME>/fit-reports/<scene>/v<version>)',
+      },
       json: { type: 'boolean', help: 'print the fit result and its report as JSON' },
     },
   },
@@ -41,7 +61,9 @@ LATEST points at the newest version; analyses whose object metadata says lookout
       const { dismissedClips } = require('../scene') as typeof import('../scene');
       const path = require('node:path') as typeof import('node:path');
       const clips = await dismissedClips(cfg, String(opts.scene), path.join(cfg.home, 'dismissed', String(opts.scene)));
-      (opts.json ? console.error : console.log)(`fit: ${clips.length} clip(s) around dismissed alerts of scene ${opts.scene} added to the normal footage`);
+      (opts.json ? console.error : console.log)(
+        `fit: ${clips.length} clip(s) around dismissed alerts of scene ${opts.scene} added to the normal footage`,
+      );
       sources = [...positionals, ...clips];
     }
     await fitSceneFromCli(cfg, String(opts.scene), sources, {

@@ -30,7 +30,11 @@ export const resultsCommand: Command = {
     const cond = where.length ? `WHERE ${where.join(' AND ')}` : '';
     const bq = bigqueryClient(cfg);
     if (opts.json) {
-      const rows = await query(bq, `SELECT * FROM ${latestView(cfg)} ${cond} ORDER BY recorded_at DESC LIMIT ${limit}`, params);
+      const rows = await query(
+        bq,
+        `SELECT * FROM ${latestView(cfg)} ${cond} ORDER BY recorded_at DESC LIMIT ${limit}`,
+        params,
+      );
       for (const r of rows) console.log(JSON.stringify(r));
       return;
     }

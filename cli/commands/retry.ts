@@ -17,13 +17,18 @@ export const retryCommand: Command = {
     },
   },
   run: async (cfg, { opts }) => {
-    const { bigqueryClient, storageClient, temporalClient } = require('../../io/clients') as typeof import('../../io/clients');
+    const { bigqueryClient, storageClient, temporalClient } =
+      require('../../io/clients') as typeof import('../../io/clients');
     const { failedAnalyses } = require('../../io/query') as typeof import('../../io/query');
     const { retryAnalysis, retryAnalyses } = require('../../dispatch/retry') as typeof import('../../dispatch/retry');
     const rows = await failedAnalyses(
       bigqueryClient(cfg),
       cfg,
-      { run: opts.run as string | undefined, errorClass: opts['error-class'] as string | undefined, workflowId: opts['workflow-id'] as string | undefined },
+      {
+        run: opts.run as string | undefined,
+        errorClass: opts['error-class'] as string | undefined,
+        workflowId: opts['workflow-id'] as string | undefined,
+      },
       Number(opts.limit),
     );
     if (opts['dry-run']) {
@@ -36,11 +41,17 @@ export const retryCommand: Command = {
     let report;
     try {
       // Row by row: a row that fails is reported, the rest go on.
-      report = await retryAnalyses(rows, (r) => retryAnalysis(client, storage, cfg, r), (r) => console.log(`${r.id}: ${r.outcome}${r.detail ? ` ${r.detail}` : ''}`));
+      report = await retryAnalyses(
+        rows,
+        (r) => retryAnalysis(client, storage, cfg, r),
+        (r) => console.log(`${r.id}: ${r.outcome}${r.detail ? ` ${r.detail}` : ''}`),
+      );
     } finally {
       await connection.close();
     }
-    console.log(`retry: ${rows.length} selected ${JSON.stringify(report.counts)}${report.stoppedAt ? ` (stopped at ${report.stoppedAt}: Temporal unreachable)` : ''}`);
+    console.log(
+      `retry: ${rows.length} selected ${JSON.stringify(report.counts)}${report.stoppedAt ? ` (stopped at ${report.stoppedAt}: Temporal unreachable)` : ''}`,
+    );
     return report.counts.failed ? 1 : 0;
   },
 };

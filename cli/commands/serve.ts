@@ -5,7 +5,8 @@ import { markReady } from '../command';
 export const serveCommand: Command = {
   spec: {
     name: 'serve',
-    summary: 'synchronous HTTP API for one frame triplet: POST /v1/frames {"key": ...} -> frame score and abnormal boxes',
+    summary:
+      'synchronous HTTP API for one frame triplet: POST /v1/frames {"key": ...} -> frame score and abnormal boxes',
     usage: 'serve [--port N] [--scene NAME]',
     description: `The client uploads KEY, KEY_d3 (frame t-3) and KEY_p3 (frame t+3) to the bucket, then:
   curl -s -X POST localhost:<port>/v1/frames -d '{"key":"cam1/f0100.jpg","scene":"vtest"}'
@@ -22,14 +23,22 @@ stack is unavailable; 401 without the bearer token when $LOOKOUT_SERVE_TOKEN is 
   },
   run: async (cfg, { opts }) => {
     const { temporalClient, storageClient } = require('../../io/clients') as typeof import('../../io/clients');
-    const { assertServeExposure, createServeApi } = require('../../ingest/serve') as typeof import('../../ingest/serve');
+    const { assertServeExposure, createServeApi } =
+      require('../../ingest/serve') as typeof import('../../ingest/serve');
     assertServeExposure(String(opts.host), cfg.serve.token);
     const { PORT_OFFSETS } = require('../../config') as typeof import('../../config');
     const { observe } = require('../observability') as typeof import('../observability');
     const obs = await observe(cfg, 'serve', 'serve');
     const { client, connection } = await temporalClient(cfg);
     const { WorkflowStarter } = require('../../io/starter') as typeof import('../../io/starter');
-    const server = createServeApi({ cfg, starter: new WorkflowStarter(client, cfg), storage: storageClient(cfg), defaultScene: String(opts.scene), timeoutMs: Number(opts['timeout-s']) * 1000, token: cfg.serve.token });
+    const server = createServeApi({
+      cfg,
+      starter: new WorkflowStarter(client, cfg),
+      storage: storageClient(cfg),
+      defaultScene: String(opts.scene),
+      timeoutMs: Number(opts['timeout-s']) * 1000,
+      token: cfg.serve.token,
+    });
     const port = (opts.port as number | undefined) ?? cfg.portBase + PORT_OFFSETS.serve;
     await new Promise<void>((resolve) => server.listen(port, String(opts.host), resolve));
     obs.logger.info(`serve: http://${opts.host}:${port}/v1/frames (POST {"key": "...", "scene": "..."})`);

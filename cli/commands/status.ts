@@ -4,7 +4,8 @@ import type { Command } from '../command';
 export const statusCommand: Command = {
   spec: {
     name: 'status',
-    summary: 'show each server and process with its health, and the pipeline: backlog, in flight, failures in the last hour, slowest stage',
+    summary:
+      'show each server and process with its health, and the pipeline: backlog, in flight, failures in the last hour, slowest stage',
     usage: 'status [--json] [--no-pipeline]',
     description: `The pipeline part reads the sources the /metrics gauges read: the dispatcher's JetStream consumer (events not yet
 dispatched, events in flight), Temporal's task queues (backlog, pollers) and running workflows, the dead-letter stream, and
@@ -17,13 +18,16 @@ the results table (failed rows by error class and mean queue + run time per stag
   },
   run: async (cfg, { opts }) => {
     const { status } = require('../../infra/stack') as typeof import('../../infra/stack');
-    const { pipelineStatus, formatPipelineStatus } = require('../pipeline-status') as typeof import('../pipeline-status');
+    const { pipelineStatus, formatPipelineStatus } =
+      require('../pipeline-status') as typeof import('../pipeline-status');
     const lines = await status(cfg);
     const pipeline = opts['no-pipeline'] ? null : await pipelineStatus(cfg);
     if (opts.json) console.log(JSON.stringify({ services: lines, pipeline }, null, 2));
     else {
       for (const l of lines) {
-        console.log(`${l.name.padEnd(12)} ${l.state.padEnd(9)} ${l.pid ? `pid ${String(l.pid).padEnd(8)}` : ''.padEnd(12)} ${l.endpoint ?? ''}`);
+        console.log(
+          `${l.name.padEnd(12)} ${l.state.padEnd(9)} ${l.pid ? `pid ${String(l.pid).padEnd(8)}` : ''.padEnd(12)} ${l.endpoint ?? ''}`,
+        );
         if (l.detail) console.log(l.detail.replace(/^/gm, '    '));
       }
       if (pipeline) {

@@ -5,7 +5,8 @@ import { markReady } from '../command';
 export const uiCommand: Command = {
   spec: {
     name: 'ui',
-    summary: 'review web application: runs, alerts (confirm/dismiss), live streams, satellite map, failures (retry), upload',
+    summary:
+      'review web application: runs, alerts (confirm/dismiss), live streams, satellite map, failures (retry), upload',
     usage: 'ui [--port N] [--host ADDR]',
     description: `Serves the review UI (ui/public) and its JSON API on http://<host>:<port>/. It reads through the same code as
 \`lookout report\`, \`lookout retry\` and \`lookout upload\`; alert verdicts go to the BigQuery table <table>_feedback,

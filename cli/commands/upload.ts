@@ -11,7 +11,10 @@ export const uploadCommand: Command = {
     options: {
       prefix: { type: 'string', default: 'uploads/', help: 'object name prefix' },
       run: { type: 'string', help: 'run tag written to object metadata lookout-run (and to the rows)' },
-      pipeline: { type: 'string', help: 'pipeline for these objects (metadata lookout-pipeline; default $LOOKOUT_PIPELINE)' },
+      pipeline: {
+        type: 'string',
+        help: 'pipeline for these objects (metadata lookout-pipeline; default $LOOKOUT_PIPELINE)',
+      },
       scene: { type: 'string', help: 'CCTV scene model for these objects (metadata lookout-scene)' },
       every: { type: 'number', help: 'videos: analyse every Nth frame (metadata lookout-video-every)' },
       wait: { type: 'boolean', help: 'wait for the rows and print them' },
@@ -23,8 +26,18 @@ export const uploadCommand: Command = {
     for (const f of positionals) if (!fs.existsSync(f)) throw new Error(`no such file: ${f}`);
     const { uploadMetadata, defaultUploadRun } = require('../../io/uploads') as typeof import('../../io/uploads');
     const run = (opts.run as string | undefined) ?? defaultUploadRun();
-    const metadata = uploadMetadata({ run, pipeline: opts.pipeline as string | undefined, scene: opts.scene as string | undefined, every: opts.every === undefined ? undefined : Number(opts.every) });
-    const names = await uploadFiles(cfg, positionals.map((file) => ({ file })), String(opts.prefix), metadata);
+    const metadata = uploadMetadata({
+      run,
+      pipeline: opts.pipeline as string | undefined,
+      scene: opts.scene as string | undefined,
+      every: opts.every === undefined ? undefined : Number(opts.every),
+    });
+    const names = await uploadFiles(
+      cfg,
+      positionals.map((file) => ({ file })),
+      String(opts.prefix),
+      metadata,
+    );
     console.log(`uploaded ${names.length} objects (run ${run})`);
     if (!opts.wait) return;
     const n = await waitForRows(cfg, run, names.length, Number(opts['timeout-s']) * 1000);

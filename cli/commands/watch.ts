@@ -14,7 +14,8 @@ export const watchCommand: Command = {
   },
   run: async (cfg, { opts }) => {
     const { natsConnect, storageClient } = require('../../io/clients') as typeof import('../../io/clients');
-    const { BucketWatcher, WATCHER_DEFAULTS } = require('../../ingest/watcher') as typeof import('../../ingest/watcher');
+    const { BucketWatcher, WATCHER_DEFAULTS } =
+      require('../../ingest/watcher') as typeof import('../../ingest/watcher');
     const { ensureStreams } = require('../../io/streams') as typeof import('../../io/streams');
     const bucket = (opts.bucket as string | undefined) ?? cfg.gcs.bucket;
     const { observe } = require('../observability') as typeof import('../observability');
@@ -22,7 +23,10 @@ export const watchCommand: Command = {
     const nc = await natsConnect(cfg, 'lookout-watcher');
     try {
       await ensureStreams(nc, cfg);
-      const w = new BucketWatcher(nc, storageClient(cfg), cfg, bucket, { ...WATCHER_DEFAULTS, intervalMs: Number(opts['interval-ms']) });
+      const w = new BucketWatcher(nc, storageClient(cfg), cfg, bucket, {
+        ...WATCHER_DEFAULTS,
+        intervalMs: Number(opts['interval-ms']),
+      });
       process.once('SIGTERM', () => w.stop());
       process.once('SIGINT', () => w.stop());
       const running = w.run((err) => obs.logger.error({ err }, 'watcher: listing or publishing failed; retrying'));

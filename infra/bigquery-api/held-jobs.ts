@@ -91,7 +91,9 @@ export function statementType(sql: string): string {
   const [first, second] = words;
   if (first === 'SELECT' || first === 'WITH' || first === '') return 'SELECT';
   if (first === 'CREATE' || first === 'DROP' || first === 'ALTER') {
-    const rest = words.slice(1).filter((w) => !['OR', 'REPLACE', 'TEMP', 'TEMPORARY', 'IF', 'NOT', 'EXISTS'].includes(w));
+    const rest = words
+      .slice(1)
+      .filter((w) => !['OR', 'REPLACE', 'TEMP', 'TEMPORARY', 'IF', 'NOT', 'EXISTS'].includes(w));
     return `${first}_${rest[0] === 'MATERIALIZED' ? 'MATERIALIZED_VIEW' : (rest[0] ?? second ?? 'TABLE')}`;
   }
   return first ?? 'SELECT';

@@ -19,7 +19,20 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import { HeldJobs, statementType, type HeldJob } from './held-jobs';
-import { fixJobStatus, errorBody, isEmulatorQueryError, pageOf, queryError, refusedQuery, requestedFormat, rewriteRows, selectFields, type ErrorProto, type Field, type Row } from './wire';
+import {
+  fixJobStatus,
+  errorBody,
+  isEmulatorQueryError,
+  pageOf,
+  queryError,
+  refusedQuery,
+  requestedFormat,
+  rewriteRows,
+  selectFields,
+  type ErrorProto,
+  type Field,
+  type Row,
+} from './wire';
 
 export interface BigQueryApiOptions {
   /** The emulator's REST endpoint, e.g. http://127.0.0.1:17232. */
@@ -72,7 +85,14 @@ function unavailable(upstream: URL, err: unknown, logFile = 'logs/bigquery.log u
 }
 
 const PREFIX = '/bigquery/v2';
-const FORMAT_PARAMS = ['formatOptions.useInt64Timestamp', 'formatOptions.timestampOutputFormat', 'maxResults', 'pageToken', 'startIndex', 'selectedFields'];
+const FORMAT_PARAMS = [
+  'formatOptions.useInt64Timestamp',
+  'formatOptions.timestampOutputFormat',
+  'maxResults',
+  'pageToken',
+  'startIndex',
+  'selectedFields',
+];
 /** What the front asks the emulator for: microseconds (its decimal seconds lose the fraction's leading zeros). */
 const UPSTREAM_FORMAT = 'formatOptions.useInt64Timestamp';
 
@@ -115,22 +135,50 @@ export function createBigQueryApi(opts: BigQueryApiOptions): http.Server {
   const call = (method: string, pathAndQuery: string, body?: Buffer | string): Promise<Upstream> =>
     new Promise((resolve, reject) => {
       const req = http.request(
-        { host: upstream.hostname, port: upstream.port, method, path: pathAndQuery, agent, headers: { 'content-type': 'application/json', 'accept-encoding': 'identity', ...(body ? { 'content-length': Buffer.byteLength(body) } : {}) } },
+        {
+          host: upstream.hostname,
+          port: upstream.port,
+          method,
+          path: pathAndQuery,
+          agent,
+          headers: {
+            'content-type': 'application/json',
+            'accept-encoding': 'identity',
+            ...(body ? { 'content-length': Buffer.byteLength(body) } : {}),
+          },
+        },
         (res) => {
           readBody(res).then((b) => resolve({ status: res.statusCode ?? 502, headers: res.headers, body: b }), reject);
         },
       );
-      req.on('error', (err) => reject(new EmulatorUnavailableError(`bigquery-emulator at ${upstream.host} did not answer ${method} ${pathAndQuery}`, { cause: err })));
+      req.on('error', (err) =>
+        reject(
+          new EmulatorUnavailableError(
+            `bigquery-emulator at ${upstream.host} did not answer ${method} ${pathAndQuery}`,
+            { cause: err },
+          ),
+        ),
+      );
       if (body) req.write(body);
       req.end();
     });
 
   /** Streams a request through unchanged. */
   const pipe = (req: http.IncomingMessage, res: http.ServerResponse) => {
-    const up = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, agent, headers: { ...req.headers, host: upstream.host } }, (ur) => {
-      res.writeHead(ur.statusCode ?? 502, ur.headers);
-      ur.pipe(res);
-    });
+    const up = http.request(
+      {
+        host: upstream.hostname,
+        port: upstream.port,
+        method: req.method,
+        path: req.url,
+        agent,
+        headers: { ...req.headers, host: upstream.host },
+      },
+      (ur) => {
+        res.writeHead(ur.statusCode ?? 502, ur.headers);
+        ur.pipe(res);
+      },
+    );
     up.on('error', (err) => {
       log(`pass-through ${req.method} ${req.url}: ${err.message}`);
       if (!res.headersSent) send(res, unavailable(upstream, err, opts.emulatorLog));
@@ -141,7 +189,10 @@ export function createBigQueryApi(opts: BigQueryApiOptions): http.Server {
 
   const send = (res: http.ServerResponse, r: JsonReply) => {
     const text = JSON.stringify(r.body);
-    res.writeHead(r.status, { 'content-type': 'application/json; charset=UTF-8', 'content-length': Buffer.byteLength(text) });
+    res.writeHead(r.status, {
+      'content-type': 'application/json; charset=UTF-8',
+      'content-length': Buffer.byteLength(text),
+    });
     res.end(text);
   };
 
@@ -194,7 +245,10 @@ export function createBigQueryApi(opts: BigQueryApiOptions): http.Server {
       if (h.failure) return { status: h.failure.status, body: errorBody(h.failure.status, h.failure.proto) };
       return resultsPage({ ...h.results, jobReference: h.resource.jobReference as Record<string, unknown> }, params);
     }
-    const u = await call('GET', `${PREFIX}/projects/${encodeURIComponent(project)}/queries/${encodeURIComponent(jobId)}${forwardQuery(params)}`);
+    const u = await call(
+      'GET',
+      `${PREFIX}/projects/${encodeURIComponent(project)}/queries/${encodeURIComponent(jobId)}${forwardQuery(params)}`,
+    );
     if (u.status !== 200) return queryFailure(u);
     const r = parseJson<Results>(u.body);
     if (!r) return { status: u.status, body: u.body.toString('utf8') };
@@ -227,17 +281,37 @@ export function createBigQueryApi(opts: BigQueryApiOptions): http.Server {
    * Runs a query job on the emulator's synchronous jobs.query and keeps it here (held-jobs.ts). A query the
    * engine refused becomes a DONE job with BigQuery's errorResult; a busy store answers 503 (retried).
    */
-  const holdQuery = async (project: string, jobId: string, location: string | undefined, conf: QueryConfig, labels?: Record<string, string>): Promise<HeldJob | JsonReply> => {
+  const holdQuery = async (
+    project: string,
+    jobId: string,
+    location: string | undefined,
+    conf: QueryConfig,
+    labels?: Record<string, string>,
+  ): Promise<HeldJob | JsonReply> => {
     const u = await call(
       'POST',
       `${PREFIX}/projects/${encodeURIComponent(project)}/queries`,
-      JSON.stringify({ query: conf.query, useLegacySql: conf.useLegacySql, parameterMode: conf.parameterMode, queryParameters: conf.queryParameters, defaultDataset: conf.defaultDataset, formatOptions: { useInt64Timestamp: true } }),
+      JSON.stringify({
+        query: conf.query,
+        useLegacySql: conf.useLegacySql,
+        parameterMode: conf.parameterMode,
+        queryParameters: conf.queryParameters,
+        defaultDataset: conf.defaultDataset,
+        formatOptions: { useInt64Timestamp: true },
+      }),
     );
     let failure: HeldJob['failure'];
     let results: Results | undefined;
     if (u.status === 200) {
       results = parseJson<Results>(u.body);
-      if (!results) return { status: 502, body: errorBody(502, { reason: 'backendError', message: `bigquery-emulator answered jobs.query with no JSON: ${u.body.toString('utf8').slice(0, 200)}` }) };
+      if (!results)
+        return {
+          status: 502,
+          body: errorBody(502, {
+            reason: 'backendError',
+            message: `bigquery-emulator answered jobs.query with no JSON: ${u.body.toString('utf8').slice(0, 200)}`,
+          }),
+        };
     } else {
       const f = queryFailure(u);
       const proto = (f.body as { error?: { errors?: ErrorProto[] } })?.error?.errors?.[0];
@@ -250,20 +324,41 @@ export function createBigQueryApi(opts: BigQueryApiOptions): http.Server {
       id: `${project}:${location ?? 'US'}.${jobId}`,
       jobReference: { projectId: project, jobId, ...(location ? { location } : {}) },
       configuration: { jobType: 'QUERY', query: { priority: 'INTERACTIVE', ...conf }, ...(labels ? { labels } : {}) },
-      statistics: { creationTime: now, startTime: now, endTime: now, totalBytesProcessed: '0', query: { statementType: statementType(conf.query ?? ''), totalBytesProcessed: '0', cacheHit: false } },
+      statistics: {
+        creationTime: now,
+        startTime: now,
+        endTime: now,
+        totalBytesProcessed: '0',
+        query: { statementType: statementType(conf.query ?? ''), totalBytesProcessed: '0', cacheHit: false },
+      },
       status: failure ? { state: 'DONE', errorResult: failure.proto, errors: [failure.proto] } : { state: 'DONE' },
     };
-    const job: HeldJob = { resource, bytes: u.body.length, ...(results ? { results: { schema: results.schema, rows: results.rows, totalRows: results.totalRows } } : {}), ...(failure ? { failure } : {}) };
+    const job: HeldJob = {
+      resource,
+      bytes: u.body.length,
+      ...(results ? { results: { schema: results.schema, rows: results.rows, totalRows: results.totalRows } } : {}),
+      ...(failure ? { failure } : {}),
+    };
     held.put(project, jobId, job);
     return job;
   };
 
-  const isReply = (x: HeldJob | JsonReply): x is JsonReply => 'status' in x && typeof (x as JsonReply).status === 'number';
+  const isReply = (x: HeldJob | JsonReply): x is JsonReply =>
+    'status' in x && typeof (x as JsonReply).status === 'number';
 
-  const jobsQuery = async (project: string, raw: Buffer, params: URLSearchParams, req: http.IncomingMessage): Promise<JsonReply> => {
+  const jobsQuery = async (
+    project: string,
+    raw: Buffer,
+    params: URLSearchParams,
+    req: http.IncomingMessage,
+  ): Promise<JsonReply> => {
     const q = parseJson<QueryRequest>(raw);
     const refused = refusedQuery(q?.query);
-    if (refused) return { status: 400, body: errorBody(400, { reason: 'invalidQuery', message: refused, location: 'query', domain: 'global' }) };
+    if (refused)
+      return {
+        status: 400,
+        body: errorBody(400, { reason: 'invalidQuery', message: refused, location: 'query', domain: 'global' }),
+      };
     if (!q || q.dryRun) {
       // Not JSON, or a dry run (the emulator's jobs.query handles those without a job): as it is.
       const u = await call('POST', req.url ?? '', raw);
@@ -271,7 +366,17 @@ export function createBigQueryApi(opts: BigQueryApiOptions): http.Server {
     }
     const jobId = `lookout_query_${randomUUID().replace(/-/g, '')}`;
     // What a QueryRequest carries besides the query's own configuration.
-    const { dryRun: _dryRun, location, labels, maxResults, requestId: _requestId, formatOptions: _formatOptions, kind: _kind, timeoutMs: _timeoutMs, ...conf } = q;
+    const {
+      dryRun: _dryRun,
+      location,
+      labels,
+      maxResults,
+      requestId: _requestId,
+      formatOptions: _formatOptions,
+      kind: _kind,
+      timeoutMs: _timeoutMs,
+      ...conf
+    } = q;
     const h = await holdQuery(project, jobId, location, conf, labels);
     if (isReply(h)) return h;
     if (h.failure) return { status: h.failure.status, body: errorBody(h.failure.status, h.failure.proto) };
@@ -305,15 +410,33 @@ export function createBigQueryApi(opts: BigQueryApiOptions): http.Server {
     const job = parseJson<JobInsert>(raw);
     const conf = job?.configuration?.query;
     const refused = refusedQuery(conf?.query);
-    if (refused) return { status: 400, body: errorBody(400, { reason: 'invalidQuery', message: refused, location: 'query', domain: 'global' }) };
-    if (!job || !conf || job.configuration?.dryRun || conf.destinationTable) return jobResource('POST', pathAndQuery, raw);
+    if (refused)
+      return {
+        status: 400,
+        body: errorBody(400, { reason: 'invalidQuery', message: refused, location: 'query', domain: 'global' }),
+      };
+    if (!job || !conf || job.configuration?.dryRun || conf.destinationTable)
+      return jobResource('POST', pathAndQuery, raw);
     const jobId = job.jobReference?.jobId ?? `lookout_job_${randomUUID().replace(/-/g, '')}`;
-    if (held.has(project, jobId)) return { status: 409, body: errorBody(409, { reason: 'duplicate', message: `Already Exists: Job ${project}:${jobId}`, domain: 'global' }) };
+    if (held.has(project, jobId))
+      return {
+        status: 409,
+        body: errorBody(409, {
+          reason: 'duplicate',
+          message: `Already Exists: Job ${project}:${jobId}`,
+          domain: 'global',
+        }),
+      };
     const h = await holdQuery(project, jobId, job.jobReference?.location, conf, job.configuration?.labels);
     return isReply(h) ? h : { status: 200, body: h.resource };
   };
 
-  const tabledataList = async (project: string, dataset: string, table: string, params: URLSearchParams): Promise<JsonReply> => {
+  const tabledataList = async (
+    project: string,
+    dataset: string,
+    table: string,
+    params: URLSearchParams,
+  ): Promise<JsonReply> => {
     const base = `${PREFIX}/projects/${encodeURIComponent(project)}/datasets/${encodeURIComponent(dataset)}/tables/${encodeURIComponent(table)}`;
     const meta = await call('GET', base);
     if (meta.status !== 200) return { status: meta.status, body: parseJson(meta.body) ?? meta.body.toString('utf8') };
@@ -337,7 +460,8 @@ export function createBigQueryApi(opts: BigQueryApiOptions): http.Server {
   const jobResource = async (method: string, pathAndQuery: string, body?: Buffer): Promise<JsonReply> => {
     const u = await call(method, pathAndQuery, body);
     const parsed = parseJson<Record<string, unknown>>(u.body);
-    if (u.status !== 200 || !parsed) return u.status === 200 ? { status: 200, body: u.body.toString('utf8') } : queryFailure(u);
+    if (u.status !== 200 || !parsed)
+      return u.status === 200 ? { status: 200, body: u.body.toString('utf8') } : queryFailure(u);
     return { status: 200, body: fixJobStatus(parsed) };
   };
 
@@ -347,26 +471,42 @@ export function createBigQueryApi(opts: BigQueryApiOptions): http.Server {
     // ['', 'projects', P, ...]
     if (p[1] !== 'projects' || !p[2]) return undefined;
     const project = p[2];
-    const insertOrQuery = req.method === 'POST' && (p[p.length - 1] === 'insertAll' || (p.length === 4 && (p[3] === 'queries' || p[3] === 'jobs')));
+    const insertOrQuery =
+      req.method === 'POST' &&
+      (p[p.length - 1] === 'insertAll' || (p.length === 4 && (p[3] === 'queries' || p[3] === 'jobs')));
     if (insertOrQuery && opts.holdInsertsWhile && fs.existsSync(opts.holdInsertsWhile)) {
       req.resume();
-      return { status: 503, body: errorBody(503, { reason: 'backendError', message: 'the embedded stack is loading its saved rows into bigquery-emulator (lookout up); inserts and queries resume when it is done', domain: 'global' }) };
+      return {
+        status: 503,
+        body: errorBody(503, {
+          reason: 'backendError',
+          message:
+            'the embedded stack is loading its saved rows into bigquery-emulator (lookout up); inserts and queries resume when it is done',
+          domain: 'global',
+        }),
+      };
     }
-    if (req.method === 'POST' && p.length === 4 && p[3] === 'queries') return jobsQuery(project, await readBody(req), url.searchParams, req);
-    if (req.method === 'GET' && p.length === 5 && p[3] === 'queries') return getQueryResults(project, p[4], url.searchParams);
-    if (req.method === 'GET' && p.length === 8 && p[3] === 'datasets' && p[5] === 'tables' && p[7] === 'data') return tabledataList(project, p[4], p[6], url.searchParams);
-    if (req.method === 'POST' && p.length === 4 && p[3] === 'jobs') return jobsInsert(project, await readBody(req), `${PREFIX}${apiPath(url.pathname)}${url.search}`);
+    if (req.method === 'POST' && p.length === 4 && p[3] === 'queries')
+      return jobsQuery(project, await readBody(req), url.searchParams, req);
+    if (req.method === 'GET' && p.length === 5 && p[3] === 'queries')
+      return getQueryResults(project, p[4], url.searchParams);
+    if (req.method === 'GET' && p.length === 8 && p[3] === 'datasets' && p[5] === 'tables' && p[7] === 'data')
+      return tabledataList(project, p[4], p[6], url.searchParams);
+    if (req.method === 'POST' && p.length === 4 && p[3] === 'jobs')
+      return jobsInsert(project, await readBody(req), `${PREFIX}${apiPath(url.pathname)}${url.search}`);
     const heldJob = p[3] === 'jobs' && p[4] ? held.get(project, p[4]) : undefined;
     if (heldJob) {
       if (req.method === 'GET' && p.length === 5) return { status: 200, body: heldJob.resource };
-      if (req.method === 'POST' && p.length === 6 && p[5] === 'cancel') return { status: 200, body: { kind: 'bigquery#jobCancelResponse', job: heldJob.resource } };
+      if (req.method === 'POST' && p.length === 6 && p[5] === 'cancel')
+        return { status: 200, body: { kind: 'bigquery#jobCancelResponse', job: heldJob.resource } };
       if (req.method === 'DELETE' && p.length === 6 && p[5] === 'delete') {
         req.resume();
         held.delete(project, p[4]);
         return { status: 200, body: {} };
       }
     }
-    if (req.method === 'GET' && p.length === 5 && p[3] === 'jobs') return jobResource('GET', `${PREFIX}${apiPath(url.pathname)}${url.search}`);
+    if (req.method === 'GET' && p.length === 5 && p[3] === 'jobs')
+      return jobResource('GET', `${PREFIX}${apiPath(url.pathname)}${url.search}`);
     return undefined;
   };
 
@@ -381,10 +521,19 @@ export function createBigQueryApi(opts: BigQueryApiOptions): http.Server {
         else pipe(req, res);
       },
       (err: unknown) => {
-        log(`${req.method} ${req.url}: ${err instanceof Error ? `${err.message}${err.cause instanceof Error ? ` (${err.cause.message})` : ''}` : String(err)}`);
+        log(
+          `${req.method} ${req.url}: ${err instanceof Error ? `${err.message}${err.cause instanceof Error ? ` (${err.cause.message})` : ''}` : String(err)}`,
+        );
         if (res.headersSent) res.destroy();
         else if (err instanceof EmulatorUnavailableError) send(res, unavailable(upstream, err, opts.emulatorLog));
-        else send(res, { status: 500, body: errorBody(500, { reason: 'internalError', message: `bigquery-api: ${err instanceof Error ? err.message : String(err)}` }) });
+        else
+          send(res, {
+            status: 500,
+            body: errorBody(500, {
+              reason: 'internalError',
+              message: `bigquery-api: ${err instanceof Error ? err.message : String(err)}`,
+            }),
+          });
       },
     );
   });

@@ -36,7 +36,10 @@ export interface Row {
 export type TimestampFormat = 'INT64' | 'FLOAT64' | 'ISO8601_STRING';
 
 /** The format asked for, from the URL (getQueryResults, tabledata.list) or the body (jobs.query). */
-export function requestedFormat(params: URLSearchParams, body?: { formatOptions?: { useInt64Timestamp?: boolean; timestampOutputFormat?: string } }): TimestampFormat {
+export function requestedFormat(
+  params: URLSearchParams,
+  body?: { formatOptions?: { useInt64Timestamp?: boolean; timestampOutputFormat?: string } },
+): TimestampFormat {
   const out = params.get('formatOptions.timestampOutputFormat') ?? body?.formatOptions?.timestampOutputFormat;
   if (out === 'INT64' || out === 'FLOAT64' || out === 'ISO8601_STRING') return out;
   const int = params.get('formatOptions.useInt64Timestamp') ?? body?.formatOptions?.useInt64Timestamp;
@@ -121,7 +124,11 @@ function rewriteCells(fields: Field[], cells: Cell[], f: TimestampFormat): Cell[
 }
 
 /** Every TIMESTAMP of every row, at any depth, in format `f`; all other cells unchanged. */
-export function rewriteRows(fields: Field[] | undefined, rows: Row[] | undefined, f: TimestampFormat): Row[] | undefined {
+export function rewriteRows(
+  fields: Field[] | undefined,
+  rows: Row[] | undefined,
+  f: TimestampFormat,
+): Row[] | undefined {
   if (!rows || !fields) return rows;
   return rows.map((r) => ({ ...r, f: rewriteCells(fields, r.f ?? [], f) }));
 }
@@ -132,13 +139,22 @@ export function rewriteRows(fields: Field[] | undefined, rows: Row[] | undefined
  */
 export function selectFields(fields: Field[], rows: Row[], selected: string | null): { fields: Field[]; rows: Row[] } {
   if (!selected) return { fields, rows };
-  const names = new Set(selected.split(',').map((n) => n.trim().split('.')[0]).filter(Boolean));
+  const names = new Set(
+    selected
+      .split(',')
+      .map((n) => n.trim().split('.')[0])
+      .filter(Boolean),
+  );
   const keep = fields.map((f, i) => (names.has(f.name) ? i : -1)).filter((i) => i >= 0);
   return { fields: keep.map((i) => fields[i]), rows: rows.map((r) => ({ ...r, f: keep.map((i) => r.f[i]) })) };
 }
 
 /** One page of rows: startIndex or pageToken (the proxy's tokens are start indexes), maxResults. */
-export function pageOf<T>(rows: T[], params: URLSearchParams, body?: { maxResults?: number }): { rows: T[]; pageToken?: string } {
+export function pageOf<T>(
+  rows: T[],
+  params: URLSearchParams,
+  body?: { maxResults?: number },
+): { rows: T[]; pageToken?: string } {
   const token = params.get('pageToken');
   const start = Math.max(0, Number(token ?? params.get('startIndex') ?? 0) || 0);
   const maxRaw = params.get('maxResults') ?? body?.maxResults;
@@ -166,13 +182,24 @@ const TRANSIENT = /database is locked|SQLITE_BUSY|deadline exceeded|connection (
 export function queryError(message: string): { status: number; proto: ErrorProto } {
   const text = message.replace(/^(jobInternalError|internalError):\s*/, '');
   if (TRANSIENT.test(text)) return { status: 503, proto: { reason: 'backendError', message: text, domain: 'global' } };
-  if (/\bnot\s*found\b/i.test(text)) return { status: 404, proto: { reason: 'notFound', message: text, location: 'query', domain: 'global' } };
+  if (/\bnot\s*found\b/i.test(text))
+    return { status: 404, proto: { reason: 'notFound', message: text, location: 'query', domain: 'global' } };
   return { status: 400, proto: { reason: 'invalidQuery', message: text, location: 'query', domain: 'global' } };
 }
 
 /** The REST error body the clients parse (google.rpc status names included). */
-export function errorBody(status: number, proto: ErrorProto): { error: { code: number; message: string; errors: ErrorProto[]; status: string } } {
-  const name: Record<number, string> = { 400: 'INVALID_ARGUMENT', 404: 'NOT_FOUND', 409: 'ALREADY_EXISTS', 500: 'INTERNAL', 502: 'UNAVAILABLE', 503: 'UNAVAILABLE' };
+export function errorBody(
+  status: number,
+  proto: ErrorProto,
+): { error: { code: number; message: string; errors: ErrorProto[]; status: string } } {
+  const name: Record<number, string> = {
+    400: 'INVALID_ARGUMENT',
+    404: 'NOT_FOUND',
+    409: 'ALREADY_EXISTS',
+    500: 'INTERNAL',
+    502: 'UNAVAILABLE',
+    503: 'UNAVAILABLE',
+  };
   return { error: { code: status, message: proto.message ?? '', errors: [proto], status: name[status] ?? 'UNKNOWN' } };
 }
 

@@ -27,7 +27,10 @@ export interface FrameDetector {
 
 /** Appearance vectors for boxes of one frame (runtime/embedder's RgbCropEmbedder satisfies this). */
 export interface CropEmbedder {
-  embedCrops(frame: { rgb: Buffer; width: number; height: number }, boxes: ReadonlyArray<{ x: number; y: number; w: number; h: number }>): Promise<Float32Array[]>;
+  embedCrops(
+    frame: { rgb: Buffer; width: number; height: number },
+    boxes: ReadonlyArray<{ x: number; y: number; w: number; h: number }>,
+  ): Promise<Float32Array[]>;
 }
 
 export interface AnalyzerOptions {
@@ -95,9 +98,11 @@ export class SegmentAnalyzer {
     this.maxObjects = opts.maxObjects ?? 50;
     this.velocityWindow = opts.velocityWindow ?? 10;
     this.embedEvery = opts.embedEvery ?? 1;
-    if (!(Number.isInteger(this.embedEvery) && this.embedEvery >= 1)) throw new AnalyzerError(`embedEvery must be a positive integer, got ${opts.embedEvery}`);
+    if (!(Number.isInteger(this.embedEvery) && this.embedEvery >= 1))
+      throw new AnalyzerError(`embedEvery must be a positive integer, got ${opts.embedEvery}`);
     if (state) {
-      if (state.format !== 'lookout-cctv-segment' || state.version !== 1) throw new AnalyzerError(`not a segment analyzer state (format ${JSON.stringify(state.format)})`);
+      if (state.format !== 'lookout-cctv-segment' || state.version !== 1)
+        throw new AnalyzerError(`not a segment analyzer state (format ${JSON.stringify(state.format)})`);
       this.tracker = new Tracker({}, state.tracker);
       for (const [id, b64] of Object.entries(state.embeddings)) this.embeddings.set(Number(id), b64ToF32(b64));
       this.lastFrame = state.lastFrame;
@@ -112,14 +117,27 @@ export class SegmentAnalyzer {
     const live = new Set(this.tracker.liveTracks().map((t) => t.id));
     const embeddings: Record<string, string> = {};
     for (const [id, v] of this.embeddings) if (live.has(id)) embeddings[String(id)] = f32ToB64(v);
-    return { format: 'lookout-cctv-segment', version: 1, tracker: this.tracker.state(), embeddings, lastFrame: this.lastFrame };
+    return {
+      format: 'lookout-cctv-segment',
+      version: 1,
+      tracker: this.tracker.state(),
+      embeddings,
+      lastFrame: this.lastFrame,
+    };
   }
 
   /** Detects, tracks and describes the objects of one frame; frames must come in increasing index order. */
   async analyzeFrame(frame: RgbFrame): Promise<FrameObservations> {
-    if (frame.index <= this.lastFrame) throw new AnalyzerError(`frame ${frame.index} is not after frame ${this.lastFrame}: frames must come in order`);
-    if (frame.rgb.length !== frame.width * frame.height * 3) throw new AnalyzerError(`frame ${frame.index}: ${frame.rgb.length} bytes for ${frame.width}x${frame.height} RGB`);
-    const det = await this.deps.detector.detect({ data: frame.rgb, width: frame.width, height: frame.height, format: 'raw' });
+    if (frame.index <= this.lastFrame)
+      throw new AnalyzerError(`frame ${frame.index} is not after frame ${this.lastFrame}: frames must come in order`);
+    if (frame.rgb.length !== frame.width * frame.height * 3)
+      throw new AnalyzerError(`frame ${frame.index}: ${frame.rgb.length} bytes for ${frame.width}x${frame.height} RGB`);
+    const det = await this.deps.detector.detect({
+      data: frame.rgb,
+      width: frame.width,
+      height: frame.height,
+      format: 'raw',
+    });
     const boxes = det.boxes
       .filter((b) => b.score >= this.minScore && b.w > 0 && b.h > 0)
       .sort((a, b) => b.score - a.score)
@@ -135,7 +153,10 @@ export class SegmentAnalyzer {
         const t = byDet.get(i);
         return !t || frame.index % this.embedEvery === 0 || !this.embeddings.has(t.trackId);
       });
-      const fresh = await this.deps.embedder.embedCrops(frame, boxes.filter((_, i) => need[i]));
+      const fresh = await this.deps.embedder.embedCrops(
+        frame,
+        boxes.filter((_, i) => need[i]),
+      );
       let k = 0;
       vectors = boxes.map((_, i) => {
         const t = byDet.get(i);
@@ -173,7 +194,9 @@ export class SegmentAnalyzer {
   }
 
   /** Analyses frames in order; returns their observations and the state to carry to the next segment. */
-  async analyzeSegment(frames: Iterable<RgbFrame> | AsyncIterable<RgbFrame>): Promise<{ frames: FrameObservations[]; state: AnalyzerState }> {
+  async analyzeSegment(
+    frames: Iterable<RgbFrame> | AsyncIterable<RgbFrame>,
+  ): Promise<{ frames: FrameObservations[]; state: AnalyzerState }> {
     const out: FrameObservations[] = [];
     for await (const f of frames) out.push(await this.analyzeFrame(f));
     return { frames: out, state: this.state() };

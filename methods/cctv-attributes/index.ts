@@ -4,7 +4,15 @@
  * calibrated on held-out normal footage; every flagged object carries human-readable reasons.
  * See README.md in this folder.
  */
-export { SegmentAnalyzer, AnalyzerError, type AnalyzerOptions, type AnalyzerState, type CropEmbedder, type FrameDetector, type RgbFrame } from './analyzer';
+export {
+  SegmentAnalyzer,
+  AnalyzerError,
+  type AnalyzerOptions,
+  type AnalyzerState,
+  type CropEmbedder,
+  type FrameDetector,
+  type RgbFrame,
+} from './analyzer';
 export {
   AttributeModelError,
   DEFAULT_CLASS_GROUPS,

@@ -8,12 +8,25 @@ import type { SceneFormat } from '../../io/scenes';
 import type { FitResult, FrameAnalysis, MethodDefinition, MethodRuntime } from '../method';
 import type { AnalyzerState } from './analyzer';
 import { BadInputError, SetupError } from '../../core/errors';
-import { fitAttributeModel, frameScores, parseAttributeModel, scoreObservations, serializeAttributeModel, type AttributeModel, type FitReport, type SmootherState } from './model';
+import {
+  fitAttributeModel,
+  frameScores,
+  parseAttributeModel,
+  scoreObservations,
+  serializeAttributeModel,
+  type AttributeModel,
+  type FitReport,
+  type SmootherState,
+} from './model';
 import type { FrameObservations } from './observations';
 import { EpisodeTracker, episodeOptionsAt, type Episode, type EpisodeState } from '../../runtime/episodes';
 
 /** Attribute scene models live beside the seed method's, in their own folder of the scene. */
-export const ATTRIBUTES_SCENE_FORMAT: SceneFormat<AttributeModel> = { dir: 'cctv-attributes', file: 'scene.lkam', parse: parseAttributeModel };
+export const ATTRIBUTES_SCENE_FORMAT: SceneFormat<AttributeModel> = {
+  dir: 'cctv-attributes',
+  file: 'scene.lkam',
+  parse: parseAttributeModel,
+};
 
 /** What travels from one segment to the next: the tracks (analyzer), the trailing frame scores (smoother), the alert episode. */
 interface CarriedState {
@@ -37,21 +50,42 @@ interface AlertDraft {
 
 const emptyDraft = (): AlertDraft => ({ peakFrame: null, peakReasons: [], attributes: {}, objects: [] });
 
-type Explained = { label: string; trackId: number | null; reasons: ReadonlyArray<{ text: string }>; strongest?: { text: string } };
+type Explained = {
+  label: string;
+  trackId: number | null;
+  reasons: ReadonlyArray<{ text: string }>;
+  strongest?: { text: string };
+};
 
 /** One line per object: "person #12: speed 3.8× …; moving up, …" (its reasons, else its strongest part). */
 function reasonLines(objects: ReadonlyArray<Explained>): string[] {
   return objects
-    .map((o, i) => ({ o, i, texts: o.reasons.length ? o.reasons.map((r) => r.text) : o.strongest ? [o.strongest.text] : [] }))
+    .map((o, i) => ({
+      o,
+      i,
+      texts: o.reasons.length ? o.reasons.map((r) => r.text) : o.strongest ? [o.strongest.text] : [],
+    }))
     .filter((x) => x.texts.length > 0)
-    .map(({ o, i, texts }) => `${o.label}${o.trackId !== null ? ` #${o.trackId}` : ` (box ${i})`}: ${texts.join('; ')}`);
+    .map(
+      ({ o, i, texts }) => `${o.label}${o.trackId !== null ? ` #${o.trackId}` : ` (box ${i})`}: ${texts.join('; ')}`,
+    );
 }
 
 /** Observations of normal footage, stored by reference for fitting: JSON lines, embeddings as base64 float32. */
 export function encodeObservations(frames: FrameObservations[]): Buffer {
   return Buffer.from(
     frames
-      .map((f) => JSON.stringify({ ...f, objects: f.objects.map((o) => ({ ...o, embedding: o.embedding ? Buffer.from(o.embedding.buffer, o.embedding.byteOffset, o.embedding.byteLength).toString('base64') : undefined })) }))
+      .map((f) =>
+        JSON.stringify({
+          ...f,
+          objects: f.objects.map((o) => ({
+            ...o,
+            embedding: o.embedding
+              ? Buffer.from(o.embedding.buffer, o.embedding.byteOffset, o.embedding.byteLength).toString('base64')
+              : undefined,
+          })),
+        }),
+      )
       .join('\n'),
   );
 }
@@ -95,7 +129,8 @@ export function alertClipFrames(fps: number, width: number, height: number): { p
 
 export const cctvAttributesMethod: MethodDefinition = {
   name: 'cctv-attributes',
-  description: 'attribute-based anomaly detection for fixed cameras (after Reiss & Hoshen 2022): tracks, speed, direction, where/what, size, dwell and deep appearance against the scene\'s normal footage, with reasons',
+  description:
+    "attribute-based anomaly detection for fixed cameras (after Reiss & Hoshen 2022): tracks, speed, direction, where/what, size, dwell and deep appearance against the scene's normal footage, with reasons",
   accepts: { images: false, videos: 'segments', triplets: false },
   defaultVideoEvery: 1,
   models: { detect: 'nanodet', appearance: 'mobilenetv2' },
@@ -109,10 +144,12 @@ export const cctvAttributesMethod: MethodDefinition = {
     threshold: 'smoothed frame score above which the frame is flagged',
     smoothed: 'the frame score smoothed over time (the raw score is the row score)',
     abnormal_objects: 'objects flagged in this frame',
-    reasons: 'why each flagged object is unusual, e.g. "person #12: speed 3.8x the 99th percentile for people in this part of the scene"; alert rows: the peak frame\'s, never empty',
+    reasons:
+      'why each flagged object is unusual, e.g. "person #12: speed 3.8x the 99th percentile for people in this part of the scene"; alert rows: the peak frame\'s, never empty',
     annotated: 'gs:// URI of the annotated JPEG (flagged frames; alert rows: the peak frame)',
-    clip: 'gs:// URI of the alert\'s annotated MP4 clip: about 2 s before the episode opens to 2 s after it ends (frames of an open episode, alert rows)',
-    alert_start: 'frames inside an open alert episode: the first frame of that episode (its alert row is …@alert<alert_start>)',
+    clip: "gs:// URI of the alert's annotated MP4 clip: about 2 s before the episode opens to 2 s after it ends (frames of an open episode, alert rows)",
+    alert_start:
+      'frames inside an open alert episode: the first frame of that episode (its alert row is …@alert<alert_start>)',
     kind: "alert rows (label 'alert', one per alert episode): 'alert-episode'",
     start_frame: 'alert rows: first frame of the episode (its first frame above the threshold)',
     end_frame: 'alert rows: last frame of the episode at or above the lower (closing) level',
@@ -121,16 +158,19 @@ export const cctvAttributesMethod: MethodDefinition = {
     duration_s: 'alert rows: length of the episode in seconds',
     alert_frame: 'alert rows: the frame at which the alert was raised (after the persistence frames)',
     alert_s: 'alert rows: alert_frame in seconds',
-    peak_frame: 'alert rows: the frame with the highest unsmoothed score (its reasons and annotated JPEG are the alert\'s)',
+    peak_frame:
+      "alert rows: the frame with the highest unsmoothed score (its reasons and annotated JPEG are the alert's)",
     peak_level: 'alert rows: highest smoothed score of the episode over the threshold',
     parts: 'alert rows: episodes merged into this one (closer than the merge gap)',
-    attributes: 'alert rows: the attributes behind the reasons (speed, direction, location, size, dwell, appearance), comma-separated',
+    attributes:
+      'alert rows: the attributes behind the reasons (speed, direction, location, size, dwell, appearance), comma-separated',
     frame: 'frame index in the video',
     time_s: 'frame time in seconds',
     captured_at: 'live streams: when the frame was filmed',
   },
   fit: {
-    description: 'per-region statistics of normal tracks (class, size, speed, direction, dwell) and a coreset kNN bank of appearance features, calibrated cross-fitted on the normal footage (5 time blocks, each scored by a model of the other four)',
+    description:
+      'per-region statistics of normal tracks (class, size, speed, direction, dwell) and a coreset kNN bank of appearance features, calibrated cross-fitted on the normal footage (5 time blocks, each scored by a model of the other four)',
     defaults: { k: 8, seed: 7, quantile: 0.97 },
     async describeReport(result) {
       if (!result.report) return { lines: [], files: {} };
@@ -150,7 +190,10 @@ export const cctvAttributesMethod: MethodDefinition = {
     const embedder = new RgbCropEmbedder(backbone);
     const scenes = ctx.sceneStore(ATTRIBUTES_SCENE_FORMAT);
     const notImages = async (): Promise<never> => {
-      throw new BadInputError('UnsupportedMedia', 'cctv-attributes analyses videos (a camera\'s consecutive frames), not single images');
+      throw new BadInputError(
+        'UnsupportedMedia',
+        "cctv-attributes analyses videos (a camera's consecutive frames), not single images",
+      );
     };
     return {
       loadedModels: () => [detector, backbone].map((m) => `${m.name} v${m.version} (${m.executionProvider})`),
@@ -162,14 +205,23 @@ export const cctvAttributesMethod: MethodDefinition = {
         const scene = seg.scene ?? 'default';
         const { model, version } = await scenes.load(scene);
         const carried = (state ?? {}) as CarriedState;
-        const analyzer = new SegmentAnalyzer({ detector, embedder }, { fps: seg.fps, embedEvery: embedEvery(seg.fps) }, carried.analyzer);
+        const analyzer = new SegmentAnalyzer(
+          { detector, embedder },
+          { fps: seg.fps, embedEvery: embedEvery(seg.fps) },
+          carried.analyzer,
+        );
         let smoother = carried.smoother;
         // Alerts as operators count them: one episode per event (runtime/episodes.ts), one row per episode.
         const episodes = new EpisodeTracker(episodeOptionsAt(seg.fps), carried.episodes);
         let draft: AlertDraft = carried.alert ?? emptyDraft();
         /** The peak frame, in memory until its episode ends or the segment does (then it is written as a JPEG). */
         let peakImage: PeakCandidate['image'] | null = null;
-        type PeakCandidate = { frame: number; reasons: string[]; objects: AlertDraft['objects']; image: { frame: number; rgb: Buffer; width: number; height: number; drawn: Drawn } };
+        type PeakCandidate = {
+          frame: number;
+          reasons: string[];
+          objects: AlertDraft['objects'];
+          image: { frame: number; rgb: Buffer; width: number; height: number; drawn: Drawn };
+        };
         /** The best frame of a run above the threshold that has not opened (or merged into) an episode yet. */
         let runPeak: PeakCandidate | null = null;
         const adopt = (p: PeakCandidate) => {
@@ -185,13 +237,24 @@ export const cctvAttributesMethod: MethodDefinition = {
         const clips = new AlertClips<Drawn>({
           fps: seg.fps,
           ...alertClipFrames(seg.fps, seg.width, seg.height),
-          draw: (c) => annotate({ data: c.rgb, width: c.width, height: c.height, format: 'raw' }, c.marks.objects, c.marks.title, 'rgb'),
+          draw: (c) =>
+            annotate(
+              { data: c.rgb, width: c.width, height: c.height, format: 'raw' },
+              c.marks.objects,
+              c.marks.title,
+              'rgb',
+            ),
           nameFor: (first) => `${prefix}/alert-f${String(first).padStart(7, '0')}.mp4`,
-          save: (name, mp4) => ctx.store.upload(ctx.resultsBucket, name, mp4, 'video/mp4', { 'lookout-derived': 'alert-clip' }),
+          save: (name, mp4) =>
+            ctx.store.upload(ctx.resultsBucket, name, mp4, 'video/mp4', { 'lookout-derived': 'alert-clip' }),
         });
         const writePeak = async (): Promise<void> => {
           if (!peakImage || peakImage.frame !== draft.peakFrame) return;
-          const jpeg = await annotate({ data: peakImage.rgb, width: peakImage.width, height: peakImage.height, format: 'raw' }, peakImage.drawn.objects, peakImage.drawn.title);
+          const jpeg = await annotate(
+            { data: peakImage.rgb, width: peakImage.width, height: peakImage.height, format: 'raw' },
+            peakImage.drawn.objects,
+            peakImage.drawn.title,
+          );
           const name = `${prefix}/alert-f${String(peakImage.frame).padStart(7, '0')}.peak.jpg`;
           await ctx.store.upload(ctx.resultsBucket, name, jpeg, 'image/jpeg', { 'lookout-derived': 'annotated' });
           draft.annotated = `gs://${ctx.resultsBucket}/${name}`;
@@ -234,7 +297,16 @@ export const cctvAttributesMethod: MethodDefinition = {
             alertStart: e.start,
             label: 'alert',
             score: Math.round(e.peakValue * model.threshold * 1e6) / 1e6,
-            objects: d.objects.map((o) => ({ classId: -1, label: o.label, score: 0, x: o.x, y: o.y, w: o.w, h: o.h, anomalyScore: o.score })),
+            objects: d.objects.map((o) => ({
+              classId: -1,
+              label: o.label,
+              score: 0,
+              x: o.x,
+              y: o.y,
+              w: o.w,
+              h: o.h,
+              anomalyScore: o.score,
+            })),
             details,
             ms: { detect: 0, extract: 0, score: 0, inference: 0 },
             model: { name: detector.name, version: detector.version },
@@ -251,7 +323,16 @@ export const cctvAttributesMethod: MethodDefinition = {
             smoother = fs.state;
             const frameScore = fs.frames[0];
             const flagged = scored.objects.map((o, i) => ({ o, i })).filter((x) => x.o.abnormal);
-            const objects = scored.objects.map((o, i) => ({ classId: -1, label: o.label, score: obs.objects[i]?.score ?? 0, x: o.x, y: o.y, w: o.w, h: o.h, anomalyScore: o.score }));
+            const objects = scored.objects.map((o, i) => ({
+              classId: -1,
+              label: o.label,
+              score: obs.objects[i]?.score ?? 0,
+              x: o.x,
+              y: o.y,
+              w: o.w,
+              h: o.h,
+              anomalyScore: o.score,
+            }));
             const details: Record<string, number | string> = {
               scene,
               scene_version: version,
@@ -259,14 +340,36 @@ export const cctvAttributesMethod: MethodDefinition = {
               smoothed: Math.round(frameScore.smoothed * 1e4) / 1e4,
               abnormal_objects: flagged.length,
             };
-            if (flagged.length) details.reasons = flagged.map(({ o, i }) => `${o.label}${o.trackId !== null ? ` #${o.trackId}` : ` (box ${i})`}: ${o.reasons.map((r) => r.text).join('; ')}`).join(' | ');
+            if (flagged.length)
+              details.reasons = flagged
+                .map(
+                  ({ o, i }) =>
+                    `${o.label}${o.trackId !== null ? ` #${o.trackId}` : ` (box ${i})`}: ${o.reasons.map((r) => r.text).join('; ')}`,
+                )
+                .join(' | ');
             const drawn: Drawn = {
-              objects: scored.objects.map((o) => ({ classId: -1, label: o.label, score: 0, x: o.x, y: o.y, w: o.w, h: o.h, anomalyScore: o.score, abnormal: o.abnormal, note: o.abnormal ? o.reasons[0]?.text : undefined })),
+              objects: scored.objects.map((o) => ({
+                classId: -1,
+                label: o.label,
+                score: 0,
+                x: o.x,
+                y: o.y,
+                w: o.w,
+                h: o.h,
+                anomalyScore: o.score,
+                abnormal: o.abnormal,
+                note: o.abnormal ? o.reasons[0]?.text : undefined,
+              })),
               title: `frame ${f.index}  score ${frameScore.smoothed.toFixed(2)}${frameScore.abnormal ? ` > ${model.threshold.toFixed(2)}` : ''}  ${flagged.length} flagged`,
             };
             // Episodes: the smoothed score opens and closes them, the unsmoothed one picks the peak frame.
             const th = model.threshold > 0 && Number.isFinite(model.threshold) ? model.threshold : Infinity;
-            const step = episodes.push({ frame: f.index, timeS: f.index / seg.fps, level: frameScore.smoothed / th, peak: frameScore.raw / th });
+            const step = episodes.push({
+              frame: f.index,
+              timeS: f.index / seg.fps,
+              level: frameScore.smoothed / th,
+              peak: frameScore.raw / th,
+            });
             for (const e of step.closed) await emitAlert(e);
             if (step.newPeak) {
               // The frame's most unusual objects explain the alert (an object with a score has at least its strongest part as reason).
@@ -276,7 +379,18 @@ export const cctvAttributesMethod: MethodDefinition = {
               // they passed the object threshold in this frame.
               const why = new Set(explained);
               const peakDrawn: Drawn = {
-                objects: scored.objects.map((o) => ({ classId: -1, label: o.label, score: 0, x: o.x, y: o.y, w: o.w, h: o.h, anomalyScore: o.score, abnormal: why.has(o), note: why.has(o) ? (o.reasons[0] ?? o.strongest)?.text : undefined })),
+                objects: scored.objects.map((o) => ({
+                  classId: -1,
+                  label: o.label,
+                  score: 0,
+                  x: o.x,
+                  y: o.y,
+                  w: o.w,
+                  h: o.h,
+                  anomalyScore: o.score,
+                  abnormal: why.has(o),
+                  note: why.has(o) ? (o.reasons[0] ?? o.strongest)?.text : undefined,
+                })),
                 title: `alert peak: frame ${f.index}  score ${(frameScore.raw / th).toFixed(2)}x the threshold  ${why.size} unusual`,
               };
               const peak: PeakCandidate = {
@@ -295,15 +409,24 @@ export const cctvAttributesMethod: MethodDefinition = {
               draft = emptyDraft();
               peakImage = null;
             }
-            if (step.active) for (const { o } of flagged) for (const r of o.reasons) draft.attributes[r.attribute] = (draft.attributes[r.attribute] ?? 0) + 1;
+            if (step.active)
+              for (const { o } of flagged)
+                for (const r of o.reasons) draft.attributes[r.attribute] = (draft.attributes[r.attribute] ?? 0) + 1;
             if (frameScore.abnormal) {
-              const jpeg = await annotate({ data: f.rgb, width: f.width, height: f.height, format: 'raw' }, drawn.objects, drawn.title);
+              const jpeg = await annotate(
+                { data: f.rgb, width: f.width, height: f.height, format: 'raw' },
+                drawn.objects,
+                drawn.title,
+              );
               const name = `${prefix}/f${String(f.index).padStart(7, '0')}.annotated.jpg`;
               await ctx.store.upload(ctx.resultsBucket, name, jpeg, 'image/jpeg', { 'lookout-derived': 'annotated' });
               details.annotated = `gs://${ctx.resultsBucket}/${name}`;
             }
             // The clip follows the episode (open frames), not single flagged frames.
-            const clip = await clips.push({ index: f.index, rgb: f.rgb, width: f.width, height: f.height, marks: drawn }, step.active);
+            const clip = await clips.push(
+              { index: f.index, rgb: f.rgb, width: f.width, height: f.height, marks: drawn },
+              step.active,
+            );
             if (clip) {
               details.clip = `gs://${ctx.resultsBucket}/${clip}`;
               draft.clip ??= details.clip;
@@ -334,18 +457,30 @@ export const cctvAttributesMethod: MethodDefinition = {
           throw err;
         }
         const st = episodes.state();
-        return { state: { analyzer: analyzer.state(), smoother, ...(st.current || st.run ? { episodes: st, alert: draft } : {}) } satisfies CarriedState };
+        return {
+          state: {
+            analyzer: analyzer.state(),
+            smoother,
+            ...(st.current || st.run ? { episodes: st, alert: draft } : {}),
+          } satisfies CarriedState,
+        };
       },
 
       async observeSegment(seg, frames, state, key) {
-        const analyzer = new SegmentAnalyzer({ detector, embedder }, { fps: seg.fps, embedEvery: embedEvery(seg.fps) }, (state as CarriedState | undefined)?.analyzer);
+        const analyzer = new SegmentAnalyzer(
+          { detector, embedder },
+          { fps: seg.fps, embedEvery: embedEvery(seg.fps) },
+          (state as CarriedState | undefined)?.analyzer,
+        );
         const observed: FrameObservations[] = [];
         for await (const f of frames) {
           observed.push(await analyzer.analyzeFrame(f));
           ctx.heartbeat({ frame: f.index });
         }
         const name = `observations/${key}.jsonl`;
-        await ctx.store.upload(ctx.resultsBucket, name, encodeObservations(observed), 'application/x-ndjson', { 'lookout-derived': 'observations' });
+        await ctx.store.upload(ctx.resultsBucket, name, encodeObservations(observed), 'application/x-ndjson', {
+          'lookout-derived': 'observations',
+        });
         const ref: FeaturesRef = { bucket: ctx.resultsBucket, name, count: observed.length, dim: 0 };
         return { state: { analyzer: analyzer.state() } satisfies CarriedState, ref };
       },
@@ -353,22 +488,43 @@ export const cctvAttributesMethod: MethodDefinition = {
       async fitScene(scene, refs, opts): Promise<FitResult> {
         const frames: FrameObservations[] = [];
         for (const r of refs) {
-          frames.push(...decodeObservations(await ctx.store.download({ bucket: r.bucket, name: r.name, generation: '0' }, ctx.maxObjectBytes)));
+          frames.push(
+            ...decodeObservations(
+              await ctx.store.download({ bucket: r.bucket, name: r.name, generation: '0' }, ctx.maxObjectBytes),
+            ),
+          );
           ctx.heartbeat({ loaded: frames.length });
         }
         // The fit calibrates on the last part of the footage (held out from fitting): refs come in footage order.
         const objects = frames.reduce((n, f) => n + f.objects.length, 0);
-        if (frames.length === 0 || objects < 50) throw new BadInputError('UnsupportedMedia', `only ${objects} objects in ${frames.length} frames of normal footage: too few to fit a scene`);
+        if (frames.length === 0 || objects < 50)
+          throw new BadInputError(
+            'UnsupportedMedia',
+            `only ${objects} objects in ${frames.length} frames of normal footage: too few to fit a scene`,
+          );
         const size = { width: frames[0].width, height: frames[0].height };
         const t0 = Date.now();
         let fitted;
         try {
-          fitted = fitAttributeModel(frames, size, { seed: opts.seed, thresholdQuantile: opts.quantile, appearance: { clusters: opts.k } });
+          fitted = fitAttributeModel(frames, size, {
+            seed: opts.seed,
+            thresholdQuantile: opts.quantile,
+            appearance: { clusters: opts.k },
+          });
         } catch (err) {
           throw new SetupError('SceneFitFailed', `fitting scene ${scene}: ${(err as Error).message}`, err);
         }
         const saved = await scenes.save(scene, serializeAttributeModel(fitted.model));
-        return { scene, version: saved.version, uri: saved.uri, samples: objects, threshold: fitted.model.threshold, k: opts.k, fitMs: Date.now() - t0, report: fitted.report };
+        return {
+          scene,
+          version: saved.version,
+          uri: saved.uri,
+          samples: objects,
+          threshold: fitted.model.threshold,
+          k: opts.k,
+          fitMs: Date.now() - t0,
+          report: fitted.report,
+        };
       },
     };
   },

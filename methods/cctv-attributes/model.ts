@@ -253,8 +253,19 @@ export interface FitReport {
     sourceVectors: number;
     bankSize: number;
     coverageRadius: number;
-    clusters: { k: number; sizes: number[]; conditionalEntropyBits: number; classEntropyBits: number; perCluster: Array<Record<string, number>> };
-    embedding2d: { points: Array<[number, number]>; groups: string[]; explainedVariance: number[]; totalVariance: number };
+    clusters: {
+      k: number;
+      sizes: number[];
+      conditionalEntropyBits: number;
+      classEntropyBits: number;
+      perCluster: Array<Record<string, number>>;
+    };
+    embedding2d: {
+      points: Array<[number, number]>;
+      groups: string[];
+      explainedVariance: number[];
+      totalVariance: number;
+    };
   } | null;
 }
 
@@ -313,7 +324,12 @@ function groupOf(classGroups: Record<string, string>, label: string): string {
   return classGroups[label] ?? 'other';
 }
 
-function cellOf(model: { grid: { cols: number; rows: number } }, o: { x: number; y: number; w: number; h: number }, W: number, H: number): number {
+function cellOf(
+  model: { grid: { cols: number; rows: number } },
+  o: { x: number; y: number; w: number; h: number },
+  W: number,
+  H: number,
+): number {
   const f = footPoint(o);
   const u = Math.min(0.999999, Math.max(0, f.x / W));
   const v = Math.min(0.999999, Math.max(0, f.y / H));
@@ -324,7 +340,9 @@ function neighbourhood(grid: { cols: number; rows: number }, cell: number, r: nu
   const cx = cell % grid.cols;
   const cy = Math.floor(cell / grid.cols);
   const out: number[] = [];
-  for (let y = cy - r; y <= cy + r; y++) for (let x = cx - r; x <= cx + r; x++) if (x >= 0 && y >= 0 && x < grid.cols && y < grid.rows) out.push(y * grid.cols + x);
+  for (let y = cy - r; y <= cy + r; y++)
+    for (let x = cx - r; x <= cx + r; x++)
+      if (x >= 0 && y >= 0 && x < grid.cols && y < grid.rows) out.push(y * grid.cols + x);
   return out;
 }
 
@@ -344,17 +362,29 @@ function speedOf(o: ObjectObservation): number | null {
 /** Reference statistics per cell with backoff to wider areas and then the scene. */
 function refsPerCell(grid: { cols: number; rows: number }, perCell: number[][], minSamples: number): Array<Ref | null> {
   const all = perCell.flat();
-  const scene: Ref | null = all.length >= minSamples ? { q50: quantile(all, 0.5), q99: quantile(all, 0.99), n: all.length, level: 'scene' } : null;
+  const scene: Ref | null =
+    all.length >= minSamples
+      ? { q50: quantile(all, 0.5), q99: quantile(all, 0.99), n: all.length, level: 'scene' }
+      : null;
   return perCell.map((_, c) => {
-    for (const [r, level] of [[0, 'cell'], [1, 'area3'], [2, 'area5']] as const) {
+    for (const [r, level] of [
+      [0, 'cell'],
+      [1, 'area3'],
+      [2, 'area5'],
+    ] as const) {
       const pool = neighbourhood(grid, c, r).flatMap((k) => perCell[k]);
-      if (pool.length >= minSamples) return { q50: quantile(pool, 0.5), q99: quantile(pool, 0.99), n: pool.length, level };
+      if (pool.length >= minSamples)
+        return { q50: quantile(pool, 0.5), q99: quantile(pool, 0.99), n: pool.length, level };
     }
     return scene;
   });
 }
 
-function dirRefsPerCell(grid: { cols: number; rows: number }, perCell: number[][], minSamples: number): Array<DirRef | null> {
+function dirRefsPerCell(
+  grid: { cols: number; rows: number },
+  perCell: number[][],
+  minSamples: number,
+): Array<DirRef | null> {
   const hist = (bins: number[]) => {
     const h = new Array<number>(8).fill(0);
     for (const b of bins) h[b]++;
@@ -363,7 +393,11 @@ function dirRefsPerCell(grid: { cols: number; rows: number }, perCell: number[][
   const all = perCell.flat();
   const scene: DirRef | null = all.length >= minSamples ? { hist: hist(all), n: all.length, level: 'scene' } : null;
   return perCell.map((_, c) => {
-    for (const [r, level] of [[0, 'cell'], [1, 'area3'], [2, 'area5']] as const) {
+    for (const [r, level] of [
+      [0, 'cell'],
+      [1, 'area3'],
+      [2, 'area5'],
+    ] as const) {
       const pool = neighbourhood(grid, c, r).flatMap((k) => perCell[k]);
       if (pool.length >= minSamples) return { hist: hist(pool), n: pool.length, level };
     }
@@ -382,7 +416,11 @@ interface RawPart {
 const plural = (g: string) => (g === 'person' ? 'people' : g === 'other' ? 'objects of this kind' : `${g}s`);
 const where = (level: Ref['level']) => (level === 'scene' ? 'in this scene' : 'in this part of the scene');
 
-function locationWeights(model: AttributeModel, g: string, cell: number): { own: number; all: number; perGroup: Record<string, number> } {
+function locationWeights(
+  model: AttributeModel,
+  g: string,
+  cell: number,
+): { own: number; all: number; perGroup: Record<string, number> } {
   // 3×3 smoothing: centre 1, edge neighbours 0.5, corners 0.25 (sums to 4 inside the grid).
   const { cols } = model.grid;
   const cx = cell % cols;
@@ -416,7 +454,11 @@ function rawParts(model: AttributeModel, o: ObjectObservation, W: number, H: num
     if (ref) {
       const q = Math.max(ref.q99, model.options.minSpeedRef);
       const ratio = sn / q;
-      out.speed = { value: ratio, text: () => `speed ${ratio.toFixed(1)}× the 99th percentile for ${plural(g)} ${where(ref.level)} (${sn.toFixed(2)} vs ${q.toFixed(2)} box heights/s)` };
+      out.speed = {
+        value: ratio,
+        text: () =>
+          `speed ${ratio.toFixed(1)}× the 99th percentile for ${plural(g)} ${where(ref.level)} (${sn.toFixed(2)} vs ${q.toFixed(2)} box heights/s)`,
+      };
     }
   }
   if (use.has('direction') && sn !== null && sn >= model.options.minMovingSpeed && o.velocity) {
@@ -429,7 +471,8 @@ function rawParts(model: AttributeModel, o: ObjectObservation, W: number, H: num
       const share = h[b] / ref.n;
       out.direction = {
         value: -Math.log(p),
-        text: () => `moving ${DIRS[b]}, against the usual direction ${where(ref.level)}: ${(100 * share).toFixed(share < 0.01 ? 1 : 0)} % of ${ref.n} moving ${plural(g)} seen here went that way`,
+        text: () =>
+          `moving ${DIRS[b]}, against the usual direction ${where(ref.level)}: ${(100 * share).toFixed(share < 0.01 ? 1 : 0)} % of ${ref.n} moving ${plural(g)} seen here went that way`,
       };
     }
   }
@@ -440,17 +483,25 @@ function rawParts(model: AttributeModel, o: ObjectObservation, W: number, H: num
     // in the normal footage (5×5 neighbourhood) adds log(minSamples). A rarely used but not empty spot adds
     // nothing: people wander, and a density over places would alarm on every unusual step.
     const { own, all, perGroup } = locationWeights(model, g, cell);
-    const counted = Object.entries(model.counts).filter(([gg]) => !model.options.locationPlacedOnly || model.options.placeGroups.includes(gg));
+    const counted = Object.entries(model.counts).filter(
+      ([gg]) => !model.options.locationPlacedOnly || model.options.placeGroups.includes(gg),
+    );
     const total = counted.reduce((s, [, a]) => s + a.reduce((x, y) => x + y, 0), 0);
     const nG = model.counts[g]?.reduce((x, y) => x + y, 0) ?? 0;
     const prior = (nG + 0.5) / (total + 0.5 * (counted.length + 1));
     const alpha = model.options.locationPrior ?? 1;
     const pClass = (own + alpha * prior) / (all + alpha);
-    const wide = neighbourhood(model.grid, cell, 2).reduce((sum, k) => sum + model.groups.reduce((x, gg) => x + (model.counts[gg]?.[k] ?? 0), 0), 0);
+    const wide = neighbourhood(model.grid, cell, 2).reduce(
+      (sum, k) => sum + model.groups.reduce((x, gg) => x + (model.counts[gg]?.[k] ?? 0), 0),
+      0,
+    );
     const wanders = (model.options.wanderingGroups ?? []).includes(g);
     const empty = wide === 0 && !wanders;
     const groupUnseen =
-      wide > 0 && !wanders && !!model.options.locationGroupUnseen && neighbourhood(model.grid, cell, 2).every((k) => (model.counts[g]?.[k] ?? 0) === 0);
+      wide > 0 &&
+      !wanders &&
+      !!model.options.locationGroupUnseen &&
+      neighbourhood(model.grid, cell, 2).every((k) => (model.counts[g]?.[k] ?? 0) === 0);
     const top = Object.entries(perGroup).sort((a, b) => b[1] - a[1])[0];
     out.location = {
       value: -Math.log(pClass) + (empty || groupUnseen ? Math.log(model.options.minSamples) : 0),
@@ -460,8 +511,8 @@ function rawParts(model: AttributeModel, o: ObjectObservation, W: number, H: num
           : groupUnseen
             ? `no ${g === 'other' ? `object of class ${o.label}` : g} was seen anywhere near this part of the scene in normal footage (class ${o.label}; normal footage here: ${top && top[0] !== 'other' ? plural(top[0]) : 'other objects'})`
             : own === 0
-            ? `class ${o.label} never seen in this area (normal footage there: ${top && top[0] !== 'other' ? plural(top[0]) : 'other objects'})`
-            : `class ${o.label} rare in this area (${Math.max(1, Math.round((100 * own) / all))} % of the objects seen here)`,
+              ? `class ${o.label} never seen in this area (normal footage there: ${top && top[0] !== 'other' ? plural(top[0]) : 'other objects'})`
+              : `class ${o.label} rare in this area (${Math.max(1, Math.round((100 * own) / all))} % of the objects seen here)`,
     };
   }
   if (use.has('size') && placed) {
@@ -471,7 +522,11 @@ function rawParts(model: AttributeModel, o: ObjectObservation, W: number, H: num
       const expected = pm.a * fy + pm.b;
       if (expected > 0.005) {
         const ratio = o.h / H / expected;
-        out.size = { value: Math.abs(Math.log(ratio)), text: () => `box ${ratio.toFixed(1)}× the usual height of a ${g === 'other' ? 'such object' : g} at this distance from the camera` };
+        out.size = {
+          value: Math.abs(Math.log(ratio)),
+          text: () =>
+            `box ${ratio.toFixed(1)}× the usual height of a ${g === 'other' ? 'such object' : g} at this distance from the camera`,
+        };
       }
     }
   }
@@ -479,13 +534,21 @@ function rawParts(model: AttributeModel, o: ObjectObservation, W: number, H: num
     const ref = model.dwell[g]?.[cell];
     if (ref && !ref.permanent) {
       const q = Math.max(ref.q99, model.options.minDwellRefS);
-      out.dwell = { value: o.dwellS / q, text: () => `stayed ${o.dwellS.toFixed(0)} s in place where ${plural(g)} stay under ${q.toFixed(1)} s (99th percentile)` };
+      out.dwell = {
+        value: o.dwellS / q,
+        text: () =>
+          `stayed ${o.dwellS.toFixed(0)} s in place where ${plural(g)} stay under ${q.toFixed(1)} s (99th percentile)`,
+      };
     }
   }
   if (use.has('appearance') && o.embedding && model.appearance) {
     const r = model.appearance.bank.query(o.embedding, model.options.appearanceK);
     const nearest = model.appearance.groups[r.nearest] ?? '?';
-    out.appearance = { value: r.distance, text: (s) => `looks unlike anything in the normal footage (appearance ${s.toFixed(1)}× the usual spread; closest: a ${nearest})` };
+    out.appearance = {
+      value: r.distance,
+      text: (s) =>
+        `looks unlike anything in the normal footage (appearance ${s.toFixed(1)}× the usual spread; closest: a ${nearest})`,
+    };
   }
   return out;
 }
@@ -535,17 +598,24 @@ function calibrate(part: Part, c: Calibration | undefined, raw: number, floor = 
  * Fits the scene model on observations of normal footage. Calibration uses `opts.calibration` when given,
  * else the last `calibrationFraction` (default 0.2) of the frames by time — held out of every statistic.
  */
-export function fitAttributeModel(observations: FrameObservations[], frameSize: { width: number; height: number }, opts: AttributeFitOptions = {}): { model: AttributeModel; report: FitReport } {
-  if (!(frameSize.width > 0 && frameSize.height > 0)) throw new AttributeModelError(`frame size must be positive, got ${frameSize.width}x${frameSize.height}`);
+export function fitAttributeModel(
+  observations: FrameObservations[],
+  frameSize: { width: number; height: number },
+  opts: AttributeFitOptions = {},
+): { model: AttributeModel; report: FitReport } {
+  if (!(frameSize.width > 0 && frameSize.height > 0))
+    throw new AttributeModelError(`frame size must be positive, got ${frameSize.width}x${frameSize.height}`);
   const grid = opts.grid ?? DEFAULT_GRID;
-  if (!(Number.isInteger(grid.cols) && Number.isInteger(grid.rows) && grid.cols >= 1 && grid.rows >= 1)) throw new AttributeModelError(`grid must be positive integers, got ${JSON.stringify(grid)}`);
+  if (!(Number.isInteger(grid.cols) && Number.isInteger(grid.rows) && grid.cols >= 1 && grid.rows >= 1))
+    throw new AttributeModelError(`grid must be positive integers, got ${JSON.stringify(grid)}`);
   const classGroups = opts.classGroups ?? DEFAULT_CLASS_GROUPS;
   const minSamples = opts.minSamples ?? 30;
   const seed = opts.seed ?? 0;
   let fit = [...observations].sort((a, b) => a.frame - b.frame);
   let cal: FrameObservations[];
   const folds = opts.crossFitFolds ?? DEFAULT_CROSS_FIT_FOLDS;
-  if (!(Number.isInteger(folds) && folds >= 0)) throw new AttributeModelError(`crossFitFolds must be a non-negative integer, got ${folds}`);
+  if (!(Number.isInteger(folds) && folds >= 0))
+    throw new AttributeModelError(`crossFitFolds must be a non-negative integer, got ${folds}`);
   // Cross-fitting needs a few frames per block; a very short clip falls back to one time split.
   const crossFit = !opts.calibration && folds >= 2 && fit.length >= 10 * folds;
   if (crossFit) {
@@ -562,14 +632,21 @@ export function fitAttributeModel(observations: FrameObservations[], frameSize: 
   if (fit.length === 0) throw new AttributeModelError('no frames to fit on');
   if (cal.length === 0) throw new AttributeModelError('no held-out frames to calibrate on');
   for (const f of crossFit ? fit : [...fit, ...cal]) {
-    if (Math.abs(f.width / f.height - frameSize.width / frameSize.height) > 0.01) throw new AttributeModelError(`frame ${f.frame} is ${f.width}x${f.height}, not the aspect ratio of ${frameSize.width}x${frameSize.height}`);
+    if (Math.abs(f.width / f.height - frameSize.width / frameSize.height) > 0.01)
+      throw new AttributeModelError(
+        `frame ${f.frame} is ${f.width}x${f.height}, not the aspect ratio of ${frameSize.width}x${frameSize.height}`,
+      );
   }
-  if (opts.partAllowance !== undefined && !(opts.partAllowance >= 0)) throw new AttributeModelError(`partAllowance must be ≥ 0, got ${opts.partAllowance}`);
+  if (opts.partAllowance !== undefined && !(opts.partAllowance >= 0))
+    throw new AttributeModelError(`partAllowance must be ≥ 0, got ${opts.partAllowance}`);
   const trackWindow = opts.trackWindow ?? 1;
-  if (!(Number.isInteger(trackWindow) && trackWindow >= 1)) throw new AttributeModelError(`trackWindow must be a positive integer, got ${trackWindow}`);
-  const stats = (frames: FrameObservations[]) => fitStatistics(frames, frameSize, opts, grid, classGroups, minSamples, seed);
+  if (!(Number.isInteger(trackWindow) && trackWindow >= 1))
+    throw new AttributeModelError(`trackWindow must be a positive integer, got ${trackWindow}`);
+  const stats = (frames: FrameObservations[]) =>
+    fitStatistics(frames, frameSize, opts, grid, classGroups, minSamples, seed);
   const { model, fitObjs, groups, counts, tracks, withVelocity, vectors, appearance } = stats(fit);
-  if (!(model.options.smoothingWindow >= 1 && Number.isInteger(model.options.smoothingWindow))) throw new AttributeModelError(`smoothingWindow must be a positive integer, got ${model.options.smoothingWindow}`);
+  if (!(model.options.smoothingWindow >= 1 && Number.isInteger(model.options.smoothingWindow)))
+    throw new AttributeModelError(`smoothingWindow must be a positive integer, got ${model.options.smoothingWindow}`);
 
   // Calibration on held-out normal frames: per part, then the frame threshold. With cross-fitting, each
   // block of frames is scored by the model of the other blocks (contiguous blocks, so a person seen in
@@ -582,7 +659,10 @@ export function fitAttributeModel(observations: FrameObservations[], frameSize: 
       const b = Math.floor(((k + 1) * n) / folds);
       const rest = [...fit.slice(0, a), ...fit.slice(b)];
       if (b <= a) continue;
-      if (rest.reduce((s2, f) => s2 + f.objects.length, 0) < minSamples) throw new AttributeModelError(`too few objects outside fold ${k + 1} of ${folds} to cross-fit: fewer folds, or longer footage`);
+      if (rest.reduce((s2, f) => s2 + f.objects.length, 0) < minSamples)
+        throw new AttributeModelError(
+          `too few objects outside fold ${k + 1} of ${folds} to cross-fit: fewer folds, or longer footage`,
+        );
       heldOut.push({ m: stats(rest).model, frames: fit.slice(a, b) });
     }
   } else {
@@ -601,7 +681,8 @@ export function fitAttributeModel(observations: FrameObservations[], frameSize: 
   }
   for (const p of PARTS) {
     const v = rawCal[p];
-    if (v && v.length >= minSamples) model.calibration[p] = { median: quantile(v, 0.5), q99: quantile(v, 0.99), n: v.length };
+    if (v && v.length >= minSamples)
+      model.calibration[p] = { median: quantile(v, 0.5), q99: quantile(v, 0.99), n: v.length };
   }
   const smoothedCal: number[] = [];
   for (const { m, frames } of heldOut) {
@@ -622,7 +703,9 @@ export function fitAttributeModel(observations: FrameObservations[], frameSize: 
     objectsPerGroup,
     tracks: tracks.size,
     withVelocity,
-    cellsWithOwnStatistics: Object.fromEntries(groups.map((g) => [g, model.speed[g].filter((r) => r?.level === 'cell').length])),
+    cellsWithOwnStatistics: Object.fromEntries(
+      groups.map((g) => [g, model.speed[g].filter((r) => r?.level === 'cell').length]),
+    ),
     calibration: model.calibration,
     threshold: model.threshold,
     calibrationFramesFlagged: calFlagged / Math.max(1, calFrames.length),
@@ -639,7 +722,12 @@ function entropyBits(counts: number[]): number {
 }
 
 /** Bank report: k-means clusters of the coreset, H(class | cluster) against H(class), a 2-D PCA of the bank. */
-function appearanceReport(app: { bank: KnnBank; groups: string[] }, sourceVectors: number, k: number, seed: number): NonNullable<FitReport['appearance']> {
+function appearanceReport(
+  app: { bank: KnnBank; groups: string[] },
+  sourceVectors: number,
+  k: number,
+  seed: number,
+): NonNullable<FitReport['appearance']> {
   const { bank, groups } = app;
   const kk = Math.max(1, Math.min(k, bank.count));
   const km = kmeans(bank.data, bank.count, bank.dim, kk, { seed });
@@ -671,7 +759,12 @@ function appearanceReport(app: { bank: KnnBank; groups: string[] }, sourceVector
     bankSize: bank.count,
     coverageRadius: bank.coverageRadius,
     clusters: { k: kk, sizes: km.sizes, conditionalEntropyBits: hCond, classEntropyBits: hClass, perCluster },
-    embedding2d: { points: pca.points.map((p) => [p[0], p[1] ?? 0]), groups: take.map((i) => groups[i]), explainedVariance: pca.explainedVariance, totalVariance: pca.totalVariance },
+    embedding2d: {
+      points: pca.points.map((p) => [p[0], p[1] ?? 0]),
+      groups: take.map((i) => groups[i]),
+      explainedVariance: pca.explainedVariance,
+      totalVariance: pca.totalVariance,
+    },
   };
 }
 
@@ -691,14 +784,20 @@ export interface TrackScoreState {
  * track window > 1, pass the same `state` object to consecutive calls (it is updated in place) so that
  * tracks keep their recent scores across segments; without it every call starts afresh.
  */
-export function scoreObservations(model: AttributeModel, frames: ReadonlyArray<FrameObservations>, state: TrackScoreState = { tracks: {} }): ScoredFrame[] {
+export function scoreObservations(
+  model: AttributeModel,
+  frames: ReadonlyArray<FrameObservations>,
+  state: TrackScoreState = { tracks: {} },
+): ScoredFrame[] {
   const win = model.options.trackWindow ?? 1;
   const floors = model.options.spreadFloor ?? {};
   const weights = model.options.partWeights ?? {};
   const caps = model.options.partCaps ?? {};
   return frames.map((f) => {
     if (Math.abs(f.width / f.height - model.frameSize.width / model.frameSize.height) > 0.01) {
-      throw new AttributeModelError(`frame ${f.frame} is ${f.width}x${f.height} but the scene model was fitted on ${model.frameSize.width}x${model.frameSize.height} footage: another camera view?`);
+      throw new AttributeModelError(
+        `frame ${f.frame} is ${f.width}x${f.height} but the scene model was fitted on ${model.frameSize.width}x${model.frameSize.height} footage: another camera view?`,
+      );
     }
     const objects = f.objects.map((o): ScoredObject => {
       const raw = rawParts(model, o, f.width, f.height);
@@ -725,7 +824,8 @@ export function scoreObservations(model: AttributeModel, frames: ReadonlyArray<F
       }
       let score = 0;
       const allowance = model.options.partAllowance ?? 0;
-      for (const s of Object.values(parts)) score = model.options.combine === 'sum' ? score + Math.max(0, s - allowance) : Math.max(score, s);
+      for (const s of Object.values(parts))
+        score = model.options.combine === 'sum' ? score + Math.max(0, s - allowance) : Math.max(score, s);
       const abnormal = score > model.threshold;
       const ranked = (Object.entries(parts) as Array<[Part, number]>).sort((a, b) => b[1] - a[1]);
       // Every part beyond the 99th percentile of held-out normal objects explains; a flagged object always
@@ -733,12 +833,24 @@ export function scoreObservations(model: AttributeModel, frames: ReadonlyArray<F
       const chosen = ranked.filter(([, s]) => s >= 1);
       if (abnormal && chosen.length === 0 && ranked.length > 0) chosen.push(ranked[0]);
       const reasons = chosen.map(([p, s]) => ({ attribute: p, score: s, text: raw[p]!.text(s) }));
-      const top = ranked[0] && ranked[0][1] > 0 ? { attribute: ranked[0][0], score: ranked[0][1], text: raw[ranked[0][0]]!.text(ranked[0][1]) } : undefined;
+      const top =
+        ranked[0] && ranked[0][1] > 0
+          ? { attribute: ranked[0][0], score: ranked[0][1], text: raw[ranked[0][0]]!.text(ranked[0][1]) }
+          : undefined;
       const { embedding: _e, ...rest } = o;
-      return { ...rest, group: groupOf(model.classGroups, o.label), score, parts, reasons, ...(top ? { strongest: top } : {}), abnormal };
+      return {
+        ...rest,
+        group: groupOf(model.classGroups, o.label),
+        score,
+        parts,
+        reasons,
+        ...(top ? { strongest: top } : {}),
+        abnormal,
+      };
     });
     // Forget tracks not seen for a while (the analyzer ends them long before this).
-    if (win > 1) for (const [k, h] of Object.entries(state.tracks)) if (f.frame - h.frame > 10 * win) delete state.tracks[k];
+    if (win > 1)
+      for (const [k, h] of Object.entries(state.tracks)) if (f.frame - h.frame > 10 * win) delete state.tracks[k];
     return { frame: f.frame, timeS: f.timeS, score: objects.reduce((m, o) => Math.max(m, o.score), 0), objects };
   });
 }
@@ -747,7 +859,11 @@ export function scoreObservations(model: AttributeModel, frames: ReadonlyArray<F
  * Smoothed frame scores: trailing mean over the model's smoothing window of analysed frames, continued
  * across segments with `state`. A frame is abnormal when its smoothed score exceeds the threshold.
  */
-export function frameScores(model: AttributeModel, scored: ReadonlyArray<ScoredFrame>, state?: SmootherState): { frames: FrameScore[]; state: SmootherState } {
+export function frameScores(
+  model: AttributeModel,
+  scored: ReadonlyArray<ScoredFrame>,
+  state?: SmootherState,
+): { frames: FrameScore[]; state: SmootherState } {
   const w = model.options.smoothingWindow;
   const recent = [...(state?.recent ?? [])].slice(-(w - 1));
   const frames = scored.map((f) => {
@@ -763,11 +879,18 @@ export function frameScores(model: AttributeModel, scored: ReadonlyArray<ScoredF
 // Serialisation: "LKAM", uint32 LE header length, UTF-8 JSON header (everything but the bank), zero
 // padding to 4 bytes, then the kNN bank's own bytes (runtime/knn's format) when there is one.
 
-type Header = Omit<AttributeModel, 'appearance' | 'threshold'> & { threshold: number | null; appearance: { groups: string[]; bankBytes: number } | null };
+type Header = Omit<AttributeModel, 'appearance' | 'threshold'> & {
+  threshold: number | null;
+  appearance: { groups: string[]; bankBytes: number } | null;
+};
 
 export function serializeAttributeModel(model: AttributeModel): Buffer {
   const bank = model.appearance?.bank.serialize() ?? Buffer.alloc(0);
-  const header: Header = { ...model, threshold: Number.isFinite(model.threshold) ? model.threshold : null, appearance: model.appearance ? { groups: model.appearance.groups, bankBytes: bank.length } : null };
+  const header: Header = {
+    ...model,
+    threshold: Number.isFinite(model.threshold) ? model.threshold : null,
+    appearance: model.appearance ? { groups: model.appearance.groups, bankBytes: bank.length } : null,
+  };
   const json = Buffer.from(JSON.stringify(header), 'utf8');
   const off = (8 + json.length + 3) & ~3;
   const buf = Buffer.alloc(off + bank.length);
@@ -781,10 +904,15 @@ export function serializeAttributeModel(model: AttributeModel): Buffer {
 /** Parses serializeAttributeModel's bytes; `where` (a path or URI) names the source in errors. */
 export function parseAttributeModel(bytes: Uint8Array, where = 'scene model'): AttributeModel {
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const bad = (msg: string, cause?: unknown) => new AttributeModelError(`${where}: not a valid cctv-attributes scene model: ${msg}`, cause);
-  if (b.length < 8 || b.toString('latin1', 0, 4) !== MAGIC) throw bad(`bad magic ${JSON.stringify(b.toString('latin1', 0, Math.min(4, b.length)))}, expected "${MAGIC}" (a model of another method?)`);
+  const bad = (msg: string, cause?: unknown) =>
+    new AttributeModelError(`${where}: not a valid cctv-attributes scene model: ${msg}`, cause);
+  if (b.length < 8 || b.toString('latin1', 0, 4) !== MAGIC)
+    throw bad(
+      `bad magic ${JSON.stringify(b.toString('latin1', 0, Math.min(4, b.length)))}, expected "${MAGIC}" (a model of another method?)`,
+    );
   const hlen = b.readUInt32LE(4);
-  if (8 + hlen > b.length) throw bad(`header of ${hlen} bytes runs past the end of the ${b.length}-byte file (truncated?)`);
+  if (8 + hlen > b.length)
+    throw bad(`header of ${hlen} bytes runs past the end of the ${b.length}-byte file (truncated?)`);
   let h: Header;
   try {
     h = JSON.parse(b.toString('utf8', 8, 8 + hlen)) as Header;
@@ -792,14 +920,20 @@ export function parseAttributeModel(bytes: Uint8Array, where = 'scene model'): A
     throw bad('header is not JSON', err);
   }
   if (h.format !== MODEL_FORMAT) throw bad(`format ${JSON.stringify(h.format)}, expected ${MODEL_FORMAT}`);
-  if (h.version !== MODEL_VERSION) throw bad(`format version ${JSON.stringify(h.version)}; this build reads version ${MODEL_VERSION}`);
-  if (!h.grid || !h.frameSize || !Array.isArray(h.groups) || !h.options || !h.counts) throw bad('header misses grid, frameSize, groups, options or counts');
+  if (h.version !== MODEL_VERSION)
+    throw bad(`format version ${JSON.stringify(h.version)}; this build reads version ${MODEL_VERSION}`);
+  if (!h.grid || !h.frameSize || !Array.isArray(h.groups) || !h.options || !h.counts)
+    throw bad('header misses grid, frameSize, groups, options or counts');
   const off = (8 + hlen + 3) & ~3;
   let appearance: AttributeModel['appearance'] = null;
   if (h.appearance) {
-    if (off + h.appearance.bankBytes !== b.length) throw bad(`expected ${off + h.appearance.bankBytes} bytes with the appearance bank, got ${b.length} (truncated?)`);
+    if (off + h.appearance.bankBytes !== b.length)
+      throw bad(
+        `expected ${off + h.appearance.bankBytes} bytes with the appearance bank, got ${b.length} (truncated?)`,
+      );
     const bank = KnnBank.parse(b.subarray(off), `${where} (appearance bank)`);
-    if (h.appearance.groups.length !== bank.count) throw bad(`${h.appearance.groups.length} bank labels for ${bank.count} vectors`);
+    if (h.appearance.groups.length !== bank.count)
+      throw bad(`${h.appearance.groups.length} bank labels for ${bank.count} vectors`);
     appearance = { bank, groups: h.appearance.groups };
   } else if (b.length !== off && b.length !== 8 + hlen) {
     throw bad(`${b.length - off} unexpected trailing bytes`);
@@ -808,10 +942,21 @@ export function parseAttributeModel(bytes: Uint8Array, where = 'scene model'): A
 }
 
 /** The normal statistics of a fit (everything but calibration and threshold). */
-function fitStatistics(fit: FrameObservations[], frameSize: { width: number; height: number }, opts: AttributeFitOptions, grid: { cols: number; rows: number }, classGroups: Record<string, string>, minSamples: number, seed: number) {
+function fitStatistics(
+  fit: FrameObservations[],
+  frameSize: { width: number; height: number },
+  opts: AttributeFitOptions,
+  grid: { cols: number; rows: number },
+  classGroups: Record<string, string>,
+  minSamples: number,
+  seed: number,
+) {
   const cells = grid.cols * grid.rows;
   const fitObjs = fit.flatMap((f) => f.objects.map((o) => ({ o, W: f.width, H: f.height })));
-  if (fitObjs.length < minSamples) throw new AttributeModelError(`only ${fitObjs.length} objects in the normal footage: at least ${minSamples} are needed`);
+  if (fitObjs.length < minSamples)
+    throw new AttributeModelError(
+      `only ${fitObjs.length} objects in the normal footage: at least ${minSamples} are needed`,
+    );
   const groups = [...new Set(fitObjs.map(({ o }) => groupOf(classGroups, o.label)))].sort();
 
   const counts: Record<string, number[]> = {};
@@ -833,7 +978,10 @@ function fitStatistics(fit: FrameObservations[], frameSize: { width: number; hei
   const vectors: Float32Array[] = [];
   const vectorGroups: string[] = [];
   const dwellByTrack = (opts.dwellStatistics ?? 'tracks') === 'tracks';
-  if (!['frames', 'tracks'].includes(opts.dwellStatistics ?? 'tracks')) throw new AttributeModelError(`dwellStatistics must be frames or tracks, got ${JSON.stringify(opts.dwellStatistics)}`);
+  if (!['frames', 'tracks'].includes(opts.dwellStatistics ?? 'tracks'))
+    throw new AttributeModelError(
+      `dwellStatistics must be frames or tracks, got ${JSON.stringify(opts.dwellStatistics)}`,
+    );
   /** 'tracks' dwell statistics: each track's longest stay per group and cell. */
   const longestStay = new Map<string, number>();
   for (const { o, W, H } of fitObjs) {
@@ -862,7 +1010,9 @@ function fitStatistics(fit: FrameObservations[], frameSize: { width: number; hei
     }
   }
   // Where objects stay for good (at least half the footage): per cell, from the stays seen in that cell.
-  const stayedForGood: Record<string, boolean[]> = Object.fromEntries(groups.map((g) => [g, new Array<boolean>(cells).fill(false)]));
+  const stayedForGood: Record<string, boolean[]> = Object.fromEntries(
+    groups.map((g) => [g, new Array<boolean>(cells).fill(false)]),
+  );
   for (const [key, stay] of longestStay) {
     const [g, c] = key.split('\u0000');
     dwells[g][Number(c)].push(stay);
@@ -899,7 +1049,11 @@ function fitStatistics(fit: FrameObservations[], frameSize: { width: number; hei
 
   let appearance: AttributeModel['appearance'] = null;
   if (vectors.length >= minSamples) {
-    const built = KnnBank.build(vectors, { maxSize: opts.appearance?.coresetSize ?? 2000, metric: opts.appearance?.metric ?? 'cosine', seed });
+    const built = KnnBank.build(vectors, {
+      maxSize: opts.appearance?.coresetSize ?? 2000,
+      metric: opts.appearance?.metric ?? 'cosine',
+      seed,
+    });
     appearance = { bank: built.bank, groups: built.kept.map((i) => vectorGroups[i]) };
   }
 
@@ -948,6 +1102,7 @@ function fitStatistics(fit: FrameObservations[], frameSize: { width: number; hei
     calibration: {},
     threshold: Infinity,
   };
-  if (!(model.options.smoothingWindow >= 1 && Number.isInteger(model.options.smoothingWindow))) throw new AttributeModelError(`smoothingWindow must be a positive integer, got ${model.options.smoothingWindow}`);
+  if (!(model.options.smoothingWindow >= 1 && Number.isInteger(model.options.smoothingWindow)))
+    throw new AttributeModelError(`smoothingWindow must be a positive integer, got ${model.options.smoothingWindow}`);
   return { model, fitObjs, groups, counts, tracks, withVelocity, vectors, appearance };
 }

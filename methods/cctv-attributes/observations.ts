@@ -51,7 +51,11 @@ export function footPoint(o: { x: number; y: number; w: number; h: number }): { 
  * within the last `window` frames. Null with fewer than `minPoints` points or a span under `minPoints - 1`
  * frames (two boxes a frame apart give a velocity dominated by box jitter).
  */
-export function trackVelocity(history: ReadonlyArray<TrackPoint>, window: number, minPoints = 3): { vx: number; vy: number } | null {
+export function trackVelocity(
+  history: ReadonlyArray<TrackPoint>,
+  window: number,
+  minPoints = 3,
+): { vx: number; vy: number } | null {
   if (history.length === 0) return null;
   const last = history[history.length - 1].frame;
   const pts = history.filter((p) => p.frame > last - window);

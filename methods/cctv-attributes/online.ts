@@ -42,7 +42,11 @@ export function eligibility(c: FootageChunk, nowS: number, o: Pick<OnlineNormalO
  * The frames to refit on: the first fit's frames, then the joined chunks' frames, newest first, up to
  * `maxFrames` (whole chunks), returned in time order.
  */
-export function normalFrames(first: FrameObservations[], joined: Array<{ endS: number; frames: FrameObservations[] }>, maxFrames: number): FrameObservations[] {
+export function normalFrames(
+  first: FrameObservations[],
+  joined: Array<{ endS: number; frames: FrameObservations[] }>,
+  maxFrames: number,
+): FrameObservations[] {
   const keep: FrameObservations[][] = [];
   let n = 0;
   for (const c of [...joined].sort((a, b) => b.endS - a.endS)) {

@@ -29,18 +29,30 @@ export function embeddingPlotSvg(report: FitReport, title = 'Appearance bank (PC
   const colour = (g: string) => COLOURS[groups.indexOf(g) % COLOURS.length];
   const ev = a.embedding2d.explainedVariance.map((v) => (100 * v) / (a.embedding2d.totalVariance || 1));
   const parts: string[] = [`<rect width="${W}" height="${H}" fill="white"/>`];
-  parts.push(`<rect x="${m.l}" y="${m.t}" width="${W - m.l - m.r}" height="${H - m.t - m.b}" fill="none" stroke="#333"/>`);
-  pts.forEach((p, i) => parts.push(`<circle cx="${X(p[0]).toFixed(1)}" cy="${Y(p[1]).toFixed(1)}" r="2.5" fill="${colour(a.embedding2d.groups[i])}" fill-opacity="0.6"/>`));
+  parts.push(
+    `<rect x="${m.l}" y="${m.t}" width="${W - m.l - m.r}" height="${H - m.t - m.b}" fill="none" stroke="#333"/>`,
+  );
+  pts.forEach((p, i) =>
+    parts.push(
+      `<circle cx="${X(p[0]).toFixed(1)}" cy="${Y(p[1]).toFixed(1)}" r="2.5" fill="${colour(a.embedding2d.groups[i])}" fill-opacity="0.6"/>`,
+    ),
+  );
   parts.push(`<text x="${m.l}" y="24" font-family="sans-serif" font-size="15">${esc(title)}</text>`);
   parts.push(
     `<text x="${m.l}" y="42" font-family="sans-serif" font-size="12" fill="#444">bank ${a.bankSize} of ${a.sourceVectors} vectors (dim ${a.dim}); ${a.clusters.k} k-means clusters: H(class | cluster) ${a.clusters.conditionalEntropyBits.toFixed(2)} bits of H(class) ${a.clusters.classEntropyBits.toFixed(2)}</text>`,
   );
-  parts.push(`<text x="${(m.l + W - m.r) / 2}" y="${H - 15}" font-family="sans-serif" font-size="12" text-anchor="middle">PC 1 (${ev[0]?.toFixed(1) ?? '?'} % of variance)</text>`);
-  parts.push(`<text x="16" y="${(m.t + H - m.b) / 2}" font-family="sans-serif" font-size="12" text-anchor="middle" transform="rotate(-90 16 ${(m.t + H - m.b) / 2})">PC 2 (${ev[1]?.toFixed(1) ?? '?'} %)</text>`);
+  parts.push(
+    `<text x="${(m.l + W - m.r) / 2}" y="${H - 15}" font-family="sans-serif" font-size="12" text-anchor="middle">PC 1 (${ev[0]?.toFixed(1) ?? '?'} % of variance)</text>`,
+  );
+  parts.push(
+    `<text x="16" y="${(m.t + H - m.b) / 2}" font-family="sans-serif" font-size="12" text-anchor="middle" transform="rotate(-90 16 ${(m.t + H - m.b) / 2})">PC 2 (${ev[1]?.toFixed(1) ?? '?'} %)</text>`,
+  );
   groups.forEach((g, i) => {
     const n = a.embedding2d.groups.filter((x) => x === g).length;
     parts.push(`<circle cx="${W - m.r + 20}" cy="${m.t + 10 + i * 20}" r="5" fill="${colour(g)}"/>`);
-    parts.push(`<text x="${W - m.r + 30}" y="${m.t + 14 + i * 20}" font-family="sans-serif" font-size="12">${esc(g)} (${n})</text>`);
+    parts.push(
+      `<text x="${W - m.r + 30}" y="${m.t + 14 + i * 20}" font-family="sans-serif" font-size="12">${esc(g)} (${n})</text>`,
+    );
   });
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}">${parts.join('')}</svg>`;
 }
@@ -58,7 +70,9 @@ const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
  * its clusters (sizes, conditional entropy of the clusters against the object class), the threshold and how
  * many held-out normal frames it flags; and the bank's 2-D embedding as `embedding.png`.
  */
-export async function describeFitReport(report: FitReport): Promise<{ lines: string[]; files: Record<string, Buffer> }> {
+export async function describeFitReport(
+  report: FitReport,
+): Promise<{ lines: string[]; files: Record<string, Buffer> }> {
   const groups = Object.entries(report.objectsPerGroup)
     .map(([g, n]) => `${g} ${n}`)
     .join(', ');
@@ -73,7 +87,9 @@ export async function describeFitReport(report: FitReport): Promise<{ lines: str
         `H(class | cluster) ${a.clusters.conditionalEntropyBits.toFixed(2)} of H(class) ${a.clusters.classEntropyBits.toFixed(2)} bits`,
     );
   } else lines.push('appearance bank: none (no appearance features in the footage)');
-  lines.push(`threshold ${report.threshold.toFixed(4)}: ${pct(report.calibrationFramesFlagged)} of the held-out normal frames above it`);
+  lines.push(
+    `threshold ${report.threshold.toFixed(4)}: ${pct(report.calibrationFramesFlagged)} of the held-out normal frames above it`,
+  );
   const png = await embeddingPlotPng(report);
   return { lines, files: png ? { 'embedding.png': png } : {} };
 }

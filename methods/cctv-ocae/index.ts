@@ -18,7 +18,8 @@ export const OCAE_SCENE_FORMAT: SceneFormat<SceneModel> = { dir: '', file: 'scen
 
 export const cctvOcaeMethod: MethodDefinition = {
   name: 'cctv-ocae',
-  description: 'object-centric auto-encoders + k-means / one-vs-rest scene model (Ionescu et al., CVPR 2019): the CCTV baseline',
+  description:
+    'object-centric auto-encoders + k-means / one-vs-rest scene model (Ionescu et al., CVPR 2019): the CCTV baseline',
   accepts: { images: false, videos: 'frames', triplets: true },
   defaultVideoEvery: 5,
   models: { detect: 'nanodet', appearance: 'ae-appearance', motion: 'ae-motion' },
@@ -32,7 +33,11 @@ export const cctvOcaeMethod: MethodDefinition = {
     frame: 'frame index in the video',
     time_s: 'frame time in seconds',
   },
-  fit: { description: 'k-means (Lloyd) into k clusters + k one-vs-rest linear SVMs on the features of normal footage; threshold = quantile of held-out scores', defaults: { k: 10, seed: 7, quantile: 0.99 } },
+  fit: {
+    description:
+      'k-means (Lloyd) into k clusters + k one-vs-rest linear SVMs on the features of normal footage; threshold = quantile of held-out scores',
+    defaults: { k: 10, seed: 7, quantile: 0.99 },
+  },
   async load(ctx): Promise<MethodRuntime> {
     // Required here, not at the top: the dispatcher reads this definition without loading onnxruntime and sharp.
     const { detectionWork } = require('../../runtime/detector') as typeof import('../../runtime/detector');

@@ -280,7 +280,14 @@ function dotF(W: Float64Array, woff: number, X: Float32Array, xoff: number, d: n
  * data: n × d row-major (already standardised); labels in [0, k). Each pass is O(active·d), no allocation
  * in the loop. Deterministic given the seed.
  */
-export function trainOvr(data: Float32Array, n: number, d: number, labels: ArrayLike<number>, k: number, opts: OvrOptions = {}): OvrResult {
+export function trainOvr(
+  data: Float32Array,
+  n: number,
+  d: number,
+  labels: ArrayLike<number>,
+  k: number,
+  opts: OvrOptions = {},
+): OvrResult {
   const Cost = opts.C ?? 1;
   const maxIter = opts.maxEpochs ?? 300;
   const eps = opts.eps ?? 0.1;
@@ -444,20 +451,29 @@ export function quantileOf(values: ArrayLike<number>, q: number): number {
 }
 
 /** Trains a scene model on the features of normal objects (one row per object). */
-export function fitSceneModel(features: number[][] | Float32Array[], opts: FitOptions = {}): SceneModel & { report: FitReport } {
+export function fitSceneModel(
+  features: number[][] | Float32Array[],
+  opts: FitOptions = {},
+): SceneModel & { report: FitReport } {
   const k = opts.k ?? 10;
   const seed = opts.seed ?? 0;
   const quantile = opts.quantile ?? 0.99;
   const Cost = opts.C ?? 1;
-  if (!Number.isInteger(k) || k < 2) throw new RangeError(`fitSceneModel: k must be an integer >= 2 (one-versus-rest needs other clusters), got ${k}`);
-  if (!(quantile > 0 && quantile <= 1)) throw new RangeError(`fitSceneModel: quantile must be in (0, 1], got ${quantile}`);
+  if (!Number.isInteger(k) || k < 2)
+    throw new RangeError(`fitSceneModel: k must be an integer >= 2 (one-versus-rest needs other clusters), got ${k}`);
+  if (!(quantile > 0 && quantile <= 1))
+    throw new RangeError(`fitSceneModel: quantile must be in (0, 1], got ${quantile}`);
   const calFrac = opts.calibrationFraction ?? 0;
-  if (!(calFrac >= 0 && calFrac < 1)) throw new RangeError(`fitSceneModel: calibrationFraction must be in [0, 1), got ${calFrac}`);
+  if (!(calFrac >= 0 && calFrac < 1))
+    throw new RangeError(`fitSceneModel: calibrationFraction must be in [0, 1), got ${calFrac}`);
   let trainRows: ReadonlyArray<ArrayLike<number>> = features;
   let calRows: ReadonlyArray<ArrayLike<number>> = features;
   const nCal = Math.round(calFrac * features.length);
   if (calFrac > 0) {
-    if (nCal < 1) throw new RangeError(`fitSceneModel: calibrationFraction ${calFrac} of ${features.length} samples holds out none`);
+    if (nCal < 1)
+      throw new RangeError(
+        `fitSceneModel: calibrationFraction ${calFrac} of ${features.length} samples holds out none`,
+      );
     const order = Array.from({ length: features.length }, (_, i) => i);
     const rand = mulberry32((seed ^ 0x9e3779b9) >>> 0);
     for (let i = order.length - 1; i > 0; i--) {
@@ -489,7 +505,8 @@ export function fitSceneModel(features: number[][] | Float32Array[], opts: FitOp
     const s = Math.sqrt(sq[j] / n);
     std[j] = s > 1e-6 ? s : 1;
   }
-  for (let i = 0; i < n; i++) for (let j = 0, off = i * d; j < d; j++) data[off + j] = (data[off + j] - mean[j]) / std[j];
+  for (let i = 0; i < n; i++)
+    for (let j = 0, off = i * d; j < d; j++) data[off + j] = (data[off + j] - mean[j]) / std[j];
 
   const km = kmeansFlat(data, n, d, k, { seed, maxIter: opts.kmeansMaxIter ?? 100 });
   // Drop clusters left empty (only when there are fewer distinct samples than k).
@@ -533,13 +550,21 @@ export function fitSceneModel(features: number[][] | Float32Array[], opts: FitOp
   model.threshold = quantileOf(scoreObjects(model, calRows), quantile);
   return {
     ...model,
-    report: { kmeansIterations: km.iterations, inertia: km.inertia, svmEpochs: ovr.epochs, svmConverged: ovr.converged },
+    report: {
+      kmeansIterations: km.iterations,
+      inertia: km.inertia,
+      svmEpochs: ovr.epochs,
+      svmConverged: ovr.converged,
+    },
   };
 }
 
 function checkDim(model: SceneModel, x: ArrayLike<number>, i: number): void {
   if (x.length !== model.dim) {
-    throw new SetupError('SceneModelMismatch', `object ${i} has ${x.length} features but the scene model expects ${model.dim} (feature spec: ${model.featureSpec || 'unspecified'})`);
+    throw new SetupError(
+      'SceneModelMismatch',
+      `object ${i} has ${x.length} features but the scene model expects ${model.dim} (feature spec: ${model.featureSpec || 'unspecified'})`,
+    );
   }
 }
 
@@ -606,7 +631,10 @@ export function frameScore(objectScores: ReadonlyArray<number>): number | null {
 // The file ends exactly there.
 
 /** The JSON header: every scalar field of the model, plus format and layout. */
-type SceneModelHeader = Omit<SceneModel, 'mean' | 'std' | 'centroids' | 'weights' | 'biases'> & { format: string; layout: string };
+type SceneModelHeader = Omit<SceneModel, 'mean' | 'std' | 'centroids' | 'weights' | 'biases'> & {
+  format: string;
+  layout: string;
+};
 
 const LAYOUT = 'float32le:mean[dim],std[dim],centroids[k*dim],weights[k*dim],biases[k]';
 
@@ -624,7 +652,10 @@ export function serializeSceneModel(model: SceneModel): Buffer {
     ['biases', model.biases, k],
   ];
   for (const [name, arr, len] of sizes) {
-    if (arr.length !== len) throw new RangeError(`serializeSceneModel: ${name} has ${arr.length} values, expected ${len} (k=${k}, dim=${dim})`);
+    if (arr.length !== len)
+      throw new RangeError(
+        `serializeSceneModel: ${name} has ${arr.length} values, expected ${len} (k=${k}, dim=${dim})`,
+      );
   }
   const header: SceneModelHeader = {
     format: SCENE_MODEL_FORMAT,
@@ -667,9 +698,11 @@ function invalid(where: string, msg: string): SetupError {
 export function parseSceneModel(buf: Buffer | Uint8Array, where: string): SceneModel {
   const b = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   if (b.length < 8) throw invalid(where, `file is ${b.length} bytes, too short for the 8-byte preamble (truncated?)`);
-  if (b.toString('latin1', 0, 4) !== MAGIC) throw invalid(where, `bad magic ${JSON.stringify(b.toString('latin1', 0, 4))}, expected "${MAGIC}"`);
+  if (b.toString('latin1', 0, 4) !== MAGIC)
+    throw invalid(where, `bad magic ${JSON.stringify(b.toString('latin1', 0, 4))}, expected "${MAGIC}"`);
   const hlen = b.readUInt32LE(4);
-  if (8 + hlen > b.length) throw invalid(where, `header of ${hlen} bytes runs past the end of the ${b.length}-byte file (truncated?)`);
+  if (8 + hlen > b.length)
+    throw invalid(where, `header of ${hlen} bytes runs past the end of the ${b.length}-byte file (truncated?)`);
   let h: SceneModelHeader;
   try {
     h = JSON.parse(b.toString('utf8', 8, 8 + hlen)) as SceneModelHeader;
@@ -677,20 +710,34 @@ export function parseSceneModel(buf: Buffer | Uint8Array, where: string): SceneM
     throw invalid(where, `header is not JSON (${(err as Error).message})`);
   }
   if (typeof h !== 'object' || h === null) throw invalid(where, 'header is not a JSON object');
-  if (h.format !== SCENE_MODEL_FORMAT) throw invalid(where, `format is ${JSON.stringify(h.format)}, expected "${SCENE_MODEL_FORMAT}"`);
-  if (h.version !== SCENE_MODEL_VERSION) throw invalid(where, `unsupported format version ${JSON.stringify(h.version)} (this build reads version ${SCENE_MODEL_VERSION})`);
+  if (h.format !== SCENE_MODEL_FORMAT)
+    throw invalid(where, `format is ${JSON.stringify(h.format)}, expected "${SCENE_MODEL_FORMAT}"`);
+  if (h.version !== SCENE_MODEL_VERSION)
+    throw invalid(
+      where,
+      `unsupported format version ${JSON.stringify(h.version)} (this build reads version ${SCENE_MODEL_VERSION})`,
+    );
   const posInt = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v > 0;
   if (!posInt(h.k)) throw invalid(where, `k must be a positive integer, got ${JSON.stringify(h.k)}`);
   if (!posInt(h.dim)) throw invalid(where, `dim must be a positive integer, got ${JSON.stringify(h.dim)}`);
-  if (typeof h.threshold !== 'number' || !Number.isFinite(h.threshold)) throw invalid(where, `threshold must be a finite number, got ${JSON.stringify(h.threshold)}`);
-  if (typeof h.quantile !== 'number' || !(h.quantile > 0 && h.quantile <= 1)) throw invalid(where, `quantile must be in (0, 1], got ${JSON.stringify(h.quantile)}`);
-  if (h.layout !== LAYOUT) throw invalid(where, `binary layout ${JSON.stringify(h.layout)} is not ${JSON.stringify(LAYOUT)}`);
-  if (!Array.isArray(h.clusterSizes) || h.clusterSizes.length !== h.k) throw invalid(where, `clusterSizes must list ${h.k} cluster sizes`);
+  if (typeof h.threshold !== 'number' || !Number.isFinite(h.threshold))
+    throw invalid(where, `threshold must be a finite number, got ${JSON.stringify(h.threshold)}`);
+  if (typeof h.quantile !== 'number' || !(h.quantile > 0 && h.quantile <= 1))
+    throw invalid(where, `quantile must be in (0, 1], got ${JSON.stringify(h.quantile)}`);
+  if (h.layout !== LAYOUT)
+    throw invalid(where, `binary layout ${JSON.stringify(h.layout)} is not ${JSON.stringify(LAYOUT)}`);
+  if (!Array.isArray(h.clusterSizes) || h.clusterSizes.length !== h.k)
+    throw invalid(where, `clusterSizes must list ${h.k} cluster sizes`);
   const { k, dim } = h;
   const binOffset = align4(8 + hlen);
   const expected = binOffset + 4 * floatCount(k, dim);
-  if (b.length < expected) throw invalid(where, `file is ${b.length} bytes but k=${k}, dim=${dim} needs ${expected} (truncated?)`);
-  if (b.length > expected) throw invalid(where, `file is ${b.length} bytes but k=${k}, dim=${dim} needs exactly ${expected} (${b.length - expected} trailing bytes)`);
+  if (b.length < expected)
+    throw invalid(where, `file is ${b.length} bytes but k=${k}, dim=${dim} needs ${expected} (truncated?)`);
+  if (b.length > expected)
+    throw invalid(
+      where,
+      `file is ${b.length} bytes but k=${k}, dim=${dim} needs exactly ${expected} (${b.length - expected} trailing bytes)`,
+    );
   let off = binOffset;
   const read = (name: string, len: number): Float32Array => {
     const a = new Float32Array(len);

@@ -24,7 +24,16 @@ import type { ObjectStore } from '../../io/objectstore';
 import type { SceneStore } from '../../io/scenes';
 import type { SceneModel } from './scene-model';
 import { neighbourNames } from '../../media/triplets';
-import type { AnalyzeInput, Box, DetectOutput, ExtractOutput, FeaturesRef, ObjectRef, ScoreOutput, SplitResult } from '../../core/types';
+import type {
+  AnalyzeInput,
+  Box,
+  DetectOutput,
+  ExtractOutput,
+  FeaturesRef,
+  ObjectRef,
+  ScoreOutput,
+  SplitResult,
+} from '../../core/types';
 import { probeVideo, sampleTriplets, frameTriplets } from '../../media/video';
 import { cropGray, sobelMagnitude } from '../../media/vision';
 import { annotate } from '../../media/annotate';
@@ -58,7 +67,11 @@ export function featuresName(key: string): string {
 }
 
 /** Encodes one object: appearance latent of t, motion latents of t-3 and t+3, concatenated. */
-async function embedObject(deps: CctvDeps, frames: { prev: DecodedImage; cur: DecodedImage; next: DecodedImage }, b: Box): Promise<{ vector: Float32Array; inferenceMs: number; batch: number }> {
+async function embedObject(
+  deps: CctvDeps,
+  frames: { prev: DecodedImage; cur: DecodedImage; next: DecodedImage },
+  b: Box,
+): Promise<{ vector: Float32Array; inferenceMs: number; batch: number }> {
   const crop = (img: DecodedImage) => cropGray(img.data, img.width, img.height, b, CROP);
   const [a, mPrev, mNext] = await Promise.all([
     deps.encoders.appearance.embed(crop(frames.cur).data),
@@ -69,13 +82,21 @@ async function embedObject(deps: CctvDeps, frames: { prev: DecodedImage; cur: De
   v.set(a.output, 0);
   v.set(mPrev.output, a.output.length);
   v.set(mNext.output, a.output.length + mPrev.output.length);
-  return { vector: v, inferenceMs: Math.max(a.inferenceMs, mPrev.inferenceMs, mNext.inferenceMs), batch: Math.max(a.batchSize, mPrev.batchSize, mNext.batchSize) };
+  return {
+    vector: v,
+    inferenceMs: Math.max(a.inferenceMs, mPrev.inferenceMs, mNext.inferenceMs),
+    batch: Math.max(a.batchSize, mPrev.batchSize, mNext.batchSize),
+  };
 }
 
 export async function readFeatures(store: ObjectStore, ref: FeaturesRef, maxBytes: number): Promise<Float32Array[]> {
   if (ref.count === 0) return [];
   const buf = await store.download({ bucket: ref.bucket, name: ref.name, generation: '0' }, maxBytes);
-  if (buf.length !== ref.count * ref.dim * 4) throw new TransientError('FeaturesCorrupt', `gs://${ref.bucket}/${ref.name} has ${buf.length} bytes, expected ${ref.count * ref.dim * 4}`);
+  if (buf.length !== ref.count * ref.dim * 4)
+    throw new TransientError(
+      'FeaturesCorrupt',
+      `gs://${ref.bucket}/${ref.name} has ${buf.length} bytes, expected ${ref.count * ref.dim * 4}`,
+    );
   const all = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length));
   return Array.from({ length: ref.count }, (_, i) => all.subarray(i * ref.dim, (i + 1) * ref.dim));
 }
@@ -90,7 +111,11 @@ export function createOcaeStages(deps: CctvDeps) {
       } catch (err) {
         if (err instanceof BadInputError && err.errorClass === 'ObjectNotFound') {
           // The neighbour may still be uploading: a passing fault, retried with backoff.
-          throw new TransientError('NeighbourFrameMissing', `gs://${o.bucket}/${name} (frame t${name.includes('_d3') ? '-3' : '+3'}) not found: upload KEY, KEY_d3 and KEY_p3`, err);
+          throw new TransientError(
+            'NeighbourFrameMissing',
+            `gs://${o.bucket}/${name} (frame t${name.includes('_d3') ? '-3' : '+3'}) not found: upload KEY, KEY_d3 and KEY_p3`,
+            err,
+          );
         }
         throw err;
       }
@@ -103,9 +128,15 @@ export function createOcaeStages(deps: CctvDeps) {
     async extract(input: AnalyzeInput, detect: DetectOutput, featuresKey: string) {
       const cur = await deps.loadImage(input.object);
       const { prev, next } = await neighbours(input.object);
-      for (const [label, img] of [['t-3', prev], ['t+3', next]] as const) {
+      for (const [label, img] of [
+        ['t-3', prev],
+        ['t+3', next],
+      ] as const) {
         if (img.width !== cur.width || img.height !== cur.height) {
-          throw new BadInputError('CorruptImage', `frame ${label} is ${img.width}x${img.height} but frame t is ${cur.width}x${cur.height}: a triplet must come from one camera`);
+          throw new BadInputError(
+            'CorruptImage',
+            `frame ${label} is ${img.width}x${img.height} but frame t is ${cur.width}x${cur.height}: a triplet must come from one camera`,
+          );
         }
       }
       deps.heartbeat('frames loaded');
@@ -113,11 +144,18 @@ export function createOcaeStages(deps: CctvDeps) {
       const vecs = await Promise.all(boxes.map((b) => embedObject(deps, { prev, cur, next }, b)));
       const dim = vecs[0]?.vector.length ?? deps.encoders.appearance.latentSize + 2 * deps.encoders.motion.latentSize;
       const buf = Buffer.alloc(vecs.length * dim * 4);
-      vecs.forEach((v, i) => Buffer.from(v.vector.buffer, v.vector.byteOffset, v.vector.byteLength).copy(buf, i * dim * 4));
+      vecs.forEach((v, i) =>
+        Buffer.from(v.vector.buffer, v.vector.byteOffset, v.vector.byteLength).copy(buf, i * dim * 4),
+      );
       const ref: FeaturesRef = { bucket: deps.resultsBucket, name: featuresName(featuresKey), count: vecs.length, dim };
-      if (vecs.length > 0) await deps.store.upload(ref.bucket, ref.name, buf, 'application/octet-stream', DERIVED('features'));
+      if (vecs.length > 0)
+        await deps.store.upload(ref.bucket, ref.name, buf, 'application/octet-stream', DERIVED('features'));
       const out: Omit<ExtractOutput, 'report'> = {
-        featureNames: [`appearance_t[${deps.encoders.appearance.latentSize}]`, `motion_t-3[${deps.encoders.motion.latentSize}]`, `motion_t+3[${deps.encoders.motion.latentSize}]`],
+        featureNames: [
+          `appearance_t[${deps.encoders.appearance.latentSize}]`,
+          `motion_t-3[${deps.encoders.motion.latentSize}]`,
+          `motion_t+3[${deps.encoders.motion.latentSize}]`,
+        ],
         features: [],
         featuresRef: ref,
         models: [
@@ -141,7 +179,9 @@ export function createOcaeStages(deps: CctvDeps) {
       if (!extract.featuresRef) throw new SetupError('FeaturesMissing', 'extract stage returned no features reference');
       const feats = await readFeatures(deps.store, extract.featuresRef, 64 * 2 ** 20);
       const scores = scoreObjects(model, feats);
-      const objects = detect.boxes.slice(0, feats.length).map((b, i) => ({ ...b, anomalyScore: scores[i], abnormal: isAbnormal(model, scores[i]) }));
+      const objects = detect.boxes
+        .slice(0, feats.length)
+        .map((b, i) => ({ ...b, anomalyScore: scores[i], abnormal: isAbnormal(model, scores[i]) }));
       const fs_ = frameScore(scores);
       const abnormal = objects.filter((o) => o.abnormal);
       const inferenceMs = performance.now() - t0;
@@ -160,7 +200,13 @@ export function createOcaeStages(deps: CctvDeps) {
           threshold: model.threshold,
           abnormal_objects: abnormal.length,
           annotated: `gs://${deps.resultsBucket}/${annotatedName}`,
-          ...(input.video ? { video: `gs://${input.video.bucket}/${input.video.name}#${input.video.generation}`, frame: input.video.frame, time_s: Math.round((input.video.frame / input.video.fps) * 1000) / 1000 } : {}),
+          ...(input.video
+            ? {
+                video: `gs://${input.video.bucket}/${input.video.name}#${input.video.generation}`,
+                frame: input.video.frame,
+                time_s: Math.round((input.video.frame / input.video.fps) * 1000) / 1000,
+              }
+            : {}),
         },
       };
       return { value: out, inferenceMs, model: { name: `scene-${scene}`, version } };
@@ -175,15 +221,26 @@ export function createOcaeStages(deps: CctvDeps) {
       try {
         const info = await probeVideo(file);
         const ts = sampleTriplets(info.frames, every);
-        if (ts.length === 0) throw new BadInputError('UnsupportedMedia', `video has ${info.frames} frames: too short for triplets t-3, t, t+3`);
+        if (ts.length === 0)
+          throw new BadInputError(
+            'UnsupportedMedia',
+            `video has ${info.frames} frames: too short for triplets t-3, t, t+3`,
+          );
         const base = `frames/${video.bucket}/${video.name}#${video.generation}/`;
         const frames: SplitResult['frames'] = [];
         for await (const tr of frameTriplets(file, ts)) {
-          const enc = (rgb: Buffer) => sharp(rgb, { raw: { width: tr.cur.width, height: tr.cur.height, channels: 3 } }).jpeg({ quality: 95 }).toBuffer();
+          const enc = (rgb: Buffer) =>
+            sharp(rgb, { raw: { width: tr.cur.width, height: tr.cur.height, channels: 3 } })
+              .jpeg({ quality: 95 })
+              .toBuffer();
           const name = `${base}f${String(tr.t).padStart(6, '0')}.jpg`;
           const n = neighbourNames(name);
           const [cur, prev, next] = await Promise.all([enc(tr.cur.rgb), enc(tr.prev.rgb), enc(tr.next.rgb)]);
-          const meta = { ...DERIVED('frame'), 'lookout-video': `${video.bucket}/${video.name}#${video.generation}`, 'lookout-frame': String(tr.t) };
+          const meta = {
+            ...DERIVED('frame'),
+            'lookout-video': `${video.bucket}/${video.name}#${video.generation}`,
+            'lookout-frame': String(tr.t),
+          };
           // Neighbours first: the frame's own analysis must find them.
           await deps.store.upload(deps.resultsBucket, n.d3, prev, 'image/jpeg', meta);
           await deps.store.upload(deps.resultsBucket, n.p3, next, 'image/jpeg', meta);
@@ -191,7 +248,14 @@ export function createOcaeStages(deps: CctvDeps) {
           frames.push({ t: tr.t, name, generation: '0', size: cur.length });
           deps.heartbeat({ framesDone: frames.length, of: ts.length });
         }
-        return { bucket: deps.resultsBucket, frames, fps: info.fps, totalFrames: info.frames, width: info.width, height: info.height };
+        return {
+          bucket: deps.resultsBucket,
+          frames,
+          fps: info.fps,
+          totalFrames: info.frames,
+          width: info.width,
+          height: info.height,
+        };
       } finally {
         fs.rmSync(tmp, { recursive: true, force: true });
       }
@@ -204,11 +268,30 @@ export function createOcaeStages(deps: CctvDeps) {
         feats.push(...(await readFeatures(deps.store, r, 64 * 2 ** 20)));
         deps.heartbeat({ loaded: feats.length });
       }
-      if (feats.length < opts.k * 5) throw new BadInputError('UnsupportedMedia', `only ${feats.length} objects were found in the normal footage: too few to fit ${opts.k} clusters`);
+      if (feats.length < opts.k * 5)
+        throw new BadInputError(
+          'UnsupportedMedia',
+          `only ${feats.length} objects were found in the normal footage: too few to fit ${opts.k} clusters`,
+        );
       const t0 = Date.now();
-      const model = fitSceneModel(feats, { k: opts.k, seed: opts.seed, quantile: opts.quantile, calibrationFraction: 0.2, featureSpec: 'appearance_t[1024]+motion_t-3[1024]+motion_t+3[1024] (ae-appearance, ae-motion)' });
+      const model = fitSceneModel(feats, {
+        k: opts.k,
+        seed: opts.seed,
+        quantile: opts.quantile,
+        calibrationFraction: 0.2,
+        featureSpec: 'appearance_t[1024]+motion_t-3[1024]+motion_t+3[1024] (ae-appearance, ae-motion)',
+      });
       const saved = await deps.scenes.save(scene, serializeSceneModel(model));
-      return { scene, version: saved.version, uri: saved.uri, samples: feats.length, threshold: model.threshold, k: model.k, fitMs: Date.now() - t0, report: model.report };
+      return {
+        scene,
+        version: saved.version,
+        uri: saved.uri,
+        samples: feats.length,
+        threshold: model.threshold,
+        k: model.k,
+        fitMs: Date.now() - t0,
+        report: model.report,
+      };
     },
   };
 }

@@ -48,7 +48,16 @@ export const objectsMethod: MethodDefinition = {
           const crop = cropGray(img.data, img.width, img.height, b, 64);
           const app = meanStd(crop.data);
           const grad = meanStd(sobelMagnitude(crop).data);
-          const vector = [app.mean, app.std, grad.mean, b.w / Math.max(1, b.h), (b.w * b.h) / (img.width * img.height), (b.x + b.w / 2) / img.width, (b.y + b.h / 2) / img.height, b.score];
+          const vector = [
+            app.mean,
+            app.std,
+            grad.mean,
+            b.w / Math.max(1, b.h),
+            (b.w * b.h) / (img.width * img.height),
+            (b.x + b.w / 2) / img.width,
+            (b.y + b.h / 2) / img.height,
+            b.score,
+          ];
           return { box: i, vector: vector.map((v) => Math.round(v * 1e5) / 1e5) };
         });
         return { value: { featureNames: [...OBJECT_FEATURES], features }, inferenceMs: performance.now() - t0 };
@@ -61,16 +70,28 @@ export const objectsMethod: MethodDefinition = {
       async analyzeSegment(_seg, frames, _state, emit) {
         // Up to IN_FLIGHT frames are detected at once (their order kept), so concurrent requests share a batch.
         const IN_FLIGHT = 4;
-        const pending: Array<Promise<{ frame: number; t0: number; r: Awaited<ReturnType<typeof detector.detect>> }>> = [];
+        const pending: Array<Promise<{ frame: number; t0: number; r: Awaited<ReturnType<typeof detector.detect>> }>> =
+          [];
         const flush = async () => {
           const { frame, t0, r } = await pending.shift()!;
           const s = summarise(r.boxes);
-          await emit({ frame, ...s, ms: { detect: performance.now() - t0, extract: 0, score: 0, inference: r.inferenceMs }, model: { name: detector.name, version: detector.version }, executionProvider: detector.executionProvider, batchSize: r.batchSize });
+          await emit({
+            frame,
+            ...s,
+            ms: { detect: performance.now() - t0, extract: 0, score: 0, inference: r.inferenceMs },
+            model: { name: detector.name, version: detector.version },
+            executionProvider: detector.executionProvider,
+            batchSize: r.batchSize,
+          });
         };
         try {
           for await (const f of frames) {
             const t0 = performance.now();
-            pending.push(detector.detect({ data: f.rgb, width: f.width, height: f.height, format: 'raw' }).then((r) => ({ frame: f.index, t0, r })));
+            pending.push(
+              detector
+                .detect({ data: f.rgb, width: f.width, height: f.height, format: 'raw' })
+                .then((r) => ({ frame: f.index, t0, r })),
+            );
             if (pending.length >= IN_FLIGHT) await flush();
           }
           while (pending.length) await flush();

@@ -16,7 +16,12 @@ const ROLE_NAMES = ['blue', 'green', 'red', 'nir', 'swir1', 'swir2'] as const;
  * blue), a spectral role (red, nir, swir1...) or a band name of the raster (case-insensitive). `missing`
  * lists the channels this raster cannot give.
  */
-export function classifierChannels(spec: Pick<ChipClassifierSpec, 'bands'>, names: readonly string[], roles: BandRoles, rgb: [number, number, number] | null): { channels: number[] | null; missing: string[] } {
+export function classifierChannels(
+  spec: Pick<ChipClassifierSpec, 'bands'>,
+  names: readonly string[],
+  roles: BandRoles,
+  rgb: [number, number, number] | null,
+): { channels: number[] | null; missing: string[] } {
   const upper = names.map((n) => n.trim().toUpperCase());
   const channels: number[] = [];
   const missing: string[] = [];
@@ -39,14 +44,21 @@ export function classifierChannels(spec: Pick<ChipClassifierSpec, 'bands'>, name
  * A pixel head's input for one chip: planar [C, size, size] in [0, 1], channel c from band channels[c]
  * with its stretch (gray: the mean of the stretched red, green and blue with the raster's RGB stretch).
  */
-export function chipToChannels01(chip: ChipPixels, cls: Pick<RasterClassifierPlan, 'channels' | 'stretch'>, size: number, rgb: [number, number, number] | null, rgbStretch: { min: number[]; max: number[] } | null): Float32Array {
+export function chipToChannels01(
+  chip: ChipPixels,
+  cls: Pick<RasterClassifierPlan, 'channels' | 'stretch'>,
+  size: number,
+  rgb: [number, number, number] | null,
+  rgbStretch: { min: number[]; max: number[] } | null,
+): Float32Array {
   const channels = cls.channels ?? [];
   const out = new Float32Array(channels.length * size * size);
   channels.forEach((band, c) => {
     const off = c * size * size;
     if (band === -1) {
       if (!rgb || !rgbStretch) throw new Error('gray channel needs the raster RGB bands and their stretch');
-      for (let k = 0; k < 3; k++) stretchBand01(chip, rgb[k], rgbStretch.min[k], rgbStretch.max[k], size, out, off, 1 / 3);
+      for (let k = 0; k < 3; k++)
+        stretchBand01(chip, rgb[k], rgbStretch.min[k], rgbStretch.max[k], size, out, off, 1 / 3);
     } else {
       stretchBand01(chip, band, cls.stretch?.min[c] ?? 0, cls.stretch?.max[c] ?? 1, size, out, off);
     }
@@ -55,7 +67,11 @@ export function chipToChannels01(chip: ChipPixels, cls: Pick<RasterClassifierPla
 }
 
 /** The summary row's classifier fields from the chips' scores. */
-export function classifierSummary(model: { model: string; version: number }, spec: Pick<ChipClassifierSpec, 'threshold' | 'labels'>, scores: ReadonlyArray<number | null>): { model: string; version: number; maxScore: number | null; positives: number; label: string } {
+export function classifierSummary(
+  model: { model: string; version: number },
+  spec: Pick<ChipClassifierSpec, 'threshold' | 'labels'>,
+  scores: ReadonlyArray<number | null>,
+): { model: string; version: number; maxScore: number | null; positives: number; label: string } {
   let max: number | null = null;
   let positives = 0;
   for (const s of scores) {

@@ -50,7 +50,12 @@ export interface ChipCloud {
 }
 
 /** Cloud fraction of one chip; `bandIndices` from s2cloudlessBandIndices. Null when no pixel is valid. */
-export async function chipCloudFraction(chip: ChipPixels, bandIndices: readonly number[], model: CloudModel, opts: CloudOptions = {}): Promise<ChipCloud | null> {
+export async function chipCloudFraction(
+  chip: ChipPixels,
+  bandIndices: readonly number[],
+  model: CloudModel,
+  opts: CloudOptions = {},
+): Promise<ChipCloud | null> {
   if (bandIndices.length !== 10) throw new RangeError(`s2cloudless needs 10 bands, got ${bandIndices.length}`);
   const scale = opts.scale ?? 1e-4;
   const threshold = opts.threshold ?? 0.4;
@@ -94,7 +99,10 @@ export class OnnxCloudModel implements CloudModel {
     private readonly outputName: string,
   ) {}
 
-  static async load(modelPath: string, opts: { pool: Pool; threads?: number; inputName?: string; outputName?: string; name?: string }): Promise<OnnxCloudModel> {
+  static async load(
+    modelPath: string,
+    opts: { pool: Pool; threads?: number; inputName?: string; outputName?: string; name?: string },
+  ): Promise<OnnxCloudModel> {
     const loaded = await createSession(modelPath, { pool: opts.pool, threads: opts.threads });
     const input = opts.inputName ?? loaded.session.inputNames[0];
     const outs = loaded.session.outputNames;
@@ -105,9 +113,15 @@ export class OnnxCloudModel implements CloudModel {
   async probabilities(features: Float32Array, n: number): Promise<Float32Array> {
     let out: ort.InferenceSession.OnnxValueMapType;
     try {
-      out = await timeBlocking('inference', () => this.loaded.session.run({ [this.inputName]: new ort.Tensor('float32', features, [n, 10]) }, [this.outputName]));
+      out = await timeBlocking('inference', () =>
+        this.loaded.session.run({ [this.inputName]: new ort.Tensor('float32', features, [n, 10]) }, [this.outputName]),
+      );
     } catch (err) {
-      throw new TransientError('InferenceError', `onnxruntime run failed for ${this.name}: ${(err as Error).message}`, err);
+      throw new TransientError(
+        'InferenceError',
+        `onnxruntime run failed for ${this.name}: ${(err as Error).message}`,
+        err,
+      );
     }
     const t = out[this.outputName] as ort.Tensor;
     const data = t.data as Float32Array;

@@ -33,7 +33,12 @@ export interface Stretch {
  * A stretch from the 2nd and 98th percentiles of sample values of each of the three bands (e.g. a few
  * chips or a preview of the acquisition), ignoring nodata and non-finite values.
  */
-export function percentileStretch(samples: [ArrayLike<number>, ArrayLike<number>, ArrayLike<number>], nodata: number | null = null, lo = 0.02, hi = 0.98): Stretch {
+export function percentileStretch(
+  samples: [ArrayLike<number>, ArrayLike<number>, ArrayLike<number>],
+  nodata: number | null = null,
+  lo = 0.02,
+  hi = 0.98,
+): Stretch {
   const q = (arr: ArrayLike<number>): [number, number] => {
     const v: number[] = [];
     for (let i = 0; i < arr.length; i++) if (Number.isFinite(arr[i]) && arr[i] !== nodata) v.push(arr[i]);
@@ -51,7 +56,12 @@ export function percentileStretch(samples: [ArrayLike<number>, ArrayLike<number>
  * Planar RGB in [0, 1] at size x size from a chip's bands [r, g, b] (bilinear, pixel-centre aligned like
  * OpenCV's resize). Nodata pixels become 0.
  */
-export function chipToRgb01(chip: ChipPixels, rgb: [number, number, number], stretch: Stretch, size: number): Float32Array {
+export function chipToRgb01(
+  chip: ChipPixels,
+  rgb: [number, number, number],
+  stretch: Stretch,
+  size: number,
+): Float32Array {
   const out = new Float32Array(3 * size * size);
   for (let c = 0; c < 3; c++) stretchBand01(chip, rgb[c], stretch.min[c], stretch.max[c], size, out, c * size * size);
   return out;
@@ -59,7 +69,16 @@ export function chipToRgb01(chip: ChipPixels, rgb: [number, number, number], str
 
 /** One band of a chip stretched linearly to [0, 1] (nodata and non-finite: 0), resized bilinearly to size x size
  * (pixel-centre aligned like OpenCV's resize), added with `weight` into out[offset …]. */
-export function stretchBand01(chip: ChipPixels, band: number, lo: number, hi: number, size: number, out: Float32Array, offset: number, weight = 1): void {
+export function stretchBand01(
+  chip: ChipPixels,
+  band: number,
+  lo: number,
+  hi: number,
+  size: number,
+  out: Float32Array,
+  offset: number,
+  weight = 1,
+): void {
   const { width: w, height: h } = chip;
   const src = chip.bands[band];
   const nd = chip.nodata;
@@ -122,7 +141,8 @@ export function cosineDistance(a: ArrayLike<number>, b: ArrayLike<number>): numb
  * manifest's preprocessing mean / std (ImageNet by default) to the [0, 1] RGB input.
  */
 export function onnxFeatureExtractor(embedder: OnnxEmbedder): FeatureExtractor {
-  if (embedder.channels !== 3) throw new Error(`${embedder.name}: a change backbone needs 3 input channels, the model has ${embedder.channels}`);
+  if (embedder.channels !== 3)
+    throw new Error(`${embedder.name}: a change backbone needs 3 input channels, the model has ${embedder.channels}`);
   const pre: ModelManifest['preprocessing'] = embedder.manifest.preprocessing;
   const mean = pre?.mean?.length === 3 ? pre.mean : [0.485, 0.456, 0.406];
   const std = pre?.std?.length === 3 ? pre.std : [0.229, 0.224, 0.225];
@@ -134,7 +154,8 @@ export function onnxFeatureExtractor(embedder: OnnxEmbedder): FeatureExtractor {
       if (rgb01.length !== 3 * s * s) throw new RangeError(`expected 3 x ${s} x ${s} values, got ${rgb01.length}`);
       const x = timeSync('preprocess', () => {
         const t = new Float32Array(rgb01.length);
-        for (let c = 0; c < 3; c++) for (let i = c * s * s; i < (c + 1) * s * s; i++) t[i] = (rgb01[i] - mean[c]) / std[c];
+        for (let c = 0; c < 3; c++)
+          for (let i = c * s * s; i < (c + 1) * s * s; i++) t[i] = (rgb01[i] - mean[c]) / std[c];
         return t;
       });
       return (await embedder.embed(x)).output;

@@ -29,7 +29,10 @@ export interface GeoJsonFeatureCollection {
   lookout?: Record<string, unknown>;
 }
 
-export function chipFeatureCollection(chips: readonly ChipFeatureInput[], meta?: Record<string, unknown>): GeoJsonFeatureCollection {
+export function chipFeatureCollection(
+  chips: readonly ChipFeatureInput[],
+  meta?: Record<string, unknown>,
+): GeoJsonFeatureCollection {
   let bbox: [number, number, number, number] | undefined;
   const features = chips.map((c): GeoJsonFeature => {
     const f = c.placement.footprint;
@@ -48,8 +51,16 @@ export function chipFeatureCollection(chips: readonly ChipFeatureInput[], meta?:
     };
     if (!f) return { type: 'Feature', id: c.window.index, geometry: null, properties: props };
     const b: [number, number, number, number] = [f.minLon, f.minLat, f.maxLon, f.maxLat];
-    bbox = bbox ? [Math.min(bbox[0], b[0]), Math.min(bbox[1], b[1]), Math.max(bbox[2], b[2]), Math.max(bbox[3], b[3])] : b;
-    return { type: 'Feature', id: c.window.index, bbox: b, geometry: { type: 'Polygon', coordinates: [f.ring.map(([lon, lat]) => [lon, lat])] }, properties: props };
+    bbox = bbox
+      ? [Math.min(bbox[0], b[0]), Math.min(bbox[1], b[1]), Math.max(bbox[2], b[2]), Math.max(bbox[3], b[3])]
+      : b;
+    return {
+      type: 'Feature',
+      id: c.window.index,
+      bbox: b,
+      geometry: { type: 'Polygon', coordinates: [f.ring.map(([lon, lat]) => [lon, lat])] },
+      properties: props,
+    };
   });
   return { type: 'FeatureCollection', ...(bbox ? { bbox } : {}), features, ...(meta ? { lookout: meta } : {}) };
 }
@@ -77,15 +88,33 @@ export interface ChipRowLike {
  * chip, geometry from footprint_wkt (null when the raster had no usable georeference: the pixel window is
  * in the properties), every `raster` field as a property.
  */
-export function featureCollectionFromRows(rows: readonly ChipRowLike[], meta?: Record<string, unknown>): GeoJsonFeatureCollection {
+export function featureCollectionFromRows(
+  rows: readonly ChipRowLike[],
+  meta?: Record<string, unknown>,
+): GeoJsonFeatureCollection {
   let bbox: [number, number, number, number] | undefined;
   const features = rows.map((r, i): GeoJsonFeature => {
     const ring = ringFromWkt(r.raster.footprint_wkt);
-    const props: GeoJsonFeature['properties'] = { raster: r.name, generation: r.generation, status: r.status, error_class: r.error_class ?? null, score: r.score ?? null };
-    for (const [k, v] of Object.entries(r.raster)) if (k !== 'footprint_wkt' && (v === null || ['number', 'string', 'boolean'].includes(typeof v))) props[k] = v as number | string | boolean | null;
+    const props: GeoJsonFeature['properties'] = {
+      raster: r.name,
+      generation: r.generation,
+      status: r.status,
+      error_class: r.error_class ?? null,
+      score: r.score ?? null,
+    };
+    for (const [k, v] of Object.entries(r.raster))
+      if (k !== 'footprint_wkt' && (v === null || ['number', 'string', 'boolean'].includes(typeof v)))
+        props[k] = v as number | string | boolean | null;
     if (!ring) return { type: 'Feature', id: i, geometry: null, properties: props };
-    const b: [number, number, number, number] = [Math.min(...ring.map((p) => p[0])), Math.min(...ring.map((p) => p[1])), Math.max(...ring.map((p) => p[0])), Math.max(...ring.map((p) => p[1]))];
-    bbox = bbox ? [Math.min(bbox[0], b[0]), Math.min(bbox[1], b[1]), Math.max(bbox[2], b[2]), Math.max(bbox[3], b[3])] : b;
+    const b: [number, number, number, number] = [
+      Math.min(...ring.map((p) => p[0])),
+      Math.min(...ring.map((p) => p[1])),
+      Math.max(...ring.map((p) => p[0])),
+      Math.max(...ring.map((p) => p[1])),
+    ];
+    bbox = bbox
+      ? [Math.min(bbox[0], b[0]), Math.min(bbox[1], b[1]), Math.max(bbox[2], b[2]), Math.max(bbox[3], b[3])]
+      : b;
     return { type: 'Feature', id: i, bbox: b, geometry: { type: 'Polygon', coordinates: [ring] }, properties: props };
   });
   return { type: 'FeatureCollection', ...(bbox ? { bbox } : {}), features, ...(meta ? { lookout: meta } : {}) };

@@ -56,7 +56,8 @@ export class PreviewBuilder {
    * pixel (a box filter would cost a pass over every pixel for a picture).
    */
   add(window: PixelWindow, bands: ArrayLike<number>[], nodata: number | null = null): void {
-    if (bands.length !== this.channels) throw new RangeError(`preview has ${this.channels} channels, got ${bands.length} bands`);
+    if (bands.length !== this.channels)
+      throw new RangeError(`preview has ${this.channels} channels, got ${bands.length} bands`);
     const step = Math.max(1, Math.floor(this.scale / 2));
     for (let y = 0; y < window.height; y += step) {
       const py = Math.min(this.height - 1, Math.floor((window.y + y) / this.scale));
@@ -104,14 +105,16 @@ export class PreviewBuilder {
         if (px >= this.width || py >= this.height) continue;
         const p = py * this.width + px;
         this.count[p] += r.count[y * r.width + x];
-        for (let c = 0; c < this.channels; c++) this.sum[p * this.channels + c] += r.sum[(y * r.width + x) * this.channels + c];
+        for (let c = 0; c < this.channels; c++)
+          this.sum[p * this.channels + c] += r.sum[(y * r.width + x) * this.channels + c];
       }
     }
   }
 
   /** Adds another builder's samples (same raster, same maxSide). */
   merge(other: PreviewBuilder): void {
-    if (other.width !== this.width || other.height !== this.height || other.channels !== this.channels) throw new RangeError('previews of different shapes');
+    if (other.width !== this.width || other.height !== this.height || other.channels !== this.channels)
+      throw new RangeError('previews of different shapes');
     for (let i = 0; i < this.sum.length; i++) this.sum[i] += other.sum[i];
     for (let i = 0; i < this.count.length; i++) this.count[i] += other.count[i];
   }
@@ -178,12 +181,21 @@ export interface HeatmapChip {
  * PNG of chip scores over the preview (or a black background when there is none). Where chips overlap the
  * highest score wins. Returns the PNG and the score range used.
  */
-export async function renderHeatmap(rasterWidth: number, rasterHeight: number, chips: readonly HeatmapChip[], preview: PreviewImage | null, opts: HeatmapOptions = {}): Promise<{ png: Buffer; range: [number, number]; width: number; height: number }> {
-  const scale = preview ? rasterWidth / preview.width : Math.max(1, Math.max(rasterWidth, rasterHeight) / (opts.maxSide ?? 1024));
+export async function renderHeatmap(
+  rasterWidth: number,
+  rasterHeight: number,
+  chips: readonly HeatmapChip[],
+  preview: PreviewImage | null,
+  opts: HeatmapOptions = {},
+): Promise<{ png: Buffer; range: [number, number]; width: number; height: number }> {
+  const scale = preview
+    ? rasterWidth / preview.width
+    : Math.max(1, Math.max(rasterWidth, rasterHeight) / (opts.maxSide ?? 1024));
   const width = preview?.width ?? Math.max(1, Math.round(rasterWidth / scale));
   const height = preview?.height ?? Math.max(1, Math.round(rasterHeight / scale));
   const finite = chips.map((c) => c.score).filter((s): s is number => s !== null && Number.isFinite(s));
-  const range: [number, number] = opts.range ?? (finite.length > 0 ? [Math.min(...finite), Math.max(...finite)] : [0, 1]);
+  const range: [number, number] =
+    opts.range ?? (finite.length > 0 ? [Math.min(...finite), Math.max(...finite)] : [0, 1]);
   const span = range[1] - range[0] || 1;
   const alpha = opts.alpha ?? 0.6;
   const best = new Float32Array(width * height).fill(NaN);
@@ -193,7 +205,8 @@ export async function renderHeatmap(rasterWidth: number, rasterHeight: number, c
     const y0 = Math.floor(c.window.y / scale);
     const x1 = Math.min(width, Math.max(x0 + 1, Math.ceil((c.window.x + c.window.width) / scale)));
     const y1 = Math.min(height, Math.max(y0 + 1, Math.ceil((c.window.y + c.window.height) / scale)));
-    for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) if (!(best[y * width + x] >= c.score)) best[y * width + x] = c.score;
+    for (let y = y0; y < y1; y++)
+      for (let x = x0; x < x1; x++) if (!(best[y * width + x] >= c.score)) best[y * width + x] = c.score;
   }
   const rgb = Buffer.alloc(width * height * 3);
   for (let p = 0; p < width * height; p++) {
@@ -212,6 +225,8 @@ export async function renderHeatmap(rasterWidth: number, rasterHeight: number, c
       rgb[p * 3] = rgb[p * 3 + 1] = rgb[p * 3 + 2] = g;
     }
   }
-  const png = await sharp(rgb, { raw: { width, height, channels: 3 } }).png().toBuffer();
+  const png = await sharp(rgb, { raw: { width, height, channels: 3 } })
+    .png()
+    .toBuffer();
   return { png, range, width, height };
 }

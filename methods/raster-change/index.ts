@@ -29,12 +29,15 @@ export function assertCoRegistered(a: RasterInfo, b: RasterInfo): void {
   const tb = b.georef.transform;
   if (ta && tb) {
     const px = Math.max(Math.hypot(ta[0], ta[3]), Math.hypot(ta[1], ta[4]));
-    if (ta.some((v, i) => Math.abs(v - tb[i]) > 0.01 * px)) why.push(`transforms differ ([${ta.join(', ')}] vs [${tb.join(', ')}])`);
-    if (a.georef.epsg !== b.georef.epsg || a.georef.proj4 !== b.georef.proj4) why.push(`CRS EPSG:${a.georef.epsg ?? '?'} vs EPSG:${b.georef.epsg ?? '?'}`);
+    if (ta.some((v, i) => Math.abs(v - tb[i]) > 0.01 * px))
+      why.push(`transforms differ ([${ta.join(', ')}] vs [${tb.join(', ')}])`);
+    if (a.georef.epsg !== b.georef.epsg || a.georef.proj4 !== b.georef.proj4)
+      why.push(`CRS EPSG:${a.georef.epsg ?? '?'} vs EPSG:${b.georef.epsg ?? '?'}`);
   } else if (ta || tb) {
     why.push('one acquisition is georeferenced, the other not');
   }
-  if (why.length > 0) throw new BadInputError('NotCoRegistered', `acquisitions are not co-registered: ${why.join('; ')}`);
+  if (why.length > 0)
+    throw new BadInputError('NotCoRegistered', `acquisitions are not co-registered: ${why.join('; ')}`);
 }
 
 export interface ChangeOptions {
@@ -58,7 +61,12 @@ export interface ChipChange {
 }
 
 /** Change of one chip from its pixels in both acquisitions (the same window of co-registered rasters). */
-export async function chipChange(window: ChipWindow, before: WindowData, after: WindowData, opts: ChangeOptions): Promise<ChipChange> {
+export async function chipChange(
+  window: ChipWindow,
+  before: WindowData,
+  after: WindowData,
+  opts: ChangeOptions,
+): Promise<ChipChange> {
   const spectral = spectralChange(before, after, opts.roles);
   let deepDistance: number | null = null;
   let featuresBefore: Float32Array | undefined;
@@ -69,8 +77,12 @@ export async function chipChange(window: ChipWindow, before: WindowData, after: 
     featuresAfter = await extractor.embed(chipToRgb01(after, rgb, stretchAfter, extractor.inputSize));
     deepDistance = cosineDistance(featuresBefore, featuresAfter);
   }
-  const cloudBefore = opts.cloud ? await chipCloudFraction(before, opts.cloud.bandIndices, opts.cloud.model, opts.cloud.options) : null;
-  const cloudAfter = opts.cloud ? await chipCloudFraction(after, opts.cloud.bandIndices, opts.cloud.model, opts.cloud.options) : null;
+  const cloudBefore = opts.cloud
+    ? await chipCloudFraction(before, opts.cloud.bandIndices, opts.cloud.model, opts.cloud.options)
+    : null;
+  const cloudAfter = opts.cloud
+    ? await chipCloudFraction(after, opts.cloud.bandIndices, opts.cloud.model, opts.cloud.options)
+    : null;
   return { window, spectral, deepDistance, featuresBefore, featuresAfter, cloudBefore, cloudAfter };
 }
 
@@ -78,7 +90,13 @@ export async function chipChange(window: ChipWindow, before: WindowData, after: 
  * Change of a block of chips: one read per acquisition (readChips), then chipChange per chip. The unit an
  * activity processes; a chip that fails is the caller's to record (the whole block's read fails together).
  */
-export async function blockChange(before: Raster, after: Raster, chips: ChipWindow[], opts: ChangeOptions, bands?: number[]): Promise<ChipChange[]> {
+export async function blockChange(
+  before: Raster,
+  after: Raster,
+  chips: ChipWindow[],
+  opts: ChangeOptions,
+  bands?: number[],
+): Promise<ChipChange[]> {
   assertCoRegistered(before, after);
   const [a, b] = await Promise.all([before.readChips(chips, bands), after.readChips(chips, bands)]);
   const out: ChipChange[] = [];

@@ -14,7 +14,15 @@ import path from 'node:path';
 import { BadInputError, SetupError } from '../../core/errors';
 import { PIPELINES } from '../../core/pipelines';
 import { isStacJsonName } from '../../core/events';
-import type { AnalysisSummary, ObjectRef, RasterAcquisition, RasterClassifierPlan, RasterPlan, RasterRowFields, StageReport } from '../../core/types';
+import type {
+  AnalysisSummary,
+  ObjectRef,
+  RasterAcquisition,
+  RasterClassifierPlan,
+  RasterPlan,
+  RasterRowFields,
+  StageReport,
+} from '../../core/types';
 import type { ObjectStore } from '../../io/objectstore';
 import { worldFileCandidates } from '../../media/georef';
 import { openRaster, type ChipWindow, type Raster, type WindowData } from '../../media/raster';
@@ -28,7 +36,14 @@ import { assertCoRegistered } from './index';
 import { acquisitionRepairs } from './pairing';
 import { chipToChannels01, classifierChannels, classifierSummary, packFloat16, unpackFloat16 } from './classifier';
 import { chipCloudFraction, OnnxCloudModel, s2cloudlessBandIndices, type CloudModel } from './cloud';
-import { chipToRgb01, cosineDistance, onnxFeatureExtractor, percentileStretch, type FeatureExtractor, type Stretch } from './deep';
+import {
+  chipToRgb01,
+  cosineDistance,
+  onnxFeatureExtractor,
+  percentileStretch,
+  type FeatureExtractor,
+  type Stretch,
+} from './deep';
 import { chipFeatureCollection } from './geojson';
 import { PreviewBuilder, renderHeatmap, type PreviewRegion } from './heatmap';
 import { chipIndices, rolesFromNames, spectralChange, type BandRoles } from './spectral';
@@ -52,11 +67,18 @@ const STAC_ITEM_MAX_BYTES = 4 * 2 ** 20;
 const NOVELTY_K = 3;
 
 /** Band names of a raster: object metadata `lookout-bands` (comma-separated), else a guess from the count. */
-export function bandNames(count: number, meta: Record<string, string> | undefined): { names: string[]; source: string } {
+export function bandNames(
+  count: number,
+  meta: Record<string, string> | undefined,
+): { names: string[]; source: string } {
   const given = meta?.['lookout-bands'];
   if (given) {
     const names = given.split(',').map((s) => s.trim());
-    if (names.length !== count) throw new BadInputError('BadBandNames', `metadata lookout-bands names ${names.length} bands, the raster has ${count}`);
+    if (names.length !== count)
+      throw new BadInputError(
+        'BadBandNames',
+        `metadata lookout-bands names ${names.length} bands, the raster has ${count}`,
+      );
     return { names, source: 'metadata lookout-bands' };
   }
   if (count === 3) return { names: ['red', 'green', 'blue'], source: 'assumed RGB (3 bands)' };
@@ -76,7 +98,9 @@ export function rolesOf(names: readonly string[]): BandRoles {
 }
 
 /** The before acquisition: metadata `lookout-before` (object name or gs://bucket/name), else `*_after.*` -> `*_before.*`. */
-export function beforeCandidate(o: Pick<ObjectRef, 'bucket' | 'name' | 'metadata'>): { bucket: string; name: string; explicit: boolean } | null {
+export function beforeCandidate(
+  o: Pick<ObjectRef, 'bucket' | 'name' | 'metadata'>,
+): { bucket: string; name: string; explicit: boolean } | null {
   const m = o.metadata?.['lookout-before'];
   if (m) {
     const gs = /^gs:\/\/([^/]+)\/(.+)$/.exec(m);
@@ -99,7 +123,11 @@ export function acquisitionOf(meta: Record<string, string>, stac: StacRaster['st
   const given = meta['lookout-datetime']?.trim();
   if (!stac && given) {
     const t = Date.parse(given);
-    if (!Number.isFinite(t)) throw new BadInputError('BadRasterOptions', `metadata lookout-datetime ${JSON.stringify(given.slice(0, 40))} is not an ISO 8601 time`);
+    if (!Number.isFinite(t))
+      throw new BadInputError(
+        'BadRasterOptions',
+        `metadata lookout-datetime ${JSON.stringify(given.slice(0, 40))} is not an ISO 8601 time`,
+      );
     datetime = new Date(t).toISOString();
   }
   const m = (k: string) => meta[k]?.trim() || null;
@@ -115,7 +143,11 @@ export function acquisitionOf(meta: Record<string, string>, stac: StacRaster['st
 function positiveInt(raw: string | undefined, min: number, max: number, what: string): number | undefined {
   if (raw === undefined || raw === '') return undefined;
   const n = Number(raw);
-  if (!(Number.isInteger(n) && n >= min && n <= max)) throw new BadInputError('BadRasterOptions', `metadata ${what} must be a whole number from ${min} to ${max}, got ${JSON.stringify(raw.slice(0, 40))}`);
+  if (!(Number.isInteger(n) && n >= min && n <= max))
+    throw new BadInputError(
+      'BadRasterOptions',
+      `metadata ${what} must be a whole number from ${min} to ${max}, got ${JSON.stringify(raw.slice(0, 40))}`,
+    );
   return n;
 }
 
@@ -123,15 +155,25 @@ function positiveInt(raw: string | undefined, min: number, max: number, what: st
 export function georefLabel(r: Raster): { georef: RasterRowFields['georef']; note: string | null; crs: string | null } {
   const g = r.georef;
   const crs = g.epsg ? `EPSG:${g.epsg}` : (g.crsName ?? null);
-  if (g.status === 'ok') return { georef: g.source === 'world-file' ? 'world-file' : 'geotiff', note: g.note ?? null, crs };
-  if (g.status === 'missing') return { georef: 'none', note: g.reason ?? 'no georeference: rows keep pixel windows only', crs };
-  return { georef: 'broken', note: `${g.status}: ${g.reason ?? 'unusable georeference'}; rows keep pixel windows only`, crs };
+  if (g.status === 'ok')
+    return { georef: g.source === 'world-file' ? 'world-file' : 'geotiff', note: g.note ?? null, crs };
+  if (g.status === 'missing')
+    return { georef: 'none', note: g.reason ?? 'no georeference: rows keep pixel windows only', crs };
+  return {
+    georef: 'broken',
+    note: `${g.status}: ${g.reason ?? 'unusable georeference'}; rows keep pixel windows only`,
+    crs,
+  };
 }
 
-const round = (v: number | null | undefined, d = 6): number | null => (v === null || v === undefined || !Number.isFinite(v) ? null : Math.round(v * 10 ** d) / 10 ** d);
+const round = (v: number | null | undefined, d = 6): number | null =>
+  v === null || v === undefined || !Number.isFinite(v) ? null : Math.round(v * 10 ** d) / 10 ** d;
 
 /** Windows of one block of the plan's chip grid (row-major blocks of blockChips x blockChips chips). */
-export function blockWindows(plan: Pick<RasterPlan, 'width' | 'height' | 'chipSize' | 'overlap' | 'cols' | 'rows' | 'blockChips' | 'blocksAcross'>, block: number): ChipWindow[] {
+export function blockWindows(
+  plan: Pick<RasterPlan, 'width' | 'height' | 'chipSize' | 'overlap' | 'cols' | 'rows' | 'blockChips' | 'blocksAcross'>,
+  block: number,
+): ChipWindow[] {
   const k = plan.blockChips;
   const c0 = (block % plan.blocksAcross) * k;
   const r0 = Math.floor(block / plan.blocksAcross) * k;
@@ -143,7 +185,16 @@ export function blockWindows(plan: Pick<RasterPlan, 'width' | 'height' | 'chipSi
       const y = r * stride;
       const w = Math.min(plan.chipSize, plan.width - x);
       const h = Math.min(plan.chipSize, plan.height - y);
-      out.push({ x, y, width: w, height: h, col: c, row: r, index: r * plan.cols + c, clipped: w < plan.chipSize || h < plan.chipSize });
+      out.push({
+        x,
+        y,
+        width: w,
+        height: h,
+        col: c,
+        row: r,
+        index: r * plan.cols + c,
+        clipped: w < plan.chipSize || h < plan.chipSize,
+      });
     }
   }
   return out;
@@ -157,7 +208,23 @@ export function chipWorkflowId(rasterWorkflowId: string, col: number, row: numbe
 /** What a block leaves in the results bucket for finishing. */
 interface BlockRecord {
   block: number;
-  chips: Array<{ col: number; row: number; x: number; y: number; w: number; h: number; score: number | null; cloud: number | null; change: number | null; novelty: number | null; ndvi: number | null; nbr: number | null; ndwi: number | null; cls?: number | null; failed?: string }>;
+  chips: Array<{
+    col: number;
+    row: number;
+    x: number;
+    y: number;
+    w: number;
+    h: number;
+    score: number | null;
+    cloud: number | null;
+    change: number | null;
+    novelty: number | null;
+    ndvi: number | null;
+    nbr: number | null;
+    ndwi: number | null;
+    cls?: number | null;
+    failed?: string;
+  }>;
   preview: PreviewRegion | null;
   /** Float32 little-endian, base64: a sample of this block's after-features for the archive bank. */
   features: string | null;
@@ -182,12 +249,36 @@ function previewBands(plan: RasterPlan): number[] {
   return plan.rgb ? [...plan.rgb] : [0];
 }
 
-export function rasterRecord(plan: RasterPlan, w: ChipWindow | null, raster: Raster | null, scores: Partial<Pick<RasterRowFields, 'cloud_fraction' | 'change_score' | 'novelty_score' | 'ndvi_delta' | 'nbr_delta' | 'ndwi_delta' | 'classifier_score' | 'classifier_label'>>): RasterRowFields {
+export function rasterRecord(
+  plan: RasterPlan,
+  w: ChipWindow | null,
+  raster: Raster | null,
+  scores: Partial<
+    Pick<
+      RasterRowFields,
+      | 'cloud_fraction'
+      | 'change_score'
+      | 'novelty_score'
+      | 'ndvi_delta'
+      | 'nbr_delta'
+      | 'ndwi_delta'
+      | 'classifier_score'
+      | 'classifier_label'
+    >
+  >,
+): RasterRowFields {
   let fp: RasterPlan['footprint'] = null;
   let note = plan.georefNote;
   if (w && raster) {
     const p = raster.placement(w);
-    if (p.footprint) fp = { wkt: p.footprint.wkt, west: p.footprint.minLon, south: p.footprint.minLat, east: p.footprint.maxLon, north: p.footprint.maxLat };
+    if (p.footprint)
+      fp = {
+        wkt: p.footprint.wkt,
+        west: p.footprint.minLon,
+        south: p.footprint.minLat,
+        east: p.footprint.maxLon,
+        north: p.footprint.maxLat,
+      };
     else note = p.reason ?? note;
   } else if (!w) fp = plan.footprint;
   return {
@@ -264,9 +355,13 @@ class RasterCache {
   }
 }
 
-export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: string; cloud: string }): Promise<MethodRuntime> {
+export async function loadRasterRuntime(
+  ctx: MethodContext,
+  models: { backbone: string; cloud: string },
+): Promise<MethodRuntime> {
   const store: ObjectStore = ctx.store;
-  if (!store.rangeSource || !store.stat) throw new SetupError('NoRangeReads', 'the raster method needs an object store with range reads');
+  if (!store.rangeSource || !store.stat)
+    throw new SetupError('NoRangeReads', 'the raster method needs an object store with range reads');
   const rangeSource = store.rangeSource.bind(store);
   const stat = store.stat.bind(store);
   const embedder = await ctx.models.embedder(models.backbone);
@@ -291,16 +386,28 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
   };
   async function classifierOf(pipeline: string, cls: RasterClassifierPlan): Promise<OnnxChipClassifier> {
     const c = (await classifiersOf(pipeline)).find((x) => x.name === cls.model);
-    if (!c) throw new SetupError('ClassifierNotLoaded', `chip classifier ${cls.model} is not in this worker's model repository for pipeline ${pipeline}`);
-    if (c.version !== cls.version) throw new SetupError('ClassifierVersion', `chip classifier ${cls.model}: the raster was planned with version ${cls.version}, this worker has ${c.version}`);
+    if (!c)
+      throw new SetupError(
+        'ClassifierNotLoaded',
+        `chip classifier ${cls.model} is not in this worker's model repository for pipeline ${pipeline}`,
+      );
+    if (c.version !== cls.version)
+      throw new SetupError(
+        'ClassifierVersion',
+        `chip classifier ${cls.model}: the raster was planned with version ${cls.version}, this worker has ${c.version}`,
+      );
     return c;
   }
   // Loaded with the method, so that a broken classifier manifest stops the worker at start, not a raster later.
   const rasterPipelines = [...PIPELINES.values()].filter((p) => p.method === 'raster-change').map((p) => p.name);
-  const loadedClassifiers = [...new Map((await Promise.all(rasterPipelines.map(classifiersOf))).flat().map((c) => [c.name, c])).values()];
+  const loadedClassifiers = [
+    ...new Map((await Promise.all(rasterPipelines.map(classifiersOf))).flat().map((c) => [c.name, c])).values(),
+  ];
   // Other backbones: an engine variant chosen per raster (metadata lookout-backbone, e.g. mobilenetv2-int8), or
   // the backbone of an embedding head other than the method's own. Loaded on first use, once per worker.
-  const extractors = new Map<string, Promise<{ embedder: OnnxEmbedder; extractor: FeatureExtractor }>>([[models.backbone, Promise.resolve({ embedder, extractor })]]);
+  const extractors = new Map<string, Promise<{ embedder: OnnxEmbedder; extractor: FeatureExtractor }>>([
+    [models.backbone, Promise.resolve({ embedder, extractor })],
+  ]);
   const backboneOf = (name: string): Promise<{ embedder: OnnxEmbedder; extractor: FeatureExtractor }> => {
     let e = extractors.get(name);
     if (!e) {
@@ -316,33 +423,64 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
   async function planBackbone(o: ObjectRef): Promise<{ name: string; version: number }> {
     const want = o.metadata?.['lookout-backbone']?.trim();
     if (!want || want === models.backbone) return { name: embedder.name, version: embedder.version };
-    if (!/^[a-z0-9][a-z0-9_-]{0,63}$/.test(want)) throw new BadInputError('UnknownBackbone', `metadata lookout-backbone ${JSON.stringify(want.slice(0, 60))} is not a model name`);
+    if (!/^[a-z0-9][a-z0-9_-]{0,63}$/.test(want))
+      throw new BadInputError(
+        'UnknownBackbone',
+        `metadata lookout-backbone ${JSON.stringify(want.slice(0, 60))} is not a model name`,
+      );
     let b: { embedder: OnnxEmbedder };
     try {
       b = await backboneOf(want);
     } catch (err) {
-      throw new BadInputError('UnknownBackbone', `metadata lookout-backbone names ${want}, which this worker cannot load: ${(err as Error).message}`, err);
+      throw new BadInputError(
+        'UnknownBackbone',
+        `metadata lookout-backbone names ${want}, which this worker cannot load: ${(err as Error).message}`,
+        err,
+      );
     }
-    if (b.embedder.channels !== 3 || b.embedder.latentSize !== embedder.latentSize) throw new BadInputError('UnknownBackbone', `backbone ${want} must take 3 channels and give ${embedder.latentSize} features (it takes ${b.embedder.channels}, gives ${b.embedder.latentSize})`);
+    if (b.embedder.channels !== 3 || b.embedder.latentSize !== embedder.latentSize)
+      throw new BadInputError(
+        'UnknownBackbone',
+        `backbone ${want} must take 3 channels and give ${embedder.latentSize} features (it takes ${b.embedder.channels}, gives ${b.embedder.latentSize})`,
+      );
     return { name: b.embedder.name, version: b.embedder.version };
   }
 
   /** The classifier a raster runs: metadata lookout-classifier (a name, or "none"), else the repository's first for the pipeline. */
-  async function planClassifier(input: { pipeline: { name: string }; object: ObjectRef }, r: Raster, names: string[], roles: BandRoles, rgb: [number, number, number] | null, notes: string[]): Promise<RasterClassifierPlan | null> {
+  async function planClassifier(
+    input: { pipeline: { name: string }; object: ObjectRef },
+    r: Raster,
+    names: string[],
+    roles: BandRoles,
+    rgb: [number, number, number] | null,
+    notes: string[],
+  ): Promise<RasterClassifierPlan | null> {
     const all = await classifiersOf(input.pipeline.name);
     const want = input.object.metadata?.['lookout-classifier']?.trim();
     if (want === 'none') return null;
     const byDefault = all.filter((x) => x.spec.byDefault !== false);
     const c = want ? all.find((x) => x.name === want) : byDefault[0];
-    if (want && !c) throw new BadInputError('UnknownClassifier', `metadata lookout-classifier names ${JSON.stringify(want.slice(0, 60))}, which the model repository does not declare for pipeline ${input.pipeline.name} (has: ${all.map((x) => x.name).join(', ') || 'none'})`);
+    if (want && !c)
+      throw new BadInputError(
+        'UnknownClassifier',
+        `metadata lookout-classifier names ${JSON.stringify(want.slice(0, 60))}, which the model repository does not declare for pipeline ${input.pipeline.name} (has: ${all.map((x) => x.name).join(', ') || 'none'})`,
+      );
     if (!c) return null;
-    if (!want && byDefault.length > 1) notes.push(`chip classifier: ${c.name} (also in the repository: ${byDefault.slice(1).map((x) => x.name).join(', ')}; metadata lookout-classifier chooses)`);
+    if (!want && byDefault.length > 1)
+      notes.push(
+        `chip classifier: ${c.name} (also in the repository: ${byDefault
+          .slice(1)
+          .map((x) => x.name)
+          .join(', ')}; metadata lookout-classifier chooses)`,
+      );
     const spec = c.spec;
     let channels: number[] | null = null;
     let stretch: RasterClassifierPlan['stretch'] = null;
     if (spec.input === 'embedding') {
       if (!rgb) {
-        notes.push(`chip classifier ${c.name} not run: it takes ${spec.backbone} features, which need red/green/blue bands`);
+        notes.push(
+          `chip classifier ${c.name} not run: it takes ${spec.backbone} features, which need red/green/blue bands`,
+        );
         return null;
       }
     } else {
@@ -359,11 +497,24 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
         stretch.max.push(st ? st.max[0] : 1);
       }
     }
-    return { model: c.name, version: c.version, input: spec.input, channels, stretch, placement: spec.placement ?? null };
+    return {
+      model: c.name,
+      version: c.version,
+      input: spec.input,
+      channels,
+      stretch,
+      placement: spec.placement ?? null,
+    };
   }
 
   /** The head's input for one chip (null: none for this chip). */
-  async function headInput(cls: RasterClassifierPlan, c: OnnxChipClassifier, plan: RasterPlan, chip: WindowData | null, features: Float32Array | null): Promise<Float32Array | null> {
+  async function headInput(
+    cls: RasterClassifierPlan,
+    c: OnnxChipClassifier,
+    plan: RasterPlan,
+    chip: WindowData | null,
+    features: Float32Array | null,
+  ): Promise<Float32Array | null> {
     if (!chip) return null;
     if (c.spec.input === 'pixels') return chipToChannels01(chip, cls, c.spec.size!, plan.rgb, plan.stretch);
     if (!plan.rgb || !plan.stretch) return null;
@@ -379,10 +530,16 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
     for (const cand of worldFileCandidates(o.name)) {
       const s = await stat(o.bucket, cand);
       if (!s) continue;
-      const worldFile = (await store.download({ bucket: o.bucket, name: cand, generation: s.generation }, 64 * 1024)).toString('utf8');
+      const worldFile = (
+        await store.download({ bucket: o.bucket, name: cand, generation: s.generation }, 64 * 1024)
+      ).toString('utf8');
       const prjName = o.name.replace(/\.[^./]+$/, '.prj');
       const ps = await stat(o.bucket, prjName);
-      const prj = ps ? (await store.download({ bucket: o.bucket, name: prjName, generation: ps.generation }, 256 * 1024)).toString('utf8') : undefined;
+      const prj = ps
+        ? (await store.download({ bucket: o.bucket, name: prjName, generation: ps.generation }, 256 * 1024)).toString(
+            'utf8',
+          )
+        : undefined;
       return { worldFile, prj };
     }
     return {};
@@ -402,7 +559,8 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
         const at = resolveAssetHref(band.href, o, band.key);
         const s = await stat(at.bucket, at.name);
         if (!s) throw new BadInputError('StacAssetMissing', `gs://${at.bucket}/${at.name} does not exist`);
-        if (s.size === 0) throw new BadInputError('StacAssetUnreadable', `gs://${at.bucket}/${at.name} is empty (0 bytes)`);
+        if (s.size === 0)
+          throw new BadInputError('StacAssetUnreadable', `gs://${at.bucket}/${at.name} is empty (0 bytes)`);
         const src = await rangeSource({ bucket: at.bucket, name: at.name, generation: s.generation });
         return openRaster({ ...src, name: `gs://${at.bucket}/${at.name}` });
       },
@@ -426,8 +584,14 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
     const samples: [number[], number[], number[]] = [[], [], []];
     for (const fy of pts) {
       for (const fx of pts) {
-        const x = Math.min(r.width - side, Math.floor(fx * r.width - side / 2) < 0 ? 0 : Math.floor(fx * r.width - side / 2));
-        const y = Math.min(r.height - side, Math.floor(fy * r.height - side / 2) < 0 ? 0 : Math.floor(fy * r.height - side / 2));
+        const x = Math.min(
+          r.width - side,
+          Math.floor(fx * r.width - side / 2) < 0 ? 0 : Math.floor(fx * r.width - side / 2),
+        );
+        const y = Math.min(
+          r.height - side,
+          Math.floor(fy * r.height - side / 2) < 0 ? 0 : Math.floor(fy * r.height - side / 2),
+        );
         let d: WindowData;
         try {
           d = await r.readWindow({ x, y, width: side, height: side }, [...rgb]);
@@ -451,7 +615,13 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
       const s = await stat(ctx.resultsBucket, name);
       if (!s) return null;
       try {
-        return { bank: KnnBank.parse(await store.download({ bucket: ctx.resultsBucket, name, generation: s.generation }, 64 * 2 ** 20), name), generation: s.generation };
+        return {
+          bank: KnnBank.parse(
+            await store.download({ bucket: ctx.resultsBucket, name, generation: s.generation }, 64 * 2 ** 20),
+            name,
+          ),
+          generation: s.generation,
+        };
       } catch (err) {
         const cls = (err as { errorClass?: string }).errorClass;
         if (attempt >= 4 || (cls !== 'ObjectNotFound' && cls !== 'GenerationMismatch')) throw err;
@@ -465,34 +635,60 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
 
   const runtime: MethodRuntime = {
     async detect() {
-      throw new SetupError('NotAnObjectMethod', 'the raster method analyses rasters through the analyzeRaster workflow, not analyzeObject');
+      throw new SetupError(
+        'NotAnObjectMethod',
+        'the raster method analyses rasters through the analyzeRaster workflow, not analyzeObject',
+      );
     },
     async extract() {
-      throw new SetupError('NotAnObjectMethod', 'the raster method analyses rasters through the analyzeRaster workflow, not analyzeObject');
+      throw new SetupError(
+        'NotAnObjectMethod',
+        'the raster method analyses rasters through the analyzeRaster workflow, not analyzeObject',
+      );
     },
     async score() {
-      throw new SetupError('NotAnObjectMethod', 'the raster method analyses rasters through the analyzeRaster workflow, not analyzeObject');
+      throw new SetupError(
+        'NotAnObjectMethod',
+        'the raster method analyses rasters through the analyzeRaster workflow, not analyzeObject',
+      );
     },
 
     async planRaster(input, opts) {
       const o = input.object;
       const meta = o.metadata ?? {};
       const chipSize = positiveInt(meta['lookout-chip-size'], 8, 4096, 'lookout-chip-size') ?? opts.chipSize;
-      const overlap = positiveInt(meta['lookout-chip-overlap'], 0, 4095, 'lookout-chip-overlap') ?? Math.min(opts.chipOverlap, chipSize - 1);
-      if (overlap >= chipSize) throw new BadInputError('BadRasterOptions', `chip overlap ${overlap} must be smaller than the chip size ${chipSize}`);
+      const overlap =
+        positiveInt(meta['lookout-chip-overlap'], 0, 4095, 'lookout-chip-overlap') ??
+        Math.min(opts.chipOverlap, chipSize - 1);
+      if (overlap >= chipSize)
+        throw new BadInputError(
+          'BadRasterOptions',
+          `chip overlap ${overlap} must be smaller than the chip size ${chipSize}`,
+        );
       const r = await openObject(o);
       const stac = isStacRaster(r) ? r.stac : null;
       const { names, source } = stac
-        ? { names: stac.roleNames, source: `STAC Item ${stac.id}: ${stac.bands.map((b) => `${b.key}=${b.commonName}`).join(', ')} on the grid of ${stac.gridBand}` }
+        ? {
+            names: stac.roleNames,
+            source: `STAC Item ${stac.id}: ${stac.bands.map((b) => `${b.key}=${b.commonName}`).join(', ')} on the grid of ${stac.gridBand}`,
+          }
         : bandNames(r.bandCount, meta);
       const roles = rolesOf(names);
       const notes: string[] = [`bands: ${source}`];
       const acquisition = acquisitionOf(meta, stac);
-      const rgb: [number, number, number] | null = roles.red !== undefined && roles.green !== undefined && roles.blue !== undefined ? [roles.red, roles.green, roles.blue] : r.bandCount <= 2 ? [0, 0, 0] : null;
+      const rgb: [number, number, number] | null =
+        roles.red !== undefined && roles.green !== undefined && roles.blue !== undefined
+          ? [roles.red, roles.green, roles.blue]
+          : r.bandCount <= 2
+            ? [0, 0, 0]
+            : null;
       if (!rgb) notes.push('no red/green/blue bands named: no deep features (change_score and novelty_score null)');
       else if (r.bandCount <= 2) notes.push('single band shown to the backbone as grey');
       const cloudIdx = s2cloudlessBandIndices(stac ? stac.sensorNames : names);
-      if (!cloudIdx.indices) notes.push(`cloud_fraction null: s2cloudless needs Sentinel-2 L1C bands, missing ${cloudIdx.missing.join(', ')}`);
+      if (!cloudIdx.indices)
+        notes.push(
+          `cloud_fraction null: s2cloudless needs Sentinel-2 L1C bands, missing ${cloudIdx.missing.join(', ')}`,
+        );
       else if (!cloud) notes.push('cloud_fraction null: s2cloudless model not loaded');
       if (roles.nir === undefined) notes.push('no NIR band: NDVI, NBR and NDWI not available');
       const grid = r.chipGrid(chipSize, overlap);
@@ -506,24 +702,46 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
       // the same place in the archive's rows (pairing by place and time); the *_before.* naming convention.
       const explicitCand = beforeCandidate(o);
       const pairWith = opts.pairWith ?? null;
-      let cand = pairWith ? { bucket: pairWith.bucket, name: pairWith.name, explicit: true } : explicitCand?.explicit ? explicitCand : null;
+      let cand = pairWith
+        ? { bucket: pairWith.bucket, name: pairWith.name, explicit: true }
+        : explicitCand?.explicit
+          ? explicitCand
+          : null;
       let how = pairWith ? 'pairing by place and time (re-pair)' : 'metadata lookout-before';
       if (!cand && acquisition.datetime && whole.footprint && ctx.acquisitions) {
         const f = whole.footprint;
-        const { previous } = await ctx.acquisitions.neighbours({ bucket: o.bucket, name: o.name, datetime: acquisition.datetime, place: acquisition.place, collection: acquisition.collection, footprint: { west: f.minLon, south: f.minLat, east: f.maxLon, north: f.maxLat } });
+        const { previous } = await ctx.acquisitions.neighbours({
+          bucket: o.bucket,
+          name: o.name,
+          datetime: acquisition.datetime,
+          place: acquisition.place,
+          collection: acquisition.collection,
+          footprint: { west: f.minLon, south: f.minLat, east: f.maxLon, north: f.maxLat },
+        });
         ctx.heartbeat({ planning: 'previous acquisition' });
         if (previous) {
           try {
-            const p: ObjectRef = { bucket: previous.bucket, name: previous.name, generation: previous.generation, size: 0, timeCreated: previous.datetime };
+            const p: ObjectRef = {
+              bucket: previous.bucket,
+              name: previous.name,
+              generation: previous.generation,
+              size: 0,
+              timeCreated: previous.datetime,
+            };
             const b = await openObject(p);
             assertCoRegistered(b, r);
-            if (b.bandCount !== r.bandCount) throw new BadInputError('NotCoRegistered', `before has ${b.bandCount} bands, after ${r.bandCount}`);
+            if (b.bandCount !== r.bandCount)
+              throw new BadInputError('NotCoRegistered', `before has ${b.bandCount} bands, after ${r.bandCount}`);
             before = p;
             if (rgb) stretchBefore = await sampleStretch(b, rgb);
-            notes.push(`before: gs://${p.bucket}/${p.name} acquired ${previous.datetime} (previous acquisition of ${acquisition.place ?? 'the same footprint'})`);
+            notes.push(
+              `before: gs://${p.bucket}/${p.name} acquired ${previous.datetime} (previous acquisition of ${acquisition.place ?? 'the same footprint'})`,
+            );
           } catch (err) {
             if (!(err instanceof BadInputError)) throw err;
-            notes.push(`previous acquisition gs://${previous.bucket}/${previous.name} not used as before: ${err.message}`);
+            notes.push(
+              `previous acquisition gs://${previous.bucket}/${previous.name} not used as before: ${err.message}`,
+            );
           }
         }
       }
@@ -533,21 +751,37 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
       }
       if (cand) {
         const s = await stat(cand.bucket, cand.name);
-        if (!s && cand.explicit) throw new BadInputError('BeforeNotFound', `metadata lookout-before names gs://${cand.bucket}/${cand.name}, which does not exist`);
+        if (!s && cand.explicit)
+          throw new BadInputError(
+            'BeforeNotFound',
+            `metadata lookout-before names gs://${cand.bucket}/${cand.name}, which does not exist`,
+          );
         if (s) {
           // A re-pair names the exact generation it pairs with (its workflow ID does too).
-          before = { bucket: cand.bucket, name: cand.name, generation: pairWith?.generation ?? s.generation, size: s.size, timeCreated: s.timeCreated, contentType: s.contentType };
+          before = {
+            bucket: cand.bucket,
+            name: cand.name,
+            generation: pairWith?.generation ?? s.generation,
+            size: s.size,
+            timeCreated: s.timeCreated,
+            contentType: s.contentType,
+          };
           const b = await openObject(before);
           assertCoRegistered(b, r);
-          if (b.bandCount !== r.bandCount) throw new BadInputError('NotCoRegistered', `before has ${b.bandCount} bands, after ${r.bandCount}`);
+          if (b.bandCount !== r.bandCount)
+            throw new BadInputError('NotCoRegistered', `before has ${b.bandCount} bands, after ${r.bandCount}`);
           if (rgb) stretchBefore = await sampleStretch(b, rgb);
           notes.push(`before: gs://${cand.bucket}/${cand.name} (${how})`);
         }
       }
-      if (!before) notes.push('no before acquisition: change_score and index deltas null (cloud fraction, indices and novelty only)');
+      if (!before)
+        notes.push(
+          'no before acquisition: change_score and index deltas null (cloud fraction, indices and novelty only)',
+        );
       const classifier = await planClassifier(input, r, names, roles, rgb, notes);
       const backbone = rgb ? await planBackbone(o) : null;
-      if (backbone && backbone.name !== models.backbone) notes.push(`backbone: ${backbone.name} v${backbone.version} (metadata lookout-backbone)`);
+      if (backbone && backbone.name !== models.backbone)
+        notes.push(`backbone: ${backbone.name} v${backbone.version} (metadata lookout-backbone)`);
       const g = georefLabel(r);
       const folder = path.posix.dirname(o.name);
       return {
@@ -574,7 +808,15 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
         cloudBands: cloud ? cloudIdx.indices : null,
         roles,
         notes,
-        footprint: whole.footprint ? { wkt: whole.footprint.wkt, west: whole.footprint.minLon, south: whole.footprint.minLat, east: whole.footprint.maxLon, north: whole.footprint.maxLat } : null,
+        footprint: whole.footprint
+          ? {
+              wkt: whole.footprint.wkt,
+              west: whole.footprint.minLon,
+              south: whole.footprint.minLat,
+              east: whole.footprint.maxLon,
+              north: whole.footprint.maxLat,
+            }
+          : null,
         stretch: rgb ? await sampleStretch(r, rgb) : null,
         stretchBefore,
         classifier,
@@ -587,7 +829,11 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
       const { plan, input } = task;
       const pool = where.pool ?? 'cpu';
       const bb = plan.backbone ? await backboneOf(plan.backbone.name) : { embedder, extractor };
-      if (bb.embedder.version !== (plan.backbone?.version ?? embedder.version)) throw new SetupError('BackboneVersion', `backbone ${bb.embedder.name}: planned with version ${plan.backbone?.version}, this worker has ${bb.embedder.version}`);
+      if (bb.embedder.version !== (plan.backbone?.version ?? embedder.version))
+        throw new SetupError(
+          'BackboneVersion',
+          `backbone ${bb.embedder.name}: planned with version ${plan.backbone?.version}, this worker has ${bb.embedder.version}`,
+        );
       const t0 = Date.now();
       const windows = blockWindows(plan, task.block);
       const r = await openObject(input.object);
@@ -598,7 +844,13 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
       const errors: Array<BadInputError | null> = windows.map(() => null);
       const record: BlockRecord = { block: task.block, chips: [], preview: null, features: null, dim: 0 };
       const wfId = where.workflowId;
-      const report = (stage: StageReport['stage'], s: number, e: number, inferenceMs: number, batchSize?: number): StageReport => ({
+      const report = (
+        stage: StageReport['stage'],
+        s: number,
+        e: number,
+        inferenceMs: number,
+        batchSize?: number,
+      ): StageReport => ({
         stage,
         pool,
         taskQueue: where.taskQueue,
@@ -614,7 +866,9 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
         ...(where.fellBack ? { fellBack: true } : {}),
       });
       try {
-        [after, before] = await timeAsync('decode', () => Promise.all([r.readChips(windows), b ? b.readChips(windows) : Promise.resolve(null)]));
+        [after, before] = await timeAsync('decode', () =>
+          Promise.all([r.readChips(windows), b ? b.readChips(windows) : Promise.resolve(null)]),
+        );
       } catch (err) {
         if (!(err instanceof BadInputError)) throw err;
         // Some bytes under the block cannot be decoded (a corrupt or missing tile): read chip by chip, so only
@@ -647,8 +901,15 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
           const bw = before?.[i];
           if (!plan.rgb || !plan.stretch || !a) return { after: null, before: null, ms: 0 };
           const s = Date.now();
-          const fa = await bb.extractor.embed(timeSync('preprocess', () => chipToRgb01(a, plan.rgb!, plan.stretch!, bb.extractor.inputSize)));
-          const fb = bw && plan.stretchBefore ? await bb.extractor.embed(timeSync('preprocess', () => chipToRgb01(bw, plan.rgb!, plan.stretchBefore!, bb.extractor.inputSize))) : null;
+          const fa = await bb.extractor.embed(
+            timeSync('preprocess', () => chipToRgb01(a, plan.rgb!, plan.stretch!, bb.extractor.inputSize)),
+          );
+          const fb =
+            bw && plan.stretchBefore
+              ? await bb.extractor.embed(
+                  timeSync('preprocess', () => chipToRgb01(bw, plan.rgb!, plan.stretchBefore!, bb.extractor.inputSize)),
+                )
+              : null;
           return { after: fa, before: fb, ms: Date.now() - s };
         }),
       );
@@ -657,7 +918,12 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
       // placement) stored with the chip rows for classifyRasterBlock on the head's pool.
       const cls = plan.classifier ?? null;
       const head = cls ? await classifierOf(input.pipeline.name, cls) : null;
-      const headInputs: Array<Float32Array | null> = head && cls ? await Promise.all(windows.map((_, i) => (errors[i] ? null : headInput(cls, head, plan, after[i], feats[i].after)))) : windows.map(() => null);
+      const headInputs: Array<Float32Array | null> =
+        head && cls
+          ? await Promise.all(
+              windows.map((_, i) => (errors[i] ? null : headInput(cls, head, plan, after[i], feats[i].after))),
+            )
+          : windows.map(() => null);
       const decisions: Array<{ score: number; label: string } | null> = windows.map(() => null);
       let headMs = 0;
       const withInput = headInputs.flatMap((x, i) => (x ? [i] : []));
@@ -667,8 +933,14 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
         headMs = Date.now() - h0;
         withInput.forEach((i, k) => (decisions[i] = res[k]));
       }
-      const pending: PendingHead | null = task.deferHead && head ? { block: task.block, rows: [], input: [], inputs: '', dim: head.inputLength, doneAt: 0 } : null;
-      const emit = async (row: Omit<AnalysisSummary, 'input' | 'runId' | 'workflowStartedAt'>, i: number): Promise<void> => {
+      const pending: PendingHead | null =
+        task.deferHead && head
+          ? { block: task.block, rows: [], input: [], inputs: '', dim: head.inputLength, doneAt: 0 }
+          : null;
+      const emit = async (
+        row: Omit<AnalysisSummary, 'input' | 'runId' | 'workflowStartedAt'>,
+        i: number,
+      ): Promise<void> => {
         if (!pending) return emitRow(row);
         pending.rows.push(row);
         pending.input.push(headInputs[i] ? withInput.indexOf(i) : -1);
@@ -678,23 +950,53 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
         const a = after[i];
         const err = errors[i];
         if (!a || err) {
-          await emit({
-            workflowId: chipWorkflowId(wfId, w.col, w.row),
-            failure: { stage: 'detect', errorClass: err?.errorClass ?? 'CorruptRaster', message: err?.message ?? 'chip unreadable', attempts: where.attempt, retryable: false },
-            raster: rasterRecord(plan, w, r, {}),
-          }, i);
-          record.chips.push({ col: w.col, row: w.row, x: w.x, y: w.y, w: w.width, h: w.height, score: null, cloud: null, change: null, novelty: null, ndvi: null, nbr: null, ndwi: null, failed: err?.errorClass ?? 'CorruptRaster' });
+          await emit(
+            {
+              workflowId: chipWorkflowId(wfId, w.col, w.row),
+              failure: {
+                stage: 'detect',
+                errorClass: err?.errorClass ?? 'CorruptRaster',
+                message: err?.message ?? 'chip unreadable',
+                attempts: where.attempt,
+                retryable: false,
+              },
+              raster: rasterRecord(plan, w, r, {}),
+            },
+            i,
+          );
+          record.chips.push({
+            col: w.col,
+            row: w.row,
+            x: w.x,
+            y: w.y,
+            w: w.width,
+            h: w.height,
+            score: null,
+            cloud: null,
+            change: null,
+            novelty: null,
+            ndvi: null,
+            nbr: null,
+            ndwi: null,
+            failed: err?.errorClass ?? 'CorruptRaster',
+          });
           continue;
         }
         const bw = before?.[i] ?? null;
         const cs = Date.now();
-        const cloudFraction = plan.cloudBands && cloud ? ((await chipCloudFraction(a, plan.cloudBands, cloud))?.fraction ?? null) : null;
+        const cloudFraction =
+          plan.cloudBands && cloud ? ((await chipCloudFraction(a, plan.cloudBands, cloud))?.fraction ?? null) : null;
         const f = feats[i];
         inferenceMs += f.ms;
         const { change, novelty, ndvi, nbr, ndwi, details, score } = timeSync('postprocess', () => {
-          preview.add(w, previewBands(plan).map((bi) => a.bands[bi]), a.nodata);
+          preview.add(
+            w,
+            previewBands(plan).map((bi) => a.bands[bi]),
+            a.nodata,
+          );
           const change = f.after && f.before ? cosineDistance(f.before, f.after) : null;
-          const novelty = f.after && bank && bank.dim === f.after.length ? bank.query(f.after, NOVELTY_K).distance : null;
+          const novelty =
+            f.after && bank && bank.dim === f.after.length ? bank.query(f.after, NOVELTY_K).distance : null;
           if (f.after && i % sampleEvery === 0 && sampled.length < BANK_SAMPLES_PER_BLOCK) sampled.push(f.after);
           const details: Record<string, number | string> = {};
           let ndvi: number | null = null;
@@ -707,11 +1009,13 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
             ndwi = sc.meanDelta.ndwi ?? null;
             if (sc.evidence.burn !== null) details.burn_dnbr = round(sc.evidence.burn) as number;
             if (sc.evidence.flood !== null) details.flood_dndwi = round(sc.evidence.flood) as number;
-            if (sc.evidence.vegetationLoss !== null) details.vegetation_loss = round(sc.evidence.vegetationLoss) as number;
+            if (sc.evidence.vegetationLoss !== null)
+              details.vegetation_loss = round(sc.evidence.vegetationLoss) as number;
             if (sc.score !== null) details.spectral_change = round(sc.score) as number;
           }
           const idx = chipIndices(a, plan.roles);
-          for (const [k, v] of Object.entries(idx.mean)) if (v !== null && v !== undefined) details[k] = round(v) as number;
+          for (const [k, v] of Object.entries(idx.mean))
+            if (v !== null && v !== undefined) details[k] = round(v) as number;
           details.valid_fraction = round(idx.validFraction, 4) as number;
           return { change, novelty, ndvi, nbr, ndwi, details, score: change ?? novelty ?? null };
         });
@@ -720,16 +1024,73 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
         const fs = cs - f.ms;
         const row = timeSync('rows', () => ({
           workflowId: chipWorkflowId(wfId, w.col, w.row),
-          detect: { report: report('detect', fs - perChipRead, fs, 0), machine: machineInfo(), width: w.width, height: w.height, format: `${plan.format}-chip`, boxes: [] },
-          extract: { report: report('extract', fs, cs, f.ms, f.before ? 2 : f.after ? 1 : 0), featureNames: [], features: [] },
-          score: { report: { ...report('score', cs, ce, decisions[i] ? headMs / withInput.length : 0, decisions[i] ? withInput.length : undefined), ...(decisions[i] && head ? { model: { name: head.name, version: head.version }, executionProvider: head.executionProvider } : {}) }, label: change !== null ? 'change' : 'chip', score, objects: [], details },
-          raster: rasterRecord(plan, w, r, { cloud_fraction: cloudFraction, change_score: change, novelty_score: novelty, ndvi_delta: ndvi, nbr_delta: nbr, ndwi_delta: ndwi, classifier_score: decisions[i]?.score ?? null, classifier_label: decisions[i]?.label ?? null }),
+          detect: {
+            report: report('detect', fs - perChipRead, fs, 0),
+            machine: machineInfo(),
+            width: w.width,
+            height: w.height,
+            format: `${plan.format}-chip`,
+            boxes: [],
+          },
+          extract: {
+            report: report('extract', fs, cs, f.ms, f.before ? 2 : f.after ? 1 : 0),
+            featureNames: [],
+            features: [],
+          },
+          score: {
+            report: {
+              ...report(
+                'score',
+                cs,
+                ce,
+                decisions[i] ? headMs / withInput.length : 0,
+                decisions[i] ? withInput.length : undefined,
+              ),
+              ...(decisions[i] && head
+                ? { model: { name: head.name, version: head.version }, executionProvider: head.executionProvider }
+                : {}),
+            },
+            label: change !== null ? 'change' : 'chip',
+            score,
+            objects: [],
+            details,
+          },
+          raster: rasterRecord(plan, w, r, {
+            cloud_fraction: cloudFraction,
+            change_score: change,
+            novelty_score: novelty,
+            ndvi_delta: ndvi,
+            nbr_delta: nbr,
+            ndwi_delta: ndwi,
+            classifier_score: decisions[i]?.score ?? null,
+            classifier_label: decisions[i]?.label ?? null,
+          }),
         }));
         await emit(row, i);
-        record.chips.push({ col: w.col, row: w.row, x: w.x, y: w.y, w: w.width, h: w.height, score, cloud: cloudFraction, change, novelty, ndvi, nbr, ndwi, cls: decisions[i]?.score ?? null });
+        record.chips.push({
+          col: w.col,
+          row: w.row,
+          x: w.x,
+          y: w.y,
+          w: w.width,
+          h: w.height,
+          score,
+          cloud: cloudFraction,
+          change,
+          novelty,
+          ndvi,
+          nbr,
+          ndwi,
+          cls: decisions[i]?.score ?? null,
+        });
         ctx.heartbeat({ block: task.block, chip: i });
       }
-      const bbox = { x: windows[0].x, y: windows[0].y, width: Math.max(...windows.map((w) => w.x + w.width)) - windows[0].x, height: Math.max(...windows.map((w) => w.y + w.height)) - windows[0].y };
+      const bbox = {
+        x: windows[0].x,
+        y: windows[0].y,
+        width: Math.max(...windows.map((w) => w.x + w.width)) - windows[0].x,
+        height: Math.max(...windows.map((w) => w.y + w.height)) - windows[0].y,
+      };
       record.preview = preview.region(bbox);
       if (sampled.length > 0) {
         record.dim = sampled[0].length;
@@ -737,27 +1098,57 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
         sampled.forEach((v, i) => flat.set(v, i * record.dim));
         record.features = Buffer.from(flat.buffer).toString('base64');
       }
-      await store.upload(ctx.resultsBucket, `${plan.prefix}/blocks/${task.block}.json`, Buffer.from(JSON.stringify(record)), 'application/json', { 'lookout-derived': 'raster-block' });
+      await store.upload(
+        ctx.resultsBucket,
+        `${plan.prefix}/blocks/${task.block}.json`,
+        Buffer.from(JSON.stringify(record)),
+        'application/json',
+        { 'lookout-derived': 'raster-block' },
+      );
       if (pending) {
         // The head's inputs travel through the results bucket (64 chips x 1280 features are ~160 KiB even in
         // float16: too much for workflow history); the workflow passes only the block number.
-        pending.inputs = packFloat16(withInput.map((i) => headInputs[i]!), pending.dim);
+        pending.inputs = packFloat16(
+          withInput.map((i) => headInputs[i]!),
+          pending.dim,
+        );
         pending.doneAt = Date.now();
-        await store.upload(ctx.resultsBucket, `${plan.prefix}/blocks/${task.block}.head.json`, Buffer.from(JSON.stringify(pending)), 'application/json', { 'lookout-derived': 'raster-head-inputs' });
+        await store.upload(
+          ctx.resultsBucket,
+          `${plan.prefix}/blocks/${task.block}.head.json`,
+          Buffer.from(JSON.stringify(pending)),
+          'application/json',
+          { 'lookout-derived': 'raster-head-inputs' },
+        );
       }
       const failedChips = errors.filter((e) => e).length;
-      return { ok: windows.length - failedChips, failed: failedChips, top, inferenceMs, ...(pending ? { pendingHead: true } : {}) };
+      return {
+        ok: windows.length - failedChips,
+        failed: failedChips,
+        top,
+        inferenceMs,
+        ...(pending ? { pendingHead: true } : {}),
+      };
     },
 
     async classifyRasterBlock(task, where, emit) {
       const { plan, input } = task;
       const cls = plan.classifier;
-      if (!cls) throw new SetupError('NoClassifier', 'classifyRasterBlock: the raster was planned without a chip classifier');
+      if (!cls)
+        throw new SetupError('NoClassifier', 'classifyRasterBlock: the raster was planned without a chip classifier');
       const head = await classifierOf(input.pipeline.name, cls);
       const name = `${plan.prefix}/blocks/${task.block}.head.json`;
       const s = await stat(ctx.resultsBucket, name);
-      if (!s) throw new SetupError('HeadInputsMissing', `gs://${ctx.resultsBucket}/${name} is missing: the block's backbone stage did not finish`);
-      const p = JSON.parse((await store.download({ bucket: ctx.resultsBucket, name, generation: s.generation }, 256 * 2 ** 20)).toString('utf8')) as PendingHead;
+      if (!s)
+        throw new SetupError(
+          'HeadInputsMissing',
+          `gs://${ctx.resultsBucket}/${name} is missing: the block's backbone stage did not finish`,
+        );
+      const p = JSON.parse(
+        (await store.download({ bucket: ctx.resultsBucket, name, generation: s.generation }, 256 * 2 ** 20)).toString(
+          'utf8',
+        ),
+      ) as PendingHead;
       const inputs = p.inputs ? unpackFloat16(p.inputs, p.dim) : [];
       const t0 = Date.now();
       const res = inputs.length ? await head.classify(inputs) : [];
@@ -775,7 +1166,21 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
           row.raster.classifier_label = d.label;
           byChip.set(`${row.raster.chip_col},${row.raster.chip_row}`, d.score);
           // The score stage of a two-stage chip is the head: where, when and on what it ran.
-          row.score.report = { ...row.score.report, pool: where.pool ?? 'cpu', taskQueue: where.taskQueue, host: machineInfo().host, attempt: where.attempt, scheduledAt: p.doneAt, startedAt: t0, completedAt: t1, inferenceMs: (t1 - t0) / inputs.length, batchSize: inputs.length, executionProvider: head.executionProvider, model: { name: head.name, version: head.version }, ...(where.fellBack ? { fellBack: true } : {}) };
+          row.score.report = {
+            ...row.score.report,
+            pool: where.pool ?? 'cpu',
+            taskQueue: where.taskQueue,
+            host: machineInfo().host,
+            attempt: where.attempt,
+            scheduledAt: p.doneAt,
+            startedAt: t0,
+            completedAt: t1,
+            inferenceMs: (t1 - t0) / inputs.length,
+            batchSize: inputs.length,
+            executionProvider: head.executionProvider,
+            model: { name: head.name, version: head.version },
+            ...(where.fellBack ? { fellBack: true } : {}),
+          };
         }
         await emit(row);
       }
@@ -783,9 +1188,15 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
       const recName = `${plan.prefix}/blocks/${task.block}.json`;
       const rs = await stat(ctx.resultsBucket, recName);
       if (rs) {
-        const rec = JSON.parse((await store.download({ bucket: ctx.resultsBucket, name: recName, generation: rs.generation }, 256 * 2 ** 20)).toString('utf8')) as BlockRecord;
+        const rec = JSON.parse(
+          (
+            await store.download({ bucket: ctx.resultsBucket, name: recName, generation: rs.generation }, 256 * 2 ** 20)
+          ).toString('utf8'),
+        ) as BlockRecord;
         for (const c of rec.chips) c.cls = byChip.get(`${c.col},${c.row}`) ?? c.cls ?? null;
-        await store.upload(ctx.resultsBucket, recName, Buffer.from(JSON.stringify(rec)), 'application/json', { 'lookout-derived': 'raster-block' });
+        await store.upload(ctx.resultsBucket, recName, Buffer.from(JSON.stringify(rec)), 'application/json', {
+          'lookout-derived': 'raster-block',
+        });
       }
       return { ok, failed, inferenceMs: t1 - t0 };
     },
@@ -795,7 +1206,14 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
       const preview = new PreviewBuilder(plan.width, plan.height, plan.rgb ? 3 : 1, PREVIEW_SIDE);
       const heat: Array<{ window: ChipWindow; score: number | null }> = [];
       const features: Float32Array[] = [];
-      const agg = { cloud: [] as number[], change: [] as number[], novelty: [] as number[], ndvi: [] as number[], nbr: [] as number[], ndwi: [] as number[] };
+      const agg = {
+        cloud: [] as number[],
+        change: [] as number[],
+        novelty: [] as number[],
+        ndvi: [] as number[],
+        nbr: [] as number[],
+        ndwi: [] as number[],
+      };
       const clsScores: Array<number | null> = [];
       let chips = 0;
       let failed = 0;
@@ -810,7 +1228,11 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
           failed += n;
           continue;
         }
-        const rec = JSON.parse((await store.download({ bucket: ctx.resultsBucket, name, generation: s.generation }, 256 * 2 ** 20)).toString('utf8')) as BlockRecord;
+        const rec = JSON.parse(
+          (await store.download({ bucket: ctx.resultsBucket, name, generation: s.generation }, 256 * 2 ** 20)).toString(
+            'utf8',
+          ),
+        ) as BlockRecord;
         if (rec.preview) preview.addRegion(rec.preview);
         if (rec.features && rec.dim > 0) {
           const buf = Buffer.from(rec.features, 'base64');
@@ -820,20 +1242,61 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
         for (const c of rec.chips) {
           chips++;
           if (c.failed) failed++;
-          const w: ChipWindow = { x: c.x, y: c.y, width: c.w, height: c.h, col: c.col, row: c.row, index: c.row * plan.cols + c.col, clipped: c.w < plan.chipSize || c.h < plan.chipSize };
+          const w: ChipWindow = {
+            x: c.x,
+            y: c.y,
+            width: c.w,
+            height: c.h,
+            col: c.col,
+            row: c.row,
+            index: c.row * plan.cols + c.col,
+            clipped: c.w < plan.chipSize || c.h < plan.chipSize,
+          };
           heat.push({ window: w, score: c.score });
-          for (const [k, v] of [['cloud', c.cloud], ['change', c.change], ['novelty', c.novelty], ['ndvi', c.ndvi], ['nbr', c.nbr], ['ndwi', c.ndwi]] as const) if (v !== null) agg[k].push(v);
+          for (const [k, v] of [
+            ['cloud', c.cloud],
+            ['change', c.change],
+            ['novelty', c.novelty],
+            ['ndvi', c.ndvi],
+            ['nbr', c.nbr],
+            ['ndwi', c.ndwi],
+          ] as const)
+            if (v !== null) agg[k].push(v);
           clsScores.push(c.cls ?? null);
-          fcChips.push({ window: w, placement: r.placement(w), properties: { score: c.score, cloud_fraction: c.cloud, change_score: c.change, novelty_score: c.novelty, ndvi_delta: c.ndvi, nbr_delta: c.nbr, ndwi_delta: c.ndwi, ...(plan.classifier ? { classifier_score: c.cls ?? null } : {}), status: c.failed ? 'failed' : 'ok' } });
+          fcChips.push({
+            window: w,
+            placement: r.placement(w),
+            properties: {
+              score: c.score,
+              cloud_fraction: c.cloud,
+              change_score: c.change,
+              novelty_score: c.novelty,
+              ndvi_delta: c.ndvi,
+              nbr_delta: c.nbr,
+              ndwi_delta: c.ndwi,
+              ...(plan.classifier ? { classifier_score: c.cls ?? null } : {}),
+              status: c.failed ? 'failed' : 'ok',
+            },
+          });
         }
         ctx.heartbeat({ finishing: blk });
       }
       const heatmap = await renderHeatmap(plan.width, plan.height, heat, preview.toImage());
       const heatName = `${plan.prefix}/heatmap.png`;
-      await store.upload(ctx.resultsBucket, heatName, heatmap.png, 'image/png', { 'lookout-derived': 'raster-heatmap', 'lookout-score-range': heatmap.range.join(',') });
-      const fc = chipFeatureCollection(fcChips, { raster: `gs://${input.object.bucket}/${input.object.name}#${input.object.generation}`, crs: plan.crs, georef: plan.georef, before: plan.before?.name ?? null });
+      await store.upload(ctx.resultsBucket, heatName, heatmap.png, 'image/png', {
+        'lookout-derived': 'raster-heatmap',
+        'lookout-score-range': heatmap.range.join(','),
+      });
+      const fc = chipFeatureCollection(fcChips, {
+        raster: `gs://${input.object.bucket}/${input.object.name}#${input.object.generation}`,
+        crs: plan.crs,
+        georef: plan.georef,
+        before: plan.before?.name ?? null,
+      });
       const geoName = `${plan.prefix}/chips.geojson`;
-      await store.upload(ctx.resultsBucket, geoName, Buffer.from(JSON.stringify(fc)), 'application/geo+json', { 'lookout-derived': 'raster-geojson' });
+      await store.upload(ctx.resultsBucket, geoName, Buffer.from(JSON.stringify(fc)), 'application/geo+json', {
+        'lookout-derived': 'raster-geojson',
+      });
       // The archive bank learns this raster's chips after they were scored against it: a later acquisition
       // of the archive is novel where it differs from every earlier one.
       let bankSize: number | null = null;
@@ -849,7 +1312,14 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
         chips,
         chipsFailed: failed,
         bankSize,
-        summary: { cloud_fraction: mean(agg.cloud), change_score: max(agg.change), novelty_score: max(agg.novelty), ndvi_delta: mean(agg.ndvi), nbr_delta: mean(agg.nbr), ndwi_delta: mean(agg.ndwi) },
+        summary: {
+          cloud_fraction: mean(agg.cloud),
+          change_score: max(agg.change),
+          novelty_score: max(agg.novelty),
+          ndvi_delta: mean(agg.ndvi),
+          nbr_delta: mean(agg.nbr),
+          ndwi_delta: mean(agg.ndwi),
+        },
       };
     },
 
@@ -858,7 +1328,11 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
     },
 
     loadedModels() {
-      return [`${embedder.name} v${embedder.version} (${embedder.executionProvider})`, ...(cloud ? [`${cloudModelName} (cpu)`] : []), ...loadedClassifiers.map((c) => `${c.name} v${c.version} (chip classifier, ${c.executionProvider})`)];
+      return [
+        `${embedder.name} v${embedder.version} (${embedder.executionProvider})`,
+        ...(cloud ? [`${cloudModelName} (cpu)`] : []),
+        ...loadedClassifiers.map((c) => `${c.name} v${c.version} (chip classifier, ${c.executionProvider})`),
+      ];
     },
   };
 
@@ -870,9 +1344,13 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
       const cur = await readBank(name);
       const s = cur ? { generation: cur.generation } : null;
       const old = cur?.bank ?? null;
-      const all: Float32Array[] = old && old.dim === add[0].length ? [...Array.from({ length: old.count }, (_, i) => old.vector(i)), ...add] : add;
+      const all: Float32Array[] =
+        old && old.dim === add[0].length
+          ? [...Array.from({ length: old.count }, (_, i) => old.vector(i)), ...add]
+          : add;
       const { bank } = KnnBank.build(all, { metric: 'cosine', maxSize: BANK_MAX, seed: 7 });
-      if (await store.uploadIfGeneration(ctx.resultsBucket, name, bank.serialize(), s?.generation ?? '0')) return bank.count;
+      if (await store.uploadIfGeneration(ctx.resultsBucket, name, bank.serialize(), s?.generation ?? '0'))
+        return bank.count;
     }
     return null;
   }
@@ -882,7 +1360,8 @@ export async function loadRasterRuntime(ctx: MethodContext, models: { backbone: 
 
 export const rasterChangeMethod: MethodDefinition = {
   name: 'raster-change',
-  description: 'satellite / aerial rasters in chips: cloud fraction (s2cloudless), spectral indices, deep-feature change against a before acquisition, novelty against the archive',
+  description:
+    'satellite / aerial rasters in chips: cloud fraction (s2cloudless), spectral indices, deep-feature change against a before acquisition, novelty against the archive',
   accepts: { images: false, videos: false, triplets: false, rasters: true },
   models: { backbone: 'mobilenetv2', cloud: 's2cloudless' },
   rowFields: {

@@ -12,7 +12,13 @@
 import { pairWorkflowId } from '../../core/events';
 import type { AcquisitionIndex, AcquisitionRecord, ObjectRef, RasterPlan, RasterRepair } from '../../core/types';
 
-const ref = (x: AcquisitionRecord): ObjectRef => ({ bucket: x.bucket, name: x.name, generation: x.generation, size: 0, timeCreated: x.datetime });
+const ref = (x: AcquisitionRecord): ObjectRef => ({
+  bucket: x.bucket,
+  name: x.name,
+  generation: x.generation,
+  size: 0,
+  timeCreated: x.datetime,
+});
 
 export async function acquisitionRepairs(
   index: AcquisitionIndex,
@@ -24,16 +30,43 @@ export async function acquisitionRepairs(
   const f = plan.footprint;
   if (!a?.datetime || !f) return [];
   const o = input.object;
-  const me: ObjectRef = { bucket: o.bucket, name: o.name, generation: o.generation, size: o.size, timeCreated: o.timeCreated };
-  const { previous, next } = await index.neighbours({ bucket: o.bucket, name: o.name, datetime: a.datetime, place: a.place, collection: a.collection, footprint: f });
+  const me: ObjectRef = {
+    bucket: o.bucket,
+    name: o.name,
+    generation: o.generation,
+    size: o.size,
+    timeCreated: o.timeCreated,
+  };
+  const { previous, next } = await index.neighbours({
+    bucket: o.bucket,
+    name: o.name,
+    datetime: a.datetime,
+    place: a.place,
+    collection: a.collection,
+    footprint: f,
+  });
   heartbeat({ pairing: 'neighbours' });
   const out: RasterRepair[] = [];
-  if (previous && !(previous.bucket === plan.before?.bucket && previous.name === plan.before?.name) && !(await index.paired(me, previous.name))) {
-    out.push({ after: me, before: ref(previous), runTag: input.runTag ?? null, workflowId: pairWorkflowId(input.pipeline.name, me, ref(previous)) });
+  if (
+    previous &&
+    !(previous.bucket === plan.before?.bucket && previous.name === plan.before?.name) &&
+    !(await index.paired(me, previous.name))
+  ) {
+    out.push({
+      after: me,
+      before: ref(previous),
+      runTag: input.runTag ?? null,
+      workflowId: pairWorkflowId(input.pipeline.name, me, ref(previous)),
+    });
   }
   heartbeat({ pairing: 'previous' });
   if (next && !(await index.paired(next, o.name))) {
-    out.push({ after: ref(next), before: me, runTag: next.runTag, workflowId: pairWorkflowId(input.pipeline.name, next, me) });
+    out.push({
+      after: ref(next),
+      before: me,
+      runTag: next.runTag,
+      workflowId: pairWorkflowId(input.pipeline.name, next, me),
+    });
   }
   return out;
 }

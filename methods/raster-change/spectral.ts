@@ -39,17 +39,36 @@ export function availableIndices(roles: BandRoles): SpectralIndex[] {
 }
 
 /** Sentinel-2 band names -> roles (B02 blue, B03 green, B04 red, B08 nir, B11 swir1, B12 swir2). */
-const S2: Record<string, keyof BandRoles> = { B02: 'blue', B03: 'green', B04: 'red', B08: 'nir', B11: 'swir1', B12: 'swir2' };
+const S2: Record<string, keyof BandRoles> = {
+  B02: 'blue',
+  B03: 'green',
+  B04: 'red',
+  B08: 'nir',
+  B11: 'swir1',
+  B12: 'swir2',
+};
 /** Landsat 4-7 TM/ETM+ (B1 blue, B2 green, B3 red, B4 nir, B5 swir1, B7 swir2). */
-const LANDSAT_TM: Record<string, keyof BandRoles> = { B1: 'blue', B2: 'green', B3: 'red', B4: 'nir', B5: 'swir1', B7: 'swir2' };
+const LANDSAT_TM: Record<string, keyof BandRoles> = {
+  B1: 'blue',
+  B2: 'green',
+  B3: 'red',
+  B4: 'nir',
+  B5: 'swir1',
+  B7: 'swir2',
+};
 
 /** Roles from band names (Sentinel-2 "B04", Landsat "B4", or plain "red"/"nir"/...); unknown names are ignored. */
-export function rolesFromNames(names: readonly string[], family: 'sentinel2' | 'landsat-tm' | 'names' = 'sentinel2'): BandRoles {
+export function rolesFromNames(
+  names: readonly string[],
+  family: 'sentinel2' | 'landsat-tm' | 'names' = 'sentinel2',
+): BandRoles {
   const table = family === 'sentinel2' ? S2 : family === 'landsat-tm' ? LANDSAT_TM : null;
   const roles: BandRoles = {};
   names.forEach((n, i) => {
     const key = n.trim().toUpperCase();
-    const role = table ? table[key] : (['blue', 'green', 'red', 'nir', 'swir1', 'swir2'] as const).find((r) => r.toUpperCase() === key);
+    const role = table
+      ? table[key]
+      : (['blue', 'green', 'red', 'nir', 'swir1', 'swir2'] as const).find((r) => r.toUpperCase() === key);
     if (role && roles[role] === undefined) roles[role] = i;
   });
   return roles;
@@ -154,7 +173,8 @@ export interface SpectralChange {
 
 /** Spectral change between the same chip window of two co-registered acquisitions. */
 export function spectralChange(before: ChipPixels, after: ChipPixels, roles: BandRoles): SpectralChange {
-  if (before.width !== after.width || before.height !== after.height) throw new RangeError(`chips differ in size: ${before.width}x${before.height} vs ${after.width}x${after.height}`);
+  if (before.width !== after.width || before.height !== after.height)
+    throw new RangeError(`chips differ in size: ${before.width}x${before.height} vs ${after.width}x${after.height}`);
   const n = before.width * before.height;
   const meanDelta: SpectralChange['meanDelta'] = {};
   const meanAbsDelta: SpectralChange['meanAbsDelta'] = {};

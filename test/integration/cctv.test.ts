@@ -26,12 +26,39 @@ beforeAll(async () => {
   conn = await temporalClient(cfg);
   const normal = cutVideo(VTEST, path.join(samplesDir, 'cctv-normal-0-120.avi'), 0, 120);
   const name = `normal/${scene}/clip.avi`;
-  await storage.bucket(cfg.gcs.bucket).upload(normal, { destination: name, resumable: false, contentType: 'video/x-msvideo', metadata: { metadata: { 'lookout-derived': 'normal-footage' } } });
+  await storage
+    .bucket(cfg.gcs.bucket)
+    .upload(normal, {
+      destination: name,
+      resumable: false,
+      contentType: 'video/x-msvideo',
+      metadata: { metadata: { 'lookout-derived': 'normal-footage' } },
+    });
   const [md] = await storage.bucket(cfg.gcs.bucket).file(name).getMetadata();
-  const fit = await runFit(conn.client, cfg, scene, [{ bucket: cfg.gcs.bucket, name, generation: String(md.generation), size: Number(md.size), timeCreated: String(md.timeCreated) }], { pipeline: 'cctv-ocae', every: 6, k: 3, seed: 1, quantile: 0.95, parallelism: 4 });
+  const fit = await runFit(
+    conn.client,
+    cfg,
+    scene,
+    [
+      {
+        bucket: cfg.gcs.bucket,
+        name,
+        generation: String(md.generation),
+        size: Number(md.size),
+        timeCreated: String(md.timeCreated),
+      },
+    ],
+    { pipeline: 'cctv-ocae', every: 6, k: 3, seed: 1, quantile: 0.95, parallelism: 4 },
+  );
   expect(fit.version).toBe(1);
   expect(fit.samples).toBeGreaterThan(50);
-  server = createServeApi({ cfg, starter: new WorkflowStarter(conn.client, cfg), storage, defaultScene: scene, timeoutMs: 60_000 });
+  server = createServeApi({
+    cfg,
+    starter: new WorkflowStarter(conn.client, cfg),
+    storage,
+    defaultScene: scene,
+    timeoutMs: 60_000,
+  });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }, 300_000);
@@ -41,7 +68,12 @@ afterAll(async () => {
   await conn?.connection.close();
 });
 
-const post = (body: unknown) => fetch(`${base}/v1/frames`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+const post = (body: unknown) =>
+  fetch(`${base}/v1/frames`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
 
 describe('scene model', () => {
   it('is stored as a versioned object that a worker can load', async () => {
@@ -59,9 +91,18 @@ describe('triplet API', () => {
     await upload(cfg.gcs.bucket, `${run}/f0600_d3.jpg`, sampleFrame(597), 'image/jpeg');
     await upload(cfg.gcs.bucket, `${run}/f0600_p3.jpg`, sampleFrame(603), 'image/jpeg');
     // KEY last: it is derived from nothing and tagged for the serve pipeline only when the API is called.
-    await upload(cfg.gcs.bucket, `${run}/f0600.jpg`, sampleFrame(600), 'image/jpeg', { 'lookout-derived': 'test-triplet' });
+    await upload(cfg.gcs.bucket, `${run}/f0600.jpg`, sampleFrame(600), 'image/jpeg', {
+      'lookout-derived': 'test-triplet',
+    });
     const r = await post({ key: `${run}/f0600.jpg` });
-    const body = (await r.json()) as { status: number; frameScore: number; threshold: number; objects: Array<{ anomalyScore: number; label: string }>; abnormal: unknown[]; annotated: string };
+    const body = (await r.json()) as {
+      status: number;
+      frameScore: number;
+      threshold: number;
+      objects: Array<{ anomalyScore: number; label: string }>;
+      abnormal: unknown[];
+      annotated: string;
+    };
     expect(r.status).toBe(200);
     expect(body.status).toBe(200);
     expect(typeof body.frameScore).toBe('number');
@@ -69,7 +110,10 @@ describe('triplet API', () => {
     expect(body.frameScore).toBeCloseTo(Math.max(...body.objects.map((o) => o.anomalyScore)), 4);
     expect(body.abnormal.length).toBe(body.objects.filter((o) => o.anomalyScore > body.threshold).length);
     expect(body.annotated).toMatch(/^gs:\/\/.+annotated\.jpg$/);
-    const [exists] = await storage.bucket(cfg.gcs.resultsBucket).file(body.annotated.replace(`gs://${cfg.gcs.resultsBucket}/`, '')).exists();
+    const [exists] = await storage
+      .bucket(cfg.gcs.resultsBucket)
+      .file(body.annotated.replace(`gs://${cfg.gcs.resultsBucket}/`, ''))
+      .exists();
     expect(exists).toBe(true);
   });
 
@@ -84,7 +128,9 @@ describe('triplet API', () => {
     expect(((await missing.json()) as { error: string }).error).toContain('_d3');
     await upload(cfg.gcs.bucket, `${run}/text_d3.jpg`, sampleFrame(611), 'image/jpeg');
     await upload(cfg.gcs.bucket, `${run}/text_p3.jpg`, sampleFrame(612), 'image/jpeg');
-    await upload(cfg.gcs.bucket, `${run}/text.jpg`, Buffer.from('not an image'), 'image/jpeg', { 'lookout-derived': 'test' });
+    await upload(cfg.gcs.bucket, `${run}/text.jpg`, Buffer.from('not an image'), 'image/jpeg', {
+      'lookout-derived': 'test',
+    });
     const bad = await post({ key: `${run}/text.jpg` });
     expect(bad.status).toBe(422);
     expect(((await bad.json()) as { errorClass: string }).errorClass).toBe('NotAnImage');
@@ -97,9 +143,22 @@ describe('video objects', () => {
     const run = uniqueRun('video');
     const clip = cutVideo(VTEST, path.join(samplesDir, 'cctv-test-600-640.avi'), 600, 640);
     const name = `${run}/clip.avi`;
-    const [file] = await storage.bucket(cfg.gcs.bucket).upload(clip, { destination: name, resumable: false, contentType: 'video/x-msvideo', metadata: { metadata: { 'lookout-run': run, 'lookout-pipeline': 'cctv-ocae', 'lookout-scene': scene } } });
+    const [file] = await storage
+      .bucket(cfg.gcs.bucket)
+      .upload(clip, {
+        destination: name,
+        resumable: false,
+        contentType: 'video/x-msvideo',
+        metadata: { metadata: { 'lookout-run': run, 'lookout-pipeline': 'cctv-ocae', 'lookout-scene': scene } },
+      });
     // Every 5th frame of 40 with t-3 >= 0 and t+3 < 40: t = 3, 8, ..., 33 -> 7 frames.
-    const rows = await waitForRows<{ status: string; score: number | null; details: string; pipeline: string; models: Array<{ name: string }> }>('run_tag = @run', { run }, 7, 180_000);
+    const rows = await waitForRows<{
+      status: string;
+      score: number | null;
+      details: string;
+      pipeline: string;
+      models: Array<{ name: string }>;
+    }>('run_tag = @run', { run }, 7, 180_000);
     expect(rows).toHaveLength(7);
     for (const r of rows) {
       expect(r.status).toBe('ok');
@@ -107,10 +166,16 @@ describe('video objects', () => {
       const d = JSON.parse(r.details) as { scene: string; frame: number; video: string };
       expect(d.scene).toBe(scene);
       expect(d.video).toContain(name);
-      expect(r.models.map((m) => m.name).sort()).toEqual(['ae-appearance', 'ae-motion', 'nanodet', `scene-${scene}`].sort());
+      expect(r.models.map((m) => m.name).sort()).toEqual(
+        ['ae-appearance', 'ae-motion', 'nanodet', `scene-${scene}`].sort(),
+      );
     }
-    expect(rows.map((r) => (JSON.parse(r.details) as { frame: number }).frame).sort((a, b) => a - b)).toEqual([3, 8, 13, 18, 23, 28, 33]);
-    const handle = conn.client.workflow.getHandle(workflowIdFor('cctv-ocae', { bucket: cfg.gcs.bucket, name, generation: String(file.metadata.generation) }));
+    expect(rows.map((r) => (JSON.parse(r.details) as { frame: number }).frame).sort((a, b) => a - b)).toEqual([
+      3, 8, 13, 18, 23, 28, 33,
+    ]);
+    const handle = conn.client.workflow.getHandle(
+      workflowIdFor('cctv-ocae', { bucket: cfg.gcs.bucket, name, generation: String(file.metadata.generation) }),
+    );
     const result = (await handle.result()) as { frames: number; ok: number; failed: number };
     expect(result).toEqual(expect.objectContaining({ frames: 7, ok: 7, failed: 0 }));
   }, 300_000);

@@ -17,27 +17,38 @@ const N = Number(process.env.LOOKOUT_TEST_CHAOS_OBJECTS ?? 100);
 describe('chaos (reduced)', () => {
   const dir = path.join(samplesDir, 'chaos');
   const opts = (): ChaosOptions => {
-    extractFrames(dir, Array.from({ length: 10 }, (_, i) => 30 + i * 60));
-    return { objects: N, faults: [], files: listSampleFiles(dir), runTag: uniqueRun('chaos'), temporalOutageS: 0, gcsOutageS: 0, streamFullS: 0, phaseTimeoutMs: 300_000, log: (l) => process.stderr.write(`[chaos] ${l}\n`) };
+    extractFrames(
+      dir,
+      Array.from({ length: 10 }, (_, i) => 30 + i * 60),
+    );
+    return {
+      objects: N,
+      faults: [],
+      files: listSampleFiles(dir),
+      runTag: uniqueRun('chaos'),
+      temporalOutageS: 0,
+      gcsOutageS: 0,
+      streamFullS: 0,
+      phaseTimeoutMs: 300_000,
+      log: (l) => process.stderr.write(`[chaos] ${l}\n`),
+    };
   };
 
   for (const fault of ['worker-kill', 'temporal-restart', 'bigquery-kill'] as FaultName[]) {
-    it(
-      `${fault}: ${N} objects, each exactly one row in the table, nothing lost or dead-lettered`,
-      async () => {
-        const r = await withNats((nc) => withTemporal((temporal) => runFault({ cfg, storage, bq, nc, temporal } satisfies ChaosClients, fault, opts())));
-        process.stderr.write(`${chaosTable([r])}\n`);
-        expect(r.uploaded).toBe(N);
-        // Struck mid-work: some analyses had their row, not all.
-        expect(r.rowsAtFault).toBeGreaterThan(0);
-        expect(r.rowsAtFault).toBeLessThan(N);
-        expect(r.runningAtFault).toBeGreaterThan(0);
-        expect(r.lost).toBe(0);
-        expect(r.duplicates).toBe(0);
-        expect(r.rows).toBe(N);
-        expect(r.deadLetters).toBe(0);
-      },
-      900_000,
-    );
+    it(`${fault}: ${N} objects, each exactly one row in the table, nothing lost or dead-lettered`, async () => {
+      const r = await withNats((nc) =>
+        withTemporal((temporal) => runFault({ cfg, storage, bq, nc, temporal } satisfies ChaosClients, fault, opts())),
+      );
+      process.stderr.write(`${chaosTable([r])}\n`);
+      expect(r.uploaded).toBe(N);
+      // Struck mid-work: some analyses had their row, not all.
+      expect(r.rowsAtFault).toBeGreaterThan(0);
+      expect(r.rowsAtFault).toBeLessThan(N);
+      expect(r.runningAtFault).toBeGreaterThan(0);
+      expect(r.lost).toBe(0);
+      expect(r.duplicates).toBe(0);
+      expect(r.rows).toBe(N);
+      expect(r.deadLetters).toBe(0);
+    }, 900_000);
   }
 });

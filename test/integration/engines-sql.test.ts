@@ -3,7 +3,15 @@
  * each figure is checked against the same figure computed in TypeScript from the rows (engines-report.ts).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { comparisonRows, decisionThreshold, engineReportSql, ensureEngineTable, insertEngineRows, summariseVariant, type ChipPairResult } from '../../bench/engines-report';
+import {
+  comparisonRows,
+  decisionThreshold,
+  engineReportSql,
+  ensureEngineTable,
+  insertEngineRows,
+  summariseVariant,
+  type ChipPairResult,
+} from '../../bench/engines-report';
 import { rocAucLabelled } from '../../bench/metrics';
 import { query } from '../../io/query';
 import { bq, cfg, uniqueRun } from './helpers';
@@ -20,14 +28,44 @@ beforeAll(async () => {
       const label = chip < 4 ? 1 : chip < 10 ? 0 : -1;
       const ref = (label === 1 ? 0.3 : 0.05) + chip / 100;
       const kind = construction.split('/')[1];
-      const common = { construction, scene: construction.split('/')[0], kind, seed: 0, chip, label, referenceScore: ref };
-      results.push({ ...common, variant: 'mobilenetv2', precision: 'fp32', score: ref, featureMaxAbsDiff: 0, featureCosine: 1, msBefore: 8 + chip, msAfter: 9 + chip });
-      results.push({ ...common, variant: 'mobilenetv2-int8', precision: 'int8', score: ref + (chip % 3 === 0 ? 0.04 : -0.01), featureMaxAbsDiff: 0.3, featureCosine: 0.99 - chip / 1000, msBefore: 4 + chip / 2, msAfter: 5 + chip / 2 });
+      const common = {
+        construction,
+        scene: construction.split('/')[0],
+        kind,
+        seed: 0,
+        chip,
+        label,
+        referenceScore: ref,
+      };
+      results.push({
+        ...common,
+        variant: 'mobilenetv2',
+        precision: 'fp32',
+        score: ref,
+        featureMaxAbsDiff: 0,
+        featureCosine: 1,
+        msBefore: 8 + chip,
+        msAfter: 9 + chip,
+      });
+      results.push({
+        ...common,
+        variant: 'mobilenetv2-int8',
+        precision: 'int8',
+        score: ref + (chip % 3 === 0 ? 0.04 : -0.01),
+        featureMaxAbsDiff: 0.3,
+        featureCosine: 0.99 - chip / 1000,
+        msBefore: 4 + chip / 2,
+        msAfter: 5 + chip / 2,
+      });
     }
   }
   const thresholds = decisionThreshold(results.filter((r) => r.variant === 'mobilenetv2'));
   await ensureEngineTable(bq, cfg);
-  await insertEngineRows(bq, cfg, comparisonRows(run, results, thresholds, { cpu: 'test', cores: 2, threads: 1, onnxruntime: '1.30.0', pool: 'cpu' }));
+  await insertEngineRows(
+    bq,
+    cfg,
+    comparisonRows(run, results, thresholds, { cpu: 'test', cores: 2, threads: 1, onnxruntime: '1.30.0', pool: 'cpu' }),
+  );
   report = await query<Row>(bq, engineReportSql(cfg), { run });
 }, 120_000);
 

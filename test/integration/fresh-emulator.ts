@@ -37,5 +37,7 @@ beforeAll(async () => {
   const t0 = Date.now();
   await stopProc(cfg.home, 'bigquery');
   await up(cfg, { apps: false, log: (l) => process.stderr.write(`[fresh-emulator] ${l}\n`) });
-  process.stderr.write(`[fresh-emulator] bigquery-emulator restarted at ${Math.round(rss)} MiB resident, in ${((Date.now() - t0) / 1000).toFixed(1)}s\n`);
+  process.stderr.write(
+    `[fresh-emulator] bigquery-emulator restarted at ${Math.round(rss)} MiB resident, in ${((Date.now() - t0) / 1000).toFixed(1)}s\n`,
+  );
 }, 600_000);

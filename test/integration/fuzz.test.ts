@@ -55,9 +55,23 @@ describe('fuzz corpus', () => {
   it(`${manifest.length} kept cases each end as they did when found: same row status and error class, or a dead letter`, async () => {
     expect(manifest.length).toBeGreaterThan(0);
     const prefix = `fuzz-corpus/${uniqueRun('fz')}/`;
-    const cases: FuzzCase[] = manifest.map((m) => ({ name: `${prefix}${m.file}`, kind: m.kind, mutation: m.mutation, contentType: m.contentType, metadata: m.metadata, data: fs.readFileSync(path.join(DIR, m.file)) }));
+    const cases: FuzzCase[] = manifest.map((m) => ({
+      name: `${prefix}${m.file}`,
+      kind: m.kind,
+      mutation: m.mutation,
+      contentType: m.contentType,
+      metadata: m.metadata,
+      data: fs.readFileSync(path.join(DIR, m.file)),
+    }));
     const worker = readPid(cfg.home, 'worker-cpu');
-    const rep = await withNats((nc) => withTemporal((temporal) => runFuzz({ cfg, storage, bq, nc, temporal }, cases, prefix, { timeoutMs: 600_000, log: (l) => process.stderr.write(`[fuzz] ${l}\n`) })));
+    const rep = await withNats((nc) =>
+      withTemporal((temporal) =>
+        runFuzz({ cfg, storage, bq, nc, temporal }, cases, prefix, {
+          timeoutMs: 600_000,
+          log: (l) => process.stderr.write(`[fuzz] ${l}\n`),
+        }),
+      ),
+    );
     expect(rep.unaccounted).toBe(0);
     expect(rep.stuckWorkflows).toBe(0);
     expect(rep.crashed).toEqual([]);
@@ -69,18 +83,32 @@ describe('fuzz corpus', () => {
     for (const [i, o] of rep.outcomes.entries()) {
       const file = path.basename(o.name);
       const m = manifest[i];
-      const stillImage = (m.kind === 'jpeg' || m.kind === 'png') && !/^(video\/|image\/tiff)/.test(m.contentType) && !m.metadata['lookout-pipeline'];
+      const stillImage =
+        (m.kind === 'jpeg' || m.kind === 'png') &&
+        !/^(video\/|image\/tiff)/.test(m.contentType) &&
+        !m.metadata['lookout-pipeline'];
       if (o.outcome === 'none') violations.push(`${file}: neither a row nor a dead letter`);
       if (o.outcome === 'row' && o.deadLettered) violations.push(`${file}: a row and a dead letter`);
-      if (o.outcome === 'row' && stillImage && o.rows !== 1) violations.push(`${file}: ${o.rows} rows for one still image`);
-      if (o.outcome === 'row' && o.rows !== o.analyses) violations.push(`${file}: ${o.rows} rows for ${o.analyses} analyses`);
-      if (o.outcome === 'row' && o.status !== 'ok' && !KNOWN_FAILURES.has(o.errorClass ?? '')) violations.push(`${file}: failed with error class ${o.errorClass ?? '(none)'}`);
+      if (o.outcome === 'row' && stillImage && o.rows !== 1)
+        violations.push(`${file}: ${o.rows} rows for one still image`);
+      if (o.outcome === 'row' && o.rows !== o.analyses)
+        violations.push(`${file}: ${o.rows} rows for ${o.analyses} analyses`);
+      if (o.outcome === 'row' && o.status !== 'ok' && !KNOWN_FAILURES.has(o.errorClass ?? ''))
+        violations.push(`${file}: failed with error class ${o.errorClass ?? '(none)'}`);
       if (o.outcome === 'dead-letter' && !o.reason) violations.push(`${file}: dead letter without a reason`);
     }
     expect(violations).toEqual([]);
     // Cases saved as unaccounted ('none') must now be accounted for; the others must end exactly as they did.
-    const got = rep.outcomes.map((o, i) => (manifest[i].outcome === 'none' ? { file: path.basename(o.name), accounted: o.outcome !== 'none' } : { file: path.basename(o.name), outcome: o.outcome, status: o.status, errorClass: o.errorClass ?? null }));
-    const want = manifest.map((m) => (m.outcome === 'none' ? { file: m.file, accounted: true } : { file: m.file, outcome: m.outcome, status: m.status, errorClass: m.errorClass ?? null }));
+    const got = rep.outcomes.map((o, i) =>
+      manifest[i].outcome === 'none'
+        ? { file: path.basename(o.name), accounted: o.outcome !== 'none' }
+        : { file: path.basename(o.name), outcome: o.outcome, status: o.status, errorClass: o.errorClass ?? null },
+    );
+    const want = manifest.map((m) =>
+      m.outcome === 'none'
+        ? { file: m.file, accounted: true }
+        : { file: m.file, outcome: m.outcome, status: m.status, errorClass: m.errorClass ?? null },
+    );
     expect(got).toEqual(want);
   }, 900_000);
 });

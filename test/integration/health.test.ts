@@ -24,14 +24,24 @@ describe('health endpoints of a real process', () => {
   // the task queues; neither disturbs other tests.
   const cases = [
     { name: 'dispatcher', args: ['dispatch'], offset: 58, drained: 'dispatcher: draining' },
-    { name: 'worker', args: ['worker', '--pool', 'cpu', '--pipelines', 'objects', '--concurrency', '1'], offset: 59, drained: 'worker stopped' },
+    {
+      name: 'worker',
+      args: ['worker', '--pool', 'cpu', '--pipelines', 'objects', '--concurrency', '1'],
+      offset: 59,
+      drained: 'worker stopped',
+    },
   ];
   for (const c of cases) {
     it(`${c.name}: /readyz turns 200 once it serves; SIGTERM drains and exits 0`, async () => {
       const port = cfg.portBase + c.offset; // no server of the stack sits at this offset (config.ts PORT_OFFSETS)
       const proc = spawn(process.execPath, [path.join(ROOT, 'bin', 'lookout'), ...c.args], {
         cwd: ROOT,
-        env: { ...process.env, LOOKOUT_HOME: cfg.home, LOOKOUT_PORT_BASE: String(cfg.portBase), LOOKOUT_HEALTH_PORT: String(port) },
+        env: {
+          ...process.env,
+          LOOKOUT_HOME: cfg.home,
+          LOOKOUT_PORT_BASE: String(cfg.portBase),
+          LOOKOUT_HEALTH_PORT: String(port),
+        },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let out = '';
@@ -50,7 +60,10 @@ describe('health endpoints of a real process', () => {
         expect(await status(`http://127.0.0.1:${port}/healthz`)).toBe(200);
         proc.kill('SIGTERM');
         // The drain is bounded (chart: terminationGracePeriodSeconds 30 s for the dispatcher, 50 s for a worker).
-        const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('still running after 60 s'), 60_000))]);
+        const code = await Promise.race([
+          exited,
+          new Promise<string>((r) => setTimeout(() => r('still running after 60 s'), 60_000)),
+        ]);
         expect(code, out).toBe(0);
         expect(out).toContain(c.drained);
       } finally {

@@ -36,7 +36,13 @@ export function uniqueRun(label: string): string {
 }
 
 /** Uploads with the official client; returns the object's generation. */
-export async function upload(bucket: string, name: string, data: Buffer, contentType: string, metadata: Record<string, string> = {}): Promise<string> {
+export async function upload(
+  bucket: string,
+  name: string,
+  data: Buffer,
+  contentType: string,
+  metadata: Record<string, string> = {},
+): Promise<string> {
   const file = storage.bucket(bucket).file(name);
   await file.save(data, { resumable: false, contentType, metadata: { metadata } });
   const [md] = await file.getMetadata();
@@ -46,17 +52,30 @@ export async function upload(bucket: string, name: string, data: Buffer, content
 export const VIEW = () => tableRef(cfg, viewName(cfg));
 export const TABLE = () => tableRef(cfg);
 
-export async function rowsWhere<T = Record<string, unknown>>(where: string, params: Record<string, unknown>, table = VIEW()): Promise<T[]> {
+export async function rowsWhere<T = Record<string, unknown>>(
+  where: string,
+  params: Record<string, unknown>,
+  table = VIEW(),
+): Promise<T[]> {
   return query<T>(bq, `SELECT * FROM ${table} WHERE ${where}`, params);
 }
 
 /** Polls until `count` rows match in the view (or fails after timeoutMs with what it saw). */
-export async function waitForRows<T = Record<string, unknown>>(where: string, params: Record<string, unknown>, count: number, timeoutMs = 120_000): Promise<T[]> {
+export async function waitForRows<T = Record<string, unknown>>(
+  where: string,
+  params: Record<string, unknown>,
+  count: number,
+  timeoutMs = 120_000,
+): Promise<T[]> {
   const deadline = Date.now() + timeoutMs;
   let n = 0;
   // Poll a cheap count on the table (the view's window function is slow on the emulator), then read the view.
   while (Date.now() < deadline) {
-    const [r] = await query<{ n: number }>(bq, `SELECT COUNT(DISTINCT workflow_id) AS n FROM ${TABLE()} WHERE ${where}`, params);
+    const [r] = await query<{ n: number }>(
+      bq,
+      `SELECT COUNT(DISTINCT workflow_id) AS n FROM ${TABLE()} WHERE ${where}`,
+      params,
+    );
     n = Number(r?.n ?? 0);
     if (n >= count) return rowsWhere<T>(where, params);
     await new Promise((r) => setTimeout(r, 1000));
@@ -73,7 +92,9 @@ export async function withNats<T>(fn: (nc: Awaited<ReturnType<typeof natsConnect
   }
 }
 
-export async function withTemporal<T>(fn: (c: Awaited<ReturnType<typeof temporalClient>>['client']) => Promise<T>): Promise<T> {
+export async function withTemporal<T>(
+  fn: (c: Awaited<ReturnType<typeof temporalClient>>['client']) => Promise<T>,
+): Promise<T> {
   const { client, connection } = await temporalClient(cfg);
   try {
     return await fn(client);
@@ -118,8 +139,24 @@ export interface TimedRow {
  * exact millisecond offsets (bigquery-emulator keeps whole seconds in TIMESTAMPs inside records).
  * `clockSlackMs` allows for the Temporal server's clock vs the worker's (same machine).
  */
-export function checkTimings(r: TimedRow, expect: (v: unknown) => { toBe(x: unknown): void; toBeGreaterThanOrEqual(x: number): void; toBeLessThanOrEqual(x: number): void }, clockSlackMs = 5): void {
-  for (const t of [r.object_created_at, r.event_published_at, r.dispatched_at, r.workflow_started_at, r.completed_at, r.recorded_at]) expect(Number.isFinite(ts(t))).toBe(true);
+export function checkTimings(
+  r: TimedRow,
+  expect: (v: unknown) => {
+    toBe(x: unknown): void;
+    toBeGreaterThanOrEqual(x: number): void;
+    toBeLessThanOrEqual(x: number): void;
+  },
+  clockSlackMs = 5,
+): void {
+  for (const t of [
+    r.object_created_at,
+    r.event_published_at,
+    r.dispatched_at,
+    r.workflow_started_at,
+    r.completed_at,
+    r.recorded_at,
+  ])
+    expect(Number.isFinite(ts(t))).toBe(true);
   expect(r.published_offset_ms).toBeGreaterThanOrEqual(0);
   expect(r.dispatched_offset_ms).toBeGreaterThanOrEqual(r.published_offset_ms);
   expect(r.workflow_started_offset_ms).toBeGreaterThanOrEqual(r.dispatched_offset_ms - clockSlackMs);
@@ -157,14 +194,21 @@ export async function objectsStreamLastSeq(): Promise<number> {
  * floor reaches `seq` (each event was started, found already started, skipped or dead-lettered, then acked) and nothing
  * is in flight. After this no event published up to `seq` can still start an analysis. Fails after timeoutMs.
  */
-export async function waitDispatcherSettled(seq: number, timeoutMs = 120_000): Promise<{ ackFloor: number; delivered: number }> {
+export async function waitDispatcherSettled(
+  seq: number,
+  timeoutMs = 120_000,
+): Promise<{ ackFloor: number; delivered: number }> {
   const deadline = Date.now() + timeoutMs;
   return withNats(async (nc) => {
     const jsm = await nc.jetstreamManager();
     for (;;) {
       const ci = await jsm.consumers.info(cfg.nats.stream, DISPATCHER_DURABLE);
-      if (ci.ack_floor.stream_seq >= seq && ci.num_ack_pending === 0) return { ackFloor: ci.ack_floor.stream_seq, delivered: ci.delivered.stream_seq };
-      if (Date.now() > deadline) throw new Error(`dispatcher not settled after ${timeoutMs} ms: ack floor ${ci.ack_floor.stream_seq} < ${seq} or ${ci.num_ack_pending} unacked`);
+      if (ci.ack_floor.stream_seq >= seq && ci.num_ack_pending === 0)
+        return { ackFloor: ci.ack_floor.stream_seq, delivered: ci.delivered.stream_seq };
+      if (Date.now() > deadline)
+        throw new Error(
+          `dispatcher not settled after ${timeoutMs} ms: ack floor ${ci.ack_floor.stream_seq} < ${seq} or ${ci.num_ack_pending} unacked`,
+        );
       await new Promise((r) => setTimeout(r, 250));
     }
   });
@@ -174,11 +218,16 @@ export async function waitDispatcherSettled(seq: number, timeoutMs = 120_000): P
  * Every row's workflow has finished and its newest run is the run that wrote the row: no second analysis was
  * started after it (a later run would be the newest one) and none is still running that could write a row later.
  */
-export async function expectOnlyRunWroteRow(rows: ReadonlyArray<{ workflow_id: string; run_id: string }>): Promise<void> {
+export async function expectOnlyRunWroteRow(
+  rows: ReadonlyArray<{ workflow_id: string; run_id: string }>,
+): Promise<void> {
   await withTemporal(async (client) => {
     for (const r of rows) {
       const d = await client.workflow.getHandle(r.workflow_id).describe();
-      if (d.status.name !== 'COMPLETED' || d.runId !== r.run_id) throw new Error(`workflow ${r.workflow_id}: newest run ${d.runId} is ${d.status.name}, the row came from run ${r.run_id}`);
+      if (d.status.name !== 'COMPLETED' || d.runId !== r.run_id)
+        throw new Error(
+          `workflow ${r.workflow_id}: newest run ${d.runId} is ${d.status.name}, the row came from run ${r.run_id}`,
+        );
     }
   });
 }
@@ -188,7 +237,11 @@ export async function expectOnlyRunWroteRow(rows: ReadonlyArray<{ workflow_id: s
  * backfill) and returns their stream sequences, scanning from `fromSeq` (take objectsStreamLastSeq() + 1 before the
  * uploads). Fails after timeoutMs naming what was seen.
  */
-export async function objectEventSeqs(names: readonly string[], fromSeq: number, timeoutMs = 60_000): Promise<Map<string, number>> {
+export async function objectEventSeqs(
+  names: readonly string[],
+  fromSeq: number,
+  timeoutMs = 60_000,
+): Promise<Map<string, number>> {
   const want = new Set(names);
   const seqs = new Map<string, number>();
   const deadline = Date.now() + timeoutMs;
@@ -196,7 +249,8 @@ export async function objectEventSeqs(names: readonly string[], fromSeq: number,
     const jsm = await nc.jetstreamManager();
     let from = fromSeq;
     while (seqs.size < want.size) {
-      if (Date.now() > deadline) throw new Error(`object events seen for ${seqs.size} of ${want.size} objects after ${timeoutMs} ms`);
+      if (Date.now() > deadline)
+        throw new Error(`object events seen for ${seqs.size} of ${want.size} objects after ${timeoutMs} ms`);
       const { state } = await jsm.streams.info(cfg.nats.stream);
       for (let seq = Math.max(from, state.first_seq); seq <= state.last_seq; seq++) {
         const m = await jsm.streams.getMessage(cfg.nats.stream, { seq }).catch(() => undefined);

@@ -11,13 +11,36 @@ import fs from 'node:fs';
 import { appSpec, readyFile } from '../../infra/stack';
 import { isAlive, readPid, startDetached, stopProc } from '../../infra/procs';
 import { backfill } from '../../ingest/backfill';
-import { anyVerifier, createPushServer, oidcVerifier, staticTokenVerifier, type TokenVerifier } from '../../ingest/push';
+import {
+  anyVerifier,
+  createPushServer,
+  oidcVerifier,
+  staticTokenVerifier,
+  type TokenVerifier,
+} from '../../ingest/push';
 import { natsConnect, temporalClient } from '../../io/clients';
 import { workflowIdFor } from '../../core/events';
 import { resolvePipeline } from '../../core/pipelines';
 import { WorkflowStarter } from '../../io/starter';
 import { DISPATCHER_DURABLE, readDeadLetters } from '../../io/streams';
-import { cfg, ensureBucket, expectOnlyRunWroteRow, objectEventSeqs, objectsStreamLastSeq, rowsWhere, sampleFrame, SIDE_BUCKET, storage, TABLE, uniqueRun, upload, waitDispatcherSettled, waitForRows, withNats, withTemporal } from './helpers';
+import {
+  cfg,
+  ensureBucket,
+  expectOnlyRunWroteRow,
+  objectEventSeqs,
+  objectsStreamLastSeq,
+  rowsWhere,
+  sampleFrame,
+  SIDE_BUCKET,
+  storage,
+  TABLE,
+  uniqueRun,
+  upload,
+  waitDispatcherSettled,
+  waitForRows,
+  withNats,
+  withTemporal,
+} from './helpers';
 
 interface Row {
   workflow_id: string;
@@ -62,10 +85,18 @@ describe('push endpoint', () => {
   beforeAll(async () => {
     nc = await natsConnect(cfg, 'lookout-test-push');
     await new Promise<void>((r) => certServer.listen(0, '127.0.0.1', r));
-    oidc = oidcVerifier({ audience, serviceAccounts: ['pubsub@proj.iam.gserviceaccount.com'], certsUrl: `http://127.0.0.1:${(certServer.address() as AddressInfo).port}/certs` });
+    oidc = oidcVerifier({
+      audience,
+      serviceAccounts: ['pubsub@proj.iam.gserviceaccount.com'],
+      certsUrl: `http://127.0.0.1:${(certServer.address() as AddressInfo).port}/certs`,
+    });
     // Accept either kind, as a deployment with both configured would.
     const verify: TokenVerifier = anyVerifier(staticTokenVerifier(secret), oidc);
-    server = createPushServer({ cfg: { ...cfg, push: { ...cfg.push, buckets: [cfg.gcs.bucket, SIDE_BUCKET] } }, js: nc.jetstream(), verify });
+    server = createPushServer({
+      cfg: { ...cfg, push: { ...cfg.push, buckets: [cfg.gcs.bucket, SIDE_BUCKET] } },
+      js: nc.jetstream(),
+      verify,
+    });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
@@ -76,17 +107,37 @@ describe('push endpoint', () => {
   });
 
   const envelope = (payload: unknown, eventType = 'OBJECT_FINALIZE') => ({
-    message: { attributes: { eventType, payloadFormat: 'JSON_API_V1' }, data: Buffer.from(JSON.stringify(payload)).toString('base64'), messageId: '1' },
+    message: {
+      attributes: { eventType, payloadFormat: 'JSON_API_V1' },
+      data: Buffer.from(JSON.stringify(payload)).toString('base64'),
+      messageId: '1',
+    },
     subscription: 'projects/p/subscriptions/s',
   });
   const post = (path: string, body: unknown, token?: string, headers: Record<string, string> = {}) =>
-    fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers }, body: JSON.stringify(body) });
+    fetch(`${base}${path}`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...headers,
+      },
+      body: JSON.stringify(body),
+    });
 
   it('rejects requests without a valid token', async () => {
     expect((await post('/pubsub', envelope({}))).status).toBe(401);
     expect((await post('/pubsub', envelope({}), 'wrong')).status).toBe(401);
     expect((await post('/pubsub', envelope({}), idToken({ aud: 'https://someone.else' }))).status).toBe(401);
-    expect((await post('/pubsub', envelope({}), idToken({ exp: Math.floor(Date.now() / 1000) - 3600, iat: Math.floor(Date.now() / 1000) - 7200 }))).status).toBe(401);
+    expect(
+      (
+        await post(
+          '/pubsub',
+          envelope({}),
+          idToken({ exp: Math.floor(Date.now() / 1000) - 3600, iat: Math.floor(Date.now() / 1000) - 7200 }),
+        )
+      ).status,
+    ).toBe(401);
   });
 
   it('accepts an authenticated Pub/Sub push and a CloudEvent, and the objects get rows', async () => {
@@ -98,7 +149,12 @@ describe('push endpoint', () => {
     const [ma] = await storage.bucket(SIDE_BUCKET).file(a).getMetadata();
     const [mb] = await storage.bucket(SIDE_BUCKET).file(b).getMetadata();
     expect((await post('/pubsub', envelope(ma), idToken({}))).status).toBe(204);
-    const ce = await post('/cloudevents', mb, secret, { 'ce-type': 'google.cloud.storage.object.v1.finalized', 'ce-id': '1', 'ce-source': `//storage.googleapis.com/projects/_/buckets/${SIDE_BUCKET}`, 'ce-specversion': '1.0' });
+    const ce = await post('/cloudevents', mb, secret, {
+      'ce-type': 'google.cloud.storage.object.v1.finalized',
+      'ce-id': '1',
+      'ce-source': `//storage.googleapis.com/projects/_/buckets/${SIDE_BUCKET}`,
+      'ce-specversion': '1.0',
+    });
     expect(ce.status).toBe(204);
     const rows = await waitForRows<Row>('run_tag = @run', { run }, 2);
     expect(rows.map((r) => r.status)).toEqual(['ok', 'ok']);
@@ -110,7 +166,13 @@ describe('push endpoint', () => {
     expect(r.status).toBe(200);
     expect(((await r.json()) as { deadLettered: string }).deadLettered).toContain('generation');
     expect((await post('/pubsub', envelope({ name: marker }, 'OBJECT_DELETE'), secret)).status).toBe(204);
-    const dls = (await readDeadLetters(nc, cfg, { kind: 'ingest' })).filter((d) => d.payload.includes(marker) || Buffer.from(JSON.parse(d.payload).message?.data ?? '', 'base64').toString().includes(marker));
+    const dls = (await readDeadLetters(nc, cfg, { kind: 'ingest' })).filter(
+      (d) =>
+        d.payload.includes(marker) ||
+        Buffer.from(JSON.parse(d.payload).message?.data ?? '', 'base64')
+          .toString()
+          .includes(marker),
+    );
     expect(dls).toHaveLength(1);
   });
 });
@@ -121,11 +183,15 @@ describe('backfill', () => {
     const prefix = `${run}/archive/`;
     for (let i = 0; i < 5; i++) await upload(SIDE_BUCKET, `${prefix}f${i}.jpg`, sampleFrame(10 + i * 20), 'image/jpeg');
     await upload(SIDE_BUCKET, `${run}/elsewhere.jpg`, sampleFrame(5), 'image/jpeg'); // outside the prefix
-    const r1 = await withNats((nc) => backfill(nc, storage, cfg, { bucket: SIDE_BUCKET, prefix, rate: 50, pageSize: 2, restart: false, runTag: run }));
+    const r1 = await withNats((nc) =>
+      backfill(nc, storage, cfg, { bucket: SIDE_BUCKET, prefix, rate: 50, pageSize: 2, restart: false, runTag: run }),
+    );
     expect(r1).toEqual(expect.objectContaining({ listed: 5, published: 5, done: true, pages: 3 }));
     const rows = await waitForRows<Row>('run_tag = @run', { run }, 5);
     expect(new Set(rows.map((x) => x.name)).size).toBe(5);
-    const r2 = await withNats((nc) => backfill(nc, storage, cfg, { bucket: SIDE_BUCKET, prefix, rate: 0, pageSize: 100, restart: false, runTag: run }));
+    const r2 = await withNats((nc) =>
+      backfill(nc, storage, cfg, { bucket: SIDE_BUCKET, prefix, rate: 0, pageSize: 100, restart: false, runTag: run }),
+    );
     expect(r2.duplicates + r2.published).toBe(5);
     // Nothing more: the dispatcher has settled every event of both passes, and each object's only run wrote its row.
     await waitDispatcherSettled(await objectsStreamLastSeq());
@@ -138,14 +204,32 @@ describe('bulk backfill', () => {
   it('analyses many objects per workflow, one row per object under its own workflow id; a bad object fails alone', async () => {
     const run = uniqueRun('bulk');
     const prefix = `${run}/archive/`;
-    for (let i = 0; i < 11; i++) await upload(SIDE_BUCKET, `${prefix}f${String(i).padStart(2, '0')}.jpg`, sampleFrame(15 + i * 17), 'image/jpeg');
+    for (let i = 0; i < 11; i++)
+      await upload(SIDE_BUCKET, `${prefix}f${String(i).padStart(2, '0')}.jpg`, sampleFrame(15 + i * 17), 'image/jpeg');
     const jpeg = sampleFrame(400);
     await upload(SIDE_BUCKET, `${prefix}f99-truncated.jpg`, jpeg.subarray(0, jpeg.length >> 1), 'image/jpeg');
     const { client, connection } = await temporalClient(cfg);
     try {
       const pipeline = resolvePipeline('objects', { gpuStages: [], gpuFallbackMs: 1000 });
-      const r = await withNats((nc) => backfill(nc, storage, cfg, { bucket: SIDE_BUCKET, prefix, rate: 0, pageSize: 100, restart: false, runTag: run, bulk: { size: 5, inflight: 2, starter: new WorkflowStarter(client, cfg), pipeline } }));
-      expect(r).toEqual(expect.objectContaining({ listed: 12, published: 12, done: true, bulk: { batches: 3, objects: 12, ok: 11, failed: 1 } }));
+      const r = await withNats((nc) =>
+        backfill(nc, storage, cfg, {
+          bucket: SIDE_BUCKET,
+          prefix,
+          rate: 0,
+          pageSize: 100,
+          restart: false,
+          runTag: run,
+          bulk: { size: 5, inflight: 2, starter: new WorkflowStarter(client, cfg), pipeline },
+        }),
+      );
+      expect(r).toEqual(
+        expect.objectContaining({
+          listed: 12,
+          published: 12,
+          done: true,
+          bulk: { batches: 3, objects: 12, ok: 11, failed: 1 },
+        }),
+      );
       const rows = await waitForRows<Row>('run_tag = @run', { run }, 12);
       expect(rows).toHaveLength(12);
       for (const row of rows) expect(row.workflow_id).toBe(workflowIdFor('objects', row));
@@ -154,7 +238,17 @@ describe('bulk backfill', () => {
       // Three batch workflows (5 + 5 + 2), not twelve.
       expect(new Set(rows.map((x) => x.run_id)).size).toBe(3);
       // A second pass starts nothing new: the batches have deterministic ids.
-      await withNats((nc) => backfill(nc, storage, cfg, { bucket: SIDE_BUCKET, prefix, rate: 0, pageSize: 100, restart: true, runTag: run, bulk: { size: 5, inflight: 2, starter: new WorkflowStarter(client, cfg), pipeline } }));
+      await withNats((nc) =>
+        backfill(nc, storage, cfg, {
+          bucket: SIDE_BUCKET,
+          prefix,
+          rate: 0,
+          pageSize: 100,
+          restart: true,
+          runTag: run,
+          bulk: { size: 5, inflight: 2, starter: new WorkflowStarter(client, cfg), pipeline },
+        }),
+      );
       expect(await rowsWhere('run_tag = @run', { run }, TABLE())).toHaveLength(12);
     } finally {
       await connection.close();
@@ -170,7 +264,8 @@ describe('dispatcher crash', () => {
     await stopProc(cfg.home, 'dispatcher');
     const before = await objectsStreamLastSeq();
     const names = Array.from({ length: n }, (_, i) => `${run}/o${i}.jpg`);
-    for (const [i, name] of names.entries()) await upload(cfg.gcs.bucket, name, sampleFrame(40 + i * 7), 'image/jpeg', { 'lookout-run': run });
+    for (const [i, name] of names.entries())
+      await upload(cfg.gcs.bucket, name, sampleFrame(40 + i * 7), 'image/jpeg', { 'lookout-run': run });
     // All n events are on the stream before the dispatcher starts.
     const seqs = [...(await objectEventSeqs(names, before + 1)).values()];
     const [first, last] = [Math.min(...seqs), Math.max(...seqs)];
@@ -187,8 +282,14 @@ describe('dispatcher crash', () => {
           process.kill(-pid, 'SIGKILL');
           break;
         }
-        if (ci.ack_floor.stream_seq >= last) throw new Error('the dispatcher acknowledged every event of the run before it could be seen holding one: no mid-stream kill');
-        if (Date.now() > deadline) throw new Error(`the dispatcher took no event of the run in 60 s (delivered up to ${ci.delivered.stream_seq}, first ${first})`);
+        if (ci.ack_floor.stream_seq >= last)
+          throw new Error(
+            'the dispatcher acknowledged every event of the run before it could be seen holding one: no mid-stream kill',
+          );
+        if (Date.now() > deadline)
+          throw new Error(
+            `the dispatcher took no event of the run in 60 s (delivered up to ${ci.delivered.stream_seq}, first ${first})`,
+          );
         await new Promise((r) => setTimeout(r, 5));
       }
       while (isAlive(pid)) await new Promise((r) => setTimeout(r, 20));
@@ -212,7 +313,9 @@ describe('dispatcher crash', () => {
 describe('operator retry', () => {
   it('re-runs a failed analysis under the same workflow id; the view keeps one row, the newest', async () => {
     const run = uniqueRun('retry');
-    await upload(cfg.gcs.bucket, `${run}/broken.jpg`, Buffer.from('not an image'), 'image/jpeg', { 'lookout-run': run });
+    await upload(cfg.gcs.bucket, `${run}/broken.jpg`, Buffer.from('not an image'), 'image/jpeg', {
+      'lookout-run': run,
+    });
     const [failed] = await waitForRows<Row>('run_tag = @run', { run }, 1);
     expect(failed.status).toBe('failed');
     const outcome = await withTemporal((client) => retryAnalysis(client, storage, cfg, failed));

@@ -15,7 +15,8 @@ import { ensureBucket, SIDE_BUCKET, storage, uniqueRun } from './helpers';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const BIN = path.join(ROOT, 'bin', 'lookout');
-const lookout = (...args: string[]) => execFileSync('node', [BIN, ...args], { encoding: 'utf8', env: process.env, cwd: ROOT });
+const lookout = (...args: string[]) =>
+  execFileSync('node', [BIN, ...args], { encoding: 'utf8', env: process.env, cwd: ROOT });
 
 describe('model repository in a bucket', () => {
   it('models list shows the local repository with its tasks', () => {
@@ -28,7 +29,8 @@ describe('model repository in a bucket', () => {
     await ensureBucket(SIDE_BUCKET);
     const uri = `gs://${SIDE_BUCKET}/${uniqueRun('models')}`;
     const rasterModels = modelsForPipelines(['raster']);
-    for (const name of [...rasterModels, 'burn-scar-head', 'nanodet']) expect(lookout('models', 'publish', name, '--to', uri)).toContain('published');
+    for (const name of [...rasterModels, 'burn-scar-head', 'nanodet'])
+      expect(lookout('models', 'publish', name, '--to', uri)).toContain('published');
     // The classifier is found by its manifest (task chip-classifier, pipelines: raster); the detector is not a classifier.
     expect(await chipClassifierNames(storage, uri, ['raster'])).toEqual(['burn-scar-head']);
     expect(await chipClassifierNames(storage, uri, ['objects'])).toEqual([]);
@@ -38,10 +40,18 @@ describe('model repository in a bucket', () => {
     expect(synced.dir).toBe(cache);
     expect(fs.readdirSync(cache).sort()).toEqual([...rasterModels, 'burn-scar-head'].sort());
     expect(fs.readdirSync(cache)).not.toContain('nanodet');
-    const manifest = JSON.parse(fs.readFileSync(path.join(cache, 'burn-scar-head', 'manifest.json'), 'utf8')) as { task: string; version: number; file: string };
+    const manifest = JSON.parse(fs.readFileSync(path.join(cache, 'burn-scar-head', 'manifest.json'), 'utf8')) as {
+      task: string;
+      version: number;
+      file: string;
+    };
     expect(manifest.task).toBe('chip-classifier');
     const local = path.join(cache, 'burn-scar-head', String(manifest.version), manifest.file);
-    expect(fs.readFileSync(local).equals(fs.readFileSync(path.join(ROOT, 'models', 'burn-scar-head', String(manifest.version), manifest.file)))).toBe(true);
+    expect(
+      fs
+        .readFileSync(local)
+        .equals(fs.readFileSync(path.join(ROOT, 'models', 'burn-scar-head', String(manifest.version), manifest.file))),
+    ).toBe(true);
   });
 
   it('publish without --to is a usage error with a non-zero exit', () => {

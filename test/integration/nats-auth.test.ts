@@ -28,25 +28,97 @@ function openssl(...args: string[]): void {
 function makeCerts(): void {
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
-  openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '1', '-subj', '/CN=lookout-test-ca');
-  fs.writeFileSync(path.join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
+  openssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.pem',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=lookout-test-ca',
+  );
+  fs.writeFileSync(
+    path.join(dir, 'server.ext'),
+    'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n',
+  );
   fs.writeFileSync(path.join(dir, 'client.ext'), 'extendedKeyUsage=clientAuth\n');
   for (const who of ['server', 'client']) {
-    openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${who}.key`, '-out', `${who}.csr`, '-subj', `/CN=lookout-test-${who}`);
-    openssl('x509', '-req', '-in', `${who}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${who}.pem`, '-days', '1', '-extfile', `${who}.ext`);
+    openssl(
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      `${who}.key`,
+      '-out',
+      `${who}.csr`,
+      '-subj',
+      `/CN=lookout-test-${who}`,
+    );
+    openssl(
+      'x509',
+      '-req',
+      '-in',
+      `${who}.csr`,
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      `${who}.pem`,
+      '-days',
+      '1',
+      '-extfile',
+      `${who}.ext`,
+    );
   }
   // A second CA that signed nothing here: trusting it must not be enough.
-  openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'other-ca.key', '-out', 'other-ca.pem', '-days', '1', '-subj', '/CN=other-ca');
+  openssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'other-ca.key',
+    '-out',
+    'other-ca.pem',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=other-ca',
+  );
 }
 
 async function startServer(name: string, port: number, extra: string[]): Promise<void> {
   const conf = path.join(dir, `${name}.conf`);
-  fs.writeFileSync(conf, [`server_name: ${name}`, `listen: 127.0.0.1:${port}`, `http: 127.0.0.1:${port + 1}`, `jetstream { store_dir: ${JSON.stringify(path.join(dir, name))} }`, ...extra, ''].join('\n'), { mode: 0o600 });
+  fs.writeFileSync(
+    conf,
+    [
+      `server_name: ${name}`,
+      `listen: 127.0.0.1:${port}`,
+      `http: 127.0.0.1:${port + 1}`,
+      `jetstream { store_dir: ${JSON.stringify(path.join(dir, name))} }`,
+      ...extra,
+      '',
+    ].join('\n'),
+    { mode: 0o600 },
+  );
   const p = spawn(path.join(cfg.toolsDir, 'nats-server'), ['-c', conf], { stdio: 'ignore' });
   servers.push(p);
   const t0 = Date.now();
   for (;;) {
-    const ok = await fetch(`http://127.0.0.1:${port + 1}/healthz`).then((r) => r.ok, () => false);
+    const ok = await fetch(`http://127.0.0.1:${port + 1}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) return;
     if (p.exitCode !== null || Date.now() - t0 > 20_000) throw new Error(`nats-server ${name} did not start`);
     await new Promise((r) => setTimeout(r, 100));
@@ -57,9 +129,17 @@ async function startServer(name: string, port: number, extra: string[]): Promise
  * Runs the lookout binary with extra environment; resolves with its exit code and whole output. Asynchronous:
  * a synchronous spawn would stall the test runner's own messaging for as long as the command runs.
  */
-function lookout(args: string[], env: Record<string, string>, timeoutMs = 90_000): Promise<{ code: number | null; out: string }> {
+function lookout(
+  args: string[],
+  env: Record<string, string>,
+  timeoutMs = 90_000,
+): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, [path.join(cfg.projectRoot, 'bin', 'lookout'), ...args], { cwd: cfg.projectRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [path.join(cfg.projectRoot, 'bin', 'lookout'), ...args], {
+      cwd: cfg.projectRoot,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     p.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -73,19 +153,37 @@ function lookout(args: string[], env: Record<string, string>, timeoutMs = 90_000
 
 beforeAll(async () => {
   makeCerts();
-  await startServer('plain-auth', PORT_PLAIN, [`authorization {`, `  user: lookout`, `  password: ${JSON.stringify(PASSWORD)}`, `}`]);
-  await startServer('mtls', PORT_TLS, [`tls {`, `  cert_file: ${JSON.stringify(path.join(dir, 'server.pem'))}`, `  key_file: ${JSON.stringify(path.join(dir, 'server.key'))}`, `  ca_file: ${JSON.stringify(path.join(dir, 'ca.pem'))}`, `  verify: true`, `}`]);
+  await startServer('plain-auth', PORT_PLAIN, [
+    `authorization {`,
+    `  user: lookout`,
+    `  password: ${JSON.stringify(PASSWORD)}`,
+    `}`,
+  ]);
+  await startServer('mtls', PORT_TLS, [
+    `tls {`,
+    `  cert_file: ${JSON.stringify(path.join(dir, 'server.pem'))}`,
+    `  key_file: ${JSON.stringify(path.join(dir, 'server.key'))}`,
+    `  ca_file: ${JSON.stringify(path.join(dir, 'ca.pem'))}`,
+    `  verify: true`,
+    `}`,
+  ]);
 }, 120_000);
 
 afterAll(() => {
   for (const p of servers) p.kill('SIGTERM');
 });
 
-const plainEnv = (password: string | undefined): Record<string, string> => ({ LOOKOUT_NATS_URL: `nats://127.0.0.1:${PORT_PLAIN}`, LOOKOUT_NATS_USER: 'lookout', ...(password ? { LOOKOUT_NATS_PASSWORD: password } : {}) });
+const plainEnv = (password: string | undefined): Record<string, string> => ({
+  LOOKOUT_NATS_URL: `nats://127.0.0.1:${PORT_PLAIN}`,
+  LOOKOUT_NATS_USER: 'lookout',
+  ...(password ? { LOOKOUT_NATS_PASSWORD: password } : {}),
+});
 const tlsEnv = (files: { ca?: string; cert?: boolean }): Record<string, string> => ({
   LOOKOUT_NATS_URL: `tls://127.0.0.1:${PORT_TLS}`,
   ...(files.ca ? { LOOKOUT_NATS_TLS_CA: path.join(dir, files.ca) } : {}),
-  ...(files.cert ? { LOOKOUT_NATS_TLS_CERT: path.join(dir, 'client.pem'), LOOKOUT_NATS_TLS_KEY: path.join(dir, 'client.key') } : {}),
+  ...(files.cert
+    ? { LOOKOUT_NATS_TLS_CERT: path.join(dir, 'client.pem'), LOOKOUT_NATS_TLS_KEY: path.join(dir, 'client.key') }
+    : {}),
 });
 
 async function connectError(env: Record<string, string>): Promise<ConnectError> {
@@ -106,7 +204,17 @@ describe('NATS user/password', () => {
     const nc = await natsConnect(c, 'test-auth');
     try {
       await ensureStreams(nc, c);
-      const r = await publishObjectEvent(nc.jetstream(), c, { bucket: 'b-auth', name: 'x.jpg', generation: '1', size: '1', contentType: 'image/jpeg', eventType: 'OBJECT_FINALIZE', timeCreated: new Date().toISOString(), source: 'backfill', publishedAt: new Date().toISOString() });
+      const r = await publishObjectEvent(nc.jetstream(), c, {
+        bucket: 'b-auth',
+        name: 'x.jpg',
+        generation: '1',
+        size: '1',
+        contentType: 'image/jpeg',
+        eventType: 'OBJECT_FINALIZE',
+        timeCreated: new Date().toISOString(),
+        source: 'backfill',
+        publishedAt: new Date().toISOString(),
+      });
       expect(r.seq).toBeGreaterThan(0);
     } finally {
       await nc.close();
@@ -170,7 +278,10 @@ describe('no secret in Lookout output', () => {
   });
 
   it('a process that runs (backfill through the password-protected NATS) prints no secret, even under LOOKOUT_DEBUG', async () => {
-    const r = await lookout(['backfill', `gs://${cfg.gcs.bucket}/no-such-prefix-${Date.now()}/`], { ...secretEnv, LOOKOUT_DEBUG: 'true' });
+    const r = await lookout(['backfill', `gs://${cfg.gcs.bucket}/no-such-prefix-${Date.now()}/`], {
+      ...secretEnv,
+      LOOKOUT_DEBUG: 'true',
+    });
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/listed 0/);
     for (const s of secrets) expect(r.out).not.toContain(s);

@@ -94,7 +94,10 @@ describe('NATS JetStream cluster', () => {
 
   it(`kill the stream leader mid-run: ${OBJECTS} objects, 0 lost, 0 duplicate rows`, async () => {
     const dir = path.join(samplesDir, 'failover');
-    extractFrames(dir, Array.from({ length: 20 }, (_, i) => 30 + i * 37));
+    extractFrames(
+      dir,
+      Array.from({ length: 20 }, (_, i) => 30 + i * 37),
+    );
     const nc = await natsConnect(ccfg, 'test-failover');
     const temporal = await temporalClient(ccfg);
     try {
@@ -104,7 +107,17 @@ describe('NATS JetStream cluster', () => {
         bq,
         temporal.client,
         ccfg,
-        { runId: uniqueRun('failover'), objects: OBJECTS, rate: 20, window: 40, killAtFraction: 0.4, bucket: BUCKET, files: listSampleFiles(dir), timeoutMs: 900_000, log: (l) => process.stderr.write(`[failover] ${l}\n`) },
+        {
+          runId: uniqueRun('failover'),
+          objects: OBJECTS,
+          rate: 20,
+          window: 40,
+          killAtFraction: 0.4,
+          bucket: BUCKET,
+          files: listSampleFiles(dir),
+          timeoutMs: 900_000,
+          log: (l) => process.stderr.write(`[failover] ${l}\n`),
+        },
         async (name) => {
           startDetached(ccfg.home, natsNodeSpec(ccfg, name === 'nats' ? 1 : Number(name.slice(-1))));
         },

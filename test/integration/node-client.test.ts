@@ -36,7 +36,10 @@ describe('@google-cloud/bigquery (Node) on the embedded stack', () => {
   const byId = () => new Map(fx.rowsA.map((r) => [r.analysis_id, r]));
 
   it('SELECT * of the table: every row, top-level timestamps to the millisecond, NULLs as null', async () => {
-    const [rows] = await client.query({ query: `SELECT * FROM \`${tableId()}\` WHERE run_tag = @run`, params: { run: fx.runA } });
+    const [rows] = await client.query({
+      query: `SELECT * FROM \`${tableId()}\` WHERE run_tag = @run`,
+      params: { run: fx.runA },
+    });
     expect(rows).toHaveLength(fx.rowsA.length);
     const want = byId();
     for (const r of rows as Array<Record<string, unknown>>) {
@@ -48,18 +51,26 @@ describe('@google-cloud/bigquery (Node) on the embedded stack', () => {
       // Nested TIMESTAMPs parse too (whole seconds on the emulator; see the README).
       const stages = r.stages as Array<Record<string, unknown>>;
       const ws = w.stages as Array<Record<string, unknown>>;
-      expect(stages.map((s) => new Date(iso(s.started_at)).toISOString())).toEqual(ws.map((s) => floorSecond(String(s.started_at))));
+      expect(stages.map((s) => new Date(iso(s.started_at)).toISOString())).toEqual(
+        ws.map((s) => floorSecond(String(s.started_at))),
+      );
     }
   });
 
   it('SELECT * of the view: one row per analysis, the newest', async () => {
-    const [rows] = await client.query({ query: `SELECT * FROM \`${viewId()}\` WHERE run_tag = @run`, params: { run: fx.runA } });
+    const [rows] = await client.query({
+      query: `SELECT * FROM \`${viewId()}\` WHERE run_tag = @run`,
+      params: { run: fx.runA },
+    });
     const newest = newestPerAnalysis(fx.rowsA);
     expect((rows as ResultRow[]).map((r) => r.analysis_id).sort()).toEqual(newest.map((r) => r.analysis_id).sort());
   });
 
   it('a query job (jobs.insert) and its results', async () => {
-    const [job] = await client.createQueryJob({ query: `SELECT analysis_id, object_created_at, stages FROM \`${tableId()}\` WHERE run_tag = @run ORDER BY analysis_id`, params: { run: fx.runA } });
+    const [job] = await client.createQueryJob({
+      query: `SELECT analysis_id, object_created_at, stages FROM \`${tableId()}\` WHERE run_tag = @run ORDER BY analysis_id`,
+      params: { run: fx.runA },
+    });
     const [rows] = await job.getQueryResults();
     expect(rows.map((r) => r.analysis_id)).toEqual(fx.rowsA.map((r) => r.analysis_id).sort());
     const [meta] = await job.getMetadata();
@@ -93,7 +104,10 @@ describe('@google-cloud/bigquery (Node) on the embedded stack', () => {
       const auth = new OAuth2Client();
       auth.setCredentials({ access_token: 'local' });
       const viaEnv = new BigQuery({ projectId: cfg.gcp.projectId, authClient: auth });
-      const [rows] = await viaEnv.query({ query: `SELECT COUNT(*) AS n FROM \`${tableId()}\` WHERE run_tag = @run`, params: { run: fx.runA } });
+      const [rows] = await viaEnv.query({
+        query: `SELECT COUNT(*) AS n FROM \`${tableId()}\` WHERE run_tag = @run`,
+        params: { run: fx.runA },
+      });
       expect(rows).toEqual([{ n: fx.rowsA.length }]);
     } finally {
       if (saved === undefined) delete process.env.BIGQUERY_EMULATOR_HOST;
@@ -102,10 +116,12 @@ describe('@google-cloud/bigquery (Node) on the embedded stack', () => {
   });
 
   it('a typo fails at once with invalidQuery (HTTP 400), not retried', async () => {
-    const err = (await client.query(`SELEC status FROM \`${tableId()}\``).catch((e: unknown) => e)) as { code?: number; errors?: Array<{ reason?: string }> };
+    const err = (await client.query(`SELEC status FROM \`${tableId()}\``).catch((e: unknown) => e)) as {
+      code?: number;
+      errors?: Array<{ reason?: string }>;
+    };
     expect(err).toBeInstanceOf(Error);
     expect(err.code).toBe(400);
     expect(err.errors?.[0]?.reason).toBe('invalidQuery');
   });
-
 });

@@ -23,7 +23,10 @@ describe('Temporal outage', () => {
       const t0 = Date.now();
       try {
         // Uploaded during the outage: the watcher publishes them, the dispatcher cannot start them.
-        for (let i = 0; i < n; i++) await upload(cfg.gcs.bucket, `${run}/o${i}.jpg`, sampleFrame(300 + i * 11), 'image/jpeg', { 'lookout-run': run });
+        for (let i = 0; i < n; i++)
+          await upload(cfg.gcs.bucket, `${run}/o${i}.jpg`, sampleFrame(300 + i * 11), 'image/jpeg', {
+            'lookout-run': run,
+          });
         await new Promise((r) => setTimeout(r, Math.max(0, t0 + OUTAGE_S * 1000 - Date.now())));
       } finally {
         const pid = startDetached(cfg.home, serverSpec(cfg, 'temporal'));

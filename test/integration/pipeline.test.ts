@@ -77,8 +77,12 @@ describe('bad input', () => {
   it('corrupt, non-image, empty and non-image-typed objects each end as one failed row with a stable class, not retried', async () => {
     const run = uniqueRun('bad');
     const jpeg = samplePhoto('messi5.jpg');
-    await upload(cfg.gcs.bucket, `${run}/truncated.jpg`, jpeg.subarray(0, jpeg.length >> 1), 'image/jpeg', { 'lookout-run': run });
-    await upload(cfg.gcs.bucket, `${run}/text.jpg`, Buffer.from('definitely not an image'), 'image/jpeg', { 'lookout-run': run });
+    await upload(cfg.gcs.bucket, `${run}/truncated.jpg`, jpeg.subarray(0, jpeg.length >> 1), 'image/jpeg', {
+      'lookout-run': run,
+    });
+    await upload(cfg.gcs.bucket, `${run}/text.jpg`, Buffer.from('definitely not an image'), 'image/jpeg', {
+      'lookout-run': run,
+    });
     await upload(cfg.gcs.bucket, `${run}/empty.png`, Buffer.alloc(0), 'image/png', { 'lookout-run': run });
     await upload(cfg.gcs.bucket, `${run}/notes.txt`, Buffer.from('hello'), 'text/plain', { 'lookout-run': run });
     const rows = await waitForRows<Row>('run_tag = @run', { run }, 4);
@@ -95,7 +99,8 @@ describe('bad input', () => {
     }
     // The workflows completed (they are not stuck retrying).
     await withTemporal(async (client) => {
-      for (const r of rows) expect((await client.workflow.getHandle(r.workflow_id).describe()).status.name).toBe('COMPLETED');
+      for (const r of rows)
+        expect((await client.workflow.getHandle(r.workflow_id).describe()).status.name).toBe('COMPLETED');
     });
   });
 });
@@ -106,7 +111,13 @@ describe('exactly one analysis per object version', () => {
     const name = `${run}/dup.jpg`;
     const generation = await upload(SIDE_BUCKET, name, sampleFrame(200), 'image/jpeg');
     const [md] = await storage.bucket(SIDE_BUCKET).file(name).getMetadata();
-    const v = validateObjectEvent({ ...md, bucket: SIDE_BUCKET, name, metadata: { 'lookout-run': run }, source: 'push' });
+    const v = validateObjectEvent({
+      ...md,
+      bucket: SIDE_BUCKET,
+      name,
+      metadata: { 'lookout-run': run },
+      source: 'push',
+    });
     expect(v.ok).toBe(true);
     if (!v.ok) return;
     let lastSeq = 0;
@@ -117,7 +128,9 @@ describe('exactly one analysis per object version', () => {
       expect(first.duplicate).toBe(false);
       expect(second.duplicate).toBe(true); // dropped by the stream's Nats-Msg-Id window
       // A redelivery the stream cannot recognise (other message id): the workflow ID still dedupes it.
-      lastSeq = (await js.publish(objectSubject(cfg, SIDE_BUCKET), JSON.stringify(v.value), { msgID: `${run}-other-id` })).seq;
+      lastSeq = (
+        await js.publish(objectSubject(cfg, SIDE_BUCKET), JSON.stringify(v.value), { msgID: `${run}-other-id` })
+      ).seq;
     });
     const wf = workflowIdFor('objects', { bucket: SIDE_BUCKET, name, generation });
     const rows = await waitForRows<Row>('workflow_id = @wf', { wf }, 1);
@@ -154,7 +167,10 @@ describe('dead letters', () => {
     const marker = uniqueRun('malformed');
     await withNats(async (nc) => {
       const js = nc.jetstream();
-      await js.publish(objectSubject(cfg, cfg.gcs.bucket), JSON.stringify({ bucket: cfg.gcs.bucket, name: marker, generation: 'not-a-number' }));
+      await js.publish(
+        objectSubject(cfg, cfg.gcs.bucket),
+        JSON.stringify({ bucket: cfg.gcs.bucket, name: marker, generation: 'not-a-number' }),
+      );
       await js.publish(objectSubject(cfg, cfg.gcs.bucket), `{ not json ${marker}`);
       const deadline = Date.now() + 30_000;
       let mine: Awaited<ReturnType<typeof readDeadLetters>> = [];
@@ -164,7 +180,10 @@ describe('dead letters', () => {
         await new Promise((r) => setTimeout(r, 500));
       }
       expect(mine).toHaveLength(2);
-      expect(mine.map((d) => d.reason).sort()).toEqual(['field "generation" is missing or not a positive decimal integer', 'payload is not valid JSON']);
+      expect(mine.map((d) => d.reason).sort()).toEqual([
+        'field "generation" is missing or not a positive decimal integer',
+        'payload is not valid JSON',
+      ]);
     });
   });
 });
@@ -175,7 +194,13 @@ describe('pools', () => {
     const name = `${run}/gpu.jpg`;
     await upload(SIDE_BUCKET, name, sampleFrame(300), 'image/jpeg');
     const [md] = await storage.bucket(SIDE_BUCKET).file(name).getMetadata();
-    const v = validateObjectEvent({ ...md, bucket: SIDE_BUCKET, name, metadata: { 'lookout-run': run }, source: 'push' });
+    const v = validateObjectEvent({
+      ...md,
+      bucket: SIDE_BUCKET,
+      name,
+      metadata: { 'lookout-run': run },
+      source: 'push',
+    });
     if (!v.ok) throw new Error(v.reason);
     const input = analyzeInputFor(v.value, cfg, { gpuStages: ['detect'], gpuFallbackMs: 1500 });
     expect(input.pipeline.stages.detect.taskQueue).toBe('objects-gpu');

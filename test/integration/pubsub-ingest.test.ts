@@ -34,7 +34,13 @@ describe('Pub/Sub ingest (fake-gcs-server -> pstest -> lookout subscribe)', () =
     const run = uniqueRun('pubsub');
     const name = `${run}/frame.jpg`;
     const generation = await upload(cfg.gcs.bucket, name, sampleFrame(120), 'image/jpeg', { 'lookout-run': run });
-    const [row] = await waitForRows<{ name: string; generation: string; event_source: string; status: string; published_offset_ms: number }>('run_tag = @run', { run }, 1);
+    const [row] = await waitForRows<{
+      name: string;
+      generation: string;
+      event_source: string;
+      status: string;
+      published_offset_ms: number;
+    }>('run_tag = @run', { run }, 1);
     expect(row).toMatchObject({ name, generation, event_source: 'pubsub', status: 'ok' });
     // The event reached the stream from the notification, not from a poll: well under the watcher's interval on an idle stack.
     expect(Number(row.published_offset_ms)).toBeGreaterThanOrEqual(0);
@@ -46,8 +52,27 @@ describe('Pub/Sub ingest (fake-gcs-server -> pstest -> lookout subscribe)', () =
     try {
       const topic = ps.topic(cfg.pubsub.topic);
       // No generation: the event cannot name an object version.
-      await topic.publishMessage({ json: { kind: 'storage#object', bucket: cfg.gcs.bucket, name: `${marker}/a.jpg`, size: '10', timeCreated: new Date().toISOString() }, attributes: { eventType: 'OBJECT_FINALIZE' } });
-      await topic.publishMessage({ json: { kind: 'storage#object', bucket: 'someone-elses-bucket', name: `${marker}/b.jpg`, generation: '1', size: '10', timeCreated: new Date().toISOString() }, attributes: { eventType: 'OBJECT_FINALIZE' } });
+      await topic.publishMessage({
+        json: {
+          kind: 'storage#object',
+          bucket: cfg.gcs.bucket,
+          name: `${marker}/a.jpg`,
+          size: '10',
+          timeCreated: new Date().toISOString(),
+        },
+        attributes: { eventType: 'OBJECT_FINALIZE' },
+      });
+      await topic.publishMessage({
+        json: {
+          kind: 'storage#object',
+          bucket: 'someone-elses-bucket',
+          name: `${marker}/b.jpg`,
+          generation: '1',
+          size: '10',
+          timeCreated: new Date().toISOString(),
+        },
+        attributes: { eventType: 'OBJECT_FINALIZE' },
+      });
     } finally {
       await ps.close();
     }

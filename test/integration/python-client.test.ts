@@ -18,7 +18,10 @@ const TESTS = 'test/python/test_bigquery_client.py';
 /** The pytest ids, collected when this file loads (vitest needs the names before it runs anything). */
 function collect(): string[] {
   if (!fs.existsSync(PYTHON)) return [];
-  const out = execFileSync(PYTHON, ['-m', 'pytest', '--collect-only', '-q', '-p', 'no:cacheprovider', TESTS], { cwd: ROOT, encoding: 'utf8' });
+  const out = execFileSync(PYTHON, ['-m', 'pytest', '--collect-only', '-q', '-p', 'no:cacheprovider', TESTS], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
   return out.split('\n').filter((l) => l.startsWith(`${TESTS}::`));
 }
 
@@ -46,7 +49,12 @@ describe('google-cloud-bigquery (Python) + pandas on the embedded stack', () => 
     fs.rmSync(results, { force: true });
     // The endpoint and names come from `lookout env` (this process's LOOKOUT_* point it at the test stack).
     const script = 'set -euo pipefail; eval "$(node bin/lookout env)"; exec "$0" -m pytest -q -p no:cacheprovider "$1"';
-    const env: NodeJS.ProcessEnv = { ...process.env, LOOKOUT_TEST_RUN: fx.runA, LOOKOUT_TEST_ROWS: rowsFile, LOOKOUT_PYTEST_RESULTS: results };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      LOOKOUT_TEST_RUN: fx.runA,
+      LOOKOUT_TEST_ROWS: rowsFile,
+      LOOKOUT_PYTEST_RESULTS: results,
+    };
     delete env.BIGQUERY_EMULATOR_HOST; // only `lookout env` sets it
     const code = await new Promise<number>((resolve, reject) => {
       const p = spawn('bash', ['-c', script, PYTHON, TESTS], { cwd: ROOT, env });
@@ -61,7 +69,8 @@ describe('google-cloud-bigquery (Python) + pandas on the embedded stack', () => 
         outcomes.set(o.nodeid, [...(outcomes.get(o.nodeid) ?? []), o]);
       }
     }
-    if (code !== 0 && outcomes.size === 0) throw new Error(`pytest exited ${code} without results:\n${pytestLog.slice(-4000)}`);
+    if (code !== 0 && outcomes.size === 0)
+      throw new Error(`pytest exited ${code} without results:\n${pytestLog.slice(-4000)}`);
   }, 900_000);
 
   it('has its pinned venv and tests (.lookout/analyst-venv: run infra/install.sh)', () => {
@@ -74,7 +83,10 @@ describe('google-cloud-bigquery (Python) + pandas on the embedded stack', () => 
       const got = outcomes.get(id);
       expect(got, `pytest reported nothing for ${id}:\n${pytestLog.slice(-3000)}`).toBeDefined();
       const bad = got!.filter((o) => o.outcome !== 'passed');
-      if (bad.length) throw new Error(`${id} ${bad.map((o) => `${o.when}: ${o.outcome}`).join(', ')}\n${bad.map((o) => o.longrepr).join('\n')}`);
+      if (bad.length)
+        throw new Error(
+          `${id} ${bad.map((o) => `${o.when}: ${o.outcome}`).join(', ')}\n${bad.map((o) => o.longrepr).join('\n')}`,
+        );
       expect(got!.map((o) => o.outcome)).toContain('passed');
     });
   }

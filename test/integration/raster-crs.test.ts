@@ -26,7 +26,11 @@ const ERDAS = path.join(ROOT, '.lookout', 'raster-data', 'rgdal', 'erdas_spnad83
 describe('raster pipeline: CRSs beyond UTM', () => {
   it('a real State Plane GeoTIFF (US survey feet) gets a footprint on every chip row', async () => {
     if (!fs.existsSync(ERDAS)) {
-      const r = spawnSync('bash', [path.join(ROOT, 'bench', 'raster-data.sh'), '--only', 'rgdal'], { cwd: ROOT, encoding: 'utf8', timeout: 240_000 });
+      const r = spawnSync('bash', [path.join(ROOT, 'bench', 'raster-data.sh'), '--only', 'rgdal'], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        timeout: 240_000,
+      });
       if (r.status !== 0) throw new Error(`bench/raster-data.sh --only rgdal failed (${r.status}): ${r.stderr}`);
     }
     const bytes = fs.readFileSync(ERDAS);
@@ -52,7 +56,15 @@ describe('raster pipeline: CRSs beyond UTM', () => {
 
   it('a CRS proj4js cannot express: chip rows without footprints, georef_note says why', async () => {
     const run = uniqueRun('raster-crs-bad');
-    const tif = writeTiffBuffer({ width: 256, height: 128, bands: 1, type: 'uint8', tileSize: 64, geo: { tiepoint: [0, 0, 0, 1159876, 775380, 0], pixelScale: [10, 10, 0], geoKeys: epsgGeoKeys(6269) }, block: () => Buffer.alloc(64 * 64, 40) });
+    const tif = writeTiffBuffer({
+      width: 256,
+      height: 128,
+      bands: 1,
+      type: 'uint8',
+      tileSize: 64,
+      geo: { tiepoint: [0, 0, 0, 1159876, 775380, 0], pixelScale: [10, 10, 0], geoKeys: epsgGeoKeys(6269) },
+      block: () => Buffer.alloc(64 * 64, 40),
+    });
     await upload(cfg.gcs.bucket, `${run}/urban-grid.tif`, tif, 'image/tiff', { 'lookout-run': run });
     const rows = await waitForRows<Row>('run_tag = @run', { run }, 3, 300_000);
     const chips = rows.filter((r) => r.raster?.kind === 'chip');

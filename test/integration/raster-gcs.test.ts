@@ -52,7 +52,11 @@ describe('rasters from the bucket by range requests', () => {
 
   it('a missing object and a truncated one are bad input with their classes', async () => {
     await ensureBucket(SIDE_BUCKET);
-    const missing = gcsRangeSource(storage, { bucket: SIDE_BUCKET, name: `${uniqueRun('raster')}/none.tif`, generation: '1' });
+    const missing = gcsRangeSource(storage, {
+      bucket: SIDE_BUCKET,
+      name: `${uniqueRun('raster')}/none.tif`,
+      generation: '1',
+    });
     await expect(missing).rejects.toBeInstanceOf(BadInputError);
     await expect(missing).rejects.toMatchObject({ errorClass: 'ObjectNotFound' });
     const name = `${uniqueRun('raster')}/cut.tif`;

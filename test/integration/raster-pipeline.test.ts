@@ -11,7 +11,18 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { epsgGeoKeys, blocksFromBands, writeTiffBuffer, type TiffWriteOptions } from '../../media/tiff-writer';
-import { bq, cfg, ensureBucket, SIDE_BUCKET, storage, uniqueRun, upload, VIEW, waitForRows, withTemporal } from './helpers';
+import {
+  bq,
+  cfg,
+  ensureBucket,
+  SIDE_BUCKET,
+  storage,
+  uniqueRun,
+  upload,
+  VIEW,
+  waitForRows,
+  withTemporal,
+} from './helpers';
 import { query } from '../../io/query';
 import { resolvePipeline } from '../../core/pipelines';
 import type { AnalyzeRasterInput, AnalyzeRasterResult } from '../../core/workflows';
@@ -37,7 +48,16 @@ const H = 200;
 const UTM11 = { tiepoint: [0, 0, 0, 500000, 4000000, 0], pixelScale: [10, 10, 0], geoKeys: epsgGeoKeys(32611) };
 
 /** A 4-band (R, G, B, NIR) uint16 scene: textured vegetation; `burn` puts a burn scar in chip (1, 0). */
-function scene(opts: { burn?: boolean; geo?: TiffWriteOptions['geo'] | null; width?: number; height?: number; tile?: number; overrideTags?: Record<number, number[]> } = {}): Buffer {
+function scene(
+  opts: {
+    burn?: boolean;
+    geo?: TiffWriteOptions['geo'] | null;
+    width?: number;
+    height?: number;
+    tile?: number;
+    overrideTags?: Record<number, number[]>;
+  } = {},
+): Buffer {
   const w = opts.width ?? W;
   const h = opts.height ?? H;
   const bands = [0, 1, 2, 3].map(() => new Array<number>(w * h));
@@ -68,9 +88,17 @@ function scene(opts: { burn?: boolean; geo?: TiffWriteOptions['geo'] | null; wid
 
 const bucket = () => cfg.gcs.bucket;
 
-async function chipsAndSummary(run: string, expected: number, timeoutMs = 300_000): Promise<{ chips: Row[]; summaries: Row[]; all: Row[] }> {
+async function chipsAndSummary(
+  run: string,
+  expected: number,
+  timeoutMs = 300_000,
+): Promise<{ chips: Row[]; summaries: Row[]; all: Row[] }> {
   const all = await waitForRows<Row>('run_tag = @run', { run }, expected, timeoutMs);
-  return { all, chips: all.filter((r) => r.raster?.kind === 'chip'), summaries: all.filter((r) => r.raster?.kind === 'summary') };
+  return {
+    all,
+    chips: all.filter((r) => r.raster?.kind === 'chip'),
+    summaries: all.filter((r) => r.raster?.kind === 'summary'),
+  };
 }
 
 async function readGs(uri: string): Promise<Buffer> {
@@ -111,7 +139,13 @@ describe('raster pipeline', () => {
       expect(r.east!).toBeGreaterThan(r.west!);
       expect(r.north!).toBeGreaterThan(r.south!);
       // No before image: change and index deltas are null; no archive bank yet: no novelty; no S2 bands: no cloud.
-      expect([r.change_score, r.ndvi_delta, r.novelty_score, r.cloud_fraction, r.before_name]).toEqual([null, null, null, null, null]);
+      expect([r.change_score, r.ndvi_delta, r.novelty_score, r.cloud_fraction, r.before_name]).toEqual([
+        null,
+        null,
+        null,
+        null,
+        null,
+      ]);
       const d = JSON.parse(c.details!) as Record<string, number>;
       expect(d.ndvi).toBeGreaterThan(0.5); // vegetation: NIR >> red
     }
@@ -120,12 +154,25 @@ describe('raster pipeline', () => {
     const s = summaries[0];
     expect(s.workflow_id).toBe(`raster:${bucket()}/${name}#${generation}`);
     expect(s.status).toBe('ok');
-    expect(s.raster).toMatchObject({ kind: 'summary', chips: 6, chips_failed: 0, chip_size: 128, chip_overlap: 0, bands: 4, width: W, height: H, georef: 'geotiff' });
+    expect(s.raster).toMatchObject({
+      kind: 'summary',
+      chips: 6,
+      chips_failed: 0,
+      chip_size: 128,
+      chip_overlap: 0,
+      bands: 4,
+      width: W,
+      height: H,
+      georef: 'geotiff',
+    });
     expect(s.raster!.footprint_wkt).toMatch(/^POLYGON/);
     const png = await readGs(s.raster!.heatmap_uri!);
     const meta = await sharp(png).metadata();
     expect([meta.format, meta.width! > 0, meta.height! > 0]).toEqual(['png', true, true]);
-    const fc = JSON.parse((await readGs(s.raster!.geojson_uri!)).toString()) as { type: string; features: Array<{ geometry: unknown }> };
+    const fc = JSON.parse((await readGs(s.raster!.geojson_uri!)).toString()) as {
+      type: string;
+      features: Array<{ geometry: unknown }>;
+    };
     expect(fc.type).toBe('FeatureCollection');
     expect(fc.features).toHaveLength(6);
     expect(fc.features.every((f) => f.geometry !== null)).toBe(true);
@@ -159,7 +206,7 @@ describe('raster pipeline', () => {
     expect(summaries[0].raster!.before_name).toBe(`${folder}/scene_before.tif`);
   });
 
-  it('the README\'s emulator SQL: chips of a run inside a bounding box, most changed first', async () => {
+  it("the README's emulator SQL: chips of a run inside a bounding box, most changed first", async () => {
     const rows = await query<{ chip_col: number; chip_row: number; change_score: number }>(
       bq,
       `SELECT name, raster.chip_col, raster.chip_row, raster.change_score, raster.novelty_score, raster.footprint_wkt
@@ -172,7 +219,9 @@ LIMIT 20`,
     );
     // The same box applied to every chip row of the run, in JS: the SQL selects exactly those, most changed first.
     const all = await chipsAndSummary(runAfter, 7);
-    const inBox = all.chips.map((c) => c.raster!).filter((r) => r.east! >= -117.0 && r.west! <= -116.99 && r.north! >= 36.12 && r.south! <= 36.13);
+    const inBox = all.chips
+      .map((c) => c.raster!)
+      .filter((r) => r.east! >= -117.0 && r.west! <= -116.99 && r.north! >= 36.12 && r.south! <= 36.13);
     expect(inBox.length).toBeGreaterThan(0);
     expect(inBox.length).toBeLessThan(6);
     expect(rows.map((r) => [r.chip_col, r.chip_row]).sort()).toEqual(inBox.map((r) => [r.chip_col, r.chip_row]).sort());
@@ -182,11 +231,16 @@ LIMIT 20`,
   it('lookout export --geojson RUN writes the chips as a FeatureCollection from the rows', () => {
     const out = path.join(cfg.home, `export-${runAfter}.geojson`);
     const bin = path.resolve(__dirname, '..', '..', 'bin', 'lookout');
-    const line = execFileSync('node', [bin, 'export', '--geojson', runAfter, '--out', out, '--json'], { encoding: 'utf8', env: process.env });
+    const line = execFileSync('node', [bin, 'export', '--geojson', runAfter, '--out', out, '--json'], {
+      encoding: 'utf8',
+      env: process.env,
+    });
     const summary = JSON.parse(line.trim().split('\n').pop()!) as { features: number; placed: number; bbox: number[] };
     expect([summary.features, summary.placed]).toEqual([6, 6]);
     expect(summary.bbox[0]).toBeCloseTo(-117, 2);
-    const fc = JSON.parse(fs.readFileSync(out, 'utf8')) as { features: Array<{ geometry: { type: string; coordinates: number[][][] }; properties: Record<string, unknown> }> };
+    const fc = JSON.parse(fs.readFileSync(out, 'utf8')) as {
+      features: Array<{ geometry: { type: string; coordinates: number[][][] }; properties: Record<string, unknown> }>;
+    };
     expect(fc.features).toHaveLength(6);
     const f = fc.features.find((x) => x.properties.chip_col === 1 && x.properties.chip_row === 0)!;
     expect(f.geometry.type).toBe('Polygon');
@@ -198,9 +252,27 @@ LIMIT 20`,
     const run = uniqueRun('raster-bad');
     const meta = { 'lookout-run': run };
     const constant = Buffer.alloc(512 * 512, 7);
-    const huge = writeTiffBuffer({ width: 100_000, height: 100_000, bands: 1, type: 'uint8', tileSize: 512, compression: 'deflate', geo: UTM11, shareRepeatedBlocks: true, block: () => constant });
+    const huge = writeTiffBuffer({
+      width: 100_000,
+      height: 100_000,
+      bands: 1,
+      type: 'uint8',
+      tileSize: 512,
+      compression: 'deflate',
+      geo: UTM11,
+      shareRepeatedBlocks: true,
+      block: () => constant,
+    });
     const small = (overrideTags: Record<number, number[]>) => scene({ width: 32, height: 32, tile: 16, overrideTags });
-    const cube = writeTiffBuffer({ width: 4, height: 4, bands: 300, type: 'uint8', tileSize: 16, compression: 'deflate', block: (_x, _y, w, h) => Buffer.alloc(w * h * 300, 1) });
+    const cube = writeTiffBuffer({
+      width: 4,
+      height: 4,
+      bands: 300,
+      type: 'uint8',
+      tileSize: 16,
+      compression: 'deflate',
+      block: (_x, _y, w, h) => Buffer.alloc(w * h * 300, 1),
+    });
     const corrupt = Buffer.from(scene({ width: 256, height: 256, tile: 32 }));
     // Garbage over tile 1's deflate stream: the chip over it cannot be decoded, its neighbours can.
     const tileOffsets = (() => {
@@ -216,7 +288,11 @@ LIMIT 20`,
     corrupt.fill(0xab, at, at + 40);
     const uploads: Array<[string, Buffer, Record<string, string>]> = [
       ['nogeo.tif', scene({ geo: null }), {}],
-      ['brokengeo.tif', scene({ geo: { tiepoint: [0, 0, 0, 500000, 4000000, 0], pixelScale: [0, 0, 0], geoKeys: epsgGeoKeys(32611) } }), {}],
+      [
+        'brokengeo.tif',
+        scene({ geo: { tiepoint: [0, 0, 0, 500000, 4000000, 0], pixelScale: [0, 0, 0], geoKeys: epsgGeoKeys(32611) } }),
+        {},
+      ],
       ['lying.tif', huge.subarray(0, 4096), {}],
       ['jpeg2000.tif', small({ 259: [34712] }), {}],
       ['twelve-bit.tif', small({ 258: [12, 12, 12, 12] }), {}],
@@ -228,7 +304,13 @@ LIMIT 20`,
     // nogeo 6+1, brokengeo 6+1, five failed rasters 1 each, corrupt 16+1.
     const { all } = await chipsAndSummary(run, 7 + 7 + 5 + 17);
     const of = (n: string) => all.filter((r) => r.name === `${run}/${n}`);
-    for (const [n, cls] of [['lying.tif', 'TruncatedRaster'], ['jpeg2000.tif', 'UnsupportedRaster'], ['twelve-bit.tif', 'UnsupportedRaster'], ['zero-bands.tif', 'BadBandCount'], ['cube.tif', 'BadBandCount']] as const) {
+    for (const [n, cls] of [
+      ['lying.tif', 'TruncatedRaster'],
+      ['jpeg2000.tif', 'UnsupportedRaster'],
+      ['twelve-bit.tif', 'UnsupportedRaster'],
+      ['zero-bands.tif', 'BadBandCount'],
+      ['cube.tif', 'BadBandCount'],
+    ] as const) {
       const rows = of(n);
       expect(rows, n).toHaveLength(1);
       expect([rows[0].status, rows[0].error_class, rows[0].pipeline], n).toEqual(['failed', cls, 'raster']);
@@ -236,7 +318,10 @@ LIMIT 20`,
     }
     expect(of('jpeg2000.tif')[0].error_message).toMatch(/JPEG 2000/);
     expect(of('cube.tif')[0].error_message).toMatch(/300 bands/);
-    for (const [n, georef] of [['nogeo.tif', 'none'], ['brokengeo.tif', 'broken']] as const) {
+    for (const [n, georef] of [
+      ['nogeo.tif', 'none'],
+      ['brokengeo.tif', 'broken'],
+    ] as const) {
       const rows = of(n);
       expect(rows).toHaveLength(7);
       for (const r of rows) {
@@ -246,30 +331,59 @@ LIMIT 20`,
         expect([r.raster!.footprint_wkt, r.raster!.west]).toEqual([null, null]);
       }
       // Pixel windows are kept.
-      expect(rows.filter((r) => r.raster!.kind === 'chip').map((r) => r.raster!.width).sort((a, b) => a - b)).toEqual([44, 44, 128, 128, 128, 128]);
+      expect(
+        rows
+          .filter((r) => r.raster!.kind === 'chip')
+          .map((r) => r.raster!.width)
+          .sort((a, b) => a - b),
+      ).toEqual([44, 44, 128, 128, 128, 128]);
     }
     const c = of('corrupt.tif');
     const failedChips = c.filter((r) => r.raster?.kind === 'chip' && r.status === 'failed');
     const okChips = c.filter((r) => r.raster?.kind === 'chip' && r.status === 'ok');
-    expect(failedChips.map((r) => [r.raster!.chip_col, r.raster!.chip_row, r.error_class])).toEqual([[0, 0, 'CorruptRaster']]);
+    expect(failedChips.map((r) => [r.raster!.chip_col, r.raster!.chip_row, r.error_class])).toEqual([
+      [0, 0, 'CorruptRaster'],
+    ]);
     expect(okChips).toHaveLength(15);
     const sum = c.find((r) => r.raster?.kind === 'summary')!;
-    expect([sum.status, sum.label, sum.raster!.chips, sum.raster!.chips_failed]).toEqual(['ok', 'raster-partial', 16, 1]);
+    expect([sum.status, sum.label, sum.raster!.chips, sum.raster!.chips_failed]).toEqual([
+      'ok',
+      'raster-partial',
+      16,
+      1,
+    ]);
   });
 
   it('JPEG and PNG with lookout-pipeline: raster, with a world file and without', async () => {
     const run = uniqueRun('raster-plain');
-    const jpg = await sharp({ create: { width: 300, height: 200, channels: 3, background: { r: 40, g: 140, b: 60 } } }).jpeg({ quality: 90 }).toBuffer();
-    const png = await sharp({ create: { width: 100, height: 100, channels: 3, background: { r: 90, g: 90, b: 200 } } }).png().toBuffer();
+    const jpg = await sharp({ create: { width: 300, height: 200, channels: 3, background: { r: 40, g: 140, b: 60 } } })
+      .jpeg({ quality: 90 })
+      .toBuffer();
+    const png = await sharp({ create: { width: 100, height: 100, channels: 3, background: { r: 90, g: 90, b: 200 } } })
+      .png()
+      .toBuffer();
     // The world file first (a sidecar: skipped by the dispatcher, read with its image).
-    await upload(bucket(), `${run}/aerial.jgw`, Buffer.from('0.5\n0\n0\n-0.5\n500000.25\n4000000.25\n'), 'text/plain', { 'lookout-run': run });
-    await upload(bucket(), `${run}/aerial.prj`, Buffer.from('PROJCS["WGS 84 / UTM zone 11N",AUTHORITY["EPSG","32611"]]'), 'text/plain', { 'lookout-run': run });
-    await upload(bucket(), `${run}/aerial.jpg`, jpg, 'image/jpeg', { 'lookout-run': run, 'lookout-pipeline': 'raster' });
+    await upload(bucket(), `${run}/aerial.jgw`, Buffer.from('0.5\n0\n0\n-0.5\n500000.25\n4000000.25\n'), 'text/plain', {
+      'lookout-run': run,
+    });
+    await upload(
+      bucket(),
+      `${run}/aerial.prj`,
+      Buffer.from('PROJCS["WGS 84 / UTM zone 11N",AUTHORITY["EPSG","32611"]]'),
+      'text/plain',
+      { 'lookout-run': run },
+    );
+    await upload(bucket(), `${run}/aerial.jpg`, jpg, 'image/jpeg', {
+      'lookout-run': run,
+      'lookout-pipeline': 'raster',
+    });
     await upload(bucket(), `${run}/plain.png`, png, 'image/png', { 'lookout-run': run, 'lookout-pipeline': 'raster' });
     const { all } = await chipsAndSummary(run, 7 + 2);
     expect(all).toHaveLength(9);
     const jp = all.filter((r) => r.name.endsWith('aerial.jpg'));
-    expect(jp.every((r) => r.status === 'ok' && r.raster!.georef === 'world-file' && r.raster!.footprint_wkt !== null)).toBe(true);
+    expect(
+      jp.every((r) => r.status === 'ok' && r.raster!.georef === 'world-file' && r.raster!.footprint_wkt !== null),
+    ).toBe(true);
     expect(jp.find((r) => r.raster!.kind === 'summary')!.raster!.west).toBeCloseTo(-117, 2);
     const pn = all.filter((r) => r.name.endsWith('plain.png'));
     expect(pn.map((r) => [r.raster!.kind, r.raster!.georef, r.raster!.footprint_wkt]).sort()).toEqual([
@@ -284,18 +398,27 @@ LIMIT 20`,
     const file = path.join(cfg.home, `${run}-scene.tif`);
     fs.writeFileSync(file, scene());
     // --wait counts analyses (a raster's summary row), not its chip rows.
-    execFileSync('node', [bin, 'upload', file, '--prefix', `${run}/`, '--run', run, '--wait', '--timeout-s', '240'], { encoding: 'utf8', env: process.env });
+    execFileSync('node', [bin, 'upload', file, '--prefix', `${run}/`, '--run', run, '--wait', '--timeout-s', '240'], {
+      encoding: 'utf8',
+      env: process.env,
+    });
     const up = await chipsAndSummary(run, 7);
     expect([up.chips.length, up.summaries.length]).toEqual([6, 1]);
     expect(up.chips.every((c) => c.raster!.footprint_wkt !== null && c.raster!.crs === 'EPSG:32611')).toBe(true);
     // An archive already in a bucket (not the watched inbox): backfill publishes an event per object.
     await ensureBucket(SIDE_BUCKET);
     const bfRun = uniqueRun('raster-backfill');
-    for (const n of ['t1.tif', 't2.tif']) await upload(SIDE_BUCKET, `${bfRun}/archive/${n}`, scene({ width: 200, height: 100 }), 'image/tiff');
-    execFileSync('node', [bin, 'backfill', `gs://${SIDE_BUCKET}/${bfRun}/archive/`, '--run', bfRun], { encoding: 'utf8', env: process.env });
+    for (const n of ['t1.tif', 't2.tif'])
+      await upload(SIDE_BUCKET, `${bfRun}/archive/${n}`, scene({ width: 200, height: 100 }), 'image/tiff');
+    execFileSync('node', [bin, 'backfill', `gs://${SIDE_BUCKET}/${bfRun}/archive/`, '--run', bfRun], {
+      encoding: 'utf8',
+      env: process.env,
+    });
     const bf = await chipsAndSummary(bfRun, 2 * (2 + 1));
     expect([bf.chips.length, bf.summaries.length]).toEqual([4, 2]);
-    expect(bf.chips.every((c) => c.status === 'ok' && c.raster!.footprint_wkt !== null && c.pipeline === 'raster')).toBe(true);
+    expect(
+      bf.chips.every((c) => c.status === 'ok' && c.raster!.footprint_wkt !== null && c.pipeline === 'raster'),
+    ).toBe(true);
   });
 
   it('a raster of many blocks continues as new runs, and its progress counts every block', async () => {
@@ -316,7 +439,11 @@ LIMIT 20`,
     };
     const workflowId = `raster:${SIDE_BUCKET}/${name}#${generation}`;
     const result = await withTemporal(async (c) => {
-      const h = await c.workflow.start('analyzeRaster', { taskQueue: cfg.temporal.workflowQueue, workflowId, args: [input] });
+      const h = await c.workflow.start('analyzeRaster', {
+        taskQueue: cfg.temporal.workflowQueue,
+        workflowId,
+        args: [input],
+      });
       return (await h.result()) as AnalyzeRasterResult;
     });
     expect(result).toMatchObject({ status: 'ok', chips: 6, ok: 6, failed: 0 });

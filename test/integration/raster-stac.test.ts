@@ -61,13 +61,26 @@ describe.skipIf(!haveBigEarthNet())('STAC Items on the real stack', { timeout: 6
     const run = uniqueRun('stac-item');
     const item = patchItem(meta, { collection: run, href: (b) => hrefs[b] });
     const name = `${run}/${PATCH}.json`;
-    await upload(cfg.gcs.bucket, name, json(item), 'application/geo+json', { 'lookout-run': run, 'lookout-chip-size': '64' });
+    await upload(cfg.gcs.bucket, name, json(item), 'application/geo+json', {
+      'lookout-run': run,
+      'lookout-chip-size': '64',
+    });
     // 120 x 120 at 64 px chips: 2 x 2 chips and the summary.
     const all = await waitForRows<Row>('run_tag = @run', { run }, 5, 300_000);
     expect(all).toHaveLength(5);
     for (const r of all) {
       expect([r.status, r.pipeline, r.error_class]).toEqual(['ok', 'raster', null]);
-      expect(r.raster).toMatchObject({ acquired_at: '2017-06-13T10:10:31.000Z', platform: 'sentinel-2a', place: 'MGRS:33UUP', collection: run, stac_item: PATCH, crs: 'EPSG:32633', georef: 'geotiff', raster_width: 120, raster_height: 120 });
+      expect(r.raster).toMatchObject({
+        acquired_at: '2017-06-13T10:10:31.000Z',
+        platform: 'sentinel-2a',
+        place: 'MGRS:33UUP',
+        collection: run,
+        stac_item: PATCH,
+        crs: 'EPSG:32633',
+        georef: 'geotiff',
+        raster_width: 120,
+        raster_height: 120,
+      });
       expect(r.raster!.footprint_wkt).toMatch(/^POLYGON\(\(/);
     }
     const summary = all.find((r) => r.raster!.kind === 'summary')!;
@@ -76,7 +89,9 @@ describe.skipIf(!haveBigEarthNet())('STAC Items on the real stack', { timeout: 6
     expect(summary.raster!.west!).toBeCloseTo(meta.bbox[0], 5);
     expect(summary.raster!.north!).toBeCloseTo(meta.bbox[3], 5);
     const notes = (JSON.parse(summary.details!) as { notes: string }).notes;
-    expect(notes).toMatch(/STAC Item S2A_MSIL2A_20170613T101031_87_48: B01=coastal, B02=blue.*B11=swir16, B12=swir22 on the grid of B02/);
+    expect(notes).toMatch(
+      /STAC Item S2A_MSIL2A_20170613T101031_87_48: B01=coastal, B02=blue.*B11=swir16, B12=swir22 on the grid of B02/,
+    );
     // Indices from the role bands (B04 red, B08 nir, B11/B12 SWIR): arable land in June is green.
     for (const c of all.filter((r) => r.raster!.kind === 'chip')) {
       const d = JSON.parse(c.details!) as Record<string, number>;
@@ -92,13 +107,65 @@ describe.skipIf(!haveBigEarthNet())('STAC Items on the real stack', { timeout: 6
     const m = { 'lookout-run': run };
     const cases: Array<[string, Buffer, string, RegExp]> = [
       ['garbage.json', Buffer.from('{"type": "Feature", "assets": '), 'NotStacItem', /not JSON/],
-      ['search.json', json({ type: 'FeatureCollection', features: [patchItem(meta)] }), 'NotStacItem', /ItemCollection \(1 features\).*lookout backfill/],
-      ['geojson.json', json({ type: 'Feature', geometry: null, properties: {} }), 'NotStacItem', /without "stac_version"/],
-      ['missing.json', json(patchItem(meta, { collection: run, href: (b) => (b === 'B09' ? `gs://${SIDE_BUCKET}/${run}/gone_B09.tif` : hrefs[b]) })), 'StacAssetMissing', /asset "B09" .*gone_B09\.tif does not exist/],
-      ['crs.json', json(patchItem(meta, { collection: run, href: (b) => (b === 'B11' ? otherHrefs.B11 : hrefs[b]) })), 'StacAssetMismatch', /asset "B11" is in EPSG:32629, asset "B02" in EPSG:32633/],
-      ['notiff.json', json(patchItem(meta, { collection: run, href: (b) => (b === 'B03' ? `gs://${cfg.gcs.bucket}/${run}/geojson.json` : hrefs[b]) })), 'StacAssetUnreadable', /asset "B03" .*neither a TIFF/],
-      ['elsewhere.json', json(patchItem({ ...meta, bbox: [meta.bbox[0] + 3, meta.bbox[1], meta.bbox[2] + 3, meta.bbox[3]] }, { collection: run, href: (b) => hrefs[b] })), 'StacAssetMismatch', /bbox .* does not meet the footprint of its bands/],
-      ['http.json', json(patchItem(meta, { collection: run, href: (b) => (b === 'B04' ? 'https://example.com/B04.tif' : hrefs[b]) })), 'StacAssetUnreadable', /asset "B04": href https:\/\/example\.com\/B04\.tif is not in a bucket/],
+      [
+        'search.json',
+        json({ type: 'FeatureCollection', features: [patchItem(meta)] }),
+        'NotStacItem',
+        /ItemCollection \(1 features\).*lookout backfill/,
+      ],
+      [
+        'geojson.json',
+        json({ type: 'Feature', geometry: null, properties: {} }),
+        'NotStacItem',
+        /without "stac_version"/,
+      ],
+      [
+        'missing.json',
+        json(
+          patchItem(meta, {
+            collection: run,
+            href: (b) => (b === 'B09' ? `gs://${SIDE_BUCKET}/${run}/gone_B09.tif` : hrefs[b]),
+          }),
+        ),
+        'StacAssetMissing',
+        /asset "B09" .*gone_B09\.tif does not exist/,
+      ],
+      [
+        'crs.json',
+        json(patchItem(meta, { collection: run, href: (b) => (b === 'B11' ? otherHrefs.B11 : hrefs[b]) })),
+        'StacAssetMismatch',
+        /asset "B11" is in EPSG:32629, asset "B02" in EPSG:32633/,
+      ],
+      [
+        'notiff.json',
+        json(
+          patchItem(meta, {
+            collection: run,
+            href: (b) => (b === 'B03' ? `gs://${cfg.gcs.bucket}/${run}/geojson.json` : hrefs[b]),
+          }),
+        ),
+        'StacAssetUnreadable',
+        /asset "B03" .*neither a TIFF/,
+      ],
+      [
+        'elsewhere.json',
+        json(
+          patchItem(
+            { ...meta, bbox: [meta.bbox[0] + 3, meta.bbox[1], meta.bbox[2] + 3, meta.bbox[3]] },
+            { collection: run, href: (b) => hrefs[b] },
+          ),
+        ),
+        'StacAssetMismatch',
+        /bbox .* does not meet the footprint of its bands/,
+      ],
+      [
+        'http.json',
+        json(
+          patchItem(meta, { collection: run, href: (b) => (b === 'B04' ? 'https://example.com/B04.tif' : hrefs[b]) }),
+        ),
+        'StacAssetUnreadable',
+        /asset "B04": href https:\/\/example\.com\/B04\.tif is not in a bucket/,
+      ],
     ];
     for (const [n, body] of cases) await upload(cfg.gcs.bucket, `${run}/${n}`, body, 'application/json', m);
     const rows = await waitForRows<Row>('run_tag = @run', { run }, cases.length, 300_000);
@@ -110,7 +177,16 @@ describe.skipIf(!haveBigEarthNet())('STAC Items on the real stack', { timeout: 6
       expect(r[0].error_message, n).toMatch(msg);
     }
     // Nothing stuck or retried without end: each Item's workflow has completed (bad input fails once, not retried).
-    const states = await withTemporal((c) => Promise.all(rows.map((r) => c.workflow.getHandle(r.workflow_id).describe().then((d) => d.status.name))));
+    const states = await withTemporal((c) =>
+      Promise.all(
+        rows.map((r) =>
+          c.workflow
+            .getHandle(r.workflow_id)
+            .describe()
+            .then((d) => d.status.name),
+        ),
+      ),
+    );
     expect(new Set(states)).toEqual(new Set(['COMPLETED']));
   });
 
@@ -119,25 +195,104 @@ describe.skipIf(!haveBigEarthNet())('STAC Items on the real stack', { timeout: 6
     const root = `${run}/archive`;
     // catalog.json -> child s2/collection.json -> item s2/<patch>/<patch>.json with its bands beside it (relative hrefs).
     await uploadBands(meta, SIDE_BUCKET, `${root}/s2/${PATCH}/`);
-    await upload(SIDE_BUCKET, `${root}/s2/${PATCH}/${PATCH}.json`, json(patchItem(meta, { collection: run })), 'application/geo+json');
-    await upload(SIDE_BUCKET, `${root}/s2/collection.json`, json({ type: 'Collection', stac_version: '1.0.0', id: run, description: 'test', license: 'proprietary', extent: {}, links: [{ rel: 'root', href: '../catalog.json' }, { rel: 'item', href: `./${PATCH}/${PATCH}.json` }] }), 'application/json');
-    await upload(SIDE_BUCKET, `${root}/catalog.json`, json({ type: 'Catalog', stac_version: '1.0.0', id: 'root', description: 'test', links: [{ rel: 'self', href: './catalog.json' }, { rel: 'child', href: './s2/collection.json' }, { rel: 'child', href: './missing/catalog.json' }] }), 'application/json');
-    const out = execFileSync('node', [bin, 'backfill', `gs://${SIDE_BUCKET}/${root}/catalog.json`, '--run', run, '--json'], { encoding: 'utf8', env: process.env });
-    const r = JSON.parse(out.trim().split('\n').pop()!) as { catalogs: number; items: number; published: number; duplicates: number; invalid: number; problems: string[] };
+    await upload(
+      SIDE_BUCKET,
+      `${root}/s2/${PATCH}/${PATCH}.json`,
+      json(patchItem(meta, { collection: run })),
+      'application/geo+json',
+    );
+    await upload(
+      SIDE_BUCKET,
+      `${root}/s2/collection.json`,
+      json({
+        type: 'Collection',
+        stac_version: '1.0.0',
+        id: run,
+        description: 'test',
+        license: 'proprietary',
+        extent: {},
+        links: [
+          { rel: 'root', href: '../catalog.json' },
+          { rel: 'item', href: `./${PATCH}/${PATCH}.json` },
+        ],
+      }),
+      'application/json',
+    );
+    await upload(
+      SIDE_BUCKET,
+      `${root}/catalog.json`,
+      json({
+        type: 'Catalog',
+        stac_version: '1.0.0',
+        id: 'root',
+        description: 'test',
+        links: [
+          { rel: 'self', href: './catalog.json' },
+          { rel: 'child', href: './s2/collection.json' },
+          { rel: 'child', href: './missing/catalog.json' },
+        ],
+      }),
+      'application/json',
+    );
+    const out = execFileSync(
+      'node',
+      [bin, 'backfill', `gs://${SIDE_BUCKET}/${root}/catalog.json`, '--run', run, '--json'],
+      { encoding: 'utf8', env: process.env },
+    );
+    const r = JSON.parse(out.trim().split('\n').pop()!) as {
+      catalogs: number;
+      items: number;
+      published: number;
+      duplicates: number;
+      invalid: number;
+      problems: string[];
+    };
     expect(r).toMatchObject({ catalogs: 2, items: 1, published: 1, duplicates: 0, invalid: 1 });
     expect(r.problems[0]).toMatch(/missing\/catalog\.json/);
     // An ItemCollection (a search result): its Item is written to the results bucket with absolute hrefs, then analysed.
-    const fc = { type: 'FeatureCollection', features: [patchItem(meta, { id: `${PATCH}-search`, collection: `${run}-search`, href: (_b, f) => `./s2/${PATCH}/${f}` })] };
+    const fc = {
+      type: 'FeatureCollection',
+      features: [
+        patchItem(meta, { id: `${PATCH}-search`, collection: `${run}-search`, href: (_b, f) => `./s2/${PATCH}/${f}` }),
+      ],
+    };
     await upload(SIDE_BUCKET, `${root}/search.json`, json(fc), 'application/geo+json');
-    const out2 = execFileSync('node', [bin, 'backfill', `gs://${SIDE_BUCKET}/${root}/search.json`, '--run', run, '--json'], { encoding: 'utf8', env: process.env });
-    expect(JSON.parse(out2.trim().split('\n').pop()!)).toMatchObject({ catalogs: 1, items: 1, published: 1, invalid: 0 });
+    const out2 = execFileSync(
+      'node',
+      [bin, 'backfill', `gs://${SIDE_BUCKET}/${root}/search.json`, '--run', run, '--json'],
+      { encoding: 'utf8', env: process.env },
+    );
+    expect(JSON.parse(out2.trim().split('\n').pop()!)).toMatchObject({
+      catalogs: 1,
+      items: 1,
+      published: 1,
+      invalid: 0,
+    });
     // 120 x 120 at the default 128 px chip: one chip and the summary per Item.
     const rows = await waitForRows<Row>('run_tag = @run', { run }, 4, 300_000);
     expect(rows).toHaveLength(4);
-    expect(rows.every((x) => x.status === 'ok' && x.raster!.acquired_at === '2017-06-13T10:10:31.000Z' && x.raster!.footprint_wkt !== null)).toBe(true);
-    expect(new Set(rows.map((x) => `${x.bucket}/${x.name}`))).toEqual(new Set([`${SIDE_BUCKET}/${root}/s2/${PATCH}/${PATCH}.json`, `${cfg.gcs.resultsBucket}/stac-items/${SIDE_BUCKET}/${root}/search/${PATCH}-search.json`]));
+    expect(
+      rows.every(
+        (x) =>
+          x.status === 'ok' && x.raster!.acquired_at === '2017-06-13T10:10:31.000Z' && x.raster!.footprint_wkt !== null,
+      ),
+    ).toBe(true);
+    expect(new Set(rows.map((x) => `${x.bucket}/${x.name}`))).toEqual(
+      new Set([
+        `${SIDE_BUCKET}/${root}/s2/${PATCH}/${PATCH}.json`,
+        `${cfg.gcs.resultsBucket}/stac-items/${SIDE_BUCKET}/${root}/search/${PATCH}-search.json`,
+      ]),
+    );
     // A second backfill publishes the same object versions: the stream drops them, nothing is analysed twice.
-    const again = JSON.parse(execFileSync('node', [bin, 'backfill', `gs://${SIDE_BUCKET}/${root}/search.json`, '--run', run, '--json'], { encoding: 'utf8', env: process.env }).trim().split('\n').pop()!) as { published: number; duplicates: number };
+    const again = JSON.parse(
+      execFileSync('node', [bin, 'backfill', `gs://${SIDE_BUCKET}/${root}/search.json`, '--run', run, '--json'], {
+        encoding: 'utf8',
+        env: process.env,
+      })
+        .trim()
+        .split('\n')
+        .pop()!,
+    ) as { published: number; duplicates: number };
     expect([again.published, again.duplicates]).toEqual([0, 1]);
   });
 
@@ -145,18 +300,30 @@ describe.skipIf(!haveBigEarthNet())('STAC Items on the real stack', { timeout: 6
    * A CONSTRUCTED time series: the patch's real band files under Items dated t1 < t2 < t3 (same place, one
    * collection per series). Consecutive pairs are (t1, t2) and (t2, t3) whatever the order of arrival.
    */
-  const series = (run: string) => ['2017-06-03T10:10:31Z', '2017-06-13T10:10:31Z', '2017-06-23T10:10:31Z'].map((datetime, i) => ({ name: `${run}/t${i + 1}.json`, body: json(patchItem(meta, { id: `${run}-t${i + 1}`, collection: run, datetime, href: (b) => hrefs[b] })) }));
+  const series = (run: string) =>
+    ['2017-06-03T10:10:31Z', '2017-06-13T10:10:31Z', '2017-06-23T10:10:31Z'].map((datetime, i) => ({
+      name: `${run}/t${i + 1}.json`,
+      body: json(patchItem(meta, { id: `${run}-t${i + 1}`, collection: run, datetime, href: (b) => hrefs[b] })),
+    }));
   type Summary = { name: string; before: string | null; workflow: string; change: number | null; ndvi: number | null };
   const summaries = async (run: string): Promise<Summary[]> =>
-    (await rowsWhere<Row>("run_tag = @run AND raster.kind = 'summary'", { run })).map((r) => ({ name: r.name, before: r.raster!.before_name, workflow: r.workflow_id, change: r.raster!.change_score, ndvi: r.raster!.ndvi_delta }));
+    (await rowsWhere<Row>("run_tag = @run AND raster.kind = 'summary'", { run })).map((r) => ({
+      name: r.name,
+      before: r.raster!.before_name,
+      workflow: r.workflow_id,
+      change: r.raster!.change_score,
+      ndvi: r.raster!.ndvi_delta,
+    }));
   /** Waits until the series' consecutive pairs both have their change rows. */
   const waitPairs = async (run: string, timeoutMs = 400_000): Promise<Summary[]> => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const s = await summaries(run);
-      const has = (after: string, before: string) => s.some((x) => x.name === `${run}/${after}.json` && x.before === `${run}/${before}.json`);
+      const has = (after: string, before: string) =>
+        s.some((x) => x.name === `${run}/${after}.json` && x.before === `${run}/${before}.json`);
       if (has('t2', 't1') && has('t3', 't2')) return s;
-      if (Date.now() > deadline) throw new Error(`consecutive pairs missing after ${timeoutMs} ms: ${JSON.stringify(s)}`);
+      if (Date.now() > deadline)
+        throw new Error(`consecutive pairs missing after ${timeoutMs} ms: ${JSON.stringify(s)}`);
       await new Promise((r) => setTimeout(r, 2000));
     }
   };
@@ -164,7 +331,8 @@ describe.skipIf(!haveBigEarthNet())('STAC Items on the real stack', { timeout: 6
   const checkPairs = (run: string, s: Summary[]) => {
     const pairs = s.filter((x) => x.before).map((x) => `${x.name}<${x.before}`);
     expect(new Set(pairs).size, JSON.stringify(pairs)).toBe(pairs.length);
-    for (const x of s.filter((y) => y.before)) expect(x.before! < x.name, `${x.name} paired with ${x.before}`).toBe(true);
+    for (const x of s.filter((y) => y.before))
+      expect(x.before! < x.name, `${x.name} paired with ${x.before}`).toBe(true);
     const t = (k: string) => s.filter((x) => x.name === `${run}/${k}.json`);
     // Same pixels at every date: the change is (numerically) none.
     for (const x of s.filter((y) => y.before)) {
@@ -195,7 +363,9 @@ describe.skipIf(!haveBigEarthNet())('STAC Items on the real stack', { timeout: 6
   };
   /** docs/stac.md's query for the current consecutive pairs: exactly (t1, t2) and (t2, t3). */
   const checkConsecutive = async (run: string) => {
-    const rows = await query<{ name: string; before_name: string }>(bq, consecutivePairsSql(cfg, 'run_tag = @run'), { run });
+    const rows = await query<{ name: string; before_name: string }>(bq, consecutivePairsSql(cfg, 'run_tag = @run'), {
+      run,
+    });
     expect(rows.map((r) => [r.name, r.before_name])).toEqual([
       [`${run}/t2.json`, `${run}/t1.json`],
       [`${run}/t3.json`, `${run}/t2.json`],
@@ -206,7 +376,8 @@ describe.skipIf(!haveBigEarthNet())('STAC Items on the real stack', { timeout: 6
     const run = uniqueRun('stac-series');
     const [t1, t2, t3] = series(run);
     const m = { 'lookout-run': run };
-    const summaryOf = (n: string, count: number) => waitForRows<Row>("run_tag = @run AND raster.kind = 'summary' AND name = @name", { run, name: n }, count, 300_000);
+    const summaryOf = (n: string, count: number) =>
+      waitForRows<Row>("run_tag = @run AND raster.kind = 'summary' AND name = @name", { run, name: n }, count, 300_000);
     const gens: Record<string, string> = {};
     gens[t3.name] = await upload(cfg.gcs.bucket, t3.name, t3.body, 'application/geo+json', m);
     await summaryOf(t3.name, 1);
@@ -219,7 +390,11 @@ describe.skipIf(!haveBigEarthNet())('STAC Items on the real stack', { timeout: 6
     const s = await summaries(run);
     checkPairs(run, s);
     await checkConsecutive(run);
-    const of = (n: string) => s.filter((x) => x.name === `${run}/${n}.json`).map((x) => x.before).sort();
+    const of = (n: string) =>
+      s
+        .filter((x) => x.name === `${run}/${n}.json`)
+        .map((x) => x.before)
+        .sort();
     // t3: alone at first, then against t1 (t1 arrived), then against t2 (t2 arrived): the last is its consecutive pair.
     expect(of('t3')).toEqual([`${run}/t1.json`, `${run}/t2.json`, null].sort());
     // t2 found t1 in the archive's rows when it was planned: no re-pair needed.
@@ -227,7 +402,9 @@ describe.skipIf(!haveBigEarthNet())('STAC Items on the real stack', { timeout: 6
     expect(of('t1')).toEqual([null]);
     // The re-pairs ran under their pair's workflow ID.
     const repair = s.find((x) => x.name === `${run}/t3.json` && x.before === `${run}/t2.json`)!;
-    expect(repair.workflow).toMatch(new RegExp(`^raster:${cfg.gcs.bucket}/${run}/t3\\.json#\\d+<${cfg.gcs.bucket}/${run}/t2\\.json#\\d+$`));
+    expect(repair.workflow).toMatch(
+      new RegExp(`^raster:${cfg.gcs.bucket}/${run}/t3\\.json#\\d+<${cfg.gcs.bucket}/${run}/t2\\.json#\\d+$`),
+    );
   });
 
   it('pairing by place and time: all three uploaded at once in reverse order still give each consecutive pair exactly once', async () => {
@@ -235,7 +412,11 @@ describe.skipIf(!haveBigEarthNet())('STAC Items on the real stack', { timeout: 6
     const [t1, t2, t3] = series(run);
     const m = { 'lookout-run': run };
     const gens: Record<string, string> = {};
-    await Promise.all([t3, t2, t1].map(async (x) => (gens[x.name] = await upload(cfg.gcs.bucket, x.name, x.body, 'application/geo+json', m))));
+    await Promise.all(
+      [t3, t2, t1].map(
+        async (x) => (gens[x.name] = await upload(cfg.gcs.bucket, x.name, x.body, 'application/geo+json', m)),
+      ),
+    );
     await waitPairs(run);
     await settle(gens);
     const s = await summaries(run);

@@ -56,13 +56,24 @@ function rgbScene(): Buffer {
       bands[2][i] = dark ? 20 + t / 4 : 70 + t;
     }
   }
-  return writeTiffBuffer({ width: w, height: h, bands: 3, type: 'uint8', tileSize: 64, compression: 'deflate', geo: { tiepoint: [0, 0, 0, 500000, 4000000, 0], pixelScale: [10, 10, 0], geoKeys: epsgGeoKeys(32611) }, block: blocksFromBands(bands, w, h, 'uint8') });
+  return writeTiffBuffer({
+    width: w,
+    height: h,
+    bands: 3,
+    type: 'uint8',
+    tileSize: 64,
+    compression: 'deflate',
+    geo: { tiepoint: [0, 0, 0, 500000, 4000000, 0], pixelScale: [10, 10, 0], geoKeys: epsgGeoKeys(32611) },
+    block: blocksFromBands(bands, w, h, 'uint8'),
+  });
 }
 
 const stageOf = (r: Row, s: string) => r.stages.find((x) => x.stage === s)!;
 
 /** Queue each activity type was scheduled on, and the identity of the worker that started it, from the workflow history. */
-async function activityPlaces(workflowId: string): Promise<Array<{ type: string; queue: string; startedBy: string | null; timedOut: string | null }>> {
+async function activityPlaces(
+  workflowId: string,
+): Promise<Array<{ type: string; queue: string; startedBy: string | null; timedOut: string | null }>> {
   const history = await withTemporal((c) => c.workflow.getHandle(workflowId).fetchHistory());
   const events = history.events ?? [];
   const byId = new Map<string, { type: string; queue: string; startedBy: string | null; timedOut: string | null }>();
@@ -70,7 +81,12 @@ async function activityPlaces(workflowId: string): Promise<Array<{ type: string;
     const id = String(e.eventId);
     if (e.activityTaskScheduledEventAttributes) {
       const a = e.activityTaskScheduledEventAttributes;
-      byId.set(id, { type: a.activityType?.name ?? '', queue: a.taskQueue?.name ?? '', startedBy: null, timedOut: null });
+      byId.set(id, {
+        type: a.activityType?.name ?? '',
+        queue: a.taskQueue?.name ?? '',
+        startedBy: null,
+        timedOut: null,
+      });
     }
     const started = e.activityTaskStartedEventAttributes;
     if (started) {
@@ -80,7 +96,12 @@ async function activityPlaces(workflowId: string): Promise<Array<{ type: string;
     const to = e.activityTaskTimedOutEventAttributes;
     if (to) {
       const s = byId.get(String(to.scheduledEventId));
-      if (s) s.timedOut = to.failure?.timeoutFailureInfo?.timeoutType === temporal.api.enums.v1.TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START ? 'SCHEDULE_TO_START' : 'other';
+      if (s)
+        s.timedOut =
+          to.failure?.timeoutFailureInfo?.timeoutType ===
+          temporal.api.enums.v1.TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START
+            ? 'SCHEDULE_TO_START'
+            : 'other';
     }
   }
   return [...byId.values()];
@@ -95,7 +116,10 @@ describe('raster two-stage placement (backbone cpu, head gpu, set in the classif
   it('no GPU worker: the head falls back to the CPU queue after the wait; rows and history say so', async () => {
     const run = uniqueRun('raster-2s-fallback');
     const name = `${run}/scene.tif`;
-    const generation = await upload(cfg.gcs.bucket, name, rgbScene(), 'image/tiff', { 'lookout-run': run, 'lookout-classifier': HEAD });
+    const generation = await upload(cfg.gcs.bucket, name, rgbScene(), 'image/tiff', {
+      'lookout-run': run,
+      'lookout-classifier': HEAD,
+    });
     const rows = await waitForRows<Row>('run_tag = @run', { run }, 3, 300_000);
     const chips = rows.filter((r) => r.raster?.kind === 'chip');
     const summary = rows.find((r) => r.raster?.kind === 'summary')!;
@@ -126,12 +150,37 @@ describe('raster two-stage placement (backbone cpu, head gpu, set in the classif
     // The second worker: the raster method with the repository's models, serving raster-gpu only.
     const models = new CachingModelLoader({ repo: defaultModelRepo(cfg.projectRoot), pool: 'cpu', threads: 1 });
     const store = gcsObjectStore(storage);
-    const method = await rasterChangeMethod.load({ models, store, sceneStore: () => { throw new Error('unused'); }, resultsBucket: cfg.gcs.resultsBucket, maxObjectBytes: cfg.limits.maxObjectBytes, loadImage: () => { throw new Error('unused'); }, heartbeat: () => {} });
+    const method = await rasterChangeMethod.load({
+      models,
+      store,
+      sceneStore: () => {
+        throw new Error('unused');
+      },
+      resultsBucket: cfg.gcs.resultsBucket,
+      maxObjectBytes: cfg.limits.maxObjectBytes,
+      loadImage: () => {
+        throw new Error('unused');
+      },
+      heartbeat: () => {},
+    });
     const rows = new RowBatcher(bigquerySink(bq, cfg));
-    const activities = createActivities({ methods: new Map([['raster-change', method]]), definitions: new Map([['raster-change', rasterChangeMethod]]), videos: { get: () => Promise.reject(new Error('unused')) }, rows, table: `${cfg.gcp.projectId}.${cfg.bigquery.dataset}.${cfg.bigquery.table}`, pool: 'gpu' });
+    const activities = createActivities({
+      methods: new Map([['raster-change', method]]),
+      definitions: new Map([['raster-change', rasterChangeMethod]]),
+      videos: { get: () => Promise.reject(new Error('unused')) },
+      rows,
+      table: `${cfg.gcp.projectId}.${cfg.bigquery.dataset}.${cfg.bigquery.table}`,
+      pool: 'gpu',
+    });
     const connection = await NativeConnection.connect(temporalConnectOptions(cfg));
     const identity = `head-worker-test/${process.pid}`;
-    const worker = await Worker.create({ connection, namespace: cfg.temporal.namespace, taskQueue: 'raster-gpu', activities, identity });
+    const worker = await Worker.create({
+      connection,
+      namespace: cfg.temporal.namespace,
+      taskQueue: 'raster-gpu',
+      activities,
+      identity,
+    });
     const running = worker.run();
     stops.push(async () => {
       worker.shutdown();
@@ -143,7 +192,10 @@ describe('raster two-stage placement (backbone cpu, head gpu, set in the classif
 
     const run = uniqueRun('raster-2s-gpu');
     const name = `${run}/scene.tif`;
-    const generation = await upload(cfg.gcs.bucket, name, rgbScene(), 'image/tiff', { 'lookout-run': run, 'lookout-classifier': HEAD });
+    const generation = await upload(cfg.gcs.bucket, name, rgbScene(), 'image/tiff', {
+      'lookout-run': run,
+      'lookout-classifier': HEAD,
+    });
     const got = await waitForRows<Row>('run_tag = @run', { run }, 3, 300_000);
     const chips = got.filter((r) => r.raster?.kind === 'chip');
     expect(chips).toHaveLength(2);
@@ -153,7 +205,12 @@ describe('raster two-stage placement (backbone cpu, head gpu, set in the classif
       expect(c.raster!.classifier_score).not.toBeNull();
       expect(stageOf(c, 'extract')).toMatchObject({ task_queue: 'raster-cpu', pool: 'cpu', fell_back: false });
       // The head ran on the GPU queue's worker (onnxruntime CPU provider here: no CUDA on this machine).
-      expect(stageOf(c, 'score')).toMatchObject({ task_queue: 'raster-gpu', pool: 'gpu', fell_back: false, execution_provider: 'cpu' });
+      expect(stageOf(c, 'score')).toMatchObject({
+        task_queue: 'raster-gpu',
+        pool: 'gpu',
+        fell_back: false,
+        execution_provider: 'cpu',
+      });
     }
     const places = await activityPlaces(`raster:${cfg.gcs.bucket}/${name}#${generation}`);
     const heads = places.filter((p) => p.type === 'classifyRasterBlock');

@@ -9,7 +9,16 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadSql } from '../../loadtest/report';
 import { query } from '../../io/query';
 import { bigquerySink, type ResultRow } from '../../io/results';
-import { finishedAt, fixtureRuns, newestPerAnalysis, num, okRows, rankPct, stagesOf, type FixtureRuns } from '../fixtures/report-rows';
+import {
+  finishedAt,
+  fixtureRuns,
+  newestPerAnalysis,
+  num,
+  okRows,
+  rankPct,
+  stagesOf,
+  type FixtureRuns,
+} from '../fixtures/report-rows';
 import { bq, cfg, uniqueRun } from './helpers';
 
 type Row = Record<string, unknown>;
@@ -28,7 +37,12 @@ beforeAll(async () => {
 
 describe('report queries on failed rows (bigquery-emulator)', () => {
   it('the fixture holds every kind of row', () => {
-    expect(a.filter((r) => r.status === 'failed').map((r) => r.failed_stage).sort()).toEqual(['detect', 'detect', 'detect', 'extract', 'extract', 'score']);
+    expect(
+      a
+        .filter((r) => r.status === 'failed')
+        .map((r) => r.failed_stage)
+        .sort(),
+    ).toEqual(['detect', 'detect', 'detect', 'extract', 'extract', 'score']);
     // The retried analysis wrote two rows (one workflow id, two runs): only the newer counts; the legacy row adds one.
     const workflows = new Set(fx.rowsA.map((r) => r.workflow_id));
     expect(fx.rowsA.length).toBe(workflows.size + 1);
@@ -45,7 +59,13 @@ describe('report queries on failed rows (bigquery-emulator)', () => {
     const created = Math.min(...a.map((r) => Date.parse(String(r.object_created_at))));
     const wall = (Math.max(...a.map(finishedAt)) - created) / 1000;
     expect(s).toEqual(
-      expect.objectContaining({ run_tag: fx.runA, objects: a.length, ok: ok.length, failed: a.length - ok.length, e2e_max: Math.max(...num(ok, 'end_to_end_ms')) }),
+      expect.objectContaining({
+        run_tag: fx.runA,
+        objects: a.length,
+        ok: ok.length,
+        failed: a.length - ok.length,
+        e2e_max: Math.max(...num(ok, 'end_to_end_ms')),
+      }),
     );
     expect(s.wall_s).toBeCloseTo(wall, 2);
     expect(s.per_second).toBeCloseTo(a.length / wall, 2);
@@ -83,7 +103,8 @@ describe('report queries on failed rows (bigquery-emulator)', () => {
   it('errors.sql: one line per class and stage, the retried failure not counted', async () => {
     const rows = await run('errors');
     const want = new Map<string, number>();
-    for (const r of a.filter((x) => x.status === 'failed')) want.set(`${r.error_class}|${r.failed_stage}`, (want.get(`${r.error_class}|${r.failed_stage}`) ?? 0) + 1);
+    for (const r of a.filter((x) => x.status === 'failed'))
+      want.set(`${r.error_class}|${r.failed_stage}`, (want.get(`${r.error_class}|${r.failed_stage}`) ?? 0) + 1);
     expect(new Map(rows.map((r) => [`${r.error_class}|${r.failed_stage}`, r.n]))).toEqual(want);
     expect(rows[0].n).toBe(Math.max(...want.values())); // largest first
     for (const r of rows) expect(String(r.example)).toContain(String(r.error_class));
@@ -99,7 +120,16 @@ describe('report queries on failed rows (bigquery-emulator)', () => {
       const q = g.map((s) => s.queue_ms);
       const t = g.map((s) => s.run_ms);
       expect(r).toEqual(
-        expect.objectContaining({ n: g.length, queue_p50: rankPct(q, 0.5), queue_p90: rankPct(q, 0.9), queue_p99: rankPct(q, 0.99), queue_max: Math.max(...q), run_p50: rankPct(t, 0.5), run_p99: rankPct(t, 0.99), run_max: Math.max(...t) }),
+        expect.objectContaining({
+          n: g.length,
+          queue_p50: rankPct(q, 0.5),
+          queue_p90: rankPct(q, 0.9),
+          queue_p99: rankPct(q, 0.99),
+          queue_max: Math.max(...q),
+          run_p50: rankPct(t, 0.5),
+          run_p99: rankPct(t, 0.99),
+          run_max: Math.max(...t),
+        }),
       );
     }
     // detect ran in the analyses that failed at extract and score too; not in those that failed at detect.
@@ -110,7 +140,16 @@ describe('report queries on failed rows (bigquery-emulator)', () => {
     const rows = await run('queue_wait_by_pool');
     const q = stagesOf(a).map((s) => s.queue_ms);
     expect(rows).toHaveLength(1);
-    expect(rows[0]).toEqual(expect.objectContaining({ pool: 'cpu', tasks: q.length, fell_back_to_cpu: 1, queue_p50: rankPct(q, 0.5), queue_p99: rankPct(q, 0.99), queue_max: Math.max(...q) }));
+    expect(rows[0]).toEqual(
+      expect.objectContaining({
+        pool: 'cpu',
+        tasks: q.length,
+        fell_back_to_cpu: 1,
+        queue_p50: rankPct(q, 0.5),
+        queue_p99: rankPct(q, 0.99),
+        queue_max: Math.max(...q),
+      }),
+    );
     expect(rows[0].queue_mean).toBeCloseTo(q.reduce((x, y) => x + y, 0) / q.length, 1);
   });
 
@@ -123,7 +162,8 @@ describe('report queries on failed rows (bigquery-emulator)', () => {
     ] as const) {
       const r = rows.find((x) => x.run_tag === tag)!;
       const ok = okRows(rs);
-      const wall = (Math.max(...rs.map(finishedAt)) - Math.min(...rs.map((x) => Date.parse(String(x.object_created_at))))) / 1000;
+      const wall =
+        (Math.max(...rs.map(finishedAt)) - Math.min(...rs.map((x) => Date.parse(String(x.object_created_at))))) / 1000;
       expect(r).toEqual(
         expect.objectContaining({
           pipeline: 'objects',

@@ -8,7 +8,11 @@ const format: SceneFormat<string> = { dir: 'race-test', file: 'model.bin', parse
 describe('scene store', () => {
   it('three fits of one scene saved at once get three versions, and LATEST points at the newest', async () => {
     const scene = `race${Date.now().toString(36)}`;
-    const saved = await Promise.all([0, 1, 2].map((i) => new SceneStore(storage, cfg.gcs.resultsBucket, format).save(scene, Buffer.from(`model ${i}`))));
+    const saved = await Promise.all(
+      [0, 1, 2].map((i) =>
+        new SceneStore(storage, cfg.gcs.resultsBucket, format).save(scene, Buffer.from(`model ${i}`)),
+      ),
+    );
     expect(saved.map((s) => s.version).sort()).toEqual([1, 2, 3]);
     const latest = await new SceneStore(storage, cfg.gcs.resultsBucket, format).load(scene);
     expect(latest.version).toBe(3);

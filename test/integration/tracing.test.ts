@@ -38,7 +38,8 @@ const exporter = new InMemorySpanExporter();
 const logLines: Array<Record<string, unknown>> = [];
 const logSink = new Writable({
   write(chunk: Buffer, _enc, cb) {
-    for (const l of chunk.toString('utf8').split('\n')) if (l.trim()) logLines.push(JSON.parse(l) as Record<string, unknown>);
+    for (const l of chunk.toString('utf8').split('\n'))
+      if (l.trim()) logLines.push(JSON.parse(l) as Record<string, unknown>);
     cb();
   },
 });
@@ -56,16 +57,27 @@ beforeAll(async () => {
   await ensureStreams(nc, tcfg);
   const { client, connection } = await temporalClient(tcfg);
   try {
-    await client.workflowService.registerNamespace({ namespace: tcfg.temporal.namespace, workflowExecutionRetentionPeriod: msToTs('1 day') });
+    await client.workflowService.registerNamespace({
+      namespace: tcfg.temporal.namespace,
+      workflowExecutionRetentionPeriod: msToTs('1 day'),
+    });
   } catch (err) {
     if (!/already exists/i.test((err as Error).message)) throw err;
   }
   const ac = new AbortController();
   let ready!: () => void;
   const started = new Promise<void>((r) => (ready = r));
-  const worker = runWorker(tcfg, { pool: 'cpu', pipelines: ['objects'], concurrency: 4, workflows: true, signal: ac.signal }, () => ready());
+  const worker = runWorker(
+    tcfg,
+    { pool: 'cpu', pipelines: ['objects'], concurrency: 4, workflows: true, signal: ac.signal },
+    () => ready(),
+  );
   await Promise.race([started, worker]);
-  const dispatcher = new Dispatcher(nc, client, tcfg, { ...DISPATCHER_DEFAULTS, durable: 'trace-dispatcher', pipelineOptions: tcfg.pipelines });
+  const dispatcher = new Dispatcher(nc, client, tcfg, {
+    ...DISPATCHER_DEFAULTS,
+    durable: 'trace-dispatcher',
+    pipelineOptions: tcfg.pipelines,
+  });
   const dispatching = dispatcher.run();
   const watcher = new BucketWatcher(nc, storage, tcfg, BUCKET, { ...WATCHER_DEFAULTS, intervalMs: 200 });
   const watching = watcher.run();
@@ -94,7 +106,8 @@ async function waitForSpans(pred: (spans: ReadableSpan[]) => boolean, timeoutMs 
   for (;;) {
     const spans = exporter.getFinishedSpans();
     if (pred(spans)) return spans;
-    if (Date.now() > deadline) throw new Error(`spans not complete after ${timeoutMs} ms: ${spans.map((s) => s.name).join(', ')}`);
+    if (Date.now() > deadline)
+      throw new Error(`spans not complete after ${timeoutMs} ms: ${spans.map((s) => s.name).join(', ')}`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }
@@ -109,10 +122,14 @@ describe('tracing and logs', () => {
     expect(row.status).toBe('ok');
 
     // The workflow's span is exported when the workflow completes, a moment after its row: wait for it.
-    const event = () => exporter.getFinishedSpans().find((s) => s.name === 'lookout.event' && s.attributes['lookout.object_key'] === key);
+    const event = () =>
+      exporter.getFinishedSpans().find((s) => s.name === 'lookout.event' && s.attributes['lookout.object_key'] === key);
     const spans = await waitForSpans((all) => {
       const e = event();
-      return !!e && all.some((s) => s.name === 'RunWorkflow:analyzeObject' && s.spanContext().traceId === e.spanContext().traceId);
+      return (
+        !!e &&
+        all.some((s) => s.name === 'RunWorkflow:analyzeObject' && s.spanContext().traceId === e.spanContext().traceId)
+      );
     });
     const traceId = event()!.spanContext().traceId;
     const mine = spans.filter((s) => s.spanContext().traceId === traceId);
@@ -126,8 +143,23 @@ describe('tracing and logs', () => {
       // Stages on one queue run as one activity (stage groups, LOOKOUT_GROUP_STAGES), which writes the row itself;
       // each stage is a span of its own inside it. Without groups: an activity per stage, then the record activity.
       ...(grouped
-        ? ['StartActivity:stages', 'RunActivity:stages', 'lookout.stage.detect', 'lookout.stage.extract', 'lookout.stage.score']
-        : ['StartActivity:detect', 'RunActivity:detect', 'StartActivity:extract', 'RunActivity:extract', 'StartActivity:score', 'RunActivity:score', 'StartActivity:record', 'RunActivity:record']),
+        ? [
+            'StartActivity:stages',
+            'RunActivity:stages',
+            'lookout.stage.detect',
+            'lookout.stage.extract',
+            'lookout.stage.score',
+          ]
+        : [
+            'StartActivity:detect',
+            'RunActivity:detect',
+            'StartActivity:extract',
+            'RunActivity:extract',
+            'StartActivity:score',
+            'RunActivity:score',
+            'StartActivity:record',
+            'RunActivity:record',
+          ]),
       'lookout.record',
     ]) {
       expect(names, hop).toContain(hop);
@@ -136,14 +168,21 @@ describe('tracing and logs', () => {
     const ids = new Set(mine.map((s) => s.spanContext().spanId));
     const roots = mine.filter((s) => !s.parentSpanId);
     expect(roots.map((s) => s.name)).toEqual(['lookout.event']);
-    for (const s of mine) if (s.parentSpanId) expect(ids.has(s.parentSpanId), `${s.name}'s parent is in the trace`).toBe(true);
+    for (const s of mine)
+      if (s.parentSpanId) expect(ids.has(s.parentSpanId), `${s.name}'s parent is in the trace`).toBe(true);
     // And in causal order: the dispatch is the event's child, the workflow run descends from the start.
     const byName = (n: string) => mine.find((s) => s.name === n)!;
     expect(byName('lookout.dispatch').parentSpanId).toBe(byName('lookout.event').spanContext().spanId);
     expect(byName('StartWorkflow:analyzeObject').parentSpanId).toBe(byName('lookout.dispatch').spanContext().spanId);
-    expect(byName('RunWorkflow:analyzeObject').parentSpanId).toBe(byName('StartWorkflow:analyzeObject').spanContext().spanId);
-    expect(byName('lookout.record').parentSpanId).toBe(byName(grouped ? 'RunActivity:stages' : 'RunActivity:record').spanContext().spanId);
-    if (grouped) for (const st of ['detect', 'extract', 'score']) expect(byName(`lookout.stage.${st}`).parentSpanId).toBe(byName('RunActivity:stages').spanContext().spanId);
+    expect(byName('RunWorkflow:analyzeObject').parentSpanId).toBe(
+      byName('StartWorkflow:analyzeObject').spanContext().spanId,
+    );
+    expect(byName('lookout.record').parentSpanId).toBe(
+      byName(grouped ? 'RunActivity:stages' : 'RunActivity:record').spanContext().spanId,
+    );
+    if (grouped)
+      for (const st of ['detect', 'extract', 'score'])
+        expect(byName(`lookout.stage.${st}`).parentSpanId).toBe(byName('RunActivity:stages').spanContext().spanId);
     expect(byName('lookout.dispatch').attributes['lookout.workflow_id']).toBe(row.workflow_id);
 
     // Log lines about this object (dispatcher's settle, the worker's row line) carry its key, workflow id and this trace id.

@@ -19,7 +19,12 @@ describe('a triplet uploaded without metadata', () => {
     const generations: string[] = [];
     for (const [i, n] of names.entries()) generations.push(await upload(cfg.gcs.bucket, n, frames[i], 'image/jpeg'));
 
-    const rows = await waitForRows<{ name: string; status: string; pipeline: string; workflow_id: string }>('STARTS_WITH(name, @prefix)', { prefix: `${run}/` }, 1, 120_000);
+    const rows = await waitForRows<{ name: string; status: string; pipeline: string; workflow_id: string }>(
+      'STARTS_WITH(name, @prefix)',
+      { prefix: `${run}/` },
+      1,
+      120_000,
+    );
     expect(rows.map((r) => [r.name, r.status, r.pipeline])).toEqual([[key, 'ok', cfg.pipeline]]);
 
     await withNats(async (nc) => {
@@ -59,11 +64,21 @@ describe('a triplet uploaded without metadata', () => {
     await withTemporal(async (client) => {
       for (const [i, n] of names.slice(0, 2).entries()) {
         const id = workflowIdFor(cfg.pipeline, { bucket: cfg.gcs.bucket, name: n, generation: generations[i] });
-        const err = await client.workflow.getHandle(id).describe().then(() => undefined, (e: unknown) => e);
+        const err = await client.workflow
+          .getHandle(id)
+          .describe()
+          .then(
+            () => undefined,
+            (e: unknown) => e,
+          );
         expect(err).toBeInstanceOf(WorkflowNotFoundError);
       }
       // The KEY's workflow, by the same id scheme, does exist (the check above can fail).
-      await expect(client.workflow.getHandle(workflowIdFor(cfg.pipeline, { bucket: cfg.gcs.bucket, name: key, generation: generations[2] })).describe()).resolves.toBeDefined();
+      await expect(
+        client.workflow
+          .getHandle(workflowIdFor(cfg.pipeline, { bucket: cfg.gcs.bucket, name: key, generation: generations[2] }))
+          .describe(),
+      ).resolves.toBeDefined();
     });
     const after = await rowsWhere<{ name: string }>('STARTS_WITH(name, @prefix)', { prefix: `${run}/` });
     expect(after.map((r) => r.name)).toEqual([key]);

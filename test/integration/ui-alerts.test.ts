@@ -48,17 +48,48 @@ async function open(hash: string): Promise<void> {
 async function axeViolations(): Promise<string[]> {
   await page.addScriptTag({ path: AXE });
   const v = await page.evaluate(async () => {
-    const r = await (window as unknown as { axe: { run(ctx: Document, o: object): Promise<{ violations: Array<{ id: string; impact: string; nodes: Array<{ target: string[] }> }> }> } }).axe.run(document, { resultTypes: ['violations'] });
+    const r = await (
+      window as unknown as {
+        axe: {
+          run(
+            ctx: Document,
+            o: object,
+          ): Promise<{ violations: Array<{ id: string; impact: string; nodes: Array<{ target: string[] }> }> }>;
+        };
+      }
+    ).axe.run(document, { resultTypes: ['violations'] });
     return r.violations.map((x) => ({ id: x.id, impact: x.impact, target: x.nodes[0]?.target.join(' ') }));
   });
-  return v.filter((x) => x.impact === 'serious' || x.impact === 'critical').map((x) => `${x.id} (${x.impact}) at ${x.target}`);
+  return v
+    .filter((x) => x.impact === 'serious' || x.impact === 'critical')
+    .map((x) => `${x.id} (${x.impact}) at ${x.target}`);
 }
 
 /** vtest.avi frames from..to-1, every 4th: people at four times walking speed. */
 function fastClip(dst: string, from: number, to: number): string {
   if (!fs.existsSync(dst)) {
     // setpts=N/TB: consecutive timestamps in the AVI's 1/10 s time base, so the clip plays at vtest's 10 fps.
-    execFileSync('ffmpeg', ['-v', 'error', '-y', '-i', VTEST, '-vf', `select=between(n\\,${from}\\,${to - 1})*not(mod(n\\,4)),setpts=N/TB`, '-fps_mode', 'passthrough', '-c:v', 'mjpeg', '-q:v', '2', '-an', dst], { stdio: ['ignore', 'ignore', 'pipe'] });
+    execFileSync(
+      'ffmpeg',
+      [
+        '-v',
+        'error',
+        '-y',
+        '-i',
+        VTEST,
+        '-vf',
+        `select=between(n\\,${from}\\,${to - 1})*not(mod(n\\,4)),setpts=N/TB`,
+        '-fps_mode',
+        'passthrough',
+        '-c:v',
+        'mjpeg',
+        '-q:v',
+        '2',
+        '-an',
+        dst,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
   }
   return dst;
 }
@@ -67,19 +98,43 @@ beforeAll(async () => {
   fs.mkdirSync(SCREENS, { recursive: true });
   const normal = cutVideo(VTEST, path.join(samplesDir, 'ui-alerts-normal-0-150.avi'), 0, 150);
   const name = `normal/${scene}/clip.avi`;
-  await storage.bucket(cfg.gcs.bucket).upload(normal, { destination: name, resumable: false, contentType: 'video/x-msvideo', metadata: { metadata: { 'lookout-derived': 'normal-footage' } } });
+  await storage
+    .bucket(cfg.gcs.bucket)
+    .upload(normal, {
+      destination: name,
+      resumable: false,
+      contentType: 'video/x-msvideo',
+      metadata: { metadata: { 'lookout-derived': 'normal-footage' } },
+    });
   const log = vi.spyOn(console, 'log').mockImplementation(() => {});
   try {
-    await fitSceneFromCli(cfg, scene, [`gs://${cfg.gcs.bucket}/${name}`], { every: 1, k: 4, seed: 7, quantile: 0.97, parallelism: 1, reportDir: path.join(samplesDir, `fit-${scene}`) });
+    await fitSceneFromCli(cfg, scene, [`gs://${cfg.gcs.bucket}/${name}`], {
+      every: 1,
+      k: 4,
+      seed: 7,
+      quantile: 0.97,
+      parallelism: 1,
+      reportDir: path.join(samplesDir, `fit-${scene}`),
+    });
   } finally {
     log.mockRestore();
   }
   const clip = fastClip(path.join(samplesDir, 'ui-alerts-fast-200-440.avi'), 200, 440);
   expect((await probeVideo(clip)).frames).toBe(60);
-  await storage.bucket(cfg.gcs.bucket).upload(clip, { destination: `${RUN}/cam-fast.avi`, resumable: false, contentType: 'video/x-msvideo', metadata: { metadata: { 'lookout-run': RUN, 'lookout-scene': scene, 'lookout-pipeline': 'cctv-anomaly' } } });
+  await storage
+    .bucket(cfg.gcs.bucket)
+    .upload(clip, {
+      destination: `${RUN}/cam-fast.avi`,
+      resumable: false,
+      contentType: 'video/x-msvideo',
+      metadata: { metadata: { 'lookout-run': RUN, 'lookout-scene': scene, 'lookout-pipeline': 'cctv-anomaly' } },
+    });
   // The summary row is written after the last segment (whose activity writes the episodes still open): a positive end signal.
   await waitForRows("run_tag = @run AND JSON_VALUE(details, '$.kind') = 'video-summary'", { run: RUN }, 1, 500_000);
-  const rows = (await rowsWhere<Row>('run_tag = @run', { run: RUN })).map((r) => ({ ...r, d: JSON.parse(r.details) as Record<string, unknown> }));
+  const rows = (await rowsWhere<Row>('run_tag = @run', { run: RUN })).map((r) => ({
+    ...r,
+    d: JSON.parse(r.details) as Record<string, unknown>,
+  }));
   alerts = rows.filter((r) => r.label === 'alert');
   frameRows = rows.filter((r) => r.label !== 'alert' && r.d.kind !== 'video-summary');
   ui = await startUi(cfg, { host: '127.0.0.1', port: 0 });
@@ -92,7 +147,7 @@ afterAll(async () => {
   await ui?.close();
 });
 
-describe('alerts page on the pipeline\'s own alert episodes', () => {
+describe("alerts page on the pipeline's own alert episodes", () => {
   it('the pipeline wrote frame rows and at least one alert episode row, each with its reasons, span, peak and annotated peak frame', async () => {
     expect(frameRows).toHaveLength(60);
     expect(alerts.length).toBeGreaterThanOrEqual(1);
@@ -103,7 +158,16 @@ describe('alerts page on the pipeline\'s own alert episodes', () => {
     for (const a of alerts) {
       expect(a.status).toBe('ok');
       expect(a.workflow_id).toMatch(/@alert\d+$/);
-      const d = a.d as { kind: string; scene: string; start_frame: number; end_frame: number; alert_frame: number; peak_frame: number; reasons: string; annotated: string };
+      const d = a.d as {
+        kind: string;
+        scene: string;
+        start_frame: number;
+        end_frame: number;
+        alert_frame: number;
+        peak_frame: number;
+        reasons: string;
+        annotated: string;
+      };
       expect(d).toMatchObject({ kind: 'alert-episode', scene });
       expect(d.start_frame).toBeLessThanOrEqual(d.alert_frame);
       expect(d.start_frame).toBeLessThanOrEqual(d.peak_frame);
@@ -112,7 +176,9 @@ describe('alerts page on the pipeline\'s own alert episodes', () => {
       const [, bucket, obj] = /^gs:\/\/([^/]+)\/(.+)$/.exec(d.annotated)!;
       expect((await storage.bucket(bucket).file(obj).exists())[0]).toBe(true);
       // The frames of the span are there for SQL, each naming the episode it belongs to.
-      const inside = frameRows.filter((r) => (r.d.frame as number) >= d.alert_frame && (r.d.frame as number) <= d.end_frame);
+      const inside = frameRows.filter(
+        (r) => (r.d.frame as number) >= d.alert_frame && (r.d.frame as number) <= d.end_frame,
+      );
       expect(inside.length).toBe(d.end_frame - d.alert_frame + 1);
       for (const r of inside) expect(r.d.alert_start).toBe(d.start_frame);
     }
@@ -128,7 +194,8 @@ describe('alerts page on the pipeline\'s own alert episodes', () => {
     expect(await page.locator('article.card').count()).toBe(alerts.length);
     const shown = await card.locator('[data-testid=reasons] li').allTextContents();
     expect(shown).toEqual(d.reasons.split(' | '));
-    for (const c of await page.locator('article.card [data-testid=reasons]').all()) expect((await c.locator('li').count()) > 0).toBe(true);
+    for (const c of await page.locator('article.card [data-testid=reasons]').all())
+      expect((await c.locator('li').count()) > 0).toBe(true);
     await card.locator('canvas').waitFor();
     await page.screenshot({ path: path.join(SCREENS, 'alerts.png'), fullPage: true });
     expect(await axeViolations()).toEqual([]);
@@ -137,7 +204,9 @@ describe('alerts page on the pipeline\'s own alert episodes', () => {
     const attr = d.attributes.split(',')[0];
     await open(`#/alerts?scene=${scene}&reason=${attr}`);
     await card.waitFor();
-    const other = (await page.locator('#filter-reason option').allTextContents()).find((x) => x !== 'all' && !d.attributes.split(',').includes(x));
+    const other = (await page.locator('#filter-reason option').allTextContents()).find(
+      (x) => x !== 'all' && !d.attributes.split(',').includes(x),
+    );
     if (other) {
       await open(`#/alerts?scene=${scene}&reason=${other}`);
       expect(await page.locator(`article[data-workflow-id="${a.workflow_id}"]`).count()).toBe(0);
@@ -162,6 +231,8 @@ describe('alerts page on the pipeline\'s own alert episodes', () => {
     expect(clips).toHaveLength(1);
     // The whole episode (widened by the clip margin, clamped to the video), not only its peak frame.
     const span = a.d as { start_frame: number; end_frame: number };
-    expect((await probeVideo(clips[0])).frames).toBe(Math.min(60, span.end_frame + 26) - Math.max(0, span.start_frame - 25));
+    expect((await probeVideo(clips[0])).frames).toBe(
+      Math.min(60, span.end_frame + 26) - Math.max(0, span.start_frame - 25),
+    );
   });
 });

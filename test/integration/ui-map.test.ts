@@ -27,7 +27,11 @@ const AXE = require.resolve('axe-core/axe.min.js');
 // Pacific (top-left 32.58 N, 117.17 W): the basemap's coast and border run through the view.
 const W = 384;
 const H = 256;
-const UTM11: TiffWriteOptions['geo'] = { tiepoint: [0, 0, 0, 484040, 3604740, 0], pixelScale: [30, 30, 0], geoKeys: epsgGeoKeys(32611) };
+const UTM11: TiffWriteOptions['geo'] = {
+  tiepoint: [0, 0, 0, 484040, 3604740, 0],
+  pixelScale: [30, 30, 0],
+  geoKeys: epsgGeoKeys(32611),
+};
 
 /** R, G, B, NIR uint16: fields of varying vegetation, a river; `burn` scars chip (1, 0). */
 function scene(opts: { burn?: boolean; geo: TiffWriteOptions['geo'] | null; width?: number; height?: number }): Buffer {
@@ -40,7 +44,11 @@ function scene(opts: { burn?: boolean; geo: TiffWriteOptions['geo'] | null; widt
       const t = ((x * 7 + y * 13) % 17) * 15;
       const river = Math.abs(y - (170 + 30 * Math.sin(x / 40))) < 6;
       const burnt = opts.burn && x >= 140 && x < 250 && y >= 10 && y < 120;
-      const [r, g, b, n] = river ? [300 + t, 500 + t, 800 + t, 200 + t] : burnt ? [1600 + t, 1000 + t, 900 + t, 700 + t] : [450 + field + t, 900 + field + t, 400 + t, 2800 + field + t];
+      const [r, g, b, n] = river
+        ? [300 + t, 500 + t, 800 + t, 200 + t]
+        : burnt
+          ? [1600 + t, 1000 + t, 900 + t, 700 + t]
+          : [450 + field + t, 900 + field + t, 400 + t, 2800 + field + t];
       const i = y * w + x;
       bands[0][i] = r;
       bands[1][i] = g;
@@ -48,7 +56,16 @@ function scene(opts: { burn?: boolean; geo: TiffWriteOptions['geo'] | null; widt
       bands[3][i] = n;
     }
   }
-  return writeTiffBuffer({ width: w, height: h, bands: 4, type: 'uint16', tileSize: 64, compression: 'deflate', ...(opts.geo ? { geo: opts.geo } : {}), block: blocksFromBands(bands, w, h, 'uint16') });
+  return writeTiffBuffer({
+    width: w,
+    height: h,
+    bands: 4,
+    type: 'uint16',
+    tileSize: 64,
+    compression: 'deflate',
+    ...(opts.geo ? { geo: opts.geo } : {}),
+    block: blocksFromBands(bands, w, h, 'uint16'),
+  });
 }
 
 interface Row {
@@ -76,10 +93,21 @@ async function open(hash: string): Promise<void> {
 async function axeViolations(): Promise<string[]> {
   await page.addScriptTag({ path: AXE });
   const v = await page.evaluate(async () => {
-    const r = await (window as unknown as { axe: { run(ctx: Document, o: object): Promise<{ violations: Array<{ id: string; impact: string; nodes: Array<{ target: string[] }> }> }> } }).axe.run(document, { resultTypes: ['violations'] });
+    const r = await (
+      window as unknown as {
+        axe: {
+          run(
+            ctx: Document,
+            o: object,
+          ): Promise<{ violations: Array<{ id: string; impact: string; nodes: Array<{ target: string[] }> }> }>;
+        };
+      }
+    ).axe.run(document, { resultTypes: ['violations'] });
     return r.violations.map((x) => ({ id: x.id, impact: x.impact, target: x.nodes[0]?.target.join(' ') }));
   });
-  return v.filter((x) => x.impact === 'serious' || x.impact === 'critical').map((x) => `${x.id} (${x.impact}) at ${x.target}`);
+  return v
+    .filter((x) => x.impact === 'serious' || x.impact === 'critical')
+    .map((x) => `${x.id} (${x.impact}) at ${x.target}`);
 }
 
 /** The page's pointer readout ("32.55000° N, 117.10000° W") with the mouse at (x, y) of the viewport. */
@@ -104,7 +132,10 @@ async function selectionState(before: string): Promise<string> {
     );
   } catch (err) {
     await page.screenshot({ path: path.join(SCREENS, 'map-no-selection.png'), fullPage: true });
-    throw new Error(`no selection answer (panel: ${JSON.stringify(await page.locator('#aoi-state').textContent())}, screen map-no-selection.png)`, { cause: err });
+    throw new Error(
+      `no selection answer (panel: ${JSON.stringify(await page.locator('#aoi-state').textContent())}, screen map-no-selection.png)`,
+      { cause: err },
+    );
   }
   return (await page.locator('#aoi-state').textContent()) ?? '';
 }
@@ -118,10 +149,16 @@ async function chipBox(key: string): Promise<{ x: number; y: number; width: numb
 beforeAll(async () => {
   fs.mkdirSync(SCREENS, { recursive: true });
   // Through the real pipeline: a before / after pair (change scores) and a raster without a georeference.
-  await upload(cfg.gcs.bucket, `${folder}/coast_before.tif`, scene({ geo: UTM11 }), 'image/tiff', { 'lookout-run': `${RUN}-before` });
-  await upload(cfg.gcs.bucket, nogeo, scene({ geo: null, width: 256, height: 128 }), 'image/tiff', { 'lookout-run': `${RUN}-nogeo` });
+  await upload(cfg.gcs.bucket, `${folder}/coast_before.tif`, scene({ geo: UTM11 }), 'image/tiff', {
+    'lookout-run': `${RUN}-before`,
+  });
+  await upload(cfg.gcs.bucket, nogeo, scene({ geo: null, width: 256, height: 128 }), 'image/tiff', {
+    'lookout-run': `${RUN}-nogeo`,
+  });
   await waitForRows('run_tag = @run', { run: `${RUN}-before` }, 7, 300_000);
-  await upload(cfg.gcs.bucket, after, scene({ geo: UTM11, burn: true }), 'image/tiff', { 'lookout-run': `${RUN}-after` });
+  await upload(cfg.gcs.bucket, after, scene({ geo: UTM11, burn: true }), 'image/tiff', {
+    'lookout-run': `${RUN}-after`,
+  });
   const rows = await waitForRows<Row>('run_tag = @run', { run: `${RUN}-after` }, 7, 300_000);
   afterChips = rows.filter((r) => r.raster?.kind === 'chip');
   await waitForRows('run_tag = @run', { run: `${RUN}-nogeo` }, 3, 300_000);
@@ -138,14 +175,22 @@ afterAll(async () => {
 describe('map page on rows the raster pipeline wrote', () => {
   it('draws each chip at its footprint in longitude/latitude, over the basemap, coloured by its score', async () => {
     expect(afterChips).toHaveLength(6);
-    for (const c of afterChips) expect([c.status, c.raster.georef, c.raster.crs]).toEqual(['ok', 'geotiff', 'EPSG:32611']);
+    for (const c of afterChips)
+      expect([c.status, c.raster.georef, c.raster.crs]).toEqual(['ok', 'geotiff', 'EPSG:32611']);
     await open('#/map');
     await page.selectOption('#raster', { label: `${after} (6 chips)` });
     await page.waitForSelector(`main[data-map-raster="${after}"][data-map-mode="geo"]`);
     await expect.poll(() => page.locator('path[data-chip]').count(), { timeout: 30_000 }).toBe(6);
     // The basemap (Natural Earth from world-atlas, drawn on a canvas) and the raster image are there.
     await page.waitForSelector('.leaflet-basemap-pane canvas');
-    await page.waitForFunction(() => Array.from(document.querySelectorAll('img.lookout-affine-image')).some((i) => (i as HTMLImageElement).complete && (i as HTMLImageElement).naturalWidth > 0 && (i as HTMLImageElement).style.transform.startsWith('matrix')));
+    await page.waitForFunction(() =>
+      Array.from(document.querySelectorAll('img.lookout-affine-image')).some(
+        (i) =>
+          (i as HTMLImageElement).complete &&
+          (i as HTMLImageElement).naturalWidth > 0 &&
+          (i as HTMLImageElement).style.transform.startsWith('matrix'),
+      ),
+    );
     await expect(page.locator('.leaflet-control-attribution').textContent()).resolves.toContain('Natural Earth');
     await expect(page.locator('[data-testid=map-note]').textContent()).resolves.toContain('EPSG:32611');
 
@@ -155,7 +200,10 @@ describe('map page on rows the raster pipeline wrote', () => {
     const b = await chipBox('2,1');
     const pa = await lonLatAt(a.x + a.width / 2, a.y + a.height / 2);
     const pb = await lonLatAt(b.x + b.width / 2, b.y + b.height / 2);
-    const degPerPx = { lon: Math.abs(pb.lon - pa.lon) / Math.abs(b.x + b.width / 2 - (a.x + a.width / 2)), lat: Math.abs(pb.lat - pa.lat) / Math.abs(b.y + b.height / 2 - (a.y + a.height / 2)) };
+    const degPerPx = {
+      lon: Math.abs(pb.lon - pa.lon) / Math.abs(b.x + b.width / 2 - (a.x + a.width / 2)),
+      lat: Math.abs(pb.lat - pa.lat) / Math.abs(b.y + b.height / 2 - (a.y + a.height / 2)),
+    };
     expect(degPerPx.lon).toBeGreaterThan(0);
     for (const c of afterChips) {
       const r = c.raster;
@@ -175,7 +223,10 @@ describe('map page on rows the raster pipeline wrote', () => {
     expect(await page.locator('path[data-chip="1,0"]').getAttribute('fill')).toBe('#800026');
     // A chip click shows its row.
     await page.locator('path[data-chip="1,0"]').click();
-    expect(JSON.parse((await page.locator('[data-testid=chip-row]').textContent()) ?? '{}')).toMatchObject({ workflow_id: top.workflow_id, raster: { chip_col: 1, chip_row: 0 } });
+    expect(JSON.parse((await page.locator('[data-testid=chip-row]').textContent()) ?? '{}')).toMatchObject({
+      workflow_id: top.workflow_id,
+      raster: { chip_col: 1, chip_row: 0 },
+    });
     // The layer switch hides and shows the heatmap; the chips are keyboard buttons again afterwards.
     const toggle = page.getByRole('checkbox', { name: 'Chip heatmap' });
     await toggle.uncheck();
@@ -183,7 +234,11 @@ describe('map page on rows the raster pipeline wrote', () => {
     await toggle.check();
     await page.focus('path[data-chip="0,1"]');
     await page.keyboard.press('Enter');
-    await expect.poll(async () => JSON.parse((await page.locator('[data-testid=chip-row]').textContent()) ?? '{}').raster?.chip_row).toBe(1);
+    await expect
+      .poll(
+        async () => JSON.parse((await page.locator('[data-testid=chip-row]').textContent()) ?? '{}').raster?.chip_row,
+      )
+      .toBe(1);
   });
 
   it('an area drawn with the mouse selects what the README SQL selects; the GeoJSON download holds exactly those chips', async () => {
@@ -210,13 +265,22 @@ describe('map page on rows the raster pipeline wrote', () => {
     const fc = JSON.parse(fs.readFileSync(file, 'utf8')) as {
       type: string;
       bbox: number[];
-      features: Array<{ type: string; geometry: { type: string; coordinates: number[][][] }; properties: Record<string, unknown> }>;
+      features: Array<{
+        type: string;
+        geometry: { type: string; coordinates: number[][][] };
+        properties: Record<string, unknown>;
+      }>;
       lookout: { aoi: { type: string; coordinates: number[][][] }; selected: number };
     };
     // The drawn area is where the mouse went (the readouts), to 5 decimals of the readout.
     const lons = fc.lookout.aoi.coordinates[0].map((c) => c[0]);
     const lats = fc.lookout.aoi.coordinates[0].map((c) => c[1]);
-    const bounds = { west: Math.min(...lons), east: Math.max(...lons), south: Math.min(...lats), north: Math.max(...lats) };
+    const bounds = {
+      west: Math.min(...lons),
+      east: Math.max(...lons),
+      south: Math.min(...lats),
+      north: Math.max(...lats),
+    };
     expect(bounds.west).toBeCloseTo(geoFrom.lon, 4);
     expect(bounds.east).toBeCloseTo(geoTo.lon, 4);
     expect(bounds.north).toBeCloseTo(geoFrom.lat, 4);
@@ -240,7 +304,9 @@ LIMIT 20`,
     // A valid RFC 7946 FeatureCollection of exactly those chips, with the rows' properties.
     expect(fc.type).toBe('FeatureCollection');
     expect(fc.lookout.selected).toBe(sql.length);
-    expect(fc.features.map((f) => `${f.properties.chip_col},${f.properties.chip_row}`).sort()).toEqual(sql.map((r) => `${r.chip_col},${r.chip_row}`).sort());
+    expect(fc.features.map((f) => `${f.properties.chip_col},${f.properties.chip_row}`).sort()).toEqual(
+      sql.map((r) => `${r.chip_col},${r.chip_row}`).sort(),
+    );
     for (const f of fc.features) {
       expect(f.type).toBe('Feature');
       expect(f.geometry.type).toBe('Polygon');
@@ -256,9 +322,19 @@ LIMIT 20`,
       let area = 0;
       for (let i = 0; i + 1 < ring.length; i++) area += ring[i][0] * ring[i + 1][1] - ring[i + 1][0] * ring[i][1];
       expect(area).toBeGreaterThan(0);
-      const row = afterChips.find((c) => c.raster.chip_col === f.properties.chip_col && c.raster.chip_row === f.properties.chip_row)!;
-      expect(f.properties).toMatchObject({ workflow_id: row.workflow_id, raster: after, change_score: row.raster.change_score, west: row.raster.west, north: row.raster.north });
-      expect(ring.map((c) => `${c[0]} ${c[1]}`).join(', ')).toBe(row.raster.footprint_wkt!.replace(/^POLYGON\(\(|\)\)$/g, ''));
+      const row = afterChips.find(
+        (c) => c.raster.chip_col === f.properties.chip_col && c.raster.chip_row === f.properties.chip_row,
+      )!;
+      expect(f.properties).toMatchObject({
+        workflow_id: row.workflow_id,
+        raster: after,
+        change_score: row.raster.change_score,
+        west: row.raster.west,
+        north: row.raster.north,
+      });
+      expect(ring.map((c) => `${c[0]} ${c[1]}`).join(', ')).toBe(
+        row.raster.footprint_wkt!.replace(/^POLYGON\(\(|\)\)$/g, ''),
+      );
     }
     expect(fc.bbox[0]).toBeCloseTo(Math.min(...fc.features.map((f) => f.properties.west as number)), 9);
 
@@ -286,16 +362,46 @@ LIMIT 20`,
     }
     await page.locator('.leaflet-draw-actions a', { hasText: 'Finish' }).click();
     expect(await selectionState(previous)).toMatch(/^5 of 6 chips intersect/);
-    expect(await page.locator('path[data-chip].selected').evaluateAll((els) => els.map((e) => e.getAttribute('data-chip')).sort())).toEqual(['0,0', '1,0', '1,1', '2,0', '2,1']);
+    expect(
+      await page
+        .locator('path[data-chip].selected')
+        .evaluateAll((els) => els.map((e) => e.getAttribute('data-chip')).sort()),
+    ).toEqual(['0,0', '1,0', '1,1', '2,0', '2,1']);
     // The README's bounds SQL over the triangle's bounds keeps all six: step 1 is a superset, step 2 decides.
-    const bounds = { west: Math.min(...geo.map((g) => g.lon)), east: Math.max(...geo.map((g) => g.lon)), south: Math.min(...geo.map((g) => g.lat)), north: Math.max(...geo.map((g) => g.lat)) };
-    const sql = await query<{ chip_col: number }>(bq, `SELECT raster.chip_col FROM ${VIEW()} WHERE run_tag = @run AND raster.kind = 'chip' AND raster.east >= ${bounds.west} AND raster.west <= ${bounds.east} AND raster.north >= ${bounds.south} AND raster.south <= ${bounds.north}`, { run: `${RUN}-after` });
+    const bounds = {
+      west: Math.min(...geo.map((g) => g.lon)),
+      east: Math.max(...geo.map((g) => g.lon)),
+      south: Math.min(...geo.map((g) => g.lat)),
+      north: Math.max(...geo.map((g) => g.lat)),
+    };
+    const sql = await query<{ chip_col: number }>(
+      bq,
+      `SELECT raster.chip_col FROM ${VIEW()} WHERE run_tag = @run AND raster.kind = 'chip' AND raster.east >= ${bounds.west} AND raster.west <= ${bounds.east} AND raster.north >= ${bounds.south} AND raster.south <= ${bounds.north}`,
+      { run: `${RUN}-after` },
+    );
     expect(sql).toHaveLength(6);
   });
 
   it('an area off the globe is refused with the reason', async () => {
     const r = afterChips[0];
-    const bad = await fetch(`${ui.url}/api/raster/select?${new URLSearchParams({ bucket: cfg.gcs.bucket, name: r.name, generation: r.generation, aoi: JSON.stringify({ type: 'Polygon', coordinates: [[[170, 0], [190, 0], [190, 1], [170, 0]]] }) })}`);
+    const bad = await fetch(
+      `${ui.url}/api/raster/select?${new URLSearchParams({
+        bucket: cfg.gcs.bucket,
+        name: r.name,
+        generation: r.generation,
+        aoi: JSON.stringify({
+          type: 'Polygon',
+          coordinates: [
+            [
+              [170, 0],
+              [190, 0],
+              [190, 1],
+              [170, 0],
+            ],
+          ],
+        }),
+      })}`,
+    );
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: string }).error).toMatch(/off the globe/);
   });
@@ -304,7 +410,11 @@ LIMIT 20`,
     await page.selectOption('#raster', { label: `${nogeo} (2 chips)` });
     await page.waitForSelector(`main[data-map-raster="${nogeo}"][data-map-mode="pixels"]`);
     await expect.poll(() => page.locator('path[data-chip]').count(), { timeout: 30_000 }).toBe(2);
-    await page.waitForFunction(() => Array.from(document.querySelectorAll('.leaflet-image-layer')).some((i) => (i as HTMLImageElement).complete && (i as HTMLImageElement).naturalWidth > 0));
+    await page.waitForFunction(() =>
+      Array.from(document.querySelectorAll('.leaflet-image-layer')).some(
+        (i) => (i as HTMLImageElement).complete && (i as HTMLImageElement).naturalWidth > 0,
+      ),
+    );
     const note = (await page.locator('[data-testid=map-note]').textContent()) ?? '';
     expect(note).toContain('Pixel coordinates');
     expect(note).toContain('georef none');

@@ -22,7 +22,18 @@ import net from 'node:net';
 import { recordStream, STREAM_DEFAULTS } from '../../ingest/stream';
 import { VTEST } from '../../demo/samples';
 import { summary } from '../unit/fixtures';
-import { bq, cfg, ensureBucket, rowsWhere, sampleFrame, storage, TABLE, uniqueRun, upload, waitForRows } from './helpers';
+import {
+  bq,
+  cfg,
+  ensureBucket,
+  rowsWhere,
+  sampleFrame,
+  storage,
+  TABLE,
+  uniqueRun,
+  upload,
+  waitForRows,
+} from './helpers';
 
 export const CHROMIUM = process.env.LOOKOUT_CHROMIUM || '/usr/bin/chromium';
 const SCREENS = path.join(cfg.projectRoot, '.lookout', 'ui-screens');
@@ -53,10 +64,21 @@ async function shoot(name: string): Promise<void> {
 async function axeViolations(): Promise<string[]> {
   await page.addScriptTag({ path: AXE });
   const v = await page.evaluate(async () => {
-    const r = await (window as unknown as { axe: { run(ctx: Document, o: object): Promise<{ violations: Array<{ id: string; impact: string; nodes: Array<{ target: string[] }> }> }> } }).axe.run(document, { resultTypes: ['violations'] });
+    const r = await (
+      window as unknown as {
+        axe: {
+          run(
+            ctx: Document,
+            o: object,
+          ): Promise<{ violations: Array<{ id: string; impact: string; nodes: Array<{ target: string[] }> }> }>;
+        };
+      }
+    ).axe.run(document, { resultTypes: ['violations'] });
     return r.violations.map((x) => ({ id: x.id, impact: x.impact, target: x.nodes[0]?.target.join(' ') }));
   });
-  return v.filter((x) => x.impact === 'serious' || x.impact === 'critical').map((x) => `${x.id} (${x.impact}) at ${x.target}`);
+  return v
+    .filter((x) => x.impact === 'serious' || x.impact === 'critical')
+    .map((x) => `${x.id} (${x.impact}) at ${x.target}`);
 }
 
 beforeAll(async () => {
@@ -75,13 +97,18 @@ afterAll(async () => {
 describe('lookout ui in Chromium', () => {
   it('upload page: a file uploaded with the objects pipeline becomes a row on the page', async () => {
     await open('#/upload');
-    await page.setInputFiles('#files', [100, 110, 120].map((n) => ({ name: `frame${n}.jpg`, mimeType: 'image/jpeg', buffer: sampleFrame(n) })));
+    await page.setInputFiles(
+      '#files',
+      [100, 110, 120].map((n) => ({ name: `frame${n}.jpg`, mimeType: 'image/jpeg', buffer: sampleFrame(n) })),
+    );
     await page.selectOption('#pipeline', 'objects');
     await page.fill('#run', RUN + '-upload');
     await page.click('#upload-form button[type=submit]');
     await page.waitForSelector('#upload-rows >> text=3 of 3 rows', { timeout: 120_000 });
     expect(await page.locator('#upload-rows tbody tr').count()).toBe(3);
-    const rows = await rowsWhere<{ status: string; pipeline: string; label: string; name: string }>('run_tag = @run', { run: RUN + '-upload' });
+    const rows = await rowsWhere<{ status: string; pipeline: string; label: string; name: string }>('run_tag = @run', {
+      run: RUN + '-upload',
+    });
     expect(rows.map((r) => r.name.split('/').pop()).sort()).toEqual(['frame100.jpg', 'frame110.jpg', 'frame120.jpg']);
     for (const r of rows) expect(r).toMatchObject({ status: 'ok', pipeline: 'objects', label: 'person' });
     // The page shows what the rows say.
@@ -97,7 +124,9 @@ describe('lookout ui in Chromium', () => {
     const line = page.locator('tr', { has: page.locator(`a:has-text("${RUN}-upload")`) });
     const cells = (await line.locator('td').allTextContents()).map((t) => t.trim());
     expect(cells.slice(2, 5)).toEqual(['3', '3', '0']);
-    const e2e = (await rowsWhere<{ end_to_end_ms: number }>('run_tag = @run', { run: RUN + '-upload' })).map((r) => Math.round(r.end_to_end_ms));
+    const e2e = (await rowsWhere<{ end_to_end_ms: number }>('run_tag = @run', { run: RUN + '-upload' })).map((r) =>
+      Math.round(r.end_to_end_ms),
+    );
     expect(e2e).toContain(Number(cells[8]));
     await shoot('runs');
     expect(await axeViolations()).toEqual([]);
@@ -113,8 +142,14 @@ describe('lookout ui in Chromium', () => {
 
   it('failures page: retrying a failed analysis shows its new row', async () => {
     const run = RUN + '-fail';
-    await upload(cfg.gcs.bucket, `${run}/broken.jpg`, Buffer.from('not an image'), 'image/jpeg', { 'lookout-run': run });
-    const [failed] = await waitForRows<{ workflow_id: string; run_id: string; status: string; error_class: string }>('run_tag = @run', { run }, 1);
+    await upload(cfg.gcs.bucket, `${run}/broken.jpg`, Buffer.from('not an image'), 'image/jpeg', {
+      'lookout-run': run,
+    });
+    const [failed] = await waitForRows<{ workflow_id: string; run_id: string; status: string; error_class: string }>(
+      'run_tag = @run',
+      { run },
+      1,
+    );
     expect(failed.status).toBe('failed');
     await open('#/failures');
     const button = page.locator(`button[data-retry="${failed.workflow_id}"]`);
@@ -148,7 +183,33 @@ describe('lookout ui in Chromium', () => {
             generation: String(md.generation),
             label: c === 2 && r === 1 ? 'changed' : 'unchanged',
             score: (c + r) / 6,
-            raster: { kind: 'chip', chip_col: c, chip_row: r, x: c * 192, y: r * 192, width: 192, height: 192, edge: r === 2, raster_width: 768, raster_height: 576, crs: null, georef: 'none', georef_note: 'pixel grid only', footprint_wkt: null, west: null, south: null, east: null, north: null, cloud_fraction: r === 0 ? 0.6 : 0.05, change_score: c === 2 && r === 1 ? 0.9 : 0.1 * c, novelty_score: 0.2 * r, ndvi_delta: -0.1, nbr_delta: 0.02, ndwi_delta: 0.01, before_name: 'before.tif' },
+            raster: {
+              kind: 'chip',
+              chip_col: c,
+              chip_row: r,
+              x: c * 192,
+              y: r * 192,
+              width: 192,
+              height: 192,
+              edge: r === 2,
+              raster_width: 768,
+              raster_height: 576,
+              crs: null,
+              georef: 'none',
+              georef_note: 'pixel grid only',
+              footprint_wkt: null,
+              west: null,
+              south: null,
+              east: null,
+              north: null,
+              cloud_fraction: r === 0 ? 0.6 : 0.05,
+              change_score: c === 2 && r === 1 ? 0.9 : 0.1 * c,
+              novelty_score: 0.2 * r,
+              ndvi_delta: -0.1,
+              nbr_delta: 0.02,
+              ndwi_delta: 0.01,
+              before_name: 'before.tif',
+            },
           }),
         );
     await sink.insert(chips);
@@ -156,16 +217,28 @@ describe('lookout ui in Chromium', () => {
     await page.selectOption('#raster', { label: `${name} (12 chips)` });
     // Other rasters of the suite's stack (the raster pipeline's tests) may be drawn first, until this one's rows arrive.
     await expect.poll(() => page.locator('path[data-chip]').count(), { timeout: 30_000 }).toBe(12);
-    await page.waitForFunction(() => Array.from(document.querySelectorAll('.leaflet-image-layer')).some((i) => (i as HTMLImageElement).complete && (i as HTMLImageElement).naturalWidth > 0));
+    await page.waitForFunction(() =>
+      Array.from(document.querySelectorAll('.leaflet-image-layer')).some(
+        (i) => (i as HTMLImageElement).complete && (i as HTMLImageElement).naturalWidth > 0,
+      ),
+    );
     await page.locator('path[data-chip="2,1"]').click();
     const chip = await page.locator('[data-testid=chip-row]').textContent();
-    expect(JSON.parse(chip ?? '{}')).toMatchObject({ name, label: 'changed', raster: { chip_col: 2, chip_row: 1, change_score: 0.9 } });
+    expect(JSON.parse(chip ?? '{}')).toMatchObject({
+      name,
+      label: 'changed',
+      raster: { chip_col: 2, chip_row: 1, change_score: 0.9 },
+    });
     await shoot('map');
     expect(await axeViolations()).toEqual([]);
     // Keyboard: a chip takes focus and Enter shows its row.
     await page.focus('path[data-chip="0,2"]');
     await page.keyboard.press('Enter');
-    await expect.poll(async () => JSON.parse((await page.locator('[data-testid=chip-row]').textContent()) ?? '{}').raster?.chip_row).toBe(2);
+    await expect
+      .poll(
+        async () => JSON.parse((await page.locator('[data-testid=chip-row]').textContent()) ?? '{}').raster?.chip_row,
+      )
+      .toBe(2);
     // The novelty layer colours by novelty_score; an area of interest keeps the chips it overlaps.
     await page.check('#layer-novelty');
     await page.fill('#aoi', '0,0,383,191');
@@ -182,26 +255,75 @@ describe('lookout ui in Chromium', () => {
         srv.close(() => resolve(p));
       });
     });
-    const camera = spawn('ffmpeg', ['-nostdin', '-v', 'error', '-re', '-i', VTEST, '-c:v', 'mpeg2video', '-q:v', '5', '-g', '10', '-f', 'mpegts', '-listen', '1', `http://127.0.0.1:${port}/cam`], { stdio: 'ignore' });
+    const camera = spawn(
+      'ffmpeg',
+      [
+        '-nostdin',
+        '-v',
+        'error',
+        '-re',
+        '-i',
+        VTEST,
+        '-c:v',
+        'mpeg2video',
+        '-q:v',
+        '5',
+        '-g',
+        '10',
+        '-f',
+        'mpegts',
+        '-listen',
+        '1',
+        `http://127.0.0.1:${port}/cam`,
+      ],
+      { stdio: 'ignore' },
+    );
     const stream = `cam-${RUN}`;
     const liveRun = `${RUN}-live`;
     let stats: Awaited<ReturnType<typeof recordStream>>;
     try {
       await new Promise((r) => setTimeout(r, 300));
       stats = await recordStream(
-        { ...STREAM_DEFAULTS, url: `http://127.0.0.1:${port}/cam`, name: stream, prefix: `ui-test/${RUN}/live/`, segmentSeconds: 1, maxSegments: 2, minBackoffMs: 200, maxBackoffMs: 800, metadata: { 'lookout-run': liveRun, 'lookout-pipeline': 'objects' } },
+        {
+          ...STREAM_DEFAULTS,
+          url: `http://127.0.0.1:${port}/cam`,
+          name: stream,
+          prefix: `ui-test/${RUN}/live/`,
+          segmentSeconds: 1,
+          maxSegments: 2,
+          minBackoffMs: 200,
+          maxBackoffMs: 800,
+          metadata: { 'lookout-run': liveRun, 'lookout-pipeline': 'objects' },
+        },
         async (u) => {
-          await storage.bucket(cfg.gcs.bucket).upload(u.file, { destination: u.objectName, resumable: false, contentType: u.contentType, metadata: { metadata: u.metadata } });
+          await storage
+            .bucket(cfg.gcs.bucket)
+            .upload(u.file, {
+              destination: u.objectName,
+              resumable: false,
+              contentType: u.contentType,
+              metadata: { metadata: u.metadata },
+            });
         },
       );
     } finally {
       camera.kill('SIGKILL');
     }
     expect(stats.segments).toBe(2);
-    await waitForRows(`run_tag = @run AND JSON_VALUE(details, '$.kind') = 'video-summary'`, { run: liveRun }, stats.segments, 300_000);
+    await waitForRows(
+      `run_tag = @run AND JSON_VALUE(details, '$.kind') = 'video-summary'`,
+      { run: liveRun },
+      stats.segments,
+      300_000,
+    );
     // The newest frame row of the stream, read off the rows themselves.
     type LiveRow = { details: string; objects: Array<{ x: number; y: number; w: number; h: number }> };
-    const frames = (await rowsWhere<LiveRow>(`run_tag = @run AND status = 'ok' AND JSON_VALUE(details, '$.stream') = @stream`, { run: liveRun, stream }))
+    const frames = (
+      await rowsWhere<LiveRow>(`run_tag = @run AND status = 'ok' AND JSON_VALUE(details, '$.stream') = @stream`, {
+        run: liveRun,
+        stream,
+      })
+    )
       .map((r) => ({ ...r, d: JSON.parse(r.details) as { frame: number; captured_at: string } }))
       .sort((x, y) => x.d.captured_at.localeCompare(y.d.captured_at));
     expect(frames.length).toBeGreaterThan(10);
@@ -222,25 +344,38 @@ describe('lookout ui in Chromium', () => {
       const { width, height } = c as HTMLCanvasElement;
       const px = g.getImageData(0, 0, width, height).data;
       const boxish = (x: number, y: number) => {
-        const i = 4 * (Math.min(height - 1, Math.max(0, Math.round(y))) * width + Math.min(width - 1, Math.max(0, Math.round(x))));
-        return [[46, 196, 182], [230, 57, 70]].some((col) => col.every((v, k) => Math.abs(v - px[i + k]) <= 40));
+        const i =
+          4 *
+          (Math.min(height - 1, Math.max(0, Math.round(y))) * width + Math.min(width - 1, Math.max(0, Math.round(x))));
+        return [
+          [46, 196, 182],
+          [230, 57, 70],
+        ].some((col) => col.every((v, k) => Math.abs(v - px[i + k]) <= 40));
       };
-      const share = (pts: Array<[number, number]>) => pts.filter(([x, y]) => boxish(x, y)).length / Math.max(1, pts.length);
-      const line = (n: number, f: (t: number) => [number, number]) => Array.from({ length: n }, (_, k) => f((k + 1) / (n + 1)));
-      return boxes.map((b) => Math.max(
-        share(line(20, (t) => [b.x + t * b.w, b.y])),
-        share(line(20, (t) => [b.x + t * b.w, b.y + b.h])),
-        share(line(20, (t) => [b.x, b.y + t * b.h])),
-        share(line(20, (t) => [b.x + b.w, b.y + t * b.h])),
-      ));
+      const share = (pts: Array<[number, number]>) =>
+        pts.filter(([x, y]) => boxish(x, y)).length / Math.max(1, pts.length);
+      const line = (n: number, f: (t: number) => [number, number]) =>
+        Array.from({ length: n }, (_, k) => f((k + 1) / (n + 1)));
+      return boxes.map((b) =>
+        Math.max(
+          share(line(20, (t) => [b.x + t * b.w, b.y])),
+          share(line(20, (t) => [b.x + t * b.w, b.y + b.h])),
+          share(line(20, (t) => [b.x, b.y + t * b.h])),
+          share(line(20, (t) => [b.x + b.w, b.y + t * b.h])),
+        ),
+      );
     }, newest.objects);
-    for (const [i, share] of edgeShares.entries()) expect(share, `box ${i} of ${JSON.stringify(newest.objects[i])}`).toBeGreaterThanOrEqual(0.6);
+    for (const [i, share] of edgeShares.entries())
+      expect(share, `box ${i} of ${JSON.stringify(newest.objects[i])}`).toBeGreaterThanOrEqual(0.6);
     await shoot('live');
     expect(await axeViolations()).toEqual([]);
   }, 400_000);
 
   it('`lookout ui` serves the page on the port it prints and stops on SIGTERM', async () => {
-    const child = spawn(process.execPath, [path.join(cfg.projectRoot, 'bin', 'lookout'), 'ui', '--port', '0'], { env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [path.join(cfg.projectRoot, 'bin', 'lookout'), 'ui', '--port', '0'], {
+      env: process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const url = await new Promise<string>((resolve, reject) => {
       let out = '';
       child.stdout.on('data', (d: Buffer) => {
@@ -252,7 +387,9 @@ describe('lookout ui in Chromium', () => {
     });
     const html = await (await fetch(`${url}/`)).text();
     expect(html).toContain('<title>Lookout review</title>');
-    expect((await (await fetch(`${url}/api/info`)).json()) as { bucket: string }).toMatchObject({ bucket: cfg.gcs.bucket });
+    expect((await (await fetch(`${url}/api/info`)).json()) as { bucket: string }).toMatchObject({
+      bucket: cfg.gcs.bucket,
+    });
     const code = await new Promise<number | null>((resolve) => {
       child.once('exit', (c) => resolve(c));
       child.kill('SIGTERM');
@@ -263,16 +400,30 @@ describe('lookout ui in Chromium', () => {
   it('writes need the bearer token when one is configured; reads do not', async () => {
     const locked = await startUi({ ...cfg, ui: { ...cfg.ui, token: 's3cret' } }, { host: '127.0.0.1', port: 0 });
     try {
-      const noToken = await fetch(`${locked.url}/api/retry`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"workflowId":"x"}' });
+      const noToken = await fetch(`${locked.url}/api/retry`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"workflowId":"x"}',
+      });
       expect(noToken.status).toBe(401);
-      const wrong = await fetch(`${locked.url}/api/feedback`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer nope' }, body: '{}' });
+      const wrong = await fetch(`${locked.url}/api/feedback`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer nope' },
+        body: '{}',
+      });
       expect(wrong.status).toBe(401);
-      const right = await fetch(`${locked.url}/api/retry`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer s3cret' }, body: '{"workflowId":"no-such"}' });
+      const right = await fetch(`${locked.url}/api/retry`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer s3cret' },
+        body: '{"workflowId":"no-such"}',
+      });
       expect(right.status).toBe(404);
       expect((await fetch(`${locked.url}/api/info`)).status).toBe(200);
     } finally {
       await locked.close();
     }
-    await expect(startUi({ ...cfg, ui: { ...cfg.ui, token: undefined } }, { host: '0.0.0.0', port: 0 })).rejects.toThrow(/LOOKOUT_UI_TOKEN/);
+    await expect(
+      startUi({ ...cfg, ui: { ...cfg.ui, token: undefined } }, { host: '0.0.0.0', port: 0 }),
+    ).rejects.toThrow(/LOOKOUT_UI_TOKEN/);
   });
 });

@@ -15,7 +15,13 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { recordStream, STREAM_DEFAULTS, StreamInputError, type StreamEvent, type StreamOptions } from '../../ingest/stream';
+import {
+  recordStream,
+  STREAM_DEFAULTS,
+  StreamInputError,
+  type StreamEvent,
+  type StreamOptions,
+} from '../../ingest/stream';
 import { cutVideo } from '../../cli/scene';
 import { VTEST } from '../../demo/samples';
 import { cfg, samplesDir, storage, uniqueRun, upload, waitForRows } from './helpers';
@@ -81,11 +87,24 @@ function trickle(res: http.ServerResponse, everyMs: number, chunk: () => Buffer)
 }
 
 function options(url: string, over: Partial<StreamOptions> = {}): StreamOptions {
-  return { ...STREAM_DEFAULTS, url, name: 'bad', segmentSeconds: 1, minBackoffMs: 200, maxBackoffMs: 800, readTimeoutMs: 3000, stallTimeoutMs: 4000, maxBadConnects: 3, ...over };
+  return {
+    ...STREAM_DEFAULTS,
+    url,
+    name: 'bad',
+    segmentSeconds: 1,
+    minBackoffMs: 200,
+    maxBackoffMs: 800,
+    readTimeoutMs: 3000,
+    stallTimeoutMs: 4000,
+    maxBadConnects: 3,
+    ...over,
+  };
 }
 
 /** Runs the recorder and expects it to give up with StreamInputError; returns the error, the events and the uploads. */
-async function expectGivesUp(url: string): Promise<{ err: StreamInputError; events: StreamEvent[]; uploads: number; ms: number }> {
+async function expectGivesUp(
+  url: string,
+): Promise<{ err: StreamInputError; events: StreamEvent[]; uploads: number; ms: number }> {
   const events: StreamEvent[] = [];
   let uploads = 0;
   const t0 = Date.now();
@@ -130,7 +149,25 @@ describe('live input that gives no usable video', () => {
 
   it('an audio-only stream: no video stream to record, a named error after three tries', async () => {
     const url = await source((res, req) => {
-      const p = spawn('ffmpeg', ['-nostdin', '-v', 'error', '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-c:a', 'aac', '-f', 'mpegts', 'pipe:1'], { stdio: ['ignore', 'pipe', 'ignore'] });
+      const p = spawn(
+        'ffmpeg',
+        [
+          '-nostdin',
+          '-v',
+          'error',
+          '-re',
+          '-f',
+          'lavfi',
+          '-i',
+          'sine=frequency=440:sample_rate=48000',
+          '-c:a',
+          'aac',
+          '-f',
+          'mpegts',
+          'pipe:1',
+        ],
+        { stdio: ['ignore', 'pipe', 'ignore'] },
+      );
       procs.push(p);
       p.stdout.pipe(res);
       req.on('close', () => p.kill('SIGKILL'));
@@ -144,7 +181,29 @@ describe('live input that gives no usable video', () => {
 describe('a camera that stops mid-way', () => {
   it('what it sent is analysed (a row per frame and a summary per segment); the recorder keeps reconnecting with capped backoff, no crash', async () => {
     const port = await freePort();
-    const camera = spawn('ffmpeg', ['-nostdin', '-v', 'error', '-re', '-i', VTEST, '-c:v', 'mpeg2video', '-q:v', '5', '-g', '10', '-f', 'mpegts', '-listen', '1', `http://127.0.0.1:${port}/cam`], { stdio: 'ignore' });
+    const camera = spawn(
+      'ffmpeg',
+      [
+        '-nostdin',
+        '-v',
+        'error',
+        '-re',
+        '-i',
+        VTEST,
+        '-c:v',
+        'mpeg2video',
+        '-q:v',
+        '5',
+        '-g',
+        '10',
+        '-f',
+        'mpegts',
+        '-listen',
+        '1',
+        `http://127.0.0.1:${port}/cam`,
+      ],
+      { stdio: 'ignore' },
+    );
     procs.push(camera);
     const run = uniqueRun('stream-stop');
     const bucket = storage.bucket(cfg.gcs.bucket);
@@ -153,9 +212,20 @@ describe('a camera that stops mid-way', () => {
     const ac = new AbortController();
     let killedAt: number | undefined;
     const stats = await recordStream(
-      options(`http://127.0.0.1:${port}/cam`, { name: run, prefix: `${run}/`, metadata: { 'lookout-run': run, 'lookout-pipeline': 'objects' }, signal: ac.signal, maxBadConnects: 3 }),
+      options(`http://127.0.0.1:${port}/cam`, {
+        name: run,
+        prefix: `${run}/`,
+        metadata: { 'lookout-run': run, 'lookout-pipeline': 'objects' },
+        signal: ac.signal,
+        maxBadConnects: 3,
+      }),
       async (u) => {
-        await bucket.upload(u.file, { destination: u.objectName, resumable: false, contentType: u.contentType, metadata: { metadata: u.metadata } });
+        await bucket.upload(u.file, {
+          destination: u.objectName,
+          resumable: false,
+          contentType: u.contentType,
+          metadata: { metadata: u.metadata },
+        });
         uploaded.push(u.objectName);
         // The camera dies after two segments and never comes back.
         if (uploaded.length === 2) {
@@ -166,18 +236,26 @@ describe('a camera that stops mid-way', () => {
       (e) => {
         events.push(e);
         // Four reconnect attempts against the dead camera: enough to see the backoff reach its cap.
-        if (killedAt !== undefined && events.slice(killedAt).filter((x) => x.kind === 'reconnecting').length >= 4) ac.abort();
+        if (killedAt !== undefined && events.slice(killedAt).filter((x) => x.kind === 'reconnecting').length >= 4)
+          ac.abort();
       },
     );
     expect(stats.segments).toBeGreaterThanOrEqual(2);
     // (Before the kill, a first connection may have been refused while the camera started listening.)
-    const retries = events.slice(killedAt).filter((e): e is Extract<StreamEvent, { kind: 'reconnecting' }> => e.kind === 'reconnecting');
+    const retries = events
+      .slice(killedAt)
+      .filter((e): e is Extract<StreamEvent, { kind: 'reconnecting' }> => e.kind === 'reconnecting');
     expect(retries.length).toBeGreaterThanOrEqual(4);
     // A camera that cannot be reached is away, not bad input: retried without limit, backoff doubling to its cap.
     expect(retries.every((e) => !e.badInput)).toBe(true);
     expect(retries.map((e) => e.inMs).slice(0, 4)).toEqual([200, 400, 800, 800]);
     // Every uploaded segment (the torn last one included, if it probed) becomes frame rows plus one summary row.
-    const rows = await waitForRows<Row>(`run_tag = @run AND JSON_VALUE(details, '$.kind') = 'video-summary'`, { run }, stats.segments, 300_000);
+    const rows = await waitForRows<Row>(
+      `run_tag = @run AND JSON_VALUE(details, '$.kind') = 'video-summary'`,
+      { run },
+      stats.segments,
+      300_000,
+    );
     expect(rows).toHaveLength(stats.segments);
     for (const r of rows) {
       expect(r.status).toBe('ok');
@@ -191,11 +269,15 @@ describe('a camera that stops mid-way', () => {
 describe('video files that cannot be analysed: one clear failed row each', () => {
   const dir = path.join(samplesDir, 'bad-video');
   fs.mkdirSync(dir, { recursive: true });
-  const ffmpeg = (args: string[]) => execFileSync('ffmpeg', ['-v', 'error', '-y', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const ffmpeg = (args: string[]) =>
+    execFileSync('ffmpeg', ['-v', 'error', '-y', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
 
   async function analyse(name: string, data: Buffer, contentType: string): Promise<Row> {
     const run = uniqueRun('badvid');
-    await upload(cfg.gcs.bucket, `${run}/${name}`, data, contentType, { 'lookout-run': run, 'lookout-pipeline': 'objects' });
+    await upload(cfg.gcs.bucket, `${run}/${name}`, data, contentType, {
+      'lookout-run': run,
+      'lookout-pipeline': 'objects',
+    });
     const rows = await waitForRows<Row>('run_tag = @run', { run }, 1, 180_000);
     expect(rows).toHaveLength(1);
     return rows[0];
@@ -229,7 +311,20 @@ describe('video files that cannot be analysed: one clear failed row each', () =>
 
   it('a 10,000 × 10,000 video: TooManyPixels before any frame is decoded', async () => {
     const f = path.join(dir, 'huge.avi');
-    if (!fs.existsSync(f)) ffmpeg(['-f', 'lavfi', '-i', 'color=c=gray:size=10000x10000:rate=2', '-frames:v', '2', '-c:v', 'mjpeg', '-q:v', '10', f]);
+    if (!fs.existsSync(f))
+      ffmpeg([
+        '-f',
+        'lavfi',
+        '-i',
+        'color=c=gray:size=10000x10000:rate=2',
+        '-frames:v',
+        '2',
+        '-c:v',
+        'mjpeg',
+        '-q:v',
+        '10',
+        f,
+      ]);
     const r = await analyse('huge.avi', fs.readFileSync(f), 'video/x-msvideo');
     expect(r.status).toBe('failed');
     expect(r.error_class).toBe('TooManyPixels');
@@ -241,12 +336,28 @@ describe('video files that cannot be analysed: one clear failed row each', () =>
     const whole = cutVideo(VTEST, path.join(dir, 'vtest-0-60.avi'), 0, 60);
     const bytes = fs.readFileSync(whole);
     const run = uniqueRun('truncated');
-    await upload(cfg.gcs.bucket, `${run}/cut.avi`, bytes.subarray(0, Math.floor(bytes.length * 0.5)), 'video/x-msvideo', { 'lookout-run': run, 'lookout-pipeline': 'objects' });
-    const [summary] = await waitForRows<Row>(`run_tag = @run AND JSON_VALUE(details, '$.kind') = 'video-summary'`, { run }, 1, 180_000);
+    await upload(
+      cfg.gcs.bucket,
+      `${run}/cut.avi`,
+      bytes.subarray(0, Math.floor(bytes.length * 0.5)),
+      'video/x-msvideo',
+      { 'lookout-run': run, 'lookout-pipeline': 'objects' },
+    );
+    const [summary] = await waitForRows<Row>(
+      `run_tag = @run AND JSON_VALUE(details, '$.kind') = 'video-summary'`,
+      { run },
+      1,
+      180_000,
+    );
     const d = JSON.parse(summary.details!) as { frames: number; frames_ok: number };
     expect(d.frames).toBeGreaterThan(10);
     expect(d.frames).toBeLessThan(60);
-    const frames = await waitForRows<Row>(`run_tag = @run AND JSON_VALUE(details, '$.kind') IS NULL`, { run }, d.frames, 60_000);
+    const frames = await waitForRows<Row>(
+      `run_tag = @run AND JSON_VALUE(details, '$.kind') IS NULL`,
+      { run },
+      d.frames,
+      60_000,
+    );
     expect(frames).toHaveLength(d.frames);
     expect(frames.every((r) => r.status === 'ok')).toBe(true);
   });

@@ -4,20 +4,46 @@ import { describe, expect, it } from 'vitest';
 import { listSampleFiles, uploadLoad, waitForRun } from '../../loadtest/loadtest';
 import { buildReport, reportHtml } from '../../loadtest/report';
 import { extractFrames } from '../../demo/samples';
-import { bq, cfg, checkTimings, expectOnlyRunWroteRow, objectsStreamLastSeq, rowsWhere, samplesDir, storage, TABLE, uniqueRun, waitDispatcherSettled, type TimedRow } from './helpers';
+import {
+  bq,
+  cfg,
+  checkTimings,
+  expectOnlyRunWroteRow,
+  objectsStreamLastSeq,
+  rowsWhere,
+  samplesDir,
+  storage,
+  TABLE,
+  uniqueRun,
+  waitDispatcherSettled,
+  type TimedRow,
+} from './helpers';
 
 describe('volume', () => {
   it('200 images uploaded with the official GCS client produce exactly 200 rows with consistent timings', async () => {
     const dir = path.join(samplesDir, 'volume');
-    extractFrames(dir, Array.from({ length: 20 }, (_, i) => 20 + i * 35));
+    extractFrames(
+      dir,
+      Array.from({ length: 20 }, (_, i) => 20 + i * 35),
+    );
     const run = uniqueRun('volume');
-    const uploaded = await uploadLoad(storage, cfg, { runId: run, objects: 200, concurrency: 8, rate: 0, files: listSampleFiles(dir) });
+    const uploaded = await uploadLoad(storage, cfg, {
+      runId: run,
+      objects: 200,
+      concurrency: 8,
+      rate: 0,
+      files: listSampleFiles(dir),
+    });
     expect(uploaded).toBe(200);
     const n = await waitForRun(bq, cfg, run, 200, { timeoutMs: 400_000 });
     expect(n).toBe(200);
     // Nothing more: every event on the stream is settled by the dispatcher and each row came from its object's only run.
     await waitDispatcherSettled(await objectsStreamLastSeq());
-    const raw = await rowsWhere<TimedRow & { status: string; workflow_id: string; run_id: string }>('run_tag = @run', { run }, TABLE());
+    const raw = await rowsWhere<TimedRow & { status: string; workflow_id: string; run_id: string }>(
+      'run_tag = @run',
+      { run },
+      TABLE(),
+    );
     await expectOnlyRunWroteRow(raw);
     expect(raw).toHaveLength(200);
     for (const r of raw) {
@@ -33,7 +59,9 @@ describe('volume', () => {
     expect(summary.e2e_p90).toBeLessThanOrEqual(summary.e2e_p99);
     expect(summary.e2e_p99).toBeLessThanOrEqual(summary.e2e_max);
     expect(summary.per_second).toBeGreaterThan(0);
-    const stages = rep.sections.find((x) => x.title.startsWith('Stages'))!.rows as Array<Record<string, number | string>>;
+    const stages = rep.sections.find((x) => x.title.startsWith('Stages'))!.rows as Array<
+      Record<string, number | string>
+    >;
     expect(stages.map((x) => x.stage)).toEqual(['detect', 'extract', 'score']);
     for (const st of stages) {
       expect(st.n).toBe(200);

@@ -40,11 +40,30 @@ async function startRelease(buildId: string): Promise<void> {
   const ready = path.join(cfg.home, 'run', `versioned-${buildId}.ready`);
   fs.rmSync(ready, { force: true });
   let out = '';
-  const p = spawn(process.execPath, [path.join(cfg.projectRoot, 'bin', 'lookout'), 'worker', '--pool', 'cpu', '--pipelines', 'objects', '--concurrency', '2'], {
-    cwd: cfg.projectRoot,
-    env: { ...process.env, LOOKOUT_TEMPORAL_NAMESPACE: NAMESPACE, LOOKOUT_WORKER_DEPLOYMENT: DEPLOYMENT, LOOKOUT_WORKER_BUILD_ID: buildId, LOOKOUT_READY_FILE: ready },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const p = spawn(
+    process.execPath,
+    [
+      path.join(cfg.projectRoot, 'bin', 'lookout'),
+      'worker',
+      '--pool',
+      'cpu',
+      '--pipelines',
+      'objects',
+      '--concurrency',
+      '2',
+    ],
+    {
+      cwd: cfg.projectRoot,
+      env: {
+        ...process.env,
+        LOOKOUT_TEMPORAL_NAMESPACE: NAMESPACE,
+        LOOKOUT_WORKER_DEPLOYMENT: DEPLOYMENT,
+        LOOKOUT_WORKER_BUILD_ID: buildId,
+        LOOKOUT_READY_FILE: ready,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   p.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   workers[buildId] = p;
@@ -55,13 +74,21 @@ async function startRelease(buildId: string): Promise<void> {
 }
 
 async function versions(): Promise<string[]> {
-  const d = await conn.connection.workflowService.describeWorkerDeployment({ namespace: NAMESPACE, deploymentName: DEPLOYMENT });
+  const d = await conn.connection.workflowService.describeWorkerDeployment({
+    namespace: NAMESPACE,
+    deploymentName: DEPLOYMENT,
+  });
   return (d.workerDeploymentInfo?.versionSummaries ?? []).map((v) => v.deploymentVersion?.buildId ?? '');
 }
 
 async function setCurrent(buildId: string): Promise<void> {
   await until(`${buildId} current`, async () => {
-    await conn.connection.workflowService.setWorkerDeploymentCurrentVersion({ namespace: NAMESPACE, deploymentName: DEPLOYMENT, buildId, identity: 'lookout-test' });
+    await conn.connection.workflowService.setWorkerDeploymentCurrentVersion({
+      namespace: NAMESPACE,
+      deploymentName: DEPLOYMENT,
+      buildId,
+      identity: 'lookout-test',
+    });
     return true;
   });
 }
@@ -70,10 +97,18 @@ async function setCurrent(buildId: string): Promise<void> {
 async function analyseOne(run: string, i: number): Promise<{ buildId: string | undefined; behavior: unknown }> {
   const name = `versioning/${run}/${i}.jpg`;
   const generation = await upload(SIDE_BUCKET, name, sampleFrame(100 + i), 'image/jpeg', { 'lookout-run': run });
-  const [md] = await storage.bucket(SIDE_BUCKET).file(name, { generation: Number(generation) }).getMetadata();
-  const ev = eventFromObjectResource({ ...md, bucket: SIDE_BUCKET, name } as Parameters<typeof eventFromObjectResource>[0], 'backfill');
+  const [md] = await storage
+    .bucket(SIDE_BUCKET)
+    .file(name, { generation: Number(generation) })
+    .getMetadata();
+  const ev = eventFromObjectResource(
+    { ...md, bucket: SIDE_BUCKET, name } as Parameters<typeof eventFromObjectResource>[0],
+    'backfill',
+  );
   if (!ev.ok) throw new Error(ev.reason);
-  const { workflowId } = await new WorkflowStarter(conn.client, ncfg).startAnalysis(analyzeInputFor(ev.value, ncfg, ncfg.pipelines));
+  const { workflowId } = await new WorkflowStarter(conn.client, ncfg).startAnalysis(
+    analyzeInputFor(ev.value, ncfg, ncfg.pipelines),
+  );
   const handle = conn.client.workflow.getHandle(workflowId);
   await handle.result();
   const d = await handle.describe();
@@ -84,11 +119,17 @@ async function analyseOne(run: string, i: number): Promise<{ buildId: string | u
 beforeAll(async () => {
   conn = await temporalClient(ncfg);
   try {
-    await conn.connection.workflowService.registerNamespace({ namespace: NAMESPACE, workflowExecutionRetentionPeriod: msToTs('1 day') });
+    await conn.connection.workflowService.registerNamespace({
+      namespace: NAMESPACE,
+      workflowExecutionRetentionPeriod: msToTs('1 day'),
+    });
   } catch (err) {
     if (!/already exists|AlreadyExists/i.test((err as Error).message)) throw err;
   }
-  await until('namespace', async () => (await conn.connection.workflowService.describeNamespace({ namespace: NAMESPACE })) && true);
+  await until(
+    'namespace',
+    async () => (await conn.connection.workflowService.describeNamespace({ namespace: NAMESPACE })) && true,
+  );
   await ensureBucket(SIDE_BUCKET);
 }, 180_000);
 

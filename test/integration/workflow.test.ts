@@ -59,9 +59,19 @@ const acts: LookoutActivities = {
     // The last group writes the row (as the real activity does), unless the write fails: then the workflow does.
     if (failRecordInGroup) return { ...out, rowWriteFailed: true };
     calls.push('record:group');
-    const s: AnalysisSummary = { input: inp, ...group.record, detect: out.detect, extract: out.extract, score: out.score, failure: out.failure };
+    const s: AnalysisSummary = {
+      input: inp,
+      ...group.record,
+      detect: out.detect,
+      extract: out.extract,
+      score: out.score,
+      failure: out.failure,
+    };
     recorded.push(s);
-    return { ...out, record: { analysisId: `${s.workflowId}/${s.runId}`, table: 't', status: s.failure ? 'failed' : 'ok' } };
+    return {
+      ...out,
+      record: { analysisId: `${s.workflowId}/${s.runId}`, table: 't', status: s.failure ? 'failed' : 'ok' },
+    };
   },
   async record(s, opts) {
     calls.push(`record:${recordWhere()}${opts?.afterFailedWrite ? ':lookup-first' : ''}`);
@@ -80,7 +90,15 @@ const acts: LookoutActivities = {
     const frames = Math.ceil((task.end - task.start) / task.stride);
     // The carried state is a running count of frames: the next segment must receive what this one returned.
     const carried = (task.state as { seen?: number } | undefined)?.seen ?? 0;
-    return { frames, ok: frames, failed: 0, top: { frame: task.start, score: task.index === 7 ? 0.9 : 0.1 }, state: { seen: carried + frames }, runMs: 1, inferenceMs: 1 };
+    return {
+      frames,
+      ok: frames,
+      failed: 0,
+      top: { frame: task.start, score: task.index === 7 ? 0.9 : 0.1 },
+      state: { seen: carried + frames },
+      runMs: 1,
+      inferenceMs: 1,
+    };
   },
   async observeSegment() {
     throw new Error('not used by these tests');
@@ -135,7 +153,12 @@ beforeAll(async () => {
   });
   workers = [
     await Worker.create({ connection: env.nativeConnection, taskQueue: 'objects-cpu', activities: acts }),
-    await Worker.create({ connection: env.nativeConnection, taskQueue: cfg.temporal.workflowQueue, workflowsPath: path.join(__dirname, '..', '..', 'workflows', 'index.ts'), activities: acts }),
+    await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue: cfg.temporal.workflowQueue,
+      workflowsPath: path.join(__dirname, '..', '..', 'workflows', 'index.ts'),
+      activities: acts,
+    }),
   ];
   running = Promise.all(workers.map((w) => w.run()));
 }, 120_000);
@@ -147,7 +170,10 @@ afterAll(async () => {
 });
 
 function input(gpu: boolean, opts: { groupStages?: boolean; localRecord?: boolean } = {}): AnalyzeInput {
-  return { ...base.input, pipeline: resolvePipeline('objects', { gpuStages: gpu ? ['detect'] : [], gpuFallbackMs: 500, ...opts }) };
+  return {
+    ...base.input,
+    pipeline: resolvePipeline('objects', { gpuStages: gpu ? ['detect'] : [], gpuFallbackMs: 500, ...opts }),
+  };
 }
 
 async function run(inp: AnalyzeInput, detect: typeof detectBehaviour) {
@@ -155,7 +181,11 @@ async function run(inp: AnalyzeInput, detect: typeof detectBehaviour) {
   recorded = [];
   calls = [];
   attempt = 0;
-  const result = (await env.client.workflow.execute('analyzeObject', { taskQueue: cfg.temporal.workflowQueue, workflowId: `wf-${Math.random()}`, args: [inp] })) as AnalyzeResult;
+  const result = (await env.client.workflow.execute('analyzeObject', {
+    taskQueue: cfg.temporal.workflowQueue,
+    workflowId: `wf-${Math.random()}`,
+    args: [inp],
+  })) as AnalyzeResult;
   return { result, recorded, calls };
 }
 
@@ -164,7 +194,11 @@ describe('analyzeObject', () => {
     const { result, recorded, calls } = await run(input(false), async () => {});
     expect(calls).toEqual(['group:detect,extract,score', 'detect:cpu:false', 'extract', 'score', 'record:group']);
     // Each stage keeps its own report for the row's `stages`.
-    expect([recorded[0].detect?.report.stage, recorded[0].extract?.report.stage, recorded[0].score?.report.stage]).toEqual(['detect', 'extract', 'score']);
+    expect([
+      recorded[0].detect?.report.stage,
+      recorded[0].extract?.report.stage,
+      recorded[0].score?.report.stage,
+    ]).toEqual(['detect', 'extract', 'score']);
     expect(result.status).toBe('ok');
     expect(recorded).toHaveLength(1);
     expect(recorded[0].score?.label).toBe('person');
@@ -174,7 +208,13 @@ describe('analyzeObject', () => {
     failRecordInGroup = true;
     try {
       const { result, recorded, calls } = await run(input(false), async () => {});
-      expect(calls).toEqual(['group:detect,extract,score', 'detect:cpu:false', 'extract', 'score', 'record:local:lookup-first']);
+      expect(calls).toEqual([
+        'group:detect,extract,score',
+        'detect:cpu:false',
+        'extract',
+        'score',
+        'record:local:lookup-first',
+      ]);
       expect(result.status).toBe('ok');
       expect(recorded).toHaveLength(1);
     } finally {
@@ -199,7 +239,13 @@ describe('analyzeObject', () => {
     });
     expect(calls).toEqual(['group:detect,extract,score', 'detect:cpu:false', 'record:group']);
     expect(result).toEqual(expect.objectContaining({ status: 'failed', errorClass: 'CorruptImage' }));
-    expect(recorded[0].failure).toEqual({ stage: 'detect', errorClass: 'CorruptImage', message: 'premature end of JPEG', attempts: 1, retryable: false });
+    expect(recorded[0].failure).toEqual({
+      stage: 'detect',
+      errorClass: 'CorruptImage',
+      message: 'premature end of JPEG',
+      attempts: 1,
+      retryable: false,
+    });
   });
 
   it('bad input: one attempt, a failed summary with the error class, no later stage', async () => {
@@ -208,7 +254,13 @@ describe('analyzeObject', () => {
     });
     expect(calls).toEqual(['detect:cpu:false', 'record:local']);
     expect(result).toEqual(expect.objectContaining({ status: 'failed', errorClass: 'CorruptImage' }));
-    expect(recorded[0].failure).toEqual({ stage: 'detect', errorClass: 'CorruptImage', message: 'premature end of JPEG', attempts: 1, retryable: false });
+    expect(recorded[0].failure).toEqual({
+      stage: 'detect',
+      errorClass: 'CorruptImage',
+      message: 'premature end of JPEG',
+      attempts: 1,
+      retryable: false,
+    });
   });
 
   it('passing faults are retried with backoff and then succeed', async () => {
@@ -234,9 +286,18 @@ describe('analyzeVideo in segments', () => {
     failSegment = fail;
     segments = [];
     recorded = [];
-    const inp = { ...base.input, pipeline: resolvePipeline('objects', { gpuStages: [], gpuFallbackMs: 500 }), parallelism: 1, segmentFrames };
+    const inp = {
+      ...base.input,
+      pipeline: resolvePipeline('objects', { gpuStages: [], gpuFallbackMs: 500 }),
+      parallelism: 1,
+      segmentFrames,
+    };
     const workflowId = `video-${Math.random()}`;
-    const result = (await env.client.workflow.execute('analyzeVideo', { taskQueue: cfg.temporal.workflowQueue, workflowId, args: [inp] })) as AnalyzeVideoResult;
+    const result = (await env.client.workflow.execute('analyzeVideo', {
+      taskQueue: cfg.temporal.workflowQueue,
+      workflowId,
+      args: [inp],
+    })) as AnalyzeVideoResult;
     const runs: string[] = [];
     for await (const w of env.client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) runs.push(w.runId);
     return { result, runs };
@@ -249,10 +310,21 @@ describe('analyzeVideo in segments', () => {
     expect(segments.map((s) => s.index)).toEqual(Array.from({ length: 288 }, (_, i) => i));
     expect(segments[287]).toMatchObject({ start: 71_750, end: 72_000 });
     segments.forEach((s, i) => expect((s.state as { seen?: number } | undefined)?.seen ?? 0).toBe(i * 250));
-    expect(result).toEqual({ video: expect.any(String), frames: 72_000, ok: 72_000, failed: 0, top: [{ frame: 1750, score: 0.9 }] });
+    expect(result).toEqual({
+      video: expect.any(String),
+      frames: 72_000,
+      ok: 72_000,
+      failed: 0,
+      top: [{ frame: 1750, score: 0.9 }],
+    });
     expect(runs.length).toBe(Math.ceil(288 / SEGMENTS_PER_RUN));
     expect(recorded).toHaveLength(1);
-    expect(recorded[0].score?.details).toMatchObject({ kind: 'video-summary', frames: 72_000, segments: 288, top_frame: 1750 });
+    expect(recorded[0].score?.details).toMatchObject({
+      kind: 'video-summary',
+      frames: 72_000,
+      segments: 288,
+      top_frame: 1750,
+    });
     expect(recorded[0].failure).toBeUndefined();
   }, 170_000);
 

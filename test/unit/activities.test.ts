@@ -18,7 +18,13 @@ function fakeMethod(calls: string[], failOn?: string): MethodRuntime {
     async detect(i) {
       calls.push(`detect ${i.object.name}`);
       if (i.object.name === failOn) throw new BadInputError('CorruptImage', 'truncated JPEG');
-      return { value: { width: 64, height: 48, format: 'jpeg', boxes: [box] }, inferenceMs: 12, batchSize: 2, executionProvider: 'cpu', model: { name: 'fake', version: 1 } };
+      return {
+        value: { width: 64, height: 48, format: 'jpeg', boxes: [box] },
+        inferenceMs: 12,
+        batchSize: 2,
+        executionProvider: 'cpu',
+        model: { name: 'fake', version: 1 },
+      };
     },
     async extract(i, d, key) {
       calls.push(`extract ${d.boxes.length} ${key}`);
@@ -34,11 +40,22 @@ function fakeMethod(calls: string[], failOn?: string): MethodRuntime {
 function setup(pool: 'cpu' | 'gpu' = 'cpu', failOn?: string) {
   const calls: string[] = [];
   const rows: ResultRow[] = [];
-  const acts = createActivities({ methods: new Map([['objects', fakeMethod(calls, failOn)]]), definitions: new Map(), videos: { get: async () => '/nonexistent' }, rows: { write: async (r) => void rows.push(r) }, table: 'p.d.t', pool });
+  const acts = createActivities({
+    methods: new Map([['objects', fakeMethod(calls, failOn)]]),
+    definitions: new Map(),
+    videos: { get: async () => '/nonexistent' },
+    rows: { write: async (r) => void rows.push(r) },
+    table: 'p.d.t',
+    pool,
+  });
   return { acts, calls, rows };
 }
 
-const ctx = (stage: StageContext['stage'], pool: 'cpu' | 'gpu' = 'cpu'): StageContext => ({ stage, pool, fellBack: false });
+const ctx = (stage: StageContext['stage'], pool: 'cpu' | 'gpu' = 'cpu'): StageContext => ({
+  stage,
+  pool,
+  fellBack: false,
+});
 
 describe('createActivities', () => {
   it('runs the pipeline method stage by stage and reports where and how long each ran', async () => {
@@ -46,7 +63,16 @@ describe('createActivities', () => {
     const d = await acts.detect(input, ctx('detect'));
     expect(d.boxes).toEqual([box]);
     expect(d.machine.cores).toBeGreaterThan(0);
-    expect(d.report).toMatchObject({ stage: 'detect', pool: 'cpu', taskQueue: 'direct', attempt: 1, inferenceMs: 12, batchSize: 2, executionProvider: 'cpu', model: { name: 'fake', version: 1 } });
+    expect(d.report).toMatchObject({
+      stage: 'detect',
+      pool: 'cpu',
+      taskQueue: 'direct',
+      attempt: 1,
+      inferenceMs: 12,
+      batchSize: 2,
+      executionProvider: 'cpu',
+      model: { name: 'fake', version: 1 },
+    });
     expect(d.report.completedAt).toBeGreaterThanOrEqual(d.report.startedAt);
     const e = await acts.extract(input, d, ctx('extract'));
     const s = await acts.score(input, d, e, ctx('score'));
@@ -58,7 +84,11 @@ describe('createActivities', () => {
     const { acts, calls } = setup('gpu');
     const d = summary().detect as DetectOutput;
     const e = summary().extract as ExtractOutput;
-    for (const run of [() => acts.detect(input, ctx('detect')), () => acts.extract(input, d, ctx('extract')), () => acts.score(input, d, e, ctx('score'))]) {
+    for (const run of [
+      () => acts.detect(input, ctx('detect')),
+      () => acts.extract(input, d, ctx('extract')),
+      () => acts.score(input, d, e, ctx('score')),
+    ]) {
       const err = await run().catch((x: unknown) => x);
       expect(err).toBeInstanceOf(ApplicationFailure);
       expect((err as ApplicationFailure).type).toBe('PoolMismatch');
@@ -86,7 +116,14 @@ describe('createActivities', () => {
   it('records one row per summary, failed ones included', async () => {
     const { acts, rows } = setup();
     const ok = await acts.record(summary());
-    const bad = await acts.record(summary({ workflowId: 'objects:b-1/y.jpg#1', runId: 'r-2', score: undefined, failure: { stage: 'score', errorClass: 'X', message: 'm', attempts: 1, retryable: false } }));
+    const bad = await acts.record(
+      summary({
+        workflowId: 'objects:b-1/y.jpg#1',
+        runId: 'r-2',
+        score: undefined,
+        failure: { stage: 'score', errorClass: 'X', message: 'm', attempts: 1, retryable: false },
+      }),
+    );
     expect([ok.status, bad.status, ok.table]).toEqual(['ok', 'failed', 'p.d.t']);
     expect(rows.map((r) => r.analysis_id)).toEqual(['objects:b-1/x.jpg#7/r-1', 'objects:b-1/y.jpg#1/r-2']);
   });
@@ -97,7 +134,10 @@ describe('createActivities', () => {
     const batch = { pipeline: input.pipeline, objects, trace: input.trace };
     const d = await acts.detectBatch(batch, ctx('detect'));
     expect(d.map((x) => x.ok)).toEqual([true, false, true]);
-    expect(d[1]).toMatchObject({ ok: false, failure: { stage: 'detect', errorClass: 'CorruptImage', attempts: 1, retryable: false } });
+    expect(d[1]).toMatchObject({
+      ok: false,
+      failure: { stage: 'detect', errorClass: 'CorruptImage', attempts: 1, retryable: false },
+    });
     const e = await acts.extractBatch(batch, d, ctx('extract'));
     expect(e[1]).toEqual({ ok: false, skipped: true });
     expect(e.filter((x) => x.ok)).toHaveLength(2);

@@ -7,7 +7,24 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const PROD_DIRS = ['config.ts', 'core', 'io', 'runtime', 'media', 'methods', 'activities', 'workflows', 'workers', 'ingest', 'dispatch', 'cli', 'infra', 'demo', 'loadtest', 'ui'];
+const PROD_DIRS = [
+  'config.ts',
+  'core',
+  'io',
+  'runtime',
+  'media',
+  'methods',
+  'activities',
+  'workflows',
+  'workers',
+  'ingest',
+  'dispatch',
+  'cli',
+  'infra',
+  'demo',
+  'loadtest',
+  'ui',
+];
 
 function tsFiles(p: string): string[] {
   const abs = path.join(ROOT, p);
@@ -20,7 +37,8 @@ function tsFiles(p: string): string[] {
 function importsOf(file: string): Array<{ target: string; typeOnly: boolean }> {
   const src = fs.readFileSync(path.join(ROOT, file), 'utf8');
   const out: Array<{ target: string; typeOnly: boolean }> = [];
-  const re = /(import\s+type\s[^;]*?from\s+|import\s[^;]*?from\s+|export\s[^;]*?from\s+|require\(|import\()'(\.[^']+)'/g;
+  const re =
+    /(import\s+type\s[^;]*?from\s+|import\s[^;]*?from\s+|export\s[^;]*?from\s+|require\(\s*|import\(\s*)'(\.[^']+)'/g;
   for (const m of src.matchAll(re)) {
     const target = path.relative(ROOT, path.resolve(path.dirname(path.join(ROOT, file)), m[2])).replace(/\\/g, '/');
     out.push({ target, typeOnly: /^import\s+type\s/.test(m[1]) });
@@ -57,7 +75,13 @@ describe('architecture', () => {
   });
 
   it('nothing outside workflows/ imports a workflow module (the worker loads them by path)', () => {
-    const bad = files.filter((f) => !f.startsWith('workflows/')).flatMap((f) => importsOf(f).filter((i) => top(i.target) === 'workflows').map((i) => `${f} -> ${i.target}`));
+    const bad = files
+      .filter((f) => !f.startsWith('workflows/'))
+      .flatMap((f) =>
+        importsOf(f)
+          .filter((i) => top(i.target) === 'workflows')
+          .map((i) => `${f} -> ${i.target}`),
+      );
     expect(bad).toEqual([]);
   });
 
@@ -76,7 +100,8 @@ describe('architecture', () => {
   it('activities, methods, runtime and media never import processes (ingest, dispatch, workers, cli)', () => {
     const bad: string[] = [];
     for (const f of files.filter((x) => ['activities', 'methods', 'runtime', 'media', 'io', 'core'].includes(top(x)))) {
-      for (const i of importsOf(f)) if (['ingest', 'dispatch', 'workers', 'cli'].includes(top(i.target))) bad.push(`${f} -> ${i.target}`);
+      for (const i of importsOf(f))
+        if (['ingest', 'dispatch', 'workers', 'cli'].includes(top(i.target))) bad.push(`${f} -> ${i.target}`);
     }
     expect(bad).toEqual([]);
   });
@@ -90,17 +115,25 @@ describe('architecture', () => {
   });
 
   it('only config.ts reads the environment', () => {
-    const bad = files.filter((f) => f !== 'config.ts' && /process\.env/.test(fs.readFileSync(path.join(ROOT, f), 'utf8')));
+    const bad = files.filter(
+      (f) => f !== 'config.ts' && /process\.env/.test(fs.readFileSync(path.join(ROOT, f), 'utf8')),
+    );
     expect(bad).toEqual([]);
   });
 
   it('retry policies are written only in core/policies.ts', () => {
-    const bad = files.filter((f) => f !== 'core/policies.ts' && /maximumAttempts\s*:/.test(fs.readFileSync(path.join(ROOT, f), 'utf8')));
+    const bad = files.filter(
+      (f) => f !== 'core/policies.ts' && /maximumAttempts\s*:/.test(fs.readFileSync(path.join(ROOT, f), 'utf8')),
+    );
     expect(bad).toEqual([]);
   });
 
   it('workflows are started only by io/starter.ts', () => {
-    const bad = files.filter((f) => f !== 'io/starter.ts' && /\.workflow\.start\(|signalWithStart\(/.test(fs.readFileSync(path.join(ROOT, f), 'utf8')));
+    const bad = files.filter(
+      (f) =>
+        f !== 'io/starter.ts' &&
+        /\.workflow\.start\(|signalWithStart\(/.test(fs.readFileSync(path.join(ROOT, f), 'utf8')),
+    );
     expect(bad).toEqual([]);
   });
 });

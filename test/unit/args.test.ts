@@ -5,13 +5,21 @@ const spec: CommandSpec = {
   name: 'x',
   summary: 's',
   usage: 'x [--n N]',
-  options: { n: { type: 'number', default: 3, help: 'count' }, flag: { type: 'boolean', help: 'f' }, s: { type: 'string', help: 'str' } },
+  options: {
+    n: { type: 'number', default: 3, help: 'count' },
+    flag: { type: 'boolean', help: 'f' },
+    s: { type: 'string', help: 'str' },
+  },
   positionals: { min: 0, max: 1, name: 'ARG' },
 };
 
 describe('parseArgs', () => {
   it('parses options, defaults, negation and positionals', () => {
-    expect(parseArgs(spec, ['--n', '5', '--flag', 'p', '--s=a=b'])).toEqual({ opts: { n: 5, flag: true, s: 'a=b' }, positionals: ['p'], help: false });
+    expect(parseArgs(spec, ['--n', '5', '--flag', 'p', '--s=a=b'])).toEqual({
+      opts: { n: 5, flag: true, s: 'a=b' },
+      positionals: ['p'],
+      help: false,
+    });
     expect(parseArgs(spec, ['--no-flag']).opts.flag).toBe(false);
     expect(parseArgs(spec, []).opts.n).toBe(3);
     expect(parseArgs(spec, ['--help']).help).toBe(true);
@@ -23,7 +31,8 @@ describe('parseArgs', () => {
     expect(() => parseArgs(spec, ['--s'])).toThrow(/needs a value/);
   });
   it('an option named like an Object.prototype property is unknown, not a lookup hit', () => {
-    for (const k of ['constructor', '__proto__', 'toString', 'no-constructor']) expect(() => parseArgs(spec, [`--${k}=x`])).toThrow(UsageError);
+    for (const k of ['constructor', '__proto__', 'toString', 'no-constructor'])
+      expect(() => parseArgs(spec, [`--${k}=x`])).toThrow(UsageError);
   });
   it('help lists every option with its default', () => {
     const h = helpText(spec);

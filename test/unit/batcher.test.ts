@@ -31,10 +31,14 @@ describe('DynamicBatcher', () => {
       return xs.map((x) => x + 1);
     });
     const rs = await Promise.allSettled([1, 13, 3].map((x) => b.submit(x)));
-    expect(rs[0]).toEqual(expect.objectContaining({ status: 'fulfilled', value: expect.objectContaining({ output: 2 }) }));
+    expect(rs[0]).toEqual(
+      expect.objectContaining({ status: 'fulfilled', value: expect.objectContaining({ output: 2 }) }),
+    );
     expect(rs[1].status).toBe('rejected');
     expect((rs[1] as PromiseRejectedResult).reason.message).toBe('bad input 13');
-    expect(rs[2]).toEqual(expect.objectContaining({ status: 'fulfilled', value: expect.objectContaining({ output: 4 }) }));
+    expect(rs[2]).toEqual(
+      expect.objectContaining({ status: 'fulfilled', value: expect.objectContaining({ output: 4 }) }),
+    );
   });
 
   it('with maxBatchSize 1 runs every item alone', async () => {

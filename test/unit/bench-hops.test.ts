@@ -3,13 +3,37 @@ import { describe, expect, it } from 'vitest';
 import { compareResults, formatHops, hopBreakdown, rowHops } from '../../bench/hops';
 import { packageOf, summarise } from '../../bench/profile-summary';
 
-const row = { published: 250, dispatched: 255, workflowStarted: 330, recorded: 700, stages: { detect: { scheduled: 400, started: 480, completed: 550 }, extract: { scheduled: 550, started: 550, completed: 560 }, score: { scheduled: 560, started: 560, completed: 561 } } };
+const row = {
+  published: 250,
+  dispatched: 255,
+  workflowStarted: 330,
+  recorded: 700,
+  stages: {
+    detect: { scheduled: 400, started: 480, completed: 550 },
+    extract: { scheduled: 550, started: 550, completed: 560 },
+    score: { scheduled: 560, started: 560, completed: 561 },
+  },
+};
 
 describe('rowHops', () => {
   it('splits upload -> row into consecutive hops that add up to it', () => {
     const h = rowHops(row);
-    expect(h).toMatchObject({ event: 250, dispatch: 5, workflowStart: 75, 'detect.sched': 70, 'detect.queue': 80, 'detect.run': 70, 'extract.sched': 0, 'extract.run': 10, 'score.run': 1, record: 139, toRecord: 700 });
-    const parts = Object.entries(h).filter(([k]) => k !== 'toRecord').reduce((a, [, v]) => a + (v as number), 0);
+    expect(h).toMatchObject({
+      event: 250,
+      dispatch: 5,
+      workflowStart: 75,
+      'detect.sched': 70,
+      'detect.queue': 80,
+      'detect.run': 70,
+      'extract.sched': 0,
+      'extract.run': 10,
+      'score.run': 1,
+      record: 139,
+      toRecord: 700,
+    });
+    const parts = Object.entries(h)
+      .filter(([k]) => k !== 'toRecord')
+      .reduce((a, [, v]) => a + (v as number), 0);
     expect(parts).toBe(h.toRecord);
   });
 
@@ -32,8 +56,18 @@ describe('hopBreakdown and --vs', () => {
   });
 
   it('compares headline figures, saying which moved the right way', () => {
-    const before = { bareLimitPerSecond: 20, pipeline: [{ label: 'on-half', perSecond: 1, e2eP50: 1000, e2eP99: 2000, recordP50: 1200, recordP99: 2100 }], ratioPipelineToBare: 0.05, ratioBulkToBare: null };
-    const now = { bareLimitPerSecond: 20, pipeline: [{ label: 'on-half', perSecond: 1, e2eP50: 400, e2eP99: 2500, recordP50: 450, recordP99: 900 }], ratioPipelineToBare: 0.1, ratioBulkToBare: null };
+    const before = {
+      bareLimitPerSecond: 20,
+      pipeline: [{ label: 'on-half', perSecond: 1, e2eP50: 1000, e2eP99: 2000, recordP50: 1200, recordP99: 2100 }],
+      ratioPipelineToBare: 0.05,
+      ratioBulkToBare: null,
+    };
+    const now = {
+      bareLimitPerSecond: 20,
+      pipeline: [{ label: 'on-half', perSecond: 1, e2eP50: 400, e2eP99: 2500, recordP50: 450, recordP99: 900 }],
+      ratioPipelineToBare: 0.1,
+      ratioBulkToBare: null,
+    };
     const c = compareResults(now, before);
     expect(c.find((x) => x.label === 'on-half e2e p50 ms')).toMatchObject({ before: 1000, now: 400, better: true });
     expect(c.find((x) => x.label === 'on-half e2e p99 ms')).toMatchObject({ better: false });
@@ -50,7 +84,10 @@ describe('profile summary', () => {
     const p = {
       nodes: [
         { id: 1, callFrame: { functionName: '(root)', url: '', lineNumber: -1 }, children: [2, 3] },
-        { id: 2, callFrame: { functionName: 'run', url: 'file:///x/node_modules/onnxruntime-node/dist/a.js', lineNumber: 9 } },
+        {
+          id: 2,
+          callFrame: { functionName: 'run', url: 'file:///x/node_modules/onnxruntime-node/dist/a.js', lineNumber: 9 },
+        },
         { id: 3, callFrame: { functionName: '(idle)', url: '', lineNumber: -1 } },
       ],
       samples: [2, 2, 3, 2],

@@ -12,14 +12,46 @@ describe('bench results file', () => {
   });
 
   it('renders the headline workloads, the ledger and the latency line', () => {
-    const snap = (t: number, w: number, tq: number): Snapshot => ({ atMs: t, procs: { 'worker-cpu': { pid: 1, ticks: w }, temporal: { pid: 2, ticks: tq } }, threads: {}, machine: null, benchUs: 0, steps: null });
+    const snap = (t: number, w: number, tq: number): Snapshot => ({
+      atMs: t,
+      procs: { 'worker-cpu': { pid: 1, ticks: w }, temporal: { pid: 2, ticks: tq } },
+      threads: {},
+      machine: null,
+      benchUs: 0,
+      steps: null,
+    });
     const l = ledger(snap(0, 0, 0), snap(60_000, 3000, 500), 1000, { unit: 'chip', clkTck: 100, cores: 2 });
     const r: BenchResult = {
       date: '2026-12-07',
       commit: 'abc1234',
-      machine: { cores: 2, cpuModel: 'AMD EPYC', memoryTotalMb: 24000, platform: 'linux-x64', nodeVersion: 'v20.20.2', onnxruntimeVersion: '1.30.0' },
-      workloads: { raster: { unit: 'chip', perSecond: 50, bare: 100, ratio: 0.5, ledger: l, bareCpuMsPerObject: 14, cpuRatio: 0.4 } },
-      latency: { uploadToRowP50Ms: 120, uploadToRowP99Ms: 190, halfLoadRate: 4, serveP50Ms: null, serveP99Ms: null, streamP50Ms: null, streamP99Ms: null },
+      machine: {
+        cores: 2,
+        cpuModel: 'AMD EPYC',
+        memoryTotalMb: 24000,
+        platform: 'linux-x64',
+        nodeVersion: 'v20.20.2',
+        onnxruntimeVersion: '1.30.0',
+      },
+      workloads: {
+        raster: {
+          unit: 'chip',
+          perSecond: 50,
+          bare: 100,
+          ratio: 0.5,
+          ledger: l,
+          bareCpuMsPerObject: 14,
+          cpuRatio: 0.4,
+        },
+      },
+      latency: {
+        uploadToRowP50Ms: 120,
+        uploadToRowP99Ms: 190,
+        halfLoadRate: 4,
+        serveP50Ms: null,
+        serveP99Ms: null,
+        streamP50Ms: null,
+        streamP99Ms: null,
+      },
       bare: [],
       bareLimitPerSecond: NaN,
       pipeline: [],

@@ -12,10 +12,21 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBigQueryApi } from '../../infra/bigquery-api/server';
 
-const SCHEMA = { fields: [{ name: 'at', type: 'TIMESTAMP' }, { name: 's', type: 'RECORD', mode: 'REPEATED', fields: [{ name: 't', type: 'TIMESTAMP' }] }] };
+const SCHEMA = {
+  fields: [
+    { name: 'at', type: 'TIMESTAMP' },
+    { name: 's', type: 'RECORD', mode: 'REPEATED', fields: [{ name: 't', type: 'TIMESTAMP' }] },
+  ],
+};
 // As the emulator writes them: top-level TIMESTAMPs as int64 microseconds when the URL asks for it, else as
 // decimal seconds whose fraction lost its leading zeros (0.075 s -> '.75000'); nested ones as whole-second text.
-const rows = (int64: boolean) => [1, 2, 3].map((i) => ({ f: [{ v: int64 ? `179609413${i}075000` : `179609413${i}.75000` }, { v: [{ v: { f: [{ v: `2026-12-01T03:02:1${i}Z` }] } }] }] }));
+const rows = (int64: boolean) =>
+  [1, 2, 3].map((i) => ({
+    f: [
+      { v: int64 ? `179609413${i}075000` : `179609413${i}.75000` },
+      { v: [{ v: { f: [{ v: `2026-12-01T03:02:1${i}Z` }] } }] },
+    ],
+  }));
 
 const seen: string[] = [];
 const syncQueries: Array<{ query: string; formatOptions?: { useInt64Timestamp?: boolean } }> = [];
@@ -29,7 +40,9 @@ function json(res: http.ServerResponse, status: number, body: unknown) {
   res.end(JSON.stringify(body));
 }
 
-const internal = (message: string) => ({ error: { errors: [{ reason: 'jobInternalError', location: '', debugInfo: '', message }], code: 500, message } });
+const internal = (message: string) => ({
+  error: { errors: [{ reason: 'jobInternalError', location: '', debugInfo: '', message }], code: 500, message },
+});
 
 beforeAll(async () => {
   upstream = http.createServer((req, res) => {
@@ -45,30 +58,79 @@ beforeAll(async () => {
         syncQueries.push(q);
         if (q.query.startsWith('SELEC ')) {
           const message = 'failed to analyze: INVALID_ARGUMENT: Syntax error: Unexpected identifier "SELEC" [at 1:1]';
-          return json(res, 400, { error: { errors: [{ reason: 'jobInternalError', location: '', debugInfo: '', message }], code: 400, message } });
+          return json(res, 400, {
+            error: {
+              errors: [{ reason: 'jobInternalError', location: '', debugInfo: '', message }],
+              code: 400,
+              message,
+            },
+          });
         }
-        return json(res, 200, { jobReference: { projectId: m[1], jobId: 'emulator-own-id' }, schema: SCHEMA, rows: rows(q.formatOptions?.useInt64Timestamp === true), totalRows: '3', jobComplete: true });
+        return json(res, 200, {
+          jobReference: { projectId: m[1], jobId: 'emulator-own-id' },
+          schema: SCHEMA,
+          rows: rows(q.formatOptions?.useInt64Timestamp === true),
+          totalRows: '3',
+          jobComplete: true,
+        });
       }
       if (req.method === 'POST' && (m = /^\/projects\/([^/]+)\/jobs$/.exec(p))) {
-        const job = JSON.parse(body) as { jobReference: { jobId: string }; configuration: { query?: { query: string } } };
+        const job = JSON.parse(body) as {
+          jobReference: { jobId: string };
+          configuration: { query?: { query: string } };
+        };
         const bad = (job.configuration.query?.query ?? '').startsWith('SELEC ');
-        jobs.set(job.jobReference.jobId, bad ? { error: 'failed to analyze: INVALID_ARGUMENT: Syntax error: Unexpected identifier "SELEC" [at 1:1]' } : {});
-        return json(res, 200, { ...job, kind: 'bigquery#job', status: { state: 'DONE', ...(bad ? { errorResult: { reason: 'jobInternalError', message: jobs.get(job.jobReference.jobId)!.error }, errors: [{ reason: 'jobInternalError' }] } : {}) } });
+        jobs.set(
+          job.jobReference.jobId,
+          bad
+            ? { error: 'failed to analyze: INVALID_ARGUMENT: Syntax error: Unexpected identifier "SELEC" [at 1:1]' }
+            : {},
+        );
+        return json(res, 200, {
+          ...job,
+          kind: 'bigquery#job',
+          status: {
+            state: 'DONE',
+            ...(bad
+              ? {
+                  errorResult: { reason: 'jobInternalError', message: jobs.get(job.jobReference.jobId)!.error },
+                  errors: [{ reason: 'jobInternalError' }],
+                }
+              : {}),
+          },
+        });
       }
       if (req.method === 'GET' && (m = /^\/projects\/([^/]+)\/queries\/([^/]+)$/.exec(p))) {
         const j = jobs.get(m[2]);
-        if (!j) return json(res, 404, { error: { code: 404, message: 'job not found', errors: [{ reason: 'notFound' }] } });
+        if (!j)
+          return json(res, 404, { error: { code: 404, message: 'job not found', errors: [{ reason: 'notFound' }] } });
         if (j.error) return json(res, 500, internal(j.error));
-        return json(res, 200, { jobReference: { projectId: m[1], jobId: m[2] }, schema: SCHEMA, rows: rows(u.searchParams.get('formatOptions.useInt64Timestamp') === 'true'), totalRows: '3', jobComplete: true });
+        return json(res, 200, {
+          jobReference: { projectId: m[1], jobId: m[2] },
+          schema: SCHEMA,
+          rows: rows(u.searchParams.get('formatOptions.useInt64Timestamp') === 'true'),
+          totalRows: '3',
+          jobComplete: true,
+        });
       }
-      if (req.method === 'GET' && /^\/projects\/[^/]+\/datasets\/d\/tables\/t$/.test(p)) return json(res, 200, { schema: SCHEMA });
-      if (req.method === 'GET' && /^\/projects\/[^/]+\/datasets\/d\/tables\/t\/data$/.test(p)) return json(res, 200, { rows: rows(u.searchParams.get('formatOptions.useInt64Timestamp') === 'true'), totalRows: '3' });
-      if (req.method === 'POST' && /^\/projects\/[^/]+\/datasets\/d\/tables\/t\/insertAll$/.test(p)) return json(res, 200, { kind: 'bigquery#tableDataInsertAllResponse', echoed: body.length });
+      if (req.method === 'GET' && /^\/projects\/[^/]+\/datasets\/d\/tables\/t$/.test(p))
+        return json(res, 200, { schema: SCHEMA });
+      if (req.method === 'GET' && /^\/projects\/[^/]+\/datasets\/d\/tables\/t\/data$/.test(p))
+        return json(res, 200, {
+          rows: rows(u.searchParams.get('formatOptions.useInt64Timestamp') === 'true'),
+          totalRows: '3',
+        });
+      if (req.method === 'POST' && /^\/projects\/[^/]+\/datasets\/d\/tables\/t\/insertAll$/.test(p))
+        return json(res, 200, { kind: 'bigquery#tableDataInsertAllResponse', echoed: body.length });
       return json(res, 404, { error: { code: 404, message: `no route ${p}` } });
     });
   });
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
-  api = createBigQueryApi({ upstream: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`, host: '127.0.0.1', port: 0 });
+  api = createBigQueryApi({
+    upstream: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`,
+    host: '127.0.0.1',
+    port: 0,
+  });
   await new Promise<void>((r) => api.listen(0, '127.0.0.1', r));
   base = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
 });
@@ -79,19 +141,40 @@ afterAll(async () => {
 });
 
 const call = async (method: string, path: string, body?: unknown) => {
-  const r = await fetch(`${base}${path}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const r = await fetch(`${base}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   return { status: r.status, body: (await r.json()) as Record<string, unknown> };
 };
 
 describe('BigQuery API front (fake emulator)', () => {
   it('jobs.query runs as a job the client can read again, with timestamps as asked and a page of rows', async () => {
-    const r = await call('POST', '/bigquery/v2/projects/p/queries', { query: 'SELECT 1', useLegacySql: false, maxResults: 2, formatOptions: { useInt64Timestamp: true } });
+    const r = await call('POST', '/bigquery/v2/projects/p/queries', {
+      query: 'SELECT 1',
+      useLegacySql: false,
+      maxResults: 2,
+      formatOptions: { useInt64Timestamp: true },
+    });
     expect(r.status).toBe(200);
     const ref = r.body.jobReference as { jobId: string };
-    expect(r.body).toEqual(expect.objectContaining({ kind: 'bigquery#queryResponse', jobComplete: true, totalRows: '3', pageToken: '2' }));
-    expect(r.body.rows).toEqual([1, 2].map((i) => ({ f: [{ v: `179609413${i}075000` }, { v: [{ v: { f: [{ v: String(Date.parse(`2026-12-01T03:02:1${i}Z`) * 1000) }] } }] }] })));
+    expect(r.body).toEqual(
+      expect.objectContaining({ kind: 'bigquery#queryResponse', jobComplete: true, totalRows: '3', pageToken: '2' }),
+    );
+    expect(r.body.rows).toEqual(
+      [1, 2].map((i) => ({
+        f: [
+          { v: `179609413${i}075000` },
+          { v: [{ v: { f: [{ v: String(Date.parse(`2026-12-01T03:02:1${i}Z`) * 1000) }] } }] },
+        ],
+      })),
+    );
     // The job exists upstream: the next page (and a reload) reach it.
-    const next = await call('GET', `/bigquery/v2/projects/p/queries/${ref.jobId}?pageToken=2&formatOptions.useInt64Timestamp=true`);
+    const next = await call(
+      'GET',
+      `/bigquery/v2/projects/p/queries/${ref.jobId}?pageToken=2&formatOptions.useInt64Timestamp=true`,
+    );
     expect(next.status).toBe(200);
     expect((next.body.rows as unknown[]).length).toBe(1);
     expect(next.body.pageToken).toBeUndefined();
@@ -105,16 +188,38 @@ describe('BigQuery API front (fake emulator)', () => {
 
   it('a query job (jobs.insert) is held by the front, not recorded by the emulator: get, pages, cancel, delete', async () => {
     const before = seen.length;
-    const ins = await call('POST', '/bigquery/v2/projects/p/jobs', { jobReference: { projectId: 'p', jobId: 'held-1' }, configuration: { query: { query: 'SELECT at FROM t', useLegacySql: false } } });
+    const ins = await call('POST', '/bigquery/v2/projects/p/jobs', {
+      jobReference: { projectId: 'p', jobId: 'held-1' },
+      configuration: { query: { query: 'SELECT at FROM t', useLegacySql: false } },
+    });
     expect(ins.status).toBe(200);
-    expect(ins.body).toEqual(expect.objectContaining({ kind: 'bigquery#job', jobReference: { projectId: 'p', jobId: 'held-1' }, status: { state: 'DONE' } }));
+    expect(ins.body).toEqual(
+      expect.objectContaining({
+        kind: 'bigquery#job',
+        jobReference: { projectId: 'p', jobId: 'held-1' },
+        status: { state: 'DONE' },
+      }),
+    );
     expect((ins.body.statistics as { query: { statementType: string } }).query.statementType).toBe('SELECT');
     expect(seen.slice(before)).toEqual(['POST /bigquery/v2/projects/p/queries']);
     expect(syncQueries.at(-1)?.formatOptions?.useInt64Timestamp).toBe(true);
-    const again = await call('POST', '/bigquery/v2/projects/p/jobs', { jobReference: { projectId: 'p', jobId: 'held-1' }, configuration: { query: { query: 'SELECT 1' } } });
+    const again = await call('POST', '/bigquery/v2/projects/p/jobs', {
+      jobReference: { projectId: 'p', jobId: 'held-1' },
+      configuration: { query: { query: 'SELECT 1' } },
+    });
     expect(again.status).toBe(409);
-    const first = await call('GET', '/bigquery/v2/projects/p/queries/held-1?maxResults=2&formatOptions.useInt64Timestamp=true');
-    expect(first.body).toEqual(expect.objectContaining({ jobComplete: true, totalRows: '3', pageToken: '2', jobReference: { projectId: 'p', jobId: 'held-1' } }));
+    const first = await call(
+      'GET',
+      '/bigquery/v2/projects/p/queries/held-1?maxResults=2&formatOptions.useInt64Timestamp=true',
+    );
+    expect(first.body).toEqual(
+      expect.objectContaining({
+        jobComplete: true,
+        totalRows: '3',
+        pageToken: '2',
+        jobReference: { projectId: 'p', jobId: 'held-1' },
+      }),
+    );
     expect((first.body.rows as unknown[]).length).toBe(2);
     const cancel = await call('POST', '/bigquery/v2/projects/p/jobs/held-1/cancel');
     expect(cancel.body).toEqual(expect.objectContaining({ kind: 'bigquery#jobCancelResponse' }));
@@ -124,9 +229,16 @@ describe('BigQuery API front (fake emulator)', () => {
   });
 
   it('load jobs, dry runs and queries with a destination table still go to the emulator as jobs', async () => {
-    for (const configuration of [{ load: { destinationTable: { tableId: 't' } } }, { query: { query: 'SELECT 1' }, dryRun: true }, { query: { query: 'SELECT 1', destinationTable: { tableId: 't' } } }]) {
+    for (const configuration of [
+      { load: { destinationTable: { tableId: 't' } } },
+      { query: { query: 'SELECT 1' }, dryRun: true },
+      { query: { query: 'SELECT 1', destinationTable: { tableId: 't' } } },
+    ]) {
       const before = seen.length;
-      const r = await call('POST', '/bigquery/v2/projects/p/jobs', { jobReference: { projectId: 'p', jobId: `up-${seen.length}` }, configuration });
+      const r = await call('POST', '/bigquery/v2/projects/p/jobs', {
+        jobReference: { projectId: 'p', jobId: `up-${seen.length}` },
+        configuration,
+      });
       expect(r.status).toBe(200);
       expect(seen.slice(before)).toEqual(['POST /bigquery/v2/projects/p/jobs']);
     }
@@ -139,31 +251,55 @@ describe('BigQuery API front (fake emulator)', () => {
     expect((r.body.rows as Array<{ f: Array<{ v: unknown }> }>)[0].f[0].v).toBe('1796094131.075000');
     expect(syncQueries.length).toBeGreaterThan(0);
     for (const q of syncQueries) expect(q.formatOptions?.useInt64Timestamp).toBe(true);
-    for (const s of seen.filter((x) => x.startsWith('GET') && /\/(queries|data)/.test(x))) expect(s).toContain('formatOptions.useInt64Timestamp=true');
+    for (const s of seen.filter((x) => x.startsWith('GET') && /\/(queries|data)/.test(x)))
+      expect(s).toContain('formatOptions.useInt64Timestamp=true');
   });
 
   it('a failed query is invalidQuery with HTTP 400 on every path: jobs.query, the job, getQueryResults', async () => {
     const q = await call('POST', '/bigquery/v2/projects/p/queries', { query: 'SELEC 1' });
     expect(q.status).toBe(400);
     expect(q.body.error).toEqual(expect.objectContaining({ code: 400, status: 'INVALID_ARGUMENT' }));
-    expect(((q.body.error as { errors: Array<{ reason: string }> }).errors)[0].reason).toBe('invalidQuery');
-    const job = await call('POST', '/bigquery/v2/projects/p/jobs', { jobReference: { projectId: 'p', jobId: 'j-bad' }, configuration: { query: { query: 'SELEC 1' } } });
+    expect((q.body.error as { errors: Array<{ reason: string }> }).errors[0].reason).toBe('invalidQuery');
+    const job = await call('POST', '/bigquery/v2/projects/p/jobs', {
+      jobReference: { projectId: 'p', jobId: 'j-bad' },
+      configuration: { query: { query: 'SELEC 1' } },
+    });
     expect(job.status).toBe(200);
     expect((job.body.status as { errorResult: { reason: string } }).errorResult.reason).toBe('invalidQuery');
     const res = await call('GET', '/bigquery/v2/projects/p/queries/j-bad');
     expect(res.status).toBe(400);
-    expect(((res.body.error as { errors: Array<{ reason: string; message: string }> }).errors)[0]).toEqual(expect.objectContaining({ reason: 'invalidQuery', message: expect.stringContaining('Syntax error') }));
+    expect((res.body.error as { errors: Array<{ reason: string; message: string }> }).errors[0]).toEqual(
+      expect.objectContaining({ reason: 'invalidQuery', message: expect.stringContaining('Syntax error') }),
+    );
   });
 
   it('tabledata.list reads the schema and pages', async () => {
-    const r = await call('GET', '/bigquery/v2/projects/p/datasets/d/tables/t/data?maxResults=1&pageToken=1&formatOptions.useInt64Timestamp=true');
-    expect(r.body).toEqual({ kind: 'bigquery#tableDataList', totalRows: '3', pageToken: '2', rows: [{ f: [{ v: '1796094132075000' }, { v: [{ v: { f: [{ v: String(Date.parse('2026-12-01T03:02:12Z') * 1000) }] } }] }] }] });
+    const r = await call(
+      'GET',
+      '/bigquery/v2/projects/p/datasets/d/tables/t/data?maxResults=1&pageToken=1&formatOptions.useInt64Timestamp=true',
+    );
+    expect(r.body).toEqual({
+      kind: 'bigquery#tableDataList',
+      totalRows: '3',
+      pageToken: '2',
+      rows: [
+        {
+          f: [
+            { v: '1796094132075000' },
+            { v: [{ v: { f: [{ v: String(Date.parse('2026-12-01T03:02:12Z') * 1000) }] } }] },
+          ],
+        },
+      ],
+    });
   });
 
   it('everything else passes through untouched (insertAll)', async () => {
     const body = { rows: [{ insertId: 'a', json: { x: 1 } }] };
     const r = await call('POST', '/bigquery/v2/projects/p/datasets/d/tables/t/insertAll', body);
-    expect(r).toEqual({ status: 200, body: { kind: 'bigquery#tableDataInsertAllResponse', echoed: JSON.stringify(body).length } });
+    expect(r).toEqual({
+      status: 200,
+      body: { kind: 'bigquery#tableDataInsertAllResponse', echoed: JSON.stringify(body).length },
+    });
   });
 
   it('an unknown job is the emulator own 404', async () => {
@@ -178,7 +314,12 @@ describe('BigQuery API front with the emulator down', () => {
     await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r));
     const port = (dead.address() as AddressInfo).port;
     await new Promise((r) => dead.close(r)); // nothing listens there now
-    const front = createBigQueryApi({ upstream: `http://127.0.0.1:${port}`, host: '127.0.0.1', port: 0, emulatorLog: '/x/logs/bigquery.log' });
+    const front = createBigQueryApi({
+      upstream: `http://127.0.0.1:${port}`,
+      host: '127.0.0.1',
+      port: 0,
+      emulatorLog: '/x/logs/bigquery.log',
+    });
     await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
     const at = `http://127.0.0.1:${(front.address() as AddressInfo).port}`;
     try {
@@ -188,7 +329,8 @@ describe('BigQuery API front with the emulator down', () => {
         ['GET', '/bigquery/v2/projects/p/datasets', undefined],
       ] as const) {
         const r = await fetch(`${at}${path}`, { method, body: body && JSON.stringify(body) });
-        const e = ((await r.json()) as { error: { errors: Array<{ reason: string; message: string }> } }).error.errors[0];
+        const e = ((await r.json()) as { error: { errors: Array<{ reason: string; message: string }> } }).error
+          .errors[0];
         expect([path, r.status, e.reason]).toEqual([path, 502, 'emulatorUnavailable']);
         expect(e.message).toContain('/x/logs/bigquery.log');
         expect(e.message).toContain('lookout up');
@@ -203,13 +345,32 @@ describe('while `lookout up` loads the row journal (the hold file exists)', () =
   it('inserts and new queries are answered 503, other calls pass; once the file is gone they reach the emulator', async () => {
     const hold = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bq-hold-')), 'importing');
     fs.writeFileSync(hold, 'now\n');
-    const front = createBigQueryApi({ upstream: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`, host: '127.0.0.1', port: 0, holdInsertsWhile: hold });
+    const front = createBigQueryApi({
+      upstream: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`,
+      host: '127.0.0.1',
+      port: 0,
+      holdInsertsWhile: hold,
+    });
     await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
     const at = `http://127.0.0.1:${(front.address() as AddressInfo).port}`;
-    const send = async (method: string, p: string, body?: unknown) => (await fetch(`${at}${p}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) })).status;
-    const insert = () => send('POST', '/bigquery/v2/projects/p/datasets/d/tables/t/insertAll', { rows: [{ insertId: 'a', json: { at: 1 } }] });
+    const send = async (method: string, p: string, body?: unknown) =>
+      (
+        await fetch(`${at}${p}`, {
+          method,
+          headers: { 'content-type': 'application/json' },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        })
+      ).status;
+    const insert = () =>
+      send('POST', '/bigquery/v2/projects/p/datasets/d/tables/t/insertAll', {
+        rows: [{ insertId: 'a', json: { at: 1 } }],
+      });
     const syncQuery = () => send('POST', '/bigquery/v2/projects/p/queries', { query: 'SELECT 1' });
-    const jobQuery = () => send('POST', '/bigquery/v2/projects/p/jobs', { jobReference: { projectId: 'p', jobId: 'held-1' }, configuration: { query: { query: 'SELECT 1' } } });
+    const jobQuery = () =>
+      send('POST', '/bigquery/v2/projects/p/jobs', {
+        jobReference: { projectId: 'p', jobId: 'held-1' },
+        configuration: { query: { query: 'SELECT 1' } },
+      });
     try {
       expect([await insert(), await syncQuery(), await jobQuery()]).toEqual([503, 503, 503]);
       expect(await send('GET', '/bigquery/v2/projects/p/datasets/d/tables/t')).toBe(200);

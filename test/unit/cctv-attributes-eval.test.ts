@@ -37,7 +37,11 @@ describe('the evaluation runs the detector production runs', () => {
   });
 
   it('the CLI refuses an unknown --detector or bad --detection JSON with exit 2, and documents both', () => {
-    const run = (...args: string[]) => spawnSync(process.execPath, ['-r', 'tsx/cjs', path.join(ROOT, 'bench', 'eval-cctv-attributes.ts'), ...args], { cwd: ROOT, encoding: 'utf8' });
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, ['-r', 'tsx/cjs', path.join(ROOT, 'bench', 'eval-cctv-attributes.ts'), ...args], {
+        cwd: ROOT,
+        encoding: 'utf8',
+      });
     const bad = run('--detector', 'yolo');
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/--detector must be method or manifest, got "yolo"/);
@@ -55,18 +59,33 @@ const MEASURED = { withAppearance: 0.7685, withoutAppearance: 0.749 };
 const FLOOR = { overall: 0.758 };
 
 describe.skipIf(!fs.existsSync(VTEST))('cctv-attributes on a fixed subset of the constructed set', () => {
-  it('keeps its frame AUC, appearance attribute on as in production, above the floor', { timeout: 900_000 }, async () => {
-    expect(FLOOR.overall).toBeGreaterThan(MEASURED.withoutAppearance);
-    expect(FLOOR.overall).toBeLessThan(MEASURED.withAppearance);
-    const appearance = path.join(defaultModelRepo(ROOT), cctvAttributesMethod.models.appearance!);
-    const res = await evaluate({ split: 'test', limit: 25, out: null, appearance, baseline: false, threads: 1, command: 'unit test' });
-    // The appearance model was loaded and fitted into each scene's bank.
-    expect(res.design.appearance).toMatch(/^mobilenetv2 v\d+$/);
-    for (const scene of Object.values(res.fit) as Array<{ appearance: { bankSize: number } | null }>) expect(scene.appearance?.bankSize).toBeGreaterThan(0);
-    const overall = res.auc.overall;
-    expect(overall.positives).toBeGreaterThan(50);
-    expect(overall.negatives).toBe(100);
-    console.log(`cctv-attributes subset: overall AUC ${overall.auc} (measured ${MEASURED.withAppearance}; ${MEASURED.withoutAppearance} without appearance; floor ${FLOOR.overall}); normal frames flagged ${res.normalFramesFlagged.new}`);
-    expect(overall.auc).toBeGreaterThanOrEqual(FLOOR.overall);
-  });
+  it(
+    'keeps its frame AUC, appearance attribute on as in production, above the floor',
+    { timeout: 900_000 },
+    async () => {
+      expect(FLOOR.overall).toBeGreaterThan(MEASURED.withoutAppearance);
+      expect(FLOOR.overall).toBeLessThan(MEASURED.withAppearance);
+      const appearance = path.join(defaultModelRepo(ROOT), cctvAttributesMethod.models.appearance!);
+      const res = await evaluate({
+        split: 'test',
+        limit: 25,
+        out: null,
+        appearance,
+        baseline: false,
+        threads: 1,
+        command: 'unit test',
+      });
+      // The appearance model was loaded and fitted into each scene's bank.
+      expect(res.design.appearance).toMatch(/^mobilenetv2 v\d+$/);
+      for (const scene of Object.values(res.fit) as Array<{ appearance: { bankSize: number } | null }>)
+        expect(scene.appearance?.bankSize).toBeGreaterThan(0);
+      const overall = res.auc.overall;
+      expect(overall.positives).toBeGreaterThan(50);
+      expect(overall.negatives).toBe(100);
+      console.log(
+        `cctv-attributes subset: overall AUC ${overall.auc} (measured ${MEASURED.withAppearance}; ${MEASURED.withoutAppearance} without appearance; floor ${FLOOR.overall}); normal frames flagged ${res.normalFramesFlagged.new}`,
+      );
+      expect(overall.auc).toBeGreaterThanOrEqual(FLOOR.overall);
+    },
+  );
 });

@@ -28,7 +28,13 @@ const W = 400;
 const H = 300;
 const FPS = 10;
 
-function personAt(rand: () => number, x: number, foot: number, vx: number, extra: Partial<ObjectObservation> = {}): ObjectObservation {
+function personAt(
+  rand: () => number,
+  x: number,
+  foot: number,
+  vx: number,
+  extra: Partial<ObjectObservation> = {},
+): ObjectObservation {
   const h = 0.25 * foot - 10 + rand() * 2; // 35–45 px on the path
   return {
     label: 'person',
@@ -47,7 +53,12 @@ function personAt(rand: () => number, x: number, foot: number, vx: number, extra
   };
 }
 
-function vehicleAt(rand: () => number, x: number, foot: number, extra: Partial<ObjectObservation> = {}): ObjectObservation {
+function vehicleAt(
+  rand: () => number,
+  x: number,
+  foot: number,
+  extra: Partial<ObjectObservation> = {},
+): ObjectObservation {
   return {
     label: rand() < 0.5 ? 'car' : 'truck',
     score: 0.6,
@@ -75,16 +86,25 @@ function normalFrames(from: number, to: number, seed: number): FrameObservations
       const h = 0.25 * foot - 10;
       const dir = rand() < 0.5 ? 1 : -1;
       // Each box its own short track, as passers-by are (dwell statistics count tracks).
-      objects.push(personAt(rand, 20 + rand() * 360, foot, dir * h * (0.4 + rand() * 0.2), { trackId: 10 + 4 * f + k }));
+      objects.push(
+        personAt(rand, 20 + rand() * 360, foot, dir * h * (0.4 + rand() * 0.2), { trackId: 10 + 4 * f + k }),
+      );
     }
-    objects.push(vehicleAt(rand, 20 + rand() * 4, 60 + rand() * 2, { trackId: 2 }), vehicleAt(rand, 100 + rand() * 4, 62 + rand() * 2, { trackId: 3 }));
+    objects.push(
+      vehicleAt(rand, 20 + rand() * 4, 60 + rand() * 2, { trackId: 2 }),
+      vehicleAt(rand, 100 + rand() * 4, 62 + rand() * 2, { trackId: 3 }),
+    );
     frames.push({ frame: f, timeS: f / FPS, width: W, height: H, objects });
   }
   return frames;
 }
 
 function fitted(opts: Parameters<typeof fitAttributeModel>[2] = {}) {
-  return fitAttributeModel(normalFrames(0, 400, 1), { width: W, height: H }, { calibration: normalFrames(400, 600, 2), grid: { cols: 8, rows: 6 }, ...opts });
+  return fitAttributeModel(
+    normalFrames(0, 400, 1),
+    { width: W, height: H },
+    { calibration: normalFrames(400, 600, 2), grid: { cols: 8, rows: 6 }, ...opts },
+  );
 }
 
 /** One frame of normal traffic plus `extra`, scored; returns the extra object's result. */
@@ -101,7 +121,14 @@ describe('cctv-attributes model on a synthetic scene', () => {
     expect(report.fitFrames).toBe(400);
     expect(report.calibrationFrames).toBe(200);
     expect(report.objectsPerGroup).toEqual({ person: 1600, vehicle: 800 });
-    expect(Object.keys(model.calibration).sort()).toEqual(['appearance', 'direction', 'dwell', 'location', 'size', 'speed']);
+    expect(Object.keys(model.calibration).sort()).toEqual([
+      'appearance',
+      'direction',
+      'dwell',
+      'location',
+      'size',
+      'speed',
+    ]);
     // People and vehicles sit in separate clusters: knowing the cluster leaves almost no doubt about the class.
     expect(report.appearance!.clusters.conditionalEntropyBits).toBeLessThan(0.1);
     expect(report.appearance!.clusters.classEntropyBits).toBeGreaterThan(0.8);
@@ -134,7 +161,9 @@ describe('cctv-attributes model on a synthetic scene', () => {
     const o = scoreExtra(model, vehicleAt(rand, 200, 200, { label: 'truck', dwellS: 0, velocity: { vx: 20, vy: 0 } }));
     expect(o.abnormal).toBe(true);
     const loc = o.reasons.find((r) => r.attribute === 'location');
-    expect(loc?.text).toMatch(/^no vehicle was seen anywhere near this part of the scene in normal footage \(class truck; normal footage here: people\)/);
+    expect(loc?.text).toMatch(
+      /^no vehicle was seen anywhere near this part of the scene in normal footage \(class truck; normal footage here: people\)/,
+    );
     // Its appearance is a vehicle's, seen in normal footage: that part stays calm.
     expect(o.parts.appearance!).toBeLessThan(1);
   });
@@ -144,19 +173,26 @@ describe('cctv-attributes model on a synthetic scene', () => {
     const o = scoreExtra(model, personAt(rand, 200, 200, 0, { velocity: { vx: 0, vy: 25 } }));
     expect(o.abnormal).toBe(true);
     expect(o.reasons.map((r) => r.attribute)).toContain('direction');
-    expect(o.reasons.find((r) => r.attribute === 'direction')!.text).toMatch(/^moving down, against the usual direction/);
+    expect(o.reasons.find((r) => r.attribute === 'direction')!.text).toMatch(
+      /^moving down, against the usual direction/,
+    );
   });
 
   it('flags a person standing 20 s where people pass: dwell reason', () => {
     const rand = seededRandom(9);
     const o = scoreExtra(model, personAt(rand, 200, 200, 0, { velocity: { vx: 0.5, vy: 0 }, dwellS: 20 }));
     expect(o.abnormal).toBe(true);
-    expect(o.reasons.find((r) => r.attribute === 'dwell')!.text).toMatch(/^stayed 20 s in place where people stay under \d+\.\d s/);
+    expect(o.reasons.find((r) => r.attribute === 'dwell')!.text).toMatch(
+      /^stayed 20 s in place where people stay under \d+\.\d s/,
+    );
   });
 
   it('flags an unseen appearance and a box far too big for its distance', () => {
     const rand = seededRandom(10);
-    const odd = scoreExtra(model, personAt(rand, 200, 200, 20, { embedding: Float32Array.from({ length: 8 }, (_, j) => (j % 2 ? 1 : -1)) }));
+    const odd = scoreExtra(
+      model,
+      personAt(rand, 200, 200, 20, { embedding: Float32Array.from({ length: 8 }, (_, j) => (j % 2 ? 1 : -1)) }),
+    );
     expect(odd.reasons.map((r) => r.attribute)).toContain('appearance');
     const big = scoreExtra(model, personAt(rand, 200, 200, 20, { h: 120, y: 80, w: 48 }));
     expect(big.reasons.find((r) => r.attribute === 'size')!.text).toMatch(/^box 2\.9× the usual height of a person/); // 120 px where people are ~41 px;
@@ -205,7 +241,9 @@ describe('cctv-attributes model on a synthetic scene', () => {
 
   it('caps a part (appearance as supporting evidence) and backs where/what off towards the scene mix', () => {
     const rand = seededRandom(12);
-    const oddLook = personAt(rand, 200, 200, 20, { embedding: Float32Array.from({ length: 8 }, (_, j) => (j % 2 ? 1 : -1)) });
+    const oddLook = personAt(rand, 200, 200, 20, {
+      embedding: Float32Array.from({ length: 8 }, (_, j) => (j % 2 ? 1 : -1)),
+    });
     const free = scoreExtra(model, oddLook);
     expect(free.parts.appearance!).toBeGreaterThan(0.5);
     const { model: capped } = fitted({ partCaps: { appearance: 0.5 } });
@@ -225,7 +263,10 @@ describe('cctv-attributes model on a synthetic scene', () => {
     const { model: sum } = fitted({ combine: 'sum', partAllowance: 0, appearance: { clusters: 2 } });
     const rand = seededRandom(11);
     const o = scoreExtra(sum, personAt(rand, 200, 200, 100, { dwellS: 0 }));
-    expect(o.score).toBeCloseTo(Object.values(o.parts).reduce((s, x) => s + x, 0), 9);
+    expect(o.score).toBeCloseTo(
+      Object.values(o.parts).reduce((s, x) => s + x, 0),
+      9,
+    );
   });
 
   it('adds only the evidence beyond the part allowance', () => {
@@ -240,11 +281,18 @@ describe('cctv-attributes model on a synthetic scene', () => {
     const parts = Object.values(plain.parts);
     expect(parts.some((x) => x > 0 && x < a)).toBe(true); // an ordinary part that adds nothing
     expect(parts.some((x) => x > 1)).toBe(true); // the running speed
-    expect(plain.score).toBeCloseTo(parts.reduce((s, x) => s + x, 0), 9);
-    expect(allowed.score).toBeCloseTo(parts.reduce((s, x) => s + Math.max(0, x - a), 0), 9);
+    expect(plain.score).toBeCloseTo(
+      parts.reduce((s, x) => s + x, 0),
+      9,
+    );
+    expect(allowed.score).toBeCloseTo(
+      parts.reduce((s, x) => s + Math.max(0, x - a), 0),
+      9,
+    );
     expect(allowed.score).toBeLessThan(plain.score);
     // With an allowance above every part of a normal walker, the walker adds nothing at all.
-    const walkerAt = (allowance: number) => scoreExtra(fitted({ combine: 'sum', partAllowance: allowance }).model, personAt(seededRandom(5), 200, 200, 20));
+    const walkerAt = (allowance: number) =>
+      scoreExtra(fitted({ combine: 'sum', partAllowance: allowance }).model, personAt(seededRandom(5), 200, 200, 20));
     const above = Math.max(...Object.values(walkerAt(0).parts)) + 0.05;
     expect(walkerAt(above).score).toBe(0);
     expect(() => fitted({ partAllowance: -1 })).toThrow(/partAllowance/);
@@ -258,11 +306,16 @@ describe('cctv-attributes model on a synthetic scene', () => {
     const before = scoreExtra(plain, onGrass);
     const after = scoreExtra(unseen, onGrass);
     expect(after.parts.location!).toBeGreaterThan(before.parts.location! + 0.5);
-    expect(after.reasons.find((r) => r.attribute === 'location')!.text).toMatch(/^no vehicle was seen anywhere near this part of the scene in normal footage \(class truck; normal footage here: people\)/);
+    expect(after.reasons.find((r) => r.attribute === 'location')!.text).toMatch(
+      /^no vehicle was seen anywhere near this part of the scene in normal footage \(class truck; normal footage here: people\)/,
+    );
     expect(before.parts.location!).toBeGreaterThan(1);
     // A person there is near where people were seen: no such term.
     const person = personAt(seededRandom(16), 200, 280, 20);
-    expect(scoreExtra(unseen, person).parts.location ?? 0).toBeCloseTo(scoreExtra(plain, person).parts.location ?? 0, 9);
+    expect(scoreExtra(unseen, person).parts.location ?? 0).toBeCloseTo(
+      scoreExtra(plain, person).parts.location ?? 0,
+      9,
+    );
   });
 
   it('lets people wander: a person where nothing was seen is not "in the wrong place" unless asked', () => {
@@ -276,7 +329,9 @@ describe('cctv-attributes model on a synthetic scene', () => {
     expect(wandering.reasons.find((r) => r.attribute === 'location')?.text ?? '').not.toMatch(/^no object was seen/);
     // A vehicle there still is.
     const truck = vehicleAt(seededRandom(20), 330, 40, { label: 'truck', dwellS: 0, velocity: null });
-    expect(scoreExtra(model, truck).reasons.find((r) => r.attribute === 'location')!.text).toMatch(/^no object was seen in this part of the scene/);
+    expect(scoreExtra(model, truck).reasons.find((r) => r.attribute === 'location')!.text).toMatch(
+      /^no object was seen in this part of the scene/,
+    );
   });
 
   it('counts dwell per track, so one object that never moves mutes only its own place', () => {
@@ -286,17 +341,30 @@ describe('cctv-attributes model on a synthetic scene', () => {
       normalFrames(from, to, seed).map((f) => ({
         ...f,
         objects: [
-          ...f.objects.map((o, k) => ({ ...o, trackId: o.label === 'person' ? 1000 + Math.floor(f.frame / 20) * 4 + k : 2 + k })),
-          personAt(seededRandom(f.frame), 350, 285, 0, { trackId: 7, velocity: { vx: 0, vy: 0 }, dwellS: f.timeS - from / FPS }),
+          ...f.objects.map((o, k) => ({
+            ...o,
+            trackId: o.label === 'person' ? 1000 + Math.floor(f.frame / 20) * 4 + k : 2 + k,
+          })),
+          personAt(seededRandom(f.frame), 350, 285, 0, {
+            trackId: 7,
+            velocity: { vx: 0, vy: 0 },
+            dwellS: f.timeS - from / FPS,
+          }),
         ],
       }));
     const fit = (dwellStatistics: 'frames' | 'tracks') =>
-      fitAttributeModel(withTracks(0, 400, 1), { width: W, height: H }, { calibration: withTracks(400, 600, 2), grid: { cols: 8, rows: 6 }, dwellStatistics }).model;
+      fitAttributeModel(
+        withTracks(0, 400, 1),
+        { width: W, height: H },
+        { calibration: withTracks(400, 600, 2), grid: { cols: 8, rows: 6 }, dwellStatistics },
+      ).model;
     const loiterer = personAt(seededRandom(17), 300, 285, 0, { trackId: 99, velocity: { vx: 0.2, vy: 0 }, dwellS: 25 });
     const byFrames = scoreExtra(fit('frames'), loiterer);
     const byTracks = scoreExtra(fit('tracks'), loiterer);
     expect(byFrames.parts.dwell).toBeUndefined(); // the sign's frames made the whole neighbourhood a place where people stay
-    expect(byTracks.reasons.find((r) => r.attribute === 'dwell')!.text).toMatch(/^stayed 25 s in place where people stay under \d+\.\d s/);
+    expect(byTracks.reasons.find((r) => r.attribute === 'dwell')!.text).toMatch(
+      /^stayed 25 s in place where people stay under \d+\.\d s/,
+    );
     // At the sign itself, staying is what happens.
     const atSign = personAt(seededRandom(18), 350, 285, 0, { trackId: 98, velocity: { vx: 0.2, vy: 0 }, dwellS: 25 });
     expect(scoreExtra(fit('tracks'), atSign).parts.dwell).toBeUndefined();
@@ -309,7 +377,16 @@ describe('cctv-attributes model on a synthetic scene', () => {
   });
 
   it('describes the fit report as lookout fit shows it: bank, cluster sizes, entropy, threshold, and the plot as a file', async () => {
-    const result = { scene: 's', version: 3, uri: 'gs://r/s', samples: 2400, threshold: report.threshold, k: 8, fitMs: 1, report };
+    const result = {
+      scene: 's',
+      version: 3,
+      uri: 'gs://r/s',
+      samples: 2400,
+      threshold: report.threshold,
+      k: 8,
+      fitMs: 1,
+      report,
+    };
     const view = await cctvAttributesMethod.fit!.describeReport!(result);
     const text = view.lines.join('\n');
     const a = report.appearance!;
@@ -317,14 +394,22 @@ describe('cctv-attributes model on a synthetic scene', () => {
     expect(text).toContain('person 1600, vehicle 800');
     expect(text).toContain(`appearance bank: ${a.bankSize} of ${a.sourceVectors} vectors`);
     expect(text).toContain(`sizes ${a.clusters.sizes.join(', ')}`);
-    expect(text).toContain(`H(class | cluster) ${a.clusters.conditionalEntropyBits.toFixed(2)} of H(class) ${a.clusters.classEntropyBits.toFixed(2)} bits`);
+    expect(text).toContain(
+      `H(class | cluster) ${a.clusters.conditionalEntropyBits.toFixed(2)} of H(class) ${a.clusters.classEntropyBits.toFixed(2)} bits`,
+    );
     expect(text).toContain(`threshold ${report.threshold.toFixed(4)}`);
     expect(Object.keys(view.files)).toEqual(['embedding.png']);
     expect(view.files['embedding.png'].subarray(1, 4).toString('latin1')).toBe('PNG');
-    const noBank = await cctvAttributesMethod.fit!.describeReport!({ ...result, report: { ...report, appearance: null } });
+    const noBank = await cctvAttributesMethod.fit!.describeReport!({
+      ...result,
+      report: { ...report, appearance: null },
+    });
     expect(noBank.files).toEqual({});
     expect(noBank.lines.join('\n')).toContain('appearance bank: none');
-    expect(await cctvAttributesMethod.fit!.describeReport!({ ...result, report: undefined })).toEqual({ lines: [], files: {} });
+    expect(await cctvAttributesMethod.fit!.describeReport!({ ...result, report: undefined })).toEqual({
+      lines: [],
+      files: {},
+    });
   });
 });
 
@@ -338,7 +423,15 @@ describe('SegmentAnalyzer', () => {
     }
   }
   const walker = (f: number): Box => ({ classId: 0, label: 'person', score: 0.9, x: 50 + 4 * f, y: 100, w: 16, h: 40 });
-  const stander = (f: number): Box => ({ classId: 0, label: 'person', score: 0.8, x: 300 + (f % 2), y: 200, w: 16, h: 40 });
+  const stander = (f: number): Box => ({
+    classId: 0,
+    label: 'person',
+    score: 0.8,
+    x: 300 + (f % 2),
+    y: 200,
+    w: 16,
+    h: 40,
+  });
   const frame = (index: number): RgbFrame => ({ index, rgb: Buffer.alloc(W * H * 3), width: W, height: H });
   const embedder: CropEmbedder & { calls: number } = {
     calls: 0,
@@ -369,7 +462,10 @@ describe('SegmentAnalyzer', () => {
 
   it('embeds a track every embedEvery frames and reuses its vector in between', async () => {
     embedder.calls = 0;
-    const an = new SegmentAnalyzer({ detector: new ScriptedDetector((f) => [walker(f)]), embedder }, { fps: FPS, embedEvery: 5 });
+    const an = new SegmentAnalyzer(
+      { detector: new ScriptedDetector((f) => [walker(f)]), embedder },
+      { fps: FPS, embedEvery: 5 },
+    );
     const r = await an.analyzeSegment(Array.from({ length: 10 }, (_, i) => frame(i)));
     expect(embedder.calls).toBe(2); // frames 0 and 5
     expect(r.frames[4].objects[0].embedding).toEqual(r.frames[0].objects[0].embedding);

@@ -18,14 +18,35 @@ const VTEST = '/usr/share/doc/opencv-doc/examples/data/vtest.avi';
 function probe(mp4: Buffer): { frames: number; codec: string; width: number; height: number } {
   const f = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'clip-test-')), 'c.mp4');
   fs.writeFileSync(f, mp4);
-  const out = execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=codec_name,width,height,nb_read_frames', '-of', 'json', f], { encoding: 'utf8' });
-  const s = (JSON.parse(out) as { streams: Array<{ codec_name: string; width: number; height: number; nb_read_frames: string }> }).streams[0];
+  const out = execFileSync(
+    'ffprobe',
+    [
+      '-v',
+      'error',
+      '-count_frames',
+      '-select_streams',
+      'v:0',
+      '-show_entries',
+      'stream=codec_name,width,height,nb_read_frames',
+      '-of',
+      'json',
+      f,
+    ],
+    { encoding: 'utf8' },
+  );
+  const s = (
+    JSON.parse(out) as { streams: Array<{ codec_name: string; width: number; height: number; nb_read_frames: string }> }
+  ).streams[0];
   return { frames: Number(s.nb_read_frames), codec: s.codec_name, width: s.width, height: s.height };
 }
 
 describe('alert clips', () => {
   it('encodes RGB frames to an H.264 MP4 that decodes to the same number of frames (odd sizes padded)', async () => {
-    const frames = Array.from({ length: 7 }, (_, i) => ({ rgb: Buffer.alloc(33 * 21 * 3, i * 30), width: 33, height: 21 }));
+    const frames = Array.from({ length: 7 }, (_, i) => ({
+      rgb: Buffer.alloc(33 * 21 * 3, i * 30),
+      width: 33,
+      height: 21,
+    }));
     const { mp4, frames: n } = await encodeClip(frames, 10);
     expect(n).toBe(7);
     expect(probe(mp4)).toEqual({ frames: 7, codec: 'h264', width: 34, height: 22 });
@@ -42,7 +63,24 @@ describe('alert clips', () => {
       post: 20,
       draw: async (c: ClipFrame<{ box: number }>) => {
         drawnIndices.push(c.index);
-        return annotate({ data: c.rgb, width: c.width, height: c.height, format: 'raw' }, [{ classId: 0, label: 'person', score: 0.9, x: c.marks.box, y: 100, w: 40, h: 90, abnormal: true, note: 'test' }], `frame ${c.index}`, 'rgb');
+        return annotate(
+          { data: c.rgb, width: c.width, height: c.height, format: 'raw' },
+          [
+            {
+              classId: 0,
+              label: 'person',
+              score: 0.9,
+              x: c.marks.box,
+              y: 100,
+              w: 40,
+              h: 90,
+              abnormal: true,
+              note: 'test',
+            },
+          ],
+          `frame ${c.index}`,
+          'rgb',
+        );
       },
       nameFor: (first) => `alert-f${first}.mp4`,
       save: async (name, mp4, i) => void saved.push({ name, mp4, ...i }),
@@ -68,13 +106,26 @@ describe('alert clips', () => {
       [55, 'alert-f55.mp4'],
     ]);
     // Only frames that went into a clip were drawn (frames 0-4 never were).
-    expect(drawnIndices).toEqual([...Array.from({ length: 43 }, (_, i) => 5 + i), ...Array.from({ length: 12 }, (_, i) => 48 + i)]);
+    expect(drawnIndices).toEqual([
+      ...Array.from({ length: 43 }, (_, i) => 5 + i),
+      ...Array.from({ length: 12 }, (_, i) => 48 + i),
+    ]);
   }, 60_000);
 
   it('writes no clip when nothing is flagged', async () => {
     const saved: string[] = [];
-    const clips = new AlertClips<null>({ fps: 10, pre: 5, post: 5, draw: async (c) => c.rgb, nameFor: (n) => `c${n}`, save: async (n) => void saved.push(n) });
-    for (let i = 0; i < 30; i++) expect(await clips.push({ index: i, rgb: Buffer.alloc(8 * 8 * 3), width: 8, height: 8, marks: null }, false)).toBeUndefined();
+    const clips = new AlertClips<null>({
+      fps: 10,
+      pre: 5,
+      post: 5,
+      draw: async (c) => c.rgb,
+      nameFor: (n) => `c${n}`,
+      save: async (n) => void saved.push(n),
+    });
+    for (let i = 0; i < 30; i++)
+      expect(
+        await clips.push({ index: i, rgb: Buffer.alloc(8 * 8 * 3), width: 8, height: 8, marks: null }, false),
+      ).toBeUndefined();
     await clips.end();
     expect(saved).toEqual([]);
   });

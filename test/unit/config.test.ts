@@ -18,7 +18,10 @@ describe('loadConfig', () => {
   });
 
   it('treats a configured endpoint as a real service (nothing local)', () => {
-    const c = loadConfig({ LOOKOUT_NATS_URL: 'nats://nats.prod:4222', LOOKOUT_GCS_ENDPOINT: 'https://storage.googleapis.com' });
+    const c = loadConfig({
+      LOOKOUT_NATS_URL: 'nats://nats.prod:4222',
+      LOOKOUT_GCS_ENDPOINT: 'https://storage.googleapis.com',
+    });
     expect(c.nats.embedded).toBe(false);
     expect(c.gcs.embedded).toBe(false);
     expect(c.temporal.embedded).toBe(true);
@@ -40,7 +43,18 @@ describe('loadConfig', () => {
   it('env lines name every endpoint a client needs', () => {
     const lines = envLines(loadConfig({}));
     const keys = lines.map((l) => /^export ([A-Z_]+)=/.exec(l)?.[1]);
-    for (const k of ['STORAGE_EMULATOR_HOST', 'LOOKOUT_BUCKET', 'LOOKOUT_BIGQUERY_ENDPOINT', 'LOOKOUT_BIGQUERY_DATASET', 'LOOKOUT_BIGQUERY_TABLE', 'LOOKOUT_NATS_URL', 'LOOKOUT_NATS_STREAM', 'LOOKOUT_TEMPORAL_ADDRESS', 'LOOKOUT_TEMPORAL_NAMESPACE', 'GOOGLE_CLOUD_PROJECT']) {
+    for (const k of [
+      'STORAGE_EMULATOR_HOST',
+      'LOOKOUT_BUCKET',
+      'LOOKOUT_BIGQUERY_ENDPOINT',
+      'LOOKOUT_BIGQUERY_DATASET',
+      'LOOKOUT_BIGQUERY_TABLE',
+      'LOOKOUT_NATS_URL',
+      'LOOKOUT_NATS_STREAM',
+      'LOOKOUT_TEMPORAL_ADDRESS',
+      'LOOKOUT_TEMPORAL_NAMESPACE',
+      'GOOGLE_CLOUD_PROJECT',
+    ]) {
       expect(keys).toContain(k);
     }
   });

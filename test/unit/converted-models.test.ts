@@ -28,17 +28,15 @@ interface Case {
 }
 
 const cases: Case[] = [
-  ...['mobilenetv2', 'mobilenetv2-fp16', 'mobilenetv2-int8'].map(
-    (name): Case => ({
-      name,
-      task: 'embedding',
-      batch: 2,
-      range: [-2, 2],
-      outputs: { features: [2, 1280] },
-      // pooled ReLU6 activations
-      check: (out) => expect(out.features.every((v) => v >= 0 && v <= 6)).toBe(true),
-    }),
-  ),
+  ...['mobilenetv2', 'mobilenetv2-fp16', 'mobilenetv2-int8'].map((name): Case => ({
+    name,
+    task: 'embedding',
+    batch: 2,
+    range: [-2, 2],
+    outputs: { features: [2, 1280] },
+    // pooled ReLU6 activations
+    check: (out) => expect(out.features.every((v) => v >= 0 && v <= 6)).toBe(true),
+  })),
   {
     name: 's2cloudless',
     task: 'pixel-classification',
@@ -58,12 +56,17 @@ describe('converted models', () => {
       expect(m.task).toBe(c.task);
       expect(m.inputs).toHaveLength(1);
       expect(m.outputs.map((o) => o.name).sort()).toEqual(Object.keys(c.outputs).sort());
-      const session = await ort.InferenceSession.create(model.modelPath, { executionProviders: ['cpu'], intraOpNumThreads: 1 });
+      const session = await ort.InferenceSession.create(model.modelPath, {
+        executionProviders: ['cpu'],
+        intraOpNumThreads: 1,
+      });
       try {
         expect(session.inputNames).toEqual([m.inputs[0].name]);
         const dims = m.inputs[0].dims.map((d) => (d < 0 ? c.batch : d));
         const n = dims.reduce((a, b) => a * b, 1);
-        const res = await session.run({ [m.inputs[0].name]: new ort.Tensor('float32', seeded(n, 7, c.range[0], c.range[1]), dims) });
+        const res = await session.run({
+          [m.inputs[0].name]: new ort.Tensor('float32', seeded(n, 7, c.range[0], c.range[1]), dims),
+        });
         const out: Record<string, Float32Array> = {};
         for (const spec of m.outputs) {
           const t = res[spec.name] as ort.Tensor;

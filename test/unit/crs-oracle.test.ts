@@ -13,7 +13,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import proj4 from 'proj4';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { footprint, georefFromGeoTiff, georefFromWorldFile, pixelToMap, type Georeference, type PixelWindow } from '../../media/georef';
+import {
+  footprint,
+  georefFromGeoTiff,
+  georefFromWorldFile,
+  pixelToMap,
+  type Georeference,
+  type PixelWindow,
+} from '../../media/georef';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const PYTHON = path.join(ROOT, '.lookout', 'analyst-venv', 'bin', 'python');
@@ -35,20 +42,45 @@ interface Case {
   operation?: RegExp;
 }
 
-const epsg = (id: string, family: string, code: number, centre: [number, number], px = 30, operation?: RegExp): Case => ({
+const epsg = (
+  id: string,
+  family: string,
+  code: number,
+  centre: [number, number],
+  px = 30,
+  operation?: RegExp,
+): Case => ({
   id,
   family,
-  keys: { GTModelTypeGeoKey: code === 4326 ? 2 : 1, GTRasterTypeGeoKey: 1, ...(code === 4326 ? { GeographicTypeGeoKey: code } : { ProjectedCSTypeGeoKey: code }) },
+  keys: {
+    GTModelTypeGeoKey: code === 4326 ? 2 : 1,
+    GTRasterTypeGeoKey: 1,
+    ...(code === 4326 ? { GeographicTypeGeoKey: code } : { ProjectedCSTypeGeoKey: code }),
+  },
   oracle: code,
   centre,
   px,
   operation,
 });
 const USFT = 1200 / 3937;
-const userDefined = (id: string, family: string, keys: Record<string, unknown>, oracle: string, centre: [number, number], px = 30): Case => ({
+const userDefined = (
+  id: string,
+  family: string,
+  keys: Record<string, unknown>,
+  oracle: string,
+  centre: [number, number],
+  px = 30,
+): Case => ({
   id,
   family,
-  keys: { GTModelTypeGeoKey: 1, GTRasterTypeGeoKey: 1, ProjectedCSTypeGeoKey: 32767, ProjectionGeoKey: 32767, GeogAngularUnitsGeoKey: 9102, ...keys },
+  keys: {
+    GTModelTypeGeoKey: 1,
+    GTRasterTypeGeoKey: 1,
+    ProjectedCSTypeGeoKey: 32767,
+    ProjectionGeoKey: 32767,
+    GeogAngularUnitsGeoKey: 9102,
+    ...keys,
+  },
   oracle,
   centre,
   px,
@@ -98,7 +130,17 @@ const CASES: Case[] = [
   userDefined(
     'user-defined LCC 2SP on NAD83, US survey feet',
     'lcc',
-    { GeographicTypeGeoKey: 4269, ProjCoordTransGeoKey: 8, ProjLinearUnitsGeoKey: 9003, ProjStdParallel1GeoKey: 33, ProjStdParallel2GeoKey: 45, ProjFalseOriginLatGeoKey: 39, ProjFalseOriginLongGeoKey: -96, ProjFalseOriginEastingGeoKey: 1_000_000 / USFT, ProjFalseOriginNorthingGeoKey: 0 },
+    {
+      GeographicTypeGeoKey: 4269,
+      ProjCoordTransGeoKey: 8,
+      ProjLinearUnitsGeoKey: 9003,
+      ProjStdParallel1GeoKey: 33,
+      ProjStdParallel2GeoKey: 45,
+      ProjFalseOriginLatGeoKey: 39,
+      ProjFalseOriginLongGeoKey: -96,
+      ProjFalseOriginEastingGeoKey: 1_000_000 / USFT,
+      ProjFalseOriginNorthingGeoKey: 0,
+    },
     '+proj=lcc +lat_1=33 +lat_2=45 +lat_0=39 +lon_0=-96 +x_0=1000000 +y_0=0 +datum=NAD83 +units=us-ft +no_defs +type=crs',
     [-90, 41],
     100,
@@ -106,28 +148,73 @@ const CASES: Case[] = [
   userDefined(
     'user-defined LCC 1SP on a WGS 84 ellipsoid given by its axes',
     'lcc',
-    { GeographicTypeGeoKey: 32767, GeogGeodeticDatumGeoKey: 32767, GeogEllipsoidGeoKey: 32767, GeogSemiMajorAxisGeoKey: 6378137, GeogInvFlatteningGeoKey: 298.257223563, GeogTOWGS84GeoKey: [0, 0, 0], ProjCoordTransGeoKey: 9, ProjLinearUnitsGeoKey: 9001, ProjNatOriginLatGeoKey: 26, ProjNatOriginLongGeoKey: 90, ProjScaleAtNatOriginGeoKey: 0.99878641, ProjFalseEastingGeoKey: 2743185.69, ProjFalseNorthingGeoKey: 914395.23 },
+    {
+      GeographicTypeGeoKey: 32767,
+      GeogGeodeticDatumGeoKey: 32767,
+      GeogEllipsoidGeoKey: 32767,
+      GeogSemiMajorAxisGeoKey: 6378137,
+      GeogInvFlatteningGeoKey: 298.257223563,
+      GeogTOWGS84GeoKey: [0, 0, 0],
+      ProjCoordTransGeoKey: 9,
+      ProjLinearUnitsGeoKey: 9001,
+      ProjNatOriginLatGeoKey: 26,
+      ProjNatOriginLongGeoKey: 90,
+      ProjScaleAtNatOriginGeoKey: 0.99878641,
+      ProjFalseEastingGeoKey: 2743185.69,
+      ProjFalseNorthingGeoKey: 914395.23,
+    },
     '+proj=lcc +lat_1=26 +lat_0=26 +lon_0=90 +k_0=0.99878641 +x_0=2743185.69 +y_0=914395.23 +datum=WGS84 +units=m +no_defs +type=crs',
     [88, 24],
   ),
   userDefined(
     'user-defined Albers (NLCD, as r-cran-stars lc.tif carries it)',
     'aea',
-    { GeographicTypeGeoKey: 4269, GeogSemiMajorAxisGeoKey: 6378137, GeogInvFlatteningGeoKey: 298.257222101, ProjCoordTransGeoKey: 11, ProjLinearUnitsGeoKey: 9001, ProjStdParallel1GeoKey: 29.5, ProjStdParallel2GeoKey: 45.5, ProjNatOriginLongGeoKey: -96, ProjNatOriginLatGeoKey: 23, ProjFalseEastingGeoKey: 0, ProjFalseNorthingGeoKey: 0 },
+    {
+      GeographicTypeGeoKey: 4269,
+      GeogSemiMajorAxisGeoKey: 6378137,
+      GeogInvFlatteningGeoKey: 298.257222101,
+      ProjCoordTransGeoKey: 11,
+      ProjLinearUnitsGeoKey: 9001,
+      ProjStdParallel1GeoKey: 29.5,
+      ProjStdParallel2GeoKey: 45.5,
+      ProjNatOriginLongGeoKey: -96,
+      ProjNatOriginLatGeoKey: 23,
+      ProjFalseEastingGeoKey: 0,
+      ProjFalseNorthingGeoKey: 0,
+    },
     '+proj=aea +lat_1=29.5 +lat_2=45.5 +lat_0=23 +lon_0=-96 +x_0=0 +y_0=0 +datum=NAD83 +units=m +no_defs +type=crs',
     [-72, 42],
   ),
   userDefined(
     'user-defined transverse Mercator on GRS80 with GeogTOWGS84GeoKey',
     'tmerc',
-    { GeographicTypeGeoKey: 32767, GeogEllipsoidGeoKey: 7019, GeogTOWGS84GeoKey: [0, 0, 0, 0, 0, 0, 0], ProjCoordTransGeoKey: 1, ProjLinearUnitsGeoKey: 9001, ProjNatOriginLatGeoKey: 0, ProjNatOriginLongGeoKey: 12, ProjScaleAtNatOriginGeoKey: 0.9996, ProjFalseEastingGeoKey: 500000, ProjFalseNorthingGeoKey: 0 },
+    {
+      GeographicTypeGeoKey: 32767,
+      GeogEllipsoidGeoKey: 7019,
+      GeogTOWGS84GeoKey: [0, 0, 0, 0, 0, 0, 0],
+      ProjCoordTransGeoKey: 1,
+      ProjLinearUnitsGeoKey: 9001,
+      ProjNatOriginLatGeoKey: 0,
+      ProjNatOriginLongGeoKey: 12,
+      ProjScaleAtNatOriginGeoKey: 0.9996,
+      ProjFalseEastingGeoKey: 500000,
+      ProjFalseNorthingGeoKey: 0,
+    },
     '+proj=tmerc +lat_0=0 +lon_0=12 +k=0.9996 +x_0=500000 +y_0=0 +ellps=GRS80 +towgs84=0,0,0,0,0,0,0 +units=m +no_defs +type=crs',
     [13, 55],
   ),
   userDefined(
     'user-defined polar stereographic (variant B, south) on WGS 84',
     'stere',
-    { GeographicTypeGeoKey: 4326, ProjCoordTransGeoKey: 15, ProjLinearUnitsGeoKey: 9001, ProjNatOriginLatGeoKey: -71, ProjStraightVertPoleLongGeoKey: 0, ProjFalseEastingGeoKey: 0, ProjFalseNorthingGeoKey: 0 },
+    {
+      GeographicTypeGeoKey: 4326,
+      ProjCoordTransGeoKey: 15,
+      ProjLinearUnitsGeoKey: 9001,
+      ProjNatOriginLatGeoKey: -71,
+      ProjStraightVertPoleLongGeoKey: 0,
+      ProjFalseEastingGeoKey: 0,
+      ProjFalseNorthingGeoKey: 0,
+    },
     '+proj=stere +lat_0=-90 +lat_ts=-71 +lon_0=0 +x_0=0 +y_0=0 +datum=WGS84 +units=m +no_defs +type=crs',
     [-60, -78],
     250,
@@ -135,7 +222,18 @@ const CASES: Case[] = [
   userDefined(
     'user-defined oblique stereographic (terra meuse.tif keys)',
     'sterea',
-    { GeographicTypeGeoKey: 4326, GeogSemiMajorAxisGeoKey: 6378137, GeogInvFlatteningGeoKey: 298.257223563, ProjCoordTransGeoKey: 16, ProjLinearUnitsGeoKey: 9001, ProjNatOriginLongGeoKey: 5.38763888888889, ProjNatOriginLatGeoKey: 52.1561605555556, ProjFalseEastingGeoKey: 155000, ProjFalseNorthingGeoKey: 463000, ProjScaleAtNatOriginGeoKey: 0.9999079 },
+    {
+      GeographicTypeGeoKey: 4326,
+      GeogSemiMajorAxisGeoKey: 6378137,
+      GeogInvFlatteningGeoKey: 298.257223563,
+      ProjCoordTransGeoKey: 16,
+      ProjLinearUnitsGeoKey: 9001,
+      ProjNatOriginLongGeoKey: 5.38763888888889,
+      ProjNatOriginLatGeoKey: 52.1561605555556,
+      ProjFalseEastingGeoKey: 155000,
+      ProjFalseNorthingGeoKey: 463000,
+      ProjScaleAtNatOriginGeoKey: 0.9999079,
+    },
     '+proj=sterea +lat_0=52.1561605555556 +lon_0=5.38763888888889 +k=0.9999079 +x_0=155000 +y_0=463000 +datum=WGS84 +units=m +no_defs +type=crs',
     [5.75, 50.97],
     10,
@@ -143,7 +241,15 @@ const CASES: Case[] = [
   userDefined(
     'user-defined Lambert azimuthal equal-area on WGS 84',
     'laea',
-    { GeographicTypeGeoKey: 4326, ProjCoordTransGeoKey: 10, ProjLinearUnitsGeoKey: 9001, ProjCenterLatGeoKey: 45, ProjCenterLongGeoKey: -100, ProjFalseEastingGeoKey: 0, ProjFalseNorthingGeoKey: 0 },
+    {
+      GeographicTypeGeoKey: 4326,
+      ProjCoordTransGeoKey: 10,
+      ProjLinearUnitsGeoKey: 9001,
+      ProjCenterLatGeoKey: 45,
+      ProjCenterLongGeoKey: -100,
+      ProjFalseEastingGeoKey: 0,
+      ProjFalseNorthingGeoKey: 0,
+    },
     '+proj=laea +lat_0=45 +lon_0=-100 +x_0=0 +y_0=0 +datum=WGS84 +units=m +no_defs +type=crs',
     [-95, 40],
     100,
@@ -151,7 +257,18 @@ const CASES: Case[] = [
   userDefined(
     'user-defined Hotine oblique Mercator (variant A) on NAD83',
     'omerc',
-    { GeographicTypeGeoKey: 4269, ProjCoordTransGeoKey: 3, ProjLinearUnitsGeoKey: 9001, ProjCenterLatGeoKey: 57, ProjCenterLongGeoKey: -133.666666666667, ProjAzimuthAngleGeoKey: 323.130102361111, ProjRectifiedGridAngleGeoKey: 323.130102361111, ProjScaleAtCenterGeoKey: 0.9999, ProjFalseEastingGeoKey: 5000000, ProjFalseNorthingGeoKey: -5000000 },
+    {
+      GeographicTypeGeoKey: 4269,
+      ProjCoordTransGeoKey: 3,
+      ProjLinearUnitsGeoKey: 9001,
+      ProjCenterLatGeoKey: 57,
+      ProjCenterLongGeoKey: -133.666666666667,
+      ProjAzimuthAngleGeoKey: 323.130102361111,
+      ProjRectifiedGridAngleGeoKey: 323.130102361111,
+      ProjScaleAtCenterGeoKey: 0.9999,
+      ProjFalseEastingGeoKey: 5000000,
+      ProjFalseNorthingGeoKey: -5000000,
+    },
     '+proj=omerc +no_uoff +lat_0=57 +lonc=-133.666666666667 +alpha=323.130102361111 +gamma=323.130102361111 +k=0.9999 +x_0=5000000 +y_0=-5000000 +datum=NAD83 +units=m +no_defs +type=crs',
     [-134.5, 57.5],
   ),
@@ -183,11 +300,21 @@ function prepare(c: Case): Prepared {
   const [cx, cy] = proj4('EPSG:4326', probe.proj4).forward(c.centre);
   const x0 = cx - (W / 2) * c.px;
   const y0 = cy + (H / 2) * c.px;
-  const geo = georefFromGeoTiff({ ModelTiepoint: [0, 0, 0, x0, y0, 0], ModelPixelScale: [c.px, c.px, 0], geoKeys: c.keys });
+  const geo = georefFromGeoTiff({
+    ModelTiepoint: [0, 0, 0, x0, y0, 0],
+    ModelPixelScale: [c.px, c.px, 0],
+    geoKeys: c.keys,
+  });
   const corners: Array<[number, number]> = [];
   const ring: Array<[number, number]> = [];
   for (const w of CHIPS) {
-    for (const [col, row] of [[w.x, w.y], [w.x + w.width, w.y], [w.x + w.width, w.y + w.height], [w.x, w.y + w.height]]) corners.push(pixelToMap(geo.transform!, col, row));
+    for (const [col, row] of [
+      [w.x, w.y],
+      [w.x + w.width, w.y],
+      [w.x + w.width, w.y + w.height],
+      [w.x, w.y + w.height],
+    ])
+      corners.push(pixelToMap(geo.transform!, col, row));
     // densify past the chip size: the ring is the chip's 4 corners
     const fp = footprint(geo, w, { densifyEveryPx: 4096 });
     ring.push(...fp.ring.slice(0, 4));
@@ -196,11 +323,16 @@ function prepare(c: Case): Prepared {
 }
 
 const prepared = CASES.map(prepare);
-let oracle: { proj: string; pyproj: string; cases: Array<{ id: string; wgs84: Array<[number | null, number | null]>; operations: string[] }> };
+let oracle: {
+  proj: string;
+  pyproj: string;
+  cases: Array<{ id: string; wgs84: Array<[number | null, number | null]>; operations: string[] }>;
+};
 
 describe('chip footprints agree with PROJ (pyproj) within 1e-7 degrees', () => {
   beforeAll(() => {
-    if (!fs.existsSync(PYTHON)) throw new Error(`${PYTHON} missing: run bash infra/install.sh (it builds the analyst venv with pyproj)`);
+    if (!fs.existsSync(PYTHON))
+      throw new Error(`${PYTHON} missing: run bash infra/install.sh (it builds the analyst venv with pyproj)`);
     const input = JSON.stringify({ cases: prepared.map((p) => ({ id: p.c.id, crs: p.c.oracle, points: p.corners })) });
     const r = spawnSync(PYTHON, [ORACLE], { input, encoding: 'utf8', maxBuffer: 64 << 20 });
     if (r.status !== 0) throw new Error(`crs_oracle.py failed (${r.status}): ${r.stderr}`);
@@ -241,7 +373,10 @@ describe('chip footprints agree with PROJ (pyproj) within 1e-7 degrees', () => {
         worst = Math.max(worst, bestD);
       }
     }
-    expect(worst, `${p.c.id}: worst corner ${worst.toExponential(2)} deg from PROJ (${o.operations.join(' | ')})`).toBeLessThanOrEqual(TOL_DEG);
+    expect(
+      worst,
+      `${p.c.id}: worst corner ${worst.toExponential(2)} deg from PROJ (${o.operations.join(' | ')})`,
+    ).toBeLessThanOrEqual(TOL_DEG);
     if (p.c.operation) expect(o.operations.join(' | ')).toMatch(p.c.operation);
   });
 });
@@ -268,7 +403,13 @@ describe('world files with a .prj without an EPSG code agree with PROJ reading t
     const ring: Array<[number, number]> = [];
     if (geo.status === 'ok') {
       for (const w of CHIPS) {
-        for (const [col, row] of [[w.x, w.y], [w.x + w.width, w.y], [w.x + w.width, w.y + w.height], [w.x, w.y + w.height]]) corners.push(pixelToMap(geo.transform!, col, row));
+        for (const [col, row] of [
+          [w.x, w.y],
+          [w.x + w.width, w.y],
+          [w.x + w.width, w.y + w.height],
+          [w.x, w.y + w.height],
+        ])
+          corners.push(pixelToMap(geo.transform!, col, row));
         ring.push(...footprint(geo, w, { densifyEveryPx: 4096 }).ring.slice(0, 4));
       }
     }
@@ -291,7 +432,12 @@ describe('world files with a .prj without an EPSG code agree with PROJ reading t
       const chip = Math.floor(k / 4);
       const want = out.cases[i].wgs84.slice(4 * chip, 4 * chip + 4);
       const [lon, lat] = p.ring[k];
-      worst = Math.max(worst, Math.min(...want.map(([wl, wa]) => Math.max(Math.abs(lon - (wl ?? Infinity)), Math.abs(lat - (wa ?? Infinity))))));
+      worst = Math.max(
+        worst,
+        Math.min(
+          ...want.map(([wl, wa]) => Math.max(Math.abs(lon - (wl ?? Infinity)), Math.abs(lat - (wa ?? Infinity)))),
+        ),
+      );
     }
     expect(p.ring).toHaveLength(12);
     expect(worst, `${p.c.id}: worst corner ${worst.toExponential(2)} deg from PROJ`).toBeLessThanOrEqual(TOL_DEG);

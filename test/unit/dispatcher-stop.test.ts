@@ -21,7 +21,10 @@ function idleMessages() {
       release?.();
     },
     [Symbol.asyncIterator]() {
-      return { next: async () => (isClosed ? { done: true, value: undefined } : closed.then(() => ({ done: true, value: undefined }))) };
+      return {
+        next: async () =>
+          isClosed ? { done: true, value: undefined } : closed.then(() => ({ done: true, value: undefined })),
+      };
     },
   };
 }
@@ -45,7 +48,10 @@ describe('Dispatcher.stop during start-up', () => {
       jetstream: () => ({ consumers: { get: async () => ({ consume: async () => (consumeCalls++, messages) }) } }),
     } as unknown as NatsConnection;
     let consumeCalls = 0;
-    const d = new Dispatcher(nc, {} as Client, loadConfig({}), { ...DISPATCHER_DEFAULTS, pipelineOptions: { gpuStages: [], gpuFallbackMs: 1000 } });
+    const d = new Dispatcher(nc, {} as Client, loadConfig({}), {
+      ...DISPATCHER_DEFAULTS,
+      pipelineOptions: { gpuStages: [], gpuFallbackMs: 1000 },
+    });
     let returned = false;
     const running = d.run().then(() => (returned = true));
     await d.stop(); // SIGTERM: no consumer yet to close
@@ -65,7 +71,9 @@ describe('Dispatcher.stop during start-up', () => {
     const inConsume = new Promise<void>((r) => (consumeStarted = r));
     const messages = idleMessages();
     const nc = {
-      jetstreamManager: async () => ({ consumers: { info: async () => ({}), update: async () => ({}), add: async () => ({}) } }),
+      jetstreamManager: async () => ({
+        consumers: { info: async () => ({}), update: async () => ({}), add: async () => ({}) },
+      }),
       jetstream: () => ({
         consumers: {
           get: async () => ({
@@ -78,7 +86,10 @@ describe('Dispatcher.stop during start-up', () => {
         },
       }),
     } as unknown as NatsConnection;
-    const d = new Dispatcher(nc, {} as Client, loadConfig({}), { ...DISPATCHER_DEFAULTS, pipelineOptions: { gpuStages: [], gpuFallbackMs: 1000 } });
+    const d = new Dispatcher(nc, {} as Client, loadConfig({}), {
+      ...DISPATCHER_DEFAULTS,
+      pipelineOptions: { gpuStages: [], gpuFallbackMs: 1000 },
+    });
     let returned = false;
     const running = d.run().then(() => (returned = true));
     await inConsume;

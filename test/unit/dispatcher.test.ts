@@ -51,7 +51,11 @@ function fakes(start: (opts: { workflowId: string; args: unknown[] }) => Promise
       },
     },
   } as unknown as Client;
-  const d = new Dispatcher(nc, client, cfg, { ...DISPATCHER_DEFAULTS, maxDeliver: 3, pipelineOptions: { gpuStages: [], gpuFallbackMs: 1000 } });
+  const d = new Dispatcher(nc, client, cfg, {
+    ...DISPATCHER_DEFAULTS,
+    maxDeliver: 3,
+    pipelineOptions: { gpuStages: [], gpuFallbackMs: 1000 },
+  });
   return { d, published, starts };
 }
 

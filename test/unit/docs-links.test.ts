@@ -65,7 +65,8 @@ function links(md: string): Array<{ line: number; target: string }> {
   outsideFences(md).forEach((raw, i) => {
     if (raw === null) return;
     const line = raw.replace(/`[^`]*`/g, '``'); // links in code spans are not links
-    for (const m of line.matchAll(/!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g)) out.push({ line: i + 1, target: m[1] });
+    for (const m of line.matchAll(/!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g))
+      out.push({ line: i + 1, target: m[1] });
     const def = /^\s{0,3}\[[^\]]+\]:\s*<?(\S+?)>?(\s|$)/.exec(line);
     if (def) out.push({ line: i + 1, target: def[1] });
   });
@@ -81,7 +82,10 @@ function brokenLinks(files: Record<string, string>, exists: (p: string) => boole
   for (const [file, md] of Object.entries(files)) {
     for (const { line, target } of links(md)) {
       const [rawPath, anchor] = target.split('#', 2) as [string, string | undefined];
-      const rel = rawPath === '' ? file : path.posix.normalize(path.posix.join(path.posix.dirname(file), decodeURIComponent(rawPath)));
+      const rel =
+        rawPath === ''
+          ? file
+          : path.posix.normalize(path.posix.join(path.posix.dirname(file), decodeURIComponent(rawPath)));
       const where = `${file}:${line}: ${target}`;
       if (rel.startsWith('../')) broken.push(`${where} (outside the repository)`);
       else if (!(rel in files) && !exists(rel)) broken.push(`${where} (no such file)`);
@@ -143,9 +147,15 @@ describe('links in README.md and docs/', () => {
   });
 
   it('slugs headings as GitHub does', () => {
-    expect(githubSlug('Every quality evaluation at once (`npm run eval`, 2026-12-03)')).toBe('every-quality-evaluation-at-once-npm-run-eval-2026-12-03');
-    expect(githubSlug('CCTV: the attribute method (`cctv-anomaly`, default)')).toBe('cctv-the-attribute-method-cctv-anomaly-default');
+    expect(githubSlug('Every quality evaluation at once (`npm run eval`, 2026-12-03)')).toBe(
+      'every-quality-evaluation-at-once-npm-run-eval-2026-12-03',
+    );
+    expect(githubSlug('CCTV: the attribute method (`cctv-anomaly`, default)')).toBe(
+      'cctv-the-attribute-method-cctv-anomaly-default',
+    );
     expect(githubSlug('Upload → row, **fast** and [linked](x.md)')).toBe('upload--row-fast-and-linked');
-    expect(githubSlug('What differs from BigQuery on the embedded stack')).toBe('what-differs-from-bigquery-on-the-embedded-stack');
+    expect(githubSlug('What differs from BigQuery on the embedded stack')).toBe(
+      'what-differs-from-bigquery-on-the-embedded-stack',
+    );
   });
 });

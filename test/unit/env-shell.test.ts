@@ -17,7 +17,18 @@ function childEnv(script: string, env: NodeJS.ProcessEnv): Map<string, string> {
 }
 
 describe('shellQuote', () => {
-  it.each([['a>b'], ['two words'], ["it's"], ['"double"'], ['$HOME `id` $(id)'], ['back\\slash'], ['new\nline'], ["''"], [''], ['*;|&<']])('bash reads %j back exactly', (v) => {
+  it.each([
+    ['a>b'],
+    ['two words'],
+    ["it's"],
+    ['"double"'],
+    ['$HOME `id` $(id)'],
+    ['back\\slash'],
+    ['new\nline'],
+    ["''"],
+    [''],
+    ['*;|&<'],
+  ])('bash reads %j back exactly', (v) => {
     const got = childEnv(`export K=${shellQuote(v)}`, { PATH: process.env.PATH });
     expect(got.get('K')).toBe(v);
   });
@@ -28,9 +39,21 @@ describe('lookout env', () => {
     // An endpoint whose text has what broke the unquoted form (`>`) and what quoting must survive (spaces,
     // both quotes, $, backticks, ; | &): the URL parser accepts it and `lookout env` prints it as given.
     const gcs = `http://127.0.0.1:1/a b'c"d$HOME\`id\`>z;x|y&w`;
-    const env = { PATH: process.env.PATH, HOME: process.env.HOME, LOOKOUT_GCS_ENDPOINT: gcs, LOOKOUT_BUCKET: 'my-bucket' };
+    const env = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      LOOKOUT_GCS_ENDPOINT: gcs,
+      LOOKOUT_BUCKET: 'my-bucket',
+    };
     const want = envPairs(loadConfig(env));
-    expect(want.map(([k]) => k)).toEqual(expect.arrayContaining(['LOOKOUT_GCS_ENDPOINT', 'LOOKOUT_NATS_SUBJECT', 'BIGQUERY_EMULATOR_HOST', 'LOOKOUT_PIPELINE']));
+    expect(want.map(([k]) => k)).toEqual(
+      expect.arrayContaining([
+        'LOOKOUT_GCS_ENDPOINT',
+        'LOOKOUT_NATS_SUBJECT',
+        'BIGQUERY_EMULATOR_HOST',
+        'LOOKOUT_PIPELINE',
+      ]),
+    );
     const got = childEnv('set -euo pipefail\neval "$(node bin/lookout env)"', env);
     for (const [k, v] of want) expect([k, got.get(k)]).toEqual([k, v]);
     expect(got.get('LOOKOUT_GCS_ENDPOINT')).toBe(gcs);

@@ -9,8 +9,10 @@ const ROOT = path.resolve(__dirname, '..', '..');
 describe('environment variables', () => {
   it('ENV_VARS lists exactly the variables config.ts reads', () => {
     const src = fs.readFileSync(path.join(ROOT, 'config.ts'), 'utf8');
-    // Reads look like env.NAME or (env, 'NAME', ...) in config.ts.
-    const read = new Set([...src.matchAll(/env\.([A-Z][A-Z0-9_]+)|\(env, '([A-Z][A-Z0-9_]+)'/g)].map((m) => m[1] ?? m[2]));
+    // Reads look like env.NAME or (env, 'NAME', ...) in config.ts (the call's arguments may stand on their own lines).
+    const read = new Set(
+      [...src.matchAll(/env\.([A-Z][A-Z0-9_]+)|\(\s*env,\s*'([A-Z][A-Z0-9_]+)'/g)].map((m) => m[1] ?? m[2]),
+    );
     expect([...read].sort()).toEqual(ENV_VARS.map((v) => v.name).sort());
   });
 

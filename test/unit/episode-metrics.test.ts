@@ -26,7 +26,14 @@ describe('episode metrics', () => {
   });
 
   it('summarises caught share, median time to alert and false alerts per 10 minutes', () => {
-    const a = matchEpisodes([{ start: 0, end: 5, openedAt: 2 }], [{ start: 0, end: 9 }, { start: 20, end: 29 }], 10);
+    const a = matchEpisodes(
+      [{ start: 0, end: 5, openedAt: 2 }],
+      [
+        { start: 0, end: 9 },
+        { start: 20, end: 29 },
+      ],
+      10,
+    );
     const b = matchEpisodes([{ start: 3, end: 9, openedAt: 8 }], [{ start: 0, end: 9 }], 10);
     const s = summariseEpisodes([a, b], { falseAlerts: 3, seconds: 120 });
     expect(s).toMatchObject({ anomalyEpisodes: 3, caught: 2, falseAlerts: 3, normalSeconds: 120 });

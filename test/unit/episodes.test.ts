@@ -1,9 +1,24 @@
 import { describe, expect, it } from 'vitest';
-import { EpisodeOptionsError, EpisodeTracker, episodeOptionsAt, episodesOf, type EpisodeFrame, type EpisodeOptions, type EpisodeState } from '../../runtime/episodes';
+import {
+  EpisodeOptionsError,
+  EpisodeTracker,
+  episodeOptionsAt,
+  episodesOf,
+  type EpisodeFrame,
+  type EpisodeOptions,
+  type EpisodeState,
+} from '../../runtime/episodes';
 
 /** Frames 0.. at 10 fps with the given levels. */
-const frames = (levels: number[], peaks?: number[]): EpisodeFrame[] => levels.map((level, i) => ({ frame: i, timeS: i / 10, level, ...(peaks ? { peak: peaks[i] } : {}) }));
-const opts = (o: Partial<EpisodeOptions> = {}): EpisodeOptions => ({ high: 1, low: 0.8, openFrames: 3, mergeGapFrames: 5, ...o });
+const frames = (levels: number[], peaks?: number[]): EpisodeFrame[] =>
+  levels.map((level, i) => ({ frame: i, timeS: i / 10, level, ...(peaks ? { peak: peaks[i] } : {}) }));
+const opts = (o: Partial<EpisodeOptions> = {}): EpisodeOptions => ({
+  high: 1,
+  low: 0.8,
+  openFrames: 3,
+  mergeGapFrames: 5,
+  ...o,
+});
 
 describe('episodes (hysteresis, persistence, merging)', () => {
   it('opens only after openFrames consecutive frames above high, starting at the first of them', () => {
@@ -64,8 +79,18 @@ describe('episodes (hysteresis, persistence, merging)', () => {
   });
 
   it('states settings in seconds, converted at the analysed frame rate', () => {
-    expect(episodeOptionsAt(10, { high: 1, low: 0.8, openS: 0.3, mergeGapS: 3 })).toEqual({ high: 1, low: 0.8, openFrames: 3, mergeGapFrames: 30 });
-    expect(episodeOptionsAt(25, { high: 1, low: 0.8, openS: 0.3, mergeGapS: 3 })).toEqual({ high: 1, low: 0.8, openFrames: 8, mergeGapFrames: 75 });
+    expect(episodeOptionsAt(10, { high: 1, low: 0.8, openS: 0.3, mergeGapS: 3 })).toEqual({
+      high: 1,
+      low: 0.8,
+      openFrames: 3,
+      mergeGapFrames: 30,
+    });
+    expect(episodeOptionsAt(25, { high: 1, low: 0.8, openS: 0.3, mergeGapS: 3 })).toEqual({
+      high: 1,
+      low: 0.8,
+      openFrames: 8,
+      mergeGapFrames: 75,
+    });
     expect(episodeOptionsAt(1, { high: 1, low: 0.8, openS: 0.1, mergeGapS: 0 }).openFrames).toBe(1);
   });
 

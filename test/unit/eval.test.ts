@@ -9,10 +9,23 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { EVALUATIONS, renderSummary, runEvaluation, summariseCctvAttributes, summariseDetector, summariseOnlineNormal, summariseRaster, withGoal } from '../../bench/eval';
+import {
+  EVALUATIONS,
+  renderSummary,
+  runEvaluation,
+  summariseCctvAttributes,
+  summariseDetector,
+  summariseOnlineNormal,
+  summariseRaster,
+  withGoal,
+} from '../../bench/eval';
 
 const ROOT = path.resolve(__dirname, '../..');
-const run = (...args: string[]) => spawnSync(process.execPath, ['-r', 'tsx/cjs', path.join(ROOT, 'bench', 'eval.ts'), ...args], { cwd: ROOT, encoding: 'utf8' });
+const run = (...args: string[]) =>
+  spawnSync(process.execPath, ['-r', 'tsx/cjs', path.join(ROOT, 'bench', 'eval.ts'), ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
 
 describe('summaries', () => {
   it('compares a figure with its goal in the goal direction, and leaves a missing figure undecided', () => {
@@ -38,7 +51,13 @@ describe('summaries', () => {
   });
 
   it('summarises learning normal online: static and refitted false alerts, the refitted one against the goal', () => {
-    const figures = summariseOnlineNormal({ falseAlertsPer10Min: { static: { all: 5, lastLoop: 5 }, dismiss: { all: 0.8, lastLoop: 0 }, unjudged: { all: 3, lastLoop: 2 } } });
+    const figures = summariseOnlineNormal({
+      falseAlertsPer10Min: {
+        static: { all: 5, lastLoop: 5 },
+        dismiss: { all: 0.8, lastLoop: 0 },
+        unjudged: { all: 3, lastLoop: 2 },
+      },
+    });
     expect(figures.map((f) => f.value)).toEqual([5, 0.8, 3, 5, 0]);
     expect(figures[1]).toMatchObject({ met: true, goal: { op: '<=', value: 1 } });
     expect(() => summariseOnlineNormal({})).toThrow(/falseAlertsPer10Min/);
@@ -48,7 +67,9 @@ describe('summaries', () => {
     const figures = summariseCctvAttributes({
       auc: { running: { auc: 0.9 }, overall: { auc: 0.92 } },
       normalFramesFlagged: { new: 0.01 },
-      alertEpisodes: { overall: { falseAlertsPer10Min: 1.5, normalSeconds: 59, caughtShare: 0.92, medianTimeToAlertS: 0.6 } },
+      alertEpisodes: {
+        overall: { falseAlertsPer10Min: 1.5, normalSeconds: 59, caughtShare: 0.92, medianTimeToAlertS: 0.6 },
+      },
     });
     expect(figures.slice(0, 3).map((f) => [f.value, f.met])).toEqual([
       [1.5, false],
@@ -56,11 +77,18 @@ describe('summaries', () => {
       [0.6, true],
     ]);
     expect(figures[0].label).toMatch(/false alerts per 10 min .*59 s/);
-    expect(figures.find((f) => f.label === 'frame AUC, running')).toMatchObject({ met: true, goal: { op: '>=', value: 0.85 } });
+    expect(figures.find((f) => f.label === 'frame AUC, running')).toMatchObject({
+      met: true,
+      goal: { op: '>=', value: 0.85 },
+    });
   });
 
   it("reads the detector row of the anomaly pipeline's profile, not another option's", () => {
-    const row = (name: string, r: number) => ({ name, person: { choose: { recall: r }, holdout: { recall: r, precision: 1 } }, vehicle: { holdout: { recall: 1, precision: 0.7 } } });
+    const row = (name: string, r: number) => ({
+      name,
+      person: { choose: { recall: r }, holdout: { recall: r, precision: 1 } },
+      vehicle: { holdout: { recall: 1, precision: 0.7 } },
+    });
     const figures = summariseDetector({ results: [row('baseline', 0.5), row('profile:cctv-anomaly', 0.92)] });
     expect(figures[0]).toMatchObject({ value: 0.92, met: true });
     expect(figures.find((f) => f.label.startsWith('vehicle precision'))!.value).toBe(0.7);
@@ -71,16 +99,29 @@ describe('summaries', () => {
 describe('running evaluations', () => {
   it('reports an evaluation whose script fails as failed, with the exit code, and one whose results are unreadable', async () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'lookout-eval-'));
-    const failing = { name: 'fails', what: 'exits 3', steps: () => [['bash', '-c', 'echo partial; exit 3']], results: 'stdout', summarise: () => [] };
+    const failing = {
+      name: 'fails',
+      what: 'exits 3',
+      steps: () => [['bash', '-c', 'echo partial; exit 3']],
+      results: 'stdout',
+      summarise: () => [],
+    };
     const o = await runEvaluation(failing, true, out, () => {});
     expect(o.ok).toBe(false);
     expect(o.error).toMatch(/exited 3/);
     expect(fs.readFileSync(path.join(out, 'fails', 'step-1.stdout'), 'utf8')).toBe('partial\n');
-    const garbled = { ...failing, name: 'garbled', steps: () => [['bash', '-c', 'echo not-json']], summarise: summariseDetector };
+    const garbled = {
+      ...failing,
+      name: 'garbled',
+      steps: () => [['bash', '-c', 'echo not-json']],
+      summarise: summariseDetector,
+    };
     const g = await runEvaluation(garbled, true, out, () => {});
     expect(g).toMatchObject({ ok: false });
     expect(g.error).toMatch(/results unreadable/);
-    expect(renderSummary({ machine: 'm', quick: true, createdAt: 'now', outcomes: [o, g] })).toMatch(/QUICK[\s\S]*\| fails \| \*\*failed\*\*: .*exited 3/);
+    expect(renderSummary({ machine: 'm', quick: true, createdAt: 'now', outcomes: [o, g] })).toMatch(
+      /QUICK[\s\S]*\| fails \| \*\*failed\*\*: .*exited 3/,
+    );
   });
 
   it('refuses unknown options and evaluations with exit 2, lists the evaluations, prints help', () => {
@@ -96,39 +137,46 @@ describe('running evaluations', () => {
     expect(help.stdout).toMatch(/Usage: npm run eval/);
   });
 
-  it('runs the detector evaluation for real (reduced) and summarises the figures it printed', { timeout: 180_000 }, () => {
-    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'lookout-eval-'));
-    const res = run('--quick', '--only', 'detector', '--out', out, '--json');
-    expect(res.status, res.stderr.slice(-2000)).toBe(0);
-    const summary = JSON.parse(res.stdout);
-    expect(summary.quick).toBe(true);
-    expect(summary.outcomes).toHaveLength(1);
-    const [o] = summary.outcomes;
-    expect(o).toMatchObject({ name: 'detector', ok: true });
-    // The detector evaluation's own JSON is kept; the summary must repeat its row for the pipeline's profile.
-    const own = JSON.parse(fs.readFileSync(path.join(out, 'detector', 'step-1.stdout'), 'utf8'));
-    const row = own.results.find((r: { name: string }) => r.name === 'profile:cctv-anomaly');
-    expect(o.figures[0].value).toBe(row.person.holdout.recall);
-    expect(o.figures[1].value).toBe(row.person.holdout.precision);
-    // The figures are derived, not pinned (a better detector must not fail this): the truth counts are the
-    // hand-drawn boxes of the held-out frames, recall and precision follow from the matched counts, and the
-    // summary line states the recall with its goal and a "met" that follows from the value.
-    const gt = JSON.parse(fs.readFileSync(path.join(ROOT, 'bench', 'eval-cctv-groundtruth.json'), 'utf8')).frames as Record<string, { split?: string; people: unknown[]; vehicles?: unknown[] }>;
-    const holdout = Object.values(gt).filter((f) => (f.split ?? 'choose') === 'holdout');
-    const { person, vehicle } = row;
-    expect(person.holdout.truth).toBe(holdout.reduce((n, f) => n + f.people.length, 0));
-    expect(vehicle.holdout.truth).toBe(holdout.reduce((n, f) => n + (f.vehicles?.length ?? 0), 0));
-    for (const c of [person.holdout, vehicle.holdout]) {
-      expect(c.tp).toBeGreaterThan(0);
-      expect(c.tp).toBeLessThanOrEqual(Math.min(c.truth, c.boxes));
-      expect(c.recall).toBeCloseTo(c.tp / c.truth, 3);
-      expect(c.precision).toBeCloseTo(c.tp / c.boxes, 3);
-    }
-    const recall = person.holdout.recall as number;
-    const summaryMd = fs.readFileSync(path.join(out, 'summary.md'), 'utf8');
-    expect(summaryMd).toContain(`| detector | person recall, held-out frames (profile cctv-anomaly) | ${recall.toFixed(3)} | >= 0.9 (issue 11) | ${recall >= 0.9 ? 'yes' : '**no**'} |`);
-    expect(fs.existsSync(path.join(out, 'detector', 'detector.md'))).toBe(true);
-  });
+  it(
+    'runs the detector evaluation for real (reduced) and summarises the figures it printed',
+    { timeout: 180_000 },
+    () => {
+      const out = fs.mkdtempSync(path.join(os.tmpdir(), 'lookout-eval-'));
+      const res = run('--quick', '--only', 'detector', '--out', out, '--json');
+      expect(res.status, res.stderr.slice(-2000)).toBe(0);
+      const summary = JSON.parse(res.stdout);
+      expect(summary.quick).toBe(true);
+      expect(summary.outcomes).toHaveLength(1);
+      const [o] = summary.outcomes;
+      expect(o).toMatchObject({ name: 'detector', ok: true });
+      // The detector evaluation's own JSON is kept; the summary must repeat its row for the pipeline's profile.
+      const own = JSON.parse(fs.readFileSync(path.join(out, 'detector', 'step-1.stdout'), 'utf8'));
+      const row = own.results.find((r: { name: string }) => r.name === 'profile:cctv-anomaly');
+      expect(o.figures[0].value).toBe(row.person.holdout.recall);
+      expect(o.figures[1].value).toBe(row.person.holdout.precision);
+      // The figures are derived, not pinned (a better detector must not fail this): the truth counts are the
+      // hand-drawn boxes of the held-out frames, recall and precision follow from the matched counts, and the
+      // summary line states the recall with its goal and a "met" that follows from the value.
+      const gt = JSON.parse(fs.readFileSync(path.join(ROOT, 'bench', 'eval-cctv-groundtruth.json'), 'utf8'))
+        .frames as Record<string, { split?: string; people: unknown[]; vehicles?: unknown[] }>;
+      const holdout = Object.values(gt).filter((f) => (f.split ?? 'choose') === 'holdout');
+      const { person, vehicle } = row;
+      expect(person.holdout.truth).toBe(holdout.reduce((n, f) => n + f.people.length, 0));
+      expect(vehicle.holdout.truth).toBe(holdout.reduce((n, f) => n + (f.vehicles?.length ?? 0), 0));
+      for (const c of [person.holdout, vehicle.holdout]) {
+        expect(c.tp).toBeGreaterThan(0);
+        expect(c.tp).toBeLessThanOrEqual(Math.min(c.truth, c.boxes));
+        expect(c.recall).toBeCloseTo(c.tp / c.truth, 3);
+        expect(c.precision).toBeCloseTo(c.tp / c.boxes, 3);
+      }
+      const recall = person.holdout.recall as number;
+      const summaryMd = fs.readFileSync(path.join(out, 'summary.md'), 'utf8');
+      expect(summaryMd).toContain(
+        `| detector | person recall, held-out frames (profile cctv-anomaly) | ${recall.toFixed(3)} | >= 0.9 (issue 11) | ${recall >= 0.9 ? 'yes' : '**no**'} |`,
+      );
+      expect(fs.existsSync(path.join(out, 'detector', 'detector.md'))).toBe(true);
+    },
+  );
 });
 
 describe('raster summary', () => {

@@ -8,7 +8,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { renderSummary } from '../../bench/eval';
-import { latestBench, latestEval, machineText, parseSummaryMarkdown, renderFigures, type EvalSummary } from '../../bench/figures';
+import {
+  latestBench,
+  latestEval,
+  machineText,
+  parseSummaryMarkdown,
+  renderFigures,
+  type EvalSummary,
+} from '../../bench/figures';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -27,8 +34,34 @@ const older = (bare: number, perSecond: number, cpu = 'AMD EPYC') => ({
   bare: [],
   bareLimitPerSecond: bare,
   pipeline: [
-    { label: 'batching-on-saturation', objects: 60, rows: 60, failed: 0, offeredRate: 0, perSecond, e2eP50: 5000, e2eP99: 7000, pipelineP50: 1, inferenceP50: 1, meanDetectBatch: 1 },
-    { label: 'batching-on-half', objects: 30, rows: 30, failed: 0, offeredRate: 1, perSecond: 1, e2eP50: 150, e2eP99: 250, pipelineP50: 1, inferenceP50: 1, meanDetectBatch: 1, recordP50: 90, recordP99: 190 },
+    {
+      label: 'batching-on-saturation',
+      objects: 60,
+      rows: 60,
+      failed: 0,
+      offeredRate: 0,
+      perSecond,
+      e2eP50: 5000,
+      e2eP99: 7000,
+      pipelineP50: 1,
+      inferenceP50: 1,
+      meanDetectBatch: 1,
+    },
+    {
+      label: 'batching-on-half',
+      objects: 30,
+      rows: 30,
+      failed: 0,
+      offeredRate: 1,
+      perSecond: 1,
+      e2eP50: 150,
+      e2eP99: 250,
+      pipelineP50: 1,
+      inferenceP50: 1,
+      meanDetectBatch: 1,
+      recordP50: 90,
+      recordP99: 190,
+    },
   ],
   bulk: [],
   ratioPipelineToBare: perSecond / bare,
@@ -45,7 +78,12 @@ const summary: EvalSummary = {
       name: 'detector',
       ok: true,
       figures: [
-        { label: 'person recall, held-out frames', value: 0.912, goal: { op: '>=', value: 0.9, source: 'issue 11' }, met: true },
+        {
+          label: 'person recall, held-out frames',
+          value: 0.912,
+          goal: { op: '>=', value: 0.9, source: 'issue 11' },
+          met: true,
+        },
         { label: 'vehicle recall, held-out frames', value: null },
       ],
     },
@@ -56,26 +94,49 @@ const summary: EvalSummary = {
 describe('docs/figures.md', () => {
   it('is what `npm run docs:figures` renders from the committed result files (not hand-edited, not stale)', () => {
     const committed = fs.readFileSync(path.join(ROOT, 'docs', 'figures.md'), 'utf8');
-    expect(committed, 'docs/figures.md differs from a fresh rendering: run `npm run docs:figures`').toBe(renderFigures(ROOT));
+    expect(committed, 'docs/figures.md differs from a fresh rendering: run `npm run docs:figures`').toBe(
+      renderFigures(ROOT),
+    );
   });
 });
 
 describe('bench result choice', () => {
   it('takes the newest file in the ledger form over a newer file in the older form, with its own date and machine', () => {
     const dir = tree({
-      'benchmarks/2026-12-10-amd-epyc.json': { date: '2026-12-09T23:50:00Z', machine: 'AMD EPYC 9B14, 2 cores, 24 GiB', commit: 'abc1234', workloads: { bulk: { ratio: 0.91, perSecond: 27.3, bare: 30 }, 'per-object': { ratio: 0.31, perSecond: 9.3, bare: 30 } }, latency: { p50Ms: 95, p99Ms: 210 } },
+      'benchmarks/2026-12-10-amd-epyc.json': {
+        date: '2026-12-09T23:50:00Z',
+        machine: 'AMD EPYC 9B14, 2 cores, 24 GiB',
+        commit: 'abc1234',
+        workloads: {
+          bulk: { ratio: 0.91, perSecond: 27.3, bare: 30 },
+          'per-object': { ratio: 0.31, perSecond: 9.3, bare: 30 },
+        },
+        latency: { p50Ms: 95, p99Ms: 210 },
+      },
       'benchmarks/2026-12-11-quick.json': older(25, 7),
-      'benchmarks/2026-12-01-amd-epyc.json': { date: '2026-12-01', machine: 'old', workloads: { bulk: { ratio: 0.5, perSecond: 1, bare: 2 } } },
+      'benchmarks/2026-12-01-amd-epyc.json': {
+        date: '2026-12-01',
+        machine: 'old',
+        workloads: { bulk: { ratio: 0.5, perSecond: 1, bare: 2 } },
+      },
       // a one-workload probe of the same day (bench --raster-only) sorts first by name but is not the day's whole run
-      'benchmarks/2026-12-10-zz-raster-only.json': { date: '2026-12-10', machine: 'probe', workloads: { raster: { ratio: 0.4, perSecond: 10, bare: 25 } } },
+      'benchmarks/2026-12-10-zz-raster-only.json': {
+        date: '2026-12-10',
+        machine: 'probe',
+        workloads: { raster: { ratio: 0.4, perSecond: 10, bare: 25 } },
+      },
     });
     const b = latestBench(path.join(dir, 'benchmarks'))!;
     expect(path.basename(b.file)).toBe('2026-12-10-amd-epyc.json');
     expect(b.date).toBe('2026-12-09');
     const page = renderFigures(dir);
-    expect(page).toMatch(/\| bulk \| 27\.3\/s, \*\*0\.910\*\* × bare \(30\.0\/s\) \| ≥ 0\.9 × bare \(issue 27\) \| yes \| AMD EPYC 9B14, 2 cores, 24 GiB \| 2026-12-09 \| \[2026-12-10-amd-epyc\.json\]\(\.\.\/benchmarks\/2026-12-10-amd-epyc\.json\) \|/);
+    expect(page).toMatch(
+      /\| bulk \| 27\.3\/s, \*\*0\.910\*\* × bare \(30\.0\/s\) \| ≥ 0\.9 × bare \(issue 27\) \| yes \| AMD EPYC 9B14, 2 cores, 24 GiB \| 2026-12-09 \| \[2026-12-10-amd-epyc\.json\]\(\.\.\/benchmarks\/2026-12-10-amd-epyc\.json\) \|/,
+    );
     expect(page).toMatch(/\| per-object \| .*\*\*0\.310\*\* .* \| \*\*no\*\* \|/);
-    expect(page).toMatch(/\| upload → row at half load \| p50 \*\*95\*\* \/ p99 210 ms \| p50 ≤ 100 ms, p99 ≤ 200 ms \(issue 27\) \| \*\*no\*\* \|/);
+    expect(page).toMatch(
+      /\| upload → row at half load \| p50 \*\*95\*\* \/ p99 210 ms \| p50 ≤ 100 ms, p99 ≤ 200 ms \(issue 27\) \| \*\*no\*\* \|/,
+    );
     expect(page).not.toContain('2026-12-11-quick.json');
   });
 
@@ -88,7 +149,9 @@ describe('bench result choice', () => {
     });
     expect(path.basename(latestBench(path.join(dir, 'benchmarks'))!.file)).toBe('2026-12-03-quick.json');
     const page = renderFigures(dir);
-    expect(page).toMatch(/\| per-object images at saturation \| 7\.3 obj\/s, \*\*0\.294\*\* × bare \| ≥ 0\.5 × bare \(issue 27\) \| \*\*no\*\* \| AMD EPYC, 2 cores, 24 GiB \| 2026-12-03 \|/);
+    expect(page).toMatch(
+      /\| per-object images at saturation \| 7\.3 obj\/s, \*\*0\.294\*\* × bare \| ≥ 0\.5 × bare \(issue 27\) \| \*\*no\*\* \| AMD EPYC, 2 cores, 24 GiB \| 2026-12-03 \|/,
+    );
     // upload → row is the row's recordP50 (toRecord), not e2e, when the result has it
     expect(page).toMatch(/\| upload → row at half load \| p50 \*\*90\*\* \/ p99 190 ms \| .* \| yes \|/);
   });
@@ -102,7 +165,13 @@ describe('bench result choice', () => {
 
 describe('evaluation summary choice', () => {
   it('reads back a summary.md that eval.ts rendered: the same figures, goals, machine and time', () => {
-    const parsed = parseSummaryMarkdown('Some words kept by hand above.\n\n' + renderSummary({ ...summary, outcomes: summary.outcomes.map((o) => ({ ...o, what: o.name, seconds: 1, out: '.lookout' })) }));
+    const parsed = parseSummaryMarkdown(
+      'Some words kept by hand above.\n\n' +
+        renderSummary({
+          ...summary,
+          outcomes: summary.outcomes.map((o) => ({ ...o, what: o.name, seconds: 1, out: '.lookout' })),
+        }),
+    );
     expect(parsed.machine).toBe(summary.machine);
     expect(parsed.createdAt).toBe(summary.createdAt);
     expect(parsed.outcomes).toEqual(summary.outcomes);
@@ -115,20 +184,29 @@ describe('evaluation summary choice', () => {
   it('prefers the newest date, and the JSON over the Markdown of the same date', () => {
     const md = renderSummary({ ...summary, createdAt: '2026-12-03T00:00:00.000Z', outcomes: [] });
     const dir = tree({
-      'docs/eval/2026-12-03-summary.md': md.replace('| evaluation |', '| detector | person recall, held-out frames | 0.500 | >= 0.9 (issue 11) | **no** |\n| evaluation |'),
+      'docs/eval/2026-12-03-summary.md': md.replace(
+        '| evaluation |',
+        '| detector | person recall, held-out frames | 0.500 | >= 0.9 (issue 11) | **no** |\n| evaluation |',
+      ),
       'docs/eval/2026-12-05-summary.json': summary,
       'docs/eval/2026-12-05-summary.md': '# not parsed',
     });
     const e = latestEval(path.join(dir, 'docs', 'eval'))!;
     expect(path.basename(e.file)).toBe('2026-12-05-summary.json');
     const page = renderFigures(dir);
-    expect(page).toMatch(/\| detector: person recall, held-out frames \| \*\*0\.912\*\* \| ≥ 0\.9 \(issue 11\) \| yes \| Intel Xeon, 2 cores, 24 GiB \| 2026-12-05 \| \[2026-12-05-summary\.json\]\(eval\/2026-12-05-summary\.json\) \|/);
+    expect(page).toMatch(
+      /\| detector: person recall, held-out frames \| \*\*0\.912\*\* \| ≥ 0\.9 \(issue 11\) \| yes \| Intel Xeon, 2 cores, 24 GiB \| 2026-12-05 \| \[2026-12-05-summary\.json\]\(eval\/2026-12-05-summary\.json\) \|/,
+    );
     expect(page).toMatch(/\| raster \| \*\*failed\*\*: bench\/eval-raster\.ts exited 3 \|/);
   });
 });
 
 describe('npm run docs:figures', () => {
-  const run = (...args: string[]) => spawnSync(process.execPath, ['-r', 'tsx/cjs', path.join(ROOT, 'bench', 'figures.ts'), ...args], { cwd: ROOT, encoding: 'utf8' });
+  const run = (...args: string[]) =>
+    spawnSync(process.execPath, ['-r', 'tsx/cjs', path.join(ROOT, 'bench', 'figures.ts'), ...args], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
 
   it('--help exits 0, a bad option 2, --check 0 on the committed page', () => {
     const help = run('--help');
@@ -143,8 +221,12 @@ describe('npm run docs:figures', () => {
 
 describe('machine text', () => {
   it('names the CPU, cores, memory and, for a run that recorded it, the load average at its start', () => {
-    expect(machineText({ cpu: 'AMD EPYC 9B14 Processor', cores: 2, memoryGb: 24 })).toBe('AMD EPYC 9B14, 2 cores, 24 GiB');
-    expect(machineText({ cpu: 'AMD EPYC', cores: 2, memoryGb: 24, loadavgAtStart: [12.39, 12.61, 10.36] })).toBe('AMD EPYC, 2 cores, 24 GiB, load average 12.39 at start');
+    expect(machineText({ cpu: 'AMD EPYC 9B14 Processor', cores: 2, memoryGb: 24 })).toBe(
+      'AMD EPYC 9B14, 2 cores, 24 GiB',
+    );
+    expect(machineText({ cpu: 'AMD EPYC', cores: 2, memoryGb: 24, loadavgAtStart: [12.39, 12.61, 10.36] })).toBe(
+      'AMD EPYC, 2 cores, 24 GiB, load average 12.39 at start',
+    );
     expect(machineText('a string stays')).toBe('a string stays');
   });
 });

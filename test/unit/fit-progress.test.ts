@@ -20,7 +20,10 @@ function slowFitClient(resultMs: number, queryMs: number) {
   let maxInFlight = 0;
   let closed = false;
   const handle = {
-    result: () => new Promise((r) => setTimeout(() => r({ scene: 's', version: 1, samples: 10, frames: 20, framesFailed: 0 }), resultMs)),
+    result: () =>
+      new Promise((r) =>
+        setTimeout(() => r({ scene: 's', version: 1, samples: 10, frames: 20, framesFailed: 0 }), resultMs),
+      ),
     query: async <T>(name: string): Promise<T> => {
       expect(name).toBe('progress');
       inFlight++;
@@ -66,7 +69,19 @@ describe('lookout fit progress polling', () => {
 });
 
 describe('lookout fit output', () => {
-  const r = { scene: 'cam1', version: 2, uri: 'gs://r/models/scenes/cam1/cctv-attributes/2/scene.lkam', samples: 900, threshold: 1.23456, k: 8, fitMs: 2500, frames: 300, framesFailed: 1, report: { threshold: 1.23456 }, reportFiles: ['/d/fit.json', '/d/embedding.png'] };
+  const r = {
+    scene: 'cam1',
+    version: 2,
+    uri: 'gs://r/models/scenes/cam1/cctv-attributes/2/scene.lkam',
+    samples: 900,
+    threshold: 1.23456,
+    k: 8,
+    fitMs: 2500,
+    frames: 300,
+    framesFailed: 1,
+    report: { threshold: 1.23456 },
+    reportFiles: ['/d/fit.json', '/d/embedding.png'],
+  };
 
   it('prints the new version, the report lines indented, and where the report is', () => {
     const text = fitOutput(r, ['appearance bank: 10 of 20 vectors'], false);

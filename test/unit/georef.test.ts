@@ -20,7 +20,11 @@ import {
 const R = 6378137;
 
 function utmGeo(epsg: number, originX: number, originY: number, px: number): Georeference {
-  return georefFromGeoTiff({ ModelTiepoint: [0, 0, 0, originX, originY, 0], ModelPixelScale: [px, px, 0], geoKeys: { GTModelTypeGeoKey: 1, GTRasterTypeGeoKey: 1, ProjectedCSTypeGeoKey: epsg } });
+  return georefFromGeoTiff({
+    ModelTiepoint: [0, 0, 0, originX, originY, 0],
+    ModelPixelScale: [px, px, 0],
+    geoKeys: { GTModelTypeGeoKey: 1, GTRasterTypeGeoKey: 1, ProjectedCSTypeGeoKey: epsg },
+  });
 }
 
 describe('CRS definitions', () => {
@@ -58,18 +62,38 @@ describe('CRS definitions', () => {
   });
 
   it('maps user-defined UTM (ProjectionGeoKey 16125 on GRS80, as GDAL writes it); Albers needs its parameters', () => {
-    const utm25s = crsFromGeoKeys({ GTModelTypeGeoKey: 1, ProjectedCSTypeGeoKey: 32767, ProjectionGeoKey: 16125, GeographicTypeGeoKey: 32767, GeogSemiMajorAxisGeoKey: 6378137, GeogInvFlatteningGeoKey: 298.257222101 });
+    const utm25s = crsFromGeoKeys({
+      GTModelTypeGeoKey: 1,
+      ProjectedCSTypeGeoKey: 32767,
+      ProjectionGeoKey: 16125,
+      GeographicTypeGeoKey: 32767,
+      GeogSemiMajorAxisGeoKey: 6378137,
+      GeogInvFlatteningGeoKey: 298.257222101,
+    });
     expect(utm25s.proj4).toContain('+zone=25 +south +ellps=GRS80');
-    const albers = crsFromGeoKeys({ GTModelTypeGeoKey: 1, ProjectedCSTypeGeoKey: 32767, ProjectionGeoKey: 32767, ProjCoordTransGeoKey: 11, GTCitationGeoKey: 'Albers Conical Equal Area' });
+    const albers = crsFromGeoKeys({
+      GTModelTypeGeoKey: 1,
+      ProjectedCSTypeGeoKey: 32767,
+      ProjectionGeoKey: 32767,
+      ProjCoordTransGeoKey: 11,
+      GTCitationGeoKey: 'Albers Conical Equal Area',
+    });
     expect(albers.proj4).toBeUndefined();
     expect(albers.reason).toMatch(/Albers without both standard parallels/);
-    const unknownCt = crsFromGeoKeys({ GTModelTypeGeoKey: 1, ProjectedCSTypeGeoKey: 32767, GeographicTypeGeoKey: 4326, ProjCoordTransGeoKey: 27 });
+    const unknownCt = crsFromGeoKeys({
+      GTModelTypeGeoKey: 1,
+      ProjectedCSTypeGeoKey: 32767,
+      GeographicTypeGeoKey: 4326,
+      ProjCoordTransGeoKey: 27,
+    });
     expect(unknownCt.reason).toMatch(/ProjCoordTransGeoKey 27 \(south-oriented Transverse Mercator\)/);
     // A linear unit other than the registry's (ERDAS wrote State Plane this way): read as GDAL does.
     const ft = crsFromGeoKeys({ GTModelTypeGeoKey: 1, ProjectedCSTypeGeoKey: 32633, ProjLinearUnitsGeoKey: 9002 });
     expect(ft.proj4).toMatch(/\+units=ft/);
     expect(ft.note).toMatch(/linear unit EPSG:9002/);
-    expect(crsFromGeoKeys({ GTModelTypeGeoKey: 1, ProjectedCSTypeGeoKey: 32633, ProjLinearUnitsGeoKey: 9014 }).reason).toMatch(/linear unit EPSG:9014 is not supported/);
+    expect(
+      crsFromGeoKeys({ GTModelTypeGeoKey: 1, ProjectedCSTypeGeoKey: 32633, ProjLinearUnitsGeoKey: 9014 }).reason,
+    ).toMatch(/linear unit EPSG:9014 is not supported/);
   });
 });
 
@@ -81,7 +105,10 @@ describe('georeference from GeoTIFF tags', () => {
     expect(pixelToMap(g.transform!, 120, 120)).toEqual([405600, 5341200]);
     // geomatrix.tif of GDAL's test suite: rotated ModelTransformation, PixelIsPoint; GDAL reports
     // geotransform (1841001.75, 1.5, -5, 1144003.25, -5, -1.5).
-    const m = georefFromGeoTiff({ ModelTransformation: [1.5, -5, 0, 1841000, -5, -1.5, 0, 1144000, 0, 0, 0, 0, 0, 0, 0, 1], geoKeys: { GTModelTypeGeoKey: 1, GTRasterTypeGeoKey: 2, ProjectedCSTypeGeoKey: 32611 } });
+    const m = georefFromGeoTiff({
+      ModelTransformation: [1.5, -5, 0, 1841000, -5, -1.5, 0, 1144000, 0, 0, 0, 0, 0, 0, 0, 1],
+      geoKeys: { GTModelTypeGeoKey: 1, GTRasterTypeGeoKey: 2, ProjectedCSTypeGeoKey: 32611 },
+    });
     expect(m.status).toBe('ok');
     expect(m.transform).toEqual([1.5, -5, 1841001.75, -5, -1.5, 1144003.25]);
   });
@@ -89,15 +116,36 @@ describe('georeference from GeoTIFF tags', () => {
   it('flags missing, broken and unplaceable georeferences instead of failing', () => {
     expect(georefFromGeoTiff({}).status).toBe('missing');
     expect(georefFromGeoTiff({ ModelTiepoint: [0, 0, 0, 1, 2, 0] }).status).toBe('invalid');
-    expect(georefFromGeoTiff({ ModelTiepoint: [0, 0, 0, 1, 2, 0], ModelPixelScale: [0, 10, 0], geoKeys: { ProjectedCSTypeGeoKey: 32633 } }).status).toBe('invalid');
-    expect(georefFromGeoTiff({ ModelTiepoint: [0, 0, 0, NaN, 2, 0], ModelPixelScale: [10, 10, 0] }).status).toBe('invalid');
-    expect(georefFromGeoTiff({ ModelTiepoint: [0, 0, 0, 1, 2, 0], ModelPixelScale: [10, 10, 0] }).status).toBe('no-crs');
-    const albers = georefFromGeoTiff({ ModelTiepoint: [0, 0, 0, 3092415, 59415, 0], ModelPixelScale: [3000, 3000, 0], geoKeys: { GTModelTypeGeoKey: 1, ProjectedCSTypeGeoKey: 32767, ProjectionGeoKey: 32767, ProjCoordTransGeoKey: 11 } });
+    expect(
+      georefFromGeoTiff({
+        ModelTiepoint: [0, 0, 0, 1, 2, 0],
+        ModelPixelScale: [0, 10, 0],
+        geoKeys: { ProjectedCSTypeGeoKey: 32633 },
+      }).status,
+    ).toBe('invalid');
+    expect(georefFromGeoTiff({ ModelTiepoint: [0, 0, 0, NaN, 2, 0], ModelPixelScale: [10, 10, 0] }).status).toBe(
+      'invalid',
+    );
+    expect(georefFromGeoTiff({ ModelTiepoint: [0, 0, 0, 1, 2, 0], ModelPixelScale: [10, 10, 0] }).status).toBe(
+      'no-crs',
+    );
+    const albers = georefFromGeoTiff({
+      ModelTiepoint: [0, 0, 0, 3092415, 59415, 0],
+      ModelPixelScale: [3000, 3000, 0],
+      geoKeys: {
+        GTModelTypeGeoKey: 1,
+        ProjectedCSTypeGeoKey: 32767,
+        ProjectionGeoKey: 32767,
+        ProjCoordTransGeoKey: 11,
+      },
+    });
     expect(albers.status).toBe('unsupported-crs');
     expect(() => footprint(albers, { x: 0, y: 0, width: 10, height: 10 })).toThrow(UnsupportedCrsError);
     expect(() => footprint(georefFromGeoTiff({}), { x: 0, y: 0, width: 10, height: 10 })).toThrow(NoFootprintError);
     // A transform that puts pixels off the globe (a "UTM" northing of 10^8 m) is reported, not returned.
-    expect(() => footprint(utmGeo(32633, 500000, 1e8, 10), { x: 0, y: 0, width: 10, height: 10 })).toThrow(NoFootprintError);
+    expect(() => footprint(utmGeo(32633, 500000, 1e8, 10), { x: 0, y: 0, width: 10, height: 10 })).toThrow(
+      NoFootprintError,
+    );
   });
 });
 
@@ -120,7 +168,11 @@ describe('footprints in WGS 84', () => {
   });
 
   it('Web Mercator: closed-form inverse', () => {
-    const g = georefFromGeoTiff({ ModelTiepoint: [0, 0, 0, 1e6, 5e6, 0], ModelPixelScale: [1000, 1000, 0], geoKeys: { GTModelTypeGeoKey: 1, ProjectedCSTypeGeoKey: 3857 } });
+    const g = georefFromGeoTiff({
+      ModelTiepoint: [0, 0, 0, 1e6, 5e6, 0],
+      ModelPixelScale: [1000, 1000, 0],
+      geoKeys: { GTModelTypeGeoKey: 1, ProjectedCSTypeGeoKey: 3857 },
+    });
     const f = footprint(g, { x: 0, y: 0, width: 100, height: 100 });
     const lat = (y: number) => (Math.atan(Math.sinh(y / R)) * 180) / Math.PI;
     expect(f.minLon).toBeCloseTo((1e6 / R) * (180 / Math.PI), 9);
@@ -142,7 +194,10 @@ describe('footprints in WGS 84', () => {
         ...[0, 1, 2, 3].map((i) => {
           const [ax, ay] = c[i];
           const [bx, by] = c[i + 1];
-          const t = Math.max(0, Math.min(1, ((p[0] - ax) * (bx - ax) + (p[1] - ay) * (by - ay)) / ((bx - ax) ** 2 + (by - ay) ** 2)));
+          const t = Math.max(
+            0,
+            Math.min(1, ((p[0] - ax) * (bx - ax) + (p[1] - ay) * (by - ay)) / ((bx - ax) ** 2 + (by - ay) ** 2)),
+          );
           return Math.hypot(p[0] - (ax + t * (bx - ax)), p[1] - (ay + t * (by - ay)));
         }),
       );
@@ -157,12 +212,17 @@ describe('world files and .prj', () => {
     expect(parseWorldFile('10\n0\n0\n-10\n404405\n5342395\n')).toEqual([10, 0, 404400, 0, -10, 5342400]);
     expect(() => parseWorldFile('10\n0\n0\n-10\n')).toThrow(/6 lines/);
     expect(() => parseWorldFile('a\nb\nc\nd\ne\nf')).toThrow(/not numbers/);
-    expect(worldFileCandidates('archive/scene.jpg')).toEqual(['archive/scene.jgw', 'archive/scene.jpgw', 'archive/scene.wld']);
+    expect(worldFileCandidates('archive/scene.jpg')).toEqual([
+      'archive/scene.jgw',
+      'archive/scene.jpgw',
+      'archive/scene.wld',
+    ]);
     expect(worldFileCandidates('x.png')).toEqual(['x.pgw', 'x.pngw', 'x.wld']);
   });
 
   it('takes the CRS from a .prj or the caller, else flags no-crs', () => {
-    const ogc = 'PROJCS["WGS 84 / UTM zone 33N",GEOGCS["WGS 84",DATUM["WGS_1984",AUTHORITY["EPSG","6326"]],AUTHORITY["EPSG","4326"]],UNIT["metre",1],AUTHORITY["EPSG","32633"]]';
+    const ogc =
+      'PROJCS["WGS 84 / UTM zone 33N",GEOGCS["WGS 84",DATUM["WGS_1984",AUTHORITY["EPSG","6326"]],AUTHORITY["EPSG","4326"]],UNIT["metre",1],AUTHORITY["EPSG","32633"]]';
     expect(epsgFromPrj(ogc)).toBe(32633);
     expect(epsgFromPrj('PROJCS["WGS_1984_UTM_Zone_17N",GEOGCS["GCS_WGS_1984"]]')).toBe(32617);
     expect(epsgFromPrj('GEOGCS["GCS_WGS_1984",DATUM["D_WGS_1984"]]')).toBe(4326);

@@ -30,7 +30,8 @@ async function next(lines: AsyncIterator<string>): Promise<string> {
   return r.value;
 }
 
-const exited = (p: ChildProcessWithoutNullStreams) => new Promise<number | null>((r) => (p.exitCode !== null ? r(p.exitCode) : p.once('exit', (c) => r(c))));
+const exited = (p: ChildProcessWithoutNullStreams) =>
+  new Promise<number | null>((r) => (p.exitCode !== null ? r(p.exitCode) : p.once('exit', (c) => r(c))));
 
 let running: ChildProcessWithoutNullStreams | undefined;
 afterEach(() => {

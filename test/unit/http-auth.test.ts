@@ -21,15 +21,30 @@ async function listen(s: http.Server): Promise<string> {
 }
 
 describe('loopback', () => {
-  it.each(['127.0.0.1', '127.1.2.3', 'localhost', '::1', '[::1]', '::ffff:127.0.0.1'])('%s is loopback', (h) => expect(isLoopbackHost(h)).toBe(true));
-  it.each(['0.0.0.0', '::', '10.0.0.5', '192.168.1.2', 'example.com', '128.0.0.1', '::ffff:10.0.0.1', ''])('%s is not', (h) => expect(isLoopbackHost(h)).toBe(false));
+  it.each(['127.0.0.1', '127.1.2.3', 'localhost', '::1', '[::1]', '::ffff:127.0.0.1'])('%s is loopback', (h) =>
+    expect(isLoopbackHost(h)).toBe(true),
+  );
+  it.each(['0.0.0.0', '::', '10.0.0.5', '192.168.1.2', 'example.com', '128.0.0.1', '::ffff:10.0.0.1', ''])(
+    '%s is not',
+    (h) => expect(isLoopbackHost(h)).toBe(false),
+  );
 });
 
 describe('bearerMatches', () => {
   it('accepts exactly the secret, as a Bearer token', () => {
     expect(bearerMatches('Bearer s3cret', 's3cret')).toBe(true);
     expect(bearerMatches('bearer s3cret', 's3cret')).toBe(true);
-    for (const h of [undefined, '', 's3cret', 'Basic s3cret', 'Bearer s3cre', 'Bearer s3cretX', 'Bearer  ', 'Bearer s3cret extra']) expect(bearerMatches(h, 's3cret')).toBe(false);
+    for (const h of [
+      undefined,
+      '',
+      's3cret',
+      'Basic s3cret',
+      'Bearer s3cre',
+      'Bearer s3cretX',
+      'Bearer  ',
+      'Bearer s3cret extra',
+    ])
+      expect(bearerMatches(h, 's3cret')).toBe(false);
   });
 });
 
@@ -39,7 +54,14 @@ describe('lookout serve: authentication', () => {
   const never = () => {
     throw new Error('reached the stack without authentication');
   };
-  const deps = (token?: string): ServeDeps => ({ cfg, starter: { startAnalysis: never, analysisStatus: never, analysisResult: never } as unknown as ServeDeps['starter'], storage: { bucket: never } as unknown as ServeDeps['storage'], defaultScene: 'lobby', timeoutMs: 1000, token });
+  const deps = (token?: string): ServeDeps => ({
+    cfg,
+    starter: { startAnalysis: never, analysisStatus: never, analysisResult: never } as unknown as ServeDeps['starter'],
+    storage: { bucket: never } as unknown as ServeDeps['storage'],
+    defaultScene: 'lobby',
+    timeoutMs: 1000,
+    token,
+  });
 
   it('refuses to listen beyond loopback without LOOKOUT_SERVE_TOKEN; allows it with one, and loopback without', () => {
     expect(() => assertServeExposure('0.0.0.0', undefined)).toThrow(UnauthenticatedExposureError);
@@ -52,7 +74,8 @@ describe('lookout serve: authentication', () => {
     const server = createServeApi(deps('right-token'));
     const base = await listen(server);
     try {
-      const post = (auth?: string) => fetch(`${base}/v1/frames`, { method: 'POST', headers: auth ? { authorization: auth } : {}, body: 'not json' });
+      const post = (auth?: string) =>
+        fetch(`${base}/v1/frames`, { method: 'POST', headers: auth ? { authorization: auth } : {}, body: 'not json' });
       for (const auth of [undefined, 'Bearer wrong-token', 'right-token', 'Basic cmlnaHQtdG9rZW4=']) {
         const r = await post(auth);
         expect(r.status).toBe(401);
@@ -69,14 +92,36 @@ describe('lookout serve: authentication', () => {
 });
 
 describe('push server: LOOKOUT_PUSH_ALLOW_UNAUTHENTICATED', () => {
-  const notification = { message: { attributes: { eventType: 'OBJECT_FINALIZE', bucketId: 'lookout-inbox', objectId: 'a.jpg' }, data: Buffer.from(JSON.stringify({ bucket: 'lookout-inbox', name: 'a.jpg', generation: '1', size: '10', contentType: 'image/jpeg', timeCreated: new Date().toISOString() })).toString('base64'), messageId: '1' } };
+  const notification = {
+    message: {
+      attributes: { eventType: 'OBJECT_FINALIZE', bucketId: 'lookout-inbox', objectId: 'a.jpg' },
+      data: Buffer.from(
+        JSON.stringify({
+          bucket: 'lookout-inbox',
+          name: 'a.jpg',
+          generation: '1',
+          size: '10',
+          contentType: 'image/jpeg',
+          timeCreated: new Date().toISOString(),
+        }),
+      ).toString('base64'),
+      messageId: '1',
+    },
+  };
   const serverWith = (env: Record<string, string>) => {
     const cfg = loadConfig({ LOOKOUT_BUCKET: 'lookout-inbox', ...env });
     const published: string[] = [];
-    const js = { publish: async (subject: string) => (published.push(subject), { seq: published.length, duplicate: false }) } as unknown as JetStreamClient;
+    const js = {
+      publish: async (subject: string) => (published.push(subject), { seq: published.length, duplicate: false }),
+    } as unknown as JetStreamClient;
     return { cfg, published, server: createPushServer({ cfg, js, verify: verifierFromConfig(cfg) }) };
   };
-  const post = (base: string, auth?: string) => fetch(`${base}/pubsub`, { method: 'POST', headers: { 'content-type': 'application/json', ...(auth ? { authorization: auth } : {}) }, body: JSON.stringify(notification) });
+  const post = (base: string, auth?: string) =>
+    fetch(`${base}/pubsub`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(auth ? { authorization: auth } : {}) },
+      body: JSON.stringify(notification),
+    });
 
   it('unset: a request without a token is refused (401) and nothing is published', async () => {
     const { server, published } = serverWith({});
@@ -90,7 +135,10 @@ describe('push server: LOOKOUT_PUSH_ALLOW_UNAUTHENTICATED', () => {
   });
 
   it('set: a request without a token is accepted on loopback; a wrong token is still refused', async () => {
-    const { server, published } = serverWith({ LOOKOUT_PUSH_ALLOW_UNAUTHENTICATED: 'true', LOOKOUT_PUSH_TOKEN: 'secret' });
+    const { server, published } = serverWith({
+      LOOKOUT_PUSH_ALLOW_UNAUTHENTICATED: 'true',
+      LOOKOUT_PUSH_TOKEN: 'secret',
+    });
     const base = await listen(server);
     try {
       expect((await post(base)).status).toBe(204);
@@ -113,8 +161,15 @@ describe('push server: LOOKOUT_PUSH_ALLOW_UNAUTHENTICATED', () => {
 describe('the commands refuse to listen beyond loopback without authentication', () => {
   const bin = path.join(__dirname, '..', '..', 'bin', 'lookout');
   const run = (args: string[], env: Record<string, string>) => {
-    const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('LOOKOUT_'))) as Record<string, string>;
-    return spawnSync('node', [bin, ...args], { env: { ...base, LOOKOUT_HOME: os.tmpdir(), ...env }, encoding: 'utf8', timeout: 60_000 });
+    const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('LOOKOUT_'))) as Record<
+      string,
+      string
+    >;
+    return spawnSync('node', [bin, ...args], {
+      env: { ...base, LOOKOUT_HOME: os.tmpdir(), ...env },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
   };
   it('lookout serve --host 0.0.0.0 without LOOKOUT_SERVE_TOKEN exits 1 naming the variable', () => {
     const r = run(['serve', '--host', '0.0.0.0'], {});

@@ -22,14 +22,24 @@ function setup() {
   spawnSync('tar', ['-czf', archive, '-C', path.join(tmp, 'pkg'), 'nats-server-v2.12.15-linux-amd64']);
   const fake = path.join(tmp, 'fake');
   fs.mkdirSync(fake, { recursive: true });
-  fs.writeFileSync(path.join(fake, 'curl'), `#!/bin/sh\nwhile [ $# -gt 0 ]; do case "$1" in -o) out=$2; shift;; http*) echo "$1" >> ${tmp}/urls;; esac; shift; done\ncp ${archive} "$out"\n`, { mode: 0o755 });
+  fs.writeFileSync(
+    path.join(fake, 'curl'),
+    `#!/bin/sh\nwhile [ $# -gt 0 ]; do case "$1" in -o) out=$2; shift;; http*) echo "$1" >> ${tmp}/urls;; esac; shift; done\ncp ${archive} "$out"\n`,
+    { mode: 0o755 },
+  );
   return { archive, fake, sha: crypto.createHash('sha256').update(fs.readFileSync(archive)).digest('hex') };
 }
 
 const run = (fake: string, env: Record<string, string>) =>
   spawnSync('bash', [path.join(ROOT, 'infra', 'install.sh'), '--only', 'nats-server'], {
     encoding: 'utf8',
-    env: { ...process.env, PATH: `${fake}:${process.env.PATH}`, LOOKOUT_INSTALL_RELEASES: '1', LOOKOUT_TOOLS_DIR: path.join(tmp, 'tools'), ...env },
+    env: {
+      ...process.env,
+      PATH: `${fake}:${process.env.PATH}`,
+      LOOKOUT_INSTALL_RELEASES: '1',
+      LOOKOUT_TOOLS_DIR: path.join(tmp, 'tools'),
+      ...env,
+    },
   });
 
 describe.runIf(process.platform === 'linux' && process.arch === 'x64')('install.sh release binaries', () => {
@@ -51,7 +61,9 @@ describe.runIf(process.platform === 'linux' && process.arch === 'x64')('install.
     const ok = run(fake, { LOOKOUT_SHA256_NATS_SERVER: sha });
     expect(ok.status, ok.stderr).toBe(0);
     expect(spawnSync(bin, { encoding: 'utf8' }).stdout).toContain('stand-in nats-server');
-    expect(fs.readFileSync(path.join(tmp, 'urls'), 'utf8').trim().split('\n').at(-1)).toBe('https://github.com/nats-io/nats-server/releases/download/v2.12.15/nats-server-v2.12.15-linux-amd64.tar.gz');
+    expect(fs.readFileSync(path.join(tmp, 'urls'), 'utf8').trim().split('\n').at(-1)).toBe(
+      'https://github.com/nats-io/nats-server/releases/download/v2.12.15/nats-server-v2.12.15-linux-amd64.tar.gz',
+    );
     const again = run(fake, { LOOKOUT_SHA256_NATS_SERVER: sha });
     expect(again.stderr).toContain('present (release binary)');
   });

@@ -26,7 +26,13 @@ describe('KnnBank', () => {
   });
 
   it('cosine metric ignores vector length', () => {
-    const { bank } = KnnBank.build([[1, 0], [0, 1]], { metric: 'cosine' });
+    const { bank } = KnnBank.build(
+      [
+        [1, 0],
+        [0, 1],
+      ],
+      { metric: 'cosine' },
+    );
     expect(bank.query([100, 0]).distance).toBeCloseTo(0, 6);
     expect(bank.query([1, 1]).distance).toBeCloseTo(Math.sqrt(2 - Math.SQRT2), 5);
   });

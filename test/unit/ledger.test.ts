@@ -1,6 +1,19 @@
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { allProcs, clockTicks, formatLedgers, ledger, parseMachineStat, parseProcStat, parseStepMetrics, threadGroup, threadTicks, treeTicks, type ProcStat, type Snapshot } from '../../bench/ledger';
+import {
+  allProcs,
+  clockTicks,
+  formatLedgers,
+  ledger,
+  parseMachineStat,
+  parseProcStat,
+  parseStepMetrics,
+  threadGroup,
+  threadTicks,
+  treeTicks,
+  type ProcStat,
+  type Snapshot,
+} from '../../bench/ledger';
 import { parseSchedstat, stepTotals, threadCpuNs, timeBlocking, timeSync } from '../../runtime/steps';
 
 const onLinux = fs.existsSync('/proc/self/stat');
@@ -8,8 +21,20 @@ const onLinux = fs.existsSync('/proc/self/stat');
 describe('parseProcStat', () => {
   it('reads a stat line whose command holds spaces and parentheses', () => {
     // proc(5) field order: pid (comm) state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime stime cutime cstime priority nice num_threads ...
-    const s = parseProcStat('4242 (my (odd) name) S 17 4242 4242 0 -1 4194560 100 0 0 0 250 75 12 3 20 0 9 0 12345 1000000 200 18446744073709551615');
-    expect(s).toEqual({ pid: 4242, comm: 'my (odd) name', state: 'S', ppid: 17, utime: 250, stime: 75, cutime: 12, cstime: 3, threads: 9 });
+    const s = parseProcStat(
+      '4242 (my (odd) name) S 17 4242 4242 0 -1 4194560 100 0 0 0 250 75 12 3 20 0 9 0 12345 1000000 200 18446744073709551615',
+    );
+    expect(s).toEqual({
+      pid: 4242,
+      comm: 'my (odd) name',
+      state: 'S',
+      ppid: 17,
+      utime: 250,
+      stime: 75,
+      cutime: 12,
+      cstime: 3,
+      threads: 9,
+    });
   });
 
   it('refuses what is not a stat line', () => {
@@ -35,7 +60,17 @@ describe('parseProcStat', () => {
 });
 
 describe('treeTicks', () => {
-  const p = (pid: number, ppid: number, utime: number, stime: number, cutime = 0, cstime = 0): ProcStat => ({ pid, comm: 'x', state: 'S', ppid, utime, stime, cutime, cstime, threads: 1 });
+  const p = (pid: number, ppid: number, utime: number, stime: number, cutime = 0, cstime = 0): ProcStat => ({
+    pid,
+    comm: 'x',
+    state: 'S',
+    ppid,
+    utime,
+    stime,
+    cutime,
+    cstime,
+    threads: 1,
+  });
   it('adds live descendants and the waited-for children of the root, not unrelated processes', () => {
     const procs = [p(10, 1, 100, 20, 5, 1), p(11, 10, 30, 3), p(12, 11, 7, 0), p(13, 1, 999, 999), p(14, 13, 50, 50)];
     expect(treeTicks(10, procs)).toBe(100 + 20 + 5 + 1 + 30 + 3 + 7);
@@ -89,10 +124,36 @@ describe('parseStepMetrics', () => {
 });
 
 describe('ledger', () => {
-  const snap = (at: number, procs: Snapshot['procs'], extra: Partial<Snapshot> = {}): Snapshot => ({ atMs: at, procs, threads: {}, machine: null, benchUs: 0, steps: null, ...extra });
+  const snap = (at: number, procs: Snapshot['procs'], extra: Partial<Snapshot> = {}): Snapshot => ({
+    atMs: at,
+    procs,
+    threads: {},
+    machine: null,
+    benchUs: 0,
+    steps: null,
+    ...extra,
+  });
   it('divides each process’s CPU change by the objects, in ms', () => {
-    const before = snap(0, { temporal: { pid: 5, ticks: 100 }, 'worker-cpu': { pid: 7, ticks: 1000 }, nats: null }, { machine: { busy: 5000, total: 10000 }, benchUs: 1_000_000, threads: { 'worker-cpu': { pid: 7, groups: { main: 800, libuv: 200 } } }, steps: { inference: { cpuS: 1, wallS: 2 } } });
-    const after = snap(10_000, { temporal: { pid: 5, ticks: 300 }, 'worker-cpu': { pid: 7, ticks: 2000 }, nats: null }, { machine: { busy: 6600, total: 12000 }, benchUs: 1_500_000, threads: { 'worker-cpu': { pid: 7, groups: { main: 1600, libuv: 350, tokio: 50 } } }, steps: { inference: { cpuS: 5, wallS: 8 }, rows: { cpuS: 0.1, wallS: 0.5 } } });
+    const before = snap(
+      0,
+      { temporal: { pid: 5, ticks: 100 }, 'worker-cpu': { pid: 7, ticks: 1000 }, nats: null },
+      {
+        machine: { busy: 5000, total: 10000 },
+        benchUs: 1_000_000,
+        threads: { 'worker-cpu': { pid: 7, groups: { main: 800, libuv: 200 } } },
+        steps: { inference: { cpuS: 1, wallS: 2 } },
+      },
+    );
+    const after = snap(
+      10_000,
+      { temporal: { pid: 5, ticks: 300 }, 'worker-cpu': { pid: 7, ticks: 2000 }, nats: null },
+      {
+        machine: { busy: 6600, total: 12000 },
+        benchUs: 1_500_000,
+        threads: { 'worker-cpu': { pid: 7, groups: { main: 1600, libuv: 350, tokio: 50 } } },
+        steps: { inference: { cpuS: 5, wallS: 8 }, rows: { cpuS: 0.1, wallS: 0.5 } },
+      },
+    );
     const l = ledger(before, after, 100, { unit: 'chip', clkTck: 100, cores: 2 });
     // 200 ticks at 100/s = 2000 ms over 100 objects = 20 ms each.
     expect(l.perObjectMs.temporal).toBeCloseTo(20);
@@ -114,7 +175,12 @@ describe('ledger', () => {
   });
 
   it('gives no figure for a process that restarted (another pid) in between', () => {
-    const l = ledger(snap(0, { 'worker-cpu': { pid: 7, ticks: 5000 } }), snap(1000, { 'worker-cpu': { pid: 8, ticks: 6000 } }), 10, { unit: 'image', clkTck: 100, cores: 2 });
+    const l = ledger(
+      snap(0, { 'worker-cpu': { pid: 7, ticks: 5000 } }),
+      snap(1000, { 'worker-cpu': { pid: 8, ticks: 6000 } }),
+      10,
+      { unit: 'image', clkTck: 100, cores: 2 },
+    );
     expect(l.perObjectMs['worker-cpu']).toBeNull();
     expect(l.otherMsPerObject).toBeNull();
   });

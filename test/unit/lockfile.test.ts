@@ -13,7 +13,10 @@ interface LockPackage {
 }
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const lock = JSON.parse(fs.readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')) as { lockfileVersion: number; packages: Record<string, LockPackage> };
+const lock = JSON.parse(fs.readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')) as {
+  lockfileVersion: number;
+  packages: Record<string, LockPackage>;
+};
 
 /** Where Node's resolution finds `dep` for the package at `at` (its own node_modules, then each parent's). */
 function resolveIn(at: string, dep: string): string | undefined {
@@ -46,6 +49,11 @@ describe('package-lock.json', () => {
   });
 
   it('records the native builds npm ci needs on macOS and Windows too', () => {
-    for (const p of ['node_modules/@swc/core-darwin-arm64', 'node_modules/@swc/core-win32-x64-msvc', 'node_modules/@rollup/rollup-darwin-arm64']) expect(Object.keys(lock.packages)).toContain(p);
+    for (const p of [
+      'node_modules/@swc/core-darwin-arm64',
+      'node_modules/@swc/core-win32-x64-msvc',
+      'node_modules/@rollup/rollup-darwin-arm64',
+    ])
+      expect(Object.keys(lock.packages)).toContain(p);
   });
 });

@@ -1,6 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../core/random';
-import { bootstrapAuc, greedyMatch, mean, percentile, quantileAtRank, ranks, rocAuc, rocAucLabelled, rocCurve } from '../../bench/metrics';
+import {
+  bootstrapAuc,
+  greedyMatch,
+  mean,
+  percentile,
+  quantileAtRank,
+  ranks,
+  rocAuc,
+  rocAucLabelled,
+  rocCurve,
+} from '../../bench/metrics';
 
 /** ROC AUC by its definition: the share of (positive, negative) pairs ordered right, ties one half. O(n·m), for checking. */
 function pairwiseAuc(pos: number[], neg: number[]): number {
@@ -18,7 +28,12 @@ describe('bench/metrics', () => {
     expect(percentile(xs, 50)).toBe(35);
     expect(percentile(xs, 100)).toBe(50);
     expect(percentile([3, 1, 2], 0)).toBe(1);
-    expect(percentile(Array.from({ length: 100 }, (_, i) => 100 - i), 99)).toBe(99);
+    expect(
+      percentile(
+        Array.from({ length: 100 }, (_, i) => 100 - i),
+        99,
+      ),
+    ).toBe(99);
     expect(Number.isNaN(percentile([], 50))).toBe(true);
   });
 
@@ -80,7 +95,7 @@ describe('bench/metrics', () => {
     expect(pts[pts.length - 1]).toEqual([1, 1]);
     expect(pts).toHaveLength(7 + 2);
     let area = 0;
-    for (let i = 1; i < pts.length; i++) area += (pts[i][0] - pts[i - 1][0]) * (pts[i][1] + pts[i - 1][1]) / 2;
+    for (let i = 1; i < pts.length; i++) area += ((pts[i][0] - pts[i - 1][0]) * (pts[i][1] + pts[i - 1][1])) / 2;
     expect(area).toBeCloseTo(rocAuc(pos, neg), 12);
   });
 

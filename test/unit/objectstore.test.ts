@@ -23,7 +23,8 @@ function fakeStorage(current: string) {
         getMetadata: async () => {
           calls.push(`meta:${opts?.generation}`);
           const g = opts?.generation;
-          if (g !== undefined && BigInt(Math.trunc(g)) > INT64_MAX) throw Object.assign(new Error('invalid generation ID'), { code: 400 });
+          if (g !== undefined && BigInt(Math.trunc(g)) > INT64_MAX)
+            throw Object.assign(new Error('invalid generation ID'), { code: 400 });
           if (g !== undefined && String(g) !== current) throw Object.assign(new Error('No such object'), { code: 404 });
           return [{ generation: current, size: '3' }];
         },
@@ -53,23 +54,34 @@ async function failure(p: Promise<unknown>): Promise<BadInputError> {
 describe('gcsObjectStore.download', () => {
   it('reads the referenced generation', async () => {
     const { storage } = fakeStorage('1796098282271259');
-    expect((await gcsObjectStore(storage).download({ bucket: 'b', name: 'a.jpg', generation: '1796098282271259' }, 100)).toString()).toBe('abc');
+    expect(
+      (
+        await gcsObjectStore(storage).download({ bucket: 'b', name: 'a.jpg', generation: '1796098282271259' }, 100)
+      ).toString(),
+    ).toBe('abc');
   });
 
-  it.each(['99999999999999999999', '9223372036854775808', '9007199254740993'])('generation %s fails once as non-retryable InvalidGeneration', async (generation) => {
-    const { storage, calls } = fakeStorage('1796098282271259');
-    const err = await failure(gcsObjectStore(storage).download({ bucket: 'b', name: 'a.jpg', generation }, 100));
-    expect(err).toBeInstanceOf(BadInputError);
-    expect(err.errorClass).toBe('InvalidGeneration');
-    expect(isRetryable(err)).toBe(false);
-    expect(toFailure(err, 1).nonRetryable).toBe(true);
-    // Refused before any request: the client would round it to a double and ask for another generation.
-    expect(calls).toEqual([]);
-  });
+  it.each(['99999999999999999999', '9223372036854775808', '9007199254740993'])(
+    'generation %s fails once as non-retryable InvalidGeneration',
+    async (generation) => {
+      const { storage, calls } = fakeStorage('1796098282271259');
+      const err = await failure(gcsObjectStore(storage).download({ bucket: 'b', name: 'a.jpg', generation }, 100));
+      expect(err).toBeInstanceOf(BadInputError);
+      expect(err.errorClass).toBe('InvalidGeneration');
+      expect(isRetryable(err)).toBe(false);
+      expect(toFailure(err, 1).nonRetryable).toBe(true);
+      // Refused before any request: the client would round it to a double and ask for another generation.
+      expect(calls).toEqual([]);
+    },
+  );
 
   it('a 400 from storage for a reference is bad input, not a passing fault', async () => {
     const storage = {
-      bucket: () => ({ file: () => ({ getMetadata: async () => Promise.reject(Object.assign(new Error('Invalid argument.'), { code: 400 })) }) }),
+      bucket: () => ({
+        file: () => ({
+          getMetadata: async () => Promise.reject(Object.assign(new Error('Invalid argument.'), { code: 400 })),
+        }),
+      }),
     } as unknown as Storage;
     const err = await failure(gcsObjectStore(storage).download({ bucket: 'b', name: 'a.jpg', generation: '5' }, 100));
     expect(err.errorClass).toBe('InvalidObjectReference');
@@ -78,7 +90,11 @@ describe('gcsObjectStore.download', () => {
 
   it('a 503 stays a passing StorageError', async () => {
     const storage = {
-      bucket: () => ({ file: () => ({ getMetadata: async () => Promise.reject(Object.assign(new Error('Service Unavailable'), { code: 503 })) }) }),
+      bucket: () => ({
+        file: () => ({
+          getMetadata: async () => Promise.reject(Object.assign(new Error('Service Unavailable'), { code: 503 })),
+        }),
+      }),
     } as unknown as Storage;
     const err = await failure(gcsObjectStore(storage).download({ bucket: 'b', name: 'a.jpg', generation: '5' }, 100));
     expect(err.errorClass).toBe('StorageError');
@@ -94,14 +110,16 @@ describe('gcsObjectStore.downloadToFile (videos: streamed to disk, not held in m
     await gcsObjectStore(storage).downloadToFile!({ bucket: 'b', name: 'v.avi', generation: '17' }, dest, 100);
     expect(fs.readFileSync(dest, 'utf8')).toBe('abc');
     expect(calls).toEqual(['meta:17', 'download:file']);
-    const err = await failure(gcsObjectStore(storage).downloadToFile!({ bucket: 'b', name: 'v.avi', generation: '17' }, dest, 2));
+    const err = await failure(
+      gcsObjectStore(storage).downloadToFile!({ bucket: 'b', name: 'v.avi', generation: '17' }, dest, 2),
+    );
     expect(err.errorClass).toBe('ObjectTooLarge');
     expect(calls.filter((c) => c.startsWith('download'))).toHaveLength(1);
   });
 });
 
 describe('VideoFiles', () => {
-  it('uses the store\'s file download when it has one, and its own bound (not the in-memory one)', async () => {
+  it("uses the store's file download when it has one, and its own bound (not the in-memory one)", async () => {
     const seen: Array<{ how: string; maxBytes: number }> = [];
     const store: ObjectStore = {
       download: async (_ref, maxBytes) => {
@@ -120,8 +138,13 @@ describe('VideoFiles', () => {
     expect(fs.readFileSync(file, 'utf8')).toBe('file');
     expect(seen).toEqual([{ how: 'file', maxBytes: 5e9 }]);
     // A store without file downloads still works (through memory).
-    const plain = new VideoFiles({ download: store.download, upload: store.upload }, { maxObjectBytes: 7, cacheBytes: 1e9, dir });
-    expect(fs.readFileSync(await plain.get({ bucket: 'b', name: 'other.avi', generation: '2', size: 3 }), 'utf8')).toBe('mem');
+    const plain = new VideoFiles(
+      { download: store.download, upload: store.upload },
+      { maxObjectBytes: 7, cacheBytes: 1e9, dir },
+    );
+    expect(fs.readFileSync(await plain.get({ bucket: 'b', name: 'other.avi', generation: '2', size: 3 }), 'utf8')).toBe(
+      'mem',
+    );
     videos.close();
     plain.close();
   });

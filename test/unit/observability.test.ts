@@ -14,7 +14,8 @@ function capture(): { stream: Writable; lines: Array<Record<string, unknown>> } 
   const lines: Array<Record<string, unknown>> = [];
   const stream = new Writable({
     write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString('utf8').split('\n')) if (l.trim()) lines.push(JSON.parse(l) as Record<string, unknown>);
+      for (const l of chunk.toString('utf8').split('\n'))
+        if (l.trim()) lines.push(JSON.parse(l) as Record<string, unknown>);
       cb();
     },
   });
@@ -27,7 +28,11 @@ const collector = http.createServer((req, res) => {
   const chunks: Buffer[] = [];
   req.on('data', (c: Buffer) => chunks.push(c));
   req.on('end', () => {
-    received.push({ path: req.url ?? '', contentType: String(req.headers['content-type']), body: Buffer.concat(chunks) });
+    received.push({
+      path: req.url ?? '',
+      contentType: String(req.headers['content-type']),
+      body: Buffer.concat(chunks),
+    });
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end('{}');
   });
@@ -37,7 +42,9 @@ const exporter = new InMemorySpanExporter();
 beforeAll(async () => {
   await new Promise<void>((r) => collector.listen(0, '127.0.0.1', r));
   const port = (collector.address() as AddressInfo).port;
-  initTracing(loadConfig({ LOOKOUT_OTLP_ENDPOINT: `http://127.0.0.1:${port}` }), 'lookout-unit', [new SimpleSpanProcessor(exporter)]);
+  initTracing(loadConfig({ LOOKOUT_OTLP_ENDPOINT: `http://127.0.0.1:${port}` }), 'lookout-unit', [
+    new SimpleSpanProcessor(exporter),
+  ]);
 });
 afterAll(() => new Promise<void>((r) => collector.close(() => r())));
 
@@ -57,14 +64,26 @@ describe('logs', () => {
     expect(lines[0].msg).toBe('outside');
     expect(lines[0].objectKey).toBeUndefined();
     expect(lines[0].traceId).toBeUndefined();
-    expect(lines[1]).toMatchObject({ msg: 'inside', level: 'info', name: 't', objectKey: 'b/a.jpg#1', workflowId: 'objects:b/a.jpg#1', traceId, extra: 1 });
+    expect(lines[1]).toMatchObject({
+      msg: 'inside',
+      level: 'info',
+      name: 't',
+      objectKey: 'b/a.jpg#1',
+      workflowId: 'objects:b/a.jpg#1',
+      traceId,
+      extra: 1,
+    });
     expect(lines[1].spanId).toMatch(/^[0-9a-f]{16}$/);
     expect(typeof lines[1].time).toBe('string');
   });
 
   it('the level from configuration filters lines; LOOKOUT_LOG_LEVEL is validated', () => {
     const { stream, lines } = capture();
-    const log = createLogger({ name: 't', level: loadConfig({ LOOKOUT_LOG_LEVEL: 'warn' }).observability.logLevel, destination: stream });
+    const log = createLogger({
+      name: 't',
+      level: loadConfig({ LOOKOUT_LOG_LEVEL: 'warn' }).observability.logLevel,
+      destination: stream,
+    });
     log.info('dropped');
     log.warn('kept');
     expect(lines.map((l) => l.msg)).toEqual(['kept']);
@@ -77,9 +96,22 @@ describe('logs', () => {
     const log = createLogger({ name: 'w', level: 'debug', destination: stream });
     const t = temporalLogger(log, 'info');
     t.debug('too detailed', {});
-    t.warn('analysis failed', { workflowId: 'objects:lookout-inbox/x/y.jpg#42', runId: 'r1', trace_id: 'a'.repeat(32), span_id: 'b'.repeat(16) });
+    t.warn('analysis failed', {
+      workflowId: 'objects:lookout-inbox/x/y.jpg#42',
+      runId: 'r1',
+      trace_id: 'a'.repeat(32),
+      span_id: 'b'.repeat(16),
+    });
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatchObject({ level: 'warn', msg: 'analysis failed', workflowId: 'objects:lookout-inbox/x/y.jpg#42', objectKey: 'lookout-inbox/x/y.jpg#42', runId: 'r1', traceId: 'a'.repeat(32), spanId: 'b'.repeat(16) });
+    expect(lines[0]).toMatchObject({
+      level: 'warn',
+      msg: 'analysis failed',
+      workflowId: 'objects:lookout-inbox/x/y.jpg#42',
+      objectKey: 'lookout-inbox/x/y.jpg#42',
+      runId: 'r1',
+      traceId: 'a'.repeat(32),
+      spanId: 'b'.repeat(16),
+    });
     expect(lines[0].trace_id).toBeUndefined();
   });
 
@@ -92,14 +124,37 @@ describe('logs', () => {
 
 describe('metrics', () => {
   it('/metrics serves stage, inference, row and decode metrics, and appends the proxied SDK text', async () => {
-    const sdk = http.createServer((_req, res) => res.end('# TYPE temporal_worker_task_slots_available gauge\ntemporal_worker_task_slots_available{worker_type="ActivityWorker"} 7\n'));
+    const sdk = http.createServer((_req, res) =>
+      res.end(
+        '# TYPE temporal_worker_task_slots_available gauge\ntemporal_worker_task_slots_available{worker_type="ActivityWorker"} 7\n',
+      ),
+    );
     await new Promise<void>((r) => sdk.listen(0, '127.0.0.1', r));
     const sdkUrl = `http://127.0.0.1:${(sdk.address() as AddressInfo).port}/metrics`;
     const budget = new PixelBudget(1000);
     watchPixelBudget(budget);
     const release = await budget.acquire(600);
-    observeStage({ stage: 'detect', pool: 'cpu', scheduledAt: 1000, startedAt: 1250, completedAt: 1750, inferenceMs: 40, model: 'nanodet', executionProvider: 'cpu', batchSize: 4 }, 'ok');
-    observeRow({ pipeline: 'objects', status: 'failed', errorClass: 'CorruptImage', failedStage: 'detect', endToEndMs: null });
+    observeStage(
+      {
+        stage: 'detect',
+        pool: 'cpu',
+        scheduledAt: 1000,
+        startedAt: 1250,
+        completedAt: 1750,
+        inferenceMs: 40,
+        model: 'nanodet',
+        executionProvider: 'cpu',
+        batchSize: 4,
+      },
+      'ok',
+    );
+    observeRow({
+      pipeline: 'objects',
+      status: 'failed',
+      errorClass: 'CorruptImage',
+      failedStage: 'detect',
+      endToEndMs: null,
+    });
     metrics.deadLetters.inc({ kind: 'invalid' });
     const server = await serveMetrics({ host: '127.0.0.1', port: 0, proxied: [sdkUrl, 'http://127.0.0.1:1/metrics'] });
     try {
@@ -108,7 +163,9 @@ describe('metrics', () => {
       const text = await r.text();
       expect(text).toContain('lookout_stage_run_seconds_sum{stage="detect",pool="cpu",outcome="ok"} 0.5');
       expect(text).toContain('lookout_stage_queue_seconds_sum{stage="detect",pool="cpu"} 0.25');
-      expect(text).toContain('lookout_inference_seconds_count{model="nanodet",execution_provider="cpu",stage="detect"} 1');
+      expect(text).toContain(
+        'lookout_inference_seconds_count{model="nanodet",execution_provider="cpu",stage="detect"} 1',
+      );
       expect(text).toContain('lookout_inference_batch_size_sum{model="nanodet",execution_provider="cpu"} 4');
       expect(text).toContain('lookout_failed_rows_total{error_class="CorruptImage",stage="detect"} 1');
       expect(text).toContain('lookout_rows_total{pipeline="objects",status="failed"} 1');
@@ -130,7 +187,15 @@ describe('metrics', () => {
 
   it('each process has its own default port; LOOKOUT_METRICS_PORT overrides it (0 = off)', () => {
     const p = loadConfig({ LOOKOUT_PORT_BASE: '20000' }).observability.metricsPorts;
-    expect(p).toMatchObject({ worker: 20050, workerGpu: 20051, dispatcher: 20052, watcher: 20053, push: 20054, serve: 20055, stream: 20056 });
+    expect(p).toMatchObject({
+      worker: 20050,
+      workerGpu: 20051,
+      dispatcher: 20052,
+      watcher: 20053,
+      push: 20054,
+      serve: 20055,
+      stream: 20056,
+    });
     expect(new Set(Object.values(p)).size).toBe(Object.values(p).length);
     expect(loadConfig({ LOOKOUT_METRICS_PORT: '0' }).observability.metricsPorts.dispatcher).toBe(0);
   });

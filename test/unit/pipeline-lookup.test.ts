@@ -46,7 +46,9 @@ describe('pipeline lookup by a name from the event', () => {
     const v = validateObjectEvent(event(name));
     expect(v.ok).toBe(true);
     if (!v.ok) return;
-    expect(routeEvent({ ...v.value, name: 'clip.mp4', contentType: 'video/mp4' }, cfg)).toEqual({ workflowType: 'analyzeObject' });
+    expect(routeEvent({ ...v.value, name: 'clip.mp4', contentType: 'video/mp4' }, cfg)).toEqual({
+      workflowType: 'analyzeObject',
+    });
   });
 
   it.each(PROTO_NAMES)('the dispatcher dead-letters an event naming pipeline %j and starts nothing', async (name) => {
@@ -60,7 +62,10 @@ describe('pipeline lookup by a name from the event', () => {
       }),
     } as unknown as NatsConnection;
     const starts: unknown[] = [];
-    const client = { workflow: { start: async (...a: unknown[]) => starts.push(a) }, withDeadline: (_d: number, fn: () => Promise<unknown>) => fn() } as unknown as Client;
+    const client = {
+      workflow: { start: async (...a: unknown[]) => starts.push(a) },
+      withDeadline: (_d: number, fn: () => Promise<unknown>) => fn(),
+    } as unknown as Client;
     const d = new Dispatcher(nc, client, cfg, { ...DISPATCHER_DEFAULTS, pipelineOptions: opts });
     const calls: string[] = [];
     const m = {
@@ -82,7 +87,12 @@ describe('pipeline lookup by a name from the event', () => {
 });
 
 describe('frame triplets (KEY, KEY_d3, KEY_p3)', () => {
-  const base = { ...event('objects'), eventType: 'OBJECT_FINALIZE' as const, source: 'watcher' as const, metadata: {} as Record<string, string> };
+  const base = {
+    ...event('objects'),
+    eventType: 'OBJECT_FINALIZE' as const,
+    source: 'watcher' as const,
+    metadata: {} as Record<string, string>,
+  };
   const route = (name: string, metadata: Record<string, string> = {}) => routeEvent({ ...base, name, metadata }, cfg);
 
   it('uploaded without metadata: one analysis of KEY, the neighbours skipped (the default pipeline takes no triplets)', () => {
@@ -95,6 +105,8 @@ describe('frame triplets (KEY, KEY_d3, KEY_p3)', () => {
   it('a triplet pipeline skips neighbours; an explicit image pipeline analyses such a name; videos are never neighbours', () => {
     expect(route('cam1/f0100_d3.jpg', { 'lookout-pipeline': 'cctv-ocae' })).toMatchObject({ skip: expect.any(String) });
     expect(route('scan_d3.jpg', { 'lookout-pipeline': 'objects' })).toEqual({ workflowType: 'analyzeObject' });
-    expect(routeEvent({ ...base, name: 'cam1/clip_p3.mp4', contentType: 'video/mp4', metadata: {} }, cfg)).toEqual({ workflowType: 'analyzeVideo' });
+    expect(routeEvent({ ...base, name: 'cam1/clip_p3.mp4', contentType: 'video/mp4', metadata: {} }, cfg)).toEqual({
+      workflowType: 'analyzeVideo',
+    });
   });
 });

@@ -75,16 +75,22 @@ describe('PixelBudget', () => {
 
 describe('decodeImage under a pixel budget', () => {
   it('holds concurrent decodes to the budget (here: two 4-megapixel images at a time)', async () => {
-    const png = await sharp({ create: { width: 2000, height: 2000, channels: 3, background: { r: 9, g: 99, b: 199 } } }).png().toBuffer();
+    const png = await sharp({ create: { width: 2000, height: 2000, channels: 3, background: { r: 9, g: 99, b: 199 } } })
+      .png()
+      .toBuffer();
     const budget = new PixelBudget(8_000_000);
-    const imgs = await Promise.all(Array.from({ length: 6 }, () => decodeImage(png, { maxPixels: 100_000_000, pixelBudget: budget })));
+    const imgs = await Promise.all(
+      Array.from({ length: 6 }, () => decodeImage(png, { maxPixels: 100_000_000, pixelBudget: budget })),
+    );
     expect(imgs.every((i) => i.width === 2000 && i.data.length === 2000 * 2000 * 3 && i.data[2] === 199)).toBe(true);
     expect(budget.peak).toBe(8_000_000);
     expect(budget.inUse).toBe(0);
   });
 
   it('a budget given as a number is one budget for the whole process', async () => {
-    const png = await sharp({ create: { width: 10, height: 10, channels: 3, background: { r: 1, g: 2, b: 3 } } }).png().toBuffer();
+    const png = await sharp({ create: { width: 10, height: 10, channels: 3, background: { r: 1, g: 2, b: 3 } } })
+      .png()
+      .toBuffer();
     const img = await decodeImage(png, { maxPixels: 1000, pixelBudget: 12_345 });
     expect(img.width).toBe(10);
     expect(PixelBudget.shared(12_345)).toBe(PixelBudget.shared(12_345));

@@ -26,7 +26,14 @@ describe('capacity model', () => {
     close(MEASURED.bigqueryRowBytes, b.perObject.bigquery.rowJsonBytes);
     close(MEASURED.objPerS.workers1, one.objPerS);
     close(MEASURED.objPerS.workers2, b.runs.find((r: { workers: number }) => r.workers === 2).objPerS);
-    for (const v of [MEASURED.workerCpuS, MEASURED.temporalActions, MEASURED.temporalHistoryBytes, MEASURED.jetstreamBytesPerEvent, MEASURED.bigqueryRowBytes]) expect(v).toBeGreaterThan(0);
+    for (const v of [
+      MEASURED.workerCpuS,
+      MEASURED.temporalActions,
+      MEASURED.temporalHistoryBytes,
+      MEASURED.jetstreamBytesPerEvent,
+      MEASURED.bigqueryRowBytes,
+    ])
+      expect(v).toBeGreaterThan(0);
   });
 
   it('scales linearly with the daily count, and applies peak factor and utilization as the formulas say', () => {
@@ -45,9 +52,9 @@ describe('capacity model', () => {
   it('moves inference to GPUs by share, rounds GPUs up, and adds NATS streams in threes of nodes', () => {
     const g = plan({ objectsPerDay: 1e8, gpuShare: 1, gpuObjPerS: 400 });
     expect(g.workers.cpuCores).toBe(0);
-    expect(g.workers.gpus).toBe(Math.ceil((1e8 / 86400) * 3 / 400 / 0.7));
+    expect(g.workers.gpus).toBe(Math.ceil(((1e8 / 86400) * 3) / 400 / 0.7));
     const n = plan({ objectsPerDay: 1e8, streamMsgPerS: 1000 });
-    expect(n.nats.streams).toBe(Math.ceil((1e8 / 86400) * 3 / 1000));
+    expect(n.nats.streams).toBe(Math.ceil(((1e8 / 86400) * 3) / 1000));
     expect(n.nats.nodes).toBe(3 * n.nats.streams);
     expect(plan({ objectsPerDay: 1e6 }).nats.nodes).toBe(3);
   });
@@ -74,7 +81,9 @@ describe('capacity model', () => {
 
 describe('lookout plan', () => {
   it('prints JSON with --json (suffix M accepted) and fails clearly on a bad count', () => {
-    const out = JSON.parse(execFileSync('node', [BIN, 'plan', '--objects-per-day', '10M', '--json'], { encoding: 'utf8' }));
+    const out = JSON.parse(
+      execFileSync('node', [BIN, 'plan', '--objects-per-day', '10M', '--json'], { encoding: 'utf8' }),
+    );
     expect(out.inputs.objectsPerDay).toBe(1e7);
     // The costs come from the newest bench ledger (or the scale benchmark without one): the plan is the model over them.
     expect(out.workers.cpuCores).toBeCloseTo(plan({ objectsPerDay: 1e7 }, out.measured).workers.cpuCores, 6);
@@ -86,17 +95,31 @@ describe('lookout plan', () => {
   });
 });
 
-describe('plans from a bench run\'s CPU ledger', () => {
+describe("plans from a bench run's CPU ledger", () => {
   const results = {
     date: '2026-12-07',
     machine: { cores: 2, cpuModel: 'AMD EPYC' },
     workloads: {
-      'per-object': { unit: 'image', perSecond: 9, ledger: { perObjectMs: { 'worker-cpu': 120, dispatcher: 4, watcher: 1.5, temporal: 60, nats: 2, bigquery: 30, bench: 5 } } },
+      'per-object': {
+        unit: 'image',
+        perSecond: 9,
+        ledger: {
+          perObjectMs: {
+            'worker-cpu': 120,
+            dispatcher: 4,
+            watcher: 1.5,
+            temporal: 60,
+            nats: 2,
+            bigquery: 30,
+            bench: 5,
+          },
+        },
+      },
       bulk: { unit: 'image', perSecond: 20, ledger: null },
     },
   };
 
-  it('takes each process\'s CPU per object from the ledger and the rest from the scale benchmark', () => {
+  it("takes each process's CPU per object from the ledger and the rest from the scale benchmark", () => {
     const m = costsFromLedger(results, 'per-object', 'benchmarks/x.json')!;
     expect(m.workerCpuS).toBeCloseTo(0.12);
     expect(m.dispatcherCpuS).toBeCloseTo(0.004);
@@ -110,17 +133,39 @@ describe('plans from a bench run\'s CPU ledger', () => {
   });
 
   it('orders results files newest first, a full run before a quick one of the same day', () => {
-    expect(resultsFilesNewestFirst(['README.md', '2026-12-01-scale.json', '2026-12-07-2cpu-amd-epyc-quick.json', '2026-12-07-2cpu-amd-epyc.json', '2026-12-03-quick.json'])).toEqual(['2026-12-07-2cpu-amd-epyc.json', '2026-12-07-2cpu-amd-epyc-quick.json', '2026-12-03-quick.json', '2026-12-01-scale.json']);
+    expect(
+      resultsFilesNewestFirst([
+        'README.md',
+        '2026-12-01-scale.json',
+        '2026-12-07-2cpu-amd-epyc-quick.json',
+        '2026-12-07-2cpu-amd-epyc.json',
+        '2026-12-03-quick.json',
+      ]),
+    ).toEqual([
+      '2026-12-07-2cpu-amd-epyc.json',
+      '2026-12-07-2cpu-amd-epyc-quick.json',
+      '2026-12-03-quick.json',
+      '2026-12-01-scale.json',
+    ]);
   });
 
   it('lookout plan --measured FILE plans with that ledger, and refuses a file without one for the workload', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'plan-'));
     const file = path.join(dir, '2026-12-07-test.json');
     fs.writeFileSync(file, JSON.stringify(results));
-    const out = JSON.parse(execFileSync('node', [BIN, 'plan', '--objects-per-day', '1M', '--measured', file, '--json'], { encoding: 'utf8' }));
+    const out = JSON.parse(
+      execFileSync('node', [BIN, 'plan', '--objects-per-day', '1M', '--measured', file, '--json'], {
+        encoding: 'utf8',
+      }),
+    );
     expect(out.measured.workerCpuS).toBeCloseTo(0.12);
-    expect(out.workers.cpuCores).toBeCloseTo(plan({ objectsPerDay: 1e6 }, costsFromLedger(results, 'per-object', 'x')!).workers.cpuCores, 6);
-    const bad = spawnSync('node', [BIN, 'plan', '--objects-per-day', '1M', '--measured', file, '--workload', 'bulk'], { encoding: 'utf8' });
+    expect(out.workers.cpuCores).toBeCloseTo(
+      plan({ objectsPerDay: 1e6 }, costsFromLedger(results, 'per-object', 'x')!).workers.cpuCores,
+      6,
+    );
+    const bad = spawnSync('node', [BIN, 'plan', '--objects-per-day', '1M', '--measured', file, '--workload', 'bulk'], {
+      encoding: 'utf8',
+    });
     expect(bad.status).toBe(1);
     expect(bad.stderr).toContain('has no CPU ledger for workload "bulk"');
     fs.rmSync(dir, { recursive: true, force: true });

@@ -55,7 +55,22 @@ describe('Progress', () => {
 
 describe('ordinals', () => {
   it('says every frame, every 2nd, 3rd, 5th, 11th, 21st, 112th frame', () => {
-    expect([1, 2, 3, 4, 5, 11, 12, 13, 21, 22, 23, 101, 111, 112].map(ordinal)).toEqual(['1st', '2nd', '3rd', '4th', '5th', '11th', '12th', '13th', '21st', '22nd', '23rd', '101st', '111th', '112th']);
+    expect([1, 2, 3, 4, 5, 11, 12, 13, 21, 22, 23, 101, 111, 112].map(ordinal)).toEqual([
+      '1st',
+      '2nd',
+      '3rd',
+      '4th',
+      '5th',
+      '11th',
+      '12th',
+      '13th',
+      '21st',
+      '22nd',
+      '23rd',
+      '101st',
+      '111th',
+      '112th',
+    ]);
     expect(everyNthFrame(1)).toBe('every frame');
     expect(everyNthFrame(2)).toBe('every 2nd frame');
     expect(everyNthFrame(10)).toBe('every 10th frame');

@@ -11,12 +11,24 @@ import type { AddressInfo } from 'node:net';
 import type { JetStreamClient } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../config';
-import { createPushServer, oidcVerifier, staticTokenVerifier, verifierFromConfig, type PushServer, type TokenVerifier } from '../../ingest/push';
+import {
+  createPushServer,
+  oidcVerifier,
+  staticTokenVerifier,
+  verifierFromConfig,
+  type PushServer,
+  type TokenVerifier,
+} from '../../ingest/push';
 
 const AUDIENCE = 'https://lookout.example/pubsub';
 const SA = 'pubsub-push@proj.iam.gserviceaccount.com';
 const KID = 'test-key-1';
-const cfg = loadConfig({ LOOKOUT_BUCKET: 'lookout-inbox', LOOKOUT_PUSH_BUCKETS: 'lookout-inbox,lookout-side', LOOKOUT_PUSH_AUDIENCE: AUDIENCE, LOOKOUT_PUSH_SERVICE_ACCOUNTS: `${SA}, other@proj.iam.gserviceaccount.com` });
+const cfg = loadConfig({
+  LOOKOUT_BUCKET: 'lookout-inbox',
+  LOOKOUT_PUSH_BUCKETS: 'lookout-inbox,lookout-side',
+  LOOKOUT_PUSH_AUDIENCE: AUDIENCE,
+  LOOKOUT_PUSH_SERVICE_ACCOUNTS: `${SA}, other@proj.iam.gserviceaccount.com`,
+});
 
 const google = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
 const attacker = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -24,17 +36,46 @@ const attacker = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
 const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
 const nowS = () => Math.floor(Date.now() / 1000);
 
-function token(claims: Record<string, unknown> = {}, opts: { header?: Record<string, unknown>; key?: crypto.KeyObject; signature?: string } = {}): string {
+function token(
+  claims: Record<string, unknown> = {},
+  opts: { header?: Record<string, unknown>; key?: crypto.KeyObject; signature?: string } = {},
+): string {
   const header = { alg: 'RS256', kid: KID, typ: 'JWT', ...opts.header };
-  const payload = { iss: 'https://accounts.google.com', aud: AUDIENCE, azp: '1234', iat: nowS() - 10, exp: nowS() + 3590, sub: '1234', email: SA, email_verified: true, ...claims };
+  const payload = {
+    iss: 'https://accounts.google.com',
+    aud: AUDIENCE,
+    azp: '1234',
+    iat: nowS() - 10,
+    exp: nowS() + 3590,
+    sub: '1234',
+    email: SA,
+    email_verified: true,
+    ...claims,
+  };
   const body = `${b64(header)}.${b64(payload)}`;
-  const sig = opts.signature ?? crypto.sign('sha256', Buffer.from(body), opts.key ?? google.privateKey).toString('base64url');
+  const sig =
+    opts.signature ?? crypto.sign('sha256', Buffer.from(body), opts.key ?? google.privateKey).toString('base64url');
   return `${body}.${sig}`;
 }
 
 function notification(bucket = 'lookout-inbox', name = 'cam1/a.jpg') {
-  const obj = { kind: 'storage#object', bucket, name, generation: '1712345678901234', size: '1024', contentType: 'image/jpeg', timeCreated: new Date().toISOString() };
-  return { message: { attributes: { eventType: 'OBJECT_FINALIZE', payloadFormat: 'JSON_API_V1' }, data: Buffer.from(JSON.stringify(obj)).toString('base64'), messageId: '1' }, subscription: 'projects/p/subscriptions/s' };
+  const obj = {
+    kind: 'storage#object',
+    bucket,
+    name,
+    generation: '1712345678901234',
+    size: '1024',
+    contentType: 'image/jpeg',
+    timeCreated: new Date().toISOString(),
+  };
+  return {
+    message: {
+      attributes: { eventType: 'OBJECT_FINALIZE', payloadFormat: 'JSON_API_V1' },
+      data: Buffer.from(JSON.stringify(obj)).toString('base64'),
+      messageId: '1',
+    },
+    subscription: 'projects/p/subscriptions/s',
+  };
 }
 
 let certServer: http.Server;
@@ -63,7 +104,12 @@ beforeAll(async () => {
       return { seq: published.length, duplicate: false };
     },
   } as unknown as JetStreamClient;
-  server = createPushServer({ cfg, js, verify: oidcVerifier({ audience: AUDIENCE, serviceAccounts: cfg.push.serviceAccounts, certsUrl }), log: (l) => logs.push(l) });
+  server = createPushServer({
+    cfg,
+    js,
+    verify: oidcVerifier({ audience: AUDIENCE, serviceAccounts: cfg.push.serviceAccounts, certsUrl }),
+    log: (l) => logs.push(l),
+  });
   base = await listen(server);
 });
 
@@ -72,8 +118,16 @@ afterAll(async () => {
   await new Promise((r) => certServer.close(r));
 });
 
-async function post(body: unknown, auth?: string, path = '/pubsub'): Promise<{ status: number; json: Record<string, unknown> | undefined }> {
-  const r = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...(auth !== undefined ? { authorization: auth } : {}) }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+async function post(
+  body: unknown,
+  auth?: string,
+  path = '/pubsub',
+): Promise<{ status: number; json: Record<string, unknown> | undefined }> {
+  const r = await fetch(`${base}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(auth !== undefined ? { authorization: auth } : {}) },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
   const text = await r.text();
   return { status: r.status, json: text ? (JSON.parse(text) as Record<string, unknown>) : undefined };
 }
@@ -85,7 +139,9 @@ describe('push endpoint: tokens', () => {
     expect(published.length).toBe(before + 1);
     expect(published.at(-1)!.body.name).toBe('cam1/a.jpg');
     // Either accepted issuer spelling, and the allow-list is case-insensitive (Google lower-cases emails).
-    expect((await post(notification(), `Bearer ${token({ iss: 'accounts.google.com', email: SA.toUpperCase() })}`)).status).toBe(204);
+    expect(
+      (await post(notification(), `Bearer ${token({ iss: 'accounts.google.com', email: SA.toUpperCase() })}`)).status,
+    ).toBe(204);
     expect(certFetches).toBe(1); // cached per Cache-Control, not fetched per request
   });
 
@@ -107,9 +163,24 @@ describe('push endpoint: tokens', () => {
     ['no email', `Bearer ${token({ email: undefined })}`],
     ['email not verified', `Bearer ${token({ email_verified: false })}`],
     ['bad signature (another key, same kid)', `Bearer ${token({}, { key: attacker.privateKey })}`],
-    ['payload altered after signing', `Bearer ${(() => { const [h, , s] = token().split('.'); return `${h}.${b64({ iss: 'https://accounts.google.com', aud: AUDIENCE, iat: now, exp: now + 600, email: SA, email_verified: true, sub: 'x' })}.${s}`; })()}`],
+    [
+      'payload altered after signing',
+      `Bearer ${(() => {
+        const [h, , s] = token().split('.');
+        return `${h}.${b64({ iss: 'https://accounts.google.com', aud: AUDIENCE, iat: now, exp: now + 600, email: SA, email_verified: true, sub: 'x' })}.${s}`;
+      })()}`,
+    ],
     ['unsigned (alg none)', `Bearer ${token({}, { header: { alg: 'none' }, signature: '' })}`],
-    ['HS256 keyed with the public key', `Bearer ${(() => { const body = `${b64({ alg: 'HS256', kid: KID, typ: 'JWT' })}.${b64({ iss: 'https://accounts.google.com', aud: AUDIENCE, iat: now, exp: now + 600, email: SA, email_verified: true })}`; return `${body}.${crypto.createHmac('sha256', google.publicKey.export({ type: 'spki', format: 'pem' })).update(body).digest('base64url')}`; })()}`],
+    [
+      'HS256 keyed with the public key',
+      `Bearer ${(() => {
+        const body = `${b64({ alg: 'HS256', kid: KID, typ: 'JWT' })}.${b64({ iss: 'https://accounts.google.com', aud: AUDIENCE, iat: now, exp: now + 600, email: SA, email_verified: true })}`;
+        return `${body}.${crypto
+          .createHmac('sha256', google.publicKey.export({ type: 'spki', format: 'pem' }))
+          .update(body)
+          .digest('base64url')}`;
+      })()}`,
+    ],
     ['unknown key id', `Bearer ${token({}, { header: { kid: 'nope' } })}`],
     ['the shared-secret form when only OIDC is configured', 'Bearer some-shared-secret'],
   ];
@@ -150,10 +221,23 @@ describe('push endpoint: admission', () => {
   });
 
   it('rejects a CloudEvent for an unconfigured bucket too', async () => {
-    const obj = { bucket: 'someone-elses-bucket', name: 'x.jpg', generation: '5', size: '3', timeCreated: new Date().toISOString() };
+    const obj = {
+      bucket: 'someone-elses-bucket',
+      name: 'x.jpg',
+      generation: '5',
+      size: '3',
+      timeCreated: new Date().toISOString(),
+    };
     const r = await fetch(`${base}/cloudevents`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${token()}`, 'content-type': 'application/json', 'ce-type': 'google.cloud.storage.object.v1.finalized', 'ce-id': '1', 'ce-source': '//storage.googleapis.com/projects/_/buckets/someone-elses-bucket', 'ce-specversion': '1.0' },
+      headers: {
+        authorization: `Bearer ${token()}`,
+        'content-type': 'application/json',
+        'ce-type': 'google.cloud.storage.object.v1.finalized',
+        'ce-id': '1',
+        'ce-source': '//storage.googleapis.com/projects/_/buckets/someone-elses-bucket',
+        'ce-specversion': '1.0',
+      },
       body: JSON.stringify(obj),
     });
     expect(r.status).toBe(403);
@@ -168,10 +252,14 @@ describe('push endpoint: admission', () => {
 
   it('answers an over-size chunked body (no Content-Length) with 413 as well', async () => {
     const status = await new Promise<number>((resolve, reject) => {
-      const req = http.request(`${base}/pubsub`, { method: 'POST', headers: { authorization: `Bearer ${token()}`, 'content-type': 'application/json' } }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
+      const req = http.request(
+        `${base}/pubsub`,
+        { method: 'POST', headers: { authorization: `Bearer ${token()}`, 'content-type': 'application/json' } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
       req.on('error', reject);
       const chunk = Buffer.alloc(64 * 1024, 0x41);
       let sent = 0;
@@ -192,7 +280,9 @@ describe('verifier configuration', () => {
   it('an OIDC audience without an allow-list of service accounts is a configuration error', () => {
     expect(() => loadConfig({ LOOKOUT_PUSH_AUDIENCE: AUDIENCE })).toThrow(ConfigError);
     expect(() => loadConfig({ LOOKOUT_PUSH_AUDIENCE: AUDIENCE })).toThrow(/LOOKOUT_PUSH_SERVICE_ACCOUNTS/);
-    expect(() => loadConfig({ LOOKOUT_PUSH_AUDIENCE: AUDIENCE, LOOKOUT_PUSH_SERVICE_ACCOUNTS: 'not-an-email' })).toThrow(/LOOKOUT_PUSH_SERVICE_ACCOUNTS/);
+    expect(() =>
+      loadConfig({ LOOKOUT_PUSH_AUDIENCE: AUDIENCE, LOOKOUT_PUSH_SERVICE_ACCOUNTS: 'not-an-email' }),
+    ).toThrow(/LOOKOUT_PUSH_SERVICE_ACCOUNTS/);
     expect(() => loadConfig({ LOOKOUT_PUSH_BUCKETS: 'Bad Bucket!' })).toThrow(/LOOKOUT_PUSH_BUCKETS/);
   });
 

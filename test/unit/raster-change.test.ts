@@ -81,7 +81,9 @@ describe('spectral indices', () => {
   });
 
   it('band roles from Sentinel-2 and Landsat names', () => {
-    expect(rolesFromNames(['B01', 'B02', 'B03', 'B04', 'B05', 'B06', 'B07', 'B08', 'B8A', 'B09', 'B11', 'B12'])).toEqual({ blue: 1, green: 2, red: 3, nir: 7, swir1: 10, swir2: 11 });
+    expect(
+      rolesFromNames(['B01', 'B02', 'B03', 'B04', 'B05', 'B06', 'B07', 'B08', 'B8A', 'B09', 'B11', 'B12']),
+    ).toEqual({ blue: 1, green: 2, red: 3, nir: 7, swir1: 10, swir2: 11 });
     expect(rolesFromNames(['B1', 'B2', 'B3', 'B4', 'B5', 'B7'], 'landsat-tm')).toEqual(LANDSAT7_ETM_6BAND);
     expect(rolesFromNames(['red', 'green', 'blue'], 'names')).toEqual({ red: 0, green: 1, blue: 2 });
   });
@@ -89,7 +91,16 @@ describe('spectral indices', () => {
 
 describe('deep features and novelty', () => {
   it('stretches and resizes a chip to planar RGB in [0, 1]', () => {
-    const chip: ChipPixels = { width: 2, height: 2, nodata: 0, bands: [[0, 100, 200, 300], [100, 100, 100, 100], [50, 50, 50, 50]] };
+    const chip: ChipPixels = {
+      width: 2,
+      height: 2,
+      nodata: 0,
+      bands: [
+        [0, 100, 200, 300],
+        [100, 100, 100, 100],
+        [50, 50, 50, 50],
+      ],
+    };
     const s = { min: [100, 0, 0] as [number, number, number], max: [300, 200, 100] as [number, number, number] };
     const out = chipToRgb01(chip, [0, 1, 2], s, 2);
     expect(Array.from(out.subarray(0, 4))).toEqual([0, 0, 0.5, 1]); // nodata 0 -> 0, 100 -> 0, 200 -> 0.5, 300 -> 1
@@ -105,13 +116,30 @@ describe('deep features and novelty', () => {
     expect(cosineDistance([1, 0], [2, 0])).toBeCloseTo(0, 9);
     expect(cosineDistance([1, 0], [0, 1])).toBeCloseTo(1, 9);
     expect(cosineDistance([1, 0], [-1, 0])).toBeCloseTo(2, 9);
-    const normals = [[0, 0], [1, 0], [0, 1]];
+    const normals = [
+      [0, 0],
+      [1, 0],
+      [0, 1],
+    ];
     const bank: NoveltyBank = {
       dim: 2,
       count: normals.length,
-      query: (v, k = 1) => ({ distance: normals.map((n) => Math.hypot(n[0] - v[0], n[1] - v[1])).sort((a, b) => a - b).slice(0, k).reduce((a, b) => a + b, 0) / k }),
+      query: (v, k = 1) => ({
+        distance:
+          normals
+            .map((n) => Math.hypot(n[0] - v[0], n[1] - v[1]))
+            .sort((a, b) => a - b)
+            .slice(0, k)
+            .reduce((a, b) => a + b, 0) / k,
+      }),
     };
-    const s = noveltyScores([[0.1, 0], [5, 5]], bank);
+    const s = noveltyScores(
+      [
+        [0.1, 0],
+        [5, 5],
+      ],
+      bank,
+    );
     expect(s[0]).toBeCloseTo(0.1, 9);
     expect(s[1]).toBeGreaterThan(5);
     expect(() => noveltyScores([[1, 2, 3]], bank)).toThrow(RangeError);
@@ -150,8 +178,20 @@ describe('blocks of co-registered rasters', () => {
   const H = 64;
   const geo = { tiepoint: [0, 0, 0, 500000, 4000000, 0], pixelScale: [30, 30, 0], geoKeys: epsgGeoKeys(32611) };
   const bandsWith = (burnt: (x: number, y: number) => boolean) =>
-    [0, 1, 2, 3, 4, 5].map((k) => Array.from({ length: W * H }, (_, i) => (burnt(i % W, Math.floor(i / W)) ? BURNT[k] : VEG[k]) * 100));
-  const tif = (bands: number[][], g = geo) => writeTiffBuffer({ width: W, height: H, bands: 6, type: 'uint16', tileSize: 32, compression: 'deflate', geo: g, block: blocksFromBands(bands, W, H, 'uint16') });
+    [0, 1, 2, 3, 4, 5].map((k) =>
+      Array.from({ length: W * H }, (_, i) => (burnt(i % W, Math.floor(i / W)) ? BURNT[k] : VEG[k]) * 100),
+    );
+  const tif = (bands: number[][], g = geo) =>
+    writeTiffBuffer({
+      width: W,
+      height: H,
+      bands: 6,
+      type: 'uint16',
+      tileSize: 32,
+      compression: 'deflate',
+      geo: g,
+      block: blocksFromBands(bands, W, H, 'uint16'),
+    });
 
   it('scores the changed chip highest, spectral and deep, and refuses grids that differ', async () => {
     const before = await openRaster(bufferRangeSource(tif(bandsWith(() => false))));
@@ -160,11 +200,15 @@ describe('blocks of co-registered rasters', () => {
     const extractor: FeatureExtractor = {
       name: 'means',
       inputSize: 8,
-      embed: async (rgb) => Float32Array.from([0, 1, 2], (c) => rgb.subarray(c * 64, (c + 1) * 64).reduce((a, b) => a + b, 0) / 64 + 0.01),
+      embed: async (rgb) =>
+        Float32Array.from([0, 1, 2], (c) => rgb.subarray(c * 64, (c + 1) * 64).reduce((a, b) => a + b, 0) / 64 + 0.01),
     };
     const stretch = { min: [0, 0, 0] as [number, number, number], max: [3000, 3000, 3000] as [number, number, number] };
     const chips = chipGrid(W, H, 32).windows();
-    const res = await blockChange(before, after, chips, { roles: LANDSAT7_ETM_6BAND, deep: { extractor, rgb: [2, 1, 0], stretchBefore: stretch, stretchAfter: stretch } });
+    const res = await blockChange(before, after, chips, {
+      roles: LANDSAT7_ETM_6BAND,
+      deep: { extractor, rgb: [2, 1, 0], stretchBefore: stretch, stretchAfter: stretch },
+    });
     const changed = res.find((r) => r.window.col === 1 && r.window.row === 0)!;
     for (const r of res) {
       if (r === changed) continue;
@@ -173,8 +217,17 @@ describe('blocks of co-registered rasters', () => {
     }
     expect(changed.spectral.evidence.burn).toBeGreaterThan(0.5);
     expect(changed.deepDistance).toBeGreaterThan(0.001);
-    const shifted = await openRaster(bufferRangeSource(tif(bandsWith(() => false), { ...geo, tiepoint: [0, 0, 0, 500090, 4000000, 0] })));
-    await expect(blockChange(before, shifted, chips, { roles: LANDSAT7_ETM_6BAND })).rejects.toThrow(expect.objectContaining({ errorClass: 'NotCoRegistered' }));
+    const shifted = await openRaster(
+      bufferRangeSource(
+        tif(
+          bandsWith(() => false),
+          { ...geo, tiepoint: [0, 0, 0, 500090, 4000000, 0] },
+        ),
+      ),
+    );
+    await expect(blockChange(before, shifted, chips, { roles: LANDSAT7_ETM_6BAND })).rejects.toThrow(
+      expect.objectContaining({ errorClass: 'NotCoRegistered' }),
+    );
     expect(() => assertCoRegistered(before, { ...before, width: 10 })).toThrow(BadInputError);
   });
 });
@@ -210,10 +263,21 @@ describe('heatmap and GeoJSON', () => {
   });
 
   it('writes one feature per chip, null geometry where there is no footprint', () => {
-    const geo = georefFromGeoTiff({ ModelTiepoint: [0, 0, 0, 500000, 4000000, 0], ModelPixelScale: [30, 30, 0], geoKeys: { GTModelTypeGeoKey: 1, ProjectedCSTypeGeoKey: 32611 } });
+    const geo = georefFromGeoTiff({
+      ModelTiepoint: [0, 0, 0, 500000, 4000000, 0],
+      ModelPixelScale: [30, 30, 0],
+      geoKeys: { GTModelTypeGeoKey: 1, ProjectedCSTypeGeoKey: 32611 },
+    });
     const ws = chipGrid(200, 100, 128).windows();
     const fc = chipFeatureCollection(
-      ws.map((w, i) => ({ window: w, placement: i === 0 ? { footprint: footprint(geo, w), georefStatus: 'ok' } : { footprint: null, georefStatus: 'missing', reason: 'no tags' }, properties: { score: i / 10 } })),
+      ws.map((w, i) => ({
+        window: w,
+        placement:
+          i === 0
+            ? { footprint: footprint(geo, w), georefStatus: 'ok' }
+            : { footprint: null, georefStatus: 'missing', reason: 'no tags' },
+        properties: { score: i / 10 },
+      })),
       { run: 'r1' },
     );
     expect(fc.type).toBe('FeatureCollection');
@@ -221,7 +285,16 @@ describe('heatmap and GeoJSON', () => {
     const f0 = fc.features[0];
     expect(f0.geometry?.type).toBe('Polygon');
     expect(f0.geometry?.coordinates[0]).toHaveLength(5);
-    expect(f0.properties).toMatchObject({ chip: 0, x: 0, y: 0, width: 128, height: 100, clipped: true, score: 0, georef: 'ok' });
+    expect(f0.properties).toMatchObject({
+      chip: 0,
+      x: 0,
+      y: 0,
+      width: 128,
+      height: 100,
+      clipped: true,
+      score: 0,
+      georef: 'ok',
+    });
     expect(fc.features[1].geometry).toBeNull();
     expect(fc.features[1].properties.georef_reason).toBe('no tags');
     expect(fc.bbox?.[0]).toBeCloseTo(f0.bbox![0], 12);

@@ -14,7 +14,15 @@ import type { AnalysisSummary, AnalyzeInput, ObjectRef, RasterPlan } from '../..
 import type { ObjectStore } from '../../io/objectstore';
 import { blocksFromBands, epsgGeoKeys, writeTiffBuffer } from '../../media/tiff-writer';
 import type { MethodRuntime } from '../../methods/method';
-import { chipToChannels01, classifierChannels, classifierSummary, fromHalf, packFloat16, toHalf, unpackFloat16 } from '../../methods/raster-change/classifier';
+import {
+  chipToChannels01,
+  classifierChannels,
+  classifierSummary,
+  fromHalf,
+  packFloat16,
+  toHalf,
+  unpackFloat16,
+} from '../../methods/raster-change/classifier';
 import { rasterChangeMethod } from '../../methods/raster-change/method';
 import { decide, OnnxChipClassifier, scoreOf } from '../../runtime/classifier';
 import { CachingModelLoader } from '../../runtime/loader';
@@ -32,7 +40,15 @@ function headManifest(over: Record<string, unknown> = {}, cls: Record<string, un
     file: 'model.onnx',
     inputs: [{ name: 'features', dtype: 'float32', dims: [-1, 1280] }],
     outputs: [{ name: 'probability', dtype: 'float32', dims: [-1, 1] }],
-    classifier: { pipelines: ['raster'], input: 'embedding', backbone: 'mobilenetv2', output: 'probability', threshold: 0.5, labels: ['no', 'yes'], ...cls },
+    classifier: {
+      pipelines: ['raster'],
+      input: 'embedding',
+      backbone: 'mobilenetv2',
+      output: 'probability',
+      threshold: 0.5,
+      labels: ['no', 'yes'],
+      ...cls,
+    },
     maxBatchSize: 64,
     provenance: {},
     license: 'test',
@@ -43,8 +59,13 @@ function headManifest(over: Record<string, unknown> = {}, cls: Record<string, un
 describe('chip classifier manifests', () => {
   it('a chip-classifier manifest is validated: input kind, backbone or bands and size, output, threshold, labels, placement', () => {
     expect(validateManifest(headManifest(), 'm').classifier?.backbone).toBe('mobilenetv2');
-    expect(validateManifest(headManifest({}, { input: 'pixels', bands: ['gray'], size: 128, backbone: undefined }), 'm').classifier?.size).toBe(128);
-    expect(validateManifest(headManifest({}, { placement: { backbone: 'cpu', head: 'gpu' } }), 'm').classifier?.placement).toEqual({ backbone: 'cpu', head: 'gpu' });
+    expect(
+      validateManifest(headManifest({}, { input: 'pixels', bands: ['gray'], size: 128, backbone: undefined }), 'm')
+        .classifier?.size,
+    ).toBe(128);
+    expect(
+      validateManifest(headManifest({}, { placement: { backbone: 'cpu', head: 'gpu' } }), 'm').classifier?.placement,
+    ).toEqual({ backbone: 'cpu', head: 'gpu' });
     const bad: Array<[Record<string, unknown>, Record<string, unknown>, RegExp]> = [
       [{ classifier: undefined }, {}, /needs a "classifier" object/],
       [{}, { input: 'tiles' }, /classifier.input/],
@@ -72,7 +93,10 @@ describe('chip classifier manifests', () => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lookout-cls-'));
     try {
       fs.mkdirSync(path.join(tmp, 'broken', '1'), { recursive: true });
-      fs.writeFileSync(path.join(tmp, 'broken', 'manifest.json'), JSON.stringify(headManifest({ name: 'broken' }, { labels: ['x'] })));
+      fs.writeFileSync(
+        path.join(tmp, 'broken', 'manifest.json'),
+        JSON.stringify(headManifest({ name: 'broken' }, { labels: ['x'] })),
+      );
       fs.writeFileSync(path.join(tmp, 'broken', '1', 'model.onnx'), '');
       expect(() => chipClassifiersFor(tmp, 'raster')).toThrow(ManifestError);
     } finally {
@@ -85,29 +109,49 @@ describe('chip classifier manifests', () => {
     expect(scoreOf({ output: 'logit' }, [0])).toBe(0.5);
     expect(scoreOf({ output: 'logit' }, [Math.log(3)])).toBeCloseTo(0.75, 12);
     expect(() => scoreOf({ output: 'probability', positiveIndex: 2 }, [0.1, 0.2])).toThrow(RangeError);
-    expect(decide({ threshold: 0.5, labels: ['no', 'yes'] }, 0.5)).toEqual({ score: 0.5, label: 'yes', positive: true });
+    expect(decide({ threshold: 0.5, labels: ['no', 'yes'] }, 0.5)).toEqual({
+      score: 0.5,
+      label: 'yes',
+      positive: true,
+    });
     expect(decide({ threshold: 0.5, labels: ['no', 'yes'] }, 0.49).label).toBe('no');
-    expect(classifierSummary({ model: 'h', version: 2 }, { threshold: 0.5, labels: ['no', 'yes'] }, [0.1, null, 0.7, 0.5])).toEqual({ model: 'h', version: 2, maxScore: 0.7, positives: 2, label: 'yes' });
+    expect(
+      classifierSummary({ model: 'h', version: 2 }, { threshold: 0.5, labels: ['no', 'yes'] }, [0.1, null, 0.7, 0.5]),
+    ).toEqual({ model: 'h', version: 2, maxScore: 0.7, positives: 2, label: 'yes' });
   });
 });
 
 describe('two-stage placement', () => {
   const spec = resolvePipeline('raster', { gpuStages: [], gpuFallbackMs: 1500 });
   it('no placement: one activity on the pipeline CPU queue (also when extract is a GPU stage)', () => {
-    expect(rasterPlacement(spec, null)).toEqual({ block: { pool: 'cpu', taskQueue: 'raster-cpu', startToCloseMs: 120_000 }, head: null });
-    expect(rasterPlacement(resolvePipeline('raster', { gpuStages: ['extract'], gpuFallbackMs: 1500 }), undefined).block.taskQueue).toBe('raster-cpu');
+    expect(rasterPlacement(spec, null)).toEqual({
+      block: { pool: 'cpu', taskQueue: 'raster-cpu', startToCloseMs: 120_000 },
+      head: null,
+    });
+    expect(
+      rasterPlacement(resolvePipeline('raster', { gpuStages: ['extract'], gpuFallbackMs: 1500 }), undefined).block
+        .taskQueue,
+    ).toBe('raster-cpu');
   });
   it('backbone cpu, head gpu: the head gets its own activity on the GPU queue, falling back to the CPU queue after the pipeline wait', () => {
     const p = rasterPlacement(spec, { backbone: 'cpu', head: 'gpu' });
     expect(p.block).toEqual({ pool: 'cpu', taskQueue: 'raster-cpu', startToCloseMs: 120_000 });
-    expect(p.head).toEqual({ pool: 'gpu', taskQueue: 'raster-gpu', fallback: { taskQueue: 'raster-cpu', scheduleToStartMs: 1500 }, startToCloseMs: 60_000 });
+    expect(p.head).toEqual({
+      pool: 'gpu',
+      taskQueue: 'raster-gpu',
+      fallback: { taskQueue: 'raster-cpu', scheduleToStartMs: 1500 },
+      startToCloseMs: 60_000,
+    });
   });
   it('backbone gpu, head cpu: the block goes to the GPU queue with fallback, the head to the CPU queue; one pool for both: one activity there', () => {
     const p = rasterPlacement(spec, { backbone: 'gpu', head: 'cpu' });
     expect(p.block.taskQueue).toBe('raster-gpu');
     expect(p.block.fallback?.taskQueue).toBe('raster-cpu');
     expect(p.head).toEqual({ pool: 'cpu', taskQueue: 'raster-cpu', startToCloseMs: 60_000 });
-    expect(rasterPlacement(spec, { backbone: 'gpu', head: 'gpu' })).toMatchObject({ block: { pool: 'gpu', taskQueue: 'raster-gpu' }, head: null });
+    expect(rasterPlacement(spec, { backbone: 'gpu', head: 'gpu' })).toMatchObject({
+      block: { pool: 'gpu', taskQueue: 'raster-gpu' },
+      head: null,
+    });
     // A spec from an older version without the wait: the default.
     const { gpuFallbackMs: _omit, ...old } = spec;
     expect(rasterPlacement(old, { backbone: 'cpu', head: 'gpu' }).head?.fallback?.scheduleToStartMs).toBe(10_000);
@@ -128,27 +172,49 @@ describe('float16 transport of head inputs', () => {
     expect(fromHalf(toHalf(1 + 3 * 2 ** -11))).toBe(1 + 2 ** -9);
   });
   it('vectors round-trip within float16 precision (relative 2^-11) and their size is 2 bytes per value', () => {
-    const v = [Float32Array.from({ length: 1280 }, (_, i) => ((i * 37) % 600) / 100), Float32Array.from({ length: 1280 }, (_, i) => Math.sin(i) * 3)];
+    const v = [
+      Float32Array.from({ length: 1280 }, (_, i) => ((i * 37) % 600) / 100),
+      Float32Array.from({ length: 1280 }, (_, i) => Math.sin(i) * 3),
+    ];
     const b64 = packFloat16(v, 1280);
     expect(Buffer.from(b64, 'base64').length).toBe(2 * 1280 * 2);
     const back = unpackFloat16(b64, 1280);
-    for (let k = 0; k < 2; k++) for (let i = 0; i < 1280; i++) expect(Math.abs(back[k][i] - v[k][i])).toBeLessThanOrEqual(Math.abs(v[k][i]) * 2 ** -11 + 2 ** -24);
+    for (let k = 0; k < 2; k++)
+      for (let i = 0; i < 1280; i++)
+        expect(Math.abs(back[k][i] - v[k][i])).toBeLessThanOrEqual(Math.abs(v[k][i]) * 2 ** -11 + 2 ** -24);
   });
 });
 
 describe('pixel heads', () => {
   it('channels by role, band name or gray; missing bands named', () => {
     const roles = { red: 2, green: 1, blue: 0, nir: 3 };
-    expect(classifierChannels({ bands: ['gray'] }, ['B02', 'B03', 'B04', 'B08'], roles, [2, 1, 0])).toEqual({ channels: [-1], missing: [] });
-    expect(classifierChannels({ bands: ['nir', 'B04'] }, ['B02', 'B03', 'B04', 'B08'], roles, [2, 1, 0])).toEqual({ channels: [3, 2], missing: [] });
-    expect(classifierChannels({ bands: ['swir2', 'gray'] }, ['a'], {}, null)).toEqual({ channels: null, missing: ['swir2', 'gray'] });
+    expect(classifierChannels({ bands: ['gray'] }, ['B02', 'B03', 'B04', 'B08'], roles, [2, 1, 0])).toEqual({
+      channels: [-1],
+      missing: [],
+    });
+    expect(classifierChannels({ bands: ['nir', 'B04'] }, ['B02', 'B03', 'B04', 'B08'], roles, [2, 1, 0])).toEqual({
+      channels: [3, 2],
+      missing: [],
+    });
+    expect(classifierChannels({ bands: ['swir2', 'gray'] }, ['a'], {}, null)).toEqual({
+      channels: null,
+      missing: ['swir2', 'gray'],
+    });
   });
   it('a chip becomes [C, size, size] in [0, 1]: stretched per channel, gray = mean of stretched RGB, resized', () => {
     const w = 4;
     const h = 4;
     const band = (v: (i: number) => number) => Float64Array.from({ length: w * h }, (_, i) => v(i));
-    const chip = { width: w, height: h, bands: [band(() => 10), band(() => 20), band(() => 30), band((i) => (i % 2 ? 100 : 0))], nodata: null };
-    const out = chipToChannels01(chip, { channels: [3, -1], stretch: { min: [0, 0], max: [100, 1] } }, 2, [0, 1, 2], { min: [0, 0, 0], max: [40, 40, 40] });
+    const chip = {
+      width: w,
+      height: h,
+      bands: [band(() => 10), band(() => 20), band(() => 30), band((i) => (i % 2 ? 100 : 0))],
+      nodata: null,
+    };
+    const out = chipToChannels01(chip, { channels: [3, -1], stretch: { min: [0, 0], max: [100, 1] } }, 2, [0, 1, 2], {
+      min: [0, 0, 0],
+      max: [40, 40, 40],
+    });
     expect(out.length).toBe(2 * 2 * 2);
     // nir stripes (0, 100) averaged by the 2x downsize: 0.5; gray: (10 + 20 + 30) / 3 / 40 = 0.5.
     for (let i = 0; i < 4; i++) expect(out[i]).toBeCloseTo(0.5, 6);
@@ -177,7 +243,12 @@ function memoryStore(): ObjectStore & { objects: Map<string, Buffer> } {
     },
     async rangeSource(ref) {
       const b = objects.get(key(ref.bucket, ref.name))!;
-      return { size: b.length, name: ref.name, generation: ref.generation, read: async (o: number, l: number) => b.subarray(o, Math.min(b.length, o + l)) };
+      return {
+        size: b.length,
+        name: ref.name,
+        generation: ref.generation,
+        read: async (o: number, l: number) => b.subarray(o, Math.min(b.length, o + l)),
+      };
     },
     async uploadIfGeneration(bucket, name, data, generation) {
       const g = gens.get(key(bucket, name)) ?? '0';
@@ -188,7 +259,14 @@ function memoryStore(): ObjectStore & { objects: Map<string, Buffer> } {
     },
     async stat(bucket, name) {
       const b = objects.get(key(bucket, name));
-      return b ? { generation: gens.get(key(bucket, name))!, size: b.length, timeCreated: new Date(0).toISOString(), contentType: 'image/tiff' } : null;
+      return b
+        ? {
+            generation: gens.get(key(bucket, name))!,
+            size: b.length,
+            timeCreated: new Date(0).toISOString(),
+            contentType: 'image/tiff',
+          }
+        : null;
     },
   };
 }
@@ -208,7 +286,16 @@ function rgbTiff(): Buffer {
       bands[2][i] = dark ? 20 + t / 4 : 70 + t;
     }
   }
-  return writeTiffBuffer({ width: w, height: h, bands: 3, type: 'uint8', tileSize: 64, compression: 'deflate', geo: { tiepoint: [0, 0, 0, 500000, 4000000, 0], pixelScale: [1, 1, 0], geoKeys: epsgGeoKeys(32611) }, block: blocksFromBands(bands, w, h, 'uint8') });
+  return writeTiffBuffer({
+    width: w,
+    height: h,
+    bands: 3,
+    type: 'uint8',
+    tileSize: 64,
+    compression: 'deflate',
+    geo: { tiepoint: [0, 0, 0, 500000, 4000000, 0], pixelScale: [1, 1, 0], geoKeys: epsgGeoKeys(32611) },
+    block: blocksFromBands(bands, w, h, 'uint8'),
+  });
 }
 
 type Row = Omit<AnalysisSummary, 'input' | 'runId' | 'workflowStartedAt'>;
@@ -223,10 +310,34 @@ describe('the raster method with the example chip classifier', () => {
     store = memoryStore();
     await store.upload('inbox', 'area/scene.tif', rgbTiff(), 'image/tiff');
     const s = await store.stat!('inbox', 'area/scene.tif');
-    const object: ObjectRef = { bucket: 'inbox', name: 'area/scene.tif', generation: s!.generation, size: s!.size, timeCreated: s!.timeCreated, contentType: 'image/tiff', metadata: { 'lookout-chip-size': '64', 'lookout-classifier': HEAD } };
-    input = { pipeline: resolvePipeline('raster', { gpuStages: [], gpuFallbackMs: 1500 }), object, trace: { source: 'backfill', publishedAt: new Date(0).toISOString(), dispatchedAt: new Date(0).toISOString() } } as AnalyzeInput;
+    const object: ObjectRef = {
+      bucket: 'inbox',
+      name: 'area/scene.tif',
+      generation: s!.generation,
+      size: s!.size,
+      timeCreated: s!.timeCreated,
+      contentType: 'image/tiff',
+      metadata: { 'lookout-chip-size': '64', 'lookout-classifier': HEAD },
+    };
+    input = {
+      pipeline: resolvePipeline('raster', { gpuStages: [], gpuFallbackMs: 1500 }),
+      object,
+      trace: { source: 'backfill', publishedAt: new Date(0).toISOString(), dispatchedAt: new Date(0).toISOString() },
+    } as AnalyzeInput;
     loader = new CachingModelLoader({ repo: REPO, pool: 'cpu', threads: 1 });
-    method = await rasterChangeMethod.load({ models: loader, store, sceneStore: () => { throw new Error('unused'); }, resultsBucket: 'results', maxObjectBytes: 2 ** 30, loadImage: () => { throw new Error('unused'); }, heartbeat: () => {} });
+    method = await rasterChangeMethod.load({
+      models: loader,
+      store,
+      sceneStore: () => {
+        throw new Error('unused');
+      },
+      resultsBucket: 'results',
+      maxObjectBytes: 2 ** 30,
+      loadImage: () => {
+        throw new Error('unused');
+      },
+      heartbeat: () => {},
+    });
     plan = await method.planRaster!(input, { chipSize: 128, chipOverlap: 0, blockChips: 2 });
   }, 120_000);
   afterAll(async () => {
@@ -236,14 +347,32 @@ describe('the raster method with the example chip classifier', () => {
   it('planning: metadata lookout-classifier names the chip classifier (the example heads are byDefault false: not run unless named; none turns it off; an unknown name is bad input)', async () => {
     const m = loadLocalModel(REPO, HEAD).manifest;
     expect(m.classifier?.byDefault).toBe(false);
-    expect(plan.classifier).toEqual({ model: HEAD, version: m.version, input: 'embedding', channels: null, stretch: null, placement: m.classifier?.placement ?? null });
+    expect(plan.classifier).toEqual({
+      model: HEAD,
+      version: m.version,
+      input: 'embedding',
+      channels: null,
+      stretch: null,
+      placement: m.classifier?.placement ?? null,
+    });
     expect(method.loadedModels().some((l) => l.startsWith(`${HEAD} v${m.version}`))).toBe(true);
     const { 'lookout-classifier': _named, ...unnamed } = input.object.metadata!;
-    const plain = await method.planRaster!({ ...input, object: { ...input.object, metadata: unnamed } }, { chipSize: 128, chipOverlap: 0, blockChips: 2 });
+    const plain = await method.planRaster!(
+      { ...input, object: { ...input.object, metadata: unnamed } },
+      { chipSize: 128, chipOverlap: 0, blockChips: 2 },
+    );
     expect(plain.classifier).toBeNull();
-    const off = await method.planRaster!({ ...input, object: { ...input.object, metadata: { ...input.object.metadata, 'lookout-classifier': 'none' } } }, { chipSize: 128, chipOverlap: 0, blockChips: 2 });
+    const off = await method.planRaster!(
+      { ...input, object: { ...input.object, metadata: { ...input.object.metadata, 'lookout-classifier': 'none' } } },
+      { chipSize: 128, chipOverlap: 0, blockChips: 2 },
+    );
     expect(off.classifier).toBeNull();
-    await expect(method.planRaster!({ ...input, object: { ...input.object, metadata: { 'lookout-classifier': 'nope' } } }, { chipSize: 128, chipOverlap: 0, blockChips: 2 })).rejects.toMatchObject({ errorClass: 'UnknownClassifier' });
+    await expect(
+      method.planRaster!(
+        { ...input, object: { ...input.object, metadata: { 'lookout-classifier': 'nope' } } },
+        { chipSize: 128, chipOverlap: 0, blockChips: 2 },
+      ),
+    ).rejects.toMatchObject({ errorClass: 'UnknownClassifier' });
   }, 60_000);
 
   it('an engine variant of the backbone per raster (metadata lookout-backbone): planned, run and named in the rows; an unknown one is bad input', async () => {
@@ -253,7 +382,11 @@ describe('the raster method with the example chip classifier', () => {
     const vplan = await method.planRaster!(vin, { chipSize: 128, chipOverlap: 0, blockChips: 2 });
     expect(vplan.backbone).toEqual({ name: 'mobilenetv2-int8', version: 1 });
     const got: Row[] = [];
-    await method.analyzeRasterBlock!({ input: vin, plan: vplan, block: 0 }, { workflowId: 'raster:v', taskQueue: 'raster-cpu', attempt: 1, pool: 'cpu' }, async (row) => void got.push(row));
+    await method.analyzeRasterBlock!(
+      { input: vin, plan: vplan, block: 0 },
+      { workflowId: 'raster:v', taskQueue: 'raster-cpu', attempt: 1, pool: 'cpu' },
+      async (row) => void got.push(row),
+    );
     expect(got).toHaveLength(4);
     for (const row of got) {
       expect(row.extract?.report.model).toEqual({ name: 'mobilenetv2-int8', version: 1 });
@@ -261,14 +394,24 @@ describe('the raster method with the example chip classifier', () => {
       expect(row.raster!.classifier_score).not.toBeNull();
     }
     for (const bad of ['nanodet', 'no-such-model', '../x']) {
-      await expect(method.planRaster!({ ...input, object: { ...input.object, metadata: { 'lookout-backbone': bad } } }, { chipSize: 128, chipOverlap: 0, blockChips: 2 }), bad).rejects.toMatchObject({ errorClass: 'UnknownBackbone' });
+      await expect(
+        method.planRaster!(
+          { ...input, object: { ...input.object, metadata: { 'lookout-backbone': bad } } },
+          { chipSize: 128, chipOverlap: 0, blockChips: 2 },
+        ),
+        bad,
+      ).rejects.toMatchObject({ errorClass: 'UnknownBackbone' });
     }
   }, 120_000);
 
-  it('one stage: every chip row carries the head\'s score and label; two stages: the rows wait for the head, which gives the same scores (float16 inputs) and reports its own queue and pool', async () => {
+  it("one stage: every chip row carries the head's score and label; two stages: the rows wait for the head, which gives the same scores (float16 inputs) and reports its own queue and pool", async () => {
     expect(plan.chips).toBe(12);
     const one: Row[] = [];
-    const r1 = await method.analyzeRasterBlock!({ input, plan, block: 0 }, { workflowId: 'raster:w', taskQueue: 'raster-cpu', attempt: 1, pool: 'cpu' }, async (row) => void one.push(row));
+    const r1 = await method.analyzeRasterBlock!(
+      { input, plan, block: 0 },
+      { workflowId: 'raster:w', taskQueue: 'raster-cpu', attempt: 1, pool: 'cpu' },
+      async (row) => void one.push(row),
+    );
     expect(r1.pendingHead).toBeUndefined();
     expect(one).toHaveLength(4);
     const head = await OnnxChipClassifier.load(loadLocalModel(REPO, HEAD), { pool: 'cpu', threads: 1 });
@@ -285,13 +428,21 @@ describe('the raster method with the example chip classifier', () => {
     }
     // Two stages: nothing emitted by the block; the head activity (another queue, pool gpu) emits the rows.
     const held: Row[] = [];
-    const r2 = await method.analyzeRasterBlock!({ input, plan, block: 0, deferHead: true }, { workflowId: 'raster:w', taskQueue: 'raster-cpu', attempt: 1, pool: 'cpu' }, async (row) => void held.push(row));
+    const r2 = await method.analyzeRasterBlock!(
+      { input, plan, block: 0, deferHead: true },
+      { workflowId: 'raster:w', taskQueue: 'raster-cpu', attempt: 1, pool: 'cpu' },
+      async (row) => void held.push(row),
+    );
     expect(r2.pendingHead).toBe(true);
     expect(held).toHaveLength(0);
     const pending = store.objects.get(`results/${plan.prefix}/blocks/0.head.json`);
     expect(pending).toBeDefined();
     const two: Row[] = [];
-    const r3 = await method.classifyRasterBlock!({ input, plan, block: 0 }, { workflowId: 'raster:w', taskQueue: 'raster-gpu', attempt: 1, pool: 'gpu', fellBack: false }, async (row) => void two.push(row));
+    const r3 = await method.classifyRasterBlock!(
+      { input, plan, block: 0 },
+      { workflowId: 'raster:w', taskQueue: 'raster-gpu', attempt: 1, pool: 'gpu', fellBack: false },
+      async (row) => void two.push(row),
+    );
     expect(r3).toMatchObject({ ok: 4, failed: 0 });
     expect(two).toHaveLength(4);
     for (const row of two) {
@@ -300,14 +451,25 @@ describe('the raster method with the example chip classifier', () => {
       expect(row.raster!.change_score).toBe(same.raster!.change_score);
       expect(row.extract?.report.taskQueue).toBe('raster-cpu');
       expect(row.extract?.report.pool).toBe('cpu');
-      expect(row.score?.report).toMatchObject({ taskQueue: 'raster-gpu', pool: 'gpu', model: { name: HEAD, version: 1 } });
+      expect(row.score?.report).toMatchObject({
+        taskQueue: 'raster-gpu',
+        pool: 'gpu',
+        model: { name: HEAD, version: 1 },
+      });
       expect(row.score!.report.startedAt).toBeGreaterThanOrEqual(row.extract!.report.completedAt);
     }
     // The summary counts the chips at or above the threshold from the stored block records.
-    for (let b = 1; b < plan.blocks; b++) await method.analyzeRasterBlock!({ input, plan, block: b }, { workflowId: 'raster:w', taskQueue: 'raster-cpu', attempt: 1, pool: 'cpu' }, async () => {});
+    for (let b = 1; b < plan.blocks; b++)
+      await method.analyzeRasterBlock!(
+        { input, plan, block: b },
+        { workflowId: 'raster:w', taskQueue: 'raster-cpu', attempt: 1, pool: 'cpu' },
+        async () => {},
+      );
     const fin = await method.finishRaster!(input, plan);
     expect(fin.classifier).toMatchObject({ model: HEAD, label: spec.labels[1] });
-    expect(fin.classifier!.maxScore).toBeGreaterThanOrEqual(Math.max(...two.map((r) => r.raster!.classifier_score!)) - 2e-3);
+    expect(fin.classifier!.maxScore).toBeGreaterThanOrEqual(
+      Math.max(...two.map((r) => r.raster!.classifier_score!)) - 2e-3,
+    );
     expect(fin.classifier!.positives).toBeGreaterThanOrEqual(0);
   }, 120_000);
 });

@@ -16,9 +16,16 @@ import { summary } from './fixtures';
 function partialFailure(rows: ResultRow[], bad: (r: ResultRow) => string | undefined): Error {
   const errors = rows.map((r) => {
     const why = bad(r);
-    return { row: { insertId: r.analysis_id, json: r }, errors: [why ? { reason: 'invalid', message: why } : { reason: 'stopped', message: '' }] };
+    return {
+      row: { insertId: r.analysis_id, json: r },
+      errors: [why ? { reason: 'invalid', message: why } : { reason: 'stopped', message: '' }],
+    };
   });
-  return Object.assign(new Error('A failure occurred during this request.'), { name: 'PartialFailureError', errors, response: {} });
+  return Object.assign(new Error('A failure occurred during this request.'), {
+    name: 'PartialFailureError',
+    errors,
+    response: {},
+  });
 }
 
 /** A table that refuses rows carrying a column it does not have. */
@@ -28,7 +35,10 @@ function schemaSink(missingColumn: string) {
   const sink: RowSink = {
     async insert(rows) {
       calls++;
-      if (rows.some((r) => r[missingColumn] !== undefined && r[missingColumn] !== null)) throw partialFailure(rows, (r) => (r[missingColumn] !== undefined && r[missingColumn] !== null ? `no such field: ${missingColumn}.` : undefined));
+      if (rows.some((r) => r[missingColumn] !== undefined && r[missingColumn] !== null))
+        throw partialFailure(rows, (r) =>
+          r[missingColumn] !== undefined && r[missingColumn] !== null ? `no such field: ${missingColumn}.` : undefined,
+        );
       written.push(...rows);
     },
   };
@@ -37,7 +47,14 @@ function schemaSink(missingColumn: string) {
 
 function activities(sink: RowSink) {
   const rows = new RowBatcher(sink, { maxRows: 10, maxDelayMs: 5 });
-  return createActivities({ methods: new Map(), definitions: new Map(), videos: { get: async () => '/nonexistent' }, rows, table: 'p.d.t', pool: 'cpu' });
+  return createActivities({
+    methods: new Map(),
+    definitions: new Map(),
+    videos: { get: async () => '/nonexistent' },
+    rows,
+    table: 'p.d.t',
+    pool: 'cpu',
+  });
 }
 
 async function failure(p: Promise<unknown>): Promise<Error & { type?: string; nonRetryable?: boolean }> {
@@ -80,7 +97,11 @@ describe('record activity', () => {
   });
 
   it('BigQuery away (5xx, refused connection, table missing) is a passing fault: retried', async () => {
-    for (const e of [Object.assign(new Error('Service Unavailable'), { code: 503 }), Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), Object.assign(new Error('Not found: Table p:d.t'), { code: 404 })]) {
+    for (const e of [
+      Object.assign(new Error('Service Unavailable'), { code: 503 }),
+      Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
+      Object.assign(new Error('Not found: Table p:d.t'), { code: 404 }),
+    ]) {
       const err = await failure(activities({ insert: async () => Promise.reject(e) }).record(summary()));
       expect(err.nonRetryable).toBe(false);
     }
@@ -145,7 +166,8 @@ describe('RowBatcher with a refused row in the batch', () => {
     const inserted: string[] = [];
     const sink: RowSink = {
       async insert(rows) {
-        if (rows.some((r) => r.analysis_id === 'bad')) throw Object.assign(new Error('Invalid value for field'), { code: 400 });
+        if (rows.some((r) => r.analysis_id === 'bad'))
+          throw Object.assign(new Error('Invalid value for field'), { code: 400 });
         inserted.push(...rows.map((r) => r.analysis_id));
       },
     };

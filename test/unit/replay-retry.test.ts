@@ -10,9 +10,27 @@ import { replayDeadLetters } from '../../dispatch/replay';
 import { retryAnalyses, type RetryOutcome, type RetryRow } from '../../dispatch/retry';
 import type { DeadLetter } from '../../io/streams';
 
-const ev = (name: string, extra: Record<string, unknown> = {}) => JSON.stringify({ bucket: 'lookout-inbox', name, generation: '7', size: '10', timeCreated: '2026-11-23T10:00:00Z', source: 'watcher', ...extra });
-const dl = (seq: number, payload: string): DeadLetter & { seq: number } => ({ seq, kind: 'dispatch', reason: 'x', payload, at: '2026-11-23T10:00:00Z' });
-const unavailable = () => new ServiceError('Failed to start Workflow', { cause: Object.assign(new Error('14 UNAVAILABLE: No connection established'), { code: 14 }) });
+const ev = (name: string, extra: Record<string, unknown> = {}) =>
+  JSON.stringify({
+    bucket: 'lookout-inbox',
+    name,
+    generation: '7',
+    size: '10',
+    timeCreated: '2026-11-23T10:00:00Z',
+    source: 'watcher',
+    ...extra,
+  });
+const dl = (seq: number, payload: string): DeadLetter & { seq: number } => ({
+  seq,
+  kind: 'dispatch',
+  reason: 'x',
+  payload,
+  at: '2026-11-23T10:00:00Z',
+});
+const unavailable = () =>
+  new ServiceError('Failed to start Workflow', {
+    cause: Object.assign(new Error('14 UNAVAILABLE: No connection established'), { code: 14 }),
+  });
 
 describe('replayDeadLetters', () => {
   it('reports each dead letter and goes on past poison ones', async () => {
@@ -20,10 +38,17 @@ describe('replayDeadLetters', () => {
     const started: string[] = [];
     const lines: string[] = [];
     const report = await replayDeadLetters(
-      [dl(1, ev('a.jpg')), dl(2, '{{{ not json'), dl(3, ev('b.jpg', { metadata: { 'lookout-pipeline': 'constructor' } })), dl(4, ev('c.jpg')), dl(5, ev('d.jpg'))],
+      [
+        dl(1, ev('a.jpg')),
+        dl(2, '{{{ not json'),
+        dl(3, ev('b.jpg', { metadata: { 'lookout-pipeline': 'constructor' } })),
+        dl(4, ev('c.jpg')),
+        dl(5, ev('d.jpg')),
+      ],
       {
         start: async (e: ObjectEvent) => {
-          if (e.metadata?.['lookout-pipeline'] === 'constructor') throw new UnknownPipelineError('constructor', ['objects']);
+          if (e.metadata?.['lookout-pipeline'] === 'constructor')
+            throw new UnknownPipelineError('constructor', ['objects']);
           started.push(e.name);
           return e.name === 'c.jpg' ? 'duplicate' : 'started';
         },
@@ -63,9 +88,21 @@ describe('replayDeadLetters', () => {
 });
 
 describe('retryAnalyses', () => {
-  const row = (wf: string): RetryRow => ({ workflow_id: wf, pipeline: 'objects', bucket: 'b', name: wf, generation: '1', run_tag: null });
+  const row = (wf: string): RetryRow => ({
+    workflow_id: wf,
+    pipeline: 'objects',
+    bucket: 'b',
+    name: wf,
+    generation: '1',
+    run_tag: null,
+  });
   it('reports each row and goes on past one that throws', async () => {
-    const outcomes: Record<string, RetryOutcome | Error> = { a: 'restarted', b: new TypeError('row is broken'), c: 'object-gone', d: 'restarted' };
+    const outcomes: Record<string, RetryOutcome | Error> = {
+      a: 'restarted',
+      b: new TypeError('row is broken'),
+      c: 'object-gone',
+      d: 'restarted',
+    };
     const report = await retryAnalyses([row('a'), row('b'), row('c'), row('d')], async (r) => {
       const o = outcomes[r.workflow_id];
       if (o instanceof Error) throw o;

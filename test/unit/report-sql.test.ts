@@ -12,7 +12,14 @@ describe('infra/sql report queries', () => {
   const files = fs.readdirSync(SQL_DIR).filter((f) => f.endsWith('.sql'));
 
   it('are all there', () => {
-    expect(files.sort()).toEqual(['compare.sql', 'errors.sql', 'queue_wait_by_pool.sql', 'stages.sql', 'summary.sql', 'throughput.sql']);
+    expect(files.sort()).toEqual([
+      'compare.sql',
+      'errors.sql',
+      'queue_wait_by_pool.sql',
+      'stages.sql',
+      'summary.sql',
+      'throughput.sql',
+    ]);
   });
 
   for (const file of files) {
@@ -30,7 +37,9 @@ describe('infra/sql report queries', () => {
     it(`${file} takes latencies from completed analyses only`, () => {
       // Failed rows have NULL totals (and older rows 0): every aggregate of a row-level latency keeps to status 'ok'.
       const sql = fs.readFileSync(path.join(SQL_DIR, file), 'utf8');
-      const aggs = [...sql.matchAll(/\b(ARRAY_AGG|MAX|MIN|AVG)\(([^()]*(?:\([^()]*\))?[^()]*)\)/g)].filter((m) => /\b(end_to_end_ms|pipeline_ms|inference_ms)\b/.test(m[2]) && !/\bst\./.test(m[2]));
+      const aggs = [...sql.matchAll(/\b(ARRAY_AGG|MAX|MIN|AVG)\(([^()]*(?:\([^()]*\))?[^()]*)\)/g)].filter(
+        (m) => /\b(end_to_end_ms|pipeline_ms|inference_ms)\b/.test(m[2]) && !/\bst\./.test(m[2]),
+      );
       for (const m of aggs) expect(m[0]).toMatch(/IF\(status = 'ok', (end_to_end_ms|pipeline_ms|inference_ms), NULL\)/);
     });
   }

@@ -20,13 +20,45 @@ const row = (over: Omit<Partial<AlertRow>, 'details'> & { details: Record<string
 });
 
 describe('review alerts: episode rows as the alerts page lists and filters them', () => {
-  const a = alertView(row({ details: { scene: 'left', reasons: 'person #4: speed 3.1× the 99th percentile | car #2: class car never seen in this area', attributes: 'speed,location' } }), null);
-  const b = alertView(row({ name: 'cams/cam2.avi', details: { scene: 'right', stream: 'gate-cam', reasons: 'person #9: stayed 14 s in place', attributes: 'dwell' } }), 'dismissed');
-  const c = alertView(row({ details: { scene: 'left', reasons: 'person #1: looks unlike anything in the normal footage', attributes: 'appearance' } }), 'confirmed');
+  const a = alertView(
+    row({
+      details: {
+        scene: 'left',
+        reasons: 'person #4: speed 3.1× the 99th percentile | car #2: class car never seen in this area',
+        attributes: 'speed,location',
+      },
+    }),
+    null,
+  );
+  const b = alertView(
+    row({
+      name: 'cams/cam2.avi',
+      details: { scene: 'right', stream: 'gate-cam', reasons: 'person #9: stayed 14 s in place', attributes: 'dwell' },
+    }),
+    'dismissed',
+  );
+  const c = alertView(
+    row({
+      details: {
+        scene: 'left',
+        reasons: 'person #1: looks unlike anything in the normal footage',
+        attributes: 'appearance',
+      },
+    }),
+    'confirmed',
+  );
 
   it('reads scene, camera (stream, else the video), reasons and attributes from the row', () => {
-    expect(a).toMatchObject({ scene: 'left', camera: 'cams/cam1.avi', attributes: ['speed', 'location'], verdict: null });
-    expect(a.reasons).toEqual(['person #4: speed 3.1× the 99th percentile', 'car #2: class car never seen in this area']);
+    expect(a).toMatchObject({
+      scene: 'left',
+      camera: 'cams/cam1.avi',
+      attributes: ['speed', 'location'],
+      verdict: null,
+    });
+    expect(a.reasons).toEqual([
+      'person #4: speed 3.1× the 99th percentile',
+      'car #2: class car never seen in this area',
+    ]);
     expect(b.camera).toBe('gate-cam');
   });
 

@@ -15,11 +15,21 @@ import {
 import { SetupError } from '../../core/errors';
 
 /** k well-separated Gaussian blobs in d dimensions; returns the samples and their true blob. */
-function blobs(k: number, per: number, d: number, seed: number, spread = 0.3, noiseSeed = seed + 1000): { X: Float32Array[]; truth: number[]; centers: Float32Array[] } {
-  const gaussian = (rand: () => number) => () => Math.sqrt(-2 * Math.log(rand() || 1e-12)) * Math.cos(2 * Math.PI * rand());
+function blobs(
+  k: number,
+  per: number,
+  d: number,
+  seed: number,
+  spread = 0.3,
+  noiseSeed = seed + 1000,
+): { X: Float32Array[]; truth: number[]; centers: Float32Array[] } {
+  const gaussian = (rand: () => number) => () =>
+    Math.sqrt(-2 * Math.log(rand() || 1e-12)) * Math.cos(2 * Math.PI * rand());
   const centerNoise = gaussian(mulberry32(seed));
   const gauss = gaussian(mulberry32(noiseSeed));
-  const centers = Array.from({ length: k }, (_, c) => Float32Array.from({ length: d }, (_, j) => (j % k === c ? 10 : 0) + centerNoise()));
+  const centers = Array.from({ length: k }, (_, c) =>
+    Float32Array.from({ length: d }, (_, j) => (j % k === c ? 10 : 0) + centerNoise()),
+  );
   const X: Float32Array[] = [];
   const truth: number[] = [];
   for (let c = 0; c < k; c++) {
@@ -82,7 +92,12 @@ describe('kmeans', () => {
   });
 
   it('handles duplicate points and rejects k > n', () => {
-    const X = [[1, 1], [1, 1], [1, 1], [5, 5]];
+    const X = [
+      [1, 1],
+      [1, 1],
+      [1, 1],
+      [5, 5],
+    ];
     const r = kmeans(X, 3, { seed: 0 });
     expect(r.sizes.reduce((s, v) => s + v, 0)).toBe(4);
     expect(r.inertia).toBe(0);
@@ -93,7 +108,12 @@ describe('kmeans', () => {
 
 describe('scene model', () => {
   const { X, truth, centers } = blobs(4, 40, 12, 3);
-  const model = fitSceneModel(X, { k: 4, seed: 5, featureSpec: 'test:blobs/12', createdAt: new Date('2025-01-02T03:04:05Z') });
+  const model = fitSceneModel(X, {
+    k: 4,
+    seed: 5,
+    featureSpec: 'test:blobs/12',
+    createdAt: new Date('2025-01-02T03:04:05Z'),
+  });
 
   it('clusters the training data and records its metadata', () => {
     expect(model.k).toBe(4);
@@ -150,7 +170,12 @@ describe('scene model', () => {
   });
 
   it('is deterministic for a seed', () => {
-    const again = fitSceneModel(X, { k: 4, seed: 5, featureSpec: 'test:blobs/12', createdAt: new Date('2025-01-02T03:04:05Z') });
+    const again = fitSceneModel(X, {
+      k: 4,
+      seed: 5,
+      featureSpec: 'test:blobs/12',
+      createdAt: new Date('2025-01-02T03:04:05Z'),
+    });
     expect(Array.from(again.weights)).toEqual(Array.from(model.weights));
     expect(Array.from(again.biases)).toEqual(Array.from(model.biases));
     expect(again.threshold).toBe(model.threshold);
@@ -172,7 +197,14 @@ describe('scene model serialisation', () => {
     expect(buf.subarray(0, 4).toString('latin1')).toBe('LKSM');
     const hlen = buf.readUInt32LE(4);
     const header = JSON.parse(buf.toString('utf8', 8, 8 + hlen)) as Record<string, unknown>;
-    expect(header).toMatchObject({ format: 'lookout-scene-model', version: 1, k: 3, dim: 6, featureSpec: 'spec-v1', trainingSamples: 45 });
+    expect(header).toMatchObject({
+      format: 'lookout-scene-model',
+      version: 1,
+      k: 3,
+      dim: 6,
+      featureSpec: 'spec-v1',
+      trainingSamples: 45,
+    });
     const back = parseSceneModel(buf, 'model.bin');
     expect(back).toEqual(model);
     expect(scoreObjects(back, X)).toEqual(scoreObjects(model, X));

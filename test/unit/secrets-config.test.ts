@@ -54,13 +54,17 @@ describe('NATS seed lists, cluster and replicas', () => {
     expect(loadConfig({}).nats.replicas).toBe(1);
     expect(configError({ LOOKOUT_NATS_CLUSTER: '2' }).variable).toBe('LOOKOUT_NATS_CLUSTER');
     // `lookout env` hands the whole seed list to clients started from that shell.
-    expect(envLines(c)).toContain("export LOOKOUT_NATS_URL='nats://127.0.0.1:27200,nats://127.0.0.1:27202,nats://127.0.0.1:27204'");
+    expect(envLines(c)).toContain(
+      "export LOOKOUT_NATS_URL='nats://127.0.0.1:27200,nats://127.0.0.1:27202,nats://127.0.0.1:27204'",
+    );
   });
 
   it('withNatsCluster (`lookout up --nats-cluster 3`) turns the embedded single server into a cluster, not a configured one', () => {
     const c = withNatsCluster(loadConfig({}), 3, {});
     expect([c.nats.cluster, c.nats.replicas, c.nats.servers.length]).toEqual([3, 3, 3]);
-    expect(() => withNatsCluster(loadConfig({ LOOKOUT_NATS_URL: 'nats://x:4222' }), 3, { LOOKOUT_NATS_URL: 'nats://x:4222' })).toThrow(ConfigError);
+    expect(() =>
+      withNatsCluster(loadConfig({ LOOKOUT_NATS_URL: 'nats://x:4222' }), 3, { LOOKOUT_NATS_URL: 'nats://x:4222' }),
+    ).toThrow(ConfigError);
   });
 });
 
@@ -71,7 +75,10 @@ describe('NATS credentials and TLS', () => {
     expect(natsOptions(loadConfig({ LOOKOUT_NATS_TOKEN: 'tok-0123456789' }), 'x').token).toBe('tok-0123456789');
     expect(typeof natsOptions(loadConfig({ LOOKOUT_NATS_NKEY_SEED: seed }), 'x').authenticator).toBe('function');
     const creds = path.join(tmp, 'u.creds');
-    fs.writeFileSync(creds, `-----BEGIN NATS USER JWT-----\neyJhbGciOiJlZDI1NTE5LW5rZXkiLCJ0eXAiOiJKV1QifQ.e30.sig\n------END NATS USER JWT------\n\n-----BEGIN USER NKEY SEED-----\n${seed}\n------END USER NKEY SEED------\n`);
+    fs.writeFileSync(
+      creds,
+      `-----BEGIN NATS USER JWT-----\neyJhbGciOiJlZDI1NTE5LW5rZXkiLCJ0eXAiOiJKV1QifQ.e30.sig\n------END NATS USER JWT------\n\n-----BEGIN USER NKEY SEED-----\n${seed}\n------END USER NKEY SEED------\n`,
+    );
     const c = loadConfig({ LOOKOUT_NATS_CREDS: creds });
     expect(typeof natsOptions(c, 'x').authenticator).toBe('function');
     // The seed inside the .creds file is a secret to redact even though it never was in the environment.
@@ -79,7 +86,9 @@ describe('NATS credentials and TLS', () => {
   });
 
   it('refuses two authentication methods, a password without a user, and a malformed seed (without quoting it)', () => {
-    expect(configError({ LOOKOUT_NATS_USER: 'u', LOOKOUT_NATS_PASSWORD: 'p1234', LOOKOUT_NATS_TOKEN: 't1234' }).message).toMatch(/only one NATS authentication method/);
+    expect(
+      configError({ LOOKOUT_NATS_USER: 'u', LOOKOUT_NATS_PASSWORD: 'p1234', LOOKOUT_NATS_TOKEN: 't1234' }).message,
+    ).toMatch(/only one NATS authentication method/);
     expect(configError({ LOOKOUT_NATS_PASSWORD: 'p1234' }).variable).toBe('LOOKOUT_NATS_USER');
     const bad = 'SUnot-a-seed-but-secret-anyway';
     const e = configError({ LOOKOUT_NATS_NKEY_SEED: bad });
@@ -92,7 +101,10 @@ describe('NATS credentials and TLS', () => {
     fs.writeFileSync(ca, 'x');
     expect(configError({ LOOKOUT_NATS_TLS_CA: path.join(tmp, 'missing.pem') }).variable).toBe('LOOKOUT_NATS_TLS_CA');
     expect(configError({ LOOKOUT_NATS_TLS_CERT: ca }).variable).toBe('LOOKOUT_NATS_TLS_KEY');
-    const o = natsOptions(loadConfig({ LOOKOUT_NATS_TLS_CA: ca, LOOKOUT_NATS_TLS_CERT: ca, LOOKOUT_NATS_TLS_KEY: ca }), 'x');
+    const o = natsOptions(
+      loadConfig({ LOOKOUT_NATS_TLS_CA: ca, LOOKOUT_NATS_TLS_CERT: ca, LOOKOUT_NATS_TLS_KEY: ca }),
+      'x',
+    );
     expect(o.tls).toEqual({ caFile: ca, certFile: ca, keyFile: ca });
   });
 
@@ -107,7 +119,11 @@ describe('NATS credentials and TLS', () => {
 
 describe('Temporal connection profiles (@temporalio/envconfig)', () => {
   it('TEMPORAL_ADDRESS and TEMPORAL_API_KEY: a real service, API key over TLS', () => {
-    const c = loadConfig({ TEMPORAL_ADDRESS: 'ns.acct.tmprl.cloud:7233', TEMPORAL_NAMESPACE: 'ns.acct', TEMPORAL_API_KEY: 'key-0123456789abcdef' });
+    const c = loadConfig({
+      TEMPORAL_ADDRESS: 'ns.acct.tmprl.cloud:7233',
+      TEMPORAL_NAMESPACE: 'ns.acct',
+      TEMPORAL_API_KEY: 'key-0123456789abcdef',
+    });
     expect(c.temporal.embedded).toBe(false);
     expect(c.temporal.url).toBe('ns.acct.tmprl.cloud:7233');
     expect(c.temporal.namespace).toBe('ns.acct');
@@ -133,12 +149,21 @@ describe('Temporal connection profiles (@temporalio/envconfig)', () => {
     const o = temporalConnectOptions(c);
     expect(o.apiKey).toBe('toml-key-0123456789');
     expect(o.tls).toMatchObject({ serverNameOverride: 'prod.example' });
-    expect(Buffer.from((o.tls as { clientCertPair: { key: Uint8Array } }).clientCertPair.key).toString()).toBe('PRIVATE-KEY-0123456789abcdef');
+    expect(Buffer.from((o.tls as { clientCertPair: { key: Uint8Array } }).clientCertPair.key).toString()).toBe(
+      'PRIVATE-KEY-0123456789abcdef',
+    );
     // The key from the file, never in the environment, is still a secret to redact.
     expect(secretValues(c)).toEqual(expect.arrayContaining(['toml-key-0123456789', 'PRIVATE-KEY-0123456789abcdef']));
-    const o2 = loadConfig({ TEMPORAL_CONFIG_FILE: toml, LOOKOUT_TEMPORAL_PROFILE: 'prod', LOOKOUT_TEMPORAL_ADDRESS: 'other:7233', LOOKOUT_TEMPORAL_NAMESPACE: 'n2' });
+    const o2 = loadConfig({
+      TEMPORAL_CONFIG_FILE: toml,
+      LOOKOUT_TEMPORAL_PROFILE: 'prod',
+      LOOKOUT_TEMPORAL_ADDRESS: 'other:7233',
+      LOOKOUT_TEMPORAL_NAMESPACE: 'n2',
+    });
     expect([o2.temporal.url, o2.temporal.namespace]).toEqual(['other:7233', 'n2']);
-    expect(configError({ TEMPORAL_CONFIG_FILE: toml, LOOKOUT_TEMPORAL_PROFILE: 'nope' }).message).toMatch(/Profile 'nope' not found/);
+    expect(configError({ TEMPORAL_CONFIG_FILE: toml, LOOKOUT_TEMPORAL_PROFILE: 'nope' }).message).toMatch(
+      /Profile 'nope' not found/,
+    );
   });
 
   it('without a named file or profile no TOML is read and the embedded dev server is used', () => {
@@ -150,8 +175,16 @@ describe('Temporal connection profiles (@temporalio/envconfig)', () => {
   it('worker versioning needs deployment and build ID; workflows are pinned', () => {
     expect(configError({ LOOKOUT_WORKER_DEPLOYMENT: 'lookout' }).variable).toBe('LOOKOUT_WORKER_BUILD_ID');
     expect(workerDeploymentOptions(loadConfig({}))).toEqual({});
-    expect(workerDeploymentOptions(loadConfig({ LOOKOUT_WORKER_DEPLOYMENT: 'lookout', LOOKOUT_WORKER_BUILD_ID: '2026.12.01-abc' }))).toEqual({
-      workerDeploymentOptions: { version: { deploymentName: 'lookout', buildId: '2026.12.01-abc' }, useWorkerVersioning: true, defaultVersioningBehavior: 'PINNED' },
+    expect(
+      workerDeploymentOptions(
+        loadConfig({ LOOKOUT_WORKER_DEPLOYMENT: 'lookout', LOOKOUT_WORKER_BUILD_ID: '2026.12.01-abc' }),
+      ),
+    ).toEqual({
+      workerDeploymentOptions: {
+        version: { deploymentName: 'lookout', buildId: '2026.12.01-abc' },
+        useWorkerVersioning: true,
+        defaultVersioningBehavior: 'PINNED',
+      },
     });
   });
 });
@@ -174,7 +207,13 @@ describe('redaction', () => {
   });
 
   it('`lookout env` lines name configured secrets without their values', () => {
-    const c = loadConfig({ LOOKOUT_NATS_USER: 'lookout', LOOKOUT_NATS_PASSWORD: 'pw-0123456789', TEMPORAL_API_KEY: 'key-0123456789', TEMPORAL_ADDRESS: 'x.tmprl.cloud:7233', LOOKOUT_PUSH_TOKEN: 'push-0123456789' });
+    const c = loadConfig({
+      LOOKOUT_NATS_USER: 'lookout',
+      LOOKOUT_NATS_PASSWORD: 'pw-0123456789',
+      TEMPORAL_API_KEY: 'key-0123456789',
+      TEMPORAL_ADDRESS: 'x.tmprl.cloud:7233',
+      LOOKOUT_PUSH_TOKEN: 'push-0123456789',
+    });
     const out = envLines(c).join('\n');
     for (const s of ['pw-0123456789', 'key-0123456789', 'push-0123456789']) expect(out).not.toContain(s);
     expect(out).toContain('# LOOKOUT_NATS_PASSWORD is set');

@@ -28,12 +28,17 @@ describe('WorkflowStarter', () => {
     const r = await new WorkflowStarter(client, cfg).startAnalysis(summary().input);
     expect(r).toEqual({ outcome: 'started', workflowId: 'objects:b-1/x.jpg#7' });
     expect(starts[0].type).toBe('analyzeObject');
-    expect(starts[0].opts).toMatchObject({ taskQueue: 'lookout-workflows', workflowId: 'objects:b-1/x.jpg#7', workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE });
+    expect(starts[0].opts).toMatchObject({
+      taskQueue: 'lookout-workflows',
+      workflowId: 'objects:b-1/x.jpg#7',
+      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+    });
   });
 
   it('a retry is a new run under the same id (ALLOW_DUPLICATE); an existing one is a duplicate, not an error', async () => {
     const { client, starts } = fakeClient(async (_t, o) => {
-      if (o.workflowIdReusePolicy === WorkflowIdReusePolicy.REJECT_DUPLICATE) throw new WorkflowExecutionAlreadyStartedError('exists', String(o.workflowId), 'analyzeObject');
+      if (o.workflowIdReusePolicy === WorkflowIdReusePolicy.REJECT_DUPLICATE)
+        throw new WorkflowExecutionAlreadyStartedError('exists', String(o.workflowId), 'analyzeObject');
       return {};
     });
     const s = new WorkflowStarter(client, cfg);
@@ -47,7 +52,10 @@ describe('WorkflowStarter', () => {
     const s = new WorkflowStarter(client, cfg);
     const input = summary().input;
     input.pipeline = resolvePipeline('cctv-anomaly', cfg.pipelines);
-    await s.startAnalysis({ ...input, object: { ...input.object, metadata: { 'lookout-video-every': '3' } } }, 'analyzeVideo');
+    await s.startAnalysis(
+      { ...input, object: { ...input.object, metadata: { 'lookout-video-every': '3' } } },
+      'analyzeVideo',
+    );
     await s.startAnalysis(input, 'analyzeVideo');
     expect(starts.map((x) => (x.opts.args as Array<{ every?: number; parallelism: number }>)[0])).toMatchObject([
       { every: 3, parallelism: 3 },
@@ -56,7 +64,8 @@ describe('WorkflowStarter', () => {
   });
 
   it('ignores a stride that is not a whole number from 1 to 100000', () => {
-    for (const bad of ['0', '-1', '2.5', 'x', '1000001', '']) expect(videoEvery({ metadata: { 'lookout-video-every': bad } }, cfg)).toBe(5);
+    for (const bad of ['0', '-1', '2.5', 'x', '1000001', ''])
+      expect(videoEvery({ metadata: { 'lookout-video-every': bad } }, cfg)).toBe(5);
     expect(videoEvery({ metadata: { 'lookout-video-every': '100000' } }, cfg)).toBe(100000);
   });
 

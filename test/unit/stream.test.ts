@@ -24,7 +24,29 @@ async function freePort(): Promise<number> {
 
 /** A camera: ffmpeg paces vtest.avi in real time (-re) as MPEG-2 in MPEG-TS over HTTP, a keyframe every second. */
 function startCamera(port: number): ChildProcess {
-  return spawn('ffmpeg', ['-nostdin', '-v', 'error', '-re', '-i', VTEST, '-c:v', 'mpeg2video', '-q:v', '5', '-g', '10', '-f', 'mpegts', '-listen', '1', `http://127.0.0.1:${port}/cam`], { stdio: 'ignore' });
+  return spawn(
+    'ffmpeg',
+    [
+      '-nostdin',
+      '-v',
+      'error',
+      '-re',
+      '-i',
+      VTEST,
+      '-c:v',
+      'mpeg2video',
+      '-q:v',
+      '5',
+      '-g',
+      '10',
+      '-f',
+      'mpegts',
+      '-listen',
+      '1',
+      `http://127.0.0.1:${port}/cam`,
+    ],
+    { stdio: 'ignore' },
+  );
 }
 
 afterEach(() => {
@@ -34,7 +56,20 @@ afterEach(() => {
 describe('recordStream', () => {
   it('builds ffmpeg arguments that copy the video into numbered MPEG-TS segments', () => {
     const a = ffmpegStreamArgs('rtsp://cam/1', '/tmp/x', 2, 5000);
-    expect(a).toEqual(expect.arrayContaining(['-rtsp_transport', 'tcp', '-c', 'copy', '-f', 'segment', '-segment_time', '2', '-reset_timestamps', '1']));
+    expect(a).toEqual(
+      expect.arrayContaining([
+        '-rtsp_transport',
+        'tcp',
+        '-c',
+        'copy',
+        '-f',
+        'segment',
+        '-segment_time',
+        '2',
+        '-reset_timestamps',
+        '1',
+      ]),
+    );
   });
 
   it('records segments with capture times, survives the camera dropping, and records the gap', async () => {
@@ -46,7 +81,20 @@ describe('recordStream', () => {
     const ac = new AbortController();
     let restarted = false;
     const done = recordStream(
-      { url: `http://127.0.0.1:${port}/cam`, name: 'cam1', scene: 'vtest', segmentSeconds: 1, prefix: 'streams/', minBackoffMs: 300, maxBackoffMs: 1000, readTimeoutMs: 3000, stallTimeoutMs: 10_000, maxBadConnects: 3, maxSegments: 6, signal: ac.signal },
+      {
+        url: `http://127.0.0.1:${port}/cam`,
+        name: 'cam1',
+        scene: 'vtest',
+        segmentSeconds: 1,
+        prefix: 'streams/',
+        minBackoffMs: 300,
+        maxBackoffMs: 1000,
+        readTimeoutMs: 3000,
+        stallTimeoutMs: 10_000,
+        maxBadConnects: 3,
+        maxSegments: 6,
+        signal: ac.signal,
+      },
       async (u) => {
         uploads.push({ ...u, bytes: fs.readFileSync(u.file) });
         if (uploads.length === 3 && !restarted) {
@@ -95,7 +143,19 @@ describe('recordStream over a long run', () => {
       return (remove as (...a: unknown[]) => void)(type, ...rest);
     }) as typeof ac.signal.removeEventListener;
     const stats = await recordStream(
-      { url: `http://127.0.0.1:${port}/cam`, name: 'cam1', segmentSeconds: 1, prefix: 'streams/', minBackoffMs: 300, maxBackoffMs: 1000, readTimeoutMs: 3000, stallTimeoutMs: 10_000, maxBadConnects: 3, maxSegments: 3, signal: ac.signal },
+      {
+        url: `http://127.0.0.1:${port}/cam`,
+        name: 'cam1',
+        segmentSeconds: 1,
+        prefix: 'streams/',
+        minBackoffMs: 300,
+        maxBackoffMs: 1000,
+        readTimeoutMs: 3000,
+        stallTimeoutMs: 10_000,
+        maxBadConnects: 3,
+        maxSegments: 3,
+        signal: ac.signal,
+      },
       async () => {},
     );
     expect(stats.segments).toBe(3);

@@ -1,16 +1,41 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Box } from '../../core/types';
-import { detectionProfile, inputSizeFor, mergePasses, passesFor, passToFrame, resolveDetection, DetectorOptionsError, type NanodetDecoding } from '../../runtime/detector';
+import {
+  detectionProfile,
+  inputSizeFor,
+  mergePasses,
+  passesFor,
+  passToFrame,
+  resolveDetection,
+  DetectorOptionsError,
+  type NanodetDecoding,
+} from '../../runtime/detector';
 import { defaultModelRepo, loadLocalModel } from '../../runtime/manifest';
 import { cctvAttributesMethod } from '../../methods/cctv-attributes/method';
 import { DEFAULT_CLASS_GROUPS } from '../../methods/cctv-attributes/model';
 import { ios, iou, nms } from '../../runtime/nms';
 import { tileRects, toFrame, touchesInnerEdge } from '../../runtime/tiling';
 
-const box = (label: string, score: number, x: number, y: number, w: number, h: number, classId = label === 'person' ? 0 : label === 'car' ? 2 : 7): Box => ({ classId, label, score, x, y, w, h });
+const box = (
+  label: string,
+  score: number,
+  x: number,
+  y: number,
+  w: number,
+  h: number,
+  classId = label === 'person' ? 0 : label === 'car' ? 2 : 7,
+): Box => ({ classId, label, score, x, y, w, h });
 const LABELS = ['person', 'bicycle', 'car', 'motorcycle', 'airplane', 'bus', 'train', 'truck'];
-const DEC: NanodetDecoding = { type: 'nanodet', strides: [8, 16, 32], regMax: 10, numClasses: 8, scoreThreshold: 0.3, iouThreshold: 0.5, maxDetections: 100 };
+const DEC: NanodetDecoding = {
+  type: 'nanodet',
+  strides: [8, 16, 32],
+  regMax: 10,
+  numClasses: 8,
+  scoreThreshold: 0.3,
+  iouThreshold: 0.5,
+  maxDetections: 100,
+};
 
 describe('tileRects', () => {
   it('cuts 768x576 into 2x2 tiles of equal size that overlap by the asked fraction and end on the frame edge', () => {
@@ -40,7 +65,9 @@ describe('tileRects', () => {
         expect(r.x + r.w).toBeLessThanOrEqual(W);
         expect(r.y + r.h).toBeLessThanOrEqual(H);
       }
-      for (let y = 0; y < H; y += 7) for (let x = 0; x < W; x += 7) expect(tiles.some((r) => x >= r.x && x < r.x + r.w && y >= r.y && y < r.y + r.h)).toBe(true);
+      for (let y = 0; y < H; y += 7)
+        for (let x = 0; x < W; x += 7)
+          expect(tiles.some((r) => x >= r.x && x < r.x + r.w && y >= r.y && y < r.y + r.h)).toBe(true);
       if (cols === 1) expect(tiles.every((r) => r.x === 0 && r.w === W)).toBe(true);
     }
   });
@@ -54,7 +81,12 @@ describe('tileRects', () => {
 
 describe('mapping boxes back to the frame', () => {
   it('shifts tile boxes by the tile origin', () => {
-    expect(toFrame([box('person', 0.9, 10, 20, 30, 40)], { x: 341, y: 256, w: 427, h: 320 })[0]).toMatchObject({ x: 351, y: 276, w: 30, h: 40 });
+    expect(toFrame([box('person', 0.9, 10, 20, 30, 40)], { x: 341, y: 256, w: 427, h: 320 })[0]).toMatchObject({
+      x: 351,
+      y: 276,
+      w: 30,
+      h: 40,
+    });
   });
 
   it('unmirrors a box of the mirrored frame', () => {
@@ -69,7 +101,14 @@ describe('mapping boxes back to the frame', () => {
     const tiling = { cols: 2, rows: 2, overlap: 0.2, fullFrame: true, seamMarginPx: 2 };
     expect(passesFor(768, 576, undefined)).toEqual([{ x: 0, y: 0, w: 768, h: 576, tile: false }]);
     const p = passesFor(768, 576, tiling, true);
-    expect(p.map((x) => [x.tile, x.mirror ?? false])).toEqual([[false, false], [false, true], [true, false], [true, false], [true, false], [true, false]]);
+    expect(p.map((x) => [x.tile, x.mirror ?? false])).toEqual([
+      [false, false],
+      [false, true],
+      [true, false],
+      [true, false],
+      [true, false],
+      [true, false],
+    ]);
     expect(passesFor(768, 576, { ...tiling, fullFrame: false })).toHaveLength(4);
   });
 });
@@ -91,11 +130,25 @@ describe('touchesInnerEdge', () => {
 
 describe('nms options', () => {
   it('class groups: a van boxed as car and as truck keeps one box; a person on it is kept', () => {
-    const boxes = [box('truck', 0.55, 652, 43, 71, 56), box('car', 0.4, 650, 45, 70, 52), box('person', 0.5, 660, 50, 20, 40)];
-    expect(nms(boxes, { iouThreshold: 0.5, maxDetections: 10 }).map((b) => b.label)).toEqual(['truck', 'person', 'car']);
-    const grouped = nms(boxes, { iouThreshold: 0.5, maxDetections: 10, groupOf: (c) => ([2, 7].includes(c) ? 'vehicle' : undefined) });
+    const boxes = [
+      box('truck', 0.55, 652, 43, 71, 56),
+      box('car', 0.4, 650, 45, 70, 52),
+      box('person', 0.5, 660, 50, 20, 40),
+    ];
+    expect(nms(boxes, { iouThreshold: 0.5, maxDetections: 10 }).map((b) => b.label)).toEqual([
+      'truck',
+      'person',
+      'car',
+    ]);
+    const grouped = nms(boxes, {
+      iouThreshold: 0.5,
+      maxDetections: 10,
+      groupOf: (c) => ([2, 7].includes(c) ? 'vehicle' : undefined),
+    });
     expect(grouped.map((b) => b.label)).toEqual(['truck', 'person']);
-    expect(nms(boxes, { iouThreshold: 0.1, maxDetections: 10, classAgnostic: true }).map((b) => b.label)).toEqual(['truck']);
+    expect(nms(boxes, { iouThreshold: 0.1, maxDetections: 10, classAgnostic: true }).map((b) => b.label)).toEqual([
+      'truck',
+    ]);
   });
 
   it('IoS merges a half-person fragment that IoU keeps', () => {
@@ -128,24 +181,48 @@ describe('resolveDetection', () => {
     expect(() => resolveDetection(DEC, LABELS, { classScoreThresholds: { cone: 0.5 } })).toThrow(DetectorOptionsError);
     expect(() => resolveDetection(DEC, LABELS, { nms: { classGroups: [['car', 'lorry']] } })).toThrow(/lorry/);
     expect(() => resolveDetection(DEC, LABELS, { scoreThreshold: 1.5 })).toThrow(/scoreThreshold/);
-    expect(() => resolveDetection(DEC, LABELS, { tiling: { cols: 2, rows: 2, overlap: -0.1 } })).toThrow(DetectorOptionsError);
+    expect(() => resolveDetection(DEC, LABELS, { tiling: { cols: 2, rows: 2, overlap: -0.1 } })).toThrow(
+      DetectorOptionsError,
+    );
     expect(() => resolveDetection(DEC, LABELS, { tilling: { cols: 2 } } as never)).toThrow(/unknown option "tilling"/);
     expect(() => resolveDetection(DEC, LABELS, { nms: { iou: 0.5 } } as never)).toThrow(/unknown nms option "iou"/);
-    expect(() => resolveDetection(DEC, LABELS, { normalization: { channels: 'BGR', scale: 1, mean: [1, 2], std: [1, 1, 1] } })).toThrow(/normalization/);
+    expect(() =>
+      resolveDetection(DEC, LABELS, { normalization: { channels: 'BGR', scale: 1, mean: [1, 2], std: [1, 1, 1] } }),
+    ).toThrow(/normalization/);
   });
 
   it('accepts another input size only for a graph with a free input height and width', () => {
     const fixed = { preprocessing: { width: 416, height: 416 }, dims: [-1, 3, 416, 416], layout: 'NCHW' };
     const free = { ...fixed, dims: [-1, 3, -1, -1] };
-    expect(() => resolveDetection(DEC, LABELS, { inputSize: { width: 512, height: 384 } }, fixed)).toThrow(/free input height and width/);
-    expect(resolveDetection(DEC, LABELS, { inputSize: { width: 512, height: 384 } }, free).inputSize).toEqual({ width: 512, height: 384, keepAspect: false });
-    expect(() => resolveDetection(DEC, LABELS, { inputSize: { width: 500, height: 384 } }, free)).toThrow(/multiples of the largest stride 32/);
-    expect(resolveDetection(DEC, LABELS, { inputSize: { width: 416, height: 416 } }, fixed).inputSize).toEqual({ width: 416, height: 416, keepAspect: false });
+    expect(() => resolveDetection(DEC, LABELS, { inputSize: { width: 512, height: 384 } }, fixed)).toThrow(
+      /free input height and width/,
+    );
+    expect(resolveDetection(DEC, LABELS, { inputSize: { width: 512, height: 384 } }, free).inputSize).toEqual({
+      width: 512,
+      height: 384,
+      keepAspect: false,
+    });
+    expect(() => resolveDetection(DEC, LABELS, { inputSize: { width: 500, height: 384 } }, free)).toThrow(
+      /multiples of the largest stride 32/,
+    );
+    expect(resolveDetection(DEC, LABELS, { inputSize: { width: 416, height: 416 } }, fixed).inputSize).toEqual({
+      width: 416,
+      height: 416,
+      keepAspect: false,
+    });
     // keepAspect feeds other sizes than the budget, so even the budget's own size needs free dims.
-    expect(() => resolveDetection(DEC, LABELS, { inputSize: { width: 416, height: 416, keepAspect: true } }, fixed)).toThrow(/with keepAspect needs a model with a free input/);
-    expect(resolveDetection(DEC, LABELS, { inputSize: { width: 512, height: 384, keepAspect: true } }, free).inputSize).toEqual({ width: 512, height: 384, keepAspect: true });
-    expect(() => resolveDetection(DEC, LABELS, { inputSize: { width: 512, height: 384, keepAspect: 'yes' } } as never, free)).toThrow(/keepAspect must be true or false/);
-    expect(() => resolveDetection(DEC, LABELS, { inputSize: { width: 512, height: 384, keepaspect: true } } as never, free)).toThrow(/unknown inputSize option "keepaspect"/);
+    expect(() =>
+      resolveDetection(DEC, LABELS, { inputSize: { width: 416, height: 416, keepAspect: true } }, fixed),
+    ).toThrow(/with keepAspect needs a model with a free input/);
+    expect(
+      resolveDetection(DEC, LABELS, { inputSize: { width: 512, height: 384, keepAspect: true } }, free).inputSize,
+    ).toEqual({ width: 512, height: 384, keepAspect: true });
+    expect(() =>
+      resolveDetection(DEC, LABELS, { inputSize: { width: 512, height: 384, keepAspect: 'yes' } } as never, free),
+    ).toThrow(/keepAspect must be true or false/);
+    expect(() =>
+      resolveDetection(DEC, LABELS, { inputSize: { width: 512, height: 384, keepaspect: true } } as never, free),
+    ).toThrow(/unknown inputSize option "keepaspect"/);
   });
 });
 
@@ -158,16 +235,24 @@ describe('inputSizeFor', () => {
     expect(inputSizeFor(budget, 384, 576, 32)).toEqual({ width: 352, height: 544 }); // portrait, not squeezed to 4:3
     expect(inputSizeFor(budget, 4000, 100, 32)).toEqual({ width: 2816, height: 64 }); // a strip: 44:1 fed, 40:1 seen
     expect(inputSizeFor(budget, 100, 100000, 32)).toEqual({ width: 32, height: 14016 }); // never below one stride
-    for (const [w, h] of [[640, 480], [1920, 1080], [720, 1280], [1000, 1000]]) {
+    for (const [w, h] of [
+      [640, 480],
+      [1920, 1080],
+      [720, 1280],
+      [1000, 1000],
+    ]) {
       const s = inputSizeFor(budget, w, h, 32);
-      expect(s.width % 32 + (s.height % 32)).toBe(0);
+      expect((s.width % 32) + (s.height % 32)).toBe(0);
       expect(Math.abs(s.width / s.height - w / h) / (w / h)).toBeLessThan(0.1);
       expect(Math.abs((s.width * s.height) / (512 * 384) - 1)).toBeLessThan(0.1);
     }
   });
   it('without keepAspect is the fixed size whatever the frame', () => {
     expect(inputSizeFor({ width: 512, height: 384 }, 1920, 1080, 32)).toEqual({ width: 512, height: 384 });
-    expect(inputSizeFor({ width: 512, height: 384, keepAspect: false }, 384, 576, 32)).toEqual({ width: 512, height: 384 });
+    expect(inputSizeFor({ width: 512, height: 384, keepAspect: false }, 384, 576, 32)).toEqual({
+      width: 512,
+      height: 384,
+    });
   });
 });
 
@@ -184,7 +269,16 @@ describe('mergePasses', () => {
       { rect: whole, boxes: [box('person', 0.5, person.x + 1, person.y, person.w, person.h)] },
       // Tile boxes are given in tile pixels and mapped back the way detect() does.
       { rect: tl, boxes: passToFrame([box('person', 0.8, person.x - tl.x, person.y - tl.y, person.w, person.h)], tl) },
-      { rect: tr, boxes: passToFrame([box('person', 0.7, person.x - tr.x + 1, person.y - tr.y, person.w, person.h), box('person', 0.6, 0, 300, 20, 19)], tr) },
+      {
+        rect: tr,
+        boxes: passToFrame(
+          [
+            box('person', 0.7, person.x - tr.x + 1, person.y - tr.y, person.w, person.h),
+            box('person', 0.6, 0, 300, 20, 19),
+          ],
+          tr,
+        ),
+      },
     ];
     const out = mergePasses(passes, frame, r);
     expect(out).toHaveLength(1);
@@ -207,15 +301,30 @@ describe('mergePasses', () => {
 
   it('applies the per-class scores before merging', () => {
     const rr = resolveDetection(DEC, LABELS, { classScoreThresholds: { person: 0.6 } });
-    const out = mergePasses([{ rect: { x: 0, y: 0, w: 768, h: 576, tile: false }, boxes: [box('person', 0.55, 0, 0, 10, 10), box('car', 0.35, 100, 100, 40, 30)] }], frame, rr);
+    const out = mergePasses(
+      [
+        {
+          rect: { x: 0, y: 0, w: 768, h: 576, tile: false },
+          boxes: [box('person', 0.55, 0, 0, 10, 10), box('car', 0.35, 100, 100, 40, 30)],
+        },
+      ],
+      frame,
+      rr,
+    );
     expect(out.map((b) => b.label)).toEqual(['car']);
   });
 });
 
 describe('detectionProfile', () => {
-  const manifest = { name: 'm', detectionProfiles: { cctv: { notes: 'why', scoreThreshold: 0.5, nms: { classGroups: [['car', 'truck']] } } } } as unknown as Parameters<typeof detectionProfile>[0];
+  const manifest = {
+    name: 'm',
+    detectionProfiles: { cctv: { notes: 'why', scoreThreshold: 0.5, nms: { classGroups: [['car', 'truck']] } } },
+  } as unknown as Parameters<typeof detectionProfile>[0];
   it('returns the named options without their notes, and names what exists when the name is wrong', () => {
-    expect(detectionProfile(manifest, 'cctv')).toEqual({ scoreThreshold: 0.5, nms: { classGroups: [['car', 'truck']] } });
+    expect(detectionProfile(manifest, 'cctv')).toEqual({
+      scoreThreshold: 0.5,
+      nms: { classGroups: [['car', 'truck']] },
+    });
     expect(() => detectionProfile(manifest, 'cctvv')).toThrow(/no detection profile "cctvv" \(manifest has: cctv\)/);
     expect(() => detectionProfile(manifest, 'toString')).toThrow(DetectorOptionsError);
   });
@@ -223,7 +332,11 @@ describe('detectionProfile', () => {
   it('the committed nanodet manifest has a cctv profile that resolves against the model', () => {
     const local = loadLocalModel(defaultModelRepo(path.resolve(__dirname, '../..')), 'nanodet');
     const p = detectionProfile(local.manifest, 'cctv');
-    const r = resolveDetection(local.manifest.decoding as unknown as NanodetDecoding, local.manifest.labels ?? [], p, { preprocessing: local.manifest.preprocessing!, dims: local.manifest.inputs[0].dims, layout: local.manifest.inputs[0].layout });
+    const r = resolveDetection(local.manifest.decoding as unknown as NanodetDecoding, local.manifest.labels ?? [], p, {
+      preprocessing: local.manifest.preprocessing!,
+      dims: local.manifest.inputs[0].dims,
+      layout: local.manifest.inputs[0].layout,
+    });
     expect(r.minScore[0]).toBe(p.classScoreThresholds?.person);
     expect(r.inputSize.width % 32).toBe(0);
   });
@@ -234,7 +347,11 @@ describe('detectionProfile', () => {
     const cctv = detectionProfile(local.manifest, 'cctv');
     const anomaly = detectionProfile(local.manifest, cctvAttributesMethod.detectionProfile!);
     const labels = local.manifest.labels ?? [];
-    const r = resolveDetection(local.manifest.decoding as unknown as NanodetDecoding, labels, anomaly, { preprocessing: local.manifest.preprocessing!, dims: local.manifest.inputs[0].dims, layout: local.manifest.inputs[0].layout });
+    const r = resolveDetection(local.manifest.decoding as unknown as NanodetDecoding, labels, anomaly, {
+      preprocessing: local.manifest.preprocessing!,
+      dims: local.manifest.inputs[0].dims,
+      layout: local.manifest.inputs[0].layout,
+    });
     const vehicleLabels = ['car', 'truck', 'bus', 'motorcycle', 'airplane', 'boat'];
     for (const l of vehicleLabels) expect(DEFAULT_CLASS_GROUPS[l]).toBe('vehicle');
     for (const l of vehicleLabels) expect(r.minScore[labels.indexOf(l)]).toBe(0.3);

@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { Tracker, TrackerError, type TrackerDetection } from '../../runtime/tracker';
 
-const person = (x: number, y: number, w = 20, h = 50): TrackerDetection => ({ label: 'person', score: 0.9, x, y, w, h });
+const person = (x: number, y: number, w = 20, h = 50): TrackerDetection => ({
+  label: 'person',
+  score: 0.9,
+  x,
+  y,
+  w,
+  h,
+});
 
 /** Runs frames [first, first+1, ...] and returns the track id given to each detection, frame by frame. */
 function run(tr: Tracker, frames: TrackerDetection[][], first = 0): number[][] {
@@ -40,7 +47,10 @@ describe('Tracker', () => {
   it('bridges a short occlusion and starts a new track after a long one', () => {
     const tr = new Tracker({ maxMisses: 5 });
     const path = (f: number) => person(50 + 6 * f, 300);
-    const before = run(tr, Array.from({ length: 8 }, (_, f) => [path(f)]));
+    const before = run(
+      tr,
+      Array.from({ length: 8 }, (_, f) => [path(f)]),
+    );
     // Hidden for frames 8..11 (4 frames), seen again at 12 where the prediction puts it.
     const after = run(tr, [[path(12)], [path(13)]], 12);
     expect(after[0][0]).toBe(before[0][0]);
@@ -51,9 +61,15 @@ describe('Tracker', () => {
 
   it('follows a fast object through the centre-distance stage where IoU alone would lose it', () => {
     const fast = (f: number) => person(20 + 15 * f, 100, 20, 50); // 0.75 box widths per frame
-    const withStage2 = run(new Tracker(), Array.from({ length: 8 }, (_, f) => [fast(f)]));
+    const withStage2 = run(
+      new Tracker(),
+      Array.from({ length: 8 }, (_, f) => [fast(f)]),
+    );
     expect(new Set(withStage2.map((r) => r[0])).size).toBe(1);
-    const iouOnly = run(new Tracker({ maxCentreDistance: 0 }), Array.from({ length: 8 }, (_, f) => [fast(f)]));
+    const iouOnly = run(
+      new Tracker({ maxCentreDistance: 0 }),
+      Array.from({ length: 8 }, (_, f) => [fast(f)]),
+    );
     expect(new Set(iouOnly.map((r) => r[0])).size).toBeGreaterThan(1);
   });
 

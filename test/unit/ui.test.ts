@@ -10,11 +10,25 @@ import { loadConfig } from '../../config';
 
 describe('feedback rows', () => {
   it('keeps the alert it judges and the verdict; refuses an unknown verdict or a missing id', () => {
-    const r = feedbackRow({ analysisId: 'a/r', workflowId: 'a', verdict: 'dismissed', scene: 's', frame: 12, note: 'x'.repeat(3000) }, Date.parse('2026-12-01T00:00:00Z'));
-    expect(r).toMatchObject({ analysis_id: 'a/r', workflow_id: 'a', verdict: 'dismissed', scene: 's', frame: 12, recorded_at: '2026-12-01T00:00:00.000Z' });
+    const r = feedbackRow(
+      { analysisId: 'a/r', workflowId: 'a', verdict: 'dismissed', scene: 's', frame: 12, note: 'x'.repeat(3000) },
+      Date.parse('2026-12-01T00:00:00Z'),
+    );
+    expect(r).toMatchObject({
+      analysis_id: 'a/r',
+      workflow_id: 'a',
+      verdict: 'dismissed',
+      scene: 's',
+      frame: 12,
+      recorded_at: '2026-12-01T00:00:00.000Z',
+    });
     expect(r.note).toHaveLength(2000);
-    expect(r.feedback_id).not.toBe(feedbackRow({ analysisId: 'a/r', workflowId: 'a', verdict: 'dismissed' }, 0).feedback_id);
-    expect(() => feedbackRow({ analysisId: 'a/r', workflowId: 'a', verdict: 'maybe' }, 0)).toThrow(InvalidFeedbackError);
+    expect(r.feedback_id).not.toBe(
+      feedbackRow({ analysisId: 'a/r', workflowId: 'a', verdict: 'dismissed' }, 0).feedback_id,
+    );
+    expect(() => feedbackRow({ analysisId: 'a/r', workflowId: 'a', verdict: 'maybe' }, 0)).toThrow(
+      InvalidFeedbackError,
+    );
     expect(() => feedbackRow({ analysisId: '', workflowId: 'a', verdict: 'confirmed' }, 0)).toThrow(/analysis_id/);
   });
 });
@@ -23,7 +37,10 @@ describe('clips around dismissed alerts (lookout fit --with-dismissed)', () => {
   it('cuts each frame ± half, clamped at 0, merging overlapping ranges', () => {
     expect(clipWindows([100], 25)).toEqual([[75, 126]]);
     expect(clipWindows([10], 25)).toEqual([[0, 36]]);
-    expect(clipWindows([300, 100, 120, 100], 25)).toEqual([[75, 146], [275, 326]]);
+    expect(clipWindows([300, 100, 120, 100], 25)).toEqual([
+      [75, 146],
+      [275, 326],
+    ]);
     expect(clipWindows([-1, 1.5], 25)).toEqual([]);
     // An alert episode's span: the whole episode, widened on both sides, merged with a nearby frame's window.
     expect(clipWindows([[100, 160], 200], 25)).toEqual([[75, 226]]);
@@ -49,13 +66,18 @@ describe('lookout ui write authentication', () => {
   it('reads its port, host and token from the environment', () => {
     const cfg = loadConfig({ LOOKOUT_PORT_BASE: '30000' });
     expect(cfg.ui).toEqual({ port: 30042, host: '127.0.0.1', token: undefined });
-    expect(loadConfig({ LOOKOUT_UI_PORT: '8080', LOOKOUT_UI_HOST: '0.0.0.0', LOOKOUT_UI_TOKEN: 't' }).ui).toEqual({ port: 8080, host: '0.0.0.0', token: 't' });
+    expect(loadConfig({ LOOKOUT_UI_PORT: '8080', LOOKOUT_UI_HOST: '0.0.0.0', LOOKOUT_UI_TOKEN: 't' }).ui).toEqual({
+      port: 8080,
+      host: '0.0.0.0',
+      token: 't',
+    });
   });
 });
 
 describe('lookout ui assets', () => {
   it('every library the page loads is in node_modules (no CDN)', () => {
-    for (const rel of Object.values(LIBS)) expect(fs.existsSync(path.join(__dirname, '..', '..', 'node_modules', rel)), rel).toBe(true);
+    for (const rel of Object.values(LIBS))
+      expect(fs.existsSync(path.join(__dirname, '..', '..', 'node_modules', rel)), rel).toBe(true);
     const html = fs.readFileSync(path.join(__dirname, '..', '..', 'ui', 'public', 'index.html'), 'utf8');
     expect(html).not.toMatch(/https?:\/\//);
   });
@@ -63,7 +85,12 @@ describe('lookout ui assets', () => {
 
 describe('upload metadata', () => {
   it('is what lookout upload writes', () => {
-    expect(uploadMetadata({ run: 'r', pipeline: 'objects', scene: 's', every: 5 })).toEqual({ 'lookout-run': 'r', 'lookout-pipeline': 'objects', 'lookout-scene': 's', 'lookout-video-every': '5' });
+    expect(uploadMetadata({ run: 'r', pipeline: 'objects', scene: 's', every: 5 })).toEqual({
+      'lookout-run': 'r',
+      'lookout-pipeline': 'objects',
+      'lookout-scene': 's',
+      'lookout-video-every': '5',
+    });
     expect(uploadMetadata({ run: 'r' })).toEqual({ 'lookout-run': 'r' });
   });
 });

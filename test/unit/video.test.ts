@@ -4,7 +4,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BadInputError } from '../../core/errors';
-import { frameTriplets, probeVideo, readFrames, readSegment, sampleTriplets, segmentIndices, selectExpr, type VideoFrame } from '../../media/video';
+import {
+  frameTriplets,
+  probeVideo,
+  readFrames,
+  readSegment,
+  sampleTriplets,
+  segmentIndices,
+  selectExpr,
+  type VideoFrame,
+} from '../../media/video';
 
 const VTEST = '/usr/share/doc/opencv-doc/examples/data/vtest.avi';
 const HAVE_VTEST = fs.existsSync(VTEST);
@@ -144,17 +153,28 @@ describe('video decoding', () => {
     const empty = path.join(tmp, 'empty.mp4');
     fs.writeFileSync(empty, '');
     expect(((await rejection(probeVideo(empty))) as BadInputError).errorClass).toBe('EmptyObject');
-    expect(((await rejection(probeVideo(path.join(tmp, 'missing.mp4')))) as BadInputError).errorClass).toBe('ObjectNotFound');
+    expect(((await rejection(probeVideo(path.join(tmp, 'missing.mp4')))) as BadInputError).errorClass).toBe(
+      'ObjectNotFound',
+    );
   });
 });
 
 describe('formats ffprobe only guesses', () => {
   const fixture = path.join(__dirname, '..', 'fixtures', 'video', 'random-bytes-guessed-h263.mp4');
-  const ffmpeg = (args: string[]) => execFileSync('ffmpeg', ['-v', 'error', '-y', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const ffmpeg = (args: string[]) =>
+    execFileSync('ffmpeg', ['-v', 'error', '-y', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
 
   it('random bytes that ffprobe takes for a raw H.263 stream (score 25) are UnsupportedMedia, whatever they are named', async () => {
     // The fixture really does probe as a 704x576 H.263 stream: without the check it would be analysed.
-    const raw = execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name,width:format=probe_score', '-of', 'json', fixture]).toString();
+    const raw = execFileSync('ffprobe', [
+      '-v',
+      'error',
+      '-show_entries',
+      'stream=codec_name,width:format=probe_score',
+      '-of',
+      'json',
+      fixture,
+    ]).toString();
     expect(raw).toMatch(/"h263"/);
     expect(raw).toMatch(/"probe_score": 25/);
     const e = await rejection(probeVideo(fixture));
@@ -190,7 +210,22 @@ describe('frame count', () => {
     try {
       const out = path.join(dir, 'cut.avi');
       // A cut that keeps its timestamps: the AVI header then states more frames than the file holds.
-      execFileSync('ffmpeg', ['-v', 'error', '-y', '-i', VTEST, '-vf', 'select=between(n\\,100\\,139)', '-fps_mode', 'passthrough', '-c:v', 'mjpeg', '-q:v', '5', out]);
+      execFileSync('ffmpeg', [
+        '-v',
+        'error',
+        '-y',
+        '-i',
+        VTEST,
+        '-vf',
+        'select=between(n\\,100\\,139)',
+        '-fps_mode',
+        'passthrough',
+        '-c:v',
+        'mjpeg',
+        '-q:v',
+        '5',
+        out,
+      ]);
       const info = await probeVideo(out);
       expect(info.frames).toBe(40);
       expect(info.framesExact).toBe(true);
@@ -208,7 +243,11 @@ describe('readSegment', () => {
   it('decodes a segment from the middle of a video exactly as decoding from the start would', async () => {
     if (!fs.existsSync(VTEST)) throw new Error(`${VTEST} missing: infra/install.sh installs opencv-doc`);
     const info = await probeVideo(VTEST);
-    for (const r of [{ start: 0, end: 4, stride: 1 }, { start: 101, end: 112, stride: 3 }, { start: 780, end: 795, stride: 5 }]) {
+    for (const r of [
+      { start: 0, end: 4, stride: 1 },
+      { start: 101, end: 112, stride: 3 },
+      { start: 780, end: 795, stride: 5 },
+    ]) {
       const seg: Array<{ index: number; rgb: Buffer }> = [];
       for await (const f of readSegment(VTEST, r, info)) seg.push(f);
       expect(seg.map((f) => f.index)).toEqual(segmentIndices(r));

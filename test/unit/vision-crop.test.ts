@@ -6,7 +6,8 @@ describe('cropRgbTensor', () => {
   const H = 10;
   // Left half red (200, 10, 0), right half blue (0, 10, 100).
   const rgb = Buffer.alloc(W * H * 3);
-  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) rgb.set(x < 10 ? [200, 10, 0] : [0, 10, 100], (y * W + x) * 3);
+  for (let y = 0; y < H; y++)
+    for (let x = 0; x < W; x++) rgb.set(x < 10 ? [200, 10, 0] : [0, 10, 100], (y * W + x) * 3);
   const pre = { width: 4, height: 4, scale: 1 / 255, mean: [0.5, 0.5, 0.5], std: [0.25, 0.5, 1] };
 
   it('normalises per channel in planar CHW order', () => {

@@ -31,7 +31,12 @@ class FakeBucket {
     return this.count + this.extra.length;
   }
   at(i: number): Obj {
-    if (i < this.count) return { name: `cam/${String(i).padStart(7, '0')}.jpg`, generation: String(1_700_000_000_000_000 + i), created: this.createdOf(i) };
+    if (i < this.count)
+      return {
+        name: `cam/${String(i).padStart(7, '0')}.jpg`,
+        generation: String(1_700_000_000_000_000 + i),
+        created: this.createdOf(i),
+      };
     return this.extra[i - this.count];
   }
   storage(): Storage {
@@ -45,7 +50,17 @@ class FakeBucket {
           const files = [];
           for (let i = from; i < to; i++) {
             const o = this.at(i);
-            files.push({ name: o.name, metadata: { bucket: BUCKET, name: o.name, generation: o.generation, size: '1000', contentType: 'image/jpeg', timeCreated: new Date(o.created).toISOString() } });
+            files.push({
+              name: o.name,
+              metadata: {
+                bucket: BUCKET,
+                name: o.name,
+                generation: o.generation,
+                size: '1000',
+                contentType: 'image/jpeg',
+                timeCreated: new Date(o.created).toISOString(),
+              },
+            });
           }
           return [files, to < this.size() ? { pageToken: String(to) } : null];
         },

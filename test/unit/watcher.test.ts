@@ -43,7 +43,11 @@ describe('planPoll (watcher cursor)', () => {
 
   it('reads a cursor of the previous format without publishing again what it lists', () => {
     const legacy = { watermark: 2000, recent: ['b', 'c'] };
-    const { fresh, next } = planPoll(legacy, [obj('b', 2000), obj('c', 1500), obj('late', 1800), obj('new', 2500)], 5000);
+    const { fresh, next } = planPoll(
+      legacy,
+      [obj('b', 2000), obj('c', 1500), obj('late', 1800), obj('new', 2500)],
+      5000,
+    );
     expect(fresh.map((f) => f.key)).toEqual(['late', 'new']);
     expect(next.v).toBe(2);
   });

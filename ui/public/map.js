@@ -10,7 +10,8 @@
 const LAYERS = { change: 'change_score', novelty: 'novelty_score', cloud: 'cloud_fraction' };
 // ColorBrewer YlOrRd (9 classes): a sequential ramp that reads as "more is worse" and survives greyscale.
 const RAMP = ['#ffffcc', '#ffeda0', '#fed976', '#feb24c', '#fd8d3c', '#fc4e2a', '#e31a1c', '#bd0026', '#800026'];
-const NATURAL_EARTH = 'Natural Earth (public domain), via <a href="https://github.com/topojson/world-atlas">world-atlas</a>';
+const NATURAL_EARTH =
+  'Natural Earth (public domain), via <a href="https://github.com/topojson/world-atlas">world-atlas</a>';
 const basemapCache = {};
 
 /** WKT "POLYGON((lon lat, ...))" -> [[lat, lon], ...] (Leaflet order), or null. */
@@ -18,7 +19,9 @@ function ringOf(wkt) {
   const m = /^\s*POLYGON\s*\(\(\s*([^()]+?)\s*\)/i.exec(wkt || '');
   if (!m) return null;
   const pts = m[1].split(',').map((p) => p.trim().split(/\s+/).map(Number));
-  return pts.length >= 4 && pts.every((p) => p.length === 2 && p.every(Number.isFinite)) ? pts.map(([lon, lat]) => [lat, lon]) : null;
+  return pts.length >= 4 && pts.every((p) => p.length === 2 && p.every(Number.isFinite))
+    ? pts.map(([lon, lat]) => [lat, lon])
+    : null;
 }
 
 function colour(t) {
@@ -47,16 +50,29 @@ function basemap(map, res, pane) {
   const draw = async (r) => {
     const b = await countries(r);
     group.clearLayers();
-    L.geoJSON(b.land, { pane, renderer, interactive: false, style: { stroke: false, fillColor: '#f3efe6', fillOpacity: 1 } }).addTo(group);
+    L.geoJSON(b.land, {
+      pane,
+      renderer,
+      interactive: false,
+      style: { stroke: false, fillColor: '#f3efe6', fillOpacity: 1 },
+    }).addTo(group);
     L.geoJSON(b.coast, { pane, renderer, interactive: false, style: { color: '#6b8fb3', weight: 1.2 } }).addTo(group);
-    L.geoJSON(b.borders, { pane, renderer, interactive: false, style: { color: '#8a7f8d', weight: 1, dashArray: '4 3' } }).addTo(group);
+    L.geoJSON(b.borders, {
+      pane,
+      renderer,
+      interactive: false,
+      style: { color: '#8a7f8d', weight: 1, dashArray: '4 3' },
+    }).addTo(group);
   };
   let current = res;
   const p = draw(res);
   // Natural Earth 1:50m for the world and regions; 1:10m once a country fills the view.
   map.on('zoomend', () => {
     const want = map.getZoom() >= 6 ? '10m' : res;
-    if (want !== current) { current = want; draw(want).catch(() => {}); }
+    if (want !== current) {
+      current = want;
+      draw(want).catch(() => {});
+    }
   });
   return p;
 }
@@ -69,16 +85,33 @@ function basemap(map, res, pane) {
 function fitAffine(chips) {
   const pts = chips.map((c) => {
     const ring = c.ring.slice(0, -1);
-    return [c.raster.x + c.raster.width / 2, c.raster.y + c.raster.height / 2, ring.reduce((s, p) => s + p[1], 0) / ring.length, ring.reduce((s, p) => s + p[0], 0) / ring.length];
+    return [
+      c.raster.x + c.raster.width / 2,
+      c.raster.y + c.raster.height / 2,
+      ring.reduce((s, p) => s + p[1], 0) / ring.length,
+      ring.reduce((s, p) => s + p[0], 0) / ring.length,
+    ];
   });
   // Normal equations of [x y 1] * [a b c]^T = lon (and lat), solved by Cramer's rule.
-  const S = [[0, 0, 0], [0, 0, 0], [0, 0, 0]];
-  const tl = [0, 0, 0], ta = [0, 0, 0];
+  const S = [
+    [0, 0, 0],
+    [0, 0, 0],
+    [0, 0, 0],
+  ];
+  const tl = [0, 0, 0],
+    ta = [0, 0, 0];
   for (const [x, y, lon, lat] of pts) {
     const v = [x, y, 1];
-    for (let i = 0; i < 3; i++) { for (let j = 0; j < 3; j++) S[i][j] += v[i] * v[j]; tl[i] += v[i] * lon; ta[i] += v[i] * lat; }
+    for (let i = 0; i < 3; i++) {
+      for (let j = 0; j < 3; j++) S[i][j] += v[i] * v[j];
+      tl[i] += v[i] * lon;
+      ta[i] += v[i] * lat;
+    }
   }
-  const det = (m) => m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0]) + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
+  const det = (m) =>
+    m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) -
+    m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0]) +
+    m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
   const d = det(S);
   if (!(Math.abs(d) > 1e-9 * Math.max(1, Math.abs(S[0][0] * S[1][1])))) return null;
   const solve = (t) => [0, 1, 2].map((k) => det(S.map((row, i) => row.map((v, j) => (j === k ? t[i] : v)))) / d);
@@ -91,7 +124,13 @@ function affineImage(url, width, height, geo, alt) {
   const Layer = L.Layer.extend({
     onAdd(map) {
       this._img = L.DomUtil.create('img', 'lookout-affine-image leaflet-zoom-hide');
-      Object.assign(this._img.style, { position: 'absolute', left: '0', top: '0', transformOrigin: '0 0', opacity: '0.9' });
+      Object.assign(this._img.style, {
+        position: 'absolute',
+        left: '0',
+        top: '0',
+        transformOrigin: '0 0',
+        opacity: '0.9',
+      });
       this._img.alt = alt;
       this._img.onload = () => this._place();
       this._img.src = url;
@@ -120,14 +159,22 @@ function affineImage(url, width, height, geo, alt) {
 
 /** Colour scale of the current layer over the shown chips (min..max), as a legend. */
 function legendHtml(esc, layer, lo, hi, nulls) {
-  const stops = RAMP.map((c, i) => `<span style="background:${c}" title="${esc(((lo + ((hi - lo) * (i + 0.5)) / RAMP.length)).toFixed(3))}"></span>`).join('');
+  const stops = RAMP.map(
+    (c, i) =>
+      `<span style="background:${c}" title="${esc((lo + ((hi - lo) * (i + 0.5)) / RAMP.length).toFixed(3))}"></span>`,
+  ).join('');
   return `<div class="legend" role="img" aria-label="colour scale of ${esc(layer)} from ${lo.toFixed(3)} to ${hi.toFixed(3)}"><div class="ramp">${stops}</div><div class="ends"><span>${lo.toFixed(3)}</span><span>${esc(layer)}</span><span>${hi.toFixed(3)}</span></div>${nulls ? `<div class="muted"><span class="swatch" style="background:${colour(null)}"></span> no value (${nulls} chips)</div>` : ''}</div>`;
 }
 
 /** ctx: { main, api, esc, say, setMap } from app.js. */
 export async function mapPage({ main, api, esc, say, setMap }) {
   main.innerHTML = `<h1>Map</h1><form class="inline" id="map-form"><label for="raster">Raster</label><select id="raster"></select>
-    <fieldset><legend>Colour chips by</legend>${Object.keys(LAYERS).map((k, i) => `<input type="radio" name="layer" id="layer-${k}" value="${k}" ${i === 0 ? 'checked' : ''}><label for="layer-${k}">${k}</label>`).join('')}</fieldset>
+    <fieldset><legend>Colour chips by</legend>${Object.keys(LAYERS)
+      .map(
+        (k, i) =>
+          `<input type="radio" name="layer" id="layer-${k}" value="${k}" ${i === 0 ? 'checked' : ''}><label for="layer-${k}">${k}</label>`,
+      )
+      .join('')}</fieldset>
     <fieldset id="aoi-pixels" hidden><legend>Area of interest (pixels)</legend><label for="aoi">x0,y0,x1,y1</label><input id="aoi" size="18" placeholder="all"><button type="submit">Apply</button></fieldset></form>
     <p id="map-note" class="muted" data-testid="map-note"></p>
     <div class="grid2"><div id="map" role="region" aria-label="raster map with chip heatmap"></div>
@@ -137,7 +184,10 @@ export async function mapPage({ main, api, esc, say, setMap }) {
       <h2>Chip</h2><div id="chip" class="row-detail" data-testid="chip-row" tabindex="0">Click a chip.</div></section></div>`;
   const { rasters, error } = await api('/api/rasters');
   const sel = document.getElementById('raster');
-  if (!rasters.length) { document.getElementById('map').innerHTML = `<p>No raster chip rows${error ? ` (${esc(error)})` : ''}.</p>`; return; }
+  if (!rasters.length) {
+    document.getElementById('map').innerHTML = `<p>No raster chip rows${error ? ` (${esc(error)})` : ''}.</p>`;
+    return;
+  }
   sel.innerHTML = rasters.map((r, i) => `<option value="${i}">${esc(r.name)} (${r.chips} chips)</option>`).join('');
   const note = document.getElementById('map-note');
   let map = null;
@@ -158,7 +208,12 @@ export async function mapPage({ main, api, esc, say, setMap }) {
       const v = c.raster[layer];
       const t = v === null || v === undefined ? null : hi > lo ? (v - lo) / (hi - lo) : 1;
       const on = selected.has(c.row.workflow_id);
-      c.shape.setStyle({ color: on ? '#0b5cad' : '#3a3a3a', weight: on ? 3 : 1, fillColor: colour(t), fillOpacity: t === null ? 0.15 : 0.6 });
+      c.shape.setStyle({
+        color: on ? '#0b5cad' : '#3a3a3a',
+        weight: on ? 3 : 1,
+        fillColor: colour(t),
+        fillOpacity: t === null ? 0.15 : 0.6,
+      });
       c.label = `chip ${c.raster.chip_col},${c.raster.chip_row}, ${layer} ${v === null || v === undefined ? 'not available' : Number(v).toFixed(3)}${on ? ', selected' : ''}`;
       c.on = on;
       c.shape.setTooltipContent(c.label);
@@ -176,7 +231,12 @@ export async function mapPage({ main, api, esc, say, setMap }) {
       el.setAttribute('data-chip', `${c.raster.chip_col},${c.raster.chip_row}`);
       el.setAttribute('role', 'button');
       el.setAttribute('tabindex', '0');
-      el.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); c.shape.fire('click'); } });
+      el.addEventListener('keydown', (e) => {
+        if (e.key === 'Enter' || e.key === ' ') {
+          e.preventDefault();
+          c.shape.fire('click');
+        }
+      });
     }
     if (c.label) el.setAttribute('aria-label', c.label);
     el.classList.toggle('selected', !!c.on);
@@ -194,7 +254,10 @@ export async function mapPage({ main, api, esc, say, setMap }) {
   };
 
   const newMap = (opts) => {
-    if (inset) { inset.remove(); inset = null; }
+    if (inset) {
+      inset.remove();
+      inset = null;
+    }
     if (map) map.remove();
     map = L.map('map', opts);
     setMap(map);
@@ -210,9 +273,13 @@ export async function mapPage({ main, api, esc, say, setMap }) {
     map.attributionControl.setPrefix(false).addAttribution(NATURAL_EARTH);
     L.control.scale({ imperial: false }).addTo(map);
     const coords = L.control({ position: 'bottomleft' });
-    coords.onAdd = () => Object.assign(L.DomUtil.create('div', 'map-coords'), { id: 'map-coords', textContent: 'lat, lon' });
+    coords.onAdd = () =>
+      Object.assign(L.DomUtil.create('div', 'map-coords'), { id: 'map-coords', textContent: 'lat, lon' });
     coords.addTo(map);
-    map.on('mousemove', (e) => { document.getElementById('map-coords').textContent = `${fmtDeg(e.latlng.lat, 'N', 'S')}, ${fmtDeg(e.latlng.lng, 'E', 'W')}`; });
+    map.on('mousemove', (e) => {
+      document.getElementById('map-coords').textContent =
+        `${fmtDeg(e.latlng.lat, 'N', 'S')}, ${fmtDeg(e.latlng.lng, 'E', 'W')}`;
+    });
     const basemapReady = basemap(map, '50m', 'basemap');
     const placed = chips.filter((c) => c.ring);
     const bounds = L.latLngBounds(placed.flatMap((c) => c.ring));
@@ -221,15 +288,34 @@ export async function mapPage({ main, api, esc, say, setMap }) {
     const heat = L.layerGroup().addTo(map);
     for (const c of placed) addChip(heat, c, c.ring, L.polygon);
     const geo = fitAffine(placed);
-    const image = geo ? affineImage(`/api/raster.png?${new URLSearchParams({ bucket: r.bucket, name: r.name, generation: r.generation })}`, summary?.raster.raster_width ?? r.raster_width, summary?.raster.raster_height ?? r.raster_height, geo, `raster ${r.name}`).addTo(map) : null;
+    const image = geo
+      ? affineImage(
+          `/api/raster.png?${new URLSearchParams({ bucket: r.bucket, name: r.name, generation: r.generation })}`,
+          summary?.raster.raster_width ?? r.raster_width,
+          summary?.raster.raster_height ?? r.raster_height,
+          geo,
+          `raster ${r.name}`,
+        ).addTo(map)
+      : null;
     const overlays = { 'Raster image': image, 'Chip heatmap': heat };
-    L.control.layers(null, Object.fromEntries(Object.entries(overlays).filter(([, v]) => v)), { collapsed: false }).addTo(map);
+    L.control
+      .layers(null, Object.fromEntries(Object.entries(overlays).filter(([, v]) => v)), { collapsed: false })
+      .addTo(map);
     const missing = chips.length - placed.length;
     note.textContent = `Longitude/latitude (WGS 84) in Web Mercator; chips are their footprints${summary?.raster.crs ? `, reprojected from ${summary.raster.crs}` : ''}.${geo ? ' The image is placed by an affine fit of the footprints.' : ' Too few chips to place the image.'}${missing ? ` ${missing} chips have no footprint and are not drawn.` : ''}`;
     // Orientation: a small world map with the raster's place.
     const insetEl = document.getElementById('map-inset');
     insetEl.hidden = false;
-    inset = L.map(insetEl, { zoomControl: false, attributionControl: false, dragging: false, scrollWheelZoom: false, doubleClickZoom: false, boxZoom: false, keyboard: false, touchZoom: false });
+    inset = L.map(insetEl, {
+      zoomControl: false,
+      attributionControl: false,
+      dragging: false,
+      scrollWheelZoom: false,
+      doubleClickZoom: false,
+      boxZoom: false,
+      keyboard: false,
+      touchZoom: false,
+    });
     inset.createPane('basemap').style.zIndex = 200;
     basemap(inset, '110m', 'basemap').catch(() => {});
     inset.setView(bounds.getCenter(), 3);
@@ -243,17 +329,38 @@ export async function mapPage({ main, api, esc, say, setMap }) {
     const drawn = new L.FeatureGroup().addTo(map);
     // The area above the chips, dark and dashed (selected chips are outlined in blue).
     map.createPane('aoi').style.zIndex = 450;
-    const shape = { pane: 'aoi', color: '#111111', weight: 2.5, fillColor: '#ffffff', fillOpacity: 0.12, dashArray: '8 5' };
+    const shape = {
+      pane: 'aoi',
+      color: '#111111',
+      weight: 2.5,
+      fillColor: '#ffffff',
+      fillOpacity: 0.12,
+      dashArray: '8 5',
+    };
     // showArea off: leaflet-draw 1.0.4's area readout assigns an undeclared variable (fails in strict code).
-    map.addControl(new L.Control.Draw({
-      position: 'topleft',
-      draw: { rectangle: { shapeOptions: shape, showArea: false }, polygon: { shapeOptions: shape, allowIntersection: false, showArea: false }, polyline: false, circle: false, circlemarker: false, marker: false },
-      edit: { featureGroup: drawn, edit: false, remove: true },
-    }));
+    map.addControl(
+      new L.Control.Draw({
+        position: 'topleft',
+        draw: {
+          rectangle: { shapeOptions: shape, showArea: false },
+          polygon: { shapeOptions: shape, allowIntersection: false, showArea: false },
+          polyline: false,
+          circle: false,
+          circlemarker: false,
+          marker: false,
+        },
+        edit: { featureGroup: drawn, edit: false, remove: true },
+      }),
+    );
     const state = document.getElementById('aoi-state');
     const link = document.getElementById('aoi-download');
     const apply = async (geometry) => {
-      const q = new URLSearchParams({ bucket: r.bucket, name: r.name, generation: r.generation, aoi: JSON.stringify(geometry) });
+      const q = new URLSearchParams({
+        bucket: r.bucket,
+        name: r.name,
+        generation: r.generation,
+        aoi: JSON.stringify(geometry),
+      });
       state.textContent = 'Selecting…';
       const fc = await api(`/api/raster/select?${q}`);
       selected = new Set(fc.features.map((f) => f.properties.workflow_id));
@@ -267,7 +374,10 @@ export async function mapPage({ main, api, esc, say, setMap }) {
     map.on(L.Draw.Event.CREATED, (e) => {
       drawn.clearLayers();
       drawn.addLayer(e.layer);
-      apply(e.layer.toGeoJSON().geometry).catch((err) => { state.textContent = err.message; say(err.message); });
+      apply(e.layer.toGeoJSON().geometry).catch((err) => {
+        state.textContent = err.message;
+        say(err.message);
+      });
     });
     map.on(L.Draw.Event.DELETED, () => {
       if (drawn.getLayers().length) return;
@@ -286,17 +396,38 @@ export async function mapPage({ main, api, esc, say, setMap }) {
     pixelChips = L.layerGroup().addTo(map);
     for (const c of chips) c.shape = null;
     const aoi = document.getElementById('aoi').value.split(',').map(Number);
-    const inAoi = (k) => aoi.length !== 4 || aoi.some((v) => !Number.isFinite(v)) || (k.x < aoi[2] && k.x + k.width > aoi[0] && k.y < aoi[3] && k.y + k.height > aoi[1]);
-    for (const c of chips) if (inAoi(c.raster)) addChip(pixelChips, c, [[-(c.raster.y + c.raster.height), c.raster.x], [-c.raster.y, c.raster.x + c.raster.width]], L.rectangle);
+    const inAoi = (k) =>
+      aoi.length !== 4 ||
+      aoi.some((v) => !Number.isFinite(v)) ||
+      (k.x < aoi[2] && k.x + k.width > aoi[0] && k.y < aoi[3] && k.y + k.height > aoi[1]);
+    for (const c of chips)
+      if (inAoi(c.raster))
+        addChip(
+          pixelChips,
+          c,
+          [
+            [-(c.raster.y + c.raster.height), c.raster.x],
+            [-c.raster.y, c.raster.x + c.raster.width],
+          ],
+          L.rectangle,
+        );
   };
   const drawPixels = (r, summary) => {
     newMap({ crs: L.CRS.Simple, minZoom: -5, attributionControl: false });
-    const bounds = [[-r.raster_height, 0], [0, r.raster_width]];
-    L.imageOverlay(`/api/raster.png?${new URLSearchParams({ bucket: r.bucket, name: r.name, generation: r.generation })}`, bounds, { alt: `raster ${r.name}`, pane: 'imagery' }).addTo(map);
+    const bounds = [
+      [-r.raster_height, 0],
+      [0, r.raster_width],
+    ];
+    L.imageOverlay(
+      `/api/raster.png?${new URLSearchParams({ bucket: r.bucket, name: r.name, generation: r.generation })}`,
+      bounds,
+      { alt: `raster ${r.name}`, pane: 'imagery' },
+    ).addTo(map);
     map.fitBounds(bounds);
     pixelChips = null;
     drawPixelChips();
-    const why = summary?.raster.georef_note || chips.find((c) => c.raster.georef_note)?.raster.georef_note || 'no georeference';
+    const why =
+      summary?.raster.georef_note || chips.find((c) => c.raster.georef_note)?.raster.georef_note || 'no georeference';
     note.innerHTML = `<strong>Pixel coordinates:</strong> this raster's chips have no footprint (georef ${esc(summary?.raster.georef ?? chips[0]?.raster.georef ?? 'none')}: ${esc(why)}), so there is no basemap and no area drawing; chips are shown on the pixel grid.`;
   };
 
@@ -306,10 +437,14 @@ export async function mapPage({ main, api, esc, say, setMap }) {
     const r = rasters[Number(sel.value)];
     const seq = ++loads;
     delete main.dataset.mapRaster; // set again once this raster is drawn
-    const rows = await api(`/api/raster?${new URLSearchParams({ bucket: r.bucket, name: r.name, generation: r.generation })}`);
+    const rows = await api(
+      `/api/raster?${new URLSearchParams({ bucket: r.bucket, name: r.name, generation: r.generation })}`,
+    );
     if (seq !== loads) return; // another raster was chosen meanwhile
     const summary = rows.find((x) => x.raster && x.raster.kind === 'summary');
-    chips = rows.filter((x) => x.raster && x.raster.kind === 'chip').map((row) => ({ row, raster: row.raster, ring: ringOf(row.raster.footprint_wkt), shape: null }));
+    chips = rows
+      .filter((x) => x.raster && x.raster.kind === 'chip')
+      .map((row) => ({ row, raster: row.raster, ring: ringOf(row.raster.footprint_wkt), shape: null }));
     selected = new Set();
     document.getElementById('chip').textContent = 'Click a chip.';
     say('');
