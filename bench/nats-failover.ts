@@ -141,13 +141,11 @@ async function uploadObjects(storage: Storage, opts: FailoverOptions): Promise<v
     for (let i = next++; i < opts.objects; i = next++) {
       const s = datas[i % datas.length];
       const name = `failover/${opts.runId}/${String(i).padStart(6, '0')}-${path.basename(s.file)}`;
-      await bucket
-        .file(name)
-        .save(s.data, {
-          resumable: false,
-          contentType: s.contentType,
-          metadata: { metadata: { 'lookout-run': opts.runId } },
-        });
+      await bucket.file(name).save(s.data, {
+        resumable: false,
+        contentType: s.contentType,
+        metadata: { metadata: { 'lookout-run': opts.runId } },
+      });
     }
   };
   await Promise.all(Array.from({ length: 8 }, worker));

@@ -78,14 +78,12 @@ export async function resolveSources(
       if (!fs.existsSync(src)) throw new Error(`no such file: ${src}`);
       bucket = cfg.gcs.bucket;
       name = `normal/${scene}/${path.basename(src)}`;
-      await storage
-        .bucket(bucket)
-        .upload(src, {
-          destination: name,
-          resumable: false,
-          contentType: 'video/x-msvideo',
-          metadata: { metadata: { 'lookout-derived': 'normal-footage', ...metadata } },
-        });
+      await storage.bucket(bucket).upload(src, {
+        destination: name,
+        resumable: false,
+        contentType: 'video/x-msvideo',
+        metadata: { metadata: { 'lookout-derived': 'normal-footage', ...metadata } },
+      });
     }
     const [md] = await storage
       .bucket(bucket)

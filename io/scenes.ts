@@ -110,14 +110,12 @@ export class SceneStore<T> {
     for (let tries = 0; ; tries++) {
       const name = `${prefix}${version}/${this.format.file}`;
       try {
-        await b
-          .file(name)
-          .save(data, {
-            resumable: false,
-            contentType: 'application/octet-stream',
-            metadata: meta,
-            preconditionOpts: { ifGenerationMatch: 0 },
-          });
+        await b.file(name).save(data, {
+          resumable: false,
+          contentType: 'application/octet-stream',
+          metadata: meta,
+          preconditionOpts: { ifGenerationMatch: 0 },
+        });
         break;
       } catch (err) {
         if (!isPreconditionFailed(err) || tries >= 100) throw err;

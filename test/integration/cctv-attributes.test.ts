@@ -22,14 +22,12 @@ let printed = '';
 beforeAll(async () => {
   const normal = cutVideo(VTEST, path.join(samplesDir, 'attr-normal-0-200.avi'), 0, 200);
   const name = `normal/${scene}/clip.avi`;
-  await storage
-    .bucket(cfg.gcs.bucket)
-    .upload(normal, {
-      destination: name,
-      resumable: false,
-      contentType: 'video/x-msvideo',
-      metadata: { metadata: { 'lookout-derived': 'normal-footage' } },
-    });
+  await storage.bucket(cfg.gcs.bucket).upload(normal, {
+    destination: name,
+    resumable: false,
+    contentType: 'video/x-msvideo',
+    metadata: { metadata: { 'lookout-derived': 'normal-footage' } },
+  });
   // What `lookout fit --scene S gs://… --report-dir DIR` runs, with its printed lines captured.
   const log = vi.spyOn(console, 'log').mockImplementation(() => {});
   try {
@@ -83,14 +81,12 @@ describe('cctv-attributes', () => {
     const run = uniqueRun('attr');
     const clip = cutVideo(VTEST, path.join(samplesDir, 'attr-test-600-640.avi'), 600, 640);
     const name = `${run}/clip.avi`;
-    await storage
-      .bucket(cfg.gcs.bucket)
-      .upload(clip, {
-        destination: name,
-        resumable: false,
-        contentType: 'video/x-msvideo',
-        metadata: { metadata: { 'lookout-run': run, 'lookout-scene': scene, 'lookout-pipeline': 'cctv-anomaly' } },
-      });
+    await storage.bucket(cfg.gcs.bucket).upload(clip, {
+      destination: name,
+      resumable: false,
+      contentType: 'video/x-msvideo',
+      metadata: { metadata: { 'lookout-run': run, 'lookout-scene': scene, 'lookout-pipeline': 'cctv-anomaly' } },
+    });
     // The summary row comes last (after every frame and alert episode row): a positive end signal.
     await waitForRows(`run_tag = @run AND JSON_VALUE(details, '$.kind') = 'video-summary'`, { run }, 1, 300_000);
     const all = await rowsWhere<{

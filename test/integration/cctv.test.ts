@@ -26,14 +26,12 @@ beforeAll(async () => {
   conn = await temporalClient(cfg);
   const normal = cutVideo(VTEST, path.join(samplesDir, 'cctv-normal-0-120.avi'), 0, 120);
   const name = `normal/${scene}/clip.avi`;
-  await storage
-    .bucket(cfg.gcs.bucket)
-    .upload(normal, {
-      destination: name,
-      resumable: false,
-      contentType: 'video/x-msvideo',
-      metadata: { metadata: { 'lookout-derived': 'normal-footage' } },
-    });
+  await storage.bucket(cfg.gcs.bucket).upload(normal, {
+    destination: name,
+    resumable: false,
+    contentType: 'video/x-msvideo',
+    metadata: { metadata: { 'lookout-derived': 'normal-footage' } },
+  });
   const [md] = await storage.bucket(cfg.gcs.bucket).file(name).getMetadata();
   const fit = await runFit(
     conn.client,
@@ -143,14 +141,12 @@ describe('video objects', () => {
     const run = uniqueRun('video');
     const clip = cutVideo(VTEST, path.join(samplesDir, 'cctv-test-600-640.avi'), 600, 640);
     const name = `${run}/clip.avi`;
-    const [file] = await storage
-      .bucket(cfg.gcs.bucket)
-      .upload(clip, {
-        destination: name,
-        resumable: false,
-        contentType: 'video/x-msvideo',
-        metadata: { metadata: { 'lookout-run': run, 'lookout-pipeline': 'cctv-ocae', 'lookout-scene': scene } },
-      });
+    const [file] = await storage.bucket(cfg.gcs.bucket).upload(clip, {
+      destination: name,
+      resumable: false,
+      contentType: 'video/x-msvideo',
+      metadata: { metadata: { 'lookout-run': run, 'lookout-pipeline': 'cctv-ocae', 'lookout-scene': scene } },
+    });
     // Every 5th frame of 40 with t-3 >= 0 and t+3 < 40: t = 3, 8, ..., 33 -> 7 frames.
     const rows = await waitForRows<{
       status: string;

@@ -98,14 +98,12 @@ beforeAll(async () => {
   fs.mkdirSync(SCREENS, { recursive: true });
   const normal = cutVideo(VTEST, path.join(samplesDir, 'ui-alerts-normal-0-150.avi'), 0, 150);
   const name = `normal/${scene}/clip.avi`;
-  await storage
-    .bucket(cfg.gcs.bucket)
-    .upload(normal, {
-      destination: name,
-      resumable: false,
-      contentType: 'video/x-msvideo',
-      metadata: { metadata: { 'lookout-derived': 'normal-footage' } },
-    });
+  await storage.bucket(cfg.gcs.bucket).upload(normal, {
+    destination: name,
+    resumable: false,
+    contentType: 'video/x-msvideo',
+    metadata: { metadata: { 'lookout-derived': 'normal-footage' } },
+  });
   const log = vi.spyOn(console, 'log').mockImplementation(() => {});
   try {
     await fitSceneFromCli(cfg, scene, [`gs://${cfg.gcs.bucket}/${name}`], {
@@ -121,14 +119,12 @@ beforeAll(async () => {
   }
   const clip = fastClip(path.join(samplesDir, 'ui-alerts-fast-200-440.avi'), 200, 440);
   expect((await probeVideo(clip)).frames).toBe(60);
-  await storage
-    .bucket(cfg.gcs.bucket)
-    .upload(clip, {
-      destination: `${RUN}/cam-fast.avi`,
-      resumable: false,
-      contentType: 'video/x-msvideo',
-      metadata: { metadata: { 'lookout-run': RUN, 'lookout-scene': scene, 'lookout-pipeline': 'cctv-anomaly' } },
-    });
+  await storage.bucket(cfg.gcs.bucket).upload(clip, {
+    destination: `${RUN}/cam-fast.avi`,
+    resumable: false,
+    contentType: 'video/x-msvideo',
+    metadata: { metadata: { 'lookout-run': RUN, 'lookout-scene': scene, 'lookout-pipeline': 'cctv-anomaly' } },
+  });
   // The summary row is written after the last segment (whose activity writes the episodes still open): a positive end signal.
   await waitForRows("run_tag = @run AND JSON_VALUE(details, '$.kind') = 'video-summary'", { run: RUN }, 1, 500_000);
   const rows = (await rowsWhere<Row>('run_tag = @run', { run: RUN })).map((r) => ({

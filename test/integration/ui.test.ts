@@ -296,14 +296,12 @@ describe('lookout ui in Chromium', () => {
           metadata: { 'lookout-run': liveRun, 'lookout-pipeline': 'objects' },
         },
         async (u) => {
-          await storage
-            .bucket(cfg.gcs.bucket)
-            .upload(u.file, {
-              destination: u.objectName,
-              resumable: false,
-              contentType: u.contentType,
-              metadata: { metadata: u.metadata },
-            });
+          await storage.bucket(cfg.gcs.bucket).upload(u.file, {
+            destination: u.objectName,
+            resumable: false,
+            contentType: u.contentType,
+            metadata: { metadata: u.metadata },
+          });
         },
       );
     } finally {
