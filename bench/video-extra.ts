@@ -8,10 +8,10 @@
  *  - long video: vtest.avi looped to N minutes, analysed in segments; the worker's RSS sampled every 2 s:
  *    start, peak, end, and the peak of each quarter (flat means no growth with length).
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
+import { freePort, startCamera } from '../demo/camera';
 import path from 'node:path';
 import type { LookoutConfig } from '../config';
 import { bigqueryClient, storageClient, temporalClient } from '../io/clients';
@@ -36,15 +36,6 @@ function rssMb(pid: number | undefined): number | null {
   } catch {
     return null;
   }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
 }
 
 /** Rows of a run, counted on the table (cheap), until `done` says enough or the time is up. */
@@ -184,31 +175,7 @@ export async function serveBench(cfg: LookoutConfig, requests: number) {
 export async function streamBench(cfg: LookoutConfig, seconds: number, pipeline: string, scene: string | undefined) {
   const port = await freePort();
   // A camera: vtest.avi looped, paced in real time (10 fps), MPEG-2 in MPEG-TS over HTTP, a keyframe a second.
-  const camera = spawn(
-    'ffmpeg',
-    [
-      '-nostdin',
-      '-v',
-      'error',
-      '-re',
-      '-stream_loop',
-      '-1',
-      '-i',
-      VTEST,
-      '-c:v',
-      'mpeg2video',
-      '-q:v',
-      '5',
-      '-g',
-      '10',
-      '-f',
-      'mpegts',
-      '-listen',
-      '1',
-      `http://127.0.0.1:${port}/cam`,
-    ],
-    { stdio: 'ignore' },
-  );
+  const camera = startCamera(VTEST, port, { loop: true }).proc;
   const run = `bench-stream-${Date.now().toString(36)}`;
   const bucket = storageClient(cfg).bucket(cfg.gcs.bucket);
   const ac = new AbortController();

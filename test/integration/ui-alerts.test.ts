@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { axeViolations } from './axe';
 import { startUi, type UiServer } from '../../ui/server';
 import { latestFeedback } from '../../io/feedback';
 import { cutVideo, dismissedClips, fitSceneFromCli } from '../../cli/scene';
@@ -21,7 +22,6 @@ import { bq, cfg, rowsWhere, samplesDir, storage, uniqueRun, waitForRows } from 
 const CHROMIUM = process.env.LOOKOUT_CHROMIUM || '/usr/bin/chromium';
 
 const SCREENS = path.join(cfg.projectRoot, '.lookout', 'ui-screens');
-const AXE = require.resolve('axe-core/axe.min.js');
 const scene = `ui${Date.now().toString(36)}`;
 const RUN = uniqueRun('ui-alerts');
 
@@ -43,26 +43,6 @@ let frameRows: Array<Row & { d: Record<string, unknown> }> = [];
 async function open(hash: string): Promise<void> {
   await page.goto(`${ui.url}/${hash}`);
   await page.waitForFunction((h) => document.body.dataset.ready === h, hash, { timeout: 60_000 });
-}
-
-async function axeViolations(): Promise<string[]> {
-  await page.addScriptTag({ path: AXE });
-  const v = await page.evaluate(async () => {
-    const r = await (
-      window as unknown as {
-        axe: {
-          run(
-            ctx: Document,
-            o: object,
-          ): Promise<{ violations: Array<{ id: string; impact: string; nodes: Array<{ target: string[] }> }> }>;
-        };
-      }
-    ).axe.run(document, { resultTypes: ['violations'] });
-    return r.violations.map((x) => ({ id: x.id, impact: x.impact, target: x.nodes[0]?.target.join(' ') }));
-  });
-  return v
-    .filter((x) => x.impact === 'serious' || x.impact === 'critical')
-    .map((x) => `${x.id} (${x.impact}) at ${x.target}`);
 }
 
 /** vtest.avi frames from..to-1, every 4th: people at four times walking speed. */
@@ -194,7 +174,7 @@ describe("alerts page on the pipeline's own alert episodes", () => {
       expect((await c.locator('li').count()) > 0).toBe(true);
     await card.locator('canvas').waitFor();
     await page.screenshot({ path: path.join(SCREENS, 'alerts.png'), fullPage: true });
-    expect(await axeViolations()).toEqual([]);
+    expect(await axeViolations(page)).toEqual([]);
 
     // Reason filter: the alert's first attribute keeps it; an attribute it lacks (if the page offers one) drops it.
     const attr = d.attributes.split(',')[0];

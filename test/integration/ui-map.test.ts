@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { axeViolations } from './axe';
 import { startUi, type UiServer } from '../../ui/server';
 import { blocksFromBands, epsgGeoKeys, writeTiffBuffer, type TiffWriteOptions } from '../../media/tiff-writer';
 import { query } from '../../io/query';
@@ -21,7 +22,6 @@ import { bq, cfg, uniqueRun, upload, VIEW, waitForRows } from './helpers';
 
 const CHROMIUM = process.env.LOOKOUT_CHROMIUM || '/usr/bin/chromium';
 const SCREENS = path.join(cfg.projectRoot, '.lookout', 'ui-screens');
-const AXE = require.resolve('axe-core/axe.min.js');
 
 // 384 x 256 px at 30 m in UTM 11N: 11.5 x 7.7 km at Imperial Beach, where the US-Mexico border meets the
 // Pacific (top-left 32.58 N, 117.17 W): the basemap's coast and border run through the view.
@@ -88,26 +88,6 @@ let afterChips: Row[] = [];
 async function open(hash: string): Promise<void> {
   await page.goto(`${ui.url}/${hash}`);
   await page.waitForFunction((h) => document.body.dataset.ready === h, hash, { timeout: 60_000 });
-}
-
-async function axeViolations(): Promise<string[]> {
-  await page.addScriptTag({ path: AXE });
-  const v = await page.evaluate(async () => {
-    const r = await (
-      window as unknown as {
-        axe: {
-          run(
-            ctx: Document,
-            o: object,
-          ): Promise<{ violations: Array<{ id: string; impact: string; nodes: Array<{ target: string[] }> }> }>;
-        };
-      }
-    ).axe.run(document, { resultTypes: ['violations'] });
-    return r.violations.map((x) => ({ id: x.id, impact: x.impact, target: x.nodes[0]?.target.join(' ') }));
-  });
-  return v
-    .filter((x) => x.impact === 'serious' || x.impact === 'critical')
-    .map((x) => `${x.id} (${x.impact}) at ${x.target}`);
 }
 
 /** The page's pointer readout ("32.55000° N, 117.10000° W") with the mouse at (x, y) of the viewport. */
@@ -340,7 +320,7 @@ LIMIT 20`,
 
     await page.mouse.move(5, 5);
     await page.screenshot({ path: path.join(SCREENS, 'map-geo.png'), fullPage: true });
-    expect(await axeViolations()).toEqual([]);
+    expect(await axeViolations(page)).toEqual([]);
   });
 
   it('a polygon drawn with the mouse selects by the footprints themselves, not by their bounds', async () => {
@@ -421,6 +401,6 @@ LIMIT 20`,
     expect(await page.locator('.leaflet-draw-draw-rectangle').count()).toBe(0);
     expect(await page.locator('.leaflet-basemap-pane canvas').count()).toBe(0);
     await page.screenshot({ path: path.join(SCREENS, 'map-pixels.png'), fullPage: true });
-    expect(await axeViolations()).toEqual([]);
+    expect(await axeViolations(page)).toEqual([]);
   });
 });

@@ -14,11 +14,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { axeViolations } from './axe';
 import sharp from 'sharp';
 import { startUi, type UiServer } from '../../ui/server';
 import { bigquerySink, buildRow } from '../../io/results';
 import { spawn } from 'node:child_process';
-import net from 'node:net';
+import { freePort, startCamera } from '../../demo/camera';
 import { recordStream, STREAM_DEFAULTS } from '../../ingest/stream';
 import { VTEST } from '../../demo/samples';
 import { summary } from '../unit/fixtures';
@@ -37,7 +38,6 @@ import {
 
 export const CHROMIUM = process.env.LOOKOUT_CHROMIUM || '/usr/bin/chromium';
 const SCREENS = path.join(cfg.projectRoot, '.lookout', 'ui-screens');
-const AXE = require.resolve('axe-core/axe.min.js');
 
 let ui: UiServer;
 let browser: Browser;
@@ -58,27 +58,6 @@ async function open(hash: string): Promise<void> {
 
 async function shoot(name: string): Promise<void> {
   await page.screenshot({ path: path.join(SCREENS, `${name}.png`), fullPage: true });
-}
-
-/** axe-core on the current page: the serious and critical violations (rule id and first target). */
-async function axeViolations(): Promise<string[]> {
-  await page.addScriptTag({ path: AXE });
-  const v = await page.evaluate(async () => {
-    const r = await (
-      window as unknown as {
-        axe: {
-          run(
-            ctx: Document,
-            o: object,
-          ): Promise<{ violations: Array<{ id: string; impact: string; nodes: Array<{ target: string[] }> }> }>;
-        };
-      }
-    ).axe.run(document, { resultTypes: ['violations'] });
-    return r.violations.map((x) => ({ id: x.id, impact: x.impact, target: x.nodes[0]?.target.join(' ') }));
-  });
-  return v
-    .filter((x) => x.impact === 'serious' || x.impact === 'critical')
-    .map((x) => `${x.id} (${x.impact}) at ${x.target}`);
 }
 
 beforeAll(async () => {
@@ -114,7 +93,7 @@ describe('lookout ui in Chromium', () => {
     // The page shows what the rows say.
     expect(await page.locator('#upload-rows tbody .ok').count()).toBe(3);
     await shoot('upload');
-    expect(await axeViolations()).toEqual([]);
+    expect(await axeViolations(page)).toEqual([]);
   });
 
   it('runs page lists the run; its page shows the report of infra/sql and the charts', async () => {
@@ -129,7 +108,7 @@ describe('lookout ui in Chromium', () => {
     );
     expect(e2e).toContain(Number(cells[8]));
     await shoot('runs');
-    expect(await axeViolations()).toEqual([]);
+    expect(await axeViolations(page)).toEqual([]);
     await open(`#/run/${encodeURIComponent(RUN + '-upload')}`);
     await page.waitForSelector('#c-lat svg');
     await page.waitForSelector('#c-hops svg');
@@ -137,7 +116,7 @@ describe('lookout ui in Chromium', () => {
     expect(text).toContain('Summary (ms)');
     expect(text).toContain('frame100.jpg');
     await shoot('run');
-    expect(await axeViolations()).toEqual([]);
+    expect(await axeViolations(page)).toEqual([]);
   });
 
   it('failures page: retrying a failed analysis shows its new row', async () => {
@@ -154,7 +133,7 @@ describe('lookout ui in Chromium', () => {
     await open('#/failures');
     const button = page.locator(`button[data-retry="${failed.workflow_id}"]`);
     await shoot('failures');
-    expect(await axeViolations()).toEqual([]);
+    expect(await axeViolations(page)).toEqual([]);
     await button.click();
     const state = button.locator('xpath=..').locator('.retry-state');
     await state.locator('text=new row').waitFor({ timeout: 90_000 });
@@ -230,7 +209,7 @@ describe('lookout ui in Chromium', () => {
       raster: { chip_col: 2, chip_row: 1, change_score: 0.9 },
     });
     await shoot('map');
-    expect(await axeViolations()).toEqual([]);
+    expect(await axeViolations(page)).toEqual([]);
     // Keyboard: a chip takes focus and Enter shows its row.
     await page.focus('path[data-chip="0,2"]');
     await page.keyboard.press('Enter');
@@ -249,35 +228,8 @@ describe('lookout ui in Chromium', () => {
   it('live page: the newest frame of a stream the real pipeline analysed, decoded from its segment, with its boxes', async () => {
     // A camera (vtest.avi at 10 fps, MPEG-TS over HTTP on loopback) recorded by `lookout stream`'s recorder into two
     // 1 s segments; the stack's watcher, dispatcher and worker turn them into frame rows, as in production.
-    const port = await new Promise<number>((resolve) => {
-      const srv = net.createServer().listen(0, '127.0.0.1', () => {
-        const p = (srv.address() as net.AddressInfo).port;
-        srv.close(() => resolve(p));
-      });
-    });
-    const camera = spawn(
-      'ffmpeg',
-      [
-        '-nostdin',
-        '-v',
-        'error',
-        '-re',
-        '-i',
-        VTEST,
-        '-c:v',
-        'mpeg2video',
-        '-q:v',
-        '5',
-        '-g',
-        '10',
-        '-f',
-        'mpegts',
-        '-listen',
-        '1',
-        `http://127.0.0.1:${port}/cam`,
-      ],
-      { stdio: 'ignore' },
-    );
+    const port = await freePort();
+    const camera = startCamera(VTEST, port).proc;
     const stream = `cam-${RUN}`;
     const liveRun = `${RUN}-live`;
     let stats: Awaited<ReturnType<typeof recordStream>>;
@@ -366,7 +318,7 @@ describe('lookout ui in Chromium', () => {
     for (const [i, share] of edgeShares.entries())
       expect(share, `box ${i} of ${JSON.stringify(newest.objects[i])}`).toBeGreaterThanOrEqual(0.6);
     await shoot('live');
-    expect(await axeViolations()).toEqual([]);
+    expect(await axeViolations(page)).toEqual([]);
   }, 400_000);
 
   it('`lookout ui` serves the page on the port it prints and stops on SIGTERM', async () => {

@@ -12,6 +12,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import { freePort, startCamera } from '../../demo/camera';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -46,15 +47,6 @@ afterEach(async () => {
 afterAll(() => {
   for (const p of procs) p.kill('SIGKILL');
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 /** An HTTP "camera" that answers every connection with `feed` (what a broken camera or encoder would send). */
 async function source(feed: (res: http.ServerResponse, req: http.IncomingMessage) => void): Promise<string> {
@@ -181,29 +173,7 @@ describe('live input that gives no usable video', () => {
 describe('a camera that stops mid-way', () => {
   it('what it sent is analysed (a row per frame and a summary per segment); the recorder keeps reconnecting with capped backoff, no crash', async () => {
     const port = await freePort();
-    const camera = spawn(
-      'ffmpeg',
-      [
-        '-nostdin',
-        '-v',
-        'error',
-        '-re',
-        '-i',
-        VTEST,
-        '-c:v',
-        'mpeg2video',
-        '-q:v',
-        '5',
-        '-g',
-        '10',
-        '-f',
-        'mpegts',
-        '-listen',
-        '1',
-        `http://127.0.0.1:${port}/cam`,
-      ],
-      { stdio: 'ignore' },
-    );
+    const camera = startCamera(VTEST, port).proc;
     procs.push(camera);
     const run = uniqueRun('stream-stop');
     const bucket = storage.bucket(cfg.gcs.bucket);

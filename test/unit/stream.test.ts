@@ -3,51 +3,15 @@
  * an IP camera serves); the recorder cuts it into segments. The camera is then killed and started again:
  * the recorder reconnects, records the gap, and goes on.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
+import { freePort, startCamera } from '../../demo/camera';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ffmpegStreamArgs, recordStream, type SegmentUpload, type StreamEvent } from '../../ingest/stream';
 import { probeVideo } from '../../media/video';
 
 const VTEST = '/usr/share/doc/opencv-doc/examples/data/vtest.avi';
 let camera: ChildProcess | undefined;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
-/** A camera: ffmpeg paces vtest.avi in real time (-re) as MPEG-2 in MPEG-TS over HTTP, a keyframe every second. */
-function startCamera(port: number): ChildProcess {
-  return spawn(
-    'ffmpeg',
-    [
-      '-nostdin',
-      '-v',
-      'error',
-      '-re',
-      '-i',
-      VTEST,
-      '-c:v',
-      'mpeg2video',
-      '-q:v',
-      '5',
-      '-g',
-      '10',
-      '-f',
-      'mpegts',
-      '-listen',
-      '1',
-      `http://127.0.0.1:${port}/cam`,
-    ],
-    { stdio: 'ignore' },
-  );
-}
 
 afterEach(() => {
   camera?.kill('SIGKILL');
@@ -75,7 +39,7 @@ describe('recordStream', () => {
   it('records segments with capture times, survives the camera dropping, and records the gap', async () => {
     if (!fs.existsSync(VTEST)) throw new Error(`${VTEST} missing: infra/install.sh installs opencv-doc`);
     const port = await freePort();
-    camera = startCamera(port);
+    camera = startCamera(VTEST, port).proc;
     const uploads: Array<SegmentUpload & { bytes: Buffer }> = [];
     const events: StreamEvent[] = [];
     const ac = new AbortController();
@@ -101,7 +65,7 @@ describe('recordStream', () => {
           // The camera drops after three segments and comes back two seconds later.
           restarted = true;
           camera!.kill('SIGKILL');
-          setTimeout(() => (camera = startCamera(port)), 2000);
+          setTimeout(() => (camera = startCamera(VTEST, port).proc), 2000);
         }
       },
       (e) => events.push(e),
@@ -128,7 +92,7 @@ describe('recordStream over a long run', () => {
   it('leaves no abort listeners behind on its signal (it sleeps ten times a second while recording)', async () => {
     if (!fs.existsSync(VTEST)) throw new Error(`${VTEST} missing: infra/install.sh installs opencv-doc`);
     const port = await freePort();
-    camera = startCamera(port);
+    camera = startCamera(VTEST, port).proc;
     const ac = new AbortController();
     let added = 0;
     let removed = 0;
