@@ -71,6 +71,26 @@ function reasonLines(objects: ReadonlyArray<Explained>): string[] {
     );
 }
 
+/** The boxes of an annotated frame: every object, with its anomaly score; the `marked` ones red with their `note`. */
+function drawnObjects<O extends { label: string; x: number; y: number; w: number; h: number; score: number }>(
+  objects: readonly O[],
+  marked: (o: O) => boolean,
+  note: (o: O) => string | undefined,
+) {
+  return objects.map((o) => ({
+    classId: -1,
+    label: o.label,
+    score: 0,
+    x: o.x,
+    y: o.y,
+    w: o.w,
+    h: o.h,
+    anomalyScore: o.score,
+    abnormal: marked(o),
+    note: marked(o) ? note(o) : undefined,
+  }));
+}
+
 /** Observations of normal footage, stored by reference for fitting: JSON lines, embeddings as base64 float32. */
 export function encodeObservations(frames: FrameObservations[]): Buffer {
   return Buffer.from(
@@ -348,18 +368,11 @@ export const cctvAttributesMethod: MethodDefinition = {
                 )
                 .join(' | ');
             const drawn: Drawn = {
-              objects: scored.objects.map((o) => ({
-                classId: -1,
-                label: o.label,
-                score: 0,
-                x: o.x,
-                y: o.y,
-                w: o.w,
-                h: o.h,
-                anomalyScore: o.score,
-                abnormal: o.abnormal,
-                note: o.abnormal ? o.reasons[0]?.text : undefined,
-              })),
+              objects: drawnObjects(
+                scored.objects,
+                (o) => o.abnormal,
+                (o) => o.reasons[0]?.text,
+              ),
               title: `frame ${f.index}  score ${frameScore.smoothed.toFixed(2)}${frameScore.abnormal ? ` > ${model.threshold.toFixed(2)}` : ''}  ${flagged.length} flagged`,
             };
             // Episodes: the smoothed score opens and closes them, the unsmoothed one picks the peak frame.
@@ -379,18 +392,11 @@ export const cctvAttributesMethod: MethodDefinition = {
               // they passed the object threshold in this frame.
               const why = new Set(explained);
               const peakDrawn: Drawn = {
-                objects: scored.objects.map((o) => ({
-                  classId: -1,
-                  label: o.label,
-                  score: 0,
-                  x: o.x,
-                  y: o.y,
-                  w: o.w,
-                  h: o.h,
-                  anomalyScore: o.score,
-                  abnormal: why.has(o),
-                  note: why.has(o) ? (o.reasons[0] ?? o.strongest)?.text : undefined,
-                })),
+                objects: drawnObjects(
+                  scored.objects,
+                  (o) => why.has(o),
+                  (o) => (o.reasons[0] ?? o.strongest)?.text,
+                ),
                 title: `alert peak: frame ${f.index}  score ${(frameScore.raw / th).toFixed(2)}x the threshold  ${why.size} unusual`,
               };
               const peak: PeakCandidate = {
