@@ -5,6 +5,7 @@
 import { SetupError } from '../core/errors';
 import { PIPELINES, pipelineDefinition } from '../core/pipelines';
 import type { MethodDefinition } from './method';
+import { defaultModelRepo, loadLocalModel } from '../runtime/manifest';
 import { cctvAttributesMethod } from './cctv-attributes';
 import { cctvOcaeMethod } from './cctv-ocae';
 import { objectsMethod } from './objects';
@@ -37,4 +38,18 @@ export function modelsForPipelines(pipelines: string[]): string[] {
 /** Every pipeline whose method is registered: checked by a unit test, so a pipeline cannot name a missing method. */
 export function checkRegistry(): void {
   for (const p of PIPELINES.values()) methodDefinition(p.method);
+}
+
+/**
+ * The labels a pipeline's detector reports (its method's `detect` model), read from the local model repository:
+ * the classes a zone's rule may name (runtime/zones.ts); undefined when that manifest is not there.
+ */
+export function detectorLabels(projectRoot: string, pipeline = 'cctv-anomaly'): string[] | undefined {
+  const detector = methodOfPipeline(pipeline).models.detect;
+  if (!detector) return undefined;
+  try {
+    return loadLocalModel(defaultModelRepo(projectRoot), detector).manifest.labels;
+  } catch {
+    return undefined;
+  }
 }

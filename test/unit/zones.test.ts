@@ -9,6 +9,7 @@ import {
   inZone,
   ruleReasons,
   validateZones,
+  type RuleAlertState,
   type RuleFrame,
   type RuleObject,
   type ZonesDoc,
@@ -319,9 +320,9 @@ describe('rule alert episodes', () => {
     const frames = footage();
     const whole = run(new RuleAlerts(d(), { fps: 10 }), frames);
     const split: ReturnType<typeof run> = [];
-    let state;
+    let state: RuleAlertState | undefined;
     for (let s = 0; s < frames.length; s += 7) {
-      const a = new RuleAlerts(d(), { fps: 10 }, state && JSON.parse(JSON.stringify(state)));
+      const a = new RuleAlerts(d(), { fps: 10 }, state && (JSON.parse(JSON.stringify(state)) as RuleAlertState));
       split.push(...run(a, frames.slice(s, s + 7)));
       state = a.state();
     }
