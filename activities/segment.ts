@@ -11,10 +11,13 @@ export function frameWorkflowId(task: Pick<SegmentTask, 'input'>, frame: number)
   return `${task.input.pipeline.name}:${v.bucket}/${v.name}#${v.generation}@${frame}`;
 }
 
-/** An alert episode's row id: beside its frames' ids, keyed by its first frame (a re-run replaces it). */
-export function alertWorkflowId(task: Pick<SegmentTask, 'input'>, start: number): string {
+/**
+ * An alert episode's row id: beside its frames' ids, keyed by its first frame (a re-run replaces it); a rule
+ * alert (zones) adds its key (`…@alert<start>-<key>`), since a rule and the learned model may alert at one frame.
+ */
+export function alertWorkflowId(task: Pick<SegmentTask, 'input'>, start: number, key?: string): string {
   const v = task.input.object;
-  return `${task.input.pipeline.name}:${v.bucket}/${v.name}#${v.generation}@alert${start}`;
+  return `${task.input.pipeline.name}:${v.bucket}/${v.name}#${v.generation}@alert${start}${key ? `-${key}` : ''}`;
 }
 
 /** Where and when the frame ran: the three stages back to back ending at `completedAt`. */
@@ -77,7 +80,10 @@ export function frameSummary(
         fps: plan.fps,
       },
     },
-    workflowId: f.rowKind === 'alert' ? alertWorkflowId(task, f.alertStart ?? f.frame) : frameWorkflowId(task, f.frame),
+    workflowId:
+      f.rowKind === 'alert'
+        ? alertWorkflowId(task, f.alertStart ?? f.frame, f.alertKey)
+        : frameWorkflowId(task, f.frame),
     runId: where.runId,
     workflowStartedAt: where.workflowStartedAt,
     detect: {

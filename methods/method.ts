@@ -89,6 +89,8 @@ export interface FrameAnalysis {
   rowKind?: 'frame' | 'alert';
   /** An alert's first frame (its row id). */
   alertStart?: number;
+  /** A rule alert's key (zone and rule: `rule<zone>.<rule>`), appended to its row id. */
+  alertKey?: string;
   label: string;
   /** Null when there is nothing to score (e.g. no objects). */
   score: number | null;

@@ -20,6 +20,8 @@ import {
 } from './model';
 import type { FrameObservations } from './observations';
 import { EpisodeTracker, episodeOptionsAt, type Episode, type EpisodeState } from '../../runtime/episodes';
+import type { RuleAlertState, RuleEpisodeDraft, ZonesDoc } from '../../runtime/zones';
+import type { DrawnZone } from '../../media/annotate';
 
 /** Attribute scene models live beside the seed method's, in their own folder of the scene. */
 export const ATTRIBUTES_SCENE_FORMAT: SceneFormat<AttributeModel> = {
@@ -34,6 +36,8 @@ interface CarriedState {
   smoother?: SmootherState;
   episodes?: EpisodeState;
   alert?: AlertDraft;
+  /** Zones and rules (runtime/zones.ts): when each track entered each zone, the rule episodes open or merging. */
+  rules?: RuleAlertState;
 }
 
 /** What an alert row needs beyond the episode's frames, gathered while it is pending or open. */
@@ -171,6 +175,15 @@ export const cctvAttributesMethod: MethodDefinition = {
     alert_start:
       'frames inside an open alert episode: the first frame of that episode (its alert row is …@alert<alert_start>)',
     kind: "alert rows (label 'alert', one per alert episode): 'alert-episode'",
+    reason_kind:
+      "alert rows: 'learned' (the scene model found the frames unusual) or 'rule' (a zone's rule was broken, docs/cctv-zones.md)",
+    zone: 'rule alerts: the name of the zone whose rule was broken',
+    rule: 'rule alerts: the rule type (no-entry, loitering, direction, speed-limit)',
+    rule_text: "rule alerts: the rule in words, e.g. 'loitering over 20 s'",
+    zones_version: "rule alerts: the version of the scene's zones file the rule came from",
+    hit_frames: 'rule alerts: frames of the episode in which an object broke the rule',
+    rule_hits:
+      "frames where an object broke a zone's rule: the reasons, e.g. \"person #4 in zone 'door' (no entry for person)\"",
     start_frame: 'alert rows: first frame of the episode (its first frame above the threshold)',
     end_frame: 'alert rows: last frame of the episode at or above the lower (closing) level',
     start_s: 'alert rows: start_frame in seconds',
@@ -209,6 +222,10 @@ export const cctvAttributesMethod: MethodDefinition = {
     const backbone = await ctx.models.embedder(this.models.appearance);
     const embedder = new RgbCropEmbedder(backbone);
     const scenes = ctx.sceneStore(ATTRIBUTES_SCENE_FORMAT);
+    const { ZONES_FORMAT, loadZones } = require('../../io/zones') as typeof import('../../io/zones');
+    const { RuleAlerts, describeRule, ruleReasons } =
+      require('../../runtime/zones') as typeof import('../../runtime/zones');
+    const zoneStore = ctx.sceneStore(ZONES_FORMAT);
     const notImages = async (): Promise<never> => {
       throw new BadInputError(
         'UnsupportedMedia',
@@ -234,6 +251,20 @@ export const cctvAttributesMethod: MethodDefinition = {
         // Alerts as operators count them: one episode per event (runtime/episodes.ts), one row per episode.
         const episodes = new EpisodeTracker(episodeOptionsAt(seg.fps), carried.episodes);
         let draft: AlertDraft = carried.alert ?? emptyDraft();
+        // Zones and rules beside the learned model: the scene's newest zones, read at each segment. Rule episodes
+        // still open when zones were cleared are closed by the frames that follow (no zone, no hit).
+        const zones = await loadZones(zoneStore, scene);
+        const noZones: ZonesDoc = { format: 'lookout-zones', version: 1, zones: [] };
+        const rules =
+          zones?.doc.zones.length || carried.rules
+            ? new RuleAlerts(zones?.doc ?? noZones, { fps: seg.fps }, carried.rules)
+            : null;
+        const zonesPx = (w: number, h: number, hit: ReadonlySet<string> = new Set()): DrawnZone[] =>
+          (zones?.doc.zones ?? []).map((z) => ({
+            name: z.name,
+            points: z.points.map(([x, y]) => [x * w, y * h] as const),
+            hit: hit.has(z.name),
+          }));
         /** The peak frame, in memory until its episode ends or the segment does (then it is written as a JPEG). */
         let peakImage: PeakCandidate['image'] | null = null;
         type PeakCandidate = {
@@ -253,7 +284,7 @@ export const cctvAttributesMethod: MethodDefinition = {
           if (runPeak === p) runPeak = null;
         };
         const prefix = `results/${seg.video.bucket}/${seg.video.name}#${seg.video.generation}`;
-        type Drawn = { objects: Parameters<typeof annotate>[1]; title: string };
+        type Drawn = { objects: Parameters<typeof annotate>[1]; title: string; zones?: DrawnZone[] };
         const clips = new AlertClips<Drawn>({
           fps: seg.fps,
           ...alertClipFrames(seg.fps, seg.width, seg.height),
@@ -263,6 +294,7 @@ export const cctvAttributesMethod: MethodDefinition = {
               c.marks.objects,
               c.marks.title,
               'rgb',
+              c.marks.zones,
             ),
           nameFor: (first) => `${prefix}/alert-f${String(first).padStart(7, '0')}.mp4`,
           save: (name, mp4) =>
@@ -274,6 +306,8 @@ export const cctvAttributesMethod: MethodDefinition = {
             { data: peakImage.rgb, width: peakImage.width, height: peakImage.height, format: 'raw' },
             peakImage.drawn.objects,
             peakImage.drawn.title,
+            'jpeg',
+            peakImage.drawn.zones,
           );
           const name = `${prefix}/alert-f${String(peakImage.frame).padStart(7, '0')}.peak.jpg`;
           await ctx.store.upload(ctx.resultsBucket, name, jpeg, 'image/jpeg', { 'lookout-derived': 'annotated' });
@@ -293,6 +327,7 @@ export const cctvAttributesMethod: MethodDefinition = {
               : `frame score ${e.maxLevel.toFixed(2)}× the scene's threshold for ${((e.end - e.start + 1) / seg.fps).toFixed(1)} s`;
           const details: Record<string, number | string> = {
             kind: 'alert-episode',
+            reason_kind: 'learned',
             scene,
             scene_version: version,
             threshold: model.threshold,
@@ -326,6 +361,54 @@ export const cctvAttributesMethod: MethodDefinition = {
               w: o.w,
               h: o.h,
               anomalyScore: o.score,
+            })),
+            details,
+            ms: { detect: 0, extract: 0, score: 0, inference: 0 },
+            model: { name: detector.name, version: detector.version },
+            executionProvider: detector.executionProvider,
+          });
+        };
+        /** A rule episode's row: the same alert-episode row as a learned one, with reason_kind 'rule'. */
+        const emitRuleAlert = async (e: Episode, d: RuleEpisodeDraft): Promise<void> => {
+          const details: Record<string, number | string> = {
+            kind: 'alert-episode',
+            reason_kind: 'rule',
+            scene,
+            zone: d.zone,
+            rule: d.rule.type,
+            rule_text: describeRule(d.rule),
+            start_frame: e.start,
+            end_frame: e.end,
+            start_s: Math.round(e.startS * 1000) / 1000,
+            end_s: Math.round(e.endS * 1000) / 1000,
+            duration_s: Math.round(((e.end - e.start + 1) / seg.fps) * 1000) / 1000,
+            alert_frame: e.openedAt,
+            alert_s: Math.round(e.openedS * 1000) / 1000,
+            peak_frame: e.peakFrame,
+            parts: e.parts,
+            hit_frames: d.hitFrames,
+            reasons: ruleReasons(d).join(' | '),
+            attributes: `rule,rule:${d.rule.type}`,
+          };
+          if (zones) details.zones_version = zones.version;
+          if (d.annotated) details.annotated = d.annotated;
+          if (d.clip) details.clip = d.clip;
+          await emit({
+            frame: e.peakFrame,
+            rowKind: 'alert',
+            alertStart: e.start,
+            alertKey: `rule${d.key.replace(':', '.')}`,
+            label: 'alert',
+            // A rule is broken or not: no score.
+            score: null,
+            objects: (d.peak?.objects ?? []).map((o) => ({
+              classId: -1,
+              label: o.label,
+              score: 0,
+              x: o.x,
+              y: o.y,
+              w: o.w,
+              h: o.h,
             })),
             details,
             ms: { detect: 0, extract: 0, score: 0, inference: 0 },
@@ -375,6 +458,43 @@ export const cctvAttributesMethod: MethodDefinition = {
               ),
               title: `frame ${f.index}  score ${frameScore.smoothed.toFixed(2)}${frameScore.abnormal ? ` > ${model.threshold.toFixed(2)}` : ''}  ${flagged.length} flagged`,
             };
+            // Zones and rules, on the same tracks (foot points of this frame's observations).
+            const rstep = rules?.push(obs);
+            if (rstep) {
+              drawn.zones = zonesPx(f.width, f.height, new Set(rstep.hits.map((h) => h.zone)));
+              if (rstep.hits.length) details.rule_hits = [...new Set(rstep.hits.map((h) => h.text))].join(' | ');
+              for (const c of rstep.closed) await emitRuleAlert(c.episode, c.draft);
+              for (const o of rstep.opened) {
+                // The frame the rule fired is the alert's peak frame: written now, with its zone and the objects that broke it.
+                const jpeg = await annotate(
+                  { data: f.rgb, width: f.width, height: f.height, format: 'raw' },
+                  [
+                    ...drawnObjects(
+                      scored.objects,
+                      () => false,
+                      () => undefined,
+                    ),
+                    ...(o.draft.peak?.objects ?? []).map((p) => ({
+                      classId: -1,
+                      label: p.label,
+                      score: 0,
+                      x: p.x,
+                      y: p.y,
+                      w: p.w,
+                      h: p.h,
+                      abnormal: true,
+                      note: p.note,
+                    })),
+                  ],
+                  `rule alert: frame ${f.index}  zone '${o.draft.zone}': ${describeRule(o.draft.rule)}`,
+                  'jpeg',
+                  zonesPx(f.width, f.height, new Set([o.draft.zone])),
+                );
+                const name = `${prefix}/alert-f${String(f.index).padStart(7, '0')}-rule${o.key.replace(':', '.')}.peak.jpg`;
+                await ctx.store.upload(ctx.resultsBucket, name, jpeg, 'image/jpeg', { 'lookout-derived': 'annotated' });
+                o.draft.annotated = `gs://${ctx.resultsBucket}/${name}`;
+              }
+            }
             // Episodes: the smoothed score opens and closes them, the unsmoothed one picks the peak frame.
             const th = model.threshold > 0 && Number.isFinite(model.threshold) ? model.threshold : Infinity;
             const step = episodes.push({
@@ -392,6 +512,7 @@ export const cctvAttributesMethod: MethodDefinition = {
               // they passed the object threshold in this frame.
               const why = new Set(explained);
               const peakDrawn: Drawn = {
+                zones: drawn.zones,
                 objects: drawnObjects(
                   scored.objects,
                   (o) => why.has(o),
@@ -423,19 +544,27 @@ export const cctvAttributesMethod: MethodDefinition = {
                 { data: f.rgb, width: f.width, height: f.height, format: 'raw' },
                 drawn.objects,
                 drawn.title,
+                'jpeg',
+                drawn.zones,
               );
               const name = `${prefix}/f${String(f.index).padStart(7, '0')}.annotated.jpg`;
               await ctx.store.upload(ctx.resultsBucket, name, jpeg, 'image/jpeg', { 'lookout-derived': 'annotated' });
               details.annotated = `gs://${ctx.resultsBucket}/${name}`;
             }
             // The clip follows the episode (open frames), not single flagged frames.
+            const ruleActive = rstep?.active ?? [];
             const clip = await clips.push(
               { index: f.index, rgb: f.rgb, width: f.width, height: f.height, marks: drawn },
-              step.active,
+              step.active || ruleActive.length > 0,
             );
             if (clip) {
-              details.clip = `gs://${ctx.resultsBucket}/${clip}`;
-              draft.clip ??= details.clip;
+              const uri = `gs://${ctx.resultsBucket}/${clip}`;
+              details.clip = uri;
+              if (step.active) draft.clip ??= uri;
+              for (const k of ruleActive) {
+                const d = rules!.draft(k);
+                if (d) d.clip ??= uri;
+              }
             }
             if (step.active) details.alert_start = episodes.current?.start ?? f.index;
             const analysis: FrameAnalysis = {
@@ -454,6 +583,7 @@ export const cctvAttributesMethod: MethodDefinition = {
           if (seg.totalFrames !== undefined && seg.segment.end >= seg.totalFrames) {
             // The end of the video: what is open or merging is final.
             for (const e of episodes.finish()) await emitAlert(e);
+            for (const c of rules?.finish() ?? []) await emitRuleAlert(c.episode, c.draft);
           } else {
             // The peak frame's pixels do not travel to the next segment: its annotated JPEG is written now.
             await writePeak();
@@ -468,6 +598,7 @@ export const cctvAttributesMethod: MethodDefinition = {
             analyzer: analyzer.state(),
             smoother,
             ...(st.current || st.run ? { episodes: st, alert: draft } : {}),
+            ...(rules ? { rules: rules.state() } : {}),
           } satisfies CarriedState,
         };
       },
