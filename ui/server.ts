@@ -43,6 +43,10 @@ import { buildReport } from '../loadtest/report';
 import { retryAnalysis, retryAnalyses } from '../dispatch/retry';
 import { readFrames } from '../media/video';
 import { parseAoi, rasterPreviewPng, selectChips } from './map';
+import { loadZones, saveZones, sceneNames, sceneVideo, zonesStore } from '../io/zones';
+import { detectorLabels } from '../methods/registry';
+import { RULE_TYPES, ZonesError } from '../runtime/zones';
+import { checkScene } from '../io/scenes';
 
 const NODE_MODULES = path.join(__dirname, '..', 'node_modules');
 const PUBLIC = path.join(__dirname, 'public');
@@ -331,6 +335,34 @@ export async function startUi(cfg: LookoutConfig, opts: UiOptions = {}): Promise
       .file(name)
       .save(body, { resumable: false, contentType, metadata: { metadata } });
     return { bucket: cfg.gcs.bucket, name, run };
+  });
+
+  // Zones: a scene's zones and rules (io/zones.ts, the store of `lookout zones`), drawn on a frame of its camera.
+  const zones = zonesStore(storage, cfg.gcs.resultsBucket);
+  const classes = detectorLabels(cfg.projectRoot);
+  app.get('/api/scenes', async () => sceneNames(storage, cfg));
+  app.get('/api/zones', async (req) => {
+    const scene = checkScene(String((req.query as { scene?: string }).scene ?? ''));
+    const z = await loadZones(zones, scene);
+    return {
+      scene,
+      version: z?.version ?? null,
+      zones: z?.doc.zones ?? [],
+      classes: classes ?? [],
+      ruleTypes: RULE_TYPES,
+      video: await sceneVideo(storage, bq, cfg, scene),
+    };
+  });
+  app.post('/api/zones', async (req, reply) => {
+    const scene = checkScene(String((req.query as { scene?: string }).scene ?? ''));
+    try {
+      const saved = await saveZones(zones, scene, req.body, classes);
+      return { scene, version: saved.version, uri: saved.uri, zones: saved.doc.zones };
+    } catch (err) {
+      if (err instanceof ZonesError)
+        return reply.code(400).send({ error: err.message, error_class: err.name, problems: err.problems });
+      throw err;
+    }
   });
 
   // Live: the newest analysed frame of each stream; its pixels are decoded from the segment on request.

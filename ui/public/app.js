@@ -1,6 +1,7 @@
 // Lookout review UI: one page per hash route, each reading the server's JSON API (ui/server.ts).
 // Charts: Vega-Lite through vega-embed; map: Leaflet (map.js), no tiles.
 import { mapPage as mapPageOf } from './map.js';
+import { zonesPage as zonesPageOf } from './zones.js';
 const main = document.getElementById('main');
 const statusEl = document.getElementById('status');
 let info = { pipelines: [], writesNeedToken: false };
@@ -434,6 +435,9 @@ const mapPage = () =>
     },
   });
 
+// ---------------------------------------------------------------- Zones (zones.js)
+const zonesPage = () => zonesPageOf({ main, api, esc, say });
+
 // ---------------------------------------------------------------- Failures
 async function failuresPage() {
   main.innerHTML = `<h1>Failures</h1><h2>Failed analyses</h2><div id="failed">Loading…</div><h2>Dead letters</h2><div id="dead"></div>`;
@@ -561,6 +565,7 @@ const ROUTES = [
   [/^#\/alerts/, alertsPage, 'alerts'],
   [/^#\/live/, livePage, 'live'],
   [/^#\/map/, mapPage, 'map'],
+  [/^#\/zones/, zonesPage, 'zones'],
   [/^#\/failures/, failuresPage, 'failures'],
   [/^#\/upload/, uploadPage, 'upload'],
   [/^/, runsPage, 'runs'],
