@@ -274,7 +274,7 @@ async function analysisPage(wf) {
 // ---------------------------------------------------------------- Alerts
 async function alertsPage() {
   const params = new URLSearchParams(location.hash.split('?')[1] || '');
-  main.innerHTML = `<h1>Alerts</h1><p class="muted">One card per alert episode (a span of frames the scene's model found unusual, merged as an operator counts alerts), newest first, each with its reasons. Dismissed alerts join the scene's normal footage at the next <code>lookout fit --with-dismissed</code>; confirmed ones never do.</p>
+  main.innerHTML = `<h1>Alerts</h1><p class="muted">One card per alert episode (a span of frames the scene's model found unusual, or in which a zone's rule was broken — reason <em>rule</em>; merged as an operator counts alerts), newest first, each with its reasons. Dismissed alerts join the scene's normal footage at the next <code>lookout fit --with-dismissed</code>; confirmed ones never do.</p>
     <form id="alert-filters" class="filters" aria-label="Filter alerts"></form><p id="alert-count" class="muted"></p><div id="alerts" class="cards">Loading…</div>`;
   const res = await api(`/api/alerts?${params}`);
   const form = document.getElementById('alert-filters');
@@ -310,7 +310,8 @@ async function alertsPage() {
         ? `frames ${esc(d.start_frame)}–${esc(d.end_frame)} (${fmt(d.start_s, 1)}–${fmt(d.end_s, 1)} s)`
         : '';
     card.innerHTML = `<h2>${esc(a.camera)}${span ? ` · ${span}` : ''}</h2>
-      <p>peak frame ${esc(d.peak_frame ?? d.frame)} · alert raised at ${fmt(d.alert_s, 1)} s · score <strong>${fmt(a.score, 3)}</strong> · ${esc(a.pipeline)}${a.scene ? ` · scene ${esc(a.scene)}` : ''} ${clip}</p>
+      ${d.reason_kind === 'rule' ? `<p class="rule" data-testid="rule">Rule of zone <strong>${esc(d.zone)}</strong>: ${esc(d.rule_text)} (<a href="#/zones?scene=${encodeURIComponent(a.scene ?? '')}">zones</a>)</p>` : ''}
+      <p>peak frame ${esc(d.peak_frame ?? d.frame)} · alert raised at ${fmt(d.alert_s, 1)} s${a.score !== null && a.score !== undefined ? ` · score <strong>${fmt(a.score, 3)}</strong>` : ''} · ${esc(a.pipeline)}${a.scene ? ` · scene ${esc(a.scene)}` : ''} ${clip}</p>
       <div class="frame"></div>
       <ul class="reasons" data-testid="reasons">${a.reasons.map((r) => `<li>${esc(r)}</li>`).join('')}</ul>
       <div class="timeline" style="width:100%"></div>
