@@ -437,7 +437,8 @@ export interface RuleEpisodeDraft {
   hitFrames: number;
   /** The frame the rule fired (the episode's peak frame), with the boxes that broke it. */
   peak?: { frame: number; objects: Array<{ label: string; x: number; y: number; w: number; h: number; note: string }> };
-  /** Set by the caller: the annotated peak frame and the clip, gs:// URIs. */
+  /** Set by the caller: the version of the zones file the rule came from, the annotated peak frame and the clip (gs:// URIs). */
+  zonesVersion?: number;
   annotated?: string;
   clip?: string;
 }

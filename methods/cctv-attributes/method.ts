@@ -390,7 +390,7 @@ export const cctvAttributesMethod: MethodDefinition = {
             reasons: ruleReasons(d).join(' | '),
             attributes: `rule,rule:${d.rule.type}`,
           };
-          if (zones) details.zones_version = zones.version;
+          if (d.zonesVersion !== undefined) details.zones_version = d.zonesVersion;
           if (d.annotated) details.annotated = d.annotated;
           if (d.clip) details.clip = d.clip;
           await emit({
@@ -493,6 +493,7 @@ export const cctvAttributesMethod: MethodDefinition = {
                 const name = `${prefix}/alert-f${String(f.index).padStart(7, '0')}-rule${o.key.replace(':', '.')}.peak.jpg`;
                 await ctx.store.upload(ctx.resultsBucket, name, jpeg, 'image/jpeg', { 'lookout-derived': 'annotated' });
                 o.draft.annotated = `gs://${ctx.resultsBucket}/${name}`;
+                if (zones) o.draft.zonesVersion = zones.version;
               }
             }
             // Episodes: the smoothed score opens and closes them, the unsmoothed one picks the peak frame.
