@@ -469,6 +469,12 @@ export const ENV_VARS: ReadonlyArray<{ name: string; default: string; meaning: s
     meaning: "dispatcher: the row is written by a local activity of the workflow's worker",
   },
   {
+    name: 'LOOKOUT_LOCAL_STAGES',
+    default: 'false',
+    meaning:
+      "dispatcher: a CPU stage group runs as a local activity of the workflow's worker (no activity task; fewer history events)",
+  },
+  {
     name: 'LOOKOUT_READY_FILE',
     default: '(set by lookout up)',
     meaning: 'a process started by `lookout up` writes its pid here when ready',
@@ -927,6 +933,7 @@ export function loadConfig(env: Env = process.env): LookoutConfig {
       gpuFallbackMs: int(env, 'LOOKOUT_GPU_FALLBACK_MS', 10_000, 100, 3_600_000),
       groupStages: bool(env, 'LOOKOUT_GROUP_STAGES', true),
       localRecord: bool(env, 'LOOKOUT_LOCAL_RECORD', true),
+      localStages: bool(env, 'LOOKOUT_LOCAL_STAGES', false),
     },
     scene:
       str(env, 'LOOKOUT_SCENE', '', /^[a-z0-9][a-z0-9_-]{0,62}$/, 'lowercase letters, digits, - or _') || undefined,

@@ -29,7 +29,7 @@ import { readPid, startDetached, stopProc } from '../infra/procs';
 import { longVideoBench, serveBench, streamBench } from './video-extra';
 import { compareResults, formatHops, hopBreakdown, type HopRow } from './hops';
 import { percentile } from './metrics';
-import { clockTicks, formatLedgers, ledger, snapshot, type Ledger } from './ledger';
+import { allProcs, clockTicks, formatLedgers, ledger, snapshot, type Ledger } from './ledger';
 import { scene as rasterScene } from './raster-pipeline';
 import { bufferRangeSource, chipWindows, openRaster } from '../media/raster';
 import { OnnxEmbedder } from '../runtime/embedder';
@@ -54,7 +54,14 @@ Measures bare inference (a) and the full pipeline (b) at saturation and half of 
   --out FILE.json   write the results there (and as Markdown tables to FILE.md) instead of benchmarks/<date>-<machine>.json
   --raster-size PX  (e) the raster workload: one PX x PX 4-band GeoTIFF (chips of 128 px) through the stack, beside
                 bare MobileNetV2 on the same chips (default 4096: 1,024 chips; --quick: 2048; 0: skip)
-  --raster-only  bare inference (a) and the raster workload (e) only
+  --raster-backfill N  (e) the raster archive: N generated GeoTIFFs (--raster-backfill-size each) in an unwatched
+                bucket, analysed by \`lookout backfill\` (one analyzeRaster workflow per raster, through the stream and
+                the dispatcher), chips/s from the backfill's start to the last summary row, beside the same bare
+                MobileNetV2 (default 100; --quick: 10; 0: skip)
+  --raster-backfill-size PX  side of each raster of --raster-backfill (default 1024: 64 chips of 128 px)
+  --raster-only  bare inference (a) and the raster workloads (e) only
+  --no-pinned   skip the per-object run with the worker alone on one core (servers, dispatcher, ingest and the
+                bench pinned to the other with taskset) beside bare inference pinned to that one core
   --serve N     (d) lookout serve: N frame requests one at a time, p50/p99 (default 30 with the video runs; 0: skip)
   --stream-s S  (d) lookout stream from a looped vtest.avi camera on loopback for S s: capture-to-row p50/p99 (default 60; 0: skip)
   --long-min M  (d) vtest.avi looped to M minutes, analysed in segments, worker RSS start/peak/end (default 0: skip; 60 for an hour)
@@ -105,6 +112,9 @@ const LONG_PIPELINE =
 const LATENCY_ONLY = args.includes('--latency-only');
 const RASTER_ONLY = args.includes('--raster-only');
 const RASTER_SIZE = numArg('--raster-size', quick ? 2048 : 4096);
+const RASTER_BACKFILL = numArg('--raster-backfill', quick ? 10 : 100);
+const RASTER_BACKFILL_SIZE = numArg('--raster-backfill-size', 1024);
+const PINNED = !args.includes('--no-pinned');
 const hrIdx = args.indexOf('--half-rate');
 const HALF_RATE = hrIdx >= 0 ? Number(args[hrIdx + 1]) : undefined;
 const vIdx = args.indexOf('--vs');
@@ -221,12 +231,13 @@ async function pipelineRun(
       po: number | null;
       dso: number | null;
       wso: number | null;
+      w: string;
     } & StageCols
   >(
     bigqueryClient(cfg),
     `SELECT end_to_end_ms AS e, pipeline_ms AS p, inference_ms AS i, completed_at AS c, recorded_at AS r, object_created_at AS o, status AS st,
        (SELECT SUM(s.queue_ms) FROM UNNEST(stages) s) AS q, (SELECT MAX(s.batch_size) FROM UNNEST(stages) s WHERE s.stage = 'detect') AS b,
-       published_offset_ms AS po, dispatched_offset_ms AS dso, workflow_started_offset_ms AS wso,
+       published_offset_ms AS po, dispatched_offset_ms AS dso, workflow_started_offset_ms AS wso, workflow_id AS w,
        ${stageCols}
      FROM (${runLatestSql(cfg)})`,
     { run },
@@ -254,6 +265,18 @@ async function pipelineRun(
   const last = Math.max(...rows.map((r) => Date.parse(r.st === 'ok' && r.c ? r.c : r.r)));
   const ok = rows.filter((r) => r.st === 'ok');
   const col = (k: 'e' | 'p' | 'i') => ok.map((r) => r[k]).filter((v): v is number => v !== null);
+  // Temporal history events of one object's workflow (each event is written to the server's store).
+  let historyEvents: number | null = null;
+  if (ok[0]?.w) {
+    const { client, connection } = await temporalClient(cfg);
+    try {
+      historyEvents = (await client.workflow.getHandle(ok[0].w).fetchHistory()).events?.length ?? null;
+    } catch {
+      historyEvents = null;
+    } finally {
+      await connection.close();
+    }
+  }
   return {
     label,
     run,
@@ -275,6 +298,7 @@ async function pipelineRun(
     recordP50: percentile(toRecord, 50),
     recordP99: percentile(toRecord, 99),
     hops,
+    historyEvents,
     wallS: (Date.now() - t0) / 1000,
   };
 }
@@ -297,6 +321,8 @@ interface BulkRun {
 }
 const bulkRuns: BulkRun[] = [];
 const rasterRuns: Array<Awaited<ReturnType<typeof rasterRun>>> = [];
+let rasterBackfill: Awaited<ReturnType<typeof rasterBackfillRun>> | undefined;
+let pinned: Awaited<ReturnType<typeof pinnedRun>> | undefined;
 const videoRuns: Array<Awaited<ReturnType<typeof videoRun>>> = [];
 const videoExtra: {
   serve?: Awaited<ReturnType<typeof serveBench>>;
@@ -625,6 +651,170 @@ async function rasterRun(cfg: LookoutConfig, side: number) {
   return out;
 }
 
+/**
+ * (e) the raster archive: `n` generated GeoTIFFs of `side` px uploaded to an unwatched bucket (an archive is in its
+ * bucket before its backfill), then analysed by `lookout backfill` as a user runs it: one event per raster on the
+ * stream, the dispatcher starts one analyzeRaster workflow each. chips/s = all chips / (backfill start -> the last
+ * summary row's completed_at): listing, the stream, planning, blocks and finishing of every raster included.
+ * Every raster is the same scene under another name (its own object, generation and workflow).
+ */
+async function rasterBackfillRun(cfg: LookoutConfig, n: number, side: number) {
+  const run = `bench-raster-backfill-${n}-${Date.now().toString(36)}`;
+  const bucket = 'lookout-bench-archive';
+  const st = storageClient(cfg);
+  const [exists] = await st.bucket(bucket).exists();
+  if (!exists) await st.createBucket(bucket);
+  const data = rasterScene(side, false);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      for (;;) {
+        const i = next++;
+        if (i >= n) return;
+        await st
+          .bucket(bucket)
+          .file(`${run}/scene-${String(i).padStart(4, '0')}.tif`)
+          .save(data, { resumable: false, contentType: 'image/tiff' });
+      }
+    }),
+  );
+  const cpu0 = await ledgerStart(cfg);
+  const t0 = Date.now();
+  const nc = await natsConnect(cfg, 'bench-raster-backfill');
+  try {
+    await backfill(nc, st, cfg, { bucket, prefix: `${run}/`, rate: 0, pageSize: 1000, restart: true, runTag: run });
+  } finally {
+    await nc.close();
+  }
+  const bq = bigqueryClient(cfg);
+  const deadline = Date.now() + 1_800_000;
+  type Totals = { n: number; chips: number; failed: number; last: string | { value: string } | null };
+  let totals: Totals | undefined;
+  while (Date.now() < deadline) {
+    // On the table (never the _latest view, see rasterRun): one summary per raster workflow (a retried write may
+    // leave two rows of one key; MAX per workflow counts it once).
+    [totals] = await query<Totals>(
+      bq,
+      `SELECT COUNT(*) AS n, SUM(c) AS chips, SUM(f) AS failed, MAX(t) AS last FROM (SELECT workflow_id, MAX(raster.chips) AS c, MAX(raster.chips_failed) AS f, MAX(completed_at) AS t FROM ${tableRef(cfg)} WHERE run_tag = @run AND raster.kind = 'summary' GROUP BY workflow_id)`,
+      { run },
+    );
+    if (totals && Number(totals.n) >= n) break;
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+  if (!totals || Number(totals.n) < n)
+    throw new Error(`raster backfill ${run}: ${totals?.n ?? 0} of ${n} summary rows within 30 minutes`);
+  const chips = Number(totals.chips);
+  await ledgerEnd(cfg, cpu0, 'raster backfill', 'chip', chips);
+  const ts = (v: string | { value: string }) => Date.parse(typeof v === 'string' ? v : v.value);
+  const last = totals.last ? ts(totals.last) : Date.now();
+  const seconds = (last - t0) / 1000;
+  // Each raster's own time (its workflow started -> its summary completed) and when it started after the backfill
+  // began: how far the rasters overlapped, and what one raster costs alone.
+  const each = await query<{ s: string | { value: string }; c: string | { value: string } }>(
+    bq,
+    `SELECT MIN(workflow_started_at) AS s, MAX(completed_at) AS c FROM ${tableRef(cfg)} WHERE run_tag = @run AND raster.kind = 'summary' GROUP BY workflow_id`,
+    { run },
+  );
+  const perRasterS = each.map((e) => (ts(e.c) - ts(e.s)) / 1000);
+  const startOffsetS = each.map((e) => (ts(e.s) - t0) / 1000);
+  const out = {
+    run,
+    rasters: n,
+    side,
+    chips,
+    chipsFailed: Number(totals.failed),
+    seconds,
+    perSecond: chips / seconds,
+    rastersPerMinute: (n * 60) / seconds,
+    perRasterP50S: percentile(perRasterS, 50),
+    perRasterMaxS: Math.max(...perRasterS),
+    lastStartS: Math.max(...startOffsetS),
+    /** Mean rasters in progress: the sum of their own times over the whole span. */
+    meanConcurrency: perRasterS.reduce((a, b) => a + b, 0) / seconds,
+  };
+  log(
+    `    raster backfill: ${n} rasters of ${side} x ${side}, ${chips} chips (${out.chipsFailed} failed) in ${seconds.toFixed(1)} s = ${out.perSecond.toFixed(1)} chips/s (${out.rastersPerMinute.toFixed(1)} rasters/min); one raster p50 ${out.perRasterP50S.toFixed(1)} s (max ${out.perRasterMaxS.toFixed(1)} s), the last started ${out.lastStartS.toFixed(1)} s after the backfill began, ${out.meanConcurrency.toFixed(1)} in progress on average`,
+  );
+  return out;
+}
+
+/** Pids of `roots` and all their descendants (a server's helper processes, a worker's ffmpeg). */
+function withDescendants(roots: number[]): number[] {
+  const procs = allProcs();
+  const out = new Set(roots);
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const p of procs)
+      if (out.has(p.ppid) && !out.has(p.pid)) {
+        out.add(p.pid);
+        grew = true;
+      }
+  }
+  return [...out];
+}
+
+/** Sets the CPU affinity of every thread of each process (`taskset -a -p -c`); a process gone meanwhile is skipped. */
+function pin(pids: number[], cpus: string): void {
+  for (const pid of pids) {
+    try {
+      execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
+    } catch {
+      // exited in between: nothing to pin
+    }
+  }
+}
+
+/** Whether the worker-alone run can pin: Linux taskset present and at least two cores. */
+function canPin(): boolean {
+  if (os.availableParallelism() < 2) return false;
+  try {
+    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The worker alone against its queue, measured: every process of the stack but the worker (servers, ingest,
+ * dispatcher) and the bench itself pinned to core 0, the worker to core 1; the per-object pipeline at saturation,
+ * beside bare inference pinned to core 1 in this process. What a deployment with the servers elsewhere gets per
+ * worker core (the servers' core must keep up, which the ledger of the run shows).
+ */
+async function pinnedRun(cfg: LookoutConfig, files: Array<{ file: string; contentType: string }>, objects: number) {
+  const all = `0-${os.availableParallelism() - 1}`;
+  const iterations = quick ? 60 : 200;
+  pin([process.pid], '1');
+  const bare1 = [];
+  try {
+    const fs0 = files.map((f) => f.file);
+    bare1.push(await bare(fs0, 1, 1, iterations), await bare(fs0, 1, 4, iterations), await bare(fs0, 8, 8, iterations));
+  } finally {
+    pin([process.pid], all);
+  }
+  const bareLimit = Math.max(...bare1.map((b) => b.perSecond));
+  await restartWorker(cfg, []);
+  const pids = stackPids(cfg);
+  const worker = withDescendants([pids['worker-cpu']!].filter(Boolean));
+  const others = withDescendants(
+    Object.entries(pids)
+      .filter(([k, v]) => !k.startsWith('worker') && v)
+      .map(([, v]) => v!),
+  );
+  pin([...others, process.pid], '0');
+  pin(worker, '1');
+  try {
+    const sat = await pipelineRun(cfg, files, 'worker-alone-saturation', objects, 0, 'per-object, worker alone');
+    log(
+      `    worker alone on core 1 (servers, ingest, dispatcher and the bench on core 0): ${sat.perSecond.toFixed(1)} obj/s against bare on one core ${bareLimit.toFixed(1)} img/s: ratio ${(sat.perSecond / bareLimit).toFixed(3)}`,
+    );
+    return { sat, bare: bare1, bareLimit };
+  } finally {
+    pin([...others, ...worker, process.pid], all);
+  }
+}
+
 /** The earlier result given with --vs (read before anything runs, so a wrong path fails at once). */
 let previous:
   | {
@@ -705,9 +895,13 @@ async function main() {
       );
   }
   const limit = bareRuns.length ? Math.max(...bareRuns.map((b) => b.perSecond)) : NaN;
-  const withRaster = RASTER_SIZE > 0 && (RASTER_ONLY || !(BULK_ONLY || VIDEO_ONLY || LATENCY_ONLY));
-  if (withRaster) log('(a) bare inference: MobileNetV2 on raster chips');
-  const rasterBare = withRaster ? await bareRaster(RASTER_SIZE) : undefined;
+  const rasterWorkloads = RASTER_ONLY || !(BULK_ONLY || VIDEO_ONLY || LATENCY_ONLY);
+  const withRaster = RASTER_SIZE > 0 && rasterWorkloads;
+  const withRasterBackfill = RASTER_BACKFILL > 0 && rasterWorkloads;
+  if (withRaster || withRasterBackfill) log('(a) bare inference: MobileNetV2 on raster chips');
+  // Bare MobileNetV2 on the chips of one raster: the same 128 px chips as every raster of the backfill.
+  const rasterBare =
+    withRaster || withRasterBackfill ? await bareRaster(withRaster ? RASTER_SIZE : RASTER_BACKFILL_SIZE) : undefined;
 
   log('(b) full pipeline on the embedded stack (bench profile, ports 37200+)');
   await down(cfg);
@@ -728,6 +922,16 @@ async function main() {
         `    ratio raster chips/s to bare MobileNetV2: ${(rasterRuns[0].perSecond / rasterBare!.perSecond).toFixed(3)} (${rasterRuns[0].perSecond.toFixed(1)} vs ${rasterBare!.perSecond.toFixed(1)})`,
       );
     }
+    if (withRasterBackfill) {
+      log(
+        `(e) raster archive: ${RASTER_BACKFILL} GeoTIFFs of ${RASTER_BACKFILL_SIZE} x ${RASTER_BACKFILL_SIZE} by lookout backfill (one analyzeRaster each)`,
+      );
+      await restartWorker(cfg, []);
+      rasterBackfill = await rasterBackfillRun(cfg, RASTER_BACKFILL, RASTER_BACKFILL_SIZE);
+      log(
+        `    ratio raster backfill chips/s to bare MobileNetV2: ${(rasterBackfill.perSecond / rasterBare!.perSecond).toFixed(3)} (${rasterBackfill.perSecond.toFixed(1)} vs ${rasterBare!.perSecond.toFixed(1)})`,
+      );
+    }
     for (const [label, extra] of (BULK_ONLY || VIDEO_ONLY || RASTER_ONLY
       ? []
       : [
@@ -737,7 +941,7 @@ async function main() {
       await restartWorker(cfg, [...extra]);
       const sat = await pipelineRun(cfg, files, `${label}-saturation`, OBJECTS, 0, `per-object ${label}`);
       log(
-        `    ${label} saturation: ${sat.perSecond.toFixed(1)} obj/s, e2e p50 ${sat.e2eP50.toFixed(0)} ms p99 ${sat.e2eP99.toFixed(0)} ms, inference p50 ${sat.inferenceP50.toFixed(1)} ms, mean detect batch ${sat.meanDetectBatch.toFixed(2)}`,
+        `    ${label} saturation: ${sat.perSecond.toFixed(1)} obj/s, e2e p50 ${sat.e2eP50.toFixed(0)} ms p99 ${sat.e2eP99.toFixed(0)} ms, inference p50 ${sat.inferenceP50.toFixed(1)} ms, mean detect batch ${sat.meanDetectBatch.toFixed(2)}, history events per object ${sat.historyEvents ?? '–'}`,
       );
       const halfRate = HALF_RATE ?? sat.perSecond / 2;
       const half = await pipelineRun(cfg, files, `${label}-half`, Math.max(20, Math.round(OBJECTS / 2)), halfRate);
@@ -748,6 +952,12 @@ async function main() {
       log(`    ${label} half load, per hop (ms; upload -> row = toRecord)${was ? ', beside --vs' : ''}:`);
       for (const l of formatHops(half.hops, was)) log(`      ${l}`);
       runs.push(sat, half);
+    }
+    if (PINNED && !(BULK_ONLY || VIDEO_ONLY || RASTER_ONLY || LATENCY_ONLY)) {
+      if (canPin()) {
+        log('(b) the worker alone against its queue: worker on core 1, everything else on core 0 (taskset)');
+        pinned = await pinnedRun(cfg, files, OBJECTS);
+      } else log('(b) worker alone: skipped (needs taskset and at least two cores)');
     }
     if (!NO_VIDEO && !LATENCY_ONLY && !RASTER_ONLY) {
       log('(c) video at camera speed: vtest.avi frames 500-794 in segments');
@@ -849,11 +1059,31 @@ async function main() {
         ledger: l,
         bareCpuMsPerObject: bareCpu ?? null,
         cpuRatio: bareCpu && l ? bareCpu / l.stackMsPerObject : null,
+        // Derived, not measured: bare CPU per object over the worker processes' alone (servers elsewhere).
+        workerCpuRatio: bareCpu && l?.workerMsPerObject ? bareCpu / l.workerMsPerObject : null,
       };
     };
     if (rasterRuns[0] && rasterBare)
       wl('raster', 'chip', rasterRuns[0].perSecond, rasterBare.perSecond, 'raster', rasterBare.cpuMsPerObject);
+    if (rasterBackfill && rasterBare)
+      wl(
+        'raster backfill',
+        'chip',
+        rasterBackfill.perSecond,
+        rasterBare.perSecond,
+        'raster backfill',
+        rasterBare.cpuMsPerObject,
+      );
     if (sat) wl('per-object', 'image', sat.perSecond, limit, 'per-object batching-on', bareDetCpu);
+    if (pinned)
+      wl(
+        'per-object, worker alone (1 core)',
+        'image',
+        pinned.sat.perSecond,
+        pinned.bareLimit,
+        'per-object, worker alone',
+        pinned.bare.find((b) => b.perSecond === pinned!.bareLimit)?.cpuMsPerObject,
+      );
     const off = runs.find((r) => r.label === 'batching-off-saturation');
     if (off) wl('per-object, batching off', 'image', off.perSecond, limit, 'per-object batching-off', bareDetCpu);
     const bulkBest = bulkRuns.length ? bulkRuns.reduce((a, b) => (b.perSecond > a.perSecond ? b : a)) : undefined;
@@ -885,6 +1115,8 @@ async function main() {
       bareLimitPerSecond: limit,
       rasterBare: rasterBare ?? null,
       raster: rasterRuns,
+      rasterBackfill: rasterBackfill ?? null,
+      workerAlone: pinned ?? null,
       pipeline: runs,
       bulk: bulkRuns,
       video: videoRuns,

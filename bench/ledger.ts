@@ -238,6 +238,13 @@ export interface Ledger {
   otherMsPerObject: number | null;
   /** Objects/s the machine's cores could give if the stack's CPU per object were the only limit. */
   cpuBoundPerSecond: number | null;
+  /**
+   * The worker processes' CPU per object (worker-cpu, worker-gpu: every thread) and the objects/s the cores could give
+   * if only the worker ran on them — a production deployment with Temporal, BigQuery, NATS and GCS on other machines.
+   * Derived from the ledger (no run measured it); absent in results written before it existed.
+   */
+  workerMsPerObject?: number | null;
+  workerBoundPerSecond?: number | null;
   /** Cores of the machine (the ledger's share figures use them). */
   cores: number;
   /** Per thread group of the processes asked for (ms per object). */
@@ -282,6 +289,8 @@ export function ledger(
       steps[s] = { cpuMs: ((v.cpuS - b.cpuS) * 1000) / n, wallMs: ((v.wallS - b.wallS) * 1000) / n };
     }
   }
+  const workers = Object.entries(perObjectMs).filter(([k, v]) => k.startsWith('worker') && v !== null);
+  const workerMs = workers.length ? workers.reduce((a, [, v]) => a + (v ?? 0), 0) : null;
   return {
     unit: opts.unit,
     objects,
@@ -291,6 +300,8 @@ export function ledger(
     machineMsPerObject: machine,
     otherMsPerObject: machine === null ? null : Math.max(0, machine - stack),
     cpuBoundPerSecond: stack > 0 ? (opts.cores * 1000) / stack : null,
+    workerMsPerObject: workerMs,
+    workerBoundPerSecond: workerMs ? (opts.cores * 1000) / workerMs : null,
     cores: opts.cores,
     threads,
     steps,
@@ -356,5 +367,9 @@ export function formatLedgers(ls: Record<string, Ledger>): string[] {
   lines.push(
     `${'CPU-bound limit, objects/s (cores / above)'.padEnd(44)}${names.map((n) => col(f(ls[n].cpuBoundPerSecond))).join(' ')}`,
   );
+  if (names.some((n) => ls[n].workerBoundPerSecond))
+    lines.push(
+      `${'  worker alone (servers elsewhere; derived)'.padEnd(44)}${names.map((n) => col(f(ls[n].workerBoundPerSecond))).join(' ')}`,
+    );
   return lines;
 }

@@ -59,6 +59,11 @@ export interface Workload {
   /** Bare inference's CPU ms per object (its process, all threads) and bare CPU / the stack's CPU per object (ledger). */
   bareCpuMsPerObject?: number | null;
   cpuRatio?: number | null;
+  /**
+   * Derived from the ledger, not measured: bare CPU per object / the worker processes' CPU per object — the CPU ratio
+   * a deployment with the servers (Temporal, BigQuery, NATS, GCS) on other machines would have.
+   */
+  workerCpuRatio?: number | null;
 }
 
 /**
@@ -114,6 +119,17 @@ export interface BenchResult extends Partial<ResultsFile> {
   ratioPipelineToBare: number | null;
   ratioBulkToBare: number | null;
   peakMemoryMb: Record<string, number | null>;
+  /** The raster archive by `lookout backfill` (bench/bench.ts rasterBackfillRun). */
+  rasterBackfill?: {
+    rasters: number;
+    side: number;
+    chips: number;
+    chipsFailed: number;
+    seconds: number;
+    perSecond: number;
+  } | null;
+  /** The worker alone on one core, everything else on the other (bench/bench.ts pinnedRun). */
+  workerAlone?: { sat: { perSecond: number; objects: number }; bareLimit: number } | null;
 }
 
 const f = (x: number | null | undefined, d = 1) =>
@@ -143,6 +159,8 @@ export function renderMarkdown(r: BenchResult): string {
           'CPU ms per object (stack)',
           'bare CPU ms per object',
           'CPU ratio (bare / stack)',
+          'worker CPU ms per object',
+          'CPU ratio, worker alone (bare / worker; derived)',
           'other programs ms per object',
         ],
         Object.entries(r.workloads).map(([k, w]) => [
@@ -154,6 +172,8 @@ export function renderMarkdown(r: BenchResult): string {
           f(w.ledger?.stackMsPerObject),
           f(w.bareCpuMsPerObject),
           f(w.cpuRatio, 3),
+          f(w.ledger?.workerMsPerObject),
+          f(w.workerCpuRatio, 3),
           f(w.ledger?.otherMsPerObject),
         ]),
       ),
@@ -170,6 +190,16 @@ export function renderMarkdown(r: BenchResult): string {
         '',
       );
   }
+  if (r.rasterBackfill)
+    out.push(
+      `Raster archive by \`lookout backfill\`: ${r.rasterBackfill.rasters} GeoTIFFs of ${r.rasterBackfill.side} × ${r.rasterBackfill.side} px, ${r.rasterBackfill.chips} chips (${r.rasterBackfill.chipsFailed} failed), backfill start → last summary row ${f(r.rasterBackfill.seconds)} s = ${f(r.rasterBackfill.perSecond)} chips/s.`,
+      '',
+    );
+  if (r.workerAlone)
+    out.push(
+      `Worker alone, measured: the worker pinned to one core, the servers, ingest, dispatcher and the bench to the other (taskset): ${f(r.workerAlone.sat.perSecond)} images/s at saturation (${r.workerAlone.sat.objects} objects) against bare NanoDet pinned to one core ${f(r.workerAlone.bareLimit)} img/s: **${f(r.workerAlone.sat.perSecond / r.workerAlone.bareLimit, 3)}**. The "worker alone (derived)" figures above divide bare CPU by the worker processes' CPU per object instead.`,
+      '',
+    );
   if (r.latency)
     out.push(
       `Latency: upload → row at half load p50 ${f(r.latency.uploadToRowP50Ms, 0)} / p99 ${f(r.latency.uploadToRowP99Ms, 0)} ms (${f(r.latency.halfLoadRate)} objects/s offered); lookout serve p50 ${f(r.latency.serveP50Ms, 0)} / p99 ${f(r.latency.serveP99Ms, 0)} ms; lookout stream capture → row p50 ${f(r.latency.streamP50Ms, 0)} / p99 ${f(r.latency.streamP99Ms, 0)} ms.`,

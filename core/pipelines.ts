@@ -33,6 +33,12 @@ export interface PipelineSpec {
   groupStages?: boolean;
   /** The row is written by a local activity of the workflow's worker (default true; false: an activity on recordQueue). */
   localRecord?: boolean;
+  /**
+   * A stage group on the CPU pool (no GPU fallback) runs as a local activity of the workflow's worker instead of an
+   * activity task on the pool's queue: no activity task hand-off, no second workflow task, fewer history events
+   * (default false; docs/performance.md measures it).
+   */
+  localStages?: boolean;
   /** How long a GPU-placed activity waits for a GPU worker before it runs on the CPU pool (model-placed stages too). */
   gpuFallbackMs?: number;
 }
@@ -106,6 +112,8 @@ export interface PipelineOptions {
   groupStages?: boolean;
   /** See PipelineSpec.localRecord (default true). */
   localRecord?: boolean;
+  /** See PipelineSpec.localStages (default false). */
+  localStages?: boolean;
 }
 
 /** Stage timeouts (start-to-close) per stage; one place, used by every pipeline. */
@@ -135,6 +143,7 @@ export function resolvePipeline(name: string, opts: PipelineOptions): PipelineSp
     gpuFallbackMs: opts.gpuFallbackMs,
     ...(opts.groupStages === false ? { groupStages: false } : {}),
     ...(opts.localRecord === false ? { localRecord: false } : {}),
+    ...(opts.localStages === true ? { localStages: true } : {}),
   };
 }
 

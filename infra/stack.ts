@@ -102,6 +102,15 @@ export function serverSpec(cfg: LookoutConfig, s: ServerName): ProcSpec {
           p('temporalUi'),
           '--db-filename',
           path.join(data, 'temporal', 'temporal.db'),
+          // SQLite in write-ahead-log mode with synchronous=NORMAL (the dev server's own default is a rollback journal
+          // with synchronous=FULL: a journal file created, fsynced and deleted per transaction). Committed state
+          // still survives the process being killed (the WAL is on disk, replayed at the next start), so workflows
+          // persist across `lookout down` / `up` as before; only an OS crash or power loss can lose the last
+          // transactions, never corrupt the store. Chosen by the CPU ledger: docs/performance.md, issue 27.
+          '--sqlite-pragma',
+          'journal_mode=wal',
+          '--sqlite-pragma',
+          'synchronous=normal',
           '--namespace',
           cfg.temporal.namespace,
           '--log-level',

@@ -166,12 +166,23 @@ async function runGroups(
         );
       continue;
     }
-    const { stages: run } = proxyActivities<LookoutActivities>({
-      taskQueue: spec.taskQueue,
-      startToCloseTimeout: stageGroupTimeoutMs(group.map((g) => stages[g].startToCloseMs)),
-      heartbeatTimeout: STAGE_HEARTBEAT_MS,
-      retry: STAGE_RETRY,
-    });
+    const startToCloseTimeout = stageGroupTimeoutMs(group.map((g) => stages[g].startToCloseMs));
+    // Since lookout-local-stages, with the pipeline's localStages: the group runs as a local activity of this
+    // workflow's worker (it loads the same activities): no activity task on the pool's queue and no second
+    // workflow task. A group with a GPU fallback never gets here (it runs stage by stage above).
+    const { stages: run } =
+      input.pipeline.localStages === true && patched('lookout-local-stages')
+        ? proxyLocalActivities<LookoutActivities>({
+            startToCloseTimeout,
+            retry: STAGE_RETRY,
+            localRetryThreshold: '60s',
+          })
+        : proxyActivities<LookoutActivities>({
+            taskQueue: spec.taskQueue,
+            startToCloseTimeout,
+            heartbeatTimeout: STAGE_HEARTBEAT_MS,
+            retry: STAGE_RETRY,
+          });
     const prior: StagesOutput = { detect: summary.detect, extract: summary.extract };
     const last = gi === groups.length - 1;
     const record =

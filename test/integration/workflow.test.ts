@@ -169,7 +169,10 @@ afterAll(async () => {
   await env?.teardown();
 });
 
-function input(gpu: boolean, opts: { groupStages?: boolean; localRecord?: boolean } = {}): AnalyzeInput {
+function input(
+  gpu: boolean,
+  opts: { groupStages?: boolean; localRecord?: boolean; localStages?: boolean } = {},
+): AnalyzeInput {
   return {
     ...base.input,
     pipeline: resolvePipeline('objects', { gpuStages: gpu ? ['detect'] : [], gpuFallbackMs: 500, ...opts }),
@@ -231,6 +234,34 @@ describe('analyzeObject', () => {
     const { result, calls } = await run(input(false, { groupStages: false, localRecord: false }), async () => {});
     expect(calls).toEqual(['detect:cpu:false', 'extract', 'score', 'record:task']);
     expect(result.status).toBe('ok');
+  });
+
+  it('with local stages: the group is a local activity of the workflow worker, no activity task, fewer history events', async () => {
+    const histories: Record<string, string[]> = {};
+    for (const local of [false, true]) {
+      detectBehaviour = async () => {};
+      recorded = [];
+      calls = [];
+      attempt = 0;
+      const h = await env.client.workflow.start('analyzeObject', {
+        taskQueue: cfg.temporal.workflowQueue,
+        workflowId: `wf-local-${local}-${Math.random()}`,
+        args: [input(false, { localStages: local })],
+      });
+      const result = (await h.result()) as AnalyzeResult;
+      expect(result.status).toBe('ok');
+      expect(calls).toEqual(['group:detect,extract,score', 'detect:cpu:false', 'extract', 'score', 'record:group']);
+      expect(recorded).toHaveLength(1);
+      histories[String(local)] = ((await h.fetchHistory()).events ?? []).map((e) => String(e.eventType));
+    }
+    // temporal.api.enums.v1.EventType: 10 ACTIVITY_TASK_SCHEDULED, 25 MARKER_RECORDED (number or name).
+    const count = (l: string[], t: number, name: string) =>
+      l.filter((e) => e === String(t) || e === `EVENT_TYPE_${name}`).length;
+    expect(count(histories.false, 10, 'ACTIVITY_TASK_SCHEDULED')).toBe(1);
+    expect(count(histories.true, 10, 'ACTIVITY_TASK_SCHEDULED')).toBe(0);
+    // the patch's marker and the local activity's
+    expect(count(histories.true, 25, 'MARKER_RECORDED')).toBeGreaterThanOrEqual(2);
+    expect(histories.true.length).toBeLessThan(histories.false.length);
   });
 
   it('bad input inside a group: one attempt, a failed summary naming the stage, no later stage', async () => {

@@ -164,6 +164,9 @@ describe('ledger', () => {
     expect(l.machineMsPerObject).toBeCloseTo(160);
     expect(l.otherMsPerObject).toBeCloseTo(35);
     expect(l.cpuBoundPerSecond).toBeCloseTo(2000 / 125);
+    // The worker alone (servers elsewhere), derived: its 100 ms per object on 2 cores.
+    expect(l.workerMsPerObject).toBeCloseTo(100);
+    expect(l.workerBoundPerSecond).toBeCloseTo(20);
     expect(l.wallS).toBe(10);
     expect(l.threads['worker-cpu']).toEqual({ main: 80, libuv: 15, tokio: 5 });
     expect(l.steps!.inference.cpuMs).toBeCloseTo(40);
@@ -172,6 +175,7 @@ describe('ledger', () => {
     const table = formatLedgers({ raster: l });
     expect(table.find((x) => x.startsWith('temporal'))).toMatch(/20\.0$/);
     expect(table.find((x) => x.includes('step inference, wall'))).toMatch(/60\.0$/);
+    expect(table.find((x) => x.includes('worker alone (servers elsewhere; derived)'))).toMatch(/20\.0$/);
   });
 
   it('gives no figure for a process that restarted (another pid) in between', () => {
@@ -183,6 +187,7 @@ describe('ledger', () => {
     );
     expect(l.perObjectMs['worker-cpu']).toBeNull();
     expect(l.otherMsPerObject).toBeNull();
+    expect(l.workerBoundPerSecond).toBeNull();
   });
 });
 
