@@ -18,6 +18,7 @@ import { loadtestCommand } from './loadtest';
 import { reportCommand } from './report';
 import { modelsCommand } from './models';
 import { fitCommand } from './fit';
+import { refitCommand } from './refit';
 import { serveCommand } from './serve';
 import { streamCommand } from './stream';
 import { planCommand } from './plan';
@@ -44,6 +45,7 @@ export const COMMANDS: readonly Command[] = [
   reportCommand,
   modelsCommand,
   fitCommand,
+  refitCommand,
   serveCommand,
   streamCommand,
   planCommand,
