@@ -1,6 +1,5 @@
 /** `lookout refit` */
 import type { Command } from '../command';
-import { UsageError } from '../args';
 
 export const refitCommand: Command = {
   spec: {
@@ -42,10 +41,15 @@ version (every version stays); --versions lists them. \`lookout fit\` remains th
     },
   },
   run: async (cfg, { opts, positionals }) => {
+    // A usage error found here (not by the parser) is exit 2 too.
+    const usage = (msg: string) => {
+      console.error(`lookout refit: ${msg} (lookout refit --help)`);
+      return 2;
+    };
     const scenes = positionals;
     const out = (x: unknown, text: string) => console.log(opts.json ? JSON.stringify(x, null, 2) : text);
     if (opts.rollback !== undefined || opts.versions) {
-      if (scenes.length !== 1 || opts.all) throw new UsageError('refit', '--rollback and --versions take one SCENE');
+      if (scenes.length !== 1 || opts.all) return usage('--rollback and --versions take one SCENE');
       const { methodOfPipeline } = require('../../methods/registry') as typeof import('../../methods/registry');
       const { SceneStore, checkScene } = require('../../io/scenes') as typeof import('../../io/scenes');
       const { storageClient } = require('../../io/clients') as typeof import('../../io/clients');
@@ -64,8 +68,8 @@ version (every version stays); --versions lists them. \`lookout fit\` remains th
       );
       return versions.length ? 0 : 1;
     }
-    if (!opts.all && scenes.length === 0) throw new UsageError('refit', 'name one SCENE or more, or --all');
-    if (opts.all && scenes.length) throw new UsageError('refit', '--all takes no SCENE');
+    if (!opts.all && scenes.length === 0) return usage('name one SCENE or more, or --all');
+    if (opts.all && scenes.length) return usage('--all takes no SCENE');
     const { refitInput, runRefit } = require('../scene') as typeof import('../scene');
     const o = {
       pipeline: String(opts.pipeline),
@@ -74,7 +78,7 @@ version (every version stays); --versions lists them. \`lookout fit\` remains th
       seed: Number(opts.seed),
     };
     if (!(o.minAgeS >= 0) || !(Number.isInteger(o.maxFrames) && o.maxFrames >= 1))
-      throw new UsageError('refit', '--min-age-s must be ≥ 0 and --max-frames a positive integer');
+      return usage('--min-age-s must be ≥ 0 and --max-frames a positive integer');
     if (opts.schedule !== undefined || opts.unschedule) {
       const { temporalClient } = require('../../io/clients') as typeof import('../../io/clients');
       const { WorkflowStarter } = require('../../io/starter') as typeof import('../../io/starter');

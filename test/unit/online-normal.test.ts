@@ -271,3 +271,23 @@ describe('bench/online-normal.ts', () => {
     expect(run('--bogus').status).toBe(2);
   });
 });
+
+describe('lookout refit', () => {
+  const ROOT = path.resolve(__dirname, '../..');
+  const lookout = (...args: string[]) =>
+    spawnSync(process.execPath, [path.join(ROOT, 'bin', 'lookout'), 'refit', ...args], { cwd: ROOT, encoding: 'utf8' });
+  it('--help exits 0; no scene, a scene with --all, or --rollback without one scene exit 2 with a reason', () => {
+    const help = lookout('--help');
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/--rollback VERSION/);
+    for (const [args, why] of [
+      [[], /name one SCENE or more, or --all/],
+      [['a', '--all'], /--all takes no SCENE/],
+      [['--rollback', '1'], /take one SCENE/],
+    ] as const) {
+      const r = lookout(...args);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(why);
+    }
+  });
+});
