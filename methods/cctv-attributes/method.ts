@@ -20,7 +20,7 @@ import {
   type SmootherState,
 } from './model';
 import type { FrameObservations } from './observations';
-import { alertsOverChunk, refitNormal, type NormalChunk, type PendingChunk } from './online';
+import { alertsOverChunk, coreset, eligibility, refitNormal, type NormalChunk, type PendingChunk } from './online';
 import { EpisodeTracker, episodeOptionsAt, type Episode, type EpisodeState } from '../../runtime/episodes';
 
 /** Attribute scene models live beside the seed method's, in their own folder of the scene. */
@@ -666,9 +666,20 @@ export const cctvAttributesMethod: MethodDefinition = {
         // The stored chunks of footage analysed since, with the alerts over each (rows and verdicts, per video).
         const files = await list.call(ctx.store, ctx.resultsBucket, pendingPrefix(scene));
         const ledger = new Map<string, Awaited<ReturnType<typeof alerts.ofVideo>>>();
-        const pending: PendingChunk[] = [];
+        const nowS = Date.now() / 1000;
+        // Chunks are read one at a time and judged at once (drift guard); only the frames of joining chunks that
+        // the bounded normal set would keep stay in memory, so a refit after hours of footage holds at most
+        // maxFrames of it (plus the current normal set and one chunk).
+        const judged: PendingChunk[] = [];
+        const joiners: PendingChunk[] = [];
         const nameOf = new Map<string, string>();
         const unusable: string[] = [];
+        const refused: string[] = [];
+        const droppedEarly: string[] = [];
+        const notJoined: Record<string, number> = {};
+        let joined = 0;
+        let joinedFrames = 0;
+        let waiting = 0;
         const aspect = model.frameSize.width / model.frameSize.height;
         for (const f of files) {
           const [c] = decodeChunks<PendingHeader>(
@@ -686,40 +697,61 @@ export const cctvAttributesMethod: MethodDefinition = {
           const key = `${h.pipeline}:${h.video.bucket}/${h.video.name}#${h.video.generation}`;
           let v = ledger.get(key);
           if (!v) ledger.set(key, (v = await alerts.ofVideo(h.video, h.pipeline)));
-          pending.push({ id: h.id, endS: h.analysedAt / 1000, alerts: alertsOverChunk(h, v), frames: c.frames });
+          const chunk: PendingChunk = {
+            id: h.id,
+            endS: h.analysedAt / 1000,
+            alerts: alertsOverChunk(h, v),
+            frames: c.frames,
+          };
           nameOf.set(h.id, f.name);
-          ctx.heartbeat({ pending: pending.length });
+          const e = eligibility(chunk, nowS, opts);
+          if (e !== 'joins') {
+            notJoined[e] = (notJoined[e] ?? 0) + c.frames.length;
+            if (e === 'confirmed-alert') refused.push(h.id);
+            else waiting++;
+            judged.push({ ...chunk, frames: [] });
+          } else {
+            joined++;
+            joinedFrames += c.frames.length;
+            joiners.push(chunk);
+            const keep = new Set(coreset([...current, ...joiners], opts.maxFrames).kept.map((k) => k.id));
+            for (const j of [...joiners])
+              if (!keep.has(j.id)) {
+                joiners.splice(joiners.indexOf(j), 1);
+                droppedEarly.push(j.id);
+              }
+          }
+          ctx.heartbeat({ chunks: nameOf.size });
         }
         let out;
         try {
-          out = refitNormal(current, pending, Date.now() / 1000, opts, model.frameSize, {
+          out = refitNormal(current, [...judged, ...joiners], nowS, opts, model.frameSize, {
             seed: opts.seed,
             thresholdQuantile: model.options.thresholdQuantile,
           });
         } catch (err) {
           throw new SetupError('SceneFitFailed', `refitting scene ${scene}: ${(err as Error).message}`, err);
         }
-        const notJoined: Record<string, number> = { ...out.notJoined };
+        if (unusable.length) notJoined['frame-size (chunks)'] = unusable.length;
         const firstFitFrames = current.find((c) => c.id === 'fit')?.frames.length ?? 0;
         const result: RefitResult = {
           scene,
           from: version,
           version: null,
           uri: null,
-          joined: out.joined.length,
-          joinedFrames: out.joinedFrames,
+          joined,
+          joinedFrames,
           normalChunks: current.length,
           normalFrames: current.reduce((n, c) => n + c.frames.length, 0),
           normalObjects: current.reduce((n, c) => n + c.frames.reduce((m, f) => m + f.objects.length, 0), 0),
           firstFitFrames,
           maxFrames: opts.maxFrames,
-          waiting: out.waiting.length,
-          refused: out.refused.length + unusable.length,
+          waiting,
+          refused: refused.length + unusable.length,
           notJoined,
-          dropped: out.dropped.length,
+          dropped: droppedEarly.length + out.dropped.length,
           threshold: null,
         };
-        if (unusable.length) notJoined['frame-size'] = unusable.length;
         if (out.normal && out.fitted) {
           const normal = out.normal;
           const normalFrames = normal.reduce((n, c) => n + c.frames.length, 0);
@@ -731,8 +763,8 @@ export const cctvAttributesMethod: MethodDefinition = {
             createdAt: new Date().toISOString(),
             options: opts,
             chunks: normal.map((c) => ({ id: c.id, endS: c.endS, frames: c.frames.length })),
-            joined: out.joined,
-            dropped: out.dropped,
+            joined: [...out.joined, ...droppedEarly],
+            dropped: [...out.dropped, ...droppedEarly],
             normalFrames,
             normalObjects,
             notJoined,
@@ -754,7 +786,7 @@ export const cctvAttributesMethod: MethodDefinition = {
         }
         // Joined chunks live on in the normal set (or were left out by its bound); confirmed and unusable ones never
         // join: their stored observations go. Waiting ones stay for the next refit.
-        const gone = [...(out.normal ? out.joined : []), ...out.refused].map((id) => nameOf.get(id)!);
+        const gone = [...(out.normal ? out.joined : []), ...droppedEarly, ...refused].map((id) => nameOf.get(id)!);
         for (const name of [...gone, ...unusable]) await remove.call(ctx.store, ctx.resultsBucket, name);
         return result;
       },
