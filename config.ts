@@ -106,6 +106,8 @@ export interface LookoutConfig {
     maxBytes: number;
   };
   worker: { imageCacheMb: number; modelRepo: string | undefined };
+  /** Learning normal as footage flows (docs/cctv-alerts.md): the drift guard's minimum age, the normal set's bound. */
+  refit: { minAgeS: number; maxFrames: number; keepObservations: boolean };
   /** Raster pipeline: chip side and overlap (pixels), chips per block side, blocks in flight per raster. */
   raster: {
     chipSize: number;
@@ -336,6 +338,24 @@ export const ENV_VARS: ReadonlyArray<{ name: string; default: string; meaning: s
     name: 'LOOKOUT_VIDEO_SEGMENT_FRAMES',
     default: '100',
     meaning: 'frames per segment activity (methods that analyse segments)',
+  },
+  {
+    name: 'LOOKOUT_REFIT_MIN_AGE_S',
+    default: '21600 (6 h)',
+    meaning:
+      "lookout refit: analysed footage joins a scene's normal model only once this old (seconds), so a slow change is seen before it becomes normal",
+  },
+  {
+    name: 'LOOKOUT_REFIT_MAX_FRAMES',
+    default: '3000',
+    meaning:
+      "lookout refit: frames of joined footage a scene's normal set keeps at most (a coreset; the first fit's come on top)",
+  },
+  {
+    name: 'LOOKOUT_REFIT_KEEP_OBSERVATIONS',
+    default: 'true',
+    meaning:
+      'cctv-attributes workers keep the observations of analysed footage for lookout refit (false: no learning online)',
   },
   {
     name: 'LOOKOUT_RASTER_CHIP_SIZE',
@@ -946,6 +966,11 @@ export function loadConfig(env: Env = process.env): LookoutConfig {
       maxFramePixels: int(env, 'LOOKOUT_VIDEO_MAX_PIXELS', 40_000_000, 1, 2_000_000_000),
       // An hour of 1 Mbit/s camera footage is ~450 MB: videos get their own bound, on disk.
       maxBytes: int(env, 'LOOKOUT_VIDEO_MAX_BYTES', 16 * 2 ** 30, 1, Number.MAX_SAFE_INTEGER),
+    },
+    refit: {
+      minAgeS: int(env, 'LOOKOUT_REFIT_MIN_AGE_S', 21_600, 0, 10 * 365 * 86_400),
+      maxFrames: int(env, 'LOOKOUT_REFIT_MAX_FRAMES', 3000, 1, 10_000_000),
+      keepObservations: bool(env, 'LOOKOUT_REFIT_KEEP_OBSERVATIONS', true),
     },
     raster: {
       chipSize: int(env, 'LOOKOUT_RASTER_CHIP_SIZE', 128, 8, 4096),

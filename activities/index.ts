@@ -396,6 +396,7 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
           {
             video: task.input.object,
             scene: task.input.scene,
+            pipeline: task.input.pipeline.name,
             fps: task.plan.fps,
             width: task.plan.width,
             height: task.plan.height,
@@ -646,6 +647,23 @@ export function createActivities(deps: ActivityDeps): LookoutActivities {
         const m = method(methodName);
         if (!m.fitScene) throw new SetupError('NotAFittedMethod', `method "${methodName}" has no scene model to fit`);
         return m.fitScene(scene, refs, opts);
+      });
+    },
+
+    async refitScene(methodName, scene, opts) {
+      return direct(async () => {
+        const m = method(methodName);
+        if (!m.refitScene)
+          throw new SetupError('NotAFittedMethod', `method "${methodName}" does not learn normal as footage flows`);
+        return m.refitScene(scene, opts);
+      });
+    },
+
+    async listScenes(methodName) {
+      return direct(async () => {
+        const m = method(methodName);
+        if (!m.scenes) throw new SetupError('NotAFittedMethod', `method "${methodName}" has no scene models`);
+        return m.scenes();
       });
     },
   };

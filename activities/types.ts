@@ -11,6 +11,8 @@ import type {
   FitResult,
   ObjectRef,
   ObserveResult,
+  RefitOptions,
+  RefitResult,
   RasterBlockResult,
   RasterBlockTask,
   RasterFinishResult,
@@ -109,6 +111,10 @@ export interface LookoutActivities {
   pairAcquisition(input: AnalyzeInput, plan: RasterPlan): Promise<RasterRepair[]>;
   /** Methods with scene models: fit and store a scene model from normal footage's features. */
   fitScene(method: string, scene: string, refs: FeaturesRef[], opts: FitOptions): Promise<FitSceneResult>;
+  /** Learning normal as footage flows: one refit of a scene (a new version, or none when nothing may join). */
+  refitScene(method: string, scene: string, opts: RefitOptions): Promise<RefitResult>;
+  /** Scenes with a model of the method (`lookout refit --all`). */
+  listScenes(method: string): Promise<string[]>;
 }
 
 /** Many objects analysed by one workflow (bulk backfills): orchestration shared by the batch. */

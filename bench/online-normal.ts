@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import v8 from 'node:v8';
 import { fitAttributeModel, frameScores, scoreObservations, type FrameObservations } from '../methods/cctv-attributes';
-import { eligibility, normalFrames, type FootageChunk } from '../methods/cctv-attributes/online';
+import { refitNormal, type NormalChunk, type PendingChunk } from '../methods/cctv-attributes/online';
 import { DEFAULT_EPISODE_SETTINGS, EpisodeTracker, episodeOptionsAt } from '../runtime/episodes';
 import { machineInfo } from '../runtime/machine';
 import { benchArgs } from './args';
@@ -39,6 +39,8 @@ interface Variant {
   alertsLastLoop: number;
   refits: number;
   joinedFrames: number;
+  normalFrames: number;
+  dropped: number;
   notJoined: Record<string, number>;
 }
 
@@ -68,10 +70,15 @@ function run(
   const tracker = new EpisodeTracker(episodeOptionsAt(FPS, DEFAULT_EPISODE_SETTINGS));
   let smoother;
   const opened: number[] = [];
-  const pending: Array<FootageChunk & { frames: FrameObservations[] }> = [];
-  const joined: Array<{ endS: number; frames: FrameObservations[] }> = [];
+  // The production refit step (methods/cctv-attributes/online.ts refitNormal, as method.ts's refitScene runs it):
+  // the normal set starts as the first fit's footage; chunks wait in `pending` until they join or are refused.
+  let normal: NormalChunk[] = [{ id: 'fit', endS: 0, frames: base }];
+  let pending: PendingChunk[] = [];
   const notJoined: Record<string, number> = {};
   let refits = 0;
+  let joinedFrames = 0;
+  let dropped = 0;
+  let whyWaiting = new Map<string, string>();
   for (let i = 0; i < stream.length; i += o.chunkFrames) {
     const chunk = stream.slice(i, i + o.chunkFrames);
     const fr = frameScores(model, scoreObservations(model, chunk), smoother);
@@ -96,22 +103,29 @@ function run(
       alerts: alerted ? [{ verdict: o.mode === 'dismiss' ? 'dismissed' : null }] : [],
       frames: chunk,
     });
-    let changed = false;
-    for (const c of [...pending]) {
-      const e = eligibility(c, endS, { minAgeS: o.minAgeS });
-      if (e === 'too-young') continue;
-      pending.splice(pending.indexOf(c), 1);
-      if (e === 'joins') {
-        joined.push({ endS: c.endS, frames: c.frames });
-        changed = true;
-      } else {
-        notJoined[e] = (notJoined[e] ?? 0) + c.frames.length;
-      }
-    }
-    if (changed) {
-      model = fit(normalFrames(base, joined, o.maxFrames));
+    const out = refitNormal(normal, pending, endS, o, size, {
+      seed: 7,
+      thresholdQuantile: model.options.thresholdQuantile,
+    });
+    // What waits stays; what joined or was refused is let go of (as refitScene deletes its stored chunks).
+    const waiting = new Map(out.waiting.map((w) => [w.id, w.why]));
+    for (const c of pending)
+      if (out.refused.includes(c.id))
+        notJoined['confirmed-alert'] = (notJoined['confirmed-alert'] ?? 0) + c.frames.length;
+    pending = pending.filter((c) => waiting.has(c.id));
+    whyWaiting = waiting;
+    if (out.normal && out.fitted) {
+      normal = out.normal;
+      model = out.fitted.model;
       refits++;
+      joinedFrames += out.joinedFrames;
+      dropped = out.dropped.length;
     }
+  }
+  // Still waiting at the end of the clip, by why (an unjudged alert waits for good here).
+  for (const c of pending) {
+    const k = `waiting: ${whyWaiting.get(c.id)}`;
+    notJoined[k] = (notJoined[k] ?? 0) + c.frames.length;
   }
   const lastLoopFrom = (o.loops - 1) * L + r.test[0];
   return {
@@ -119,7 +133,9 @@ function run(
     alerts: opened.length,
     alertsLastLoop: opened.filter((f) => f >= lastLoopFrom).length,
     refits,
-    joinedFrames: joined.reduce((s, c) => s + c.frames.length, 0),
+    joinedFrames,
+    normalFrames: normal.reduce((s, c) => s + c.frames.length, 0),
+    dropped,
     notJoined,
   };
 }
@@ -201,8 +217,8 @@ async function main(): Promise<number> {
     ``,
     `Each scene was fitted on frames ${dump.ranges.fit[0]}–${dump.ranges.cal[1]} of vtest.avi; frames ${dump.ranges.test[0]}–${dump.ranges.test[1]}, which the fit did not use and which hold people and paths it never saw, are played ${o.loops} times in a row (${seconds} s of normal footage over both scenes). *Static*: the first fit scores all of it. *Online*: after every ${o.chunkFrames / FPS} s chunk, footage at least ${o.minAgeS} s old joins the normal footage under methods/cctv-attributes/online.ts (alert-free, or every alert over it dismissed; a confirmed alert never; at most ${o.maxFrames} joined frames) and the scene is refitted — *dismiss*: the operator dismisses every alert (they are all false here); *unjudged*: nobody judges them, so alerted footage never joins. Alerts: runtime/episodes.ts with the default settings. The minimum age is scaled to this short clip (a deployment would use hours).`,
     ``,
-    `| model | false alerts per 10 min, all ${o.loops} loops | in the last loop | alerts per scene | refits | frames joined |`,
-    `|---|---|---|---|---|---|`,
+    `| model | false alerts per 10 min, all ${o.loops} loops | in the last loop | alerts per scene | refits | frames joined | normal set at the end (frames) |`,
+    `|---|---|---|---|---|---|---|`,
     ...['static', 'dismiss', 'unjudged'].map(
       (n) =>
         `| ${n} | **${f(res.falseAlertsPer10Min[n].all)}** | ${f(res.falseAlertsPer10Min[n].lastLoop)} | ${Object.entries(
@@ -211,10 +227,14 @@ async function main(): Promise<number> {
           .map(([s, vs]) => `${s} ${vs.find((v) => v.name === n)!.alerts}`)
           .join(
             ', ',
-          )} | ${Object.values(scenes).reduce((s, vs) => s + vs.find((v) => v.name === n)!.refits, 0)} | ${Object.values(scenes).reduce((s, vs) => s + vs.find((v) => v.name === n)!.joinedFrames, 0)} |`,
+          )} | ${Object.values(scenes).reduce((s, vs) => s + vs.find((v) => v.name === n)!.refits, 0)} | ${Object.values(scenes).reduce((s, vs) => s + vs.find((v) => v.name === n)!.joinedFrames, 0)} | ${Object.entries(
+          scenes,
+        )
+          .map(([s, vs]) => `${s} ${vs.find((v) => v.name === n)!.normalFrames}`)
+          .join(', ')} |`,
     ),
     ``,
-    `This measures the policy on the fit code; the production path (storing the observations of analysed footage and refitting on a schedule) is not built yet (docs/cctv-alerts.md).`,
+    `Each refit is the production step, methods/cctv-attributes/online.ts refitNormal — what \`lookout refit\` runs (method.ts refitScene) on the chunks a worker stored, with the verdicts from the review UI: drift guard, coreset of the normal set (the first fit plus at most ${o.maxFrames} joined frames; ${Object.values(scenes).reduce((s, vs) => s + vs.find((v) => v.name === 'dismiss')!.dropped, 0)} joined chunk(s) left out by the bound at the end of the dismiss run), fit. Only the storage and the clock differ: here the chunk's footage time, there the time it was analysed.`,
     ``,
   ].join('\n');
   fs.writeFileSync(path.join(args.out, 'online-normal.md'), md);

@@ -17,7 +17,7 @@ import { methodOfPipeline } from '../methods/registry';
 import { checkScene } from '../io/scenes';
 import type { ObjectRef } from '../core/types';
 import { VTEST } from '../demo/samples';
-import type { FitSceneInput, VideoProgress } from '../core/workflows';
+import type { FitSceneInput, RefitScenesInput, RefitScenesResult, VideoProgress } from '../core/workflows';
 
 /** Cuts frames [from, to) of a video into a new MJPEG AVI (near-lossless, quick to decode). */
 export function cutVideo(src: string, dst: string, from: number, to: number): string {
@@ -294,4 +294,33 @@ export async function dismissedClips(cfg: LookoutConfig, scene: string, dir: str
     fs.rmSync(src, { force: true });
   }
   return clips;
+}
+
+export interface RefitCliOptions {
+  pipeline?: string;
+  minAgeS: number;
+  maxFrames: number;
+  seed: number;
+}
+
+/** `lookout refit`: one refitScenes workflow for the scenes (none: all of the pipeline's method), awaited. */
+export async function runRefit(cfg: LookoutConfig, scenes: string[], o: RefitCliOptions): Promise<RefitScenesResult> {
+  const { temporalClient } = require('../io/clients') as typeof import('../io/clients');
+  const input = refitInput(cfg, scenes, o);
+  const { client, connection } = await temporalClient(cfg);
+  try {
+    const handle = await new WorkflowStarter(client, cfg).startRefit(input);
+    return (await handle.result()) as RefitScenesResult;
+  } finally {
+    await connection.close();
+  }
+}
+
+/** The refitScenes input of `lookout refit` (checked: scene names, a method that learns normal online). */
+export function refitInput(cfg: LookoutConfig, scenes: string[], o: RefitCliOptions): RefitScenesInput {
+  for (const s of scenes) checkScene(s);
+  const pipeline = resolvePipeline(o.pipeline ?? 'cctv-anomaly', cfg.pipelines);
+  if (!methodOfPipeline(pipeline.name).fit?.refits)
+    throw new Error(`pipeline ${pipeline.name} (method ${pipeline.method}) does not learn normal as footage flows`);
+  return { pipeline, scenes, minAgeS: o.minAgeS, maxFrames: o.maxFrames, seed: o.seed };
 }

@@ -314,6 +314,56 @@ export interface RasterRepair {
   workflowId: string;
 }
 
+/** One refit of a scene's normal model from the footage analysed since (learning normal as footage flows). */
+export interface RefitOptions {
+  /** Footage younger than this (seconds since it was analysed) waits. */
+  minAgeS: number;
+  /** Frames of joined footage the normal set keeps at most (the first fit's footage comes on top). */
+  maxFrames: number;
+  seed: number;
+}
+
+export interface RefitResult {
+  scene: string;
+  /** The version the refit started from (LATEST before it). */
+  from: number;
+  /** The new version; null when no footage could join (nothing was written). */
+  version: number | null;
+  uri: string | null;
+  /** Chunks (stored segments of analysed footage) that joined now, and their frames. */
+  joined: number;
+  joinedFrames: number;
+  /** The new normal set: chunks, frames and objects (bounded by maxFrames plus the first fit's). */
+  normalChunks: number;
+  normalFrames: number;
+  normalObjects: number;
+  firstFitFrames: number;
+  maxFrames: number;
+  /** Chunks left waiting (too young, alert not judged, episode still open) and refused for good (confirmed alert). */
+  waiting: number;
+  refused: number;
+  /** Frames that did not join now, by reason. */
+  notJoined: Record<string, number>;
+  /** Joined chunks the coreset left out of the normal set. */
+  dropped: number;
+  threshold: number | null;
+}
+
+/**
+ * Alert episodes of one video and the newest review verdict of each (the results table and its `_feedback` table):
+ * what learning normal as footage flows asks before analysed footage may join a scene's normal model.
+ */
+export interface AlertLedger {
+  ofVideo(
+    video: { bucket: string; name: string; generation: string },
+    pipeline: string,
+  ): Promise<{
+    /** The video's summary row is written: its analysis is over, every episode has its alert row. */
+    finished: boolean;
+    spans: Array<{ start: number; end: number; verdict: 'confirmed' | 'dismissed' | null }>;
+  }>;
+}
+
 /** Finds acquisitions of the same place in the archive's own rows (BigQuery results), for pairing by place and time. */
 export interface AcquisitionIndex {
   /**

@@ -3,7 +3,7 @@
  * (io/starter.ts) or reads their results and progress (CLI). Types only, workflow-safe.
  */
 import type { PipelineSpec } from './pipelines';
-import type { AnalyzeInput, ObjectRef, RasterPlan, RecordResult, ScoredObject, VideoPlan } from './types';
+import type { AnalyzeInput, ObjectRef, RasterPlan, RecordResult, RefitResult, ScoredObject, VideoPlan } from './types';
 
 export interface AnalyzeResult {
   workflowId: string;
@@ -70,6 +70,22 @@ export interface FitSceneInput {
   seed: number;
   quantile: number;
   trace: AnalyzeInput['trace'];
+}
+
+/** refitScenes: learning normal as footage flows, for some scenes or all of a method's (`lookout refit`). */
+export interface RefitScenesInput {
+  pipeline: PipelineSpec;
+  /** Scenes to refit; empty: every scene with a model of the pipeline's method. */
+  scenes: string[];
+  minAgeS: number;
+  maxFrames: number;
+  seed: number;
+}
+
+export interface RefitScenesResult {
+  refits: RefitResult[];
+  /** Scenes whose refit failed, and why (the others still ran). */
+  failed: Array<{ scene: string; error: string }>;
 }
 
 /** analyzeRaster's progress (the `progress` query). */

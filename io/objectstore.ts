@@ -36,6 +36,10 @@ export interface ObjectStore {
     bucket: string,
     name: string,
   ): Promise<{ generation: string; size: number; timeCreated: string; contentType?: string } | null>;
+  /** Names (with their live generation) under a prefix, in name order. */
+  list?(bucket: string, prefix: string): Promise<Array<{ name: string; generation: string }>>;
+  /** Deletes an object; one already gone is fine. */
+  remove?(bucket: string, name: string): Promise<void>;
 }
 
 function httpCode(err: unknown): number | undefined {
@@ -147,6 +151,15 @@ export function gcsObjectStore(storage: Storage): ObjectStore {
         .save(data, { contentType, resumable: false, metadata: metadata ? { metadata } : undefined });
     },
     rangeSource: (ref) => gcsRangeSource(storage, ref),
+    async list(bucket, prefix) {
+      const [files] = await storage.bucket(bucket).getFiles({ prefix });
+      return files
+        .map((f) => ({ name: f.name, generation: String(f.metadata.generation ?? '0') }))
+        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    },
+    async remove(bucket, name) {
+      await storage.bucket(bucket).file(name).delete({ ignoreNotFound: true });
+    },
     async uploadIfGeneration(bucket, name, data, generation) {
       try {
         await storage

@@ -97,7 +97,12 @@ export class SceneStore<T> {
    * precondition "does not exist yet" (ifGenerationMatch 0), and the loser of a
    * race takes the next number.
    */
-  async save(scene: string, data: Buffer): Promise<{ version: number; uri: string }> {
+  async save(
+    scene: string,
+    data: Buffer,
+    /** More files of the version (e.g. the normal set it was fitted on), written before LATEST moves to it. */
+    extra: Record<string, Buffer> = {},
+  ): Promise<{ version: number; uri: string }> {
     checkScene(scene);
     const b = this.storage.bucket(this.bucket);
     const prefix = this.prefix(scene);
@@ -122,6 +127,10 @@ export class SceneStore<T> {
         version++;
       }
     }
+    for (const [file, bytes] of Object.entries(extra))
+      await b
+        .file(`${prefix}${version}/${file}`)
+        .save(bytes, { resumable: false, contentType: 'application/octet-stream', metadata: meta });
     // LATEST only moves forward: a slower fit that took a lower number does not point analyses back at it.
     this.latest.delete(scene);
     const current = await this.latestVersion(scene).catch(() => undefined);
@@ -132,5 +141,62 @@ export class SceneStore<T> {
       this.latest.set(scene, { version, at: Date.now() });
     }
     return { version, uri: `gs://${this.bucket}/${prefix}${version}/${this.format.file}` };
+  }
+
+  /** The stored versions of a scene, ascending. */
+  async versions(scene: string): Promise<number[]> {
+    checkScene(scene);
+    const prefix = this.prefix(scene);
+    const [files] = await this.storage.bucket(this.bucket).getFiles({ prefix });
+    return [
+      ...new Set(
+        files
+          .filter((f) => f.name.endsWith(`/${this.format.file}`))
+          .map((f) => Number(f.name.slice(prefix.length).split('/')[0]))
+          .filter((v) => Number.isInteger(v) && v > 0),
+      ),
+    ].sort((a, b) => a - b);
+  }
+
+  /** Scenes with a LATEST of this format. */
+  async scenes(): Promise<string[]> {
+    const [files] = await this.storage.bucket(this.bucket).getFiles({ prefix: 'models/scenes/' });
+    const tail = `/${this.format.dir ? `${this.format.dir}/` : ''}LATEST`;
+    return files
+      .filter((f) => f.name.endsWith(tail))
+      .map((f) => f.name.slice('models/scenes/'.length, -tail.length))
+      .filter((s) => SCENE_RE.test(s))
+      .sort();
+  }
+
+  /** A file of a stored version (e.g. its normal set), or null when the version has none. */
+  async versionFile(scene: string, version: number, file: string): Promise<Buffer | null> {
+    const f = this.storage.bucket(this.bucket).file(`${this.prefix(scene)}${version}/${file}`);
+    const [exists] = await f.exists();
+    if (!exists) return null;
+    const [buf] = await f.download();
+    return buf;
+  }
+
+  /**
+   * Points LATEST at an existing version (rollback): analyses use it from then on (within the LATEST cache time);
+   * every version stays stored, and the next fit or refit takes the next number above all of them.
+   */
+  async setLatest(scene: string, version: number): Promise<void> {
+    const have = await this.versions(scene);
+    if (!have.includes(version))
+      throw new SetupError(
+        'SceneVersionMissing',
+        `scene ${scene} has no version ${version} (stored: ${have.join(', ') || 'none'})`,
+      );
+    await this.storage
+      .bucket(this.bucket)
+      .file(`${this.prefix(scene)}LATEST`)
+      .save(Buffer.from(`${version}\n`), {
+        resumable: false,
+        contentType: 'text/plain',
+        metadata: { metadata: { 'lookout-derived': 'scene-model' } },
+      });
+    this.latest.set(scene, { version, at: Date.now() });
   }
 }

@@ -7,7 +7,14 @@
  * for a batch of object versions. A fit is a new model version each time, so its ID is unique.
  */
 import crypto from 'node:crypto';
-import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import {
+  ScheduleNotFoundError,
+  ScheduleOverlapPolicy,
+  WorkflowExecutionAlreadyStartedError,
+  type Client,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import type { Duration } from '@temporalio/common';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import type { BatchInput } from '../activities/types';
 import type { LookoutConfig } from '../config';
@@ -20,6 +27,7 @@ import type {
   AnalyzeVideoInput,
   BatchResult,
   FitSceneInput,
+  RefitScenesInput,
 } from '../core/workflows';
 
 export type AnalysisKind = 'analyzeObject' | 'analyzeVideo' | 'analyzeRaster';
@@ -159,6 +167,52 @@ export class WorkflowStarter {
     }
   }
 
+  /** Starts one refit of some scenes (or all): each refit may make a new version, so each is a new workflow. */
+  async startRefit(input: RefitScenesInput): Promise<WorkflowHandle> {
+    return this.client.workflow.start('refitScenes', {
+      taskQueue: this.cfg.temporal.workflowQueue,
+      workflowId: `refit:${input.scenes.join(',') || 'all'}:${Date.now()}-${crypto.randomBytes(3).toString('hex')}`,
+      args: [input],
+      workflowExecutionTimeout: WORKFLOW_EXECUTION_TIMEOUT,
+    });
+  }
+
+  /**
+   * A Temporal schedule that starts refitScenes every `every` (e.g. "6h"); one schedule per pipeline and scene
+   * list, replaced when created again. Overlapping runs are skipped (a refit still running is not doubled).
+   */
+  async scheduleRefit(input: RefitScenesInput, every: string): Promise<string> {
+    const scheduleId = refitScheduleId(input.pipeline.name, input.scenes);
+    await this.client.schedule
+      .getHandle(scheduleId)
+      .delete()
+      .catch(() => undefined);
+    await this.client.schedule.create({
+      scheduleId,
+      spec: { intervals: [{ every: every as Duration }] },
+      policies: { overlap: ScheduleOverlapPolicy.SKIP },
+      action: {
+        type: 'startWorkflow',
+        workflowType: 'refitScenes',
+        args: [input],
+        taskQueue: this.cfg.temporal.workflowQueue,
+        workflowExecutionTimeout: WORKFLOW_EXECUTION_TIMEOUT,
+      },
+    });
+    return scheduleId;
+  }
+
+  /** Deletes a refit schedule; false when there was none. */
+  async unscheduleRefit(pipeline: string, scenes: string[]): Promise<boolean> {
+    try {
+      await this.client.schedule.getHandle(refitScheduleId(pipeline, scenes)).delete();
+      return true;
+    } catch (err) {
+      if (err instanceof ScheduleNotFoundError) return false;
+      throw err;
+    }
+  }
+
   /** Starts fitting a scene model: every fit makes a new model version, so every fit is a new workflow. */
   async startFit(input: FitSceneInput): Promise<WorkflowHandle> {
     return this.client.workflow.start('fitScene', {
@@ -168,4 +222,9 @@ export class WorkflowStarter {
       workflowExecutionTimeout: WORKFLOW_EXECUTION_TIMEOUT,
     });
   }
+}
+
+/** The id of the refit schedule of a pipeline and scene list (all scenes: "all"). */
+export function refitScheduleId(pipeline: string, scenes: string[]): string {
+  return `refit:${pipeline}:${[...scenes].sort().join(',') || 'all'}`;
 }

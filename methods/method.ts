@@ -11,6 +11,9 @@
  */
 import type {
   AcquisitionIndex,
+  AlertLedger,
+  RefitOptions,
+  RefitResult,
   AnalysisSummary,
   AnalyzeInput,
   RasterRepair,
@@ -76,6 +79,10 @@ export interface MethodContext {
   heartbeat(details?: unknown): void;
   /** The archive's acquisitions in the results table (raster pairing by place and time); absent: no pairing. */
   acquisitions?: AcquisitionIndex;
+  /** Alert episodes and their review verdicts (learning normal as footage flows); absent: no refit. */
+  alerts?: AlertLedger;
+  /** Keep the observations of analysed footage for refits (LOOKOUT_REFIT_KEEP_OBSERVATIONS). */
+  keepObservations?: boolean;
 }
 
 /** What a method computed for one frame of a video segment (becomes one row), or one alert episode. */
@@ -107,6 +114,8 @@ export interface FrameAnalysis {
 export interface SegmentContext {
   video: ObjectRef;
   scene?: string;
+  /** The pipeline whose rows the segment writes (its alert rows are looked up by it). */
+  pipeline?: string;
   fps: number;
   width: number;
   height: number;
@@ -135,6 +144,13 @@ export interface MethodRuntime {
   splitVideo?(video: ObjectRef, every: number): Promise<SplitResult>;
   /** Methods with a per-scene model: fit it on the features of normal footage and store a new version. */
   fitScene?(scene: string, refs: FeaturesRef[], opts: FitOptions): Promise<FitResult>;
+  /**
+   * Methods with a per-scene model that learn normal as footage flows: the footage analysed since the last
+   * version that may join (drift guard), joined to the normal set (bounded), fitted and stored as a new version.
+   */
+  refitScene?(scene: string, opts: RefitOptions): Promise<RefitResult>;
+  /** Scenes with a model of this method (`lookout refit --all`). */
+  scenes?(): Promise<string[]>;
   /**
    * Video methods that follow objects across frames: analyses the frames of one segment in order, calling
    * `emit` once per frame; `state` is what the previous segment returned (undefined for the first) and the
@@ -223,6 +239,10 @@ export interface MethodDefinition {
     defaults: FitOptions;
     /** The fit report as `lookout fit` shows it: lines for the terminal, files (figures) for the report folder. */
     describeReport?(result: FitResult): Promise<FitReportView>;
+    /** Where its scene models are stored (`lookout refit --rollback` / `--versions` read and point LATEST). */
+    sceneFormat?: SceneFormat<unknown>;
+    /** The method learns normal as footage flows (`lookout refit`). */
+    refits?: boolean;
   };
   /** Loads the models (once per worker process) and returns the stages. */
   load(ctx: MethodContext): Promise<MethodRuntime>;

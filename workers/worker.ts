@@ -26,6 +26,7 @@ import type { LookoutConfig, Pool } from '../config';
 import { PIPELINES, taskQueueFor } from '../core/pipelines';
 import { bigqueryClient, ConnectError, storageClient, temporalConnectOptions } from '../io/clients';
 import { bigqueryAcquisitions } from '../io/acquisitions';
+import { bigqueryAlertLedger } from '../io/alert-ledger';
 import { createImageLoader } from '../io/images';
 import { gcsObjectStore } from '../io/objectstore';
 import { RowBatcher, bigquerySink, journalSink, rowJournalDir } from '../io/results';
@@ -174,6 +175,8 @@ export async function runWorker(cfg: LookoutConfig, opts: WorkerOptions, onReady
   const methods = new Map<string, MethodRuntime>();
   // Raster pairing by place and time reads the archive's acquisitions back from the results table.
   const acquisitions = cfg.raster.pairing ? bigqueryAcquisitions(bigqueryClient(cfg), cfg) : undefined;
+  // Learning normal as footage flows: a refit asks the results table for each video's alerts and verdicts.
+  const alerts = bigqueryAlertLedger(bigqueryClient(cfg), cfg);
   for (const p of opts.pipelines) {
     const def = methodOfPipeline(p);
     if (methods.has(def.name)) continue;
@@ -188,6 +191,8 @@ export async function runWorker(cfg: LookoutConfig, opts: WorkerOptions, onReady
         loadImage,
         heartbeat,
         ...(acquisitions ? { acquisitions } : {}),
+        alerts,
+        keepObservations: cfg.refit.keepObservations,
       }),
     );
   }

@@ -19,6 +19,7 @@ import { reportCommand } from './report';
 import { modelsCommand } from './models';
 import { fitCommand } from './fit';
 import { zonesCommand } from './zones';
+import { refitCommand } from './refit';
 import { serveCommand } from './serve';
 import { streamCommand } from './stream';
 import { planCommand } from './plan';
@@ -46,6 +47,7 @@ export const COMMANDS: readonly Command[] = [
   modelsCommand,
   fitCommand,
   zonesCommand,
+  refitCommand,
   serveCommand,
   streamCommand,
   planCommand,

@@ -6,6 +6,7 @@
 import type { FeaturesRef } from '../../core/types';
 import type { SceneFormat } from '../../io/scenes';
 import type { FitResult, FrameAnalysis, MethodDefinition, MethodRuntime } from '../method';
+import type { RefitResult } from '../../core/types';
 import type { AnalyzerState } from './analyzer';
 import { BadInputError, SetupError } from '../../core/errors';
 import {
@@ -19,6 +20,7 @@ import {
   type SmootherState,
 } from './model';
 import type { FrameObservations } from './observations';
+import { alertsOverChunk, coreset, eligibility, refitNormal, type NormalChunk, type PendingChunk } from './online';
 import { EpisodeTracker, episodeOptionsAt, type Episode, type EpisodeState } from '../../runtime/episodes';
 import type { RuleAlertState, RuleEpisodeDraft, ZonesDoc } from '../../runtime/zones';
 import type { DrawnZone } from '../../media/annotate';
@@ -95,43 +97,111 @@ function drawnObjects<O extends { label: string; x: number; y: number; w: number
   }));
 }
 
-/** Observations of normal footage, stored by reference for fitting: JSON lines, embeddings as base64 float32. */
+/**
+ * Observations stored by reference (normal footage for a fit, analysed footage for a refit, a version's normal
+ * set): JSON lines, embeddings as base64 float32. A track's vector is recomputed about twice a second and repeated
+ * in between (analyzer.ts), so a repeat is written as "=" (the track's previous vector in the same file or chunk).
+ */
 export function encodeObservations(frames: FrameObservations[]): Buffer {
+  const last = new Map<number, Float32Array>();
+  const same = (a: Float32Array, b: Float32Array | undefined) =>
+    !!b &&
+    (a === b ||
+      (a.length === b.length &&
+        Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength))));
   return Buffer.from(
     frames
       .map((f) =>
         JSON.stringify({
           ...f,
-          objects: f.objects.map((o) => ({
-            ...o,
-            embedding: o.embedding
-              ? Buffer.from(o.embedding.buffer, o.embedding.byteOffset, o.embedding.byteLength).toString('base64')
-              : undefined,
-          })),
+          objects: f.objects.map((o) => {
+            let embedding: string | undefined;
+            if (o.embedding) {
+              const prev = o.trackId !== null ? last.get(o.trackId) : undefined;
+              embedding = same(o.embedding, prev)
+                ? '='
+                : Buffer.from(o.embedding.buffer, o.embedding.byteOffset, o.embedding.byteLength).toString('base64');
+              if (o.trackId !== null) last.set(o.trackId, o.embedding);
+            }
+            return { ...o, embedding };
+          }),
         }),
       )
       .join('\n'),
   );
 }
 
+function decodeLines(lines: string[]): FrameObservations[] {
+  const last = new Map<number, Float32Array>();
+  return lines.map((line) => {
+    const f = JSON.parse(line) as FrameObservations & { objects: Array<{ embedding?: string }> };
+    return {
+      ...f,
+      objects: f.objects.map((o) => {
+        const trackId = (o as { trackId: number | null }).trackId;
+        if (typeof o.embedding !== 'string') return { ...o, embedding: undefined };
+        if (o.embedding === '=') {
+          const prev = trackId !== null ? last.get(trackId) : undefined;
+          if (!prev)
+            throw new SetupError('InvalidObservations', `a repeated vector of track ${trackId} with none before it`);
+          return { ...o, embedding: prev };
+        }
+        const b = Buffer.from(o.embedding, 'base64');
+        const v = new Float32Array(b.length / 4);
+        Buffer.from(v.buffer).set(b);
+        if (trackId !== null) last.set(trackId, v);
+        return { ...o, embedding: v };
+      }),
+    } as FrameObservations;
+  });
+}
+
 export function decodeObservations(buf: Buffer): FrameObservations[] {
-  return buf
-    .toString('utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => {
-      const f = JSON.parse(line) as FrameObservations & { objects: Array<{ embedding?: string }> };
-      return {
-        ...f,
-        objects: f.objects.map((o) => {
-          if (typeof o.embedding !== 'string') return { ...o, embedding: undefined };
-          const b = Buffer.from(o.embedding, 'base64');
-          const v = new Float32Array(b.length / 4);
-          Buffer.from(v.buffer).set(b);
-          return { ...o, embedding: v };
-        }),
-      } as FrameObservations;
-    });
+  return decodeLines(buf.toString('utf8').split('\n').filter(Boolean));
+}
+
+/** Chunks of observations in one file: a header line `{"chunk": …}` before each chunk's frames. */
+export function encodeChunks(chunks: ReadonlyArray<{ header: object; frames: FrameObservations[] }>): Buffer {
+  return Buffer.concat(
+    chunks.flatMap((c, i) => [
+      Buffer.from(`${i ? '\n' : ''}${JSON.stringify({ chunk: c.header })}${c.frames.length ? '\n' : ''}`),
+      encodeObservations(c.frames),
+    ]),
+  );
+}
+
+export function decodeChunks<H>(buf: Buffer): Array<{ header: H; frames: FrameObservations[] }> {
+  const out: Array<{ header: H; lines: string[] }> = [];
+  for (const line of buf.toString('utf8').split('\n')) {
+    if (!line) continue;
+    if (line.startsWith('{"chunk":')) out.push({ header: (JSON.parse(line) as { chunk: H }).chunk, lines: [] });
+    else if (out.length) out[out.length - 1].lines.push(line);
+    else throw new SetupError('InvalidObservations', 'observations before the first chunk header');
+  }
+  return out.map((c) => ({ header: c.header, frames: decodeLines(c.lines) }));
+}
+
+/** A version's normal set (the chunks it was fitted on) and its manifest, beside scene.lkam. */
+export const NORMAL_SET_FILE = 'normal.jsonl';
+export const ONLINE_MANIFEST_FILE = 'online.json';
+
+/** Where the observations of analysed footage wait to join a scene's normal model. */
+export function pendingPrefix(scene: string): string {
+  return `observations/scenes/${scene}/pending/`;
+}
+
+/** The header of a stored chunk of analysed footage (one segment). */
+export interface PendingHeader {
+  id: string;
+  video: { bucket: string; name: string; generation: string };
+  pipeline: string;
+  /** First and last frame of the segment. */
+  first: number;
+  last: number;
+  /** When it was analysed (ms since the epoch): its age counts from then. */
+  analysedAt: number;
+  /** Alert episodes open or pending in the segment (their first frames). */
+  episodeStarts: number[];
 }
 
 /**
@@ -205,6 +275,8 @@ export const cctvAttributesMethod: MethodDefinition = {
     description:
       'per-region statistics of normal tracks (class, size, speed, direction, dwell) and a coreset kNN bank of appearance features, calibrated cross-fitted on the normal footage (5 time blocks, each scored by a model of the other four)',
     defaults: { k: 8, seed: 7, quantile: 0.97 },
+    sceneFormat: ATTRIBUTES_SCENE_FORMAT,
+    refits: true,
     async describeReport(result) {
       if (!result.report) return { lines: [], files: {} };
       // Loaded when asked: plot.ts needs sharp, which the dispatcher never loads.
@@ -416,10 +488,14 @@ export const cctvAttributesMethod: MethodDefinition = {
             executionProvider: detector.executionProvider,
           });
         };
+        // Learning normal as footage flows: the segment's observations are kept (one chunk) for `lookout refit`.
+        const observed: FrameObservations[] = [];
+        const episodeStarts = new Set<number>();
         try {
           for await (const f of frames) {
             const t0 = performance.now();
             const obs = await analyzer.analyzeFrame(f);
+            if (ctx.keepObservations) observed.push(obs);
             const t1 = performance.now();
             const [scored] = scoreObservations(model, [obs]);
             const fs = frameScores(model, [scored], smoother);
@@ -568,6 +644,7 @@ export const cctvAttributesMethod: MethodDefinition = {
               }
             }
             if (step.active) details.alert_start = episodes.current?.start ?? f.index;
+            if (episodes.current) episodeStarts.add(episodes.current.start);
             const analysis: FrameAnalysis = {
               frame: f.index,
               label: frameScore.abnormal ? 'abnormal' : scored.objects.length ? 'normal' : 'no-objects',
@@ -594,6 +671,27 @@ export const cctvAttributesMethod: MethodDefinition = {
           throw err;
         }
         const st = episodes.state();
+        if (st.run) episodeStarts.add(st.run.first.frame);
+        if (ctx.keepObservations && observed.length) {
+          const v = seg.video;
+          const header: PendingHeader = {
+            id: `${v.bucket}/${v.name}#${v.generation}@${seg.segment.start}`,
+            video: { bucket: v.bucket, name: v.name, generation: v.generation },
+            pipeline: seg.pipeline ?? 'cctv-anomaly',
+            first: observed[0].frame,
+            last: observed[observed.length - 1].frame,
+            analysedAt: Date.now(),
+            episodeStarts: [...episodeStarts].sort((a, b) => a - b),
+          };
+          // A retried segment writes the same name: one chunk per segment.
+          await ctx.store.upload(
+            ctx.resultsBucket,
+            `${pendingPrefix(scene)}${v.bucket}/${v.name}#${v.generation}/s${String(seg.segment.start).padStart(9, '0')}.jsonl`,
+            encodeChunks([{ header, frames: observed }]),
+            'application/x-ndjson',
+            { 'lookout-derived': 'observations' },
+          );
+        }
         return {
           state: {
             analyzer: analyzer.state(),
@@ -652,7 +750,17 @@ export const cctvAttributesMethod: MethodDefinition = {
         } catch (err) {
           throw new SetupError('SceneFitFailed', `fitting scene ${scene}: ${(err as Error).message}`, err);
         }
-        const saved = await scenes.save(scene, serializeAttributeModel(fitted.model));
+        // The first fit's footage is the normal set's first chunk: every refit starts from it (online.ts).
+        const saved = await scenes.save(scene, serializeAttributeModel(fitted.model), {
+          [NORMAL_SET_FILE]: encodeChunks([{ header: { id: 'fit', endS: Date.now() / 1000 }, frames }]),
+          [ONLINE_MANIFEST_FILE]: Buffer.from(
+            JSON.stringify(
+              { kind: 'fit', scene, normalFrames: frames.length, normalObjects: objects, chunks: ['fit'] },
+              null,
+              2,
+            ),
+          ),
+        });
         return {
           scene,
           version: saved.version,
@@ -663,6 +771,156 @@ export const cctvAttributesMethod: MethodDefinition = {
           fitMs: Date.now() - t0,
           report: fitted.report,
         };
+      },
+
+      async scenes() {
+        return scenes.scenes();
+      },
+
+      async refitScene(scene, opts): Promise<RefitResult> {
+        const { alerts } = ctx;
+        const { list, remove } = ctx.store;
+        if (!alerts || !list || !remove)
+          throw new SetupError('RefitUnavailable', 'this worker has no alert ledger or object listing: no refit here');
+        const { model, version } = await scenes.load(scene);
+        const normalBuf = await scenes.versionFile(scene, version, NORMAL_SET_FILE);
+        if (!normalBuf)
+          throw new SetupError(
+            'NormalSetMissing',
+            `scene ${scene} v${version} has no stored normal set (fitted before learning online, or rolled back to such a version): fit it again with \`lookout fit --scene ${scene} …\``,
+          );
+        const current: NormalChunk[] = decodeChunks<{ id: string; endS: number }>(normalBuf).map((c) => ({
+          id: c.header.id,
+          endS: c.header.endS,
+          frames: c.frames,
+        }));
+        ctx.heartbeat({ normalChunks: current.length });
+        // The stored chunks of footage analysed since, with the alerts over each (rows and verdicts, per video).
+        const files = await list.call(ctx.store, ctx.resultsBucket, pendingPrefix(scene));
+        const ledger = new Map<string, Awaited<ReturnType<typeof alerts.ofVideo>>>();
+        const nowS = Date.now() / 1000;
+        // Chunks are read one at a time and judged at once (drift guard); only the frames of joining chunks that
+        // the bounded normal set would keep stay in memory, so a refit after hours of footage holds at most
+        // maxFrames of it (plus the current normal set and one chunk).
+        const judged: PendingChunk[] = [];
+        const joiners: PendingChunk[] = [];
+        const nameOf = new Map<string, string>();
+        const unusable: string[] = [];
+        const refused: string[] = [];
+        const droppedEarly: string[] = [];
+        const notJoined: Record<string, number> = {};
+        let joined = 0;
+        let joinedFrames = 0;
+        let waiting = 0;
+        const aspect = model.frameSize.width / model.frameSize.height;
+        for (const f of files) {
+          const [c] = decodeChunks<PendingHeader>(
+            await ctx.store.download(
+              { bucket: ctx.resultsBucket, name: f.name, generation: f.generation },
+              ctx.maxObjectBytes,
+            ),
+          );
+          // Footage of another frame shape cannot be this scene's normal (the camera changed): it never joins.
+          if (!c || c.frames.length === 0 || Math.abs(c.frames[0].width / c.frames[0].height - aspect) > 0.01) {
+            unusable.push(f.name);
+            continue;
+          }
+          const h = c.header;
+          const key = `${h.pipeline}:${h.video.bucket}/${h.video.name}#${h.video.generation}`;
+          let v = ledger.get(key);
+          if (!v) ledger.set(key, (v = await alerts.ofVideo(h.video, h.pipeline)));
+          const chunk: PendingChunk = {
+            id: h.id,
+            endS: h.analysedAt / 1000,
+            alerts: alertsOverChunk(h, v),
+            frames: c.frames,
+          };
+          nameOf.set(h.id, f.name);
+          const e = eligibility(chunk, nowS, opts);
+          if (e !== 'joins') {
+            notJoined[e] = (notJoined[e] ?? 0) + c.frames.length;
+            if (e === 'confirmed-alert') refused.push(h.id);
+            else waiting++;
+            judged.push({ ...chunk, frames: [] });
+          } else {
+            joined++;
+            joinedFrames += c.frames.length;
+            joiners.push(chunk);
+            const keep = new Set(coreset([...current, ...joiners], opts.maxFrames).kept.map((k) => k.id));
+            for (const j of [...joiners])
+              if (!keep.has(j.id)) {
+                joiners.splice(joiners.indexOf(j), 1);
+                droppedEarly.push(j.id);
+              }
+          }
+          ctx.heartbeat({ chunks: nameOf.size });
+        }
+        let out;
+        try {
+          out = refitNormal(current, [...judged, ...joiners], nowS, opts, model.frameSize, {
+            seed: opts.seed,
+            thresholdQuantile: model.options.thresholdQuantile,
+          });
+        } catch (err) {
+          throw new SetupError('SceneFitFailed', `refitting scene ${scene}: ${(err as Error).message}`, err);
+        }
+        if (unusable.length) notJoined['frame-size (chunks)'] = unusable.length;
+        const firstFitFrames = current.find((c) => c.id === 'fit')?.frames.length ?? 0;
+        const result: RefitResult = {
+          scene,
+          from: version,
+          version: null,
+          uri: null,
+          joined,
+          joinedFrames,
+          normalChunks: current.length,
+          normalFrames: current.reduce((n, c) => n + c.frames.length, 0),
+          normalObjects: current.reduce((n, c) => n + c.frames.reduce((m, f) => m + f.objects.length, 0), 0),
+          firstFitFrames,
+          maxFrames: opts.maxFrames,
+          waiting,
+          refused: refused.length + unusable.length,
+          notJoined,
+          dropped: droppedEarly.length + out.dropped.length,
+          threshold: null,
+        };
+        if (out.normal && out.fitted) {
+          const normal = out.normal;
+          const normalFrames = normal.reduce((n, c) => n + c.frames.length, 0);
+          const normalObjects = normal.reduce((n, c) => n + c.frames.reduce((m, f) => m + f.objects.length, 0), 0);
+          const manifest = {
+            kind: 'refit',
+            scene,
+            from: version,
+            createdAt: new Date().toISOString(),
+            options: opts,
+            chunks: normal.map((c) => ({ id: c.id, endS: c.endS, frames: c.frames.length })),
+            joined: [...out.joined, ...droppedEarly],
+            dropped: [...out.dropped, ...droppedEarly],
+            normalFrames,
+            normalObjects,
+            notJoined,
+          };
+          const saved = await scenes.save(scene, serializeAttributeModel(out.fitted.model), {
+            [NORMAL_SET_FILE]: encodeChunks(
+              normal.map((c) => ({ header: { id: c.id, endS: c.endS }, frames: c.frames })),
+            ),
+            [ONLINE_MANIFEST_FILE]: Buffer.from(JSON.stringify(manifest, null, 2)),
+          });
+          Object.assign(result, {
+            version: saved.version,
+            uri: saved.uri,
+            normalChunks: normal.length,
+            normalFrames,
+            normalObjects,
+            threshold: out.fitted.model.threshold,
+          });
+        }
+        // Joined chunks live on in the normal set (or were left out by its bound); confirmed and unusable ones never
+        // join: their stored observations go. Waiting ones stay for the next refit.
+        const gone = [...(out.normal ? out.joined : []), ...droppedEarly, ...refused].map((id) => nameOf.get(id)!);
+        for (const name of [...gone, ...unusable]) await remove.call(ctx.store, ctx.resultsBucket, name);
+        return result;
       },
     };
   },

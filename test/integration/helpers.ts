@@ -1,4 +1,5 @@
 /** Shared helpers of the integration tests: real clients to the test stack started by global-setup. */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { bigqueryClient, natsConnect, storageClient, temporalClient } from '../../io/clients';
@@ -6,7 +7,7 @@ import { loadConfig } from '../../config';
 import { query } from '../../io/query';
 import { tableRef, viewName } from '../../io/results';
 import { DISPATCHER_DURABLE } from '../../io/streams';
-import { extractFrames, OPENCV_DATA } from '../../demo/samples';
+import { extractFrames, OPENCV_DATA, VTEST } from '../../demo/samples';
 
 export const cfg = loadConfig(process.env);
 export const storage = storageClient(cfg);
@@ -267,4 +268,33 @@ export async function objectEventSeqs(
     }
     return seqs;
   });
+}
+
+/** vtest.avi frames (ui-alerts, online-normal) from..to-1, every 4th: people at four times walking speed. */
+export function fastClip(dst: string, from: number, to: number): string {
+  if (!fs.existsSync(dst)) {
+    // setpts=N/TB: consecutive timestamps in the AVI's 1/10 s time base, so the clip plays at vtest's 10 fps.
+    execFileSync(
+      'ffmpeg',
+      [
+        '-v',
+        'error',
+        '-y',
+        '-i',
+        VTEST,
+        '-vf',
+        `select=between(n\\,${from}\\,${to - 1})*not(mod(n\\,4)),setpts=N/TB`,
+        '-fps_mode',
+        'passthrough',
+        '-c:v',
+        'mjpeg',
+        '-q:v',
+        '2',
+        '-an',
+        dst,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+  }
+  return dst;
 }

@@ -7,7 +7,6 @@
  * the page with their reasons, filtered by scene, reason and verdict, and dismissed; the dismissed alert becomes
  * normal footage for `lookout fit --with-dismissed`. Checked with axe-core, screenshotted to .lookout/ui-screens.
  */
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -18,7 +17,7 @@ import { latestFeedback } from '../../io/feedback';
 import { cutVideo, dismissedClips, fitSceneFromCli } from '../../cli/scene';
 import { probeVideo } from '../../media/video';
 import { VTEST } from '../../demo/samples';
-import { bq, cfg, rowsWhere, samplesDir, storage, uniqueRun, waitForRows } from './helpers';
+import { bq, cfg, fastClip, rowsWhere, samplesDir, storage, uniqueRun, waitForRows } from './helpers';
 const CHROMIUM = process.env.LOOKOUT_CHROMIUM || '/usr/bin/chromium';
 
 const SCREENS = path.join(cfg.projectRoot, '.lookout', 'ui-screens');
@@ -43,35 +42,6 @@ let frameRows: Array<Row & { d: Record<string, unknown> }> = [];
 async function open(hash: string): Promise<void> {
   await page.goto(`${ui.url}/${hash}`);
   await page.waitForFunction((h) => document.body.dataset.ready === h, hash, { timeout: 60_000 });
-}
-
-/** vtest.avi frames from..to-1, every 4th: people at four times walking speed. */
-function fastClip(dst: string, from: number, to: number): string {
-  if (!fs.existsSync(dst)) {
-    // setpts=N/TB: consecutive timestamps in the AVI's 1/10 s time base, so the clip plays at vtest's 10 fps.
-    execFileSync(
-      'ffmpeg',
-      [
-        '-v',
-        'error',
-        '-y',
-        '-i',
-        VTEST,
-        '-vf',
-        `select=between(n\\,${from}\\,${to - 1})*not(mod(n\\,4)),setpts=N/TB`,
-        '-fps_mode',
-        'passthrough',
-        '-c:v',
-        'mjpeg',
-        '-q:v',
-        '2',
-        '-an',
-        dst,
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-  }
-  return dst;
 }
 
 beforeAll(async () => {

@@ -133,6 +133,12 @@ const acts: LookoutActivities = {
   async pairAcquisition() {
     throw new Error('not used by these tests');
   },
+  async refitScene() {
+    throw new Error('not used by these tests');
+  },
+  async listScenes() {
+    throw new Error('not used by these tests');
+  },
 };
 
 /** Where the record step ran: a local activity (on the workflow's worker) or an activity task on the stage queue. */
