@@ -35,6 +35,7 @@ import type { SceneFormat, SceneStore } from '../io/scenes';
 import type { Detector } from '../runtime/detector';
 import type { OnnxChipClassifier } from '../runtime/classifier';
 import type { OnnxEmbedder } from '../runtime/embedder';
+import type { OnnxPoseEstimator } from '../runtime/pose';
 
 /** What one stage computed, before the activity adds where and when it ran. */
 export interface StageWork<T> {
@@ -55,6 +56,8 @@ export interface ModelLoader {
   /** `profile`: a named set of detector settings in the model's manifest (e.g. "cctv"); none: the manifest's decoding. */
   detector(name: string, profile?: string): Promise<Detector>;
   embedder(name: string): Promise<OnnxEmbedder>;
+  /** A pose model (task "pose": keypoints of the person in each box); loaders without one refuse the pose step. */
+  pose?(name: string): Promise<OnnxPoseEstimator>;
   /** Absolute path of a model's ONNX file (models run by a method's own session, e.g. s2cloudless). */
   modelPath?(name: string): string;
   /** Users' chip classifiers the repository declares for a pipeline (task "chip-classifier"); none without it. */
@@ -76,6 +79,8 @@ export interface MethodContext {
   heartbeat(details?: unknown): void;
   /** The archive's acquisitions in the results table (raster pairing by place and time); absent: no pairing. */
   acquisitions?: AcquisitionIndex;
+  /** Run the optional pose step of methods that have one (cctv-attributes; config LOOKOUT_CCTV_POSE); default off. */
+  pose?: boolean;
 }
 
 /** What a method computed for one frame of a video segment (becomes one row), or one alert episode. */

@@ -188,6 +188,7 @@ export async function runWorker(cfg: LookoutConfig, opts: WorkerOptions, onReady
         loadImage,
         heartbeat,
         ...(acquisitions ? { acquisitions } : {}),
+        pose: cfg.cctv.pose,
       }),
     );
   }
