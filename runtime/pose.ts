@@ -69,32 +69,40 @@ export function cropSquareInt32(
   out = new Int32Array(size * size * 3),
 ): Int32Array {
   const step = crop.side / size;
+  // Per output column: the two source columns and their weights (0 where outside the frame); rows alike.
+  const cx0 = new Int32Array(size);
+  const cwx0 = new Float64Array(size);
+  const cwx1 = new Float64Array(size);
+  for (let i = 0; i < size; i++) {
+    const sx = crop.x + (i + 0.5) * step - 0.5;
+    const x0 = Math.floor(sx);
+    const fx = sx - x0;
+    cx0[i] = x0;
+    cwx0[i] = x0 >= 0 && x0 < width ? 1 - fx : 0;
+    cwx1[i] = x0 + 1 >= 0 && x0 + 1 < width ? fx : 0;
+  }
   for (let j = 0; j < size; j++) {
     const sy = crop.y + (j + 0.5) * step - 0.5;
     const y0 = Math.floor(sy);
     const fy = sy - y0;
+    const wy0 = y0 >= 0 && y0 < height ? 1 - fy : 0;
+    const wy1 = y0 + 1 >= 0 && y0 + 1 < height ? fy : 0;
+    const r0 = Math.min(height - 1, Math.max(0, y0)) * width;
+    const r1 = Math.min(height - 1, Math.max(0, y0 + 1)) * width;
     for (let i = 0; i < size; i++) {
-      const sx = crop.x + (i + 0.5) * step - 0.5;
-      const x0 = Math.floor(sx);
-      const fx = sx - x0;
+      const xa = Math.min(width - 1, Math.max(0, cx0[i]));
+      const xb = Math.min(width - 1, Math.max(0, cx0[i] + 1));
+      const w00 = wy0 * cwx0[i];
+      const w01 = wy0 * cwx1[i];
+      const w10 = wy1 * cwx0[i];
+      const w11 = wy1 * cwx1[i];
+      const p00 = (r0 + xa) * 3;
+      const p01 = (r0 + xb) * 3;
+      const p10 = (r1 + xa) * 3;
+      const p11 = (r1 + xb) * 3;
       const o = (j * size + i) * 3;
-      for (let c = 0; c < 3; c++) {
-        let v = 0;
-        for (const [yy, wy] of [
-          [y0, 1 - fy],
-          [y0 + 1, fy],
-        ] as const) {
-          if (yy < 0 || yy >= height || wy === 0) continue;
-          for (const [xx, wx] of [
-            [x0, 1 - fx],
-            [x0 + 1, fx],
-          ] as const) {
-            if (xx < 0 || xx >= width || wx === 0) continue;
-            v += wy * wx * rgb[(yy * width + xx) * 3 + c];
-          }
-        }
-        out[o + c] = Math.round(v);
-      }
+      for (let c = 0; c < 3; c++)
+        out[o + c] = Math.round(w00 * rgb[p00 + c] + w01 * rgb[p01 + c] + w10 * rgb[p10 + c] + w11 * rgb[p11 + c]);
     }
   }
   return out;
