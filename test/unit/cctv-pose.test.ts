@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
+  cctvAttributesMethod,
   fitAttributeModel,
   parseAttributeModel,
   scoreObservations,
@@ -360,5 +361,53 @@ describe('SegmentAnalyzer pose step', () => {
 
   it('box-relative layout', () => {
     expect(poseLayout({ x: 10, y: 20, w: 20, h: 40 }, [{ x: 20, y: 20 }])).toEqual([0, -0.5]);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The switch: the method loads the pose model only when asked
+
+describe('cctv-attributes pose switch', () => {
+  const fakeModel = (name: string) => ({ name, version: 1, executionProvider: 'cpu' });
+  const ctx = (pose: boolean | undefined, withPoseLoader = true) =>
+    ({
+      models: {
+        detector: async () => fakeModel('nanodet'),
+        embedder: async () => ({
+          ...fakeModel('mobilenetv2'),
+          channels: 3,
+          inputWidth: 224,
+          inputHeight: 224,
+          manifest: {
+            preprocessing: {
+              width: 224,
+              height: 224,
+              channels: 'RGB',
+              scale: 1 / 255,
+              mean: [0, 0, 0],
+              std: [1, 1, 1],
+            },
+          },
+        }),
+        ...(withPoseLoader ? { pose: async (name: string) => fakeModel(name) } : {}),
+      },
+      sceneStore: () => ({}),
+      pose,
+    }) as unknown as Parameters<typeof cctvAttributesMethod.load>[0];
+
+  it('is off by default and loads movenet when switched on', async () => {
+    expect((await cctvAttributesMethod.load(ctx(undefined))).loadedModels()).toEqual([
+      'nanodet v1 (cpu)',
+      'mobilenetv2 v1 (cpu)',
+    ]);
+    expect((await cctvAttributesMethod.load(ctx(true))).loadedModels()).toEqual([
+      'nanodet v1 (cpu)',
+      'mobilenetv2 v1 (cpu)',
+      'movenet v1 (cpu)',
+    ]);
+  });
+
+  it('refuses to start with the pose step on and no pose model loader', async () => {
+    await expect(cctvAttributesMethod.load(ctx(true, false))).rejects.toThrow(/pose step is switched on/);
   });
 });
