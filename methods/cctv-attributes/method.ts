@@ -21,6 +21,9 @@ import {
 import type { FrameObservations } from './observations';
 import { EpisodeTracker, episodeOptionsAt, type Episode, type EpisodeState } from '../../runtime/episodes';
 
+/** The pose step's model (models/movenet), loaded only with the pose step on (MethodContext.pose, LOOKOUT_CCTV_POSE). */
+export const POSE_MODEL = 'movenet';
+
 /** Attribute scene models live beside the seed method's, in their own folder of the scene. */
 export const ATTRIBUTES_SCENE_FORMAT: SceneFormat<AttributeModel> = {
   dir: 'cctv-attributes',
@@ -153,8 +156,8 @@ export const cctvAttributesMethod: MethodDefinition = {
     "attribute-based anomaly detection for fixed cameras (after Reiss & Hoshen 2022): tracks, speed, direction, where/what, size, dwell and deep appearance against the scene's normal footage, with reasons",
   accepts: { images: false, videos: 'segments', triplets: false },
   defaultVideoEvery: 1,
-  // pose: only with the pose step switched on (MethodContext.pose, config LOOKOUT_CCTV_POSE).
-  models: { detect: 'nanodet', appearance: 'mobilenetv2', pose: 'movenet' },
+  // The optional pose model (POSE_MODEL) is not listed: a model repository without it still serves this pipeline.
+  models: { detect: 'nanodet', appearance: 'mobilenetv2' },
   // The CCTV detector settings (docs/eval/detector.md: person recall 0.885 at precision 1.000 on held-out frames),
   // with vehicles kept from score 0.3: a missed vehicle is a missed anomaly, while a false vehicle box that stays
   // put is part of the scene's normal footage (models/nanodet/manifest.json, profile notes).
@@ -217,7 +220,7 @@ export const cctvAttributesMethod: MethodDefinition = {
           'ModelUnavailable',
           'the pose step is switched on but this model loader has no pose models',
         );
-      pose = await ctx.models.pose(this.models.pose);
+      pose = await ctx.models.pose(POSE_MODEL);
     }
     const scenes = ctx.sceneStore(ATTRIBUTES_SCENE_FORMAT);
     const notImages = async (): Promise<never> => {
