@@ -37,7 +37,7 @@ function main() {
   }
   const oi = argv.indexOf('--out');
   const out = oi >= 0 ? path.resolve(argv[oi + 1]) : path.resolve(__dirname, '..', 'docs', 'eval', 'cctv-attributes');
-  const files = argv.filter((a, i) => !a.startsWith('--') && i !== oi + 1);
+  const files = argv.filter((a, i) => !a.startsWith('--') && (oi < 0 || i !== oi + 1));
   if (files.length === 0 || (oi >= 0 && !argv[oi + 1])) {
     console.error(USAGE);
     process.exit(2);
