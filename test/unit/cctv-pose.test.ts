@@ -3,6 +3,11 @@
  * scene model's pose and limbs parts (fit, score, serialise), and the analyzer's pose step (cadence, limb motion,
  * carried state). The real model on real frames: test/unit/pose-model.test.ts.
  */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import v8 from 'node:v8';
 import { describe, expect, it } from 'vitest';
 import {
   cctvAttributesMethod,
@@ -409,5 +414,46 @@ describe('cctv-attributes pose switch', () => {
 
   it('refuses to start with the pose step on and no pose model loader', async () => {
     await expect(cctvAttributesMethod.load(ctx(true, false))).rejects.toThrow(/pose step is switched on/);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The on/off measurement script refuses what it must not read
+
+describe('bench/pose-cctv-attributes.ts', () => {
+  const ROOT = path.resolve(__dirname, '../..');
+  const run = (...args: string[]) =>
+    spawnSync(process.execPath, ['-r', 'tsx/cjs', path.join(ROOT, 'bench', 'pose-cctv-attributes.ts'), ...args], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
+
+  it('documents itself, needs a dump, and refuses a test-split dump or one without poses (exit 2)', () => {
+    const help = run('--help');
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/--pose --dump-obs OBS\.v8 \(test dumps are refused\)/);
+    expect(run().status).toBe(2);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pose-bench-'));
+    try {
+      const base = {
+        ranges: { seed: 1, fit: [0, 9], cal: [10, 19], test: [20, 29] },
+        frameSize: {},
+        clean: {},
+        clips: [],
+      };
+      const testDump = path.join(dir, 'test.v8');
+      fs.writeFileSync(testDump, v8.serialize({ ...base, split: 'test', pose: { model: 'movenet v1' } }));
+      const t = run(testDump, '--out', dir);
+      expect(t.status).toBe(2);
+      expect(t.stderr).toMatch(/a test-split dump; the pose attribute is measured on the tuning splits only/);
+      const noPose = path.join(dir, 'validation.v8');
+      fs.writeFileSync(noPose, v8.serialize({ ...base, split: 'validation', pose: null }));
+      const n = run(noPose, '--out', dir);
+      expect(n.status).toBe(2);
+      expect(n.stderr).toMatch(/no pose step in this dump/);
+      expect(fs.existsSync(path.join(dir, 'pose.json'))).toBe(false);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
