@@ -96,6 +96,8 @@ export interface LookoutConfig {
   pipelines: PipelineOptions;
   /** Scene for CCTV analyses whose object names none (metadata `lookout-scene`). */
   scene: string | undefined;
+  /** cctv-attributes: run the optional pose step (MoveNet keypoints of people; the pose and limbs attributes). */
+  cctv: { pose: boolean };
   /** Video analyses: every Nth frame, frame analyses in flight per video. */
   video: {
     every: number | undefined;
@@ -323,6 +325,12 @@ export const ENV_VARS: ReadonlyArray<{ name: string; default: string; meaning: s
     name: 'LOOKOUT_SCENE',
     default: '(unset: scene "default")',
     meaning: 'scene for CCTV analyses whose object names none (lookout-scene)',
+  },
+  {
+    name: 'LOOKOUT_CCTV_POSE',
+    default: 'false',
+    meaning:
+      'cctv-attributes: run the pose step (MoveNet on person crops at the appearance cadence) for the pose and limbs attributes; fit and analyse with the same setting',
   },
   {
     name: 'LOOKOUT_VIDEO_EVERY',
@@ -957,6 +965,7 @@ export function loadConfig(env: Env = process.env): LookoutConfig {
     },
     scene:
       str(env, 'LOOKOUT_SCENE', '', /^[a-z0-9][a-z0-9_-]{0,62}$/, 'lowercase letters, digits, - or _') || undefined,
+    cctv: { pose: bool(env, 'LOOKOUT_CCTV_POSE', false) },
     video: {
       every: env.LOOKOUT_VIDEO_EVERY ? int(env, 'LOOKOUT_VIDEO_EVERY', 1, 1, 100_000) : undefined,
       parallelism: int(env, 'LOOKOUT_VIDEO_PARALLELISM', 4, 1, 1000),

@@ -43,6 +43,8 @@ import { cropGray, sobelMagnitude } from '../media/vision';
 import { detectionProfile, OnnxDetector, type DetectorOptions } from '../runtime/detector';
 import { cctvAttributesMethod, embedEvery } from '../methods/cctv-attributes/method';
 import { OnnxEmbedder, RgbCropEmbedder } from '../runtime/embedder';
+import { OnnxPoseEstimator } from '../runtime/pose';
+import type { PoseEstimator } from '../methods/cctv-attributes/analyzer';
 import { seededRandom } from '../runtime/knn';
 import { defaultModelRepo, loadLocalModel, type LocalModel } from '../runtime/manifest';
 import { iou } from '../runtime/nms';
@@ -89,6 +91,8 @@ export interface EvalOptions {
   episodes?: EpisodeSettings;
   /** Write every analysed frame's observations (clean passes and anomaly clips, with the pasted boxes) to this file (v8 serialisation), so fit and scoring options can be compared offline (bench/tune-cctv-attributes.ts). */
   dumpObs?: string | null;
+  /** Run the optional pose step (models/movenet on person crops at the appearance cadence) in the analyzer. */
+  pose?: boolean;
   command: string;
   log?: (s: string) => void;
 }
@@ -824,6 +828,43 @@ async function ocaeFeatures(
 
 // ---------------------------------------------------------------------------------------------
 
+/** The pose step with the same frame key as Cached (unchanged frames are estimated once), timed per call. */
+class CachedPose implements PoseEstimator {
+  private readonly memo = new Map<string, Array<{ x: number; y: number; score: number }>>();
+  /** Milliseconds of every estimate() call that ran the model, and crops it ran. */
+  callMs: number[] = [];
+  crops = 0;
+  constructor(
+    private readonly cache: Cached,
+    readonly estimator: OnnxPoseEstimator,
+  ) {}
+  async estimate(
+    frame: { rgb: Buffer; width: number; height: number },
+    boxes: ReadonlyArray<{ x: number; y: number; w: number; h: number }>,
+  ) {
+    const keys = boxes.map((b) =>
+      this.cache.key !== null
+        ? `${this.cache.key}:${b.x.toFixed(2)},${b.y.toFixed(2)},${b.w.toFixed(2)},${b.h.toFixed(2)}`
+        : null,
+    );
+    const missing = boxes.filter((_, i) => keys[i] === null || !this.memo.has(keys[i]!));
+    const t0 = performance.now();
+    const fresh = missing.length ? await this.estimator.estimate(frame, missing) : [];
+    if (missing.length) {
+      this.callMs.push(performance.now() - t0);
+      this.crops += missing.length;
+    }
+    let k = 0;
+    return boxes.map((_, i) => {
+      const key = keys[i];
+      if (key !== null && this.memo.has(key)) return this.memo.get(key)!;
+      const v = fresh[k++];
+      if (key !== null) this.memo.set(key, v);
+      return v;
+    });
+  }
+}
+
 /** What --dump-obs writes: everything the method's fit and scoring see, plus the labels. */
 export interface ObsDump {
   ranges: Ranges;
@@ -834,6 +875,8 @@ export interface ObsDump {
   /** Per scene: every frame from the first fit frame to the last test frame, unmodified. */
   clean: Record<string, FrameObservations[]>;
   /** Per scene and kind: the test range with that kind's episodes pasted; rects = pasted boxes by frame; labelled = [from, to, episode]. */
+  /** With --pose: the pose step's model and its cost in the clean passes (production cadence). */
+  pose?: { model: string; cleanFrames: number; cleanPoseMs: number; cleanCrops: number; msPerCrop: number } | null;
   clips: Array<{
     scene: string;
     kind: string;
@@ -1348,7 +1391,13 @@ export async function evaluate(args: EvalOptions): Promise<EvalResults> {
   // Appearance at production's cadence (methods/cctv-attributes/method.ts embedEvery: about twice a second, new
   // tracks at once), not every frame: the evaluation scores what production computes.
   const analyzerOpts = { fps: FPS, embedEvery: embedEvery(FPS) };
-  const deps = { detector: cache, embedder: embedder ? cache : undefined };
+  let posed: CachedPose | null = null;
+  if (args.pose) {
+    const pm = loadLocalModel(repo, 'movenet');
+    posed = new CachedPose(cache, await OnnxPoseEstimator.load(pm, { pool: 'cpu', threads: args.threads }));
+    log(`pose: ${pm.manifest.name} v${pm.manifest.version} on person crops every ${embedEvery(FPS)} frames`);
+  }
+  const deps = { detector: cache, embedder: embedder ? cache : undefined, ...(posed ? { pose: posed } : {}) };
 
   // Clean pass per scene: fit, calibration and normal test frames in one continuous run ---------------
   const obsClean = new Map<string, FrameObservations[]>();
@@ -1368,6 +1417,21 @@ export async function evaluate(args: EvalOptions): Promise<EvalResults> {
     log(`clean pass ${scene.name}: ${out.length} frames, ${out.reduce((s, f) => s + f.objects.length, 0)} objects`);
   }
   const cleanS = (performance.now() - tClean) / 1000;
+  const poseClean = posed
+    ? {
+        model: `${posed.estimator.name} v${posed.estimator.version}`,
+        cleanFrames: idx.length * SCENES.length,
+        cleanPoseMs: posed.callMs.reduce((a, b) => a + b, 0),
+        cleanCrops: posed.crops,
+        msPerCrop: 0,
+      }
+    : null;
+  if (poseClean) {
+    poseClean.msPerCrop = poseClean.cleanPoseMs / Math.max(1, poseClean.cleanCrops);
+    log(
+      `pose step in the clean passes: ${poseClean.cleanCrops} crops, ${(poseClean.cleanPoseMs / poseClean.cleanFrames).toFixed(1)} ms per frame`,
+    );
+  }
 
   /** Tracks over the fit frames as the manifest's detector sees them (the clean pass itself when that is the method's detector). */
   const constructionPass = async (): Promise<Map<string, FrameObservations[]>> => {
@@ -1549,6 +1613,7 @@ export async function evaluate(args: EvalOptions): Promise<EvalResults> {
       limit: args.limit,
       frameSize: Object.fromEntries(SCENES.map((s) => [s.name, { width: s.width, height: FULL_H }])),
       clean: Object.fromEntries(obsClean),
+      pose: poseClean,
       clips: dumped,
     };
     fs.mkdirSync(path.dirname(args.dumpObs), { recursive: true });
@@ -1711,6 +1776,7 @@ export async function evaluate(args: EvalOptions): Promise<EvalResults> {
   }
   await detector.close();
   if (embedder) await embedder.embedder.close();
+  if (posed) await posed.estimator.close();
   return results;
 }
 

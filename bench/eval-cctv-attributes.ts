@@ -36,6 +36,8 @@ Constructed-anomaly evaluation of the cctv-attributes method and the cctv-ocae b
                            before 2026-12-03 used
   --detection JSON         with --detector method: detector options merged over the profile, for tuning (for
                            example '{"classScoreThresholds":{"truck":0.4}}')
+  --pose                   also run the optional pose step (models/movenet on person crops at the appearance
+                           cadence; the pose attribute, off in production by default); its cost goes into the dump
   --no-baseline            skip the cctv-ocae baseline
   --threads N              onnxruntime intra-op threads per model (default 1)
   --limit N                smoke test: N-frame ranges and one short episode per anomaly kind (figures not comparable)
@@ -68,6 +70,7 @@ interface Args {
   limit: number | null;
   json: boolean;
   dumpObs: string | null;
+  pose: boolean;
   rescore: { results: string; obs: string } | null;
 }
 
@@ -80,6 +83,7 @@ function parseCommandLine(): Args {
       out: { type: 'string' },
       appearance: { type: 'string' },
       'no-baseline': { type: 'boolean', default: false },
+      pose: { type: 'boolean', default: false },
       threads: { type: 'string', default: '1' },
       limit: { type: 'string' },
       json: { type: 'boolean', default: false },
@@ -133,6 +137,7 @@ function parseCommandLine(): Args {
     limit: v.limit !== undefined ? posInt(v.limit, '--limit') : null,
     json: v.json,
     dumpObs: v['dump-obs'] ? path.resolve(v['dump-obs']) : null,
+    pose: v.pose,
     rescore: v.rescore !== undefined ? { results: path.resolve(v.rescore), obs: path.resolve(positionals[0]) } : null,
   };
 }

@@ -38,6 +38,7 @@ import type { SceneFormat, SceneStore } from '../io/scenes';
 import type { Detector } from '../runtime/detector';
 import type { OnnxChipClassifier } from '../runtime/classifier';
 import type { OnnxEmbedder } from '../runtime/embedder';
+import type { OnnxPoseEstimator } from '../runtime/pose';
 
 /** What one stage computed, before the activity adds where and when it ran. */
 export interface StageWork<T> {
@@ -58,6 +59,8 @@ export interface ModelLoader {
   /** `profile`: a named set of detector settings in the model's manifest (e.g. "cctv"); none: the manifest's decoding. */
   detector(name: string, profile?: string): Promise<Detector>;
   embedder(name: string): Promise<OnnxEmbedder>;
+  /** A pose model (task "pose": keypoints of the person in each box); loaders without one refuse the pose step. */
+  pose?(name: string): Promise<OnnxPoseEstimator>;
   /** Absolute path of a model's ONNX file (models run by a method's own session, e.g. s2cloudless). */
   modelPath?(name: string): string;
   /** Users' chip classifiers the repository declares for a pipeline (task "chip-classifier"); none without it. */
@@ -83,6 +86,8 @@ export interface MethodContext {
   alerts?: AlertLedger;
   /** Keep the observations of analysed footage for refits (LOOKOUT_REFIT_KEEP_OBSERVATIONS). */
   keepObservations?: boolean;
+  /** Run the optional pose step of methods that have one (cctv-attributes; config LOOKOUT_CCTV_POSE); default off. */
+  pose?: boolean;
 }
 
 /** What a method computed for one frame of a video segment (becomes one row), or one alert episode. */

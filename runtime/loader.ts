@@ -7,6 +7,7 @@ import type { BatchOptions } from './batcher';
 import { OnnxDetector, type Detector } from './detector';
 import { OnnxChipClassifier } from './classifier';
 import { OnnxEmbedder } from './embedder';
+import { OnnxPoseEstimator } from './pose';
 import { chipClassifiersFor, loadLocalModel } from './manifest';
 
 export interface ModelLoadOptions {
@@ -22,6 +23,7 @@ export class CachingModelLoader {
   private readonly detectors = new Map<string, Promise<OnnxDetector>>();
   private readonly embedders = new Map<string, Promise<OnnxEmbedder>>();
   private readonly classifiers = new Map<string, Promise<OnnxChipClassifier>>();
+  private readonly poses = new Map<string, Promise<OnnxPoseEstimator>>();
 
   constructor(private readonly opts: ModelLoadOptions) {}
 
@@ -56,6 +58,20 @@ export class CachingModelLoader {
     return e;
   }
 
+  /** A pose model (task "pose", e.g. movenet), loaded once. */
+  pose(name: string): Promise<OnnxPoseEstimator> {
+    let p = this.poses.get(name);
+    if (!p) {
+      p = OnnxPoseEstimator.load(loadLocalModel(this.opts.repo, name), {
+        pool: this.opts.pool,
+        threads: this.opts.threads,
+      });
+      p.catch(() => this.poses.delete(name));
+      this.poses.set(name, p);
+    }
+    return p;
+  }
+
   /** Every chip classifier of the repository that `pipeline` runs (manifests with task "chip-classifier"), loaded once. */
   async chipClassifiers(pipeline: string): Promise<OnnxChipClassifier[]> {
     return Promise.all(
@@ -75,7 +91,12 @@ export class CachingModelLoader {
   }
 
   async close(): Promise<void> {
-    for (const p of [...this.detectors.values(), ...this.embedders.values(), ...this.classifiers.values()]) {
+    for (const p of [
+      ...this.detectors.values(),
+      ...this.embedders.values(),
+      ...this.classifiers.values(),
+      ...this.poses.values(),
+    ]) {
       const m = await p.catch(() => null);
       if (m) await m.close();
     }

@@ -34,6 +34,7 @@ import { SceneStore } from '../io/scenes';
 import { VideoFiles } from '../io/video-files';
 import type { MethodRuntime } from '../methods/method';
 import { methodOfPipeline, modelsForPipelines } from '../methods/registry';
+import { cctvAttributesMethod, POSE_MODEL } from '../methods/cctv-attributes/method';
 import { CachingModelLoader } from '../runtime/loader';
 import { defaultModelRepo, listLocalModels } from '../runtime/manifest';
 import { syncPipelineModels } from '../runtime/remote';
@@ -160,7 +161,11 @@ export async function runWorker(cfg: LookoutConfig, opts: WorkerOptions, onReady
   if (repo.startsWith('gs://')) {
     const cache = path.join(cfg.projectRoot, '.lookout', 'model-cache');
     // The pipelines' own models, and the chip classifiers a user published for them (plugged in by manifest alone).
-    const synced = await syncPipelineModels(storage, repo, opts.pipelines, modelsForPipelines(opts.pipelines), cache);
+    // With the optional pose step on, the CCTV attribute method's pose model too.
+    const wanted = modelsForPipelines(opts.pipelines);
+    if (cfg.cctv.pose && opts.pipelines.some((p) => methodOfPipeline(p).name === cctvAttributesMethod.name))
+      wanted.push(POSE_MODEL);
+    const synced = await syncPipelineModels(storage, repo, opts.pipelines, wanted, cache);
     log(`models: copied ${synced.names.join(', ')} from ${repo} to ${cache}`);
     repo = synced.dir;
   }
@@ -193,6 +198,7 @@ export async function runWorker(cfg: LookoutConfig, opts: WorkerOptions, onReady
         ...(acquisitions ? { acquisitions } : {}),
         alerts,
         keepObservations: cfg.refit.keepObservations,
+        pose: cfg.cctv.pose,
       }),
     );
   }

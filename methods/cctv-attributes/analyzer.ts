@@ -9,7 +9,13 @@
 import type { Box } from '../../core/types';
 import type { DecodedImage } from '../../media/image';
 import { Tracker, type TrackerOptions, type TrackerState } from '../../runtime/tracker';
-import { trackVelocity, type FrameObservations, type ObjectObservation } from './observations';
+import {
+  poseLayout,
+  trackVelocity,
+  type FrameObservations,
+  type ObjectObservation,
+  type PoseObservation,
+} from './observations';
 
 /** A decoded frame: media/video's VideoFrame has this shape. */
 export interface RgbFrame {
@@ -33,6 +39,14 @@ export interface CropEmbedder {
   ): Promise<Float32Array[]>;
 }
 
+/** Keypoints of the person in each box (runtime/pose's OnnxPoseEstimator satisfies this). */
+export interface PoseEstimator {
+  estimate(
+    frame: { rgb: Buffer; width: number; height: number },
+    boxes: ReadonlyArray<{ x: number; y: number; w: number; h: number }>,
+  ): Promise<Array<Array<{ x: number; y: number; score: number }>>>;
+}
+
 export interface AnalyzerOptions {
   /** Frames per second of the video (frame indices are converted to seconds with it). */
   fps: number;
@@ -47,6 +61,13 @@ export interface AnalyzerOptions {
    * the track has none yet; in between, the track's last vector is reused (default 1: every frame).
    */
   embedEvery?: number;
+  /**
+   * Pose (with a pose estimator): a person's keypoints are measured when the frame index is a multiple of this,
+   * or when the track has none yet; in between the track's last pose is carried (default: embedEvery).
+   */
+  poseEvery?: number;
+  /** Boxes shorter than this (pixels) get no pose: MoveNet on a 30-pixel person is guesswork (default 40). */
+  poseMinHeight?: number;
   tracker?: Partial<TrackerOptions>;
 }
 
@@ -56,6 +77,8 @@ export interface AnalyzerState {
   tracker: TrackerState;
   /** Last appearance vector per live track (base64 of float32 LE), for embedEvery > 1. */
   embeddings: Record<string, string>;
+  /** Last pose measurement per live track (with a pose estimator). */
+  poses?: Record<string, { frame: number; layout: number[]; scores: number[]; motion: number[] | null }>;
   lastFrame: number;
 }
 
@@ -80,15 +103,18 @@ function b64ToF32(s: string): Float32Array {
 export class SegmentAnalyzer {
   private readonly tracker: Tracker;
   private readonly embeddings = new Map<number, Float32Array>();
+  private readonly poses = new Map<number, NonNullable<AnalyzerState['poses']>[string]>();
   private lastFrame: number;
   private readonly fps: number;
   private readonly minScore: number;
   private readonly maxObjects: number;
   private readonly velocityWindow: number;
   private readonly embedEvery: number;
+  private readonly poseEvery: number;
+  private readonly poseMinHeight: number;
 
   constructor(
-    private readonly deps: { detector: FrameDetector; embedder?: CropEmbedder },
+    private readonly deps: { detector: FrameDetector; embedder?: CropEmbedder; pose?: PoseEstimator },
     opts: AnalyzerOptions,
     state?: AnalyzerState,
   ) {
@@ -100,11 +126,16 @@ export class SegmentAnalyzer {
     this.embedEvery = opts.embedEvery ?? 1;
     if (!(Number.isInteger(this.embedEvery) && this.embedEvery >= 1))
       throw new AnalyzerError(`embedEvery must be a positive integer, got ${opts.embedEvery}`);
+    this.poseEvery = opts.poseEvery ?? this.embedEvery;
+    if (!(Number.isInteger(this.poseEvery) && this.poseEvery >= 1))
+      throw new AnalyzerError(`poseEvery must be a positive integer, got ${opts.poseEvery}`);
+    this.poseMinHeight = opts.poseMinHeight ?? 40;
     if (state) {
       if (state.format !== 'lookout-cctv-segment' || state.version !== 1)
         throw new AnalyzerError(`not a segment analyzer state (format ${JSON.stringify(state.format)})`);
       this.tracker = new Tracker({}, state.tracker);
       for (const [id, b64] of Object.entries(state.embeddings)) this.embeddings.set(Number(id), b64ToF32(b64));
+      for (const [id, p] of Object.entries(state.poses ?? {})) this.poses.set(Number(id), p);
       this.lastFrame = state.lastFrame;
     } else {
       this.tracker = new Tracker(opts.tracker ?? {});
@@ -117,11 +148,14 @@ export class SegmentAnalyzer {
     const live = new Set(this.tracker.liveTracks().map((t) => t.id));
     const embeddings: Record<string, string> = {};
     for (const [id, v] of this.embeddings) if (live.has(id)) embeddings[String(id)] = f32ToB64(v);
+    const poses: NonNullable<AnalyzerState['poses']> = {};
+    for (const [id, p] of this.poses) if (live.has(id)) poses[String(id)] = p;
     return {
       format: 'lookout-cctv-segment',
       version: 1,
       tracker: this.tracker.state(),
       embeddings,
+      ...(this.poses.size ? { poses } : {}),
       lastFrame: this.lastFrame,
     };
   }
@@ -171,6 +205,8 @@ export class SegmentAnalyzer {
       for (const id of [...this.embeddings.keys()]) if (!live.has(id)) this.embeddings.delete(id);
     }
 
+    const poses = this.deps.pose ? await this.posesOf(frame, boxes, byDet) : [];
+
     const objects: ObjectObservation[] = boxes.map((b, i) => {
       const t = byDet.get(i);
       const v = t ? trackVelocity(t.history, this.velocityWindow) : null;
@@ -188,9 +224,52 @@ export class SegmentAnalyzer {
         trackAgeS: t ? (frame.index - t.firstFrame) / this.fps : 0,
       };
       if (vectors[i]) o.embedding = vectors[i];
+      if (poses[i]) o.pose = poses[i];
       return o;
     });
     return { frame: frame.index, timeS: frame.index / this.fps, width: frame.width, height: frame.height, objects };
+  }
+
+  /**
+   * Pose of the people among `boxes`: measured for tracks due at this frame (poseEvery) or without a pose yet,
+   * carried from the track's last measurement otherwise. Limb motion = change of the box-relative layout since
+   * the track's previous measurement (at most 2 s before), per second.
+   */
+  private async posesOf(
+    frame: RgbFrame,
+    boxes: ReadonlyArray<Box>,
+    byDet: Map<number, { trackId: number }>,
+  ): Promise<Array<PoseObservation | undefined>> {
+    const people = boxes.map((b, i) => ({ b, i, t: byDet.get(i) })).filter((x) => x.b.label === 'person');
+    const due = people.filter(
+      (x) =>
+        x.b.h >= this.poseMinHeight && (!x.t || frame.index % this.poseEvery === 0 || !this.poses.has(x.t.trackId)),
+    );
+    const kps = due.length
+      ? await this.deps.pose!.estimate(
+          frame,
+          due.map((x) => x.b),
+        )
+      : [];
+    const out: Array<PoseObservation | undefined> = new Array(boxes.length);
+    due.forEach((x, k) => {
+      const layout = poseLayout(x.b, kps[k]);
+      const scores = kps[k].map((p) => p.score);
+      const prev = x.t ? this.poses.get(x.t.trackId) : undefined;
+      const dt = prev ? (frame.index - prev.frame) / this.fps : 0;
+      const motion = prev && dt > 0 && dt <= 2 ? layout.map((v, j) => (v - prev.layout[j]) / dt) : null;
+      if (x.t) this.poses.set(x.t.trackId, { frame: frame.index, layout, scores, motion });
+      out[x.i] = { layout, scores, motion, ageS: 0 };
+    });
+    for (const x of people) {
+      if (out[x.i] || !x.t) continue;
+      const p = this.poses.get(x.t.trackId);
+      if (p)
+        out[x.i] = { layout: p.layout, scores: p.scores, motion: p.motion, ageS: (frame.index - p.frame) / this.fps };
+    }
+    const live = new Set(this.tracker.liveTracks().map((t) => t.id));
+    for (const id of [...this.poses.keys()]) if (!live.has(id)) this.poses.delete(id);
+    return out;
   }
 
   /** Analyses frames in order; returns their observations and the state to carry to the next segment. */

@@ -25,6 +25,9 @@ import { EpisodeTracker, episodeOptionsAt, type Episode, type EpisodeState } fro
 import type { RuleAlertState, RuleEpisodeDraft, ZonesDoc } from '../../runtime/zones';
 import type { DrawnZone } from '../../media/annotate';
 
+/** The pose step's model (models/movenet), loaded only with the pose step on (MethodContext.pose, LOOKOUT_CCTV_POSE). */
+export const POSE_MODEL = 'movenet';
+
 /** Attribute scene models live beside the seed method's, in their own folder of the scene. */
 export const ATTRIBUTES_SCENE_FORMAT: SceneFormat<AttributeModel> = {
   dir: 'cctv-attributes',
@@ -227,6 +230,7 @@ export const cctvAttributesMethod: MethodDefinition = {
     "attribute-based anomaly detection for fixed cameras (after Reiss & Hoshen 2022): tracks, speed, direction, where/what, size, dwell and deep appearance against the scene's normal footage, with reasons",
   accepts: { images: false, videos: 'segments', triplets: false },
   defaultVideoEvery: 1,
+  // The optional pose model (POSE_MODEL) is not listed: a model repository without it still serves this pipeline.
   models: { detect: 'nanodet', appearance: 'mobilenetv2' },
   // The CCTV detector settings (docs/eval/detector.md: person recall 0.885 at precision 1.000 on held-out frames),
   // with vehicles kept from score 0.3: a missed vehicle is a missed anomaly, while a false vehicle box that stays
@@ -266,7 +270,7 @@ export const cctvAttributesMethod: MethodDefinition = {
     peak_level: 'alert rows: highest smoothed score of the episode over the threshold',
     parts: 'alert rows: episodes merged into this one (closer than the merge gap)',
     attributes:
-      'alert rows: the attributes behind the reasons (speed, direction, location, size, dwell, appearance), comma-separated',
+      'alert rows: the attributes behind the reasons (speed, direction, location, size, dwell, appearance; pose, limbs with the pose step), comma-separated',
     frame: 'frame index in the video',
     time_s: 'frame time in seconds',
     captured_at: 'live streams: when the frame was filmed',
@@ -293,6 +297,16 @@ export const cctvAttributesMethod: MethodDefinition = {
     const detector = await ctx.models.detector(this.models.detect, this.detectionProfile);
     const backbone = await ctx.models.embedder(this.models.appearance);
     const embedder = new RgbCropEmbedder(backbone);
+    // The optional pose step (off by default): MoveNet on person crops at the appearance cadence.
+    let pose: Awaited<ReturnType<NonNullable<typeof ctx.models.pose>>> | undefined;
+    if (ctx.pose) {
+      if (!ctx.models.pose)
+        throw new SetupError(
+          'ModelUnavailable',
+          'the pose step is switched on but this model loader has no pose models',
+        );
+      pose = await ctx.models.pose(POSE_MODEL);
+    }
     const scenes = ctx.sceneStore(ATTRIBUTES_SCENE_FORMAT);
     const { ZONES_FORMAT, loadZones } = require('../../io/zones') as typeof import('../../io/zones');
     const { RuleAlerts, describeRule, ruleReasons } =
@@ -305,7 +319,8 @@ export const cctvAttributesMethod: MethodDefinition = {
       );
     };
     return {
-      loadedModels: () => [detector, backbone].map((m) => `${m.name} v${m.version} (${m.executionProvider})`),
+      loadedModels: () =>
+        [detector, backbone, ...(pose ? [pose] : [])].map((m) => `${m.name} v${m.version} (${m.executionProvider})`),
       detect: notImages,
       extract: notImages,
       score: notImages,
@@ -315,7 +330,7 @@ export const cctvAttributesMethod: MethodDefinition = {
         const { model, version } = await scenes.load(scene);
         const carried = (state ?? {}) as CarriedState;
         const analyzer = new SegmentAnalyzer(
-          { detector, embedder },
+          { detector, embedder, pose },
           { fps: seg.fps, embedEvery: embedEvery(seg.fps) },
           carried.analyzer,
         );
@@ -704,7 +719,7 @@ export const cctvAttributesMethod: MethodDefinition = {
 
       async observeSegment(seg, frames, state, key) {
         const analyzer = new SegmentAnalyzer(
-          { detector, embedder },
+          { detector, embedder, pose },
           { fps: seg.fps, embedEvery: embedEvery(seg.fps) },
           (state as CarriedState | undefined)?.analyzer,
         );

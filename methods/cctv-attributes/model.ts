@@ -15,7 +15,9 @@
  *                against foot row per class group (perspective);
  *  - dwell:      seconds stayed in place over the 99th percentile for the class group in that region
  *                (loitering where people pass);
- *  - appearance: kNN distance of a deep feature vector to a coreset of the normal ones.
+ *  - appearance: kNN distance of a deep feature vector to a coreset of the normal ones;
+ *  - pose, limbs: people only, with the optional pose step: kNN distance of the keypoint layout (normalised to the
+ *                box) and of the limb motion (keypoints moving relative to the box) to the normal people's (pose.ts).
  * Regions are cells of a grid over the image; a cell with too few normal observations borrows from its
  * neighbourhood (3×3, then 5×5 cells), then from the whole scene.
  *
@@ -29,8 +31,17 @@
 import { KnnBank, kmeans, pcaProject, seededRandom } from '../../runtime/knn';
 import type { FrameObservations, ObjectObservation } from './observations';
 import { footPoint } from './observations';
+import {
+  fitPoseModel,
+  poseModelFromJson,
+  poseModelToJson,
+  poseReason,
+  poseUsable,
+  type PoseModel,
+  type PoseModelJson,
+} from './pose';
 
-export const PARTS = ['speed', 'direction', 'location', 'size', 'dwell', 'appearance'] as const;
+export const PARTS = ['speed', 'direction', 'location', 'size', 'dwell', 'appearance', 'pose', 'limbs'] as const;
 export type Part = (typeof PARTS)[number];
 
 export const MODEL_FORMAT = 'lookout-cctv-attributes';
@@ -232,6 +243,8 @@ export interface AttributeModel {
   /** Box height / frame height ≈ a · (foot row / frame height) + b, per group. */
   perspective: Record<string, { a: number; b: number; n: number } | null>;
   appearance: { bank: KnnBank; groups: string[] } | null;
+  /** Normal people's poses (fitted when the observations carry poses, i.e. the pose step ran); absent in older models. */
+  pose?: PoseModel | null;
   calibration: Partial<Record<Part, Calibration>>;
   threshold: number;
 }
@@ -248,6 +261,8 @@ export interface FitReport {
   calibration: Partial<Record<Part, Calibration>>;
   threshold: number;
   calibrationFramesFlagged: number;
+  /** The pose attribute's normal poses: how many, and the descriptor references (null: no poses observed). */
+  pose?: { poses: number; postureBank: number; limbBank: number; refs: PoseModel['refs'] } | null;
   appearance: {
     dim: number;
     sourceVectors: number;
@@ -541,6 +556,18 @@ function rawParts(model: AttributeModel, o: ObjectObservation, W: number, H: num
       };
     }
   }
+  if (model.pose && g === 'person' && poseUsable(o.pose)) {
+    const p = o.pose;
+    const pm = model.pose;
+    if (use.has('pose')) {
+      const r = pm.posture.query(p.layout, model.options.appearanceK);
+      out.pose = { value: r.distance, text: (s) => poseReason('pose', p, pm.refs, s) };
+    }
+    if (use.has('limbs') && p.motion && pm.limbs) {
+      const r = pm.limbs.query(p.motion, model.options.appearanceK);
+      out.limbs = { value: r.distance, text: (s) => poseReason('limbs', p, pm.refs, s) };
+    }
+  }
   if (use.has('appearance') && o.embedding && model.appearance) {
     const r = model.appearance.bank.query(o.embedding, model.options.appearanceK);
     const nearest = model.appearance.groups[r.nearest] ?? '?';
@@ -709,6 +736,14 @@ export function fitAttributeModel(
     calibration: model.calibration,
     threshold: model.threshold,
     calibrationFramesFlagged: calFlagged / Math.max(1, calFrames.length),
+    pose: model.pose
+      ? {
+          poses: model.pose.n,
+          postureBank: model.pose.posture.count,
+          limbBank: model.pose.limbs?.count ?? 0,
+          refs: model.pose.refs,
+        }
+      : null,
     appearance: appearance ? appearanceReport(appearance, vectors.length, opts.appearance?.clusters ?? 8, seed) : null,
   };
   return { model, report };
@@ -879,9 +914,10 @@ export function frameScores(
 // Serialisation: "LKAM", uint32 LE header length, UTF-8 JSON header (everything but the bank), zero
 // padding to 4 bytes, then the kNN bank's own bytes (runtime/knn's format) when there is one.
 
-type Header = Omit<AttributeModel, 'appearance' | 'threshold'> & {
+type Header = Omit<AttributeModel, 'appearance' | 'threshold' | 'pose'> & {
   threshold: number | null;
   appearance: { groups: string[]; bankBytes: number } | null;
+  pose?: PoseModelJson | null;
 };
 
 export function serializeAttributeModel(model: AttributeModel): Buffer {
@@ -890,6 +926,7 @@ export function serializeAttributeModel(model: AttributeModel): Buffer {
     ...model,
     threshold: Number.isFinite(model.threshold) ? model.threshold : null,
     appearance: model.appearance ? { groups: model.appearance.groups, bankBytes: bank.length } : null,
+    pose: model.pose ? poseModelToJson(model.pose) : null,
   };
   const json = Buffer.from(JSON.stringify(header), 'utf8');
   const off = (8 + json.length + 3) & ~3;
@@ -938,7 +975,13 @@ export function parseAttributeModel(bytes: Uint8Array, where = 'scene model'): A
   } else if (b.length !== off && b.length !== 8 + hlen) {
     throw bad(`${b.length - off} unexpected trailing bytes`);
   }
-  return { ...h, threshold: h.threshold ?? Infinity, appearance };
+  let pose: PoseModel | null = null;
+  try {
+    pose = h.pose ? poseModelFromJson(h.pose, where) : null;
+  } catch (err) {
+    throw bad(`pose banks: ${(err as Error).message}`, err);
+  }
+  return { ...h, threshold: h.threshold ?? Infinity, appearance, pose };
 }
 
 /** The normal statistics of a fit (everything but calibration and threshold). */
@@ -977,6 +1020,8 @@ function fitStatistics(
   let withVelocity = 0;
   const vectors: Float32Array[] = [];
   const vectorGroups: string[] = [];
+  /** People's pose measurements (frames where the pose step ran, not the carried ones). */
+  const poses: NonNullable<ObjectObservation['pose']>[] = [];
   const dwellByTrack = (opts.dwellStatistics ?? 'tracks') === 'tracks';
   if (!['frames', 'tracks'].includes(opts.dwellStatistics ?? 'tracks'))
     throw new AttributeModelError(
@@ -1008,6 +1053,7 @@ function fitStatistics(
       vectors.push(o.embedding);
       vectorGroups.push(g);
     }
+    if (o.pose && o.pose.ageS === 0 && g === 'person') poses.push(o.pose);
   }
   // Where objects stay for good (at least half the footage): per cell, from the stays seen in that cell.
   const stayedForGood: Record<string, boolean[]> = Object.fromEntries(
@@ -1099,6 +1145,7 @@ function fitStatistics(
     direction: Object.fromEntries(groups.map((g) => [g, dirRefsPerCell(grid, dirs[g], minSamples)])),
     perspective,
     appearance,
+    pose: fitPoseModel(poses, { minSamples, seed }),
     calibration: {},
     threshold: Infinity,
   };

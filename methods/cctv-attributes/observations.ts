@@ -29,6 +29,37 @@ export interface ObjectObservation {
   trackAgeS: number;
   /** Appearance vector (e.g. 1280 MobileNetV2 features); absent when no embedder ran. */
   embedding?: Float32Array;
+  /** Body keypoints of a person (the optional pose step, runtime/pose.ts); absent when it did not run. */
+  pose?: PoseObservation;
+}
+
+/**
+ * A person's 17 COCO keypoints relative to their box, and how the limbs moved relative to the box. Measured at
+ * the pose step's cadence; frames in between carry the track's last measurement (`ageS` says how old).
+ */
+export interface PoseObservation {
+  /** 34 numbers: (x, y) per keypoint in box heights from the box centre (x right, y down), COCO order. */
+  layout: number[];
+  /** 17 model confidences, 0..1. */
+  scores: number[];
+  /**
+   * 34 numbers: (dx, dy) per keypoint in box heights per second, relative to the box (the body's own movement
+   * is removed), from the track's previous pose measurement; null for a track's first measurement.
+   */
+  motion: number[] | null;
+  /** Seconds since the keypoints were measured (0 on a pose-step frame). */
+  ageS: number;
+}
+
+/** Box-relative layout of frame-pixel keypoints: (x − centre x) / h, (y − centre y) / h per keypoint. */
+export function poseLayout(
+  box: { x: number; y: number; w: number; h: number },
+  keypoints: ReadonlyArray<{ x: number; y: number }>,
+): number[] {
+  const cx = box.x + box.w / 2;
+  const cy = box.y + box.h / 2;
+  const h = Math.max(1, box.h);
+  return keypoints.flatMap((k) => [(k.x - cx) / h, (k.y - cy) / h]);
 }
 
 export interface FrameObservations {
