@@ -8,7 +8,8 @@
  */
 import type { Box } from '../../core/types';
 import type { DecodedImage } from '../../media/image';
-import { Tracker, type TrackerOptions, type TrackerState } from '../../runtime/tracker';
+import { timeSync } from '../../runtime/steps';
+import { Tracker, type TrackedDetection, type TrackerOptions, type TrackerState } from '../../runtime/tracker';
 import { trackVelocity, type FrameObservations, type ObjectObservation } from './observations';
 
 /** A decoded frame: media/video's VideoFrame has this shape. */
@@ -138,13 +139,15 @@ export class SegmentAnalyzer {
       height: frame.height,
       format: 'raw',
     });
-    const boxes = det.boxes
-      .filter((b) => b.score >= this.minScore && b.w > 0 && b.h > 0)
-      .sort((a, b) => b.score - a.score)
-      .slice(0, this.maxObjects);
-    const tracked = this.tracker.update(frame.index, boxes);
-    this.lastFrame = frame.index;
-    const byDet = new Map(tracked.map((t) => [t.detection, t]));
+    const { boxes, byDet } = timeSync('track', () => {
+      const boxes = det.boxes
+        .filter((b) => b.score >= this.minScore && b.w > 0 && b.h > 0)
+        .sort((a, b) => b.score - a.score)
+        .slice(0, this.maxObjects);
+      const tracked = this.tracker.update(frame.index, boxes);
+      this.lastFrame = frame.index;
+      return { boxes, byDet: new Map(tracked.map((t) => [t.detection, t])) };
+    });
 
     // Appearance: embed the boxes that need a fresh vector, in one call (the embedder batches).
     let vectors: Array<Float32Array | undefined> = [];
@@ -171,7 +174,17 @@ export class SegmentAnalyzer {
       for (const id of [...this.embeddings.keys()]) if (!live.has(id)) this.embeddings.delete(id);
     }
 
-    const objects: ObjectObservation[] = boxes.map((b, i) => {
+    const objects: ObjectObservation[] = timeSync('track', () => this.observe(frame.index, boxes, byDet, vectors));
+    return { frame: frame.index, timeS: frame.index / this.fps, width: frame.width, height: frame.height, objects };
+  }
+
+  private observe(
+    index: number,
+    boxes: Box[],
+    byDet: Map<number, TrackedDetection>,
+    vectors: Array<Float32Array | undefined>,
+  ): ObjectObservation[] {
+    return boxes.map((b, i) => {
       const t = byDet.get(i);
       const v = t ? trackVelocity(t.history, this.velocityWindow) : null;
       const o: ObjectObservation = {
@@ -184,13 +197,12 @@ export class SegmentAnalyzer {
         trackId: t ? t.trackId : null,
         confirmed: t ? t.confirmed : false,
         velocity: v ? { vx: v.vx * this.fps, vy: v.vy * this.fps } : null,
-        dwellS: t ? (frame.index - t.still.frame) / this.fps : 0,
-        trackAgeS: t ? (frame.index - t.firstFrame) / this.fps : 0,
+        dwellS: t ? (index - t.still.frame) / this.fps : 0,
+        trackAgeS: t ? (index - t.firstFrame) / this.fps : 0,
       };
       if (vectors[i]) o.embedding = vectors[i];
       return o;
     });
-    return { frame: frame.index, timeS: frame.index / this.fps, width: frame.width, height: frame.height, objects };
   }
 
   /** Analyses frames in order; returns their observations and the state to carry to the next segment. */

@@ -20,6 +20,7 @@ import {
 } from './model';
 import type { FrameObservations } from './observations';
 import { EpisodeTracker, episodeOptionsAt, type Episode, type EpisodeState } from '../../runtime/episodes';
+import { timeAsync, timeSync } from '../../runtime/steps';
 
 /** Attribute scene models live beside the seed method's, in their own folder of the scene. */
 export const ATTRIBUTES_SCENE_FORMAT: SceneFormat<AttributeModel> = {
@@ -338,50 +339,54 @@ export const cctvAttributesMethod: MethodDefinition = {
             const t0 = performance.now();
             const obs = await analyzer.analyzeFrame(f);
             const t1 = performance.now();
-            const [scored] = scoreObservations(model, [obs]);
-            const fs = frameScores(model, [scored], smoother);
-            smoother = fs.state;
-            const frameScore = fs.frames[0];
-            const flagged = scored.objects.map((o, i) => ({ o, i })).filter((x) => x.o.abnormal);
-            const objects = scored.objects.map((o, i) => ({
-              classId: -1,
-              label: o.label,
-              score: obs.objects[i]?.score ?? 0,
-              x: o.x,
-              y: o.y,
-              w: o.w,
-              h: o.h,
-              anomalyScore: o.score,
-            }));
-            const details: Record<string, number | string> = {
-              scene,
-              scene_version: version,
-              threshold: model.threshold,
-              smoothed: Math.round(frameScore.smoothed * 1e4) / 1e4,
-              abnormal_objects: flagged.length,
-            };
-            if (flagged.length)
-              details.reasons = flagged
-                .map(
-                  ({ o, i }) =>
-                    `${o.label}${o.trackId !== null ? ` #${o.trackId}` : ` (box ${i})`}: ${o.reasons.map((r) => r.text).join('; ')}`,
-                )
-                .join(' | ');
-            const drawn: Drawn = {
-              objects: drawnObjects(
-                scored.objects,
-                (o) => o.abnormal,
-                (o) => o.reasons[0]?.text,
-              ),
-              title: `frame ${f.index}  score ${frameScore.smoothed.toFixed(2)}${frameScore.abnormal ? ` > ${model.threshold.toFixed(2)}` : ''}  ${flagged.length} flagged`,
-            };
-            // Episodes: the smoothed score opens and closes them, the unsmoothed one picks the peak frame.
-            const th = model.threshold > 0 && Number.isFinite(model.threshold) ? model.threshold : Infinity;
-            const step = episodes.push({
-              frame: f.index,
-              timeS: f.index / seg.fps,
-              level: frameScore.smoothed / th,
-              peak: frameScore.raw / th,
+            // The frame's scores, reasons and boxes: synchronous, booked to the `score` step.
+            const { scored, frameScore, flagged, objects, details, drawn, step, th } = timeSync('score', () => {
+              const [scored] = scoreObservations(model, [obs]);
+              const fs = frameScores(model, [scored], smoother);
+              smoother = fs.state;
+              const frameScore = fs.frames[0];
+              const flagged = scored.objects.map((o, i) => ({ o, i })).filter((x) => x.o.abnormal);
+              const objects = scored.objects.map((o, i) => ({
+                classId: -1,
+                label: o.label,
+                score: obs.objects[i]?.score ?? 0,
+                x: o.x,
+                y: o.y,
+                w: o.w,
+                h: o.h,
+                anomalyScore: o.score,
+              }));
+              const details: Record<string, number | string> = {
+                scene,
+                scene_version: version,
+                threshold: model.threshold,
+                smoothed: Math.round(frameScore.smoothed * 1e4) / 1e4,
+                abnormal_objects: flagged.length,
+              };
+              if (flagged.length)
+                details.reasons = flagged
+                  .map(
+                    ({ o, i }) =>
+                      `${o.label}${o.trackId !== null ? ` #${o.trackId}` : ` (box ${i})`}: ${o.reasons.map((r) => r.text).join('; ')}`,
+                  )
+                  .join(' | ');
+              const drawn: Drawn = {
+                objects: drawnObjects(
+                  scored.objects,
+                  (o) => o.abnormal,
+                  (o) => o.reasons[0]?.text,
+                ),
+                title: `frame ${f.index}  score ${frameScore.smoothed.toFixed(2)}${frameScore.abnormal ? ` > ${model.threshold.toFixed(2)}` : ''}  ${flagged.length} flagged`,
+              };
+              // Episodes: the smoothed score opens and closes them, the unsmoothed one picks the peak frame.
+              const th = model.threshold > 0 && Number.isFinite(model.threshold) ? model.threshold : Infinity;
+              const step = episodes.push({
+                frame: f.index,
+                timeS: f.index / seg.fps,
+                level: frameScore.smoothed / th,
+                peak: frameScore.raw / th,
+              });
+              return { scored, frameScore, flagged, objects, details, drawn, step, th };
             });
             for (const e of step.closed) await emitAlert(e);
             if (step.newPeak) {
@@ -403,7 +408,13 @@ export const cctvAttributesMethod: MethodDefinition = {
                 frame: f.index,
                 reasons: reasonLines(explained),
                 objects: explained.map((o) => ({ label: o.label, x: o.x, y: o.y, w: o.w, h: o.h, score: o.score })),
-                image: { frame: f.index, rgb: Buffer.from(f.rgb), width: f.width, height: f.height, drawn: peakDrawn },
+                image: {
+                  frame: f.index,
+                  rgb: timeSync('annotate', () => Buffer.from(f.rgb)),
+                  width: f.width,
+                  height: f.height,
+                  drawn: peakDrawn,
+                },
               };
               // Inside an open episode it is its peak; before opening (or merging) only a candidate.
               if (step.active) adopt(peak);
@@ -419,19 +430,16 @@ export const cctvAttributesMethod: MethodDefinition = {
               for (const { o } of flagged)
                 for (const r of o.reasons) draft.attributes[r.attribute] = (draft.attributes[r.attribute] ?? 0) + 1;
             if (frameScore.abnormal) {
-              const jpeg = await annotate(
-                { data: f.rgb, width: f.width, height: f.height, format: 'raw' },
-                drawn.objects,
-                drawn.title,
+              const jpeg = await timeAsync('annotate', () =>
+                annotate({ data: f.rgb, width: f.width, height: f.height, format: 'raw' }, drawn.objects, drawn.title),
               );
               const name = `${prefix}/f${String(f.index).padStart(7, '0')}.annotated.jpg`;
               await ctx.store.upload(ctx.resultsBucket, name, jpeg, 'image/jpeg', { 'lookout-derived': 'annotated' });
               details.annotated = `gs://${ctx.resultsBucket}/${name}`;
             }
             // The clip follows the episode (open frames), not single flagged frames.
-            const clip = await clips.push(
-              { index: f.index, rgb: f.rgb, width: f.width, height: f.height, marks: drawn },
-              step.active,
+            const clip = await timeAsync('annotate', () =>
+              clips.push({ index: f.index, rgb: f.rgb, width: f.width, height: f.height, marks: drawn }, step.active),
             );
             if (clip) {
               details.clip = `gs://${ctx.resultsBucket}/${clip}`;
