@@ -129,16 +129,62 @@ export class SegmentAnalyzer {
 
   /** Detects, tracks and describes the objects of one frame; frames must come in increasing index order. */
   async analyzeFrame(frame: RgbFrame): Promise<FrameObservations> {
-    if (frame.index <= this.lastFrame)
-      throw new AnalyzerError(`frame ${frame.index} is not after frame ${this.lastFrame}: frames must come in order`);
+    this.check(frame, this.lastFrame);
+    return this.describe(frame, await this.detect(frame));
+  }
+
+  /**
+   * The frames' observations, in order, with the next frame read and its detection started while the caller
+   * works on the current one (scores, rows): ffmpeg's decoding, sharp's resize and the detector's queue wait then
+   * overlap the rest of the frame's work instead of following it. The next detection starts only once the
+   * current one is done, so each runs alone as before (a batch of one: the same boxes as frame by frame).
+   */
+  async *frames(
+    frames: Iterable<RgbFrame> | AsyncIterable<RgbFrame>,
+  ): AsyncGenerator<{ frame: RgbFrame; observations: FrameObservations }, void, undefined> {
+    const it =
+      Symbol.asyncIterator in frames
+        ? (frames as AsyncIterable<RgbFrame>)[Symbol.asyncIterator]()
+        : (async function* () {
+            yield* frames as Iterable<RgbFrame>;
+          })();
+    let last = this.lastFrame;
+    type Ahead = { frame: RgbFrame; det: { boxes: Box[] } } | null;
+    // Reads the next frame and detects it; a failure surfaces when that frame's turn comes.
+    const ahead = async (): Promise<Ahead> => {
+      const r = await it.next();
+      if (r.done) return null;
+      this.check(r.value, last);
+      last = r.value.index;
+      return { frame: r.value, det: await this.detect(r.value) };
+    };
+    try {
+      let next: Promise<Ahead> = ahead();
+      for (;;) {
+        const cur = await next;
+        if (!cur) return;
+        next = ahead();
+        next.catch(() => {}); // observed when awaited above; the caller may stop before
+        yield { frame: cur.frame, observations: await this.describe(cur.frame, cur.det) };
+      }
+    } finally {
+      await it.return?.();
+    }
+  }
+
+  private check(frame: RgbFrame, last: number): void {
+    if (frame.index <= last)
+      throw new AnalyzerError(`frame ${frame.index} is not after frame ${last}: frames must come in order`);
     if (frame.rgb.length !== frame.width * frame.height * 3)
       throw new AnalyzerError(`frame ${frame.index}: ${frame.rgb.length} bytes for ${frame.width}x${frame.height} RGB`);
-    const det = await this.deps.detector.detect({
-      data: frame.rgb,
-      width: frame.width,
-      height: frame.height,
-      format: 'raw',
-    });
+  }
+
+  private detect(frame: RgbFrame): Promise<{ boxes: Box[] }> {
+    return this.deps.detector.detect({ data: frame.rgb, width: frame.width, height: frame.height, format: 'raw' });
+  }
+
+  /** Tracking, appearance and observations of a detected frame (in order: the tracker's state moves on). */
+  private async describe(frame: RgbFrame, det: { boxes: Box[] }): Promise<FrameObservations> {
     const { boxes, byDet } = timeSync('track', () => {
       const boxes = det.boxes
         .filter((b) => b.score >= this.minScore && b.w > 0 && b.h > 0)
@@ -210,7 +256,7 @@ export class SegmentAnalyzer {
     frames: Iterable<RgbFrame> | AsyncIterable<RgbFrame>,
   ): Promise<{ frames: FrameObservations[]; state: AnalyzerState }> {
     const out: FrameObservations[] = [];
-    for await (const f of frames) out.push(await this.analyzeFrame(f));
+    for await (const f of this.frames(frames)) out.push(f.observations);
     return { frames: out, state: this.state() };
   }
 }

@@ -335,9 +335,9 @@ export const cctvAttributesMethod: MethodDefinition = {
           });
         };
         try {
-          for await (const f of frames) {
-            const t0 = performance.now();
-            const obs = await analyzer.analyzeFrame(f);
+          let t0 = performance.now();
+          // The next frame is decoded and detected while this one is scored and written (analyzer.frames).
+          for await (const { frame: f, observations: obs } of analyzer.frames(frames)) {
             const t1 = performance.now();
             // The frame's scores, reasons and boxes: synchronous, booked to the `score` step.
             const { scored, frameScore, flagged, objects, details, drawn, step, th } = timeSync('score', () => {
@@ -457,6 +457,7 @@ export const cctvAttributesMethod: MethodDefinition = {
               executionProvider: detector.executionProvider,
             };
             await emit(analysis);
+            t0 = performance.now();
           }
           await clips.end();
           if (seg.totalFrames !== undefined && seg.segment.end >= seg.totalFrames) {
@@ -487,8 +488,8 @@ export const cctvAttributesMethod: MethodDefinition = {
           (state as CarriedState | undefined)?.analyzer,
         );
         const observed: FrameObservations[] = [];
-        for await (const f of frames) {
-          observed.push(await analyzer.analyzeFrame(f));
+        for await (const { frame: f, observations } of analyzer.frames(frames)) {
+          observed.push(observations);
           ctx.heartbeat({ frame: f.index });
         }
         const name = `observations/${key}.jsonl`;
