@@ -65,6 +65,8 @@ meter(RgbCropEmbedder.prototype as never, 'embedCrops', (ms, a: unknown[]) => {
   spent.crops += (a[1] as unknown[]).length;
 });
 
+type Rows = Array<Omit<FrameAnalysis, 'ms'>>;
+
 interface Out {
   machine: ReturnType<typeof machineInfo>;
   commit: string;
@@ -82,7 +84,9 @@ interface Out {
     appearanceCpuMsPerFrame: number;
     cropsPerFrame: number;
   };
-  rows: Array<Omit<FrameAnalysis, 'ms'>>;
+  /** sha256 of the rows' JSON: equal hashes, bit-identical rows. The rows themselves: FILE.rows.json beside --out. */
+  rowsSha256: string;
+  rows?: Rows;
   uploads: Record<string, string>;
 }
 
@@ -121,7 +125,7 @@ function segments(frames: number, size: number): Array<{ start: number; end: num
 }
 
 /** Differences between two runs' rows: scores within 1e-6, everything else equal. */
-export function compareRows(a: Out['rows'], b: Out['rows'], tol = 1e-6): string[] {
+export function compareRows(a: Rows, b: Rows, tol = 1e-6): string[] {
   const diffs: string[] = [];
   if (a.length !== b.length) diffs.push(`${a.length} rows vs ${b.length}`);
   const close = (x: unknown, y: unknown, where: string): void => {
@@ -217,7 +221,7 @@ async function main(): Promise<void> {
   // Analyse: as the worker's analyzeSegment activity does, segment after segment with the carried state.
   const info = await probeVideo(clip);
   const before = new Set(store.objects.keys());
-  const rows: Out['rows'] = [];
+  const rows: Rows = [];
   const m0 = { ...spent };
   const s0 = stepTotals();
   const c0 = threadCpuNs();
@@ -286,7 +290,7 @@ async function main(): Promise<void> {
       appearanceCpuMsPerFrame: (spent.appearance - m0.appearance) / n,
       cropsPerFrame: (spent.crops - m0.crops) / n,
     },
-    rows,
+    rowsSha256: crypto.createHash('sha256').update(JSON.stringify(rows)).digest('hex'),
     uploads,
   };
   const f2 = (x: number) => x.toFixed(2);
@@ -299,20 +303,22 @@ async function main(): Promise<void> {
     );
   log(`  outside the steps        main-thread CPU ${f2(out.timing.outsideStepsCpuMsPerFrame).padStart(7)}`);
   log(
-    `  process CPU (all threads) in the detector ${f2(out.timing.detectorCpuMsPerFrame)}, in the appearance embedder ${f2(out.timing.appearanceCpuMsPerFrame)} (${f2(out.timing.cropsPerFrame)} crops per frame)`,
+    `  process CPU (all threads) while a detection was pending ${f2(out.timing.detectorCpuMsPerFrame)}, while an embedding was ${f2(out.timing.appearanceCpuMsPerFrame)} (${f2(out.timing.cropsPerFrame)} crops per frame; the next frame's detection overlaps this frame's embedding, so the two overlap)`,
   );
   const file = opt('--out');
   if (file) {
     fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
     fs.writeFileSync(file, JSON.stringify(out, null, 1));
+    fs.writeFileSync(file.replace(/\.json$/, '') + '.rows.json', JSON.stringify(rows));
     log(`wrote ${file}`);
   }
-  if (json) console.log(JSON.stringify({ ...out, rows: undefined }));
+  if (json) console.log(JSON.stringify(out));
   await models.close();
   const cmp = opt('--compare');
   if (cmp) {
     const was = JSON.parse(fs.readFileSync(cmp, 'utf8')) as Out;
-    const diffs = compareRows(was.rows, rows);
+    was.rows ??= JSON.parse(fs.readFileSync(cmp.replace(/\.json$/, '') + '.rows.json', 'utf8')) as Rows;
+    const diffs = compareRows(was.rows!, rows);
     for (const [k, v] of Object.entries(was.uploads))
       if (uploads[k] !== v) diffs.push(`upload ${k}: ${v} vs ${uploads[k] ?? 'missing'}`);
     for (const k of Object.keys(uploads)) if (!(k in was.uploads)) diffs.push(`upload ${k}: new`);

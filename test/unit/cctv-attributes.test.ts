@@ -481,12 +481,12 @@ describe('SegmentAnalyzer', () => {
     let running = 0;
     const scripted = new ScriptedDetector(script);
     const detector: FrameDetector = {
-      async detect(img) {
+      async detect() {
         if (running++ > 0) log.push('overlap');
         log.push(`detect`);
         await new Promise((r) => setTimeout(r, 2));
         running--;
-        return scripted.detect(img);
+        return scripted.detect();
       },
     };
     const an = new SegmentAnalyzer({ detector, embedder }, { fps: FPS });
