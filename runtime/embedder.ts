@@ -14,7 +14,7 @@ import { DynamicBatcher, type BatchOptions } from './batcher';
 import type { LocalModel, ModelManifest, Preprocessing } from './manifest';
 import { cropRgbTensor } from '../media/vision';
 import { createSession, type LoadedSession } from './session';
-import { timeBlocking } from './steps';
+import { timeBlocking, timeSync } from './steps';
 
 export class OnnxEmbedder {
   readonly name: string;
@@ -133,11 +133,10 @@ export class RgbCropEmbedder {
     frame: { rgb: Buffer; width: number; height: number },
     boxes: ReadonlyArray<{ x: number; y: number; w: number; h: number }>,
   ): Promise<Float32Array[]> {
-    const outs = await Promise.all(
-      boxes.map((b) =>
-        this.embedder.embed(cropRgbTensor(frame.rgb, frame.width, frame.height, b, this.pre, this.margin)),
-      ),
+    const tensors = timeSync('crops', () =>
+      boxes.map((b) => cropRgbTensor(frame.rgb, frame.width, frame.height, b, this.pre, this.margin)),
     );
+    const outs = await Promise.all(tensors.map((t) => this.embedder.embed(t)));
     return outs.map((o) => o.output);
   }
 }

@@ -76,6 +76,13 @@ function normaliseRows(data: Float32Array, n: number, d: number): void {
   }
 }
 
+/** Whether `b` holds exactly the values of `a` (same length). */
+function sameValues(a: Float32Array, b: ArrayLike<number>): boolean {
+  if (a.length !== b.length) return false;
+  for (let j = 0; j < a.length; j++) if (a[j] !== b[j]) return false;
+  return true;
+}
+
 function sqDist(a: Float32Array, ao: number, b: Float32Array, bo: number, d: number): number {
   let s = 0;
   for (let j = 0; j < d; j++) {
@@ -217,10 +224,25 @@ export class KnnBank {
     return { bank: new KnnBank(d, kept.length, metric, out, n, radius), kept };
   }
 
-  /** Mean distance to the k nearest bank vectors (k clipped to the bank size), and the nearest one. */
+  /**
+   * The last query per vector object (a track reuses its appearance vector for several frames): a query with
+   * the same object, the same k and the same values returns the stored answer. The values are compared, so an
+   * array changed in place is queried afresh.
+   */
+  private readonly recent = new WeakMap<object, { k: number; values: Float32Array; answer: KnnQuery }>();
+
+  /**
+   * Mean distance to the k nearest bank vectors (k clipped to the bank size), and the nearest one.
+   *
+   * Exact search, bit-identical to summing every squared difference over the whole bank: the scan order and
+   * the order of the sums are those of a plain loop, but a bank vector's sum stops (in blocks of 64
+   * dimensions) once it reaches the k-th best distance so far, since adding squares only grows it.
+   */
   query(v: ArrayLike<number>, k = 1): KnnQuery {
     if (v.length !== this.dim)
       throw new KnnBankError(`KnnBank.query: vector has dimension ${v.length}, the bank ${this.dim}`);
+    const hit = typeof v === 'object' ? this.recent.get(v) : undefined;
+    if (hit && hit.k === k && sameValues(hit.values, v)) return { ...hit.answer };
     const q = Float32Array.from(v);
     for (let j = 0; j < q.length; j++)
       if (!Number.isFinite(q[j])) throw new KnnBankError(`KnnBank.query: non-finite value at ${j}`);
@@ -229,9 +251,21 @@ export class KnnBank {
     // Keep the kk smallest squared distances in a small sorted array (kk is tiny).
     const best = new Float64Array(kk).fill(Infinity);
     let nearest = -1;
+    const d = this.dim;
+    const data = this.data;
     for (let i = 0; i < this.count; i++) {
-      const dd = sqDist(this.data, i * this.dim, q, 0, this.dim);
-      if (dd >= best[kk - 1]) continue;
+      const bound = best[kk - 1];
+      const o = i * d;
+      let dd = 0;
+      for (let j = 0; j < d;) {
+        const end = Math.min(d, j + 64);
+        for (; j < end; j++) {
+          const t = data[o + j] - q[j];
+          dd += t * t;
+        }
+        if (dd >= bound) break;
+      }
+      if (dd >= bound) continue;
       if (dd < best[0]) nearest = i;
       let p = kk - 1;
       while (p > 0 && best[p - 1] > dd) {
@@ -242,7 +276,9 @@ export class KnnBank {
     }
     let s = 0;
     for (let i = 0; i < kk; i++) s += Math.sqrt(best[i]);
-    return { distance: s / kk, nearest };
+    const answer = { distance: s / kk, nearest };
+    if (typeof v === 'object') this.recent.set(v, { k, values: Float32Array.from(v), answer });
+    return { ...answer };
   }
 
   vector(i: number): Float32Array {

@@ -14,7 +14,24 @@
  */
 import fs from 'node:fs';
 
-export const STEPS = ['decode', 'preprocess', 'inference', 'postprocess', 'rows'] as const;
+/**
+ * decode, preprocess (the detector's tensor), inference (every model run), postprocess (detector decoding, raster
+ * indices), rows; and the video methods' own parts: track (tracker and per-object observations), crops (appearance
+ * crops resized into the embedder's tensor), score (attribute scoring: the appearance kNN, calibration, smoothing,
+ * alert episodes, reasons), annotate (annotated frames, alert pictures and clips: the main thread's share; sharp's
+ * and ffmpeg's work is on their threads and processes).
+ */
+export const STEPS = [
+  'decode',
+  'preprocess',
+  'inference',
+  'postprocess',
+  'track',
+  'crops',
+  'score',
+  'annotate',
+  'rows',
+] as const;
 export type Step = (typeof STEPS)[number];
 
 interface Totals {

@@ -8,7 +8,8 @@
  */
 import type { Box } from '../../core/types';
 import type { DecodedImage } from '../../media/image';
-import { Tracker, type TrackerOptions, type TrackerState } from '../../runtime/tracker';
+import { timeSync } from '../../runtime/steps';
+import { Tracker, type TrackedDetection, type TrackerOptions, type TrackerState } from '../../runtime/tracker';
 import {
   poseLayout,
   trackVelocity,
@@ -162,23 +163,71 @@ export class SegmentAnalyzer {
 
   /** Detects, tracks and describes the objects of one frame; frames must come in increasing index order. */
   async analyzeFrame(frame: RgbFrame): Promise<FrameObservations> {
-    if (frame.index <= this.lastFrame)
-      throw new AnalyzerError(`frame ${frame.index} is not after frame ${this.lastFrame}: frames must come in order`);
+    this.check(frame, this.lastFrame);
+    return this.describe(frame, await this.detect(frame));
+  }
+
+  /**
+   * The frames' observations, in order, with the next frame read and its detection started while the caller
+   * works on the current one (scores, rows): ffmpeg's decoding, sharp's resize and the detector's queue wait then
+   * overlap the rest of the frame's work instead of following it. The next detection starts only once the
+   * current one is done, so each runs alone as before (a batch of one: the same boxes as frame by frame).
+   */
+  async *frames(
+    frames: Iterable<RgbFrame> | AsyncIterable<RgbFrame>,
+  ): AsyncGenerator<{ frame: RgbFrame; observations: FrameObservations }, void, undefined> {
+    const it =
+      Symbol.asyncIterator in frames
+        ? (frames as AsyncIterable<RgbFrame>)[Symbol.asyncIterator]()
+        : (async function* () {
+            yield* frames as Iterable<RgbFrame>;
+          })();
+    let last = this.lastFrame;
+    type Ahead = { frame: RgbFrame; det: { boxes: Box[] } } | null;
+    // Reads the next frame and detects it; a failure surfaces when that frame's turn comes.
+    const ahead = async (): Promise<Ahead> => {
+      const r = await it.next();
+      if (r.done) return null;
+      this.check(r.value, last);
+      last = r.value.index;
+      return { frame: r.value, det: await this.detect(r.value) };
+    };
+    try {
+      let next: Promise<Ahead> = ahead();
+      for (;;) {
+        const cur = await next;
+        if (!cur) return;
+        next = ahead();
+        next.catch(() => {}); // observed when awaited above; the caller may stop before
+        yield { frame: cur.frame, observations: await this.describe(cur.frame, cur.det) };
+      }
+    } finally {
+      await it.return?.();
+    }
+  }
+
+  private check(frame: RgbFrame, last: number): void {
+    if (frame.index <= last)
+      throw new AnalyzerError(`frame ${frame.index} is not after frame ${last}: frames must come in order`);
     if (frame.rgb.length !== frame.width * frame.height * 3)
       throw new AnalyzerError(`frame ${frame.index}: ${frame.rgb.length} bytes for ${frame.width}x${frame.height} RGB`);
-    const det = await this.deps.detector.detect({
-      data: frame.rgb,
-      width: frame.width,
-      height: frame.height,
-      format: 'raw',
+  }
+
+  private detect(frame: RgbFrame): Promise<{ boxes: Box[] }> {
+    return this.deps.detector.detect({ data: frame.rgb, width: frame.width, height: frame.height, format: 'raw' });
+  }
+
+  /** Tracking, appearance and observations of a detected frame (in order: the tracker's state moves on). */
+  private async describe(frame: RgbFrame, det: { boxes: Box[] }): Promise<FrameObservations> {
+    const { boxes, byDet } = timeSync('track', () => {
+      const boxes = det.boxes
+        .filter((b) => b.score >= this.minScore && b.w > 0 && b.h > 0)
+        .sort((a, b) => b.score - a.score)
+        .slice(0, this.maxObjects);
+      const tracked = this.tracker.update(frame.index, boxes);
+      this.lastFrame = frame.index;
+      return { boxes, byDet: new Map(tracked.map((t) => [t.detection, t])) };
     });
-    const boxes = det.boxes
-      .filter((b) => b.score >= this.minScore && b.w > 0 && b.h > 0)
-      .sort((a, b) => b.score - a.score)
-      .slice(0, this.maxObjects);
-    const tracked = this.tracker.update(frame.index, boxes);
-    this.lastFrame = frame.index;
-    const byDet = new Map(tracked.map((t) => [t.detection, t]));
 
     // Appearance: embed the boxes that need a fresh vector, in one call (the embedder batches).
     let vectors: Array<Float32Array | undefined> = [];
@@ -207,7 +256,20 @@ export class SegmentAnalyzer {
 
     const poses = this.deps.pose ? await this.posesOf(frame, boxes, byDet) : [];
 
-    const objects: ObjectObservation[] = boxes.map((b, i) => {
+    const objects: ObjectObservation[] = timeSync('track', () =>
+      this.observe(frame.index, boxes, byDet, vectors, poses),
+    );
+    return { frame: frame.index, timeS: frame.index / this.fps, width: frame.width, height: frame.height, objects };
+  }
+
+  private observe(
+    index: number,
+    boxes: Box[],
+    byDet: Map<number, TrackedDetection>,
+    vectors: Array<Float32Array | undefined>,
+    poses: Array<PoseObservation | undefined>,
+  ): ObjectObservation[] {
+    return boxes.map((b, i) => {
       const t = byDet.get(i);
       const v = t ? trackVelocity(t.history, this.velocityWindow) : null;
       const o: ObjectObservation = {
@@ -220,14 +282,13 @@ export class SegmentAnalyzer {
         trackId: t ? t.trackId : null,
         confirmed: t ? t.confirmed : false,
         velocity: v ? { vx: v.vx * this.fps, vy: v.vy * this.fps } : null,
-        dwellS: t ? (frame.index - t.still.frame) / this.fps : 0,
-        trackAgeS: t ? (frame.index - t.firstFrame) / this.fps : 0,
+        dwellS: t ? (index - t.still.frame) / this.fps : 0,
+        trackAgeS: t ? (index - t.firstFrame) / this.fps : 0,
       };
       if (vectors[i]) o.embedding = vectors[i];
       if (poses[i]) o.pose = poses[i];
       return o;
     });
-    return { frame: frame.index, timeS: frame.index / this.fps, width: frame.width, height: frame.height, objects };
   }
 
   /**
@@ -277,7 +338,7 @@ export class SegmentAnalyzer {
     frames: Iterable<RgbFrame> | AsyncIterable<RgbFrame>,
   ): Promise<{ frames: FrameObservations[]; state: AnalyzerState }> {
     const out: FrameObservations[] = [];
-    for await (const f of frames) out.push(await this.analyzeFrame(f));
+    for await (const f of this.frames(frames)) out.push(f.observations);
     return { frames: out, state: this.state() };
   }
 }

@@ -22,6 +22,7 @@ import {
 import type { FrameObservations } from './observations';
 import { alertsOverChunk, coreset, eligibility, refitNormal, type NormalChunk, type PendingChunk } from './online';
 import { EpisodeTracker, episodeOptionsAt, type Episode, type EpisodeState } from '../../runtime/episodes';
+import { timeAsync, timeSync } from '../../runtime/steps';
 import type { RuleAlertState, RuleEpisodeDraft, ZonesDoc } from '../../runtime/zones';
 import type { DrawnZone } from '../../media/annotate';
 
@@ -507,48 +508,60 @@ export const cctvAttributesMethod: MethodDefinition = {
         const observed: FrameObservations[] = [];
         const episodeStarts = new Set<number>();
         try {
-          for await (const f of frames) {
-            const t0 = performance.now();
-            const obs = await analyzer.analyzeFrame(f);
-            if (ctx.keepObservations) observed.push(obs);
+          let t0 = performance.now();
+          // The next frame is decoded and detected while this one is scored and written (analyzer.frames).
+          for await (const { frame: f, observations: obs } of analyzer.frames(frames)) {
             const t1 = performance.now();
-            const [scored] = scoreObservations(model, [obs]);
-            const fs = frameScores(model, [scored], smoother);
-            smoother = fs.state;
-            const frameScore = fs.frames[0];
-            const flagged = scored.objects.map((o, i) => ({ o, i })).filter((x) => x.o.abnormal);
-            const objects = scored.objects.map((o, i) => ({
-              classId: -1,
-              label: o.label,
-              score: obs.objects[i]?.score ?? 0,
-              x: o.x,
-              y: o.y,
-              w: o.w,
-              h: o.h,
-              anomalyScore: o.score,
-            }));
-            const details: Record<string, number | string> = {
-              scene,
-              scene_version: version,
-              threshold: model.threshold,
-              smoothed: Math.round(frameScore.smoothed * 1e4) / 1e4,
-              abnormal_objects: flagged.length,
-            };
-            if (flagged.length)
-              details.reasons = flagged
-                .map(
-                  ({ o, i }) =>
-                    `${o.label}${o.trackId !== null ? ` #${o.trackId}` : ` (box ${i})`}: ${o.reasons.map((r) => r.text).join('; ')}`,
-                )
-                .join(' | ');
-            const drawn: Drawn = {
-              objects: drawnObjects(
-                scored.objects,
-                (o) => o.abnormal,
-                (o) => o.reasons[0]?.text,
-              ),
-              title: `frame ${f.index}  score ${frameScore.smoothed.toFixed(2)}${frameScore.abnormal ? ` > ${model.threshold.toFixed(2)}` : ''}  ${flagged.length} flagged`,
-            };
+            if (ctx.keepObservations) observed.push(obs);
+            // The frame's scores, reasons and boxes: synchronous, booked to the `score` step.
+            const { scored, frameScore, flagged, objects, details, drawn, step, th } = timeSync('score', () => {
+              const [scored] = scoreObservations(model, [obs]);
+              const fs = frameScores(model, [scored], smoother);
+              smoother = fs.state;
+              const frameScore = fs.frames[0];
+              const flagged = scored.objects.map((o, i) => ({ o, i })).filter((x) => x.o.abnormal);
+              const objects = scored.objects.map((o, i) => ({
+                classId: -1,
+                label: o.label,
+                score: obs.objects[i]?.score ?? 0,
+                x: o.x,
+                y: o.y,
+                w: o.w,
+                h: o.h,
+                anomalyScore: o.score,
+              }));
+              const details: Record<string, number | string> = {
+                scene,
+                scene_version: version,
+                threshold: model.threshold,
+                smoothed: Math.round(frameScore.smoothed * 1e4) / 1e4,
+                abnormal_objects: flagged.length,
+              };
+              if (flagged.length)
+                details.reasons = flagged
+                  .map(
+                    ({ o, i }) =>
+                      `${o.label}${o.trackId !== null ? ` #${o.trackId}` : ` (box ${i})`}: ${o.reasons.map((r) => r.text).join('; ')}`,
+                  )
+                  .join(' | ');
+              const drawn: Drawn = {
+                objects: drawnObjects(
+                  scored.objects,
+                  (o) => o.abnormal,
+                  (o) => o.reasons[0]?.text,
+                ),
+                title: `frame ${f.index}  score ${frameScore.smoothed.toFixed(2)}${frameScore.abnormal ? ` > ${model.threshold.toFixed(2)}` : ''}  ${flagged.length} flagged`,
+              };
+              // Episodes: the smoothed score opens and closes them, the unsmoothed one picks the peak frame.
+              const th = model.threshold > 0 && Number.isFinite(model.threshold) ? model.threshold : Infinity;
+              const step = episodes.push({
+                frame: f.index,
+                timeS: f.index / seg.fps,
+                level: frameScore.smoothed / th,
+                peak: frameScore.raw / th,
+              });
+              return { scored, frameScore, flagged, objects, details, drawn, step, th };
+            });
             // Zones and rules, on the same tracks (foot points of this frame's observations).
             const rstep = rules?.push(obs);
             if (rstep) {
@@ -587,14 +600,6 @@ export const cctvAttributesMethod: MethodDefinition = {
                 if (zones) o.draft.zonesVersion = zones.version;
               }
             }
-            // Episodes: the smoothed score opens and closes them, the unsmoothed one picks the peak frame.
-            const th = model.threshold > 0 && Number.isFinite(model.threshold) ? model.threshold : Infinity;
-            const step = episodes.push({
-              frame: f.index,
-              timeS: f.index / seg.fps,
-              level: frameScore.smoothed / th,
-              peak: frameScore.raw / th,
-            });
             for (const e of step.closed) await emitAlert(e);
             if (step.newPeak) {
               // The frame's most unusual objects explain the alert (an object with a score has at least its strongest part as reason).
@@ -616,7 +621,13 @@ export const cctvAttributesMethod: MethodDefinition = {
                 frame: f.index,
                 reasons: reasonLines(explained),
                 objects: explained.map((o) => ({ label: o.label, x: o.x, y: o.y, w: o.w, h: o.h, score: o.score })),
-                image: { frame: f.index, rgb: Buffer.from(f.rgb), width: f.width, height: f.height, drawn: peakDrawn },
+                image: {
+                  frame: f.index,
+                  rgb: timeSync('annotate', () => Buffer.from(f.rgb)),
+                  width: f.width,
+                  height: f.height,
+                  drawn: peakDrawn,
+                },
               };
               // Inside an open episode it is its peak; before opening (or merging) only a candidate.
               if (step.active) adopt(peak);
@@ -632,12 +643,14 @@ export const cctvAttributesMethod: MethodDefinition = {
               for (const { o } of flagged)
                 for (const r of o.reasons) draft.attributes[r.attribute] = (draft.attributes[r.attribute] ?? 0) + 1;
             if (frameScore.abnormal) {
-              const jpeg = await annotate(
-                { data: f.rgb, width: f.width, height: f.height, format: 'raw' },
-                drawn.objects,
-                drawn.title,
-                'jpeg',
-                drawn.zones,
+              const jpeg = await timeAsync('annotate', () =>
+                annotate(
+                  { data: f.rgb, width: f.width, height: f.height, format: 'raw' },
+                  drawn.objects,
+                  drawn.title,
+                  'jpeg',
+                  drawn.zones,
+                ),
               );
               const name = `${prefix}/f${String(f.index).padStart(7, '0')}.annotated.jpg`;
               await ctx.store.upload(ctx.resultsBucket, name, jpeg, 'image/jpeg', { 'lookout-derived': 'annotated' });
@@ -645,9 +658,11 @@ export const cctvAttributesMethod: MethodDefinition = {
             }
             // The clip follows the episode (open frames), not single flagged frames.
             const ruleActive = rstep?.active ?? [];
-            const clip = await clips.push(
-              { index: f.index, rgb: f.rgb, width: f.width, height: f.height, marks: drawn },
-              step.active || ruleActive.length > 0,
+            const clip = await timeAsync('annotate', () =>
+              clips.push(
+                { index: f.index, rgb: f.rgb, width: f.width, height: f.height, marks: drawn },
+                step.active || ruleActive.length > 0,
+              ),
             );
             if (clip) {
               const uri = `gs://${ctx.resultsBucket}/${clip}`;
@@ -671,6 +686,7 @@ export const cctvAttributesMethod: MethodDefinition = {
               executionProvider: detector.executionProvider,
             };
             await emit(analysis);
+            t0 = performance.now();
           }
           await clips.end();
           if (seg.totalFrames !== undefined && seg.segment.end >= seg.totalFrames) {
@@ -724,8 +740,8 @@ export const cctvAttributesMethod: MethodDefinition = {
           (state as CarriedState | undefined)?.analyzer,
         );
         const observed: FrameObservations[] = [];
-        for await (const f of frames) {
-          observed.push(await analyzer.analyzeFrame(f));
+        for await (const { frame: f, observations } of analyzer.frames(frames)) {
+          observed.push(observations);
           ctx.heartbeat({ frame: f.index });
         }
         const name = `observations/${key}.jsonl`;

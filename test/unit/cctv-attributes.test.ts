@@ -471,6 +471,41 @@ describe('SegmentAnalyzer', () => {
     expect(r.frames[4].objects[0].embedding).toEqual(r.frames[0].objects[0].embedding);
   });
 
+  it('frames(): the same observations as frame by frame, the next frame detected while the caller works', async () => {
+    const script = (f: number) => [walker(f), stander(f)];
+    const one = new SegmentAnalyzer({ detector: new ScriptedDetector(script), embedder }, { fps: FPS });
+    const ref = [];
+    for (let i = 0; i < 12; i++) ref.push(await one.analyzeFrame(frame(i)));
+    // A detector that records when each detection starts and whether another one was still running.
+    const log: string[] = [];
+    let running = 0;
+    const scripted = new ScriptedDetector(script);
+    const detector: FrameDetector = {
+      async detect() {
+        if (running++ > 0) log.push('overlap');
+        log.push(`detect`);
+        await new Promise((r) => setTimeout(r, 2));
+        running--;
+        return scripted.detect();
+      },
+    };
+    const an = new SegmentAnalyzer({ detector, embedder }, { fps: FPS });
+    const got = [];
+    for await (const f of an.frames(Array.from({ length: 12 }, (_, i) => frame(i)))) {
+      log.push(`frame ${f.frame.index}`);
+      got.push(f.observations);
+      await new Promise((r) => setTimeout(r, 5)); // the caller's own work (scores, rows)
+    }
+    expect(got).toEqual(ref);
+    expect(log).not.toContain('overlap');
+    // Frame 1's detection started once frame 0's was done, before the caller got frame 0 (frame by frame it
+    // would start only when the caller asks for frame 1: detect, frame 0, detect, frame 1).
+    expect(log.slice(0, 5)).toEqual(['detect', 'detect', 'frame 0', 'detect', 'frame 1']);
+    await expect(async () => {
+      for await (const _ of an.frames([frame(20), frame(20)])) void _;
+    }).rejects.toThrow(/must come in order/);
+  });
+
   it('rejects frames out of order or of the wrong byte size', async () => {
     const an = new SegmentAnalyzer({ detector: new ScriptedDetector(() => []) }, { fps: FPS });
     await an.analyzeFrame(frame(3));

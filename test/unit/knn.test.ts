@@ -37,6 +37,40 @@ describe('KnnBank', () => {
     expect(bank.query([1, 1]).distance).toBeCloseTo(Math.sqrt(2 - Math.SQRT2), 5);
   });
 
+  it('answers exactly as a plain scan over the whole bank (same sums, same nearest), at any k and metric', () => {
+    // The reference: every squared difference summed in dimension order, the k smallest kept, the first minimum.
+    const plain = (bank: KnnBank, v: Float32Array, k: number) => {
+      const q = Float32Array.from(v);
+      if (bank.metric === 'cosine') {
+        let s = 0;
+        for (const x of q) s += x * x;
+        const inv = 1 / Math.sqrt(s);
+        for (let j = 0; j < q.length; j++) q[j] *= inv;
+      }
+      const ds = Array.from({ length: bank.count }, (_, i) => {
+        let s = 0;
+        const b = bank.vector(i);
+        for (let j = 0; j < q.length; j++) s += (b[j] - q[j]) * (b[j] - q[j]);
+        return s;
+      });
+      const kk = Math.min(k, bank.count);
+      const sorted = [...ds].sort((a, b) => a - b).slice(0, kk);
+      return { distance: sorted.reduce((s, d) => s + Math.sqrt(d), 0) / kk, nearest: ds.indexOf(sorted[0]) };
+    };
+    for (const metric of ['l2', 'cosine'] as const) {
+      const { bank } = KnnBank.build(gaussianCloud(300, 200, 11), { metric, maxSize: 300 });
+      for (const [i, v] of gaussianCloud(20, 200, 12).entries()) {
+        const k = 1 + (i % 4);
+        expect(bank.query(v, k)).toEqual(plain(bank, v, k));
+        // Asked again (a track reusing its vector): the same answer; changed in place: a fresh one.
+        expect(bank.query(v, k)).toEqual(plain(bank, v, k));
+        v[0] += 5;
+        expect(bank.query(v, k)).toEqual(plain(bank, v, k));
+        expect(bank.query(v, k + 1)).toEqual(plain(bank, v, k + 1));
+      }
+    }
+  });
+
   it('bounds memory with a coreset that still covers every cluster of the normal set', () => {
     // Three far-apart clusters of very different sizes: a random subsample of 30 would likely miss the
     // small one; farthest-point selection must not.
