@@ -7,7 +7,9 @@ import { loadConfig } from '../../config';
 import { query } from '../../io/query';
 import { tableRef, viewName } from '../../io/results';
 import { DISPATCHER_DURABLE } from '../../io/streams';
+import { vi } from 'vitest';
 import { extractFrames, OPENCV_DATA, VTEST } from '../../demo/samples';
+import { cutVideo, fitSceneFromCli } from '../../cli/scene';
 
 export const cfg = loadConfig(process.env);
 export const storage = storageClient(cfg);
@@ -297,4 +299,34 @@ export function fastClip(dst: string, from: number, to: number): string {
     );
   }
   return dst;
+}
+
+/**
+ * Fits `scene` (cctv-attributes) on vtest.avi frames 0–149 uploaded as normal footage, as `lookout fit` does, with the
+ * settings the alert, zones and refit tests share; returns the footage's gs:// URI.
+ */
+export async function fitSceneOnVtestStart(scene: string): Promise<string> {
+  const normal = cutVideo(VTEST, path.join(samplesDir, 'ui-alerts-normal-0-150.avi'), 0, 150);
+  const name = `normal/${scene}/clip.avi`;
+  await storage.bucket(cfg.gcs.bucket).upload(normal, {
+    destination: name,
+    resumable: false,
+    contentType: 'video/x-msvideo',
+    metadata: { metadata: { 'lookout-derived': 'normal-footage' } },
+  });
+  const uri = `gs://${cfg.gcs.bucket}/${name}`;
+  const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+  try {
+    await fitSceneFromCli(cfg, scene, [uri], {
+      every: 1,
+      k: 4,
+      seed: 7,
+      quantile: 0.97,
+      parallelism: 1,
+      reportDir: path.join(samplesDir, `fit-${scene}`),
+    });
+  } finally {
+    log.mockRestore();
+  }
+  return uri;
 }

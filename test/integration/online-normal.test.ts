@@ -9,7 +9,7 @@
  */
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { cutVideo, fitSceneFromCli, runRefit } from '../../cli/scene';
+import { cutVideo, runRefit } from '../../cli/scene';
 import { refitCommand } from '../../cli/commands/refit';
 import { SceneStore } from '../../io/scenes';
 import { startUi, type UiServer } from '../../ui/server';
@@ -21,7 +21,7 @@ import {
   decodeChunks,
   pendingPrefix,
 } from '../../methods/cctv-attributes/method';
-import { cfg, fastClip, rowsWhere, samplesDir, storage, uniqueRun, waitForRows } from './helpers';
+import { cfg, fastClip, rowsWhere, samplesDir, storage, uniqueRun, waitForRows, fitSceneOnVtestStart } from './helpers';
 
 const scene = `on${Date.now().toString(36)}`;
 const RUN = uniqueRun('online');
@@ -69,27 +69,7 @@ let dismissedRows: Array<Row & { d: Record<string, unknown> }> = [];
 let confirmedRows: Array<Row & { d: Record<string, unknown> }> = [];
 
 beforeAll(async () => {
-  const normal = cutVideo(VTEST, path.join(samplesDir, 'ui-alerts-normal-0-150.avi'), 0, 150);
-  const name = `normal/${scene}/clip.avi`;
-  await storage.bucket(cfg.gcs.bucket).upload(normal, {
-    destination: name,
-    resumable: false,
-    contentType: 'video/x-msvideo',
-    metadata: { metadata: { 'lookout-derived': 'normal-footage' } },
-  });
-  const log = vi.spyOn(console, 'log').mockImplementation(() => {});
-  try {
-    await fitSceneFromCli(cfg, scene, [`gs://${cfg.gcs.bucket}/${name}`], {
-      every: 1,
-      k: 4,
-      seed: 7,
-      quantile: 0.97,
-      parallelism: 1,
-      reportDir: path.join(samplesDir, `fit-${scene}`),
-    });
-  } finally {
-    log.mockRestore();
-  }
+  await fitSceneOnVtestStart(scene);
   // Two clips of 60 frames: one segment (one stored chunk) each.
   dismissedRows = await analyse(fastClip(path.join(samplesDir, 'ui-alerts-fast-200-440.avi'), 200, 440), 'cam-a.avi');
   confirmedRows = await analyse(fastClip(path.join(samplesDir, 'online-fast-440-680.avi'), 440, 680), 'cam-b.avi');

@@ -9,15 +9,24 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { axeViolations } from './axe';
 import { startUi, type UiServer } from '../../ui/server';
 import { latestFeedback } from '../../io/feedback';
-import { cutVideo, dismissedClips, fitSceneFromCli } from '../../cli/scene';
+import { dismissedClips } from '../../cli/scene';
 import { probeVideo } from '../../media/video';
-import { VTEST } from '../../demo/samples';
-import { bq, cfg, fastClip, rowsWhere, samplesDir, storage, uniqueRun, waitForRows } from './helpers';
+import {
+  bq,
+  cfg,
+  fastClip,
+  rowsWhere,
+  samplesDir,
+  storage,
+  uniqueRun,
+  waitForRows,
+  fitSceneOnVtestStart,
+} from './helpers';
 const CHROMIUM = process.env.LOOKOUT_CHROMIUM || '/usr/bin/chromium';
 
 const SCREENS = path.join(cfg.projectRoot, '.lookout', 'ui-screens');
@@ -46,27 +55,7 @@ async function open(hash: string): Promise<void> {
 
 beforeAll(async () => {
   fs.mkdirSync(SCREENS, { recursive: true });
-  const normal = cutVideo(VTEST, path.join(samplesDir, 'ui-alerts-normal-0-150.avi'), 0, 150);
-  const name = `normal/${scene}/clip.avi`;
-  await storage.bucket(cfg.gcs.bucket).upload(normal, {
-    destination: name,
-    resumable: false,
-    contentType: 'video/x-msvideo',
-    metadata: { metadata: { 'lookout-derived': 'normal-footage' } },
-  });
-  const log = vi.spyOn(console, 'log').mockImplementation(() => {});
-  try {
-    await fitSceneFromCli(cfg, scene, [`gs://${cfg.gcs.bucket}/${name}`], {
-      every: 1,
-      k: 4,
-      seed: 7,
-      quantile: 0.97,
-      parallelism: 1,
-      reportDir: path.join(samplesDir, `fit-${scene}`),
-    });
-  } finally {
-    log.mockRestore();
-  }
+  await fitSceneOnVtestStart(scene);
   const clip = fastClip(path.join(samplesDir, 'ui-alerts-fast-200-440.avi'), 200, 440);
   expect((await probeVideo(clip)).frames).toBe(60);
   await storage.bucket(cfg.gcs.bucket).upload(clip, {

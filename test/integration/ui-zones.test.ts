@@ -9,14 +9,14 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { axeViolations } from './axe';
 import { startUi, type UiServer } from '../../ui/server';
-import { cutVideo, fitSceneFromCli } from '../../cli/scene';
+import { cutVideo } from '../../cli/scene';
 import { loadZones, zonesStore } from '../../io/zones';
 import { VTEST } from '../../demo/samples';
-import { cfg, rowsWhere, samplesDir, storage, uniqueRun, waitForRows } from './helpers';
+import { cfg, rowsWhere, samplesDir, storage, uniqueRun, waitForRows, fitSceneOnVtestStart } from './helpers';
 
 const CHROMIUM = process.env.LOOKOUT_CHROMIUM || '/usr/bin/chromium';
 const SCREENS = path.join(cfg.projectRoot, '.lookout', 'ui-screens');
@@ -48,27 +48,7 @@ async function open(hash: string): Promise<void> {
 
 beforeAll(async () => {
   fs.mkdirSync(SCREENS, { recursive: true });
-  const normal = cutVideo(VTEST, path.join(samplesDir, 'ui-alerts-normal-0-150.avi'), 0, 150);
-  const name = `normal/${scene}/clip.avi`;
-  await storage.bucket(cfg.gcs.bucket).upload(normal, {
-    destination: name,
-    resumable: false,
-    contentType: 'video/x-msvideo',
-    metadata: { metadata: { 'lookout-derived': 'normal-footage' } },
-  });
-  const log = vi.spyOn(console, 'log').mockImplementation(() => {});
-  try {
-    await fitSceneFromCli(cfg, scene, [`gs://${cfg.gcs.bucket}/${name}`], {
-      every: 1,
-      k: 4,
-      seed: 7,
-      quantile: 0.97,
-      parallelism: 1,
-      reportDir: path.join(samplesDir, `fit-${scene}`),
-    });
-  } finally {
-    log.mockRestore();
-  }
+  await fitSceneOnVtestStart(scene);
   ui = await startUi(cfg, { host: '127.0.0.1', port: 0 });
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
   page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
