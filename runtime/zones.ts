@@ -303,7 +303,11 @@ export interface RuleHit {
   object: number;
   trackId: number;
   label: string;
-  /** Seconds in the zone (loitering), speed in the rule's unit (speed-limit), heading in degrees (direction), 1 (no-entry). */
+  /**
+   * How badly the rule is broken, larger = worse (the reasons of an episode are ordered by it, and each track keeps
+   * its worst): seconds in the zone (loitering), speed in the rule's unit (speed-limit), degrees off the allowed
+   * heading (direction: 0..180, not the heading itself, which the text names), 1 (no-entry).
+   */
   value: number;
   /** The reason in words: "person #4 in zone 'loading bay' (no entry for person)". */
   text: string;
@@ -392,9 +396,10 @@ function judge(rule: Rule, zone: Zone, o: RuleObject, inZoneS: number): { value:
       const speed = Math.hypot(o.velocity.vx, o.velocity.vy);
       if (speed < (rule.minSpeed ?? RULE_DEFAULTS.minSpeed) * o.h || speed === 0) return null;
       const heading = headingOf(o.velocity.vx, o.velocity.vy);
-      if (angleBetween(heading, rule.angle) <= rule.tolerance) return null;
+      const off = angleBetween(heading, rule.angle);
+      if (off <= rule.tolerance) return null;
       return {
-        value: heading,
+        value: off,
         text: `${who} moving ${compassWord(heading)} (${Math.round(heading)}°) in ${z} (allowed ${fmtNum(rule.angle)}° ± ${fmtNum(rule.tolerance)}°)`,
       };
     }
@@ -431,7 +436,7 @@ export interface RuleEpisodeDraft {
   key: string;
   zone: string;
   rule: Rule;
-  /** Per track: the reason with the largest value seen (the longest loitering, the highest speed). */
+  /** Per track: the reason with the largest value seen (the longest loitering, the highest speed, the heading furthest off). */
   tracks: Record<string, { label: string; value: number; text: string }>;
   /** Frames with a hit. */
   hitFrames: number;

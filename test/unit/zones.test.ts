@@ -337,6 +337,41 @@ describe('rule alert episodes', () => {
     expect(opened.findIndex((o) => o.length > 0) + 15).toBe(33);
   });
 
+  it('direction: reasons ordered by how far off the allowed heading, each track keeping its furthest-off heading', () => {
+    // Allowed: right (90°) ± 45°. The severity is the angle off 90°, not the heading's number: 180° (down, 90° off)
+    // is less severe than 300° (up-left, 150° off), and 0° (up, 90° off) less than 270° (left, 180° off).
+    const a = new RuleAlerts(doc([{ type: 'direction', angle: 90, tolerance: 45 }]), { fps: 10 });
+    const v = (deg: number) => ({
+      vx: 100 * Math.sin((deg * Math.PI) / 180),
+      vy: -100 * Math.cos((deg * Math.PI) / 180),
+    });
+    const walk = [
+      // track 1: 300° then 180°; track 2: 0° then 270°; track 3: 180° only.
+      [
+        obj(1, 800, 400, { velocity: v(300) }),
+        obj(2, 700, 400, { velocity: v(0) }),
+        obj(3, 600, 400, { velocity: v(180) }),
+      ],
+      [
+        obj(1, 800, 400, { velocity: v(180) }),
+        obj(2, 700, 400, { velocity: v(270) }),
+        obj(3, 600, 400, { velocity: v(180) }),
+      ],
+    ];
+    const steps = walk.map((objects, i) => a.push(frame(i, objects)));
+    expect(steps[0].hits.map((h) => [h.trackId, Math.round(h.value)])).toEqual([
+      [1, 150],
+      [2, 90],
+      [3, 90],
+    ]);
+    const [ep] = a.finish();
+    expect(ruleReasons(ep.draft)).toEqual([
+      "person #2 moving left (270°) in zone 'yard' (allowed 90° ± 45°)",
+      "person #1 moving up-left (300°) in zone 'yard' (allowed 90° ± 45°)",
+      "person #3 moving down (180°) in zone 'yard' (allowed 90° ± 45°)",
+    ]);
+  });
+
   it('refuses a foreign state', () => {
     expect(() => new RuleAlerts(d(), { fps: 10 }, { format: 'x' } as never)).toThrow(/not a rule alert state/);
   });
