@@ -111,6 +111,10 @@ function memoryScenes<T>(format: SceneFormat<T>): SceneStore<T> {
       if (!versions.length) throw new Error('no scene fitted');
       return { model: versions[versions.length - 1], version: versions.length };
     },
+    // The method asks for the newest version of its scene's zones (none here: no zone, no rule).
+    async latestVersion() {
+      return versions.length || undefined;
+    },
     async save(_scene: string, bytes: Buffer) {
       versions.push(format.parse(bytes, 'memory'));
       return { version: versions.length, uri: `memory://${versions.length}` };
