@@ -1,6 +1,7 @@
 /**
  * What each workflow takes and returns: the contract between the workflows and whoever starts them
- * (io/starter.ts) or reads their results and progress (CLI). Types only, workflow-safe.
+ * (io/starter.ts) or reads their results and progress (CLI). Types, and the pure ids of workflows that more than one
+ * starter must agree on; workflow-safe.
  */
 import type { PipelineSpec } from './pipelines';
 import type { AnalyzeInput, ObjectRef, RasterPlan, RecordResult, RefitResult, ScoredObject, VideoPlan } from './types';
@@ -86,6 +87,30 @@ export interface RefitScenesResult {
   refits: RefitResult[];
   /** Scenes whose refit failed, and why (the others still ran). */
   failed: Array<{ scene: string; error: string }>;
+  /**
+   * Scenes this run left alone because a refit of the same scene (another `lookout refit`, a schedule's run) was
+   * running when it came to them: that refit does the work. `workflowId` is the running refit's (refitOneScene).
+   * Absent in results of runs started before it existed.
+   */
+  skipped?: Array<{ scene: string; workflowId: string; reason: string }>;
+}
+
+/** refitOneScene: the refit of one scene, a child of refitScenes (its workflow id is the scene's lock). */
+export interface RefitOneSceneInput {
+  pipeline: PipelineSpec;
+  scene: string;
+  minAgeS: number;
+  maxFrames: number;
+  seed: number;
+}
+
+/**
+ * The workflow id of a scene's refit. One per scene model, so Temporal runs at most one refit of a scene at a time:
+ * keyed by the method, not the pipeline, because pipelines of one method (cctv-anomaly, cctv-attributes) share
+ * the scene's stored model.
+ */
+export function refitSceneWorkflowId(method: string, scene: string): string {
+  return `refit-scene:${method}:${scene}`;
 }
 
 /** analyzeRaster's progress (the `progress` query). */

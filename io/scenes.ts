@@ -54,9 +54,13 @@ export class SceneStore<T> {
     return scenePrefix(scene, this.format.dir);
   }
 
-  async latestVersion(scene: string): Promise<number | undefined> {
+  /**
+   * The version LATEST names, trusted for latestTtlMs (analyses ask per segment). `fresh` reads it from storage: a
+   * refit must start from the version another worker's refit (or a rollback) just set, never from a cached one.
+   */
+  async latestVersion(scene: string, fresh = false): Promise<number | undefined> {
     const hit = this.latest.get(scene);
-    if (hit && Date.now() - hit.at < this.latestTtlMs) return hit.version;
+    if (!fresh && hit && Date.now() - hit.at < this.latestTtlMs) return hit.version;
     const f = this.storage.bucket(this.bucket).file(`${this.prefix(scene)}LATEST`);
     const [exists] = await f.exists();
     if (!exists) return undefined;
@@ -71,10 +75,10 @@ export class SceneStore<T> {
     return version;
   }
 
-  /** The scene's current model; SetupError('SceneModelMissing') when none was fitted. */
-  async load(scene: string): Promise<{ model: T; version: number }> {
+  /** The scene's current model (`fresh`: LATEST read from storage); SetupError('SceneModelMissing') when none was fitted. */
+  async load(scene: string, opts: { fresh?: boolean } = {}): Promise<{ model: T; version: number }> {
     checkScene(scene);
-    const version = await this.latestVersion(scene);
+    const version = await this.latestVersion(scene, opts.fresh);
     if (version === undefined) {
       throw new SetupError(
         'SceneModelMissing',

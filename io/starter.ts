@@ -167,7 +167,11 @@ export class WorkflowStarter {
     }
   }
 
-  /** Starts one refit of some scenes (or all): each refit may make a new version, so each is a new workflow. */
+  /**
+   * Starts one refit of some scenes (or all): each run is a new workflow (its id is unique). The lock is per scene,
+   * inside it: each scene's refit is the child workflow refitOneScene with the scene's workflow id
+   * (refitSceneWorkflowId), so a run that finds a scene's refit running skips that scene (workflows/refit.ts).
+   */
   async startRefit(input: RefitScenesInput): Promise<WorkflowHandle> {
     return this.client.workflow.start('refitScenes', {
       taskQueue: this.cfg.temporal.workflowQueue,

@@ -3,4 +3,4 @@ export { analyzeObject } from './analyze';
 export { analyzeVideo, fitScene } from './video';
 export { analyzeBatch } from './batch';
 export { analyzeRaster } from './raster';
-export { refitScenes } from './refit';
+export { refitOneScene, refitScenes } from './refit';

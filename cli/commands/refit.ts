@@ -1,4 +1,5 @@
 /** `lookout refit` */
+import type { RefitScenesResult } from '../../core/workflows';
 import type { Command } from '../command';
 
 export const refitCommand: Command = {
@@ -15,8 +16,11 @@ once they are --min-age-s old (a confirmed alert never joins; an alert not judge
 waits); the normal set keeps the first fit's footage and a bounded sample (--max-frames) of joined footage, the scene
 is fitted on it as \`lookout fit\` fits and stored as a new version (LATEST moves; analyses name it in scene_version).
 No footage may join: no new version. Runs as the Temporal workflow refitScenes on the workers; --schedule 6h makes a
-Temporal schedule that runs it every 6 hours (--unschedule removes it). --rollback points LATEST back at a stored
-version (every version stays); --versions lists them. \`lookout fit\` remains the first fit. docs/cctv-alerts.md.`,
+Temporal schedule that runs it every 6 hours (--unschedule removes it). One refit of a scene at a time: a scene
+whose refit is running already (another \`lookout refit\`, a schedule's run) is skipped and said so; that refit
+does the work. Exit 1 when a scene's refit failed or every scene asked for was skipped. --rollback points LATEST
+back at a stored version (every version stays); --versions lists them. \`lookout fit\` remains the first fit.
+docs/cctv-alerts.md.`,
     options: {
       all: { type: 'boolean', help: 'every scene with a model of the pipeline' },
       pipeline: { type: 'string', default: 'cctv-anomaly', help: 'pipeline whose scene models learn (cctv-anomaly)' },
@@ -99,15 +103,31 @@ version (every version stays); --versions lists them. \`lookout fit\` remains th
       }
     }
     const r = await runRefit(cfg, scenes, o);
-    const lines = [
-      ...r.refits.map((x) =>
-        x.version === null
-          ? `scene ${x.scene}: stays at v${x.from} (nothing joined; ${x.waiting} chunk(s) waiting, ${x.refused} refused)`
-          : `scene ${x.scene}: v${x.from} -> v${x.version}: ${x.joined} chunk(s), ${x.joinedFrames} frames joined; normal set ${x.normalFrames} frames (${x.firstFitFrames} first fit + at most ${x.maxFrames}), ${x.normalObjects} objects; ${x.waiting} waiting, ${x.refused} refused, ${x.dropped} left out by the bound; threshold ${x.threshold?.toFixed(4)} -> ${x.uri}`,
-      ),
-      ...r.failed.map((f) => `scene ${f.scene}: refit failed: ${f.error}`),
-    ];
-    out(r, lines.join('\n') || 'no scenes to refit');
-    return r.failed.length ? 1 : 0;
+    out(r, refitLines(r).join('\n') || 'no scenes to refit');
+    return refitExitCode(r);
   },
 };
+
+/** What `lookout refit` prints for a refitScenes result: one line per scene (refitted, failed, skipped). */
+export function refitLines(r: RefitScenesResult): string[] {
+  return [
+    ...r.refits.map((x) =>
+      x.version === null
+        ? `scene ${x.scene}: stays at v${x.from} (nothing joined; ${x.waiting} chunk(s) waiting, ${x.refused} refused)`
+        : `scene ${x.scene}: v${x.from} -> v${x.version}: ${x.joined} chunk(s), ${x.joinedFrames} frames joined; normal set ${x.normalFrames} frames (${x.firstFitFrames} first fit + at most ${x.maxFrames}), ${x.normalObjects} objects; ${x.waiting} waiting, ${x.refused} refused, ${x.dropped} left out by the bound; threshold ${x.threshold?.toFixed(4)} -> ${x.uri}`,
+    ),
+    ...r.failed.map((f) => `scene ${f.scene}: refit failed: ${f.error}`),
+    ...(r.skipped ?? []).map((s) => `scene ${s.scene}: skipped: ${s.reason}`),
+  ];
+}
+
+/**
+ * The exit status of a refit: 1 when a scene's refit failed (it needs an operator, as before skipping existed), or
+ * when scenes were asked for and every one was skipped (this run refitted nothing: another refit of each is
+ * running); else 0, also when some scenes were skipped beside refitted ones (their running refit does the work) and
+ * when `--all` found no scene.
+ */
+export function refitExitCode(r: RefitScenesResult): 0 | 1 {
+  if (r.failed.length) return 1;
+  return r.refits.length === 0 && (r.skipped ?? []).length > 0 ? 1 : 0;
+}

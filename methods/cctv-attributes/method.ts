@@ -813,7 +813,8 @@ export const cctvAttributesMethod: MethodDefinition = {
         const { list, remove } = ctx.store;
         if (!alerts || !list || !remove)
           throw new SetupError('RefitUnavailable', 'this worker has no alert ledger or object listing: no refit here');
-        const { model, version } = await scenes.load(scene);
+        // LATEST as stored now: the previous refit of this scene may have run on another worker a moment ago.
+        const { model, version } = await scenes.load(scene, { fresh: true });
         const normalBuf = await scenes.versionFile(scene, version, NORMAL_SET_FILE);
         if (!normalBuf)
           throw new SetupError(
