@@ -357,6 +357,94 @@ const link = (file: string) =>
   `[${path.basename(file)}](${path.posix.relative('docs', file.split(path.sep).join('/'))})`;
 const metText = (m: boolean | undefined) => (m === undefined ? '' : m ? 'yes' : '**no**');
 
+/** The episode-level CCTV evaluation (bench/eval-cctv-attributes.ts --split test) and its split's read count. */
+const CCTV_RESULTS = path.join('docs', 'eval', 'cctv-attributes', 'results.json');
+const CCTV_READS = path.join('docs', 'eval', 'cctv-attributes', 'split-reads.json');
+
+interface CctvResults {
+  command?: string;
+  machine: string;
+  createdAt: string;
+  split: string;
+  ranges: { seed: number };
+  auc: Record<string, { auc: number | null }>;
+  normalFramesFlagged: { new: number; of: number };
+  alertEpisodes: {
+    overall: {
+      anomalyEpisodes: number;
+      caught: number;
+      caughtShare: number;
+      medianTimeToAlertS: number | null;
+      falseAlerts: number;
+      normalSeconds: number;
+      falseAlertsPer10Min: number;
+    };
+  };
+}
+
+/** Lines of docs/figures.md for the CCTV alert figures (issue 29); none when the result file is absent. */
+export function cctvAlertSection(root: string): string[] {
+  const file = path.join(root, CCTV_RESULTS);
+  if (!fs.existsSync(file)) return [];
+  const r = JSON.parse(fs.readFileSync(file, 'utf8')) as CctvResults;
+  const readsFile = path.join(root, CCTV_READS);
+  const sets = fs.existsSync(readsFile)
+    ? (JSON.parse(fs.readFileSync(readsFile, 'utf8')) as { sets: Record<string, Record<string, { reads: number }>> })
+        .sets
+    : {};
+  const set = Object.entries(sets).find(([k]) => k.startsWith(`seed ${r.ranges.seed},`));
+  const reads = set?.[1][r.split]?.reads;
+  const o = r.alertEpisodes.overall;
+  const row = (what: string, value: string, goal: string, met: boolean) =>
+    `| ${cell(what)} | ${value} | ${cell(goal)} | ${metText(met)} |`;
+  const kinds = Object.entries(r.auc).filter(([k]) => k !== 'overall');
+  const overall = r.auc.overall?.auc ?? null;
+  return [
+    '',
+    `## CCTV alerts (issue 29): the constructed set's ${r.split} split, episode level`,
+    '',
+    `From ${link(path.join(CCTV_RESULTS))} (\`${cell(r.command ?? 'bench/eval-cctv-attributes.ts')}\`; ${r.machine}; ` +
+      `${r.createdAt.slice(0, 10)}). The set is constructed from vtest.avi (seed ${r.ranges.seed}); its ${r.split} split ` +
+      `has been read ${reads === undefined ? 'an unknown number of times' : reads === 1 ? 'once' : `${reads} times`} (${link(CCTV_READS)}).`,
+    '',
+    '| figure | value | goal | met |',
+    '|---|---:|---|---|',
+    row(
+      'anomaly episodes caught',
+      `${o.caught}/${o.anomalyEpisodes} (${(o.caughtShare * 100).toFixed(0)} %)`,
+      '≥ 90 % (issue 29)',
+      o.caughtShare >= 0.9,
+    ),
+    row(
+      'median time from episode start to alert',
+      o.medianTimeToAlertS === null ? 'n/a' : `${o.medianTimeToAlertS} s`,
+      '≤ 2 s (issue 29)',
+      o.medianTimeToAlertS !== null && o.medianTimeToAlertS <= 2,
+    ),
+    row(
+      `false alerts per 10 min of normal footage (${o.falseAlerts} in ${o.normalSeconds} s)`,
+      o.falseAlertsPer10Min.toFixed(1),
+      '≤ 1 (issue 29)',
+      o.falseAlertsPer10Min <= 1,
+    ),
+    row(
+      'frame AUC, all kinds',
+      overall === null ? 'n/a' : overall.toFixed(3),
+      '≥ 0.9 (issue 29)',
+      (overall ?? 0) >= 0.9,
+    ),
+    row(
+      `normal frames flagged (of ${r.normalFramesFlagged.of})`,
+      r.normalFramesFlagged.new.toFixed(3),
+      '≤ 0.05 (issue 29)',
+      r.normalFramesFlagged.new <= 0.05,
+    ),
+    ...kinds.map(([k, v]) =>
+      row(`frame AUC, ${k}`, v.auc === null ? 'n/a' : v.auc.toFixed(3), '≥ 0.85 (issue 29)', (v.auc ?? 0) >= 0.85),
+    ),
+  ];
+}
+
 /** docs/figures.md from the result files under `root` (benchmarks/, docs/eval/). */
 export function renderFigures(root: string): string {
   const bench = latestBench(path.join(root, 'benchmarks'));
@@ -381,6 +469,7 @@ export function renderFigures(root: string): string {
         `| ${cell(r.workload)} | ${cell(r.figure)} | ${cell(r.goal)} | ${metText(r.met)} | ${cell(r.machine)} | ${r.date} | ${link(r.file)} |`,
     ),
   ];
+  out.push(...cctvAlertSection(root));
   if (!bench)
     out.push('', 'No bench result found in `benchmarks/`: run `npm run bench -- --out benchmarks/<date>-<name>.json`.');
   if (!ev) out.push('', 'No evaluation summary found in `docs/eval/`: run `npm run eval -- --record`.');

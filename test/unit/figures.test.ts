@@ -9,6 +9,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { renderSummary } from '../../bench/eval';
 import {
+  cctvAlertSection,
   latestBench,
   latestEval,
   machineText,
@@ -228,5 +229,42 @@ describe('machine text', () => {
       'AMD EPYC, 2 cores, 24 GiB, load average 12.39 at start',
     );
     expect(machineText('a string stays')).toBe('a string stays');
+  });
+});
+
+describe('CCTV alert section', () => {
+  it('renders the episode figures against their goals with the split read count, and nothing without a result file', () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'figures-cctv-'));
+    expect(cctvAlertSection(root)).toEqual([]);
+    const dir = path.join(root, 'docs', 'eval', 'cctv-attributes');
+    fs.mkdirSync(dir, { recursive: true });
+    const overall = { anomalyEpisodes: 10, caught: 9, caughtShare: 0.9, medianTimeToAlertS: 2.5 };
+    fs.writeFileSync(
+      path.join(dir, 'results.json'),
+      JSON.stringify({
+        machine: 'M',
+        createdAt: '2026-01-02T00:00:00Z',
+        split: 'test',
+        ranges: { seed: 7 },
+        auc: { overall: { auc: 0.91 }, running: { auc: 0.84 } },
+        normalFramesFlagged: { new: 0.05, of: 100 },
+        alertEpisodes: { overall: { ...overall, falseAlerts: 1, normalSeconds: 600, falseAlertsPer10Min: 1 } },
+      }),
+    );
+    fs.writeFileSync(
+      path.join(dir, 'split-reads.json'),
+      JSON.stringify({
+        sets: { 'seed 7, kinds running': { test: { reads: 3 } }, 'seed 70, kinds x': { test: { reads: 9 } } },
+      }),
+    );
+    const md = cctvAlertSection(root).join('\n');
+    expect(md).toContain('read 3 times');
+    expect(md).toContain('| anomaly episodes caught | 9/10 (90 %) | ≥ 90 % (issue 29) | yes |');
+    expect(md).toContain('| median time from episode start to alert | 2.5 s | ≤ 2 s (issue 29) | **no** |');
+    expect(md).toContain('| false alerts per 10 min of normal footage (1 in 600 s) | 1.0 | ≤ 1 (issue 29) | yes |');
+    expect(md).toContain('| frame AUC, all kinds | 0.910 | ≥ 0.9 (issue 29) | yes |');
+    expect(md).toContain('| normal frames flagged (of 100) | 0.050 | ≤ 0.05 (issue 29) | yes |');
+    expect(md).toContain('| frame AUC, running | 0.840 | ≥ 0.85 (issue 29) | **no** |');
+    expect(md).not.toContain('frame AUC, overall');
   });
 });
